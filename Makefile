@@ -1,0 +1,114 @@
+# Vireo: one hand-written Makefile. `make` builds ./vireo; see README.md for the rest.
+#   make SANITIZE=address,undefined   builds into build/asan with sanitizers
+
+CC       ?= cc
+PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson
+APT_PKGS := build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev \
+            libjansson-dev nodejs npm clang
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD    ?= build/release
+OPT      ?= -O2
+else
+BUILD    ?= build/asan
+OPT      ?= -O1
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter
+ifneq ($(CI),)
+WARN     += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o
+PRELUDE  := $(sort $(wildcard src/js/prelude/*.js))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps npm-deps demo test test-unit test-asan fuzz bench clean format
+
+all: deps $(BUILD)/vireo
+ifeq ($(SANITIZE),)
+	@ln -sf $(BUILD)/vireo vireo
+endif
+
+# Installs what a fresh Debian machine lacks: apt packages and the npm packages (esbuild for
+# `vireo dev`, ws and playwright-core for the tests). Does nothing when all are present.
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@$(MAKE) --no-print-directory npm-deps
+
+npm-deps: node_modules/.installed
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD)/vireo: $(BUILD)/src/cli/main.o $(BUILD)/libvireo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libvireo.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The prelude's JavaScript is compiled into the binary as one string, files in name order.
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -o $@ $<
+$(BUILD)/gen/prelude.c: $(PRELUDE) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed vr_prelude_js $(PRELUDE) > $@
+$(BUILD)/gen/prelude.o: $(BUILD)/gen/prelude.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Unit tests: one binary per tests/unit/*.c, linked against the library.
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvireo.a tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libvireo.a $(LDFLAGS) $(LDLIBS)
+
+test-unit: all $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+test: all $(UNIT_BIN)
+	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/run.sh $(UNIT_BIN)
+
+test-asan:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined test
+
+# libFuzzer targets (clang), each run briefly.
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
+		-o $@ $< $(FUZZ_LIB_SRC) $(BUILD)/gen/prelude.c $(PKG_LIBS) -lm -lpthread
+fuzz: deps $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_BIN)
+
+demo: all
+	./vireo dev examples/chat
+
+clean:
+	rm -rf build vireo
+
+format:
+	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c)
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/cli/main.d

@@ -1,0 +1,84 @@
+/* runtime: one JavaScriptCore context running an app: the prelude (src/js/prelude/*.js, compiled
+ * into the binary), then the app's bundle (esbuild IIFE that assigns globalThis.__vireo_app =
+ * {schema, modules: {"messages": {list, send, ...}, "dir/file": {...}}}). Loading registers every
+ * exported function by path "module:export" and applies the schema to the store.
+ *
+ * Calls run a query or mutation inside one store transaction (a mutation's writes commit only if
+ * the handler's promise resolves), with Math.random seeded and Date.now frozen per execution, no
+ * fetch, and a CPU time limit (JSContextGroupSetExecutionTimeLimit). Actions run outside any
+ * transaction and reach the database through ctx.runQuery / ctx.runMutation.
+ *
+ * Not thread-safe: one runtime belongs to one shard's thread. */
+#ifndef VR_JS_RUNTIME_H
+#define VR_JS_RUNTIME_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "store/store.h"
+
+struct js_runtime;
+
+enum js_fn_kind { JS_QUERY, JS_MUTATION, JS_ACTION };
+
+struct js_function {
+    const char *path;      /* "messages:list" */
+    enum js_fn_kind kind;
+    int internal;          /* internalQuery/internalMutation/internalAction */
+    json_t *args;          /* validator JSON (validator.h) of the args object, or NULL for any */
+};
+
+struct js_options {
+    uint32_t timeout_ms;        /* CPU limit for queries and mutations; default 1000 */
+    uint32_t action_timeout_ms; /* default 600000 */
+};
+
+/* Loads prelude + bundle. `bundle_name` is the file name errors should cite. On a syntax or load
+ * error returns -1 with err like "messages.ts:12:5: SyntaxError: Unexpected token ')'" (the
+ * bundle's source map is not needed for this: esbuild keeps a "// vireo/messages.ts" comment
+ * before each module, which the runtime uses to map bundle lines back to files). Applies the
+ * schema to `store` (failure is a load error too). */
+int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
+                   size_t len, const char *bundle_name, struct js_runtime **out, struct buf *err);
+void js_runtime_free(struct js_runtime *rt);
+
+const struct js_function *js_runtime_find(const struct js_runtime *rt, const char *path);
+size_t js_runtime_function_count(const struct js_runtime *rt);
+const struct js_function *js_runtime_function_at(const struct js_runtime *rt, size_t i);
+
+enum js_status {
+    JS_OK,
+    JS_ERR_ARGS,     /* argument validation failed (message names the argument) */
+    JS_ERR_THROWN,   /* the handler threw or rejected (message is the error's message) */
+    JS_ERR_TIMEOUT,  /* ran past its time limit */
+    JS_ERR_INTERNAL  /* storage failure or a bug of ours */
+};
+
+struct js_result {
+    enum js_status status;
+    struct buf value;        /* on JS_OK: the return value as value.h JSON ("null" for undefined) */
+    struct buf error;        /* otherwise: the message */
+    struct buf error_code;   /* e.g. "ArgumentValidationError", "SchemaValidationError",
+                                "FunctionFailed", "ExecutionTimeout"; or the code the app set */
+    struct buf error_data;   /* JSON of VireoError data, if any; empty otherwise */
+    uint64_t version;        /* the store version the call read at or committed */
+    struct store_txn *txn;   /* queries and mutations: the finished transaction, so callers can
+                                take its read and write sets; freed by js_result_release */
+};
+
+void js_result_init(struct js_result *r);
+void js_result_release(struct js_result *r);
+
+/* Validates args (value.h JSON text of an object) against fn's validator, then runs it. Always
+ * fills `res`; returns 0 when res->status == JS_OK, else -1. */
+int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
+            size_t len, struct js_result *res);
+
+/* Where console.log lines of functions go; default: the server log as
+ * "[fn] messages:send: hello". */
+typedef void (*js_log_fn)(void *arg, const char *level, const char *fn_path, const char *msg,
+                          size_t len);
+void js_runtime_set_log(struct js_runtime *rt, js_log_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,49 @@
+/* loop: one epoll event loop per thread (Redis's ae, libuv's phases). Each iteration: run due
+ * timers, run before-sleep hooks (flush batched work: invalidations, pending socket writes), wait
+ * in epoll, dispatch I/O callbacks. Timers live in a min-heap. Not thread-safe. */
+#ifndef VR_NET_LOOP_H
+#define VR_NET_LOOP_H
+
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct loop;
+struct timer;
+
+typedef void (*loop_io_fn)(struct loop *l, int fd, uint32_t events, void *arg);
+typedef void (*loop_timer_fn)(struct loop *l, struct timer *t);
+typedef void (*loop_hook_fn)(struct loop *l, void *arg);
+
+/* Embedded in its owner; the loop never frees it. */
+struct timer {
+    uint64_t when_ms;  /* monotonic deadline */
+    size_t heap_index; /* (size_t)-1 while not scheduled */
+    loop_timer_fn fn;
+    void *arg;
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+
+/* events: EPOLLIN / EPOLLOUT (level-triggered). 0 or -errno. */
+int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_io_fn fn, void *arg);
+int loop_mod_fd(struct loop *l, int fd, uint32_t events);
+int loop_del_fd(struct loop *l, int fd);
+
+void timer_init(struct timer *t, loop_timer_fn fn, void *arg);
+void loop_timer_start(struct loop *l, struct timer *t, uint64_t delay_ms); /* re-arms if pending */
+void loop_timer_stop(struct loop *l, struct timer *t);
+static inline int timer_pending(const struct timer *t) { return t->heap_index != (size_t)-1; }
+
+/* Hooks run in registration order before every epoll_wait. */
+void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg);
+
+/* SIGINT/SIGTERM (through signalfd) call fn with the signal number as (intptr_t)arg... see .c */
+typedef void (*loop_signal_fn)(struct loop *l, int signo, void *arg);
+int loop_watch_signals(struct loop *l, loop_signal_fn fn, void *arg);
+
+uint64_t loop_now_ms(const struct loop *l); /* cached monotonic time of this iteration */
+int loop_run(struct loop *l);               /* until loop_stop; 0 or -errno */
+void loop_stop(struct loop *l);
+
+#endif

@@ -1,0 +1,57 @@
+/* server: the listener and its connections: HTTP/1.1 with keep-alive and pipelining, limits and
+ * timeouts, and the upgrade to WebSocket (ws.h) on the same port. Knows nothing of what the
+ * requests mean: each complete request goes to one handler callback.
+ *
+ * Ownership: the server owns its connections. A handler may answer at once or later (keep a
+ * reference with conn_ref); while a request is unanswered the connection reads no further
+ * requests, so pipelined responses go out in order. Never free inside a callback: closing marks
+ * the connection and the loop frees it after dispatch. */
+#ifndef VR_NET_SERVER_H
+#define VR_NET_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "net/http.h"
+#include "net/loop.h"
+
+struct server;
+struct conn;
+
+struct server_config {
+    const char *host;          /* default "127.0.0.1" */
+    int port;                  /* 0 picks a free port (see server_port) */
+    size_t max_header_bytes;   /* request line + headers; over it: 431. default 16 KiB */
+    size_t max_body_bytes;     /* over it: 413. default 16 MiB */
+    uint32_t header_timeout_ms; /* a request's headers and body must arrive within; default 10 s */
+    uint32_t idle_timeout_ms;  /* keep-alive idle limit; default 60 s */
+    size_t ws_max_message;     /* WebSocket message limit; over it: close 1009. default 16 MiB */
+    size_t ws_max_send_queue;  /* bytes queued to a slow reader before it is cut off; default 16 MiB */
+    uint32_t ws_idle_timeout_ms; /* 0: none; a ping is sent at half of it */
+};
+
+/* The handler gets every complete request (body in req->body, dechunked). The request and its
+ * slices are valid until the response is sent. */
+typedef void (*http_handler_fn)(struct conn *c, struct http_request *req, void *arg);
+
+void server_config_defaults(struct server_config *cfg);
+int server_start(struct loop *l, const struct server_config *cfg, http_handler_fn handler,
+                 void *arg, struct server **out, struct buf *err);
+int server_port(const struct server *s);
+/* Stops accepting and closes idle connections; in-flight requests finish. */
+void server_shutdown(struct server *s);
+void server_free(struct server *s);
+size_t server_conn_count(const struct server *s);
+
+uint64_t conn_id(const struct conn *c);
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+int conn_is_closed(const struct conn *c);
+
+/* Answers the connection's current request. `headers` holds extra header lines, each ending in
+ * "\r\n" (may be NULL). Content-Length, Date-less minimal headers and Connection are added. */
+void http_respond(struct conn *c, int status, const char *content_type, const void *body,
+                  size_t len, const char *headers);
+
+#endif

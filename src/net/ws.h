@@ -1,0 +1,84 @@
+/* ws: RFC 6455 WebSocket on a server connection: the upgrade handshake (§4.2), frame parsing
+ * with the masking rule (§5.3: client frames must be masked), fragmentation (§5.4), control
+ * frames and ping/pong (§5.5), the close handshake with codes (§7), UTF-8 validation of text
+ * messages (§8.1), a message size limit and a per-connection send queue with a byte cap.
+ *
+ * The frame parser is a pure function over a byte range (fuzzed); the connection part lives on
+ * top of server.h's connections. */
+#ifndef VR_NET_WS_H
+#define VR_NET_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "net/server.h"
+
+/* Close codes (§7.4.1). */
+#define WS_CLOSE_NORMAL 1000
+#define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_PROTOCOL_ERROR 1002
+#define WS_CLOSE_UNSUPPORTED 1003
+#define WS_CLOSE_INVALID_DATA 1007
+#define WS_CLOSE_POLICY 1008
+#define WS_CLOSE_TOO_BIG 1009
+#define WS_CLOSE_INTERNAL 1011
+#define WS_CLOSE_TRY_AGAIN 1013
+
+#define WS_OP_CONT 0x0
+#define WS_OP_TEXT 0x1
+#define WS_OP_BINARY 0x2
+#define WS_OP_CLOSE 0x8
+#define WS_OP_PING 0x9
+#define WS_OP_PONG 0xA
+
+struct ws_frame {
+    int fin;
+    int opcode;
+    int masked;
+    unsigned char mask[4];
+    uint64_t payload_len;
+    size_t header_len;
+    const unsigned char *payload; /* points into the input; still masked */
+};
+
+/* Parses one frame header in (p, n). Returns the total frame length (header + payload) when the
+ * whole frame is present, WS_PARTIAL if more bytes are needed, or a negative WS_CLOSE_* code
+ * negated (e.g. -1002) for a protocol violation (reserved bits, bad opcode, fragmented or
+ * oversized control frame, non-minimal length, unmasked client frame when require_mask). */
+#define WS_PARTIAL 0
+long ws_frame_parse(const unsigned char *p, size_t n, int require_mask, struct ws_frame *f);
+void ws_unmask(unsigned char *p, size_t n, const unsigned char mask[4], size_t offset);
+int ws_utf8_valid(const unsigned char *p, size_t n);
+/* Appends a server (unmasked) frame header for a payload of n bytes. */
+size_t ws_frame_header(unsigned char out[10], int opcode, int fin, uint64_t n);
+/* Sec-WebSocket-Accept for a key (§4.2.2): base64(SHA-1(key + GUID)); out gets 28 chars + NUL. */
+void ws_accept_key(const char *key, size_t len, char out[29]);
+
+struct ws;
+
+struct ws_handlers {
+    void (*on_open)(struct ws *ws, void *arg);
+    /* A complete message, unmasked; text messages are valid UTF-8. Borrowed for the call. */
+    void (*on_message)(struct ws *ws, int is_text, const char *p, size_t n, void *arg);
+    /* Called once when the connection is gone, for any reason (code 1006 if no close frame). */
+    void (*on_close)(struct ws *ws, int code, const char *reason, void *arg);
+};
+
+/* Upgrades the connection of the current request. Validates the handshake (GET, HTTP/1.1,
+ * Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13, a 16-byte base64 key);
+ * on failure answers 400 (or 426 for a wrong version) and returns -1. */
+int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
+              struct ws **out);
+
+/* Queues a message. -1 if the connection is closing, or if the send queue would pass its cap, in
+ * which case the connection is closed with 1008 ("send queue full") and on_close follows. */
+int ws_send(struct ws *ws, int is_text, const void *p, size_t n);
+void ws_close(struct ws *ws, int code, const char *reason);
+uint64_t ws_id(const struct ws *ws);
+size_t ws_queued_bytes(const struct ws *ws);
+void ws_set_arg(struct ws *ws, void *arg);
+void ws_ref(struct ws *ws);
+void ws_unref(struct ws *ws);
+
+#endif

@@ -1,0 +1,131 @@
+/* store: one shard's documents in one SQLite file (WAL). Knows nothing of the network or JS.
+ *
+ * Layout. Every app table gets a document table keyed by `_id`, and every index (the declared
+ * ones plus the implicit `by_creation_time`) gets its own SQLite table keyed by the key.h
+ * encoding of (indexed fields..., _creationTime, _id). `by_id` is the document table itself.
+ * A `withIndex` range is therefore one contiguous key range [lo, hi), and so is every read a
+ * function makes: the transaction records each such range in its read set (by_id point reads are
+ * ranges of one key), and each committed write records, per changed document and per index of
+ * its table, the old and the new key (the write set). Issue "Reactive sync" matches the two.
+ *
+ * Documents are stored as the JSON text the caller gave (value.h encoding) with "_id" and
+ * "_creationTime" as their first two fields; reads return that text verbatim.
+ *
+ * Threading: a store is used by one thread at a time (its shard's loop). */
+#ifndef VR_STORE_STORE_H
+#define VR_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+#define STORE_ID_LEN 32 /* ids are 32 chars of lowercase base32: 16 random bytes + table number */
+
+struct store;
+struct store_txn;
+struct store_cursor;
+
+/* One contiguous range of one index, [lo, hi) in key.h bytes. */
+struct key_range {
+    uint32_t index_id;
+    struct buf lo;
+    struct buf hi;
+};
+
+/* What a function execution read. Owned by its transaction. */
+struct read_set {
+    struct key_range *ranges;
+    size_t len, cap;
+};
+
+/* One changed document's key in one index; old_key.len == 0 for an insert, new_key.len == 0 for
+ * a delete. */
+struct index_write {
+    uint32_t index_id;
+    struct buf old_key;
+    struct buf new_key;
+};
+
+struct write_set {
+    struct index_write *writes;
+    size_t len, cap;
+};
+
+struct store_options {
+    int synchronous_full; /* 0: WAL + synchronous=NORMAL (default); 1: synchronous=FULL */
+};
+
+/* Opens or creates the database at `path`. 0, or -1 with the reason in err. */
+int store_open(const char *path, const struct store_options *opts, struct store **out,
+               struct buf *err);
+void store_close(struct store *s);
+
+/* Applies a schema exported by the prelude's defineSchema:
+ *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name":"by_x","fields":["x","y.z"]}]}},
+ *    "schemaValidation":true}
+ * Creates missing tables and indexes, backfilling a new index from the existing documents, drops
+ * indexes no longer declared, and checks every existing document against its table's new
+ * validator. All or nothing: on failure (bad schema, a document that violates it) nothing changes
+ * and err names the problem. A NULL schema means "no schema": any table may be used and documents
+ * are not validated. */
+int store_apply_schema(struct store *s, const char *schema_json, size_t len, struct buf *err);
+
+/* Resolves an id to its table name (NULL if malformed or the table is unknown). */
+const char *store_id_table(struct store *s, const char *id, size_t len);
+
+/* The version of the last committed write (0 for an empty store); persisted. */
+uint64_t store_version(const struct store *s);
+
+/* Transactions. A read-only transaction sees a consistent snapshot; a writable one is a SQLite
+ * write transaction: all of its writes commit together or none do. One transaction at a time per
+ * store. */
+struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err);
+/* Commits (a no-op for reads); *version_out gets the new version if anything was written, else
+ * the current one. 0, or -1 with err (then the transaction is rolled back). Frees the txn's
+ * resources except its read and write sets, which stay valid until store_txn_free. */
+int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err);
+void store_txn_abort(struct store_txn *t); /* rolls back; sets stay valid until free */
+void store_txn_free(struct store_txn *t);
+const struct read_set *store_txn_read_set(const struct store_txn *t);
+const struct write_set *store_txn_write_set(const struct store_txn *t);
+
+/* Point read. Appends the document's JSON to out and sets *found; records the read. -1 with err
+ * for a malformed id. */
+int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *out, int *found,
+              struct buf *err);
+
+/* Writes. `doc_json` is an object without system fields (fields starting with '_' or '$' are
+ * rejected). Each validates against the table's schema and fails with err on violation, writing
+ * nothing. */
+int store_insert(struct store_txn *t, const char *table, const char *doc_json, size_t len,
+                 char id_out[STORE_ID_LEN + 1], struct buf *err);
+/* Shallow merge: each field of `fields_json` replaces the document's; each name in
+ * remove_fields (JS `undefined` values in a patch) removes that field. System fields may not be
+ * changed. */
+int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *fields_json,
+                size_t len, const char *const *remove_fields, size_t n_remove, struct buf *err);
+int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,
+                  size_t len, struct buf *err);
+int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf *err);
+
+/* Range scans over an index. `index` is a declared index name, "by_creation_time" or "by_id".
+ * `range_json` describes the withIndex range:
+ *   {"eq":[<v1>, <v2>, ...], "lower":{"op":"gt"|"gte","value":<v>}, "upper":{"op":"lt"|"lte",
+ *    "value":<v>}}
+ * where eq binds the first fields in index order and lower/upper bound the next one; every part
+ * is optional ("{}" is the whole index). err names the problem for an unknown table or index, or
+ * more bounds than the index has fields. */
+int store_scan_open(struct store_txn *t, const char *table, const char *index,
+                    const char *range_json, size_t len, int descending, struct store_cursor **out,
+                    struct buf *err);
+/* Appends the next document's JSON to out; *done = 1 (nothing appended) at the end. */
+int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct buf *err);
+/* Records the read: the part of the range up to and including the `consumed`-th document
+ * returned (the whole range if the scan reached its end), then frees the cursor. */
+void store_scan_close(struct store_cursor *c, size_t consumed);
+
+/* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
+int store_clear(struct store *s, struct buf *err);
+
+#endif

@@ -1,0 +1,36 @@
+/* value: how Vireo values travel as JSON between JavaScript, the network and C (Convex's JSON
+ * encoding). Plain JSON covers null, boolean, finite numbers, strings, arrays and objects. Three
+ * wrapper objects carry the rest (a document field name may never start with '$', so they are
+ * unambiguous):
+ *   {"$integer": "<base64 of the 8-byte little-endian two's complement>"}   int64 (JS BigInt)
+ *   {"$bytes":   "<base64>"}                                               bytes (ArrayBuffer)
+ *   {"$float":   "<base64 of the 8-byte little-endian IEEE 754 double>"}   NaN, ±Infinity, -0
+ * C code parses this JSON with jansson using JSON_DECODE_INT_AS_REAL, so every plain number is a
+ * json_real. */
+#ifndef VR_STORE_VALUE_H
+#define VR_STORE_VALUE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Convex's type order: undefined < null < int64 < number < boolean < string < bytes < array <
+ * object. VT_UNDEFINED stands for a missing field. */
+enum value_type {
+    VT_UNDEFINED,
+    VT_NULL,
+    VT_INT64,
+    VT_NUMBER,
+    VT_BOOLEAN,
+    VT_STRING,
+    VT_BYTES,
+    VT_ARRAY,
+    VT_OBJECT,
+    VT_INVALID /* a '$'-object that is malformed */
+};
+
+/* Classifies v (NULL means undefined). For VT_INT64, VT_NUMBER and VT_BYTES the decoded payload
+ * is returned through the optional out-parameters. */
+enum value_type value_type_of(const json_t *v, int64_t *i64_out, double *num_out);
+const char *value_type_name(enum value_type t); /* "string", "int64", ... as users write them */
+
+#endif

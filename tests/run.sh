@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test run: C unit tests, then the node:test integration suites against a real vireo
+# ($VIREO_BIN). Ends with one "N passed, N failed" line over both.
+set -u
+cd "$(dirname "$0")/.."
+unit_out=$(tests/run-unit.sh "$@" 2>&1); unit_rc=$?
+printf '%s\n' "$unit_out"
+line=$(printf '%s\n' "$unit_out" | grep '^unit total:' | tail -1)
+up=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1/')
+uf=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\2/')
+up=${up:-0}; uf=${uf:-1}
+
+node_log=$(mktemp)
+node --test --test-reporter=spec --test-reporter-destination=stdout \
+     --test-reporter=tap --test-reporter-destination="$node_log" \
+     --test-concurrency=2 tests/integration/ 2>&1
+node_rc=$?
+np=$(grep -E '^# pass ' "$node_log" | tail -1 | awk '{print $3}')
+nf=$(grep -E '^# fail ' "$node_log" | tail -1 | awk '{print $3}')
+rm -f "$node_log"
+np=${np:-0}; nf=${nf:-0}
+[ $node_rc -ne 0 ] && [ "$nf" = 0 ] && nf=1
+
+echo "unit: $up passed, $uf failed; integration: $np passed, $nf failed"
+echo "$((up + np)) passed, $((uf + nf)) failed"
+[ $unit_rc -eq 0 ] && [ $node_rc -eq 0 ]
