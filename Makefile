@@ -2,9 +2,9 @@
 #   make SANITIZE=address,undefined   builds into build/asan with sanitizers
 
 CC       ?= cc
-PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson
+PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson libcurl
 APT_PKGS := build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev \
-            libjansson-dev nodejs npm clang
+            libjansson-dev libcurl4-openssl-dev clang
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -43,6 +43,8 @@ endif
 # `vireo dev`, ws and playwright-core for the tests). Does nothing when all are present.
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

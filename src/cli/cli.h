@@ -1,0 +1,36 @@
+/* cli: the `vireo` commands. Only this module prints to the terminal for the user and only
+ * main() exits; commands return 0 or an exit status. */
+#ifndef VR_CLI_CLI_H
+#define VR_CLI_CLI_H
+
+#include "base/buf.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_dev(int argc, char **argv, int watch); /* dev (watch = 1) and serve (watch = 0) */
+int cmd_run(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
+
+/* Paths of an app folder. */
+struct app_paths {
+    char root[4096];      /* the app folder */
+    char functions[4200]; /* root/vireo */
+    char state[4200];     /* root/.vireo */
+    char data[4300];      /* root/.vireo/data */
+};
+int app_paths_init(struct app_paths *p, const char *dir);
+
+/* Reads the admin key from root/.vireo/admin_key, creating it if asked and missing. */
+int app_admin_key(const struct app_paths *p, int create, char out[65]);
+
+/* Writes root/vireo/_generated/{server,api}.ts when their content differs. */
+int app_write_generated(const struct app_paths *p, struct buf *err);
+
+/* Bundles root/vireo into root/.vireo/bundle.js with esbuild. On failure err holds esbuild's
+ * messages (file:line: error). */
+int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err);
+
+int write_file(const char *path, const char *data, size_t len);
+int mkdir_p(const char *path);
+int path_exists(const char *path);
+
+#endif

@@ -1,0 +1,305 @@
+/* cmd_dev: `vireo dev` and `vireo serve`: bundle the app, open its shard, serve HTTP and
+ * WebSocket on one port; dev also watches vireo/ with inotify and reloads on change, keeping the
+ * old version running when the new one does not load. */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "cli/cli.h"
+#include "net/loop.h"
+#include "net/server.h"
+#include "proto/http_api.h"
+#include "proto/shard.h"
+#include "base/banned.h"
+
+static const char dev_usage[] =
+    "usage: vireo %s [dir] [options]\n"
+    "\n"
+    "%s\n"
+    "\n"
+    "options:\n"
+    "  --host ADDR        address to listen on (default 127.0.0.1)\n"
+    "  --port N           port to listen on (default 8788; 0 picks a free one)\n"
+    "  --data FILE        the SQLite database (default dir/.vireo/data/shard-0.db)\n"
+    "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
+    "  --max-body N       largest request body in bytes (default 16777216)\n"
+    "  --verbose          log debug lines\n"
+    "  -h, --help         show this help\n";
+
+struct dev {
+    struct loop *loop;
+    struct server *server;
+    struct shard *shard;
+    struct http_api api;
+    struct app_paths paths;
+    int watch;
+    int inotify_fd;
+    struct timer reload_timer;
+    struct timer shutdown_timer;
+    int stopping;
+};
+
+static int load_app(struct dev *d)
+{
+    struct buf bundle = BUF_INIT(BUF_NOLIMIT), err = BUF_INIT(1 << 20);
+    int r = app_bundle(&d->paths, &bundle, &err);
+    if (r == 0)
+        r = shard_load(d->shard, bundle.data, bundle.len, "vireo/", &err);
+    if (r < 0) {
+        log_error("dev", "%s%s", err.data,
+                  d->shard->rt ? "\n(the previous version keeps running)" : "");
+    }
+    buf_release(&bundle);
+    buf_release(&err);
+    return r;
+}
+
+/* --- watching --- */
+
+static int watch_tree(int fd, const char *dir)
+{
+    if (inotify_add_watch(fd, dir,
+                          IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+                              IN_DELETE_SELF | IN_ONLYDIR) < 0)
+        return -errno;
+    char cmd_dir[4400];
+    snprintf(cmd_dir, sizeof cmd_dir, "%s", dir);
+    DIR *dp = opendir(cmd_dir);
+    if (!dp)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "_generated") ||
+            !strcmp(de->d_name, "node_modules"))
+            continue;
+        if (de->d_type == DT_DIR) {
+            char sub[4700];
+            snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+            watch_tree(fd, sub);
+        }
+    }
+    closedir(dp);
+    return 0;
+}
+
+static void reload_fire(struct loop *l, struct timer *t)
+{
+    struct dev *d = t->arg;
+    log_info("dev", "change detected, reloading");
+    load_app(d);
+}
+
+static void on_inotify(struct loop *l, int fd, uint32_t events, void *arg)
+{
+    struct dev *d = arg;
+    char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int relevant = 0, new_dir = 0;
+    for (;;) {
+        ssize_t n = read(fd, evbuf, sizeof evbuf);
+        if (n <= 0)
+            break;
+        for (char *p = evbuf; p < evbuf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            p += sizeof *ev + ev->len;
+            if (ev->len && (ev->name[0] == '.' || !strcmp(ev->name, "_generated")))
+                continue;
+            if (ev->mask & IN_ISDIR)
+                new_dir = 1;
+            relevant = 1;
+        }
+    }
+    if (new_dir)
+        watch_tree(fd, d->paths.functions);
+    if (relevant)
+        loop_timer_start(l, &d->reload_timer, 100);
+}
+
+/* --- shutdown --- */
+
+static void shutdown_fire(struct loop *l, struct timer *t)
+{
+    loop_stop(l);
+}
+
+static void on_signal(struct loop *l, int signo, void *arg)
+{
+    struct dev *d = arg;
+    if (d->stopping) {
+        log_warn("dev", "second signal, stopping now");
+        loop_stop(l);
+        return;
+    }
+    d->stopping = 1;
+    log_info("dev", "shutting down (signal %d)", signo);
+    server_shutdown(d->server);
+    loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
+}
+
+static void drain_check(struct loop *l, void *arg)
+{
+    struct dev *d = arg;
+    if (d->stopping && server_conn_count(d->server) == 0)
+        loop_stop(l);
+}
+
+/* --- options --- */
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_dev(int argc, char **argv, int watch)
+{
+    const char *name = watch ? "dev" : "serve";
+    const char *dir = ".", *host = "127.0.0.1", *data = NULL;
+    unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20;
+    int test_echo = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf(dev_usage, name,
+                   watch ? "Bundles dir/vireo with esbuild, serves it and reloads it whenever a file "
+                           "changes;\nprints function logs. A version that fails to load is "
+                           "reported and the old one keeps serving."
+                         : "Bundles dir/vireo once and serves it (production: no watching).");
+            return 0;
+        } else if (!strcmp(a, "--verbose")) {
+            log_min_level = LOG_DEBUG;
+        } else if (!strcmp(a, "--test-echo")) {
+            test_echo = 1;
+        } else if (a[0] == '-' && !val) {
+            fprintf(stderr, "vireo %s: option %s needs a value\n", name, a);
+            return 2;
+        } else if (!strcmp(a, "--host")) {
+            host = argv[++i];
+        } else if (!strcmp(a, "--data")) {
+            data = argv[++i];
+        } else if (!strcmp(a, "--port")) {
+            if (parse_uint(argv[++i], 65535, &port) < 0) {
+                fprintf(stderr, "vireo %s: --port needs a number from 0 to 65535\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--timeout-ms")) {
+            if (parse_uint(argv[++i], 3600000, &timeout_ms) < 0 || timeout_ms == 0) {
+                fprintf(stderr, "vireo %s: --timeout-ms needs a number of milliseconds\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-body")) {
+            if (parse_uint(argv[++i], 1ul << 30, &max_body) < 0) {
+                fprintf(stderr, "vireo %s: --max-body needs a byte count up to 1 GiB\n", name);
+                return 2;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "vireo %s: unknown option %s (see vireo %s --help)\n", name, a, name);
+            return 2;
+        } else {
+            dir = a;
+        }
+    }
+
+    struct dev d = { .watch = watch, .inotify_fd = -1 };
+    int rc = 1, lock_fd = -1;
+    char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400];
+    struct buf err = BUF_INIT(1 << 20);
+
+    if (app_paths_init(&d.paths, dir) < 0) {
+        fprintf(stderr, "vireo %s: cannot open app folder %s: %s\n", name, dir, strerror(errno));
+        goto out;
+    }
+    if (!path_exists(d.paths.functions)) {
+        fprintf(stderr, "vireo %s: no vireo/ folder in %s (create an app with `vireo init`)\n",
+                name, d.paths.root);
+        goto out;
+    }
+    if (app_admin_key(&d.paths, 1, admin_key) < 0 || mkdir_p(d.paths.data) < 0) {
+        fprintf(stderr, "vireo %s: cannot write %s: %s\n", name, d.paths.state, strerror(errno));
+        goto out;
+    }
+    snprintf(lock_path, sizeof lock_path, "%s/lock", d.paths.data);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        fprintf(stderr, "vireo %s: another vireo server is running on %s\n", name, d.paths.root);
+        goto out;
+    }
+    if (data)
+        snprintf(data_path, sizeof data_path, "%s", data);
+    else
+        snprintf(data_path, sizeof data_path, "%s/shard-0.db", d.paths.data);
+
+    struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms, .action_timeout_ms = 600000 };
+    if (shard_open(data_path, &jopts, &d.shard, &err) < 0) {
+        fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
+        goto out;
+    }
+    if (load_app(&d) < 0 && !watch)
+        goto out;
+
+    d.loop = loop_new();
+    d.api.shard = d.shard;
+    d.api.admin_key = admin_key;
+    d.api.test_echo = test_echo;
+    snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
+    d.api.public_dir = path_exists(public_dir) ? public_dir : NULL;
+
+    struct server_config cfg;
+    server_config_defaults(&cfg);
+    cfg.host = host;
+    cfg.port = (int)port;
+    cfg.max_body_bytes = max_body;
+    buf_reset(&err);
+    if (server_start(d.loop, &cfg, http_api_handle, &d.api, &d.server, &err) < 0) {
+        fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
+        goto out;
+    }
+    timer_init(&d.reload_timer, reload_fire, &d);
+    timer_init(&d.shutdown_timer, shutdown_fire, &d);
+    loop_watch_signals(d.loop, on_signal, &d);
+    loop_add_before_sleep(d.loop, drain_check, &d);
+    if (watch) {
+        d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (d.inotify_fd < 0 || watch_tree(d.inotify_fd, d.paths.functions) < 0 ||
+            loop_add_fd(d.loop, d.inotify_fd, EPOLLIN, on_inotify, &d) < 0) {
+            fprintf(stderr, "vireo dev: cannot watch %s: %s\n", d.paths.functions,
+                    strerror(errno));
+            goto out;
+        }
+    }
+    /* One machine-readable line first: tests and tools wait for it. */
+    printf("vireo %s: listening on http://%s:%d\n", name, host, server_port(d.server));
+    printf("  app:       %s\n  data:      %s\n  admin key: %s\n", d.paths.root, data_path,
+           admin_key);
+    if (d.api.public_dir)
+        printf("  public:    %s\n", public_dir);
+    fflush(stdout);
+    rc = loop_run(d.loop) < 0 ? 1 : 0;
+    log_info("dev", "stopped");
+out:
+    if (d.server)
+        server_free(d.server);
+    if (d.inotify_fd >= 0)
+        close(d.inotify_fd);
+    if (d.loop)
+        loop_free(d.loop);
+    shard_free(d.shard);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    buf_release(&err);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/* main: `vireo <command>`; dispatches to the commands in src/cli. The only place that exits. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "base/banned.h"
+
+static const char usage[] =
+    "vireo: a self-hosted real-time backend (schema, functions and live queries in one binary)\n"
+    "\n"
+    "usage: vireo <command> [arguments]\n"
+    "\n"
+    "commands:\n"
+    "  init [dir]                    scaffold an app: dir/vireo/schema.ts, dir/vireo/tasks.ts\n"
+    "  dev [dir] [--port N]          bundle dir/vireo, serve it on http://127.0.0.1:8788 and\n"
+    "                                reload on every change\n"
+    "  serve [dir] [--port N]        bundle once and serve (production: no watching)\n"
+    "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
+    "  reset [dir]                   delete the app's local data\n"
+    "  help [command]                show help for a command\n"
+    "\n"
+    "'vireo <command> --help' shows a command's options.\n";
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    char *help_argv[] = { argv[0], NULL, "--help", NULL };
+    if (!strcmp(cmd, "help")) {
+        if (argc < 3) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        cmd = help_argv[1] = argv[2];
+        argc = 3;
+        argv = help_argv;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        puts("vireo 0.1.0");
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = { { "init", cmd_init }, { "run", cmd_run }, { "reset", cmd_reset } };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    if (!strcmp(cmd, "dev") || !strcmp(cmd, "serve"))
+        return cmd_dev(argc - 1, argv + 1, !strcmp(cmd, "dev"));
+    fprintf(stderr, "vireo: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

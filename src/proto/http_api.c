@@ -1,0 +1,369 @@
+/* http_api: routes HTTP requests to function calls, health, metrics, admin and static files.
+ * Bad input (malformed JSON, unknown or internal functions, wrong endpoint for a function's kind,
+ * invalid arguments) gets a precise error and never reaches the store. */
+#include "proto/http_api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "net/ws.h"
+#include "base/banned.h"
+
+#define MAX_STATIC_FILE (64u << 20)
+
+static const char json_type[] = "application/json";
+static const char cors_headers[] = "Access-Control-Allow-Origin: *\r\n";
+
+static void respond_json(struct conn *c, int status, const struct buf *body)
+{
+    http_respond(c, status, json_type, body->data, body->len, cors_headers);
+}
+
+static void respond_error(struct conn *c, int status, const char *code, const char *msg,
+                          const char *data_json)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"status\":\"error\",\"errorMessage\":");
+    buf_append_json_str(&b, msg, strlen(msg));
+    buf_append_str(&b, ",\"errorCode\":");
+    buf_append_json_str(&b, code, strlen(code));
+    if (data_json && *data_json) {
+        buf_append_str(&b, ",\"errorData\":");
+        buf_append_str(&b, data_json);
+    }
+    buf_append_str(&b, "}");
+    respond_json(c, status, &b);
+    buf_release(&b);
+}
+
+static int status_for_error(const struct js_result *r)
+{
+    switch (r->status) {
+    case JS_ERR_ARGS:
+        return 400;
+    case JS_ERR_TIMEOUT:
+    case JS_ERR_INTERNAL:
+        return 500;
+    default:
+        break;
+    }
+    const char *code = r->error_code.data;
+    if (!strcmp(code, "SchemaValidationError") || !strcmp(code, "VireoError") ||
+        !strcmp(code, "ConvexError"))
+        return 400;
+    return 500;
+}
+
+static const char *kind_name(enum js_fn_kind k)
+{
+    return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
+}
+
+/* Parses {"path": "...", "args": {...}} into the function and the args' JSON text. */
+static int parse_call(struct conn *c, const struct http_request *req, json_t **root_out,
+                      const char **path_out, char **args_out)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body.p, req->body.len, JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!root) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "invalid JSON body: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        respond_error(c, 400, "BadJsonBody", msg, NULL);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        respond_error(c, 400, "BadJsonBody", "request body must be a JSON object", NULL);
+        goto fail;
+    }
+    json_t *path = json_object_get(root, "path");
+    if (!json_is_string(path)) {
+        respond_error(c, 400, "BadJsonBody",
+                      "request body needs \"path\": a function name like \"messages:list\"",
+                      NULL);
+        goto fail;
+    }
+    json_t *args = json_object_get(root, "args");
+    if (args && !json_is_object(args) && !json_is_null(args)) {
+        respond_error(c, 400, "BadJsonBody", "\"args\" must be a JSON object", NULL);
+        goto fail;
+    }
+    *args_out = (args && json_is_object(args)) ? json_dumps(args, JSON_COMPACT)
+                                               : vr_strdup("{}");
+    *path_out = json_string_value(path);
+    *root_out = root;
+    return 0;
+fail:
+    json_decref(root);
+    return -1;
+}
+
+/* Convex lets "messages:list" also be written "messages.js:list" or "messages" for default. */
+static const struct js_function *find_function(struct js_runtime *rt, const char *path)
+{
+    const struct js_function *fn = js_runtime_find(rt, path);
+    if (fn)
+        return fn;
+    const char *colon = strchr(path, ':');
+    if (!colon && strlen(path) < 900) {
+        char full[1024];
+        snprintf(full, sizeof full, "%s:default", path);
+        return js_runtime_find(rt, full);
+    }
+    return NULL;
+}
+
+static void handle_call(struct http_api *api, struct conn *c, struct http_request *req,
+                        int want_kind, int admin)
+{
+    json_t *root = NULL;
+    const char *path = NULL;
+    char *args = NULL;
+    struct js_result res;
+    js_result_init(&res);
+    if (parse_call(c, req, &root, &path, &args) < 0)
+        return;
+    struct js_runtime *rt = api->shard->rt;
+    if (!rt) {
+        respond_error(c, 503, "NoAppLoaded",
+                      "no app is loaded yet (the dev server is waiting for code that loads)", NULL);
+        goto out;
+    }
+    const struct js_function *fn = find_function(rt, path);
+    if (!fn || (fn->internal && !admin)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "could not find public function `%.400s`%s", path,
+                 (fn && fn->internal) ? " (internal functions are callable only from other "
+                                        "functions and `vireo run`)"
+                                      : "");
+        respond_error(c, 404, "FunctionNotFound", msg, NULL);
+        goto out;
+    }
+    if (want_kind >= 0 && (int)fn->kind != want_kind) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "`%.400s` is a %s, not a %s; call it through /api/%s", path,
+                 kind_name(fn->kind), kind_name((enum js_fn_kind)want_kind), kind_name(fn->kind));
+        respond_error(c, 400, "WrongFunctionKind", msg, NULL);
+        goto out;
+    }
+    api->function_calls++;
+    if (js_call(rt, fn, args, strlen(args), &res) < 0) {
+        api->function_errors++;
+        respond_error(c, status_for_error(&res), res.error_code.len ? res.error_code.data
+                                                                     : "FunctionFailed",
+                      res.error.data, res.error_data.data);
+        goto out;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"status\":\"success\",\"value\":");
+    buf_append(&b, res.value.data, res.value.len);
+    buf_appendf(&b, ",\"version\":%llu}", (unsigned long long)res.version);
+    respond_json(c, 200, &b);
+    buf_release(&b);
+out:
+    js_result_release(&res);
+    free(args);
+    json_decref(root);
+}
+
+static int admin_authorized(const struct http_api *api, const struct http_request *req)
+{
+    const struct slice *h = http_header_get(req, "authorization");
+    if (!h || !api->admin_key)
+        return 0;
+    size_t klen = strlen(api->admin_key);
+    static const char prefix[] = "Bearer ";
+    if (h->len != sizeof prefix - 1 + klen || strncasecmp(h->p, prefix, sizeof prefix - 1))
+        return 0;
+    return CRYPTO_memcmp(h->p + sizeof prefix - 1, api->admin_key, klen) == 0;
+}
+
+static void handle_health(struct http_api *api, struct conn *c)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&b, "{\"status\":\"ok\",\"app\":%s,\"version\":%llu}",
+                api->shard->rt ? "\"loaded\"" : "\"none\"",
+                (unsigned long long)store_version(api->shard->store));
+    respond_json(c, 200, &b);
+    buf_release(&b);
+}
+
+static void handle_metrics(struct http_api *api, struct conn *c)
+{
+    long rss_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        long size;
+        if (fscanf(f, "%ld %ld", &size, &rss_pages) != 2)
+            rss_pages = 0;
+        fclose(f);
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&b,
+                "{\"requests\":%llu,\"functionCalls\":%llu,\"functionErrors\":%llu,"
+                "\"storeVersion\":%llu,\"rssBytes\":%ld}",
+                (unsigned long long)api->requests, (unsigned long long)api->function_calls,
+                (unsigned long long)api->function_errors,
+                (unsigned long long)store_version(api->shard->store),
+                rss_pages * sysconf(_SC_PAGESIZE));
+    respond_json(c, 200, &b);
+    buf_release(&b);
+}
+
+/* --- test echo WebSocket --- */
+
+static void echo_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
+{
+    ws_send(ws, is_text, p, n);
+}
+
+static const struct ws_handlers echo_handlers = { NULL, echo_message, NULL };
+
+/* --- static files --- */
+
+static const char *content_type_for(const char *path)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+        { ".mjs", "text/javascript; charset=utf-8" }, { ".css", "text/css; charset=utf-8" },
+        { ".json", "application/json" }, { ".svg", "image/svg+xml" }, { ".png", "image/png" },
+        { ".ico", "image/x-icon" }, { ".txt", "text/plain; charset=utf-8" },
+        { ".map", "application/json" },
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(dot, types[i].ext))
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static int read_file(const char *path, struct buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (buf_append(out, tmp, (size_t)n) < 0) {
+            r = -E2BIG;
+            break;
+        }
+    }
+    close(fd);
+    return r;
+}
+
+static void handle_static(struct http_api *api, struct conn *c, struct http_request *req)
+{
+    char rel[PATH_MAX];
+    struct slice p = req->path;
+    if (p.len >= sizeof rel - 16 || memmem(p.p, p.len, "..", 2) || memchr(p.p, '\0', p.len)) {
+        respond_error(c, 404, "NotFound", "no such file", NULL);
+        return;
+    }
+    memcpy(rel, p.p, p.len);
+    rel[p.len] = '\0';
+    if (rel[p.len - 1] == '/')
+        snprintf(rel + p.len, sizeof rel - p.len, "index.html");
+    char full[PATH_MAX * 2];
+    snprintf(full, sizeof full, "%s%s", api->public_dir, rel);
+    struct stat st;
+    if (stat(full, &st) < 0 || !S_ISREG(st.st_mode)) {
+        respond_error(c, 404, "NotFound", "no such file", NULL);
+        return;
+    }
+    struct buf b = BUF_INIT(MAX_STATIC_FILE);
+    if (read_file(full, &b) < 0) {
+        respond_error(c, 500, "ReadFailed", "could not read the file", NULL);
+    } else {
+        int head = slice_eq_str(req->method, "HEAD");
+        http_respond(c, 200, content_type_for(full), b.data, head ? 0 : b.len,
+                     "Cache-Control: no-cache\r\n");
+    }
+    buf_release(&b);
+}
+
+void http_api_handle(struct conn *c, struct http_request *req, void *arg)
+{
+    struct http_api *api = arg;
+    api->requests++;
+    int is_post = slice_eq_str(req->method, "POST");
+    int is_get = slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD");
+    struct slice path = req->path;
+
+    if (slice_eq_str(req->method, "OPTIONS")) {
+        http_respond(c, 204, NULL, NULL, 0,
+                     "Access-Control-Allow-Origin: *\r\n"
+                     "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                     "Access-Control-Allow-Headers: Content-Type, Authorization\r\n"
+                     "Access-Control-Max-Age: 86400\r\n");
+        return;
+    }
+    static const struct { const char *path; int kind; } calls[] = {
+        { "/api/query", JS_QUERY }, { "/api/mutation", JS_MUTATION }, { "/api/action", JS_ACTION },
+    };
+    for (size_t i = 0; i < 3; i++) {
+        if (!slice_eq_str(path, calls[i].path))
+            continue;
+        if (!is_post) {
+            respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+            return;
+        }
+        handle_call(api, c, req, calls[i].kind, 0);
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/run")) {
+        if (!is_post) {
+            respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+        } else if (!admin_authorized(api, req)) {
+            respond_error(c, 401, "Unauthorized",
+                          "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
+                          "`vireo dev` prints, stored in the app's .vireo/admin_key)",
+                          NULL);
+        } else {
+            handle_call(api, c, req, -1, 1);
+        }
+        return;
+    }
+    if (slice_eq_str(path, "/api/health") && is_get) {
+        handle_health(api, c);
+        return;
+    }
+    if (slice_eq_str(path, "/api/metrics") && is_get) {
+        handle_metrics(api, c);
+        return;
+    }
+    if (api->test_echo && slice_eq_str(path, "/__test/echo")) {
+        ws_accept(c, req, &echo_handlers, api, NULL);
+        return;
+    }
+    if (path.len >= 5 && !memcmp(path.p, "/api/", 5)) {
+        respond_error(c, 404, "NotFound", "no such API endpoint", NULL);
+        return;
+    }
+    if (api->public_dir && is_get && path.len > 0 && path.p[0] == '/') {
+        handle_static(api, c, req);
+        return;
+    }
+    respond_error(c, 404, "NotFound", "not found", NULL);
+}
