@@ -32,6 +32,7 @@ static const char dev_usage[] =
     "  --data FILE        the SQLite database (default dir/.vireo/data/shard-0.db)\n"
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
+    "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -168,7 +169,7 @@ int cmd_dev(int argc, char **argv, int watch)
 {
     const char *name = watch ? "dev" : "serve";
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
-    unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20;
+    unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     int test_echo = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -204,6 +205,11 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (!strcmp(a, "--max-body")) {
             if (parse_uint(argv[++i], 1ul << 30, &max_body) < 0) {
                 fprintf(stderr, "vireo %s: --max-body needs a byte count up to 1 GiB\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-message")) {
+            if (parse_uint(argv[++i], 1ul << 30, &max_message) < 0) {
+                fprintf(stderr, "vireo %s: --max-message needs a byte count up to 1 GiB\n", name);
                 return 2;
             }
         } else if (a[0] == '-') {
@@ -263,6 +269,7 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.host = host;
     cfg.port = (int)port;
     cfg.max_body_bytes = max_body;
+    cfg.ws_max_message = max_message;
     buf_reset(&err);
     if (server_start(d.loop, &cfg, http_api_handle, &d.api, &d.server, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
