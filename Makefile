@@ -32,7 +32,7 @@ PRELUDE  := $(sort $(wildcard src/js/prelude/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps npm-deps demo test test-unit test-asan fuzz bench clean format
+.PHONY: all deps npm-deps demo test test-suites test-unit test-asan fuzz bench clean format
 
 all: deps $(BUILD)/vireo
 ifeq ($(SANITIZE),)
@@ -87,12 +87,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvireo.a tests/test.h
 test-unit: all $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
 
-test: all $(UNIT_BIN)
+# The README's test command: release suites, the same suites under ASan+UBSan, a short fuzz run
+# of every target; ends with one "N passed, N failed" line over all of them.
+test: deps
+	@tests/all.sh
+
+# Unit + integration suites on one build ($(BUILD)).
+test-suites: all $(UNIT_BIN)
 	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/run.sh $(UNIT_BIN)
 
-test-asan:
-	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined test
+test-asan: deps
+	@ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0:abort_on_error=0 \
+	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 $(MAKE) --no-print-directory SANITIZE=address,undefined test-suites
 
 # libFuzzer targets (clang), each run briefly.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
