@@ -1,6 +1,8 @@
 /* http: an HTTP/1.1 request parser that never allocates (picohttpparser): it fills the caller's
  * arrays with slices into the input and returns the bytes consumed, HTTP_PARTIAL when more input
- * is needed, or HTTP_ERROR. Also a chunked-body decoder that works in place. RFC 9112. */
+ * is needed, or HTTP_ERROR. Also a chunked-body decoder that works in place. RFC 9112.
+ * Line endings must be CRLF: a bare LF is HTTP_ERROR everywhere (a documented choice: one
+ * framing rule, no disagreement with proxies about where a line ends). */
 #ifndef VR_NET_HTTP_H
 #define VR_NET_HTTP_H
 
@@ -34,21 +36,32 @@ struct http_request {
 
 /* Parses the request line and headers in (p, n). Returns the header block length (bytes
  * consumed), HTTP_PARTIAL or HTTP_ERROR (also for more than HTTP_MAX_HEADERS headers, an invalid
- * Content-Length, or both Content-Length and chunked). */
+ * Content-Length or two that differ, Transfer-Encoding other than "chunked", TE in HTTP/1.0,
+ * both Content-Length and chunked, a version other than HTTP/1.0 or 1.1, obs-fold, control
+ * characters in the request line or a header value). Slices point into p. */
 ssize_t http_parse_request(const char *p, size_t n, struct http_request *req);
 
 /* Finds a header by case-insensitive name; NULL if absent. */
 const struct slice *http_header_get(const struct http_request *req, const char *name);
 
-/* Incremental chunked decoder: decodes in place the chunked body in (p, n) — as much as is
- * complete — moving the data to the front. */
+/* Incremental chunked decoder (RFC 9112 §7.1), in place. Call it again with the same `p` (the
+ * start of the body) and a larger `n` as more input arrives: it resumes at in_pos and moves the
+ * decoded data to the front of `p` (out_pos bytes so far). Chunk extensions and trailers are
+ * checked for control characters and dropped. Zero-initialise or http_chunked_init() first. */
 struct http_chunked {
     int state;
-    size_t chunk_left;
+    size_t chunk_left; /* bytes of the current chunk not yet seen (size limit checks use it) */
+    size_t in_pos;     /* raw bytes of p consumed so far */
+    size_t out_pos;    /* decoded bytes at the front of p */
 };
-/* Returns bytes of (p, n) consumed once the terminating chunk and trailers are complete (the
- * decoded length goes to *decoded), HTTP_PARTIAL if more input is needed, HTTP_ERROR. */
+void http_chunked_init(struct http_chunked *d);
+/* Returns the raw bytes of (p, n) consumed once the terminating chunk and trailers are complete,
+ * HTTP_PARTIAL if more input is needed, HTTP_ERROR. *decoded gets the decoded length so far in
+ * every case (on PARTIAL too, for limit checks). */
 ssize_t http_chunked_decode(struct http_chunked *d, char *p, size_t n, size_t *decoded);
+
+/* Does the header value, a comma-separated list, contain `tok` (case-insensitive)? v may be NULL. */
+int http_header_has_token(const struct slice *v, const char *tok);
 
 const char *http_status_text(int status);
 

@@ -4,6 +4,7 @@
 #ifndef VR_NET_LOOP_H
 #define VR_NET_LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -20,6 +21,7 @@ struct timer {
     size_t heap_index; /* (size_t)-1 while not scheduled */
     loop_timer_fn fn;
     void *arg;
+    uint64_t seq;      /* start order; ties on when_ms fire in start order */
 };
 
 struct loop *loop_new(void);
@@ -37,8 +39,10 @@ static inline int timer_pending(const struct timer *t) { return t->heap_index !=
 
 /* Hooks run in registration order before every epoll_wait. */
 void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg);
+void loop_del_before_sleep(struct loop *l, loop_hook_fn fn, void *arg);
 
-/* SIGINT/SIGTERM (through signalfd) call fn with the signal number as (intptr_t)arg... see .c */
+/* Blocks SIGINT/SIGTERM and delivers them through a signalfd: fn(l, signo, arg) runs from the
+ * loop like any I/O callback. 0 or -errno. */
 typedef void (*loop_signal_fn)(struct loop *l, int signo, void *arg);
 int loop_watch_signals(struct loop *l, loop_signal_fn fn, void *arg);
 

@@ -48,6 +48,9 @@ uint64_t conn_id(const struct conn *c);
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 int conn_is_closed(const struct conn *c);
+/* Closes the connection now (unsent output is dropped). The conn stays valid while referenced;
+ * it is freed after the current dispatch, never inside the caller's callback. */
+void conn_close(struct conn *c);
 
 /* Answers the connection's current request. `headers` holds extra header lines, each ending in
  * "\r\n" (may be NULL). Content-Length, Date-less minimal headers and Connection are added. */

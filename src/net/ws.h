@@ -43,13 +43,16 @@ struct ws_frame {
 };
 
 /* Parses one frame header in (p, n). Returns the total frame length (header + payload) when the
- * whole frame is present, WS_PARTIAL if more bytes are needed, or a negative WS_CLOSE_* code
+ * whole frame is present, WS_PARTIAL if more bytes are needed (then f->header_len is nonzero
+ * once the header itself is complete, so the caller can check payload_len against its limit), or a negative WS_CLOSE_* code
  * negated (e.g. -1002) for a protocol violation (reserved bits, bad opcode, fragmented or
  * oversized control frame, non-minimal length, unmasked client frame when require_mask). */
 #define WS_PARTIAL 0
 long ws_frame_parse(const unsigned char *p, size_t n, int require_mask, struct ws_frame *f);
 void ws_unmask(unsigned char *p, size_t n, const unsigned char mask[4], size_t offset);
 int ws_utf8_valid(const unsigned char *p, size_t n);
+/* Is `code` a close code a peer may send (§7.4.1-2: 1000-1003, 1007-1014, 3000-4999)? */
+int ws_close_code_valid(int code);
 /* Appends a server (unmasked) frame header for a payload of n bytes. */
 size_t ws_frame_header(unsigned char out[10], int opcode, int fin, uint64_t n);
 /* Sec-WebSocket-Accept for a key (§4.2.2): base64(SHA-1(key + GUID)); out gets 28 chars + NUL. */

@@ -1,0 +1,80 @@
+/* net_int: what server.c and ws.c share inside the net module: the connection struct and the
+ * hooks between the HTTP connection and the WebSocket on top of it. Not for other modules.
+ * Invariant: a conn is freed only when its refcount drops to 0, which never happens before the
+ * server's before-sleep hook has taken it off the closing list (never inside its own callback). */
+#ifndef VR_NET_INT_H
+#define VR_NET_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "net/http.h"
+#include "net/loop.h"
+#include "net/server.h"
+
+struct ws;
+
+enum conn_timer_kind { CT_NONE, CT_HEADER, CT_IDLE, CT_LINGER, CT_FLUSH };
+
+struct conn {
+    struct server *srv; /* NULL once the server is freed */
+    struct loop *loop;
+    int fd;             /* -1 once closed */
+    uint64_t id;
+    int refs;
+    uint32_t events;    /* registered epoll interest */
+
+    unsigned closed : 1;
+    unsigned close_after_flush : 1; /* then linger (half-close, drain input) and close */
+    unsigned lingering : 1;
+    unsigned peer_eof : 1;
+    unsigned req_active : 1;        /* handler called, response not yet consumed */
+    unsigned req_done : 1;          /* responded (or upgraded); consume in process_input */
+    unsigned in_dispatch : 1;
+    unsigned pending : 1;           /* on the server's pending list */
+    unsigned have_head : 1;         /* req's head parsed, waiting for the body */
+    unsigned sent_continue : 1;
+    unsigned draining : 1;          /* server shutting down: close after this response */
+    unsigned served_one : 1;
+
+    struct buf in;
+    struct buf out;
+    size_t out_off;      /* bytes of out already written */
+    size_t out_nonframe; /* in ws mode: leading bytes of out that are not frames (the 101) */
+
+    struct http_request req;
+    size_t head_len;
+    size_t req_total;    /* bytes of `in` the current request occupies */
+    struct http_chunked chunk;
+
+    struct timer timer;
+    enum conn_timer_kind timer_kind;
+
+    struct ws *ws;       /* owns one ws reference while set */
+
+    struct conn *prev, *next;   /* server's list of open conns */
+    struct conn *next_pending;  /* server's pending list (holds a ref) */
+    struct conn *next_closing;  /* server's closing list (holds the server's ref) */
+};
+
+static inline size_t conn_out_pending(const struct conn *c)
+{
+    return c->out.len - c->out_off;
+}
+
+/* server.c */
+void conn_flush(struct conn *c);            /* writes what it can now; may close on error */
+void conn_schedule(struct conn *c);         /* process input / flush in the before-sleep hook */
+void conn_close_after_flush(struct conn *c);
+void conn_update_events(struct conn *c);
+const struct server_config *conn_config(const struct conn *c);
+
+/* ws.c */
+void ws_conn_input(struct ws *ws);      /* parse frames from c->in */
+void ws_conn_open(struct ws *ws);       /* on_open once */
+void ws_conn_gone(struct ws *ws);       /* conn closed: on_close once, detach, drop conn's ref */
+/* Largest frame boundary <= pos (up = 0) or smallest >= pos (up = 1) in c->out. */
+size_t ws_out_boundary(const struct conn *c, size_t pos, int up);
+
+#endif

@@ -1,0 +1,748 @@
+/* server: the listening socket and its HTTP/1.1 connections: reading into a bounded buffer,
+ * parsing one request at a time (pipelined requests wait until the current one is answered, so
+ * responses go out in order), limits (431/413/400/408), keep-alive and idle timeouts, buffered
+ * output with EPOLLOUT, lingering close, graceful shutdown, and the hand-off to ws.c.
+ * Invariant: a conn is never freed inside its own callback: conn_close marks it and puts it on
+ * the closing list, and the before-sleep hook drops the server's reference. */
+#include "net/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "net/net_int.h"
+#include "net/ws.h"
+#include "base/banned.h"
+
+#define READ_CHUNK 65536
+#define OUT_HIGH_WATER (1u << 20) /* stop reading requests while this much output is queued */
+#define LINGER_MS 1000
+
+struct server {
+    struct loop *loop;
+    struct server_config cfg;
+    char host[256];
+    http_handler_fn handler;
+    void *arg;
+    int lfd;
+    int port;
+    int shutting_down;
+    uint64_t next_id;
+    size_t nconns;
+    struct conn *conns;
+    struct conn *pending;
+    struct conn *closing;
+    struct timer accept_timer; /* re-enables accept after EMFILE */
+};
+
+static void process_input(struct conn *c);
+static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg);
+
+void server_config_defaults(struct server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 0;
+    cfg->max_header_bytes = 16 * 1024;
+    cfg->max_body_bytes = 16 * 1024 * 1024;
+    cfg->header_timeout_ms = 10000;
+    cfg->idle_timeout_ms = 60000;
+    cfg->ws_max_message = 16 * 1024 * 1024;
+    cfg->ws_max_send_queue = 16 * 1024 * 1024;
+    cfg->ws_idle_timeout_ms = 0;
+}
+
+const struct server_config *conn_config(const struct conn *c)
+{
+    static struct server_config fallback;
+    if (!c->srv) {
+        if (!fallback.max_header_bytes)
+            server_config_defaults(&fallback);
+        return &fallback;
+    }
+    return &c->srv->cfg;
+}
+
+/* ---- connection lifetime ---- */
+
+uint64_t conn_id(const struct conn *c)
+{
+    return c->id;
+}
+
+int conn_is_closed(const struct conn *c)
+{
+    return c->closed;
+}
+
+void conn_ref(struct conn *c)
+{
+    c->refs++;
+}
+
+void conn_unref(struct conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    buf_release(&c->in);
+    buf_release(&c->out);
+    vr_free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closed)
+        return;
+    c->closed = 1;
+    loop_timer_stop(c->loop, &c->timer);
+    c->timer_kind = CT_NONE;
+    if (c->fd >= 0) {
+        loop_del_fd(c->loop, c->fd);
+        close(c->fd);
+        c->fd = -1;
+    }
+    struct server *s = c->srv;
+    if (!s)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    s->nconns--;
+    c->next_closing = s->closing;
+    s->closing = c;
+    log_debug("http", "conn=%llu closed", (unsigned long long)c->id);
+}
+
+void conn_schedule(struct conn *c)
+{
+    if (c->pending || c->closed || !c->srv)
+        return;
+    c->pending = 1;
+    conn_ref(c);
+    c->next_pending = c->srv->pending;
+    c->srv->pending = c;
+}
+
+void conn_update_events(struct conn *c)
+{
+    if (c->closed)
+        return;
+    uint32_t ev = 0;
+    if (!c->peer_eof) {
+        if (c->lingering || c->ws)
+            ev |= EPOLLIN;
+        else if (!c->close_after_flush && !(c->req_active && !c->req_done) &&
+                 conn_out_pending(c) < OUT_HIGH_WATER)
+            ev |= EPOLLIN;
+    }
+    if (conn_out_pending(c))
+        ev |= EPOLLOUT;
+    if (ev != c->events) {
+        loop_mod_fd(c->loop, c->fd, ev);
+        c->events = ev;
+    }
+}
+
+static void conn_on_timer(struct loop *l, struct timer *t);
+
+static void conn_timer(struct conn *c, enum conn_timer_kind kind, uint32_t ms)
+{
+    c->timer_kind = kind;
+    loop_timer_start(c->loop, &c->timer, ms);
+}
+
+static void start_linger(struct conn *c)
+{
+    c->lingering = 1;
+    if (c->peer_eof) {
+        conn_close(c);
+        return;
+    }
+    shutdown(c->fd, SHUT_WR);
+    conn_timer(c, CT_LINGER, LINGER_MS);
+    conn_update_events(c);
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    if (c->closed || c->close_after_flush)
+        return;
+    c->close_after_flush = 1;
+    /* a reader that never drains gets the header timeout to take its response */
+    conn_timer(c, CT_FLUSH, conn_config(c)->header_timeout_ms);
+    if (!conn_out_pending(c))
+        start_linger(c);
+    else
+        conn_update_events(c);
+}
+
+static void out_compact(struct conn *c)
+{
+    if (c->out_off == c->out.len) {
+        buf_reset(&c->out);
+        c->out_off = 0;
+        c->out_nonframe = 0;
+        return;
+    }
+    if (c->out_off < 65536 || c->out_off < c->out.len / 2)
+        return;
+    size_t k = c->ws ? ws_out_boundary(c, c->out_off, 0) : c->out_off;
+    if (!k)
+        return;
+    buf_consume(&c->out, k);
+    c->out_off -= k;
+    c->out_nonframe = c->out_nonframe > k ? c->out_nonframe - k : 0;
+}
+
+void conn_flush(struct conn *c)
+{
+    while (!c->closed && c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        log_debug("http", "conn=%llu write failed: %s", (unsigned long long)c->id,
+                  n < 0 ? strerror(errno) : "zero write");
+        conn_close(c);
+        return;
+    }
+    if (c->closed)
+        return;
+    out_compact(c);
+    if (!conn_out_pending(c) && c->close_after_flush && !c->lingering)
+        start_linger(c);
+    conn_update_events(c);
+}
+
+/* ---- responses ---- */
+
+static int status_has_body(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+static void append_response(struct conn *c, int status, const char *content_type, const void *body,
+                            size_t len, const char *headers, int closing, int minor, int head)
+{
+    struct buf *o = &c->out;
+    buf_appendf(o, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+    if (content_type && status_has_body(status))
+        buf_appendf(o, "Content-Type: %s\r\n", content_type);
+    if (status_has_body(status))
+        buf_appendf(o, "Content-Length: %zu\r\n", len);
+    if (closing)
+        buf_append_str(o, "Connection: close\r\n");
+    else if (minor == 0)
+        buf_append_str(o, "Connection: keep-alive\r\n");
+    if (headers)
+        buf_append_str(o, headers);
+    buf_append_str(o, "\r\n");
+    if (!head && status_has_body(status) && len)
+        buf_append(o, body, len);
+}
+
+/* An error found by the server itself: answer and close (no handler involved). */
+static void send_error(struct conn *c, int status, const char *why)
+{
+    log_debug("http", "conn=%llu %d %s", (unsigned long long)c->id, status, why);
+    const char *text = http_status_text(status);
+    char body[128];
+    int n = snprintf(body, sizeof body, "%s\n", text);
+    append_response(c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL, 1, 1, 0);
+    conn_close_after_flush(c);
+    conn_flush(c);
+}
+
+void http_respond(struct conn *c, int status, const char *content_type, const void *body,
+                  size_t len, const char *headers)
+{
+    if (c->closed || !c->req_active || c->req_done || c->ws)
+        return;
+    int closing = !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down);
+    int head = slice_eq_str(c->req.method, "HEAD");
+    append_response(c, status, content_type, body, len, headers, closing, c->req.minor_version,
+                    head);
+    c->req_done = 1;
+    c->served_one = 1;
+    if (closing)
+        conn_close_after_flush(c);
+    conn_flush(c);
+    if (!c->in_dispatch)
+        conn_schedule(c); /* next pipelined request, from the before-sleep hook */
+}
+
+/* ---- reading and request assembly ---- */
+
+static void arm_timer(struct conn *c)
+{
+    if (c->closed || c->ws || c->lingering || c->close_after_flush)
+        return;
+    const struct server_config *cfg = conn_config(c);
+    if (c->req_active) {
+        loop_timer_stop(c->loop, &c->timer);
+        c->timer_kind = CT_NONE;
+    } else if (c->in.len > 0) {
+        if (c->timer_kind != CT_HEADER || !timer_pending(&c->timer))
+            conn_timer(c, CT_HEADER, cfg->header_timeout_ms);
+    } else if (c->timer_kind != CT_IDLE || !timer_pending(&c->timer)) {
+        conn_timer(c, CT_IDLE, c->served_one ? cfg->idle_timeout_ms : cfg->header_timeout_ms);
+    }
+}
+
+static void conn_on_timer(struct loop *l, struct timer *t)
+{
+    struct conn *c = t->arg;
+    enum conn_timer_kind kind = c->timer_kind;
+    c->timer_kind = CT_NONE;
+    switch (kind) {
+    case CT_HEADER:
+        if (c->in.len > 0 && !c->req_active) {
+            send_error(c, 408, "request timeout");
+            break;
+        }
+        conn_close(c);
+        break;
+    case CT_IDLE:
+        log_debug("http", "conn=%llu idle timeout", (unsigned long long)c->id);
+        conn_close(c);
+        break;
+    case CT_LINGER:
+    case CT_FLUSH:
+        conn_close(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void reset_request(struct conn *c)
+{
+    c->req_active = 0;
+    c->req_done = 0;
+    c->have_head = 0;
+    c->sent_continue = 0;
+    c->head_len = 0;
+    c->req_total = 0;
+    loop_timer_stop(c->loop, &c->timer);
+    c->timer_kind = CT_NONE;
+}
+
+/* Tries to complete the current request from c->in. 1: ready for the handler, 0: need more,
+ * -1: answered with an error. */
+static int assemble_request(struct conn *c)
+{
+    const struct server_config *cfg = conn_config(c);
+    if (!c->have_head) {
+        ssize_t r = http_parse_request(c->in.data, c->in.len, &c->req);
+        if (r == HTTP_PARTIAL) {
+            if (c->in.len > cfg->max_header_bytes) {
+                send_error(c, 431, "request header fields too large");
+                return -1;
+            }
+            return 0;
+        }
+        if (r == HTTP_ERROR) {
+            send_error(c, 400, "malformed request");
+            return -1;
+        }
+        if ((size_t)r > cfg->max_header_bytes) {
+            send_error(c, 431, "request header fields too large");
+            return -1;
+        }
+        c->have_head = 1;
+        c->head_len = (size_t)r;
+        http_chunked_init(&c->chunk);
+        if (c->req.content_length > 0 && (unsigned long long)c->req.content_length >
+                                             (unsigned long long)cfg->max_body_bytes) {
+            send_error(c, 413, "content-length over the body limit");
+            return -1;
+        }
+    }
+    size_t avail = c->in.len - c->head_len;
+    char *body = c->in.data + c->head_len;
+    int complete = 0;
+    if (c->req.chunked) {
+        size_t decoded = 0;
+        ssize_t r = http_chunked_decode(&c->chunk, body, avail, &decoded);
+        if (r == HTTP_ERROR) {
+            send_error(c, 400, "malformed chunked body");
+            return -1;
+        }
+        if (decoded > cfg->max_body_bytes || c->chunk.chunk_left > cfg->max_body_bytes - decoded) {
+            send_error(c, 413, "chunked body over the limit");
+            return -1;
+        }
+        if (r >= 0) {
+            complete = 1;
+            c->req.body = slice_of(body, decoded);
+            c->req_total = c->head_len + (size_t)r;
+        }
+    } else {
+        size_t cl = c->req.content_length > 0 ? (size_t)c->req.content_length : 0;
+        if (avail >= cl) {
+            complete = 1;
+            c->req.body = slice_of(body, cl);
+            c->req_total = c->head_len + cl;
+        }
+    }
+    if (complete)
+        return 1;
+    if (!c->sent_continue && c->req.minor_version >= 1 &&
+        http_header_has_token(http_header_get(&c->req, "expect"), "100-continue")) {
+        c->sent_continue = 1;
+        buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        conn_flush(c);
+    }
+    if (c->in.len >= c->in.max) {
+        send_error(c, 413, "request body over the buffer limit");
+        return -1;
+    }
+    return 0;
+}
+
+static void process_input(struct conn *c)
+{
+    if (c->closed)
+        return;
+    conn_ref(c);
+    for (;;) {
+        if (c->closed)
+            break;
+        if (c->req_active && !c->req_done)
+            break;
+        if (c->req_done) {
+            buf_consume(&c->in, c->req_total);
+            reset_request(c);
+        }
+        if (c->ws) {
+            ws_conn_open(c->ws);
+            if (!c->closed && c->ws && !c->close_after_flush)
+                ws_conn_input(c->ws);
+            break;
+        }
+        if (c->close_after_flush || c->draining || c->in.len == 0)
+            break;
+        if (conn_out_pending(c) >= OUT_HIGH_WATER)
+            break;
+        int r = assemble_request(c);
+        if (r <= 0)
+            break;
+        c->req_active = 1;
+        c->in_dispatch = 1;
+        c->srv->handler(c, &c->req, c->srv->arg);
+        c->in_dispatch = 0;
+    }
+    if (!c->closed && !c->ws) {
+        if (c->peer_eof && !c->req_active && !conn_out_pending(c))
+            conn_close(c);
+        else
+            arm_timer(c);
+    }
+    conn_update_events(c);
+    conn_unref(c);
+}
+
+static void conn_read(struct conn *c)
+{
+    if (c->lingering) {
+        char sink[4096];
+        ssize_t n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            conn_close(c);
+        return;
+    }
+    size_t room = c->in.max - c->in.len;
+    if (room == 0) {
+        process_input(c);
+        return;
+    }
+    size_t want = room < READ_CHUNK ? room : READ_CHUNK;
+    buf_grow(&c->in, want);
+    ssize_t n = recv(c->fd, c->in.data + c->in.len, want, MSG_DONTWAIT);
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        c->in.data[c->in.len] = '\0';
+        process_input(c);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    /* EOF or error */
+    if (n < 0)
+        log_debug("http", "conn=%llu read failed: %s", (unsigned long long)c->id, strerror(errno));
+    if (n < 0 || c->ws) {
+        conn_close(c);
+        return;
+    }
+    c->peer_eof = 1;
+    if ((c->req_active && !c->req_done) || conn_out_pending(c)) {
+        conn_update_events(c);
+        return;
+    }
+    conn_close(c);
+}
+
+static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg)
+{
+    struct conn *c = arg;
+    conn_ref(c);
+    if (events & EPOLLOUT)
+        conn_flush(c);
+    if (!c->closed && (events & EPOLLIN))
+        conn_read(c);
+    if (!c->closed && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
+        conn_close(c);
+    if (!c->closed && (events & EPOLLOUT) && !conn_out_pending(c) && !c->ws && c->in.len &&
+        !c->req_active)
+        process_input(c); /* output drained below the high-water mark: resume */
+    conn_unref(c);
+}
+
+/* ---- listener ---- */
+
+static void accept_resume(struct loop *l, struct timer *t)
+{
+    struct server *s = t->arg;
+    if (s->lfd >= 0)
+        loop_mod_fd(l, s->lfd, EPOLLIN);
+}
+
+static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
+{
+    struct server *s = arg;
+    for (int i = 0; i < 256 && !s->shutting_down; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("http", "accept failed: %s; pausing accepts for 100 ms", strerror(errno));
+                loop_mod_fd(l, lfd, 0);
+                loop_timer_start(l, &s->accept_timer, 100);
+            }
+            break;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct conn *c = vr_calloc(1, sizeof *c);
+        c->srv = s;
+        c->loop = l;
+        c->fd = fd;
+        c->id = ++s->next_id;
+        c->refs = 1; /* the server's */
+        buf_init(&c->in, s->cfg.max_header_bytes + s->cfg.max_body_bytes + READ_CHUNK);
+        buf_init(&c->out, BUF_NOLIMIT);
+        timer_init(&c->timer, conn_on_timer, c);
+        if (loop_add_fd(l, fd, EPOLLIN, conn_on_io, c) < 0) {
+            close(fd);
+            conn_unref(c);
+            continue;
+        }
+        c->events = EPOLLIN;
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        s->nconns++;
+        arm_timer(c);
+    }
+}
+
+static void server_before_sleep(struct loop *l, void *arg)
+{
+    struct server *s = arg;
+    while (s->pending) {
+        struct conn *c = s->pending;
+        s->pending = c->next_pending;
+        c->next_pending = NULL;
+        c->pending = 0;
+        if (!c->closed) {
+            process_input(c);
+            if (!c->closed && conn_out_pending(c))
+                conn_flush(c);
+        }
+        conn_unref(c);
+    }
+    while (s->closing) {
+        struct conn *c = s->closing;
+        s->closing = c->next_closing;
+        c->next_closing = NULL;
+        if (c->ws) {
+            struct ws *ws = c->ws;
+            ws_conn_gone(ws); /* clears c->ws */
+        }
+        c->srv = NULL;
+        conn_unref(c);
+    }
+}
+
+static int listen_on(const char *host, int port, struct buf *err)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int fd = -1, r = getaddrinfo(host, portstr, &hints, &res);
+    if (r != 0) {
+        if (err)
+            buf_appendf(err, "listen on \"%s\": %s", host, gai_strerror(r));
+        fd = -EINVAL;
+        goto out;
+    }
+    int last = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+            goto out;
+        last = errno;
+        close(fd);
+        fd = -1;
+    }
+    if (err)
+        buf_appendf(err, "listen on \"%s\" port %d: %s", host, port, strerror(last));
+    fd = last ? -last : -EINVAL;
+out:
+    if (res)
+        freeaddrinfo(res);
+    return fd;
+}
+
+int server_start(struct loop *l, const struct server_config *cfg, http_handler_fn handler,
+                 void *arg, struct server **out, struct buf *err)
+{
+    struct server *s = vr_calloc(1, sizeof *s);
+    int r = 0;
+    s->loop = l;
+    s->cfg = *cfg;
+    s->handler = handler;
+    s->arg = arg;
+    s->lfd = -1;
+    snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
+    s->cfg.host = s->host;
+    struct server_config def;
+    server_config_defaults(&def);
+    if (!s->cfg.max_header_bytes)
+        s->cfg.max_header_bytes = def.max_header_bytes;
+    if (!s->cfg.max_body_bytes)
+        s->cfg.max_body_bytes = def.max_body_bytes;
+    if (!s->cfg.header_timeout_ms)
+        s->cfg.header_timeout_ms = def.header_timeout_ms;
+    if (!s->cfg.idle_timeout_ms)
+        s->cfg.idle_timeout_ms = def.idle_timeout_ms;
+    if (!s->cfg.ws_max_message)
+        s->cfg.ws_max_message = def.ws_max_message;
+    if (!s->cfg.ws_max_send_queue)
+        s->cfg.ws_max_send_queue = def.ws_max_send_queue;
+    timer_init(&s->accept_timer, accept_resume, s);
+
+    int fd = listen_on(s->host, cfg->port, err);
+    if (fd < 0) {
+        r = fd;
+        goto out;
+    }
+    s->lfd = fd;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    r = loop_add_fd(l, fd, EPOLLIN, on_accept, s);
+    if (r < 0) {
+        if (err)
+            buf_appendf(err, "listen: epoll: %s", strerror(-r));
+        goto out;
+    }
+    loop_add_before_sleep(l, server_before_sleep, s);
+out:
+    if (r < 0) {
+        if (s->lfd >= 0)
+            close(s->lfd);
+        vr_free(s);
+        s = NULL;
+    }
+    *out = s;
+    return r;
+}
+
+int server_port(const struct server *s)
+{
+    return s->port;
+}
+
+size_t server_conn_count(const struct server *s)
+{
+    return s->nconns;
+}
+
+static void close_listener(struct server *s)
+{
+    if (s->lfd < 0)
+        return;
+    loop_del_fd(s->loop, s->lfd);
+    close(s->lfd);
+    s->lfd = -1;
+    loop_timer_stop(s->loop, &s->accept_timer);
+}
+
+void server_shutdown(struct server *s)
+{
+    s->shutting_down = 1;
+    close_listener(s);
+    struct conn *next;
+    for (struct conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (c->ws) {
+            ws_close(c->ws, WS_CLOSE_GOING_AWAY, "server shutting down");
+        } else if (c->req_active && !c->req_done) {
+            c->draining = 1; /* the response will carry Connection: close */
+        } else if (conn_out_pending(c)) {
+            c->draining = 1;
+            conn_close_after_flush(c);
+        } else {
+            conn_close(c);
+        }
+    }
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    close_listener(s);
+    while (s->conns)
+        conn_close(s->conns);
+    while (s->pending) {
+        struct conn *c = s->pending;
+        s->pending = c->next_pending;
+        c->pending = 0;
+        conn_unref(c);
+    }
+    server_before_sleep(s->loop, s);
+    loop_del_before_sleep(s->loop, server_before_sleep, s);
+    vr_free(s);
+}

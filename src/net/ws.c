@@ -1,0 +1,634 @@
+/* ws: RFC 6455 on top of server.c's connections. The frame parser, unmasking and UTF-8
+ * validation are pure functions over byte ranges (fuzzed); the connection part assembles
+ * fragmented messages under a size limit, answers pings, runs the close handshake and caps the
+ * send queue. Invariants: on_close runs exactly once, from the server's before-sleep hook (never
+ * inside another callback of the same ws); every frame is written whole to c->out, and c->out
+ * starts at a frame boundary after its first out_nonframe bytes, so a dropped queue never cuts
+ * a frame in half. */
+#include "net/ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "base/base64.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "net/net_int.h"
+#include "base/banned.h"
+
+#define WS_CLOSE_NO_STATUS 1005
+#define WS_CLOSE_ABNORMAL 1006
+#define CLOSE_HANDSHAKE_MS 3000
+
+/* ---- pure parts ---- */
+
+long ws_frame_parse(const unsigned char *p, size_t n, int require_mask, struct ws_frame *f)
+{
+    f->header_len = 0;
+    f->payload = NULL;
+    if (n < 2)
+        return WS_PARTIAL;
+    f->fin = p[0] >> 7;
+    f->opcode = p[0] & 0x0f;
+    f->masked = p[1] >> 7;
+    if (p[0] & 0x70)
+        return -WS_CLOSE_PROTOCOL_ERROR; /* RSV bits without a negotiated extension */
+    switch (f->opcode) {
+    case WS_OP_CONT: case WS_OP_TEXT: case WS_OP_BINARY:
+    case WS_OP_CLOSE: case WS_OP_PING: case WS_OP_PONG:
+        break;
+    default:
+        return -WS_CLOSE_PROTOCOL_ERROR;
+    }
+    if (require_mask && !f->masked)
+        return -WS_CLOSE_PROTOCOL_ERROR; /* §5.1 */
+    uint64_t len = p[1] & 0x7f;
+    size_t h = 2;
+    if (f->opcode >= 0x8 && (!f->fin || len > 125))
+        return -WS_CLOSE_PROTOCOL_ERROR; /* §5.5 */
+    if (len == 126) {
+        if (n < 4)
+            return WS_PARTIAL;
+        len = (uint64_t)p[2] << 8 | p[3];
+        if (len < 126)
+            return -WS_CLOSE_PROTOCOL_ERROR; /* §5.2: minimal encoding */
+        h = 4;
+    } else if (len == 127) {
+        if (n < 10)
+            return WS_PARTIAL;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | p[2 + i];
+        if (len >> 63)
+            return -WS_CLOSE_PROTOCOL_ERROR;
+        if (len <= 0xffff)
+            return -WS_CLOSE_PROTOCOL_ERROR;
+        h = 10;
+    }
+    if (f->masked) {
+        if (n < h + 4)
+            return WS_PARTIAL;
+        memcpy(f->mask, p + h, 4);
+        h += 4;
+    } else {
+        memset(f->mask, 0, 4);
+    }
+    f->payload_len = len;
+    f->header_len = h;
+    if (len > n - h)
+        return WS_PARTIAL;
+    f->payload = p + h;
+    return (long)(h + len);
+}
+
+void ws_unmask(unsigned char *p, size_t n, const unsigned char mask[4], size_t offset)
+{
+    size_t i = 0;
+    /* align to the mask phase, then 8 bytes at a time */
+    while (i < n && ((offset + i) & 3))
+        p[i] ^= mask[(offset + i) & 3], i++;
+    if (n - i >= 8) {
+        uint32_t m32;
+        memcpy(&m32, mask, 4);
+        uint64_t m64 = (uint64_t)m32 | (uint64_t)m32 << 32;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            memcpy(&v, p + i, 8);
+            v ^= m64;
+            memcpy(p + i, &v, 8);
+        }
+    }
+    for (; i < n; i++)
+        p[i] ^= mask[(offset + i) & 3];
+}
+
+/* Incremental UTF-8 validation (RFC 3629): rejects overlongs, surrogates, > U+10FFFF. The state
+ * carries the number of continuation bytes still expected and the allowed range of the next. */
+struct utf8_state {
+    unsigned need;
+    unsigned char lo, hi;
+};
+
+static int utf8_feed(struct utf8_state *s, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (s->need) {
+            if (c < s->lo || c > s->hi)
+                return 0;
+            s->lo = 0x80;
+            s->hi = 0xbf;
+            s->need--;
+            i++;
+            continue;
+        }
+        if (c < 0x80) {
+            /* fast path over ASCII */
+            i++;
+            while (i + 8 <= n) {
+                uint64_t v;
+                memcpy(&v, p + i, 8);
+                if (v & 0x8080808080808080ull)
+                    break;
+                i += 8;
+            }
+            continue;
+        }
+        s->lo = 0x80;
+        s->hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) {
+            s->need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            s->need = 2;
+            if (c == 0xe0)
+                s->lo = 0xa0; /* overlong */
+            else if (c == 0xed)
+                s->hi = 0x9f; /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            s->need = 3;
+            if (c == 0xf0)
+                s->lo = 0x90; /* overlong */
+            else if (c == 0xf4)
+                s->hi = 0x8f; /* > U+10FFFF */
+        } else {
+            return 0;
+        }
+        i++;
+    }
+    return 1;
+}
+
+int ws_utf8_valid(const unsigned char *p, size_t n)
+{
+    struct utf8_state s = { 0, 0x80, 0xbf };
+    return utf8_feed(&s, p, n) && s.need == 0;
+}
+
+size_t ws_frame_header(unsigned char out[10], int opcode, int fin, uint64_t n)
+{
+    out[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
+    if (n < 126) {
+        out[1] = (unsigned char)n;
+        return 2;
+    }
+    if (n <= 0xffff) {
+        out[1] = 126;
+        out[2] = (unsigned char)(n >> 8);
+        out[3] = (unsigned char)n;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+    return 10;
+}
+
+void ws_accept_key(const char *key, size_t len, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) || !EVP_DigestUpdate(ctx, key, len) ||
+        !EVP_DigestUpdate(ctx, guid, sizeof guid - 1) || !EVP_DigestFinal_ex(ctx, md, &mdlen) ||
+        mdlen != 20)
+        abort(); /* libcrypto without SHA-1: nothing sane to do */
+    EVP_MD_CTX_free(ctx);
+    struct buf b = BUF_INIT(64);
+    base64_encode(&b, md, mdlen, 0);
+    memcpy(out, b.data, 28);
+    out[28] = '\0';
+    buf_release(&b);
+}
+
+/* A close code a peer may send (§7.4): 1000-1003, 1007-1014, 3000-4999. */
+int ws_close_code_valid(int code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+/* ---- connection part ---- */
+
+struct ws {
+    struct conn *c; /* NULL once the connection is gone */
+    struct loop *loop;
+    int refs;
+    uint64_t id;
+    struct ws_handlers h;
+    void *arg;
+    unsigned opened : 1, close_sent : 1, close_received : 1, notified : 1;
+    int report_code; /* what on_close will get */
+    char reason[124];
+    struct buf msg;  /* fragments of the message in progress */
+    int msg_op;      /* WS_OP_TEXT/BINARY while a fragmented message is open, else 0 */
+    struct utf8_state utf8;
+    size_t max_message, max_queue;
+    uint32_t idle_ms;
+    uint64_t last_rx;
+    struct timer timer;
+};
+
+uint64_t ws_id(const struct ws *ws)
+{
+    return ws->id;
+}
+
+void ws_set_arg(struct ws *ws, void *arg)
+{
+    ws->arg = arg;
+}
+
+size_t ws_queued_bytes(const struct ws *ws)
+{
+    return ws->c ? conn_out_pending(ws->c) : 0;
+}
+
+void ws_ref(struct ws *ws)
+{
+    ws->refs++;
+}
+
+void ws_unref(struct ws *ws)
+{
+    if (--ws->refs > 0)
+        return;
+    loop_timer_stop(ws->loop, &ws->timer);
+    buf_release(&ws->msg);
+    vr_free(ws);
+}
+
+size_t ws_out_boundary(const struct conn *c, size_t pos, int up)
+{
+    const unsigned char *p = (const unsigned char *)c->out.data;
+    size_t at = 0, len = c->out.len;
+    if (c->out_nonframe) {
+        if (pos < c->out_nonframe || (pos == c->out_nonframe && !up))
+            return pos == c->out_nonframe ? pos : (up ? c->out_nonframe : 0);
+        at = c->out_nonframe;
+    }
+    while (at < len) {
+        if (at == pos)
+            return at;
+        uint64_t flen = p[at + 1] & 0x7f;
+        size_t h = 2;
+        if (flen == 126) {
+            flen = (uint64_t)p[at + 2] << 8 | p[at + 3];
+            h = 4;
+        } else if (flen == 127) {
+            flen = 0;
+            for (int i = 0; i < 8; i++)
+                flen = flen << 8 | p[at + 2 + i];
+            h = 10;
+        }
+        size_t end = at + h + (size_t)flen;
+        if (end > pos)
+            return up ? end : at;
+        at = end;
+    }
+    return at;
+}
+
+/* Appends one whole frame to the output queue and schedules a flush (batched per iteration). */
+static void queue_frame(struct ws *ws, int opcode, const void *p, size_t n)
+{
+    unsigned char hdr[10];
+    size_t h = ws_frame_header(hdr, opcode, 1, n);
+    buf_append(&ws->c->out, hdr, h);
+    buf_append(&ws->c->out, p, n);
+    conn_schedule(ws->c);
+}
+
+static void send_close(struct ws *ws, int code, const char *reason)
+{
+    unsigned char pl[125];
+    size_t n = 0;
+    if (code != WS_CLOSE_NO_STATUS && code > 0) {
+        pl[0] = (unsigned char)(code >> 8);
+        pl[1] = (unsigned char)code;
+        n = 2;
+        size_t rl = reason ? strlen(reason) : 0;
+        if (rl > 123)
+            rl = 123;
+        if (rl)
+            memcpy(pl + 2, reason, rl);
+        n += rl;
+    }
+    ws->close_sent = 1;
+    queue_frame(ws, WS_OP_CLOSE, pl, n);
+}
+
+/* Fails the connection (§7.1.7): our close frame, then the TCP close. */
+static void ws_fail(struct ws *ws, int code, const char *reason)
+{
+    struct conn *c = ws->c;
+    log_debug("ws", "conn=%llu close %d %s", (unsigned long long)ws->id, code, reason);
+    if (!ws->close_sent)
+        send_close(ws, code, reason);
+    ws->report_code = code;
+    snprintf(ws->reason, sizeof ws->reason, "%s", reason);
+    conn_flush(c);
+    conn_close_after_flush(c);
+}
+
+static void ws_on_timer(struct loop *l, struct timer *t)
+{
+    struct ws *ws = t->arg;
+    struct conn *c = ws->c;
+    if (!c || c->closed)
+        return;
+    if (ws->close_sent) {
+        conn_close(c); /* the peer never answered our close */
+        return;
+    }
+    uint64_t now = loop_now_ms(l), idle = now - ws->last_rx;
+    if (idle >= ws->idle_ms) {
+        log_debug("ws", "conn=%llu idle timeout", (unsigned long long)ws->id);
+        conn_close(c);
+        return;
+    }
+    if (idle >= ws->idle_ms / 2)
+        queue_frame(ws, WS_OP_PING, NULL, 0);
+    loop_timer_start(l, &ws->timer, ws->idle_ms / 2 ? ws->idle_ms / 2 : 1);
+}
+
+int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
+              struct ws **out)
+{
+    int r = -1;
+    *out = NULL;
+    if (c->closed || !c->req_active || c->req_done || c->ws)
+        goto out;
+    const struct slice *ver = http_header_get(req, "sec-websocket-version");
+    const struct slice *key = http_header_get(req, "sec-websocket-key");
+    const char *why = NULL;
+    if (!slice_eq_str(req->method, "GET") || req->minor_version < 1)
+        why = "not a GET over HTTP/1.1";
+    else if (!http_header_has_token(http_header_get(req, "upgrade"), "websocket"))
+        why = "no \"Upgrade: websocket\"";
+    else if (!http_header_has_token(http_header_get(req, "connection"), "upgrade"))
+        why = "no \"Connection: upgrade\"";
+    else if (!ver || !slice_eq_str(*ver, "13")) {
+        log_debug("ws", "conn=%llu handshake: unsupported version", (unsigned long long)c->id);
+        static const char msg[] = "unsupported WebSocket version\n";
+        http_respond(c, 426, "text/plain; charset=utf-8", msg, sizeof msg - 1,
+                     "Sec-WebSocket-Version: 13\r\n");
+        goto out;
+    } else if (!key || key->len != 24) {
+        why = "bad Sec-WebSocket-Key";
+    } else {
+        unsigned char raw[24];
+        if (base64_decode(raw, key->p, key->len) != 16)
+            why = "bad Sec-WebSocket-Key";
+    }
+    if (why || req->body.len) {
+        if (!why)
+            why = "body on an upgrade request";
+        log_debug("ws", "conn=%llu handshake: %s", (unsigned long long)c->id, why);
+        static const char msg[] = "bad WebSocket handshake\n";
+        http_respond(c, 400, "text/plain; charset=utf-8", msg, sizeof msg - 1, NULL);
+        goto out;
+    }
+    char accept[29];
+    ws_accept_key(key->p, key->len, accept);
+    buf_appendf(&c->out,
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                accept);
+
+    const struct server_config *cfg = conn_config(c);
+    struct ws *ws = vr_calloc(1, sizeof *ws);
+    ws->c = c;
+    ws->loop = c->loop;
+    ws->refs = 1; /* the conn's */
+    ws->id = c->id;
+    if (h)
+        ws->h = *h;
+    ws->arg = arg;
+    ws->report_code = WS_CLOSE_ABNORMAL;
+    ws->max_message = cfg->ws_max_message;
+    ws->max_queue = cfg->ws_max_send_queue;
+    ws->idle_ms = cfg->ws_idle_timeout_ms;
+    ws->utf8 = (struct utf8_state){ 0, 0x80, 0xbf };
+    buf_init(&ws->msg, ws->max_message);
+    timer_init(&ws->timer, ws_on_timer, ws);
+    ws->last_rx = loop_now_ms(c->loop);
+    if (ws->idle_ms)
+        loop_timer_start(c->loop, &ws->timer, ws->idle_ms / 2 ? ws->idle_ms / 2 : 1);
+
+    /* The conn switches to frame mode: output before this point is not frames. */
+    c->out_nonframe = c->out.len;
+    c->ws = ws;
+    c->req_done = 1;
+    loop_timer_stop(c->loop, &c->timer);
+    c->timer_kind = CT_NONE;
+    size_t want = ws->max_message + 14 + 65536;
+    if (c->in.max < want)
+        c->in.max = want;
+    conn_flush(c);
+    conn_schedule(c); /* on_open, then any bytes already read, from the before-sleep hook */
+    *out = ws;
+    r = 0;
+    log_debug("ws", "conn=%llu open", (unsigned long long)c->id);
+out:
+    return r;
+}
+
+void ws_conn_open(struct ws *ws)
+{
+    if (ws->opened)
+        return;
+    ws->opened = 1;
+    if (ws->h.on_open) {
+        ws_ref(ws);
+        ws->h.on_open(ws, ws->arg);
+        ws_unref(ws);
+    }
+}
+
+void ws_conn_gone(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    ws->c = NULL;
+    if (c)
+        c->ws = NULL;
+    loop_timer_stop(ws->loop, &ws->timer);
+    if (!ws->notified) {
+        ws->notified = 1;
+        if (ws->h.on_close && ws->opened) {
+            ws_ref(ws);
+            ws->h.on_close(ws, ws->report_code, ws->reason, ws->arg);
+            ws_unref(ws);
+        }
+    }
+    ws_unref(ws); /* the conn's reference */
+}
+
+static void deliver(struct ws *ws, int is_text, const char *p, size_t n)
+{
+    if (!ws->h.on_message)
+        return;
+    ws_ref(ws);
+    ws->h.on_message(ws, is_text, p, n, ws->arg);
+    ws_unref(ws);
+}
+
+/* Handles a close frame from the peer (§5.5.1, §7.4). */
+static void on_close_frame(struct ws *ws, const unsigned char *p, size_t n)
+{
+    struct conn *c = ws->c;
+    int code = WS_CLOSE_NO_STATUS;
+    ws->close_received = 1;
+    if (n == 1) {
+        ws_fail(ws, WS_CLOSE_PROTOCOL_ERROR, "invalid close payload");
+        return;
+    }
+    if (n >= 2) {
+        code = p[0] << 8 | p[1];
+        if (!ws_close_code_valid(code)) {
+            ws_fail(ws, WS_CLOSE_PROTOCOL_ERROR, "invalid close code");
+            return;
+        }
+        if (!ws_utf8_valid(p + 2, n - 2)) {
+            ws_fail(ws, WS_CLOSE_INVALID_DATA, "invalid utf-8 in close reason");
+            return;
+        }
+        size_t rl = n - 2 < sizeof ws->reason - 1 ? n - 2 : sizeof ws->reason - 1;
+        memcpy(ws->reason, p + 2, rl);
+        ws->reason[rl] = '\0';
+    } else {
+        ws->reason[0] = '\0';
+    }
+    ws->report_code = code;
+    if (!ws->close_sent)
+        send_close(ws, code, NULL); /* echo the code (§5.5.1); none if none was given */
+    conn_flush(c);
+    conn_close_after_flush(c);
+}
+
+/* Handles one complete, unmasked data frame. 0 to go on, -1 when the connection failed. */
+static int on_data_frame(struct ws *ws, const struct ws_frame *f, const unsigned char *pl)
+{
+    size_t n = (size_t)f->payload_len;
+    if (f->opcode == WS_OP_CONT) {
+        if (!ws->msg_op) {
+            ws_fail(ws, WS_CLOSE_PROTOCOL_ERROR, "continuation without a message");
+            return -1;
+        }
+    } else if (ws->msg_op) {
+        ws_fail(ws, WS_CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one");
+        return -1;
+    }
+    int op = f->opcode == WS_OP_CONT ? ws->msg_op : f->opcode;
+    if (op == WS_OP_TEXT) {
+        if (f->opcode != WS_OP_CONT)
+            ws->utf8 = (struct utf8_state){ 0, 0x80, 0xbf };
+        if (!utf8_feed(&ws->utf8, pl, n) || (f->fin && ws->utf8.need)) {
+            ws_fail(ws, WS_CLOSE_INVALID_DATA, "invalid utf-8 in text message");
+            return -1;
+        }
+    }
+    if (ws->close_sent)
+        return 0; /* closing: data is checked but not delivered */
+    if (f->fin && f->opcode != WS_OP_CONT) {
+        deliver(ws, op == WS_OP_TEXT, (const char *)pl, n); /* zero-copy */
+        return 0;
+    }
+    if (buf_append(&ws->msg, pl, n) < 0) {
+        ws_fail(ws, WS_CLOSE_TOO_BIG, "message too big");
+        return -1;
+    }
+    if (!f->fin) {
+        ws->msg_op = op;
+        return 0;
+    }
+    ws->msg_op = 0;
+    deliver(ws, op == WS_OP_TEXT, ws->msg.data, ws->msg.len);
+    buf_reset(&ws->msg);
+    return 0;
+}
+
+void ws_conn_input(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    size_t off = 0;
+    ws_ref(ws);
+    conn_ref(c);
+    while (!c->closed && !c->close_after_flush && ws->c && !ws->close_received) {
+        unsigned char *p = (unsigned char *)c->in.data + off;
+        size_t n = c->in.len - off;
+        struct ws_frame f;
+        long r = ws_frame_parse(p, n, 1, &f);
+        if (r < 0) {
+            ws_fail(ws, (int)-r, "protocol error");
+            break;
+        }
+        if (f.header_len && f.opcode < 0x8 &&
+            (f.payload_len > ws->max_message ||
+             (f.opcode == WS_OP_CONT && f.payload_len > ws->max_message - ws->msg.len))) {
+            ws_fail(ws, WS_CLOSE_TOO_BIG, "message too big");
+            break;
+        }
+        if (r == WS_PARTIAL)
+            break;
+        ws->last_rx = loop_now_ms(ws->loop);
+        unsigned char *pl = p + f.header_len;
+        ws_unmask(pl, (size_t)f.payload_len, f.mask, 0);
+        off += (size_t)r;
+        if (f.opcode == WS_OP_PING) {
+            if (!ws->close_sent)
+                queue_frame(ws, WS_OP_PONG, pl, (size_t)f.payload_len);
+        } else if (f.opcode == WS_OP_PONG) {
+            /* liveness only */
+        } else if (f.opcode == WS_OP_CLOSE) {
+            on_close_frame(ws, pl, (size_t)f.payload_len);
+            break;
+        } else if (on_data_frame(ws, &f, pl) < 0) {
+            break;
+        }
+    }
+    if (!c->closed)
+        buf_consume(&c->in, off);
+    conn_unref(c);
+    ws_unref(ws);
+}
+
+int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return -1;
+    size_t pending = conn_out_pending(c);
+    if (n > ws->max_queue || pending + n + 10 > ws->max_queue) {
+        /* Drop what is queued (keeping a frame already partly written, so the stream stays
+         * well-formed), then close with 1008: best effort, the reader is not reading. */
+        size_t keep = ws_out_boundary(c, c->out_off, 1);
+        if (keep < c->out.len) {
+            c->out.len = keep;
+            c->out.data[keep] = '\0';
+        }
+        log_info("ws", "conn=%llu close 1008 send queue full (%zu bytes queued)",
+                 (unsigned long long)ws->id, pending);
+        ws_fail(ws, WS_CLOSE_POLICY, "send queue full");
+        return -1;
+    }
+    queue_frame(ws, is_text ? WS_OP_TEXT : WS_OP_BINARY, p, n);
+    return 0;
+}
+
+void ws_close(struct ws *ws, int code, const char *reason)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return;
+    if (code != WS_CLOSE_NO_STATUS && !ws_close_code_valid(code))
+        code = WS_CLOSE_NORMAL;
+    log_debug("ws", "conn=%llu close %d by server", (unsigned long long)ws->id, code);
+    send_close(ws, code, reason);
+    conn_flush(c);
+    loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
+}
