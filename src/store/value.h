@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 /* Convex's type order: undefined < null < int64 < number < boolean < string < bytes < array <
  * object. VT_UNDEFINED stands for a missing field. */
 enum value_type {
@@ -28,9 +30,21 @@ enum value_type {
     VT_INVALID /* a '$'-object that is malformed */
 };
 
-/* Classifies v (NULL means undefined). For VT_INT64, VT_NUMBER and VT_BYTES the decoded payload
- * is returned through the optional out-parameters. */
+/* Classifies v (NULL means undefined). For VT_INT64 and VT_NUMBER the decoded payload is
+ * returned through the optional out-parameters (a plain json_integer counts as a number). An
+ * object with a '$'-key that is not exactly one well-formed wrapper is VT_INVALID. Shallow: the
+ * elements of arrays and objects are not looked at (see value_check). */
 enum value_type value_type_of(const json_t *v, int64_t *i64_out, double *num_out);
 const char *value_type_name(enum value_type t); /* "string", "int64", ... as users write them */
+
+/* Appends the decoded payload of a {"$bytes": ...} wrapper to out. 0, -EINVAL if v is not a
+ * well-formed bytes wrapper, -E2BIG. */
+int value_bytes(const json_t *v, struct buf *out);
+
+/* Deep check that v is a valid Vireo value: no VT_INVALID anywhere, no object field name starting
+ * with '$', nesting at most VALUE_MAX_DEPTH. 0, or -1 with a message naming the path in err
+ * ("field `a.b[2]`: ..." with what = "field"). */
+#define VALUE_MAX_DEPTH 64
+int value_check(const json_t *v, const char *what, struct buf *err);
 
 #endif

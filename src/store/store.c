@@ -1,0 +1,645 @@
+/* store: opening the SQLite file, the catalog of tables and indexes (system tables _vr_meta,
+ * _vr_tables, _vr_indexes), ids, transactions, point reads. Invariant: one transaction at a time,
+ * and the in-memory catalog mirrors the system tables of the open SQLite transaction (it is
+ * reloaded whenever a transaction that changed it rolls back). */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "base/rand.h"
+#include "store/key.h"
+#include "store/value.h"
+
+#include "base/banned.h"
+
+/* ---- SQL helpers ---- */
+
+int st_sqlerr(struct store *s, struct buf *err, const char *what)
+{
+    if (err) {
+        buf_reset(err);
+        buf_appendf(err, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+    }
+    return -1;
+}
+
+int st_exec(struct store *s, const char *sql, struct buf *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return st_sqlerr(s, err, sql);
+    return 0;
+}
+
+sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)
+{
+    if (slot && *slot) {
+        sqlite3_reset(*slot);
+        sqlite3_clear_bindings(*slot);
+        return *slot;
+    }
+    char sql[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(s->db, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+        SQLITE_OK) {
+        st_sqlerr(s, err, sql);
+        return NULL;
+    }
+    if (slot)
+        *slot = st;
+    return st;
+}
+
+int st_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return 0;
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- ids: 32 chars of base32 over 16 random bytes + the 4-byte big-endian table number ---- */
+
+static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+void st_id_new(uint32_t table_num, char out[STORE_ID_LEN + 1])
+{
+    unsigned char raw[20];
+    rand_bytes(raw, 16);
+    for (int i = 0; i < 4; i++)
+        raw[16 + i] = (unsigned char)(table_num >> (24 - 8 * i));
+    for (int i = 0; i < STORE_ID_LEN; i++) {
+        int bit = i * 5, v = 0;
+        for (int j = 0; j < 5; j++, bit++)
+            v = (v << 1) | ((raw[bit / 8] >> (7 - bit % 8)) & 1);
+        out[i] = b32[v];
+    }
+    out[STORE_ID_LEN] = '\0';
+}
+
+int st_id_decode(const char *id, size_t len, uint32_t *table_num)
+{
+    unsigned char raw[20] = { 0 };
+    if (len != STORE_ID_LEN)
+        return -1;
+    for (int i = 0; i < STORE_ID_LEN; i++) {
+        const char *p = memchr(b32, id[i], 32);
+        if (!p || id[i] == '\0')
+            return -1;
+        int v = (int)(p - b32), bit = i * 5;
+        for (int j = 4; j >= 0; j--, bit++)
+            if ((v >> j) & 1)
+                raw[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+    }
+    *table_num = (uint32_t)raw[16] << 24 | (uint32_t)raw[17] << 16 | (uint32_t)raw[18] << 8 |
+                 raw[19];
+    return 0;
+}
+
+/* ---- catalog ---- */
+
+static struct st_index *index_new(struct st_table *t, uint32_t id, const char *name, int kind,
+                                  const json_t *fields)
+{
+    struct st_index *ix = vr_calloc(1, sizeof(*ix));
+    ix->id = id;
+    ix->name = vr_strdup(name);
+    ix->kind = kind;
+    ix->table = t;
+    ix->nfields = json_array_size(fields);
+    ix->fields = vr_calloc(ix->nfields ? ix->nfields : 1, sizeof(char *));
+    for (size_t i = 0; i < ix->nfields; i++)
+        ix->fields[i] = vr_strdup(json_string_value(json_array_get(fields, i)));
+    t->idx = vr_realloc(t->idx, (t->nidx + 1) * sizeof(*t->idx));
+    t->idx[t->nidx++] = ix;
+    return ix;
+}
+
+static void index_free(struct st_index *ix)
+{
+    sqlite3_finalize(ix->ins);
+    sqlite3_finalize(ix->del);
+    sqlite3_finalize(ix->scan[0]);
+    sqlite3_finalize(ix->scan[1]);
+    for (size_t i = 0; i < ix->nfields; i++)
+        vr_free(ix->fields[i]);
+    vr_free(ix->fields);
+    vr_free(ix->name);
+    vr_free(ix);
+}
+
+static struct st_table *table_new(struct store *s, uint32_t num, const char *name, uint32_t by_id,
+                                  uint32_t by_ct)
+{
+    struct st_table *t = vr_calloc(1, sizeof(*t));
+    t->num = num;
+    t->name = vr_strdup(name);
+    index_new(t, by_id, "by_id", IDX_BY_ID, NULL);
+    index_new(t, by_ct, "by_creation_time", IDX_CT, NULL);
+    s->tables = vr_realloc(s->tables, (s->ntables + 1) * sizeof(*s->tables));
+    s->tables[s->ntables++] = t;
+    return t;
+}
+
+void st_catalog_free(struct store *s)
+{
+    for (size_t i = 0; i < s->ntables; i++) {
+        struct st_table *t = s->tables[i];
+        for (size_t j = 0; j < t->nidx; j++)
+            index_free(t->idx[j]);
+        vr_free(t->idx);
+        sqlite3_finalize(t->get);
+        sqlite3_finalize(t->ins);
+        sqlite3_finalize(t->upd);
+        sqlite3_finalize(t->del);
+        json_decref(t->validator);
+        vr_free(t->name);
+        vr_free(t);
+    }
+    vr_free(s->tables);
+    s->tables = NULL;
+    s->ntables = 0;
+}
+
+struct st_table *st_table_find(struct store *s, const char *name)
+{
+    for (size_t i = 0; i < s->ntables; i++)
+        if (!strcmp(s->tables[i]->name, name))
+            return s->tables[i];
+    return NULL;
+}
+
+struct st_table *st_table_by_num(struct store *s, uint32_t num)
+{
+    for (size_t i = 0; i < s->ntables; i++)
+        if (s->tables[i]->num == num)
+            return s->tables[i];
+    return NULL;
+}
+
+struct st_index *st_index_find(struct st_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->nidx; i++)
+        if (!strcmp(t->idx[i]->name, name))
+            return t->idx[i];
+    return NULL;
+}
+
+int st_catalog_load(struct store *s, struct buf *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *schema = NULL;
+    int r = -1;
+    st_catalog_free(s);
+    s->has_schema = 0;
+    s->validate = 0;
+    if (!(st = st_prep(s, NULL, err, "SELECT num, name, by_id, by_ct FROM _vr_tables ORDER BY num")))
+        goto out;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        table_new(s, (uint32_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                  (uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3));
+    sqlite3_finalize(st);
+    if (!(st = st_prep(s, NULL, err, "SELECT id, tnum, name, fields FROM _vr_indexes ORDER BY id")))
+        goto out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct st_table *t = st_table_by_num(s, (uint32_t)sqlite3_column_int64(st, 1));
+        json_t *f = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+        if (t && json_is_array(f))
+            index_new(t, (uint32_t)sqlite3_column_int64(st, 0),
+                      (const char *)sqlite3_column_text(st, 2), IDX_USER, f);
+        json_decref(f);
+    }
+    sqlite3_finalize(st);
+    if (!(st = st_prep(s, NULL, err, "SELECT v FROM _vr_meta WHERE k = 'schema'")))
+        goto out;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+        schema = json_loads((const char *)sqlite3_column_text(st, 0), STORE_JSON_FLAGS, NULL);
+        if (schema) {
+            s->has_schema = 1;
+            json_t *sv = json_object_get(schema, "schemaValidation");
+            s->validate = !json_is_false(sv);
+            const char *name;
+            json_t *def;
+            json_object_foreach(json_object_get(schema, "tables"), name, def) {
+                struct st_table *t = st_table_find(s, name);
+                json_t *doc = json_object_get(def, "document");
+                if (t)
+                    t->declared = 1;
+                if (t && doc && s->validate)
+                    t->validator = json_incref(doc);
+            }
+        }
+    }
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    json_decref(schema);
+    return r;
+}
+
+int st_meta_next(struct store *s, const char *key, uint32_t *out, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, NULL, err, "UPDATE _vr_meta SET v = v + 1 WHERE k = ?1 "
+                                              "RETURNING v - 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = (uint32_t)sqlite3_column_int64(st, 0);
+        r = 0;
+    } else {
+        st_sqlerr(s, err, "meta counter");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int st_table_create(struct store *s, const char *name, struct st_table **out, struct buf *err)
+{
+    uint32_t num, by_id, by_ct;
+    char sql[256];
+    sqlite3_stmt *st = NULL;
+    if (!st_name_ok(name)) {
+        buf_reset(err);
+        buf_appendf(err, "invalid table name `%.64s`: use letters, digits and '_', starting with "
+                         "a letter",
+                    name);
+        return -1;
+    }
+    if (st_meta_next(s, "next_table", &num, err) < 0 ||
+        st_meta_next(s, "next_index", &by_id, err) < 0 ||
+        st_meta_next(s, "next_index", &by_ct, err) < 0)
+        return -1;
+    if (!(st = st_prep(s, NULL, err, "INSERT INTO _vr_tables(num, name, by_id, by_ct) "
+                                     "VALUES (?1, ?2, ?3, ?4)")))
+        return -1;
+    sqlite3_bind_int64(st, 1, num);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, by_id);
+    sqlite3_bind_int64(st, 4, by_ct);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(s, err, "create table");
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE d%u (k BLOB PRIMARY KEY, j TEXT NOT NULL) WITHOUT ROWID;"
+             "CREATE TABLE i%u (k BLOB PRIMARY KEY, d BLOB NOT NULL) WITHOUT ROWID;",
+             num, by_ct);
+    if (st_exec(s, sql, err) < 0)
+        return -1;
+    struct st_table *t = table_new(s, num, name, by_id, by_ct);
+    if (s->txn) {
+        s->txn->catalog_dirty = 1;
+        struct buf k = BUF_INIT(STORE_MAX_KEY), none = BUF_INIT(0);
+        json_t *js = json_string(name);
+        key_encode_value(&k, js);
+        json_decref(js);
+        st_write_add(s->txn, STORE_CATALOG_INDEX, &none, &k);
+        buf_release(&k);
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- read and write sets ---- */
+
+void st_read_add(struct store_txn *t, uint32_t index_id, const void *lo, size_t lo_len,
+                 const void *hi, size_t hi_len)
+{
+    struct read_set *rs = &t->rs;
+    if (rs->len == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 8;
+        rs->ranges = vr_realloc(rs->ranges, rs->cap * sizeof(*rs->ranges));
+    }
+    struct key_range *kr = &rs->ranges[rs->len++];
+    kr->index_id = index_id;
+    buf_init(&kr->lo, BUF_NOLIMIT);
+    buf_init(&kr->hi, BUF_NOLIMIT);
+    buf_append(&kr->lo, lo, lo_len);
+    buf_append(&kr->hi, hi, hi_len);
+}
+
+void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_key,
+                  const struct buf *new_key)
+{
+    struct write_set *ws = &t->ws;
+    if (ws->len == ws->cap) {
+        ws->cap = ws->cap ? ws->cap * 2 : 8;
+        ws->writes = vr_realloc(ws->writes, ws->cap * sizeof(*ws->writes));
+    }
+    struct index_write *w = &ws->writes[ws->len++];
+    w->index_id = index_id;
+    buf_init(&w->old_key, BUF_NOLIMIT);
+    buf_init(&w->new_key, BUF_NOLIMIT);
+    buf_append(&w->old_key, old_key->data, old_key->len);
+    buf_append(&w->new_key, new_key->data, new_key->len);
+}
+
+/* ---- index keys ---- */
+
+static const json_t *lookup_path(const json_t *doc, const char *path)
+{
+    const json_t *v = doc;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (value_type_of(v, NULL, NULL) != VT_OBJECT)
+            return NULL;
+        v = json_object_getn(v, p, n);
+        if (!v || !dot)
+            return v;
+        p = dot + 1;
+    }
+}
+
+int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
+                 struct buf *out)
+{
+    json_t *idv = json_string(id), *ctv = NULL;
+    int r = 0;
+    buf_reset(out);
+    if (ix->kind != IDX_BY_ID) {
+        for (size_t i = 0; r == 0 && i < ix->nfields; i++)
+            r = key_encode_value(out, lookup_path(doc, ix->fields[i]));
+        ctv = json_real(ct);
+        if (r == 0)
+            r = key_encode_value(out, ctv);
+    }
+    if (r == 0)
+        r = key_encode_value(out, idv);
+    json_decref(idv);
+    json_decref(ctv);
+    return r;
+}
+
+/* ---- open / close ---- */
+
+int store_open(const char *path, const struct store_options *opts, struct store **out,
+               struct buf *err)
+{
+    struct store *s = vr_calloc(1, sizeof(*s));
+    sqlite3_stmt *st = NULL;
+    int full = opts && opts->synchronous_full;
+    *out = NULL;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        st_sqlerr(s, err, path);
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (st_exec(s, "PRAGMA journal_mode=WAL", err) < 0 ||
+        st_exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0 ||
+        st_exec(s,
+                "BEGIN IMMEDIATE;"
+                "CREATE TABLE IF NOT EXISTS _vr_meta (k TEXT PRIMARY KEY, v);"
+                "CREATE TABLE IF NOT EXISTS _vr_tables (num INTEGER PRIMARY KEY, "
+                "  name TEXT UNIQUE NOT NULL, by_id INTEGER NOT NULL, by_ct INTEGER NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS _vr_indexes (id INTEGER PRIMARY KEY, "
+                "  tnum INTEGER NOT NULL, name TEXT NOT NULL, fields TEXT NOT NULL);"
+                "INSERT OR IGNORE INTO _vr_meta VALUES ('format', 1), ('version', 0), "
+                "  ('next_table', 1), ('next_index', 1), ('last_ct', 0.0), ('schema', NULL);"
+                "COMMIT;",
+                err) < 0)
+        goto fail;
+    if (!(st = st_prep(s, NULL, err, "SELECT (SELECT v FROM _vr_meta WHERE k = 'version'), "
+                                     "(SELECT v FROM _vr_meta WHERE k = 'last_ct')")))
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        s->version = (uint64_t)sqlite3_column_int64(st, 0);
+        s->last_ct = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (st_catalog_load(s, err) < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    if (s->db)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    store_close(s);
+    return -1;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    st_catalog_free(s);
+    sqlite3_close_v2(s->db);
+    vr_free(s);
+}
+
+const char *store_id_table(struct store *s, const char *id, size_t len)
+{
+    uint32_t num;
+    if (st_id_decode(id, len, &num) < 0)
+        return NULL;
+    struct st_table *t = st_table_by_num(s, num);
+    return t ? t->name : NULL;
+}
+
+uint64_t store_version(const struct store *s)
+{
+    return s->version;
+}
+
+/* ---- transactions ---- */
+
+struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err)
+{
+    if (s->txn) {
+        buf_reset(err);
+        buf_append_str(err, "another transaction is open on this store");
+        return NULL;
+    }
+    if (st_exec(s, writable ? "BEGIN IMMEDIATE" : "BEGIN", err) < 0)
+        return NULL;
+    struct store_txn *t = vr_calloc(1, sizeof(*t));
+    t->s = s;
+    t->writable = writable;
+    t->open = 1;
+    s->txn = t;
+    return t;
+}
+
+static void txn_finish(struct store_txn *t, int rolled_back)
+{
+    struct store *s = t->s;
+    t->open = 0;
+    s->txn = NULL;
+    if (rolled_back && t->catalog_dirty)
+        st_catalog_load(s, NULL);
+}
+
+int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err)
+{
+    struct store *s = t->s;
+    sqlite3_stmt *st = NULL;
+    if (!t->open) {
+        buf_reset(err);
+        buf_append_str(err, "transaction is not open");
+        return -1;
+    }
+    if (t->wrote) {
+        if (!(st = st_prep(s, NULL, err, "UPDATE _vr_meta SET v = CASE k WHEN 'version' THEN ?1 "
+                                         "ELSE ?2 END WHERE k IN ('version', 'last_ct')")))
+            goto fail;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(s->version + 1));
+        sqlite3_bind_double(st, 2, s->last_ct);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            st_sqlerr(s, err, "version");
+            goto fail;
+        }
+    }
+    if (st_exec(s, "COMMIT", err) < 0)
+        goto fail;
+    if (t->wrote)
+        s->version++;
+    if (version_out)
+        *version_out = s->version;
+    txn_finish(t, 0);
+    return 0;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    txn_finish(t, 1);
+    return -1;
+}
+
+void store_txn_abort(struct store_txn *t)
+{
+    if (!t || !t->open)
+        return;
+    sqlite3_exec(t->s->db, "ROLLBACK", NULL, NULL, NULL);
+    txn_finish(t, 1);
+}
+
+void store_txn_free(struct store_txn *t)
+{
+    if (!t)
+        return;
+    store_txn_abort(t);
+    for (size_t i = 0; i < t->rs.len; i++) {
+        buf_release(&t->rs.ranges[i].lo);
+        buf_release(&t->rs.ranges[i].hi);
+    }
+    vr_free(t->rs.ranges);
+    for (size_t i = 0; i < t->ws.len; i++) {
+        buf_release(&t->ws.writes[i].old_key);
+        buf_release(&t->ws.writes[i].new_key);
+    }
+    vr_free(t->ws.writes);
+    vr_free(t);
+}
+
+const struct read_set *store_txn_read_set(const struct store_txn *t)
+{
+    return &t->rs;
+}
+
+const struct write_set *store_txn_write_set(const struct store_txn *t)
+{
+    return &t->ws;
+}
+
+/* ---- point reads ---- */
+
+int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *out, int *found,
+              struct buf *err)
+{
+    struct store *s = t->s;
+    uint32_t num;
+    *found = 0;
+    if (!t->open) {
+        buf_reset(err);
+        buf_append_str(err, "transaction is not open");
+        return -1;
+    }
+    if (st_id_decode(id, id_len, &num) < 0) {
+        buf_reset(err);
+        buf_appendf(err, "invalid id `%.*s`", (int)(id_len > 64 ? 64 : id_len), id);
+        return -1;
+    }
+    struct st_table *tb = st_table_by_num(s, num);
+    if (!tb)
+        return 0;
+    struct buf k = BUF_INIT(STORE_MAX_KEY);
+    json_t *js = json_stringn(id, id_len);
+    key_encode_value(&k, js);
+    json_decref(js);
+    buf_append_byte(&k, 0);
+    st_read_add(t, tb->idx[0]->id, k.data, k.len - 1, k.data, k.len);
+    int r = -1;
+    sqlite3_stmt *st = st_prep(s, &tb->get, err, "SELECT j FROM d%u WHERE k = ?1", tb->num);
+    if (!st)
+        goto out;
+    sqlite3_bind_blob(st, 1, k.data, (int)k.len - 1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0) {
+            buf_reset(err);
+            buf_append_str(err, "document too large for the output buffer");
+            goto out;
+        }
+        *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "get");
+        goto out;
+    }
+    r = 0;
+out:
+    if (st)
+        sqlite3_reset(st);
+    buf_release(&k);
+    return r;
+}
+
+int store_clear(struct store *s, struct buf *err)
+{
+    char sql[128];
+    if (s->txn) {
+        buf_reset(err);
+        buf_append_str(err, "cannot clear while a transaction is open");
+        return -1;
+    }
+    if (st_exec(s, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    for (size_t i = 0; i < s->ntables; i++) {
+        struct st_table *t = s->tables[i];
+        snprintf(sql, sizeof(sql), "DELETE FROM d%u", t->num);
+        if (st_exec(s, sql, err) < 0)
+            goto fail;
+        for (size_t j = 1; j < t->nidx; j++) {
+            snprintf(sql, sizeof(sql), "DELETE FROM i%u", t->idx[j]->id);
+            if (st_exec(s, sql, err) < 0)
+                goto fail;
+        }
+    }
+    snprintf(sql, sizeof(sql), "UPDATE _vr_meta SET v = %llu WHERE k = 'version'",
+             (unsigned long long)s->version + 1);
+    if (st_exec(s, sql, err) < 0 || st_exec(s, "COMMIT", err) < 0)
+        goto fail;
+    s->version++;
+    return 0;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}

@@ -1,0 +1,98 @@
+/* store_int: what the store's files share — the in-memory catalog of tables and indexes mirrored
+ * from the system tables, the transaction and cursor structs, and small SQL helpers.
+ * Invariant: the catalog equals the system tables as seen by the open SQLite transaction. */
+#ifndef VR_STORE_STORE_INT_H
+#define VR_STORE_STORE_INT_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define STORE_MAX_DOC (1u << 20) /* one document's JSON text */
+#define STORE_MAX_KEY (1u << 21)
+#define STORE_MAX_INDEX_FIELDS 16
+#define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+#define STORE_CATALOG_INDEX 0 /* read/write sets: the table catalog, keyed by enc(table name) */
+
+enum { IDX_BY_ID, IDX_CT, IDX_USER };
+
+struct st_table;
+
+struct st_index {
+    uint32_t id;
+    char *name;
+    int kind;
+    struct st_table *table;
+    size_t nfields;
+    char **fields; /* dotted paths */
+    sqlite3_stmt *ins, *del, *scan[2];
+    int scan_busy[2];
+};
+
+struct st_table {
+    char *name;
+    uint32_t num;
+    json_t *validator; /* NULL: documents are not validated */
+    int declared;      /* named in the current schema */
+    struct st_index **idx; /* idx[0] by_id, idx[1] by_creation_time, then declared */
+    size_t nidx;
+    sqlite3_stmt *get, *ins, *upd, *del;
+};
+
+struct store {
+    sqlite3 *db;
+    struct st_table **tables;
+    size_t ntables;
+    int has_schema;
+    int validate;
+    uint64_t version;
+    double last_ct;
+    struct store_txn *txn;
+};
+
+struct store_txn {
+    struct store *s;
+    int writable;
+    int open;
+    int wrote;
+    int catalog_dirty;
+    struct read_set rs;
+    struct write_set ws;
+};
+
+struct store_cursor {
+    struct store_txn *t;
+    struct st_index *ix; /* NULL: unknown table, empty scan */
+    sqlite3_stmt *stmt;
+    int cached; /* stmt is ix->scan[desc] */
+    int desc;
+    int done;
+    struct buf lo, hi;
+    struct buf *keys; /* keys of the documents returned so far */
+    size_t nkeys, capkeys;
+};
+
+/* store.c */
+int st_exec(struct store *s, const char *sql, struct buf *err);
+int st_sqlerr(struct store *s, struct buf *err, const char *what);
+sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+struct st_table *st_table_find(struct store *s, const char *name);
+struct st_table *st_table_by_num(struct store *s, uint32_t num);
+struct st_index *st_index_find(struct st_table *t, const char *name);
+int st_catalog_load(struct store *s, struct buf *err);
+void st_catalog_free(struct store *s);
+int st_meta_next(struct store *s, const char *key, uint32_t *out, struct buf *err);
+int st_table_create(struct store *s, const char *name, struct st_table **out, struct buf *err);
+int st_id_decode(const char *id, size_t len, uint32_t *table_num);
+void st_id_new(uint32_t table_num, char out[STORE_ID_LEN + 1]);
+void st_read_add(struct store_txn *t, uint32_t index_id, const void *lo, size_t lo_len,
+                 const void *hi, size_t hi_len);
+void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_key,
+                  const struct buf *new_key);
+int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
+                 struct buf *out);
+int st_name_ok(const char *name);
+
+#endif

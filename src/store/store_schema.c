@@ -1,0 +1,326 @@
+/* store_schema: applying a schema (store.h store_apply_schema): creates tables and indexes,
+ * backfills new indexes, drops undeclared ones and checks every existing document. Invariant: all
+ * or nothing — one SQLite transaction, and the in-memory catalog is reloaded from the system
+ * tables whether it committed or rolled back. */
+#include "store/store_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/validator.h"
+
+#include "base/banned.h"
+
+static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct buf *err, const char *fmt, ...)
+{
+    va_list ap;
+    buf_reset(err);
+    va_start(ap, fmt);
+    buf_vappendf(err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int check_field_path(const char *f)
+{
+    size_t n = strlen(f);
+    if (n == 0 || n > 256 || f[0] == '_' || f[0] == '$' || f[0] == '.' || f[n - 1] == '.' ||
+        strstr(f, ".."))
+        return 0;
+    return 1;
+}
+
+/* Checks the shape of the whole schema before anything is touched. */
+static int check_schema(const json_t *schema, struct buf *err)
+{
+    const json_t *tables = json_object_get(schema, "tables");
+    const char *name;
+    json_t *def;
+    struct buf msg = BUF_INIT(4096);
+    int r = -1;
+    if (tables && !json_is_object(tables)) {
+        fail(err, "schema `tables` must be an object");
+        goto out;
+    }
+    json_object_foreach((json_t *)tables, name, def) {
+        if (!st_name_ok(name)) {
+            fail(err, "invalid table name `%.64s`: use letters, digits and '_', starting with a "
+                      "letter",
+                 name);
+            goto out;
+        }
+        if (!json_is_object(def)) {
+            fail(err, "table `%s`: definition must be an object", name);
+            goto out;
+        }
+        const json_t *doc = json_object_get(def, "document");
+        if (doc && validator_check_schema(doc, &msg) < 0) {
+            fail(err, "table `%s`: %s", name, msg.data);
+            goto out;
+        }
+        const json_t *idx = json_object_get(def, "indexes");
+        if (idx && !json_is_array(idx)) {
+            fail(err, "table `%s`: `indexes` must be an array", name);
+            goto out;
+        }
+        for (size_t i = 0; i < json_array_size(idx); i++) {
+            const json_t *ix = json_array_get(idx, i);
+            const char *iname = json_string_value(json_object_get(ix, "name"));
+            const json_t *fields = json_object_get(ix, "fields");
+            if (!iname || !st_name_ok(iname) || !strcmp(iname, "by_id") ||
+                !strcmp(iname, "by_creation_time")) {
+                fail(err, "table `%s`: invalid index name `%.64s`", name, iname ? iname : "");
+                goto out;
+            }
+            for (size_t j = 0; j < i; j++) {
+                const char *other =
+                    json_string_value(json_object_get(json_array_get(idx, j), "name"));
+                if (other && !strcmp(other, iname)) {
+                    fail(err, "table `%s`: index `%s` is declared twice", name, iname);
+                    goto out;
+                }
+            }
+            size_t nf = json_array_size(fields);
+            if (!json_is_array(fields) || nf == 0 || nf > STORE_MAX_INDEX_FIELDS) {
+                fail(err, "table `%s`: index `%s` needs 1 to %d fields", name, iname,
+                     STORE_MAX_INDEX_FIELDS);
+                goto out;
+            }
+            for (size_t j = 0; j < nf; j++) {
+                const char *f = json_string_value(json_array_get(fields, j));
+                if (!f || !check_field_path(f)) {
+                    fail(err, "table `%s`: index `%s`: invalid field `%s`", name, iname,
+                         f ? f : "?");
+                    goto out;
+                }
+            }
+        }
+    }
+    r = 0;
+out:
+    buf_release(&msg);
+    return r;
+}
+
+static int same_fields(const struct st_index *ix, const json_t *fields)
+{
+    if (json_array_size(fields) != ix->nfields)
+        return 0;
+    for (size_t i = 0; i < ix->nfields; i++)
+        if (strcmp(ix->fields[i], json_string_value(json_array_get(fields, i))))
+            return 0;
+    return 1;
+}
+
+static const json_t *find_decl(const json_t *idx, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(idx); i++) {
+        const json_t *ix = json_array_get(idx, i);
+        if (!strcmp(json_string_value(json_object_get(ix, "name")), name))
+            return ix;
+    }
+    return NULL;
+}
+
+/* Creates index `decl` on table tb and fills it from the table's documents. */
+static int create_index(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err)
+{
+    const json_t *fields = json_object_get(decl, "fields");
+    const char *name = json_string_value(json_object_get(decl, "name"));
+    char *ftext = json_dumps(fields, JSON_COMPACT);
+    char sql[256];
+    uint32_t id;
+    sqlite3_stmt *st = NULL, *ins = NULL;
+    struct buf k = BUF_INIT(STORE_MAX_KEY), dk = BUF_INIT(STORE_MAX_KEY);
+    struct st_index tmp = { .kind = IDX_USER, .nfields = json_array_size(fields) };
+    char *fv[STORE_MAX_INDEX_FIELDS];
+    int r = -1;
+    for (size_t i = 0; i < tmp.nfields; i++)
+        fv[i] = (char *)json_string_value(json_array_get(fields, i));
+    tmp.fields = fv;
+    if (st_meta_next(s, "next_index", &id, err) < 0)
+        goto out;
+    if (!(st = st_prep(s, NULL, err, "INSERT INTO _vr_indexes(id, tnum, name, fields) "
+                                     "VALUES (?1, ?2, ?3, ?4)")))
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, tb->num);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, ftext, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        st_sqlerr(s, err, "create index");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    snprintf(sql, sizeof(sql), "CREATE TABLE i%u (k BLOB PRIMARY KEY, d BLOB NOT NULL) WITHOUT ROWID",
+             id);
+    if (st_exec(s, sql, err) < 0)
+        goto out;
+    if (!(st = st_prep(s, NULL, err, "SELECT k, j FROM d%u", tb->num)) ||
+        !(ins = st_prep(s, NULL, err, "INSERT INTO i%u(k, d) VALUES (?1, ?2)", id)))
+        goto out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 1),
+                                 (size_t)sqlite3_column_bytes(st, 1), STORE_JSON_FLAGS, NULL);
+        const char *idv = json_string_value(json_object_get(doc, "_id"));
+        double ct = json_number_value(json_object_get(doc, "_creationTime"));
+        int kr = idv ? st_index_key(&tmp, doc, ct, idv, &k) : -1;
+        json_decref(doc);
+        if (kr < 0) {
+            fail(err, "table `%s`: cannot index a document for `%s`", tb->name, name);
+            goto out;
+        }
+        sqlite3_bind_blob(ins, 1, k.data, (int)k.len, SQLITE_STATIC);
+        sqlite3_bind_blob(ins, 2, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0),
+                          SQLITE_TRANSIENT);
+        rc = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        if (rc != SQLITE_DONE) {
+            st_sqlerr(s, err, "backfill");
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "backfill");
+        goto out;
+    }
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(ins);
+    free(ftext);
+    buf_release(&k);
+    buf_release(&dk);
+    return r;
+}
+
+static int drop_index(struct store *s, const struct st_index *ix, struct buf *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP TABLE i%u; DELETE FROM _vr_indexes WHERE id = %u", ix->id,
+             ix->id);
+    return st_exec(s, sql, err);
+}
+
+static const char *id_table_cb(void *arg, const char *id, size_t len)
+{
+    return store_id_table(arg, id, len);
+}
+
+static int validate_table(struct store *s, struct st_table *tb, const json_t *validator,
+                          struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, NULL, err, "SELECT j FROM d%u", tb->num);
+    struct validator_ctx ctx = { "field", id_table_cb, s };
+    struct buf msg = BUF_INIT(4096);
+    int r = -1, rc;
+    if (!st)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 0),
+                                 (size_t)sqlite3_column_bytes(st, 0), STORE_JSON_FLAGS, NULL);
+        char id[STORE_ID_LEN + 1] = "?";
+        const char *idv = json_string_value(json_object_get(doc, "_id"));
+        if (idv)
+            snprintf(id, sizeof(id), "%s", idv);
+        json_object_del(doc, "_id");
+        json_object_del(doc, "_creationTime");
+        int vr = validator_check(&ctx, validator, doc, &msg);
+        json_decref(doc);
+        if (vr < 0) {
+            fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
+                 msg.data);
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "validate");
+        goto out;
+    }
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    buf_release(&msg);
+    return r;
+}
+
+int store_apply_schema(struct store *s, const char *schema_json, size_t len, struct buf *err)
+{
+    json_t *schema = NULL;
+    json_error_t je;
+    sqlite3_stmt *st = NULL;
+    int r = -1, in_txn = 0;
+    if (s->txn)
+        return fail(err, "cannot apply a schema while a transaction is open");
+    if (schema_json) {
+        schema = json_loadb(schema_json, len, STORE_JSON_FLAGS, &je);
+        if (!json_is_object(schema)) {
+            fail(err, "schema is not a JSON object%s%s", schema ? "" : ": ", schema ? "" : je.text);
+            goto out;
+        }
+        if (check_schema(schema, err) < 0)
+            goto out;
+    }
+    if (st_exec(s, "BEGIN IMMEDIATE", err) < 0)
+        goto out;
+    in_txn = 1;
+    const json_t *tables = json_object_get(schema, "tables");
+    int validate = !json_is_false(json_object_get(schema, "schemaValidation"));
+    const char *name;
+    json_t *def;
+    json_object_foreach((json_t *)tables, name, def) {
+        struct st_table *tb = st_table_find(s, name);
+        if (!tb && st_table_create(s, name, &tb, err) < 0)
+            goto out;
+        const json_t *idx = json_object_get(def, "indexes");
+        for (size_t i = 0; i < tb->nidx; i++) {
+            const struct st_index *ix = tb->idx[i];
+            if (ix->kind != IDX_USER)
+                continue;
+            const json_t *decl = find_decl(idx, ix->name);
+            if (!decl || !same_fields(ix, json_object_get(decl, "fields")))
+                if (drop_index(s, ix, err) < 0)
+                    goto out;
+        }
+        for (size_t i = 0; i < json_array_size(idx); i++) {
+            const json_t *decl = json_array_get(idx, i);
+            const struct st_index *ix =
+                st_index_find(tb, json_string_value(json_object_get(decl, "name")));
+            if (ix && same_fields(ix, json_object_get(decl, "fields")))
+                continue;
+            if (create_index(s, tb, decl, err) < 0)
+                goto out;
+        }
+        const json_t *doc = json_object_get(def, "document");
+        if (validate && doc && validate_table(s, tb, doc, err) < 0)
+            goto out;
+    }
+    if (!(st = st_prep(s, NULL, err, "UPDATE _vr_meta SET v = ?1 WHERE k = 'schema'")))
+        goto out;
+    if (schema_json)
+        sqlite3_bind_text(st, 1, schema_json, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        st_sqlerr(s, err, "schema");
+        goto out;
+    }
+    if (st_exec(s, "COMMIT", err) < 0)
+        goto out;
+    in_txn = 0;
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    if (in_txn)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    json_decref(schema);
+    if (in_txn || r == 0) {
+        struct buf tmp = BUF_INIT(4096);
+        st_catalog_load(s, &tmp);
+        buf_release(&tmp);
+    }
+    return r;
+}

@@ -1,0 +1,603 @@
+/* store_write: insert, patch, replace and delete. Document text is spliced, never re-serialized:
+ * "_id" and "_creationTime" first, then the caller's fields as the caller wrote them, in the
+ * caller's order. Invariant: each write op runs inside its own SAVEPOINT and either changes the
+ * document row, every index row and the write set together, or changes nothing. */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/mem.h"
+#include "store/key.h"
+#include "store/validator.h"
+#include "store/value.h"
+
+#include "base/banned.h"
+
+/* ---- a scanner for the top-level fields of a JSON object already validated by jansson ---- */
+
+struct span {
+    size_t ks, ke, vs, ve; /* raw key (with quotes) and raw value */
+};
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static size_t skip_string(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\')
+            i++;
+    return i < n ? i + 1 : n;
+}
+
+static size_t skip_value(const char *p, size_t n, size_t i)
+{
+    int depth = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '"') {
+            i = skip_string(p, n, i);
+            if (depth == 0)
+                return i;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i;
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return i;
+        }
+        i++;
+    }
+    return i;
+}
+
+static size_t scan_object(const char *p, size_t n, struct span **out)
+{
+    size_t cnt = 0, cap = 0, i = skip_ws(p, n, 0);
+    *out = NULL;
+    if (i >= n || p[i] != '{')
+        return 0;
+    i = skip_ws(p, n, i + 1);
+    while (i < n && p[i] == '"') {
+        struct span sp;
+        sp.ks = i;
+        i = skip_string(p, n, i);
+        sp.ke = i;
+        i = skip_ws(p, n, i);
+        i = skip_ws(p, n, i + 1); /* ':' */
+        sp.vs = i;
+        i = skip_value(p, n, i);
+        sp.ve = i;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = vr_realloc(*out, cap * sizeof(**out));
+        }
+        (*out)[cnt++] = sp;
+        i = skip_ws(p, n, i);
+        if (i < n && p[i] == ',')
+            i = skip_ws(p, n, i + 1);
+    }
+    return cnt;
+}
+
+static json_t *span_key(const char *p, const struct span *sp)
+{
+    return json_loadb(p + sp->ks, sp->ke - sp->ks, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+/* ---- helpers ---- */
+
+static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct buf *err, const char *fmt, ...)
+{
+    va_list ap;
+    buf_reset(err);
+    va_start(ap, fmt);
+    buf_vappendf(err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int op_check(struct store_txn *t, struct buf *err)
+{
+    if (!t->open)
+        return fail(err, "transaction is not open");
+    if (!t->writable)
+        return fail(err, "cannot write in a read-only transaction");
+    return 0;
+}
+
+/* Parses caller JSON that must be an object of user fields. */
+static json_t *parse_fields(const char *json, size_t len, const char *what, struct buf *err)
+{
+    json_error_t je;
+    json_t *v = NULL;
+    if (len > STORE_MAX_DOC) {
+        fail(err, "%s is too large (%zu bytes, the limit is %u)", what, len, STORE_MAX_DOC);
+        return NULL;
+    }
+    v = json_loadb(json, len, STORE_JSON_FLAGS, &je);
+    if (!v) {
+        fail(err, "%s is not valid JSON: %s", what, je.text);
+        return NULL;
+    }
+    if (value_type_of(v, NULL, NULL) != VT_OBJECT) {
+        fail(err, "%s must be an object, got %s", what,
+             value_type_name(value_type_of(v, NULL, NULL)));
+        goto bad;
+    }
+    const char *k;
+    json_t *fv;
+    json_object_foreach(v, k, fv) {
+        if (k[0] == '_' || k[0] == '$') {
+            fail(err, "field name `%s` is reserved: top-level field names may not start with "
+                      "'_' or '$'",
+                 k);
+            goto bad;
+        }
+    }
+    if (value_check(v, "field", err) < 0)
+        goto bad;
+    return v;
+bad:
+    json_decref(v);
+    return NULL;
+}
+
+static const char *id_table_cb(void *arg, const char *id, size_t len)
+{
+    return store_id_table(arg, id, len);
+}
+
+/* Validates the user fields of `doc` (system fields ignored) against the table's validator. */
+static int validate(struct store *s, struct st_table *tb, const json_t *doc, struct buf *err)
+{
+    if (!tb->validator)
+        return 0;
+    json_t *user = json_copy((json_t *)doc);
+    json_object_del(user, "_id");
+    json_object_del(user, "_creationTime");
+    struct validator_ctx ctx = { "field", id_table_cb, s };
+    struct buf msg = BUF_INIT(4096);
+    int r = validator_check(&ctx, tb->validator, user, &msg);
+    if (r < 0)
+        fail(err, "document in `%s` does not match the schema: %s", tb->name, msg.data);
+    buf_release(&msg);
+    json_decref(user);
+    return r;
+}
+
+static void append_ct(struct buf *out, double ct)
+{
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, ct);
+        if (strtod(tmp, NULL) == ct)
+            break;
+    }
+    buf_append_str(out, tmp);
+}
+
+static int doc_head(struct buf *out, const char *id, double ct)
+{
+    buf_append_str(out, "{\"_id\":\"");
+    buf_append_str(out, id);
+    buf_append_str(out, "\",\"_creationTime\":");
+    append_ct(out, ct);
+    return 0;
+}
+
+static void doc_field(struct buf *out, const char *p, const struct span *sp, const char *vp,
+                      const struct span *vsp)
+{
+    buf_append_byte(out, ',');
+    buf_append(out, p + sp->ks, sp->ke - sp->ks);
+    buf_append_byte(out, ':');
+    buf_append(out, vp + vsp->vs, vsp->ve - vsp->vs);
+}
+
+static int doc_finish(struct buf *out, struct buf *err)
+{
+    if (buf_append_byte(out, '}') < 0 || out->len > STORE_MAX_DOC)
+        return fail(err, "document is too large (the limit is %u bytes of JSON)", STORE_MAX_DOC);
+    return 0;
+}
+
+static int step_blob2(struct store *s, sqlite3_stmt *st, const struct buf *a, const void *b,
+                      size_t blen, int b_text, struct buf *err)
+{
+    if (!st)
+        return -1;
+    sqlite3_bind_blob(st, 1, a->data, (int)a->len, SQLITE_STATIC);
+    if (b) {
+        if (b_text)
+            sqlite3_bind_text(st, 2, b, (int)blen, SQLITE_STATIC);
+        else
+            sqlite3_bind_blob(st, 2, b, (int)blen, SQLITE_STATIC);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(s, err, "write");
+    return 0;
+}
+
+static int savepoint(struct store_txn *t, size_t *mark, struct buf *err)
+{
+    *mark = t->ws.len;
+    return st_exec(t->s, "SAVEPOINT vr_op", err);
+}
+
+static int savepoint_end(struct store_txn *t, int r, size_t mark)
+{
+    if (r == 0) {
+        if (st_exec(t->s, "RELEASE vr_op", NULL) == 0) {
+            t->wrote = 1;
+            return 0;
+        }
+    }
+    sqlite3_exec(t->s->db, "ROLLBACK TO vr_op; RELEASE vr_op", NULL, NULL, NULL);
+    while (t->ws.len > mark) {
+        struct index_write *w = &t->ws.writes[--t->ws.len];
+        buf_release(&w->old_key);
+        buf_release(&w->new_key);
+    }
+    return -1;
+}
+
+static void id_key(struct buf *k, const char *id, size_t len)
+{
+    json_t *js = json_stringn(id, len);
+    buf_reset(k);
+    key_encode_value(k, js);
+    json_decref(js);
+}
+
+/* ---- insert ---- */
+
+int store_insert(struct store_txn *t, const char *table, const char *doc_json, size_t len,
+                 char id_out[STORE_ID_LEN + 1], struct buf *err)
+{
+    struct store *s = t->s;
+    struct buf text = BUF_INIT(STORE_MAX_DOC + 64), dk = BUF_INIT(STORE_MAX_KEY),
+               k = BUF_INIT(STORE_MAX_KEY), none = BUF_INIT(0);
+    struct span *sp = NULL;
+    json_t *doc = NULL;
+    size_t mark = 0;
+    int r = -1, in_sp = 0;
+    char id[STORE_ID_LEN + 1];
+    if (op_check(t, err) < 0)
+        goto out;
+    if (!(doc = parse_fields(doc_json, len, "document", err)))
+        goto out;
+    struct st_table *tb = st_table_find(s, table);
+    if (!tb || (s->has_schema && !tb->declared)) {
+        if (s->has_schema) {
+            fail(err, "table `%.64s` is not in the schema", table);
+            goto out;
+        }
+        if (st_table_create(s, table, &tb, err) < 0)
+            goto out;
+    }
+    if (s->validate && validate(s, tb, doc, err) < 0)
+        goto out;
+    if (savepoint(t, &mark, err) < 0)
+        goto out;
+    in_sp = 1;
+    st_id_new(tb->num, id);
+    double ct = clock_wall_ms();
+    if (!(ct > s->last_ct))
+        ct = nextafter(s->last_ct, INFINITY);
+    doc_head(&text, id, ct);
+    size_t n = scan_object(doc_json, len, &sp);
+    for (size_t i = 0; i < n; i++)
+        doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
+    if (doc_finish(&text, err) < 0)
+        goto out;
+    id_key(&dk, id, STORE_ID_LEN);
+    if (step_blob2(s, st_prep(s, &tb->ins, err, "INSERT INTO d%u(k, j) VALUES (?1, ?2)", tb->num),
+                   &dk, text.data, text.len, 1, err) < 0)
+        goto out;
+    st_write_add(t, tb->idx[0]->id, &none, &dk);
+    for (size_t i = 1; i < tb->nidx; i++) {
+        struct st_index *ix = tb->idx[i];
+        if (st_index_key(ix, doc, ct, id, &k) < 0) {
+            fail(err, "index key for `%s` is too large", ix->name);
+            goto out;
+        }
+        if (step_blob2(s, st_prep(s, &ix->ins, err, "INSERT INTO i%u(k, d) VALUES (?1, ?2)", ix->id),
+                       &k, dk.data, dk.len, 0, err) < 0)
+            goto out;
+        st_write_add(t, ix->id, &none, &k);
+    }
+    s->last_ct = ct;
+    memcpy(id_out, id, sizeof(id));
+    r = 0;
+out:
+    if (in_sp)
+        r = savepoint_end(t, r, mark);
+    vr_free(sp);
+    json_decref(doc);
+    buf_release(&text);
+    buf_release(&dk);
+    buf_release(&k);
+    return r;
+}
+
+/* ---- loading an existing document ---- */
+
+struct loaded {
+    struct st_table *tb;
+    struct buf dk;   /* by_id key */
+    struct buf text; /* stored JSON */
+    json_t *doc;
+    double ct;
+    char id[STORE_ID_LEN + 1];
+};
+
+static int load(struct store_txn *t, const char *id, size_t id_len, struct loaded *l,
+                struct buf *err)
+{
+    struct store *s = t->s;
+    uint32_t num;
+    if (st_id_decode(id, id_len, &num) < 0)
+        return fail(err, "invalid id `%.*s`", (int)(id_len > 64 ? 64 : id_len), id);
+    memcpy(l->id, id, STORE_ID_LEN);
+    l->id[STORE_ID_LEN] = '\0';
+    if (!(l->tb = st_table_by_num(s, num)))
+        return fail(err, "document `%s` not found", l->id);
+    if (s->has_schema && !l->tb->declared)
+        return fail(err, "table `%s` is not in the schema", l->tb->name);
+    id_key(&l->dk, id, id_len);
+    sqlite3_stmt *st = st_prep(s, &l->tb->get, err, "SELECT j FROM d%u WHERE k = ?1", l->tb->num);
+    if (!st)
+        return -1;
+    sqlite3_bind_blob(st, 1, l->dk.data, (int)l->dk.len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        buf_append(&l->text, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return fail(err, "document `%s` not found", l->id);
+    if (rc != SQLITE_ROW)
+        return st_sqlerr(s, err, "get");
+    l->doc = json_loadb(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
+    if (!l->doc)
+        return fail(err, "document `%s` is corrupt", l->id);
+    l->ct = json_number_value(json_object_get(l->doc, "_creationTime"));
+    return 0;
+}
+
+static void loaded_init(struct loaded *l)
+{
+    memset(l, 0, sizeof(*l));
+    buf_init(&l->dk, STORE_MAX_KEY);
+    buf_init(&l->text, BUF_NOLIMIT);
+}
+
+static void loaded_release(struct loaded *l)
+{
+    buf_release(&l->dk);
+    buf_release(&l->text);
+    json_decref(l->doc);
+}
+
+/* Stores new_text for the loaded document and moves its index rows; records the write set. */
+static int update(struct store_txn *t, struct loaded *l, const struct buf *new_text,
+                  struct buf *err)
+{
+    struct store *s = t->s;
+    struct st_table *tb = l->tb;
+    struct buf ok = BUF_INIT(STORE_MAX_KEY), nk = BUF_INIT(STORE_MAX_KEY);
+    json_t *nd = json_loadb(new_text->data, new_text->len, STORE_JSON_FLAGS, NULL);
+    int r = -1;
+    if (!nd) {
+        fail(err, "internal error: spliced document is not valid JSON");
+        goto out;
+    }
+    if (s->validate && validate(s, tb, nd, err) < 0)
+        goto out;
+    if (step_blob2(s, st_prep(s, &tb->upd, err, "UPDATE d%u SET j = ?2 WHERE k = ?1", tb->num),
+                   &l->dk, new_text->data, new_text->len, 1, err) < 0)
+        goto out;
+    st_write_add(t, tb->idx[0]->id, &l->dk, &l->dk);
+    for (size_t i = 1; i < tb->nidx; i++) {
+        struct st_index *ix = tb->idx[i];
+        if (st_index_key(ix, l->doc, l->ct, l->id, &ok) < 0 ||
+            st_index_key(ix, nd, l->ct, l->id, &nk) < 0) {
+            fail(err, "index key for `%s` is too large", ix->name);
+            goto out;
+        }
+        if (ok.len != nk.len || memcmp(ok.data, nk.data, ok.len) != 0) {
+            if (step_blob2(s, st_prep(s, &ix->del, err, "DELETE FROM i%u WHERE k = ?1", ix->id),
+                           &ok, NULL, 0, 0, err) < 0 ||
+                step_blob2(s, st_prep(s, &ix->ins, err, "INSERT INTO i%u(k, d) VALUES (?1, ?2)",
+                                      ix->id),
+                           &nk, l->dk.data, l->dk.len, 0, err) < 0)
+                goto out;
+        }
+        st_write_add(t, ix->id, &ok, &nk);
+    }
+    r = 0;
+out:
+    json_decref(nd);
+    buf_release(&ok);
+    buf_release(&nk);
+    return r;
+}
+
+int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *fields_json,
+                size_t len, const char *const *remove_fields, size_t n_remove, struct buf *err)
+{
+    struct loaded l;
+    struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
+    struct span *osp = NULL, *psp = NULL;
+    json_t *patch = NULL, *okeys = json_object(), *pmap = json_object();
+    size_t mark = 0;
+    int r = -1, in_sp = 0;
+    loaded_init(&l);
+    if (op_check(t, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n_remove; i++) {
+        if (remove_fields[i][0] == '_' || remove_fields[i][0] == '$') {
+            fail(err, "field name `%s` is reserved: system fields may not be changed",
+                 remove_fields[i]);
+            goto out;
+        }
+    }
+    if (!(patch = parse_fields(fields_json, len, "patch", err)))
+        goto out;
+    if (load(t, id, id_len, &l, err) < 0)
+        goto out;
+    if (savepoint(t, &mark, err) < 0)
+        goto out;
+    in_sp = 1;
+    size_t on = scan_object(l.text.data, l.text.len, &osp);
+    size_t pn = scan_object(fields_json, len, &psp);
+    for (size_t j = 0; j < pn; j++) {
+        json_t *pk = span_key(fields_json, &psp[j]);
+        if (pk)
+            json_object_setn_new(pmap, json_string_value(pk), json_string_length(pk),
+                                 json_integer((json_int_t)j));
+        json_decref(pk);
+    }
+    buf_append_byte(&text, '{');
+    int first = 1;
+    for (size_t i = 0; i < on; i++) {
+        json_t *key = span_key(l.text.data, &osp[i]);
+        const char *ks = json_string_value(key);
+        size_t kl = json_string_length(key);
+        int removed = 0;
+        for (size_t j = 0; ks && j < n_remove; j++)
+            if (strlen(remove_fields[j]) == kl && !memcmp(remove_fields[j], ks, kl))
+                removed = 1;
+        const struct span *src = &osp[i];
+        const char *srcp = l.text.data;
+        json_t *pj = ks ? json_object_getn(pmap, ks, kl) : NULL;
+        if (pj) {
+            src = &psp[json_integer_value(pj)];
+            srcp = fields_json;
+            removed = 0;
+        }
+        if (ks)
+            json_object_setn(okeys, ks, kl, json_true());
+        json_decref(key);
+        if (removed)
+            continue;
+        if (!first)
+            buf_append_byte(&text, ',');
+        first = 0;
+        buf_append(&text, l.text.data + osp[i].ks, osp[i].ke - osp[i].ks);
+        buf_append_byte(&text, ':');
+        buf_append(&text, srcp + src->vs, src->ve - src->vs);
+    }
+    for (size_t j = 0; j < pn; j++) {
+        json_t *pk = span_key(fields_json, &psp[j]);
+        int seen = pk && json_object_getn(okeys, json_string_value(pk), json_string_length(pk));
+        json_decref(pk);
+        if (!seen)
+            doc_field(&text, fields_json, &psp[j], fields_json, &psp[j]);
+    }
+    if (doc_finish(&text, err) < 0)
+        goto out;
+    r = update(t, &l, &text, err);
+out:
+    if (in_sp)
+        r = savepoint_end(t, r, mark);
+    vr_free(osp);
+    vr_free(psp);
+    json_decref(patch);
+    json_decref(okeys);
+    json_decref(pmap);
+    buf_release(&text);
+    loaded_release(&l);
+    return r;
+}
+
+int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,
+                  size_t len, struct buf *err)
+{
+    struct loaded l;
+    struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
+    struct span *sp = NULL;
+    json_t *doc = NULL;
+    size_t mark = 0;
+    int r = -1, in_sp = 0;
+    loaded_init(&l);
+    if (op_check(t, err) < 0)
+        goto out;
+    if (!(doc = parse_fields(doc_json, len, "document", err)))
+        goto out;
+    if (load(t, id, id_len, &l, err) < 0)
+        goto out;
+    if (savepoint(t, &mark, err) < 0)
+        goto out;
+    in_sp = 1;
+    doc_head(&text, l.id, l.ct);
+    size_t n = scan_object(doc_json, len, &sp);
+    for (size_t i = 0; i < n; i++)
+        doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
+    if (doc_finish(&text, err) < 0)
+        goto out;
+    r = update(t, &l, &text, err);
+out:
+    if (in_sp)
+        r = savepoint_end(t, r, mark);
+    vr_free(sp);
+    json_decref(doc);
+    buf_release(&text);
+    loaded_release(&l);
+    return r;
+}
+
+int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf *err)
+{
+    struct store *s = t->s;
+    struct loaded l;
+    struct buf k = BUF_INIT(STORE_MAX_KEY), none = BUF_INIT(0);
+    size_t mark = 0;
+    int r = -1, in_sp = 0;
+    loaded_init(&l);
+    if (op_check(t, err) < 0 || load(t, id, id_len, &l, err) < 0)
+        goto out;
+    if (savepoint(t, &mark, err) < 0)
+        goto out;
+    in_sp = 1;
+    struct st_table *tb = l.tb;
+    if (step_blob2(s, st_prep(s, &tb->del, err, "DELETE FROM d%u WHERE k = ?1", tb->num), &l.dk,
+                   NULL, 0, 0, err) < 0)
+        goto out;
+    st_write_add(t, tb->idx[0]->id, &l.dk, &none);
+    for (size_t i = 1; i < tb->nidx; i++) {
+        struct st_index *ix = tb->idx[i];
+        if (st_index_key(ix, l.doc, l.ct, l.id, &k) < 0) {
+            fail(err, "index key for `%s` is too large", ix->name);
+            goto out;
+        }
+        if (step_blob2(s, st_prep(s, &ix->del, err, "DELETE FROM i%u WHERE k = ?1", ix->id), &k,
+                       NULL, 0, 0, err) < 0)
+            goto out;
+        st_write_add(t, ix->id, &k, &none);
+    }
+    r = 0;
+out:
+    if (in_sp)
+        r = savepoint_end(t, r, mark);
+    buf_release(&k);
+    loaded_release(&l);
+    return r;
+}
