@@ -1,0 +1,72 @@
+/* live: the registry of live queries of one shard. A live query is one (function, canonical
+ * args, identity) — identical subscriptions share it, with one execution and one cached result.
+ * Each live query's read set sits in per-index interval indexes (ranges.h); a committed write
+ * set marks exactly the live queries whose ranges contain an old or new key as dirty, and the
+ * caller re-runs each dirty query once per commit batch. Sees read and write sets, not SQL or JS.
+ * Single-threaded, like its shard. */
+#ifndef VR_LIVE_LIVE_H
+#define VR_LIVE_LIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "store/store.h"
+
+struct live;
+
+struct live_query {
+    uint64_t id;
+    char *path;            /* "messages:list" */
+    char *args_json;       /* canonical (sorted keys) */
+    char *identity;        /* "" when anonymous */
+    struct buf result;     /* last result: the value JSON, or the error JSON when is_error */
+    int is_error;
+    uint64_t result_hash;  /* of result (and is_error); diff suppression and resume */
+    uint64_t version;      /* store version of the last execution; 0 before the first */
+    int dirty;
+
+    /* private to live.c */
+    size_t refs;
+    struct live_read *reads;
+    size_t n_reads;
+    struct live_query *next_dirty;
+    char *key;
+    size_t key_len;
+};
+
+struct live_stats {
+    uint64_t executions;      /* every run of a live query (first runs and re-runs) */
+    uint64_t reruns;          /* runs caused by invalidation */
+    uint64_t suppressed;      /* re-runs whose result did not change, so nothing was sent */
+    uint64_t invalidations;   /* (write, live query) matches, before dedupe per batch */
+};
+
+struct live *live_new(void);
+void live_free(struct live *l);
+struct live_stats *live_stats(struct live *l);
+size_t live_query_count(const struct live *l);
+size_t live_range_count(const struct live *l);
+
+/* Finds or creates the live query for (path, args, identity) and takes a reference. *created is
+ * set when it is new (its result is empty and version 0: the caller runs it). */
+struct live_query *live_query_acquire(struct live *l, const char *path, const char *args_canon,
+                                      const char *identity, int *created);
+void live_query_release(struct live *l, struct live_query *q);
+
+/* Records an execution: replaces q's read ranges with `reads`, stores the result and returns 1
+ * if the result differs from the previous one (always 1 for the first). */
+int live_query_update(struct live *l, struct live_query *q, const struct read_set *reads,
+                      const char *result, size_t len, int is_error, uint64_t version);
+
+/* Marks every live query whose read ranges contain a key of `writes` dirty. Returns how many
+ * became dirty now. */
+size_t live_apply_writes(struct live *l, const struct write_set *writes);
+
+/* Takes the next dirty query (clearing its flag) or NULL. The caller holds no extra reference:
+ * run it and call live_query_update before releasing anything. */
+struct live_query *live_pop_dirty(struct live *l);
+
+uint64_t live_hash(const char *p, size_t n, int is_error);
+
+#endif

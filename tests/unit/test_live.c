@@ -1,0 +1,176 @@
+/* live: dedupe of identical live queries, exact invalidation by read/write sets, diff
+ * suppression. Read and write sets are built by hand here; the store builds them for real. */
+#include "test.h"
+
+#include <stdio.h>
+
+#include "live/live.h"
+
+static void add_range(struct read_set *rs, uint32_t index_id, const char *lo, const char *hi)
+{
+    if (rs->len == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 4;
+        rs->ranges = realloc(rs->ranges, rs->cap * sizeof *rs->ranges);
+    }
+    struct key_range *r = &rs->ranges[rs->len++];
+    r->index_id = index_id;
+    buf_init(&r->lo, BUF_NOLIMIT);
+    buf_init(&r->hi, BUF_NOLIMIT);
+    buf_append_str(&r->lo, lo);
+    buf_append_str(&r->hi, hi);
+}
+
+static void free_reads(struct read_set *rs)
+{
+    for (size_t i = 0; i < rs->len; i++) {
+        buf_release(&rs->ranges[i].lo);
+        buf_release(&rs->ranges[i].hi);
+    }
+    free(rs->ranges);
+    memset(rs, 0, sizeof *rs);
+}
+
+static void one_write(struct write_set *ws, uint32_t index_id, const char *old_key,
+                      const char *new_key)
+{
+    static struct index_write w;
+    buf_init(&w.old_key, BUF_NOLIMIT);
+    buf_init(&w.new_key, BUF_NOLIMIT);
+    if (old_key)
+        buf_append_str(&w.old_key, old_key);
+    if (new_key)
+        buf_append_str(&w.new_key, new_key);
+    w.index_id = index_id;
+    ws->writes = &w;
+    ws->len = 1;
+}
+
+static void release_write(struct write_set *ws)
+{
+    buf_release(&ws->writes[0].old_key);
+    buf_release(&ws->writes[0].new_key);
+}
+
+TEST(live_dedupes_identical_queries)
+{
+    struct live *l = live_new();
+    int created;
+    struct live_query *a = live_query_acquire(l, "messages:list", "{\"channel\":\"#a\"}", "", &created);
+    CHECK(created);
+    struct live_query *b = live_query_acquire(l, "messages:list", "{\"channel\":\"#a\"}", "", &created);
+    CHECK(!created);
+    CHECK(a == b);
+    struct live_query *c = live_query_acquire(l, "messages:list", "{\"channel\":\"#a\"}", "user1", &created);
+    CHECK(created);
+    CHECK(a != c);
+    CHECK_EQ_INT(live_query_count(l), 2);
+    live_query_release(l, a);
+    CHECK_EQ_INT(live_query_count(l), 2);
+    live_query_release(l, b);
+    live_query_release(l, c);
+    CHECK_EQ_INT(live_query_count(l), 0);
+    live_free(l);
+}
+
+TEST(live_precise_invalidation_10000_channels)
+{
+    struct live *l = live_new();
+    static struct live_query *qs[10000];
+    for (int i = 0; i < 10000; i++) {
+        char args[64], lo[32], hi[32];
+        snprintf(args, sizeof args, "{\"channel\":\"c%05d\"}", i);
+        int created;
+        qs[i] = live_query_acquire(l, "messages:list", args, "", &created);
+        struct read_set rs = { 0 };
+        snprintf(lo, sizeof lo, "c%05d", i);
+        snprintf(hi, sizeof hi, "c%05d\xff", i);
+        add_range(&rs, 7, lo, hi);
+        CHECK(live_query_update(l, qs[i], &rs, "[]", 2, 0, 1));
+        free_reads(&rs);
+    }
+    CHECK_EQ_INT(live_range_count(l), 10000);
+    /* an insert into channel 4242 */
+    struct write_set ws = { 0 };
+    one_write(&ws, 7, NULL, "c04242\x60some-id");
+    CHECK_EQ_INT(live_apply_writes(l, &ws), 1);
+    release_write(&ws);
+    struct live_query *d = live_pop_dirty(l);
+    CHECK(d == qs[4242]);
+    CHECK(live_pop_dirty(l) == NULL);
+    /* a write to another index touches nothing */
+    one_write(&ws, 8, NULL, "c04242");
+    CHECK_EQ_INT(live_apply_writes(l, &ws), 0);
+    release_write(&ws);
+    /* a move from channel 1 to channel 2 dirties both, each once even if stabbed twice */
+    one_write(&ws, 7, "c00001x", "c00002x");
+    CHECK_EQ_INT(live_apply_writes(l, &ws), 2);
+    CHECK_EQ_INT(live_apply_writes(l, &ws), 0);
+    release_write(&ws);
+    CHECK(live_pop_dirty(l) == qs[1]);
+    CHECK(live_pop_dirty(l) == qs[2]);
+    for (int i = 0; i < 10000; i++)
+        live_query_release(l, qs[i]);
+    CHECK_EQ_INT(live_range_count(l), 0);
+    live_free(l);
+}
+
+TEST(live_range_boundaries_are_half_open)
+{
+    struct live *l = live_new();
+    int created;
+    struct live_query *q = live_query_acquire(l, "m:range", "{}", "", &created);
+    struct read_set rs = { 0 };
+    add_range(&rs, 3, "b", "d");
+    live_query_update(l, q, &rs, "1", 1, 0, 1);
+    free_reads(&rs);
+    struct write_set ws = { 0 };
+    const char *keys[] = { "a", "az", "b", "c", "cz", "d", "da" };
+    int want[] = { 0, 0, 1, 1, 1, 0, 0 };
+    for (int i = 0; i < 7; i++) {
+        one_write(&ws, 3, NULL, keys[i]);
+        CHECK_EQ_INT(live_apply_writes(l, &ws), want[i]);
+        release_write(&ws);
+        live_pop_dirty(l);
+    }
+    live_query_release(l, q);
+    live_free(l);
+}
+
+TEST(live_suppresses_unchanged_results)
+{
+    struct live *l = live_new();
+    int created;
+    struct live_query *q = live_query_acquire(l, "m:q", "{}", "", &created);
+    CHECK_EQ_INT(live_query_update(l, q, NULL, "[1,2]", 5, 0, 1), 1);
+    CHECK_EQ_INT(live_query_update(l, q, NULL, "[1,2]", 5, 0, 2), 0);
+    CHECK_EQ_INT(live_query_update(l, q, NULL, "[1,2,3]", 7, 0, 3), 1);
+    CHECK_EQ_INT(live_query_update(l, q, NULL, "[1,2,3]", 7, 1, 4), 1);
+    CHECK_EQ_INT(q->version, 4);
+    CHECK_EQ_INT(live_stats(l)->executions, 4);
+    live_query_release(l, q);
+    live_free(l);
+}
+
+TEST(live_release_while_dirty)
+{
+    struct live *l = live_new();
+    int created;
+    struct live_query *q1 = live_query_acquire(l, "m:q", "1", "", &created);
+    struct live_query *q2 = live_query_acquire(l, "m:q", "2", "", &created);
+    struct read_set rs = { 0 };
+    add_range(&rs, 1, "a", "z");
+    live_query_update(l, q1, &rs, "x", 1, 0, 1);
+    live_query_update(l, q2, &rs, "x", 1, 0, 1);
+    free_reads(&rs);
+    struct write_set ws = { 0 };
+    one_write(&ws, 1, NULL, "m");
+    CHECK_EQ_INT(live_apply_writes(l, &ws), 2);
+    release_write(&ws);
+    live_query_release(l, q1);
+    CHECK(live_pop_dirty(l) == q2);
+    CHECK(live_pop_dirty(l) == NULL);
+    live_query_release(l, q2);
+    live_free(l);
+}
+
+TEST_MAIN()
