@@ -4,6 +4,9 @@
  * string "string" = {"type":"string"}. */
 #include "store/validator.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/key.h"
@@ -152,8 +155,35 @@ static void prefix(struct check *c)
         buf_appendf(c->err, "%s `%s`: ", c->ctx->what, c->path.data);
 }
 
+/* Shows a value as JavaScript would: 3 not 3.0, 1n for an int64, NaN, -0. */
 static void append_json(struct buf *b, const json_t *v)
 {
+    int64_t i64;
+    double d;
+    char tmp[40];
+    switch (value_type_of(v, &i64, &d)) {
+    case VT_INT64:
+        buf_appendf(b, "%lldn", (long long)i64);
+        return;
+    case VT_NUMBER:
+        if (isnan(d)) {
+            buf_append_str(b, "NaN");
+        } else if (isinf(d)) {
+            buf_append_str(b, d < 0 ? "-Infinity" : "Infinity");
+        } else if (d == 0 && signbit(d)) {
+            buf_append_str(b, "-0");
+        } else {
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+                if (strtod(tmp, NULL) == d)
+                    break;
+            }
+            buf_append_str(b, tmp);
+        }
+        return;
+    default:
+        break;
+    }
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!s)
         return;
