@@ -1,4 +1,4 @@
-/* runtime: one JavaScriptCore context running an app: the prelude (src/js/prelude/*.js, compiled
+/* runtime: one JavaScriptCore context running an app: the prelude (src/js/prelude/NN_name.js, compiled
  * into the binary), then the app's bundle (esbuild IIFE that assigns globalThis.__vireo_app =
  * {schema, modules: {"messages": {list, send, ...}, "dir/file": {...}}}). Loading registers every
  * exported function by path "module:export" and applies the schema to the store.

@@ -1,0 +1,75 @@
+/* js_int: what runtime.c (lifecycle, loading, calls) and native.c (the C functions the prelude
+ * calls as `native.*`) share inside the js module. The runtime owns everything here; JS values it
+ * keeps across calls are JSValueProtect'ed and unprotected in js_runtime_free. */
+#ifndef VR_JS_INT_H
+#define VR_JS_INT_H
+
+#include <JavaScriptCore/JavaScript.h>
+
+#include "js/runtime.h"
+
+#define JS_MAX_CURSORS 16
+#define JS_VALUE_MAX (16u << 20) /* largest document, argument or result text we pass around */
+
+/* Exported by JavaScriptCore but declared only in a private header. */
+typedef bool (*JSShouldTerminateCallback)(JSContextRef, void *);
+void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef, double, JSShouldTerminateCallback,
+                                         void *);
+void JSContextGroupClearExecutionTimeLimit(JSContextGroupRef);
+
+struct js_fn_entry {
+    struct js_function pub; /* pub.path points at the entry's own copy */
+    JSObjectRef handler;    /* protected */
+    JSValueRef path_val;    /* protected JS string of pub.path */
+};
+
+struct js_cursor {
+    struct store_cursor *c; /* NULL when the slot is free */
+    uint32_t id;            /* handle given to JS; never reused */
+    size_t returned;        /* documents handed to JS so far */
+};
+
+struct js_runtime {
+    struct store *store;
+    struct js_options opts;
+    JSContextGroupRef group;
+    JSGlobalContextRef ctx;
+    JSObjectRef run_fn; /* protected prelude entry point */
+
+    struct js_fn_entry *fns;
+    size_t nfns;
+    uint32_t *slots; /* open-addressing hash of path -> index + 1 (0 = empty) */
+    size_t nslots;
+
+    js_log_fn log_fn;
+    void *log_arg;
+
+    /* the execution in progress */
+    int in_call;
+    uint32_t exec_id;
+    double limit_s;             /* time limit currently set on the group */
+    int timed_out;
+    int done;                   /* native.done() has reported this execution */
+    struct js_result *res;
+    struct store_txn *txn;      /* the transaction ctx.db uses, or NULL */
+    struct store_txn *top_txn;  /* the top-level call's own transaction */
+    uint32_t next_cursor_id;
+    struct js_cursor cursors[JS_MAX_CURSORS];
+
+    struct buf s1, s2, s3; /* scratch for native calls */
+};
+
+/* native.c */
+JSObjectRef js_native_make(struct js_runtime *rt);
+void js_native_close_cursors(struct js_runtime *rt);
+/* Copies a JS value's string form into `out` (reset first). 0 or -E2BIG. */
+int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc);
+/* Builds an Error with `message` and an optional `code` property. */
+JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message);
+
+/* runtime.c */
+const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);
+int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
+                     size_t len, struct buf *err);
+
+#endif

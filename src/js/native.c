@@ -1,0 +1,519 @@
+/* native: the C functions the prelude reaches as `native.*` — document reads and writes inside
+ * the execution's transaction, index scans (batched: one call returns up to n documents as a JSON
+ * array), logging, completion reports and nested calls from actions. Each function checks its
+ * arguments (the prelude is trusted but app code may reach a leaked reference) and turns store
+ * errors into thrown Errors carrying a `code`. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "js/js_int.h"
+#include "store/store.h"
+
+#include "base/banned.h"
+
+static struct js_runtime *rt_of(JSContextRef ctx)
+{
+    return JSObjectGetPrivate(JSContextGetGlobalObject(ctx));
+}
+
+JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message)
+{
+    JSStringRef m = JSStringCreateWithUTF8CString(message);
+    JSValueRef arg = JSValueMakeString(ctx, m);
+    JSStringRelease(m);
+    JSObjectRef err = JSObjectMakeError(ctx, 1, &arg, NULL);
+    if (err && code) {
+        JSStringRef k = JSStringCreateWithUTF8CString("code");
+        JSStringRef c = JSStringCreateWithUTF8CString(code);
+        JSObjectSetProperty(ctx, err, k, JSValueMakeString(ctx, c), kJSPropertyAttributeNone, NULL);
+        JSStringRelease(c);
+        JSStringRelease(k);
+    }
+    return err;
+}
+
+static JSValueRef throwf(JSContextRef ctx, JSValueRef *exc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static JSValueRef throwf(JSContextRef ctx, JSValueRef *exc, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    *exc = js_make_error(ctx, code, msg);
+    return JSValueMakeUndefined(ctx);
+}
+
+int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc)
+{
+    buf_reset(out);
+    JSStringRef s = JSValueToStringCopy(ctx, v, exc);
+    if (!s)
+        return -EINVAL;
+    int rc = 0;
+    size_t max = JSStringGetMaximumUTF8CStringSize(s) - 1; /* 3 bytes per UTF-16 unit */
+    size_t need = max < out->max ? max : out->max;
+    if (JSStringGetLength(s) > out->max || buf_grow(out, need) < 0) {
+        rc = -E2BIG;
+        goto out;
+    }
+    size_t n = JSStringGetUTF8CString(s, out->data, need + 1);
+    out->len = n ? n - 1 : 0;
+    out->data[out->len] = '\0';
+    if (need < max && out->len + 4 > need)
+        rc = -E2BIG; /* may have been cut short */
+out:
+    JSStringRelease(s);
+    return rc;
+}
+
+static JSValueRef make_str(JSContextRef ctx, const char *s)
+{
+    JSStringRef js = JSStringCreateWithUTF8CString(s);
+    JSValueRef v = JSValueMakeString(ctx, js);
+    JSStringRelease(js);
+    return v;
+}
+
+/* Fetches string argument i into b, throwing on a missing or oversized one. */
+static int str_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i, struct buf *b,
+                   const char *what, JSValueRef *exc)
+{
+    if (i >= argc || !JSValueIsString(ctx, argv[i])) {
+        throwf(ctx, exc, "InvalidArgument", "%s: expected a string", what);
+        return -1;
+    }
+    if (js_to_buf(ctx, argv[i], b, exc) < 0) {
+        if (!*exc)
+            throwf(ctx, exc, "ValueTooLarge", "%s: value is larger than %u bytes", what, JS_VALUE_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+static struct store_txn *need_txn(JSContextRef ctx, struct js_runtime *rt, const char *what,
+                                  JSValueRef *exc)
+{
+    if (!rt || !rt->txn) {
+        throwf(ctx, exc, "NoTransaction",
+               "%s: ctx.db is only usable while its query or mutation is running", what);
+        return NULL;
+    }
+    return rt->txn;
+}
+
+/* Store messages do not carry codes; classify the ones app code may want to handle. */
+static const char *store_code(const char *msg, const char *dflt)
+{
+    if (strstr(msg, "schema"))
+        return "SchemaValidationError";
+    if (strstr(msg, "not found"))
+        return "DocumentNotFound";
+    if (strstr(msg, "invalid id"))
+        return "InvalidId";
+    if (strstr(msg, "too large"))
+        return "ValueTooLarge";
+    if (strstr(msg, "reserved"))
+        return "InvalidArgument";
+    return dflt;
+}
+
+static JSValueRef store_throw(JSContextRef ctx, JSValueRef *exc, struct buf *err, const char *dflt)
+{
+    const char *msg = err->len ? err->data : "storage error";
+    *exc = js_make_error(ctx, store_code(msg, dflt), msg);
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.get(id) -> JSON text or null */
+static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                        const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct store_txn *t = need_txn(ctx, rt, "db.get()", exc);
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s2);
+    buf_reset(&rt->s3);
+    int found = 0;
+    if (store_get(t, rt->s1.data, rt->s1.len, &rt->s2, &found, &rt->s3) < 0)
+        return store_throw(ctx, exc, &rt->s3, "InvalidId");
+    if (!found)
+        return JSValueMakeNull(ctx);
+    return make_str(ctx, rt->s2.data);
+}
+
+static struct js_cursor *find_cursor(struct js_runtime *rt, JSContextRef ctx, JSValueRef v)
+{
+    double d = JSValueToNumber(ctx, v, NULL);
+    for (int i = 0; i < JS_MAX_CURSORS; i++)
+        if (rt->cursors[i].c && (double)rt->cursors[i].id == d)
+            return &rt->cursors[i];
+    return NULL;
+}
+
+/* native.scanOpen(table, index, rangeJson, descending) -> handle */
+static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct store_txn *t = need_txn(ctx, rt, "db.query()", exc);
+    if (!t)
+        return JSValueMakeUndefined(ctx);
+    char table[256], index[256];
+    if (str_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    snprintf(table, sizeof(table), "%s", rt->s1.data);
+    if (str_arg(ctx, argc, argv, 1, &rt->s1, "withIndex() index", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    snprintf(index, sizeof(index), "%s", rt->s1.data);
+    if (str_arg(ctx, argc, argv, 2, &rt->s1, "withIndex() range", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    int desc = argc > 3 && JSValueToBoolean(ctx, argv[3]);
+    struct js_cursor *slot = NULL;
+    for (int i = 0; i < JS_MAX_CURSORS && !slot; i++)
+        if (!rt->cursors[i].c)
+            slot = &rt->cursors[i];
+    if (!slot)
+        return throwf(ctx, exc, "TooManyQueries", "more than %d queries are open at once",
+                      JS_MAX_CURSORS);
+    buf_reset(&rt->s3);
+    struct store_cursor *c = NULL;
+    if (store_scan_open(t, table, index, rt->s1.data, rt->s1.len, desc, &c, &rt->s3) < 0)
+        return store_throw(ctx, exc, &rt->s3, "InvalidQuery");
+    slot->c = c;
+    slot->id = ++rt->next_cursor_id;
+    slot->returned = 0;
+    return JSValueMakeNumber(ctx, slot->id);
+}
+
+/* native.scanNext(handle, n) -> JSON array text of up to n documents */
+static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
+    if (!cur)
+        return throwf(ctx, exc, "InvalidQuery", "query is closed");
+    double want = JSValueToNumber(ctx, argv[1], NULL);
+    size_t n = want >= 1 && want <= 4096 ? (size_t)want : 1;
+    struct buf *out = &rt->s2;
+    buf_reset(out);
+    buf_reset(&rt->s3);
+    buf_append_byte(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = out->len;
+        if (i && buf_append_byte(out, ',') < 0)
+            return throwf(ctx, exc, "ValueTooLarge", "query result is too large");
+        int done = 0;
+        if (store_scan_next(cur->c, out, &done, &rt->s3) < 0) {
+            out->len = mark;
+            out->data[mark] = '\0';
+            return store_throw(ctx, exc, &rt->s3, "StoreError");
+        }
+        if (done) {
+            out->len = mark;
+            out->data[mark] = '\0';
+            break;
+        }
+        cur->returned++;
+    }
+    if (buf_append_byte(out, ']') < 0)
+        return throwf(ctx, exc, "ValueTooLarge", "query result is too large");
+    return make_str(ctx, out->data);
+}
+
+/* native.scanClose(handle, consumed) */
+static JSValueRef n_scan_close(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
+    if (cur) {
+        double d = JSValueToNumber(ctx, argv[1], NULL);
+        size_t consumed = d >= 0 && d <= (double)cur->returned ? (size_t)d : cur->returned;
+        store_scan_close(cur->c, consumed);
+        cur->c = NULL;
+    }
+    return JSValueMakeUndefined(ctx);
+}
+
+void js_native_close_cursors(struct js_runtime *rt)
+{
+    for (int i = 0; i < JS_MAX_CURSORS; i++) {
+        if (rt->cursors[i].c) {
+            store_scan_close(rt->cursors[i].c, rt->cursors[i].returned);
+            rt->cursors[i].c = NULL;
+        }
+    }
+}
+
+/* native.insert(table, json) -> id */
+static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                           const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct store_txn *t = need_txn(ctx, rt, "db.insert()", exc);
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.insert() table", exc) < 0 ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "db.insert() document", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    char id[STORE_ID_LEN + 1];
+    buf_reset(&rt->s3);
+    if (store_insert(t, rt->s1.data, rt->s2.data, rt->s2.len, id, &rt->s3) < 0)
+        return store_throw(ctx, exc, &rt->s3, "StoreError");
+    return make_str(ctx, id);
+}
+
+/* native.patch(id, json, removeFields|null) */
+static JSValueRef n_patch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                          const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct store_txn *t = need_txn(ctx, rt, "db.patch()", exc);
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.patch() id", exc) < 0 ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "db.patch() value", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    char **names = NULL;
+    size_t n = 0;
+    JSValueRef ret = JSValueMakeUndefined(ctx);
+    if (argc > 2 && JSValueIsObject(ctx, argv[2])) {
+        JSObjectRef arr = (JSObjectRef)argv[2];
+        JSStringRef lk = JSStringCreateWithUTF8CString("length");
+        double len = JSValueToNumber(ctx, JSObjectGetProperty(ctx, arr, lk, NULL), NULL);
+        JSStringRelease(lk);
+        if (!(len >= 0 && len <= 4096)) {
+            ret = throwf(ctx, exc, "InvalidArgument", "db.patch(): too many removed fields");
+            goto out;
+        }
+        names = vr_calloc((size_t)len + 1, sizeof(*names));
+        for (; n < (size_t)len; n++) {
+            JSValueRef e = JSObjectGetPropertyAtIndex(ctx, arr, (unsigned)n, NULL);
+            if (js_to_buf(ctx, e, &rt->s3, exc) < 0) {
+                ret = JSValueMakeUndefined(ctx);
+                goto out;
+            }
+            names[n] = vr_strndup(rt->s3.data, rt->s3.len);
+        }
+    }
+    buf_reset(&rt->s3);
+    if (store_patch(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len,
+                    (const char *const *)names, n, &rt->s3) < 0)
+        ret = store_throw(ctx, exc, &rt->s3, "StoreError");
+out:
+    for (size_t i = 0; i < n; i++)
+        vr_free(names[i]);
+    vr_free(names);
+    return ret;
+}
+
+/* native.replace(id, json) */
+static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                            const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct store_txn *t = need_txn(ctx, rt, "db.replace()", exc);
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.replace() id", exc) < 0 ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "db.replace() value", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s3);
+    if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
+        return store_throw(ctx, exc, &rt->s3, "StoreError");
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.del(id) */
+static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                        const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    struct store_txn *t = need_txn(ctx, rt, "db.delete()", exc);
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.delete() id", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s3);
+    if (store_delete(t, rt->s1.data, rt->s1.len, &rt->s3) < 0)
+        return store_throw(ctx, exc, &rt->s3, "StoreError");
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.idTable(id) -> table name or null */
+static JSValueRef n_id_table(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                             const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    if (str_arg(ctx, argc, argv, 0, &rt->s1, "id", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    const char *t = store_id_table(rt->store, rt->s1.data, rt->s1.len);
+    return t ? make_str(ctx, t) : JSValueMakeNull(ctx);
+}
+
+static enum log_level level_of(const char *s)
+{
+    if (!strcmp(s, "debug"))
+        return LOG_DEBUG;
+    if (!strcmp(s, "warn"))
+        return LOG_WARN;
+    if (!strcmp(s, "error"))
+        return LOG_ERROR;
+    return LOG_INFO;
+}
+
+/* native.log(level, path, message) */
+static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                        const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    char level[16], path[256];
+    if (argc < 3)
+        return JSValueMakeUndefined(ctx);
+    if (js_to_buf(ctx, argv[0], &rt->s1, exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    snprintf(level, sizeof(level), "%s", rt->s1.data);
+    if (js_to_buf(ctx, argv[1], &rt->s1, exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    snprintf(path, sizeof(path), "%s", rt->s1.data);
+    /* an oversized message is cut rather than dropped */
+    int rc = js_to_buf(ctx, argv[2], &rt->s1, exc);
+    if (rc < 0 && rc != -E2BIG)
+        return JSValueMakeUndefined(ctx);
+    if (rt->log_fn)
+        rt->log_fn(rt->log_arg, level, path, rt->s1.data, rt->s1.len);
+    else
+        vr_log(level_of(level), "fn", "%s: %.*s", path, (int)rt->s1.len, rt->s1.data);
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.done(execId, ok, text[, code, data]) */
+static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                         const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    if (argc < 3 || !rt->res || rt->done || JSValueToNumber(ctx, argv[0], NULL) != rt->exec_id)
+        return JSValueMakeUndefined(ctx); /* a stale report from an earlier execution */
+    struct js_result *res = rt->res;
+    JSValueRef ignored = NULL;
+    rt->done = 1;
+    if (JSValueToBoolean(ctx, argv[1])) {
+        res->status = JS_OK;
+        if (js_to_buf(ctx, argv[2], &res->value, &ignored) < 0) {
+            res->status = JS_ERR_THROWN;
+            buf_reset(&res->value);
+            buf_appendf(&res->error, "return value is larger than %zu bytes", res->value.max);
+            buf_append_str(&res->error_code, "ValueTooLarge");
+        }
+        return JSValueMakeUndefined(ctx);
+    }
+    res->status = JS_ERR_THROWN;
+    if (js_to_buf(ctx, argv[2], &res->error, &ignored) == -E2BIG) {
+        buf_reset(&res->error);
+        buf_append_str(&res->error, "error message too large");
+    }
+    if (argc > 3)
+        js_to_buf(ctx, argv[3], &res->error_code, &ignored);
+    if (argc > 4 && js_to_buf(ctx, argv[4], &res->error_data, &ignored) < 0)
+        buf_reset(&res->error_data);
+    return JSValueMakeUndefined(ctx);
+}
+
+static const char *kind_word(int k)
+{
+    return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
+}
+
+/* native.nestedBegin(kind, path, argsJson) -> handler; opens the transaction of a query or
+ * mutation started by ctx.runQuery / ctx.runMutation (actions run without one). */
+static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                 const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    if (argc < 3)
+        return throwf(ctx, exc, "InvalidArgument", "nestedBegin: missing arguments");
+    int kind = (int)JSValueToNumber(ctx, argv[0], NULL);
+    if (str_arg(ctx, argc, argv, 1, &rt->s1, "function path", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    const struct js_fn_entry *e = js_find_entry(rt, rt->s1.data);
+    if (!e)
+        return throwf(ctx, exc, "FunctionNotFound", "function `%s` not found", rt->s1.data);
+    if ((int)e->pub.kind != kind)
+        return throwf(ctx, exc, "InvalidArgument", "ctx.run%s(): `%s` is %s %s, not %s %s",
+                      kind == JS_QUERY ? "Query" : kind == JS_MUTATION ? "Mutation" : "Action",
+                      e->pub.path, e->pub.kind == JS_ACTION ? "an" : "a", kind_word(e->pub.kind),
+                      kind == JS_ACTION ? "an" : "a", kind_word(kind));
+    if (str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s3);
+    if (js_validate_args(rt, &e->pub, rt->s2.data, rt->s2.len, &rt->s3) < 0) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "`%s`: %s", e->pub.path, rt->s3.data);
+        *exc = js_make_error(ctx, "ArgumentValidationError", msg);
+        return JSValueMakeUndefined(ctx);
+    }
+    if (kind != JS_ACTION) {
+        if (rt->txn)
+            return throwf(ctx, exc, "InternalError", "another transaction is already open");
+        buf_reset(&rt->s3);
+        rt->txn = store_txn_begin(rt->store, kind == JS_MUTATION, &rt->s3);
+        if (!rt->txn)
+            return store_throw(ctx, exc, &rt->s3, "StoreError");
+    }
+    return e->handler;
+}
+
+/* native.nestedEnd(kind, ok): commits (ok) or rolls back the nested transaction. */
+static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx);
+    int kind = argc > 0 ? (int)JSValueToNumber(ctx, argv[0], NULL) : JS_ACTION;
+    int ok = argc > 1 && JSValueToBoolean(ctx, argv[1]);
+    if (kind == JS_ACTION || !rt->txn || rt->txn == rt->top_txn)
+        return JSValueMakeUndefined(ctx);
+    js_native_close_cursors(rt);
+    struct store_txn *t = rt->txn;
+    rt->txn = NULL;
+    JSValueRef ret = JSValueMakeUndefined(ctx);
+    if (ok) {
+        uint64_t version = 0;
+        buf_reset(&rt->s3);
+        if (store_txn_commit(t, &version, &rt->s3) < 0)
+            ret = store_throw(ctx, exc, &rt->s3, "StoreError");
+    } else {
+        store_txn_abort(t);
+    }
+    store_txn_free(t);
+    return ret;
+}
+
+JSObjectRef js_native_make(struct js_runtime *rt)
+{
+    static const struct {
+        const char *name;
+        JSObjectCallAsFunctionCallback fn;
+    } fns[] = {
+        { "get", n_get },
+        { "scanOpen", n_scan_open },
+        { "scanNext", n_scan_next },
+        { "scanClose", n_scan_close },
+        { "insert", n_insert },
+        { "patch", n_patch },
+        { "replace", n_replace },
+        { "del", n_del },
+        { "idTable", n_id_table },
+        { "log", n_log },
+        { "done", n_done },
+        { "nestedBegin", n_nested_begin },
+        { "nestedEnd", n_nested_end },
+    };
+    JSObjectRef obj = JSObjectMake(rt->ctx, NULL, NULL);
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
+        JSObjectRef f = JSObjectMakeFunctionWithCallback(rt->ctx, name, fns[i].fn);
+        JSObjectSetProperty(rt->ctx, obj, name, f, kJSPropertyAttributeReadOnly, NULL);
+        JSStringRelease(name);
+    }
+    return obj;
+}

@@ -1,0 +1,109 @@
+/* schema: defineSchema / defineTable(...).index(...). Checks names the way Convex does and
+ * exports the JSON that store_apply_schema takes:
+ *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name","fields"}]}},"schemaValidation":b}
+ * `by_id` and `by_creation_time` are implicit on every table and reserved. */
+
+const IDENT = /^[a-zA-Z][a-zA-Z0-9_]*$/;
+const RESERVED_INDEXES = ["by_id", "by_creation_time"];
+
+class TableDefinition {
+    constructor(document) {
+        this.document = document;
+        this.indexes = [];
+        this.searchIndexes = [];
+        this.vectorIndexes = [];
+    }
+
+    checkIndexName(name) {
+        if (typeof name !== "string" || !IDENT.test(name))
+            throw new Error(`index name \`${name}\` must start with a letter and contain only letters, digits and '_'`);
+        if (RESERVED_INDEXES.includes(name)) throw new Error(`index name \`${name}\` is reserved`);
+        const taken = this.indexes.concat(this.searchIndexes, this.vectorIndexes);
+        if (taken.some((i) => i.name === name)) throw new Error(`duplicate index name \`${name}\``);
+    }
+
+    index(name, fieldsOrConfig) {
+        this.checkIndexName(name);
+        const fields = Array.isArray(fieldsOrConfig) ? fieldsOrConfig : fieldsOrConfig && fieldsOrConfig.fields;
+        if (!Array.isArray(fields) || fields.length === 0)
+            throw new Error(`index \`${name}\` must have at least one field`);
+        const seen = new Set();
+        for (const f of fields) {
+            if (typeof f !== "string" || f === "") throw new Error(`index \`${name}\`: fields must be non-empty strings`);
+            if (f === "_id") throw new Error(`index \`${name}\`: \`_id\` may not be an index field`);
+            if (f === "_creationTime")
+                throw new Error(`index \`${name}\`: \`_creationTime\` is added to the end of every index automatically; do not list it`);
+            if (seen.has(f)) throw new Error(`index \`${name}\`: duplicate field \`${f}\``);
+            seen.add(f);
+        }
+        this.indexes.push({ name, fields: fields.slice() });
+        return this;
+    }
+
+    searchIndex(name, config) {
+        this.checkIndexName(name);
+        this.searchIndexes.push({ name, config });
+        native.log("warn", "schema", `search index \`${name}\` is not supported yet; ignored`);
+        return this;
+    }
+
+    vectorIndex(name, config) {
+        this.checkIndexName(name);
+        this.vectorIndexes.push({ name, config });
+        native.log("warn", "schema", `vector index \`${name}\` is not supported yet; ignored`);
+        return this;
+    }
+
+    export() {
+        return { document: this.document.json, indexes: this.indexes.map((i) => ({ name: i.name, fields: i.fields })) };
+    }
+}
+
+function defineTable(documentSchema) {
+    let doc;
+    if (documentSchema instanceof Validator) {
+        if (documentSchema.isOptional || (documentSchema.kind !== "object" && documentSchema.kind !== "union" &&
+                                          documentSchema.kind !== "any"))
+            throw new Error("defineTable(): expected an object of validators or a v.object / v.union validator");
+        doc = documentSchema;
+    } else {
+        doc = new Validator(objectJson(documentSchema, "defineTable()"));
+    }
+    return new TableDefinition(doc);
+}
+
+class SchemaDefinition {
+    constructor(tables, options) {
+        this.tables = tables;
+        this.schemaValidation = !(options && options.schemaValidation === false);
+    }
+
+    /* Index fields per table, for withIndex checks: {table: {index: [fields]}}. */
+    indexMap() {
+        const m = {};
+        for (const name of Object.keys(this.tables)) {
+            const t = {};
+            for (const i of this.tables[name].indexes) t[i.name] = i.fields;
+            m[name] = t;
+        }
+        return m;
+    }
+
+    export() {
+        const tables = {};
+        for (const name of Object.keys(this.tables)) tables[name] = this.tables[name].export();
+        return JSON.stringify({ tables, schemaValidation: this.schemaValidation });
+    }
+}
+
+function defineSchema(tables, options) {
+    if (tables === null || typeof tables !== "object" || Array.isArray(tables))
+        throw new Error("defineSchema(): expected an object of tables");
+    for (const name of Object.keys(tables)) {
+        if (!IDENT.test(name))
+            throw new Error(`table name \`${name}\` must start with a letter and contain only letters, digits and '_'`);
+        if (!(tables[name] instanceof TableDefinition))
+            throw new Error(`table \`${name}\`: expected defineTable(...)`);
+    }
+    return new SchemaDefinition(tables, options);
+}

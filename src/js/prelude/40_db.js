@@ -1,0 +1,346 @@
+/* db: ctx.db for queries (reader) and mutations (writer). Every read goes to the store through
+ * native calls inside the execution's transaction; scans fetch documents in batches and report on
+ * close how many documents the JS code actually consumed, so the read set is exact. withIndex
+ * ranges are checked here against the schema's index fields; filters are evaluated here in
+ * Convex's value order. */
+
+let schemaIndexes = null; /* {table: {index: [fields]}} from the loaded schema, or null */
+const MAX_BATCH = 256;
+
+function indexFields(table, index) {
+    if (index === "by_id") return { declared: ["_id"], all: ["_id"] };
+    if (index === "by_creation_time") return { declared: ["_creationTime"], all: ["_creationTime"] };
+    const t = schemaIndexes && schemaIndexes[table];
+    const f = t && Object.prototype.hasOwnProperty.call(t, index) ? t[index] : null;
+    if (!f) throw new Error(`index \`${index}\` not found on table \`${table}\``);
+    return { declared: f, all: f.concat(["_creationTime"]) };
+}
+
+class IndexRange {
+    constructor(table, index, fields) {
+        this.table = table;
+        this.index = index;
+        this.fields = fields;
+        this.eqs = [];
+        this.lower = null;
+        this.upper = null;
+        this.rangeField = null;
+    }
+
+    fail(what) {
+        throw new Error(`index \`${this.index}\` of \`${this.table}\` is on [${this.fields.declared.join(", ")}]; ${what}`);
+    }
+
+    value(field, val) {
+        if (val === undefined) this.fail(`comparing \`${field}\` to undefined is not supported`);
+        return toWire(val, 0, `withIndex value for \`${field}\``);
+    }
+
+    eq(field, val) {
+        if (this.rangeField !== null) this.fail(`cannot use eq on \`${field}\` after a range on \`${this.rangeField}\``);
+        const next = this.fields.all[this.eqs.length];
+        if (next === undefined) this.fail(`cannot use eq on \`${field}\`: every field is already bound`);
+        if (field !== next) this.fail(`cannot use eq on \`${field}\`; the next field is \`${next}\``);
+        this.eqs.push(this.value(field, val));
+        return this;
+    }
+
+    bound(op, field, val, isLower) {
+        const next = this.fields.all[this.eqs.length];
+        if (next === undefined || field !== next || (this.rangeField !== null && field !== this.rangeField))
+            this.fail(`cannot range on \`${field}\``);
+        if (isLower ? this.lower : this.upper)
+            this.fail(`\`${field}\` already has ${isLower ? "a lower" : "an upper"} bound`);
+        this.rangeField = field;
+        const b = { op, value: this.value(field, val) };
+        if (isLower) this.lower = b;
+        else this.upper = b;
+        return this;
+    }
+
+    gt(f, x) { return this.bound("gt", f, x, true); }
+    gte(f, x) { return this.bound("gte", f, x, true); }
+    lt(f, x) { return this.bound("lt", f, x, false); }
+    lte(f, x) { return this.bound("lte", f, x, false); }
+
+    export() {
+        const r = {};
+        if (this.eqs.length) r.eq = this.eqs;
+        if (this.lower) r.lower = this.lower;
+        if (this.upper) r.upper = this.upper;
+        return JSON.stringify(r);
+    }
+}
+
+/* Filter expressions: each builder call returns an Expr; evaluation walks them per document. */
+class Expr {
+    constructor(fn) { this.fn = fn; }
+}
+const ev = (x, d) => (x instanceof Expr ? x.fn(d) : x);
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function arith(name, a, b, op) {
+    return new Expr((d) => {
+        const x = ev(a, d), y = ev(b, d);
+        if (typeof x !== typeof y || (typeof x !== "number" && typeof x !== "bigint"))
+            throw new Error(`q.${name}(): operands must both be numbers or both be bigints, got ${describeType(x)} and ${describeType(y)}`);
+        return op(x, y);
+    });
+}
+
+const filterBuilder = Object.freeze({
+    field(path) {
+        if (typeof path !== "string") throw new TypeError("q.field(): expected a field path string");
+        const parts = path.split(".");
+        return new Expr((d) => {
+            let x = d;
+            for (let i = 0; i < parts.length; i++) {
+                if (x === null || typeof x !== "object" || Array.isArray(x) || !hasOwn.call(x, parts[i])) return undefined;
+                x = x[parts[i]];
+            }
+            return x;
+        });
+    },
+    eq: (a, b) => new Expr((d) => compareValues(ev(a, d), ev(b, d)) === 0),
+    neq: (a, b) => new Expr((d) => compareValues(ev(a, d), ev(b, d)) !== 0),
+    lt: (a, b) => new Expr((d) => compareValues(ev(a, d), ev(b, d)) < 0),
+    lte: (a, b) => new Expr((d) => compareValues(ev(a, d), ev(b, d)) <= 0),
+    gt: (a, b) => new Expr((d) => compareValues(ev(a, d), ev(b, d)) > 0),
+    gte: (a, b) => new Expr((d) => compareValues(ev(a, d), ev(b, d)) >= 0),
+    and: (...xs) => new Expr((d) => xs.every((x) => ev(x, d) === true)),
+    or: (...xs) => new Expr((d) => xs.some((x) => ev(x, d) === true)),
+    not: (x) => new Expr((d) => ev(x, d) !== true),
+    add: (a, b) => arith("add", a, b, (x, y) => x + y),
+    sub: (a, b) => arith("sub", a, b, (x, y) => x - y),
+    mul: (a, b) => arith("mul", a, b, (x, y) => x * y),
+    div: (a, b) => arith("div", a, b, (x, y) => x / y),
+    mod: (a, b) => arith("mod", a, b, (x, y) => x % y),
+    neg: (a) => new Expr((d) => {
+        const x = ev(a, d);
+        if (typeof x !== "number" && typeof x !== "bigint") throw new Error(`q.neg(): expected a number or bigint, got ${describeType(x)}`);
+        return -x;
+    }),
+});
+
+class Query {
+    constructor(table) {
+        this.table = table;
+        this.index = "by_creation_time";
+        this.range = "{}";
+        this.desc = false;
+        this.filters = [];
+        this.indexed = false;
+        this.ordered = false;
+    }
+
+    withIndex(name, rangeFn) {
+        if (this.indexed) throw new Error("withIndex() may only be called once, right after query()");
+        if (this.ordered || this.filters.length) throw new Error("withIndex() must come before order() and filter()");
+        this.indexed = true;
+        const r = new IndexRange(this.table, name, indexFields(this.table, name));
+        if (rangeFn !== undefined) rangeFn(r);
+        this.index = name;
+        this.range = r.export();
+        return this;
+    }
+
+    fullTableScan() {
+        if (this.indexed) throw new Error("fullTableScan() may only be called once, right after query()");
+        this.indexed = true;
+        return this;
+    }
+
+    withSearchIndex(name) {
+        throw new Error(`withSearchIndex(\`${name}\`): search indexes are not supported yet`);
+    }
+
+    order(order) {
+        if (order !== "asc" && order !== "desc") throw new Error(`order(): expected "asc" or "desc", got ${String(order)}`);
+        if (this.ordered) throw new Error("order() may only be called once");
+        this.ordered = true;
+        this.desc = order === "desc";
+        return this;
+    }
+
+    filter(fn) {
+        if (typeof fn !== "function") throw new TypeError("filter(): expected a function q => expression");
+        this.filters.push(fn(filterBuilder));
+        return this;
+    }
+
+    matches(d) {
+        const f = this.filters;
+        for (let i = 0; i < f.length; i++) if (ev(f[i], d) !== true) return false;
+        return true;
+    }
+
+    /* Up to `limit` matching documents; consumed counts what the scan handed to us and we used. */
+    run(limit) {
+        const out = [];
+        if (limit <= 0) return out;
+        const h = native.scanOpen(this.table, this.index, this.range, this.desc);
+        const filtered = this.filters.length > 0;
+        let batch = filtered ? 16 : Math.min(limit, MAX_BATCH);
+        let consumed = 0;
+        try {
+            for (;;) {
+                const docs = decode(native.scanNext(h, batch));
+                let i = 0;
+                for (; i < docs.length && out.length < limit; i++) {
+                    consumed++;
+                    if (!filtered || this.matches(docs[i])) out.push(docs[i]);
+                }
+                if (out.length >= limit || docs.length < batch) break;
+                batch = filtered ? Math.min(batch * 2, MAX_BATCH) : Math.min(limit - out.length, MAX_BATCH);
+            }
+        } finally {
+            native.scanClose(h, consumed);
+        }
+        return out;
+    }
+
+    async collect() { return this.run(Infinity); }
+
+    async take(n) {
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 0)
+            throw new Error(`take(): expected a non-negative integer, got ${String(n)}`);
+        return this.run(n);
+    }
+
+    async first() {
+        const r = this.run(1);
+        return r.length ? r[0] : null;
+    }
+
+    async unique() {
+        const r = this.run(2);
+        if (r.length > 1)
+            throw new Error(`unique(): the query on \`${this.table}\` returned more than one document (${r[0]._id}, ${r[1]._id})`);
+        return r.length ? r[0] : null;
+    }
+
+    async paginate() {
+        throw new Error("paginate() is not supported yet");
+    }
+
+    [Symbol.asyncIterator]() {
+        const q = this;
+        let h = null, docs = [], pos = 0, consumed = 0, ended = false;
+        const close = () => {
+            if (h !== null) {
+                const x = h;
+                h = null;
+                native.scanClose(x, consumed);
+            }
+        };
+        return {
+            next() {
+                try {
+                    for (;;) {
+                        if (pos < docs.length) {
+                            const d = docs[pos++];
+                            consumed++;
+                            if (q.matches(d)) return Promise.resolve({ value: d, done: false });
+                            continue;
+                        }
+                        if (ended) {
+                            close();
+                            return Promise.resolve({ value: undefined, done: true });
+                        }
+                        if (h === null) h = native.scanOpen(q.table, q.index, q.range, q.desc);
+                        docs = decode(native.scanNext(h, 64));
+                        pos = 0;
+                        if (docs.length < 64) ended = true;
+                    }
+                } catch (e) {
+                    close();
+                    return Promise.reject(e);
+                }
+            },
+            return() {
+                close();
+                return Promise.resolve({ value: undefined, done: true });
+            },
+        };
+    }
+}
+
+function checkTable(table, what) {
+    if (typeof table !== "string" || table === "") throw new TypeError(`${what}: expected a table name, got ${describeType(table)}`);
+}
+
+function checkId(id, what) {
+    if (typeof id !== "string") throw new TypeError(`${what}: expected a document id, got ${describeType(id)}`);
+}
+
+function checkDoc(doc, what) {
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc) || Object.getPrototypeOf(doc) !== Object.prototype &&
+        Object.getPrototypeOf(doc) !== null)
+        throw new TypeError(`${what}: expected a plain object, got ${describeType(doc)}`);
+}
+
+/* Convex's newer API takes the table name first (db.get("t", id)); both forms are accepted. */
+const reader = Object.freeze({
+    async get(a, b) {
+        const id = b === undefined ? a : b;
+        checkId(id, "db.get()");
+        const t = native.get(id);
+        return t === null ? null : decode(t);
+    },
+    query(table) {
+        checkTable(table, "db.query()");
+        return new Query(table);
+    },
+    normalizeId(table, id) {
+        return typeof id === "string" && native.idTable(id) === table ? id : null;
+    },
+});
+
+function stripSystem(doc) {
+    if (!hasOwn.call(doc, "_id") && !hasOwn.call(doc, "_creationTime")) return doc;
+    const c = Object.assign({}, doc);
+    delete c._id;
+    delete c._creationTime;
+    return c;
+}
+
+const writer = Object.freeze({
+    get: reader.get,
+    query: reader.query,
+    normalizeId: reader.normalizeId,
+    async insert(table, doc) {
+        checkTable(table, "db.insert()");
+        checkDoc(doc, "db.insert()");
+        return native.insert(table, encode(doc, "db.insert()"));
+    },
+    async patch(a, b, c) {
+        const id = c === undefined ? a : b;
+        const value = c === undefined ? b : c;
+        checkId(id, "db.patch()");
+        checkDoc(value, "db.patch()");
+        let set = value, remove = null;
+        for (const k of Object.keys(value)) {
+            if (value[k] === undefined) {
+                if (remove === null) {
+                    remove = [];
+                    set = Object.assign({}, value);
+                }
+                remove.push(k);
+                delete set[k];
+            }
+        }
+        native.patch(id, encode(set, "db.patch()"), remove);
+    },
+    async replace(a, b, c) {
+        const id = c === undefined ? a : b;
+        const value = c === undefined ? b : c;
+        checkId(id, "db.replace()");
+        checkDoc(value, "db.replace()");
+        native.replace(id, encode(stripSystem(value), "db.replace()"));
+    },
+    async delete(a, b) {
+        const id = b === undefined ? a : b;
+        checkId(id, "db.delete()");
+        native.del(id);
+    },
+});

@@ -1,0 +1,327 @@
+/* functions: query/mutation/action registration, api/internal references, the per-execution
+ * environment (seeded Math.random, frozen Date, no fetch in queries and mutations, console), the
+ * entry points the C runtime calls (run, load) and nested calls from actions. Kinds are numbers
+ * shared with C: 0 query, 1 mutation, 2 action. */
+
+const QUERY = 0, MUTATION = 1, ACTION = 2;
+const KIND_NAMES = ["query", "mutation", "action"];
+const registry = new WeakMap(); /* registered function -> {kind, internal, handler, args} */
+
+function register(kind, internal, def) {
+    const name = (internal ? "internal" + KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1) : KIND_NAMES[kind]);
+    let handler, args = null;
+    if (typeof def === "function") {
+        handler = def;
+    } else if (def !== null && typeof def === "object" && typeof def.handler === "function") {
+        handler = def.handler;
+        if (def.args !== undefined) {
+            args = def.args instanceof Validator ? def.args : v.object(def.args);
+            if (args.kind !== "object" || args.isOptional)
+                throw new TypeError(`${name}(): args must be an object of validators or a v.object()`);
+        }
+    } else {
+        throw new TypeError(`${name}(): expected a handler function or {args, handler}`);
+    }
+    const fn = function () {
+        throw new Error(`a ${KIND_NAMES[kind]} cannot be called directly; use ctx.run${KIND_NAMES[kind][0].toUpperCase()}${KIND_NAMES[kind].slice(1)}(api...)`);
+    };
+    fn.isQuery = kind === QUERY;
+    fn.isMutation = kind === MUTATION;
+    fn.isAction = kind === ACTION;
+    fn.isPublic = !internal;
+    fn.isInternal = internal;
+    fn.exportArgs = () => JSON.stringify(args ? args.json : { type: "any" });
+    registry.set(fn, { kind, internal, handler, args });
+    return fn;
+}
+
+const FUNCTION_NAME = Symbol.for("functionName");
+
+function makeReference(parts) {
+    return new Proxy({}, {
+        get(_, prop) {
+            if (prop === FUNCTION_NAME) {
+                if (parts.length < 2) throw new Error(`\`${parts.join(".")}\` is not a function reference (expected api.module.function)`);
+                return parts.slice(0, -1).join("/") + ":" + parts[parts.length - 1];
+            }
+            if (typeof prop !== "string" || prop === "then") return undefined;
+            return makeReference(parts.concat([prop]));
+        },
+    });
+}
+
+function getFunctionName(ref) {
+    if (typeof ref === "string") return ref;
+    if (ref !== null && (typeof ref === "object" || typeof ref === "function")) {
+        const n = ref[FUNCTION_NAME];
+        if (typeof n === "string") return n;
+    }
+    throw new TypeError(`expected a function reference (api.module.fn) or a "module:fn" string, got ${describeType(ref)}`);
+}
+
+/* ---- per-execution environment ---- */
+
+let mode = ACTION;        /* kind of the running execution; ACTION = real time and randomness */
+let frozenNow = 0;
+let currentPath = "";
+let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+function seed(a, b) {
+    s0 = a >>> 0; s1 = b >>> 0; s2 = 0x9e3779b9; s3 = 1;
+    for (let i = 0; i < 12; i++) nextRandom();
+}
+
+/* sfc32 */
+function nextRandom() {
+    const t = (((s0 + s1) >>> 0) + s3) >>> 0;
+    s3 = (s3 + 1) >>> 0;
+    s0 = s1 ^ (s1 >>> 9);
+    s1 = (s2 + (s2 << 3)) >>> 0;
+    s2 = (s2 << 21) | (s2 >>> 11);
+    s2 = (s2 + t) >>> 0;
+    return t / 4294967296;
+}
+
+const realRandom = Math.random;
+Math.random = function random() {
+    return mode === ACTION ? realRandom() : nextRandom();
+};
+
+const RealDate = Date;
+const realNow = RealDate.now;
+const now = () => (mode === ACTION ? realNow() : frozenNow);
+function VDate(...a) {
+    if (new.target === undefined) return new RealDate(now()).toString();
+    return Reflect.construct(RealDate, a.length === 0 ? [now()] : a, new.target);
+}
+VDate.prototype = RealDate.prototype;
+VDate.now = function now_() { return now(); };
+VDate.parse = RealDate.parse;
+VDate.UTC = RealDate.UTC;
+Object.defineProperty(RealDate.prototype, "constructor", { value: VDate, writable: true, configurable: true });
+globalThis.Date = VDate;
+
+globalThis.fetch = function fetch() {
+    if (mode !== ACTION) throw new Error("fetch is not available in queries and mutations; use an action");
+    throw new Error("fetch is not supported yet");
+};
+
+/* ---- console ---- */
+
+function inspect(x, depth, seen) {
+    switch (typeof x) {
+    case "string": return depth === 0 ? x : JSON.stringify(x);
+    case "undefined": return "undefined";
+    case "bigint": return `${x}n`;
+    case "function": return `[Function: ${x.name || "anonymous"}]`;
+    case "symbol": return x.toString();
+    case "number": return Object.is(x, -0) ? "-0" : String(x);
+    case "boolean": return String(x);
+    }
+    if (x === null) return "null";
+    if (x instanceof Error) {
+        const head = `${x.name}: ${x.message}`;
+        return x.stack ? `${head}\n${x.stack}` : head;
+    }
+    if (x instanceof ArrayBuffer) return `ArrayBuffer { byteLength: ${x.byteLength} }`;
+    if (seen.includes(x)) return "[Circular]";
+    if (depth > 4) return Array.isArray(x) ? "[Array]" : "[Object]";
+    seen.push(x);
+    let s;
+    if (Array.isArray(x)) {
+        s = "[" + x.map((e) => inspect(e, depth + 1, seen)).join(", ") + "]";
+    } else {
+        const keys = Object.keys(x);
+        s = keys.length === 0 ? "{}" : "{ " + keys.map((k) => `${IDENT.test(k) ? k : JSON.stringify(k)}: ${inspect(x[k], depth + 1, seen)}`).join(", ") + " }";
+    }
+    seen.pop();
+    return s;
+}
+
+function formatLog(args) {
+    let s = "";
+    for (let i = 0; i < args.length; i++) {
+        if (i) s += " ";
+        s += typeof args[i] === "string" ? args[i] : inspect(args[i], 0, []);
+    }
+    return s;
+}
+
+const logAt = (level) => function (...args) { native.log(level, currentPath, formatLog(args)); };
+globalThis.console = {
+    log: logAt("info"),
+    info: logAt("info"),
+    warn: logAt("warn"),
+    error: logAt("error"),
+    debug: logAt("debug"),
+    trace: logAt("debug"),
+};
+
+/* ---- ctx ---- */
+
+const auth = Object.freeze({
+    async getUserIdentity() { return null; },
+});
+
+let nestedChain = Promise.resolve();
+
+function runNested(kind, ref, args) {
+    const what = "ctx.run" + KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1) + "()";
+    let path, argsText;
+    try {
+        path = getFunctionName(ref);
+        argsText = encode(args === undefined ? {} : args, `${what} arguments`);
+    } catch (e) {
+        return Promise.reject(e);
+    }
+    if (kind === ACTION) return nestedExec(kind, path, argsText);
+    /* one transaction at a time: queries and mutations started by actions run one after another */
+    const p = nestedChain.then(() => nestedExec(kind, path, argsText));
+    nestedChain = p.then(() => undefined, () => undefined);
+    return p;
+}
+
+async function nestedExec(kind, path, argsText) {
+    const handler = native.nestedBegin(kind, path, argsText);
+    const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3];
+    mode = kind;
+    currentPath = path;
+    if (kind !== ACTION) {
+        frozenNow = realNow();
+        seed((realRandom() * 4294967296) >>> 0, (realRandom() * 4294967296) >>> 0);
+    }
+    let ok = false, text;
+    try {
+        const r = await handler(makeCtx(kind), decode(argsText));
+        text = encode(r, "return value");
+        ok = true;
+    } finally {
+        [mode, frozenNow, currentPath, s0, s1, s2, s3] = saved;
+        native.nestedEnd(kind, ok);
+    }
+    return decode(text);
+}
+
+function makeCtx(kind) {
+    if (kind === QUERY) return { db: reader, auth };
+    if (kind === MUTATION) return { db: writer, auth };
+    return {
+        auth,
+        runQuery: (ref, args) => runNested(QUERY, ref, args),
+        runMutation: (ref, args) => runNested(MUTATION, ref, args),
+        runAction: (ref, args) => runNested(ACTION, ref, args),
+    };
+}
+
+function errorResult(e) {
+    if (e instanceof VireoError) {
+        let data = "";
+        try {
+            data = encode(e.data, "VireoError data");
+        } catch (x) {
+            data = JSON.stringify(String(e.data));
+        }
+        return [e.message, "FunctionFailed", data];
+    }
+    if (e instanceof Error) {
+        const code = typeof e.code === "string" && e.code !== "" ? e.code : "FunctionFailed";
+        return [e.message, code, ""];
+    }
+    return ["Uncaught " + inspect(e, 1, []), "FunctionFailed", ""];
+}
+
+/* Entry point from C for one top-level execution; reports through native.done(execId, ...). */
+function run(handler, kind, path, argsText, seedA, seedB, startMs, execId) {
+    mode = kind;
+    currentPath = path;
+    frozenNow = startMs;
+    if (kind !== ACTION) seed(seedA, seedB);
+    const finish = (ok, x) => {
+        if (ok) {
+            let text;
+            try {
+                text = encode(x, "return value");
+            } catch (e) {
+                finish(false, e);
+                return;
+            }
+            native.done(execId, true, text);
+        } else {
+            const [message, code, data] = errorResult(x);
+            native.done(execId, false, message, code, data);
+        }
+    };
+    let r;
+    try {
+        const args = decode(argsText);
+        if (args === null || typeof args !== "object" || Array.isArray(args))
+            throw new TypeError("arguments must be an object");
+        r = handler(makeCtx(kind), args);
+    } catch (e) {
+        finish(false, e);
+        return;
+    }
+    if (r !== null && typeof r === "object" && typeof r.then === "function")
+        r.then((x) => finish(true, x), (e) => finish(false, e));
+    else
+        finish(true, r);
+}
+
+/* Entry point from C after the bundle ran: collects functions and the schema. */
+function load() {
+    const app = globalThis.__vireo_app;
+    if (app === null || typeof app !== "object") throw new Error("the bundle did not set globalThis.__vireo_app");
+    const functions = [], handlers = [];
+    const modules = app.modules || {};
+    for (const mod of Object.keys(modules)) {
+        const exports = modules[mod];
+        if (exports === null || (typeof exports !== "object" && typeof exports !== "function")) continue;
+        for (const name of Object.keys(exports)) {
+            const info = registry.get(exports[name]);
+            if (!info) continue;
+            const add = (path) => {
+                functions.push({ path, kind: info.kind, internal: info.internal, args: info.args ? info.args.json : null });
+                handlers.push(info.handler);
+            };
+            add(mod + ":" + name);
+            if (name === "default") add(mod);
+        }
+    }
+    let schema = null;
+    let s = app.schema;
+    if (s !== undefined && s !== null && !(s instanceof SchemaDefinition) && s.default instanceof SchemaDefinition) s = s.default;
+    if (s !== undefined && s !== null) {
+        if (!(s instanceof SchemaDefinition)) throw new Error("schema: expected the default export of defineSchema(...)");
+        schema = s.export();
+        schemaIndexes = s.indexMap();
+    } else {
+        schemaIndexes = null;
+    }
+    return { functions: JSON.stringify(functions), schema, handlers };
+}
+
+globalThis.__vireo = Object.freeze({
+    query: (def) => register(QUERY, false, def),
+    mutation: (def) => register(MUTATION, false, def),
+    action: (def) => register(ACTION, false, def),
+    internalQuery: (def) => register(QUERY, true, def),
+    internalMutation: (def) => register(MUTATION, true, def),
+    internalAction: (def) => register(ACTION, true, def),
+    v,
+    defineSchema,
+    defineTable,
+    VireoError,
+    ConvexError: VireoError,
+    api: makeReference([]),
+    internal: makeReference([]),
+    anyApi: makeReference([]),
+    getFunctionName,
+    compareValues,
+});
+
+Object.defineProperty(globalThis, "__vr_internal", {
+    value: { run, load },
+    configurable: true,
+    enumerable: false,
+    writable: true,
+});

@@ -1,0 +1,575 @@
+/* runtime: one JavaScriptCore context per app. Loading evaluates the prelude and the bundle, then
+ * asks the prelude for the registered functions and the schema; calls hand a protected handler
+ * to the prelude's `run` entry point inside a store transaction and collect the outcome that
+ * `native.done` reports. Invariant: outside js_call no transaction or cursor is open, and every
+ * JS value kept in C is protected until js_runtime_free. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/rand.h"
+#include "js/js_int.h"
+#include "store/validator.h"
+
+#include "base/banned.h"
+
+extern const char vr_prelude_js[];
+extern const size_t vr_prelude_js_len;
+
+#define PRELUDE_URL "vireo:prelude"
+
+static JSStringRef str_new(const char *s)
+{
+    return JSStringCreateWithUTF8CString(s);
+}
+
+static JSValueRef get_prop(JSContextRef ctx, JSObjectRef obj, const char *name)
+{
+    JSStringRef k = str_new(name);
+    JSValueRef v = JSObjectGetProperty(ctx, obj, k, NULL);
+    JSStringRelease(k);
+    return v;
+}
+
+static void set_prop(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef v)
+{
+    JSStringRef k = str_new(name);
+    JSObjectSetProperty(ctx, obj, k, v, kJSPropertyAttributeNone, NULL);
+    JSStringRelease(k);
+}
+
+static void del_prop(JSContextRef ctx, JSObjectRef obj, const char *name)
+{
+    JSStringRef k = str_new(name);
+    JSObjectDeleteProperty(ctx, obj, k, NULL);
+    JSStringRelease(k);
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path)
+{
+    if (!rt->nslots)
+        return NULL;
+    size_t mask = rt->nslots - 1;
+    for (size_t i = hash_str(path) & mask;; i = (i + 1) & mask) {
+        uint32_t s = rt->slots[i];
+        if (!s)
+            return NULL;
+        if (!strcmp(rt->fns[s - 1].pub.path, path))
+            return &rt->fns[s - 1];
+    }
+}
+
+const struct js_function *js_runtime_find(const struct js_runtime *rt, const char *path)
+{
+    const struct js_fn_entry *e = js_find_entry(rt, path);
+    return e ? &e->pub : NULL;
+}
+
+size_t js_runtime_function_count(const struct js_runtime *rt)
+{
+    return rt->nfns;
+}
+
+const struct js_function *js_runtime_function_at(const struct js_runtime *rt, size_t i)
+{
+    return i < rt->nfns ? &rt->fns[i].pub : NULL;
+}
+
+void js_runtime_set_log(struct js_runtime *rt, js_log_fn fn, void *arg)
+{
+    rt->log_fn = fn;
+    rt->log_arg = arg;
+}
+
+static const char *id_table(void *arg, const char *id, size_t len)
+{
+    return store_id_table(arg, id, len);
+}
+
+int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
+                     size_t len, struct buf *err)
+{
+    size_t i = 0;
+    while (i < len && (args[i] == ' ' || args[i] == '\t' || args[i] == '\n' || args[i] == '\r'))
+        i++;
+    if (i == len || args[i] != '{') {
+        buf_append_str(err, "arguments must be an object");
+        return -1;
+    }
+    if (!fn->args)
+        return 0;
+    json_error_t jerr;
+    json_t *v = json_loadb(args, len, JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!v) {
+        buf_appendf(err, "arguments are not valid JSON: %s", jerr.text);
+        return -1;
+    }
+    struct validator_ctx vctx = { .what = "argument", .id_table = id_table,
+                                  .id_table_arg = rt->store };
+    int rc = validator_check(&vctx, fn->args, v, err);
+    json_decref(v);
+    return rc < 0 ? -1 : 0;
+}
+
+void js_result_init(struct js_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    buf_init(&r->value, JS_VALUE_MAX);
+    buf_init(&r->error, 64 * 1024);
+    buf_init(&r->error_code, 256);
+    buf_init(&r->error_data, JS_VALUE_MAX);
+}
+
+void js_result_release(struct js_result *r)
+{
+    buf_release(&r->value);
+    buf_release(&r->error);
+    buf_release(&r->error_code);
+    buf_release(&r->error_data);
+    if (r->txn)
+        store_txn_free(r->txn);
+    r->txn = NULL;
+}
+
+/* "Name: message" of an exception, plus where it happened in the bundle. */
+static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char *bundle,
+                               size_t len, const char *bundle_name, struct buf *err)
+{
+    JSContextRef ctx = rt->ctx;
+    struct buf msg = BUF_INIT(64 * 1024), tmp = BUF_INIT(1 << 20);
+    JSValueRef ignored = NULL;
+    long line = -1;
+    js_to_buf(ctx, exc, &msg, &ignored);
+    if (JSValueIsObject(ctx, exc)) {
+        JSObjectRef o = (JSObjectRef)exc;
+        JSValueRef url = get_prop(ctx, o, "sourceURL");
+        JSValueRef ln = get_prop(ctx, o, "line");
+        if (JSValueIsString(ctx, url) && js_to_buf(ctx, url, &tmp, &ignored) == 0 &&
+            !strcmp(tmp.data, bundle_name) && JSValueIsNumber(ctx, ln))
+            line = (long)JSValueToNumber(ctx, ln, NULL);
+        /* thrown from inside the prelude (e.g. defineTable): find the bundle's frame */
+        JSValueRef st = get_prop(ctx, o, "stack");
+        if (line < 0 && JSValueIsString(ctx, st) && js_to_buf(ctx, st, &tmp, &ignored) == 0) {
+            size_t nl = strlen(bundle_name);
+            for (const char *p = tmp.data; (p = strstr(p, bundle_name)); p += nl) {
+                if (p[nl] == ':' && p[nl + 1] >= '0' && p[nl + 1] <= '9') {
+                    line = strtol(p + nl + 1, NULL, 10);
+                    break;
+                }
+            }
+        }
+    }
+    if (line < 0) {
+        buf_appendf(err, "%s: %s", bundle_name, msg.data);
+        goto out;
+    }
+    /* esbuild writes "// path/to/file.ts" before each module's code */
+    const char *file = NULL;
+    size_t file_len = 0;
+    long cur = 1;
+    for (size_t i = 0; i < len && cur < line; cur++) {
+        size_t j = i;
+        while (j < len && bundle[j] != '\n')
+            j++;
+        size_t k = i;
+        while (k < j && (bundle[k] == ' ' || bundle[k] == '\t'))
+            k++;
+        if (j - k > 3 && bundle[k] == '/' && bundle[k + 1] == '/' && bundle[k + 2] == ' ') {
+            const char *p = bundle + k + 3;
+            size_t n = j - k - 3;
+            while (n && (p[n - 1] == '\r' || p[n - 1] == ' '))
+                n--;
+            const char *dot = memrchr(p, '.', n);
+            if (n && !memchr(p, ' ', n) && dot && dot > p && n - (size_t)(dot - p) <= 5)
+                file = p, file_len = n;
+        }
+        i = j + 1;
+    }
+    if (file)
+        buf_appendf(err, "%.*s (bundle line %ld): %s", (int)file_len, file, line, msg.data);
+    else
+        buf_appendf(err, "%s:%ld: %s", bundle_name, line, msg.data);
+out:
+    buf_release(&msg);
+    buf_release(&tmp);
+}
+
+static bool on_time_limit(JSContextRef ctx, void *arg)
+{
+    struct js_runtime *rt = arg;
+    rt->timed_out = 1;
+    return true;
+}
+
+static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
+{
+    uint32_t ms = kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms;
+    double s = ms / 1000.0;
+    if (s != rt->limit_s) {
+        JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
+        rt->limit_s = s;
+    }
+}
+
+static JSValueRef eval(struct js_runtime *rt, const char *src, const char *url)
+{
+    JSStringRef s = str_new(src);
+    JSStringRef u = str_new(url);
+    JSValueRef exc = NULL;
+    JSEvaluateScript(rt->ctx, s, NULL, u, 1, &exc);
+    JSStringRelease(s);
+    JSStringRelease(u);
+    return exc;
+}
+
+static int register_functions(struct js_runtime *rt, JSObjectRef info, struct buf *err)
+{
+    JSContextRef ctx = rt->ctx;
+    JSValueRef ignored = NULL;
+    int rc = -1;
+    json_t *list = NULL;
+    struct buf text = BUF_INIT(JS_VALUE_MAX);
+    if (js_to_buf(ctx, get_prop(ctx, info, "functions"), &text, &ignored) < 0) {
+        buf_append_str(err, "cannot read the function list");
+        goto out;
+    }
+    json_error_t jerr;
+    list = json_loadb(text.data, text.len, JSON_DECODE_INT_AS_REAL, &jerr);
+    JSValueRef hv = get_prop(ctx, info, "handlers");
+    if (!json_is_array(list) || !JSValueIsObject(ctx, hv)) {
+        buf_append_str(err, "malformed function list from the prelude");
+        goto out;
+    }
+    JSObjectRef handlers = (JSObjectRef)hv;
+    size_t n = json_array_size(list);
+    rt->fns = vr_calloc(n ? n : 1, sizeof(*rt->fns));
+    rt->nslots = 16;
+    while (rt->nslots < 2 * n)
+        rt->nslots *= 2;
+    rt->slots = vr_calloc(rt->nslots, sizeof(*rt->slots));
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_array_get(list, i);
+        const char *path = json_string_value(json_object_get(f, "path"));
+        JSValueRef h = JSObjectGetPropertyAtIndex(ctx, handlers, (unsigned)i, NULL);
+        if (!path || !JSValueIsObject(ctx, h) || !JSObjectIsFunction(ctx, (JSObjectRef)h)) {
+            buf_append_str(err, "malformed function list from the prelude");
+            goto out;
+        }
+        if (js_find_entry(rt, path)) {
+            buf_appendf(err, "function `%s` is defined twice", path);
+            goto out;
+        }
+        struct js_fn_entry *e = &rt->fns[rt->nfns];
+        e->pub.path = vr_strdup(path);
+        e->pub.kind = (enum js_fn_kind)json_number_value(json_object_get(f, "kind"));
+        e->pub.internal = json_is_true(json_object_get(f, "internal"));
+        json_t *args = json_object_get(f, "args");
+        e->pub.args = json_is_object(args) ? json_incref(args) : NULL;
+        e->handler = (JSObjectRef)h;
+        JSValueProtect(ctx, h);
+        JSStringRef ps = str_new(path);
+        e->path_val = JSValueMakeString(ctx, ps);
+        JSStringRelease(ps);
+        JSValueProtect(ctx, e->path_val);
+        rt->nfns++;
+        size_t mask = rt->nslots - 1, j = hash_str(path) & mask;
+        while (rt->slots[j])
+            j = (j + 1) & mask;
+        rt->slots[j] = (uint32_t)rt->nfns;
+        if (e->pub.args) {
+            struct buf verr = BUF_INIT(4096);
+            if (validator_check_schema(e->pub.args, &verr) < 0) {
+                buf_appendf(err, "function `%s`: bad args validator: %s", path, verr.data);
+                buf_release(&verr);
+                goto out;
+            }
+            buf_release(&verr);
+        }
+    }
+    rc = 0;
+out:
+    json_decref(list);
+    buf_release(&text);
+    return rc;
+}
+
+int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
+                   size_t len, const char *bundle_name, struct js_runtime **out, struct buf *err)
+{
+    struct js_runtime *rt = vr_calloc(1, sizeof(*rt));
+    char *src = NULL;
+    struct buf schema = BUF_INIT(JS_VALUE_MAX);
+    int rc = -1;
+    JSValueRef exc, ignored = NULL;
+
+    *out = NULL;
+    if (!bundle_name)
+        bundle_name = "bundle.js";
+    rt->store = store;
+    if (opts)
+        rt->opts = *opts;
+    if (!rt->opts.timeout_ms)
+        rt->opts.timeout_ms = 1000;
+    if (!rt->opts.action_timeout_ms)
+        rt->opts.action_timeout_ms = 600000;
+    buf_init(&rt->s1, JS_VALUE_MAX);
+    buf_init(&rt->s2, JS_VALUE_MAX);
+    buf_init(&rt->s3, 64 * 1024);
+
+    rt->group = JSContextGroupCreate();
+    JSClassDefinition def = kJSClassDefinitionEmpty;
+    def.className = "global";
+    JSClassRef gcls = JSClassCreate(&def);
+    rt->ctx = JSGlobalContextCreateInGroup(rt->group, gcls);
+    JSClassRelease(gcls);
+    JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
+    if (!JSObjectSetPrivate(global, rt)) {
+        buf_append_str(err, "javascriptcore: cannot attach the runtime to the global object");
+        goto out;
+    }
+    set_limit(rt, JS_ACTION); /* loading runs under the long limit */
+    set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
+    if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
+        buf_append_str(err, "prelude: ");
+        describe_exception(rt, exc, vr_prelude_js, vr_prelude_js_len, PRELUDE_URL, err);
+        goto out;
+    }
+    del_prop(rt->ctx, global, "__vr_native");
+    JSValueRef internal = get_prop(rt->ctx, global, "__vr_internal");
+    del_prop(rt->ctx, global, "__vr_internal");
+    JSValueRef load = JSValueIsObject(rt->ctx, internal)
+                          ? get_prop(rt->ctx, (JSObjectRef)internal, "load") : NULL;
+    JSValueRef run = JSValueIsObject(rt->ctx, internal)
+                         ? get_prop(rt->ctx, (JSObjectRef)internal, "run") : NULL;
+    if (!load || !run || !JSValueIsObject(rt->ctx, load) || !JSValueIsObject(rt->ctx, run)) {
+        buf_append_str(err, "prelude: entry points missing");
+        goto out;
+    }
+    rt->run_fn = (JSObjectRef)run;
+    JSValueProtect(rt->ctx, run);
+
+    src = vr_strndup(bundle, len);
+    if ((exc = eval(rt, src, bundle_name))) {
+        describe_exception(rt, exc, bundle, len, bundle_name, err);
+        goto out;
+    }
+    exc = NULL;
+    JSValueRef info = JSObjectCallAsFunction(rt->ctx, (JSObjectRef)load, NULL, 0, NULL, &exc);
+    if (exc || !info || !JSValueIsObject(rt->ctx, info)) {
+        describe_exception(rt, exc ? exc : JSValueMakeUndefined(rt->ctx), bundle, len,
+                           bundle_name, err);
+        goto out;
+    }
+    if (register_functions(rt, (JSObjectRef)info, err) < 0)
+        goto out;
+    JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
+    if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
+        buf_append_str(err, "schema is too large");
+        goto out;
+    }
+    struct buf serr = BUF_INIT(64 * 1024);
+    int src_rc = JSValueIsString(rt->ctx, sv)
+                     ? store_apply_schema(store, schema.data, schema.len, &serr)
+                     : store_apply_schema(store, NULL, 0, &serr);
+    if (src_rc < 0) {
+        buf_appendf(err, "schema: %s", serr.data);
+        buf_release(&serr);
+        goto out;
+    }
+    buf_release(&serr);
+    rc = 0;
+out:
+    vr_free(src);
+    buf_release(&schema);
+    if (rc < 0)
+        js_runtime_free(rt);
+    else
+        *out = rt;
+    return rc;
+}
+
+void js_runtime_free(struct js_runtime *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->nfns; i++) {
+        struct js_fn_entry *e = &rt->fns[i];
+        JSValueUnprotect(rt->ctx, e->handler);
+        JSValueUnprotect(rt->ctx, e->path_val);
+        json_decref(e->pub.args);
+        vr_free((char *)e->pub.path);
+    }
+    if (rt->run_fn)
+        JSValueUnprotect(rt->ctx, rt->run_fn);
+    if (rt->ctx)
+        JSGlobalContextRelease(rt->ctx);
+    if (rt->group)
+        JSContextGroupRelease(rt->group);
+    vr_free(rt->fns);
+    vr_free(rt->slots);
+    buf_release(&rt->s1);
+    buf_release(&rt->s2);
+    buf_release(&rt->s3);
+    vr_free(rt);
+}
+
+static void fail(struct js_result *res, enum js_status st, const char *code, const char *msg)
+{
+    res->status = st;
+    buf_reset(&res->error);
+    buf_append_str(&res->error, msg);
+    buf_reset(&res->error_code);
+    buf_append_str(&res->error_code, code);
+}
+
+int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
+            size_t len, struct js_result *res)
+{
+    const struct js_fn_entry *e = (const struct js_fn_entry *)fn;
+    JSContextRef ctx = rt->ctx;
+    struct store_txn *txn = NULL;
+
+    buf_reset(&res->value);
+    buf_reset(&res->error);
+    buf_reset(&res->error_code);
+    buf_reset(&res->error_data);
+    if (res->txn)
+        store_txn_free(res->txn);
+    res->txn = NULL;
+    res->status = JS_ERR_INTERNAL;
+    res->version = 0;
+    if (rt->in_call) {
+        fail(res, JS_ERR_INTERNAL, "InternalError", "js_call is not reentrant");
+        return -1;
+    }
+    if (!args_json || !len)
+        args_json = "{}", len = 2;
+    buf_reset(&rt->s1);
+    if (js_validate_args(rt, fn, args_json, len, &rt->s1) < 0) {
+        res->status = JS_ERR_ARGS;
+        buf_append(&res->error, rt->s1.data, rt->s1.len);
+        buf_append_str(&res->error_code, "ArgumentValidationError");
+        res->version = store_version(rt->store);
+        return -1;
+    }
+    if (fn->kind != JS_ACTION) {
+        txn = store_txn_begin(rt->store, fn->kind == JS_MUTATION, &res->error);
+        if (!txn) {
+            res->status = JS_ERR_INTERNAL;
+            buf_append_str(&res->error_code, "StoreError");
+            return -1;
+        }
+    }
+    buf_reset(&rt->s1);
+    if (buf_append(&rt->s1, args_json, len) < 0) {
+        fail(res, JS_ERR_ARGS, "ArgumentValidationError", "arguments are too large");
+        if (txn) {
+            store_txn_abort(txn);
+            store_txn_free(txn);
+        }
+        return -1;
+    }
+    rt->in_call = 1;
+    rt->exec_id++;
+    rt->done = 0;
+    rt->timed_out = 0;
+    rt->res = res;
+    rt->txn = txn;
+    rt->top_txn = txn;
+    set_limit(rt, fn->kind);
+
+    uint64_t seed = rand_u64();
+    JSStringRef as = str_new(rt->s1.data);
+    JSValueRef argv[8] = {
+        e->handler,
+        JSValueMakeNumber(ctx, fn->kind),
+        e->path_val,
+        JSValueMakeString(ctx, as),
+        JSValueMakeNumber(ctx, (double)(uint32_t)seed),
+        JSValueMakeNumber(ctx, (double)(uint32_t)(seed >> 32)),
+        JSValueMakeNumber(ctx, floor(clock_wall_ms())),
+        JSValueMakeNumber(ctx, rt->exec_id),
+    };
+    JSStringRelease(as);
+    JSValueRef exc = NULL;
+    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 8, argv, &exc);
+    /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
+
+    js_native_close_cursors(rt);
+    if (rt->txn && rt->txn != txn) { /* a nested call from an action was cut short */
+        store_txn_abort(rt->txn);
+        store_txn_free(rt->txn);
+    }
+    rt->txn = NULL;
+    rt->top_txn = NULL;
+    rt->res = NULL;
+    rt->in_call = 0;
+
+    if (rt->timed_out) {
+        /* a termination that hit during the microtask drain stays pending and would kill the
+         * next call: absorb it with no-op evaluations */
+        JSStringRef nop = str_new("0");
+        for (int i = 0; i < 4; i++) {
+            JSValueRef x = NULL;
+            JSEvaluateScript(ctx, nop, NULL, NULL, 1, &x);
+            if (!x)
+                break;
+        }
+        JSStringRelease(nop);
+    }
+    if (!rt->done) {
+        char msg[512];
+        if (rt->timed_out) {
+            snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit", fn->path,
+                     fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
+            fail(res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
+        } else if (exc) {
+            struct buf m = BUF_INIT(4096);
+            JSValueRef ignored = NULL;
+            js_to_buf(ctx, exc, &m, &ignored);
+            snprintf(msg, sizeof(msg), "function `%s`: internal error: %s", fn->path, m.data);
+            buf_release(&m);
+            fail(res, JS_ERR_INTERNAL, "InternalError", msg);
+        } else {
+            snprintf(msg, sizeof(msg),
+                     "function `%s` did not finish: it awaited a promise that never settled",
+                     fn->path);
+            fail(res, JS_ERR_THROWN, "FunctionFailed", msg);
+        }
+    }
+    if (res->status == JS_ERR_THROWN && !res->error_code.len)
+        buf_append_str(&res->error_code, "FunctionFailed");
+
+    if (txn) {
+        if (res->status == JS_OK) {
+            uint64_t version = 0;
+            struct buf cerr = BUF_INIT(4096);
+            if (store_txn_commit(txn, &version, &cerr) < 0) {
+                buf_reset(&res->value);
+                fail(res, JS_ERR_INTERNAL, "StoreError", cerr.data);
+                version = store_version(rt->store);
+            }
+            buf_release(&cerr);
+            res->version = version;
+        } else {
+            store_txn_abort(txn);
+            res->version = store_version(rt->store);
+        }
+        res->txn = txn;
+    } else {
+        res->version = store_version(rt->store);
+    }
+    return res->status == JS_OK ? 0 : -1;
+}

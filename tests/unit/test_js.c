@@ -1,0 +1,424 @@
+/* test_js: the JavaScript runtime end to end against a real store in a temp dir, with a
+ * hand-written bundle shaped like esbuild's IIFE output ("// vireo/<file>.ts" before each
+ * module). Covers loading, calls, validation, ctx.db reads and writes, errors, limits,
+ * determinism, values across the boundary, logging and actions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "js/runtime.h"
+#include "store/store.h"
+#include "test.h"
+
+#include "base/banned.h"
+
+static const char *BUNDLE =
+    "(() => {\n"
+    "  // vireo/schema.ts\n"
+    "  var { defineSchema, defineTable, v } = globalThis.__vireo;\n"
+    "  var schema_default = defineSchema({\n"
+    "    messages: defineTable({ channel: v.string(), author: v.string(), body: v.string(),\n"
+    "                            n: v.optional(v.number()) })\n"
+    "      .index(\"by_channel\", [\"channel\"]).index(\"by_channel_n\", [\"channel\", \"n\"]),\n"
+    "    blobs: defineTable({ data: v.bytes(), big: v.int64() }),\n"
+    "  });\n"
+    "\n"
+    "  // vireo/messages.ts\n"
+    "  var messages_exports = {};\n"
+    "  var { query, mutation, internalQuery, VireoError, ConvexError } = globalThis.__vireo;\n"
+    "  messages_exports.send = mutation({\n"
+    "    args: { channel: v.string(), author: v.string(), body: v.string(), n: v.optional(v.number()) },\n"
+    "    handler: async (ctx, args) => await ctx.db.insert(\"messages\", args),\n"
+    "  });\n"
+    "  messages_exports.list = query({ args: { channel: v.string() }, handler: async (ctx, { channel }) =>\n"
+    "    ctx.db.query(\"messages\").withIndex(\"by_channel\", (q) => q.eq(\"channel\", channel)).collect() });\n"
+    "  messages_exports.range = query({ args: { channel: v.string(), lo: v.number(), hi: v.number(),\n"
+    "      desc: v.boolean() },\n"
+    "    handler: async (ctx, a) => (await ctx.db.query(\"messages\").withIndex(\"by_channel_n\",\n"
+    "      (q) => q.eq(\"channel\", a.channel).gte(\"n\", a.lo).lt(\"n\", a.hi)).order(a.desc ? \"desc\" : \"asc\")\n"
+    "      .collect()).map((d) => d.n) });\n"
+    "  messages_exports.takeN = query({ args: { k: v.number() }, handler: async (ctx, { k }) =>\n"
+    "    (await ctx.db.query(\"messages\").take(k)).length });\n"
+    "  messages_exports.firstOf = query({ args: { channel: v.string() }, handler: async (ctx, { channel }) =>\n"
+    "    ctx.db.query(\"messages\").withIndex(\"by_channel\", (q) => q.eq(\"channel\", channel)).first() });\n"
+    "  messages_exports.uniqueOf = query({ args: { channel: v.string() }, handler: async (ctx, { channel }) => {\n"
+    "    const d = await ctx.db.query(\"messages\").withIndex(\"by_channel\", (q) => q.eq(\"channel\", channel)).unique();\n"
+    "    return d && d.body; } });\n"
+    "  messages_exports.byAuthor = query({ args: { author: v.string() }, handler: async (ctx, { author }) =>\n"
+    "    (await ctx.db.query(\"messages\").filter((q) => q.and(q.eq(q.field(\"author\"), author),\n"
+    "      q.not(q.lt(q.field(\"n\"), q.sub(3, 1))))).collect()).map((d) => d.n) });\n"
+    "  messages_exports.badRange = query(async (ctx) =>\n"
+    "    ctx.db.query(\"messages\").withIndex(\"by_channel\", (q) => q.gt(\"author\", \"a\")).collect());\n"
+    "  messages_exports.iter = query(async (ctx) => { let n = 0;\n"
+    "    for await (const d of ctx.db.query(\"messages\")) { if (++n === 2) break; } return n; });\n"
+    "  messages_exports.get = query({ args: { id: v.id(\"messages\") }, handler: (ctx, { id }) => ctx.db.get(id) });\n"
+    "  messages_exports.edit = mutation({ args: { id: v.id(\"messages\"), body: v.string() },\n"
+    "    handler: async (ctx, { id, body }) => { await ctx.db.patch(id, { body, n: undefined }); } });\n"
+    "  messages_exports.swap = mutation({ args: { id: v.id(\"messages\") }, handler: async (ctx, { id }) => {\n"
+    "    const d = await ctx.db.get(id);\n"
+    "    await ctx.db.replace(id, { ...d, body: \"replaced\", author: \"r\" }); } });\n"
+    "  messages_exports.remove = mutation({ args: { id: v.id(\"messages\") },\n"
+    "    handler: async (ctx, { id }) => { await ctx.db.delete(id); } });\n"
+    "  messages_exports.failAfterInsert = mutation(async (ctx) => {\n"
+    "    await ctx.db.insert(\"messages\", { channel: \"f\", author: \"a\", body: \"b\" });\n"
+    "    throw new Error(\"boom\"); });\n"
+    "  messages_exports.badDoc = mutation(async (ctx) => {\n"
+    "    try { await ctx.db.insert(\"messages\", { channel: 1, author: \"a\", body: \"b\" }); }\n"
+    "    catch (e) { return e.code; } return \"no error\"; });\n"
+    "  messages_exports.badDocUncaught = mutation(async (ctx) => {\n"
+    "    await ctx.db.insert(\"messages\", { channel: 1, author: \"a\", body: \"b\" }); });\n"
+    "  messages_exports.spin = query(() => { for (;;) {} });\n"
+    "  messages_exports.spinAsync = mutation(async (ctx) => {\n"
+    "    await ctx.db.insert(\"messages\", { channel: \"spin\", author: \"a\", body: \"b\" }); for (;;) {} });\n"
+    "  messages_exports.env = query(async (ctx) => { const t0 = Date.now(); const r = [Math.random(), Math.random()];\n"
+    "    let x = 0; for (let i = 0; i < 2e5; i++) x += i; await ctx.db.query(\"messages\").first();\n"
+    "    return { same: t0 === Date.now() && new Date().getTime() === t0, t0, r, x,\n"
+    "             inst: new Date() instanceof Date }; });\n"
+    "  messages_exports.fetchy = query(async () => { await fetch(\"https://example.com\"); });\n"
+    "  messages_exports.echo = query({ args: { x: v.any() }, handler: (ctx, { x }) => ({ x,\n"
+    "    types: [typeof x.big, x.bytes instanceof ArrayBuffer, Number.isNaN(x.nan), Object.is(x.negz, -0)],\n"
+    "    sum: x.big + 1n, len: x.bytes.byteLength, inf: -Infinity }) });\n"
+    "  messages_exports.logs = query(() => { console.log(\"hello\", { a: 1 }, 5n); console.warn(\"careful\"); });\n"
+    "  messages_exports.secret = internalQuery(() => 42);\n"
+    "  messages_exports.fail = query(() => { throw new VireoError({ code: \"nope\", n: 1 }); });\n"
+    "  messages_exports.failConvex = query(() => { throw new ConvexError(\"plain\"); });\n"
+    "  messages_exports.never = query(() => new Promise(() => {}));\n"
+    "  messages_exports.default = query(() => \"default!\");\n"
+    "\n"
+    "  // vireo/blobs.ts\n"
+    "  var blobs_exports = {};\n"
+    "  blobs_exports.put = globalThis.__vireo.mutation(async (ctx) => ctx.db.insert(\"blobs\",\n"
+    "    { data: new Uint8Array([1, 2, 255]).buffer, big: -(2n ** 63n) }));\n"
+    "  blobs_exports.read = globalThis.__vireo.query({ args: { id: v.id(\"blobs\") }, handler: async (ctx, { id }) => {\n"
+    "    const d = await ctx.db.get(id); return [typeof d.big, d.big === -(2n ** 63n),\n"
+    "      Array.from(new Uint8Array(d.data)).join(\",\")]; } });\n"
+    "\n"
+    "  // vireo/dir/act.ts\n"
+    "  var act_exports = {};\n"
+    "  var { action, api, internal } = globalThis.__vireo;\n"
+    "  act_exports.run = action({ args: { channel: v.string() }, handler: async (ctx, { channel }) => {\n"
+    "    await ctx.runMutation(api.messages.send, { channel, author: \"bot\", body: \"hi\" });\n"
+    "    await ctx.runMutation(\"messages:send\", { channel, author: \"bot\", body: \"hi2\" });\n"
+    "    const rows = await ctx.runQuery(api.messages.list, { channel });\n"
+    "    const secret = await ctx.runQuery(internal.messages.secret, {});\n"
+    "    let err = null;\n"
+    "    try { await ctx.runQuery(api.messages.list, { channel: 5 }); } catch (e) { err = e.message; }\n"
+    "    let err2 = null;\n"
+    "    try { await ctx.runMutation(api.messages.failAfterInsert, {}); } catch (e) { err2 = e.message; }\n"
+    "    const nested = await ctx.runAction(api.dir.act.inner, {});\n"
+    "    return { n: rows.length, secret, err, err2, nested, t: Date.now() > 1e12, db: ctx.db === undefined }; } });\n"
+    "  act_exports.inner = action(async (ctx) => ctx.runQuery(api[\"dir/act\"].innerQ, {}));\n"
+    "  act_exports.innerQ = query(() => \"inner ok\");\n"
+    "\n"
+    "  globalThis.__vireo_app = { schema: schema_default,\n"
+    "    modules: { messages: messages_exports, blobs: blobs_exports, \"dir/act\": act_exports } };\n"
+    "})();\n";
+
+struct fixture {
+    char dir[64];
+    struct store *store;
+    struct js_runtime *rt;
+    struct js_result res;
+    char logs[4096];
+};
+
+static void log_cb(void *arg, const char *level, const char *fn_path, const char *msg, size_t len)
+{
+    struct fixture *f = arg;
+    size_t n = strlen(f->logs);
+    snprintf(f->logs + n, sizeof(f->logs) - n, "%s|%s|%.*s\n", level, fn_path, (int)len, msg);
+}
+
+static int fixture_open(struct fixture *f, const char *bundle, struct buf *err)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/vireo_test_js_XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/db.sqlite", f->dir);
+    if (store_open(path, NULL, &f->store, err) < 0)
+        return -1;
+    struct js_options o = { .timeout_ms = 200, .action_timeout_ms = 2000 };
+    if (js_runtime_new(f->store, &o, bundle, strlen(bundle), "app.js", &f->rt, err) < 0)
+        return -1;
+    js_runtime_set_log(f->rt, log_cb, f);
+    js_result_init(&f->res);
+    return 0;
+}
+
+static void fixture_close(struct fixture *f)
+{
+    js_result_release(&f->res);
+    js_runtime_free(f->rt);
+    if (f->store)
+        store_close(f->store);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", f->dir);
+}
+
+/* Calls `path` and returns the value (or the error message) as a string. */
+static const char *call(struct fixture *f, const char *path, const char *args)
+{
+    const struct js_function *fn = js_runtime_find(f->rt, path);
+    if (!fn)
+        return "(no such function)";
+    js_call(f->rt, fn, args, strlen(args), &f->res);
+    return f->res.status == JS_OK ? f->res.value.data : f->res.error.data;
+}
+
+static struct fixture F;
+static int opened;
+
+static struct fixture *fx(void)
+{
+    if (!opened) {
+        struct buf err = BUF_INIT(4096);
+        if (fixture_open(&F, BUNDLE, &err) < 0) {
+            fprintf(stderr, "fixture: %s\n", err.data);
+            exit(1);
+        }
+        buf_release(&err);
+        opened = 1;
+    }
+    return &F;
+}
+
+TEST(registers_functions)
+{
+    struct fixture *f = fx();
+    CHECK(js_runtime_function_count(f->rt) >= 30);
+    const struct js_function *fn = js_runtime_find(f->rt, "messages:send");
+    CHECK(fn && fn->kind == JS_MUTATION && !fn->internal && fn->args);
+    fn = js_runtime_find(f->rt, "messages:secret");
+    CHECK(fn && fn->kind == JS_QUERY && fn->internal);
+    fn = js_runtime_find(f->rt, "dir/act:run");
+    CHECK(fn && fn->kind == JS_ACTION);
+    fn = js_runtime_find(f->rt, "messages:spin");
+    CHECK(fn && fn->args == NULL);
+    CHECK(js_runtime_find(f->rt, "messages:nope") == NULL);
+    CHECK_EQ_STR(call(f, "messages", "{}"), "\"default!\"");
+    CHECK_EQ_STR(call(f, "messages:default", "{}"), "\"default!\"");
+}
+
+TEST(insert_and_query)
+{
+    struct fixture *f = fx();
+    for (int i = 0; i < 5; i++) {
+        char a[160];
+        snprintf(a, sizeof(a), "{\"channel\":\"%s\",\"author\":\"%s\",\"body\":\"m%d\",\"n\":%d}",
+                 i < 4 ? "c1" : "c2", i % 2 ? "bob" : "ann", i, i);
+        const char *id = call(f, "messages:send", a);
+        CHECK_EQ_INT(f->res.status, JS_OK);
+        CHECK(strlen(id) == STORE_ID_LEN + 2);
+        CHECK(f->res.version > 0);
+    }
+    call(f, "messages:list", "{\"channel\":\"c1\"}");
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK(strstr(f->res.value.data, "\"m0\"") && strstr(f->res.value.data, "\"m3\""));
+    CHECK(!strstr(f->res.value.data, "\"m4\""));
+    CHECK(f->res.txn && store_txn_read_set(f->res.txn)->len >= 1);
+    CHECK_EQ_STR(call(f, "messages:range", "{\"channel\":\"c1\",\"lo\":1,\"hi\":3,\"desc\":false}"),
+                 "[1,2]");
+    CHECK_EQ_STR(call(f, "messages:range", "{\"channel\":\"c1\",\"lo\":0,\"hi\":9,\"desc\":true}"),
+                 "[3,2,1,0]");
+    CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":3}"), "3");
+    CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":0}"), "0");
+    CHECK(strstr(call(f, "messages:firstOf", "{\"channel\":\"c1\"}"), "\"m0\""));
+    CHECK_EQ_STR(call(f, "messages:firstOf", "{\"channel\":\"zz\"}"), "null");
+    CHECK_EQ_STR(call(f, "messages:uniqueOf", "{\"channel\":\"c2\"}"), "\"m4\"");
+    CHECK(strstr(call(f, "messages:uniqueOf", "{\"channel\":\"c1\"}"), "more than one"));
+    CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
+    CHECK_EQ_STR(call(f, "messages:byAuthor", "{\"author\":\"ann\"}"), "[2,4]");
+    CHECK_EQ_STR(call(f, "messages:iter", "{}"), "2");
+    CHECK_EQ_STR(call(f, "messages:badRange", "{}"),
+                 "index `by_channel` of `messages` is on [channel]; cannot range on `author`");
+}
+
+TEST(argument_validation)
+{
+    struct fixture *f = fx();
+    const char *m = call(f, "messages:send", "{\"channel\":5,\"author\":\"a\",\"body\":\"b\"}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_ARGS);
+    CHECK_EQ_STR(f->res.error_code.data, "ArgumentValidationError");
+    CHECK(strstr(m, "channel") && strstr(m, "string") && strstr(m, "number"));
+    call(f, "messages:send", "{\"channel\":\"x\",\"author\":\"a\"}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_ARGS);
+    CHECK(strstr(f->res.error.data, "body"));
+    call(f, "messages:get", "{\"id\":\"not-an-id\"}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_ARGS);
+    call(f, "messages:spin", "[1]");
+    CHECK_EQ_INT(f->res.status, JS_ERR_ARGS);
+}
+
+static void first_id(struct fixture *f, const char *channel, char *out)
+{
+    char a[64];
+    snprintf(a, sizeof(a), "{\"channel\":\"%s\"}", channel);
+    const char *v = call(f, "messages:firstOf", a);
+    const char *p = strstr(v, "\"_id\":\"");
+    out[0] = 0;
+    if (p)
+        snprintf(out, STORE_ID_LEN + 1, "%s", p + 7);
+}
+
+TEST(patch_replace_delete)
+{
+    struct fixture *f = fx();
+    call(f, "messages:send", "{\"channel\":\"pr\",\"author\":\"a\",\"body\":\"orig\",\"n\":7}");
+    char id[STORE_ID_LEN + 1], a[128];
+    first_id(f, "pr", id);
+    CHECK(strlen(id) == STORE_ID_LEN);
+    snprintf(a, sizeof(a), "{\"id\":\"%s\",\"body\":\"edited\"}", id);
+    CHECK_EQ_STR(call(f, "messages:edit", a), "null");
+    snprintf(a, sizeof(a), "{\"id\":\"%s\"}", id);
+    const char *d = call(f, "messages:get", a);
+    CHECK(strstr(d, "\"edited\"") && !strstr(d, "\"n\""));
+    call(f, "messages:swap", a);
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    d = call(f, "messages:get", a);
+    CHECK(strstr(d, "\"replaced\"") && strstr(d, id));
+    call(f, "messages:remove", a);
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK_EQ_STR(call(f, "messages:get", a), "null");
+}
+
+TEST(throwing_mutation_writes_nothing)
+{
+    struct fixture *f = fx();
+    uint64_t before = store_version(f->store);
+    CHECK_EQ_STR(call(f, "messages:failAfterInsert", "{}"), "boom");
+    CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
+    CHECK_EQ_STR(f->res.error_code.data, "FunctionFailed");
+    CHECK_EQ_STR(call(f, "messages:list", "{\"channel\":\"f\"}"), "[]");
+    CHECK(store_version(f->store) == before);
+    CHECK_EQ_STR(call(f, "messages:badDoc", "{}"), "\"SchemaValidationError\"");
+    call(f, "messages:badDocUncaught", "{}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
+    CHECK_EQ_STR(f->res.error_code.data, "SchemaValidationError");
+}
+
+TEST(time_limit)
+{
+    struct fixture *f = fx();
+    const char *m = call(f, "messages:spin", "{}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_TIMEOUT);
+    CHECK_EQ_STR(m, "function `messages:spin` exceeded its 200 ms time limit");
+    CHECK_EQ_STR(f->res.error_code.data, "ExecutionTimeout");
+    call(f, "messages:spinAsync", "{}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_TIMEOUT);
+    CHECK_EQ_STR(call(f, "messages:list", "{\"channel\":\"spin\"}"), "[]");
+    /* the runtime still works afterwards */
+    CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":1}"), "1");
+    call(f, "messages:send", "{\"channel\":\"after\",\"author\":\"a\",\"body\":\"b\"}");
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK(strstr(call(f, "messages:list", "{\"channel\":\"after\"}"), "\"after\""));
+}
+
+TEST(determinism)
+{
+    struct fixture *f = fx();
+    const char *v = call(f, "messages:env", "{}");
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK(strstr(v, "\"same\":true"));
+    CHECK(strstr(v, "\"inst\":true"));
+    CHECK(!strstr(v, "\"r\":[0,0]"));
+    const char *m = call(f, "messages:fetchy", "{}");
+    CHECK_EQ_STR(m, "fetch is not available in queries and mutations; use an action");
+    m = call(f, "messages:never", "{}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
+    CHECK(strstr(m, "never settled"));
+}
+
+TEST(values_round_trip)
+{
+    struct fixture *f = fx();
+    /* big = 2^62 (LE bytes 00..00 40), bytes 01 02 03, NaN, -0 */
+    const char *a = "{\"x\":{\"big\":{\"$integer\":\"AAAAAAAAAEA=\"},\"bytes\":{\"$bytes\":\"AQID\"},"
+                    "\"nan\":{\"$float\":\"AAAAAAAA+H8=\"},\"negz\":{\"$float\":\"AAAAAAAAAIA=\"}}}";
+    const char *v = call(f, "messages:echo", a);
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK(strstr(v, "\"types\":[\"bigint\",true,true,true]"));
+    CHECK(strstr(v, "\"big\":{\"$integer\":\"AAAAAAAAAEA=\"}"));
+    CHECK(strstr(v, "\"sum\":{\"$integer\":\"AQAAAAAAAEA=\"}"));
+    CHECK(strstr(v, "\"bytes\":{\"$bytes\":\"AQID\"}"));
+    CHECK(strstr(v, "\"len\":3"));
+    CHECK(strstr(v, "\"inf\":{\"$float\":\"AAAAAAAA8P8=\"}"));
+    CHECK(strstr(v, "\"negz\":{\"$float\":\"AAAAAAAAAIA=\"}"));
+    const char *id = call(f, "blobs:put", "{}");
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    char args[96];
+    snprintf(args, sizeof(args), "{\"id\":%s}", id);
+    CHECK_EQ_STR(call(f, "blobs:read", args), "[\"bigint\",true,\"1,2,255\"]");
+}
+
+TEST(console_and_errors)
+{
+    struct fixture *f = fx();
+    f->logs[0] = 0;
+    call(f, "messages:logs", "{}");
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK_EQ_STR(f->res.value.data, "null");
+    CHECK_EQ_STR(f->logs, "info|messages:logs|hello { a: 1 } 5n\nwarn|messages:logs|careful\n");
+    call(f, "messages:fail", "{}");
+    CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
+    CHECK_EQ_STR(f->res.error_code.data, "FunctionFailed");
+    CHECK_EQ_STR(f->res.error_data.data, "{\"code\":\"nope\",\"n\":1}");
+    call(f, "messages:failConvex", "{}");
+    CHECK_EQ_STR(f->res.error.data, "plain");
+    CHECK_EQ_STR(f->res.error_data.data, "\"plain\"");
+}
+
+TEST(actions)
+{
+    struct fixture *f = fx();
+    const char *v = call(f, "dir/act:run", "{\"channel\":\"act\"}");
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK(f->res.txn == NULL);
+    CHECK(strstr(v, "\"n\":2"));
+    CHECK(strstr(v, "\"secret\":42"));
+    CHECK(strstr(v, "\"err\":\"`messages:list`: argument"));
+    CHECK(strstr(v, "\"err2\":\"boom\""));
+    CHECK(strstr(v, "\"nested\":\"inner ok\""));
+    CHECK(strstr(v, "\"t\":true"));
+    CHECK(strstr(v, "\"db\":true"));
+    CHECK_EQ_STR(call(f, "messages:list", "{\"channel\":\"f\"}"), "[]");
+}
+
+TEST(load_errors)
+{
+    struct fixture g;
+    struct buf err = BUF_INIT(4096);
+    const char *syntax = "(() => {\n  // vireo/a.ts\n  var x = 1;\n\n  // vireo/bad.ts\n"
+                         "  var y = (;\n})();\n";
+    CHECK(fixture_open(&g, syntax, &err) < 0);
+    CHECK(strstr(err.data, "vireo/bad.ts (bundle line 6)"));
+    CHECK(strstr(err.data, "SyntaxError"));
+    fixture_close(&g);
+    buf_reset(&err);
+    const char *ref = "(() => {\n  // vireo/a.ts\n  var x = 1;\n  // vireo/b.ts\n  nope();\n})();\n";
+    CHECK(fixture_open(&g, ref, &err) < 0);
+    CHECK(strstr(err.data, "vireo/b.ts (bundle line 5): ReferenceError"));
+    fixture_close(&g);
+    buf_reset(&err);
+    const char *tbl = "(() => {\n  // vireo/schema.ts\n  var { defineSchema, defineTable, v } = "
+                      "globalThis.__vireo;\n  defineTable({ a: v.string() }).index(\"by_id\", "
+                      "[\"a\"]);\n})();\n";
+    CHECK(fixture_open(&g, tbl, &err) < 0);
+    CHECK(strstr(err.data, "vireo/schema.ts (bundle line 4)") && strstr(err.data, "reserved"));
+    fixture_close(&g);
+    buf_release(&err);
+}
+
+TEST(zz_cleanup)
+{
+    if (opened)
+        fixture_close(&F);
+    opened = 0;
+}
+
+TEST_MAIN()
