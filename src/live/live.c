@@ -201,15 +201,10 @@ struct stab_ctx {
     size_t newly;
 };
 
-static void mark_dirty(uint64_t id, void *arg)
+static int push_dirty(struct live *l, struct live_query *q)
 {
-    struct stab_ctx *c = arg;
-    struct live *l = c->l;
-    char idk[24];
-    struct live_query *q = hmap_get(&l->by_id, idk, id_key(id, idk));
-    l->stats.invalidations++;
-    if (!q || q->dirty)
-        return;
+    if (q->dirty)
+        return 0;
     q->dirty = 1;
     q->next_dirty = NULL;
     if (l->dirty_tail)
@@ -217,7 +212,29 @@ static void mark_dirty(uint64_t id, void *arg)
     else
         l->dirty_head = q;
     l->dirty_tail = q;
-    c->newly++;
+    return 1;
+}
+
+void live_mark_dirty(struct live *l, struct live_query *q)
+{
+    push_dirty(l, q);
+}
+
+void live_mark_all_dirty(struct live *l)
+{
+    for (size_t i = 0; i < l->queries.cap; i++)
+        if (l->queries.slots[i].key)
+            push_dirty(l, l->queries.slots[i].value);
+}
+
+static void mark_dirty(uint64_t id, void *arg)
+{
+    struct stab_ctx *c = arg;
+    char idk[24];
+    struct live_query *q = hmap_get(&c->l->by_id, idk, id_key(id, idk));
+    c->l->stats.invalidations++;
+    if (q)
+        c->newly += (size_t)push_dirty(c->l, q);
 }
 
 size_t live_apply_writes(struct live *l, const struct write_set *writes)

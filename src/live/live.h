@@ -25,6 +25,7 @@ struct live_query {
     uint64_t result_hash;  /* of result (and is_error); diff suppression and resume */
     uint64_t version;      /* store version of the last execution; 0 before the first */
     int dirty;
+    void *owner;           /* the caller's (the sync layer's subscriber list) */
 
     /* private to live.c */
     size_t refs;
@@ -62,6 +63,10 @@ int live_query_update(struct live *l, struct live_query *q, const struct read_se
 /* Marks every live query whose read ranges contain a key of `writes` dirty. Returns how many
  * became dirty now. */
 size_t live_apply_writes(struct live *l, const struct write_set *writes);
+
+/* Queues q to be (re)run: a new query, or every query after the app's code changed. */
+void live_mark_dirty(struct live *l, struct live_query *q);
+void live_mark_all_dirty(struct live *l);
 
 /* Takes the next dirty query (clearing its flag) or NULL. The caller holds no extra reference:
  * run it and call live_query_update before releasing anything. */

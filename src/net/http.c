@@ -261,7 +261,8 @@ enum {
     CH_DATA_CR,
     CH_DATA_LF,
     CH_TRAILER_START, /* start of a trailer line or the final CRLF */
-    CH_TRAILER,       /* inside a trailer line, up to CR */
+    CH_TRAILER_NAME,  /* a trailer field name up to ':' */
+    CH_TRAILER,       /* a trailer field value, up to CR */
     CH_TRAILER_LF,
     CH_END_LF,
     CH_DONE,
@@ -356,10 +357,17 @@ ssize_t http_chunked_decode(struct http_chunked *d, char *p, size_t n, size_t *d
             if (c == '\r') {
                 d->state = CH_END_LF;
             } else if (tchar[c]) {
-                d->state = CH_TRAILER;
+                d->state = CH_TRAILER_NAME;
             } else {
                 goto error;
             }
+            i++;
+            break;
+        case CH_TRAILER_NAME:
+            if (c == ':')
+                d->state = CH_TRAILER;
+            else if (!tchar[c])
+                goto error;
             i++;
             break;
         case CH_TRAILER:
