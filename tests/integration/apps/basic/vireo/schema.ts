@@ -1,0 +1,9 @@
+import { defineSchema, defineTable, v } from "./_generated/server";
+
+export default defineSchema({
+  items: defineTable({ name: v.string(), n: v.number(), tag: v.string() })
+    .index("by_n", ["n"])
+    .index("by_tag_n", ["tag", "n"]),
+  notes: defineTable({ text: v.string() }),
+  blobs: defineTable({ big: v.int64(), data: v.bytes() }),
+});

@@ -1,0 +1,548 @@
+// Shared helpers for the integration suites: start a real `vireo` process on a fresh copy of a
+// fixture app, talk to it over HTTP (node:http, no pooling) and raw sockets, build/parse
+// WebSocket frames, run CLI commands. Every process started here is killed on exit, even when a
+// test fails or times out.
+import { spawn, execFile } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, "../..");
+export const APPS = path.join(here, "apps");
+export const VIREO_BIN = process.env.VIREO_BIN || path.join(REPO, "vireo");
+
+const children = new Set();
+const tempDirs = new Set();
+
+function killAll() {
+    for (const c of children) {
+        try {
+            c.kill("SIGKILL");
+        } catch {
+            /* already gone */
+        }
+    }
+    for (const d of tempDirs) {
+        try {
+            fs.rmSync(d, { recursive: true, force: true });
+        } catch {
+            /* best effort */
+        }
+    }
+}
+process.on("exit", killAll);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+        killAll();
+        process.exit(130);
+    });
+}
+
+export function childEnv(extra = {}) {
+    const env = { ...process.env, ...extra };
+    const esbuild = path.join(REPO, "node_modules/.bin/esbuild");
+    if (!env.VIREO_ESBUILD && fs.existsSync(esbuild)) env.VIREO_ESBUILD = esbuild;
+    delete env.VIREO_ADMIN_KEY;
+    if (extra.VIREO_ADMIN_KEY) env.VIREO_ADMIN_KEY = extra.VIREO_ADMIN_KEY;
+    return env;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* A fresh temp dir (removed at exit). With `from`, a copy of that folder (a fixture app name
+ * under tests/integration/apps, or an absolute path). */
+export function tempDir(from) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vireo-it-"));
+    tempDirs.add(dir);
+    if (from) {
+        const src = path.isAbsolute(from) ? from : path.join(APPS, from);
+        fs.cpSync(src, dir, { recursive: true });
+    }
+    return dir;
+}
+
+/* Polls fn() until it returns a truthy value (or stops throwing), at most `timeout` ms. */
+export async function waitFor(fn, { timeout = 5000, interval = 50, what = "condition" } = {}) {
+    const end = Date.now() + timeout;
+    let last;
+    for (;;) {
+        try {
+            const v = await fn();
+            if (v) return v;
+            last = v;
+        } catch (e) {
+            last = e;
+        }
+        if (Date.now() > end)
+            throw new Error(`timed out after ${timeout} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+        await sleep(interval);
+    }
+}
+
+/* --- servers --- */
+
+export class Server {
+    constructor(proc) {
+        this.proc = proc;
+        this.stdout = "";
+        this.stderr = "";
+        this.exitCode = undefined;
+        this.exitSignal = undefined;
+        this.exited = new Promise((resolve) => {
+            proc.on("exit", (code, signal) => {
+                this.exitCode = code;
+                this.exitSignal = signal;
+                children.delete(proc);
+                resolve({ code, signal });
+            });
+        });
+        proc.stdout.setEncoding("utf8");
+        proc.stderr.setEncoding("utf8");
+        proc.stdout.on("data", (d) => (this.stdout += d));
+        proc.stderr.on("data", (d) => (this.stderr += d));
+    }
+
+    get url() {
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    async waitReady(timeout = 20000) {
+        await waitFor(
+            () => {
+                if (this.exitCode !== undefined || this.exitSignal)
+                    throw Object.assign(new Error(`vireo exited (${this.exitCode ?? this.exitSignal}) before it was ready\nstdout: ${this.stdout}\nstderr: ${this.stderr}`), { fatal: true });
+                const m = /listening on http:\/\/[^:\s]+:(\d+)/.exec(this.stdout);
+                const k = /admin key:\s*([0-9a-fA-F]+)\s*\n/.exec(this.stdout);
+                if (m && k) {
+                    this.port = Number(m[1]);
+                    this.adminKey = k[1];
+                    return true;
+                }
+                return false;
+            },
+            { timeout, interval: 20, what: "the 'listening on' line" },
+        ).catch((e) => {
+            const msg = e.message.includes("exited") ? e.message : `${e.message}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`;
+            throw new Error(msg);
+        });
+        return this;
+    }
+
+    /* Resolves when stderr matches re (checked from `from` on). */
+    waitStderr(re, { timeout = 5000, from = 0 } = {}) {
+        return waitFor(() => re.exec(this.stderr.slice(from)), { timeout, interval: 25, what: `stderr to match ${re}` });
+    }
+
+    /* SIGTERM (or `signal`), then SIGKILL after `timeout`; returns {code, signal}. */
+    async stop(signal = "SIGTERM", timeout = 6000) {
+        if (this.exitCode !== undefined || this.exitSignal) return { code: this.exitCode, signal: this.exitSignal };
+        this.proc.kill(signal);
+        const t = setTimeout(() => this.proc.kill("SIGKILL"), timeout);
+        const r = await this.exited;
+        clearTimeout(t);
+        return r;
+    }
+
+    post(p, body, opts) {
+        return request(this.port, "POST", p, body, opts);
+    }
+
+    get(p, opts) {
+        return request(this.port, "GET", p, undefined, opts);
+    }
+
+    call(kind, fnPath, args, opts) {
+        const body = args === undefined ? { path: fnPath } : { path: fnPath, args };
+        return request(this.port, "POST", `/api/${kind}`, body, opts);
+    }
+    query(p, a, o) { return this.call("query", p, a, o); }
+    mutation(p, a, o) { return this.call("mutation", p, a, o); }
+    action(p, a, o) { return this.call("action", p, a, o); }
+    admin(fnPath, args = {}, key = this.adminKey) {
+        const headers = key === null ? {} : { Authorization: `Bearer ${key}` };
+        return request(this.port, "POST", "/api/admin/run", { path: fnPath, args }, { headers });
+    }
+
+    /* The value of a successful call, or throws with the error. */
+    async value(kind, fnPath, args) {
+        const r = await this.call(kind, fnPath, args);
+        if (r.status !== 200 || !r.json || r.json.status !== "success")
+            throw new Error(`${kind} ${fnPath} failed: HTTP ${r.status} ${r.text}`);
+        return r.json.value;
+    }
+}
+
+/* Spawns `vireo <cmd> <dir> --port 0 ...args` and waits for the ready line. */
+export async function startServer(dir, { cmd = "dev", args = [], env = {}, timeout = 20000 } = {}) {
+    const s = spawnServer(dir, { cmd, args, env });
+    await s.waitReady(timeout);
+    return s;
+}
+
+export function spawnServer(dir, { cmd = "dev", args = [], env = {} } = {}) {
+    const proc = spawn(VIREO_BIN, [cmd, dir, "--port", "0", ...args], {
+        env: childEnv(env),
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(proc);
+    const s = new Server(proc);
+    proc.on("error", (e) => {
+        s.stderr += `spawn error: ${e.message}\n`;
+        s.exitCode = -1;
+    });
+    return s;
+}
+
+/* Runs `vireo ...args` to completion: {code, signal, stdout, stderr}. */
+export function runCli(args, { cwd, env = {}, timeout = 15000 } = {}) {
+    return new Promise((resolve) => {
+        const p = execFile(VIREO_BIN, args, { cwd, env: childEnv(env), timeout, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
+            children.delete(p);
+            const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+            resolve({ code, signal: err && err.signal, stdout: String(stdout), stderr: String(stderr) });
+        });
+        children.add(p);
+    });
+}
+
+/* --- HTTP --- */
+
+/* One request on a fresh connection: {status, headers, text, json}. body: object (JSON-encoded),
+ * string or Buffer. */
+export function request(port, method, p, body, { headers = {}, timeout = 10000 } = {}) {
+    return new Promise((resolve, reject) => {
+        let data;
+        const h = { ...headers };
+        if (body !== undefined) {
+            data = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+            if (!Object.keys(h).some((k) => k.toLowerCase() === "content-type")) h["Content-Type"] = "application/json";
+            h["Content-Length"] = data.length;
+        }
+        const req = http.request({ host: "127.0.0.1", port, method, path: p, headers: h, agent: false }, (res) => {
+            const chunks = [];
+            res.on("data", (c) => chunks.push(c));
+            res.on("end", () => {
+                clearTimeout(timer);
+                const text = Buffer.concat(chunks).toString("utf8");
+                let json;
+                try {
+                    json = JSON.parse(text);
+                } catch {
+                    json = undefined;
+                }
+                resolve({ status: res.statusCode, headers: res.headers, text, json });
+            });
+            res.on("error", reject);
+        });
+        const timer = setTimeout(() => {
+            req.destroy(new Error(`${method} ${p}: no complete answer within ${timeout} ms`));
+        }, timeout);
+        req.on("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        if (data) req.write(data);
+        req.end();
+    });
+}
+
+/* --- raw sockets --- */
+
+export class RawConn {
+    static open(port, timeout = 5000) {
+        return new Promise((resolve, reject) => {
+            const sock = net.connect({ host: "127.0.0.1", port });
+            const t = setTimeout(() => {
+                sock.destroy();
+                reject(new Error("connect timeout"));
+            }, timeout);
+            sock.once("connect", () => {
+                clearTimeout(t);
+                resolve(new RawConn(sock));
+            });
+            sock.once("error", (e) => {
+                clearTimeout(t);
+                reject(e);
+            });
+        });
+    }
+
+    constructor(sock) {
+        this.sock = sock;
+        this.buf = Buffer.alloc(0);
+        this.closed = false;
+        this.error = null;
+        this.waiters = new Set();
+        sock.on("data", (d) => {
+            this.buf = Buffer.concat([this.buf, d]);
+            this.wake();
+        });
+        sock.on("error", (e) => {
+            this.error = e;
+            this.wake();
+        });
+        sock.on("close", () => {
+            this.closed = true;
+            this.wake();
+        });
+    }
+
+    wake() {
+        for (const w of [...this.waiters]) w();
+    }
+
+    write(data) {
+        return new Promise((resolve) => {
+            if (this.closed || this.sock.destroyed) return resolve(false);
+            this.sock.write(data, (err) => resolve(!err));
+        });
+    }
+
+    /* Resolves with pred(this)'s first truthy value; rejects after timeout. */
+    waitFor(pred, timeout = 5000, what = "data") {
+        return new Promise((resolve, reject) => {
+            const check = () => {
+                let v;
+                try {
+                    v = pred(this);
+                } catch (e) {
+                    done();
+                    reject(e);
+                    return;
+                }
+                if (v) {
+                    done();
+                    resolve(v);
+                }
+            };
+            const t = setTimeout(() => {
+                done();
+                reject(new Error(`timed out after ${timeout} ms waiting for ${what}; got ${this.buf.length} bytes: ${JSON.stringify(this.buf.subarray(0, 300).toString("latin1"))}${this.closed ? " (closed)" : ""}`));
+            }, timeout);
+            const done = () => {
+                clearTimeout(t);
+                this.waiters.delete(check);
+            };
+            this.waiters.add(check);
+            check();
+        });
+    }
+
+    /* n complete HTTP responses from the start of the buffer. */
+    async responses(n, timeout = 5000) {
+        return this.waitFor((c) => {
+            const r = parseResponses(c.buf);
+            if (r.responses.length >= n) return r.responses;
+            if (c.closed) {
+                const all = parseResponses(c.buf, true);
+                if (all.responses.length >= n) return all.responses;
+                throw new Error(`connection closed after ${all.responses.length} of ${n} responses; buffer: ${JSON.stringify(c.buf.toString("latin1").slice(0, 400))}`);
+            }
+            return null;
+        }, timeout, `${n} HTTP responses`);
+    }
+
+    waitClosed(timeout = 5000) {
+        return this.waitFor((c) => c.closed || (c.error && c.error.code === "ECONNRESET"), timeout, "the server to close the connection");
+    }
+
+    destroy() {
+        this.sock.destroy();
+    }
+}
+
+/* Parses consecutive HTTP/1.1 responses: {responses: [{status, reason, headers, body}], rest}.
+ * With atEof, a response without length takes the rest of the buffer. */
+export function parseResponses(buf, atEof = false) {
+    const responses = [];
+    let off = 0;
+    for (;;) {
+        const end = buf.indexOf("\r\n\r\n", off);
+        if (end < 0) break;
+        const head = buf.subarray(off, end).toString("latin1").split("\r\n");
+        const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(head[0]);
+        if (!m) throw new Error(`bad status line: ${JSON.stringify(head[0])}`);
+        const status = Number(m[1]);
+        const headers = {};
+        for (const line of head.slice(1)) {
+            const i = line.indexOf(":");
+            if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+        }
+        let pos = end + 4;
+        let body;
+        if ((status >= 100 && status < 200) || status === 204 || status === 304) {
+            body = Buffer.alloc(0);
+        } else if (/chunked/i.test(headers["transfer-encoding"] || "")) {
+            const parts = [];
+            let ok = false;
+            for (;;) {
+                const le = buf.indexOf("\r\n", pos);
+                if (le < 0) break;
+                const size = parseInt(buf.subarray(pos, le).toString("latin1"), 16);
+                if (Number.isNaN(size)) throw new Error("bad chunk size");
+                if (size === 0) {
+                    const te = buf.indexOf("\r\n\r\n", le);
+                    if (te < 0 && buf.length < le + 4) break;
+                    pos = te >= 0 ? te + 4 : le + 4;
+                    ok = true;
+                    break;
+                }
+                if (buf.length < le + 2 + size + 2) break;
+                parts.push(buf.subarray(le + 2, le + 2 + size));
+                pos = le + 2 + size + 2;
+            }
+            if (!ok) break;
+            body = Buffer.concat(parts);
+        } else if (headers["content-length"] !== undefined) {
+            const n = Number(headers["content-length"]);
+            if (buf.length < pos + n) break;
+            body = buf.subarray(pos, pos + n);
+            pos += n;
+        } else {
+            if (!atEof) break;
+            body = buf.subarray(pos);
+            pos = buf.length;
+        }
+        let json;
+        try {
+            json = JSON.parse(body.toString("utf8"));
+        } catch {
+            json = undefined;
+        }
+        responses.push({ status, reason: m[2], headers, body, text: body.toString("utf8"), json });
+        off = pos;
+    }
+    return { responses, rest: buf.subarray(off) };
+}
+
+/* A raw HTTP request's bytes. */
+export function httpRequestBytes(method, p, { headers = {}, body } = {}) {
+    const b = body === undefined ? null : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+    let s = `${method} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
+    const h = { ...headers };
+    if (b && !Object.keys(h).some((k) => /^(content-length|transfer-encoding)$/i.test(k))) h["Content-Length"] = b.length;
+    if (b && !Object.keys(h).some((k) => /^content-type$/i.test(k))) h["Content-Type"] = "application/json";
+    for (const [k, v] of Object.entries(h)) s += `${k}: ${v}\r\n`;
+    s += "\r\n";
+    return b ? Buffer.concat([Buffer.from(s, "latin1"), b]) : Buffer.from(s, "latin1");
+}
+
+/* --- WebSocket frames --- */
+
+export const OP = { CONT: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 };
+
+export function wsFrame(opcode, payload = Buffer.alloc(0), { fin = true, mask = true, rsv = 0 } = {}) {
+    const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    const len = data.length;
+    let head;
+    if (len < 126) {
+        head = Buffer.alloc(2);
+        head[1] = len;
+    } else if (len < 65536) {
+        head = Buffer.alloc(4);
+        head[1] = 126;
+        head.writeUInt16BE(len, 2);
+    } else {
+        head = Buffer.alloc(10);
+        head[1] = 127;
+        head.writeBigUInt64BE(BigInt(len), 2);
+    }
+    head[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f);
+    if (!mask) return Buffer.concat([head, data]);
+    head[1] |= 0x80;
+    const key = crypto.randomBytes(4);
+    const masked = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) masked[i] = data[i] ^ key[i & 3];
+    return Buffer.concat([head, key, masked]);
+}
+
+export function closePayload(code, reason = "") {
+    const b = Buffer.alloc(2 + Buffer.byteLength(reason));
+    b.writeUInt16BE(code, 0);
+    b.write(reason, 2);
+    return b;
+}
+
+/* Parses server frames from buf: {frames: [{fin, rsv, opcode, masked, payload, code?, reason?}], rest}. */
+export function parseWsFrames(buf) {
+    const frames = [];
+    let off = 0;
+    while (buf.length - off >= 2) {
+        const b0 = buf[off], b1 = buf[off + 1];
+        let len = b1 & 0x7f;
+        let pos = off + 2;
+        if (len === 126) {
+            if (buf.length < pos + 2) break;
+            len = buf.readUInt16BE(pos);
+            pos += 2;
+        } else if (len === 127) {
+            if (buf.length < pos + 8) break;
+            len = Number(buf.readBigUInt64BE(pos));
+            pos += 8;
+        }
+        const masked = (b1 & 0x80) !== 0;
+        let key = null;
+        if (masked) {
+            if (buf.length < pos + 4) break;
+            key = buf.subarray(pos, pos + 4);
+            pos += 4;
+        }
+        if (buf.length < pos + len) break;
+        let payload = Buffer.from(buf.subarray(pos, pos + len));
+        if (key) for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
+        const f = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload };
+        if (f.opcode === OP.CLOSE && len >= 2) {
+            f.code = payload.readUInt16BE(0);
+            f.reason = payload.subarray(2).toString("utf8");
+        }
+        frames.push(f);
+        off = pos + len;
+    }
+    return { frames, rest: buf.subarray(off) };
+}
+
+/* Opens a raw connection and completes the WebSocket handshake on `p`. Returns the RawConn with
+ * its buffer positioned after the 101 response (conn.frames() parses what follows). */
+export async function rawWebSocket(port, p = "/__test/echo", { headers = {}, timeout = 5000 } = {}) {
+    const c = await RawConn.open(port);
+    const key = crypto.randomBytes(16).toString("base64");
+    const h = {
+        Upgrade: "websocket",
+        Connection: "Upgrade",
+        "Sec-WebSocket-Key": key,
+        "Sec-WebSocket-Version": "13",
+        ...headers,
+    };
+    await c.write(httpRequestBytes("GET", p, { headers: h }));
+    const [res] = await c.responses(1, timeout);
+    if (res.status !== 101) {
+        c.destroy();
+        throw new Error(`handshake answered ${res.status}: ${res.text}`);
+    }
+    const expect = crypto.createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B80").digest("base64");
+    res.expectedAccept = expect;
+    const headEnd = c.buf.indexOf("\r\n\r\n") + 4;
+    c.buf = c.buf.subarray(headEnd);
+    c.handshake = res;
+    c.frames = () => parseWsFrames(c.buf).frames;
+    c.waitFrame = (pred, t = 5000, what = "a frame") =>
+        c.waitFor((cc) => parseWsFrames(cc.buf).frames.find(pred), t, what);
+    return c;
+}
+
+/* --- value encoding --- */
+
+export function int64Wire(n) {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(BigInt(n));
+    return { $integer: b.toString("base64") };
+}
+
+export function wireInt64(w) {
+    return Buffer.from(w.$integer, "base64").readBigInt64LE(0);
+}
