@@ -1,0 +1,669 @@
+/* test_store: the SQLite document store on a temporary file — CRUD, scans with every bound
+ * combination against a brute-force filter and sort, read and write sets, schemas with backfill
+ * and rollback, aborts, and reopening. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "store/key.h"
+#include "store/store.h"
+#include "store/store_int.h"
+#include "test.h"
+
+#include "base/banned.h"
+
+static char dir[64];
+static int ndb;
+
+static void cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static struct store *open_new(char *path, size_t n)
+{
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/vr-store-XXXXXX");
+        if (!mkdtemp(dir))
+            abort();
+        atexit(cleanup);
+    }
+    snprintf(path, n, "%s/t%d.db", dir, ndb++);
+    struct store *s = NULL;
+    struct buf err = BUF_INIT(BUF_NOLIMIT);
+    if (store_open(path, NULL, &s, &err) < 0)
+        fprintf(stderr, "open: %s\n", err.data);
+    buf_release(&err);
+    return s;
+}
+
+static struct buf err = BUF_INIT(BUF_NOLIMIT);
+
+static int insert(struct store *s, const char *table, const char *doc, char id[STORE_ID_LEN + 1])
+{
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    int r = store_insert(t, table, doc, strlen(doc), id, &err);
+    if (r == 0)
+        r = store_txn_commit(t, NULL, &err);
+    else
+        store_txn_abort(t);
+    store_txn_free(t);
+    return r;
+}
+
+/* Returns the document text (static) or "" when not found. */
+static const char *get(struct store *s, const char *id)
+{
+    static struct buf out = BUF_INIT(BUF_NOLIMIT);
+    int found = 0;
+    buf_reset(&out);
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    if (store_get(t, id, strlen(id), &out, &found, &err) < 0)
+        buf_append_str(&out, "ERROR");
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    return out.data;
+}
+
+static const char *after_ct(const char *doc)
+{
+    const char *p = strstr(doc, "\"_creationTime\":");
+    if (!p)
+        return "";
+    p += strlen("\"_creationTime\":");
+    while ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == '+')
+        p++;
+    return p;
+}
+
+TEST(crud)
+{
+    char path[128], id[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK(s != NULL);
+    CHECK_EQ_INT(store_version(s), 0);
+    CHECK_EQ_INT(insert(s, "messages", "{ \"body\": \"hi\",\"n\":1, \"nested\":{\"z\":1,\"a\":[1.5]} }",
+                        id), 0);
+    CHECK_EQ_INT(strlen(id), 32);
+    CHECK_EQ_INT(strspn(id, "0123456789abcdefghjkmnpqrstvwxyz"), 32);
+    CHECK_EQ_STR(store_id_table(s, id, strlen(id)), "messages");
+    CHECK_EQ_INT(store_version(s), 1);
+    const char *d = get(s, id);
+    char want[256];
+    snprintf(want, sizeof(want), "{\"_id\":\"%s\",\"_creationTime\":", id);
+    CHECK(strncmp(d, want, strlen(want)) == 0);
+    CHECK_EQ_STR(after_ct(d), ",\"body\":\"hi\",\"n\":1,\"nested\":{\"z\":1,\"a\":[1.5]}}");
+
+    /* patch: replace in place, append new, remove */
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    const char *rm[] = { "body" };
+    const char *p = "{\"x\":true,\"n\":2}";
+    CHECK_EQ_INT(store_patch(t, id, 32, p, strlen(p), rm, 1, &err), 0);
+    uint64_t v = 0;
+    CHECK_EQ_INT(store_txn_commit(t, &v, &err), 0);
+    CHECK_EQ_INT(v, 2);
+    store_txn_free(t);
+    char ct_before[64];
+    snprintf(ct_before, sizeof(ct_before), "%.*s", (int)(after_ct(get(s, id)) - get(s, id)),
+             get(s, id));
+    CHECK_EQ_STR(after_ct(get(s, id)), ",\"n\":2,\"nested\":{\"z\":1,\"a\":[1.5]},\"x\":true}");
+
+    /* replace keeps _id and _creationTime */
+    t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_replace(t, id, 32, "{\"only\":\"one\"}", 14, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    d = get(s, id);
+    CHECK(strncmp(d, ct_before, strlen(ct_before)) == 0);
+    CHECK_EQ_STR(after_ct(d), ",\"only\":\"one\"}");
+
+    /* rejected writes */
+    t = store_txn_begin(s, 1, &err);
+    CHECK(store_insert(t, "messages", "{\"_x\":1}", 8, id2, &err) < 0);
+    CHECK(strstr(err.data, "`_x` is reserved") != NULL);
+    CHECK(store_insert(t, "messages", "[1]", 3, id2, &err) < 0);
+    CHECK_EQ_STR(err.data, "document must be an object, got array");
+    CHECK(store_insert(t, "messages", "{\"a\":", 5, id2, &err) < 0);
+    CHECK(store_insert(t, "messages", "{\"a\":{\"$b\":1}}", 14, id2, &err) < 0);
+    CHECK(store_insert(t, "bad-name", "{}", 2, id2, &err) < 0);
+    CHECK(store_patch(t, id, 32, "{\"_id\":\"x\"}", 11, NULL, 0, &err) < 0);
+    CHECK(store_patch(t, "0123456789abcdefghjkmnpqrstvwxyz", 32, "{}", 2, NULL, 0, &err) < 0);
+    CHECK(store_get(t, "short", 5, &err, &(int){ 0 }, &err) < 0);
+    /* the size limit */
+    size_t big = (1u << 20) + 10;
+    char *huge = malloc(big + 16);
+    memcpy(huge, "{\"s\":\"", 6);
+    memset(huge + 6, 'a', big);
+    memcpy(huge + 6 + big, "\"}", 3);
+    CHECK(store_insert(t, "messages", huge, strlen(huge), id2, &err) < 0);
+    CHECK(strstr(err.data, "too large") != NULL);
+    free(huge);
+    CHECK_EQ_INT(store_txn_write_set(t)->len, 0);
+    CHECK_EQ_INT(store_txn_commit(t, &v, &err), 0);
+    CHECK_EQ_INT(v, 3); /* nothing written: version unchanged */
+    store_txn_free(t);
+
+    /* delete */
+    t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_delete(t, id, 32, &err), 0);
+    CHECK(store_delete(t, id, 32, &err) < 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_STR(get(s, id), "");
+    CHECK_EQ_INT(store_version(s), 4);
+    store_close(s);
+}
+
+TEST(abort_and_reopen)
+{
+    char path[128], id[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert(s, "t", "{\"a\":1}", id), 0);
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK(store_txn_begin(s, 0, &err) == NULL); /* one at a time */
+    CHECK_EQ_INT(store_insert(t, "t", "{\"a\":2}", 7, id2, &err), 0);
+    CHECK_EQ_INT(store_insert(t, "newtable", "{\"a\":2}", 7, id2, &err), 0);
+    store_txn_abort(t);
+    store_txn_free(t);
+    CHECK_EQ_STR(get(s, id2), "");
+    CHECK_EQ_INT(store_version(s), 1);
+    CHECK(store_id_table(s, id2, 32) == NULL); /* the aborted table is gone */
+    /* reads never bump the version */
+    t = store_txn_begin(s, 0, &err);
+    CHECK(store_insert(t, "t", "{}", 2, id2, &err) < 0);
+    uint64_t v = 9;
+    CHECK_EQ_INT(store_txn_commit(t, &v, &err), 0);
+    CHECK_EQ_INT(v, 1);
+    store_txn_free(t);
+    char doc[512];
+    snprintf(doc, sizeof(doc), "%s", get(s, id));
+    store_close(s);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK_EQ_INT(store_version(s), 1);
+    CHECK_EQ_STR(get(s, id), doc);
+    CHECK_EQ_INT(insert(s, "t", "{\"a\":3}", id2), 0);
+    CHECK_EQ_INT(store_version(s), 2);
+    /* _creationTime keeps increasing across reopen */
+    char d2[512];
+    snprintf(d2, sizeof(d2), "%s", get(s, id2));
+    CHECK(strtod(strstr(d2, "_creationTime\":") + 15, NULL) >
+          strtod(strstr(doc, "_creationTime\":") + 15, NULL));
+    store_close(s);
+    buf_release(&e);
+}
+
+/* ---- scans against a brute-force oracle ---- */
+
+#define NDOCS 80
+
+struct bdoc {
+    char id[STORE_ID_LEN + 1];
+    json_t *a, *b; /* NULL = missing */
+    int order;     /* insertion order = _creationTime order */
+    int alive;
+};
+
+static struct bdoc docs[NDOCS];
+
+static json_t *pick_val(unsigned r)
+{
+    switch (r % 7) {
+    case 0: return NULL;
+    case 1: return json_null();
+    case 2: return json_real(1);
+    case 3: return json_real(2);
+    case 4: return json_real(-1.5);
+    case 5: return json_string("x");
+    default: return json_string("");
+    }
+}
+
+static int enc_cmp(const json_t *x, const json_t *y)
+{
+    struct buf a = BUF_INIT(BUF_NOLIMIT), b = BUF_INIT(BUF_NOLIMIT);
+    key_encode_value(&a, x);
+    key_encode_value(&b, y);
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = memcmp(a.data, b.data, n);
+    if (!c)
+        c = a.len < b.len ? -1 : a.len > b.len;
+    buf_release(&a);
+    buf_release(&b);
+    return c;
+}
+
+static int bdoc_cmp(const void *x, const void *y)
+{
+    const struct bdoc *p = *(const struct bdoc *const *)x, *q = *(const struct bdoc *const *)y;
+    int c = enc_cmp(p->a, q->a);
+    if (!c)
+        c = enc_cmp(p->b, q->b);
+    if (!c)
+        c = p->order - q->order;
+    return c;
+}
+
+static const char *ops_lo[] = { NULL, "gt", "gte" };
+static const char *ops_hi[] = { NULL, "lt", "lte" };
+
+static int in_range(const struct bdoc *d, int neq, const json_t *eq0, const json_t *eq1,
+                    const char *lop, const json_t *lv, const char *hop, const json_t *hv)
+{
+    if (neq >= 1 && enc_cmp(d->a, eq0) != 0)
+        return 0;
+    if (neq >= 2 && enc_cmp(d->b, eq1) != 0)
+        return 0;
+    const json_t *f = neq == 0 ? d->a : d->b;
+    if (neq < 2) {
+        if (lop && (!strcmp(lop, "gt") ? enc_cmp(f, lv) <= 0 : enc_cmp(f, lv) < 0))
+            return 0;
+        if (hop && (!strcmp(hop, "lt") ? enc_cmp(f, hv) >= 0 : enc_cmp(f, hv) > 0))
+            return 0;
+    }
+    return 1;
+}
+
+static void append_val(struct buf *b, const json_t *v)
+{
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    buf_append_str(b, s);
+    free(s);
+}
+
+TEST(scans_match_brute_force)
+{
+    char path[128];
+    struct store *s = open_new(path, sizeof(path));
+    const char *schema = "{\"tables\":{\"items\":{\"indexes\":[{\"name\":\"by_ab\","
+                         "\"fields\":[\"a\",\"b\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, schema, strlen(schema), &err), 0);
+    unsigned seed = 7;
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    for (int i = 0; i < NDOCS; i++) {
+        seed = seed * 1103515245u + 12345u;
+        docs[i].a = pick_val(seed >> 8);
+        docs[i].b = pick_val(seed >> 16);
+        docs[i].order = i;
+        docs[i].alive = 1;
+        struct buf d = BUF_INIT(BUF_NOLIMIT);
+        buf_append_str(&d, "{\"k\":1");
+        if (docs[i].a) {
+            buf_append_str(&d, ",\"a\":");
+            append_val(&d, docs[i].a);
+        }
+        if (docs[i].b) {
+            buf_append_str(&d, ",\"b\":");
+            append_val(&d, docs[i].b);
+        }
+        buf_append_str(&d, "}");
+        CHECK_EQ_INT(store_insert(t, "items", d.data, d.len, docs[i].id, &err), 0);
+        buf_release(&d);
+    }
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+
+    struct bdoc *sorted[NDOCS];
+    for (int i = 0; i < NDOCS; i++)
+        sorted[i] = &docs[i];
+    qsort(sorted, NDOCS, sizeof(sorted[0]), bdoc_cmp);
+
+    int cases = 0, bad = 0;
+    for (int neq = 0; neq <= 2; neq++)
+        for (int li = 0; li < 3; li++)
+            for (int hi = 0; hi < 3; hi++)
+                for (int vv = 0; vv < 14; vv++)
+                    for (int desc = 0; desc < 2; desc++) {
+                        if (neq == 2 && (li || hi))
+                            continue;
+                        json_t *eq0 = pick_val((unsigned)vv + 1), *eq1 = pick_val((unsigned)vv / 2 + 2);
+                        json_t *lv = pick_val((unsigned)vv), *hv = pick_val((unsigned)vv * 3 + 1);
+                        struct buf r = BUF_INIT(BUF_NOLIMIT);
+                        buf_append_str(&r, "{\"eq\":[");
+                        if (neq >= 1)
+                            append_val(&r, eq0 ? eq0 : json_null());
+                        if (neq >= 2) {
+                            buf_append_str(&r, ",");
+                            append_val(&r, eq1 ? eq1 : json_null());
+                        }
+                        buf_append_str(&r, "]");
+                        if (!eq0)
+                            eq0 = json_null();
+                        if (!eq1)
+                            eq1 = json_null();
+                        if (li) {
+                            buf_appendf(&r, ",\"lower\":{\"op\":\"%s\"", ops_lo[li]);
+                            if (lv) {
+                                buf_append_str(&r, ",\"value\":");
+                                append_val(&r, lv);
+                            }
+                            buf_append_str(&r, "}");
+                        }
+                        if (hi) {
+                            buf_appendf(&r, ",\"upper\":{\"op\":\"%s\"", ops_hi[hi]);
+                            if (hv) {
+                                buf_append_str(&r, ",\"value\":");
+                                append_val(&r, hv);
+                            }
+                            buf_append_str(&r, "}");
+                        }
+                        buf_append_str(&r, "}");
+                        /* expected ids */
+                        struct buf want = BUF_INIT(BUF_NOLIMIT), got = BUF_INIT(BUF_NOLIMIT);
+                        for (int k = 0; k < NDOCS; k++) {
+                            struct bdoc *d = sorted[desc ? NDOCS - 1 - k : k];
+                            if (in_range(d, neq, eq0, eq1, li ? ops_lo[li] : NULL, lv,
+                                         hi ? ops_hi[hi] : NULL, hv))
+                                buf_append_str(&want, d->id);
+                        }
+                        t = store_txn_begin(s, 0, &err);
+                        struct store_cursor *c = NULL;
+                        CHECK_EQ_INT(store_scan_open(t, "items", "by_ab", r.data, r.len, desc, &c,
+                                                     &err),
+                                     0);
+                        int done = 0;
+                        struct buf doc = BUF_INIT(BUF_NOLIMIT);
+                        while (c && store_scan_next(c, &doc, &done, &err) == 0 && !done) {
+                            json_t *j = json_loads(doc.data, 0, NULL);
+                            buf_append_str(&got, json_string_value(json_object_get(j, "_id")));
+                            json_decref(j);
+                            buf_reset(&doc);
+                        }
+                        store_scan_close(c, (size_t)-1);
+                        store_txn_commit(t, NULL, &err);
+                        store_txn_free(t);
+                        cases++;
+                        if (strcmp(want.data, got.data)) {
+                            if (bad++ < 3)
+                                fprintf(stderr, "scan %s desc=%d: want %zu docs, got %zu\n",
+                                        r.data, desc, want.len / 32, got.len / 32);
+                        }
+                        buf_release(&doc);
+                        buf_release(&want);
+                        buf_release(&got);
+                        buf_release(&r);
+                        json_decref(eq0);
+                        json_decref(eq1);
+                        json_decref(lv);
+                        json_decref(hv);
+                    }
+    CHECK(cases > 500);
+    CHECK_EQ_INT(bad, 0);
+
+    /* by_creation_time and by_id see every document */
+    t = store_txn_begin(s, 0, &err);
+    const char *idx[] = { "by_creation_time", "by_id" };
+    for (int i = 0; i < 2; i++) {
+        struct store_cursor *c = NULL;
+        CHECK_EQ_INT(store_scan_open(t, "items", idx[i], "{}", 2, 0, &c, &err), 0);
+        int done = 0, n = 0;
+        struct buf doc = BUF_INIT(BUF_NOLIMIT);
+        while (store_scan_next(c, &doc, &done, &err) == 0 && !done) {
+            if (i == 0 && n < NDOCS && !strstr(doc.data, docs[n].id))
+                CHECK(0); /* creation order */
+            n++;
+        }
+        CHECK_EQ_INT(n, NDOCS);
+        store_scan_close(c, (size_t)n);
+        buf_release(&doc);
+    }
+    struct store_cursor *c = NULL;
+    CHECK(store_scan_open(t, "items", "by_nope", "{}", 2, 0, &c, &err) < 0);
+    CHECK_EQ_STR(err.data, "index `by_nope` not found on table `items`");
+    CHECK(store_scan_open(t, "items", "by_ab", "{\"eq\":[1,2,3,4,5]}", 18, 0, &c, &err) < 0);
+    CHECK(store_scan_open(t, "items", "by_ab", "{\"lower\":{\"op\":\"lt\",\"value\":1}}", 32, 0,
+                          &c, &err) < 0);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    for (int i = 0; i < NDOCS; i++) {
+        json_decref(docs[i].a);
+        json_decref(docs[i].b);
+    }
+    store_close(s);
+}
+
+static int range_eq(const struct key_range *r, uint32_t ix, const struct buf *lo,
+                    const struct buf *hi)
+{
+    return r->index_id == ix && r->lo.len == lo->len && !memcmp(r->lo.data, lo->data, lo->len) &&
+           r->hi.len == hi->len && !memcmp(r->hi.data, hi->data, hi->len);
+}
+
+TEST(read_sets)
+{
+    char path[128], ids[5][STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    const char *schema = "{\"tables\":{\"m\":{\"indexes\":[{\"name\":\"by_c\",\"fields\":[\"c\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, schema, strlen(schema), &err), 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(insert(s, "m", "{\"c\":\"x\"}", ids[i]), 0);
+    struct st_table *tb = st_table_find(s, "m");
+    struct st_index *by_c = st_index_find(tb, "by_c");
+    uint32_t by_id = tb->idx[0]->id;
+
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    struct buf out = BUF_INIT(BUF_NOLIMIT), lo = BUF_INIT(BUF_NOLIMIT), hi = BUF_INIT(BUF_NOLIMIT);
+    int found;
+    CHECK_EQ_INT(store_get(t, ids[1], 32, &out, &found, &err), 0);
+    CHECK_EQ_INT(found, 1);
+    json_t *js = json_string(ids[1]);
+    key_encode_value(&lo, js);
+    json_decref(js);
+    buf_append(&hi, lo.data, lo.len);
+    buf_append_byte(&hi, 0);
+    CHECK_EQ_INT(store_txn_read_set(t)->len, 1);
+    CHECK(range_eq(&store_txn_read_set(t)->ranges[0], by_id, &lo, &hi));
+    /* a missing document is recorded too */
+    char gone[STORE_ID_LEN + 1];
+    memcpy(gone, ids[1], sizeof(gone));
+    gone[0] = gone[0] == '0' ? '1' : '0';
+    CHECK_EQ_INT(store_get(t, gone, 32, &out, &found, &err), 0);
+    CHECK_EQ_INT(found, 0);
+    CHECK_EQ_INT(store_txn_read_set(t)->len, 2);
+
+    /* whole range when the scan reached its end */
+    struct store_cursor *c;
+    const char *r = "{\"eq\":[\"x\"]}";
+    CHECK_EQ_INT(store_scan_open(t, "m", "by_c", r, strlen(r), 0, &c, &err), 0);
+    int done = 0, n = 0;
+    while (store_scan_next(c, &out, &done, &err) == 0 && !done)
+        n++;
+    CHECK_EQ_INT(n, 5);
+    store_scan_close(c, 5);
+    buf_reset(&lo);
+    js = json_string("x");
+    key_encode_value(&lo, js);
+    json_decref(js);
+    buf_reset(&hi);
+    buf_append(&hi, lo.data, lo.len);
+    buf_append_byte(&hi, 0xff);
+    CHECK(range_eq(&store_txn_read_set(t)->ranges[2], by_c->id, &lo, &hi));
+
+    /* early close, ascending: [lo, key2 + 0x00) */
+    CHECK_EQ_INT(store_scan_open(t, "m", "by_c", r, strlen(r), 0, &c, &err), 0);
+    for (int i = 0; i < 3; i++)
+        store_scan_next(c, &out, &done, &err);
+    store_scan_close(c, 2);
+    const struct key_range *kr = &store_txn_read_set(t)->ranges[3];
+    CHECK(kr->index_id == by_c->id);
+    CHECK(kr->lo.len == lo.len && !memcmp(kr->lo.data, lo.data, lo.len));
+    /* hi must be the 2nd document's key plus 0x00: it ends with enc(id[1]) then 0x00 */
+    js = json_string(ids[1]);
+    struct buf idk = BUF_INIT(BUF_NOLIMIT);
+    key_encode_value(&idk, js);
+    json_decref(js);
+    CHECK(kr->hi.len > idk.len && kr->hi.data[kr->hi.len - 1] == 0 &&
+          !memcmp(kr->hi.data + kr->hi.len - 1 - idk.len, idk.data, idk.len));
+
+    /* early close, descending: [key, hi) for the 2nd from the end (ids[3]) */
+    CHECK_EQ_INT(store_scan_open(t, "m", "by_c", r, strlen(r), 1, &c, &err), 0);
+    for (int i = 0; i < 2; i++)
+        store_scan_next(c, &out, &done, &err);
+    store_scan_close(c, 2);
+    kr = &store_txn_read_set(t)->ranges[4];
+    js = json_string(ids[3]);
+    buf_reset(&idk);
+    key_encode_value(&idk, js);
+    json_decref(js);
+    CHECK(kr->hi.len == hi.len && !memcmp(kr->hi.data, hi.data, hi.len));
+    CHECK(kr->lo.len > idk.len && !memcmp(kr->lo.data + kr->lo.len - idk.len, idk.data, idk.len));
+
+    /* nothing consumed, not at the end: nothing recorded */
+    CHECK_EQ_INT(store_scan_open(t, "m", "by_c", r, strlen(r), 0, &c, &err), 0);
+    store_scan_next(c, &out, &done, &err);
+    store_scan_close(c, 0);
+    CHECK_EQ_INT(store_txn_read_set(t)->len, 5);
+
+    /* a table that does not exist yet: read of the catalog entry */
+    CHECK_EQ_INT(store_scan_open(t, "later", "by_creation_time", "{}", 2, 0, &c, &err), 0);
+    CHECK_EQ_INT(store_scan_next(c, &out, &done, &err), 0);
+    CHECK_EQ_INT(done, 1);
+    store_scan_close(c, 0);
+    CHECK_EQ_INT(store_txn_read_set(t)->len, 6);
+    CHECK_EQ_INT(store_txn_read_set(t)->ranges[5].index_id, STORE_CATALOG_INDEX);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    buf_release(&out);
+    buf_release(&lo);
+    buf_release(&hi);
+    buf_release(&idk);
+    store_close(s);
+}
+
+TEST(write_sets)
+{
+    char path[128], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    const char *schema = "{\"tables\":{\"m\":{\"document\":{\"type\":\"object\",\"value\":{"
+                         "\"c\":{\"fieldType\":{\"type\":\"string\"},\"optional\":false},"
+                         "\"d\":{\"fieldType\":{\"type\":\"number\"},\"optional\":true}}},"
+                         "\"indexes\":[{\"name\":\"by_c\",\"fields\":[\"c\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, schema, strlen(schema), &err), 0);
+    struct st_table *tb = st_table_find(s, "m");
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_insert(t, "m", "{\"c\":\"x\"}", 9, id, &err), 0);
+    const struct write_set *ws = store_txn_write_set(t);
+    CHECK_EQ_INT(ws->len, 3);
+    for (size_t i = 0; i < ws->len; i++) {
+        CHECK_EQ_INT(ws->writes[i].old_key.len, 0);
+        CHECK(ws->writes[i].new_key.len > 0);
+    }
+    CHECK_EQ_INT(ws->writes[0].index_id, tb->idx[0]->id);
+    CHECK(store_patch(t, id, 32, "{\"c\":1}", 7, NULL, 0, &err) < 0);
+    CHECK_EQ_STR(err.data,
+                 "document in `m` does not match the schema: field `c`: expected string, got number");
+    CHECK_EQ_INT(ws->len, 3);
+    CHECK_EQ_INT(store_patch(t, id, 32, "{\"c\":\"y\"}", 9, NULL, 0, &err), 0);
+    CHECK_EQ_INT(ws->len, 6);
+    for (size_t i = 3; i < 6; i++) {
+        CHECK(ws->writes[i].old_key.len > 0 && ws->writes[i].new_key.len > 0);
+        CHECK(ws->writes[i].old_key.len == ws->writes[i - 3].new_key.len &&
+              !memcmp(ws->writes[i].old_key.data, ws->writes[i - 3].new_key.data,
+                      ws->writes[i].old_key.len));
+    }
+    struct st_index *by_c = st_index_find(tb, "by_c");
+    CHECK_EQ_INT(ws->writes[5].index_id, by_c->id);
+    CHECK(memcmp(ws->writes[5].old_key.data, ws->writes[5].new_key.data, 3) != 0);
+    CHECK_EQ_INT(store_delete(t, id, 32, &err), 0);
+    CHECK_EQ_INT(ws->len, 9);
+    for (size_t i = 6; i < 9; i++)
+        CHECK(ws->writes[i].old_key.len > 0 && ws->writes[i].new_key.len == 0);
+    CHECK(store_insert(t, "other", "{}", 2, id, &err) < 0);
+    CHECK_EQ_STR(err.data, "table `other` is not in the schema");
+    CHECK(store_insert(t, "m", "{\"c\":\"x\",\"e\":1}", 15, id, &err) < 0);
+    CHECK_EQ_STR(err.data, "document in `m` does not match the schema: unexpected extra field `e`");
+    CHECK(store_insert(t, "m", "{}", 2, id, &err) < 0);
+    CHECK_EQ_STR(err.data, "document in `m` does not match the schema: field `c` is required");
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    store_close(s);
+}
+
+static int count_scan(struct store *s, const char *table, const char *index, const char *range)
+{
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    struct store_cursor *c = NULL;
+    int n = -1, done = 0;
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    if (store_scan_open(t, table, index, range, strlen(range), 0, &c, &err) == 0) {
+        n = 0;
+        while (store_scan_next(c, &out, &done, &err) == 0 && !done)
+            n++;
+        store_scan_close(c, (size_t)n);
+    }
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    buf_release(&out);
+    return n;
+}
+
+TEST(schema_backfill_and_rollback)
+{
+    char path[128], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    /* free-form first */
+    CHECK_EQ_INT(insert(s, "posts", "{\"author\":{\"name\":\"b\"},\"n\":2}", id), 0);
+    CHECK_EQ_INT(insert(s, "posts", "{\"author\":{\"name\":\"a\"},\"n\":1}", id), 0);
+    CHECK_EQ_INT(insert(s, "posts", "{\"n\":3}", id), 0);
+    uint64_t v = store_version(s);
+    const char *s1 = "{\"tables\":{\"posts\":{\"indexes\":[{\"name\":\"by_author\","
+                     "\"fields\":[\"author.name\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, s1, strlen(s1), &err), 0);
+    CHECK_EQ_INT(store_version(s), v);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_author", "{\"eq\":[\"a\"]}"), 1);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_author", "{\"lower\":{\"op\":\"gt\",\"value\":null}}"), 2);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_author", "{}"), 3);
+    /* a schema the existing documents violate: nothing changes */
+    const char *s2 = "{\"tables\":{\"posts\":{\"document\":{\"type\":\"object\",\"value\":{"
+                     "\"n\":{\"fieldType\":{\"type\":\"number\"},\"optional\":false},"
+                     "\"author\":{\"fieldType\":{\"type\":\"object\",\"value\":{\"name\":"
+                     "{\"fieldType\":{\"type\":\"string\"},\"optional\":false}}},\"optional\":false}}},"
+                     "\"indexes\":[{\"name\":\"by_n\",\"fields\":[\"n\"]}]},"
+                     "\"users\":{\"indexes\":[]}}}";
+    CHECK(store_apply_schema(s, s2, strlen(s2), &err) < 0);
+    CHECK(strstr(err.data, "does not match the schema: field `author` is required") != NULL);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_author", "{}"), 3);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_n", "{}"), -1);
+    CHECK(st_table_find(s, "users") == NULL);
+    /* make the author optional: applies, by_author dropped, by_n backfilled */
+    const char *s3 = "{\"tables\":{\"posts\":{\"document\":{\"type\":\"object\",\"value\":{"
+                     "\"n\":{\"fieldType\":{\"type\":\"number\"},\"optional\":false},"
+                     "\"author\":{\"fieldType\":{\"type\":\"object\",\"value\":{\"name\":"
+                     "{\"fieldType\":{\"type\":\"string\"},\"optional\":false}}},\"optional\":true}}},"
+                     "\"indexes\":[{\"name\":\"by_n\",\"fields\":[\"n\"]}]},"
+                     "\"users\":{\"indexes\":[]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, s3, strlen(s3), &err), 0);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_author", "{}"), -1);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_n", "{\"lower\":{\"op\":\"gte\",\"value\":2}}"), 2);
+    CHECK(st_table_find(s, "users") != NULL);
+    CHECK(insert(s, "posts", "{\"n\":\"x\"}", id) < 0);
+    CHECK(insert(s, "nope", "{}", id) < 0);
+    CHECK_EQ_INT(insert(s, "users", "{\"anything\":1}", id), 0);
+    /* bad schemas are rejected before anything is touched */
+    const char *bad[] = { "[]", "{\"tables\":{\"bad-name\":{}}}",
+                          "{\"tables\":{\"t\":{\"document\":{\"type\":\"nope\"}}}}",
+                          "{\"tables\":{\"t\":{\"indexes\":[{\"name\":\"by_id\",\"fields\":[\"a\"]}]}}}",
+                          "{\"tables\":{\"t\":{\"indexes\":[{\"name\":\"by_a\",\"fields\":[]}]}}}",
+                          "{\"tables\":{\"t\":{\"indexes\":[{\"name\":\"by_a\",\"fields\":[\"_a\"]}]}}}" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(store_apply_schema(s, bad[i], strlen(bad[i]), &err) < 0);
+    /* the schema survives reopening */
+    store_close(s);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK(insert(s, "posts", "{\"n\":\"x\"}", id) < 0);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_n", "{}"), 4 - 1 + 0); /* 3 posts */
+    /* no schema: free-form again */
+    CHECK_EQ_INT(store_apply_schema(s, NULL, 0, &err), 0);
+    CHECK_EQ_INT(insert(s, "posts", "{\"n\":\"x\"}", id), 0);
+    CHECK_EQ_INT(store_clear(s, &err), 0);
+    CHECK_EQ_INT(count_scan(s, "posts", "by_n", "{}"), 0);
+    store_close(s);
+    buf_release(&e);
+}
+
+TEST_MAIN()
