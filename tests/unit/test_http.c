@@ -1,0 +1,562 @@
+/* test_http: the request parser and chunked decoder (inputs end at a PROT_NONE guard page so an
+ * over-read crashes), and server.c over real loopback sockets: pipelining, ordering of late
+ * responses, limits (400/413/431), 100-continue, timeouts (408, idle) and graceful shutdown. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "net/http.h"
+#include "net/loop.h"
+#include "net/server.h"
+
+/* Copies (p, n) so that it ends exactly at a PROT_NONE page. */
+static char *guard_copy(const void *p, size_t n)
+{
+    static char *page;
+    static size_t ps;
+    if (!page) {
+        ps = (size_t)sysconf(_SC_PAGESIZE) * 4;
+        page = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED)
+            abort();
+        mprotect(page + ps, ps, PROT_NONE);
+    }
+    if (n > ps)
+        abort();
+    char *dst = page + ps - n;
+    memcpy(dst, p, n);
+    return dst;
+}
+
+static ssize_t parse(const char *s, struct http_request *req)
+{
+    size_t n = strlen(s);
+    return http_parse_request(guard_copy(s, n), n, req);
+}
+
+TEST(parse_simple_get)
+{
+    const char *s = "GET /api/x?a=1&b=2 HTTP/1.1\r\nHost: example.com\r\n"
+                    "X-Thing:   spaced value  \r\nEmpty:\r\n\r\n";
+    struct http_request req;
+    ssize_t r = parse(s, &req);
+    CHECK_EQ_INT(r, strlen(s));
+    CHECK(slice_eq_str(req.method, "GET"));
+    CHECK(slice_eq_str(req.target, "/api/x?a=1&b=2"));
+    CHECK(slice_eq_str(req.path, "/api/x"));
+    CHECK(slice_eq_str(req.query, "a=1&b=2"));
+    CHECK_EQ_INT(req.minor_version, 1);
+    CHECK_EQ_INT(req.n_headers, 3);
+    CHECK_EQ_INT(req.keep_alive, 1);
+    CHECK_EQ_INT(req.content_length, -1);
+    CHECK_EQ_INT(req.chunked, 0);
+    const struct slice *v = http_header_get(&req, "x-THING");
+    CHECK(v && slice_eq_str(*v, "spaced value"));
+    v = http_header_get(&req, "empty");
+    CHECK(v && v->len == 0);
+    CHECK(http_header_get(&req, "missing") == NULL);
+}
+
+TEST(parse_every_split_point_is_partial)
+{
+    const char *reqs[] = {
+        "GET / HTTP/1.1\r\n\r\n",
+        "POST /submit?q HTTP/1.0\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n",
+        "\r\nPUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nA: b\tc\r\n\r\n",
+    };
+    for (size_t k = 0; k < sizeof reqs / sizeof reqs[0]; k++) {
+        size_t n = strlen(reqs[k]);
+        struct http_request req;
+        for (size_t i = 0; i < n; i++) {
+            ssize_t r = http_parse_request(guard_copy(reqs[k], i), i, &req);
+            if (r != HTTP_PARTIAL)
+                fprintf(stderr, "req %zu split %zu: %zd\n", k, i, r);
+            CHECK_EQ_INT(r, HTTP_PARTIAL);
+        }
+        CHECK_EQ_INT(http_parse_request(guard_copy(reqs[k], n), n, &req), n);
+    }
+}
+
+TEST(parse_pipelined)
+{
+    const char *a = "GET /one HTTP/1.1\r\nHost: h\r\n\r\n";
+    const char *b = "GET /two HTTP/1.1\r\nConnection: close\r\n\r\n";
+    char both[256];
+    snprintf(both, sizeof both, "%s%s", a, b);
+    struct http_request req;
+    char *p = guard_copy(both, strlen(both));
+    ssize_t r1 = http_parse_request(p, strlen(both), &req);
+    CHECK_EQ_INT(r1, strlen(a));
+    CHECK(slice_eq_str(req.path, "/one"));
+    ssize_t r2 = http_parse_request(p + r1, strlen(both) - (size_t)r1, &req);
+    CHECK_EQ_INT(r2, strlen(b));
+    CHECK(slice_eq_str(req.path, "/two"));
+    CHECK_EQ_INT(req.keep_alive, 0);
+}
+
+TEST(parse_keep_alive_rules)
+{
+    struct http_request req;
+    CHECK(parse("GET / HTTP/1.0\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.keep_alive, 0);
+    CHECK(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.keep_alive, 1);
+    CHECK(parse("GET / HTTP/1.1\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.keep_alive, 1);
+    CHECK(parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.keep_alive, 0);
+    CHECK(parse("GET / HTTP/1.1\r\nConnection: Upgrade, Close\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.keep_alive, 0);
+    CHECK(parse("GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.keep_alive, 1);
+}
+
+TEST(parse_content_length_rules)
+{
+    struct http_request req;
+    CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 42\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.content_length, 42);
+    CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 7\r\ncontent-length: 7\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.content_length, 7);
+    CHECK(parse("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", &req) > 0);
+    CHECK_EQ_INT(req.chunked, 1);
+    const char *bad[] = {
+        "POST / HTTP/1.1\r\nContent-Length: 7\r\nContent-Length: 8\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ssize_t r = parse(bad[i], &req);
+        if (r != HTTP_ERROR)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        CHECK_EQ_INT(r, HTTP_ERROR);
+    }
+}
+
+TEST(parse_malformed)
+{
+    const char *bad[] = {
+        "GET /\x01 HTTP/1.1\r\n\r\n",          /* control char in the target */
+        "GET /a\x7f HTTP/1.1\r\n\r\n",
+        "GET /a\tb HTTP/1.1\r\n\r\n",
+        "GET  / HTTP/1.1\r\n\r\n",              /* empty target */
+        " GET / HTTP/1.1\r\n\r\n",
+        "G(T / HTTP/1.1\r\n\r\n",               /* non-token method */
+        "GET / HTTP/1.1\n\r\n",                  /* bare LF after the request line */
+        "GET / HTTP/1.1\r\nHost: x\n\r\n",       /* bare LF after a header */
+        "GET / HTTP/1.1\r\nHost: x\r\n\n",       /* bare LF at the end */
+        "GET / HTTP/1.1\r\rHost: x\r\n\r\n",
+        "GET / HTTP/2.0\r\n\r\n",
+        "GET / HTTP/1.2\r\n\r\n",
+        "GET / HTTX/1.1\r\n\r\n",
+        "GET / HTTP/1.1 \r\n\r\n",
+        "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        "GET / HTTP/1.1\r\n: novalue\r\n\r\n",
+        "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", /* obs-fold */
+        "GET / HTTP/1.1\r\nA: b\x01c\r\n\r\n",
+        "GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n",
+        "GET / HTTP/1.1\r\nA: b\0c\r\n\r\n",
+    };
+    struct http_request req;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        /* strlen would stop at an embedded NUL: give the real length for the last one */
+        size_t n = strlen(bad[i]);
+        if (i == sizeof bad / sizeof bad[0] - 1)
+            n = sizeof "GET / HTTP/1.1\r\nA: b\0c\r\n\r\n" - 1;
+        ssize_t r = http_parse_request(guard_copy(bad[i], n), n, &req);
+        if (r != HTTP_ERROR)
+            fprintf(stderr, "accepted #%zu: %zd\n", i, r);
+        CHECK_EQ_INT(r, HTTP_ERROR);
+    }
+}
+
+TEST(parse_header_count_limit)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        buf_appendf(&b, "H%d: v\r\n", i);
+    size_t at_limit = b.len;
+    buf_append_str(&b, "\r\n");
+    struct http_request req;
+    CHECK_EQ_INT(http_parse_request(guard_copy(b.data, b.len), b.len, &req), b.len);
+    CHECK_EQ_INT(req.n_headers, HTTP_MAX_HEADERS);
+    b.len = at_limit;
+    buf_append_str(&b, "One-Too-Many: v\r\n\r\n");
+    CHECK_EQ_INT(http_parse_request(guard_copy(b.data, b.len), b.len, &req), HTTP_ERROR);
+    buf_release(&b);
+}
+
+static ssize_t dechunk_all(const char *s, size_t n, char *out, size_t *outlen)
+{
+    struct http_chunked d;
+    http_chunked_init(&d);
+    char *p = guard_copy(s, n);
+    ssize_t r = http_chunked_decode(&d, p, n, outlen);
+    if (r >= 0)
+        memcpy(out, p, *outlen);
+    return r;
+}
+
+TEST(chunked_decode)
+{
+    const char *s = "4\r\nWiki\r\n5;name=val\r\npedia\r\nA\r\n 012345678\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+    size_t n = strlen(s), dl = 0;
+    char out[64];
+    ssize_t r = dechunk_all(s, n, out, &dl);
+    CHECK_EQ_INT(r, n - 4);
+    CHECK_EQ_INT(dl, 19);
+    CHECK(memcmp(out, "Wikipedia 012345678", 19) == 0);
+
+    /* byte by byte, the same buffer growing: every prefix is partial, then complete */
+    struct http_chunked d;
+    http_chunked_init(&d);
+    char buf[128];
+    memcpy(buf, s, n);
+    for (size_t i = 0; i < n - 4; i++) {
+        r = http_chunked_decode(&d, buf, i, &dl);
+        CHECK_EQ_INT(r, HTTP_PARTIAL);
+    }
+    r = http_chunked_decode(&d, buf, n - 4, &dl);
+    CHECK_EQ_INT(r, n - 4);
+    CHECK_EQ_INT(dl, 19);
+    CHECK(memcmp(buf, "Wikipedia 012345678", 19) == 0);
+
+    /* the empty body */
+    r = dechunk_all("0\r\n\r\n", 5, out, &dl);
+    CHECK_EQ_INT(r, 5);
+    CHECK_EQ_INT(dl, 0);
+}
+
+TEST(chunked_errors)
+{
+    const char *bad[] = {
+        "x\r\n", "\r\n", "4\nWiki\r\n0\r\n\r\n", "4\r\nWikiX\r\n", "4\r\nWiki\r\r",
+        "4\r\nWiki\r\n0\r\n\n", "4\r\nWiki\r\n0\r\nbad trailer\r\n\r\n",
+        "fffffffffffffffffff\r\n", "4;\x01\r\n", "-1\r\n",
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t dl;
+        ssize_t r = dechunk_all(bad[i], strlen(bad[i]), out, &dl);
+        if (r != HTTP_ERROR)
+            fprintf(stderr, "chunked accepted #%zu: %zd\n", i, r);
+        CHECK_EQ_INT(r, HTTP_ERROR);
+    }
+    /* partial size reports chunk_left for limit checks */
+    struct http_chunked d;
+    http_chunked_init(&d);
+    char b[] = "100000\r\nab";
+    size_t dl;
+    CHECK_EQ_INT(http_chunked_decode(&d, b, strlen(b), &dl), HTTP_PARTIAL);
+    CHECK_EQ_INT(dl, 2);
+    CHECK_EQ_INT(d.chunk_left, 0x100000 - 2);
+}
+
+TEST(status_texts)
+{
+    CHECK_EQ_STR(http_status_text(200), "OK");
+    CHECK_EQ_STR(http_status_text(413), "Content Too Large");
+    CHECK_EQ_STR(http_status_text(431), "Request Header Fields Too Large");
+    CHECK_EQ_STR(http_status_text(426), "Upgrade Required");
+    CHECK_EQ_STR(http_status_text(299), "Success");
+}
+
+/* ---- server over loopback ---- */
+
+struct client {
+    int fd;
+    struct buf in;
+    int eof;
+};
+
+static struct loop *L;
+static struct server *S;
+static struct conn *held;   /* a request answered later */
+static struct timer later;
+
+static void handler(struct conn *c, struct http_request *req, void *arg)
+{
+    char b[512];
+    if (slice_eq_str(req->path, "/slow")) {
+        conn_ref(c);
+        held = c;
+        loop_timer_start(L, &later, 30);
+        return;
+    }
+    int n = snprintf(b, sizeof b, "%.*s %.*s [%.*s]", (int)req->method.len, req->method.p,
+                     (int)req->target.len, req->target.p, (int)req->body.len, req->body.p);
+    http_respond(c, 200, "text/plain", b, (size_t)n, "X-Test: 1\r\n");
+}
+
+static void answer_later(struct loop *l, struct timer *t)
+{
+    if (held) {
+        http_respond(held, 200, "text/plain", "slow", 4, NULL);
+        conn_unref(held);
+        held = NULL;
+    }
+}
+
+static void start(uint32_t header_ms, uint32_t idle_ms)
+{
+    L = loop_new();
+    struct server_config cfg;
+    server_config_defaults(&cfg);
+    cfg.max_header_bytes = 1024;
+    cfg.max_body_bytes = 4096;
+    cfg.header_timeout_ms = header_ms;
+    cfg.idle_timeout_ms = idle_ms;
+    struct buf err = BUF_INIT(256);
+    int r = server_start(L, &cfg, handler, NULL, &S, &err);
+    if (r < 0) {
+        fprintf(stderr, "server_start: %s\n", err.data);
+        abort();
+    }
+    timer_init(&later, answer_later, NULL);
+    buf_release(&err);
+}
+
+static void stop(void)
+{
+    server_free(S);
+    loop_free(L);
+    S = NULL;
+    L = NULL;
+}
+
+static struct client cli_connect(void)
+{
+    struct client c = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)server_port(S)) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c.fd, (struct sockaddr *)&a, sizeof a) < 0)
+        abort();
+    int one = 1; /* small writes must not wait for Nagle */
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    buf_init(&c.in, 1 << 20);
+    return c;
+}
+
+static void cli_send(struct client *c, const char *s, size_t n)
+{
+    if (write(c->fd, s, n) != (ssize_t)n)
+        abort();
+}
+
+static void cli_close(struct client *c)
+{
+    close(c->fd);
+    buf_release(&c->in);
+}
+
+static void stop_loop(struct loop *l, struct timer *t)
+{
+    loop_stop(l);
+}
+
+/* Runs the loop for `ms`, then drains what the client can read without blocking. */
+static void pump(struct client *c, unsigned ms)
+{
+    struct timer t;
+    timer_init(&t, stop_loop, NULL);
+    uint64_t end = clock_mono_ms() + ms;
+    while (clock_mono_ms() < end) {
+        loop_timer_start(L, &t, 5);
+        loop_run(L);
+        for (;;) {
+            char b[4096];
+            ssize_t n = recv(c->fd, b, sizeof b, MSG_DONTWAIT);
+            if (n > 0) {
+                buf_append(&c->in, b, (size_t)n);
+                continue;
+            }
+            if (n == 0)
+                c->eof = 1;
+            break;
+        }
+    }
+    loop_timer_stop(L, &t);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        k++;
+    return k;
+}
+
+TEST(server_pipelined_in_order)
+{
+    start(1000, 1000);
+    struct client c = cli_connect();
+    const char *reqs = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /slow HTTP/1.1\r\n\r\n"
+                       "POST /c?q=1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                       "POST /d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    cli_send(&c, reqs, strlen(reqs));
+    pump(&c, 120);
+    const char *a = strstr(c.in.data, "GET /a []");
+    const char *slow = strstr(c.in.data, "slow");
+    const char *post = strstr(c.in.data, "POST /c?q=1 [hello]");
+    const char *chunk = strstr(c.in.data, "POST /d [abcde]");
+    CHECK(a && slow && post && chunk);
+    CHECK(a < slow && slow < post && post < chunk);
+    CHECK_EQ_INT(count_of(c.in.data, "HTTP/1.1 200 OK\r\n"), 4);
+    CHECK(strstr(c.in.data, "Content-Length: 9\r\nX-Test: 1\r\n\r\nGET /a []") != NULL);
+    CHECK(!c.eof);
+    CHECK_EQ_INT(server_conn_count(S), 1);
+    cli_close(&c);
+    pump(&c, 10);
+    CHECK_EQ_INT(server_conn_count(S), 0);
+    stop();
+}
+
+static void expect_error(const char *req, size_t n, const char *status)
+{
+    start(1000, 1000);
+    struct client c = cli_connect();
+    cli_send(&c, req, n);
+    pump(&c, 40);
+    if (strncmp(c.in.data, status, strlen(status)) != 0)
+        fprintf(stderr, "got: %s\n", c.in.data);
+    CHECK(strncmp(c.in.data, status, strlen(status)) == 0);
+    CHECK(strstr(c.in.data, "Connection: close\r\n") != NULL);
+    CHECK(c.eof);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_errors)
+{
+    expect_error("GET /\x01 HTTP/1.1\r\n\r\n", 19, "HTTP/1.1 400 Bad Request\r\n");
+    char big[2048];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+    expect_error(big, sizeof big, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+    const char *cl = "POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n";
+    expect_error(cl, strlen(cl), "HTTP/1.1 413 Content Too Large\r\n");
+    const char *ch = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\nabc";
+    expect_error(ch, strlen(ch), "HTTP/1.1 413 Content Too Large\r\n");
+    const char *both = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+    expect_error(both, strlen(both), "HTTP/1.1 400 Bad Request\r\n");
+}
+
+TEST(server_error_after_good_request)
+{
+    start(1000, 1000);
+    struct client c = cli_connect();
+    const char *reqs = "GET /ok HTTP/1.1\r\n\r\nBROKEN\r\n\r\n";
+    cli_send(&c, reqs, strlen(reqs));
+    pump(&c, 40);
+    const char *ok = strstr(c.in.data, "GET /ok []");
+    const char *bad = strstr(c.in.data, "HTTP/1.1 400");
+    CHECK(ok && bad && ok < bad);
+    CHECK(c.eof);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_http10_closes)
+{
+    start(1000, 1000);
+    struct client c = cli_connect();
+    cli_send(&c, "GET /x HTTP/1.0\r\n\r\n", 19);
+    pump(&c, 40);
+    CHECK(strstr(c.in.data, "Connection: close\r\n") != NULL);
+    CHECK(strstr(c.in.data, "GET /x []") != NULL);
+    CHECK(c.eof);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_expect_continue)
+{
+    start(1000, 1000);
+    struct client c = cli_connect();
+    const char *h = "POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+    cli_send(&c, h, strlen(h));
+    pump(&c, 30);
+    CHECK_EQ_STR(c.in.data, "HTTP/1.1 100 Continue\r\n\r\n");
+    cli_send(&c, "data", 4);
+    pump(&c, 30);
+    CHECK(strstr(c.in.data, "HTTP/1.1 200 OK\r\n") != NULL);
+    CHECK(strstr(c.in.data, "POST /up [data]") != NULL);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_header_timeout_408)
+{
+    start(60, 1000);
+    struct client c = cli_connect();
+    cli_send(&c, "GET /slowloris HTTP/1.1\r\nX: ", 28);
+    pump(&c, 150);
+    CHECK(strncmp(c.in.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    CHECK(c.eof);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_idle_timeout)
+{
+    start(1000, 50);
+    struct client c = cli_connect();
+    cli_send(&c, "GET / HTTP/1.1\r\n\r\n", 18);
+    pump(&c, 20);
+    CHECK(strstr(c.in.data, "200 OK") != NULL);
+    CHECK(!c.eof);
+    pump(&c, 100);
+    CHECK(c.eof);
+    CHECK_EQ_INT(server_conn_count(S), 0);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_graceful_shutdown)
+{
+    start(1000, 1000);
+    struct client idle = cli_connect();
+    struct client busy = cli_connect();
+    pump(&idle, 10);
+    cli_send(&busy, "GET /slow HTTP/1.1\r\n\r\n", 22);
+    pump(&busy, 5);
+    CHECK_EQ_INT(server_conn_count(S), 2);
+    server_shutdown(S);
+    pump(&idle, 10);
+    CHECK(idle.eof);
+    pump(&busy, 60);
+    CHECK(strstr(busy.in.data, "slow") != NULL);
+    CHECK(strstr(busy.in.data, "Connection: close\r\n") != NULL);
+    CHECK(busy.eof);
+    cli_close(&idle);
+    cli_close(&busy);
+    pump(&busy, 10); /* the server lingers until the client closes too */
+    CHECK_EQ_INT(server_conn_count(S), 0);
+    stop();
+}
+
+TEST_MAIN()
