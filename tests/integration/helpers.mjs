@@ -524,7 +524,7 @@ export async function rawWebSocket(port, p = "/__test/echo", { headers = {}, tim
         c.destroy();
         throw new Error(`handshake answered ${res.status}: ${res.text}`);
     }
-    const expect = crypto.createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B80").digest("base64");
+    const expect = crypto.createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
     res.expectedAccept = expect;
     const headEnd = c.buf.indexOf("\r\n\r\n") + 4;
     c.buf = c.buf.subarray(headEnd);

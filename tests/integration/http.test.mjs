@@ -75,10 +75,17 @@ test("query success shape; args may be omitted or null", { timeout: 5000 }, asyn
 });
 
 test("JSON values round-trip through a v.any() argument", { timeout: 5000 }, async () => {
-    const value = { s: "héllo ✓ \u0000 \"q\"", n: -12.5, i: 3, t: true, f: false, z: null, a: [1, [2, { x: "y" }], []], o: {} };
+    const value = { s: "héllo ✓ \t \"q\" \u00ff 😀", n: -12.5, i: 3, t: true, f: false, z: null, a: [1, [2, { x: "y" }], []], o: {} };
     const r = await srv.query("fns:echo", { value });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.value, value);
+});
+
+test("a string containing U+0000 is a valid value", { timeout: 5000 }, async () => {
+    const r = await srv.query("fns:echo", { value: "a\u0000b" });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.value, "a\u0000b");
+    await stillServes();
 });
 
 test("nested module paths and default exports", { timeout: 5000 }, async () => {
@@ -244,7 +251,7 @@ test("int64 and bytes round-trip through the $integer / $bytes encoding", { time
     assert.equal(v.byteLength, bytes.length);
     assert.ok(v.big && typeof v.big.$integer === "string", JSON.stringify(v));
     assert.equal(wireInt64(v.big), big);
-    assert.equal(wireInt64(v.plusOne), big + 1n);
+    assert.equal(wireInt64(v.minusOne), big - 1n);
     assert.deepEqual(Buffer.from(v.data.$bytes, "base64"), bytes);
     // max int64 and an empty byte string
     const max = 2n ** 63n - 1n;

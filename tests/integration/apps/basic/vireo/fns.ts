@@ -104,7 +104,7 @@ export const roundTrip = mutation({
       big: doc!.big,
       data: doc!.data,
       bigType: typeof doc!.big,
-      plusOne: doc!.big + 1n,
+      minusOne: doc!.big - 1n,
       byteLength: doc!.data.byteLength,
       isArrayBuffer: doc!.data instanceof ArrayBuffer,
     };
