@@ -283,7 +283,7 @@ static int find_esbuild(const struct app_paths *p, char out[4096])
     starts[1][n > 0 ? n : 0] = '\0';
     for (int s = 0; s < 2; s++) {
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s", starts[s]);
+        memcpy(dir, starts[s], sizeof dir);
         while (*dir) {
             snprintf(out, 4096, "%.4000s/node_modules/.bin/esbuild", dir);
             if (access(out, X_OK) == 0)
@@ -382,7 +382,8 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
     }
     char *argv[] = { esbuild, entry_path, "--bundle", "--format=iife", "--platform=neutral",
                      "--main-fields=module,main", "--target=es2022", "--log-level=warning",
-                     "--color=false", "--alias:vireo/server=./vireo/_generated/server.ts",
+                     "--color=false", "--log-override:import-is-undefined=silent",
+                     "--alias:vireo/server=./vireo/_generated/server.ts",
                      "--outfile=.vireo/bundle.js", NULL };
     r = run_capture(argv, p->root, &out);
     if (r != 0) {

@@ -21,12 +21,12 @@
 
 #define MAX_STATIC_FILE (64u << 20)
 
-static const char json_type[] = "application/json";
+static const char json_content_type[] = "application/json";
 static const char cors_headers[] = "Access-Control-Allow-Origin: *\r\n";
 
 static void respond_json(struct conn *c, int status, const struct buf *body)
 {
-    http_respond(c, status, json_type, body->data, body->len, cors_headers);
+    http_respond(c, status, json_content_type, body->data, body->len, cors_headers);
 }
 
 static void respond_error(struct conn *c, int status, const char *code, const char *msg,
