@@ -54,6 +54,8 @@ struct js_runtime {
     struct store_txn *txn;      /* the transaction ctx.db uses, or NULL */
     struct store_txn *top_txn;  /* the top-level call's own transaction */
     uint32_t next_cursor_id;
+    uint64_t seed_state;
+    double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id */
     struct js_cursor cursors[JS_MAX_CURSORS];
 
     struct buf s1, s2, s3; /* scratch for native calls */

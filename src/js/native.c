@@ -15,10 +15,18 @@
 
 #include "base/banned.h"
 
-static struct js_runtime *rt_of(JSContextRef ctx)
+/* The runtime is the private data of the `native` object; the prelude always calls natives as
+ * its methods. (A classed global object would make every global lookup slow.) */
+static JSClassRef native_class;
+
+static struct js_runtime *rt_of(JSContextRef ctx, JSObjectRef self)
 {
-    return JSObjectGetPrivate(JSContextGetGlobalObject(ctx));
+    return self && JSValueIsObjectOfClass(ctx, self, native_class) ? JSObjectGetPrivate(self) : NULL;
 }
+
+#define RT_OR_THROW(rt)                                                                           \
+    if (!(rt))                                                                                    \
+        return throwf(ctx, exc, "InternalError", "native functions must be called on `native`")
 
 JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message)
 {
@@ -134,7 +142,8 @@ static JSValueRef store_throw(JSContextRef ctx, JSValueRef *exc, struct buf *err
 static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.get()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0)
         return JSValueMakeUndefined(ctx);
@@ -161,7 +170,8 @@ static struct js_cursor *find_cursor(struct js_runtime *rt, JSContextRef ctx, JS
 static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.query()", exc);
     if (!t)
         return JSValueMakeUndefined(ctx);
@@ -196,7 +206,8 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
 static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
     if (!cur)
         return throwf(ctx, exc, "InvalidQuery", "query is closed");
@@ -232,7 +243,8 @@ static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
 static JSValueRef n_scan_close(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
     if (cur) {
         double d = JSValueToNumber(ctx, argv[1], NULL);
@@ -257,7 +269,8 @@ void js_native_close_cursors(struct js_runtime *rt)
 static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                            const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.insert()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.insert() table", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.insert() document", exc) < 0)
@@ -273,7 +286,8 @@ static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
 static JSValueRef n_patch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                           const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.patch()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.patch() id", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.patch() value", exc) < 0)
@@ -315,7 +329,8 @@ out:
 static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                             const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.replace()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.replace() id", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.replace() value", exc) < 0)
@@ -330,7 +345,8 @@ static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, 
 static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.delete()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.delete() id", exc) < 0)
         return JSValueMakeUndefined(ctx);
@@ -344,7 +360,8 @@ static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
 static JSValueRef n_id_table(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                              const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     if (str_arg(ctx, argc, argv, 0, &rt->s1, "id", exc) < 0)
         return JSValueMakeUndefined(ctx);
     const char *t = store_id_table(rt->store, rt->s1.data, rt->s1.len);
@@ -366,7 +383,8 @@ static enum log_level level_of(const char *s)
 static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     char level[16], path[256];
     if (argc < 3)
         return JSValueMakeUndefined(ctx);
@@ -391,7 +409,8 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
 static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                          const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     if (argc < 3 || !rt->res || rt->done || JSValueToNumber(ctx, argv[0], NULL) != rt->exec_id)
         return JSValueMakeUndefined(ctx); /* a stale report from an earlier execution */
     struct js_result *res = rt->res;
@@ -429,7 +448,8 @@ static const char *kind_word(int k)
 static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                  const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     if (argc < 3)
         return throwf(ctx, exc, "InvalidArgument", "nestedBegin: missing arguments");
     int kind = (int)JSValueToNumber(ctx, argv[0], NULL);
@@ -467,7 +487,8 @@ static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef s
 static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx);
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
     int kind = argc > 0 ? (int)JSValueToNumber(ctx, argv[0], NULL) : JS_ACTION;
     int ok = argc > 1 && JSValueToBoolean(ctx, argv[1]);
     if (kind == JS_ACTION || !rt->txn || rt->txn == rt->top_txn)
@@ -508,12 +529,22 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedBegin", n_nested_begin },
         { "nestedEnd", n_nested_end },
     };
-    JSObjectRef obj = JSObjectMake(rt->ctx, NULL, NULL);
+    if (!native_class) {
+        JSClassDefinition def = kJSClassDefinitionEmpty;
+        def.className = "VireoNative";
+        native_class = JSClassCreate(&def);
+    }
+    JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
         JSObjectRef f = JSObjectMakeFunctionWithCallback(rt->ctx, name, fns[i].fn);
         JSObjectSetProperty(rt->ctx, obj, name, f, kJSPropertyAttributeReadOnly, NULL);
         JSStringRelease(name);
     }
+    JSObjectRef params = JSObjectMakeTypedArrayWithBytesNoCopy(
+        rt->ctx, kJSTypedArrayTypeFloat64Array, rt->params, sizeof(rt->params), NULL, NULL, NULL);
+    JSStringRef pn = JSStringCreateWithUTF8CString("params");
+    JSObjectSetProperty(rt->ctx, obj, pn, params, kJSPropertyAttributeReadOnly, NULL);
+    JSStringRelease(pn);
     return obj;
 }

@@ -206,6 +206,15 @@ out:
     buf_release(&tmp);
 }
 
+/* splitmix64 over a random start: a fresh Math.random seed per execution without a syscall */
+static uint64_t next_seed(struct js_runtime *rt)
+{
+    uint64_t z = (rt->seed_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
     struct js_runtime *rt = arg;
@@ -318,6 +327,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     if (!bundle_name)
         bundle_name = "bundle.js";
     rt->store = store;
+    rt->seed_state = rand_u64();
     if (opts)
         rt->opts = *opts;
     if (!rt->opts.timeout_ms)
@@ -329,16 +339,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     buf_init(&rt->s3, 64 * 1024);
 
     rt->group = JSContextGroupCreate();
-    JSClassDefinition def = kJSClassDefinitionEmpty;
-    def.className = "global";
-    JSClassRef gcls = JSClassCreate(&def);
-    rt->ctx = JSGlobalContextCreateInGroup(rt->group, gcls);
-    JSClassRelease(gcls);
+    rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
-    if (!JSObjectSetPrivate(global, rt)) {
-        buf_append_str(err, "javascriptcore: cannot attach the runtime to the global object");
-        goto out;
-    }
     set_limit(rt, JS_ACTION); /* loading runs under the long limit */
     set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
     if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
@@ -490,21 +492,19 @@ int js_call(struct js_runtime *rt, const struct js_function *fn, const char *arg
     rt->top_txn = txn;
     set_limit(rt, fn->kind);
 
-    uint64_t seed = rand_u64();
+    uint64_t seed = next_seed(rt);
+    /* numbers travel through the shared Float64Array `native.params`: every JSValueMake* call
+     * takes the VM lock, which is costly */
+    rt->params[0] = fn->kind;
+    rt->params[1] = (uint32_t)seed;
+    rt->params[2] = (uint32_t)(seed >> 32);
+    rt->params[3] = floor(clock_wall_ms());
+    rt->params[4] = rt->exec_id;
     JSStringRef as = str_new(rt->s1.data);
-    JSValueRef argv[8] = {
-        e->handler,
-        JSValueMakeNumber(ctx, fn->kind),
-        e->path_val,
-        JSValueMakeString(ctx, as),
-        JSValueMakeNumber(ctx, (double)(uint32_t)seed),
-        JSValueMakeNumber(ctx, (double)(uint32_t)(seed >> 32)),
-        JSValueMakeNumber(ctx, floor(clock_wall_ms())),
-        JSValueMakeNumber(ctx, rt->exec_id),
-    };
+    JSValueRef argv[3] = { e->handler, e->path_val, JSValueMakeString(ctx, as) };
     JSStringRelease(as);
     JSValueRef exc = NULL;
-    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 8, argv, &exc);
+    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 3, argv, &exc);
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
 
     js_native_close_cursors(rt);

@@ -34,11 +34,13 @@ struct js_options {
     uint32_t action_timeout_ms; /* default 600000 */
 };
 
-/* Loads prelude + bundle. `bundle_name` is the file name errors should cite. On a syntax or load
- * error returns -1 with err like "messages.ts:12:5: SyntaxError: Unexpected token ')'" (the
- * bundle's source map is not needed for this: esbuild keeps a "// vireo/messages.ts" comment
- * before each module, which the runtime uses to map bundle lines back to files). Applies the
- * schema to `store` (failure is a load error too). */
+/* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
+ * named. On a syntax or load-time error returns -1 with err like
+ *   "vireo/messages.ts (bundle line 57): ReferenceError: Can't find variable: foo"
+ * (esbuild keeps a "// vireo/messages.ts" comment before each module, which the runtime uses to
+ * map the bundle line back to a file; errors thrown inside prelude code such as defineTable()
+ * are mapped through the stack's first bundle frame). Applies the schema to `store` (NULL when
+ * the app has none); failure is a load error too ("schema: ..."). `opts` may be NULL. */
 int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
                    size_t len, const char *bundle_name, struct js_runtime **out, struct buf *err);
 void js_runtime_free(struct js_runtime *rt);
@@ -59,19 +61,27 @@ struct js_result {
     enum js_status status;
     struct buf value;        /* on JS_OK: the return value as value.h JSON ("null" for undefined) */
     struct buf error;        /* otherwise: the message */
-    struct buf error_code;   /* e.g. "ArgumentValidationError", "SchemaValidationError",
-                                "FunctionFailed", "ExecutionTimeout"; or the code the app set */
-    struct buf error_data;   /* JSON of VireoError data, if any; empty otherwise */
+    struct buf error_code;   /* "ArgumentValidationError" (JS_ERR_ARGS), "ExecutionTimeout"
+                                (JS_ERR_TIMEOUT), "InternalError"/"StoreError" (JS_ERR_INTERNAL);
+                                for JS_ERR_THROWN the thrown Error's string `code` property if it
+                                has one (store errors: "SchemaValidationError",
+                                "DocumentNotFound", "InvalidId", ...), else "FunctionFailed" */
+    struct buf error_data;   /* value.h JSON of a thrown VireoError/ConvexError's data (its
+                                error_code is "FunctionFailed"); empty otherwise */
     uint64_t version;        /* the store version the call read at or committed */
-    struct store_txn *txn;   /* queries and mutations: the finished transaction, so callers can
-                                take its read and write sets; freed by js_result_release */
+    struct store_txn *txn;   /* queries and mutations: the finished transaction (committed, or
+                                aborted on any error), so callers can take its read and write
+                                sets; NULL for actions; freed by js_result_release */
 };
 
+/* A js_result may be reused for many calls: js_call resets it (and frees its previous txn). */
 void js_result_init(struct js_result *r);
 void js_result_release(struct js_result *r);
 
-/* Validates args (value.h JSON text of an object) against fn's validator, then runs it. Always
- * fills `res`; returns 0 when res->status == JS_OK, else -1. */
+/* Validates args (value.h JSON text of an object; empty means {}) against fn's validator, then
+ * runs it. Always fills `res`; returns 0 when res->status == JS_OK, else -1. Not reentrant:
+ * actions reach other functions through ctx.runQuery/runMutation/runAction, which the runtime
+ * runs as nested executions (each query/mutation in its own transaction) inside the same call. */
 int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
             size_t len, struct js_result *res);
 

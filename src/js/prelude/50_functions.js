@@ -230,12 +230,15 @@ function errorResult(e) {
     return ["Uncaught " + inspect(e, 1, []), "FunctionFailed", ""];
 }
 
+const params = native.params; /* Float64Array shared with C: kind, seed lo, seed hi, now, exec id */
+
 /* Entry point from C for one top-level execution; reports through native.done(execId, ...). */
-function run(handler, kind, path, argsText, seedA, seedB, startMs, execId) {
+function run(handler, path, argsText) {
+    const kind = params[0], execId = params[4];
     mode = kind;
     currentPath = path;
-    frozenNow = startMs;
-    if (kind !== ACTION) seed(seedA, seedB);
+    frozenNow = params[3];
+    if (kind !== ACTION) seed(params[1], params[2]);
     const finish = (ok, x) => {
         if (ok) {
             let text;
