@@ -1,15 +1,24 @@
 // examples/chat end to end over HTTP: messages sent to #general and #random are listed per
 // channel, only that channel's, in send order, with system fields _id and _creationTime.
-import { test, before, after } from "node:test";
+import { test as nodeTest, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { startServer, tempDir, REPO } from "./helpers.mjs";
+import { startServer, tempDir, REPO, guardServer, guardedTest } from "./helpers.mjs";
 
 let srv;
 
+let appDir;
+const start = async () => {
+    srv = await startServer(appDir);
+};
+
 before(async () => {
-    srv = await startServer(tempDir(path.join(REPO, "examples/chat")));
+    appDir = tempDir(path.join(REPO, "examples/chat"));
+    await start();
 });
+
+guardServer({ beforeEach, afterEach }, () => srv, start);
+const test = guardedTest(nodeTest, () => srv);
 
 after(async () => {
     if (srv) await srv.stop();

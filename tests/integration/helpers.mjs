@@ -546,3 +546,35 @@ export function int64Wire(n) {
 export function wireInt64(w) {
     return Buffer.from(w.$integer, "base64").readBigInt64LE(0);
 }
+
+/* For suites sharing one server: before each test, restart it if a previous test killed it;
+ * after each test, fail that test if the server died during it (with its signal and stderr). */
+export function guardServer(hooks, get, restart) {
+    hooks.beforeEach(async () => {
+        const s = get();
+        if (s && (s.exitCode !== undefined || s.exitSignal)) await restart();
+    });
+    hooks.afterEach(async () => {
+        const s = get();
+        if (!s) return;
+        await sleep(30);
+        if (s.exitCode !== undefined || s.exitSignal)
+            throw new Error(`vireo died during this test (${s.exitSignal ?? `exit code ${s.exitCode}`}); stderr tail:\n${s.stderr.slice(-1500)}`);
+    });
+}
+
+/* test() whose failures say so when the shared server died during the test. */
+export function guardedTest(test, get) {
+    return (name, opts, fn) =>
+        test(name, opts, async (t) => {
+            try {
+                await fn(t);
+            } catch (e) {
+                await sleep(50);
+                const s = get();
+                if (s && (s.exitCode !== undefined || s.exitSignal))
+                    e.message = `vireo died during this test (${s.exitSignal ?? `exit code ${s.exitCode}`}): ${e.message}\nvireo stderr tail:\n${s.stderr.slice(-800)}`;
+                throw e;
+            }
+        });
+}

@@ -2,7 +2,7 @@
 // net layer's limits (413/431/400), keep-alive, pipelining, chunked bodies, CORS, transactions
 // (rollback on throw, schema violations), the CPU time limit, admin calls, actions, the value
 // encoding of int64/bytes and index queries. After every bad request a good one must still work.
-import { test, before, after } from "node:test";
+import { test as nodeTest, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import {
     startServer,
@@ -13,14 +13,24 @@ import {
     int64Wire,
     wireInt64,
     sleep,
+    guardServer,
+    guardedTest,
 } from "./helpers.mjs";
 
 let srv;
 
+let appDir;
+const start = async () => {
+    srv = await startServer(appDir, { args: ["--timeout-ms", "200", "--max-body", "65536"] });
+};
+
 before(async () => {
-    const dir = tempDir("basic");
-    srv = await startServer(dir, { args: ["--timeout-ms", "200", "--max-body", "65536"] });
+    appDir = tempDir("basic");
+    await start();
 });
+
+guardServer({ beforeEach, afterEach }, () => srv, start);
+const test = guardedTest(nodeTest, () => srv);
 
 after(async () => {
     if (srv) await srv.stop();

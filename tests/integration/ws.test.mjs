@@ -2,7 +2,7 @@
 // `vireo dev --test-echo`: echo of text/binary/large messages, ping/pong, fragmentation, the
 // close handshake, and the protocol errors (1002, 1007, 1009, bad handshakes). Protocol
 // violations use raw frames over net.Socket; well-formed traffic uses the `ws` client.
-import { test, before, after } from "node:test";
+import { test as nodeTest, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import {
@@ -16,14 +16,25 @@ import {
     parseWsFrames,
     OP,
     sleep,
+    guardServer,
+    guardedTest,
 } from "./helpers.mjs";
 
 const MAX_MESSAGE = 65536;
 let srv;
 
+let appDir;
+const start = async () => {
+    srv = await startServer(appDir, { args: ["--test-echo", "--max-message", String(MAX_MESSAGE)] });
+};
+
 before(async () => {
-    srv = await startServer(tempDir("basic"), { args: ["--test-echo", "--max-message", String(MAX_MESSAGE)] });
+    appDir = tempDir("basic");
+    await start();
 });
+
+guardServer({ beforeEach, afterEach }, () => srv, start);
+const test = guardedTest(nodeTest, () => srv);
 
 after(async () => {
     if (srv) await srv.stop();
