@@ -264,8 +264,16 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         buf_appendf(&msgs, "T:%.*s|", (int)n, p);
     else
         buf_appendf(&msgs, "B:%zu|", n);
-    if (is_text && n == 4 && memcmp(p, "bye!", 4) == 0)
+    if (is_text && n == 4 && memcmp(p, "bye!", 4) == 0) {
         ws_close(ws, 4000, "later");
+    } else if (is_text && n == 5 && memcmp(p, "flood", 5) == 0) {
+        static char chunk[1000];
+        int i = 0;
+        while (i < 100 && ws_send(ws, 0, chunk, sizeof chunk) == 0)
+            i++;
+        buf_appendf(&msgs, "sent:%d|", i);
+        CHECK_EQ_INT(ws_send(ws, 1, "x", 1), -1); /* closing now */
+    }
     else
         ws_send(ws, is_text, p, n);
 }
@@ -286,12 +294,16 @@ static void handler(struct conn *c, struct http_request *req, void *arg)
         return;
 }
 
+static uint32_t idle_ms; /* ws_idle_timeout_ms for the next start() */
+
 static void start(void)
 {
     L = loop_new();
     struct server_config cfg;
     server_config_defaults(&cfg);
     cfg.ws_max_message = 1000;
+    cfg.ws_max_send_queue = 4096;
+    cfg.ws_idle_timeout_ms = idle_ms;
     struct buf err = BUF_INIT(256);
     if (server_start(L, &cfg, handler, NULL, &S, &err) < 0)
         abort();
@@ -586,6 +598,51 @@ TEST(ws_server_initiated_close)
     CHECK_EQ_INT(close_calls, 1);
     CHECK_EQ_INT(close_code, 4000);
     CHECK(strstr(msgs.data, "ignored") == NULL);
+    buf_release(&c.in);
+    stop();
+}
+
+TEST(ws_send_queue_cap_closes_1008)
+{
+    start();
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "flood", 5);
+    pump(&c, 30);
+    CHECK(strstr(msgs.data, "sent:4|") != NULL); /* 4 x 1004 bytes fit in 4096 */
+    /* the queued frames were dropped: only the close frame arrives */
+    CHECK(c.in.len >= at + 4 + 15);
+    const unsigned char *p = (const unsigned char *)c.in.data + at;
+    CHECK(memcmp(p, "\x88\x11\x03\xf0send queue full", 19) == 0);
+    CHECK(c.eof);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1008);
+    buf_release(&c.in);
+    stop();
+}
+
+TEST(ws_idle_ping_then_drop)
+{
+    idle_ms = 200; /* checks every 100 ms: ping once idle >= 100, drop once idle >= 200 */
+    start();
+    idle_ms = 0;
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    pump(&c, 110);
+    CHECK(c.in.len >= at + 2);
+    CHECK(memcmp(c.in.data + at, "\x89\x00", 2) == 0); /* a ping at half the idle time */
+    CHECK(!c.eof);
+    send_frame(&c, 0x8a, "", 0); /* pong: alive */
+    pump(&c, 100);
+    CHECK(!c.eof);
+    CHECK_EQ_INT(close_calls, 0);
+    pump(&c, 300); /* now silent: dropped */
+    CHECK(c.eof);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1006);
+    close(c.fd);
     buf_release(&c.in);
     stop();
 }
