@@ -63,7 +63,7 @@ function getFunctionName(ref) {
 
 let mode = ACTION;        /* kind of the running execution; ACTION = real time and randomness */
 let frozenNow = 0;
-let currentPath = "";
+let currentPath = "(load)"; /* function path that console output is attributed to */
 let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
 function seed(a, b) {
