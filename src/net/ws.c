@@ -360,7 +360,8 @@ int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers
               struct ws **out)
 {
     int r = -1;
-    *out = NULL;
+    if (out)
+        *out = NULL;
     if (c->closed || !c->req_active || c->req_done || c->ws)
         goto out;
     const struct slice *ver = http_header_get(req, "sec-websocket-version");
@@ -431,7 +432,8 @@ int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers
         c->in.max = want;
     conn_flush(c);
     conn_schedule(c); /* on_open, then any bytes already read, from the before-sleep hook */
-    *out = ws;
+    if (out)
+        *out = ws;
     r = 0;
     log_debug("ws", "conn=%llu open", (unsigned long long)c->id);
 out:

@@ -70,13 +70,26 @@ struct ws_handlers {
 
 /* Upgrades the connection of the current request. Validates the handshake (GET, HTTP/1.1,
  * Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13, a 16-byte base64 key);
- * on failure answers 400 (or 426 for a wrong version) and returns -1. */
+ * on failure answers 400 (or 426 with "Sec-WebSocket-Version: 13" for a wrong version) and
+ * returns -1. On success the 101 is queued, the request's slices become invalid, on_open runs
+ * from the loop's before-sleep hook, and bytes already read after the request are processed as
+ * frames. `out` may be NULL. The ws is owned by the connection: the pointer stays valid until
+ * on_close returns, longer only with ws_ref (then ws_send returns -1 once it is closed).
+ *
+ * on_close's code: the peer's close code (1005 if its close frame had none); the code we sent
+ * when we failed the connection (1002 protocol, 1007 bad UTF-8, 1009 too big, 1008 send queue
+ * full); 1006 when TCP went away without a close frame (also idle timeout, or no answer to our
+ * close within 3 s). on_close is never called from inside another callback of the same ws. */
 int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
               struct ws **out);
 
-/* Queues a message. -1 if the connection is closing, or if the send queue would pass its cap, in
- * which case the connection is closed with 1008 ("send queue full") and on_close follows. */
+/* Queues a message (written in the loop's before-sleep hook, so several sends to one socket in
+ * one iteration cost one write). -1 if the connection is closing, or if the send queue would pass
+ * its cap, in which case the queued data is dropped, the connection is closed with 1008
+ * ("send queue full", best effort) and on_close follows. */
 int ws_send(struct ws *ws, int is_text, const void *p, size_t n);
+/* Starts the close handshake: sends our close frame (code, reason up to 123 bytes), then waits
+ * up to 3 s for the peer's before closing TCP. Data arriving meanwhile is dropped. */
 void ws_close(struct ws *ws, int code, const char *reason);
 uint64_t ws_id(const struct ws *ws);
 size_t ws_queued_bytes(const struct ws *ws);
