@@ -236,6 +236,15 @@ test("dev reload: edits go live, syntax errors keep the old version, fixing relo
         `import { mutation, v } from "./_generated/server";\nexport const add = mutation({ args: { title: v.string() }, handler: async (ctx, { title }) => await ctx.db.insert("tasks", { title, done: true }) });\n`);
     await waitFor(async () => (await srv.mutation("more:add", { title: "x" })).status === 200, { timeout: 4000, interval: 100, what: "more:add to appear" });
 
+    // a new file in a new subfolder, then deleting it
+    fs.mkdirSync(path.join(dir, "vireo/sub"));
+    await sleep(150);
+    fs.writeFileSync(path.join(dir, "vireo/sub/deep.ts"),
+        `import { query } from "../_generated/server";\nexport const fn = query({ args: {}, handler: async () => "deep" });\n`);
+    await waitFor(async () => (await srv.query("sub/deep:fn", {})).json?.value === "deep", { timeout: 4000, interval: 100, what: "sub/deep:fn in a new folder to appear" });
+    fs.rmSync(path.join(dir, "vireo/sub/deep.ts"));
+    await waitFor(async () => (await srv.query("sub/deep:fn", {})).status === 404, { timeout: 4000, interval: 100, what: "sub/deep:fn to disappear after deleting its file" });
+
     // syntax error on line 3: reported naming the file and the line; v2 keeps serving
     const from = srv.stderr.length;
     fs.writeFileSync(file, `import { query } from "./_generated/server";\n\nexport const which = query({ args: {}, handler: async () => "v3" ));\n`);

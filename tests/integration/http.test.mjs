@@ -71,6 +71,11 @@ test("GET /api/metrics counts requests and calls", { timeout: 5000 }, async () =
     assert.ok(b.functionCalls >= a.functionCalls + 2);
     assert.ok(b.functionErrors >= a.functionErrors + 1);
     assert.ok(b.rssBytes > 0);
+    await srv.value("mutation", "fns:addNote", { text: "metrics" });
+    const c = (await srv.get("/api/metrics")).json;
+    assert.ok(c.storeVersion > b.storeVersion, `storeVersion ${b.storeVersion} -> ${c.storeVersion} after a mutation`);
+    const h = (await srv.get("/api/health")).json;
+    assert.equal(h.version, c.storeVersion);
 });
 
 test("query success shape; args may be omitted or null", { timeout: 5000 }, async () => {
@@ -372,6 +377,50 @@ test("pipelining: responses come in request order", { timeout: 8000 }, async () 
         const [x, y] = await c.responses(2);
         assert.equal(x.json.value, "split");
         assert.equal(y.json.status, "ok");
+    } finally {
+        c.destroy();
+    }
+});
+
+test("HTTP/1.0 and Connection: close get one answer and a closed connection", { timeout: 8000 }, async () => {
+    let c = await RawConn.open(srv.port);
+    try {
+        await c.write("GET /api/health HTTP/1.0\r\n\r\n");
+        const [r] = await c.responses(1);
+        assert.equal(r.status, 200);
+        await c.waitClosed();
+    } finally {
+        c.destroy();
+    }
+    c = await RawConn.open(srv.port);
+    try {
+        await c.write(httpRequestBytes("POST", "/api/query", { headers: { Connection: "close" }, body: { path: "fns:ping" } }));
+        const [r] = await c.responses(1);
+        assert.equal(r.json.value, "pong");
+        await c.waitClosed();
+    } finally {
+        c.destroy();
+    }
+});
+
+test("large responses, pipelined to a client that reads late, arrive complete and in order", { timeout: 20000 }, async () => {
+    const one = await srv.query("fns:big", { n: 3 << 20, tag: "solo" });
+    assert.equal(one.status, 200);
+    assert.equal(one.json.value.length, "solo:".length + (3 << 20));
+    const c = await RawConn.open(srv.port);
+    try {
+        c.sock.pause();
+        const n = 16;
+        const reqs = Array.from({ length: n }, (_, i) => httpRequestBytes("POST", "/api/query", { body: { path: "fns:big", args: { n: 200000, tag: `p${i}` } } }));
+        await c.write(Buffer.concat(reqs));
+        await sleep(300);
+        c.sock.resume();
+        const rs = await c.responses(n, 15000);
+        rs.forEach((r, i) => {
+            assert.equal(r.status, 200);
+            assert.equal(r.json.value.length, `p${i}:`.length + 200000, `response ${i} length`);
+            assert.ok(r.json.value.startsWith(`p${i}:`), `response ${i} out of order`);
+        });
     } finally {
         c.destroy();
     }

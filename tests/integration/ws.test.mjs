@@ -218,6 +218,14 @@ test("invalid UTF-8 in a text message closes with 1007", { timeout: 5000 }, asyn
     } finally {
         c.destroy();
     }
+    // a close reason that is not UTF-8 (RFC 6455 7.1.6 / Autobahn 7.5.1)
+    const c2 = await rawWebSocket(srv.port);
+    try {
+        await c2.write(wsFrame(OP.CLOSE, Buffer.concat([closePayload(1000), Buffer.from([0xff])])));
+        assert.equal((await rawClose(c2)).code, 1007);
+    } finally {
+        c2.destroy();
+    }
     await serverAlive();
 });
 
@@ -242,6 +250,9 @@ test("other protocol errors close with 1002", { timeout: 10000 }, async () => {
         ["continuation without a start", wsFrame(OP.CONT, Buffer.from("x"))],
         ["fragmented ping", wsFrame(OP.PING, Buffer.from("x"), { fin: false })],
         ["ping over 125 bytes", wsFrame(OP.PING, Buffer.alloc(126, 1))],
+        ["close with reserved code 1005", wsFrame(OP.CLOSE, closePayload(1005))],
+        ["close with code 999", wsFrame(OP.CLOSE, closePayload(999))],
+        ["close with a 1-byte payload", wsFrame(OP.CLOSE, Buffer.from([3]))],
         ["new message inside a fragmented one", Buffer.concat([wsFrame(OP.TEXT, Buffer.from("a"), { fin: false }), wsFrame(OP.TEXT, Buffer.from("b"))])],
     ];
     for (const [what, bytes] of cases) {
@@ -317,6 +328,12 @@ test("bad handshakes: missing key -> 400, version 12 -> 426 with Sec-WebSocket-V
     } finally {
         c.destroy();
     }
+    await serverAlive();
+});
+
+test("an upgrade on a path nothing serves is 404", { timeout: 5000 }, async () => {
+    await assert.rejects(open("/__test/nothing"), /404/);
+    await assert.rejects(open("/api/query"), /40\d/);
     await serverAlive();
 });
 

@@ -118,3 +118,8 @@ export const log = mutation({
     return null;
   },
 });
+
+export const big = query({
+  args: { n: v.number(), tag: v.string() },
+  handler: async (_ctx, { n, tag }) => tag + ":" + "x".repeat(n),
+});
