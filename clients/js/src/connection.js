@@ -1,0 +1,215 @@
+// The WebSocket under a VireoClient: opening, heartbeat, dead-connection detection and reconnect
+// with backoff. It knows nothing of the sync protocol; the client tells it when the server has
+// accepted the session (markConnected, which resets the backoff). Invariant: at most one socket
+// is current; events of any older socket are ignored (each socket gets its own generation).
+
+import { backoffDelay } from "./backoff.js";
+import { ClientError } from "./errors.js";
+
+const OPEN = 1;
+const noop = () => {};
+
+export class Connection {
+    /**
+     * @param {object} o
+     * @param {string} o.url
+     * @param {any} o.WebSocket constructor
+     * @param {number} o.heartbeatIntervalMs
+     * @param {{baseMs:number,maxMs:number,maxAttempts:number}} o.backoff
+     * @param {() => void} o.onOpen socket open: send the handshake
+     * @param {(data: any) => void} o.onMessage
+     * @param {(err: Error) => void} o.onDrop the socket is gone (before any reconnect is scheduled)
+     * @param {(state: string, err?: Error) => void} o.onState
+     */
+    constructor(o) {
+        this.url = o.url;
+        this.WS = o.WebSocket;
+        this.heartbeatIntervalMs = o.heartbeatIntervalMs;
+        this.backoff = o.backoff;
+        this.random = o.random ?? Math.random;
+        this.onOpen = o.onOpen;
+        this.onMessage = o.onMessage;
+        this.onDrop = o.onDrop;
+        this.onState = o.onState;
+        this.state = "disconnected";
+        this.attempt = 0; // consecutive failed attempts since the last accepted connection
+        this.nextDelayMs = null; // server-imposed delay for the next attempt (retryAfterMs)
+        this.stopped = false;
+        this.gaveUp = false;
+        this.ws = null;
+        this.gen = 0;
+        this.reconnectTimer = null;
+        this.pingTimer = null;
+        this.deadTimer = null;
+        this.lastMessageAt = 0;
+    }
+
+    start() {
+        if (this.stopped || this.ws) return;
+        this._open();
+    }
+
+    _setState(state, err) {
+        if (state === this.state) return;
+        this.state = state;
+        this.onState(state, err);
+    }
+
+    _open() {
+        this.reconnectTimer = null;
+        this.gaveUp = false;
+        this._setState("connecting");
+        let ws;
+        try {
+            ws = new this.WS(this.url);
+        } catch (e) {
+            this.ws = { close: noop }; // so _lost() handles it like any failed socket
+            this._lost(e instanceof Error ? e : new Error(String(e)));
+            return;
+        }
+        const gen = ++this.gen;
+        this.ws = ws;
+        this.lastMessageAt = Date.now();
+        this._armDeadTimer();
+        ws.onopen = () => {
+            if (gen !== this.gen) return;
+            this.lastMessageAt = Date.now();
+            this.pingTimer = setInterval(() => this.send({ type: "ping" }), this.heartbeatIntervalMs);
+            this.onOpen();
+        };
+        ws.onmessage = (ev) => {
+            if (gen !== this.gen) return;
+            this.lastMessageAt = Date.now();
+            this.onMessage(ev.data);
+        };
+        ws.onerror = (ev) => {
+            if (gen !== this.gen) return;
+            const detail = ev?.message || ev?.error?.message;
+            this._lost(new ClientError(`WebSocket error${detail ? ": " + detail : ""}`, "ConnectionLost"));
+        };
+        ws.onclose = (ev) => {
+            if (gen !== this.gen) return;
+            const why = `code ${ev?.code ?? "?"}${ev?.reason ? ", " + ev.reason : ""}`;
+            this._lost(new ClientError(`WebSocket closed (${why})`, "ConnectionLost"));
+        };
+    }
+
+    // No message at all for 2 heartbeat intervals: the connection is dead. One timer, re-armed
+    // lazily from lastMessageAt, so a busy connection costs nothing per message.
+    _armDeadTimer() {
+        const limit = 2 * this.heartbeatIntervalMs;
+        const wait = Math.max(0, this.lastMessageAt + limit - Date.now());
+        this.deadTimer = setTimeout(() => {
+            this.deadTimer = null;
+            if (!this.ws) return;
+            if (Date.now() - this.lastMessageAt >= limit) {
+                this._lost(new ClientError(`no message from the server for ${limit} ms`, "ConnectionLost"));
+            } else {
+                this._armDeadTimer();
+            }
+        }, wait);
+    }
+
+    _clearSocketTimers() {
+        clearInterval(this.pingTimer);
+        clearTimeout(this.deadTimer);
+        this.pingTimer = this.deadTimer = null;
+    }
+
+    _detach(code, reason) {
+        const ws = this.ws;
+        this.ws = null;
+        this.gen++;
+        this._clearSocketTimers();
+        if (!ws) return;
+        // Keep handlers installed (as no-ops): `ws` emits 'error' when a socket still
+        // connecting is closed, and an EventEmitter 'error' without a listener throws.
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = noop;
+        try {
+            ws.close(code, reason);
+        } catch {
+            // already closed / closing
+        }
+    }
+
+    _lost(err) {
+        if (!this.ws) return;
+        this._detach(1000, "");
+        this.onDrop(err);
+        if (!this.stopped) this._scheduleReconnect(err);
+    }
+
+    _scheduleReconnect(err) {
+        if (this.attempt >= this.backoff.maxAttempts) {
+            this.gaveUp = true;
+            const e = new ClientError(
+                `gave up reconnecting after ${this.attempt} attempts: ${err.message}`, "GaveUp");
+            e.cause = err;
+            this._setState("disconnected", e);
+            return;
+        }
+        const delay = this.nextDelayMs ?? backoffDelay(this.attempt, this.backoff, this.random);
+        this.nextDelayMs = null;
+        this.attempt++;
+        this._setState("disconnected", err);
+        this.reconnectTimer = setTimeout(() => this._open(), delay);
+    }
+
+    /** The server accepted the session: reset the backoff, state "connected". */
+    markConnected() {
+        this.attempt = 0;
+        this._setState("connected");
+    }
+
+    /** Sends a JSON message if the socket is open; returns whether it was sent. */
+    send(msg) {
+        const ws = this.ws;
+        if (!ws || ws.readyState !== OPEN) return false;
+        ws.send(JSON.stringify(msg));
+        return true;
+    }
+
+    /** Delay to use for the next reconnect instead of the backoff (server's retryAfterMs). */
+    setNextDelay(ms) {
+        this.nextDelayMs = ms;
+    }
+
+    /** Drops the current socket (e.g. after a fatal server error) and reconnects per backoff. */
+    drop(err) {
+        this._lost(err);
+    }
+
+    /** Drops the socket and stops reconnecting until reconnect() is called. */
+    giveUp(err) {
+        const wasStopped = this.stopped;
+        this.stopped = true; // suppress the reconnect _lost() would schedule
+        this._lost(err);
+        this.stopped = wasStopped;
+        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = null;
+        this.gaveUp = true;
+        this._setState("disconnected", err);
+    }
+
+    /** Reconnects now (after giving up, or to skip a backoff wait). */
+    reconnect() {
+        if (this.stopped) return;
+        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = null;
+        this.attempt = 0;
+        this.nextDelayMs = null;
+        if (this.ws) {
+            this._detach(1000, "reconnect");
+            this.onDrop(new ClientError("connection replaced by reconnect()", "ConnectionLost"));
+        }
+        this._open();
+    }
+
+    close() {
+        this.stopped = true;
+        clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = null;
+        this._detach(1000, "client closed");
+        this._setState("disconnected");
+    }
+}
