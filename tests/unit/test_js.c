@@ -131,6 +131,8 @@ static void log_cb(void *arg, const char *level, const char *fn_path, const char
     snprintf(f->logs + n, sizeof(f->logs) - n, "%s|%s|%.*s\n", level, fn_path, (int)len, msg);
 }
 
+static uint32_t action_ms = 2000;
+
 static int fixture_open(struct fixture *f, const char *bundle, struct buf *err)
 {
     memset(f, 0, sizeof(*f));
@@ -141,7 +143,7 @@ static int fixture_open(struct fixture *f, const char *bundle, struct buf *err)
     snprintf(path, sizeof(path), "%s/db.sqlite", f->dir);
     if (store_open(path, NULL, &f->store, err) < 0)
         return -1;
-    struct js_options o = { .timeout_ms = 200, .action_timeout_ms = 2000 };
+    struct js_options o = { .timeout_ms = 200, .action_timeout_ms = action_ms };
     if (js_runtime_new(f->store, &o, bundle, strlen(bundle), "app.js", &f->rt, err) < 0)
         return -1;
     js_runtime_set_log(f->rt, log_cb, f);
@@ -410,6 +412,36 @@ TEST(load_errors)
                       "[\"a\"]);\n})();\n";
     CHECK(fixture_open(&g, tbl, &err) < 0);
     CHECK(strstr(err.data, "vireo/schema.ts (bundle line 4)") && strstr(err.data, "reserved"));
+    fixture_close(&g);
+    buf_release(&err);
+}
+
+TEST(action_time_limit)
+{
+    struct fixture g;
+    struct buf err = BUF_INIT(4096);
+    const char *b =
+        "(() => {\n  // vireo/a.ts\n  var { action, mutation, query, api } = globalThis.__vireo;\n"
+        "  var a = {};\n"
+        "  a.spin = mutation(async (ctx) => { await ctx.db.insert(\"t\", { x: 1 }); for (;;) {} });\n"
+        "  a.count = query(async (ctx) => (await ctx.db.query(\"t\").collect()).length);\n"
+        "  a.run = action(async (ctx) => { await ctx.runMutation(api.a.spin, {}); });\n"
+        "  a.ok = action(async (ctx) => ctx.runQuery(api.a.count, {}));\n"
+        "  globalThis.__vireo_app = { modules: { a } };\n})();\n";
+    action_ms = 300;
+    CHECK(fixture_open(&g, b, &err) == 0);
+    action_ms = 2000;
+    if (!g.rt) {
+        fprintf(stderr, "%s\n", err.data);
+        buf_release(&err);
+        return;
+    }
+    /* the action's limit applies to what it runs */
+    const char *m = call(&g, "a:run", "{}");
+    CHECK_EQ_INT(g.res.status, JS_ERR_TIMEOUT);
+    CHECK_EQ_STR(m, "function `a:run` exceeded its 300 ms time limit");
+    CHECK_EQ_STR(call(&g, "a:ok", "{}"), "0");
+    CHECK_EQ_STR(call(&g, "a:count", "{}"), "0");
     fixture_close(&g);
     buf_release(&err);
 }

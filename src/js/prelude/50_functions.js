@@ -235,6 +235,7 @@ const params = native.params; /* Float64Array shared with C: kind, seed lo, seed
 /* Entry point from C for one top-level execution; reports through native.done(execId, ...). */
 function run(handler, path, argsText) {
     const kind = params[0], execId = params[4];
+    nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
     mode = kind;
     currentPath = path;
     frozenNow = params[3];
