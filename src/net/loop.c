@@ -30,6 +30,7 @@ struct hook {
 struct loop {
     int epfd;
     int stop;
+    int running;
     uint64_t now;
     struct fd_entry *fds;
     size_t nfds;
@@ -203,6 +204,8 @@ void loop_timer_start(struct loop *l, struct timer *t, uint64_t delay_ms)
         l->heap_cap = l->heap_cap ? l->heap_cap * 2 : 64;
         l->heap = vr_realloc(l->heap, l->heap_cap * sizeof *l->heap);
     }
+    if (!l->running)
+        l->now = clock_mono_ms(); /* set up before loop_run: the cached time may be old */
     t->when_ms = l->now + delay_ms;
     t->seq = l->timer_seq++;
     l->heap[l->heap_len] = t;
@@ -289,7 +292,9 @@ void loop_stop(struct loop *l)
 int loop_run(struct loop *l)
 {
     struct epoll_event evs[256];
+    int r = 0;
     l->stop = 0;
+    l->running = 1;
     while (!l->stop) {
         l->now = clock_mono_ms();
         run_timers(l);
@@ -307,7 +312,8 @@ int loop_run(struct loop *l)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return -errno;
+            r = -errno;
+            break;
         }
         l->now = clock_mono_ms();
         for (int i = 0; i < n && !l->stop; i++) {
@@ -321,5 +327,6 @@ int loop_run(struct loop *l)
             e->fn(l, fd, evs[i].events, e->arg);
         }
     }
-    return 0;
+    l->running = 0;
+    return r;
 }

@@ -33,7 +33,9 @@ int loop_mod_fd(struct loop *l, int fd, uint32_t events);
 int loop_del_fd(struct loop *l, int fd);
 
 void timer_init(struct timer *t, loop_timer_fn fn, void *arg);
-void loop_timer_start(struct loop *l, struct timer *t, uint64_t delay_ms); /* re-arms if pending */
+/* Fires delay_ms after the cached now (the clock is read afresh outside loop_run). Re-arms if
+ * pending. A timer started by a timer callback with delay 0 runs in the next iteration. */
+void loop_timer_start(struct loop *l, struct timer *t, uint64_t delay_ms);
 void loop_timer_stop(struct loop *l, struct timer *t);
 static inline int timer_pending(const struct timer *t) { return t->heap_index != (size_t)-1; }
 
