@@ -86,6 +86,12 @@ static const char *BUNDLE =
     "  messages_exports.failConvex = query(() => { throw new ConvexError(\"plain\"); });\n"
     "  messages_exports.never = query(() => new Promise(() => {}));\n"
     "  messages_exports.default = query(() => \"default!\");\n"
+    "  messages_exports.order = query(() => { const c = globalThis.__vireo.compareValues;\n"
+    "    const xs = [{ b: 1 }, { a: 2 }, [1, 2], [1], new ArrayBuffer(2), \"\\u{1F600}\", \"\\uFFFF\", \"a\",\n"
+    "      true, false, Infinity, 0, -0, -Infinity, 5n, -5n, null, NaN];\n"
+    "    return [c(undefined, null)].concat(xs.slice().reverse().sort(c).map((x) => typeof x === \"string\" ?\n"
+    "      x.codePointAt(0) : typeof x === \"number\" && Object.is(x, -0) ? \"-0\" : x instanceof ArrayBuffer ?\n"
+    "      \"buf\" : typeof x === \"bigint\" ? String(x) + \"n\" : Number.isNaN(x) ? \"nan\" : x)); });\n"
     "\n"
     "  // vireo/blobs.ts\n"
     "  var blobs_exports = {};\n"
@@ -356,6 +362,15 @@ TEST(values_round_trip)
     char args[96];
     snprintf(args, sizeof(args), "{\"id\":%s}", id);
     CHECK_EQ_STR(call(f, "blobs:read", args), "[\"bigint\",true,\"1,2,255\"]");
+}
+
+TEST(value_order)
+{
+    struct fixture *f = fx();
+    CHECK_EQ_STR(call(f, "messages:order", "{}"),
+                 "[-1,null,\"-5n\",\"5n\",{\"$float\":\"AAAAAAAA8P8=\"},\"-0\",0,"
+                 "{\"$float\":\"AAAAAAAA8H8=\"},\"nan\",false,true,97,65535,128512,\"buf\",[1],[1,2],"
+                 "{\"a\":2},{\"b\":1}]");
 }
 
 TEST(console_and_errors)
