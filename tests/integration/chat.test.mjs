@@ -3,7 +3,7 @@
 import { test as nodeTest, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { startServer, tempDir, REPO, guardServer, guardedTest } from "./helpers.mjs";
+import { startServer, tempDir, REPO, guardServer, guardedTest, assertAppLoaded } from "./helpers.mjs";
 
 let srv;
 
@@ -15,6 +15,7 @@ const start = async () => {
 before(async () => {
     appDir = tempDir(path.join(REPO, "examples/chat"));
     await start();
+    await assertAppLoaded(srv);
 });
 
 guardServer({ beforeEach, afterEach }, () => srv, start);

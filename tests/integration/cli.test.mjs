@@ -196,6 +196,14 @@ test("dev + run on the scaffolded app; one server per folder; reset; SIGTERM", {
     assert.equal((await srv.stop()).code, 0);
 });
 
+test("dev prints no bundler warnings for the scaffolded app", { timeout: 15000 }, async (t) => {
+    const dir = await initApp();
+    const srv = await startServer(dir);
+    t.after(() => srv.stop("SIGKILL"));
+    await srv.value("query", "tasks:list", {});
+    assert.doesNotMatch(srv.stderr, /WARNING/, `spurious warning on stderr:\n${srv.stderr}`);
+});
+
 test("SIGTERM lets an in-flight request finish", { timeout: 20000 }, async (t) => {
     const dir = await initApp();
     fs.writeFileSync(path.join(dir, "vireo/slow.ts"),

@@ -76,6 +76,7 @@ export async function waitFor(fn, { timeout = 5000, interval = 50, what = "condi
             if (v) return v;
             last = v;
         } catch (e) {
+            if (e && e.fatal) throw e;
             last = e;
         }
         if (Date.now() > end)
@@ -577,4 +578,11 @@ export function guardedTest(test, get) {
                 throw e;
             }
         });
+}
+
+/* Throws (with the server's stderr) unless the app loaded. */
+export async function assertAppLoaded(s) {
+    const h = await request(s.port, "GET", "/api/health");
+    if (h.json?.app !== "loaded")
+        throw new Error(`the app did not load (health: ${h.text}); vireo stderr:\n${s.stderr.slice(-1500)}`);
 }

@@ -15,6 +15,7 @@ import {
     sleep,
     guardServer,
     guardedTest,
+    assertAppLoaded,
 } from "./helpers.mjs";
 
 let srv;
@@ -27,6 +28,7 @@ const start = async () => {
 before(async () => {
     appDir = tempDir("basic");
     await start();
+    await assertAppLoaded(srv);
 });
 
 guardServer({ beforeEach, afterEach }, () => srv, start);
