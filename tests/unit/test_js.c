@@ -236,6 +236,22 @@ TEST(insert_and_query)
                  "[3,2,1,0]");
     CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":3}"), "3");
     CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":0}"), "0");
+    /* the read set stops at the last document consumed */
+    call(f, "messages:takeN", "{\"k\":2}");
+    const struct read_set *rs = f->res.txn ? store_txn_read_set(f->res.txn) : NULL;
+    struct buf hi2 = BUF_INIT(4096);
+    if (rs && rs->len)
+        buf_append(&hi2, rs->ranges[rs->len - 1].hi.data, rs->ranges[rs->len - 1].hi.len);
+    call(f, "messages:takeN", "{\"k\":100}");
+    rs = f->res.txn ? store_txn_read_set(f->res.txn) : NULL;
+    CHECK(rs && rs->len && hi2.len);
+    if (rs && rs->len && hi2.len) {
+        const struct key_range *r = &rs->ranges[rs->len - 1];
+        size_t n = r->hi.len < hi2.len ? r->hi.len : hi2.len;
+        int c = memcmp(hi2.data, r->hi.data, n);
+        CHECK(c < 0 || (c == 0 && hi2.len < r->hi.len));
+    }
+    buf_release(&hi2);
     CHECK(strstr(call(f, "messages:firstOf", "{\"channel\":\"c1\"}"), "\"m0\""));
     CHECK_EQ_STR(call(f, "messages:firstOf", "{\"channel\":\"zz\"}"), "null");
     CHECK_EQ_STR(call(f, "messages:uniqueOf", "{\"channel\":\"c2\"}"), "\"m4\"");
