@@ -34,6 +34,30 @@ int st_exec(struct store *s, const char *sql, struct buf *err)
     return 0;
 }
 
+int st_ctl(struct store *s, int which, struct buf *err)
+{
+    static const char *const sql[CTL_N] = {
+        "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "SAVEPOINT vr_op", "RELEASE vr_op",
+        "UPDATE _vr_meta SET v = CASE k WHEN 'version' THEN ?1 ELSE ?2 END "
+        "WHERE k IN ('version', 'last_ct')",
+        "SAVEPOINT vr_txn", "RELEASE vr_txn",
+    };
+    sqlite3_stmt *st = s->ctl[which];
+    if (!st && sqlite3_prepare_v3(s->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+                   SQLITE_OK)
+        return st_sqlerr(s, err, sql[which]);
+    s->ctl[which] = st;
+    if (which == CTL_META) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)s->version);
+        sqlite3_bind_double(st, 2, s->last_ct);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(s, err, sql[which]);
+    return 0;
+}
+
 sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)
 {
     if (slot && *slot) {
@@ -406,6 +430,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     sqlite3_busy_timeout(s->db, 5000);
     if (st_exec(s, "PRAGMA journal_mode=WAL", err) < 0 ||
         st_exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0 ||
+        st_exec(s, "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY",
+                err) < 0 ||
         st_exec(s,
                 "BEGIN IMMEDIATE;"
                 "CREATE TABLE IF NOT EXISTS _vr_meta (k TEXT PRIMARY KEY, v);"
@@ -442,6 +468,8 @@ void store_close(struct store *s)
     if (!s)
         return;
     st_catalog_free(s);
+    for (int i = 0; i < CTL_N; i++)
+        sqlite3_finalize(s->ctl[i]);
     sqlite3_close_v2(s->db);
     vr_free(s);
 }
@@ -469,7 +497,7 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
         buf_append_str(err, "another transaction is open on this store");
         return NULL;
     }
-    if (st_exec(s, writable ? "BEGIN IMMEDIATE" : "BEGIN", err) < 0)
+    if (st_ctl(s, s->batch ? CTL_TXN_SAVEPOINT : writable ? CTL_BEGIN_W : CTL_BEGIN_R, err) < 0)
         return NULL;
     struct store_txn *t = vr_calloc(1, sizeof(*t));
     t->s = s;
@@ -486,41 +514,44 @@ static void txn_finish(struct store_txn *t, int rolled_back)
     s->txn = NULL;
     if (rolled_back && t->catalog_dirty)
         st_catalog_load(s, NULL);
+    if (!rolled_back && t->catalog_dirty && s->batch)
+        s->batch_dirty = 1;
+}
+
+static void txn_rollback(struct store_txn *t)
+{
+    struct store *s = t->s;
+    if (s->batch)
+        sqlite3_exec(s->db, "ROLLBACK TO vr_txn; RELEASE vr_txn", NULL, NULL, NULL);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    txn_finish(t, 1);
 }
 
 int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err)
 {
     struct store *s = t->s;
-    sqlite3_stmt *st = NULL;
     if (!t->open) {
         buf_reset(err);
         buf_append_str(err, "transaction is not open");
         return -1;
     }
-    if (t->wrote) {
-        if (!(st = st_prep(s, NULL, err, "UPDATE _vr_meta SET v = CASE k WHEN 'version' THEN ?1 "
-                                         "ELSE ?2 END WHERE k IN ('version', 'last_ct')")))
-            goto fail;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)(s->version + 1));
-        sqlite3_bind_double(st, 2, s->last_ct);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            st_sqlerr(s, err, "version");
-            goto fail;
-        }
-    }
-    if (st_exec(s, "COMMIT", err) < 0)
-        goto fail;
     if (t->wrote)
         s->version++;
+    if (s->batch) {
+        if (st_ctl(s, CTL_TXN_RELEASE, err) < 0)
+            goto fail;
+    } else if ((t->wrote && st_ctl(s, CTL_META, err) < 0) || st_ctl(s, CTL_COMMIT, err) < 0) {
+        goto fail;
+    }
     if (version_out)
         *version_out = s->version;
     txn_finish(t, 0);
     return 0;
 fail:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    txn_finish(t, 1);
+    if (t->wrote)
+        s->version--;
+    txn_rollback(t);
     return -1;
 }
 
@@ -528,8 +559,42 @@ void store_txn_abort(struct store_txn *t)
 {
     if (!t || !t->open)
         return;
-    sqlite3_exec(t->s->db, "ROLLBACK", NULL, NULL, NULL);
-    txn_finish(t, 1);
+    txn_rollback(t);
+}
+
+int store_batch_begin(struct store *s, struct buf *err)
+{
+    if (s->txn || s->batch) {
+        buf_reset(err);
+        buf_append_str(err, "cannot begin a batch inside a transaction or another batch");
+        return -1;
+    }
+    if (st_ctl(s, CTL_BEGIN_W, err) < 0)
+        return -1;
+    s->batch = 1;
+    s->batch_dirty = 0;
+    s->batch_version = s->version;
+    return 0;
+}
+
+int store_batch_commit(struct store *s, struct buf *err)
+{
+    if (!s->batch || s->txn) {
+        buf_reset(err);
+        buf_append_str(err, s->batch ? "a transaction of the batch is still open"
+                                     : "no batch is open");
+        return -1;
+    }
+    s->batch = 0;
+    if ((s->version != s->batch_version && st_ctl(s, CTL_META, err) < 0) ||
+        st_ctl(s, CTL_COMMIT, err) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->version = s->batch_version;
+        if (s->batch_dirty)
+            st_catalog_load(s, NULL);
+        return -1;
+    }
+    return 0;
 }
 
 void store_txn_free(struct store_txn *t)
@@ -615,9 +680,9 @@ out:
 int store_clear(struct store *s, struct buf *err)
 {
     char sql[128];
-    if (s->txn) {
+    if (s->txn || s->batch) {
         buf_reset(err);
-        buf_append_str(err, "cannot clear while a transaction is open");
+        buf_append_str(err, "cannot clear while a transaction or batch is open");
         return -1;
     }
     if (st_exec(s, "BEGIN IMMEDIATE", err) < 0)

@@ -13,7 +13,7 @@
 #define STORE_MAX_KEY (1u << 21)
 #define STORE_MAX_INDEX_FIELDS 16
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
-#define STORE_CATALOG_INDEX 0 /* read/write sets: the table catalog, keyed by enc(table name) */
+#define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
 
 enum { IDX_BY_ID, IDX_CT, IDX_USER };
 
@@ -40,8 +40,21 @@ struct st_table {
     sqlite3_stmt *get, *ins, *upd, *del;
 };
 
+enum {
+    CTL_BEGIN_R,
+    CTL_BEGIN_W,
+    CTL_COMMIT,
+    CTL_SAVEPOINT,
+    CTL_RELEASE,
+    CTL_META,
+    CTL_TXN_SAVEPOINT,
+    CTL_TXN_RELEASE,
+    CTL_N
+};
+
 struct store {
     sqlite3 *db;
+    sqlite3_stmt *ctl[CTL_N]; /* cached transaction-control statements */
     struct st_table **tables;
     size_t ntables;
     int has_schema;
@@ -49,6 +62,9 @@ struct store {
     uint64_t version;
     double last_ct;
     struct store_txn *txn;
+    int batch;                 /* inside store_batch_begin/commit */
+    int batch_dirty;           /* a transaction of the batch changed the catalog */
+    uint64_t batch_version;    /* version when the batch began */
 };
 
 struct store_txn {
@@ -68,6 +84,7 @@ struct store_cursor {
     int cached; /* stmt is ix->scan[desc] */
     int desc;
     int done;
+    int failed; /* store_scan_open failed: close records nothing */
     struct buf lo, hi;
     struct buf *keys; /* keys of the documents returned so far */
     size_t nkeys, capkeys;
@@ -75,6 +92,7 @@ struct store_cursor {
 
 /* store.c */
 int st_exec(struct store *s, const char *sql, struct buf *err);
+int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* statement */
 int st_sqlerr(struct store *s, struct buf *err, const char *what);
 sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

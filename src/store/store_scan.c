@@ -152,8 +152,10 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     c = NULL;
     r = 0;
 out:
-    if (c)
-        store_scan_close(c, (size_t)-1 - 1); /* frees; records nothing (see below) */
+    if (c) {
+        c->failed = 1; /* records nothing */
+        store_scan_close(c, 0);
+    }
     json_decref(range);
     return r;
 }
@@ -197,8 +199,8 @@ void store_scan_close(struct store_cursor *c, size_t consumed)
     if (!c)
         return;
     struct store_txn *t = c->t;
-    if (consumed == (size_t)-1 - 1) {
-        /* internal: a cursor that failed to open records nothing */
+    if (c->failed) {
+        /* a cursor that failed to open records nothing */
     } else if (!c->ix) {
         st_read_add(t, STORE_CATALOG_INDEX, c->lo.data, c->lo.len, c->hi.data, c->hi.len);
     } else if (c->done && consumed >= c->nkeys) {

@@ -255,8 +255,8 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
     json_error_t je;
     sqlite3_stmt *st = NULL;
     int r = -1, in_txn = 0;
-    if (s->txn)
-        return fail(err, "cannot apply a schema while a transaction is open");
+    if (s->txn || s->batch)
+        return fail(err, "cannot apply a schema while a transaction or batch is open");
     if (schema_json) {
         schema = json_loadb(schema_json, len, STORE_JSON_FLAGS, &je);
         if (!json_is_object(schema)) {

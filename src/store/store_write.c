@@ -239,13 +239,13 @@ static int step_blob2(struct store *s, sqlite3_stmt *st, const struct buf *a, co
 static int savepoint(struct store_txn *t, size_t *mark, struct buf *err)
 {
     *mark = t->ws.len;
-    return st_exec(t->s, "SAVEPOINT vr_op", err);
+    return st_ctl(t->s, CTL_SAVEPOINT, err);
 }
 
 static int savepoint_end(struct store_txn *t, int r, size_t mark)
 {
     if (r == 0) {
-        if (st_exec(t->s, "RELEASE vr_op", NULL) == 0) {
+        if (st_ctl(t->s, CTL_RELEASE, NULL) == 0) {
             t->wrote = 1;
             return 0;
         }

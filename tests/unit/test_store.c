@@ -197,6 +197,45 @@ TEST(abort_and_reopen)
     buf_release(&e);
 }
 
+TEST(batches)
+{
+    char path[128], a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":0}", a), 0);
+    CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+    CHECK(store_batch_begin(s, &err) < 0);
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":1}", a), 0);
+    uint64_t v = 0;
+    CHECK_EQ_INT(store_version(s), 2);
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_insert(t, "u", "{\"n\":2}", 7, b, &err), 0);
+    CHECK(store_batch_commit(s, &err) < 0); /* a transaction is open */
+    store_txn_abort(t);
+    store_txn_free(t);
+    CHECK(store_id_table(s, b, 32) == NULL);
+    CHECK_EQ_STR(get(s, b), "");
+    t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_insert(t, "v", "{\"n\":3}", 7, c, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, &v, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_INT(v, 3);
+    CHECK(strstr(get(s, a), "\"n\":1") != NULL); /* visible inside the batch */
+    CHECK(store_apply_schema(s, "{}", 2, &err) < 0);
+    CHECK_EQ_INT(store_batch_commit(s, &err), 0);
+    CHECK(store_batch_commit(s, &err) < 0);
+    CHECK_EQ_INT(store_version(s), 3);
+    store_close(s);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK_EQ_INT(store_version(s), 3);
+    CHECK(strstr(get(s, a), "\"n\":1") != NULL);
+    CHECK(strstr(get(s, c), "\"n\":3") != NULL);
+    CHECK_EQ_STR(get(s, b), "");
+    CHECK_EQ_STR(store_id_table(s, c, 32), "v");
+    store_close(s);
+    buf_release(&e);
+}
+
 /* ---- scans against a brute-force oracle ---- */
 
 #define NDOCS 80
