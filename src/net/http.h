@@ -60,7 +60,8 @@ void http_chunked_init(struct http_chunked *d);
  * every case (on PARTIAL too, for limit checks). */
 ssize_t http_chunked_decode(struct http_chunked *d, char *p, size_t n, size_t *decoded);
 
-/* Does the header value, a comma-separated list, contain `tok` (case-insensitive)? v may be NULL. */
+/* Does the header value, a comma-separated list, contain `tok` (case-insensitive)?
+ * v may be NULL. */
 int http_header_has_token(const struct slice *v, const char *tok);
 
 const char *http_status_text(int status);

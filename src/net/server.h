@@ -27,7 +27,8 @@ struct server_config {
     uint32_t header_timeout_ms; /* a request's headers and body must arrive within; default 10 s */
     uint32_t idle_timeout_ms;  /* keep-alive idle limit; default 60 s */
     size_t ws_max_message;     /* WebSocket message limit; over it: close 1009. default 16 MiB */
-    size_t ws_max_send_queue;  /* bytes queued to a slow reader before it is cut off; default 16 MiB */
+    size_t ws_max_send_queue;  /* bytes queued to a slow reader before it is cut off (1008);
+                                  default 16 MiB */
     uint32_t ws_idle_timeout_ms; /* 0: none; a ping is sent at half of it */
 };
 

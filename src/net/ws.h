@@ -44,9 +44,10 @@ struct ws_frame {
 
 /* Parses one frame header in (p, n). Returns the total frame length (header + payload) when the
  * whole frame is present, WS_PARTIAL if more bytes are needed (then f->header_len is nonzero
- * once the header itself is complete, so the caller can check payload_len against its limit), or a negative WS_CLOSE_* code
- * negated (e.g. -1002) for a protocol violation (reserved bits, bad opcode, fragmented or
- * oversized control frame, non-minimal length, unmasked client frame when require_mask). */
+ * once the header itself is complete, so the caller can check payload_len against its limit),
+ * or a negative WS_CLOSE_* code negated (e.g. -1002) for a protocol violation (reserved bits,
+ * bad opcode, fragmented or oversized control frame, non-minimal length, 64-bit length with
+ * the top bit set, unmasked client frame when require_mask). */
 #define WS_PARTIAL 0
 long ws_frame_parse(const unsigned char *p, size_t n, int require_mask, struct ws_frame *f);
 void ws_unmask(unsigned char *p, size_t n, const unsigned char mask[4], size_t offset);

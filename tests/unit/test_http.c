@@ -221,7 +221,8 @@ static ssize_t dechunk_all(const char *s, size_t n, char *out, size_t *outlen)
 
 TEST(chunked_decode)
 {
-    const char *s = "4\r\nWiki\r\n5;name=val\r\npedia\r\nA\r\n 012345678\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+    const char *s = "4\r\nWiki\r\n5;name=val\r\npedia\r\nA\r\n 012345678\r\n0\r\n"
+                    "Trailer: x\r\n\r\nNEXT";
     size_t n = strlen(s), dl = 0;
     char out[64];
     ssize_t r = dechunk_all(s, n, out, &dl);
@@ -489,6 +490,22 @@ TEST(server_http10_closes)
     CHECK(strstr(c.in.data, "Connection: close\r\n") != NULL);
     CHECK(strstr(c.in.data, "GET /x []") != NULL);
     CHECK(c.eof);
+    cli_close(&c);
+    stop();
+}
+
+TEST(server_head_has_no_body)
+{
+    start(1000, 1000);
+    struct client c = cli_connect();
+    const char *reqs = "HEAD /h HTTP/1.1\r\n\r\nGET /g HTTP/1.1\r\n\r\n";
+    cli_send(&c, reqs, strlen(reqs));
+    pump(&c, 30);
+    const char *want = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+                       "X-Test: 1\r\n\r\nHTTP/1.1 200 OK\r\n";
+    CHECK(strncmp(c.in.data, want, strlen(want)) == 0);
+    CHECK(strstr(c.in.data, "HEAD /h []") == NULL);
+    CHECK(strstr(c.in.data, "GET /g []") != NULL);
     cli_close(&c);
     stop();
 }

@@ -2,7 +2,8 @@
  * at a PROT_NONE guard page), unmasking, the UTF-8 validator, the accept key (RFC 6455 §1.3's
  * example, s3pPLMBiTxaQ9kYGzzhZRbK+xOo=), and a real WebSocket over loopback: handshake errors
  * (400/426), frames sent together with the upgrade request, fragmentation with an interleaved
- * ping, UTF-8 across fragments, the close handshake and the on_close codes (peer's, 1005, 1006, 1002, 1007, 1009). */
+ * ping, UTF-8 across fragments, the close handshake, the on_close codes (peer's, 1005, 1006,
+ * 1002, 1007, 1009), the send-queue cap (1008) and the idle ping. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
