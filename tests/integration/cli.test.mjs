@@ -212,7 +212,7 @@ test("SIGTERM lets an in-flight request finish", { timeout: 20000 }, async (t) =
     const srv = await startServer(dir, { args: ["--timeout-ms", "10000"] });
     t.after(() => srv.stop("SIGKILL"));
     const pending = srv.query("slow:slow", {}, { timeout: 15000 });
-    await sleep(100);
+    await sleep(300);
     srv.proc.kill("SIGTERM");
     const r = await pending.catch((e) => ({ error: e.message }));
     const exit = await srv.exited;

@@ -52,6 +52,8 @@ export function childEnv(extra = {}) {
     return env;
 }
 
+export const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: /;
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /* A fresh temp dir (removed at exit). With `from`, a copy of that folder (a fixture app name
@@ -139,14 +141,18 @@ export class Server {
         return waitFor(() => re.exec(this.stderr.slice(from)), { timeout, interval: 25, what: `stderr to match ${re}` });
     }
 
-    /* SIGTERM (or `signal`), then SIGKILL after `timeout`; returns {code, signal}. */
+    /* SIGTERM (or `signal`), then SIGKILL after `timeout`; returns {code, signal}. Throws if
+     * the server's stderr holds a sanitizer report (ASan/UBSan builds). */
     async stop(signal = "SIGTERM", timeout = 6000) {
-        if (this.exitCode !== undefined || this.exitSignal) return { code: this.exitCode, signal: this.exitSignal };
-        this.proc.kill(signal);
-        const t = setTimeout(() => this.proc.kill("SIGKILL"), timeout);
-        const r = await this.exited;
-        clearTimeout(t);
-        return r;
+        if (this.exitCode === undefined && !this.exitSignal) {
+            this.proc.kill(signal);
+            const t = setTimeout(() => this.proc.kill("SIGKILL"), timeout);
+            await this.exited;
+            clearTimeout(t);
+        }
+        const m = SANITIZER_RE.exec(this.stderr);
+        if (m) throw new Error(`sanitizer report in vireo's stderr:\n${this.stderr.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
+        return { code: this.exitCode, signal: this.exitSignal };
     }
 
     post(p, body, opts) {
