@@ -1,5 +1,7 @@
 /* store: opening the SQLite file, the catalog of tables and indexes (system tables _vr_meta,
- * _vr_tables, _vr_indexes), ids, transactions, point reads. Invariant: one transaction at a time,
+ * _vr_tables, _vr_indexes), ids, transactions and group-commit batches, point reads. Tables are
+ * d<num> (by_id key -> JSON text) and i<index id> (index key -> by_id key), all WITHOUT ROWID.
+ * Invariant: one transaction at a time,
  * and the in-memory catalog mirrors the system tables of the open SQLite transaction (it is
  * reloaded whenever a transaction that changed it rolls back). */
 #include "store/store_int.h"

@@ -147,6 +147,16 @@ TEST(crud)
     CHECK_EQ_INT(v, 3); /* nothing written: version unchanged */
     store_txn_free(t);
 
+    /* patch matches keys by their decoded value, keeps the stored spelling of the key */
+    char id3[STORE_ID_LEN + 1];
+    CHECK_EQ_INT(insert(s, "messages", "{\"\u00e9\":1,\"q\\\"k\":{\"_nested\":true}}", id3), 0);
+    t = store_txn_begin(s, 1, &err);
+    p = "{\"\\u00e9\":2,\"q\\\"k\":[]}";
+    CHECK_EQ_INT(store_patch(t, id3, 32, p, strlen(p), NULL, 0, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_STR(after_ct(get(s, id3)), ",\"\u00e9\":2,\"q\\\"k\":[]}");
+
     /* delete */
     t = store_txn_begin(s, 1, &err);
     CHECK_EQ_INT(store_delete(t, id, 32, &err), 0);
@@ -154,7 +164,7 @@ TEST(crud)
     CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
     store_txn_free(t);
     CHECK_EQ_STR(get(s, id), "");
-    CHECK_EQ_INT(store_version(s), 4);
+    CHECK_EQ_INT(store_version(s), 6);
     store_close(s);
 }
 
