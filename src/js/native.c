@@ -21,7 +21,9 @@ static JSClassRef native_class;
 
 static struct js_runtime *rt_of(JSContextRef ctx, JSObjectRef self)
 {
-    return self && JSValueIsObjectOfClass(ctx, self, native_class) ? JSObjectGetPrivate(self) : NULL;
+    if (!self || !JSValueIsObjectOfClass(ctx, self, native_class))
+        return NULL;
+    return JSObjectGetPrivate(self);
 }
 
 #define RT_OR_THROW(rt)                                                                           \
@@ -98,7 +100,8 @@ static int str_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_
     }
     if (js_to_buf(ctx, argv[i], b, exc) < 0) {
         if (!*exc)
-            throwf(ctx, exc, "ValueTooLarge", "%s: value is larger than %u bytes", what, JS_VALUE_MAX);
+            throwf(ctx, exc, "ValueTooLarge", "%s: value is larger than %u bytes", what,
+                   JS_VALUE_MAX);
         return -1;
     }
     return 0;

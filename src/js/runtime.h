@@ -1,7 +1,8 @@
-/* runtime: one JavaScriptCore context running an app: the prelude (src/js/prelude/NN_name.js, compiled
- * into the binary), then the app's bundle (esbuild IIFE that assigns globalThis.__vireo_app =
- * {schema, modules: {"messages": {list, send, ...}, "dir/file": {...}}}). Loading registers every
- * exported function by path "module:export" and applies the schema to the store.
+/* runtime: one JavaScriptCore context running an app: the prelude (src/js/prelude/NN_name.js,
+ * compiled into the binary), then the app's bundle (esbuild IIFE that assigns
+ * globalThis.__vireo_app = {schema, modules: {"messages": {list, send}, "dir/file": {...}}}).
+ * Loading registers every exported function by path "module:export" and applies the schema to
+ * the store.
  *
  * Calls run a query or mutation inside one store transaction (a mutation's writes commit only if
  * the handler's promise resolves), with Math.random seeded and Date.now frozen per execution, no
