@@ -296,9 +296,8 @@ static void handle_static(struct http_api *api, struct conn *c, struct http_requ
     if (read_file(full, &b) < 0) {
         respond_error(c, 500, "ReadFailed", "could not read the file", NULL);
     } else {
-        int head = slice_eq_str(req->method, "HEAD");
-        http_respond(c, 200, content_type_for(full), b.data, head ? 0 : b.len,
-                     "Cache-Control: no-cache\r\n");
+        /* http_respond leaves the body out for HEAD but keeps its Content-Length */
+        http_respond(c, 200, content_type_for(full), b.data, b.len, "Cache-Control: no-cache\r\n");
     }
     buf_release(&b);
 }
