@@ -21,6 +21,9 @@ extern const char vr_prelude_js[];
 extern const size_t vr_prelude_js_len;
 
 #define PRELUDE_URL "vireo:prelude"
+#ifndef JS_LOAD_LIMIT_S
+#define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
+#endif
 
 static JSStringRef str_new(const char *s)
 {
@@ -341,7 +344,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     rt->group = JSContextGroupCreate();
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
-    set_limit(rt, JS_ACTION); /* loading runs under the long limit */
+    JSContextGroupSetExecutionTimeLimit(rt->group, JS_LOAD_LIMIT_S, on_time_limit, rt);
+    rt->limit_s = JS_LOAD_LIMIT_S;
     set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
     if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
         buf_append_str(err, "prelude: ");
@@ -364,7 +368,11 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
 
     src = vr_strndup(bundle, len);
     if ((exc = eval(rt, src, bundle_name))) {
-        describe_exception(rt, exc, bundle, len, bundle_name, err);
+        if (rt->timed_out)
+            buf_appendf(err, "%s: top-level code ran past the %g s load time limit",
+                        bundle_name, JS_LOAD_LIMIT_S);
+        else
+            describe_exception(rt, exc, bundle, len, bundle_name, err);
         goto out;
     }
     exc = NULL;
