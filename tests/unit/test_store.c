@@ -246,6 +246,147 @@ TEST(batches)
     buf_release(&e);
 }
 
+/* Random documents in random JSON formatting: the stored text must hold exactly the caller's
+ * fields (in order) after insert, patch and replace. */
+static unsigned rs = 12345;
+static unsigned rnd(unsigned n)
+{
+    rs = rs * 1103515245u + 12345u;
+    return (rs >> 8) % n;
+}
+
+static json_t *rand_json(int depth)
+{
+    static const char *strs[] = { "", "a", "\"q\"", "back\\slash", "\u00e9t\u00e9", "\n\t", "}{,:" };
+    switch (rnd(depth > 2 ? 5 : 7)) {
+    case 0: return json_null();
+    case 1: return json_real((double)rnd(1000) / 8 - 50);
+    case 2: return rnd(2) ? json_true() : json_false();
+    case 3:
+    case 4: return json_string(strs[rnd(7)]);
+    case 5: {
+        json_t *a = json_array();
+        for (unsigned i = rnd(4); i > 0; i--)
+            json_array_append_new(a, rand_json(depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (unsigned i = rnd(4); i > 0; i--)
+            json_object_set_new(o, strs[rnd(7)], rand_json(depth + 1));
+        return o;
+    }
+    }
+}
+
+static const char *fkeys[] = { "a", "b", "c\"d", "\u00e9", "e f", "g" };
+
+static json_t *rand_fields(void)
+{
+    json_t *o = json_object();
+    for (unsigned i = rnd(5); i > 0; i--)
+        json_object_set_new(o, fkeys[rnd(6)], rand_json(0));
+    return o;
+}
+
+static char *dump_random(const json_t *v)
+{
+    size_t flags = rnd(2) ? JSON_COMPACT : JSON_INDENT(rnd(3));
+    if (rnd(2))
+        flags |= JSON_ENSURE_ASCII;
+    return json_dumps(v, flags);
+}
+
+/* The stored document without its system fields, checking they come first. */
+static json_t *stored_fields(struct store *s, const char *id)
+{
+    const char *d = get(s, id);
+    json_t *j = json_loads(d, JSON_DECODE_INT_AS_REAL, NULL);
+    if (!j || strncmp(d, "{\"_id\":\"", 8) != 0 || !strstr(d, "\",\"_creationTime\":"))
+        return NULL;
+    json_object_del(j, "_id");
+    json_object_del(j, "_creationTime");
+    return j;
+}
+
+static int same_order(const json_t *a, const json_t *b)
+{
+    void *x = json_object_iter((json_t *)a), *y = json_object_iter((json_t *)b);
+    for (; x && y; x = json_object_iter_next((json_t *)a, x), y = json_object_iter_next((json_t *)b, y))
+        if (strcmp(json_object_iter_key(x), json_object_iter_key(y)))
+            return 0;
+    return !x && !y;
+}
+
+TEST(splicing_keeps_fields)
+{
+    char path[128], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    int bad = 0;
+    for (int round = 0; round < 300; round++) {
+        json_t *doc = rand_fields();
+        char *text = dump_random(doc);
+        if (insert(s, "r", text, id) != 0) {
+            bad++;
+            fprintf(stderr, "insert failed: %s: %s\n", text, err.data);
+        }
+        free(text);
+        json_t *got = stored_fields(s, id);
+        if (!got || !json_equal(got, doc) || !same_order(got, doc))
+            bad++;
+        json_decref(got);
+        /* patch: jansson's update is the expected result, with removals */
+        json_t *patch = rand_fields();
+        const char *rm[2];
+        size_t nrm = 0;
+        for (unsigned i = rnd(3); i > 0 && nrm < 2; i--) {
+            const char *k = fkeys[rnd(6)];
+            if (!json_object_get(patch, k))
+                rm[nrm++] = k;
+        }
+        json_t *want = json_deep_copy(doc);
+        for (size_t i = 0; i < nrm; i++)
+            json_object_del(want, rm[i]);
+        json_object_update(want, patch);
+        text = dump_random(patch);
+        struct store_txn *t = store_txn_begin(s, 1, &err);
+        if (store_patch(t, id, 32, text, strlen(text), rm, nrm, &err) != 0)
+            bad++;
+        store_txn_commit(t, NULL, &err);
+        store_txn_free(t);
+        free(text);
+        got = stored_fields(s, id);
+        if (!got || !json_equal(got, want) || !same_order(got, want)) {
+            if (bad++ < 3) {
+                char *g = json_dumps(got, JSON_COMPACT), *w = json_dumps(want, JSON_COMPACT);
+                fprintf(stderr, "patch mismatch:\n got  %s\n want %s\n", g, w);
+                free(g);
+                free(w);
+            }
+        }
+        json_decref(got);
+        json_decref(want);
+        json_decref(patch);
+        json_decref(doc);
+        /* replace */
+        doc = rand_fields();
+        text = dump_random(doc);
+        t = store_txn_begin(s, 1, &err);
+        if (store_replace(t, id, 32, text, strlen(text), &err) != 0)
+            bad++;
+        store_txn_commit(t, NULL, &err);
+        store_txn_free(t);
+        free(text);
+        got = stored_fields(s, id);
+        if (!got || !json_equal(got, doc) || !same_order(got, doc))
+            bad++;
+        json_decref(got);
+        json_decref(doc);
+    }
+    CHECK_EQ_INT(bad, 0);
+    store_close(s);
+}
+
 /* ---- scans against a brute-force oracle ---- */
 
 #define NDOCS 80
