@@ -99,7 +99,8 @@ function toWire(v, depth, where) {
         let out = v;
         for (let i = 0; i < v.length; i++) {
             const e = v[i];
-            if (e === undefined) throw new Error(`${where}: undefined is not a valid array element`);
+            if (e === undefined)
+                throw new Error(`${where}: undefined is not a valid array element`);
             const c = toWire(e, depth + 1, where);
             if (c !== e) {
                 if (out === v) out = v.slice();
@@ -111,7 +112,8 @@ function toWire(v, depth, where) {
     if (v instanceof ArrayBuffer) return { $bytes: base64Encode(new Uint8Array(v)) };
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null)
-        throw new Error(`${where}: ${describeType(v)} is not a supported value (use plain objects)`);
+        throw new Error(`${where}: ${describeType(v)} is not a supported value (use plain ` +
+            `objects)`);
     let out = v;
     const keys = Object.keys(v);
     for (let i = 0; i < keys.length; i++) {
@@ -141,8 +143,10 @@ function encode(v, where) {
 
 function revive(k, val) {
     if (val !== null && typeof val === "object" && !Array.isArray(val)) {
-        if (typeof val.$integer === "string") return wireBytes8(val.$integer, "$integer").getBigInt64(0, true);
-        if (typeof val.$float === "string") return wireBytes8(val.$float, "$float").getFloat64(0, true);
+        if (typeof val.$integer === "string")
+            return wireBytes8(val.$integer, "$integer").getBigInt64(0, true);
+        if (typeof val.$float === "string")
+            return wireBytes8(val.$float, "$float").getFloat64(0, true);
         if (typeof val.$bytes === "string") return base64Decode(val.$bytes);
     }
     return val;

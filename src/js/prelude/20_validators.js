@@ -11,20 +11,26 @@ class Validator {
 }
 
 function requireValidator(x, where) {
-    if (!(x instanceof Validator)) throw new TypeError(`${where}: expected a validator (v.*), got ${describeType(x)}`);
-    if (x.isOptional) throw new TypeError(`${where}: v.optional() is only allowed as an object field`);
+    if (!(x instanceof Validator))
+        throw new TypeError(`${where}: expected a validator (v.*), got ${describeType(x)}`);
+    if (x.isOptional)
+        throw new TypeError(`${where}: v.optional() is only allowed as an object field`);
     return x;
 }
 
 function objectJson(fields, where) {
-    if (fields === null || typeof fields !== "object" || Array.isArray(fields) || fields instanceof Validator)
-        throw new TypeError(`${where}: expected an object of validators, got ${describeType(fields)}`);
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields) ||
+        fields instanceof Validator)
+        throw new TypeError(`${where}: expected an object of validators, got ` +
+            `${describeType(fields)}`);
     const value = {};
     for (const k of Object.keys(fields)) {
         const f = fields[k];
         if (!(f instanceof Validator))
-            throw new TypeError(`${where}: field \`${k}\` is not a validator (v.*), got ${describeType(f)}`);
-        if (k.charCodeAt(0) === 36) throw new TypeError(`${where}: field name \`${k}\` may not start with '$'`);
+            throw new TypeError(`${where}: field \`${k}\` is not a validator (v.*), got ` +
+                `${describeType(f)}`);
+        if (k.charCodeAt(0) === 36)
+            throw new TypeError(`${where}: field name \`${k}\` may not start with '$'`);
         value[k] = { fieldType: f.json, optional: f.isOptional };
     }
     return { type: "object", value };
@@ -50,7 +56,8 @@ const v = Object.freeze({
     literal(value) {
         const t = typeof value;
         if (t !== "string" && t !== "number" && t !== "boolean" && t !== "bigint" && value !== null)
-            throw new TypeError(`v.literal(): expected a string, number, boolean or bigint, got ${describeType(value)}`);
+            throw new TypeError(`v.literal(): expected a string, number, boolean or bigint, got ` +
+                `${describeType(value)}`);
         return new Validator({ type: "literal", value: toWire(value, 0, "v.literal()") });
     },
     array(element) {
@@ -62,7 +69,8 @@ const v = Object.freeze({
     record(keys, values) {
         requireValidator(keys, "v.record() keys");
         requireValidator(values, "v.record() values");
-        return new Validator({ type: "record", keys: keys.json, values: { fieldType: values.json, optional: false } });
+        const values_ = { fieldType: values.json, optional: false };
+        return new Validator({ type: "record", keys: keys.json, values: values_ });
     },
     union(...members) {
         return new Validator({

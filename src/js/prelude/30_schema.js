@@ -1,6 +1,7 @@
 /* schema: defineSchema / defineTable(...).index(...). Checks names the way Convex does and
  * exports the JSON that store_apply_schema takes:
- *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name","fields"}]}},"schemaValidation":b}
+ *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name","fields"}]}},
+ *    "schemaValidation":b}
  * `by_id` and `by_creation_time` are implicit on every table and reserved. */
 
 const IDENT = /^[a-zA-Z][a-zA-Z0-9_]*$/;
@@ -16,7 +17,8 @@ class TableDefinition {
 
     checkIndexName(name) {
         if (typeof name !== "string" || !IDENT.test(name))
-            throw new Error(`index name \`${name}\` must start with a letter and contain only letters, digits and '_'`);
+            throw new Error(`index name \`${name}\` must start with a letter and contain only ` +
+                `letters, digits and '_'`);
         if (RESERVED_INDEXES.includes(name)) throw new Error(`index name \`${name}\` is reserved`);
         const taken = this.indexes.concat(this.searchIndexes, this.vectorIndexes);
         if (taken.some((i) => i.name === name)) throw new Error(`duplicate index name \`${name}\``);
@@ -24,15 +26,19 @@ class TableDefinition {
 
     index(name, fieldsOrConfig) {
         this.checkIndexName(name);
-        const fields = Array.isArray(fieldsOrConfig) ? fieldsOrConfig : fieldsOrConfig && fieldsOrConfig.fields;
+        const fields = Array.isArray(fieldsOrConfig)
+            ? fieldsOrConfig : fieldsOrConfig && fieldsOrConfig.fields;
         if (!Array.isArray(fields) || fields.length === 0)
             throw new Error(`index \`${name}\` must have at least one field`);
         const seen = new Set();
         for (const f of fields) {
-            if (typeof f !== "string" || f === "") throw new Error(`index \`${name}\`: fields must be non-empty strings`);
-            if (f === "_id") throw new Error(`index \`${name}\`: \`_id\` may not be an index field`);
+            if (typeof f !== "string" || f === "")
+                throw new Error(`index \`${name}\`: fields must be non-empty strings`);
+            if (f === "_id")
+                throw new Error(`index \`${name}\`: \`_id\` may not be an index field`);
             if (f === "_creationTime")
-                throw new Error(`index \`${name}\`: \`_creationTime\` is added to the end of every index automatically; do not list it`);
+                throw new Error(`index \`${name}\`: \`_creationTime\` is added to the end of ` +
+                    `every index automatically; do not list it`);
             if (seen.has(f)) throw new Error(`index \`${name}\`: duplicate field \`${f}\``);
             seen.add(f);
         }
@@ -55,16 +61,19 @@ class TableDefinition {
     }
 
     export() {
-        return { document: this.document.json, indexes: this.indexes.map((i) => ({ name: i.name, fields: i.fields })) };
+        const indexes = this.indexes.map((i) => ({ name: i.name, fields: i.fields }));
+        return { document: this.document.json, indexes };
     }
 }
 
 function defineTable(documentSchema) {
     let doc;
     if (documentSchema instanceof Validator) {
-        if (documentSchema.isOptional || (documentSchema.kind !== "object" && documentSchema.kind !== "union" &&
+        const k = documentSchema.kind;
+        if (documentSchema.isOptional || (k !== "object" && k !== "union" &&
                                           documentSchema.kind !== "any"))
-            throw new Error("defineTable(): expected an object of validators or a v.object / v.union validator");
+            throw new Error("defineTable(): expected an object of validators or a v.object / " +
+                "v.union validator");
         doc = documentSchema;
     } else {
         doc = new Validator(objectJson(documentSchema, "defineTable()"));
@@ -101,7 +110,8 @@ function defineSchema(tables, options) {
         throw new Error("defineSchema(): expected an object of tables");
     for (const name of Object.keys(tables)) {
         if (!IDENT.test(name))
-            throw new Error(`table name \`${name}\` must start with a letter and contain only letters, digits and '_'`);
+            throw new Error(`table name \`${name}\` must start with a letter and contain only ` +
+                `letters, digits and '_'`);
         if (!(tables[name] instanceof TableDefinition))
             throw new Error(`table \`${name}\`: expected defineTable(...)`);
     }

@@ -9,7 +9,8 @@ const MAX_BATCH = 256;
 
 function indexFields(table, index) {
     if (index === "by_id") return { declared: ["_id"], all: ["_id"] };
-    if (index === "by_creation_time") return { declared: ["_creationTime"], all: ["_creationTime"] };
+    if (index === "by_creation_time")
+        return { declared: ["_creationTime"], all: ["_creationTime"] };
     const t = schemaIndexes && schemaIndexes[table];
     const f = t && Object.prototype.hasOwnProperty.call(t, index) ? t[index] : null;
     if (!f) throw new Error(`index \`${index}\` not found on table \`${table}\``);
@@ -28,7 +29,8 @@ class IndexRange {
     }
 
     fail(what) {
-        throw new Error(`index \`${this.index}\` of \`${this.table}\` is on [${this.fields.declared.join(", ")}]; ${what}`);
+        throw new Error(`index \`${this.index}\` of \`${this.table}\` is on ` +
+            `[${this.fields.declared.join(", ")}]; ${what}`);
     }
 
     value(field, val) {
@@ -37,17 +39,21 @@ class IndexRange {
     }
 
     eq(field, val) {
-        if (this.rangeField !== null) this.fail(`cannot use eq on \`${field}\` after a range on \`${this.rangeField}\``);
+        if (this.rangeField !== null)
+            this.fail(`cannot use eq on \`${field}\` after a range on \`${this.rangeField}\``);
         const next = this.fields.all[this.eqs.length];
-        if (next === undefined) this.fail(`cannot use eq on \`${field}\`: every field is already bound`);
-        if (field !== next) this.fail(`cannot use eq on \`${field}\`; the next field is \`${next}\``);
+        if (next === undefined)
+            this.fail(`cannot use eq on \`${field}\`: every field is already bound`);
+        if (field !== next)
+            this.fail(`cannot use eq on \`${field}\`; the next field is \`${next}\``);
         this.eqs.push(this.value(field, val));
         return this;
     }
 
     bound(op, field, val, isLower) {
         const next = this.fields.all[this.eqs.length];
-        if (next === undefined || field !== next || (this.rangeField !== null && field !== this.rangeField))
+        if (next === undefined || field !== next ||
+            (this.rangeField !== null && field !== this.rangeField))
             this.fail(`cannot range on \`${field}\``);
         if (isLower ? this.lower : this.upper)
             this.fail(`\`${field}\` already has ${isLower ? "a lower" : "an upper"} bound`);
@@ -83,19 +89,23 @@ function arith(name, a, b, op) {
     return new Expr((d) => {
         const x = ev(a, d), y = ev(b, d);
         if (typeof x !== typeof y || (typeof x !== "number" && typeof x !== "bigint"))
-            throw new Error(`q.${name}(): operands must both be numbers or both be bigints, got ${describeType(x)} and ${describeType(y)}`);
+            throw new Error(`q.${name}(): operands must both be numbers or both be bigints, got ` +
+                `${describeType(x)} and ${describeType(y)}`);
         return op(x, y);
     });
 }
 
 const filterBuilder = Object.freeze({
     field(path) {
-        if (typeof path !== "string") throw new TypeError("q.field(): expected a field path string");
+        if (typeof path !== "string")
+            throw new TypeError("q.field(): expected a field path string");
         const parts = path.split(".");
         return new Expr((d) => {
             let x = d;
             for (let i = 0; i < parts.length; i++) {
-                if (x === null || typeof x !== "object" || Array.isArray(x) || !hasOwn.call(x, parts[i])) return undefined;
+                if (x === null || typeof x !== "object" || Array.isArray(x) ||
+                    !hasOwn.call(x, parts[i]))
+                    return undefined;
                 x = x[parts[i]];
             }
             return x;
@@ -117,7 +127,8 @@ const filterBuilder = Object.freeze({
     mod: (a, b) => arith("mod", a, b, (x, y) => x % y),
     neg: (a) => new Expr((d) => {
         const x = ev(a, d);
-        if (typeof x !== "number" && typeof x !== "bigint") throw new Error(`q.neg(): expected a number or bigint, got ${describeType(x)}`);
+        if (typeof x !== "number" && typeof x !== "bigint")
+            throw new Error(`q.neg(): expected a number or bigint, got ${describeType(x)}`);
         return -x;
     }),
 });
@@ -134,8 +145,10 @@ class Query {
     }
 
     withIndex(name, rangeFn) {
-        if (this.indexed) throw new Error("withIndex() may only be called once, right after query()");
-        if (this.ordered || this.filters.length) throw new Error("withIndex() must come before order() and filter()");
+        if (this.indexed)
+            throw new Error("withIndex() may only be called once, right after query()");
+        if (this.ordered || this.filters.length)
+            throw new Error("withIndex() must come before order() and filter()");
         this.indexed = true;
         const r = new IndexRange(this.table, name, indexFields(this.table, name));
         if (rangeFn !== undefined) rangeFn(r);
@@ -145,7 +158,8 @@ class Query {
     }
 
     fullTableScan() {
-        if (this.indexed) throw new Error("fullTableScan() may only be called once, right after query()");
+        if (this.indexed)
+            throw new Error("fullTableScan() may only be called once, right after query()");
         this.indexed = true;
         return this;
     }
@@ -155,7 +169,8 @@ class Query {
     }
 
     order(order) {
-        if (order !== "asc" && order !== "desc") throw new Error(`order(): expected "asc" or "desc", got ${String(order)}`);
+        if (order !== "asc" && order !== "desc")
+            throw new Error(`order(): expected "asc" or "desc", got ${String(order)}`);
         if (this.ordered) throw new Error("order() may only be called once");
         this.ordered = true;
         this.desc = order === "desc";
@@ -163,7 +178,8 @@ class Query {
     }
 
     filter(fn) {
-        if (typeof fn !== "function") throw new TypeError("filter(): expected a function q => expression");
+        if (typeof fn !== "function")
+            throw new TypeError("filter(): expected a function q => expression");
         this.filters.push(fn(filterBuilder));
         return this;
     }
@@ -191,7 +207,8 @@ class Query {
                     if (!filtered || this.matches(docs[i])) out.push(docs[i]);
                 }
                 if (out.length >= limit || docs.length < batch) break;
-                batch = filtered ? Math.min(batch * 2, MAX_BATCH) : Math.min(limit - out.length, MAX_BATCH);
+                batch = filtered ? Math.min(batch * 2, MAX_BATCH)
+                    : Math.min(limit - out.length, MAX_BATCH);
             }
         } finally {
             native.scanClose(h, consumed);
@@ -215,7 +232,8 @@ class Query {
     async unique() {
         const r = this.run(2);
         if (r.length > 1)
-            throw new Error(`unique(): the query on \`${this.table}\` returned more than one document (${r[0]._id}, ${r[1]._id})`);
+            throw new Error(`unique(): the query on \`${this.table}\` returned more than one ` +
+                `document (${r[0]._id}, ${r[1]._id})`);
         return r.length ? r[0] : null;
     }
 
@@ -266,16 +284,19 @@ class Query {
 }
 
 function checkTable(table, what) {
-    if (typeof table !== "string" || table === "") throw new TypeError(`${what}: expected a table name, got ${describeType(table)}`);
+    if (typeof table !== "string" || table === "")
+        throw new TypeError(`${what}: expected a table name, got ${describeType(table)}`);
 }
 
 function checkId(id, what) {
-    if (typeof id !== "string") throw new TypeError(`${what}: expected a document id, got ${describeType(id)}`);
+    if (typeof id !== "string")
+        throw new TypeError(`${what}: expected a document id, got ${describeType(id)}`);
 }
 
 function checkDoc(doc, what) {
-    if (doc === null || typeof doc !== "object" || Array.isArray(doc) || Object.getPrototypeOf(doc) !== Object.prototype &&
-        Object.getPrototypeOf(doc) !== null)
+    const proto = doc !== null && typeof doc === "object" ? Object.getPrototypeOf(doc) : undefined;
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc) ||
+        (proto !== Object.prototype && proto !== null))
         throw new TypeError(`${what}: expected a plain object, got ${describeType(doc)}`);
 }
 

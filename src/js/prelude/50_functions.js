@@ -8,7 +8,8 @@ const KIND_NAMES = ["query", "mutation", "action"];
 const registry = new WeakMap(); /* registered function -> {kind, internal, handler, args} */
 
 function register(kind, internal, def) {
-    const name = (internal ? "internal" + KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1) : KIND_NAMES[kind]);
+    const title = KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1);
+    const name = internal ? "internal" + title : KIND_NAMES[kind];
     let handler, args = null;
     if (typeof def === "function") {
         handler = def;
@@ -17,13 +18,15 @@ function register(kind, internal, def) {
         if (def.args !== undefined) {
             args = def.args instanceof Validator ? def.args : v.object(def.args);
             if (args.kind !== "object" || args.isOptional)
-                throw new TypeError(`${name}(): args must be an object of validators or a v.object()`);
+                throw new TypeError(`${name}(): args must be an object of validators or a ` +
+                    `v.object()`);
         }
     } else {
         throw new TypeError(`${name}(): expected a handler function or {args, handler}`);
     }
     const fn = function () {
-        throw new Error(`a ${KIND_NAMES[kind]} cannot be called directly; use ctx.run${KIND_NAMES[kind][0].toUpperCase()}${KIND_NAMES[kind].slice(1)}(api...)`);
+        throw new Error(`a ${KIND_NAMES[kind]} cannot be called directly; use ` +
+            `ctx.run${KIND_NAMES[kind][0].toUpperCase()}${KIND_NAMES[kind].slice(1)}(api...)`);
     };
     fn.isQuery = kind === QUERY;
     fn.isMutation = kind === MUTATION;
@@ -41,7 +44,9 @@ function makeReference(parts) {
     return new Proxy({}, {
         get(_, prop) {
             if (prop === FUNCTION_NAME) {
-                if (parts.length < 2) throw new Error(`\`${parts.join(".")}\` is not a function reference (expected api.module.function)`);
+                if (parts.length < 2)
+                    throw new Error(`\`${parts.join(".")}\` is not a function reference ` +
+                        `(expected api.module.function)`);
                 return parts.slice(0, -1).join("/") + ":" + parts[parts.length - 1];
             }
             if (typeof prop !== "string" || prop === "then") return undefined;
@@ -56,7 +61,8 @@ function getFunctionName(ref) {
         const n = ref[FUNCTION_NAME];
         if (typeof n === "string") return n;
     }
-    throw new TypeError(`expected a function reference (api.module.fn) or a "module:fn" string, got ${describeType(ref)}`);
+    throw new TypeError(`expected a function reference (api.module.fn) or a "module:fn" string, ` +
+        `got ${describeType(ref)}`);
 }
 
 /* ---- per-execution environment ---- */
@@ -98,11 +104,13 @@ VDate.prototype = RealDate.prototype;
 VDate.now = function now_() { return now(); };
 VDate.parse = RealDate.parse;
 VDate.UTC = RealDate.UTC;
-Object.defineProperty(RealDate.prototype, "constructor", { value: VDate, writable: true, configurable: true });
+Object.defineProperty(RealDate.prototype, "constructor",
+                      { value: VDate, writable: true, configurable: true });
 globalThis.Date = VDate;
 
 globalThis.fetch = function fetch() {
-    if (mode !== ACTION) throw new Error("fetch is not available in queries and mutations; use an action");
+    if (mode !== ACTION)
+        throw new Error("fetch is not available in queries and mutations; use an action");
     throw new Error("fetch is not supported yet");
 };
 
@@ -132,7 +140,9 @@ function inspect(x, depth, seen) {
         s = "[" + x.map((e) => inspect(e, depth + 1, seen)).join(", ") + "]";
     } else {
         const keys = Object.keys(x);
-        s = keys.length === 0 ? "{}" : "{ " + keys.map((k) => `${IDENT.test(k) ? k : JSON.stringify(k)}: ${inspect(x[k], depth + 1, seen)}`).join(", ") + " }";
+        const field = (k) =>
+            `${IDENT.test(k) ? k : JSON.stringify(k)}: ${inspect(x[k], depth + 1, seen)}`;
+        s = keys.length === 0 ? "{}" : "{ " + keys.map(field).join(", ") + " }";
     }
     seen.pop();
     return s;
@@ -274,17 +284,20 @@ function run(handler, path, argsText) {
 /* Entry point from C after the bundle ran: collects functions and the schema. */
 function load() {
     const app = globalThis.__vireo_app;
-    if (app === null || typeof app !== "object") throw new Error("the bundle did not set globalThis.__vireo_app");
+    if (app === null || typeof app !== "object")
+        throw new Error("the bundle did not set globalThis.__vireo_app");
     const functions = [], handlers = [];
     const modules = app.modules || {};
     for (const mod of Object.keys(modules)) {
         const exports = modules[mod];
-        if (exports === null || (typeof exports !== "object" && typeof exports !== "function")) continue;
+        if (exports === null || (typeof exports !== "object" && typeof exports !== "function"))
+            continue;
         for (const name of Object.keys(exports)) {
             const info = registry.get(exports[name]);
             if (!info) continue;
             const add = (path) => {
-                functions.push({ path, kind: info.kind, internal: info.internal, args: info.args ? info.args.json : null });
+                const args = info.args ? info.args.json : null;
+                functions.push({ path, kind: info.kind, internal: info.internal, args });
                 handlers.push(info.handler);
             };
             add(mod + ":" + name);
@@ -293,9 +306,12 @@ function load() {
     }
     let schema = null;
     let s = app.schema;
-    if (s !== undefined && s !== null && !(s instanceof SchemaDefinition) && s.default instanceof SchemaDefinition) s = s.default;
+    if (s !== undefined && s !== null && !(s instanceof SchemaDefinition) &&
+        s.default instanceof SchemaDefinition)
+        s = s.default;
     if (s !== undefined && s !== null) {
-        if (!(s instanceof SchemaDefinition)) throw new Error("schema: expected the default export of defineSchema(...)");
+        if (!(s instanceof SchemaDefinition))
+            throw new Error("schema: expected the default export of defineSchema(...)");
         schema = s.export();
         schemaIndexes = s.indexMap();
     } else {
