@@ -1,0 +1,188 @@
+// Types of @vireo/client (see README.md and docs/protocol.md, "Sync protocol").
+
+/** A value as Vireo stores it: JSON plus bigint (int64), ArrayBuffer (bytes) and special floats. */
+export type Value =
+    | null
+    | boolean
+    | number
+    | bigint
+    | string
+    | ArrayBuffer
+    | Value[]
+    | { [key: string]: Value | undefined };
+
+/** What may be sent: Value, plus typed-array views (sent as bytes). `undefined` fields are dropped. */
+export type InputValue =
+    | Value
+    | ArrayBufferView
+    | InputValue[]
+    | { [key: string]: InputValue | undefined };
+
+/** Function arguments: an object (`undefined`/`null` mean `{}`). */
+export type Args = { [key: string]: InputValue | undefined };
+
+/** "messages:list", or a reference object carrying the path in `_name` or `path`. */
+export type FunctionReference = string | { _name: string } | { path: string };
+
+export type ConnectionState = "connecting" | "connected" | "disconnected";
+
+export type QueryKey = string;
+
+export interface BackoffOptions {
+    /** Default 1000. */
+    baseMs?: number;
+    /** Default 30000. */
+    maxMs?: number;
+    /**
+     * Consecutive failed reconnection attempts after which the client stops and reports
+     * "disconnected" with a ClientError (code "GaveUp") via onConnectionChange. Default Infinity.
+     */
+    maxAttempts?: number;
+}
+
+/** The constructor of a WHATWG-style WebSocket (browser, Node 22 global, or the "ws" package). */
+export interface WebSocketConstructor {
+    new (url: string): {
+        readyState: number;
+        send(data: string): void;
+        close(code?: number, reason?: string): void;
+        onopen: ((ev: any) => void) | null;
+        onmessage: ((ev: { data: any }) => void) | null;
+        onclose: ((ev: { code?: number; reason?: string }) => void) | null;
+        onerror: ((ev: any) => void) | null;
+    };
+}
+
+export interface VireoClientOptions {
+    /** WebSocket implementation; default globalThis.WebSocket (absent on Node 20: pass `ws`). */
+    WebSocket?: WebSocketConstructor;
+    backoff?: BackoffOptions;
+    /** Ping interval; no message for 2 intervals means the connection is dead. Default 30000. */
+    heartbeatIntervalMs?: number;
+    /** Mutation/action timeout from the call; 0 or Infinity disables it. Default 60000. */
+    requestTimeoutMs?: number;
+    /** Kept across reconnects; default crypto.randomUUID(). */
+    sessionId?: string;
+    /** Sent in `connect`; default "vireo-js/<version>". */
+    clientVersion?: string;
+    /** Random source for the backoff jitter (tests). Default Math.random. */
+    random?: () => number;
+}
+
+export interface ServerInfo {
+    sessionId: string;
+    /** The server's store version when it accepted the connection. */
+    version: number;
+    resumed: boolean;
+    protocolVersion: number;
+    serverVersion?: string;
+}
+
+/** The server reported a failure: a function error, a failed query, or an `error` frame. */
+export class ServerError extends Error {
+    name: "ServerError";
+    /** errorCode (e.g. "ArgumentValidationError", "VireoError") or the error frame's code. */
+    code: string;
+    /** errorData of a VireoError thrown by the function. */
+    data?: Value;
+    /** Present on VersionNotSupported. */
+    supportedVersions?: number[];
+    retryAfterMs?: number;
+    constructor(message: string, code: string, data?: Value);
+}
+
+/** The client gave up on something itself. */
+export class ClientError extends Error {
+    name: "ClientError";
+    code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp";
+    cause?: unknown;
+    constructor(message: string, code: string);
+}
+
+export class QueryStore {
+    /** Deterministic key of (function path, args): args are encoded and their keys sorted. */
+    static makeKey(name: string, args?: Args): QueryKey;
+    getResult(key: QueryKey): Value | undefined;
+    getError(key: QueryKey): ServerError | null;
+    hasServerResult(key: QueryKey): boolean;
+    watch(key: QueryKey, listener: () => void): () => void;
+}
+
+export class VireoClient {
+    /**
+     * @param url server base URL ("http://127.0.0.1:8788" → ws://127.0.0.1:8788/api/sync,
+     *   "https://x" → wss://x/api/sync) or a ws(s):// URL (…/api/sync is appended if missing).
+     * Connects immediately.
+     */
+    constructor(url: string, options?: VireoClientOptions);
+
+    readonly url: string;
+    readonly sessionId: string;
+    readonly connectionState: ConnectionState;
+    /** Store version the query results are at; null before the first transition. */
+    readonly version: number | null;
+    /** Details of the last `connected` message. */
+    readonly serverInfo: ServerInfo | null;
+    /** The last connection-level error (drop, server error frame, give-up). */
+    readonly lastError: Error | null;
+    readonly queryStore: QueryStore;
+
+    /** Same as QueryStore.makeKey, accepting function references. */
+    static makeKey(name: FunctionReference, args?: Args): QueryKey;
+
+    /**
+     * Live query. `callback` gets the value on every change (the latest value right away, in a
+     * microtask, if the query is already live); `onError` gets a ServerError when the query
+     * fails (console.error if omitted). Identical (name, args) subscriptions share one server
+     * query. Returns the unsubscribe function (idempotent).
+     */
+    subscribe<T = any>(
+        name: FunctionReference,
+        args: Args | undefined,
+        callback?: (value: T) => void,
+        onError?: (error: ServerError) => void,
+    ): () => void;
+
+    /** One-shot query: the first result of a subscription, which is then dropped. */
+    query<T = any>(name: FunctionReference, args?: Args): Promise<T>;
+
+    /**
+     * Resolves with the mutation's value once the client's queries reflect it (their version
+     * reached the one it committed at). Queued while offline and re-sent with the same
+     * idempotency key until answered. Rejects with ServerError or ClientError.
+     */
+    mutation<T = any>(name: FunctionReference, args?: Args): Promise<T>;
+
+    /** Resolves with the action's value. Never re-sent: rejects if the connection drops in flight. */
+    action<T = any>(name: FunctionReference, args?: Args): Promise<T>;
+
+    /** Listener gets every state change, with the error that caused it when there is one. */
+    onConnectionChange(listener: (state: ConnectionState, error?: Error) => void): () => void;
+
+    /** Store API (for useSyncExternalStore-style hooks): notified on each change of the key. */
+    watchQuery(key: QueryKey, listener: () => void): () => void;
+    getQueryResult<T = any>(key: QueryKey): T | undefined;
+    getQueryError(key: QueryKey): ServerError | null;
+    hasServerResult(key: QueryKey): boolean;
+
+    /** Reconnects now: after giving up (maxAttempts, VersionNotSupported) or to skip a wait. */
+    reconnect(): void;
+
+    /** Closes the socket, rejects pending requests (ClientError "ClientClosed"), stops for good. */
+    close(): void;
+}
+
+export function syncUrl(url: string): string;
+export function functionPath(ref: FunctionReference): string;
+export function encodeValue(value: InputValue): unknown;
+export function encodeArgs(args: Args | undefined | null): Record<string, unknown>;
+export function decodeValue(json: unknown): Value;
+export function canonicalJson(encoded: unknown): string;
+export function backoffDelay(
+    attempt: number,
+    options: { baseMs: number; maxMs: number },
+    random?: () => number,
+): number;
+export declare const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>>;
+export declare const VERSION: string;
+export declare const PROTOCOL_VERSION: number;
