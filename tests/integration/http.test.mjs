@@ -332,6 +332,9 @@ test("static files from public/", { timeout: 5000 }, async () => {
     const t = await srv.get("/hello.txt");
     assert.equal(t.status, 200);
     assert.equal(t.text, "static hello\n");
+    const head = await request(srv.port, "HEAD", "/hello.txt");
+    assert.equal(head.status, 200);
+    assert.equal(head.text, "");
     assert.equal((await srv.get("/missing.txt")).status, 404);
     assert.equal((await srv.get("/../vireo/fns.ts")).status, 404);
     assert.equal((await srv.get("/%2e%2e/vireo/fns.ts")).status, 404);
