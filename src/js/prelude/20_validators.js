@@ -64,7 +64,9 @@ const v = Object.freeze({
         return new Validator({ type: "array", value: requireValidator(element, "v.array()").json });
     },
     object(fields) {
-        return new Validator(objectJson(fields, "v.object()"));
+        const x = new Validator(objectJson(fields, "v.object()"));
+        x.fields = Object.freeze(Object.assign({}, fields)); /* as Convex: v.object(f).fields */
+        return x;
     },
     record(keys, values) {
         requireValidator(keys, "v.record() keys");

@@ -10,6 +10,7 @@ const RESERVED_INDEXES = ["by_id", "by_creation_time"];
 class TableDefinition {
     constructor(document) {
         this.document = document;
+        this.validator = document; /* Convex's name for it */
         this.indexes = [];
         this.searchIndexes = [];
         this.vectorIndexes = [];
@@ -76,7 +77,7 @@ function defineTable(documentSchema) {
                 "v.union validator");
         doc = documentSchema;
     } else {
-        doc = new Validator(objectJson(documentSchema, "defineTable()"));
+        doc = v.object(documentSchema);
     }
     return new TableDefinition(doc);
 }
