@@ -240,3 +240,22 @@ test("an unknown or malformed frame is ignored", async (t) => {
     conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: 1, version: 1 });
     assert.equal(await p, 1);
 });
+
+test("close() while connecting or while waiting to reconnect leaves nothing running", async (t) => {
+    const other = await startFakeServer();
+    const server = await startFakeServer();
+    t.after(() => Promise.all([server.close(), other.close()]));
+    const c1 = new VireoClient(other.url, { WebSocket });
+    c1.close(); // socket still CONNECTING
+    assert.equal(c1.connectionState, "disconnected");
+    const c2 = new VireoClient(server.url, { WebSocket, backoff: { baseMs: 50, maxMs: 50 } });
+    const conn = await server.connection();
+    await conn.handshake();
+    await waitFor(() => c2.connectionState === "connected");
+    conn.terminate();
+    await waitFor(() => c2.connectionState === "disconnected");
+    c2.close();
+    await sleep(120);
+    assert.equal(server.conns.length, 1, "no reconnect after close()");
+    assert.equal(c2.connectionState, "disconnected");
+});
