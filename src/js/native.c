@@ -4,6 +4,7 @@
  * arguments (the prelude is trusted but app code may reach a leaked reference) and turns store
  * errors into thrown Errors carrying a `code`. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,15 @@
 
 /* The runtime is the private data of the `native` object; the prelude always calls natives as
  * its methods. (A classed global object would make every global lookup slow.) */
-static JSClassRef native_class;
+static JSClassRef native_class; /* created once per process, never released */
+static pthread_once_t native_class_once = PTHREAD_ONCE_INIT;
+
+static void native_class_create(void)
+{
+    JSClassDefinition def = kJSClassDefinitionEmpty;
+    def.className = "VireoNative";
+    native_class = JSClassCreate(&def);
+}
 
 static struct js_runtime *rt_of(JSContextRef ctx, JSObjectRef self)
 {
@@ -532,11 +541,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedBegin", n_nested_begin },
         { "nestedEnd", n_nested_end },
     };
-    if (!native_class) {
-        JSClassDefinition def = kJSClassDefinitionEmpty;
-        def.className = "VireoNative";
-        native_class = JSClassCreate(&def);
-    }
+    pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
