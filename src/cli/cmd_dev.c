@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,14 @@ int cmd_dev(int argc, char **argv, int watch)
             dir = a;
         }
     }
+
+    /* Block SIGINT/SIGTERM before JavaScriptCore starts its threads: they inherit the mask, so
+     * the signals reach only the loop's signalfd and shutdown stays graceful. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     struct dev d = { .watch = watch, .inotify_fd = -1 };
     int rc = 1, lock_fd = -1;

@@ -74,7 +74,8 @@ static int parse_call(struct conn *c, const struct http_request *req, json_t **r
                       const char **path_out, char **args_out)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(req->body.p, req->body.len, JSON_DECODE_INT_AS_REAL, &jerr);
+    json_t *root =
+        json_loadb(req->body.p, req->body.len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (!root) {
         char msg[300];
         snprintf(msg, sizeof msg, "invalid JSON body: %s (line %d, column %d)", jerr.text,
