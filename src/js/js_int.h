@@ -43,6 +43,8 @@ struct js_runtime {
 
     js_log_fn log_fn;
     void *log_arg;
+    js_commit_fn commit_fn;
+    void *commit_arg;
 
     /* the execution in progress */
     int in_call;

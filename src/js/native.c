@@ -514,6 +514,8 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
         buf_reset(&rt->s3);
         if (store_txn_commit(t, &version, &rt->s3) < 0)
             ret = store_throw(ctx, exc, &rt->s3, "StoreError");
+        else if (kind == JS_MUTATION && rt->commit_fn)
+            rt->commit_fn(rt->commit_arg, t, version);
     } else {
         store_txn_abort(t);
     }

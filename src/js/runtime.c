@@ -114,7 +114,7 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     if (!fn->args)
         return 0;
     json_error_t jerr;
-    json_t *v = json_loadb(args, len, JSON_DECODE_INT_AS_REAL, &jerr);
+    json_t *v = json_loadb(args, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (!v) {
         buf_appendf(err, "arguments are not valid JSON: %s", jerr.text);
         return -1;
@@ -444,9 +444,22 @@ static void fail(struct js_result *res, enum js_status st, const char *code, con
     buf_append_str(&res->error_code, code);
 }
 
+void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *arg)
+{
+    rt->commit_fn = fn;
+    rt->commit_arg = arg;
+}
+
 int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
             size_t len, struct js_result *res)
 {
+    return js_call_ex(rt, fn, args_json, len, NULL, res);
+}
+
+int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
+               size_t len, const struct js_call_opts *opts, struct js_result *res)
+{
+    const char *idem = (opts && fn->kind == JS_MUTATION) ? opts->idempotency_key : NULL;
     const struct js_fn_entry *e = (const struct js_fn_entry *)fn;
     JSContextRef ctx = rt->ctx;
     struct store_txn *txn = NULL;
@@ -480,6 +493,20 @@ int js_call(struct js_runtime *rt, const struct js_function *fn, const char *arg
             res->status = JS_ERR_INTERNAL;
             buf_append_str(&res->error_code, "StoreError");
             return -1;
+        }
+    }
+    if (idem) {
+        uint64_t version = 0;
+        int found = store_idem_get(txn, idem, strlen(idem), &res->value, &version, &res->error);
+        if (found != 0) {
+            /* a replay: answer with the first execution's result, run nothing */
+            store_txn_abort(txn);
+            res->txn = txn;
+            res->status = found > 0 ? JS_OK : JS_ERR_INTERNAL;
+            res->version = found > 0 ? version : store_version(rt->store);
+            if (found < 0)
+                buf_append_str(&res->error_code, "StoreError");
+            return found > 0 ? 0 : -1;
         }
     }
     buf_reset(&rt->s1);
@@ -564,10 +591,15 @@ int js_call(struct js_runtime *rt, const struct js_function *fn, const char *arg
         if (res->status == JS_OK) {
             uint64_t version = 0;
             struct buf cerr = BUF_INIT(4096);
-            if (store_txn_commit(txn, &version, &cerr) < 0) {
+            if ((idem && store_idem_put(txn, idem, strlen(idem), res->value.data, res->value.len,
+                                        &cerr) < 0) ||
+                store_txn_commit(txn, &version, &cerr) < 0) {
+                store_txn_abort(txn);
                 buf_reset(&res->value);
                 fail(res, JS_ERR_INTERNAL, "StoreError", cerr.data);
                 version = store_version(rt->store);
+            } else if (fn->kind == JS_MUTATION && rt->commit_fn) {
+                rt->commit_fn(rt->commit_arg, txn, version);
             }
             buf_release(&cerr);
             res->version = version;

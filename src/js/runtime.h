@@ -68,7 +68,7 @@ struct js_result {
                                 has one (store errors: "SchemaValidationError",
                                 "DocumentNotFound", "InvalidId", ...), else "FunctionFailed" */
     struct buf error_data;   /* value.h JSON of a thrown VireoError/ConvexError's data (its
-                                error_code is "FunctionFailed"); empty otherwise */
+                                error_code is "VireoError"); empty otherwise */
     uint64_t version;        /* the store version the call read at or committed */
     struct store_txn *txn;   /* queries and mutations: the finished transaction (committed, or
                                 aborted on any error), so callers can take its read and write
@@ -85,6 +85,21 @@ void js_result_release(struct js_result *r);
  * runs as nested executions (each query/mutation in its own transaction) inside the same call. */
 int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
             size_t len, struct js_result *res);
+
+struct js_call_opts {
+    /* Mutations only: if a mutation with this key already committed, its stored result and
+     * version are returned without running it again; otherwise the result is stored under the
+     * key in the mutation's own transaction. NULL: none. */
+    const char *idempotency_key;
+};
+int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
+               size_t len, const struct js_call_opts *opts, struct js_result *res);
+
+/* Called after every committed mutation transaction, top-level or run by an action through
+ * ctx.runMutation, with the transaction (its write set is valid during the call) and the version
+ * it committed at. This is how live queries learn of writes. */
+typedef void (*js_commit_fn)(void *arg, const struct store_txn *txn, uint64_t version);
+void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *arg);
 
 /* Where console.log lines of functions go; default: the server log as
  * "[fn] messages:send: hello". */

@@ -441,6 +441,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
                 "  name TEXT UNIQUE NOT NULL, by_id INTEGER NOT NULL, by_ct INTEGER NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS _vr_indexes (id INTEGER PRIMARY KEY, "
                 "  tnum INTEGER NOT NULL, name TEXT NOT NULL, fields TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS _vr_idem (k TEXT PRIMARY KEY, v TEXT NOT NULL, "
+                "  version INTEGER NOT NULL, at REAL NOT NULL);"
                 "INSERT OR IGNORE INTO _vr_meta VALUES ('format', 1), ('version', 0), "
                 "  ('next_table', 1), ('next_index', 1), ('last_ct', 0.0), ('schema', NULL);"
                 "COMMIT;",
@@ -472,6 +474,9 @@ void store_close(struct store *s)
     st_catalog_free(s);
     for (int i = 0; i < CTL_N; i++)
         sqlite3_finalize(s->ctl[i]);
+    sqlite3_finalize(s->idem_get);
+    sqlite3_finalize(s->idem_put);
+    sqlite3_finalize(s->idem_prune);
     sqlite3_close_v2(s->db);
     vr_free(s);
 }

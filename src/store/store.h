@@ -160,6 +160,17 @@ int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct b
  * end was not reached. Then frees the cursor. */
 void store_scan_close(struct store_cursor *c, size_t consumed);
 
+/* Idempotency records: a mutation's result kept under a client's key, written in the mutation's
+ * own transaction so that it exists exactly when the mutation's writes do.
+ * store_idem_get: 1 and the stored value and version when `key` is known, 0 when not, -1 on
+ * error. store_idem_put: records `value` for the version this transaction commits at (the
+ * transaction counts as a write). store_idem_prune deletes records older than `max_age_ms`. */
+int store_idem_get(struct store_txn *t, const char *key, size_t key_len, struct buf *value,
+                   uint64_t *version, struct buf *err);
+int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const char *value,
+                   size_t value_len, struct buf *err);
+int store_idem_prune(struct store *s, double max_age_ms, struct buf *err);
+
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);
 

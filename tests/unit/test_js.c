@@ -432,11 +432,12 @@ TEST(console_and_errors)
     CHECK_EQ_STR(f->logs, "info|messages:logs|hello { a: 1 } 5n\nwarn|messages:logs|careful\n");
     call(f, "messages:fail", "{}");
     CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
-    CHECK_EQ_STR(f->res.error_code.data, "FunctionFailed");
+    CHECK_EQ_STR(f->res.error_code.data, "VireoError");
     CHECK_EQ_STR(f->res.error_data.data, "{\"code\":\"nope\",\"n\":1}");
     call(f, "messages:failConvex", "{}");
     CHECK_EQ_STR(f->res.error.data, "plain");
     CHECK_EQ_STR(f->res.error_data.data, "\"plain\"");
+    CHECK_EQ_STR(f->res.error_code.data, "VireoError");
 }
 
 TEST(actions)

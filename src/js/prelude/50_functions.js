@@ -231,7 +231,7 @@ function errorResult(e) {
         } catch (x) {
             data = JSON.stringify(String(e.data));
         }
-        return [e.message, "FunctionFailed", data];
+        return [e.message, "VireoError", data];
     }
     if (e instanceof Error) {
         const code = typeof e.code === "string" && e.code !== "" ? e.code : "FunctionFailed";

@@ -1,0 +1,82 @@
+/* store_idem: idempotency records (key -> a mutation's result and commit version) in the
+ * _vr_idem system table, read and written inside the mutation's own transaction, so a replayed
+ * mutation finds the record exactly when the first one's writes exist. */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "store/store_int.h"
+#include "base/banned.h"
+
+int store_idem_get(struct store_txn *t, const char *key, size_t key_len, struct buf *value,
+                   uint64_t *version, struct buf *err)
+{
+    struct store *s = t->s;
+    sqlite3_stmt *st = st_prep(s, &s->idem_get, err, "SELECT v, version FROM _vr_idem WHERE k = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        const void *v = sqlite3_column_text(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        if (buf_append(value, v, (size_t)n) < 0) {
+            buf_reset(err);
+            buf_append_str(err, "stored result is too large");
+            sqlite3_reset(st);
+            return -1;
+        }
+        *version = (uint64_t)sqlite3_column_int64(st, 1);
+        found = 1;
+    } else if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "reading an idempotency record");
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const char *value,
+                   size_t value_len, struct buf *err)
+{
+    struct store *s = t->s;
+    if (!t->writable) {
+        buf_reset(err);
+        buf_append_str(err, "idempotency records need a writable transaction");
+        return -1;
+    }
+    sqlite3_stmt *st =
+        st_prep(s, &s->idem_put, err, "INSERT OR REPLACE INTO _vr_idem VALUES (?, ?, ?, ?)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, (int)value_len, SQLITE_STATIC);
+    /* single-threaded store: this transaction commits at exactly the next version */
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(s->version + 1));
+    sqlite3_bind_double(st, 4, clock_wall_ms());
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "writing an idempotency record");
+        return -1;
+    }
+    t->wrote = 1;
+    return 0;
+}
+
+int store_idem_prune(struct store *s, double max_age_ms, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, &s->idem_prune, err, "DELETE FROM _vr_idem WHERE at < ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_double(st, 1, clock_wall_ms() - max_age_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "pruning idempotency records");
+        return -1;
+    }
+    return sqlite3_changes(s->db);
+}
