@@ -21,6 +21,7 @@
 #include "net/server.h"
 #include "proto/http_api.h"
 #include "proto/shard.h"
+#include "proto/sync.h"
 #include "base/banned.h"
 
 static const char dev_usage[] =
@@ -35,6 +36,9 @@ static const char dev_usage[] =
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
+    "  --session-retention-ms N  how long a disconnected sync session is kept for resume\n"
+    "                     (default 300000)\n"
+    "  --idempotency-hours N  how long mutation idempotency keys are kept (default 24)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -42,6 +46,9 @@ struct dev {
     struct loop *loop;
     struct server *server;
     struct shard *shard;
+    struct sync *sync;
+    struct timer prune_timer;
+    double idempotency_ms;
     struct http_api api;
     struct app_paths paths;
     int watch;
@@ -147,11 +154,25 @@ static void on_signal(struct loop *l, int signo, void *arg)
     loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
 }
 
-static void drain_check(struct loop *l, void *arg)
+/* The end of every loop iteration, before the server writes to sockets: commit the batch of
+ * writes this iteration made, then push live-query changes and the answers held back for it. */
+static void before_sleep(struct loop *l, void *arg)
 {
     struct dev *d = arg;
+    struct buf err = BUF_INIT(4096);
+    int failed = shard_commit(d->shard, &err) < 0;
+    buf_release(&err);
+    sync_flush(d->sync, failed);
+    http_api_flush(&d->api, failed);
     if (d->stopping && server_conn_count(d->server) == 0)
         loop_stop(l);
+}
+
+static void prune_fire(struct loop *l, struct timer *t)
+{
+    struct dev *d = t->arg;
+    shard_prune(d->shard, d->idempotency_ms);
+    loop_timer_start(l, t, 10 * 60 * 1000);
 }
 
 /* --- options --- */
@@ -172,6 +193,7 @@ int cmd_dev(int argc, char **argv, int watch)
     const char *name = watch ? "dev" : "serve";
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
+    unsigned long retention_ms = 300000, idem_hours = 24;
     int test_echo = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -212,6 +234,18 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (!strcmp(a, "--max-message")) {
             if (parse_uint(argv[++i], 1ul << 30, &max_message) < 0) {
                 fprintf(stderr, "vireo %s: --max-message needs a byte count up to 1 GiB\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--session-retention-ms")) {
+            if (parse_uint(argv[++i], 7ul * 24 * 3600 * 1000, &retention_ms) < 0 ||
+                retention_ms == 0) {
+                fprintf(stderr, "vireo %s: --session-retention-ms needs a number of "
+                                "milliseconds\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--idempotency-hours")) {
+            if (parse_uint(argv[++i], 24ul * 365, &idem_hours) < 0 || idem_hours == 0) {
+                fprintf(stderr, "vireo %s: --idempotency-hours needs a number of hours\n", name);
                 return 2;
             }
         } else if (a[0] == '-') {
@@ -268,7 +302,13 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
 
     d.loop = loop_new();
+    d.idempotency_ms = (double)idem_hours * 3600 * 1000;
+    struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms };
+    d.sync = sync_new(d.loop, d.shard, &sopts);
+    /* registered before the server's own hook so that what it sends goes out this iteration */
+    loop_add_before_sleep(d.loop, before_sleep, &d);
     d.api.shard = d.shard;
+    d.api.sync = d.sync;
     d.api.admin_key = admin_key;
     d.api.test_echo = test_echo;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
@@ -287,8 +327,9 @@ int cmd_dev(int argc, char **argv, int watch)
     }
     timer_init(&d.reload_timer, reload_fire, &d);
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
+    timer_init(&d.prune_timer, prune_fire, &d);
+    prune_fire(d.loop, &d.prune_timer);
     loop_watch_signals(d.loop, on_signal, &d);
-    loop_add_before_sleep(d.loop, drain_check, &d);
     if (watch) {
         d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (d.inotify_fd < 0 || watch_tree(d.inotify_fd, d.paths.functions) < 0 ||
@@ -310,6 +351,8 @@ int cmd_dev(int argc, char **argv, int watch)
 out:
     if (d.server)
         server_free(d.server);
+    sync_free(d.sync);
+    http_api_release(&d.api);
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);
     if (d.loop)

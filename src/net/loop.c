@@ -43,6 +43,7 @@ struct loop {
     int sigfd;
     loop_signal_fn sig_fn;
     void *sig_arg;
+    int wake; /* a hook left work for the hooks: run them again before sleeping */
 };
 
 struct loop *loop_new(void)
@@ -289,6 +290,11 @@ void loop_stop(struct loop *l)
     l->stop = 1;
 }
 
+void loop_wake(struct loop *l)
+{
+    l->wake = 1;
+}
+
 int loop_run(struct loop *l)
 {
     struct epoll_event evs[256];
@@ -298,15 +304,24 @@ int loop_run(struct loop *l)
     while (!l->stop) {
         l->now = clock_mono_ms();
         run_timers(l);
-        for (size_t i = 0; i < l->nhooks && !l->stop; i++)
-            l->hooks[i].fn(l, l->hooks[i].arg);
+        /* A hook may create work for an earlier one (an answer sent by one lets the server
+         * parse the next pipelined request, whose answer waits for the next commit): run the
+         * hooks again while any of them asks for it, a bounded number of times. */
+        int passes = 0;
+        do {
+            l->wake = 0;
+            for (size_t i = 0; i < l->nhooks && !l->stop; i++)
+                l->hooks[i].fn(l, l->hooks[i].arg);
+        } while (l->wake && !l->stop && ++passes < 16);
         if (l->stop)
             break;
-        int timeout = -1;
+        int timeout = l->wake ? 0 : -1;
         if (l->heap_len) {
             uint64_t now = clock_mono_ms();
             uint64_t when = l->heap[0]->when_ms;
-            timeout = when <= now ? 0 : (when - now > 86400000u ? 86400000 : (int)(when - now));
+            if (timeout != 0)
+                timeout = when <= now ? 0
+                                      : (when - now > 86400000u ? 86400000 : (int)(when - now));
         }
         int n = epoll_wait(l->epfd, evs, 256, timeout);
         if (n < 0) {

@@ -49,6 +49,9 @@ typedef void (*loop_signal_fn)(struct loop *l, int signo, void *arg);
 int loop_watch_signals(struct loop *l, loop_signal_fn fn, void *arg);
 
 uint64_t loop_now_ms(const struct loop *l); /* cached monotonic time of this iteration */
+/* Asks for another round of before-sleep hooks before the loop sleeps: for work queued from
+ * outside the I/O phase (a deferred answer, a batch opened by a hook). */
+void loop_wake(struct loop *l);
 int loop_run(struct loop *l);               /* until loop_stop; 0 or -errno */
 void loop_stop(struct loop *l);
 

@@ -83,6 +83,11 @@ int conn_is_closed(const struct conn *c)
     return c->closed;
 }
 
+struct loop *conn_loop(const struct conn *c)
+{
+    return c->loop;
+}
+
 void conn_ref(struct conn *c)
 {
     c->refs++;

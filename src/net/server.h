@@ -49,6 +49,7 @@ uint64_t conn_id(const struct conn *c);
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 int conn_is_closed(const struct conn *c);
+struct loop *conn_loop(const struct conn *c);
 /* Closes the connection now (unsent output is dropped). The conn stays valid while referenced;
  * it is freed after the current dispatch, never inside the caller's callback. */
 void conn_close(struct conn *c);

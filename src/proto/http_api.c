@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/ws.h"
+#include "proto/sync.h"
 #include "base/banned.h"
 
 #define MAX_STATIC_FILE (64u << 20)
@@ -24,24 +25,82 @@
 static const char json_content_type[] = "application/json";
 static const char cors_headers[] = "Access-Control-Allow-Origin: *\r\n";
 
+struct http_deferred {
+    struct conn *c;
+    int status;
+    struct buf body;
+};
+
 static void respond_json(struct conn *c, int status, const struct buf *body)
 {
     http_respond(c, status, json_content_type, body->data, body->len, cors_headers);
+}
+
+/* Answers a function call now, or after the batch it ran in has committed. */
+static void respond_call(struct http_api *api, struct conn *c, int status, struct buf *body)
+{
+    if (!api->shard->batch_open) {
+        respond_json(c, status, body);
+        return;
+    }
+    if (api->n_deferred == api->cap_deferred) {
+        api->cap_deferred = api->cap_deferred ? api->cap_deferred * 2 : 16;
+        api->deferred = vr_realloc(api->deferred, api->cap_deferred * sizeof *api->deferred);
+    }
+    struct http_deferred *d = &api->deferred[api->n_deferred++];
+    conn_ref(c);
+    loop_wake(conn_loop(c)); /* the commit may come after this iteration's before-sleep step */
+    d->c = c;
+    d->status = status;
+    d->body = *body; /* takes the buffer */
+    buf_init(body, BUF_NOLIMIT);
+}
+
+void http_api_flush(struct http_api *api, int batch_failed)
+{
+    static const char lost[] = "{\"status\":\"error\",\"errorMessage\":\"the storage failed to "
+                               "commit this call's transaction; nothing it did remains; retry\","
+                               "\"errorCode\":\"StoreError\"}";
+    for (size_t i = 0; i < api->n_deferred; i++) {
+        struct http_deferred *d = &api->deferred[i];
+        if (!conn_is_closed(d->c)) {
+            if (batch_failed)
+                http_respond(d->c, 500, json_content_type, lost, sizeof lost - 1, cors_headers);
+            else
+                respond_json(d->c, d->status, &d->body);
+        }
+        conn_unref(d->c);
+        buf_release(&d->body);
+    }
+    api->n_deferred = 0;
+}
+
+void http_api_release(struct http_api *api)
+{
+    http_api_flush(api, 0);
+    vr_free(api->deferred);
+    api->deferred = NULL;
+    api->cap_deferred = 0;
+}
+
+static void error_body(struct buf *b, const char *code, const char *msg, const char *data_json)
+{
+    buf_append_str(b, "{\"status\":\"error\",\"errorMessage\":");
+    buf_append_json_str(b, msg, strlen(msg));
+    buf_append_str(b, ",\"errorCode\":");
+    buf_append_json_str(b, code, strlen(code));
+    if (data_json && *data_json) {
+        buf_append_str(b, ",\"errorData\":");
+        buf_append_str(b, data_json);
+    }
+    buf_append_str(b, "}");
 }
 
 static void respond_error(struct conn *c, int status, const char *code, const char *msg,
                           const char *data_json)
 {
     struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"status\":\"error\",\"errorMessage\":");
-    buf_append_json_str(&b, msg, strlen(msg));
-    buf_append_str(&b, ",\"errorCode\":");
-    buf_append_json_str(&b, code, strlen(code));
-    if (data_json && *data_json) {
-        buf_append_str(&b, ",\"errorData\":");
-        buf_append_str(&b, data_json);
-    }
-    buf_append_str(&b, "}");
+    error_body(&b, code, msg, data_json);
     respond_json(c, status, &b);
     buf_release(&b);
 }
@@ -134,6 +193,14 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     js_result_init(&res);
     if (parse_call(c, req, &root, &path, &args) < 0)
         return;
+    json_t *idem = json_object_get(root, "idempotencyKey");
+    const char *idempotency_key = json_string_value(idem);
+    if ((idem && !json_is_string(idem) && !json_is_null(idem)) ||
+        (idempotency_key && strlen(idempotency_key) > 200)) {
+        respond_error(c, 400, "BadJsonBody",
+                      "\"idempotencyKey\" must be a string of at most 200 bytes", NULL);
+        goto out;
+    }
     struct js_runtime *rt = api->shard->rt;
     if (!rt) {
         respond_error(c, 503, "NoAppLoaded",
@@ -158,18 +225,19 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         goto out;
     }
     api->function_calls++;
-    if (js_call(rt, fn, args, strlen(args), &res) < 0) {
-        api->function_errors++;
-        respond_error(c, status_for_error(&res), res.error_code.len ? res.error_code.data
-                                                                     : "FunctionFailed",
-                      res.error.data, res.error_data.data);
-        goto out;
-    }
+    struct js_call_opts opts = { .idempotency_key = idempotency_key };
     struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"status\":\"success\",\"value\":");
-    buf_append(&b, res.value.data, res.value.len);
-    buf_appendf(&b, ",\"version\":%llu}", (unsigned long long)res.version);
-    respond_json(c, 200, &b);
+    if (shard_call(api->shard, fn, args, strlen(args), &opts, &res) < 0) {
+        api->function_errors++;
+        error_body(&b, res.error_code.len ? res.error_code.data : "FunctionFailed",
+                   res.error.data, res.error_data.data);
+        respond_call(api, c, status_for_error(&res), &b);
+    } else {
+        buf_append_str(&b, "{\"status\":\"success\",\"value\":");
+        buf_append(&b, res.value.data, res.value.len);
+        buf_appendf(&b, ",\"version\":%llu}", (unsigned long long)res.version);
+        respond_call(api, c, 200, &b);
+    }
     buf_release(&b);
 out:
     js_result_release(&res);
@@ -209,14 +277,31 @@ static void handle_metrics(struct http_api *api, struct conn *c)
             rss_pages = 0;
         fclose(f);
     }
+    struct shard *sh = api->shard;
+    const struct live_stats *ls = live_stats(sh->live);
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_appendf(&b,
                 "{\"requests\":%llu,\"functionCalls\":%llu,\"functionErrors\":%llu,"
-                "\"storeVersion\":%llu,\"rssBytes\":%ld}",
+                "\"storeVersion\":%llu,\"batches\":%llu,\"batchFailures\":%llu,"
+                "\"liveQueries\":%zu,\"liveRanges\":%zu,\"queryExecutions\":%llu,"
+                "\"queryReruns\":%llu,\"resultsSuppressed\":%llu,\"invalidations\":%llu,",
                 (unsigned long long)api->requests, (unsigned long long)api->function_calls,
                 (unsigned long long)api->function_errors,
-                (unsigned long long)store_version(api->shard->store),
-                rss_pages * sysconf(_SC_PAGESIZE));
+                (unsigned long long)store_version(sh->store), (unsigned long long)sh->batches,
+                (unsigned long long)sh->batch_failures, live_query_count(sh->live),
+                live_range_count(sh->live), (unsigned long long)ls->executions,
+                (unsigned long long)ls->reruns, (unsigned long long)ls->suppressed,
+                (unsigned long long)ls->invalidations);
+    if (api->sync) {
+        const struct sync_stats *ss = sync_stats(api->sync);
+        buf_appendf(&b,
+                    "\"sessions\":%llu,\"connections\":%llu,\"messagesIn\":%llu,"
+                    "\"messagesOut\":%llu,\"transitions\":%llu,",
+                    (unsigned long long)ss->sessions, (unsigned long long)ss->connections,
+                    (unsigned long long)ss->messages_in, (unsigned long long)ss->messages_out,
+                    (unsigned long long)ss->transitions);
+    }
+    buf_appendf(&b, "\"rssBytes\":%ld}", rss_pages * sysconf(_SC_PAGESIZE));
     respond_json(c, 200, &b);
     buf_release(&b);
 }
@@ -351,6 +436,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (slice_eq_str(path, "/api/metrics") && is_get) {
         handle_metrics(api, c);
+        return;
+    }
+    if (api->sync && slice_eq_str(path, "/api/sync")) {
+        sync_accept(api->sync, c, req);
         return;
     }
     if (api->test_echo && slice_eq_str(path, "/__test/echo")) {

@@ -9,17 +9,29 @@
 #include "net/server.h"
 #include "proto/shard.h"
 
+struct sync;
+struct http_deferred;
+
 struct http_api {
     struct shard *shard;
+    struct sync *sync;      /* serves GET /api/sync; borrowed */
     const char *admin_key;  /* required for the admin routes; borrowed */
     const char *public_dir; /* NULL: no static files; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */
     uint64_t requests;      /* counters for /api/metrics */
     uint64_t function_calls;
     uint64_t function_errors;
+    /* answers computed inside an open batch wait for its commit (shard.h) */
+    struct http_deferred *deferred;
+    size_t n_deferred, cap_deferred;
 };
 
 /* The server's request handler; arg is a struct http_api. */
 void http_api_handle(struct conn *c, struct http_request *req, void *arg);
+
+/* Sends the answers held back for the batch that just committed; if it failed (batch_failed),
+ * each becomes a 500 StoreError instead, since what it reported was lost. */
+void http_api_flush(struct http_api *api, int batch_failed);
+void http_api_release(struct http_api *api);
 
 #endif

@@ -1,26 +1,48 @@
-/* shard: the unit of consistency — one store (SQLite file) plus the JS runtime running the app's
- * current bundle on it. Reloading swaps the runtime only if the new bundle loads (and its schema
- * applies); otherwise the old version keeps serving. */
+/* shard: the unit of consistency — one store (SQLite file), the JS runtime running the app's
+ * current bundle on it, and its live queries. Writes of one loop iteration share one SQLite
+ * transaction (group commit): the first call of an iteration opens a batch, the before-sleep
+ * phase commits it, and only then may anything computed in it be sent to a client.
+ * Reloading swaps the runtime only if the new bundle loads (and its schema applies); otherwise
+ * the old version keeps serving. */
 #ifndef VR_PROTO_SHARD_H
 #define VR_PROTO_SHARD_H
 
 #include "base/buf.h"
 #include "js/runtime.h"
+#include "live/live.h"
 #include "store/store.h"
 
 struct shard {
     struct store *store;
     struct js_runtime *rt; /* NULL until a bundle has loaded */
+    struct live *live;
     struct js_options js_opts;
     uint64_t loads;        /* successful loads so far */
+    int batch_open;
+    uint64_t batches;      /* committed batches, for metrics */
+    uint64_t batch_failures;
+    int lost_batch;        /* a batch failed since the last shard_commit that reported it */
 };
 
 int shard_open(const char *db_path, const struct js_options *opts, struct shard **out,
                struct buf *err);
 void shard_free(struct shard *s);
 
-/* Loads a bundle; on success it replaces the running version. On failure the old version stays
- * and err says why (file and line for JS errors). */
+/* Loads a bundle; on success it replaces the running version and every live query re-runs.
+ * On failure the old version stays and err says why (file and line for JS errors). */
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err);
+
+/* Calls a function inside the current batch (opening one if needed). Results must not reach a
+ * client before shard_commit returns. */
+int shard_call(struct shard *s, const struct js_function *fn, const char *args, size_t len,
+               const struct js_call_opts *opts, struct js_result *res);
+
+/* Commits the open batch, if any. -1 when it — or a batch committed on the way since the last
+ * call (a reload commits first) — failed: every write of it is lost, and the answers computed
+ * in it must be turned into errors. */
+int shard_commit(struct shard *s, struct buf *err);
+
+/* Deletes idempotency records older than max_age_ms. */
+void shard_prune(struct shard *s, double max_age_ms);
 
 #endif

@@ -1,0 +1,45 @@
+/* sync: the sync protocol on GET /api/sync (docs/protocol.md): sessions, their live queries,
+ * mutations and actions over one WebSocket, and the flush that turns a batch of commits into one
+ * transition per affected session. Runs in the shard's loop thread. */
+#ifndef VR_PROTO_SYNC_H
+#define VR_PROTO_SYNC_H
+
+#include <stdint.h>
+
+#include "live/live.h"
+#include "net/loop.h"
+#include "net/server.h"
+#include "proto/shard.h"
+
+#define SYNC_PROTOCOL_VERSION 1
+
+struct sync;
+
+struct sync_options {
+    uint32_t session_retention_ms; /* how long a disconnected session is kept; default 5 min */
+    size_t max_message;            /* protocol message limit; default 1 MiB */
+    size_t max_sessions;           /* beyond it connections get ServerOverloaded; default 1M */
+};
+
+struct sync_stats {
+    uint64_t messages_in;
+    uint64_t messages_out;
+    uint64_t transitions;
+    uint64_t sessions;        /* live sessions (connected or retained) */
+    uint64_t connections;     /* connected sessions */
+};
+
+struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_options *opts);
+void sync_free(struct sync *s);
+
+/* Upgrades the current request of c to a sync connection (the /api/sync handler). */
+void sync_accept(struct sync *s, struct conn *c, struct http_request *req);
+
+/* The before-sleep step, after the shard's batch commit: re-runs each dirty live query once,
+ * then sends each affected session one transition followed by its queued responses. If the
+ * batch failed, the responses computed in it become errors. */
+void sync_flush(struct sync *s, int batch_failed);
+
+const struct sync_stats *sync_stats(const struct sync *s);
+
+#endif
