@@ -36,6 +36,8 @@ static const char dev_usage[] =
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
+    "  --max-send-queue N bytes queued for a WebSocket client that does not read before it is\n"
+    "                     cut off with close code 1008 (default 16777216)\n"
     "  --session-retention-ms N  how long a disconnected sync session is kept for resume\n"
     "                     (default 300000)\n"
     "  --idempotency-hours N  how long mutation idempotency keys are kept (default 24)\n"
@@ -193,7 +195,7 @@ int cmd_dev(int argc, char **argv, int watch)
     const char *name = watch ? "dev" : "serve";
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
-    unsigned long retention_ms = 300000, idem_hours = 24;
+    unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
     int test_echo = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -234,6 +236,12 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (!strcmp(a, "--max-message")) {
             if (parse_uint(argv[++i], 1ul << 30, &max_message) < 0) {
                 fprintf(stderr, "vireo %s: --max-message needs a byte count up to 1 GiB\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-send-queue")) {
+            if (parse_uint(argv[++i], 1ul << 32, &max_send_queue) < 0 || max_send_queue < 1024) {
+                fprintf(stderr, "vireo %s: --max-send-queue needs a byte count from 1024\n",
+                        name);
                 return 2;
             }
         } else if (!strcmp(a, "--session-retention-ms")) {
@@ -320,6 +328,7 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.port = (int)port;
     cfg.max_body_bytes = max_body;
     cfg.ws_max_message = max_message;
+    cfg.ws_max_send_queue = max_send_queue;
     buf_reset(&err);
     if (server_start(d.loop, &cfg, http_api_handle, &d.api, &d.server, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
