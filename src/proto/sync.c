@@ -468,6 +468,11 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     }
     struct sync_session *s = hmap_get(&sy->sessions, id, strlen(id));
     int resumed = s != NULL && lv && json_is_number(lv);
+    if (s && s->conn) { /* the session moves to this connection */
+        struct sync_conn *old = s->conn;
+        detach(old);
+        ws_close(old->ws, WS_CLOSE_POLICY, "session resumed on another connection");
+    }
     if (s && !resumed) {
         session_free(s); /* a known session without a version to resume from: start afresh */
         s = NULL;
@@ -479,11 +484,6 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         return;
     }
     if (s) {
-        if (s->conn) { /* the session moved to this connection */
-            struct sync_conn *old = s->conn;
-            detach(old);
-            ws_close(old->ws, WS_CLOSE_POLICY, "session resumed on another connection");
-        }
         loop_timer_stop(sy->loop, &s->retention);
         for (size_t i = 0; i < s->subs.cap; i++)
             if (s->subs.slots[i].key) {

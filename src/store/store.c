@@ -20,6 +20,16 @@
 
 /* ---- SQL helpers ---- */
 
+int st_fail(struct buf *err, const char *fmt, ...)
+{
+    va_list ap;
+    buf_reset(err);
+    va_start(ap, fmt);
+    buf_vappendf(err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 int st_sqlerr(struct store *s, struct buf *err, const char *what)
 {
     if (err) {

@@ -95,6 +95,8 @@ struct store_cursor {
 int st_exec(struct store *s, const char *sql, struct buf *err);
 int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* statement */
 int st_sqlerr(struct store *s, struct buf *err, const char *what);
+/* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */
+int st_fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 struct st_table *st_table_find(struct store *s, const char *name);

@@ -13,24 +13,14 @@
 
 #include "base/banned.h"
 
-static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct buf *err, const char *fmt, ...)
-{
-    va_list ap;
-    buf_reset(err);
-    va_start(ap, fmt);
-    buf_vappendf(err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int encode_bound(struct buf *out, const json_t *bound, const char **op, struct buf *err)
 {
     *op = json_string_value(json_object_get(bound, "op"));
     if (!json_is_object(bound) || !*op)
-        return fail(err, "range bound must be {\"op\": ..., \"value\": ...}");
+        return st_fail(err, "range bound must be {\"op\": ..., \"value\": ...}");
     if (key_encode_value(out, json_object_get(bound, "value")) < 0)
-        return fail(err, "range bound value is not a valid value");
+        return st_fail(err, "range bound value is not a valid value");
     return 0;
 }
 
@@ -45,12 +35,12 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     int r = -1;
     *out = NULL;
     if (!t->open) {
-        fail(err, "transaction is not open");
+        st_fail(err, "transaction is not open");
         goto out;
     }
     range = json_loadb(range_json, len, STORE_JSON_FLAGS, &je);
     if (!json_is_object(range)) {
-        fail(err, "range is not a JSON object");
+        st_fail(err, "range is not a JSON object");
         goto out;
     }
     c = vr_calloc(1, sizeof(*c));
@@ -61,14 +51,14 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     struct st_table *tb = st_table_find(s, table);
     if (!tb) {
         if (strcmp(index, "by_id") && strcmp(index, "by_creation_time")) {
-            fail(err, "index `%s` not found: table `%s` does not exist", index, table);
+            st_fail(err, "index `%s` not found: table `%s` does not exist", index, table);
             goto out;
         }
         /* An unknown table scans empty; the read waits for the table's creation. */
         json_t *js = json_string(table);
         if (!js || key_encode_value(&c->lo, js) < 0) {
             json_decref(js);
-            fail(err, "invalid table name `%s`", table);
+            st_fail(err, "invalid table name `%s`", table);
             goto out;
         }
         json_decref(js);
@@ -82,7 +72,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     }
     struct st_index *ix = st_index_find(tb, index);
     if (!ix) {
-        fail(err, "index `%s` not found on table `%s`", index, table);
+        st_fail(err, "index `%s` not found on table `%s`", index, table);
         goto out;
     }
     c->ix = ix;
@@ -90,7 +80,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     const json_t *eq = json_object_get(range, "eq");
     const json_t *lower = json_object_get(range, "lower"), *upper = json_object_get(range, "upper");
     if (eq && !json_is_array(eq)) {
-        fail(err, "range `eq` must be an array");
+        st_fail(err, "range `eq` must be an array");
         goto out;
     }
     size_t bound = json_array_size(eq) + (lower || upper ? 1 : 0);
@@ -102,7 +92,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     }
     for (size_t i = 0; i < json_array_size(eq); i++) {
         if (key_encode_value(&c->lo, json_array_get(eq, i)) < 0) {
-            fail(err, "range `eq` value is not a valid value");
+            st_fail(err, "range `eq` value is not a valid value");
             goto out;
         }
     }
@@ -114,7 +104,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
         if (!strcmp(op, "gt")) {
             buf_append_byte(&c->lo, KEY_PREFIX_END);
         } else if (strcmp(op, "gte")) {
-            fail(err, "lower bound op must be \"gt\" or \"gte\", got \"%s\"%s", op, "");
+            st_fail(err, "lower bound op must be \"gt\" or \"gte\", got \"%s\"%s", op, "");
             goto out;
         }
     }
@@ -124,7 +114,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
         if (!strcmp(op, "lte")) {
             buf_append_byte(&c->hi, KEY_PREFIX_END);
         } else if (strcmp(op, "lt")) {
-            fail(err, "upper bound op must be \"lt\" or \"lte\", got \"%s\"%s", op, "");
+            st_fail(err, "upper bound op must be \"lt\" or \"lte\", got \"%s\"%s", op, "");
             goto out;
         }
     } else {

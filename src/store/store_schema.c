@@ -13,16 +13,6 @@
 
 #include "base/banned.h"
 
-static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct buf *err, const char *fmt, ...)
-{
-    va_list ap;
-    buf_reset(err);
-    va_start(ap, fmt);
-    buf_vappendf(err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int check_field_path(const char *f)
 {
@@ -42,28 +32,28 @@ static int check_schema(const json_t *schema, struct buf *err)
     struct buf msg = BUF_INIT(4096);
     int r = -1;
     if (tables && !json_is_object(tables)) {
-        fail(err, "schema `tables` must be an object");
+        st_fail(err, "schema `tables` must be an object");
         goto out;
     }
     json_object_foreach((json_t *)tables, name, def) {
         if (!st_name_ok(name)) {
-            fail(err, "invalid table name `%.64s`: use letters, digits and '_', starting with a "
+            st_fail(err, "invalid table name `%.64s`: use letters, digits and '_', starting with a "
                       "letter",
                  name);
             goto out;
         }
         if (!json_is_object(def)) {
-            fail(err, "table `%s`: definition must be an object", name);
+            st_fail(err, "table `%s`: definition must be an object", name);
             goto out;
         }
         const json_t *doc = json_object_get(def, "document");
         if (doc && validator_check_schema(doc, &msg) < 0) {
-            fail(err, "table `%s`: %s", name, msg.data);
+            st_fail(err, "table `%s`: %s", name, msg.data);
             goto out;
         }
         const json_t *idx = json_object_get(def, "indexes");
         if (idx && !json_is_array(idx)) {
-            fail(err, "table `%s`: `indexes` must be an array", name);
+            st_fail(err, "table `%s`: `indexes` must be an array", name);
             goto out;
         }
         for (size_t i = 0; i < json_array_size(idx); i++) {
@@ -72,27 +62,27 @@ static int check_schema(const json_t *schema, struct buf *err)
             const json_t *fields = json_object_get(ix, "fields");
             if (!iname || !st_name_ok(iname) || !strcmp(iname, "by_id") ||
                 !strcmp(iname, "by_creation_time")) {
-                fail(err, "table `%s`: invalid index name `%.64s`", name, iname ? iname : "");
+                st_fail(err, "table `%s`: invalid index name `%.64s`", name, iname ? iname : "");
                 goto out;
             }
             for (size_t j = 0; j < i; j++) {
                 const char *other =
                     json_string_value(json_object_get(json_array_get(idx, j), "name"));
                 if (other && !strcmp(other, iname)) {
-                    fail(err, "table `%s`: index `%s` is declared twice", name, iname);
+                    st_fail(err, "table `%s`: index `%s` is declared twice", name, iname);
                     goto out;
                 }
             }
             size_t nf = json_array_size(fields);
             if (!json_is_array(fields) || nf == 0 || nf > STORE_MAX_INDEX_FIELDS) {
-                fail(err, "table `%s`: index `%s` needs 1 to %d fields", name, iname,
+                st_fail(err, "table `%s`: index `%s` needs 1 to %d fields", name, iname,
                      STORE_MAX_INDEX_FIELDS);
                 goto out;
             }
             for (size_t j = 0; j < nf; j++) {
                 const char *f = json_string_value(json_array_get(fields, j));
                 if (!f || !check_field_path(f)) {
-                    fail(err, "table `%s`: index `%s`: invalid field `%s`", name, iname,
+                    st_fail(err, "table `%s`: index `%s`: invalid field `%s`", name, iname,
                          f ? f : "?");
                     goto out;
                 }
@@ -172,7 +162,7 @@ static int create_index(struct store *s, struct st_table *tb, const json_t *decl
         int kr = idv ? st_index_key(&tmp, doc, ct, idv, &k) : -1;
         json_decref(doc);
         if (kr < 0) {
-            fail(err, "table `%s`: cannot index a document for `%s`", tb->name, name);
+            st_fail(err, "table `%s`: cannot index a document for `%s`", tb->name, name);
             goto out;
         }
         sqlite3_bind_blob(ins, 1, k.data, (int)k.len, SQLITE_STATIC);
@@ -233,7 +223,7 @@ static int validate_table(struct store *s, struct st_table *tb, const json_t *va
         int vr = validator_check(&ctx, validator, doc, &msg);
         json_decref(doc);
         if (vr < 0) {
-            fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
+            st_fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
                  msg.data);
             goto out;
         }
@@ -256,11 +246,11 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
     sqlite3_stmt *st = NULL;
     int r = -1, in_txn = 0;
     if (s->txn || s->batch)
-        return fail(err, "cannot apply a schema while a transaction or batch is open");
+        return st_fail(err, "cannot apply a schema while a transaction or batch is open");
     if (schema_json) {
         schema = json_loadb(schema_json, len, STORE_JSON_FLAGS, &je);
         if (!json_is_object(schema)) {
-            fail(err, "schema is not a JSON object%s%s", schema ? "" : ": ", schema ? "" : je.text);
+            st_fail(err, "schema is not a JSON object%s%s", schema ? "" : ": ", schema ? "" : je.text);
             goto out;
         }
         if (check_schema(schema, err) < 0)

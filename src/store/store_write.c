@@ -101,23 +101,13 @@ static json_t *span_key(const char *p, const struct span *sp)
 
 /* ---- helpers ---- */
 
-static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct buf *err, const char *fmt, ...)
-{
-    va_list ap;
-    buf_reset(err);
-    va_start(ap, fmt);
-    buf_vappendf(err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int op_check(struct store_txn *t, struct buf *err)
 {
     if (!t->open)
-        return fail(err, "transaction is not open");
+        return st_fail(err, "transaction is not open");
     if (!t->writable)
-        return fail(err, "cannot write in a read-only transaction");
+        return st_fail(err, "cannot write in a read-only transaction");
     return 0;
 }
 
@@ -127,16 +117,16 @@ static json_t *parse_fields(const char *json, size_t len, const char *what, stru
     json_error_t je;
     json_t *v = NULL;
     if (len > STORE_MAX_DOC) {
-        fail(err, "%s is too large (%zu bytes, the limit is %u)", what, len, STORE_MAX_DOC);
+        st_fail(err, "%s is too large (%zu bytes, the limit is %u)", what, len, STORE_MAX_DOC);
         return NULL;
     }
     v = json_loadb(json, len, STORE_JSON_FLAGS, &je);
     if (!v) {
-        fail(err, "%s is not valid JSON: %s", what, je.text);
+        st_fail(err, "%s is not valid JSON: %s", what, je.text);
         return NULL;
     }
     if (value_type_of(v, NULL, NULL) != VT_OBJECT) {
-        fail(err, "%s must be an object, got %s", what,
+        st_fail(err, "%s must be an object, got %s", what,
              value_type_name(value_type_of(v, NULL, NULL)));
         goto bad;
     }
@@ -144,7 +134,7 @@ static json_t *parse_fields(const char *json, size_t len, const char *what, stru
     json_t *fv;
     json_object_foreach(v, k, fv) {
         if (k[0] == '_' || k[0] == '$') {
-            fail(err, "field name `%s` is reserved: top-level field names may not start with "
+            st_fail(err, "field name `%s` is reserved: top-level field names may not start with "
                       "'_' or '$'",
                  k);
             goto bad;
@@ -175,7 +165,7 @@ static int validate(struct store *s, struct st_table *tb, const json_t *doc, str
     struct buf msg = BUF_INIT(4096);
     int r = validator_check(&ctx, tb->validator, user, &msg);
     if (r < 0)
-        fail(err, "document in `%s` does not match the schema: %s", tb->name, msg.data);
+        st_fail(err, "document in `%s` does not match the schema: %s", tb->name, msg.data);
     buf_release(&msg);
     json_decref(user);
     return r;
@@ -213,7 +203,7 @@ static void doc_field(struct buf *out, const char *p, const struct span *sp, con
 static int doc_finish(struct buf *out, struct buf *err)
 {
     if (buf_append_byte(out, '}') < 0 || out->len > STORE_MAX_DOC)
-        return fail(err, "document is too large (the limit is %u bytes of JSON)", STORE_MAX_DOC);
+        return st_fail(err, "document is too large (the limit is %u bytes of JSON)", STORE_MAX_DOC);
     return 0;
 }
 
@@ -287,7 +277,7 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     struct st_table *tb = st_table_find(s, table);
     if (!tb || (s->has_schema && !tb->declared)) {
         if (s->has_schema) {
-            fail(err, "table `%.64s` is not in the schema", table);
+            st_fail(err, "table `%.64s` is not in the schema", table);
             goto out;
         }
         if (st_table_create(s, table, &tb, err) < 0)
@@ -316,7 +306,7 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     for (size_t i = 1; i < tb->nidx; i++) {
         struct st_index *ix = tb->idx[i];
         if (st_index_key(ix, doc, ct, id, &k) < 0) {
-            fail(err, "index key for `%s` is too large", ix->name);
+            st_fail(err, "index key for `%s` is too large", ix->name);
             goto out;
         }
         if (step_blob2(s, st_prep(s, &ix->ins, err, "INSERT INTO i%u(k, d) VALUES (?1, ?2)", ix->id),
@@ -355,13 +345,13 @@ static int load(struct store_txn *t, const char *id, size_t id_len, struct loade
     struct store *s = t->s;
     uint32_t num;
     if (st_id_decode(id, id_len, &num) < 0)
-        return fail(err, "invalid id `%.*s`", (int)(id_len > 64 ? 64 : id_len), id);
+        return st_fail(err, "invalid id `%.*s`", (int)(id_len > 64 ? 64 : id_len), id);
     memcpy(l->id, id, STORE_ID_LEN);
     l->id[STORE_ID_LEN] = '\0';
     if (!(l->tb = st_table_by_num(s, num)))
-        return fail(err, "document `%s` not found", l->id);
+        return st_fail(err, "document `%s` not found", l->id);
     if (s->has_schema && !l->tb->declared)
-        return fail(err, "table `%s` is not in the schema", l->tb->name);
+        return st_fail(err, "table `%s` is not in the schema", l->tb->name);
     id_key(&l->dk, id, id_len);
     sqlite3_stmt *st = st_prep(s, &l->tb->get, err, "SELECT j FROM d%u WHERE k = ?1", l->tb->num);
     if (!st)
@@ -372,12 +362,12 @@ static int load(struct store_txn *t, const char *id, size_t id_len, struct loade
         buf_append(&l->text, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return fail(err, "document `%s` not found", l->id);
+        return st_fail(err, "document `%s` not found", l->id);
     if (rc != SQLITE_ROW)
         return st_sqlerr(s, err, "get");
     l->doc = json_loadb(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
     if (!l->doc)
-        return fail(err, "document `%s` is corrupt", l->id);
+        return st_fail(err, "document `%s` is corrupt", l->id);
     l->ct = json_number_value(json_object_get(l->doc, "_creationTime"));
     return 0;
 }
@@ -406,7 +396,7 @@ static int update(struct store_txn *t, struct loaded *l, const struct buf *new_t
     json_t *nd = json_loadb(new_text->data, new_text->len, STORE_JSON_FLAGS, NULL);
     int r = -1;
     if (!nd) {
-        fail(err, "internal error: spliced document is not valid JSON");
+        st_fail(err, "internal error: spliced document is not valid JSON");
         goto out;
     }
     if (s->validate && validate(s, tb, nd, err) < 0)
@@ -419,7 +409,7 @@ static int update(struct store_txn *t, struct loaded *l, const struct buf *new_t
         struct st_index *ix = tb->idx[i];
         if (st_index_key(ix, l->doc, l->ct, l->id, &ok) < 0 ||
             st_index_key(ix, nd, l->ct, l->id, &nk) < 0) {
-            fail(err, "index key for `%s` is too large", ix->name);
+            st_fail(err, "index key for `%s` is too large", ix->name);
             goto out;
         }
         if (ok.len != nk.len || memcmp(ok.data, nk.data, ok.len) != 0) {
@@ -454,7 +444,7 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
         goto out;
     for (size_t i = 0; i < n_remove; i++) {
         if (remove_fields[i][0] == '_' || remove_fields[i][0] == '$') {
-            fail(err, "field name `%s` is reserved: system fields may not be changed",
+            st_fail(err, "field name `%s` is reserved: system fields may not be changed",
                  remove_fields[i]);
             goto out;
         }
@@ -585,7 +575,7 @@ int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf 
     for (size_t i = 1; i < tb->nidx; i++) {
         struct st_index *ix = tb->idx[i];
         if (st_index_key(ix, l.doc, l.ct, l.id, &k) < 0) {
-            fail(err, "index key for `%s` is too large", ix->name);
+            st_fail(err, "index key for `%s` is too large", ix->name);
             goto out;
         }
         if (step_blob2(s, st_prep(s, &ix->del, err, "DELETE FROM i%u WHERE k = ?1", ix->id), &k,
