@@ -105,10 +105,13 @@ test-asan: deps
 # libFuzzer targets (clang), each run briefly.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
+# sources a fuzz target #includes itself (to reach statics), so they are not linked twice
+FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
-		-o $@ $< $(FUZZ_LIB_SRC) $(BUILD)/gen/prelude.c $(PKG_LIBS) -lm -lpthread
+		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
+		$(PKG_LIBS) -lm -lpthread
 fuzz: deps $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BIN)
 

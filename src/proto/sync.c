@@ -92,6 +92,12 @@ static void send_frame(struct sync_conn *c, const struct buf *b)
     ws_send(c->ws, 1, b->data, b->len);
 }
 
+static void close_conn(struct sync_conn *c, int code, const char *reason)
+{
+    if (c->ws)
+        ws_close(c->ws, code, reason);
+}
+
 static void send_error(struct sync_conn *c, const char *code, const char *msg, const char *id_field,
                        const char *id_json, int fatal, long retry_ms)
 {
@@ -444,7 +450,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     if (pv && (!json_is_number(pv) || json_number_value(pv) != SYNC_PROTOCOL_VERSION)) {
         send_error(c, "VersionNotSupported", "this server speaks sync protocol version 1", NULL,
                    NULL, 1, -1);
-        ws_close(c->ws, WS_CLOSE_POLICY, "protocol version not supported");
+        close_conn(c, WS_CLOSE_POLICY, "protocol version not supported");
         return;
     }
     if (c->session) {
@@ -471,7 +477,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     if (s && s->conn) { /* the session moves to this connection */
         struct sync_conn *old = s->conn;
         detach(old);
-        ws_close(old->ws, WS_CLOSE_POLICY, "session resumed on another connection");
+        close_conn(old, WS_CLOSE_POLICY, "session resumed on another connection");
     }
     if (s && !resumed) {
         session_free(s); /* a known session without a version to resume from: start afresh */
@@ -480,7 +486,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     if (!s && sy->stats.sessions >= sy->opts.max_sessions) {
         send_error(c, "ServerOverloaded", "too many sessions on this server", NULL, NULL, 1,
                    1000 + (long)(rand() % 4000));
-        ws_close(c->ws, WS_CLOSE_TRY_AGAIN, "server overloaded");
+        close_conn(c, WS_CLOSE_TRY_AGAIN, "server overloaded");
         return;
     }
     if (s) {

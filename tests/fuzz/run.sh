@@ -4,6 +4,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-15}
+# JavaScriptCore keeps process-lifetime allocations; they are not ours (tests/lsan.supp)
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 passed=0; failed=0
 for bin in "$@"; do
     name=$(basename "$bin"); name=${name#fuzz_}
