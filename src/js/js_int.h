@@ -74,6 +74,6 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 /* runtime.c */
 const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);
 int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
-                     size_t len, struct buf *err);
+                     size_t len, const json_t *parsed, struct buf *err);
 
 #endif

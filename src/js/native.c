@@ -478,7 +478,7 @@ static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef s
     if (str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
-    if (js_validate_args(rt, &e->pub, rt->s2.data, rt->s2.len, &rt->s3) < 0) {
+    if (js_validate_args(rt, &e->pub, rt->s2.data, rt->s2.len, NULL, &rt->s3) < 0) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "`%s`: %s", e->pub.path, rt->s3.data);
         *exc = js_make_error(ctx, "ArgumentValidationError", msg);

@@ -102,7 +102,7 @@ static const char *id_table(void *arg, const char *id, size_t len)
 }
 
 int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
-                     size_t len, struct buf *err)
+                     size_t len, const json_t *parsed, struct buf *err)
 {
     size_t i = 0;
     while (i < len && (args[i] == ' ' || args[i] == '\t' || args[i] == '\n' || args[i] == '\r'))
@@ -113,16 +113,20 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     }
     if (!fn->args)
         return 0;
-    json_error_t jerr;
-    json_t *v = json_loadb(args, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+    json_t *v = (json_t *)parsed;
     if (!v) {
-        buf_appendf(err, "arguments are not valid JSON: %s", jerr.text);
-        return -1;
+        json_error_t jerr;
+        v = json_loadb(args, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+        if (!v) {
+            buf_appendf(err, "arguments are not valid JSON: %s", jerr.text);
+            return -1;
+        }
     }
     struct validator_ctx vctx = { .what = "argument", .id_table = id_table,
                                   .id_table_arg = rt->store };
     int rc = validator_check(&vctx, fn->args, v, err);
-    json_decref(v);
+    if (v != parsed)
+        json_decref(v);
     return rc < 0 ? -1 : 0;
 }
 
@@ -480,7 +484,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     if (!args_json || !len)
         args_json = "{}", len = 2;
     buf_reset(&rt->s1);
-    if (js_validate_args(rt, fn, args_json, len, &rt->s1) < 0) {
+    if (js_validate_args(rt, fn, args_json, len, opts ? opts->args_value : NULL, &rt->s1) < 0) {
         res->status = JS_ERR_ARGS;
         buf_append(&res->error, rt->s1.data, rt->s1.len);
         buf_append_str(&res->error_code, "ArgumentValidationError");

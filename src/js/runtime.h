@@ -91,6 +91,9 @@ struct js_call_opts {
      * version are returned without running it again; otherwise the result is stored under the
      * key in the mutation's own transaction. NULL: none. */
     const char *idempotency_key;
+    /* The arguments already parsed (they must equal args_json), to validate without parsing
+     * them again; NULL: parse args_json. */
+    const json_t *args_value;
 };
 int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
                size_t len, const struct js_call_opts *opts, struct js_result *res);

@@ -225,7 +225,9 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         goto out;
     }
     api->function_calls++;
-    struct js_call_opts opts = { .idempotency_key = idempotency_key };
+    json_t *args_value = json_object_get(root, "args");
+    struct js_call_opts opts = { .idempotency_key = idempotency_key,
+                                 .args_value = json_is_object(args_value) ? args_value : NULL };
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     if (shard_call(api->shard, fn, args, strlen(args), &opts, &res) < 0) {
         api->function_errors++;

@@ -703,7 +703,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         buf_append_json_str(&frame, m, strlen(m));
         buf_appendf(&frame, ",\"errorCode\":\"%s\"}", code);
     } else {
-        struct js_call_opts o = { .idempotency_key = json_string_value(idem) };
+        struct js_call_opts o = { .idempotency_key = json_string_value(idem),
+                                  .args_value = (args && json_is_object(args)) ? args : NULL };
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"value\":");
             buf_append(&frame, res.value.data, res.value.len);

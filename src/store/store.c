@@ -553,6 +553,11 @@ int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err
         buf_append_str(err, "transaction is not open");
         return -1;
     }
+    if (t->poisoned) {
+        st_fail(err, "a write of this transaction failed in the storage; nothing was committed");
+        txn_rollback(t);
+        return -1;
+    }
     if (t->wrote)
         s->version++;
     if (s->batch) {

@@ -74,6 +74,8 @@ struct store_txn {
     int open;
     int wrote;
     int catalog_dirty;
+    int poisoned;      /* a write op failed after changing rows: the txn can only roll back */
+    int op_changes;    /* sqlite3_total_changes when the current write op began */
     struct read_set rs;
     struct write_set ws;
 };

@@ -108,6 +108,9 @@ static int op_check(struct store_txn *t, struct buf *err)
         return st_fail(err, "transaction is not open");
     if (!t->writable)
         return st_fail(err, "cannot write in a read-only transaction");
+    if (t->poisoned)
+        return st_fail(err, "an earlier write of this transaction failed in the storage; it "
+                            "can only roll back");
     return 0;
 }
 
@@ -226,21 +229,25 @@ static int step_blob2(struct store *s, sqlite3_stmt *st, const struct buf *a, co
     return 0;
 }
 
+/* A write op is all or nothing without a SQL savepoint of its own (two statements per op on
+ * the hot path): every check that can fail on input runs before the first row changes, so a
+ * failure after that is a storage failure, and it poisons the transaction, which then can only
+ * roll back. */
 static int savepoint(struct store_txn *t, size_t *mark, struct buf *err)
 {
     *mark = t->ws.len;
-    return st_ctl(t->s, CTL_SAVEPOINT, err);
+    t->op_changes = sqlite3_total_changes(t->s->db);
+    return 0;
 }
 
 static int savepoint_end(struct store_txn *t, int r, size_t mark)
 {
     if (r == 0) {
-        if (st_ctl(t->s, CTL_RELEASE, NULL) == 0) {
-            t->wrote = 1;
-            return 0;
-        }
+        t->wrote = 1;
+        return 0;
     }
-    sqlite3_exec(t->s->db, "ROLLBACK TO vr_op; RELEASE vr_op", NULL, NULL, NULL);
+    if (sqlite3_total_changes(t->s->db) != t->op_changes)
+        t->poisoned = 1;
     while (t->ws.len > mark) {
         struct index_write *w = &t->ws.writes[--t->ws.len];
         buf_release(&w->old_key);
@@ -264,7 +271,9 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
 {
     struct store *s = t->s;
     struct buf text = BUF_INIT(STORE_MAX_DOC + 64), dk = BUF_INIT(STORE_MAX_KEY),
-               k = BUF_INIT(STORE_MAX_KEY), none = BUF_INIT(0);
+               none = BUF_INIT(0);
+    struct buf *keys = NULL;
+    size_t nkeys = 0;
     struct span *sp = NULL;
     json_t *doc = NULL;
     size_t mark = 0;
@@ -299,20 +308,26 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     if (doc_finish(&text, err) < 0)
         goto out;
     id_key(&dk, id, STORE_ID_LEN);
+    /* every key first: a key that is too large must fail the insert before any row changes */
+    keys = vr_calloc(tb->nidx, sizeof *keys);
+    nkeys = tb->nidx;
+    for (size_t i = 1; i < tb->nidx; i++) {
+        buf_init(&keys[i], STORE_MAX_KEY);
+        if (st_index_key(tb->idx[i], doc, ct, id, &keys[i]) < 0) {
+            st_fail(err, "index key for `%s` is too large", tb->idx[i]->name);
+            goto out;
+        }
+    }
     if (step_blob2(s, st_prep(s, &tb->ins, err, "INSERT INTO d%u(k, j) VALUES (?1, ?2)", tb->num),
                    &dk, text.data, text.len, 1, err) < 0)
         goto out;
     st_write_add(t, tb->idx[0]->id, &none, &dk);
     for (size_t i = 1; i < tb->nidx; i++) {
         struct st_index *ix = tb->idx[i];
-        if (st_index_key(ix, doc, ct, id, &k) < 0) {
-            st_fail(err, "index key for `%s` is too large", ix->name);
-            goto out;
-        }
         if (step_blob2(s, st_prep(s, &ix->ins, err, "INSERT INTO i%u(k, d) VALUES (?1, ?2)", ix->id),
-                       &k, dk.data, dk.len, 0, err) < 0)
+                       &keys[i], dk.data, dk.len, 0, err) < 0)
             goto out;
-        st_write_add(t, ix->id, &none, &k);
+        st_write_add(t, ix->id, &none, &keys[i]);
     }
     s->last_ct = ct;
     memcpy(id_out, id, sizeof(id));
@@ -324,7 +339,9 @@ out:
     json_decref(doc);
     buf_release(&text);
     buf_release(&dk);
-    buf_release(&k);
+    for (size_t i = 0; i < nkeys; i++)
+        buf_release(&keys[i]);
+    vr_free(keys);
     return r;
 }
 
