@@ -592,3 +592,174 @@ export async function assertAppLoaded(s) {
     if (h.json?.app !== "loaded")
         throw new Error(`the app did not load (health: ${h.text}); vireo stderr:\n${s.stderr.slice(-1500)}`);
 }
+
+/* --- sync protocol (/api/sync) over the `ws` package --- */
+
+/* One sync-protocol WebSocket: every received message is kept in `messages` (parsed JSON, in
+ * arrival order); waitMsg(pred, {from}) finds the first one at index >= from. */
+export class SyncConn {
+    static async open(port, { path: p = "/api/sync", timeout = 5000 } = {}) {
+        const { default: WebSocket } = await import("ws");
+        const ws = new WebSocket(`ws://127.0.0.1:${port}${p}`, { maxPayload: 64 << 20 });
+        const c = new SyncConn(ws);
+        await new Promise((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error("sync WebSocket: open timed out")), timeout);
+            ws.once("open", () => {
+                clearTimeout(t);
+                resolve();
+            });
+            ws.once("error", (e) => {
+                clearTimeout(t);
+                reject(e);
+            });
+        });
+        return c;
+    }
+
+    constructor(ws) {
+        this.ws = ws;
+        this.messages = [];
+        this.closed = null; /* {code, reason} once closed */
+        this.waiters = new Set();
+        ws.on("message", (data, isBinary) => {
+            let m;
+            try {
+                m = JSON.parse(data.toString("utf8"));
+            } catch {
+                m = { type: "<unparsable>", raw: data.toString("utf8").slice(0, 200), isBinary };
+            }
+            this.messages.push(m);
+            this.wake();
+        });
+        ws.on("close", (code, reason) => {
+            this.closed = { code, reason: reason.toString() };
+            this.wake();
+        });
+        ws.on("error", () => {});
+    }
+
+    wake() {
+        for (const w of [...this.waiters]) w();
+    }
+
+    get mark() {
+        return this.messages.length;
+    }
+
+    send(obj) {
+        this.ws.send(typeof obj === "string" || Buffer.isBuffer(obj) ? obj : JSON.stringify(obj));
+    }
+
+    /* The first message at index >= from for which pred holds (a string pred matches `type`). */
+    waitMsg(pred, { from = 0, timeout = 5000, what } = {}) {
+        const p = typeof pred === "string" ? (m) => m.type === pred : pred;
+        return new Promise((resolve, reject) => {
+            const check = () => {
+                for (let i = from; i < this.messages.length; i++)
+                    if (p(this.messages[i])) {
+                        done();
+                        resolve(this.messages[i]);
+                        return;
+                    }
+                if (this.closed) {
+                    done();
+                    reject(new Error(`connection closed (${this.closed.code} ${this.closed.reason}) while waiting for ${what || pred}; got ${JSON.stringify(this.messages.slice(from)).slice(0, 600)}`));
+                }
+            };
+            const t = setTimeout(() => {
+                done();
+                reject(new Error(`timed out after ${timeout} ms waiting for ${what || pred}; got ${JSON.stringify(this.messages.slice(from)).slice(0, 600)}`));
+            }, timeout);
+            const done = () => {
+                clearTimeout(t);
+                this.waiters.delete(check);
+            };
+            this.waiters.add(check);
+            check();
+        });
+    }
+
+    waitClose(timeout = 5000) {
+        return new Promise((resolve, reject) => {
+            const check = () => {
+                if (this.closed) {
+                    done();
+                    resolve(this.closed);
+                }
+            };
+            const t = setTimeout(() => {
+                done();
+                reject(new Error(`timed out after ${timeout} ms waiting for the connection to close`));
+            }, timeout);
+            const done = () => {
+                clearTimeout(t);
+                this.waiters.delete(check);
+            };
+            this.waiters.add(check);
+            check();
+        });
+    }
+
+    /* Sends `connect` and waits for `connected` (or an error frame). */
+    async connect({ sessionId = crypto.randomUUID(), lastVersion, protocolVersion = 1 } = {}) {
+        this.sessionId = sessionId;
+        const from = this.mark;
+        const msg = { type: "connect", sessionId, clientVersion: "vireo-it/0", protocolVersion };
+        if (lastVersion !== undefined) msg.lastVersion = lastVersion;
+        this.send(msg);
+        const m = await this.waitMsg((x) => x.type === "connected" || x.type === "error", { from, what: "connected" });
+        if (m.type === "error") throw new Error(`connect refused: ${JSON.stringify(m)}`);
+        this.version = m.version;
+        return m;
+    }
+
+    /* Adds one query; resolves with the transition that carries its first modification. */
+    async subscribe(queryId, p, args = {}, { hash, timeout = 5000 } = {}) {
+        const from = this.mark;
+        const q = { queryId, path: p, args };
+        if (hash) q.hash = hash;
+        this.send({ type: "modifyQuerySet", add: [q], remove: [] });
+        return this.waitMsg((m) => m.type === "transition" && m.modifications.some((x) => x.queryId === queryId), { from, timeout, what: `first result of query ${queryId}` });
+    }
+
+    /* Sends a mutation (or action) and resolves with its response. */
+    async call(kind, requestId, p, args = {}, extra = {}) {
+        const from = this.mark;
+        this.send({ type: kind, requestId, path: p, args, ...extra });
+        const rt = kind === "mutation" ? "mutationResponse" : "actionResponse";
+        return this.waitMsg((m) => m.type === rt && m.requestId === requestId, { from, what: `${rt} ${requestId}` });
+    }
+
+    /* The transitions received from index `from` on. */
+    transitions(from = 0) {
+        return this.messages.slice(from).filter((m) => m.type === "transition");
+    }
+
+    close() {
+        this.ws.close();
+    }
+
+    /* Drops the TCP connection without a close handshake. */
+    terminate() {
+        this.ws.terminate();
+    }
+}
+
+/* The modification for queryId in a transition (undefined when absent). */
+export function modOf(transition, queryId) {
+    return transition.modifications.find((m) => m.queryId === queryId);
+}
+
+/* GET /api/metrics as an object. */
+export async function metrics(srv) {
+    const r = await request(srv.port, "GET", "/api/metrics");
+    if (r.status !== 200 || !r.json) throw new Error(`metrics: HTTP ${r.status} ${r.text}`);
+    return r.json;
+}
+
+/* b - a for every numeric field. */
+export function metricsDelta(a, b) {
+    const d = {};
+    for (const k of Object.keys(b)) if (typeof b[k] === "number" && typeof a[k] === "number") d[k] = b[k] - a[k];
+    return d;
+}
