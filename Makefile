@@ -115,6 +115,16 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c
 fuzz: deps $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BIN)
 
+# Benchmarks (bench/, docs/benchmarks.md): the load generator, then every scenario (or
+# SCENARIO=name) against a release server. Misses are reported, not failures.
+LOADGEN_SRC := bench/loadgen.c bench/lg.c bench/hist.c src/base/buf.c src/base/mem.c
+build/release/bench/loadgen: $(LOADGEN_SRC) bench/lg.h bench/hist.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -Isrc -o $@ $(LOADGEN_SRC) -lm
+bench: deps
+	@$(MAKE) --no-print-directory SANITIZE= build/release/vireo build/release/bench/loadgen
+	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen bench/run.sh $(SCENARIO)
+
 demo: all
 	./vireo dev examples/chat
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# bench/run.sh: runs the benchmark scenarios (all, or those named in $1) each against a fresh
+# `vireo serve` on a copy of bench/app, prints one table and leaves bench/results/<scenario>.json.
+# Invariant: every server it starts is stopped (trap on exit and on signals) and every temporary
+# app copy is removed; a scenario that misses its target does not fail the run.
+set -u
+cd "$(dirname "$0")/.."
+VIREO=${VIREO:-build/release/vireo}
+LOADGEN=${LOADGEN:-build/release/bench/loadgen}
+ALL="mutations push-latency fanout precision http-query connections"
+SCENARIOS=${1:-$ALL}
+CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
+# BENCH_ARGS: extra loadgen options for every scenario, e.g. "--duration 3" (see loadgen --help)
+mkdir -p bench/results
+
+for s in $SCENARIOS; do
+    case " $ALL " in *" $s "*) ;; *) echo "bench: unknown scenario \"$s\" (have: $ALL)" >&2; exit 2;; esac
+done
+
+# The fd limit both processes need: raise the soft limit to the hard one; say so if it is short.
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=1048576
+ulimit -n "$hard" 2>/dev/null || true
+soft=$(ulimit -n)
+if [ "$soft" -lt $((CONN_N + 1000)) ]; then
+    n=$((soft - 1000))
+    echo "bench: open-file limit is $soft (hard $hard) and cannot be raised here: the connections" \
+         "scenario runs $n connections instead of $CONN_N and extrapolates (raise \`ulimit -Hn\` as" \
+         "root for the full run)"
+    CONN_N=$n
+fi
+
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | head -1)
+[ -n "$dirty" ] && commit="$commit+dirty"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+NOTE=${BENCH_NOTE:-"load average at start: $load"}
+
+server_pid=""
+tmp=""
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+    fi
+    server_pid=""
+    [ -n "$tmp" ] && rm -rf "$tmp"
+    tmp=""
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+start_server() {
+    tmp=$(mktemp -d /tmp/vireo-bench.XXXXXX)
+    cp -r bench/app/. "$tmp/"
+    rm -rf "$tmp/.vireo" "$tmp/vireo/_generated"
+    "$VIREO" serve "$tmp" --port 0 >"$tmp/server.log" 2>&1 &
+    server_pid=$!
+    port=""
+    for _ in $(seq 300); do
+        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | sed 's/.*://')
+        [ -n "$port" ] && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "bench: the server did not start:" >&2
+    cat "$tmp/server.log" >&2
+    return 1
+}
+
+rows=()
+t_start=$(date +%s)
+for s in $SCENARIOS; do
+    echo "== $s"
+    args=()
+    [ "$s" = connections ] && args+=(--conns "$CONN_N")
+    if ! start_server; then
+        rows+=("$s	server did not start	-	ERROR")
+        cleanup
+        continue
+    fi
+    out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s.json" --commit "$commit" \
+          --note "$NOTE" "${args[@]}" ${BENCH_ARGS:-} 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | grep -v '^ROW	'
+    row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
+    [ -z "$row" ] && row="$s	loadgen exited $rc	-	ERROR"
+    rows+=("$row")
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "bench: the server died during $s; its log:" >&2
+        tail -20 "$tmp/server.log" >&2
+    fi
+    cleanup
+done
+
+echo
+echo "Vireo benchmarks ($commit, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $NOTE; $(( $(date +%s) - t_start )) s)"
+printf '%-13s | %-7s | %-30s | %s\n' scenario result target figure
+printf '%s\n' "--------------+---------+--------------------------------+-----------------------------------------------"
+for r in "${rows[@]}"; do
+    IFS=$'\t' read -r name fig target verdict <<<"$r"
+    printf '%-13s | %-7s | %-30s | %s\n' "$name" "$verdict" "$target" "$fig"
+done
+echo "results: bench/results/<scenario>.json"
+exit 0
