@@ -4,7 +4,8 @@
 CC       ?= cc
 PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson libcurl
 APT_PKGS := build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev \
-            libjansson-dev libcurl4-openssl-dev clang
+            libjansson-dev libcurl4-openssl-dev clang \
+            chromium
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -27,8 +28,9 @@ LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o $(BUILD)/gen/client_js.o
 PRELUDE  := $(sort $(wildcard src/js/prelude/*.js))
+CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -39,8 +41,9 @@ ifeq ($(SANITIZE),)
 	@ln -sf $(BUILD)/vireo vireo
 endif
 
-# Installs what a fresh Debian machine lacks: apt packages and the npm packages (esbuild for
-# `vireo dev`, ws and playwright-core for the tests). Does nothing when all are present.
+# Installs what a fresh Debian machine lacks: apt packages (chromium for the browser tests in
+# tests/e2e/) and the npm packages (esbuild for `vireo dev`, ws and playwright-core for the tests).
+# Does nothing when all are present.
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
@@ -78,6 +81,14 @@ $(BUILD)/gen/prelude.c: $(PRELUDE) $(BUILD)/tools/embed
 $(BUILD)/gen/prelude.o: $(BUILD)/gen/prelude.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The JS client package (clients/js/src/*.js), one table entry per file, served by the binary at
+# GET /_vireo/client/<file>.js (src/proto/static_client.c).
+$(BUILD)/gen/client_js.c: $(CLIENT_JS) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed --table vr_client_js $(CLIENT_JS) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/client_js.o: $(BUILD)/gen/client_js.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 # Unit tests: one binary per tests/unit/*.c, linked against the library.
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvireo.a tests/test.h
@@ -107,10 +118,11 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 # sources a fuzz target #includes itself (to reach statics), so they are not linked twice
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
 		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
+		$(BUILD)/gen/client_js.c \
 		$(PKG_LIBS) -lm -lpthread
 fuzz: deps $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BIN)

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/ws.h"
+#include "proto/static_client.h"
 #include "proto/sync.h"
 #include "base/banned.h"
 
@@ -390,6 +391,21 @@ static void handle_static(struct http_api *api, struct conn *c, struct http_requ
     buf_release(&b);
 }
 
+/* --- the embedded JavaScript client --- */
+
+static void handle_client(struct conn *c, struct slice path, int is_get)
+{
+    size_t n = sizeof STATIC_CLIENT_PREFIX - 1;
+    const struct embedded_file *f =
+        is_get ? static_client_find(slice_of(path.p + n, path.len - n)) : NULL;
+    if (!f) {
+        respond_error(c, 404, "NotFound", "no such file", NULL);
+        return;
+    }
+    http_respond(c, 200, "text/javascript; charset=utf-8", f->data, f->len,
+                 "Cache-Control: no-cache\r\n");
+}
+
 void http_api_handle(struct conn *c, struct http_request *req, void *arg)
 {
     struct http_api *api = arg;
@@ -446,6 +462,11 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (api->test_echo && slice_eq_str(path, "/__test/echo")) {
         ws_accept(c, req, &echo_handlers, api, NULL);
+        return;
+    }
+    if (path.len >= sizeof STATIC_CLIENT_PREFIX - 1 &&
+        !memcmp(path.p, STATIC_CLIENT_PREFIX, sizeof STATIC_CLIENT_PREFIX - 1)) {
+        handle_client(c, path, is_get);
         return;
     }
     if (path.len >= 5 && !memcmp(path.p, "/api/", 5)) {
