@@ -1,5 +1,5 @@
-/* static_client: the JavaScript client package (clients/js/src/*.js), embedded into the binary at
- * build time (tools/embed.c --table, build/.../gen/client_js.c) so browsers can import it from
+/* static_client: the JavaScript client package (the .js files of clients/js/src/), embedded into
+ * the binary at build time (tools/embed.c --table, build/.../gen/client_js.c) so browsers can import it from
  * GET /_vireo/client/<file>.js without a build step. The table is read-only and static. */
 #ifndef VIREO_PROTO_STATIC_CLIENT_H
 #define VIREO_PROTO_STATIC_CLIENT_H
