@@ -1,6 +1,6 @@
 /* static_client: the JavaScript client package (the .js files of clients/js/src/), embedded into
- * the binary at build time (tools/embed.c --table, build/.../gen/client_js.c) so browsers can import it from
- * GET /_vireo/client/<file>.js without a build step. The table is read-only and static. */
+ * the binary at build time (tools/embed.c --table, build/.../gen/client_js.c) so browsers can
+ * import it from GET /_vireo/client/<file>.js without a build step. The table is read-only. */
 #ifndef VIREO_PROTO_STATIC_CLIENT_H
 #define VIREO_PROTO_STATIC_CLIENT_H
 
