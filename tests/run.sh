@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test run: C unit tests, then the node:test integration suites against a real vireo
-# ($VIREO_BIN). Ends with one "N passed, N failed" line over both.
+# The whole test run: C unit tests, then the node:test suites (integration and browser e2e against
+# a real vireo ($VIREO_BIN), and the JS client's). Ends with one "N passed, N failed" line over both.
 set -u
 cd "$(dirname "$0")/.."
 unit_out=$(tests/run-unit.sh "$@" 2>&1); unit_rc=$?
@@ -13,7 +13,7 @@ up=${up:-0}; uf=${uf:-1}
 node_log=$(mktemp)
 node --test --test-reporter=spec --test-reporter-destination=stdout \
      --test-reporter=tap --test-reporter-destination="$node_log" \
-     --test-concurrency=2 tests/integration/ 2>&1
+     --test-concurrency=2 tests/integration/ tests/client/ tests/e2e/ 2>&1
 node_rc=$?
 np=$(grep -E '^# pass ' "$node_log" | tail -1 | awk '{print $3}')
 nf=$(grep -E '^# fail ' "$node_log" | tail -1 | awk '{print $3}')
