@@ -51,6 +51,7 @@ struct sc {
     long seq_base; /* added to sequence numbers on the wire: above any earlier run's */
     long ready, opening, opened_subs, target_subs;
     long completed, failed, closed_early, unexpected;
+    long all_ok; /* successful mutations including warm-up and drain */
     uint64_t t0, t_end, next_write;
     struct lg_conn *writer;
     int writer_ready;
@@ -391,6 +392,7 @@ static void mut_ws(struct lg *lg, struct lg_conn *c, const char *m, size_t n)
             hist_record(&S.lat, now - t);
     }
     if (memmem(m, n, "\"success\":true", 14)) {
+        S.all_ok++;
         if (now >= S.t0 && now < S.t_end)
             S.completed++;
     } else {
@@ -410,6 +412,8 @@ static int run_mutations(void)
     uint64_t warm = 1 * SEC;
     S.t0 = lg_now() + warm;
     S.t_end = S.t0 + (uint64_t)(S.o->duration * SEC);
+    struct buf m0 = BUF_INIT(BUF_NOLIMIT), m1 = BUF_INIT(BUF_NOLIMIT);
+    fetch_metrics(&m0);
     for (long i = 0; i < S.o->conns; i++) {
         struct lg_conn *c = lg_connect(&S.lg, LG_WS, "/api/sync");
         if (!c) {
@@ -420,6 +424,15 @@ static int run_mutations(void)
     lg_run(&S.lg, S.t_end + (uint64_t)(S.o->timeout * SEC));
     double secs = S.o->duration;
     double rate = (double)S.completed / secs;
+    fetch_metrics(&m1);
+    double batches = metric(m1.data, "batches") - metric(m0.data, "batches");
+    double all = (double)S.all_ok;
+    if (batches > 0)
+        printf("  server: %.0f commit batches, %.1f mutations per batch\n", batches, all / batches);
+    jfig("server_batches", batches);
+    jfig("mutations_per_batch", batches > 0 ? all / batches : 0);
+    buf_release(&m0);
+    buf_release(&m1);
     print_hist("mutation round trip", &S.lat);
     printf("  %ld mutations in %.1f s (after 1 s warm-up), %ld failed%s%s\n", S.completed, secs,
            S.failed, S.failed ? ": " : "", S.failed ? S.lasterr : "");
@@ -507,6 +520,9 @@ static int run_fanout(void)
     S.phase = 1;
     hist_init(&S.last);
     long incomplete = 0;
+    struct buf m0 = BUF_INIT(BUF_NOLIMIT), m1 = BUF_INIT(BUF_NOLIMIT);
+    lg_run(&S.lg, lg_now() + 100 * MS); /* the writer's connect */
+    fetch_metrics(&m0);
     uint64_t end = lg_now() + (uint64_t)(S.o->duration * SEC);
     for (long w = 0; w < S.o->writes && lg_now() < end; w++) {
         send_write(S.writer, "all", 0);
@@ -519,6 +535,15 @@ static int run_fanout(void)
         }
         lg_run(&S.lg, lg_now() + 50 * MS); /* let the server settle between writes */
     }
+    fetch_metrics(&m1);
+    double reruns = metric(m1.data, "queryReruns") - metric(m0.data, "queryReruns");
+    double trans = metric(m1.data, "transitions") - metric(m0.data, "transitions");
+    printf("  server: +%.0f query re-runs, +%.0f transitions for %ld writes\n", reruns, trans,
+           S.seq);
+    buf_release(&m0);
+    buf_release(&m1);
+    jfig("server_query_reruns", reruns);
+    jfig("server_transitions", trans);
     print_hist("last delivery per write", &S.last);
     print_hist("every delivery", &S.lat);
     jfig("writes", (double)S.seq);

@@ -52,11 +52,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
+# start_server [node]: a fresh vireo on a copy of bench/app, or the Node `ws` reference.
 start_server() {
     tmp=$(mktemp -d /tmp/vireo-bench.XXXXXX)
-    cp -r bench/app/. "$tmp/"
-    rm -rf "$tmp/.vireo" "$tmp/vireo/_generated"
-    "$VIREO" serve "$tmp" --port 0 >"$tmp/server.log" 2>&1 &
+    if [ "${1:-}" = node ]; then
+        NODE_PATH="$PWD/node_modules" node bench/ref/ws-fanout.mjs >"$tmp/server.log" 2>&1 &
+    else
+        cp -r bench/app/. "$tmp/"
+        rm -rf "$tmp/.vireo" "$tmp/vireo/_generated"
+        "$VIREO" serve "$tmp" --port 0 >"$tmp/server.log" 2>&1 &
+    fi
     server_pid=$!
     port=""
     for _ in $(seq 300); do
@@ -93,6 +98,20 @@ for s in $SCENARIOS; do
         tail -20 "$tmp/server.log" >&2
     fi
     cleanup
+    # the fan-out baseline: the same scenario against a minimal Node `ws` broadcast server
+    if [ "$s" = fanout ] && command -v node >/dev/null && [ -d node_modules/ws ] && start_server node; then
+        out=$("$LOADGEN" fanout --port "$port" --out bench/results/fanout-node-ws.json \
+              --commit "$commit" --note "$NOTE; reference: node $(node --version) ws" \
+              ${BENCH_ARGS:-} 2>&1)
+        printf '%s\n' "$out" | grep -v '^ROW	' | sed 's/^fanout:/fanout (node ws reference):/'
+        ref=$(printf '%s\n' "$out" | sed -n 's/^ *last delivery per write: .* p99=\([0-9.]*\) .*/\1/p')
+        mine=$(sed -n 's/.*"last_p99_ms": \([0-9.e+-]*\).*/\1/p' bench/results/fanout.json 2>/dev/null)
+        if [ -n "$ref" ] && [ -n "$mine" ]; then
+            ratio=$(awk -v a="$mine" -v b="$ref" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+            rows+=("fanout-ref	node ws broadcast: last delivery p99 $ref ms; vireo/node = ${ratio}x	reference	INFO")
+        fi
+        cleanup
+    fi
 done
 
 echo
