@@ -177,6 +177,18 @@ test("13. a client that stops reading is closed at the send-queue cap; the other
     assert.equal(modOf(t, 1).value.length, 5);
     assert.ok(modOf(t, 1).value.some((d) => d.data === "000000010000"));
     assert.equal(fast.closed, null);
+
+    // the cut-off client's session was retained: it reconnects and resumes from what it got
+    const got = frames.filter((f) => f.opcode === OP.TEXT).map((f) => JSON.parse(f.payload.toString())).filter((m) => m.type === "transition");
+    const lastGot = got.at(-1);
+    const hash = got.flatMap((m) => m.modifications).filter((m) => m.type === "QueryUpdated").at(-1).hash;
+    const again = await openRaw();
+    const conn = await again.connect({ sessionId: "slow-reader", lastVersion: lastGot.endVersion });
+    assert.equal(conn.resumed, true, "the session of a client cut off for not reading is retained");
+    const tr = await again.subscribe(1, "blobs:list", { group: "big" }, { hash });
+    assert.equal(tr.startVersion, lastGot.endVersion);
+    assert.equal(modOf(tr, 1).type, "QueryUpdated");
+    assert.deepEqual(modOf(tr, 1).value, modOf(t, 1).value);
 });
 
 test("16. a live query is re-run when `vireo dev` reloads its edited function", { timeout: 30000 }, async () => {

@@ -292,3 +292,119 @@ test("15. query and request ids are per connection", { timeout: 10000 }, async (
     const tbb = await b.waitMsg("transition", { from: fb2 });
     assert.deepEqual(modOf(tbb, 1).value, ["for b", "b again"]);
 });
+
+test("removing a query and adding its queryId back in one modifyQuerySet: removal first, query stays live", { timeout: 10000 }, async () => {
+    const c = await open();
+    await c.subscribe(1, "messages:bodies", { channel: "#reuse-a" });
+    const from = c.mark;
+    c.send({ type: "modifyQuerySet", add: [{ queryId: 1, path: "messages:bodies", args: { channel: "#reuse-b" } }], remove: [1] });
+    const t = await c.waitMsg("transition", { from });
+    // a client applies the modifications in order: the QueryRemoved must not come last
+    const types = t.modifications.map((m) => `${m.type}:${m.queryId}`);
+    assert.deepEqual(types, ["QueryRemoved:1", "QueryUpdated:1"], `modification order ${JSON.stringify(types)}`);
+});
+
+test("removing the last subscriber drops the live query; args are matched whatever their key order", { timeout: 10000 }, async () => {
+    const a = await open();
+    const b = await open();
+    await settle();
+    const m0 = await metrics(srv);
+    await a.subscribe(1, "points:between", { lo: 1000, hi: 2000 });
+    await b.subscribe(9, "points:between", { hi: 2000, lo: 1000 });
+    await a.subscribe(2, "points:between", { lo: 1000, hi: 2000 }); // same query twice in a session
+    await settle();
+    assert.equal(metricsDelta(m0, await metrics(srv)).liveQueries, 1);
+    let from = a.mark;
+    a.send({ type: "modifyQuerySet", remove: [1, 2, 77] });
+    const t = await a.waitMsg("transition", { from });
+    assert.deepEqual(t.modifications.map((m) => m.type).sort(), ["QueryRemoved", "QueryRemoved"]);
+    await settle();
+    assert.equal(metricsDelta(m0, await metrics(srv)).liveQueries, 1, "b still holds it");
+    // a write in range reaches b only
+    from = a.mark;
+    const fb = b.mark;
+    await srv.mutation("points:add", { x: 1500, tag: "z" });
+    const tb = await b.waitMsg("transition", { from: fb });
+    assert.deepEqual(modOf(tb, 9).value, [1500]);
+    await settle();
+    assert.equal(a.mark, from);
+    b.send({ type: "modifyQuerySet", remove: [9] });
+    await b.waitMsg("transition", { from: b.mark });
+    await settle();
+    const d = metricsDelta(m0, await metrics(srv));
+    assert.equal(d.liveQueries, 0, JSON.stringify(d));
+    // and nothing re-runs for it any more
+    const m1 = await metrics(srv);
+    await srv.mutation("points:add", { x: 1600, tag: "z" });
+    await settle();
+    assert.equal(metricsDelta(m1, await metrics(srv)).queryReruns, 0);
+});
+
+test("transitions chain: each startVersion is the previous endVersion, responses never run ahead", { timeout: 15000 }, async () => {
+    const readers = await Promise.all(Array.from({ length: 4 }, () => open()));
+    await Promise.all(readers.map((c, i) => c.subscribe(1, "counters:get", { name: "chain" }).then(() => (i % 2 ? c.subscribe(2, "messages:bodies", { channel: `#chain${i}` }) : null))));
+    const writers = await Promise.all(Array.from({ length: 3 }, () => open()));
+    for (let j = 0; j < 60; j++)
+        for (const w of writers)
+            w.send(j % 3
+                ? { type: "mutation", requestId: j, path: "counters:increment", args: { name: "chain" } }
+                : { type: "mutation", requestId: j, path: "messages:send", args: { channel: `#chain${j % 4}`, author: "w", body: `b${j}` } });
+    await Promise.all(writers.map((w) => w.waitMsg((m) => m.type === "mutationResponse" && m.requestId === 59, { timeout: 10000 })));
+    // one more write after everything, so every reader ends at the final counter value
+    const last = await srv.mutation("counters:increment", { name: "chain" });
+    await Promise.all(readers.map((c) => c.waitMsg((m) => m.type === "transition" && m.endVersion === last.json.version)));
+    for (const c of [...readers, ...writers]) {
+        let v = c.messages.find((m) => m.type === "connected").version;
+        let counter;
+        for (const m of c.messages) {
+            if (m.type === "transition") {
+                assert.equal(m.startVersion, v, `transition chain broken: ${JSON.stringify(m).slice(0, 200)}`);
+                assert.ok(m.endVersion >= m.startVersion);
+                v = m.endVersion;
+                const mo = modOf(m, 1);
+                if (mo) counter = mo.value;
+            } else if (m.type === "mutationResponse") {
+                assert.equal(m.success, true, JSON.stringify(m));
+                assert.ok(m.version <= v, `response at version ${m.version} before the session reached it (at ${v})`);
+            }
+        }
+        if (readers.includes(c)) assert.equal(counter, 121);
+    }
+});
+
+test("a session taken over by another connection: the old one is closed with 1008", { timeout: 10000 }, async () => {
+    const a = await open();
+    const t = await a.subscribe(1, "messages:bodies", { channel: "#takeover" });
+    const b = await SyncConn.open(srv.port);
+    conns.push(b);
+    const conn = await b.connect({ sessionId: a.sessionId, lastVersion: t.endVersion });
+    assert.equal(conn.resumed, true);
+    const closed = await a.waitClose();
+    assert.equal(closed.code, 1008);
+    // without lastVersion the session starts afresh (and the holder is closed too)
+    const c = await SyncConn.open(srv.port);
+    conns.push(c);
+    const conn2 = await c.connect({ sessionId: a.sessionId });
+    assert.equal(conn2.resumed, false);
+    assert.equal((await b.waitClose()).code, 1008);
+    const from = c.mark;
+    await send("#takeover", "fresh session has no queries");
+    await settle();
+    assert.equal(c.mark, from, `a fresh session got ${JSON.stringify(c.messages.slice(from))}`);
+});
+
+test("after a resume, queries not re-added yet are not sent", { timeout: 10000 }, async () => {
+    const a = await open();
+    const t = await a.subscribe(1, "messages:bodies", { channel: "#stale" });
+    a.terminate();
+    await settle();
+    const b = await SyncConn.open(srv.port);
+    conns.push(b);
+    await b.connect({ sessionId: a.sessionId, lastVersion: t.endVersion });
+    const from = b.mark;
+    await send("#stale", "written before the client re-added anything");
+    await settle();
+    // the doc: the client re-adds what it wants in its first modifyQuerySet; until then the
+    // retained queries are the server's, not the client's
+    assert.deepEqual(b.transitions(from).flatMap((x) => x.modifications), [], "an update for a query the client has not re-added");
+});
