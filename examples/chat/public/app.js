@@ -38,6 +38,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 function messageItem(m) {
     const li = document.createElement("li");
     li.className = "message";
+    li.dataset.id = m._id;
     const meta = document.createElement("div");
     meta.className = "meta";
     const author = document.createElement("span");
@@ -55,9 +56,14 @@ function messageItem(m) {
     return li;
 }
 
+// New messages are appended (so the live region announces only them); any other change redraws.
 function render(messages) {
     const atBottom = ui.list.scrollHeight - ui.list.scrollTop - ui.list.clientHeight < 40;
-    ui.list.replaceChildren(...messages.map(messageItem));
+    const shown = [...ui.list.children].map((li) => li.dataset.id);
+    if (shown.length <= messages.length && shown.every((id, i) => id === messages[i]._id))
+        ui.list.append(...messages.slice(shown.length).map(messageItem));
+    else
+        ui.list.replaceChildren(...messages.map(messageItem));
     ui.empty.hidden = messages.length > 0;
     if (atBottom) ui.list.scrollTop = ui.list.scrollHeight;
 }
