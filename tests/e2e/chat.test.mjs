@@ -62,6 +62,7 @@ test("two pages see each other's messages live", { timeout: 90000 }, async () =>
     await waitMessages(ada, ["ada: hello from ada"]);
     assert.equal(await ada.inputValue("#body"), "", "the composer is cleared after sending");
 
+    await ada.$eval("#messages li", (li) => (li.__kept = true));
     await bob.press("#body", "Enter"); // empty: nothing sent
     await bob.fill("#body", "hi ada, bob here");
     await bob.press("#body", "Enter");
@@ -69,6 +70,8 @@ test("two pages see each other's messages live", { timeout: 90000 }, async () =>
     await waitMessages(ada, two);
     await waitMessages(bob, two);
     assert.ok(!(await ada.isVisible("#empty")));
+    assert.equal(await ada.$eval("#messages li", (li) => li.__kept), true,
+                 "a new message is appended; the ones shown stay as they are");
     const times = await ada.$$eval("#messages time", (ts) => ts.map((t) => [t.dateTime, t.textContent]));
     assert.equal(times.length, 2);
     for (const [iso, shown] of times) {
