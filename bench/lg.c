@@ -50,7 +50,7 @@ int lg_addr_is_loopback(const struct sockaddr *sa)
 
 int lg_target_set(struct lg *lg, const char *host, int port)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
     struct addrinfo *ai = NULL;
     const char *h = !strcmp(host, "localhost") ? "127.0.0.1" : host;
     int r = 0;
@@ -148,7 +148,7 @@ int lg_raise_nofile(struct lg *lg, uint64_t need)
         return -errno;
     if (rl.rlim_cur >= need)
         return 0;
-    struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
+    struct rlimit want = {need, rl.rlim_max > need ? rl.rlim_max : need};
     if (setrlimit(RLIMIT_NOFILE, &want) == 0)
         return 0;
     want.rlim_max = rl.rlim_max;
@@ -201,7 +201,7 @@ struct lg_conn *lg_connect(struct lg *lg, enum lg_kind kind, const char *path)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (lg->nsrc > 0 && lg->target.ss_family == AF_INET) {
-        struct sockaddr_in src = { .sin_family = AF_INET };
+        struct sockaddr_in src = {.sin_family = AF_INET};
         src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(lg->opened % (size_t)lg->nsrc));
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
@@ -210,8 +210,7 @@ struct lg_conn *lg_connect(struct lg *lg, enum lg_kind kind, const char *path)
             goto out;
         }
     }
-    if (connect(fd, (struct sockaddr *)&lg->target, lg->target_len) < 0 &&
-        errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&lg->target, lg->target_len) < 0 && errno != EINPROGRESS) {
         snprintf(lg->err, sizeof lg->err, "connect to %s:%d: %s", lg->host, lg->port,
                  strerror(errno));
         goto out;
@@ -223,8 +222,7 @@ struct lg_conn *lg_connect(struct lg *lg, enum lg_kind kind, const char *path)
     buf_init(&c->in, LG_MAX_MESSAGE + 64);
     buf_init(&c->out, BUF_NOLIMIT);
     buf_init(&c->frag, LG_MAX_MESSAGE);
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                              .data.ptr = c };
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         snprintf(lg->err, sizeof lg->err, "epoll_ctl: %s", strerror(errno));
         buf_release(&c->in);
@@ -462,7 +460,7 @@ static long parse_input(struct lg *lg, struct lg_conn *c, char *p, size_t n)
             conn_fail(lg, c, -EMSGSIZE);
             return -1;
         }
-        unsigned char mask[4] = { 0 };
+        unsigned char mask[4] = {0};
         if (b1 & 0x80) {
             if (avail < h + 4)
                 break;
@@ -600,7 +598,7 @@ int lg_run(struct lg *lg, uint64_t deadline_ns)
         if (lg->tick_ns && lg->tick_ns < until)
             until = lg->tick_ns;
         uint64_t wait = until - now;
-        struct timespec ts = { (time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull) };
+        struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
         int n = epoll_pwait2(lg->epfd, evs, 512, &ts, NULL);
         if (n < 0) {
             if (errno == EINTR)
@@ -625,7 +623,7 @@ int lg_http_oneshot(struct lg *lg, const char *method, const char *path, const c
         r = -errno;
         goto out;
     }
-    struct timeval tv = { 10, 0 };
+    struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&lg->target, lg->target_len) < 0) {
         r = -errno;

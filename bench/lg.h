@@ -41,14 +41,14 @@ struct lg_conn {
     uint32_t idx; /* position in lg->conns */
     enum lg_kind kind;
     enum lg_state state;
-    int want_out;            /* output pending: EPOLLOUT armed */
-    struct buf in;           /* unparsed input left over from the previous read */
-    struct buf out;          /* bytes not yet accepted by the kernel */
-    struct buf frag;         /* a fragmented WebSocket message being reassembled */
-    uint32_t inflight;       /* HTTP requests sent, not yet answered */
-    uint64_t rtt_head;       /* ring of send times of in-flight HTTP requests */
-    uint64_t *rtt;           /* LG_RTT_RING entries, allocated on first pipelined send */
-    uint64_t user;           /* the scenario's */
+    int want_out;      /* output pending: EPOLLOUT armed */
+    struct buf in;     /* unparsed input left over from the previous read */
+    struct buf out;    /* bytes not yet accepted by the kernel */
+    struct buf frag;   /* a fragmented WebSocket message being reassembled */
+    uint32_t inflight; /* HTTP requests sent, not yet answered */
+    uint64_t rtt_head; /* ring of send times of in-flight HTTP requests */
+    uint64_t *rtt;     /* LG_RTT_RING entries, allocated on first pipelined send */
+    uint64_t user;     /* the scenario's */
     uint64_t user2;
 };
 
@@ -63,7 +63,7 @@ struct lg {
     size_t nconns, capconns;
     size_t opened, closed, open_now;
     struct lg_handlers h;
-    void *ctx; /* the scenario's */
+    void *ctx;        /* the scenario's */
     uint64_t tick_ns; /* 0: none */
     int stop;
     char *scratch; /* read buffer shared by all connections */

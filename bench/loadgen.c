@@ -32,8 +32,8 @@ struct opts {
     long conns;      /* subscribers or clients */
     long depth;      /* pipelined requests per client */
     long writes;
-    double rate;     /* writes per second */
-    long qper;       /* queries per subscriber connection (precision) */
+    double rate;      /* writes per second */
+    long qper;        /* queries per subscriber connection (precision) */
     long max_pending; /* connections opening at once */
     const char *out;
     const char *commit;
@@ -43,10 +43,10 @@ struct opts {
 struct sc {
     struct opts *o;
     struct lg lg;
-    struct hist lat;      /* per delivery / per request */
-    struct hist last;     /* fanout: last delivery per write */
-    uint64_t *sent;       /* send time by sequence number (0: not sent) */
-    uint32_t *got;        /* deliveries by sequence number */
+    struct hist lat;  /* per delivery / per request */
+    struct hist last; /* fanout: last delivery per write */
+    uint64_t *sent;   /* send time by sequence number (0: not sent) */
+    uint32_t *got;    /* deliveries by sequence number */
     long nseq, seq;
     long seq_base; /* added to sequence numbers on the wire: above any earlier run's */
     long ready, opening, opened_subs, target_subs;
@@ -126,8 +126,10 @@ static void send_write(struct lg_conn *c, const char *channel, long n)
     if (k >= S.nseq)
         return;
     buf_reset(&S.msg);
-    buf_appendf(&S.msg, "{\"type\":\"mutation\",\"requestId\":%ld,\"path\":\"bench:send\","
-                        "\"args\":{\"channel\":\"", k + 1);
+    buf_appendf(&S.msg,
+                "{\"type\":\"mutation\",\"requestId\":%ld,\"path\":\"bench:send\","
+                "\"args\":{\"channel\":\"",
+                k + 1);
     if (channel)
         buf_append_str(&S.msg, channel);
     else
@@ -249,8 +251,8 @@ static int subs_setup(long n, int with_writer)
     uint64_t t = lg_now();
     lg_run(&S.lg, t + (uint64_t)(S.o->timeout * SEC));
     if (S.ready < n) {
-        fprintf(stderr, "loadgen: only %ld of %ld subscribers ready after %.0f s (%s)\n",
-                S.ready, n, S.o->timeout, S.lasterr);
+        fprintf(stderr, "loadgen: only %ld of %ld subscribers ready after %.0f s (%s)\n", S.ready,
+                n, S.o->timeout, S.lasterr);
         return -1;
     }
     printf("  %ld subscribers ready in %.2f s\n", n, (double)(lg_now() - t) / SEC);
@@ -295,8 +297,9 @@ static void json_begin(void)
     buf_append_str(&J, ", \"note\": ");
     const char *note = S.o->note ? S.o->note : "";
     buf_append_json_str(&J, note, strlen(note));
-    buf_appendf(&J, "},\n  \"settings\": {\"conns\": %ld, \"depth\": %ld, \"writes\": %ld, "
-                    "\"rate\": %g, \"duration_s\": %g, \"queries_per_conn\": %ld},\n",
+    buf_appendf(&J,
+                "},\n  \"settings\": {\"conns\": %ld, \"depth\": %ld, \"writes\": %ld, "
+                "\"rate\": %g, \"duration_s\": %g, \"queries_per_conn\": %ld},\n",
                 S.o->conns, S.o->depth, S.o->writes, S.o->rate, S.o->duration, S.o->qper);
     buf_append_str(&J, "  \"figures\": {");
 }
@@ -313,7 +316,7 @@ static void jhist(const char *prefix, const struct hist *h)
     static const struct {
         const char *n;
         double p;
-    } ps[] = { { "p50", 50 }, { "p90", 90 }, { "p99", 99 }, { "p999", 99.9 } };
+    } ps[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}};
     for (size_t i = 0; i < 4; i++) {
         snprintf(k, sizeof k, "%s_%s_ms", prefix, ps[i].n);
         jfig(k, (double)hist_percentile(h, ps[i].p) / MS);
@@ -407,7 +410,7 @@ static void mut_ws(struct lg *lg, struct lg_conn *c, const char *m, size_t n)
 
 static int run_mutations(void)
 {
-    struct lg_handlers h = { .on_open = mut_open, .on_ws = mut_ws, .on_close = sub_close };
+    struct lg_handlers h = {.on_open = mut_open, .on_ws = mut_ws, .on_close = sub_close};
     S.lg.h = h;
     uint64_t warm = 1 * SEC;
     S.t0 = lg_now() + warm;
@@ -462,8 +465,8 @@ static void push_tick(struct lg *lg)
 
 static int run_push_latency(void)
 {
-    struct lg_handlers h = { .on_open = sub_open, .on_ws = sub_ws, .on_close = sub_close,
-                             .on_tick = push_tick };
+    struct lg_handlers h = {
+        .on_open = sub_open, .on_ws = sub_ws, .on_close = sub_close, .on_tick = push_tick};
     S.lg.h = h;
     S.o->qper = 1;
     if (subs_setup(S.o->conns, 1) < 0)
@@ -478,8 +481,8 @@ static int run_push_latency(void)
     for (long k = 0; k < S.seq; k++)
         missing += S.got[k] == 0;
     print_hist("write -> subscriber", &S.lat);
-    printf("  %ld writes at %.0f/s, %ld never delivered, %ld writer errors%s%s\n", S.seq,
-           S.o->rate, missing, S.failed, S.failed ? ": " : "", S.lasterr);
+    printf("  %ld writes at %.0f/s, %ld never delivered, %ld writer errors%s%s\n", S.seq, S.o->rate,
+           missing, S.failed, S.failed ? ": " : "", S.lasterr);
     jfig("writes", (double)S.seq);
     jfig("undelivered", (double)missing);
     jhist("push", &S.lat);
@@ -511,7 +514,7 @@ static void fan_ws(struct lg *lg, struct lg_conn *c, const char *m, size_t n)
 
 static int run_fanout(void)
 {
-    struct lg_handlers h = { .on_open = sub_open, .on_ws = fan_ws, .on_close = sub_close };
+    struct lg_handlers h = {.on_open = sub_open, .on_ws = fan_ws, .on_close = sub_close};
     S.lg.h = h;
     S.o->qper = 1;
     fanout_channel = "all";
@@ -552,8 +555,8 @@ static int run_fanout(void)
     jhist("each", &S.lat);
     double p99 = (double)hist_percentile(&S.last, 99) / MS;
     char fig[160];
-    snprintf(fig, sizeof fig, "last delivery p99 %.1f ms, p50 %.1f ms (%ld subs, %ld writes)",
-             p99, (double)hist_percentile(&S.last, 50) / MS, S.o->conns, S.seq);
+    snprintf(fig, sizeof fig, "last delivery p99 %.1f ms, p50 %.1f ms (%ld subs, %ld writes)", p99,
+             (double)hist_percentile(&S.last, 50) / MS, S.o->conns, S.seq);
     int pass = p99 <= 50 && !incomplete && S.last.count > 0;
     return json_end(pass ? "PASS" : "MISS", fig, "last delivery p99 <= 50 ms");
 }
@@ -562,7 +565,7 @@ static int run_fanout(void)
 
 static int run_precision(void)
 {
-    struct lg_handlers h = { .on_open = sub_open, .on_ws = fan_ws, .on_close = sub_close };
+    struct lg_handlers h = {.on_open = sub_open, .on_ws = fan_ws, .on_close = sub_close};
     S.lg.h = h;
     long nconn = S.o->conns, total = nconn * S.o->qper;
     if (subs_setup(nconn, 1) < 0)
@@ -591,8 +594,10 @@ static int run_precision(void)
         if (S.got[S.seq - 1] == 0) {
             lost++;
             if (getenv("LOADGEN_DEBUG"))
-                fprintf(stderr, "  write seq %ld to c%ld not delivered in 2 s (%ld writer "
-                        "errors: %s)\n", S.seq - 1, ch, S.failed, S.lasterr);
+                fprintf(stderr,
+                        "  write seq %ld to c%ld not delivered in 2 s (%ld writer "
+                        "errors: %s)\n",
+                        S.seq - 1, ch, S.failed, S.lasterr);
         }
     }
     lg_run(&S.lg, lg_now() + 100 * MS); /* stray transitions, if any, arrive now */
@@ -656,7 +661,7 @@ static void hq_http(struct lg *lg, struct lg_conn *c, int status, const char *bo
 
 static int run_http_query(void)
 {
-    struct lg_handlers h = { .on_open = hq_open, .on_http = hq_http, .on_close = sub_close };
+    struct lg_handlers h = {.on_open = hq_open, .on_http = hq_http, .on_close = sub_close};
     S.lg.h = h;
     struct buf tmp = BUF_INIT(BUF_NOLIMIT);
     for (int i = 0; i < 20; i++) { /* a small channel to read */
@@ -699,7 +704,7 @@ static int run_http_query(void)
 
 static int run_connections(void)
 {
-    struct lg_handlers h = { .on_open = sub_open, .on_ws = sub_ws, .on_close = sub_close };
+    struct lg_handlers h = {.on_open = sub_open, .on_ws = sub_ws, .on_close = sub_close};
     S.lg.h = h;
     S.o->qper = 1;
     struct buf m0 = BUF_INIT(BUF_NOLIMIT), m1 = BUF_INIT(BUF_NOLIMIT);
@@ -812,7 +817,7 @@ static int parse_long(const char *s, long *out)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { 0 };
+    struct opts o = {0};
     long nsrc = 8;
     int r = 1;
     if (argc < 2 || argv[1][0] == '-') {
@@ -820,8 +825,8 @@ int main(int argc, char **argv)
         return 2;
     }
     o.scenario = argv[1];
-    static const char *const known[] = { "mutations", "push-latency", "fanout",
-                                         "precision", "http-query",   "connections" };
+    static const char *const known[] = {"mutations", "push-latency", "fanout",
+                                        "precision", "http-query",   "connections"};
     int ok = 0;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         ok |= !strcmp(o.scenario, known[i]);
@@ -853,8 +858,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "loadgen: %s: not a positive number: %s\n", a, v);
                 return 2;
             }
-            *(!strcmp(a, "--duration") ? &o.duration : !strcmp(a, "--timeout") ? &o.timeout
-                                                                               : &o.rate) = d;
+            *(!strcmp(a, "--duration")  ? &o.duration
+              : !strcmp(a, "--timeout") ? &o.timeout
+                                        : &o.rate) = d;
         } else if (parse_long(v, &n) < 0) {
             fprintf(stderr, "loadgen: %s: not a number: %s\n", a, v);
             return 2;
@@ -878,7 +884,7 @@ int main(int argc, char **argv)
         }
     }
     S.o = &o;
-    struct lg_handlers none = { 0 };
+    struct lg_handlers none = {0};
     if (lg_init(&S.lg, &none, &S) < 0) {
         fprintf(stderr, "loadgen: %s\n", S.lg.err);
         return 1;
@@ -928,8 +934,7 @@ out:
     size_t opened = S.lg.opened;
     lg_free(&S.lg);
     if (S.lg.closed != opened)
-        fprintf(stderr, "loadgen: BUG: opened %zu connections, closed %zu\n", opened,
-                S.lg.closed);
+        fprintf(stderr, "loadgen: BUG: opened %zu connections, closed %zu\n", opened, S.lg.closed);
     vr_free(S.sent);
     vr_free(S.got);
     buf_release(&S.msg);

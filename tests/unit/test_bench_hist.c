@@ -39,7 +39,7 @@ static int check_against_oracle(uint64_t *v, size_t n)
     for (size_t i = 0; i < n; i++)
         hist_record(&h, v[i]);
     qsort(v, n, sizeof *v, cmp_u64);
-    static const double ps[] = { 0, 1, 10, 25, 50, 75, 90, 99, 99.9, 99.99, 100 };
+    static const double ps[] = {0, 1, 10, 25, 50, 75, 90, 99, 99.9, 99.99, 100};
     int bad = 0;
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) {
         uint64_t want = oracle(v, n, ps[i]), got = hist_percentile(&h, ps[i]);

@@ -24,13 +24,13 @@ static int count_fds(void)
 
 TEST(lg_refuses_non_loopback)
 {
-    static const char *const bad[] = { "10.0.0.1",    "8.8.8.8",     "192.168.1.10", "0.0.0.0",
-                                       "128.0.0.1",   "::2",         "2001:db8::1",  "::",
-                                       "example.com", "::ffff:10.1.2.3", "" };
-    static const char *const good[] = { "127.0.0.1", "127.1.2.3", "::1", "localhost",
-                                         "::ffff:127.0.0.1" };
+    static const char *const bad[] = {
+        "10.0.0.1",    "8.8.8.8", "192.168.1.10", "0.0.0.0",         "128.0.0.1", "::2",
+        "2001:db8::1", "::",      "example.com",  "::ffff:10.1.2.3", ""};
+    static const char *const good[] = {"127.0.0.1", "127.1.2.3", "::1", "localhost",
+                                       "::ffff:127.0.0.1"};
     struct lg lg;
-    struct lg_handlers h = { 0 };
+    struct lg_handlers h = {0};
     CHECK_EQ_INT(lg_init(&lg, &h, NULL), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         lg.err[0] = 0;
@@ -100,7 +100,7 @@ static int listener_start(struct listener *l)
 {
     memset(l, 0, sizeof *l);
     l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
     socklen_t al = sizeof a;
     if (bind(l->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(l->fd, 512) < 0 ||
         getsockname(l->fd, (struct sockaddr *)&a, &al) < 0)
@@ -152,9 +152,9 @@ TEST(lg_closes_every_connection)
     struct listener l;
     CHECK_EQ_INT(listener_start(&l), 0);
     int before = count_fds();
-    struct counts k = { .want = 50 * 10 };
+    struct counts k = {.want = 50 * 10};
     struct lg lg;
-    struct lg_handlers h = { .on_open = t_open, .on_http = t_http, .on_close = t_close };
+    struct lg_handlers h = {.on_open = t_open, .on_http = t_http, .on_close = t_close};
     CHECK_EQ_INT(lg_init(&lg, &h, &k), 0);
     CHECK_EQ_INT(lg_target_set(&lg, "127.0.0.1", l.port), 0);
     for (int i = 0; i < 50; i++)
@@ -179,9 +179,9 @@ TEST(lg_closes_refused_connections)
     int port = l.port;
     listener_stop(&l);
     int before = count_fds();
-    struct counts k = { .want = 20 };
+    struct counts k = {.want = 20};
     struct lg lg;
-    struct lg_handlers h = { .on_open = t_open, .on_http = t_http, .on_close = t_close };
+    struct lg_handlers h = {.on_open = t_open, .on_http = t_http, .on_close = t_close};
     CHECK_EQ_INT(lg_init(&lg, &h, &k), 0);
     CHECK_EQ_INT(lg_target_set(&lg, "127.0.0.1", port), 0);
     for (int i = 0; i < 20; i++)
@@ -197,7 +197,7 @@ TEST(lg_closes_refused_connections)
 TEST(lg_nofile)
 {
     struct lg lg;
-    struct lg_handlers h = { 0 };
+    struct lg_handlers h = {0};
     CHECK_EQ_INT(lg_init(&lg, &h, NULL), 0);
     CHECK_EQ_INT(lg_raise_nofile(&lg, 64), 0);
     struct rlimit rl;
@@ -206,7 +206,7 @@ TEST(lg_nofile)
         /* beyond the hard limit: only root can, and then the message is empty */
         int r = lg_raise_nofile(&lg, (uint64_t)rl.rlim_max + 1000);
         CHECK(r == 0 || strstr(lg.err, "cannot raise the open-file limit") != NULL);
-        struct rlimit back = { rl.rlim_cur, rl.rlim_max };
+        struct rlimit back = {rl.rlim_cur, rl.rlim_max};
         getrlimit(RLIMIT_NOFILE, &back);
         back.rlim_cur = rl.rlim_cur;
         setrlimit(RLIMIT_NOFILE, &back);
