@@ -24,8 +24,8 @@ before(async () => {
 guardServer({ beforeEach, afterEach }, () => srv, start);
 const test = guardedTest(nodeTest, () => srv);
 
-afterEach(() => {
-    for (const f of cleanups.splice(0)) f();
+afterEach(async () => {
+    for (const f of cleanups.splice(0).reverse()) await f();
 });
 after(async () => {
     if (srv) await srv.stop();
@@ -75,6 +75,22 @@ test("14. malformed messages get error frames and the connection stays usable", 
     // over the protocol limit (1 MiB), under the transport limit (--max-message 2 MiB)
     const big = JSON.stringify({ type: "mutation", requestId: 9, path: "messages:send", args: { channel: "#big", author: "a", body: "x".repeat(1_200_000) } });
     e = await expectError(c, big, "MessageTooLarge");
+    // the limit itself: 1 MiB is accepted, one byte more is not
+    const padded = (n) => {
+        const head = '{"type":"ping","pad":"';
+        return head + "x".repeat(n - head.length - 2) + '"}';
+    };
+    assert.equal(padded(1 << 20).length, 1 << 20);
+    let f0 = c.mark;
+    c.send(padded(1 << 20));
+    const ans = await c.waitMsg((m) => m.type === "pong" || m.type === "error", { from: f0 });
+    assert.equal(ans.type, "pong", `a message of exactly 1 MiB: ${JSON.stringify(ans)}`);
+    await expectError(c, padded((1 << 20) + 1), "MessageTooLarge");
+    // a ping before connect is answered too (heartbeat), on a fresh connection
+    const fresh = await openRaw();
+    f0 = fresh.mark;
+    fresh.send({ type: "ping" });
+    await fresh.waitMsg("pong", { from: f0 });
     assert.deepEqual(await srv.value("query", "messages:bodies", { channel: "#big" }), []);
     // missing / wrong fields
     await expectError(c, { type: "modifyQuerySet", add: {} }, "InvalidMessage");

@@ -25,8 +25,8 @@ before(async () => {
 guardServer({ beforeEach, afterEach }, () => srv, start);
 const test = guardedTest(nodeTest, () => srv);
 
-afterEach(() => {
-    for (const f of cleanups.splice(0)) f();
+afterEach(async () => {
+    for (const f of cleanups.splice(0).reverse()) await f();
 });
 after(async () => {
     if (srv) await srv.stop();
@@ -252,4 +252,87 @@ test("12. after the retention window a reconnect gets fresh results (resumed: fa
     await sleep(50);
     c = await open({ sessionId, lastVersion: t2.endVersion }, s2);
     assert.equal(c.messages.find((x) => x.type === "connected").resumed, true);
+});
+
+test("chaos: random connects, takeovers, resumes, query changes, mutations and drops; invariants hold, nothing leaks", { timeout: 30000 }, async () => {
+    const s = await startServer(tempDir("sync"), { args: ["--session-retention-ms", "200"] });
+    let seed = 20261123;
+    const rnd = (n) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % n;
+    };
+    const queries = [
+        ["messages:bodies", () => ({ channel: "#c" + rnd(3) })],
+        ["counters:get", () => ({ name: "k" + rnd(2) })],
+        ["points:between", () => ({ lo: rnd(5), hi: 5 + rnd(5) })],
+        ["messages:latest", () => ({ channel: "#c" + rnd(3) })],
+    ];
+    const calls = [
+        ["messages:send", () => ({ channel: "#c" + rnd(3), author: "a", body: "b" })],
+        ["counters:increment", () => ({ name: "k" + rnd(2) })],
+        ["points:add", () => ({ x: rnd(12), tag: "t" })],
+        ["messages:sendThenThrow", () => ({ channel: "#c1", author: "a", body: "b" })],
+    ];
+    const all = [];
+    let live = [];
+    try {
+        for (let step = 0; step < 800; step++) {
+            live = live.filter((c) => !c.closed);
+            const op = rnd(10);
+            if (op === 0 || live.length === 0) {
+                const c = await SyncConn.open(s.port).catch(() => null);
+                if (!c) continue;
+                c.send({ type: "connect", sessionId: "s" + rnd(5), protocolVersion: 1, ...(rnd(2) ? { lastVersion: rnd(50) } : {}) });
+                live.push(c);
+                all.push(c);
+                continue;
+            }
+            const c = live[rnd(live.length)];
+            if (op === 1) {
+                if (rnd(2)) c.terminate();
+                else c.close();
+            } else if (op <= 4) {
+                const [p, a] = queries[rnd(queries.length)];
+                c.send({ type: "modifyQuerySet", add: [{ queryId: rnd(6), path: p, args: a(), ...(rnd(2) ? { hash: "0123456789abcdef" } : {}) }], remove: rnd(2) ? [rnd(6)] : [] });
+            } else if (op === 5) {
+                c.send({ type: "modifyQuerySet", remove: [rnd(6), rnd(6)] });
+            } else if (op <= 7) {
+                const [p, a] = calls[rnd(calls.length)];
+                c.send({ type: "mutation", requestId: step, path: p, args: a(), ...(rnd(3) === 0 ? { idempotencyKey: "k" + rnd(20) } : {}) });
+            } else if (op === 8) {
+                c.send({ type: "action", requestId: step, path: "counters:incrementViaAction", args: { name: "k0" } });
+            } else {
+                await sleep(rnd(20));
+            }
+            if (step % 100 === 0) await sleep(5);
+            if (s.exitCode !== undefined || s.exitSignal) assert.fail(`vireo died (${s.exitSignal ?? s.exitCode}): ${s.stderr.slice(-2000)}`);
+        }
+        await sleep(300);
+        // per connection: transitions chain from `connected`, responses never ahead of them
+        for (const c of all) {
+            let v = null;
+            for (const m of c.messages) {
+                if (m.type === "connected") v = m.version;
+                else if (m.type === "transition") {
+                    assert.notEqual(v, null, "a transition before connected");
+                    assert.equal(m.startVersion, v, `chain broken: ${JSON.stringify(m).slice(0, 300)}`);
+                    v = m.endVersion;
+                } else if (m.type === "mutationResponse" && m.success) {
+                    assert.ok(m.version <= v, `mutation response at ${m.version} ahead of the session (${v})`);
+                }
+            }
+        }
+        for (const c of live) c.terminate();
+        await waitFor(async () => {
+            const m = await metrics(s);
+            return m.connections === 0 && m.sessions === 0 ? m : null;
+        }, { timeout: 5000, what: "every session to expire" });
+        const m = await metrics(s);
+        assert.equal(m.liveQueries, 0, `live queries leaked: ${JSON.stringify(m)}`);
+        assert.equal(m.liveRanges, 0, `read ranges leaked: ${JSON.stringify(m)}`);
+        assert.equal((await s.get("/api/health")).status, 200);
+    } finally {
+        for (const c of all) c.terminate();
+        await s.stop();
+    }
 });

@@ -408,3 +408,59 @@ test("after a resume, queries not re-added yet are not sent", { timeout: 10000 }
     // retained queries are the server's, not the client's
     assert.deepEqual(b.transitions(from).flatMap((x) => x.modifications), [], "an update for a query the client has not re-added");
 });
+
+test("read sets: descending first(), take(2), point reads, patches moving a document, deletes, actions", { timeout: 15000 }, async () => {
+    const c = await open();
+    let from = c.mark;
+    const wait = async (qid, what) => {
+        const t = await c.waitMsg((m) => m.type === "transition" && modOf(m, qid), { from, what });
+        from = c.mark;
+        return modOf(t, qid).value;
+    };
+    await c.subscribe(1, "messages:latest", { channel: "#rs" });
+    await c.subscribe(2, "messages:firstTwo", { channel: "#rs" });
+    from = c.mark;
+    const id1 = (await send("#rs", "m1")).value;
+    assert.equal(await wait(1, "latest m1"), "m1");
+    await send("#rs", "m2");
+    assert.equal(await wait(1, "latest m2: a newer document above a descending first()"), "m2");
+    await send("#rs", "m3");
+    assert.equal(await wait(1, "latest m3"), "m3");
+    assert.deepEqual(c.transitions().flatMap((t) => t.modifications).filter((m) => m.queryId === 2).at(-1).value, ["m1", "m2"]);
+
+    // point read: patch and delete of the document re-run it
+    await c.subscribe(3, "messages:byId", { id: id1 });
+    from = c.mark;
+    const fe = from;
+    await srv.mutation("messages:edit", { id: id1, body: "m1 edited" });
+    assert.equal(await wait(3, "byId after patch"), "m1 edited");
+    const te = c.transitions(fe).at(-1);
+    assert.deepEqual(modOf(te, 2)?.value, ["m1 edited", "m2"], "take(2) in the same transition as the point read");
+    assert.equal(modOf(te, 1), undefined, "latest (m3) did not change");
+    await srv.mutation("messages:remove", { id: id1 });
+    assert.equal(await wait(3, "byId after delete"), null);
+
+    // a patch moving a point out of a range updates it; moving it back in too
+    await c.subscribe(4, "points:between", { lo: 5000, hi: 6000 });
+    from = c.mark;
+    const pid = (await srv.mutation("points:add", { x: 5500, tag: "m" })).json.value;
+    assert.deepEqual(await wait(4, "point in"), [5500]);
+    await srv.mutation("points:move", { id: pid, x: 7000 });
+    assert.deepEqual(await wait(4, "point moved out"), []);
+    await srv.mutation("points:move", { id: pid, x: 5001 });
+    assert.deepEqual(await wait(4, "point moved back in"), [5001]);
+
+    // a write made by an action through ctx.runMutation reaches subscribers
+    await c.subscribe(5, "counters:get", { name: "via-action" });
+    from = c.mark;
+    const r = await c.call("action", 1, "counters:incrementViaAction", { name: "via-action" });
+    assert.equal(r.value, 1, JSON.stringify(r));
+    assert.equal(await wait(5, "counter after the action"), 1);
+
+    // a full table scan is invalidated by any insert
+    await c.subscribe(6, "messages:countAll", {});
+    from = c.mark;
+    const before = await srv.value("query", "messages:countAll", {});
+    await send(`#rs-anywhere-${Date.now()}`, "x");
+    assert.equal(await wait(6, "countAll"), before + 1);
+});

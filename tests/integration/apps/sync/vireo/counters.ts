@@ -33,3 +33,9 @@ export const double = action({
   args: { n: v.number() },
   handler: async (_ctx, { n }) => n * 2,
 });
+
+// An action whose write goes through ctx.runMutation.
+export const incrementViaAction = action({
+  args: { name: v.string() },
+  handler: async (ctx, { name }) => await ctx.runMutation(api.counters.increment, { name }),
+});

@@ -52,3 +52,47 @@ export const countAll = query({
   args: {},
   handler: async (ctx) => (await ctx.db.query("messages").collect()).length,
 });
+
+// The newest message of a channel (a descending scan stopped after one document).
+export const latest = query({
+  args: { channel: v.string() },
+  handler: async (ctx, { channel }) => {
+    const m = await ctx.db
+      .query("messages")
+      .withIndex("by_channel", (q) => q.eq("channel", channel))
+      .order("desc")
+      .first();
+    return m === null ? null : m.body;
+  },
+});
+
+// The two oldest bodies of a channel (an ascending scan stopped after two).
+export const firstTwo = query({
+  args: { channel: v.string() },
+  handler: async (ctx, { channel }) =>
+    (
+      await ctx.db
+        .query("messages")
+        .withIndex("by_channel", (q) => q.eq("channel", channel))
+        .take(2)
+    ).map((m) => m.body),
+});
+
+// One message by id (a point read).
+export const byId = query({
+  args: { id: v.id("messages") },
+  handler: async (ctx, { id }) => {
+    const m = await ctx.db.get(id);
+    return m === null ? null : m.body;
+  },
+});
+
+export const edit = mutation({
+  args: { id: v.id("messages"), body: v.string() },
+  handler: async (ctx, { id, body }) => await ctx.db.patch(id, { body }),
+});
+
+export const remove = mutation({
+  args: { id: v.id("messages") },
+  handler: async (ctx, { id }) => await ctx.db.delete(id),
+});

@@ -29,3 +29,8 @@ export const add = mutation({
   args: { x: v.number(), tag: v.string() },
   handler: async (ctx, args) => await ctx.db.insert("points", args),
 });
+
+export const move = mutation({
+  args: { id: v.id("points"), x: v.number() },
+  handler: async (ctx, { id, x }) => await ctx.db.patch(id, { x }),
+});
