@@ -170,3 +170,31 @@ test("a query unsubscribed while disconnected is gone on the server after the re
     assert.equal(d.queryReruns, 0, `and re-runs on writes: ${JSON.stringify(d)}`);
     assert.equal(got, 1);
 });
+
+test("one-shot queries leave no live query behind; an action called while disconnected runs after the reconnect", { timeout: 20000 }, async () => {
+    const c = client();
+    await c.query("counters:get", { name: "rs6-warmup" });
+    await sleep(100);
+    const m0 = await metrics(srv);
+    assert.equal(await c.query("counters:get", { name: "rs6" }), 0);
+    assert.deepEqual(await c.query("messages:bodies", { channel: "#rs6" }), []);
+    await sleep(150);
+    const d = metricsDelta(m0, await metrics(srv));
+    assert.equal(d.liveQueries, 0, `one-shot queries stayed live on the server: ${JSON.stringify(d)}`);
+
+    // drop the connection (takeover), call an action while the client is away
+    let dropped = false;
+    let action;
+    c.onConnectionChange((s) => {
+        if (s !== "connected" && !dropped) {
+            dropped = true;
+            action = c.action("counters:incrementViaAction", { name: "rs6" });
+        }
+    });
+    const thief = await SyncConn.open(srv.port);
+    await thief.connect({ sessionId: c.sessionId, lastVersion: c.version ?? 0 });
+    await waitFor(() => dropped, { what: "the drop" });
+    assert.equal(await action, 1);
+    assert.equal(await srv.value("query", "counters:get", { name: "rs6" }), 1, "the action ran once");
+    thief.close();
+});
