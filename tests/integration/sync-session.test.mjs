@@ -336,3 +336,29 @@ test("chaos: random connects, takeovers, resumes, query changes, mutations and d
         await s.stop();
     }
 });
+
+test("11. idempotency keys survive a server restart", { timeout: 20000 }, async () => {
+    const dir = tempDir("sync");
+    let s = await startServer(dir);
+    try {
+        const key = crypto.randomUUID();
+        let c = await SyncConn.open(s.port);
+        await c.connect();
+        const first = await c.call("mutation", 1, "counters:increment", { name: "restart" }, { idempotencyKey: key });
+        assert.equal(first.value, 1, JSON.stringify(first));
+        c.terminate();
+        await s.stop();
+        s = await startServer(dir);
+        c = await SyncConn.open(s.port);
+        await c.connect({ sessionId: c.sessionId });
+        const again = await c.call("mutation", 1, "counters:increment", { name: "restart" }, { idempotencyKey: key });
+        assert.equal(again.value, 1, JSON.stringify(again));
+        assert.equal(again.version, first.version);
+        const http = await s.post("/api/mutation", { path: "counters:increment", args: { name: "restart" }, idempotencyKey: key });
+        assert.equal(http.json?.value, 1, http.text);
+        assert.equal(await s.value("query", "counters:get", { name: "restart" }), 1);
+        c.terminate();
+    } finally {
+        await s.stop();
+    }
+});
