@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
     startServer, tempDir, guardServer, guardedTest, assertAppLoaded, sleep, waitFor,
-    SyncConn, modOf, metrics, rawWebSocket, wsFrame, OP,
+    SyncConn, modOf, metrics, metricsDelta, rawWebSocket, wsFrame, OP,
 } from "./helpers.mjs";
 
 let srv;
@@ -230,6 +230,16 @@ test("16. a live query is re-run when `vireo dev` reloads its edited function", 
     const tf = await c.waitMsg((m) => m.type === "transition" && modOf(m, 1), { from: f2, timeout: 15000, what: "the removed function's failure" });
     assert.equal(modOf(tf, 1).type, "QueryFailed");
     assert.equal(modOf(tf, 1).errorCode, "FunctionNotFound");
+    // a syntax error keeps the previous version: nothing re-runs, nothing is sent
+    const m0 = await metrics(s);
+    const f4 = c.mark;
+    const errFrom = s.stderr.length;
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("export const greeting2", "export const greeting3 = ((("));
+    await s.waitStderr(/previous version keeps running/, { timeout: 8000, from: errFrom });
+    await sleep(100);
+    const d = metricsDelta(m0, await metrics(s));
+    assert.equal(d.queryExecutions, 0, `a failed reload re-ran queries: ${JSON.stringify(d)}`);
+    assert.equal(c.mark, f4, `a failed reload sent ${JSON.stringify(c.messages.slice(f4))}`);
     // messages:bodies stayed live throughout
     const f3 = c.mark;
     await s.mutation("messages:send", { channel: "#t16", author: "a", body: "after reload" });
