@@ -391,21 +391,23 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
                 s->version, version);
     size_t head = b.len;
     int first = 1;
+    /* removals first: a queryId removed and added again in one batch ends up live */
+    if (s->removed.len) {
+        buf_append(&b, s->removed.data, s->removed.len);
+        buf_reset(&s->removed);
+        first = 0;
+    }
     for (size_t i = 0; i < s->n_pending; i++) {
         struct sync_sub *sub = s->pending[i];
         if (!sub)
             continue;
         sub->pending = 0;
-        if (s->conn)
+        /* a stale query (resumed, not re-added yet) is the client's to keep or drop */
+        if (s->conn && !sub->stale)
             append_modification(&b, sub, &first);
         sub->check_unchanged = 0;
     }
     s->n_pending = 0;
-    if (s->removed.len) {
-        buf_appendf(&b, "%s%s", first ? "" : ",", s->removed.data);
-        buf_reset(&s->removed);
-        first = 0;
-    }
     buf_append_str(&b, "]}");
     int has_mods = b.len > head + 2;
     if (s->conn) {

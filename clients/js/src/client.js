@@ -367,7 +367,9 @@ export class VireoClient {
             if (e.refCount > 0) add.push(this._addItem(e));
             else this.queryStore.delete(e);
         }
-        if (add.length) this._conn.send({ type: "modifyQuerySet", add, remove: [] });
+        // After a resume the server keeps the session's queries until this first query-set
+        // change says which ones are still wanted: send it even when it adds nothing.
+        if (add.length || msg.resumed) this._conn.send({ type: "modifyQuerySet", add, remove: [] });
         for (const req of this._requests.values()) {
             if (req.kind === "mutation" ? !req.responded : !req.sent) this._send(req);
         }
