@@ -225,13 +225,11 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         respond_error(c, 400, "WrongFunctionKind", msg, NULL);
         goto out;
     }
-    api->function_calls++;
     json_t *args_value = json_object_get(root, "args");
     struct js_call_opts opts = { .idempotency_key = idempotency_key,
                                  .args_value = json_is_object(args_value) ? args_value : NULL };
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     if (shard_call(api->shard, fn, args, strlen(args), &opts, &res) < 0) {
-        api->function_errors++;
         error_body(&b, res.error_code.len ? res.error_code.data : "FunctionFailed",
                    res.error.data, res.error_data.data);
         respond_call(api, c, status_for_error(&res), &b);
@@ -288,8 +286,8 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                 "\"storeVersion\":%llu,\"batches\":%llu,\"batchFailures\":%llu,"
                 "\"liveQueries\":%zu,\"liveRanges\":%zu,\"queryExecutions\":%llu,"
                 "\"queryReruns\":%llu,\"resultsSuppressed\":%llu,\"invalidations\":%llu,",
-                (unsigned long long)api->requests, (unsigned long long)api->function_calls,
-                (unsigned long long)api->function_errors,
+                (unsigned long long)api->requests, (unsigned long long)sh->calls,
+                (unsigned long long)sh->call_errors,
                 (unsigned long long)store_version(sh->store), (unsigned long long)sh->batches,
                 (unsigned long long)sh->batch_failures, live_query_count(sh->live),
                 live_range_count(sh->live), (unsigned long long)ls->executions,

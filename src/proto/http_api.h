@@ -18,9 +18,7 @@ struct http_api {
     const char *admin_key;  /* required for the admin routes; borrowed */
     const char *public_dir; /* NULL: no static files; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */
-    uint64_t requests;      /* counters for /api/metrics */
-    uint64_t function_calls;
-    uint64_t function_errors;
+    uint64_t requests;      /* HTTP requests, for /api/metrics */
     /* answers computed inside an open batch wait for its commit (shard.h) */
     struct http_deferred *deferred;
     size_t n_deferred, cap_deferred;

@@ -77,7 +77,11 @@ int shard_call(struct shard *s, const struct js_function *fn, const char *args, 
         buf_release(&err);
         s->batch_open = 1;
     }
-    return js_call_ex(s->rt, fn, args, len, opts, res);
+    s->calls++;
+    int r = js_call_ex(s->rt, fn, args, len, opts, res);
+    if (r < 0)
+        s->call_errors++;
+    return r;
 }
 
 static int commit_batch(struct shard *s, struct buf *err)

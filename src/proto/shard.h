@@ -19,6 +19,8 @@ struct shard {
     struct js_options js_opts;
     uint64_t loads;        /* successful loads so far */
     int batch_open;
+    uint64_t calls;        /* function calls from clients (HTTP and sync), for metrics */
+    uint64_t call_errors;
     uint64_t batches;      /* committed batches, for metrics */
     uint64_t batch_failures;
     int lost_batch;        /* a batch failed since the last shard_commit that reported it */
