@@ -468,6 +468,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     sqlite3_finalize(st);
     if (st_catalog_load(s, err) < 0)
         goto fail;
+    if (strcmp(path, ":memory:") && st_ckpt_start(s, path, err) < 0)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -481,6 +483,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    st_ckpt_stop(s);
     st_catalog_free(s);
     for (int i = 0; i < CTL_N; i++)
         sqlite3_finalize(s->ctl[i]);

@@ -66,6 +66,7 @@ struct store {
     int batch_dirty;           /* a transaction of the batch changed the catalog */
     uint64_t batch_version;    /* version when the batch began */
     sqlite3_stmt *idem_get, *idem_put, *idem_prune; /* store_idem.c, prepared on first use */
+    struct st_ckpt *ckpt;      /* store_ckpt.c: the WAL checkpoint thread */
 };
 
 struct store_txn {
@@ -97,6 +98,10 @@ struct store_cursor {
 int st_exec(struct store *s, const char *sql, struct buf *err);
 int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* statement */
 int st_sqlerr(struct store *s, struct buf *err, const char *what);
+
+/* store_ckpt.c */
+int st_ckpt_start(struct store *s, const char *path, struct buf *err);
+void st_ckpt_stop(struct store *s);
 /* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */
 int st_fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)

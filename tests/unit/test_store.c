@@ -11,6 +11,9 @@
 #include "store/store_int.h"
 #include "test.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "base/banned.h"
 
 static char dir[64];
@@ -854,6 +857,32 @@ TEST(schema_backfill_and_rollback)
     CHECK_EQ_INT(count_scan(s, "posts", "by_n", "{}"), 0);
     store_close(s);
     buf_release(&e);
+}
+
+/* The checkpoint thread copies committed pages from the WAL into the database file without
+ * any commit doing it: the file grows while this thread only waits. */
+TEST(wal_checkpointed_in_background)
+{
+    char path[256];
+    struct store *s = open_new(path, sizeof path);
+    CHECK(s != NULL);
+    struct stat st0;
+    CHECK(stat(path, &st0) == 0);
+    struct buf berr = BUF_INIT(BUF_NOLIMIT);
+    CHECK(store_batch_begin(s, &berr) == 0);
+    char id[STORE_ID_LEN + 1];
+    for (int i = 0; i < 3000; i++)
+        CHECK(insert(s, "ck", "{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", id) ==
+              0);
+    CHECK(store_batch_commit(s, &berr) == 0);
+    buf_release(&berr);
+    struct stat st = st0;
+    for (int i = 0; i < 100 && st.st_size <= st0.st_size + 65536; i++) {
+        usleep(20000);
+        stat(path, &st);
+    }
+    CHECK(st.st_size > st0.st_size + 65536);
+    store_close(s);
 }
 
 TEST_MAIN()
