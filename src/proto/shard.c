@@ -64,7 +64,9 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
 int shard_call(struct shard *s, const struct js_function *fn, const char *args, size_t len,
                const struct js_call_opts *opts, struct js_result *res)
 {
-    if (!s->batch_open) {
+    /* A query outside a batch reads only committed data: it needs no batch, and its answer
+     * can go out at once. Inside one it must see (and wait for) the batch's writes. */
+    if (!s->batch_open && fn->kind != JS_QUERY) {
         struct buf err = BUF_INIT(4096);
         if (store_batch_begin(s->store, &err) < 0) {
             js_result_init(res);

@@ -34,8 +34,9 @@ void shard_free(struct shard *s);
  * On failure the old version stays and err says why (file and line for JS errors). */
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err);
 
-/* Calls a function inside the current batch (opening one if needed). Results must not reach a
- * client before shard_commit returns. */
+/* Calls a function inside the current batch (a mutation or action opens one if needed; a query
+ * outside a batch runs on committed data). While s->batch_open, results must not reach a client
+ * before shard_commit returns. */
 int shard_call(struct shard *s, const struct js_function *fn, const char *args, size_t len,
                const struct js_call_opts *opts, struct js_result *res);
 
