@@ -37,6 +37,7 @@ struct conn {
     unsigned sent_continue : 1;
     unsigned draining : 1;          /* server shutting down: close after this response */
     unsigned served_one : 1;
+    unsigned out_blocked : 1;       /* the last write hit EAGAIN: wait for EPOLLOUT */
 
     struct buf in;
     struct buf out;

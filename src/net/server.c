@@ -152,8 +152,15 @@ void conn_update_events(struct conn *c)
                  conn_out_pending(c) < OUT_HIGH_WATER)
             ev |= EPOLLIN;
     }
-    if (conn_out_pending(c))
-        ev |= EPOLLOUT;
+    /* EPOLLOUT only once a write hit EAGAIN: output queued by a callback is written by the
+     * before-sleep flush, and arming then disarming EPOLLOUT for every message would cost two
+     * epoll_ctl calls per message per connection (fan-out to many connections). */
+    if (conn_out_pending(c)) {
+        if (c->out_blocked)
+            ev |= EPOLLOUT;
+        else
+            conn_schedule(c);
+    }
     if (ev != c->events) {
         loop_mod_fd(c->loop, c->fd, ev);
         c->events = ev;
@@ -213,6 +220,7 @@ static void out_compact(struct conn *c)
 
 void conn_flush(struct conn *c)
 {
+    c->out_blocked = 0;
     while (!c->closed && c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -222,8 +230,10 @@ void conn_flush(struct conn *c)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->out_blocked = 1;
             break;
+        }
         log_debug("http", "conn=%llu write failed: %s", (unsigned long long)c->id,
                   n < 0 ? strerror(errno) : "zero write");
         conn_close(c);
