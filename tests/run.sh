@@ -11,8 +11,11 @@ uf=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\2/')
 up=${up:-0}; uf=${uf:-1}
 
 node_log=$(mktemp)
-node --test --test-reporter=spec --test-reporter-destination=stdout \
+# Bounded: a test that hangs fails after 2 minutes, a file whose tests are done exits even if it
+# left a handle open, and the whole run has 25 minutes.
+timeout 1500 node --test --test-reporter=spec --test-reporter-destination=stdout \
      --test-reporter=tap --test-reporter-destination="$node_log" \
+     --test-timeout=120000 --test-force-exit \
      --test-concurrency=2 tests/integration/ tests/client/ tests/e2e/ 2>&1
 node_rc=$?
 np=$(grep -E '^# pass ' "$node_log" | tail -1 | awk '{print $3}')
