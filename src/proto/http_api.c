@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "net/ws.h"
 #include "proto/static_client.h"
+#include "proto/reply.h"
 #include "proto/sync.h"
 #include "base/banned.h"
 
@@ -86,14 +87,8 @@ void http_api_release(struct http_api *api)
 
 static void error_body(struct buf *b, const char *code, const char *msg, const char *data_json)
 {
-    buf_append_str(b, "{\"status\":\"error\",\"errorMessage\":");
-    buf_append_json_str(b, msg, strlen(msg));
-    buf_append_str(b, ",\"errorCode\":");
-    buf_append_json_str(b, code, strlen(code));
-    if (data_json && *data_json) {
-        buf_append_str(b, ",\"errorData\":");
-        buf_append_str(b, data_json);
-    }
+    buf_append_str(b, "{\"status\":\"error\",");
+    reply_error_fields(b, code, msg, strlen(msg), data_json, data_json ? strlen(data_json) : 0);
     buf_append_str(b, "}");
 }
 
@@ -230,8 +225,9 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
                                  .args_value = json_is_object(args_value) ? args_value : NULL };
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     if (shard_call(api->shard, fn, args, strlen(args), &opts, &res) < 0) {
-        error_body(&b, res.error_code.len ? res.error_code.data : "FunctionFailed",
-                   res.error.data, res.error_data.data);
+        buf_append_str(&b, "{\"status\":\"error\",");
+        reply_result_error(&b, &res);
+        buf_append_str(&b, "}");
         respond_call(api, c, status_for_error(&res), &b);
     } else {
         buf_append_str(&b, "{\"status\":\"success\",\"value\":");

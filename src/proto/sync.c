@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/ws.h"
+#include "proto/reply.h"
 #include "base/banned.h"
 
 #define MAX_SESSION_ID 128
@@ -305,38 +306,29 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
     struct buf err = BUF_INIT(BUF_NOLIMIT);
     const struct read_set *reads = NULL;
     int is_error = 1;
+    /* the error JSON of a failed query is an object of the error fields */
+    buf_append_str(&err, "{");
     if (!sh->rt) {
-        buf_append_str(&err, "{\"errorMessage\":\"no app is loaded\",\"errorCode\":\"NoAppLoaded\"}");
+        static const char m[] = "no app is loaded";
+        reply_error_fields(&err, "NoAppLoaded", m, sizeof m - 1, NULL, 0);
     } else if (!fn || fn->internal || fn->kind != JS_QUERY) {
         char msg[600];
-        snprintf(msg, sizeof msg, fn && fn->kind != JS_QUERY && !fn->internal
-                                      ? "`%.400s` is not a query"
-                                      : "could not find public query `%.400s`",
+        int wrong_kind = fn && fn->kind != JS_QUERY && !fn->internal;
+        snprintf(msg, sizeof msg,
+                 wrong_kind ? "`%.400s` is not a query" : "could not find public query `%.400s`",
                  lq->path);
-        buf_append_str(&err, "{\"errorMessage\":");
-        buf_append_json_str(&err, msg, strlen(msg));
-        buf_appendf(&err, ",\"errorCode\":\"%s\"}",
-                    fn && fn->kind != JS_QUERY && !fn->internal ? "WrongFunctionKind"
-                                                                 : "FunctionNotFound");
+        reply_error_fields(&err, wrong_kind ? "WrongFunctionKind" : "FunctionNotFound", msg,
+                           strlen(msg), NULL, 0);
     } else {
         js_call(sh->rt, fn, lq->args_json, strlen(lq->args_json), &res);
         if (res.txn)
             reads = store_txn_read_set(res.txn);
-        if (res.status == JS_OK) {
+        if (res.status == JS_OK)
             is_error = 0;
-        } else {
-            buf_append_str(&err, "{\"errorMessage\":");
-            buf_append_json_str(&err, res.error.data, res.error.len);
-            buf_append_str(&err, ",\"errorCode\":");
-            const char *code = res.error_code.len ? res.error_code.data : "FunctionFailed";
-            buf_append_json_str(&err, code, strlen(code));
-            if (res.error_data.len) {
-                buf_append_str(&err, ",\"errorData\":");
-                buf_append(&err, res.error_data.data, res.error_data.len);
-            }
-            buf_append_str(&err, "}");
-        }
+        else
+            reply_result_error(&err, &res);
     }
+    buf_append_str(&err, "}");
     int rerun = lq->version != 0;
     const struct buf *out = is_error ? &err : &res.value;
     uint64_t version = store_version(sh->store);
@@ -701,9 +693,9 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         } else {
             snprintf(m, sizeof m, "could not find public function `%.400s`", p);
         }
-        buf_append_str(&frame, "\"success\":false,\"errorMessage\":");
-        buf_append_json_str(&frame, m, strlen(m));
-        buf_appendf(&frame, ",\"errorCode\":\"%s\"}", code);
+        buf_append_str(&frame, "\"success\":false,");
+        reply_error_fields(&frame, code, m, strlen(m), NULL, 0);
+        buf_append_str(&frame, "}");
     } else {
         struct js_call_opts o = { .idempotency_key = json_string_value(idem),
                                   .args_value = (args && json_is_object(args)) ? args : NULL };
@@ -714,15 +706,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                 buf_appendf(&frame, ",\"version\":%" PRIu64, res.version);
             buf_append_str(&frame, "}");
         } else {
-            const char *code = res.error_code.len ? res.error_code.data : "FunctionFailed";
-            buf_append_str(&frame, "\"success\":false,\"errorMessage\":");
-            buf_append_json_str(&frame, res.error.data, res.error.len);
-            buf_append_str(&frame, ",\"errorCode\":");
-            buf_append_json_str(&frame, code, strlen(code));
-            if (res.error_data.len) {
-                buf_append_str(&frame, ",\"errorData\":");
-                buf_append(&frame, res.error_data.data, res.error_data.len);
-            }
+            buf_append_str(&frame, "\"success\":false,");
+            reply_result_error(&frame, &res);
             buf_append_str(&frame, "}");
         }
     }
