@@ -91,7 +91,7 @@ $(BUILD)/gen/client_js.o: $(BUILD)/gen/client_js.c
 
 # Unit tests: one binary per tests/unit/*.c, linked against the library.
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvireo.a tests/test.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvireo.a tests/test.h $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libvireo.a $(LDFLAGS) $(LDLIBS)
 
