@@ -38,8 +38,8 @@ static int check_schema(const json_t *schema, struct buf *err)
     json_object_foreach((json_t *)tables, name, def) {
         if (!st_name_ok(name)) {
             st_fail(err, "invalid table name `%.64s`: use letters, digits and '_', starting with a "
-                      "letter",
-                 name);
+                    "letter",
+                    name);
             goto out;
         }
         if (!json_is_object(def)) {
@@ -76,14 +76,14 @@ static int check_schema(const json_t *schema, struct buf *err)
             size_t nf = json_array_size(fields);
             if (!json_is_array(fields) || nf == 0 || nf > STORE_MAX_INDEX_FIELDS) {
                 st_fail(err, "table `%s`: index `%s` needs 1 to %d fields", name, iname,
-                     STORE_MAX_INDEX_FIELDS);
+                        STORE_MAX_INDEX_FIELDS);
                 goto out;
             }
             for (size_t j = 0; j < nf; j++) {
                 const char *f = json_string_value(json_array_get(fields, j));
                 if (!f || !check_field_path(f)) {
                     st_fail(err, "table `%s`: index `%s`: invalid field `%s`", name, iname,
-                         f ? f : "?");
+                            f ? f : "?");
                     goto out;
                 }
             }
@@ -224,7 +224,7 @@ static int validate_table(struct store *s, struct st_table *tb, const json_t *va
         json_decref(doc);
         if (vr < 0) {
             st_fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
-                 msg.data);
+                    msg.data);
             goto out;
         }
     }

@@ -110,7 +110,7 @@ static int op_check(struct store_txn *t, struct buf *err)
         return st_fail(err, "cannot write in a read-only transaction");
     if (t->poisoned)
         return st_fail(err, "an earlier write of this transaction failed in the storage; it "
-                            "can only roll back");
+                       "can only roll back");
     return 0;
 }
 
@@ -130,7 +130,7 @@ static json_t *parse_fields(const char *json, size_t len, const char *what, stru
     }
     if (value_type_of(v, NULL, NULL) != VT_OBJECT) {
         st_fail(err, "%s must be an object, got %s", what,
-             value_type_name(value_type_of(v, NULL, NULL)));
+                value_type_name(value_type_of(v, NULL, NULL)));
         goto bad;
     }
     const char *k;
@@ -138,8 +138,8 @@ static json_t *parse_fields(const char *json, size_t len, const char *what, stru
     json_object_foreach(v, k, fv) {
         if (k[0] == '_' || k[0] == '$') {
             st_fail(err, "field name `%s` is reserved: top-level field names may not start with "
-                      "'_' or '$'",
-                 k);
+                    "'_' or '$'",
+                    k);
             goto bad;
         }
     }
@@ -462,7 +462,7 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     for (size_t i = 0; i < n_remove; i++) {
         if (remove_fields[i][0] == '_' || remove_fields[i][0] == '$') {
             st_fail(err, "field name `%s` is reserved: system fields may not be changed",
-                 remove_fields[i]);
+                    remove_fields[i]);
             goto out;
         }
     }
