@@ -7,15 +7,11 @@ import { REPO, startServer, tempDir, assertAppLoaded } from "../integration/help
 
 export const CHROMIUM = process.env.VIREO_CHROMIUM || "/usr/bin/chromium";
 
-/* `vireo dev` on a fresh copy of examples/<name> (its .vireo/ state left behind); prepare(dir)
- * may change the copy first. */
+/* `vireo dev` on a fresh copy of examples/<name> (without its .vireo/ state and node_modules:
+ * tempDir's copyApp); prepare(dir) may change the copy first. */
 export async function startExample(name, { prepare } = {}) {
     const src = path.join(REPO, "examples", name);
-    const dir = tempDir();
-    fs.cpSync(src, dir, {
-        recursive: true,
-        filter: (p) => !p.split(path.sep).includes(".vireo"),
-    });
+    const dir = tempDir(src);
     if (prepare) prepare(dir);
     const srv = await startServer(dir);
     await assertAppLoaded(srv);
