@@ -4,6 +4,7 @@
 // `vireo serve` prints the admin key only when it creates it, and the state is owner-only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import {
@@ -236,4 +237,69 @@ test("15c. the state folders are 0700 and the database, its WAL and shm files 06
     } finally {
         await other.stop();
     }
+});
+
+/* Runs tools/deps.sh with stand-ins first on PATH (no apt, no network): dpkg-query reports the
+ * packages in `missing` as not installed, node reports version `nodeMajor`, apt-get fails with
+ * apt's lock message `lockedTimes` times before it succeeds and logs its arguments, sleep and
+ * sudo do nothing but pass through. */
+function runDeps(args, { missing = [], nodeMajor = 22, lockedTimes = 0 } = {}) {
+    const shim = tempDir();
+    const w = (name, text) => fs.writeFileSync(path.join(shim, name), "#!/bin/sh\n" + text, { mode: 0o755 });
+    w("dpkg-query", `for a; do last=$a; done\ncase " ${missing.join(" ")} " in *" $last "*) exit 1;; esac\nprintf 'install ok installed'\n`);
+    w("node", `case "$1" in -p) echo ${nodeMajor};; --version) echo v${nodeMajor}.0.0;; esac\n`);
+    w("npm", `echo "npm $*" >> "${shim}/log"\n`);
+    w("sleep", "exit 0\n");
+    w("sudo", `exec "$@"\n`);
+    w("apt-get", `echo "apt-get $*" >> "${shim}/log"\n` +
+        `n=$(cat "${shim}/locked" 2>/dev/null || echo 0)\n` +
+        `if [ "$n" -lt ${lockedTimes} ]; then echo $((n + 1)) > "${shim}/locked"\n` +
+        `  echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 1 (apt)" >&2; exit 100; fi\n`);
+    return new Promise((resolve) => {
+        execFile(path.join(REPO, "tools/deps.sh"), args, { env: { ...process.env, PATH: `${shim}:${process.env.PATH}` }, timeout: 30000 },
+            (err, stdout, stderr) => {
+                let log = "";
+                try { log = fs.readFileSync(path.join(shim, "log"), "utf8"); } catch { /* nothing ran */ }
+                resolve({ code: err ? err.code : 0, stdout, stderr, log });
+            });
+    });
+}
+
+test("17/18. deps: build vs test packages, waiting for the apt lock, Node >= 20 for the tests; make demo PORT", { timeout: 60000 }, async () => {
+    // everything present: nothing runs
+    let r = await runDeps(["--test"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.log, "", "deps ran something with everything installed");
+
+    // building and running need no clang, chromium or sqlite3 shell
+    const all = ["libjansson-dev", "clang", "chromium", "sqlite3"];
+    r = await runDeps(["--dry-run"], { missing: all });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /install -y -qq libjansson-dev\n/, r.stdout);
+    r = await runDeps(["--test", "--dry-run"], { missing: all });
+    assert.match(r.stdout, /install -y -qq libjansson-dev clang chromium sqlite3\n/, r.stdout);
+
+    // another apt holds the lists lock twice: update is retried, install waits with a timeout
+    r = await runDeps(["--test"], { missing: ["clang"], lockedTimes: 2 });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /another apt is running; waiting/);
+    const lines = r.log.trim().split("\n");
+    assert.equal(lines.filter((l) => / update/.test(l)).length, 3, r.log);
+    assert.match(lines.at(-1), /apt-get -o DPkg::Lock::Timeout=600 install -y -qq clang$/, r.log);
+
+    // Node 18: fine to build and run, a Node 22 from the npm registry for the tests
+    r = await runDeps([], { nodeMajor: 18 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /tests need Node >= 20/);
+    assert.equal(r.log, "");
+    r = await runDeps(["--test", "--dry-run"], { nodeMajor: 18 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /npm install --prefix build\/node .*node-linux-(x64|arm64)@22/, r.stdout);
+
+    // make demo needs only the build deps, and takes PORT
+    const demo = await new Promise((resolve) => execFile("make", ["-n", "demo", "PORT=9123"], { cwd: REPO }, (e, out) => resolve(out)));
+    assert.match(demo, /vireo dev examples\/chat --port 9123/);
+    assert.doesNotMatch(demo, /--test/);
+    const t = await new Promise((resolve) => execFile("make", ["-n", "test"], { cwd: REPO }, (e, out) => resolve(out)));
+    assert.match(t, /tools\/deps\.sh --test/);
 });
