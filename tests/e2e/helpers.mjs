@@ -1,5 +1,5 @@
 // Helpers for the browser (end-to-end) suites: a real `vireo dev` on a temp copy of an example app,
-// and headless Chromium (Debian's /usr/bin/chromium, installed by `make deps`) driven by
+// and headless Chromium (Debian's /usr/bin/chromium, installed by `make test-deps`) driven by
 // playwright-core. Every server and browser started here is stopped on exit.
 import fs from "node:fs";
 import path from "node:path";
@@ -27,7 +27,7 @@ process.on("exit", () => {
  * (--user-data-dir), removed when it closes; it refuses one in `args`. */
 export async function launchBrowser() {
     if (!fs.existsSync(CHROMIUM))
-        throw new Error(`${CHROMIUM} not found: run \`make deps\` (installs Debian's chromium)`);
+        throw new Error(`${CHROMIUM} not found: run \`make test-deps\` (installs Debian's chromium)`);
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
