@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
 #include "cli/cli.h"
@@ -110,8 +111,13 @@ int app_state_dirs(const struct app_paths *p)
     if (r < 0)
         return r;
     /* tighten folders an older version created 0755 */
-    if (chmod(p->state, 0700) < 0 || chmod(p->data, 0700) < 0)
-        return -errno;
+    const char *dirs[] = { p->state, p->data };
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        if (stat(dirs[i], &st) == 0 && (st.st_mode & 077) && chmod(dirs[i], 0700) < 0)
+            log_warn("dev", "cannot make \"%s\" private (mode 0700): %s", dirs[i],
+                     strerror(errno));
+    }
     return 0;
 }
 

@@ -26,8 +26,9 @@ int app_paths_init(struct app_paths *p, const char *dir);
  * Returns 0 when read, 1 when created, or a negative errno. */
 int app_admin_key(const struct app_paths *p, int create, char out[65]);
 
-/* Creates root/.vireo and root/.vireo/data if missing and makes both mode 0700: the database,
- * its WAL and the admin key are readable by the owner only. */
+/* Creates root/.vireo and root/.vireo/data (mode 0700) if missing and tightens them to 0700 if
+ * they are wider (a warning if that fails): the database, its WAL and the admin key are for the
+ * owner only. */
 int app_state_dirs(const struct app_paths *p);
 
 /* Writes root/vireo/_generated/{server,api}.ts when their content differs. */

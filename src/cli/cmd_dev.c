@@ -304,7 +304,8 @@ int cmd_dev(int argc, char **argv, int watch)
         snprintf(data_path, sizeof data_path, "%s/shard-0.db", d.paths.data);
     /* A new database starts as an empty file of mode 0600: SQLite gives its -wal and -shm files
      * the database's mode. An existing one keeps the mode its owner chose. */
-    int db_fd = open(data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int db_fd = strcmp(data_path, ":memory:")
+                    ? open(data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
     if (db_fd >= 0)
         close(db_fd);
 
