@@ -3,9 +3,10 @@
 
 CC       ?= cc
 PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson libcurl
-APT_PKGS := build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev \
-            libjansson-dev libcurl4-openssl-dev clang \
-            chromium
+PORT     ?= 8788
+# A Node.js for the tests that tools/deps.sh installs when the system's is older than 20
+# (Debian 12's is 18); absent otherwise, and then this PATH entry finds nothing.
+export PATH := $(CURDIR)/build/node/node_modules/.bin:$(PATH)
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -34,25 +35,24 @@ CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps npm-deps demo test test-suites test-unit test-asan fuzz bench clean format
+.PHONY: all deps test-deps npm-deps demo test test-suites test-unit test-asan fuzz bench clean format
 
 all: deps $(BUILD)/vireo
 ifeq ($(SANITIZE),)
 	@ln -sf $(BUILD)/vireo vireo
 endif
 
-# Installs what a fresh Debian machine lacks: apt packages (chromium for the browser tests in
-# tests/e2e/) and the npm packages (esbuild for `vireo dev`, ws and playwright-core for the tests).
-# Does nothing when all are present.
+# Installs what a fresh Debian machine lacks (tools/deps.sh says what and how; it waits for an apt
+# that holds the lock): `deps` what building and running need (compiler, libraries, node and npm),
+# `test-deps` also what only the tests need (clang, chromium, the sqlite3 shell, Node >= 20); both
+# then the npm packages (esbuild for `vireo dev`, ws and playwright-core for the tests). Do nothing
+# when all are present. `tools/deps.sh --test --dry-run` shows what would be installed.
 deps:
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@tools/deps.sh
+	@$(MAKE) --no-print-directory npm-deps
+
+test-deps:
+	@tools/deps.sh --test
 	@$(MAKE) --no-print-directory npm-deps
 
 npm-deps: node_modules/.installed
@@ -100,14 +100,14 @@ test-unit: all $(UNIT_BIN)
 
 # The README's test command: release suites, the same suites under ASan+UBSan, a short fuzz run
 # of every target; ends with one "N passed, N failed" line over all of them.
-test: deps
+test: test-deps
 	@tests/all.sh
 
 # Unit + integration suites on one build ($(BUILD)).
-test-suites: all $(UNIT_BIN)
+test-suites: test-deps all $(UNIT_BIN)
 	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/run.sh $(UNIT_BIN)
 
-test-asan: deps
+test-asan: test-deps
 	@ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0:abort_on_error=0 \
 	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -124,7 +124,7 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/clie
 		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
 		$(BUILD)/gen/client_js.c \
 		$(PKG_LIBS) -lm -lpthread
-fuzz: deps $(FUZZ_BIN)
+fuzz: test-deps $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BIN)
 
 # Benchmarks (bench/, docs/benchmarks.md): the load generator, then every scenario (or
@@ -137,8 +137,9 @@ bench: deps
 	@$(MAKE) --no-print-directory SANITIZE= build/release/vireo build/release/bench/loadgen
 	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen bench/run.sh $(SCENARIO)
 
+# `make demo PORT=9000` for another port.
 demo: all
-	./vireo dev examples/chat
+	./vireo dev examples/chat --port $(PORT)
 
 clean:
 	rm -rf build vireo

@@ -10,6 +10,18 @@ up=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1/')
 uf=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\2/')
 up=${up:-0}; uf=${uf:-1}
 
+# The tests need Node >= 20 (--test-force-exit, playwright-core); `make test-deps` installs one
+# into build/node/ when the system's is older (Debian 12's is 18).
+PATH="$PWD/build/node/node_modules/.bin:$PATH"
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+    echo "tests/run.sh: the tests need Node.js >= 20, found $(node --version 2>/dev/null || echo none):" \
+         "run \`make test-deps\` (installs Node 22 into build/node/) or put a Node >= 20 first on PATH"
+    echo "unit: $up passed, $uf failed; integration: 0 passed, 1 failed"
+    echo "$up passed, $((uf + 1)) failed"
+    exit 1
+fi
+
 node_log=$(mktemp)
 # Bounded: a test that hangs fails after 2 minutes, a file whose tests are done exits even if it
 # left a handle open, and the whole run has 25 minutes. The counts come from the spec reporter's

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
 #include "cli/cli.h"
@@ -25,7 +26,7 @@ int path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-int mkdir_p(const char *path)
+int mkdir_p(const char *path, mode_t mode)
 {
     char tmp[4096];
     size_t n = strlen(path);
@@ -36,20 +37,20 @@ int mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
             return -errno;
         *p = '/';
     }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
         return -errno;
     return 0;
 }
 
-int write_file(const char *path, const char *data, size_t len)
+int write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
     size_t off = 0;
@@ -104,6 +105,22 @@ int app_paths_init(struct app_paths *p, const char *dir)
     return 0;
 }
 
+int app_state_dirs(const struct app_paths *p)
+{
+    int r = mkdir_p(p->data, 0700);
+    if (r < 0)
+        return r;
+    /* tighten folders an older version created 0755 */
+    const char *dirs[] = { p->state, p->data };
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        if (stat(dirs[i], &st) == 0 && (st.st_mode & 077) && chmod(dirs[i], 0700) < 0)
+            log_warn("dev", "cannot make \"%s\" private (mode 0700): %s", dirs[i],
+                     strerror(errno));
+    }
+    return 0;
+}
+
 int app_admin_key(const struct app_paths *p, int create, char out[65])
 {
     char path[4400];
@@ -122,15 +139,14 @@ int app_admin_key(const struct app_paths *p, int create, char out[65])
     buf_release(&b);
     if (!create)
         return -ENOENT;
-    if ((r = mkdir_p(p->state)) < 0)
+    if ((r = mkdir_p(p->state, 0700)) < 0)
         return r;
     rand_hex(out, 32);
     char line[80];
     int n = snprintf(line, sizeof line, "%s\n", out);
-    if ((r = write_file(path, line, (size_t)n)) < 0)
+    if ((r = write_file(path, line, (size_t)n, 0600)) < 0)
         return r;
-    chmod(path, 0600);
-    return 0;
+    return 1;
 }
 
 static const char generated_server[] =
@@ -163,14 +179,14 @@ static int write_if_changed(const char *path, const char *text)
     int same = read_all(path, &cur) == 0 && cur.len == strlen(text) &&
                memcmp(cur.data, text, cur.len) == 0;
     buf_release(&cur);
-    return same ? 0 : write_file(path, text, strlen(text));
+    return same ? 0 : write_file(path, text, strlen(text), 0644);
 }
 
 int app_write_generated(const struct app_paths *p, struct buf *err)
 {
     char dir[4400], path[4500];
     snprintf(dir, sizeof dir, "%s/_generated", p->functions);
-    int r = mkdir_p(dir);
+    int r = mkdir_p(dir, 0755);
     if (r == 0) {
         snprintf(path, sizeof path, "%s/server.ts", dir);
         r = write_if_changed(path, generated_server);
@@ -222,8 +238,9 @@ static int collect_modules(const char *base, const char *rel, struct buf *import
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || !strcmp(de->d_name, "node_modules") ||
-            !strcmp(de->d_name, "_generated"))
+        /* files and folders starting with `_` (helpers, _generated) or `.` are not functions;
+         * function files may still import them */
+        if (de->d_name[0] == '.' || de->d_name[0] == '_' || !strcmp(de->d_name, "node_modules"))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -354,7 +371,7 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
         buf_appendf(err, "no vireo/ folder in %s (create an app with `vireo init`)", p->root);
         goto out;
     }
-    if (mkdir_p(p->state) < 0 || app_write_generated(p, err) < 0)
+    if (mkdir_p(p->state, 0700) < 0 || app_write_generated(p, err) < 0)
         goto out;
     int r = collect_modules(p->functions, "", &imports, &table, &count, &schema_rel);
     if (r < 0) {
@@ -371,7 +388,7 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
                 table.data);
     snprintf(entry_path, sizeof entry_path, "%s/entry.js", p->state);
     snprintf(bundle_path, sizeof bundle_path, "%s/bundle.js", p->state);
-    if ((r = write_file(entry_path, entry.data, entry.len)) < 0) {
+    if ((r = write_file(entry_path, entry.data, entry.len, 0644)) < 0) {
         buf_appendf(err, "cannot write %s: %s", entry_path, strerror(-r));
         goto out;
     }

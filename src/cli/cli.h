@@ -3,12 +3,15 @@
 #ifndef VR_CLI_CLI_H
 #define VR_CLI_CLI_H
 
+#include <sys/types.h>
+
 #include "base/buf.h"
 
 int cmd_init(int argc, char **argv);
 int cmd_dev(int argc, char **argv, int watch); /* dev (watch = 1) and serve (watch = 0) */
 int cmd_run(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_admin_key(int argc, char **argv);
 
 /* Paths of an app folder. */
 struct app_paths {
@@ -19,8 +22,14 @@ struct app_paths {
 };
 int app_paths_init(struct app_paths *p, const char *dir);
 
-/* Reads the admin key from root/.vireo/admin_key, creating it if asked and missing. */
+/* Reads the admin key from root/.vireo/admin_key, creating it (mode 0600) if asked and missing.
+ * Returns 0 when read, 1 when created, or a negative errno. */
 int app_admin_key(const struct app_paths *p, int create, char out[65]);
+
+/* Creates root/.vireo and root/.vireo/data (mode 0700) if missing and tightens them to 0700 if
+ * they are wider (a warning if that fails): the database, its WAL and the admin key are for the
+ * owner only. */
+int app_state_dirs(const struct app_paths *p);
 
 /* Writes root/vireo/_generated/{server,api}.ts when their content differs. */
 int app_write_generated(const struct app_paths *p, struct buf *err);
@@ -29,8 +38,10 @@ int app_write_generated(const struct app_paths *p, struct buf *err);
  * messages (file:line: error). */
 int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err);
 
-int write_file(const char *path, const char *data, size_t len);
-int mkdir_p(const char *path);
+/* Writes path atomically (a temp file renamed over it), created with `mode`. */
+int write_file(const char *path, const char *data, size_t len, mode_t mode);
+/* Creates path and its missing parents with `mode`. */
+int mkdir_p(const char *path, mode_t mode);
 int path_exists(const char *path);
 
 #endif

@@ -286,12 +286,14 @@ int cmd_dev(int argc, char **argv, int watch)
                 name, d.paths.root);
         goto out;
     }
-    if (app_admin_key(&d.paths, 1, admin_key) < 0 || mkdir_p(d.paths.data) < 0) {
-        fprintf(stderr, "vireo %s: cannot write %s: %s\n", name, d.paths.state, strerror(errno));
+    int key_created = app_admin_key(&d.paths, 1, admin_key), r = app_state_dirs(&d.paths);
+    if (key_created < 0 || r < 0) {
+        fprintf(stderr, "vireo %s: cannot write %s: %s\n", name, d.paths.state,
+                strerror(-(key_created < 0 ? key_created : r)));
         goto out;
     }
     snprintf(lock_path, sizeof lock_path, "%s/lock", d.paths.data);
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
         fprintf(stderr, "vireo %s: another vireo server is running on %s\n", name, d.paths.root);
         goto out;
@@ -300,6 +302,12 @@ int cmd_dev(int argc, char **argv, int watch)
         snprintf(data_path, sizeof data_path, "%s", data);
     else
         snprintf(data_path, sizeof data_path, "%s/shard-0.db", d.paths.data);
+    /* A new database starts as an empty file of mode 0600: SQLite gives its -wal and -shm files
+     * the database's mode. An existing one keeps the mode its owner chose. */
+    int db_fd = strcmp(data_path, ":memory:")
+                    ? open(data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    if (db_fd >= 0)
+        close(db_fd);
 
     struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms, .action_timeout_ms = 600000 };
     if (shard_open(data_path, &jopts, &d.shard, &err) < 0) {
@@ -350,8 +358,12 @@ int cmd_dev(int argc, char **argv, int watch)
     }
     /* One machine-readable line first: tests and tools wait for it. */
     printf("vireo %s: listening on http://%s:%d\n", name, host, server_port(d.server));
-    printf("  app:       %s\n  data:      %s\n  admin key: %s\n", d.paths.root, data_path,
-           admin_key);
+    printf("  app:       %s\n  data:      %s\n", d.paths.root, data_path);
+    /* the key only once, when this start created it: stdout often ends up in service logs */
+    if (key_created)
+        printf("  admin key: %s (new; `vireo admin-key` shows it again)\n", admin_key);
+    else
+        printf("  admin key: in %s/admin_key (`vireo admin-key` shows it)\n", d.paths.state);
     if (d.api.public_dir)
         printf("  public:    %s\n", public_dir);
     fflush(stdout);

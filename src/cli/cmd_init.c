@@ -107,7 +107,7 @@ int cmd_init(int argc, char **argv)
         }
         dir = argv[i];
     }
-    int r = mkdir_p(dir);
+    int r = mkdir_p(dir, 0755);
     if (r < 0) {
         fprintf(stderr, "vireo init: cannot create %s: %s\n", dir, strerror(-r));
         return 1;
@@ -123,14 +123,14 @@ int cmd_init(int argc, char **argv)
     }
     struct buf err = BUF_INIT(4096);
     char path[4400];
-    r = mkdir_p(p.functions);
+    r = mkdir_p(p.functions, 0755);
     if (r == 0) {
         snprintf(path, sizeof path, "%s/schema.ts", p.functions);
-        r = write_file(path, schema_ts, sizeof schema_ts - 1);
+        r = write_file(path, schema_ts, sizeof schema_ts - 1, 0644);
     }
     if (r == 0) {
         snprintf(path, sizeof path, "%s/tasks.ts", p.functions);
-        r = write_file(path, tasks_ts, sizeof tasks_ts - 1);
+        r = write_file(path, tasks_ts, sizeof tasks_ts - 1, 0644);
     }
     if (r == 0)
         r = append_gitignore(p.root);

@@ -18,6 +18,8 @@ static const char usage[] =
     "  serve [dir] [--port N]        bundle once and serve (production: no watching)\n"
     "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
     "  reset [dir]                   delete the app's local data\n"
+    "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
+    "                                use it)\n"
     "  help [command]                show help for a command\n"
     "\n"
     "'vireo <command> --help' shows a command's options.\n";
@@ -47,7 +49,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = { { "init", cmd_init }, { "run", cmd_run }, { "reset", cmd_reset } };
+    } cmds[] = { { "init", cmd_init }, { "run", cmd_run }, { "reset", cmd_reset },
+                 { "admin-key", cmd_admin_key } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

@@ -130,7 +130,8 @@ static int parse_call(struct conn *c, const struct http_request *req, json_t **r
 {
     json_error_t jerr;
     json_t *root =
-        json_loadb(req->body.p, req->body.len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+        json_loadb(req->body.p, req->body.len,
+                   JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!root) {
         char msg[300];
         snprintf(msg, sizeof msg, "invalid JSON body: %s (line %d, column %d)", jerr.text,
@@ -205,11 +206,9 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     }
     const struct js_function *fn = find_function(rt, path);
     if (!fn || (fn->internal && !admin)) {
+        /* an internal function gets exactly a missing one's answer: names are not disclosed */
         char msg[600];
-        snprintf(msg, sizeof msg, "could not find public function `%.400s`%s", path,
-                 (fn && fn->internal) ? " (internal functions are callable only from other "
-                                        "functions and `vireo run`)"
-                                      : "");
+        snprintf(msg, sizeof msg, "could not find public function `%.400s`", path);
         respond_error(c, 404, "FunctionNotFound", msg, NULL);
         goto out;
     }
@@ -435,7 +434,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         } else if (!admin_authorized(api, req)) {
             respond_error(c, 401, "Unauthorized",
                           "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
-                          "`vireo dev` prints, stored in the app's .vireo/admin_key)",
+                          "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
         } else {
             handle_call(api, c, req, -1, 1);

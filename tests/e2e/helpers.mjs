@@ -1,5 +1,5 @@
 // Helpers for the browser (end-to-end) suites: a real `vireo dev` on a temp copy of an example app,
-// and headless Chromium (Debian's /usr/bin/chromium, installed by `make deps`) driven by
+// and headless Chromium (Debian's /usr/bin/chromium, installed by `make test-deps`) driven by
 // playwright-core. Every server and browser started here is stopped on exit.
 import fs from "node:fs";
 import path from "node:path";
@@ -7,15 +7,11 @@ import { REPO, startServer, tempDir, assertAppLoaded } from "../integration/help
 
 export const CHROMIUM = process.env.VIREO_CHROMIUM || "/usr/bin/chromium";
 
-/* `vireo dev` on a fresh copy of examples/<name> (its .vireo/ state left behind); prepare(dir)
- * may change the copy first. */
+/* `vireo dev` on a fresh copy of examples/<name> (without its .vireo/ state and node_modules:
+ * tempDir's copyApp); prepare(dir) may change the copy first. */
 export async function startExample(name, { prepare } = {}) {
     const src = path.join(REPO, "examples", name);
-    const dir = tempDir();
-    fs.cpSync(src, dir, {
-        recursive: true,
-        filter: (p) => !p.split(path.sep).includes(".vireo"),
-    });
+    const dir = tempDir(src);
     if (prepare) prepare(dir);
     const srv = await startServer(dir);
     await assertAppLoaded(srv);
@@ -31,7 +27,7 @@ process.on("exit", () => {
  * (--user-data-dir), removed when it closes; it refuses one in `args`. */
 export async function launchBrowser() {
     if (!fs.existsSync(CHROMIUM))
-        throw new Error(`${CHROMIUM} not found: run \`make deps\` (installs Debian's chromium)`);
+        throw new Error(`${CHROMIUM} not found: run \`make test-deps\` (installs Debian's chromium)`);
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
         executablePath: CHROMIUM,

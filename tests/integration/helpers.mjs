@@ -56,15 +56,25 @@ export const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime err
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/* A fresh temp dir (removed at exit). With `from`, a copy of that folder (a fixture app name
- * under tests/integration/apps, or an absolute path). */
+/* What copyApp leaves behind: an app's local state (its database, admin key and last bundle,
+ * e.g. the data `make demo` left in examples/chat) and installed packages. A test must never
+ * read a developer's data. */
+const SKIP_IN_COPY = new Set([".vireo", "node_modules"]);
+
+/* Copies the app folder src into dst (created if missing), without SKIP_IN_COPY at any depth. */
+export function copyApp(src, dst) {
+    fs.cpSync(src, dst, {
+        recursive: true,
+        filter: (p) => !path.relative(src, p).split(path.sep).some((part) => SKIP_IN_COPY.has(part)),
+    });
+}
+
+/* A fresh temp dir (removed at exit). With `from`, a copy of that app folder (a fixture app name
+ * under tests/integration/apps, or an absolute path) made by copyApp. */
 export function tempDir(from) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vireo-it-"));
     tempDirs.add(dir);
-    if (from) {
-        const src = path.isAbsolute(from) ? from : path.join(APPS, from);
-        fs.cpSync(src, dir, { recursive: true });
-    }
+    if (from) copyApp(path.isAbsolute(from) ? from : path.join(APPS, from), dir);
     return dir;
 }
 
@@ -120,13 +130,11 @@ export class Server {
                 if (this.exitCode !== undefined || this.exitSignal)
                     throw Object.assign(new Error(`vireo exited (${this.exitCode ?? this.exitSignal}) before it was ready\nstdout: ${this.stdout}\nstderr: ${this.stderr}`), { fatal: true });
                 const m = /listening on http:\/\/[^:\s]+:(\d+)/.exec(this.stdout);
-                const k = /admin key:\s*([0-9a-fA-F]+)\s*\n/.exec(this.stdout);
-                if (m && k) {
-                    this.port = Number(m[1]);
-                    this.adminKey = k[1];
-                    return true;
-                }
-                return false;
+                if (!m || !/admin key:.*\n/.test(this.stdout)) return false;
+                this.port = Number(m[1]);
+                // printed only by the start that created it: read it where `vireo run` does
+                this.adminKey = fs.readFileSync(path.join(this.dir, ".vireo/admin_key"), "utf8").trim();
+                return true;
             },
             { timeout, interval: 20, what: "the 'listening on' line" },
         ).catch((e) => {
@@ -198,6 +206,7 @@ export function spawnServer(dir, { cmd = "dev", args = [], env = {} } = {}) {
     });
     children.add(proc);
     const s = new Server(proc);
+    s.dir = dir;
     proc.on("error", (e) => {
         s.stderr += `spawn error: ${e.message}\n`;
         s.exitCode = -1;
