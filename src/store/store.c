@@ -432,9 +432,11 @@ int store_open(const char *path, const struct store_options *opts, struct store 
 {
     struct store *s = vr_calloc(1, sizeof(*s));
     sqlite3_stmt *st = NULL;
-    int full = opts && opts->synchronous_full;
+    int full = !opts || opts->durability == STORE_DURABILITY_FULL;
+    const char *vfs = strcmp(path, ":memory:") ? st_vfs_register(s) : NULL;
+    s->durability = full ? STORE_DURABILITY_FULL : STORE_DURABILITY_RELAXED;
     *out = NULL;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
         SQLITE_OK) {
         st_sqlerr(s, err, path);
         goto fail;
@@ -491,6 +493,7 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_put);
     sqlite3_finalize(s->idem_prune);
     sqlite3_close_v2(s->db);
+    st_vfs_unregister(s);
     vr_free(s);
 }
 
@@ -501,6 +504,11 @@ const char *store_id_table(struct store *s, const char *id, size_t len)
         return NULL;
     struct st_table *t = st_table_by_num(s, num);
     return t ? t->name : NULL;
+}
+
+enum store_durability store_durability(const struct store *s)
+{
+    return s->durability;
 }
 
 uint64_t store_version(const struct store *s)
