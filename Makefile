@@ -5,7 +5,7 @@ CC       ?= cc
 PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson libcurl
 APT_PKGS := build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev \
             libjansson-dev libcurl4-openssl-dev clang \
-            chromium
+            chromium sqlite3
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -34,7 +34,8 @@ CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps npm-deps demo test test-suites test-unit test-asan fuzz bench clean format
+.PHONY: all deps npm-deps demo test test-suites test-unit test-asan test-crash fuzz bench clean \
+        format
 
 all: deps $(BUILD)/vireo
 ifeq ($(SANITIZE),)
@@ -112,6 +113,11 @@ test-asan: deps
 	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 $(MAKE) --no-print-directory SANITIZE=address,undefined test-suites
+
+# The crash suite (tests/crash/README.md): SIGKILL at random moments, every acknowledged write
+# must survive. CRASH_ROUNDS=200 make test-crash for a long run (default 5, part of `make test`).
+test-crash: all
+	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/crash/run.sh
 
 # libFuzzer targets (clang), each run briefly.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
