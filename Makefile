@@ -119,7 +119,8 @@ test-asan: deps
 test-crash: all
 	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/crash/run.sh
 
-# libFuzzer targets (clang), each run briefly.
+# libFuzzer targets (clang), each run for FUZZ_SECONDS (15 by default, 1800 for a long run).
+FUZZ_SECONDS ?= 15
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 # sources a fuzz target #includes itself (to reach statics), so they are not linked twice
@@ -131,17 +132,19 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/clie
 		$(BUILD)/gen/client_js.c \
 		$(PKG_LIBS) -lm -lpthread
 fuzz: deps $(FUZZ_BIN)
-	@tests/fuzz/run.sh $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)
 
 # Benchmarks (bench/, docs/benchmarks.md): the load generator, then every scenario (or
-# SCENARIO=name) against a release server. Misses are reported, not failures.
+# SCENARIO="name ...") against a release server with DURABILITY=full (default) or relaxed.
+# Misses are reported, not failures.
 LOADGEN_SRC := bench/loadgen.c bench/lg.c bench/hist.c src/base/buf.c src/base/mem.c
 build/release/bench/loadgen: $(LOADGEN_SRC) bench/lg.h bench/hist.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -Isrc -o $@ $(LOADGEN_SRC) -lm
 bench: deps
 	@$(MAKE) --no-print-directory SANITIZE= build/release/vireo build/release/bench/loadgen
-	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen bench/run.sh $(SCENARIO)
+	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen DURABILITY=$(DURABILITY) \
+	 bench/run.sh $(SCENARIO)
 
 demo: all
 	./vireo dev examples/chat
