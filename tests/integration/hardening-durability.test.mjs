@@ -81,11 +81,11 @@ function haveStrace() {
     }
 }
 
-test("strace: each reply leaves the loop thread after its batch's fdatasync", { skip: !haveStrace() && "strace not installed" }, async () => {
+test("strace: each reply (HTTP and sync) leaves the loop thread after its batch's fdatasync", { skip: !haveStrace() && "strace not installed" }, async () => {
     const s = await serve();
     const pid = s.proc.pid;
     const out = path.join(tempDir(), "strace.txt");
-    const st = spawn("strace", ["-f", "-qq", "-e", "trace=fdatasync,fsync,sendto,sendmsg,write,writev", "-p", String(pid), "-o", out], { stdio: ["ignore", "ignore", "pipe"] });
+    const st = spawn("strace", ["-f", "-qq", "-s", "256", "-e", "trace=fdatasync,fsync,sendto,sendmsg,write,writev", "-p", String(pid), "-o", out], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     st.stderr.on("data", (d) => (stderr += d));
     await sleep(700); /* attach */
@@ -99,6 +99,13 @@ test("strace: each reply leaves the loop thread after its batch's fdatasync", { 
         const r = await s.mutation("fns:addNote", { text: id });
         assert.equal(r.status, 200);
     }
+    const c = await SyncConn.open(s.port);
+    await c.connect();
+    for (let i = 0; i < 6; i++) {
+        const r = await c.call("mutation", i + 1, "fns:addNote", { text: `sync-${i}` });
+        assert.equal(r.success, true);
+    }
+    c.close();
     await sleep(300);
     st.kill("SIGINT");
     await new Promise((r) => st.once("exit", r));
@@ -108,11 +115,11 @@ test("strace: each reply leaves the loop thread after its batch's fdatasync", { 
         const m = /^(\d+)\s+(\w+)\((\d+)/.exec(l);
         if (!m || Number(m[1]) !== pid) continue; /* the loop thread only */
         if (m[2] === "fdatasync" || m[2] === "fsync") synced = true;
-        else if (/"HTTP\/1\.1 200/.test(l)) {
+        else if (/"HTTP\/1\.1 200|mutationResponse/.test(l)) {
             assert.ok(synced, `a reply was sent with no fdatasync on the loop thread before it:\n${l}`);
             synced = false;
             replies++;
         }
     }
-    assert.equal(replies, ids.length, `replies seen in the trace:\n${lines.slice(0, 40).join("\n")}`);
+    assert.equal(replies, ids.length + 6, `replies seen in the trace:\n${lines.slice(0, 40).join("\n")}`);
 });
