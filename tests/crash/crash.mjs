@@ -12,6 +12,7 @@
 // CRASH_DURABILITY=full|relaxed (only that mode). Ends with "N passed, N failed".
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnServer, tempDir, request, SyncConn, sleep } from "../integration/helpers.mjs";
@@ -37,6 +38,7 @@ function rand() {
 
 const dir = tempDir(path.join(here, "app"));
 const dbPath = path.join(dir, ".vireo/data/shard-0.db");
+const scratch = tempDir();
 /* key -> {writer, via, session}: acknowledged, and sent without an answer */
 const acked = new Map();
 const pending = new Map();
@@ -46,10 +48,16 @@ function check(cond, msg) {
     if (!cond) throw new Error(msg);
 }
 
+/* PRAGMA integrity_check on a copy of the database and its WAL as the crash left them (opening
+ * the files themselves would recover and checkpoint them: the restarted server must do that). */
 function integrity() {
+    const copy = path.join(scratch, "check.db");
+    for (const sfx of ["", "-wal", "-shm"]) fs.rmSync(copy + sfx, { force: true });
+    fs.copyFileSync(dbPath, copy);
+    if (fs.existsSync(dbPath + "-wal")) fs.copyFileSync(dbPath + "-wal", copy + "-wal");
     let out;
     try {
-        out = execFileSync("sqlite3", [dbPath, "PRAGMA integrity_check;"], { encoding: "utf8", timeout: 60000 });
+        out = execFileSync("sqlite3", [copy, "PRAGMA integrity_check;"], { encoding: "utf8", timeout: 60000 });
     } catch (e) {
         if (e.code === "ENOENT") throw new Error("the sqlite3 command is needed (Debian package sqlite3; `make deps` installs it)");
         throw new Error(`sqlite3 failed: ${e.stderr || e.message}`);
