@@ -35,7 +35,8 @@ CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps test-deps npm-deps demo test test-suites test-unit test-asan fuzz bench clean format
+.PHONY: all deps test-deps npm-deps demo test test-suites test-unit test-asan test-crash fuzz \
+        bench clean format
 
 all: deps $(BUILD)/vireo
 ifeq ($(SANITIZE),)
@@ -113,7 +114,13 @@ test-asan: test-deps
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 $(MAKE) --no-print-directory SANITIZE=address,undefined test-suites
 
-# libFuzzer targets (clang), each run briefly.
+# The crash suite (tests/crash/README.md): SIGKILL at random moments, every acknowledged write
+# must survive. CRASH_ROUNDS=200 make test-crash for a long run (default 5, part of `make test`).
+test-crash: test-deps all
+	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/crash/run.sh
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS (15 by default, 1800 for a long run).
+FUZZ_SECONDS ?= 15
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 # sources a fuzz target #includes itself (to reach statics), so they are not linked twice
@@ -125,17 +132,19 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/clie
 		$(BUILD)/gen/client_js.c \
 		$(PKG_LIBS) -lm -lpthread
 fuzz: test-deps $(FUZZ_BIN)
-	@tests/fuzz/run.sh $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)
 
 # Benchmarks (bench/, docs/benchmarks.md): the load generator, then every scenario (or
-# SCENARIO=name) against a release server. Misses are reported, not failures.
+# SCENARIO="name ...") against a release server with DURABILITY=full (default) or relaxed.
+# Misses are reported, not failures.
 LOADGEN_SRC := bench/loadgen.c bench/lg.c bench/hist.c src/base/buf.c src/base/mem.c
 build/release/bench/loadgen: $(LOADGEN_SRC) bench/lg.h bench/hist.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -Isrc -o $@ $(LOADGEN_SRC) -lm
 bench: deps
 	@$(MAKE) --no-print-directory SANITIZE= build/release/vireo build/release/bench/loadgen
-	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen bench/run.sh $(SCENARIO)
+	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen DURABILITY=$(DURABILITY) \
+	 bench/run.sh $(SCENARIO)
 
 # `make demo PORT=9000` for another port.
 demo: all

@@ -38,6 +38,7 @@ struct opts {
     const char *out;
     const char *commit;
     const char *note;
+    const char *durability; /* the server's --durability, recorded in the JSON */
 };
 
 struct sc {
@@ -289,6 +290,13 @@ static void json_begin(void)
     uname(&u);
     buf_appendf(&J, "{\n  \"scenario\": \"%s\",\n  \"commit\": \"%s\",\n", S.o->scenario,
                 S.o->commit ? S.o->commit : "unknown");
+    if (S.o->durability) {
+        buf_append_str(&J, "  \"durability\": ");
+        buf_append_json_str(&J, S.o->durability, strlen(S.o->durability));
+        buf_append_str(&J, ",\n");
+    } else {
+        buf_append_str(&J, "  \"durability\": null,\n");
+    }
     buf_append_str(&J, "  \"machine\": {\"nproc\": ");
     buf_appendf(&J, "%ld, \"model\": ", sysconf(_SC_NPROCESSORS_ONLN));
     buf_append_json_str(&J, model, strlen(model));
@@ -764,7 +772,8 @@ static const char USAGE[] =
     "  --sources N       loopback source addresses 127.0.0.2.. to rotate through (0: none)\n"
     "  --out FILE        write results JSON\n"
     "  --commit SHA      recorded in the JSON\n"
-    "  --note TEXT       recorded in the JSON (e.g. \"machine shared\")\n";
+    "  --note TEXT       recorded in the JSON (e.g. \"machine shared\")\n"
+    "  --durability MODE the server's --durability (full or relaxed), recorded in the JSON\n";
 
 static void defaults(struct opts *o)
 {
@@ -851,6 +860,8 @@ int main(int argc, char **argv)
             o.commit = v;
         else if (!strcmp(a, "--note"))
             o.note = v;
+        else if (!strcmp(a, "--durability"))
+            o.durability = v;
         else if (!strcmp(a, "--duration") || !strcmp(a, "--timeout") || !strcmp(a, "--rate")) {
             char *end;
             double d = strtod(v, &end);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# bench/run.sh: runs the benchmark scenarios (all, or those named in $1) each against a fresh
-# `vireo serve` on a copy of bench/app, prints one table and leaves bench/results/<scenario>.json.
+# bench/run.sh: runs the benchmark scenarios (all, or those named in the arguments: one or more,
+# in one argument or several) each against a fresh `vireo serve --durability $DURABILITY` (full
+# by default) on a copy of bench/app, prints one table and leaves bench/results/<scenario>.json,
+# which records the durability mode.
 # Invariant: every server it starts is stopped (trap on exit and on signals) and every temporary
 # app copy is removed; a scenario that misses its target does not fail the run.
 set -u
@@ -8,11 +10,13 @@ cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
 ALL="mutations push-latency fanout precision http-query connections"
-SCENARIOS=${1:-$ALL}
+SCENARIOS=${*:-$ALL}
+DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
 # BENCH_ARGS: extra loadgen options for every scenario, e.g. "--duration 3" (see loadgen --help)
 mkdir -p bench/results
 
+case "$DURABILITY" in full|relaxed) ;; *) echo "bench: DURABILITY must be full or relaxed" >&2; exit 2;; esac
 for s in $SCENARIOS; do
     case " $ALL " in *" $s "*) ;; *) echo "bench: unknown scenario \"$s\" (have: $ALL)" >&2; exit 2;; esac
 done
@@ -60,7 +64,7 @@ start_server() {
     else
         cp -r bench/app/. "$tmp/"
         rm -rf "$tmp/.vireo" "$tmp/vireo/_generated"
-        "$VIREO" serve "$tmp" --port 0 >"$tmp/server.log" 2>&1 &
+        "$VIREO" serve "$tmp" --port 0 --durability "$DURABILITY" >"$tmp/server.log" 2>&1 &
     fi
     server_pid=$!
     port=""
@@ -87,7 +91,7 @@ for s in $SCENARIOS; do
         continue
     fi
     out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s.json" --commit "$commit" \
-          --note "$NOTE" "${args[@]}" ${BENCH_ARGS:-} 2>&1)
+          --note "$NOTE" --durability "$DURABILITY" "${args[@]}" ${BENCH_ARGS:-} 2>&1)
     rc=$?
     printf '%s\n' "$out" | grep -v '^ROW	'
     row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
@@ -115,7 +119,7 @@ for s in $SCENARIOS; do
 done
 
 echo
-echo "Vireo benchmarks ($commit, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $NOTE; $(( $(date +%s) - t_start )) s)"
+echo "Vireo benchmarks ($commit, durability $DURABILITY, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $NOTE; $(( $(date +%s) - t_start )) s)"
 printf '%-13s | %-7s | %-30s | %s\n' scenario result target figure
 printf '%s\n' "--------------+---------+--------------------------------+-----------------------------------------------"
 for r in "${rows[@]}"; do

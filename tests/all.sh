@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: the suites on the release build, the same suites under ASan+UBSan, then every
-# fuzz target briefly. Prints each phase's summary and a final "N passed, N failed" line.
+# `make test`: the suites on the release build, the crash suite (5 rounds), the same suites under
+# ASan+UBSan, then every fuzz target briefly. Prints each phase's summary and a final "N passed, N failed" line.
 set -u
 cd "$(dirname "$0")/.."
 total_p=0; total_f=0; status=0
@@ -20,6 +20,7 @@ phase() {
     rm -f "$log"
 }
 phase release make --no-print-directory test-suites
+phase crash make --no-print-directory test-crash
 phase asan make --no-print-directory test-asan
 phase fuzz make --no-print-directory fuzz
 echo "$total_p passed, $total_f failed"

@@ -41,6 +41,9 @@ static const char dev_usage[] =
     "  --session-retention-ms N  how long a disconnected sync session is kept for resume\n"
     "                     (default 300000)\n"
     "  --idempotency-hours N  how long mutation idempotency keys are kept (default 24)\n"
+    "  --durability MODE  full (default): every batch of writes is synced to disk before it is\n"
+    "                     acknowledged; relaxed: synced every ~200 ms, so an OS crash or power\n"
+    "                     loss may lose the last acknowledged writes (a process crash does not)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -197,9 +200,13 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
     int test_echo = 0;
+    struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int eq = !strncmp(a, "--durability=", 13); /* --durability=MODE or --durability MODE */
+        if (eq)
+            val = a + 13;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf(dev_usage, name,
                    watch ? "Bundles dir/vireo with esbuild, serves it and reloads it whenever a file "
@@ -256,6 +263,16 @@ int cmd_dev(int argc, char **argv, int watch)
                 fprintf(stderr, "vireo %s: --idempotency-hours needs a number of hours\n", name);
                 return 2;
             }
+        } else if (eq || !strcmp(a, "--durability")) {
+            i += !eq;
+            if (!strcmp(val, "full")) {
+                store_opts.durability = STORE_DURABILITY_FULL;
+            } else if (!strcmp(val, "relaxed")) {
+                store_opts.durability = STORE_DURABILITY_RELAXED;
+            } else {
+                fprintf(stderr, "vireo %s: --durability needs full or relaxed\n", name);
+                return 2;
+            }
         } else if (a[0] == '-') {
             fprintf(stderr, "vireo %s: unknown option %s (see vireo %s --help)\n", name, a, name);
             return 2;
@@ -310,7 +327,7 @@ int cmd_dev(int argc, char **argv, int watch)
         close(db_fd);
 
     struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms, .action_timeout_ms = 600000 };
-    if (shard_open(data_path, &jopts, &d.shard, &err) < 0) {
+    if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
     }

@@ -297,6 +297,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                     (unsigned long long)ss->messages_in, (unsigned long long)ss->messages_out,
                     (unsigned long long)ss->transitions);
     }
+    /* fsyncs: syncs made by the loop thread's commits (one per batch with durability full) */
+    buf_appendf(&b, "\"durability\":\"%s\",\"fsyncs\":%llu,",
+                store_durability(sh->store) == STORE_DURABILITY_FULL ? "full" : "relaxed",
+                (unsigned long long)store_sync_count(sh->store));
     buf_appendf(&b, "\"rssBytes\":%ld}", rss_pages * sysconf(_SC_PAGESIZE));
     respond_json(c, 200, &b);
     buf_release(&b);

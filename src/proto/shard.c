@@ -14,13 +14,13 @@ static void on_commit(void *arg, const struct store_txn *txn, uint64_t version)
     live_apply_writes(s->live, store_txn_write_set(txn));
 }
 
-int shard_open(const char *db_path, const struct js_options *opts, struct shard **out,
-               struct buf *err)
+int shard_open(const char *db_path, const struct js_options *opts,
+               const struct store_options *store_opts, struct shard **out, struct buf *err)
 {
     struct shard *s = vr_calloc(1, sizeof *s);
     if (opts)
         s->js_opts = *opts;
-    if (store_open(db_path, NULL, &s->store, err) < 0) {
+    if (store_open(db_path, store_opts, &s->store, err) < 0) {
         vr_free(s);
         return -1;
     }

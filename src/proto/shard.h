@@ -26,8 +26,9 @@ struct shard {
     int lost_batch;        /* a batch failed since the last shard_commit that reported it */
 };
 
-int shard_open(const char *db_path, const struct js_options *opts, struct shard **out,
-               struct buf *err);
+/* store_opts may be NULL (the defaults: full durability). */
+int shard_open(const char *db_path, const struct js_options *opts,
+               const struct store_options *store_opts, struct shard **out, struct buf *err);
 void shard_free(struct shard *s);
 
 /* Loads a bundle; on success it replaces the running version and every live query re-runs.

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
 #include "store/key.h"
@@ -432,9 +433,11 @@ int store_open(const char *path, const struct store_options *opts, struct store 
 {
     struct store *s = vr_calloc(1, sizeof(*s));
     sqlite3_stmt *st = NULL;
-    int full = opts && opts->synchronous_full;
+    int full = !opts || opts->durability == STORE_DURABILITY_FULL;
+    const char *vfs = strcmp(path, ":memory:") ? st_vfs_register(s) : NULL;
+    s->durability = full ? STORE_DURABILITY_FULL : STORE_DURABILITY_RELAXED;
     *out = NULL;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
         SQLITE_OK) {
         st_sqlerr(s, err, path);
         goto fail;
@@ -490,7 +493,14 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_get);
     sqlite3_finalize(s->idem_put);
     sqlite3_finalize(s->idem_prune);
+    /* A statement left unfinalized would keep the connection, and its files, open past
+     * close_v2: then the counting VFS must outlive it (leaked rather than freed under it). */
+    int zombie = s->db && sqlite3_next_stmt(s->db, NULL) != NULL;
+    if (zombie)
+        log_warn("store", "closing with unfinalized statements; the connection stays open");
     sqlite3_close_v2(s->db);
+    if (!zombie)
+        st_vfs_unregister(s);
     vr_free(s);
 }
 
@@ -501,6 +511,11 @@ const char *store_id_table(struct store *s, const char *id, size_t len)
         return NULL;
     struct st_table *t = st_table_by_num(s, num);
     return t ? t->name : NULL;
+}
+
+enum store_durability store_durability(const struct store *s)
+{
+    return s->durability;
 }
 
 uint64_t store_version(const struct store *s)

@@ -60,8 +60,18 @@ struct write_set {
     size_t len, cap;
 };
 
+/* When a committed write is on stable storage. FULL (the default): WAL with synchronous=FULL,
+ * every commit (one per batch) syncs the WAL before store_batch_commit returns, so an OS crash or
+ * power loss keeps every acknowledged write. RELAXED: WAL with synchronous=NORMAL, the WAL is
+ * synced only by the checkpoint thread (every ~200 ms); a process crash loses nothing, an OS
+ * crash or power loss may lose the writes of the last checkpoint interval. */
+enum store_durability {
+    STORE_DURABILITY_FULL = 0,
+    STORE_DURABILITY_RELAXED = 1,
+};
+
 struct store_options {
-    int synchronous_full; /* 0: WAL + synchronous=NORMAL (default); 1: synchronous=FULL */
+    enum store_durability durability;
 };
 
 /* Opens or creates the database at `path`. 0, or -1 with the reason in err. */
@@ -85,6 +95,11 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
 /* Resolves an id to its table name (NULL if malformed or the table is unknown). The string is
  * owned by the store and valid until the next schema change or rolled-back transaction. */
 const char *store_id_table(struct store *s, const char *id, size_t len);
+
+/* Syncs (fdatasync/fsync) this store's own connection has made: one per batch commit with
+ * STORE_DURABILITY_FULL; the checkpoint thread's are not counted. For metrics and tests. */
+uint64_t store_sync_count(const struct store *s);
+enum store_durability store_durability(const struct store *s);
 
 /* The version of the last committed write (0 for an empty store); persisted. */
 uint64_t store_version(const struct store *s);

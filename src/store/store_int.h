@@ -67,6 +67,8 @@ struct store {
     uint64_t batch_version;    /* version when the batch began */
     sqlite3_stmt *idem_get, *idem_put, *idem_prune; /* store_idem.c, prepared on first use */
     struct st_ckpt *ckpt;      /* store_ckpt.c: the WAL checkpoint thread */
+    struct st_vfs *vfs;        /* store_vfs.c: counts this connection's syncs */
+    enum store_durability durability;
 };
 
 struct store_txn {
@@ -100,6 +102,10 @@ int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* 
 int st_sqlerr(struct store *s, struct buf *err, const char *what);
 
 /* store_ckpt.c */
+/* store_vfs.c: registers a counting copy of the default VFS for s; returns its name for
+ * sqlite3_open_v2 (NULL if it could not: the store then opens with the default VFS). */
+const char *st_vfs_register(struct store *s);
+void st_vfs_unregister(struct store *s); /* after the connection is closed */
 int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
 /* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */

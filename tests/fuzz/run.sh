@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
-# Runs each libFuzzer target briefly over its committed corpus (tests/fuzz/corpus/<name>/).
-# FUZZ_SECONDS sets the time per target (default 15).
+# Runs each libFuzzer target over its committed corpus (tests/fuzz/corpus/<name>/) for
+# FUZZ_SECONDS seconds (default 15; `FUZZ_SECONDS=1800 make fuzz` for a long run). A crash, leak,
+# timeout or out-of-memory found by a target fails the run: its input is kept as
+# build/fuzz/<name>-crash-* (or -leak-, -timeout-, -oom-) and the log as build/fuzz/<name>.log.
+# Each target gets a TMPDIR of its own, removed afterwards (fuzz_sync keeps its database there).
 set -u
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-15}
+case "$secs" in ''|*[!0-9]*|0) echo "fuzz: FUZZ_SECONDS must be a positive number of seconds" >&2; exit 2;; esac
 # JavaScriptCore keeps process-lifetime allocations; they are not ours (tests/lsan.supp)
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+mkdir -p build/fuzz
 passed=0; failed=0
 for bin in "$@"; do
     name=$(basename "$bin"); name=${name#fuzz_}
     corpus=tests/fuzz/corpus/$name
     work=$(mktemp -d)
+    tmp=$(mktemp -d)
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
     dict=(); [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
-    if "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-            -artifact_prefix="build/fuzz/$name-" "$work" > "build/fuzz/$name.log" 2>&1; then
+    rm -f build/fuzz/"$name"-crash-* build/fuzz/"$name"-leak-* build/fuzz/"$name"-timeout-* \
+          build/fuzz/"$name"-oom-*
+    TMPDIR=$tmp "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+            -artifact_prefix="build/fuzz/$name-" "$work" > "build/fuzz/$name.log" 2>&1
+    rc=$?
+    artifacts=$(ls build/fuzz/"$name"-crash-* build/fuzz/"$name"-leak-* \
+                   build/fuzz/"$name"-timeout-* build/fuzz/"$name"-oom-* 2>/dev/null)
+    if [ $rc -eq 0 ] && [ -z "$artifacts" ]; then
         echo "fuzz: $name ok ($(grep -o 'cov: [0-9]*' "build/fuzz/$name.log" | tail -1), ${secs}s)"
         passed=$((passed + 1))
     else
         tail -30 "build/fuzz/$name.log"
-        echo "fuzz: $name FAILED (see build/fuzz/$name.log and build/fuzz/$name-*)"
+        echo "fuzz: $name FAILED (exit $rc; see build/fuzz/$name.log${artifacts:+ and }$(echo $artifacts))"
         failed=$((failed + 1))
     fi
-    rm -rf "$work"
+    rm -rf "$work" "$tmp"
 done
 echo "fuzz: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -885,4 +885,42 @@ TEST(wal_checkpointed_in_background)
     store_close(s);
 }
 
+/* Durability full (the default) syncs the WAL in every batch commit, on the committing thread;
+ * relaxed leaves syncing to the checkpoint thread, whose syncs are not counted. */
+static uint64_t syncs_of_three_batches(const struct store_options *opts)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/d%d.db", dir, ndb++);
+    struct store *s = NULL;
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, opts, &s, &e), 0);
+    CHECK(store_durability(s) == (opts ? opts->durability : STORE_DURABILITY_FULL));
+    uint64_t before = store_sync_count(s);
+    char id[STORE_ID_LEN + 1];
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(store_batch_begin(s, &e), 0);
+        CHECK_EQ_INT(insert(s, "d", "{\"n\":1}", id), 0);
+        CHECK_EQ_INT(insert(s, "d", "{\"n\":2}", id), 0);
+        uint64_t at = store_sync_count(s);
+        CHECK_EQ_INT(store_batch_commit(s, &e), 0);
+        if (!opts || opts->durability == STORE_DURABILITY_FULL)
+            CHECK(store_sync_count(s) > at); /* synced before the commit returned */
+    }
+    uint64_t n = store_sync_count(s) - before;
+    store_close(s);
+    buf_release(&e);
+    return n;
+}
+
+TEST(durability_modes)
+{
+    char path[128];
+    store_close(open_new(path, sizeof path)); /* creates dir */
+    struct store_options full = { .durability = STORE_DURABILITY_FULL };
+    struct store_options relaxed = { .durability = STORE_DURABILITY_RELAXED };
+    CHECK(syncs_of_three_batches(NULL) >= 3);
+    CHECK(syncs_of_three_batches(&full) >= 3);
+    CHECK_EQ_INT(syncs_of_three_batches(&relaxed), 0);
+}
+
 TEST_MAIN()

@@ -1,0 +1,125 @@
+// Durability (issue 7, item 10): by default every commit batch is synced to disk on the loop
+// thread before its replies go out (`fsyncs` in /api/metrics counts the loop connection's
+// syncs); `--durability=relaxed` leaves syncing to the checkpoint thread. With strace present,
+// the order itself is checked: every reply's send on the loop thread follows an fdatasync.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { startServer, tempDir, runCli, metrics, metricsDelta, SyncConn, sleep } from "./helpers.mjs";
+
+const servers = [];
+after(async () => {
+    for (const s of servers) await s.stop().catch(() => {});
+});
+
+async function serve(args = []) {
+    const s = await startServer(tempDir("basic"), { cmd: "serve", args });
+    servers.push(s);
+    return s;
+}
+
+async function writes(s, n) {
+    for (let i = 0; i < n; i++) {
+        const r = await s.mutation("fns:addNote", { text: `w${i}` });
+        assert.equal(r.status, 200, r.text);
+    }
+}
+
+test("default is full: every acknowledged batch was synced (HTTP and sync)", async () => {
+    const s = await serve();
+    const m0 = await metrics(s);
+    assert.equal(m0.durability, "full");
+    await writes(s, 10);
+    const c = await SyncConn.open(s.port);
+    await c.connect();
+    for (let i = 0; i < 5; i++) {
+        const r = await c.call("mutation", i + 1, "fns:addNote", { text: `s${i}` });
+        assert.equal(r.success, true, JSON.stringify(r));
+    }
+    c.close();
+    const d = metricsDelta(m0, await metrics(s));
+    assert.ok(d.batches >= 15, `15 sequential writes, ${d.batches} batches`);
+    assert.ok(d.fsyncs >= d.batches, `${d.fsyncs} syncs for ${d.batches} batches`);
+});
+
+test("--durability=relaxed: the loop thread does not sync", async () => {
+    const s = await serve(["--durability=relaxed"]);
+    const m0 = await metrics(s);
+    assert.equal(m0.durability, "relaxed");
+    await writes(s, 10);
+    const d = metricsDelta(m0, await metrics(s));
+    assert.ok(d.batches >= 10);
+    assert.equal(d.fsyncs, 0);
+});
+
+test("--durability full (two arguments) is accepted", async () => {
+    const s = await serve(["--durability", "full"]);
+    assert.equal((await metrics(s)).durability, "full");
+});
+
+test("--durability with a bad value: exit 2 and a precise message", async () => {
+    const dir = tempDir("basic");
+    for (const args of [["--durability=fast"], ["--durability", "FULL"], ["--durability="]]) {
+        const r = await runCli(["serve", dir, "--port", "0", ...args]);
+        assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+        assert.match(r.stderr, /--durability needs full or relaxed/);
+    }
+    const r = await runCli(["serve", dir, "--port", "0", "--durability"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /option --durability needs a value/);
+});
+
+function haveStrace() {
+    try {
+        execFileSync("strace", ["-V"], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+test("strace: each reply (HTTP and sync) leaves the loop thread after its batch's fdatasync", { skip: !haveStrace() && "strace not installed" }, async () => {
+    const s = await serve();
+    const pid = s.proc.pid;
+    const out = path.join(tempDir(), "strace.txt");
+    const st = spawn("strace", ["-f", "-qq", "-s", "256", "-e", "trace=fdatasync,fsync,sendto,sendmsg,write,writev", "-p", String(pid), "-o", out], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    st.stderr.on("data", (d) => (stderr += d));
+    await sleep(700); /* attach */
+    if (st.exitCode !== null) {
+        assert.ok(true, `strace could not attach (${stderr.trim()}): skipped`);
+        return;
+    }
+    const ids = [];
+    for (let i = 0; i < 8; i++) ids.push(crypto.randomUUID());
+    for (const id of ids) {
+        const r = await s.mutation("fns:addNote", { text: id });
+        assert.equal(r.status, 200);
+    }
+    const c = await SyncConn.open(s.port);
+    await c.connect();
+    for (let i = 0; i < 6; i++) {
+        const r = await c.call("mutation", i + 1, "fns:addNote", { text: `sync-${i}` });
+        assert.equal(r.success, true);
+    }
+    c.close();
+    await sleep(300);
+    st.kill("SIGINT");
+    await new Promise((r) => st.once("exit", r));
+    const lines = fs.readFileSync(out, "utf8").split("\n");
+    let synced = false, replies = 0;
+    for (const l of lines) {
+        const m = /^(\d+)\s+(\w+)\((\d+)/.exec(l);
+        if (!m || Number(m[1]) !== pid) continue; /* the loop thread only */
+        if (m[2] === "fdatasync" || m[2] === "fsync") synced = true;
+        else if (/"HTTP\/1\.1 200|mutationResponse/.test(l)) {
+            assert.ok(synced, `a reply was sent with no fdatasync on the loop thread before it:\n${l}`);
+            synced = false;
+            replies++;
+        }
+    }
+    assert.equal(replies, ids.length + 6, `replies seen in the trace:\n${lines.slice(0, 40).join("\n")}`);
+});
