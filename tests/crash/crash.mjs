@@ -59,7 +59,7 @@ function integrity() {
     try {
         out = execFileSync("sqlite3", [copy, "PRAGMA integrity_check;"], { encoding: "utf8", timeout: 60000 });
     } catch (e) {
-        if (e.code === "ENOENT") throw new Error("the sqlite3 command is needed (Debian package sqlite3; `make deps` installs it)");
+        if (e.code === "ENOENT") throw new Error("the sqlite3 command is needed (Debian package sqlite3; `make test-deps` installs it)");
         throw new Error(`sqlite3 failed: ${e.stderr || e.message}`);
     }
     check(out.trim() === "ok", `PRAGMA integrity_check: ${out.trim().slice(0, 500)}`);

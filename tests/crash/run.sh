@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")/../.."
 export VIREO_BIN=${VIREO_BIN:-$PWD/vireo}
 if ! command -v sqlite3 >/dev/null 2>&1; then
-    echo "crash: the sqlite3 command is needed for PRAGMA integrity_check (make deps installs it)"
+    echo "crash: the sqlite3 command is needed for PRAGMA integrity_check (make test-deps installs it)"
     echo "0 passed, 1 failed"
     exit 1
 fi
