@@ -16,12 +16,19 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/rand.h"
 #include "net/ws.h"
 #include "proto/reply.h"
 #include "base/banned.h"
 
 #define MAX_SESSION_ID 128
 #define MAX_IDEMPOTENCY_KEY 200
+#define SESSION_SECRET_BYTES 16
+/* A transition larger than this goes out as transitionChunk messages of at most this many bytes
+ * of its JSON text each (docs/protocol.md "Large transitions"). */
+#define TRANSITION_CHUNK (1u << 20)
+/* How far into a message (from each end) an id is looked for when it cannot be parsed. */
+#define ID_SCAN_WINDOW 4096
 
 enum sub_state { SUB_IDLE, SUB_PENDING };
 
@@ -32,6 +39,7 @@ struct sync_sub {
     uint64_t query_id;
     struct sync_session *session;
     struct live_query *lq;
+    char *args;           /* the arguments as the client sent them (lq has them key-sorted) */
     uint64_t sent_hash;   /* hash of the result the client holds */
     int sent;             /* the client holds a result (sent_hash is meaningful) */
     int check_unchanged;  /* answer QueryUnchanged if the hash still matches (resume) */
@@ -40,18 +48,26 @@ struct sync_sub {
     struct sync_sub *lq_next, *lq_prev; /* the live query's subscribers (lq->owner) */
 };
 
+/* A detached (retained) session keeps its subscriptions, but a live query whose subscribers are
+ * all detached is not re-run when a write invalidates it: it is put on the sync's stale set and
+ * re-run when a connected client (re-)adds it. Retained sessions are listed oldest first. */
 struct sync_session {
     char *id;
+    char secret[2 * SESSION_SECRET_BYTES + 1]; /* hex; a resume must present it */
     struct sync *sync;
     struct sync_conn *conn; /* NULL while detached */
     uint64_t version;       /* the version the client's results are at */
     struct hmap subs;       /* decimal queryId -> sync_sub */
+    size_t n_subs;
     struct sync_sub **pending;
     size_t n_pending, cap_pending;
     struct buf removed;     /* QueryRemoved modifications, comma-separated */
     struct sync_response *responses; /* frames to send after the next transition */
     size_t n_responses, cap_responses;
-    int resumed_check;      /* the first modifyQuerySet after a resume drops stale subs */
+    int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
+    int retained;           /* on the retained list */
+    struct sync_session *ret_prev, *ret_next;
+    uint64_t next_transition_id;
     int in_flush;
     struct sync_session *next_flush;
     struct timer retention;
@@ -74,6 +90,9 @@ struct sync {
     struct shard *shard;
     struct sync_options opts;
     struct hmap sessions; /* id -> sync_session */
+    struct sync_session *ret_head, *ret_tail; /* detached sessions, oldest first */
+    struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
+    size_t n_retained;
     struct sync_session *flush_head;
     struct sync_stats stats;
 };
@@ -116,6 +135,55 @@ static void send_error(struct sync_conn *c, const char *code, const char *msg, c
     buf_appendf(&b, ",\"fatal\":%s}", fatal ? "true" : "false");
     send_frame(c, &b);
     buf_release(&b);
+}
+
+/* The id of a message that could not be parsed (too large, or not JSON): the first
+ * "requestId" or "queryId" within ID_SCAN_WINDOW bytes of either end whose value is an integer
+ * or a short string without escapes, copied as JSON into out. Returns the field name or NULL. */
+static const char *scan_id(const char *p, size_t n, char out[64])
+{
+    static const char *const fields[] = { "requestId", "queryId" };
+    for (size_t f = 0; f < 2; f++) {
+        size_t flen = strlen(fields[f]);
+        for (int end = 0; end < 2; end++) {
+            size_t from = end ? (n > ID_SCAN_WINDOW ? n - ID_SCAN_WINDOW : 0) : 0;
+            size_t to = end ? n : (n < ID_SCAN_WINDOW ? n : ID_SCAN_WINDOW);
+            for (size_t i = from; i + flen + 2 <= to; i++) {
+                if (p[i] != '"' || memcmp(p + i + 1, fields[f], flen) || p[i + 1 + flen] != '"')
+                    continue;
+                size_t j = i + flen + 2;
+                while (j < to && strchr(" \t\r\n", p[j]) && p[j])
+                    j++;
+                if (j >= to || p[j] != ':')
+                    continue;
+                j++;
+                while (j < to && strchr(" \t\r\n", p[j]) && p[j])
+                    j++;
+                size_t k = j;
+                if (k < to && p[k] == '"') {
+                    for (k++; k < to && k - j <= 49 && p[k] != '"' && p[k] != '\\' &&
+                              (unsigned char)p[k] >= 0x20;
+                         k++)
+                        ;
+                    if (k >= to || p[k] != '"')
+                        continue;
+                    k++;
+                } else {
+                    if (k < to && p[k] == '-')
+                        k++;
+                    size_t d = k;
+                    while (k < to && k - d < 17 && p[k] >= '0' && p[k] <= '9')
+                        k++;
+                    if (k == d || (k < to && (p[k] == '.' || p[k] == 'e' || p[k] == 'E')))
+                        continue;
+                }
+                memcpy(out, p + j, k - j);
+                out[k - j] = '\0';
+                return fields[f];
+            }
+        }
+    }
+    return NULL;
 }
 
 /* A client id (requestId / queryId) as JSON: integers print without a fraction. */
@@ -215,6 +283,22 @@ static void sub_link(struct sync_sub *sub)
     sub->lq->owner = sub;
 }
 
+/* A connected client holds lq: if it was skipped while only detached sessions held it, it runs
+ * in the next flush. */
+static void lq_unstale(struct sync *sy, struct live_query *lq)
+{
+    if (hmap_del(&sy->stale_lqs, &lq, sizeof lq))
+        live_mark_dirty(sy->shard->live, lq);
+}
+
+static int lq_all_detached(const struct live_query *lq)
+{
+    for (const struct sync_sub *sub = lq->owner; sub; sub = sub->lq_next)
+        if (sub->session->conn)
+            return 0;
+    return lq->owner != NULL;
+}
+
 static void sub_free(struct sync *sy, struct sync_sub *sub)
 {
     if (sub->lq_prev)
@@ -223,6 +307,8 @@ static void sub_free(struct sync *sy, struct sync_sub *sub)
         sub->lq->owner = sub->lq_next;
     if (sub->lq_next)
         sub->lq_next->lq_prev = sub->lq_prev;
+    if (!sub->lq->owner) /* sync holds a live query only through its subscribers: the last */
+        hmap_del(&sy->stale_lqs, &sub->lq, sizeof sub->lq);
     if (sub->pending) {
         struct sync_session *s = sub->session;
         for (size_t i = 0; i < s->n_pending; i++)
@@ -230,6 +316,7 @@ static void sub_free(struct sync *sy, struct sync_sub *sub)
                 s->pending[i] = NULL;
     }
     live_query_release(sy->shard->live, sub->lq);
+    free(sub->args);
     vr_free(sub);
 }
 
@@ -238,15 +325,44 @@ static void session_drop_sub(struct sync_session *s, struct sync_sub *sub)
     char k[24];
     hmap_del(&s->subs, k, u64_key(sub->query_id, k));
     sub_free(s->sync, sub);
+    s->n_subs--;
+}
+
+static void session_drop_all_subs(struct sync_session *s)
+{
+    for (size_t i = 0; i < s->subs.cap; i++)
+        if (s->subs.slots[i].key)
+            sub_free(s->sync, s->subs.slots[i].value);
+    hmap_release(&s->subs);
+    hmap_init(&s->subs);
+    s->n_subs = 0;
+    s->n_pending = 0; /* sub_free cleared the entries */
+}
+
+static void retained_unlink(struct sync_session *s)
+{
+    struct sync *sy = s->sync;
+    if (!s->retained)
+        return;
+    if (s->ret_prev)
+        s->ret_prev->ret_next = s->ret_next;
+    else
+        sy->ret_head = s->ret_next;
+    if (s->ret_next)
+        s->ret_next->ret_prev = s->ret_prev;
+    else
+        sy->ret_tail = s->ret_prev;
+    s->ret_prev = s->ret_next = NULL;
+    s->retained = 0;
+    sy->n_retained--;
 }
 
 static void session_free(struct sync_session *s)
 {
     struct sync *sy = s->sync;
     loop_timer_stop(sy->loop, &s->retention);
-    for (size_t i = 0; i < s->subs.cap; i++)
-        if (s->subs.slots[i].key)
-            sub_free(sy, s->subs.slots[i].value);
+    retained_unlink(s);
+    session_drop_all_subs(s);
     hmap_release(&s->subs);
     /* unlink from the flush list */
     for (struct sync_session **pp = &sy->flush_head; *pp; pp = &(*pp)->next_flush)
@@ -275,6 +391,7 @@ static struct sync_session *session_new(struct sync *sy, const char *id)
 {
     struct sync_session *s = vr_calloc(1, sizeof *s);
     s->id = vr_strdup(id);
+    rand_hex(s->secret, SESSION_SECRET_BYTES);
     s->sync = sy;
     hmap_init(&s->subs);
     buf_init(&s->removed, BUF_NOLIMIT);
@@ -284,15 +401,42 @@ static struct sync_session *session_new(struct sync *sy, const char *id)
     return s;
 }
 
-static void detach(struct sync_conn *c)
+/* The connection is gone. end: the client closed cleanly (it will not resume), so the session
+ * ends now; else it is retained for the retention window (its queries are not re-run while it
+ * is detached), and the oldest retained sessions are evicted past --max-retained-sessions. */
+static void detach(struct sync_conn *c, int end)
 {
+    struct sync *sy = c->sync;
     struct sync_session *s = c->session;
     if (!s)
         return;
     s->conn = NULL;
     c->session = NULL;
-    c->sync->stats.connections--;
-    loop_timer_start(c->sync->loop, &s->retention, c->sync->opts.session_retention_ms);
+    sy->stats.connections--;
+    if (end) {
+        log_debug("sync", "session \"%s\" ended by a clean close", s->id);
+        session_free(s);
+        return;
+    }
+    buf_reset(&s->removed);
+    clear_responses(s);
+    s->awaiting_query_set = 0;
+    s->ret_prev = sy->ret_tail;
+    s->ret_next = NULL;
+    if (sy->ret_tail)
+        sy->ret_tail->ret_next = s;
+    else
+        sy->ret_head = s;
+    sy->ret_tail = s;
+    s->retained = 1;
+    sy->n_retained++;
+    loop_timer_start(sy->loop, &s->retention, sy->opts.session_retention_ms);
+    while (sy->n_retained > sy->opts.max_retained_sessions && sy->ret_head != s) {
+        struct sync_session *old = sy->ret_head;
+        log_info("sync", "session \"%s\" evicted: over %zu retained sessions", old->id,
+                 sy->opts.max_retained_sessions);
+        session_free(old);
+    }
 }
 
 /* --- running live queries --- */
@@ -320,7 +464,11 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
         reply_error_fields(&err, wrong_kind ? "WrongFunctionKind" : "FunctionNotFound", msg,
                            strlen(msg), NULL, 0);
     } else {
-        js_call(sh->rt, fn, lq->args_json, strlen(lq->args_json), &res);
+        /* shared by subscribers whose arguments differ only in key order: it runs with the
+         * newest one's arguments as that client sent them */
+        const struct sync_sub *head = lq->owner;
+        const char *args = head && head->args ? head->args : lq->args_json;
+        js_call(sh->rt, fn, args, strlen(args), &res);
         if (res.txn)
             reads = store_txn_read_set(res.txn);
         if (res.status == JS_OK)
@@ -375,8 +523,60 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
     *first = 0;
 }
 
+static size_t chunk_end(const struct buf *t, size_t off)
+{
+    size_t end = off + TRANSITION_CHUNK < t->len ? off + TRANSITION_CHUNK : t->len;
+    while (end < t->len && end > off + 1 && ((unsigned char)t->data[end] & 0xC0) == 0x80)
+        end--;
+    return end;
+}
+
+/* Sends a transition, split into transitionChunk messages when it is larger than
+ * TRANSITION_CHUNK. Chunks end on UTF-8 character boundaries (each is a JSON string). The first
+ * part goes through ws_send's send-queue check, the rest through ws_send_more: the cap bounds the
+ * backlog of a client that does not read, not the size of one legal transition. */
+static void send_transition(struct sync_session *s, const struct buf *t)
+{
+    struct sync_conn *c = s->conn;
+    if (t->len <= TRANSITION_CHUNK) {
+        send_frame(c, t);
+        return;
+    }
+    size_t parts = 0;
+    for (size_t off = 0; off < t->len; off = chunk_end(t, off))
+        parts++;
+    uint64_t tid = ++s->next_transition_id;
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    size_t off = 0;
+    for (size_t i = 0; i < parts && c->ws; i++) {
+        size_t end = chunk_end(t, off);
+        buf_reset(&b);
+        buf_appendf(&b,
+                    "{\"type\":\"transitionChunk\",\"transitionId\":\"%" PRIu64
+                    "\",\"partNumber\":%zu,\"totalParts\":%zu,\"chunk\":",
+                    tid, i, parts);
+        buf_append_json_str(&b, t->data + off, end - off);
+        buf_append_str(&b, "}");
+        c->sync->stats.messages_out++;
+        if ((i == 0 ? ws_send(c->ws, 1, b.data, b.len) : ws_send_more(c->ws, 1, b.data, b.len)) <
+            0)
+            break;
+        off = end;
+    }
+    buf_release(&b);
+}
+
 static void flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
 {
+    if (s->conn && s->awaiting_query_set) {
+        /* resumed, query set not re-established: a transition now would move the client past
+         * results it has not been sent. Responses go out; the version stays, so a client waits
+         * for the transition after its modifyQuerySet to see a mutation's write. */
+        for (size_t i = 0; i < s->n_responses; i++)
+            send_frame(s->conn, &s->responses[i].frame);
+        clear_responses(s);
+        return;
+    }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_appendf(&b, "{\"type\":\"transition\",\"startVersion\":%" PRIu64 ",\"endVersion\":%" PRIu64
                     ",\"modifications\":[",
@@ -406,7 +606,7 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
         /* a response needs the session at its version first (read-your-writes), even when
          * none of the session's queries changed */
         if (has_mods || (s->n_responses && version != s->version)) {
-            send_frame(s->conn, &b);
+            send_transition(s, &b);
             sy->stats.transitions++;
             s->version = version;
         }
@@ -421,8 +621,12 @@ void sync_flush(struct sync *sy, int batch_failed)
 {
     struct live *live = sy->shard->live;
     struct live_query *lq;
-    while ((lq = live_pop_dirty(live)))
-        run_live_query(sy, lq);
+    while ((lq = live_pop_dirty(live))) {
+        if (lq_all_detached(lq))
+            hmap_put(&sy->stale_lqs, &lq, sizeof lq, lq); /* re-run when re-added */
+        else
+            run_live_query(sy, lq);
+    }
     uint64_t version = store_version(sy->shard->store);
     while (sy->flush_head) {
         struct sync_session *s = sy->flush_head;
@@ -436,6 +640,18 @@ void sync_flush(struct sync *sy, int batch_failed)
 }
 
 /* --- messages --- */
+
+/* Constant-time: the secret is the session's only credential. */
+static int secret_matches(const struct sync_session *s, const char *given)
+{
+    size_t n = sizeof s->secret - 1;
+    if (!given || strlen(given) != n)
+        return 0;
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(given[i] ^ s->secret[i]);
+    return d == 0;
+}
 
 static void handle_connect(struct sync_conn *c, json_t *msg)
 {
@@ -454,10 +670,10 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     }
     json_t *sid = json_object_get(msg, "sessionId");
     const char *id = json_string_value(sid);
-    if (!id || !*id || strlen(id) > MAX_SESSION_ID) {
+    if (!id || !*id || strlen(id) > MAX_SESSION_ID || strlen(id) != json_string_length(sid)) {
         send_error(c, "InvalidMessage",
-                   "`connect` needs `sessionId`: a string of 1 to 128 characters", NULL, NULL, 0,
-                   -1);
+                   "`connect` needs `sessionId`: a string of 1 to 128 characters (no U+0000)",
+                   NULL, NULL, 0, -1);
         return;
     }
     json_t *lv = json_object_get(msg, "lastVersion");
@@ -466,11 +682,27 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
                    NULL, 0, -1);
         return;
     }
+    json_t *sec = json_object_get(msg, "sessionSecret");
+    if (sec && !json_is_null(sec) && !json_is_string(sec)) {
+        send_error(c, "InvalidMessage", "`sessionSecret` must be a string", NULL, NULL, 0, -1);
+        return;
+    }
     struct sync_session *s = hmap_get(&sy->sessions, id, strlen(id));
+    if (s && !secret_matches(s, json_string_value(sec))) {
+        /* the id is not a credential: only the holder of the secret resumes (or restarts) it */
+        log_info("sync", "refused connect to session \"%s\": %s sessionSecret", s->id,
+                 sec && json_is_string(sec) ? "wrong" : "no");
+        send_error(c, "SessionIdInUse",
+                   "this sessionId belongs to a live session and `connect` did not carry its "
+                   "`sessionSecret` (from `connected`); start a new session with another sessionId",
+                   NULL, NULL, 1, -1);
+        close_conn(c, WS_CLOSE_POLICY, "session secret mismatch");
+        return;
+    }
     int resumed = s != NULL && lv && json_is_number(lv);
     if (s && s->conn) { /* the session moves to this connection */
         struct sync_conn *old = s->conn;
-        detach(old);
+        detach(old, 0);
         close_conn(old, WS_CLOSE_POLICY, "session resumed on another connection");
     }
     if (s && !resumed) {
@@ -484,7 +716,10 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         return;
     }
     if (s) {
+        /* the client re-adds the queries it wants in its first modifyQuerySet, with the hashes
+         * it holds; until then its queries are stale and no transition is sent */
         loop_timer_stop(sy->loop, &s->retention);
+        retained_unlink(s);
         for (size_t i = 0; i < s->subs.cap; i++)
             if (s->subs.slots[i].key) {
                 struct sync_sub *sub = s->subs.slots[i].value;
@@ -495,9 +730,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
             if (s->pending[i])
                 s->pending[i]->pending = 0;
         s->n_pending = 0;
-        buf_reset(&s->removed);
-        clear_responses(s);
-        s->resumed_check = 1;
+        s->awaiting_query_set = 1;
         s->version = (uint64_t)json_number_value(lv);
         if (s->version > store_version(sy->shard->store))
             s->version = store_version(sy->shard->store);
@@ -511,6 +744,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"type\":\"connected\",\"sessionId\":");
     buf_append_json_str(&b, id, strlen(id));
+    buf_appendf(&b, ",\"sessionSecret\":\"%s\"", s->secret);
     buf_appendf(&b,
                 ",\"version\":%" PRIu64 ",\"protocolVersion\":%d,\"resumed\":%s,"
                 "\"serverVersion\":\"vireo/0.1.0\"}",
@@ -557,24 +791,28 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
         send_error(c, "InvalidMessage", msg, "queryId", idj, 0, -1);
         return;
     }
-    char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
     char k[24];
     size_t klen = u64_key(query_id, k);
     struct sync_sub *sub = hmap_get(&s->subs, k, klen);
     const char *hash_s = json_string_value(json_object_get(q, "hash"));
     uint64_t hash = 0;
     int have_hash = parse_hash(hash_s, &hash) == 0;
-    if (sub && sub->stale && !strcmp(sub->lq->path, json_string_value(path)) &&
-        !strcmp(sub->lq->args_json, canon)) {
-        /* resumed: the live query stayed current while the client was away */
+    char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
+    int same = sub && sub->stale && !strcmp(sub->lq->path, json_string_value(path)) &&
+               !strcmp(sub->lq->args_json, canon);
+    if (same) {
+        /* resumed: re-run first if it was invalidated while the session was away */
+        free(canon);
         sub->stale = 0;
+        free(sub->args);
+        sub->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
         if (have_hash) {
             sub->sent = 1;
             sub->sent_hash = hash;
             sub->check_unchanged = 1;
         }
+        lq_unstale(sy, sub->lq);
         sub_mark_pending(sub);
-        free(canon);
         return;
     }
     if (sub && sub->stale) {
@@ -582,11 +820,22 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
         sub = NULL;
     }
     if (sub) {
+        free(canon);
         send_error(c, "DuplicateQueryId", "this session already has a query with that queryId",
                    "queryId", idj, 0, -1);
-        free(canon);
         return;
     }
+    if (s->n_subs >= sy->opts.max_queries_per_session) {
+        free(canon);
+        snprintf(msg, sizeof msg,
+                 "this session has %zu live queries, the most a session may have "
+                 "(--max-queries-per-session); remove some first",
+                 s->n_subs);
+        send_error(c, "TooManyQueries", msg, "queryId", idj, 0, -1);
+        return;
+    }
+    /* identical queries share one live query (keyed on key-sorted arguments); each runs with
+     * the arguments as a client sent them */
     int created;
     struct live_query *lq = live_query_acquire(sy->shard->live, json_string_value(path), canon, "",
                                                &created);
@@ -595,8 +844,11 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     sub->query_id = query_id;
     sub->session = s;
     sub->lq = lq;
+    sub->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
     hmap_put(&s->subs, k, klen, sub);
+    s->n_subs++;
     sub_link(sub);
+    lq_unstale(sy, lq);
     if (created || lq->version == 0)
         live_mark_dirty(sy->shard->live, lq);
     sub_mark_pending(sub);
@@ -632,9 +884,9 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
     }
     json_array_foreach(add, i, v)
         add_query(c, s, v, i);
-    if (s->resumed_check) {
+    if (s->awaiting_query_set) {
         /* queries the client did not re-add after a resume are gone on its side */
-        s->resumed_check = 0;
+        s->awaiting_query_set = 0;
         for (size_t j = 0; j < s->subs.cap; j++) {
             if (!s->subs.slots[j].key)
                 continue;
@@ -644,7 +896,37 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
                 j = (size_t)-1; /* the map changed under us: rescan */
             }
         }
+        schedule(s); /* the session's version moves on even if nothing changed */
     }
+}
+
+/* The record key of a mutation's idempotencyKey: scoped to the session, bound to the call
+ * (docs/protocol.md "Idempotency"). Empty when the call has no key. Returns -1 (and appends the
+ * error fields to frame) when the key was used in this session for another call. */
+static int idem_record_key(struct sync_session *s, json_t *idem, const char *path, json_t *args,
+                           struct buf *key, struct buf *frame)
+{
+    const char *k = json_string_value(idem);
+    if (!k)
+        return 0;
+    char *canon = args && json_is_object(args) ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS)
+                                               : NULL;
+    store_idem_key(key, s->id, k, path, canon ? canon : "{}", canon ? strlen(canon) : 2);
+    free(canon);
+    struct buf err = BUF_INIT(4096);
+    int r = store_idem_conflict(s->sync->shard->store, key->data, key->len, &err);
+    if (r != 0) {
+        static const char m[] = "this idempotencyKey was already used in this session for another "
+                                "call (a different function or arguments); use a new key per call";
+        buf_append_str(frame, "\"success\":false,");
+        if (r > 0)
+            reply_error_fields(frame, "IdempotencyKeyReused", m, sizeof m - 1, NULL, 0);
+        else
+            reply_error_fields(frame, "StoreError", err.data, err.len, NULL, 0);
+        buf_append_str(frame, "}");
+    }
+    buf_release(&err);
+    return r != 0 ? -1 : 0;
 }
 
 static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
@@ -664,7 +946,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     }
     if (!json_is_string(path) || (args && !json_is_object(args) && !json_is_null(args)) ||
         (idem && !json_is_null(idem) &&
-         (!json_is_string(idem) || strlen(json_string_value(idem)) > MAX_IDEMPOTENCY_KEY))) {
+         (!json_is_string(idem) || strlen(json_string_value(idem)) > MAX_IDEMPOTENCY_KEY ||
+          strlen(json_string_value(idem)) != json_string_length(idem)))) {
         send_error(c, "InvalidMessage",
                    "needs `path` (a string like \"messages:send\"), `args` (an object) and an "
                    "optional `idempotencyKey` (a string of at most 200 bytes)",
@@ -672,6 +955,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         return;
     }
     struct buf frame = BUF_INIT(BUF_NOLIMIT);
+    struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
     struct js_result res;
     js_result_init(&res);
     char *args_text = (args && json_is_object(args)) ? json_dumps(args, JSON_COMPACT)
@@ -696,8 +980,10 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         buf_append_str(&frame, "\"success\":false,");
         reply_error_fields(&frame, code, m, strlen(m), NULL, 0);
         buf_append_str(&frame, "}");
+    } else if (kind == JS_MUTATION && idem_record_key(s, idem, p, args, &idem_key, &frame) < 0) {
+        /* the frame holds the error */
     } else {
-        struct js_call_opts o = { .idempotency_key = json_string_value(idem),
+        struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
                                   .args_value = (args && json_is_object(args)) ? args : NULL };
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"value\":");
@@ -714,6 +1000,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     queue_response(s, &frame, rid, kind);
     js_result_release(&res);
     free(args_text);
+    buf_release(&idem_key);
     buf_release(&frame);
 }
 
@@ -727,11 +1014,13 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                    -1);
         return;
     }
+    char idj[64];
     if (n > sy->opts.max_message) {
         char m[160];
         snprintf(m, sizeof m, "message of %zu bytes is over the limit of %zu bytes", n,
                  sy->opts.max_message);
-        send_error(c, "MessageTooLarge", m, NULL, NULL, 0, -1);
+        const char *field = scan_id(p, n, idj); /* so the caller's request settles */
+        send_error(c, "MessageTooLarge", m, field, field ? idj : NULL, 0, -1);
         return;
     }
     json_error_t jerr;
@@ -744,7 +1033,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         else
             snprintf(m, sizeof m, "message is not valid JSON: %s (column %d)", jerr.text,
                      jerr.column);
-        send_error(c, "InvalidMessage", m, NULL, NULL, 0, -1);
+        const char *field = msg ? NULL : scan_id(p, n, idj);
+        send_error(c, "InvalidMessage", m, field, field ? idj : NULL, 0, -1);
         json_decref(msg);
         return;
     }
@@ -776,7 +1066,7 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
 static void on_close(struct ws *ws, int code, const char *reason, void *arg)
 {
     struct sync_conn *c = arg;
-    detach(c);
+    detach(c, code == WS_CLOSE_NORMAL); /* a clean close: the client will not resume */
     c->ws = NULL;
     ws_unref(ws);
     vr_free(c);
@@ -805,8 +1095,10 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
     sy->loop = loop;
     sy->shard = shard;
     sy->opts.session_retention_ms = 5 * 60 * 1000;
-    sy->opts.max_message = 1u << 20;
+    sy->opts.max_message = SIZE_MAX; /* the transport's --max-message bounds messages */
     sy->opts.max_sessions = 1u << 20;
+    sy->opts.max_queries_per_session = 1000;
+    sy->opts.max_retained_sessions = 10000;
     if (opts) {
         if (opts->session_retention_ms)
             sy->opts.session_retention_ms = opts->session_retention_ms;
@@ -814,8 +1106,13 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
             sy->opts.max_message = opts->max_message;
         if (opts->max_sessions)
             sy->opts.max_sessions = opts->max_sessions;
+        if (opts->max_queries_per_session)
+            sy->opts.max_queries_per_session = opts->max_queries_per_session;
+        if (opts->max_retained_sessions)
+            sy->opts.max_retained_sessions = opts->max_retained_sessions;
     }
     hmap_init(&sy->sessions);
+    hmap_init(&sy->stale_lqs);
     return sy;
 }
 
@@ -835,6 +1132,7 @@ void sync_free(struct sync *sy)
         i = (size_t)-1; /* the map shrank: rescan */
     }
     hmap_release(&sy->sessions);
+    hmap_release(&sy->stale_lqs);
     vr_free(sy);
 }
 

@@ -490,6 +490,7 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_get);
     sqlite3_finalize(s->idem_put);
     sqlite3_finalize(s->idem_prune);
+    sqlite3_finalize(s->idem_conflict);
     sqlite3_close_v2(s->db);
     vr_free(s);
 }
