@@ -1004,6 +1004,18 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     buf_release(&frame);
 }
 
+/* The id a refused message's error answers: its requestId, or its first added queryId. */
+static const char *msg_id(json_t *msg, char out[64])
+{
+    if (id_json(json_object_get(msg, "requestId"), out) == 0)
+        return "requestId";
+    json_t *q = json_array_get(json_object_get(msg, "add"), 0);
+    json_t *qid = json_object_get(q, "queryId");
+    if (json_is_number(qid) && id_json(qid, out) == 0)
+        return "queryId";
+    return NULL;
+}
+
 static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
 {
     struct sync_conn *c = arg;
@@ -1052,9 +1064,11 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                strcmp(type, "action")) {
         char m[200];
         snprintf(m, sizeof m, "unknown message type \"%.100s\"", type);
-        send_error(c, "UnknownMessageType", m, NULL, NULL, 0, -1);
+        const char *field = msg_id(msg, idj);
+        send_error(c, "UnknownMessageType", m, field, field ? idj : NULL, 0, -1);
     } else if (!c->session) {
-        send_error(c, "NotConnected", "send `connect` first", NULL, NULL, 0, -1);
+        const char *field = msg_id(msg, idj);
+        send_error(c, "NotConnected", "send `connect` first", field, field ? idj : NULL, 0, -1);
     } else if (!strcmp(type, "modifyQuerySet")) {
         handle_modify(c, msg);
     } else {
