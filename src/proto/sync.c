@@ -1080,7 +1080,9 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
 static void on_close(struct ws *ws, int code, const char *reason, void *arg)
 {
     struct sync_conn *c = arg;
-    detach(c, code == WS_CLOSE_NORMAL); /* a clean close: the client will not resume */
+    /* a close frame with 1000 or without a code: the client closed on purpose, it will not
+     * resume (a client that drops to reconnect sends another code, or none at all) */
+    detach(c, code == WS_CLOSE_NORMAL || code == 1005 /* no status code */);
     c->ws = NULL;
     ws_unref(ws);
     vr_free(c);
