@@ -324,7 +324,8 @@ int cmd_dev(int argc, char **argv, int watch)
     d.idempotency_ms = (double)idem_hours * 3600 * 1000;
     struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms,
                                   .max_queries_per_session = max_queries,
-                                  .max_retained_sessions = max_retained };
+                                  .max_retained_sessions = max_retained,
+                                  .max_send_queue = max_send_queue };
     d.sync = sync_new(d.loop, d.shard, &sopts);
     /* registered before the server's own hook so that what it sends goes out this iteration */
     loop_add_before_sleep(d.loop, before_sleep, &d);

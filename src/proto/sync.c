@@ -29,6 +29,8 @@
 #define TRANSITION_CHUNK (1u << 20)
 /* How far into a message (from each end) an id is looked for when it cannot be parsed. */
 #define ID_SCAN_WINDOW 4096
+/* pump() hands a connection more only while its socket queue is under this. */
+#define OUT_LOW_WATER (1u << 20)
 
 enum sub_state { SUB_IDLE, SUB_PENDING };
 
@@ -67,7 +69,6 @@ struct sync_session {
     int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
     int retained;           /* on the retained list */
     struct sync_session *ret_prev, *ret_next;
-    uint64_t next_transition_id;
     int in_flush;
     struct sync_session *next_flush;
     struct timer retention;
@@ -79,10 +80,29 @@ struct sync_response {
     int kind;            /* JS_MUTATION or JS_ACTION */
 };
 
+/* What sync built for a connection and has not handed to the WebSocket yet: whole messages, in
+ * order. pump() hands them over while the socket's own queue is under OUT_LOW_WATER, splitting a
+ * transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big transition goes
+ * out at the client's pace. The message in progress (the head) does not count toward
+ * --max-send-queue; the backlog behind it does: past the cap the client is not reading and is
+ * closed with 1008 "send queue full". */
+struct out_msg {
+    struct buf b;
+    int is_transition;
+};
+
 struct sync_conn {
     struct sync *sync;
     struct ws *ws;
     struct sync_session *session;
+    struct out_msg *outq;
+    size_t out_head, out_n, out_cap;
+    size_t out_backlog;      /* bytes of the messages behind the head */
+    size_t part, parts;      /* the head's transitionChunk progress */
+    size_t part_off;
+    uint64_t transition_id;
+    struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
+    int pumping;
 };
 
 struct sync {
@@ -94,6 +114,7 @@ struct sync {
     struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
     size_t n_retained;
     struct sync_session *flush_head;
+    struct sync_conn *pump_head; /* connections with messages waiting for their socket */
     struct sync_stats stats;
 };
 
@@ -104,12 +125,153 @@ static size_t u64_key(uint64_t v, char out[24])
     return (size_t)snprintf(out, 24, "%" PRIu64, v);
 }
 
+static void pump_link(struct sync_conn *c, int on)
+{
+    struct sync *sy = c->sync;
+    if (on == c->pumping)
+        return;
+    if (on) {
+        c->pump_prev = NULL;
+        c->pump_next = sy->pump_head;
+        if (sy->pump_head)
+            sy->pump_head->pump_prev = c;
+        sy->pump_head = c;
+    } else {
+        if (c->pump_prev)
+            c->pump_prev->pump_next = c->pump_next;
+        else
+            sy->pump_head = c->pump_next;
+        if (c->pump_next)
+            c->pump_next->pump_prev = c->pump_prev;
+        c->pump_prev = c->pump_next = NULL;
+    }
+    c->pumping = on;
+}
+
+static void out_clear(struct sync_conn *c)
+{
+    for (size_t i = c->out_head; i < c->out_n; i++)
+        buf_release(&c->outq[i].b);
+    c->out_head = c->out_n = 0;
+    c->out_backlog = 0;
+    c->part = c->parts = c->part_off = 0;
+    pump_link(c, 0);
+}
+
+static void out_pop(struct sync_conn *c)
+{
+    buf_release(&c->outq[c->out_head].b);
+    c->out_head++;
+    c->part = c->parts = c->part_off = 0;
+    if (c->out_head < c->out_n)
+        c->out_backlog -= c->outq[c->out_head].b.len; /* the new head */
+    else
+        c->out_head = c->out_n = 0;
+}
+
+static size_t chunk_end(const struct buf *t, size_t off)
+{
+    size_t end = off + TRANSITION_CHUNK < t->len ? off + TRANSITION_CHUNK : t->len;
+    while (end < t->len && end > off + 1 && ((unsigned char)t->data[end] & 0xC0) == 0x80)
+        end--;
+    return end;
+}
+
+/* Hands queued messages to the socket while its queue is low. Chunks end on UTF-8 character
+ * boundaries (each is a JSON string). ws_send_more: sync bounds the backlog itself. */
+static void pump(struct sync_conn *c)
+{
+    struct buf part = BUF_INIT(BUF_NOLIMIT);
+    int sent = 0;
+    while (c->out_head < c->out_n) {
+        if (!c->ws) {
+            out_clear(c);
+            break;
+        }
+        if (ws_queued_bytes(c->ws) >= OUT_LOW_WATER)
+            break;
+        struct out_msg *m = &c->outq[c->out_head];
+        int rc;
+        if (!m->is_transition || m->b.len <= TRANSITION_CHUNK) {
+            rc = ws_send_more(c->ws, 1, m->b.data, m->b.len);
+            c->sync->stats.messages_out++;
+            if (rc == 0)
+                out_pop(c);
+        } else {
+            if (c->parts == 0) {
+                for (size_t off = 0; off < m->b.len; off = chunk_end(&m->b, off))
+                    c->parts++;
+                c->transition_id++;
+            }
+            size_t end = chunk_end(&m->b, c->part_off);
+            buf_reset(&part);
+            buf_appendf(&part,
+                        "{\"type\":\"transitionChunk\",\"transitionId\":\"%" PRIu64
+                        "\",\"partNumber\":%zu,\"totalParts\":%zu,\"chunk\":",
+                        c->transition_id, c->part, c->parts);
+            buf_append_json_str(&part, m->b.data + c->part_off, end - c->part_off);
+            buf_append_str(&part, "}");
+            rc = ws_send_more(c->ws, 1, part.data, part.len);
+            c->sync->stats.messages_out++;
+            c->part++;
+            c->part_off = end;
+            if (rc == 0 && end == m->b.len)
+                out_pop(c);
+        }
+        if (rc < 0) {
+            out_clear(c); /* closing */
+            break;
+        }
+        sent = 1;
+    }
+    buf_release(&part);
+    pump_link(c, c->out_head < c->out_n);
+    /* The server writes what we handed over after this hook; if the socket takes it all, no
+     * event would bring us back: come back next iteration. A socket that takes nothing (the
+     * client does not read) makes no progress here and costs no wake-ups. */
+    if (sent && c->pumping)
+        loop_wake(c->sync->loop);
+}
+
+/* Queues a message for c, taking the buffer (b is left empty). */
+static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
+{
+    if (!c || !c->ws) {
+        buf_reset(b);
+        return;
+    }
+    if (c->out_n == c->out_cap) {
+        if (c->out_head > 0) {
+            memmove(c->outq, c->outq + c->out_head, (c->out_n - c->out_head) * sizeof *c->outq);
+            c->out_n -= c->out_head;
+            c->out_head = 0;
+        } else {
+            c->out_cap = c->out_cap ? c->out_cap * 2 : 8;
+            c->outq = vr_realloc(c->outq, c->out_cap * sizeof *c->outq);
+        }
+    }
+    if (c->out_n > c->out_head)
+        c->out_backlog += b->len;
+    struct out_msg *m = &c->outq[c->out_n++];
+    m->b = *b;
+    m->is_transition = is_transition;
+    buf_init(b, BUF_NOLIMIT);
+    if (c->out_backlog > c->sync->opts.max_send_queue) {
+        log_info("sync", "conn=%llu close 1008 send queue full (%zu bytes queued)",
+                 (unsigned long long)ws_id(c->ws), c->out_backlog + ws_queued_bytes(c->ws));
+        out_clear(c);
+        ws_close(c->ws, WS_CLOSE_POLICY, "send queue full");
+        return;
+    }
+    pump(c);
+}
+
 static void send_frame(struct sync_conn *c, const struct buf *b)
 {
-    if (!c || !c->ws)
-        return;
-    c->sync->stats.messages_out++;
-    ws_send(c->ws, 1, b->data, b->len);
+    struct buf copy = BUF_INIT(BUF_NOLIMIT);
+    buf_append(&copy, b->data, b->len);
+    send_msg(c, &copy, 0);
+    buf_release(&copy);
 }
 
 static void close_conn(struct sync_conn *c, int code, const char *reason)
@@ -523,49 +685,6 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
     *first = 0;
 }
 
-static size_t chunk_end(const struct buf *t, size_t off)
-{
-    size_t end = off + TRANSITION_CHUNK < t->len ? off + TRANSITION_CHUNK : t->len;
-    while (end < t->len && end > off + 1 && ((unsigned char)t->data[end] & 0xC0) == 0x80)
-        end--;
-    return end;
-}
-
-/* Sends a transition, split into transitionChunk messages when it is larger than
- * TRANSITION_CHUNK. Chunks end on UTF-8 character boundaries (each is a JSON string). The first
- * part goes through ws_send's send-queue check, the rest through ws_send_more: the cap bounds the
- * backlog of a client that does not read, not the size of one legal transition. */
-static void send_transition(struct sync_session *s, const struct buf *t)
-{
-    struct sync_conn *c = s->conn;
-    if (t->len <= TRANSITION_CHUNK) {
-        send_frame(c, t);
-        return;
-    }
-    size_t parts = 0;
-    for (size_t off = 0; off < t->len; off = chunk_end(t, off))
-        parts++;
-    uint64_t tid = ++s->next_transition_id;
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    size_t off = 0;
-    for (size_t i = 0; i < parts && c->ws; i++) {
-        size_t end = chunk_end(t, off);
-        buf_reset(&b);
-        buf_appendf(&b,
-                    "{\"type\":\"transitionChunk\",\"transitionId\":\"%" PRIu64
-                    "\",\"partNumber\":%zu,\"totalParts\":%zu,\"chunk\":",
-                    tid, i, parts);
-        buf_append_json_str(&b, t->data + off, end - off);
-        buf_append_str(&b, "}");
-        c->sync->stats.messages_out++;
-        if ((i == 0 ? ws_send(c->ws, 1, b.data, b.len) : ws_send_more(c->ws, 1, b.data, b.len)) <
-            0)
-            break;
-        off = end;
-    }
-    buf_release(&b);
-}
-
 static void flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
 {
     if (s->conn && s->awaiting_query_set) {
@@ -573,7 +692,7 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
          * results it has not been sent. Responses go out; the version stays, so a client waits
          * for the transition after its modifyQuerySet to see a mutation's write. */
         for (size_t i = 0; i < s->n_responses; i++)
-            send_frame(s->conn, &s->responses[i].frame);
+            send_msg(s->conn, &s->responses[i].frame, 0);
         clear_responses(s);
         return;
     }
@@ -606,12 +725,12 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
         /* a response needs the session at its version first (read-your-writes), even when
          * none of the session's queries changed */
         if (has_mods || (s->n_responses && version != s->version)) {
-            send_transition(s, &b);
+            send_msg(s->conn, &b, 1);
             sy->stats.transitions++;
             s->version = version;
         }
         for (size_t i = 0; i < s->n_responses; i++)
-            send_frame(s->conn, &s->responses[i].frame);
+            send_msg(s->conn, &s->responses[i].frame, 0);
     }
     clear_responses(s);
     buf_release(&b);
@@ -636,6 +755,11 @@ void sync_flush(struct sync *sy, int batch_failed)
         if (batch_failed)
             fail_responses(s);
         flush_session(sy, s, version);
+    }
+    /* sockets that drained since: hand them more */
+    for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
+        next = c->pump_next;
+        pump(c);
     }
 }
 
@@ -1084,6 +1208,8 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
      * resume (a client that drops to reconnect sends another code, or none at all) */
     detach(c, code == WS_CLOSE_NORMAL || code == 1005 /* no status code */);
     c->ws = NULL;
+    out_clear(c);
+    vr_free(c->outq);
     ws_unref(ws);
     vr_free(c);
 }
@@ -1115,6 +1241,7 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
     sy->opts.max_sessions = 1u << 20;
     sy->opts.max_queries_per_session = 1000;
     sy->opts.max_retained_sessions = 10000;
+    sy->opts.max_send_queue = 16u << 20;
     if (opts) {
         if (opts->session_retention_ms)
             sy->opts.session_retention_ms = opts->session_retention_ms;
@@ -1126,6 +1253,8 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
             sy->opts.max_queries_per_session = opts->max_queries_per_session;
         if (opts->max_retained_sessions)
             sy->opts.max_retained_sessions = opts->max_retained_sessions;
+        if (opts->max_send_queue)
+            sy->opts.max_send_queue = opts->max_send_queue;
     }
     hmap_init(&sy->sessions);
     hmap_init(&sy->stale_lqs);
