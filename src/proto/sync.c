@@ -969,6 +969,10 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     sub->session = s;
     sub->lq = lq;
     sub->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
+    if (sub->args && !strcmp(sub->args, lq->args_json)) { /* already in key order */
+        free(sub->args);
+        sub->args = NULL;
+    }
     hmap_put(&s->subs, k, klen, sub);
     s->n_subs++;
     sub_link(sub);
@@ -1276,6 +1280,8 @@ void sync_free(struct sync *sy)
         session_free(s);
         i = (size_t)-1; /* the map shrank: rescan */
     }
+    while (sy->pump_head) /* their connections outlive us: leave them nothing to send */
+        out_clear(sy->pump_head);
     hmap_release(&sy->sessions);
     hmap_release(&sy->stale_lqs);
     vr_free(sy);
