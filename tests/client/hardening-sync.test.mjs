@@ -116,3 +116,15 @@ test("real server: two 9 MB live results arrive intact; the client does not reco
     assert.equal(client.connectionState, "connected");
     assert.deepEqual(states, ["connected"]);
 });
+
+test("a mutation larger than the server's message limit is refused at once, not sent", async (t) => {
+    const { client, conn } = await setup(t, { maxMessageBytes: 1000 });
+    await conn.handshake();
+    await assert.rejects(client.mutation("m:big", { s: "é".repeat(600) }), (e) => e.code === "MessageTooLarge");
+    assert.ok(await conn.none("mutation", 100), "the oversized mutation was sent");
+    const small = client.mutation("m:small", { s: "ok" });
+    const m = await conn.next("mutation");
+    assert.deepEqual(m.args, { s: "ok" });
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: 1 });
+    assert.equal(await small, 1);
+});

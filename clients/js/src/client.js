@@ -79,6 +79,9 @@ export class VireoClient {
         this._chunks = null; // {transitionId, parts[]} of a transition arriving in chunks
         this.clientVersion = options.clientVersion ?? `vireo-js/${VERSION}`;
         this.requestTimeoutMs = options.requestTimeoutMs ?? 60000;
+        /** The server's message limit (--max-message): a larger call is refused here, as the
+         * server would close the connection (1009) and a replay would meet the same fate. */
+        this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
         const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30000;
         if (!(heartbeatIntervalMs > 0)) throw new TypeError("heartbeatIntervalMs must be > 0");
 
@@ -301,7 +304,16 @@ export class VireoClient {
     _send(req) {
         const msg = { type: req.kind, requestId: req.requestId, path: req.path, args: req.args };
         if (req.idempotencyKey) msg.idempotencyKey = req.idempotencyKey;
-        req.sent = this._conn.send(msg);
+        const text = JSON.stringify(msg);
+        const max = this.maxMessageBytes;
+        if (text.length * 3 > max && new TextEncoder().encode(text).length > max) {
+            this._settle(req, new ClientError(
+                `${req.kind} ${req.path}: the message is larger than the server's limit of ` +
+                `${max} bytes (arguments may be up to 16 MiB with their envelope)`,
+                "MessageTooLarge"));
+            return;
+        }
+        req.sent = this._conn.send(text);
     }
 
     /** Settles and forgets a request: rejects with `err` if given, else resolves with its value. */

@@ -177,11 +177,12 @@ export class Connection {
         if (this.state === "connected") this.attempt = 0;
     }
 
-    /** Sends a JSON message if the socket is open; returns whether it was sent. */
+    /** Sends a message (an object, or its JSON text) if the socket is open; returns whether it
+     * was sent. */
     send(msg) {
         const ws = this.ws;
         if (!ws || ws.readyState !== OPEN) return false;
-        ws.send(JSON.stringify(msg));
+        ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
         return true;
     }
 

@@ -59,6 +59,9 @@ export interface VireoClientOptions {
     backoff?: BackoffOptions;
     /** Ping interval; no message for 2 intervals means the connection is dead. Default 30000. */
     heartbeatIntervalMs?: number;
+    /** Mutations and actions whose message is larger are refused with MessageTooLarge (the
+     * server's --max-message). Default 16 MiB. */
+    maxMessageBytes?: number;
     /** A connection counts as healthy (the backoff resets) at its first transition, or after
      * this long connected. Default 10000. */
     healthyAfterMs?: number;
