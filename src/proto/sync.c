@@ -97,8 +97,8 @@ struct sync_conn {
     struct sync_session *session;
     struct out_msg *outq;
     size_t out_head, out_n, out_cap;
-    size_t out_backlog;      /* bytes of the messages behind the head */
-    size_t part, parts;      /* the head's transitionChunk progress */
+    size_t out_backlog; /* bytes of the messages behind the head */
+    size_t part, parts; /* the head's transitionChunk progress */
     size_t part_off;
     uint64_t transition_id;
     struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
@@ -796,8 +796,8 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     const char *id = json_string_value(sid);
     if (!id || !*id || strlen(id) > MAX_SESSION_ID || strlen(id) != json_string_length(sid)) {
         send_error(c, "InvalidMessage",
-                   "`connect` needs `sessionId`: a string of 1 to 128 characters (no U+0000)",
-                   NULL, NULL, 0, -1);
+                   "`connect` needs `sessionId`: a string of 1 to 128 characters (no U+0000)", NULL,
+                   NULL, 0, -1);
         return;
     }
     json_t *lv = json_object_get(msg, "lastVersion");
@@ -1037,8 +1037,8 @@ static int idem_record_key(struct sync_session *s, json_t *idem, const char *pat
     const char *k = json_string_value(idem);
     if (!k)
         return 0;
-    char *canon = args && json_is_object(args) ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS)
-                                               : NULL;
+    char *canon =
+        args && json_is_object(args) ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     store_idem_key(key, s->id, k, path, canon ? canon : "{}", canon ? strlen(canon) : 2);
     free(canon);
     struct buf err = BUF_INIT(4096);
