@@ -25,7 +25,7 @@
 #define MAX_IDEMPOTENCY_KEY 200
 #define SESSION_SECRET_BYTES 16
 /* A transition larger than this goes out as transitionChunk messages of at most this many bytes
- * of its JSON text each (docs/protocol.md "Large transitions"). */
+ * of its JSON text each (docs/protocol.md, `transitionChunk`). */
 #define TRANSITION_CHUNK (1u << 20)
 /* How far into a message (from each end) an id is looked for when it cannot be parsed. */
 #define ID_SCAN_WINDOW 4096
@@ -336,8 +336,9 @@ static const char *scan_id(const char *p, size_t n, char out[64])
                     size_t d = k;
                     while (k < to && k - d < 17 && p[k] >= '0' && p[k] <= '9')
                         k++;
-                    if (k == d || (k < to && (p[k] == '.' || p[k] == 'e' || p[k] == 'E')))
-                        continue;
+                    if (k == d || (k < to && (p[k] == '.' || p[k] == 'e' || p[k] == 'E' ||
+                                              (p[k] >= '0' && p[k] <= '9'))))
+                        continue; /* not an integer a client id can be */
                 }
                 memcpy(out, p + j, k - j);
                 out[k - j] = '\0';
