@@ -44,6 +44,9 @@ static const char dev_usage[] =
     "  --durability MODE  full (default): every batch of writes is synced to disk before it is\n"
     "                     acknowledged; relaxed: synced every ~200 ms, so an OS crash or power\n"
     "                     loss may lose the last acknowledged writes (a process crash does not)\n"
+    "  --max-queries-per-session N  live queries one sync session may hold (default 1000)\n"
+    "  --max-retained-sessions N  disconnected sync sessions kept for resume, oldest evicted\n"
+    "                     first (default 10000)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -199,6 +202,7 @@ int cmd_dev(int argc, char **argv, int watch)
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
+    unsigned long max_queries = 1000, max_retained = 10000;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     for (int i = 1; i < argc; i++) {
@@ -256,6 +260,13 @@ int cmd_dev(int argc, char **argv, int watch)
                 retention_ms == 0) {
                 fprintf(stderr, "vireo %s: --session-retention-ms needs a number of "
                                 "milliseconds\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-queries-per-session") ||
+                   !strcmp(a, "--max-retained-sessions")) {
+            unsigned long *v = a[6] == 'q' ? &max_queries : &max_retained;
+            if (parse_uint(argv[++i], 1ul << 24, v) < 0 || *v == 0) {
+                fprintf(stderr, "vireo %s: %s needs a number from 1\n", name, a);
                 return 2;
             }
         } else if (!strcmp(a, "--idempotency-hours")) {
@@ -336,7 +347,10 @@ int cmd_dev(int argc, char **argv, int watch)
 
     d.loop = loop_new();
     d.idempotency_ms = (double)idem_hours * 3600 * 1000;
-    struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms };
+    struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms,
+                                  .max_queries_per_session = max_queries,
+                                  .max_retained_sessions = max_retained,
+                                  .max_send_queue = max_send_queue };
     d.sync = sync_new(d.loop, d.shard, &sopts);
     /* registered before the server's own hook so that what it sends goes out this iteration */
     loop_add_before_sleep(d.loop, before_sleep, &d);

@@ -622,6 +622,15 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
     return 0;
 }
 
+int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return -1;
+    queue_frame(ws, is_text ? WS_OP_TEXT : WS_OP_BINARY, p, n);
+    return 0;
+}
+
 void ws_close(struct ws *ws, int code, const char *reason)
 {
     struct conn *c = ws->c;

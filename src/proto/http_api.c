@@ -188,12 +188,14 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     char *args = NULL;
     struct js_result res;
     js_result_init(&res);
+    struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
     if (parse_call(c, req, &root, &path, &args) < 0)
-        return;
+        goto out;
     json_t *idem = json_object_get(root, "idempotencyKey");
     const char *idempotency_key = json_string_value(idem);
     if ((idem && !json_is_string(idem) && !json_is_null(idem)) ||
-        (idempotency_key && strlen(idempotency_key) > 200)) {
+        (idempotency_key &&
+         (strlen(idempotency_key) > 200 || strlen(idempotency_key) != json_string_length(idem)))) {
         respond_error(c, 400, "BadJsonBody",
                       "\"idempotencyKey\" must be a string of at most 200 bytes", NULL);
         goto out;
@@ -220,6 +222,28 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         goto out;
     }
     json_t *args_value = json_object_get(root, "args");
+    if (idempotency_key && fn->kind == JS_MUTATION) {
+        /* HTTP keys have one scope, "http", apart from every sync session's; a key is bound
+         * to the call it was first used for (docs/protocol.md "Idempotency") */
+        char *canon = json_is_object(args_value)
+                          ? json_dumps(args_value, JSON_COMPACT | JSON_SORT_KEYS)
+                          : NULL;
+        store_idem_key(&idem_key, "http", idempotency_key, path, canon ? canon : "{}",
+                       canon ? strlen(canon) : 2);
+        free(canon);
+        struct buf err = BUF_INIT(4096);
+        int r = store_idem_conflict(api->shard->store, idem_key.data, idem_key.len, &err);
+        if (r != 0)
+            respond_error(c, r > 0 ? 409 : 500, r > 0 ? "IdempotencyKeyReused" : "StoreError",
+                          r > 0 ? "this idempotencyKey was already used for another call (a "
+                                  "different function or arguments); use a new key per call"
+                                : err.data,
+                          NULL);
+        buf_release(&err);
+        if (r != 0)
+            goto out;
+        idempotency_key = idem_key.data;
+    }
     struct js_call_opts opts = { .idempotency_key = idempotency_key,
                                  .args_value = json_is_object(args_value) ? args_value : NULL };
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -237,6 +261,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     buf_release(&b);
 out:
     js_result_release(&res);
+    buf_release(&idem_key);
     free(args);
     json_decref(root);
 }

@@ -16,12 +16,21 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/rand.h"
 #include "net/ws.h"
 #include "proto/reply.h"
 #include "base/banned.h"
 
 #define MAX_SESSION_ID 128
 #define MAX_IDEMPOTENCY_KEY 200
+#define SESSION_SECRET_BYTES 16
+/* A transition larger than this goes out as transitionChunk messages of at most this many bytes
+ * of its JSON text each (docs/protocol.md, `transitionChunk`). */
+#define TRANSITION_CHUNK (1u << 20)
+/* How far into a message (from each end) an id is looked for when it cannot be parsed. */
+#define ID_SCAN_WINDOW 4096
+/* pump() hands a connection more only while its socket queue is under this. */
+#define OUT_LOW_WATER (1u << 20)
 
 enum sub_state { SUB_IDLE, SUB_PENDING };
 
@@ -32,6 +41,7 @@ struct sync_sub {
     uint64_t query_id;
     struct sync_session *session;
     struct live_query *lq;
+    char *args;           /* the arguments as the client sent them (lq has them key-sorted) */
     uint64_t sent_hash;   /* hash of the result the client holds */
     int sent;             /* the client holds a result (sent_hash is meaningful) */
     int check_unchanged;  /* answer QueryUnchanged if the hash still matches (resume) */
@@ -40,18 +50,25 @@ struct sync_sub {
     struct sync_sub *lq_next, *lq_prev; /* the live query's subscribers (lq->owner) */
 };
 
+/* A detached (retained) session keeps its subscriptions, but a live query whose subscribers are
+ * all detached is not re-run when a write invalidates it: it is put on the sync's stale set and
+ * re-run when a connected client (re-)adds it. Retained sessions are listed oldest first. */
 struct sync_session {
     char *id;
+    char secret[2 * SESSION_SECRET_BYTES + 1]; /* hex; a resume must present it */
     struct sync *sync;
     struct sync_conn *conn; /* NULL while detached */
     uint64_t version;       /* the version the client's results are at */
     struct hmap subs;       /* decimal queryId -> sync_sub */
+    size_t n_subs;
     struct sync_sub **pending;
     size_t n_pending, cap_pending;
     struct buf removed;     /* QueryRemoved modifications, comma-separated */
     struct sync_response *responses; /* frames to send after the next transition */
     size_t n_responses, cap_responses;
-    int resumed_check;      /* the first modifyQuerySet after a resume drops stale subs */
+    int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
+    int retained;           /* on the retained list */
+    struct sync_session *ret_prev, *ret_next;
     int in_flush;
     struct sync_session *next_flush;
     struct timer retention;
@@ -63,10 +80,29 @@ struct sync_response {
     int kind;            /* JS_MUTATION or JS_ACTION */
 };
 
+/* What sync built for a connection and has not handed to the WebSocket yet: whole messages, in
+ * order. pump() hands them over while the socket's own queue is under OUT_LOW_WATER, splitting a
+ * transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big transition goes
+ * out at the client's pace. The message in progress (the head) does not count toward
+ * --max-send-queue; the backlog behind it does: past the cap the client is not reading and is
+ * closed with 1008 "send queue full". */
+struct out_msg {
+    struct buf b;
+    int is_transition;
+};
+
 struct sync_conn {
     struct sync *sync;
     struct ws *ws;
     struct sync_session *session;
+    struct out_msg *outq;
+    size_t out_head, out_n, out_cap;
+    size_t out_backlog; /* bytes of the messages behind the head */
+    size_t part, parts; /* the head's transitionChunk progress */
+    size_t part_off;
+    uint64_t transition_id;
+    struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
+    int pumping;
 };
 
 struct sync {
@@ -74,7 +110,11 @@ struct sync {
     struct shard *shard;
     struct sync_options opts;
     struct hmap sessions; /* id -> sync_session */
+    struct sync_session *ret_head, *ret_tail; /* detached sessions, oldest first */
+    struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
+    size_t n_retained;
     struct sync_session *flush_head;
+    struct sync_conn *pump_head; /* connections with messages waiting for their socket */
     struct sync_stats stats;
 };
 
@@ -85,12 +125,153 @@ static size_t u64_key(uint64_t v, char out[24])
     return (size_t)snprintf(out, 24, "%" PRIu64, v);
 }
 
+static void pump_link(struct sync_conn *c, int on)
+{
+    struct sync *sy = c->sync;
+    if (on == c->pumping)
+        return;
+    if (on) {
+        c->pump_prev = NULL;
+        c->pump_next = sy->pump_head;
+        if (sy->pump_head)
+            sy->pump_head->pump_prev = c;
+        sy->pump_head = c;
+    } else {
+        if (c->pump_prev)
+            c->pump_prev->pump_next = c->pump_next;
+        else
+            sy->pump_head = c->pump_next;
+        if (c->pump_next)
+            c->pump_next->pump_prev = c->pump_prev;
+        c->pump_prev = c->pump_next = NULL;
+    }
+    c->pumping = on;
+}
+
+static void out_clear(struct sync_conn *c)
+{
+    for (size_t i = c->out_head; i < c->out_n; i++)
+        buf_release(&c->outq[i].b);
+    c->out_head = c->out_n = 0;
+    c->out_backlog = 0;
+    c->part = c->parts = c->part_off = 0;
+    pump_link(c, 0);
+}
+
+static void out_pop(struct sync_conn *c)
+{
+    buf_release(&c->outq[c->out_head].b);
+    c->out_head++;
+    c->part = c->parts = c->part_off = 0;
+    if (c->out_head < c->out_n)
+        c->out_backlog -= c->outq[c->out_head].b.len; /* the new head */
+    else
+        c->out_head = c->out_n = 0;
+}
+
+static size_t chunk_end(const struct buf *t, size_t off)
+{
+    size_t end = off + TRANSITION_CHUNK < t->len ? off + TRANSITION_CHUNK : t->len;
+    while (end < t->len && end > off + 1 && ((unsigned char)t->data[end] & 0xC0) == 0x80)
+        end--;
+    return end;
+}
+
+/* Hands queued messages to the socket while its queue is low. Chunks end on UTF-8 character
+ * boundaries (each is a JSON string). ws_send_more: sync bounds the backlog itself. */
+static void pump(struct sync_conn *c)
+{
+    struct buf part = BUF_INIT(BUF_NOLIMIT);
+    int sent = 0;
+    while (c->out_head < c->out_n) {
+        if (!c->ws) {
+            out_clear(c);
+            break;
+        }
+        if (ws_queued_bytes(c->ws) >= OUT_LOW_WATER)
+            break;
+        struct out_msg *m = &c->outq[c->out_head];
+        int rc;
+        if (!m->is_transition || m->b.len <= TRANSITION_CHUNK) {
+            rc = ws_send_more(c->ws, 1, m->b.data, m->b.len);
+            c->sync->stats.messages_out++;
+            if (rc == 0)
+                out_pop(c);
+        } else {
+            if (c->parts == 0) {
+                for (size_t off = 0; off < m->b.len; off = chunk_end(&m->b, off))
+                    c->parts++;
+                c->transition_id++;
+            }
+            size_t end = chunk_end(&m->b, c->part_off);
+            buf_reset(&part);
+            buf_appendf(&part,
+                        "{\"type\":\"transitionChunk\",\"transitionId\":\"%" PRIu64
+                        "\",\"partNumber\":%zu,\"totalParts\":%zu,\"chunk\":",
+                        c->transition_id, c->part, c->parts);
+            buf_append_json_str(&part, m->b.data + c->part_off, end - c->part_off);
+            buf_append_str(&part, "}");
+            rc = ws_send_more(c->ws, 1, part.data, part.len);
+            c->sync->stats.messages_out++;
+            c->part++;
+            c->part_off = end;
+            if (rc == 0 && end == m->b.len)
+                out_pop(c);
+        }
+        if (rc < 0) {
+            out_clear(c); /* closing */
+            break;
+        }
+        sent = 1;
+    }
+    buf_release(&part);
+    pump_link(c, c->out_head < c->out_n);
+    /* The server writes what we handed over after this hook; if the socket takes it all, no
+     * event would bring us back: come back next iteration. A socket that takes nothing (the
+     * client does not read) makes no progress here and costs no wake-ups. */
+    if (sent && c->pumping)
+        loop_wake(c->sync->loop);
+}
+
+/* Queues a message for c, taking the buffer (b is left empty). */
+static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
+{
+    if (!c || !c->ws) {
+        buf_reset(b);
+        return;
+    }
+    if (c->out_n == c->out_cap) {
+        if (c->out_head > 0) {
+            memmove(c->outq, c->outq + c->out_head, (c->out_n - c->out_head) * sizeof *c->outq);
+            c->out_n -= c->out_head;
+            c->out_head = 0;
+        } else {
+            c->out_cap = c->out_cap ? c->out_cap * 2 : 8;
+            c->outq = vr_realloc(c->outq, c->out_cap * sizeof *c->outq);
+        }
+    }
+    if (c->out_n > c->out_head)
+        c->out_backlog += b->len;
+    struct out_msg *m = &c->outq[c->out_n++];
+    m->b = *b;
+    m->is_transition = is_transition;
+    buf_init(b, BUF_NOLIMIT);
+    if (c->out_backlog > c->sync->opts.max_send_queue) {
+        log_info("sync", "conn=%llu close 1008 send queue full (%zu bytes queued)",
+                 (unsigned long long)ws_id(c->ws), c->out_backlog + ws_queued_bytes(c->ws));
+        out_clear(c);
+        ws_close(c->ws, WS_CLOSE_POLICY, "send queue full");
+        return;
+    }
+    pump(c);
+}
+
 static void send_frame(struct sync_conn *c, const struct buf *b)
 {
-    if (!c || !c->ws)
-        return;
-    c->sync->stats.messages_out++;
-    ws_send(c->ws, 1, b->data, b->len);
+    struct buf copy = BUF_INIT(BUF_NOLIMIT);
+    buf_append(&copy, b->data, b->len);
+    send_msg(c, &copy, 0);
+    buf_release(&copy);
 }
 
 static void close_conn(struct sync_conn *c, int code, const char *reason)
@@ -116,6 +297,56 @@ static void send_error(struct sync_conn *c, const char *code, const char *msg, c
     buf_appendf(&b, ",\"fatal\":%s}", fatal ? "true" : "false");
     send_frame(c, &b);
     buf_release(&b);
+}
+
+/* The id of a message that could not be parsed (too large, or not JSON): the first
+ * "requestId" or "queryId" within ID_SCAN_WINDOW bytes of either end whose value is an integer
+ * or a short string without escapes, copied as JSON into out. Returns the field name or NULL. */
+static const char *scan_id(const char *p, size_t n, char out[64])
+{
+    static const char *const fields[] = { "requestId", "queryId" };
+    for (size_t f = 0; f < 2; f++) {
+        size_t flen = strlen(fields[f]);
+        for (int end = 0; end < 2; end++) {
+            size_t from = end ? (n > ID_SCAN_WINDOW ? n - ID_SCAN_WINDOW : 0) : 0;
+            size_t to = end ? n : (n < ID_SCAN_WINDOW ? n : ID_SCAN_WINDOW);
+            for (size_t i = from; i + flen + 2 <= to; i++) {
+                if (p[i] != '"' || memcmp(p + i + 1, fields[f], flen) || p[i + 1 + flen] != '"')
+                    continue;
+                size_t j = i + flen + 2;
+                while (j < to && strchr(" \t\r\n", p[j]) && p[j])
+                    j++;
+                if (j >= to || p[j] != ':')
+                    continue;
+                j++;
+                while (j < to && strchr(" \t\r\n", p[j]) && p[j])
+                    j++;
+                size_t k = j;
+                if (k < to && p[k] == '"') {
+                    for (k++; k < to && k - j <= 49 && p[k] != '"' && p[k] != '\\' &&
+                              (unsigned char)p[k] >= 0x20;
+                         k++)
+                        ;
+                    if (k >= to || p[k] != '"')
+                        continue;
+                    k++;
+                } else {
+                    if (k < to && p[k] == '-')
+                        k++;
+                    size_t d = k;
+                    while (k < to && k - d < 17 && p[k] >= '0' && p[k] <= '9')
+                        k++;
+                    if (k == d || (k < to && (p[k] == '.' || p[k] == 'e' || p[k] == 'E' ||
+                                              (p[k] >= '0' && p[k] <= '9'))))
+                        continue; /* not an integer a client id can be */
+                }
+                memcpy(out, p + j, k - j);
+                out[k - j] = '\0';
+                return fields[f];
+            }
+        }
+    }
+    return NULL;
 }
 
 /* A client id (requestId / queryId) as JSON: integers print without a fraction. */
@@ -215,6 +446,22 @@ static void sub_link(struct sync_sub *sub)
     sub->lq->owner = sub;
 }
 
+/* A connected client holds lq: if it was skipped while only detached sessions held it, it runs
+ * in the next flush. */
+static void lq_unstale(struct sync *sy, struct live_query *lq)
+{
+    if (hmap_del(&sy->stale_lqs, &lq, sizeof lq))
+        live_mark_dirty(sy->shard->live, lq);
+}
+
+static int lq_all_detached(const struct live_query *lq)
+{
+    for (const struct sync_sub *sub = lq->owner; sub; sub = sub->lq_next)
+        if (sub->session->conn)
+            return 0;
+    return lq->owner != NULL;
+}
+
 static void sub_free(struct sync *sy, struct sync_sub *sub)
 {
     if (sub->lq_prev)
@@ -223,6 +470,8 @@ static void sub_free(struct sync *sy, struct sync_sub *sub)
         sub->lq->owner = sub->lq_next;
     if (sub->lq_next)
         sub->lq_next->lq_prev = sub->lq_prev;
+    if (!sub->lq->owner) /* sync holds a live query only through its subscribers: the last */
+        hmap_del(&sy->stale_lqs, &sub->lq, sizeof sub->lq);
     if (sub->pending) {
         struct sync_session *s = sub->session;
         for (size_t i = 0; i < s->n_pending; i++)
@@ -230,6 +479,7 @@ static void sub_free(struct sync *sy, struct sync_sub *sub)
                 s->pending[i] = NULL;
     }
     live_query_release(sy->shard->live, sub->lq);
+    free(sub->args);
     vr_free(sub);
 }
 
@@ -238,15 +488,44 @@ static void session_drop_sub(struct sync_session *s, struct sync_sub *sub)
     char k[24];
     hmap_del(&s->subs, k, u64_key(sub->query_id, k));
     sub_free(s->sync, sub);
+    s->n_subs--;
+}
+
+static void session_drop_all_subs(struct sync_session *s)
+{
+    for (size_t i = 0; i < s->subs.cap; i++)
+        if (s->subs.slots[i].key)
+            sub_free(s->sync, s->subs.slots[i].value);
+    hmap_release(&s->subs);
+    hmap_init(&s->subs);
+    s->n_subs = 0;
+    s->n_pending = 0; /* sub_free cleared the entries */
+}
+
+static void retained_unlink(struct sync_session *s)
+{
+    struct sync *sy = s->sync;
+    if (!s->retained)
+        return;
+    if (s->ret_prev)
+        s->ret_prev->ret_next = s->ret_next;
+    else
+        sy->ret_head = s->ret_next;
+    if (s->ret_next)
+        s->ret_next->ret_prev = s->ret_prev;
+    else
+        sy->ret_tail = s->ret_prev;
+    s->ret_prev = s->ret_next = NULL;
+    s->retained = 0;
+    sy->n_retained--;
 }
 
 static void session_free(struct sync_session *s)
 {
     struct sync *sy = s->sync;
     loop_timer_stop(sy->loop, &s->retention);
-    for (size_t i = 0; i < s->subs.cap; i++)
-        if (s->subs.slots[i].key)
-            sub_free(sy, s->subs.slots[i].value);
+    retained_unlink(s);
+    session_drop_all_subs(s);
     hmap_release(&s->subs);
     /* unlink from the flush list */
     for (struct sync_session **pp = &sy->flush_head; *pp; pp = &(*pp)->next_flush)
@@ -275,6 +554,7 @@ static struct sync_session *session_new(struct sync *sy, const char *id)
 {
     struct sync_session *s = vr_calloc(1, sizeof *s);
     s->id = vr_strdup(id);
+    rand_hex(s->secret, SESSION_SECRET_BYTES);
     s->sync = sy;
     hmap_init(&s->subs);
     buf_init(&s->removed, BUF_NOLIMIT);
@@ -284,15 +564,42 @@ static struct sync_session *session_new(struct sync *sy, const char *id)
     return s;
 }
 
-static void detach(struct sync_conn *c)
+/* The connection is gone. end: the client closed cleanly (it will not resume), so the session
+ * ends now; else it is retained for the retention window (its queries are not re-run while it
+ * is detached), and the oldest retained sessions are evicted past --max-retained-sessions. */
+static void detach(struct sync_conn *c, int end)
 {
+    struct sync *sy = c->sync;
     struct sync_session *s = c->session;
     if (!s)
         return;
     s->conn = NULL;
     c->session = NULL;
-    c->sync->stats.connections--;
-    loop_timer_start(c->sync->loop, &s->retention, c->sync->opts.session_retention_ms);
+    sy->stats.connections--;
+    if (end) {
+        log_debug("sync", "session \"%s\" ended by a clean close", s->id);
+        session_free(s);
+        return;
+    }
+    buf_reset(&s->removed);
+    clear_responses(s);
+    s->awaiting_query_set = 0;
+    s->ret_prev = sy->ret_tail;
+    s->ret_next = NULL;
+    if (sy->ret_tail)
+        sy->ret_tail->ret_next = s;
+    else
+        sy->ret_head = s;
+    sy->ret_tail = s;
+    s->retained = 1;
+    sy->n_retained++;
+    loop_timer_start(sy->loop, &s->retention, sy->opts.session_retention_ms);
+    while (sy->n_retained > sy->opts.max_retained_sessions && sy->ret_head != s) {
+        struct sync_session *old = sy->ret_head;
+        log_info("sync", "session \"%s\" evicted: over %zu retained sessions", old->id,
+                 sy->opts.max_retained_sessions);
+        session_free(old);
+    }
 }
 
 /* --- running live queries --- */
@@ -320,7 +627,11 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
         reply_error_fields(&err, wrong_kind ? "WrongFunctionKind" : "FunctionNotFound", msg,
                            strlen(msg), NULL, 0);
     } else {
-        js_call(sh->rt, fn, lq->args_json, strlen(lq->args_json), &res);
+        /* shared by subscribers whose arguments differ only in key order: it runs with the
+         * newest one's arguments as that client sent them */
+        const struct sync_sub *head = lq->owner;
+        const char *args = head && head->args ? head->args : lq->args_json;
+        js_call(sh->rt, fn, args, strlen(args), &res);
         if (res.txn)
             reads = store_txn_read_set(res.txn);
         if (res.status == JS_OK)
@@ -377,6 +688,15 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
 
 static void flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
 {
+    if (s->conn && s->awaiting_query_set) {
+        /* resumed, query set not re-established: a transition now would move the client past
+         * results it has not been sent. Responses go out; the version stays, so a client waits
+         * for the transition after its modifyQuerySet to see a mutation's write. */
+        for (size_t i = 0; i < s->n_responses; i++)
+            send_msg(s->conn, &s->responses[i].frame, 0);
+        clear_responses(s);
+        return;
+    }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_appendf(&b, "{\"type\":\"transition\",\"startVersion\":%" PRIu64 ",\"endVersion\":%" PRIu64
                     ",\"modifications\":[",
@@ -406,12 +726,12 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
         /* a response needs the session at its version first (read-your-writes), even when
          * none of the session's queries changed */
         if (has_mods || (s->n_responses && version != s->version)) {
-            send_frame(s->conn, &b);
+            send_msg(s->conn, &b, 1);
             sy->stats.transitions++;
             s->version = version;
         }
         for (size_t i = 0; i < s->n_responses; i++)
-            send_frame(s->conn, &s->responses[i].frame);
+            send_msg(s->conn, &s->responses[i].frame, 0);
     }
     clear_responses(s);
     buf_release(&b);
@@ -421,8 +741,12 @@ void sync_flush(struct sync *sy, int batch_failed)
 {
     struct live *live = sy->shard->live;
     struct live_query *lq;
-    while ((lq = live_pop_dirty(live)))
-        run_live_query(sy, lq);
+    while ((lq = live_pop_dirty(live))) {
+        if (lq_all_detached(lq))
+            hmap_put(&sy->stale_lqs, &lq, sizeof lq, lq); /* re-run when re-added */
+        else
+            run_live_query(sy, lq);
+    }
     uint64_t version = store_version(sy->shard->store);
     while (sy->flush_head) {
         struct sync_session *s = sy->flush_head;
@@ -433,9 +757,26 @@ void sync_flush(struct sync *sy, int batch_failed)
             fail_responses(s);
         flush_session(sy, s, version);
     }
+    /* sockets that drained since: hand them more */
+    for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
+        next = c->pump_next;
+        pump(c);
+    }
 }
 
 /* --- messages --- */
+
+/* Constant-time: the secret is the session's only credential. */
+static int secret_matches(const struct sync_session *s, const char *given)
+{
+    size_t n = sizeof s->secret - 1;
+    if (!given || strlen(given) != n)
+        return 0;
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(given[i] ^ s->secret[i]);
+    return d == 0;
+}
 
 static void handle_connect(struct sync_conn *c, json_t *msg)
 {
@@ -454,10 +795,10 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     }
     json_t *sid = json_object_get(msg, "sessionId");
     const char *id = json_string_value(sid);
-    if (!id || !*id || strlen(id) > MAX_SESSION_ID) {
+    if (!id || !*id || strlen(id) > MAX_SESSION_ID || strlen(id) != json_string_length(sid)) {
         send_error(c, "InvalidMessage",
-                   "`connect` needs `sessionId`: a string of 1 to 128 characters", NULL, NULL, 0,
-                   -1);
+                   "`connect` needs `sessionId`: a string of 1 to 128 characters (no U+0000)", NULL,
+                   NULL, 0, -1);
         return;
     }
     json_t *lv = json_object_get(msg, "lastVersion");
@@ -466,11 +807,27 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
                    NULL, 0, -1);
         return;
     }
+    json_t *sec = json_object_get(msg, "sessionSecret");
+    if (sec && !json_is_null(sec) && !json_is_string(sec)) {
+        send_error(c, "InvalidMessage", "`sessionSecret` must be a string", NULL, NULL, 0, -1);
+        return;
+    }
     struct sync_session *s = hmap_get(&sy->sessions, id, strlen(id));
+    if (s && !secret_matches(s, json_string_value(sec))) {
+        /* the id is not a credential: only the holder of the secret resumes (or restarts) it */
+        log_info("sync", "refused connect to session \"%s\": %s sessionSecret", s->id,
+                 sec && json_is_string(sec) ? "wrong" : "no");
+        send_error(c, "SessionIdInUse",
+                   "this sessionId belongs to a live session and `connect` did not carry its "
+                   "`sessionSecret` (from `connected`); start a new session with another sessionId",
+                   NULL, NULL, 1, -1);
+        close_conn(c, WS_CLOSE_POLICY, "session secret mismatch");
+        return;
+    }
     int resumed = s != NULL && lv && json_is_number(lv);
     if (s && s->conn) { /* the session moves to this connection */
         struct sync_conn *old = s->conn;
-        detach(old);
+        detach(old, 0);
         close_conn(old, WS_CLOSE_POLICY, "session resumed on another connection");
     }
     if (s && !resumed) {
@@ -484,7 +841,10 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         return;
     }
     if (s) {
+        /* the client re-adds the queries it wants in its first modifyQuerySet, with the hashes
+         * it holds; until then its queries are stale and no transition is sent */
         loop_timer_stop(sy->loop, &s->retention);
+        retained_unlink(s);
         for (size_t i = 0; i < s->subs.cap; i++)
             if (s->subs.slots[i].key) {
                 struct sync_sub *sub = s->subs.slots[i].value;
@@ -495,9 +855,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
             if (s->pending[i])
                 s->pending[i]->pending = 0;
         s->n_pending = 0;
-        buf_reset(&s->removed);
-        clear_responses(s);
-        s->resumed_check = 1;
+        s->awaiting_query_set = 1;
         s->version = (uint64_t)json_number_value(lv);
         if (s->version > store_version(sy->shard->store))
             s->version = store_version(sy->shard->store);
@@ -511,6 +869,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"type\":\"connected\",\"sessionId\":");
     buf_append_json_str(&b, id, strlen(id));
+    buf_appendf(&b, ",\"sessionSecret\":\"%s\"", s->secret);
     buf_appendf(&b,
                 ",\"version\":%" PRIu64 ",\"protocolVersion\":%d,\"resumed\":%s,"
                 "\"serverVersion\":\"vireo/0.1.0\"}",
@@ -557,24 +916,28 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
         send_error(c, "InvalidMessage", msg, "queryId", idj, 0, -1);
         return;
     }
-    char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
     char k[24];
     size_t klen = u64_key(query_id, k);
     struct sync_sub *sub = hmap_get(&s->subs, k, klen);
     const char *hash_s = json_string_value(json_object_get(q, "hash"));
     uint64_t hash = 0;
     int have_hash = parse_hash(hash_s, &hash) == 0;
-    if (sub && sub->stale && !strcmp(sub->lq->path, json_string_value(path)) &&
-        !strcmp(sub->lq->args_json, canon)) {
-        /* resumed: the live query stayed current while the client was away */
+    char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
+    int same = sub && sub->stale && !strcmp(sub->lq->path, json_string_value(path)) &&
+               !strcmp(sub->lq->args_json, canon);
+    if (same) {
+        /* resumed: re-run first if it was invalidated while the session was away */
+        free(canon);
         sub->stale = 0;
+        free(sub->args);
+        sub->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
         if (have_hash) {
             sub->sent = 1;
             sub->sent_hash = hash;
             sub->check_unchanged = 1;
         }
+        lq_unstale(sy, sub->lq);
         sub_mark_pending(sub);
-        free(canon);
         return;
     }
     if (sub && sub->stale) {
@@ -582,11 +945,22 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
         sub = NULL;
     }
     if (sub) {
+        free(canon);
         send_error(c, "DuplicateQueryId", "this session already has a query with that queryId",
                    "queryId", idj, 0, -1);
-        free(canon);
         return;
     }
+    if (s->n_subs >= sy->opts.max_queries_per_session) {
+        free(canon);
+        snprintf(msg, sizeof msg,
+                 "this session has %zu live queries, the most a session may have "
+                 "(--max-queries-per-session); remove some first",
+                 s->n_subs);
+        send_error(c, "TooManyQueries", msg, "queryId", idj, 0, -1);
+        return;
+    }
+    /* identical queries share one live query (keyed on key-sorted arguments); each runs with
+     * the arguments as a client sent them */
     int created;
     struct live_query *lq = live_query_acquire(sy->shard->live, json_string_value(path), canon, "",
                                                &created);
@@ -595,8 +969,15 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     sub->query_id = query_id;
     sub->session = s;
     sub->lq = lq;
+    sub->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
+    if (sub->args && !strcmp(sub->args, lq->args_json)) { /* already in key order */
+        free(sub->args);
+        sub->args = NULL;
+    }
     hmap_put(&s->subs, k, klen, sub);
+    s->n_subs++;
     sub_link(sub);
+    lq_unstale(sy, lq);
     if (created || lq->version == 0)
         live_mark_dirty(sy->shard->live, lq);
     sub_mark_pending(sub);
@@ -632,9 +1013,9 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
     }
     json_array_foreach(add, i, v)
         add_query(c, s, v, i);
-    if (s->resumed_check) {
+    if (s->awaiting_query_set) {
         /* queries the client did not re-add after a resume are gone on its side */
-        s->resumed_check = 0;
+        s->awaiting_query_set = 0;
         for (size_t j = 0; j < s->subs.cap; j++) {
             if (!s->subs.slots[j].key)
                 continue;
@@ -644,7 +1025,37 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
                 j = (size_t)-1; /* the map changed under us: rescan */
             }
         }
+        schedule(s); /* the session's version moves on even if nothing changed */
     }
+}
+
+/* The record key of a mutation's idempotencyKey: scoped to the session, bound to the call
+ * (docs/protocol.md "Idempotency"). Empty when the call has no key. Returns -1 (and appends the
+ * error fields to frame) when the key was used in this session for another call. */
+static int idem_record_key(struct sync_session *s, json_t *idem, const char *path, json_t *args,
+                           struct buf *key, struct buf *frame)
+{
+    const char *k = json_string_value(idem);
+    if (!k)
+        return 0;
+    char *canon =
+        args && json_is_object(args) ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    store_idem_key(key, s->id, k, path, canon ? canon : "{}", canon ? strlen(canon) : 2);
+    free(canon);
+    struct buf err = BUF_INIT(4096);
+    int r = store_idem_conflict(s->sync->shard->store, key->data, key->len, &err);
+    if (r != 0) {
+        static const char m[] = "this idempotencyKey was already used in this session for another "
+                                "call (a different function or arguments); use a new key per call";
+        buf_append_str(frame, "\"success\":false,");
+        if (r > 0)
+            reply_error_fields(frame, "IdempotencyKeyReused", m, sizeof m - 1, NULL, 0);
+        else
+            reply_error_fields(frame, "StoreError", err.data, err.len, NULL, 0);
+        buf_append_str(frame, "}");
+    }
+    buf_release(&err);
+    return r != 0 ? -1 : 0;
 }
 
 static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
@@ -664,7 +1075,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     }
     if (!json_is_string(path) || (args && !json_is_object(args) && !json_is_null(args)) ||
         (idem && !json_is_null(idem) &&
-         (!json_is_string(idem) || strlen(json_string_value(idem)) > MAX_IDEMPOTENCY_KEY))) {
+         (!json_is_string(idem) || strlen(json_string_value(idem)) > MAX_IDEMPOTENCY_KEY ||
+          strlen(json_string_value(idem)) != json_string_length(idem)))) {
         send_error(c, "InvalidMessage",
                    "needs `path` (a string like \"messages:send\"), `args` (an object) and an "
                    "optional `idempotencyKey` (a string of at most 200 bytes)",
@@ -672,6 +1084,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         return;
     }
     struct buf frame = BUF_INIT(BUF_NOLIMIT);
+    struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
     struct js_result res;
     js_result_init(&res);
     char *args_text = (args && json_is_object(args)) ? json_dumps(args, JSON_COMPACT)
@@ -696,8 +1109,10 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         buf_append_str(&frame, "\"success\":false,");
         reply_error_fields(&frame, code, m, strlen(m), NULL, 0);
         buf_append_str(&frame, "}");
+    } else if (kind == JS_MUTATION && idem_record_key(s, idem, p, args, &idem_key, &frame) < 0) {
+        /* the frame holds the error */
     } else {
-        struct js_call_opts o = { .idempotency_key = json_string_value(idem),
+        struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
                                   .args_value = (args && json_is_object(args)) ? args : NULL };
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"value\":");
@@ -714,7 +1129,20 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     queue_response(s, &frame, rid, kind);
     js_result_release(&res);
     free(args_text);
+    buf_release(&idem_key);
     buf_release(&frame);
+}
+
+/* The id a refused message's error answers: its requestId, or its first added queryId. */
+static const char *msg_id(json_t *msg, char out[64])
+{
+    if (id_json(json_object_get(msg, "requestId"), out) == 0)
+        return "requestId";
+    json_t *q = json_array_get(json_object_get(msg, "add"), 0);
+    json_t *qid = json_object_get(q, "queryId");
+    if (json_is_number(qid) && id_json(qid, out) == 0)
+        return "queryId";
+    return NULL;
 }
 
 static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
@@ -727,11 +1155,13 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                    -1);
         return;
     }
+    char idj[64];
     if (n > sy->opts.max_message) {
         char m[160];
         snprintf(m, sizeof m, "message of %zu bytes is over the limit of %zu bytes", n,
                  sy->opts.max_message);
-        send_error(c, "MessageTooLarge", m, NULL, NULL, 0, -1);
+        const char *field = scan_id(p, n, idj); /* so the caller's request settles */
+        send_error(c, "MessageTooLarge", m, field, field ? idj : NULL, 0, -1);
         return;
     }
     json_error_t jerr;
@@ -744,7 +1174,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         else
             snprintf(m, sizeof m, "message is not valid JSON: %s (column %d)", jerr.text,
                      jerr.column);
-        send_error(c, "InvalidMessage", m, NULL, NULL, 0, -1);
+        const char *field = msg ? NULL : scan_id(p, n, idj);
+        send_error(c, "InvalidMessage", m, field, field ? idj : NULL, 0, -1);
         json_decref(msg);
         return;
     }
@@ -762,9 +1193,11 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                strcmp(type, "action")) {
         char m[200];
         snprintf(m, sizeof m, "unknown message type \"%.100s\"", type);
-        send_error(c, "UnknownMessageType", m, NULL, NULL, 0, -1);
+        const char *field = msg_id(msg, idj);
+        send_error(c, "UnknownMessageType", m, field, field ? idj : NULL, 0, -1);
     } else if (!c->session) {
-        send_error(c, "NotConnected", "send `connect` first", NULL, NULL, 0, -1);
+        const char *field = msg_id(msg, idj);
+        send_error(c, "NotConnected", "send `connect` first", field, field ? idj : NULL, 0, -1);
     } else if (!strcmp(type, "modifyQuerySet")) {
         handle_modify(c, msg);
     } else {
@@ -776,8 +1209,12 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
 static void on_close(struct ws *ws, int code, const char *reason, void *arg)
 {
     struct sync_conn *c = arg;
-    detach(c);
+    /* a close frame with 1000 or without a code: the client closed on purpose, it will not
+     * resume (a client that drops to reconnect sends another code, or none at all) */
+    detach(c, code == WS_CLOSE_NORMAL || code == 1005 /* no status code */);
     c->ws = NULL;
+    out_clear(c);
+    vr_free(c->outq);
     ws_unref(ws);
     vr_free(c);
 }
@@ -805,8 +1242,11 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
     sy->loop = loop;
     sy->shard = shard;
     sy->opts.session_retention_ms = 5 * 60 * 1000;
-    sy->opts.max_message = 1u << 20;
+    sy->opts.max_message = SIZE_MAX; /* the transport's --max-message bounds messages */
     sy->opts.max_sessions = 1u << 20;
+    sy->opts.max_queries_per_session = 1000;
+    sy->opts.max_retained_sessions = 10000;
+    sy->opts.max_send_queue = 16u << 20;
     if (opts) {
         if (opts->session_retention_ms)
             sy->opts.session_retention_ms = opts->session_retention_ms;
@@ -814,8 +1254,15 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
             sy->opts.max_message = opts->max_message;
         if (opts->max_sessions)
             sy->opts.max_sessions = opts->max_sessions;
+        if (opts->max_queries_per_session)
+            sy->opts.max_queries_per_session = opts->max_queries_per_session;
+        if (opts->max_retained_sessions)
+            sy->opts.max_retained_sessions = opts->max_retained_sessions;
+        if (opts->max_send_queue)
+            sy->opts.max_send_queue = opts->max_send_queue;
     }
     hmap_init(&sy->sessions);
+    hmap_init(&sy->stale_lqs);
     return sy;
 }
 
@@ -834,7 +1281,10 @@ void sync_free(struct sync *sy)
         session_free(s);
         i = (size_t)-1; /* the map shrank: rescan */
     }
+    while (sy->pump_head) /* their connections outlive us: leave them nothing to send */
+        out_clear(sy->pump_head);
     hmap_release(&sy->sessions);
+    hmap_release(&sy->stale_lqs);
     vr_free(sy);
 }
 

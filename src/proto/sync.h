@@ -17,8 +17,12 @@ struct sync;
 
 struct sync_options {
     uint32_t session_retention_ms; /* how long a disconnected session is kept; default 5 min */
-    size_t max_message;            /* protocol message limit; default 1 MiB */
+    size_t max_message;            /* protocol message limit; default: the transport's */
     size_t max_sessions;           /* beyond it connections get ServerOverloaded; default 1M */
+    size_t max_queries_per_session; /* beyond it `add` gets TooManyQueries; default 1000 */
+    size_t max_retained_sessions;   /* detached sessions kept, oldest evicted; default 10000 */
+    size_t max_send_queue;          /* backlog behind the message being sent before a client is
+                                     * closed with 1008 (--max-send-queue); default 16 MiB */
 };
 
 struct sync_stats {

@@ -493,6 +493,7 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_get);
     sqlite3_finalize(s->idem_put);
     sqlite3_finalize(s->idem_prune);
+    sqlite3_finalize(s->idem_conflict);
     /* A statement left unfinalized would keep the connection, and its files, open past
      * close_v2: then the counting VFS must outlive it (leaked rather than freed under it). */
     int zombie = s->db && sqlite3_next_stmt(s->db, NULL) != NULL;

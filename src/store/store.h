@@ -185,6 +185,14 @@ int store_idem_get(struct store_txn *t, const char *key, size_t key_len, struct 
 int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const char *value,
                    size_t value_len, struct buf *err);
 int store_idem_prune(struct store *s, double max_age_ms, struct buf *err);
+/* Keys are scoped (docs/protocol.md "Idempotency"): store_idem_key builds the record key for a
+ * client's `key` in `scope` (a sync session id, or "http") for one call — scope and key
+ * length-prefixed, then a fingerprint of `path` and the key-sorted arguments `args_canon`.
+ * store_idem_conflict: 1 when the same scope and key are recorded for another call (another
+ * fingerprint), 0 when not, -1 on error. */
+void store_idem_key(struct buf *out, const char *scope, const char *key, const char *path,
+                    const char *args_canon, size_t args_len);
+int store_idem_conflict(struct store *s, const char *record_key, size_t len, struct buf *err);
 
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);

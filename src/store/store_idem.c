@@ -1,10 +1,14 @@
 /* store_idem: idempotency records (key -> a mutation's result and commit version) in the
  * _vr_idem system table, read and written inside the mutation's own transaction, so a replayed
- * mutation finds the record exactly when the first one's writes exist. */
+ * mutation finds the record exactly when the first one's writes exist. Record keys are
+ * "i1|<len>:<scope><len>:<key>#<fingerprint of the call>": a key is private to its scope, and
+ * reused for another call it is found (store_idem_conflict) rather than answered. */
 #include <sqlite3.h>
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/hmap.h"
+#include "base/mem.h"
 #include "store/store_int.h"
 #include "base/banned.h"
 
@@ -64,6 +68,45 @@ int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const c
     }
     t->wrote = 1;
     return 0;
+}
+
+#define FP_HEX 16
+
+void store_idem_key(struct buf *out, const char *scope, const char *key, const char *path,
+                    const char *args_canon, size_t args_len)
+{
+    uint64_t fp = hmap_hash(path, strlen(path) + 1) ^ (hmap_hash(args_canon, args_len) * 31);
+    buf_appendf(out, "i1|%zu:%s%zu:%s#%016llx", strlen(scope), scope, strlen(key), key,
+                (unsigned long long)fp);
+}
+
+int store_idem_conflict(struct store *s, const char *record_key, size_t len, struct buf *err)
+{
+    if (len <= FP_HEX || record_key[len - FP_HEX - 1] != '#')
+        return 0;
+    size_t plen = len - FP_HEX; /* up to and including '#' */
+    char *hi = vr_malloc(plen);
+    memcpy(hi, record_key, plen);
+    hi[plen - 1] = '#' + 1;
+    sqlite3_stmt *st = st_prep(s, &s->idem_conflict, err,
+                               "SELECT 1 FROM _vr_idem WHERE k >= ? AND k < ? AND k <> ? LIMIT 1");
+    int found = -1;
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, record_key, (int)plen, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hi, (int)plen, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, record_key, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        found = 1;
+    else if (rc == SQLITE_DONE)
+        found = 0;
+    else
+        st_sqlerr(s, err, "reading idempotency records");
+    sqlite3_reset(st);
+out:
+    vr_free(hi);
+    return found;
 }
 
 int store_idem_prune(struct store *s, double max_age_ms, struct buf *err)

@@ -66,6 +66,7 @@ struct store {
     int batch_dirty;           /* a transaction of the batch changed the catalog */
     uint64_t batch_version;    /* version when the batch began */
     sqlite3_stmt *idem_get, *idem_put, *idem_prune; /* store_idem.c, prepared on first use */
+    sqlite3_stmt *idem_conflict;                     /* store_idem.c, prepared on first use */
     struct st_ckpt *ckpt;      /* store_ckpt.c: the WAL checkpoint thread */
     struct st_vfs *vfs;        /* store_vfs.c: counts this connection's syncs */
     enum store_durability durability;

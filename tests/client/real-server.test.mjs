@@ -99,7 +99,7 @@ test("reconnect and resume after the session is taken over; mutations sent meanw
 
     // another connection takes the session over: the server closes the client's socket (1008)
     const thief = await SyncConn.open(srv.port);
-    await thief.connect({ sessionId: c.sessionId, lastVersion: c.version });
+    await thief.connect({ sessionId: c.sessionId, sessionSecret: c.sessionSecret, lastVersion: c.version });
     await waitFor(() => seen.some((s) => s.startsWith("connecting")), { what: "the client to notice the drop" });
     // written while the client is away (or reconnecting), and a mutation issued meanwhile
     await srv.mutation("messages:send", { channel: "#rs3", author: "b", body: "while away" });
@@ -160,7 +160,7 @@ test("a query unsubscribed while disconnected is gone on the server after the re
         }
     });
     const thief = await SyncConn.open(srv.port);
-    await thief.connect({ sessionId: c.sessionId, lastVersion: c.version });
+    await thief.connect({ sessionId: c.sessionId, sessionSecret: c.sessionSecret, lastVersion: c.version });
     await waitFor(() => unsubscribed && c.connectionState === "connected" && c.serverInfo.resumed, { timeout: 8000, what: "a resumed connection" });
     await thief.waitClose();
     await srv.mutation("messages:send", { channel: "#rs5", author: "a", body: "nobody listens" });
@@ -192,7 +192,7 @@ test("one-shot queries leave no live query behind; an action called while discon
         }
     });
     const thief = await SyncConn.open(srv.port);
-    await thief.connect({ sessionId: c.sessionId, lastVersion: c.version ?? 0 });
+    await thief.connect({ sessionId: c.sessionId, sessionSecret: c.sessionSecret, lastVersion: c.version ?? 0 });
     await waitFor(() => dropped, { what: "the drop" });
     assert.equal(await action, 1);
     assert.equal(await srv.value("query", "counters:get", { name: "rs6" }), 1, "the action ran once");

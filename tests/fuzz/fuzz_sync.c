@@ -83,7 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int failed = shard_commit(shard, &err) < 0;
     buf_release(&err);
     sync_flush(sy, failed);
-    detach(c);
+    detach(c, 0);
+    out_clear(c);
+    vr_free(c->outq);
     vr_free(c);
     sync_free(sy);
     return 0;

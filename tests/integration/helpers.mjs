@@ -606,6 +606,10 @@ export async function assertAppLoaded(s) {
 
 /* One sync-protocol WebSocket: every received message is kept in `messages` (parsed JSON, in
  * arrival order); waitMsg(pred, {from}) finds the first one at index >= from. */
+/* sessionId -> the sessionSecret of its last `connected`: SyncConn.connect presents it, as a
+ * real client does, unless the caller passes `sessionSecret` (null: none). */
+const sessionSecrets = new Map();
+
 export class SyncConn {
     static async open(port, { path: p = "/api/sync", timeout = 5000 } = {}) {
         const { default: WebSocket } = await import("ws");
@@ -710,14 +714,17 @@ export class SyncConn {
     }
 
     /* Sends `connect` and waits for `connected` (or an error frame). */
-    async connect({ sessionId = crypto.randomUUID(), lastVersion, protocolVersion = 1 } = {}) {
+    async connect({ sessionId = crypto.randomUUID(), lastVersion, protocolVersion = 1, sessionSecret } = {}) {
         this.sessionId = sessionId;
         const from = this.mark;
         const msg = { type: "connect", sessionId, clientVersion: "vireo-it/0", protocolVersion };
         if (lastVersion !== undefined) msg.lastVersion = lastVersion;
+        const secret = sessionSecret === undefined ? sessionSecrets.get(sessionId) : sessionSecret;
+        if (secret) msg.sessionSecret = secret;
         this.send(msg);
         const m = await this.waitMsg((x) => x.type === "connected" || x.type === "error", { from, what: "connected" });
         if (m.type === "error") throw new Error(`connect refused: ${JSON.stringify(m)}`);
+        if (m.sessionSecret) sessionSecrets.set(sessionId, m.sessionSecret);
         this.version = m.version;
         return m;
     }

@@ -3,7 +3,9 @@
 // modifications, then the version, then the callbacks) so callbacks never see two versions mixed;
 // a mutation settles only once the applied version reaches the version it committed at. Mutations
 // keep their requestId and idempotencyKey until answered and are re-sent, in order, on every
-// reconnect; actions are never re-sent.
+// reconnect; actions are never re-sent. The session is resumed with the secret the server gave in
+// `connected`; a transition too large for one message arrives as transitionChunk parts that are
+// joined here before it is applied.
 
 import { normalizeBackoff } from "./backoff.js";
 import { Connection } from "./connection.js";
@@ -72,8 +74,14 @@ export class VireoClient {
                 "VireoClient: no WebSocket implementation. Pass one as options.WebSocket; on " +
                 "Node 20: `import WebSocket from \"ws\"; new VireoClient(url, { WebSocket })`");
         this.sessionId = options.sessionId ?? randomUUID();
+        /** The server's secret for this session (from `connected`), sent to resume it. */
+        this.sessionSecret = null;
+        this._chunks = null; // {transitionId, parts[]} of a transition arriving in chunks
         this.clientVersion = options.clientVersion ?? `vireo-js/${VERSION}`;
         this.requestTimeoutMs = options.requestTimeoutMs ?? 60000;
+        /** The server's message limit (--max-message): a larger call is refused here, as the
+         * server would close the connection (1009) and a replay would meet the same fate. */
+        this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
         const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30000;
         if (!(heartbeatIntervalMs > 0)) throw new TypeError("heartbeatIntervalMs must be > 0");
 
@@ -99,6 +107,7 @@ export class VireoClient {
             url: this.url,
             WebSocket: WS,
             heartbeatIntervalMs,
+            healthyAfterMs: options.healthyAfterMs,
             backoff: normalizeBackoff(options.backoff),
             random: options.random,
             onOpen: () => this._onOpen(),
@@ -295,7 +304,16 @@ export class VireoClient {
     _send(req) {
         const msg = { type: req.kind, requestId: req.requestId, path: req.path, args: req.args };
         if (req.idempotencyKey) msg.idempotencyKey = req.idempotencyKey;
-        req.sent = this._conn.send(msg);
+        const text = JSON.stringify(msg);
+        const max = this.maxMessageBytes;
+        if (text.length * 3 > max && new TextEncoder().encode(text).length > max) {
+            this._settle(req, new ClientError(
+                `${req.kind} ${req.path}: the message is larger than the server's limit of ` +
+                `${max} bytes (arguments may be up to 16 MiB with their envelope)`,
+                "MessageTooLarge"));
+            return;
+        }
+        req.sent = this._conn.send(text);
     }
 
     /** Settles and forgets a request: rejects with `err` if given, else resolves with its value. */
@@ -322,6 +340,7 @@ export class VireoClient {
             protocolVersion: PROTOCOL_VERSION,
         };
         if (this.version !== null) msg.lastVersion = this.version;
+        if (this.sessionSecret) msg.sessionSecret = this.sessionSecret;
         this._conn.send(msg);
     }
 
@@ -338,6 +357,7 @@ export class VireoClient {
 
     _onDrop(err) {
         this._ready = false;
+        this._chunks = null;
         for (const req of [...this._requests.values()]) {
             if (req.kind === "action" && req.sent) {
                 const e = new ClientError(
@@ -356,6 +376,7 @@ export class VireoClient {
             sessionId: msg.sessionId, version: msg.version, resumed: !!msg.resumed,
             protocolVersion: msg.protocolVersion, serverVersion: msg.serverVersion,
         };
+        if (typeof msg.sessionSecret === "string") this.sessionSecret = msg.sessionSecret;
         this._ready = true;
         // The whole live query set, with the hashes of the results held (entries whose last
         // subscriber left are dropped here rather than removed on the server).
@@ -397,6 +418,8 @@ export class VireoClient {
                 return this._onConnected(msg);
             case "transition":
                 return this._onTransition(msg, decode);
+            case "transitionChunk":
+                return this._onTransitionChunk(msg);
             case "mutationResponse":
             case "actionResponse":
                 return this._onResponse(msg, decode);
@@ -412,7 +435,28 @@ export class VireoClient {
         }
     }
 
+    // Parts of one transition arrive in order, 0 .. totalParts-1, with nothing between them.
+    _onTransitionChunk(msg) {
+        const n = msg.totalParts;
+        if (msg.partNumber === 0) this._chunks = { id: msg.transitionId, parts: [] };
+        const c = this._chunks;
+        if (!c || c.id !== msg.transitionId || c.parts.length !== msg.partNumber ||
+            typeof msg.chunk !== "string" || !(n > msg.partNumber)) {
+            this._chunks = null;
+            this._conn.drop(new ClientError("transitionChunk out of order; reconnecting",
+                                            "ProtocolError"));
+            return;
+        }
+        c.parts.push(msg.chunk);
+        if (c.parts.length < n) return;
+        this._chunks = null;
+        const data = c.parts.join("");
+        const t = JSON.parse(data);
+        this._onTransition(t, data.includes("\"$") ? decodeValue : (v) => v);
+    }
+
     _onTransition(msg, decode) {
+        this._conn.markHealthy();
         const changed = new Set();
         for (const m of Array.isArray(msg.modifications) ? msg.modifications : []) {
             const e = this.queryStore.byId.get(m.queryId);
@@ -468,6 +512,12 @@ export class VireoClient {
             // The server closes the connection after a fatal error; requests it carried are
             // handled as for any drop (mutations replayed, actions rejected).
             this.lastError = err;
+            if (msg.code === "SessionIdInUse") {
+                // Our sessionId is another client's live session: start a session of our own.
+                this.sessionId = randomUUID();
+                this.sessionSecret = null;
+                this._conn.setNextDelay(0);
+            }
             if (msg.code === "VersionNotSupported" && !retry) {
                 this._conn.giveUp(err);
                 return;

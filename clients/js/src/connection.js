@@ -1,7 +1,11 @@
 // The WebSocket under a VireoClient: opening, heartbeat, dead-connection detection and reconnect
 // with backoff. It knows nothing of the sync protocol; the client tells it when the server has
-// accepted the session (markConnected, which resets the backoff). Invariant: at most one socket
-// is current; events of any older socket are ignored (each socket gets its own generation).
+// accepted the session (markConnected) and when the connection proved healthy (markHealthy, on
+// its first transition); the backoff resets only then, or after healthyAfterMs connected, so a
+// server that accepts and then drops the client at once does not get a reconnect storm.
+// Invariant: at most one socket is current; events of any older socket are ignored (each socket
+// gets its own generation). A socket the client drops to reconnect is closed with 4000, not 1000:
+// 1000 tells the server the session is over.
 
 import { backoffDelay } from "./backoff.js";
 import { ClientError } from "./errors.js";
@@ -20,6 +24,7 @@ export class Connection {
      * @param {(data: any) => void} o.onMessage
      * @param {(err: Error) => void} o.onDrop the socket is gone (before any reconnect is scheduled)
      * @param {(state: string, err?: Error) => void} o.onState
+     * @param {number} [o.healthyAfterMs] connected this long counts as healthy (default 10000)
      */
     constructor(o) {
         this.url = o.url;
@@ -31,6 +36,8 @@ export class Connection {
         this.onMessage = o.onMessage;
         this.onDrop = o.onDrop;
         this.onState = o.onState;
+        this.healthyAfterMs = o.healthyAfterMs ?? 10000;
+        this.healthyTimer = null;
         this.state = "disconnected";
         this.attempt = 0; // consecutive failed attempts since the last accepted connection
         this.nextDelayMs = null; // server-imposed delay for the next attempt (retryAfterMs)
@@ -113,7 +120,8 @@ export class Connection {
     _clearSocketTimers() {
         clearInterval(this.pingTimer);
         clearTimeout(this.deadTimer);
-        this.pingTimer = this.deadTimer = null;
+        clearTimeout(this.healthyTimer);
+        this.pingTimer = this.deadTimer = this.healthyTimer = null;
     }
 
     _detach(code, reason) {
@@ -134,7 +142,7 @@ export class Connection {
 
     _lost(err) {
         if (!this.ws) return;
-        this._detach(1000, "");
+        this._detach(4000, "reconnecting");
         this.onDrop(err);
         if (!this.stopped) this._scheduleReconnect(err);
     }
@@ -155,17 +163,26 @@ export class Connection {
         this.reconnectTimer = setTimeout(() => this._open(), delay);
     }
 
-    /** The server accepted the session: reset the backoff, state "connected". */
+    /** The server accepted the session: state "connected"; the backoff resets once healthy. */
     markConnected() {
-        this.attempt = 0;
+        clearTimeout(this.healthyTimer);
+        this.healthyTimer = setTimeout(() => this.markHealthy(), this.healthyAfterMs);
         this._setState("connected");
     }
 
-    /** Sends a JSON message if the socket is open; returns whether it was sent. */
+    /** The connection works (a transition arrived, or it stayed up): reset the backoff. */
+    markHealthy() {
+        clearTimeout(this.healthyTimer);
+        this.healthyTimer = null;
+        if (this.state === "connected") this.attempt = 0;
+    }
+
+    /** Sends a message (an object, or its JSON text) if the socket is open; returns whether it
+     * was sent. */
     send(msg) {
         const ws = this.ws;
         if (!ws || ws.readyState !== OPEN) return false;
-        ws.send(JSON.stringify(msg));
+        ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
         return true;
     }
 
@@ -199,7 +216,7 @@ export class Connection {
         this.attempt = 0;
         this.nextDelayMs = null;
         if (this.ws) {
-            this._detach(1000, "reconnect");
+            this._detach(4000, "reconnect");
             this.onDrop(new ClientError("connection replaced by reconnect()", "ConnectionLost"));
         }
         this._open();

@@ -59,6 +59,12 @@ export interface VireoClientOptions {
     backoff?: BackoffOptions;
     /** Ping interval; no message for 2 intervals means the connection is dead. Default 30000. */
     heartbeatIntervalMs?: number;
+    /** Mutations and actions whose message is larger are refused with MessageTooLarge (the
+     * server's --max-message). Default 16 MiB. */
+    maxMessageBytes?: number;
+    /** A connection counts as healthy (the backoff resets) at its first transition, or after
+     * this long connected. Default 10000. */
+    healthyAfterMs?: number;
     /** Mutation/action timeout from the call; 0 or Infinity disables it. Default 60000. */
     requestTimeoutMs?: number;
     /** Kept across reconnects; default crypto.randomUUID(). */
@@ -118,6 +124,8 @@ export class VireoClient {
 
     readonly url: string;
     readonly sessionId: string;
+    /** The server-issued secret that resumes the session (from `connected`); null before. */
+    readonly sessionSecret: string | null;
     readonly connectionState: ConnectionState;
     /** Store version the query results are at; null before the first transition. */
     readonly version: number | null;
