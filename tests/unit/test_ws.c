@@ -307,6 +307,7 @@ static void start(void)
     cfg.ws_max_message = 1000;
     cfg.ws_max_send_queue = 4096;
     cfg.ws_idle_timeout_ms = idle_ms;
+    cfg.ws_ping_interval_ms = idle_ms / 2;
     struct buf err = BUF_INIT(256);
     if (server_start(L, &cfg, handler, NULL, &S, &err) < 0)
         abort();
@@ -576,7 +577,7 @@ TEST(ws_send_queue_cap_closes_1008)
 
 TEST(ws_idle_ping_then_drop)
 {
-    idle_ms = 200; /* checks every 100 ms: ping once idle >= 100, drop once idle >= 200 */
+    idle_ms = 200; /* a ping every 100 ms, closed once nothing arrived for 200 ms */
     start();
     idle_ms = 0;
     struct client c = ws_connect(NULL, 0);
@@ -589,10 +590,13 @@ TEST(ws_idle_ping_then_drop)
     pump(&c, 100);
     CHECK(!c.eof);
     CHECK_EQ_INT(close_calls, 0);
-    pump(&c, 300); /* now silent: dropped */
+    pump(&c, 300); /* now silent: closed with 1001 "idle timeout" */
     CHECK(c.eof);
+    CHECK(memmem(c.in.data + at, c.in.len - at, "\x88\x0e\x03\xe9idle timeout", 16) != NULL);
+    shutdown(c.fd, SHUT_WR); /* the server lingers until our EOF */
+    pump(&c, 50);
     CHECK_EQ_INT(close_calls, 1);
-    CHECK_EQ_INT(close_code, 1006);
+    CHECK_EQ_INT(close_code, 1001);
     close(c.fd);
     buf_release(&c.in);
     stop();
