@@ -440,21 +440,29 @@ static void reset_request(struct conn *c)
     c->timer_kind = CT_NONE;
 }
 
+/* If c->in moved (buf_grow reallocated it while the body arrived), the request's slices point
+ * into freed memory: parse the head again where it is now (it is unchanged, so it parses the
+ * same). Every path that may move c->in while a request is being read comes through here. */
+static int rebase_request(struct conn *c)
+{
+    if (!c->have_head || c->req_base == c->in.data)
+        return 0;
+    ssize_t r = http_parse_request(c->in.data, c->head_len, &c->req);
+    if (r != (ssize_t)c->head_len) {
+        send_error(c, 500, "request head changed");
+        return -1;
+    }
+    c->req_base = c->in.data;
+    return 0;
+}
+
 /* Tries to complete the current request from c->in. 1: ready for the handler, 0: need more,
  * -1: answered with an error. */
 static int assemble_request(struct conn *c)
 {
     const struct server_config *cfg = conn_config(c);
-    if (c->have_head && c->req_base != c->in.data) {
-        /* c->in moved (buf_grow reallocated it while the body arrived): the request's slices
-         * pointed into the old memory. The head is unchanged, so parsing it again succeeds. */
-        ssize_t r = http_parse_request(c->in.data, c->head_len, &c->req);
-        if (r != (ssize_t)c->head_len) {
-            send_error(c, 500, "request head changed");
-            return -1;
-        }
-        c->req_base = c->in.data;
-    }
+    if (rebase_request(c) < 0)
+        return -1;
     if (!c->have_head) {
         ssize_t r = http_parse_request(c->in.data, c->in.len, &c->req);
         if (r == HTTP_TOO_MANY_HEADERS) {
@@ -489,11 +497,21 @@ static int assemble_request(struct conn *c)
             send_error(c, 413, "content-length over the body limit");
             return -1;
         }
-        size_t cl = c->req.content_length > 0 ? (size_t)c->req.content_length : 0;
+        /* A new request needs room for its body (at least one read) within the budget. */
+        size_t need = (c->req.content_length > 0 ? (size_t)c->req.content_length : 0) + READ_CHUNK;
         if (c->srv && (c->srv->buffered > cfg->max_buffered_bytes ||
-                       cl > cfg->max_buffered_bytes - c->srv->buffered)) {
+                       need > cfg->max_buffered_bytes - c->srv->buffered)) {
             send_overloaded(c, "buffered data over the memory budget");
             return -1;
+        }
+        if (!c->req.chunked && c->req.content_length > READ_CHUNK) {
+            /* A known length is reserved at once: counted against the budget from now on (so
+             * concurrent bodies cannot overcommit it) and read without a realloc per doubling.
+             * conn_read reads no further than the body's end. */
+            buf_reserve(&c->in, c->head_len + (size_t)c->req.content_length);
+            conn_account(c);
+            if (rebase_request(c) < 0)
+                return -1;
         }
     }
     size_t avail = c->in.len - c->head_len;
@@ -597,6 +615,12 @@ static void conn_read(struct conn *c)
         return;
     }
     size_t want = room < READ_CHUNK ? room : READ_CHUNK;
+    if (c->have_head && !c->req.chunked && !c->ws) {
+        /* a body of known length: read up to its end only (its room is reserved) */
+        size_t end = c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0);
+        if (end > c->in.len && end - c->in.len < want)
+            want = end - c->in.len;
+    }
     if (c->in.len + want + 1 > c->in.cap && c->srv && c->in.cap >= TRIM_BYTES) {
         /* growing a large buffer (a body or message) past the global budget: refused */
         size_t grow = c->in.cap; /* buf_grow doubles */
