@@ -41,7 +41,7 @@ static const char dev_usage[] =
     "  --session-retention-ms N  how long a disconnected sync session is kept for resume\n"
     "                     (default 300000)\n"
     "  --idempotency-hours N  how long mutation idempotency keys are kept (default 24)\n"
-    "  --max-connections N  open connections before new ones get 503 (default 10000, lowered\n"
+    "  --max-connections N  open connections before new ones get 503 (default 100000, lowered\n"
     "                     to what the open file limit allows)\n"
     "  --max-buffered-bytes N  input and output buffered across all connections before new\n"
     "                     requests get 503 (default 1073741824)\n"
@@ -203,7 +203,7 @@ int cmd_dev(int argc, char **argv, int watch)
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
-    unsigned long max_conns = 10000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
+    unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000;
     int test_echo = 0;
     for (int i = 1; i < argc; i++) {

@@ -69,7 +69,7 @@ void server_config_defaults(struct server_config *cfg)
     cfg->ws_max_send_queue = 16 * 1024 * 1024;
     cfg->ws_ping_interval_ms = 25000;
     cfg->ws_idle_timeout_ms = 60000;
-    cfg->max_connections = 10000;
+    cfg->max_connections = 100000;
     cfg->max_buffered_bytes = (size_t)1 << 30;
 }
 
@@ -126,8 +126,8 @@ static void conn_account(struct conn *c)
         c->out_off = 0;
         c->out_nonframe = 0;
     }
-    if (!c->srv)
-        return;
+    if (!c->srv || c->closed)
+        return; /* conn_close took it off the budget */
     size_t held = c->in.cap + c->out.cap;
     c->srv->buffered = c->srv->buffered - c->accounted + held;
     c->accounted = held;
@@ -860,8 +860,12 @@ int server_start(struct loop *l, const struct server_config *cfg, http_handler_f
         size_t fds = rl.rlim_cur == RLIM_INFINITY ? (size_t)-1 : (size_t)rl.rlim_cur;
         size_t room = fds > FD_RESERVE + REFUSE_SLOTS + 16 ? fds - FD_RESERVE - REFUSE_SLOTS : 16;
         if (s->cfg.max_connections > room) {
-            log_info("http", "max connections lowered from %zu to %zu (open file limit %zu)",
-                     s->cfg.max_connections, room, fds);
+            /* said out loud only when a chosen cap is lowered, not the default */
+            if (s->cfg.max_connections != def.max_connections)
+                log_info("http", "max connections lowered from %zu to %zu (open file limit %zu)",
+                         s->cfg.max_connections, room, fds);
+            else
+                log_debug("http", "max connections %zu (open file limit %zu)", room, fds);
             s->cfg.max_connections = room;
         }
     }

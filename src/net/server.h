@@ -34,7 +34,7 @@ struct server_config {
     uint32_t ws_idle_timeout_ms;  /* a WebSocket that sends nothing (not even a pong) for this
                                      long is closed with 1001 "idle timeout"; default 60 s; 0: none */
     size_t max_connections;       /* open connections; past it a new one gets 503 (JSON,
-                                     Retry-After). default 10000, lowered to what RLIMIT_NOFILE
+                                     Retry-After). default 100000, lowered to what RLIMIT_NOFILE
                                      allows (server_start raises the soft limit to the hard one) */
     size_t max_buffered_bytes;    /* input and output buffered across all connections; past it new
                                      requests get 503 with retryAfterMs and a body that would

@@ -331,6 +331,8 @@ static void ws_fail(struct ws *ws, int code, const char *reason)
         send_close(ws, code, reason);
     ws->report_code = code;
     snprintf(ws->reason, sizeof ws->reason, "%s", reason);
+    /* the keep-alive timer becomes the close-handshake timer (a ping is due no more) */
+    loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
     conn_flush(c);
     conn_close_after_flush(c);
 }

@@ -9,8 +9,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
+import { spawn } from "node:child_process";
 import WebSocket from "ws";
 import {
+    Server,
+    VIREO_BIN,
+    childEnv,
     startServer,
     tempDir,
     request,
@@ -188,6 +192,33 @@ test("the connection cap answers 503 (JSON, Retry-After) before the upgrade; fre
     const again = await rawWebSocket(s.port);
     again.destroy();
     for (const c of held) c.destroy();
+});
+
+test("the cap follows the open-file limit; a full table pauses accepting (logged once) and resumes", async () => {
+    // 400 fds: 64 kept for files, 256 to answer 503 past the cap: the cap becomes 80
+    const proc = spawn("prlimit", ["--nofile=400:400", VIREO_BIN, "serve", tempDir("basic"), "--port", "0", "--max-connections", "1000"], {
+        env: childEnv(),
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    const s = new Server(proc);
+    servers.push(s);
+    await s.waitReady();
+    await s.waitStderr(/max connections lowered from 1000 to 80/);
+    const conns = [];
+    // 360 connections: 80 served, 256 held to answer 503, the rest wait in the kernel's backlog
+    for (let i = 0; i < 360; i++) conns.push(await RawConn.open(s.port));
+    await s.waitStderr(/accept paused: connection table full/);
+    await sleep(600); // several 100 ms back-offs: still one line
+    assert.equal(s.stderr.match(/accept paused/g).length, 1, s.stderr);
+    assert.doesNotMatch(s.stderr, /accept failed/);
+    for (const c of conns.slice(0, 100)) await c.write(httpRequestBytes("GET", "/api/health"));
+    const statuses = [];
+    for (const c of conns.slice(0, 100)) statuses.push((await c.responses(1))[0].status);
+    assert.equal(statuses.filter((x) => x === 200).length, 80);
+    assert.equal(statuses.filter((x) => x === 503).length, 20);
+    for (const c of conns) c.destroy();
+    await waitFor(async () => (await request(s.port, "GET", "/api/health")).status === 200, { what: "accepting again" });
+    await s.waitStderr(/accepting again/);
 });
 
 test("WebSocket: server pings every interval, and a silent peer is closed with 1001 after the idle timeout", async () => {
