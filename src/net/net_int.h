@@ -15,7 +15,9 @@
 
 struct ws;
 
-enum conn_timer_kind { CT_NONE, CT_HEADER, CT_IDLE, CT_LINGER, CT_FLUSH };
+/* CT_SEND: a response is queued and the peer is not reading it: closed when no byte of it goes
+ * out for header_timeout_ms (an unread response is not held for the whole idle timeout). */
+enum conn_timer_kind { CT_NONE, CT_HEADER, CT_IDLE, CT_LINGER, CT_FLUSH, CT_SEND };
 
 struct conn {
     struct server *srv; /* NULL once the server is freed */

@@ -54,6 +54,7 @@ struct server {
 };
 
 static void process_input(struct conn *c);
+static void arm_timer(struct conn *c);
 static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 
 void server_config_defaults(struct server_config *cfg)
@@ -283,12 +284,14 @@ static void out_compact(struct conn *c)
 
 void conn_flush(struct conn *c)
 {
+    int progress = 0;
     c->out_blocked = 0;
     while (!c->closed && c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->out_off += (size_t)n;
+            progress = 1;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -307,6 +310,12 @@ void conn_flush(struct conn *c)
     out_compact(c);
     if (!conn_out_pending(c) && c->close_after_flush && !c->lingering)
         start_linger(c);
+    if (c->timer_kind == CT_SEND && progress) {
+        if (conn_out_pending(c))
+            conn_timer(c, CT_SEND, conn_config(c)->header_timeout_ms);
+        else
+            arm_timer(c);
+    }
     conn_update_events(c);
 }
 
@@ -394,6 +403,9 @@ static void arm_timer(struct conn *c)
     if (c->req_active) {
         loop_timer_stop(c->loop, &c->timer);
         c->timer_kind = CT_NONE;
+    } else if (conn_out_pending(c)) {
+        if (c->timer_kind != CT_SEND || !timer_pending(&c->timer))
+            conn_timer(c, CT_SEND, cfg->header_timeout_ms);
     } else if (c->in.len > 0) {
         if (c->timer_kind != CT_HEADER || !timer_pending(&c->timer))
             conn_timer(c, CT_HEADER, cfg->header_timeout_ms);
@@ -417,6 +429,15 @@ static void conn_on_timer(struct loop *l, struct timer *t)
         break;
     case CT_IDLE:
         log_debug("http", "conn=%llu idle timeout", (unsigned long long)c->id);
+        conn_close(c);
+        break;
+    case CT_SEND:
+        if (!conn_out_pending(c)) {
+            arm_timer(c);
+            break;
+        }
+        log_debug("http", "conn=%llu send timeout (%zu bytes unread)", (unsigned long long)c->id,
+                  conn_out_pending(c));
         conn_close(c);
         break;
     case CT_LINGER:

@@ -303,6 +303,14 @@ static void handler(struct conn *c, struct http_request *req, void *arg)
         loop_timer_start(L, &later, 30);
         return;
     }
+    if (slice_eq_str(req->path, "/huge")) {
+        size_t n = 8u << 20;
+        char *body = malloc(n);
+        memset(body, 'h', n);
+        http_respond(c, 200, "text/plain", body, n, NULL);
+        free(body);
+        return;
+    }
     if (slice_eq_str(req->path, "/big")) {
         /* read after the body arrived in many reads: the head must still be readable (ASan) */
         const struct slice *tag = http_header_get(req, "x-tag");
@@ -432,6 +440,38 @@ TEST(server_errors)
         k += (size_t)snprintf(many + k, sizeof many - k, "H%d: v\r\n", i);
     k += (size_t)snprintf(many + k, sizeof many - k, "\r\n");
     expect_error(many, k, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+}
+
+/* Runs the loop for `ms` without reading anything on the client side. */
+static void run_only(unsigned ms)
+{
+    struct timer t;
+    timer_init(&t, stop_loop, NULL);
+    loop_timer_start(L, &t, ms);
+    loop_run(L);
+    loop_timer_stop(L, &t);
+}
+
+/* A response the client never reads is dropped after header_timeout_ms without progress, not
+ * held for the whole keep-alive idle timeout; one that is read keeps the connection. */
+TEST(server_unread_response_times_out)
+{
+    start(200, 60000);
+    struct client c = cli_connect();
+    const char *r = "GET /huge HTTP/1.1\r\n\r\n";
+    cli_send(&c, r, strlen(r));
+    run_only(100);
+    CHECK_EQ_INT(server_conn_count(S), 1);
+    run_only(400);
+    CHECK_EQ_INT(server_conn_count(S), 0);
+    cli_close(&c);
+    c = cli_connect();
+    cli_send(&c, r, strlen(r));
+    pump(&c, 500); /* reads it all (keeping the first MiB) */
+    CHECK(c.in.len > 0 && !c.eof);
+    CHECK_EQ_INT(server_conn_count(S), 1);
+    cli_close(&c);
+    stop();
 }
 
 /* Bodies far larger than one read, arriving in pieces: the input buffer is reallocated while the
