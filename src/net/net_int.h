@@ -79,6 +79,7 @@ const struct server_config *conn_config(const struct conn *c);
 /* Output a connection may queue before its input stops being read (ws: min(this, send cap)). */
 #define CONN_OUT_HIGH_WATER ((size_t)1 << 20)
 int conn_over_budget(const struct conn *c); /* the server's global buffer budget is spent */
+void conn_account(struct conn *c); /* brings the budget up to date (trims idle large buffers) */
 int conn_ws_input_paused(const struct conn *c); /* ws output over its high-water mark */
 
 /* ws.c */

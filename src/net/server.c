@@ -118,7 +118,7 @@ void conn_unref(struct conn *c)
 
 /* Gives back the memory of an empty buffer that grew large (a big body or message is over), and
  * brings the server's budget up to date with what the connection holds now. */
-static void conn_account(struct conn *c)
+void conn_account(struct conn *c)
 {
     if (!c->in.len && c->in.cap > TRIM_BYTES && !(c->req_active && !c->req_done))
         buf_release(&c->in);

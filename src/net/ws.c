@@ -643,13 +643,23 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
     if (!c || c->closed || ws->close_sent || c->close_after_flush)
         return -1;
     size_t pending = conn_out_pending(c);
-    if (n > ws->max_queue || pending + n + 10 > ws->max_queue) {
+    conn_account(c);
+    /* Past the server's global budget, a client that is not keeping up (over its high-water
+     * mark) is cut off first, so that the server stays within its memory. */
+    int over_budget = conn_over_budget(c) && conn_ws_input_paused(c);
+    if (over_budget || n > ws->max_queue || pending + n + 10 > ws->max_queue) {
         /* Drop what is queued (keeping a frame already partly written, so the stream stays
          * well-formed), then close with 1008: best effort, the reader is not reading. */
         size_t keep = ws_out_boundary(c, c->out_off, 1);
         if (keep < c->out.len) {
             c->out.len = keep;
             c->out.data[keep] = '\0';
+        }
+        if (over_budget) {
+            log_warn("ws", "conn=%llu close 1013 server over its memory budget (%zu bytes queued)",
+                     (unsigned long long)ws->id, pending);
+            ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
+            return -1;
         }
         log_info("ws", "conn=%llu close 1008 send queue full (%zu bytes queued)",
                  (unsigned long long)ws->id, pending);

@@ -269,6 +269,12 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         buf_appendf(&msgs, "B:%zu|", n);
     if (is_text && n == 4 && memcmp(p, "bye!", 4) == 0) {
         ws_close(ws, 4000, "later");
+    } else if (is_text && n == 8 && memcmp(p, "bigflood", 8) == 0) {
+        static char chunk[65536];
+        int i = 0;
+        while (i < 200 && ws_send(ws, 0, chunk, sizeof chunk) == 0)
+            i++;
+        buf_appendf(&msgs, "bigsent:%d|", i);
     } else if (is_text && n == 5 && memcmp(p, "flood", 5) == 0) {
         static char chunk[1000];
         int i = 0;
@@ -298,6 +304,7 @@ static void handler(struct conn *c, struct http_request *req, void *arg)
 }
 
 static uint32_t idle_ms; /* ws_idle_timeout_ms for the next start() */
+static size_t budget, sendq; /* max_buffered_bytes, ws_max_send_queue for the next start() */
 
 static void start(void)
 {
@@ -305,7 +312,9 @@ static void start(void)
     struct server_config cfg;
     server_config_defaults(&cfg);
     cfg.ws_max_message = 1000;
-    cfg.ws_max_send_queue = 4096;
+    cfg.ws_max_send_queue = sendq ? sendq : 4096;
+    if (budget)
+        cfg.max_buffered_bytes = budget;
     cfg.ws_idle_timeout_ms = idle_ms;
     cfg.ws_ping_interval_ms = idle_ms / 2;
     struct buf err = BUF_INIT(256);
@@ -571,6 +580,32 @@ TEST(ws_send_queue_cap_closes_1008)
     pump(&c, 10);
     CHECK_EQ_INT(close_calls, 1);
     CHECK_EQ_INT(close_code, 1008);
+    buf_release(&c.in);
+    stop();
+}
+
+/* Past the server's global buffer budget, a client over its high-water mark is closed with 1013
+ * long before its own send cap (8 MiB here) is reached. */
+TEST(ws_global_budget_closes_1013)
+{
+    budget = 1 << 20;
+    sendq = 8 << 20;
+    start();
+    budget = sendq = 0;
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "bigflood", 8);
+    pump(&c, 50);
+    const char *m = strstr(msgs.data, "bigsent:");
+    CHECK(m != NULL);
+    int sent = m ? atoi(m + 8) : -1;
+    CHECK(sent >= 8 && sent <= 20); /* about 1 MiB of 64 KiB messages, not 8 MiB */
+    const char *want = "\x88\x1f\x03\xf5server over its memory budget";
+    CHECK(memmem(c.in.data + at, c.in.len - at, want, 33) != NULL);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1013);
     buf_release(&c.in);
     stop();
 }
