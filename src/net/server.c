@@ -26,8 +26,8 @@
 #define READ_CHUNK 65536
 #define OUT_HIGH_WATER CONN_OUT_HIGH_WATER /* stop reading while this much output is queued */
 #define LINGER_MS 1000
-#define REFUSE_SLOTS 256      /* connections past the cap kept open just to answer 503 */
-#define FD_RESERVE 64         /* fds left for the database, files, the loop */
+#define REFUSE_SLOTS 256        /* connections past the cap kept open just to answer 503 */
+#define FD_RESERVE 64           /* fds left for the database, files, the loop */
 #define TRIM_BYTES (256u << 10) /* an idle buffer holding more than this gives it back */
 #define RETRY_AFTER_MS 1000
 #define ACCEPT_BACKOFF_MS 100
@@ -46,9 +46,9 @@ struct server {
     struct conn *conns;
     struct conn *pending;
     struct conn *closing;
-    struct timer accept_timer; /* re-enables accept after EMFILE or a full table */
-    size_t nrefused;           /* of nconns: over the cap, answering 503 */
-    size_t buffered;           /* sum of every conn's accounted bytes */
+    struct timer accept_timer;  /* re-enables accept after EMFILE or a full table */
+    size_t nrefused;            /* of nconns: over the cap, answering 503 */
+    size_t buffered;            /* sum of every conn's accounted bytes */
     unsigned long accept_fails; /* accept errors during the current back-off (logged once) */
     int accept_paused;
 };
@@ -765,8 +765,8 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
         if (s->nconns - s->nrefused > s->cfg.max_connections) {
             c->refused = 1; /* answered 503 once its request head arrives */
             s->nrefused++;
-            log_debug("http", "conn=%llu over the connection cap (%zu)",
-                      (unsigned long long)c->id, s->cfg.max_connections);
+            log_debug("http", "conn=%llu over the connection cap (%zu)", (unsigned long long)c->id,
+                      s->cfg.max_connections);
         }
         arm_timer(c);
     }

@@ -32,7 +32,7 @@ struct server_config {
     uint32_t ws_ping_interval_ms; /* server pings an open WebSocket this often; default 25 s;
                                      0: none (then half of ws_idle_timeout_ms if that is set) */
     uint32_t ws_idle_timeout_ms;  /* a WebSocket that sends nothing (not even a pong) for this
-                                     long is closed with 1001 "idle timeout"; default 60 s; 0: none */
+                                     long is closed with 1001 "idle timeout". 60 s; 0: none */
     size_t max_connections;       /* open connections; past it a new one gets 503 (JSON,
                                      Retry-After). default 100000, lowered to what RLIMIT_NOFILE
                                      allows (server_start raises the soft limit to the hard one) */

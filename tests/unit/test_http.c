@@ -204,8 +204,7 @@ TEST(parse_header_count_limit)
     CHECK_EQ_INT(req.n_headers, HTTP_MAX_HEADERS);
     b.len = at_limit;
     buf_append_str(&b, "One-Too-Many: v\r\n\r\n");
-    CHECK_EQ_INT(http_parse_request(guard_copy(b.data, b.len), b.len, &req),
-                 HTTP_TOO_MANY_HEADERS);
+    CHECK_EQ_INT(http_parse_request(guard_copy(b.data, b.len), b.len, &req), HTTP_TOO_MANY_HEADERS);
     buf_release(&b);
 }
 
@@ -481,17 +480,21 @@ TEST(server_large_bodies_across_reads)
     max_body = 4 << 20;
     start(2000, 2000);
     max_body = 4096;
-    size_t sizes[] = { 65535, 65536, 65537, 1 << 20, (3 << 20) + 7 };
+    size_t sizes[] = {65535, 65536, 65537, 1 << 20, (3 << 20) + 7};
     static char piece[100000];
     memset(piece, 'z', sizeof piece);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         for (int chunked = 0; chunked < 2; chunked++) {
             struct client c = cli_connect();
             char head[256];
-            int hn = chunked ? snprintf(head, sizeof head, "POST /big?i=%zu HTTP/1.1\r\nX-Tag: t%zu\r\n"
-                                        "Transfer-Encoding: chunked\r\n\r\n", i, i)
-                             : snprintf(head, sizeof head, "POST /big?i=%zu HTTP/1.1\r\nX-Tag: t%zu\r\n"
-                                        "Content-Length: %zu\r\n\r\n", i, i, sizes[i]);
+            int hn = chunked ? snprintf(head, sizeof head,
+                                        "POST /big?i=%zu HTTP/1.1\r\nX-Tag: t%zu\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n",
+                                        i, i)
+                             : snprintf(head, sizeof head,
+                                        "POST /big?i=%zu HTTP/1.1\r\nX-Tag: t%zu\r\n"
+                                        "Content-Length: %zu\r\n\r\n",
+                                        i, i, sizes[i]);
             cli_send(&c, head, (size_t)hn);
             pump(&c, 2);
             for (size_t sent = 0; sent < sizes[i];) {
