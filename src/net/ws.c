@@ -231,6 +231,9 @@ struct ws {
     uint32_t idle_ms, ping_ms;
     uint64_t last_rx, last_ping;
     struct timer timer;
+    struct timer deadline; /* ws_set_deadline */
+    int deadline_code;
+    char deadline_reason[124];
 };
 
 uint64_t ws_id(const struct ws *ws)
@@ -258,6 +261,7 @@ void ws_unref(struct ws *ws)
     if (--ws->refs > 0)
         return;
     loop_timer_stop(ws->loop, &ws->timer);
+    loop_timer_stop(ws->loop, &ws->deadline);
     buf_release(&ws->msg);
     vr_free(ws);
 }
@@ -378,6 +382,27 @@ static void ws_on_timer(struct loop *l, struct timer *t)
     arm_keepalive(ws, now);
 }
 
+static void ws_on_deadline(struct loop *l, struct timer *t)
+{
+    struct ws *ws = t->arg;
+    if (!ws->c || ws->c->closed || ws->close_sent || ws->c->close_after_flush)
+        return;
+    log_info("ws", "conn=%llu close %d %s (deadline)", (unsigned long long)ws->id,
+             ws->deadline_code, ws->deadline_reason);
+    ws_fail(ws, ws->deadline_code, ws->deadline_reason);
+}
+
+void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason)
+{
+    if (!ms) {
+        loop_timer_stop(ws->loop, &ws->deadline);
+        return;
+    }
+    ws->deadline_code = ws_close_code_valid(code) ? code : WS_CLOSE_POLICY;
+    snprintf(ws->deadline_reason, sizeof ws->deadline_reason, "%s", reason ? reason : "");
+    loop_timer_start(ws->loop, &ws->deadline, ms);
+}
+
 void ws_conn_overloaded(struct ws *ws)
 {
     if (!ws->c || ws->c->closed || ws->c->close_after_flush)
@@ -451,6 +476,7 @@ int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers
     ws->utf8 = (struct utf8_state){ 0, 0x80, 0xbf };
     buf_init(&ws->msg, ws->max_message);
     timer_init(&ws->timer, ws_on_timer, ws);
+    timer_init(&ws->deadline, ws_on_deadline, ws);
     ws->last_rx = ws->last_ping = loop_now_ms(c->loop);
     arm_keepalive(ws, ws->last_rx);
 
@@ -492,6 +518,7 @@ void ws_conn_gone(struct ws *ws)
     if (c)
         c->ws = NULL;
     loop_timer_stop(ws->loop, &ws->timer);
+    loop_timer_stop(ws->loop, &ws->deadline);
     if (!ws->notified) {
         ws->notified = 1;
         if (ws->h.on_close && ws->opened) {

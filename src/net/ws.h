@@ -97,6 +97,10 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n);
 /* Starts the close handshake: sends our close frame (code, reason up to 123 bytes), then waits
  * up to 3 s for the peer's before closing TCP. Data arriving meanwhile is dropped. */
 void ws_close(struct ws *ws, int code, const char *reason);
+/* Closes the connection with (code, reason) unless the deadline is cleared within ms (ms = 0
+ * clears it; a new call replaces it). For protocols on top, e.g. "no `connect` within 10 s":
+ * set it in the upgrade handler, clear it when the first message arrives. */
+void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason);
 uint64_t ws_id(const struct ws *ws);
 size_t ws_queued_bytes(const struct ws *ws);
 void ws_set_arg(struct ws *ws, void *arg);

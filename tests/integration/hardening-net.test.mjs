@@ -13,6 +13,7 @@ import { spawn } from "node:child_process";
 import WebSocket from "ws";
 import {
     Server,
+    SyncConn,
     VIREO_BIN,
     childEnv,
     startServer,
@@ -243,6 +244,21 @@ test("WebSocket: server pings every interval, and a silent peer is closed with 1
     assert.equal(closed, null);
     assert.ok(pings >= 5, `${pings} pings`);
     ws.close();
+});
+
+test("/api/sync: a WebSocket that sends no `connect` within 10 s is closed with 1008; one that connects stays", async () => {
+    const s = await serve([], tempDir("sync"));
+    const t0 = Date.now();
+    const idle = await SyncConn.open(s.port);
+    const ok = await SyncConn.open(s.port);
+    await ok.connect();
+    await waitFor(() => idle.closed, { timeout: 13000, what: "the connect deadline" });
+    const elapsed = Date.now() - t0;
+    assert.equal(idle.closed.code, 1008);
+    assert.equal(idle.closed.reason, "no connect within 10 s");
+    assert.ok(elapsed >= 9500, `closed after ${elapsed} ms`);
+    assert.equal(ok.closed, null);
+    ok.ws.close();
 });
 
 test("the global buffer budget: unfinished large bodies make the next request get 503 with retryAfterMs; after they close, requests succeed", async () => {

@@ -269,6 +269,10 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         buf_appendf(&msgs, "B:%zu|", n);
     if (is_text && n == 4 && memcmp(p, "bye!", 4) == 0) {
         ws_close(ws, 4000, "later");
+    } else if (is_text && n == 8 && memcmp(p, "deadline", 8) == 0) {
+        ws_set_deadline(ws, 100, 4001, "no connect");
+    } else if (is_text && n == 5 && memcmp(p, "clear", 5) == 0) {
+        ws_set_deadline(ws, 0, 0, NULL);
     } else if (is_text && n == 8 && memcmp(p, "bigflood", 8) == 0) {
         static char chunk[65536];
         int i = 0;
@@ -607,6 +611,35 @@ TEST(ws_global_budget_closes_1013)
     CHECK_EQ_INT(close_calls, 1);
     CHECK_EQ_INT(close_code, 1013);
     buf_release(&c.in);
+    stop();
+}
+
+TEST(ws_deadline_closes_unless_cleared)
+{
+    start();
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "deadline", 8);
+    pump(&c, 60);
+    CHECK_EQ_INT(c.in.len, at); /* not yet */
+    pump(&c, 100);
+    CHECK(memmem(c.in.data + at, c.in.len - at, "\x88\x0c\x0f\xa1no connect", 14) != NULL);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 4001);
+    buf_release(&c.in);
+    struct client d = ws_connect(NULL, 0);
+    at = frames_at(&d);
+    send_frame(&d, 0x81, "deadline", 8);
+    pump(&d, 30);
+    send_frame(&d, 0x81, "clear", 5);
+    pump(&d, 200);
+    CHECK_EQ_INT(d.in.len, at);
+    CHECK(!d.eof);
+    CHECK_EQ_INT(close_calls, 1);
+    close(d.fd);
+    buf_release(&d.in);
     stop();
 }
 
