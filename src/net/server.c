@@ -202,8 +202,11 @@ void conn_update_events(struct conn *c)
         if (c->lingering)
             ev |= EPOLLIN;
         else if (c->ws) {
-            /* A peer that does not read its output (pongs included) is not read either. */
-            if (!conn_ws_input_paused(c)) {
+            /* A peer that does not read its output (pongs included) is not read either; nor is
+             * one we are failing (its frames are not looked at; linger drains them). */
+            if (c->close_after_flush) {
+                /* no EPOLLIN until linger */
+            } else if (!conn_ws_input_paused(c)) {
                 ev |= EPOLLIN;
                 if (c->in_paused && c->in.len)
                     conn_schedule(c); /* frames read before the pause */
