@@ -308,14 +308,14 @@ static void handler(struct conn *c, struct http_request *req, void *arg)
 }
 
 static uint32_t idle_ms; /* ws_idle_timeout_ms for the next start() */
-static size_t budget, sendq; /* max_buffered_bytes, ws_max_send_queue for the next start() */
+static size_t budget, sendq, maxmsg; /* max_buffered_bytes, ws_max_send_queue, ws_max_message */
 
 static void start(void)
 {
     L = loop_new();
     struct server_config cfg;
     server_config_defaults(&cfg);
-    cfg.ws_max_message = 1000;
+    cfg.ws_max_message = maxmsg ? maxmsg : 1000;
     cfg.ws_max_send_queue = sendq ? sendq : 4096;
     if (budget)
         cfg.max_buffered_bytes = budget;
@@ -606,6 +606,37 @@ TEST(ws_global_budget_closes_1013)
     CHECK(sent >= 8 && sent <= 20); /* about 1 MiB of 64 KiB messages, not 8 MiB */
     const char *want = "\x88\x1f\x03\xf5server over its memory budget";
     CHECK(memmem(c.in.data + at, c.in.len - at, want, 33) != NULL);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1013);
+    buf_release(&c.in);
+    stop();
+}
+
+/* An incoming message whose buffer would grow past the global budget: close 1013. */
+TEST(ws_global_budget_input_closes_1013)
+{
+    budget = 600 << 10;
+    maxmsg = 4 << 20;
+    start();
+    budget = maxmsg = 0;
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    size_t len = 2 << 20;
+    unsigned char hdr[14] = { 0x82, 0x80 | 127 };
+    for (int i = 0; i < 8; i++)
+        hdr[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    cli_send(&c, hdr, sizeof hdr); /* mask key 0: the payload goes as is */
+    static char piece[65536];
+    for (size_t sent = 0; sent < len && !c.eof; sent += sizeof piece) {
+        if (send(c.fd, piece, sizeof piece, MSG_NOSIGNAL) < 0)
+            break;
+        pump(&c, 2);
+    }
+    pump(&c, 50);
+    const char *want = "\x88\x1f\x03\xf5server over its memory budget";
+    CHECK(c.in.len > at && memmem(c.in.data + at, c.in.len - at, want, 33) != NULL);
     close(c.fd);
     pump(&c, 10);
     CHECK_EQ_INT(close_calls, 1);
