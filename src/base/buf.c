@@ -52,6 +52,22 @@ int buf_grow(struct buf *b, size_t extra)
     return 0;
 }
 
+int buf_reserve(struct buf *b, size_t total)
+{
+    if (total > b->max)
+        return -E2BIG;
+    if (total + 1 <= b->cap)
+        return 0;
+    if (b->cap) {
+        b->data = vr_realloc(b->data, total + 1);
+    } else {
+        b->data = vr_malloc(total + 1);
+        b->data[0] = '\0';
+    }
+    b->cap = total + 1;
+    return 0;
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
     if (buf_grow(b, n) < 0)

@@ -24,6 +24,8 @@ void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b); /* frees memory; the buffer is empty and reusable */
 void buf_reset(struct buf *b);   /* len = 0, keeps memory */
 int buf_grow(struct buf *b, size_t extra); /* 0 or -E2BIG */
+/* Makes room for exactly `total` bytes (no doubling): for a size known in advance. 0 or -E2BIG */
+int buf_reserve(struct buf *b, size_t total);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_byte(struct buf *b, unsigned char c);

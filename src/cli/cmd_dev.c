@@ -47,6 +47,13 @@ static const char dev_usage[] =
     "  --max-queries-per-session N  live queries one sync session may hold (default 1000)\n"
     "  --max-retained-sessions N  disconnected sync sessions kept for resume, oldest evicted\n"
     "                     first (default 10000)\n"
+    "  --max-connections N  open connections before new ones get 503 (default 100000, lowered\n"
+    "                     to what the open file limit allows)\n"
+    "  --max-buffered-bytes N  input and output buffered across all connections before new\n"
+    "                     requests get 503 (default 1073741824)\n"
+    "  --ws-ping-interval-ms N  server ping to each WebSocket (default 25000; 0: none)\n"
+    "  --ws-idle-timeout-ms N  close a WebSocket that sent nothing, not even a pong, for this\n"
+    "                     long with 1001 (default 60000; 0: none)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -203,6 +210,8 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
     unsigned long max_queries = 1000, max_retained = 10000;
+    unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
+    unsigned long ws_idle_ms = 60000;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     for (int i = 1; i < argc; i++) {
@@ -282,6 +291,23 @@ int cmd_dev(int argc, char **argv, int watch)
                 store_opts.durability = STORE_DURABILITY_RELAXED;
             } else {
                 fprintf(stderr, "vireo %s: --durability needs full or relaxed\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-connections")) {
+            if (parse_uint(argv[++i], 10000000, &max_conns) < 0 || max_conns == 0) {
+                fprintf(stderr, "vireo %s: --max-connections needs a number from 1\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-buffered-bytes")) {
+            if (parse_uint(argv[++i], 1ul << 40, &max_buffered) < 0 || max_buffered < 65536) {
+                fprintf(stderr, "vireo %s: --max-buffered-bytes needs a byte count from 65536\n",
+                        name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--ws-ping-interval-ms") || !strcmp(a, "--ws-idle-timeout-ms")) {
+            unsigned long *v = a[5] == 'p' ? &ws_ping_ms : &ws_idle_ms;
+            if (parse_uint(argv[++i], 24ul * 3600 * 1000, v) < 0) {
+                fprintf(stderr, "vireo %s: %s needs a number of milliseconds\n", name, a);
                 return 2;
             }
         } else if (a[0] == '-') {
@@ -368,6 +394,10 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.max_body_bytes = max_body;
     cfg.ws_max_message = max_message;
     cfg.ws_max_send_queue = max_send_queue;
+    cfg.max_connections = max_conns;
+    cfg.max_buffered_bytes = max_buffered;
+    cfg.ws_ping_interval_ms = (uint32_t)ws_ping_ms;
+    cfg.ws_idle_timeout_ms = (uint32_t)ws_idle_ms;
     buf_reset(&err);
     if (server_start(d.loop, &cfg, http_api_handle, &d.api, &d.server, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);

@@ -210,7 +210,7 @@ ssize_t http_parse_request(const char *p, size_t n, struct http_request *req)
         if (i == s || p[i] != ':')
             return HTTP_ERROR;
         if (req->n_headers == HTTP_MAX_HEADERS)
-            return HTTP_ERROR;
+            return HTTP_TOO_MANY_HEADERS;
         struct http_header *h = &req->headers[req->n_headers];
         h->name = slice_of(p + s, i - s);
         i++;

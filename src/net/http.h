@@ -13,6 +13,7 @@
 
 #define HTTP_PARTIAL (-2)
 #define HTTP_ERROR (-1)
+#define HTTP_TOO_MANY_HEADERS (-3) /* more than HTTP_MAX_HEADERS fields: answer 431 */
 #define HTTP_MAX_HEADERS 64
 
 struct http_header {
@@ -35,10 +36,11 @@ struct http_request {
 };
 
 /* Parses the request line and headers in (p, n). Returns the header block length (bytes
- * consumed), HTTP_PARTIAL or HTTP_ERROR (also for more than HTTP_MAX_HEADERS headers, an invalid
- * Content-Length or two that differ, Transfer-Encoding other than "chunked", TE in HTTP/1.0,
- * both Content-Length and chunked, a version other than HTTP/1.0 or 1.1, obs-fold, control
- * characters in the request line or a header value). Slices point into p. */
+ * consumed), HTTP_PARTIAL, HTTP_TOO_MANY_HEADERS (more than HTTP_MAX_HEADERS fields) or
+ * HTTP_ERROR (an invalid Content-Length or two that differ, Transfer-Encoding other than
+ * "chunked", TE in HTTP/1.0, both Content-Length and chunked, a version other than HTTP/1.0 or
+ * 1.1, obs-fold, control characters in the request line or a header value). Slices point into
+ * p: valid only while p does not move (a caller whose buffer grows keeps offsets or re-parses). */
 ssize_t http_parse_request(const char *p, size_t n, struct http_request *req);
 
 /* Finds a header by case-insensitive name; NULL if absent. */

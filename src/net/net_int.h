@@ -15,7 +15,9 @@
 
 struct ws;
 
-enum conn_timer_kind { CT_NONE, CT_HEADER, CT_IDLE, CT_LINGER, CT_FLUSH };
+/* CT_SEND: a response is queued and the peer is not reading it: closed when no byte of it goes
+ * out for header_timeout_ms (an unread response is not held for the whole idle timeout). */
+enum conn_timer_kind { CT_NONE, CT_HEADER, CT_IDLE, CT_LINGER, CT_FLUSH, CT_SEND };
 
 struct conn {
     struct server *srv; /* NULL once the server is freed */
@@ -38,6 +40,8 @@ struct conn {
     unsigned draining : 1;          /* server shutting down: close after this response */
     unsigned served_one : 1;
     unsigned out_blocked : 1;       /* the last write hit EAGAIN: wait for EPOLLOUT */
+    unsigned refused : 1;           /* over the connection cap: its request gets 503 */
+    unsigned in_paused : 1;         /* ws: output over its high-water mark, input not read */
 
     struct buf in;
     struct buf out;
@@ -45,6 +49,7 @@ struct conn {
     size_t out_nonframe; /* in ws mode: leading bytes of out that are not frames (the 101) */
 
     struct http_request req;
+    const char *req_base; /* c->in.data when req was parsed: if in moved, req is re-parsed */
     size_t head_len;
     size_t req_total;    /* bytes of `in` the current request occupies */
     struct http_chunked chunk;
@@ -53,6 +58,7 @@ struct conn {
     enum conn_timer_kind timer_kind;
 
     struct ws *ws;       /* owns one ws reference while set */
+    size_t accounted;    /* in.cap + out.cap as last added to the server's budget */
 
     struct conn *prev, *next;   /* server's list of open conns */
     struct conn *next_pending;  /* server's pending list (holds a ref) */
@@ -70,11 +76,17 @@ void conn_schedule(struct conn *c);         /* process input / flush in the befo
 void conn_close_after_flush(struct conn *c);
 void conn_update_events(struct conn *c);
 const struct server_config *conn_config(const struct conn *c);
+/* Output a connection may queue before its input stops being read (ws: min(this, send cap)). */
+#define CONN_OUT_HIGH_WATER ((size_t)1 << 20)
+int conn_over_budget(const struct conn *c); /* the server's global buffer budget is spent */
+void conn_account(struct conn *c); /* brings the budget up to date (trims idle large buffers) */
+int conn_ws_input_paused(const struct conn *c); /* ws output over its high-water mark */
 
 /* ws.c */
 void ws_conn_input(struct ws *ws);      /* parse frames from c->in */
 void ws_conn_open(struct ws *ws);       /* on_open once */
 void ws_conn_gone(struct ws *ws);       /* conn closed: on_close once, detach, drop conn's ref */
+void ws_conn_overloaded(struct ws *ws); /* input would pass the global budget: close 1013 */
 /* Largest frame boundary <= pos (up = 0) or smallest >= pos (up = 1) in c->out. */
 size_t ws_out_boundary(const struct conn *c, size_t pos, int up);
 

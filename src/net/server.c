@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,8 +24,13 @@
 #include "base/banned.h"
 
 #define READ_CHUNK 65536
-#define OUT_HIGH_WATER (1u << 20) /* stop reading requests while this much output is queued */
+#define OUT_HIGH_WATER CONN_OUT_HIGH_WATER /* stop reading while this much output is queued */
 #define LINGER_MS 1000
+#define REFUSE_SLOTS 256        /* connections past the cap kept open just to answer 503 */
+#define FD_RESERVE 64           /* fds left for the database, files, the loop */
+#define TRIM_BYTES (256u << 10) /* an idle buffer holding more than this gives it back */
+#define RETRY_AFTER_MS 1000
+#define ACCEPT_BACKOFF_MS 100
 
 struct server {
     struct loop *loop;
@@ -40,10 +46,15 @@ struct server {
     struct conn *conns;
     struct conn *pending;
     struct conn *closing;
-    struct timer accept_timer; /* re-enables accept after EMFILE */
+    struct timer accept_timer;  /* re-enables accept after EMFILE or a full table */
+    size_t nrefused;            /* of nconns: over the cap, answering 503 */
+    size_t buffered;            /* sum of every conn's accounted bytes */
+    unsigned long accept_fails; /* accept errors during the current back-off (logged once) */
+    int accept_paused;
 };
 
 static void process_input(struct conn *c);
+static void arm_timer(struct conn *c);
 static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 
 void server_config_defaults(struct server_config *cfg)
@@ -57,7 +68,10 @@ void server_config_defaults(struct server_config *cfg)
     cfg->idle_timeout_ms = 60000;
     cfg->ws_max_message = 16 * 1024 * 1024;
     cfg->ws_max_send_queue = 16 * 1024 * 1024;
-    cfg->ws_idle_timeout_ms = 0;
+    cfg->ws_ping_interval_ms = 25000;
+    cfg->ws_idle_timeout_ms = 60000;
+    cfg->max_connections = 100000;
+    cfg->max_buffered_bytes = (size_t)1 << 30;
 }
 
 const struct server_config *conn_config(const struct conn *c)
@@ -102,6 +116,29 @@ void conn_unref(struct conn *c)
     vr_free(c);
 }
 
+/* Gives back the memory of an empty buffer that grew large (a big body or message is over), and
+ * brings the server's budget up to date with what the connection holds now. */
+void conn_account(struct conn *c)
+{
+    if (!c->in.len && c->in.cap > TRIM_BYTES && !(c->req_active && !c->req_done))
+        buf_release(&c->in);
+    if (!conn_out_pending(c) && c->out.cap > TRIM_BYTES) {
+        buf_release(&c->out);
+        c->out_off = 0;
+        c->out_nonframe = 0;
+    }
+    if (!c->srv || c->closed)
+        return; /* conn_close took it off the budget */
+    size_t held = c->in.cap + c->out.cap;
+    c->srv->buffered = c->srv->buffered - c->accounted + held;
+    c->accounted = held;
+}
+
+int conn_over_budget(const struct conn *c)
+{
+    return c->srv && c->srv->buffered > c->srv->cfg.max_buffered_bytes;
+}
+
 void conn_close(struct conn *c)
 {
     if (c->closed)
@@ -125,6 +162,10 @@ void conn_close(struct conn *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     s->nconns--;
+    if (c->refused)
+        s->nrefused--;
+    s->buffered -= c->accounted; /* freed with the conn, after this dispatch */
+    c->accounted = 0;
     c->next_closing = s->closing;
     s->closing = c;
     log_debug("http", "conn=%llu closed", (unsigned long long)c->id);
@@ -140,18 +181,44 @@ void conn_schedule(struct conn *c)
     c->srv->pending = c;
 }
 
+static size_t ws_high_water(const struct conn *c)
+{
+    size_t cap = conn_config(c)->ws_max_send_queue;
+    return cap < OUT_HIGH_WATER ? cap : OUT_HIGH_WATER;
+}
+
+int conn_ws_input_paused(const struct conn *c)
+{
+    return conn_out_pending(c) >= ws_high_water(c);
+}
+
 void conn_update_events(struct conn *c)
 {
     if (c->closed)
         return;
+    conn_account(c);
     uint32_t ev = 0;
     if (!c->peer_eof) {
-        if (c->lingering || c->ws)
+        if (c->lingering)
             ev |= EPOLLIN;
-        else if (!c->close_after_flush && !(c->req_active && !c->req_done) &&
-                 conn_out_pending(c) < OUT_HIGH_WATER)
+        else if (c->ws) {
+            /* A peer that does not read its output (pongs included) is not read either; nor is
+             * one we are failing (its frames are not looked at; linger drains them). */
+            if (c->close_after_flush) {
+                /* no EPOLLIN until linger */
+            } else if (!conn_ws_input_paused(c)) {
+                ev |= EPOLLIN;
+                if (c->in_paused && c->in.len)
+                    conn_schedule(c); /* frames read before the pause */
+                c->in_paused = 0;
+            } else {
+                c->in_paused = 1;
+            }
+        } else if (!c->close_after_flush && !(c->req_active && !c->req_done) &&
+                   conn_out_pending(c) < OUT_HIGH_WATER)
             ev |= EPOLLIN;
     }
+
     /* EPOLLOUT only once a write hit EAGAIN: output queued by a callback is written by the
      * before-sleep flush, and arming then disarming EPOLLOUT for every message would cost two
      * epoll_ctl calls per message per connection (fan-out to many connections). */
@@ -220,12 +287,14 @@ static void out_compact(struct conn *c)
 
 void conn_flush(struct conn *c)
 {
+    int progress = 0;
     c->out_blocked = 0;
     while (!c->closed && c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->out_off += (size_t)n;
+            progress = 1;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -244,6 +313,12 @@ void conn_flush(struct conn *c)
     out_compact(c);
     if (!conn_out_pending(c) && c->close_after_flush && !c->lingering)
         start_linger(c);
+    if (c->timer_kind == CT_SEND && progress) {
+        if (conn_out_pending(c))
+            conn_timer(c, CT_SEND, conn_config(c)->header_timeout_ms);
+        else
+            arm_timer(c);
+    }
     conn_update_events(c);
 }
 
@@ -286,6 +361,23 @@ static void send_error(struct conn *c, int status, const char *why)
     conn_flush(c);
 }
 
+/* 503 from the server itself (connection cap, buffer budget): a JSON error as http_api's, with
+ * retryAfterMs and Retry-After; the connection closes after it. */
+static void send_overloaded(struct conn *c, const char *why)
+{
+    log_debug("http", "conn=%llu 503 %s", (unsigned long long)c->id, why);
+    char body[512], hdr[64];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"error\",\"errorMessage\":\"server overloaded: %s; retry "
+                     "later\",\"errorCode\":\"Overloaded\",\"retryAfterMs\":%d}",
+                     why, RETRY_AFTER_MS);
+    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", (RETRY_AFTER_MS + 999) / 1000);
+    int head = c->have_head && slice_eq_str(c->req.method, "HEAD");
+    append_response(c, 503, "application/json", body, (size_t)n, hdr, 1, 1, head);
+    conn_close_after_flush(c);
+    conn_flush(c);
+}
+
 void http_respond(struct conn *c, int status, const char *content_type, const void *body,
                   size_t len, const char *headers)
 {
@@ -314,6 +406,9 @@ static void arm_timer(struct conn *c)
     if (c->req_active) {
         loop_timer_stop(c->loop, &c->timer);
         c->timer_kind = CT_NONE;
+    } else if (conn_out_pending(c)) {
+        if (c->timer_kind != CT_SEND || !timer_pending(&c->timer))
+            conn_timer(c, CT_SEND, cfg->header_timeout_ms);
     } else if (c->in.len > 0) {
         if (c->timer_kind != CT_HEADER || !timer_pending(&c->timer))
             conn_timer(c, CT_HEADER, cfg->header_timeout_ms);
@@ -339,6 +434,15 @@ static void conn_on_timer(struct loop *l, struct timer *t)
         log_debug("http", "conn=%llu idle timeout", (unsigned long long)c->id);
         conn_close(c);
         break;
+    case CT_SEND:
+        if (!conn_out_pending(c)) {
+            arm_timer(c);
+            break;
+        }
+        log_debug("http", "conn=%llu send timeout (%zu bytes unread)", (unsigned long long)c->id,
+                  conn_out_pending(c));
+        conn_close(c);
+        break;
     case CT_LINGER:
     case CT_FLUSH:
         conn_close(c);
@@ -360,13 +464,35 @@ static void reset_request(struct conn *c)
     c->timer_kind = CT_NONE;
 }
 
+/* If c->in moved (buf_grow reallocated it while the body arrived), the request's slices point
+ * into freed memory: parse the head again where it is now (it is unchanged, so it parses the
+ * same). Every path that may move c->in while a request is being read comes through here. */
+static int rebase_request(struct conn *c)
+{
+    if (!c->have_head || c->req_base == c->in.data)
+        return 0;
+    ssize_t r = http_parse_request(c->in.data, c->head_len, &c->req);
+    if (r != (ssize_t)c->head_len) {
+        send_error(c, 500, "request head changed");
+        return -1;
+    }
+    c->req_base = c->in.data;
+    return 0;
+}
+
 /* Tries to complete the current request from c->in. 1: ready for the handler, 0: need more,
  * -1: answered with an error. */
 static int assemble_request(struct conn *c)
 {
     const struct server_config *cfg = conn_config(c);
+    if (rebase_request(c) < 0)
+        return -1;
     if (!c->have_head) {
         ssize_t r = http_parse_request(c->in.data, c->in.len, &c->req);
+        if (r == HTTP_TOO_MANY_HEADERS) {
+            send_error(c, 431, "too many header fields");
+            return -1;
+        }
         if (r == HTTP_PARTIAL) {
             if (c->in.len > cfg->max_header_bytes) {
                 send_error(c, 431, "request header fields too large");
@@ -384,11 +510,32 @@ static int assemble_request(struct conn *c)
         }
         c->have_head = 1;
         c->head_len = (size_t)r;
+        c->req_base = c->in.data;
         http_chunked_init(&c->chunk);
+        if (c->refused) {
+            send_overloaded(c, "too many connections");
+            return -1;
+        }
         if (c->req.content_length > 0 && (unsigned long long)c->req.content_length >
                                              (unsigned long long)cfg->max_body_bytes) {
             send_error(c, 413, "content-length over the body limit");
             return -1;
+        }
+        /* A new request needs room for its body (at least one read) within the budget. */
+        size_t need = (c->req.content_length > 0 ? (size_t)c->req.content_length : 0) + READ_CHUNK;
+        if (c->srv && (c->srv->buffered > cfg->max_buffered_bytes ||
+                       need > cfg->max_buffered_bytes - c->srv->buffered)) {
+            send_overloaded(c, "buffered data over the memory budget");
+            return -1;
+        }
+        if (!c->req.chunked && c->req.content_length > READ_CHUNK) {
+            /* A known length is reserved at once: counted against the budget from now on (so
+             * concurrent bodies cannot overcommit it) and read without a realloc per doubling.
+             * conn_read reads no further than the body's end. */
+            buf_reserve(&c->in, c->head_len + (size_t)c->req.content_length);
+            conn_account(c);
+            if (rebase_request(c) < 0)
+                return -1;
         }
     }
     size_t avail = c->in.len - c->head_len;
@@ -484,17 +631,38 @@ static void conn_read(struct conn *c)
             conn_close(c);
         return;
     }
+    if (c->req_active && !c->req_done)
+        return; /* the request's slices point into c->in: it must not move until answered */
     size_t room = c->in.max - c->in.len;
     if (room == 0) {
         process_input(c);
         return;
     }
     size_t want = room < READ_CHUNK ? room : READ_CHUNK;
+    if (c->have_head && !c->req.chunked && !c->ws) {
+        /* a body of known length: read up to its end only (its room is reserved) */
+        size_t end = c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0);
+        if (end > c->in.len && end - c->in.len < want)
+            want = end - c->in.len;
+    }
+    if (c->in.len + want + 1 > c->in.cap && c->srv && c->in.cap >= TRIM_BYTES) {
+        /* growing a large buffer (a body or message) past the global budget: refused */
+        size_t grow = c->in.cap; /* buf_grow doubles */
+        if (c->srv->buffered > c->srv->cfg.max_buffered_bytes ||
+            grow > c->srv->cfg.max_buffered_bytes - c->srv->buffered) {
+            if (c->ws)
+                ws_conn_overloaded(c->ws);
+            else
+                send_overloaded(c, "buffered data over the memory budget");
+            return;
+        }
+    }
     buf_grow(&c->in, want);
     ssize_t n = recv(c->fd, c->in.data + c->in.len, want, MSG_DONTWAIT);
     if (n > 0) {
         c->in.len += (size_t)n;
         c->in.data[c->in.len] = '\0';
+        conn_account(c);
         process_input(c);
         return;
     }
@@ -528,6 +696,8 @@ static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg)
     if (!c->closed && (events & EPOLLOUT) && !conn_out_pending(c) && !c->ws && c->in.len &&
         !c->req_active)
         process_input(c); /* output drained below the high-water mark: resume */
+    if (!c->closed && (events & EPOLLOUT))
+        conn_update_events(c); /* a paused WebSocket resumes reading */
     conn_unref(c);
 }
 
@@ -540,20 +710,38 @@ static void accept_resume(struct loop *l, struct timer *t)
         loop_mod_fd(l, s->lfd, EPOLLIN);
 }
 
+/* Stops accepting for ACCEPT_BACKOFF_MS (out of fds, or the refusal slots are full too): the
+ * kernel's backlog holds new clients meanwhile. Logged once per episode, not once per try. */
+static void accept_backoff(struct server *s, const char *why)
+{
+    if (!s->accept_paused)
+        log_warn("http", "accept paused: %s; retrying every %d ms", why, ACCEPT_BACKOFF_MS);
+    s->accept_paused = 1;
+    s->accept_fails++;
+    loop_mod_fd(s->loop, s->lfd, 0);
+    loop_timer_start(s->loop, &s->accept_timer, ACCEPT_BACKOFF_MS);
+}
+
 static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
 {
     struct server *s = arg;
     for (int i = 0; i < 256 && !s->shutting_down; i++) {
+        if (s->nconns >= s->cfg.max_connections + REFUSE_SLOTS) {
+            accept_backoff(s, "connection table full");
+            break;
+        }
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("http", "accept failed: %s; pausing accepts for 100 ms", strerror(errno));
-                loop_mod_fd(l, lfd, 0);
-                loop_timer_start(l, &s->accept_timer, 100);
-            }
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_backoff(s, strerror(errno));
             break;
+        }
+        if (s->accept_paused) {
+            log_info("http", "accepting again (%lu back-offs)", s->accept_fails);
+            s->accept_paused = 0;
+            s->accept_fails = 0;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -577,6 +765,12 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
             s->conns->prev = c;
         s->conns = c;
         s->nconns++;
+        if (s->nconns - s->nrefused > s->cfg.max_connections) {
+            c->refused = 1; /* answered 503 once its request head arrives */
+            s->nrefused++;
+            log_debug("http", "conn=%llu over the connection cap (%zu)", (unsigned long long)c->id,
+                      s->cfg.max_connections);
+        }
         arm_timer(c);
     }
 }
@@ -673,6 +867,32 @@ int server_start(struct loop *l, const struct server_config *cfg, http_handler_f
         s->cfg.ws_max_message = def.ws_max_message;
     if (!s->cfg.ws_max_send_queue)
         s->cfg.ws_max_send_queue = def.ws_max_send_queue;
+    if (!s->cfg.max_connections)
+        s->cfg.max_connections = def.max_connections;
+    if (!s->cfg.max_buffered_bytes)
+        s->cfg.max_buffered_bytes = def.max_buffered_bytes;
+    /* Every connection is an fd: raise the soft limit to the hard one, and keep the cap (plus the
+     * slots that answer 503) under it. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t want = rl.rlim_max;
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        size_t fds = rl.rlim_cur == RLIM_INFINITY ? (size_t)-1 : (size_t)rl.rlim_cur;
+        size_t room = fds > FD_RESERVE + REFUSE_SLOTS + 16 ? fds - FD_RESERVE - REFUSE_SLOTS : 16;
+        if (s->cfg.max_connections > room) {
+            /* said out loud only when a chosen cap is lowered, not the default */
+            if (s->cfg.max_connections != def.max_connections)
+                log_info("http", "max connections lowered from %zu to %zu (open file limit %zu)",
+                         s->cfg.max_connections, room, fds);
+            else
+                log_debug("http", "max connections %zu (open file limit %zu)", room, fds);
+            s->cfg.max_connections = room;
+        }
+    }
     timer_init(&s->accept_timer, accept_resume, s);
 
     int fd = listen_on(s->host, cfg->port, err);
@@ -712,6 +932,16 @@ int server_port(const struct server *s)
 size_t server_conn_count(const struct server *s)
 {
     return s->nconns;
+}
+
+size_t server_max_connections(const struct server *s)
+{
+    return s->cfg.max_connections;
+}
+
+size_t server_buffered_bytes(const struct server *s)
+{
+    return s->buffered;
 }
 
 static void close_listener(struct server *s)

@@ -29,7 +29,16 @@ struct server_config {
     size_t ws_max_message;     /* WebSocket message limit; over it: close 1009. default 16 MiB */
     size_t ws_max_send_queue;  /* bytes queued to a slow reader before it is cut off (1008);
                                   default 16 MiB */
-    uint32_t ws_idle_timeout_ms; /* 0: none; a ping is sent at half of it */
+    uint32_t ws_ping_interval_ms; /* server pings an open WebSocket this often; default 25 s;
+                                     0: none (then half of ws_idle_timeout_ms if that is set) */
+    uint32_t ws_idle_timeout_ms;  /* a WebSocket that sends nothing (not even a pong) for this
+                                     long is closed with 1001 "idle timeout". 60 s; 0: none */
+    size_t max_connections;       /* open connections; past it a new one gets 503 (JSON,
+                                     Retry-After). default 100000, lowered to what RLIMIT_NOFILE
+                                     allows (server_start raises the soft limit to the hard one) */
+    size_t max_buffered_bytes;    /* input and output buffered across all connections; past it new
+                                     requests get 503 with retryAfterMs and a body that would
+                                     grow past it is refused. default 1 GiB */
 };
 
 /* The handler gets every complete request (body in req->body, dechunked). The request and its
@@ -44,6 +53,8 @@ int server_port(const struct server *s);
 void server_shutdown(struct server *s);
 void server_free(struct server *s);
 size_t server_conn_count(const struct server *s);
+size_t server_max_connections(const struct server *s); /* the cap in force (after the fd limit) */
+size_t server_buffered_bytes(const struct server *s);  /* what counts against the budget now */
 
 uint64_t conn_id(const struct conn *c);
 void conn_ref(struct conn *c);

@@ -228,9 +228,12 @@ struct ws {
     int msg_op;      /* WS_OP_TEXT/BINARY while a fragmented message is open, else 0 */
     struct utf8_state utf8;
     size_t max_message, max_queue;
-    uint32_t idle_ms;
-    uint64_t last_rx;
+    uint32_t idle_ms, ping_ms;
+    uint64_t last_rx, last_ping;
     struct timer timer;
+    struct timer deadline; /* ws_set_deadline */
+    int deadline_code;
+    char deadline_reason[124];
 };
 
 uint64_t ws_id(const struct ws *ws)
@@ -258,6 +261,7 @@ void ws_unref(struct ws *ws)
     if (--ws->refs > 0)
         return;
     loop_timer_stop(ws->loop, &ws->timer);
+    loop_timer_stop(ws->loop, &ws->deadline);
     buf_release(&ws->msg);
     vr_free(ws);
 }
@@ -331,10 +335,28 @@ static void ws_fail(struct ws *ws, int code, const char *reason)
         send_close(ws, code, reason);
     ws->report_code = code;
     snprintf(ws->reason, sizeof ws->reason, "%s", reason);
+    /* the keep-alive timer becomes the close-handshake timer (a ping is due no more) */
+    loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
     conn_flush(c);
     conn_close_after_flush(c);
 }
 
+/* Arms the timer for the next ping or idle check, whichever comes first. */
+static void arm_keepalive(struct ws *ws, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    if (ws->ping_ms)
+        next = ws->last_ping + ws->ping_ms;
+    if (ws->idle_ms && ws->last_rx + ws->idle_ms < next)
+        next = ws->last_rx + ws->idle_ms;
+    if (next == UINT64_MAX)
+        return;
+    loop_timer_start(ws->loop, &ws->timer, next > now ? next - now : 1);
+}
+
+/* Keep-alive: a ping every ping_ms (counted toward the send cap like any frame: skipped while
+ * the peer is not reading), and a close 1001 once nothing at all, pongs included, arrived for
+ * idle_ms. */
 static void ws_on_timer(struct loop *l, struct timer *t)
 {
     struct ws *ws = t->arg;
@@ -345,15 +367,49 @@ static void ws_on_timer(struct loop *l, struct timer *t)
         conn_close(c); /* the peer never answered our close */
         return;
     }
-    uint64_t now = loop_now_ms(l), idle = now - ws->last_rx;
-    if (idle >= ws->idle_ms) {
-        log_debug("ws", "conn=%llu idle timeout", (unsigned long long)ws->id);
-        conn_close(c);
+    uint64_t now = loop_now_ms(l);
+    if (ws->idle_ms && now - ws->last_rx >= ws->idle_ms) {
+        log_info("ws", "conn=%llu close 1001 idle timeout (nothing received for %u ms)",
+                 (unsigned long long)ws->id, ws->idle_ms);
+        ws_fail(ws, WS_CLOSE_GOING_AWAY, "idle timeout");
         return;
     }
-    if (idle >= ws->idle_ms / 2)
-        queue_frame(ws, WS_OP_PING, NULL, 0);
-    loop_timer_start(l, &ws->timer, ws->idle_ms / 2 ? ws->idle_ms / 2 : 1);
+    if (ws->ping_ms && now - ws->last_ping >= ws->ping_ms) {
+        ws->last_ping = now;
+        if (conn_out_pending(c) + 2 <= ws->max_queue && !conn_ws_input_paused(c))
+            queue_frame(ws, WS_OP_PING, NULL, 0);
+    }
+    arm_keepalive(ws, now);
+}
+
+static void ws_on_deadline(struct loop *l, struct timer *t)
+{
+    struct ws *ws = t->arg;
+    if (!ws->c || ws->c->closed || ws->close_sent || ws->c->close_after_flush)
+        return;
+    log_info("ws", "conn=%llu close %d %s (deadline)", (unsigned long long)ws->id,
+             ws->deadline_code, ws->deadline_reason);
+    ws_fail(ws, ws->deadline_code, ws->deadline_reason);
+}
+
+void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason)
+{
+    if (!ms) {
+        loop_timer_stop(ws->loop, &ws->deadline);
+        return;
+    }
+    ws->deadline_code = ws_close_code_valid(code) ? code : WS_CLOSE_POLICY;
+    snprintf(ws->deadline_reason, sizeof ws->deadline_reason, "%s", reason ? reason : "");
+    loop_timer_start(ws->loop, &ws->deadline, ms);
+}
+
+void ws_conn_overloaded(struct ws *ws)
+{
+    if (!ws->c || ws->c->closed || ws->c->close_after_flush)
+        return;
+    log_warn("ws", "conn=%llu close 1013 input over the server's memory budget",
+             (unsigned long long)ws->id);
+    ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
 }
 
 int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
@@ -414,12 +470,15 @@ int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers
     ws->max_message = cfg->ws_max_message;
     ws->max_queue = cfg->ws_max_send_queue;
     ws->idle_ms = cfg->ws_idle_timeout_ms;
+    ws->ping_ms = cfg->ws_ping_interval_ms;
+    if (!ws->ping_ms && ws->idle_ms)
+        ws->ping_ms = ws->idle_ms / 2 ? ws->idle_ms / 2 : 1;
     ws->utf8 = (struct utf8_state){ 0, 0x80, 0xbf };
     buf_init(&ws->msg, ws->max_message);
     timer_init(&ws->timer, ws_on_timer, ws);
-    ws->last_rx = loop_now_ms(c->loop);
-    if (ws->idle_ms)
-        loop_timer_start(c->loop, &ws->timer, ws->idle_ms / 2 ? ws->idle_ms / 2 : 1);
+    timer_init(&ws->deadline, ws_on_deadline, ws);
+    ws->last_rx = ws->last_ping = loop_now_ms(c->loop);
+    arm_keepalive(ws, ws->last_rx);
 
     /* The conn switches to frame mode: output before this point is not frames. */
     c->out_nonframe = c->out.len;
@@ -459,6 +518,7 @@ void ws_conn_gone(struct ws *ws)
     if (c)
         c->ws = NULL;
     loop_timer_stop(ws->loop, &ws->timer);
+    loop_timer_stop(ws->loop, &ws->deadline);
     if (!ws->notified) {
         ws->notified = 1;
         if (ws->h.on_close && ws->opened) {
@@ -561,6 +621,8 @@ void ws_conn_input(struct ws *ws)
     ws_ref(ws);
     conn_ref(c);
     while (!c->closed && !c->close_after_flush && ws->c && !ws->close_received) {
+        if (conn_ws_input_paused(c))
+            break; /* the peer is not reading: neither do we (resumed by conn_update_events) */
         unsigned char *p = (unsigned char *)c->in.data + off;
         size_t n = c->in.len - off;
         struct ws_frame f;
@@ -582,7 +644,10 @@ void ws_conn_input(struct ws *ws)
         ws_unmask(pl, (size_t)f.payload_len, f.mask, 0);
         off += (size_t)r;
         if (f.opcode == WS_OP_PING) {
-            if (!ws->close_sent)
+            /* Pongs count toward the send cap: one that does not fit is dropped (§5.5.3 lets us
+             * answer only the latest ping), and the loop pauses above. */
+            size_t need = (size_t)f.payload_len + 2;
+            if (!ws->close_sent && conn_out_pending(c) + need <= ws->max_queue)
                 queue_frame(ws, WS_OP_PONG, pl, (size_t)f.payload_len);
         } else if (f.opcode == WS_OP_PONG) {
             /* liveness only */
@@ -605,13 +670,23 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
     if (!c || c->closed || ws->close_sent || c->close_after_flush)
         return -1;
     size_t pending = conn_out_pending(c);
-    if (n > ws->max_queue || pending + n + 10 > ws->max_queue) {
+    conn_account(c);
+    /* Past the server's global budget, a client that is not keeping up (over its high-water
+     * mark) is cut off first, so that the server stays within its memory. */
+    int over_budget = conn_over_budget(c) && conn_ws_input_paused(c);
+    if (over_budget || n > ws->max_queue || pending + n + 10 > ws->max_queue) {
         /* Drop what is queued (keeping a frame already partly written, so the stream stays
          * well-formed), then close with 1008: best effort, the reader is not reading. */
         size_t keep = ws_out_boundary(c, c->out_off, 1);
         if (keep < c->out.len) {
             c->out.len = keep;
             c->out.data[keep] = '\0';
+        }
+        if (over_budget) {
+            log_warn("ws", "conn=%llu close 1013 server over its memory budget (%zu bytes queued)",
+                     (unsigned long long)ws->id, pending);
+            ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
+            return -1;
         }
         log_info("ws", "conn=%llu close 1008 send queue full (%zu bytes queued)",
                  (unsigned long long)ws->id, pending);

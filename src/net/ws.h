@@ -79,8 +79,13 @@ struct ws_handlers {
  *
  * on_close's code: the peer's close code (1005 if its close frame had none); the code we sent
  * when we failed the connection (1002 protocol, 1007 bad UTF-8, 1009 too big, 1008 send queue
- * full); 1006 when TCP went away without a close frame (also idle timeout, or no answer to our
- * close within 3 s). on_close is never called from inside another callback of the same ws. */
+ * full, 1001 idle timeout, 1013 over the server's buffer budget); 1006 when TCP went away without
+ * a close frame (or no answer to our close within 3 s). on_close is never called from inside
+ * another callback of the same ws.
+ *
+ * Keep-alive (server_config): a ping every ws_ping_interval_ms, close 1001 "idle timeout" once
+ * nothing arrived for ws_idle_timeout_ms. Backpressure: while more than min(1 MiB, send cap) is
+ * queued, no input is read (pongs included: a pong that would pass the cap is dropped). */
 int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
               struct ws **out);
 
@@ -97,6 +102,10 @@ int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n);
 /* Starts the close handshake: sends our close frame (code, reason up to 123 bytes), then waits
  * up to 3 s for the peer's before closing TCP. Data arriving meanwhile is dropped. */
 void ws_close(struct ws *ws, int code, const char *reason);
+/* Closes the connection with (code, reason) unless the deadline is cleared within ms (ms = 0
+ * clears it; a new call replaces it). For protocols on top, e.g. "no `connect` within 10 s":
+ * set it in the upgrade handler, clear it when the first message arrives. */
+void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason);
 uint64_t ws_id(const struct ws *ws);
 size_t ws_queued_bytes(const struct ws *ws);
 void ws_set_arg(struct ws *ws, void *arg);

@@ -394,17 +394,33 @@ static void handle_static(struct http_api *api, struct conn *c, struct http_requ
     }
     memcpy(rel, p.p, p.len);
     rel[p.len] = '\0';
+    /* No dotfiles or dot-folders (/.env, /.git/HEAD): they hold secrets, never assets. */
+    for (size_t i = 0; i + 1 < p.len; i++) {
+        if (rel[i] == '/' && rel[i + 1] == '.') {
+            respond_error(c, 404, "NotFound", "no such file", NULL);
+            return;
+        }
+    }
     if (rel[p.len - 1] == '/')
         snprintf(rel + p.len, sizeof rel - p.len, "index.html");
     char full[PATH_MAX * 2];
     snprintf(full, sizeof full, "%s%s", api->public_dir, rel);
+    /* Symlinks are followed only while they stay inside public/: the resolved path must be
+     * public/'s own resolved path plus '/'. */
+    char root[PATH_MAX], real[PATH_MAX];
+    size_t rl = 0;
+    int inside = realpath(api->public_dir, root) && realpath(full, real);
+    if (inside) {
+        rl = strlen(root);
+        inside = !strncmp(real, root, rl) && real[rl] == '/';
+    }
     struct stat st;
-    if (stat(full, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (!inside || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
         respond_error(c, 404, "NotFound", "no such file", NULL);
         return;
     }
     struct buf b = BUF_INIT(MAX_STATIC_FILE);
-    if (read_file(full, &b) < 0) {
+    if (read_file(real, &b) < 0) {
         respond_error(c, 500, "ReadFailed", "could not read the file", NULL);
     } else {
         /* http_respond leaves the body out for HEAD but keeps its Content-Length */

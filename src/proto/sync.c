@@ -80,6 +80,8 @@ struct sync_response {
     int kind;            /* JS_MUTATION or JS_ACTION */
 };
 
+#define SYNC_CONNECT_TIMEOUT_MS 10000 /* an open WebSocket must send `connect` within */
+
 /* What sync built for a connection and has not handed to the WebSocket yet: whole messages, in
  * order. pump() hands them over while the socket's own queue is under OUT_LOW_WATER, splitting a
  * transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big transition goes
@@ -1189,6 +1191,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         buf_release(&b);
     } else if (!strcmp(type, "connect")) {
         handle_connect(c, msg);
+        if (c->session && c->ws)
+            ws_set_deadline(c->ws, 0, 0, NULL); /* connected: the handshake deadline is met */
     } else if (strcmp(type, "modifyQuerySet") && strcmp(type, "mutation") &&
                strcmp(type, "action")) {
         char m[200];
@@ -1232,6 +1236,7 @@ void sync_accept(struct sync *sy, struct conn *cn, struct http_request *req)
     }
     ws_ref(ws);
     c->ws = ws;
+    ws_set_deadline(ws, SYNC_CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no connect within 10 s");
 }
 
 /* --- lifecycle --- */

@@ -204,7 +204,7 @@ TEST(parse_header_count_limit)
     CHECK_EQ_INT(req.n_headers, HTTP_MAX_HEADERS);
     b.len = at_limit;
     buf_append_str(&b, "One-Too-Many: v\r\n\r\n");
-    CHECK_EQ_INT(http_parse_request(guard_copy(b.data, b.len), b.len, &req), HTTP_ERROR);
+    CHECK_EQ_INT(http_parse_request(guard_copy(b.data, b.len), b.len, &req), HTTP_TOO_MANY_HEADERS);
     buf_release(&b);
 }
 
@@ -302,6 +302,24 @@ static void handler(struct conn *c, struct http_request *req, void *arg)
         loop_timer_start(L, &later, 30);
         return;
     }
+    if (slice_eq_str(req->path, "/huge")) {
+        size_t n = 8u << 20;
+        char *body = malloc(n);
+        memset(body, 'h', n);
+        http_respond(c, 200, "text/plain", body, n, NULL);
+        free(body);
+        return;
+    }
+    if (slice_eq_str(req->path, "/big")) {
+        /* read after the body arrived in many reads: the head must still be readable (ASan) */
+        const struct slice *tag = http_header_get(req, "x-tag");
+        int n = snprintf(b, sizeof b, "%.*s %.*s len=%zu tag=%.*s last=%c", (int)req->method.len,
+                         req->method.p, (int)req->target.len, req->target.p, req->body.len,
+                         tag ? (int)tag->len : 0, tag ? tag->p : "",
+                         req->body.len ? req->body.p[req->body.len - 1] : '-');
+        http_respond(c, 200, "text/plain", b, (size_t)n, NULL);
+        return;
+    }
     int n = snprintf(b, sizeof b, "%.*s %.*s [%.*s]", (int)req->method.len, req->method.p,
                      (int)req->target.len, req->target.p, (int)req->body.len, req->body.p);
     http_respond(c, 200, "text/plain", b, (size_t)n, "X-Test: 1\r\n");
@@ -316,13 +334,15 @@ static void answer_later(struct loop *l, struct timer *t)
     }
 }
 
+static size_t max_body = 4096; /* for the next start() */
+
 static void start(uint32_t header_ms, uint32_t idle_ms)
 {
     L = loop_new();
     struct server_config cfg;
     server_config_defaults(&cfg);
     cfg.max_header_bytes = 1024;
-    cfg.max_body_bytes = 4096;
+    cfg.max_body_bytes = max_body;
     cfg.header_timeout_ms = header_ms;
     cfg.idle_timeout_ms = idle_ms;
     struct buf err = BUF_INIT(256);
@@ -413,6 +433,95 @@ TEST(server_errors)
     expect_error(ch, strlen(ch), "HTTP/1.1 413 Content Too Large\r\n");
     const char *both = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
     expect_error(both, strlen(both), "HTTP/1.1 400 Bad Request\r\n");
+    char many[1024];
+    size_t k = (size_t)snprintf(many, sizeof many, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i <= HTTP_MAX_HEADERS; i++)
+        k += (size_t)snprintf(many + k, sizeof many - k, "H%d: v\r\n", i);
+    k += (size_t)snprintf(many + k, sizeof many - k, "\r\n");
+    expect_error(many, k, "HTTP/1.1 431 Request Header Fields Too Large\r\n");
+}
+
+/* Runs the loop for `ms` without reading anything on the client side. */
+static void run_only(unsigned ms)
+{
+    struct timer t;
+    timer_init(&t, stop_loop, NULL);
+    loop_timer_start(L, &t, ms);
+    loop_run(L);
+    loop_timer_stop(L, &t);
+}
+
+/* A response the client never reads is dropped after header_timeout_ms without progress, not
+ * held for the whole keep-alive idle timeout; one that is read keeps the connection. */
+TEST(server_unread_response_times_out)
+{
+    start(200, 60000);
+    struct client c = cli_connect();
+    const char *r = "GET /huge HTTP/1.1\r\n\r\n";
+    cli_send(&c, r, strlen(r));
+    run_only(100);
+    CHECK_EQ_INT(server_conn_count(S), 1);
+    run_only(400);
+    CHECK_EQ_INT(server_conn_count(S), 0);
+    cli_close(&c);
+    c = cli_connect();
+    cli_send(&c, r, strlen(r));
+    pump(&c, 500); /* reads it all (keeping the first MiB) */
+    CHECK(c.in.len > 0 && !c.eof);
+    CHECK_EQ_INT(server_conn_count(S), 1);
+    cli_close(&c);
+    stop();
+}
+
+/* Bodies far larger than one read, arriving in pieces: the input buffer is reallocated while the
+ * request's head is parsed (issue 7: a use-after-free). Content-Length and chunked. */
+TEST(server_large_bodies_across_reads)
+{
+    max_body = 4 << 20;
+    start(2000, 2000);
+    max_body = 4096;
+    size_t sizes[] = {65535, 65536, 65537, 1 << 20, (3 << 20) + 7};
+    static char piece[100000];
+    memset(piece, 'z', sizeof piece);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int chunked = 0; chunked < 2; chunked++) {
+            struct client c = cli_connect();
+            char head[256];
+            int hn = chunked ? snprintf(head, sizeof head,
+                                        "POST /big?i=%zu HTTP/1.1\r\nX-Tag: t%zu\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n",
+                                        i, i)
+                             : snprintf(head, sizeof head,
+                                        "POST /big?i=%zu HTTP/1.1\r\nX-Tag: t%zu\r\n"
+                                        "Content-Length: %zu\r\n\r\n",
+                                        i, i, sizes[i]);
+            cli_send(&c, head, (size_t)hn);
+            pump(&c, 2);
+            for (size_t sent = 0; sent < sizes[i];) {
+                size_t n = sizes[i] - sent < sizeof piece ? sizes[i] - sent : sizeof piece;
+                if (chunked) {
+                    char ch[32];
+                    int cn = snprintf(ch, sizeof ch, "%zx\r\n", n);
+                    cli_send(&c, ch, (size_t)cn);
+                }
+                cli_send(&c, piece, n);
+                if (chunked)
+                    cli_send(&c, "\r\n", 2);
+                sent += n;
+                pump(&c, 1);
+            }
+            if (chunked)
+                cli_send(&c, "0\r\n\r\n", 5);
+            pump(&c, 50);
+            char want[128];
+            snprintf(want, sizeof want, "POST /big?i=%zu len=%zu tag=t%zu last=z", i, sizes[i], i);
+            if (!strstr(c.in.data, want))
+                fprintf(stderr, "size %zu chunked %d: got %.200s\n", sizes[i], chunked, c.in.data);
+            CHECK(strstr(c.in.data, want) != NULL);
+            cli_close(&c);
+        }
+    }
+    stop();
 }
 
 TEST(server_error_after_good_request)

@@ -269,6 +269,16 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         buf_appendf(&msgs, "B:%zu|", n);
     if (is_text && n == 4 && memcmp(p, "bye!", 4) == 0) {
         ws_close(ws, 4000, "later");
+    } else if (is_text && n == 8 && memcmp(p, "deadline", 8) == 0) {
+        ws_set_deadline(ws, 100, 4001, "no connect");
+    } else if (is_text && n == 5 && memcmp(p, "clear", 5) == 0) {
+        ws_set_deadline(ws, 0, 0, NULL);
+    } else if (is_text && n == 8 && memcmp(p, "bigflood", 8) == 0) {
+        static char chunk[65536];
+        int i = 0;
+        while (i < 200 && ws_send(ws, 0, chunk, sizeof chunk) == 0)
+            i++;
+        buf_appendf(&msgs, "bigsent:%d|", i);
     } else if (is_text && n == 5 && memcmp(p, "flood", 5) == 0) {
         static char chunk[1000];
         int i = 0;
@@ -298,15 +308,19 @@ static void handler(struct conn *c, struct http_request *req, void *arg)
 }
 
 static uint32_t idle_ms; /* ws_idle_timeout_ms for the next start() */
+static size_t budget, sendq, maxmsg; /* max_buffered_bytes, ws_max_send_queue, ws_max_message */
 
 static void start(void)
 {
     L = loop_new();
     struct server_config cfg;
     server_config_defaults(&cfg);
-    cfg.ws_max_message = 1000;
-    cfg.ws_max_send_queue = 4096;
+    cfg.ws_max_message = maxmsg ? maxmsg : 1000;
+    cfg.ws_max_send_queue = sendq ? sendq : 4096;
+    if (budget)
+        cfg.max_buffered_bytes = budget;
     cfg.ws_idle_timeout_ms = idle_ms;
+    cfg.ws_ping_interval_ms = idle_ms / 2;
     struct buf err = BUF_INIT(256);
     if (server_start(L, &cfg, handler, NULL, &S, &err) < 0)
         abort();
@@ -574,9 +588,95 @@ TEST(ws_send_queue_cap_closes_1008)
     stop();
 }
 
+/* Past the server's global buffer budget, a client over its high-water mark is closed with 1013
+ * long before its own send cap (8 MiB here) is reached. */
+TEST(ws_global_budget_closes_1013)
+{
+    budget = 1 << 20;
+    sendq = 8 << 20;
+    start();
+    budget = sendq = 0;
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "bigflood", 8);
+    pump(&c, 50);
+    const char *m = strstr(msgs.data, "bigsent:");
+    CHECK(m != NULL);
+    int sent = m ? atoi(m + 8) : -1;
+    CHECK(sent >= 8 && sent <= 20); /* about 1 MiB of 64 KiB messages, not 8 MiB */
+    const char *want = "\x88\x1f\x03\xf5server over its memory budget";
+    CHECK(memmem(c.in.data + at, c.in.len - at, want, 33) != NULL);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1013);
+    buf_release(&c.in);
+    stop();
+}
+
+/* An incoming message whose buffer would grow past the global budget: close 1013. */
+TEST(ws_global_budget_input_closes_1013)
+{
+    budget = 600 << 10;
+    maxmsg = 4 << 20;
+    start();
+    budget = maxmsg = 0;
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    size_t len = 2 << 20;
+    unsigned char hdr[14] = { 0x82, 0x80 | 127 };
+    for (int i = 0; i < 8; i++)
+        hdr[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    cli_send(&c, hdr, sizeof hdr); /* mask key 0: the payload goes as is */
+    static char piece[65536];
+    for (size_t sent = 0; sent < len && !c.eof; sent += sizeof piece) {
+        if (send(c.fd, piece, sizeof piece, MSG_NOSIGNAL) < 0)
+            break;
+        pump(&c, 2);
+    }
+    pump(&c, 50);
+    const char *want = "\x88\x1f\x03\xf5server over its memory budget";
+    CHECK(c.in.len > at && memmem(c.in.data + at, c.in.len - at, want, 33) != NULL);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1013);
+    buf_release(&c.in);
+    stop();
+}
+
+TEST(ws_deadline_closes_unless_cleared)
+{
+    start();
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "deadline", 8);
+    pump(&c, 60);
+    CHECK_EQ_INT(c.in.len, at); /* not yet */
+    pump(&c, 100);
+    CHECK(memmem(c.in.data + at, c.in.len - at, "\x88\x0c\x0f\xa1no connect", 14) != NULL);
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 4001);
+    buf_release(&c.in);
+    struct client d = ws_connect(NULL, 0);
+    at = frames_at(&d);
+    send_frame(&d, 0x81, "deadline", 8);
+    pump(&d, 30);
+    send_frame(&d, 0x81, "clear", 5);
+    pump(&d, 200);
+    CHECK_EQ_INT(d.in.len, at);
+    CHECK(!d.eof);
+    CHECK_EQ_INT(close_calls, 1);
+    close(d.fd);
+    buf_release(&d.in);
+    stop();
+}
+
 TEST(ws_idle_ping_then_drop)
 {
-    idle_ms = 200; /* checks every 100 ms: ping once idle >= 100, drop once idle >= 200 */
+    idle_ms = 200; /* a ping every 100 ms, closed once nothing arrived for 200 ms */
     start();
     idle_ms = 0;
     struct client c = ws_connect(NULL, 0);
@@ -589,10 +689,13 @@ TEST(ws_idle_ping_then_drop)
     pump(&c, 100);
     CHECK(!c.eof);
     CHECK_EQ_INT(close_calls, 0);
-    pump(&c, 300); /* now silent: dropped */
+    pump(&c, 300); /* now silent: closed with 1001 "idle timeout" */
     CHECK(c.eof);
+    CHECK(memmem(c.in.data + at, c.in.len - at, "\x88\x0e\x03\xe9idle timeout", 16) != NULL);
+    shutdown(c.fd, SHUT_WR); /* the server lingers until our EOF */
+    pump(&c, 50);
     CHECK_EQ_INT(close_calls, 1);
-    CHECK_EQ_INT(close_code, 1006);
+    CHECK_EQ_INT(close_code, 1001);
     close(c.fd);
     buf_release(&c.in);
     stop();
