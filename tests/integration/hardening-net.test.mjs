@@ -197,11 +197,13 @@ test("the connection cap answers 503 (JSON, Retry-After) before the upgrade; fre
 
 test("the cap follows the open-file limit; a full table pauses accepting (logged once) and resumes", async () => {
     // 400 fds: 64 kept for files, 256 to answer 503 past the cap: the cap becomes 80
-    const proc = spawn("prlimit", ["--nofile=400:400", VIREO_BIN, "serve", tempDir("basic"), "--port", "0", "--max-connections", "1000"], {
+    const dir = tempDir("basic");
+    const proc = spawn("prlimit", ["--nofile=400:400", VIREO_BIN, "serve", dir, "--port", "0", "--max-connections", "1000"], {
         env: childEnv(),
         stdio: ["ignore", "pipe", "pipe"],
     });
     const s = new Server(proc);
+    s.dir = dir; // the admin key is read from dir/.vireo/admin_key
     servers.push(s);
     await s.waitReady();
     await s.waitStderr(/max connections lowered from 1000 to 80/);
