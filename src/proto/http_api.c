@@ -108,8 +108,9 @@ static int status_for_error(const struct js_result *r)
     case JS_ERR_ARGS:
         return 400;
     case JS_ERR_TIMEOUT:
-    case JS_ERR_INTERNAL:
         return 500;
+    case JS_ERR_INTERNAL:
+        return strcmp(r->error_code.data, "ServerShuttingDown") ? 500 : 503;
     default:
         break;
     }

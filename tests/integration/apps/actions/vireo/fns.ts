@@ -138,3 +138,12 @@ export const outer = action({
 });
 
 export const version = action({ args: {}, handler: async () => "v1" });
+
+export const slowVersion = action({
+  args: { ms: v.number() },
+  handler: async (_ctx, { ms }) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end);
+    return "v1";
+  },
+});
