@@ -131,6 +131,22 @@ test("sync: an action's mutation reaches a live query before the action's answer
     assert.equal(bad.errorCode, "ArgumentValidationError");
 });
 
+test("many concurrent actions over HTTP and sync: every write lands once, every caller is answered", { timeout: 30000 }, async () => {
+    const n0 = (await srv.query("fns:count", {})).json.value;
+    const c = await open();
+    const calls = [];
+    for (let i = 0; i < 20; i++) {
+        calls.push(srv.action("fns:writeMany", { prefix: `conc-h${i}-`, n: 3 }).then((r) => {
+            assert.equal(r.status, 200, r.text);
+        }));
+        calls.push(c.call("action", `c${i}`, "fns:writeMany", { prefix: `conc-s${i}-`, n: 3 }).then((r) => {
+            assert.equal(r.success, true, JSON.stringify(r));
+        }));
+    }
+    await Promise.all(calls);
+    assert.equal((await srv.query("fns:count", {})).json.value, n0 + 120);
+});
+
 test("callers that leave before their action ends: nothing breaks", { timeout: 15000 }, async () => {
     // an HTTP client that closes its socket
     const sock = net.connect(srv.port, "127.0.0.1");
