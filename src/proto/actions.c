@@ -83,6 +83,7 @@ struct action_pool {
 
     /* loop thread only */
     unsigned pending;               /* submitted, not yet answered */
+    uint64_t rejected;              /* refused past max_pending */
     struct action_call *awaiting;   /* ran in the open batch; answered after it commits */
     struct action_worker *workers;
     unsigned nworkers;
@@ -249,6 +250,9 @@ static void *worker_main(void *arg)
 static void finish_job(struct action_pool *p, struct action_job *job)
 {
     p->pending--;
+    p->shard->calls++; /* a call from a client, counted once it is answered */
+    if (job->res.status != JS_OK)
+        p->shard->call_errors++;
     job->res.version = store_version(p->shard->store);
     job->done(job->arg, &job->res);
     js_result_release(&job->res);
@@ -286,7 +290,10 @@ static void run_call(struct action_pool *p, struct action_call *c)
                  fn->kind == JS_ACTION ? "an" : "a", kind_word(fn->kind), kind_word(c->kind));
         set_error(res, JS_ERR_THROWN, "InvalidArgument", msg);
     } else {
+        uint64_t calls = s->calls, errors = s->call_errors;
         shard_call(s, fn, c->args, c->len, NULL, res);
+        s->calls = calls; /* the metrics count calls from clients; this is the action's */
+        s->call_errors = errors;
         if (res->txn) { /* the store belongs to this thread: never let the worker free it */
             store_txn_free(res->txn);
             res->txn = NULL;
@@ -356,8 +363,10 @@ int action_pool_submit(struct action_pool *p, const struct js_function *fn, cons
 {
     if (atomic_load(&p->stopping))
         return -ESHUTDOWN;
-    if (p->pending >= p->opts.max_pending)
+    if (p->pending >= p->opts.max_pending) {
+        p->rejected++;
         return -EAGAIN;
+    }
     struct action_job *job = vr_calloc(1, sizeof *job);
     job->path = vr_strdup(fn->path);
     job->args = vr_strndup(args, len);
@@ -377,6 +386,11 @@ int action_pool_submit(struct action_pool *p, const struct js_function *fn, cons
 unsigned action_pool_pending(const struct action_pool *p)
 {
     return p->pending;
+}
+
+uint64_t action_pool_rejected(const struct action_pool *p)
+{
+    return p->rejected;
 }
 
 void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name)

@@ -53,7 +53,8 @@ void action_pool_stop(struct action_pool *p);
  * committed (with StoreError if it failed: what they reported was lost). */
 void action_pool_flush(struct action_pool *p, int batch_failed);
 
-/* Actions queued or running (loop thread). */
+/* Actions queued or running, and actions refused past max_pending (loop thread). */
 unsigned action_pool_pending(const struct action_pool *p);
+uint64_t action_pool_rejected(const struct action_pool *p);
 
 #endif

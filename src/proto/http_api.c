@@ -359,6 +359,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                     (unsigned long long)ss->messages_in, (unsigned long long)ss->messages_out,
                     (unsigned long long)ss->transitions);
     }
+    if (sh->actions)
+        buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
+                    action_pool_pending(sh->actions),
+                    (unsigned long long)action_pool_rejected(sh->actions));
     buf_appendf(&b, "\"rssBytes\":%ld}", rss_pages * sysconf(_SC_PAGESIZE));
     respond_json(c, 200, &b);
     buf_release(&b);

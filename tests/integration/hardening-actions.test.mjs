@@ -207,6 +207,9 @@ test("--max-pending-actions: past it, ServerOverloaded with retryAfterMs over HT
         assert.equal(sr.success, false);
         assert.equal(sr.errorCode, "ServerOverloaded");
         assert.equal(typeof sr.retryAfterMs, "number");
+        const m = (await s.get("/api/metrics")).json;
+        assert.equal(m.actionsPending, 2);
+        assert.equal(m.actionsRejected, 2);
         // queries and mutations are not affected
         assert.equal((await s.query("fns:ping", {})).json.value, "pong");
         assert.equal((await s.mutation("fns:addNote", { text: "x" })).status, 200);
