@@ -20,8 +20,8 @@
 #include "proto/shard.h"
 #include "base/banned.h"
 
-#define STOP_CHECK_MS 100   /* CPU time between a running action's stop checks */
-#define JOIN_WAIT_MS 3000   /* how long action_pool_free waits for a busy worker */
+#define STOP_CHECK_MS 100 /* CPU time between a running action's stop checks */
+#define JOIN_WAIT_MS 3000 /* how long action_pool_free waits for a busy worker */
 
 struct action_job {
     struct action_job *next;
@@ -73,8 +73,8 @@ struct action_pool {
     atomic_int stopping;
 
     pthread_mutex_t mu;
-    pthread_cond_t work;   /* jobs queued, a new bundle, or stopping */
-    pthread_cond_t exited; /* a worker exited */
+    pthread_cond_t work;                     /* jobs queued, a new bundle, or stopping */
+    pthread_cond_t exited;                   /* a worker exited */
     struct action_job *queue, **queue_tail;  /* waiting for a worker */
     struct action_job *done, **done_tail;    /* finished, for the loop thread */
     struct action_call *calls, **calls_tail; /* nested calls, for the loop thread */
@@ -82,9 +82,9 @@ struct action_pool {
     uint64_t gen;
 
     /* loop thread only */
-    unsigned pending;               /* submitted, not yet answered */
-    uint64_t rejected;              /* refused past max_pending */
-    struct action_call *awaiting;   /* ran in the open batch; answered after it commits */
+    unsigned pending;             /* submitted, not yet answered */
+    uint64_t rejected;            /* refused past max_pending */
+    struct action_call *awaiting; /* ran in the open batch; answered after it commits */
     struct action_worker *workers;
     unsigned nworkers;
 };
@@ -130,8 +130,8 @@ static int remote_call(void *arg, enum js_fn_kind kind, const char *path, const 
 {
     struct action_worker *w = arg;
     struct action_pool *p = w->pool;
-    struct action_call c = { .w = w, .kind = kind, .path = path, .args = args, .len = len,
-                             .res = res };
+    struct action_call c = {
+        .w = w, .kind = kind, .path = path, .args = args, .len = len, .res = res};
     set_error(res, JS_ERR_INTERNAL, "InternalError", "");
     buf_reset(&res->error);
     res->version = 0;
@@ -178,8 +178,7 @@ static void run_job(struct action_worker *w, struct action_job *job, struct acti
     }
     if (worker_load(w, b, &err) < 0) {
         log_error("actions", "worker %u cannot load the app: %s", w->index, err.data);
-        snprintf(msg, sizeof msg, "the app does not load on the action worker: %.500s",
-                 err.data);
+        snprintf(msg, sizeof msg, "the app does not load on the action worker: %.500s", err.data);
         set_error(res, JS_ERR_INTERNAL, "InternalError", msg);
         goto out;
     }
@@ -527,8 +526,7 @@ void action_pool_free(struct action_pool *p)
     p->shard->actions = NULL;
     if (!all_exited) {
         /* a worker is stuck in native code: leave it (and the pool it uses) to process exit */
-        log_warn("actions", "an action worker did not stop within %d ms; leaving it",
-                 JOIN_WAIT_MS);
+        log_warn("actions", "an action worker did not stop within %d ms; leaving it", JOIN_WAIT_MS);
         return;
     }
     for (unsigned i = 0; i < p->nworkers; i++) {
