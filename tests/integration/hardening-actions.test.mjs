@@ -207,9 +207,19 @@ test("--max-pending-actions: past it, ServerOverloaded with retryAfterMs over HT
         assert.equal(sr.success, false);
         assert.equal(sr.errorCode, "ServerOverloaded");
         assert.equal(typeof sr.retryAfterMs, "number");
+        // the JS client rejects with a ServerError carrying the advice
+        const { VireoClient, ServerError } = await import("../../clients/js/src/index.js");
+        const { default: WebSocket } = await import("ws");
+        const vc = new VireoClient(s.url, { WebSocket });
+        try {
+            await assert.rejects(vc.action("fns:busy", { ms: 1 }),
+                (e) => e instanceof ServerError && e.code === "ServerOverloaded" && typeof e.retryAfterMs === "number");
+        } finally {
+            vc.close();
+        }
         const m = (await s.get("/api/metrics")).json;
         assert.equal(m.actionsPending, 2);
-        assert.equal(m.actionsRejected, 2);
+        assert.equal(m.actionsRejected, 3);
         // queries and mutations are not affected
         assert.equal((await s.query("fns:ping", {})).json.value, "pong");
         assert.equal((await s.mutation("fns:addNote", { text: "x" })).status, 200);
