@@ -59,7 +59,7 @@ struct js_runtime {
     int timed_out;
     int stopped;                /* stop_fn asked to stop this call */
     uint32_t call_limit_ms;     /* the running call's own limit */
-    double spent_ms;            /* CPU time of the running call counted by stop checks */
+    double call_cpu_start_ms;   /* thread CPU time when the running call started (stop checks) */
     int done;                   /* native.done() has reported this execution */
     struct js_result *res;
     struct store_txn *txn;      /* the transaction ctx.db uses, or NULL */

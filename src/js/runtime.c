@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -223,6 +224,13 @@ static uint64_t next_seed(struct js_runtime *rt)
     return z ^ (z >> 31);
 }
 
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
     struct js_runtime *rt = arg;
@@ -231,8 +239,8 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         if (rt->stop_fn(rt->stop_arg)) {
             rt->stopped = 1;
         } else {
-            rt->spent_ms += rt->limit_s * 1000.0;
-            if (rt->spent_ms + 0.5 < rt->call_limit_ms) {
+            double spent = thread_cpu_ms() - rt->call_cpu_start_ms;
+            if (spent < rt->call_limit_ms) {
                 /* JSC re-arms the watchdog only when the callback sets a limit itself */
                 JSContextGroupSetExecutionTimeLimit(rt->group, rt->limit_s, on_time_limit, rt);
                 return false;
@@ -247,7 +255,7 @@ static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
 {
     uint32_t ms = kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms;
     rt->call_limit_ms = ms;
-    rt->spent_ms = 0;
+    rt->call_cpu_start_ms = rt->stop_fn ? thread_cpu_ms() : 0;
     if (rt->stop_fn && rt->stop_period_ms && rt->stop_period_ms < ms)
         ms = rt->stop_period_ms;
     double s = ms / 1000.0;
