@@ -5,7 +5,13 @@
  * with the query and mutation limits, and answered after that batch commits (the worker waits
  * for the answer); a finished action goes back to the loop thread the same way, where its caller
  * answers the client. Invariant: every submitted job's done callback runs exactly once, on the
- * loop thread; no worker touches the store, the live queries or a connection. */
+ * loop thread; no worker touches the store, the live queries or a connection.
+ *
+ * Today a worker runs one action at a time and blocks on a condvar while a nested call is on
+ * the loop thread. For actions that await fetch or timers (issue 9) the worker gets its own
+ * event loop: remote_call becomes "send, return a promise", the answers (and curl and timer
+ * completions) arrive on the worker's eventfd and settle promises, and a runtime holds several
+ * executions at once; the messages to and from the loop thread stay as they are. */
 #ifndef VR_PROTO_ACTIONS_H
 #define VR_PROTO_ACTIONS_H
 

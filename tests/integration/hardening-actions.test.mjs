@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import net from "node:net";
-import { startServer, tempDir, SyncConn, sleep, modOf, waitFor } from "./helpers.mjs";
+import { startServer, tempDir, SyncConn, sleep, modOf, waitFor, runCli } from "./helpers.mjs";
 
 let srv; // --timeout-ms 200 --action-timeout-ms 4000, two action threads (the default)
 const conns = [];
@@ -265,5 +265,18 @@ test("vireo dev reload reaches the workers; a running action finishes on its ver
         assert.equal((await s.action("fns:slowVersion", { ms: 1 })).json.value, "v2");
     } finally {
         await s.stop();
+    }
+});
+
+test("bad action flags are refused with a precise message", { timeout: 15000 }, async () => {
+    const dir = tempDir("actions");
+    for (const [flag, val, re] of [
+        ["--action-threads", "0", /--action-threads needs a number from 1 to 256/],
+        ["--action-timeout-ms", "soon", /--action-timeout-ms needs a number of milliseconds/],
+        ["--max-pending-actions", "-1", /--max-pending-actions needs a number from 1/],
+    ]) {
+        const r = await runCli(["serve", dir, "--port", "0", flag, val]);
+        assert.equal(r.code, 2, `${flag} ${val}: ${r.stderr}`);
+        assert.match(r.stderr, re);
     }
 });
