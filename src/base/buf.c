@@ -29,7 +29,8 @@ void buf_release(struct buf *b)
 void buf_reset(struct buf *b)
 {
     b->len = 0;
-    b->data[0] = '\0';
+    if (b->cap) /* never write the shared empty string: threads share it (action workers) */
+        b->data[0] = '\0';
 }
 
 int buf_grow(struct buf *b, size_t extra)

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "net/loop.h"
 #include "net/server.h"
+#include "proto/actions.h"
 #include "proto/http_api.h"
 #include "proto/shard.h"
 #include "proto/sync.h"
@@ -54,6 +55,10 @@ static const char dev_usage[] =
     "  --ws-ping-interval-ms N  server ping to each WebSocket (default 25000; 0: none)\n"
     "  --ws-idle-timeout-ms N  close a WebSocket that sent nothing, not even a pong, for this\n"
     "                     long with 1001 (default 60000; 0: none)\n"
+    "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
+    "  --action-timeout-ms N  CPU time limit of an action (default 600000)\n"
+    "  --max-pending-actions N  actions queued or running before new ones get\n"
+    "                     ServerOverloaded (default 1000)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -62,6 +67,7 @@ struct dev {
     struct server *server;
     struct shard *shard;
     struct sync *sync;
+    struct action_pool *actions;
     struct timer prune_timer;
     double idempotency_ms;
     struct http_api api;
@@ -166,6 +172,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
     d->stopping = 1;
     log_info("dev", "shutting down (signal %d)", signo);
     server_shutdown(d->server);
+    action_pool_stop(d->actions); /* running actions end within ~100 ms of CPU time */
     loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
 }
 
@@ -179,6 +186,7 @@ static void before_sleep(struct loop *l, void *arg)
     buf_release(&err);
     sync_flush(d->sync, failed);
     http_api_flush(&d->api, failed);
+    action_pool_flush(d->actions, failed);
     if (d->stopping && server_conn_count(d->server) == 0)
         loop_stop(l);
 }
@@ -212,6 +220,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_queries = 1000, max_retained = 10000;
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000;
+    unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     for (int i = 1; i < argc; i++) {
@@ -310,6 +319,24 @@ int cmd_dev(int argc, char **argv, int watch)
                 fprintf(stderr, "vireo %s: %s needs a number of milliseconds\n", name, a);
                 return 2;
             }
+        } else if (!strcmp(a, "--action-threads")) {
+            if (parse_uint(argv[++i], 256, &action_threads) < 0 || action_threads == 0) {
+                fprintf(stderr, "vireo %s: --action-threads needs a number from 1 to 256\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--action-timeout-ms")) {
+            if (parse_uint(argv[++i], 24ul * 3600000, &action_timeout_ms) < 0 ||
+                action_timeout_ms == 0) {
+                fprintf(stderr, "vireo %s: --action-timeout-ms needs a number of milliseconds\n",
+                        name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-pending-actions")) {
+            if (parse_uint(argv[++i], 1000000, &max_pending_actions) < 0 ||
+                max_pending_actions == 0) {
+                fprintf(stderr, "vireo %s: --max-pending-actions needs a number from 1\n", name);
+                return 2;
+            }
         } else if (a[0] == '-') {
             fprintf(stderr, "vireo %s: unknown option %s (see vireo %s --help)\n", name, a, name);
             return 2;
@@ -363,15 +390,19 @@ int cmd_dev(int argc, char **argv, int watch)
     if (db_fd >= 0)
         close(db_fd);
 
-    struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms, .action_timeout_ms = 600000 };
+    struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms,
+                                .action_timeout_ms = (uint32_t)action_timeout_ms };
     if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
     }
+    d.loop = loop_new();
+    struct action_pool_options aopts = { .threads = (unsigned)action_threads,
+                                         .max_pending = (unsigned)max_pending_actions };
+    d.actions = action_pool_new(d.loop, d.shard, &aopts);
     if (load_app(&d) < 0 && !watch)
         goto out;
 
-    d.loop = loop_new();
     d.idempotency_ms = (double)idem_hours * 3600 * 1000;
     struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms,
                                   .max_queries_per_session = max_queries,
@@ -431,6 +462,7 @@ int cmd_dev(int argc, char **argv, int watch)
     rc = loop_run(d.loop) < 0 ? 1 : 0;
     log_info("dev", "stopped");
 out:
+    action_pool_free(d.actions); /* its last answers still reach connections and sessions */
     if (d.server)
         server_free(d.server);
     sync_free(d.sync);

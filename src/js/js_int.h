@@ -45,12 +45,21 @@ struct js_runtime {
     void *log_arg;
     js_commit_fn commit_fn;
     void *commit_arg;
+    js_remote_fn remote_fn;     /* runtimes without a store: where nested calls go */
+    void *remote_arg;
+    struct js_result remote_res;
+    js_stop_fn stop_fn;         /* asked every stop_period_ms of CPU time of a call */
+    void *stop_arg;
+    uint32_t stop_period_ms;
 
     /* the execution in progress */
     int in_call;
     uint32_t exec_id;
     double limit_s;             /* time limit currently set on the group */
     int timed_out;
+    int stopped;                /* stop_fn asked to stop this call */
+    uint32_t call_limit_ms;     /* the running call's own limit */
+    double call_cpu_start_ms;   /* thread CPU time when the running call started (stop checks) */
     int done;                   /* native.done() has reported this execution */
     struct js_result *res;
     struct store_txn *txn;      /* the transaction ctx.db uses, or NULL */

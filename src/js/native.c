@@ -376,7 +376,7 @@ static JSValueRef n_id_table(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
     RT_OR_THROW(rt);
     if (str_arg(ctx, argc, argv, 0, &rt->s1, "id", exc) < 0)
         return JSValueMakeUndefined(ctx);
-    const char *t = store_id_table(rt->store, rt->s1.data, rt->s1.len);
+    const char *t = rt->store ? store_id_table(rt->store, rt->s1.data, rt->s1.len) : NULL;
     return t ? make_str(ctx, t) : JSValueMakeNull(ctx);
 }
 
@@ -523,6 +523,32 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return ret;
 }
 
+/* native.runRemote(kind, path, argsJson) -> [ok, valueJson | message, code, dataJson]: a nested
+ * query or mutation of an action on a runtime without a store, run by the remote hook. */
+static JSValueRef n_run_remote(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (!rt->remote_fn)
+        return throwf(ctx, exc, "InternalError", "runRemote: this runtime has a store");
+    int kind = argc > 0 ? (int)JSValueToNumber(ctx, argv[0], NULL) : -1;
+    if (kind != JS_QUERY && kind != JS_MUTATION)
+        return throwf(ctx, exc, "InvalidArgument", "runRemote: kind must be a query or mutation");
+    if (str_arg(ctx, argc, argv, 1, &rt->s1, "function path", exc) < 0 ||
+        str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    struct js_result *r = &rt->remote_res;
+    int ok = rt->remote_fn(rt->remote_arg, (enum js_fn_kind)kind, rt->s1.data, rt->s2.data,
+                           rt->s2.len, r) == 0;
+    JSValueRef v[4];
+    v[0] = JSValueMakeBoolean(ctx, ok);
+    v[1] = make_str(ctx, ok ? r->value.data : r->error.data);
+    v[2] = make_str(ctx, ok ? "" : r->error_code.data);
+    v[3] = make_str(ctx, ok ? "" : r->error_data.data);
+    return JSObjectMakeArray(ctx, 4, v, exc);
+}
+
 JSObjectRef js_native_make(struct js_runtime *rt)
 {
     static const struct {
@@ -542,6 +568,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "done", n_done },
         { "nestedBegin", n_nested_begin },
         { "nestedEnd", n_nested_end },
+        { "runRemote", n_run_remote },
     };
     pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);
@@ -556,5 +583,9 @@ JSObjectRef js_native_make(struct js_runtime *rt)
     JSStringRef pn = JSStringCreateWithUTF8CString("params");
     JSObjectSetProperty(rt->ctx, obj, pn, params, kJSPropertyAttributeReadOnly, NULL);
     JSStringRelease(pn);
+    JSStringRef rn = JSStringCreateWithUTF8CString("remote"); /* an action worker's runtime */
+    JSObjectSetProperty(rt->ctx, obj, rn, JSValueMakeBoolean(rt->ctx, rt->store == NULL),
+                        kJSPropertyAttributeReadOnly, NULL);
+    JSStringRelease(rn);
     return obj;
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -122,7 +123,8 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
             return -1;
         }
     }
-    struct validator_ctx vctx = { .what = "argument", .id_table = id_table,
+    /* without a store (an action worker) ids are checked as strings only */
+    struct validator_ctx vctx = { .what = "argument", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
     int rc = validator_check(&vctx, fn->args, v, err);
     if (v != parsed)
@@ -222,9 +224,29 @@ static uint64_t next_seed(struct js_runtime *rt)
     return z ^ (z >> 31);
 }
 
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
     struct js_runtime *rt = arg;
+    if (rt->stop_fn && rt->in_call) {
+        /* the limit is a period of stop checks: count it until the call's own limit */
+        if (rt->stop_fn(rt->stop_arg)) {
+            rt->stopped = 1;
+        } else {
+            double spent = thread_cpu_ms() - rt->call_cpu_start_ms;
+            if (spent < rt->call_limit_ms) {
+                /* JSC re-arms the watchdog only when the callback sets a limit itself */
+                JSContextGroupSetExecutionTimeLimit(rt->group, rt->limit_s, on_time_limit, rt);
+                return false;
+            }
+        }
+    }
     rt->timed_out = 1;
     return true;
 }
@@ -232,6 +254,10 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
 static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
 {
     uint32_t ms = kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms;
+    rt->call_limit_ms = ms;
+    rt->call_cpu_start_ms = rt->stop_fn ? thread_cpu_ms() : 0;
+    if (rt->stop_fn && rt->stop_period_ms && rt->stop_period_ms < ms)
+        ms = rt->stop_period_ms;
     double s = ms / 1000.0;
     if (s != rt->limit_s) {
         JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
@@ -344,6 +370,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     buf_init(&rt->s1, JS_VALUE_MAX);
     buf_init(&rt->s2, JS_VALUE_MAX);
     buf_init(&rt->s3, 64 * 1024);
+    js_result_init(&rt->remote_res);
 
     rt->group = JSContextGroupCreate();
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
@@ -394,7 +421,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         goto out;
     }
     struct buf serr = BUF_INIT(64 * 1024);
-    int src_rc = JSValueIsString(rt->ctx, sv)
+    int src_rc = !store ? 0 /* an action worker: the shard applied it */
+                 : JSValueIsString(rt->ctx, sv)
                      ? store_apply_schema(store, schema.data, schema.len, &serr)
                      : store_apply_schema(store, NULL, 0, &serr);
     if (src_rc < 0) {
@@ -436,6 +464,7 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s1);
     buf_release(&rt->s2);
     buf_release(&rt->s3);
+    js_result_release(&rt->remote_res);
     vr_free(rt);
 }
 
@@ -452,6 +481,34 @@ void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *ar
 {
     rt->commit_fn = fn;
     rt->commit_arg = arg;
+}
+
+void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg)
+{
+    rt->remote_fn = fn;
+    rt->remote_arg = arg;
+}
+
+void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg,
+                               uint32_t period_ms)
+{
+    rt->stop_fn = fn;
+    rt->stop_arg = arg;
+    rt->stop_period_ms = period_ms;
+    rt->limit_s = -1; /* the next call sets its limit afresh */
+}
+
+int js_runtime_check_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
+                          size_t len, const json_t *parsed, struct buf *err)
+{
+    if (!args || !len)
+        args = "{}", len = 2;
+    return js_validate_args(rt, fn, args, len, parsed, err);
+}
+
+static uint64_t cur_version(const struct js_runtime *rt)
+{
+    return rt->store ? store_version(rt->store) : 0;
 }
 
 int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
@@ -488,7 +545,12 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         res->status = JS_ERR_ARGS;
         buf_append(&res->error, rt->s1.data, rt->s1.len);
         buf_append_str(&res->error_code, "ArgumentValidationError");
-        res->version = store_version(rt->store);
+        res->version = cur_version(rt);
+        return -1;
+    }
+    if (fn->kind != JS_ACTION && !rt->store) {
+        fail(res, JS_ERR_INTERNAL, "InternalError",
+             "queries and mutations cannot run on an action worker");
         return -1;
     }
     if (fn->kind != JS_ACTION) {
@@ -526,6 +588,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->exec_id++;
     rt->done = 0;
     rt->timed_out = 0;
+    rt->stopped = 0;
     rt->res = res;
     rt->txn = txn;
     rt->top_txn = txn;
@@ -570,7 +633,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     }
     if (!rt->done) {
         char msg[512];
-        if (rt->timed_out) {
+        if (rt->stopped) {
+            snprintf(msg, sizeof(msg), "function `%s` was stopped: the server is shutting down",
+                     fn->path);
+            fail(res, JS_ERR_INTERNAL, "ServerShuttingDown", msg);
+        } else if (rt->timed_out) {
             snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit", fn->path,
                      fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
             fail(res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
@@ -613,7 +680,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         }
         res->txn = txn;
     } else {
-        res->version = store_version(rt->store);
+        res->version = cur_version(rt);
     }
     return res->status == JS_OK ? 0 : -1;
 }

@@ -9,7 +9,11 @@
  * fetch, and a CPU time limit (JSContextGroupSetExecutionTimeLimit). Actions run outside any
  * transaction and reach the database through ctx.runQuery / ctx.runMutation.
  *
- * Not thread-safe: one runtime belongs to one shard's thread. */
+ * A runtime may also have no store (an action worker's, proto/actions.h): it loads the same
+ * bundle without applying the schema, runs only actions, and hands their ctx.runQuery /
+ * ctx.runMutation to the remote hook (js_runtime_set_remote).
+ *
+ * Not thread-safe: one runtime belongs to one thread (the shard's, or one action worker's). */
 #ifndef VR_JS_RUNTIME_H
 #define VR_JS_RUNTIME_H
 
@@ -41,7 +45,8 @@ struct js_options {
  * (esbuild keeps a "// vireo/messages.ts" comment before each module, which the runtime uses to
  * map the bundle line back to a file; errors thrown inside prelude code such as defineTable()
  * are mapped through the stack's first bundle frame). Applies the schema to `store` (NULL when
- * the app has none); failure is a load error too ("schema: ..."). `opts` may be NULL. */
+ * the app has none); failure is a load error too ("schema: ..."). `store` may be NULL: nothing
+ * is applied, and only actions can be called. `opts` may be NULL. */
 int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
                    size_t len, const char *bundle_name, struct js_runtime **out, struct buf *err);
 void js_runtime_free(struct js_runtime *rt);
@@ -55,7 +60,7 @@ enum js_status {
     JS_ERR_ARGS,     /* argument validation failed (message names the argument) */
     JS_ERR_THROWN,   /* the handler threw or rejected (message is the error's message) */
     JS_ERR_TIMEOUT,  /* ran past its time limit */
-    JS_ERR_INTERNAL  /* storage failure or a bug of ours */
+    JS_ERR_INTERNAL  /* storage failure, a stop (ServerShuttingDown) or a bug of ours */
 };
 
 struct js_result {
@@ -103,6 +108,25 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
  * it committed at. This is how live queries learn of writes. */
 typedef void (*js_commit_fn)(void *arg, const struct store_txn *txn, uint64_t version);
 void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *arg);
+
+/* Validates args (value.h JSON text of an object) against fn's validator without running it:
+ * 0, or -1 with the message in err. `parsed` as js_call_opts.args_value. */
+int js_runtime_check_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
+                          size_t len, const json_t *parsed, struct buf *err);
+
+/* For a runtime without a store: runs the query or mutation `path` of kind `kind` (as
+ * ctx.runQuery / ctx.runMutation asked) somewhere else, and fills `res` (reset first; res->txn
+ * stays NULL) before returning 0 (JS_OK) or -1. It may block the calling thread. */
+typedef int (*js_remote_fn)(void *arg, enum js_fn_kind kind, const char *path, const char *args,
+                            size_t len, struct js_result *res);
+void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg);
+
+/* Makes a running call stoppable from outside: every `period_ms` of CPU time the call runs,
+ * fn(arg) is asked; when it returns nonzero the call is stopped and fails with JS_ERR_INTERNAL
+ * and code "ServerShuttingDown". The call's own time limit still applies. */
+typedef int (*js_stop_fn)(void *arg);
+void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg,
+                               uint32_t period_ms);
 
 /* Where console.log lines of functions go; default: the server log as
  * "[fn] messages:send: hello". */

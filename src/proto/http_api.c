@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/ws.h"
+#include "proto/actions.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
 #include "proto/sync.h"
@@ -107,8 +108,9 @@ static int status_for_error(const struct js_result *r)
     case JS_ERR_ARGS:
         return 400;
     case JS_ERR_TIMEOUT:
-    case JS_ERR_INTERNAL:
         return 500;
+    case JS_ERR_INTERNAL:
+        return strcmp(r->error_code.data, "ServerShuttingDown") ? 500 : 503;
     default:
         break;
     }
@@ -180,6 +182,69 @@ static const struct js_function *find_function(struct js_runtime *rt, const char
     return NULL;
 }
 
+/* The answer to a finished call. */
+static int call_body(struct buf *b, int ok, const struct js_result *res)
+{
+    if (!ok) {
+        buf_append_str(b, "{\"status\":\"error\",");
+        reply_result_error(b, res);
+        buf_append_str(b, "}");
+        return status_for_error(res);
+    }
+    buf_append_str(b, "{\"status\":\"success\",\"value\":");
+    buf_append(b, res->value.data, res->value.len);
+    buf_appendf(b, ",\"version\":%llu}", (unsigned long long)res->version);
+    return 200;
+}
+
+/* An action running on the pool holds its connection until it is answered. */
+struct http_action {
+    struct conn *c;
+};
+
+static void action_done(void *arg, const struct js_result *res)
+{
+    struct http_action *ha = arg;
+    if (!conn_is_closed(ha->c)) {
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        int status = call_body(&b, res->status == JS_OK, res);
+        /* the action's own writes committed before their calls returned: answer at once */
+        respond_json(ha->c, status, &b);
+        buf_release(&b);
+    }
+    conn_unref(ha->c);
+    vr_free(ha);
+}
+
+static void submit_action(struct http_api *api, struct conn *c, const struct js_function *fn,
+                          const char *args, const json_t *args_value)
+{
+    struct buf err = BUF_INIT(64 * 1024);
+    if (js_runtime_check_args(api->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
+        respond_error(c, 400, "ArgumentValidationError", err.data, NULL);
+        goto out;
+    }
+    struct http_action *ha = vr_calloc(1, sizeof *ha);
+    ha->c = c;
+    conn_ref(c);
+    int r = action_pool_submit(api->shard->actions, fn, args, strlen(args), action_done, ha);
+    if (r < 0) {
+        conn_unref(c);
+        vr_free(ha);
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        const char *m = r == -EAGAIN ? "too many actions are queued or running; retry later"
+                                     : "the server is shutting down";
+        buf_append_str(&b, "{\"status\":\"error\",");
+        reply_error_fields(&b, r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown", m,
+                           strlen(m), NULL, 0);
+        buf_appendf(&b, ",\"retryAfterMs\":%d}", 500 + rand() % 1500);
+        respond_json(c, 503, &b);
+        buf_release(&b);
+    }
+out:
+    buf_release(&err);
+}
+
 static void handle_call(struct http_api *api, struct conn *c, struct http_request *req,
                         int want_kind, int admin)
 {
@@ -246,18 +311,14 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     }
     struct js_call_opts opts = { .idempotency_key = idempotency_key,
                                  .args_value = json_is_object(args_value) ? args_value : NULL };
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    if (shard_call(api->shard, fn, args, strlen(args), &opts, &res) < 0) {
-        buf_append_str(&b, "{\"status\":\"error\",");
-        reply_result_error(&b, &res);
-        buf_append_str(&b, "}");
-        respond_call(api, c, status_for_error(&res), &b);
-    } else {
-        buf_append_str(&b, "{\"status\":\"success\",\"value\":");
-        buf_append(&b, res.value.data, res.value.len);
-        buf_appendf(&b, ",\"version\":%llu}", (unsigned long long)res.version);
-        respond_call(api, c, 200, &b);
+    if (fn->kind == JS_ACTION && api->shard->actions) {
+        submit_action(api, c, fn, args, opts.args_value);
+        goto out;
     }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    int ok = shard_call(api->shard, fn, args, strlen(args), &opts, &res) == 0;
+    int status = call_body(&b, ok, &res);
+    respond_call(api, c, status, &b);
     buf_release(&b);
 out:
     js_result_release(&res);
@@ -326,6 +387,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
     buf_appendf(&b, "\"durability\":\"%s\",\"fsyncs\":%llu,",
                 store_durability(sh->store) == STORE_DURABILITY_FULL ? "full" : "relaxed",
                 (unsigned long long)store_sync_count(sh->store));
+    if (sh->actions)
+        buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
+                    action_pool_pending(sh->actions),
+                    (unsigned long long)action_pool_rejected(sh->actions));
     buf_appendf(&b, "\"rssBytes\":%ld}", rss_pages * sysconf(_SC_PAGESIZE));
     respond_json(c, 200, &b);
     buf_release(&b);

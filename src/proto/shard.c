@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "proto/actions.h"
 #include "base/banned.h"
 
 static int commit_batch(struct shard *s, struct buf *err);
@@ -56,6 +57,8 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     s->rt = rt;
     js_runtime_set_commit_hook(rt, on_commit, s);
     s->loads++;
+    if (s->actions)
+        action_pool_load(s->actions, bundle, len, name);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
     log_info("app", "loaded %zu functions from \"%s\"", js_runtime_function_count(rt), name);
     return 0;

@@ -12,6 +12,8 @@
 #include "live/live.h"
 #include "store/store.h"
 
+struct action_pool;
+
 struct shard {
     struct store *store;
     struct js_runtime *rt; /* NULL until a bundle has loaded */
@@ -24,6 +26,8 @@ struct shard {
     uint64_t batches;      /* committed batches, for metrics */
     uint64_t batch_failures;
     int lost_batch;        /* a batch failed since the last shard_commit that reported it */
+    struct action_pool *actions; /* runs actions off this thread (proto/actions.h); NULL: they
+                                    run inline through shard_call */
 };
 
 /* store_opts may be NULL (the defaults: full durability). */
@@ -31,7 +35,8 @@ int shard_open(const char *db_path, const struct js_options *opts,
                const struct store_options *store_opts, struct shard **out, struct buf *err);
 void shard_free(struct shard *s);
 
-/* Loads a bundle; on success it replaces the running version and every live query re-runs.
+/* Loads a bundle; on success it replaces the running version and every live query re-runs, and
+ * the action pool (if any) gets it for the actions that start from now on.
  * On failure the old version stays and err says why (file and line for JS errors). */
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err);
 

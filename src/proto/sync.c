@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "base/rand.h"
 #include "net/ws.h"
+#include "proto/actions.h"
 #include "proto/reply.h"
 #include "base/banned.h"
 
@@ -56,6 +57,7 @@ struct sync_sub {
 struct sync_session {
     char *id;
     char secret[2 * SESSION_SECRET_BYTES + 1]; /* hex; a resume must present it */
+    uint64_t serial;        /* unique per session object: finished actions find it by id+serial */
     struct sync *sync;
     struct sync_conn *conn; /* NULL while detached */
     uint64_t version;       /* the version the client's results are at */
@@ -118,6 +120,7 @@ struct sync {
     struct sync_session *flush_head;
     struct sync_conn *pump_head; /* connections with messages waiting for their socket */
     struct sync_stats stats;
+    uint64_t next_serial;
 };
 
 /* --- helpers --- */
@@ -557,6 +560,7 @@ static struct sync_session *session_new(struct sync *sy, const char *id)
     struct sync_session *s = vr_calloc(1, sizeof *s);
     s->id = vr_strdup(id);
     rand_hex(s->secret, SESSION_SECRET_BYTES);
+    s->serial = ++sy->next_serial;
     s->sync = sy;
     hmap_init(&s->subs);
     buf_init(&s->removed, BUF_NOLIMIT);
@@ -1060,6 +1064,80 @@ static int idem_record_key(struct sync_session *s, json_t *idem, const char *pat
     return r != 0 ? -1 : 0;
 }
 
+/* An action running on the pool: its answer goes to the session that asked, if it still
+ * exists (it may have been freed, or replaced by a new session with the same id). */
+struct sync_action {
+    struct sync *sync;
+    char *session_id;
+    uint64_t serial;
+    char rid[64];
+};
+
+static void action_frame(struct buf *frame, const char *rid, const struct js_result *res)
+{
+    buf_appendf(frame, "{\"type\":\"actionResponse\",\"requestId\":%s,", rid);
+    if (res->status == JS_OK) {
+        buf_append_str(frame, "\"success\":true,\"value\":");
+        buf_append(frame, res->value.data, res->value.len);
+    } else {
+        buf_append_str(frame, "\"success\":false,");
+        reply_result_error(frame, res);
+    }
+    buf_append_str(frame, "}");
+}
+
+static void action_done(void *arg, const struct js_result *res)
+{
+    struct sync_action *a = arg;
+    struct sync_session *s = hmap_get(&a->sync->sessions, a->session_id, strlen(a->session_id));
+    if (s && s->serial == a->serial) {
+        /* queued like any response: the flush first moves the session to the store's version,
+         * which includes every mutation the action ran (each answered only once committed) */
+        struct buf frame = BUF_INIT(BUF_NOLIMIT);
+        action_frame(&frame, a->rid, res);
+        queue_response(s, &frame, a->rid, JS_ACTION);
+        buf_release(&frame);
+    }
+    vr_free(a->session_id);
+    vr_free(a);
+}
+
+/* Queues an action to the pool; 0, or -1 with an answer in frame. */
+static int submit_action(struct sync_conn *c, const struct js_function *fn, const char *args,
+                         const json_t *args_value, const char *rid, struct buf *frame)
+{
+    struct sync *sy = c->sync;
+    struct buf err = BUF_INIT(64 * 1024);
+    int rc = -1;
+    if (js_runtime_check_args(sy->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
+        buf_append_str(frame, "\"success\":false,");
+        reply_error_fields(frame, "ArgumentValidationError", err.data, err.len, NULL, 0);
+        buf_append_str(frame, "}");
+        goto out;
+    }
+    struct sync_action *a = vr_calloc(1, sizeof *a);
+    a->sync = sy;
+    a->session_id = vr_strdup(c->session->id);
+    a->serial = c->session->serial;
+    snprintf(a->rid, sizeof a->rid, "%s", rid);
+    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), action_done, a);
+    if (r == 0) {
+        rc = 0;
+        goto out;
+    }
+    vr_free(a->session_id);
+    vr_free(a);
+    const char *m = r == -EAGAIN ? "too many actions are queued or running; retry later"
+                                 : "the server is shutting down";
+    buf_append_str(frame, "\"success\":false,");
+    reply_error_fields(frame, r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown", m,
+                       strlen(m), NULL, 0);
+    buf_appendf(frame, ",\"retryAfterMs\":%d}", 500 + rand() % 1500);
+out:
+    buf_release(&err);
+    return rc;
+}
+
 static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
 {
     struct sync *sy = c->sync;
@@ -1113,6 +1191,10 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         buf_append_str(&frame, "}");
     } else if (kind == JS_MUTATION && idem_record_key(s, idem, p, args, &idem_key, &frame) < 0) {
         /* the frame holds the error */
+    } else if (kind == JS_ACTION && sy->shard->actions) {
+        if (submit_action(c, fn, args_text, (args && json_is_object(args)) ? args : NULL, rid,
+                          &frame) == 0)
+            goto out; /* answered when it finishes */
     } else {
         struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
                                   .args_value = (args && json_is_object(args)) ? args : NULL };
@@ -1129,6 +1211,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         }
     }
     queue_response(s, &frame, rid, kind);
+out:
     js_result_release(&res);
     free(args_text);
     buf_release(&idem_key);

@@ -513,6 +513,85 @@ TEST(action_time_limit)
     buf_release(&err);
 }
 
+/* An action worker's runtime: no store, nested queries and mutations through the remote hook. */
+static int remote_calls;
+
+static int fake_remote(void *arg, enum js_fn_kind kind, const char *path, const char *args,
+                       size_t len, struct js_result *res)
+{
+    remote_calls++;
+    buf_reset(&res->value);
+    buf_reset(&res->error);
+    buf_reset(&res->error_code);
+    buf_reset(&res->error_data);
+    if (kind == JS_QUERY && !strcmp(path, "dir/act:innerQ")) {
+        res->status = JS_OK;
+        buf_append_str(&res->value, "\"remote ok\"");
+        return 0;
+    }
+    res->status = JS_ERR_THROWN;
+    buf_append_str(&res->error, "{\"why\":1}");
+    buf_append_str(&res->error_code, "VireoError");
+    buf_append_str(&res->error_data, "{\"why\":1}");
+    return -1;
+}
+
+static int stop_now;
+static int should_stop(void *arg)
+{
+    return stop_now;
+}
+
+TEST(storeless_runtime)
+{
+    struct js_runtime *rt = NULL;
+    struct buf err = BUF_INIT(4096);
+    struct js_result res;
+    js_result_init(&res);
+    struct js_options o = { .timeout_ms = 200, .action_timeout_ms = 60000 };
+    CHECK(js_runtime_new(NULL, &o, BUNDLE, strlen(BUNDLE), "app.js", &rt, &err) == 0);
+    if (!rt) {
+        fprintf(stderr, "%s\n", err.data);
+        goto out;
+    }
+    js_runtime_set_remote(rt, fake_remote, NULL);
+    /* queries and mutations cannot run here */
+    const struct js_function *q = js_runtime_find(rt, "messages:list");
+    CHECK(js_call(rt, q, "{\"channel\":\"x\"}", 15, &res) < 0);
+    CHECK_EQ_STR(res.error_code.data, "InternalError");
+    /* an action's runQuery goes through the hook */
+    const struct js_function *a = js_runtime_find(rt, "dir/act:inner");
+    CHECK(js_call(rt, a, "{}", 2, &res) == 0);
+    CHECK_EQ_STR(res.value.data, "\"remote ok\"");
+    CHECK_EQ_INT(remote_calls, 1);
+    /* a failing nested call rejects with its code and VireoError data */
+    const struct js_function *r = js_runtime_find(rt, "dir/act:run");
+    CHECK(js_call(rt, r, "{\"channel\":\"c\"}", 15, &res) < 0);
+    CHECK_EQ_STR(res.error_code.data, "VireoError");
+    CHECK_EQ_STR(res.error_data.data, "{\"why\":1}");
+    js_runtime_free(rt);
+    rt = NULL;
+
+    /* the stop check ends a runaway action, the time limit still applies between checks */
+    const char *b = "(() => {\n  // vireo/a.ts\n  var { action } = globalThis.__vireo;\n"
+                    "  var a = {};\n  a.spin = action(async () => { for (;;) {} });\n"
+                    "  globalThis.__vireo_app = { modules: { a } };\n})();\n";
+    o.action_timeout_ms = 300;
+    CHECK(js_runtime_new(NULL, &o, b, strlen(b), "a.js", &rt, &err) == 0);
+    js_runtime_set_stop_check(rt, should_stop, NULL, 50);
+    const struct js_function *spin = js_runtime_find(rt, "a:spin");
+    CHECK(js_call(rt, spin, "{}", 2, &res) < 0);
+    CHECK_EQ_STR(res.error_code.data, "ExecutionTimeout");
+    CHECK_EQ_STR(res.error.data, "function `a:spin` exceeded its 300 ms time limit");
+    stop_now = 1;
+    CHECK(js_call(rt, spin, "{}", 2, &res) < 0);
+    CHECK_EQ_STR(res.error_code.data, "ServerShuttingDown");
+out:
+    js_runtime_free(rt);
+    js_result_release(&res);
+    buf_release(&err);
+}
+
 TEST(zz_cleanup)
 {
     if (opened)

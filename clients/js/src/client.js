@@ -491,7 +491,9 @@ export class VireoClient {
         const kind = msg.type === "mutationResponse" ? "mutation" : "action";
         if (!req || req.kind !== kind || req.responded) return;
         if (!msg.success) {
-            this._settle(req, new ServerError(msg.errorMessage, msg.errorCode, decode(msg.errorData)));
+            const err = new ServerError(msg.errorMessage, msg.errorCode, decode(msg.errorData));
+            if (msg.retryAfterMs !== undefined) err.retryAfterMs = msg.retryAfterMs; // ServerOverloaded
+            this._settle(req, err);
             return;
         }
         req.value = decode(msg.value);

@@ -191,7 +191,19 @@ function runNested(kind, ref, args) {
     return p;
 }
 
+/* On an action worker (a runtime without a store) queries and mutations run on the shard's
+ * thread: native.runRemote hands them over and returns once they committed. */
+function remoteExec(kind, path, argsText) {
+    const [ok, text, code, data] = native.runRemote(kind, path, argsText);
+    if (ok) return decode(text);
+    if (code === "VireoError" && data !== "") throw new VireoError(decode(data));
+    const e = new Error(text);
+    e.code = code;
+    throw e;
+}
+
 async function nestedExec(kind, path, argsText) {
+    if (kind !== ACTION && native.remote) return remoteExec(kind, path, argsText);
     const handler = native.nestedBegin(kind, path, argsText);
     const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3];
     mode = kind;

@@ -1,0 +1,66 @@
+/* actions: the action pool. Actions run on worker threads, each with its own JavaScriptCore
+ * runtime holding the shard's current bundle but no store, so that an action that loops or waits
+ * never delays the shard's queries and mutations. Workers reach the shard only by messages: a
+ * ctx.runQuery / ctx.runMutation is queued to the loop thread, run there in the current batch
+ * with the query and mutation limits, and answered after that batch commits (the worker waits
+ * for the answer); a finished action goes back to the loop thread the same way, where its caller
+ * answers the client. Invariant: every submitted job's done callback runs exactly once, on the
+ * loop thread; no worker touches the store, the live queries or a connection.
+ *
+ * Today a worker runs one action at a time and blocks on a condvar while a nested call is on
+ * the loop thread. For actions that await fetch or timers (issue 9) the worker gets its own
+ * event loop: remote_call becomes "send, return a promise", the answers (and curl and timer
+ * completions) arrive on the worker's eventfd and settle promises, and a runtime holds several
+ * executions at once; the messages to and from the loop thread stay as they are. */
+#ifndef VR_PROTO_ACTIONS_H
+#define VR_PROTO_ACTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "js/runtime.h"
+#include "net/loop.h"
+
+struct shard;
+struct action_pool;
+
+struct action_pool_options {
+    unsigned threads;     /* worker threads; default 2 */
+    unsigned max_pending; /* actions queued or running; past it submit fails; default 1000 */
+};
+
+/* A job's answer, on the loop thread. res->version is the store's version when it finished. */
+typedef void (*action_done_fn)(void *arg, const struct js_result *res);
+
+/* Starts the workers; they run actions with the shard's js_options. Sets shard->actions, so
+ * that shard_load hands every new bundle to the pool. */
+struct action_pool *action_pool_new(struct loop *loop, struct shard *shard,
+                                    const struct action_pool_options *opts);
+/* Stops (action_pool_stop), answers what is left, joins the workers (a worker still running a
+ * function after a few seconds is left behind, with its memory). Before the server and sync go:
+ * the done callbacks still run. */
+void action_pool_free(struct action_pool *p);
+
+/* A new version of the app (copied): actions started from now on run it; running ones finish
+ * on the version they started with. */
+void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name);
+
+/* Queues the action fn (already validated against the shard's runtime) with args (value.h JSON
+ * of an object). 0: done(arg, res) will be called; -EAGAIN: max_pending actions are queued or
+ * running; -ESHUTDOWN: the pool is stopping. */
+int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
+                       size_t len, action_done_fn done, void *arg);
+
+/* Shutdown: queued actions fail at once, running ones are stopped within ~100 ms of their CPU
+ * time; both answer with code ServerShuttingDown. */
+void action_pool_stop(struct action_pool *p);
+
+/* The before-sleep step after shard_commit: answers the nested calls run in the batch that just
+ * committed (with StoreError if it failed: what they reported was lost). */
+void action_pool_flush(struct action_pool *p, int batch_failed);
+
+/* Actions queued or running, and actions refused past max_pending (loop thread). */
+unsigned action_pool_pending(const struct action_pool *p);
+uint64_t action_pool_rejected(const struct action_pool *p);
+
+#endif
