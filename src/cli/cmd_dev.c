@@ -41,6 +41,8 @@ static const char dev_usage[] =
     "  --session-retention-ms N  how long a disconnected sync session is kept for resume\n"
     "                     (default 300000)\n"
     "  --idempotency-hours N  how long mutation idempotency keys are kept (default 24)\n"
+    "  --memory-limit-mb N  JS heap a function may grow to before it fails with MemoryLimit\n"
+    "                     (default 256)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -194,6 +196,7 @@ int cmd_dev(int argc, char **argv, int watch)
 {
     const char *name = watch ? "dev" : "serve";
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
+    unsigned long memory_limit_mb = 256;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
     int test_echo = 0;
@@ -226,6 +229,11 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (!strcmp(a, "--timeout-ms")) {
             if (parse_uint(argv[++i], 3600000, &timeout_ms) < 0 || timeout_ms == 0) {
                 fprintf(stderr, "vireo %s: --timeout-ms needs a number of milliseconds\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--memory-limit-mb")) {
+            if (parse_uint(argv[++i], 1ul << 20, &memory_limit_mb) < 0 || memory_limit_mb == 0) {
+                fprintf(stderr, "vireo %s: --memory-limit-mb needs a number of MiB\n", name);
                 return 2;
             }
         } else if (!strcmp(a, "--max-body")) {
@@ -301,7 +309,8 @@ int cmd_dev(int argc, char **argv, int watch)
     else
         snprintf(data_path, sizeof data_path, "%s/shard-0.db", d.paths.data);
 
-    struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms, .action_timeout_ms = 600000 };
+    struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms, .action_timeout_ms = 600000,
+                                .memory_limit_mb = (uint32_t)memory_limit_mb };
     if (shard_open(data_path, &jopts, &d.shard, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;

@@ -4,7 +4,9 @@
  * `native.done` reports. Invariant: outside js_call no transaction or cursor is open, and every
  * JS value kept in C is protected until js_runtime_free. */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@
 #include "base/rand.h"
 #include "js/js_int.h"
 #include "store/validator.h"
+#include "store/value.h"
 
 #include "base/banned.h"
 
@@ -24,6 +27,25 @@ extern const size_t vr_prelude_js_len;
 #ifndef JS_LOAD_LIMIT_S
 #define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
 #endif
+/* The watchdog fires every JS_TICK_MS of CPU time (or the limit, if shorter); each tick counts
+ * toward the CPU limit and checks the heap against the memory limit. */
+#define JS_TICK_MS 50u
+/* After a call that left the heap this much larger than before, collect and trim at once. */
+#define JS_RECLAIM_BYTES (64.0 * 1024 * 1024)
+
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+/* Process-wide JavaScriptCore options, set once before the first VM exists. Polling traps: by
+ * default JSC stops running code with signals (a thread suspends the mutator and patches the
+ * optimized code's invalidation points), but DFG/FTL code of a tight loop keeps no invalidation
+ * point inside the loop, so once the top tier compiles `while (true) {}` the time limit never
+ * fires again. With polling traps every loop back-edge tests a flag (one load and branch). */
+static void engine_init(void)
+{
+    if (!jsc_options_set_boolean("usePollingTraps", 1))
+        vr_log(LOG_WARN, "js", "cannot enable JavaScriptCore polling traps: runaway loops in "
+                               "optimized code may ignore the time limit");
+}
 
 static JSStringRef str_new(const char *s)
 {
@@ -111,7 +133,9 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
         buf_append_str(err, "arguments must be an object");
         return -1;
     }
-    if (!fn->args)
+    /* without a validator, still refuse malformed "$integer"/"$float"/"$bytes" wrappers here
+     * (a 400), not when the prelude decodes them; only text holding "$ needs a look */
+    if (!fn->args && !parsed && !memmem(args, len, "\"$", 2))
         return 0;
     json_t *v = (json_t *)parsed;
     if (!v) {
@@ -124,7 +148,7 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     }
     struct validator_ctx vctx = { .what = "argument", .id_table = id_table,
                                   .id_table_arg = rt->store };
-    int rc = validator_check(&vctx, fn->args, v, err);
+    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : value_check(v, "argument", err);
     if (v != parsed)
         json_decref(v);
     return rc < 0 ? -1 : 0;
@@ -222,21 +246,46 @@ static uint64_t next_seed(struct js_runtime *rt)
     return z ^ (z >> 31);
 }
 
+/* The JS heap's size in bytes (objects plus the memory they hold: array buffers, strings). */
+static double heap_bytes(JSContextRef ctx)
+{
+    JSObjectRef st = JSGetMemoryUsageStatistics(ctx);
+    JSValueRef v = st ? get_prop(ctx, st, "heapSize") : NULL;
+    return v && JSValueIsNumber(ctx, v) ? JSValueToNumber(ctx, v, NULL) : 0;
+}
+
+/* One watchdog tick: stop the execution past its CPU or memory limit, else re-arm. */
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
     struct js_runtime *rt = arg;
-    rt->timed_out = 1;
-    return true;
+    rt->ticks++;
+    if ((double)rt->ticks * rt->limit_s * 1000 >= rt->limit_ms - 0.5) {
+        rt->timed_out = 1;
+        return true;
+    }
+    if (rt->opts.memory_limit_mb &&
+        heap_bytes(ctx) > (double)rt->opts.memory_limit_mb * 1024 * 1024) {
+        rt->timed_out = rt->over_memory = 1;
+        return true;
+    }
+    JSContextGroupSetExecutionTimeLimit(rt->group, rt->limit_s, on_time_limit, rt);
+    return false;
 }
 
-static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
+static void set_limit_ms(struct js_runtime *rt, uint32_t ms)
 {
-    uint32_t ms = kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms;
-    double s = ms / 1000.0;
+    double s = (ms < JS_TICK_MS ? ms : JS_TICK_MS) / 1000.0;
+    rt->limit_ms = ms;
+    rt->ticks = 0;
     if (s != rt->limit_s) {
         JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
         rt->limit_s = s;
     }
+}
+
+static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
+{
+    set_limit_ms(rt, kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
 }
 
 static JSValueRef eval(struct js_runtime *rt, const char *src, const char *url)
@@ -341,15 +390,18 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         rt->opts.timeout_ms = 1000;
     if (!rt->opts.action_timeout_ms)
         rt->opts.action_timeout_ms = 600000;
+    if (!rt->opts.memory_limit_mb)
+        rt->opts.memory_limit_mb = 256;
     buf_init(&rt->s1, JS_VALUE_MAX);
     buf_init(&rt->s2, JS_VALUE_MAX);
     buf_init(&rt->s3, 64 * 1024);
 
+    pthread_once(&engine_once, engine_init);
     rt->group = JSContextGroupCreate();
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
-    JSContextGroupSetExecutionTimeLimit(rt->group, JS_LOAD_LIMIT_S, on_time_limit, rt);
-    rt->limit_s = JS_LOAD_LIMIT_S;
+    set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
+    rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
     set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
     if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
         buf_append_str(err, "prelude: ");
@@ -372,7 +424,10 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
 
     src = vr_strndup(bundle, len);
     if ((exc = eval(rt, src, bundle_name))) {
-        if (rt->timed_out)
+        if (rt->over_memory)
+            buf_appendf(err, "%s: top-level code exceeded the memory limit of %u MiB",
+                        bundle_name, rt->opts.memory_limit_mb);
+        else if (rt->timed_out)
             buf_appendf(err, "%s: top-level code ran past the %g s load time limit",
                         bundle_name, JS_LOAD_LIMIT_S);
         else
@@ -526,6 +581,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->exec_id++;
     rt->done = 0;
     rt->timed_out = 0;
+    rt->over_memory = 0;
     rt->res = res;
     rt->txn = txn;
     rt->top_txn = txn;
@@ -568,9 +624,20 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         }
         JSStringRelease(nop);
     }
+    if (rt->ticks || rt->over_memory) {
+        /* a long or greedy call: give its garbage back now rather than at the next GC */
+        if (heap_bytes(ctx) > JS_RECLAIM_BYTES) {
+            JSSynchronousGarbageCollectForDebugging(ctx);
+            malloc_trim(0);
+        }
+    }
     if (!rt->done) {
         char msg[512];
-        if (rt->timed_out) {
+        if (rt->over_memory) {
+            snprintf(msg, sizeof(msg), "function `%s` exceeded the memory limit of %u MiB",
+                     fn->path, rt->opts.memory_limit_mb);
+            fail(res, JS_ERR_TIMEOUT, "MemoryLimit", msg);
+        } else if (rt->timed_out) {
             snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit", fn->path,
                      fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
             fail(res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);

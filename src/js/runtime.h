@@ -33,6 +33,8 @@ struct js_function {
 struct js_options {
     uint32_t timeout_ms;        /* CPU limit for queries and mutations; default 1000 */
     uint32_t action_timeout_ms; /* default 600000 */
+    uint32_t memory_limit_mb;   /* JS heap one execution may grow to (MemoryLimit past it);
+                                   default 256 */
 };
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
@@ -54,7 +56,7 @@ enum js_status {
     JS_OK,
     JS_ERR_ARGS,     /* argument validation failed (message names the argument) */
     JS_ERR_THROWN,   /* the handler threw or rejected (message is the error's message) */
-    JS_ERR_TIMEOUT,  /* ran past its time limit */
+    JS_ERR_TIMEOUT,  /* ran past its time limit (ExecutionTimeout) or memory limit (MemoryLimit) */
     JS_ERR_INTERNAL  /* storage failure or a bug of ours */
 };
 
