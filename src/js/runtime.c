@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -174,6 +175,112 @@ void js_result_release(struct js_result *r)
     r->txn = NULL;
 }
 
+static int vlq_digit(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* One base64 VLQ number of a source map's "mappings"; advances *p. */
+static int vlq_next(const char **p, const char *end, long *out)
+{
+    unsigned long v = 0;
+    for (int shift = 0; *p < end && shift < 60; shift += 5) {
+        int d = vlq_digit(*(*p)++);
+        if (d < 0)
+            return -1;
+        v |= (unsigned long)(d & 31) << shift;
+        if (!(d & 32)) {
+            *out = (v & 1) ? -(long)(v >> 1) : (long)(v >> 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Maps bundle line:col (1-based) to "file:line" through the bundle's inline source map (esbuild
+ * --sourcemap=inline: a last line "//# sourceMappingURL=data:application/json;base64,...").
+ * Sources are relative to the bundle's folder (.vireo/): leading "../" are dropped. 0 when
+ * mapped. */
+static int source_map_lookup(const char *bundle, size_t len, long line, long col, struct buf *out)
+{
+    static const char tag[] = "//# sourceMappingURL=data:application/json;base64,";
+    const char *m = NULL;
+    for (const char *p = bundle; (p = memmem(p, len - (size_t)(p - bundle), tag, sizeof tag - 1));
+         p++)
+        m = p;
+    if (!m || line < 1)
+        return -1;
+    m += sizeof tag - 1;
+    size_t n = 0;
+    while (m + n < bundle + len && (vlq_digit(m[n]) >= 0 || m[n] == '='))
+        n++;
+    int rc = -1;
+    unsigned char *raw = vr_malloc(n / 4 * 3 + 4);
+    json_t *map = NULL;
+    long dn = base64_decode(raw, m, n);
+    if (dn <= 0 || !(map = json_loadb((char *)raw, (size_t)dn, 0, NULL)))
+        goto out;
+    json_t *sources = json_object_get(map, "sources");
+    const char *mp = json_string_value(json_object_get(map, "mappings"));
+    if (!json_is_array(sources) || !mp)
+        goto out;
+    const char *end = mp + strlen(mp);
+    long src = 0, sline = 0, scol = 0, name = 0, best_src = -1, best_line = -1;
+    for (long l = 1; mp < end && l <= line; l++) {
+        long gcol = 0, first_src = -1, first_line = -1;
+        while (mp < end && *mp != ';') {
+            long d;
+            int fields = 0;
+            if (vlq_next(&mp, end, &d) < 0)
+                goto out;
+            gcol += d;
+            fields = 1;
+            while (mp < end && *mp != ',' && *mp != ';') {
+                if (vlq_next(&mp, end, &d) < 0)
+                    goto out;
+                if (fields == 1)
+                    src += d;
+                else if (fields == 2)
+                    sline += d;
+                else if (fields == 3)
+                    scol += d;
+                else
+                    name += d;
+                fields++;
+            }
+            if (l == line && fields >= 4) {
+                if (first_src < 0)
+                    first_src = src, first_line = sline;
+                if (gcol <= col - 1 || best_src < 0)
+                    best_src = src, best_line = sline;
+            }
+            if (mp < end && *mp == ',')
+                mp++;
+        }
+        if (l == line && best_src < 0)
+            best_src = first_src, best_line = first_line;
+        if (mp < end)
+            mp++; /* ';' */
+    }
+    const char *file = json_string_value(json_array_get(sources, (size_t)best_src));
+    if (best_src < 0 || !file)
+        goto out;
+    while (!strncmp(file, "../", 3))
+        file += 3;
+    buf_appendf(out, "%s:%ld", file, best_line + 1);
+    rc = 0;
+out:
+    json_decref(map);
+    vr_free(raw);
+    return rc;
+}
+
 /* "Name: message" of an exception, plus where it happened in the bundle. */
 static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char *bundle,
                                size_t len, const char *bundle_name, struct buf *err)
@@ -181,22 +288,27 @@ static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char
     JSContextRef ctx = rt->ctx;
     struct buf msg = BUF_INIT(64 * 1024), tmp = BUF_INIT(1 << 20);
     JSValueRef ignored = NULL;
-    long line = -1;
+    long line = -1, col = 0;
     js_to_buf(ctx, exc, &msg, &ignored);
     if (JSValueIsObject(ctx, exc)) {
         JSObjectRef o = (JSObjectRef)exc;
         JSValueRef url = get_prop(ctx, o, "sourceURL");
         JSValueRef ln = get_prop(ctx, o, "line");
+        JSValueRef cn = get_prop(ctx, o, "column");
         if (JSValueIsString(ctx, url) && js_to_buf(ctx, url, &tmp, &ignored) == 0 &&
-            !strcmp(tmp.data, bundle_name) && JSValueIsNumber(ctx, ln))
+            !strcmp(tmp.data, bundle_name) && JSValueIsNumber(ctx, ln)) {
             line = (long)JSValueToNumber(ctx, ln, NULL);
+            col = JSValueIsNumber(ctx, cn) ? (long)JSValueToNumber(ctx, cn, NULL) : 0;
+        }
         /* thrown from inside the prelude (e.g. defineTable): find the bundle's frame */
         JSValueRef st = get_prop(ctx, o, "stack");
         if (line < 0 && JSValueIsString(ctx, st) && js_to_buf(ctx, st, &tmp, &ignored) == 0) {
             size_t nl = strlen(bundle_name);
             for (const char *p = tmp.data; (p = strstr(p, bundle_name)); p += nl) {
                 if (p[nl] == ':' && p[nl + 1] >= '0' && p[nl + 1] <= '9') {
-                    line = strtol(p + nl + 1, NULL, 10);
+                    char *e;
+                    line = strtol(p + nl + 1, &e, 10);
+                    col = *e == ':' ? strtol(e + 1, NULL, 10) : 0;
                     break;
                 }
             }
@@ -204,6 +316,11 @@ static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char
     }
     if (line < 0) {
         buf_appendf(err, "%s: %s", bundle_name, msg.data);
+        goto out;
+    }
+    buf_reset(&tmp);
+    if (source_map_lookup(bundle, len, line, col, &tmp) == 0) {
+        buf_appendf(err, "%s: %s", tmp.data, msg.data);
         goto out;
     }
     /* esbuild writes "// path/to/file.ts" before each module's code */
