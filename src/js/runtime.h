@@ -6,7 +6,8 @@
  *
  * Calls run a query or mutation inside one store transaction (a mutation's writes commit only if
  * the handler's promise resolves), with Math.random seeded and Date.now frozen per execution, no
- * fetch, and a CPU time limit (JSContextGroupSetExecutionTimeLimit). Actions run outside any
+ * fetch, a CPU time limit and a memory limit (a watchdog tick every 50 ms of CPU checks both).
+ * Actions run outside any
  * transaction and reach the database through ctx.runQuery / ctx.runMutation.
  *
  * Not thread-safe: one runtime belongs to one shard's thread. */
@@ -39,10 +40,13 @@ struct js_options {
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
  * named. On a syntax or load-time error returns -1 with err like
+ *   "vireo/messages.ts:12: ReferenceError: Can't find variable: foo"
+ * mapped through the bundle's inline source map (esbuild --sourcemap=inline), or, without one,
  *   "vireo/messages.ts (bundle line 57): ReferenceError: Can't find variable: foo"
- * (esbuild keeps a "// vireo/messages.ts" comment before each module, which the runtime uses to
- * map the bundle line back to a file; errors thrown inside prelude code such as defineTable()
- * are mapped through the stack's first bundle frame). Applies the schema to `store` (NULL when
+ * (esbuild keeps a "// vireo/messages.ts" comment before each module); errors thrown inside
+ * prelude code such as defineTable() are mapped through the stack's first bundle frame. The
+ * first call in the process sets JavaScriptCore's options (polling traps); the built-ins are
+ * frozen before the bundle runs. Applies the schema to `store` (NULL when
  * the app has none); failure is a load error too ("schema: ..."). `opts` may be NULL. */
 int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
                    size_t len, const char *bundle_name, struct js_runtime **out, struct buf *err);
