@@ -7,8 +7,8 @@
  * Calls run a query or mutation inside one store transaction (a mutation's writes commit only if
  * the handler's promise resolves), with Math.random seeded and Date.now frozen per execution, no
  * fetch, a CPU time limit and a memory limit (a watchdog tick every 50 ms of CPU checks both).
- * Actions run outside any
- * transaction and reach the database through ctx.runQuery / ctx.runMutation.
+ * Actions run outside any transaction and reach the database through ctx.runQuery /
+ * ctx.runMutation.
  *
  * Not thread-safe: one runtime belongs to one shard's thread. */
 #ifndef VR_JS_RUNTIME_H
