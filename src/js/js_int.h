@@ -57,6 +57,10 @@ struct js_runtime {
     double limit_s;             /* watchdog period currently set on the group (one tick) */
     uint32_t limit_ms;          /* CPU limit of the execution in progress */
     uint32_t ticks;             /* watchdog ticks in the execution in progress */
+    uint32_t next_heap_tick;    /* the tick at which to measure the heap next */
+    double cpu_start;           /* thread CPU ms at the execution's start (set at its 1st tick) */
+    double last_heap;           /* heap bytes last measured in this execution (0: none) */
+    double settled_heap;        /* heap bytes after the last collection we forced */
     int timed_out;              /* stopped by the watchdog (time or memory) */
     int over_memory;            /* ... because the heap passed opts.memory_limit_mb */
     int done;                   /* native.done() has reported this execution */
