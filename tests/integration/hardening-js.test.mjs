@@ -148,6 +148,9 @@ test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory co
             ["mutation", "mem:bigTyped", ["MemoryLimit"]],
             ["query", "mem:bigBuffer", ["MemoryLimit"]],
             ["query", "mem:repeat", ["MemoryLimit"]],
+            ["query", "mem:stringLength", ["MemoryLimit"]],
+            ["query", "mem:resizable", ["MemoryLimit"]],
+            ["query", "mem:transfer", ["MemoryLimit"]],
             ["query", "mem:stringDoubling", ["MemoryLimit", "ExecutionTimeout"]],
             ["query", "mem:pushLoop", ["MemoryLimit", "ExecutionTimeout"]],
             ["query", "mem:manyBuffers", ["MemoryLimit", "ExecutionTimeout"]],
@@ -166,6 +169,7 @@ test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory co
             });
         }
         assert.equal((await s.query("mem:small")).json?.value, (1 << 20) + 2000);
+        assert.deepEqual((await s.query("mem:views")).json?.value, [8, 3, 4, 2, true, true]);
     } finally {
         await s.stop();
     }

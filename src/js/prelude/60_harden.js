@@ -50,8 +50,13 @@ const lengthOf = (x) => {
     return typeof n === "number" ? n : 0;
 };
 
-guardConstructor("ArrayBuffer", (a) => checkBytes("ArrayBuffer", Number(a[0]) || 0));
-guardConstructor("SharedArrayBuffer", (a) => checkBytes("SharedArrayBuffer", Number(a[0]) || 0));
+/* a resizable buffer is charged its maximum: resize() can reach it in one step */
+const bufferBytes = (a) => {
+    const max = a[1] !== null && typeof a[1] === "object" ? Number(a[1].maxByteLength) || 0 : 0;
+    return Math.max(Number(a[0]) || 0, max);
+};
+guardConstructor("ArrayBuffer", (a) => checkBytes("ArrayBuffer", bufferBytes(a)));
+guardConstructor("SharedArrayBuffer", (a) => checkBytes("SharedArrayBuffer", bufferBytes(a)));
 for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
                     "Int32Array", "Uint32Array", "Float16Array", "Float32Array", "Float64Array",
                     "BigInt64Array", "BigUint64Array"]) {
@@ -59,7 +64,7 @@ for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array"
     if (typeof C !== "function") continue;
     const size = C.BYTES_PER_ELEMENT;
     guardConstructor(name, (a) => {
-        const n = typeof a[0] === "number" ? a[0] : lengthOf(a[0]);
+        const n = a[0] !== null && typeof a[0] === "object" ? lengthOf(a[0]) : Number(a[0]) || 0;
         checkBytes(name, n * size);
     });
 }
@@ -81,6 +86,16 @@ function relIndex(x, len, dflt) {
     return n < 0 ? Math.max(len + n, 0) : Math.min(n, len);
 }
 
+for (const name of ["transfer", "transferToFixedLength"]) {
+    if (typeof ArrayBuffer.prototype[name] !== "function") continue;
+    replaceMethod(ArrayBuffer.prototype, name, (real) => ({
+        [name](length) {
+            if (length !== undefined) checkBytes(`ArrayBuffer.prototype.${name}()`,
+                                                 Number(length) || 0);
+            return realReflectApply(real, this, arguments);
+        },
+    })[name]);
+}
 replaceMethod(Array.prototype, "fill", (real) => ({
     fill(value, start, end) {
         const len = this.length >>> 0;
