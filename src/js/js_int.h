@@ -58,6 +58,7 @@ struct js_runtime {
     uint32_t limit_ms;          /* CPU limit of the execution in progress */
     uint32_t ticks;             /* watchdog ticks in the execution in progress */
     uint32_t next_heap_tick;    /* the tick at which to measure the heap next */
+    double heap_cost_ms;        /* CPU the last heap measurement took (it grows with the heap) */
     double cpu_start;           /* thread CPU ms at the execution's start (set at its 1st tick) */
     double last_heap;           /* heap bytes last measured in this execution (0: none) */
     double settled_heap;        /* heap bytes after the last collection we forced */

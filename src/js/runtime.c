@@ -388,7 +388,7 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
     double now = thread_cpu_ms(), tick_ms = rt->limit_s * 1000;
     if (rt->ticks++ == 0) {
         rt->cpu_start = now - tick_ms;
-        rt->next_heap_tick = 0;
+        rt->next_heap_tick = 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
     }
     if (now - rt->cpu_start >= rt->limit_ms - 0.5) {
         rt->timed_out = 1;
@@ -396,8 +396,8 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
     }
     if (rt->opts.memory_limit_mb && rt->ticks >= rt->next_heap_tick) {
         rt->last_heap = heap_bytes(ctx);
-        double cost = thread_cpu_ms() - now;
-        rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(cost * 10 / tick_ms);
+        rt->heap_cost_ms = thread_cpu_ms() - now;
+        rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
         if (rt->last_heap > (double)rt->opts.memory_limit_mb * 1024 * 1024) {
             rt->timed_out = rt->over_memory = 1;
             return true;
