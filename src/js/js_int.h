@@ -54,20 +54,20 @@ struct js_runtime {
     /* the execution in progress */
     int in_call;
     uint32_t exec_id;
-    double limit_s;             /* watchdog period currently set on the group (one tick) */
-    uint32_t limit_ms;          /* CPU limit of the execution in progress */
-    uint32_t ticks;             /* watchdog ticks in the execution in progress */
-    uint32_t next_heap_tick;    /* the tick at which to measure the heap next */
-    double heap_cost_ms;        /* CPU the last heap measurement took (it grows with the heap) */
-    double cpu_start;           /* thread CPU ms at the execution's start (set at its 1st tick) */
-    double last_heap;           /* heap bytes last measured in this execution (0: none) */
-    double settled_heap;        /* heap bytes after the last collection we forced */
-    int timed_out;              /* stopped by the watchdog (time or memory) */
-    int over_memory;            /* ... because the heap passed opts.memory_limit_mb */
-    int done;                   /* native.done() has reported this execution */
+    double limit_s;          /* watchdog period currently set on the group (one tick) */
+    uint32_t limit_ms;       /* CPU limit of the execution in progress */
+    uint32_t ticks;          /* watchdog ticks in the execution in progress */
+    uint32_t next_heap_tick; /* the tick at which to measure the heap next */
+    double heap_cost_ms;     /* CPU the last heap measurement took (it grows with the heap) */
+    double cpu_start;        /* thread CPU ms at the execution's start (set at its 1st tick) */
+    double last_heap;        /* heap bytes last measured in this execution (0: none) */
+    double settled_heap;     /* heap bytes after the last collection we forced */
+    int timed_out;           /* stopped by the watchdog (time or memory) */
+    int over_memory;         /* ... because the heap passed opts.memory_limit_mb */
+    int done;                /* native.done() has reported this execution */
     struct js_result *res;
-    struct store_txn *txn;      /* the transaction ctx.db uses, or NULL */
-    struct store_txn *top_txn;  /* the top-level call's own transaction */
+    struct store_txn *txn;     /* the transaction ctx.db uses, or NULL */
+    struct store_txn *top_txn; /* the top-level call's own transaction */
     uint32_t next_cursor_id;
     uint64_t seed_state;
     double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id,

@@ -118,14 +118,13 @@ static int str_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_
 
 /* str_arg for a name (table, index, function path, field) that C handles as a C string: one
  * holding U+0000 would be cut there and name another thing, so it is refused. */
-static int name_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,
-                    struct buf *b, const char *what, JSValueRef *exc)
+static int name_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i, struct buf *b,
+                    const char *what, JSValueRef *exc)
 {
     if (str_arg(ctx, argc, argv, i, b, what, exc) < 0)
         return -1;
     if (strlen(b->data) != b->len) {
-        throwf(ctx, exc, "InvalidArgument", "%s: `%s\\u0000...` contains U+0000", what,
-               b->data);
+        throwf(ctx, exc, "InvalidArgument", "%s: `%s\\u0000...` contains U+0000", what, b->data);
         return -1;
     }
     return 0;

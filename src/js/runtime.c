@@ -45,8 +45,9 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static void engine_init(void)
 {
     if (!jsc_options_set_boolean("usePollingTraps", 1))
-        vr_log(LOG_WARN, "js", "cannot enable JavaScriptCore polling traps: runaway loops in "
-                               "optimized code may ignore the time limit");
+        vr_log(LOG_WARN, "js",
+               "cannot enable JavaScriptCore polling traps: runaway loops in "
+               "optimized code may ignore the time limit");
 }
 
 static JSStringRef str_new(const char *s)
