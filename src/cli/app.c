@@ -401,6 +401,7 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
                      "--main-fields=module,main", "--target=es2022", "--log-level=warning",
                      "--color=false", "--log-override:import-is-undefined=silent",
                      "--alias:vireo/server=./vireo/_generated/server.ts",
+                     "--sourcemap=inline", "--sources-content=false",
                      "--outfile=.vireo/bundle.js", NULL };
     r = run_capture(argv, p->root, &out);
     if (r != 0) {

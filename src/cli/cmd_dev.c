@@ -59,6 +59,8 @@ static const char dev_usage[] =
     "  --action-timeout-ms N  CPU time limit of an action (default 600000)\n"
     "  --max-pending-actions N  actions queued or running before new ones get\n"
     "                     ServerOverloaded (default 1000)\n"
+    "  --memory-limit-mb N  JS heap a function may grow to before it fails with MemoryLimit\n"
+    "                     (default 256)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -215,6 +217,7 @@ int cmd_dev(int argc, char **argv, int watch)
 {
     const char *name = watch ? "dev" : "serve";
     const char *dir = ".", *host = "127.0.0.1", *data = NULL;
+    unsigned long memory_limit_mb = 256;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
     unsigned long max_queries = 1000, max_retained = 10000;
@@ -255,6 +258,11 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (!strcmp(a, "--timeout-ms")) {
             if (parse_uint(argv[++i], 3600000, &timeout_ms) < 0 || timeout_ms == 0) {
                 fprintf(stderr, "vireo %s: --timeout-ms needs a number of milliseconds\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--memory-limit-mb")) {
+            if (parse_uint(argv[++i], 1ul << 20, &memory_limit_mb) < 0 || memory_limit_mb == 0) {
+                fprintf(stderr, "vireo %s: --memory-limit-mb needs a number of MiB\n", name);
                 return 2;
             }
         } else if (!strcmp(a, "--max-body")) {
@@ -391,7 +399,8 @@ int cmd_dev(int argc, char **argv, int watch)
         close(db_fd);
 
     struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms,
-                                .action_timeout_ms = (uint32_t)action_timeout_ms };
+                                .action_timeout_ms = (uint32_t)action_timeout_ms,
+                                .memory_limit_mb = (uint32_t)memory_limit_mb };
     if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;

@@ -16,6 +16,11 @@ typedef bool (*JSShouldTerminateCallback)(JSContextRef, void *);
 void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef, double, JSShouldTerminateCallback,
                                          void *);
 void JSContextGroupClearExecutionTimeLimit(JSContextGroupRef);
+JSObjectRef JSGetMemoryUsageStatistics(JSContextRef);
+void JSSynchronousGarbageCollectForDebugging(JSContextRef);
+/* From JavaScriptCore's GLib API (jsc/jsc-options.h), declared here to keep glib's headers out;
+ * options may only be set before the first VM exists. gboolean is an int. */
+int jsc_options_set_boolean(const char *option, int value);
 
 struct js_fn_entry {
     struct js_function pub; /* pub.path points at the entry's own copy */
@@ -48,25 +53,31 @@ struct js_runtime {
     js_remote_fn remote_fn;     /* runtimes without a store: where nested calls go */
     void *remote_arg;
     struct js_result remote_res;
-    js_stop_fn stop_fn;         /* asked every stop_period_ms of CPU time of a call */
+    js_stop_fn stop_fn;         /* asked at every watchdog tick (JS_TICK_MS of CPU) of a call */
     void *stop_arg;
-    uint32_t stop_period_ms;
 
     /* the execution in progress */
     int in_call;
     uint32_t exec_id;
-    double limit_s;             /* time limit currently set on the group */
-    int timed_out;
-    int stopped;                /* stop_fn asked to stop this call */
-    uint32_t call_limit_ms;     /* the running call's own limit */
-    double call_cpu_start_ms;   /* thread CPU time when the running call started (stop checks) */
-    int done;                   /* native.done() has reported this execution */
+    double limit_s;          /* watchdog period currently set on the group (one tick) */
+    uint32_t limit_ms;       /* CPU limit of the execution in progress */
+    uint32_t ticks;          /* watchdog ticks in the execution in progress */
+    uint32_t next_heap_tick; /* the tick at which to measure the heap next */
+    double heap_cost_ms;     /* CPU the last heap measurement took (it grows with the heap) */
+    double cpu_start;        /* thread CPU ms at the execution's start (set at its 1st tick) */
+    double last_heap;        /* heap bytes last measured in this execution (0: none) */
+    double settled_heap;     /* heap bytes after the last collection we forced */
+    int timed_out;           /* stopped by the watchdog (time or memory) */
+    int over_memory;         /* ... because the heap passed opts.memory_limit_mb */
+    int stopped;             /* stop_fn asked to stop this call */
+    int done;                /* native.done() has reported this execution */
     struct js_result *res;
-    struct store_txn *txn;      /* the transaction ctx.db uses, or NULL */
-    struct store_txn *top_txn;  /* the top-level call's own transaction */
+    struct store_txn *txn;     /* the transaction ctx.db uses, or NULL */
+    struct store_txn *top_txn; /* the top-level call's own transaction */
     uint32_t next_cursor_id;
     uint64_t seed_state;
-    double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id */
+    double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id,
+                         memory limit in bytes */
     struct js_cursor cursors[JS_MAX_CURSORS];
 
     struct buf s1, s2, s3; /* scratch for native calls */

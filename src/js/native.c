@@ -116,6 +116,20 @@ static int str_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_
     return 0;
 }
 
+/* str_arg for a name (table, index, function path, field) that C handles as a C string: one
+ * holding U+0000 would be cut there and name another thing, so it is refused. */
+static int name_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i, struct buf *b,
+                    const char *what, JSValueRef *exc)
+{
+    if (str_arg(ctx, argc, argv, i, b, what, exc) < 0)
+        return -1;
+    if (strlen(b->data) != b->len) {
+        throwf(ctx, exc, "InvalidArgument", "%s: `%s\\u0000...` contains U+0000", what, b->data);
+        return -1;
+    }
+    return 0;
+}
+
 static struct store_txn *need_txn(JSContextRef ctx, struct js_runtime *rt, const char *what,
                                   JSValueRef *exc)
 {
@@ -188,10 +202,10 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     if (!t)
         return JSValueMakeUndefined(ctx);
     char table[256], index[256];
-    if (str_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
+    if (name_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
         return JSValueMakeUndefined(ctx);
     snprintf(table, sizeof(table), "%s", rt->s1.data);
-    if (str_arg(ctx, argc, argv, 1, &rt->s1, "withIndex() index", exc) < 0)
+    if (name_arg(ctx, argc, argv, 1, &rt->s1, "withIndex() index", exc) < 0)
         return JSValueMakeUndefined(ctx);
     snprintf(index, sizeof(index), "%s", rt->s1.data);
     if (str_arg(ctx, argc, argv, 2, &rt->s1, "withIndex() range", exc) < 0)
@@ -284,7 +298,7 @@ static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.insert()", exc);
-    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.insert() table", exc) < 0 ||
+    if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "db.insert() table", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.insert() document", exc) < 0)
         return JSValueMakeUndefined(ctx);
     char id[STORE_ID_LEN + 1];
@@ -321,6 +335,11 @@ static JSValueRef n_patch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, si
             JSValueRef e = JSObjectGetPropertyAtIndex(ctx, arr, (unsigned)n, NULL);
             if (js_to_buf(ctx, e, &rt->s3, exc) < 0) {
                 ret = JSValueMakeUndefined(ctx);
+                goto out;
+            }
+            if (strlen(rt->s3.data) != rt->s3.len) {
+                ret = throwf(ctx, exc, "InvalidArgument",
+                             "db.patch(): field name `%s\\u0000...` contains U+0000", rt->s3.data);
                 goto out;
             }
             names[n] = vr_strndup(rt->s3.data, rt->s3.len);
@@ -465,7 +484,7 @@ static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef s
     if (argc < 3)
         return throwf(ctx, exc, "InvalidArgument", "nestedBegin: missing arguments");
     int kind = (int)JSValueToNumber(ctx, argv[0], NULL);
-    if (str_arg(ctx, argc, argv, 1, &rt->s1, "function path", exc) < 0)
+    if (name_arg(ctx, argc, argv, 1, &rt->s1, "function path", exc) < 0)
         return JSValueMakeUndefined(ctx);
     const struct js_fn_entry *e = js_find_entry(rt, rt->s1.data);
     if (!e)

@@ -4,17 +4,21 @@
  * `native.done` reports. Invariant: outside js_call no transaction or cursor is open, and every
  * JS value kept in C is protected until js_runtime_free. */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/base64.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
 #include "js/js_int.h"
 #include "store/validator.h"
+#include "store/value.h"
 
 #include "base/banned.h"
 
@@ -25,6 +29,26 @@ extern const size_t vr_prelude_js_len;
 #ifndef JS_LOAD_LIMIT_S
 #define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
 #endif
+/* The watchdog fires every JS_TICK_MS of CPU time (or the limit, if shorter); each tick counts
+ * toward the CPU limit and checks the heap against the memory limit. */
+#define JS_TICK_MS 50u
+/* After a call that left the heap this much larger than before, collect and trim at once. */
+#define JS_RECLAIM_BYTES (64.0 * 1024 * 1024)
+
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+/* Process-wide JavaScriptCore options, set once before the first VM exists. Polling traps: by
+ * default JSC stops running code with signals (a thread suspends the mutator and patches the
+ * optimized code's invalidation points), but DFG/FTL code of a tight loop keeps no invalidation
+ * point inside the loop, so once the top tier compiles `while (true) {}` the time limit never
+ * fires again. With polling traps every loop back-edge tests a flag (one load and branch). */
+static void engine_init(void)
+{
+    if (!jsc_options_set_boolean("usePollingTraps", 1))
+        vr_log(LOG_WARN, "js",
+               "cannot enable JavaScriptCore polling traps: runaway loops in "
+               "optimized code may ignore the time limit");
+}
 
 static JSStringRef str_new(const char *s)
 {
@@ -112,7 +136,9 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
         buf_append_str(err, "arguments must be an object");
         return -1;
     }
-    if (!fn->args)
+    /* without a validator, still refuse malformed "$integer"/"$float"/"$bytes" wrappers here
+     * (a 400), not when the prelude decodes them; only text holding "$ needs a look */
+    if (!fn->args && !parsed && !memmem(args, len, "\"$", 2))
         return 0;
     json_t *v = (json_t *)parsed;
     if (!v) {
@@ -126,7 +152,7 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     /* without a store (an action worker) ids are checked as strings only */
     struct validator_ctx vctx = { .what = "argument", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
-    int rc = validator_check(&vctx, fn->args, v, err);
+    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : value_check(v, "argument", err);
     if (v != parsed)
         json_decref(v);
     return rc < 0 ? -1 : 0;
@@ -152,6 +178,112 @@ void js_result_release(struct js_result *r)
     r->txn = NULL;
 }
 
+static int vlq_digit(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* One base64 VLQ number of a source map's "mappings"; advances *p. */
+static int vlq_next(const char **p, const char *end, long *out)
+{
+    unsigned long v = 0;
+    for (int shift = 0; *p < end && shift < 60; shift += 5) {
+        int d = vlq_digit(*(*p)++);
+        if (d < 0)
+            return -1;
+        v |= (unsigned long)(d & 31) << shift;
+        if (!(d & 32)) {
+            *out = (v & 1) ? -(long)(v >> 1) : (long)(v >> 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Maps bundle line:col (1-based) to "file:line" through the bundle's inline source map (esbuild
+ * --sourcemap=inline: a last line "//# sourceMappingURL=data:application/json;base64,...").
+ * Sources are relative to the bundle's folder (.vireo/): leading "../" are dropped. 0 when
+ * mapped. */
+static int source_map_lookup(const char *bundle, size_t len, long line, long col, struct buf *out)
+{
+    static const char tag[] = "//# sourceMappingURL=data:application/json;base64,";
+    const char *m = NULL;
+    for (const char *p = bundle; (p = memmem(p, len - (size_t)(p - bundle), tag, sizeof tag - 1));
+         p++)
+        m = p;
+    if (!m || line < 1)
+        return -1;
+    m += sizeof tag - 1;
+    size_t n = 0;
+    while (m + n < bundle + len && (vlq_digit(m[n]) >= 0 || m[n] == '='))
+        n++;
+    int rc = -1;
+    unsigned char *raw = vr_malloc(n / 4 * 3 + 4);
+    json_t *map = NULL;
+    long dn = base64_decode(raw, m, n);
+    if (dn <= 0 || !(map = json_loadb((char *)raw, (size_t)dn, 0, NULL)))
+        goto out;
+    json_t *sources = json_object_get(map, "sources");
+    const char *mp = json_string_value(json_object_get(map, "mappings"));
+    if (!json_is_array(sources) || !mp)
+        goto out;
+    const char *end = mp + strlen(mp);
+    long src = 0, sline = 0, scol = 0, name = 0, best_src = -1, best_line = -1;
+    for (long l = 1; mp < end && l <= line; l++) {
+        long gcol = 0, first_src = -1, first_line = -1;
+        while (mp < end && *mp != ';') {
+            long d;
+            int fields = 0;
+            if (vlq_next(&mp, end, &d) < 0)
+                goto out;
+            gcol += d;
+            fields = 1;
+            while (mp < end && *mp != ',' && *mp != ';') {
+                if (vlq_next(&mp, end, &d) < 0)
+                    goto out;
+                if (fields == 1)
+                    src += d;
+                else if (fields == 2)
+                    sline += d;
+                else if (fields == 3)
+                    scol += d;
+                else
+                    name += d;
+                fields++;
+            }
+            if (l == line && fields >= 4) {
+                if (first_src < 0)
+                    first_src = src, first_line = sline;
+                if (gcol <= col - 1 || best_src < 0)
+                    best_src = src, best_line = sline;
+            }
+            if (mp < end && *mp == ',')
+                mp++;
+        }
+        if (l == line && best_src < 0)
+            best_src = first_src, best_line = first_line;
+        if (mp < end)
+            mp++; /* ';' */
+    }
+    const char *file = json_string_value(json_array_get(sources, (size_t)best_src));
+    if (best_src < 0 || !file)
+        goto out;
+    while (!strncmp(file, "../", 3))
+        file += 3;
+    buf_appendf(out, "%s:%ld", file, best_line + 1);
+    rc = 0;
+out:
+    json_decref(map);
+    vr_free(raw);
+    return rc;
+}
+
 /* "Name: message" of an exception, plus where it happened in the bundle. */
 static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char *bundle,
                                size_t len, const char *bundle_name, struct buf *err)
@@ -159,22 +291,27 @@ static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char
     JSContextRef ctx = rt->ctx;
     struct buf msg = BUF_INIT(64 * 1024), tmp = BUF_INIT(1 << 20);
     JSValueRef ignored = NULL;
-    long line = -1;
+    long line = -1, col = 0;
     js_to_buf(ctx, exc, &msg, &ignored);
     if (JSValueIsObject(ctx, exc)) {
         JSObjectRef o = (JSObjectRef)exc;
         JSValueRef url = get_prop(ctx, o, "sourceURL");
         JSValueRef ln = get_prop(ctx, o, "line");
+        JSValueRef cn = get_prop(ctx, o, "column");
         if (JSValueIsString(ctx, url) && js_to_buf(ctx, url, &tmp, &ignored) == 0 &&
-            !strcmp(tmp.data, bundle_name) && JSValueIsNumber(ctx, ln))
+            !strcmp(tmp.data, bundle_name) && JSValueIsNumber(ctx, ln)) {
             line = (long)JSValueToNumber(ctx, ln, NULL);
+            col = JSValueIsNumber(ctx, cn) ? (long)JSValueToNumber(ctx, cn, NULL) : 0;
+        }
         /* thrown from inside the prelude (e.g. defineTable): find the bundle's frame */
         JSValueRef st = get_prop(ctx, o, "stack");
         if (line < 0 && JSValueIsString(ctx, st) && js_to_buf(ctx, st, &tmp, &ignored) == 0) {
             size_t nl = strlen(bundle_name);
             for (const char *p = tmp.data; (p = strstr(p, bundle_name)); p += nl) {
                 if (p[nl] == ':' && p[nl + 1] >= '0' && p[nl + 1] <= '9') {
-                    line = strtol(p + nl + 1, NULL, 10);
+                    char *e;
+                    line = strtol(p + nl + 1, &e, 10);
+                    col = *e == ':' ? strtol(e + 1, NULL, 10) : 0;
                     break;
                 }
             }
@@ -182,6 +319,11 @@ static void describe_exception(struct js_runtime *rt, JSValueRef exc, const char
     }
     if (line < 0) {
         buf_appendf(err, "%s: %s", bundle_name, msg.data);
+        goto out;
+    }
+    buf_reset(&tmp);
+    if (source_map_lookup(bundle, len, line, col, &tmp) == 0) {
+        buf_appendf(err, "%s: %s", tmp.data, msg.data);
         goto out;
     }
     /* esbuild writes "// path/to/file.ts" before each module's code */
@@ -224,45 +366,67 @@ static uint64_t next_seed(struct js_runtime *rt)
     return z ^ (z >> 31);
 }
 
-static double thread_cpu_ms(void)
+/* The JS heap's size in bytes (objects plus the memory they hold: array buffers, strings). */
+static double heap_bytes(JSContextRef ctx)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+    JSObjectRef st = JSGetMemoryUsageStatistics(ctx);
+    JSValueRef v = st ? get_prop(ctx, st, "heapSize") : NULL;
+    return v && JSValueIsNumber(ctx, v) ? JSValueToNumber(ctx, v, NULL) : 0;
 }
 
+static double thread_cpu_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* One watchdog tick: stop the execution past its CPU or memory limit, else re-arm. The heap is
+ * measured at most every so many ticks that measuring costs under a tenth of the CPU time
+ * (JSGetMemoryUsageStatistics walks the heap: ~30 ns per object). */
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
     struct js_runtime *rt = arg;
-    if (rt->stop_fn && rt->in_call) {
-        /* the limit is a period of stop checks: count it until the call's own limit */
-        if (rt->stop_fn(rt->stop_arg)) {
-            rt->stopped = 1;
-        } else {
-            double spent = thread_cpu_ms() - rt->call_cpu_start_ms;
-            if (spent < rt->call_limit_ms) {
-                /* JSC re-arms the watchdog only when the callback sets a limit itself */
-                JSContextGroupSetExecutionTimeLimit(rt->group, rt->limit_s, on_time_limit, rt);
-                return false;
-            }
+    if (rt->stop_fn && rt->in_call && rt->stop_fn(rt->stop_arg)) {
+        rt->timed_out = rt->stopped = 1; /* the action pool is shutting down */
+        return true;
+    }
+    double now = thread_cpu_ms(), tick_ms = rt->limit_s * 1000;
+    if (rt->ticks++ == 0) {
+        rt->cpu_start = now - tick_ms;
+        rt->next_heap_tick = 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
+    }
+    if (now - rt->cpu_start >= rt->limit_ms - 0.5) {
+        rt->timed_out = 1;
+        return true;
+    }
+    if (rt->opts.memory_limit_mb && rt->ticks >= rt->next_heap_tick) {
+        rt->last_heap = heap_bytes(ctx);
+        rt->heap_cost_ms = thread_cpu_ms() - now;
+        rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
+        if (rt->last_heap > (double)rt->opts.memory_limit_mb * 1024 * 1024) {
+            rt->timed_out = rt->over_memory = 1;
+            return true;
         }
     }
-    rt->timed_out = 1;
-    return true;
+    JSContextGroupSetExecutionTimeLimit(rt->group, rt->limit_s, on_time_limit, rt);
+    return false;
 }
 
-static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
+static void set_limit_ms(struct js_runtime *rt, uint32_t ms)
 {
-    uint32_t ms = kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms;
-    rt->call_limit_ms = ms;
-    rt->call_cpu_start_ms = rt->stop_fn ? thread_cpu_ms() : 0;
-    if (rt->stop_fn && rt->stop_period_ms && rt->stop_period_ms < ms)
-        ms = rt->stop_period_ms;
-    double s = ms / 1000.0;
+    double s = (ms < JS_TICK_MS ? ms : JS_TICK_MS) / 1000.0;
+    rt->limit_ms = ms;
+    rt->ticks = 0;
     if (s != rt->limit_s) {
         JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
         rt->limit_s = s;
     }
+}
+
+static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
+{
+    set_limit_ms(rt, kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
 }
 
 static JSValueRef eval(struct js_runtime *rt, const char *src, const char *url)
@@ -367,16 +531,19 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         rt->opts.timeout_ms = 1000;
     if (!rt->opts.action_timeout_ms)
         rt->opts.action_timeout_ms = 600000;
+    if (!rt->opts.memory_limit_mb)
+        rt->opts.memory_limit_mb = 256;
     buf_init(&rt->s1, JS_VALUE_MAX);
     buf_init(&rt->s2, JS_VALUE_MAX);
     buf_init(&rt->s3, 64 * 1024);
     js_result_init(&rt->remote_res);
 
+    pthread_once(&engine_once, engine_init);
     rt->group = JSContextGroupCreate();
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
-    JSContextGroupSetExecutionTimeLimit(rt->group, JS_LOAD_LIMIT_S, on_time_limit, rt);
-    rt->limit_s = JS_LOAD_LIMIT_S;
+    set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
+    rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
     set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
     if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
         buf_append_str(err, "prelude: ");
@@ -399,7 +566,10 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
 
     src = vr_strndup(bundle, len);
     if ((exc = eval(rt, src, bundle_name))) {
-        if (rt->timed_out)
+        if (rt->over_memory)
+            buf_appendf(err, "%s: top-level code exceeded the memory limit of %u MiB",
+                        bundle_name, rt->opts.memory_limit_mb);
+        else if (rt->timed_out)
             buf_appendf(err, "%s: top-level code ran past the %g s load time limit",
                         bundle_name, JS_LOAD_LIMIT_S);
         else
@@ -489,12 +659,10 @@ void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg)
     rt->remote_arg = arg;
 }
 
-void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg,
-                               uint32_t period_ms)
+void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg)
 {
     rt->stop_fn = fn;
     rt->stop_arg = arg;
-    rt->stop_period_ms = period_ms;
     rt->limit_s = -1; /* the next call sets its limit afresh */
 }
 
@@ -589,6 +757,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->done = 0;
     rt->timed_out = 0;
     rt->stopped = 0;
+    rt->over_memory = 0;
     rt->res = res;
     rt->txn = txn;
     rt->top_txn = txn;
@@ -631,12 +800,23 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         }
         JSStringRelease(nop);
     }
+    if (rt->ticks && rt->last_heap > rt->settled_heap + JS_RECLAIM_BYTES) {
+        /* a greedy call: give its garbage back now rather than at some later GC */
+        JSSynchronousGarbageCollectForDebugging(ctx);
+        malloc_trim(0);
+        rt->settled_heap = heap_bytes(ctx);
+    }
+    rt->last_heap = 0;
     if (!rt->done) {
         char msg[512];
         if (rt->stopped) {
             snprintf(msg, sizeof(msg), "function `%s` was stopped: the server is shutting down",
                      fn->path);
             fail(res, JS_ERR_INTERNAL, "ServerShuttingDown", msg);
+        } else if (rt->over_memory) {
+            snprintf(msg, sizeof(msg), "function `%s` exceeded the memory limit of %u MiB",
+                     fn->path, rt->opts.memory_limit_mb);
+            fail(res, JS_ERR_TIMEOUT, "MemoryLimit", msg);
         } else if (rt->timed_out) {
             snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit", fn->path,
                      fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);

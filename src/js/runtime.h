@@ -6,8 +6,9 @@
  *
  * Calls run a query or mutation inside one store transaction (a mutation's writes commit only if
  * the handler's promise resolves), with Math.random seeded and Date.now frozen per execution, no
- * fetch, and a CPU time limit (JSContextGroupSetExecutionTimeLimit). Actions run outside any
- * transaction and reach the database through ctx.runQuery / ctx.runMutation.
+ * fetch, a CPU time limit and a memory limit (a watchdog tick every 50 ms of CPU checks both).
+ * Actions run outside any transaction and reach the database through ctx.runQuery /
+ * ctx.runMutation.
  *
  * A runtime may also have no store (an action worker's, proto/actions.h): it loads the same
  * bundle without applying the schema, runs only actions, and hands their ctx.runQuery /
@@ -37,14 +38,19 @@ struct js_function {
 struct js_options {
     uint32_t timeout_ms;        /* CPU limit for queries and mutations; default 1000 */
     uint32_t action_timeout_ms; /* default 600000 */
+    uint32_t memory_limit_mb;   /* JS heap one execution may grow to (MemoryLimit past it);
+                                   default 256 */
 };
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
  * named. On a syntax or load-time error returns -1 with err like
+ *   "vireo/messages.ts:12: ReferenceError: Can't find variable: foo"
+ * mapped through the bundle's inline source map (esbuild --sourcemap=inline), or, without one,
  *   "vireo/messages.ts (bundle line 57): ReferenceError: Can't find variable: foo"
- * (esbuild keeps a "// vireo/messages.ts" comment before each module, which the runtime uses to
- * map the bundle line back to a file; errors thrown inside prelude code such as defineTable()
- * are mapped through the stack's first bundle frame). Applies the schema to `store` (NULL when
+ * (esbuild keeps a "// vireo/messages.ts" comment before each module); errors thrown inside
+ * prelude code such as defineTable() are mapped through the stack's first bundle frame. The
+ * first call in the process sets JavaScriptCore's options (polling traps); the built-ins are
+ * frozen before the bundle runs. Applies the schema to `store` (NULL when
  * the app has none); failure is a load error too ("schema: ..."). `store` may be NULL: nothing
  * is applied, and only actions can be called. `opts` may be NULL. */
 int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
@@ -59,7 +65,7 @@ enum js_status {
     JS_OK,
     JS_ERR_ARGS,     /* argument validation failed (message names the argument) */
     JS_ERR_THROWN,   /* the handler threw or rejected (message is the error's message) */
-    JS_ERR_TIMEOUT,  /* ran past its time limit */
+    JS_ERR_TIMEOUT,  /* ran past its time limit (ExecutionTimeout) or memory limit (MemoryLimit) */
     JS_ERR_INTERNAL  /* storage failure, a stop (ServerShuttingDown) or a bug of ours */
 };
 
@@ -121,12 +127,11 @@ typedef int (*js_remote_fn)(void *arg, enum js_fn_kind kind, const char *path, c
                             size_t len, struct js_result *res);
 void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg);
 
-/* Makes a running call stoppable from outside: every `period_ms` of CPU time the call runs,
- * fn(arg) is asked; when it returns nonzero the call is stopped and fails with JS_ERR_INTERNAL
+/* Makes a running call stoppable from outside: at every watchdog tick (50 ms of the call's CPU
+ * time) fn(arg) is asked; when it returns nonzero the call is stopped and fails with JS_ERR_INTERNAL
  * and code "ServerShuttingDown". The call's own time limit still applies. */
 typedef int (*js_stop_fn)(void *arg);
-void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg,
-                               uint32_t period_ms);
+void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg);
 
 /* Where console.log lines of functions go; default: the server log as
  * "[fn] messages:send: hello". */

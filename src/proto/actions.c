@@ -20,7 +20,6 @@
 #include "proto/shard.h"
 #include "base/banned.h"
 
-#define STOP_CHECK_MS 100 /* CPU time between a running action's stop checks */
 #define JOIN_WAIT_MS 3000 /* how long action_pool_free waits for a busy worker */
 
 struct action_job {
@@ -162,7 +161,7 @@ static int worker_load(struct action_worker *w, struct action_bundle *b, struct 
     if (js_runtime_new(NULL, &w->pool->js_opts, b->text, b->len, b->name, &w->rt, err) < 0)
         return -1;
     js_runtime_set_remote(w->rt, remote_call, w);
-    js_runtime_set_stop_check(w->rt, should_stop, w->pool, STOP_CHECK_MS);
+    js_runtime_set_stop_check(w->rt, should_stop, w->pool);
     w->gen = b->gen;
     return 0;
 }

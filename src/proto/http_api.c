@@ -152,6 +152,10 @@ static int parse_call(struct conn *c, const struct http_request *req, json_t **r
                       NULL);
         goto fail;
     }
+    if (strlen(json_string_value(path)) != json_string_length(path)) {
+        respond_error(c, 400, "BadJsonBody", "\"path\" must not contain U+0000", NULL);
+        goto fail;
+    }
     json_t *args = json_object_get(root, "args");
     if (args && !json_is_object(args) && !json_is_null(args)) {
         respond_error(c, 400, "BadJsonBody", "\"args\" must be a JSON object", NULL);

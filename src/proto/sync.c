@@ -914,10 +914,11 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     char idj[64];
     uint64_t query_id = (uint64_t)json_number_value(qid);
     snprintf(idj, sizeof idj, "%" PRIu64, query_id);
-    if (!json_is_string(path) || (args && !json_is_object(args))) {
+    if (!json_is_string(path) || strlen(json_string_value(path)) != json_string_length(path) ||
+        (args && !json_is_object(args))) {
         snprintf(msg, sizeof msg,
-                 "`add[%zu]` needs `path` (a string like \"messages:list\") and `args` (an "
-                 "object)",
+                 "`add[%zu]` needs `path` (a string like \"messages:list\", without U+0000) and "
+                 "`args` (an object)",
                  index);
         send_error(c, "InvalidMessage", msg, "queryId", idj, 0, -1);
         return;
@@ -1153,12 +1154,14 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                    NULL, 0, -1);
         return;
     }
-    if (!json_is_string(path) || (args && !json_is_object(args) && !json_is_null(args)) ||
+    if (!json_is_string(path) || strlen(json_string_value(path)) != json_string_length(path) ||
+        (args && !json_is_object(args) && !json_is_null(args)) ||
         (idem && !json_is_null(idem) &&
          (!json_is_string(idem) || strlen(json_string_value(idem)) > MAX_IDEMPOTENCY_KEY ||
           strlen(json_string_value(idem)) != json_string_length(idem)))) {
         send_error(c, "InvalidMessage",
-                   "needs `path` (a string like \"messages:send\"), `args` (an object) and an "
+                   "needs `path` (a string like \"messages:send\", without U+0000), `args` (an "
+                   "object) and an "
                    "optional `idempotencyKey` (a string of at most 200 bytes)",
                    "requestId", rid, 0, -1);
         return;

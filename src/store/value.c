@@ -148,7 +148,19 @@ static int check_rec(const json_t *v, const char *what, struct buf *path, int de
     }
     enum value_type t = value_type_of(v, NULL, NULL);
     if (t == VT_INVALID) {
-        path_msg(err, what, path, "malformed '$' object (field names may not start with '$')");
+        void *it = json_object_size(v) == 1 ? json_object_iter((json_t *)v) : NULL;
+        const char *k = it ? json_object_iter_key(it) : "";
+        if (!strcmp(k, "$integer") || !strcmp(k, "$float"))
+            path_msg(err, what, path, !strcmp(k, "$integer")
+                         ? "malformed `$integer` value (expected a string: the base64 of a "
+                           "little-endian 64-bit integer)"
+                         : "malformed `$float` value (expected a string: the base64 of a "
+                           "little-endian 64-bit float)");
+        else if (!strcmp(k, "$bytes"))
+            path_msg(err, what, path, "malformed `$bytes` value (expected a base64 string)");
+        else
+            path_msg(err, what, path,
+                     "malformed '$' object (field names may not start with '$')");
         return -1;
     }
     size_t mark = path->len;

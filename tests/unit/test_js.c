@@ -85,6 +85,12 @@ static const char *BUNDLE =
     "  messages_exports.badDocUncaught = mutation(async (ctx) => {\n"
     "    await ctx.db.insert(\"messages\", { channel: 1, author: \"a\", body: \"b\" }); });\n"
     "  messages_exports.spin = query(() => { for (;;) {} });\n"
+    "  messages_exports.bigBuf = query(() => new Uint8Array(2 ** 32).fill(7).length);\n"
+    "  messages_exports.pushLoop = query(() => { const a = []; for (let i = 0; ; i++) a.push(i"
+        " + 0.5); });\n"
+    "  messages_exports.pollute = mutation(() => { Object.prototype.polluted = 1; });\n"
+    "  messages_exports.polluted = query(() => ({}).polluted === undefined && Object.isFrozen("
+        "Array.prototype));\n"
     "  messages_exports.spinAsync = mutation(async (ctx) => {\n"
     "    await ctx.db.insert(\"messages\", { channel: \"spin\", author: \"a\", body: \"b\" }); for"
         " (;;) {} });\n"
@@ -482,6 +488,38 @@ TEST(load_errors)
     buf_release(&err);
 }
 
+/* JavaScriptCore's top tier compiles a hot loop after a few calls; with signal-based traps the
+ * time limit stopped firing from the third call on */
+TEST(time_limit_every_call)
+{
+    struct fixture *f = fx();
+    for (int i = 0; i < 6; i++) {
+        call(f, "messages:spin", "{}");
+        CHECK_EQ_INT(f->res.status, JS_ERR_TIMEOUT);
+    }
+    CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":1}"), "1");
+}
+
+TEST(memory_limit)
+{
+    struct fixture *f = fx();
+    const char *m = call(f, "messages:bigBuf", "{}");
+    CHECK_EQ_STR(f->res.error_code.data, "MemoryLimit");
+    CHECK(strstr(m, "Uint8Array of 4294967296 bytes exceeds the memory limit of 256 MiB"));
+    /* a 200 ms limit: the push loop ends with one error or the other, and memory comes back */
+    call(f, "messages:pushLoop", "{}");
+    CHECK(!strcmp(f->res.error_code.data, "MemoryLimit") ||
+          !strcmp(f->res.error_code.data, "ExecutionTimeout"));
+    CHECK_EQ_STR(call(f, "messages:takeN", "{\"k\":1}"), "1");
+}
+
+TEST(frozen_builtins)
+{
+    struct fixture *f = fx();
+    call(f, "messages:pollute", "{}");
+    CHECK_EQ_STR(call(f, "messages:polluted", "{}"), "true");
+}
+
 TEST(action_time_limit)
 {
     struct fixture g;
@@ -578,7 +616,7 @@ TEST(storeless_runtime)
                     "  globalThis.__vireo_app = { modules: { a } };\n})();\n";
     o.action_timeout_ms = 300;
     CHECK(js_runtime_new(NULL, &o, b, strlen(b), "a.js", &rt, &err) == 0);
-    js_runtime_set_stop_check(rt, should_stop, NULL, 50);
+    js_runtime_set_stop_check(rt, should_stop, NULL);
     const struct js_function *spin = js_runtime_find(rt, "a:spin");
     CHECK(js_call(rt, spin, "{}", 2, &res) < 0);
     CHECK_EQ_STR(res.error_code.data, "ExecutionTimeout");

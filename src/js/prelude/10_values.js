@@ -1,7 +1,7 @@
 /* values: Vireo's value model in JS. encode() turns a JS value into value.h JSON text (BigInt ->
  * {"$integer"}, ArrayBuffer -> {"$bytes"}, NaN/±Infinity/-0 -> {"$float"}, undefined object
  * fields dropped) and rejects what cannot be stored; decode() is its inverse. Both only walk or
- * revive when needed. compareValues() is Convex's cross-type order. */
+ * revive when needed. compareValues() is Convex's cross-type order (objects by sorted keys). */
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64_REV = new Int16Array(128).fill(-1);
@@ -226,7 +226,8 @@ function compareValues(a, b) {
         return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
     }
     case 8: {
-        const ka = Object.keys(a), kb = Object.keys(b);
+        /* fields in sorted key order, as index keys (key.c) and Convex compare objects */
+        const ka = Object.keys(a).sort(compareStrings), kb = Object.keys(b).sort(compareStrings);
         const n = Math.min(ka.length, kb.length);
         for (let i = 0; i < n; i++) {
             let c = compareStrings(ka[i], kb[i]);
