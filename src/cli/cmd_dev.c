@@ -444,6 +444,7 @@ int cmd_dev(int argc, char **argv, int watch)
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
         goto out;
     }
+    d.api.server = d.server;
     timer_init(&d.reload_timer, reload_fire, &d);
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
     timer_init(&d.prune_timer, prune_fire, &d);

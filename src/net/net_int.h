@@ -61,7 +61,8 @@ struct conn {
     uint64_t last_rx_ms; /* loop time of the last byte read (CT_BODY's progress) */
 
     struct ws *ws;       /* owns one ws reference while set */
-    size_t accounted;    /* in.cap + out.cap as last added to the server's budget */
+    size_t held;         /* bytes the ws owner holds for this conn outside it (ws_set_held_bytes) */
+    size_t accounted;    /* in.cap + out.cap + held as last added to the server's budget */
 
     struct conn *prev, *next;   /* server's list of open conns */
     struct conn *next_pending;  /* server's pending list (holds a ref) */

@@ -129,7 +129,7 @@ void conn_account(struct conn *c)
     }
     if (!c->srv || c->closed)
         return; /* conn_close took it off the budget */
-    size_t held = c->in.cap + c->out.cap;
+    size_t held = c->in.cap + c->out.cap + c->held;
     c->srv->buffered = c->srv->buffered - c->accounted + held;
     c->accounted = held;
 }

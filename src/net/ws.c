@@ -664,6 +664,49 @@ void ws_conn_input(struct ws *ws)
     ws_unref(ws);
 }
 
+/* Drops what is queued (keeping a frame already partly written, so the stream stays
+ * well-formed): the reader is not reading, its close frame goes next. */
+static void drop_queued(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    size_t keep = ws_out_boundary(c, c->out_off, 1);
+    if (keep < c->out.len) {
+        c->out.len = keep;
+        c->out.data[keep] = '\0';
+    }
+}
+
+static void fail_overloaded(struct ws *ws, size_t pending)
+{
+    log_warn("ws", "conn=%llu close 1013 server over its memory budget (%zu bytes queued)",
+             (unsigned long long)ws->id, pending);
+    drop_queued(ws);
+    ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
+}
+
+void ws_set_held_bytes(struct ws *ws, size_t n)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed)
+        return; /* conn_close took the connection off the budget */
+    c->held = n;
+    conn_account(c);
+}
+
+int ws_over_budget(const struct ws *ws)
+{
+    const struct conn *c = ws->c;
+    return c && !c->closed && conn_over_budget(c) && conn_ws_input_paused(c) && c->out_blocked;
+}
+
+void ws_fail_overloaded(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return;
+    fail_overloaded(ws, conn_out_pending(c) + c->held);
+}
+
 int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
 {
     struct conn *c = ws->c;
@@ -674,20 +717,13 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
     /* Past the server's global budget, a client that is not keeping up (over its high-water
      * mark) is cut off first, so that the server stays within its memory. */
     int over_budget = conn_over_budget(c) && conn_ws_input_paused(c);
-    if (over_budget || n > ws->max_queue || pending + n + 10 > ws->max_queue) {
-        /* Drop what is queued (keeping a frame already partly written, so the stream stays
-         * well-formed), then close with 1008: best effort, the reader is not reading. */
-        size_t keep = ws_out_boundary(c, c->out_off, 1);
-        if (keep < c->out.len) {
-            c->out.len = keep;
-            c->out.data[keep] = '\0';
-        }
-        if (over_budget) {
-            log_warn("ws", "conn=%llu close 1013 server over its memory budget (%zu bytes queued)",
-                     (unsigned long long)ws->id, pending);
-            ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
-            return -1;
-        }
+    if (over_budget) {
+        fail_overloaded(ws, pending);
+        return -1;
+    }
+    if (n > ws->max_queue || pending + n + 10 > ws->max_queue) {
+        /* Drop what is queued, then close with 1008: best effort, the reader is not reading. */
+        drop_queued(ws);
         log_info("ws", "conn=%llu close 1008 send queue full (%zu bytes queued)",
                  (unsigned long long)ws->id, pending);
         ws_fail(ws, WS_CLOSE_POLICY, "send queue full");

@@ -102,6 +102,8 @@ struct sync_conn {
     struct out_msg *outq;
     size_t out_head, out_n, out_cap;
     size_t out_backlog; /* bytes of the messages behind the head */
+    size_t out_bytes;   /* bytes of every queued message, head included: charged to the server's
+                           buffer budget (ws_set_held_bytes) */
     size_t part, parts; /* the head's transitionChunk progress */
     size_t part_off;
     uint64_t transition_id;
@@ -153,18 +155,28 @@ static void pump_link(struct sync_conn *c, int on)
     c->pumping = on;
 }
 
+/* What the queue holds counts in the server's global buffer budget like the socket's queue. */
+static void out_account(struct sync_conn *c)
+{
+    if (c->ws)
+        ws_set_held_bytes(c->ws, c->out_bytes);
+}
+
 static void out_clear(struct sync_conn *c)
 {
     for (size_t i = c->out_head; i < c->out_n; i++)
         buf_release(&c->outq[i].b);
     c->out_head = c->out_n = 0;
     c->out_backlog = 0;
+    c->out_bytes = 0;
     c->part = c->parts = c->part_off = 0;
     pump_link(c, 0);
+    out_account(c);
 }
 
 static void out_pop(struct sync_conn *c)
 {
+    c->out_bytes -= c->outq[c->out_head].b.len;
     buf_release(&c->outq[c->out_head].b);
     c->out_head++;
     c->part = c->parts = c->part_off = 0;
@@ -230,6 +242,7 @@ static void pump(struct sync_conn *c)
         sent = 1;
     }
     buf_release(&part);
+    out_account(c);
     pump_link(c, c->out_head < c->out_n);
     /* The server writes what we handed over after this hook; if the socket takes it all, no
      * event would bring us back: come back next iteration. A socket that takes nothing (the
@@ -257,6 +270,7 @@ static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
     }
     if (c->out_n > c->out_head)
         c->out_backlog += b->len;
+    c->out_bytes += b->len;
     struct out_msg *m = &c->outq[c->out_n++];
     m->b = *b;
     m->is_transition = is_transition;
@@ -267,6 +281,18 @@ static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
         out_clear(c);
         ws_close(c->ws, WS_CLOSE_POLICY, "send queue full");
         return;
+    }
+    if (c->out_backlog) {
+        /* charged before the check, so that this message counts toward the budget */
+        out_account(c);
+        if (ws_over_budget(c->ws)) {
+            /* the server is over its global buffer budget and this client is behind (its
+             * socket is full, a backlog waits behind the message in progress): it goes first,
+             * as ws_send does; a client that keeps reading is not touched */
+            ws_fail_overloaded(c->ws);
+            out_clear(c);
+            return;
+        }
     }
     pump(c);
 }

@@ -122,3 +122,87 @@ test("--ws-ping-interval-ms 0 with an idle timeout pings at half of it (help and
     const frames = parseWsFrames(raw.buf).frames;
     assert.ok(frames.some((f) => f.opcode === OP.CLOSE && f.payload.readUInt16BE(0) === 1001), "the silent raw client was closed as idle");
 });
+
+/* GET /api/metrics on a fresh connection: the object, or null when the server answered 503
+ * (over its buffer budget, a new request is refused). */
+async function metricsOrNull(s) {
+    const c = await RawConn.open(s.port);
+    try {
+        await c.write("GET /api/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        const [r] = await c.responses(1, 5000);
+        if (r.status === 503) return null;
+        assert.equal(r.status, 200);
+        return JSON.parse(r.body.toString());
+    } finally {
+        c.destroy();
+    }
+}
+
+test("sync's outbound queues count in the global buffer budget: non-reading clients are closed with 1013, bufferedBytes stays bounded, a reading client keeps working", { timeout: 60000 }, async () => {
+    const MiB = 1 << 20, BUDGET = 8 * MiB, BIG = 3 * MiB;
+    const s = await serve("hardening-sync", ["--max-buffered-bytes", String(BUDGET)]);
+    await assertAppLoaded(s);
+    const errFrom = s.stderr.length;
+    const base = await metricsOrNull(s);
+    assert.ok(typeof base.bufferedBytes === "number" && base.bufferedBytes < MiB, JSON.stringify(base));
+
+    const reader = await SyncConn.open(s.port);
+    conns.push(reader);
+    await reader.connect();
+    await reader.subscribe(1, "h:big", { n: 64 << 10, tag: "reader" });
+    const writer = await SyncConn.open(s.port);
+    conns.push(writer);
+    await writer.connect();
+
+    const slow = [];
+    for (let i = 0; i < 4; i++) {
+        const c = await rawWebSocket(s.port, "/api/sync");
+        conns.push(c);
+        await c.write(wsFrame(OP.TEXT, JSON.stringify({ type: "connect", sessionId: crypto.randomUUID(), protocolVersion: 1 })));
+        await c.waitFrame((f) => f.payload.toString().includes('"connected"'), 5000, "connected");
+        c.sock.pause(); // never reads from now on
+        await c.write(wsFrame(OP.TEXT, JSON.stringify({ type: "modifyQuerySet", add: [{ queryId: 1, path: "h:big", args: { n: BIG, tag: `slow${i}` } }] })));
+        slow.push(c);
+    }
+    const cut = () => (s.stderr.slice(errFrom).match(/close 1013 server over its memory budget/g) || []).length;
+    let maxSeen = 0, refused = 0, writes = 0;
+    for (; writes < 30 && cut() < slow.length; writes++) {
+        const from = reader.mark;
+        const r = await writer.call("mutation", writes, "h:inc", { name: "big" });
+        assert.equal(r.success, true, JSON.stringify(r));
+        // the reading client gets every update
+        await reader.waitMsg((m) => m.type === "transition" && m.endVersion >= r.version, { from, what: `update ${writes}` });
+        await sleep(100);
+        const m = await metricsOrNull(s);
+        if (m) maxSeen = Math.max(maxSeen, m.bufferedBytes);
+        else refused++;
+    }
+    const log = s.stderr.slice(errFrom);
+    assert.equal(cut(), slow.length, `the non-reading clients closed with 1013 after ${writes} writes; log:\n${log.slice(-2000)}`);
+    assert.doesNotMatch(log, /close 1008 send queue full/, "cut off by the budget, before their own send-queue cap");
+    // each was cut holding about one message in progress and one behind it, far from its own
+    // 16 MiB cap; what the server held (when it answered at all) stayed within the budget
+    const held = [...log.matchAll(/close 1013 server over its memory budget \((\d+) bytes queued\)/g)].map((x) => Number(x[1]));
+    assert.equal(held.length, slow.length);
+    for (const h of held) assert.ok(h <= 2 * BIG + 3 * MiB, `a client was cut holding ${h} bytes`);
+    assert.ok(maxSeen <= BUDGET + MiB, `bufferedBytes reached ${maxSeen}`);
+    // each slow client reads its 1013 once it reads again
+    for (const c of slow) {
+        c.sock.resume();
+        const close = await c.waitFrame((f) => f.opcode === OP.CLOSE, 10000, "the close frame");
+        assert.equal(close.payload.readUInt16BE(0), 1013);
+        assert.equal(close.payload.subarray(2).toString(), "server over its memory budget");
+    }
+    // the budget is free again: new requests are served, the reader still gets updates
+    const after1 = await waitFor(async () => {
+        const m = await metricsOrNull(s);
+        return m && m.bufferedBytes < BUDGET / 2 ? m : null;
+    }, { what: "the budget to free", timeout: 15000 });
+    assert.ok(after1.bufferedBytes < BUDGET / 2);
+    const from = reader.mark;
+    const r = await writer.call("mutation", 1000, "h:inc", { name: "big" });
+    await reader.waitMsg((m) => m.type === "transition" && m.endVersion >= r.version, { from, what: "an update after" });
+    assert.equal(reader.closed, null);
+    assert.equal(writer.closed, null);
+    console.log(`writes ${writes}, max bufferedBytes seen ${maxSeen}, metrics refused ${refused} times`);
+});
