@@ -206,3 +206,48 @@ test("sync's outbound queues count in the global buffer budget: non-reading clie
     assert.equal(writer.closed, null);
     console.log(`writes ${writes}, max bufferedBytes seen ${maxSeen}, metrics refused ${refused} times`);
 });
+
+/* A connected SyncConn whose TCP connection comes from localAddress (any 127.x.y.z on Linux). */
+async function syncFrom(port, localAddress) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/sync`, { localAddress });
+    const c = new SyncConn(ws);
+    await new Promise((res, rej) => { ws.once("open", res); ws.once("error", rej); });
+    conns.push(c);
+    return c;
+}
+
+test("--max-retained-sessions-per-address: one address's oldest retained sessions are evicted first; another address's are kept", { timeout: 30000 }, async () => {
+    const s = await serve("hardening-sync", ["--max-retained-sessions-per-address", "2"]);
+    await assertAppLoaded(s);
+    const errFrom = s.stderr.length;
+    const dropped = [];
+    const detachOne = async (localAddress) => {
+        const c = await syncFrom(s.port, localAddress);
+        const sessionId = crypto.randomUUID();
+        await c.connect({ sessionId });
+        const t = await c.subscribe(1, "h:get", { name: "r" });
+        c.terminate(); // no close frame: the session is retained
+        await waitFor(async () => (await metrics(s)).connections === 0, { what: "the drop" });
+        return { sessionId, lastVersion: t.endVersion, localAddress };
+    };
+    const other = await detachOne("127.0.0.2"); // the oldest of all, from another address
+    for (let i = 0; i < 4; i++) dropped.push(await detachOne("127.0.0.1"));
+    const m = await metrics(s);
+    assert.equal(m.sessions, 3, `2 retained from 127.0.0.1 + 1 from 127.0.0.2: ${JSON.stringify(m)}`);
+    const log = s.stderr.slice(errFrom);
+    assert.equal((log.match(/evicted: over 2 retained sessions from 127\.0\.0\.1/g) || []).length, 2, log);
+    const resume = async ({ sessionId, lastVersion, localAddress }) => {
+        const c = await syncFrom(s.port, localAddress);
+        const conn = await c.connect({ sessionId, lastVersion });
+        return conn.resumed;
+    };
+    assert.equal(await resume(dropped[0]), false, "the oldest from 127.0.0.1 was evicted");
+    assert.equal(await resume(dropped[1]), false);
+    assert.equal(await resume(dropped[2]), true);
+    assert.equal(await resume(dropped[3]), true);
+    assert.equal(await resume(other), true, "another address's session is kept");
+    // a bad value is refused with a precise message
+    const bad = await runCli(["serve", tempDir("basic"), "--max-retained-sessions-per-address", "0"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--max-retained-sessions-per-address needs a number from 1/);
+});
