@@ -100,7 +100,8 @@ struct sync_response {
  * transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big transition goes
  * out at the client's pace. The message in progress (the head) does not count toward
  * --max-send-queue; the backlog behind it does: past the cap the client is not reading and is
- * closed with 1008 "send queue full". */
+ * closed with 1008 "send queue full". Everything queued counts in the server's global buffer
+ * budget (out_account); while it is spent, a client that is behind is closed with 1013. */
 struct out_msg {
     struct buf b;
     int is_transition;
@@ -294,17 +295,15 @@ static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
         ws_close(c->ws, WS_CLOSE_POLICY, "send queue full");
         return;
     }
-    if (c->out_backlog) {
-        /* charged before the check, so that this message counts toward the budget */
-        out_account(c);
-        if (ws_over_budget(c->ws)) {
-            /* the server is over its global buffer budget and this client is behind (its
-             * socket is full, a backlog waits behind the message in progress): it goes first,
-             * as ws_send does; a client that keeps reading is not touched */
-            ws_fail_overloaded(c->ws);
-            out_clear(c);
-            return;
-        }
+    /* charged before the check, so that this message counts toward the budget */
+    out_account(c);
+    if (ws_over_budget(c->ws)) {
+        /* the server is over its global buffer budget and this client is behind (its socket
+         * is full and the kernel takes no more): it goes first, as with ws_send; a client that
+         * keeps reading is not touched */
+        ws_fail_overloaded(c->ws);
+        out_clear(c);
+        return;
     }
     pump(c);
 }
