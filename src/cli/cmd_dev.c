@@ -48,11 +48,13 @@ static const char dev_usage[] =
     "  --max-queries-per-session N  live queries one sync session may hold (default 1000)\n"
     "  --max-retained-sessions N  disconnected sync sessions kept for resume, oldest evicted\n"
     "                     first (default 10000)\n"
+    "  --max-retained-sessions-per-address N  the same per client IP address (default 100)\n"
     "  --max-connections N  open connections before new ones get 503 (default 100000, lowered\n"
     "                     to what the open file limit allows)\n"
     "  --max-buffered-bytes N  input and output buffered across all connections before new\n"
     "                     requests get 503 (default 1073741824)\n"
-    "  --ws-ping-interval-ms N  server ping to each WebSocket (default 25000; 0: none)\n"
+    "  --ws-ping-interval-ms N  server ping to each WebSocket (default 25000; 0: never, unless\n"
+    "                     --ws-idle-timeout-ms is set, then every half of it)\n"
     "  --ws-idle-timeout-ms N  close a WebSocket that sent nothing, not even a pong, for this\n"
     "                     long with 1001 (default 60000; 0: none)\n"
     "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
@@ -220,7 +222,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long memory_limit_mb = 256;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
-    unsigned long max_queries = 1000, max_retained = 10000;
+    unsigned long max_queries = 1000, max_retained = 10000, max_retained_addr = 100;
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
@@ -292,6 +294,11 @@ int cmd_dev(int argc, char **argv, int watch)
                    !strcmp(a, "--max-retained-sessions")) {
             unsigned long *v = a[6] == 'q' ? &max_queries : &max_retained;
             if (parse_uint(argv[++i], 1ul << 24, v) < 0 || *v == 0) {
+                fprintf(stderr, "vireo %s: %s needs a number from 1\n", name, a);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-retained-sessions-per-address")) {
+            if (parse_uint(argv[++i], 1ul << 24, &max_retained_addr) < 0 || !max_retained_addr) {
                 fprintf(stderr, "vireo %s: %s needs a number from 1\n", name, a);
                 return 2;
             }
@@ -416,6 +423,7 @@ int cmd_dev(int argc, char **argv, int watch)
     struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms,
                                   .max_queries_per_session = max_queries,
                                   .max_retained_sessions = max_retained,
+                                  .max_retained_per_address = max_retained_addr,
                                   .max_send_queue = max_send_queue };
     d.sync = sync_new(d.loop, d.shard, &sopts);
     /* registered before the server's own hook so that what it sends goes out this iteration */
@@ -443,6 +451,7 @@ int cmd_dev(int argc, char **argv, int watch)
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
         goto out;
     }
+    d.api.server = d.server;
     timer_init(&d.reload_timer, reload_fire, &d);
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
     timer_init(&d.prune_timer, prune_fire, &d);

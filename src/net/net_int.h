@@ -15,9 +15,11 @@
 
 struct ws;
 
-/* CT_SEND: a response is queued and the peer is not reading it: closed when no byte of it goes
+/* CT_HEADER: a request's head must arrive within header_timeout_ms of its first byte (408).
+ * CT_BODY: its body is a progress timeout: 408 once no byte arrived for header_timeout_ms.
+ * CT_SEND: a response is queued and the peer is not reading it: closed when no byte of it goes
  * out for header_timeout_ms (an unread response is not held for the whole idle timeout). */
-enum conn_timer_kind { CT_NONE, CT_HEADER, CT_IDLE, CT_LINGER, CT_FLUSH, CT_SEND };
+enum conn_timer_kind { CT_NONE, CT_HEADER, CT_BODY, CT_IDLE, CT_LINGER, CT_FLUSH, CT_SEND };
 
 struct conn {
     struct server *srv; /* NULL once the server is freed */
@@ -56,9 +58,11 @@ struct conn {
 
     struct timer timer;
     enum conn_timer_kind timer_kind;
+    uint64_t last_rx_ms; /* loop time of the last byte read (CT_BODY's progress) */
 
     struct ws *ws;       /* owns one ws reference while set */
-    size_t accounted;    /* in.cap + out.cap as last added to the server's budget */
+    size_t held;         /* bytes the ws owner holds for this conn outside it (ws_set_held_bytes) */
+    size_t accounted;    /* in.cap + out.cap + held as last added to the server's budget */
 
     struct conn *prev, *next;   /* server's list of open conns */
     struct conn *next_pending;  /* server's pending list (holds a ref) */

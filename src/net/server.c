@@ -129,7 +129,7 @@ void conn_account(struct conn *c)
     }
     if (!c->srv || c->closed)
         return; /* conn_close took it off the budget */
-    size_t held = c->in.cap + c->out.cap;
+    size_t held = c->in.cap + c->out.cap + c->held;
     c->srv->buffered = c->srv->buffered - c->accounted + held;
     c->accounted = held;
 }
@@ -409,6 +409,10 @@ static void arm_timer(struct conn *c)
     } else if (conn_out_pending(c)) {
         if (c->timer_kind != CT_SEND || !timer_pending(&c->timer))
             conn_timer(c, CT_SEND, cfg->header_timeout_ms);
+    } else if (c->have_head) {
+        /* the body: not a deadline but a progress timeout (conn_on_timer checks last_rx_ms) */
+        if (c->timer_kind != CT_BODY || !timer_pending(&c->timer))
+            conn_timer(c, CT_BODY, cfg->header_timeout_ms);
     } else if (c->in.len > 0) {
         if (c->timer_kind != CT_HEADER || !timer_pending(&c->timer))
             conn_timer(c, CT_HEADER, cfg->header_timeout_ms);
@@ -430,6 +434,20 @@ static void conn_on_timer(struct loop *l, struct timer *t)
         }
         conn_close(c);
         break;
+    case CT_BODY: {
+        if (!c->have_head || c->req_active) {
+            arm_timer(c);
+            break;
+        }
+        uint32_t limit = conn_config(c)->header_timeout_ms;
+        uint64_t quiet = loop_now_ms(l) - c->last_rx_ms;
+        if (quiet < limit) { /* a byte arrived meanwhile: wait from that byte on */
+            conn_timer(c, CT_BODY, (uint32_t)(limit - quiet));
+            break;
+        }
+        send_error(c, 408, "request body timeout (no progress)");
+        break;
+    }
     case CT_IDLE:
         log_debug("http", "conn=%llu idle timeout", (unsigned long long)c->id);
         conn_close(c);
@@ -662,6 +680,7 @@ static void conn_read(struct conn *c)
     if (n > 0) {
         c->in.len += (size_t)n;
         c->in.data[c->in.len] = '\0';
+        c->last_rx_ms = loop_now_ms(c->loop);
         conn_account(c);
         process_input(c);
         return;

@@ -24,13 +24,15 @@ struct server_config {
     int port;                  /* 0 picks a free port (see server_port) */
     size_t max_header_bytes;   /* request line + headers; over it: 431. default 16 KiB */
     size_t max_body_bytes;     /* over it: 413. default 16 MiB */
-    uint32_t header_timeout_ms; /* a request's headers and body must arrive within; default 10 s */
+    uint32_t header_timeout_ms; /* a request's headers must arrive within this of its first
+                                   byte, and its body may pause no longer (408); default 10 s */
     uint32_t idle_timeout_ms;  /* keep-alive idle limit; default 60 s */
     size_t ws_max_message;     /* WebSocket message limit; over it: close 1009. default 16 MiB */
     size_t ws_max_send_queue;  /* bytes queued to a slow reader before it is cut off (1008);
                                   default 16 MiB */
     uint32_t ws_ping_interval_ms; /* server pings an open WebSocket this often; default 25 s;
-                                     0: none (then half of ws_idle_timeout_ms if that is set) */
+                                     0: never, unless ws_idle_timeout_ms is set, then every
+                                     half of it (an idle peer that is alive is not cut off) */
     uint32_t ws_idle_timeout_ms;  /* a WebSocket that sends nothing (not even a pong) for this
                                      long is closed with 1001 "idle timeout". 60 s; 0: none */
     size_t max_connections;       /* open connections; past it a new one gets 503 (JSON,

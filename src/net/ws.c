@@ -7,9 +7,13 @@
  * a frame in half. */
 #include "net/ws.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/evp.h>
 
@@ -664,6 +668,77 @@ void ws_conn_input(struct ws *ws)
     ws_unref(ws);
 }
 
+/* Drops what is queued (keeping a frame already partly written, so the stream stays
+ * well-formed): the reader is not reading, its close frame goes next. */
+static void drop_queued(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    size_t keep = ws_out_boundary(c, c->out_off, 1);
+    if (keep < c->out.len) {
+        c->out.len = keep;
+        c->out.data[keep] = '\0';
+    }
+}
+
+static void fail_overloaded(struct ws *ws, size_t pending)
+{
+    log_warn("ws", "conn=%llu close 1013 server over its memory budget (%zu bytes queued)",
+             (unsigned long long)ws->id, pending);
+    drop_queued(ws);
+    ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
+}
+
+int ws_peer_addr(const struct ws *ws, char out[WS_ADDR_MAX])
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    out[0] = '\0';
+    if (!ws->c || ws->c->closed || ws->c->fd < 0)
+        return -ENOTCONN;
+    if (getpeername(ws->c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
+    const void *a = NULL;
+    int family = ss.ss_family;
+    if (family == AF_INET) {
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    } else if (family == AF_INET6) {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        a = a6;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            family = AF_INET;
+            a = a6->s6_addr + 12;
+        }
+    }
+    if (!a || !inet_ntop(family, a, out, WS_ADDR_MAX)) {
+        out[0] = '\0';
+        return -EAFNOSUPPORT;
+    }
+    return 0;
+}
+
+void ws_set_held_bytes(struct ws *ws, size_t n)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed)
+        return; /* conn_close took the connection off the budget */
+    c->held = n;
+    conn_account(c);
+}
+
+int ws_over_budget(const struct ws *ws)
+{
+    const struct conn *c = ws->c;
+    return c && !c->closed && conn_over_budget(c) && conn_ws_input_paused(c) && c->out_blocked;
+}
+
+void ws_fail_overloaded(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return;
+    fail_overloaded(ws, conn_out_pending(c) + c->held);
+}
+
 int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
 {
     struct conn *c = ws->c;
@@ -674,20 +749,13 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n)
     /* Past the server's global budget, a client that is not keeping up (over its high-water
      * mark) is cut off first, so that the server stays within its memory. */
     int over_budget = conn_over_budget(c) && conn_ws_input_paused(c);
-    if (over_budget || n > ws->max_queue || pending + n + 10 > ws->max_queue) {
-        /* Drop what is queued (keeping a frame already partly written, so the stream stays
-         * well-formed), then close with 1008: best effort, the reader is not reading. */
-        size_t keep = ws_out_boundary(c, c->out_off, 1);
-        if (keep < c->out.len) {
-            c->out.len = keep;
-            c->out.data[keep] = '\0';
-        }
-        if (over_budget) {
-            log_warn("ws", "conn=%llu close 1013 server over its memory budget (%zu bytes queued)",
-                     (unsigned long long)ws->id, pending);
-            ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
-            return -1;
-        }
+    if (over_budget) {
+        fail_overloaded(ws, pending);
+        return -1;
+    }
+    if (n > ws->max_queue || pending + n + 10 > ws->max_queue) {
+        /* Drop what is queued, then close with 1008: best effort, the reader is not reading. */
+        drop_queued(ws);
         log_info("ws", "conn=%llu close 1008 send queue full (%zu bytes queued)",
                  (unsigned long long)ws->id, pending);
         ws_fail(ws, WS_CLOSE_POLICY, "send queue full");

@@ -106,6 +106,22 @@ void ws_close(struct ws *ws, int code, const char *reason);
  * clears it; a new call replaces it). For protocols on top, e.g. "no `connect` within 10 s":
  * set it in the upgrade handler, clear it when the first message arrives. */
 void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason);
+/* The global buffer budget (--max-buffered-bytes) for an owner that queues output outside the
+ * net layer (sync's outbound queue), so that what it holds counts like the socket's own queue:
+ * ws_set_held_bytes charges the n bytes it holds for this connection now (replacing the last
+ * figure; released when the connection goes). ws_over_budget: the server is over its budget
+ * and this peer is behind (more than its high-water mark waits in the socket queue and the last
+ * write could not take it all); then the owner should not queue more but call
+ * ws_fail_overloaded, which drops the queued output and closes with 1013 "server over its
+ * memory budget", as ws_send does (on_close follows). */
+void ws_set_held_bytes(struct ws *ws, size_t n);
+int ws_over_budget(const struct ws *ws);
+void ws_fail_overloaded(struct ws *ws);
+/* The peer's IP address, numeric ("127.0.0.1", "2001:db8::1"; an IPv4-mapped IPv6 address as
+ * IPv4), NUL-terminated in out (WS_ADDR_MAX bytes). 0, or -errno when the connection is gone or
+ * the address cannot be read (then out is ""). */
+#define WS_ADDR_MAX 64
+int ws_peer_addr(const struct ws *ws, char out[WS_ADDR_MAX]);
 uint64_t ws_id(const struct ws *ws);
 size_t ws_queued_bytes(const struct ws *ws);
 void ws_set_arg(struct ws *ws, void *arg);

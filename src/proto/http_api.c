@@ -395,6 +395,9 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
                     action_pool_pending(sh->actions),
                     (unsigned long long)action_pool_rejected(sh->actions));
+    if (api->server)
+        buf_appendf(&b, "\"openConnections\":%zu,\"bufferedBytes\":%zu,",
+                    server_conn_count(api->server), server_buffered_bytes(api->server));
     buf_appendf(&b, "\"rssBytes\":%ld}", rss_pages * sysconf(_SC_PAGESIZE));
     respond_json(c, 200, &b);
     buf_release(&b);

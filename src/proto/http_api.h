@@ -15,6 +15,7 @@ struct http_deferred;
 struct http_api {
     struct shard *shard;
     struct sync *sync;      /* serves GET /api/sync; borrowed */
+    struct server *server;  /* for /api/metrics' connection figures (may be NULL); borrowed */
     const char *admin_key;  /* required for the admin routes; borrowed */
     const char *public_dir; /* NULL: no static files; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */

@@ -71,9 +71,20 @@ struct sync_session {
     int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
     int retained;           /* on the retained list */
     struct sync_session *ret_prev, *ret_next;
+    char addr[WS_ADDR_MAX]; /* the peer address of its last connection */
+    struct retained_addr *ra; /* while retained: its address's retained sessions */
+    struct sync_session *ra_prev, *ra_next;
     int in_flush;
     struct sync_session *next_flush;
     struct timer retention;
+};
+
+/* The retained sessions of one peer address, oldest first (--max-retained-sessions-per-address);
+ * freed with its last session. */
+struct retained_addr {
+    size_t n;
+    struct sync_session *head, *tail;
+    char addr[WS_ADDR_MAX];
 };
 
 struct sync_response {
@@ -89,7 +100,8 @@ struct sync_response {
  * transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big transition goes
  * out at the client's pace. The message in progress (the head) does not count toward
  * --max-send-queue; the backlog behind it does: past the cap the client is not reading and is
- * closed with 1008 "send queue full". */
+ * closed with 1008 "send queue full". Everything queued counts in the server's global buffer
+ * budget (out_account); while it is spent, a client that is behind is closed with 1013. */
 struct out_msg {
     struct buf b;
     int is_transition;
@@ -102,6 +114,8 @@ struct sync_conn {
     struct out_msg *outq;
     size_t out_head, out_n, out_cap;
     size_t out_backlog; /* bytes of the messages behind the head */
+    size_t out_bytes;   /* bytes of every queued message, head included: charged to the server's
+                           buffer budget (ws_set_held_bytes) */
     size_t part, parts; /* the head's transitionChunk progress */
     size_t part_off;
     uint64_t transition_id;
@@ -116,6 +130,7 @@ struct sync {
     struct hmap sessions; /* id -> sync_session */
     struct sync_session *ret_head, *ret_tail; /* detached sessions, oldest first */
     struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
+    struct hmap retained_addrs; /* peer address -> retained_addr */
     size_t n_retained;
     struct sync_session *flush_head;
     struct sync_conn *pump_head; /* connections with messages waiting for their socket */
@@ -153,18 +168,28 @@ static void pump_link(struct sync_conn *c, int on)
     c->pumping = on;
 }
 
+/* What the queue holds counts in the server's global buffer budget like the socket's queue. */
+static void out_account(struct sync_conn *c)
+{
+    if (c->ws)
+        ws_set_held_bytes(c->ws, c->out_bytes);
+}
+
 static void out_clear(struct sync_conn *c)
 {
     for (size_t i = c->out_head; i < c->out_n; i++)
         buf_release(&c->outq[i].b);
     c->out_head = c->out_n = 0;
     c->out_backlog = 0;
+    c->out_bytes = 0;
     c->part = c->parts = c->part_off = 0;
     pump_link(c, 0);
+    out_account(c);
 }
 
 static void out_pop(struct sync_conn *c)
 {
+    c->out_bytes -= c->outq[c->out_head].b.len;
     buf_release(&c->outq[c->out_head].b);
     c->out_head++;
     c->part = c->parts = c->part_off = 0;
@@ -230,6 +255,7 @@ static void pump(struct sync_conn *c)
         sent = 1;
     }
     buf_release(&part);
+    out_account(c);
     pump_link(c, c->out_head < c->out_n);
     /* The server writes what we handed over after this hook; if the socket takes it all, no
      * event would bring us back: come back next iteration. A socket that takes nothing (the
@@ -257,6 +283,7 @@ static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
     }
     if (c->out_n > c->out_head)
         c->out_backlog += b->len;
+    c->out_bytes += b->len;
     struct out_msg *m = &c->outq[c->out_n++];
     m->b = *b;
     m->is_transition = is_transition;
@@ -266,6 +293,16 @@ static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
                  (unsigned long long)ws_id(c->ws), c->out_backlog + ws_queued_bytes(c->ws));
         out_clear(c);
         ws_close(c->ws, WS_CLOSE_POLICY, "send queue full");
+        return;
+    }
+    /* charged before the check, so that this message counts toward the budget */
+    out_account(c);
+    if (ws_over_budget(c->ws)) {
+        /* the server is over its global buffer budget and this client is behind (its socket
+         * is full and the kernel takes no more): it goes first, as with ws_send; a client that
+         * keeps reading is not touched */
+        ws_fail_overloaded(c->ws);
+        out_clear(c);
         return;
     }
     pump(c);
@@ -507,6 +544,38 @@ static void session_drop_all_subs(struct sync_session *s)
     s->n_pending = 0; /* sub_free cleared the entries */
 }
 
+/* Puts s at the tail (newest) of the retained list and of its address's list. */
+static void retained_link(struct sync_session *s)
+{
+    struct sync *sy = s->sync;
+    s->ret_prev = sy->ret_tail;
+    s->ret_next = NULL;
+    if (sy->ret_tail)
+        sy->ret_tail->ret_next = s;
+    else
+        sy->ret_head = s;
+    sy->ret_tail = s;
+    s->retained = 1;
+    sy->n_retained++;
+
+    size_t alen = strlen(s->addr);
+    struct retained_addr *ra = hmap_get(&sy->retained_addrs, s->addr, alen);
+    if (!ra) {
+        ra = vr_calloc(1, sizeof *ra);
+        memcpy(ra->addr, s->addr, alen + 1);
+        hmap_put(&sy->retained_addrs, s->addr, alen, ra);
+    }
+    s->ra = ra;
+    s->ra_prev = ra->tail;
+    s->ra_next = NULL;
+    if (ra->tail)
+        ra->tail->ra_next = s;
+    else
+        ra->head = s;
+    ra->tail = s;
+    ra->n++;
+}
+
 static void retained_unlink(struct sync_session *s)
 {
     struct sync *sy = s->sync;
@@ -523,6 +592,22 @@ static void retained_unlink(struct sync_session *s)
     s->ret_prev = s->ret_next = NULL;
     s->retained = 0;
     sy->n_retained--;
+
+    struct retained_addr *ra = s->ra;
+    if (s->ra_prev)
+        s->ra_prev->ra_next = s->ra_next;
+    else
+        ra->head = s->ra_next;
+    if (s->ra_next)
+        s->ra_next->ra_prev = s->ra_prev;
+    else
+        ra->tail = s->ra_prev;
+    s->ra_prev = s->ra_next = NULL;
+    s->ra = NULL;
+    if (--ra->n == 0) {
+        hmap_del(&sy->retained_addrs, ra->addr, strlen(ra->addr));
+        vr_free(ra);
+    }
 }
 
 static void session_free(struct sync_session *s)
@@ -590,20 +675,20 @@ static void detach(struct sync_conn *c, int end)
     buf_reset(&s->removed);
     clear_responses(s);
     s->awaiting_query_set = 0;
-    s->ret_prev = sy->ret_tail;
-    s->ret_next = NULL;
-    if (sy->ret_tail)
-        sy->ret_tail->ret_next = s;
-    else
-        sy->ret_head = s;
-    sy->ret_tail = s;
-    s->retained = 1;
-    sy->n_retained++;
+    retained_link(s);
     loop_timer_start(sy->loop, &s->retention, sy->opts.session_retention_ms);
     while (sy->n_retained > sy->opts.max_retained_sessions && sy->ret_head != s) {
         struct sync_session *old = sy->ret_head;
         log_info("sync", "session \"%s\" evicted: over %zu retained sessions", old->id,
                  sy->opts.max_retained_sessions);
+        session_free(old);
+    }
+    /* one address (no auth yet: the identity we have) cannot fill the server's retained list */
+    struct retained_addr *ra = s->ra;
+    while (ra->n > sy->opts.max_retained_per_address && ra->head != s) {
+        struct sync_session *old = ra->head;
+        log_info("sync", "session \"%s\" evicted: over %zu retained sessions from %s", old->id,
+                 sy->opts.max_retained_per_address, ra->addr[0] ? ra->addr : "an unknown address");
         session_free(old);
     }
 }
@@ -871,6 +956,8 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     }
     s->conn = c;
     c->session = s;
+    if (c->ws)
+        ws_peer_addr(c->ws, s->addr); /* "" if it cannot be read: counted as one address */
     sy->stats.connections++;
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"type\":\"connected\",\"sessionId\":");
@@ -1337,6 +1424,7 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
     sy->opts.max_sessions = 1u << 20;
     sy->opts.max_queries_per_session = 1000;
     sy->opts.max_retained_sessions = 10000;
+    sy->opts.max_retained_per_address = 100;
     sy->opts.max_send_queue = 16u << 20;
     if (opts) {
         if (opts->session_retention_ms)
@@ -1351,9 +1439,12 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
             sy->opts.max_retained_sessions = opts->max_retained_sessions;
         if (opts->max_send_queue)
             sy->opts.max_send_queue = opts->max_send_queue;
+        if (opts->max_retained_per_address)
+            sy->opts.max_retained_per_address = opts->max_retained_per_address;
     }
     hmap_init(&sy->sessions);
     hmap_init(&sy->stale_lqs);
+    hmap_init(&sy->retained_addrs);
     return sy;
 }
 
@@ -1376,6 +1467,7 @@ void sync_free(struct sync *sy)
         out_clear(sy->pump_head);
     hmap_release(&sy->sessions);
     hmap_release(&sy->stale_lqs);
+    hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */
     vr_free(sy);
 }
 

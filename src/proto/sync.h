@@ -21,6 +21,8 @@ struct sync_options {
     size_t max_sessions;           /* beyond it connections get ServerOverloaded; default 1M */
     size_t max_queries_per_session; /* beyond it `add` gets TooManyQueries; default 1000 */
     size_t max_retained_sessions;   /* detached sessions kept, oldest evicted; default 10000 */
+    size_t max_retained_per_address; /* detached sessions kept per peer address (the identity
+                                      * until there is auth), its oldest evicted; default 100 */
     size_t max_send_queue;          /* backlog behind the message being sent before a client is
                                      * closed with 1008 (--max-send-queue); default 16 MiB */
 };
