@@ -215,6 +215,21 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
+struct num_opt {
+    const char *name;
+    unsigned long *v;
+    unsigned long min, max;
+    const char *what; /* "a number of milliseconds": what the error says the value must be */
+};
+
+static const struct num_opt *find_num_opt(const struct num_opt *opts, size_t n, const char *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(opts[i].name, a))
+            return &opts[i];
+    return NULL;
+}
+
 int cmd_dev(int argc, char **argv, int watch)
 {
     const char *name = watch ? "dev" : "serve";
@@ -228,9 +243,33 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
+    /* every numeric option: its variable, the range it accepts, what its value counts */
+    const struct num_opt num_opts[] = {
+        { "--port", &port, 0, 65535, "a number" },
+        { "--timeout-ms", &timeout_ms, 1, 3600000, "a number of milliseconds" },
+        { "--memory-limit-mb", &memory_limit_mb, 1, 1ul << 20, "a number of MiB" },
+        { "--max-body", &max_body, 0, 1ul << 30, "a byte count" },
+        { "--max-message", &max_message, 0, 1ul << 30, "a byte count" },
+        { "--max-send-queue", &max_send_queue, 1024, 1ul << 32, "a byte count" },
+        { "--session-retention-ms", &retention_ms, 1, 7ul * 24 * 3600 * 1000,
+          "a number of milliseconds" },
+        { "--max-queries-per-session", &max_queries, 1, 1ul << 24, "a number" },
+        { "--max-retained-sessions", &max_retained, 1, 1ul << 24, "a number" },
+        { "--max-retained-sessions-per-address", &max_retained_addr, 1, 1ul << 24, "a number" },
+        { "--idempotency-hours", &idem_hours, 1, 24ul * 365, "a number of hours" },
+        { "--max-connections", &max_conns, 1, 10000000, "a number" },
+        { "--max-buffered-bytes", &max_buffered, 65536, 1ul << 40, "a byte count" },
+        { "--ws-ping-interval-ms", &ws_ping_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
+        { "--ws-idle-timeout-ms", &ws_idle_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
+        { "--action-threads", &action_threads, 1, 256, "a number" },
+        { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
+          "a number of milliseconds" },
+        { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
+    };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        const struct num_opt *o;
         int eq = !strncmp(a, "--durability=", 13); /* --durability=MODE or --durability MODE */
         if (eq)
             val = a + 13;
@@ -252,61 +291,6 @@ int cmd_dev(int argc, char **argv, int watch)
             host = argv[++i];
         } else if (!strcmp(a, "--data")) {
             data = argv[++i];
-        } else if (!strcmp(a, "--port")) {
-            if (parse_uint(argv[++i], 65535, &port) < 0) {
-                fprintf(stderr, "vireo %s: --port needs a number from 0 to 65535\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--timeout-ms")) {
-            if (parse_uint(argv[++i], 3600000, &timeout_ms) < 0 || timeout_ms == 0) {
-                fprintf(stderr, "vireo %s: --timeout-ms needs a number of milliseconds\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--memory-limit-mb")) {
-            if (parse_uint(argv[++i], 1ul << 20, &memory_limit_mb) < 0 || memory_limit_mb == 0) {
-                fprintf(stderr, "vireo %s: --memory-limit-mb needs a number of MiB\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-body")) {
-            if (parse_uint(argv[++i], 1ul << 30, &max_body) < 0) {
-                fprintf(stderr, "vireo %s: --max-body needs a byte count up to 1 GiB\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-message")) {
-            if (parse_uint(argv[++i], 1ul << 30, &max_message) < 0) {
-                fprintf(stderr, "vireo %s: --max-message needs a byte count up to 1 GiB\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-send-queue")) {
-            if (parse_uint(argv[++i], 1ul << 32, &max_send_queue) < 0 || max_send_queue < 1024) {
-                fprintf(stderr, "vireo %s: --max-send-queue needs a byte count from 1024\n",
-                        name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--session-retention-ms")) {
-            if (parse_uint(argv[++i], 7ul * 24 * 3600 * 1000, &retention_ms) < 0 ||
-                retention_ms == 0) {
-                fprintf(stderr, "vireo %s: --session-retention-ms needs a number of "
-                                "milliseconds\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-queries-per-session") ||
-                   !strcmp(a, "--max-retained-sessions")) {
-            unsigned long *v = a[6] == 'q' ? &max_queries : &max_retained;
-            if (parse_uint(argv[++i], 1ul << 24, v) < 0 || *v == 0) {
-                fprintf(stderr, "vireo %s: %s needs a number from 1\n", name, a);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-retained-sessions-per-address")) {
-            if (parse_uint(argv[++i], 1ul << 24, &max_retained_addr) < 0 || !max_retained_addr) {
-                fprintf(stderr, "vireo %s: %s needs a number from 1\n", name, a);
-                return 2;
-            }
-        } else if (!strcmp(a, "--idempotency-hours")) {
-            if (parse_uint(argv[++i], 24ul * 365, &idem_hours) < 0 || idem_hours == 0) {
-                fprintf(stderr, "vireo %s: --idempotency-hours needs a number of hours\n", name);
-                return 2;
-            }
         } else if (eq || !strcmp(a, "--durability")) {
             i += !eq;
             if (!strcmp(val, "full")) {
@@ -317,39 +301,10 @@ int cmd_dev(int argc, char **argv, int watch)
                 fprintf(stderr, "vireo %s: --durability needs full or relaxed\n", name);
                 return 2;
             }
-        } else if (!strcmp(a, "--max-connections")) {
-            if (parse_uint(argv[++i], 10000000, &max_conns) < 0 || max_conns == 0) {
-                fprintf(stderr, "vireo %s: --max-connections needs a number from 1\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-buffered-bytes")) {
-            if (parse_uint(argv[++i], 1ul << 40, &max_buffered) < 0 || max_buffered < 65536) {
-                fprintf(stderr, "vireo %s: --max-buffered-bytes needs a byte count from 65536\n",
-                        name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--ws-ping-interval-ms") || !strcmp(a, "--ws-idle-timeout-ms")) {
-            unsigned long *v = a[5] == 'p' ? &ws_ping_ms : &ws_idle_ms;
-            if (parse_uint(argv[++i], 24ul * 3600 * 1000, v) < 0) {
-                fprintf(stderr, "vireo %s: %s needs a number of milliseconds\n", name, a);
-                return 2;
-            }
-        } else if (!strcmp(a, "--action-threads")) {
-            if (parse_uint(argv[++i], 256, &action_threads) < 0 || action_threads == 0) {
-                fprintf(stderr, "vireo %s: --action-threads needs a number from 1 to 256\n", name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--action-timeout-ms")) {
-            if (parse_uint(argv[++i], 24ul * 3600000, &action_timeout_ms) < 0 ||
-                action_timeout_ms == 0) {
-                fprintf(stderr, "vireo %s: --action-timeout-ms needs a number of milliseconds\n",
-                        name);
-                return 2;
-            }
-        } else if (!strcmp(a, "--max-pending-actions")) {
-            if (parse_uint(argv[++i], 1000000, &max_pending_actions) < 0 ||
-                max_pending_actions == 0) {
-                fprintf(stderr, "vireo %s: --max-pending-actions needs a number from 1\n", name);
+        } else if ((o = find_num_opt(num_opts, sizeof num_opts / sizeof *num_opts, a))) {
+            if (parse_uint(argv[++i], o->max, o->v) < 0 || *o->v < o->min) {
+                fprintf(stderr, "vireo %s: %s needs %s from %lu to %lu\n", name, a, o->what,
+                        o->min, o->max);
                 return 2;
             }
         } else if (a[0] == '-') {
