@@ -144,6 +144,8 @@ static struct store_txn *need_txn(JSContextRef ctx, struct js_runtime *rt, const
 /* Store messages do not carry codes; classify the ones app code may want to handle. */
 static const char *store_code(const char *msg, const char *dflt)
 {
+    if (strstr(msg, "levels deep"))
+        return "ValueTooDeep";
     if (strstr(msg, "schema"))
         return "SchemaValidationError";
     if (strstr(msg, "not found"))

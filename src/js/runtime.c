@@ -126,6 +126,30 @@ static const char *id_table(void *arg, const char *id, size_t len)
     return store_id_table(arg, id, len);
 }
 
+/* How deeply arrays and objects nest in JSON text (strings skipped). Without any "$ wrapper in
+ * the text this is the value's depth as value_check counts it; a wrapper can only add one. */
+static int json_text_depth(const char *p, size_t len)
+{
+    int depth = 0, max = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
 int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
                      size_t len, const json_t *parsed, struct buf *err)
 {
@@ -137,8 +161,10 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
         return -1;
     }
     /* without a validator, still refuse malformed "$integer"/"$float"/"$bytes" wrappers here
-     * (a 400), not when the prelude decodes them; only text holding "$ needs a look */
-    if (!fn->args && !parsed && !memmem(args, len, "\"$", 2))
+     * (a 400), not when the prelude decodes them, nor values nested too deeply; only text
+     * holding "$ or nested that deep needs a look */
+    if (!fn->args && !parsed && !memmem(args, len, "\"$", 2) &&
+        json_text_depth(args, len) <= VALUE_MAX_DEPTH)
         return 0;
     json_t *v = (json_t *)parsed;
     if (!v) {
@@ -152,7 +178,10 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     /* without a store (an action worker) ids are checked as strings only */
     struct validator_ctx vctx = { .what = "argument", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
-    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : value_check(v, "argument", err);
+    /* a validator does not look inside v.any(): the value check runs after it too */
+    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : 0;
+    if (rc >= 0)
+        rc = value_check(v, "argument", err);
     if (v != parsed)
         json_decref(v);
     return rc < 0 ? -1 : 0;
