@@ -1,9 +1,12 @@
 // Protocol hardening (issue 7 review) on apps/hardening-proto: app and client mistakes answer
 // 4xx with a precise errorCode, server faults 5xx; the 64-level nesting limit is one definition
-// in the prelude, the argument check and the store (63 and 64 levels pass, 65 is ValueTooDeep).
+// in the prelude, the argument check and the store (63 and 64 levels pass, 65 is ValueTooDeep);
+// a damaged admin_key file stops the server instead of being replaced by a new key.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, tempDir, assertAppLoaded } from "./helpers.mjs";
+import fs from "node:fs";
+import path from "node:path";
+import { startServer, tempDir, assertAppLoaded, runCli } from "./helpers.mjs";
 
 let srv;
 before(async () => {
@@ -83,4 +86,36 @@ test("2. documents nested 63/64 levels are stored, 65 is ValueTooDeep (400), not
     assert.equal((await srv.query("errs:returnDeep", { levels: 64 })).status, 200);
     await expectError(await srv.query("errs:returnDeep", { levels: 65 }), 400, "ValueTooDeep");
     await stillServes();
+});
+
+test("4. an empty, too long or garbled admin_key is refused, never replaced", { timeout: 60000 }, async () => {
+    const dir = tempDir("hardening-proto");
+    const file = path.join(dir, ".vireo/admin_key");
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const cases = [
+        ["", /admin_key is empty/],
+        ["\n", /admin_key is empty/],
+        ["k".repeat(65) + "\n", /admin_key holds 65 characters, more than the 64/],
+        ["abc\u0001def\n", /admin_key holds byte 0x01 at offset 3/],
+    ];
+    for (const [content, re] of cases) {
+        fs.writeFileSync(file, content, { mode: 0o600 });
+        for (const args of [["serve", dir, "--port", "0"], ["dev", dir, "--port", "0"], ["admin-key", dir]]) {
+            const r = await runCli(args);
+            assert.equal(r.code, 1, `${args[0]} with ${JSON.stringify(content)}: ${r.stdout}${r.stderr}`);
+            assert.match(r.stderr, new RegExp(`^vireo ${args[0]}: .*${file.replace(/[.]/g, "\\.")}`));
+            assert.match(r.stderr, re);
+            assert.match(r.stderr, /never changes silently/);
+            assert.ok(!/listening on/.test(r.stdout), r.stdout);
+            assert.equal(fs.readFileSync(file, "utf8"), content, `${args[0]} changed the admin_key file`);
+        }
+        const r = await runCli(["run", "errs:argsDepth", "{}", "--url", "http://127.0.0.1:1"], { cwd: dir });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, re);
+    }
+    // a key with a trailing newline and spaces is read as it is
+    fs.writeFileSync(file, "my-key-1 \n");
+    const r = await runCli(["admin-key", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "my-key-1\n");
 });
