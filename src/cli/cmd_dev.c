@@ -246,6 +246,8 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (a[0] == '-' && !val) {
             fprintf(stderr, "vireo %s: option %s needs a value\n", name, a);
             return 2;
+        } else if (!strcmp(a, "--test-fail-commit")) { /* tests only: see store_options */
+            store_opts.test_fail_table = argv[++i];
         } else if (!strcmp(a, "--host")) {
             host = argv[++i];
         } else if (!strcmp(a, "--data")) {

@@ -1,12 +1,16 @@
 // Protocol hardening (issue 7 review) on apps/hardening-proto: app and client mistakes answer
 // 4xx with a precise errorCode, server faults 5xx; the 64-level nesting limit is one definition
 // in the prelude, the argument check and the store (63 and 64 levels pass, 65 is ValueTooDeep);
-// a damaged admin_key file stops the server instead of being replaced by a new key.
+// an action finishing while a batch is open reports a committed version and is not failed with
+// that batch (`--test-fail-commit`); a damaged admin_key file stops the server instead of being
+// replaced by a new key.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startServer, tempDir, assertAppLoaded, runCli } from "./helpers.mjs";
+import {
+    startServer, tempDir, assertAppLoaded, runCli, sleep, RawConn, httpRequestBytes, SyncConn,
+} from "./helpers.mjs";
 
 let srv;
 before(async () => {
@@ -118,4 +122,83 @@ test("4. an empty, too long or garbled admin_key is refused, never replaced", { 
     const r = await runCli(["admin-key", dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "my-key-1\n");
+});
+
+/* Item 3: the loop thread is held by a runaway query (QUERY_LIMIT_MS) while an action finishes
+ * on its worker and a mutation that fails to commit arrives: both are handled in the same loop
+ * iteration, in the order they became ready. */
+const QUERY_LIMIT_MS = 2000;
+
+async function failServer() {
+    const s = await startServer(tempDir("hardening-proto"), {
+        cmd: "serve", args: ["--timeout-ms", String(QUERY_LIMIT_MS), "--test-fail-commit", "failbox"],
+    });
+    await assertAppLoaded(s);
+    return s;
+}
+
+function mutationBytes(fnPath) {
+    return httpRequestBytes("POST", "/api/mutation", { body: { path: fnPath, args: {} } });
+}
+
+test("3. --test-fail-commit: a batch inserting into the table fails, StoreError, nothing kept", { timeout: 30000 }, async () => {
+    const s = await failServer();
+    try {
+        const r = await s.mutation("acts:fail", {});
+        assert.equal(r.status, 500, r.text);
+        assert.equal(r.json.errorCode, "StoreError");
+        assert.match(s.stderr, /commit of a batch failed.*--test-fail-commit/);
+        const ok = await s.mutation("acts:ok", {});
+        assert.equal(ok.status, 200, ok.text);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("3a. an HTTP action finishing while a batch is open reports the committed version", { timeout: 60000 }, async () => {
+    const s = await failServer();
+    try {
+        const m = await RawConn.open(s.port); // idle now: its request is read when it is sent
+        const a = s.action("acts:spinThenDone", { ms: 1000 }, { timeout: 30000 });
+        await sleep(300); // the action's own mutation committed; it spins on its worker
+        const v0 = (await s.query("acts:ping", {})).json.version;
+        const q = s.query("acts:runaway", {}, { timeout: 30000 }); // holds the loop thread
+        await sleep(300);
+        m.write(mutationBytes("acts:fail")); // ready before the action finishes
+        const [ar, qr] = await Promise.all([a, q]);
+        const [mr] = await m.responses(1, 20000);
+        m.destroy();
+        assert.equal(qr.json?.errorCode, "ExecutionTimeout", qr.text);
+        assert.equal(mr.status, 500, mr.text);
+        assert.equal(mr.json.errorCode, "StoreError");
+        assert.equal(ar.status, 200, ar.text);
+        // the failed batch's version was never committed: the action must not report it
+        assert.equal(ar.json.version, v0, `action reported ${ar.json.version}, committed ${v0}`);
+        const after = await s.query("acts:ping", {});
+        assert.equal(after.json.version, v0);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("3b. a sync action answered in the iteration of a failed batch is not failed with it", { timeout: 60000 }, async () => {
+    const s = await failServer();
+    try {
+        const c = await SyncConn.open(s.port);
+        await c.connect();
+        const a = c.call("action", 1, "acts:spinThenDone", { ms: 600 });
+        await sleep(150);
+        const q = s.query("acts:runaway", {}, { timeout: 30000 }); // holds the loop thread
+        await sleep(1100); // the action finished meanwhile: its answer is ready first
+        const m = c.call("mutation", 2, "acts:fail", {});
+        const [ar, mr, qr] = await Promise.all([a, m, q]);
+        assert.equal(qr.json?.errorCode, "ExecutionTimeout", qr.text);
+        assert.equal(mr.success, false, JSON.stringify(mr));
+        assert.equal(mr.errorCode, "StoreError");
+        assert.equal(ar.success, true, JSON.stringify(ar));
+        assert.equal(typeof ar.value, "string");
+        c.close();
+    } finally {
+        await s.stop();
+    }
 });
