@@ -202,3 +202,17 @@ test("3b. a sync action answered in the iteration of a failed batch is not faile
         await s.stop();
     }
 });
+
+test("5. runtime errors name vireo/file.ts:line, not bundle positions (log and message)", { timeout: 30000 }, async () => {
+    const from = srv.stderr.length;
+    assert.equal((await srv.query("logs:logError", {})).status, 200);
+    const log = await srv.waitStderr(/logs:logError: Error: logged here\n(.*\n)+/, { from });
+    assert.match(log[0], /@vireo\/logs\.ts:7\n/);
+    assert.doesNotMatch(log[0], /vireo\/:\d+:\d+/);
+    const r = await srv.query("logs:throwStack", {});
+    assert.equal(r.status, 500, r.text);
+    assert.match(r.json.errorMessage, /^wrapped: @vireo\/logs\.ts:15\n/);
+    assert.doesNotMatch(r.json.errorMessage, /vireo\/:\d+/);
+    // a message without positions is left alone
+    assert.equal((await srv.query("logs:throwPlain", {})).json.errorMessage, "no positions in this message");
+});
