@@ -123,9 +123,10 @@ int app_state_dirs(const struct app_paths *p)
 
 int app_admin_key(const struct app_paths *p, int create, char out[65], struct buf *err)
 {
-    static const char fix[] = "an admin key never changes silently (scripts holding it would fail), "
-                              "so vireo leaves it alone: put the key back, or delete the file to "
-                              "have a new one made";
+    static const char fix[] =
+        "an admin key never changes silently (scripts holding it would fail), "
+        "so vireo leaves it alone: put the key back, or delete the file to "
+        "have a new one made";
     char path[4400];
     snprintf(path, sizeof path, "%s/admin_key", p->state);
     struct buf b = BUF_INIT(4096);

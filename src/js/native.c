@@ -433,8 +433,8 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
         return JSValueMakeUndefined(ctx);
     /* an Error's stack names bundle positions: name the source file and line instead */
     struct buf mapped = BUF_INIT(BUF_NOLIMIT);
-    const struct buf *m = js_map_positions(rt, rt->s1.data, rt->s1.len, &mapped) ? &mapped
-                                                                                 : &rt->s1;
+    const struct buf *m =
+        js_map_positions(rt, rt->s1.data, rt->s1.len, &mapped) ? &mapped : &rt->s1;
     if (rt->log_fn)
         rt->log_fn(rt->log_arg, level, path, m->data, m->len);
     else

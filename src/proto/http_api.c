@@ -112,22 +112,22 @@ static const struct {
     const char *code;
     int status;
 } error_status[] = {
-    { "ArgumentValidationError", 400 },
-    { "SchemaValidationError", 400 },
-    { "VireoError", 400 },
-    { "ConvexError", 400 },
-    { "ValueTooLarge", 400 },
-    { "ValueTooDeep", 400 },
-    { "TooManyQueries", 400 },
-    { "InvalidQuery", 400 },
-    { "InvalidArgument", 400 },
-    { "InvalidId", 400 },
-    { "DocumentNotFound", 400 },
-    { "NoTransaction", 400 },
-    { "FunctionNotFound", 404 },
-    { "ServerShuttingDown", 503 },
-    { "ServerOverloaded", 503 },
-    { "NoAppLoaded", 503 },
+    {"ArgumentValidationError", 400},
+    {"SchemaValidationError", 400},
+    {"VireoError", 400},
+    {"ConvexError", 400},
+    {"ValueTooLarge", 400},
+    {"ValueTooDeep", 400},
+    {"TooManyQueries", 400},
+    {"InvalidQuery", 400},
+    {"InvalidArgument", 400},
+    {"InvalidId", 400},
+    {"DocumentNotFound", 400},
+    {"NoTransaction", 400},
+    {"FunctionNotFound", 404},
+    {"ServerShuttingDown", 503},
+    {"ServerOverloaded", 503},
+    {"NoAppLoaded", 503},
 };
 
 static int status_for_error(const struct js_result *r)
