@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import {
-    startServer, tempDir, assertAppLoaded, runCli, sleep, RawConn, httpRequestBytes, SyncConn,
+    startServer, tempDir, assertAppLoaded, runCli, sleep, waitFor, RawConn, httpRequestBytes,
+    SyncConn,
 } from "./helpers.mjs";
 
 let srv;
@@ -137,6 +138,14 @@ async function failServer() {
     return s;
 }
 
+/* Waits until the store's committed version passes `v`; returns it. */
+async function committedPast(s, v) {
+    let now = v;
+    await waitFor(async () => (now = (await s.query("acts:ping", {})).json.version) > v,
+        { timeout: 10000, interval: 10, what: `a version past ${v}` });
+    return now;
+}
+
 function mutationBytes(fnPath) {
     return httpRequestBytes("POST", "/api/mutation", { body: { path: fnPath, args: {} } });
 }
@@ -159,9 +168,9 @@ test("3a. an HTTP action finishing while a batch is open reports the committed v
     const s = await failServer();
     try {
         const m = await RawConn.open(s.port); // idle now: its request is read when it is sent
+        const start = (await s.query("acts:ping", {})).json.version;
         const a = s.action("acts:spinThenDone", { ms: 1000 }, { timeout: 30000 });
-        await sleep(300); // the action's own mutation committed; it spins on its worker
-        const v0 = (await s.query("acts:ping", {})).json.version;
+        const v0 = await committedPast(s, start); // the action's own mutation; now it spins
         const q = s.query("acts:runaway", {}, { timeout: 30000 }); // holds the loop thread
         await sleep(300);
         m.write(mutationBytes("acts:fail")); // ready before the action finishes
@@ -186,8 +195,9 @@ test("3b. a sync action answered in the iteration of a failed batch is not faile
     try {
         const c = await SyncConn.open(s.port);
         await c.connect();
+        const start = (await s.query("acts:ping", {})).json.version;
         const a = c.call("action", 1, "acts:spinThenDone", { ms: 600 });
-        await sleep(150);
+        await committedPast(s, start); // the action's own mutation; now it spins
         const q = s.query("acts:runaway", {}, { timeout: 30000 }); // holds the loop thread
         await sleep(1100); // the action finished meanwhile: its answer is ready first
         const m = c.call("mutation", 2, "acts:fail", {});
