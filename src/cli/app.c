@@ -121,31 +121,55 @@ int app_state_dirs(const struct app_paths *p)
     return 0;
 }
 
-int app_admin_key(const struct app_paths *p, int create, char out[65])
+int app_admin_key(const struct app_paths *p, int create, char out[65], struct buf *err)
 {
+    static const char fix[] =
+        "an admin key never changes silently (scripts holding it would fail), "
+        "so vireo leaves it alone: put the key back, or delete the file to "
+        "have a new one made";
     char path[4400];
     snprintf(path, sizeof path, "%s/admin_key", p->state);
     struct buf b = BUF_INIT(4096);
     int r = read_all(path, &b);
     if (r == 0) {
-        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
+        while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
+                         b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
             b.data[--b.len] = '\0';
-        if (b.len > 0 && b.len <= 64) {
+        size_t bad = 0;
+        while (bad < b.len && b.data[bad] > ' ' && b.data[bad] < 0x7f)
+            bad++;
+        if (b.len == 0)
+            buf_appendf(err, "%s is empty: %s", path, fix);
+        else if (b.len > 64)
+            buf_appendf(err, "%s holds %zu characters, more than the 64 of an admin key: %s", path,
+                        b.len, fix);
+        else if (bad < b.len)
+            buf_appendf(err,
+                        "%s holds byte 0x%02x at offset %zu, which is not a printable ASCII "
+                        "character of an admin key: %s",
+                        path, (unsigned char)b.data[bad], bad, fix);
+        else
             memcpy(out, b.data, b.len + 1);
-            buf_release(&b);
-            return 0;
-        }
+        buf_release(&b);
+        return err->len ? -EINVAL : 0;
     }
     buf_release(&b);
-    if (!create)
-        return -ENOENT;
-    if ((r = mkdir_p(p->state, 0700)) < 0)
+    if (r != -ENOENT || !create) {
+        buf_appendf(err, "cannot read %s: %s", path,
+                    r == -E2BIG ? "the file is far larger than an admin key" : strerror(-r));
         return r;
+    }
+    if ((r = mkdir_p(p->state, 0700)) < 0) {
+        buf_appendf(err, "cannot create %s: %s", p->state, strerror(-r));
+        return r;
+    }
     rand_hex(out, 32);
     char line[80];
     int n = snprintf(line, sizeof line, "%s\n", out);
-    if ((r = write_file(path, line, (size_t)n, 0600)) < 0)
+    if ((r = write_file(path, line, (size_t)n, 0600)) < 0) {
+        buf_appendf(err, "cannot write %s: %s", path, strerror(-r));
         return r;
+    }
     return 1;
 }
 

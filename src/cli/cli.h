@@ -23,8 +23,10 @@ struct app_paths {
 int app_paths_init(struct app_paths *p, const char *dir);
 
 /* Reads the admin key from root/.vireo/admin_key, creating it (mode 0600) if asked and missing.
- * Returns 0 when read, 1 when created, or a negative errno. */
-int app_admin_key(const struct app_paths *p, int create, char out[65]);
+ * Returns 0 when read, 1 when created, or a negative errno with a message naming the file in err
+ * (-ENOENT: missing and not asked to create; -EINVAL: the file is empty, longer than 64
+ * characters or holds a byte that is not printable ASCII: it is never replaced). */
+int app_admin_key(const struct app_paths *p, int create, char out[65], struct buf *err);
 
 /* Creates root/.vireo and root/.vireo/data (mode 0700) if missing and tightens them to 0700 if
  * they are wider (a warning if that fails): the database, its WAL and the admin key are for the

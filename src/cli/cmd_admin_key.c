@@ -47,11 +47,13 @@ int cmd_admin_key(int argc, char **argv)
         return 1;
     }
     char key[65];
-    int r = app_admin_key(&p, 1, key);
-    if (r < 0) {
-        fprintf(stderr, "vireo admin-key: cannot write %s/admin_key: %s\n", p.state, strerror(-r));
+    struct buf err = BUF_INIT(8192);
+    int r = app_admin_key(&p, 1, key, &err);
+    if (r < 0)
+        fprintf(stderr, "vireo admin-key: %s\n", err.data);
+    buf_release(&err);
+    if (r < 0)
         return 1;
-    }
     printf("%s\n", key);
     return 0;
 }

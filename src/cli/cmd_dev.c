@@ -287,6 +287,8 @@ int cmd_dev(int argc, char **argv, int watch)
         } else if (a[0] == '-' && !val) {
             fprintf(stderr, "vireo %s: option %s needs a value\n", name, a);
             return 2;
+        } else if (!strcmp(a, "--test-fail-commit")) { /* tests only: see store_options */
+            store_opts.test_fail_table = argv[++i];
         } else if (!strcmp(a, "--host")) {
             host = argv[++i];
         } else if (!strcmp(a, "--data")) {
@@ -337,10 +339,16 @@ int cmd_dev(int argc, char **argv, int watch)
                 name, d.paths.root);
         goto out;
     }
-    int key_created = app_admin_key(&d.paths, 1, admin_key), r = app_state_dirs(&d.paths);
-    if (key_created < 0 || r < 0) {
-        fprintf(stderr, "vireo %s: cannot write %s: %s\n", name, d.paths.state,
-                strerror(-(key_created < 0 ? key_created : r)));
+    struct buf key_err = BUF_INIT(8192);
+    int key_created = app_admin_key(&d.paths, 1, admin_key, &key_err);
+    if (key_created < 0)
+        fprintf(stderr, "vireo %s: %s\n", name, key_err.data);
+    buf_release(&key_err);
+    if (key_created < 0)
+        goto out;
+    int r = app_state_dirs(&d.paths);
+    if (r < 0) {
+        fprintf(stderr, "vireo %s: cannot write %s: %s\n", name, d.paths.state, strerror(-r));
         goto out;
     }
     snprintf(lock_path, sizeof lock_path, "%s/lock", d.paths.data);

@@ -1,6 +1,7 @@
 /* cmd_run: `vireo run <function> [jsonArgs]`: calls any function (internal ones too) through the
  * running server's admin endpoint and prints the JSON result. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,9 +124,15 @@ int cmd_run(int argc, char **argv)
     char keybuf[65];
     if (!key || !*key) {
         struct app_paths p;
-        if (app_paths_init(&p, dir) < 0 || app_admin_key(&p, 0, keybuf) < 0) {
+        struct buf err = BUF_INIT(8192);
+        int r = app_paths_init(&p, dir) < 0 ? -ENOENT : app_admin_key(&p, 0, keybuf, &err);
+        if (r == -ENOENT)
             fprintf(stderr, "vireo run: no admin key: run it in the app folder (it reads "
                             ".vireo/admin_key, written by `vireo dev`), or pass --admin-key\n");
+        else if (r < 0)
+            fprintf(stderr, "vireo run: %s\n", err.data);
+        buf_release(&err);
+        if (r < 0) {
             json_decref(jargs);
             return 2;
         }

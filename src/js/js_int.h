@@ -46,6 +46,8 @@ struct js_runtime {
     uint32_t *slots; /* open-addressing hash of path -> index + 1 (0 = empty) */
     size_t nslots;
 
+    char *bundle_name; /* the sourceURL the bundle was evaluated with */
+    json_t *srcmap;    /* its inline source map (sources, mappings), or NULL */
     js_log_fn log_fn;
     void *log_arg;
     js_commit_fn commit_fn;
@@ -82,6 +84,11 @@ struct js_runtime {
 
     struct buf s1, s2, s3; /* scratch for native calls */
 };
+
+/* Copies text into out with every "<bundle>:line[:col]" replaced by "vireo/file.ts:line" through
+ * the bundle's source map. 1 if something was mapped (out holds the result), else 0 (out is
+ * unspecified: use the text as it is). */
+int js_map_positions(const struct js_runtime *rt, const char *text, size_t len, struct buf *out);
 
 /* native.c */
 JSObjectRef js_native_make(struct js_runtime *rt);

@@ -144,6 +144,8 @@ static struct store_txn *need_txn(JSContextRef ctx, struct js_runtime *rt, const
 /* Store messages do not carry codes; classify the ones app code may want to handle. */
 static const char *store_code(const char *msg, const char *dflt)
 {
+    if (strstr(msg, "levels deep"))
+        return "ValueTooDeep";
     if (strstr(msg, "schema"))
         return "SchemaValidationError";
     if (strstr(msg, "not found"))
@@ -429,10 +431,15 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     int rc = js_to_buf(ctx, argv[2], &rt->s1, exc);
     if (rc < 0 && rc != -E2BIG)
         return JSValueMakeUndefined(ctx);
+    /* an Error's stack names bundle positions: name the source file and line instead */
+    struct buf mapped = BUF_INIT(BUF_NOLIMIT);
+    const struct buf *m =
+        js_map_positions(rt, rt->s1.data, rt->s1.len, &mapped) ? &mapped : &rt->s1;
     if (rt->log_fn)
-        rt->log_fn(rt->log_arg, level, path, rt->s1.data, rt->s1.len);
+        rt->log_fn(rt->log_arg, level, path, m->data, m->len);
     else
-        vr_log(level_of(level), "fn", "%s: %.*s", path, (int)rt->s1.len, rt->s1.data);
+        vr_log(level_of(level), "fn", "%s: %.*s", path, (int)m->len, m->data);
+    buf_release(&mapped);
     return JSValueMakeUndefined(ctx);
 }
 
@@ -462,6 +469,14 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
         buf_reset(&res->error);
         buf_append_str(&res->error, "error message too large");
     }
+    /* a message holding bundle positions (a stack) gets the source files' instead */
+    struct buf mapped = BUF_INIT(BUF_NOLIMIT);
+    if (js_map_positions(rt, res->error.data, res->error.len, &mapped) &&
+        mapped.len <= res->error.max) {
+        buf_reset(&res->error);
+        buf_append(&res->error, mapped.data, mapped.len);
+    }
+    buf_release(&mapped);
     if (argc > 3)
         js_to_buf(ctx, argv[3], &res->error_code, &ignored);
     if (argc > 4 && js_to_buf(ctx, argv[4], &res->error_data, &ignored) < 0)

@@ -126,6 +126,30 @@ static const char *id_table(void *arg, const char *id, size_t len)
     return store_id_table(arg, id, len);
 }
 
+/* How deeply arrays and objects nest in JSON text (strings skipped). Without any "$ wrapper in
+ * the text this is the value's depth as value_check counts it; a wrapper can only add one. */
+static int json_text_depth(const char *p, size_t len)
+{
+    int depth = 0, max = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
 int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
                      size_t len, const json_t *parsed, struct buf *err)
 {
@@ -137,8 +161,10 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
         return -1;
     }
     /* without a validator, still refuse malformed "$integer"/"$float"/"$bytes" wrappers here
-     * (a 400), not when the prelude decodes them; only text holding "$ needs a look */
-    if (!fn->args && !parsed && !memmem(args, len, "\"$", 2))
+     * (a 400), not when the prelude decodes them, nor values nested too deeply; only text
+     * holding "$ or nested that deep needs a look */
+    if (!fn->args && !parsed && !memmem(args, len, "\"$", 2) &&
+        json_text_depth(args, len) <= VALUE_MAX_DEPTH)
         return 0;
     json_t *v = (json_t *)parsed;
     if (!v) {
@@ -152,7 +178,10 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     /* without a store (an action worker) ids are checked as strings only */
     struct validator_ctx vctx = { .what = "argument", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
-    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : value_check(v, "argument", err);
+    /* a validator does not look inside v.any(): the value check runs after it too */
+    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : 0;
+    if (rc >= 0)
+        rc = value_check(v, "argument", err);
     if (v != parsed)
         json_decref(v);
     return rc < 0 ? -1 : 0;
@@ -206,33 +235,46 @@ static int vlq_next(const char **p, const char *end, long *out)
     return -1;
 }
 
-/* Maps bundle line:col (1-based) to "file:line" through the bundle's inline source map (esbuild
- * --sourcemap=inline: a last line "//# sourceMappingURL=data:application/json;base64,...").
- * Sources are relative to the bundle's folder (.vireo/): leading "../" are dropped. 0 when
- * mapped. */
-static int source_map_lookup(const char *bundle, size_t len, long line, long col, struct buf *out)
+/* The bundle's inline source map (esbuild --sourcemap=inline: a last line
+ * "//# sourceMappingURL=data:application/json;base64,..."), without its sourcesContent; NULL if
+ * there is none. */
+static json_t *source_map_load(const char *bundle, size_t len)
 {
     static const char tag[] = "//# sourceMappingURL=data:application/json;base64,";
     const char *m = NULL;
     for (const char *p = bundle; (p = memmem(p, len - (size_t)(p - bundle), tag, sizeof tag - 1));
          p++)
         m = p;
-    if (!m || line < 1)
-        return -1;
+    if (!m)
+        return NULL;
     m += sizeof tag - 1;
     size_t n = 0;
     while (m + n < bundle + len && (vlq_digit(m[n]) >= 0 || m[n] == '='))
         n++;
-    int rc = -1;
     unsigned char *raw = vr_malloc(n / 4 * 3 + 4);
     json_t *map = NULL;
     long dn = base64_decode(raw, m, n);
-    if (dn <= 0 || !(map = json_loadb((char *)raw, (size_t)dn, 0, NULL)))
-        goto out;
+    if (dn > 0 && (map = json_loadb((char *)raw, (size_t)dn, 0, NULL))) {
+        json_object_del(map, "sourcesContent");
+        json_object_del(map, "names");
+        if (!json_is_array(json_object_get(map, "sources")) ||
+            !json_is_string(json_object_get(map, "mappings"))) {
+            json_decref(map);
+            map = NULL;
+        }
+    }
+    vr_free(raw);
+    return map;
+}
+
+/* Maps bundle line:col (1-based) to "file:line" through a map from source_map_load. Sources are
+ * relative to the bundle's folder (.vireo/): leading "../" are dropped. 0 when mapped. */
+static int source_map_find(const json_t *map, long line, long col, struct buf *out)
+{
     json_t *sources = json_object_get(map, "sources");
     const char *mp = json_string_value(json_object_get(map, "mappings"));
-    if (!json_is_array(sources) || !mp)
-        goto out;
+    if (!json_is_array(sources) || !mp || line < 1)
+        return -1;
     const char *end = mp + strlen(mp);
     long src = 0, sline = 0, scol = 0, name = 0, best_src = -1, best_line = -1;
     for (long l = 1; mp < end && l <= line; l++) {
@@ -241,12 +283,12 @@ static int source_map_lookup(const char *bundle, size_t len, long line, long col
             long d;
             int fields = 0;
             if (vlq_next(&mp, end, &d) < 0)
-                goto out;
+                return -1;
             gcol += d;
             fields = 1;
             while (mp < end && *mp != ',' && *mp != ';') {
                 if (vlq_next(&mp, end, &d) < 0)
-                    goto out;
+                    return -1;
                 if (fields == 1)
                     src += d;
                 else if (fields == 2)
@@ -273,15 +315,59 @@ static int source_map_lookup(const char *bundle, size_t len, long line, long col
     }
     const char *file = json_string_value(json_array_get(sources, (size_t)best_src));
     if (best_src < 0 || !file)
-        goto out;
+        return -1;
     while (!strncmp(file, "../", 3))
         file += 3;
     buf_appendf(out, "%s:%ld", file, best_line + 1);
-    rc = 0;
-out:
+    return 0;
+}
+
+static int source_map_lookup(const char *bundle, size_t len, long line, long col, struct buf *out)
+{
+    json_t *map = source_map_load(bundle, len);
+    int rc = map ? source_map_find(map, line, col, out) : -1;
     json_decref(map);
-    vr_free(raw);
     return rc;
+}
+
+int js_map_positions(const struct js_runtime *rt, const char *in, size_t len, struct buf *out)
+{
+    size_t nl = rt->bundle_name ? strlen(rt->bundle_name) : 0;
+    if (!rt->srcmap || !nl || !memmem(in, len, rt->bundle_name, nl))
+        return 0;
+    struct buf pos = BUF_INIT(4096);
+    const char *p = in, *end = in + len;
+    int mapped = 0;
+    buf_reset(out);
+    while (p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), rt->bundle_name, nl);
+        if (!hit) {
+            buf_append(out, p, (size_t)(end - p));
+            break;
+        }
+        const char *q = hit + nl;
+        long line = -1, col = 0;
+        if (q + 1 < end && *q == ':' && q[1] >= '0' && q[1] <= '9') {
+            line = 0;
+            for (q++; q < end && *q >= '0' && *q <= '9' && line < 100000000; q++)
+                line = line * 10 + (*q - '0');
+            if (q + 1 < end && *q == ':' && q[1] >= '0' && q[1] <= '9')
+                for (q++; q < end && *q >= '0' && *q <= '9' && col < 100000000; q++)
+                    col = col * 10 + (*q - '0');
+        }
+        buf_reset(&pos);
+        if (line > 0 && source_map_find(rt->srcmap, line, col, &pos) == 0) {
+            buf_append(out, p, (size_t)(hit - p));
+            buf_append(out, pos.data, pos.len);
+            mapped = 1;
+            p = q;
+        } else {
+            buf_append(out, p, (size_t)(hit + nl - p));
+            p = hit + nl;
+        }
+    }
+    buf_release(&pos);
+    return mapped;
 }
 
 /* "Name: message" of an exception, plus where it happened in the bundle. */
@@ -565,6 +651,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSValueProtect(rt->ctx, run);
 
     src = vr_strndup(bundle, len);
+    rt->bundle_name = vr_strdup(bundle_name);
+    rt->srcmap = source_map_load(bundle, len);
     if ((exc = eval(rt, src, bundle_name))) {
         if (rt->over_memory)
             buf_appendf(err, "%s: top-level code exceeded the memory limit of %u MiB",
@@ -635,6 +723,8 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s2);
     buf_release(&rt->s3);
     js_result_release(&rt->remote_res);
+    json_decref(rt->srcmap);
+    vr_free(rt->bundle_name);
     vr_free(rt);
 }
 

@@ -5,6 +5,7 @@
  * Workers never block the loop: the loop thread only takes `mu` for short list operations. */
 #include "proto/actions.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -251,7 +252,9 @@ static void finish_job(struct action_pool *p, struct action_job *job)
     p->shard->calls++; /* a call from a client, counted once it is answered */
     if (job->res.status != JS_OK)
         p->shard->call_errors++;
-    job->res.version = store_version(p->shard->store);
+    /* every mutation the action ran was answered only after its batch committed; the batch open
+     * now (other clients' writes) may still fail: report the last committed version */
+    job->res.version = store_committed_version(p->shard->store);
     job->done(job->arg, &job->res);
     js_result_release(&job->res);
     vr_free(job->path);
@@ -475,18 +478,20 @@ void action_pool_free(struct action_pool *p)
     if (!p)
         return;
     action_pool_stop(p);
+    /* nested calls that ran in the open batch are answered only once it is committed (or
+     * failed): a nested mutation must never be told it succeeded and then be lost */
+    struct buf err = BUF_INIT(4096);
+    action_pool_flush(p, shard_commit(p->shard, &err) < 0);
+    buf_release(&err);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += JOIN_WAIT_MS / 1000;
     int all_exited = 0;
     for (;;) {
-        /* answer whatever the workers still ask for, so that none waits forever */
+        /* answer whatever the workers still ask for, so that none waits forever (nothing runs
+         * now, so nothing joins `awaiting`) */
         pthread_mutex_lock(&p->mu);
-        while (p->awaiting) {
-            struct action_call *c = p->awaiting;
-            p->awaiting = c->next;
-            answer_call(p, c);
-        }
+        assert(!p->awaiting);
         while (p->calls) {
             struct action_call *c = p->calls;
             p->calls = c->next;

@@ -102,22 +102,47 @@ static void respond_error(struct conn *c, int status, const char *code, const ch
     buf_release(&b);
 }
 
+/* The HTTP status of a failed call, by who is at fault. 4xx: the caller's arguments or the app's
+ * code did something the platform refuses (a value too large or too deep, a schema violation, a
+ * missing document, too many open queries, a VireoError/ConvexError); retrying the same call
+ * fails the same way. 5xx: the server failed (StoreError, InternalError: retrying may succeed),
+ * the function ran out of time or memory, or threw an Error of its own (FunctionFailed), and 503
+ * for a server that is stopping or has no app. docs/protocol.md has this table. */
+static const struct {
+    const char *code;
+    int status;
+} error_status[] = {
+    {"ArgumentValidationError", 400},
+    {"SchemaValidationError", 400},
+    {"VireoError", 400},
+    {"ConvexError", 400},
+    {"ValueTooLarge", 400},
+    {"ValueTooDeep", 400},
+    {"TooManyQueries", 400},
+    {"InvalidQuery", 400},
+    {"InvalidArgument", 400},
+    {"InvalidId", 400},
+    {"DocumentNotFound", 400},
+    {"NoTransaction", 400},
+    {"FunctionNotFound", 404},
+    {"ServerShuttingDown", 503},
+    {"ServerOverloaded", 503},
+    {"NoAppLoaded", 503},
+};
+
 static int status_for_error(const struct js_result *r)
 {
-    switch (r->status) {
-    case JS_ERR_ARGS:
-        return 400;
-    case JS_ERR_TIMEOUT:
-        return 500;
-    case JS_ERR_INTERNAL:
-        return strcmp(r->error_code.data, "ServerShuttingDown") ? 500 : 503;
-    default:
-        break;
-    }
     const char *code = r->error_code.data;
-    if (!strcmp(code, "SchemaValidationError") || !strcmp(code, "VireoError") ||
-        !strcmp(code, "ConvexError"))
+    if (r->status == JS_ERR_ARGS)
         return 400;
+    /* a time or memory limit, a store or internal failure is never the caller's to fix */
+    if (r->status == JS_ERR_TIMEOUT ||
+        (r->status == JS_ERR_INTERNAL && strcmp(code, "ServerShuttingDown") &&
+         strcmp(code, "NoAppLoaded")))
+        return 500;
+    for (size_t i = 0; i < sizeof error_status / sizeof error_status[0]; i++)
+        if (!strcmp(code, error_status[i].code))
+            return error_status[i].status;
     return 500;
 }
 

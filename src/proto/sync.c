@@ -91,6 +91,7 @@ struct sync_response {
     struct buf frame;
     char request_id[64]; /* JSON */
     int kind;            /* JS_MUTATION or JS_ACTION */
+    int in_batch;        /* computed in the open write batch: fails with it */
 };
 
 #define SYNC_CONNECT_TIMEOUT_MS 10000 /* an open WebSocket must send `connect` within */
@@ -441,7 +442,8 @@ static void sub_mark_pending(struct sync_sub *sub)
     schedule(s);
 }
 
-static void queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind)
+static void queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
+                           int in_batch)
 {
     if (s->n_responses == s->cap_responses) {
         s->cap_responses = s->cap_responses ? s->cap_responses * 2 : 4;
@@ -451,6 +453,7 @@ static void queue_response(struct sync_session *s, struct buf *frame, const char
     r->frame = *frame; /* takes the buffer */
     snprintf(r->request_id, sizeof r->request_id, "%s", rid);
     r->kind = kind;
+    r->in_batch = in_batch;
     buf_init(frame, BUF_NOLIMIT);
     schedule(s);
 }
@@ -462,11 +465,15 @@ static void clear_responses(struct sync_session *s)
     s->n_responses = 0;
 }
 
-/* The batch these responses were computed in did not commit: what they report was lost. */
+/* The batch these responses were computed in did not commit: what they report was lost. An
+ * action's response was not computed in it (its nested mutations were answered only after their
+ * own batches committed): it stands, as do answers given before the batch opened. */
 static void fail_responses(struct sync_session *s)
 {
     for (size_t i = 0; i < s->n_responses; i++) {
         struct sync_response *r = &s->responses[i];
+        if (!r->in_batch)
+            continue;
         buf_reset(&r->frame);
         buf_appendf(&r->frame,
                     "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,\"errorMessage\":"
@@ -1183,7 +1190,7 @@ static void action_done(void *arg, const struct js_result *res)
          * which includes every mutation the action ran (each answered only once committed) */
         struct buf frame = BUF_INIT(BUF_NOLIMIT);
         action_frame(&frame, a->rid, res);
-        queue_response(s, &frame, a->rid, JS_ACTION);
+        queue_response(s, &frame, a->rid, JS_ACTION, 0);
         buf_release(&frame);
     }
     vr_free(a->session_id);
@@ -1300,7 +1307,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
             buf_append_str(&frame, "}");
         }
     }
-    queue_response(s, &frame, rid, kind);
+    queue_response(s, &frame, rid, kind, sy->shard->batch_open);
 out:
     js_result_release(&res);
     free(args_text);

@@ -436,6 +436,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     int full = !opts || opts->durability == STORE_DURABILITY_FULL;
     const char *vfs = strcmp(path, ":memory:") ? st_vfs_register(s) : NULL;
     s->durability = full ? STORE_DURABILITY_FULL : STORE_DURABILITY_RELAXED;
+    if (opts && opts->test_fail_table)
+        s->test_fail_table = vr_strdup(opts->test_fail_table);
     *out = NULL;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
         SQLITE_OK) {
@@ -502,6 +504,7 @@ void store_close(struct store *s)
     sqlite3_close_v2(s->db);
     if (!zombie)
         st_vfs_unregister(s);
+    vr_free(s->test_fail_table);
     vr_free(s);
 }
 
@@ -522,6 +525,11 @@ enum store_durability store_durability(const struct store *s)
 uint64_t store_version(const struct store *s)
 {
     return s->version;
+}
+
+uint64_t store_committed_version(const struct store *s)
+{
+    return s->batch ? s->batch_version : s->version;
 }
 
 /* ---- transactions ---- */
@@ -614,6 +622,7 @@ int store_batch_begin(struct store *s, struct buf *err)
         return -1;
     s->batch = 1;
     s->batch_dirty = 0;
+    s->batch_fail = 0;
     s->batch_version = s->version;
     return 0;
 }
@@ -627,7 +636,11 @@ int store_batch_commit(struct store *s, struct buf *err)
         return -1;
     }
     s->batch = 0;
-    if ((s->version != s->batch_version && st_ctl(s, CTL_META, err) < 0) ||
+    if (s->batch_fail) {
+        buf_reset(err);
+        buf_appendf(err, "the batch inserted into `%s` (--test-fail-commit)", s->test_fail_table);
+    }
+    if (s->batch_fail || (s->version != s->batch_version && st_ctl(s, CTL_META, err) < 0) ||
         st_ctl(s, CTL_COMMIT, err) < 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->version = s->batch_version;

@@ -72,6 +72,9 @@ enum store_durability {
 
 struct store_options {
     enum store_durability durability;
+    /* tests only (`--test-fail-commit TABLE`): a batch in which a document was inserted into this
+     * table fails to commit, as on a full disk (everything in it is rolled back) */
+    const char *test_fail_table;
 };
 
 /* Opens or creates the database at `path`. 0, or -1 with the reason in err. */
@@ -103,6 +106,9 @@ enum store_durability store_durability(const struct store *s);
 
 /* The version of the last committed write (0 for an empty store); persisted. */
 uint64_t store_version(const struct store *s);
+/* The version of the last commit that reached the database: inside a batch, the version at
+ * store_batch_begin (the batch's own writes may still be lost), else store_version. */
+uint64_t store_committed_version(const struct store *s);
 
 /* Transactions. A read-only transaction sees a consistent snapshot; a writable one is a SQLite
  * write transaction: all of its writes commit together or none do. One transaction at a time per

@@ -294,6 +294,8 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     }
     if (s->validate && validate(s, tb, doc, err) < 0)
         goto out;
+    if (s->batch && s->test_fail_table && !strcmp(table, s->test_fail_table))
+        s->batch_fail = 1;
     if (savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;

@@ -260,7 +260,7 @@ static int check_rec(struct check *c, const json_t *v, const json_t *value, int 
     enum value_type got = value_type_of(value, &i64, &d);
     if (depth > MAX_DEPTH) {
         prefix(c);
-        buf_append_str(c->err, "value is nested too deeply");
+        buf_appendf(c->err, "value is nested more than %d levels deep", MAX_DEPTH);
         return -1;
     }
     if (!t) {

@@ -142,11 +142,14 @@ static void path_msg(struct buf *err, const char *what, const struct buf *path, 
 static int check_rec(const json_t *v, const char *what, struct buf *path, int depth,
                      struct buf *err)
 {
-    if (depth > VALUE_MAX_DEPTH) {
-        path_msg(err, what, path, "value is nested too deeply");
+    enum value_type t = value_type_of(v, NULL, NULL);
+    /* depth: the arrays and objects around v; v is one more level if it is one itself */
+    if ((t == VT_ARRAY || t == VT_OBJECT) && depth >= VALUE_MAX_DEPTH) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "value is nested more than %d levels deep", VALUE_MAX_DEPTH);
+        path_msg(err, what, path, msg);
         return -1;
     }
-    enum value_type t = value_type_of(v, NULL, NULL);
     if (t == VT_INVALID) {
         void *it = json_object_size(v) == 1 ? json_object_iter((json_t *)v) : NULL;
         const char *k = it ? json_object_iter_key(it) : "";

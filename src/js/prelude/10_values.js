@@ -66,6 +66,9 @@ function wireBytes8(s, what) {
     return new DataView(buf);
 }
 
+/* A value's depth is how many arrays and objects enclose its deepest part, the outermost one
+ * counted: `1` is 0 deep, `{a: 1}` 1, `{a: [1]}` 2. src/store/value.c (VALUE_MAX_DEPTH) counts
+ * the same way. */
 const MAX_DEPTH = 64;
 
 function describeType(v) {
@@ -94,7 +97,11 @@ function toWire(v, depth, where) {
             } is not a supported value`);
     }
     if (v === null) return null;
-    if (depth > MAX_DEPTH) throw new Error(`${where}: value is nested more than ${MAX_DEPTH} deep`);
+    if (depth >= MAX_DEPTH && !(v instanceof ArrayBuffer)) {
+        const e = new Error(`${where}: value is nested more than ${MAX_DEPTH} levels deep`);
+        e.code = "ValueTooDeep";
+        throw e;
+    }
     if (Array.isArray(v)) {
         let out = v;
         for (let i = 0; i < v.length; i++) {
