@@ -345,6 +345,7 @@ static void start(uint32_t header_ms, uint32_t idle_ms)
     cfg.max_body_bytes = max_body;
     cfg.header_timeout_ms = header_ms;
     cfg.idle_timeout_ms = idle_ms;
+    cfg.send_stall_timeout_ms = header_ms; /* an unread response: as short as the header timeout */
     struct buf err = BUF_INIT(256);
     int r = server_start(L, &cfg, handler, NULL, &S, &err);
     if (r < 0) {
