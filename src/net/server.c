@@ -512,6 +512,19 @@ static void conn_on_timer(struct loop *l, struct timer *t)
             conn_timer(c, kind, (uint32_t)(limit - quiet));
             break;
         }
+        /* The loop may have been busy (a long call) while the peer read: a write that goes
+         * through now is progress, not a stall. */
+        uint64_t mark = c->send_mark_ms;
+        c->timer_kind = kind; /* as armed: conn_flush re-arms nothing while it is set */
+        conn_flush(c);
+        if (c->closed)
+            break;
+        if (c->send_mark_ms != mark) {
+            if (conn_out_pending(c) && c->timer_kind == kind && !timer_pending(&c->timer))
+                conn_timer(c, kind, limit);
+            break;
+        }
+        c->timer_kind = CT_NONE;
         if (c->ws && kind == CT_SEND) {
             ws_conn_stalled(c->ws); /* 1008 "send stalled" */
             break;

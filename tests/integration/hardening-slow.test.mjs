@@ -168,20 +168,20 @@ function transitionBytes(c) {
     return text;
 }
 
-test("--send-stall-timeout-ms: a sync client that stops reading in the middle of a huge transition is closed 1008 \"send stalled\"; a slow reader is not", { timeout: 60000 }, async () => {
+test("--send-stall-timeout-ms: a sync client that stops reading in the middle of a huge transition is closed 1008 \"send stalled\"; a slow reader is not", { timeout: 150000 }, async () => {
     const STALL = 3000, BIG = 15 * MiB;
     const s = await serve("hardening-sync", ["--send-stall-timeout-ms", String(STALL)]);
     await assertAppLoaded(s);
     const errFrom = s.stderr.length;
 
-    // the reader pauses for 2 s at a time (less than the stall timeout), then reads for 100 ms
+    // the reader pauses for 1.5 s at a time (half the stall timeout), then reads for 300 ms
     const reader = await bigSubscriber(s, BIG, "reader");
     let readerDone = false;
     const readerLoop = (async () => {
         while (!readerDone && !reader.closed) {
-            await sleep(2000);
+            await sleep(1500);
             reader.sock.resume();
-            await sleep(100);
+            await sleep(300);
             reader.sock.pause();
         }
     })();
@@ -198,7 +198,7 @@ test("--send-stall-timeout-ms: a sync client that stops reading in the middle of
     assert.ok(transitionBytes(staller) < BIG, `the staller got ${transitionBytes(staller)} bytes`);
 
     // the slow reader gets its whole transition, and is not closed
-    await reader.waitFor(() => transitionBytes(reader) > BIG, 40000, "the reader's whole transition");
+    await reader.waitFor(() => transitionBytes(reader) > BIG, 90000, "the reader's whole transition");
     readerDone = true;
     await readerLoop;
     reader.sock.resume();
@@ -211,7 +211,7 @@ test("--send-stall-timeout-ms: a sync client that stops reading in the middle of
     assert.ok(r && r.bufferedBytes < 8 * MiB, JSON.stringify(r));
 });
 
-test("--send-stall-timeout-ms: an HTTP response the client does not read is dropped after the timeout; one read slowly arrives whole", { timeout: 40000 }, async () => {
+test("--send-stall-timeout-ms: an HTTP response the client does not read is dropped after the timeout; one read slowly arrives whole", { timeout: 150000 }, async () => {
     const STALL = 2000, BIG = 15 * MiB;
     const s = await serve("hardening-sync", ["--send-stall-timeout-ms", String(STALL)]);
     await assertAppLoaded(s);
@@ -231,7 +231,7 @@ test("--send-stall-timeout-ms: an HTTP response the client does not read is drop
     let readerDone = false;
     const readerLoop = (async () => {
         while (!readerDone && !reader.closed) {
-            await sleep(1500);
+            await sleep(1000);
             reader.sock.resume();
             await sleep(100);
             reader.sock.pause();
@@ -241,7 +241,7 @@ test("--send-stall-timeout-ms: an HTTP response the client does not read is drop
     staller.sock.resume();
     await staller.waitClosed(10000);
     assert.ok(staller.buf.length < BIG, `the staller got ${staller.buf.length} bytes`);
-    await reader.waitFor(() => reader.buf.length > BIG, 30000, "the reader's response");
+    await reader.waitFor(() => reader.buf.length > BIG, 90000, "the reader's response");
     readerDone = true;
     await readerLoop;
     reader.sock.resume();
