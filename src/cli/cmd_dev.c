@@ -63,6 +63,10 @@ static const char dev_usage[] =
     "                     ServerOverloaded (default 1000)\n"
     "  --memory-limit-mb N  JS heap a function may grow to before it fails with MemoryLimit\n"
     "                     (default 256)\n"
+    "  --min-body-rate N  bytes/s a request body must average after its first 10 s, else 408\n"
+    "                     (default 1024; 0: none)\n"
+    "  --send-stall-timeout-ms N  close a connection whose output gets no byte written for this\n"
+    "                     long; WebSocket: 1008 \"send stalled\" (default 30000)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -240,6 +244,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_queries = 1000, max_retained = 10000, max_retained_addr = 100;
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000;
+    unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
@@ -265,6 +270,9 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
+        { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
+        { "--send-stall-timeout-ms", &send_stall_ms, 100, 24ul * 3600 * 1000,
+          "a number of milliseconds" },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -409,6 +417,8 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.max_buffered_bytes = max_buffered;
     cfg.ws_ping_interval_ms = (uint32_t)ws_ping_ms;
     cfg.ws_idle_timeout_ms = (uint32_t)ws_idle_ms;
+    cfg.min_body_rate = min_body_rate;
+    cfg.send_stall_timeout_ms = (uint32_t)send_stall_ms;
     buf_reset(&err);
     if (server_start(d.loop, &cfg, http_api_handle, &d.api, &d.server, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);

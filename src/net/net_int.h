@@ -16,9 +16,12 @@
 struct ws;
 
 /* CT_HEADER: a request's head must arrive within header_timeout_ms of its first byte (408).
- * CT_BODY: its body is a progress timeout: 408 once no byte arrived for header_timeout_ms.
- * CT_SEND: a response is queued and the peer is not reading it: closed when no byte of it goes
- * out for header_timeout_ms (an unread response is not held for the whole idle timeout). */
+ * CT_BODY: its body has a progress timeout (408 once no byte arrived for header_timeout_ms) and,
+ * after header_timeout_ms from its head, a minimum average rate (min_body_rate; 408 below it).
+ * CT_SEND: output is queued (a response, or WebSocket frames) and the peer is not reading it:
+ * closed when no byte of it goes out for send_stall_timeout_ms (an unread response is not held
+ * for the whole idle timeout; a WebSocket gets 1008 "send stalled").
+ * CT_FLUSH: an answer that closes the connection, with the same progress rule as CT_SEND. */
 enum conn_timer_kind { CT_NONE, CT_HEADER, CT_BODY, CT_IDLE, CT_LINGER, CT_FLUSH, CT_SEND };
 
 struct conn {
@@ -59,6 +62,9 @@ struct conn {
     struct timer timer;
     enum conn_timer_kind timer_kind;
     uint64_t last_rx_ms; /* loop time of the last byte read (CT_BODY's progress) */
+    uint64_t body_start_ms; /* loop time the current request's head was parsed (its body's rate) */
+    uint64_t send_mark_ms;  /* loop time of the last byte written, or when output began to wait
+                               (CT_SEND's and CT_FLUSH's progress) */
 
     struct ws *ws;       /* owns one ws reference while set */
     size_t held;         /* bytes the ws owner holds for this conn outside it (ws_set_held_bytes) */
@@ -91,6 +97,7 @@ void ws_conn_input(struct ws *ws);      /* parse frames from c->in */
 void ws_conn_open(struct ws *ws);       /* on_open once */
 void ws_conn_gone(struct ws *ws);       /* conn closed: on_close once, detach, drop conn's ref */
 void ws_conn_overloaded(struct ws *ws); /* input would pass the global budget: close 1013 */
+void ws_conn_stalled(struct ws *ws);    /* no byte of its output written: close 1008 */
 /* Largest frame boundary <= pos (up = 0) or smallest >= pos (up = 1) in c->out. */
 size_t ws_out_boundary(const struct conn *c, size_t pos, int up);
 

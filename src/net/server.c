@@ -31,6 +31,7 @@
 #define TRIM_BYTES (256u << 10) /* an idle buffer holding more than this gives it back */
 #define RETRY_AFTER_MS 1000
 #define ACCEPT_BACKOFF_MS 100
+#define BODY_RESERVE (256u << 10) /* a declared body's room reserved at once; more later */
 
 struct server {
     struct loop *loop;
@@ -72,6 +73,8 @@ void server_config_defaults(struct server_config *cfg)
     cfg->ws_idle_timeout_ms = 60000;
     cfg->max_connections = 100000;
     cfg->max_buffered_bytes = (size_t)1 << 30;
+    cfg->min_body_rate = 1024;
+    cfg->send_stall_timeout_ms = 30000;
 }
 
 const struct server_config *conn_config(const struct conn *c)
@@ -259,8 +262,9 @@ void conn_close_after_flush(struct conn *c)
     if (c->closed || c->close_after_flush)
         return;
     c->close_after_flush = 1;
-    /* a reader that never drains gets the header timeout to take its response */
-    conn_timer(c, CT_FLUSH, conn_config(c)->header_timeout_ms);
+    /* a reader that stops draining is closed after the send-stall timeout (conn_on_timer) */
+    c->send_mark_ms = loop_now_ms(c->loop);
+    conn_timer(c, CT_FLUSH, conn_config(c)->send_stall_timeout_ms);
     if (!conn_out_pending(c))
         start_linger(c);
     else
@@ -310,14 +314,23 @@ void conn_flush(struct conn *c)
     }
     if (c->closed)
         return;
+    if (progress)
+        c->send_mark_ms = loop_now_ms(c->loop); /* CT_SEND and CT_FLUSH check it when they fire */
     out_compact(c);
     if (!conn_out_pending(c) && c->close_after_flush && !c->lingering)
         start_linger(c);
-    if (c->timer_kind == CT_SEND && progress) {
-        if (conn_out_pending(c))
-            conn_timer(c, CT_SEND, conn_config(c)->header_timeout_ms);
-        else
+    if (c->timer_kind == CT_SEND && !conn_out_pending(c)) {
+        if (c->ws) {
+            loop_timer_stop(c->loop, &c->timer);
+            c->timer_kind = CT_NONE;
+        } else {
             arm_timer(c);
+        }
+    } else if (c->ws && conn_out_pending(c) && c->timer_kind == CT_NONE && !c->close_after_flush) {
+        /* a WebSocket's output waits for the peer: the send-stall timer (a response's is armed
+         * by arm_timer) */
+        c->send_mark_ms = loop_now_ms(c->loop);
+        conn_timer(c, CT_SEND, conn_config(c)->send_stall_timeout_ms);
     }
     conn_update_events(c);
 }
@@ -407,10 +420,13 @@ static void arm_timer(struct conn *c)
         loop_timer_stop(c->loop, &c->timer);
         c->timer_kind = CT_NONE;
     } else if (conn_out_pending(c)) {
-        if (c->timer_kind != CT_SEND || !timer_pending(&c->timer))
-            conn_timer(c, CT_SEND, cfg->header_timeout_ms);
+        /* a progress timeout: conn_on_timer checks send_mark_ms */
+        if (c->timer_kind != CT_SEND || !timer_pending(&c->timer)) {
+            c->send_mark_ms = loop_now_ms(c->loop);
+            conn_timer(c, CT_SEND, cfg->send_stall_timeout_ms);
+        }
     } else if (c->have_head) {
-        /* the body: not a deadline but a progress timeout (conn_on_timer checks last_rx_ms) */
+        /* the body: a progress timeout and a minimum rate, not a deadline (body_timer) */
         if (c->timer_kind != CT_BODY || !timer_pending(&c->timer))
             conn_timer(c, CT_BODY, cfg->header_timeout_ms);
     } else if (c->in.len > 0) {
@@ -419,6 +435,41 @@ static void arm_timer(struct conn *c)
     } else if (c->timer_kind != CT_IDLE || !timer_pending(&c->timer)) {
         conn_timer(c, CT_IDLE, c->served_one ? cfg->idle_timeout_ms : cfg->header_timeout_ms);
     }
+}
+
+/* The body's two rules, checked when its timer fires: no pause over header_timeout_ms (408), and
+ * once header_timeout_ms has passed since its head, an average of at least min_body_rate bytes a
+ * second (408): a trickle cannot hold its buffer and its slot for long. Re-arms for the earlier
+ * of the moments either rule could fail if no byte came meanwhile. */
+static void body_timer(struct conn *c, uint64_t now)
+{
+    const struct server_config *cfg = conn_config(c);
+    uint64_t limit = cfg->header_timeout_ms;
+    if (now - c->last_rx_ms >= limit) {
+        send_error(c, 408, "request body timeout (no progress)");
+        return;
+    }
+    uint64_t next = c->last_rx_ms + limit;
+    uint64_t rate = cfg->min_body_rate;
+    if (rate) {
+        uint64_t got = c->in.len > c->head_len ? c->in.len - c->head_len : 0;
+        uint64_t elapsed = now - c->body_start_ms;
+        if (elapsed >= limit && got * 1000 < rate * elapsed) {
+            log_info("http",
+                     "conn=%llu 408 request body too slow (%llu bytes in %llu ms, under "
+                     "%llu bytes/s)",
+                     (unsigned long long)c->id, (unsigned long long)got,
+                     (unsigned long long)elapsed, (unsigned long long)rate);
+            send_error(c, 408, "request body too slow");
+            return;
+        }
+        /* the average stays at the rate until got * 1000 / rate ms after the head */
+        uint64_t due = got * 1000 / rate + 1;
+        due = c->body_start_ms + (due > limit ? due : limit);
+        if (due < next)
+            next = due;
+    }
+    conn_timer(c, CT_BODY, next > now ? (uint32_t)(next - now) : 1);
 }
 
 static void conn_on_timer(struct loop *l, struct timer *t)
@@ -439,13 +490,7 @@ static void conn_on_timer(struct loop *l, struct timer *t)
             arm_timer(c);
             break;
         }
-        uint32_t limit = conn_config(c)->header_timeout_ms;
-        uint64_t quiet = loop_now_ms(l) - c->last_rx_ms;
-        if (quiet < limit) { /* a byte arrived meanwhile: wait from that byte on */
-            conn_timer(c, CT_BODY, (uint32_t)(limit - quiet));
-            break;
-        }
-        send_error(c, 408, "request body timeout (no progress)");
+        body_timer(c, loop_now_ms(l));
         break;
     }
     case CT_IDLE:
@@ -453,16 +498,43 @@ static void conn_on_timer(struct loop *l, struct timer *t)
         conn_close(c);
         break;
     case CT_SEND:
+    case CT_FLUSH: {
         if (!conn_out_pending(c)) {
-            arm_timer(c);
+            if (kind == CT_FLUSH)
+                conn_close(c); /* flushed, but the linger never started: nothing to wait for */
+            else
+                arm_timer(c);
             break;
         }
-        log_debug("http", "conn=%llu send timeout (%zu bytes unread)", (unsigned long long)c->id,
-                  conn_out_pending(c));
+        uint32_t limit = conn_config(c)->send_stall_timeout_ms;
+        uint64_t quiet = loop_now_ms(l) - c->send_mark_ms;
+        if (quiet < limit) { /* a byte went out meanwhile: wait from that byte on */
+            conn_timer(c, kind, (uint32_t)(limit - quiet));
+            break;
+        }
+        /* The loop may have been busy (a long call) while the peer read: a write that goes
+         * through now is progress, not a stall. */
+        uint64_t mark = c->send_mark_ms;
+        c->timer_kind = kind; /* as armed: conn_flush re-arms nothing while it is set */
+        conn_flush(c);
+        if (c->closed)
+            break;
+        if (c->send_mark_ms != mark) {
+            if (conn_out_pending(c) && c->timer_kind == kind && !timer_pending(&c->timer))
+                conn_timer(c, kind, limit);
+            break;
+        }
+        c->timer_kind = CT_NONE;
+        if (c->ws && kind == CT_SEND) {
+            ws_conn_stalled(c->ws); /* 1008 "send stalled" */
+            break;
+        }
+        log_info("http", "conn=%llu send stalled: %zu bytes unread, none written for %u ms",
+                 (unsigned long long)c->id, conn_out_pending(c), limit);
         conn_close(c);
         break;
+    }
     case CT_LINGER:
-    case CT_FLUSH:
         conn_close(c);
         break;
     default:
@@ -529,6 +601,7 @@ static int assemble_request(struct conn *c)
         c->have_head = 1;
         c->head_len = (size_t)r;
         c->req_base = c->in.data;
+        c->body_start_ms = loop_now_ms(c->loop);
         http_chunked_init(&c->chunk);
         if (c->refused) {
             send_overloaded(c, "too many connections");
@@ -547,10 +620,12 @@ static int assemble_request(struct conn *c)
             return -1;
         }
         if (!c->req.chunked && c->req.content_length > READ_CHUNK) {
-            /* A known length is reserved at once: counted against the budget from now on (so
-             * concurrent bodies cannot overcommit it) and read without a realloc per doubling.
-             * conn_read reads no further than the body's end. */
-            buf_reserve(&c->in, c->head_len + (size_t)c->req.content_length);
+            /* Room for a known length is reserved up to BODY_RESERVE only: what a body holds
+             * follows what it sent (a trickle holds little), and conn_read grows the buffer as
+             * the bytes arrive (doubling, never past the body's end, which it reads no further
+             * than). */
+            size_t cl = (size_t)c->req.content_length;
+            buf_reserve(&c->in, c->head_len + (cl < BODY_RESERVE ? cl : BODY_RESERVE));
             conn_account(c);
             if (rebase_request(c) < 0)
                 return -1;
@@ -640,6 +715,24 @@ static void process_input(struct conn *c)
     conn_unref(c);
 }
 
+/* The capacity c->in grows to for `need` bytes (its NUL included): doubling, as buf_grow, but
+ * never past a known-length body's end nor past the buffer's maximum. */
+static size_t in_grown_cap(const struct conn *c, size_t need)
+{
+    size_t cap = c->in.cap ? c->in.cap : 64;
+    while (cap < need)
+        cap *= 2;
+    if (c->have_head && !c->req.chunked && !c->ws) {
+        size_t end =
+            c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0) + 1;
+        if (cap > end)
+            cap = end > need ? end : need;
+    }
+    if (cap > c->in.max + 1)
+        cap = c->in.max + 1;
+    return cap;
+}
+
 static void conn_read(struct conn *c)
 {
     if (c->lingering) {
@@ -663,19 +756,24 @@ static void conn_read(struct conn *c)
         if (end > c->in.len && end - c->in.len < want)
             want = end - c->in.len;
     }
-    if (c->in.len + want + 1 > c->in.cap && c->srv && c->in.cap >= TRIM_BYTES) {
-        /* growing a large buffer (a body or message) past the global budget: refused */
-        size_t grow = c->in.cap; /* buf_grow doubles */
-        if (c->srv->buffered > c->srv->cfg.max_buffered_bytes ||
-            grow > c->srv->cfg.max_buffered_bytes - c->srv->buffered) {
-            if (c->ws)
-                ws_conn_overloaded(c->ws);
-            else
-                send_overloaded(c, "buffered data over the memory budget");
-            return;
+    if (c->in.len + want + 1 > c->in.cap) {
+        size_t cap = in_grown_cap(c, c->in.len + want + 1);
+        if (c->srv && c->in.cap >= TRIM_BYTES) {
+            /* growing a large buffer (a body or message) past the global budget: refused */
+            size_t grow = cap - c->in.cap;
+            if (c->srv->buffered > c->srv->cfg.max_buffered_bytes ||
+                grow > c->srv->cfg.max_buffered_bytes - c->srv->buffered) {
+                if (c->ws)
+                    ws_conn_overloaded(c->ws);
+                else
+                    send_overloaded(c, "buffered data over the memory budget");
+                return;
+            }
         }
+        buf_reserve(&c->in, cap - 1);
+        if (rebase_request(c) < 0) /* c->in may have moved: no slice may dangle, even briefly */
+            return;
     }
-    buf_grow(&c->in, want);
     ssize_t n = recv(c->fd, c->in.data + c->in.len, want, MSG_DONTWAIT);
     if (n > 0) {
         c->in.len += (size_t)n;
@@ -890,6 +988,8 @@ int server_start(struct loop *l, const struct server_config *cfg, http_handler_f
         s->cfg.max_connections = def.max_connections;
     if (!s->cfg.max_buffered_bytes)
         s->cfg.max_buffered_bytes = def.max_buffered_bytes;
+    if (!s->cfg.send_stall_timeout_ms)
+        s->cfg.send_stall_timeout_ms = def.send_stall_timeout_ms;
     /* Every connection is an fd: raise the soft limit to the hard one, and keep the cap (plus the
      * slots that answer 503) under it. */
     struct rlimit rl;

@@ -41,6 +41,12 @@ struct server_config {
     size_t max_buffered_bytes;    /* input and output buffered across all connections; past it new
                                      requests get 503 with retryAfterMs and a body that would
                                      grow past it is refused. default 1 GiB */
+    size_t min_body_rate;         /* bytes/s a request body must average once header_timeout_ms
+                                     has passed since its head (408 below it); default 1024;
+                                     0: no rate, only the progress timeout */
+    uint32_t send_stall_timeout_ms; /* output queued and not one byte of it written for this
+                                       long: HTTP closed, WebSocket closed 1008 "send stalled".
+                                       default 30 s */
 };
 
 /* The handler gets every complete request (body in req->body, dechunked). The request and its

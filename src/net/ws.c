@@ -416,6 +416,23 @@ void ws_conn_overloaded(struct ws *ws)
     ws_fail(ws, WS_CLOSE_TRY_AGAIN, "server over its memory budget");
 }
 
+static void drop_queued(struct ws *ws);
+
+/* Not one byte of the output written for the send-stall timeout: the peer stopped reading (with
+ * a large message in progress the send cap and the budget may never see it). What is queued is
+ * dropped (a frame partly written is finished), then close 1008, best effort. */
+void ws_conn_stalled(struct ws *ws)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return;
+    log_info("ws", "conn=%llu close 1008 send stalled (%zu bytes unread, none written for %u ms)",
+             (unsigned long long)ws->id, conn_out_pending(c),
+             conn_config(c)->send_stall_timeout_ms);
+    drop_queued(ws);
+    ws_fail(ws, WS_CLOSE_POLICY, "send stalled");
+}
+
 int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
               struct ws **out)
 {

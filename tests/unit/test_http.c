@@ -345,6 +345,7 @@ static void start(uint32_t header_ms, uint32_t idle_ms)
     cfg.max_body_bytes = max_body;
     cfg.header_timeout_ms = header_ms;
     cfg.idle_timeout_ms = idle_ms;
+    cfg.send_stall_timeout_ms = header_ms; /* an unread response: as short as the header timeout */
     struct buf err = BUF_INIT(256);
     int r = server_start(L, &cfg, handler, NULL, &S, &err);
     if (r < 0) {
@@ -591,6 +592,36 @@ TEST(server_header_timeout_408)
     cli_send(&c, "GET /slowloris HTTP/1.1\r\nX: ", 28);
     pump(&c, 150);
     CHECK(strncmp(c.in.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    CHECK(c.eof);
+    cli_close(&c);
+    stop();
+}
+
+/* A body of declared length holds what it sent, not its declared room (at most 256 KiB up
+ * front); a body that keeps coming but averages under min_body_rate once header_timeout_ms has
+ * passed gets 408. */
+TEST(server_slow_body_holds_little_and_gets_408)
+{
+    max_body = 16 << 20;
+    start(300, 1000);
+    max_body = 4096;
+    size_t base = server_buffered_bytes(S);
+    struct client c = cli_connect();
+    const char *h = "POST /big HTTP/1.1\r\nContent-Length: 16777215\r\n\r\n";
+    cli_send(&c, h, strlen(h));
+    char dots[20];
+    memset(dots, '.', sizeof dots);
+    cli_send(&c, dots, sizeof dots);
+    pump(&c, 20);
+    CHECK(server_buffered_bytes(S) - base < (300u << 10));
+    CHECK_EQ_INT(c.in.len, 0);
+    /* 20 bytes every 50 ms: 400 B/s, progress all along, under the default 1024 B/s */
+    for (int i = 0; i < 12 && !c.in.len; i++) {
+        cli_send(&c, dots, sizeof dots);
+        pump(&c, 50);
+    }
+    CHECK(strncmp(c.in.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    pump(&c, 20);
     CHECK(c.eof);
     cli_close(&c);
     stop();
