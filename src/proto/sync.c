@@ -1,8 +1,9 @@
-/* sync: sessions, live-query subscriptions, mutations and actions over /api/sync, and the
+/* sync: the messages over /api/sync (connect, modifyQuerySet, mutations and actions) and the
  * before-sleep flush: re-run each dirty live query once, then send each affected session one
  * transition (its version -> the store's version) followed by its queued responses, so
  * read-your-writes holds and no UI mixes versions. Sessions outlive their connection for the
- * retention window so a reconnecting client can resume without being sent what it has. */
+ * retention window so a reconnecting client can resume without being sent what it has
+ * (sync_session.c); each connection's queue goes out at the client's pace (sync_out.c). */
 #include "proto/sync.h"
 
 #include <errno.h>
@@ -16,331 +17,20 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/rand.h"
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/reply.h"
+#include "proto/sync_int.h"
 #include "base/banned.h"
 
 #define MAX_SESSION_ID 128
 #define MAX_IDEMPOTENCY_KEY 200
-#define SESSION_SECRET_BYTES 16
-/* A transition larger than this goes out as transitionChunk messages of at most this many bytes
- * of its JSON text each (docs/protocol.md, `transitionChunk`). */
-#define TRANSITION_CHUNK (1u << 20)
 /* How far into a message (from each end) an id is looked for when it cannot be parsed. */
 #define ID_SCAN_WINDOW 4096
-/* pump() hands a connection more only while its socket queue is under this. */
-#define OUT_LOW_WATER (1u << 20)
-
-enum sub_state { SUB_IDLE, SUB_PENDING };
-
-struct sync_session;
-
-/* One live query of one session: the client's queryId bound to a shared live query. */
-struct sync_sub {
-    uint64_t query_id;
-    struct sync_session *session;
-    struct live_query *lq;
-    char *args;           /* the arguments as the client sent them (lq has them key-sorted) */
-    uint64_t sent_hash;   /* hash of the result the client holds */
-    int sent;             /* the client holds a result (sent_hash is meaningful) */
-    int check_unchanged;  /* answer QueryUnchanged if the hash still matches (resume) */
-    int stale;            /* retained across a resume, not re-added yet */
-    int pending;          /* in the session's pending list */
-    struct sync_sub *lq_next, *lq_prev; /* the live query's subscribers (lq->owner) */
-};
-
-/* A detached (retained) session keeps its subscriptions, but a live query whose subscribers are
- * all detached is not re-run when a write invalidates it: it is put on the sync's stale set and
- * re-run when a connected client (re-)adds it. Retained sessions are listed oldest first. */
-struct sync_session {
-    char *id;
-    char secret[2 * SESSION_SECRET_BYTES + 1]; /* hex; a resume must present it */
-    uint64_t serial;        /* unique per session object: finished actions find it by id+serial */
-    struct sync *sync;
-    struct sync_conn *conn; /* NULL while detached */
-    uint64_t version;       /* the version the client's results are at */
-    struct hmap subs;       /* decimal queryId -> sync_sub */
-    size_t n_subs;
-    struct sync_sub **pending;
-    size_t n_pending, cap_pending;
-    struct buf removed;     /* QueryRemoved modifications, comma-separated */
-    struct sync_response *responses; /* frames to send after the next transition */
-    size_t n_responses, cap_responses;
-    int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
-    int retained;           /* on the retained list */
-    struct sync_session *ret_prev, *ret_next;
-    char addr[WS_ADDR_MAX]; /* the peer address of its last connection */
-    struct retained_addr *ra; /* while retained: its address's retained sessions */
-    struct sync_session *ra_prev, *ra_next;
-    int in_flush;
-    struct sync_session *next_flush;
-    struct timer retention;
-};
-
-/* The retained sessions of one peer address, oldest first (--max-retained-sessions-per-address);
- * freed with its last session. */
-struct retained_addr {
-    size_t n;
-    struct sync_session *head, *tail;
-    char addr[WS_ADDR_MAX];
-};
-
-struct sync_response {
-    struct buf frame;
-    char request_id[64]; /* JSON */
-    int kind;            /* JS_MUTATION or JS_ACTION */
-    int in_batch;        /* computed in the open write batch: fails with it */
-};
 
 #define SYNC_CONNECT_TIMEOUT_MS 10000 /* an open WebSocket must send `connect` within */
 
-/* What sync built for a connection and has not handed to the WebSocket yet: whole messages, in
- * order. pump() hands them over while the socket's own queue is under OUT_LOW_WATER, splitting a
- * transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big transition goes
- * out at the client's pace. The message in progress (the head) does not count toward
- * --max-send-queue; the backlog behind it does: past the cap the client is not reading and is
- * closed with 1008 "send queue full". Everything queued counts in the server's global buffer
- * budget (out_account); while it is spent, a client that is behind is closed with 1013. */
-struct out_msg {
-    struct buf b;
-    int is_transition;
-};
-
-struct sync_conn {
-    struct sync *sync;
-    struct ws *ws;
-    struct sync_session *session;
-    struct out_msg *outq;
-    size_t out_head, out_n, out_cap;
-    size_t out_backlog; /* bytes of the messages behind the head */
-    size_t out_bytes;   /* bytes of every queued message, head included: charged to the server's
-                           buffer budget (ws_set_held_bytes) */
-    size_t part, parts; /* the head's transitionChunk progress */
-    size_t part_off;
-    uint64_t transition_id;
-    struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
-    int pumping;
-};
-
-struct sync {
-    struct loop *loop;
-    struct shard *shard;
-    struct sync_options opts;
-    struct hmap sessions; /* id -> sync_session */
-    struct sync_session *ret_head, *ret_tail; /* detached sessions, oldest first */
-    struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
-    struct hmap retained_addrs; /* peer address -> retained_addr */
-    size_t n_retained;
-    struct sync_session *flush_head;
-    struct sync_conn *pump_head; /* connections with messages waiting for their socket */
-    struct sync_stats stats;
-    uint64_t next_serial;
-};
-
 /* --- helpers --- */
-
-static size_t u64_key(uint64_t v, char out[24])
-{
-    return (size_t)snprintf(out, 24, "%" PRIu64, v);
-}
-
-static void pump_link(struct sync_conn *c, int on)
-{
-    struct sync *sy = c->sync;
-    if (on == c->pumping)
-        return;
-    if (on) {
-        c->pump_prev = NULL;
-        c->pump_next = sy->pump_head;
-        if (sy->pump_head)
-            sy->pump_head->pump_prev = c;
-        sy->pump_head = c;
-    } else {
-        if (c->pump_prev)
-            c->pump_prev->pump_next = c->pump_next;
-        else
-            sy->pump_head = c->pump_next;
-        if (c->pump_next)
-            c->pump_next->pump_prev = c->pump_prev;
-        c->pump_prev = c->pump_next = NULL;
-    }
-    c->pumping = on;
-}
-
-/* What the queue holds counts in the server's global buffer budget like the socket's queue. */
-static void out_account(struct sync_conn *c)
-{
-    if (c->ws)
-        ws_set_held_bytes(c->ws, c->out_bytes);
-}
-
-static void out_clear(struct sync_conn *c)
-{
-    for (size_t i = c->out_head; i < c->out_n; i++)
-        buf_release(&c->outq[i].b);
-    c->out_head = c->out_n = 0;
-    c->out_backlog = 0;
-    c->out_bytes = 0;
-    c->part = c->parts = c->part_off = 0;
-    pump_link(c, 0);
-    out_account(c);
-}
-
-static void out_pop(struct sync_conn *c)
-{
-    c->out_bytes -= c->outq[c->out_head].b.len;
-    buf_release(&c->outq[c->out_head].b);
-    c->out_head++;
-    c->part = c->parts = c->part_off = 0;
-    if (c->out_head < c->out_n)
-        c->out_backlog -= c->outq[c->out_head].b.len; /* the new head */
-    else
-        c->out_head = c->out_n = 0;
-}
-
-static size_t chunk_end(const struct buf *t, size_t off)
-{
-    size_t end = off + TRANSITION_CHUNK < t->len ? off + TRANSITION_CHUNK : t->len;
-    while (end < t->len && end > off + 1 && ((unsigned char)t->data[end] & 0xC0) == 0x80)
-        end--;
-    return end;
-}
-
-/* Hands queued messages to the socket while its queue is low. Chunks end on UTF-8 character
- * boundaries (each is a JSON string). ws_send_more: sync bounds the backlog itself. */
-static void pump(struct sync_conn *c)
-{
-    struct buf part = BUF_INIT(BUF_NOLIMIT);
-    int sent = 0;
-    while (c->out_head < c->out_n) {
-        if (!c->ws) {
-            out_clear(c);
-            break;
-        }
-        if (ws_queued_bytes(c->ws) >= OUT_LOW_WATER)
-            break;
-        struct out_msg *m = &c->outq[c->out_head];
-        int rc;
-        if (!m->is_transition || m->b.len <= TRANSITION_CHUNK) {
-            rc = ws_send_more(c->ws, 1, m->b.data, m->b.len);
-            c->sync->stats.messages_out++;
-            if (rc == 0)
-                out_pop(c);
-        } else {
-            if (c->parts == 0) {
-                for (size_t off = 0; off < m->b.len; off = chunk_end(&m->b, off))
-                    c->parts++;
-                c->transition_id++;
-            }
-            size_t end = chunk_end(&m->b, c->part_off);
-            buf_reset(&part);
-            buf_appendf(&part,
-                        "{\"type\":\"transitionChunk\",\"transitionId\":\"%" PRIu64
-                        "\",\"partNumber\":%zu,\"totalParts\":%zu,\"chunk\":",
-                        c->transition_id, c->part, c->parts);
-            buf_append_json_str(&part, m->b.data + c->part_off, end - c->part_off);
-            buf_append_str(&part, "}");
-            rc = ws_send_more(c->ws, 1, part.data, part.len);
-            c->sync->stats.messages_out++;
-            c->part++;
-            c->part_off = end;
-            if (rc == 0 && end == m->b.len)
-                out_pop(c);
-        }
-        if (rc < 0) {
-            out_clear(c); /* closing */
-            break;
-        }
-        sent = 1;
-    }
-    buf_release(&part);
-    out_account(c);
-    pump_link(c, c->out_head < c->out_n);
-    /* The server writes what we handed over after this hook; if the socket takes it all, no
-     * event would bring us back: come back next iteration. A socket that takes nothing (the
-     * client does not read) makes no progress here and costs no wake-ups. */
-    if (sent && c->pumping)
-        loop_wake(c->sync->loop);
-}
-
-/* Queues a message for c, taking the buffer (b is left empty). */
-static void send_msg(struct sync_conn *c, struct buf *b, int is_transition)
-{
-    if (!c || !c->ws) {
-        buf_reset(b);
-        return;
-    }
-    if (c->out_n == c->out_cap) {
-        if (c->out_head > 0) {
-            memmove(c->outq, c->outq + c->out_head, (c->out_n - c->out_head) * sizeof *c->outq);
-            c->out_n -= c->out_head;
-            c->out_head = 0;
-        } else {
-            c->out_cap = c->out_cap ? c->out_cap * 2 : 8;
-            c->outq = vr_realloc(c->outq, c->out_cap * sizeof *c->outq);
-        }
-    }
-    if (c->out_n > c->out_head)
-        c->out_backlog += b->len;
-    c->out_bytes += b->len;
-    struct out_msg *m = &c->outq[c->out_n++];
-    m->b = *b;
-    m->is_transition = is_transition;
-    buf_init(b, BUF_NOLIMIT);
-    if (c->out_backlog > c->sync->opts.max_send_queue) {
-        log_info("sync", "conn=%llu close 1008 send queue full (%zu bytes queued)",
-                 (unsigned long long)ws_id(c->ws), c->out_backlog + ws_queued_bytes(c->ws));
-        out_clear(c);
-        ws_close(c->ws, WS_CLOSE_POLICY, "send queue full");
-        return;
-    }
-    /* charged before the check, so that this message counts toward the budget */
-    out_account(c);
-    if (ws_over_budget(c->ws)) {
-        /* the server is over its global buffer budget and this client is behind (its socket
-         * is full and the kernel takes no more): it goes first, as with ws_send; a client that
-         * keeps reading is not touched */
-        ws_fail_overloaded(c->ws);
-        out_clear(c);
-        return;
-    }
-    pump(c);
-}
-
-static void send_frame(struct sync_conn *c, const struct buf *b)
-{
-    struct buf copy = BUF_INIT(BUF_NOLIMIT);
-    buf_append(&copy, b->data, b->len);
-    send_msg(c, &copy, 0);
-    buf_release(&copy);
-}
-
-static void close_conn(struct sync_conn *c, int code, const char *reason)
-{
-    if (c->ws)
-        ws_close(c->ws, code, reason);
-}
-
-static void send_error(struct sync_conn *c, const char *code, const char *msg, const char *id_field,
-                       const char *id_json, int fatal, long retry_ms)
-{
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"type\":\"error\",\"code\":");
-    buf_append_json_str(&b, code, strlen(code));
-    buf_append_str(&b, ",\"message\":");
-    buf_append_json_str(&b, msg, strlen(msg));
-    if (id_field && id_json)
-        buf_appendf(&b, ",\"%s\":%s", id_field, id_json);
-    if (retry_ms >= 0)
-        buf_appendf(&b, ",\"retryAfterMs\":%ld", retry_ms);
-    if (!strcmp(code, "VersionNotSupported"))
-        buf_appendf(&b, ",\"supportedVersions\":[%d]", SYNC_PROTOCOL_VERSION);
-    buf_appendf(&b, ",\"fatal\":%s}", fatal ? "true" : "false");
-    send_frame(c, &b);
-    buf_release(&b);
-}
 
 /* The id of a message that could not be parsed (too large, or not JSON): the first
  * "requestId" or "queryId" within ID_SCAN_WINDOW bytes of either end whose value is an integer
@@ -458,13 +148,6 @@ static void queue_response(struct sync_session *s, struct buf *frame, const char
     schedule(s);
 }
 
-static void clear_responses(struct sync_session *s)
-{
-    for (size_t i = 0; i < s->n_responses; i++)
-        buf_release(&s->responses[i].frame);
-    s->n_responses = 0;
-}
-
 /* The batch these responses were computed in did not commit: what they report was lost. An
  * action's response was not computed in it (its nested mutations were answered only after their
  * own batches committed): it stands, as do answers given before the batch opened. */
@@ -480,223 +163,6 @@ static void fail_responses(struct sync_session *s)
                     "\"the storage failed to commit this call's transaction; nothing it did "
                     "remains; retry\",\"errorCode\":\"StoreError\"}",
                     r->kind == JS_MUTATION ? "mutationResponse" : "actionResponse", r->request_id);
-    }
-}
-
-/* --- subscriptions --- */
-
-static void sub_link(struct sync_sub *sub)
-{
-    struct sync_sub *head = sub->lq->owner;
-    sub->lq_prev = NULL;
-    sub->lq_next = head;
-    if (head)
-        head->lq_prev = sub;
-    sub->lq->owner = sub;
-}
-
-/* A connected client holds lq: if it was skipped while only detached sessions held it, it runs
- * in the next flush. */
-static void lq_unstale(struct sync *sy, struct live_query *lq)
-{
-    if (hmap_del(&sy->stale_lqs, &lq, sizeof lq))
-        live_mark_dirty(sy->shard->live, lq);
-}
-
-static int lq_all_detached(const struct live_query *lq)
-{
-    for (const struct sync_sub *sub = lq->owner; sub; sub = sub->lq_next)
-        if (sub->session->conn)
-            return 0;
-    return lq->owner != NULL;
-}
-
-static void sub_free(struct sync *sy, struct sync_sub *sub)
-{
-    if (sub->lq_prev)
-        sub->lq_prev->lq_next = sub->lq_next;
-    else
-        sub->lq->owner = sub->lq_next;
-    if (sub->lq_next)
-        sub->lq_next->lq_prev = sub->lq_prev;
-    if (!sub->lq->owner) /* sync holds a live query only through its subscribers: the last */
-        hmap_del(&sy->stale_lqs, &sub->lq, sizeof sub->lq);
-    if (sub->pending) {
-        struct sync_session *s = sub->session;
-        for (size_t i = 0; i < s->n_pending; i++)
-            if (s->pending[i] == sub)
-                s->pending[i] = NULL;
-    }
-    live_query_release(sy->shard->live, sub->lq);
-    free(sub->args);
-    vr_free(sub);
-}
-
-static void session_drop_sub(struct sync_session *s, struct sync_sub *sub)
-{
-    char k[24];
-    hmap_del(&s->subs, k, u64_key(sub->query_id, k));
-    sub_free(s->sync, sub);
-    s->n_subs--;
-}
-
-static void session_drop_all_subs(struct sync_session *s)
-{
-    for (size_t i = 0; i < s->subs.cap; i++)
-        if (s->subs.slots[i].key)
-            sub_free(s->sync, s->subs.slots[i].value);
-    hmap_release(&s->subs);
-    hmap_init(&s->subs);
-    s->n_subs = 0;
-    s->n_pending = 0; /* sub_free cleared the entries */
-}
-
-/* Puts s at the tail (newest) of the retained list and of its address's list. */
-static void retained_link(struct sync_session *s)
-{
-    struct sync *sy = s->sync;
-    s->ret_prev = sy->ret_tail;
-    s->ret_next = NULL;
-    if (sy->ret_tail)
-        sy->ret_tail->ret_next = s;
-    else
-        sy->ret_head = s;
-    sy->ret_tail = s;
-    s->retained = 1;
-    sy->n_retained++;
-
-    size_t alen = strlen(s->addr);
-    struct retained_addr *ra = hmap_get(&sy->retained_addrs, s->addr, alen);
-    if (!ra) {
-        ra = vr_calloc(1, sizeof *ra);
-        memcpy(ra->addr, s->addr, alen + 1);
-        hmap_put(&sy->retained_addrs, s->addr, alen, ra);
-    }
-    s->ra = ra;
-    s->ra_prev = ra->tail;
-    s->ra_next = NULL;
-    if (ra->tail)
-        ra->tail->ra_next = s;
-    else
-        ra->head = s;
-    ra->tail = s;
-    ra->n++;
-}
-
-static void retained_unlink(struct sync_session *s)
-{
-    struct sync *sy = s->sync;
-    if (!s->retained)
-        return;
-    if (s->ret_prev)
-        s->ret_prev->ret_next = s->ret_next;
-    else
-        sy->ret_head = s->ret_next;
-    if (s->ret_next)
-        s->ret_next->ret_prev = s->ret_prev;
-    else
-        sy->ret_tail = s->ret_prev;
-    s->ret_prev = s->ret_next = NULL;
-    s->retained = 0;
-    sy->n_retained--;
-
-    struct retained_addr *ra = s->ra;
-    if (s->ra_prev)
-        s->ra_prev->ra_next = s->ra_next;
-    else
-        ra->head = s->ra_next;
-    if (s->ra_next)
-        s->ra_next->ra_prev = s->ra_prev;
-    else
-        ra->tail = s->ra_prev;
-    s->ra_prev = s->ra_next = NULL;
-    s->ra = NULL;
-    if (--ra->n == 0) {
-        hmap_del(&sy->retained_addrs, ra->addr, strlen(ra->addr));
-        vr_free(ra);
-    }
-}
-
-static void session_free(struct sync_session *s)
-{
-    struct sync *sy = s->sync;
-    loop_timer_stop(sy->loop, &s->retention);
-    retained_unlink(s);
-    session_drop_all_subs(s);
-    hmap_release(&s->subs);
-    /* unlink from the flush list */
-    for (struct sync_session **pp = &sy->flush_head; *pp; pp = &(*pp)->next_flush)
-        if (*pp == s) {
-            *pp = s->next_flush;
-            break;
-        }
-    clear_responses(s);
-    vr_free(s->responses);
-    vr_free(s->pending);
-    buf_release(&s->removed);
-    hmap_del(&sy->sessions, s->id, strlen(s->id));
-    sy->stats.sessions--;
-    vr_free(s->id);
-    vr_free(s);
-}
-
-static void retention_expired(struct loop *l, struct timer *t)
-{
-    struct sync_session *s = t->arg;
-    log_debug("sync", "session \"%s\" expired", s->id);
-    session_free(s);
-}
-
-static struct sync_session *session_new(struct sync *sy, const char *id)
-{
-    struct sync_session *s = vr_calloc(1, sizeof *s);
-    s->id = vr_strdup(id);
-    rand_hex(s->secret, SESSION_SECRET_BYTES);
-    s->serial = ++sy->next_serial;
-    s->sync = sy;
-    hmap_init(&s->subs);
-    buf_init(&s->removed, BUF_NOLIMIT);
-    timer_init(&s->retention, retention_expired, s);
-    hmap_put(&sy->sessions, s->id, strlen(s->id), s);
-    sy->stats.sessions++;
-    return s;
-}
-
-/* The connection is gone. end: the client closed cleanly (it will not resume), so the session
- * ends now; else it is retained for the retention window (its queries are not re-run while it
- * is detached), and the oldest retained sessions are evicted past --max-retained-sessions. */
-static void detach(struct sync_conn *c, int end)
-{
-    struct sync *sy = c->sync;
-    struct sync_session *s = c->session;
-    if (!s)
-        return;
-    s->conn = NULL;
-    c->session = NULL;
-    sy->stats.connections--;
-    if (end) {
-        log_debug("sync", "session \"%s\" ended by a clean close", s->id);
-        session_free(s);
-        return;
-    }
-    buf_reset(&s->removed);
-    clear_responses(s);
-    s->awaiting_query_set = 0;
-    retained_link(s);
-    loop_timer_start(sy->loop, &s->retention, sy->opts.session_retention_ms);
-    while (sy->n_retained > sy->opts.max_retained_sessions && sy->ret_head != s) {
-        struct sync_session *old = sy->ret_head;
-        log_info("sync", "session \"%s\" evicted: over %zu retained sessions", old->id,
-                 sy->opts.max_retained_sessions);
-        session_free(old);
-    }
-    /* one address (no auth yet: the identity we have) cannot fill the server's retained list */
-    struct retained_addr *ra = s->ra;
-    while (ra->n > sy->opts.max_retained_per_address && ra->head != s) {
-        struct sync_session *old = ra->head;
-        log_info("sync", "session \"%s\" evicted: over %zu retained sessions from %s", old->id,
-                 sy->opts.max_retained_per_address, ra->addr[0] ? ra->addr : "an unknown address");
-        session_free(old);
     }
 }
 
@@ -791,8 +257,8 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
          * results it has not been sent. Responses go out; the version stays, so a client waits
          * for the transition after its modifyQuerySet to see a mutation's write. */
         for (size_t i = 0; i < s->n_responses; i++)
-            send_msg(s->conn, &s->responses[i].frame, 0);
-        clear_responses(s);
+            sync_send_msg(s->conn, &s->responses[i].frame, 0);
+        sync_clear_responses(s);
         return;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -824,14 +290,14 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
         /* a response needs the session at its version first (read-your-writes), even when
          * none of the session's queries changed */
         if (has_mods || (s->n_responses && version != s->version)) {
-            send_msg(s->conn, &b, 1);
+            sync_send_msg(s->conn, &b, 1);
             sy->stats.transitions++;
             s->version = version;
         }
         for (size_t i = 0; i < s->n_responses; i++)
-            send_msg(s->conn, &s->responses[i].frame, 0);
+            sync_send_msg(s->conn, &s->responses[i].frame, 0);
     }
-    clear_responses(s);
+    sync_clear_responses(s);
     buf_release(&b);
 }
 
@@ -840,7 +306,7 @@ void sync_flush(struct sync *sy, int batch_failed)
     struct live *live = sy->shard->live;
     struct live_query *lq;
     while ((lq = live_pop_dirty(live))) {
-        if (lq_all_detached(lq))
+        if (sync_lq_all_detached(lq))
             hmap_put(&sy->stale_lqs, &lq, sizeof lq, lq); /* re-run when re-added */
         else
             run_live_query(sy, lq);
@@ -858,7 +324,7 @@ void sync_flush(struct sync *sy, int batch_failed)
     /* sockets that drained since: hand them more */
     for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
         next = c->pump_next;
-        pump(c);
+        sync_pump(c);
     }
 }
 
@@ -881,33 +347,33 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     struct sync *sy = c->sync;
     json_t *pv = json_object_get(msg, "protocolVersion");
     if (pv && (!json_is_number(pv) || json_number_value(pv) != SYNC_PROTOCOL_VERSION)) {
-        send_error(c, "VersionNotSupported", "this server speaks sync protocol version 1", NULL,
-                   NULL, 1, -1);
-        close_conn(c, WS_CLOSE_POLICY, "protocol version not supported");
+        sync_send_error(c, "VersionNotSupported", "this server speaks sync protocol version 1",
+                        NULL, NULL, 1, -1);
+        sync_close_conn(c, WS_CLOSE_POLICY, "protocol version not supported");
         return;
     }
     if (c->session) {
-        send_error(c, "InvalidMessage", "already connected: `connect` must be sent once", NULL,
-                   NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", "already connected: `connect` must be sent once", NULL,
+                        NULL, 0, -1);
         return;
     }
     json_t *sid = json_object_get(msg, "sessionId");
     const char *id = json_string_value(sid);
     if (!id || !*id || strlen(id) > MAX_SESSION_ID || strlen(id) != json_string_length(sid)) {
-        send_error(c, "InvalidMessage",
-                   "`connect` needs `sessionId`: a string of 1 to 128 characters (no U+0000)", NULL,
-                   NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage",
+                        "`connect` needs `sessionId`: a string of 1 to 128 characters (no U+0000)",
+                        NULL, NULL, 0, -1);
         return;
     }
     json_t *lv = json_object_get(msg, "lastVersion");
     if (lv && !json_is_null(lv) && (!json_is_number(lv) || json_number_value(lv) < 0)) {
-        send_error(c, "InvalidMessage", "`lastVersion` must be a non-negative number", NULL,
-                   NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", "`lastVersion` must be a non-negative number", NULL,
+                        NULL, 0, -1);
         return;
     }
     json_t *sec = json_object_get(msg, "sessionSecret");
     if (sec && !json_is_null(sec) && !json_is_string(sec)) {
-        send_error(c, "InvalidMessage", "`sessionSecret` must be a string", NULL, NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", "`sessionSecret` must be a string", NULL, NULL, 0, -1);
         return;
     }
     struct sync_session *s = hmap_get(&sy->sessions, id, strlen(id));
@@ -915,34 +381,35 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         /* the id is not a credential: only the holder of the secret resumes (or restarts) it */
         log_info("sync", "refused connect to session \"%s\": %s sessionSecret", s->id,
                  sec && json_is_string(sec) ? "wrong" : "no");
-        send_error(c, "SessionIdInUse",
-                   "this sessionId belongs to a live session and `connect` did not carry its "
-                   "`sessionSecret` (from `connected`); start a new session with another sessionId",
-                   NULL, NULL, 1, -1);
-        close_conn(c, WS_CLOSE_POLICY, "session secret mismatch");
+        sync_send_error(
+            c, "SessionIdInUse",
+            "this sessionId belongs to a live session and `connect` did not carry its "
+            "`sessionSecret` (from `connected`); start a new session with another sessionId",
+            NULL, NULL, 1, -1);
+        sync_close_conn(c, WS_CLOSE_POLICY, "session secret mismatch");
         return;
     }
     int resumed = s != NULL && lv && json_is_number(lv);
     if (s && s->conn) { /* the session moves to this connection */
         struct sync_conn *old = s->conn;
-        detach(old, 0);
-        close_conn(old, WS_CLOSE_POLICY, "session resumed on another connection");
+        sync_detach(old, 0);
+        sync_close_conn(old, WS_CLOSE_POLICY, "session resumed on another connection");
     }
     if (s && !resumed) {
-        session_free(s); /* a known session without a version to resume from: start afresh */
+        sync_session_free(s); /* a known session without a version to resume from: start afresh */
         s = NULL;
     }
     if (!s && sy->stats.sessions >= sy->opts.max_sessions) {
-        send_error(c, "ServerOverloaded", "too many sessions on this server", NULL, NULL, 1,
-                   1000 + (long)(rand() % 4000));
-        close_conn(c, WS_CLOSE_TRY_AGAIN, "server overloaded");
+        sync_send_error(c, "ServerOverloaded", "too many sessions on this server", NULL, NULL, 1,
+                        1000 + (long)(rand() % 4000));
+        sync_close_conn(c, WS_CLOSE_TRY_AGAIN, "server overloaded");
         return;
     }
     if (s) {
         /* the client re-adds the queries it wants in its first modifyQuerySet, with the hashes
          * it holds; until then its queries are stale and no transition is sent */
         loop_timer_stop(sy->loop, &s->retention);
-        retained_unlink(s);
+        sync_retained_unlink(s);
         for (size_t i = 0; i < s->subs.cap; i++)
             if (s->subs.slots[i].key) {
                 struct sync_sub *sub = s->subs.slots[i].value;
@@ -958,7 +425,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         if (s->version > store_version(sy->shard->store))
             s->version = store_version(sy->shard->store);
     } else {
-        s = session_new(sy, id);
+        s = sync_session_new(sy, id);
         s->version = store_version(sy->shard->store);
     }
     s->conn = c;
@@ -974,7 +441,7 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
                 ",\"version\":%" PRIu64 ",\"protocolVersion\":%d,\"resumed\":%s,"
                 "\"serverVersion\":\"vireo/0.1.0\"}",
                 s->version, SYNC_PROTOCOL_VERSION, resumed ? "true" : "false");
-    send_frame(c, &b);
+    sync_send_frame(c, &b);
     buf_release(&b);
 }
 
@@ -1002,7 +469,7 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
         json_number_value(qid) != floor(json_number_value(qid)) ||
         json_number_value(qid) > 9007199254740991.0) {
         snprintf(msg, sizeof msg, "`add[%zu]` needs `queryId`: a non-negative integer", index);
-        send_error(c, "InvalidMessage", msg, NULL, NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", msg, NULL, NULL, 0, -1);
         return;
     }
     char idj[64];
@@ -1014,11 +481,11 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
                  "`add[%zu]` needs `path` (a string like \"messages:list\", without U+0000) and "
                  "`args` (an object)",
                  index);
-        send_error(c, "InvalidMessage", msg, "queryId", idj, 0, -1);
+        sync_send_error(c, "InvalidMessage", msg, "queryId", idj, 0, -1);
         return;
     }
     char k[24];
-    size_t klen = u64_key(query_id, k);
+    size_t klen = sync_u64_key(query_id, k);
     struct sync_sub *sub = hmap_get(&s->subs, k, klen);
     const char *hash_s = json_string_value(json_object_get(q, "hash"));
     uint64_t hash = 0;
@@ -1037,18 +504,18 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
             sub->sent_hash = hash;
             sub->check_unchanged = 1;
         }
-        lq_unstale(sy, sub->lq);
+        sync_lq_unstale(sy, sub->lq);
         sub_mark_pending(sub);
         return;
     }
     if (sub && sub->stale) {
-        session_drop_sub(s, sub);
+        sync_session_drop_sub(s, sub);
         sub = NULL;
     }
     if (sub) {
         free(canon);
-        send_error(c, "DuplicateQueryId", "this session already has a query with that queryId",
-                   "queryId", idj, 0, -1);
+        sync_send_error(c, "DuplicateQueryId", "this session already has a query with that queryId",
+                        "queryId", idj, 0, -1);
         return;
     }
     if (s->n_subs >= sy->opts.max_queries_per_session) {
@@ -1057,7 +524,7 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
                  "this session has %zu live queries, the most a session may have "
                  "(--max-queries-per-session); remove some first",
                  s->n_subs);
-        send_error(c, "TooManyQueries", msg, "queryId", idj, 0, -1);
+        sync_send_error(c, "TooManyQueries", msg, "queryId", idj, 0, -1);
         return;
     }
     /* identical queries share one live query (keyed on key-sorted arguments); each runs with
@@ -1077,8 +544,8 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     }
     hmap_put(&s->subs, k, klen, sub);
     s->n_subs++;
-    sub_link(sub);
-    lq_unstale(sy, lq);
+    sync_sub_link(sub);
+    sync_lq_unstale(sy, lq);
     if (created || lq->version == 0)
         live_mark_dirty(sy->shard->live, lq);
     sub_mark_pending(sub);
@@ -1090,7 +557,8 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
     json_t *add = json_object_get(msg, "add");
     json_t *remove = json_object_get(msg, "remove");
     if ((add && !json_is_array(add)) || (remove && !json_is_array(remove))) {
-        send_error(c, "InvalidMessage", "`add` and `remove` must be arrays", NULL, NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", "`add` and `remove` must be arrays", NULL, NULL, 0,
+                        -1);
         return;
     }
     size_t i;
@@ -1099,15 +567,15 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
     {
         char k[24];
         if (!json_is_number(v) || json_number_value(v) < 0) {
-            send_error(c, "InvalidMessage", "`remove` holds queryIds (non-negative integers)",
-                       NULL, NULL, 0, -1);
+            sync_send_error(c, "InvalidMessage", "`remove` holds queryIds (non-negative integers)",
+                            NULL, NULL, 0, -1);
             continue;
         }
         uint64_t qid = (uint64_t)json_number_value(v);
-        struct sync_sub *sub = hmap_get(&s->subs, k, u64_key(qid, k));
+        struct sync_sub *sub = hmap_get(&s->subs, k, sync_u64_key(qid, k));
         if (!sub)
             continue; /* removing what is not there is a no-op, as in Convex */
-        session_drop_sub(s, sub);
+        sync_session_drop_sub(s, sub);
         buf_appendf(&s->removed, "%s{\"type\":\"QueryRemoved\",\"queryId\":%" PRIu64 "}",
                     s->removed.len ? "," : "", qid);
         schedule(s);
@@ -1122,7 +590,7 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
                 continue;
             struct sync_sub *sub = s->subs.slots[j].value;
             if (sub->stale) {
-                session_drop_sub(s, sub);
+                sync_session_drop_sub(s, sub);
                 j = (size_t)-1; /* the map changed under us: rescan */
             }
         }
@@ -1243,9 +711,9 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     json_t *args = json_object_get(msg, "args");
     json_t *idem = json_object_get(msg, "idempotencyKey");
     if (id_json(json_object_get(msg, "requestId"), rid) < 0) {
-        send_error(c, "InvalidMessage",
-                   "`requestId` must be an integer or a string of at most 48 characters", NULL,
-                   NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage",
+                        "`requestId` must be an integer or a string of at most 48 characters", NULL,
+                        NULL, 0, -1);
         return;
     }
     if (!json_is_string(path) || strlen(json_string_value(path)) != json_string_length(path) ||
@@ -1253,11 +721,12 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         (idem && !json_is_null(idem) &&
          (!json_is_string(idem) || strlen(json_string_value(idem)) > MAX_IDEMPOTENCY_KEY ||
           strlen(json_string_value(idem)) != json_string_length(idem)))) {
-        send_error(c, "InvalidMessage",
-                   "needs `path` (a string like \"messages:send\", without U+0000), `args` (an "
-                   "object) and an "
-                   "optional `idempotencyKey` (a string of at most 200 bytes)",
-                   "requestId", rid, 0, -1);
+        sync_send_error(
+            c, "InvalidMessage",
+            "needs `path` (a string like \"messages:send\", without U+0000), `args` (an "
+            "object) and an "
+            "optional `idempotencyKey` (a string of at most 200 bytes)",
+            "requestId", rid, 0, -1);
         return;
     }
     struct buf frame = BUF_INIT(BUF_NOLIMIT);
@@ -1333,8 +802,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     struct sync *sy = c->sync;
     sy->stats.messages_in++;
     if (!is_text) {
-        send_error(c, "InvalidMessage", "messages are JSON text frames, not binary", NULL, NULL, 0,
-                   -1);
+        sync_send_error(c, "InvalidMessage", "messages are JSON text frames, not binary", NULL,
+                        NULL, 0, -1);
         return;
     }
     char idj[64];
@@ -1343,7 +812,7 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         snprintf(m, sizeof m, "message of %zu bytes is over the limit of %zu bytes", n,
                  sy->opts.max_message);
         const char *field = scan_id(p, n, idj); /* so the caller's request settles */
-        send_error(c, "MessageTooLarge", m, field, field ? idj : NULL, 0, -1);
+        sync_send_error(c, "MessageTooLarge", m, field, field ? idj : NULL, 0, -1);
         return;
     }
     json_error_t jerr;
@@ -1357,17 +826,17 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
             snprintf(m, sizeof m, "message is not valid JSON: %s (column %d)", jerr.text,
                      jerr.column);
         const char *field = msg ? NULL : scan_id(p, n, idj);
-        send_error(c, "InvalidMessage", m, field, field ? idj : NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", m, field, field ? idj : NULL, 0, -1);
         json_decref(msg);
         return;
     }
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (!type) {
-        send_error(c, "InvalidMessage", "a message needs a string `type`", NULL, NULL, 0, -1);
+        sync_send_error(c, "InvalidMessage", "a message needs a string `type`", NULL, NULL, 0, -1);
     } else if (!strcmp(type, "ping")) {
         struct buf b = BUF_INIT(64);
         buf_append_str(&b, "{\"type\":\"pong\"}");
-        send_frame(c, &b);
+        sync_send_frame(c, &b);
         buf_release(&b);
     } else if (!strcmp(type, "connect")) {
         handle_connect(c, msg);
@@ -1378,10 +847,11 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         char m[200];
         snprintf(m, sizeof m, "unknown message type \"%.100s\"", type);
         const char *field = msg_id(msg, idj);
-        send_error(c, "UnknownMessageType", m, field, field ? idj : NULL, 0, -1);
+        sync_send_error(c, "UnknownMessageType", m, field, field ? idj : NULL, 0, -1);
     } else if (!c->session) {
         const char *field = msg_id(msg, idj);
-        send_error(c, "NotConnected", "send `connect` first", field, field ? idj : NULL, 0, -1);
+        sync_send_error(c, "NotConnected", "send `connect` first", field, field ? idj : NULL, 0,
+                        -1);
     } else if (!strcmp(type, "modifyQuerySet")) {
         handle_modify(c, msg);
     } else {
@@ -1395,9 +865,9 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     struct sync_conn *c = arg;
     /* a close frame with 1000 or without a code: the client closed on purpose, it will not
      * resume (a client that drops to reconnect sends another code, or none at all) */
-    detach(c, code == WS_CLOSE_NORMAL || code == 1005 /* no status code */);
+    sync_detach(c, code == WS_CLOSE_NORMAL || code == 1005 /* no status code */);
     c->ws = NULL;
-    out_clear(c);
+    sync_out_clear(c);
     vr_free(c->outq);
     ws_unref(ws);
     vr_free(c);
@@ -1467,11 +937,11 @@ void sync_free(struct sync *sy)
             s->conn->session = NULL;
             s->conn = NULL;
         }
-        session_free(s);
+        sync_session_free(s);
         i = (size_t)-1; /* the map shrank: rescan */
     }
     while (sy->pump_head) /* their connections outlive us: leave them nothing to send */
-        out_clear(sy->pump_head);
+        sync_out_clear(sy->pump_head);
     hmap_release(&sy->sessions);
     hmap_release(&sy->stale_lqs);
     hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */

@@ -83,8 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int failed = shard_commit(shard, &err) < 0;
     buf_release(&err);
     sync_flush(sy, failed);
-    detach(c, 0);
-    out_clear(c);
+    sync_detach(c, 0);
+    sync_out_clear(c);
     vr_free(c->outq);
     vr_free(c);
     sync_free(sy);

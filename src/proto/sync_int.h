@@ -1,0 +1,137 @@
+/* sync_int: what sync.c, sync_session.c and sync_out.c share inside the sync protocol: the
+ * session, subscription, connection and sync structs, and the calls between the three files.
+ * Not for other modules. Invariant: s->conn == c exactly when c->session == s; a detached
+ * session has no connection and a connection has no session before its `connect`. */
+#ifndef VR_PROTO_SYNC_INT_H
+#define VR_PROTO_SYNC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/hmap.h"
+#include "net/loop.h"
+#include "net/ws.h"
+#include "proto/sync.h"
+
+#define SESSION_SECRET_BYTES 16
+
+enum sub_state { SUB_IDLE, SUB_PENDING };
+
+struct sync_session;
+struct retained_addr;
+
+/* One live query of one session: the client's queryId bound to a shared live query. */
+struct sync_sub {
+    uint64_t query_id;
+    struct sync_session *session;
+    struct live_query *lq;
+    char *args;           /* the arguments as the client sent them (lq has them key-sorted) */
+    uint64_t sent_hash;   /* hash of the result the client holds */
+    int sent;             /* the client holds a result (sent_hash is meaningful) */
+    int check_unchanged;  /* answer QueryUnchanged if the hash still matches (resume) */
+    int stale;            /* retained across a resume, not re-added yet */
+    int pending;          /* in the session's pending list */
+    struct sync_sub *lq_next, *lq_prev; /* the live query's subscribers (lq->owner) */
+};
+
+/* A detached (retained) session keeps its subscriptions, but a live query whose subscribers are
+ * all detached is not re-run when a write invalidates it: it is put on the sync's stale set and
+ * re-run when a connected client (re-)adds it. Retained sessions are listed oldest first. */
+struct sync_session {
+    char *id;
+    char secret[2 * SESSION_SECRET_BYTES + 1]; /* hex; a resume must present it */
+    uint64_t serial;        /* unique per session object: finished actions find it by id+serial */
+    struct sync *sync;
+    struct sync_conn *conn; /* NULL while detached */
+    uint64_t version;       /* the version the client's results are at */
+    struct hmap subs;       /* decimal queryId -> sync_sub */
+    size_t n_subs;
+    struct sync_sub **pending;
+    size_t n_pending, cap_pending;
+    struct buf removed;     /* QueryRemoved modifications, comma-separated */
+    struct sync_response *responses; /* frames to send after the next transition */
+    size_t n_responses, cap_responses;
+    int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
+    int retained;           /* on the retained list */
+    struct sync_session *ret_prev, *ret_next;
+    char addr[WS_ADDR_MAX]; /* the peer address of its last connection */
+    struct retained_addr *ra; /* while retained: its address's retained sessions */
+    struct sync_session *ra_prev, *ra_next;
+    int in_flush;
+    struct sync_session *next_flush;
+    struct timer retention;
+};
+
+struct sync_response {
+    struct buf frame;
+    char request_id[64]; /* JSON */
+    int kind;            /* JS_MUTATION or JS_ACTION */
+    int in_batch;        /* computed in the open write batch: fails with it */
+};
+
+/* What sync built for a connection and has not handed to the WebSocket yet: whole messages, in
+ * order. sync_pump() hands them over while the socket's own queue is under OUT_LOW_WATER,
+ * splitting a transition larger than TRANSITION_CHUNK into transitionChunk parts, so a big
+ * transition goes out at the client's pace. The message in progress (the head) does not count
+ * toward --max-send-queue; the backlog behind it does: past the cap the client is not reading
+ * and is closed with 1008 "send queue full". Everything queued counts in the server's global
+ * buffer budget (out_account); while it is spent, a client that is behind is closed with 1013. */
+struct out_msg {
+    struct buf b;
+    int is_transition;
+};
+
+struct sync_conn {
+    struct sync *sync;
+    struct ws *ws;
+    struct sync_session *session;
+    struct out_msg *outq;
+    size_t out_head, out_n, out_cap;
+    size_t out_backlog; /* bytes of the messages behind the head */
+    size_t out_bytes;   /* bytes of every queued message, head included: charged to the server's
+                           buffer budget (ws_set_held_bytes) */
+    size_t part, parts; /* the head's transitionChunk progress */
+    size_t part_off;
+    uint64_t transition_id;
+    struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
+    int pumping;
+};
+
+struct sync {
+    struct loop *loop;
+    struct shard *shard;
+    struct sync_options opts;
+    struct hmap sessions; /* id -> sync_session */
+    struct sync_session *ret_head, *ret_tail; /* detached sessions, oldest first */
+    struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
+    struct hmap retained_addrs; /* peer address -> retained_addr */
+    size_t n_retained;
+    struct sync_session *flush_head;
+    struct sync_conn *pump_head; /* connections with messages waiting for their socket */
+    struct sync_stats stats;
+    uint64_t next_serial;
+};
+
+/* sync_session.c */
+size_t sync_u64_key(uint64_t v, char out[24]);
+void sync_clear_responses(struct sync_session *s);
+void sync_sub_link(struct sync_sub *sub);
+void sync_lq_unstale(struct sync *sy, struct live_query *lq);
+int sync_lq_all_detached(const struct live_query *lq);
+void sync_session_drop_sub(struct sync_session *s, struct sync_sub *sub);
+void sync_retained_unlink(struct sync_session *s);
+void sync_session_free(struct sync_session *s);
+struct sync_session *sync_session_new(struct sync *sy, const char *id);
+void sync_detach(struct sync_conn *c, int end);
+
+/* sync_out.c */
+void sync_out_clear(struct sync_conn *c);
+void sync_pump(struct sync_conn *c);
+void sync_send_msg(struct sync_conn *c, struct buf *b, int is_transition);
+void sync_send_frame(struct sync_conn *c, const struct buf *b);
+void sync_close_conn(struct sync_conn *c, int code, const char *reason);
+void sync_send_error(struct sync_conn *c, const char *code, const char *msg, const char *id_field,
+                     const char *id_json, int fatal, long retry_ms);
+
+#endif
