@@ -382,7 +382,7 @@ static void send_overloaded(struct conn *c, const char *why)
     char body[512], hdr[64];
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"error\",\"errorMessage\":\"server overloaded: %s; retry "
-                     "later\",\"errorCode\":\"Overloaded\",\"retryAfterMs\":%d}",
+                     "later\",\"errorCode\":\"ServerOverloaded\",\"retryAfterMs\":%d}",
                      why, RETRY_AFTER_MS);
     snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", (RETRY_AFTER_MS + 999) / 1000);
     int head = c->have_head && slice_eq_str(c->req.method, "HEAD");

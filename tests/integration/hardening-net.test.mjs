@@ -183,7 +183,7 @@ test("the connection cap answers 503 (JSON, Retry-After) before the upgrade; fre
     for (let i = 0; i < 4; i++) held.push(await rawWebSocket(s.port));
     const r = await request(s.port, "GET", "/api/health");
     assert.equal(r.status, 503, r.text);
-    assert.equal(r.json.errorCode, "Overloaded");
+    assert.equal(r.json.errorCode, "ServerOverloaded");
     assert.ok(r.json.retryAfterMs > 0);
     assert.ok(Number(r.headers["retry-after"]) >= 1);
     await assert.rejects(rawWebSocket(s.port), /handshake answered 503/);
@@ -282,7 +282,7 @@ test("the global buffer budget: unfinished large bodies make the next request ge
     for (const c of holders) assert.equal(c.buf.length, 0, "a holder was answered");
     const r = await request(s.port, "POST", "/api/query", call);
     assert.equal(r.status, 503, r.text.slice(0, 200));
-    assert.equal(r.json.errorCode, "Overloaded");
+    assert.equal(r.json.errorCode, "ServerOverloaded");
     assert.ok(r.json.retryAfterMs > 0, r.text);
     assert.ok(Number(r.headers["retry-after"]) >= 1);
     // small requests still fit, and the server stays up
