@@ -16,7 +16,6 @@
 
 #define SESSION_SECRET_BYTES 16
 
-
 struct sync_session;
 struct retained_addr;
 

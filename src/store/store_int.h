@@ -72,7 +72,7 @@ struct store {
     struct st_ckpt *ckpt;      /* store_ckpt.c: the WAL checkpoint thread */
     struct st_vfs *vfs;        /* store_vfs.c: counts this connection's syncs */
     enum store_durability durability;
-    enum store_err err_kind;   /* the kind of the last failure: store_last_error() */
+    enum store_err err_kind; /* the kind of the last failure: store_last_error() */
 };
 
 struct store_txn {

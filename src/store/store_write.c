@@ -101,7 +101,6 @@ static json_t *span_key(const char *p, const struct span *sp)
 
 /* ---- helpers ---- */
 
-
 /* Every write begins here, so it also clears the previous call's error kind. */
 static int op_check(struct store_txn *t, struct buf *err)
 {
@@ -143,8 +142,8 @@ static json_t *parse_fields(struct store *s, const char *json, size_t len, const
         if (k[0] == '_' || k[0] == '$') {
             st_failk(s, STORE_ERR_RESERVED, err,
                      "field name `%s` is reserved: top-level field names may not start with "
-                    "'_' or '$'",
-                    k);
+                     "'_' or '$'",
+                     k);
             goto bad;
         }
     }
@@ -478,7 +477,7 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
         if (remove_fields[i][0] == '_' || remove_fields[i][0] == '$') {
             st_failk(s, STORE_ERR_RESERVED, err,
                      "field name `%s` is reserved: system fields may not be changed",
-                    remove_fields[i]);
+                     remove_fields[i]);
             goto out;
         }
     }
