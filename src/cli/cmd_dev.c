@@ -334,7 +334,7 @@ int cmd_dev(int argc, char **argv, int watch)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     struct dev d = { .watch = watch, .inotify_fd = -1 };
-    int rc = 1, lock_fd = -1;
+    int rc = 1, lock_fd = -1, lost = 0;
     char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400];
     struct buf err = BUF_INIT(1 << 20);
 
@@ -453,11 +453,19 @@ int cmd_dev(int argc, char **argv, int watch)
     rc = loop_run(d.loop) < 0 ? 1 : 0;
     log_info("dev", "stopped");
 out:
-    action_pool_free(d.actions); /* its last answers still reach connections and sessions */
+    /* the final commit: action_pool_free's (its last answers still reach connections and
+     * sessions), or ours without a pool; its outcome decides the answers held back for it */
+    if (d.actions) {
+        lost = action_pool_free(d.actions) < 0;
+    } else if (d.shard) {
+        struct buf cerr = BUF_INIT(4096);
+        lost = shard_commit(d.shard, &cerr) < 0;
+        buf_release(&cerr);
+    }
     if (d.server)
         server_free(d.server);
     sync_free(d.sync);
-    http_api_release(&d.api);
+    http_api_release(&d.api, lost);
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);
     if (d.loop)

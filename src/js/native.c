@@ -141,28 +141,34 @@ static struct store_txn *need_txn(JSContextRef ctx, struct js_runtime *rt, const
     return rt->txn;
 }
 
-/* Store messages do not carry codes; classify the ones app code may want to handle. */
-static const char *store_code(const char *msg, const char *dflt)
+/* The code app code sees for the store's last failure: the store says its kind (never guess
+ * from the message, which names user fields and tables); dflt for the rest. */
+static const char *store_code(const struct store *s, const char *dflt)
 {
-    if (strstr(msg, "levels deep"))
+    switch (s ? store_last_error(s) : STORE_ERR_OTHER) {
+    case STORE_ERR_TOO_DEEP:
         return "ValueTooDeep";
-    if (strstr(msg, "schema"))
+    case STORE_ERR_SCHEMA:
         return "SchemaValidationError";
-    if (strstr(msg, "not found"))
+    case STORE_ERR_NOT_FOUND:
         return "DocumentNotFound";
-    if (strstr(msg, "invalid id"))
+    case STORE_ERR_INVALID_ID:
         return "InvalidId";
-    if (strstr(msg, "too large"))
+    case STORE_ERR_TOO_LARGE:
         return "ValueTooLarge";
-    if (strstr(msg, "reserved"))
+    case STORE_ERR_RESERVED:
         return "InvalidArgument";
+    case STORE_ERR_OTHER:
+        break;
+    }
     return dflt;
 }
 
-static JSValueRef store_throw(JSContextRef ctx, JSValueRef *exc, struct buf *err, const char *dflt)
+static JSValueRef store_throw(JSContextRef ctx, struct js_runtime *rt, JSValueRef *exc,
+                              struct buf *err, const char *dflt)
 {
     const char *msg = err->len ? err->data : "storage error";
-    *exc = js_make_error(ctx, store_code(msg, dflt), msg);
+    *exc = js_make_error(ctx, store_code(rt->store, dflt), msg);
     return JSValueMakeUndefined(ctx);
 }
 
@@ -179,7 +185,7 @@ static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     buf_reset(&rt->s3);
     int found = 0;
     if (store_get(t, rt->s1.data, rt->s1.len, &rt->s2, &found, &rt->s3) < 0)
-        return store_throw(ctx, exc, &rt->s3, "InvalidId");
+        return store_throw(ctx, rt, exc, &rt->s3, "InvalidId");
     if (!found)
         return JSValueMakeNull(ctx);
     return make_str(ctx, rt->s2.data);
@@ -223,7 +229,7 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     buf_reset(&rt->s3);
     struct store_cursor *c = NULL;
     if (store_scan_open(t, table, index, rt->s1.data, rt->s1.len, desc, &c, &rt->s3) < 0)
-        return store_throw(ctx, exc, &rt->s3, "InvalidQuery");
+        return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
     slot->c = c;
     slot->id = ++rt->next_cursor_id;
     slot->returned = 0;
@@ -253,7 +259,7 @@ static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         if (store_scan_next(cur->c, out, &done, &rt->s3) < 0) {
             out->len = mark;
             out->data[mark] = '\0';
-            return store_throw(ctx, exc, &rt->s3, "StoreError");
+            return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         }
         if (done) {
             out->len = mark;
@@ -306,7 +312,7 @@ static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     char id[STORE_ID_LEN + 1];
     buf_reset(&rt->s3);
     if (store_insert(t, rt->s1.data, rt->s2.data, rt->s2.len, id, &rt->s3) < 0)
-        return store_throw(ctx, exc, &rt->s3, "StoreError");
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return make_str(ctx, id);
 }
 
@@ -350,7 +356,7 @@ static JSValueRef n_patch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, si
     buf_reset(&rt->s3);
     if (store_patch(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len,
                     (const char *const *)names, n, &rt->s3) < 0)
-        ret = store_throw(ctx, exc, &rt->s3, "StoreError");
+        ret = store_throw(ctx, rt, exc, &rt->s3, "StoreError");
 out:
     for (size_t i = 0; i < n; i++)
         vr_free(names[i]);
@@ -370,7 +376,7 @@ static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, 
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
-        return store_throw(ctx, exc, &rt->s3, "StoreError");
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return JSValueMakeUndefined(ctx);
 }
 
@@ -385,7 +391,7 @@ static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (store_delete(t, rt->s1.data, rt->s1.len, &rt->s3) < 0)
-        return store_throw(ctx, exc, &rt->s3, "StoreError");
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return JSValueMakeUndefined(ctx);
 }
 
@@ -524,7 +530,7 @@ static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef s
         buf_reset(&rt->s3);
         rt->txn = store_txn_begin(rt->store, kind == JS_MUTATION, &rt->s3);
         if (!rt->txn)
-            return store_throw(ctx, exc, &rt->s3, "StoreError");
+            return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     }
     return e->handler;
 }
@@ -547,7 +553,7 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
         uint64_t version = 0;
         buf_reset(&rt->s3);
         if (store_txn_commit(t, &version, &rt->s3) < 0)
-            ret = store_throw(ctx, exc, &rt->s3, "StoreError");
+            ret = store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         else if (kind == JS_MUTATION && rt->commit_fn)
             rt->commit_fn(rt->commit_arg, t, version);
     } else {

@@ -473,16 +473,17 @@ struct action_pool *action_pool_new(struct loop *loop, struct shard *shard,
     return p;
 }
 
-void action_pool_free(struct action_pool *p)
+int action_pool_free(struct action_pool *p)
 {
     if (!p)
-        return;
+        return 0;
     action_pool_stop(p);
     /* nested calls that ran in the open batch are answered only once it is committed (or
      * failed): a nested mutation must never be told it succeeded and then be lost */
     struct buf err = BUF_INIT(4096);
-    action_pool_flush(p, shard_commit(p->shard, &err) < 0);
+    int lost = shard_commit(p->shard, &err) < 0;
     buf_release(&err);
+    action_pool_flush(p, lost);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += JOIN_WAIT_MS / 1000;
@@ -531,7 +532,7 @@ void action_pool_free(struct action_pool *p)
     if (!all_exited) {
         /* a worker is stuck in native code: leave it (and the pool it uses) to process exit */
         log_warn("actions", "an action worker did not stop within %d ms; leaving it", JOIN_WAIT_MS);
-        return;
+        return lost ? -1 : 0;
     }
     for (unsigned i = 0; i < p->nworkers; i++) {
         pthread_join(p->workers[i].thread, NULL);
@@ -544,4 +545,5 @@ void action_pool_free(struct action_pool *p)
     pthread_mutex_destroy(&p->mu);
     vr_free(p->workers);
     vr_free(p);
+    return lost ? -1 : 0;
 }

@@ -38,8 +38,10 @@ struct action_pool *action_pool_new(struct loop *loop, struct shard *shard,
                                     const struct action_pool_options *opts);
 /* Stops (action_pool_stop), answers what is left, joins the workers (a worker still running a
  * function after a few seconds is left behind, with its memory). Before the server and sync go:
- * the done callbacks still run. */
-void action_pool_free(struct action_pool *p);
+ * the done callbacks still run. Commits the open batch first (the shard's final commit): -1 when
+ * that commit failed (shard_commit's outcome, which it consumes), so the caller hands it on to the
+ * other answers held back for that batch (http_api_release); 0 otherwise or for NULL. */
+int action_pool_free(struct action_pool *p);
 
 /* A new version of the app (copied): actions started from now on run it; running ones finish
  * on the version they started with. */

@@ -78,9 +78,9 @@ void http_api_flush(struct http_api *api, int batch_failed)
     api->n_deferred = 0;
 }
 
-void http_api_release(struct http_api *api)
+void http_api_release(struct http_api *api, int batch_failed)
 {
-    http_api_flush(api, 0);
+    http_api_flush(api, batch_failed);
     vr_free(api->deferred);
     api->deferred = NULL;
     api->cap_deferred = 0;

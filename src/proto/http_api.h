@@ -31,6 +31,8 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg);
 /* Sends the answers held back for the batch that just committed; if it failed (batch_failed),
  * each becomes a 500 StoreError instead, since what it reported was lost. */
 void http_api_flush(struct http_api *api, int batch_failed);
-void http_api_release(struct http_api *api);
+/* Answers the calls still held back for the open batch as http_api_flush does (batch_failed: the
+ * outcome of the final commit, which has run by now) and frees the list. */
+void http_api_release(struct http_api *api, int batch_failed);
 
 #endif

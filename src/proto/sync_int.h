@@ -16,8 +16,6 @@
 
 #define SESSION_SECRET_BYTES 16
 
-enum sub_state { SUB_IDLE, SUB_PENDING };
-
 struct sync_session;
 struct retained_addr;
 

@@ -31,6 +31,22 @@ int st_fail(struct buf *err, const char *fmt, ...)
     return -1;
 }
 
+int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
+{
+    va_list ap;
+    buf_reset(err);
+    va_start(ap, fmt);
+    buf_vappendf(err, fmt, ap);
+    va_end(ap);
+    s->err_kind = kind;
+    return -1;
+}
+
+enum store_err store_last_error(const struct store *s)
+{
+    return s->err_kind;
+}
+
 int st_sqlerr(struct store *s, struct buf *err, const char *what)
 {
     if (err) {
@@ -536,6 +552,7 @@ uint64_t store_committed_version(const struct store *s)
 
 struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err)
 {
+    s->err_kind = STORE_ERR_OTHER;
     if (s->txn) {
         buf_reset(err);
         buf_append_str(err, "another transaction is open on this store");
@@ -575,6 +592,7 @@ static void txn_rollback(struct store_txn *t)
 int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err)
 {
     struct store *s = t->s;
+    s->err_kind = STORE_ERR_OTHER;
     if (!t->open) {
         buf_reset(err);
         buf_append_str(err, "transaction is not open");
@@ -687,16 +705,15 @@ int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *ou
     struct store *s = t->s;
     uint32_t num;
     *found = 0;
+    s->err_kind = STORE_ERR_OTHER;
     if (!t->open) {
         buf_reset(err);
         buf_append_str(err, "transaction is not open");
         return -1;
     }
-    if (st_id_decode(id, id_len, &num) < 0) {
-        buf_reset(err);
-        buf_appendf(err, "invalid id `%.*s`", (int)(id_len > 64 ? 64 : id_len), id);
-        return -1;
-    }
+    if (st_id_decode(id, id_len, &num) < 0)
+        return st_failk(s, STORE_ERR_INVALID_ID, err, "invalid id `%.*s`",
+                        (int)(id_len > 64 ? 64 : id_len), id);
     struct st_table *tb = st_table_by_num(s, num);
     if (!tb)
         return 0;
@@ -714,8 +731,7 @@ int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *ou
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         if (buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0) {
-            buf_reset(err);
-            buf_append_str(err, "document too large for the output buffer");
+            st_failk(s, STORE_ERR_TOO_LARGE, err, "document too large for the output buffer");
             goto out;
         }
         *found = 1;

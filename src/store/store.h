@@ -70,6 +70,18 @@ enum store_durability {
     STORE_DURABILITY_RELAXED = 1,
 };
 
+/* What kind of failure the store's last failed call was, for callers that map failures to codes
+ * (the message names user fields and tables, so it is no place to look for the kind). */
+enum store_err {
+    STORE_ERR_OTHER = 0, /* storage, transaction state, malformed input: see the message */
+    STORE_ERR_SCHEMA,    /* the document does not match its table's schema, or no such table */
+    STORE_ERR_NOT_FOUND, /* no such document (writes), no such index (scans) */
+    STORE_ERR_INVALID_ID,
+    STORE_ERR_TOO_LARGE, /* a document, patch or index key over its limit */
+    STORE_ERR_TOO_DEEP,  /* a value nested deeper than VALUE_MAX_DEPTH */
+    STORE_ERR_RESERVED,  /* a field name reserved for system fields */
+};
+
 struct store_options {
     enum store_durability durability;
     /* tests only (`--test-fail-commit TABLE`): a batch in which a document was inserted into this
@@ -202,5 +214,9 @@ int store_idem_conflict(struct store *s, const char *record_key, size_t len, str
 
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);
+
+/* The kind of the failure of the last store_get, store_scan_open/next, store_insert/patch/
+ * replace/delete or store_txn_begin/commit that returned -1 (STORE_ERR_OTHER after a success). */
+enum store_err store_last_error(const struct store *s);
 
 #endif

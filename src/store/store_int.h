@@ -72,6 +72,7 @@ struct store {
     struct st_ckpt *ckpt;      /* store_ckpt.c: the WAL checkpoint thread */
     struct st_vfs *vfs;        /* store_vfs.c: counts this connection's syncs */
     enum store_durability durability;
+    enum store_err err_kind; /* the kind of the last failure: store_last_error() */
 };
 
 struct store_txn {
@@ -113,6 +114,9 @@ int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
 /* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */
 int st_fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* st_fail that also records the error's kind for store_last_error(). */
+int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 struct st_table *st_table_find(struct store *s, const char *name);

@@ -51,7 +51,8 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     struct st_table *tb = st_table_find(s, table);
     if (!tb) {
         if (strcmp(index, "by_id") && strcmp(index, "by_creation_time")) {
-            st_fail(err, "index `%s` not found: table `%s` does not exist", index, table);
+            st_failk(s, STORE_ERR_NOT_FOUND, err, "index `%s` not found: table `%s` does not exist",
+                     index, table);
             goto out;
         }
         /* An unknown table scans empty; the read waits for the table's creation. */
@@ -72,7 +73,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     }
     struct st_index *ix = st_index_find(tb, index);
     if (!ix) {
-        st_fail(err, "index `%s` not found on table `%s`", index, table);
+        st_failk(s, STORE_ERR_NOT_FOUND, err, "index `%s` not found on table `%s`", index, table);
         goto out;
     }
     c->ix = ix;
@@ -153,6 +154,7 @@ out:
 int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct buf *err)
 {
     *done = 0;
+    c->t->s->err_kind = STORE_ERR_OTHER;
     if (c->done || !c->stmt) {
         c->done = 1;
         *done = 1;
@@ -176,9 +178,8 @@ int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct b
     if (buf_append(out, sqlite3_column_text(c->stmt, 1), (size_t)sqlite3_column_bytes(c->stmt, 1)) <
         0) {
         buf_release(k);
-        buf_reset(err);
-        buf_append_str(err, "document too large for the output buffer");
-        return -1;
+        return st_failk(c->t->s, STORE_ERR_TOO_LARGE, err,
+                        "document too large for the output buffer");
     }
     c->nkeys++;
     return 0;

@@ -101,9 +101,10 @@ static json_t *span_key(const char *p, const struct span *sp)
 
 /* ---- helpers ---- */
 
-
+/* Every write begins here, so it also clears the previous call's error kind. */
 static int op_check(struct store_txn *t, struct buf *err)
 {
+    t->s->err_kind = STORE_ERR_OTHER;
     if (!t->open)
         return st_fail(err, "transaction is not open");
     if (!t->writable)
@@ -115,12 +116,14 @@ static int op_check(struct store_txn *t, struct buf *err)
 }
 
 /* Parses caller JSON that must be an object of user fields. */
-static json_t *parse_fields(const char *json, size_t len, const char *what, struct buf *err)
+static json_t *parse_fields(struct store *s, const char *json, size_t len, const char *what,
+                            struct buf *err)
 {
     json_error_t je;
     json_t *v = NULL;
     if (len > STORE_MAX_DOC) {
-        st_fail(err, "%s is too large (%zu bytes, the limit is %u)", what, len, STORE_MAX_DOC);
+        st_failk(s, STORE_ERR_TOO_LARGE, err, "%s is too large (%zu bytes, the limit is %u)", what,
+                 len, STORE_MAX_DOC);
         return NULL;
     }
     v = json_loadb(json, len, STORE_JSON_FLAGS, &je);
@@ -137,14 +140,18 @@ static json_t *parse_fields(const char *json, size_t len, const char *what, stru
     json_t *fv;
     json_object_foreach(v, k, fv) {
         if (k[0] == '_' || k[0] == '$') {
-            st_fail(err, "field name `%s` is reserved: top-level field names may not start with "
-                    "'_' or '$'",
-                    k);
+            st_failk(s, STORE_ERR_RESERVED, err,
+                     "field name `%s` is reserved: top-level field names may not start with "
+                     "'_' or '$'",
+                     k);
             goto bad;
         }
     }
-    if (value_check(v, "field", err) < 0)
+    int vr = value_check(v, "field", err);
+    if (vr < 0) {
+        s->err_kind = vr == VALUE_TOO_DEEP ? STORE_ERR_TOO_DEEP : STORE_ERR_OTHER;
         goto bad;
+    }
     return v;
 bad:
     json_decref(v);
@@ -168,7 +175,8 @@ static int validate(struct store *s, struct st_table *tb, const json_t *doc, str
     struct buf msg = BUF_INIT(4096);
     int r = validator_check(&ctx, tb->validator, user, &msg);
     if (r < 0)
-        st_fail(err, "document in `%s` does not match the schema: %s", tb->name, msg.data);
+        st_failk(s, STORE_ERR_SCHEMA, err, "document in `%s` does not match the schema: %s",
+                 tb->name, msg.data);
     buf_release(&msg);
     json_decref(user);
     return r;
@@ -203,10 +211,11 @@ static void doc_field(struct buf *out, const char *p, const struct span *sp, con
     buf_append(out, vp + vsp->vs, vsp->ve - vsp->vs);
 }
 
-static int doc_finish(struct buf *out, struct buf *err)
+static int doc_finish(struct store *s, struct buf *out, struct buf *err)
 {
     if (buf_append_byte(out, '}') < 0 || out->len > STORE_MAX_DOC)
-        return st_fail(err, "document is too large (the limit is %u bytes of JSON)", STORE_MAX_DOC);
+        return st_failk(s, STORE_ERR_TOO_LARGE, err,
+                        "document is too large (the limit is %u bytes of JSON)", STORE_MAX_DOC);
     return 0;
 }
 
@@ -281,12 +290,12 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     char id[STORE_ID_LEN + 1];
     if (op_check(t, err) < 0)
         goto out;
-    if (!(doc = parse_fields(doc_json, len, "document", err)))
+    if (!(doc = parse_fields(s, doc_json, len, "document", err)))
         goto out;
     struct st_table *tb = st_table_find(s, table);
     if (!tb || (s->has_schema && !tb->declared)) {
         if (s->has_schema) {
-            st_fail(err, "table `%.64s` is not in the schema", table);
+            st_failk(s, STORE_ERR_SCHEMA, err, "table `%.64s` is not in the schema", table);
             goto out;
         }
         if (st_table_create(s, table, &tb, err) < 0)
@@ -307,7 +316,7 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     size_t n = scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
-    if (doc_finish(&text, err) < 0)
+    if (doc_finish(s, &text, err) < 0)
         goto out;
     id_key(&dk, id, STORE_ID_LEN);
     /* every key first: a key that is too large must fail the insert before any row changes */
@@ -316,7 +325,8 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     for (size_t i = 1; i < tb->nidx; i++) {
         buf_init(&keys[i], STORE_MAX_KEY);
         if (st_index_key(tb->idx[i], doc, ct, id, &keys[i]) < 0) {
-            st_fail(err, "index key for `%s` is too large", tb->idx[i]->name);
+            st_failk(s, STORE_ERR_TOO_LARGE, err, "index key for `%s` is too large",
+                     tb->idx[i]->name);
             goto out;
         }
     }
@@ -364,13 +374,14 @@ static int load(struct store_txn *t, const char *id, size_t id_len, struct loade
     struct store *s = t->s;
     uint32_t num;
     if (st_id_decode(id, id_len, &num) < 0)
-        return st_fail(err, "invalid id `%.*s`", (int)(id_len > 64 ? 64 : id_len), id);
+        return st_failk(s, STORE_ERR_INVALID_ID, err, "invalid id `%.*s`",
+                        (int)(id_len > 64 ? 64 : id_len), id);
     memcpy(l->id, id, STORE_ID_LEN);
     l->id[STORE_ID_LEN] = '\0';
     if (!(l->tb = st_table_by_num(s, num)))
-        return st_fail(err, "document `%s` not found", l->id);
+        return st_failk(s, STORE_ERR_NOT_FOUND, err, "document `%s` not found", l->id);
     if (s->has_schema && !l->tb->declared)
-        return st_fail(err, "table `%s` is not in the schema", l->tb->name);
+        return st_failk(s, STORE_ERR_SCHEMA, err, "table `%s` is not in the schema", l->tb->name);
     id_key(&l->dk, id, id_len);
     sqlite3_stmt *st = st_prep(s, &l->tb->get, err, "SELECT j FROM d%u WHERE k = ?1", l->tb->num);
     if (!st)
@@ -381,7 +392,7 @@ static int load(struct store_txn *t, const char *id, size_t id_len, struct loade
         buf_append(&l->text, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return st_fail(err, "document `%s` not found", l->id);
+        return st_failk(s, STORE_ERR_NOT_FOUND, err, "document `%s` not found", l->id);
     if (rc != SQLITE_ROW)
         return st_sqlerr(s, err, "get");
     l->doc = json_loadb(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
@@ -428,7 +439,7 @@ static int update(struct store_txn *t, struct loaded *l, const struct buf *new_t
         struct st_index *ix = tb->idx[i];
         if (st_index_key(ix, l->doc, l->ct, l->id, &ok) < 0 ||
             st_index_key(ix, nd, l->ct, l->id, &nk) < 0) {
-            st_fail(err, "index key for `%s` is too large", ix->name);
+            st_failk(s, STORE_ERR_TOO_LARGE, err, "index key for `%s` is too large", ix->name);
             goto out;
         }
         if (ok.len != nk.len || memcmp(ok.data, nk.data, ok.len) != 0) {
@@ -452,6 +463,7 @@ out:
 int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *fields_json,
                 size_t len, const char *const *remove_fields, size_t n_remove, struct buf *err)
 {
+    struct store *s = t->s;
     struct loaded l;
     struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
     struct span *osp = NULL, *psp = NULL;
@@ -463,12 +475,13 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
         goto out;
     for (size_t i = 0; i < n_remove; i++) {
         if (remove_fields[i][0] == '_' || remove_fields[i][0] == '$') {
-            st_fail(err, "field name `%s` is reserved: system fields may not be changed",
-                    remove_fields[i]);
+            st_failk(s, STORE_ERR_RESERVED, err,
+                     "field name `%s` is reserved: system fields may not be changed",
+                     remove_fields[i]);
             goto out;
         }
     }
-    if (!(patch = parse_fields(fields_json, len, "patch", err)))
+    if (!(patch = parse_fields(s, fields_json, len, "patch", err)))
         goto out;
     if (load(t, id, id_len, &l, err) < 0)
         goto out;
@@ -521,7 +534,7 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
         if (!seen)
             doc_field(&text, fields_json, &psp[j], fields_json, &psp[j]);
     }
-    if (doc_finish(&text, err) < 0)
+    if (doc_finish(s, &text, err) < 0)
         goto out;
     r = update(t, &l, &text, err);
 out:
@@ -540,6 +553,7 @@ out:
 int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,
                   size_t len, struct buf *err)
 {
+    struct store *s = t->s;
     struct loaded l;
     struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
     struct span *sp = NULL;
@@ -549,7 +563,7 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
     loaded_init(&l);
     if (op_check(t, err) < 0)
         goto out;
-    if (!(doc = parse_fields(doc_json, len, "document", err)))
+    if (!(doc = parse_fields(s, doc_json, len, "document", err)))
         goto out;
     if (load(t, id, id_len, &l, err) < 0)
         goto out;
@@ -560,7 +574,7 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
     size_t n = scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
-    if (doc_finish(&text, err) < 0)
+    if (doc_finish(s, &text, err) < 0)
         goto out;
     r = update(t, &l, &text, err);
 out:
@@ -594,7 +608,7 @@ int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf 
     for (size_t i = 1; i < tb->nidx; i++) {
         struct st_index *ix = tb->idx[i];
         if (st_index_key(ix, l.doc, l.ct, l.id, &k) < 0) {
-            st_fail(err, "index key for `%s` is too large", ix->name);
+            st_failk(s, STORE_ERR_TOO_LARGE, err, "index key for `%s` is too large", ix->name);
             goto out;
         }
         if (step_blob2(s, st_prep(s, &ix->del, err, "DELETE FROM i%u WHERE k = ?1", ix->id), &k,

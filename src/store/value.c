@@ -148,7 +148,7 @@ static int check_rec(const json_t *v, const char *what, struct buf *path, int de
         char msg[64];
         snprintf(msg, sizeof msg, "value is nested more than %d levels deep", VALUE_MAX_DEPTH);
         path_msg(err, what, path, msg);
-        return -1;
+        return VALUE_TOO_DEEP;
     }
     if (t == VT_INVALID) {
         void *it = json_object_size(v) == 1 ? json_object_iter((json_t *)v) : NULL;
@@ -174,7 +174,7 @@ static int check_rec(const json_t *v, const char *what, struct buf *path, int de
             path->len = mark;
             path->data[mark] = '\0';
             if (r < 0)
-                return -1;
+                return r;
         }
     } else if (t == VT_OBJECT) {
         const char *key;
@@ -187,7 +187,7 @@ static int check_rec(const json_t *v, const char *what, struct buf *path, int de
             path->len = mark;
             path->data[mark] = '\0';
             if (r < 0)
-                return -1;
+                return r;
         }
     }
     return 0;

@@ -44,9 +44,10 @@ int value_bytes(const json_t *v, struct buf *out);
 /* Deep check that v is a valid Vireo value: no VT_INVALID anywhere, no object field name starting
  * with '$', at most VALUE_MAX_DEPTH arrays and objects inside one another (v itself counted:
  * `{"a": [1]}` is 2 deep; the prelude's MAX_DEPTH counts the same). 0, or -1 with a message naming
- * the path in err ("field `a.b[2]`: ..." with what = "field"; "... nested more than 64 levels
- * deep" for too deep a value). */
+ * the path in err ("field `a.b[2]`: ..." with what = "field"), or VALUE_TOO_DEEP (also < 0) and
+ * "... nested more than 64 levels deep" for too deep a value. */
 #define VALUE_MAX_DEPTH 64
+#define VALUE_TOO_DEEP (-2)
 int value_check(const json_t *v, const char *what, struct buf *err);
 
 #endif

@@ -607,7 +607,19 @@ TEST(scans_match_brute_force)
     struct store_cursor *c = NULL;
     CHECK(store_scan_open(t, "items", "by_nope", "{}", 2, 0, &c, &err) < 0);
     CHECK_EQ_STR(err.data, "index `by_nope` not found on table `items`");
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_NOT_FOUND);
+    /* the kind, not the message: an index named with the words of other failures */
+    CHECK(store_scan_open(t, "items", "schema invalid id too large", "{}", 2, 0, &c, &err) < 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_NOT_FOUND);
+    struct buf got = BUF_INIT(BUF_NOLIMIT);
+    int found = 0;
+    CHECK(store_get(t, "schema not found", 16, &got, &found, &err) < 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_INVALID_ID);
+    CHECK_EQ_INT(store_get(t, docs[0].id, STORE_ID_LEN, &got, &found, &err), 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_OTHER);
+    buf_release(&got);
     CHECK(store_scan_open(t, "items", "by_ab", "{\"eq\":[1,2,3,4,5]}", 18, 0, &c, &err) < 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_OTHER);
     CHECK(store_scan_open(t, "items", "by_ab", "{\"lower\":{\"op\":\"lt\",\"value\":1}}", 32, 0,
                           &c, &err) < 0);
     store_txn_commit(t, NULL, &err);
