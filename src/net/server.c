@@ -28,7 +28,8 @@
 #define LINGER_MS 1000
 #define REFUSE_SLOTS 256        /* connections past the cap kept open just to answer 503 */
 #define FD_RESERVE 64           /* fds left for the database, files, the loop */
-#define TRIM_BYTES (256u << 10) /* an idle buffer holding more than this gives it back */
+#define TRIM_BYTES (256u << 10) /* a buffer this large is grown only within the budget */
+#define OUT_KEEP 4096           /* an empty output buffer larger than this gives it back */
 #define RETRY_AFTER_MS 1000
 #define ACCEPT_BACKOFF_MS 100
 #define BODY_RESERVE (256u << 10) /* a declared body's room reserved at once; more later */
@@ -119,13 +120,15 @@ void conn_unref(struct conn *c)
     vr_free(c);
 }
 
-/* Gives back the memory of an empty buffer that grew large (a big body or message is over), and
- * brings the server's budget up to date with what the connection holds now. */
+/* Gives back the memory of an empty input buffer (the next read takes a new one: an idle
+ * connection holds none, so many idle connections fit in the budget) and of an empty output
+ * buffer past OUT_KEEP, and brings the server's budget up to date with what the connection holds
+ * now. An input buffer is never released while a request's slices point into it. */
 void conn_account(struct conn *c)
 {
-    if (!c->in.len && c->in.cap > TRIM_BYTES && !(c->req_active && !c->req_done))
+    if (!c->in.len && c->in.cap && !(c->req_active && !c->req_done))
         buf_release(&c->in);
-    if (!conn_out_pending(c) && c->out.cap > TRIM_BYTES) {
+    if (!conn_out_pending(c) && c->out.cap > OUT_KEEP) {
         buf_release(&c->out);
         c->out_off = 0;
         c->out_nonframe = 0;

@@ -253,3 +253,26 @@ test("--max-retained-sessions-per-address: one address's oldest retained session
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--max-retained-sessions-per-address needs a number from 1/);
 });
+
+test("idle connections hold no input buffer: 200 connected sync clients fit in a 1 MiB budget, and requests are still served", { timeout: 60000 }, async () => {
+    // Before: each connection kept its 64 KiB read buffer, so the 8,161st WebSocket of the
+    // default 1 GiB budget (here the 17th of 1 MiB) got 503 on its upgrade.
+    const MiB = 1 << 20;
+    const s = await serve("hardening-sync", ["--max-buffered-bytes", String(MiB)]);
+    await assertAppLoaded(s);
+    const idle = [];
+    for (let i = 0; i < 200; i++) {
+        const c = await SyncConn.open(s.port);
+        conns.push(c);
+        await c.connect();
+        await c.subscribe(1, "h:big", { n: 16, tag: `idle${i}` });
+        idle.push(c);
+    }
+    const m = await metrics(s);
+    assert.ok(m.bufferedBytes < MiB / 2, `200 idle connections hold ${m.bufferedBytes} bytes`);
+    assert.ok(m.openConnections >= 200, JSON.stringify(m));
+    // every idle client still works: a write reaches one of them
+    const r = await idle[199].call("mutation", 1, "h:inc", { name: "x" });
+    assert.equal(r.success, true, JSON.stringify(r));
+    assert.doesNotMatch(s.stderr, /503|over its memory budget/);
+});
