@@ -788,7 +788,6 @@ int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n)
     if (!c || c->closed || ws->close_sent || c->close_after_flush)
         return -1;
     queue_frame(ws, is_text ? WS_OP_TEXT : WS_OP_BINARY, p, n);
-    conn_account(c); /* the caller bounds the queue; the global budget still sees it */
     return 0;
 }
 

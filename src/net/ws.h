@@ -94,10 +94,10 @@ int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers
  * its cap, in which case the queued data is dropped, the connection is closed with 1008
  * ("send queue full", best effort) and on_close follows. */
 int ws_send(struct ws *ws, int is_text, const void *p, size_t n);
-/* Queues the next part of a message the caller split into several (sync's transitionChunk):
- * only the first part goes through ws_send's cap check, so one legal message is never cut off
- * for its size; the backlog it leaves makes the next ws_send fail if the client does not read.
- * -1 if the connection is closing. */
+/* Queues a message with no cap check, for an owner that bounds its own backlog (sync's outbound
+ * queue, which hands messages over at the client's pace and splits large transitions into
+ * transitionChunk parts). The owner brings the global budget up to date after a run of these
+ * (ws_set_held_bytes does); the flush does too. -1 if the connection is closing. */
 int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n);
 /* Starts the close handshake: sends our close frame (code, reason up to 123 bytes), then waits
  * up to 3 s for the peer's before closing TCP. Data arriving meanwhile is dropped. */
