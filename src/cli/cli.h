@@ -33,13 +33,15 @@ int app_admin_key(const struct app_paths *p, int create, char out[65], struct bu
  * owner only. */
 int app_state_dirs(const struct app_paths *p);
 
-/* Writes root/vireo/_generated/{server,api}.ts when their content differs. */
+/* Writes root/vireo/_generated/{server,api}.ts when their content differs (codegen.c). */
 int app_write_generated(const struct app_paths *p, struct buf *err);
 
 /* Bundles root/vireo into root/.vireo/bundle.js with esbuild. On failure err holds esbuild's
  * messages (file:line: error). */
 int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err);
 
+/* Reads the whole file at path into out. Returns 0 or a negative errno (-E2BIG past out's max). */
+int read_all(const char *path, struct buf *out);
 /* Writes path atomically (a temp file renamed over it), created with `mode`. */
 int write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Creates path and its missing parents with `mode`. */
