@@ -198,9 +198,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends import lines and module-table entries for every function file under dir. */
-static int collect_modules(const char *base, const char *rel, struct buf *imports,
-                           struct buf *table, int *count, char **schema_rel)
+/* Adds every function file under base/rel to m (schema.* at the top goes to m->schema). */
+static int collect_modules(const char *base, const char *rel, struct app_modules *m, size_t *cap)
 {
     char dir[4400];
     snprintf(dir, sizeof dir, "%s%s%s", base, *rel ? "/" : "", rel);
@@ -208,16 +207,16 @@ static int collect_modules(const char *base, const char *rel, struct buf *import
     if (!d)
         return -errno;
     char **names = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, ncap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         /* files and folders starting with `_` (helpers, _generated) or `.` are not functions;
          * function files may still import them */
         if (de->d_name[0] == '.' || de->d_name[0] == '_' || !strcmp(de->d_name, "node_modules"))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            names = vr_realloc(names, cap * sizeof *names);
+        if (n == ncap) {
+            ncap = ncap ? ncap * 2 : 16;
+            names = vr_realloc(names, ncap * sizeof *names);
         }
         names[n++] = vr_strdup(de->d_name);
     }
@@ -233,29 +232,48 @@ static int collect_modules(const char *base, const char *rel, struct buf *import
         if (r < 0 || stat(full, &st) < 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            r = collect_modules(base, sub, imports, table, count, schema_rel);
+            r = collect_modules(base, sub, m, cap);
             continue;
         }
         if (!S_ISREG(st.st_mode) || !is_module_file(names[i]))
             continue;
-        char modname[4400];
-        snprintf(modname, sizeof modname, "%s", sub);
-        char *dot = strrchr(modname, '.');
-        if (dot)
-            *dot = '\0';
-        if (!*rel && !strcmp(modname, "schema")) {
-            *schema_rel = vr_strdup(sub);
+        const char *dot = strrchr(names[i], '.');
+        if (!*rel && dot && (size_t)(dot - names[i]) == 6 && !strncmp(names[i], "schema", 6)) {
+            if (!m->schema)
+                m->schema = vr_strdup(sub);
             continue;
         }
-        buf_appendf(imports, "import * as m%d from \"../vireo/%s\";\n", *count, sub);
-        buf_append_json_str(table, modname, strlen(modname));
-        buf_appendf(table, ": m%d,\n", *count);
-        (*count)++;
+        if (m->n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            m->paths = vr_realloc(m->paths, *cap * sizeof *m->paths);
+        }
+        m->paths[m->n++] = vr_strdup(sub);
     }
     for (size_t i = 0; i < n; i++)
         vr_free(names[i]);
     vr_free(names);
     return r;
+}
+
+int app_modules_list(const struct app_paths *p, struct app_modules *m, struct buf *err)
+{
+    size_t cap = 0;
+    memset(m, 0, sizeof *m);
+    int r = collect_modules(p->functions, "", m, &cap);
+    if (r < 0) {
+        buf_appendf(err, "cannot read %s: %s", p->functions, strerror(-r));
+        app_modules_release(m);
+    }
+    return r;
+}
+
+void app_modules_release(struct app_modules *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        vr_free(m->paths[i]);
+    vr_free(m->paths);
+    vr_free(m->schema);
+    memset(m, 0, sizeof *m);
 }
 
 /* Where esbuild lives: $VIREO_ESBUILD, node_modules/.bin above the app, above the vireo
@@ -336,8 +354,8 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
 {
     struct buf imports = BUF_INIT(BUF_NOLIMIT), table = BUF_INIT(BUF_NOLIMIT);
     struct buf entry = BUF_INIT(BUF_NOLIMIT), out = BUF_INIT(1 << 20);
-    char *schema_rel = NULL;
-    int count = 0, ret = -1;
+    struct app_modules mods = { 0 };
+    int ret = -1;
     char esbuild[4096], entry_path[4400], bundle_path[4400];
 
     if (!path_exists(p->functions)) {
@@ -346,10 +364,19 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
     }
     if (mkdir_p(p->state, 0700) < 0 || app_write_generated(p, err) < 0)
         goto out;
-    int r = collect_modules(p->functions, "", &imports, &table, &count, &schema_rel);
-    if (r < 0) {
-        buf_appendf(err, "cannot read %s: %s", p->functions, strerror(-r));
+    int r = app_modules_list(p, &mods, err);
+    if (r < 0)
         goto out;
+    const char *schema_rel = mods.schema;
+    for (size_t i = 0; i < mods.n; i++) {
+        char modname[4400];
+        snprintf(modname, sizeof modname, "%s", mods.paths[i]);
+        char *dot = strrchr(modname, '.');
+        if (dot)
+            *dot = '\0';
+        buf_appendf(&imports, "import * as m%zu from \"../vireo/%s\";\n", i, mods.paths[i]);
+        buf_append_json_str(&table, modname, strlen(modname));
+        buf_appendf(&table, ": m%zu,\n", i);
     }
     buf_append_str(&entry, "/* generated by vireo dev: the app's modules; do not edit */\n");
     buf_append(&entry, imports.data, imports.len);
@@ -373,7 +400,7 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
     char *argv[] = { esbuild, entry_path, "--bundle", "--format=iife", "--platform=neutral",
                      "--main-fields=module,main", "--target=es2022", "--log-level=warning",
                      "--color=false", "--log-override:import-is-undefined=silent",
-                     "--alias:vireo/server=./vireo/_generated/server.ts",
+                     "--alias:vireo/server=./vireo/_generated/server.js",
                      "--sourcemap=inline", "--sources-content=false",
                      "--outfile=.vireo/bundle.js", NULL };
     r = run_capture(argv, p->root, &out);
@@ -393,7 +420,7 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
     }
     ret = 0;
 out:
-    vr_free(schema_rel);
+    app_modules_release(&mods);
     buf_release(&imports);
     buf_release(&table);
     buf_release(&entry);
