@@ -1,7 +1,7 @@
 import { action, internalMutation, v } from "../_generated/server";
 import { api, internal } from "../_generated/api";
 import type { Id } from "../_generated/dataModel";
-import type { FunctionArgs, FunctionReturnType } from "../_generated/vireo";
+import type { FunctionArgs, FunctionReturnType, Infer } from "../_generated/vireo";
 import { assertType, type Equals } from "../_checks";
 
 export const wipe = internalMutation({
@@ -38,3 +38,7 @@ assertType<Equals<"list" extends keyof typeof internal.messages ? true : false, 
 const asString: string = null as unknown as Id<"users">;
 assertType<Equals<string extends Id<"users"> ? true : false, false>>();
 void asString;
+
+// Infer<> of a validator (Vireo's, or the real convex/values' in the test's variant)
+const note = v.object({ body: v.string(), n: v.optional(v.int64()), tags: v.array(v.union(v.literal("a"), v.null())) });
+assertType<Equals<Infer<typeof note>, { body: string; n?: bigint; tags: ("a" | null)[] }>>();
