@@ -29,7 +29,8 @@ LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o $(BUILD)/gen/client_js.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o $(BUILD)/gen/client_js.o \
+            $(BUILD)/gen/codegen_types.o
 PRELUDE  := $(sort $(wildcard src/js/prelude/*.js))
 CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -90,6 +91,14 @@ $(BUILD)/gen/client_js.c: $(CLIENT_JS) $(BUILD)/tools/embed
 $(BUILD)/gen/client_js.o: $(BUILD)/gen/client_js.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The type library `vireo codegen` writes to _generated/vireo.d.ts (src/cli/codegen.c).
+CODEGEN_TYPES := src/cli/types/vireo.d.ts
+$(BUILD)/gen/codegen_types.c: $(CODEGEN_TYPES) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed vr_codegen_types $(CODEGEN_TYPES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/codegen_types.o: $(BUILD)/gen/codegen_types.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 # Unit tests: one binary per tests/unit/*.c, linked against the library.
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvireo.a tests/test.h $(wildcard tests/unit/*.h)
@@ -127,11 +136,12 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 # sources a fuzz target #includes itself (to reach statics), so they are not linked twice
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
+             $(BUILD)/gen/codegen_types.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
 		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
-		$(BUILD)/gen/client_js.c \
+		$(BUILD)/gen/client_js.c $(BUILD)/gen/codegen_types.c \
 		$(PKG_LIBS) -lm -lpthread
 fuzz: test-deps $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)

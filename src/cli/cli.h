@@ -8,6 +8,7 @@
 #include "base/buf.h"
 
 int cmd_init(int argc, char **argv);
+int cmd_codegen(int argc, char **argv);
 int cmd_dev(int argc, char **argv, int watch); /* dev (watch = 1) and serve (watch = 0) */
 int cmd_run(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
@@ -33,13 +34,30 @@ int app_admin_key(const struct app_paths *p, int create, char out[65], struct bu
  * owner only. */
 int app_state_dirs(const struct app_paths *p);
 
-/* Writes root/vireo/_generated/{server,api}.ts when their content differs. */
+/* The function modules of an app: every module file under the functions folder (paths relative
+ * to it, "dir/file.ts", in name order) and its schema file. */
+struct app_modules {
+    char **paths;
+    size_t n;
+    char *schema; /* "schema.ts" (any module extension) at the top, or NULL */
+};
+/* Fills m (released with app_modules_release, also on failure). Returns 0 or a negative errno
+ * with a message in err. */
+int app_modules_list(const struct app_paths *p, struct app_modules *m, struct buf *err);
+void app_modules_release(struct app_modules *m);
+
+/* Writes the functions folder's _generated/ files as Convex lays them out (codegen.c):
+ * api.js/api.d.ts, server.js/server.d.ts, dataModel.d.ts and vireo.d.ts (the type library they
+ * use), each only when its content differs, and removes the server.ts/api.ts an older Vireo
+ * wrote. Returns 0 or a negative errno with a message in err. */
 int app_write_generated(const struct app_paths *p, struct buf *err);
 
 /* Bundles root/vireo into root/.vireo/bundle.js with esbuild. On failure err holds esbuild's
  * messages (file:line: error). */
 int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err);
 
+/* Reads the whole file at path into out. Returns 0 or a negative errno (-E2BIG past out's max). */
+int read_all(const char *path, struct buf *out);
 /* Writes path atomically (a temp file renamed over it), created with `mode`. */
 int write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Creates path and its missing parents with `mode`. */

@@ -16,6 +16,8 @@ static const char usage[] =
     "  dev [dir] [--port N]          bundle dir/vireo, serve it on http://127.0.0.1:8788 and\n"
     "                                reload on every change\n"
     "  serve [dir] [--port N]        bundle once and serve (production: no watching)\n"
+    "  codegen [dir]                 write the typed import files in dir/vireo/_generated\n"
+    "                                (api, server, dataModel; for tsc and editors)\n"
     "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
     "  reset [dir]                   delete the app's local data\n"
     "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
@@ -49,7 +51,7 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = { { "init", cmd_init }, { "run", cmd_run }, { "reset", cmd_reset },
+    } cmds[] = { { "init", cmd_init }, { "codegen", cmd_codegen }, { "run", cmd_run }, { "reset", cmd_reset },
                  { "admin-key", cmd_admin_key } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))

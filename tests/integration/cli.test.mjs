@@ -93,8 +93,8 @@ test("init scaffolds the tasks app and refuses to overwrite", { timeout: 10000 }
     const tasks = fs.readFileSync(path.join(dir, "vireo/tasks.ts"), "utf8");
     for (const fn of ["list", "listOpen", "create", "toggle", "remove", "count"])
         assert.match(tasks, new RegExp(`export const ${fn}\\b`), `tasks.ts exports ${fn}`);
-    assert.ok(fs.existsSync(path.join(dir, "vireo/_generated/server.ts")));
-    assert.ok(fs.existsSync(path.join(dir, "vireo/_generated/api.ts")));
+    for (const f of ["server.js", "server.d.ts", "api.js", "api.d.ts", "dataModel.d.ts", "vireo.d.ts"])
+        assert.ok(fs.existsSync(path.join(dir, "vireo/_generated", f)), f);
     assert.match(fs.readFileSync(path.join(dir, ".gitignore"), "utf8"), /^\.vireo\/$/m);
     fs.writeFileSync(path.join(dir, "vireo/tasks.ts"), tasks + "\n// mine\n");
     const again = await runCli(["init", dir]);

@@ -1,0 +1,17 @@
+import { defineSchema, defineTable, v } from "./_generated/server";
+
+export default defineSchema({
+  users: defineTable({
+    name: v.string(),
+    email: v.optional(v.string()),
+    profile: v.object({ bio: v.string(), age: v.number() }),
+  }).index("by_name", ["name"]),
+  messages: defineTable({
+    author: v.id("users"),
+    body: v.string(),
+    likes: v.number(),
+    kind: v.union(v.literal("text"), v.literal("image")),
+  })
+    .index("by_author", ["author"])
+    .index("by_kind_likes", ["kind", "likes"]),
+});
