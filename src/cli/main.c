@@ -17,6 +17,8 @@ static const char usage[] =
     "                                reload on every change\n"
     "  serve [dir] [--port N]        bundle once and serve (production: no watching)\n"
     "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
+    "  env set|get|list|remove       the app's environment variables (process.env) on a\n"
+    "                                running server\n"
     "  reset [dir]                   delete the app's local data\n"
     "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
     "                                use it)\n"
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = { { "init", cmd_init }, { "run", cmd_run }, { "reset", cmd_reset },
-                 { "admin-key", cmd_admin_key } };
+                 { "admin-key", cmd_admin_key }, { "env", cmd_env } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);
