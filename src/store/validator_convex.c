@@ -150,6 +150,10 @@ static void show_value(struct buf *b, const json_t *v, int depth)
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
                 buf_append_str(b, ", ");
+            if (b->len >= SHOW_MAX) {
+                buf_append_str(b, "...");
+                break;
+            }
             show_value(b, json_array_get(v, i), depth + 1);
         }
         buf_append_byte(b, ']');
@@ -159,6 +163,10 @@ static void show_value(struct buf *b, const json_t *v, int depth)
         const char **k = sorted_keys(v, &n);
         buf_append_byte(b, '{');
         for (size_t i = 0; i < n; i++) {
+            if (b->len >= SHOW_MAX) {
+                buf_append_str(b, ", ...");
+                break;
+            }
             buf_appendf(b, "%s%s: ", i ? ", " : "", k[i]);
             show_value(b, json_object_get(v, k[i]), depth + 1);
         }
