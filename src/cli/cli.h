@@ -3,6 +3,7 @@
 #ifndef VR_CLI_CLI_H
 #define VR_CLI_CLI_H
 
+#include <jansson.h>
 #include <sys/types.h>
 
 #include "base/buf.h"
@@ -13,6 +14,16 @@ int cmd_dev(int argc, char **argv, int watch); /* dev (watch = 1) and serve (wat
 int cmd_run(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_admin_key(int argc, char **argv);
+int cmd_env(int argc, char **argv);
+
+/* admin_client.c, for the commands that call a running server's admin API (`run`, `env`).
+ * admin_find_key: `key` if given (and not empty), else DIR/.vireo/admin_key read into out;
+ * NULL after printing why ("vireo <cmd>: ..."). admin_post: POSTs the JSON `body` to url + endpoint with the key and
+ * collects the answer in resp; 0 (any HTTP status, in *status), or -1 after printing that the
+ * server cannot be reached. */
+const char *admin_find_key(const char *cmd, const char *key, const char *dir, char out[65]);
+int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,
+               const char *body, struct buf *resp, long *status);
 
 /* Paths of an app folder. */
 struct app_paths {
@@ -58,6 +69,12 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
 
 /* Reads the whole file at path into out. Returns 0 or a negative errno (-E2BIG past out's max). */
 int read_all(const char *path, struct buf *out);
+/* dotenv.c: the variables of a .env file as a new JSON object of strings (dotenv syntax; bad
+ * lines are logged by number, never their content, and skipped). dotenv_read: NULL when the file
+ * does not exist or cannot be read (logged); `file` is the name used in messages. */
+json_t *dotenv_parse(const char *text, size_t len, const char *file);
+json_t *dotenv_read(const char *path, const char *file);
+
 /* Writes path atomically (a temp file renamed over it), created with `mode`. */
 int write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Creates path and its missing parents with `mode`. */

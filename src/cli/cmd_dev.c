@@ -90,6 +90,11 @@ struct dev {
 static int load_app(struct dev *d)
 {
     struct buf bundle = BUF_INIT(BUF_NOLIMIT), err = BUF_INIT(1 << 20);
+    if (d->watch) { /* `vireo dev` only: .env.local, under the variables `vireo env` set */
+        char env_path[4400];
+        snprintf(env_path, sizeof env_path, "%s/.env.local", d->paths.root);
+        shard_set_env_file(d->shard, dotenv_read(env_path, ".env.local"), ".env.local");
+    }
     int r = app_bundle(&d->paths, &bundle, &err);
     if (r == 0)
         r = shard_load(d->shard, bundle.data, bundle.len, "vireo/", &err);

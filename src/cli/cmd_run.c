@@ -1,7 +1,5 @@
 /* cmd_run: `vireo run <function> [jsonArgs]`: calls any function (internal ones too) through the
  * running server's admin endpoint and prints the JSON result. */
-#include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +19,6 @@ static const char run_usage[] =
     "  --dir DIR          the app folder whose .vireo/admin_key to use (default .)\n"
     "  --admin-key KEY    the admin key (default: $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key)\n"
     "  -h, --help         show this help\n";
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
-    return buf_append(b, p, size * n) < 0 ? 0 : size * n;
-}
 
 /* Re-indents JSON text without reparsing its numbers, so values print exactly as sent. */
 static void print_pretty(const char *p, size_t n)
@@ -122,21 +114,9 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     char keybuf[65];
-    if (!key || !*key) {
-        struct app_paths p;
-        struct buf err = BUF_INIT(8192);
-        int r = app_paths_init(&p, dir) < 0 ? -ENOENT : app_admin_key(&p, 0, keybuf, &err);
-        if (r == -ENOENT)
-            fprintf(stderr, "vireo run: no admin key: run it in the app folder (it reads "
-                            ".vireo/admin_key, written by `vireo dev`), or pass --admin-key\n");
-        else if (r < 0)
-            fprintf(stderr, "vireo run: %s\n", err.data);
-        buf_release(&err);
-        if (r < 0) {
-            json_decref(jargs);
-            return 2;
-        }
-        key = keybuf;
+    if (!(key = admin_find_key("run", key, dir, keybuf))) {
+        json_decref(jargs);
+        return 2;
     }
     json_t *body = json_pack("{s:s, s:O}", "path", fn, "args", jargs);
     char *body_text = json_dumps(body, JSON_COMPACT);
@@ -144,28 +124,10 @@ int cmd_run(int argc, char **argv)
     json_decref(jargs);
 
     int rc = 1;
-    struct buf resp = BUF_INIT(256u << 20);
-    char endpoint[4200], auth[200];
-    snprintf(endpoint, sizeof endpoint, "%s/api/admin/run", url);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURL *curl = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    hdrs = curl_slist_append(hdrs, auth);
-    curl_easy_setopt(curl, CURLOPT_URL, endpoint);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body_text);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cr = curl_easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (cr != CURLE_OK) {
-        fprintf(stderr, "vireo run: cannot reach %s: %s (is `vireo dev` running?)\n", url,
-                curl_easy_strerror(cr));
+    struct buf resp = BUF_INIT(256u << 20);
+    if (admin_post("run", url, key, "/api/admin/run", body_text, &resp, &status) < 0)
         goto out;
-    }
     json_t *reply = json_loadb(resp.data, resp.len, JSON_DECODE_INT_AS_REAL, &jerr);
     const char *st = json_string_value(json_object_get(reply, "status"));
     if (st && !strcmp(st, "success")) {
@@ -187,9 +149,6 @@ int cmd_run(int argc, char **argv)
     }
     json_decref(reply);
 out:
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
-    curl_global_cleanup();
     free(body_text);
     buf_release(&resp);
     return rc;

@@ -19,6 +19,8 @@ static const char usage[] =
     "  codegen [dir]                 write the typed import files in dir/vireo/_generated\n"
     "                                (api, server, dataModel; for tsc and editors)\n"
     "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
+    "  env set|get|list|remove       the app's environment variables (process.env) on a\n"
+    "                                running server\n"
     "  reset [dir]                   delete the app's local data\n"
     "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
     "                                use it)\n"
@@ -51,8 +53,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = { { "init", cmd_init }, { "codegen", cmd_codegen }, { "run", cmd_run }, { "reset", cmd_reset },
-                 { "admin-key", cmd_admin_key } };
+    } cmds[] = { { "init", cmd_init }, { "codegen", cmd_codegen }, { "run", cmd_run },
+                 { "reset", cmd_reset }, { "admin-key", cmd_admin_key }, { "env", cmd_env } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

@@ -102,5 +102,9 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);
 int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
                      size_t len, const json_t *parsed, struct buf *err);
+/* Checks a result (value.h JSON) against fn's `returns` validator: 0 (or no validator), or -1
+ * with err = "ReturnsValidationError: <Convex's text>\nFunction: <path>". */
+int js_check_returns(struct js_runtime *rt, const struct js_function *fn, const char *value,
+                     size_t len, struct buf *err);
 
 #endif

@@ -563,6 +563,23 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return ret;
 }
 
+/* native.checkReturns(path, resultJson): throws ReturnsValidationError when the result of the
+ * nested call `path` does not match its `returns` validator. */
+static JSValueRef n_check_returns(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                  const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (name_arg(ctx, argc, argv, 0, &rt->s1, "function path", exc) < 0 ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "result", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    const struct js_fn_entry *e = js_find_entry(rt, rt->s1.data);
+    buf_reset(&rt->s3);
+    if (e && js_check_returns(rt, &e->pub, rt->s2.data, rt->s2.len, &rt->s3) < 0)
+        *exc = js_make_error(ctx, "ReturnsValidationError", rt->s3.data);
+    return JSValueMakeUndefined(ctx);
+}
+
 /* native.runRemote(kind, path, argsJson) -> [ok, valueJson | message, code, dataJson]: a nested
  * query or mutation of an action on a runtime without a store, run by the remote hook. */
 static JSValueRef n_run_remote(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -609,6 +626,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedBegin", n_nested_begin },
         { "nestedEnd", n_nested_end },
         { "runRemote", n_run_remote },
+        { "checkReturns", n_check_returns },
     };
     pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);

@@ -187,6 +187,30 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     return rc < 0 ? -1 : 0;
 }
 
+int js_check_returns(struct js_runtime *rt, const struct js_function *fn, const char *value,
+                     size_t len, struct buf *err)
+{
+    if (!fn->returns)
+        return 0;
+    json_error_t jerr;
+    json_t *v = json_loadb(value, len, JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                          &jerr);
+    if (!v) {
+        buf_appendf(err, "ReturnsValidationError: the result is not valid JSON: %s\nFunction: %s",
+                    jerr.text, fn->path);
+        return -1;
+    }
+    struct validator_ctx vctx = { .what = "field", .id_table = rt->store ? id_table : NULL,
+                                  .id_table_arg = rt->store };
+    struct buf msg = BUF_INIT(64 * 1024);
+    int rc = validator_check_convex(&vctx, fn->returns, v, &msg);
+    if (rc < 0)
+        buf_appendf(err, "ReturnsValidationError: %s\nFunction: %s", msg.data, fn->path);
+    buf_release(&msg);
+    json_decref(v);
+    return rc < 0 ? -1 : 0;
+}
+
 void js_result_init(struct js_result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -569,6 +593,8 @@ static int register_functions(struct js_runtime *rt, JSObjectRef info, struct bu
         e->pub.internal = json_is_true(json_object_get(f, "internal"));
         json_t *args = json_object_get(f, "args");
         e->pub.args = json_is_object(args) ? json_incref(args) : NULL;
+        json_t *returns = json_object_get(f, "returns");
+        e->pub.returns = json_is_object(returns) ? json_incref(returns) : NULL;
         e->handler = (JSObjectRef)h;
         JSValueProtect(ctx, h);
         JSStringRef ps = str_new(path);
@@ -584,6 +610,15 @@ static int register_functions(struct js_runtime *rt, JSObjectRef info, struct bu
             struct buf verr = BUF_INIT(4096);
             if (validator_check_schema(e->pub.args, &verr) < 0) {
                 buf_appendf(err, "function `%s`: bad args validator: %s", path, verr.data);
+                buf_release(&verr);
+                goto out;
+            }
+            buf_release(&verr);
+        }
+        if (e->pub.returns) {
+            struct buf verr = BUF_INIT(4096);
+            if (validator_check_schema(e->pub.returns, &verr) < 0) {
+                buf_appendf(err, "function `%s`: bad returns validator: %s", path, verr.data);
                 buf_release(&verr);
                 goto out;
             }
@@ -630,7 +665,14 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
-    set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
+    JSObjectRef native = js_native_make(rt);
+    if (rt->opts.env_json) {
+        JSStringRef es = str_new(rt->opts.env_json);
+        set_prop(rt->ctx, native, "env", JSValueMakeString(rt->ctx, es));
+        JSStringRelease(es);
+    }
+    rt->opts.env_json = NULL; /* borrowed for this call only */
+    set_prop(rt->ctx, global, "__vr_native", native);
     if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
         buf_append_str(err, "prelude: ");
         describe_exception(rt, exc, vr_prelude_js, vr_prelude_js_len, PRELUDE_URL, err);
@@ -709,6 +751,7 @@ void js_runtime_free(struct js_runtime *rt)
         JSValueUnprotect(rt->ctx, e->handler);
         JSValueUnprotect(rt->ctx, e->path_val);
         json_decref(e->pub.args);
+        json_decref(e->pub.returns);
         vr_free((char *)e->pub.path);
     }
     if (rt->run_fn)
@@ -927,6 +970,15 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     }
     if (res->status == JS_ERR_THROWN && !res->error_code.len)
         buf_append_str(&res->error_code, "FunctionFailed");
+    if (res->status == JS_OK && fn->returns) {
+        /* a result that breaks its `returns` validator fails the call: a mutation's writes
+         * roll back below with everything else it did */
+        buf_reset(&rt->s3);
+        if (js_check_returns(rt, fn, res->value.data, res->value.len, &rt->s3) < 0) {
+            buf_reset(&res->value);
+            fail(res, JS_ERR_THROWN, "ReturnsValidationError", rt->s3.data);
+        }
+    }
 
     if (txn) {
         if (res->status == JS_OK) {

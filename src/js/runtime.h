@@ -33,6 +33,7 @@ struct js_function {
     enum js_fn_kind kind;
     int internal;          /* internalQuery/internalMutation/internalAction */
     json_t *args;          /* validator JSON (validator.h) of the args object, or NULL for any */
+    json_t *returns;       /* validator JSON of the result (`returns`), or NULL: not checked */
 };
 
 struct js_options {
@@ -40,6 +41,9 @@ struct js_options {
     uint32_t action_timeout_ms; /* default 600000 */
     uint32_t memory_limit_mb;   /* JS heap one execution may grow to (MemoryLimit past it);
                                    default 256 */
+    const char *env_json;       /* process.env: a JSON object of string values, or NULL for {};
+                                   borrowed by js_runtime_new only (the runtime keeps a copy in
+                                   its JS heap, frozen: a change of env is a new runtime) */
 };
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
@@ -64,7 +68,9 @@ const struct js_function *js_runtime_function_at(const struct js_runtime *rt, si
 enum js_status {
     JS_OK,
     JS_ERR_ARGS,     /* argument validation failed (message names the argument) */
-    JS_ERR_THROWN,   /* the handler threw or rejected (message is the error's message) */
+    JS_ERR_THROWN,   /* the handler threw or rejected (message is the error's message), or
+                        its result did not match its `returns` validator
+                        (ReturnsValidationError) */
     JS_ERR_TIMEOUT,  /* ran past its time limit (ExecutionTimeout) or memory limit (MemoryLimit) */
     JS_ERR_INTERNAL  /* storage failure, a stop (ServerShuttingDown) or a bug of ours */
 };

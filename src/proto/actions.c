@@ -51,6 +51,7 @@ struct action_bundle {
     char *text;
     size_t len;
     char *name;
+    char *env; /* process.env as JSON (js_options.env_json), or NULL */
 };
 
 struct action_worker {
@@ -95,6 +96,7 @@ static void bundle_unref(struct action_bundle *b) /* under mu */
         return;
     vr_free(b->text);
     vr_free(b->name);
+    vr_free(b->env);
     vr_free(b);
 }
 
@@ -159,7 +161,9 @@ static int worker_load(struct action_worker *w, struct action_bundle *b, struct 
         return 0;
     js_runtime_free(w->rt);
     w->rt = NULL;
-    if (js_runtime_new(NULL, &w->pool->js_opts, b->text, b->len, b->name, &w->rt, err) < 0)
+    struct js_options opts = w->pool->js_opts;
+    opts.env_json = b->env;
+    if (js_runtime_new(NULL, &opts, b->text, b->len, b->name, &w->rt, err) < 0)
         return -1;
     js_runtime_set_remote(w->rt, remote_call, w);
     js_runtime_set_stop_check(w->rt, should_stop, w->pool);
@@ -394,10 +398,12 @@ uint64_t action_pool_rejected(const struct action_pool *p)
     return p->rejected;
 }
 
-void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name)
+void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name,
+                      const char *env_json)
 {
     struct action_bundle *b = vr_calloc(1, sizeof *b);
     b->refs = 1;
+    b->env = env_json ? vr_strdup(env_json) : NULL;
     b->text = vr_memdup(bundle, len);
     b->len = len;
     b->name = vr_strdup(name ? name : "bundle.js");

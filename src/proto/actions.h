@@ -43,9 +43,11 @@ struct action_pool *action_pool_new(struct loop *loop, struct shard *shard,
  * other answers held back for that batch (http_api_release); 0 otherwise or for NULL. */
 int action_pool_free(struct action_pool *p);
 
-/* A new version of the app (copied): actions started from now on run it; running ones finish
- * on the version they started with. */
-void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name);
+/* A new version of the app (copied), with its process.env (JSON text as js_options.env_json,
+ * copied; NULL: none): actions started from now on run it; running ones finish on the version
+ * they started with. */
+void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name,
+                      const char *env_json);
 
 /* Queues the action fn (already validated against the shard's runtime) with args (value.h JSON
  * of an object). 0: done(arg, res) will be called; -EAGAIN: max_pending actions are queued or

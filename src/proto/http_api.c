@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "net/ws.h"
 #include "proto/actions.h"
+#include "proto/http_admin_env.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
 #include "proto/sync.h"
@@ -368,6 +369,24 @@ static int admin_authorized(const struct http_api *api, const struct http_reques
     return CRYPTO_memcmp(h->p + sizeof prefix - 1, api->admin_key, klen) == 0;
 }
 
+/* The admin routes' gate: POST with the admin key, else answered here (405, 401). */
+static int admin_gate(const struct http_api *api, struct conn *c, const struct http_request *req,
+                      int is_post)
+{
+    if (!is_post) {
+        respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+        return 0;
+    }
+    if (!admin_authorized(api, req)) {
+        respond_error(c, 401, "Unauthorized",
+                      "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
+                      "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
+                      NULL);
+        return 0;
+    }
+    return 1;
+}
+
 static void handle_health(struct http_api *api, struct conn *c)
 {
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -581,6 +600,12 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         } else {
             handle_call(api, c, req, -1, 1);
         }
+        return;
+    }
+    if (path.len >= 14 && !memcmp(path.p, "/api/admin/env", 14) &&
+        (path.len == 14 || path.p[14] == '/')) {
+        if (admin_gate(api, c, req, is_post))
+            http_admin_env_handle(api->shard, c, req, slice_of(path.p + 14, path.len - 14));
         return;
     }
     if (slice_eq_str(path, "/api/health") && is_get) {

@@ -2,6 +2,9 @@
  * iteration; reload is all-or-nothing. */
 #include "proto/shard.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
@@ -40,27 +43,138 @@ void shard_free(struct shard *s)
     buf_release(&err);
     if (s->rt)
         js_runtime_free(s->rt);
+    vr_free(s->bundle);
+    vr_free(s->bundle_name);
+    json_decref(s->env_file);
     live_free(s->live);
     store_close(s->store);
     vr_free(s);
 }
 
+json_t *shard_env_json(struct shard *s, struct buf *err)
+{
+    json_t *stored = NULL;
+    if (store_env_list(s->store, &stored, err) < 0)
+        return NULL;
+    json_t *env = s->env_file ? json_deep_copy(s->env_file) : json_object();
+    json_object_update(env, stored); /* `vireo env` wins over the file */
+    json_decref(stored);
+    return env;
+}
+
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err)
 {
     struct js_runtime *rt = NULL;
+    char *env_text = NULL;
+    int rc = -1;
     if (commit_batch(s, err) < 0) /* schema changes cannot happen inside a batch */
         return -1;
-    if (js_runtime_new(s->store, &s->js_opts, bundle, len, name, &rt, err) < 0)
+    json_t *env = shard_env_json(s, err);
+    if (!env)
         return -1;
+    env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(env);
+    struct js_options opts = s->js_opts;
+    opts.env_json = env_text;
+    if (js_runtime_new(s->store, &opts, bundle, len, name, &rt, err) < 0)
+        goto out;
     if (s->rt)
         js_runtime_free(s->rt);
     s->rt = rt;
     js_runtime_set_commit_hook(rt, on_commit, s);
     s->loads++;
+    if (bundle != s->bundle) { /* keep a copy for reloads */
+        char *copy = vr_memdup(bundle, len);
+        vr_free(s->bundle);
+        vr_free(s->bundle_name);
+        s->bundle = copy;
+        s->bundle_len = len;
+        s->bundle_name = vr_strdup(name ? name : "bundle.js");
+    }
     if (s->actions)
-        action_pool_load(s->actions, bundle, len, name);
+        action_pool_load(s->actions, bundle, len, name, env_text);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
     log_info("app", "loaded %zu functions from \"%s\"", js_runtime_function_count(rt), name);
+    rc = 0;
+out:
+    free(env_text);
+    return rc;
+}
+
+int shard_reload(struct shard *s, struct buf *err)
+{
+    if (!s->bundle || !s->rt)
+        return 0;
+    return shard_load(s, s->bundle, s->bundle_len, s->bundle_name, err);
+}
+
+void shard_set_env_file(struct shard *s, json_t *env_file, const char *source)
+{
+    json_decref(s->env_file);
+    s->env_file = NULL;
+    if (!env_file)
+        return;
+    struct buf err = BUF_INIT(4096);
+    json_t *ok = json_object();
+    const char *k;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach(env_file, k, klen, v) {
+        const char *why = NULL;
+        if (store_env_check_name(k, klen, &err) < 0)
+            why = err.data;
+        else if (!json_is_string(v) || json_string_length(v) > STORE_ENV_VALUE_MAX)
+            why = "its value is longer than 8192 bytes";
+        else if (memchr(json_string_value(v), '\0', json_string_length(v)))
+            why = "its value contains a NUL character";
+        else if (json_object_size(ok) >= STORE_ENV_MAX_VARS)
+            why = "more than 100 variables";
+        if (why)
+            log_warn("app", "%s: variable `%.*s` ignored: %s", source, (int)(klen > 60 ? 60 : klen),
+                     k, why);
+        else
+            json_object_setn(ok, k, klen, v);
+    }
+    buf_release(&err);
+    json_decref(env_file);
+    s->env_file = ok;
+}
+
+static void env_reload(struct shard *s, struct buf *load_err)
+{
+    buf_reset(load_err);
+    if (shard_reload(s, load_err) < 0)
+        log_error("app", "reload after an environment change failed (the previous version "
+                         "keeps running): %s", load_err->data);
+}
+
+int shard_env_set(struct shard *s, const char *name, size_t name_len, const char *value,
+                  size_t value_len, struct buf *err, struct buf *load_err)
+{
+    commit_batch(s, err); /* a failure is reported by the next shard_commit */
+    buf_reset(err);
+    int r = store_env_set(s->store, name, name_len, value, value_len, err);
+    if (r < 0)
+        return r;
+    log_info("app", "environment variable %.*s set", (int)name_len, name);
+    env_reload(s, load_err);
+    return 0;
+}
+
+int shard_env_remove(struct shard *s, const char *name, size_t name_len, int *removed,
+                     struct buf *err, struct buf *load_err)
+{
+    commit_batch(s, err);
+    buf_reset(err);
+    int r = store_env_remove(s->store, name, name_len, err);
+    if (r < 0)
+        return r;
+    *removed = r;
+    buf_reset(load_err);
+    if (r) {
+        log_info("app", "environment variable %.*s removed", (int)name_len, name);
+        env_reload(s, load_err);
+    }
     return 0;
 }
 

@@ -28,6 +28,11 @@ struct shard {
     int lost_batch;        /* a batch failed since the last shard_commit that reported it */
     struct action_pool *actions; /* runs actions off this thread (proto/actions.h); NULL: they
                                     run inline through shard_call */
+    char *bundle;          /* the running version's bundle (a copy), for reloads; NULL: none */
+    size_t bundle_len;
+    char *bundle_name;
+    json_t *env_file;      /* variables from a file (.env.local under `vireo dev`); those set
+                              with `vireo env` (the store's) win over them; NULL: none */
 };
 
 /* store_opts may be NULL (the defaults: full durability). */
@@ -39,6 +44,29 @@ void shard_free(struct shard *s);
  * the action pool (if any) gets it for the actions that start from now on.
  * On failure the old version stays and err says why (file and line for JS errors). */
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err);
+
+/* Loads the running bundle again (after an environment change): same contract as shard_load.
+ * 0 without a running version (nothing to reload). */
+int shard_reload(struct shard *s, struct buf *err);
+
+/* Environment variables: process.env of the next load is the file's variables (env_file, taken
+ * over: the caller's reference is consumed; NULL: none; `source` names the file in warnings)
+ * overlaid with the store's. Variables of the file with a bad name, a value over the limit or
+ * past the count limit are dropped with a warning that names them, never their values.
+ * shard_env_set / shard_env_remove change the store's (committing the open batch first, like a
+ * load) and reload the running version so that every function, actions included, sees the
+ * change. They return store_env_set's negative codes with err when the change is refused
+ * (-EINVAL a bad name, -E2BIG a value too long, -ENOSPC too many variables, -EIO storage);
+ * otherwise the change is stored and they return 0 (remove:
+ * 0 also when the name was not set, *removed says), with load_err holding why the reload failed
+ * (the old version keeps serving) or empty. shard_env_json: the effective variables as a new
+ * JSON object, or NULL with err. */
+void shard_set_env_file(struct shard *s, json_t *env_file, const char *source);
+int shard_env_set(struct shard *s, const char *name, size_t name_len, const char *value,
+                  size_t value_len, struct buf *err, struct buf *load_err);
+int shard_env_remove(struct shard *s, const char *name, size_t name_len, int *removed,
+                     struct buf *err, struct buf *load_err);
+json_t *shard_env_json(struct shard *s, struct buf *err);
 
 /* Calls a function inside the current batch (a mutation or action opens one if needed; a query
  * outside a batch runs on committed data). While s->batch_open, results must not reach a client

@@ -15,6 +15,7 @@
 #ifndef VR_STORE_STORE_H
 #define VR_STORE_STORE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -211,6 +212,22 @@ int store_idem_prune(struct store *s, double max_age_ms, struct buf *err);
 void store_idem_key(struct buf *out, const char *scope, const char *key, const char *path,
                     const char *args_canon, size_t args_len);
 int store_idem_conflict(struct store *s, const char *record_key, size_t len, struct buf *err);
+
+/* Environment variables (store_env.c), in the _vr_env system table. Names: a letter, then
+ * letters, digits and underscores, at most STORE_ENV_NAME_MAX characters; values: at most
+ * STORE_ENV_VALUE_MAX bytes, no NUL; at most STORE_ENV_MAX_VARS names. Errors name the variable,
+ * never its value. Set and remove need no transaction or batch open (-EIO otherwise).
+ * store_env_set: 0, or -EINVAL (a bad name, a NUL in the value), -E2BIG (value too long),
+ * -ENOSPC (too many variables), -EIO (storage). store_env_remove: 1 removed, 0 it was not set,
+ * or -EINVAL / -EIO. store_env_list: *out = a new JSON object {name: value}; 0 or -1. */
+#define STORE_ENV_NAME_MAX 40
+#define STORE_ENV_VALUE_MAX 8192
+#define STORE_ENV_MAX_VARS 100
+int store_env_check_name(const char *name, size_t len, struct buf *err);
+int store_env_list(struct store *s, json_t **out, struct buf *err);
+int store_env_set(struct store *s, const char *name, size_t name_len, const char *value,
+                  size_t value_len, struct buf *err);
+int store_env_remove(struct store *s, const char *name, size_t name_len, struct buf *err);
 
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);

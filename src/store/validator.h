@@ -33,4 +33,12 @@ int validator_check_schema(const json_t *validator, struct buf *err);
 int validator_check(const struct validator_ctx *ctx, const json_t *validator, const json_t *value,
                     struct buf *err);
 
+/* As validator_check, but the error is worded as Convex's backend words it (validator_convex.c):
+ *   Object is missing the required field `count`. Consider wrapping the field validator in
+ *   `v.optional(...)` if this is expected.\n\nObject: {total: 3.0}\nValidator: v.object({...})
+ *   Value does not match validator.\nPath: .count\nValue: "3"\nValidator: v.float64()
+ * Used for `returns` validators, whose errors Convex apps already know. */
+int validator_check_convex(const struct validator_ctx *ctx, const json_t *validator,
+                           const json_t *value, struct buf *err);
+
 #endif

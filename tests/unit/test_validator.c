@@ -189,4 +189,62 @@ TEST(schema_shapes)
     CHECK(strlen(schema_err("{\"type\":\"record\",\"keys\":\"string\"}")) > 0);
 }
 
+/* validator_check_convex: Convex's texts, its value and validator printing. */
+static const char *convex(const char *validator, const char *value)
+{
+    static struct buf err = BUF_INIT(BUF_NOLIMIT);
+    struct validator_ctx ctx = { "field", fake_id_table, NULL };
+    json_t *v = J(validator), *x = J(value);
+    buf_reset(&err);
+    if (validator_check_convex(&ctx, v, x, &err) == 0)
+        buf_reset(&err);
+    json_decref(v);
+    json_decref(x);
+    return err.data ? err.data : "";
+}
+
+TEST(convex_texts)
+{
+    const char *num = "{\"type\":\"number\"}";
+    CHECK_EQ_STR(convex(num, "3"), "");
+    CHECK_EQ_STR(convex(num, "\"3\""),
+                 "Value does not match validator.\n\nValue: \"3\"\nValidator: v.float64()");
+    CHECK_EQ_STR(convex("{\"type\":\"string\"}", "3"),
+                 "Value does not match validator.\n\nValue: 3.0\nValidator: v.string()");
+    CHECK_EQ_STR(convex("{\"type\":\"string\"}", "0.1"),
+                 "Value does not match validator.\n\nValue: 0.1\nValidator: v.string()");
+    CHECK_EQ_STR(convex("{\"type\":\"string\"}", "1e16"),
+                 "Value does not match validator.\n\nValue: 1e16\nValidator: v.string()");
+    CHECK_EQ_STR(convex("{\"type\":\"string\"}", "123456789012345"),
+                 "Value does not match validator.\n\nValue: 123456789012345.0\n"
+                 "Validator: v.string()");
+    CHECK_EQ_STR(convex("{\"type\":\"string\"}", "{\"$integer\":\"BwAAAAAAAAA=\"}"),
+                 "Value does not match validator.\n\nValue: 7\nValidator: v.string()");
+    CHECK_EQ_STR(convex("{\"type\":\"string\"}", "[true, null, {\"b\": \"q\\\"\", \"a\": 1}]"),
+                 "Value does not match validator.\n\nValue: [true, null, {a: 1.0, b: \"q\\\"\"}]\n"
+                 "Validator: v.string()");
+    const char *rec = "{\"type\":\"record\",\"keys\":{\"type\":\"id\",\"tableName\":\"users\"},"
+                      "\"values\":{\"fieldType\":{\"type\":\"boolean\"},\"optional\":false}}";
+    CHECK_EQ_STR(convex(rec, "{\"user_1\": true}"), "");
+    CHECK_EQ_STR(convex(rec, "{\"user_1\": 1}"),
+                 "Value does not match validator.\nPath: .values()\nValue: 1.0\n"
+                 "Validator: v.boolean()");
+    CHECK_EQ_STR(convex(rec, "{\"msg_1\": true}"),
+                 "Found ID \"msg_1\" from table `messages`, which does not match the table name "
+                 "in validator `v.id(\"users\")`.Path: .keys()");
+    CHECK_EQ_STR(convex("{\"type\":\"literal\",\"value\":\"a\"}", "\"b\""),
+                 "`\"b\"` does not match literal validator `v.literal(\"a\")`.");
+    const char *obj = "{\"type\":\"object\",\"value\":{\"b\":{\"fieldType\":{\"type\":\"any\"},"
+                      "\"optional\":true},\"a\":{\"fieldType\":{\"type\":\"array\",\"value\":"
+                      "{\"type\":\"int64\"}},\"optional\":false}}}";
+    CHECK_EQ_STR(convex(obj, "{}"),
+                 "Object is missing the required field `a`. Consider wrapping the field validator "
+                 "in `v.optional(...)` if this is expected.\n\nObject: {}\n"
+                 "Validator: v.object({a: v.array(v.int64()), b: v.optional(v.any())})");
+    CHECK_EQ_STR(convex("{\"type\":\"array\",\"value\":" "{\"type\":\"object\",\"value\":{}}}",
+                        "[{}, {\"x\": null}]"),
+                 "Object contains extra field `x` that is not in the validator.\nPath: [1]\n"
+                 "Object: {x: null}\nValidator: v.object({})");
+}
+
 TEST_MAIN()

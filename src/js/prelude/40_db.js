@@ -241,6 +241,27 @@ class Query {
         throw new Error("paginate() is not supported yet");
     }
 
+    /* The number of documents collect() would return, without keeping them; its read set is the
+     * whole range it counted, as collect()'s is, so a live count re-runs on any change there. */
+    async count() {
+        const h = native.scanOpen(this.table, this.index, this.range, this.desc);
+        const filtered = this.filters.length > 0;
+        let n = 0, consumed = 0;
+        try {
+            for (;;) {
+                const docs = decode(native.scanNext(h, MAX_BATCH));
+                for (let i = 0; i < docs.length; i++) {
+                    consumed++;
+                    if (!filtered || this.matches(docs[i])) n++;
+                }
+                if (docs.length < MAX_BATCH) break;
+            }
+        } finally {
+            native.scanClose(h, consumed);
+        }
+        return n;
+    }
+
     [Symbol.asyncIterator]() {
         const q = this;
         let h = null, docs = [], pos = 0, consumed = 0, ended = false;
@@ -288,6 +309,50 @@ function checkTable(table, what) {
         throw new TypeError(`${what}: expected a table name, got ${describeType(table)}`);
 }
 
+/* System tables (Convex's): read through ctx.db.system only, never written by app code. Their
+ * features bring their documents (scheduled functions, file storage); until then they are
+ * empty. */
+const SYSTEM_TABLES = ["_scheduled_functions", "_storage"];
+
+function refuseSystemWrite(table, what) {
+    if (typeof table === "string" && table.charCodeAt(0) === 95 /* _ */)
+        throw new Error(`${what}: \`${table}\` is a system table; system tables are read-only ` +
+            `(read them with ctx.db.system)`);
+}
+
+/* A query over a system table that has no documents yet: every read returns nothing. */
+class SystemQuery extends Query {
+    run() { return []; }
+    async count() { return 0; }
+    [Symbol.asyncIterator]() {
+        return { next: () => Promise.resolve({ value: undefined, done: true }),
+                 return: () => Promise.resolve({ value: undefined, done: true }) };
+    }
+}
+
+const system = Object.freeze({
+    async get(a, b) {
+        const id = b === undefined ? a : b;
+        checkId(id, "db.system.get()");
+        const table = native.idTable(id);
+        if (typeof table === "string" && table.charCodeAt(0) !== 95)
+            throw new Error(`db.system.get(): \`${id}\` is a document of \`${table}\`, not of ` +
+                `a system table; use db.get()`);
+        return null;
+    },
+    query(table) {
+        checkTable(table, "db.system.query()");
+        if (!SYSTEM_TABLES.includes(table))
+            throw new Error(`db.system.query(): \`${table}\` is not a system table (system ` +
+                `tables: ${SYSTEM_TABLES.join(", ")}); use db.query()`);
+        return new SystemQuery(table);
+    },
+    normalizeId(table, id) {
+        return SYSTEM_TABLES.includes(table) && typeof id === "string" &&
+            native.idTable(id) === table ? id : null;
+    },
+});
+
 function checkId(id, what) {
     if (typeof id !== "string")
         throw new TypeError(`${what}: expected a document id, got ${describeType(id)}`);
@@ -310,11 +375,15 @@ const reader = Object.freeze({
     },
     query(table) {
         checkTable(table, "db.query()");
+        if (SYSTEM_TABLES.includes(table))
+            throw new Error(`db.query(): \`${table}\` is a system table; read it with ` +
+                `db.system.query()`);
         return new Query(table);
     },
     normalizeId(table, id) {
         return typeof id === "string" && native.idTable(id) === table ? id : null;
     },
+    system,
 });
 
 function stripSystem(doc) {
@@ -329,8 +398,10 @@ const writer = Object.freeze({
     get: reader.get,
     query: reader.query,
     normalizeId: reader.normalizeId,
+    system,
     async insert(table, doc) {
         checkTable(table, "db.insert()");
+        refuseSystemWrite(table, "db.insert()");
         checkDoc(doc, "db.insert()");
         return native.insert(table, encode(doc, "db.insert()"));
     },

@@ -5,12 +5,12 @@
 
 const QUERY = 0, MUTATION = 1, ACTION = 2;
 const KIND_NAMES = ["query", "mutation", "action"];
-const registry = new WeakMap(); /* registered function -> {kind, internal, handler, args} */
+const registry = new WeakMap(); /* function -> {kind, internal, handler, args, returns} */
 
 function register(kind, internal, def) {
     const title = KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1);
     const name = internal ? "internal" + title : KIND_NAMES[kind];
-    let handler, args = null;
+    let handler, args = null, returns = null;
     if (typeof def === "function") {
         handler = def;
     } else if (def !== null && typeof def === "object" && typeof def.handler === "function") {
@@ -21,6 +21,8 @@ function register(kind, internal, def) {
                 throw new TypeError(`${name}(): args must be an object of validators or a ` +
                     `v.object()`);
         }
+        if (def.returns !== undefined)
+            returns = def.returns instanceof Validator ? def.returns : v.object(def.returns);
     } else {
         throw new TypeError(`${name}(): expected a handler function or {args, handler}`);
     }
@@ -34,7 +36,8 @@ function register(kind, internal, def) {
     fn.isPublic = !internal;
     fn.isInternal = internal;
     fn.exportArgs = () => JSON.stringify(args ? args.json : { type: "any" });
-    registry.set(fn, { kind, internal, handler, args });
+    fn.exportReturns = () => JSON.stringify(returns ? returns.json : null);
+    registry.set(fn, { kind, internal, handler, args, returns });
     return fn;
 }
 
@@ -216,6 +219,7 @@ async function nestedExec(kind, path, argsText) {
     try {
         const r = await handler(makeCtx(kind), decode(argsText));
         text = encode(r, "return value");
+        native.checkReturns(path, text);
         ok = true;
     } finally {
         [mode, frozenNow, currentPath, s0, s1, s2, s3] = saved;
@@ -309,7 +313,8 @@ function load() {
             if (!info) continue;
             const add = (path) => {
                 const args = info.args ? info.args.json : null;
-                functions.push({ path, kind: info.kind, internal: info.internal, args });
+                const returns = info.returns ? info.returns.json : null;
+                functions.push({ path, kind: info.kind, internal: info.internal, args, returns });
                 handlers.push(info.handler);
             };
             add(mod + ":" + name);

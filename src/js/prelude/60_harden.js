@@ -140,7 +140,7 @@ const INTRINSIC_GLOBALS = [
     "Uint16Array", "Int32Array", "Uint32Array", "Float16Array", "Float32Array", "Float64Array",
     "BigInt64Array", "BigUint64Array", "Intl", "Iterator", "console", "fetch", "parseInt",
     "parseFloat", "isNaN", "isFinite", "encodeURI", "encodeURIComponent", "decodeURI",
-    "decodeURIComponent", "escape", "unescape", "queueMicrotask", "globalThis",
+    "decodeURIComponent", "escape", "unescape", "queueMicrotask", "process", "globalThis",
 ];
 
 /* Intrinsics that no global names. */

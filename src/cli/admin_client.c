@@ -1,0 +1,62 @@
+/* admin_client: what the commands that talk to a running server share (`vireo run`, `vireo
+ * env`): finding the admin key (--admin-key, $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key) and
+ * one POST of a JSON body to an admin endpoint with it. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "base/banned.h"
+
+const char *admin_find_key(const char *cmd, const char *key, const char *dir, char out[65])
+{
+    if (key && *key)
+        return key;
+    struct app_paths p;
+    struct buf err = BUF_INIT(8192);
+    int r = app_paths_init(&p, dir) < 0 ? -ENOENT : app_admin_key(&p, 0, out, &err);
+    if (r == -ENOENT)
+        fprintf(stderr, "vireo %s: no admin key: run it in the app folder (it reads "
+                        ".vireo/admin_key, written by `vireo dev`), or pass --admin-key\n",
+                cmd);
+    else if (r < 0)
+        fprintf(stderr, "vireo %s: %s\n", cmd, err.data);
+    buf_release(&err);
+    return r < 0 ? NULL : out;
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    return buf_append(b, p, size * n) < 0 ? 0 : size * n;
+}
+
+int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,
+               const char *body, struct buf *resp, long *status)
+{
+    char target[4200], auth[200];
+    snprintf(target, sizeof target, "%s%s", url, endpoint);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, auth);
+    curl_easy_setopt(curl, CURLOPT_URL, target);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cr = curl_easy_perform(curl);
+    *status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    if (cr != CURLE_OK)
+        fprintf(stderr, "vireo %s: cannot reach %s: %s (is `vireo dev` running?)\n", cmd, url,
+                curl_easy_strerror(cr));
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    return cr == CURLE_OK ? 0 : -1;
+}
