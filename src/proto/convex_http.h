@@ -20,13 +20,13 @@ enum convex_format {
     CONVEX_CLEAN    /* "json": int64 as a decimal string, bytes as base64, NaN as "NaN", ... */
 };
 
-/* 1 if the request is Convex-shaped: it has a Convex-Client header, or its body (root, may be
- * NULL when it did not parse) has a "format" field or "args" that is neither an object nor null. */
+/* 1 if the request is Convex-shaped: it has a Convex-Client header (ConvexHttpClient sends one),
+ * or its body (root; NULL when it did not parse) is an object with a "format" field. */
 int convex_http_is_convex(const struct http_request *req, const json_t *root);
 
-/* The value format a Convex-shaped request asked for: its "format" (NULL: none given; then
- * encoded for a client that sends Convex-Client, clean JSON otherwise, as Convex does). 0, or -1
- * with Convex's BadFormat message in err. */
+/* The value format a Convex-shaped request asked for: its "format" (NULL or null: none given;
+ * then encoded for a client that sends Convex-Client, clean JSON otherwise, as Convex does). 0;
+ * -1 (an unknown name: Convex's BadFormat message in err) or -2 (not a string: BadJsonBody). */
 int convex_http_format(const json_t *format, int has_client, enum convex_format *out,
                        struct buf *err);
 

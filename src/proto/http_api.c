@@ -244,7 +244,7 @@ static int parse_call(struct conn *c, const struct http_request *req, struct cal
                                    http_header_get(req, "convex-client") != NULL, &cr->format,
                                    &err);
         if (r < 0)
-            respond_refused(c, cr, 400, "BadFormat", err.data);
+            respond_refused(c, cr, 400, r == -1 ? "BadFormat" : "BadJsonBody", err.data);
         buf_release(&err);
         if (r < 0)
             goto fail;
