@@ -32,12 +32,12 @@
 
 /* The StateVersion parts that are Convex's alone; the ts is the session's `version`. */
 struct convex_session {
-    char *client_id;        /* Connect's sessionId: the scope of mutation idempotency */
-    uint64_t query_set;     /* the newVersion of the last ModifyQuerySet applied */
+    char *client_id;         /* Connect's sessionId: the scope of mutation idempotency */
+    uint64_t query_set;      /* the newVersion of the last ModifyQuerySet applied */
     uint64_t sent_query_set; /* ... as the last Transition's endVersion told the client */
-    uint64_t identity;      /* bumped by each accepted Authenticate */
+    uint64_t identity;       /* bumped by each accepted Authenticate */
     uint64_t sent_identity;
-    int force;              /* a Transition must go out even without modifications */
+    int force; /* a Transition must go out even without modifications */
 };
 
 void convex_session_free(struct convex_session *cs)
@@ -86,8 +86,7 @@ static int decode_ts(const char *s, uint64_t *out)
     return 0;
 }
 
-static void append_state_version(struct buf *b, uint64_t query_set, uint64_t identity,
-                                 uint64_t ts)
+static void append_state_version(struct buf *b, uint64_t query_set, uint64_t identity, uint64_t ts)
 {
     buf_appendf(b, "{\"querySet\":%" PRIu64 ",\"identity\":%" PRIu64 ",\"ts\":", query_set,
                 identity);
@@ -139,8 +138,8 @@ static void send_fatal(struct sync_conn *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    log_info("convex", "conn=%llu FatalError: %s",
-             c->ws ? (unsigned long long)ws_id(c->ws) : 0ull, msg);
+    log_info("convex", "conn=%llu FatalError: %s", c->ws ? (unsigned long long)ws_id(c->ws) : 0ull,
+             msg);
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"type\":\"FatalError\",\"error\":");
     buf_append_json_str(&b, msg, strlen(msg));
@@ -174,8 +173,8 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
         free(data);
         json_decref(e);
     } else {
-        buf_appendf(b, "{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":",
-                    sub->query_id);
+        buf_appendf(b,
+                    "{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":", sub->query_id);
         buf_append(b, lq->result.data, lq->result.len);
         buf_append_str(b, ",\"logLines\":[],\"journal\":null}");
     }
@@ -184,9 +183,18 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
     *first = 0;
 }
 
+/* A successful MutationResponse (its frame as built above, or replaced by fail_responses). */
+static int mutation_succeeded(const struct buf *frame)
+{
+    static const char ok[] = "\"success\":true";
+    size_t n = frame->len < 96 ? frame->len : 96;
+    return memmem(frame->data, n, ok, sizeof ok - 1) != NULL;
+}
+
 /* Mutation responses go out before the Transition: the client resolves a mutation when a
- * Transition reaches its ts, so one always follows them (empty if nothing changed). Action
- * responses follow the Transition, which holds the writes of the mutations the action ran. */
+ * Transition reaches its ts, so one always follows a successful one (empty if nothing changed).
+ * Action responses follow the Transition, which holds the writes of the mutations the action ran.
+ */
 void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
 {
     struct convex_session *cv = s->cvx;
@@ -194,8 +202,8 @@ void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t
     int mutations = 0;
     for (size_t i = 0; c && i < s->n_responses; i++)
         if (s->responses[i].kind == JS_MUTATION) {
+            mutations |= mutation_succeeded(&s->responses[i].frame);
             sync_send_msg(c, &s->responses[i].frame, 0);
-            mutations = 1;
         }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"type\":\"Transition\",\"startVersion\":");
@@ -317,12 +325,14 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
                    MAX_SESSION_ID);
         return;
     }
-    if ((cc && get_uint(cc, &n) < 0) || (reason && !json_is_null(reason) && !json_is_string(reason))) {
+    if ((cc && get_uint(cc, &n) < 0) ||
+        (reason && !json_is_null(reason) && !json_is_string(reason))) {
         send_fatal(c, "Connect: `connectionCount` must be a non-negative integer and "
                       "`lastCloseReason` a string or null");
         return;
     }
-    if (mot && !json_is_null(mot) && (!json_is_string(mot) || decode_ts(json_string_value(mot), &n) < 0)) {
+    if (mot && !json_is_null(mot) &&
+        (!json_is_string(mot) || decode_ts(json_string_value(mot), &n) < 0)) {
         send_fatal(c, "Connect: `maxObservedTimestamp` must be an encoded timestamp (base64 of "
                       "8 bytes)");
         return;
@@ -369,13 +379,16 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
         return;
     }
     if (base != cv->query_set) {
-        send_fatal(c, "Base version %" PRIu64 " passed up doesn't match the current version %" PRIu64,
+        send_fatal(c,
+                   "Base version %" PRIu64 " passed up doesn't match the current version %" PRIu64,
                    base, cv->query_set);
         return;
     }
     if (next <= base) {
-        send_fatal(c, "ModifyQuerySet: newVersion %" PRIu64 " must be greater than baseVersion "
-                      "%" PRIu64, next, base);
+        send_fatal(c,
+                   "ModifyQuerySet: newVersion %" PRIu64 " must be greater than baseVersion "
+                   "%" PRIu64,
+                   next, base);
         return;
     }
     size_t i;
@@ -386,8 +399,10 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
         uint64_t qid;
         if (!type || get_uint(json_object_get(m, "queryId"), &qid) < 0 ||
             (strcmp(type, "Add") && strcmp(type, "Remove"))) {
-            send_fatal(c, "ModifyQuerySet: modifications[%zu] must be {type: \"Add\" or "
-                          "\"Remove\", queryId: a non-negative integer, ...}", i);
+            send_fatal(c,
+                       "ModifyQuerySet: modifications[%zu] must be {type: \"Add\" or "
+                       "\"Remove\", queryId: a non-negative integer, ...}",
+                       i);
             return;
         }
         char k[24];
@@ -403,8 +418,10 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
         const char *path = get_str(json_object_get(m, "udfPath"), MAX_UDF_PATH);
         json_t *journal = json_object_get(m, "journal");
         if (!path || (journal && !json_is_null(journal) && !json_is_string(journal))) {
-            send_fatal(c, "ModifyQuerySet: Add of query %" PRIu64 " needs `udfPath` (a string "
-                          "like \"messages:list\") and `journal` (a string, null or absent)", qid);
+            send_fatal(c,
+                       "ModifyQuerySet: Add of query %" PRIu64 " needs `udfPath` (a string "
+                       "like \"messages:list\") and `journal` (a string, null or absent)",
+                       qid);
             return;
         }
         json_t *args = get_args(c, m, "ModifyQuerySet");
@@ -418,8 +435,10 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
             return;
         }
         if (r == -E2BIG) {
-            send_fatal(c, "TooManyQueries: this connection has %zu queries, the most one may have "
-                          "(--max-queries-per-session)", s->n_subs);
+            send_fatal(c,
+                       "TooManyQueries: this connection has %zu queries, the most one may have "
+                       "(--max-queries-per-session)",
+                       s->n_subs);
             return;
         }
     }
@@ -441,8 +460,10 @@ static void handle_authenticate(struct sync_conn *c, json_t *msg)
         return;
     }
     if (base != cv->identity) {
-        send_fatal(c, "Base identity version %" PRIu64 " passed up doesn't match the current "
-                      "version %" PRIu64, base, cv->identity);
+        send_fatal(c,
+                   "Base identity version %" PRIu64 " passed up doesn't match the current "
+                   "version %" PRIu64,
+                   base, cv->identity);
         return;
     }
     if (!strcmp(tt, "None")) {
@@ -520,8 +541,7 @@ static int submit_action(struct sync_conn *c, const struct js_function *fn, cons
     struct buf err = BUF_INIT(64 * 1024);
     int rc = -1;
     if (js_runtime_check_args(sy->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
-        buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,\"success\":false,",
-                    rid);
+        buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,\"success\":false,", rid);
         append_error(frame, "result", "ArgumentValidationError", err.data, err.len, NULL, 0);
         buf_append_byte(frame, '}');
         goto out;
@@ -610,8 +630,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                 goto queue;
             }
         }
-        struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
-                                  .args_value = args };
+        struct js_call_opts o = {.idempotency_key = idem_key.len ? idem_key.data : NULL,
+                                 .args_value = args};
         buf_appendf(&frame, "{\"type\":\"%sResponse\",\"requestId\":%s,", what, rid);
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"result\":");
@@ -656,8 +676,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         return;
     }
     json_error_t jerr;
-    json_t *msg = json_loadb(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                             &jerr);
+    json_t *msg =
+        json_loadb(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (!msg)
         send_fatal(c, "message is not valid JSON: %s (column %d)", jerr.text, jerr.column);
@@ -665,8 +685,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         send_fatal(c, "a message must be a JSON object with a string `type`");
     else if (!strcmp(type, "Connect"))
         handle_connect(c, msg);
-    else if (strcmp(type, "ModifyQuerySet") && strcmp(type, "Mutation") &&
-             strcmp(type, "Action") && strcmp(type, "Authenticate") && strcmp(type, "Event"))
+    else if (strcmp(type, "ModifyQuerySet") && strcmp(type, "Mutation") && strcmp(type, "Action") &&
+             strcmp(type, "Authenticate") && strcmp(type, "Event"))
         send_fatal(c, "unknown message type \"%.100s\"", type);
     else if (!c->session)
         send_fatal(c, "the first message must be Connect, not %s", type);
@@ -715,7 +735,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     vr_free(c);
 }
 
-static const struct ws_handlers convex_handlers = { NULL, on_message, on_close };
+static const struct ws_handlers convex_handlers = {NULL, on_message, on_close};
 
 void convex_sync_accept(struct sync *sy, struct conn *cn, struct http_request *req)
 {
