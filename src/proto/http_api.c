@@ -22,6 +22,7 @@
 #include "proto/http_admin_env.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
+#include "proto/convex_sync.h"
 #include "proto/sync.h"
 #include "base/banned.h"
 
@@ -759,6 +760,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (api->sync && slice_eq_str(path, "/api/sync")) {
         sync_accept(api->sync, c, req);
+        return;
+    }
+    if (api->sync && convex_sync_path(path.p, path.len)) {
+        convex_sync_accept(api->sync, c, req);
         return;
     }
     if (api->test_echo && slice_eq_str(path, "/__test/echo")) {
