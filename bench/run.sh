@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
-ALL="mutations push-latency fanout precision http-query connections"
+ALL="mutations push-latency fanout precision http-query connections convex-client"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
@@ -90,8 +90,15 @@ for s in $SCENARIOS; do
         cleanup
         continue
     fi
-    out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s.json" --commit "$commit" \
-          --note "$NOTE" --durability "$DURABILITY" "${args[@]}" ${BENCH_ARGS:-} 2>&1)
+    if [ "$s" = convex-client ]; then
+        # the official convex npm client, driven from Node (bench/convex-client.mjs)
+        out=$(NODE_PATH="$PWD/node_modules" node bench/convex-client.mjs --port "$port" \
+              --out "bench/results/$s.json" --commit "$commit" --note "$NOTE" \
+              --durability "$DURABILITY" 2>&1)
+    else
+        out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s.json" --commit "$commit" \
+              --note "$NOTE" --durability "$DURABILITY" "${args[@]}" ${BENCH_ARGS:-} 2>&1)
+    fi
     rc=$?
     printf '%s\n' "$out" | grep -v '^ROW	'
     row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
