@@ -1,5 +1,5 @@
 /* cmd_dev: `vireo dev` and `vireo serve`: bundle the app, open its shard, serve HTTP and
- * WebSocket on one port; dev also watches vireo/ with inotify and reloads on change, keeping the
+ * WebSocket on one port; dev also watches the functions folder (convex/ or vireo/) with inotify and reloads on change, keeping the
  * old version running when the new one does not load. */
 #include <errno.h>
 #include <dirent.h>
@@ -80,6 +80,7 @@ struct dev {
     double idempotency_ms;
     struct http_api api;
     struct app_paths paths;
+    char bundle_name[1100]; /* "convex/": what logs and stack traces call the app's code */
     int watch;
     int inotify_fd;
     struct timer reload_timer;
@@ -92,7 +93,7 @@ static int load_app(struct dev *d)
     struct buf bundle = BUF_INIT(BUF_NOLIMIT), err = BUF_INIT(1 << 20);
     int r = app_bundle(&d->paths, &bundle, &err);
     if (r == 0)
-        r = shard_load(d->shard, bundle.data, bundle.len, "vireo/", &err);
+        r = shard_load(d->shard, bundle.data, bundle.len, d->bundle_name, &err);
     if (r < 0) {
         log_error("dev", "%s%s", err.data,
                   d->shard->rt ? "\n(the previous version keeps running)" : "");
@@ -283,10 +284,11 @@ int cmd_dev(int argc, char **argv, int watch)
             val = a + 13;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf(dev_usage, name,
-                   watch ? "Bundles dir/vireo with esbuild, serves it and reloads it whenever a file "
+                   watch ? "Bundles the functions folder (dir/convex, convex.json's `functions`, or dir/vireo)\nwith esbuild, serves it and reloads it whenever a file "
                            "changes;\nprints function logs. A version that fails to load is "
                            "reported and the old one keeps serving."
-                         : "Bundles dir/vireo once and serves it (production: no watching).");
+                         : "Bundles the functions folder (dir/convex, convex.json's `functions`, or "
+                           "dir/vireo)\nonce and serves it (production: no watching).");
             return 0;
         } else if (!strcmp(a, "--verbose")) {
             log_min_level = LOG_DEBUG;
@@ -342,11 +344,11 @@ int cmd_dev(int argc, char **argv, int watch)
         fprintf(stderr, "vireo %s: cannot open app folder %s: %s\n", name, dir, strerror(errno));
         goto out;
     }
-    if (!path_exists(d.paths.functions)) {
-        fprintf(stderr, "vireo %s: no vireo/ folder in %s (create an app with `vireo init`)\n",
-                name, d.paths.root);
+    if (app_check_functions(&d.paths, &err) < 0) {
+        fprintf(stderr, "vireo %s: %s\n", name, err.data);
         goto out;
     }
+    snprintf(d.bundle_name, sizeof d.bundle_name, "%s/", d.paths.functions_rel);
     struct buf key_err = BUF_INIT(8192);
     int key_created = app_admin_key(&d.paths, 1, admin_key, &key_err);
     if (key_created < 0)
