@@ -177,6 +177,11 @@ out:
     return ret;
 }
 
+int read_file(const char *path, struct buf *out)
+{
+    return read_all(path, out);
+}
+
 int app_paths_init(struct app_paths *p, const char *dir)
 {
     char abs[PATH_MAX];

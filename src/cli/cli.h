@@ -60,5 +60,14 @@ int write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Creates path and its missing parents with `mode`. */
 int mkdir_p(const char *path, mode_t mode);
 int path_exists(const char *path);
+/* Appends the file's content to out: 0, -E2BIG past out's maximum, or -errno. */
+int read_file(const char *path, struct buf *out);
+
+/* `vireo build` and `vireo deploy` (cmd_build.c, cmd_deploy.c). */
+int cmd_build(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+
+/* Bundles the app at p into a bundle file (deploy.h's header, then the bundle) in out. */
+int app_bundle_file(const struct app_paths *p, struct buf *out, struct buf *err);
 
 #endif
