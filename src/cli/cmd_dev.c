@@ -376,7 +376,7 @@ int cmd_dev(int argc, char **argv, int watch)
 
     struct dev d = { .watch = watch, .inotify_fd = -1 };
     int rc = 1, lock_fd = -1, lost = 0;
-    char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400];
+    char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400], deploy_path[4400];
     struct buf err = BUF_INIT(1 << 20);
 
     if (app_paths_init(&d.paths, dir) < 0) {
@@ -447,6 +447,8 @@ int cmd_dev(int argc, char **argv, int watch)
     d.api.test_echo = test_echo;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
     d.api.public_dir = path_exists(public_dir) ? public_dir : NULL;
+    snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);
+    d.api.deploy_path = deploy_path;
 
     struct server_config cfg;
     server_config_defaults(&cfg);

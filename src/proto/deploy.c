@@ -2,8 +2,11 @@
  * thread like a `vireo dev` reload: shard_load commits the open batch, builds the new runtime
  * beside the old one, applies its schema in one transaction, and swaps only when all of that
  * succeeded; connections and sync sessions stay, live queries re-run on the new code. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "js/runtime.h"
@@ -53,7 +56,35 @@ static void respond_error(struct conn *c, const char *code, const char *msg, siz
     buf_release(&b);
 }
 
-void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req)
+/* Writes (data, len) to path through a temp file renamed over it: 0 or -errno. */
+static int save_file(const char *path, const char *data, size_t len)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%.4000s.tmp%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    for (size_t off = 0; off < len && r == 0;) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno != EINTR)
+            r = -errno;
+        else if (w > 0)
+            off += (size_t)w;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req,
+                   const char *save_path)
 {
     char name[DEPLOY_NAME_MAX];
     size_t off = 0;
@@ -69,6 +100,13 @@ void deploy_handle(struct shard *s, struct conn *c, const struct http_request *r
         respond_error(c, "DeployFailed", err.data, err.len);
         goto out;
     }
+    int r = save_path ? save_file(save_path, req->body.p, req->body.len) : 0;
+    if (r < 0)
+        log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s",
+                 save_path, strerror(-r));
+    else if (save_path)
+        log_info("deploy", "saved to \"%s\" (`vireo serve --bundle` it to restart with it)",
+                 save_path);
     buf_appendf(&b, "{\"status\":\"success\",\"functions\":%zu,\"name\":",
                 js_runtime_function_count(s->rt));
     buf_append_json_str(&b, name, strlen(name));

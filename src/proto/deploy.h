@@ -27,7 +27,10 @@ int deploy_parse(const char *data, size_t len, char name[DEPLOY_NAME_MAX], size_
 
 /* POST /api/admin/deploy (the caller has checked the admin key): the body is a bundle file.
  * Answers {"status":"success","functions":N,"name":"convex/"} once the new version serves, or
- * 400 {"status":"error","errorCode":"BadBundle"|"DeployFailed",...} with the old version kept. */
-void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req);
+ * 400 {"status":"error","errorCode":"BadBundle"|"DeployFailed",...} with the old version kept.
+ * A version that loaded is also written to save_path (atomically, mode 0600; NULL: not saved),
+ * so that `vireo serve --bundle save_path` restarts with it; a failed write is logged. */
+void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req,
+                   const char *save_path);
 
 #endif

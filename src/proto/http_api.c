@@ -594,7 +594,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
         else
-            deploy_handle(api->shard, c, req);
+            deploy_handle(api->shard, c, req, api->deploy_path);
         return;
     }
     if (slice_eq_str(path, "/api/health") && is_get) {

@@ -293,6 +293,25 @@ export default defineSchema({
         assert.match(nokey.stderr, /no admin key/);
     });
 
+    test("the last deployed version is saved (0600) and `serve --bundle` restarts with it", async () => {
+        const saved = path.join(dir, ".vireo/deployed.js");
+        const st = fs.statSync(saved);
+        assert.equal(st.mode & 0o777, 0o600);
+        assert.match(fs.readFileSync(saved, "utf8"), HEADER);
+        assert.match(s.stderr, /\[deploy\] saved to ".*deployed\.js"/);
+        const before = await s.value("query", "v:which", {});
+        const savedText = fs.readFileSync(saved, "utf8");
+        // a refused deploy leaves the saved file alone
+        const bad = await request(s.port, "POST", "/api/admin/deploy", "/* vireo-bundle 1 functions=convex/ */\nthrow 1;\n",
+            { headers: { Authorization: `Bearer ${s.adminKey}` } });
+        assert.equal(bad.json.errorCode, "DeployFailed");
+        assert.equal(fs.readFileSync(saved, "utf8"), savedText);
+        await s.stop();
+        fs.rmSync(path.join(dir, "convex"), { recursive: true });
+        s = await startServer(dir, { cmd: "serve", args: ["--bundle", saved] });
+        assert.equal(await s.value("query", "v:which", {}), before, "the deployed code and the data are back");
+    });
+
     test("a bundle over --max-body gets 413 and a clear message", async () => {
         const d = tempDir();
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(d, "node_modules"));
