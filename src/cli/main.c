@@ -13,11 +13,15 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  init [dir]                    scaffold an app: dir/vireo/schema.ts, dir/vireo/tasks.ts\n"
-    "  dev [dir] [--port N]          bundle dir/vireo, serve it on http://127.0.0.1:8788 and\n"
+    "  dev [dir] [--port N]          bundle dir/convex (or dir/vireo), serve it on\n"
+    "                                http://127.0.0.1:8788 and\n"
     "                                reload on every change\n"
-    "  serve [dir] [--port N]        bundle once and serve (production: no watching)\n"
-    "  codegen [dir]                 write the typed import files in dir/vireo/_generated\n"
-    "                                (api, server, dataModel; for tsc and editors)\n"
+    "  serve [dir] [--port N]        bundle once and serve (production: no watching);\n"
+    "                                --bundle FILE serves a `vireo build` file (no Node needed)\n"
+    "  build [dir] [--out FILE]      bundle the app into one file for serve --bundle / deploy\n"
+    "  deploy [dir] [--url URL]      push a new version of the app to a running server\n"
+    "  codegen [dir]                 write the typed import files in the functions folder's\n"
+    "                                _generated/ (api, server, dataModel; for tsc and editors)\n"
     "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
     "  env set|get|list|remove       the app's environment variables (process.env) on a\n"
     "                                running server\n"
@@ -53,8 +57,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = { { "init", cmd_init }, { "codegen", cmd_codegen }, { "run", cmd_run },
-                 { "reset", cmd_reset }, { "admin-key", cmd_admin_key }, { "env", cmd_env } };
+    } cmds[] = { { "init", cmd_init },   { "codegen", cmd_codegen },     { "run", cmd_run },
+                 { "reset", cmd_reset }, { "admin-key", cmd_admin_key }, { "env", cmd_env },
+                 { "build", cmd_build }, { "deploy", cmd_deploy } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

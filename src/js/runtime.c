@@ -726,6 +726,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
+    rt->params[6] = store ? 0 : 1; /* a worker's copy leaves load notices to the shard's */
     JSObjectRef native = js_native_make(rt);
     if (rt->opts.env_json) {
         JSStringRef es = str_new(rt->opts.env_json);

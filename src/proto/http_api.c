@@ -20,6 +20,7 @@
 #include "proto/actions.h"
 #include "proto/convex_http.h"
 #include "proto/http_admin_env.h"
+#include "proto/deploy.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
 #include "proto/convex_sync.h"
@@ -748,6 +749,19 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         (path.len == 14 || path.p[14] == '/')) {
         if (admin_gate(api, c, req, is_post))
             http_admin_env_handle(api->shard, c, req, slice_of(path.p + 14, path.len - 14));
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/deploy")) { /* a new version of the app: deploy.c */
+        if (!is_post)
+            respond_error(c, 405, "MethodNotAllowed", "use POST with a bundle file as the body",
+                          NULL);
+        else if (!admin_authorized(api, req))
+            respond_error(c, 401, "Unauthorized",
+                          "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
+                          "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
+                          NULL);
+        else
+            deploy_handle(api->shard, c, req, api->deploy_path);
         return;
     }
     if (slice_eq_str(path, "/api/health") && is_get) {
