@@ -110,7 +110,8 @@ test("ConvexError data comes out as the client's ConvexError.data", { timeout: 1
     const { c } = client();
     const e = await thrown(c.mutation(api.messages.failWithData, {}));
     assert.ok(e instanceof ConvexError, `not a ConvexError: ${e}`);
-    assert.match(e.message, new RegExp(`^${REQUEST_ID}Uncaught ConvexError: `));
+    // the message is Convex's stringifyValueForError of the data: BigInt as "3n", bytes as {}
+    assert.match(e.message, new RegExp(`^${REQUEST_ID}Uncaught ConvexError: \\{"code":"NOPE","count":"3n","raw":\\{\\}\\}\\n$`));
     assert.equal(e.data.code, "NOPE");
     assert.equal(e.data.count, 3n);
     assert.ok(e.data.raw instanceof ArrayBuffer);

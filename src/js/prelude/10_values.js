@@ -250,12 +250,14 @@ function compareValues(a, b) {
 /* Errors that carry data to the client (Convex's ConvexError). */
 class VireoError extends Error {
     constructor(data) {
+        /* Convex's message (stringifyValueForError): the data as JSON, a BigInt as "5n" */
         let message;
         if (typeof data === "string") {
             message = data;
         } else {
             try {
-                message = encode(data, "VireoError data");
+                message = JSON.stringify(data, (_k, x) =>
+                    x === undefined ? "undefined" : typeof x === "bigint" ? `${x}n` : x);
             } catch (e) {
                 message = String(data);
             }
