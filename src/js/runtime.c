@@ -950,6 +950,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         return -1;
     }
     rt->in_call = 1;
+    rt->sched_count = 0;
+    rt->sched_bytes = 0;
     rt->exec_id++;
     rt->done = 0;
     rt->timed_out = 0;
@@ -1048,8 +1050,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         if (res->status == JS_OK) {
             uint64_t version = 0;
             struct buf cerr = BUF_INIT(4096);
+            const char *job = opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
             if ((idem && store_idem_put(txn, idem, strlen(idem), res->value.data, res->value.len,
                                         &cerr) < 0) ||
+                (job && store_sched_set_state(txn, job, "success", NULL, clock_wall_ms(),
+                                              &cerr) < 0) ||
                 store_txn_commit(txn, &version, &cerr) < 0) {
                 store_txn_abort(txn);
                 buf_reset(&res->value);
