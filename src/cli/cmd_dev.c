@@ -63,7 +63,7 @@ static const char dev_usage[] =
     "  --max-scheduled-functions N  pending scheduled functions in all before\n"
     "                     ctx.scheduler throws (default 1000000)\n"
     "  --scheduler-batch N  scheduled functions started per loop iteration\n"
-    "                     (default 256)\n"
+    "                     (default 64)\n"
     "  --max-pending-actions N  actions queued or running before new ones get\n"
     "                     ServerOverloaded (default 1000)\n"
     "  --memory-limit-mb N  JS heap a function may grow to before it fails with MemoryLimit\n"
@@ -262,7 +262,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long ws_idle_ms = 60000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
-    unsigned long max_scheduled = 1000000, sched_batch = 256;
+    unsigned long max_scheduled = 1000000, sched_batch = 64;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     /* every numeric option: its variable, the range it accepts, what its value counts */

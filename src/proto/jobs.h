@@ -14,7 +14,7 @@
 struct jobs;
 
 struct jobs_options {
-    unsigned per_iteration; /* jobs started per loop iteration (sched_options); default 256 */
+    unsigned per_iteration; /* jobs started per loop iteration (sched_options); default 64 */
     uint32_t max_pending;   /* pending jobs allowed in all; default 1000000 */
 };
 

@@ -88,7 +88,7 @@ struct sched *sched_new(struct loop *l, struct store *st, const struct sched_opt
     s->store = st;
     s->run = run;
     s->arg = arg;
-    s->per_iteration = opts && opts->per_iteration ? opts->per_iteration : 256;
+    s->per_iteration = opts && opts->per_iteration ? opts->per_iteration : 64;
     s->index_id = store_sched_index_id(st);
     buf_init(&s->pending_prefix, 256);
     json_t *p = json_string("pending");

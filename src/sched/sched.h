@@ -20,7 +20,7 @@ struct sched;
 typedef void (*sched_run_fn)(void *arg, const json_t *job);
 
 struct sched_options {
-    unsigned per_iteration; /* jobs started per loop iteration; default 256 */
+    unsigned per_iteration; /* jobs started per loop iteration; default 64 */
 };
 
 /* Counts the pending jobs (err on a storage failure). Starts no timer: sched_flush does. */
