@@ -22,6 +22,7 @@
 #include "proto/actions.h"
 #include "proto/deploy.h"
 #include "proto/http_api.h"
+#include "proto/jobs.h"
 #include "proto/shard.h"
 #include "proto/sync.h"
 #include "base/banned.h"
@@ -66,6 +67,10 @@ static const char dev_usage[] =
     "                     long with 1001 (default 60000; 0: none)\n"
     "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
     "  --action-timeout-ms N  CPU time limit of an action (default 600000)\n"
+    "  --max-scheduled-functions N  pending scheduled functions in all before\n"
+    "                     ctx.scheduler throws (default 1000000)\n"
+    "  --scheduler-batch N  scheduled functions started per loop iteration\n"
+    "                     (default 64)\n"
     "  --max-pending-actions N  actions queued or running before new ones get\n"
     "                     ServerOverloaded (default 1000)\n"
     "  --memory-limit-mb N  JS heap a function may grow to before it fails with MemoryLimit\n"
@@ -83,6 +88,7 @@ struct dev {
     struct shard *shard;
     struct sync *sync;
     struct action_pool *actions;
+    struct jobs *jobs;
     struct timer prune_timer;
     double idempotency_ms;
     struct http_api api;
@@ -218,6 +224,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
     log_info("dev", "shutting down (signal %d)", signo);
     server_shutdown(d->server);
     action_pool_stop(d->actions); /* running actions end within ~100 ms of CPU time */
+    jobs_stop(d->jobs);           /* no new scheduled runs; pending ones run at the next start */
     loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
 }
 
@@ -232,6 +239,10 @@ static void before_sleep(struct loop *l, void *arg)
     sync_flush(d->sync, failed);
     http_api_flush(&d->api, failed);
     action_pool_flush(d->actions, failed);
+    if (d->jobs)
+        jobs_flush(d->jobs, failed);
+    if (d->shard->batch_open)
+        loop_wake(l); /* the scheduler wrote: commit that too before sleeping */
     if (d->stopping && server_conn_count(d->server) == 0)
         loop_stop(l);
 }
@@ -283,6 +294,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
+    unsigned long max_scheduled = 1000000, sched_batch = 64;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     /* every numeric option: its variable, the range it accepts, what its value counts */
@@ -308,6 +320,8 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
+        { "--max-scheduled-functions", &max_scheduled, 1, 100000000, "a number" },
+        { "--scheduler-batch", &sched_batch, 1, 100000, "a number" },
         { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
         { "--send-stall-timeout-ms", &send_stall_ms, 100, 24ul * 3600 * 1000,
           "a number of milliseconds" },
@@ -438,6 +452,12 @@ int cmd_dev(int argc, char **argv, int watch)
     struct action_pool_options aopts = { .threads = (unsigned)action_threads,
                                          .max_pending = (unsigned)max_pending_actions };
     d.actions = action_pool_new(d.loop, d.shard, &aopts);
+    struct jobs_options jo = { .per_iteration = (unsigned)sched_batch,
+                               .max_pending = (uint32_t)max_scheduled };
+    if (!(d.jobs = jobs_new(d.loop, d.shard, &jo, &err))) {
+        fprintf(stderr, "vireo %s: cannot start the scheduler: %s\n", name, err.data);
+        goto out;
+    }
     if (load_app(&d) < 0 && !watch)
         goto out;
 
@@ -518,6 +538,8 @@ out:
         lost = shard_commit(d.shard, &cerr) < 0;
         buf_release(&cerr);
     }
+    jobs_free(d.jobs); /* after the pool: its last answers recorded their jobs' outcomes (the
+                          store's final commit, in shard_free, makes them durable) */
     if (d.server)
         server_free(d.server);
     sync_free(d.sync);

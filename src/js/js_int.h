@@ -10,6 +10,8 @@
 
 #define JS_MAX_CURSORS 16
 #define JS_VALUE_MAX (16u << 20) /* largest document, argument or result text we pass around */
+#define JS_SCHED_MAX_PER_CALL 1000       /* functions one call may schedule (Convex's limit) */
+#define JS_SCHED_MAX_ARGS (8u << 20)     /* their arguments' total size (Convex's limit) */
 
 /* Exported by JavaScriptCore but declared only in a private header. */
 typedef bool (*JSShouldTerminateCallback)(JSContextRef, void *);
@@ -77,6 +79,8 @@ struct js_runtime {
     struct store_txn *txn;     /* the transaction ctx.db uses, or NULL */
     struct store_txn *top_txn; /* the top-level call's own transaction */
     uint32_t next_cursor_id;
+    uint32_t sched_count;      /* functions scheduled by the top-level call in progress */
+    size_t sched_bytes;        /* ... and the size of their arguments */
     uint64_t seed_state;
     double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id,
                          memory limit in bytes, 1 in an action worker's copy of the app */

@@ -4,6 +4,7 @@
  * arguments (the prelude is trusted but app code may reach a leaked reference) and turns store
  * errors into thrown Errors carrying a `code`. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,6 +300,19 @@ void js_native_close_cursors(struct js_runtime *rt)
     }
 }
 
+/* App code never writes a system table (`_scheduled_functions`): the scheduler does. */
+static int system_write(JSContextRef ctx, struct js_runtime *rt, const char *what, const char *id,
+                        size_t len, JSValueRef *exc)
+{
+    const char *t = len ? store_id_table(rt->store, id, len) : id;
+    if (!t || t[0] != '_')
+        return 0;
+    throwf(ctx, exc, "InvalidArgument",
+           "%s: `%s` is a system table; system tables are read-only (read them with "
+           "ctx.db.system)", what, t);
+    return 1;
+}
+
 /* native.insert(table, json) -> id */
 static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                            const JSValueRef argv[], JSValueRef *exc)
@@ -307,7 +321,8 @@ static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.insert()", exc);
     if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "db.insert() table", exc) < 0 ||
-        str_arg(ctx, argc, argv, 1, &rt->s2, "db.insert() document", exc) < 0)
+        str_arg(ctx, argc, argv, 1, &rt->s2, "db.insert() document", exc) < 0 ||
+        system_write(ctx, rt, "db.insert()", rt->s1.data, 0, exc))
         return JSValueMakeUndefined(ctx);
     char id[STORE_ID_LEN + 1];
     buf_reset(&rt->s3);
@@ -324,7 +339,8 @@ static JSValueRef n_patch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, si
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.patch()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.patch() id", exc) < 0 ||
-        str_arg(ctx, argc, argv, 1, &rt->s2, "db.patch() value", exc) < 0)
+        str_arg(ctx, argc, argv, 1, &rt->s2, "db.patch() value", exc) < 0 ||
+        system_write(ctx, rt, "db.patch()", rt->s1.data, rt->s1.len, exc))
         return JSValueMakeUndefined(ctx);
     char **names = NULL;
     size_t n = 0;
@@ -372,7 +388,8 @@ static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, 
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.replace()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.replace() id", exc) < 0 ||
-        str_arg(ctx, argc, argv, 1, &rt->s2, "db.replace() value", exc) < 0)
+        str_arg(ctx, argc, argv, 1, &rt->s2, "db.replace() value", exc) < 0 ||
+        system_write(ctx, rt, "db.replace()", rt->s1.data, rt->s1.len, exc))
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
@@ -387,7 +404,8 @@ static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "db.delete()", exc);
-    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.delete() id", exc) < 0)
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.delete() id", exc) < 0 ||
+        system_write(ctx, rt, "db.delete()", rt->s1.data, rt->s1.len, exc))
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (store_delete(t, rt->s1.data, rt->s1.len, &rt->s3) < 0)
@@ -501,6 +519,76 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
         js_to_buf(ctx, argv[3], &res->error_code, &ignored);
     if (argc > 4 && js_to_buf(ctx, argv[4], &res->error_data, &ignored) < 0)
         buf_reset(&res->error_data);
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.schedule(path, argsJson, tsMs) -> id: a pending job in `_scheduled_functions`,
+ * written in the running mutation's transaction (ctx.scheduler.runAfter / runAt). */
+static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                             const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct store_txn *t = need_txn(ctx, rt, "ctx.scheduler", exc);
+    if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "scheduled function name", exc) < 0 ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "scheduled function arguments", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    double ts = argc > 2 ? JSValueToNumber(ctx, argv[2], NULL) : NAN;
+    if (!isfinite(ts))
+        return throwf(ctx, exc, "InvalidArgument", "ctx.scheduler: the time is not a number");
+    const struct js_fn_entry *e = js_find_entry(rt, rt->s1.data);
+    if (!e || !strncmp(rt->s1.data, "_system/", 8))
+        return throwf(ctx, exc, "FunctionNotFound",
+                      "Attempted to schedule function at nonexistent path: %s", rt->s1.data);
+    if (e->pub.kind == JS_QUERY)
+        return throwf(ctx, exc, "InvalidArgument",
+                      "ctx.scheduler: `%s` is a query; only mutations and actions can be "
+                      "scheduled", e->pub.path);
+    if (rt->sched_count >= JS_SCHED_MAX_PER_CALL)
+        return throwf(ctx, exc, "TooManyScheduledFunctions",
+                      "Too many functions scheduled by this function (limit: %d)",
+                      JS_SCHED_MAX_PER_CALL);
+    if (rt->sched_bytes + rt->s2.len > JS_SCHED_MAX_ARGS)
+        return throwf(ctx, exc, "ScheduledFunctionsArgumentsTooLarge",
+                      "Too large total size of the arguments of functions scheduled by this "
+                      "function (limit: %u bytes)", JS_SCHED_MAX_ARGS);
+    if (rt->opts.max_scheduled && rt->opts.scheduled &&
+        *rt->opts.scheduled + rt->sched_count >= rt->opts.max_scheduled)
+        return throwf(ctx, exc, "TooManyScheduledFunctions",
+                      "Too many scheduled functions are pending (limit: %u); retry later",
+                      rt->opts.max_scheduled);
+    char id[STORE_ID_LEN + 1];
+    buf_reset(&rt->s3);
+    if (store_sched_insert(t, rt->s1.data, rt->s2.data, rt->s2.len, ts, id, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    rt->sched_count++;
+    rt->sched_bytes += rt->s2.len;
+    return make_str(ctx, id);
+}
+
+/* native.cancelJob(id): a pending job becomes canceled; one that already ran, or an action
+ * running now, is left as it is (Convex's cancel). */
+static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct store_txn *t = need_txn(ctx, rt, "ctx.scheduler.cancel()", exc);
+    if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "ctx.scheduler.cancel() id", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    json_t *doc = NULL;
+    buf_reset(&rt->s3);
+    if (store_sched_get(t, rt->s1.data, &doc, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    if (!doc)
+        return throwf(ctx, exc, "InvalidArgument",
+                      "ctx.scheduler.cancel(): `%s` is not the id of a scheduled function",
+                      rt->s1.data);
+    const char *kind = json_string_value(json_object_get(json_object_get(doc, "state"), "kind"));
+    int pending = kind && !strcmp(kind, "pending");
+    json_decref(doc);
+    if (pending && store_sched_set_state(t, rt->s1.data, "canceled", NULL, 0, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return JSValueMakeUndefined(ctx);
 }
 
@@ -652,6 +740,8 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedEnd", n_nested_end },
         { "runRemote", n_run_remote },
         { "checkReturns", n_check_returns },
+        { "schedule", n_schedule },
+        { "cancelJob", n_cancel_job },
     };
     pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);

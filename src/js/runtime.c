@@ -110,6 +110,14 @@ size_t js_runtime_function_count(const struct js_runtime *rt)
     return rt->nfns;
 }
 
+size_t js_runtime_app_function_count(const struct js_runtime *rt)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rt->nfns; i++)
+        n += strncmp(rt->fns[i].pub.path, "_system/", 8) != 0;
+    return n;
+}
+
 const struct js_function *js_runtime_function_at(const struct js_runtime *rt, size_t i)
 {
     return i < rt->nfns ? &rt->fns[i].pub : NULL;
@@ -951,6 +959,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         return -1;
     }
     rt->in_call = 1;
+    rt->sched_count = 0;
+    rt->sched_bytes = 0;
     rt->exec_id++;
     rt->done = 0;
     rt->timed_out = 0;
@@ -1049,8 +1059,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         if (res->status == JS_OK) {
             uint64_t version = 0;
             struct buf cerr = BUF_INIT(4096);
+            const char *job = opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
             if ((idem && store_idem_put(txn, idem, strlen(idem), res->value.data, res->value.len,
                                         &cerr) < 0) ||
+                (job && store_sched_set_state(txn, job, "success", NULL, clock_wall_ms(),
+                                              &cerr) < 0) ||
                 store_txn_commit(txn, &version, &cerr) < 0) {
                 store_txn_abort(txn);
                 buf_reset(&res->value);

@@ -41,6 +41,9 @@ struct js_options {
     uint32_t action_timeout_ms; /* default 600000 */
     uint32_t memory_limit_mb;   /* JS heap one execution may grow to (MemoryLimit past it);
                                    default 256 */
+    uint32_t max_scheduled;     /* pending scheduled functions allowed in all (0: no limit);
+                                   ctx.scheduler past it throws */
+    const uint64_t *scheduled;  /* where the shard keeps the count of pending ones, or NULL */
     const char *env_json;       /* process.env: a JSON object of string values, or NULL for {};
                                    borrowed by js_runtime_new only (the runtime keeps a copy in
                                    its JS heap, frozen: a change of env is a new runtime) */
@@ -63,6 +66,8 @@ void js_runtime_free(struct js_runtime *rt);
 
 const struct js_function *js_runtime_find(const struct js_runtime *rt, const char *path);
 size_t js_runtime_function_count(const struct js_runtime *rt);
+/* The app's own functions: the count without Vireo's built-in `_system/...` ones. */
+size_t js_runtime_app_function_count(const struct js_runtime *rt);
 const struct js_function *js_runtime_function_at(const struct js_runtime *rt, size_t i);
 
 enum js_status {
@@ -132,6 +137,10 @@ struct js_call_opts {
     /* The arguments already parsed (they must equal args_json), to validate without parsing
      * them again; NULL: parse args_json. */
     const json_t *args_value;
+    /* Mutations only: the id of the `_scheduled_functions` job this call runs; when it
+     * succeeds the job is marked success (with completedTime) in the call's own transaction,
+     * so the job's run and its state change commit together (exactly once). NULL: none. */
+    const char *sched_job;
 };
 int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
                size_t len, const struct js_call_opts *opts, struct js_result *res);

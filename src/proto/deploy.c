@@ -108,7 +108,7 @@ void deploy_handle(struct shard *s, struct conn *c, const struct http_request *r
         log_info("deploy", "saved to \"%s\" (`vireo serve --bundle` it to restart with it)",
                  save_path);
     buf_appendf(&b, "{\"status\":\"success\",\"functions\":%zu,\"name\":",
-                js_runtime_function_count(s->rt));
+                js_runtime_app_function_count(s->rt));
     buf_append_json_str(&b, name, strlen(name));
     buf_append_str(&b, "}");
     http_respond(c, 200, json_ctype, b.data, b.len, cors);

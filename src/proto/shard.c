@@ -8,14 +8,21 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
+#include "sched/sched.h"
 #include "base/banned.h"
 
 static int commit_batch(struct shard *s, struct buf *err);
 
+void shard_committed(struct shard *s, const struct store_txn *txn)
+{
+    live_apply_writes(s->live, store_txn_write_set(txn));
+    if (s->sched)
+        sched_writes(s->sched, store_txn_write_set(txn));
+}
+
 static void on_commit(void *arg, const struct store_txn *txn, uint64_t version)
 {
-    struct shard *s = arg;
-    live_apply_writes(s->live, store_txn_write_set(txn));
+    shard_committed(arg, txn);
 }
 
 int shard_open(const char *db_path, const struct js_options *opts,
@@ -94,7 +101,7 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     if (s->actions)
         action_pool_load(s->actions, bundle, len, name, env_text);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
-    log_info("app", "loaded %zu functions from \"%s\"", js_runtime_function_count(rt), name);
+    log_info("app", "loaded %zu functions from \"%s\"", js_runtime_app_function_count(rt), name);
     rc = 0;
 out:
     free(env_text);
@@ -185,7 +192,7 @@ int shard_call(struct shard *s, const struct js_function *fn, const char *args, 
      * can go out at once. Inside one it must see (and wait for) the batch's writes. */
     if (!s->batch_open && fn->kind != JS_QUERY) {
         struct buf err = BUF_INIT(4096);
-        if (store_batch_begin(s->store, &err) < 0) {
+        if (shard_batch_open(s, &err) < 0) {
             js_result_init(res);
             res->status = JS_ERR_INTERNAL;
             buf_append_str(&res->error, err.data);
@@ -194,13 +201,22 @@ int shard_call(struct shard *s, const struct js_function *fn, const char *args, 
             return -1;
         }
         buf_release(&err);
-        s->batch_open = 1;
     }
     s->calls++;
     int r = js_call_ex(s->rt, fn, args, len, opts, res);
     if (r < 0)
         s->call_errors++;
     return r;
+}
+
+int shard_batch_open(struct shard *s, struct buf *err)
+{
+    if (s->batch_open)
+        return 0;
+    if (store_batch_begin(s->store, err) < 0)
+        return -1;
+    s->batch_open = 1;
+    return 0;
 }
 
 static int commit_batch(struct shard *s, struct buf *err)

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 struct action_pool;
+struct sched;
 
 struct shard {
     struct store *store;
@@ -28,6 +29,8 @@ struct shard {
     int lost_batch;        /* a batch failed since the last shard_commit that reported it */
     struct action_pool *actions; /* runs actions off this thread (proto/actions.h); NULL: they
                                     run inline through shard_call */
+    struct sched *sched;   /* the scheduler over `_scheduled_functions` (proto/jobs.h); sees
+                              every committed write set; NULL: none */
     char *bundle;          /* the running version's bundle (a copy), for reloads; NULL: none */
     size_t bundle_len;
     char *bundle_name;
@@ -78,6 +81,11 @@ int shard_call(struct shard *s, const struct js_function *fn, const char *args, 
  * call (a reload commits first) — failed: every write of it is lost, and the answers computed
  * in it must be turned into errors. */
 int shard_commit(struct shard *s, struct buf *err);
+
+/* Opens the iteration's write batch if none is open (as shard_call does). 0, or -1 with err. */
+int shard_batch_open(struct shard *s, struct buf *err);
+/* Hands a committed transaction's write set to the live queries and the scheduler. */
+void shard_committed(struct shard *s, const struct store_txn *txn);
 
 /* Deletes idempotency records older than max_age_ms. */
 void shard_prune(struct shard *s, double max_age_ms);

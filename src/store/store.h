@@ -229,6 +229,32 @@ int store_env_set(struct store *s, const char *name, size_t name_len, const char
                   size_t value_len, struct buf *err);
 int store_env_remove(struct store *s, const char *name, size_t name_len, struct buf *err);
 
+/* Scheduled functions (store_sched.c): Convex's system table `_scheduled_functions`, created by
+ * store_open with an index `by_state_time` on (state.kind, scheduledTime), written like any table
+ * (so its writes are in write sets and live queries over it re-run) but only through these
+ * calls, never by app code. A job document is
+ *   {name: "mod:fn", args: [<args object>], scheduledTime: <ms>, completedTime?: <ms>,
+ *    state: {kind: "pending"|"inProgress"|"success"|"canceled"} | {kind: "failed", error}}
+ * store_sched_insert: a pending job (args: value.h JSON of an object) in transaction t.
+ * store_sched_set_state: sets state.kind (and error for "failed"; completedTime when
+ * completed_ms > 0). store_sched_get: *doc = the job (a new reference) or NULL when no such job;
+ * 0 or -1. store_sched_next: the earliest pending job's scheduledTime, or -1 when none.
+ * store_sched_due: up to `limit` jobs in state `kind` due at `now_ms` (any time: now_ms < 0),
+ * earliest first, as JSON documents in *out (a new array). store_sched_count: pending jobs (one index range count).
+ * store_sched_index_id: the id of by_state_time (write sets touching the table carry it). */
+#define STORE_SCHED_TABLE "_scheduled_functions"
+#define STORE_SCHED_INDEX "by_state_time"
+int store_sched_insert(struct store_txn *t, const char *name, const char *args, size_t len,
+                       double scheduled_ms, char id_out[STORE_ID_LEN + 1], struct buf *err);
+int store_sched_set_state(struct store_txn *t, const char *id, const char *kind,
+                          const char *error, double completed_ms, struct buf *err);
+int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct buf *err);
+int store_sched_next(struct store_txn *t, double *when, struct buf *err);
+int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
+                    json_t **out, struct buf *err);
+int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err);
+uint32_t store_sched_index_id(struct store *s);
+
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);
 

@@ -135,5 +135,9 @@ void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_
 int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
                  struct buf *out);
 int st_name_ok(const char *name);
+/* store_schema.c: creates index `decl` ({"name", "fields"}) on tb and fills it. */
+int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
+/* store_sched.c: creates the _scheduled_functions system table and its index if missing. */
+int st_sched_ensure(struct store *s, struct buf *err);
 
 #endif

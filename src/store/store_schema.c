@@ -116,7 +116,7 @@ static const json_t *find_decl(const json_t *idx, const char *name)
 }
 
 /* Creates index `decl` on table tb and fills it from the table's documents. */
-static int create_index(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err)
+int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err)
 {
     const json_t *fields = json_object_get(decl, "fields");
     const char *name = json_string_value(json_object_get(decl, "name"));
@@ -283,7 +283,7 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
                 st_index_find(tb, json_string_value(json_object_get(decl, "name")));
             if (ix && same_fields(ix, json_object_get(decl, "fields")))
                 continue;
-            if (create_index(s, tb, decl, err) < 0)
+            if (st_index_create(s, tb, decl, err) < 0)
                 goto out;
         }
         const json_t *doc = json_object_get(def, "document");

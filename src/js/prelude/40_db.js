@@ -309,10 +309,11 @@ function checkTable(table, what) {
         throw new TypeError(`${what}: expected a table name, got ${describeType(table)}`);
 }
 
-/* System tables (Convex's): read through ctx.db.system only, never written by app code. Their
- * features bring their documents (scheduled functions, file storage); until then they are
- * empty. */
+/* System tables (Convex's): read through ctx.db.system only, never written by app code.
+ * `_scheduled_functions` holds the scheduler's jobs (45_scheduler.js, store_sched.c); `_storage`
+ * is empty until file storage lands. */
 const SYSTEM_TABLES = ["_scheduled_functions", "_storage"];
+const EMPTY_SYSTEM_TABLES = ["_storage"];
 
 function refuseSystemWrite(table, what) {
     if (typeof table === "string" && table.charCodeAt(0) === 95 /* _ */)
@@ -321,7 +322,7 @@ function refuseSystemWrite(table, what) {
 }
 
 /* A query over a system table that has no documents yet: every read returns nothing. */
-class SystemQuery extends Query {
+class EmptySystemQuery extends Query {
     run() { return []; }
     async count() { return 0; }
     [Symbol.asyncIterator]() {
@@ -338,14 +339,16 @@ const system = Object.freeze({
         if (typeof table === "string" && table.charCodeAt(0) !== 95)
             throw new Error(`db.system.get(): \`${id}\` is a document of \`${table}\`, not of ` +
                 `a system table; use db.get()`);
-        return null;
+        if (table === null || EMPTY_SYSTEM_TABLES.includes(table)) return null;
+        const t = native.get(id);
+        return t === null ? null : decode(t);
     },
     query(table) {
         checkTable(table, "db.system.query()");
         if (!SYSTEM_TABLES.includes(table))
             throw new Error(`db.system.query(): \`${table}\` is not a system table (system ` +
                 `tables: ${SYSTEM_TABLES.join(", ")}); use db.query()`);
-        return new SystemQuery(table);
+        return EMPTY_SYSTEM_TABLES.includes(table) ? new EmptySystemQuery(table) : new Query(table);
     },
     normalizeId(table, id) {
         return SYSTEM_TABLES.includes(table) && typeof id === "string" &&

@@ -305,9 +305,10 @@ async function nestedExec(kind, path, argsText) {
 
 function makeCtx(kind) {
     if (kind === QUERY) return { db: reader, auth };
-    if (kind === MUTATION) return { db: writer, auth };
+    if (kind === MUTATION) return { db: writer, auth, scheduler: mutationScheduler };
     return {
         auth,
+        scheduler: actionScheduler,
         runQuery: (ref, args) => runNested(QUERY, ref, args),
         runMutation: (ref, args) => runNested(MUTATION, ref, args),
         runAction: (ref, args) => runNested(ACTION, ref, args),
@@ -397,6 +398,11 @@ function load() {
             add(mod + ":" + name);
             if (name === "default") add(mod);
         }
+    }
+    for (const f of SYSTEM_FUNCTIONS) {
+        functions.push({ path: f.path, kind: MUTATION, internal: true, args: null,
+                         returns: null });
+        handlers.push(f.handler);
     }
     let schema = null;
     let s = app.schema;

@@ -1,0 +1,274 @@
+/* jobs: the scheduler's run callback (jobs.h): one due job of `_scheduled_functions` run as a
+ * mutation in the batch or started as an action after its inProgress mark is durable. */
+#include "proto/jobs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "proto/actions.h"
+#include "sched/sched.h"
+
+#include "base/banned.h"
+
+#define POOL_FULL_DELAY_MS 100
+
+struct deferred { /* an action whose inProgress mark waits for its batch's commit */
+    char id[STORE_ID_LEN + 1];
+    char *name;
+    char *args;
+    struct deferred *next;
+};
+
+struct running { /* a scheduled action on the pool */
+    struct jobs *j;
+    char id[STORE_ID_LEN + 1];
+    char *name;
+    double start;
+    struct running *next, *prev;
+};
+
+struct jobs {
+    struct loop *loop;
+    struct shard *shard;
+    struct sched *sched;
+    struct deferred *deferred, **deferred_tail;
+    struct running *running; /* answered by the pool even at shutdown */
+};
+
+/* Sets a job's state in a transaction of its own, in the current batch. */
+static int mark(struct jobs *j, const char *id, const char *kind, const char *error,
+                double completed)
+{
+    struct shard *s = j->shard;
+    struct buf err = BUF_INIT(4096);
+    struct store_txn *t = NULL;
+    int r = -1;
+    if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)))
+        goto out;
+    if (store_sched_set_state(t, id, kind, error, completed, &err) < 0 ||
+        store_txn_commit(t, NULL, &err) < 0) {
+        store_txn_abort(t);
+        goto out;
+    }
+    shard_committed(s, t);
+    r = 0;
+out:
+    if (r < 0)
+        log_error("sched", "job %s: recording state `%s` failed: %s", id, kind, err.data);
+    store_txn_free(t);
+    buf_release(&err);
+    return r;
+}
+
+static void log_run(const char *kind, const char *name, const char *id, int ok,
+                    const char *error, double ms)
+{
+    if (ok)
+        log_info("sched", "%s %s (job %s): success in %.1f ms", kind, name, id, ms);
+    else
+        log_warn("sched", "%s %s (job %s): failed in %.1f ms: %s", kind, name, id, ms, error);
+}
+
+static void run_mutation(struct jobs *j, const struct js_function *fn, const char *id,
+                         const char *args)
+{
+    struct js_result res;
+    js_result_init(&res);
+    struct js_call_opts o = { .sched_job = id };
+    double t0 = clock_wall_ms();
+    int rc = shard_call(j->shard, fn, args, strlen(args), &o, &res);
+    double ms = clock_wall_ms() - t0;
+    log_run("mutation", fn->path, id, rc == 0, res.error.data, ms);
+    if (rc < 0) /* rolled back: the failure is recorded on its own */
+        mark(j, id, "failed", res.error.data, clock_wall_ms());
+    js_result_release(&res);
+}
+
+static void on_action_done(void *arg, const struct js_result *res)
+{
+    struct running *r = arg;
+    struct jobs *j = r->j;
+    int ok = res->status == JS_OK;
+    log_run("action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
+    mark(j, r->id, ok ? "success" : "failed", ok ? NULL : res->error.data, clock_wall_ms());
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        j->running = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    vr_free(r->name);
+    vr_free(r);
+}
+
+static void start_action(struct jobs *j, struct deferred *d)
+{
+    struct shard *s = j->shard;
+    const struct js_function *fn = s->rt ? js_runtime_find(s->rt, d->name) : NULL;
+    if (!fn || fn->kind != JS_ACTION) {
+        mark(j, d->id, "failed", "the function is no longer an action of the app", clock_wall_ms());
+        return;
+    }
+    struct running *r = vr_calloc(1, sizeof(*r));
+    r->j = j;
+    memcpy(r->id, d->id, sizeof(r->id));
+    r->name = vr_strdup(d->name);
+    r->start = clock_wall_ms();
+    r->next = j->running;
+    if (r->next)
+        r->next->prev = r;
+    j->running = r;
+    if (!s->actions) { /* no pool: inline */
+        struct js_result res;
+        js_result_init(&res);
+        shard_call(s, fn, d->args, strlen(d->args), NULL, &res);
+        on_action_done(r, &res);
+        js_result_release(&res);
+        return;
+    }
+    int rc = action_pool_submit(s->actions, fn, d->args, strlen(d->args), on_action_done, r);
+    if (rc == 0)
+        return;
+    j->running = r->next;
+    if (r->next)
+        r->next->prev = NULL;
+    vr_free(r->name);
+    vr_free(r);
+    if (rc == -EAGAIN) { /* the pool is full: the job waits, pending again */
+        mark(j, d->id, "pending", NULL, 0);
+        sched_delay(j->sched, POOL_FULL_DELAY_MS);
+    } else {
+        mark(j, d->id, "failed", "the server is shutting down", clock_wall_ms());
+    }
+}
+
+static void run_job(void *arg, const json_t *job)
+{
+    struct jobs *j = arg;
+    struct shard *s = j->shard;
+    const char *id = json_string_value(json_object_get(job, "_id"));
+    const char *name = json_string_value(json_object_get(job, "name"));
+    json_t *args = json_array_get(json_object_get(job, "args"), 0);
+    if (!id || strlen(id) != STORE_ID_LEN)
+        return;
+    const struct js_function *fn = s->rt && name ? js_runtime_find(s->rt, name) : NULL;
+    if (!fn || fn->kind == JS_QUERY) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "Could not find function for '%s'", name ? name : "?");
+        log_run("function", name ? name : "?", id, 0, msg, 0);
+        mark(j, id, "failed", msg, clock_wall_ms());
+        return;
+    }
+    char *text = args ? json_dumps(args, JSON_COMPACT) : NULL;
+    if (!text)
+        text = strdup("{}");
+    if (fn->kind == JS_MUTATION) {
+        run_mutation(j, fn, id, text);
+        free(text);
+        return;
+    }
+    if (mark(j, id, "inProgress", NULL, 0) < 0) {
+        free(text);
+        return;
+    }
+    struct deferred *d = vr_calloc(1, sizeof(*d));
+    memcpy(d->id, id, sizeof(d->id));
+    d->name = vr_strdup(name);
+    d->args = vr_strdup(text);
+    free(text);
+    *j->deferred_tail = d;
+    j->deferred_tail = &d->next;
+}
+
+/* Actions a previous process left inProgress never finished here: at most once means they are
+ * not run again. */
+static int fail_interrupted(struct jobs *j, struct buf *err)
+{
+    struct store *st = j->shard->store;
+    json_t *list = NULL;
+    int r = -1;
+    struct store_txn *t = store_txn_begin(st, 1, err);
+    if (!t)
+        return -1;
+    if (store_sched_due(t, "inProgress", -1, (size_t)-1, &list, err) < 0)
+        goto out;
+    size_t i;
+    json_t *doc;
+    json_array_foreach(list, i, doc) {
+        const char *id = json_string_value(json_object_get(doc, "_id"));
+        if (id && store_sched_set_state(t, id, "failed",
+                                        "Transient error while executing action: the server "
+                                        "stopped while it was running; scheduled actions run "
+                                        "at most once, so it was not retried",
+                                        clock_wall_ms(), err) < 0)
+            goto out;
+        log_warn("sched", "action %s (job %s) was running when the server stopped: failed",
+                 json_string_value(json_object_get(doc, "name")), id);
+    }
+    if (store_txn_commit(t, NULL, err) < 0)
+        goto out;
+    r = 0;
+out:
+    if (r < 0)
+        store_txn_abort(t);
+    store_txn_free(t);
+    json_decref(list);
+    return r;
+}
+
+struct jobs *jobs_new(struct loop *l, struct shard *s, const struct jobs_options *opts,
+                      struct buf *err)
+{
+    struct jobs *j = vr_calloc(1, sizeof(*j));
+    j->loop = l;
+    j->shard = s;
+    j->deferred_tail = &j->deferred;
+    struct sched_options so = { .per_iteration = opts ? opts->per_iteration : 0 };
+    if (fail_interrupted(j, err) < 0 ||
+        !(j->sched = sched_new(l, s->store, &so, run_job, j, err))) {
+        vr_free(j);
+        return NULL;
+    }
+    s->sched = j->sched;
+    s->js_opts.max_scheduled = opts && opts->max_pending ? opts->max_pending : 1000000;
+    s->js_opts.scheduled = sched_pending(j->sched);
+    return j;
+}
+
+void jobs_flush(struct jobs *j, int batch_failed)
+{
+    struct deferred *d = j->deferred;
+    j->deferred = NULL;
+    j->deferred_tail = &j->deferred;
+    while (d) {
+        struct deferred *next = d->next;
+        if (!batch_failed) /* else the mark was lost: the job is pending and runs later */
+            start_action(j, d);
+        vr_free(d->name);
+        vr_free(d->args);
+        vr_free(d);
+        d = next;
+    }
+    sched_flush(j->sched, batch_failed);
+}
+
+void jobs_stop(struct jobs *j)
+{
+    if (j)
+        sched_stop(j->sched);
+}
+
+void jobs_free(struct jobs *j)
+{
+    if (!j)
+        return;
+    jobs_flush(j, 1); /* actions not started: their marks say inProgress, failed at restart */
+    j->shard->sched = NULL;
+    sched_free(j->sched);
+    vr_free(j);
+}

@@ -1,0 +1,32 @@
+/* jobs: runs the scheduler's due jobs (sched/sched.h) against the shard. A scheduled mutation
+ * runs in the iteration's batch with the job's state change in its own transaction (success),
+ * or, when it fails, the failure recorded in a transaction after it: it runs exactly once. A
+ * scheduled action is marked inProgress; only after that mark's batch committed does it start
+ * on the action pool, and its outcome is recorded when it finishes: it runs at most once (at
+ * start-up, jobs still inProgress are marked failed). Every run is logged with the function, its
+ * outcome and duration. Loop thread only. */
+#ifndef VR_PROTO_JOBS_H
+#define VR_PROTO_JOBS_H
+
+#include "net/loop.h"
+#include "proto/shard.h"
+
+struct jobs;
+
+struct jobs_options {
+    unsigned per_iteration; /* jobs started per loop iteration (sched_options); default 64 */
+    uint32_t max_pending;   /* pending jobs allowed in all; default 1000000 */
+};
+
+/* Before the first shard_load (the limit reaches the runtime through s->js_opts). Marks the
+ * actions a previous process left inProgress as failed. NULL with err on a storage failure. */
+struct jobs *jobs_new(struct loop *l, struct shard *s, const struct jobs_options *opts,
+                      struct buf *err);
+/* Before the action pool goes (a running scheduled action's answer is still recorded). */
+void jobs_free(struct jobs *j);
+/* The before-sleep step after shard_commit: starts the actions whose inProgress mark just
+ * committed (none if the batch failed: they stay pending) and re-arms the timer. */
+void jobs_flush(struct jobs *j, int batch_failed);
+void jobs_stop(struct jobs *j);
+
+#endif

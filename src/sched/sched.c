@@ -1,0 +1,189 @@
+/* sched: the due-job timer over `_scheduled_functions` (sched.h). The timer is armed for the
+ * earliest pending job; when it fires, one read transaction lists up to per_iteration due jobs
+ * (earliest first) and each goes to the run callback; if the list was full the timer fires
+ * again in the next loop iteration, after the loop has served I/O. Writes to the table (new
+ * jobs, state changes) are seen through write sets and re-arm the timer after their commit. */
+#include "sched/sched.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "store/key.h"
+
+#include "base/banned.h"
+
+struct sched {
+    struct loop *loop;
+    struct store *store;
+    sched_run_fn run;
+    void *arg;
+    unsigned per_iteration;
+    struct timer timer;
+    uint32_t index_id;
+    struct buf pending_prefix; /* key.h encoding of "pending": first field of by_state_time */
+    uint64_t pending;
+    uint64_t started;
+    int dirty;                 /* the next due time may have changed */
+    int stopped;
+    int running;               /* inside on_timer */
+    uint64_t hold_until;       /* monotonic ms before which nothing starts (sched_delay) */
+};
+
+static void recount(struct sched *s)
+{
+    struct buf err = BUF_INIT(4096);
+    if (store_sched_count(s->store, "pending", &s->pending, &err) < 0)
+        log_error("sched", "counting pending jobs failed: %s", err.data);
+    buf_release(&err);
+}
+
+static void on_timer(struct loop *l, struct timer *t)
+{
+    struct sched *s = t->arg;
+    if (s->stopped)
+        return;
+    struct buf err = BUF_INIT(4096);
+    json_t *due = NULL;
+    struct store_txn *txn = store_txn_begin(s->store, 0, &err);
+    if (!txn || store_sched_due(txn, "pending", clock_wall_ms(), s->per_iteration, &due,
+                                &err) < 0) {
+        log_error("sched", "reading due jobs failed: %s", err.data);
+        if (txn) {
+            store_txn_abort(txn);
+            store_txn_free(txn);
+        }
+        loop_timer_start(l, t, 1000);
+        goto out;
+    }
+    store_txn_commit(txn, NULL, &err);
+    store_txn_free(txn);
+    s->running = 1;
+    size_t i, n = json_array_size(due);
+    for (i = 0; i < n && !s->stopped; i++) {
+        s->started++;
+        s->run(s->arg, json_array_get(due, i));
+        if (loop_now_ms(l) < s->hold_until)
+            break; /* the callback asked for a pause */
+    }
+    s->running = 0;
+    if (loop_now_ms(l) < s->hold_until)
+        loop_timer_start(l, t, s->hold_until - loop_now_ms(l));
+    else if (n == s->per_iteration)
+        loop_timer_start(l, t, 0); /* more may be due: next iteration, after I/O */
+    else
+        s->dirty = 1; /* sched_flush arms the timer for the next one */
+out:
+    json_decref(due);
+    buf_release(&err);
+}
+
+struct sched *sched_new(struct loop *l, struct store *st, const struct sched_options *opts,
+                        sched_run_fn run, void *arg, struct buf *err)
+{
+    struct sched *s = vr_calloc(1, sizeof(*s));
+    s->loop = l;
+    s->store = st;
+    s->run = run;
+    s->arg = arg;
+    s->per_iteration = opts && opts->per_iteration ? opts->per_iteration : 64;
+    s->index_id = store_sched_index_id(st);
+    buf_init(&s->pending_prefix, 256);
+    json_t *p = json_string("pending");
+    key_encode_value(&s->pending_prefix, p);
+    json_decref(p);
+    timer_init(&s->timer, on_timer, s);
+    if (store_sched_count(st, "pending", &s->pending, err) < 0) {
+        sched_free(s);
+        return NULL;
+    }
+    s->dirty = 1;
+    return s;
+}
+
+void sched_free(struct sched *s)
+{
+    if (!s)
+        return;
+    loop_timer_stop(s->loop, &s->timer);
+    buf_release(&s->pending_prefix);
+    vr_free(s);
+}
+
+static int is_pending_key(const struct sched *s, const struct buf *k)
+{
+    return k->len >= s->pending_prefix.len &&
+           !memcmp(k->data, s->pending_prefix.data, s->pending_prefix.len);
+}
+
+void sched_writes(struct sched *s, const struct write_set *ws)
+{
+    for (size_t i = 0; i < ws->len; i++) {
+        const struct index_write *w = &ws->writes[i];
+        if (w->index_id != s->index_id)
+            continue;
+        int was = is_pending_key(s, &w->old_key), now = is_pending_key(s, &w->new_key);
+        if (now && !was)
+            s->pending++;
+        else if (was && !now && s->pending)
+            s->pending--;
+        s->dirty = 1;
+    }
+}
+
+void sched_flush(struct sched *s, int batch_failed)
+{
+    if (batch_failed) {
+        recount(s);
+        s->dirty = 1;
+    }
+    if (!s->dirty || s->stopped || s->running)
+        return;
+    uint64_t now = loop_now_ms(s->loop);
+    if (now < s->hold_until || (timer_pending(&s->timer) && s->timer.when_ms <= now))
+        return; /* held back, or already due in the next iteration */
+    s->dirty = 0;
+    struct buf err = BUF_INIT(4096);
+    double when = -1;
+    struct store_txn *txn = store_txn_begin(s->store, 0, &err);
+    if (!txn || store_sched_next(txn, &when, &err) < 0) {
+        log_error("sched", "reading the next due job failed: %s", err.data);
+        when = clock_wall_ms() + 1000;
+    }
+    if (txn) {
+        store_txn_commit(txn, NULL, &err);
+        store_txn_free(txn);
+    }
+    buf_release(&err);
+    if (when < 0) {
+        loop_timer_stop(s->loop, &s->timer);
+        return;
+    }
+    double delay = ceil(when - clock_wall_ms());
+    loop_timer_start(s->loop, &s->timer, delay > 0 ? (uint64_t)delay : 0);
+}
+
+void sched_delay(struct sched *s, uint64_t ms)
+{
+    s->hold_until = loop_now_ms(s->loop) + ms;
+    if (!s->running)
+        loop_timer_start(s->loop, &s->timer, ms);
+}
+
+void sched_stop(struct sched *s)
+{
+    s->stopped = 1;
+    loop_timer_stop(s->loop, &s->timer);
+}
+
+const uint64_t *sched_pending(const struct sched *s)
+{
+    return &s->pending;
+}
+
+uint64_t sched_started(const struct sched *s)
+{
+    return s->started;
+}

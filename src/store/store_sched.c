@@ -1,0 +1,200 @@
+/* store_sched: Convex's `_scheduled_functions` system table (store.h "Scheduled functions"). It
+ * is an ordinary document table of the catalog (so its writes land in write sets and live
+ * queries over it re-run) whose name no app can create, plus an index `by_state_time` on
+ * (state.kind, scheduledTime) through which the scheduler finds the due jobs in time order.
+ * The helpers build and change job documents; the rules (who may write, when a job runs) are
+ * the callers'. */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/key.h"
+
+#include "base/banned.h"
+
+int st_sched_ensure(struct store *s, struct buf *err)
+{
+    struct st_table *tb = st_table_find(s, STORE_SCHED_TABLE);
+    if (tb && st_index_find(tb, STORE_SCHED_INDEX))
+        return 0;
+    json_t *decl = json_pack("{s:s, s:[s,s]}", "name", STORE_SCHED_INDEX, "fields", "state.kind",
+                             "scheduledTime");
+    int r = -1;
+    if (st_exec(s, "BEGIN IMMEDIATE", err) < 0)
+        goto out;
+    if ((!tb && st_table_create(s, STORE_SCHED_TABLE, &tb, err) < 0) ||
+        st_index_create(s, tb, decl, err) < 0 || st_exec(s, "COMMIT", err) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    r = 0;
+out:
+    json_decref(decl);
+    struct buf tmp = BUF_INIT(4096);
+    if (st_catalog_load(s, r == 0 ? err : &tmp) < 0)
+        r = -1;
+    buf_release(&tmp);
+    return r;
+}
+
+uint32_t store_sched_index_id(struct store *s)
+{
+    struct st_table *tb = st_table_find(s, STORE_SCHED_TABLE);
+    struct st_index *ix = tb ? st_index_find(tb, STORE_SCHED_INDEX) : NULL;
+    return ix ? ix->id : 0;
+}
+
+int store_sched_insert(struct store_txn *t, const char *name, const char *args, size_t len,
+                       double scheduled_ms, char id_out[STORE_ID_LEN + 1], struct buf *err)
+{
+    json_t *jn = json_string(name);
+    char *qn = jn ? json_dumps(jn, JSON_ENCODE_ANY) : NULL;
+    json_decref(jn);
+    if (!qn)
+        return st_fail(err, "scheduled function name is not valid UTF-8");
+    struct buf doc = BUF_INIT(STORE_MAX_DOC + 4096);
+    int r = -1;
+    if (buf_appendf(&doc, "{\"name\":%s,\"args\":[", qn) < 0 || buf_append(&doc, args, len) < 0 ||
+        buf_appendf(&doc, "],\"scheduledTime\":%.17g,\"state\":{\"kind\":\"pending\"}}",
+                    scheduled_ms) < 0) {
+        st_failk(t->s, STORE_ERR_TOO_LARGE, err, "scheduled function arguments are too large");
+        goto out;
+    }
+    r = store_insert(t, STORE_SCHED_TABLE, doc.data, doc.len, id_out, err);
+out:
+    free(qn);
+    buf_release(&doc);
+    return r;
+}
+
+int store_sched_set_state(struct store_txn *t, const char *id, const char *kind,
+                          const char *error, double completed_ms, struct buf *err)
+{
+    json_t *state = json_pack("{s:s}", "kind", kind);
+    if (error) {
+        json_t *e = json_string(error);
+        json_object_set_new(state, "error", e ? e : json_string("(the error is not UTF-8)"));
+    }
+    json_t *patch = json_pack("{s:o}", "state", state);
+    if (completed_ms > 0)
+        json_object_set_new(patch, "completedTime", json_real(completed_ms));
+    char *text = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    int r = store_patch(t, id, strlen(id), text, strlen(text), NULL, 0, err);
+    free(text);
+    return r;
+}
+
+int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct buf *err)
+{
+    struct buf out = BUF_INIT(STORE_MAX_DOC + 4096);
+    int found = 0, r = -1;
+    *doc = NULL;
+    const char *tn = store_id_table(t->s, id, strlen(id));
+    if (!tn || strcmp(tn, STORE_SCHED_TABLE)) {
+        r = 0; /* not a job */
+        goto out;
+    }
+    if (store_get(t, id, strlen(id), &out, &found, err) < 0)
+        goto out;
+    if (found)
+        *doc = json_loadb(out.data, out.len, STORE_JSON_FLAGS, NULL);
+    r = 0;
+out:
+    buf_release(&out);
+    return r;
+}
+
+/* Jobs in state `kind` with scheduledTime <= now_ms (or all of them for now_ms < 0), earliest
+ * first, at most `limit`. */
+static int scan_kind(struct store_txn *t, const char *kind, double now_ms, size_t limit,
+                     json_t *arr, struct buf *err)
+{
+    char range[160];
+    if (now_ms < 0)
+        snprintf(range, sizeof(range), "{\"eq\":[\"%s\"]}", kind);
+    else
+        snprintf(range, sizeof(range),
+                 "{\"eq\":[\"%s\"],\"upper\":{\"op\":\"lte\",\"value\":%.17g}}", kind,
+                 now_ms);
+    struct store_cursor *c = NULL;
+    struct buf doc = BUF_INIT(STORE_MAX_DOC + 4096);
+    size_t n = 0;
+    int r = -1, done = 0;
+    if (store_scan_open(t, STORE_SCHED_TABLE, STORE_SCHED_INDEX, range, strlen(range), 0, &c,
+                        err) < 0)
+        goto out;
+    while (n < limit) {
+        buf_reset(&doc);
+        if (store_scan_next(c, &doc, &done, err) < 0)
+            goto out;
+        if (done)
+            break;
+        json_t *d = json_loadb(doc.data, doc.len, STORE_JSON_FLAGS, NULL);
+        if (d)
+            json_array_append_new(arr, d);
+        n++;
+    }
+    r = 0;
+out:
+    if (c)
+        store_scan_close(c, n);
+    buf_release(&doc);
+    return r;
+}
+
+int store_sched_next(struct store_txn *t, double *when, struct buf *err)
+{
+    json_t *arr = json_array();
+    *when = -1;
+    int r = scan_kind(t, "pending", -1, 1, arr, err);
+    if (r == 0 && json_array_size(arr))
+        *when = json_number_value(json_object_get(json_array_get(arr, 0), "scheduledTime"));
+    json_decref(arr);
+    return r;
+}
+
+int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
+                    json_t **out, struct buf *err)
+{
+    *out = json_array();
+    if (scan_kind(t, kind, now_ms, limit, *out, err) < 0) {
+        json_decref(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err)
+{
+    uint32_t id = store_sched_index_id(s);
+    struct buf lo = BUF_INIT(256);
+    json_t *k = json_string(kind);
+    int r = -1;
+    *n = 0;
+    key_encode_value(&lo, k);
+    json_decref(k);
+    struct buf hi = BUF_INIT(256);
+    buf_append(&hi, lo.data, lo.len);
+    buf_append(&hi, "\xff", 1);
+    sqlite3_stmt *st = st_prep(s, NULL, err, "SELECT count(*) FROM i%u WHERE k >= ?1 AND k < ?2",
+                               id);
+    if (!st)
+        goto out;
+    sqlite3_bind_blob(st, 1, lo.data, (int)lo.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, hi.data, (int)hi.len, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        st_sqlerr(s, err, "count jobs");
+        goto out;
+    }
+    *n = (uint64_t)sqlite3_column_int64(st, 0);
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    buf_release(&lo);
+    buf_release(&hi);
+    return r;
+}
