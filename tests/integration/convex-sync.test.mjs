@@ -247,6 +247,18 @@ test("int64 and bytes round trip over the WebSocket", async () => {
     assert.equal(v2.b.byteLength, 0);
 });
 
+test("NaN, ±Infinity and -0 round trip over the WebSocket (Convex's $float)", async () => {
+    const a = client();
+    let sub;
+    a.onUpdate(api.values.getFloats, { key: "f1" }, (v) => (sub = v));
+    await waitFor(() => sub === null, { what: "the first result" });
+    const f = [NaN, Infinity, -Infinity, -0, 0, 1.5];
+    assert.deepEqual(await a.mutation(api.values.putFloats, { key: "f1", f }),
+        ["NaN", "Infinity", "-Infinity", "-0", "0", "1.5"]);
+    assert.equal(sub.length, 6);
+    for (let i = 0; i < f.length; i++) assert.ok(Object.is(sub[i], f[i]), `${i}: ${sub[i]} is not ${f[i]}`);
+});
+
 test("Authenticate with a User token: AuthError, the client gives up after a bounded number of tries and keeps working", async () => {
     const log = [];
     const a = client({ webSocketConstructor: recorder(log) });

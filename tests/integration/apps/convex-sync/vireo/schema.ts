@@ -9,4 +9,5 @@ export default defineSchema({
   counters: defineTable({ name: v.string(), value: v.number() }).index("by_name", ["name"]),
   blobs: defineTable({ group: v.string(), data: v.string() }).index("by_group", ["group"]),
   values: defineTable({ key: v.string(), i: v.int64(), b: v.bytes() }).index("by_key", ["key"]),
+  floats: defineTable({ key: v.string(), f: v.array(v.float64()) }).index("by_key", ["key"]),
 });

@@ -19,3 +19,21 @@ export const get = query({
     return d === null ? null : { i: d.i, b: d.b };
   },
 });
+
+// NaN, ±Infinity and -0 ($float on the wire), stored and read back.
+export const putFloats = mutation({
+  args: { key: v.string(), f: v.array(v.float64()) },
+  handler: async (ctx, { key, f }) => {
+    await ctx.db.insert("floats", { key, f });
+    return f.map((x) => (Object.is(x, -0) ? "-0" : String(x)));
+  },
+});
+
+export const getFloats = query({
+  args: { key: v.string() },
+  handler: async (ctx, { key }) =>
+    (await ctx.db
+      .query("floats")
+      .withIndex("by_key", (q) => q.eq("key", key))
+      .unique())?.f ?? null,
+});
