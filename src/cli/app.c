@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
@@ -93,16 +95,131 @@ static int read_all(const char *path, struct buf *out)
     return r;
 }
 
+/* Checks and normalizes convex.json's `functions` value into out: a relative path inside the
+ * project ("./src/convex/" -> "src/convex"). -1 with a message in err when it is not one. */
+static int normalize_functions_rel(const char *v, char *out, size_t cap, char *err, size_t ecap)
+{
+    while (v[0] == '.' && v[1] == '/')
+        v += 2;
+    size_t n = strlen(v);
+    while (n && v[n - 1] == '/')
+        n--;
+    int bad = n == 0 || v[0] == '/' || n >= cap;
+    for (size_t i = 0; !bad && i < n;) { /* no "." or ".." segment, no empty one */
+        size_t j = i;
+        while (j < n && v[j] != '/')
+            j++;
+        size_t seg = j - i;
+        bad = seg == 0 || (seg == 1 && v[i] == '.') || (seg == 2 && v[i] == '.' && v[i + 1] == '.');
+        i = j + 1;
+    }
+    if (bad) {
+        snprintf(err, ecap,
+                 "convex.json: `functions` must be a folder inside the project of at most %zu "
+                 "characters, like \"convex/\" or \"src/convex/\" (got \"%.200s\")",
+                 cap - 1,
+                 v);
+        return -1;
+    }
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* Sets p->functions_rel from root/convex.json when it names the functions folder; 0 when it
+ * does not (no file, no `functions` field), 1 when it does, -1 with p->layout_err set. */
+static int read_convex_json(struct app_paths *p)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/convex.json", p->root);
+    struct buf text = BUF_INIT(1 << 20);
+    int r = read_all(path, &text), ret = -1;
+    json_t *root = NULL;
+    if (r == -ENOENT) {
+        ret = 0;
+        goto out;
+    }
+    if (r < 0) {
+        snprintf(p->layout_err, sizeof p->layout_err, "cannot read %.1200s: %s", path,
+                 r == -E2BIG ? "larger than 1 MiB" : strerror(-r));
+        goto out;
+    }
+    json_error_t je;
+    root = json_loadb(text.data, text.len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(root)) {
+        if (root)
+            snprintf(p->layout_err, sizeof p->layout_err, "%.1200s: expected a JSON object",
+                     path);
+        else
+            snprintf(p->layout_err, sizeof p->layout_err, "%.1200s:%d: %s", path, je.line,
+                     je.text);
+        goto out;
+    }
+    json_t *f = json_object_get(root, "functions");
+    if (!f) {
+        ret = 0;
+        goto out;
+    }
+    if (!json_is_string(f)) {
+        snprintf(p->layout_err, sizeof p->layout_err,
+                 "%.1200s: `functions` must be a string (the functions folder, like "
+                 "\"convex/\")",
+                 path);
+        goto out;
+    }
+    if (normalize_functions_rel(json_string_value(f), p->functions_rel, sizeof p->functions_rel,
+                                p->layout_err, sizeof p->layout_err) < 0)
+        goto out;
+    ret = 1;
+out:
+    json_decref(root);
+    buf_release(&text);
+    return ret;
+}
+
+int read_file(const char *path, struct buf *out)
+{
+    return read_all(path, out);
+}
+
 int app_paths_init(struct app_paths *p, const char *dir)
 {
     char abs[PATH_MAX];
     if (!realpath(dir, abs))
         return -errno;
     snprintf(p->root, sizeof p->root, "%s", abs);
-    snprintf(p->functions, sizeof p->functions, "%s/vireo", abs);
     snprintf(p->state, sizeof p->state, "%s/.vireo", abs);
     snprintf(p->data, sizeof p->data, "%s/.vireo/data", abs);
+    p->layout_err[0] = '\0';
+    if (read_convex_json(p) != 1) {
+        char convex[4200];
+        snprintf(convex, sizeof convex, "%s/convex", abs);
+        struct stat st;
+        snprintf(p->functions_rel, sizeof p->functions_rel, "%s",
+                 stat(convex, &st) == 0 && S_ISDIR(st.st_mode) ? "convex" : "vireo");
+    }
+    snprintf(p->functions, sizeof p->functions, "%s/%s", abs, p->functions_rel);
     return 0;
+}
+
+int app_check_functions(const struct app_paths *p, struct buf *err)
+{
+    struct stat st;
+    if (p->layout_err[0]) {
+        buf_append_str(err, p->layout_err);
+        return -1;
+    }
+    if (stat(p->functions, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    if (strcmp(p->functions_rel, "vireo") != 0)
+        buf_appendf(err, "convex.json names the functions folder %s/, which is not a folder",
+                    p->functions_rel);
+    else
+        buf_appendf(err,
+                    "no vireo/ folder in %s, nor a convex/ folder or a convex.json naming one "
+                    "(create an app with `vireo init`)",
+                    p->root);
+    return -1;
 }
 
 int app_state_dirs(const struct app_paths *p)
@@ -184,6 +301,7 @@ static const char generated_server[] =
     "export const internalQuery: (def: any) => any = vireo.internalQuery;\n"
     "export const internalMutation: (def: any) => any = vireo.internalMutation;\n"
     "export const internalAction: (def: any) => any = vireo.internalAction;\n"
+    "export const httpAction: (handler: any) => any = vireo.httpAction;\n"
     "export const defineSchema: (tables: any, options?: any) => any = vireo.defineSchema;\n"
     "export const defineTable: (fields: any) => any = vireo.defineTable;\n"
     "export const v: any = vireo.v;\n"
@@ -226,21 +344,22 @@ int app_write_generated(const struct app_paths *p, struct buf *err)
 
 /* --- module discovery --- */
 
+/* Whether a file of the functions folder is a function module, as Convex decides (its bundler's
+ * entryPoints): a .js/.ts-family extension, and not a dotfile, an editor's `#` file, a name with
+ * a space, or a name with more than one dot (foo.test.ts, auth.config.ts, convex.config.ts,
+ * foo.d.ts). Vireo also skips names starting with `_` (helpers that function files import).
+ * `schema.*` at the root is handled by the caller. */
 static int is_module_file(const char *name)
 {
-    static const char *exts[] = { ".ts", ".tsx", ".js", ".mjs", ".jsx", ".mts" };
-    if (name[0] == '_' || name[0] == '.')
+    static const char *exts[] = { ".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs" };
+    if (name[0] == '_' || name[0] == '.' || name[0] == '#' || strchr(name, ' '))
         return 0;
-    size_t n = strlen(name);
-    if (n > 5 && !strcmp(name + n - 5, ".d.ts"))
+    const char *dot = strchr(name, '.');
+    if (!dot || strchr(dot + 1, '.'))
         return 0;
-    if (strstr(name, ".test.") || strstr(name, ".spec."))
-        return 0;
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        size_t e = strlen(exts[i]);
-        if (n > e && !strcmp(name + n - e, exts[i]))
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcmp(dot, exts[i]))
             return 1;
-    }
     return 0;
 }
 
@@ -249,9 +368,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends import lines and module-table entries for every function file under dir. */
-static int collect_modules(const char *base, const char *rel, struct buf *imports,
-                           struct buf *table, int *count, char **schema_rel)
+/* What collect_modules gathers for the bundle's entry. */
+struct modules {
+    const char *rel_dir; /* the functions folder relative to root, as the entry imports it */
+    struct buf imports;  /* import lines */
+    struct buf table;    /* "module/path": mN, lines */
+    struct buf files;    /* "module/path": "file.ts", lines for the root's special modules */
+    int count;
+    char *schema_rel;    /* schema.<ext> at the root, if any */
+};
+
+/* Appends import lines and module-table entries for every function file under base/rel. */
+static int collect_modules(const char *base, const char *rel, struct modules *m)
 {
     char dir[4400];
     snprintf(dir, sizeof dir, "%s%s%s", base, *rel ? "/" : "", rel);
@@ -284,24 +412,36 @@ static int collect_modules(const char *base, const char *rel, struct buf *import
         if (r < 0 || stat(full, &st) < 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            r = collect_modules(base, sub, imports, table, count, schema_rel);
+            r = collect_modules(base, sub, m);
             continue;
         }
-        if (!S_ISREG(st.st_mode) || !is_module_file(names[i]))
-            continue;
         char modname[4400];
         snprintf(modname, sizeof modname, "%s", sub);
         char *dot = strrchr(modname, '.');
-        if (dot)
+        if (dot && dot > strrchr(modname, '/'))
             *dot = '\0';
-        if (!*rel && !strcmp(modname, "schema")) {
-            *schema_rel = vr_strdup(sub);
+        if (!*rel && !strcmp(modname, "schema") && !m->schema_rel) {
+            m->schema_rel = vr_strdup(sub);
             continue;
         }
-        buf_appendf(imports, "import * as m%d from \"../vireo/%s\";\n", *count, sub);
-        buf_append_json_str(table, modname, strlen(modname));
-        buf_appendf(table, ": m%d,\n", *count);
-        (*count)++;
+        if (!S_ISREG(st.st_mode) || !is_module_file(names[i])) {
+            log_debug("app", "\"%s/%s\" is not a function module; skipped", m->rel_dir, sub);
+            continue;
+        }
+        char spec[4600];
+        snprintf(spec, sizeof spec, "../%s/%s", m->rel_dir, sub);
+        buf_appendf(&m->imports, "import * as m%d from ", m->count);
+        buf_append_json_str(&m->imports, spec, strlen(spec));
+        buf_append_str(&m->imports, ";\n");
+        buf_append_json_str(&m->table, modname, strlen(modname));
+        buf_appendf(&m->table, ": m%d,\n", m->count);
+        if (!*rel && (!strcmp(modname, "crons") || !strcmp(modname, "http"))) {
+            buf_append_json_str(&m->files, modname, strlen(modname));
+            buf_append_str(&m->files, ": ");
+            buf_append_json_str(&m->files, sub, strlen(sub));
+            buf_append_str(&m->files, ",\n");
+        }
+        m->count++;
     }
     for (size_t i = 0; i < n; i++)
         vr_free(names[i]);
@@ -385,31 +525,39 @@ static int run_capture(char *const argv[], const char *dir, struct buf *out)
 
 int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err)
 {
-    struct buf imports = BUF_INIT(BUF_NOLIMIT), table = BUF_INIT(BUF_NOLIMIT);
+    struct modules m = { .rel_dir = p->functions_rel,
+                         .imports = BUF_INIT(BUF_NOLIMIT),
+                         .table = BUF_INIT(BUF_NOLIMIT),
+                         .files = BUF_INIT(BUF_NOLIMIT) };
     struct buf entry = BUF_INIT(BUF_NOLIMIT), out = BUF_INIT(1 << 20);
-    char *schema_rel = NULL;
-    int count = 0, ret = -1;
+    int ret = -1;
     char esbuild[4096], entry_path[4400], bundle_path[4400];
+    char alias_values[4400], alias_server[4400], alias_browser[4400], alias_vireo[4400];
 
-    if (!path_exists(p->functions)) {
-        buf_appendf(err, "no vireo/ folder in %s (create an app with `vireo init`)", p->root);
+    if (app_check_functions(p, err) < 0)
         goto out;
-    }
-    if (mkdir_p(p->state, 0700) < 0 || app_write_generated(p, err) < 0)
+    if (mkdir_p(p->state, 0700) < 0 || app_write_generated(p, err) < 0 ||
+        app_write_shims(p, err) < 0)
         goto out;
-    int r = collect_modules(p->functions, "", &imports, &table, &count, &schema_rel);
+    int r = collect_modules(p->functions, "", &m);
     if (r < 0) {
         buf_appendf(err, "cannot read %s: %s", p->functions, strerror(-r));
         goto out;
     }
     buf_append_str(&entry, "/* generated by vireo dev: the app's modules; do not edit */\n");
-    buf_append(&entry, imports.data, imports.len);
-    if (schema_rel)
-        buf_appendf(&entry, "import * as schemaModule from \"../vireo/%s\";\n", schema_rel);
+    buf_append(&entry, m.imports.data, m.imports.len);
+    if (m.schema_rel) {
+        char spec[4600];
+        snprintf(spec, sizeof spec, "../%s/%s", p->functions_rel, m.schema_rel);
+        buf_append_str(&entry, "import * as schemaModule from ");
+        buf_append_json_str(&entry, spec, strlen(spec));
+        buf_append_str(&entry, ";\n");
+    }
     buf_appendf(&entry,
-                "globalThis.__vireo_app = {\n  schema: %s,\n  modules: {\n%s  },\n};\n",
-                schema_rel ? "schemaModule.default ?? schemaModule.schema ?? null" : "null",
-                table.data);
+                "globalThis.__vireo_app = {\n  schema: %s,\n  modules: {\n%s  },\n"
+                "  files: {\n%s  },\n};\n",
+                m.schema_rel ? "schemaModule.default ?? schemaModule.schema ?? null" : "null",
+                m.table.data, m.files.data);
     snprintf(entry_path, sizeof entry_path, "%s/entry.js", p->state);
     snprintf(bundle_path, sizeof bundle_path, "%s/bundle.js", p->state);
     if ((r = write_file(entry_path, entry.data, entry.len, 0644)) < 0) {
@@ -421,10 +569,20 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
                             "esbuild) or set VIREO_ESBUILD");
         goto out;
     }
+    /* --alias is applied before any node_modules lookup: an installed `convex` package is never
+     * bundled, its imports resolve to Vireo's prelude */
+    snprintf(alias_values, sizeof alias_values, "--alias:convex/values=%s/shims/values.js",
+             p->state);
+    snprintf(alias_server, sizeof alias_server, "--alias:convex/server=%s/shims/server.js",
+             p->state);
+    snprintf(alias_browser, sizeof alias_browser, "--alias:convex/browser=%s/shims/browser.js",
+             p->state);
+    snprintf(alias_vireo, sizeof alias_vireo, "--alias:vireo/server=%s/shims/vireo-server.js",
+             p->state);
     char *argv[] = { esbuild, entry_path, "--bundle", "--format=iife", "--platform=neutral",
                      "--main-fields=module,main", "--target=es2022", "--log-level=warning",
                      "--color=false", "--log-override:import-is-undefined=silent",
-                     "--alias:vireo/server=./vireo/_generated/server.ts",
+                     alias_values, alias_server, alias_browser, alias_vireo,
                      "--sourcemap=inline", "--sources-content=false",
                      "--outfile=.vireo/bundle.js", NULL };
     r = run_capture(argv, p->root, &out);
@@ -444,9 +602,10 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
     }
     ret = 0;
 out:
-    vr_free(schema_rel);
-    buf_release(&imports);
-    buf_release(&table);
+    vr_free(m.schema_rel);
+    buf_release(&m.imports);
+    buf_release(&m.table);
+    buf_release(&m.files);
     buf_release(&entry);
     buf_release(&out);
     return ret;

@@ -13,14 +13,29 @@ int cmd_run(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_admin_key(int argc, char **argv);
 
-/* Paths of an app folder. */
+/* Paths of an app folder. The functions folder is found as Convex finds it: convex.json's
+ * `functions` field (a relative path inside root), else root/convex if it exists, else
+ * root/vireo (Vireo's own layout, what `vireo init` creates). */
 struct app_paths {
-    char root[4096];      /* the app folder */
-    char functions[4200]; /* root/vireo */
-    char state[4200];     /* root/.vireo */
-    char data[4300];      /* root/.vireo/data */
+    char root[4096];          /* the app folder */
+    char functions[4200];     /* root/<functions_rel> */
+    char functions_rel[104];  /* "convex", "vireo" or convex.json's path, no trailing '/' */
+    char state[4200];         /* root/.vireo */
+    char data[4300];          /* root/.vireo/data */
+    char layout_err[1400];    /* why convex.json could not be used; "" when it could */
 };
+/* Fails only when dir cannot be resolved (-errno); a bad convex.json is kept in layout_err for
+ * app_check_functions to report, so that commands not needing functions still work. */
 int app_paths_init(struct app_paths *p, const char *dir);
+
+/* 0 when the functions folder is usable; else -1 with a message in err (a bad convex.json, or
+ * no functions folder: "no vireo/ folder in ROOT, nor a convex/ folder ..."). */
+int app_check_functions(const struct app_paths *p, struct buf *err);
+
+/* Writes the import shims under root/.vireo/shims/ that the bundle resolves `convex/values`,
+ * `convex/server`, `convex/browser` and `vireo/server` to (src/cli/shims.c): each re-exports
+ * names of globalThis.__vireo, so an installed `convex` package is never bundled. */
+int app_write_shims(const struct app_paths *p, struct buf *err);
 
 /* Reads the admin key from root/.vireo/admin_key, creating it (mode 0600) if asked and missing.
  * Returns 0 when read, 1 when created, or a negative errno with a message naming the file in err
@@ -36,8 +51,8 @@ int app_state_dirs(const struct app_paths *p);
 /* Writes root/vireo/_generated/{server,api}.ts when their content differs. */
 int app_write_generated(const struct app_paths *p, struct buf *err);
 
-/* Bundles root/vireo into root/.vireo/bundle.js with esbuild. On failure err holds esbuild's
- * messages (file:line: error). */
+/* Bundles the functions folder into root/.vireo/bundle.js with esbuild. On failure err holds
+ * esbuild's messages (file:line: error). */
 int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err);
 
 /* Writes path atomically (a temp file renamed over it), created with `mode`. */
@@ -45,5 +60,14 @@ int write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Creates path and its missing parents with `mode`. */
 int mkdir_p(const char *path, mode_t mode);
 int path_exists(const char *path);
+/* Appends the file's content to out: 0, -E2BIG past out's maximum, or -errno. */
+int read_file(const char *path, struct buf *out);
+
+/* `vireo build` and `vireo deploy` (cmd_build.c, cmd_deploy.c). */
+int cmd_build(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+
+/* Bundles the app at p into a bundle file (deploy.h's header, then the bundle) in out. */
+int app_bundle_file(const struct app_paths *p, struct buf *out, struct buf *err);
 
 #endif

@@ -39,15 +39,13 @@ int cmd_admin_key(int argc, char **argv)
         fprintf(stderr, "vireo admin-key: cannot open app folder %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    if (!path_exists(p.functions)) {
-        fprintf(stderr,
-                "vireo admin-key: no vireo/ folder in %s (create an app with `vireo "
-                "init`)\n",
-                p.root);
-        return 1;
-    }
     char key[65];
     struct buf err = BUF_INIT(8192);
+    if (app_check_functions(&p, &err) < 0) {
+        fprintf(stderr, "vireo admin-key: %s\n", err.data);
+        buf_release(&err);
+        return 1;
+    }
     int r = app_admin_key(&p, 1, key, &err);
     if (r < 0)
         fprintf(stderr, "vireo admin-key: %s\n", err.data);

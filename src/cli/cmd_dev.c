@@ -1,5 +1,5 @@
 /* cmd_dev: `vireo dev` and `vireo serve`: bundle the app, open its shard, serve HTTP and
- * WebSocket on one port; dev also watches vireo/ with inotify and reloads on change, keeping the
+ * WebSocket on one port; dev also watches the functions folder (convex/ or vireo/) with inotify and reloads on change, keeping the
  * old version running when the new one does not load. */
 #include <errno.h>
 #include <dirent.h>
@@ -20,10 +20,13 @@
 #include "net/loop.h"
 #include "net/server.h"
 #include "proto/actions.h"
+#include "proto/deploy.h"
 #include "proto/http_api.h"
 #include "proto/shard.h"
 #include "proto/sync.h"
 #include "base/banned.h"
+
+#define BUNDLE_FILE_MAX (256u << 20)
 
 static const char dev_usage[] =
     "usage: vireo %s [dir] [options]\n"
@@ -34,6 +37,7 @@ static const char dev_usage[] =
     "  --host ADDR        address to listen on (default 127.0.0.1)\n"
     "  --port N           port to listen on (default 8788; 0 picks a free one)\n"
     "  --data FILE        the SQLite database (default dir/.vireo/data/shard-0.db)\n"
+    "%s"
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
@@ -80,6 +84,8 @@ struct dev {
     double idempotency_ms;
     struct http_api api;
     struct app_paths paths;
+    char bundle_name[1100]; /* "convex/": what logs and stack traces call the app's code */
+    const char *bundle_file; /* serve --bundle FILE: load it instead of bundling; borrowed */
     int watch;
     int inotify_fd;
     struct timer reload_timer;
@@ -87,12 +93,35 @@ struct dev {
     int stopping;
 };
 
+/* The bundle file of `vireo serve --bundle FILE` (cmd_build.c wrote it): no esbuild needed. */
+static int load_bundle_file(struct dev *d, struct buf *err)
+{
+    struct buf file = BUF_INIT(BUNDLE_FILE_MAX);
+    char name[DEPLOY_NAME_MAX];
+    size_t off;
+    int r = read_file(d->bundle_file, &file);
+    if (r < 0)
+        buf_appendf(err, "cannot read %s: %s", d->bundle_file,
+                    r == -E2BIG ? "larger than 256 MiB" : strerror(-r));
+    else if ((r = deploy_parse(file.data, file.len, name, &off, err)) < 0)
+        buf_appendf(err, " (%s)", d->bundle_file);
+    else
+        r = shard_load(d->shard, file.data + off, file.len - off, name, err);
+    buf_release(&file);
+    return r;
+}
+
 static int load_app(struct dev *d)
 {
     struct buf bundle = BUF_INIT(BUF_NOLIMIT), err = BUF_INIT(1 << 20);
-    int r = app_bundle(&d->paths, &bundle, &err);
-    if (r == 0)
-        r = shard_load(d->shard, bundle.data, bundle.len, "vireo/", &err);
+    int r;
+    if (d->bundle_file) {
+        r = load_bundle_file(d, &err);
+    } else {
+        r = app_bundle(&d->paths, &bundle, &err);
+        if (r == 0)
+            r = shard_load(d->shard, bundle.data, bundle.len, d->bundle_name, &err);
+    }
     if (r < 0) {
         log_error("dev", "%s%s", err.data,
                   d->shard->rt ? "\n(the previous version keeps running)" : "");
@@ -237,7 +266,7 @@ static const struct num_opt *find_num_opt(const struct num_opt *opts, size_t n, 
 int cmd_dev(int argc, char **argv, int watch)
 {
     const char *name = watch ? "dev" : "serve";
-    const char *dir = ".", *host = "127.0.0.1", *data = NULL;
+    const char *dir = ".", *host = "127.0.0.1", *data = NULL, *bundle_file = NULL;
     unsigned long memory_limit_mb = 256;
     unsigned long port = 8788, timeout_ms = 1000, max_body = 16u << 20, max_message = 16u << 20;
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
@@ -283,10 +312,15 @@ int cmd_dev(int argc, char **argv, int watch)
             val = a + 13;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf(dev_usage, name,
-                   watch ? "Bundles dir/vireo with esbuild, serves it and reloads it whenever a file "
+                   watch ? "Bundles the functions folder (dir/convex, convex.json's `functions`, or dir/vireo)\nwith esbuild, serves it and reloads it whenever a file "
                            "changes;\nprints function logs. A version that fails to load is "
                            "reported and the old one keeps serving."
-                         : "Bundles dir/vireo once and serves it (production: no watching).");
+                         : "Bundles the functions folder (dir/convex, convex.json's `functions`, or "
+                           "dir/vireo)\nonce and serves it (production: no watching).",
+                   watch ? ""
+                         : "  --bundle FILE      serve this file from `vireo build` instead of "
+                           "bundling dir:\n"
+                           "                     needs neither Node nor esbuild\n");
             return 0;
         } else if (!strcmp(a, "--verbose")) {
             log_min_level = LOG_DEBUG;
@@ -301,6 +335,13 @@ int cmd_dev(int argc, char **argv, int watch)
             host = argv[++i];
         } else if (!strcmp(a, "--data")) {
             data = argv[++i];
+        } else if (!strcmp(a, "--bundle")) {
+            if (watch) {
+                fprintf(stderr, "vireo dev: --bundle is for `vireo serve` (dev bundles and "
+                                "watches the app folder)\n");
+                return 2;
+            }
+            bundle_file = argv[++i];
         } else if (eq || !strcmp(a, "--durability")) {
             i += !eq;
             if (!strcmp(val, "full")) {
@@ -335,18 +376,19 @@ int cmd_dev(int argc, char **argv, int watch)
 
     struct dev d = { .watch = watch, .inotify_fd = -1 };
     int rc = 1, lock_fd = -1, lost = 0;
-    char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400];
+    char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400], deploy_path[4400];
     struct buf err = BUF_INIT(1 << 20);
 
     if (app_paths_init(&d.paths, dir) < 0) {
         fprintf(stderr, "vireo %s: cannot open app folder %s: %s\n", name, dir, strerror(errno));
         goto out;
     }
-    if (!path_exists(d.paths.functions)) {
-        fprintf(stderr, "vireo %s: no vireo/ folder in %s (create an app with `vireo init`)\n",
-                name, d.paths.root);
+    d.bundle_file = bundle_file;
+    if (!bundle_file && app_check_functions(&d.paths, &err) < 0) {
+        fprintf(stderr, "vireo %s: %s\n", name, err.data);
         goto out;
     }
+    snprintf(d.bundle_name, sizeof d.bundle_name, "%s/", d.paths.functions_rel);
     struct buf key_err = BUF_INIT(8192);
     int key_created = app_admin_key(&d.paths, 1, admin_key, &key_err);
     if (key_created < 0)
@@ -405,6 +447,8 @@ int cmd_dev(int argc, char **argv, int watch)
     d.api.test_echo = test_echo;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
     d.api.public_dir = path_exists(public_dir) ? public_dir : NULL;
+    snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);
+    d.api.deploy_path = deploy_path;
 
     struct server_config cfg;
     server_config_defaults(&cfg);
@@ -442,6 +486,8 @@ int cmd_dev(int argc, char **argv, int watch)
     /* One machine-readable line first: tests and tools wait for it. */
     printf("vireo %s: listening on http://%s:%d\n", name, host, server_port(d.server));
     printf("  app:       %s\n  data:      %s\n", d.paths.root, data_path);
+    if (bundle_file)
+        printf("  bundle:    %s\n", bundle_file);
     /* the key only once, when this start created it: stdout often ends up in service logs */
     if (key_created)
         printf("  admin key: %s (new; `vireo admin-key` shows it again)\n", admin_key);

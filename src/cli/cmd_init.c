@@ -117,6 +117,13 @@ int cmd_init(int argc, char **argv)
         fprintf(stderr, "vireo init: cannot open %s: %s\n", dir, strerror(errno));
         return 1;
     }
+    if (strcmp(p.functions_rel, "vireo") != 0 || p.layout_err[0]) {
+        fprintf(stderr,
+                "vireo init: %s is a Convex project (convex/ or convex.json): `vireo dev` serves "
+                "it as it is; nothing scaffolded\n",
+                p.root);
+        return 1;
+    }
     if (path_exists(p.functions)) {
         fprintf(stderr, "vireo init: %s already exists; nothing scaffolded\n", p.functions);
         return 1;

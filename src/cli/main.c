@@ -13,9 +13,13 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  init [dir]                    scaffold an app: dir/vireo/schema.ts, dir/vireo/tasks.ts\n"
-    "  dev [dir] [--port N]          bundle dir/vireo, serve it on http://127.0.0.1:8788 and\n"
+    "  dev [dir] [--port N]          bundle dir/convex (or dir/vireo), serve it on\n"
+    "                                http://127.0.0.1:8788 and\n"
     "                                reload on every change\n"
-    "  serve [dir] [--port N]        bundle once and serve (production: no watching)\n"
+    "  serve [dir] [--port N]        bundle once and serve (production: no watching);\n"
+    "                                --bundle FILE serves a `vireo build` file (no Node needed)\n"
+    "  build [dir] [--out FILE]      bundle the app into one file for serve --bundle / deploy\n"
+    "  deploy [dir] [--url URL]      push a new version of the app to a running server\n"
     "  run <function> [jsonArgs]     call a function on a running server, internal ones too\n"
     "  reset [dir]                   delete the app's local data\n"
     "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
@@ -49,8 +53,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = { { "init", cmd_init }, { "run", cmd_run }, { "reset", cmd_reset },
-                 { "admin-key", cmd_admin_key } };
+    } cmds[] = { { "init", cmd_init },           { "run", cmd_run },
+                 { "reset", cmd_reset },         { "admin-key", cmd_admin_key },
+                 { "build", cmd_build },         { "deploy", cmd_deploy } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

@@ -79,7 +79,7 @@ struct js_runtime {
     uint32_t next_cursor_id;
     uint64_t seed_state;
     double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id,
-                         memory limit in bytes */
+                         memory limit in bytes, 1 in an action worker's copy of the app */
     struct js_cursor cursors[JS_MAX_CURSORS];
 
     struct buf s1, s2, s3; /* scratch for native calls */

@@ -630,6 +630,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
+    rt->params[6] = store ? 0 : 1; /* a worker's copy leaves load notices to the shard's */
     set_prop(rt->ctx, global, "__vr_native", js_native_make(rt));
     if ((exc = eval(rt, vr_prelude_js, PRELUDE_URL))) {
         buf_append_str(err, "prelude: ");

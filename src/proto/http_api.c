@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "net/ws.h"
 #include "proto/actions.h"
+#include "proto/deploy.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
 #include "proto/sync.h"
@@ -581,6 +582,19 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         } else {
             handle_call(api, c, req, -1, 1);
         }
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/deploy")) { /* a new version of the app: deploy.c */
+        if (!is_post)
+            respond_error(c, 405, "MethodNotAllowed", "use POST with a bundle file as the body",
+                          NULL);
+        else if (!admin_authorized(api, req))
+            respond_error(c, 401, "Unauthorized",
+                          "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
+                          "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
+                          NULL);
+        else
+            deploy_handle(api->shard, c, req, api->deploy_path);
         return;
     }
     if (slice_eq_str(path, "/api/health") && is_get) {

@@ -1,6 +1,7 @@
 /* http_api: the HTTP face of a shard (the shape Convex uses, so SSR and clients without a
  * WebSocket work): POST /api/query|mutation|action with {"path","args"}, GET /api/health,
- * POST /api/admin/run (admin key; internal functions too), static files from the app's public/
+ * POST /api/admin/run (admin key; internal functions too), POST /api/admin/deploy (deploy.c),
+ * static files from the app's public/
  * folder, and a WebSocket echo endpoint for tests. Every answer is JSON:
  * {"status":"success","value":...} or {"status":"error","errorMessage":...,"errorCode":...}. */
 #ifndef VR_PROTO_HTTP_API_H
@@ -18,6 +19,7 @@ struct http_api {
     struct server *server;  /* for /api/metrics' connection figures (may be NULL); borrowed */
     const char *admin_key;  /* required for the admin routes; borrowed */
     const char *public_dir; /* NULL: no static files; borrowed */
+    const char *deploy_path; /* where POST /api/admin/deploy saves a new version; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */
     uint64_t requests;      /* HTTP requests, for /api/metrics */
     /* answers computed inside an open batch wait for its commit (shard.h) */

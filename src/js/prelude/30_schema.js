@@ -50,14 +50,29 @@ class TableDefinition {
     searchIndex(name, config) {
         this.checkIndexName(name);
         this.searchIndexes.push({ name, config });
-        native.log("warn", "schema", `search index \`${name}\` is not supported yet; ignored`);
+        loadNotice("schema", `search index \`${name}\` is not supported yet (issue 10); ignored`);
         return this;
     }
 
     vectorIndex(name, config) {
         this.checkIndexName(name);
         this.vectorIndexes.push({ name, config });
-        native.log("warn", "schema", `vector index \`${name}\` is not supported yet; ignored`);
+        loadNotice("schema", `vector index \`${name}\` is not supported yet (issue 10); ignored`);
+        return this;
+    }
+
+    /* Convex's staged validator (checked in the background there): Vireo keeps enforcing the
+     * current one and ignores the staged one */
+    staged(documentSchema) {
+        if (this.stagedValidator !== undefined)
+            throw new Error("Table cannot have more than one staged validator.");
+        this.stagedValidator = documentSchema instanceof Validator
+            ? documentSchema : v.object(documentSchema);
+        loadNotice("schema", "staged validators are not supported; ignored");
+        return this;
+    }
+
+    self() {
         return this;
     }
 
@@ -71,7 +86,7 @@ function defineTable(documentSchema) {
     let doc;
     if (documentSchema instanceof Validator) {
         const k = documentSchema.kind;
-        if (documentSchema.isOptional || (k !== "object" && k !== "union" &&
+        if (isOptionalField(documentSchema) || (k !== "object" && k !== "union" &&
                                           documentSchema.kind !== "any"))
             throw new Error("defineTable(): expected an object of validators or a v.object / " +
                 "v.union validator");
@@ -82,10 +97,47 @@ function defineTable(documentSchema) {
     return new TableDefinition(doc);
 }
 
+/* The validator of a table's documents with their system fields, as Convex's docValidator. */
+function addSystemFields(tableName, x) {
+    switch (x.kind) {
+    case "object":
+        return x.extend({ _id: v.id(tableName), _creationTime: v.number() });
+    case "union":
+        return v.union(...x.members.map((m) => addSystemFields(tableName, m)));
+    case "any":
+        return x;
+    default:
+        throw new Error(`Invalid validator for table "${tableName}": a table's documents must ` +
+            `be objects, or a union of objects`);
+    }
+}
+
+function docValidator(tableName, table) {
+    return addSystemFields(tableName, table.validator);
+}
+
 class SchemaDefinition {
     constructor(tables, options) {
         this.tables = tables;
         this.schemaValidation = !(options && options.schemaValidation === false);
+    }
+
+    tableOf(tableName) {
+        const t = this.tables[tableName];
+        if (t === undefined)
+            throw new Error(`Table "${tableName}" is not in this schema. Tables in this schema: ` +
+                `${Object.keys(this.tables).join(", ")}`);
+        return t;
+    }
+
+    /* Convex's schema.doc(table) and schema.id(table) */
+    doc(tableName) {
+        return docValidator(tableName, this.tableOf(tableName));
+    }
+
+    id(tableName) {
+        this.tableOf(tableName);
+        return v.id(tableName);
     }
 
     /* Index fields per table, for withIndex checks: {table: {index: [fields]}}. */

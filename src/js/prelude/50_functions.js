@@ -17,7 +17,7 @@ function register(kind, internal, def) {
         handler = def.handler;
         if (def.args !== undefined) {
             args = def.args instanceof Validator ? def.args : v.object(def.args);
-            if (args.kind !== "object" || args.isOptional)
+            if (args.kind !== "object" || isOptionalField(args))
                 throw new TypeError(`${name}(): args must be an object of validators or a ` +
                     `v.object()`);
         }
@@ -47,7 +47,8 @@ function makeReference(parts) {
                 if (parts.length < 2)
                     throw new Error(`\`${parts.join(".")}\` is not a function reference ` +
                         `(expected api.module.function)`);
-                return parts.slice(0, -1).join("/") + ":" + parts[parts.length - 1];
+                const file = parts.slice(0, -1).join("/"), name = parts[parts.length - 1];
+                return name === "default" ? file : file + ":" + name; /* as Convex's anyApi */
             }
             if (typeof prop !== "string" || prop === "then") return undefined;
             return makeReference(parts.concat([prop]));
@@ -304,6 +305,8 @@ function load() {
         const exports = modules[mod];
         if (exports === null || (typeof exports !== "object" && typeof exports !== "function"))
             continue;
+        if (app.files && typeof app.files[mod] === "string")
+            reportSpecialModule(mod, app.files[mod], exports);
         for (const name of Object.keys(exports)) {
             const info = registry.get(exports[name]);
             if (!info) continue;

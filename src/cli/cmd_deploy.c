@@ -1,0 +1,172 @@
+/* cmd_deploy: `vireo deploy [dir] [--url URL] [--bundle FILE]`: pushes a new version of the app
+ * to a running server (POST /api/admin/deploy with the admin key), as `npx convex deploy` does:
+ * the app folder bundled now, or a file `vireo build` wrote. The server swaps versions only if
+ * the new one loads and its schema applies; otherwise it keeps the old one and says why. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "proto/deploy.h"
+#include "base/banned.h"
+
+#define BUNDLE_FILE_MAX (256u << 20)
+
+static const char deploy_usage[] =
+    "usage: vireo deploy [dir] [options]\n"
+    "\n"
+    "Pushes a new version of the app to a running server: it loads it, applies its schema (all\n"
+    "or nothing) and swaps versions without dropping connections; if the new version fails, the\n"
+    "old one keeps serving and the error is printed.\n"
+    "\n"
+    "options:\n"
+    "  --url URL          the server (default http://127.0.0.1:8788)\n"
+    "  --bundle FILE      push this file from `vireo build` instead of bundling dir\n"
+    "  --admin-key KEY    the admin key (default: $VIREO_ADMIN_KEY, then dir/.vireo/admin_key)\n"
+    "  -h, --help         show this help\n";
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    return buf_append(b, p, size * n) < 0 ? 0 : size * n;
+}
+
+/* POSTs the bundle file; 0 when the server took it. */
+static int push(const char *url, const char *key, const struct buf *file)
+{
+    int rc = 1;
+    struct buf resp = BUF_INIT(16u << 20);
+    char endpoint[4200], auth[200];
+    snprintf(endpoint, sizeof endpoint, "%s/api/admin/deploy", url);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *curl = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: text/javascript");
+    hdrs = curl_slist_append(hdrs, auth);
+    curl_easy_setopt(curl, CURLOPT_URL, endpoint);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, file->data);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)file->len);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cr = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    json_t *reply = NULL;
+    if (cr != CURLE_OK) {
+        fprintf(stderr, "vireo deploy: cannot reach %s: %s (is the server running?)\n", url,
+                curl_easy_strerror(cr));
+        goto out;
+    }
+    json_error_t jerr;
+    reply = json_loadb(resp.data, resp.len, 0, &jerr);
+    const char *st = json_string_value(json_object_get(reply, "status"));
+    if (st && !strcmp(st, "success")) {
+        printf("vireo deploy: %s now serves %lld functions from %s\n", url,
+               (long long)json_integer_value(json_object_get(reply, "functions")),
+               json_string_value(json_object_get(reply, "name")));
+        rc = 0;
+    } else if (st) {
+        const char *msg = json_string_value(json_object_get(reply, "errorMessage"));
+        const char *code = json_string_value(json_object_get(reply, "errorCode"));
+        fprintf(stderr, "vireo deploy: refused (%s, HTTP %ld): %s\n%s", code ? code : "error",
+                status, msg ? msg : "",
+                status == 400 ? "the server keeps serving its previous version\n" : "");
+    } else if (status == 413) {
+        fprintf(stderr, "vireo deploy: the bundle (%zu bytes) is larger than the server's "
+                        "--max-body (HTTP 413)\n", file->len);
+    } else {
+        fprintf(stderr, "vireo deploy: unexpected answer from %s (HTTP %ld): %.200s\n", url,
+                status, resp.data);
+    }
+out:
+    json_decref(reply);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    buf_release(&resp);
+    return rc;
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+    const char *dir = ".", *url = "http://127.0.0.1:8788", *bundle = NULL;
+    const char *key = getenv("VIREO_ADMIN_KEY");
+    int ndirs = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(deploy_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--url") || !strcmp(a, "--bundle") || !strcmp(a, "--admin-key")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "vireo deploy: option %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--url"))
+                url = v;
+            else if (!strcmp(a, "--bundle"))
+                bundle = v;
+            else
+                key = v;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "vireo deploy: unknown option %s (see vireo deploy --help)\n", a);
+            return 2;
+        } else if (ndirs++) {
+            fprintf(stderr, "vireo deploy: unexpected argument '%s'\n", a);
+            return 2;
+        } else {
+            dir = a;
+        }
+    }
+    int rc = 1;
+    char keybuf[65];
+    struct app_paths p;
+    struct buf file = BUF_INIT(BUNDLE_FILE_MAX), err = BUF_INIT(1 << 20);
+    int have_paths = app_paths_init(&p, dir) == 0;
+    if (!key || !*key) {
+        int r = have_paths ? app_admin_key(&p, 0, keybuf, &err) : -ENOENT;
+        if (r == -ENOENT) {
+            fprintf(stderr, "vireo deploy: no admin key: run it in the app folder (it reads "
+                            ".vireo/admin_key), or pass --admin-key\n");
+            rc = 2;
+            goto out;
+        }
+        if (r < 0) {
+            fprintf(stderr, "vireo deploy: %s\n", err.data);
+            rc = 2;
+            goto out;
+        }
+        key = keybuf;
+    }
+    if (bundle) {
+        char name[DEPLOY_NAME_MAX];
+        size_t off;
+        int r = read_file(bundle, &file);
+        if (r < 0) {
+            fprintf(stderr, "vireo deploy: cannot read %s: %s\n", bundle,
+                    r == -E2BIG ? "larger than 256 MiB" : strerror(-r));
+            goto out;
+        }
+        if (deploy_parse(file.data, file.len, name, &off, &err) < 0) {
+            fprintf(stderr, "vireo deploy: %s: %s\n", bundle, err.data);
+            goto out;
+        }
+    } else if (!have_paths) {
+        fprintf(stderr, "vireo deploy: cannot open app folder %s\n", dir);
+        goto out;
+    } else if (app_bundle_file(&p, &file, &err) < 0) {
+        fprintf(stderr, "vireo deploy: %s\n", err.data);
+        goto out;
+    }
+    rc = push(url, key, &file);
+out:
+    buf_release(&file);
+    buf_release(&err);
+    return rc;
+}

@@ -1,0 +1,444 @@
+/* convex: every runtime export of the `convex` package's `convex/values`, `convex/server` and
+ * `convex/browser` (the version pinned in package.json), as globalThis.__vireo.convex.*; the
+ * bundle's shims (src/cli/shims.c) re-export them, so that Convex apps load unchanged even with
+ * the real package installed. What belongs to a feature Vireo does not have yet is a real object
+ * that records what it is given (cronJobs, httpRouter) or a stub that throws "... is not
+ * supported by Vireo" when called, never when imported. */
+
+const notSupported = (what, issue) =>
+    new Error(`${what} is not supported by Vireo${issue ? ` yet (issue ${issue})` : ""}`);
+
+/* Convex's ConvexError: a VireoError (same data and wire behaviour) named ConvexError, with the
+ * identifying field the Convex client checks. */
+class ConvexError extends VireoError {
+    constructor(data) {
+        super(data);
+        this.name = "ConvexError";
+    }
+}
+Object.defineProperty(ConvexError.prototype, Symbol.for("ConvexError"), { value: true });
+
+/* ---- convex/values ---- */
+
+class CommitTsPlaceholder {
+    constructor() {
+        throw notSupported("CommitTsPlaceholder");
+    }
+}
+
+/* Convex's convexToJson: the wire form, object keys sorted as Convex sorts them. */
+function sortKeys(x) {
+    if (Array.isArray(x)) return x.map(sortKeys);
+    if (x === null || typeof x !== "object") return x;
+    const out = {};
+    for (const k of Object.keys(x).sort()) out[k] = sortKeys(x[k]);
+    return out;
+}
+
+function convexToJson(value) {
+    if (value === undefined) throw new Error("undefined is not a valid Convex value");
+    return sortKeys(toWire(value, 0, "convexToJson()"));
+}
+
+function jsonToConvex(value) {
+    return JSON.parse(JSON.stringify(value), revive);
+}
+
+function utf8Length(s) {
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 0x80) n += 1;
+        else if (c < 0x800) n += 2;
+        else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++; }
+        else n += 3;
+    }
+    return n;
+}
+
+/* Convex's size estimate of a value, in bytes. */
+function getConvexSize(x) {
+    if (x === undefined) return 0;
+    if (x === null || typeof x === "boolean") return 1;
+    if (typeof x === "bigint" || typeof x === "number") return 9;
+    if (typeof x === "string") return 2 + utf8Length(x);
+    if (x instanceof ArrayBuffer) return 2 + x.byteLength;
+    if (Array.isArray(x)) return x.reduce((n, e) => n + getConvexSize(e), 2);
+    if (typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
+        let n = 2;
+        for (const k of Object.keys(x))
+            if (x[k] !== undefined) n += utf8Length(k) + 1 + getConvexSize(x[k]);
+        return n;
+    }
+    throw new Error(`Unsupported value type: ${typeof x}`);
+}
+
+function getDocumentSize(doc, options) {
+    let n = getConvexSize(doc);
+    if (doc._id === undefined)
+        n += options && options.customIdLength ? options.customIdLength + 6 : 38;
+    if (doc._creationTime === undefined) n += 23;
+    return n;
+}
+
+const Base64 = Object.freeze({
+    byteLength: (b64) => base64Decode(b64).byteLength,
+    toByteArray: (b64) => new Uint8Array(base64Decode(b64)),
+    fromByteArray: (bytes) => base64Encode(bytes),
+    fromByteArrayUrlSafeNoPadding: (bytes) =>
+        base64Encode(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+});
+
+/* ---- references ---- */
+
+function makeFunctionReference(name) {
+    return { [FUNCTION_NAME]: name };
+}
+
+function getFunctionAddress(ref) {
+    if (typeof ref === "string" && ref.startsWith("function://"))
+        return { functionHandle: ref };
+    return { name: getFunctionName(ref) };
+}
+
+/* `components` of a Convex app's _generated/api.js: building it is fine, using it is not. */
+function componentsGeneric() {
+    const make = (parts) => new Proxy({}, {
+        get(_, prop) {
+            if (prop === FUNCTION_NAME)
+                throw notSupported(`components (\`components.${parts.join(".")}\`)`);
+            if (typeof prop !== "string" || prop === "then") return undefined;
+            return make(parts.concat([prop]));
+        },
+    });
+    return make([]);
+}
+
+/* ---- cron jobs (scheduling them is issue 9) ---- */
+
+const DAYS_OF_WEEK = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
+                      "saturday"];
+
+function checkInt(n, min, max, what) {
+    if (!Number.isInteger(n) || n < min || (max !== undefined && n > max))
+        throw new Error(max === undefined ? `${what} must be an integer greater than 0`
+                                          : `${what} must be an integer from ${min} to ${max}`);
+    return n;
+}
+
+const optMinute = (m) =>
+    (m === undefined ? undefined : checkInt(m, 0, 59, "Minute of hour"));
+
+function isReference(x) {
+    try {
+        getFunctionName(x);
+        return true;
+    } catch (e) {
+        return false;
+    }
+}
+
+/* Convex's Crons: records each job as {name, args: [jsonArgs], schedule} in `crons`. */
+class Crons {
+    constructor() {
+        this.crons = {};
+        this.isCrons = true;
+    }
+
+    schedule(id, schedule, ref, args) {
+        if (typeof id !== "string" || !/^[ -~]*$/.test(id))
+            throw new Error(`Invalid cron identifier ${id}: use ASCII letters that are not ` +
+                `control characters`);
+        if (id in this.crons) throw new Error(`Cron identifier registered twice: ${id}`);
+        const a = args === undefined ? {} : args;
+        if (a === null || typeof a !== "object" || Array.isArray(a))
+            throw new Error(`cron job \`${id}\`: arguments must be an object`);
+        this.crons[id] = { name: getFunctionName(ref), args: [convexToJson(a)], schedule };
+    }
+
+    interval(id, s, ref, args) {
+        const given = ["seconds", "minutes", "hours"].filter((k) => s && s[k] !== undefined);
+        if (given.length !== 1) throw new Error("Must specify one of seconds, minutes, or hours");
+        checkInt(s[given[0]], 1, undefined, "Interval");
+        this.schedule(id, Object.assign({}, s, { type: "interval" }), ref, args);
+    }
+
+    hourly(id, s, ref, args) {
+        if (isReference(s)) {
+            this.schedule(id, { type: "hourly" }, s, ref);
+            return;
+        }
+        const minuteUTC = optMinute(s.minuteUTC);
+        this.schedule(id, minuteUTC === undefined ? { type: "hourly" }
+                                                  : { minuteUTC, type: "hourly" }, ref, args);
+    }
+
+    daily(id, s, ref, args) {
+        const hourUTC = checkInt(s.hourUTC, 0, 23, "Hour of day");
+        const minuteUTC = optMinute(s.minuteUTC);
+        this.schedule(id, minuteUTC === undefined ? { hourUTC, type: "daily" }
+                                                  : { hourUTC, minuteUTC, type: "daily" },
+                      ref, args);
+    }
+
+    weekly(id, s, ref, args) {
+        if (!DAYS_OF_WEEK.includes(s.dayOfWeek))
+            throw new Error("Day of week must be a string like \"monday\".");
+        const hourUTC = checkInt(s.hourUTC, 0, 23, "Hour of day");
+        const minuteUTC = optMinute(s.minuteUTC);
+        const sch = { dayOfWeek: s.dayOfWeek, hourUTC, type: "weekly" };
+        if (minuteUTC !== undefined) sch.minuteUTC = minuteUTC;
+        this.schedule(id, sch, ref, args);
+    }
+
+    monthly(id, s, ref, args) {
+        const day = checkInt(s.day, 1, 31, "Day of month");
+        const hourUTC = checkInt(s.hourUTC, 0, 23, "Hour of day");
+        const minuteUTC = optMinute(s.minuteUTC);
+        const sch = { day, hourUTC, type: "monthly" };
+        if (minuteUTC !== undefined) sch.minuteUTC = minuteUTC;
+        this.schedule(id, sch, ref, args);
+    }
+
+    cron(id, cron, ref, args) {
+        if (typeof cron !== "string") throw new Error("cron(): expected a cron expression");
+        this.schedule(id, { cron, type: "cron" }, ref, args);
+    }
+
+    export() {
+        return JSON.stringify(this.crons);
+    }
+}
+
+/* ---- HTTP router and actions (serving them is issue 9) ---- */
+
+const ROUTABLE_HTTP_METHODS = Object.freeze(["GET", "POST", "PUT", "DELETE", "OPTIONS",
+                                             "PATCH"]);
+
+function httpActionGeneric(handler) {
+    if (typeof handler !== "function")
+        throw new TypeError("httpAction(): expected a handler function");
+    const fn = function () {
+        throw new Error("an HTTP action cannot be called directly");
+    };
+    fn.isHttp = true;
+    fn.isRegistered = true;
+    fn.invokeHttpAction = async () => {
+        throw notSupported("serving HTTP actions", 9);
+    };
+    return fn;
+}
+
+/* Convex's HttpRouter: checks and records routes exactly as Convex does. */
+class HttpRouter {
+    constructor() {
+        this.exactRoutes = new Map();
+        this.prefixRoutes = new Map();
+        this.isRouter = true;
+        this.route = (spec) => this.addRoute(spec);
+        this.getRoutes = () => this.routes();
+        this.lookup = (path, method) => this.find(path, method);
+        this.runRequest = async () => {
+            throw notSupported("serving HTTP actions", 9);
+        };
+    }
+
+    addRoute(spec) {
+        if (!spec.handler) throw new Error("route requires handler");
+        if (!spec.method) throw new Error("route requires method");
+        const { method, handler } = spec;
+        if (!ROUTABLE_HTTP_METHODS.includes(method))
+            throw new Error(`'${method}' is not an allowed HTTP method (like GET, POST, PUT etc.)`);
+        if ("path" in spec) {
+            if ("pathPrefix" in spec)
+                throw new Error("Invalid httpRouter route: cannot contain both 'path' and " +
+                    "'pathPrefix'");
+            if (!spec.path.startsWith("/"))
+                throw new Error(`path '${spec.path}' does not start with a /`);
+            if (spec.path.startsWith("/.files/") || spec.path === "/.files")
+                throw new Error(`path '${spec.path}' is reserved`);
+            const methods = this.exactRoutes.get(spec.path) || new Map();
+            if (methods.has(method))
+                throw new Error(`Path '${spec.path}' for method ${method} already in use`);
+            methods.set(method, handler);
+            this.exactRoutes.set(spec.path, methods);
+        } else if ("pathPrefix" in spec) {
+            const p = spec.pathPrefix;
+            if (!p.startsWith("/")) throw new Error(`pathPrefix '${p}' does not start with a /`);
+            if (!p.endsWith("/")) throw new Error(`pathPrefix ${p} must end with a /`);
+            if (p.startsWith("/.files/")) throw new Error(`pathPrefix '${p}' is reserved`);
+            const prefixes = this.prefixRoutes.get(method) || new Map();
+            if (prefixes.has(p))
+                throw new Error(`${method} pathPrefix ${p} is already defined`);
+            prefixes.set(p, handler);
+            this.prefixRoutes.set(method, prefixes);
+        } else {
+            throw new Error("Invalid httpRouter route entry: must contain either field 'path' " +
+                "or 'pathPrefix'");
+        }
+    }
+
+    routes() {
+        const out = [];
+        for (const path of [...this.exactRoutes.keys()].sort()) {
+            const methods = this.exactRoutes.get(path);
+            for (const m of [...methods.keys()].sort()) out.push([path, m, methods.get(m)]);
+        }
+        for (const m of [...this.prefixRoutes.keys()].sort()) {
+            const prefixes = this.prefixRoutes.get(m);
+            for (const p of [...prefixes.keys()].sort()) out.push([`${p}*`, m, prefixes.get(p)]);
+        }
+        return out;
+    }
+
+    find(path, method) {
+        const m = method === "HEAD" ? "GET" : method;
+        const exact = this.exactRoutes.get(path);
+        if (exact && exact.get(m)) return [exact.get(m), m, path];
+        const prefixes = [...(this.prefixRoutes.get(m) || new Map()).entries()]
+            .sort((a, b) => b[0].length - a[0].length);
+        for (const [p, h] of prefixes)
+            if (path.startsWith(p)) return [h, m, `${p}*`];
+        return null;
+    }
+}
+
+/* A warning about the app's code at load, logged once: by the shard's copy of the app, not again
+ * by each action worker's (native.params[6] is 1 there). */
+function loadNotice(tag, text) {
+    if (native.params[6] !== 1) native.log("warn", tag, text);
+}
+
+/* crons.ts and http.ts at the root of the functions folder: Convex reads their default export.
+ * Until their features land, say once per load what is defined and not served. */
+function reportSpecialModule(mod, file, exports) {
+    const d = exports && exports.default;
+    if (mod === "crons" && d && d.isCrons === true) {
+        const n = Object.keys(d.crons || {}).length;
+        loadNotice("app", `${file}: cron jobs are not supported yet (issue 9); ` +
+            `${n} job${n === 1 ? "" : "s"} defined, not scheduled`);
+    } else if (mod === "http" && d && d.isRouter === true) {
+        const n = d.getRoutes().length;
+        loadNotice("app", `${file}: HTTP actions are not supported yet (issue 9); ` +
+            `${n} route${n === 1 ? "" : "s"} defined, not served`);
+    }
+}
+
+/* ---- the rest of convex/server ---- */
+
+class SearchFilter {
+    constructor() {
+        throw notSupported("full-text search (SearchFilter)", 10);
+    }
+}
+
+const paginationOptsValidator = v.object({
+    numItems: v.number(),
+    cursor: v.union(v.string(), v.null()),
+    endCursor: v.optional(v.union(v.string(), v.null())),
+    id: v.optional(v.number()),
+    maximumRowsRead: v.optional(v.number()),
+    maximumBytesRead: v.optional(v.number()),
+});
+
+function paginationResultValidator(item) {
+    return v.object({
+        page: v.array(item),
+        continueCursor: v.string(),
+        isDone: v.boolean(),
+        splitCursor: v.optional(v.union(v.string(), v.null())),
+        pageStatus: v.optional(v.union(v.literal("SplitRecommended"),
+                                       v.literal("SplitRequired"), v.null())),
+    });
+}
+
+const throwing = (what, issue) => function () {
+    throw notSupported(what, issue);
+};
+const rejecting = (what, issue) => async function () {
+    throw notSupported(what, issue);
+};
+
+const log = Object.freeze({
+    audit: rejecting("log.audit()"),
+    vars: Object.freeze({
+        requestId: Symbol("var.requestId"),
+        ip: Symbol("var.ip"),
+        userAgent: Symbol("var.userAgent"),
+        now: Symbol("var.now"),
+        convexActor: Symbol("var.convexActor"),
+    }),
+});
+
+/* ---- convex/browser: the clients need fetch and WebSocket in actions (issue 9) ---- */
+
+function clientStub(name) {
+    return class {
+        constructor() {
+            throw notSupported(`${name} in functions`, 9);
+        }
+    };
+}
+
+{
+    const base = globalThis.__vireo;
+    const server = Object.freeze({
+        HttpRouter,
+        ROUTABLE_HTTP_METHODS,
+        SearchFilter,
+        actionGeneric: base.action,
+        anyApi: base.anyApi,
+        componentsGeneric,
+        createFunctionHandle: rejecting("createFunctionHandle() (components)"),
+        cronJobs: () => new Crons(),
+        currentSystemUdfInComponent: throwing("currentSystemUdfInComponent() (components)"),
+        defineApp: throwing("defineApp() (components)"),
+        defineComponent: throwing("defineComponent() (components)"),
+        defineSchema,
+        defineTable,
+        docValidator,
+        filterApi: (api) => api,
+        getFunctionAddress,
+        getFunctionName,
+        getServiceToken: rejecting("getServiceToken()"),
+        getServiceUrl: rejecting("getServiceUrl()"),
+        httpActionGeneric,
+        httpRouter: () => new HttpRouter(),
+        internalActionGeneric: base.internalAction,
+        internalMutationGeneric: base.internalMutation,
+        internalQueryGeneric: base.internalQuery,
+        log,
+        makeFunctionReference,
+        mutationGeneric: base.mutation,
+        paginationOptsValidator,
+        paginationResultValidator,
+        queryGeneric: base.query,
+    });
+    const values = Object.freeze({
+        Base64,
+        CommitTsPlaceholder,
+        ConvexError,
+        asObjectValidator,
+        compareValues,
+        convexToJson,
+        getConvexSize,
+        getDocumentSize,
+        jsonToConvex,
+        v,
+    });
+    const browser = Object.freeze({
+        BaseConvexClient: clientStub("BaseConvexClient"),
+        ConvexClient: clientStub("ConvexClient"),
+        ConvexHttpClient: clientStub("ConvexHttpClient"),
+        convexQueryOptions: (options) => options,
+    });
+    globalThis.__vireo = Object.freeze(Object.assign({}, base, {
+        ConvexError,
+        httpAction: httpActionGeneric,
+        cronJobs: server.cronJobs,
+        httpRouter: server.httpRouter,
+        paginationOptsValidator,
+        makeFunctionReference,
+        convex: Object.freeze({ values, server, browser }),
+    }));
+}

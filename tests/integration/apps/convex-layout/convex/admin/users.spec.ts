@@ -1,0 +1,2 @@
+import { describe } from "vitest";
+describe("SPEC_FILE_MARKER", () => {});

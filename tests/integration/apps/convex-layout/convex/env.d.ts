@@ -1,0 +1,1 @@
+declare const DECLARATION_MARKER: string;
