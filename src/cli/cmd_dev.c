@@ -50,6 +50,9 @@ static const char dev_usage[] =
     "                     acknowledged; relaxed: synced every ~200 ms, so an OS crash or power\n"
     "                     loss may lose the last acknowledged writes (a process crash does not)\n"
     "  --max-queries-per-session N  live queries one sync session may hold (default 1000)\n"
+    "  --convex-ping-interval-ms N  how often a quiet Convex sync connection (/api/<version>/sync)\n"
+    "                     is sent a Ping, keeping the client's 60 s inactivity timer from firing\n"
+    "                     (default 15000)\n"
     "  --max-retained-sessions N  disconnected sync sessions kept for resume, oldest evicted\n"
     "                     first (default 10000)\n"
     "  --max-retained-sessions-per-address N  the same per client IP address (default 100)\n"
@@ -272,7 +275,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long retention_ms = 300000, idem_hours = 24, max_send_queue = 16u << 20;
     unsigned long max_queries = 1000, max_retained = 10000, max_retained_addr = 100;
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
-    unsigned long ws_idle_ms = 60000;
+    unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     int test_echo = 0;
@@ -294,6 +297,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--max-connections", &max_conns, 1, 10000000, "a number" },
         { "--max-buffered-bytes", &max_buffered, 65536, 1ul << 40, "a byte count" },
         { "--ws-ping-interval-ms", &ws_ping_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
+        { "--convex-ping-interval-ms", &convex_ping_ms, 10, 59000, "a number of milliseconds" },
         { "--ws-idle-timeout-ms", &ws_idle_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
         { "--action-threads", &action_threads, 1, 256, "a number" },
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
@@ -437,7 +441,8 @@ int cmd_dev(int argc, char **argv, int watch)
                                   .max_queries_per_session = max_queries,
                                   .max_retained_sessions = max_retained,
                                   .max_retained_per_address = max_retained_addr,
-                                  .max_send_queue = max_send_queue };
+                                  .max_send_queue = max_send_queue,
+                                  .convex_ping_ms = (uint32_t)convex_ping_ms };
     d.sync = sync_new(d.loop, d.shard, &sopts);
     /* registered before the server's own hook so that what it sends goes out this iteration */
     loop_add_before_sleep(d.loop, before_sleep, &d);

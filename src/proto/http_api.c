@@ -21,6 +21,7 @@
 #include "proto/deploy.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
+#include "proto/convex_sync.h"
 #include "proto/sync.h"
 #include "base/banned.h"
 
@@ -607,6 +608,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (api->sync && slice_eq_str(path, "/api/sync")) {
         sync_accept(api->sync, c, req);
+        return;
+    }
+    if (api->sync && convex_sync_path(path.p, path.len)) {
+        convex_sync_accept(api->sync, c, req);
         return;
     }
     if (api->test_echo && slice_eq_str(path, "/__test/echo")) {

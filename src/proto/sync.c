@@ -108,7 +108,7 @@ static int id_json(const json_t *v, char out[64])
     return -1;
 }
 
-static void schedule(struct sync_session *s)
+void sync_schedule(struct sync_session *s)
 {
     loop_wake(s->sync->loop); /* in case the flush already ran this iteration */
     if (s->in_flush)
@@ -118,7 +118,7 @@ static void schedule(struct sync_session *s)
     s->sync->flush_head = s;
 }
 
-static void sub_mark_pending(struct sync_sub *sub)
+void sync_sub_mark_pending(struct sync_sub *sub)
 {
     struct sync_session *s = sub->session;
     if (!sub->pending) {
@@ -129,11 +129,11 @@ static void sub_mark_pending(struct sync_sub *sub)
         s->pending[s->n_pending++] = sub;
         sub->pending = 1;
     }
-    schedule(s);
+    sync_schedule(s);
 }
 
-static void queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
-                           int in_batch)
+void sync_queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
+                         int in_batch)
 {
     if (s->n_responses == s->cap_responses) {
         s->cap_responses = s->cap_responses ? s->cap_responses * 2 : 4;
@@ -145,7 +145,7 @@ static void queue_response(struct sync_session *s, struct buf *frame, const char
     r->kind = kind;
     r->in_batch = in_batch;
     buf_init(frame, BUF_NOLIMIT);
-    schedule(s);
+    sync_schedule(s);
 }
 
 /* The batch these responses were computed in did not commit: what they report was lost. An
@@ -158,6 +158,10 @@ static void fail_responses(struct sync_session *s)
         if (!r->in_batch)
             continue;
         buf_reset(&r->frame);
+        if (s->cvx) {
+            convex_sync_fail_frame(&r->frame, r->request_id, r->kind);
+            continue;
+        }
         buf_appendf(&r->frame,
                     "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,\"errorMessage\":"
                     "\"the storage failed to commit this call's transaction; nothing it did "
@@ -217,7 +221,7 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
     }
     for (struct sync_sub *sub = lq->owner; sub; sub = sub->lq_next)
         if (changed || !sub->sent)
-            sub_mark_pending(sub);
+            sync_sub_mark_pending(sub);
     buf_release(&err);
     js_result_release(&res);
 }
@@ -252,6 +256,10 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
 
 static void flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
 {
+    if (s->cvx) {
+        convex_sync_flush_session(sy, s, version);
+        return;
+    }
     if (s->conn && s->awaiting_query_set) {
         /* resumed, query set not re-established: a transition now would move the client past
          * results it has not been sent. Responses go out; the version stays, so a client waits
@@ -505,35 +513,43 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
             sub->check_unchanged = 1;
         }
         sync_lq_unstale(sy, sub->lq);
-        sub_mark_pending(sub);
+        sync_sub_mark_pending(sub);
         return;
     }
     if (sub && sub->stale) {
         sync_session_drop_sub(s, sub);
         sub = NULL;
     }
-    if (sub) {
-        free(canon);
+    free(canon);
+    int r = sync_sub_add(s, query_id, json_string_value(path), args);
+    if (r == -EEXIST) {
         sync_send_error(c, "DuplicateQueryId", "this session already has a query with that queryId",
                         "queryId", idj, 0, -1);
-        return;
-    }
-    if (s->n_subs >= sy->opts.max_queries_per_session) {
-        free(canon);
+    } else if (r == -E2BIG) {
         snprintf(msg, sizeof msg,
                  "this session has %zu live queries, the most a session may have "
                  "(--max-queries-per-session); remove some first",
                  s->n_subs);
         sync_send_error(c, "TooManyQueries", msg, "queryId", idj, 0, -1);
-        return;
     }
+}
+
+int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args)
+{
+    struct sync *sy = s->sync;
+    char k[24];
+    size_t klen = sync_u64_key(query_id, k);
+    if (hmap_get(&s->subs, k, klen))
+        return -EEXIST;
+    if (s->n_subs >= sy->opts.max_queries_per_session)
+        return -E2BIG;
     /* identical queries share one live query (keyed on key-sorted arguments); each runs with
      * the arguments as a client sent them */
+    char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
     int created;
-    struct live_query *lq = live_query_acquire(sy->shard->live, json_string_value(path), canon, "",
-                                               &created);
+    struct live_query *lq = live_query_acquire(sy->shard->live, path, canon, "", &created);
     free(canon);
-    sub = vr_calloc(1, sizeof *sub);
+    struct sync_sub *sub = vr_calloc(1, sizeof *sub);
     sub->query_id = query_id;
     sub->session = s;
     sub->lq = lq;
@@ -548,7 +564,8 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     sync_lq_unstale(sy, lq);
     if (created || lq->version == 0)
         live_mark_dirty(sy->shard->live, lq);
-    sub_mark_pending(sub);
+    sync_sub_mark_pending(sub);
+    return 0;
 }
 
 static void handle_modify(struct sync_conn *c, json_t *msg)
@@ -578,7 +595,7 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
         sync_session_drop_sub(s, sub);
         buf_appendf(&s->removed, "%s{\"type\":\"QueryRemoved\",\"queryId\":%" PRIu64 "}",
                     s->removed.len ? "," : "", qid);
-        schedule(s);
+        sync_schedule(s);
     }
     json_array_foreach(add, i, v)
         add_query(c, s, v, i);
@@ -594,7 +611,7 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
                 j = (size_t)-1; /* the map changed under us: rescan */
             }
         }
-        schedule(s); /* the session's version moves on even if nothing changed */
+        sync_schedule(s); /* the session's version moves on even if nothing changed */
     }
 }
 
@@ -658,7 +675,7 @@ static void action_done(void *arg, const struct js_result *res)
          * which includes every mutation the action ran (each answered only once committed) */
         struct buf frame = BUF_INIT(BUF_NOLIMIT);
         action_frame(&frame, a->rid, res);
-        queue_response(s, &frame, a->rid, JS_ACTION, 0);
+        sync_queue_response(s, &frame, a->rid, JS_ACTION, 0);
         buf_release(&frame);
     }
     vr_free(a->session_id);
@@ -776,7 +793,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
             buf_append_str(&frame, "}");
         }
     }
-    queue_response(s, &frame, rid, kind, sy->shard->batch_open);
+    sync_queue_response(s, &frame, rid, kind, sy->shard->batch_open);
 out:
     js_result_release(&res);
     free(args_text);
@@ -903,7 +920,10 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
     sy->opts.max_retained_sessions = 10000;
     sy->opts.max_retained_per_address = 100;
     sy->opts.max_send_queue = 16u << 20;
+    sy->opts.convex_ping_ms = 15000;
     if (opts) {
+        if (opts->convex_ping_ms)
+            sy->opts.convex_ping_ms = opts->convex_ping_ms;
         if (opts->session_retention_ms)
             sy->opts.session_retention_ms = opts->session_retention_ms;
         if (opts->max_message)

@@ -25,6 +25,8 @@ struct sync_options {
                                       * until there is auth), its oldest evicted; default 100 */
     size_t max_send_queue;          /* backlog behind the message being sent before a client is
                                      * closed with 1008 (--max-send-queue); default 16 MiB */
+    uint32_t convex_ping_ms;        /* Convex's protocol: a quiet connection is sent a Ping this
+                                     * often (--convex-ping-interval-ms); default 15 s */
 };
 
 struct sync_stats {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include <jansson.h>
+
 #include "base/hmap.h"
 #include "net/loop.h"
 #include "net/ws.h"
@@ -18,6 +20,7 @@
 
 struct sync_session;
 struct retained_addr;
+struct convex_session;
 
 /* One live query of one session: the client's queryId bound to a shared live query. */
 struct sync_sub {
@@ -59,6 +62,8 @@ struct sync_session {
     int in_flush;
     struct sync_session *next_flush;
     struct timer retention;
+    struct convex_session *cvx; /* Convex's protocol (convex_sync.c) speaks for this session;
+                                   NULL on /api/sync */
 };
 
 struct sync_response {
@@ -94,6 +99,10 @@ struct sync_conn {
     uint64_t transition_id;
     struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
     int pumping;
+    int convex;          /* Convex's protocol (/api/<version>/sync): TransitionChunk parts */
+    int failed;          /* Convex: a FatalError went out, the connection is closing */
+    int sent_since_ping; /* Convex: a message was queued since the last keep-alive tick */
+    struct timer ping;   /* Convex: the keep-alive timer (sends Ping on a quiet connection) */
 };
 
 struct sync {
@@ -110,6 +119,22 @@ struct sync {
     struct sync_stats stats;
     uint64_t next_serial;
 };
+
+/* sync.c: what Convex's protocol shares with /api/sync */
+void sync_schedule(struct sync_session *s);
+void sync_sub_mark_pending(struct sync_sub *sub);
+/* Queues a response frame (taking the buffer) to go out with the session's next flush. */
+void sync_queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
+                         int in_batch);
+/* Adds the live query (path, args: an object or NULL for {}) under query_id and schedules its
+ * first result. 0, -EEXIST (query_id in use) or -E2BIG (--max-queries-per-session reached). */
+int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args);
+
+/* convex_sync.c: the flush of a Convex session (one Transition, its responses), the frame that
+ * replaces a response whose batch failed, and the session state's release */
+void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t version);
+void convex_sync_fail_frame(struct buf *frame, const char *rid, int kind);
+void convex_session_free(struct convex_session *cs);
 
 /* sync_session.c */
 size_t sync_u64_key(uint64_t v, char out[24]);

@@ -111,9 +111,10 @@ void sync_pump(struct sync_conn *c)
             size_t end = chunk_end(&m->b, c->part_off);
             buf_reset(&part);
             buf_appendf(&part,
-                        "{\"type\":\"transitionChunk\",\"transitionId\":\"%" PRIu64
+                        "{\"type\":\"%s\",\"transitionId\":\"%" PRIu64
                         "\",\"partNumber\":%zu,\"totalParts\":%zu,\"chunk\":",
-                        c->transition_id, c->part, c->parts);
+                        c->convex ? "TransitionChunk" : "transitionChunk", c->transition_id,
+                        c->part, c->parts);
             buf_append_json_str(&part, m->b.data + c->part_off, end - c->part_off);
             buf_append_str(&part, "}");
             rc = ws_send_more(c->ws, 1, part.data, part.len);
@@ -163,6 +164,7 @@ void sync_send_msg(struct sync_conn *c, struct buf *b, int is_transition)
     m->b = *b;
     m->is_transition = is_transition;
     buf_init(b, BUF_NOLIMIT);
+    c->sent_since_ping = 1;
     if (c->out_backlog > c->sync->opts.max_send_queue) {
         log_info("sync", "conn=%llu close 1008 send queue full (%zu bytes queued)",
                  (unsigned long long)ws_id(c->ws), c->out_backlog + ws_queued_bytes(c->ws));

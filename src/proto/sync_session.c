@@ -189,6 +189,7 @@ void sync_session_free(struct sync_session *s)
     vr_free(s->responses);
     vr_free(s->pending);
     buf_release(&s->removed);
+    convex_session_free(s->cvx);
     hmap_del(&sy->sessions, s->id, strlen(s->id));
     sy->stats.sessions--;
     vr_free(s->id);

@@ -1,0 +1,755 @@
+/* convex_sync: Convex's sync protocol (the `convex` npm client's WebSocket) over Vireo's sync
+ * sessions. Each connection is one session (Convex has no resume: a reconnecting client sends
+ * Connect and its whole query set again); its queries are sync_subs on the shared live queries,
+ * and sync_flush calls convex_sync_flush_session to send each affected session one Transition.
+ * StateVersion.ts is the store version (a u64, little-endian, base64), so a MutationResponse's
+ * ts is reached by the Transition that follows it: the client resolves the mutation then
+ * (read-your-writes). A protocol violation gets FatalError and the connection is closed. */
+#include "proto/convex_sync.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base64.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/rand.h"
+#include "net/ws.h"
+#include "proto/actions.h"
+#include "proto/sync_int.h"
+#include "base/banned.h"
+
+#define MAX_SESSION_ID 128
+#define MAX_UDF_PATH 1024
+#define CONNECT_TIMEOUT_MS 10000 /* an open WebSocket must send Connect within */
+#define MAX_SAFE_INT 9007199254740991.0
+
+/* The StateVersion parts that are Convex's alone; the ts is the session's `version`. */
+struct convex_session {
+    char *client_id;         /* Connect's sessionId: the scope of mutation idempotency */
+    uint64_t query_set;      /* the newVersion of the last ModifyQuerySet applied */
+    uint64_t sent_query_set; /* ... as the last Transition's endVersion told the client */
+    uint64_t identity;       /* bumped by each accepted Authenticate */
+    uint64_t sent_identity;
+    int force; /* a Transition must go out even without modifications */
+};
+
+void convex_session_free(struct convex_session *cs)
+{
+    if (!cs)
+        return;
+    vr_free(cs->client_id);
+    vr_free(cs);
+}
+
+int convex_sync_path(const char *p, size_t n)
+{
+    static const char head[] = "/api/", tail[] = "/sync";
+    size_t hl = sizeof head - 1, tl = sizeof tail - 1;
+    if (n <= hl + tl || memcmp(p, head, hl) || memcmp(p + n - tl, tail, tl))
+        return 0;
+    return memchr(p + hl, '/', n - hl - tl) == NULL;
+}
+
+/* --- encoding --- */
+
+/* A Convex timestamp: base64 of the u64's 8 bytes, little-endian (the client's longToU64). */
+static void append_ts(struct buf *b, uint64_t v)
+{
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)(v >> (8 * i));
+    buf_append_byte(b, '"');
+    base64_encode(b, le, sizeof le, 0);
+    buf_append_byte(b, '"');
+}
+
+static int decode_ts(const char *s, uint64_t *out)
+{
+    size_t n = strlen(s);
+    unsigned char raw[16];
+    if (n != 12)
+        return -1;
+    long got = base64_decode(raw, s, n);
+    if (got != 8)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | raw[i];
+    *out = v;
+    return 0;
+}
+
+static void append_state_version(struct buf *b, uint64_t query_set, uint64_t identity, uint64_t ts)
+{
+    buf_appendf(b, "{\"querySet\":%" PRIu64 ",\"identity\":%" PRIu64 ",\"ts\":", query_set,
+                identity);
+    append_ts(b, ts);
+    buf_append_byte(b, '}');
+}
+
+/* The error of a failed call as Convex's client shows it: `msg_field` (the message), logLines
+ * and, for a ConvexError, errorData. Vireo's code is kept in the text where it says more than
+ * "the function threw". */
+static void append_error(struct buf *b, const char *msg_field, const char *code, const char *msg,
+                         size_t msg_len, const char *data, size_t data_len)
+{
+    struct buf text = BUF_INIT(BUF_NOLIMIT);
+    if (!code || !*code || !strcmp(code, "FunctionFailed"))
+        buf_append_str(&text, "Uncaught Error: ");
+    else if (strcmp(code, "VireoError") != 0)
+        buf_appendf(&text, "%s: ", code);
+    buf_append(&text, msg, msg_len);
+    buf_appendf(b, "\"%s\":", msg_field);
+    buf_append_json_str(b, text.data, text.len);
+    /* TODO(logLines): the function's console lines, once calls capture them */
+    buf_append_str(b, ",\"logLines\":[]");
+    if (data && data_len) {
+        buf_append_str(b, ",\"errorData\":");
+        buf_append(b, data, data_len);
+    }
+    buf_release(&text);
+}
+
+static void append_result_error(struct buf *b, const char *msg_field, const struct js_result *r)
+{
+    append_error(b, msg_field, r->error_code.len ? r->error_code.data : "FunctionFailed",
+                 r->error.data, r->error.len, r->error_data.data, r->error_data.len);
+}
+
+/* --- sending --- */
+
+static void send_fatal(struct sync_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* FatalError, then close: the client gives up on this connection (it stops for good). */
+static void send_fatal(struct sync_conn *c, const char *fmt, ...)
+{
+    if (c->failed)
+        return;
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_info("convex", "conn=%llu FatalError: %s", c->ws ? (unsigned long long)ws_id(c->ws) : 0ull,
+             msg);
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"FatalError\",\"error\":");
+    buf_append_json_str(&b, msg, strlen(msg));
+    buf_append_byte(&b, '}');
+    sync_send_frame(c, &b);
+    buf_release(&b);
+    c->failed = 1;
+    sync_close_conn(c, WS_CLOSE_POLICY, "FatalError");
+}
+
+static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
+{
+    struct live_query *lq = sub->lq;
+    if (lq->version == 0)
+        return; /* not run yet (no app): nothing to say */
+    if (sub->sent && sub->sent_hash == lq->result_hash)
+        return;
+    if (!*first)
+        buf_append_byte(b, ',');
+    if (lq->is_error) {
+        /* the error JSON is an object of Vireo's error fields */
+        json_t *e = json_loadb(lq->result.data, lq->result.len, JSON_DECODE_INT_AS_REAL, NULL);
+        const char *code = json_string_value(json_object_get(e, "errorCode"));
+        json_t *m = json_object_get(e, "errorMessage");
+        json_t *d = json_object_get(e, "errorData");
+        char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        buf_appendf(b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
+        append_error(b, "errorMessage", code, m ? json_string_value(m) : "",
+                     m ? json_string_length(m) : 0, data, data ? strlen(data) : 0);
+        buf_append_str(b, ",\"journal\":null}");
+        free(data);
+        json_decref(e);
+    } else {
+        buf_appendf(b,
+                    "{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":", sub->query_id);
+        buf_append(b, lq->result.data, lq->result.len);
+        buf_append_str(b, ",\"logLines\":[],\"journal\":null}");
+    }
+    sub->sent = 1;
+    sub->sent_hash = lq->result_hash;
+    *first = 0;
+}
+
+/* A successful MutationResponse (its frame as built above, or replaced by fail_responses). */
+static int mutation_succeeded(const struct buf *frame)
+{
+    static const char ok[] = "\"success\":true";
+    size_t n = frame->len < 96 ? frame->len : 96;
+    return memmem(frame->data, n, ok, sizeof ok - 1) != NULL;
+}
+
+/* Mutation responses go out before the Transition: the client resolves a mutation when a
+ * Transition reaches its ts, so one always follows a successful one (empty if nothing changed).
+ * Action responses follow the Transition, which holds the writes of the mutations the action ran.
+ */
+void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
+{
+    struct convex_session *cv = s->cvx;
+    struct sync_conn *c = s->conn;
+    int mutations = 0;
+    for (size_t i = 0; c && i < s->n_responses; i++)
+        if (s->responses[i].kind == JS_MUTATION) {
+            mutations |= mutation_succeeded(&s->responses[i].frame);
+            sync_send_msg(c, &s->responses[i].frame, 0);
+        }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"Transition\",\"startVersion\":");
+    append_state_version(&b, cv->sent_query_set, cv->sent_identity, s->version);
+    buf_append_str(&b, ",\"endVersion\":");
+    append_state_version(&b, cv->query_set, cv->identity, version);
+    buf_append_str(&b, ",\"modifications\":[");
+    size_t head = b.len;
+    int first = 1;
+    /* removals first: a queryId removed and added again in one flush ends up live */
+    if (s->removed.len) {
+        buf_append(&b, s->removed.data, s->removed.len);
+        buf_reset(&s->removed);
+        first = 0;
+    }
+    for (size_t i = 0; i < s->n_pending; i++) {
+        struct sync_sub *sub = s->pending[i];
+        if (!sub)
+            continue;
+        sub->pending = 0;
+        append_modification(&b, sub, &first);
+    }
+    s->n_pending = 0;
+    buf_append_str(&b, "]}");
+    int has_mods = b.len > head + 2;
+    if (c && (has_mods || mutations || cv->force || cv->query_set != cv->sent_query_set ||
+              cv->identity != cv->sent_identity)) {
+        sync_send_msg(c, &b, 1);
+        sy->stats.transitions++;
+        s->version = version;
+        cv->sent_query_set = cv->query_set;
+        cv->sent_identity = cv->identity;
+        cv->force = 0;
+    }
+    for (size_t i = 0; c && i < s->n_responses; i++)
+        if (s->responses[i].kind != JS_MUTATION)
+            sync_send_msg(c, &s->responses[i].frame, 0);
+    sync_clear_responses(s);
+    buf_release(&b);
+}
+
+void convex_sync_fail_frame(struct buf *frame, const char *rid, int kind)
+{
+    static const char m[] = "the storage failed to commit this call's transaction; nothing it "
+                            "did remains; retry";
+    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
+                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
+    append_error(frame, "result", "StoreError", m, sizeof m - 1, NULL, 0);
+    buf_append_byte(frame, '}');
+}
+
+/* --- messages --- */
+
+/* A non-negative integer a JavaScript number holds exactly. */
+static int get_uint(const json_t *v, uint64_t *out)
+{
+    if (!json_is_number(v))
+        return -1;
+    double d = json_number_value(v);
+    if (d < 0 || d != floor(d) || d > MAX_SAFE_INT)
+        return -1;
+    *out = (uint64_t)d;
+    return 0;
+}
+
+/* A string without U+0000 of 1 to max bytes. */
+static const char *get_str(const json_t *v, size_t max)
+{
+    const char *s = json_string_value(v);
+    if (!s || !*s || strlen(s) != json_string_length(v) || strlen(s) > max)
+        return NULL;
+    return s;
+}
+
+/* The udfPath as Convex canonicalises it: "module:function", "module" meaning its default
+ * export, a ".js" ending of the module dropped. */
+static void canonical_path(const char *p, char out[MAX_UDF_PATH + 16])
+{
+    const char *colon = strrchr(p, ':');
+    size_t mlen = colon ? (size_t)(colon - p) : strlen(p);
+    const char *fn = colon ? colon + 1 : "default";
+    if (mlen >= 3 && !memcmp(p + mlen - 3, ".js", 3))
+        mlen -= 3;
+    snprintf(out, MAX_UDF_PATH + 16, "%.*s:%s", (int)mlen, p, fn);
+}
+
+/* The single arguments object of a call or query: Convex sends `args: [ {...} ]`. NULL and
+ * a FatalError if it is not that. */
+static json_t *get_args(struct sync_conn *c, json_t *msg, const char *what)
+{
+    json_t *args = json_object_get(msg, "args");
+    json_t *obj = json_array_get(args, 0);
+    if (!json_is_array(args) || json_array_size(args) != 1 || !json_is_object(obj)) {
+        send_fatal(c, "%s: `args` must be an array holding one object (the arguments)", what);
+        return NULL;
+    }
+    json_t *cp = json_object_get(msg, "componentPath");
+    if (cp && !json_is_null(cp) && !(json_is_string(cp) && json_string_length(cp) == 0)) {
+        send_fatal(c, "%s: components (`componentPath`) are not supported", what);
+        return NULL;
+    }
+    return obj;
+}
+
+static void handle_connect(struct sync_conn *c, json_t *msg)
+{
+    struct sync *sy = c->sync;
+    if (c->session) {
+        send_fatal(c, "Connect was already sent on this connection");
+        return;
+    }
+    const char *id = get_str(json_object_get(msg, "sessionId"), MAX_SESSION_ID);
+    json_t *cc = json_object_get(msg, "connectionCount");
+    json_t *reason = json_object_get(msg, "lastCloseReason");
+    json_t *mot = json_object_get(msg, "maxObservedTimestamp");
+    uint64_t n;
+    if (!id) {
+        send_fatal(c, "Connect needs `sessionId`: a string of 1 to %d characters (no U+0000)",
+                   MAX_SESSION_ID);
+        return;
+    }
+    if ((cc && get_uint(cc, &n) < 0) ||
+        (reason && !json_is_null(reason) && !json_is_string(reason))) {
+        send_fatal(c, "Connect: `connectionCount` must be a non-negative integer and "
+                      "`lastCloseReason` a string or null");
+        return;
+    }
+    if (mot && !json_is_null(mot) &&
+        (!json_is_string(mot) || decode_ts(json_string_value(mot), &n) < 0)) {
+        send_fatal(c, "Connect: `maxObservedTimestamp` must be an encoded timestamp (base64 of "
+                      "8 bytes)");
+        return;
+    }
+    if (sy->stats.sessions >= sy->opts.max_sessions) {
+        /* not fatal: the client backs off (its reason prefix picks 3 s) and comes back */
+        log_info("convex", "conn=%llu refused: too many sessions",
+                 c->ws ? (unsigned long long)ws_id(c->ws) : 0ull);
+        c->failed = 1;
+        sync_close_conn(c, WS_CLOSE_TRY_AGAIN, "TooManyConcurrentRequests: server overloaded");
+        return;
+    }
+    /* a session of its own per connection: the client's sessionId is not a credential, and
+     * Convex resumes nothing (the client re-sends its query set), so nothing is keyed on it but
+     * the mutations' idempotency scope */
+    char sid[7 + 2 * SESSION_SECRET_BYTES + 1] = "convex:";
+    rand_hex(sid + 7, SESSION_SECRET_BYTES);
+    struct sync_session *s = sync_session_new(sy, sid);
+    s->version = 0; /* the client starts from ts 0 on every connection */
+    s->cvx = vr_calloc(1, sizeof *s->cvx);
+    size_t idlen = strlen(id);
+    s->cvx->client_id = vr_malloc(7 + idlen + 1);
+    memcpy(s->cvx->client_id, "convex:", 7);
+    memcpy(s->cvx->client_id + 7, id, idlen + 1);
+    s->conn = c;
+    c->session = s;
+    if (c->ws) {
+        ws_peer_addr(c->ws, s->addr);
+        ws_set_deadline(c->ws, 0, 0, NULL); /* connected: the handshake deadline is met */
+    }
+    sy->stats.connections++;
+}
+
+static void handle_modify(struct sync_conn *c, json_t *msg)
+{
+    struct sync_session *s = c->session;
+    struct convex_session *cv = s->cvx;
+    uint64_t base, next;
+    json_t *mods = json_object_get(msg, "modifications");
+    if (get_uint(json_object_get(msg, "baseVersion"), &base) < 0 ||
+        get_uint(json_object_get(msg, "newVersion"), &next) < 0 || !json_is_array(mods)) {
+        send_fatal(c, "ModifyQuerySet needs `baseVersion` and `newVersion` (non-negative "
+                      "integers) and `modifications` (an array)");
+        return;
+    }
+    if (base != cv->query_set) {
+        send_fatal(c,
+                   "Base version %" PRIu64 " passed up doesn't match the current version %" PRIu64,
+                   base, cv->query_set);
+        return;
+    }
+    if (next <= base) {
+        send_fatal(c,
+                   "ModifyQuerySet: newVersion %" PRIu64 " must be greater than baseVersion "
+                   "%" PRIu64,
+                   next, base);
+        return;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(mods, i, m)
+    {
+        const char *type = json_string_value(json_object_get(m, "type"));
+        uint64_t qid;
+        if (!type || get_uint(json_object_get(m, "queryId"), &qid) < 0 ||
+            (strcmp(type, "Add") && strcmp(type, "Remove"))) {
+            send_fatal(c,
+                       "ModifyQuerySet: modifications[%zu] must be {type: \"Add\" or "
+                       "\"Remove\", queryId: a non-negative integer, ...}",
+                       i);
+            return;
+        }
+        char k[24];
+        struct sync_sub *sub = hmap_get(&s->subs, k, sync_u64_key(qid, k));
+        if (!strcmp(type, "Remove")) {
+            if (!sub)
+                continue; /* removing what is not there is a no-op */
+            sync_session_drop_sub(s, sub);
+            buf_appendf(&s->removed, "%s{\"type\":\"QueryRemoved\",\"queryId\":%" PRIu64 "}",
+                        s->removed.len ? "," : "", qid);
+            continue;
+        }
+        const char *path = get_str(json_object_get(m, "udfPath"), MAX_UDF_PATH);
+        json_t *journal = json_object_get(m, "journal");
+        if (!path || (journal && !json_is_null(journal) && !json_is_string(journal))) {
+            send_fatal(c,
+                       "ModifyQuerySet: Add of query %" PRIu64 " needs `udfPath` (a string "
+                       "like \"messages:list\") and `journal` (a string, null or absent)",
+                       qid);
+            return;
+        }
+        json_t *args = get_args(c, m, "ModifyQuerySet");
+        if (!args)
+            return;
+        char canon[MAX_UDF_PATH + 16];
+        canonical_path(path, canon);
+        int r = sync_sub_add(s, qid, canon, args);
+        if (r == -EEXIST) {
+            send_fatal(c, "ModifyQuerySet: query %" PRIu64 " was already added", qid);
+            return;
+        }
+        if (r == -E2BIG) {
+            send_fatal(c,
+                       "TooManyQueries: this connection has %zu queries, the most one may have "
+                       "(--max-queries-per-session)",
+                       s->n_subs);
+            return;
+        }
+    }
+    cv->query_set = next;
+    cv->force = 1; /* the client learns of its new query set version */
+    sync_schedule(s);
+}
+
+static void handle_authenticate(struct sync_conn *c, json_t *msg)
+{
+    struct sync_session *s = c->session;
+    struct convex_session *cv = s->cvx;
+    const char *tt = json_string_value(json_object_get(msg, "tokenType"));
+    uint64_t base;
+    if (!tt || get_uint(json_object_get(msg, "baseVersion"), &base) < 0 ||
+        (strcmp(tt, "None") && strcmp(tt, "User") && strcmp(tt, "Admin"))) {
+        send_fatal(c, "Authenticate needs `tokenType` (\"None\", \"User\" or \"Admin\") and "
+                      "`baseVersion` (a non-negative integer)");
+        return;
+    }
+    if (base != cv->identity) {
+        send_fatal(c,
+                   "Base identity version %" PRIu64 " passed up doesn't match the current "
+                   "version %" PRIu64,
+                   base, cv->identity);
+        return;
+    }
+    if (!strcmp(tt, "None")) {
+        cv->identity++;
+        cv->force = 1;
+        sync_schedule(s);
+        return;
+    }
+    /* No token can be verified yet: refused, the identity stays. The client stops this socket,
+     * asks its token fetcher once more and gives up (onChange(false)) when the answer is the
+     * same, so this does not loop. */
+    const char *m = !strcmp(tt, "User")
+                        ? "No auth provider found matching the given token (no providers "
+                          "configured). Check convex/auth.config.ts."
+                        : "Admin authentication is not supported on this connection";
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"AuthError\",\"error\":");
+    buf_append_json_str(&b, m, strlen(m));
+    buf_appendf(&b, ",\"baseVersion\":%" PRIu64 ",\"authUpdateAttempted\":true}", base);
+    sync_send_frame(c, &b);
+    buf_release(&b);
+}
+
+/* An action running on the pool: its answer goes to the session that asked, if it still
+ * exists (found by id and serial, as in sync.c). */
+struct convex_action {
+    struct sync *sync;
+    char *session_id;
+    uint64_t serial;
+    char rid[24];
+};
+
+static void action_frame(struct buf *frame, const char *rid, const struct js_result *res)
+{
+    buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,", rid);
+    if (res->status == JS_OK) {
+        buf_append_str(frame, "\"success\":true,\"result\":");
+        buf_append(frame, res->value.data, res->value.len);
+        buf_append_str(frame, ",\"logLines\":[]}");
+    } else {
+        buf_append_str(frame, "\"success\":false,");
+        append_result_error(frame, "result", res);
+        buf_append_byte(frame, '}');
+    }
+}
+
+static void action_done(void *arg, const struct js_result *res)
+{
+    struct convex_action *a = arg;
+    struct sync_session *s = hmap_get(&a->sync->sessions, a->session_id, strlen(a->session_id));
+    if (s && s->serial == a->serial) {
+        struct buf frame = BUF_INIT(BUF_NOLIMIT);
+        action_frame(&frame, a->rid, res);
+        sync_queue_response(s, &frame, a->rid, JS_ACTION, 0);
+        buf_release(&frame);
+    }
+    vr_free(a->session_id);
+    vr_free(a);
+}
+
+static void fail_frame(struct buf *frame, const char *rid, enum js_fn_kind kind, const char *code,
+                       const char *msg)
+{
+    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
+                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
+    append_error(frame, "result", code, msg, strlen(msg), NULL, 0);
+    buf_append_byte(frame, '}');
+}
+
+/* 0 when queued to the pool (answered by action_done), else -1 with the answer in frame. */
+static int submit_action(struct sync_conn *c, const struct js_function *fn, const char *args,
+                         json_t *args_value, const char *rid, struct buf *frame)
+{
+    struct sync *sy = c->sync;
+    struct buf err = BUF_INIT(64 * 1024);
+    int rc = -1;
+    if (js_runtime_check_args(sy->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
+        buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,\"success\":false,", rid);
+        append_error(frame, "result", "ArgumentValidationError", err.data, err.len, NULL, 0);
+        buf_append_byte(frame, '}');
+        goto out;
+    }
+    struct convex_action *a = vr_calloc(1, sizeof *a);
+    a->sync = sy;
+    a->session_id = vr_strdup(c->session->id);
+    a->serial = c->session->serial;
+    snprintf(a->rid, sizeof a->rid, "%s", rid);
+    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), action_done, a);
+    if (r == 0) {
+        rc = 0;
+        goto out;
+    }
+    vr_free(a->session_id);
+    vr_free(a);
+    fail_frame(frame, rid, JS_ACTION, r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown",
+               r == -EAGAIN ? "too many actions are queued or running; retry later"
+                            : "the server is shutting down");
+out:
+    buf_release(&err);
+    return rc;
+}
+
+static const char *kind_name(enum js_fn_kind k)
+{
+    return k == JS_QUERY ? "Query" : k == JS_MUTATION ? "Mutation" : "Action";
+}
+
+static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
+{
+    struct sync *sy = c->sync;
+    struct sync_session *s = c->session;
+    const char *what = kind == JS_MUTATION ? "Mutation" : "Action";
+    uint64_t request_id;
+    if (get_uint(json_object_get(msg, "requestId"), &request_id) < 0) {
+        send_fatal(c, "%s needs `requestId`: a non-negative integer", what);
+        return;
+    }
+    const char *path = get_str(json_object_get(msg, "udfPath"), MAX_UDF_PATH);
+    if (!path) {
+        send_fatal(c, "%s needs `udfPath`: a string like \"messages:send\"", what);
+        return;
+    }
+    json_t *args = get_args(c, msg, what);
+    if (!args)
+        return;
+    char rid[24], canon[MAX_UDF_PATH + 16];
+    snprintf(rid, sizeof rid, "%" PRIu64, request_id);
+    canonical_path(path, canon);
+    struct buf frame = BUF_INIT(BUF_NOLIMIT);
+    struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
+    struct buf err = BUF_INIT(4096);
+    struct js_result res;
+    js_result_init(&res);
+    char *args_text = json_dumps(args, JSON_COMPACT);
+    char *args_sorted = NULL;
+    const struct js_function *fn = sy->shard->rt ? js_runtime_find(sy->shard->rt, canon) : NULL;
+    if (!sy->shard->rt) {
+        fail_frame(&frame, rid, kind, "NoAppLoaded", "no app is loaded");
+    } else if (!fn || fn->internal) {
+        char m[MAX_UDF_PATH + 100];
+        snprintf(m, sizeof m, "Could not find public function for '%s'", canon);
+        fail_frame(&frame, rid, kind, "FunctionNotFound", m);
+    } else if (fn->kind != kind) {
+        char m[MAX_UDF_PATH + 100];
+        snprintf(m, sizeof m, "Trying to execute %s as %s, but it is defined as %s.", canon,
+                 kind_name(kind), kind_name(fn->kind));
+        fail_frame(&frame, rid, kind, "WrongFunctionKind", m);
+    } else if (kind == JS_ACTION && sy->shard->actions) {
+        if (submit_action(c, fn, args_text, args, rid, &frame) == 0)
+            goto out; /* answered when it finishes */
+    } else {
+        /* a mutation is applied once per (client session, requestId): the client re-sends the
+         * ones not yet reflected after a reconnect */
+        if (kind == JS_MUTATION) {
+            args_sorted = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+            store_idem_key(&idem_key, s->cvx->client_id, rid, canon, args_sorted,
+                           strlen(args_sorted));
+            int r = store_idem_conflict(sy->shard->store, idem_key.data, idem_key.len, &err);
+            if (r != 0) {
+                fail_frame(&frame, rid, kind, r > 0 ? "IdempotencyKeyReused" : "StoreError",
+                           r > 0 ? "this requestId was already used in this session for another "
+                                   "call (a different function or arguments)"
+                                 : err.data);
+                goto queue;
+            }
+        }
+        struct js_call_opts o = {.idempotency_key = idem_key.len ? idem_key.data : NULL,
+                                 .args_value = args};
+        buf_appendf(&frame, "{\"type\":\"%sResponse\",\"requestId\":%s,", what, rid);
+        if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
+            buf_append_str(&frame, "\"success\":true,\"result\":");
+            buf_append(&frame, res.value.data, res.value.len);
+            if (kind == JS_MUTATION) {
+                buf_append_str(&frame, ",\"ts\":");
+                append_ts(&frame, res.version);
+            }
+            buf_append_str(&frame, ",\"logLines\":[]}");
+        } else {
+            buf_append_str(&frame, "\"success\":false,");
+            append_result_error(&frame, "result", &res);
+            buf_append_byte(&frame, '}');
+        }
+    }
+queue:
+    sync_queue_response(s, &frame, rid, kind, sy->shard->batch_open);
+out:
+    js_result_release(&res);
+    free(args_text);
+    free(args_sorted);
+    buf_release(&err);
+    buf_release(&idem_key);
+    buf_release(&frame);
+}
+
+static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
+{
+    struct sync_conn *c = arg;
+    struct sync *sy = c->sync;
+    (void)ws;
+    sy->stats.messages_in++;
+    if (c->failed)
+        return;
+    if (!is_text) {
+        send_fatal(c, "messages are JSON text frames, not binary");
+        return;
+    }
+    if (n > sy->opts.max_message) {
+        send_fatal(c, "message of %zu bytes is over the limit of %zu bytes", n,
+                   sy->opts.max_message);
+        return;
+    }
+    json_error_t jerr;
+    json_t *msg =
+        json_loadb(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!msg)
+        send_fatal(c, "message is not valid JSON: %s (column %d)", jerr.text, jerr.column);
+    else if (!json_is_object(msg) || !type)
+        send_fatal(c, "a message must be a JSON object with a string `type`");
+    else if (!strcmp(type, "Connect"))
+        handle_connect(c, msg);
+    else if (strcmp(type, "ModifyQuerySet") && strcmp(type, "Mutation") && strcmp(type, "Action") &&
+             strcmp(type, "Authenticate") && strcmp(type, "Event"))
+        send_fatal(c, "unknown message type \"%.100s\"", type);
+    else if (!c->session)
+        send_fatal(c, "the first message must be Connect, not %s", type);
+    else if (!strcmp(type, "ModifyQuerySet"))
+        handle_modify(c, msg);
+    else if (!strcmp(type, "Mutation"))
+        handle_call(c, msg, JS_MUTATION);
+    else if (!strcmp(type, "Action"))
+        handle_call(c, msg, JS_ACTION);
+    else if (!strcmp(type, "Authenticate"))
+        handle_authenticate(c, msg);
+    else if (!json_is_string(json_object_get(msg, "eventType")))
+        send_fatal(c, "Event needs `eventType`: a string");
+    /* else: an Event (client metrics) is accepted and dropped */
+    json_decref(msg);
+}
+
+/* Keep-alive: the client reconnects after 60 s without a message, so a connection sent nothing
+ * for an interval gets a Ping (WebSocket pings do not reach the client's code). */
+static void ping_tick(struct loop *l, struct timer *t)
+{
+    struct sync_conn *c = t->arg;
+    if (!c->ws || c->failed)
+        return;
+    if (!c->sent_since_ping && c->session) {
+        struct buf b = BUF_INIT(64);
+        buf_append_str(&b, "{\"type\":\"Ping\"}");
+        sync_send_frame(c, &b);
+        buf_release(&b);
+    }
+    c->sent_since_ping = 0;
+    loop_timer_start(l, &c->ping, c->sync->opts.convex_ping_ms);
+}
+
+static void on_close(struct ws *ws, int code, const char *reason, void *arg)
+{
+    struct sync_conn *c = arg;
+    (void)code;
+    (void)reason;
+    loop_timer_stop(c->sync->loop, &c->ping);
+    sync_detach(c, 1); /* Convex resumes nothing: the session ends with its connection */
+    c->ws = NULL;
+    sync_out_clear(c);
+    vr_free(c->outq);
+    ws_unref(ws);
+    vr_free(c);
+}
+
+static const struct ws_handlers convex_handlers = {NULL, on_message, on_close};
+
+void convex_sync_accept(struct sync *sy, struct conn *cn, struct http_request *req)
+{
+    struct sync_conn *c = vr_calloc(1, sizeof *c);
+    c->sync = sy;
+    c->convex = 1;
+    struct ws *ws;
+    if (ws_accept(cn, req, &convex_handlers, c, &ws) < 0) {
+        vr_free(c);
+        return;
+    }
+    ws_ref(ws);
+    c->ws = ws;
+    ws_set_deadline(ws, CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no Connect within 10 s");
+    timer_init(&c->ping, ping_tick, c);
+    loop_timer_start(sy->loop, &c->ping, sy->opts.convex_ping_ms);
+}
