@@ -16,7 +16,7 @@ let srv, browser, ada, bob;
 // Until the issue-8 parts this needs are merged: the convex/ functions folder and `convex/values`
 // resolving to the prelude (h/layout), Convex's sync protocol (h/csync), process.env (h/env; the
 // generated server.js reads it at load). Set to false once they are.
-const PENDING = "needs the convex/ layout (h/layout), Convex's sync protocol (h/csync) and process.env (h/env)";
+const PENDING = false;
 
 before(async () => {
     if (PENDING) return;
