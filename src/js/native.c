@@ -418,7 +418,8 @@ static enum log_level level_of(const char *s)
     return LOG_INFO;
 }
 
-/* native.log(level, path, message) */
+/* native.log(level, path, message[, convexLine]): message to the server log; during a call,
+ * convexLine (Convex's form, "[LOG] 'hi'") to the call's log lines as well. */
 static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
@@ -446,6 +447,19 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     else
         vr_log(level_of(level), "fn", "%s: %.*s", path, (int)m->len, m->data);
     buf_release(&mapped);
+    if (argc > 3 && rt->res) {
+        /* the prelude cuts a line to JS_LOG_MAX_LINE_BYTES + 1 UTF-16 units: 3 bytes each */
+        struct buf line = BUF_INIT(3 * (JS_LOG_MAX_LINE_BYTES + 1) + 64);
+        rc = js_to_buf(ctx, argv[3], &line, exc);
+        if (rc == 0 || rc == -E2BIG) {
+            struct buf lmapped = BUF_INIT(BUF_NOLIMIT);
+            const struct buf *l =
+                js_map_positions(rt, line.data, line.len, &lmapped) ? &lmapped : &line;
+            js_result_add_log(rt->res, l->data, l->len);
+            buf_release(&lmapped);
+        }
+        buf_release(&line);
+    }
     return JSValueMakeUndefined(ctx);
 }
 
@@ -581,6 +595,17 @@ static JSValueRef n_run_remote(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     struct js_result *r = &rt->remote_res;
     int ok = rt->remote_fn(rt->remote_arg, (enum js_fn_kind)kind, rt->s1.data, rt->s2.data,
                            rt->s2.len, r) == 0;
+    if (rt->res) { /* the nested call's console lines are the action's too */
+        size_t off = 0;
+        for (uint32_t i = 0; i < r->log_count && off + sizeof(uint32_t) <= r->log_lines.len;
+             i++) {
+            uint32_t len;
+            memcpy(&len, r->log_lines.data + off, sizeof len);
+            off += sizeof len;
+            js_result_add_log(rt->res, r->log_lines.data + off, len);
+            off += len;
+        }
+    }
     JSValueRef v[4];
     v[0] = JSValueMakeBoolean(ctx, ok);
     v[1] = make_str(ctx, ok ? r->value.data : r->error.data);

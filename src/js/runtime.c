@@ -194,6 +194,64 @@ void js_result_init(struct js_result *r)
     buf_init(&r->error, 64 * 1024);
     buf_init(&r->error_code, 256);
     buf_init(&r->error_data, JS_VALUE_MAX);
+    buf_init(&r->log_lines, JS_LOG_MAX_BYTES + 1024);
+}
+
+static void log_put(struct js_result *r, const char *p, size_t n, const char *tail)
+{
+    size_t tn = tail ? strlen(tail) : 0;
+    uint32_t len = (uint32_t)(n + tn);
+    /* log_lines' max leaves room for the notice past JS_LOG_MAX_BYTES: this cannot fail */
+    buf_append(&r->log_lines, &len, sizeof len);
+    buf_append(&r->log_lines, p, n);
+    if (tn)
+        buf_append(&r->log_lines, tail, tn);
+    r->log_count++;
+}
+
+void js_result_add_log(struct js_result *r, const char *line, size_t len)
+{
+    if (r->log_full)
+        return;
+    const char *tail = NULL;
+    if (len > JS_LOG_MAX_LINE_BYTES) {
+        len = JS_LOG_MAX_LINE_BYTES;
+        while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+            len--; /* cut before a continuation byte: on a character boundary */
+        tail = " (truncated due to length)";
+    }
+    size_t need = sizeof(uint32_t) + len + (tail ? strlen(tail) : 0);
+    if (r->log_count + 1 >= JS_LOG_MAX_LINES || r->log_lines.len + need > JS_LOG_MAX_BYTES) {
+        char notice[128];
+        int n = r->log_count + 1 >= JS_LOG_MAX_LINES
+                    ? snprintf(notice, sizeof notice,
+                               "[ERROR] Log overflow (maximum %d). Remaining log lines omitted.",
+                               JS_LOG_MAX_LINES)
+                    : snprintf(notice, sizeof notice,
+                               "[ERROR] Log overflow (maximum %u bytes). Remaining log lines "
+                               "omitted.",
+                               JS_LOG_MAX_BYTES);
+        log_put(r, notice, (size_t)n, NULL);
+        r->log_full = 1;
+        return;
+    }
+    log_put(r, line, len, tail);
+}
+
+void js_result_log_json(const struct js_result *r, struct buf *out)
+{
+    buf_append_byte(out, '[');
+    size_t off = 0;
+    for (uint32_t i = 0; i < r->log_count && off + sizeof(uint32_t) <= r->log_lines.len; i++) {
+        uint32_t len;
+        memcpy(&len, r->log_lines.data + off, sizeof len);
+        off += sizeof len;
+        if (i)
+            buf_append_byte(out, ',');
+        buf_append_json_str(out, r->log_lines.data + off, len);
+        off += len;
+    }
+    buf_append_byte(out, ']');
 }
 
 void js_result_release(struct js_result *r)
@@ -202,6 +260,9 @@ void js_result_release(struct js_result *r)
     buf_release(&r->error);
     buf_release(&r->error_code);
     buf_release(&r->error_data);
+    buf_release(&r->log_lines);
+    r->log_count = 0;
+    r->log_full = 0;
     if (r->txn)
         store_txn_free(r->txn);
     r->txn = NULL;
@@ -788,6 +849,9 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     buf_reset(&res->error);
     buf_reset(&res->error_code);
     buf_reset(&res->error_data);
+    buf_reset(&res->log_lines);
+    res->log_count = 0;
+    res->log_full = 0;
     if (res->txn)
         store_txn_free(res->txn);
     res->txn = NULL;

@@ -80,6 +80,11 @@ struct js_result {
                                 "DocumentNotFound", "InvalidId", ...), else "FunctionFailed" */
     struct buf error_data;   /* value.h JSON of a thrown VireoError/ConvexError's data (its
                                 error_code is "VireoError"); empty otherwise */
+    struct buf log_lines;    /* the call's console.* lines as Convex formats them ("[LOG] 'hi'"),
+                                each stored as a 4-byte length and its bytes; read them with
+                                js_result_log_json. Bounded: see JS_LOG_MAX_* */
+    uint32_t log_count;      /* lines in log_lines, the overflow notice included */
+    int log_full;            /* the overflow notice was added: later lines are dropped */
     uint64_t version;        /* the store version the call read at or committed */
     struct store_txn *txn;   /* queries and mutations: the finished transaction (committed, or
                                 aborted on any error), so callers can take its read and write
@@ -89,6 +94,22 @@ struct js_result {
 /* A js_result may be reused for many calls: js_call resets it (and frees its previous txn). */
 void js_result_init(struct js_result *r);
 void js_result_release(struct js_result *r);
+
+/* Per-call bounds on console output kept for the caller (logLines; the server log gets every
+ * line). A line longer than JS_LOG_MAX_LINE_BYTES is cut at a character boundary and ends with
+ * " (truncated due to length)"; the 256th line, or the first that would take the call past
+ * JS_LOG_MAX_BYTES, is replaced by "[ERROR] Log overflow (maximum 256). Remaining log lines
+ * omitted." (or "... (maximum 262144 bytes) ...") and later lines are dropped. */
+#define JS_LOG_MAX_LINES 256
+#define JS_LOG_MAX_LINE_BYTES (32u << 10)
+#define JS_LOG_MAX_BYTES (256u << 10)
+
+/* Adds one log line (UTF-8, any bytes) to r within the bounds above. */
+void js_result_add_log(struct js_result *r, const char *line, size_t len);
+/* Appends r's log lines to out as a JSON array of strings ("[]" when there are none): the
+ * `logLines` of Convex's HTTP answers and of its sync protocol's MutationResponse and
+ * ActionResponse. */
+void js_result_log_json(const struct js_result *r, struct buf *out);
 
 /* Validates args (value.h JSON text of an object; empty means {}) against fn's validator, then
  * runs it. Always fills `res`; returns 0 when res->status == JS_OK, else -1. Not reentrant:

@@ -19,6 +19,7 @@
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/deploy.h"
+#include "proto/convex_http.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
 #include "proto/convex_sync.h"
@@ -33,6 +34,7 @@ static const char cors_headers[] = "Access-Control-Allow-Origin: *\r\n";
 struct http_deferred {
     struct conn *c;
     int status;
+    int convex; /* answers a Convex-shaped request (its StoreError body differs) */
     struct buf body;
 };
 
@@ -42,7 +44,8 @@ static void respond_json(struct conn *c, int status, const struct buf *body)
 }
 
 /* Answers a function call now, or after the batch it ran in has committed. */
-static void respond_call(struct http_api *api, struct conn *c, int status, struct buf *body)
+static void respond_call(struct http_api *api, struct conn *c, int status, int convex,
+                         struct buf *body)
 {
     if (!api->shard->batch_open) {
         respond_json(c, status, body);
@@ -57,19 +60,25 @@ static void respond_call(struct http_api *api, struct conn *c, int status, struc
     loop_wake(conn_loop(c)); /* the commit may come after this iteration's before-sleep step */
     d->c = c;
     d->status = status;
+    d->convex = convex;
     d->body = *body; /* takes the buffer */
     buf_init(body, BUF_NOLIMIT);
 }
 
 void http_api_flush(struct http_api *api, int batch_failed)
 {
-    static const char lost[] = "{\"status\":\"error\",\"errorMessage\":\"the storage failed to "
-                               "commit this call's transaction; nothing it did remains; retry\","
+#define LOST_MSG                                                                                  \
+    "the storage failed to commit this call's transaction; nothing it did remains; retry"
+    static const char lost[] = "{\"status\":\"error\",\"errorMessage\":\"" LOST_MSG "\","
                                "\"errorCode\":\"StoreError\"}";
+    static const char lost_convex[] = "{\"code\":\"StoreError\",\"message\":\"" LOST_MSG "\"}";
     for (size_t i = 0; i < api->n_deferred; i++) {
         struct http_deferred *d = &api->deferred[i];
         if (!conn_is_closed(d->c)) {
-            if (batch_failed)
+            if (batch_failed && d->convex)
+                http_respond(d->c, 500, json_content_type, lost_convex, sizeof lost_convex - 1,
+                             cors_headers);
+            else if (batch_failed)
                 http_respond(d->c, 500, json_content_type, lost, sizeof lost - 1, cors_headers);
             else
                 respond_json(d->c, d->status, &d->body);
@@ -153,84 +162,184 @@ static const char *kind_name(enum js_fn_kind k)
     return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
 }
 
-/* Parses {"path": "...", "args": {...}} into the function and the args' JSON text. */
-static int parse_call(struct conn *c, const struct http_request *req, json_t **root_out,
-                      const char **path_out, char **args_out)
+/* How one call request is answered: Vireo's shape or Convex's (convex_http.h), decided once by
+ * call_shape() and passed along, so every answer to the request takes the same shape. */
+struct call_req {
+    int convex;
+    enum convex_format format; /* Convex's shape: how values are written */
+    char request_id[17];       /* Convex's shape: named in its errorMessage texts */
+};
+
+static void call_shape(struct call_req *cr, const struct http_request *req, const json_t *root)
+{
+    cr->convex = convex_http_is_convex(req, root);
+    cr->format = CONVEX_ENCODED;
+    convex_http_request_id(cr->request_id);
+}
+
+/* A request refused before any function ran (malformed body, no app, a refused key, ...). */
+static void respond_refused(struct conn *c, const struct call_req *cr, int status,
+                            const char *code, const char *msg)
+{
+    if (!cr->convex) {
+        respond_error(c, status, code, msg, NULL);
+        return;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    convex_http_request_error(&b, code, msg);
+    respond_json(c, status, &b);
+    buf_release(&b);
+}
+
+/* A call that failed as a function call (no such function, wrong kind, bad arguments): Convex
+ * reports these as the function's error (560) with its own text; Vireo with its code. */
+static void respond_call_error(struct conn *c, const struct call_req *cr, int status,
+                               const char *code, const char *msg, const char *convex_text)
+{
+    if (!cr->convex) {
+        respond_error(c, status, code, msg, NULL);
+        return;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    convex_http_error_body(&b, cr->request_id, convex_text, NULL, 0, cr->format, NULL);
+    respond_json(c, CONVEX_STATUS_FUNCTION_FAILED, &b);
+    buf_release(&b);
+}
+
+/* Parses the body: {"path": "...", "args": {...}} (Vireo), or Convex's
+ * {"path", "format", "args": [{...}]}; sets *args_out to the args' JSON text and *args_value to
+ * the parsed object (NULL: {}). On a bad body answers and returns -1. */
+static int parse_call(struct conn *c, const struct http_request *req, struct call_req *cr,
+                      json_t **root_out, const char **path_out, char **args_out,
+                      const json_t **args_value)
 {
     json_error_t jerr;
     json_t *root =
         json_loadb(req->body.p, req->body.len,
                    JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    call_shape(cr, req, root);
     if (!root) {
         char msg[300];
         snprintf(msg, sizeof msg, "invalid JSON body: %s (line %d, column %d)", jerr.text,
                  jerr.line, jerr.column);
-        respond_error(c, 400, "BadJsonBody", msg, NULL);
+        respond_refused(c, cr, 400, "BadJsonBody", msg);
         return -1;
     }
     if (!json_is_object(root)) {
-        respond_error(c, 400, "BadJsonBody", "request body must be a JSON object", NULL);
+        respond_refused(c, cr, 400, "BadJsonBody", "request body must be a JSON object");
         goto fail;
     }
     json_t *path = json_object_get(root, "path");
     if (!json_is_string(path)) {
-        respond_error(c, 400, "BadJsonBody",
-                      "request body needs \"path\": a function name like \"messages:list\"",
-                      NULL);
+        respond_refused(c, cr, 400, "BadJsonBody",
+                        "request body needs \"path\": a function name like \"messages:list\"");
         goto fail;
     }
     if (strlen(json_string_value(path)) != json_string_length(path)) {
-        respond_error(c, 400, "BadJsonBody", "\"path\" must not contain U+0000", NULL);
+        respond_refused(c, cr, 400, "BadJsonBody", "\"path\" must not contain U+0000");
         goto fail;
     }
     json_t *args = json_object_get(root, "args");
-    if (args && !json_is_object(args) && !json_is_null(args)) {
-        respond_error(c, 400, "BadJsonBody", "\"args\" must be a JSON object", NULL);
-        goto fail;
+    if (cr->convex) {
+        struct buf err = BUF_INIT(512);
+        int r = convex_http_format(json_object_get(root, "format"),
+                                   http_header_get(req, "convex-client") != NULL, &cr->format,
+                                   &err);
+        if (r < 0)
+            respond_refused(c, cr, 400, r == -1 ? "BadFormat" : "BadJsonBody", err.data);
+        buf_release(&err);
+        if (r < 0)
+            goto fail;
+        /* malformed Convex args are reported once the function is known (handle_call) */
+        *args_value = NULL;
+    } else {
+        if (args && !json_is_object(args) && !json_is_null(args)) {
+            respond_refused(c, cr, 400, "BadJsonBody", "\"args\" must be a JSON object");
+            goto fail;
+        }
+        *args_value = json_is_object(args) ? args : NULL;
     }
-    *args_out = (args && json_is_object(args)) ? json_dumps(args, JSON_COMPACT)
-                                               : vr_strdup("{}");
     *path_out = json_string_value(path);
     *root_out = root;
+    *args_out = NULL;
     return 0;
 fail:
     json_decref(root);
     return -1;
 }
 
-/* Convex lets "messages:list" also be written "messages.js:list" or "messages" for default. */
+/* Convex lets "messages:list" also be written "messages.js:list", and "messages" for the default
+ * export. */
 static const struct js_function *find_function(struct js_runtime *rt, const char *path)
 {
     const struct js_function *fn = js_runtime_find(rt, path);
     if (fn)
         return fn;
     const char *colon = strchr(path, ':');
-    if (!colon && strlen(path) < 900) {
-        char full[1024];
-        snprintf(full, sizeof full, "%s:default", path);
-        return js_runtime_find(rt, full);
-    }
-    return NULL;
+    size_t mlen = colon ? (size_t)(colon - path) : strlen(path);
+    if (mlen >= 900 || (colon && strlen(colon) >= 100))
+        return NULL;
+    if (mlen > 3 && !memcmp(path + mlen - 3, ".js", 3))
+        mlen -= 3;
+    char full[1024];
+    snprintf(full, sizeof full, "%.*s:%s", (int)mlen, path, colon ? colon + 1 : "default");
+    return strcmp(full, path) ? js_runtime_find(rt, full) : NULL;
 }
 
-/* The answer to a finished call. */
-static int call_body(struct buf *b, int ok, const struct js_result *res)
+/* Convex's canonical form of a path in its messages: "dir/file:fn" (ext: "dir/file.js:fn"). */
+static void canonical_path(char *out, size_t n, const char *path, int ext)
 {
+    const char *colon = strchr(path, ':');
+    size_t mlen = colon ? (size_t)(colon - path) : strlen(path);
+    if (mlen > 3 && !memcmp(path + mlen - 3, ".js", 3))
+        mlen -= 3;
+    snprintf(out, n, "%.*s%s:%.200s", (int)(mlen < 400 ? mlen : 400), path, ext ? ".js" : "",
+             colon ? colon + 1 : "default");
+}
+
+static const char *kind_title(enum js_fn_kind k)
+{
+    return k == JS_QUERY ? "Query" : k == JS_MUTATION ? "Mutation" : "Action";
+}
+
+/* The answer to a finished call, in the request's shape; returns its HTTP status. */
+static int call_body(struct buf *b, const struct call_req *cr, int ok, const struct js_result *res)
+{
+    if (cr->convex) {
+        if (!ok && res->status == JS_ERR_INTERNAL) {
+            /* the server's failure, not the function's: refused as Convex refuses requests */
+            convex_http_request_error(b, res->error_code.len ? res->error_code.data
+                                                             : "InternalError",
+                                      res->error.data);
+            return status_for_error(res);
+        }
+        return convex_http_call_body(b, cr->request_id, res, cr->format);
+    }
     if (!ok) {
         buf_append_str(b, "{\"status\":\"error\",");
         reply_result_error(b, res);
+        if (res->log_count) {
+            buf_append_str(b, ",\"logLines\":");
+            js_result_log_json(res, b);
+        }
         buf_append_str(b, "}");
         return status_for_error(res);
     }
     buf_append_str(b, "{\"status\":\"success\",\"value\":");
     buf_append(b, res->value.data, res->value.len);
-    buf_appendf(b, ",\"version\":%llu}", (unsigned long long)res->version);
+    buf_appendf(b, ",\"version\":%llu", (unsigned long long)res->version);
+    if (res->log_count) {
+        buf_append_str(b, ",\"logLines\":");
+        js_result_log_json(res, b);
+    }
+    buf_append_str(b, "}");
     return 200;
 }
 
 /* An action running on the pool holds its connection until it is answered. */
 struct http_action {
     struct conn *c;
+    struct call_req cr;
 };
 
 static void action_done(void *arg, const struct js_result *res)
@@ -238,7 +347,7 @@ static void action_done(void *arg, const struct js_result *res)
     struct http_action *ha = arg;
     if (!conn_is_closed(ha->c)) {
         struct buf b = BUF_INIT(BUF_NOLIMIT);
-        int status = call_body(&b, res->status == JS_OK, res);
+        int status = call_body(&b, &ha->cr, res->status == JS_OK, res);
         /* the action's own writes committed before their calls returned: answer at once */
         respond_json(ha->c, status, &b);
         buf_release(&b);
@@ -247,16 +356,21 @@ static void action_done(void *arg, const struct js_result *res)
     vr_free(ha);
 }
 
-static void submit_action(struct http_api *api, struct conn *c, const struct js_function *fn,
-                          const char *args, const json_t *args_value)
+static void submit_action(struct http_api *api, struct conn *c, const struct call_req *cr,
+                          const struct js_function *fn, const char *args,
+                          const json_t *args_value)
 {
     struct buf err = BUF_INIT(64 * 1024);
     if (js_runtime_check_args(api->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
-        respond_error(c, 400, "ArgumentValidationError", err.data, NULL);
+        struct buf text = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&text, "ArgumentValidationError: %s", err.data);
+        respond_call_error(c, cr, 400, "ArgumentValidationError", err.data, text.data);
+        buf_release(&text);
         goto out;
     }
     struct http_action *ha = vr_calloc(1, sizeof *ha);
     ha->c = c;
+    ha->cr = *cr;
     conn_ref(c);
     int r = action_pool_submit(api->shard->actions, fn, args, strlen(args), action_done, ha);
     if (r < 0) {
@@ -265,9 +379,16 @@ static void submit_action(struct http_api *api, struct conn *c, const struct js_
         struct buf b = BUF_INIT(BUF_NOLIMIT);
         const char *m = r == -EAGAIN ? "too many actions are queued or running; retry later"
                                      : "the server is shutting down";
-        buf_append_str(&b, "{\"status\":\"error\",");
-        reply_error_fields(&b, r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown", m,
-                           strlen(m), NULL, 0);
+        const char *code = r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown";
+        if (cr->convex) {
+            buf_append_str(&b, "{\"code\":\"");
+            buf_append_str(&b, code);
+            buf_append_str(&b, "\",\"message\":");
+            buf_append_json_str(&b, m, strlen(m));
+        } else {
+            buf_append_str(&b, "{\"status\":\"error\",");
+            reply_error_fields(&b, code, m, strlen(m), NULL, 0);
+        }
         buf_appendf(&b, ",\"retryAfterMs\":%d}", 500 + rand() % 1500);
         respond_json(c, 503, &b);
         buf_release(&b);
@@ -282,74 +403,94 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     json_t *root = NULL;
     const char *path = NULL;
     char *args = NULL;
+    const json_t *args_value = NULL;
+    struct call_req cr;
     struct js_result res;
     js_result_init(&res);
     struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
-    if (parse_call(c, req, &root, &path, &args) < 0)
+    if (parse_call(c, req, &cr, &root, &path, &args, &args_value) < 0)
         goto out;
     json_t *idem = json_object_get(root, "idempotencyKey");
     const char *idempotency_key = json_string_value(idem);
     if ((idem && !json_is_string(idem) && !json_is_null(idem)) ||
         (idempotency_key &&
          (strlen(idempotency_key) > 200 || strlen(idempotency_key) != json_string_length(idem)))) {
-        respond_error(c, 400, "BadJsonBody",
-                      "\"idempotencyKey\" must be a string of at most 200 bytes", NULL);
+        respond_refused(c, &cr, 400, "BadJsonBody",
+                        "\"idempotencyKey\" must be a string of at most 200 bytes");
         goto out;
     }
     struct js_runtime *rt = api->shard->rt;
     if (!rt) {
-        respond_error(c, 503, "NoAppLoaded",
-                      "no app is loaded yet (the dev server is waiting for code that loads)", NULL);
+        respond_refused(c, &cr, 503, "NoAppLoaded",
+                        "no app is loaded yet (the dev server is waiting for code that loads)");
         goto out;
     }
     const struct js_function *fn = find_function(rt, path);
     if (!fn || (fn->internal && !admin)) {
         /* an internal function gets exactly a missing one's answer: names are not disclosed */
-        char msg[600];
+        char msg[600], canon[700], text[900];
         snprintf(msg, sizeof msg, "could not find public function `%.400s`", path);
-        respond_error(c, 404, "FunctionNotFound", msg, NULL);
+        canonical_path(canon, sizeof canon, path, 0);
+        snprintf(text, sizeof text,
+                 "Could not find public function for '%s'. Did you forget to run `npx convex "
+                 "dev` or `npx convex deploy`?",
+                 canon);
+        respond_call_error(c, &cr, 404, "FunctionNotFound", msg, text);
         goto out;
     }
     if (want_kind >= 0 && (int)fn->kind != want_kind) {
-        char msg[600];
+        char msg[600], canon[700], text[900];
         snprintf(msg, sizeof msg, "`%.400s` is a %s, not a %s; call it through /api/%s", path,
                  kind_name(fn->kind), kind_name((enum js_fn_kind)want_kind), kind_name(fn->kind));
-        respond_error(c, 400, "WrongFunctionKind", msg, NULL);
+        canonical_path(canon, sizeof canon, fn->path, 1);
+        snprintf(text, sizeof text, "Trying to execute %s as %s, but it is defined as %s.", canon,
+                 kind_title((enum js_fn_kind)want_kind), kind_title(fn->kind));
+        respond_call_error(c, &cr, 400, "WrongFunctionKind", msg, text);
         goto out;
     }
-    json_t *args_value = json_object_get(root, "args");
+    if (cr.convex) {
+        struct buf err = BUF_INIT(512);
+        int r = convex_http_args(json_object_get(root, "args"), &args_value, &err);
+        if (r < 0) {
+            struct buf text = BUF_INIT(BUF_NOLIMIT);
+            buf_appendf(&text, "ArgumentValidationError: %s", err.data);
+            respond_call_error(c, &cr, 400, "ArgumentValidationError", err.data, text.data);
+            buf_release(&text);
+        }
+        buf_release(&err);
+        if (r < 0)
+            goto out;
+    }
+    args = args_value ? json_dumps(args_value, JSON_COMPACT) : vr_strdup("{}");
     if (idempotency_key && fn->kind == JS_MUTATION) {
         /* HTTP keys have one scope, "http", apart from every sync session's; a key is bound
          * to the call it was first used for (docs/protocol.md "Idempotency") */
-        char *canon = json_is_object(args_value)
-                          ? json_dumps(args_value, JSON_COMPACT | JSON_SORT_KEYS)
-                          : NULL;
+        char *canon = args_value ? json_dumps(args_value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         store_idem_key(&idem_key, "http", idempotency_key, path, canon ? canon : "{}",
                        canon ? strlen(canon) : 2);
         free(canon);
         struct buf err = BUF_INIT(4096);
         int r = store_idem_conflict(api->shard->store, idem_key.data, idem_key.len, &err);
         if (r != 0)
-            respond_error(c, r > 0 ? 409 : 500, r > 0 ? "IdempotencyKeyReused" : "StoreError",
-                          r > 0 ? "this idempotencyKey was already used for another call (a "
-                                  "different function or arguments); use a new key per call"
-                                : err.data,
-                          NULL);
+            respond_refused(c, &cr, r > 0 ? 409 : 500,
+                            r > 0 ? "IdempotencyKeyReused" : "StoreError",
+                            r > 0 ? "this idempotencyKey was already used for another call (a "
+                                    "different function or arguments); use a new key per call"
+                                  : err.data);
         buf_release(&err);
         if (r != 0)
             goto out;
         idempotency_key = idem_key.data;
     }
-    struct js_call_opts opts = { .idempotency_key = idempotency_key,
-                                 .args_value = json_is_object(args_value) ? args_value : NULL };
+    struct js_call_opts opts = { .idempotency_key = idempotency_key, .args_value = args_value };
     if (fn->kind == JS_ACTION && api->shard->actions) {
-        submit_action(api, c, fn, args, opts.args_value);
+        submit_action(api, c, &cr, fn, args, opts.args_value);
         goto out;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     int ok = shard_call(api->shard, fn, args, strlen(args), &opts, &res) == 0;
-    int status = call_body(&b, ok, &res);
-    respond_call(api, c, status, &b);
+    int status = call_body(&b, &cr, ok, &res);
+    respond_call(api, c, status, cr.convex, &b);
     buf_release(&b);
 out:
     js_result_release(&res);

@@ -158,14 +158,88 @@ function formatLog(args) {
     return s;
 }
 
-const logAt = (level) => function (...args) { native.log(level, currentPath, formatLog(args)); };
+/* Convex's form of a console line (its logLines): every argument as the `object-inspect` package
+ * prints it with indent 2 (strings single-quoted, objects one key per line), joined by spaces,
+ * after the level: console.log("hi", {n: 1}) is "[LOG] 'hi' {\n  n: 1\n}". */
+const INSPECT_QUOTED_KEY = /[^\w$]/;
+
+function quoteString(s) {
+    let out = "'";
+    for (const ch of s) {
+        const c = ch.codePointAt(0);
+        if (ch === "'" || ch === "\\") out += "\\" + ch;
+        else if (ch === "\n") out += "\\n";
+        else if (ch === "\t") out += "\\t";
+        else if (ch === "\r") out += "\\r";
+        else if (ch === "\b") out += "\\b";
+        else if (ch === "\f") out += "\\f";
+        else if (c < 0x20) out += "\\x" + c.toString(16).toUpperCase().padStart(2, "0");
+        else out += ch;
+    }
+    return out + "'";
+}
+
+function inspectConvex(x, indent, seen) {
+    switch (typeof x) {
+    case "string": return quoteString(x);
+    case "undefined": return "undefined";
+    case "bigint": return `${x}n`;
+    case "function": return x.name ? `[Function: ${x.name}]` : "[Function (anonymous)]";
+    case "symbol": return x.toString();
+    case "number": return Object.is(x, -0) ? "-0" : String(x);
+    case "boolean": return String(x);
+    }
+    if (x === null) return "null";
+    if (x instanceof Error) return `[${String(x)}]`;
+    if (x instanceof ArrayBuffer) return `ArrayBuffer { byteLength: ${x.byteLength} }`;
+    if (seen.includes(x)) return "[Circular]";
+    if (seen.length >= 5) return Array.isArray(x) ? "[Array]" : "[Object]";
+    seen.push(x);
+    const inner = indent + "  ";
+    let s;
+    if (Array.isArray(x)) {
+        const xs = x.map((e) => inspectConvex(e, inner, seen));
+        if (xs.length === 0) s = "[]";
+        else if (xs.some((e) => e.includes("\n")))
+            s = "[\n" + inner + xs.join(",\n" + inner) + "\n" + indent + "]";
+        else s = "[ " + xs.join(", ") + " ]";
+    } else {
+        const key = (k) => (INSPECT_QUOTED_KEY.test(k) ? quoteString(k) : k);
+        const ys = Object.keys(x).map((k) => key(k) + ": " + inspectConvex(x[k], inner, seen));
+        s = ys.length === 0 ? "{}" : "{\n" + inner + ys.join(",\n" + inner) + "\n" + indent + "}";
+    }
+    seen.pop();
+    return s;
+}
+
+function convexLine(level, args) {
+    let s = "[" + level + "]";
+    for (let i = 0; i < args.length; i++) {
+        let part;
+        try {
+            part = inspectConvex(args[i], "", []);
+        } catch (e) {
+            part = "[unprintable]";
+        }
+        s += " " + part;
+        if (s.length > 32769) break;
+    }
+    /* C cuts lines past 32 KiB and marks them: hand it no more than one unit past that */
+    return s.length > 32769 ? s.slice(0, 32769) : s;
+}
+
+/* Each line goes to the server log and, during a call, to the call's logLines (the C side keeps
+ * at most 256 lines and 256 KiB of them per call; docs/operations.md). */
+const logAt = (level, convexLevel) => function (...args) {
+    native.log(level, currentPath, formatLog(args), convexLine(convexLevel, args));
+};
 globalThis.console = {
-    log: logAt("info"),
-    info: logAt("info"),
-    warn: logAt("warn"),
-    error: logAt("error"),
-    debug: logAt("debug"),
-    trace: logAt("debug"),
+    log: logAt("info", "LOG"),
+    info: logAt("info", "INFO"),
+    warn: logAt("warn", "WARN"),
+    error: logAt("error", "ERROR"),
+    debug: logAt("debug", "DEBUG"),
+    trace: logAt("debug", "DEBUG"),
 };
 
 /* ---- ctx ---- */

@@ -1,0 +1,101 @@
+// Fixture for tests/integration/convex-http.test.mjs: functions the official ConvexHttpClient
+// calls over Vireo's HTTP API in Convex's shape (queries, mutations, actions, console lines,
+// ConvexError data, int64/bytes/special floats, argument validation).
+import { query, mutation, action, internalQuery, v, ConvexError } from "./_generated/server";
+import { api } from "./_generated/api";
+
+export const list = query({
+  args: {},
+  handler: async (ctx) => {
+    const all = await ctx.db.query("messages").collect();
+    return all.map(({ author, body }) => ({ author, body }));
+  },
+});
+
+export const send = mutation({
+  args: { author: v.string(), body: v.string() },
+  handler: async (ctx, { author, body }) => {
+    console.log("sending", body);
+    await ctx.db.insert("messages", { author, body });
+    return null;
+  },
+});
+
+export const count = query({
+  args: {},
+  handler: async (ctx) => {
+    return (await ctx.db.query("messages").collect()).length;
+  },
+});
+
+export const chatty = query({
+  args: {},
+  handler: async () => {
+    console.log("hello");
+    console.info("info", 1, true);
+    console.warn("careful", { n: 1, list: [1, 2] });
+    console.error("bad");
+    console.debug("dbg");
+    return "done";
+  },
+});
+
+export const flood = query({
+  args: { n: v.number(), size: v.number() },
+  handler: async (_ctx, { n, size }) => {
+    const s = "x".repeat(size);
+    for (let i = 0; i < n; i++) console.log(i, s);
+    return n;
+  },
+});
+
+export const echo = query({
+  args: { value: v.any() },
+  handler: async (_ctx, { value }) => value,
+});
+
+export const echoAction = action({
+  args: { value: v.any() },
+  handler: async (ctx, { value }) => {
+    console.log("action sees", typeof value);
+    const n = await ctx.runQuery(api.messages.chatty, {});
+    return { value, n };
+  },
+});
+
+export const failWithData = mutation({
+  args: {},
+  handler: async () => {
+    console.log("about to fail");
+    throw new ConvexError({ code: "NOPE", count: 3n, raw: new Uint8Array([1, 2]).buffer });
+  },
+});
+
+export const failWithString = query({
+  args: {},
+  handler: async () => {
+    throw new ConvexError("plain message");
+  },
+});
+
+export const boom = query({
+  args: {},
+  handler: async () => {
+    throw new Error("boom");
+  },
+});
+
+export const actionBoom = action({
+  args: {},
+  handler: async () => {
+    console.log("action log");
+    throw new ConvexError({ where: "action" });
+  },
+});
+
+export const typed = query({
+  args: { n: v.number(), name: v.string() },
+  handler: async (_ctx, { n, name }) => `${name}:${n}`,
+});
+
+export const secret = internalQuery({ args: {}, handler: async () => "hidden" });

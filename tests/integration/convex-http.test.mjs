@@ -1,0 +1,338 @@
+// Convex's shape of the HTTP API, driven by the official `ConvexHttpClient` (convex 1.48.0, from
+// "convex/browser") against a real `vireo dev` on apps/convex-http: queries, mutations, actions,
+// console lines (logLines) through the client's logger, ConvexError data, int64/bytes/NaN/±Infinity/-0
+// round trips, unknown and internal functions, wrong kinds, bad arguments; then raw HTTP for the
+// shape's edge cases (args arrays of 0 or 2, args not an array, unknown format, malformed bodies,
+// clean "json" values, the log bounds) and Vireo's own shape beside it.
+import { test as nodeTest, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { ConvexHttpClient } from "convex/browser";
+import { ConvexError } from "convex/values";
+import { anyApi } from "convex/server";
+import { startServer, tempDir, guardServer, guardedTest, assertAppLoaded } from "./helpers.mjs";
+
+const api = anyApi;
+let srv;
+let appDir;
+const start = async () => {
+    srv = await startServer(appDir);
+};
+
+before(async () => {
+    appDir = tempDir("convex-http");
+    await start();
+    await assertAppLoaded(srv);
+});
+
+guardServer({ beforeEach, afterEach }, () => srv, start);
+const test = guardedTest(nodeTest, () => srv);
+
+after(async () => {
+    if (srv) await srv.stop();
+});
+
+/* A client whose logger records what the client prints for logLines. */
+function client() {
+    const printed = [];
+    const logger = {
+        log: (...a) => printed.push(["log", ...a]),
+        warn: (...a) => printed.push(["warn", ...a]),
+        error: (...a) => printed.push(["error", ...a]),
+        logVerbose() {},
+    };
+    const c = new ConvexHttpClient(srv.url, { skipConvexDeploymentUrlCheck: true, logger });
+    return { c, printed };
+}
+
+const REQUEST_ID = "\\[Request ID: [0-9a-f]{16}\\] Server Error\\n";
+
+async function thrown(p) {
+    try {
+        await p;
+    } catch (e) {
+        return e;
+    }
+    assert.fail("expected the call to throw");
+}
+
+const convexHeaders = { "Convex-Client": "npm-1.48.0" };
+const raw = (kind, body, headers = convexHeaders) => srv.post(`/api/${kind}`, body, { headers });
+
+test("query, mutation and action through ConvexHttpClient", { timeout: 10000 }, async () => {
+    const { c } = client();
+    assert.equal(await c.mutation(api.messages.send, { author: "ada", body: "hi" }), null);
+    assert.equal(await c.mutation(api.messages.send, { author: "bob", body: "yo" }), null);
+    assert.deepEqual(await c.query(api.messages.list, {}), [
+        { author: "ada", body: "hi" },
+        { author: "bob", body: "yo" },
+    ]);
+    assert.equal(await c.query(api.messages.count), 2);
+    assert.deepEqual(await c.action(api.messages.echoAction, { value: "v" }), { value: "v", n: "done" });
+    // "messages" names the module's default export; "messages.js:list" is Convex's canonical form
+    assert.equal(await c.query("messages.js:count"), 2);
+});
+
+test("logLines: the client prints each console line as Convex formats it", { timeout: 10000 }, async () => {
+    const { c, printed } = client();
+    assert.equal(await c.query(api.messages.chatty, {}), "done");
+    const blue = "color:rgb(0, 145, 255)";
+    assert.deepEqual(printed, [
+        ["log", "%c[CONVEX Q(messages:chatty)] [LOG]", blue, "'hello'"],
+        ["log", "%c[CONVEX Q(messages:chatty)] [INFO]", blue, "'info' 1 true"],
+        ["log", "%c[CONVEX Q(messages:chatty)] [WARN]", blue, "'careful' {\n  n: 1,\n  list: [ 1, 2 ]\n}"],
+        ["log", "%c[CONVEX Q(messages:chatty)] [ERROR]", blue, "'bad'"],
+        ["log", "%c[CONVEX Q(messages:chatty)] [DEBUG]", blue, "'dbg'"],
+    ]);
+    printed.length = 0;
+    await c.mutation(api.messages.send, { author: "x", body: "it's" });
+    assert.deepEqual(printed, [["log", "%c[CONVEX M(messages:send)] [LOG]", blue, "'sending' 'it\\'s'"]]);
+    printed.length = 0;
+    // an action's lines include those of the query it ran (on the shard's thread)
+    await c.action(api.messages.echoAction, { value: 1 });
+    assert.deepEqual(
+        printed.map((p) => p[1] + " " + p[3]),
+        [
+            "%c[CONVEX A(messages:echoAction)] [LOG] 'action sees' 'number'",
+            "%c[CONVEX A(messages:echoAction)] [LOG] 'hello'",
+            "%c[CONVEX A(messages:echoAction)] [INFO] 'info' 1 true",
+            "%c[CONVEX A(messages:echoAction)] [WARN] 'careful' {\n  n: 1,\n  list: [ 1, 2 ]\n}",
+            "%c[CONVEX A(messages:echoAction)] [ERROR] 'bad'",
+            "%c[CONVEX A(messages:echoAction)] [DEBUG] 'dbg'",
+        ],
+    );
+    // a failing call's lines are printed too, before the error is thrown
+    printed.length = 0;
+    await thrown(c.mutation(api.messages.failWithData, {}));
+    assert.deepEqual(printed, [["log", "%c[CONVEX M(messages:failWithData)] [LOG]", blue, "'about to fail'"]]);
+});
+
+test("ConvexError data comes out as the client's ConvexError.data", { timeout: 10000 }, async () => {
+    const { c } = client();
+    const e = await thrown(c.mutation(api.messages.failWithData, {}));
+    assert.ok(e instanceof ConvexError, `not a ConvexError: ${e}`);
+    assert.match(e.message, new RegExp(`^${REQUEST_ID}Uncaught ConvexError: `));
+    assert.equal(e.data.code, "NOPE");
+    assert.equal(e.data.count, 3n);
+    assert.ok(e.data.raw instanceof ArrayBuffer);
+    assert.deepEqual([...new Uint8Array(e.data.raw)], [1, 2]);
+    // the mutation's write (none) and its failure: nothing was kept
+    const s = await thrown(c.query(api.messages.failWithString, {}));
+    assert.ok(s instanceof ConvexError);
+    assert.equal(s.data, "plain message");
+    assert.match(s.message, new RegExp(`^${REQUEST_ID}Uncaught ConvexError: plain message\\n$`));
+    const a = await thrown(c.action(api.messages.actionBoom, {}));
+    assert.ok(a instanceof ConvexError);
+    assert.deepEqual(a.data, { where: "action" });
+});
+
+test("an uncaught Error is a plain Error with Convex's message", { timeout: 10000 }, async () => {
+    const { c } = client();
+    const e = await thrown(c.query(api.messages.boom, {}));
+    assert.ok(!(e instanceof ConvexError));
+    assert.equal(e.data, undefined);
+    assert.match(e.message, new RegExp(`^${REQUEST_ID}Uncaught Error: boom\\n$`));
+    // the request id differs per request
+    const e2 = await thrown(c.query(api.messages.boom, {}));
+    assert.notEqual(e.message.slice(0, 30), e2.message.slice(0, 30));
+});
+
+test("int64, bytes, NaN, ±Infinity and -0 round trip through the client", { timeout: 10000 }, async () => {
+    const { c } = client();
+    const bytes = new Uint8Array([0, 1, 254, 255]).buffer;
+    const value = {
+        small: 5n,
+        max: 9223372036854775807n,
+        min: -9223372036854775808n,
+        bytes,
+        nan: NaN,
+        inf: Infinity,
+        ninf: -Infinity,
+        negz: -0,
+        big: 1e300,
+        list: [1n, -0, "s", null, true],
+    };
+    for (const call of [
+        (v) => c.query(api.messages.echo, { value: v }),
+        async (v) => (await c.action(api.messages.echoAction, { value: v })).value,
+    ]) {
+        const r = await call(value);
+        assert.equal(r.small, 5n);
+        assert.equal(r.max, 9223372036854775807n);
+        assert.equal(r.min, -9223372036854775808n);
+        assert.ok(r.bytes instanceof ArrayBuffer);
+        assert.deepEqual([...new Uint8Array(r.bytes)], [0, 1, 254, 255]);
+        assert.ok(Number.isNaN(r.nan));
+        assert.equal(r.inf, Infinity);
+        assert.equal(r.ninf, -Infinity);
+        assert.ok(Object.is(r.negz, -0), "-0 came back as +0");
+        assert.equal(r.big, 1e300);
+        assert.equal(r.list[0], 1n);
+        assert.ok(Object.is(r.list[1], -0));
+        assert.deepEqual(r.list.slice(2), ["s", null, true]);
+    }
+});
+
+test("unknown, internal and wrong-kind functions and bad arguments: Convex's errors", { timeout: 10000 }, async () => {
+    const { c } = client();
+    const missing = await thrown(c.query(api.messages.nope, {}));
+    assert.match(
+        missing.message,
+        new RegExp(`^${REQUEST_ID}Could not find public function for 'messages:nope'\\. Did you forget to run \`npx convex dev\` or \`npx convex deploy\`\\?\\n$`),
+    );
+    // an internal function is answered exactly as a missing one
+    const internal = await thrown(c.query(api.messages.secret, {}));
+    assert.equal(internal.message.replace(/[0-9a-f]{16}/, "ID"), missing.message.replace(/[0-9a-f]{16}/, "ID").replace("nope", "secret"));
+    const kind = await thrown(c.query(api.messages.send, { author: "a", body: "b" }));
+    assert.match(kind.message, new RegExp(`^${REQUEST_ID}Trying to execute messages\\.js:send as Query, but it is defined as Mutation\\.\\n$`));
+    const kind2 = await thrown(c.mutation(api.messages.echoAction, { value: 1 }));
+    assert.match(kind2.message, /Trying to execute messages\.js:echoAction as Mutation, but it is defined as Action\.\n$/);
+    const bad = await thrown(c.query(api.messages.typed, { n: "x", name: "y" }));
+    assert.match(bad.message, new RegExp(`^${REQUEST_ID}ArgumentValidationError: argument \`n\`: expected number, got string\\n$`));
+    const badAction = await thrown(c.action(api.messages.echoAction, {}));
+    assert.match(badAction.message, new RegExp(`^${REQUEST_ID}ArgumentValidationError: `));
+    for (const e of [missing, internal, kind, bad, badAction]) assert.ok(!(e instanceof ConvexError));
+    // still serving, and nothing was written by the refused mutation
+    assert.equal(typeof (await c.query(api.messages.count)), "number");
+});
+
+test("raw: what ConvexHttpClient sends, and 560 for a function's failure", { timeout: 10000 }, async () => {
+    const ok = await raw("query", { path: "messages:chatty", format: "convex_encoded_json", args: [{}] });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(Object.keys(ok.json), ["status", "value", "logLines"]);
+    assert.equal(ok.json.logLines[0], "[LOG] 'hello'");
+    const quiet = await raw("query", { path: "messages:count", format: "convex_encoded_json", args: [{}] });
+    assert.deepEqual(Object.keys(quiet.json), ["status", "value"], "logLines is left out when empty");
+    const fail = await raw("mutation", { path: "messages:failWithData", format: "convex_encoded_json", args: [{}] });
+    assert.equal(fail.status, 560);
+    assert.equal(fail.json.status, "error");
+    assert.deepEqual(fail.json.errorData, { code: "NOPE", count: { $integer: "AwAAAAAAAAA=" }, raw: { $bytes: "AQI=" } });
+    assert.deepEqual(fail.json.logLines, ["[LOG] 'about to fail'"]);
+    assert.equal(fail.json.errorCode, undefined, "Convex's shape has no errorCode");
+});
+
+test("raw: args arrays of 0 or 2, args not an array, args not an object", { timeout: 10000 }, async () => {
+    const cases = [
+        [[], /takes exactly one argument, an object; the request's "args" array has 0\n$/],
+        [[{}, {}], /takes exactly one argument, an object; the request's "args" array has 2\n$/],
+        [[5], /argument must be an object; the request's "args" array holds a number\n$/],
+        ["x", /"args" must be an object or an array of one object \(Convex's shape\); got a string\n$/],
+        [null, /got null\n$/],
+    ];
+    for (const [args, re] of cases) {
+        const r = await raw("query", { path: "messages:count", format: "convex_encoded_json", args });
+        assert.equal(r.status, 560, `${JSON.stringify(args)}: ${r.text}`);
+        assert.equal(r.json.status, "error");
+        assert.match(r.json.errorMessage, new RegExp(`^${REQUEST_ID}ArgumentValidationError: `));
+        assert.match(r.json.errorMessage, re);
+    }
+    // the function is looked up first: an unknown one is reported as such whatever its args
+    const r = await raw("query", { path: "messages:nope", format: "convex_encoded_json", args: [] });
+    assert.equal(r.status, 560);
+    assert.match(r.json.errorMessage, /Could not find public function for 'messages:nope'/);
+    // args as a plain object is Convex's documented HTTP API too
+    const o = await raw("query", { path: "messages:typed", format: "json", args: { n: 1, name: "a" } }, {});
+    assert.equal(o.status, 200, o.text);
+    assert.equal(o.json.value, "a:1");
+});
+
+test("raw: format", { timeout: 10000 }, async () => {
+    for (const format of ["weird", "JSON", ""]) {
+        const r = await raw("query", { path: "messages:count", format, args: [{}] });
+        assert.equal(r.status, 400, r.text);
+        assert.deepEqual(r.json, { code: "BadFormat", message: `format param must be one of [\`json\`]. Got ${format}` });
+    }
+    for (const format of [5, true, ["json"]]) {
+        const r = await raw("query", { path: "messages:count", format, args: [{}] });
+        assert.equal(r.status, 400, r.text);
+        assert.deepEqual(r.json, { code: "BadJsonBody", message: '"format" must be a string: "json" or "convex_encoded_json"' });
+    }
+    const nullFormat = await raw("query", { path: "messages:count", format: null, args: [{}] });
+    assert.equal(nullFormat.status, 200, "format null is no format");
+    // "json": values exported clean (int64 as a decimal string, bytes as base64, NaN as a string)
+    const value = { i: { $integer: "/v////////8=" }, b: { $bytes: "AQI=" }, nan: { $float: "AAAAAAAA+H8=" }, inf: { $float: "AAAAAAAA8P8=" }, z: { $float: "AAAAAAAAAIA=" }, n: 0.1, s: "t", a: [1, null] };
+    const clean = await raw("query", { path: "messages:echo", format: "json", args: [{ value }] });
+    assert.equal(clean.status, 200, clean.text);
+    assert.equal(clean.text, '{"status":"success","value":{"i":"-2","b":"AQI=","nan":"NaN","inf":"-Infinity","z":-0,"n":0.1,"s":"t","a":[1,null]}}');
+    const encoded = await raw("query", { path: "messages:echo", format: "convex_encoded_json", args: [{ value }] });
+    assert.deepEqual(encoded.json.value, value);
+    // no format from a client that says who it is (Convex-Client): encoded; format null: none
+    for (const body of [{}, { format: null }]) {
+        const r = await raw("query", { path: "messages:echo", args: [{ value: { $integer: "BwAAAAAAAAA=" } }], ...body });
+        assert.deepEqual(r.json.value, { $integer: "BwAAAAAAAAA=" });
+    }
+    // errorData follows the format too
+    const fail = await raw("mutation", { path: "messages:failWithData", format: "json", args: [{}] });
+    assert.deepEqual(fail.json.errorData, { code: "NOPE", count: "3", raw: "AQI=" });
+});
+
+test("raw: malformed bodies get Convex's {code, message} when Convex-shaped", { timeout: 10000 }, async () => {
+    const bad = await raw("query", "{nope");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.code, "BadJsonBody");
+    assert.match(bad.json.message, /^invalid JSON body: /);
+    const notObj = await raw("query", "[1]");
+    assert.deepEqual(notObj.json, { code: "BadJsonBody", message: "request body must be a JSON object" });
+    const noPath = await raw("mutation", { format: "convex_encoded_json", args: [{}] });
+    assert.equal(noPath.status, 400);
+    assert.equal(noPath.json.code, "BadJsonBody");
+    assert.match(noPath.json.message, /needs "path"/);
+    // the client throws the body's text for a 4xx it does not know
+    const { c } = client();
+    const e = await thrown(c.query(api.messages.count, 5));
+    assert.match(e.message, /must be an object/); // refused by the client itself
+    // Vireo's own shape keeps its errors
+    const own = await srv.post("/api/query", "{nope");
+    assert.equal(own.json.errorCode, "BadJsonBody");
+    assert.equal(own.json.status, "error");
+});
+
+test("Vireo's own shape keeps working, with logLines", { timeout: 10000 }, async () => {
+    const r = await srv.query("messages:chatty", {});
+    assert.equal(r.status, 200);
+    assert.equal(r.json.value, "done");
+    assert.equal(typeof r.json.version, "number");
+    assert.equal(r.json.logLines.length, 5);
+    assert.equal(r.json.logLines[2], "[WARN] 'careful' {\n  n: 1,\n  list: [ 1, 2 ]\n}");
+    const f = await srv.mutation("messages:failWithData", {});
+    assert.equal(f.status, 400);
+    assert.equal(f.json.errorCode, "VireoError");
+    assert.deepEqual(f.json.logLines, ["[LOG] 'about to fail'"]);
+    const m = await srv.query("messages:nope", {});
+    assert.equal(m.status, 404);
+    assert.equal(m.json.errorCode, "FunctionNotFound");
+    // without a Convex-Client header or a "format" field a request is Vireo's: args must be an
+    // object there
+    const arr = await srv.query("messages:count", [{}]);
+    assert.equal(arr.status, 400, arr.text);
+    assert.equal(arr.json.errorCode, "BadJsonBody");
+    // a "format" field alone makes it Convex's (no version, no errorCode)
+    const conv = await srv.post("/api/query", { path: "messages:count", args: [{}], format: "json" });
+    assert.equal(conv.status, 200, conv.text);
+    assert.deepEqual(Object.keys(conv.json), ["status", "value"]);
+    const convBad = await srv.post("/api/query", { path: "messages:count", args: [{}, {}], format: "json" });
+    assert.equal(convBad.status, 560);
+    assert.equal(convBad.json.errorCode, undefined);
+});
+
+test("logLines are bounded: 256 lines, 32 KiB a line, 256 KiB a call", { timeout: 15000 }, async () => {
+    const many = await raw("query", { path: "messages:flood", format: "json", args: [{ n: 1000, size: 1 }] });
+    assert.equal(many.status, 200);
+    assert.equal(many.json.logLines.length, 256);
+    assert.equal(many.json.logLines[254], "[LOG] 254 'x'");
+    assert.equal(many.json.logLines[255], "[ERROR] Log overflow (maximum 256). Remaining log lines omitted.");
+    const exact = await raw("query", { path: "messages:flood", format: "json", args: [{ n: 255, size: 1 }] });
+    assert.equal(exact.json.logLines.length, 255, "255 lines fit");
+    const wide = await raw("query", { path: "messages:flood", format: "json", args: [{ n: 20, size: 40000 }] });
+    assert.equal(wide.status, 200);
+    const lines = wide.json.logLines;
+    assert.ok(lines[0].endsWith("x (truncated due to length)"), lines[0].slice(-60));
+    assert.equal(Buffer.byteLength(lines[0]) - " (truncated due to length)".length, 32 * 1024);
+    assert.equal(lines.at(-1), "[ERROR] Log overflow (maximum 262144 bytes). Remaining log lines omitted.");
+    const total = lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
+    assert.ok(total <= 256 * 1024 + 200, `kept ${total} bytes`);
+    // the client prints the overflow notice like any other line
+    const { c, printed } = client();
+    await c.query(api.messages.flood, { n: 300, size: 1 });
+    assert.equal(printed.length, 256);
+    assert.equal(printed[255][3], "Log overflow (maximum 256). Remaining log lines omitted.");
+});
