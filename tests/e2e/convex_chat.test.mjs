@@ -13,13 +13,7 @@ import { launchBrowser, startExample } from "./helpers.mjs";
 
 let srv, browser, ada, bob;
 
-// Until the issue-8 parts this needs are merged: the convex/ functions folder and `convex/values`
-// resolving to the prelude (h/layout), Convex's sync protocol (h/csync), process.env (h/env; the
-// generated server.js reads it at load). Set to false once they are.
-const PENDING = false;
-
 before(async () => {
-    if (PENDING) return;
     srv = await startExample("convex-chat", {
         // the page is bundled from the example's sources (its node_modules are the repo's) into
         // the temp copy's public/, as `node build.mjs` does in the example
@@ -88,7 +82,7 @@ async function say(page, text) {
 /* The messages as the server has them (Vireo's HTTP API, not the page's client). */
 const serverMessages = () => srv.value("query", "messages:list", {});
 
-test("two pages see each other's messages live", { timeout: 90000, skip: PENDING }, async () => {
+test("two pages see each other's messages live", { timeout: 90000 }, async () => {
     ada = await openChat("ada");
     bob = await openChat("bob");
     assert.deepEqual(await shown(ada), []);
@@ -121,7 +115,7 @@ test("two pages see each other's messages live", { timeout: 90000, skip: PENDING
 });
 
 test("a sent message shows at once (optimistic) and is replaced by the server's",
-    { timeout: 90000, skip: PENDING },
+    { timeout: 90000 },
     async () => {
         // carol's WebSocket goes through a relay that forwards everything both ways, except the
         // client's Mutation messages, which it holds until release() (a slow network, not a
