@@ -36,8 +36,8 @@ CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps test-deps npm-deps demo test test-suites test-unit test-asan test-crash fuzz \
-        bench clean format
+.PHONY: all deps test-deps npm-deps demo demo-convex test test-suites test-unit test-asan \
+        test-crash fuzz bench clean format
 
 all: deps $(BUILD)/vireo
 ifeq ($(SANITIZE),)
@@ -162,6 +162,11 @@ bench: deps
 # `make demo PORT=9000` for another port.
 demo: all
 	./vireo dev examples/chat --port $(PORT)
+
+# The Convex example (examples/convex-chat/README.md): its React page bundled by esbuild, then served.
+demo-convex: all
+	node examples/convex-chat/build.mjs
+	./vireo dev examples/convex-chat --port $(PORT)
 
 clean:
 	rm -rf build vireo
