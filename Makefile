@@ -80,7 +80,8 @@ $(BUILD)/tools/embed: tools/embed.c
 # Web API polyfills from npm (src/js/polyfill/*.js entries; docs/functions.md "Web APIs") are
 # bundled by esbuild (tools/bundle_polyfill.mjs) into scripts that take their place in the
 # prelude's order by file name: the entry src/js/polyfill/url.js becomes
-# gen/prelude/56_url_polyfill.js, which declares `urlPolyfill`.
+# gen/prelude/56_url_polyfill.js, which declares `urlPolyfillLoad()` (the bundle, evaluated on
+# first use).
 PRELUDE_GEN := $(BUILD)/gen/prelude/56_url_polyfill.js
 PRELUDE_ALL = $(shell printf '%s\n' $(PRELUDE) $(PRELUDE_GEN) | awk -F/ '{print $$NF " " $$0}' \
                 | sort | cut -d' ' -f2)
