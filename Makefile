@@ -47,8 +47,9 @@ endif
 # Installs what a fresh Debian machine lacks (tools/deps.sh says what and how; it waits for an apt
 # that holds the lock): `deps` what building and running need (compiler, libraries, node and npm),
 # `test-deps` also what only the tests need (clang, chromium, the sqlite3 shell, Node >= 20); both
-# then the npm packages (esbuild for `vireo dev`, ws and playwright-core for the tests). Do nothing
-# when all are present. `tools/deps.sh --test --dry-run` shows what would be installed.
+# then the npm packages (esbuild for `vireo dev` and the build, core-js-pure bundled into the binary,
+# ws and playwright-core for the tests). Do nothing when all are present.
+# `tools/deps.sh --test --dry-run` shows what would be installed.
 deps:
 	@tools/deps.sh
 	@$(MAKE) --no-print-directory npm-deps
