@@ -50,15 +50,22 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static void xfer_free(struct fetch_xfer *x)
+static void xfer_unlink(struct fetch_xfer *x)
 {
     struct fetch_client *c = x->c;
     struct fetch_xfer **pp = &c->xfers;
     while (*pp && *pp != x)
         pp = &(*pp)->next;
-    if (*pp)
+    if (*pp) {
         *pp = x->next;
-    c->n--;
+        c->n--;
+    }
+}
+
+static void xfer_free(struct fetch_xfer *x)
+{
+    struct fetch_client *c = x->c;
+    xfer_unlink(x);
     curl_multi_remove_handle(c->multi, x->easy);
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hdrs);
@@ -131,11 +138,10 @@ static void report(struct fetch_xfer *x, CURLcode rc)
     r.redirected = redirects > 0;
     r.body = x->body.data ? x->body.data : "";
     r.body_len = x->body.len;
-fail:;
-    fetch_done_fn done = x->done;
-    void *arg = x->arg;
+fail:
+    xfer_unlink(x); /* no longer cancellable; its buffers live until done returns */
+    x->done(x->arg, &r);
     xfer_free(x);
-    done(arg, &r);
 }
 
 static void check_done(struct fetch_client *c)
@@ -335,7 +341,7 @@ int fetch_start(struct fetch_client *c, const struct fetch_req *r, fetch_done_fn
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "vireo");
-    int has_expect = 0;
+    int has_expect = 0, has_type = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
         struct curl_slist *n = curl_slist_append(x->hdrs, r->headers[i]);
         if (!n) {
@@ -345,9 +351,13 @@ int fetch_start(struct fetch_client *c, const struct fetch_req *r, fetch_done_fn
         x->hdrs = n;
         if (!strncasecmp(r->headers[i], "expect:", 7))
             has_expect = 1;
+        if (!strncasecmp(r->headers[i], "content-type:", 13))
+            has_type = 1;
     }
     if (!has_expect)
         x->hdrs = curl_slist_append(x->hdrs, "Expect:"); /* no 100-continue round trip */
+    if (!has_type) /* curl would send a form type for a body that has none */
+        x->hdrs = curl_slist_append(x->hdrs, "Content-Type:");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     if (!strcmp(r->method, "GET")) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
