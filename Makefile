@@ -30,7 +30,7 @@ LDLIBS   += $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o $(BUILD)/gen/client_js.o \
-            $(BUILD)/gen/codegen_types.o
+            $(BUILD)/gen/codegen_types.o $(BUILD)/gen/polyfill_url.o
 PRELUDE  := $(sort $(wildcard src/js/prelude/*.js))
 CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -47,8 +47,9 @@ endif
 # Installs what a fresh Debian machine lacks (tools/deps.sh says what and how; it waits for an apt
 # that holds the lock): `deps` what building and running need (compiler, libraries, node and npm),
 # `test-deps` also what only the tests need (clang, chromium, the sqlite3 shell, Node >= 20); both
-# then the npm packages (esbuild for `vireo dev`, ws and playwright-core for the tests). Do nothing
-# when all are present. `tools/deps.sh --test --dry-run` shows what would be installed.
+# then the npm packages (esbuild for `vireo dev` and the build, core-js-pure bundled into the binary,
+# ws and playwright-core for the tests). Do nothing when all are present.
+# `tools/deps.sh --test --dry-run` shows what would be installed.
 deps:
 	@tools/deps.sh
 	@$(MAKE) --no-print-directory npm-deps
@@ -77,20 +78,21 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -o $@ $<
-# Web API polyfills from npm (src/js/polyfill/*.js entries; docs/functions.md "Web APIs") are
-# bundled by esbuild (tools/bundle_polyfill.mjs) into scripts that take their place in the
-# prelude's order by file name: the entry src/js/polyfill/url.js becomes
-# gen/prelude/56_url_polyfill.js, which declares `urlPolyfill`.
-PRELUDE_GEN := $(BUILD)/gen/prelude/56_url_polyfill.js
-PRELUDE_ALL = $(shell printf '%s\n' $(PRELUDE) $(PRELUDE_GEN) | awk -F/ '{print $$NF " " $$0}' \
-                | sort | cut -d' ' -f2)
-$(BUILD)/gen/prelude/56_url_polyfill.js: src/js/polyfill/url.js src/js/polyfill/domain_to_ascii.js \
-                                         tools/bundle_polyfill.mjs node_modules/.installed
+$(BUILD)/gen/prelude.c: $(PRELUDE) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed vr_prelude_js $(PRELUDE) > $@
+
+# Web API polyfills from npm (src/js/polyfill/<name>.js entries; docs/functions.md "Web APIs"),
+# bundled by esbuild (tools/bundle_polyfill.mjs) into scripts the binary embeds apart from the
+# prelude, which evaluates one on the first use of its API (src/js/native_polyfill.c).
+$(BUILD)/gen/polyfill_url.js: src/js/polyfill/url.js src/js/polyfill/domain_to_ascii.js \
+                              tools/bundle_polyfill.mjs node_modules/.installed
 	@mkdir -p $(dir $@)
 	node tools/bundle_polyfill.mjs $< $@.tmp urlPolyfill && mv $@.tmp $@
-$(BUILD)/gen/prelude.c: $(PRELUDE) $(PRELUDE_GEN) $(BUILD)/tools/embed
-	@mkdir -p $(dir $@)
-	$(BUILD)/tools/embed vr_prelude_js $(PRELUDE_ALL) > $@
+$(BUILD)/gen/polyfill_url.c: $(BUILD)/gen/polyfill_url.js $(BUILD)/tools/embed
+	$(BUILD)/tools/embed vr_polyfill_url_js $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/polyfill_url.o: $(BUILD)/gen/polyfill_url.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/gen/prelude.o: $(BUILD)/gen/prelude.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -149,11 +151,11 @@ FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
 FUZZ_INCLUDES_fuzz_convex_sync := src/proto/convex_sync.c
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
-             $(BUILD)/gen/codegen_types.c
+             $(BUILD)/gen/codegen_types.c $(BUILD)/gen/polyfill_url.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
 		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
-		$(BUILD)/gen/client_js.c $(BUILD)/gen/codegen_types.c \
+		$(BUILD)/gen/client_js.c $(BUILD)/gen/codegen_types.c $(BUILD)/gen/polyfill_url.c \
 		$(PKG_LIBS) -lm -lpthread
 fuzz: test-deps $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)

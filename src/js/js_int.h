@@ -113,6 +113,8 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 
 /* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
+/* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */
+void js_native_polyfill_add(JSContextRef ctx, JSObjectRef native);
 
 /* timers.c: runs the action's timers (59_timers.js) until its promise settles, none is left,
  * its time limit passes or stop_fn asks it to stop. Call only inside js_call, after the

@@ -76,6 +76,15 @@ test("URL: parsing, relative URLs, IDNs, percent-encoding, invalid URLs as Node"
     await same("urlParams", [["http://a.com/?gone=1&x=0&x=9&keep=+"], ["/rel?x", "http://b.com/"]]);
 });
 
+test("URL is loaded on first use and kept out of reach: nothing on the global object, frozen, one live searchParams", async () => {
+    const r = await srv.action("webapi:urlIsolation", {});
+    assert.equal(r.json.status, "success", r.text);
+    assert.deepEqual(r.json.value, {
+        shared: [], sameParams: true, href: "http://a.com/?x=1&y=2", frozen: [true, true, true], assign: "refused",
+        instances: [true, true, "[object URL]", "[object URLSearchParams]"], illegal: "TypeError",
+    });
+});
+
 test("URLSearchParams: + and percent decoding, records, sequences, sort, as Node", async () => {
     await same("searchParams", [
         "a=1+2&b=%20x&c=%zz&d&=e&f==g", "?x=1&x=2&y", "", "%F0%9F%98%80=%E2%82%AC&%ff=1", "q=a+b%2Bc",

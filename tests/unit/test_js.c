@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "js/js_int.h" /* the seed, to replay an execution */
 #include "js/runtime.h"
 #include "store/store.h"
 #include "test.h"
@@ -94,6 +95,10 @@ static const char *BUNDLE =
     "  messages_exports.spinAsync = mutation(async (ctx) => {\n"
     "    await ctx.db.insert(\"messages\", { channel: \"spin\", author: \"a\", body: \"b\" }); for"
         " (;;) {} });\n"
+    "  messages_exports.rand = query(async () => [Math.random(), crypto.randomUUID(),\n"
+    "    Array.from(crypto.getRandomValues(new Uint16Array(4)))]);\n"
+    "  messages_exports.randAction = (globalThis.__vireo.action)(async () => [crypto.randomUUID()"
+        "]);\n"
     "  messages_exports.env = query(async (ctx) => { const t0 = Date.now(); const r = [Math.random"
         "(), Math.random()];\n"
     "    let x = 0; for (let i = 0; i < 2e5; i++) x += i; await ctx.db.query(\"messages\").first()"
@@ -387,6 +392,21 @@ TEST(determinism)
     CHECK(strstr(v, "\"same\":true"));
     CHECK(strstr(v, "\"inst\":true"));
     CHECK(!strstr(v, "\"r\":[0,0]"));
+    /* crypto's randomness in a query comes from the execution's seed, as Math.random's: the
+     * same seed gives the same values; the next execution gets other ones */
+    uint64_t seed = f->rt->seed_state;
+    char first[512];
+    snprintf(first, sizeof first, "%s", call(f, "messages:rand", "{}"));
+    CHECK_EQ_INT(f->res.status, JS_OK);
+    CHECK(strlen(first) > 60);
+    CHECK(strcmp(call(f, "messages:rand", "{}"), first) != 0);
+    f->rt->seed_state = seed;
+    CHECK_EQ_STR(call(f, "messages:rand", "{}"), first);
+    /* actions draw from OpenSSL: the seed does not matter */
+    seed = f->rt->seed_state;
+    snprintf(first, sizeof first, "%s", call(f, "messages:randAction", "{}"));
+    f->rt->seed_state = seed;
+    CHECK(strcmp(call(f, "messages:randAction", "{}"), first) != 0);
     const char *m = call(f, "messages:fetchy", "{}");
     CHECK_EQ_STR(m, "fetch is not available in queries and mutations; use an action");
     m = call(f, "messages:never", "{}");

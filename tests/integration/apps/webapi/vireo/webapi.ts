@@ -96,3 +96,25 @@ const randomPair = () => [crypto.randomUUID(), Array.from(crypto.getRandomValues
 export const uuid = action({ args: {}, handler: async () => randomPair() });
 export const uuidQuery = query({ args: {}, handler: async () => randomPair() });
 export const uuidMutation = mutation({ args: {}, handler: async () => randomPair() });
+
+// The URL polyfill loads on first use, behind wrappers: nothing of it on the global object, the
+// classes frozen like the other built-ins, a URL's searchParams one live object.
+export const urlIsolation = action({
+  args: {},
+  handler: async () => {
+    const u = new URL("http://a.com/?x=1");
+    const p = u.searchParams;
+    p.append("y", "2");
+    try { URL.prototype.evil = 1; } catch (e) { /* strict code throws, sloppy code does nothing */ }
+    const assign = "evil" in URL.prototype ? "changed" : "refused";
+    return {
+      shared: Object.getOwnPropertyNames(globalThis).filter((k) => k.includes("core-js")),
+      sameParams: p === u.searchParams,
+      href: u.href,
+      frozen: [Object.isFrozen(URL.prototype), Object.isFrozen(URLSearchParams.prototype), Object.isFrozen(URL)],
+      assign,
+      instances: [u instanceof URL, p instanceof URLSearchParams, Object.prototype.toString.call(u), Object.prototype.toString.call(p)],
+      illegal: (() => { try { return Object.getOwnPropertyDescriptor(URL.prototype, "href").get.call({}); } catch (e) { return e.constructor.name; } })(),
+    };
+  },
+});
