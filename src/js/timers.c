@@ -7,9 +7,8 @@
  * limit (js_options.action_timeout_ms) counts wall time here: a timer due past it fails the
  * action at once with ExecutionTimeout instead of sleeping first.
  *
- * This blocks the worker thread, as a nested ctx.runQuery does today; when actions become
- * non-blocking (a worker event loop, actions.h), this loop becomes a timerfd on that loop and
- * the JS side stays as it is. */
+ * This blocks the calling thread: it serves only actions run by js_call. Action workers run
+ * actions with js_exec_start (exec.c), whose timers fire from the worker's event loop. */
 #include <time.h>
 
 #include "base/clock.h"

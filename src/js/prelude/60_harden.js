@@ -144,7 +144,7 @@ const INTRINSIC_GLOBALS = [
     /* web APIs (56_dom_exception.js to 59_timers.js) */
     "DOMException", "TextEncoder", "TextDecoder", "URL", "URLSearchParams", "atob", "btoa",
     "structuredClone", "crypto", "Crypto", "SubtleCrypto", "CryptoKey", "Blob", "File",
-    "FormData", "setTimeout", "clearTimeout", "setInterval", "clearInterval",
+    "FormData", "Headers", "Request", "Response", "AbortController", "AbortSignal", "setTimeout", "clearTimeout", "setInterval", "clearInterval",
 ];
 
 /* Intrinsics that no global names. */
