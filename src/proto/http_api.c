@@ -19,6 +19,7 @@
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/convex_http.h"
+#include "proto/http_action.h"
 #include "proto/http_admin_env.h"
 #include "proto/deploy.h"
 #include "proto/static_client.h"
@@ -711,6 +712,19 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     int is_get = slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD");
     struct slice path = req->path;
 
+    /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer), anywhere
+     * but in Vireo's reserved /api/ and /_vireo/ */
+    int reserved = (path.len >= 4 && !memcmp(path.p, "/api", 4) &&
+                    (path.len == 4 || path.p[4] == '/')) ||
+                   (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) &&
+                    (path.len == 7 || path.p[7] == '/'));
+    if (!reserved && http_action_match(api->shard, req->method, path)) {
+        http_action_run(api->shard, c, req,
+                        api->max_http_action_body ? api->max_http_action_body
+                                                  : HTTP_ACTION_BODY_DEFAULT);
+        return;
+    }
+
     if (slice_eq_str(req->method, "OPTIONS")) {
         http_respond(c, 204, NULL, NULL, 0,
                      "Access-Control-Allow-Origin: *\r\n"
@@ -795,6 +809,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (api->public_dir && is_get && path.len > 0 && path.p[0] == '/') {
         handle_static(api, c, req);
+        return;
+    }
+    if (!reserved && http_action_has_routes(api->shard)) {
+        http_action_not_found(c, path); /* Convex's answer on its site URL */
         return;
     }
     respond_error(c, 404, "NotFound", "not found", NULL);
