@@ -77,9 +77,20 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -o $@ $<
-$(BUILD)/gen/prelude.c: $(PRELUDE) $(BUILD)/tools/embed
+# Web API polyfills from npm (src/js/polyfill/*.js entries; docs/functions.md "Web APIs") are
+# bundled by esbuild (tools/bundle_polyfill.mjs) into scripts that take their place in the
+# prelude's order by file name: the entry src/js/polyfill/url.js becomes
+# gen/prelude/56_url_polyfill.js, which declares `urlPolyfill`.
+PRELUDE_GEN := $(BUILD)/gen/prelude/56_url_polyfill.js
+PRELUDE_ALL = $(shell printf '%s\n' $(PRELUDE) $(PRELUDE_GEN) | awk -F/ '{print $$NF " " $$0}' \
+                | sort | cut -d' ' -f2)
+$(BUILD)/gen/prelude/56_url_polyfill.js: src/js/polyfill/url.js src/js/polyfill/domain_to_ascii.js \
+                                         tools/bundle_polyfill.mjs node_modules/.installed
 	@mkdir -p $(dir $@)
-	$(BUILD)/tools/embed vr_prelude_js $(PRELUDE) > $@
+	node tools/bundle_polyfill.mjs $< $@.tmp urlPolyfill && mv $@.tmp $@
+$(BUILD)/gen/prelude.c: $(PRELUDE) $(PRELUDE_GEN) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed vr_prelude_js $(PRELUDE_ALL) > $@
 $(BUILD)/gen/prelude.o: $(BUILD)/gen/prelude.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -41,7 +41,8 @@ struct js_runtime {
     struct js_options opts;
     JSContextGroupRef group;
     JSGlobalContextRef ctx;
-    JSObjectRef run_fn; /* protected prelude entry point */
+    JSObjectRef run_fn;    /* protected prelude entry point */
+    JSObjectRef timers_fn; /* protected: runs due timers, returns ms to the next or -1 */
 
     struct js_fn_entry *fns;
     size_t nfns;
@@ -102,6 +103,14 @@ void js_native_close_cursors(struct js_runtime *rt);
 int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc);
 /* Builds an Error with `message` and an optional `code` property. */
 JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message);
+
+/* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
+void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
+
+/* timers.c: runs the action's timers (59_timers.js) until its promise settles, none is left,
+ * its time limit passes or stop_fn asks it to stop. Call only inside js_call, after the
+ * handler's first run, for an action; `start_ms` is the call's clock_mono_ms() at its start. */
+void js_timers_drain(struct js_runtime *rt, uint64_t start_ms);
 
 /* runtime.c */
 const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);

@@ -756,6 +756,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
     JSStringRef pn = JSStringCreateWithUTF8CString("params");
     JSObjectSetProperty(rt->ctx, obj, pn, params, kJSPropertyAttributeReadOnly, NULL);
     JSStringRelease(pn);
+    js_native_crypto_add(rt->ctx, obj);
     JSStringRef rn = JSStringCreateWithUTF8CString("remote"); /* an action worker's runtime */
     JSObjectSetProperty(rt->ctx, obj, rn, JSValueMakeBoolean(rt->ctx, rt->store == NULL),
                         kJSPropertyAttributeReadOnly, NULL);

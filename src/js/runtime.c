@@ -766,6 +766,13 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     }
     rt->run_fn = (JSObjectRef)run;
     JSValueProtect(rt->ctx, run);
+    JSValueRef timers = get_prop(rt->ctx, (JSObjectRef)internal, "timers");
+    if (!JSValueIsObject(rt->ctx, timers)) {
+        buf_append_str(err, "prelude: entry points missing");
+        goto out;
+    }
+    rt->timers_fn = (JSObjectRef)timers;
+    JSValueProtect(rt->ctx, timers);
 
     src = vr_strndup(bundle, len);
     rt->bundle_name = vr_strdup(bundle_name);
@@ -843,6 +850,8 @@ void js_runtime_free(struct js_runtime *rt)
     }
     if (rt->run_fn)
         JSValueUnprotect(rt->ctx, rt->run_fn);
+    if (rt->timers_fn)
+        JSValueUnprotect(rt->ctx, rt->timers_fn);
     if (rt->ctx)
         JSGlobalContextRelease(rt->ctx);
     if (rt->group)
@@ -1001,8 +1010,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     JSValueRef argv[3] = { e->handler, e->path_val, JSValueMakeString(ctx, as) };
     JSStringRelease(as);
     JSValueRef exc = NULL;
+    uint64_t start_ms = clock_mono_ms();
     JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 3, argv, &exc);
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
+    if (fn->kind == JS_ACTION && !rt->done && !exc)
+        js_timers_drain(rt, start_ms); /* one that awaits a timer runs until it settles */
 
     js_native_close_cursors(rt);
     if (rt->txn && rt->txn != txn) { /* a nested call from an action was cut short */

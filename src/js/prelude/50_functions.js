@@ -114,7 +114,8 @@ globalThis.Date = VDate;
 
 globalThis.fetch = function fetch() {
     if (mode !== ACTION)
-        throw new Error("fetch is not available in queries and mutations; use an action");
+        throw new Error("Can't use fetch() in queries and mutations. Please consider using an " +
+            "action. See https://docs.convex.dev/functions/actions for more details.");
     throw new Error("fetch is not supported yet");
 };
 

@@ -1,0 +1,152 @@
+/* native_crypto: the OpenSSL side of the prelude's `crypto` (58_crypto.js): native.randomFill,
+ * native.digest and native.hmac. They take Uint8Arrays that start at offset 0 of their own
+ * buffer (the prelude copies into fresh ones), read or fill them in one step without calling
+ * back into JavaScript, and return new ArrayBuffers. Inputs are bounded by the JS memory limit
+ * the prelude enforces on allocations; these functions allocate only their small outputs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "base/mem.h"
+#include "js/js_int.h"
+
+#include "base/banned.h"
+
+#define RANDOM_FILL_MAX 65536 /* getRandomValues' quota; the prelude checks it first */
+
+static JSValueRef fail(JSContextRef ctx, JSValueRef *exc, const char *code, const char *msg)
+{
+    *exc = js_make_error(ctx, code, msg);
+    return JSValueMakeUndefined(ctx);
+}
+
+/* The bytes of argument i, which must be a Uint8Array; NULL (with *exc set) otherwise. */
+static unsigned char *u8_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,
+                             size_t *len, JSValueRef *exc)
+{
+    if (i >= argc || JSValueGetTypedArrayType(ctx, argv[i], NULL) != kJSTypedArrayTypeUint8Array) {
+        fail(ctx, exc, "InvalidArgument", "expected a Uint8Array");
+        return NULL;
+    }
+    JSObjectRef o = (JSObjectRef)argv[i];
+    *len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
+    size_t off = JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
+    unsigned char *p = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
+    if (off != 0 || (!p && *len)) {
+        fail(ctx, exc, "InvalidArgument", "expected a Uint8Array at offset 0 of its buffer");
+        return NULL;
+    }
+    static unsigned char empty[1];
+    return p ? p : empty;
+}
+
+static const EVP_MD *md_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,
+                            JSValueRef *exc)
+{
+    char name[16] = "";
+    if (i < argc && JSValueIsString(ctx, argv[i])) {
+        JSStringRef s = JSValueToStringCopy(ctx, argv[i], NULL);
+        if (s) {
+            JSStringGetUTF8CString(s, name, sizeof name);
+            JSStringRelease(s);
+        }
+    }
+    const EVP_MD *md = !strcmp(name, "SHA-1")     ? EVP_sha1()
+                       : !strcmp(name, "SHA-256") ? EVP_sha256()
+                       : !strcmp(name, "SHA-384") ? EVP_sha384()
+                       : !strcmp(name, "SHA-512") ? EVP_sha512()
+                                                  : NULL;
+    if (!md)
+        fail(ctx, exc, "NotSupportedError", "Unrecognized algorithm name");
+    return md;
+}
+
+static void free_bytes(void *bytes, void *ctx)
+{
+    (void)ctx;
+    vr_free(bytes);
+}
+
+static JSValueRef make_buffer(JSContextRef ctx, const unsigned char *p, size_t len,
+                              JSValueRef *exc)
+{
+    unsigned char *copy = vr_malloc(len ? len : 1);
+    memcpy(copy, p, len);
+    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, copy, len, free_bytes, NULL, exc);
+    if (!ab) {
+        vr_free(copy);
+        return JSValueMakeUndefined(ctx);
+    }
+    return ab;
+}
+
+/* native.randomFill(u8): fills it from RAND_bytes. */
+static JSValueRef n_random_fill(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                const JSValueRef argv[], JSValueRef *exc)
+{
+    size_t len;
+    unsigned char *p = u8_arg(ctx, argc, argv, 0, &len, exc);
+    if (!p)
+        return JSValueMakeUndefined(ctx);
+    if (len > RANDOM_FILL_MAX)
+        return fail(ctx, exc, "QuotaExceededError", "The requested length exceeds 65,536 bytes");
+    if (len && RAND_bytes(p, (int)len) != 1)
+        return fail(ctx, exc, "OperationError", "the system's random generator failed");
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.digest(hashName, u8) -> ArrayBuffer */
+static JSValueRef n_digest(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                           const JSValueRef argv[], JSValueRef *exc)
+{
+    const EVP_MD *md = md_arg(ctx, argc, argv, 0, exc);
+    size_t len;
+    unsigned char *p = md ? u8_arg(ctx, argc, argv, 1, &len, exc) : NULL;
+    if (!p)
+        return JSValueMakeUndefined(ctx);
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(p, len, out, &n, md, NULL) != 1)
+        return fail(ctx, exc, "OperationError", "the digest failed");
+    return make_buffer(ctx, out, n, exc);
+}
+
+/* native.hmac(hashName, keyU8, dataU8) -> ArrayBuffer */
+static JSValueRef n_hmac(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                         const JSValueRef argv[], JSValueRef *exc)
+{
+    const EVP_MD *md = md_arg(ctx, argc, argv, 0, exc);
+    size_t klen = 0, dlen = 0;
+    unsigned char *key = md ? u8_arg(ctx, argc, argv, 1, &klen, exc) : NULL;
+    unsigned char *data = key ? u8_arg(ctx, argc, argv, 2, &dlen, exc) : NULL;
+    if (!data)
+        return JSValueMakeUndefined(ctx);
+    if (klen > INT32_MAX)
+        return fail(ctx, exc, "DataError", "the key is too long");
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!HMAC(md, key, (int)klen, data, dlen, out, &n))
+        return fail(ctx, exc, "OperationError", "the HMAC failed");
+    return make_buffer(ctx, out, n, exc);
+}
+
+void js_native_crypto_add(JSContextRef ctx, JSObjectRef native)
+{
+    static const struct {
+        const char *name;
+        JSObjectCallAsFunctionCallback fn;
+    } fns[] = {
+        { "randomFill", n_random_fill },
+        { "digest", n_digest },
+        { "hmac", n_hmac },
+    };
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
+        JSObjectRef f = JSObjectMakeFunctionWithCallback(ctx, name, fns[i].fn);
+        JSObjectSetProperty(ctx, native, name, f, kJSPropertyAttributeReadOnly, NULL);
+        JSStringRelease(name);
+    }
+}

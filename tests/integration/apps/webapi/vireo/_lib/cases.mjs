@@ -1,0 +1,308 @@
+// Web API cases for tests/integration/webapi.test.mjs. The same code runs twice: inside Vireo
+// (the fixture's actions and queries call runCase) and in Node (the test imports this file), and
+// the test compares the two results. Every case takes JSON input and returns JSON output;
+// strings that may hold lone surrogates travel as arrays of UTF-16 code units.
+
+const units = (s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
+const fromUnits = (u) => String.fromCharCode(...u);
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+const bytesOf = (a) => new Uint8Array(a);
+
+export function errorOf(e) {
+  if (!(e instanceof Error) && !(typeof DOMException === "function" && e instanceof DOMException))
+    return { thrown: String(e) };
+  return {
+    error: e.constructor.name,
+    name: e.name,
+    code: e.code === undefined ? null : e.code,
+    message: e.message,
+    isDOMException: typeof DOMException === "function" && e instanceof DOMException,
+  };
+}
+
+async function capture(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    return errorOf(e);
+  }
+}
+
+function urlParts(u) {
+  return {
+    href: u.href, origin: u.origin, protocol: u.protocol, username: u.username,
+    password: u.password, host: u.host, hostname: u.hostname, port: u.port,
+    pathname: u.pathname, search: u.search, hash: u.hash, json: u.toJSON(), string: String(u),
+    params: [...u.searchParams],
+  };
+}
+
+function cloneShape(x, seen = new Map()) {
+  // describes a cloned value structurally (types, values, shared references) as JSON
+  if (x === null || typeof x !== "object") {
+    if (typeof x === "bigint") return { bigint: String(x) };
+    if (typeof x === "number" && !Number.isFinite(x)) return { number: String(x) };
+    if (Object.is(x, -0)) return { number: "-0" };
+    return x === undefined ? { undefined: true } : x;
+  }
+  if (seen.has(x)) return { ref: seen.get(x) };
+  seen.set(x, seen.size);
+  const tag = Object.prototype.toString.call(x).slice(8, -1);
+  if (x instanceof Date) return { Date: x.getTime() };
+  if (x instanceof RegExp) return { RegExp: x.source, flags: x.flags, lastIndex: x.lastIndex };
+  if (x instanceof Map) return { Map: [...x].map(([k, v]) => [cloneShape(k, seen), cloneShape(v, seen)]) };
+  if (x instanceof Set) return { Set: [...x].map((v) => cloneShape(v, seen)) };
+  if (x instanceof ArrayBuffer) return { ArrayBuffer: hex(x) };
+  if (ArrayBuffer.isView(x))
+    return { view: tag, offset: x.byteOffset, length: x.byteLength, buffer: cloneShape(x.buffer, seen) };
+  if (x instanceof Error) return { Error: x.constructor.name, message: x.message, cause: "cause" in x ? cloneShape(x.cause, seen) : null };
+  if (x instanceof Blob) return { Blob: x.size, type: x.type };
+  if (["Number", "String", "Boolean"].includes(tag)) return { boxed: tag, value: x.valueOf() };
+  const out = { tag, proto: Object.getPrototypeOf(x) === Object.prototype ? "Object" : Array.isArray(x) ? "Array" : "other" };
+  out.keys = Object.keys(x).map((k) => [k, cloneShape(x[k], seen)]);
+  if (Array.isArray(x)) out.length = x.length;
+  return out;
+}
+
+class Point {
+  constructor() { this.x = 1; }
+  get y() { return 2; }
+}
+
+const CLONE_INPUTS = {
+  plain: () => ({ a: 1, b: "two", c: [1, 2, { d: null }], e: true, u: undefined, n: -0, inf: Infinity }),
+  map_set: () => new Map([["k", new Set([1, "x", { y: 2 }])], [{ o: 1 }, [3]]]),
+  date_regexp: () => { const r = /ab+c/gi; r.lastIndex = 2; return [new Date(1700000000123), r]; },
+  buffers: () => {
+    const buf = new ArrayBuffer(8);
+    new Uint8Array(buf).set([1, 2, 3, 4, 5, 6, 7, 8]);
+    return { u8: new Uint8Array(buf), i16: new Int16Array(buf, 2, 2), dv: new DataView(buf, 4), f64: new Float64Array([1.5, -2]), buf };
+  },
+  cycle: () => { const a = { name: "a" }; const b = { a }; a.b = b; a.self = a; return [a, b]; },
+  sparse_array: () => [1, , 3],
+  boxed: () => [new Number(3), new String("s"), new Boolean(false)],
+  bigint: () => ({ big: 12345678901234567890n }),
+  errors: () => [new RangeError("boom", { cause: 1 }), new TypeError("t"), new Error("e")],
+  class_instance: () => new Point(),
+  blob: () => new Blob(["hello"], { type: "text/plain" }),
+  function: () => () => {},
+  named_function: () => ({ f: function foo() {} }),
+  symbol: () => Symbol("x"),
+  promise: () => Promise.resolve(1),
+  weakmap: () => new WeakMap(),
+};
+
+async function multipartEncode(fd) {
+  if (globalThis.__vireo_multipart) {
+    const { body, contentType } = globalThis.__vireo_multipart.encode(fd);
+    return { contentType, text: new TextDecoder().decode(body) };
+  }
+  const r = new Response(fd);
+  return { contentType: r.headers.get("content-type"), text: await r.text() };
+}
+
+async function multipartParse(text, contentType) {
+  const body = new TextEncoder().encode(text);
+  if (globalThis.__vireo_multipart) return globalThis.__vireo_multipart.parse(body, contentType);
+  return await new Response(body, { headers: { "content-type": contentType } }).formData();
+}
+
+async function formEntries(fd) {
+  const out = [];
+  for (const [k, v] of fd) {
+    if (typeof v === "string") out.push([k, v]);
+    else out.push([k, { file: v.name, type: v.type, size: v.size, text: await v.text(), isFile: v instanceof File }]);
+  }
+  return out;
+}
+
+function buildForm(ops) {
+  const fd = new FormData();
+  for (const [op, ...a] of ops) {
+    // (a filename passed as undefined is "blob" in browsers and the spec, "undefined" in Node 20)
+    if (op === "file" && a[3] !== undefined) fd.append(a[0], new Blob([a[1]], { type: a[2] }), a[3]);
+    else if (op === "file") fd.append(a[0], new Blob([a[1]], { type: a[2] }));
+    else if (op === "blob") fd.append(a[0], new Blob([a[1]], { type: a[2] }));
+    else if (op === "appendUnits") fd.append(fromUnits(a[0]), fromUnits(a[1]));
+    else fd[op](...a);
+  }
+  return fd;
+}
+
+export const CASES = {
+  url: ([input, base]) => capture(() => urlParts(base === undefined ? new URL(input) : new URL(input, base))),
+  urlCanParse: ([input, base]) => URL.canParse(input, base),
+  urlSet: ([input, prop, value]) => capture(() => { const u = new URL(input); u[prop] = value; return urlParts(u); }),
+  urlParams: ([input, base]) => capture(() => {
+    const u = new URL(input, base);
+    u.searchParams.append("added", "a b+c&d");
+    u.searchParams.set("x", "1");
+    u.searchParams.delete("gone");
+    return urlParts(u);
+  }),
+  searchParams: (init) => capture(() => {
+    const p = new URLSearchParams(init);
+    const entries = [...p];
+    const firstKey = entries.length ? entries[0][0] : "none";
+    const out = { string: p.toString(), entries, get: p.get(firstKey), getAll: p.getAll(firstKey), has: p.has(firstKey), size: p.size };
+    p.sort();
+    out.sorted = p.toString();
+    return out;
+  }),
+  encode: (u) => Array.from(new TextEncoder().encode(fromUnits(u))),
+  encodeInto: ([u, n]) => {
+    const dest = new Uint8Array(n);
+    const r = new TextEncoder().encodeInto(fromUnits(u), dest);
+    return { read: r.read, written: r.written, bytes: Array.from(dest) };
+  },
+  decode: ({ chunks, fatal, ignoreBOM, label }) => capture(() => {
+    const d = new TextDecoder(label, { fatal, ignoreBOM });
+    let s = "";
+    for (let i = 0; i < chunks.length; i++) s += d.decode(bytesOf(chunks[i]), { stream: i < chunks.length - 1 });
+    return { units: units(s), encoding: d.encoding, fatal: d.fatal, ignoreBOM: d.ignoreBOM };
+  }),
+  decodeAgain: (bytes) => capture(() => {
+    // a fatal error resets the decoder: the same object decodes the next input afresh
+    const d = new TextDecoder("utf-8", { fatal: true });
+    let first;
+    try { d.decode(bytesOf([0xe2, 0x82]), { stream: true }); d.decode(bytesOf([0x41])); } catch (e) { first = errorOf(e).name; }
+    return { first, then: units(d.decode(bytesOf(bytes))) };
+  }),
+  btoa: (u) => capture(() => btoa(fromUnits(u))),
+  atob: (s) => capture(() => units(atob(s))),
+  clone: async (name) => {
+    const r = await capture(() => cloneShape(structuredClone(CLONE_INPUTS[name]())));
+    // a function's text is its source, which the bundler reformats: compare it without spaces
+    if (r && typeof r.message === "string") r.message = r.message.replace(/\s+/g, "");
+    return r;
+  },
+  digest: async ([alg, bytes]) => capture(async () => hex(await crypto.subtle.digest(alg, bytesOf(bytes)))),
+  hmac: async ({ hash, key, data }) => capture(async () => {
+    const k = await crypto.subtle.importKey("raw", bytesOf(key), { name: "HMAC", hash }, true, ["sign", "verify"]);
+    const sig = await crypto.subtle.sign("HMAC", k, bytesOf(data));
+    const wrong = new Uint8Array(sig);
+    wrong[0] ^= 1;
+    return {
+      sig: hex(sig),
+      algorithm: k.algorithm, type: k.type, extractable: k.extractable, usages: k.usages,
+      exported: hex(await crypto.subtle.exportKey("raw", k)),
+      verifyOk: await crypto.subtle.verify("HMAC", k, sig, bytesOf(data)),
+      verifyWrong: await crypto.subtle.verify({ name: "HMAC" }, k, wrong, bytesOf(data)),
+      verifyShort: await crypto.subtle.verify("HMAC", k, sig.slice(0, 8), bytesOf(data)),
+      verifyOtherData: await crypto.subtle.verify("HMAC", k, sig, bytesOf([...data, 0])),
+      isKey: k instanceof CryptoKey,
+    };
+  }),
+  hmacErrors: async () => {
+    const out = {};
+    out.zeroKey = await capture(() => crypto.subtle.importKey("raw", new Uint8Array(0), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
+    out.badHash = await capture(() => crypto.subtle.importKey("raw", new Uint8Array(4), { name: "HMAC", hash: "MD5" }, false, ["sign"]));
+    out.badUsage = await capture(() => crypto.subtle.importKey("raw", new Uint8Array(4), { name: "HMAC", hash: "SHA-256" }, false, ["encrypt"]));
+    const signOnly = await crypto.subtle.importKey("raw", new Uint8Array(4), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    out.verifyWithSignKey = await capture(() => crypto.subtle.verify("HMAC", signOnly, new Uint8Array(32), new Uint8Array(1)));
+    out.exportNotExtractable = await capture(async () => { await crypto.subtle.exportKey("raw", signOnly); return "exported"; });
+    out.digestUnknown = await capture(() => crypto.subtle.digest("SHA-3", new Uint8Array(1)));
+    out.digestRejects = await crypto.subtle.digest("MD5", new Uint8Array(1)).then(() => "resolved", () => "rejected");
+    return out;
+  },
+  random: () => {
+    const out = {};
+    const a = crypto.getRandomValues(new Uint8Array(65536));
+    out.full = a.length;
+    out.same = crypto.getRandomValues(a) === a;
+    out.types = [Int8Array, Uint16Array, Int32Array, BigUint64Array, Uint8ClampedArray].map((T) => crypto.getRandomValues(new T(4)).constructor.name);
+    out.tooBig = errorOf((() => { try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { return e; } })());
+    out.tooBig32 = errorOf((() => { try { crypto.getRandomValues(new Uint32Array(16385)); } catch (e) { return e; } })());
+    out.float = errorOf((() => { try { crypto.getRandomValues(new Float32Array(4)); } catch (e) { return e; } })());
+    out.dataView = errorOf((() => { try { crypto.getRandomValues(new DataView(new ArrayBuffer(4))); } catch (e) { return e; } })());
+    const uuid = crypto.randomUUID();
+    out.uuidFormat = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(uuid);
+    out.uuidsDiffer = crypto.randomUUID() !== crypto.randomUUID();
+    // 64 KiB of random bytes: every value occurs, none in a long run
+    const seen = new Set(a);
+    out.allByteValues = seen.size === 256;
+    out.tags = [Object.prototype.toString.call(crypto), Object.prototype.toString.call(crypto.subtle)];
+    return out;
+  },
+  blob: ({ parts, type, slice }) => capture(async () => {
+    const part = (p) => (Array.isArray(p) ? bytesOf(p) : typeof p !== "object" ? p : p.units ? fromUnits(p.units) : new Blob([p.blob]));
+    const b = new Blob(parts.map(part), { type });
+    const s = b.slice(...slice);
+    return {
+      size: b.size, type: b.type, text: await b.text(), bytes: hex(await b.arrayBuffer()),
+      slice: { size: s.size, type: s.type, text: await s.text() },
+      file: await (async () => { const f = new File([b], "n.txt", { type: "a/b", lastModified: 5 }); return [f.name, f.type, f.size, f.lastModified, await f.text(), f instanceof Blob]; })(),
+    };
+  }),
+  formData: (ops) => capture(async () => {
+    const fd = buildForm(ops);
+    return {
+      entries: await formEntries(fd),
+      get: typeof fd.get("a") === "string" ? fd.get("a") : fd.get("a") && fd.get("a").name,
+      getAll: fd.getAll("a").map((v) => (typeof v === "string" ? v : v.name)),
+      has: [fd.has("a"), fd.has("zz")],
+      keys: [...fd.keys()],
+    };
+  }),
+  formDataErrors: () => {
+    const out = {};
+    out.ctor = errorOf((() => { try { new FormData(1); } catch (e) { return e; } })());
+    out.append = errorOf((() => { try { new FormData().append("x"); } catch (e) { return e; } })());
+    return out;
+  },
+  multipartEncode: (ops) => capture(async () => {
+    const { contentType, text } = await multipartEncode(buildForm(ops));
+    const boundary = /boundary=(.*)$/.exec(contentType)[1];
+    return { contentType: contentType.replace(boundary, "B"), text: text.split(boundary).join("B"),
+             roundTrip: await formEntries(await multipartParse(text, contentType)) };
+  }),
+  multipartParse: ({ text, contentType }) => capture(async () => formEntries(await multipartParse(text, contentType))),
+  queueMicrotask: async () => {
+    const order = [];
+    queueMicrotask(() => order.push("micro1"));
+    Promise.resolve().then(() => order.push("promise"));
+    queueMicrotask(() => order.push("micro2"));
+    order.push("sync");
+    await new Promise((r) => queueMicrotask(r));
+    await null;
+    return { order, bad: errorOf((() => { try { queueMicrotask(1); } catch (e) { return e; } })()) };
+  },
+  timers: async () => {
+    const order = [];
+    const t0 = Date.now();
+    await new Promise((done) => {
+      setTimeout(() => order.push("t120"), 120);
+      setTimeout(() => order.push("t20"), 20);
+      const c = setTimeout(() => order.push("cleared"), 30);
+      setTimeout((a, b) => order.push(`t70:${a}${b}`), 70, "x", "y");
+      clearTimeout(c);
+      clearTimeout(12345678); // unknown ids are ignored
+      let n = 0;
+      const iv = setInterval(() => {
+        order.push(`iv${++n}`);
+        if (n === 2) clearInterval(iv);
+      }, 45);
+      setTimeout(done, 160);
+    });
+    const zero = await new Promise((r) => {
+      const o = [];
+      setTimeout(() => o.push("timeout"), 0);
+      Promise.resolve().then(() => o.push("promise"));
+      setTimeout(() => r(o), 5);
+    });
+    const bad = errorOf((() => { try { setTimeout("code", 1); } catch (e) { return e; } })());
+    return { order, waited: Date.now() - t0 >= 150, zero, bad };
+  },
+  domException: () => {
+    const e = new DOMException("msg", "InvalidCharacterError");
+    return { name: e.name, message: e.message, code: e.code, isError: e instanceof Error, string: String(e),
+             dflt: [new DOMException().name, new DOMException().message, new DOMException().code],
+             constant: DOMException.INVALID_CHARACTER_ERR, quota: DOMException.QUOTA_EXCEEDED_ERR };
+  },
+};
+
+export async function runCase(name, input) {
+  const fn = CASES[name];
+  if (!fn) throw new Error(`no case ${name}`);
+  return await fn(input);
+}
