@@ -322,7 +322,7 @@ function reportSpecialModule(mod, file, exports) {
     } else if (mod === "http" && d && d.isRouter === true) {
         const routes = httpRoutesOf(d, file);
         loadedRouter = d;
-        loadNotice("app", `${file}: ${routes.length} HTTP route${routes.length === 1 ? "" : "s"}` +
+        if (native.params[6] !== 1) native.log("info", "app", `${file}: ${routes.length} HTTP route${routes.length === 1 ? "" : "s"}` +
             ` served (${routes.map((r) => `${r[0]} ${r[1]}${r[2] ? "*" : ""}`).slice(0, 10)
                 .join(", ")}${routes.length > 10 ? ", ..." : ""})`);
         return routes;

@@ -2,7 +2,7 @@
  * The server matches a request against the routes load() hands to C (httpRoutes) and runs the
  * built-in internal action `_system/http:run` on the action pool with the request as its
  * arguments ({method, url, path, headers: [[name, value]], body: ArrayBuffer | null}); that
- * action builds a web-standard Request, runs the route's handler with an action's ctx, and
+ * action builds a web-standard Request (58_fetch_types.js), runs the route's handler with an action's ctx, and
  * returns the handler's Response as {status, headers: [[name, value]], body: ArrayBuffer}
  * (a string for Vireo's own 404), which
  * the server writes out (src/proto/http_action.c). What is not a Response is an error. */
@@ -41,26 +41,8 @@ function describeResult(r) {
     if (r === undefined) return "undefined";
     if (typeof r !== "object") return `a ${typeof r}`;
     const c = Object.getPrototypeOf(r);
-    return c && c.constructor && c.constructor.name ? `a ${c.constructor.name}` : "an object";
-}
-
-function isResponse(r) {
-    if (typeof Response === "function" && r instanceof Response) return true;
-    return r !== null && typeof r === "object" && typeof r.status === "number" &&
-        typeof r.arrayBuffer === "function" && r.headers !== null &&
-        typeof r.headers === "object";
-}
-
-function responseHeaders(h) {
-    const out = [];
-    const cookies = typeof h.getSetCookie === "function" ? h.getSetCookie() : null;
-    for (const [name, value] of h) {
-        const n = String(name).toLowerCase();
-        if (n === "set-cookie" && cookies) continue;
-        out.push([n, String(value)]);
-    }
-    if (cookies) for (const c of cookies) out.push(["set-cookie", String(c)]);
-    return out;
+    const name = c && c.constructor && c.constructor.name;
+    return name ? `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}` : "an object";
 }
 
 /* The handler of `_system/http:run`. */
@@ -74,21 +56,27 @@ async function runHttpAction(ctx, a) {
     }
     const [endpoint, method, route] = match;
     currentPath = `${method} ${route}`;
-    const init = { method: a.method, headers: a.headers };
-    if (a.body !== null && a.method !== "GET" && a.method !== "HEAD") init.body = a.body;
-    const request = new Request(a.url, init);
+    const body = a.body === null || a.method === "GET" || a.method === "HEAD" ? null
+        : new Uint8Array(a.body);
+    const request = fetchNewRequest(a.url, { method: a.method, headers: a.headers, body });
     if (typeof endpoint.invokeHttpAction !== "function")
         throw new TypeError(`the handler of ${method} ${route} is not an HTTP action: wrap it ` +
             `in httpAction(async (ctx, request) => ...)`);
     const r = await endpoint.invokeHttpAction(request);
-    if (!isResponse(r)) {
+    const parts = fetchResponseParts(r);
+    if (parts === null) {
         const e = new Error(`the HTTP action for ${method} ${route} returned ` +
             `${describeResult(r)}, not a Response (return new Response(body, {status, headers}))`);
         e.code = "InvalidResponse";
         throw e;
     }
-    const body = await r.arrayBuffer();
-    return { status: r.status, headers: responseHeaders(r.headers), body };
+    let out = null;
+    if (parts.body !== null) {
+        const b = parts.body;
+        out = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer
+            : b.slice().buffer;
+    }
+    return { status: parts.status, headers: parts.headers, body: out };
 }
 
 /* Registered by load() as an internal action when the app has an http.ts router. */
