@@ -76,6 +76,12 @@ static const char dev_usage[] =
     "                     (default 64)\n"
     "  --max-pending-actions N  actions queued or running before new ones get\n"
     "                     ServerOverloaded (default 1000)\n"
+    "  --actions-per-worker N  actions one action thread holds in flight while they\n"
+    "                     await fetch, timers or nested calls (default 64)\n"
+    "  --max-concurrent-fetches N  fetch() requests in flight in all actions before\n"
+    "                     fetch rejects (default 256)\n"
+    "  --fetch-timeout-ms N  default time limit of one fetch() (default 300000)\n"
+    "  --fetch-max-response-mb N  largest fetch() response body (default 64)\n"
     "  --memory-limit-mb N  JS heap a function may grow to before it fails with MemoryLimit\n"
     "                     (default 256)\n"
     "  --min-body-rate N  bytes/s a request body must average after its first 10 s, else 408\n"
@@ -299,6 +305,8 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
+    unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
+                  fetch_max_mb = 64;
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     /* every numeric option: its variable, the range it accepts, what its value counts */
@@ -326,6 +334,11 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
+        { "--actions-per-worker", &per_worker, 1, 100000, "a number" },
+        { "--max-concurrent-fetches", &max_fetches, 1, 100000, "a number" },
+        { "--fetch-timeout-ms", &fetch_timeout_ms, 1, 24ul * 3600 * 1000,
+          "a number of milliseconds" },
+        { "--fetch-max-response-mb", &fetch_max_mb, 1, 4096, "a number of MiB" },
         { "--max-scheduled-functions", &max_scheduled, 1, 100000000, "a number" },
         { "--scheduler-batch", &sched_batch, 1, 100000, "a number" },
         { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
@@ -456,7 +469,11 @@ int cmd_dev(int argc, char **argv, int watch)
     }
     d.loop = loop_new();
     struct action_pool_options aopts = { .threads = (unsigned)action_threads,
-                                         .max_pending = (unsigned)max_pending_actions };
+                                         .max_pending = (unsigned)max_pending_actions,
+                                         .per_worker = (unsigned)per_worker,
+                                         .max_fetches = (unsigned)max_fetches,
+                                         .fetch_timeout_ms = (uint32_t)fetch_timeout_ms,
+                                         .fetch_max_response = (size_t)fetch_max_mb << 20 };
     d.actions = action_pool_new(d.loop, d.shard, &aopts);
     struct jobs_options jo = { .per_iteration = (unsigned)sched_batch,
                                .max_pending = (uint32_t)max_scheduled };

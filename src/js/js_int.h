@@ -43,6 +43,14 @@ struct js_runtime {
     JSGlobalContextRef ctx;
     JSObjectRef run_fn;    /* protected prelude entry point */
     JSObjectRef timers_fn; /* protected: runs due timers, returns ms to the next or -1 */
+    JSObjectRef settle_fn;  /* protected: settles an awaited operation (exec.c) */
+    JSObjectRef abandon_fn; /* protected: drops a finished execution's timers and operations */
+
+    /* async action executions (exec.c): several suspended at once */
+    struct js_exec *execs;      /* in flight, newest first */
+    struct js_exec *turn;       /* the one whose turn is running, or NULL */
+    const struct js_host *host; /* where awaited operations go */
+    void *host_arg;
 
     struct js_fn_entry *fns;
     size_t nfns;
@@ -112,7 +120,20 @@ void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
  * handler's first run, for an action; `start_ms` is the call's clock_mono_ms() at its start. */
 void js_timers_drain(struct js_runtime *rt, uint64_t start_ms);
 
+/* exec.c */
+/* The result an execution id reports into (native.done / native.log), or NULL; *done_flag is
+ * set to its done flag. */
+struct js_result *js_exec_result_for(struct js_runtime *rt, uint32_t id, int **done_flag);
+void js_exec_free_all(struct js_runtime *rt);
+/* native.opStart from JS: hands an operation of the turn's execution to the host. */
+int js_exec_op(struct js_runtime *rt, uint32_t token, const struct js_op *op, struct buf *err);
+void js_exec_op_cancel(struct js_runtime *rt, uint32_t token);
+
 /* runtime.c */
+double js_heap_bytes(JSContextRef ctx);
+double js_thread_cpu_ms(void);
+void js_set_limit_ms(struct js_runtime *rt, uint32_t ms);
+void js_absorb_termination(struct js_runtime *rt);
 const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);
 int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
                      size_t len, const json_t *parsed, struct buf *err);

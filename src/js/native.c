@@ -487,11 +487,22 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    if (argc < 3 || !rt->res || rt->done || JSValueToNumber(ctx, argv[0], NULL) != rt->exec_id)
-        return JSValueMakeUndefined(ctx); /* a stale report from an earlier execution */
-    struct js_result *res = rt->res;
+    if (argc < 3)
+        return JSValueMakeUndefined(ctx);
+    uint32_t id = (uint32_t)JSValueToNumber(ctx, argv[0], NULL);
+    int *done = NULL;
+    struct js_result *res = js_exec_result_for(rt, id, &done); /* an async action's */
+    if (res) {
+        if (*done)
+            return JSValueMakeUndefined(ctx);
+    } else {
+        if (!rt->res || rt->done || id != rt->exec_id)
+            return JSValueMakeUndefined(ctx); /* a stale report from an earlier execution */
+        res = rt->res;
+        done = &rt->done;
+    }
     JSValueRef ignored = NULL;
-    rt->done = 1;
+    *done = 1;
     if (JSValueToBoolean(ctx, argv[1])) {
         res->status = JS_OK;
         if (js_to_buf(ctx, argv[2], &res->value, &ignored) < 0) {
@@ -719,6 +730,74 @@ static JSValueRef n_run_remote(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return JSObjectMakeArray(ctx, 4, v, exc);
 }
 
+/* native.opStart(token, JS_OP_REMOTE, kind, path, argsJson) or
+ * native.opStart(token, JS_OP_FETCH, method, url, headersJson, body, redirect, timeoutMs):
+ * hands an operation of the running async action to the host (exec.c); its answer comes back
+ * through the prelude's settle(token, ...). Throws when the host refuses it. */
+static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                             const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (argc < 5)
+        return throwf(ctx, exc, "InvalidArgument", "opStart: missing arguments");
+    uint32_t token = (uint32_t)JSValueToNumber(ctx, argv[0], NULL);
+    struct js_op op = { .type = (enum js_op_type)(int)JSValueToNumber(ctx, argv[1], NULL) };
+    struct buf b1 = BUF_INIT(JS_VALUE_MAX), b2 = BUF_INIT(JS_VALUE_MAX),
+               b3 = BUF_INIT(JS_VALUE_MAX), err = BUF_INIT(4096);
+    if (op.type == JS_OP_REMOTE) {
+        op.kind = (enum js_fn_kind)(int)JSValueToNumber(ctx, argv[2], NULL);
+        if (str_arg(ctx, argc, argv, 3, &b1, "function path", exc) < 0 ||
+            str_arg(ctx, argc, argv, 4, &b2, "arguments", exc) < 0)
+            goto out;
+        op.path = b1.data;
+        op.args = b2.data;
+        op.len = b2.len;
+    } else if (op.type == JS_OP_FETCH && argc >= 8) {
+        if (str_arg(ctx, argc, argv, 2, &b1, "method", exc) < 0 ||
+            str_arg(ctx, argc, argv, 3, &b2, "url", exc) < 0 ||
+            str_arg(ctx, argc, argv, 4, &b3, "headers", exc) < 0)
+            goto out;
+        op.method = b1.data;
+        op.url = b2.data;
+        op.headers = b3.data;
+        if (JSValueIsObject(ctx, argv[5])) {
+            JSObjectRef o = (JSObjectRef)argv[5];
+            op.body = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
+            op.body_len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
+            if (op.body)
+                op.body = (const char *)op.body + JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
+            else
+                op.body = "";
+        }
+        op.redirect = (int)JSValueToNumber(ctx, argv[6], NULL);
+        double t = JSValueToNumber(ctx, argv[7], NULL);
+        op.timeout_ms = t > 0 && t < 4294967295.0 ? (uint32_t)t : 0;
+    } else {
+        throwf(ctx, exc, "InvalidArgument", "opStart: unknown operation");
+        goto out;
+    }
+    if (js_exec_op(rt, token, &op, &err) < 0)
+        *exc = js_make_error(ctx, "OperationRefused", err.data ? err.data : "refused");
+out:
+    buf_release(&b1);
+    buf_release(&b2);
+    buf_release(&b3);
+    buf_release(&err);
+    return JSValueMakeUndefined(ctx);
+}
+
+/* native.opCancel(token): the operation is no longer awaited. */
+static JSValueRef n_op_cancel(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (argc > 0)
+        js_exec_op_cancel(rt, (uint32_t)JSValueToNumber(ctx, argv[0], NULL));
+    return JSValueMakeUndefined(ctx);
+}
+
 JSObjectRef js_native_make(struct js_runtime *rt)
 {
     static const struct {
@@ -739,6 +818,8 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedBegin", n_nested_begin },
         { "nestedEnd", n_nested_end },
         { "runRemote", n_run_remote },
+        { "opStart", n_op_start },
+        { "opCancel", n_op_cancel },
         { "checkReturns", n_check_returns },
         { "schedule", n_schedule },
         { "cancelJob", n_cancel_job },

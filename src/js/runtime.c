@@ -551,14 +551,14 @@ static uint64_t next_seed(struct js_runtime *rt)
 }
 
 /* The JS heap's size in bytes (objects plus the memory they hold: array buffers, strings). */
-static double heap_bytes(JSContextRef ctx)
+double js_heap_bytes(JSContextRef ctx)
 {
     JSObjectRef st = JSGetMemoryUsageStatistics(ctx);
     JSValueRef v = st ? get_prop(ctx, st, "heapSize") : NULL;
     return v && JSValueIsNumber(ctx, v) ? JSValueToNumber(ctx, v, NULL) : 0;
 }
 
-static double thread_cpu_ms(void)
+double js_thread_cpu_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -575,7 +575,7 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         rt->timed_out = rt->stopped = 1; /* the action pool is shutting down */
         return true;
     }
-    double now = thread_cpu_ms(), tick_ms = rt->limit_s * 1000;
+    double now = js_thread_cpu_ms(), tick_ms = rt->limit_s * 1000;
     if (rt->ticks++ == 0) {
         rt->cpu_start = now - tick_ms;
         rt->next_heap_tick = 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
@@ -585,8 +585,8 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         return true;
     }
     if (rt->opts.memory_limit_mb && rt->ticks >= rt->next_heap_tick) {
-        rt->last_heap = heap_bytes(ctx);
-        rt->heap_cost_ms = thread_cpu_ms() - now;
+        rt->last_heap = js_heap_bytes(ctx);
+        rt->heap_cost_ms = js_thread_cpu_ms() - now;
         rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
         if (rt->last_heap > (double)rt->opts.memory_limit_mb * 1024 * 1024) {
             rt->timed_out = rt->over_memory = 1;
@@ -597,7 +597,7 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
     return false;
 }
 
-static void set_limit_ms(struct js_runtime *rt, uint32_t ms)
+void js_set_limit_ms(struct js_runtime *rt, uint32_t ms)
 {
     double s = (ms < JS_TICK_MS ? ms : JS_TICK_MS) / 1000.0;
     rt->limit_ms = ms;
@@ -610,7 +610,7 @@ static void set_limit_ms(struct js_runtime *rt, uint32_t ms)
 
 static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
 {
-    set_limit_ms(rt, kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
+    js_set_limit_ms(rt, kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
 }
 
 static JSValueRef eval(struct js_runtime *rt, const char *src, const char *url)
@@ -737,7 +737,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     rt->group = JSContextGroupCreate();
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
-    set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
+    js_set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
     rt->params[6] = store ? 0 : 1; /* a worker's copy leaves load notices to the shard's */
     JSObjectRef native = js_native_make(rt);
@@ -773,6 +773,16 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     }
     rt->timers_fn = (JSObjectRef)timers;
     JSValueProtect(rt->ctx, timers);
+    JSValueRef settle = get_prop(rt->ctx, (JSObjectRef)internal, "settle");
+    JSValueRef abandon = get_prop(rt->ctx, (JSObjectRef)internal, "abandon");
+    if (!JSValueIsObject(rt->ctx, settle) || !JSValueIsObject(rt->ctx, abandon)) {
+        buf_append_str(err, "prelude: entry points missing");
+        goto out;
+    }
+    rt->settle_fn = (JSObjectRef)settle;
+    JSValueProtect(rt->ctx, settle);
+    rt->abandon_fn = (JSObjectRef)abandon;
+    JSValueProtect(rt->ctx, abandon);
 
     src = vr_strndup(bundle, len);
     rt->bundle_name = vr_strdup(bundle_name);
@@ -852,6 +862,11 @@ void js_runtime_free(struct js_runtime *rt)
         JSValueUnprotect(rt->ctx, rt->run_fn);
     if (rt->timers_fn)
         JSValueUnprotect(rt->ctx, rt->timers_fn);
+    if (rt->settle_fn)
+        JSValueUnprotect(rt->ctx, rt->settle_fn);
+    if (rt->abandon_fn)
+        JSValueUnprotect(rt->ctx, rt->abandon_fn);
+    js_exec_free_all(rt);
     if (rt->ctx)
         JSGlobalContextRelease(rt->ctx);
     if (rt->group)
@@ -902,6 +917,20 @@ int js_runtime_check_args(struct js_runtime *rt, const struct js_function *fn, c
     if (!args || !len)
         args = "{}", len = 2;
     return js_validate_args(rt, fn, args, len, parsed, err);
+}
+
+void js_absorb_termination(struct js_runtime *rt)
+{
+    /* a termination that hit during the microtask drain stays pending and would kill the
+     * next call: absorb it with no-op evaluations */
+    JSStringRef nop = str_new("0");
+    for (int i = 0; i < 4; i++) {
+        JSValueRef x = NULL;
+        JSEvaluateScript(rt->ctx, nop, NULL, NULL, 1, &x);
+        if (!x)
+            break;
+    }
+    JSStringRelease(nop);
 }
 
 static uint64_t cur_version(const struct js_runtime *rt)
@@ -1015,6 +1044,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
     if (fn->kind == JS_ACTION && !rt->done && !exc)
         js_timers_drain(rt, start_ms); /* one that awaits a timer runs until it settles */
+    if (fn->kind == JS_ACTION) { /* the timers it left never fire */
+        JSValueRef targs[2] = { JSValueMakeNumber(ctx, 3), JSValueMakeNumber(ctx, rt->exec_id) };
+        JSValueRef texc = NULL;
+        JSObjectCallAsFunction(ctx, rt->timers_fn, NULL, 2, targs, &texc);
+    }
 
     js_native_close_cursors(rt);
     if (rt->txn && rt->txn != txn) { /* a nested call from an action was cut short */
@@ -1026,23 +1060,13 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->res = NULL;
     rt->in_call = 0;
 
-    if (rt->timed_out) {
-        /* a termination that hit during the microtask drain stays pending and would kill the
-         * next call: absorb it with no-op evaluations */
-        JSStringRef nop = str_new("0");
-        for (int i = 0; i < 4; i++) {
-            JSValueRef x = NULL;
-            JSEvaluateScript(ctx, nop, NULL, NULL, 1, &x);
-            if (!x)
-                break;
-        }
-        JSStringRelease(nop);
-    }
+    if (rt->timed_out)
+        js_absorb_termination(rt);
     if (rt->ticks && rt->last_heap > rt->settled_heap + JS_RECLAIM_BYTES) {
         /* a greedy call: give its garbage back now rather than at some later GC */
         JSSynchronousGarbageCollectForDebugging(ctx);
         malloc_trim(0);
-        rt->settled_heap = heap_bytes(ctx);
+        rt->settled_heap = js_heap_bytes(ctx);
     }
     rt->last_heap = 0;
     if (!rt->done) {

@@ -175,6 +175,66 @@ void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg);
 typedef int (*js_stop_fn)(void *arg);
 void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg);
 
+/* ---- async actions (an action worker's runtime; src/js/exec.c) ----
+ * An action started with js_exec_start runs until it awaits something the host provides (a
+ * nested query or mutation, a fetch) or a timer, and is then suspended; the runtime holds
+ * several such executions at once. Each later step ("turn": an answer settling a promise, due
+ * timers firing) runs with that execution's own CPU budget: the watchdog's limit is what the
+ * execution has left of action_timeout_ms of CPU. The memory limit is the runtime's heap: the
+ * execution whose turn passes it is stopped. A wall-clock limit of action_timeout_ms from the
+ * start applies as well (js_exec_check). When an execution finishes, `done` is called once with
+ * its result, and its pending timers and operations are dropped (the host gets cancel() for
+ * each of its operations still open). */
+struct js_exec;
+
+enum js_op_type { JS_OP_REMOTE, JS_OP_FETCH };
+
+struct js_op {
+    enum js_op_type type;
+    /* JS_OP_REMOTE: a ctx.runQuery / ctx.runMutation */
+    enum js_fn_kind kind;
+    const char *path;
+    const char *args;
+    size_t len;
+    /* JS_OP_FETCH */
+    const char *method;
+    const char *url;
+    const char *headers; /* JSON [[name, value], ...] */
+    const void *body;    /* NULL: none */
+    size_t body_len;
+    int redirect;        /* 0 follow, 1 manual, 2 error */
+    uint32_t timeout_ms; /* 0: the host's default */
+};
+
+struct js_host {
+    /* Starts op for execution x; the answer comes later through js_exec_settle(token). 0, or -1
+     * with a message in err (the promise rejects with it at once). */
+    int (*op)(void *arg, struct js_exec *x, uint32_t token, const struct js_op *op,
+              struct buf *err);
+    /* The operation `token` is no longer awaited (its execution finished, or an abort). */
+    void (*cancel)(void *arg, uint32_t token);
+};
+void js_runtime_set_host(struct js_runtime *rt, const struct js_host *host, void *arg);
+
+typedef void (*js_exec_done_fn)(void *arg, const struct js_result *res);
+/* Validates and starts action fn; res belongs to the caller until done(arg, res) is called
+ * (perhaps before this returns). 0, or -1 when the runtime is busy in a turn (a bug). */
+int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args,
+                  size_t len, struct js_result *res, js_exec_done_fn done, void *arg);
+/* Settles operation `token` of x: ok with strs (JS strings) and bytes (an ArrayBuffer, or
+ * none when NULL), or failed with strs = {message, code[, data]}. A token no longer awaited is
+ * ignored. */
+void js_exec_settle(struct js_runtime *rt, struct js_exec *x, uint32_t token, int ok,
+                    const char *const *strs, size_t nstrs, const void *bytes, size_t nbytes);
+/* Fires due timers (each execution's in its own turn) and fails executions past their wall
+ * limit. Returns the ms until js_exec_check should run again, or -1 when nothing waits. */
+int64_t js_exec_check(struct js_runtime *rt);
+/* Stops every execution: done() with ServerShuttingDown. */
+void js_exec_stop_all(struct js_runtime *rt);
+size_t js_exec_count(const struct js_runtime *rt);
+/* The result x reports into (to add a nested call's console lines to it). */
+struct js_result *js_exec_res(struct js_exec *x);
+
 /* Where console.log lines of functions go; default: the server log as
  * "[fn] messages:send: hello". */
 typedef void (*js_log_fn)(void *arg, const char *level, const char *fn_path, const char *msg,

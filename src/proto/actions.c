@@ -1,13 +1,17 @@
 /* actions: worker threads that run actions in their own JavaScriptCore runtimes, talking to the
- * loop thread through one mutex-protected outbox and an eventfd. Jobs, nested calls and bundles
- * move between threads only under `mu`; a nested call lives on its worker's stack and the loop
- * thread writes its answer into the worker's js_result while the worker waits for `answered`.
- * Workers never block the loop: the loop thread only takes `mu` for short list operations. */
+ * loop thread through one mutex-protected outbox and an eventfd. Each worker has its own event
+ * loop (net/loop.c) with an eventfd of its own, a libcurl client (net/fetch.c) and its runtimes;
+ * a runtime holds several suspended executions (js/exec.c). A ctx.runQuery / ctx.runMutation is
+ * an action_call sent to the loop thread; its answer comes back on the worker's `answers` list
+ * and eventfd and settles the action's promise. Jobs, calls and bundles move between threads
+ * only under `mu`. Workers never block the loop: the loop thread only takes `mu` for short list
+ * operations. A new app version gets a new runtime; the old one stays until its executions end. */
 #include "proto/actions.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +22,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "net/fetch.h"
 #include "proto/shard.h"
 #include "base/banned.h"
 
@@ -30,19 +35,21 @@ struct action_job {
     size_t len;
     action_done_fn done;
     void *arg;
-    struct js_result res; /* written by the worker, read by the loop thread after it */
+    struct action_worker *w; /* the worker running it */
+    struct worker_rt *wr;    /* ... and its runtime */
+    struct js_result res;    /* written by the worker, read by the loop thread after it */
 };
 
-/* A ctx.runQuery / ctx.runMutation of a running action, on its worker's stack. */
+/* A ctx.runQuery / ctx.runMutation of a running action, owned by the worker's op record. */
 struct action_call {
     struct action_call *next;
     struct action_worker *w;
     enum js_fn_kind kind;
-    const char *path; /* borrowed from the waiting worker */
-    const char *args;
+    char *path;
+    char *args;
     size_t len;
-    struct js_result *res; /* the worker's; the loop thread fills it while the worker waits */
-    int answered;          /* under mu */
+    struct js_result res; /* the loop thread fills it */
+    struct worker_op *op; /* NULL once the action stopped waiting (worker side only) */
 };
 
 struct action_bundle {
@@ -54,15 +61,43 @@ struct action_bundle {
     char *env; /* process.env as JSON (js_options.env_json), or NULL */
 };
 
+/* One runtime of a worker: the current version's, or an older one still finishing actions. */
+struct worker_rt {
+    struct worker_rt *next;
+    struct action_worker *w;
+    struct js_runtime *rt;
+    uint64_t gen;
+    unsigned running; /* executions in it */
+};
+
+/* An operation an execution awaits (worker thread only). */
+struct worker_op {
+    struct worker_op *next;
+    struct worker_rt *wr;
+    struct js_exec *x;
+    uint32_t token;
+    enum js_op_type type;
+    struct action_call *call; /* JS_OP_REMOTE */
+    uint64_t fetch_id;        /* JS_OP_FETCH */
+};
+
 struct action_worker {
     struct action_pool *pool;
     unsigned index;
     pthread_t thread;
     int started;
     int exited; /* under mu */
-    pthread_cond_t reply;
-    struct js_runtime *rt; /* the worker thread's own */
-    uint64_t gen;          /* bundle generation rt was loaded from */
+    int efd;
+    struct action_call *answers; /* under mu: answered calls for this worker */
+
+    /* worker thread only */
+    struct loop *loop;
+    struct fetch_client *fc;
+    struct timer check; /* js_exec_check of its runtimes */
+    struct worker_rt *rts; /* newest first */
+    struct worker_op *ops;
+    unsigned running;   /* executions in its runtimes */
+    uint64_t tried_gen; /* bundle generation last loaded (or failed to load) */
 };
 
 struct action_pool {
@@ -72,9 +107,9 @@ struct action_pool {
     struct js_options js_opts;
     int efd;
     atomic_int stopping;
+    atomic_uint fetches; /* in flight, all workers */
 
     pthread_mutex_t mu;
-    pthread_cond_t work;                     /* jobs queued, a new bundle, or stopping */
     pthread_cond_t exited;                   /* a worker exited */
     struct action_job *queue, **queue_tail;  /* waiting for a worker */
     struct action_job *done, **done_tail;    /* finished, for the loop thread */
@@ -100,11 +135,16 @@ static void bundle_unref(struct action_bundle *b) /* under mu */
     vr_free(b);
 }
 
-static void wake_loop(struct action_pool *p)
+static void wake_fd(int fd)
 {
     uint64_t one = 1;
-    ssize_t n = write(p->efd, &one, sizeof one);
-    (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
+    ssize_t n = write(fd, &one, sizeof one);
+    (void)n; /* EAGAIN: the counter is already non-zero, the reader will wake */
+}
+
+static void wake_loop(struct action_pool *p)
+{
+    wake_fd(p->efd);
 }
 
 static void set_error(struct js_result *r, enum js_status st, const char *code, const char *msg)
@@ -118,6 +158,14 @@ static void set_error(struct js_result *r, enum js_status st, const char *code, 
     buf_append_str(&r->error_code, code);
 }
 
+static void call_free(struct action_call *c)
+{
+    js_result_release(&c->res);
+    vr_free(c->path);
+    vr_free(c->args);
+    vr_free(c);
+}
+
 /* --- worker threads --- */
 
 static int should_stop(void *arg)
@@ -126,93 +174,312 @@ static int should_stop(void *arg)
     return atomic_load(&p->stopping);
 }
 
-/* js_remote_fn: hands a nested query or mutation to the loop thread and waits for its answer. */
-static int remote_call(void *arg, enum js_fn_kind kind, const char *path, const char *args,
-                       size_t len, struct js_result *res)
+static void op_unlink(struct action_worker *w, struct worker_op *o)
 {
-    struct action_worker *w = arg;
-    struct action_pool *p = w->pool;
-    struct action_call c = {
-        .w = w, .kind = kind, .path = path, .args = args, .len = len, .res = res};
-    set_error(res, JS_ERR_INTERNAL, "InternalError", "");
-    buf_reset(&res->error);
-    res->version = 0;
-    pthread_mutex_lock(&p->mu);
-    if (atomic_load(&p->stopping)) {
-        pthread_mutex_unlock(&p->mu);
-        set_error(res, JS_ERR_INTERNAL, "ServerShuttingDown", "the server is shutting down");
-        return -1;
-    }
-    *p->calls_tail = &c;
-    p->calls_tail = &c.next;
-    pthread_mutex_unlock(&p->mu);
-    wake_loop(p);
-    pthread_mutex_lock(&p->mu);
-    while (!c.answered)
-        pthread_cond_wait(&w->reply, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-    return res->status == JS_OK ? 0 : -1;
+    struct worker_op **pp = &w->ops;
+    while (*pp && *pp != o)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = o->next;
 }
 
-/* Loads bundle b into the worker's runtime if it holds another version. */
-static int worker_load(struct action_worker *w, struct action_bundle *b, struct buf *err)
+static void on_fetch_done(void *arg, const struct fetch_resp *r)
 {
-    if (w->rt && w->gen == b->gen)
-        return 0;
-    js_runtime_free(w->rt);
-    w->rt = NULL;
+    struct worker_op *o = arg;
+    struct action_worker *w = o->wr->w;
+    atomic_fetch_sub(&w->pool->fetches, 1);
+    op_unlink(w, o);
+    char status[16];
+    snprintf(status, sizeof status, "%ld", r->status);
+    if (r->ok) {
+        const char *strs[5] = { status, r->status_text, r->headers_json, r->url,
+                                r->redirected ? "1" : "0" };
+        js_exec_settle(o->wr->rt, o->x, o->token, 1, strs, 5, r->body, r->body_len);
+    } else {
+        const char *strs[2] = { r->err_msg, r->err_code };
+        js_exec_settle(o->wr->rt, o->x, o->token, 0, strs, 2, NULL, 0);
+    }
+    vr_free(o);
+}
+
+/* "Name: value" lines from the JSON [[name, value], ...] the prelude sends. */
+static char **header_lines(const char *json, size_t *n)
+{
+    json_t *a = json_loads(json, 0, NULL);
+    *n = 0;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    char **lines = vr_calloc(json_array_size(a) + 1, sizeof *lines);
+    size_t i;
+    json_t *pair;
+    json_array_foreach(a, i, pair) {
+        const char *k = json_string_value(json_array_get(pair, 0));
+        const char *v = json_string_value(json_array_get(pair, 1));
+        if (!k || !v)
+            continue;
+        size_t len = strlen(k) + strlen(v) + 3;
+        lines[*n] = vr_malloc(len);
+        snprintf(lines[*n], len, "%s: %s", k, v);
+        (*n)++;
+    }
+    json_decref(a);
+    return lines;
+}
+
+/* js_host.op: a nested call goes to the loop thread, a fetch to the worker's curl client. */
+static int host_op(void *arg, struct js_exec *x, uint32_t token, const struct js_op *op,
+                   struct buf *err)
+{
+    struct worker_rt *wr = arg;
+    struct action_worker *w = wr->w;
+    struct action_pool *p = w->pool;
+    if (atomic_load(&p->stopping)) {
+        buf_append_str(err, "the server is shutting down");
+        return -1;
+    }
+    struct worker_op *o = vr_calloc(1, sizeof *o);
+    o->wr = wr;
+    o->x = x;
+    o->token = token;
+    o->type = op->type;
+    if (op->type == JS_OP_REMOTE) {
+        struct action_call *c = vr_calloc(1, sizeof *c);
+        c->w = w;
+        c->kind = op->kind;
+        c->path = vr_strdup(op->path);
+        c->args = vr_strndup(op->args, op->len);
+        c->len = op->len;
+        c->op = o;
+        js_result_init(&c->res);
+        o->call = c;
+        pthread_mutex_lock(&p->mu);
+        *p->calls_tail = c;
+        p->calls_tail = &c->next;
+        pthread_mutex_unlock(&p->mu);
+        wake_loop(p);
+    } else {
+        unsigned limit = p->opts.max_fetches;
+        if (atomic_fetch_add(&p->fetches, 1) >= limit) {
+            atomic_fetch_sub(&p->fetches, 1);
+            buf_appendf(err, "ERR_FETCH_TOO_MANY|too many fetches in flight (at most %u, the "
+                        "server's --max-concurrent-fetches)", limit);
+            vr_free(o);
+            return -1;
+        }
+        size_t nh = 0;
+        char **lines = header_lines(op->headers, &nh);
+        struct fetch_req r = {
+            .method = op->method, .url = op->url, .headers = (const char *const *)lines,
+            .nheaders = nh, .body = op->body, .body_len = op->body_len,
+            .redirect = op->redirect,
+            .timeout_ms = op->timeout_ms ? op->timeout_ms : p->opts.fetch_timeout_ms,
+            .max_response = p->opts.fetch_max_response };
+        struct buf ferr = BUF_INIT(1024);
+        int rc = w->fc ? fetch_start(w->fc, &r, on_fetch_done, o, &o->fetch_id, &ferr) : -1;
+        for (size_t i = 0; i < nh; i++)
+            vr_free(lines[i]);
+        vr_free(lines);
+        if (rc < 0) {
+            atomic_fetch_sub(&p->fetches, 1);
+            buf_appendf(err, "ERR_FETCH|%s", ferr.data ? ferr.data : "cannot start the request");
+            buf_release(&ferr);
+            vr_free(o);
+            return -1;
+        }
+        buf_release(&ferr);
+    }
+    o->next = w->ops;
+    w->ops = o;
+    return 0;
+}
+
+static void host_cancel(void *arg, uint32_t token)
+{
+    struct worker_rt *wr = arg;
+    struct action_worker *w = wr->w;
+    for (struct worker_op *o = w->ops; o; o = o->next) {
+        if (o->wr != wr || o->token != token)
+            continue;
+        op_unlink(w, o);
+        if (o->type == JS_OP_REMOTE) {
+            o->call->op = NULL; /* its answer is dropped when it comes */
+        } else {
+            fetch_cancel(w->fc, o->fetch_id);
+            atomic_fetch_sub(&w->pool->fetches, 1);
+        }
+        vr_free(o);
+        return;
+    }
+}
+
+static const struct js_host worker_host = { host_op, host_cancel };
+
+static void wr_free(struct action_worker *w, struct worker_rt *wr)
+{
+    struct worker_rt **pp = &w->rts;
+    while (*pp && *pp != wr)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = wr->next;
+    js_runtime_free(wr->rt);
+    vr_free(wr);
+}
+
+/* Loads bundle b into a new runtime of w (the current one from now on). */
+static struct worker_rt *worker_load(struct action_worker *w, struct action_bundle *b,
+                                     struct buf *err)
+{
     struct js_options opts = w->pool->js_opts;
     opts.env_json = b->env;
-    if (js_runtime_new(NULL, &opts, b->text, b->len, b->name, &w->rt, err) < 0)
-        return -1;
-    js_runtime_set_remote(w->rt, remote_call, w);
-    js_runtime_set_stop_check(w->rt, should_stop, w->pool);
-    w->gen = b->gen;
-    return 0;
+    struct js_runtime *rt = NULL;
+    w->tried_gen = b->gen;
+    if (js_runtime_new(NULL, &opts, b->text, b->len, b->name, &rt, err) < 0)
+        return NULL;
+    struct worker_rt *wr = vr_calloc(1, sizeof *wr);
+    wr->w = w;
+    wr->rt = rt;
+    wr->gen = b->gen;
+    js_runtime_set_host(rt, &worker_host, wr);
+    js_runtime_set_stop_check(rt, should_stop, w->pool);
+    /* older runtimes with nothing running go now */
+    for (struct worker_rt *o = w->rts, *next; o; o = next) {
+        next = o->next;
+        if (!o->running)
+            wr_free(w, o);
+    }
+    wr->next = w->rts;
+    w->rts = wr;
+    return wr;
+}
+
+static void job_done(void *arg, const struct js_result *res)
+{
+    (void)res; /* it is job->res */
+    struct action_job *job = arg;
+    struct action_worker *w = job->w;
+    struct action_pool *p = w->pool;
+    w->running--;
+    job->wr->running--;
+    if (!job->wr->running && job->wr != w->rts)
+        wr_free(w, job->wr); /* an old version's last action */
+    pthread_mutex_lock(&p->mu);
+    *p->done_tail = job;
+    p->done_tail = &job->next;
+    pthread_mutex_unlock(&p->mu);
+    wake_loop(p);
+}
+
+static void job_fail(struct action_job *job, const char *code, const char *msg)
+{
+    struct action_pool *p = job->w->pool;
+    set_error(&job->res, code[0] == 'F' ? JS_ERR_THROWN : JS_ERR_INTERNAL, code, msg);
+    pthread_mutex_lock(&p->mu);
+    *p->done_tail = job;
+    p->done_tail = &job->next;
+    pthread_mutex_unlock(&p->mu);
+    wake_loop(p);
 }
 
 static void run_job(struct action_worker *w, struct action_job *job, struct action_bundle *b)
 {
-    struct js_result *res = &job->res;
     struct buf err = BUF_INIT(64 * 1024);
     char msg[600];
+    job->w = w;
     if (!b) {
-        set_error(res, JS_ERR_INTERNAL, "NoAppLoaded", "no app is loaded");
+        job_fail(job, "NoAppLoaded", "no app is loaded");
         goto out;
     }
-    if (worker_load(w, b, &err) < 0) {
-        log_error("actions", "worker %u cannot load the app: %s", w->index, err.data);
-        snprintf(msg, sizeof msg, "the app does not load on the action worker: %.500s", err.data);
-        set_error(res, JS_ERR_INTERNAL, "InternalError", msg);
-        goto out;
+    struct worker_rt *wr = w->rts;
+    if (!wr || wr->gen != b->gen) {
+        if (w->tried_gen == b->gen && (!wr || wr->gen != b->gen)) {
+            snprintf(msg, sizeof msg, "the app does not load on the action worker");
+            job_fail(job, "InternalError", msg);
+            goto out;
+        }
+        wr = worker_load(w, b, &err);
+        if (!wr) {
+            log_error("actions", "worker %u cannot load the app: %s", w->index, err.data);
+            snprintf(msg, sizeof msg, "the app does not load on the action worker: %.500s",
+                     err.data);
+            job_fail(job, "InternalError", msg);
+            goto out;
+        }
     }
-    const struct js_function *fn = js_runtime_find(w->rt, job->path);
+    const struct js_function *fn = js_runtime_find(wr->rt, job->path);
     if (!fn || fn->kind != JS_ACTION) {
         snprintf(msg, sizeof msg, "could not find action `%.400s` (the app was reloaded)",
                  job->path);
-        set_error(res, JS_ERR_THROWN, "FunctionNotFound", msg);
+        job_fail(job, "FunctionNotFound", msg);
         goto out;
     }
-    js_call(w->rt, fn, job->args, job->len, res);
+    job->wr = wr;
+    wr->running++;
+    w->running++;
+    js_exec_start(wr->rt, fn, job->args, job->len, &job->res, job_done, job);
 out:
     buf_release(&err);
 }
 
-static void *worker_main(void *arg)
+/* Answers from the loop thread settle the promises that await them. */
+static void take_answers(struct action_worker *w)
+{
+    struct action_pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    struct action_call *c = w->answers;
+    w->answers = NULL;
+    pthread_mutex_unlock(&p->mu);
+    while (c) {
+        struct action_call *next = c->next;
+        struct worker_op *o = c->op;
+        if (o) {
+            op_unlink(w, o);
+            struct js_result *r = &c->res, *mine = js_exec_res(o->x);
+            size_t off = 0; /* the nested call's console lines are the action's too */
+            for (uint32_t i = 0; i < r->log_count && off + sizeof(uint32_t) <= r->log_lines.len;
+                 i++) {
+                uint32_t len;
+                memcpy(&len, r->log_lines.data + off, sizeof len);
+                off += sizeof len;
+                js_result_add_log(mine, r->log_lines.data + off, len);
+                off += len;
+            }
+            if (r->status == JS_OK) {
+                const char *strs[1] = { r->value.data ? r->value.data : "null" };
+                js_exec_settle(o->wr->rt, o->x, o->token, 1, strs, 1, NULL, 0);
+            } else {
+                const char *strs[3] = { r->error.data, r->error_code.data, r->error_data.data };
+                js_exec_settle(o->wr->rt, o->x, o->token, 0, strs, 3, NULL, 0);
+            }
+            vr_free(o);
+        }
+        call_free(c);
+        c = next;
+    }
+}
+
+/* The worker's step, before it sleeps: answers, new jobs while it has room, a newer app,
+ * timers and wall limits, shutdown. */
+static void worker_step(struct loop *l, void *arg)
 {
     struct action_worker *w = arg;
     struct action_pool *p = w->pool;
-    pthread_mutex_lock(&p->mu);
+    take_answers(w);
+    if (atomic_load(&p->stopping)) {
+        for (struct worker_rt *wr = w->rts; wr; wr = wr->next)
+            js_exec_stop_all(wr->rt);
+        loop_stop(l);
+        return;
+    }
     for (;;) {
-        while (!p->queue && !atomic_load(&p->stopping) && (!p->bundle || p->bundle->gen == w->gen))
-            pthread_cond_wait(&p->work, &p->mu);
-        if (atomic_load(&p->stopping))
-            break;
+        pthread_mutex_lock(&p->mu);
         struct action_bundle *b = p->bundle;
         if (b)
             b->refs++;
-        struct action_job *job = p->queue;
-        if (job) {
+        struct action_job *job = NULL;
+        if (w->running < p->opts.per_worker && p->queue) {
+            job = p->queue;
             p->queue = job->next;
             if (!p->queue)
                 p->queue_tail = &p->queue;
@@ -221,26 +488,79 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (job) {
             run_job(w, job, b);
-        } else { /* idle and a new version arrived: load it now, not on the next call */
+        } else if (b && w->tried_gen != b->gen) {
+            /* a new version arrived: load it now, not on the next call */
             struct buf err = BUF_INIT(64 * 1024);
-            if (worker_load(w, b, &err) < 0)
+            if (!worker_load(w, b, &err))
                 log_error("actions", "worker %u cannot load the app: %s", w->index, err.data);
-            w->gen = b->gen; /* do not retry this version while idle */
             buf_release(&err);
         }
         pthread_mutex_lock(&p->mu);
         bundle_unref(b);
-        if (job) {
-            *p->done_tail = job;
-            p->done_tail = &job->next;
-            pthread_mutex_unlock(&p->mu);
-            wake_loop(p);
-            pthread_mutex_lock(&p->mu);
-        }
+        pthread_mutex_unlock(&p->mu);
+        if (!job)
+            break;
     }
-    pthread_mutex_unlock(&p->mu);
-    js_runtime_free(w->rt);
-    w->rt = NULL;
+    int64_t wait = -1;
+    for (struct worker_rt *wr = w->rts; wr; wr = wr->next) {
+        int64_t t = js_exec_check(wr->rt);
+        if (t >= 0 && (wait < 0 || t < wait))
+            wait = t;
+    }
+    if (wait >= 0)
+        loop_timer_start(l, &w->check, (uint64_t)wait);
+    else
+        loop_timer_stop(l, &w->check);
+}
+
+static void on_worker_wake(struct loop *l, int fd, uint32_t events, void *arg)
+{
+    (void)l;
+    (void)events;
+    (void)arg;
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof n);
+    (void)r; /* the step before sleeping does the work */
+}
+
+static void on_check(struct loop *l, struct timer *t)
+{
+    (void)l;
+    (void)t; /* the step before sleeping runs the checks */
+}
+
+static void *worker_main(void *arg)
+{
+    struct action_worker *w = arg;
+    struct action_pool *p = w->pool;
+    w->loop = loop_new();
+    if (!w->loop || loop_add_fd(w->loop, w->efd, EPOLLIN, on_worker_wake, w) < 0) {
+        log_error("actions", "worker %u cannot start its event loop", w->index);
+        abort(); /* like running out of memory */
+    }
+    w->fc = fetch_client_new(w->loop);
+    if (!w->fc)
+        log_error("actions", "worker %u has no HTTP client: fetch() fails", w->index);
+    timer_init(&w->check, on_check, w);
+    loop_add_before_sleep(w->loop, worker_step, w);
+    loop_run(w->loop);
+    while (w->ops) { /* left by stopped executions: drop them */
+        struct worker_op *o = w->ops;
+        w->ops = o->next;
+        if (o->type == JS_OP_REMOTE)
+            o->call->op = NULL;
+        else
+            atomic_fetch_sub(&p->fetches, 1);
+        vr_free(o);
+    }
+    fetch_client_free(w->fc);
+    w->fc = NULL;
+    while (w->rts)
+        wr_free(w, w->rts);
+    loop_timer_stop(w->loop, &w->check);
+    loop_del_fd(w->loop, w->efd);
+    loop_free(w->loop);
+    w->loop = NULL;
     pthread_mutex_lock(&p->mu);
     w->exited = 1;
     pthread_cond_broadcast(&p->exited);
@@ -268,8 +588,10 @@ static void finish_job(struct action_pool *p, struct action_job *job)
 
 static void answer_call(struct action_pool *p, struct action_call *c) /* under mu */
 {
-    c->answered = 1;
-    pthread_cond_signal(&c->w->reply);
+    (void)p;
+    c->next = c->w->answers;
+    c->w->answers = c;
+    wake_fd(c->w->efd);
 }
 
 static const char *kind_word(enum js_fn_kind k)
@@ -281,7 +603,7 @@ static const char *kind_word(enum js_fn_kind k)
 static void run_call(struct action_pool *p, struct action_call *c)
 {
     struct shard *s = p->shard;
-    struct js_result *res = c->res;
+    struct js_result *res = &c->res;
     char msg[1024];
     const struct js_function *fn = s->rt ? js_runtime_find(s->rt, c->path) : NULL;
     if (atomic_load(&p->stopping)) {
@@ -355,7 +677,7 @@ void action_pool_flush(struct action_pool *p, int batch_failed)
         struct action_call *c = p->awaiting;
         p->awaiting = c->next;
         if (batch_failed)
-            set_error(c->res, JS_ERR_INTERNAL, "StoreError",
+            set_error(&c->res, JS_ERR_INTERNAL, "StoreError",
                       "the storage failed to commit this call's transaction; nothing it did "
                       "remains; retry");
         answer_call(p, c);
@@ -383,8 +705,9 @@ int action_pool_submit(struct action_pool *p, const struct js_function *fn, cons
     pthread_mutex_lock(&p->mu);
     *p->queue_tail = job;
     p->queue_tail = &job->next;
-    pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++)
+        wake_fd(p->workers[i].efd);
     return 0;
 }
 
@@ -411,8 +734,9 @@ void action_pool_load(struct action_pool *p, const char *bundle, size_t len, con
     b->gen = ++p->gen;
     bundle_unref(p->bundle);
     p->bundle = b;
-    pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++)
+        wake_fd(p->workers[i].efd);
 }
 
 void action_pool_stop(struct action_pool *p)
@@ -423,8 +747,9 @@ void action_pool_stop(struct action_pool *p)
     struct action_job *queued = p->queue;
     p->queue = NULL;
     p->queue_tail = &p->queue;
-    pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++)
+        wake_fd(p->workers[i].efd);
     while (queued) {
         struct action_job *job = queued;
         queued = job->next;
@@ -445,11 +770,15 @@ struct action_pool *action_pool_new(struct loop *loop, struct shard *shard,
     p->js_opts = shard->js_opts;
     p->opts.threads = opts && opts->threads ? opts->threads : 2;
     p->opts.max_pending = opts && opts->max_pending ? opts->max_pending : 1000;
+    p->opts.per_worker = opts && opts->per_worker ? opts->per_worker : 64;
+    p->opts.max_fetches = opts && opts->max_fetches ? opts->max_fetches : 256;
+    p->opts.fetch_timeout_ms = opts && opts->fetch_timeout_ms ? opts->fetch_timeout_ms : 300000;
+    p->opts.fetch_max_response = opts && opts->fetch_max_response ? opts->fetch_max_response
+                                                                 : (size_t)64 << 20;
     p->queue_tail = &p->queue;
     p->done_tail = &p->done;
     p->calls_tail = &p->calls;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->exited, NULL);
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0 || loop_add_fd(loop, p->efd, EPOLLIN, on_wake, p) < 0) {
@@ -461,7 +790,11 @@ struct action_pool *action_pool_new(struct loop *loop, struct shard *shard,
         struct action_worker *w = &p->workers[i];
         w->pool = p;
         w->index = i;
-        pthread_cond_init(&w->reply, NULL);
+        w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->efd < 0) {
+            log_error("actions", "cannot create a worker's eventfd: %s", strerror(errno));
+            break;
+        }
         /* JavaScriptCore wants room: the default 8 MiB main-thread stack */
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -502,7 +835,7 @@ int action_pool_free(struct action_pool *p)
         while (p->calls) {
             struct action_call *c = p->calls;
             p->calls = c->next;
-            set_error(c->res, JS_ERR_INTERNAL, "ServerShuttingDown", "the server is shutting down");
+            set_error(&c->res, JS_ERR_INTERNAL, "ServerShuttingDown", "the server is shutting down");
             answer_call(p, c);
         }
         p->calls_tail = &p->calls;
@@ -541,12 +874,17 @@ int action_pool_free(struct action_pool *p)
         return lost ? -1 : 0;
     }
     for (unsigned i = 0; i < p->nworkers; i++) {
-        pthread_join(p->workers[i].thread, NULL);
-        pthread_cond_destroy(&p->workers[i].reply);
+        struct action_worker *w = &p->workers[i];
+        pthread_join(w->thread, NULL);
+        while (w->answers) { /* answered after the worker stopped waiting */
+            struct action_call *c = w->answers;
+            w->answers = c->next;
+            call_free(c);
+        }
+        close(w->efd);
     }
     close(p->efd);
     bundle_unref(p->bundle);
-    pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->exited);
     pthread_mutex_destroy(&p->mu);
     vr_free(p->workers);

@@ -7,11 +7,10 @@
  * answers the client. Invariant: every submitted job's done callback runs exactly once, on the
  * loop thread; no worker touches the store, the live queries or a connection.
  *
- * Today a worker runs one action at a time and blocks on a condvar while a nested call is on
- * the loop thread. For actions that await fetch or timers (issue 9) the worker gets its own
- * event loop: remote_call becomes "send, return a promise", the answers (and curl and timer
- * completions) arrive on the worker's eventfd and settle promises, and a runtime holds several
- * executions at once; the messages to and from the loop thread stay as they are. */
+ * Each worker has its own event loop (eventfd, libcurl, timers): a nested call is sent and its
+ * promise settled when the answer arrives on the worker's eventfd, so an action awaiting a
+ * nested call, fetch() or a timer is suspended while the worker runs other actions (at most
+ * per_worker at once) and the shard serves everyone else. */
 #ifndef VR_PROTO_ACTIONS_H
 #define VR_PROTO_ACTIONS_H
 
@@ -27,6 +26,10 @@ struct action_pool;
 struct action_pool_options {
     unsigned threads;     /* worker threads; default 2 */
     unsigned max_pending; /* actions queued or running; past it submit fails; default 1000 */
+    unsigned per_worker;  /* actions one worker holds in flight at once; default 64 */
+    unsigned max_fetches; /* fetches in flight, all workers; past it fetch fails; default 256 */
+    uint32_t fetch_timeout_ms;  /* a fetch's default timeout; default 300000 */
+    size_t fetch_max_response;  /* response body bytes; default 64 MiB */
 };
 
 /* A job's answer, on the loop thread. res->version is the store's version when it finished. */

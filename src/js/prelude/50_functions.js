@@ -112,13 +112,6 @@ Object.defineProperty(RealDate.prototype, "constructor",
                       { value: VDate, writable: true, configurable: true });
 globalThis.Date = VDate;
 
-globalThis.fetch = function fetch() {
-    if (mode !== ACTION)
-        throw new Error("Can't use fetch() in queries and mutations. Please consider using an " +
-            "action. See https://docs.convex.dev/functions/actions for more details.");
-    throw new Error("fetch is not supported yet");
-};
-
 /* ---- console ---- */
 
 function inspect(x, depth, seen) {
@@ -254,6 +247,70 @@ const auth = Object.freeze({
 
 let nestedChain = Promise.resolve();
 
+/* ---- async actions (src/js/exec.c) ----
+ * Several actions may be suspended in one runtime; each C turn runs on behalf of one of them,
+ * whose id is native.params[4]. execInfo keeps what must follow an action across its turns. */
+const execInfo = new Map(); /* exec id -> {path, chain} */
+const opPending = new Map(); /* token -> {exec, resolve, reject, map} */
+let opNextToken = 1;
+
+function execEnter(id) {
+    const info = execInfo.get(id);
+    mode = ACTION;
+    if (info) currentPath = info.path;
+}
+
+/* Starts a host operation (native.opStart(token, ...args)): {token, promise}; the promise
+ * settles with map(ok, strings, arrayBuffer) when the host answers. Throws when the host
+ * refuses the operation. */
+function opBegin(map, ...args) {
+    const token = opNextToken++;
+    const exec = params[4];
+    let resolve, reject;
+    const promise = new Promise((a, b) => {
+        resolve = a;
+        reject = b;
+    });
+    native.opStart(token, ...args); /* throws when the host refuses */
+    opPending.set(token, { exec, resolve, reject, map });
+    return { token, promise };
+}
+
+/* Drops a pending operation (an abort) and rejects its promise with `reason`; its answer, if
+ * any, is ignored. */
+function opCancel(token, reason) {
+    const op = opPending.get(token);
+    if (!op) return false;
+    opPending.delete(token);
+    native.opCancel(token);
+    op.reject(reason);
+    return true;
+}
+
+/* Entry point from C: the host's answer to operation `token`. */
+function settle(token, ok, strs, bytes) {
+    const op = opPending.get(token);
+    if (!op) return;
+    opPending.delete(token);
+    execEnter(op.exec);
+    try {
+        op.resolve(op.map(ok, strs, bytes));
+    } catch (e) {
+        op.reject(e);
+    }
+}
+
+/* Entry point from C: execution `id` finished; what it left waiting is dropped. */
+function abandon(id) {
+    for (const [token, op] of opPending) {
+        if (op.exec !== id) continue;
+        opPending.delete(token);
+        native.opCancel(token);
+    }
+    execInfo.delete(id);
+    timersRun(3, id);
+}
+
 function runNested(kind, ref, args) {
     const what = "ctx.run" + KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1) + "()";
     let path, argsText;
@@ -264,21 +321,27 @@ function runNested(kind, ref, args) {
         return Promise.reject(e);
     }
     if (kind === ACTION) return nestedExec(kind, path, argsText);
-    /* one transaction at a time: queries and mutations started by actions run one after another */
-    const p = nestedChain.then(() => nestedExec(kind, path, argsText));
-    nestedChain = p.then(() => undefined, () => undefined);
+    /* one transaction at a time: queries and mutations started by an action run one after
+     * another (each action has its own chain) */
+    const info = execInfo.get(params[4]);
+    const chain = info ? info.chain : nestedChain;
+    const p = chain.then(() => nestedExec(kind, path, argsText));
+    if (info) info.chain = p.then(() => undefined, () => undefined);
+    else nestedChain = p.then(() => undefined, () => undefined);
     return p;
 }
 
 /* On an action worker (a runtime without a store) queries and mutations run on the shard's
- * thread: native.runRemote hands them over and returns once they committed. */
+ * thread: the host sends them there and the action waits (suspended) until they committed. */
 function remoteExec(kind, path, argsText) {
-    const [ok, text, code, data] = native.runRemote(kind, path, argsText);
-    if (ok) return decode(text);
-    if (code === "VireoError" && data !== "") throw new VireoError(decode(data));
-    const e = new Error(text);
-    e.code = code;
-    throw e;
+    return opBegin((ok, s) => {
+        if (ok) return decode(s[0]);
+        const [text, code, data] = s;
+        if (code === "VireoError" && data !== "") throw new VireoError(decode(data));
+        const e = new Error(text);
+        e.code = code;
+        throw e;
+    }, 0 /* JS_OP_REMOTE */, kind, path, argsText).promise;
 }
 
 async function nestedExec(kind, path, argsText) {
@@ -339,11 +402,13 @@ const params = native.params; /* Float64Array shared with C: kind, seed lo, seed
 function run(handler, path, argsText) {
     const kind = params[0], execId = params[4];
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
+    if (kind === ACTION) execInfo.set(execId, { path, chain: Promise.resolve() });
     mode = kind;
     currentPath = path;
     frozenNow = params[3];
     if (kind !== ACTION) seed(params[1], params[2]);
     const finish = (ok, x) => {
+        execEnter(execId);
         if (ok) {
             let text;
             try {
@@ -451,7 +516,7 @@ globalThis.__vireo = Object.freeze({
 });
 
 Object.defineProperty(globalThis, "__vr_internal", {
-    value: { run, load },
+    value: { run, load, settle, abandon },
     configurable: true,
     enumerable: false,
     writable: true,

@@ -1,21 +1,24 @@
 /* Timers and microtasks: setTimeout/clearTimeout, setInterval/clearInterval, queueMicrotask.
  * Timers exist in actions only (queries and mutations throw Convex's error). They live in this
- * queue, which belongs to the running action: the C side (src/js/timers.c) calls timersRun()
- * while the action's promise is pending, sleeping until the next one is due, within the
- * action's time limit. A new action starts with an empty queue (timers an earlier one left
- * never fire). Bounded: at most MAX_TIMERS pending at once. */
+ * queue, each owned by the action execution (params[4]) that set it: an action worker's event
+ * loop (src/js/exec.c, js_exec_check) asks when the next one is due and fires them in the
+ * owner's turn; when an execution finishes its timers are dropped (timers an earlier action left
+ * never fire). The blocking path (src/js/timers.c, an action run by js_call) uses the same
+ * queue. Bounded: at most MAX_TIMERS pending per action. */
 
 const MAX_TIMERS = 1000;
 const TIMEOUT_MAX = 2147483647;
-const timerQueue = new Map(); /* id -> {when, seq, fn, args, interval} */
-let timerExec = -1;           /* the execution (params[4]) the queue belongs to */
+const timerQueue = new Map(); /* id -> {when, seq, fn, args, interval, owner} */
+const timerCounts = new Map(); /* owner -> timers pending */
 let timerNextId = 1, timerSeq = 0;
 
-function timerOwn() {
-    if (timerExec !== params[4]) {
-        timerQueue.clear();
-        timerExec = params[4];
-    }
+function timerDelete(id) {
+    const t = timerQueue.get(id);
+    if (!t) return;
+    timerQueue.delete(id);
+    const n = timerCounts.get(t.owner) - 1;
+    if (n > 0) timerCounts.set(t.owner, n);
+    else timerCounts.delete(t.owner);
 }
 
 function addTimer(what, fn, delay, args, repeat) {
@@ -23,8 +26,8 @@ function addTimer(what, fn, delay, args, repeat) {
         throw new Error(`Can't use ${what} in queries and mutations. Please consider using an ` +
             `action.`);
     if (typeof fn !== "function") throw argTypeError("callback", "of type function", fn);
-    timerOwn();
-    if (timerQueue.size >= MAX_TIMERS) {
+    const owner = params[4];
+    if ((timerCounts.get(owner) || 0) >= MAX_TIMERS) {
         const e = new RangeError(`${what}: too many pending timers (at most ${MAX_TIMERS} ` +
             `per action)`);
         e.code = "TooManyTimers";
@@ -34,12 +37,14 @@ function addTimer(what, fn, delay, args, repeat) {
     if (!(ms >= 1 && ms <= TIMEOUT_MAX)) ms = 1; /* as Node: NaN, < 1 and > 2^31-1 mean 1 */
     const id = timerNextId++;
     timerQueue.set(id, { when: realNow() + ms, seq: timerSeq++, fn, args,
-                         interval: repeat ? ms : 0 });
+                         interval: repeat ? ms : 0, owner });
+    timerCounts.set(owner, (timerCounts.get(owner) || 0) + 1);
     return id;
 }
 
 function clearTimer(id) {
-    if (timerExec === params[4]) timerQueue.delete(Number(id));
+    const t = timerQueue.get(Number(id));
+    if (t && t.owner === params[4]) timerDelete(Number(id));
 }
 
 globalThis.setTimeout = function setTimeout(callback, delay, ...args) {
@@ -59,31 +64,54 @@ function reportUncaught(e, where) {
     }
 }
 
-/* From C, two calls per step: timersRun(false) returns the ms until the next timer is due, or
- * -1 when none is left; timersRun(true) fires the timers due now, in time order. Two calls,
- * because JSC runs the microtasks a callback queued (which may set new timers) only as the
- * call returns. An exception in a callback is logged and does not stop the action (as browsers
- * and workerd report it). */
-function timersRun(fire) {
-    timerOwn();
-    if (!fire) {
+/* From C. cmd 0 (or false): the ms until the next timer is due, or -1 when none is left;
+ * cmd 1 (or true): fires the timers due now, in time order (only those of execution `owner` when
+ * it is given); cmd 2: the owner of the earliest due timer, or -1; cmd 3: drops the timers of
+ * `owner`; cmd 4: how many `owner` has; cmd 5: the ms until `owner`'s next timer, or -1. Firing is its own call because JSC runs the microtasks a
+ * callback queued (which may set new timers) only as the call returns. An exception in a
+ * callback is logged and does not stop the action (as browsers and workerd report it). */
+function timersRun(cmd, owner) {
+    cmd = Number(cmd);
+    if (cmd === 0) {
         let next = -1;
         for (const t of timerQueue.values())
             if (next < 0 || t.when < next) next = t.when;
         return next < 0 ? -1 : Math.max(0, next - realNow());
     }
+    if (cmd === 2) {
+        const now = realNow();
+        let best = null;
+        for (const t of timerQueue.values())
+            if (t.when <= now && (best === null || t.when < best.when ||
+                                  (t.when === best.when && t.seq < best.seq))) best = t;
+        return best === null ? -1 : best.owner;
+    }
+    if (cmd === 3) {
+        for (const [id, t] of timerQueue) if (t.owner === owner) timerDelete(id);
+        return undefined;
+    }
+    if (cmd === 4) return timerCounts.get(owner) || 0;
+    if (cmd === 5) {
+        let next = -1;
+        for (const t of timerQueue.values())
+            if (t.owner === owner && (next < 0 || t.when < next)) next = t.when;
+        return next < 0 ? -1 : Math.max(0, next - realNow());
+    }
     const now = realNow();
     const due = [];
-    for (const [id, t] of timerQueue) if (t.when <= now) due.push([id, t]);
+    for (const [id, t] of timerQueue)
+        if (t.when <= now && (owner === undefined || t.owner === owner)) due.push([id, t]);
     due.sort((a, b) => a[1].when - b[1].when || a[1].seq - b[1].seq);
+    if (owner !== undefined) execEnter(owner);
     for (const [id, t] of due) {
         if (timerQueue.get(id) !== t) continue; /* cleared by an earlier callback */
         if (t.interval) {
             t.when = realNow() + t.interval;
             t.seq = timerSeq++;
         } else {
-            timerQueue.delete(id);
+            timerDelete(id);
         }
+        params[4] = t.owner;
         try {
             t.fn.apply(undefined, t.args);
         } catch (e) {

@@ -1,0 +1,388 @@
+/* exec: async action executions in one runtime (runtime.h, "async actions"). An execution is
+ * started by js_exec_start and advanced by turns: each turn is one call into the prelude (run,
+ * settle, or the timers' fire step) made on behalf of one execution, with the watchdog set to
+ * what that execution has left of its CPU budget, and the execution id in native.params[4] so
+ * that console lines, timers and operations started during the turn belong to it. Between
+ * turns nothing runs: the host (proto/actions.c) waits in its event loop for answers.
+ *
+ * Interleaving caveat: a promise shared by two executions (module state) runs the reactions of
+ * both in whichever turn settles it; their console lines go to that turn's execution. */
+#include <math.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/mem.h"
+#include "js/js_int.h"
+
+#include "base/banned.h"
+
+#define JS_EXEC_TIMER_TURNS 1000 /* timer turns per js_exec_check before yielding */
+
+struct js_exec {
+    struct js_exec *next;
+    uint32_t id;
+    const struct js_fn_entry *e;
+    struct js_result *res;
+    js_exec_done_fn done;
+    void *arg;
+    int reported;       /* native.done reported its outcome into res */
+    int failed;         /* stopped (time, memory, shutdown): res holds the error */
+    unsigned ops;       /* operations the host has not answered */
+    double cpu_used;    /* ms of CPU its turns took */
+    uint64_t deadline;  /* clock_mono_ms() past which it fails (wall-clock limit) */
+};
+
+static void reset_result(struct js_result *res)
+{
+    buf_reset(&res->value);
+    buf_reset(&res->error);
+    buf_reset(&res->error_code);
+    buf_reset(&res->error_data);
+    buf_reset(&res->log_lines);
+    res->log_count = 0;
+    res->log_full = 0;
+    res->status = JS_ERR_INTERNAL;
+    res->version = 0;
+}
+
+static void set_fail(struct js_result *res, enum js_status st, const char *code, const char *msg)
+{
+    buf_reset(&res->value);
+    buf_reset(&res->error);
+    buf_reset(&res->error_code);
+    buf_reset(&res->error_data);
+    res->status = st;
+    buf_append_str(&res->error, msg);
+    buf_append_str(&res->error_code, code);
+}
+
+static struct js_exec *find(struct js_runtime *rt, uint32_t id)
+{
+    for (struct js_exec *x = rt->execs; x; x = x->next)
+        if (x->id == id)
+            return x;
+    return NULL;
+}
+
+struct js_result *js_exec_result_for(struct js_runtime *rt, uint32_t id, int **done_flag)
+{
+    struct js_exec *x = find(rt, id);
+    if (!x || x->failed)
+        return NULL;
+    *done_flag = &x->reported;
+    return x->res;
+}
+
+void js_runtime_set_host(struct js_runtime *rt, const struct js_host *host, void *arg)
+{
+    rt->host = host;
+    rt->host_arg = arg;
+}
+
+struct js_result *js_exec_res(struct js_exec *x)
+{
+    return x->res;
+}
+
+size_t js_exec_count(const struct js_runtime *rt)
+{
+    size_t n = 0;
+    for (const struct js_exec *x = rt->execs; x; x = x->next)
+        n++;
+    return n;
+}
+
+int js_exec_op(struct js_runtime *rt, uint32_t token, const struct js_op *op, struct buf *err)
+{
+    struct js_exec *x = rt->turn;
+    if (!x || !rt->host) {
+        buf_append_str(err, "this runtime cannot wait for operations");
+        return -1;
+    }
+    if (rt->host->op(rt->host_arg, x, token, op, err) < 0)
+        return -1;
+    x->ops++;
+    return 0;
+}
+
+void js_exec_op_cancel(struct js_runtime *rt, uint32_t token)
+{
+    if (rt->host)
+        rt->host->cancel(rt->host_arg, token);
+}
+
+/* One call into the prelude on behalf of x. */
+static void turn(struct js_runtime *rt, struct js_exec *x, JSObjectRef fn, size_t argc,
+                 const JSValueRef argv[])
+{
+    uint32_t limit = rt->opts.action_timeout_ms;
+    double left = limit - x->cpu_used;
+    rt->turn = x;
+    rt->in_call = 1;
+    rt->res = x->res;
+    rt->done = 0;
+    rt->timed_out = rt->stopped = rt->over_memory = 0;
+    rt->params[0] = JS_ACTION;
+    rt->params[3] = floor(clock_wall_ms());
+    rt->params[4] = x->id;
+    js_set_limit_ms(rt, left < 1 ? 1 : (uint32_t)left);
+    double cpu0 = js_thread_cpu_ms();
+    JSValueRef exc = NULL;
+    JSObjectCallAsFunction(rt->ctx, fn, NULL, argc, argv, &exc);
+    x->cpu_used += js_thread_cpu_ms() - cpu0;
+    rt->in_call = 0;
+    rt->turn = NULL;
+    rt->res = NULL;
+    if (rt->timed_out) {
+        js_absorb_termination(rt);
+        if (!x->reported) {
+            char msg[512];
+            x->failed = 1;
+            if (rt->stopped) {
+                snprintf(msg, sizeof msg, "function `%s` was stopped: the server is shutting "
+                         "down", x->e->pub.path);
+                set_fail(x->res, JS_ERR_INTERNAL, "ServerShuttingDown", msg);
+            } else if (rt->over_memory) {
+                snprintf(msg, sizeof msg, "function `%s` exceeded the memory limit of %u MiB",
+                         x->e->pub.path, rt->opts.memory_limit_mb);
+                set_fail(x->res, JS_ERR_TIMEOUT, "MemoryLimit", msg);
+            } else {
+                snprintf(msg, sizeof msg, "function `%s` exceeded its %u ms time limit",
+                         x->e->pub.path, limit);
+                set_fail(x->res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
+            }
+        }
+    } else if (exc && !x->reported) {
+        struct buf m = BUF_INIT(4096);
+        JSValueRef ignored = NULL;
+        char msg[600];
+        js_to_buf(rt->ctx, exc, &m, &ignored);
+        snprintf(msg, sizeof msg, "function `%s`: internal error: %.500s", x->e->pub.path,
+                 m.data ? m.data : "");
+        buf_release(&m);
+        x->failed = 1;
+        set_fail(x->res, JS_ERR_INTERNAL, "InternalError", msg);
+    }
+    if (rt->last_heap > rt->settled_heap + 64.0 * 1024 * 1024) {
+        JSSynchronousGarbageCollectForDebugging(rt->ctx);
+        rt->settled_heap = js_heap_bytes(rt->ctx);
+    }
+    rt->last_heap = 0;
+}
+
+static double timers_call(struct js_runtime *rt, int cmd, double id)
+{
+    JSValueRef argv[2] = { JSValueMakeNumber(rt->ctx, cmd), JSValueMakeNumber(rt->ctx, id) };
+    JSValueRef exc = NULL;
+    JSValueRef r = JSObjectCallAsFunction(rt->ctx, rt->timers_fn, NULL, 2, argv, &exc);
+    if (exc || !r || !JSValueIsNumber(rt->ctx, r))
+        return -1;
+    return JSValueToNumber(rt->ctx, r, NULL);
+}
+
+/* Finishes x: drops what it left in the runtime, reports, frees. */
+static void finish(struct js_runtime *rt, struct js_exec *x)
+{
+    struct js_exec **pp = &rt->execs;
+    while (*pp != x)
+        pp = &(*pp)->next;
+    *pp = x->next;
+    JSValueRef id = JSValueMakeNumber(rt->ctx, x->id);
+    JSValueRef exc = NULL;
+    JSObjectCallAsFunction(rt->ctx, rt->abandon_fn, NULL, 1, &id, &exc); /* cancels its ops */
+    struct js_result *res = x->res;
+    if (res->status == JS_ERR_THROWN && !res->error_code.len)
+        buf_append_str(&res->error_code, "FunctionFailed");
+    if (res->status == JS_OK && x->e->pub.returns) {
+        buf_reset(&rt->s3);
+        if (js_check_returns(rt, &x->e->pub, res->value.data, res->value.len, &rt->s3) < 0)
+            set_fail(res, JS_ERR_THROWN, "ReturnsValidationError", rt->s3.data);
+    }
+    js_exec_done_fn done = x->done;
+    void *arg = x->arg;
+    vr_free(x);
+    done(arg, res);
+}
+
+/* Finishes every execution that reported or failed, and any that can no longer progress. */
+static void reap(struct js_runtime *rt)
+{
+    for (;;) {
+        struct js_exec *x = rt->execs;
+        for (; x; x = x->next) {
+            if (x->reported || x->failed)
+                break;
+            if (!x->ops) {
+                /* waiting only for a timer due past its limit: fail now, not then */
+                double next = timers_call(rt, 5, x->id);
+                if (next >= 0 && clock_mono_ms() + (uint64_t)next > x->deadline) {
+                    char msg[512];
+                    snprintf(msg, sizeof msg, "function `%s` exceeded its %u ms time limit",
+                             x->e->pub.path, rt->opts.action_timeout_ms);
+                    set_fail(x->res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
+                    x->failed = 1;
+                    break;
+                }
+            }
+            if (!x->ops && timers_call(rt, 4, x->id) <= 0) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "function `%s` did not finish: it awaited a promise "
+                         "that never settled", x->e->pub.path);
+                set_fail(x->res, JS_ERR_THROWN, "FunctionFailed", msg);
+                x->failed = 1;
+                break;
+            }
+        }
+        if (!x)
+            return;
+        finish(rt, x);
+    }
+}
+
+int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args,
+                  size_t len, struct js_result *res, js_exec_done_fn done, void *arg)
+{
+    const struct js_fn_entry *e = (const struct js_fn_entry *)fn;
+    reset_result(res);
+    if (rt->in_call)
+        return -1;
+    if (!args || !len)
+        args = "{}", len = 2;
+    buf_reset(&rt->s1);
+    if (fn->kind != JS_ACTION) {
+        set_fail(res, JS_ERR_INTERNAL, "InternalError", "only actions run asynchronously");
+        done(arg, res);
+        return 0;
+    }
+    if (js_validate_args(rt, fn, args, len, NULL, &rt->s1) < 0) {
+        set_fail(res, JS_ERR_ARGS, "ArgumentValidationError", rt->s1.data);
+        done(arg, res);
+        return 0;
+    }
+    struct js_exec *x = vr_calloc(1, sizeof *x);
+    x->id = ++rt->exec_id;
+    x->e = e;
+    x->res = res;
+    x->done = done;
+    x->arg = arg;
+    x->deadline = clock_mono_ms() + rt->opts.action_timeout_ms;
+    x->next = rt->execs;
+    rt->execs = x;
+    buf_reset(&rt->s1);
+    buf_append(&rt->s1, args, len);
+    JSStringRef as = JSStringCreateWithUTF8CString(rt->s1.data);
+    JSValueRef argv[3] = { e->handler, e->path_val, JSValueMakeString(rt->ctx, as) };
+    JSStringRelease(as);
+    turn(rt, x, rt->run_fn, 3, argv);
+    reap(rt);
+    return 0;
+}
+
+static void free_bytes(void *bytes, void *ctx)
+{
+    (void)ctx;
+    vr_free(bytes);
+}
+
+void js_exec_settle(struct js_runtime *rt, struct js_exec *x, uint32_t token, int ok,
+                    const char *const *strs, size_t nstrs, const void *bytes, size_t nbytes)
+{
+    if (x->ops)
+        x->ops--;
+    if (x->reported || x->failed) {
+        reap(rt);
+        return;
+    }
+    JSContextRef ctx = rt->ctx;
+    JSValueRef sv[8];
+    if (nstrs > 8)
+        nstrs = 8;
+    for (size_t i = 0; i < nstrs; i++) {
+        JSStringRef s = JSStringCreateWithUTF8CString(strs[i] ? strs[i] : "");
+        sv[i] = JSValueMakeString(ctx, s);
+        JSStringRelease(s);
+    }
+    JSValueRef argv[4];
+    argv[0] = JSValueMakeNumber(ctx, token);
+    argv[1] = JSValueMakeBoolean(ctx, ok);
+    argv[2] = JSObjectMakeArray(ctx, nstrs, sv, NULL);
+    argv[3] = JSValueMakeUndefined(ctx);
+    if (bytes) {
+        void *copy = vr_malloc(nbytes ? nbytes : 1);
+        if (nbytes)
+            memcpy(copy, bytes, nbytes);
+        JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, copy, nbytes, free_bytes,
+                                                                NULL, NULL);
+        if (ab)
+            argv[3] = ab;
+        else
+            vr_free(copy);
+    }
+    turn(rt, x, rt->settle_fn, 4, argv);
+    reap(rt);
+}
+
+int64_t js_exec_check(struct js_runtime *rt)
+{
+    if (rt->in_call)
+        return 0;
+    uint64_t now = clock_mono_ms();
+    for (struct js_exec *x = rt->execs; x; x = x->next) {
+        if (!x->reported && !x->failed && now >= x->deadline) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "function `%s` exceeded its %u ms time limit",
+                     x->e->pub.path, rt->opts.action_timeout_ms);
+            set_fail(x->res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
+            x->failed = 1;
+        }
+    }
+    reap(rt);
+    for (int i = 0; i < JS_EXEC_TIMER_TURNS; i++) {
+        double id = timers_call(rt, 2, 0);
+        if (id < 0)
+            break;
+        struct js_exec *x = find(rt, (uint32_t)id);
+        if (!x) {
+            timers_call(rt, 3, id); /* a finished execution's: drop them */
+            continue;
+        }
+        JSValueRef argv[2] = { JSValueMakeNumber(rt->ctx, 1), JSValueMakeNumber(rt->ctx, id) };
+        turn(rt, x, rt->timers_fn, 2, argv);
+        reap(rt);
+        if (i == JS_EXEC_TIMER_TURNS - 1)
+            return 0; /* more are due: come back at once, after the loop's other work */
+    }
+    double next = timers_call(rt, 0, 0);
+    int64_t wait = next < 0 ? -1 : (int64_t)next;
+    now = clock_mono_ms();
+    for (struct js_exec *x = rt->execs; x; x = x->next) {
+        int64_t d = x->deadline > now ? (int64_t)(x->deadline - now) : 0;
+        if (wait < 0 || d < wait)
+            wait = d;
+    }
+    return wait;
+}
+
+void js_exec_stop_all(struct js_runtime *rt)
+{
+    for (struct js_exec *x = rt->execs; x; x = x->next) {
+        if (x->reported || x->failed)
+            continue;
+        char msg[512];
+        snprintf(msg, sizeof msg, "function `%s` was stopped: the server is shutting down",
+                 x->e->pub.path);
+        set_fail(x->res, JS_ERR_INTERNAL, "ServerShuttingDown", msg);
+        x->failed = 1;
+    }
+    while (rt->execs)
+        finish(rt, rt->execs);
+}
+
+void js_exec_free_all(struct js_runtime *rt)
+{
+    while (rt->execs) {
+        struct js_exec *x = rt->execs;
+        rt->execs = x->next;
+        vr_free(x); /* the host stopped them before freeing the runtime */
+    }
+}
