@@ -21,6 +21,7 @@
 #include "net/server.h"
 #include "proto/actions.h"
 #include "proto/deploy.h"
+#include "proto/http_action.h"
 #include "proto/http_api.h"
 #include "proto/jobs.h"
 #include "proto/shard.h"
@@ -41,6 +42,8 @@ static const char dev_usage[] =
     "%s"
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
+    "  --max-http-action-body N  largest request body of an HTTP action in bytes (default\n"
+    "                     8388608, at most 12000000)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
     "  --max-send-queue N bytes queued for a WebSocket client that does not read before it is\n"
     "                     cut off with close code 1008 (default 16777216)\n"
@@ -301,6 +304,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
+    unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
                   fetch_max_mb = 64;
     int test_echo = 0;
@@ -312,6 +316,8 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--memory-limit-mb", &memory_limit_mb, 1, 1ul << 20, "a number of MiB" },
         { "--max-body", &max_body, 0, 1ul << 30, "a byte count" },
         { "--max-message", &max_message, 0, 1ul << 30, "a byte count" },
+        { "--max-http-action-body", &max_http_action_body, 1, HTTP_ACTION_BODY_MAX,
+          "a byte count" },
         { "--max-send-queue", &max_send_queue, 1024, 1ul << 32, "a byte count" },
         { "--session-retention-ms", &retention_ms, 1, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
@@ -492,6 +498,7 @@ int cmd_dev(int argc, char **argv, int watch)
     d.api.sync = d.sync;
     d.api.admin_key = admin_key;
     d.api.test_echo = test_echo;
+    d.api.max_http_action_body = max_http_action_body;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
     d.api.public_dir = path_exists(public_dir) ? public_dir : NULL;
     snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);

@@ -59,6 +59,7 @@ struct js_runtime {
 
     char *bundle_name; /* the sourceURL the bundle was evaluated with */
     json_t *srcmap;    /* its inline source map (sources, mappings), or NULL */
+    json_t *http_routes; /* http.ts's routes, [[method, path, isPrefix]], or NULL: no router */
     js_log_fn log_fn;
     void *log_arg;
     js_commit_fn commit_fn;

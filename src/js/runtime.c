@@ -118,6 +118,11 @@ size_t js_runtime_app_function_count(const struct js_runtime *rt)
     return n;
 }
 
+const json_t *js_runtime_http_routes(const struct js_runtime *rt)
+{
+    return rt->http_routes;
+}
+
 const struct js_function *js_runtime_function_at(const struct js_runtime *rt, size_t i)
 {
     return i < rt->nfns ? &rt->fns[i].pub : NULL;
@@ -802,6 +807,18 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     }
     if (register_functions(rt, (JSObjectRef)info, err) < 0)
         goto out;
+    JSValueRef hr = get_prop(rt->ctx, (JSObjectRef)info, "httpRoutes");
+    if (JSValueIsString(rt->ctx, hr)) { /* http.ts's routes (56_http.js) */
+        struct buf t = BUF_INIT(JS_VALUE_MAX);
+        json_error_t jerr;
+        if (js_to_buf(rt->ctx, hr, &t, &ignored) == 0)
+            rt->http_routes = json_loadb(t.data, t.len, 0, &jerr);
+        buf_release(&t);
+        if (!json_is_array(rt->http_routes)) {
+            buf_append_str(err, "malformed HTTP route list from the prelude");
+            goto out;
+        }
+    }
     JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
     if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
         buf_append_str(err, "schema is too large");
@@ -861,6 +878,7 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s3);
     js_result_release(&rt->remote_res);
     json_decref(rt->srcmap);
+    json_decref(rt->http_routes);
     vr_free(rt->bundle_name);
     vr_free(rt);
 }

@@ -69,6 +69,12 @@ size_t js_runtime_function_count(const struct js_runtime *rt);
 /* The app's own functions: the count without Vireo's built-in `_system/...` ones. */
 size_t js_runtime_app_function_count(const struct js_runtime *rt);
 const struct js_function *js_runtime_function_at(const struct js_runtime *rt, size_t i);
+/* The routes of the app's http.ts router (its default export), as JSON
+ * [[method, path, isPrefix], ...] (a prefix route's path ends in "/"), checked at load: none lies
+ * inside Vireo's reserved paths /api/ and /_vireo/. NULL: the app has no http.ts router. Its
+ * requests run as the internal action JS_HTTP_ACTION_PATH (src/js/prelude/56_http.js). */
+#define JS_HTTP_ACTION_PATH "_system/http:run"
+const json_t *js_runtime_http_routes(const struct js_runtime *rt);
 
 enum js_status {
     JS_OK,

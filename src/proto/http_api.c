@@ -19,6 +19,7 @@
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/convex_http.h"
+#include "proto/http_action.h"
 #include "proto/http_admin_env.h"
 #include "proto/deploy.h"
 #include "proto/static_client.h"
@@ -643,22 +644,19 @@ static int read_file(const char *path, struct buf *out)
     return r;
 }
 
-static void handle_static(struct http_api *api, struct conn *c, struct http_request *req)
+/* Serves a file of public/: 1 when answered, 0 when there is no such file (the caller answers). */
+static int handle_static(struct http_api *api, struct conn *c, struct http_request *req)
 {
     char rel[PATH_MAX];
     struct slice p = req->path;
-    if (p.len >= sizeof rel - 16 || memmem(p.p, p.len, "..", 2) || memchr(p.p, '\0', p.len)) {
-        respond_error(c, 404, "NotFound", "no such file", NULL);
-        return;
-    }
+    if (p.len >= sizeof rel - 16 || memmem(p.p, p.len, "..", 2) || memchr(p.p, '\0', p.len))
+        return 0;
     memcpy(rel, p.p, p.len);
     rel[p.len] = '\0';
     /* No dotfiles or dot-folders (/.env, /.git/HEAD): they hold secrets, never assets. */
     for (size_t i = 0; i + 1 < p.len; i++) {
-        if (rel[i] == '/' && rel[i + 1] == '.') {
-            respond_error(c, 404, "NotFound", "no such file", NULL);
-            return;
-        }
+        if (rel[i] == '/' && rel[i + 1] == '.')
+            return 0;
     }
     if (rel[p.len - 1] == '/')
         snprintf(rel + p.len, sizeof rel - p.len, "index.html");
@@ -674,10 +672,8 @@ static void handle_static(struct http_api *api, struct conn *c, struct http_requ
         inside = !strncmp(real, root, rl) && real[rl] == '/';
     }
     struct stat st;
-    if (!inside || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
-        respond_error(c, 404, "NotFound", "no such file", NULL);
-        return;
-    }
+    if (!inside || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
     struct buf b = BUF_INIT(MAX_STATIC_FILE);
     if (read_file(real, &b) < 0) {
         respond_error(c, 500, "ReadFailed", "could not read the file", NULL);
@@ -686,6 +682,7 @@ static void handle_static(struct http_api *api, struct conn *c, struct http_requ
         http_respond(c, 200, content_type_for(full), b.data, b.len, "Cache-Control: no-cache\r\n");
     }
     buf_release(&b);
+    return 1;
 }
 
 /* --- the embedded JavaScript client --- */
@@ -710,6 +707,19 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     int is_post = slice_eq_str(req->method, "POST");
     int is_get = slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD");
     struct slice path = req->path;
+
+    /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer), anywhere
+     * but in Vireo's reserved /api/ and /_vireo/ */
+    int reserved = (path.len >= 4 && !memcmp(path.p, "/api", 4) &&
+                    (path.len == 4 || path.p[4] == '/')) ||
+                   (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) &&
+                    (path.len == 7 || path.p[7] == '/'));
+    if (!reserved && http_action_match(api->shard, req->method, path)) {
+        http_action_run(api->shard, c, req,
+                        api->max_http_action_body ? api->max_http_action_body
+                                                  : HTTP_ACTION_BODY_DEFAULT);
+        return;
+    }
 
     if (slice_eq_str(req->method, "OPTIONS")) {
         http_respond(c, 204, NULL, NULL, 0,
@@ -793,9 +803,15 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         respond_error(c, 404, "NotFound", "no such API endpoint", NULL);
         return;
     }
-    if (api->public_dir && is_get && path.len > 0 && path.p[0] == '/') {
-        handle_static(api, c, req);
+    if (api->public_dir && is_get && path.len > 0 && path.p[0] == '/' &&
+        handle_static(api, c, req))
+        return;
+    if (!reserved && http_action_has_routes(api->shard)) {
+        http_action_not_found(c, path); /* Convex's answer on its site URL */
         return;
     }
-    respond_error(c, 404, "NotFound", "not found", NULL);
+    if (api->public_dir && is_get)
+        respond_error(c, 404, "NotFound", "no such file", NULL);
+    else
+        respond_error(c, 404, "NotFound", "not found", NULL);
 }

@@ -1,8 +1,9 @@
 /* http_api: the HTTP face of a shard (the shape Convex uses, so SSR and clients without a
  * WebSocket work): POST /api/query|mutation|action with {"path","args"}, GET /api/health,
  * POST /api/admin/run (admin key; internal functions too), POST /api/admin/deploy (deploy.c),
- * static files from the app's public/
- * folder, and a WebSocket echo endpoint for tests. Every answer is JSON:
+ * the app's HTTP actions (http.ts routes, http_action.h) at any path outside the reserved /api/
+ * and /_vireo/, then static files from the app's public/ folder, and a WebSocket echo endpoint
+ * for tests. Every answer is JSON:
  * {"status":"success","value":...} or {"status":"error","errorMessage":...,"errorCode":...}. */
 #ifndef VR_PROTO_HTTP_API_H
 #define VR_PROTO_HTTP_API_H
@@ -21,6 +22,8 @@ struct http_api {
     const char *public_dir; /* NULL: no static files; borrowed */
     const char *deploy_path; /* where POST /api/admin/deploy saves a new version; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */
+    size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
+                                    0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */
     uint64_t requests;      /* HTTP requests, for /api/metrics */
     /* answers computed inside an open batch wait for its commit (shard.h) */
     struct http_deferred *deferred;

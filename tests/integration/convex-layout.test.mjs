@@ -67,7 +67,6 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
             ConvexHttpClient: "ConvexHttpClient in functions is not supported by Vireo yet (issue 9)",
             commitTs: "v.commitTs() is not supported by Vireo",
             SearchFilter: "full-text search (SearchFilter) is not supported by Vireo yet (issue 10)",
-            httpAction: "serving HTTP actions is not supported by Vireo yet (issue 9)",
         });
     });
 
@@ -163,10 +162,10 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
         assert.ok((await s.value("query", "messages:list", {})).every((m) => m.includes(": ")));
     });
 
-    test("crons.ts and http.ts load, say once what is not served yet, and keep their functions", async () => {
+    test("crons.ts and http.ts load, say once what they define, and keep their functions", async () => {
         const crons = s.stderr.match(/crons\.ts: cron jobs are not supported yet \(issue 9\); 2 jobs defined, not scheduled/g);
         assert.equal(crons && crons.length, 1, s.stderr);
-        const http = s.stderr.match(/http\.ts: HTTP actions are not supported yet \(issue 9\); 2 routes defined, not served/g);
+        const http = s.stderr.match(/http\.ts: 2 HTTP routes served \(GET \/hello, POST \/files\/\*\)/g);
         assert.equal(http && http.length, 1, s.stderr);
         assert.deepEqual(await s.value("query", "http:routes", {}), ["GET /hello", "POST /files/*"]);
         const r = await s.admin("crons:tick", {});

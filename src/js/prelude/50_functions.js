@@ -446,12 +446,16 @@ function load() {
         throw new Error("the bundle did not set globalThis.__vireo_app");
     const functions = [], handlers = [];
     const modules = app.modules || {};
+    let httpRoutes = null;
+    loadedRouter = null;
     for (const mod of Object.keys(modules)) {
         const exports = modules[mod];
         if (exports === null || (typeof exports !== "object" && typeof exports !== "function"))
             continue;
-        if (app.files && typeof app.files[mod] === "string")
-            reportSpecialModule(mod, app.files[mod], exports);
+        if (app.files && typeof app.files[mod] === "string") {
+            const routes = reportSpecialModule(mod, app.files[mod], exports);
+            if (routes) httpRoutes = routes;
+        }
         for (const name of Object.keys(exports)) {
             const info = registry.get(exports[name]);
             if (!info) continue;
@@ -470,6 +474,11 @@ function load() {
                          returns: null });
         handlers.push(f.handler);
     }
+    if (httpRoutes) { /* the action the server runs for each request to a route (56_http.js) */
+        functions.push({ path: HTTP_SYSTEM_ACTION.path, kind: ACTION, internal: true, args: null,
+                         returns: null });
+        handlers.push(HTTP_SYSTEM_ACTION.handler);
+    }
     let schema = null;
     let s = app.schema;
     if (s !== undefined && s !== null && !(s instanceof SchemaDefinition) &&
@@ -483,7 +492,8 @@ function load() {
     } else {
         schemaIndexes = null;
     }
-    return { functions: JSON.stringify(functions), schema, handlers };
+    return { functions: JSON.stringify(functions), schema, handlers,
+             httpRoutes: httpRoutes ? JSON.stringify(httpRoutes) : null };
 }
 
 globalThis.__vireo = Object.freeze({

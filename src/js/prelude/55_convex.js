@@ -210,7 +210,7 @@ class Crons {
     }
 }
 
-/* ---- HTTP router and actions (serving them is issue 9) ---- */
+/* ---- HTTP router and actions (served by 56_http.js and src/proto/http_action.c) ---- */
 
 const ROUTABLE_HTTP_METHODS = Object.freeze(["GET", "POST", "PUT", "DELETE", "OPTIONS",
                                              "PATCH"]);
@@ -223,9 +223,8 @@ function httpActionGeneric(handler) {
     };
     fn.isHttp = true;
     fn.isRegistered = true;
-    fn.invokeHttpAction = async () => {
-        throw notSupported("serving HTTP actions", 9);
-    };
+    fn.invokeHttpAction = async (request) => handler(makeCtx(ACTION), request);
+    fn._handler = handler;
     return fn;
 }
 
@@ -239,7 +238,8 @@ class HttpRouter {
         this.getRoutes = () => this.routes();
         this.lookup = (path, method) => this.find(path, method);
         this.runRequest = async () => {
-            throw notSupported("serving HTTP actions", 9);
+            throw new Error("HttpRouter.runRequest() is Convex's internal entry point; Vireo " +
+                "serves the routes itself");
         };
     }
 
@@ -310,7 +310,9 @@ function loadNotice(tag, text) {
 }
 
 /* crons.ts and http.ts at the root of the functions folder: Convex reads their default export.
- * Until their features land, say once per load what is defined and not served. */
+ * Until cron lands, say once per load what is defined and not scheduled. http.ts's router is
+ * kept (56_http.js) and its routes returned for the server; a route inside Vireo's reserved
+ * paths throws (a load error). Returns the routes ([[method, path, isPrefix]]) or null. */
 function reportSpecialModule(mod, file, exports) {
     const d = exports && exports.default;
     if (mod === "crons" && d && d.isCrons === true) {
@@ -318,10 +320,14 @@ function reportSpecialModule(mod, file, exports) {
         loadNotice("app", `${file}: cron jobs are not supported yet (issue 9); ` +
             `${n} job${n === 1 ? "" : "s"} defined, not scheduled`);
     } else if (mod === "http" && d && d.isRouter === true) {
-        const n = d.getRoutes().length;
-        loadNotice("app", `${file}: HTTP actions are not supported yet (issue 9); ` +
-            `${n} route${n === 1 ? "" : "s"} defined, not served`);
+        const routes = httpRoutesOf(d, file);
+        loadedRouter = d;
+        if (native.params[6] !== 1) native.log("info", "app", `${file}: ${routes.length} HTTP route${routes.length === 1 ? "" : "s"}` +
+            ` served (${routes.map((r) => `${r[0]} ${r[1]}${r[2] ? "*" : ""}`).slice(0, 10)
+                .join(", ")}${routes.length > 10 ? ", ..." : ""})`);
+        return routes;
     }
+    return null;
 }
 
 /* ---- the rest of convex/server ---- */

@@ -33,7 +33,6 @@ export const stubs = queryGeneric({
     await attempt("ConvexHttpClient", () => new browser.ConvexHttpClient("http://x"));
     await attempt("commitTs", () => (values.v as any).commitTs());
     await attempt("SearchFilter", () => new (server.SearchFilter as any)());
-    await attempt("httpAction", () => server.httpActionGeneric(async () => new Response("x")).invokeHttpAction(null as any));
     return out;
   },
 });

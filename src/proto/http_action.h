@@ -1,0 +1,34 @@
+/* http_action: serves the app's HTTP actions (the routes of http.ts's httpRouter) on the
+ * server's own port. A request whose path and method match a route (exact path first, then the
+ * longest path prefix, HEAD as GET: Convex's lookup) runs on the action pool as the internal
+ * action JS_HTTP_ACTION_PATH with the request (method, URL, headers, body); the connection is
+ * held until the action finishes, then the handler's Response (status, headers, body) is written
+ * out. A handler that throws or returns something else than a Response is a 500 with the error
+ * in the log. The caller keeps Vireo's reserved paths (/api/, /_vireo/) away from here. */
+#ifndef VR_PROTO_HTTP_ACTION_H
+#define VR_PROTO_HTTP_ACTION_H
+
+#include <stddef.h>
+
+#include "net/server.h"
+#include "proto/shard.h"
+
+/* Default and largest request body an HTTP action accepts (--max-http-action-body). The body
+ * travels base64-encoded in the action's arguments, which are bounded at 16 MiB. */
+#define HTTP_ACTION_BODY_DEFAULT (8u << 20)
+#define HTTP_ACTION_BODY_MAX 12000000u
+
+/* Does any route of the loaded app match this method and path? */
+int http_action_match(const struct shard *s, struct slice method, struct slice path);
+
+/* Does the loaded app have an http.ts router at all? */
+int http_action_has_routes(const struct shard *s);
+
+/* Runs the matching route's HTTP action for req (http_action_match said yes) and answers c
+ * now (refused: body over max_body -> 413, pool full -> 503) or when the action finishes. */
+void http_action_run(struct shard *s, struct conn *c, struct http_request *req, size_t max_body);
+
+/* Convex's answer when no route matches: 404 "No HttpAction routed for <path>". */
+void http_action_not_found(struct conn *c, struct slice path);
+
+#endif
