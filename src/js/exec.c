@@ -32,19 +32,6 @@ struct js_exec {
     uint64_t deadline;  /* clock_mono_ms() past which it fails (wall-clock limit) */
 };
 
-static void reset_result(struct js_result *res)
-{
-    buf_reset(&res->value);
-    buf_reset(&res->error);
-    buf_reset(&res->error_code);
-    buf_reset(&res->error_data);
-    buf_reset(&res->log_lines);
-    res->log_count = 0;
-    res->log_full = 0;
-    res->status = JS_ERR_INTERNAL;
-    res->version = 0;
-}
-
 static void set_fail(struct js_result *res, enum js_status st, const char *code, const char *msg)
 {
     buf_reset(&res->value);
@@ -243,7 +230,7 @@ int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const cha
                   size_t len, struct js_result *res, js_exec_done_fn done, void *arg)
 {
     const struct js_fn_entry *e = (const struct js_fn_entry *)fn;
-    reset_result(res);
+    js_result_reset(res);
     if (rt->in_call)
         return -1;
     if (!args || !len)

@@ -291,6 +291,22 @@ void js_result_log_json(const struct js_result *r, struct buf *out)
     buf_append_byte(out, ']');
 }
 
+void js_result_reset(struct js_result *res)
+{
+    buf_reset(&res->value);
+    buf_reset(&res->error);
+    buf_reset(&res->error_code);
+    buf_reset(&res->error_data);
+    buf_reset(&res->log_lines);
+    res->log_count = 0;
+    res->log_full = 0;
+    if (res->txn)
+        store_txn_free(res->txn);
+    res->txn = NULL;
+    res->status = JS_ERR_INTERNAL;
+    res->version = 0;
+}
+
 void js_result_release(struct js_result *r)
 {
     buf_release(&r->value);
@@ -952,18 +968,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     JSContextRef ctx = rt->ctx;
     struct store_txn *txn = NULL;
 
-    buf_reset(&res->value);
-    buf_reset(&res->error);
-    buf_reset(&res->error_code);
-    buf_reset(&res->error_data);
-    buf_reset(&res->log_lines);
-    res->log_count = 0;
-    res->log_full = 0;
-    if (res->txn)
-        store_txn_free(res->txn);
-    res->txn = NULL;
-    res->status = JS_ERR_INTERNAL;
-    res->version = 0;
+    js_result_reset(res);
     if (rt->in_call) {
         fail(res, JS_ERR_INTERNAL, "InternalError", "js_call is not reentrant");
         return -1;

@@ -111,6 +111,8 @@ struct js_result {
 /* A js_result may be reused for many calls: js_call resets it (and frees its previous txn). */
 void js_result_init(struct js_result *r);
 void js_result_release(struct js_result *r);
+/* Empties r for the next call (its buffers kept): no value, no error, no log lines, no txn. */
+void js_result_reset(struct js_result *r);
 
 /* Per-call bounds on console output kept for the caller (logLines; the server log gets every
  * line). A line longer than JS_LOG_MAX_LINE_BYTES is cut at a character boundary and ends with
