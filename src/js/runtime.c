@@ -1059,15 +1059,17 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         if (res->status == JS_OK) {
             uint64_t version = 0;
             struct buf cerr = BUF_INIT(4096);
-            const char *job = opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
+            const struct store_sched_job *job =
+                opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
+            int changed = 0;
             if ((idem && store_idem_put(txn, idem, strlen(idem), res->value.data, res->value.len,
                                         &cerr) < 0) ||
-                (job && store_sched_set_state(txn, job, "success", NULL, clock_wall_ms(),
-                                              &cerr) < 0) ||
+                (job && store_sched_finish(txn, job, "success", NULL, clock_wall_ms(), &cerr) < 0 &&
+                 (changed = store_last_error(rt->store) == STORE_ERR_CHANGED, 1)) ||
                 store_txn_commit(txn, &version, &cerr) < 0) {
                 store_txn_abort(txn);
                 buf_reset(&res->value);
-                fail(res, JS_ERR_INTERNAL, "StoreError", cerr.data);
+                fail(res, JS_ERR_INTERNAL, changed ? "JobChanged" : "StoreError", cerr.data);
                 version = store_version(rt->store);
             } else if (fn->kind == JS_MUTATION && rt->commit_fn) {
                 rt->commit_fn(rt->commit_arg, txn, version);
