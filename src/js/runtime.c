@@ -785,6 +785,17 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     }
     if (register_functions(rt, (JSObjectRef)info, err) < 0)
         goto out;
+    JSValueRef cv = get_prop(rt->ctx, (JSObjectRef)info, "crons");
+    if (JSValueIsString(rt->ctx, cv)) {
+        struct buf crons = BUF_INIT(JS_VALUE_MAX);
+        if (js_to_buf(rt->ctx, cv, &crons, &ignored) < 0) {
+            buf_release(&crons);
+            buf_append_str(err, "crons.ts: the cron jobs are too large");
+            goto out;
+        }
+        rt->crons = vr_strndup(crons.data, crons.len);
+        buf_release(&crons);
+    }
     JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
     if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
         buf_append_str(err, "schema is too large");
@@ -826,6 +837,7 @@ void js_runtime_free(struct js_runtime *rt)
     }
     if (rt->run_fn)
         JSValueUnprotect(rt->ctx, rt->run_fn);
+    vr_free(rt->crons);
     if (rt->ctx)
         JSGlobalContextRelease(rt->ctx);
     if (rt->group)
@@ -1085,4 +1097,9 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         res->version = cur_version(rt);
     }
     return res->status == JS_OK ? 0 : -1;
+}
+
+const char *js_runtime_crons(const struct js_runtime *rt)
+{
+    return rt->crons;
 }

@@ -122,6 +122,10 @@ void js_result_add_log(struct js_result *r, const char *line, size_t len);
  * ActionResponse. */
 void js_result_log_json(const struct js_result *r, struct buf *out);
 
+/* The cron jobs crons.ts's default export defines, as JSON ({name: {name: "mod:fn", args:
+ * [args], schedule}}: Convex's Crons.crons), or NULL when the app has no crons.ts. */
+const char *js_runtime_crons(const struct js_runtime *rt);
+
 /* Validates args (value.h JSON text of an object; empty means {}) against fn's validator, then
  * runs it. Always fills `res`; returns 0 when res->status == JS_OK, else -1. Not reentrant:
  * actions reach other functions through ctx.runQuery/runMutation/runAction, which the runtime

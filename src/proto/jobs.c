@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
+#include "proto/crons.h"
 #include "sched/sched.h"
 
 #include "base/banned.h"
@@ -19,6 +20,7 @@
 
 struct deferred { /* an action whose inProgress mark waits for its batch's commit */
     char id[STORE_ID_LEN + 1];
+    char *cron; /* the cron job it is a run of, or NULL */
     char *name;
     char *args;
     struct deferred *next;
@@ -27,6 +29,7 @@ struct deferred { /* an action whose inProgress mark waits for its batch's commi
 struct running { /* a scheduled action on the pool */
     struct jobs *j;
     char id[STORE_ID_LEN + 1];
+    char *cron;
     char *name;
     double start;
     struct running *next, *prev;
@@ -75,17 +78,23 @@ static int mark(struct jobs *j, const char *id, const char *kind, const char *er
     return mark_job(j, id, NULL, kind, error, completed);
 }
 
-static void log_run(const char *kind, const char *name, const char *id, int ok,
-                    const char *error, double ms)
+static void log_run(const char *cron, const char *kind, const char *name, const char *id,
+                    int ok, const char *error, double ms)
 {
-    if (ok)
+    if (cron && ok)
+        log_info("cron", "\"%s\": %s %s (job %s): success in %.1f ms", cron, kind, name, id, ms);
+    else if (cron)
+        log_warn("cron", "\"%s\": %s %s (job %s): failed in %.1f ms: %s", cron, kind, name, id,
+                 ms, error);
+    else if (ok)
         log_info("sched", "%s %s (job %s): success in %.1f ms", kind, name, id, ms);
     else
         log_warn("sched", "%s %s (job %s): failed in %.1f ms: %s", kind, name, id, ms, error);
 }
 
 static void run_mutation(struct jobs *j, const struct js_function *fn,
-                         const struct store_sched_job *job, const json_t *args, const char *text)
+                         const struct store_sched_job *job, const json_t *args, const char *text,
+                         const char *cron)
 {
     struct js_result res;
     js_result_init(&res);
@@ -98,7 +107,7 @@ static void run_mutation(struct jobs *j, const struct js_function *fn,
         log_info("sched", "mutation %s (job %s): not run: the job changed (canceled?) since it was read", fn->path,
                  job->id);
     else
-        log_run("mutation", fn->path, job->id, rc == 0, res.error.data, ms);
+        log_run(cron, "mutation", fn->path, job->id, rc == 0, res.error.data, ms);
     js_result_release(&res);
 }
 
@@ -107,7 +116,7 @@ static void on_action_done(void *arg, const struct js_result *res)
     struct running *r = arg;
     struct jobs *j = r->j;
     int ok = res->status == JS_OK;
-    log_run("action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
+    log_run(r->cron, "action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
     mark(j, r->id, ok ? "success" : "failed", ok ? NULL : res->error.data, clock_wall_ms());
     if (r->prev)
         r->prev->next = r->next;
@@ -115,6 +124,7 @@ static void on_action_done(void *arg, const struct js_result *res)
         j->running = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    vr_free(r->cron);
     vr_free(r->name);
     vr_free(r);
 }
@@ -131,6 +141,7 @@ static void start_action(struct jobs *j, struct deferred *d)
     r->j = j;
     memcpy(r->id, d->id, sizeof(r->id));
     r->name = vr_strdup(d->name);
+    r->cron = d->cron ? vr_strdup(d->cron) : NULL;
     r->start = clock_wall_ms();
     r->next = j->running;
     if (r->next)
@@ -150,6 +161,7 @@ static void start_action(struct jobs *j, struct deferred *d)
     j->running = r->next;
     if (r->next)
         r->next->prev = NULL;
+    vr_free(r->cron);
     vr_free(r->name);
     vr_free(r);
     if (rc == -EAGAIN) { /* the pool is full: the job waits, pending again */
@@ -168,10 +180,11 @@ static void run_job(void *arg, const struct store_sched_job *job)
     const char *name = json_string_value(json_object_get(job->doc, "name"));
     json_t *args = json_array_get(json_object_get(job->doc, "args"), 0);
     const struct js_function *fn = s->rt && name ? js_runtime_find(s->rt, name) : NULL;
+    const char *cron = s->crons ? crons_started(s->crons, job) : NULL;
     if (!fn || fn->kind == JS_QUERY) {
         char msg[512];
         snprintf(msg, sizeof(msg), "Could not find function for '%s'", name ? name : "?");
-        log_run("function", name ? name : "?", id, 0, msg, 0);
+        log_run(cron, "function", name ? name : "?", id, 0, msg, 0);
         mark_job(j, id, job, "failed", msg, clock_wall_ms());
         return;
     }
@@ -180,7 +193,7 @@ static void run_job(void *arg, const struct store_sched_job *job)
         args = empty = json_object();
     char *text = json_dumps(args, JSON_COMPACT);
     if (fn->kind == JS_MUTATION) {
-        run_mutation(j, fn, job, args, text);
+        run_mutation(j, fn, job, args, text, cron);
         goto out;
     }
     if (mark_job(j, id, job, "inProgress", NULL, 0) != 0)
@@ -188,6 +201,7 @@ static void run_job(void *arg, const struct store_sched_job *job)
     struct deferred *d = vr_calloc(1, sizeof(*d));
     memcpy(d->id, id, sizeof(d->id));
     d->name = vr_strdup(name);
+    d->cron = cron ? vr_strdup(cron) : NULL;
     d->args = vr_strdup(text);
     *j->deferred_tail = d;
     j->deferred_tail = &d->next;
@@ -244,6 +258,7 @@ struct jobs *jobs_new(struct loop *l, struct shard *s, const struct jobs_options
         return NULL;
     }
     s->sched = j->sched;
+    s->crons = crons_new(s);
     s->js_opts.max_scheduled = opts && opts->max_pending ? opts->max_pending : 1000000;
     s->js_opts.scheduled = sched_pending(j->sched);
     return j;
@@ -259,6 +274,7 @@ void jobs_flush(struct jobs *j, int batch_failed)
         if (!batch_failed) /* else the mark was lost: the job is pending and runs later */
             start_action(j, d);
         vr_free(d->name);
+        vr_free(d->cron);
         vr_free(d->args);
         vr_free(d);
         d = next;
@@ -278,6 +294,8 @@ void jobs_free(struct jobs *j)
         return;
     jobs_flush(j, 1); /* actions not started: their marks say inProgress, failed at restart */
     j->shard->sched = NULL;
+    crons_free(j->shard->crons);
+    j->shard->crons = NULL;
     sched_free(j->sched);
     vr_free(j);
 }

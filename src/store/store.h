@@ -269,6 +269,15 @@ void store_sched_jobs_free(struct store_sched_job *jobs, size_t n);
 int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err);
 uint32_t store_sched_index_id(struct store *s);
 
+/* Cron jobs' durable state, the table _vr_cron (store_sched.c): per cron job name its spec
+ * (what it runs and when, as text), the id of its next job in `_scheduled_functions` and when
+ * its last run started (ms, -1: never). store_cron_list: *out = {name: {spec, job, lastRun}}.
+ * put/delete write in transaction t (with the jobs they go with). */
+int store_cron_list(struct store *s, json_t **out, struct buf *err);
+int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
+                   double last_run, struct buf *err);
+int store_cron_delete(struct store_txn *t, const char *name, struct buf *err);
+
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);
 

@@ -275,3 +275,67 @@ out:
     buf_release(&hi);
     return r;
 }
+
+/* ---- cron jobs' state (_vr_cron) ---- */
+
+int store_cron_list(struct store *s, json_t **out, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, NULL, err, "SELECT name, spec, job, last_run FROM _vr_cron");
+    *out = NULL;
+    if (!st)
+        return -1;
+    json_t *rows = json_object();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_pack("{s:s, s:s, s:f}", "spec",
+                                (const char *)sqlite3_column_text(st, 1), "job",
+                                (const char *)sqlite3_column_text(st, 2), "lastRun",
+                                sqlite3_column_type(st, 3) == SQLITE_NULL
+                                    ? -1.0
+                                    : sqlite3_column_double(st, 3));
+        if (row)
+            json_object_set_new(rows, (const char *)sqlite3_column_text(st, 0), row);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        return st_sqlerr(s, err, "list cron jobs");
+    }
+    *out = rows;
+    return 0;
+}
+
+int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
+                   double last_run, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(t->s, NULL, err,
+                               "INSERT OR REPLACE INTO _vr_cron(name, spec, job, last_run) "
+                               "VALUES (?1, ?2, ?3, ?4)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, spec, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, job, -1, SQLITE_STATIC);
+    if (last_run >= 0)
+        sqlite3_bind_double(st, 4, last_run);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(t->s, err, "store a cron job");
+    t->wrote = 1;
+    return 0;
+}
+
+int store_cron_delete(struct store_txn *t, const char *name, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(t->s, NULL, err, "DELETE FROM _vr_cron WHERE name = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(t->s, err, "delete a cron job");
+    t->wrote = 1;
+    return 0;
+}

@@ -380,12 +380,13 @@ function load() {
         throw new Error("the bundle did not set globalThis.__vireo_app");
     const functions = [], handlers = [];
     const modules = app.modules || {};
+    let crons = null;
     for (const mod of Object.keys(modules)) {
         const exports = modules[mod];
         if (exports === null || (typeof exports !== "object" && typeof exports !== "function"))
             continue;
         if (app.files && typeof app.files[mod] === "string")
-            reportSpecialModule(mod, app.files[mod], exports);
+            crons = reportSpecialModule(mod, app.files[mod], exports) || crons;
         for (const name of Object.keys(exports)) {
             const info = registry.get(exports[name]);
             if (!info) continue;
@@ -417,7 +418,7 @@ function load() {
     } else {
         schemaIndexes = null;
     }
-    return { functions: JSON.stringify(functions), schema, handlers };
+    return { functions: JSON.stringify(functions), schema, handlers, crons };
 }
 
 globalThis.__vireo = Object.freeze({

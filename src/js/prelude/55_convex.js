@@ -114,7 +114,7 @@ function componentsGeneric() {
     return make([]);
 }
 
-/* ---- cron jobs (scheduling them is issue 9) ---- */
+/* ---- cron jobs (scheduled by the shard: src/proto/crons.c) ---- */
 
 const DAYS_OF_WEEK = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
                       "saturday"];
@@ -310,18 +310,18 @@ function loadNotice(tag, text) {
 }
 
 /* crons.ts and http.ts at the root of the functions folder: Convex reads their default export.
- * Until their features land, say once per load what is defined and not served. */
+ * Returns the cron jobs crons.ts defines (Crons.export()'s JSON; the shard schedules them), or
+ * null; says once per load what http.ts defines and is not served yet. */
 function reportSpecialModule(mod, file, exports) {
     const d = exports && exports.default;
-    if (mod === "crons" && d && d.isCrons === true) {
-        const n = Object.keys(d.crons || {}).length;
-        loadNotice("app", `${file}: cron jobs are not supported yet (issue 9); ` +
-            `${n} job${n === 1 ? "" : "s"} defined, not scheduled`);
-    } else if (mod === "http" && d && d.isRouter === true) {
+    if (mod === "crons" && d && d.isCrons === true)
+        return d.export();
+    if (mod === "http" && d && d.isRouter === true) {
         const n = d.getRoutes().length;
         loadNotice("app", `${file}: HTTP actions are not supported yet (issue 9); ` +
             `${n} route${n === 1 ? "" : "s"} defined, not served`);
     }
+    return null;
 }
 
 /* ---- the rest of convex/server ---- */
