@@ -37,6 +37,7 @@ struct js_cursor {
 };
 
 struct js_runtime {
+    char *crons; /* the crons.ts jobs as JSON (js_runtime_crons), or NULL */
     struct store *store;
     struct js_options opts;
     JSContextGroupRef group;

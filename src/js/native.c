@@ -160,6 +160,7 @@ static const char *store_code(const struct store *s, const char *dflt)
     case STORE_ERR_RESERVED:
         return "InvalidArgument";
     case STORE_ERR_OTHER:
+    case STORE_ERR_CHANGED:
         break;
     }
     return dflt;

@@ -835,6 +835,17 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
             goto out;
         }
     }
+    JSValueRef cv = get_prop(rt->ctx, (JSObjectRef)info, "crons");
+    if (JSValueIsString(rt->ctx, cv)) {
+        struct buf crons = BUF_INIT(JS_VALUE_MAX);
+        if (js_to_buf(rt->ctx, cv, &crons, &ignored) < 0) {
+            buf_release(&crons);
+            buf_append_str(err, "crons.ts: the cron jobs are too large");
+            goto out;
+        }
+        rt->crons = vr_strndup(crons.data, crons.len);
+        buf_release(&crons);
+    }
     JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
     if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
         buf_append_str(err, "schema is too large");
@@ -883,6 +894,7 @@ void js_runtime_free(struct js_runtime *rt)
     if (rt->abandon_fn)
         JSValueUnprotect(rt->ctx, rt->abandon_fn);
     js_exec_free_all(rt);
+    vr_free(rt->crons);
     if (rt->ctx)
         JSGlobalContextRelease(rt->ctx);
     if (rt->group)
@@ -1118,15 +1130,17 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         if (res->status == JS_OK) {
             uint64_t version = 0;
             struct buf cerr = BUF_INIT(4096);
-            const char *job = opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
+            const struct store_sched_job *job =
+                opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
+            int changed = 0;
             if ((idem && store_idem_put(txn, idem, strlen(idem), res->value.data, res->value.len,
                                         &cerr) < 0) ||
-                (job && store_sched_set_state(txn, job, "success", NULL, clock_wall_ms(),
-                                              &cerr) < 0) ||
+                (job && store_sched_finish(txn, job, "success", NULL, clock_wall_ms(), &cerr) < 0 &&
+                 (changed = store_last_error(rt->store) == STORE_ERR_CHANGED, 1)) ||
                 store_txn_commit(txn, &version, &cerr) < 0) {
                 store_txn_abort(txn);
                 buf_reset(&res->value);
-                fail(res, JS_ERR_INTERNAL, "StoreError", cerr.data);
+                fail(res, JS_ERR_INTERNAL, changed ? "JobChanged" : "StoreError", cerr.data);
                 version = store_version(rt->store);
             } else if (fn->kind == JS_MUTATION && rt->commit_fn) {
                 rt->commit_fn(rt->commit_arg, txn, version);
@@ -1142,4 +1156,9 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         res->version = cur_version(rt);
     }
     return res->status == JS_OK ? 0 : -1;
+}
+
+const char *js_runtime_crons(const struct js_runtime *rt)
+{
+    return rt->crons;
 }

@@ -130,6 +130,10 @@ void js_result_add_log(struct js_result *r, const char *line, size_t len);
  * ActionResponse. */
 void js_result_log_json(const struct js_result *r, struct buf *out);
 
+/* The cron jobs crons.ts's default export defines, as JSON ({name: {name: "mod:fn", args:
+ * [args], schedule}}: Convex's Crons.crons), or NULL when the app has no crons.ts. */
+const char *js_runtime_crons(const struct js_runtime *rt);
+
 /* Validates args (value.h JSON text of an object; empty means {}) against fn's validator, then
  * runs it. Always fills `res`; returns 0 when res->status == JS_OK, else -1. Not reentrant:
  * actions reach other functions through ctx.runQuery/runMutation/runAction, which the runtime
@@ -145,10 +149,12 @@ struct js_call_opts {
     /* The arguments already parsed (they must equal args_json), to validate without parsing
      * them again; NULL: parse args_json. */
     const json_t *args_value;
-    /* Mutations only: the id of the `_scheduled_functions` job this call runs; when it
-     * succeeds the job is marked success (with completedTime) in the call's own transaction,
-     * so the job's run and its state change commit together (exactly once). NULL: none. */
-    const char *sched_job;
+    /* Mutations only: the `_scheduled_functions` job this call runs, as the scheduler read it;
+     * when it succeeds the job is marked success (with completedTime) in the call's own
+     * transaction, so the job's run and its state change commit together (exactly once); if
+     * the job changed since it was read (canceled meanwhile) the call rolls back with the
+     * error code "JobChanged". NULL: none. */
+    const struct store_sched_job *sched_job;
 };
 int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
                size_t len, const struct js_call_opts *opts, struct js_result *res);

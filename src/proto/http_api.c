@@ -26,6 +26,7 @@
 #include "proto/reply.h"
 #include "proto/convex_sync.h"
 #include "proto/sync.h"
+#include "sched/sched.h"
 #include "base/banned.h"
 
 #define MAX_STATIC_FILE (64u << 20)
@@ -583,6 +584,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
                     action_pool_pending(sh->actions),
                     (unsigned long long)action_pool_rejected(sh->actions));
+    if (sh->sched)
+        buf_appendf(&b, "\"scheduledPending\":%llu,\"scheduledStarted\":%llu,",
+                    (unsigned long long)*sched_pending(sh->sched),
+                    (unsigned long long)sched_started(sh->sched));
     if (api->server)
         buf_appendf(&b, "\"openConnections\":%zu,\"bufferedBytes\":%zu,",
                     server_conn_count(api->server), server_buffered_bytes(api->server));

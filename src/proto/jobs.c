@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
+#include "proto/crons.h"
 #include "sched/sched.h"
 
 #include "base/banned.h"
@@ -19,6 +20,7 @@
 
 struct deferred { /* an action whose inProgress mark waits for its batch's commit */
     char id[STORE_ID_LEN + 1];
+    char *cron; /* the cron job it is a run of, or NULL */
     char *name;
     char *args;
     struct deferred *next;
@@ -27,6 +29,7 @@ struct deferred { /* an action whose inProgress mark waits for its batch's commi
 struct running { /* a scheduled action on the pool */
     struct jobs *j;
     char id[STORE_ID_LEN + 1];
+    char *cron;
     char *name;
     double start;
     struct running *next, *prev;
@@ -40,9 +43,10 @@ struct jobs {
     struct running *running; /* answered by the pool even at shutdown */
 };
 
-/* Sets a job's state in a transaction of its own, in the current batch. */
-static int mark(struct jobs *j, const char *id, const char *kind, const char *error,
-                double completed)
+/* Sets a job's state in a transaction of its own, in the current batch. With `job` (as the
+ * scheduler read it) only if it did not change since: 1 when it did (nothing written). */
+static int mark_job(struct jobs *j, const char *id, const struct store_sched_job *job,
+                    const char *kind, const char *error, double completed)
 {
     struct shard *s = j->shard;
     struct buf err = BUF_INIT(4096);
@@ -50,8 +54,11 @@ static int mark(struct jobs *j, const char *id, const char *kind, const char *er
     int r = -1;
     if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)))
         goto out;
-    if (store_sched_set_state(t, id, kind, error, completed, &err) < 0 ||
+    if ((job ? store_sched_finish(t, job, kind, error, completed, &err)
+             : store_sched_set_state(t, id, kind, error, completed, &err)) < 0 ||
         store_txn_commit(t, NULL, &err) < 0) {
+        if (job && store_last_error(s->store) == STORE_ERR_CHANGED)
+            r = 1;
         store_txn_abort(t);
         goto out;
     }
@@ -65,27 +72,42 @@ out:
     return r;
 }
 
-static void log_run(const char *kind, const char *name, const char *id, int ok,
-                    const char *error, double ms)
+static int mark(struct jobs *j, const char *id, const char *kind, const char *error,
+                double completed)
 {
-    if (ok)
+    return mark_job(j, id, NULL, kind, error, completed);
+}
+
+static void log_run(const char *cron, const char *kind, const char *name, const char *id,
+                    int ok, const char *error, double ms)
+{
+    if (cron && ok)
+        log_info("cron", "\"%s\": %s %s (job %s): success in %.1f ms", cron, kind, name, id, ms);
+    else if (cron)
+        log_warn("cron", "\"%s\": %s %s (job %s): failed in %.1f ms: %s", cron, kind, name, id,
+                 ms, error);
+    else if (ok)
         log_info("sched", "%s %s (job %s): success in %.1f ms", kind, name, id, ms);
     else
         log_warn("sched", "%s %s (job %s): failed in %.1f ms: %s", kind, name, id, ms, error);
 }
 
-static void run_mutation(struct jobs *j, const struct js_function *fn, const char *id,
-                         const char *args)
+static void run_mutation(struct jobs *j, const struct js_function *fn,
+                         const struct store_sched_job *job, const json_t *args, const char *text,
+                         const char *cron)
 {
     struct js_result res;
     js_result_init(&res);
-    struct js_call_opts o = { .sched_job = id };
+    struct js_call_opts o = { .sched_job = job, .args_value = args };
     double t0 = clock_wall_ms();
-    int rc = shard_call(j->shard, fn, args, strlen(args), &o, &res);
+    int rc = shard_call(j->shard, fn, text, strlen(text), &o, &res);
     double ms = clock_wall_ms() - t0;
-    log_run("mutation", fn->path, id, rc == 0, res.error.data, ms);
-    if (rc < 0) /* rolled back: the failure is recorded on its own */
-        mark(j, id, "failed", res.error.data, clock_wall_ms());
+    /* rolled back: the failure is recorded on its own, unless the job changed meanwhile */
+    if (rc < 0 && mark_job(j, job->id, job, "failed", res.error.data, clock_wall_ms()) == 1)
+        log_info("sched", "mutation %s (job %s): not run: the job changed (canceled?) since it was read", fn->path,
+                 job->id);
+    else
+        log_run(cron, "mutation", fn->path, job->id, rc == 0, res.error.data, ms);
     js_result_release(&res);
 }
 
@@ -94,7 +116,7 @@ static void on_action_done(void *arg, const struct js_result *res)
     struct running *r = arg;
     struct jobs *j = r->j;
     int ok = res->status == JS_OK;
-    log_run("action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
+    log_run(r->cron, "action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
     mark(j, r->id, ok ? "success" : "failed", ok ? NULL : res->error.data, clock_wall_ms());
     if (r->prev)
         r->prev->next = r->next;
@@ -102,6 +124,7 @@ static void on_action_done(void *arg, const struct js_result *res)
         j->running = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    vr_free(r->cron);
     vr_free(r->name);
     vr_free(r);
 }
@@ -118,6 +141,7 @@ static void start_action(struct jobs *j, struct deferred *d)
     r->j = j;
     memcpy(r->id, d->id, sizeof(r->id));
     r->name = vr_strdup(d->name);
+    r->cron = d->cron ? vr_strdup(d->cron) : NULL;
     r->start = clock_wall_ms();
     r->next = j->running;
     if (r->next)
@@ -137,6 +161,7 @@ static void start_action(struct jobs *j, struct deferred *d)
     j->running = r->next;
     if (r->next)
         r->next->prev = NULL;
+    vr_free(r->cron);
     vr_free(r->name);
     vr_free(r);
     if (rc == -EAGAIN) { /* the pool is full: the job waits, pending again */
@@ -147,42 +172,42 @@ static void start_action(struct jobs *j, struct deferred *d)
     }
 }
 
-static void run_job(void *arg, const json_t *job)
+static void run_job(void *arg, const struct store_sched_job *job)
 {
     struct jobs *j = arg;
     struct shard *s = j->shard;
-    const char *id = json_string_value(json_object_get(job, "_id"));
-    const char *name = json_string_value(json_object_get(job, "name"));
-    json_t *args = json_array_get(json_object_get(job, "args"), 0);
-    if (!id || strlen(id) != STORE_ID_LEN)
-        return;
+    const char *id = job->id;
+    const char *name = json_string_value(json_object_get(job->doc, "name"));
+    json_t *args = json_array_get(json_object_get(job->doc, "args"), 0);
     const struct js_function *fn = s->rt && name ? js_runtime_find(s->rt, name) : NULL;
+    const char *cron = s->crons ? crons_started(s->crons, job) : NULL;
     if (!fn || fn->kind == JS_QUERY) {
         char msg[512];
         snprintf(msg, sizeof(msg), "Could not find function for '%s'", name ? name : "?");
-        log_run("function", name ? name : "?", id, 0, msg, 0);
-        mark(j, id, "failed", msg, clock_wall_ms());
+        log_run(cron, "function", name ? name : "?", id, 0, msg, 0);
+        mark_job(j, id, job, "failed", msg, clock_wall_ms());
         return;
     }
-    char *text = args ? json_dumps(args, JSON_COMPACT) : NULL;
-    if (!text)
-        text = strdup("{}");
+    json_t *empty = NULL;
+    if (!json_is_object(args))
+        args = empty = json_object();
+    char *text = json_dumps(args, JSON_COMPACT);
     if (fn->kind == JS_MUTATION) {
-        run_mutation(j, fn, id, text);
-        free(text);
-        return;
+        run_mutation(j, fn, job, args, text, cron);
+        goto out;
     }
-    if (mark(j, id, "inProgress", NULL, 0) < 0) {
-        free(text);
-        return;
-    }
+    if (mark_job(j, id, job, "inProgress", NULL, 0) != 0)
+        goto out;
     struct deferred *d = vr_calloc(1, sizeof(*d));
     memcpy(d->id, id, sizeof(d->id));
     d->name = vr_strdup(name);
+    d->cron = cron ? vr_strdup(cron) : NULL;
     d->args = vr_strdup(text);
-    free(text);
     *j->deferred_tail = d;
     j->deferred_tail = &d->next;
+out:
+    free(text);
+    json_decref(empty);
 }
 
 /* Actions a previous process left inProgress never finished here: at most once means they are
@@ -190,25 +215,23 @@ static void run_job(void *arg, const json_t *job)
 static int fail_interrupted(struct jobs *j, struct buf *err)
 {
     struct store *st = j->shard->store;
-    json_t *list = NULL;
+    struct store_sched_job *list = NULL;
+    size_t i, n = 0;
     int r = -1;
     struct store_txn *t = store_txn_begin(st, 1, err);
     if (!t)
         return -1;
-    if (store_sched_due(t, "inProgress", -1, (size_t)-1, &list, err) < 0)
+    if (store_sched_due(t, "inProgress", -1, (size_t)-1, &list, &n, err) < 0)
         goto out;
-    size_t i;
-    json_t *doc;
-    json_array_foreach(list, i, doc) {
-        const char *id = json_string_value(json_object_get(doc, "_id"));
-        if (id && store_sched_set_state(t, id, "failed",
-                                        "Transient error while executing action: the server "
-                                        "stopped while it was running; scheduled actions run "
-                                        "at most once, so it was not retried",
-                                        clock_wall_ms(), err) < 0)
+    for (i = 0; i < n; i++) {
+        if (store_sched_finish(t, &list[i], "failed",
+                               "Transient error while executing action: the server stopped "
+                               "while it was running; scheduled actions run at most once, so it "
+                               "was not retried",
+                               clock_wall_ms(), err) < 0)
             goto out;
         log_warn("sched", "action %s (job %s) was running when the server stopped: failed",
-                 json_string_value(json_object_get(doc, "name")), id);
+                 json_string_value(json_object_get(list[i].doc, "name")), list[i].id);
     }
     if (store_txn_commit(t, NULL, err) < 0)
         goto out;
@@ -217,7 +240,7 @@ out:
     if (r < 0)
         store_txn_abort(t);
     store_txn_free(t);
-    json_decref(list);
+    store_sched_jobs_free(list, n);
     return r;
 }
 
@@ -235,6 +258,7 @@ struct jobs *jobs_new(struct loop *l, struct shard *s, const struct jobs_options
         return NULL;
     }
     s->sched = j->sched;
+    s->crons = crons_new(s);
     s->js_opts.max_scheduled = opts && opts->max_pending ? opts->max_pending : 1000000;
     s->js_opts.scheduled = sched_pending(j->sched);
     return j;
@@ -250,6 +274,7 @@ void jobs_flush(struct jobs *j, int batch_failed)
         if (!batch_failed) /* else the mark was lost: the job is pending and runs later */
             start_action(j, d);
         vr_free(d->name);
+        vr_free(d->cron);
         vr_free(d->args);
         vr_free(d);
         d = next;
@@ -269,6 +294,8 @@ void jobs_free(struct jobs *j)
         return;
     jobs_flush(j, 1); /* actions not started: their marks say inProgress, failed at restart */
     j->shard->sched = NULL;
+    crons_free(j->shard->crons);
+    j->shard->crons = NULL;
     sched_free(j->sched);
     vr_free(j);
 }

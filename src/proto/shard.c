@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
+#include "proto/crons.h"
 #include "sched/sched.h"
 #include "base/banned.h"
 
@@ -85,6 +86,10 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     opts.env_json = env_text;
     if (js_runtime_new(s->store, &opts, bundle, len, name, &rt, err) < 0)
         goto out;
+    if (s->crons && crons_check(rt, err) < 0) {
+        js_runtime_free(rt);
+        goto out;
+    }
     if (s->rt)
         js_runtime_free(s->rt);
     s->rt = rt;
@@ -101,6 +106,8 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     if (s->actions)
         action_pool_load(s->actions, bundle, len, name, env_text);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
+    if (s->crons)
+        crons_sync(s->crons);
     log_info("app", "loaded %zu functions from \"%s\"", js_runtime_app_function_count(rt), name);
     rc = 0;
 out:

@@ -31,6 +31,8 @@ struct shard {
                                     run inline through shard_call */
     struct sched *sched;   /* the scheduler over `_scheduled_functions` (proto/jobs.h); sees
                               every committed write set; NULL: none */
+    struct crons *crons;   /* crons.ts's jobs (proto/crons.h), checked and synced by each load;
+                              NULL: none */
     char *bundle;          /* the running version's bundle (a copy), for reloads; NULL: none */
     size_t bundle_len;
     char *bundle_name;

@@ -1,7 +1,8 @@
 /* sched: the due-job timer over `_scheduled_functions` (sched.h). The timer is armed for the
  * earliest pending job; when it fires, one read transaction lists up to per_iteration due jobs
- * (earliest first) and each goes to the run callback; if the list was full the timer fires
- * again in the next loop iteration, after the loop has served I/O. Writes to the table (new
+ * (earliest first) and each goes to the run callback, for at most SLICE_NS per iteration; what
+ * is left of the list, or more due jobs if the list was full, run in the next loop iteration,
+ * after the loop has served I/O. Writes to the table (new
  * jobs, state changes) are seen through write sets and re-arm the timer after their commit. */
 #include "sched/sched.h"
 
@@ -14,6 +15,10 @@
 #include "store/key.h"
 
 #include "base/banned.h"
+
+/* Jobs of one iteration stop starting after this much time (as well as after per_iteration
+ * jobs): a slow machine, or slow jobs, still give clients their turn every ~10 ms. */
+#define SLICE_NS (10 * 1000000ull)
 
 struct sched {
     struct loop *loop;
@@ -30,6 +35,12 @@ struct sched {
     int stopped;
     int running;               /* inside on_timer */
     uint64_t hold_until;       /* monotonic ms before which nothing starts (sched_delay) */
+    /* The due jobs read last, started in order over one or more iterations. One may have
+     * changed since it was read (canceled): running it then fails with STORE_ERR_CHANGED and
+     * changes nothing (store_sched_finish), so a stale entry never runs a job twice. */
+    struct store_sched_job *due;
+    size_t ndue, next;
+    int full;                  /* the last read hit per_iteration: more may be due */
 };
 
 static void recount(struct sched *s)
@@ -40,44 +51,54 @@ static void recount(struct sched *s)
     buf_release(&err);
 }
 
+static void drop_list(struct sched *s)
+{
+    store_sched_jobs_free(s->due, s->ndue);
+    s->due = NULL;
+    s->ndue = s->next = 0;
+}
+
 static void on_timer(struct loop *l, struct timer *t)
 {
     struct sched *s = t->arg;
     if (s->stopped)
         return;
-    struct buf err = BUF_INIT(4096);
-    json_t *due = NULL;
-    struct store_txn *txn = store_txn_begin(s->store, 0, &err);
-    if (!txn || store_sched_due(txn, "pending", clock_wall_ms(), s->per_iteration, &due,
-                                &err) < 0) {
-        log_error("sched", "reading due jobs failed: %s", err.data);
-        if (txn) {
-            store_txn_abort(txn);
+    if (s->next >= s->ndue) { /* read the next due jobs */
+        struct buf err = BUF_INIT(4096);
+        drop_list(s);
+        struct store_txn *txn = store_txn_begin(s->store, 0, &err);
+        if (!txn || store_sched_due(txn, "pending", clock_wall_ms(), s->per_iteration, &s->due,
+                                    &s->ndue, &err) < 0) {
+            log_error("sched", "reading due jobs failed: %s", err.data);
+            if (txn)
+                store_txn_abort(txn);
             store_txn_free(txn);
+            buf_release(&err);
+            loop_timer_start(l, t, 1000);
+            return;
         }
-        loop_timer_start(l, t, 1000);
-        goto out;
+        store_txn_commit(txn, NULL, &err);
+        store_txn_free(txn);
+        buf_release(&err);
+        s->full = s->ndue == s->per_iteration;
     }
-    store_txn_commit(txn, NULL, &err);
-    store_txn_free(txn);
     s->running = 1;
-    size_t i, n = json_array_size(due);
-    for (i = 0; i < n && !s->stopped; i++) {
+    uint64_t t0 = clock_mono_ns();
+    while (s->next < s->ndue && !s->stopped) {
         s->started++;
-        s->run(s->arg, json_array_get(due, i));
+        s->run(s->arg, &s->due[s->next++]);
         if (loop_now_ms(l) < s->hold_until)
             break; /* the callback asked for a pause */
+        if (clock_mono_ns() - t0 >= SLICE_NS)
+            break; /* clients' turn; the rest of the list runs in the next iteration */
     }
     s->running = 0;
     if (loop_now_ms(l) < s->hold_until)
         loop_timer_start(l, t, s->hold_until - loop_now_ms(l));
-    else if (n == s->per_iteration)
+    else if (s->next < s->ndue || s->full)
         loop_timer_start(l, t, 0); /* more may be due: next iteration, after I/O */
     else
         s->dirty = 1; /* sched_flush arms the timer for the next one */
-out:
-    json_decref(due);
-    buf_release(&err);
 }
 
 struct sched *sched_new(struct loop *l, struct store *st, const struct sched_options *opts,
@@ -108,6 +129,7 @@ void sched_free(struct sched *s)
     if (!s)
         return;
     loop_timer_stop(s->loop, &s->timer);
+    drop_list(s);
     buf_release(&s->pending_prefix);
     vr_free(s);
 }
@@ -137,6 +159,7 @@ void sched_flush(struct sched *s, int batch_failed)
 {
     if (batch_failed) {
         recount(s);
+        drop_list(s); /* the jobs of the lost batch are pending again: read them again */
         s->dirty = 1;
     }
     if (!s->dirty || s->stopped || s->running)

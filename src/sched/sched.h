@@ -16,8 +16,8 @@
 
 struct sched;
 
-/* Runs one due job (its document; borrowed for the call). */
-typedef void (*sched_run_fn)(void *arg, const json_t *job);
+/* Runs one due job (as read; borrowed for the call). */
+typedef void (*sched_run_fn)(void *arg, const struct store_sched_job *job);
 
 struct sched_options {
     unsigned per_iteration; /* jobs started per loop iteration; default 64 */

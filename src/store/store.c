@@ -475,6 +475,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
                 "CREATE TABLE IF NOT EXISTS _vr_idem (k TEXT PRIMARY KEY, v TEXT NOT NULL, "
                 "  version INTEGER NOT NULL, at REAL NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS _vr_env (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS _vr_cron (name TEXT PRIMARY KEY, spec TEXT NOT NULL, "
+                "  job TEXT NOT NULL, last_run REAL);"
                 "INSERT OR IGNORE INTO _vr_meta VALUES ('format', 1), ('version', 0), "
                 "  ('next_table', 1), ('next_index', 1), ('last_ct', 0.0), ('schema', NULL);"
                 "COMMIT;",

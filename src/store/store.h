@@ -81,6 +81,7 @@ enum store_err {
     STORE_ERR_TOO_LARGE, /* a document, patch or index key over its limit */
     STORE_ERR_TOO_DEEP,  /* a value nested deeper than VALUE_MAX_DEPTH */
     STORE_ERR_RESERVED,  /* a field name reserved for system fields */
+    STORE_ERR_CHANGED,   /* a job changed since it was read (store_sched_finish) */
 };
 
 struct store_options {
@@ -237,23 +238,45 @@ int store_env_remove(struct store *s, const char *name, size_t name_len, struct 
  *    state: {kind: "pending"|"inProgress"|"success"|"canceled"} | {kind: "failed", error}}
  * store_sched_insert: a pending job (args: value.h JSON of an object) in transaction t.
  * store_sched_set_state: sets state.kind (and error for "failed"; completedTime when
- * completed_ms > 0). store_sched_get: *doc = the job (a new reference) or NULL when no such job;
- * 0 or -1. store_sched_next: the earliest pending job's scheduledTime, or -1 when none.
+ * completed_ms > 0). store_sched_finish: the same for a job as store_sched_due read it, without
+ * reading it again: fails with STORE_ERR_CHANGED (and changes nothing) when the job's document
+ * changed since (canceled or run meanwhile), which is what keeps a job's run exactly once.
+ * store_sched_get: *doc = the job (a new reference) or NULL when no such job; 0 or -1.
+ * store_sched_next: the earliest pending job's scheduledTime, or -1 when none.
  * store_sched_due: up to `limit` jobs in state `kind` due at `now_ms` (any time: now_ms < 0),
- * earliest first, as JSON documents in *out (a new array). store_sched_count: pending jobs (one index range count).
+ * earliest first, in *jobs (*n of them; free with store_sched_jobs_free).
+ * store_sched_count: pending jobs (one index range count).
  * store_sched_index_id: the id of by_state_time (write sets touching the table carry it). */
 #define STORE_SCHED_TABLE "_scheduled_functions"
 #define STORE_SCHED_INDEX "by_state_time"
 int store_sched_insert(struct store_txn *t, const char *name, const char *args, size_t len,
                        double scheduled_ms, char id_out[STORE_ID_LEN + 1], struct buf *err);
+struct store_sched_job {
+    char id[STORE_ID_LEN + 1];
+    char *text; /* the document as stored (NUL-terminated) */
+    size_t len;
+    json_t *doc; /* its parse */
+};
 int store_sched_set_state(struct store_txn *t, const char *id, const char *kind,
                           const char *error, double completed_ms, struct buf *err);
+int store_sched_finish(struct store_txn *t, const struct store_sched_job *job, const char *kind,
+                       const char *error, double completed_ms, struct buf *err);
 int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct buf *err);
 int store_sched_next(struct store_txn *t, double *when, struct buf *err);
 int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
-                    json_t **out, struct buf *err);
+                    struct store_sched_job **jobs, size_t *n, struct buf *err);
+void store_sched_jobs_free(struct store_sched_job *jobs, size_t n);
 int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err);
 uint32_t store_sched_index_id(struct store *s);
+
+/* Cron jobs' durable state, the table _vr_cron (store_sched.c): per cron job name its spec
+ * (what it runs and when, as text), the id of its next job in `_scheduled_functions` and when
+ * its last run started (ms, -1: never). store_cron_list: *out = {name: {spec, job, lastRun}}.
+ * put/delete write in transaction t (with the jobs they go with). */
+int store_cron_list(struct store *s, json_t **out, struct buf *err);
+int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
+                   double last_run, struct buf *err);
+int store_cron_delete(struct store_txn *t, const char *name, struct buf *err);
 
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);

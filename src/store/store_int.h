@@ -135,6 +135,22 @@ void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_
 int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
                  struct buf *out);
 int st_name_ok(const char *name);
+/* store_write.c: the top-level fields of a JSON object jansson has validated, as raw spans
+ * (key with its quotes, value) in text order; *out is allocated (vr_free), the count returned. */
+struct st_span {
+    size_t ks, ke, vs, ve;
+};
+size_t st_scan_object(const char *p, size_t n, struct st_span **out);
+/* store_write.c: rewrites document `id` for an internal writer (a system table): fn gets the
+ * stored text and its parse and fills new_text (the whole document without the closing `}`,
+ * system fields first, as stored) and *new_doc (its parse, a new reference); the store moves
+ * the index rows and records the write set. No schema validation. With `expect` (the text the
+ * caller read earlier, expect_doc its parse) a document whose text differs fails with
+ * STORE_ERR_CHANGED and is left alone; the stored text is not parsed again. */
+typedef int (*st_rewrite_fn)(void *arg, const char *text, size_t len, const json_t *doc,
+                             struct buf *new_text, json_t **new_doc, struct buf *err);
+int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size_t expect_len,
+                   const json_t *expect_doc, st_rewrite_fn fn, void *arg, struct buf *err);
 /* store_schema.c: creates index `decl` ({"name", "fields"}) on tb and fills it. */
 int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
 /* store_sched.c: creates the _scheduled_functions system table and its index if missing. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "store/key.h"
 
 #include "base/banned.h"
@@ -69,22 +70,78 @@ out:
     return r;
 }
 
+struct new_state {
+    const char *kind, *error;
+    double completed_ms;
+};
+
+/* st_rewrite_fn: the job with its state (and completedTime) replaced; every other field's
+ * text is kept as stored. */
+static int splice_state(void *arg, const char *text, size_t len, const json_t *doc,
+                        struct buf *out, json_t **new_doc, struct buf *err)
+{
+    const struct new_state *ns = arg;
+    struct st_span *sp = NULL;
+    size_t n = st_scan_object(text, len, &sp);
+    json_t *state = json_pack("{s:s}", "kind", ns->kind);
+    char *etext = NULL;
+    int r = -1;
+    if (ns->error) {
+        json_t *e = json_string(ns->error);
+        if (!e)
+            e = json_string("(the error is not UTF-8)");
+        etext = json_dumps(e, JSON_ENCODE_ANY);
+        json_object_set_new(state, "error", e);
+    }
+    int first = 1;
+    buf_append_byte(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = sp[i].ke - sp[i].ks;
+        const char *k = text + sp[i].ks;
+        if ((kl == 7 && !memcmp(k, "\"state\"", 7)) ||
+            (kl == 15 && !memcmp(k, "\"completedTime\"", 15)))
+            continue;
+        if (!first)
+            buf_append_byte(out, ',');
+        first = 0;
+        buf_append(out, k, kl);
+        buf_append_byte(out, ':');
+        buf_append(out, text + sp[i].vs, sp[i].ve - sp[i].vs);
+    }
+    if (buf_appendf(out, "%s\"state\":{\"kind\":\"%s\"", first ? "" : ",", ns->kind) < 0 ||
+        (etext && buf_appendf(out, ",\"error\":%s", etext) < 0) || buf_append_byte(out, '}') < 0 ||
+        (ns->completed_ms > 0 &&
+         buf_appendf(out, ",\"completedTime\":%.17g", ns->completed_ms) < 0)) {
+        st_fail(err, "the job's error message is too large");
+        goto out;
+    }
+    *new_doc = json_copy((json_t *)doc);
+    json_object_set(*new_doc, "state", state);
+    if (ns->completed_ms > 0)
+        json_object_set_new(*new_doc, "completedTime", json_real(ns->completed_ms));
+    r = 0;
+out:
+    json_decref(state);
+    free(etext);
+    vr_free(sp);
+    return r;
+}
+
 int store_sched_set_state(struct store_txn *t, const char *id, const char *kind,
                           const char *error, double completed_ms, struct buf *err)
 {
-    json_t *state = json_pack("{s:s}", "kind", kind);
-    if (error) {
-        json_t *e = json_string(error);
-        json_object_set_new(state, "error", e ? e : json_string("(the error is not UTF-8)"));
-    }
-    json_t *patch = json_pack("{s:o}", "state", state);
-    if (completed_ms > 0)
-        json_object_set_new(patch, "completedTime", json_real(completed_ms));
-    char *text = json_dumps(patch, JSON_COMPACT);
-    json_decref(patch);
-    int r = store_patch(t, id, strlen(id), text, strlen(text), NULL, 0, err);
-    free(text);
-    return r;
+    struct new_state ns = { kind, error, completed_ms };
+    if (!store_id_table(t->s, id, strlen(id)) ||
+        strcmp(store_id_table(t->s, id, strlen(id)), STORE_SCHED_TABLE))
+        return st_failk(t->s, STORE_ERR_INVALID_ID, err, "`%s` is not a scheduled job", id);
+    return st_doc_rewrite(t, id, NULL, 0, NULL, splice_state, &ns, err);
+}
+
+int store_sched_finish(struct store_txn *t, const struct store_sched_job *job, const char *kind,
+                       const char *error, double completed_ms, struct buf *err)
+{
+    struct new_state ns = { kind, error, completed_ms };
+    return st_doc_rewrite(t, job->id, job->text, job->len, job->doc, splice_state, &ns, err);
 }
 
 int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct buf *err)
@@ -109,8 +166,8 @@ out:
 
 /* Jobs in state `kind` with scheduledTime <= now_ms (or all of them for now_ms < 0), earliest
  * first, at most `limit`. */
-static int scan_kind(struct store_txn *t, const char *kind, double now_ms, size_t limit,
-                     json_t *arr, struct buf *err)
+int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
+                    struct store_sched_job **out, size_t *count, struct buf *err)
 {
     char range[160];
     if (now_ms < 0)
@@ -121,51 +178,71 @@ static int scan_kind(struct store_txn *t, const char *kind, double now_ms, size_
                  now_ms);
     struct store_cursor *c = NULL;
     struct buf doc = BUF_INIT(STORE_MAX_DOC + 4096);
-    size_t n = 0;
+    struct store_sched_job *jobs = NULL;
+    size_t n = 0, cap = 0, seen = 0;
     int r = -1, done = 0;
     if (store_scan_open(t, STORE_SCHED_TABLE, STORE_SCHED_INDEX, range, strlen(range), 0, &c,
                         err) < 0)
         goto out;
-    while (n < limit) {
+    while (seen < limit) {
         buf_reset(&doc);
         if (store_scan_next(c, &doc, &done, err) < 0)
             goto out;
         if (done)
             break;
+        seen++;
         json_t *d = json_loadb(doc.data, doc.len, STORE_JSON_FLAGS, NULL);
-        if (d)
-            json_array_append_new(arr, d);
-        n++;
+        const char *id = json_string_value(json_object_get(d, "_id"));
+        if (!id || strlen(id) != STORE_ID_LEN) {
+            json_decref(d);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            jobs = vr_realloc(jobs, cap * sizeof(*jobs));
+        }
+        struct store_sched_job *j = &jobs[n++];
+        memcpy(j->id, id, STORE_ID_LEN + 1);
+        j->doc = d;
+        j->len = doc.len;
+        j->text = vr_malloc(doc.len + 1);
+        memcpy(j->text, doc.data, doc.len);
+        j->text[doc.len] = '\0';
     }
     r = 0;
 out:
     if (c)
-        store_scan_close(c, n);
+        store_scan_close(c, seen);
     buf_release(&doc);
+    if (r < 0) {
+        store_sched_jobs_free(jobs, n);
+        jobs = NULL;
+        n = 0;
+    }
+    *out = jobs;
+    *count = n;
     return r;
+}
+
+void store_sched_jobs_free(struct store_sched_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(jobs[i].doc);
+        vr_free(jobs[i].text);
+    }
+    vr_free(jobs);
 }
 
 int store_sched_next(struct store_txn *t, double *when, struct buf *err)
 {
-    json_t *arr = json_array();
+    struct store_sched_job *jobs = NULL;
+    size_t n = 0;
     *when = -1;
-    int r = scan_kind(t, "pending", -1, 1, arr, err);
-    if (r == 0 && json_array_size(arr))
-        *when = json_number_value(json_object_get(json_array_get(arr, 0), "scheduledTime"));
-    json_decref(arr);
+    int r = store_sched_due(t, "pending", -1, 1, &jobs, &n, err);
+    if (r == 0 && n)
+        *when = json_number_value(json_object_get(jobs[0].doc, "scheduledTime"));
+    store_sched_jobs_free(jobs, n);
     return r;
-}
-
-int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
-                    json_t **out, struct buf *err)
-{
-    *out = json_array();
-    if (scan_kind(t, kind, now_ms, limit, *out, err) < 0) {
-        json_decref(*out);
-        *out = NULL;
-        return -1;
-    }
-    return 0;
 }
 
 int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err)
@@ -197,4 +274,68 @@ out:
     buf_release(&lo);
     buf_release(&hi);
     return r;
+}
+
+/* ---- cron jobs' state (_vr_cron) ---- */
+
+int store_cron_list(struct store *s, json_t **out, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, NULL, err, "SELECT name, spec, job, last_run FROM _vr_cron");
+    *out = NULL;
+    if (!st)
+        return -1;
+    json_t *rows = json_object();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_pack("{s:s, s:s, s:f}", "spec",
+                                (const char *)sqlite3_column_text(st, 1), "job",
+                                (const char *)sqlite3_column_text(st, 2), "lastRun",
+                                sqlite3_column_type(st, 3) == SQLITE_NULL
+                                    ? -1.0
+                                    : sqlite3_column_double(st, 3));
+        if (row)
+            json_object_set_new(rows, (const char *)sqlite3_column_text(st, 0), row);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        return st_sqlerr(s, err, "list cron jobs");
+    }
+    *out = rows;
+    return 0;
+}
+
+int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
+                   double last_run, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(t->s, NULL, err,
+                               "INSERT OR REPLACE INTO _vr_cron(name, spec, job, last_run) "
+                               "VALUES (?1, ?2, ?3, ?4)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, spec, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, job, -1, SQLITE_STATIC);
+    if (last_run >= 0)
+        sqlite3_bind_double(st, 4, last_run);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(t->s, err, "store a cron job");
+    t->wrote = 1;
+    return 0;
+}
+
+int store_cron_delete(struct store_txn *t, const char *name, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(t->s, NULL, err, "DELETE FROM _vr_cron WHERE name = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return st_sqlerr(t->s, err, "delete a cron job");
+    t->wrote = 1;
+    return 0;
 }

@@ -20,9 +20,7 @@
 
 /* ---- a scanner for the top-level fields of a JSON object already validated by jansson ---- */
 
-struct span {
-    size_t ks, ke, vs, ve; /* raw key (with quotes) and raw value */
-};
+#define span st_span
 
 static size_t skip_ws(const char *p, size_t n, size_t i)
 {
@@ -65,7 +63,7 @@ static size_t skip_value(const char *p, size_t n, size_t i)
     return i;
 }
 
-static size_t scan_object(const char *p, size_t n, struct span **out)
+size_t st_scan_object(const char *p, size_t n, struct span **out)
 {
     size_t cnt = 0, cap = 0, i = skip_ws(p, n, 0);
     *out = NULL;
@@ -96,6 +94,10 @@ static size_t scan_object(const char *p, size_t n, struct span **out)
 
 static json_t *span_key(const char *p, const struct span *sp)
 {
+    /* keys come from text jansson has validated: without an escape they are the bytes between
+     * the quotes */
+    if (sp->ke - sp->ks >= 2 && !memchr(p + sp->ks, '\\', sp->ke - sp->ks))
+        return json_stringn(p + sp->ks + 1, sp->ke - sp->ks - 2);
     return json_loadb(p + sp->ks, sp->ke - sp->ks, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
@@ -313,7 +315,7 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
     if (!(ct > s->last_ct))
         ct = nextafter(s->last_ct, INFINITY);
     doc_head(&text, id, ct);
-    size_t n = scan_object(doc_json, len, &sp);
+    size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
     if (doc_finish(s, &text, err) < 0)
@@ -368,8 +370,9 @@ struct loaded {
     char id[STORE_ID_LEN + 1];
 };
 
-static int load(struct store_txn *t, const char *id, size_t id_len, struct loaded *l,
-                struct buf *err)
+/* Reads the stored text of document id (and its table and by_id key) into l. */
+static int load_text(struct store_txn *t, const char *id, size_t id_len, struct loaded *l,
+                     struct buf *err)
 {
     struct store *s = t->s;
     uint32_t num;
@@ -395,11 +398,26 @@ static int load(struct store_txn *t, const char *id, size_t id_len, struct loade
         return st_failk(s, STORE_ERR_NOT_FOUND, err, "document `%s` not found", l->id);
     if (rc != SQLITE_ROW)
         return st_sqlerr(s, err, "get");
-    l->doc = json_loadb(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
+    return 0;
+}
+
+/* Sets l->doc (the parse of l->text, or a new reference to `parsed`) and l->ct. */
+static int parse_loaded(struct loaded *l, const json_t *parsed, struct buf *err)
+{
+    l->doc = parsed ? json_incref((json_t *)parsed)
+                    : json_loadb(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
     if (!l->doc)
         return st_fail(err, "document `%s` is corrupt", l->id);
     l->ct = json_number_value(json_object_get(l->doc, "_creationTime"));
     return 0;
+}
+
+static int load(struct store_txn *t, const char *id, size_t id_len, struct loaded *l,
+                struct buf *err)
+{
+    if (load_text(t, id, id_len, l, err) < 0)
+        return -1;
+    return parse_loaded(l, NULL, err);
 }
 
 static void loaded_init(struct loaded *l)
@@ -417,18 +435,28 @@ static void loaded_release(struct loaded *l)
 }
 
 /* Stores new_text for the loaded document and moves its index rows; records the write set. */
+static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
+                         const json_t *nd, struct buf *err);
+
 static int update(struct store_txn *t, struct loaded *l, const struct buf *new_text,
                   struct buf *err)
+{
+    json_t *nd = json_loadb(new_text->data, new_text->len, STORE_JSON_FLAGS, NULL);
+    if (!nd)
+        return st_fail(err, "internal error: spliced document is not valid JSON");
+    int r = update_parsed(t, l, new_text, nd, err);
+    json_decref(nd);
+    return r;
+}
+
+/* update with the new document already parsed (nd: its parse, borrowed). */
+static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
+                         const json_t *nd, struct buf *err)
 {
     struct store *s = t->s;
     struct st_table *tb = l->tb;
     struct buf ok = BUF_INIT(STORE_MAX_KEY), nk = BUF_INIT(STORE_MAX_KEY);
-    json_t *nd = json_loadb(new_text->data, new_text->len, STORE_JSON_FLAGS, NULL);
     int r = -1;
-    if (!nd) {
-        st_fail(err, "internal error: spliced document is not valid JSON");
-        goto out;
-    }
     if (s->validate && validate(s, tb, nd, err) < 0)
         goto out;
     if (step_blob2(s, st_prep(s, &tb->upd, err, "UPDATE d%u SET j = ?2 WHERE k = ?1", tb->num),
@@ -454,7 +482,6 @@ static int update(struct store_txn *t, struct loaded *l, const struct buf *new_t
     }
     r = 0;
 out:
-    json_decref(nd);
     buf_release(&ok);
     buf_release(&nk);
     return r;
@@ -467,7 +494,7 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     struct loaded l;
     struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
     struct span *osp = NULL, *psp = NULL;
-    json_t *patch = NULL, *okeys = json_object(), *pmap = json_object();
+    json_t *patch = NULL, *okeys = json_object(), *pmap = json_object(), *nd = NULL;
     size_t mark = 0;
     int r = -1, in_sp = 0;
     loaded_init(&l);
@@ -488,8 +515,8 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     if (savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;
-    size_t on = scan_object(l.text.data, l.text.len, &osp);
-    size_t pn = scan_object(fields_json, len, &psp);
+    size_t on = st_scan_object(l.text.data, l.text.len, &osp);
+    size_t pn = st_scan_object(fields_json, len, &psp);
     for (size_t j = 0; j < pn; j++) {
         json_t *pk = span_key(fields_json, &psp[j]);
         if (pk)
@@ -536,10 +563,17 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     }
     if (doc_finish(s, &text, err) < 0)
         goto out;
-    r = update(t, &l, &text, err);
+    /* the spliced text's parse, without parsing it: the old fields, less the removed, with the
+     * patch's (parsed above from the very bytes spliced in) */
+    nd = json_copy(l.doc);
+    for (size_t i = 0; i < n_remove; i++)
+        json_object_del(nd, remove_fields[i]);
+    json_object_update(nd, patch);
+    r = update_parsed(t, &l, &text, nd, err);
 out:
     if (in_sp)
         r = savepoint_end(t, r, mark);
+    json_decref(nd);
     vr_free(osp);
     vr_free(psp);
     json_decref(patch);
@@ -571,7 +605,7 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
         goto out;
     in_sp = 1;
     doc_head(&text, l.id, l.ct);
-    size_t n = scan_object(doc_json, len, &sp);
+    size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
     if (doc_finish(s, &text, err) < 0)
@@ -621,6 +655,40 @@ out:
     if (in_sp)
         r = savepoint_end(t, r, mark);
     buf_release(&k);
+    loaded_release(&l);
+    return r;
+}
+
+/* ---- internal rewrites (system tables) ---- */
+
+int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size_t expect_len,
+                   const json_t *expect_doc, st_rewrite_fn fn, void *arg, struct buf *err)
+{
+    struct store *s = t->s;
+    struct loaded l;
+    struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
+    json_t *nd = NULL;
+    size_t mark = 0;
+    int r = -1, in_sp = 0;
+    loaded_init(&l);
+    if (op_check(t, err) < 0 || load_text(t, id, strlen(id), &l, err) < 0)
+        goto out;
+    if (expect && (l.text.len != expect_len || memcmp(l.text.data, expect, expect_len))) {
+        st_failk(s, STORE_ERR_CHANGED, err, "document `%s` changed since it was read", l.id);
+        goto out;
+    }
+    if (parse_loaded(&l, expect ? expect_doc : NULL, err) < 0 ||
+        fn(arg, l.text.data, l.text.len, l.doc, &text, &nd, err) < 0)
+        goto out;
+    if (doc_finish(s, &text, err) < 0 || savepoint(t, &mark, err) < 0)
+        goto out;
+    in_sp = 1;
+    r = update_parsed(t, &l, &text, nd, err);
+out:
+    if (in_sp)
+        r = savepoint_end(t, r, mark);
+    json_decref(nd);
+    buf_release(&text);
     loaded_release(&l);
     return r;
 }

@@ -1,6 +1,6 @@
 // A Convex project's layout and imports (issue 8, items 1 and 2) on apps/convex-layout: the
 // functions folder found as Convex finds it (convex/, convex.json's `functions`, vireo/),
-// nested modules, config/test/declaration files left out, crons.ts and http.ts loaded with one
+// nested modules, config/test/declaration files left out, crons.ts (scheduled) and http.ts loaded with one
 // log line each, and `convex/values`, `convex/server`, `convex/browser` resolved to Vireo's
 // prelude while the real `convex` package is installed in the app's node_modules.
 import { test, describe, before, after } from "node:test";
@@ -162,9 +162,9 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
         assert.ok((await s.value("query", "messages:list", {})).every((m) => m.includes(": ")));
     });
 
-    test("crons.ts and http.ts load, say once what they define, and keep their functions", async () => {
-        const crons = s.stderr.match(/crons\.ts: cron jobs are not supported yet \(issue 9\); 2 jobs defined, not scheduled/g);
-        assert.equal(crons && crons.length, 1, s.stderr);
+    test("crons.ts and http.ts load (the cron jobs scheduled, the routes served) and keep their functions", async () => {
+        assert.match(s.stderr, /\[cron\] "clear messages" \(messages:clear\): scheduled, next run /);
+        assert.match(s.stderr, /\[cron\] "nightly" \(crons:tick\): scheduled, next run \d{4}-\d\d-\d\dT03:30:00Z/);
         const http = s.stderr.match(/http\.ts: 2 HTTP routes served \(GET \/hello, POST \/files\/\*\)/g);
         assert.equal(http && http.length, 1, s.stderr);
         assert.deepEqual(await s.value("query", "http:routes", {}), ["GET /hello", "POST /files/*"]);

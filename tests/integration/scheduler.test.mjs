@@ -5,7 +5,7 @@
 // and 100,000 jobs due at once while a client's queries stay answered.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, tempDir, sleep, waitFor, SyncConn, modOf } from "./helpers.mjs";
+import { startServer, tempDir, sleep, waitFor, SyncConn, modOf, VIREO_BIN } from "./helpers.mjs";
 
 const servers = [];
 after(async () => {
@@ -179,21 +179,26 @@ test("kill -9 with 1,000 pending jobs: after the restart each ran exactly once",
     await s.stop();
 });
 
-test("100,000 jobs due at once: a client's queries stay answered", async () => {
+// Under ASan every job costs ~10x more, and CI runs this file under ASan too: 20,000 jobs keep
+// that run bounded; the latency bound is the same (the scheduler yields to clients every ~10 ms
+// whatever a job costs).
+const BURST = /\/asan\//.test(VIREO_BIN) ? 20000 : 100000;
+
+test(`${BURST.toLocaleString("en")} jobs due at once: a client's queries stay answered`, { timeout: 150000 }, async () => {
     const s = await start(tempDir("scheduler"));
-    const dueAt = Date.now() + 4000;
-    for (let i = 0; i < 100; i++)
-        await s.value("mutation", "jobs:many", { n: 1000, prefix: `b${i}-`, ms: Math.max(0, dueAt - Date.now()) });
-    await sleep(Math.max(0, dueAt - Date.now()));
+    const t = Date.now() + 4000; // one due time for all of them
+    for (let i = 0; i < BURST / 1000; i++)
+        await s.value("mutation", "jobs:manyAt", { n: 1000, prefix: `b${i}-`, t });
+    const scheduledIn = Date.now() - (t - 4000);
+    await sleep(Math.max(0, t - Date.now()));
+    const pending = async () => (await s.get("/api/metrics")).json.scheduledPending;
     const lat = [];
     const t0 = Date.now();
     let done = false;
     const poll = (async () => {
         while (!done) {
-            await sleep(500);
-            // the last job created runs last (same due time, then creation order)
-            if ((await s.value("query", "jobs:count", { key: "b99-999" })) === 1) done = true;
-            if (Date.now() - t0 > 60000) done = true;
+            await sleep(250);
+            if ((await pending()) === 0 || Date.now() - t0 > 100000) done = true;
         }
     })();
     while (!done) {
@@ -206,10 +211,13 @@ test("100,000 jobs due at once: a client's queries stay answered", async () => {
     const elapsed = Date.now() - t0;
     lat.sort((a, b) => a - b);
     const p = (x) => lat[Math.min(lat.length - 1, Math.floor(lat.length * x))].toFixed(1);
-    const st = await s.value("query", "jobs:states", {});
-    console.log(`100k due jobs: ran in ${elapsed} ms; ${lat.length} queries meanwhile, ` +
+    console.log(`${BURST} due jobs (scheduled in ${scheduledIn} ms): ran in ${elapsed} ms ` +
+        `(${Math.round(BURST / elapsed * 1000)}/s); ${lat.length} queries meanwhile, ` +
         `p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${lat[lat.length - 1].toFixed(1)} ms`);
-    assert.equal(st.success, 100000, JSON.stringify(st));
+    assert.equal(await pending(), 0, `jobs still pending after ${elapsed} ms`);
+    const counts = await s.value("query", "jobs:counts", { prefix: "b" });
+    assert.equal(Object.keys(counts).length, BURST);
+    assert.deepEqual(Object.entries(counts).filter(([, n]) => n !== 1), []);
     assert.ok(lat.length > 10, "queries were answered while the jobs ran");
     assert.ok(lat[Math.floor(lat.length * 0.99)] < 1000, `query p99 ${p(0.99)} ms`);
     await s.stop();

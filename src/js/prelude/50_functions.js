@@ -447,14 +447,16 @@ function load() {
     const functions = [], handlers = [];
     const modules = app.modules || {};
     let httpRoutes = null;
+    let crons = null;
     loadedRouter = null;
     for (const mod of Object.keys(modules)) {
         const exports = modules[mod];
         if (exports === null || (typeof exports !== "object" && typeof exports !== "function"))
             continue;
         if (app.files && typeof app.files[mod] === "string") {
-            const routes = reportSpecialModule(mod, app.files[mod], exports);
-            if (routes) httpRoutes = routes;
+            const special = reportSpecialModule(mod, app.files[mod], exports);
+            if (special && special.routes) httpRoutes = special.routes;
+            if (special && special.crons) crons = special.crons;
         }
         for (const name of Object.keys(exports)) {
             const info = registry.get(exports[name]);
@@ -492,7 +494,7 @@ function load() {
     } else {
         schemaIndexes = null;
     }
-    return { functions: JSON.stringify(functions), schema, handlers,
+    return { functions: JSON.stringify(functions), schema, handlers, crons,
              httpRoutes: httpRoutes ? JSON.stringify(httpRoutes) : null };
 }
 

@@ -114,7 +114,7 @@ function componentsGeneric() {
     return make([]);
 }
 
-/* ---- cron jobs (scheduling them is issue 9) ---- */
+/* ---- cron jobs (scheduled by the shard: src/proto/crons.c) ---- */
 
 const DAYS_OF_WEEK = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
                       "saturday"];
@@ -310,22 +310,20 @@ function loadNotice(tag, text) {
 }
 
 /* crons.ts and http.ts at the root of the functions folder: Convex reads their default export.
- * Until cron lands, say once per load what is defined and not scheduled. http.ts's router is
- * kept (56_http.js) and its routes returned for the server; a route inside Vireo's reserved
- * paths throws (a load error). Returns the routes ([[method, path, isPrefix]]) or null. */
+ * Returns {crons} for crons.ts (Crons.export()'s JSON; the shard schedules them) and {routes}
+ * for http.ts ([[method, path, isPrefix]]; the router is kept for 56_http.js, and a route inside
+ * Vireo's reserved paths throws: a load error), or null. */
 function reportSpecialModule(mod, file, exports) {
     const d = exports && exports.default;
-    if (mod === "crons" && d && d.isCrons === true) {
-        const n = Object.keys(d.crons || {}).length;
-        loadNotice("app", `${file}: cron jobs are not supported yet (issue 9); ` +
-            `${n} job${n === 1 ? "" : "s"} defined, not scheduled`);
-    } else if (mod === "http" && d && d.isRouter === true) {
+    if (mod === "crons" && d && d.isCrons === true)
+        return { crons: d.export() };
+    if (mod === "http" && d && d.isRouter === true) {
         const routes = httpRoutesOf(d, file);
         loadedRouter = d;
         if (native.params[6] !== 1) native.log("info", "app", `${file}: ${routes.length} HTTP route${routes.length === 1 ? "" : "s"}` +
             ` served (${routes.map((r) => `${r[0]} ${r[1]}${r[2] ? "*" : ""}`).slice(0, 10)
                 .join(", ")}${routes.length > 10 ? ", ..." : ""})`);
-        return routes;
+        return { routes };
     }
     return null;
 }

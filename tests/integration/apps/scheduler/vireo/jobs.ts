@@ -138,3 +138,12 @@ export const states = query({
     return out;
   },
 });
+
+export const manyAt = mutation({
+  args: { n: v.number(), prefix: v.string(), t: v.number() },
+  handler: async (ctx, { n, prefix, t }) => {
+    for (let i = 0; i < n; i++)
+      await ctx.scheduler.runAt(t, internal.jobs.bump, { key: `${prefix}${i}` });
+    return n;
+  },
+});

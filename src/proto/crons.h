@@ -1,0 +1,31 @@
+/* crons: the cron jobs of crons.ts (Convex's cronJobs()) as jobs of `_scheduled_functions`.
+ * Each cron job always has exactly one next job pending; when that job starts, the one after it
+ * is scheduled in the same batch (so a crash keeps both or neither), counted from now — a
+ * restart runs a missed job once, late, and never replays every missed run. The state (which
+ * job is next, when the last run started) is durable in _vr_cron. Loop thread only. */
+#ifndef VR_PROTO_CRONS_H
+#define VR_PROTO_CRONS_H
+
+#include "proto/shard.h"
+
+#define CRONS_MAX 1000 /* cron jobs per app */
+
+struct crons;
+
+struct crons *crons_new(struct shard *s);
+void crons_free(struct crons *c);
+
+/* A version about to load: its crons.ts jobs must have valid schedules and name a mutation or
+ * action of that version. 0, or -1 with err ("crons.ts: cron job `x`: ..."). */
+int crons_check(const struct js_runtime *rt, struct buf *err);
+
+/* After a version loaded (and at start): makes the scheduled jobs match its crons.ts —
+ * unchanged jobs keep their next run, changed ones are rescheduled, removed ones canceled. */
+void crons_sync(struct crons *c);
+
+/* A due job is about to run: if it is a cron job's next run, schedules the run after it (in
+ * the current batch) and returns the cron job's name (valid until the next crons_sync); NULL
+ * otherwise. */
+const char *crons_started(struct crons *c, const struct store_sched_job *job);
+
+#endif
