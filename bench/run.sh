@@ -9,11 +9,12 @@ set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
-ALL="mutations push-latency fanout precision http-query connections convex-client"
+ALL="mutations push-latency fanout precision http-query connections convex-client scheduler"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
 # BENCH_ARGS: extra loadgen options for every scenario, e.g. "--duration 3" (see loadgen --help)
+# SCHED_ARGS: options of bench/scheduler.mjs, e.g. "--steady 500 --burst 2000"
 mkdir -p bench/results
 
 case "$DURABILITY" in full|relaxed) ;; *) echo "bench: DURABILITY must be full or relaxed" >&2; exit 2;; esac
@@ -90,11 +91,12 @@ for s in $SCENARIOS; do
         cleanup
         continue
     fi
-    if [ "$s" = convex-client ]; then
-        # the official convex npm client, driven from Node (bench/convex-client.mjs)
-        out=$(NODE_PATH="$PWD/node_modules" node bench/convex-client.mjs --port "$port" \
+    if [ "$s" = convex-client ] || [ "$s" = scheduler ]; then
+        # driven from Node: bench/convex-client.mjs (the official convex npm client),
+        # bench/scheduler.mjs (scheduled jobs over the HTTP API)
+        out=$(NODE_PATH="$PWD/node_modules" node "bench/$s.mjs" --port "$port" \
               --out "bench/results/$s.json" --commit "$commit" --note "$NOTE" \
-              --durability "$DURABILITY" 2>&1)
+              --durability "$DURABILITY" $([ "$s" = scheduler ] && echo "${SCHED_ARGS:-}") 2>&1)
     else
         out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s.json" --commit "$commit" \
               --note "$NOTE" --durability "$DURABILITY" "${args[@]}" ${BENCH_ARGS:-} 2>&1)

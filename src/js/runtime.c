@@ -1062,6 +1062,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     if (fn->kind == JS_ACTION && !rt->done && !exc)
         js_timers_drain(rt, start_ms); /* one that awaits a timer runs until it settles */
     if (fn->kind == JS_ACTION) { /* the timers it left never fire */
+        if (rt->timed_out) /* a pending termination would abort JSC on the next call in */
+            js_absorb_termination(rt);
         JSValueRef targs[2] = { JSValueMakeNumber(ctx, 3), JSValueMakeNumber(ctx, rt->exec_id) };
         JSValueRef texc = NULL;
         JSObjectCallAsFunction(ctx, rt->timers_fn, NULL, 2, targs, &texc);

@@ -408,7 +408,8 @@ TEST(determinism)
     f->rt->seed_state = seed;
     CHECK(strcmp(call(f, "messages:randAction", "{}"), first) != 0);
     const char *m = call(f, "messages:fetchy", "{}");
-    CHECK_EQ_STR(m, "fetch is not available in queries and mutations; use an action");
+    CHECK_EQ_STR(m, "Can't use fetch() in queries and mutations. Please consider using an action. "
+                    "See https://docs.convex.dev/functions/actions for more details.");
     m = call(f, "messages:never", "{}");
     CHECK_EQ_INT(f->res.status, JS_ERR_THROWN);
     CHECK(strstr(m, "never settled"));
