@@ -65,9 +65,6 @@ struct js_runtime {
     void *log_arg;
     js_commit_fn commit_fn;
     void *commit_arg;
-    js_remote_fn remote_fn;     /* runtimes without a store: where nested calls go */
-    void *remote_arg;
-    struct js_result remote_res;
     js_stop_fn stop_fn;         /* asked at every watchdog tick (JS_TICK_MS of CPU) of a call */
     void *stop_arg;
 

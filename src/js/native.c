@@ -694,43 +694,6 @@ static JSValueRef n_check_returns(JSContextRef ctx, JSObjectRef fn, JSObjectRef 
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.runRemote(kind, path, argsJson) -> [ok, valueJson | message, code, dataJson]: a nested
- * query or mutation of an action on a runtime without a store, run by the remote hook. */
-static JSValueRef n_run_remote(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-                               const JSValueRef argv[], JSValueRef *exc)
-{
-    struct js_runtime *rt = rt_of(ctx, self);
-    RT_OR_THROW(rt);
-    if (!rt->remote_fn)
-        return throwf(ctx, exc, "InternalError", "runRemote: this runtime has a store");
-    int kind = argc > 0 ? (int)JSValueToNumber(ctx, argv[0], NULL) : -1;
-    if (kind != JS_QUERY && kind != JS_MUTATION)
-        return throwf(ctx, exc, "InvalidArgument", "runRemote: kind must be a query or mutation");
-    if (str_arg(ctx, argc, argv, 1, &rt->s1, "function path", exc) < 0 ||
-        str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)
-        return JSValueMakeUndefined(ctx);
-    struct js_result *r = &rt->remote_res;
-    int ok = rt->remote_fn(rt->remote_arg, (enum js_fn_kind)kind, rt->s1.data, rt->s2.data,
-                           rt->s2.len, r) == 0;
-    if (rt->res) { /* the nested call's console lines are the action's too */
-        size_t off = 0;
-        for (uint32_t i = 0; i < r->log_count && off + sizeof(uint32_t) <= r->log_lines.len;
-             i++) {
-            uint32_t len;
-            memcpy(&len, r->log_lines.data + off, sizeof len);
-            off += sizeof len;
-            js_result_add_log(rt->res, r->log_lines.data + off, len);
-            off += len;
-        }
-    }
-    JSValueRef v[4];
-    v[0] = JSValueMakeBoolean(ctx, ok);
-    v[1] = make_str(ctx, ok ? r->value.data : r->error.data);
-    v[2] = make_str(ctx, ok ? "" : r->error_code.data);
-    v[3] = make_str(ctx, ok ? "" : r->error_data.data);
-    return JSObjectMakeArray(ctx, 4, v, exc);
-}
-
 /* native.opStart(token, JS_OP_REMOTE, kind, path, argsJson) or
  * native.opStart(token, JS_OP_FETCH, method, url, headersJson, body, redirect, timeoutMs):
  * hands an operation of the running async action to the host (exec.c); its answer comes back
@@ -818,7 +781,6 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "done", n_done },
         { "nestedBegin", n_nested_begin },
         { "nestedEnd", n_nested_end },
-        { "runRemote", n_run_remote },
         { "opStart", n_op_start },
         { "opCancel", n_op_cancel },
         { "checkReturns", n_check_returns },

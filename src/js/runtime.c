@@ -747,7 +747,6 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     buf_init(&rt->s1, JS_VALUE_MAX);
     buf_init(&rt->s2, JS_VALUE_MAX);
     buf_init(&rt->s3, 64 * 1024);
-    js_result_init(&rt->remote_res);
 
     pthread_once(&engine_once, engine_init);
     rt->group = JSContextGroupCreate();
@@ -904,7 +903,6 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s1);
     buf_release(&rt->s2);
     buf_release(&rt->s3);
-    js_result_release(&rt->remote_res);
     json_decref(rt->srcmap);
     json_decref(rt->http_routes);
     vr_free(rt->bundle_name);
@@ -924,12 +922,6 @@ void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *ar
 {
     rt->commit_fn = fn;
     rt->commit_arg = arg;
-}
-
-void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg)
-{
-    rt->remote_fn = fn;
-    rt->remote_arg = arg;
 }
 
 void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg)

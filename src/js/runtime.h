@@ -11,8 +11,9 @@
  * ctx.runMutation.
  *
  * A runtime may also have no store (an action worker's, proto/actions.h): it loads the same
- * bundle without applying the schema, runs only actions, and hands their ctx.runQuery /
- * ctx.runMutation to the remote hook (js_runtime_set_remote).
+ * bundle without applying the schema, runs only actions (as async executions, below), and hands
+ * their ctx.runQuery / ctx.runMutation to its host as JS_OP_REMOTE operations
+ * (js_runtime_set_host).
  *
  * Not thread-safe: one runtime belongs to one thread (the shard's, or one action worker's). */
 #ifndef VR_JS_RUNTIME_H
@@ -169,13 +170,6 @@ void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *ar
  * 0, or -1 with the message in err. `parsed` as js_call_opts.args_value. */
 int js_runtime_check_args(struct js_runtime *rt, const struct js_function *fn, const char *args,
                           size_t len, const json_t *parsed, struct buf *err);
-
-/* For a runtime without a store: runs the query or mutation `path` of kind `kind` (as
- * ctx.runQuery / ctx.runMutation asked) somewhere else, and fills `res` (reset first; res->txn
- * stays NULL) before returning 0 (JS_OK) or -1. It may block the calling thread. */
-typedef int (*js_remote_fn)(void *arg, enum js_fn_kind kind, const char *path, const char *args,
-                            size_t len, struct js_result *res);
-void js_runtime_set_remote(struct js_runtime *rt, js_remote_fn fn, void *arg);
 
 /* Makes a running call stoppable from outside: at every watchdog tick (50 ms of the call's CPU
  * time) fn(arg) is asked; when it returns nonzero the call is stopped and fails with JS_ERR_INTERNAL

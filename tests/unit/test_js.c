@@ -572,27 +572,91 @@ TEST(action_time_limit)
     buf_release(&err);
 }
 
-/* An action worker's runtime: no store, nested queries and mutations through the remote hook. */
-static int remote_calls;
+/* An action worker's runtime: no store; actions run as async executions (js_exec_*) whose
+ * ctx.runQuery / ctx.runMutation are operations of a fake host, answered the way
+ * proto/actions.c answers them: ok with {valueJson}, failed with {message, code, dataJson}. */
+struct fake_op {
+    struct js_exec *x;
+    uint32_t token;
+    enum js_op_type type;
+    enum js_fn_kind kind;
+    char path[64];
+    char args[128];
+    int cancelled;
+};
 
-static int fake_remote(void *arg, enum js_fn_kind kind, const char *path, const char *args,
-                       size_t len, struct js_result *res)
+struct fake_host {
+    struct fake_op ops[16];
+    int n;       /* operations started */
+    int refuse;  /* refuse the next ones */
+    int cancels;
+};
+
+static int fake_op(void *arg, struct js_exec *x, uint32_t token, const struct js_op *op,
+                   struct buf *err)
 {
-    remote_calls++;
-    buf_reset(&res->value);
-    buf_reset(&res->error);
-    buf_reset(&res->error_code);
-    buf_reset(&res->error_data);
-    if (kind == JS_QUERY && !strcmp(path, "dir/act:innerQ")) {
-        res->status = JS_OK;
-        buf_append_str(&res->value, "\"remote ok\"");
-        return 0;
+    struct fake_host *h = arg;
+    if (h->refuse || h->n == (int)(sizeof h->ops / sizeof h->ops[0])) {
+        buf_append_str(err, "refused by the test");
+        return -1;
     }
-    res->status = JS_ERR_THROWN;
-    buf_append_str(&res->error, "{\"why\":1}");
-    buf_append_str(&res->error_code, "VireoError");
-    buf_append_str(&res->error_data, "{\"why\":1}");
-    return -1;
+    struct fake_op *o = &h->ops[h->n++];
+    memset(o, 0, sizeof *o);
+    o->x = x;
+    o->token = token;
+    o->type = op->type;
+    o->kind = op->kind;
+    if (op->type == JS_OP_REMOTE) {
+        snprintf(o->path, sizeof o->path, "%s", op->path);
+        snprintf(o->args, sizeof o->args, "%.*s", (int)op->len, op->args);
+    }
+    return 0;
+}
+
+static void fake_cancel(void *arg, uint32_t token)
+{
+    struct fake_host *h = arg;
+    h->cancels++;
+    for (int i = 0; i < h->n; i++)
+        if (h->ops[i].token == token)
+            h->ops[i].cancelled = 1;
+}
+
+static const struct js_host fake_host_ops = { fake_op, fake_cancel };
+
+struct outcome {
+    struct js_result res;
+    int done; /* times done() was called */
+};
+
+static void outcome_done(void *arg, const struct js_result *res)
+{
+    struct outcome *o = arg;
+    CHECK(res == &o->res);
+    o->done++;
+}
+
+static void start(struct js_runtime *rt, const char *path, const char *args, struct outcome *o)
+{
+    const struct js_function *fn = js_runtime_find(rt, path);
+    CHECK(fn != NULL);
+    o->done = 0;
+    if (fn)
+        CHECK(js_exec_start(rt, fn, args, strlen(args), &o->res, outcome_done, o) == 0);
+}
+
+/* Answers operation i of h: ok with the value JSON, or failed. */
+static void answer_ok(struct js_runtime *rt, struct fake_host *h, int i, const char *value)
+{
+    const char *strs[1] = { value };
+    js_exec_settle(rt, h->ops[i].x, h->ops[i].token, 1, strs, 1, NULL, 0);
+}
+
+static void answer_fail(struct js_runtime *rt, struct fake_host *h, int i, const char *msg,
+                        const char *code, const char *data)
+{
+    const char *strs[3] = { msg, code, data };
+    js_exec_settle(rt, h->ops[i].x, h->ops[i].token, 0, strs, 3, NULL, 0);
 }
 
 static int stop_now;
@@ -605,49 +669,214 @@ TEST(storeless_runtime)
 {
     struct js_runtime *rt = NULL;
     struct buf err = BUF_INIT(4096);
-    struct js_result res;
-    js_result_init(&res);
+    struct fake_host h = { 0 };
+    struct outcome o1, o2;
+    js_result_init(&o1.res);
+    js_result_init(&o2.res);
     struct js_options o = { .timeout_ms = 200, .action_timeout_ms = 60000 };
     CHECK(js_runtime_new(NULL, &o, BUNDLE, strlen(BUNDLE), "app.js", &rt, &err) == 0);
     if (!rt) {
         fprintf(stderr, "%s\n", err.data);
         goto out;
     }
-    js_runtime_set_remote(rt, fake_remote, NULL);
-    /* queries and mutations cannot run here */
+    /* queries and mutations cannot run here, neither called nor started */
     const struct js_function *q = js_runtime_find(rt, "messages:list");
-    CHECK(js_call(rt, q, "{\"channel\":\"x\"}", 15, &res) < 0);
-    CHECK_EQ_STR(res.error_code.data, "InternalError");
-    /* an action's runQuery goes through the hook */
-    const struct js_function *a = js_runtime_find(rt, "dir/act:inner");
-    CHECK(js_call(rt, a, "{}", 2, &res) == 0);
-    CHECK_EQ_STR(res.value.data, "\"remote ok\"");
-    CHECK_EQ_INT(remote_calls, 1);
+    CHECK(js_call(rt, q, "{\"channel\":\"x\"}", 15, &o1.res) < 0);
+    CHECK_EQ_STR(o1.res.error_code.data, "InternalError");
+    CHECK_EQ_STR(o1.res.error.data, "queries and mutations cannot run on an action worker");
+    start(rt, "messages:send", "{\"channel\":\"x\",\"author\":\"a\",\"body\":\"b\"}", &o1);
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.error_code.data, "InternalError");
+    CHECK_EQ_STR(o1.res.error.data, "only actions run asynchronously");
+    /* without a host an action cannot wait for a nested call */
+    start(rt, "dir/act:inner", "{}", &o1);
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.error_code.data, "OperationRefused");
+    CHECK_EQ_STR(o1.res.error.data, "this runtime cannot wait for operations");
+
+    js_runtime_set_host(rt, &fake_host_ops, &h);
+    /* an action's runQuery is a host operation; the action waits, suspended, for its answer */
+    start(rt, "dir/act:inner", "{}", &o1);
+    CHECK_EQ_INT(o1.done, 0);
+    CHECK_EQ_INT(js_exec_count(rt), 1);
+    CHECK_EQ_INT(h.n, 1);
+    CHECK_EQ_INT(h.ops[0].type, JS_OP_REMOTE);
+    CHECK_EQ_INT(h.ops[0].kind, JS_QUERY);
+    CHECK_EQ_STR(h.ops[0].path, "dir/act:innerQ");
+    CHECK_EQ_STR(h.ops[0].args, "{}");
+    answer_ok(rt, &h, 0, "\"remote ok\"");
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_INT(o1.res.status, JS_OK);
+    CHECK_EQ_STR(o1.res.value.data, "\"remote ok\"");
+    CHECK_EQ_INT(js_exec_count(rt), 0);
+    CHECK_EQ_INT(h.cancels, 0);
+
+    /* a whole action: its nested calls one after another, answers and failures alike */
+    h.n = 0;
+    start(rt, "dir/act:run", "{\"channel\":\"c\"}", &o1);
+    static const struct {
+        enum js_fn_kind kind;
+        const char *path, *args;
+        int ok;
+        const char *value, *code; /* ok: the value JSON; failed: message and code */
+    } steps[] = {
+        { JS_MUTATION, "messages:send", "{\"channel\":\"c\",\"author\":\"bot\",\"body\":\"hi\"}", 1,
+          "\"id1\"", NULL },
+        { JS_MUTATION, "messages:send", "{\"channel\":\"c\",\"author\":\"bot\",\"body\":\"hi2\"}", 1,
+          "\"id2\"", NULL },
+        { JS_QUERY, "messages:list", "{\"channel\":\"c\"}", 1, "[{\"body\":\"hi\"},{\"body\":\"hi2\"}]",
+          NULL },
+        { JS_QUERY, "messages:secret", "{}", 1, "42", NULL },
+        { JS_QUERY, "messages:list", "{\"channel\":5}", 0, "bad channel", "ArgumentValidationError" },
+        { JS_MUTATION, "messages:failAfterInsert", "{}", 0, "boom", "FunctionFailed" },
+        { JS_QUERY, "dir/act:innerQ", "{}", 1, "\"inner ok\"", NULL },
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        CHECK_EQ_INT(o1.done, 0);
+        CHECK_EQ_INT(h.n, (int)i + 1); /* one at a time: the next starts after this answer */
+        if (h.n != (int)i + 1)
+            break;
+        CHECK_EQ_INT(h.ops[i].kind, steps[i].kind);
+        CHECK_EQ_STR(h.ops[i].path, steps[i].path);
+        CHECK_EQ_STR(h.ops[i].args, steps[i].args);
+        if (steps[i].ok)
+            answer_ok(rt, &h, (int)i, steps[i].value);
+        else
+            answer_fail(rt, &h, (int)i, steps[i].value, steps[i].code, "");
+    }
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.value.data, "{\"n\":2,\"secret\":42,\"err\":\"bad channel\",\"err2\":\"boom"
+                 "\",\"nested\":\"inner ok\",\"t\":true,\"db\":true}");
+
     /* a failing nested call rejects with its code and VireoError data */
-    const struct js_function *r = js_runtime_find(rt, "dir/act:run");
-    CHECK(js_call(rt, r, "{\"channel\":\"c\"}", 15, &res) < 0);
-    CHECK_EQ_STR(res.error_code.data, "VireoError");
-    CHECK_EQ_STR(res.error_data.data, "{\"why\":1}");
+    h.n = 0;
+    start(rt, "dir/act:run", "{\"channel\":\"c\"}", &o1);
+    CHECK_EQ_INT(h.n, 1);
+    answer_fail(rt, &h, 0, "{\"why\":1}", "VireoError", "{\"why\":1}");
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_INT(o1.res.status, JS_ERR_THROWN);
+    CHECK_EQ_STR(o1.res.error_code.data, "VireoError");
+    CHECK_EQ_STR(o1.res.error_data.data, "{\"why\":1}");
+    /* a host that refuses the operation: the promise rejects at once */
+    h.n = 0;
+    h.refuse = 1;
+    start(rt, "dir/act:inner", "{}", &o1);
+    h.refuse = 0;
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.error_code.data, "OperationRefused");
+    CHECK_EQ_STR(o1.res.error.data, "refused by the test");
+    CHECK_EQ_INT(js_exec_count(rt), 0);
     js_runtime_free(rt);
     rt = NULL;
 
-    /* the stop check ends a runaway action, the time limit still applies between checks */
-    const char *b = "(() => {\n  // vireo/a.ts\n  var { action } = globalThis.__vireo;\n"
-                    "  var a = {};\n  a.spin = action(async () => { for (;;) {} });\n"
-                    "  globalThis.__vireo_app = { modules: { a } };\n})();\n";
+    const char *b =
+        "(() => {\n  // vireo/a.ts\n  var { action, query, mutation, api, v, VireoError } = "
+        "globalThis.__vireo;\n"
+        "  var a = {};\n  a.spin = action(async () => { for (;;) {} });\n"
+        "  a.q = query({ args: { x: v.number() }, handler: async (ctx, { x }) => x });\n"
+        "  a.m = mutation(async () => 0);\n"
+        "  a.echo = action({ args: { x: v.number() }, handler: async (ctx, { x }) =>\n"
+        "    [x, await ctx.runQuery(api.a.q, { x })] });\n"
+        "  a.catchy = action(async (ctx) => { try { await ctx.runMutation(api.a.m, {}); }\n"
+        "    catch (e) { return [e.message, e.code === undefined ? null : e.code,\n"
+        "      e instanceof VireoError, e.data === undefined ? null : e.data]; } return 0; });\n"
+        "  globalThis.__vireo_app = { modules: { a } };\n})();\n";
     o.action_timeout_ms = 300;
     CHECK(js_runtime_new(NULL, &o, b, strlen(b), "a.js", &rt, &err) == 0);
+    if (!rt) {
+        fprintf(stderr, "%s\n", err.data);
+        goto out;
+    }
+    js_runtime_set_host(rt, &fake_host_ops, &h);
     js_runtime_set_stop_check(rt, should_stop, NULL);
-    const struct js_function *spin = js_runtime_find(rt, "a:spin");
-    CHECK(js_call(rt, spin, "{}", 2, &res) < 0);
-    CHECK_EQ_STR(res.error_code.data, "ExecutionTimeout");
-    CHECK_EQ_STR(res.error.data, "function `a:spin` exceeded its 300 ms time limit");
+
+    /* a caught failure carries its code, and for a VireoError its data */
+    h.n = 0;
+    start(rt, "a:catchy", "{}", &o1);
+    CHECK_EQ_INT(h.n, 1);
+    CHECK_EQ_INT(h.ops[0].kind, JS_MUTATION);
+    answer_fail(rt, &h, 0, "{\"why\":1}", "VireoError", "{\"why\":1}");
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.value.data, "[\"{\\\"why\\\":1}\",null,true,{\"why\":1}]");
+    start(rt, "a:catchy", "{}", &o1);
+    CHECK_EQ_INT(h.n, 2);
+    answer_fail(rt, &h, 1, "not now", "ServerOverloaded", "");
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.value.data, "[\"not now\",\"ServerOverloaded\",false,null]");
+
+    /* two executions suspended at once, answered in reverse order: each gets its own answer */
+    h.n = 0;
+    start(rt, "a:echo", "{\"x\":1}", &o1);
+    start(rt, "a:echo", "{\"x\":2}", &o2);
+    CHECK_EQ_INT(js_exec_count(rt), 2);
+    CHECK_EQ_INT(h.n, 2);
+    CHECK_EQ_STR(h.ops[0].args, "{\"x\":1}");
+    CHECK_EQ_STR(h.ops[1].args, "{\"x\":2}");
+    CHECK(h.ops[0].x != h.ops[1].x);
+    answer_ok(rt, &h, 1, "\"second\"");
+    CHECK_EQ_INT(o2.done, 1);
+    CHECK_EQ_STR(o2.res.value.data, "[2,\"second\"]");
+    CHECK_EQ_INT(o1.done, 0);
+    CHECK_EQ_INT(js_exec_count(rt), 1);
+    answer_ok(rt, &h, 0, "\"first\"");
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.value.data, "[1,\"first\"]");
+    CHECK_EQ_INT(o2.done, 1);
+    CHECK_EQ_INT(js_exec_count(rt), 0);
+    CHECK_EQ_INT(h.cancels, 0);
+
+    /* the wall-clock limit ends an execution still waiting; its operation is cancelled */
+    h.n = 0;
+    start(rt, "a:echo", "{\"x\":3}", &o1);
+    CHECK_EQ_INT(h.n, 1);
+    int64_t wait = js_exec_check(rt);
+    CHECK(wait > 0 && wait <= 300);
+    CHECK_EQ_INT(o1.done, 0);
+    usleep(350 * 1000);
+    CHECK_EQ_INT(js_exec_check(rt), -1);
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_INT(o1.res.status, JS_ERR_TIMEOUT);
+    CHECK_EQ_STR(o1.res.error_code.data, "ExecutionTimeout");
+    CHECK_EQ_STR(o1.res.error.data, "function `a:echo` exceeded its 300 ms time limit");
+    CHECK_EQ_INT(h.cancels, 1);
+    CHECK(h.ops[0].cancelled);
+    CHECK_EQ_INT(js_exec_count(rt), 0);
+
+    /* the CPU limit ends a runaway action, and the stop check ends it sooner */
+    start(rt, "a:spin", "{}", &o1);
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.error_code.data, "ExecutionTimeout");
+    CHECK_EQ_STR(o1.res.error.data, "function `a:spin` exceeded its 300 ms time limit");
     stop_now = 1;
-    CHECK(js_call(rt, spin, "{}", 2, &res) < 0);
-    CHECK_EQ_STR(res.error_code.data, "ServerShuttingDown");
+    start(rt, "a:spin", "{}", &o1);
+    stop_now = 0;
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_STR(o1.res.error_code.data, "ServerShuttingDown");
+    CHECK_EQ_STR(o1.res.error.data, "function `a:spin` was stopped: the server is shutting down");
+    /* the runtime still runs actions after both */
+    h.n = 0;
+    start(rt, "a:echo", "{\"x\":4}", &o1);
+    CHECK_EQ_INT(h.n, 1);
+    answer_ok(rt, &h, 0, "4");
+    CHECK_EQ_STR(o1.res.value.data, "[4,4]");
+
+    /* a shutdown fails every suspended execution and cancels what it waited for */
+    h.n = 0;
+    h.cancels = 0;
+    start(rt, "a:echo", "{\"x\":5}", &o1);
+    start(rt, "a:echo", "{\"x\":6}", &o2);
+    CHECK_EQ_INT(js_exec_count(rt), 2);
+    js_exec_stop_all(rt);
+    CHECK_EQ_INT(o1.done, 1);
+    CHECK_EQ_INT(o2.done, 1);
+    CHECK_EQ_STR(o1.res.error_code.data, "ServerShuttingDown");
+    CHECK_EQ_STR(o2.res.error_code.data, "ServerShuttingDown");
+    CHECK_EQ_INT(h.cancels, 2);
+    CHECK_EQ_INT(js_exec_count(rt), 0);
 out:
     js_runtime_free(rt);
-    js_result_release(&res);
+    js_result_release(&o1.res);
+    js_result_release(&o2.res);
     buf_release(&err);
 }
 
