@@ -1,6 +1,6 @@
 /* admin_client: what the commands that talk to a running server share (`vireo run`, `vireo
- * env`): finding the admin key (--admin-key, $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key) and
- * one POST of a JSON body to an admin endpoint with it. */
+ * env`, `vireo deploy`): finding the admin key (--admin-key, $VIREO_ADMIN_KEY, then
+ * DIR/.vireo/admin_key) and one POST of a body to an admin endpoint with it. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -33,19 +33,22 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
     return buf_append(b, p, size * n) < 0 ? 0 : size * n;
 }
 
-int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,
-               const char *body, struct buf *resp, long *status)
+int admin_post_body(const char *cmd, const char *url, const char *key, const char *endpoint,
+                    const char *content_type, const char *body, size_t len, struct buf *resp,
+                    long *status)
 {
-    char target[4200], auth[200];
+    char target[4200], auth[200], ctype[200];
     snprintf(target, sizeof target, "%s%s", url, endpoint);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *curl = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hdrs = curl_slist_append(NULL, ctype);
     hdrs = curl_slist_append(hdrs, auth);
     curl_easy_setopt(curl, CURLOPT_URL, target);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -59,4 +62,11 @@ int admin_post(const char *cmd, const char *url, const char *key, const char *en
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     return cr == CURLE_OK ? 0 : -1;
+}
+
+int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,
+               const char *body, struct buf *resp, long *status)
+{
+    return admin_post_body(cmd, url, key, endpoint, "application/json", body, strlen(body), resp,
+                           status);
 }

@@ -16,12 +16,16 @@ int cmd_reset(int argc, char **argv);
 int cmd_admin_key(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 
-/* admin_client.c, for the commands that call a running server's admin API (`run`, `env`).
- * admin_find_key: `key` if given (and not empty), else DIR/.vireo/admin_key read into out;
- * NULL after printing why ("vireo <cmd>: ..."). admin_post: POSTs the JSON `body` to url + endpoint with the key and
- * collects the answer in resp; 0 (any HTTP status, in *status), or -1 after printing that the
- * server cannot be reached. */
+/* admin_client.c, for the commands that call a running server's admin API (`run`, `env`,
+ * `deploy`). admin_find_key: `key` if given (and not empty), else DIR/.vireo/admin_key read
+ * into out; NULL after printing why ("vireo <cmd>: ..."). admin_post_body: POSTs `len` bytes of
+ * `body` (as content_type) to url + endpoint with the key and collects the answer in resp; 0
+ * (any HTTP status, in *status), or -1 after printing that the server cannot be reached.
+ * admin_post: the same with a JSON text body. */
 const char *admin_find_key(const char *cmd, const char *key, const char *dir, char out[65]);
+int admin_post_body(const char *cmd, const char *url, const char *key, const char *endpoint,
+                    const char *content_type, const char *body, size_t len, struct buf *resp,
+                    long *status);
 int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,
                const char *body, struct buf *resp, long *status);
 

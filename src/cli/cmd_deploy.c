@@ -2,7 +2,6 @@
  * to a running server (POST /api/admin/deploy with the admin key), as `npx convex deploy` does:
  * the app folder bundled now, or a file `vireo build` wrote. The server swaps versions only if
  * the new one loads and its schema applies; otherwise it keeps the old one and says why. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -28,42 +27,19 @@ static const char deploy_usage[] =
     "  --admin-key KEY    the admin key (default: $VIREO_ADMIN_KEY, then dir/.vireo/admin_key)\n"
     "  -h, --help         show this help\n";
 
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-    struct buf *b = arg;
-    return buf_append(b, p, size * n) < 0 ? 0 : size * n;
-}
-
 /* POSTs the bundle file; 0 when the server took it. */
 static int push(const char *url, const char *key, const struct buf *file)
 {
     int rc = 1;
     struct buf resp = BUF_INIT(16u << 20);
-    char endpoint[4200], auth[200];
-    snprintf(endpoint, sizeof endpoint, "%s/api/admin/deploy", url);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURL *curl = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: text/javascript");
-    hdrs = curl_slist_append(hdrs, auth);
-    curl_easy_setopt(curl, CURLOPT_URL, endpoint);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, file->data);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)file->len);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cr = curl_easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    json_t *reply = NULL;
-    if (cr != CURLE_OK) {
-        fprintf(stderr, "vireo deploy: cannot reach %s: %s (is the server running?)\n", url,
-                curl_easy_strerror(cr));
-        goto out;
+    if (admin_post_body("deploy", url, key, "/api/admin/deploy", "text/javascript", file->data,
+                        file->len, &resp, &status) < 0) {
+        buf_release(&resp);
+        return 1;
     }
     json_error_t jerr;
-    reply = json_loadb(resp.data, resp.len, 0, &jerr);
+    json_t *reply = json_loadb(resp.data, resp.len, 0, &jerr);
     const char *st = json_string_value(json_object_get(reply, "status"));
     if (st && !strcmp(st, "success")) {
         printf("vireo deploy: %s now serves %lld functions from %s\n", url,
@@ -83,11 +59,7 @@ static int push(const char *url, const char *key, const struct buf *file)
         fprintf(stderr, "vireo deploy: unexpected answer from %s (HTTP %ld): %.200s\n", url,
                 status, resp.data);
     }
-out:
     json_decref(reply);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
-    curl_global_cleanup();
     buf_release(&resp);
     return rc;
 }
@@ -129,20 +101,9 @@ int cmd_deploy(int argc, char **argv)
     struct app_paths p;
     struct buf file = BUF_INIT(BUNDLE_FILE_MAX), err = BUF_INIT(1 << 20);
     int have_paths = app_paths_init(&p, dir) == 0;
-    if (!key || !*key) {
-        int r = have_paths ? app_admin_key(&p, 0, keybuf, &err) : -ENOENT;
-        if (r == -ENOENT) {
-            fprintf(stderr, "vireo deploy: no admin key: run it in the app folder (it reads "
-                            ".vireo/admin_key), or pass --admin-key\n");
-            rc = 2;
-            goto out;
-        }
-        if (r < 0) {
-            fprintf(stderr, "vireo deploy: %s\n", err.data);
-            rc = 2;
-            goto out;
-        }
-        key = keybuf;
+    if (!(key = admin_find_key("deploy", key, dir, keybuf))) {
+        rc = 2;
+        goto out;
     }
     if (bundle) {
         char name[DEPLOY_NAME_MAX];
