@@ -1,6 +1,7 @@
 /* store: opening the SQLite file, the catalog of tables and indexes (system tables _vr_meta,
  * _vr_tables, _vr_indexes), ids, transactions and group-commit batches, point reads. Tables are
- * d<num> (by_id key -> JSON text) and i<index id> (index key -> by_id key), all WITHOUT ROWID.
+ * d<num> (by_id key -> JSON text) and i<index id> (index key -> by_id key), all WITHOUT ROWID;
+ * search indexes are FTS5 tables f<index id> (store_search.c).
  * Invariant: one transaction at a time,
  * and the in-memory catalog mirrors the system tables of the open SQLite transaction (it is
  * reloaded whenever a transaction that changed it rolls back). */
@@ -534,11 +535,14 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_prune);
     sqlite3_finalize(s->idem_conflict);
     /* A statement left unfinalized would keep the connection, and its files, open past
-     * close_v2: then the counting VFS must outlive it (leaked rather than freed under it). */
-    int zombie = s->db && sqlite3_next_stmt(s->db, NULL) != NULL;
-    if (zombie)
+     * close_v2: then the counting VFS must outlive it (leaked rather than freed under it).
+     * sqlite3_close says so (SQLITE_BUSY) after disconnecting the virtual tables, whose own
+     * statements (FTS5's, store_search.c) do not count. */
+    int zombie = s->db && sqlite3_close(s->db) == SQLITE_BUSY;
+    if (zombie) {
         log_warn("store", "closing with unfinalized statements; the connection stays open");
-    sqlite3_close_v2(s->db);
+        sqlite3_close_v2(s->db);
+    }
     if (!zombie)
         st_vfs_unregister(s);
     vr_free(s->test_fail_table);
