@@ -238,6 +238,32 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeNumber(ctx, slot->id);
 }
 
+/* native.search(table, index, queryJson) -> JSON array text of the matching documents
+ * (store_search) */
+static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                           const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct store_txn *t = need_txn(ctx, rt, "db.query()", exc);
+    if (!t)
+        return JSValueMakeUndefined(ctx);
+    char table[256], index[256];
+    if (name_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    snprintf(table, sizeof(table), "%s", rt->s1.data);
+    if (name_arg(ctx, argc, argv, 1, &rt->s1, "withSearchIndex() index", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    snprintf(index, sizeof(index), "%s", rt->s1.data);
+    if (str_arg(ctx, argc, argv, 2, &rt->s1, "withSearchIndex() query", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s2);
+    buf_reset(&rt->s3);
+    if (store_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
+    return make_str(ctx, rt->s2.data);
+}
+
 /* native.scanNext(handle, n) -> JSON array text of up to n documents */
 static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
@@ -772,6 +798,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "scanOpen", n_scan_open },
         { "scanNext", n_scan_next },
         { "scanClose", n_scan_close },
+        { "search", n_search },
         { "insert", n_insert },
         { "patch", n_patch },
         { "replace", n_replace },

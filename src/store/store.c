@@ -1,6 +1,7 @@
 /* store: opening the SQLite file, the catalog of tables and indexes (system tables _vr_meta,
  * _vr_tables, _vr_indexes), ids, transactions and group-commit batches, point reads. Tables are
- * d<num> (by_id key -> JSON text) and i<index id> (index key -> by_id key), all WITHOUT ROWID.
+ * d<num> (by_id key -> JSON text) and i<index id> (index key -> by_id key), all WITHOUT ROWID;
+ * search indexes are FTS5 tables f<index id> (store_search.c).
  * Invariant: one transaction at a time,
  * and the in-memory catalog mirrors the system tables of the open SQLite transaction (it is
  * reloaded whenever a transaction that changed it rolls back). */
@@ -178,8 +179,13 @@ static struct st_index *index_new(struct st_table *t, uint32_t id, const char *n
     ix->fields = vr_calloc(ix->nfields ? ix->nfields : 1, sizeof(char *));
     for (size_t i = 0; i < ix->nfields; i++)
         ix->fields[i] = vr_strdup(json_string_value(json_array_get(fields, i)));
-    t->idx = vr_realloc(t->idx, (t->nidx + 1) * sizeof(*t->idx));
-    t->idx[t->nidx++] = ix;
+    if (kind == IDX_SEARCH) {
+        t->sidx = vr_realloc(t->sidx, (t->nsidx + 1) * sizeof(*t->sidx));
+        t->sidx[t->nsidx++] = ix;
+    } else {
+        t->idx = vr_realloc(t->idx, (t->nidx + 1) * sizeof(*t->idx));
+        t->idx[t->nidx++] = ix;
+    }
     return ix;
 }
 
@@ -189,6 +195,7 @@ static void index_free(struct st_index *ix)
     sqlite3_finalize(ix->del);
     sqlite3_finalize(ix->scan[0]);
     sqlite3_finalize(ix->scan[1]);
+    sqlite3_finalize(ix->search);
     for (size_t i = 0; i < ix->nfields; i++)
         vr_free(ix->fields[i]);
     vr_free(ix->fields);
@@ -216,6 +223,9 @@ void st_catalog_free(struct store *s)
         for (size_t j = 0; j < t->nidx; j++)
             index_free(t->idx[j]);
         vr_free(t->idx);
+        for (size_t j = 0; j < t->nsidx; j++)
+            index_free(t->sidx[j]);
+        vr_free(t->sidx);
         sqlite3_finalize(t->get);
         sqlite3_finalize(t->ins);
         sqlite3_finalize(t->upd);
@@ -272,9 +282,18 @@ int st_catalog_load(struct store *s, struct buf *err)
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct st_table *t = st_table_by_num(s, (uint32_t)sqlite3_column_int64(st, 1));
         json_t *f = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-        if (t && json_is_array(f))
+        if (t && json_is_array(f)) {
             index_new(t, (uint32_t)sqlite3_column_int64(st, 0),
                       (const char *)sqlite3_column_text(st, 2), IDX_USER, f);
+        } else if (t && json_is_object(f)) {
+            /* a search index: {"searchField": f, "filterFields": [...]} */
+            json_t *all = json_array();
+            json_array_append(all, json_object_get(f, "searchField"));
+            json_array_extend(all, json_object_get(f, "filterFields"));
+            index_new(t, (uint32_t)sqlite3_column_int64(st, 0),
+                      (const char *)sqlite3_column_text(st, 2), IDX_SEARCH, all);
+            json_decref(all);
+        }
         json_decref(f);
     }
     sqlite3_finalize(st);
@@ -406,7 +425,7 @@ void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_
 
 /* ---- index keys ---- */
 
-static const json_t *lookup_path(const json_t *doc, const char *path)
+const json_t *st_lookup_path(const json_t *doc, const char *path)
 {
     const json_t *v = doc;
     const char *p = path;
@@ -430,7 +449,7 @@ int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const 
     buf_reset(out);
     if (ix->kind != IDX_BY_ID) {
         for (size_t i = 0; r == 0 && i < ix->nfields; i++)
-            r = key_encode_value(out, lookup_path(doc, ix->fields[i]));
+            r = key_encode_value(out, st_lookup_path(doc, ix->fields[i]));
         ctv = json_real(ct);
         if (r == 0)
             r = key_encode_value(out, ctv);
@@ -516,11 +535,14 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_prune);
     sqlite3_finalize(s->idem_conflict);
     /* A statement left unfinalized would keep the connection, and its files, open past
-     * close_v2: then the counting VFS must outlive it (leaked rather than freed under it). */
-    int zombie = s->db && sqlite3_next_stmt(s->db, NULL) != NULL;
-    if (zombie)
+     * close_v2: then the counting VFS must outlive it (leaked rather than freed under it).
+     * sqlite3_close says so (SQLITE_BUSY) after disconnecting the virtual tables, whose own
+     * statements (FTS5's, store_search.c) do not count. */
+    int zombie = s->db && sqlite3_close(s->db) == SQLITE_BUSY;
+    if (zombie) {
         log_warn("store", "closing with unfinalized statements; the connection stays open");
-    sqlite3_close_v2(s->db);
+        sqlite3_close_v2(s->db);
+    }
     if (!zombie)
         st_vfs_unregister(s);
     vr_free(s->test_fail_table);
@@ -767,6 +789,11 @@ int store_clear(struct store *s, struct buf *err)
             goto fail;
         for (size_t j = 1; j < t->nidx; j++) {
             snprintf(sql, sizeof(sql), "DELETE FROM i%u", t->idx[j]->id);
+            if (st_exec(s, sql, err) < 0)
+                goto fail;
+        }
+        for (size_t j = 0; j < t->nsidx; j++) {
+            snprintf(sql, sizeof(sql), "DELETE FROM f%u", t->sidx[j]->id);
             if (st_exec(s, sql, err) < 0)
                 goto fail;
         }

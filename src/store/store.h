@@ -195,6 +195,21 @@ int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct b
  * end was not reached. Then frees the cursor. */
 void store_scan_close(struct store_cursor *c, size_t consumed);
 
+/* Full-text search (store_search.c; Convex's withSearchIndex): up to STORE_SEARCH_MAX_RESULTS
+ * documents of `table` matching search index `index`, by relevance (FTS5 BM25) then newest, as
+ * a JSON array in out. query_json: {"field": <search field>, "search": <text>,
+ * "eq": [[<filter field>, <value>], ...]}. The text splits on whitespace into at most
+ * STORE_SEARCH_MAX_TERMS terms (at most STORE_SEARCH_MAX_TEXT bytes); a document matches when
+ * it contains any term, the last one as a prefix. Records the read: the search index's keys
+ * that start with the bound values of the leading declared filter fields. err names an unknown
+ * index, a field that is not the search field or not a filter field. */
+#define STORE_SEARCH_MAX_RESULTS 1024
+#define STORE_SEARCH_MAX_TERMS 16
+#define STORE_SEARCH_MAX_TEXT 32768
+#define STORE_SEARCH_MAX_FILTERS 16 /* filter fields of one search index */
+int store_search(struct store_txn *t, const char *table, const char *index,
+                 const char *query_json, size_t len, struct buf *out, struct buf *err);
+
 /* Idempotency records: a mutation's result kept under a client's key, written in the mutation's
  * own transaction so that it exists exactly when the mutation's writes do.
  * store_idem_get: 1 and the stored value and version when `key` is known, 0 when not, -1 on

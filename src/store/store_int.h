@@ -15,7 +15,7 @@
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
 
-enum { IDX_BY_ID, IDX_CT, IDX_USER };
+enum { IDX_BY_ID, IDX_CT, IDX_USER, IDX_SEARCH };
 
 struct st_table;
 
@@ -28,6 +28,7 @@ struct st_index {
     char **fields; /* dotted paths */
     sqlite3_stmt *ins, *del, *scan[2];
     int scan_busy[2];
+    sqlite3_stmt *search; /* IDX_SEARCH: the query (store_search.c) */
 };
 
 struct st_table {
@@ -37,6 +38,10 @@ struct st_table {
     int declared;      /* named in the current schema */
     struct st_index **idx; /* idx[0] by_id, idx[1] by_creation_time, then declared */
     size_t nidx;
+    /* search indexes (IDX_SEARCH, store_search.c): fields[0] is the search field, the rest the
+     * filter fields */
+    struct st_index **sidx;
+    size_t nsidx;
     sqlite3_stmt *get, *ins, *upd, *del;
 };
 
@@ -153,6 +158,17 @@ int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size
                    const json_t *expect_doc, st_rewrite_fn fn, void *arg, struct buf *err);
 /* store_schema.c: creates index `decl` ({"name", "fields"}) on tb and fills it. */
 int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
+/* store_search.c: full-text search indexes. st_search_create creates search index `decl`
+ * ({"name", "searchField", "filterFields"}) on tb and fills it; st_search_drop drops one.
+ * st_search_write keeps tb's search indexes in step with one document write (old: the document
+ * before, NULL for an insert; new: after, NULL for a delete; both with creation time ct and id)
+ * and records their write-set keys; -1 only on a storage failure. */
+int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
+int st_search_drop(struct store *s, const struct st_index *ix, struct buf *err);
+int st_search_write(struct store_txn *t, struct st_table *tb, const json_t *old_doc,
+                    const json_t *new_doc, double ct, const char *id, const struct buf *dk,
+                    struct buf *err);
+const json_t *st_lookup_path(const json_t *doc, const char *path);
 /* store_sched.c: creates the _scheduled_functions system table and its index if missing. */
 int st_sched_ensure(struct store *s, struct buf *err);
 

@@ -23,6 +23,9 @@ static int check_field_path(const char *f)
     return 1;
 }
 
+static const json_t *find_decl(const json_t *idx, const char *name);
+static int check_search(const char *table, const json_t *def, struct buf *err);
+
 /* Checks the shape of the whole schema before anything is touched. */
 static int check_schema(const json_t *schema, struct buf *err)
 {
@@ -88,11 +91,74 @@ static int check_schema(const json_t *schema, struct buf *err)
                 }
             }
         }
+        if (check_search(name, def, err) < 0)
+            goto out;
     }
     r = 0;
 out:
     buf_release(&msg);
     return r;
+}
+
+/* Checks a table's `searchIndexes`: [{"name", "searchField", "filterFields"}]. Index names are
+ * shared with `indexes`. */
+static int check_search(const char *table, const json_t *def, struct buf *err)
+{
+    const json_t *sidx = json_object_get(def, "searchIndexes");
+    const json_t *idx = json_object_get(def, "indexes");
+    if (!sidx)
+        return 0;
+    if (!json_is_array(sidx))
+        return st_fail(err, "table `%s`: `searchIndexes` must be an array", table);
+    for (size_t i = 0; i < json_array_size(sidx); i++) {
+        const json_t *ix = json_array_get(sidx, i);
+        const char *name = json_string_value(json_object_get(ix, "name"));
+        const char *sf = json_string_value(json_object_get(ix, "searchField"));
+        const json_t *ff = json_object_get(ix, "filterFields");
+        if (!name || !st_name_ok(name) || !strcmp(name, "by_id") ||
+            !strcmp(name, "by_creation_time"))
+            return st_fail(err, "table `%s`: invalid index name `%.64s`", table,
+                           name ? name : "");
+        int dup = find_decl(idx, name) != NULL;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(name, json_string_value(json_object_get(json_array_get(sidx, j),
+                                                                "name"))))
+                dup = 1;
+        if (dup)
+            return st_fail(err, "table `%s`: index `%s` is declared twice", table, name);
+        if (!sf || !check_field_path(sf))
+            return st_fail(err, "table `%s`: search index `%s`: invalid search field `%s`",
+                           table, name, sf ? sf : "?");
+        if (ff && (!json_is_array(ff) || json_array_size(ff) > STORE_SEARCH_MAX_FILTERS))
+            return st_fail(err, "table `%s`: search index `%s` may have at most %d filter "
+                           "fields",
+                           table, name, STORE_SEARCH_MAX_FILTERS);
+        for (size_t j = 0; j < json_array_size(ff); j++) {
+            const char *f = json_string_value(json_array_get(ff, j));
+            if (!f || !check_field_path(f))
+                return st_fail(err, "table `%s`: search index `%s`: invalid filter field `%s`",
+                               table, name, f ? f : "?");
+            for (size_t k = 0; k < j; k++)
+                if (!strcmp(f, json_string_value(json_array_get(ff, k))))
+                    return st_fail(err, "table `%s`: search index `%s`: duplicate filter "
+                                   "field `%s`",
+                                   table, name, f);
+        }
+    }
+    return 0;
+}
+
+/* A search index's declaration, as its catalog entry holds it (search field, then filters). */
+static int same_search(const struct st_index *ix, const json_t *decl)
+{
+    const json_t *ff = json_object_get(decl, "filterFields");
+    if (json_array_size(ff) + 1 != ix->nfields ||
+        strcmp(ix->fields[0], json_string_value(json_object_get(decl, "searchField"))))
+        return 0;
+    for (size_t i = 1; i < ix->nfields; i++)
+        if (strcmp(ix->fields[i], json_string_value(json_array_get(ff, i - 1))))
+            return 0;
+    return 1;
 }
 
 static int same_fields(const struct st_index *ix, const json_t *fields)
@@ -284,6 +350,26 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
             if (ix && same_fields(ix, json_object_get(decl, "fields")))
                 continue;
             if (st_index_create(s, tb, decl, err) < 0)
+                goto out;
+        }
+        const json_t *sidx = json_object_get(def, "searchIndexes");
+        for (size_t i = 0; i < tb->nsidx; i++) {
+            const struct st_index *ix = tb->sidx[i];
+            const json_t *decl = find_decl(sidx, ix->name);
+            if (!decl || !same_search(ix, decl))
+                if (st_search_drop(s, ix, err) < 0)
+                    goto out;
+        }
+        for (size_t i = 0; i < json_array_size(sidx); i++) {
+            const json_t *decl = json_array_get(sidx, i);
+            const char *iname = json_string_value(json_object_get(decl, "name"));
+            const struct st_index *ix = NULL;
+            for (size_t j = 0; j < tb->nsidx && !ix; j++)
+                if (!strcmp(tb->sidx[j]->name, iname))
+                    ix = tb->sidx[j];
+            if (ix && same_search(ix, decl))
+                continue;
+            if (st_search_create(s, tb, decl, err) < 0)
                 goto out;
         }
         const json_t *doc = json_object_get(def, "document");

@@ -343,6 +343,8 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
             goto out;
         st_write_add(t, ix->id, &none, &keys[i]);
     }
+    if (tb->nsidx && st_search_write(t, tb, NULL, doc, ct, id, &dk, err) < 0)
+        goto out;
     s->last_ct = ct;
     memcpy(id_out, id, sizeof(id));
     r = 0;
@@ -480,6 +482,8 @@ static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf
         }
         st_write_add(t, ix->id, &ok, &nk);
     }
+    if (tb->nsidx && st_search_write(t, tb, l->doc, nd, l->ct, l->id, &l->dk, err) < 0)
+        goto out;
     r = 0;
 out:
     buf_release(&ok);
@@ -650,6 +654,8 @@ int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf 
             goto out;
         st_write_add(t, ix->id, &k, &none);
     }
+    if (tb->nsidx && st_search_write(t, tb, l.doc, NULL, l.ct, l.id, &l.dk, err) < 0)
+        goto out;
     r = 0;
 out:
     if (in_sp)

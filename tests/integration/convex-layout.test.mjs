@@ -66,7 +66,6 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
             components: "components (`components.rag.search`) is not supported by Vireo",
             ConvexHttpClient: "ConvexHttpClient in functions is not supported by Vireo yet (issue 9)",
             commitTs: "v.commitTs() is not supported by Vireo",
-            SearchFilter: "full-text search (SearchFilter) is not supported by Vireo yet (issue 10)",
         });
     });
 

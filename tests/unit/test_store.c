@@ -871,6 +871,113 @@ TEST(schema_backfill_and_rollback)
     buf_release(&e);
 }
 
+static int search_n(struct store *s, const char *q)
+{
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    int n = -1;
+    if (store_search(t, "m", "s", q, strlen(q), &out, &err) == 0) {
+        json_t *a = json_loads(out.data, 0, NULL);
+        n = (int)json_array_size(a);
+        json_decref(a);
+    }
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    buf_release(&out);
+    return n;
+}
+
+static int key_in_range(const struct key_range *kr, const struct buf *k)
+{
+    size_t a = kr->lo.len < k->len ? kr->lo.len : k->len, b = kr->hi.len < k->len ? kr->hi.len : k->len;
+    int lo = memcmp(kr->lo.data, k->data, a), hi = memcmp(k->data, kr->hi.data, b);
+    return (lo < 0 || (lo == 0 && kr->lo.len <= k->len)) && (hi < 0 || (hi == 0 && k->len < kr->hi.len));
+}
+
+/* Search indexes: backfill, all-or-nothing apply, the read range against write-set keys. */
+TEST(search_index)
+{
+    char path[128], id[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"t\":\"Crème brûlée\"}", id), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"b\",\"t\":\"creme pie\"}", id2), 0);
+    const char *sch = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
+                      "\"filterFields\":[\"c\"]}]}}}";
+    /* with a validator the documents violate: nothing is created */
+    const char *bad = "{\"tables\":{\"m\":{\"document\":{\"type\":\"object\",\"value\":{}},"
+                      "\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\"}]}}}";
+    CHECK(store_apply_schema(s, bad, strlen(bad), &err) < 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"creme\"}"), -1);
+    CHECK_EQ_STR(err.data, "search index `s` not found on table `m`");
+    const char *bads[] = {
+        "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"_t\"}]}}}",
+        "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
+        "\"filterFields\":[\"c\",\"c\"]}]}}}",
+        "{\"tables\":{\"m\":{\"indexes\":[{\"name\":\"s\",\"fields\":[\"c\"]}],"
+        "\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\"}]}}}",
+        "{\"tables\":{\"m\":{\"searchIndexes\":{}}}}",
+    };
+    for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++)
+        CHECK(store_apply_schema(s, bads[i], strlen(bads[i]), &err) < 0);
+    CHECK_EQ_INT(store_apply_schema(s, sch, strlen(sch), &err), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"creme\"}"), 2);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"creme\",\"eq\":[[\"c\",\"a\"]]}"), 1);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"bru\"}"), 1);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"bru x\"}"), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"c\",\"search\":\"x\"}"), -1);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"x\",\"eq\":[[\"t\",\"a\"]]}"), -1);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\"}"), -1);
+
+    /* the read range covers keys of writes with c == "a" only */
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    const char *q = "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\",\"a\"]]}";
+    CHECK_EQ_INT(store_search(t, "m", "s", q, strlen(q), &out, &err), 0);
+    CHECK_EQ_STR(out.data, "[]");
+    CHECK_EQ_INT(store_txn_read_set(t)->len, 1);
+    const struct key_range kr = store_txn_read_set(t)->ranges[0];
+    struct st_table *tb = st_table_find(s, "m");
+    CHECK_EQ_INT(tb->nsidx, 1);
+    CHECK_EQ_INT(kr.index_id, tb->sidx[0]->id);
+    char id3[STORE_ID_LEN + 1];
+    CHECK_EQ_INT(store_insert(t, "m", "{\"c\":\"b\",\"t\":\"pie\"}", 19, id3, &err), 0);
+    CHECK_EQ_INT(store_insert(t, "m", "{\"c\":\"a\",\"t\":\"pie\"}", 19, id3, &err), 0);
+    CHECK_EQ_INT(store_patch(t, id2, 32, "{\"c\":\"a\"}", 9, NULL, 0, &err), 0);
+    const struct write_set *ws = store_txn_write_set(t);
+    int hits = 0, seen = 0;
+    for (size_t i = 0; i < ws->len; i++) {
+        if (ws->writes[i].index_id != kr.index_id)
+            continue;
+        seen++;
+        hits += (ws->writes[i].old_key.len && key_in_range(&kr, &ws->writes[i].old_key)) ||
+                (ws->writes[i].new_key.len && key_in_range(&kr, &ws->writes[i].new_key));
+    }
+    CHECK_EQ_INT(seen, 3);
+    CHECK_EQ_INT(hits, 2); /* the insert with c == "b" misses */
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\",\"a\"]]}"), 2);
+    /* an aborted write leaves the FTS rows as they were */
+    t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_delete(t, id2, 32, &err), 0);
+    store_txn_abort(t);
+    store_txn_free(t);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\",\"a\"]]}"), 2);
+    /* kept across reopening; cleared by store_clear; dropped with the schema */
+    store_close(s);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\"}"), 3);
+    CHECK_EQ_INT(store_clear(s, &err), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\"}"), 0);
+    const char *none = "{\"tables\":{\"m\":{}}}";
+    CHECK_EQ_INT(store_apply_schema(s, none, strlen(none), &err), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\"}"), -1);
+    buf_release(&out);
+    buf_release(&e);
+    store_close(s);
+}
+
 /* The checkpoint thread copies committed pages from the WAL into the database file without
  * any commit doing it: the file grows while this thread only waits. */
 TEST(wal_checkpointed_in_background)

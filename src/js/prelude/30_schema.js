@@ -1,6 +1,7 @@
 /* schema: defineSchema / defineTable(...).index(...). Checks names the way Convex does and
  * exports the JSON that store_apply_schema takes:
- *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name","fields"}]}},
+ *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name","fields"}],
+ *               "searchIndexes":[{"name","searchField","filterFields"}]}},
  *    "schemaValidation":b}
  * `by_id` and `by_creation_time` are implicit on every table and reserved. */
 
@@ -49,8 +50,17 @@ class TableDefinition {
 
     searchIndex(name, config) {
         this.checkIndexName(name);
-        this.searchIndexes.push({ name, config });
-        loadNotice("schema", `search index \`${name}\` is not supported yet (issue 10); ignored`);
+        const sf = config && config.searchField;
+        if (typeof sf !== "string" || sf === "")
+            throw new Error(`search index \`${name}\` must have a \`searchField\``);
+        const filterFields = config.filterFields === undefined ? [] : config.filterFields;
+        if (!Array.isArray(filterFields) ||
+            filterFields.some((f) => typeof f !== "string" || f === ""))
+            throw new Error(`search index \`${name}\`: \`filterFields\` must be an array of ` +
+                `field names`);
+        if (new Set(filterFields).size !== filterFields.length)
+            throw new Error(`search index \`${name}\`: duplicate filter field`);
+        this.searchIndexes.push({ name, searchField: sf, filterFields: filterFields.slice() });
         return this;
     }
 
@@ -78,7 +88,9 @@ class TableDefinition {
 
     export() {
         const indexes = this.indexes.map((i) => ({ name: i.name, fields: i.fields }));
-        return { document: this.document.json, indexes };
+        const searchIndexes = this.searchIndexes.map((i) =>
+            ({ name: i.name, searchField: i.searchField, filterFields: i.filterFields }));
+        return { document: this.document.json, indexes, searchIndexes };
     }
 }
 

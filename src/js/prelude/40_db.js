@@ -2,7 +2,7 @@
  * native calls inside the execution's transaction; scans fetch documents in batches and report on
  * close how many documents the JS code actually consumed, so the read set is exact. withIndex
  * ranges are checked here against the schema's index fields; filters are evaluated here in
- * Convex's value order. */
+ * Convex's value order. withSearchIndex queries run whole in the store (native.search). */
 
 let schemaIndexes = null; /* {table: {index: [fields]}} from the loaded schema, or null */
 const MAX_BATCH = 256;
@@ -75,6 +75,44 @@ class IndexRange {
         if (this.lower) r.lower = this.lower;
         if (this.upper) r.upper = this.upper;
         return JSON.stringify(r);
+    }
+}
+
+/* Convex's SearchFilter (exported by convex/server): the type of what a search filter
+ * function returns. */
+class SearchFilter {}
+
+/* The builder withSearchIndex hands its function: search(field, text) once, then eq(field,
+ * value) per filter field; the store checks the fields against the index. */
+class SearchFilterBuilder extends SearchFilter {
+    constructor(index) {
+        super();
+        this.index = index;
+        this.field = null;
+        this.text = null;
+        this.eqs = [];
+    }
+
+    search(field, text) {
+        if (this.field !== null)
+            throw new Error(`withSearchIndex(\`${this.index}\`): search() may only be called once`);
+        if (typeof field !== "string")
+            throw new TypeError("search(): expected the search field's name");
+        if (typeof text !== "string")
+            throw new TypeError(`search(): expected the search text, got ${describeType(text)}`);
+        this.field = field;
+        this.text = text;
+        return this;
+    }
+
+    eq(field, val) {
+        if (this.field === null)
+            throw new Error(`withSearchIndex(\`${this.index}\`): call search() before eq()`);
+        if (typeof field !== "string")
+            throw new TypeError("eq(): expected a filter field's name");
+        this.eqs.push(val === undefined ? [field]
+            : [field, toWire(val, 0, `withSearchIndex value for \`${field}\``)]);
+        return this;
     }
 }
 
@@ -164,11 +202,29 @@ class Query {
         return this;
     }
 
-    withSearchIndex(name) {
-        throw new Error(`withSearchIndex(\`${name}\`): search indexes are not supported yet`);
+    /* Convex's full-text search: q => q.search(field, text).eq(filterField, value)...; the
+     * store returns the matches by relevance then newest, at most 1,024 (store_search). */
+    withSearchIndex(name, searchFn) {
+        if (this.indexed)
+            throw new Error("withSearchIndex() may only be called once, right after query()");
+        if (typeof name !== "string")
+            throw new TypeError("withSearchIndex(): expected a search index name");
+        if (typeof searchFn !== "function")
+            throw new TypeError("withSearchIndex(): expected a function q => q.search(...)");
+        this.indexed = true;
+        const f = new SearchFilterBuilder(name);
+        if (searchFn(f) !== f || f.field === null)
+            throw new Error(`withSearchIndex(\`${name}\`): the search filter must call ` +
+                `q.search(field, text) and return it`);
+        this.searchIndex = name;
+        this.searchQuery = JSON.stringify({ field: f.field, search: f.text, eq: f.eqs });
+        return this;
     }
 
     order(order) {
+        if (this.searchIndex !== undefined)
+            throw new Error("order() cannot follow withSearchIndex(): search results are " +
+                "ordered by relevance");
         if (order !== "asc" && order !== "desc")
             throw new Error(`order(): expected "asc" or "desc", got ${String(order)}`);
         if (this.ordered) throw new Error("order() may only be called once");
@@ -194,6 +250,12 @@ class Query {
     run(limit) {
         const out = [];
         if (limit <= 0) return out;
+        if (this.searchIndex !== undefined) {
+            const docs = decode(native.search(this.table, this.searchIndex, this.searchQuery));
+            for (let i = 0; i < docs.length && out.length < limit; i++)
+                if (this.matches(docs[i])) out.push(docs[i]);
+            return out;
+        }
         const h = native.scanOpen(this.table, this.index, this.range, this.desc);
         const filtered = this.filters.length > 0;
         let batch = filtered ? 16 : Math.min(limit, MAX_BATCH);
@@ -244,6 +306,7 @@ class Query {
     /* The number of documents collect() would return, without keeping them; its read set is the
      * whole range it counted, as collect()'s is, so a live count re-runs on any change there. */
     async count() {
+        if (this.searchIndex !== undefined) return this.run(Infinity).length;
         const h = native.scanOpen(this.table, this.index, this.range, this.desc);
         const filtered = this.filters.length > 0;
         let n = 0, consumed = 0;
@@ -264,6 +327,21 @@ class Query {
 
     [Symbol.asyncIterator]() {
         const q = this;
+        if (q.searchIndex !== undefined) {
+            let docs = null, pos = 0;
+            return {
+                next() {
+                    try {
+                        if (docs === null) docs = q.run(Infinity);
+                    } catch (e) {
+                        return Promise.reject(e);
+                    }
+                    return Promise.resolve(pos < docs.length
+                        ? { value: docs[pos++], done: false } : { value: undefined, done: true });
+                },
+                return() { return Promise.resolve({ value: undefined, done: true }); },
+            };
+        }
         let h = null, docs = [], pos = 0, consumed = 0, ended = false;
         const close = () => {
             if (h !== null) {

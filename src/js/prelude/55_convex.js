@@ -330,12 +330,6 @@ function reportSpecialModule(mod, file, exports) {
 
 /* ---- the rest of convex/server ---- */
 
-class SearchFilter {
-    constructor() {
-        throw notSupported("full-text search (SearchFilter)", 10);
-    }
-}
-
 const paginationOptsValidator = v.object({
     numItems: v.number(),
     cursor: v.union(v.string(), v.null()),

@@ -32,7 +32,6 @@ export const stubs = queryGeneric({
     await attempt("components", () => server.getFunctionName((server.componentsGeneric() as any).rag.search));
     await attempt("ConvexHttpClient", () => new browser.ConvexHttpClient("http://x"));
     await attempt("commitTs", () => (values.v as any).commitTs());
-    await attempt("SearchFilter", () => new (server.SearchFilter as any)());
     return out;
   },
 });
