@@ -190,7 +190,8 @@ test("tampered, foreign and malformed cursors are refused with InvalidCursor; th
     const bad = async (args, re) => {
         const x = await srv.query("items:page", args);
         assert.equal(x.json?.status, "error", x.text);
-        assert.match(x.json.errorMessage, /InvalidCursor/, x.text);
+        assert.match(x.json.errorMessage, /^InvalidCursor: /, x.text);
+        assert.equal(x.json.errorCode, "InvalidCursor", x.text);
         if (re) assert.match(x.json.errorMessage, re, x.text);
     };
     const c = r.continueCursor;
