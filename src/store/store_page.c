@@ -21,15 +21,22 @@
 
 #include "base/banned.h"
 
-enum { CUR_VERSION = 1, CUR_POSITION = 0, CUR_END = 1, CUR_TAG = 8, CUR_MAC = 16,
-       CUR_HEAD = 2 + CUR_TAG };
+enum {
+    CUR_VERSION = 1,
+    CUR_POSITION = 0,
+    CUR_END = 1,
+    CUR_TAG = 8,
+    CUR_MAC = 16,
+    CUR_HEAD = 2 + CUR_TAG
+};
 
 int st_page_key_load(struct store *s, struct buf *err)
 {
     unsigned char fresh[STORE_CURSOR_KEY];
     rand_bytes(fresh, sizeof(fresh));
-    sqlite3_stmt *st = st_prep(s, NULL, err, "INSERT OR IGNORE INTO _vr_meta VALUES "
-                                             "('cursor_key', ?1)");
+    sqlite3_stmt *st = st_prep(s, NULL, err,
+                               "INSERT OR IGNORE INTO _vr_meta VALUES "
+                               "('cursor_key', ?1)");
     if (!st)
         return -1;
     sqlite3_bind_blob(st, 1, fresh, (int)sizeof(fresh), SQLITE_STATIC);
@@ -39,8 +46,8 @@ int st_page_key_load(struct store *s, struct buf *err)
         return st_sqlerr(s, err, "cursor key");
     if (!(st = st_prep(s, NULL, err, "SELECT v FROM _vr_meta WHERE k = 'cursor_key'")))
         return -1;
-    int ok = sqlite3_step(st) == SQLITE_ROW &&
-             sqlite3_column_bytes(st, 0) == (int)sizeof(s->cursor_key);
+    int ok =
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == (int)sizeof(s->cursor_key);
     if (ok)
         memcpy(s->cursor_key, sqlite3_column_blob(st, 0), sizeof(s->cursor_key));
     sqlite3_finalize(st);
@@ -93,7 +100,8 @@ static int decode(struct store *s, const unsigned char tag[CUR_TAG], const char 
         (p[1] == CUR_END && got != CUR_HEAD + CUR_MAC))
         return st_failk(s, STORE_ERR_OTHER, err,
                         "InvalidCursor: `%.40s%s` is not a pagination cursor (pass null or the "
-                        "continueCursor of an earlier page)", text, n > 40 ? "..." : "");
+                        "continueCursor of an earlier page)",
+                        text, n > 40 ? "..." : "");
     mac(s, p, (size_t)got - CUR_MAC, want);
     if (CRYPTO_memcmp(want, p + got - CUR_MAC, CUR_MAC))
         return st_failk(s, STORE_ERR_OTHER, err,
