@@ -202,7 +202,21 @@ static struct js_cursor *find_cursor(struct js_runtime *rt, JSContextRef ctx, JS
     return NULL;
 }
 
-/* native.scanOpen(table, index, rangeJson, descending) -> handle */
+/* The optional cursor argument i of native.scanOpen: NULL when absent or null. */
+static int cursor_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,
+                      struct buf *b, const char **out, const char *what, JSValueRef *exc)
+{
+    *out = NULL;
+    if (i >= argc || JSValueIsNull(ctx, argv[i]) || JSValueIsUndefined(ctx, argv[i]))
+        return 0;
+    if (str_arg(ctx, argc, argv, i, b, what, exc) < 0)
+        return -1;
+    *out = b->data;
+    return 0;
+}
+
+/* native.scanOpen(table, index, rangeJson, descending[, cursor, endCursor]) -> handle. With the
+ * cursors (strings, or null for the range's start / end) it opens a page scan (store_page_open). */
 static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
@@ -230,8 +244,26 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
                       JS_MAX_CURSORS);
     buf_reset(&rt->s3);
     struct store_cursor *c = NULL;
-    if (store_scan_open(t, table, index, rt->s1.data, rt->s1.len, desc, &c, &rt->s3) < 0)
-        return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
+    int rc;
+    if (argc > 4) {
+        struct buf cb = BUF_INIT(BUF_NOLIMIT), eb = BUF_INIT(BUF_NOLIMIT);
+        const char *cur = NULL, *end = NULL;
+        rc = cursor_arg(ctx, argc, argv, 4, &cb, &cur, "paginate() cursor", exc) < 0 ||
+                     cursor_arg(ctx, argc, argv, 5, &eb, &end, "paginate() endCursor", exc) < 0
+                 ? -2
+                 : store_page_open(t, table, index, rt->s1.data, rt->s1.len, desc, cur, cb.len,
+                                   end, eb.len, &c, &rt->s3);
+        buf_release(&cb);
+        buf_release(&eb);
+        if (rc == -2)
+            return JSValueMakeUndefined(ctx);
+    } else {
+        rc = store_scan_open(t, table, index, rt->s1.data, rt->s1.len, desc, &c, &rt->s3);
+    }
+    if (rc < 0)
+        return store_throw(ctx, rt, exc, &rt->s3,
+                           strncmp(rt->s3.data, "InvalidCursor:", 14) ? "InvalidQuery"
+                                                                     : "InvalidCursor");
     slot->c = c;
     slot->id = ++rt->next_cursor_id;
     slot->returned = 0;
@@ -261,6 +293,24 @@ static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     buf_reset(&rt->s3);
     if (store_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
+    return make_str(ctx, rt->s2.data);
+}
+
+/* native.scanCursor(handle, n) -> the cursor after the n-th document returned by a page scan (the
+ * range's end once the scan has ended and n counts every document) */
+static JSValueRef n_scan_cursor(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
+    if (!cur)
+        return throwf(ctx, exc, "InvalidQuery", "query is closed");
+    double d = JSValueToNumber(ctx, argv[1], NULL);
+    buf_reset(&rt->s2);
+    if (!(d >= 0 && d <= (double)cur->returned) ||
+        store_page_cursor(cur->c, (size_t)d, &rt->s2) < 0)
+        return throwf(ctx, exc, "InvalidQuery", "no cursor for position %g of this scan", d);
     return make_str(ctx, rt->s2.data);
 }
 
@@ -799,6 +849,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "scanNext", n_scan_next },
         { "scanClose", n_scan_close },
         { "search", n_search },
+        { "scanCursor", n_scan_cursor },
         { "insert", n_insert },
         { "patch", n_patch },
         { "replace", n_replace },

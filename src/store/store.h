@@ -210,6 +210,22 @@ void store_scan_close(struct store_cursor *c, size_t consumed);
 int store_search(struct store_txn *t, const char *table, const char *index,
                  const char *query_json, size_t len, struct buf *out, struct buf *err);
 
+/* Paginated scans (store_page.c). store_page_open opens the scan of one page of a query: the
+ * range store_scan_open would scan, narrowed to after `cursor` (NULL: from the range's start) and
+ * up to and including `end` (NULL: to the range's end). Cursors are the opaque, URL-safe strings
+ * store_page_cursor made for the same query (table, index, range_json and order) on the same
+ * database; any other string fails with a message starting "InvalidCursor:" (malformed, modified
+ * or from another database, or from another query). The page's read set is what
+ * store_scan_close records: its key range up to the last row consumed. */
+int store_page_open(struct store_txn *t, const char *table, const char *index,
+                    const char *range_json, size_t len, int descending, const char *cursor,
+                    size_t clen, const char *end, size_t elen, struct store_cursor **out,
+                    struct buf *err);
+/* Appends to out the cursor of the position after the n-th row returned by a page scan: the
+ * range's end when the scan reached its end and n counts every row returned. -1 if c is not a
+ * page scan, n exceeds the rows returned, or n is 0 before the end. */
+int store_page_cursor(struct store_cursor *c, size_t n, struct buf *out);
+
 /* Idempotency records: a mutation's result kept under a client's key, written in the mutation's
  * own transaction so that it exists exactly when the mutation's writes do.
  * store_idem_get: 1 and the stored value and version when `key` is known, 0 when not, -1 on

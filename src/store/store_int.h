@@ -11,6 +11,7 @@
 
 #define STORE_MAX_DOC (1u << 20) /* one document's JSON text */
 #define STORE_MAX_KEY (1u << 21)
+#define STORE_CURSOR_KEY 32
 #define STORE_MAX_INDEX_FIELDS 16
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
@@ -78,6 +79,7 @@ struct store {
     struct st_vfs *vfs;        /* store_vfs.c: counts this connection's syncs */
     enum store_durability durability;
     enum store_err err_kind; /* the kind of the last failure: store_last_error() */
+    unsigned char cursor_key[STORE_CURSOR_KEY]; /* store_page.c: the MAC key of page cursors */
 };
 
 struct store_txn {
@@ -103,12 +105,17 @@ struct store_cursor {
     struct buf lo, hi;
     struct buf *keys; /* keys of the documents returned so far */
     size_t nkeys, capkeys;
+    int page;                  /* opened by store_page_open: page_tag is its query's tag */
+    unsigned char page_tag[8];
 };
 
 /* store.c */
 int st_exec(struct store *s, const char *sql, struct buf *err);
 int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* statement */
 int st_sqlerr(struct store *s, struct buf *err, const char *what);
+
+/* store_page.c: loads the database's cursor key, making it on first open. */
+int st_page_key_load(struct store *s, struct buf *err);
 
 /* store_ckpt.c */
 /* store_vfs.c: registers a counting copy of the default VFS for s; returns its name for

@@ -6,6 +6,30 @@
 
 let schemaIndexes = null; /* {table: {index: [fields]}} from the loaded schema, or null */
 const MAX_BATCH = 256;
+const MAX_PAGE_ITEMS = 8192;  /* paginate(): the largest numItems */
+const MAX_PAGE_ROWS = 16384;  /* paginate(): the most index rows one page reads */
+
+function checkPaginationOpts(opts) {
+    if (opts === null || typeof opts !== "object")
+        throw new TypeError(`paginate(): expected {numItems, cursor}, got ${describeType(opts)}`);
+    const n = opts.numItems;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_PAGE_ITEMS)
+        throw new Error(`paginate(): numItems must be an integer from 1 to ${MAX_PAGE_ITEMS}, ` +
+            `got ${typeof n === "number" ? n : describeType(n)}`);
+    for (const k of ["cursor", "endCursor"]) {
+        const c = opts[k];
+        if (c !== null && c !== undefined && typeof c !== "string")
+            throw new TypeError(`paginate(): ${k} must be a string or null, got ` +
+                `${describeType(c)}`);
+    }
+    if (opts.cursor === undefined)
+        throw new TypeError("paginate(): cursor is required (null for the first page)");
+    const m = opts.maximumRowsRead;
+    if (m !== undefined && (typeof m !== "number" || !Number.isInteger(m) || m < 1 ||
+        m > MAX_PAGE_ROWS))
+        throw new Error(`paginate(): maximumRowsRead must be an integer from 1 to ` +
+            `${MAX_PAGE_ROWS}, got ${typeof m === "number" ? m : describeType(m)}`);
+}
 
 function indexFields(table, index) {
     if (index === "by_id") return { declared: ["_id"], all: ["_id"] };
@@ -299,8 +323,61 @@ class Query {
         return r.length ? r[0] : null;
     }
 
-    async paginate() {
-        throw new Error("paginate() is not supported yet");
+    /* One page of the query: the documents after `cursor` (null: from the start), numItems of
+     * them, or, with endCursor, every one up to and including endCursor's position, so a page
+     * re-run keeps its boundaries while rows come and go. The read set is the page's key range:
+     * from cursor to the last row read (continueCursor), or to endCursor. */
+    async paginate(opts) {
+        checkPaginationOpts(opts);
+        const numItems = opts.numItems;
+        const cursor = opts.cursor;
+        const endCursor = opts.endCursor === undefined ? null : opts.endCursor;
+        const maxRows = opts.maximumRowsRead === undefined ? MAX_PAGE_ROWS : opts.maximumRowsRead;
+        const bounded = endCursor === null; /* stops at numItems; else reads to endCursor */
+        const h = native.scanOpen(this.table, this.index, this.range, this.desc, cursor,
+            endCursor);
+        const filtered = this.filters.length > 0;
+        const page = [];
+        let consumed = 0, ended = false, cut = false;
+        let batch = bounded && !filtered ? Math.min(numItems, MAX_BATCH) : 16;
+        try {
+            for (;;) {
+                const want = Math.min(batch, maxRows - consumed);
+                const docs = decode(native.scanNext(h, want));
+                for (let i = 0; i < docs.length; i++) {
+                    if (bounded && page.length >= numItems) break;
+                    consumed++;
+                    if (!filtered || this.matches(docs[i])) page.push(docs[i]);
+                }
+                if (docs.length < want) {
+                    ended = true;
+                    break;
+                }
+                if (bounded && page.length >= numItems) break;
+                if (consumed >= maxRows) {
+                    cut = true;
+                    break;
+                }
+                batch = bounded && !filtered ? Math.min(numItems - page.length, MAX_BATCH)
+                    : Math.min(batch * 2, MAX_BATCH);
+            }
+            const here = native.scanCursor(h, consumed);
+            const splitCursor = !bounded && consumed >= 2
+                ? native.scanCursor(h, Math.ceil(consumed / 2)) : null;
+            const r = {
+                page,
+                isDone: bounded ? ended : ended && here === endCursor,
+                continueCursor: bounded ? here : endCursor,
+            };
+            if (!bounded) {
+                r.splitCursor = splitCursor;
+                r.pageStatus = cut ? "SplitRequired"
+                    : consumed > maxRows / 2 ? "SplitRecommended" : null;
+            }
+            return r;
+        } finally {
+            native.scanClose(h, consumed);
+        }
     }
 
     /* The number of documents collect() would return, without keeping them; its read set is the
@@ -402,6 +479,10 @@ function refuseSystemWrite(table, what) {
 /* A query over a system table that has no documents yet: every read returns nothing. */
 class EmptySystemQuery extends Query {
     run() { return []; }
+    async paginate(opts) {
+        checkPaginationOpts(opts);
+        return { page: [], isDone: true, continueCursor: "_end_cursor" };
+    }
     async count() { return 0; }
     [Symbol.asyncIterator]() {
         return { next: () => Promise.resolve({ value: undefined, done: true }),
