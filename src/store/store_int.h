@@ -155,5 +155,7 @@ int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size
 int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
 /* store_sched.c: creates the _scheduled_functions system table and its index if missing. */
 int st_sched_ensure(struct store *s, struct buf *err);
+/* store_storage.c: creates the _storage system table and the storage secret if missing. */
+int st_storage_ensure(struct store *s, struct buf *err);
 
 #endif
