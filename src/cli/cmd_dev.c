@@ -42,6 +42,9 @@ static const char dev_usage[] =
     "%s"
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
+    "  --max-upload-mb N  largest file upload to an upload URL in MiB (default 16; the request\n"
+    "                     is also bounded by --max-body)\n"
+    "  --public-url URL   the origin ctx.storage's URLs start with (default http://HOST:PORT)\n"
     "  --max-http-action-body N  largest request body of an HTTP action in bytes (default\n"
     "                     8388608, at most 12000000)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
@@ -306,7 +309,9 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
-                  fetch_max_mb = 64;
+                  fetch_max_mb = 64, max_upload_mb = 16;
+    const char *public_url_opt = NULL;
+    static char public_url[512]; /* filled once the port is known; runtimes read it per call */
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     /* every numeric option: its variable, the range it accepts, what its value counts */
@@ -339,6 +344,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--fetch-timeout-ms", &fetch_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--fetch-max-response-mb", &fetch_max_mb, 1, 4096, "a number of MiB" },
+        { "--max-upload-mb", &max_upload_mb, 1, 1ul << 20, "a number of MiB" },
         { "--max-scheduled-functions", &max_scheduled, 1, 100000000, "a number" },
         { "--scheduler-batch", &sched_batch, 1, 100000, "a number" },
         { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
@@ -373,6 +379,13 @@ int cmd_dev(int argc, char **argv, int watch)
             return 2;
         } else if (!strcmp(a, "--test-fail-commit")) { /* tests only: see store_options */
             store_opts.test_fail_table = argv[++i];
+        } else if (!strcmp(a, "--public-url")) {
+            public_url_opt = argv[++i];
+            if (strlen(public_url_opt) >= sizeof public_url ||
+                (strncmp(public_url_opt, "http://", 7) && strncmp(public_url_opt, "https://", 8))) {
+                fprintf(stderr, "vireo %s: --public-url needs an http:// or https:// URL\n", name);
+                return 2;
+            }
         } else if (!strcmp(a, "--host")) {
             host = argv[++i];
         } else if (!strcmp(a, "--data")) {
@@ -462,7 +475,8 @@ int cmd_dev(int argc, char **argv, int watch)
 
     struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms,
                                 .action_timeout_ms = (uint32_t)action_timeout_ms,
-                                .memory_limit_mb = (uint32_t)memory_limit_mb };
+                                .memory_limit_mb = (uint32_t)memory_limit_mb,
+                                .public_url = public_url };
     if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
@@ -499,6 +513,7 @@ int cmd_dev(int argc, char **argv, int watch)
     d.api.admin_key = admin_key;
     d.api.test_echo = test_echo;
     d.api.max_http_action_body = max_http_action_body;
+    d.api.max_upload_bytes = (size_t)max_upload_mb << 20;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
     d.api.public_dir = path_exists(public_dir) ? public_dir : NULL;
     snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);
@@ -523,6 +538,14 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
     }
     d.api.server = d.server;
+    if (public_url_opt) {
+        size_t n = strlen(public_url_opt);
+        while (n && public_url_opt[n - 1] == '/')
+            n--;
+        snprintf(public_url, sizeof public_url, "%.*s", (int)n, public_url_opt);
+    } else {
+        snprintf(public_url, sizeof public_url, "http://%s:%d", host, server_port(d.server));
+    }
     timer_init(&d.reload_timer, reload_fire, &d);
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
     timer_init(&d.prune_timer, prune_fire, &d);

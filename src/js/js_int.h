@@ -95,6 +95,9 @@ struct js_runtime {
     struct js_cursor cursors[JS_MAX_CURSORS];
 
     struct buf s1, s2, s3; /* scratch for native calls */
+    /* `_storage` ids deleted by the transaction in progress: their files go when it commits */
+    char (*unlink_ids)[STORE_ID_LEN + 1];
+    size_t n_unlink, cap_unlink;
 };
 
 /* Copies text into out with every "<bundle>:line[:col]" replaced by "vireo/file.ts:line" through
@@ -112,6 +115,11 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 
 /* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
+/* native_storage.c: adds the storage functions (ctx.storage) to the `native` object.
+ * js_storage_settled: the transaction in progress committed (its deleted files are removed) or
+ * not (they stay); either way the list is emptied. */
+void js_native_storage_add(JSContextRef ctx, JSObjectRef native);
+void js_storage_settled(struct js_runtime *rt, int committed);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */
 void js_native_polyfill_add(JSContextRef ctx, JSObjectRef native);
 

@@ -746,8 +746,10 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
             ret = store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         else if (kind == JS_MUTATION && rt->commit_fn)
             rt->commit_fn(rt->commit_arg, t, version);
+        js_storage_settled(rt, !*exc);
     } else {
         store_txn_abort(t);
+        js_storage_settled(rt, 0);
     }
     store_txn_free(t);
     return ret;
@@ -880,6 +882,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
     JSStringRelease(pn);
     js_native_crypto_add(rt->ctx, obj);
     js_native_polyfill_add(rt->ctx, obj);
+    js_native_storage_add(rt->ctx, obj);
     JSStringRef rn = JSStringCreateWithUTF8CString("remote"); /* an action worker's runtime */
     JSObjectSetProperty(rt->ctx, obj, rn, JSValueMakeBoolean(rt->ctx, rt->store == NULL),
                         kJSPropertyAttributeReadOnly, NULL);

@@ -903,6 +903,7 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s1);
     buf_release(&rt->s2);
     buf_release(&rt->s3);
+    vr_free(rt->unlink_ids);
     json_decref(rt->srcmap);
     json_decref(rt->http_routes);
     vr_free(rt->bundle_name);
@@ -1026,6 +1027,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->in_call = 1;
     rt->sched_count = 0;
     rt->sched_bytes = 0;
+    rt->n_unlink = 0;
     rt->exec_id++;
     rt->done = 0;
     rt->timed_out = 0;
@@ -1136,13 +1138,17 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
                 buf_reset(&res->value);
                 fail(res, JS_ERR_INTERNAL, changed ? "JobChanged" : "StoreError", cerr.data);
                 version = store_version(rt->store);
-            } else if (fn->kind == JS_MUTATION && rt->commit_fn) {
-                rt->commit_fn(rt->commit_arg, txn, version);
+            } else {
+                if (fn->kind == JS_MUTATION && rt->commit_fn)
+                    rt->commit_fn(rt->commit_arg, txn, version);
+                js_storage_settled(rt, 1);
             }
+            js_storage_settled(rt, 0);
             buf_release(&cerr);
             res->version = version;
         } else {
             store_txn_abort(txn);
+            js_storage_settled(rt, 0);
             res->version = store_version(rt->store);
         }
         res->txn = txn;

@@ -48,6 +48,11 @@ struct js_options {
     const char *env_json;       /* process.env: a JSON object of string values, or NULL for {};
                                    borrowed by js_runtime_new only (the runtime keeps a copy in
                                    its JS heap, frozen: a change of env is a new runtime) */
+    const char *files_dir;      /* where the shard's stored files live (ctx.storage), or NULL:
+                                   no file storage (an in-memory database); borrowed */
+    const char *public_url;     /* the origin URLs of ctx.storage start with ("http://host:port"),
+                                   read at each call (it may be filled after the runtime is made);
+                                   NULL: relative URLs; borrowed */
 };
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be

@@ -21,6 +21,7 @@
 #include "proto/convex_http.h"
 #include "proto/http_action.h"
 #include "proto/http_admin_env.h"
+#include "proto/http_storage.h"
 #include "proto/deploy.h"
 #include "proto/static_client.h"
 #include "proto/reply.h"
@@ -47,7 +48,7 @@ static void respond_json(struct conn *c, int status, const struct buf *body)
 }
 
 /* Answers a function call now, or after the batch it ran in has committed. */
-static void respond_call(struct http_api *api, struct conn *c, int status, int convex,
+void http_api_respond_call(struct http_api *api, struct conn *c, int status, int convex,
                          struct buf *body)
 {
     if (!api->shard->batch_open) {
@@ -107,8 +108,8 @@ static void error_body(struct buf *b, const char *code, const char *msg, const c
     buf_append_str(b, "}");
 }
 
-static void respond_error(struct conn *c, int status, const char *code, const char *msg,
-                          const char *data_json)
+void http_api_respond_error(struct conn *c, int status, const char *code, const char *msg,
+                            const char *data_json)
 {
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     error_body(&b, code, msg, data_json);
@@ -185,7 +186,7 @@ static void respond_refused(struct conn *c, const struct call_req *cr, int statu
                             const char *code, const char *msg)
 {
     if (!cr->convex) {
-        respond_error(c, status, code, msg, NULL);
+        http_api_respond_error(c, status, code, msg, NULL);
         return;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -200,7 +201,7 @@ static void respond_call_error(struct conn *c, const struct call_req *cr, int st
                                const char *code, const char *msg, const char *convex_text)
 {
     if (!cr->convex) {
-        respond_error(c, status, code, msg, NULL);
+        http_api_respond_error(c, status, code, msg, NULL);
         return;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -493,7 +494,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     int ok = shard_call(api->shard, fn, args, strlen(args), &opts, &res) == 0;
     int status = call_body(&b, &cr, ok, &res);
-    respond_call(api, c, status, cr.convex, &b);
+    http_api_respond_call(api, c, status, cr.convex, &b);
     buf_release(&b);
 out:
     js_result_release(&res);
@@ -519,11 +520,11 @@ static int admin_gate(const struct http_api *api, struct conn *c, const struct h
                       int is_post)
 {
     if (!is_post) {
-        respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+        http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
         return 0;
     }
     if (!admin_authorized(api, req)) {
-        respond_error(c, 401, "Unauthorized",
+        http_api_respond_error(c, 401, "Unauthorized",
                       "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
                       "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                       NULL);
@@ -681,7 +682,7 @@ static int handle_static(struct http_api *api, struct conn *c, struct http_reque
         return 0;
     struct buf b = BUF_INIT(MAX_STATIC_FILE);
     if (read_file(real, &b) < 0) {
-        respond_error(c, 500, "ReadFailed", "could not read the file", NULL);
+        http_api_respond_error(c, 500, "ReadFailed", "could not read the file", NULL);
     } else {
         /* http_respond leaves the body out for HEAD but keeps its Content-Length */
         http_respond(c, 200, content_type_for(full), b.data, b.len, "Cache-Control: no-cache\r\n");
@@ -698,7 +699,7 @@ static void handle_client(struct conn *c, struct slice path, int is_get)
     const struct embedded_file *f =
         is_get ? static_client_find(slice_of(path.p + n, path.len - n)) : NULL;
     if (!f) {
-        respond_error(c, 404, "NotFound", "no such file", NULL);
+        http_api_respond_error(c, 404, "NotFound", "no such file", NULL);
         return;
     }
     http_respond(c, 200, "text/javascript; charset=utf-8", f->data, f->len,
@@ -741,7 +742,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         if (!slice_eq_str(path, calls[i].path))
             continue;
         if (!is_post) {
-            respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
             return;
         }
         handle_call(api, c, req, calls[i].kind, 0);
@@ -749,9 +750,9 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (slice_eq_str(path, "/api/admin/run")) {
         if (!is_post) {
-            respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
         } else if (!admin_authorized(api, req)) {
-            respond_error(c, 401, "Unauthorized",
+            http_api_respond_error(c, 401, "Unauthorized",
                           "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
@@ -768,10 +769,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (slice_eq_str(path, "/api/admin/deploy")) { /* a new version of the app: deploy.c */
         if (!is_post)
-            respond_error(c, 405, "MethodNotAllowed", "use POST with a bundle file as the body",
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a bundle file as the body",
                           NULL);
         else if (!admin_authorized(api, req))
-            respond_error(c, 401, "Unauthorized",
+            http_api_respond_error(c, 401, "Unauthorized",
                           "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
@@ -804,8 +805,12 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         handle_client(c, path, is_get);
         return;
     }
+    if (path.len >= 13 && !memcmp(path.p, "/api/storage/", 13)) {
+        http_storage_handle(api, c, req, slice_of(path.p + 13, path.len - 13), is_post, is_get);
+        return;
+    }
     if (path.len >= 5 && !memcmp(path.p, "/api/", 5)) {
-        respond_error(c, 404, "NotFound", "no such API endpoint", NULL);
+        http_api_respond_error(c, 404, "NotFound", "no such API endpoint", NULL);
         return;
     }
     if (api->public_dir && is_get && path.len > 0 && path.p[0] == '/' &&
@@ -816,7 +821,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         return;
     }
     if (api->public_dir && is_get)
-        respond_error(c, 404, "NotFound", "no such file", NULL);
+        http_api_respond_error(c, 404, "NotFound", "no such file", NULL);
     else
-        respond_error(c, 404, "NotFound", "not found", NULL);
+        http_api_respond_error(c, 404, "NotFound", "not found", NULL);
 }

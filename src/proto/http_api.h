@@ -24,11 +24,19 @@ struct http_api {
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */
+    size_t max_upload_bytes; /* largest file upload (413 past it); 0: HTTP_STORAGE_UPLOAD_DEFAULT */
     uint64_t requests;      /* HTTP requests, for /api/metrics */
     /* answers computed inside an open batch wait for its commit (shard.h) */
     struct http_deferred *deferred;
     size_t n_deferred, cap_deferred;
 };
+
+/* Answers a call now, or after the open batch has committed (its body taken over). */
+void http_api_respond_call(struct http_api *api, struct conn *c, int status, int convex,
+                           struct buf *body);
+/* Answers {"status":"error","errorMessage":msg,"errorCode":code[,"errorData"]}. */
+void http_api_respond_error(struct conn *c, int status, const char *code, const char *msg,
+                            const char *data_json);
 
 /* The server's request handler; arg is a struct http_api. */
 void http_api_handle(struct conn *c, struct http_request *req, void *arg);

@@ -2,6 +2,7 @@
  * iteration; reload is all-or-nothing. */
 #include "proto/shard.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,19 @@ int shard_open(const char *db_path, const struct js_options *opts,
         vr_free(s);
         return -1;
     }
+    if (strcmp(db_path, ":memory:")) { /* stored files: "files" beside the database */
+        const char *slash = strrchr(db_path, '/');
+        size_t dl = slash ? (size_t)(slash - db_path) : 1;
+        s->files_dir = vr_malloc(dl + 7);
+        snprintf(s->files_dir, dl + 7, "%.*s/files", (int)dl, slash ? db_path : ".");
+        if (store_files_open_dir(s->files_dir, err) < 0) {
+            store_close(s->store);
+            vr_free(s->files_dir);
+            vr_free(s);
+            return -1;
+        }
+        s->js_opts.files_dir = s->files_dir;
+    }
     s->live = live_new();
     *out = s;
     return 0;
@@ -53,6 +67,7 @@ void shard_free(struct shard *s)
         js_runtime_free(s->rt);
     vr_free(s->bundle);
     vr_free(s->bundle_name);
+    vr_free(s->files_dir);
     json_decref(s->env_file);
     live_free(s->live);
     store_close(s->store);

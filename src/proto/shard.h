@@ -36,6 +36,7 @@ struct shard {
     char *bundle;          /* the running version's bundle (a copy), for reloads; NULL: none */
     size_t bundle_len;
     char *bundle_name;
+    char *files_dir;       /* where stored files live (ctx.storage), or NULL: in-memory db */
     json_t *env_file;      /* variables from a file (.env.local under `vireo dev`); those set
                               with `vireo env` (the store's) win over them; NULL: none */
 };

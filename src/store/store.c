@@ -347,7 +347,8 @@ int st_table_create(struct store *s, const char *name, struct st_table **out, st
     uint32_t num, by_id, by_ct;
     char sql[256];
     sqlite3_stmt *st = NULL;
-    if (!st_name_ok(name) && strcmp(name, STORE_SCHED_TABLE)) {
+    if (!st_name_ok(name) && strcmp(name, STORE_SCHED_TABLE) &&
+        strcmp(name, STORE_STORAGE_TABLE)) {
         buf_reset(err);
         buf_appendf(err, "invalid table name `%.64s`: use letters, digits and '_', starting with "
                          "a letter",
@@ -509,7 +510,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         s->last_ct = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
-    if (st_catalog_load(s, err) < 0 || st_sched_ensure(s, err) < 0 || st_page_key_load(s, err) < 0)
+    if (st_catalog_load(s, err) < 0 || st_sched_ensure(s, err) < 0 ||
+        st_storage_ensure(s, err) < 0 || st_page_key_load(s, err) < 0)
         goto fail;
     if (strcmp(path, ":memory:") && st_ckpt_start(s, path, err) < 0)
         goto fail;

@@ -300,6 +300,41 @@ void store_sched_jobs_free(struct store_sched_job *jobs, size_t n);
 int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err);
 uint32_t store_sched_index_id(struct store *s);
 
+/* File storage (store_storage.c): Convex's system table `_storage`, created by store_open, one
+ * document {sha256: <base64 SHA-256 of the bytes>, size: <bytes>, contentType?: <string>} per
+ * stored file, written only through store_storage_insert (and deleted with store_delete by the
+ * storage code, never by app code). store_storage_secret: the database's random key that signs
+ * upload URLs (made once by store_open, kept in the database). */
+#define STORE_STORAGE_TABLE "_storage"
+#define STORE_STORAGE_SECRET_LEN 32
+int store_storage_insert(struct store_txn *t, const char *sha256_b64, uint64_t size,
+                         const char *content_type, char id_out[STORE_ID_LEN + 1], struct buf *err);
+int store_storage_secret(struct store *s, unsigned char out[STORE_STORAGE_SECRET_LEN],
+                         struct buf *err);
+/* Upload tokens (the `token` of an upload URL): a random nonce and an expiry time, signed with
+ * the storage secret (HMAC-SHA256). store_storage_token appends a new one to out (URL-safe).
+ * store_storage_token_check: 0 when tok is one this database signed and not expired (its nonce
+ * as 32 hex digits in nonce_hex, its expiry in *expires_ms), -1 with err when malformed or
+ * tampered with, -2 with err when expired. Single use is the caller's (an idempotency record
+ * per nonce, written in the upload's transaction). */
+int store_storage_token(struct store *s, double expires_ms, struct buf *out, struct buf *err);
+int store_storage_token_check(struct store *s, const char *tok, size_t len, double now_ms,
+                              char nonce_hex[33], double *expires_ms, struct buf *err);
+/* The stored bytes: one file per `_storage` document, named by its id, in the shard's files
+ * directory. store_files_open_dir creates the directory if missing and removes the temporary
+ * files an interrupted upload left. store_file_write_tmp writes n bytes to a new temporary file
+ * "tmp-<32 hex>" there (its name in `name`), fsyncs it and gives the bytes' SHA-256 (standard
+ * base64, 44 characters). store_file_commit renames it to `id` and fsyncs the directory.
+ * store_file_remove unlinks one (a missing file is not an error). store_file_tmp_name_ok: 1 if
+ * name has the temporary files' form (no path can hide in it). */
+#define STORE_FILE_TMP_LEN 36
+int store_files_open_dir(const char *dir, struct buf *err);
+int store_file_write_tmp(const char *dir, const void *p, size_t n,
+                         char name[STORE_FILE_TMP_LEN + 1], char sha_b64[45], struct buf *err);
+int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err);
+void store_file_remove(const char *dir, const char *name);
+int store_file_tmp_name_ok(const char *name);
+
 /* Cron jobs' durable state, the table _vr_cron (store_sched.c): per cron job name its spec
  * (what it runs and when, as text), the id of its next job in `_scheduled_functions` and when
  * its last run started (ms, -1: never). store_cron_list: *out = {name: {spec, job, lastRun}}.

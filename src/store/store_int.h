@@ -178,5 +178,7 @@ int st_search_write(struct store_txn *t, struct st_table *tb, const json_t *old_
 const json_t *st_lookup_path(const json_t *doc, const char *path);
 /* store_sched.c: creates the _scheduled_functions system table and its index if missing. */
 int st_sched_ensure(struct store *s, struct buf *err);
+/* store_storage.c: creates the _storage system table and the storage secret if missing. */
+int st_storage_ensure(struct store *s, struct buf *err);
 
 #endif

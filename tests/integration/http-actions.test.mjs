@@ -159,7 +159,7 @@ test("ctx.runMutation, runQuery, runAction, auth and scheduler from an HTTP acti
     assert.match(out.id, /^[0-9a-z]{32}$/);
     assert.equal(out.loud, "FROM HTTP!");
     assert.equal(out.who, null);            /* no auth yet (issue 11) */
-    assert.equal(out.storage, "undefined"); /* no ctx.storage yet (issue 10) */
+    assert.equal(out.storage, "object");    /* ctx.storage (an action's: storage.test.mjs) */
     assert.ok(out.count >= 1);
     // the change is visible to a query right after the HTTP action answered
     assert.ok((await s.value("query", "notes:list", {})).includes("from http"));

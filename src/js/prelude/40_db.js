@@ -466,9 +466,9 @@ function checkTable(table, what) {
 
 /* System tables (Convex's): read through ctx.db.system only, never written by app code.
  * `_scheduled_functions` holds the scheduler's jobs (45_scheduler.js, store_sched.c); `_storage`
- * is empty until file storage lands. */
+ * the stored files (46_storage.js, store_storage.c). */
 const SYSTEM_TABLES = ["_scheduled_functions", "_storage"];
-const EMPTY_SYSTEM_TABLES = ["_storage"];
+const EMPTY_SYSTEM_TABLES = [];
 
 function refuseSystemWrite(table, what) {
     if (typeof table === "string" && table.charCodeAt(0) === 95 /* _ */)

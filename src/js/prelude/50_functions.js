@@ -368,10 +368,12 @@ async function nestedExec(kind, path, argsText) {
 }
 
 function makeCtx(kind) {
-    if (kind === QUERY) return { db: reader, auth };
-    if (kind === MUTATION) return { db: writer, auth, scheduler: mutationScheduler };
+    if (kind === QUERY) return { db: reader, auth, storage: storageReader };
+    if (kind === MUTATION)
+        return { db: writer, auth, storage: storageWriter, scheduler: mutationScheduler };
     return {
         auth,
+        storage: storageAction,
         scheduler: actionScheduler,
         runQuery: (ref, args) => runNested(QUERY, ref, args),
         runMutation: (ref, args) => runNested(MUTATION, ref, args),
@@ -472,7 +474,7 @@ function load() {
         }
     }
     for (const f of SYSTEM_FUNCTIONS) {
-        functions.push({ path: f.path, kind: MUTATION, internal: true, args: null,
+        functions.push({ path: f.path, kind: f.query ? QUERY : MUTATION, internal: true, args: null,
                          returns: null });
         handlers.push(f.handler);
     }

@@ -1,0 +1,79 @@
+/* storage: ctx.storage (Convex's file storage). Files are documents of the system table
+ * `_storage` ({sha256, size, contentType?}) with their bytes on the server's disk
+ * (native_storage.c, proto/http_storage.c). Queries read (getUrl, getMetadata), mutations also
+ * write (generateUploadUrl, delete); actions reach both through the built-in internal functions
+ * `_system/storage:*`, run like their ctx.runQuery / ctx.runMutation calls. */
+
+const STORAGE_META_PATH = "_system/storage:getMetadata";
+const STORAGE_URL_PATH = "_system/storage:generateUploadUrl";
+const STORAGE_DELETE_PATH = "_system/storage:delete";
+const STORAGE_STORE_PATH = "_system/storage:store";
+
+/* An action worker's runtime has no store to tell an id's table: there only the type is checked
+ * here, and the table by the system function on the shard. */
+function checkStorageId(id, what) {
+    if (typeof id !== "string" || (!native.remote && native.idTable(id) !== "_storage"))
+        throw new Error(`${what}: Invalid storage ID: ${JSON.stringify(String(id))}`);
+    return id;
+}
+
+function storageMetadata(id) {
+    checkStorageId(id, "storage.getMetadata()");
+    const t = native.get(id);
+    if (t === null) return null;
+    const d = decode(t);
+    return { storageId: d._id, sha256: d.sha256, size: d.size,
+             contentType: d.contentType === undefined ? null : d.contentType };
+}
+
+function storageUrl(id) {
+    checkStorageId(id, "storage.getUrl()");
+    return native.get(id) === null ? null : `${native.storageBase()}/api/storage/${id}`;
+}
+
+const storageReader = Object.freeze({
+    async getUrl(id) { return storageUrl(id); },
+    async getMetadata(id) { return storageMetadata(id); },
+});
+
+const storageWriter = Object.freeze({
+    getUrl: storageReader.getUrl,
+    getMetadata: storageReader.getMetadata,
+    async generateUploadUrl() { return native.storageUploadUrl(); },
+    async delete(id) {
+        checkStorageId(id, "storage.delete()");
+        native.storageDelete(id);
+    },
+});
+
+const storageAction = Object.freeze({
+    async getUrl(id) {
+        checkStorageId(id, "storage.getUrl()");
+        const m = await runNested(QUERY, STORAGE_META_PATH, { id });
+        return m === null ? null : `${native.storageBase()}/api/storage/${id}`;
+    },
+    async getMetadata(id) {
+        checkStorageId(id, "storage.getMetadata()");
+        return runNested(QUERY, STORAGE_META_PATH, { id });
+    },
+    async generateUploadUrl() { return runNested(MUTATION, STORAGE_URL_PATH, {}); },
+    async delete(id) {
+        checkStorageId(id, "storage.delete()");
+        await runNested(MUTATION, STORAGE_DELETE_PATH, { id });
+    },
+    async get() { throw new Error("storage.get() in actions is not supported yet"); },
+    async store() { throw new Error("storage.store() in actions is not supported yet"); },
+});
+
+SYSTEM_FUNCTIONS.push(
+    { path: STORAGE_META_PATH, query: true, handler: (ctx, a) => storageMetadata(a.id) },
+    { path: STORAGE_URL_PATH, handler: () => native.storageUploadUrl() },
+    { path: STORAGE_DELETE_PATH,
+      handler: (ctx, a) => { checkStorageId(a.id, "storage.delete()"); native.storageDelete(a.id);
+                             return null; } },
+    /* the HTTP upload's mutation (http_storage.c): its bytes are in a temporary file */
+    { path: STORAGE_STORE_PATH,
+      handler: (ctx, a) => native.storageCommit(a.tmp, a.sha256, a.size,
+                                                a.contentType === undefined ? null : a.contentType,
+                                                a.nonce === undefined ? null : a.nonce) },
+);
