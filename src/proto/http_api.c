@@ -135,6 +135,7 @@ static const struct {
     {"ValueTooDeep", 400},
     {"TooManyQueries", 400},
     {"InvalidQuery", 400},
+    {"InvalidCursor", 400},
     {"InvalidArgument", 400},
     {"InvalidId", 400},
     {"DocumentNotFound", 400},

@@ -192,6 +192,7 @@ test("tampered, foreign and malformed cursors are refused with InvalidCursor; th
         assert.equal(x.json?.status, "error", x.text);
         assert.match(x.json.errorMessage, /^InvalidCursor: /, x.text);
         assert.equal(x.json.errorCode, "InvalidCursor", x.text);
+        assert.equal(x.status, 400, "a bad cursor is the caller's mistake");
         if (re) assert.match(x.json.errorMessage, re, x.text);
     };
     const c = r.continueCursor;
