@@ -9,12 +9,14 @@ set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
-ALL="mutations push-latency fanout precision http-query connections convex-client scheduler"
+ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
 # BENCH_ARGS: extra loadgen options for every scenario, e.g. "--duration 3" (see loadgen --help)
 # SCHED_ARGS: options of bench/scheduler.mjs, e.g. "--steady 500 --burst 2000"
+# PAGE_ARGS: options of bench/paginate.mjs, e.g. "--rows 100000 --walkers 2 --duration 5"
+# SEARCH_ARGS: options of bench/search.mjs, e.g. "--docs 20000 --subs 50 --duration 5"
 mkdir -p bench/results
 
 case "$DURABILITY" in full|relaxed) ;; *) echo "bench: DURABILITY must be full or relaxed" >&2; exit 2;; esac
@@ -91,12 +93,21 @@ for s in $SCENARIOS; do
         cleanup
         continue
     fi
-    if [ "$s" = convex-client ] || [ "$s" = scheduler ]; then
+    case "$s" in
         # driven from Node: bench/convex-client.mjs (the official convex npm client),
-        # bench/scheduler.mjs (scheduled jobs over the HTTP API)
+        # bench/scheduler.mjs (scheduled jobs over the HTTP API), bench/paginate.mjs and
+        # bench/search.mjs (paginated and search queries over the HTTP API; search's re-runs
+        # with the convex client)
+        convex-client) node_args=() ;;
+        scheduler) read -r -a node_args <<<"${SCHED_ARGS:-}" ;;
+        paginate) read -r -a node_args <<<"${PAGE_ARGS:-}" ;;
+        search) read -r -a node_args <<<"${SEARCH_ARGS:-}" ;;
+        *) node_args=(none) ;;
+    esac
+    if [ "${node_args[*]-}" != none ]; then
         out=$(NODE_PATH="$PWD/node_modules" node "bench/$s.mjs" --port "$port" \
               --out "bench/results/$s.json" --commit "$commit" --note "$NOTE" \
-              --durability "$DURABILITY" $([ "$s" = scheduler ] && echo "${SCHED_ARGS:-}") 2>&1)
+              --durability "$DURABILITY" ${node_args[@]+"${node_args[@]}"} 2>&1)
     else
         out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s.json" --commit "$commit" \
               --note "$NOTE" --durability "$DURABILITY" "${args[@]}" ${BENCH_ARGS:-} 2>&1)

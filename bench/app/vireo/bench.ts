@@ -3,6 +3,7 @@
 // write to another channel must not re-run it. `send` writes one message; `insert` one document.
 import { query, mutation, internalMutation, v } from "./_generated/server";
 import { internal } from "./_generated/api";
+import { paginationOptsValidator } from "convex/server";
 
 export const latest = query({
   args: { channel: v.string() },
@@ -56,4 +57,47 @@ export const lateness = query({
         out.push(j.completedTime - j.scheduledTime);
     return out;
   },
+});
+
+// The paginate scenario (bench/paginate.mjs): `seedRows` inserts rows start .. start+n-1 (one
+// mutation per 1,000), `page` reads one page of the whole table in creation order.
+export const seedRows = mutation({
+  args: { start: v.number(), n: v.number() },
+  handler: async (ctx, { start, n }) => {
+    for (let i = 0; i < n; i++)
+      await ctx.db.insert("rows", { n: start + i, pad: "row-payload-0123456789abcdef" });
+    return null;
+  },
+});
+
+export const page = query({
+  args: { paginationOpts: paginationOptsValidator },
+  handler: async (ctx, { paginationOpts }) => await ctx.db.query("rows").paginate(paginationOpts),
+});
+
+// The search scenario (bench/search.mjs): `seedArticles` inserts the given documents, `addArticle`
+// one, `search` the 10 most relevant documents of one tag for a text.
+export const seedArticles = mutation({
+  args: { docs: v.array(v.object({ body: v.string(), tag: v.string() })) },
+  handler: async (ctx, { docs }) => {
+    for (const d of docs) await ctx.db.insert("articles", d);
+    return null;
+  },
+});
+
+export const addArticle = mutation({
+  args: { body: v.string(), tag: v.string() },
+  handler: async (ctx, args) => {
+    await ctx.db.insert("articles", args);
+    return null;
+  },
+});
+
+export const search = query({
+  args: { text: v.string(), tag: v.string() },
+  handler: async (ctx, { text, tag }) =>
+    await ctx.db
+      .query("articles")
+      .withSearchIndex("search_body", (q) => q.search("body", text).eq("tag", tag))
+      .take(10),
 });

@@ -1,5 +1,7 @@
-// The bench app's schema: `messages` (one row per write, read back by channel) and `docs`
-// (the mutations scenario's inserts, never read by a live query).
+// The bench app's schema: `messages` (one row per write, read back by channel), `docs`
+// (the mutations scenario's inserts, never read by a live query), `rows` (the paginate
+// scenario's large table) and `articles` (the search scenario's documents: a search index on
+// `body` with the filter field `tag`).
 import { defineSchema, defineTable, v } from "./_generated/server";
 
 export default defineSchema({
@@ -8,4 +10,9 @@ export default defineSchema({
     ["channel", "seq"],
   ),
   docs: defineTable({ n: v.number(), body: v.string() }),
+  rows: defineTable({ n: v.number(), pad: v.string() }),
+  articles: defineTable({ body: v.string(), tag: v.string() }).searchIndex("search_body", {
+    searchField: "body",
+    filterFields: ["tag"],
+  }),
 });

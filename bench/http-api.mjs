@@ -1,0 +1,66 @@
+// bench/http-api.mjs: the HTTP API client of the Node-driven scenarios (bench/paginate.mjs,
+// bench/search.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
+// function's value (rejecting on anything but status "success"), `GET /api/metrics`, percentiles.
+import http from "node:http";
+
+/* defaults: an object of option -> default value; numbers parse as numbers */
+export function parseOptions(name, defaults) {
+    const opt = { ...defaults };
+    for (let i = 2; i < process.argv.length; i += 2) {
+        const k = process.argv[i].replace(/^--/, ""), v = process.argv[i + 1];
+        if (!(k in opt) || v === undefined) {
+            console.error(`${name}: unknown or incomplete option ${process.argv[i]}`);
+            process.exit(2);
+        }
+        opt[k] = typeof opt[k] === "number" ? Number(v) : v;
+        if (typeof opt[k] === "number" && !Number.isFinite(opt[k])) {
+            console.error(`${name}: --${k} wants a number, got "${v}"`);
+            process.exit(2);
+        }
+    }
+    return opt;
+}
+
+export function httpApi(port) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    function post(path, body) {
+        return new Promise((resolve, reject) => {
+            const data = JSON.stringify(body);
+            const req = http.request({ host: "127.0.0.1", port, path, method: "POST", agent,
+                headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } }, (res) => {
+                let text = "";
+                res.setEncoding("utf8");
+                res.on("data", (c) => (text += c));
+                res.on("end", () => {
+                    try {
+                        const j = JSON.parse(text);
+                        if (j.status !== "success") reject(new Error(`${path} ${body.path}: ${text.slice(0, 200)}`));
+                        else resolve(j.value);
+                    } catch (e) { reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 200)}`)); }
+                });
+            });
+            req.on("error", reject);
+            req.end(data);
+        });
+    }
+    function metrics() {
+        return new Promise((resolve, reject) => {
+            http.get({ host: "127.0.0.1", port, path: "/api/metrics", agent }, (res) => {
+                let text = "";
+                res.on("data", (c) => (text += c));
+                res.on("end", () => { try { resolve(JSON.parse(text)); } catch (e) { reject(e); } });
+            }).on("error", reject);
+        });
+    }
+    return {
+        query: (path, args) => post("/api/query", { path, args }),
+        mutation: (path, args) => post("/api/mutation", { path, args }),
+        metrics,
+        close: () => agent.destroy(),
+    };
+}
+
+export const pct = (sorted, p) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
