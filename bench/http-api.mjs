@@ -1,5 +1,5 @@
 // bench/http-api.mjs: the HTTP API client of the Node-driven scenarios (bench/paginate.mjs,
-// bench/search.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
+// bench/search.mjs, bench/scheduler.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
 // function's value (rejecting on anything but status "success"), `GET /api/metrics`, percentiles.
 import http from "node:http";
 

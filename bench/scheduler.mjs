@@ -7,52 +7,14 @@
 //     jobs/s from the first to the last completion (`scheduledPending` in /api/metrics).
 // Usage: node bench/scheduler.mjs --port P --out FILE [--steady N] [--burst N] [--clients N]
 //        [--commit C] [--note S] [--durability D]. Prints a summary and one ROW line
-// (bench/run.sh's table). Bounded: each phase gives up after 120 s.
+// (bench/run.sh's table). Bounded: each phase gives up after 120 s. HTTP through bench/http-api.mjs.
 import fs from "node:fs";
-import http from "node:http";
+import { parseOptions, httpApi, pct, sleep } from "./http-api.mjs";
 
-const opt = { port: 0, out: "", steady: 5000, burst: 20000, clients: 4, commit: "unknown", note: "", durability: "full" };
-for (let i = 2; i < process.argv.length; i += 2) {
-    const k = process.argv[i].replace(/^--/, ""), v = process.argv[i + 1];
-    if (!(k in opt) || v === undefined) {
-        console.error(`scheduler: unknown or incomplete option ${process.argv[i]}`);
-        process.exit(2);
-    }
-    opt[k] = typeof opt[k] === "number" ? Number(v) : v;
-}
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function post(path, body) {
-    return new Promise((resolve, reject) => {
-        const data = JSON.stringify(body);
-        const req = http.request({ host: "127.0.0.1", port: opt.port, path, method: "POST", agent,
-            headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } }, (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (c) => (text += c));
-            res.on("end", () => {
-                try {
-                    const j = JSON.parse(text);
-                    if (j.status !== "success") reject(new Error(`${path} ${body.path}: ${text.slice(0, 200)}`));
-                    else resolve(j.value);
-                } catch (e) { reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 200)}`)); }
-            });
-        });
-        req.on("error", reject);
-        req.end(data);
-    });
-}
-const call = (kind, path, args) => post(`/api/${kind}`, { path, args });
-function metrics() {
-    return new Promise((resolve, reject) => {
-        http.get({ host: "127.0.0.1", port: opt.port, path: "/api/metrics", agent }, (res) => {
-            let text = "";
-            res.on("data", (c) => (text += c));
-            res.on("end", () => { try { resolve(JSON.parse(text)); } catch (e) { reject(e); } });
-        }).on("error", reject);
-    });
-}
+const opt = parseOptions("scheduler", { port: 0, out: "", steady: 5000, burst: 20000, clients: 4, commit: "unknown", note: "", durability: "full" });
+const api = httpApi(opt.port);
+const call = (kind, path, args) => api[kind](path, args);
+const metrics = () => api.metrics();
 /* n jobs all due at `at`, scheduled 1,000 per mutation (Convex's limit per call) */
 async function scheduleAt(n, at) {
     for (let done = 0; done < n; done += 1000)
@@ -67,7 +29,6 @@ async function waitIdle(what) {
         await sleep(20);
     }
 }
-const pct = (s, p) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 
 try {
     /* 1. lateness under load: jobs spread over 5 s, clients inserting meanwhile */
@@ -117,5 +78,5 @@ try {
 } catch (e) {
     console.log(`ROW\tscheduler\t${String(e.message || e).slice(0, 100)}\t-\tERROR`);
 }
-agent.destroy();
+api.close();
 process.exit(0);
