@@ -159,6 +159,8 @@ static const char *store_code(const struct store *s, const char *dflt)
         return "ValueTooLarge";
     case STORE_ERR_RESERVED:
         return "InvalidArgument";
+    case STORE_ERR_CURSOR:
+        return "InvalidCursor";
     case STORE_ERR_OTHER:
     case STORE_ERR_CHANGED:
         break;
@@ -261,9 +263,7 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         rc = store_scan_open(t, table, index, rt->s1.data, rt->s1.len, desc, &c, &rt->s3);
     }
     if (rc < 0)
-        return store_throw(ctx, rt, exc, &rt->s3,
-                           strncmp(rt->s3.data, "InvalidCursor:", 14) ? "InvalidQuery"
-                                                                     : "InvalidCursor");
+        return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
     slot->c = c;
     slot->id = ++rt->next_cursor_id;
     slot->returned = 0;

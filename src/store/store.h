@@ -82,6 +82,7 @@ enum store_err {
     STORE_ERR_TOO_DEEP,  /* a value nested deeper than VALUE_MAX_DEPTH */
     STORE_ERR_RESERVED,  /* a field name reserved for system fields */
     STORE_ERR_CHANGED,   /* a job changed since it was read (store_sched_finish) */
+    STORE_ERR_CURSOR,    /* a pagination cursor malformed, modified or of another query */
 };
 
 struct store_options {

@@ -89,26 +89,26 @@ static int decode(struct store *s, const unsigned char tag[CUR_TAG], const char 
                   struct buf *err)
 {
     if (n > 4 * ((STORE_MAX_KEY + CUR_HEAD + CUR_MAC) / 3 + 1))
-        return st_failk(s, STORE_ERR_OTHER, err, "InvalidCursor: the cursor is too long");
+        return st_failk(s, STORE_ERR_CURSOR, err, "InvalidCursor: the cursor is too long");
     buf_reset(raw);
     if (buf_reserve(raw, 3 * ((n + 3) / 4) + 1) < 0)
-        return st_failk(s, STORE_ERR_TOO_LARGE, err, "InvalidCursor: the cursor is too long");
+        return st_failk(s, STORE_ERR_CURSOR, err, "InvalidCursor: the cursor is too long");
     long got = base64_decode((unsigned char *)raw->data, text, n);
     const unsigned char *p = (const unsigned char *)raw->data;
     unsigned char want[CUR_MAC];
     if (got < CUR_HEAD + CUR_MAC || p[0] != CUR_VERSION || p[1] > CUR_END ||
         (p[1] == CUR_END && got != CUR_HEAD + CUR_MAC))
-        return st_failk(s, STORE_ERR_OTHER, err,
+        return st_failk(s, STORE_ERR_CURSOR, err,
                         "InvalidCursor: `%.40s%s` is not a pagination cursor (pass null or the "
                         "continueCursor of an earlier page)",
                         text, n > 40 ? "..." : "");
     mac(s, p, (size_t)got - CUR_MAC, want);
     if (CRYPTO_memcmp(want, p + got - CUR_MAC, CUR_MAC))
-        return st_failk(s, STORE_ERR_OTHER, err,
+        return st_failk(s, STORE_ERR_CURSOR, err,
                         "InvalidCursor: the cursor was modified or was issued by another "
                         "deployment");
     if (memcmp(p + 2, tag, CUR_TAG))
-        return st_failk(s, STORE_ERR_OTHER, err,
+        return st_failk(s, STORE_ERR_CURSOR, err,
                         "InvalidCursor: Tried to run a query starting from a cursor, but it looks "
                         "like this cursor is from a different query (another table, index, "
                         "range or order).");
