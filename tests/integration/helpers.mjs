@@ -146,7 +146,11 @@ export class Server {
 
     /* Resolves when stderr matches re (checked from `from` on). */
     waitStderr(re, { timeout = 5000, from = 0 } = {}) {
-        return waitFor(() => re.exec(this.stderr.slice(from)), { timeout, interval: 25, what: `stderr to match ${re}` });
+        return waitFor(() => re.exec(this.stderr.slice(from)), { timeout, interval: 25, what: `stderr to match ${re}` })
+            .catch((e) => {
+                e.message += `\nvireo stderr tail:\n${this.stderr.slice(Math.max(from, this.stderr.length - 1500))}`;
+                throw e;
+            });
     }
 
     /* SIGTERM (or `signal`), then SIGKILL after `timeout`; returns {code, signal}. Throws if

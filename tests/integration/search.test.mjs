@@ -247,12 +247,13 @@ test("adding a search index to an existing table backfills it; a bad one changes
     await srv.waitStderr(/invalid search field `_bad`/, { timeout: 10000 });
     assert.match((await srv.query("notes:search", { text: "otters" })).json?.errorMessage ?? "", /not found/);
     assert.deepEqual(await search({ text: "shared", channel: "f-b", lang: "en" }), ["shared words there"]);
-    // the real one
+    // the real one; each reload is awaited on its log line, so a failed one shows its error
+    let from = srv.stderr.length;
     fs.writeFileSync(schemaFile, schema.replace(
         "notes: defineTable({ text: v.string() }),",
         'notes: defineTable({ text: v.string() }).searchIndex("search_text", { searchField: "text" }),'));
-    await waitFor(async () => (await srv.query("notes:search", { text: "otters" })).json?.status === "success",
-        { timeout: 10000, what: "the schema with search_text" });
+    await srv.waitStderr(/loaded \d+ functions|previous version keeps running/, { timeout: 20000, from });
+    assert.doesNotMatch(srv.stderr.slice(from), /previous version keeps running/);
     assert.deepEqual(await srv.value("query", "notes:search", { text: "otters" }), ["first note about otters"]);
     assert.deepEqual(await srv.value("query", "notes:search", { text: "note" }), ["second note about beavers", "first note about otters"]);
     await srv.value("mutation", "notes:add", { text: "third note, otters again" });
@@ -265,7 +266,11 @@ test("adding a search index to an existing table backfills it; a bad one changes
     assert.equal((await srv.value("query", "notes:search", { text: "otters" })).length, 2);
     assert.deepEqual(await search({ text: "shared", channel: "f-b", lang: "en" }), ["shared words there"]);
     // removing it from the schema drops it
+    from = srv.stderr.length;
     fs.writeFileSync(schemaFile, schema);
-    await waitFor(async () => (await srv.query("notes:search", { text: "otters" })).json?.status === "error",
-        { timeout: 10000, what: "the schema without search_text" });
+    await srv.waitStderr(/loaded \d+ functions|previous version keeps running/, { timeout: 20000, from });
+    assert.doesNotMatch(srv.stderr.slice(from), /previous version keeps running/);
+    const gone = await srv.query("notes:search", { text: "otters" });
+    assert.match(gone.json?.errorMessage ?? "", /search index `search_text` not found on table `notes`/,
+        `${gone.text}\nvireo stderr tail:\n${srv.stderr.slice(-1500)}`);
 });
