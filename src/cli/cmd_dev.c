@@ -53,6 +53,8 @@ static const char dev_usage[] =
     "  --session-retention-ms N  how long a disconnected sync session is kept for resume\n"
     "                     (default 300000)\n"
     "  --idempotency-hours N  how long mutation idempotency keys are kept (default 24)\n"
+    "  --scheduled-retention-ms N  how long a finished scheduled function stays in\n"
+    "                     _scheduled_functions (default 604800000: 7 days, as Convex)\n"
     "  --durability MODE  full (default): every batch of writes is synced to disk before it is\n"
     "                     acknowledged; relaxed: synced every ~200 ms, so an OS crash or power\n"
     "                     loss may lose the last acknowledged writes (a process crash does not)\n"
@@ -103,6 +105,8 @@ struct dev {
     struct jobs *jobs;
     struct timer prune_timer;
     double idempotency_ms;
+    struct timer job_prune_timer;
+    double job_retention_ms;
     struct http_api api;
     struct app_paths paths;
     char bundle_name[1100]; /* "convex/": what logs and stack traces call the app's code */
@@ -266,6 +270,16 @@ static void prune_fire(struct loop *l, struct timer *t)
     loop_timer_start(l, t, 10 * 60 * 1000);
 }
 
+/* Finished scheduled jobs past their retention: checked a few times per retention period (at
+ * most every 10 minutes), again after 1 s while a prune found more than one batch. */
+static void job_prune_fire(struct loop *l, struct timer *t)
+{
+    struct dev *d = t->arg;
+    int more = jobs_prune(d->jobs, d->job_retention_ms) == 1;
+    double every = d->job_retention_ms / 4;
+    loop_timer_start(l, t, more ? 1000 : every < 600000 ? (uint64_t)every : 600000);
+}
+
 /* --- options --- */
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -307,6 +321,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
+    unsigned long job_retention_ms = 7ul * 24 * 3600 * 1000;
     unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
                   fetch_max_mb = 64, max_upload_mb = 16;
@@ -330,6 +345,8 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--max-retained-sessions", &max_retained, 1, 1ul << 24, "a number" },
         { "--max-retained-sessions-per-address", &max_retained_addr, 1, 1ul << 24, "a number" },
         { "--idempotency-hours", &idem_hours, 1, 24ul * 365, "a number of hours" },
+        { "--scheduled-retention-ms", &job_retention_ms, 1000, 365ul * 24 * 3600 * 1000,
+          "a number of milliseconds" },
         { "--max-connections", &max_conns, 1, 10000000, "a number" },
         { "--max-buffered-bytes", &max_buffered, 65536, 1ul << 40, "a byte count" },
         { "--ws-ping-interval-ms", &ws_ping_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
@@ -550,6 +567,9 @@ int cmd_dev(int argc, char **argv, int watch)
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
     timer_init(&d.prune_timer, prune_fire, &d);
     prune_fire(d.loop, &d.prune_timer);
+    d.job_retention_ms = (double)job_retention_ms;
+    timer_init(&d.job_prune_timer, job_prune_fire, &d);
+    job_prune_fire(d.loop, &d.job_prune_timer);
     loop_watch_signals(d.loop, on_signal, &d);
     if (watch) {
         d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "js/js_int.h"
@@ -675,7 +676,8 @@ static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     const char *kind = json_string_value(json_object_get(json_object_get(doc, "state"), "kind"));
     int pending = kind && !strcmp(kind, "pending");
     json_decref(doc);
-    if (pending && store_sched_set_state(t, rt->s1.data, "canceled", NULL, 0, &rt->s3) < 0)
+    if (pending &&
+        store_sched_set_state(t, rt->s1.data, "canceled", NULL, clock_wall_ms(), &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return JSValueMakeUndefined(ctx);
 }

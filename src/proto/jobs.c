@@ -244,6 +244,62 @@ out:
     return r;
 }
 
+/* At most this many finished jobs per state are read per prune, so one prune is a bounded
+ * transaction; a full batch asks the caller to prune again soon. */
+#define PRUNE_BATCH 1000
+
+int jobs_prune(struct jobs *j, double max_age_ms)
+{
+    static const char *const finished[] = { "success", "failed", "canceled" };
+    struct shard *s = j->shard;
+    struct buf err = BUF_INIT(4096);
+    struct store_txn *t = NULL;
+    struct store_sched_job *list = NULL;
+    size_t n = 0;
+    int deleted = 0, full = 0, r = -1;
+    double cutoff = clock_wall_ms() - max_age_ms;
+    if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)))
+        goto out;
+    for (size_t k = 0; k < sizeof(finished) / sizeof(finished[0]); k++) {
+        /* The age is by completedTime. A job that ran completed after its scheduledTime, so
+         * the range stops at the cutoff; a canceled one may be scheduled in the future, so all
+         * of them are read (earliest first, a batch at a time: young ones ahead of old ones
+         * delay the old ones at most one retention). */
+        int ran = strcmp(finished[k], "canceled") != 0, here = 0;
+        if (store_sched_due(t, finished[k], ran ? cutoff : -1, PRUNE_BATCH, &list, &n, &err) < 0)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *done = json_object_get(list[i].doc, "completedTime");
+            if (json_is_number(done) && json_number_value(done) > cutoff)
+                continue;
+            if (store_delete(t, list[i].id, STORE_ID_LEN, &err) < 0)
+                goto out;
+            here++;
+        }
+        full |= n == PRUNE_BATCH && here > 0;
+        deleted += here;
+        store_sched_jobs_free(list, n);
+        list = NULL;
+        n = 0;
+    }
+    if (store_txn_commit(t, NULL, &err) < 0)
+        goto out;
+    shard_committed(s, t);
+    r = 0;
+out:
+    if (r < 0) {
+        log_error("sched", "deleting finished jobs failed: %s", err.data);
+        if (t)
+            store_txn_abort(t);
+    } else if (deleted) {
+        log_info("sched", "deleted %d finished jobs older than the retention", deleted);
+    }
+    store_sched_jobs_free(list, n);
+    store_txn_free(t);
+    buf_release(&err);
+    return r < 0 ? -1 : full;
+}
+
 struct jobs *jobs_new(struct loop *l, struct shard *s, const struct jobs_options *opts,
                       struct buf *err)
 {

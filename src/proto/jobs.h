@@ -28,5 +28,9 @@ void jobs_free(struct jobs *j);
  * committed (none if the batch failed: they stay pending) and re-arms the timer. */
 void jobs_flush(struct jobs *j, int batch_failed);
 void jobs_stop(struct jobs *j);
+/* Deletes finished jobs (success, failed, canceled) completed more than max_age_ms ago, as
+ * Convex keeps them 7 days, in one transaction of the current batch: 1 when there may be more
+ * to delete (prune again soon), 0 when done, -1 on a storage failure (logged). */
+int jobs_prune(struct jobs *j, double max_age_ms);
 
 #endif

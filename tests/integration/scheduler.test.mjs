@@ -157,6 +157,36 @@ test("the total pending limit (--max-scheduled-functions)", async () => {
     await s.stop();
 });
 
+test("finished jobs are deleted after --scheduled-retention-ms; pending ones stay; live queries see it", async () => {
+    const s = await start(tempDir("scheduler"), ["--scheduled-retention-ms", "2000"]);
+    const ok = await s.value("mutation", "jobs:after", { ms: 0, key: "ret" });
+    const failed = await s.value("mutation", "jobs:scheduleBoom", {});
+    const canceled = await s.value("mutation", "jobs:after", { ms: 60000, key: "ret-c" });
+    await s.value("mutation", "jobs:cancel", { id: canceled });
+    const pending = await s.value("mutation", "jobs:after", { ms: 600000, key: "ret-p" });
+    await waitFor(async () => (await jobOf(s, ok))?.state.kind === "success" &&
+        (await jobOf(s, failed))?.state.kind === "failed");
+    const c = await SyncConn.open(s.port);
+    try {
+        await c.connect();
+        const t = await c.subscribe(1, "jobs:states", {});
+        assert.deepEqual(modOf(t, 1).value, { success: 1, failed: 1, canceled: 1, pending: 1 });
+        const from = c.mark;
+        // kept while young; gone within the retention plus a prune interval (retention / 4)
+        assert.equal((await jobOf(s, ok)).state.kind, "success");
+        const u = await c.waitMsg((m) => m.type === "transition" && modOf(m, 1) &&
+            JSON.stringify(modOf(m, 1).value) === JSON.stringify({ pending: 1 }), { from, timeout: 6000 });
+        assert.ok(u);
+    } finally {
+        c.close();
+    }
+    for (const id of [ok, failed, canceled]) assert.equal(await jobOf(s, id), null);
+    assert.equal((await jobOf(s, pending)).state.kind, "pending");
+    assert.match(s.stderr + s.stdout, /deleted \d+ finished jobs older than the retention/);
+    // the flag's bounds
+    await s.stop();
+});
+
 test("kill -9 with 1,000 pending jobs: after the restart each ran exactly once", async () => {
     const dir = tempDir("scheduler");
     let s = await start(dir, ["--scheduler-batch", "20"]);
