@@ -3,6 +3,7 @@
  * invalid arguments) gets a precise error and never reaches the store. */
 #include "proto/http_api.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -214,15 +215,19 @@ static void respond_call_error(struct conn *c, const struct call_req *cr, int st
 /* Parses the body: {"path": "...", "args": {...}} (Vireo), or Convex's
  * {"path", "format", "args": [{...}]}; sets *args_out to the args' JSON text and *args_value to
  * the parsed object (NULL: {}). On a bad body answers and returns -1. */
-static int parse_call(struct conn *c, const struct http_request *req, struct call_req *cr,
-                      json_t **root_out, const char **path_out, char **args_out,
-                      const json_t **args_value)
+/* url_fn: the function named by the URL (Convex's /api/run/<path>), which always answers in
+ * Convex's shape; else the body's "path" names it. */
+static int parse_call(struct conn *c, const struct http_request *req, const char *url_fn,
+                      struct call_req *cr, json_t **root_out, const char **path_out,
+                      char **args_out, const json_t **args_value)
 {
     json_error_t jerr;
     json_t *root =
         json_loadb(req->body.p, req->body.len,
                    JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     call_shape(cr, req, root);
+    if (url_fn)
+        cr->convex = 1;
     if (!root) {
         char msg[300];
         snprintf(msg, sizeof msg, "invalid JSON body: %s (line %d, column %d)", jerr.text,
@@ -234,13 +239,13 @@ static int parse_call(struct conn *c, const struct http_request *req, struct cal
         respond_refused(c, cr, 400, "BadJsonBody", "request body must be a JSON object");
         goto fail;
     }
-    json_t *path = json_object_get(root, "path");
-    if (!json_is_string(path)) {
+    json_t *path = url_fn ? NULL : json_object_get(root, "path");
+    if (!url_fn && !json_is_string(path)) {
         respond_refused(c, cr, 400, "BadJsonBody",
                         "request body needs \"path\": a function name like \"messages:list\"");
         goto fail;
     }
-    if (strlen(json_string_value(path)) != json_string_length(path)) {
+    if (path && strlen(json_string_value(path)) != json_string_length(path)) {
         respond_refused(c, cr, 400, "BadJsonBody", "\"path\" must not contain U+0000");
         goto fail;
     }
@@ -264,7 +269,7 @@ static int parse_call(struct conn *c, const struct http_request *req, struct cal
         }
         *args_value = json_is_object(args) ? args : NULL;
     }
-    *path_out = json_string_value(path);
+    *path_out = url_fn ? url_fn : json_string_value(path);
     *root_out = root;
     *args_out = NULL;
     return 0;
@@ -403,7 +408,7 @@ out:
 }
 
 static void handle_call(struct http_api *api, struct conn *c, struct http_request *req,
-                        int want_kind, int admin)
+                        const char *url_fn, int want_kind, int admin)
 {
     json_t *root = NULL;
     const char *path = NULL;
@@ -413,7 +418,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     struct js_result res;
     js_result_init(&res);
     struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
-    if (parse_call(c, req, &cr, &root, &path, &args, &args_value) < 0)
+    if (parse_call(c, req, url_fn, &cr, &root, &path, &args, &args_value) < 0)
         goto out;
     json_t *idem = json_object_get(root, "idempotencyKey");
     const char *idempotency_key = json_string_value(idem);
@@ -502,6 +507,45 @@ out:
     buf_release(&idem_key);
     free(args);
     json_decref(root);
+}
+
+/* Convex's HTTP API `POST /api/run/<module path>/<function>`: any public function, its kind
+ * as defined, the body {args, format}; "messages/list" names messages:list, "dir/mod/fn"
+ * dir/mod:fn (a ':' written out is taken as is). */
+static void handle_run(struct http_api *api, struct conn *c, struct http_request *req,
+                       struct slice ident, int is_post)
+{
+    char name[512];
+    size_t slash = 0, colon = 0;
+    if (!is_post) {
+        http_api_respond_error(c, 405, "MethodNotAllowed",
+                               "use POST with a JSON body {\"args\": {...}, \"format\": \"json\"}",
+                               NULL);
+        return;
+    }
+    if (ident.len >= sizeof name) {
+        http_api_respond_error(c, 404, "NotFound", "function path too long", NULL);
+        return;
+    }
+    for (size_t i = 0; i < ident.len; i++) {
+        char ch = ident.p[i];
+        if (!(isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '.' || ch == '/' ||
+              ch == ':')) {
+            http_api_respond_error(c, 404, "NotFound",
+                                   "a function path holds letters, digits and _ - . / : only",
+                                   NULL);
+            return;
+        }
+        if (ch == '/')
+            slash = i + 1;
+        if (ch == ':')
+            colon = i + 1;
+    }
+    memcpy(name, ident.p, ident.len);
+    name[ident.len] = '\0';
+    if (!colon && slash)
+        name[slash - 1] = ':';
+    handle_call(api, c, req, name, -1, 0);
 }
 
 static int admin_authorized(const struct http_api *api, const struct http_request *req)
@@ -746,7 +790,11 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
             http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
             return;
         }
-        handle_call(api, c, req, calls[i].kind, 0);
+        handle_call(api, c, req, NULL, calls[i].kind, 0);
+        return;
+    }
+    if (path.len > 9 && !memcmp(path.p, "/api/run/", 9)) {
+        handle_run(api, c, req, slice_of(path.p + 9, path.len - 9), is_post);
         return;
     }
     if (slice_eq_str(path, "/api/admin/run")) {
@@ -758,7 +806,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
         } else {
-            handle_call(api, c, req, -1, 1);
+            handle_call(api, c, req, NULL, -1, 1);
         }
         return;
     }

@@ -337,3 +337,44 @@ test("logLines are bounded: 256 lines, 32 KiB a line, 256 KiB a call", { timeout
     assert.equal(printed.length, 256);
     assert.equal(printed[255][3], "Log overflow (maximum 256). Remaining log lines omitted.");
 });
+
+test("Convex's POST /api/run/<path>: any function kind, {args, format}, Convex's errors", { timeout: 10000 }, async () => {
+    const run = (ident, body, headers = {}) => srv.post(`/api/run/${ident}`, body, { headers });
+    const before = (await run("messages/count", { args: {}, format: "json" })).json;
+    assert.equal(before.status, "success");
+    // a mutation and an action through the same route, their kind as defined
+    const sent = await run("messages/send", { args: { author: "run", body: "via /api/run" }, format: "json" });
+    assert.equal(sent.status, 200, sent.text);
+    assert.deepEqual(sent.json, { status: "success", value: null, logLines: ["[LOG] 'sending' 'via /api/run'"] });
+    assert.equal((await run("messages/count", { args: {} })).json.value, before.value + 1);
+    const echoed = await run("messages/echoAction", { args: { value: 7 }, format: "json" });
+    assert.equal(echoed.json.status, "success", echoed.text);
+    // "module:function" written out works too
+    assert.equal((await run("messages:count", { args: {} })).json.value, before.value + 1);
+    // Convex-encoded values when asked for
+    const enc = await run("messages/echo", { args: { value: { $integer: "AwAAAAAAAAA=" } }, format: "convex_encoded_json" });
+    assert.deepEqual(enc.json.value, { $integer: "AwAAAAAAAAA=" }, enc.text);
+    // errors in Convex's shape
+    const missing = await run("messages/nope", { args: {} });
+    const missingQuery = await raw("query", { path: "messages:nope", format: "json", args: {} });
+    assert.equal(missing.status, missingQuery.status, "as /api/query answers it");
+    assert.equal(missing.json.status, "error");
+    assert.match(missing.json.errorMessage, /Could not find public function for 'messages:nope'/);
+    const internal = await run("messages/secret", { args: {} });
+    assert.equal(internal.status, missing.status, "an internal function is not reachable");
+    assert.equal(internal.json.errorMessage.replace(/[0-9a-f]{16}/, "ID").replace("secret", "nope"), missing.json.errorMessage.replace(/[0-9a-f]{16}/, "ID"));
+    const fail = await run("messages/failWithData", { args: {} });
+    assert.equal(fail.status, 560);
+    assert.equal(fail.json.status, "error");
+    const badArgs = await run("messages/typed", { args: { n: "x", name: "y" } });
+    assert.equal(badArgs.status, (await raw("query", { path: "messages:typed", format: "json", args: { n: "x", name: "y" } })).status);
+    assert.match(badArgs.json.errorMessage, /ArgumentValidationError/);
+    const notJson = await srv.post("/api/run/messages/count", "{");
+    assert.equal(notJson.status, 400);
+    const get = await srv.get("/api/run/messages/count");
+    assert.equal(get.status, 405);
+    const odd = await run("messages/co%20unt", { args: {} });
+    assert.equal(odd.status, 404);
+    assert.match(odd.json.message ?? odd.json.errorMessage ?? odd.text, /letters, digits/);
+    assert.equal((await run("messages/count", { args: {} })).json.value, before.value + 1, "still serving");
+});
