@@ -1,0 +1,432 @@
+/* test_jwt: token verification (src/auth/jwt.c) with keys generated per run: each algorithm
+ * verifies its own tokens; `none`, algorithm confusion, unknown kid, tampering, every claim
+ * check, malformed tokens and malformed or weak JWKS keys are each refused with their status. */
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "base/base64.h"
+#include "base/buf.h"
+#include "test.h"
+
+#include "base/banned.h"
+
+static EVP_PKEY *rsa, *rsa_small, *ec, *ed;
+static const char hmac_secret[] = "0123456789abcdef0123456789abcdef-test-secret";
+static struct buf err = BUF_INIT(BUF_NOLIMIT);
+static const double NOW = 1800000000.0;
+
+static void b64(struct buf *out, const void *p, size_t n)
+{
+    base64_encode(out, p, n, 1);
+}
+
+static void bn_b64(struct buf *out, EVP_PKEY *k, const char *param, int pad)
+{
+    BIGNUM *bn = NULL;
+    if (!EVP_PKEY_get_bn_param(k, param, &bn))
+        abort();
+    unsigned char raw[1024];
+    int n = pad ? BN_bn2binpad(bn, raw, pad) : BN_bn2bin(bn, raw);
+    b64(out, raw, (size_t)n);
+    BN_free(bn);
+}
+
+/* {"kty":..., ...} of a public key; `extra` members are appended (",\"kid\":\"a\"") */
+static void jwk_of(struct buf *out, EVP_PKEY *k, const char *extra)
+{
+    if (EVP_PKEY_is_a(k, "RSA")) {
+        buf_append_str(out, "{\"kty\":\"RSA\",\"n\":\"");
+        bn_b64(out, k, OSSL_PKEY_PARAM_RSA_N, 0);
+        buf_append_str(out, "\",\"e\":\"");
+        bn_b64(out, k, OSSL_PKEY_PARAM_RSA_E, 0);
+    } else if (EVP_PKEY_is_a(k, "EC")) {
+        buf_append_str(out, "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"");
+        bn_b64(out, k, OSSL_PKEY_PARAM_EC_PUB_X, 32);
+        buf_append_str(out, "\",\"y\":\"");
+        bn_b64(out, k, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+    } else {
+        unsigned char raw[32];
+        size_t n = sizeof(raw);
+        if (!EVP_PKEY_get_raw_public_key(k, raw, &n))
+            abort();
+        buf_append_str(out, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"");
+        b64(out, raw, n);
+    }
+    buf_appendf(out, "\"%s}", extra);
+}
+
+/* alg: the header's; signer: how the signature is made ("RS256", "ES256", "EdDSA", "HS256",
+ * "HS256-pem" (keyed with the RSA public key's PEM), "ES256-der", "none") */
+static void make_token(struct buf *out, const char *header, const char *payload, const char *signer)
+{
+    buf_reset(out);
+    b64(out, header, strlen(header));
+    buf_append_str(out, ".");
+    b64(out, payload, strlen(payload));
+    size_t signed_len = out->len;
+    unsigned char sig[1024];
+    size_t sig_len = sizeof(sig);
+    if (!strcmp(signer, "none")) {
+        sig_len = 0;
+    } else if (!strncmp(signer, "HS256", 5)) {
+        const void *key = hmac_secret;
+        int klen = (int)strlen(hmac_secret);
+        char *pem = NULL;
+        if (!strcmp(signer, "HS256-pem")) {
+            BIO *bio = BIO_new(BIO_s_mem());
+            PEM_write_bio_PUBKEY(bio, rsa);
+            long n = BIO_get_mem_data(bio, &pem);
+            key = pem = strndup(pem, (size_t)n);
+            klen = (int)n;
+            BIO_free(bio);
+        }
+        unsigned int n = 0;
+        HMAC(EVP_sha256(), key, klen, (const unsigned char *)out->data, signed_len, sig, &n);
+        sig_len = n;
+        free(pem);
+    } else {
+        EVP_PKEY *k = !strcmp(signer, "RS256") ? rsa : !strcmp(signer, "EdDSA") ? ed : ec;
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        if (EVP_DigestSignInit(m, NULL, k == ed ? NULL : EVP_sha256(), NULL, k) != 1 ||
+            EVP_DigestSign(m, sig, &sig_len, (const unsigned char *)out->data, signed_len) != 1)
+            abort();
+        EVP_MD_CTX_free(m);
+        if (!strcmp(signer, "ES256")) { /* DER -> r || s */
+            const unsigned char *p = sig;
+            ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sig_len);
+            BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32);
+            BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32);
+            sig_len = 64;
+            ECDSA_SIG_free(es);
+        }
+    }
+    buf_append_str(out, ".");
+    b64(out, sig, sig_len);
+}
+
+static struct jwt_keyset *full_set(void)
+{
+    struct buf j = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, rsa, ",\"kid\":\"r1\",\"use\":\"sig\",\"alg\":\"RS256\"");
+    buf_append_str(&j, ",");
+    jwk_of(&j, ec, ",\"kid\":\"e1\"");
+    buf_append_str(&j, ",");
+    jwk_of(&j, ed, ",\"kid\":\"d1\"");
+    buf_append_str(&j, "]}");
+    struct jwt_keyset *ks = jwt_keyset_new();
+    size_t skipped = 9;
+    buf_reset(&err);
+    if (jwt_keyset_add_jwks(ks, j.data, j.len, &skipped, &err) < 0) {
+        fprintf(stderr, "jwks: %s\n", err.data);
+        abort();
+    }
+    CHECK_EQ_INT(skipped, 0);
+    CHECK_EQ_INT(jwt_keyset_count(ks), 3);
+    CHECK_EQ_INT(jwt_keyset_add_hmac(ks, "h1", hmac_secret, strlen(hmac_secret), &err), 0);
+    buf_release(&j);
+    return ks;
+}
+
+static const struct jwt_check check = { .issuer = "https://issuer.test", .audience = "app",
+                                        .now = NOW, .skew = 60, .require_exp = 1 };
+
+static enum jwt_status verify(const struct jwt_keyset *ks, const char *header,
+                              const char *payload, const char *signer, const char *want_err)
+{
+    struct buf tok = BUF_INIT(BUF_NOLIMIT);
+    make_token(&tok, header, payload, signer);
+    json_t *claims = NULL;
+    char kid[128];
+    buf_reset(&err);
+    enum jwt_status st = jwt_verify(tok.data, tok.len, ks, &check, &claims, kid, &err);
+    if (st == JWT_OK)
+        CHECK(json_is_object(claims));
+    else
+        CHECK(claims == NULL);
+    if (want_err && !strstr(err.data, want_err)) {
+        fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err.data, want_err);
+        CHECK(!"error text");
+    }
+    json_decref(claims);
+    buf_release(&tok);
+    return st;
+}
+
+#define GOOD "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"sub\":\"u1\",\"exp\":1800000600}"
+
+TEST(each_algorithm_verifies_its_tokens)
+{
+    struct jwt_keyset *ks = full_set();
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"RS256\",\"kid\":\"r1\"}", GOOD, "RS256", NULL), JWT_OK);
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"ES256\",\"kid\":\"e1\"}", GOOD, "ES256", NULL), JWT_OK);
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"EdDSA\",\"kid\":\"d1\"}", GOOD, "EdDSA", NULL), JWT_OK);
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"HS256\",\"kid\":\"h1\"}", GOOD, "HS256", NULL), JWT_OK);
+    /* no kid: every key of the algorithm is tried */
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", GOOD, "RS256", NULL), JWT_OK);
+    /* the claims come back */
+    struct buf tok = BUF_INIT(BUF_NOLIMIT);
+    make_token(&tok, "{\"alg\":\"ES256\"}", GOOD, "ES256");
+    json_t *claims = NULL;
+    CHECK_EQ_INT(jwt_verify(tok.data, tok.len, ks, &check, &claims, NULL, &err), JWT_OK);
+    CHECK_EQ_STR(json_string_value(json_object_get(claims, "sub")), "u1");
+    json_decref(claims);
+    buf_release(&tok);
+    jwt_keyset_free(ks);
+}
+
+TEST(none_and_algorithm_confusion_are_refused)
+{
+    struct jwt_keyset *ks = full_set();
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"none\"}", GOOD, "none", "`none` is not accepted"),
+                 JWT_BAD_ALG);
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"NONE\"}", GOOD, "none", NULL), JWT_BAD_ALG);
+    CHECK_EQ_INT(verify(ks, "{}", GOOD, "none", "`(none)` is not accepted"), JWT_BAD_ALG);
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"RS512\"}", GOOD, "RS256", NULL), JWT_BAD_ALG);
+    /* the RSA public key (its PEM, as old libraries let it be used) as an HMAC secret */
+    struct jwt_keyset *rsa_only = jwt_keyset_new();
+    struct buf j = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, rsa, "");
+    buf_append_str(&j, "]}");
+    CHECK_EQ_INT(jwt_keyset_add_jwks(rsa_only, j.data, j.len, NULL, &err), 0);
+    CHECK_EQ_INT(verify(rsa_only, "{\"alg\":\"HS256\"}", GOOD, "HS256-pem",
+                        "no key of this provider verifies HS256 tokens"),
+                 JWT_BAD_ALG);
+    /* with an HMAC key in the set too, the PEM-keyed MAC still does not verify */
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"HS256\"}", GOOD, "HS256-pem", NULL), JWT_BAD_SIGNATURE);
+    /* an RS256 signature under an ES256 header */
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"ES256\"}", GOOD, "RS256", NULL), JWT_BAD_SIGNATURE);
+    buf_release(&j);
+    jwt_keyset_free(rsa_only);
+    jwt_keyset_free(ks);
+}
+
+TEST(unknown_kid_and_tampering)
+{
+    struct jwt_keyset *ks = full_set();
+    struct buf tok = BUF_INIT(BUF_NOLIMIT);
+    make_token(&tok, "{\"alg\":\"RS256\",\"kid\":\"rotated\"}", GOOD, "RS256");
+    json_t *claims = NULL;
+    char kid[128];
+    CHECK_EQ_INT(jwt_verify(tok.data, tok.len, ks, &check, &claims, kid, &err), JWT_UNKNOWN_KID);
+    CHECK_EQ_STR(kid, "rotated");
+    /* a kid of another algorithm's key */
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"RS256\",\"kid\":\"e1\"}", GOOD, "RS256", NULL),
+                 JWT_UNKNOWN_KID);
+    /* the payload changed after signing */
+    make_token(&tok, "{\"alg\":\"RS256\"}", GOOD, "RS256");
+    struct buf forged = BUF_INIT(BUF_NOLIMIT);
+    const char *dot1 = strchr(tok.data, '.'), *dot2 = strchr(dot1 + 1, '.');
+    buf_append(&forged, tok.data, (size_t)(dot1 + 1 - tok.data));
+    const char *other = "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"sub\":\"admin\",\"exp\":1800000600}";
+    base64_encode(&forged, other, strlen(other), 1);
+    buf_append_str(&forged, dot2);
+    CHECK_EQ_INT(jwt_verify(forged.data, forged.len, ks, &check, &claims, NULL, &err),
+                 JWT_BAD_SIGNATURE);
+    /* each algorithm: one bit of the signature flipped */
+    const char *algs[] = { "RS256", "ES256", "EdDSA", "HS256" };
+    for (int i = 0; i < 4; i++) {
+        char header[64];
+        snprintf(header, sizeof(header), "{\"alg\":\"%s\"}", algs[i]);
+        make_token(&tok, header, GOOD, algs[i]);
+        char *last = tok.data + tok.len - 3;
+        *last = *last == 'A' ? 'B' : 'A';
+        claims = NULL;
+        CHECK_EQ_INT(jwt_verify(tok.data, tok.len, ks, &check, &claims, NULL, &err),
+                     JWT_BAD_SIGNATURE);
+    }
+    /* an ES256 signature in DER, as OpenSSL makes it, is not JWS's r || s */
+    CHECK_EQ_INT(verify(ks, "{\"alg\":\"ES256\"}", GOOD, "ES256-der", NULL), JWT_BAD_SIGNATURE);
+    buf_release(&forged);
+    buf_release(&tok);
+    jwt_keyset_free(ks);
+}
+
+TEST(claims)
+{
+    struct jwt_keyset *ks = full_set();
+    const char *h = "{\"alg\":\"HS256\"}";
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1799999000}",
+                        "HS256", "the token expired at 2027-01-15T07:43:20Z (now 2027-01-15T08:00:00Z)"),
+                 JWT_EXPIRED);
+    /* within the skew */
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1799999950}",
+                        "HS256", NULL),
+                 JWT_OK);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1800000600,\"nbf\":1800000300}",
+                        "HS256", "not valid before"),
+                 JWT_NOT_YET_VALID);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1800000600,\"iat\":1800000300}",
+                        "HS256", "issued in the future"),
+                 JWT_NOT_YET_VALID);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\"}", "HS256",
+                        "has no `exp`"),
+                 JWT_BAD_CLAIMS);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":\"soon\"}",
+                        "HS256", "`exp` is not a number"),
+                 JWT_BAD_CLAIMS);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://evil.test\",\"aud\":\"app\",\"exp\":1800000600}",
+                        "HS256", "issuer `https://evil.test` is not `https://issuer.test`"),
+                 JWT_BAD_ISSUER);
+    CHECK_EQ_INT(verify(ks, h, "{\"aud\":\"app\",\"exp\":1800000600}", "HS256", "(none)"),
+                 JWT_BAD_ISSUER);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"other\",\"exp\":1800000600}",
+                        "HS256", "does not include `app`"),
+                 JWT_BAD_AUDIENCE);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":[\"x\",\"app\"],\"exp\":1800000600}",
+                        "HS256", NULL),
+                 JWT_OK);
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":[\"x\",1],\"exp\":1800000600}",
+                        "HS256", NULL),
+                 JWT_BAD_AUDIENCE);
+    jwt_keyset_free(ks);
+}
+
+static enum jwt_status raw(const struct jwt_keyset *ks, const char *token)
+{
+    json_t *claims = NULL;
+    buf_reset(&err);
+    enum jwt_status st = jwt_verify(token, strlen(token), ks, &check, &claims, NULL, &err);
+    json_decref(claims);
+    return st;
+}
+
+TEST(malformed_tokens)
+{
+    struct jwt_keyset *ks = full_set();
+    struct buf tok = BUF_INIT(BUF_NOLIMIT);
+    make_token(&tok, "{\"alg\":\"HS256\"}", GOOD, "HS256");
+    CHECK_EQ_INT(raw(ks, tok.data), JWT_OK);
+    CHECK_EQ_INT(raw(ks, ""), JWT_MALFORMED);
+    CHECK_EQ_INT(raw(ks, "abc"), JWT_MALFORMED);
+    CHECK_EQ_INT(raw(ks, "a.b"), JWT_MALFORMED);
+    CHECK_EQ_INT(raw(ks, "a.b.c.d.e"), JWT_MALFORMED); /* JWE */
+    CHECK(strstr(err.data, "encrypted tokens are not accepted"));
+    CHECK_EQ_INT(raw(ks, "..."), JWT_MALFORMED);
+    /* standard base64 characters and padding are not base64url */
+    struct buf bad = BUF_INIT(BUF_NOLIMIT);
+    buf_append(&bad, tok.data, tok.len);
+    buf_append_str(&bad, "=");
+    CHECK_EQ_INT(raw(ks, bad.data), JWT_MALFORMED);
+    buf_reset(&bad);
+    buf_append_str(&bad, "eyJhbGciOiJIUzI1NiJ9+.");
+    buf_append_str(&bad, strchr(tok.data, '.') + 1);
+    CHECK_EQ_INT(raw(ks, bad.data), JWT_MALFORMED);
+    /* a header that is not JSON, a payload that is an array, duplicate claims */
+    make_token(&tok, "{alg:HS256}", GOOD, "HS256");
+    CHECK_EQ_INT(raw(ks, tok.data), JWT_MALFORMED);
+    make_token(&tok, "{\"alg\":\"HS256\"}", "[1,2]", "HS256");
+    CHECK_EQ_INT(raw(ks, tok.data), JWT_MALFORMED);
+    make_token(&tok, "{\"alg\":\"HS256\"}",
+               "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1800000600,\"sub\":\"a\",\"sub\":\"b\"}",
+               "HS256");
+    CHECK_EQ_INT(raw(ks, tok.data), JWT_MALFORMED);
+    make_token(&tok, "{\"alg\":\"HS256\",\"crit\":[\"b64\"],\"b64\":false}", GOOD, "HS256");
+    CHECK_EQ_INT(raw(ks, tok.data), JWT_MALFORMED);
+    CHECK(strstr(err.data, "`crit`"));
+    make_token(&tok, "{\"alg\":\"HS256\",\"kid\":7}", GOOD, "HS256");
+    CHECK_EQ_INT(raw(ks, tok.data), JWT_MALFORMED);
+    /* too large: refused before it is read */
+    char *big = malloc(JWT_MAX_TOKEN + 2);
+    memset(big, 'a', JWT_MAX_TOKEN + 1);
+    big[JWT_MAX_TOKEN + 1] = '\0';
+    CHECK_EQ_INT(raw(ks, big), JWT_TOO_LARGE);
+    free(big);
+    /* no key set at all */
+    make_token(&tok, "{\"alg\":\"HS256\"}", GOOD, "HS256");
+    CHECK_EQ_INT(raw(NULL, tok.data), JWT_BAD_ALG);
+    buf_release(&bad);
+    buf_release(&tok);
+    jwt_keyset_free(ks);
+}
+
+static int add(struct jwt_keyset *ks, const char *jwks, size_t *skipped)
+{
+    buf_reset(&err);
+    return jwt_keyset_add_jwks(ks, jwks, strlen(jwks), skipped, &err);
+}
+
+TEST(jwks_keys)
+{
+    struct jwt_keyset *ks = jwt_keyset_new();
+    size_t skipped = 0;
+    /* keys of other uses, types, curves and algorithms are skipped, not errors */
+    CHECK_EQ_INT(add(ks, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"},"
+                         "{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"AQAB\",\"e\":\"AQAB\"},"
+                         "{\"kty\":\"RSA\",\"alg\":\"RS512\",\"n\":\"AQAB\",\"e\":\"AQAB\"},"
+                         "{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"}]}",
+                     &skipped),
+                 0);
+    CHECK_EQ_INT(skipped, 4);
+    CHECK_EQ_INT(jwt_keyset_count(ks), 0);
+    CHECK_EQ_INT(add(ks, "[]", NULL), -1);
+    CHECK(strstr(err.data, "not a JWKS document"));
+    CHECK_EQ_INT(add(ks, "{\"keys\":[{\"n\":\"AQAB\"}]}", NULL), -1);
+    CHECK(strstr(err.data, "no string `kty`"));
+    CHECK_EQ_INT(add(ks, "{\"keys\":[1]}", NULL), -1);
+    /* a 1024-bit RSA key is refused */
+    struct buf j = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, rsa_small, "");
+    buf_append_str(&j, "]}");
+    CHECK_EQ_INT(add(ks, j.data, NULL), -1);
+    CHECK(strstr(err.data, "has 1024 bits; at least 2048"));
+    /* an EC point off the curve: y changed */
+    buf_reset(&j);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, ec, "");
+    buf_append_str(&j, "]}");
+    char *y = strstr(j.data, "\"y\":\"") + 5;
+    *y = *y == 'A' ? 'B' : 'A';
+    CHECK_EQ_INT(add(ks, j.data, NULL), -1);
+    CHECK(strstr(err.data, "not on the P-256 curve"));
+    /* a bad coordinate length */
+    CHECK_EQ_INT(add(ks, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}]}", NULL), -1);
+    CHECK(strstr(err.data, "holds 3 bytes, not 32"));
+    /* a failed document adds none of its keys, even the good ones before the bad one */
+    buf_reset(&j);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, ed, "");
+    buf_append_str(&j, ",{\"kty\":\"RSA\",\"n\":\"!!\",\"e\":\"AQAB\"}]}");
+    CHECK_EQ_INT(add(ks, j.data, NULL), -1);
+    CHECK_EQ_INT(jwt_keyset_count(ks), 0);
+    /* at most JWT_MAX_KEYS */
+    buf_reset(&j);
+    buf_append_str(&j, "{\"keys\":[");
+    for (int i = 0; i <= JWT_MAX_KEYS; i++)
+        buf_append_str(&j, i ? ",{\"kty\":\"oct\"}" : "{\"kty\":\"oct\"}");
+    buf_append_str(&j, "]}");
+    CHECK_EQ_INT(add(ks, j.data, NULL), -1);
+    /* HMAC secrets shorter than 32 bytes */
+    buf_reset(&err);
+    CHECK_EQ_INT(jwt_keyset_add_hmac(ks, NULL, "short", 5, &err), -1);
+    CHECK(strstr(err.data, "at least 32 bytes"));
+    buf_release(&j);
+    jwt_keyset_free(ks);
+}
+
+TEST(status_names)
+{
+    CHECK_EQ_STR(jwt_status_name(JWT_EXPIRED), "expired");
+    CHECK_EQ_STR(jwt_status_name(JWT_UNKNOWN_KID), "unknown_kid");
+}
+
+__attribute__((constructor(200))) static void make_keys(void)
+{
+    rsa = EVP_RSA_gen(2048);
+    rsa_small = EVP_RSA_gen(1024);
+    ec = EVP_EC_gen("P-256");
+    ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!rsa || !rsa_small || !ec || !ed)
+        abort();
+}
+
+TEST_MAIN()
