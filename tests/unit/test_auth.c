@@ -1,6 +1,7 @@
-/* test_jwt: token verification (src/auth/jwt.c) with keys generated per run: each algorithm
+/* test_auth: token verification (src/auth/jwt.c) with keys generated per run: each algorithm
  * verifies its own tokens; `none`, algorithm confusion, unknown kid, tampering, every claim
- * check, malformed tokens and malformed or weak JWKS keys are each refused with their status. */
+ * check, malformed tokens and malformed or weak JWKS keys are each refused with their status.
+ * And the identity made from claims (src/auth/identity.c), field by field as Convex maps them. */
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/identity.h"
 #include "auth/jwt.h"
 #include "base/base64.h"
 #include "base/buf.h"
@@ -417,6 +419,43 @@ TEST(status_names)
 {
     CHECK_EQ_STR(jwt_status_name(JWT_EXPIRED), "expired");
     CHECK_EQ_STR(jwt_status_name(JWT_UNKNOWN_KID), "unknown_kid");
+}
+
+TEST(identity_from_claims)
+{
+    json_t *claims = json_loads(
+        "{\"iss\":\"https://issuer.test\",\"sub\":\"user|42\",\"aud\":\"app\",\"exp\":1,"
+        "\"iat\":1,\"nbf\":1,\"jti\":\"j\",\"name\":\"Ada\",\"given_name\":\"Ada\","
+        "\"family_name\":\"Lovelace\",\"email\":\"ada@example.com\",\"email_verified\":true,"
+        "\"picture\":\"https://p\",\"locale\":\"en\",\"zoneinfo\":\"Europe/London\","
+        "\"updated_at\":1700000000,\"address\":{\"country\":\"UK\"},\"phone_number_verified\":false,"
+        "\"org\":\"acme\",\"roles\":[\"admin\"]}",
+        0, NULL);
+    json_t *id = NULL;
+    buf_reset(&err);
+    CHECK_EQ_INT(auth_identity(claims, &id, &err), 0);
+    char *text = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_EQ_STR(text,
+                 "{\"address\":\"{\\\"country\\\":\\\"UK\\\"}\",\"email\":\"ada@example.com\","
+                 "\"emailVerified\":true,\"familyName\":\"Lovelace\",\"givenName\":\"Ada\","
+                 "\"issuer\":\"https://issuer.test\",\"language\":\"en\",\"name\":\"Ada\","
+                 "\"org\":\"acme\",\"phoneNumberVerified\":false,\"pictureUrl\":\"https://p\","
+                 "\"roles\":[\"admin\"],\"subject\":\"user|42\",\"timezone\":\"Europe/London\","
+                 "\"tokenIdentifier\":\"https://issuer.test|user|42\",\"updatedAt\":\"1700000000\"}");
+    free(text);
+    json_decref(id);
+    json_decref(claims);
+    /* no sub, no iss, an empty one */
+    const char *bad[] = { "{\"iss\":\"x\"}", "{\"sub\":\"x\"}", "{\"iss\":\"x\",\"sub\":\"\"}",
+                          "{\"iss\":\"x\",\"sub\":7}" };
+    for (int i = 0; i < 4; i++) {
+        claims = json_loads(bad[i], 0, NULL);
+        buf_reset(&err);
+        CHECK_EQ_INT(auth_identity(claims, &id, &err), -1);
+        CHECK(id == NULL);
+        CHECK(strstr(err.data, "an identity needs both `iss` and `sub`"));
+        json_decref(claims);
+    }
 }
 
 __attribute__((constructor(200))) static void make_keys(void)
