@@ -542,6 +542,12 @@ enum jwt_status jwt_verify(const char *token, size_t len, const struct jwt_keyse
     for (int i = 0; alg && i < (int)(sizeof(alg_names) / sizeof(alg_names[0])); i++)
         if (!strcmp(alg, alg_names[i]))
             want = i;
+    if (want >= 0 && check->alg && strcmp(alg, check->alg)) {
+        buf_appendf(err, "the token is signed with %s; this provider accepts only %.20s", alg,
+                    check->alg);
+        st = JWT_BAD_ALG;
+        goto out;
+    }
     if (want < 0) {
         buf_appendf(err,
                     "the token's algorithm `%.40s` is not accepted (RS256, ES256, EdDSA, HS256)",
@@ -582,6 +588,26 @@ out:
     json_decref(header);
     json_decref(payload);
     return st;
+}
+
+int jwt_peek_issuer(const char *token, size_t len, char *iss, size_t size)
+{
+    if (len > JWT_MAX_TOKEN || !size)
+        return -1;
+    const char *dot1 = memchr(token, '.', len);
+    const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (!dot2)
+        return -1;
+    json_t *payload = json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    const json_t *v = json_object_get(payload, "iss");
+    const char *s = json_string_value(v);
+    int r = -1;
+    if (s && strlen(s) < size && strlen(s) == json_string_length(v)) {
+        memcpy(iss, s, strlen(s) + 1);
+        r = 0;
+    }
+    json_decref(payload);
+    return r;
 }
 
 const char *jwt_status_name(enum jwt_status s)

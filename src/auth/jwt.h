@@ -54,6 +54,7 @@ struct jwt_check {
     double now;           /* seconds since the epoch */
     double skew;          /* seconds of tolerance for exp, nbf and iat */
     int require_exp;      /* a token without exp is refused (JWT_BAD_CLAIMS) */
+    const char *alg;      /* the one algorithm accepted ("RS256", ...); NULL: any the keys verify */
 };
 
 /* Verifies `token` (len bytes). JWT_OK: *claims (out) is the payload object, a new reference.
@@ -63,6 +64,11 @@ struct jwt_check {
 enum jwt_status jwt_verify(const char *token, size_t len, const struct jwt_keyset *ks,
                            const struct jwt_check *check, json_t **claims, char kid[128],
                            struct buf *err);
+
+/* The `iss` claim of an unverified token (to pick the provider whose keys verify it) into iss
+ * (size bytes, NUL-terminated): 0, or -1 when the token is malformed or has no string iss
+ * that fits. Nothing read this way may be trusted before jwt_verify. */
+int jwt_peek_issuer(const char *token, size_t len, char *iss, size_t size);
 
 /* A short name of a status for logs and metrics ("expired", "bad_signature", ...). */
 const char *jwt_status_name(enum jwt_status s);

@@ -1,7 +1,8 @@
 /* test_auth: token verification (src/auth/jwt.c) with keys generated per run: each algorithm
  * verifies its own tokens; `none`, algorithm confusion, unknown kid, tampering, every claim
  * check, malformed tokens and malformed or weak JWKS keys are each refused with their status.
- * And the identity made from claims (src/auth/identity.c), field by field as Convex maps them. */
+ * And the identity made from claims (src/auth/identity.c), field by field as Convex maps them;
+ * auth.config's providers (src/auth/providers.c): discovery, keys, rotation, refusals. */
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -13,6 +14,7 @@
 
 #include "auth/identity.h"
 #include "auth/jwt.h"
+#include "auth/providers.h"
 #include "base/base64.h"
 #include "base/buf.h"
 #include "test.h"
@@ -456,6 +458,179 @@ TEST(identity_from_claims)
         CHECK(strstr(err.data, "an identity needs both `iss` and `sub`"));
         json_decref(claims);
     }
+}
+
+static struct auth_providers *providers(const char *config)
+{
+    struct auth_providers *p = NULL;
+    buf_reset(&err);
+    if (auth_providers_new(config, strlen(config), &p, &err) < 0)
+        return NULL;
+    return p;
+}
+
+TEST(provider_config_errors)
+{
+    struct {
+        const char *config, *msg;
+    } bad[] = {
+        { "[]", "must be {providers: [...]}" },
+        { "{\"providers\":{}}", "must be {providers: [...]}" },
+        { "{\"providers\":[1]}", "providers[0] is not an object" },
+        { "{\"providers\":[{\"domain\":\"https://a\"}]}", "needs `applicationID`" },
+        { "{\"providers\":[{\"domain\":\"ftp://a\",\"applicationID\":\"x\"}]}", "needs `domain`" },
+        { "{\"providers\":[{\"type\":\"saml\"}]}", "unknown type `saml`" },
+        { "{\"providers\":[{\"type\":\"customJwt\",\"issuer\":\"i\",\"algorithm\":\"RS256\"}]}",
+          "needs `jwks`" },
+        { "{\"providers\":[{\"type\":\"customJwt\",\"issuer\":\"i\",\"jwks\":\"https://j\","
+          "\"algorithm\":\"HS256\"}]}",
+          "`algorithm` must be" },
+        { "{\"providers\":[{\"type\":\"customJwt\",\"jwks\":\"https://j\",\"algorithm\":\"RS256\"}]}",
+          "needs `issuer`" },
+        { "{\"providers\":[{\"domain\":\"https://a\",\"applicationID\":5}]}", "must be a string" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK(providers(bad[i].config) == NULL);
+        if (!strstr(err.data, bad[i].msg)) {
+            fprintf(stderr, "config %zu: \"%s\" lacks \"%s\"\n", i, err.data, bad[i].msg);
+            CHECK(!"message");
+        }
+    }
+    struct buf many = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&many, "{\"providers\":[");
+    for (int i = 0; i <= AUTH_MAX_PROVIDERS; i++)
+        buf_appendf(&many, "%s{\"domain\":\"https://a\",\"applicationID\":\"x\"}", i ? "," : "");
+    buf_append_str(&many, "]}");
+    CHECK(providers(many.data) == NULL);
+    CHECK(strstr(err.data, "at most 16"));
+    buf_release(&many);
+    struct auth_providers *none = providers("{}");
+    CHECK(none && auth_providers_count(none) == 0);
+    auth_providers_free(none);
+}
+
+static enum auth_status pverify(struct auth_providers *p, double now, const char *header,
+                                const char *payload, const char *signer, size_t *which,
+                                json_t **identity)
+{
+    struct buf tok = BUF_INIT(BUF_NOLIMIT);
+    make_token(&tok, header, payload, signer);
+    json_t *id = NULL;
+    buf_reset(&err);
+    enum auth_status st = auth_providers_verify(p, tok.data, tok.len, now, &id, which, NULL, &err);
+    if (identity)
+        *identity = id;
+    else
+        json_decref(id);
+    buf_release(&tok);
+    return st;
+}
+
+TEST(oidc_provider_discovery_keys_rotation)
+{
+    struct auth_providers *p =
+        providers("{\"providers\":[{\"domain\":\"https://issuer.test\",\"applicationID\":\"app\"}]}");
+    CHECK(p != NULL);
+    const char *tok_payload = "{\"iss\":\"https://issuer.test/\",\"aud\":\"app\",\"sub\":\"u1\","
+                              "\"exp\":1800000600,\"email\":\"u1@example.com\"}";
+    size_t which = 99;
+    int disc = 0;
+    /* nothing fetched yet: the discovery document first */
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"RS256\",\"kid\":\"r1\"}", tok_payload, "RS256", &which, NULL),
+                 AUTH_NEED_KEYS);
+    CHECK_EQ_INT(which, 0);
+    CHECK_EQ_STR(auth_provider_fetch_url(p, 0, &disc), "https://issuer.test/.well-known/openid-configuration");
+    CHECK_EQ_INT(disc, 1);
+    const char *other = "{\"issuer\":\"https://evil.test\",\"jwks_uri\":\"https://issuer.test/jwks\"}";
+    buf_reset(&err);
+    CHECK_EQ_INT(auth_provider_set_discovery(p, 0, other, strlen(other), &err), -1);
+    CHECK(strstr(err.data, "names another issuer, `https://evil.test`"));
+    const char *good = "{\"issuer\":\"https://issuer.test/\",\"jwks_uri\":\"https://issuer.test/jwks\"}";
+    CHECK_EQ_INT(auth_provider_set_discovery(p, 0, good, strlen(good), &err), 0);
+    CHECK_EQ_STR(auth_provider_fetch_url(p, 0, &disc), "https://issuer.test/jwks");
+    CHECK_EQ_INT(disc, 0);
+    /* a failed fetch: refused for AUTH_RETRY_S, then asked again */
+    auth_provider_fetch_failed(p, 0, NOW);
+    CHECK_EQ_INT(pverify(p, NOW + 1, "{\"alg\":\"RS256\"}", tok_payload, "RS256", &which, NULL),
+                 AUTH_REFUSED);
+    CHECK(strstr(err.data, "could not be fetched"));
+    CHECK_EQ_INT(pverify(p, NOW + AUTH_RETRY_S, "{\"alg\":\"RS256\"}", tok_payload, "RS256", &which, NULL),
+                 AUTH_NEED_KEYS);
+    struct buf j = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, rsa, ",\"kid\":\"r1\"");
+    buf_append_str(&j, "]}");
+    CHECK_EQ_INT(auth_provider_set_keys(p, 0, j.data, j.len, NOW, &err), 0);
+    json_t *id = NULL;
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"RS256\",\"kid\":\"r1\"}", tok_payload, "RS256", &which, &id),
+                 AUTH_OK);
+    CHECK_EQ_STR(json_string_value(json_object_get(id, "tokenIdentifier")), "https://issuer.test/|u1");
+    CHECK_EQ_STR(json_string_value(json_object_get(id, "email")), "u1@example.com");
+    json_decref(id);
+    /* a new kid right after a fetch: refused; a minute later: fetch again */
+    CHECK_EQ_INT(pverify(p, NOW + 1, "{\"alg\":\"ES256\",\"kid\":\"e2\"}", tok_payload, "ES256", &which, NULL),
+                 AUTH_REFUSED);
+    CHECK_EQ_INT(pverify(p, NOW + 1, "{\"alg\":\"RS256\",\"kid\":\"r2\"}", tok_payload, "RS256", &which, NULL),
+                 AUTH_REFUSED);
+    CHECK(strstr(err.data, "no key with the token's kid `r2`"));
+    CHECK_EQ_INT(pverify(p, NOW + AUTH_REFRESH_MIN_S, "{\"alg\":\"RS256\",\"kid\":\"r2\"}", tok_payload,
+                         "RS256", &which, NULL),
+                 AUTH_NEED_KEYS);
+    /* a bad JWKS keeps the old keys */
+    CHECK_EQ_INT(auth_provider_set_keys(p, 0, "{}", 2, NOW + 61, &err), -1);
+    CHECK_EQ_INT(pverify(p, NOW + 62, "{\"alg\":\"RS256\",\"kid\":\"r1\"}", tok_payload, "RS256", &which, NULL),
+                 AUTH_OK);
+    /* the audience, an unknown issuer */
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"RS256\"}",
+                         "{\"iss\":\"https://issuer.test\",\"aud\":\"other\",\"sub\":\"u\",\"exp\":1800000600}",
+                         "RS256", &which, NULL),
+                 AUTH_REFUSED);
+    CHECK(strstr(err.data, "does not include `app`"));
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"RS256\"}",
+                         "{\"iss\":\"https://elsewhere.test\",\"aud\":\"app\",\"sub\":\"u\",\"exp\":1800000600}",
+                         "RS256", &which, NULL),
+                 AUTH_REFUSED);
+    CHECK(strstr(err.data, "no auth provider is configured for the issuer `https://elsewhere.test`"));
+    buf_release(&j);
+    auth_providers_free(p);
+}
+
+TEST(custom_jwt_and_secret_providers)
+{
+    struct auth_providers *p = providers(
+        "{\"providers\":[{\"type\":\"customJwt\",\"issuer\":\"https://issuer.test\","
+        "\"jwks\":\"http://127.0.0.1:9/jwks\",\"algorithm\":\"ES256\"}]}");
+    CHECK(p != NULL);
+    int disc = 1;
+    CHECK_EQ_STR(auth_provider_fetch_url(p, 0, &disc), "http://127.0.0.1:9/jwks");
+    CHECK_EQ_INT(disc, 0);
+    struct buf j = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&j, "{\"keys\":[");
+    jwk_of(&j, ec, "");
+    buf_append_str(&j, ",");
+    jwk_of(&j, rsa, "");
+    buf_append_str(&j, "]}");
+    CHECK_EQ_INT(auth_provider_set_keys(p, 0, j.data, j.len, NOW, &err), 0);
+    size_t which;
+    /* no applicationID: any audience */
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"ES256\"}", GOOD, "ES256", &which, NULL), AUTH_OK);
+    /* the JWKS has an RSA key too, but this provider takes ES256 only */
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"RS256\"}", GOOD, "RS256", &which, NULL), AUTH_REFUSED);
+    CHECK(strstr(err.data, "accepts only ES256"));
+    auth_providers_free(p);
+    /* --jwt-secret */
+    p = providers("{}");
+    buf_reset(&err);
+    CHECK_EQ_INT(auth_providers_add_secret(p, NULL, NULL, hmac_secret, strlen(hmac_secret), &err), 0);
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"HS256\"}", GOOD, "HS256", &which, NULL), AUTH_OK);
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"HS256\"}", "{\"iss\":\"x\",\"exp\":1800000600}", "HS256",
+                         &which, NULL),
+                 AUTH_REFUSED);
+    CHECK(strstr(err.data, "needs both `iss` and `sub`"));
+    CHECK_EQ_INT(pverify(p, NOW, "{\"alg\":\"none\"}", GOOD, "none", &which, NULL), AUTH_REFUSED);
+    CHECK_EQ_INT(auth_providers_add_secret(p, NULL, NULL, "short", 5, &err), -1);
+    buf_release(&j);
+    auth_providers_free(p);
 }
 
 __attribute__((constructor(200))) static void make_keys(void)
