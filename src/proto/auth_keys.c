@@ -1,0 +1,274 @@
+/* auth_keys: verifications that wait for a provider's keys (auth_keys.h). One fetch per provider
+ * at a time (discovery, then JWKS); when it ends, the waiters of that provider are taken off the
+ * list and verified again — a verification asking for the same provider's keys again right
+ * after its fetch is refused rather than fetched in a loop. */
+#include "proto/auth_keys.h"
+
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "net/fetch.h"
+
+#include "base/banned.h"
+
+struct waiter {
+    uint64_t id;
+    char *token;
+    size_t len;
+    size_t provider;
+    auth_done_fn done;
+    void *arg;
+    struct waiter *next;
+};
+
+struct fetching {
+    struct auth_keys *ak;
+    size_t provider;
+    int busy;
+    uint64_t fetch_id;
+};
+
+struct auth_keys {
+    struct loop *loop;
+    struct fetch_client *fc;
+    struct auth_providers *p;
+    struct waiter *waiters;
+    size_t nwaiting;
+    uint64_t next_id;
+    struct fetching fetch[AUTH_MAX_PROVIDERS];
+};
+
+static double now_s(void)
+{
+    return clock_wall_ms() / 1000.0;
+}
+
+struct auth_keys *auth_keys_new(struct loop *loop)
+{
+    struct auth_keys *ak = vr_calloc(1, sizeof(*ak));
+    ak->loop = loop;
+    ak->fc = fetch_client_new(loop);
+    for (size_t i = 0; i < AUTH_MAX_PROVIDERS; i++) {
+        ak->fetch[i].ak = ak;
+        ak->fetch[i].provider = i;
+    }
+    return ak;
+}
+
+static void waiter_free(struct waiter *w)
+{
+    vr_free(w->token);
+    vr_free(w);
+}
+
+static void cancel_fetches(struct auth_keys *ak)
+{
+    for (size_t i = 0; i < AUTH_MAX_PROVIDERS; i++) {
+        if (ak->fetch[i].busy)
+            fetch_cancel(ak->fc, ak->fetch[i].fetch_id);
+        ak->fetch[i].busy = 0;
+    }
+}
+
+void auth_keys_free(struct auth_keys *ak)
+{
+    if (!ak)
+        return;
+    cancel_fetches(ak);
+    fetch_client_free(ak->fc);
+    while (ak->waiters) {
+        struct waiter *w = ak->waiters;
+        ak->waiters = w->next;
+        waiter_free(w);
+    }
+    auth_providers_free(ak->p);
+    vr_free(ak);
+}
+
+size_t auth_keys_provider_count(const struct auth_keys *ak)
+{
+    return auth_providers_count(ak->p);
+}
+
+size_t auth_keys_waiting(const struct auth_keys *ak)
+{
+    return ak->nwaiting;
+}
+
+static void start_fetch(struct auth_keys *ak, size_t i);
+
+static void fetch_done(void *arg, const struct fetch_resp *r)
+{
+    struct fetching *f = arg;
+    struct auth_keys *ak = f->ak;
+    size_t i = f->provider;
+    struct buf err = BUF_INIT(4096);
+    int disc = 0;
+    f->busy = 0;
+    const char *url = auth_provider_fetch_url(ak->p, i, &disc);
+    int ok = r->ok && r->status == 200;
+    if (!ok) {
+        if (r->ok)
+            buf_appendf(&err, "HTTP %ld", r->status);
+        else
+            buf_appendf(&err, "%s", r->err_msg ? r->err_msg : "the request failed");
+    } else if (disc) {
+        ok = auth_provider_set_discovery(ak->p, i, r->body, r->body_len, &err) == 0;
+        if (ok) { /* on to the JWKS the document names */
+            start_fetch(ak, i);
+            buf_release(&err);
+            if (ak->fetch[i].busy)
+                return;
+            ok = 0;
+            buf_append_str(&err, "cannot start fetching the JWKS");
+        }
+    } else {
+        ok = auth_provider_set_keys(ak->p, i, r->body, r->body_len, now_s(), &err) == 0;
+        if (ok)
+            log_info("auth", "keys of \"%s\" fetched from %s", auth_provider_issuer(ak->p, i),
+                     url);
+    }
+    if (!ok) {
+        auth_provider_fetch_failed(ak->p, i, now_s());
+        log_warn("auth", "cannot fetch the %s of \"%s\" (%s): %s",
+                 disc ? "OpenID configuration" : "keys", auth_provider_issuer(ak->p, i),
+                 url ? url : "", err.data);
+    }
+    buf_release(&err);
+    /* verify this provider's waiters again (their done may call back into us: detach first) */
+    struct waiter *list = NULL, **tail = &list, **pp = &ak->waiters;
+    while (*pp) {
+        struct waiter *w = *pp;
+        if (w->provider == i) {
+            *pp = w->next;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+            ak->nwaiting--;
+        } else {
+            pp = &w->next;
+        }
+    }
+    while (list) {
+        struct waiter *w = list;
+        list = w->next;
+        json_t *id = NULL;
+        size_t which = 0;
+        struct buf e = BUF_INIT(4096);
+        enum auth_status st =
+            auth_providers_verify(ak->p, w->token, w->len, now_s(), &id, &which, NULL, &e);
+        if (st == AUTH_NEED_KEYS) { /* asked again right after its fetch: not in a loop */
+            buf_reset(&e);
+            buf_appendf(&e, "the keys of \"%s\" are not available; retry later",
+                        auth_provider_issuer(ak->p, which));
+        }
+        w->done(w->arg, st == AUTH_OK, id, e.data);
+        json_decref(id);
+        buf_release(&e);
+        waiter_free(w);
+    }
+}
+
+static void start_fetch(struct auth_keys *ak, size_t i)
+{
+    struct fetching *f = &ak->fetch[i];
+    int disc = 0;
+    const char *url = auth_provider_fetch_url(ak->p, i, &disc);
+    if (f->busy || !url)
+        return;
+    static const char *const headers[] = { "Accept: application/json" };
+    struct fetch_req req = { .method = "GET",
+                             .url = url,
+                             .headers = headers,
+                             .nheaders = 1,
+                             .timeout_ms = AUTH_KEYS_FETCH_TIMEOUT_MS,
+                             .max_response = AUTH_KEYS_MAX_DOCUMENT };
+    struct buf err = BUF_INIT(4096);
+    if (fetch_start(ak->fc, &req, fetch_done, f, &f->fetch_id, &err) == 0) {
+        f->busy = 1;
+    } else {
+        auth_provider_fetch_failed(ak->p, i, now_s());
+        log_warn("auth", "cannot fetch %s: %s", url, err.data);
+    }
+    buf_release(&err);
+}
+
+int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, json_t **identity,
+                     struct buf *err, auth_done_fn done, void *arg, uint64_t *wait_id)
+{
+    size_t which = 0;
+    *identity = NULL;
+    if (!ak->p || auth_providers_count(ak->p) == 0) {
+        buf_append_str(err, "this app accepts no tokens: it has no auth.config providers (and "
+                            "the server no --jwt-secret)");
+        return 1;
+    }
+    enum auth_status st =
+        auth_providers_verify(ak->p, token, len, now_s(), identity, &which, NULL, err);
+    if (st != AUTH_NEED_KEYS)
+        return 1;
+    start_fetch(ak, which);
+    if (!ak->fetch[which].busy) {
+        buf_appendf(err, "the keys of \"%s\" are not available; retry later",
+                    auth_provider_issuer(ak->p, which));
+        return 1;
+    }
+    if (ak->nwaiting >= AUTH_KEYS_MAX_WAITERS) {
+        buf_appendf(err, "%d verifications are already waiting for keys; retry later",
+                    AUTH_KEYS_MAX_WAITERS);
+        return 1;
+    }
+    struct waiter *w = vr_calloc(1, sizeof(*w));
+    w->id = ++ak->next_id;
+    w->token = vr_memdup(token, len);
+    w->len = len;
+    w->provider = which;
+    w->done = done;
+    w->arg = arg;
+    w->next = ak->waiters;
+    ak->waiters = w;
+    ak->nwaiting++;
+    *wait_id = w->id;
+    return 0;
+}
+
+void auth_keys_cancel(struct auth_keys *ak, uint64_t wait_id)
+{
+    for (struct waiter **pp = &ak->waiters; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == wait_id) {
+            struct waiter *w = *pp;
+            *pp = w->next;
+            ak->nwaiting--;
+            waiter_free(w);
+            return;
+        }
+    }
+}
+
+void auth_keys_set_providers(struct auth_keys *ak, struct auth_providers *p)
+{
+    cancel_fetches(ak);
+    auth_providers_free(ak->p);
+    ak->p = p;
+    struct waiter *list = ak->waiters;
+    ak->waiters = NULL;
+    ak->nwaiting = 0;
+    while (list) {
+        struct waiter *w = list;
+        list = w->next;
+        json_t *id = NULL;
+        uint64_t again = 0;
+        struct buf e = BUF_INIT(4096);
+        int now = auth_keys_verify(ak, w->token, w->len, &id, &e, w->done, w->arg, &again);
+        if (now) {
+            w->done(w->arg, id != NULL, id, e.data);
+            json_decref(id);
+        } else {
+            ak->waiters->id = w->id; /* the caller's wait id stays valid */
+        }
+        buf_release(&e);
+        waiter_free(w);
+    }
+}

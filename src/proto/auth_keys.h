@@ -1,0 +1,41 @@
+/* auth_keys: token verification on the loop thread with the keys fetched as needed. It owns the
+ * app's providers (auth/providers.h) and an HTTP client (net/fetch.h); a verification that needs
+ * a provider's discovery document or JWKS waits (never blocking the loop) while one fetch per
+ * provider runs, then every waiter of that provider is verified again. A provider that cannot be
+ * reached keeps the keys it had. At most AUTH_KEYS_MAX_WAITERS verifications wait at a time. */
+#ifndef VR_PROTO_AUTH_KEYS_H
+#define VR_PROTO_AUTH_KEYS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "auth/providers.h"
+#include "base/buf.h"
+#include "net/loop.h"
+
+#define AUTH_KEYS_MAX_WAITERS 4096
+#define AUTH_KEYS_FETCH_TIMEOUT_MS 10000
+#define AUTH_KEYS_MAX_DOCUMENT (1u << 20) /* bytes of a discovery document or a JWKS */
+
+struct auth_keys;
+
+/* ok: identity is the verified identity (borrowed for the call); else err says why. */
+typedef void (*auth_done_fn)(void *arg, int ok, const json_t *identity, const char *err);
+
+struct auth_keys *auth_keys_new(struct loop *loop);
+/* Pending verifications are dropped without their done being called. */
+void auth_keys_free(struct auth_keys *ak);
+/* Replaces the providers (takes ownership of p; NULL: none). Waiting verifications are answered
+ * against the new ones. */
+void auth_keys_set_providers(struct auth_keys *ak, struct auth_providers *p);
+size_t auth_keys_provider_count(const struct auth_keys *ak);
+
+/* Verifies `token`: 1 answered now (*identity (out) a new reference, or err says why: 0 ...);
+ * 0 waiting: done(arg, ...) runs later from the loop unless auth_keys_cancel(*wait_id). A
+ * refusal answered now returns 1 with *identity NULL. */
+int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, json_t **identity,
+                     struct buf *err, auth_done_fn done, void *arg, uint64_t *wait_id);
+void auth_keys_cancel(struct auth_keys *ak, uint64_t wait_id);
+size_t auth_keys_waiting(const struct auth_keys *ak);
+
+#endif
