@@ -218,8 +218,9 @@ static int cursor_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], si
     return 0;
 }
 
-/* native.scanOpen(table, index, rangeJson, descending[, cursor, endCursor]) -> handle. With the
- * cursors (strings, or null for the range's start / end) it opens a page scan (store_page_open). */
+/* native.scanOpen(table, index, rangeJson, descending[, cursor, endCursor, endIsJournal]) ->
+ * handle. With the cursors (strings, or null for the range's start / end) it opens a page scan
+ * (store_page_open_ex); endIsJournal: endCursor is the run's query journal. */
 static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
@@ -254,8 +255,10 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         rc = cursor_arg(ctx, argc, argv, 4, &cb, &cur, "paginate() cursor", exc) < 0 ||
                      cursor_arg(ctx, argc, argv, 5, &eb, &end, "paginate() endCursor", exc) < 0
                  ? -2
-                 : store_page_open(t, table, index, rt->s1.data, rt->s1.len, desc, cur, cb.len,
-                                   end, eb.len, &c, &rt->s3);
+                 : store_page_open_ex(
+                       t, table, index, rt->s1.data, rt->s1.len, desc, cur, cb.len, end, eb.len,
+                       argc > 6 && JSValueToBoolean(ctx, argv[6]) ? STORE_PAGE_END_JOURNAL : 0, &c,
+                       &rt->s3);
         buf_release(&cb);
         buf_release(&eb);
         if (rc == -2)
@@ -559,7 +562,8 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.done(execId, ok, text[, code, data]) */
+/* native.done(execId, ok, text[, code, data, journal]): journal (a string, or null for none) is
+ * the query journal the execution recorded (its paginate()'s end cursor) */
 static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                          const JSValueRef argv[], JSValueRef *exc)
 {
@@ -581,6 +585,10 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
     }
     JSValueRef ignored = NULL;
     *done = 1;
+    /* the prelude refuses a journal past JS_JOURNAL_MAX (paginate() throws); this is a backstop */
+    if (argc > 5 && JSValueIsString(ctx, argv[5]) &&
+        js_to_buf(ctx, argv[5], &res->journal, &ignored) < 0)
+        buf_reset(&res->journal);
     if (JSValueToBoolean(ctx, argv[1])) {
         res->status = JS_OK;
         if (js_to_buf(ctx, argv[2], &res->value, &ignored) < 0) {

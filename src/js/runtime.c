@@ -232,6 +232,7 @@ void js_result_init(struct js_result *r)
     buf_init(&r->error_code, 256);
     buf_init(&r->error_data, JS_VALUE_MAX);
     buf_init(&r->log_lines, JS_LOG_MAX_BYTES + 1024);
+    buf_init(&r->journal, JS_JOURNAL_MAX);
 }
 
 static void log_put(struct js_result *r, const char *p, size_t n, const char *tail)
@@ -298,6 +299,7 @@ void js_result_reset(struct js_result *res)
     buf_reset(&res->error_code);
     buf_reset(&res->error_data);
     buf_reset(&res->log_lines);
+    buf_reset(&res->journal);
     res->log_count = 0;
     res->log_full = 0;
     if (res->txn)
@@ -314,6 +316,7 @@ void js_result_release(struct js_result *r)
     buf_release(&r->error_code);
     buf_release(&r->error_data);
     buf_release(&r->log_lines);
+    buf_release(&r->journal);
     r->log_count = 0;
     r->log_full = 0;
     if (r->txn)
@@ -993,6 +996,26 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
              "queries and mutations cannot run on an action worker");
         return -1;
     }
+    int journaled = opts && opts->journaled && fn->kind == JS_QUERY;
+    const char *journal = journaled && opts->journal && opts->journal_len ? opts->journal : NULL;
+    if (journal) {
+        /* refused before the run, whether or not this run would paginate */
+        buf_reset(&rt->s1);
+        if (opts->journal_len > JS_JOURNAL_MAX)
+            buf_appendf(&rt->s1,
+                        "InvalidCursor: the query journal is %zu bytes, more than the %d a "
+                        "journal may hold (it is not one this server issued)",
+                        opts->journal_len, JS_JOURNAL_MAX);
+        else if (memchr(journal, '\0', opts->journal_len))
+            buf_append_str(&rt->s1, "InvalidCursor: the query journal holds U+0000 (it is not "
+                                    "one this server issued)");
+        if (rt->s1.len ||
+            store_page_journal_check(rt->store, journal, opts->journal_len, &rt->s1) < 0) {
+            fail(res, JS_ERR_THROWN, "InvalidCursor", rt->s1.data);
+            res->version = cur_version(rt);
+            return -1;
+        }
+    }
     if (fn->kind != JS_ACTION) {
         txn = store_txn_begin(rt->store, fn->kind == JS_MUTATION, &res->error);
         if (!txn) {
@@ -1047,11 +1070,22 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->params[3] = floor(clock_wall_ms());
     rt->params[4] = rt->exec_id;
     JSStringRef as = str_new(rt->s1.data);
-    JSValueRef argv[3] = { e->handler, e->path_val, JSValueMakeString(ctx, as) };
+    /* the journal: undefined when the run is not journaled, null when it has none */
+    JSValueRef jv = JSValueMakeUndefined(ctx);
+    if (journal) {
+        buf_reset(&rt->s2);
+        buf_append(&rt->s2, journal, opts->journal_len);
+        JSStringRef js = str_new(rt->s2.data);
+        jv = JSValueMakeString(ctx, js);
+        JSStringRelease(js);
+    } else if (journaled) {
+        jv = JSValueMakeNull(ctx);
+    }
+    JSValueRef argv[4] = { e->handler, e->path_val, JSValueMakeString(ctx, as), jv };
     JSStringRelease(as);
     JSValueRef exc = NULL;
     uint64_t start_ms = clock_mono_ms();
-    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 3, argv, &exc);
+    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 4, argv, &exc);
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
     if (fn->kind == JS_ACTION && !rt->done && !exc)
         js_timers_drain(rt, start_ms); /* one that awaits a timer runs until it settles */
@@ -1122,6 +1156,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         }
     }
 
+    if (res->status != JS_OK || !journaled)
+        buf_reset(&res->journal); /* a failed run keeps the journal it was given */
     if (txn) {
         if (res->status == JS_OK) {
             uint64_t version = 0;

@@ -108,6 +108,10 @@ struct js_result {
                                 js_result_log_json. Bounded: see JS_LOG_MAX_* */
     uint32_t log_count;      /* lines in log_lines, the overflow notice included */
     int log_full;            /* the overflow notice was added: later lines are dropped */
+    struct buf journal;      /* a journaled query's run (js_call_opts.journaled) that succeeded:
+                                the query journal it recorded (its paginate() page's end cursor),
+                                empty when it recorded none (Convex's null). At most
+                                JS_JOURNAL_MAX bytes */
     uint64_t version;        /* the store version the call read at or committed */
     struct store_txn *txn;   /* queries and mutations: the finished transaction (committed, or
                                 aborted on any error), so callers can take its read and write
@@ -161,7 +165,19 @@ struct js_call_opts {
      * the job changed since it was read (canceled meanwhile) the call rolls back with the
      * error code "JobChanged". NULL: none. */
     const struct store_sched_job *sched_job;
+    /* Queries only: run with Convex's query journal. `journal` (NULL or "": none) is what an
+     * earlier run of the same query recorded: a paginate() without endCursor ends where that run's
+     * page ended. It is checked first (store_page_journal_check, at most JS_JOURNAL_MAX bytes): a
+     * bad one fails the call with InvalidCursor. The journal this run records is in
+     * js_result.journal. Not journaled (0): paginate() records nothing and uses none. */
+    int journaled;
+    const char *journal;
+    size_t journal_len;
 };
+
+/* The largest query journal: one end cursor, so a page whose end row's index key is larger than
+ * about 12 KiB cannot be journaled (its paginate() fails with JournalTooLarge). */
+#define JS_JOURNAL_MAX 16384
 int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
                size_t len, const struct js_call_opts *opts, struct js_result *res);
 

@@ -1,6 +1,10 @@
-/* live: live-query registry, per-index interval indexes and the dirty list. */
+/* live: live-query registry, per-index interval indexes and the dirty list. A journaled query
+ * (Convex's) is keyed by the journal it runs with, and re-keyed when a run records another; one
+ * whose new key another query already has is found by no key (`keyed` 0) and serves only the
+ * subscribers it has. */
 #include "live/live.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "base/hmap.h"
@@ -51,6 +55,7 @@ static void free_query(struct live *l, struct live_query *q)
     vr_free(q->path);
     vr_free(q->args_json);
     vr_free(q->identity);
+    vr_free(q->journal);
     vr_free(q->key);
     vr_free(q);
 }
@@ -59,9 +64,9 @@ void live_free(struct live *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->queries.cap; i++)
-        if (l->queries.slots[i].key)
-            free_query(l, l->queries.slots[i].value);
+    for (size_t i = 0; i < l->by_id.cap; i++)
+        if (l->by_id.slots[i].key)
+            free_query(l, l->by_id.slots[i].value);
     for (size_t i = 0; i < l->n_indexes; i++)
         ranges_free(l->indexes[i]);
     vr_free(l->indexes);
@@ -77,7 +82,7 @@ struct live_stats *live_stats(struct live *l)
 
 size_t live_query_count(const struct live *l)
 {
-    return l->queries.len;
+    return l->by_id.len;
 }
 
 size_t live_range_count(const struct live *l)
@@ -95,13 +100,31 @@ static size_t id_key(uint64_t id, char out[24])
     return n;
 }
 
+/* path NUL args NUL identity, then for a journaled query NUL 'J' and the journal */
+static void make_key(struct buf *key, const char *path, const char *args_canon,
+                     const char *identity, const char *journal, size_t jlen)
+{
+    buf_append(key, path, strlen(path) + 1);
+    buf_append(key, args_canon, strlen(args_canon) + 1);
+    buf_append(key, identity, strlen(identity));
+    if (journal) {
+        buf_append(key, "\0J", 2);
+        buf_append(key, journal, jlen);
+    }
+}
+
 struct live_query *live_query_acquire(struct live *l, const char *path, const char *args_canon,
                                       const char *identity, int *created)
 {
+    return live_query_acquire_journal(l, path, args_canon, identity, NULL, created);
+}
+
+struct live_query *live_query_acquire_journal(struct live *l, const char *path,
+                                              const char *args_canon, const char *identity,
+                                              const char *journal, int *created)
+{
     struct buf key = BUF_INIT(BUF_NOLIMIT);
-    buf_append(&key, path, strlen(path) + 1);
-    buf_append(&key, args_canon, strlen(args_canon) + 1);
-    buf_append(&key, identity, strlen(identity));
+    make_key(&key, path, args_canon, identity, journal, journal ? strlen(journal) : 0);
     struct live_query *q = hmap_get(&l->queries, key.data, key.len);
     *created = q == NULL;
     if (!q) {
@@ -110,8 +133,10 @@ struct live_query *live_query_acquire(struct live *l, const char *path, const ch
         q->path = vr_strdup(path);
         q->args_json = vr_strdup(args_canon);
         q->identity = vr_strdup(identity);
+        q->journal = journal ? vr_strdup(journal) : NULL;
         buf_init(&q->result, BUF_NOLIMIT);
         q->key = buf_detach(&key, &q->key_len);
+        q->keyed = 1;
         hmap_put(&l->queries, q->key, q->key_len, q);
         char idk[24];
         hmap_put(&l->by_id, idk, id_key(q->id, idk), q);
@@ -119,6 +144,27 @@ struct live_query *live_query_acquire(struct live *l, const char *path, const ch
     buf_release(&key);
     q->refs++;
     return q;
+}
+
+void live_query_set_journal(struct live *l, struct live_query *q, const char *journal, size_t len)
+{
+    assert(q->journal); /* a journaled query */
+    if (strlen(q->journal) == len && !memcmp(q->journal, journal, len))
+        return;
+    if (q->keyed)
+        hmap_del(&l->queries, q->key, q->key_len);
+    vr_free(q->journal);
+    q->journal = vr_malloc(len + 1);
+    memcpy(q->journal, journal, len);
+    q->journal[len] = '\0';
+    struct buf key = BUF_INIT(BUF_NOLIMIT);
+    make_key(&key, q->path, q->args_json, q->identity, q->journal, len);
+    vr_free(q->key);
+    q->key = buf_detach(&key, &q->key_len);
+    buf_release(&key);
+    q->keyed = hmap_get(&l->queries, q->key, q->key_len) == NULL;
+    if (q->keyed)
+        hmap_put(&l->queries, q->key, q->key_len, q);
 }
 
 static void unlink_dirty(struct live *l, struct live_query *q)
@@ -143,7 +189,8 @@ void live_query_release(struct live *l, struct live_query *q)
         return;
     if (q->dirty)
         unlink_dirty(l, q);
-    hmap_del(&l->queries, q->key, q->key_len);
+    if (q->keyed)
+        hmap_del(&l->queries, q->key, q->key_len);
     char idk[24];
     hmap_del(&l->by_id, idk, id_key(q->id, idk));
     free_query(l, q);
@@ -222,9 +269,9 @@ void live_mark_dirty(struct live *l, struct live_query *q)
 
 void live_mark_all_dirty(struct live *l)
 {
-    for (size_t i = 0; i < l->queries.cap; i++)
-        if (l->queries.slots[i].key)
-            push_dirty(l, l->queries.slots[i].value);
+    for (size_t i = 0; i < l->by_id.cap; i++)
+        if (l->by_id.slots[i].key)
+            push_dirty(l, l->by_id.slots[i].value);
 }
 
 static void mark_dirty(uint64_t id, void *arg)

@@ -20,6 +20,8 @@ struct live_query {
     char *path;            /* "messages:list" */
     char *args_json;       /* canonical (sorted keys) */
     char *identity;        /* "" when anonymous */
+    char *journal;         /* Convex's query journal it runs with (js_call_opts.journal): "" for
+                              none yet; NULL for a query that is not journaled (Vireo's protocol) */
     struct buf result;     /* last result: the value JSON, or the error JSON when is_error */
     int is_error;
     uint64_t result_hash;  /* of result (and is_error); diff suppression and resume */
@@ -34,6 +36,7 @@ struct live_query {
     struct live_query *next_dirty;
     char *key;
     size_t key_len;
+    int keyed;             /* found under key (see live_query_set_journal) */
 };
 
 struct live_stats {
@@ -54,6 +57,18 @@ size_t live_range_count(const struct live *l);
 struct live_query *live_query_acquire(struct live *l, const char *path, const char *args_canon,
                                       const char *identity, int *created);
 void live_query_release(struct live *l, struct live_query *q);
+
+/* live_query_acquire for a journaled query: the journal is part of what identifies it (NULL: not
+ * journaled, as live_query_acquire; "": a journaled query with no journal yet). */
+struct live_query *live_query_acquire_journal(struct live *l, const char *path,
+                                              const char *args_canon, const char *identity,
+                                              const char *journal, int *created);
+/* Records the journal a run of journaled query q recorded ("" for none): later runs use it, and
+ * q is found under it, so a subscriber adding with that journal shares q while one with another
+ * journal (or none) gets a query of its own. If another live query already has that key, q is
+ * found by none and serves only its present subscribers. */
+void live_query_set_journal(struct live *l, struct live_query *q, const char *journal,
+                            size_t len);
 
 /* Records an execution: replaces q's read ranges with `reads`, stores the result and returns 1
  * if the result differs from the previous one (always 1 for the first). */

@@ -4,7 +4,9 @@
  * and sync_flush calls convex_sync_flush_session to send each affected session one Transition.
  * StateVersion.ts is the store version (a u64, little-endian, base64), so a MutationResponse's
  * ts is reached by the Transition that follows it: the client resolves the mutation then
- * (read-your-writes). A protocol violation gets FatalError and the connection is closed. */
+ * (read-your-writes). A protocol violation gets FatalError and the connection is closed. Each
+ * query carries Convex's query journal: an Add's journal is what its live query runs with, and
+ * QueryUpdated/QueryFailed send the one it keeps (architecture.md, "Query journals"). */
 #include "proto/convex_sync.h"
 
 #include <errno.h>
@@ -130,7 +132,8 @@ static void append_error(struct buf *b, const char *msg_field, const char *code,
         buf_append_str(&text, "Uncaught Error: ");
     else if (!strcmp(code, "VireoError"))
         buf_append_str(&text, "Uncaught ConvexError: ");
-    else
+    else if (!(msg_len > strlen(code) + 1 && !memcmp(msg, code, strlen(code)) &&
+               msg[strlen(code)] == ':')) /* "InvalidCursor: ..." says it already */
         buf_appendf(&text, "%s: ", code);
     buf_append(&text, msg, msg_len);
     append_error_text(b, msg_field, text.data, text.len, data, data_len, NULL);
@@ -179,6 +182,18 @@ static void send_fatal(struct sync_conn *c, const char *fmt, ...)
     sync_close_conn(c, WS_CLOSE_POLICY, "FatalError");
 }
 
+/* ,"journal":...} — the journal the query runs with: the client keeps it and sends it back in
+ * its Add after a reconnect, so the query's page keeps its end (null: none) */
+static void append_journal(struct buf *b, const struct live_query *lq)
+{
+    buf_append_str(b, ",\"journal\":");
+    if (lq->journal && *lq->journal)
+        buf_append_json_str(b, lq->journal, strlen(lq->journal));
+    else
+        buf_append_str(b, "null");
+    buf_append_byte(b, '}');
+}
+
 static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
 {
     struct live_query *lq = sub->lq;
@@ -198,14 +213,15 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
         buf_appendf(b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
         append_error(b, "errorMessage", code, m ? json_string_value(m) : "",
                      m ? json_string_length(m) : 0, data, data ? strlen(data) : 0);
-        buf_append_str(b, ",\"journal\":null}");
+        append_journal(b, lq);
         free(data);
         json_decref(e);
     } else {
         buf_appendf(b,
                     "{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":", sub->query_id);
         buf_append(b, lq->result.data, lq->result.len);
-        buf_append_str(b, ",\"logLines\":[],\"journal\":null}");
+        buf_append_str(b, ",\"logLines\":[]");
+        append_journal(b, lq);
     }
     sub->sent = 1;
     sub->sent_hash = lq->result_hash;
@@ -453,12 +469,24 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
                        qid);
             return;
         }
+        /* the journal is opaque: what a QueryUpdated carried (checked when the query runs) */
+        const char *jtext = json_is_string(journal) ? json_string_value(journal) : "";
+        if (json_is_string(journal) && (json_string_length(journal) > JS_JOURNAL_MAX ||
+                                        strlen(jtext) != json_string_length(journal))) {
+            send_fatal(c,
+                       "ModifyQuerySet: Add of query %" PRIu64 ": `journal` is not one this "
+                       "server issued (%zu bytes%s; a journal holds at most %d)",
+                       qid, json_string_length(journal),
+                       strlen(jtext) != json_string_length(journal) ? ", with U+0000" : "",
+                       JS_JOURNAL_MAX);
+            return;
+        }
         json_t *args = get_args(c, m, "ModifyQuerySet");
         if (!args)
             return;
         char canon[MAX_UDF_PATH + 16];
         canonical_path(path, canon);
-        int r = sync_sub_add(s, qid, canon, args);
+        int r = sync_sub_add(s, qid, canon, args, jtext);
         if (r == -EEXIST) {
             send_fatal(c, "ModifyQuerySet: query %" PRIu64 " was already added", qid);
             return;

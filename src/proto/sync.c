@@ -199,13 +199,21 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
          * newest one's arguments as that client sent them */
         const struct sync_sub *head = lq->owner;
         const char *args = head && head->args ? head->args : lq->args_json;
-        js_call(sh->rt, fn, args, strlen(args), &res);
+        /* a journaled (Convex) query runs with the journal its last run recorded */
+        struct js_call_opts o = {.journaled = lq->journal != NULL,
+                                 .journal = lq->journal,
+                                 .journal_len = lq->journal ? strlen(lq->journal) : 0};
+        js_call_ex(sh->rt, fn, args, strlen(args), &o, &res);
         if (res.txn)
             reads = store_txn_read_set(res.txn);
-        if (res.status == JS_OK)
+        if (res.status == JS_OK) {
             is_error = 0;
-        else
+            if (lq->journal)
+                live_query_set_journal(sh->live, lq, res.journal.data ? res.journal.data : "",
+                                       res.journal.len);
+        } else {
             reply_result_error(&err, &res);
+        }
     }
     buf_append_str(&err, "}");
     int rerun = lq->version != 0;
@@ -521,7 +529,7 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
         sub = NULL;
     }
     free(canon);
-    int r = sync_sub_add(s, query_id, json_string_value(path), args);
+    int r = sync_sub_add(s, query_id, json_string_value(path), args, NULL);
     if (r == -EEXIST) {
         sync_send_error(c, "DuplicateQueryId", "this session already has a query with that queryId",
                         "queryId", idj, 0, -1);
@@ -534,7 +542,8 @@ static void add_query(struct sync_conn *c, struct sync_session *s, json_t *q, si
     }
 }
 
-int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args)
+int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args,
+                 const char *journal)
 {
     struct sync *sy = s->sync;
     char k[24];
@@ -547,7 +556,8 @@ int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, co
      * the arguments as a client sent them */
     char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
     int created;
-    struct live_query *lq = live_query_acquire(sy->shard->live, path, canon, "", &created);
+    struct live_query *lq =
+        live_query_acquire_journal(sy->shard->live, path, canon, "", journal, &created);
     free(canon);
     struct sync_sub *sub = vr_calloc(1, sizeof *sub);
     sub->query_id = query_id;

@@ -127,8 +127,11 @@ void sync_sub_mark_pending(struct sync_sub *sub);
 void sync_queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
                          int in_batch);
 /* Adds the live query (path, args: an object or NULL for {}) under query_id and schedules its
- * first result. 0, -EEXIST (query_id in use) or -E2BIG (--max-queries-per-session reached). */
-int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args);
+ * first result. journal: NULL for a query without Convex's query journal (Vireo's protocol),
+ * else the journal the client holds ("" for none: a journaled query; live_query_acquire_journal).
+ * 0, -EEXIST (query_id in use) or -E2BIG (--max-queries-per-session reached). */
+int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args,
+                 const char *journal);
 
 /* convex_sync.c: the flush of a Convex session (one Transition, its responses), the frame that
  * replaces a response whose batch failed, and the session state's release */

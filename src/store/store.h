@@ -222,6 +222,17 @@ int store_page_open(struct store_txn *t, const char *table, const char *index,
                     const char *range_json, size_t len, int descending, const char *cursor,
                     size_t clen, const char *end, size_t elen, struct store_cursor **out,
                     struct buf *err);
+/* store_page_open with flags: STORE_PAGE_END_JOURNAL says `end` is the query journal of the run
+ * (Convex's: the end cursor an earlier run of this page recorded), so a refusal names it. */
+#define STORE_PAGE_END_JOURNAL 1u
+int store_page_open_ex(struct store_txn *t, const char *table, const char *index,
+                       const char *range_json, size_t len, int descending, const char *cursor,
+                       size_t clen, const char *end, size_t elen, unsigned flags,
+                       struct store_cursor **out, struct buf *err);
+/* Checks a query journal before a run uses it: a cursor this database issued, unmodified (of
+ * whichever query: paginate() checks that it is its own). 0, or -1 (STORE_ERR_CURSOR) with an
+ * "InvalidCursor: the query journal ..." message in err. */
+int store_page_journal_check(struct store *s, const char *journal, size_t n, struct buf *err);
 /* Appends to out the cursor of the position after the n-th row returned by a page scan: the
  * range's end when the scan reached its end and n counts every row returned. -1 if c is not a
  * page scan, n exceeds the rows returned, or n is 0 before the end. */

@@ -5,7 +5,9 @@
  * where the query tag is the first bytes of SHA-256(table, index, range, order), binding the
  * cursor to its query, and the MAC is HMAC-SHA-256 under the database's own random cursor key
  * (_vr_meta 'cursor_key', made on first open), so a modified cursor or one from another database
- * is refused, and one from another query of the same database is told apart. */
+ * is refused, and one from another query of the same database is told apart. A query journal
+ * (Convex's: what a paginated query's run decided, kept by the client) is the end cursor that
+ * run's page produced; it is checked here like any cursor, and worded as a journal when refused. */
 #include "store/store_int.h"
 
 #include <openssl/crypto.h>
@@ -83,35 +85,49 @@ static void mac(const struct store *s, const unsigned char *p, size_t n, unsigne
     memcpy(out, md, CUR_MAC);
 }
 
-/* Decodes and checks one cursor: *kind and the key (a view into raw). */
-static int decode(struct store *s, const unsigned char tag[CUR_TAG], const char *text, size_t n,
-                  struct buf *raw, int *kind, const unsigned char **key, size_t *klen,
+/* Decodes and checks one cursor: *kind and the key (a view into raw). tag NULL: any query's.
+ * journal: the cursor is a query journal, and a refusal says so. */
+static int decode(struct store *s, const unsigned char *tag, const char *text, size_t n,
+                  int journal, struct buf *raw, int *kind, const unsigned char **key, size_t *klen,
                   struct buf *err)
 {
     if (n > 4 * ((STORE_MAX_KEY + CUR_HEAD + CUR_MAC) / 3 + 1))
-        return st_failk(s, STORE_ERR_CURSOR, err, "InvalidCursor: the cursor is too long");
+        return st_failk(s, STORE_ERR_CURSOR, err, "InvalidCursor: the %s is too long",
+                        journal ? "query journal" : "cursor");
     buf_reset(raw);
     if (buf_reserve(raw, 3 * ((n + 3) / 4) + 1) < 0)
-        return st_failk(s, STORE_ERR_CURSOR, err, "InvalidCursor: the cursor is too long");
+        return st_failk(s, STORE_ERR_CURSOR, err, "InvalidCursor: the %s is too long",
+                        journal ? "query journal" : "cursor");
     long got = base64_decode((unsigned char *)raw->data, text, n);
     const unsigned char *p = (const unsigned char *)raw->data;
     unsigned char want[CUR_MAC];
     if (got < CUR_HEAD + CUR_MAC || p[0] != CUR_VERSION || p[1] > CUR_END ||
-        (p[1] == CUR_END && got != CUR_HEAD + CUR_MAC))
+        (p[1] == CUR_END && got != CUR_HEAD + CUR_MAC)) {
+        if (journal)
+            return st_failk(s, STORE_ERR_CURSOR, err,
+                            "InvalidCursor: the query journal `%.40s%s` is not one this server "
+                            "issued (a journal is opaque: send back what QueryUpdated carried)",
+                            text, n > 40 ? "..." : "");
         return st_failk(s, STORE_ERR_CURSOR, err,
                         "InvalidCursor: `%.40s%s` is not a pagination cursor (pass null or the "
                         "continueCursor of an earlier page)",
                         text, n > 40 ? "..." : "");
+    }
     mac(s, p, (size_t)got - CUR_MAC, want);
     if (CRYPTO_memcmp(want, p + got - CUR_MAC, CUR_MAC))
         return st_failk(s, STORE_ERR_CURSOR, err,
-                        "InvalidCursor: the cursor was modified or was issued by another "
-                        "deployment");
-    if (memcmp(p + 2, tag, CUR_TAG))
+                        "InvalidCursor: the %s was modified or was issued by another deployment",
+                        journal ? "query journal" : "cursor");
+    if (tag && memcmp(p + 2, tag, CUR_TAG)) {
+        if (journal)
+            return st_failk(s, STORE_ERR_CURSOR, err,
+                            "InvalidCursor: the query journal is from a different query (another "
+                            "table, index, range or order than this paginate() call's)");
         return st_failk(s, STORE_ERR_CURSOR, err,
                         "InvalidCursor: Tried to run a query starting from a cursor, but it looks "
                         "like this cursor is from a different query (another table, index, "
                         "range or order).");
+    }
     *kind = p[1];
     *key = p + CUR_HEAD;
     *klen = (size_t)got - CUR_HEAD - CUR_MAC;
@@ -160,6 +176,27 @@ int store_page_open(struct store_txn *t, const char *table, const char *index,
                     size_t clen, const char *end, size_t elen, struct store_cursor **out,
                     struct buf *err)
 {
+    return store_page_open_ex(t, table, index, range_json, len, descending, cursor, clen, end, elen,
+                              0, out, err);
+}
+
+int store_page_journal_check(struct store *s, const char *journal, size_t n, struct buf *err)
+{
+    struct buf raw;
+    buf_init(&raw, BUF_NOLIMIT);
+    int kind;
+    const unsigned char *key;
+    size_t klen;
+    int r = decode(s, NULL, journal, n, 1, &raw, &kind, &key, &klen, err);
+    buf_release(&raw);
+    return r;
+}
+
+int store_page_open_ex(struct store_txn *t, const char *table, const char *index,
+                       const char *range_json, size_t len, int descending, const char *cursor,
+                       size_t clen, const char *end, size_t elen, unsigned flags,
+                       struct store_cursor **out, struct buf *err)
+{
     struct store *s = t->s;
     unsigned char tag[CUR_TAG];
     query_tag(tag, table, index, range_json, len, descending);
@@ -172,9 +209,10 @@ int store_page_open(struct store_txn *t, const char *table, const char *index,
     buf_init(&eraw, BUF_NOLIMIT);
     int r = -1;
     *out = NULL;
-    if (cursor && decode(s, tag, cursor, clen, &raw, &ckind, &ck, &ckn, err) < 0)
+    if (cursor && decode(s, tag, cursor, clen, 0, &raw, &ckind, &ck, &ckn, err) < 0)
         goto out;
-    if (end && decode(s, tag, end, elen, &eraw, &ekind, &ek, &ekn, err) < 0)
+    if (end && decode(s, tag, end, elen, (flags & STORE_PAGE_END_JOURNAL) != 0, &eraw, &ekind, &ek,
+                      &ekn, err) < 0)
         goto out;
     struct store_cursor *c;
     if (store_scan_open(t, table, index, range_json, len, descending, &c, err) < 0)

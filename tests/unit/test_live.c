@@ -72,6 +72,45 @@ TEST(live_dedupes_identical_queries)
     live_free(l);
 }
 
+TEST(live_journal_is_part_of_the_key)
+{
+    struct live *l = live_new();
+    int created;
+    /* Vireo's (not journaled), a journaled one with none yet, one with journal "J1" */
+    struct live_query *v = live_query_acquire(l, "m:page", "{}", "", &created);
+    struct live_query *n = live_query_acquire_journal(l, "m:page", "{}", "", "", &created);
+    CHECK(created && n != v && n->journal && !*n->journal && !v->journal);
+    struct live_query *j = live_query_acquire_journal(l, "m:page", "{}", "", "J1", &created);
+    CHECK(created && j != n);
+    /* n's first run records J2: it is found under J2, no longer under "" */
+    live_query_set_journal(l, n, "J2", 2);
+    CHECK_EQ_STR(n->journal, "J2");
+    struct live_query *x = live_query_acquire_journal(l, "m:page", "{}", "", "J2", &created);
+    CHECK(!created && x == n);
+    struct live_query *fresh = live_query_acquire_journal(l, "m:page", "{}", "", "", &created);
+    CHECK(created && fresh != n);
+    /* fresh records J1, which j already has: fresh keeps its subscribers, found by no key */
+    live_query_set_journal(l, fresh, "J1", 2);
+    x = live_query_acquire_journal(l, "m:page", "{}", "", "J1", &created);
+    CHECK(!created && x == j);
+    CHECK_EQ_INT(live_query_count(l), 4);
+    live_mark_all_dirty(l); /* every query, keyed or not */
+    int dirty = 0;
+    while (live_pop_dirty(l))
+        dirty++;
+    CHECK_EQ_INT(dirty, 4);
+    live_query_release(l, fresh);
+    CHECK_EQ_INT(live_query_count(l), 3);
+    x = live_query_acquire_journal(l, "m:page", "{}", "", "J1", &created);
+    CHECK(!created && x == j);  /* freeing the unkeyed one left j's key alone */
+    for (int i = 0; i < 3; i++) /* j: its own and two acquired as x */
+        live_query_release(l, j);
+    live_query_release(l, n);
+    live_query_release(l, n);
+    CHECK_EQ_INT(live_query_count(l), 1);
+    live_free(l); /* frees v */
+}
+
 TEST(live_precise_invalidation_10000_channels)
 {
     struct live *l = live_new();

@@ -208,6 +208,20 @@ TEST(tampered_foreign_and_malformed_cursors_are_refused)
     /* and the good one still works */
     CHECK_EQ_INT(page(s, "items", 0, good, NULL, 2, &ns, &cur), 0);
     CHECK_EQ_STR(ns.data, "23");
+    /* as a query journal: checked for any query, refused in a journal's words */
+    CHECK_EQ_INT(store_page_journal_check(s, good, strlen(good), &err), 0);
+    CHECK_EQ_INT(store_page_journal_check(s2, good, strlen(good), &err), -1);
+    CHECK(strstr(err.data, "InvalidCursor: the query journal was modified") != NULL);
+    CHECK_EQ_INT(store_page_journal_check(s, "junk", 4, &err), -1);
+    CHECK(strstr(err.data, "the query journal `junk` is not one this server issued") != NULL);
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    struct store_cursor *c = NULL;
+    CHECK_EQ_INT(store_page_open_ex(t, "other", "by_creation_time", "{}", 2, 0, NULL, 0, good,
+                                    strlen(good), STORE_PAGE_END_JOURNAL, &c, &err),
+                 -1);
+    CHECK(strstr(err.data, "the query journal is from a different query") != NULL);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
     buf_release(&enc);
     buf_release(&ns);
     buf_release(&cur);

@@ -9,6 +9,25 @@ const MAX_BATCH = 256;
 const MAX_PAGE_ITEMS = 8192;  /* paginate(): the largest numItems */
 const MAX_PAGE_ROWS = 16384;  /* paginate(): the most index rows one page reads */
 
+const MAX_JOURNAL = 16384;     /* the longest query journal (JS_JOURNAL_MAX in runtime.h) */
+
+/* The execution's paginate() state: Convex allows one paginate() per query or mutation. In a
+ * journaled query run (Convex's sync protocol) `journal` is what an earlier run recorded (its
+ * page's end cursor, or null) and `out` what this run records, for native.done. */
+let pageRun = { journaled: false, journal: null, out: null, calls: 0 };
+
+function pageRunStart(journal) {
+    pageRun = { journaled: journal !== undefined, journal: journal === undefined ? null : journal,
+                out: null, calls: 0 };
+    return pageRun;
+}
+
+function countPaginate() {
+    if (pageRun.calls++ > 0)
+        throw new Error("This query or mutation function ran multiple paginated queries. " +
+            "Convex only supports a single paginated query in each function.");
+}
+
 function checkPaginationOpts(opts) {
     if (opts === null || typeof opts !== "object")
         throw new TypeError(`paginate(): expected {numItems, cursor}, got ${describeType(opts)}`);
@@ -326,16 +345,21 @@ class Query {
     /* One page of the query: the documents after `cursor` (null: from the start), numItems of
      * them, or, with endCursor, every one up to and including endCursor's position, so a page
      * re-run keeps its boundaries while rows come and go. The read set is the page's key range:
-     * from cursor to the last row read (continueCursor), or to endCursor. */
+     * from cursor to the last row read (continueCursor), or to endCursor. Without endCursor, a
+     * journaled run ends where the run that made its journal ended (Convex's query journal),
+     * and records its own end. */
     async paginate(opts) {
         checkPaginationOpts(opts);
+        countPaginate();
         const numItems = opts.numItems;
         const cursor = opts.cursor;
-        const endCursor = opts.endCursor === undefined ? null : opts.endCursor;
+        let endCursor = opts.endCursor === undefined ? null : opts.endCursor;
+        const fromJournal = endCursor === null && pageRun.journal !== null;
+        if (fromJournal) endCursor = pageRun.journal;
         const maxRows = opts.maximumRowsRead === undefined ? MAX_PAGE_ROWS : opts.maximumRowsRead;
         const bounded = endCursor === null; /* stops at numItems; else reads to endCursor */
         const h = native.scanOpen(this.table, this.index, this.range, this.desc, cursor,
-            endCursor);
+            endCursor, fromJournal);
         const filtered = this.filters.length > 0;
         const page = [];
         let consumed = 0, ended = false, cut = false;
@@ -373,6 +397,17 @@ class Query {
                 r.splitCursor = splitCursor;
                 r.pageStatus = cut ? "SplitRequired"
                     : consumed > maxRows / 2 ? "SplitRecommended" : null;
+            }
+            if (pageRun.journaled) {
+                if (r.continueCursor.length > MAX_JOURNAL) {
+                    const e = new Error(`paginate(): this page's end cursor is ` +
+                        `${r.continueCursor.length} bytes, more than the ${MAX_JOURNAL} a query ` +
+                        `journal holds (the index key of the page's last row is too large to ` +
+                        `keep the page's end fixed); index smaller values`);
+                    e.code = "JournalTooLarge";
+                    throw e;
+                }
+                pageRun.out = r.continueCursor;
             }
             return r;
         } finally {
@@ -481,6 +516,7 @@ class EmptySystemQuery extends Query {
     run() { return []; }
     async paginate(opts) {
         checkPaginationOpts(opts);
+        countPaginate(); /* records no journal: its cursor is not a real one */
         return { page: [], isDone: true, continueCursor: "_end_cursor" };
     }
     async count() { return 0; }

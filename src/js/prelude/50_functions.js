@@ -347,7 +347,8 @@ function remoteExec(kind, path, argsText) {
 async function nestedExec(kind, path, argsText) {
     if (kind !== ACTION && native.remote) return remoteExec(kind, path, argsText);
     const handler = native.nestedBegin(kind, path, argsText);
-    const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3];
+    const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3, pageRun];
+    pageRunStart(undefined);
     mode = kind;
     currentPath = path;
     if (kind !== ACTION) {
@@ -361,7 +362,7 @@ async function nestedExec(kind, path, argsText) {
         native.checkReturns(path, text);
         ok = true;
     } finally {
-        [mode, frozenNow, currentPath, s0, s1, s2, s3] = saved;
+        [mode, frozenNow, currentPath, s0, s1, s2, s3, pageRun] = saved;
         native.nestedEnd(kind, ok);
     }
     return decode(text);
@@ -400,9 +401,11 @@ function errorResult(e) {
 
 const params = native.params; /* Float64Array shared with C: kind, seed lo, seed hi, now, exec id */
 
-/* Entry point from C for one top-level execution; reports through native.done(execId, ...). */
-function run(handler, path, argsText) {
+/* Entry point from C for one top-level execution; reports through native.done(execId, ...).
+ * journal: the query journal of a journaled query run (null: none yet), undefined otherwise. */
+function run(handler, path, argsText, journal) {
     const kind = params[0], execId = params[4];
+    const pr = pageRunStart(journal);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
     if (kind === ACTION) execInfo.set(execId, { path, chain: Promise.resolve() });
     mode = kind;
@@ -419,7 +422,7 @@ function run(handler, path, argsText) {
                 finish(false, e);
                 return;
             }
-            native.done(execId, true, text);
+            native.done(execId, true, text, undefined, undefined, pr.out);
         } else {
             const [message, code, data] = errorResult(x);
             native.done(execId, false, message, code, data);

@@ -61,3 +61,14 @@ export const removeN = mutation({
     if (d) await ctx.db.delete(d._id);
   },
 });
+
+// Two paginate() calls in one function: Convex refuses the second.
+export const twice = query({
+  args: { list: v.string() },
+  handler: async (ctx, { list }) => {
+    const q = () => ctx.db.query("items").withIndex("by_list_n", (r) => r.eq("list", list));
+    const a = await q().paginate({ numItems: 1, cursor: null });
+    const b = await q().paginate({ numItems: 1, cursor: a.continueCursor });
+    return [...a.page, ...b.page].map((d) => d.n);
+  },
+});
