@@ -510,7 +510,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         s->last_ct = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
-    if (st_catalog_load(s, err) < 0 || st_sched_ensure(s, err) < 0 ||
+    if (st_search_init(s, err) < 0 || st_catalog_load(s, err) < 0 ||
+        st_search_migrate(s, err) < 0 || st_sched_ensure(s, err) < 0 ||
         st_storage_ensure(s, err) < 0 || st_page_key_load(s, err) < 0)
         goto fail;
     if (strcmp(path, ":memory:") && st_ckpt_start(s, path, err) < 0)

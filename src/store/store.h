@@ -199,7 +199,7 @@ void store_scan_close(struct store_cursor *c, size_t consumed);
 /* Full-text search (store_search.c; Convex's withSearchIndex): up to STORE_SEARCH_MAX_RESULTS
  * documents of `table` matching search index `index`, by relevance (FTS5 BM25) then newest, as
  * a JSON array in out. query_json: {"field": <search field>, "search": <text>,
- * "eq": [[<filter field>, <value>], ...]}. The text splits on whitespace into at most
+ * "eq": [[<filter field>, <value>], ...], "limit"?: <fewer results>}. The text splits on whitespace into at most
  * STORE_SEARCH_MAX_TERMS terms (at most STORE_SEARCH_MAX_TEXT bytes); a document matches when
  * it contains any term, the last one as a prefix. Records the read: the search index's keys
  * that start with the bound values of the leading declared filter fields. err names an unknown

@@ -170,6 +170,11 @@ int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, st
  * st_search_write keeps tb's search indexes in step with one document write (old: the document
  * before, NULL for an insert; new: after, NULL for a delete; both with creation time ct and id)
  * and records their write-set keys; -1 only on a storage failure. */
+/* st_search_init registers vr_bm25 (the ranking) on s's connection; st_search_migrate rebuilds,
+ * in one transaction, every search index whose FTS5 table has the first layout (before the
+ * filter tokens of column g) from its table's documents. */
+int st_search_init(struct store *s, struct buf *err);
+int st_search_migrate(struct store *s, struct buf *err);
 int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
 int st_search_drop(struct store *s, const struct st_index *ix, struct buf *err);
 int st_search_write(struct store_txn *t, struct st_table *tb, const json_t *old_doc,

@@ -1,8 +1,13 @@
 /* store_search: full-text search indexes (Convex's searchIndex), each an SQLite FTS5 table
- * f<index id>(t, k UNINDEXED, c0.. UNINDEXED) in the shard's database: t is the document's
- * search field (empty when it is not a string), k its by_id key, c<i> the key encoding of its
- * i-th filter field; the rowid is the bits of its _creationTime (unique in a store, and ordered
- * like it), so "newest first" is rowid descending. Tokenizer: unicode61 with diacritics folded.
+ * f<index id>(t, g, k UNINDEXED, c0.. UNINDEXED) in the shard's database: t is the document's
+ * search field (empty when it is not a string), g one token per filter field, "f<i>v<hash of
+ * the value's key encoding>", so that a search's filter values are part of its FTS5 query, k
+ * the document's by_id key, c<i> the key encoding of its i-th filter field (checked on the
+ * matches, so a hash collision never shows); the rowid is the bits of its _creationTime (unique
+ * in a store, and ordered like it), so "newest first" is rowid descending. Tokenizer: unicode61
+ * with diacritics folded. Ranking: vr_bm25, FTS5's bm25 over the column t alone (g's tokens
+ * neither score nor count in the lengths). A table of the first layout (no g) is rebuilt when
+ * the store opens (st_search_migrate).
  * Reactivity: a search index has its own key space in read and write sets: a document's key is
  * the encodings of its filter field values in declared order, then its id; a query reads the
  * range of keys that start with the values it binds with eq (the longest leading run of the
@@ -10,16 +15,144 @@
  * the same write op, as the document. */
 #include "store/store_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "store/key.h"
 
 #include "base/banned.h"
 
 static const char TOKENIZER[] = "unicode61 remove_diacritics 2";
+
+/* The filter token of value encoding (p, n) for filter field i (0-based): FNV-1a, 64 bits. */
+static void filter_token(struct buf *out, size_t i, const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t j = 0; j < n; j++) {
+        h ^= p[j];
+        h *= 0x100000001b3ull;
+    }
+    buf_appendf(out, "f%zuv%016llx", i, (unsigned long long)h);
+}
+
+/* ---- vr_bm25: FTS5's bm25() (k1 1.2, b 0.75) over column 0 only. Its one argument is the
+ * number of leading phrases that score (the search terms); the filter tokens' phrases after
+ * them are skipped. Per query (auxdata): the row count, column 0's average length, each
+ * phrase's idf, as fts5_aux.c computes them. ---- */
+
+struct bm25_data {
+    int nphrase;
+    double avgdl;
+    double *idf;
+    double *freq;
+};
+
+static void bm25_data_free(void *p)
+{
+    struct bm25_data *d = p;
+    if (d) {
+        vr_free(d->idf);
+        vr_free(d->freq);
+        vr_free(d);
+    }
+}
+
+static int bm25_count(const Fts5ExtensionApi *api, Fts5Context *fts, void *arg)
+{
+    (void)api;
+    (void)fts;
+    (*(sqlite3_int64 *)arg)++;
+    return SQLITE_OK;
+}
+
+static int bm25_data(const Fts5ExtensionApi *api, Fts5Context *fts, int nphrase,
+                     struct bm25_data **out)
+{
+    struct bm25_data *d = api->xGetAuxdata(fts, 0);
+    sqlite3_int64 nrow = 0, ntok = 0;
+    int rc;
+    if (d) {
+        *out = d;
+        return SQLITE_OK;
+    }
+    d = vr_calloc(1, sizeof(*d));
+    d->nphrase = nphrase;
+    d->idf = vr_calloc((size_t)nphrase + 1, sizeof(double));
+    d->freq = vr_calloc((size_t)nphrase + 1, sizeof(double));
+    rc = api->xRowCount(fts, &nrow);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, 0, &ntok);
+    d->avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1.0;
+    for (int i = 0; rc == SQLITE_OK && i < nphrase; i++) {
+        sqlite3_int64 nhit = 0;
+        rc = api->xQueryPhrase(fts, i, &nhit, bm25_count);
+        if (rc == SQLITE_OK) {
+            double idf = log(((double)nrow - (double)nhit + 0.5) / ((double)nhit + 0.5));
+            d->idf[i] = idf <= 0.0 ? 1e-6 : idf;
+        }
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xSetAuxdata(fts, d, bm25_data_free); /* frees d itself on failure */
+    else
+        bm25_data_free(d);
+    *out = rc == SQLITE_OK ? d : NULL;
+    return rc;
+}
+
+static void vr_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                    int nval, sqlite3_value **val)
+{
+    const double k1 = 1.2, b = 0.75;
+    int nphrase = api->xPhraseCount(fts);
+    if (nval >= 1 && sqlite3_value_int(val[0]) < nphrase)
+        nphrase = sqlite3_value_int(val[0]);
+    if (nphrase < 0)
+        nphrase = 0;
+    struct bm25_data *d = NULL;
+    int rc = bm25_data(api, fts, nphrase, &d);
+    int ninst = 0, ntok = 0;
+    if (rc == SQLITE_OK) {
+        memset(d->freq, 0, sizeof(double) * ((size_t)d->nphrase + 1));
+        rc = api->xInstCount(fts, &ninst);
+    }
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ip, ic, io;
+        rc = api->xInst(fts, i, &ip, &ic, &io);
+        if (rc == SQLITE_OK && ic == 0 && ip < d->nphrase)
+            d->freq[ip] += 1.0;
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xColumnSize(fts, 0, &ntok);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    double score = 0.0, D = (double)ntok;
+    for (int i = 0; i < d->nphrase; i++)
+        score += d->idf[i] * ((d->freq[i] * (k1 + 1.0)) /
+                              (d->freq[i] + k1 * (1 - b + b * D / d->avgdl)));
+    sqlite3_result_double(ctx, -1.0 * score);
+}
+
+int st_search_init(struct store *s, struct buf *err)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return st_sqlerr(s, err, "fts5");
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2)
+        return st_fail(err, "SQLite's FTS5 is missing or too old for search indexes");
+    if (api->xCreateFunction(api, "vr_bm25", NULL, vr_bm25, NULL) != SQLITE_OK)
+        return st_sqlerr(s, err, "fts5 vr_bm25");
+    return 0;
+}
 
 static sqlite3_int64 ct_rowid(double ct)
 {
@@ -52,16 +185,16 @@ static int search_key(const struct st_index *ix, const json_t *doc, const char *
 static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, double ct,
                       const struct buf *dk, struct buf *err)
 {
-    struct buf sql = BUF_INIT(4096), ck = BUF_INIT(STORE_MAX_KEY);
+    struct buf sql = BUF_INIT(4096), ck = BUF_INIT(STORE_MAX_KEY), g = BUF_INIT(4096);
     int r = -1;
     sqlite3_stmt *st = ix->ins;
     if (!st) {
-        buf_appendf(&sql, "INSERT INTO f%u(rowid, t, k", ix->id);
+        buf_appendf(&sql, "INSERT INTO f%u(rowid, t, k, g", ix->id);
         for (size_t i = 1; i < ix->nfields; i++)
             buf_appendf(&sql, ", c%zu", i - 1);
-        buf_appendf(&sql, ") VALUES (?1, ?2, ?3");
+        buf_appendf(&sql, ") VALUES (?1, ?2, ?3, ?4");
         for (size_t i = 1; i < ix->nfields; i++)
-            buf_appendf(&sql, ", ?%zu", i + 3);
+            buf_appendf(&sql, ", ?%zu", i + 4);
         buf_append_byte(&sql, ')');
         if (!(st = st_prep(s, &ix->ins, err, "%s", sql.data)))
             goto out;
@@ -79,8 +212,12 @@ static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, d
                     ix->fields[i]);
             goto out;
         }
-        sqlite3_bind_blob(st, (int)i + 3, ck.data, (int)ck.len, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, (int)i + 4, ck.data, (int)ck.len, SQLITE_TRANSIENT);
+        if (i > 1)
+            buf_append_byte(&g, ' ');
+        filter_token(&g, i - 1, (const unsigned char *)ck.data, ck.len);
     }
+    sqlite3_bind_text(st, 4, g.len ? g.data : "", (int)g.len, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -91,6 +228,7 @@ static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, d
 out:
     buf_release(&sql);
     buf_release(&ck);
+    buf_release(&g);
     return r;
 }
 
@@ -139,6 +277,89 @@ out:
     return r;
 }
 
+/* Creates ix's FTS5 table and fills it from tb's documents. */
+static int search_build(struct store *s, const struct st_table *tb, struct st_index *ix,
+                        struct buf *err)
+{
+    struct buf sql = BUF_INIT(8192);
+    sqlite3_stmt *st = NULL;
+    int r = -1, rc;
+    buf_appendf(&sql, "CREATE VIRTUAL TABLE f%u USING fts5(t, g, k UNINDEXED", ix->id);
+    for (size_t i = 1; i < ix->nfields; i++)
+        buf_appendf(&sql, ", c%zu UNINDEXED", i - 1);
+    buf_appendf(&sql, ", tokenize='%s')", TOKENIZER);
+    if (st_exec(s, sql.data, err) < 0)
+        goto out;
+    if (!(st = st_prep(s, NULL, err, "SELECT k, j FROM d%u", tb->num)))
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 1),
+                                 (size_t)sqlite3_column_bytes(st, 1), STORE_JSON_FLAGS, NULL);
+        struct buf dk = BUF_INIT(STORE_MAX_KEY);
+        buf_append(&dk, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        int wr = doc ? row_insert(s, ix, doc,
+                                  json_number_value(json_object_get(doc, "_creationTime")), &dk,
+                                  err)
+                     : st_fail(err, "table `%s`: a document is corrupt", tb->name);
+        buf_release(&dk);
+        json_decref(doc);
+        if (wr < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        st_sqlerr(s, err, "search index backfill");
+        goto out;
+    }
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    buf_release(&sql);
+    return r;
+}
+
+int st_search_migrate(struct store *s, struct buf *err)
+{
+    int began = 0, r = -1;
+    for (size_t i = 0; i < s->ntables; i++) {
+        struct st_table *tb = s->tables[i];
+        for (size_t j = 0; j < tb->nsidx; j++) {
+            struct st_index *ix = tb->sidx[j];
+            char sql[96];
+            sqlite3_stmt *probe = NULL;
+            snprintf(sql, sizeof(sql), "SELECT g FROM f%u LIMIT 0", ix->id);
+            int ok = sqlite3_prepare_v2(s->db, sql, -1, &probe, NULL) == SQLITE_OK;
+            sqlite3_finalize(probe);
+            if (ok)
+                continue;
+            log_info("store", "rebuilding search index `%s` of `%s` in the current layout",
+                     ix->name, tb->name);
+            if (!began && st_exec(s, "BEGIN IMMEDIATE", err) < 0)
+                goto out;
+            began = 1;
+            snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS f%u", ix->id);
+            sqlite3_finalize(ix->ins);
+            ix->ins = NULL;
+            if (st_exec(s, sql, err) < 0 || search_build(s, tb, ix, err) < 0)
+                goto out;
+        }
+    }
+    if (began && st_exec(s, "COMMIT", err) < 0)
+        goto out;
+    began = 0;
+    r = 0;
+out:
+    if (began)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (r < 0) {
+        for (size_t i = 0; i < s->ntables; i++)
+            for (size_t j = 0; j < s->tables[i]->nsidx; j++) {
+                sqlite3_finalize(s->tables[i]->sidx[j]->ins);
+                s->tables[i]->sidx[j]->ins = NULL;
+            }
+    }
+    return r;
+}
+
 int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err)
 {
     const char *name = json_string_value(json_object_get(decl, "name"));
@@ -149,7 +370,6 @@ int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, s
     json_t *spec = json_pack("{s:O,s:O}", "searchField", json_object_get(decl, "searchField"),
                              "filterFields", filters);
     char *stext = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
-    struct buf sql = BUF_INIT(8192);
     sqlite3_stmt *st = NULL;
     json_t *all = json_array();
     struct st_index *ix = NULL;
@@ -174,12 +394,6 @@ int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, s
     }
     sqlite3_finalize(st);
     st = NULL;
-    buf_appendf(&sql, "CREATE VIRTUAL TABLE f%u USING fts5(t, k UNINDEXED", id);
-    for (size_t i = 0; i < json_array_size(filters); i++)
-        buf_appendf(&sql, ", c%zu UNINDEXED", i);
-    buf_appendf(&sql, ", tokenize='%s')", TOKENIZER);
-    if (st_exec(s, sql.data, err) < 0)
-        goto out;
     /* a detached catalog entry to write the rows with; the catalog is reloaded after apply */
     json_array_append(all, json_object_get(decl, "searchField"));
     json_array_extend(all, (json_t *)filters);
@@ -191,27 +405,8 @@ int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, s
     ix->fields = vr_calloc(ix->nfields, sizeof(char *));
     for (size_t i = 0; i < ix->nfields; i++)
         ix->fields[i] = vr_strdup(json_string_value(json_array_get(all, i)));
-    if (!(st = st_prep(s, NULL, err, "SELECT k, j FROM d%u", tb->num)))
+    if (search_build(s, tb, ix, err) < 0)
         goto out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 1),
-                                 (size_t)sqlite3_column_bytes(st, 1), STORE_JSON_FLAGS, NULL);
-        struct buf dk = BUF_INIT(STORE_MAX_KEY);
-        buf_append(&dk, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-        int wr = doc ? row_insert(s, ix, doc,
-                                  json_number_value(json_object_get(doc, "_creationTime")), &dk,
-                                  err)
-                     : st_fail(err, "table `%s`: a document is corrupt", tb->name);
-        buf_release(&dk);
-        json_decref(doc);
-        if (wr < 0)
-            goto out;
-    }
-    if (rc != SQLITE_DONE) {
-        st_sqlerr(s, err, "search index backfill");
-        goto out;
-    }
     r = 0;
 out:
     if (ix) {
@@ -227,7 +422,6 @@ out:
     json_decref(spec);
     json_decref(none);
     free(stext);
-    buf_release(&sql);
     return r;
 }
 
@@ -244,12 +438,14 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* The FTS5 query for Convex's search text: each whitespace-separated term quoted (so FTS5
- * syntax in it is literal text), terms ORed, the last one a prefix. Returns the term count. */
+/* The FTS5 query for Convex's search text, in column t: each whitespace-separated term quoted
+ * (so FTS5 syntax in it is literal text), terms ORed, the last one a prefix. Returns the term
+ * count (nothing is written for none). */
 static size_t match_expr(const char *text, struct buf *out)
 {
     size_t n = 0;
     const unsigned char *p = (const unsigned char *)text;
+    buf_append_str(out, "t : (");
     while (*p) {
         while (*p && is_space(*p))
             p++;
@@ -267,7 +463,9 @@ static size_t match_expr(const char *text, struct buf *out)
         n++;
     }
     if (n)
-        buf_append_str(out, " *");
+        buf_append_str(out, " *)");
+    else
+        buf_reset(out);
     return n;
 }
 
@@ -283,6 +481,7 @@ int store_search(struct store_txn *t, const char *table, const char *index,
     size_t nvals = 0;
     sqlite3_stmt *st = NULL;
     int r = -1;
+    json_int_t limit = STORE_SEARCH_MAX_RESULTS;
     s->err_kind = STORE_ERR_OTHER;
     if (!t->open)
         return st_fail(err, "transaction is not open");
@@ -302,10 +501,14 @@ int store_search(struct store_txn *t, const char *table, const char *index,
     const char *field = json_string_value(json_object_get(q, "field"));
     const char *text = json_string_value(json_object_get(q, "search"));
     const json_t *eq = json_object_get(q, "eq");
-    if (!json_is_object(q) || !field || !text || (eq && !json_is_array(eq))) {
-        st_fail(err, "search query must be {\"field\", \"search\", \"eq\"?}");
+    const json_t *lim = json_object_get(q, "limit");
+    if (!json_is_object(q) || !field || !text || (eq && !json_is_array(eq)) ||
+        (lim && !json_is_number(lim))) {
+        st_fail(err, "search query must be {\"field\", \"search\", \"eq\"?, \"limit\"?}");
         goto out;
     }
+    if (lim && json_number_value(lim) >= 1 && json_number_value(lim) < limit)
+        limit = (json_int_t)json_number_value(lim);
     if (strcmp(field, ix->fields[0])) {
         st_fail(err, "search index `%s` of `%s` searches `%s`, not `%s`", index, table,
                 ix->fields[0], field);
@@ -354,19 +557,40 @@ int store_search(struct store_txn *t, const char *table, const char *index,
         r = 0;
         goto out;
     }
-    buf_appendf(&sql, "SELECT d.j FROM f%u AS f CROSS JOIN d%u AS d ON d.k = f.k "
-                      "WHERE f%u MATCH ?1",
-                ix->id, tb->num, ix->id);
-    for (size_t i = 0; i < nvals; i++)
-        if (bound[i])
-            buf_appendf(&sql, " AND f.c%zu = ?%zu", i, i + 2);
-    buf_appendf(&sql, " ORDER BY f.rank, f.rowid DESC LIMIT %d", STORE_SEARCH_MAX_RESULTS);
-    if (!(st = st_prep(s, NULL, err, "%s", sql.data)))
-        goto out;
+    /* the filter values are FTS5 terms of column g; c<i> confirms them on the matches */
+    for (size_t i = 0; i < nvals; i++) {
+        if (!bound[i])
+            continue;
+        buf_append_str(&match, " AND g : \"");
+        filter_token(&match, i, (const unsigned char *)vals[i].data, vals[i].len);
+        buf_append_byte(&match, '"');
+    }
+    if (!(st = ix->search)) {
+        /* one statement per search index, kept until the catalog reloads (a schema change):
+         * ?1 the FTS5 query, ?2 its number of scoring phrases, ?3 the limit, ?4.. the filter
+         * values (NULL: unbound) */
+        buf_appendf(&sql, "SELECT d.j FROM (SELECT f.k AS k, vr_bm25(f%u, ?2) AS r, "
+                          "f.rowid AS ct FROM f%u AS f WHERE f%u MATCH ?1",
+                    ix->id, ix->id, ix->id);
+        for (size_t i = 0; i < nvals; i++)
+            buf_appendf(&sql, " AND (?%zu IS NULL OR f.c%zu = ?%zu)", i + 4, i, i + 4);
+        buf_appendf(&sql, " ORDER BY r, ct DESC LIMIT ?3) AS f CROSS JOIN d%u AS d ON d.k = f.k "
+                          "ORDER BY f.r, f.ct DESC",
+                    tb->num);
+        if (sqlite3_prepare_v3(s->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT,
+                               &ix->search, NULL) != SQLITE_OK) {
+            ix->search = NULL;
+            st_sqlerr(s, err, "search");
+            goto out;
+        }
+        st = ix->search;
+    }
     sqlite3_bind_text(st, 1, match.data, (int)match.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)terms);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
     for (size_t i = 0; i < nvals; i++)
         if (bound[i])
-            sqlite3_bind_blob(st, (int)i + 2, vals[i].data, (int)vals[i].len, SQLITE_STATIC);
+            sqlite3_bind_blob(st, (int)i + 4, vals[i].data, (int)vals[i].len, SQLITE_STATIC);
     int rc, first = 1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if ((!first && buf_append_byte(out, ',') < 0) ||
@@ -386,7 +610,10 @@ int store_search(struct store_txn *t, const char *table, const char *index,
     }
     r = 0;
 out:
-    sqlite3_finalize(st);
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
     json_decref(q);
     for (size_t i = 0; i < nvals; i++)
         buf_release(&vals[i]);

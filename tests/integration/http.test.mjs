@@ -300,7 +300,7 @@ test("withIndex ranges, order, take, first, unique and filter", { timeout: 10000
     assert.equal(await srv.value("query", "items:uniqueN", { n: 99 }), null);
     assertError(await srv.query("items:uniqueN", { n: 3 }), 500, "FunctionFailed", /unique/);
     assert.deepEqual(await srv.value("query", "items:filtered", { minN: 3 }), ["c3", "a4"]);
-    assertError(await srv.query("items:badIndex", {}), 500, "FunctionFailed", /nope/);
+    assertError(await srv.query("items:badIndex", {}), 400, "InvalidQuery", /index `nope` not found on table `items`/);
     await stillServes();
 });
 

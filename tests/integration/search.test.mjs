@@ -214,10 +214,9 @@ test("bad usage is a precise error and the server keeps serving", async () => {
     const bad = async (which) => {
         const r = await srv.query("articles:bad", { which });
         assert.equal(r.json?.status, "error", r.text);
-        // the store's checks are InvalidQuery (400); the prelude's, thrown errors (500), as
-        // withIndex's
-        if (r.json.errorCode === "InvalidQuery") assert.equal(r.status, 400, r.text);
-        else assert.equal(r.json.errorCode, "FunctionFailed", r.text);
+        // every mistake, whether the prelude or the store finds it, is the caller's: 400
+        assert.equal(r.json.errorCode, "InvalidQuery", r.text);
+        assert.equal(r.status, 400, r.text);
         return r.json.errorMessage;
     };
     assert.match(await bad("unknownIndex"), /search index `nope` not found on table `articles`/);
@@ -227,7 +226,13 @@ test("bad usage is a precise error and the server keeps serving", async () => {
     assert.match(await bad("eqTwice"), /filter field `channel` is compared twice/);
     assert.match(await bad("noSearch"), /must call q\.search\(field, text\)/);
     assert.match(await bad("eqFirst"), /call search\(\) before eq\(\)/);
-    assert.match(await bad("order"), /order\(\) cannot follow withSearchIndex\(\)/);
+    assert.equal(await bad("order"), "Search queries must always be in relevance order. Can not set order manually.");
+    assert.match(await bad("orderFirst"), /withSearchIndex\(\) must come before order\(\) and filter\(\)/);
+    assert.equal(await bad("noText"), "Must provide arg 2 `query` to `search`");
+    assert.equal(await bad("noFilterFn"), "Must provide arg 2 `searchFilter` to `withSearchIndex`");
+    assert.match(await bad("textNotString"), /search\(\): expected the search text, got number/);
+    assert.match(await bad("badValue"), /withSearchIndex value for `channel`: .* is not a supported value/);
+    assert.match(await bad("searchTwice"), /search\(\) may only be called once/);
     assert.match(await bad("tooManyTerms"), /17 terms; at most 16/);
     assert.match(await bad("withIndexAfter"), /withIndex\(\) may only be called once/);
     assert.deepEqual(await search({ text: "zzz-nothing" }), []);

@@ -978,6 +978,113 @@ TEST(search_index)
     store_close(s);
 }
 
+/* The first element of the search's result (its "t"), for checking the order. */
+static void search_first(struct store *s, const char *q, struct buf *out)
+{
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    buf_reset(out);
+    CHECK_EQ_INT(store_search(t, "m", "s", q, strlen(q), out, &err), 0);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+}
+
+/* The cached search statement: reused across searches with different bound filter fields and
+ * limits, and replaced when a schema change rebuilds the index with other filter fields. */
+TEST(search_statement_cache)
+{
+    char path[128], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    const char *sch = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
+                      "\"filterFields\":[\"c\",\"d\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, sch, strlen(sch), &err), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"d\":1,\"t\":\"pie one\"}", id), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"d\":2,\"t\":\"pie two\"}", id), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"b\",\"d\":2,\"t\":\"pie three\"}", id), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"d\":2,\"t\":\"pie four\"}", id), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\",\"a\"]]}"), 2);
+    struct st_table *tb = st_table_find(s, "m");
+    sqlite3_stmt *cached = tb->sidx[0]->search;
+    CHECK(cached != NULL);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"d\",2]]}"), 3);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"d\",2],[\"c\",\"b\"]]}"),
+                 1);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\"]]}"), 1);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\",\"zz\"]]}"), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\"}"), 4);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"limit\":2}"), 2);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"limit\":\"x\"}"), -1);
+    /* the filter token of one field never matches another field's equal value */
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":2,\"d\":\"a\",\"t\":\"swap\"}", id), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"swap\",\"eq\":[[\"c\",\"a\"]]}"), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"swap\",\"eq\":[[\"d\",\"a\"]]}"), 1);
+    CHECK(tb->sidx[0]->search == cached);
+    /* other filter fields: the index is rebuilt, its statement with it */
+    const char *sch2 = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
+                       "\"filterFields\":[\"d\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, sch2, strlen(sch2), &err), 0);
+    tb = st_table_find(s, "m");
+    CHECK(tb->sidx[0]->search == NULL);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"d\",2]]}"), 3);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pie\",\"eq\":[[\"c\",\"a\"]]}"), -1);
+    CHECK_EQ_STR(err.data, "`c` is not a filter field of search index `s` of `m`");
+    /* the search field changes: the old statement would search the wrong column */
+    const char *sch3 = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"c\","
+                       "\"filterFields\":[\"d\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, sch3, strlen(sch3), &err), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"c\",\"search\":\"a\"}"), 2);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"c\",\"search\":\"pie\"}"), 0);
+    store_close(s);
+}
+
+/* A database whose search index has the first FTS5 layout (t, k, c0.., no filter tokens) is
+ * rebuilt when the store opens: same results, filter values in the FTS5 query, ranking kept. */
+TEST(search_migrates_old_layout)
+{
+    char path[128], id[STORE_ID_LEN + 1], sql[1024];
+    struct store *s = open_new(path, sizeof(path));
+    const char *sch = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
+                      "\"filterFields\":[\"c\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, sch, strlen(sch), &err), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"t\":\"apples and pears\"}", id), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"t\":\"apples apples apples\"}", id), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"b\",\"t\":\"apples\"}", id), 0);
+    unsigned fid = st_table_find(s, "m")->sidx[0]->id;
+    store_close(s);
+    /* rewrite f<id> as the first layout had it, rows and all */
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql),
+             "BEGIN;"
+             "CREATE VIRTUAL TABLE old USING fts5(t, k UNINDEXED, c0 UNINDEXED, "
+             "  tokenize='unicode61 remove_diacritics 2');"
+             "INSERT INTO old(rowid, t, k, c0) SELECT rowid, t, k, c0 FROM f%u;"
+             "DROP TABLE f%u; ALTER TABLE old RENAME TO f%u; COMMIT;",
+             fid, fid, fid);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof(sql), "SELECT g FROM f%u", fid);
+    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK); /* no column g */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    struct buf e = BUF_INIT(BUF_NOLIMIT), out = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\"}"), 3);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apple\",\"eq\":[[\"c\",\"a\"]]}"), 2);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\",\"eq\":[[\"c\",\"b\"]]}"), 1);
+    search_first(s, "{\"field\":\"t\",\"search\":\"apples\",\"eq\":[[\"c\",\"a\"]]}", &out);
+    CHECK(strstr(out.data, "apples apples apples") < strstr(out.data, "apples and pears"));
+    /* and kept in step with writes after it */
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"b\",\"t\":\"more apples\"}", id), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\",\"eq\":[[\"c\",\"b\"]]}"), 2);
+    store_close(s);
+    /* a second open finds nothing to migrate */
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\"}"), 4);
+    store_close(s);
+    buf_release(&e);
+    buf_release(&out);
+}
+
 /* The checkpoint thread copies committed pages from the WAL into the database file without
  * any commit doing it: the file grows while this thread only waits. */
 TEST(wal_checkpointed_in_background)

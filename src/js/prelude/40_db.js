@@ -50,13 +50,39 @@ function checkPaginationOpts(opts) {
             `${MAX_PAGE_ROWS}, got ${typeof m === "number" ? m : describeType(m)}`);
 }
 
+/* An app mistake in building a query (withIndex, withSearchIndex, order): an error with the code
+ * InvalidQuery, which the caller gets as 400 like the store's own query checks (errorResult in
+ * 50_functions.js carries `code`). Convex's texts where Convex's client has them. */
+function queryError(message, Ctor = Error) {
+    const e = new Ctor(message);
+    e.code = "InvalidQuery";
+    return e;
+}
+
+/* Convex's validateArg: an argument left out. */
+function requireArg(arg, idx, method, argName) {
+    if (arg === undefined)
+        throw queryError(`Must provide arg ${idx} \`${argName}\` to \`${method}\``, TypeError);
+}
+
+/* A value compared in withIndex or withSearchIndex, in wire form; one that cannot be stored is an
+ * InvalidQuery (unless it has a code of its own, as ValueTooDeep). */
+function queryValue(val, where) {
+    try {
+        return toWire(val, 0, where);
+    } catch (e) {
+        if (e instanceof Error && e.code === undefined) e.code = "InvalidQuery";
+        throw e;
+    }
+}
+
 function indexFields(table, index) {
     if (index === "by_id") return { declared: ["_id"], all: ["_id"] };
     if (index === "by_creation_time")
         return { declared: ["_creationTime"], all: ["_creationTime"] };
     const t = schemaIndexes && schemaIndexes[table];
     const f = t && Object.prototype.hasOwnProperty.call(t, index) ? t[index] : null;
-    if (!f) throw new Error(`index \`${index}\` not found on table \`${table}\``);
+    if (!f) throw queryError(`index \`${index}\` not found on table \`${table}\``);
     return { declared: f, all: f.concat(["_creationTime"]) };
 }
 
@@ -72,13 +98,13 @@ class IndexRange {
     }
 
     fail(what) {
-        throw new Error(`index \`${this.index}\` of \`${this.table}\` is on ` +
+        throw queryError(`index \`${this.index}\` of \`${this.table}\` is on ` +
             `[${this.fields.declared.join(", ")}]; ${what}`);
     }
 
     value(field, val) {
         if (val === undefined) this.fail(`comparing \`${field}\` to undefined is not supported`);
-        return toWire(val, 0, `withIndex value for \`${field}\``);
+        return queryValue(val, `withIndex value for \`${field}\``);
     }
 
     eq(field, val) {
@@ -137,24 +163,30 @@ class SearchFilterBuilder extends SearchFilter {
     }
 
     search(field, text) {
+        requireArg(field, 1, "search", "fieldName");
+        requireArg(text, 2, "search", "query");
         if (this.field !== null)
-            throw new Error(`withSearchIndex(\`${this.index}\`): search() may only be called once`);
+            throw queryError(`withSearchIndex(\`${this.index}\`): search() may only be called once`);
         if (typeof field !== "string")
-            throw new TypeError("search(): expected the search field's name");
+            throw queryError(`search(): expected the search field's name, got ${describeType(field)}`,
+                TypeError);
         if (typeof text !== "string")
-            throw new TypeError(`search(): expected the search text, got ${describeType(text)}`);
+            throw queryError(`search(): expected the search text, got ${describeType(text)}`,
+                TypeError);
         this.field = field;
         this.text = text;
         return this;
     }
 
     eq(field, val) {
+        requireArg(field, 1, "eq", "fieldName");
         if (this.field === null)
-            throw new Error(`withSearchIndex(\`${this.index}\`): call search() before eq()`);
+            throw queryError(`withSearchIndex(\`${this.index}\`): call search() before eq()`);
         if (typeof field !== "string")
-            throw new TypeError("eq(): expected a filter field's name");
+            throw queryError(`eq(): expected a filter field's name, got ${describeType(field)}`,
+                TypeError);
         this.eqs.push(val === undefined ? [field]
-            : [field, toWire(val, 0, `withSearchIndex value for \`${field}\``)]);
+            : [field, queryValue(val, `withSearchIndex value for \`${field}\``)]);
         return this;
     }
 }
@@ -226,10 +258,11 @@ class Query {
     }
 
     withIndex(name, rangeFn) {
+        requireArg(name, 1, "withIndex", "indexName");
         if (this.indexed)
-            throw new Error("withIndex() may only be called once, right after query()");
+            throw queryError("withIndex() may only be called once, right after query()");
         if (this.ordered || this.filters.length)
-            throw new Error("withIndex() must come before order() and filter()");
+            throw queryError("withIndex() must come before order() and filter()");
         this.indexed = true;
         const r = new IndexRange(this.table, name, indexFields(this.table, name));
         if (rangeFn !== undefined) rangeFn(r);
@@ -240,7 +273,7 @@ class Query {
 
     fullTableScan() {
         if (this.indexed)
-            throw new Error("fullTableScan() may only be called once, right after query()");
+            throw queryError("fullTableScan() may only be called once, right after query()");
         this.indexed = true;
         return this;
     }
@@ -248,29 +281,36 @@ class Query {
     /* Convex's full-text search: q => q.search(field, text).eq(filterField, value)...; the
      * store returns the matches by relevance then newest, at most 1,024 (store_search). */
     withSearchIndex(name, searchFn) {
+        requireArg(name, 1, "withSearchIndex", "indexName");
+        requireArg(searchFn, 2, "withSearchIndex", "searchFilter");
         if (this.indexed)
-            throw new Error("withSearchIndex() may only be called once, right after query()");
+            throw queryError("withSearchIndex() may only be called once, right after query()");
+        if (this.ordered || this.filters.length)
+            throw queryError("withSearchIndex() must come before order() and filter()");
         if (typeof name !== "string")
-            throw new TypeError("withSearchIndex(): expected a search index name");
+            throw queryError(`withSearchIndex(): expected a search index name, got ` +
+                `${describeType(name)}`, TypeError);
         if (typeof searchFn !== "function")
-            throw new TypeError("withSearchIndex(): expected a function q => q.search(...)");
+            throw queryError(`withSearchIndex(): expected a function q => q.search(...), got ` +
+                `${describeType(searchFn)}`, TypeError);
         this.indexed = true;
         const f = new SearchFilterBuilder(name);
         if (searchFn(f) !== f || f.field === null)
-            throw new Error(`withSearchIndex(\`${name}\`): the search filter must call ` +
+            throw queryError(`withSearchIndex(\`${name}\`): the search filter must call ` +
                 `q.search(field, text) and return it`);
         this.searchIndex = name;
-        this.searchQuery = JSON.stringify({ field: f.field, search: f.text, eq: f.eqs });
+        this.searchQuery = { field: f.field, search: f.text, eq: f.eqs };
         return this;
     }
 
     order(order) {
+        requireArg(order, 1, "order", "order");
         if (this.searchIndex !== undefined)
-            throw new Error("order() cannot follow withSearchIndex(): search results are " +
-                "ordered by relevance");
+            throw queryError("Search queries must always be in relevance order. Can not set " +
+                "order manually.");
         if (order !== "asc" && order !== "desc")
-            throw new Error(`order(): expected "asc" or "desc", got ${String(order)}`);
-        if (this.ordered) throw new Error("order() may only be called once");
+            throw queryError(`order(): expected "asc" or "desc", got ${String(order)}`);
+        if (this.ordered) throw queryError("Queries may only specify order at most once");
         this.ordered = true;
         this.desc = order === "desc";
         return this;
@@ -294,7 +334,10 @@ class Query {
         const out = [];
         if (limit <= 0) return out;
         if (this.searchIndex !== undefined) {
-            const docs = decode(native.search(this.table, this.searchIndex, this.searchQuery));
+            /* without filter() the store stops at `limit`; the read set is the same */
+            const q = this.filters.length === 0 && limit < 1024
+                ? Object.assign({ limit }, this.searchQuery) : this.searchQuery;
+            const docs = decode(native.search(this.table, this.searchIndex, JSON.stringify(q)));
             for (let i = 0; i < docs.length && out.length < limit; i++)
                 if (this.matches(docs[i])) out.push(docs[i]);
             return out;

@@ -109,6 +109,31 @@ export const bad = query({
           .withSearchIndex("search_body", (s) => s.search("body", "x"))
           .order("desc")
           .collect();
+      case "orderFirst":
+        return await t
+          .order("desc")
+          // @ts-expect-error not allowed by the types either
+          .withSearchIndex("search_body", (s) => s.search("body", "x"))
+          .collect();
+      case "noText":
+        // @ts-expect-error the text is required
+        return await t.withSearchIndex("search_body", (s) => s.search("body")).collect();
+      case "noFilterFn":
+        // @ts-expect-error the filter function is required
+        return await t.withSearchIndex("search_body").collect();
+      case "textNotString":
+        // @ts-expect-error the text is a string
+        return await t.withSearchIndex("search_body", (s) => s.search("body", 5)).collect();
+      case "badValue":
+        return await t
+          // @ts-expect-error not a Convex value
+          .withSearchIndex("search_body", (s) => s.search("body", "x").eq("channel", () => 1))
+          .collect();
+      case "searchTwice":
+        return await t
+          // @ts-expect-error not allowed by the types either
+          .withSearchIndex("search_body", (s) => s.search("body", "x").search("body", "y"))
+          .collect();
       case "regularIndex":
         return await t.withSearchIndex("by_channel", (s) => s.search("body", "x")).collect();
       case "tooManyTerms":
