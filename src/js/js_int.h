@@ -98,6 +98,13 @@ struct js_runtime {
     /* `_storage` ids deleted by the transaction in progress: their files go when it commits */
     char (*unlink_ids)[STORE_ID_LEN + 1];
     size_t n_unlink, cap_unlink;
+    /* files the transaction in progress stored (native.storageCommit): their temporary name and
+     * the id they were renamed to ("" until then); removed if it does not commit */
+    struct js_new_file {
+        char tmp[STORE_FILE_TMP_LEN + 1];
+        char id[STORE_ID_LEN + 1];
+    } *new_files;
+    size_t n_new, cap_new;
 };
 
 /* Copies text into out with every "<bundle>:line[:col]" replaced by "vireo/file.ts:line" through
@@ -117,7 +124,7 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
 /* native_storage.c: adds the storage functions (ctx.storage) to the `native` object.
  * js_storage_settled: the transaction in progress committed (its deleted files are removed) or
- * not (they stay); either way the list is emptied. */
+ * not (they stay, and the files it stored are removed); either way the lists are emptied. */
 void js_native_storage_add(JSContextRef ctx, JSObjectRef native);
 void js_storage_settled(struct js_runtime *rt, int committed);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */

@@ -53,7 +53,11 @@ struct js_options {
     const char *public_url;     /* the origin URLs of ctx.storage start with ("http://host:port"),
                                    read at each call (it may be filled after the runtime is made);
                                    NULL: relative URLs; borrowed */
+    size_t max_file_bytes;      /* largest file an action's ctx.storage.store() writes
+                                   (UploadTooLarge past it; vireo's --max-upload-mb);
+                                   0: JS_STORAGE_MAX_FILE_DEFAULT */
 };
+#define JS_STORAGE_MAX_FILE_DEFAULT (16u << 20)
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
  * named. On a syntax or load-time error returns -1 with err like
