@@ -105,6 +105,12 @@ struct js_runtime {
         char id[STORE_ID_LEN + 1];
     } *new_files;
     size_t n_new, cap_new;
+    /* ... and of the committed transactions of the open commit batch (js_runtime_batch_done):
+     * files to remove once it commits, files it stored to remove if it fails */
+    char (*batch_unlink)[STORE_ID_LEN + 1];
+    size_t n_batch_unlink, cap_batch_unlink;
+    char (*batch_new)[STORE_ID_LEN + 1];
+    size_t n_batch_new, cap_batch_new;
 };
 
 /* Copies text into out with every "<bundle>:line[:col]" replaced by "vireo/file.ts:line" through
@@ -123,8 +129,9 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 /* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
 /* native_storage.c: adds the storage functions (ctx.storage) to the `native` object.
- * js_storage_settled: the transaction in progress committed (its deleted files are removed) or
- * not (they stay, and the files it stored are removed); either way the lists are emptied. */
+ * js_storage_settled: the transaction in progress committed (its deleted files are removed, or
+ * when a commit batch is open, kept for js_runtime_batch_done) or not (they stay, and the files
+ * it stored are removed); either way the transaction's lists are emptied. */
 void js_native_storage_add(JSContextRef ctx, JSObjectRef native);
 void js_storage_settled(struct js_runtime *rt, int committed);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */

@@ -184,11 +184,31 @@ static JSValueRef n_delete(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     return JSValueMakeUndefined(ctx);
 }
 
+/* Appends id to a list of ids. */
+static void ids_push(char (**ids)[STORE_ID_LEN + 1], size_t *n, size_t *cap, const char *id)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *ids = vr_realloc(*ids, *cap * sizeof **ids);
+    }
+    memcpy((*ids)[(*n)++], id, STORE_ID_LEN + 1);
+}
+
 void js_storage_settled(struct js_runtime *rt, int committed)
 {
-    if (committed && rt->opts.files_dir)
+    int batched = rt->store && store_batch_is_open(rt->store);
+    if (committed && rt->opts.files_dir && batched) { /* the batch may still be lost */
+        for (size_t i = 0; i < rt->n_unlink; i++)
+            ids_push(&rt->batch_unlink, &rt->n_batch_unlink, &rt->cap_batch_unlink,
+                     rt->unlink_ids[i]);
+        for (size_t i = 0; i < rt->n_new; i++)
+            if (rt->new_files[i].id[0])
+                ids_push(&rt->batch_new, &rt->n_batch_new, &rt->cap_batch_new,
+                         rt->new_files[i].id);
+    } else if (committed && rt->opts.files_dir) {
         for (size_t i = 0; i < rt->n_unlink; i++)
             store_file_remove(rt->opts.files_dir, rt->unlink_ids[i]);
+    }
     if (!committed && rt->opts.files_dir)
         for (size_t i = 0; i < rt->n_new; i++) { /* stored by a transaction that did not commit */
             store_file_remove(rt->opts.files_dir, rt->new_files[i].tmp);
@@ -197,6 +217,22 @@ void js_storage_settled(struct js_runtime *rt, int committed)
         }
     rt->n_unlink = 0;
     rt->n_new = 0;
+}
+
+void js_runtime_batch_done(struct js_runtime *rt, int committed)
+{
+    if (rt && rt->opts.files_dir) {
+        if (committed)
+            for (size_t i = 0; i < rt->n_batch_unlink; i++)
+                store_file_remove(rt->opts.files_dir, rt->batch_unlink[i]);
+        else
+            for (size_t i = 0; i < rt->n_batch_new; i++)
+                store_file_remove(rt->opts.files_dir, rt->batch_new[i]);
+    }
+    if (rt) {
+        rt->n_batch_unlink = 0;
+        rt->n_batch_new = 0;
+    }
 }
 
 /* ---- an action's bytes (the worker's thread; no transaction) ---- */

@@ -905,6 +905,8 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s3);
     vr_free(rt->unlink_ids);
     vr_free(rt->new_files);
+    vr_free(rt->batch_unlink);
+    vr_free(rt->batch_new);
     json_decref(rt->srcmap);
     json_decref(rt->http_routes);
     vr_free(rt->bundle_name);

@@ -174,6 +174,10 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
  * it committed at. This is how live queries learn of writes. */
 typedef void (*js_commit_fn)(void *arg, const struct store_txn *txn, uint64_t version);
 void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *arg);
+/* The store's commit batch (store_batch_begin) that the runtime's transactions ran in has
+ * committed (committed = 1) or was lost: the stored files its transactions deleted are removed
+ * now, or those they stored are. Call after every store_batch_commit. */
+void js_runtime_batch_done(struct js_runtime *rt, int committed);
 
 /* Validates args (value.h JSON text of an object) against fn's validator without running it:
  * 0, or -1 with the message in err. `parsed` as js_call_opts.args_value. */

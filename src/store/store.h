@@ -150,6 +150,7 @@ const struct write_set *store_txn_write_set(const struct store_txn *t);
  * that transaction only. No schema change or clear inside a batch. */
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
+int store_batch_is_open(const struct store *s); /* 1 between store_batch_begin and _commit */
 
 /* Point read. Appends the document's JSON to out and sets *found; records the read. -1 with err
  * for a malformed id. */

@@ -254,3 +254,28 @@ test("an in-memory database has no file storage: store and get say so", async ()
     assert.match((await failure(s, "action", "files:get", { id: noteId })).errorMessage, /Invalid storage ID/);
     await s.stop();
 });
+
+test("a lost commit batch: a delete in it keeps the bytes, a file stored in it leaves none", async () => {
+    // --test-fail-commit: a batch inserting into that table fails to commit, as on a full disk
+    const s = await startServer(tempDir("storage-actions"), { args: ["--test-fail-commit", "notes"] });
+    servers.push(s);
+    const id = await s.value("action", "files:storeText", { text: "still here" });
+    const e = await failure(s, "mutation", "files:removeAndNote", { id });
+    assert.equal(e.errorCode, "StoreError");
+    assert.ok((await s.value("query", "files:list", {})).some((d) => d.id === id));
+    assert.equal(await s.value("action", "files:getText", { id }), "still here");
+    assert.equal(await (await fetch(`${s.url}/api/storage/${id}`)).text(), "still here");
+    await s.stop();
+
+    const t = await startServer(tempDir("storage-actions"), { args: ["--test-fail-commit", "_storage"] });
+    servers.push(t);
+    const se = await failure(t, "action", "files:storeText", { text: "lost" });
+    assert.equal(se.errorCode, "StoreError");
+    const url = await t.value("mutation", "files:uploadUrl", {});
+    const up = await fetch(url, { method: "POST", body: "lost too" });
+    assert.equal(up.status, 500);
+    await up.arrayBuffer();
+    assert.deepEqual(await t.value("query", "files:list", {}), []);
+    assert.deepEqual(fs.readdirSync(filesDir(t)), []);
+    await t.stop();
+});

@@ -117,3 +117,13 @@ export const list = query({
 });
 
 export const uploadUrl = mutation({ args: {}, handler: (ctx) => ctx.storage.generateUploadUrl() });
+
+// deletes a file and writes a note in one transaction (with --test-fail-commit notes its batch is lost)
+export const removeAndNote = mutation({
+  args: { id: v.id("_storage") },
+  handler: async (ctx, { id }) => {
+    await ctx.storage.delete(id);
+    await ctx.db.insert("notes", { text: "removed a file" });
+    return null;
+  },
+});
