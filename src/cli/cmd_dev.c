@@ -42,8 +42,9 @@ static const char dev_usage[] =
     "%s"
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
-    "  --max-upload-mb N  largest file upload to an upload URL in MiB (default 16; the request\n"
-    "                     is also bounded by --max-body)\n"
+    "  --max-upload-mb N  largest file upload to an upload URL, or stored by an action's\n"
+    "                     ctx.storage.store(), in MiB (default 16; an upload's request is also\n"
+    "                     bounded by --max-body)\n"
     "  --public-url URL   the origin ctx.storage's URLs start with (default http://HOST:PORT)\n"
     "  --max-http-action-body N  largest request body of an HTTP action in bytes (default\n"
     "                     8388608, at most 12000000)\n"
@@ -493,7 +494,8 @@ int cmd_dev(int argc, char **argv, int watch)
     struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms,
                                 .action_timeout_ms = (uint32_t)action_timeout_ms,
                                 .memory_limit_mb = (uint32_t)memory_limit_mb,
-                                .public_url = public_url };
+                                .public_url = public_url,
+                                .max_file_bytes = (size_t)max_upload_mb << 20 };
     if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;

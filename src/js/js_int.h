@@ -98,6 +98,19 @@ struct js_runtime {
     /* `_storage` ids deleted by the transaction in progress: their files go when it commits */
     char (*unlink_ids)[STORE_ID_LEN + 1];
     size_t n_unlink, cap_unlink;
+    /* files the transaction in progress stored (native.storageCommit): their temporary name and
+     * the id they were renamed to ("" until then); removed if it does not commit */
+    struct js_new_file {
+        char tmp[STORE_FILE_TMP_LEN + 1];
+        char id[STORE_ID_LEN + 1];
+    } *new_files;
+    size_t n_new, cap_new;
+    /* ... and of the committed transactions of the open commit batch (js_runtime_batch_done):
+     * files to remove once it commits, files it stored to remove if it fails */
+    char (*batch_unlink)[STORE_ID_LEN + 1];
+    size_t n_batch_unlink, cap_batch_unlink;
+    char (*batch_new)[STORE_ID_LEN + 1];
+    size_t n_batch_new, cap_batch_new;
 };
 
 /* Copies text into out with every "<bundle>:line[:col]" replaced by "vireo/file.ts:line" through
@@ -116,8 +129,9 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 /* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
 /* native_storage.c: adds the storage functions (ctx.storage) to the `native` object.
- * js_storage_settled: the transaction in progress committed (its deleted files are removed) or
- * not (they stay); either way the list is emptied. */
+ * js_storage_settled: the transaction in progress committed (its deleted files are removed, or
+ * when a commit batch is open, kept for js_runtime_batch_done) or not (they stay, and the files
+ * it stored are removed); either way the transaction's lists are emptied. */
 void js_native_storage_add(JSContextRef ctx, JSObjectRef native);
 void js_storage_settled(struct js_runtime *rt, int committed);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */

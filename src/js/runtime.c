@@ -907,6 +907,9 @@ void js_runtime_free(struct js_runtime *rt)
     buf_release(&rt->s2);
     buf_release(&rt->s3);
     vr_free(rt->unlink_ids);
+    vr_free(rt->new_files);
+    vr_free(rt->batch_unlink);
+    vr_free(rt->batch_new);
     json_decref(rt->srcmap);
     json_decref(rt->http_routes);
     vr_free(rt->bundle_name);
@@ -1051,6 +1054,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->sched_count = 0;
     rt->sched_bytes = 0;
     rt->n_unlink = 0;
+    rt->n_new = 0;
     rt->exec_id++;
     rt->done = 0;
     rt->timed_out = 0;

@@ -53,7 +53,11 @@ struct js_options {
     const char *public_url;     /* the origin URLs of ctx.storage start with ("http://host:port"),
                                    read at each call (it may be filled after the runtime is made);
                                    NULL: relative URLs; borrowed */
+    size_t max_file_bytes;      /* largest file an action's ctx.storage.store() writes
+                                   (UploadTooLarge past it; vireo's --max-upload-mb);
+                                   0: JS_STORAGE_MAX_FILE_DEFAULT */
 };
+#define JS_STORAGE_MAX_FILE_DEFAULT (16u << 20)
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
  * named. On a syntax or load-time error returns -1 with err like
@@ -186,6 +190,10 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
  * it committed at. This is how live queries learn of writes. */
 typedef void (*js_commit_fn)(void *arg, const struct store_txn *txn, uint64_t version);
 void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *arg);
+/* The store's commit batch (store_batch_begin) that the runtime's transactions ran in has
+ * committed (committed = 1) or was lost: the stored files its transactions deleted are removed
+ * now, or those they stored are. Call after every store_batch_commit. */
+void js_runtime_batch_done(struct js_runtime *rt, int committed);
 
 /* Validates args (value.h JSON text of an object) against fn's validator without running it:
  * 0, or -1 with the message in err. `parsed` as js_call_opts.args_value. */

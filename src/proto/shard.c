@@ -246,7 +246,9 @@ static int commit_batch(struct shard *s, struct buf *err)
     if (!s->batch_open)
         return 0;
     s->batch_open = 0;
-    if (store_batch_commit(s->store, err) < 0) {
+    int r = store_batch_commit(s->store, err);
+    js_runtime_batch_done(s->rt, r == 0); /* stored files deleted or stored by the batch */
+    if (r < 0) {
         s->batch_failures++;
         s->lost_batch = 1;
         log_error("shard", "commit of a batch failed, its writes are lost: %s", err->data);

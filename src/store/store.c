@@ -576,6 +576,11 @@ uint64_t store_committed_version(const struct store *s)
     return s->batch ? s->batch_version : s->version;
 }
 
+int store_batch_is_open(const struct store *s)
+{
+    return s->batch;
+}
+
 /* ---- transactions ---- */
 
 struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err)

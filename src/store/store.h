@@ -150,6 +150,7 @@ const struct write_set *store_txn_write_set(const struct store_txn *t);
  * that transaction only. No schema change or clear inside a batch. */
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
+int store_batch_is_open(const struct store *s); /* 1 between store_batch_begin and _commit */
 
 /* Point read. Appends the document's JSON to out and sets *found; records the read. -1 with err
  * for a malformed id. */
@@ -346,6 +347,14 @@ int store_file_write_tmp(const char *dir, const void *p, size_t n,
 int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err);
 void store_file_remove(const char *dir, const char *name);
 int store_file_tmp_name_ok(const char *name);
+/* store_storage_finalize: turns the temporary file `tmp` (store_file_write_tmp) into a stored
+ * file in transaction t: inserts its `_storage` document ({sha256, size, contentType?}; id in
+ * id_out) and renames the file to the id (store_file_commit). The HTTP upload's and an action's
+ * ctx.storage.store() go through it (the internal mutation `_system/storage:store`). On error
+ * the caller removes tmp; if t then does not commit, the caller removes the file `id_out`. */
+int store_storage_finalize(struct store_txn *t, const char *dir, const char *tmp,
+                           const char *sha256_b64, uint64_t size, const char *content_type,
+                           char id_out[STORE_ID_LEN + 1], struct buf *err);
 
 /* Cron jobs' durable state, the table _vr_cron (store_sched.c): per cron job name its spec
  * (what it runs and when, as text), the id of its next job in `_scheduled_functions` and when

@@ -245,6 +245,17 @@ int store_file_commit(const char *dir, const char *tmp, const char *id, struct b
     return 0;
 }
 
+int store_storage_finalize(struct store_txn *t, const char *dir, const char *tmp,
+                           const char *sha256_b64, uint64_t size, const char *content_type,
+                           char id_out[STORE_ID_LEN + 1], struct buf *err)
+{
+    if (!store_file_tmp_name_ok(tmp))
+        return st_fail(err, "not a temporary file of the storage directory: \"%.64s\"", tmp);
+    if (store_storage_insert(t, sha256_b64, size, content_type, id_out, err) < 0)
+        return -1;
+    return store_file_commit(dir, tmp, id_out, err);
+}
+
 void store_file_remove(const char *dir, const char *name)
 {
     char path[PATH_MAX];
