@@ -10,6 +10,7 @@
 import { normalizeBackoff } from "./backoff.js";
 import { Connection } from "./connection.js";
 import { ClientError, ServerError } from "./errors.js";
+import { PaginatedQuery } from "./paginated.js";
 import { QueryStore, keyOf } from "./querystore.js";
 import { decodeValue, encodeArgs } from "./values.js";
 
@@ -185,6 +186,15 @@ export class VireoClient {
                 finish(reject, e);
             }
         });
+    }
+
+    /**
+     * A growing live list over a paginated query (Convex's usePaginatedQuery): see paginated.js.
+     * `args` without paginationOpts; options.initialNumItems is the first page's size.
+     */
+    paginatedQuery(name, args, options) {
+        this._checkOpen();
+        return new PaginatedQuery(this, functionPath(name), args, options);
     }
 
     watchQuery(key, listener) {

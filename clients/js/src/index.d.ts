@@ -100,7 +100,8 @@ export class ServerError extends Error {
 /** The client gave up on something itself. */
 export class ClientError extends Error {
     name: "ClientError";
-    code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp";
+    code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp" | "MessageTooLarge" |
+        "ProtocolError" | "NotPaginated";
     cause?: unknown;
     constructor(message: string, code: string);
 }
@@ -112,6 +113,60 @@ export class QueryStore {
     getError(key: QueryKey): ServerError | null;
     hasServerResult(key: QueryKey): boolean;
     watch(key: QueryKey, listener: () => void): () => void;
+}
+
+/** One page of a paginated query, as `.paginate()` returns it (Convex's PaginationResult). */
+export interface PaginationResult<T> {
+    page: T[];
+    isDone: boolean;
+    continueCursor: string;
+    splitCursor?: string | null;
+    pageStatus?: "SplitRecommended" | "SplitRequired" | null;
+}
+
+/** The paginationOpts the client adds to a paginated query's arguments. */
+export interface PaginationOptions {
+    numItems: number;
+    cursor: string | null;
+    endCursor?: string | null;
+}
+
+/** Convex's PaginationStatus. */
+export type PaginationStatus = "LoadingFirstPage" | "CanLoadMore" | "LoadingMore" | "Exhausted";
+
+/**
+ * State of a paginated query (Convex's UsePaginatedQueryResult, plus `error`): `results` is the
+ * concatenation of the loaded pages.
+ */
+export type PaginatedQueryResult<Item> = {
+    results: Item[];
+    /** Loads `numItems` more after the last page; does nothing unless status is "CanLoadMore". */
+    loadMore: (numItems: number) => void;
+    /** A page's query failed (other than InvalidCursor): the results stop before that page. */
+    error: ServerError | ClientError | null;
+} & (
+    | { status: "LoadingFirstPage"; isLoading: true }
+    | { status: "CanLoadMore"; isLoading: false }
+    | { status: "LoadingMore"; isLoading: true }
+    | { status: "Exhausted"; isLoading: false }
+);
+
+/** A live paginated list (VireoClient.paginatedQuery). */
+export class PaginatedQuery<Item = any> {
+    /** The latest state ("LoadingFirstPage" with no results while nobody subscribes). */
+    readonly current: PaginatedQueryResult<Item>;
+    /**
+     * `callback` gets every new state (the current one at once, in a microtask, when pages are
+     * loaded); `onError` each new page error (console.error if omitted). The first subscriber
+     * starts the page subscriptions; the last one's unsubscribe releases all of them, and a
+     * later subscriber starts over from the first page. Returns the unsubscribe function.
+     */
+    subscribe(
+        callback: (state: PaginatedQueryResult<Item>) => void,
+        onError?: (error: ServerError | ClientError) => void,
+    ): () => void;
+    /** Same as current.loadMore; returns whether a page was added. */
+    loadMore(numItems: number): boolean;
 }
 
 export class VireoClient {
@@ -150,6 +205,19 @@ export class VireoClient {
         callback?: (value: T) => void,
         onError?: (error: ServerError) => void,
     ): () => void;
+
+    /**
+     * A live list over a paginated query (Convex's usePaginatedQuery semantics): the query must
+     * take `paginationOpts` (added here to `args`) and return `.paginate()`'s result. Each page
+     * is its own live query; a page's end is fixed once it loaded (`endCursor`), so the pages
+     * never overlap or leave gaps as rows are inserted and deleted. Throws a TypeError unless
+     * `options.initialNumItems` is a positive number.
+     */
+    paginatedQuery<Item = any>(
+        name: FunctionReference,
+        args: Args | undefined,
+        options: { initialNumItems: number },
+    ): PaginatedQuery<Item>;
 
     /** One-shot query: the first result of a subscription, which is then dropped. */
     query<T = any>(name: FunctionReference, args?: Args): Promise<T>;

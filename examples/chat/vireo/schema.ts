@@ -5,5 +5,8 @@ export const schema = defineSchema({
     channel: v.string(),
     author: v.string(),
     body: v.string(),
-  }).index("by_channel", ["channel"]),
+    image: v.optional(v.id("_storage")),
+  })
+    .index("by_channel", ["channel"])
+    .searchIndex("search_body", { searchField: "body", filterFields: ["channel"] }),
 });
