@@ -94,7 +94,8 @@ int read_all(const char *path, struct buf *out);
 json_t *dotenv_parse(const char *text, size_t len, const char *file);
 json_t *dotenv_read(const char *path, const char *file);
 
-/* Writes path atomically (a temp file renamed over it), created with `mode`. */
+/* Writes path atomically (base/file.h, not synced: files the CLI can write again), created with
+ * `mode`. */
 int write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Creates path and its missing parents with `mode`. */
 int mkdir_p(const char *path, mode_t mode);

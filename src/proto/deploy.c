@@ -3,11 +3,10 @@
  * beside the old one, applies its schema in one transaction, and swaps only when all of that
  * succeeded; connections and sync sessions stay, live queries re-run on the new code. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "js/runtime.h"
 #include "proto/deploy.h"
@@ -56,33 +55,6 @@ static void respond_error(struct conn *c, const char *code, const char *msg, siz
     buf_release(&b);
 }
 
-/* Writes (data, len) to path through a temp file renamed over it: 0 or -errno. */
-static int save_file(const char *path, const char *data, size_t len)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4000s.tmp%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    int r = 0;
-    for (size_t off = 0; off < len && r == 0;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno != EINTR)
-            r = -errno;
-        else if (w > 0)
-            off += (size_t)w;
-    }
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0)
-        unlink(tmp);
-    return r;
-}
-
 void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req,
                    const char *save_path)
 {
@@ -100,7 +72,7 @@ void deploy_handle(struct shard *s, struct conn *c, const struct http_request *r
         respond_error(c, "DeployFailed", err.data, err.len);
         goto out;
     }
-    int r = save_path ? save_file(save_path, req->body.p, req->body.len) : 0;
+    int r = save_path ? file_write_atomic(save_path, req->body.p, req->body.len, 0600, 1) : 0;
     if (r < 0)
         log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s",
                  save_path, strerror(-r));
