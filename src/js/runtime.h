@@ -53,7 +53,10 @@ struct js_options {
     const char *public_url;     /* the origin URLs of ctx.storage start with ("http://host:port"),
                                    read at each call (it may be filled after the runtime is made);
                                    NULL: relative URLs; borrowed */
+    uint32_t upload_url_ttl_s;  /* how long an upload URL (storage.generateUploadUrl()) works;
+                                   0: JS_UPLOAD_URL_TTL_DEFAULT_S */
 };
+#define JS_UPLOAD_URL_TTL_DEFAULT_S 3600 /* Convex's upload URLs last an hour */
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
  * named. On a syntax or load-time error returns -1 with err like
