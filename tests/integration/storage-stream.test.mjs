@@ -4,7 +4,8 @@
 // temporary file and no `_storage` row, also when streamed without a length, when the client
 // disconnects midway or when it stops sending (408); Range / ETag / 304 on a big file and many
 // concurrent downloads of it with RSS flat; expired upload URLs (--upload-url-ttl-s); files that no
-// `_storage` document names are swept at start.
+// `_storage` document names (a failed batch's renamed upload, a deleted file's bytes, strays) are
+// swept at start.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -341,4 +342,22 @@ test("at start, files no `_storage` document names are removed; stored ones are 
     assert.equal(d.status, 200);
     assert.equal(d.sha256, kept.sha256);
     assert.equal((await downloadStream(`${s2.url}/api/storage/${lost.json.storageId}`)).status, 404);
+});
+
+test("an upload whose batch fails to commit after its rename leaves a file the next start removes", async () => {
+    const dir = tempDir("storage");
+    const s = await serve(["--test-fail-commit", "_storage"], dir);
+    const before = fs.readdirSync(filesDir(s));
+    const r = await uploadStream(await s.value("mutation", "files:uploadUrl", {}), 200_000);
+    assert.equal(r.status, 500);
+    assert.equal(r.json.errorCode, "StoreError");
+    // the file was renamed to the id its document would have had; the document is gone
+    const orphans = fs.readdirSync(filesDir(s)).filter((n) => !before.includes(n));
+    assert.equal(orphans.length, 1);
+    assert.match(orphans[0], /^[0-9a-z]{32}$/);
+    assert.equal(await s.value("query", "files:meta", { id: orphans[0] }), null);
+    assert.equal((await downloadStream(`${s.url}/api/storage/${orphans[0]}`)).status, 404);
+    await s.stop();
+    const s2 = await serve([], dir);
+    assert.deepEqual(fs.readdirSync(filesDir(s2)).sort(), before.sort());
 });
