@@ -356,13 +356,13 @@ static int send_file(struct conn *c)
                 return 2;
             }
             n = r;
-            if (r == 0)
-                errno = 0;
         }
         if (n <= 0) {
-            log_warn("http", "conn=%llu sending a file failed: %s (%llu bytes left)",
-                     (unsigned long long)c->id, n < 0 ? strerror(errno) : "it got shorter",
-                     (unsigned long long)c->file_left);
+            int gone = n < 0 && (errno == EPIPE || errno == ECONNRESET); /* the client left */
+            vr_log(gone ? LOG_DEBUG : LOG_WARN, "http",
+                   "conn=%llu sending a file failed: %s (%llu bytes left)",
+                   (unsigned long long)c->id, n < 0 ? strerror(errno) : "it got shorter",
+                   (unsigned long long)c->file_left);
             conn_close(c);
             return 0;
         }
@@ -380,7 +380,7 @@ static int send_file(struct conn *c)
 
 void conn_flush(struct conn *c)
 {
-    int progress = 0;
+    int progress = 0, file_reads = 0;
     c->out_blocked = 0;
 again:
     while (!c->closed && c->out_off < c->out.len) {
@@ -405,8 +405,10 @@ again:
     if (c->has_file && !c->closed && !c->out_blocked && c->out_off == c->out.len) {
         int r = send_file(c);
         progress |= r == 1;
-        if (r == 2)
+        if (r == 2 && ++file_reads < (int)(FILE_BURST / FILE_READ_CHUNK))
             goto again;
+        if (r == 2)
+            c->out_blocked = 1; /* the burst is spent: EPOLLOUT resumes it */
     }
     if (c->closed)
         return;

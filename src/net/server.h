@@ -112,7 +112,8 @@ void conn_stream_body(struct conn *c, struct http_body_sink *k);
  * the peer reads them (sendfile, or reads of 64 KiB where the file system has no sendfile):
  * nothing of it is held in memory. Takes ownership of fd (closed once sent, on HEAD, or when the
  * connection closes). The send-stall timeout applies; a file that turns out shorter than `len`
- * closes the connection (its Content-Length cannot be kept). */
+ * closes the connection (its Content-Length cannot be kept). sendfile has no MSG_NOSIGNAL: the
+ * process must ignore SIGPIPE (vireo's main does). */
 void http_respond_fd(struct conn *c, int status, const char *content_type, int fd,
                      uint64_t offset, uint64_t len, const char *headers);
 
