@@ -37,9 +37,9 @@
 #define RETRY_AFTER_MS 1000
 #define ACCEPT_BACKOFF_MS 100
 #define BODY_RESERVE (256u << 10) /* a declared body's room reserved at once; more later */
-#define STREAM_FRAMING_SLACK (64u << 10) /* chunked framing a streamed body may carry past its data */
-#define FILE_BURST (4u << 20)    /* file bytes one flush sends before letting others run */
-#define FILE_READ_CHUNK 65536    /* a read of the file where sendfile cannot serve it */
+#define STREAM_SLACK (64u << 10)  /* chunked framing a streamed body may carry past its data */
+#define FILE_BURST (4u << 20)     /* file bytes one flush sends before letting others run */
+#define FILE_READ_CHUNK 65536     /* a read of the file where sendfile cannot serve it */
 
 struct server {
     struct loop *loop;
@@ -496,8 +496,8 @@ void http_respond(struct conn *c, int status, const char *content_type, const vo
 {
     if (c->closed || !c->req_active || c->req_done || c->ws)
         return;
-    int closing = !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) ||
-                  c->body_unread;
+    int closing =
+        !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
     int head = slice_eq_str(c->req.method, "HEAD");
     append_response(c, status, content_type, body, len, headers, closing, c->req.minor_version,
                     head);
@@ -510,15 +510,15 @@ void http_respond(struct conn *c, int status, const char *content_type, const vo
         conn_schedule(c); /* next pipelined request, from the before-sleep hook */
 }
 
-void http_respond_fd(struct conn *c, int status, const char *content_type, int fd,
-                     uint64_t offset, uint64_t len, const char *headers)
+void http_respond_fd(struct conn *c, int status, const char *content_type, int fd, uint64_t offset,
+                     uint64_t len, const char *headers)
 {
     if (c->closed || !c->req_active || c->req_done || c->ws || c->has_file) {
         close(fd);
         return;
     }
-    int closing = !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) ||
-                  c->body_unread;
+    int closing =
+        !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
     int head = slice_eq_str(c->req.method, "HEAD");
     append_response(c, status, content_type, NULL, (size_t)len, headers, closing,
                     c->req.minor_version, 1);
@@ -772,7 +772,7 @@ static int stream_feed(struct conn *c)
         used = c->chunk.in_pos; /* all of avail unless the end came first */
         done = r >= 0;
         uint64_t framing = c->stream_rx + used - c->stream_decoded - give;
-        if (framing > STREAM_FRAMING_SLACK + c->stream_decoded + give) {
+        if (framing > STREAM_SLACK + c->stream_decoded + give) {
             send_error(c, 400, "chunked body framing out of proportion to its data");
             return 0;
         }
@@ -784,7 +784,7 @@ static int stream_feed(struct conn *c)
     }
     if (give) {
         struct http_body_sink *k = c->sink;
-        c->sink = NULL; /* a close inside the call does not abort it under its feet */
+        c->sink = NULL;    /* a close inside the call does not abort it under its feet */
         c->req_active = 1; /* so the sink may answer */
         c->in_dispatch = 1;
         int r = k->data(k, c, body, give);
@@ -1020,8 +1020,8 @@ static void conn_read(struct conn *c)
     size_t want = room < READ_CHUNK ? room : READ_CHUNK;
     if (c->sink && !c->req.chunked) {
         /* a streamed body of known length: up to its end (what was read is given away) */
-        uint64_t left = (uint64_t)c->req.content_length - c->stream_decoded -
-                        (c->in.len - c->head_len);
+        uint64_t left =
+            (uint64_t)c->req.content_length - c->stream_decoded - (c->in.len - c->head_len);
         if (left < want)
             want = (size_t)left;
         if (!want)

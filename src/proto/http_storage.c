@@ -182,9 +182,8 @@ static void upload_end(struct upload *up, struct conn *c)
     if (r < 0) {
         const char *code = r == -2 ? "InternalError" : res.error_code.data;
         int status = !strcmp(code, "UploadUrlUsed") ? 410 : 500;
-        http_api_respond_error(c, status, code,
-                               r == -2 ? "the storage functions are missing" : res.error.data,
-                               NULL);
+        http_api_respond_error(
+            c, status, code, r == -2 ? "the storage functions are missing" : res.error.data, NULL);
         upload_free(up, 0);
     } else {
         struct buf body = BUF_INIT(BUF_NOLIMIT);

@@ -344,8 +344,8 @@ int store_files_sweep(struct store *s, const char *dir, size_t *removed, struct 
 struct store_file_tmp {
     const char *dir;
     char name[STORE_FILE_TMP_LEN + 1];
-    int fd;               /* -1 once closed */
-    uint64_t size;        /* bytes written */
+    int fd;                    /* -1 once closed */
+    uint64_t size;             /* bytes written */
     struct evp_md_ctx_st *sha; /* OpenSSL's EVP_MD_CTX */
 };
 int store_file_tmp_open(struct store_file_tmp *f, const char *dir, struct buf *err);
