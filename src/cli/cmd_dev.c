@@ -43,8 +43,10 @@ static const char dev_usage[] =
     "  --timeout-ms N     CPU time limit of a query or mutation (default 1000)\n"
     "  --max-body N       largest request body in bytes (default 16777216)\n"
     "  --max-upload-mb N  largest file upload to an upload URL, or stored by an action's\n"
-    "                     ctx.storage.store(), in MiB (default 16; an upload's request is also\n"
-    "                     bounded by --max-body)\n"
+    "                     ctx.storage.store(), in MiB (default 16; uploads are streamed to\n"
+    "                     disk, so --max-body does not bound them)\n"
+    "  --upload-url-ttl-s N  how long an upload URL (storage.generateUploadUrl()) works, in\n"
+    "                     seconds (default 3600)\n"
     "  --public-url URL   the origin ctx.storage's URLs start with (default http://HOST:PORT)\n"
     "  --max-http-action-body N  largest request body of an HTTP action in bytes (default\n"
     "                     8388608, at most 12000000)\n"
@@ -325,7 +327,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long job_retention_ms = 7ul * 24 * 3600 * 1000;
     unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
-                  fetch_max_mb = 64, max_upload_mb = 16;
+                  fetch_max_mb = 64, max_upload_mb = 16, upload_url_ttl_s = 3600;
     const char *public_url_opt = NULL;
     static char public_url[512]; /* filled once the port is known; runtimes read it per call */
     int test_echo = 0;
@@ -363,6 +365,7 @@ int cmd_dev(int argc, char **argv, int watch)
           "a number of milliseconds" },
         { "--fetch-max-response-mb", &fetch_max_mb, 1, 4096, "a number of MiB" },
         { "--max-upload-mb", &max_upload_mb, 1, 1ul << 20, "a number of MiB" },
+        { "--upload-url-ttl-s", &upload_url_ttl_s, 1, 7ul * 24 * 3600, "a number of seconds" },
         { "--max-scheduled-functions", &max_scheduled, 1, 100000000, "a number" },
         { "--scheduler-batch", &sched_batch, 1, 100000, "a number" },
         { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
@@ -494,6 +497,7 @@ int cmd_dev(int argc, char **argv, int watch)
     struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms,
                                 .action_timeout_ms = (uint32_t)action_timeout_ms,
                                 .memory_limit_mb = (uint32_t)memory_limit_mb,
+                                .upload_url_ttl_s = (uint32_t)upload_url_ttl_s,
                                 .public_url = public_url,
                                 .max_file_bytes = (size_t)max_upload_mb << 20 };
     if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
@@ -557,6 +561,7 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
     }
     d.api.server = d.server;
+    server_set_head_hook(d.server, http_api_head, &d.api);
     if (public_url_opt) {
         size_t n = strlen(public_url_opt);
         while (n && public_url_opt[n - 1] == '/')

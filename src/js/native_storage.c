@@ -21,8 +21,6 @@
 #include "store/store.h"
 #include "base/banned.h"
 
-#define UPLOAD_URL_TTL_MS (3600.0 * 1000) /* Convex's upload URLs last an hour */
-
 static JSValueRef fail(JSContextRef ctx, JSValueRef *exc, const char *code, const char *msg)
 {
     *exc = js_make_error(ctx, code, msg);
@@ -81,7 +79,9 @@ static JSValueRef n_upload_url(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     buf_reset(&rt->s3);
     const char *base = rt->opts.public_url ? rt->opts.public_url : "";
     buf_appendf(&rt->s1, "%s/api/storage/upload?token=", base);
-    if (store_storage_token(rt->store, clock_wall_ms() + UPLOAD_URL_TTL_MS, &rt->s1, &rt->s3) < 0)
+    uint32_t ttl_s =
+        rt->opts.upload_url_ttl_s ? rt->opts.upload_url_ttl_s : JS_UPLOAD_URL_TTL_DEFAULT_S;
+    if (store_storage_token(rt->store, clock_wall_ms() + 1000.0 * ttl_s, &rt->s1, &rt->s3) < 0)
         return fail(ctx, exc, "StoreError", rt->s3.data);
     return str_val(ctx, rt->s1.data);
 }

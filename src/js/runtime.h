@@ -56,8 +56,11 @@ struct js_options {
     size_t max_file_bytes;      /* largest file an action's ctx.storage.store() writes
                                    (UploadTooLarge past it; vireo's --max-upload-mb);
                                    0: JS_STORAGE_MAX_FILE_DEFAULT */
+    uint32_t upload_url_ttl_s;  /* how long an upload URL (storage.generateUploadUrl()) works;
+                                   0: JS_UPLOAD_URL_TTL_DEFAULT_S */
 };
 #define JS_STORAGE_MAX_FILE_DEFAULT (16u << 20)
+#define JS_UPLOAD_URL_TTL_DEFAULT_S 3600 /* Convex's upload URLs last an hour */
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be
  * named. On a syntax or load-time error returns -1 with err like

@@ -47,6 +47,9 @@ struct conn {
     unsigned out_blocked : 1;       /* the last write hit EAGAIN: wait for EPOLLOUT */
     unsigned refused : 1;           /* over the connection cap: its request gets 503 */
     unsigned in_paused : 1;         /* ws: output over its high-water mark, input not read */
+    unsigned body_unread : 1;       /* a head hook took the request and its body is not all read:
+                                       an answer now closes the connection */
+    unsigned has_file : 1;          /* the response's body goes out from file_fd */
 
     struct buf in;
     struct buf out;
@@ -58,6 +61,16 @@ struct conn {
     size_t head_len;
     size_t req_total;    /* bytes of `in` the current request occupies */
     struct http_chunked chunk;
+
+    /* a streamed request body (server.h "Streamed request bodies"): set while it arrives; the
+     * head stays at the front of `in` and each read's body bytes go to the sink and are dropped */
+    struct http_body_sink *sink;
+    uint64_t stream_rx;      /* raw body bytes consumed so far (the body rate counts them) */
+    uint64_t stream_decoded; /* body bytes given to the sink */
+
+    /* a response body sent from a file (http_respond_fd), after what `out` holds */
+    int file_fd;
+    uint64_t file_off, file_left;
 
     struct timer timer;
     enum conn_timer_kind timer_kind;
@@ -75,9 +88,10 @@ struct conn {
     struct conn *next_closing;  /* server's closing list (holds the server's ref) */
 };
 
+/* Output not yet written: what `out` holds and what is left of a response's file. */
 static inline size_t conn_out_pending(const struct conn *c)
 {
-    return c->out.len - c->out_off;
+    return c->out.len - c->out_off + (size_t)c->file_left;
 }
 
 /* server.c */

@@ -1,12 +1,15 @@
 /* server: the listening socket and its HTTP/1.1 connections: reading into a bounded buffer,
  * parsing one request at a time (pipelined requests wait until the current one is answered, so
  * responses go out in order), limits (431/413/400/408), keep-alive and idle timeouts, buffered
- * output with EPOLLOUT, lingering close, graceful shutdown, and the hand-off to ws.c.
+ * output with EPOLLOUT, lingering close, graceful shutdown, and the hand-off to ws.c. Two side
+ * paths for big payloads: a request body a head hook streams to a sink as it arrives, and a
+ * response body sent from a file (sendfile) as the peer drains it.
  * Invariant: a conn is never freed inside its own callback: conn_close marks it and puts it on
  * the closing list, and the before-sleep hook drops the server's reference. */
 #include "net/server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +37,9 @@
 #define RETRY_AFTER_MS 1000
 #define ACCEPT_BACKOFF_MS 100
 #define BODY_RESERVE (256u << 10) /* a declared body's room reserved at once; more later */
+#define STREAM_SLACK (64u << 10)  /* chunked framing a streamed body may carry past its data */
+#define FILE_BURST (4u << 20)     /* file bytes one flush sends before letting others run */
+#define FILE_READ_CHUNK 65536     /* a read of the file where sendfile cannot serve it */
 
 struct server {
     struct loop *loop;
@@ -40,6 +47,8 @@ struct server {
     char host[256];
     http_handler_fn handler;
     void *arg;
+    http_head_fn head_hook; /* server.h "Streamed request bodies"; NULL: none */
+    void *head_arg;
     int lfd;
     int port;
     int shutting_down;
@@ -57,6 +66,8 @@ struct server {
 
 static void process_input(struct conn *c);
 static void arm_timer(struct conn *c);
+static void stream_abort(struct conn *c);
+static void file_release(struct conn *c);
 static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 
 void server_config_defaults(struct server_config *cfg)
@@ -115,6 +126,7 @@ void conn_unref(struct conn *c)
 {
     if (--c->refs > 0)
         return;
+    file_release(c);
     buf_release(&c->in);
     buf_release(&c->out);
     vr_free(c);
@@ -157,6 +169,8 @@ void conn_close(struct conn *c)
         close(c->fd);
         c->fd = -1;
     }
+    file_release(c);
+    stream_abort(c);
     struct server *s = c->srv;
     if (!s)
         return;
@@ -292,10 +306,83 @@ static void out_compact(struct conn *c)
     c->out_nonframe = c->out_nonframe > k ? c->out_nonframe - k : 0;
 }
 
-void conn_flush(struct conn *c)
+/* Drops a response's file (sent, or the connection is gone). */
+static void file_release(struct conn *c)
+{
+    if (!c->has_file)
+        return;
+    close(c->file_fd);
+    c->file_fd = -1;
+    c->has_file = 0;
+    c->file_left = 0;
+}
+
+/* Sends the response's file once `out` is empty, as far as the socket takes it and at most
+ * FILE_BURST per call (one big download does not hold the loop; level-triggered EPOLLOUT brings
+ * it back at once). 1: bytes went out by sendfile; 2: a chunk was read into `out` (no sendfile
+ * for this file: the caller sends it); 0: none (blocked, or the connection closed). */
+static int send_file(struct conn *c)
 {
     int progress = 0;
+    size_t burst = 0;
+    while (c->file_left && burst < FILE_BURST) {
+        size_t want = c->file_left < FILE_BURST - burst ? (size_t)c->file_left : FILE_BURST - burst;
+        off_t off = (off_t)c->file_off;
+        ssize_t n = sendfile(c->fd, c->file_fd, &off, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->out_blocked = 1;
+            return progress;
+        }
+        if (n < 0 && (errno == EINVAL || errno == ENOSYS) && !progress) {
+            /* this file system has no sendfile: a chunk through `out` (bounded by the caller's
+             * loop: it comes back here only once `out` is empty) */
+            size_t k = want < FILE_READ_CHUNK ? want : FILE_READ_CHUNK;
+            buf_reset(&c->out);
+            c->out_off = 0;
+            buf_reserve(&c->out, k);
+            ssize_t r;
+            do
+                r = pread(c->file_fd, c->out.data, k, (off_t)c->file_off);
+            while (r < 0 && errno == EINTR);
+            if (r > 0) {
+                c->out.len = (size_t)r;
+                c->out.data[r] = '\0';
+                c->file_off += (uint64_t)r;
+                c->file_left -= (uint64_t)r;
+                if (!c->file_left)
+                    file_release(c);
+                return 2;
+            }
+            n = r;
+        }
+        if (n <= 0) {
+            int gone = n < 0 && (errno == EPIPE || errno == ECONNRESET); /* the client left */
+            vr_log(gone ? LOG_DEBUG : LOG_WARN, "http",
+                   "conn=%llu sending a file failed: %s (%llu bytes left)",
+                   (unsigned long long)c->id, n < 0 ? strerror(errno) : "it got shorter",
+                   (unsigned long long)c->file_left);
+            conn_close(c);
+            return 0;
+        }
+        c->file_off += (uint64_t)n;
+        c->file_left -= (uint64_t)n;
+        burst += (size_t)n;
+        progress = 1;
+    }
+    if (!c->file_left)
+        file_release(c);
+    else
+        c->out_blocked = 1; /* the burst is spent: EPOLLOUT resumes it */
+    return progress;
+}
+
+void conn_flush(struct conn *c)
+{
+    int progress = 0, file_reads = 0;
     c->out_blocked = 0;
+again:
     while (!c->closed && c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -314,6 +401,14 @@ void conn_flush(struct conn *c)
                   n < 0 ? strerror(errno) : "zero write");
         conn_close(c);
         return;
+    }
+    if (c->has_file && !c->closed && !c->out_blocked && c->out_off == c->out.len) {
+        int r = send_file(c);
+        progress |= r == 1;
+        if (r == 2 && ++file_reads < (int)(FILE_BURST / FILE_READ_CHUNK))
+            goto again;
+        if (r == 2)
+            c->out_blocked = 1; /* the burst is spent: EPOLLOUT resumes it */
     }
     if (c->closed)
         return;
@@ -369,6 +464,7 @@ static void append_response(struct conn *c, int status, const char *content_type
 static void send_error(struct conn *c, int status, const char *why)
 {
     log_debug("http", "conn=%llu %d %s", (unsigned long long)c->id, status, why);
+    stream_abort(c);
     const char *text = http_status_text(status);
     char body[128];
     int n = snprintf(body, sizeof body, "%s\n", text);
@@ -382,6 +478,7 @@ static void send_error(struct conn *c, int status, const char *why)
 static void send_overloaded(struct conn *c, const char *why)
 {
     log_debug("http", "conn=%llu 503 %s", (unsigned long long)c->id, why);
+    stream_abort(c);
     char body[512], hdr[64];
     int n = snprintf(body, sizeof body,
                      "{\"status\":\"error\",\"errorMessage\":\"server overloaded: %s; retry "
@@ -399,7 +496,8 @@ void http_respond(struct conn *c, int status, const char *content_type, const vo
 {
     if (c->closed || !c->req_active || c->req_done || c->ws)
         return;
-    int closing = !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down);
+    int closing =
+        !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
     int head = slice_eq_str(c->req.method, "HEAD");
     append_response(c, status, content_type, body, len, headers, closing, c->req.minor_version,
                     head);
@@ -410,6 +508,35 @@ void http_respond(struct conn *c, int status, const char *content_type, const vo
     conn_flush(c);
     if (!c->in_dispatch)
         conn_schedule(c); /* next pipelined request, from the before-sleep hook */
+}
+
+void http_respond_fd(struct conn *c, int status, const char *content_type, int fd, uint64_t offset,
+                     uint64_t len, const char *headers)
+{
+    if (c->closed || !c->req_active || c->req_done || c->ws || c->has_file) {
+        close(fd);
+        return;
+    }
+    int closing =
+        !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
+    int head = slice_eq_str(c->req.method, "HEAD");
+    append_response(c, status, content_type, NULL, (size_t)len, headers, closing,
+                    c->req.minor_version, 1);
+    if (!head && status_has_body(status) && len) {
+        c->has_file = 1;
+        c->file_fd = fd;
+        c->file_off = offset;
+        c->file_left = len;
+    } else {
+        close(fd);
+    }
+    c->req_done = 1;
+    c->served_one = 1;
+    if (closing)
+        conn_close_after_flush(c);
+    conn_flush(c);
+    if (!c->in_dispatch)
+        conn_schedule(c);
 }
 
 /* ---- reading and request assembly ---- */
@@ -456,6 +583,7 @@ static void body_timer(struct conn *c, uint64_t now)
     uint64_t rate = cfg->min_body_rate;
     if (rate) {
         uint64_t got = c->in.len > c->head_len ? c->in.len - c->head_len : 0;
+        got += c->stream_rx; /* a streamed body's bytes already given away (0 otherwise) */
         uint64_t elapsed = now - c->body_start_ms;
         if (elapsed >= limit && got * 1000 < rate * elapsed) {
             log_info("http",
@@ -547,6 +675,8 @@ static void conn_on_timer(struct loop *l, struct timer *t)
 
 static void reset_request(struct conn *c)
 {
+    c->stream_rx = 0;
+    c->stream_decoded = 0;
     c->req_active = 0;
     c->req_done = 0;
     c->have_head = 0;
@@ -573,6 +703,132 @@ static int rebase_request(struct conn *c)
     return 0;
 }
 
+/* ---- streamed request bodies (server.h) ---- */
+
+void server_set_head_hook(struct server *s, http_head_fn hook, void *arg)
+{
+    s->head_hook = hook;
+    s->head_arg = arg;
+}
+
+void conn_stream_body(struct conn *c, struct http_body_sink *k)
+{
+    assert(c->req_active && !c->req_done && c->body_unread && !c->sink);
+    c->sink = k;
+}
+
+/* The body will not complete: the sink releases what it holds (called once). */
+static void stream_abort(struct conn *c)
+{
+    struct http_body_sink *k = c->sink;
+    if (!k)
+        return;
+    c->sink = NULL;
+    k->abort(k, c);
+}
+
+/* Offers the head to the hook. 0: not taken (the ordinary path goes on), 1: streamed from now on,
+ * -1: answered at once (the connection closes after that answer, its body unread). */
+static int stream_begin(struct conn *c)
+{
+    c->body_unread = 1;
+    c->req_active = 1; /* so the hook may answer */
+    c->in_dispatch = 1;
+    int took = c->srv->head_hook(c, &c->req, c->srv->head_arg);
+    c->in_dispatch = 0;
+    if (!took) {
+        assert(!c->req_done && !c->sink);
+        c->req_active = 0;
+        c->body_unread = 0;
+        return 0;
+    }
+    if (c->sink) {
+        c->req_active = 0; /* reading the body, as for an ordinary one */
+        c->stream_rx = 0;
+        c->stream_decoded = 0;
+        return 1;
+    }
+    assert(c->req_done || c->closed); /* the hook answered */
+    c->req_total = c->in.len;
+    return -1;
+}
+
+/* Gives the body bytes in c->in (after the head) to the sink and drops them; the head stays where
+ * it is, so the request's slices stay valid (c->in holds the head and at most one read). Calls
+ * the sink's end once the body is complete. 0 in every case: nothing for the handler. */
+static int stream_feed(struct conn *c)
+{
+    char *body = c->in.data + c->head_len;
+    size_t avail = c->in.len - c->head_len, give, used;
+    int done;
+    if (c->req.chunked) {
+        size_t decoded = 0;
+        ssize_t r = http_chunked_decode(&c->chunk, body, avail, &decoded);
+        if (r == HTTP_ERROR) {
+            send_error(c, 400, "malformed chunked body");
+            return 0;
+        }
+        give = decoded;
+        used = c->chunk.in_pos; /* all of avail unless the end came first */
+        done = r >= 0;
+        uint64_t framing = c->stream_rx + used - c->stream_decoded - give;
+        if (framing > STREAM_SLACK + c->stream_decoded + give) {
+            send_error(c, 400, "chunked body framing out of proportion to its data");
+            return 0;
+        }
+    } else {
+        uint64_t left = (uint64_t)c->req.content_length - c->stream_decoded;
+        give = avail < left ? avail : (size_t)left;
+        used = give;
+        done = give == left;
+    }
+    if (give) {
+        struct http_body_sink *k = c->sink;
+        c->sink = NULL;    /* a close inside the call does not abort it under its feet */
+        c->req_active = 1; /* so the sink may answer */
+        c->in_dispatch = 1;
+        int r = k->data(k, c, body, give);
+        c->in_dispatch = 0;
+        if (r < 0) { /* answered (an error) and released */
+            c->req_total = c->in.len;
+            if (!c->req_done)
+                conn_close(c);
+            return 0;
+        }
+        c->req_active = 0;
+        if (c->closed) {
+            k->abort(k, c);
+            return 0;
+        }
+        c->sink = k;
+        c->stream_decoded += give;
+    }
+    c->stream_rx += used;
+    /* what follows the body (a pipelined request) moves up behind the head */
+    memmove(body, body + used, avail - used);
+    c->in.len -= used;
+    c->in.data[c->in.len] = '\0';
+    c->chunk.in_pos = 0;
+    c->chunk.out_pos = 0;
+    if (!done) {
+        if (!c->sent_continue && c->req.minor_version >= 1 &&
+            http_header_has_token(http_header_get(&c->req, "expect"), "100-continue")) {
+            c->sent_continue = 1;
+            buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            conn_flush(c);
+        }
+        return 0;
+    }
+    struct http_body_sink *k = c->sink;
+    c->sink = NULL;
+    c->body_unread = 0;
+    c->req.body = slice_of(body, 0);
+    c->req_total = c->head_len;
+    c->req_active = 1; /* answered like a handler's request: now (it is scheduled) or later */
+    k->end(k, c, &c->req);
+    return 0;
+}
+
 /* Tries to complete the current request from c->in. 1: ready for the handler, 0: need more,
  * -1: answered with an error. */
 static int assemble_request(struct conn *c)
@@ -580,6 +836,8 @@ static int assemble_request(struct conn *c)
     const struct server_config *cfg = conn_config(c);
     if (rebase_request(c) < 0)
         return -1;
+    if (c->sink)
+        return stream_feed(c);
     if (!c->have_head) {
         ssize_t r = http_parse_request(c->in.data, c->in.len, &c->req);
         if (r == HTTP_TOO_MANY_HEADERS) {
@@ -609,6 +867,13 @@ static int assemble_request(struct conn *c)
         if (c->refused) {
             send_overloaded(c, "too many connections");
             return -1;
+        }
+        if (c->srv && c->srv->head_hook && (c->req.content_length > 0 || c->req.chunked)) {
+            int taken = stream_begin(c);
+            if (taken < 0)
+                return -1;
+            if (taken > 0)
+                return stream_feed(c);
         }
         if (c->req.content_length > 0 && (unsigned long long)c->req.content_length >
                                              (unsigned long long)cfg->max_body_bytes) {
@@ -753,7 +1018,15 @@ static void conn_read(struct conn *c)
         return;
     }
     size_t want = room < READ_CHUNK ? room : READ_CHUNK;
-    if (c->have_head && !c->req.chunked && !c->ws) {
+    if (c->sink && !c->req.chunked) {
+        /* a streamed body of known length: up to its end (what was read is given away) */
+        uint64_t left =
+            (uint64_t)c->req.content_length - c->stream_decoded - (c->in.len - c->head_len);
+        if (left < want)
+            want = (size_t)left;
+        if (!want)
+            return;
+    } else if (c->have_head && !c->req.chunked && !c->ws) {
         /* a body of known length: read up to its end only (its room is reserved) */
         size_t end = c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0);
         if (end > c->in.len && end - c->in.len < want)
@@ -871,6 +1144,7 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
         c->fd = fd;
         c->id = ++s->next_id;
         c->refs = 1; /* the server's */
+        c->file_fd = -1;
         buf_init(&c->in, s->cfg.max_header_bytes + s->cfg.max_body_bytes + READ_CHUNK);
         buf_init(&c->out, BUF_NOLIMIT);
         timer_init(&c->timer, conn_on_timer, c);

@@ -53,10 +53,34 @@ struct server_config {
  * slices are valid until the response is sent. */
 typedef void (*http_handler_fn)(struct conn *c, struct http_request *req, void *arg);
 
+/* Streamed request bodies. A route that takes a body as it arrives (a file upload, never held
+ * whole in memory) says so from the request's head: the server calls the head hook
+ * (server_set_head_hook) for each request that declares a body (Content-Length > 0 or chunked),
+ * before reading any of it. The hook returns 0: the body is assembled as usual (max_body_bytes)
+ * and the handler gets it whole. Or it returns 1 after either answering at once (http_respond,
+ * e.g. 413 from the Content-Length; the connection closes after that answer, its body unread) or
+ * calling conn_stream_body. Requests without a body, and those the hook leaves, take the
+ * ordinary path unchanged. */
+struct http_body_sink {
+    /* n more bytes of the body (dechunked). 0: go on; -1: the sink has answered (http_respond)
+     * and released itself (no further call); the connection closes after that answer. */
+    int (*data)(struct http_body_sink *k, struct conn *c, const char *p, size_t n);
+    /* The whole body has arrived: answer now or later, as a handler does (the request's head
+     * stays valid until then). The last call. */
+    void (*end)(struct http_body_sink *k, struct conn *c, struct http_request *req);
+    /* The body will not arrive whole (the peer closed or was too slow (408), its chunked framing
+     * was malformed, the server shuts down): release everything; nothing can be answered. The
+     * last call; it may come from inside conn_close. */
+    void (*abort)(struct http_body_sink *k, struct conn *c);
+};
+typedef int (*http_head_fn)(struct conn *c, struct http_request *req, void *arg);
+
 void server_config_defaults(struct server_config *cfg);
 int server_start(struct loop *l, const struct server_config *cfg, http_handler_fn handler,
                  void *arg, struct server **out, struct buf *err);
 int server_port(const struct server *s);
+/* Installs the head hook (at most one; NULL removes it). */
+void server_set_head_hook(struct server *s, http_head_fn hook, void *arg);
 /* Stops accepting and closes idle connections; in-flight requests finish. */
 void server_shutdown(struct server *s);
 void server_free(struct server *s);
@@ -77,5 +101,20 @@ void conn_close(struct conn *c);
  * "\r\n" (may be NULL). Content-Length, Date-less minimal headers and Connection are added. */
 void http_respond(struct conn *c, int status, const char *content_type, const void *body,
                   size_t len, const char *headers);
+
+/* From the head hook only: the request's body goes to k as it arrives; k is borrowed until its
+ * end or abort call. The body's timeouts apply (no pause over header_timeout_ms, min_body_rate);
+ * max_body_bytes does not (the sink keeps its own limit); a chunked body's framing may not
+ * outgrow its data by more than 64 KiB (400). A server's buffer holds the head and one read. */
+void conn_stream_body(struct conn *c, struct http_body_sink *k);
+
+/* Answers with `len` bytes of the open file `fd` from `offset`, sent straight from the file as
+ * the peer reads them (sendfile, or reads of 64 KiB where the file system has no sendfile):
+ * nothing of it is held in memory. Takes ownership of fd (closed once sent, on HEAD, or when the
+ * connection closes). The send-stall timeout applies; a file that turns out shorter than `len`
+ * closes the connection (its Content-Length cannot be kept). sendfile has no MSG_NOSIGNAL: the
+ * process must ignore SIGPIPE (vireo's main does). */
+void http_respond_fd(struct conn *c, int status, const char *content_type, int fd,
+                     uint64_t offset, uint64_t len, const char *headers);
 
 #endif

@@ -751,6 +751,11 @@ static void handle_client(struct conn *c, struct slice path, int is_get)
                  "Cache-Control: no-cache\r\n");
 }
 
+int http_api_head(struct conn *c, struct http_request *req, void *arg)
+{
+    return http_storage_head(arg, c, req);
+}
+
 void http_api_handle(struct conn *c, struct http_request *req, void *arg)
 {
     struct http_api *api = arg;

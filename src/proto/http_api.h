@@ -40,6 +40,9 @@ void http_api_respond_error(struct conn *c, int status, const char *code, const 
 
 /* The server's request handler; arg is a struct http_api. */
 void http_api_handle(struct conn *c, struct http_request *req, void *arg);
+/* The server's head hook (server_set_head_hook): the requests whose body is streamed (file
+ * uploads, http_storage.h); arg is a struct http_api. */
+int http_api_head(struct conn *c, struct http_request *req, void *arg);
 
 /* Sends the answers held back for the batch that just committed; if it failed (batch_failed),
  * each becomes a 500 StoreError instead, since what it reported was lost. */

@@ -1,10 +1,12 @@
 /* http_storage: uploads and downloads of stored files (http_storage.h). An upload is checked
- * (its URL's signature and expiry, its size) before anything is written; its bytes go to a
- * temporary file, fsynced, which the internal mutation `_system/storage:store` turns into a
- * `_storage` document and renames to the document's id in the same transaction (its token's
- * nonce recorded there, so a URL works once); the answer waits for the batch's commit. The
- * request body is held in memory (bounded by --max-upload-mb and --max-body), and so is a
- * served file. */
+ * from its head (its URL's signature and expiry, its declared size) before any byte of its body
+ * is read; the body is streamed (the server's head hook) to a temporary file as it arrives, its
+ * SHA-256 computed on the way, refused past --max-upload-mb (413, the file removed), fsynced,
+ * and the internal mutation `_system/storage:store` turns it into a `_storage` document and
+ * renames it to the document's id in the same transaction (its token's nonce recorded there, so
+ * a URL works once); the answer waits for the batch's commit. A served file goes out from its
+ * file descriptor as the client reads (http_respond_fd): neither direction holds a file in
+ * memory. */
 #include "proto/http_storage.h"
 
 #include <errno.h>
@@ -55,24 +57,48 @@ static int run_system(struct shard *sh, const char *path, json_t *args, struct j
     return r;
 }
 
-static void handle_upload(struct http_api *api, struct conn *c, struct http_request *req)
+/* An upload in progress: its temporary file and what its mutation needs. */
+struct upload {
+    struct http_body_sink sink; /* first: the server's callbacks get it */
+    struct http_api *api;
+    struct store_file_tmp file;
+    size_t cap;
+    char nonce[33];
+    char *content_type; /* NULL: none sent */
+};
+
+static void upload_free(struct upload *up, int keep_file)
+{
+    store_file_tmp_release(&up->file, keep_file);
+    vr_free(up->content_type);
+    vr_free(up);
+}
+
+static void too_large(struct conn *c, size_t cap)
+{
+    char m[128];
+    snprintf(m, sizeof m, "the upload is larger than the limit of %zu bytes", cap);
+    http_api_respond_error(c, 413, "UploadTooLarge", m, NULL);
+}
+
+/* Checks an upload's head (app, storage, token, Content-Type, declared size) and opens its
+ * temporary file: the upload, or NULL after answering why not. Nothing is written before. */
+static struct upload *upload_begin(struct http_api *api, struct conn *c, struct http_request *req)
 {
     struct shard *sh = api->shard;
     size_t cap = api->max_upload_bytes ? api->max_upload_bytes : HTTP_STORAGE_UPLOAD_DEFAULT;
     if (!sh->rt) {
         http_api_respond_error(c, 503, "NoAppLoaded", "no app is loaded", NULL);
-        return;
+        return NULL;
     }
     if (!sh->files_dir) {
         http_api_respond_error(c, 503, "StorageUnavailable",
                                "file storage needs a database on disk", NULL);
-        return;
+        return NULL;
     }
-    if (req->body.len > cap) {
-        char m[128];
-        snprintf(m, sizeof m, "the upload is larger than the limit of %zu bytes", cap);
-        http_api_respond_error(c, 413, "UploadTooLarge", m, NULL);
-        return;
+    if (req->content_length > 0 && (unsigned long long)req->content_length > cap) {
+        too_large(c, cap);
+        return NULL;
     }
     struct slice tok = query_param(req->query, "token");
     char nonce[33];
@@ -84,46 +110,131 @@ static void handle_upload(struct http_api *api, struct conn *c, struct http_requ
         http_api_respond_error(c, r == -2 ? 410 : 400,
                                r == -2 ? "UploadUrlExpired" : "InvalidUploadUrl", err.data, NULL);
         buf_release(&err);
-        return;
+        return NULL;
     }
     const struct slice *ct = http_header_get(req, "content-type");
     if (ct && ct->len > MAX_CONTENT_TYPE) {
         http_api_respond_error(c, 400, "InvalidArgument", "the Content-Type is too long", NULL);
         buf_release(&err);
-        return;
+        return NULL;
     }
-    char tmp[STORE_FILE_TMP_LEN + 1], sha[45];
-    if (store_file_write_tmp(sh->files_dir, req->body.p, req->body.len, tmp, sha, &err) < 0) {
+    struct upload *up = vr_calloc(1, sizeof *up);
+    up->api = api;
+    up->cap = cap;
+    memcpy(up->nonce, nonce, sizeof nonce);
+    if (ct && ct->len)
+        up->content_type = vr_strndup(ct->p, ct->len);
+    if (store_file_tmp_open(&up->file, sh->files_dir, &err) < 0) {
         log_error("storage", "upload: %s", err.data);
         http_api_respond_error(c, 500, "StoreError", err.data, NULL);
+        upload_free(up, 0);
+        up = NULL;
+    }
+    buf_release(&err);
+    return up;
+}
+
+/* The next bytes of the body: to the temporary file, within the cap. 0, or -1 after answering
+ * (the upload is gone, its file removed). */
+static int upload_data(struct upload *up, struct conn *c, const char *p, size_t n)
+{
+    if (n > up->cap - up->file.size) {
+        too_large(c, up->cap);
+        upload_free(up, 0);
+        return -1;
+    }
+    struct buf err = BUF_INIT(4096);
+    int r = store_file_tmp_write(&up->file, p, n, &err);
+    if (r < 0) {
+        log_error("storage", "upload: %s", err.data);
+        http_api_respond_error(c, 500, "StoreError", err.data, NULL);
+        upload_free(up, 0);
+    }
+    buf_release(&err);
+    return r;
+}
+
+/* The whole body is in the temporary file: fsync it and run `_system/storage:store`, which
+ * inserts the `_storage` document and renames the file to its id in one transaction; the answer
+ * waits for the batch's commit (http_api_respond_call). Frees the upload. */
+static void upload_end(struct upload *up, struct conn *c)
+{
+    struct shard *sh = up->api->shard;
+    struct buf err = BUF_INIT(4096);
+    char sha[45];
+    if (store_file_tmp_finish(&up->file, sha, &err) < 0) {
+        log_error("storage", "upload: %s", err.data);
+        http_api_respond_error(c, 500, "StoreError", err.data, NULL);
+        upload_free(up, 0);
         buf_release(&err);
         return;
     }
-    json_t *args = json_pack("{s:s, s:s, s:f, s:s}", "tmp", tmp, "sha256", sha, "size",
-                             (double)req->body.len, "nonce", nonce);
-    if (ct && ct->len) {
-        json_t *v = json_stringn(ct->p, ct->len);
+    json_t *args = json_pack("{s:s, s:s, s:f, s:s}", "tmp", up->file.name, "sha256", sha, "size",
+                             (double)up->file.size, "nonce", up->nonce);
+    if (up->content_type) {
+        json_t *v = json_string(up->content_type);
         if (v)
             json_object_set_new(args, "contentType", v);
     }
     struct js_result res;
     js_result_init(&res);
-    r = run_system(sh, STORE_PATH, args, &res);
+    int r = sh->rt ? run_system(sh, STORE_PATH, args, &res) : (json_decref(args), -2);
     if (r < 0) {
-        store_file_remove(sh->files_dir, tmp);
         const char *code = r == -2 ? "InternalError" : res.error_code.data;
         int status = !strcmp(code, "UploadUrlUsed") ? 410 : 500;
-        http_api_respond_error(c, status, code,
-                               r == -2 ? "the storage functions are missing" : res.error.data,
-                               NULL);
+        http_api_respond_error(
+            c, status, code, r == -2 ? "the storage functions are missing" : res.error.data, NULL);
+        upload_free(up, 0);
     } else {
         struct buf body = BUF_INIT(BUF_NOLIMIT);
         buf_appendf(&body, "{\"storageId\":%s}", res.value.data);
-        http_api_respond_call(api, c, 200, 0, &body);
+        http_api_respond_call(up->api, c, 200, 0, &body);
         buf_release(&body);
+        upload_free(up, 1); /* renamed: the name is the document's now */
     }
     js_result_release(&res);
     buf_release(&err);
+}
+
+static int sink_data(struct http_body_sink *k, struct conn *c, const char *p, size_t n)
+{
+    return upload_data((struct upload *)k, c, p, n);
+}
+
+static void sink_end(struct http_body_sink *k, struct conn *c, struct http_request *req)
+{
+    upload_end((struct upload *)k, c);
+}
+
+static void sink_abort(struct http_body_sink *k, struct conn *c)
+{
+    struct upload *up = (struct upload *)k;
+    log_debug("storage", "conn=%llu upload abandoned after %llu bytes",
+              (unsigned long long)conn_id(c), (unsigned long long)up->file.size);
+    upload_free(up, 0);
+}
+
+int http_storage_head(struct http_api *api, struct conn *c, struct http_request *req)
+{
+    if (!slice_eq_str(req->method, "POST") || !slice_eq_str(req->path, "/api/storage/upload"))
+        return 0;
+    struct upload *up = upload_begin(api, c, req);
+    if (up) {
+        up->sink.data = sink_data;
+        up->sink.end = sink_end;
+        up->sink.abort = sink_abort;
+        conn_stream_body(c, &up->sink);
+    }
+    return 1;
+}
+
+/* An upload whose body came whole (one without a body: the head hook streams the others). */
+static void handle_upload(struct http_api *api, struct conn *c, struct http_request *req)
+{
+    struct upload *up = upload_begin(api, c, req);
+    if (!up || (req->body.len && upload_data(up, c, req->body.p, req->body.len) < 0))
+        return;
+    upload_end(up, c);
 }
 
 /* A single "bytes=" range of a file of `size` bytes: 1 with [*from, *to], 0 for none (or one
@@ -165,20 +276,6 @@ static int parse_range(const struct slice *h, uint64_t size, uint64_t *from, uin
     *from = a;
     *to = b;
     return 1;
-}
-
-static int read_all(int fd, char *p, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = read(fd, p + done, n - done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
 }
 
 static void handle_serve(struct http_api *api, struct conn *c, struct http_request *req,
@@ -234,19 +331,12 @@ static void handle_serve(struct http_api *api, struct conn *c, struct http_reque
         buf_release(&hdr);
         goto out;
     }
-    size_t n = size ? (size_t)(to - from + 1) : 0;
-    char *data = vr_malloc(n ? n : 1);
-    if (n && (lseek(fd, (off_t)from, SEEK_SET) < 0 || read_all(fd, data, n) < 0)) {
-        http_api_respond_error(c, 500, "StoreError", "cannot read the stored file", NULL);
-    } else {
-        if (rg > 0)
-            buf_appendf(&hdr, "Content-Range: bytes %llu-%llu/%llu\r\n",
-                        (unsigned long long)from, (unsigned long long)to,
-                        (unsigned long long)size);
-        http_respond(c, rg > 0 ? 206 : 200, ctype ? ctype : "application/octet-stream", data, n,
-                     hdr.data);
-    }
-    vr_free(data);
+    if (rg > 0)
+        buf_appendf(&hdr, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)from,
+                    (unsigned long long)to, (unsigned long long)size);
+    http_respond_fd(c, rg > 0 ? 206 : 200, ctype ? ctype : "application/octet-stream", fd, from,
+                    size ? to - from + 1 : 0, hdr.data);
+    fd = -1; /* the server's now */
     buf_release(&hdr);
 out:
     if (fd >= 0)

@@ -42,7 +42,9 @@ int shard_open(const char *db_path, const struct js_options *opts,
         size_t dl = slash ? (size_t)(slash - db_path) : 1;
         s->files_dir = vr_malloc(dl + 7);
         snprintf(s->files_dir, dl + 7, "%.*s/files", (int)dl, slash ? db_path : ".");
-        if (store_files_open_dir(s->files_dir, err) < 0) {
+        size_t swept = 0;
+        if (store_files_open_dir(s->files_dir, err) < 0 ||
+            store_files_sweep(s->store, s->files_dir, &swept, err) < 0) {
             store_close(s->store);
             vr_free(s->files_dir);
             vr_free(s);

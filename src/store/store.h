@@ -342,6 +342,28 @@ int store_storage_token_check(struct store *s, const char *tok, size_t len, doub
  * name has the temporary files' form (no path can hide in it). */
 #define STORE_FILE_TMP_LEN 36
 int store_files_open_dir(const char *dir, struct buf *err);
+/* Removes every regular file of dir that no `_storage` document names (dot-files aside): the
+ * temporary files of interrupted uploads, a file renamed to its id by an upload whose batch then
+ * failed to commit, the bytes of a deleted file whose removal a crash cut short. Run at start,
+ * before anything is served (store_open done, no transaction open). *removed: how many. */
+int store_files_sweep(struct store *s, const char *dir, size_t *removed, struct buf *err);
+/* An upload's bytes as they arrive (streamed: never held whole). store_file_tmp_open creates a
+ * new temporary file "tmp-<32 hex>" in dir (dir is borrowed until release); _write appends n
+ * bytes and feeds the SHA-256; _finish fsyncs and closes it and gives the SHA-256 (standard
+ * base64, 44 characters): the file is then ready for store_file_commit under f->name.
+ * store_file_tmp_release frees what f holds and, unless keep, removes the file (every path ends
+ * with it: after an error, or after store_file_commit with keep = 1). */
+struct store_file_tmp {
+    const char *dir;
+    char name[STORE_FILE_TMP_LEN + 1];
+    int fd;                    /* -1 once closed */
+    uint64_t size;             /* bytes written */
+    struct evp_md_ctx_st *sha; /* OpenSSL's EVP_MD_CTX */
+};
+int store_file_tmp_open(struct store_file_tmp *f, const char *dir, struct buf *err);
+int store_file_tmp_write(struct store_file_tmp *f, const void *p, size_t n, struct buf *err);
+int store_file_tmp_finish(struct store_file_tmp *f, char sha_b64[45], struct buf *err);
+void store_file_tmp_release(struct store_file_tmp *f, int keep);
 int store_file_write_tmp(const char *dir, const void *p, size_t n,
                          char name[STORE_FILE_TMP_LEN + 1], char sha_b64[45], struct buf *err);
 int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err);

@@ -178,52 +178,150 @@ int store_files_open_dir(const char *dir, struct buf *err)
     return 0;
 }
 
-int store_file_write_tmp(const char *dir, const void *p, size_t n,
-                         char name[STORE_FILE_TMP_LEN + 1], char sha_b64[45], struct buf *err)
+int store_files_sweep(struct store *s, const char *dir, size_t *removed, struct buf *err)
 {
-    memcpy(name, "tmp-", 4);
-    rand_hex(name + 4, 16);
-    name[STORE_FILE_TMP_LEN] = '\0';
+    *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return st_fail(err, "cannot open %s: %s", dir, strerror(errno));
+    struct store_txn *t = store_txn_begin(s, 0, err);
+    if (!t) {
+        closedir(d);
+        return -1;
+    }
+    int fd = dirfd(d), r = 0;
+    struct buf doc = BUF_INIT(BUF_NOLIMIT);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        struct stat st;
+        if (n[0] == '.' || fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue; /* only regular files are ours to judge */
+        size_t len = strlen(n);
+        const char *tb = len == STORE_ID_LEN ? store_id_table(s, n, len) : NULL;
+        int found = 0;
+        if (tb && !strcmp(tb, STORE_STORAGE_TABLE)) {
+            buf_reset(&doc);
+            if (store_get(t, n, len, &doc, &found, err) < 0) {
+                r = -1;
+                break;
+            }
+        }
+        if (found)
+            continue;
+        if (unlinkat(fd, n, 0) < 0 && errno != ENOENT) {
+            log_warn("storage", "cannot remove %s/%s: %s", dir, n, strerror(errno));
+            continue;
+        }
+        log_info("storage", "removed \"%s/%s\": no `_storage` document names it", dir, n);
+        (*removed)++;
+    }
+    buf_release(&doc);
+    store_txn_abort(t);
+    store_txn_free(t);
+    closedir(d);
+    return r;
+}
+
+static int file_path(char *out, size_t n, const char *dir, const char *name)
+{
+    return snprintf(out, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
+}
+
+int store_file_tmp_open(struct store_file_tmp *f, const char *dir, struct buf *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->dir = dir;
+    memcpy(f->name, "tmp-", 4);
+    rand_hex(f->name + 4, 16);
+    f->name[STORE_FILE_TMP_LEN] = '\0';
     char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+    if (file_path(path, sizeof path, dir, f->name) < 0)
         return st_fail(err, "the storage directory's path is too long");
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return st_fail(err, "cannot create %s: %s", path, strerror(errno));
+    if (!(f->sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(f->sha, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(f->sha);
+        f->sha = NULL;
+        return st_fail(err, "cannot start a SHA-256 digest");
+    }
+    f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f->fd < 0) {
+        int e = errno;
+        EVP_MD_CTX_free(f->sha);
+        f->sha = NULL;
+        return st_fail(err, "cannot create %s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int store_file_tmp_write(struct store_file_tmp *f, const void *p, size_t n, struct buf *err)
+{
     const unsigned char *q = p;
     size_t done = 0;
     while (done < n) {
-        ssize_t w = write(fd, q + done, n - done);
+        ssize_t w = write(f->fd, q + done, n - done);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            st_fail(err, "cannot write %s: %s", path, w < 0 ? strerror(errno) : "no space");
-            goto fail;
-        }
+        if (w <= 0)
+            return st_fail(err, "cannot write the uploaded file %s/%s: %s", f->dir, f->name,
+                           w < 0 ? strerror(errno) : "no space");
         done += (size_t)w;
     }
-    if (fsync(fd) < 0) {
-        st_fail(err, "cannot sync %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    close(fd);
+    if (EVP_DigestUpdate(f->sha, p, n) != 1)
+        return st_fail(err, "SHA-256 digest failed");
+    f->size += n;
+    return 0;
+}
+
+int store_file_tmp_finish(struct store_file_tmp *f, char sha_b64[45], struct buf *err)
+{
     unsigned char md[32];
-    SHA256(p, n, md);
+    unsigned int mdlen = 0;
+    if (fsync(f->fd) < 0)
+        return st_fail(err, "cannot sync the uploaded file %s/%s: %s", f->dir, f->name,
+                       strerror(errno));
+    int r = close(f->fd);
+    f->fd = -1;
+    if (r < 0)
+        return st_fail(err, "cannot close the uploaded file %s/%s: %s", f->dir, f->name,
+                       strerror(errno));
+    if (EVP_DigestFinal_ex(f->sha, md, &mdlen) != 1 || mdlen != 32)
+        return st_fail(err, "SHA-256 digest failed");
+    EVP_MD_CTX_free(f->sha);
+    f->sha = NULL;
     struct buf b = BUF_INIT(64);
     base64_encode(&b, md, sizeof md, 0);
     memcpy(sha_b64, b.data, 44);
     sha_b64[44] = '\0';
     buf_release(&b);
     return 0;
-fail:
-    close(fd);
-    unlink(path);
-    return -1;
 }
 
-static int file_path(char *out, size_t n, const char *dir, const char *name)
+void store_file_tmp_release(struct store_file_tmp *f, int keep)
 {
-    return snprintf(out, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    EVP_MD_CTX_free(f->sha);
+    f->sha = NULL;
+    if (!keep && f->dir && f->name[0])
+        store_file_remove(f->dir, f->name);
+    f->dir = NULL;
+}
+
+int store_file_write_tmp(const char *dir, const void *p, size_t n,
+                         char name[STORE_FILE_TMP_LEN + 1], char sha_b64[45], struct buf *err)
+{
+    struct store_file_tmp f;
+    int r = store_file_tmp_open(&f, dir, err);
+    if (r == 0)
+        r = store_file_tmp_write(&f, p, n, err);
+    if (r == 0)
+        r = store_file_tmp_finish(&f, sha_b64, err);
+    if (r == 0)
+        memcpy(name, f.name, STORE_FILE_TMP_LEN + 1);
+    store_file_tmp_release(&f, r == 0);
+    return r;
 }
 
 int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err)
