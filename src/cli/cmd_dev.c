@@ -452,7 +452,7 @@ int cmd_dev(int argc, char **argv, int watch)
 
     struct dev d = { .watch = watch, .inotify_fd = -1 };
     int rc = 1, lock_fd = -1, lost = 0;
-    char admin_key[65], data_path[4400], lock_path[4400], public_dir[4400], deploy_path[4400];
+    char admin_key[65], admin_key_path[4400], data_path[4400], lock_path[4400], public_dir[4400], deploy_path[4400];
     struct buf err = BUF_INIT(1 << 20);
 
     if (app_paths_init(&d.paths, dir) < 0) {
@@ -534,6 +534,8 @@ int cmd_dev(int argc, char **argv, int watch)
     d.api.shard = d.shard;
     d.api.sync = d.sync;
     d.api.admin_key = admin_key;
+    snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);
+    d.api.admin_key_path = admin_key_path;
     d.api.test_echo = test_echo;
     d.api.max_http_action_body = max_http_action_body;
     d.api.max_upload_bytes = (size_t)max_upload_mb << 20;

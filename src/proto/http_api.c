@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/rand.h"
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/convex_http.h"
@@ -578,6 +580,35 @@ static int admin_gate(const struct http_api *api, struct conn *c, const struct h
     return 1;
 }
 
+/* A new admin key, saved (durably) before it replaces the old one: the old one stops working
+ * at once, and the answer is the only place the new one is shown. */
+static void handle_rotate_key(struct http_api *api, struct conn *c)
+{
+    char key[65], line[80];
+    if (!api->admin_key_path) {
+        http_api_respond_error(c, 409, "CannotRotate",
+                               "this server has no admin key file to save a new key in", NULL);
+        return;
+    }
+    rand_hex(key, 32);
+    int n = snprintf(line, sizeof line, "%s\n", key);
+    int r = file_write_atomic(api->admin_key_path, line, (size_t)n, 0600, 1);
+    if (r < 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "cannot save the new admin key in %.400s: %s (the old key "
+                 "still works)", api->admin_key_path, strerror(-r));
+        http_api_respond_error(c, 500, "CannotRotate", msg, NULL);
+        return;
+    }
+    memcpy(api->admin_key, key, sizeof key);
+    log_info("http", "conn=%llu admin key rotated (saved in %s)",
+             (unsigned long long)conn_id(c), api->admin_key_path);
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&b, "{\"adminKey\":\"%s\"}", key);
+    respond_json(c, 200, &b);
+    buf_release(&b);
+}
+
 static void handle_health(struct http_api *api, struct conn *c)
 {
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -819,6 +850,11 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         (path.len == 14 || path.p[14] == '/')) {
         if (admin_gate(api, c, req, is_post))
             http_admin_env_handle(api->shard, c, req, slice_of(path.p + 14, path.len - 14));
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/rotate-key")) {
+        if (admin_gate(api, c, req, is_post))
+            handle_rotate_key(api, c);
         return;
     }
     if (slice_eq_str(path, "/api/admin/deploy")) { /* a new version of the app: deploy.c */

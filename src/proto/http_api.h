@@ -18,7 +18,10 @@ struct http_api {
     struct shard *shard;
     struct sync *sync;      /* serves GET /api/sync; borrowed */
     struct server *server;  /* for /api/metrics' connection figures (may be NULL); borrowed */
-    const char *admin_key;  /* required for the admin routes; borrowed */
+    char *admin_key;        /* required for the admin routes: a buffer of 65 bytes, replaced
+                               in place by POST /api/admin/rotate-key; borrowed */
+    const char *admin_key_path; /* where the rotated key is saved (mode 0600); NULL: the key
+                                   cannot be rotated here; borrowed */
     const char *public_dir; /* NULL: no static files; borrowed */
     const char *deploy_path; /* where POST /api/admin/deploy saves a new version; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */

@@ -334,3 +334,59 @@ test("--data puts the database elsewhere", { timeout: 20000 }, async (t) => {
     assert.ok(fs.existsSync(db), "--data file not created");
     assert.match(srv.stdout, new RegExp(`data:\\s+${db.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
 });
+
+test("admin-key --rotate: through the running server (old key refused at once, no restart), offline, and refused while a server runs without --url", { timeout: 30000 }, async () => {
+    const dir = await initApp();
+    const srv = await startServer(dir);
+    try {
+        const old = srv.adminKey;
+        assert.equal((await srv.admin("tasks:list", {})).status, 200);
+        // the route itself: POST with the key only
+        assert.equal((await srv.post("/api/admin/rotate-key", {})).status, 401);
+        assert.equal((await srv.get("/api/admin/rotate-key", { headers: { Authorization: `Bearer ${old}` } })).status, 405);
+        // without --url while the server runs: refused, nothing changed
+        let r = await runCli(["admin-key", "--rotate", dir]);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /a server is running for .*; rotate through it: vireo admin-key --rotate --url/);
+        assert.equal(fs.readFileSync(path.join(dir, ".vireo/admin_key"), "utf8").trim(), old);
+        // through the server
+        r = await runCli(["admin-key", "--rotate", "--url", srv.url, dir]);
+        assert.equal(r.code, 0, r.stderr);
+        const fresh = r.stdout.trim();
+        assert.match(fresh, /^[0-9a-f]{64}$/);
+        assert.notEqual(fresh, old);
+        assert.equal(fs.readFileSync(path.join(dir, ".vireo/admin_key"), "utf8").trim(), fresh);
+        assert.equal((fs.statSync(path.join(dir, ".vireo/admin_key")).mode & 0o777), 0o600);
+        assert.equal((await srv.admin("tasks:list", {}, old)).status, 401, "the old key stops working");
+        assert.equal((await srv.admin("tasks:list", {}, fresh)).status, 200);
+        r = await runCli(["admin-key", dir]);
+        assert.equal(r.stdout.trim(), fresh);
+        // `vireo run` finds the new key in the file
+        r = await vrun(srv, dir, "tasks:list", {});
+        assert.equal(r.code, 0, r.stderr);
+        // rotating with the old key fails
+        r = await runCli(["admin-key", "--rotate", "--url", srv.url, dir], { env: { VIREO_ADMIN_KEY: old } });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /HTTP 401/);
+        // keys are never logged
+        assert.ok(!srv.stderr.includes(fresh) && !srv.stderr.includes(old) && !srv.stdout.includes(fresh));
+        assert.match(srv.stderr, /admin key rotated/);
+    } finally {
+        await srv.stop();
+    }
+    // offline: the file is replaced and the next start uses it
+    const r = await runCli(["admin-key", "--rotate", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const offline = r.stdout.trim();
+    assert.match(offline, /^[0-9a-f]{64}$/);
+    const srv2 = await startServer(dir);
+    try {
+        assert.equal(srv2.adminKey, offline);
+        assert.equal((await srv2.admin("tasks:list", {}, offline)).status, 200);
+    } finally {
+        await srv2.stop();
+    }
+    const bad = await runCli(["admin-key", "--url", "http://127.0.0.1:9", dir]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--url goes with --rotate/);
+});
