@@ -162,6 +162,8 @@ static const char *store_code(const struct store *s, const char *dflt)
         return "InvalidArgument";
     case STORE_ERR_CURSOR:
         return "InvalidCursor";
+    case STORE_ERR_QUERY:
+        return "InvalidQuery";
     case STORE_ERR_OTHER:
     case STORE_ERR_CHANGED:
         break;
@@ -296,7 +298,7 @@ static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
     if (store_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
-        return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError"); /* the app's mistakes: QUERY */
     return make_str(ctx, rt->s2.data);
 }
 

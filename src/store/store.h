@@ -83,6 +83,8 @@ enum store_err {
     STORE_ERR_RESERVED,  /* a field name reserved for system fields */
     STORE_ERR_CHANGED,   /* a job changed since it was read (store_sched_finish) */
     STORE_ERR_CURSOR,    /* a pagination cursor malformed, modified or of another query */
+    STORE_ERR_QUERY,     /* a query asks for what is not there or not allowed (a search of an
+                            index that does not exist, a field it does not have, ...) */
 };
 
 struct store_options {

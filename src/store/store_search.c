@@ -103,8 +103,8 @@ static int bm25_data(const Fts5ExtensionApi *api, Fts5Context *fts, int nphrase,
     return rc;
 }
 
-static void vr_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
-                    int nval, sqlite3_value **val)
+static void vr_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                    sqlite3_value **val)
 {
     const double k1 = 1.2, b = 0.75;
     int nphrase = api->xPhraseCount(fts);
@@ -133,8 +133,8 @@ static void vr_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
     }
     double score = 0.0, D = (double)ntok;
     for (int i = 0; i < d->nphrase; i++)
-        score += d->idf[i] * ((d->freq[i] * (k1 + 1.0)) /
-                              (d->freq[i] + k1 * (1 - b + b * D / d->avgdl)));
+        score += d->idf[i] *
+                 ((d->freq[i] * (k1 + 1.0)) / (d->freq[i] + k1 * (1 - b + b * D / d->avgdl)));
     sqlite3_result_double(ctx, -1.0 * score);
 }
 
@@ -168,8 +168,7 @@ static const char *search_text(const struct st_index *ix, const json_t *doc)
 }
 
 /* The document's key in the search index's key space (filter values, then id). */
-static int search_key(const struct st_index *ix, const json_t *doc, const char *id,
-                      struct buf *out)
+static int search_key(const struct st_index *ix, const json_t *doc, const char *id, struct buf *out)
 {
     json_t *idv = json_string(id);
     int r = 0;
@@ -297,10 +296,10 @@ static int search_build(struct store *s, const struct st_table *tb, struct st_in
                                  (size_t)sqlite3_column_bytes(st, 1), STORE_JSON_FLAGS, NULL);
         struct buf dk = BUF_INIT(STORE_MAX_KEY);
         buf_append(&dk, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-        int wr = doc ? row_insert(s, ix, doc,
-                                  json_number_value(json_object_get(doc, "_creationTime")), &dk,
-                                  err)
-                     : st_fail(err, "table `%s`: a document is corrupt", tb->name);
+        int wr =
+            doc ? row_insert(s, ix, doc, json_number_value(json_object_get(doc, "_creationTime")),
+                             &dk, err)
+                : st_fail(err, "table `%s`: a document is corrupt", tb->name);
         buf_release(&dk);
         json_decref(doc);
         if (wr < 0)
@@ -381,8 +380,9 @@ int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, s
     }
     if (st_meta_next(s, "next_index", &id, err) < 0)
         goto out;
-    if (!(st = st_prep(s, NULL, err, "INSERT INTO _vr_indexes(id, tnum, name, fields) "
-                                     "VALUES (?1, ?2, ?3, ?4)")))
+    if (!(st = st_prep(s, NULL, err,
+                       "INSERT INTO _vr_indexes(id, tnum, name, fields) "
+                       "VALUES (?1, ?2, ?3, ?4)")))
         goto out;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, tb->num);
@@ -469,15 +469,15 @@ static size_t match_expr(const char *text, struct buf *out)
     return n;
 }
 
-int store_search(struct store_txn *t, const char *table, const char *index,
-                 const char *query_json, size_t len, struct buf *out, struct buf *err)
+int store_search(struct store_txn *t, const char *table, const char *index, const char *query_json,
+                 size_t len, struct buf *out, struct buf *err)
 {
     struct store *s = t->s;
     json_t *q = NULL;
     struct buf match = BUF_INIT(1 << 20), sql = BUF_INIT(8192), lo = BUF_INIT(STORE_MAX_KEY),
                hi = BUF_INIT(STORE_MAX_KEY);
     struct buf vals[STORE_MAX_INDEX_FIELDS];
-    int bound[STORE_MAX_INDEX_FIELDS] = { 0 };
+    int bound[STORE_MAX_INDEX_FIELDS] = {0};
     size_t nvals = 0;
     sqlite3_stmt *st = NULL;
     int r = -1;
@@ -491,7 +491,8 @@ int store_search(struct store_txn *t, const char *table, const char *index,
         if (!strcmp(tb->sidx[i]->name, index))
             ix = tb->sidx[i];
     if (!ix) {
-        st_fail(err, "search index `%s` not found on table `%s`", index, table);
+        st_failk(s, STORE_ERR_QUERY, err, "search index `%s` not found on table `%s`", index,
+                 table);
         goto out;
     }
     nvals = ix->nfields - 1;
@@ -504,14 +505,15 @@ int store_search(struct store_txn *t, const char *table, const char *index,
     const json_t *lim = json_object_get(q, "limit");
     if (!json_is_object(q) || !field || !text || (eq && !json_is_array(eq)) ||
         (lim && !json_is_number(lim))) {
-        st_fail(err, "search query must be {\"field\", \"search\", \"eq\"?, \"limit\"?}");
+        st_failk(s, STORE_ERR_QUERY, err,
+                 "search query must be {\"field\", \"search\", \"eq\"?, \"limit\"?}");
         goto out;
     }
     if (lim && json_number_value(lim) >= 1 && json_number_value(lim) < limit)
         limit = (json_int_t)json_number_value(lim);
     if (strcmp(field, ix->fields[0])) {
-        st_fail(err, "search index `%s` of `%s` searches `%s`, not `%s`", index, table,
-                ix->fields[0], field);
+        st_failk(s, STORE_ERR_QUERY, err, "search index `%s` of `%s` searches `%s`, not `%s`",
+                 index, table, ix->fields[0], field);
         goto out;
     }
     for (size_t i = 0; i < json_array_size(eq); i++) {
@@ -521,28 +523,32 @@ int store_search(struct store_txn *t, const char *table, const char *index,
         while (f && j < ix->nfields && strcmp(ix->fields[j], f))
             j++;
         if (!f || j == ix->nfields) {
-            st_fail(err, "`%s` is not a filter field of search index `%s` of `%s`",
-                    f ? f : "?", index, table);
+            st_failk(s, STORE_ERR_QUERY, err,
+                     "`%s` is not a filter field of search index `%s` of `%s`", f ? f : "?", index,
+                     table);
             goto out;
         }
         if (bound[j - 1]) {
-            st_fail(err, "search index `%s`: filter field `%s` is compared twice", index, f);
+            st_failk(s, STORE_ERR_QUERY, err,
+                     "search index `%s`: filter field `%s` is compared twice", index, f);
             goto out;
         }
         if (key_encode_value(&vals[j - 1], json_array_get(e, 1)) < 0) {
-            st_fail(err, "search index `%s`: the value for `%s` is not a valid value", index, f);
+            st_failk(s, STORE_ERR_QUERY, err,
+                     "search index `%s`: the value for `%s` is not a valid value", index, f);
             goto out;
         }
         bound[j - 1] = 1;
     }
     if (strlen(text) > STORE_SEARCH_MAX_TEXT) {
-        st_fail(err, "search text is longer than %d bytes", STORE_SEARCH_MAX_TEXT);
+        st_failk(s, STORE_ERR_QUERY, err, "search text is longer than %d bytes",
+                 STORE_SEARCH_MAX_TEXT);
         goto out;
     }
     size_t terms = match_expr(text, &match);
     if (terms > STORE_SEARCH_MAX_TERMS) {
-        st_fail(err, "search query has %zu terms; at most %d are allowed", terms,
-                STORE_SEARCH_MAX_TERMS);
+        st_failk(s, STORE_ERR_QUERY, err, "search query has %zu terms; at most %d are allowed",
+                 terms, STORE_SEARCH_MAX_TERMS);
         goto out;
     }
     /* the read: keys starting with the leading run of bound filter values */
@@ -569,13 +575,15 @@ int store_search(struct store_txn *t, const char *table, const char *index,
         /* one statement per search index, kept until the catalog reloads (a schema change):
          * ?1 the FTS5 query, ?2 its number of scoring phrases, ?3 the limit, ?4.. the filter
          * values (NULL: unbound) */
-        buf_appendf(&sql, "SELECT d.j FROM (SELECT f.k AS k, vr_bm25(f%u, ?2) AS r, "
-                          "f.rowid AS ct FROM f%u AS f WHERE f%u MATCH ?1",
+        buf_appendf(&sql,
+                    "SELECT d.j FROM (SELECT f.k AS k, vr_bm25(f%u, ?2) AS r, "
+                    "f.rowid AS ct FROM f%u AS f WHERE f%u MATCH ?1",
                     ix->id, ix->id, ix->id);
         for (size_t i = 0; i < nvals; i++)
             buf_appendf(&sql, " AND (?%zu IS NULL OR f.c%zu = ?%zu)", i + 4, i, i + 4);
-        buf_appendf(&sql, " ORDER BY r, ct DESC LIMIT ?3) AS f CROSS JOIN d%u AS d ON d.k = f.k "
-                          "ORDER BY f.r, f.ct DESC",
+        buf_appendf(&sql,
+                    " ORDER BY r, ct DESC LIMIT ?3) AS f CROSS JOIN d%u AS d ON d.k = f.k "
+                    "ORDER BY f.r, f.ct DESC",
                     tb->num);
         if (sqlite3_prepare_v3(s->db, sql.data, (int)sql.len, SQLITE_PREPARE_PERSISTENT,
                                &ix->search, NULL) != SQLITE_OK) {
