@@ -191,8 +191,8 @@ test("refresh before expiry: a 4 s token is refetched (forced) at about half its
     // at iat + lifetime / 2 (iat is in whole seconds), well before exp
     const due = decodeJwtPayload(t1).iat * 1000 + 2000;
     const at = f.calls[1].at;
-    assert.ok(Math.abs(at - due) < 400, `refreshed ${at - due} ms from the due time`);
-    assert.ok(at < decodeJwtPayload(t1).exp * 1000 - 1000);
+    // (timers may run late on a loaded machine, never early)
+    assert.ok(at >= due - 50 && at < due + 1000, `refreshed ${at - due} ms from the due time`);
 });
 
 test("expiresAt from authenticated schedules the refresh", async (t) => {
@@ -206,7 +206,8 @@ test("expiresAt from authenticated schedules the refresh", async (t) => {
     // the token says 1 h; expiresAt says ~3 s after iat: refresh at iat + half of that
     const iat = decodeJwtPayload(c.token).iat * 1000;
     const due = iat + (expiresAt - iat) / 2;
-    assert.ok(Math.abs(f.calls[1].at - due) < 400, `refreshed ${f.calls[1].at - due} ms from the due time`);
+    const at = f.calls[1].at;
+    assert.ok(at >= due - 50 && at < due + 1000, `refreshed ${at - due} ms from the due time`);
 });
 
 test("authError TokenExpired: one forced refetch, sent; results stay hidden until the new identity's transition", async (t) => {
@@ -462,4 +463,30 @@ test("close() clears the auth timers: no fetch after close", async (t) => {
     assert.equal(f.calls.length, 1);
     assert.throws(() => client.setAuth(f), /closed/);
     client.clearAuth(); // no-op once closed
+});
+
+test("a connect token refused before `connected`: refetched once and sent with authenticate", async (t) => {
+    const { client, conn } = await setup(t);
+    const t1 = jwt("ada", { n: 1 });
+    const t2 = jwt("ada", { n: 2 });
+    const changes = [];
+    client.setAuth(fetcher(t1, t2), (v) => changes.push(v));
+    const c = await conn.next("connect");
+    assert.equal(c.token, t1);
+    conn.send({ type: "authError", code: "InvalidToken", message: "bad signature" });
+    conn.send({ type: "connected", sessionId: c.sessionId, version: 0, protocolVersion: 1, resumed: false });
+    const values = [];
+    client.subscribe("me:name", {}, (v) => values.push(v));
+    const a = await conn.next("authenticate");
+    assert.equal(a.token, t2);
+    const m = await conn.next("modifyQuerySet");
+    // the anonymous result (the session is anonymous until t2 is accepted) is not shown as ada's
+    conn.transition(0, 1, [{ type: "QueryUpdated", queryId: m.add[0].queryId, value: null, hash: "n" }]);
+    await sleep(30);
+    assert.deepEqual(values, []);
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    conn.transition(1, 2, [{ type: "QueryUpdated", queryId: m.add[0].queryId, value: "ada", hash: "a" }]);
+    await waitFor(() => values.length === 1);
+    assert.deepEqual(values, ["ada"]);
+    assert.deepEqual(changes, [true]);
 });
