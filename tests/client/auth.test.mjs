@@ -380,7 +380,9 @@ test("switching users: the old user's results are hidden (also from a late trans
     const pub = await subscribed(client, conn, "public:count", 7, 2);
     let watchCalls = 0;
     client.watchQuery(me.key, () => watchCalls++);
+    assert.equal(client.isAuthenticated, true);
     client.setAuthToken(jwt("bob"));
+    assert.equal(client.isAuthenticated, false, "bob is not authenticated before the server says so");
     await conn.next("authenticate");
     assert.equal(client.getQueryResult(me.key), undefined, "ada's result is not bob's");
     assert.equal(client.hasServerResult(me.key), false);
@@ -403,6 +405,8 @@ test("switching users: the old user's results are hidden (also from a late trans
     assert.equal(client.getQueryResult(me.key), "bob");
     assert.equal(client.getQueryResult(pub.key), 7, "an unchanged result holds for the new identity");
     assert.deepEqual(pub.values, [7, 7], "and is delivered again as the new identity's");
+    assert.equal(client.isAuthenticated, true);
+    assert.equal(client.identity.subject, "bob");
 });
 
 test("a token refresh of the same user hides nothing", async (t) => {

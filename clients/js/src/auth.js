@@ -158,9 +158,10 @@ export class AuthManager {
     }
 
     _adopt(token, send) {
+        // Another user is not authenticated until the server says so; a refresh stays so.
+        if (identityKeyOf(token) !== identityKeyOf(this.token)) this.isAuthenticated = false;
         this.token = token;
         this.obtainedAt = Date.now();
-        if (token === null) this.isAuthenticated = false;
         this.host.adopt(token, send);
     }
 
