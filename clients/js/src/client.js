@@ -5,8 +5,11 @@
 // keep their requestId and idempotencyKey until answered and are re-sent, in order, on every
 // reconnect; actions are never re-sent. The session is resumed with the secret the server gave in
 // `connected`; a transition too large for one message arrives as transitionChunk parts that are
-// joined here before it is applied.
+// joined here before it is applied. Auth (auth.js decides the token): the token goes in `connect`
+// or an `authenticate`; results and unsent calls carry the identity they belong to, and are
+// hidden / refused once the client's identity is another one (see the auth block below).
 
+import { AuthManager, identityKeyOf } from "./auth.js";
 import { normalizeBackoff } from "./backoff.js";
 import { Connection } from "./connection.js";
 import { ClientError, ServerError } from "./errors.js";
@@ -15,6 +18,7 @@ import { QueryStore, keyOf } from "./querystore.js";
 import { decodeValue, encodeArgs } from "./values.js";
 
 export const VERSION = "0.1.0";
+const HELD = Symbol("held for fetchToken"); // a request's identity while setAuth fetches (auth)
 export const PROTOCOL_VERSION = 1;
 
 /** Turns the server base URL (http/https) or a ws/wss URL into the sync endpoint URL. */
@@ -103,6 +107,7 @@ export class VireoClient {
         this._ready = false; // `connected` received on the current socket
         this._closed = false;
         this._listeners = new Set();
+        this._initAuth(options);
 
         this._conn = new Connection({
             url: this.url,
@@ -149,7 +154,7 @@ export class VireoClient {
         entry.refCount++;
         const sub = { callback, onError, active: true };
         entry.subscribers.add(sub);
-        if (entry.hasValue || entry.error) {
+        if ((entry.hasValue || entry.error) && !entry.hidden) {
             queueMicrotask(() => {
                 if (sub.active) this._deliver(entry, sub);
             });
@@ -295,6 +300,8 @@ export class VireoClient {
                 sent: false, // on the current socket
                 responded: false, value: undefined, version: undefined,
                 timer: null,
+                // the identity it is made under; while fetchToken runs, the one it brings (auth)
+                ident: this._auth.holding ? HELD : this._tokenKey,
             };
             const ms = this.requestTimeoutMs;
             if (ms > 0 && ms !== Infinity) {
@@ -307,11 +314,15 @@ export class VireoClient {
                 }, ms);
             }
             this._requests.set(req.requestId, req);
-            if (this._ready) this._send(req);
+            if (this._ready && !this._auth.holding) this._send(req);
         });
     }
 
     _send(req) {
+        if (req.ident !== this._tokenKey) {
+            this._settle(req, this._authChangedError(req));
+            return;
+        }
         const msg = { type: req.kind, requestId: req.requestId, path: req.path, args: req.args };
         if (req.idempotencyKey) msg.idempotencyKey = req.idempotencyKey;
         const text = JSON.stringify(msg);
@@ -345,12 +356,21 @@ export class VireoClient {
     // ---- connection ---------------------------------------------------------------------------
 
     _onOpen() {
+        this._authSent = [];
+        if (this._auth.holding) {
+            this._connectDeferred = true; // sent when fetchToken answers (_releaseAuthHold)
+            return;
+        }
+        this._connectDeferred = false;
         const msg = {
             type: "connect", sessionId: this.sessionId, clientVersion: this.clientVersion,
             protocolVersion: PROTOCOL_VERSION,
         };
         if (this.version !== null) msg.lastVersion = this.version;
         if (this.sessionSecret) msg.sessionSecret = this.sessionSecret;
+        if (this._auth.token !== null) msg.token = this._auth.token;
+        this._connectKey = this._tokenKey;
+        this._connectToken = this._auth.token;
         this._conn.send(msg);
     }
 
@@ -368,6 +388,7 @@ export class VireoClient {
     _onDrop(err) {
         this._ready = false;
         this._chunks = null;
+        this._connectDeferred = false;
         for (const req of [...this._requests.values()]) {
             if (req.kind === "action" && req.sent) {
                 const e = new ClientError(
@@ -388,6 +409,7 @@ export class VireoClient {
         };
         if (typeof msg.sessionSecret === "string") this.sessionSecret = msg.sessionSecret;
         this._ready = true;
+        this._onConnectedAuth();
         // The whole live query set, with the hashes of the results held (entries whose last
         // subscriber left are dropped here rather than removed on the server).
         this._flushQueued = false;
@@ -401,10 +423,15 @@ export class VireoClient {
         // After a resume the server keeps the session's queries until this first query-set
         // change says which ones are still wanted: send it even when it adds nothing.
         if (add.length || msg.resumed) this._conn.send({ type: "modifyQuerySet", add, remove: [] });
-        for (const req of this._requests.values()) {
-            if (req.kind === "mutation" ? !req.responded : !req.sent) this._send(req);
-        }
+        if (!this._auth.holding) this._sendUnsent();
         this._conn.markConnected(); // listeners run now, after the replays went out in order
+    }
+
+    /** Sends, in order, the requests not sent on this socket (mutations not yet answered). */
+    _sendUnsent() {
+        for (const req of [...this._requests.values()]) {
+            if (req.kind === "mutation" ? !req.responded && !req.sent : !req.sent) this._send(req);
+        }
     }
 
     _onMessage(data) {
@@ -435,6 +462,10 @@ export class VireoClient {
                 return this._onResponse(msg, decode);
             case "error":
                 return this._onServerError(msg, decode);
+            case "authenticated":
+                return this._onAuthenticated(msg);
+            case "authError":
+                return this._onAuthError(msg);
             case "pong":
                 return;
             default:
@@ -467,6 +498,7 @@ export class VireoClient {
 
     _onTransition(msg, decode) {
         this._conn.markHealthy();
+        const retagged = this._transitionAuth();
         const changed = new Set();
         for (const m of Array.isArray(msg.modifications) ? msg.modifications : []) {
             const e = this.queryStore.byId.get(m.queryId);
@@ -477,11 +509,13 @@ export class VireoClient {
                 e.hasValue = true;
                 e.error = null;
                 e.hash = m.hash;
+                e.ident = this._serverKey;
                 changed.add(e);
                 break;
             case "QueryFailed":
                 e.error = new ServerError(m.errorMessage, m.errorCode, decode(m.errorData));
                 e.hash = undefined;
+                e.ident = this._serverKey;
                 changed.add(e);
                 break;
             case "QueryUnchanged":
@@ -492,7 +526,8 @@ export class VireoClient {
             }
         }
         if (typeof msg.endVersion === "number") this.version = msg.endVersion;
-        for (const e of changed) this._notify(e);
+        this._updateHidden(retagged ? null : changed, changed);
+        for (const e of changed) if (!e.hidden) this._notify(e);
         this._resolveReachedMutations();
     }
 
@@ -551,10 +586,202 @@ export class VireoClient {
             if (!e || msg.code === "DuplicateQueryId") return;
             e.error = err;
             e.hash = undefined;
-            this._notify(e);
+            e.ident = this._serverKey;
+            e.hidden = this._isHidden(e);
+            if (!e.hidden) this._notify(e);
             return;
         }
         console.warn(`vireo: server error ${msg.code}: ${msg.message}`);
+    }
+
+    // ---- auth: setAuth, clearAuth, setAuthToken, setWsToken --------------------------------
+    // auth.js decides which token to use and when; this block sends it and keeps identities
+    // apart. Identity keys (identityKeyOf: "<iss>|<sub>"): _tokenKey is the identity the client
+    // wants (its token's), _serverKey the one the server runs the session under as far as the
+    // messages received so far tell. Each result carries the _serverKey it was computed under
+    // (entry.ident) and is hidden (reads as loading) while that is not _tokenKey. After a message
+    // that changes the server's identity (connected, authenticated, authError) the next transition
+    // re-validates every result: the server re-ran them all and sent those that changed.
+
+    _initAuth(options) {
+        this._auth = new AuthManager({
+            adopt: (token, send) => this._adoptToken(token, send),
+            release: () => this._releaseAuthHold(),
+            random: options.random,
+        });
+        this._tokenKey = null;
+        this._serverKey = null;
+        this._connectKey = null; // identity the current socket's `connect` carried
+        this._connectToken = null; // and its token
+        this._connectPending = false; // that token has had no answer yet
+        this._authSent = []; // keys of this socket's unanswered `authenticate` messages, in order
+        this._retag = false; // the next transition re-validates every result
+        this._connectDeferred = false; // `connect` waits for fetchToken
+        this._tokenListeners = new Set();
+        /** The identity of the last `authenticated` (null: anonymous, or since refused). */
+        this.identity = null;
+        /** `expiresAt` of the last `authenticated` (ms since epoch) or null. */
+        this.authExpiresAt = null;
+        /** The last `authError` as a ServerError (code InvalidToken, TokenExpired, AuthUnavailable). */
+        this.lastAuthError = null;
+    }
+
+    /** Convex's setAuth: `fetchToken({forceRefreshToken})` gives the JWT, refreshed before expiry. */
+    setAuth(fetchToken, onChange) {
+        this._checkOpen();
+        this._auth.setAuth(fetchToken, onChange);
+    }
+
+    /** Signs out: stops the fetcher and its timers, and sends `authenticate` with token null. */
+    clearAuth() {
+        if (this._closed) return;
+        this._auth.clear();
+    }
+
+    /** A fixed token (no refresh), sent at once with `authenticate`; null signs out (seed 002). */
+    setAuthToken(token) {
+        this._checkOpen();
+        this._auth.setFixed(token);
+    }
+
+    /** The same as setAuthToken: Vireo has one socket and changes its identity without reconnecting. */
+    setWsToken(token) {
+        this.setAuthToken(token);
+    }
+
+    /** Listener gets the token (or null) each time the token the client uses changes. */
+    onAuthTokenChange(listener) {
+        if (typeof listener !== "function") throw new TypeError("onAuthTokenChange: listener must be a function");
+        this._tokenListeners.add(listener);
+        return () => this._tokenListeners.delete(listener);
+    }
+
+    /** The token in use (for an `Authorization: Bearer` header of your own HTTP calls), or null. */
+    get authToken() {
+        return this._auth.token;
+    }
+
+    /** The server accepted the current token (`authenticated` with an identity). */
+    get isAuthenticated() {
+        return this._auth.isAuthenticated;
+    }
+
+    _adoptToken(token, send) {
+        const prev = this._tokenKey;
+        this._tokenKey = identityKeyOf(token);
+        this._retagHeld();
+        if (send && this._ready) {
+            this._authSent.push(this._tokenKey);
+            this._conn.send({ type: "authenticate", token });
+        }
+        if (this._tokenKey !== prev) {
+            // Calls of the old identity that are not on their way on this socket (ahead of the
+            // authenticate) will not run under the new one; answered mutations still settle.
+            for (const req of [...this._requests.values()]) {
+                if (req.ident !== this._tokenKey && !req.responded && !(this._ready && req.sent))
+                    this._settle(req, this._authChangedError(req));
+            }
+            this._updateHidden(null, null);
+        }
+        for (const l of [...this._tokenListeners]) {
+            try {
+                l(token);
+            } catch (e) {
+                reportError("onAuthTokenChange listener threw", e);
+            }
+        }
+    }
+
+    _authChangedError(req) {
+        return new ClientError(
+            `${req.kind} ${req.path} was dropped: the client's identity changed (setAuth, ` +
+            `clearAuth, setAuthToken or a refused token) before it was ` +
+            (req.kind === "mutation" && req.idempotencyKey
+                ? "answered; if it was sent before, it may have run under the previous identity"
+                : "sent"), "AuthChanged");
+    }
+
+    // fetchToken answered (or AUTH_HOLD_MS passed): send what waited for it.
+    _releaseAuthHold() {
+        if (this._closed) return;
+        this._retagHeld();
+        if (this._connectDeferred) {
+            this._connectDeferred = false;
+            this._onOpen();
+        } else if (this._ready) {
+            this._sendUnsent();
+        }
+    }
+
+    _retagHeld() {
+        for (const req of this._requests.values()) if (req.ident === HELD) req.ident = this._tokenKey;
+    }
+
+    _onConnectedAuth() {
+        this._serverKey = this._connectKey;
+        this._connectPending = this._connectKey !== null;
+        this._retag = true;
+        if (this._auth.token !== this._connectToken) {
+            // The token changed after `connect` went out: send the current one.
+            this._authSent.push(this._tokenKey);
+            this._conn.send({ type: "authenticate", token: this._auth.token });
+        }
+    }
+
+    _onAuthenticated(msg) {
+        const key = this._authSent.length ? this._authSent.shift()
+            : this._connectPending ? this._connectKey : this._tokenKey;
+        this._connectPending = false;
+        const identity = msg.identity && typeof msg.identity === "object" ? msg.identity : null;
+        this._serverKey = identity ? key ?? `server:${identity.tokenIdentifier}` : null;
+        this.identity = identity;
+        this.authExpiresAt = typeof msg.expiresAt === "number" ? msg.expiresAt : null;
+        this._retag = true;
+        // An answer to a token since replaced reports nothing: the newer one's answer follows.
+        if (key === this._tokenKey) this._auth.onAuthenticated(identity, this.authExpiresAt);
+    }
+
+    _onAuthError(msg) {
+        const key = this._authSent.length ? this._authSent.shift() : null;
+        if (!this._ready) this._connectKey = null; // the connect token, refused before `connected`
+        this._connectPending = false;
+        this._serverKey = null;
+        this.identity = null;
+        this.authExpiresAt = null;
+        this._retag = true;
+        this.lastAuthError = new ServerError(msg.message, msg.code);
+        if (key !== null && key !== this._tokenKey) return; // about a token since replaced
+        this._auth.onAuthError(msg.code, msg.message);
+    }
+
+    // At the start of each transition. Returns whether every result was re-tagged.
+    _transitionAuth() {
+        if (this._connectPending) {
+            // No authError before the first transition: the server took the connect token.
+            this._connectPending = false;
+            if (this._connectKey === this._tokenKey) this._auth.onConnectAccepted();
+        }
+        if (!this._retag) return false;
+        this._retag = false;
+        for (const e of this.queryStore.byId.values()) e.ident = this._serverKey;
+        return true;
+    }
+
+    _isHidden(e) {
+        return (e.hasValue || !!e.error) && e.ident !== this._tokenKey;
+    }
+
+    // Recomputes `hidden` for `entries` (null: all). Entries that become visible are delivered,
+    // those that become hidden tell their watchers (their value reads as loading); the ones in
+    // `changed` are delivered by the caller.
+    _updateHidden(entries, changed) {
+        for (const e of [...(entries ?? this.queryStore.byId.values())]) {
+            const hidden = this._isHidden(e);
+            if (hidden === e.hidden) continue;
+            e.hidden = hidden;
+            if (hidden) this.queryStore.notifyWatchers(e.key);
+            else if (!changed?.has(e)) this._notify(e);
+        }
     }
 
     // ---- lifecycle ----------------------------------------------------------------------------
@@ -569,6 +796,7 @@ export class VireoClient {
         if (this._closed) return;
         this._closed = true;
         this._ready = false;
+        this._auth.close();
         this._conn.close();
         const err = this._closedError();
         for (const req of [...this._requests.values()]) this._settle(req, err);

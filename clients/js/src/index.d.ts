@@ -100,10 +100,29 @@ export class ServerError extends Error {
 /** The client gave up on something itself. */
 export class ClientError extends Error {
     name: "ClientError";
+    /** AuthChanged: a call made under another identity than the client's current one was
+     * dropped before it reached the server (see setAuth). */
     code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp" | "MessageTooLarge" |
-        "ProtocolError" | "NotPaginated";
+        "ProtocolError" | "NotPaginated" | "AuthChanged";
     cause?: unknown;
     constructor(message: string, code: string);
+}
+
+// ---- auth --------------------------------------------------------------------------------
+
+/**
+ * Convex's AuthTokenFetcher: returns the JWT (an OpenID Connect ID token or a custom JWT), or
+ * null/undefined when there is none (signed out). `forceRefreshToken` is true when the server
+ * refused the last token or it is about to expire: return a fresh one, not a cached one.
+ */
+export type AuthTokenFetcher = (args: { forceRefreshToken: boolean }) => Promise<string | null | undefined>;
+
+/** The identity the server verified (`authenticated`). */
+export interface AuthIdentity {
+    /** "<iss>|<sub>" */
+    tokenIdentifier: string;
+    subject: string;
+    issuer: string;
 }
 
 export class QueryStore {
@@ -243,6 +262,48 @@ export class VireoClient {
 
     /** Reconnects now: after giving up (maxAttempts, VersionNotSupported) or to skip a wait. */
     reconnect(): void;
+
+    // ---- auth (see README.md, "Authentication") ----
+
+    /**
+     * Authenticates the session with the JWTs `fetchToken` gives, as Convex's setAuth: the token
+     * goes in `connect` (on every (re)connect) or in an `authenticate` message (no reconnect);
+     * `connect` and calls made meanwhile wait for the first fetch (at most 10 s). The token is
+     * refetched (forceRefreshToken: true) before it expires, at max(exp − 30 s, iat + half its
+     * lifetime) (`expiresAt` of `authenticated` wins over `exp`). A refused or expired token gets
+     * one forced refetch; if that is refused too, or the fetch gives null or the same token, the
+     * client stays anonymous and calls `onChange(false)`. A throwing fetchToken is retried with
+     * backoff (1 s doubling to 30 s). `onChange(true)` when the server accepted a token;
+     * `onChange` is called only when the value changes.
+     */
+    setAuth(fetchToken: AuthTokenFetcher, onChange?: (isAuthenticated: boolean) => void): void;
+
+    /** Stops the fetcher and its timers and signs out (`authenticate` with token null). */
+    clearAuth(): void;
+
+    /**
+     * A fixed token (not refreshed), sent at once with `authenticate`, without reconnecting;
+     * null signs out. A token the server refuses is dropped (onAuthTokenChange(null)).
+     * Throws TypeError unless a non-empty string of at most 16384 characters, null or undefined.
+     */
+    setAuthToken(token: string | null | undefined): void;
+
+    /** The same as setAuthToken (Vireo has one socket, re-authenticated in place). */
+    setWsToken(token: string | null | undefined): void;
+
+    /** Listener gets the token in use (or null) each time it changes, refreshes included. */
+    onAuthTokenChange(listener: (token: string | null) => void): () => void;
+
+    /** The token in use (e.g. for `Authorization: Bearer` on your own HTTP calls), or null. */
+    readonly authToken: string | null;
+    /** The server accepted the current token. */
+    readonly isAuthenticated: boolean;
+    /** The identity of the last `authenticated`; null when anonymous or since refused. */
+    readonly identity: AuthIdentity | null;
+    /** `expiresAt` of the last `authenticated` (ms since epoch), or null. */
+    readonly authExpiresAt: number | null;
+    /** The last `authError` (code "InvalidToken", "TokenExpired" or "AuthUnavailable"), or null. */
+    readonly lastAuthError: ServerError | null;
 
     /** Closes the socket, rejects pending requests (ClientError "ClientClosed"), stops for good. */
     close(): void;

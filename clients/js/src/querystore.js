@@ -2,6 +2,8 @@
 // One entry per distinct (name, canonical args): subscribers share it (refCount) and its queryId
 // is never reused. Results read through getResult() so an optimistic layer can later overlay
 // the server results without changing callers; watch() is the useSyncExternalStore-style hook.
+// An entry whose result was computed for another identity than the client's current one is
+// `hidden` (reads as loading) until the server re-runs it for the new identity.
 
 import { canonicalJson, encodeArgs } from "./values.js";
 
@@ -33,6 +35,8 @@ export class QueryStore {
             value: undefined,
             error: null,
             hash: undefined,
+            ident: null, // identity key the value/error was computed under (auth)
+            hidden: false, // ident is not the client's current identity: reads as loading
         };
         this.entries.set(key, entry);
         this.byId.set(queryId, entry);
@@ -47,16 +51,17 @@ export class QueryStore {
     /** Current result (undefined while loading or failed). The optimistic overlay goes here. */
     getResult(key) {
         const e = this.entries.get(key);
-        return e && !e.error ? e.value : undefined;
+        return e && !e.error && !e.hidden ? e.value : undefined;
     }
 
     getError(key) {
-        return this.entries.get(key)?.error ?? null;
+        const e = this.entries.get(key);
+        return e && !e.hidden ? e.error : null;
     }
 
     hasServerResult(key) {
         const e = this.entries.get(key);
-        return !!e && (e.hasValue || !!e.error);
+        return !!e && !e.hidden && (e.hasValue || !!e.error);
     }
 
     watch(key, listener) {
