@@ -27,6 +27,7 @@ struct provider {
 struct auth_providers {
     struct provider v[AUTH_MAX_PROVIDERS];
     size_t n;
+    double refresh_min_s;
 };
 
 static int same_issuer(const char *a, const char *b)
@@ -125,6 +126,7 @@ int auth_providers_new(const char *config, size_t len, struct auth_providers **o
 {
     struct auth_providers *p = vr_calloc(1, sizeof(*p));
     json_t *doc = NULL;
+    p->refresh_min_s = AUTH_REFRESH_MIN_S;
     *out = NULL;
     if (config) {
         json_error_t je;
@@ -175,6 +177,11 @@ int auth_providers_add_secret(struct auth_providers *p, const char *issuer, cons
     return 0;
 }
 
+void auth_providers_set_refresh_min(struct auth_providers *p, double seconds)
+{
+    p->refresh_min_s = seconds;
+}
+
 void auth_providers_free(struct auth_providers *p)
 {
     if (!p)
@@ -190,14 +197,17 @@ size_t auth_providers_count(const struct auth_providers *p)
 }
 
 enum auth_status auth_providers_verify(struct auth_providers *p, const char *token, size_t len,
-                                       double now, json_t **identity, size_t *provider,
-                                       enum jwt_status *why, struct buf *err)
+                                       double now, json_t **identity, double *exp,
+                                       size_t *provider, enum jwt_status *why, struct buf *err)
 {
     char iss[1024];
     struct buf last = BUF_INIT(BUF_NOLIMIT);
     enum jwt_status st = JWT_BAD_ISSUER;
     enum auth_status r = AUTH_REFUSED;
+    int unavailable = 0; /* the last provider tried had no keys (a failed fetch) */
     *identity = NULL;
+    if (exp)
+        *exp = 0;
     if (len > JWT_MAX_TOKEN) {
         st = JWT_TOO_LARGE;
         buf_appendf(err, "the token is %zu bytes; at most %d are accepted", len, JWT_MAX_TOKEN);
@@ -217,6 +227,7 @@ enum auth_status auth_providers_verify(struct auth_providers *p, const char *tok
         if (!pv->keys) {
             if (pv->fetched_at && now - pv->fetched_at < AUTH_RETRY_S) {
                 st = JWT_UNKNOWN_KID;
+                unavailable = 1;
                 buf_reset(&last);
                 buf_appendf(&last, "the keys of `%.200s` could not be fetched; retry later",
                             pv->issuer);
@@ -233,9 +244,10 @@ enum auth_status auth_providers_verify(struct auth_providers *p, const char *tok
                                                              : NULL };
         json_t *claims = NULL;
         buf_reset(&last);
+        unavailable = 0;
         st = jwt_verify(token, len, pv->keys, &chk, &claims, NULL, &last);
         if (st == JWT_UNKNOWN_KID && pv->kind != AUTH_SECRET &&
-            now - pv->fetched_at >= AUTH_REFRESH_MIN_S) {
+            now - pv->fetched_at >= p->refresh_min_s) {
             *provider = i; /* rotated keys: fetch them again, then retry */
             r = AUTH_NEED_KEYS;
             goto out;
@@ -247,6 +259,8 @@ enum auth_status auth_providers_verify(struct auth_providers *p, const char *tok
             st = JWT_BAD_CLAIMS;
             continue;
         }
+        if (exp)
+            *exp = json_number_value(json_object_get(claims, "exp"));
         json_decref(claims);
         r = AUTH_OK;
         goto out;
@@ -255,6 +269,8 @@ enum auth_status auth_providers_verify(struct auth_providers *p, const char *tok
         buf_appendf(err, "no auth provider is configured for the issuer `%.200s`", iss);
     else
         buf_append(err, last.data, last.len);
+    if (unavailable)
+        r = AUTH_UNAVAILABLE;
 out:
     if (why)
         *why = r == AUTH_OK ? JWT_OK : st;

@@ -29,6 +29,7 @@ enum auth_status {
     AUTH_OK,
     AUTH_REFUSED,    /* err says why; *why (if asked) the token's jwt_status */
     AUTH_NEED_KEYS,  /* fetch for *provider, then verify again */
+    AUTH_UNAVAILABLE, /* the issuer's provider has no keys: their fetch failed (err says so) */
 };
 
 struct auth_providers;
@@ -41,13 +42,17 @@ int auth_providers_new(const char *config, size_t len, struct auth_providers **o
 int auth_providers_add_secret(struct auth_providers *p, const char *issuer, const char *audience,
                               const void *secret, size_t len, struct buf *err);
 void auth_providers_free(struct auth_providers *p);
+/* How often an unknown kid may refetch a provider's keys (default AUTH_REFRESH_MIN_S; tests
+ * shorten it). */
+void auth_providers_set_refresh_min(struct auth_providers *p, double seconds);
 size_t auth_providers_count(const struct auth_providers *p);
 
-/* Verifies `token` at `now` (seconds). AUTH_OK: *identity (out) a new object. AUTH_NEED_KEYS:
- * *provider (out) is the one whose keys must be fetched first. */
+/* Verifies `token` at `now` (seconds). AUTH_OK: *identity (out) a new object, *exp (out, may be
+ * NULL) the token's exp in seconds. AUTH_NEED_KEYS: *provider (out) is the one whose keys must be
+ * fetched first. */
 enum auth_status auth_providers_verify(struct auth_providers *p, const char *token, size_t len,
-                                       double now, json_t **identity, size_t *provider,
-                                       enum jwt_status *why, struct buf *err);
+                                       double now, json_t **identity, double *exp,
+                                       size_t *provider, enum jwt_status *why, struct buf *err);
 
 /* What provider i needs fetched: its OpenID discovery document (*discovery = 1) until it knows
  * its jwks_uri, then its JWKS. NULL for a secret. */

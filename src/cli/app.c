@@ -337,6 +337,13 @@ static int collect_modules(const char *base, const char *rel, struct app_modules
                 m->schema = vr_strdup(sub);
             continue;
         }
+        /* auth.config.ts: configuration (the providers), bundled but not a function module */
+        if (!*rel && !strncmp(names[i], "auth.config.", 12) && S_ISREG(st.st_mode) &&
+            is_module_file(names[i] + 5)) {
+            if (!m->auth_config)
+                m->auth_config = vr_strdup(sub);
+            continue;
+        }
         if (!S_ISREG(st.st_mode) || !is_module_file(names[i])) {
             log_debug("app", "\"%s\" is not a function module; skipped", sub);
             continue;
@@ -371,6 +378,7 @@ void app_modules_release(struct app_modules *m)
         vr_free(m->paths[i]);
     vr_free(m->paths);
     vr_free(m->schema);
+    vr_free(m->auth_config);
     memset(m, 0, sizeof *m);
 }
 
@@ -495,10 +503,18 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
         buf_append_json_str(&entry, spec, strlen(spec));
         buf_append_str(&entry, ";\n");
     }
+    if (mods.auth_config) {
+        char spec[4600];
+        snprintf(spec, sizeof spec, "../%s/%s", p->functions_rel, mods.auth_config);
+        buf_append_str(&entry, "import * as authConfigModule from ");
+        buf_append_json_str(&entry, spec, strlen(spec));
+        buf_append_str(&entry, ";\n");
+    }
     buf_appendf(&entry,
-                "globalThis.__vireo_app = {\n  schema: %s,\n  modules: {\n%s  },\n"
-                "  files: {\n%s  },\n};\n",
+                "globalThis.__vireo_app = {\n  schema: %s,\n  authConfig: %s,\n"
+                "  modules: {\n%s  },\n  files: {\n%s  },\n};\n",
                 mods.schema ? "schemaModule.default ?? schemaModule.schema ?? null" : "null",
+                mods.auth_config ? "authConfigModule.default ?? null" : "null",
                 table.len ? table.data : "", files.len ? files.data : "");
     snprintf(entry_path, sizeof entry_path, "%s/entry.js", p->state);
     snprintf(bundle_path, sizeof bundle_path, "%s/bundle.js", p->state);

@@ -70,6 +70,7 @@ struct app_modules {
     char **paths;
     size_t n;
     char *schema; /* "schema.ts" (any module extension) at the top, or NULL */
+    char *auth_config; /* "auth.config.ts" (any module extension) at the top, or NULL */
 };
 /* Fills m (released with app_modules_release, also on failure). Returns 0 or a negative errno
  * with a message in err. */

@@ -19,10 +19,13 @@
 #include "cli/cli.h"
 #include "net/loop.h"
 #include "net/server.h"
+#include "auth/jwt.h"
 #include "proto/actions.h"
+#include "proto/auth_keys.h"
 #include "proto/deploy.h"
 #include "proto/http_action.h"
 #include "proto/http_api.h"
+#include "proto/http_auth.h"
 #include "proto/jobs.h"
 #include "proto/shard.h"
 #include "proto/sync.h"
@@ -48,6 +51,10 @@ static const char dev_usage[] =
     "  --upload-url-ttl-s N  how long an upload URL (storage.generateUploadUrl()) works, in\n"
     "                     seconds (default 3600)\n"
     "  --public-url URL   the origin ctx.storage's URLs start with (default http://HOST:PORT)\n"
+    "  --jwt-secret S     accept HS256 tokens signed with S (at least 32 bytes; or the\n"
+    "                     environment variable VIREO_JWT_SECRET), beside auth.config's providers\n"
+    "  --jwt-issuer ISS   with --jwt-secret: the `iss` those tokens must carry (default: any)\n"
+    "  --jwt-audience AUD with --jwt-secret: the `aud` they must hold (default: any)\n"
     "  --max-http-action-body N  largest request body of an HTTP action in bytes (default\n"
     "                     8388608, at most 12000000)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
@@ -322,6 +329,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
+    unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long job_retention_ms = 7ul * 24 * 3600 * 1000;
@@ -329,12 +337,14 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
                   fetch_max_mb = 64, max_upload_mb = 16, upload_url_ttl_s = 3600;
     const char *public_url_opt = NULL;
+    const char *jwt_secret = getenv("VIREO_JWT_SECRET"), *jwt_issuer = NULL, *jwt_audience = NULL;
     static char public_url[512]; /* filled once the port is known; runtimes read it per call */
     int test_echo = 0;
     struct store_options store_opts = { .durability = STORE_DURABILITY_FULL };
     /* every numeric option: its variable, the range it accepts, what its value counts */
     const struct num_opt num_opts[] = {
         { "--port", &port, 0, 65535, "a number" },
+        { "--test-auth-refresh-s", &auth_refresh_s, 1, 3600, "a number of seconds" },
         { "--timeout-ms", &timeout_ms, 1, 3600000, "a number of milliseconds" },
         { "--memory-limit-mb", &memory_limit_mb, 1, 1ul << 20, "a number of MiB" },
         { "--max-body", &max_body, 0, 1ul << 30, "a byte count" },
@@ -409,6 +419,12 @@ int cmd_dev(int argc, char **argv, int watch)
             }
         } else if (!strcmp(a, "--host")) {
             host = argv[++i];
+        } else if (!strcmp(a, "--jwt-secret")) {
+            jwt_secret = argv[++i];
+        } else if (!strcmp(a, "--jwt-issuer")) {
+            jwt_issuer = argv[++i];
+        } else if (!strcmp(a, "--jwt-audience")) {
+            jwt_audience = argv[++i];
         } else if (!strcmp(a, "--data")) {
             data = argv[++i];
         } else if (!strcmp(a, "--bundle")) {
@@ -440,6 +456,20 @@ int cmd_dev(int argc, char **argv, int watch)
         } else {
             dir = a;
         }
+    }
+
+    if (jwt_secret && !*jwt_secret)
+        jwt_secret = NULL; /* VIREO_JWT_SECRET= (empty): none */
+    if (jwt_secret && strlen(jwt_secret) < JWT_MIN_HMAC_BYTES) {
+        fprintf(stderr,
+                "vireo %s: the JWT secret (--jwt-secret or VIREO_JWT_SECRET) is %zu bytes; an "
+                "HS256 secret needs at least %d (e.g. `openssl rand -base64 48`)\n",
+                name, strlen(jwt_secret), JWT_MIN_HMAC_BYTES);
+        return 2;
+    }
+    if ((jwt_issuer || jwt_audience) && !jwt_secret) {
+        fprintf(stderr, "vireo %s: --jwt-issuer and --jwt-audience go with --jwt-secret\n", name);
+        return 2;
     }
 
     /* Block SIGINT/SIGTERM before JavaScriptCore starts its threads: they inherit the mask, so
@@ -505,6 +535,12 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
     }
     d.loop = loop_new();
+    d.shard->auth = auth_keys_new(d.loop);
+    d.shard->jwt_secret = (struct shard_jwt_secret){ .secret = jwt_secret,
+                                                     .len = jwt_secret ? strlen(jwt_secret) : 0,
+                                                     .issuer = jwt_issuer,
+                                                     .audience = jwt_audience };
+    d.shard->auth_refresh_s = (double)auth_refresh_s;
     struct action_pool_options aopts = { .threads = (unsigned)action_threads,
                                          .max_pending = (unsigned)max_pending_actions,
                                          .per_worker = (unsigned)per_worker,
@@ -616,10 +652,15 @@ out:
     }
     jobs_free(d.jobs); /* after the pool: its last answers recorded their jobs' outcomes (the
                           store's final commit, in shard_free, makes them durable) */
+    http_auth_release(&d.api); /* the requests waiting for keys let go of their connections */
     if (d.server)
         server_free(d.server);
     sync_free(d.sync);
     http_api_release(&d.api, lost);
+    if (d.shard) { /* its fetches run on the loop */
+        auth_keys_free(d.shard->auth);
+        d.shard->auth = NULL;
+    }
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);
     if (d.loop)

@@ -227,7 +227,8 @@ static void reap(struct js_runtime *rt)
 }
 
 int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args,
-                  size_t len, struct js_result *res, js_exec_done_fn done, void *arg)
+                  size_t len, const char *identity, struct js_result *res, js_exec_done_fn done,
+                  void *arg)
 {
     const struct js_fn_entry *e = (const struct js_fn_entry *)fn;
     js_result_reset(res);
@@ -258,9 +259,16 @@ int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const cha
     buf_reset(&rt->s1);
     buf_append(&rt->s1, args, len);
     JSStringRef as = JSStringCreateWithUTF8CString(rt->s1.data);
-    JSValueRef argv[3] = { e->handler, e->path_val, JSValueMakeString(rt->ctx, as) };
+    JSValueRef iv = JSValueMakeNull(rt->ctx);
+    if (identity) {
+        JSStringRef is = JSStringCreateWithUTF8CString(identity);
+        iv = JSValueMakeString(rt->ctx, is);
+        JSStringRelease(is);
+    }
+    JSValueRef argv[5] = { e->handler, e->path_val, JSValueMakeString(rt->ctx, as),
+                           JSValueMakeUndefined(rt->ctx), iv };
     JSStringRelease(as);
-    turn(rt, x, rt->run_fn, 3, argv);
+    turn(rt, x, rt->run_fn, 5, argv);
     reap(rt);
     return 0;
 }

@@ -784,7 +784,7 @@ static JSValueRef n_check_returns(JSContextRef ctx, JSObjectRef fn, JSObjectRef 
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.opStart(token, JS_OP_REMOTE, kind, path, argsJson) or
+/* native.opStart(token, JS_OP_REMOTE, kind, path, argsJson[, identityJson]) or
  * native.opStart(token, JS_OP_FETCH, method, url, headersJson, body, redirect, timeoutMs):
  * hands an operation of the running async action to the host (exec.c); its answer comes back
  * through the prelude's settle(token, ...). Throws when the host refuses it. */
@@ -807,6 +807,11 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
         op.path = b1.data;
         op.args = b2.data;
         op.len = b2.len;
+        if (argc > 5 && JSValueIsString(ctx, argv[5])) { /* the action's identity */
+            if (str_arg(ctx, argc, argv, 5, &b3, "identity", exc) < 0)
+                goto out;
+            op.identity = b3.data;
+        }
     } else if (op.type == JS_OP_FETCH && argc >= 8) {
         if (str_arg(ctx, argc, argv, 2, &b1, "method", exc) < 0 ||
             str_arg(ctx, argc, argv, 3, &b2, "url", exc) < 0 ||

@@ -848,6 +848,17 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         rt->crons = vr_strndup(crons.data, crons.len);
         buf_release(&crons);
     }
+    JSValueRef av = get_prop(rt->ctx, (JSObjectRef)info, "authConfig");
+    if (JSValueIsString(rt->ctx, av)) {
+        struct buf ac = BUF_INIT(JS_VALUE_MAX);
+        if (js_to_buf(rt->ctx, av, &ac, &ignored) < 0) {
+            buf_release(&ac);
+            buf_append_str(err, "auth.config: the configuration is too large");
+            goto out;
+        }
+        rt->auth_config = vr_strndup(ac.data, ac.len);
+        buf_release(&ac);
+    }
     JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
     if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
         buf_append_str(err, "schema is too large");
@@ -897,6 +908,7 @@ void js_runtime_free(struct js_runtime *rt)
         JSValueUnprotect(rt->ctx, rt->abandon_fn);
     js_exec_free_all(rt);
     vr_free(rt->crons);
+    vr_free(rt->auth_config);
     if (rt->ctx)
         JSGlobalContextRelease(rt->ctx);
     if (rt->group)
@@ -1085,11 +1097,18 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     } else if (journaled) {
         jv = JSValueMakeNull(ctx);
     }
-    JSValueRef argv[4] = { e->handler, e->path_val, JSValueMakeString(ctx, as), jv };
+    /* the identity: its JSON text, or null */
+    JSValueRef iv = JSValueMakeNull(ctx);
+    if (opts && opts->identity) {
+        JSStringRef is = str_new(opts->identity);
+        iv = JSValueMakeString(ctx, is);
+        JSStringRelease(is);
+    }
+    JSValueRef argv[5] = { e->handler, e->path_val, JSValueMakeString(ctx, as), jv, iv };
     JSStringRelease(as);
     JSValueRef exc = NULL;
     uint64_t start_ms = clock_mono_ms();
-    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 4, argv, &exc);
+    JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 5, argv, &exc);
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
     if (fn->kind == JS_ACTION && !rt->done && !exc)
         js_timers_drain(rt, start_ms); /* one that awaits a timer runs until it settles */
@@ -1196,6 +1215,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         res->version = cur_version(rt);
     }
     return res->status == JS_OK ? 0 : -1;
+}
+
+const char *js_runtime_auth_config(const struct js_runtime *rt)
+{
+    return rt->auth_config;
 }
 
 const char *js_runtime_crons(const struct js_runtime *rt)

@@ -150,6 +150,8 @@ void js_result_log_json(const struct js_result *r, struct buf *out);
 /* The cron jobs crons.ts's default export defines, as JSON ({name: {name: "mod:fn", args:
  * [args], schedule}}: Convex's Crons.crons), or NULL when the app has no crons.ts. */
 const char *js_runtime_crons(const struct js_runtime *rt);
+/* auth.config's default export as JSON ({"providers": [...]}), or NULL when the app has none. */
+const char *js_runtime_auth_config(const struct js_runtime *rt);
 
 /* Validates args (value.h JSON text of an object; empty means {}) against fn's validator, then
  * runs it. Always fills `res`; returns 0 when res->status == JS_OK, else -1. Not reentrant:
@@ -180,6 +182,9 @@ struct js_call_opts {
     int journaled;
     const char *journal;
     size_t journal_len;
+    /* The caller's verified identity (a JSON object's text, auth/identity.h) that
+     * ctx.auth.getUserIdentity() returns; NULL: none (null). An action's nested calls carry it. */
+    const char *identity;
 };
 
 /* The largest query journal: one end cursor, so a page whose end row's index key is larger than
@@ -230,6 +235,7 @@ struct js_op {
     const char *path;
     const char *args;
     size_t len;
+    const char *identity; /* the action's identity JSON, or NULL: the call runs with it */
     /* JS_OP_FETCH */
     const char *method;
     const char *url;
@@ -251,10 +257,11 @@ struct js_host {
 void js_runtime_set_host(struct js_runtime *rt, const struct js_host *host, void *arg);
 
 typedef void (*js_exec_done_fn)(void *arg, const struct js_result *res);
-/* Validates and starts action fn; res belongs to the caller until done(arg, res) is called
+/* Validates and starts action fn (identity: as js_call_opts.identity); res belongs to the caller until done(arg, res) is called
  * (perhaps before this returns). 0, or -1 when the runtime is busy in a turn (a bug). */
 int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args,
-                  size_t len, struct js_result *res, js_exec_done_fn done, void *arg);
+                  size_t len, const char *identity, struct js_result *res, js_exec_done_fn done,
+                  void *arg);
 /* Settles operation `token` of x: ok with strs (JS strings) and bytes (an ArrayBuffer, or
  * none when NULL), or failed with strs = {message, code[, data]}. A token no longer awaited is
  * ignored. */

@@ -33,6 +33,7 @@ struct action_job {
     char *path;
     char *args;
     size_t len;
+    char *identity; /* the caller's identity JSON (js_call_opts.identity), or NULL */
     action_done_fn done;
     void *arg;
     struct action_worker *w; /* the worker running it */
@@ -48,6 +49,7 @@ struct action_call {
     char *path;
     char *args;
     size_t len;
+    char *identity;       /* the action's identity, passed on (js_op.identity), or NULL */
     struct js_result res; /* the loop thread fills it */
     struct worker_op *op; /* NULL once the action stopped waiting (worker side only) */
 };
@@ -163,6 +165,7 @@ static void call_free(struct action_call *c)
     js_result_release(&c->res);
     vr_free(c->path);
     vr_free(c->args);
+    vr_free(c->identity);
     vr_free(c);
 }
 
@@ -250,6 +253,7 @@ static int host_op(void *arg, struct js_exec *x, uint32_t token, const struct js
         c->kind = op->kind;
         c->path = vr_strdup(op->path);
         c->args = vr_strndup(op->args, op->len);
+        c->identity = op->identity ? vr_strdup(op->identity) : NULL;
         c->len = op->len;
         c->op = o;
         js_result_init(&c->res);
@@ -417,7 +421,7 @@ static void run_job(struct action_worker *w, struct action_job *job, struct acti
     job->wr = wr;
     wr->running++;
     w->running++;
-    js_exec_start(wr->rt, fn, job->args, job->len, &job->res, job_done, job);
+    js_exec_start(wr->rt, fn, job->args, job->len, job->identity, &job->res, job_done, job);
 out:
     buf_release(&err);
 }
@@ -583,6 +587,7 @@ static void finish_job(struct action_pool *p, struct action_job *job)
     js_result_release(&job->res);
     vr_free(job->path);
     vr_free(job->args);
+    vr_free(job->identity);
     vr_free(job);
 }
 
@@ -618,7 +623,8 @@ static void run_call(struct action_pool *p, struct action_call *c)
         set_error(res, JS_ERR_THROWN, "InvalidArgument", msg);
     } else {
         uint64_t calls = s->calls, errors = s->call_errors;
-        shard_call(s, fn, c->args, c->len, NULL, res);
+        struct js_call_opts o = { .identity = c->identity };
+        shard_call(s, fn, c->args, c->len, &o, res);
         s->calls = calls; /* the metrics count calls from clients; this is the action's */
         s->call_errors = errors;
         if (res->txn) { /* the store belongs to this thread: never let the worker free it */
@@ -686,7 +692,7 @@ void action_pool_flush(struct action_pool *p, int batch_failed)
 }
 
 int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
-                       size_t len, action_done_fn done, void *arg)
+                       size_t len, const char *identity, action_done_fn done, void *arg)
 {
     if (atomic_load(&p->stopping))
         return -ESHUTDOWN;
@@ -698,6 +704,7 @@ int action_pool_submit(struct action_pool *p, const struct js_function *fn, cons
     job->path = vr_strdup(fn->path);
     job->args = vr_strndup(args, len);
     job->len = len;
+    job->identity = identity ? vr_strdup(identity) : NULL;
     job->done = done;
     job->arg = arg;
     js_result_init(&job->res);

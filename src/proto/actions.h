@@ -53,10 +53,11 @@ void action_pool_load(struct action_pool *p, const char *bundle, size_t len, con
                       const char *env_json);
 
 /* Queues the action fn (already validated against the shard's runtime) with args (value.h JSON
- * of an object). 0: done(arg, res) will be called; -EAGAIN: max_pending actions are queued or
- * running; -ESHUTDOWN: the pool is stopping. */
+ * of an object) and the caller's identity (its JSON, copied; NULL: none), which its
+ * ctx.auth and nested calls see. 0: done(arg, res) will be called; -EAGAIN: max_pending actions
+ * are queued or running; -ESHUTDOWN: the pool is stopping. */
 int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
-                       size_t len, action_done_fn done, void *arg);
+                       size_t len, const char *identity, action_done_fn done, void *arg);
 
 /* Shutdown: queued actions fail at once, running ones are stopped within ~100 ms of their CPU
  * time; both answer with code ServerShuttingDown. */

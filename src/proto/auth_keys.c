@@ -4,6 +4,7 @@
  * after its fetch is refused rather than fetched in a loop. */
 #include "proto/auth_keys.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -43,6 +44,34 @@ struct auth_keys {
 static double now_s(void)
 {
     return clock_wall_ms() / 1000.0;
+}
+
+void auth_result_init(struct auth_result *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+void auth_result_release(struct auth_result *r)
+{
+    json_decref(r->identity);
+    auth_result_init(r);
+}
+
+/* Fills r from a verification that did not ask for keys. */
+static void result_set(struct auth_result *r, enum auth_status st, json_t *identity, double exp,
+                       enum jwt_status why, const char *err)
+{
+    auth_result_init(r);
+    if (st == AUTH_OK) {
+        r->identity = identity;
+        r->exp = exp * 1000.0;
+        return;
+    }
+    json_decref(identity);
+    r->code = st != AUTH_REFUSED ? "AuthUnavailable"
+              : why == JWT_EXPIRED ? "TokenExpired"
+                                   : "InvalidToken";
+    snprintf(r->err, sizeof(r->err), "%s", err && *err ? err : "the token was refused");
 }
 
 struct auth_keys *auth_keys_new(struct loop *loop)
@@ -156,16 +185,21 @@ static void fetch_done(void *arg, const struct fetch_resp *r)
         list = w->next;
         json_t *id = NULL;
         size_t which = 0;
+        double exp = 0;
+        enum jwt_status why = JWT_OK;
         struct buf e = BUF_INIT(4096);
         enum auth_status st =
-            auth_providers_verify(ak->p, w->token, w->len, now_s(), &id, &which, NULL, &e);
+            auth_providers_verify(ak->p, w->token, w->len, now_s(), &id, &exp, &which, &why, &e);
         if (st == AUTH_NEED_KEYS) { /* asked again right after its fetch: not in a loop */
             buf_reset(&e);
             buf_appendf(&e, "the keys of \"%s\" are not available; retry later",
                         auth_provider_issuer(ak->p, which));
+            st = AUTH_UNAVAILABLE;
         }
-        w->done(w->arg, st == AUTH_OK, id, e.data);
-        json_decref(id);
+        struct auth_result res;
+        result_set(&res, st, id, exp, why, e.data);
+        w->done(w->arg, &res);
+        auth_result_release(&res);
         buf_release(&e);
         waiter_free(w);
     }
@@ -195,31 +229,43 @@ static void start_fetch(struct auth_keys *ak, size_t i)
     buf_release(&err);
 }
 
-int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, json_t **identity,
-                     struct buf *err, auth_done_fn done, void *arg, uint64_t *wait_id)
+int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, struct auth_result *r,
+                     auth_done_fn done, void *arg, uint64_t *wait_id)
 {
     size_t which = 0;
-    *identity = NULL;
-    if (!ak->p || auth_providers_count(ak->p) == 0) {
-        buf_append_str(err, "this app accepts no tokens: it has no auth.config providers (and "
-                            "the server no --jwt-secret)");
+    double exp = 0;
+    enum jwt_status why = JWT_OK;
+    json_t *identity = NULL;
+    auth_result_init(r);
+    if (!ak || !ak->p || auth_providers_count(ak->p) == 0) {
+        /* as Convex words it (its client reads nothing into the text) */
+        result_set(r, AUTH_REFUSED, NULL, 0, JWT_OK,
+                   "No auth provider found matching the given token (no providers configured). "
+                   "Check convex/auth.config.ts (or start the server with --jwt-secret).");
         return 1;
     }
+    struct buf err = BUF_INIT(4096);
     enum auth_status st =
-        auth_providers_verify(ak->p, token, len, now_s(), identity, &which, NULL, err);
-    if (st != AUTH_NEED_KEYS)
+        auth_providers_verify(ak->p, token, len, now_s(), &identity, &exp, &which, &why, &err);
+    if (st != AUTH_NEED_KEYS) {
+        result_set(r, st, identity, exp, why, err.data);
+        buf_release(&err);
         return 1;
+    }
     start_fetch(ak, which);
-    if (!ak->fetch[which].busy) {
-        buf_appendf(err, "the keys of \"%s\" are not available; retry later",
-                    auth_provider_issuer(ak->p, which));
+    if (!ak->fetch[which].busy || ak->nwaiting >= AUTH_KEYS_MAX_WAITERS) {
+        buf_reset(&err);
+        if (!ak->fetch[which].busy)
+            buf_appendf(&err, "the keys of \"%s\" are not available; retry later",
+                        auth_provider_issuer(ak->p, which));
+        else
+            buf_appendf(&err, "%d verifications are already waiting for keys; retry later",
+                        AUTH_KEYS_MAX_WAITERS);
+        result_set(r, AUTH_UNAVAILABLE, NULL, 0, JWT_OK, err.data);
+        buf_release(&err);
         return 1;
     }
-    if (ak->nwaiting >= AUTH_KEYS_MAX_WAITERS) {
-        buf_appendf(err, "%d verifications are already waiting for keys; retry later",
-                    AUTH_KEYS_MAX_WAITERS);
-        return 1;
-    }
+    buf_release(&err);
     struct waiter *w = vr_calloc(1, sizeof(*w));
     w->id = ++ak->next_id;
     w->token = vr_memdup(token, len);
@@ -236,6 +282,8 @@ int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, json_t
 
 void auth_keys_cancel(struct auth_keys *ak, uint64_t wait_id)
 {
+    if (!ak)
+        return;
     for (struct waiter **pp = &ak->waiters; *pp; pp = &(*pp)->next) {
         if ((*pp)->id == wait_id) {
             struct waiter *w = *pp;
@@ -258,17 +306,14 @@ void auth_keys_set_providers(struct auth_keys *ak, struct auth_providers *p)
     while (list) {
         struct waiter *w = list;
         list = w->next;
-        json_t *id = NULL;
         uint64_t again = 0;
-        struct buf e = BUF_INIT(4096);
-        int now = auth_keys_verify(ak, w->token, w->len, &id, &e, w->done, w->arg, &again);
-        if (now) {
-            w->done(w->arg, id != NULL, id, e.data);
-            json_decref(id);
-        } else {
+        struct auth_result res;
+        int now = auth_keys_verify(ak, w->token, w->len, &res, w->done, w->arg, &again);
+        if (now)
+            w->done(w->arg, &res);
+        else
             ak->waiters->id = w->id; /* the caller's wait id stays valid */
-        }
-        buf_release(&e);
+        auth_result_release(&res);
         waiter_free(w);
     }
 }

@@ -19,8 +19,20 @@
 
 struct auth_keys;
 
-/* ok: identity is the verified identity (borrowed for the call); else err says why. */
-typedef void (*auth_done_fn)(void *arg, int ok, const json_t *identity, const char *err);
+/* The outcome of a verification. Refusal codes (what clients see): "TokenExpired" (exp passed),
+ * "AuthUnavailable" (the provider's keys cannot be fetched now), "InvalidToken" (every other
+ * refusal). err never holds the token. */
+struct auth_result {
+    json_t *identity; /* the verified identity (owned; NULL: refused) */
+    double exp;       /* the token's exp, ms since the epoch (0: none) */
+    const char *code; /* refused: one of the codes above; NULL when verified */
+    char err[512];    /* refused: why */
+};
+void auth_result_init(struct auth_result *r);
+void auth_result_release(struct auth_result *r);
+
+/* r is borrowed for the call (take its identity with json_incref). */
+typedef void (*auth_done_fn)(void *arg, const struct auth_result *r);
 
 struct auth_keys *auth_keys_new(struct loop *loop);
 /* Pending verifications are dropped without their done being called. */
@@ -30,11 +42,11 @@ void auth_keys_free(struct auth_keys *ak);
 void auth_keys_set_providers(struct auth_keys *ak, struct auth_providers *p);
 size_t auth_keys_provider_count(const struct auth_keys *ak);
 
-/* Verifies `token`: 1 answered now (*identity (out) a new reference, or err says why: 0 ...);
- * 0 waiting: done(arg, ...) runs later from the loop unless auth_keys_cancel(*wait_id). A
- * refusal answered now returns 1 with *identity NULL. */
-int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, json_t **identity,
-                     struct buf *err, auth_done_fn done, void *arg, uint64_t *wait_id);
+/* Verifies `token`: 1 answered now into *r (out; the caller releases it); 0 waiting:
+ * done(arg, ...) runs later from the loop unless auth_keys_cancel(*wait_id). ak NULL: no
+ * providers (every token refused). */
+int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, struct auth_result *r,
+                     auth_done_fn done, void *arg, uint64_t *wait_id);
 void auth_keys_cancel(struct auth_keys *ak, uint64_t wait_id);
 size_t auth_keys_waiting(const struct auth_keys *ak);
 

@@ -24,6 +24,7 @@
 #include "base/rand.h"
 #include "net/ws.h"
 #include "proto/actions.h"
+#include "proto/auth_keys.h"
 #include "proto/convex_http.h"
 #include "proto/sync_int.h"
 #include "base/banned.h"
@@ -504,6 +505,56 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
     sync_schedule(s);
 }
 
+/* AuthError: the client stops the socket, fetches a fresh token (forceRefreshToken) and
+ * connects again with it; a second refusal of a fresh token makes it give up (onChange(false)),
+ * so a bad token does not loop. attempted = 0 (expiry, not an answer to Authenticate): a client
+ * waiting for its fresh token's confirmation ignores it. */
+static void send_auth_error(struct sync_conn *c, const char *m, uint64_t base, int attempted)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"AuthError\",\"error\":");
+    buf_append_json_str(&b, m, strlen(m));
+    buf_appendf(&b, ",\"baseVersion\":%" PRIu64 ",\"authUpdateAttempted\":%s}", base,
+                attempted ? "true" : "false");
+    sync_send_frame(c, &b);
+    buf_release(&b);
+}
+
+/* A User token's verdict. Accepted: the identity version moves on and the next Transition
+ * (forced, with every query re-run under the identity) confirms it to the client. Refused: the
+ * session goes on anonymously at the same identity version, and AuthError names why. */
+static void authenticate_verified(struct sync_conn *c, const struct auth_result *r, json_t *msg)
+{
+    struct sync_session *s = c->session;
+    uint64_t base = 0;
+    if (!s || c->failed)
+        return;
+    get_uint(json_object_get(msg, "baseVersion"), &base);
+    sync_session_set_identity(s, r->identity, r->exp);
+    if (r->identity) {
+        s->cvx->identity++;
+        s->cvx->force = 1;
+        sync_schedule(s);
+        return;
+    }
+    /* Convex's wording for a token it cannot verify, then the precise reason */
+    char m[700];
+    snprintf(m, sizeof m, "%s: %s",
+             !strcmp(r->code, "TokenExpired") ? "Token expired"
+             : !strcmp(r->code, "AuthUnavailable")
+                 ? "Could not fetch the auth provider's keys"
+                 : "Could not verify token claim",
+             r->err);
+    send_auth_error(c, m, base, 1);
+}
+
+void convex_sync_auth_expired(struct sync_session *s)
+{
+    if (!s->conn || s->conn->failed)
+        return;
+    send_auth_error(s->conn, "Token expired", s->cvx->identity, 0);
+}
+
 static void handle_authenticate(struct sync_conn *c, json_t *msg)
 {
     struct sync_session *s = c->session;
@@ -524,24 +575,22 @@ static void handle_authenticate(struct sync_conn *c, json_t *msg)
         return;
     }
     if (!strcmp(tt, "None")) {
+        sync_session_set_identity(s, NULL, 0);
         cv->identity++;
         cv->force = 1;
         sync_schedule(s);
         return;
     }
-    /* No token can be verified yet: refused, the identity stays. The client stops this socket,
-     * asks its token fetcher once more and gives up (onChange(false)) when the answer is the
-     * same, so this does not loop. */
-    const char *m = !strcmp(tt, "User")
-                        ? "No auth provider found matching the given token (no providers "
-                          "configured). Check convex/auth.config.ts."
-                        : "Admin authentication is not supported on this connection";
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"type\":\"AuthError\",\"error\":");
-    buf_append_json_str(&b, m, strlen(m));
-    buf_appendf(&b, ",\"baseVersion\":%" PRIu64 ",\"authUpdateAttempted\":true}", base);
-    sync_send_frame(c, &b);
-    buf_release(&b);
+    if (strcmp(tt, "User")) {
+        send_auth_error(c, "Admin authentication is not supported on this connection", base, 1);
+        return;
+    }
+    json_t *tv = json_object_get(msg, "value");
+    if (!json_is_string(tv)) {
+        send_fatal(c, "Authenticate with tokenType \"User\" needs `value`: the token (a string)");
+        return;
+    }
+    sync_auth_verify(c, json_string_value(tv), json_string_length(tv), msg, authenticate_verified);
 }
 
 /* An action running on the pool: its answer goes to the session that asked, if it still
@@ -609,7 +658,8 @@ static int submit_action(struct sync_conn *c, const struct js_function *fn, cons
     a->session_id = vr_strdup(c->session->id);
     a->serial = c->session->serial;
     snprintf(a->rid, sizeof a->rid, "%s", rid);
-    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), action_done, a);
+    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), c->session->identity,
+                               action_done, a);
     if (r == 0) {
         rc = 0;
         goto out;
@@ -689,7 +739,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
             }
         }
         struct js_call_opts o = {.idempotency_key = idem_key.len ? idem_key.data : NULL,
-                                 .args_value = args};
+                                 .args_value = args,
+                                 .identity = s->identity};
         buf_appendf(&frame, "{\"type\":\"%sResponse\",\"requestId\":%s,", what, rid);
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"result\":");
@@ -742,7 +793,17 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         send_fatal(c, "message is not valid JSON: %s (column %d)", jerr.text, jerr.column);
     else if (!json_is_object(msg) || !type)
         send_fatal(c, "a message must be a JSON object with a string `type`");
-    else if (!strcmp(type, "Connect"))
+    else if (!sync_auth_hold(c, msg))
+        convex_sync_dispatch(c, msg);
+    json_decref(msg);
+}
+
+void convex_sync_dispatch(struct sync_conn *c, json_t *msg)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (c->failed)
+        return;
+    if (!strcmp(type, "Connect"))
         handle_connect(c, msg);
     else if (strcmp(type, "ModifyQuerySet") && strcmp(type, "Mutation") && strcmp(type, "Action") &&
              strcmp(type, "Authenticate") && strcmp(type, "Event"))
@@ -760,7 +821,6 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     else if (!json_is_string(json_object_get(msg, "eventType")))
         send_fatal(c, "Event needs `eventType`: a string");
     /* else: an Event (client metrics) is accepted and dropped */
-    json_decref(msg);
 }
 
 /* Keep-alive: the client reconnects after 60 s without a message, so a connection sent nothing
@@ -787,6 +847,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     (void)reason;
     loop_timer_stop(c->sync->loop, &c->ping);
     sync_detach(c, 1); /* Convex resumes nothing: the session ends with its connection */
+    sync_auth_conn_end(c);
     c->ws = NULL;
     sync_out_clear(c);
     vr_free(c->outq);

@@ -274,7 +274,8 @@ static void action_done(void *arg, const struct js_result *res)
     vr_free(ha);
 }
 
-void http_action_run(struct shard *s, struct conn *c, struct http_request *req, size_t max_body)
+void http_action_run(struct shard *s, struct conn *c, struct http_request *req, size_t max_body,
+                     const char *identity)
 {
     const struct js_function *fn = s->rt ? js_runtime_find(s->rt, JS_HTTP_ACTION_PATH) : NULL;
     if (!fn || !s->actions) {
@@ -299,7 +300,7 @@ void http_action_run(struct shard *s, struct conn *c, struct http_request *req, 
              req->method.p, (int)(req->path.len < MAX_LOGGED_PATH ? req->path.len : MAX_LOGGED_PATH),
              req->path.p);
     conn_ref(c);
-    int r = action_pool_submit(s->actions, fn, args.data, args.len, action_done, ha);
+    int r = action_pool_submit(s->actions, fn, args.data, args.len, identity, action_done, ha);
     buf_release(&args);
     if (r < 0) {
         conn_unref(c);

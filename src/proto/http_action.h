@@ -24,9 +24,11 @@ int http_action_match(const struct shard *s, struct slice method, struct slice p
 /* Does the loaded app have an http.ts router at all? */
 int http_action_has_routes(const struct shard *s);
 
-/* Runs the matching route's HTTP action for req (http_action_match said yes) and answers c
- * now (refused: body over max_body -> 413, pool full -> 503) or when the action finishes. */
-void http_action_run(struct shard *s, struct conn *c, struct http_request *req, size_t max_body);
+/* Runs the matching route's HTTP action for req (http_action_match said yes) with the
+ * request's verified identity (JSON, or NULL: none; http_auth.h) and answers c now (refused:
+ * body over max_body -> 413, pool full -> 503) or when the action finishes. */
+void http_action_run(struct shard *s, struct conn *c, struct http_request *req, size_t max_body,
+                     const char *identity);
 
 /* Convex's answer when no route matches: 404 "No HttpAction routed for <path>". */
 void http_action_not_found(struct conn *c, struct slice path);

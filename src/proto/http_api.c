@@ -24,6 +24,7 @@
 #include "proto/convex_http.h"
 #include "proto/http_action.h"
 #include "proto/http_admin_env.h"
+#include "proto/http_auth.h"
 #include "proto/http_storage.h"
 #include "proto/deploy.h"
 #include "proto/static_client.h"
@@ -98,6 +99,7 @@ void http_api_flush(struct http_api *api, int batch_failed)
 
 void http_api_release(struct http_api *api, int batch_failed)
 {
+    http_auth_release(api);
     http_api_flush(api, batch_failed);
     vr_free(api->deferred);
     api->deferred = NULL;
@@ -370,7 +372,7 @@ static void action_done(void *arg, const struct js_result *res)
 
 static void submit_action(struct http_api *api, struct conn *c, const struct call_req *cr,
                           const struct js_function *fn, const char *args,
-                          const json_t *args_value)
+                          const json_t *args_value, const char *identity)
 {
     struct buf err = BUF_INIT(64 * 1024);
     if (js_runtime_check_args(api->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
@@ -384,7 +386,8 @@ static void submit_action(struct http_api *api, struct conn *c, const struct cal
     ha->c = c;
     ha->cr = *cr;
     conn_ref(c);
-    int r = action_pool_submit(api->shard->actions, fn, args, strlen(args), action_done, ha);
+    int r = action_pool_submit(api->shard->actions, fn, args, strlen(args), identity, action_done,
+                               ha);
     if (r < 0) {
         conn_unref(c);
         vr_free(ha);
@@ -409,8 +412,9 @@ out:
     buf_release(&err);
 }
 
+/* identity: the caller's verified identity JSON (http_auth.h), or NULL */
 static void handle_call(struct http_api *api, struct conn *c, struct http_request *req,
-                        const char *url_fn, int want_kind, int admin)
+                        const char *url_fn, int want_kind, int admin, const char *identity)
 {
     json_t *root = NULL;
     const char *path = NULL;
@@ -494,9 +498,10 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
             goto out;
         idempotency_key = idem_key.data;
     }
-    struct js_call_opts opts = { .idempotency_key = idempotency_key, .args_value = args_value };
+    struct js_call_opts opts = { .idempotency_key = idempotency_key, .args_value = args_value,
+                                 .identity = identity };
     if (fn->kind == JS_ACTION && api->shard->actions) {
-        submit_action(api, c, &cr, fn, args, opts.args_value);
+        submit_action(api, c, &cr, fn, args, opts.args_value, identity);
         goto out;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -509,6 +514,40 @@ out:
     buf_release(&idem_key);
     free(args);
     json_decref(root);
+}
+
+/* A function call with a Bearer token runs once the token is verified (http_auth.h). */
+struct call_target {
+    char url_fn[512]; /* "" for the body's path */
+    int want_kind;
+};
+
+static void run_verified_call(struct http_api *api, struct conn *c, struct http_request *req,
+                              const void *arg, const char *identity)
+{
+    const struct call_target *t = arg;
+    handle_call(api, c, req, t->url_fn[0] ? t->url_fn : NULL, t->want_kind, 0, identity);
+}
+
+static void authenticated_call(struct http_api *api, struct conn *c, struct http_request *req,
+                               const char *url_fn, int want_kind)
+{
+    struct call_target t = { .want_kind = want_kind };
+    const char *tok;
+    size_t len;
+    if (!http_auth_bearer(req, &tok, &len)) {
+        handle_call(api, c, req, url_fn, want_kind, 0, NULL);
+        return;
+    }
+    snprintf(t.url_fn, sizeof t.url_fn, "%s", url_fn ? url_fn : "");
+    /* a refusal answers in the request's shape (Convex's, or Vireo's) */
+    int convex = url_fn != NULL;
+    if (!convex) {
+        json_t *root = json_loadb(req->body.p, req->body.len, JSON_ALLOW_NUL, NULL);
+        convex = convex_http_is_convex(req, root);
+        json_decref(root);
+    }
+    http_auth_run(api, c, req, convex, run_verified_call, &t, sizeof t);
 }
 
 /* Convex's HTTP API `POST /api/run/<module path>/<function>`: any public function, its kind
@@ -547,7 +586,7 @@ static void handle_run(struct http_api *api, struct conn *c, struct http_request
     name[ident.len] = '\0';
     if (!colon && slash)
         name[slash - 1] = ':';
-    handle_call(api, c, req, name, -1, 0);
+    authenticated_call(api, c, req, name, -1);
 }
 
 static int admin_authorized(const struct http_api *api, const struct http_request *req)
@@ -787,6 +826,16 @@ int http_api_head(struct conn *c, struct http_request *req, void *arg)
     return http_storage_head(arg, c, req);
 }
 
+static void run_http_action(struct http_api *api, struct conn *c, struct http_request *req,
+                            const void *arg, const char *identity)
+{
+    (void)arg;
+    http_action_run(api->shard, c, req,
+                    api->max_http_action_body ? api->max_http_action_body
+                                              : HTTP_ACTION_BODY_DEFAULT,
+                    identity);
+}
+
 void http_api_handle(struct conn *c, struct http_request *req, void *arg)
 {
     struct http_api *api = arg;
@@ -802,9 +851,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
                    (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) &&
                     (path.len == 7 || path.p[7] == '/'));
     if (!reserved && http_action_match(api->shard, req->method, path)) {
-        http_action_run(api->shard, c, req,
-                        api->max_http_action_body ? api->max_http_action_body
-                                                  : HTTP_ACTION_BODY_DEFAULT);
+        http_auth_run(api, c, req, 1, run_http_action, NULL, 0);
         return;
     }
 
@@ -826,7 +873,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
             http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
             return;
         }
-        handle_call(api, c, req, NULL, calls[i].kind, 0);
+        authenticated_call(api, c, req, NULL, calls[i].kind);
         return;
     }
     if (path.len > 9 && !memcmp(path.p, "/api/run/", 9)) {
@@ -842,7 +889,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
         } else {
-            handle_call(api, c, req, NULL, -1, 1);
+            handle_call(api, c, req, NULL, -1, 1, NULL); /* the admin key is no JWT */
         }
         return;
     }

@@ -13,6 +13,7 @@
 
 struct sync;
 struct http_deferred;
+struct http_auth_hold;
 
 struct http_api {
     struct shard *shard;
@@ -32,6 +33,7 @@ struct http_api {
     /* answers computed inside an open batch wait for its commit (shard.h) */
     struct http_deferred *deferred;
     size_t n_deferred, cap_deferred;
+    struct http_auth_hold *auth_holds; /* requests waiting for a provider's keys (http_auth.h) */
 };
 
 /* Answers a call now, or after the open batch has committed (its body taken over). */

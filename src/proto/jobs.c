@@ -155,7 +155,9 @@ static void start_action(struct jobs *j, struct deferred *d)
         js_result_release(&res);
         return;
     }
-    int rc = action_pool_submit(s->actions, fn, d->args, strlen(d->args), on_action_done, r);
+    /* scheduled functions run with no identity, as in Convex */
+    int rc = action_pool_submit(s->actions, fn, d->args, strlen(d->args), NULL, on_action_done,
+                                r);
     if (rc == 0)
         return;
     j->running = r->next;

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
+#include "proto/auth_keys.h"
 #include "proto/crons.h"
 #include "sched/sched.h"
 #include "base/banned.h"
@@ -70,6 +71,7 @@ void shard_free(struct shard *s)
     vr_free(s->bundle);
     vr_free(s->bundle_name);
     vr_free(s->files_dir);
+    vr_free(s->auth_config);
     json_decref(s->env_file);
     live_free(s->live);
     store_close(s->store);
@@ -87,8 +89,32 @@ json_t *shard_env_json(struct shard *s, struct buf *err)
     return env;
 }
 
+/* The providers of a version: its auth.config's plus the server's HS256 secret. NULL (with err)
+ * when the config is bad. */
+static struct auth_providers *providers_of(struct shard *s, const char *config, struct buf *err)
+{
+    struct auth_providers *p = NULL;
+    if (auth_providers_new(config, config ? strlen(config) : 0, &p, err) < 0)
+        return NULL;
+    if (s->auth_refresh_s > 0)
+        auth_providers_set_refresh_min(p, s->auth_refresh_s);
+    const struct shard_jwt_secret *j = &s->jwt_secret;
+    if (j->secret && auth_providers_add_secret(p, j->issuer, j->audience, j->secret, j->len,
+                                               err) < 0) {
+        auth_providers_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err)
 {
+    struct auth_providers *providers = NULL;
     struct js_runtime *rt = NULL;
     char *env_text = NULL;
     int rc = -1;
@@ -104,6 +130,12 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     if (js_runtime_new(s->store, &opts, bundle, len, name, &rt, err) < 0)
         goto out;
     if (s->crons && crons_check(rt, err) < 0) {
+        js_runtime_free(rt);
+        goto out;
+    }
+    const char *auth_config = js_runtime_auth_config(rt);
+    int new_providers = !s->rt || !same_text(auth_config, s->auth_config);
+    if (new_providers && !(providers = providers_of(s, auth_config, err))) {
         js_runtime_free(rt);
         goto out;
     }
@@ -125,9 +157,23 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
     if (s->crons)
         crons_sync(s->crons);
+    if (new_providers) { /* the same auth.config keeps the keys fetched so far */
+        vr_free(s->auth_config);
+        s->auth_config = auth_config ? vr_strdup(auth_config) : NULL;
+        if (s->auth) {
+            if (auth_providers_count(providers))
+                log_info("auth", "%zu auth provider%s", auth_providers_count(providers),
+                         auth_providers_count(providers) == 1 ? "" : "s");
+            auth_keys_set_providers(s->auth, providers); /* waiting tokens are answered */
+        } else {
+            auth_providers_free(providers);
+        }
+        providers = NULL;
+    }
     log_info("app", "loaded %zu functions from \"%s\"", js_runtime_app_function_count(rt), name);
     rc = 0;
 out:
+    auth_providers_free(providers);
     free(env_text);
     return rc;
 }

@@ -13,7 +13,16 @@
 #include "store/store.h"
 
 struct action_pool;
+struct auth_keys;
 struct sched;
+
+/* An HS256 provider the server adds to the app's (`--jwt-secret`, for self-hosters). */
+struct shard_jwt_secret {
+    const char *secret;   /* at least JWT_MIN_HMAC_BYTES bytes; NULL: none; borrowed */
+    size_t len;
+    const char *issuer;   /* NULL: any iss */
+    const char *audience; /* NULL: any aud */
+};
 
 struct shard {
     struct store *store;
@@ -39,6 +48,13 @@ struct shard {
     char *files_dir;       /* where stored files live (ctx.storage), or NULL: in-memory db */
     json_t *env_file;      /* variables from a file (.env.local under `vireo dev`); those set
                               with `vireo env` (the store's) win over them; NULL: none */
+    struct auth_keys *auth; /* verifies tokens (proto/auth_keys.h) against the running
+                               version's auth.config providers plus jwt_secret; set by the
+                               caller with the loop (NULL: every token is refused) */
+    struct shard_jwt_secret jwt_secret;
+    double auth_refresh_s; /* an unknown kid refetches keys at most this often; 0: the default */
+    char *auth_config;     /* the providers' source: the running version's auth.config JSON
+                              (NULL: none); a load with the same one keeps the fetched keys */
 };
 
 /* store_opts may be NULL (the defaults: full durability). */
@@ -47,7 +63,8 @@ int shard_open(const char *db_path, const struct js_options *opts,
 void shard_free(struct shard *s);
 
 /* Loads a bundle; on success it replaces the running version and every live query re-runs, and
- * the action pool (if any) gets it for the actions that start from now on.
+ * the action pool (if any) gets it for the actions that start from now on. Its auth.config
+ * becomes s->auth's providers (a bad one fails the load, naming the field).
  * On failure the old version stays and err says why (file and line for JS errors). */
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err);
 

@@ -19,6 +19,7 @@
 #include "base/mem.h"
 #include "net/ws.h"
 #include "proto/actions.h"
+#include "proto/auth_keys.h"
 #include "proto/reply.h"
 #include "proto/sync_int.h"
 #include "base/banned.h"
@@ -202,7 +203,8 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
         /* a journaled (Convex) query runs with the journal its last run recorded */
         struct js_call_opts o = {.journaled = lq->journal != NULL,
                                  .journal = lq->journal,
-                                 .journal_len = lq->journal ? strlen(lq->journal) : 0};
+                                 .journal_len = lq->journal ? strlen(lq->journal) : 0,
+                                 .identity = lq->identity[0] ? lq->identity : NULL};
         js_call_ex(sh->rt, fn, args, strlen(args), &o, &res);
         if (res.txn)
             reads = store_txn_read_set(res.txn);
@@ -557,7 +559,8 @@ int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, co
     char *canon = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : vr_strdup("{}");
     int created;
     struct live_query *lq =
-        live_query_acquire_journal(sy->shard->live, path, canon, "", journal, &created);
+        live_query_acquire_journal(sy->shard->live, path, canon, s->identity ? s->identity : "",
+                                   journal, &created);
     free(canon);
     struct sync_sub *sub = vr_calloc(1, sizeof *sub);
     sub->query_id = query_id;
@@ -710,7 +713,8 @@ static int submit_action(struct sync_conn *c, const struct js_function *fn, cons
     a->session_id = vr_strdup(c->session->id);
     a->serial = c->session->serial;
     snprintf(a->rid, sizeof a->rid, "%s", rid);
-    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), action_done, a);
+    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), c->session->identity,
+                               action_done, a);
     if (r == 0) {
         rc = 0;
         goto out;
@@ -790,7 +794,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
             goto out; /* answered when it finishes */
     } else {
         struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
-                                  .args_value = (args && json_is_object(args)) ? args : NULL };
+                                  .args_value = (args && json_is_object(args)) ? args : NULL,
+                                  .identity = s->identity };
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"value\":");
             buf_append(&frame, res.value.data, res.value.len);
@@ -857,7 +862,97 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         json_decref(msg);
         return;
     }
+    if (!sync_auth_hold(c, msg))
+        sync_dispatch(c, msg);
+    json_decref(msg);
+}
+
+/* --- tokens: connect's `token` and `authenticate` (sync_auth.c) --- */
+
+static void send_authenticated(struct sync_conn *c, const json_t *identity, double exp_ms)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"authenticated\",\"identity\":");
+    sync_auth_append_identity(&b, identity);
+    if (identity && exp_ms > 0)
+        buf_appendf(&b, ",\"expiresAt\":%.0f}", exp_ms);
+    else
+        buf_append_str(&b, ",\"expiresAt\":null}");
+    sync_send_frame(c, &b);
+    buf_release(&b);
+}
+
+/* The verdict on a token: the session takes its identity, or goes on anonymously. */
+static void apply_verdict(struct sync_conn *c, const struct auth_result *r)
+{
+    struct sync_session *s = c->session;
+    if (!s)
+        return;
+    sync_session_set_identity(s, r->identity, r->exp);
+    if (r->identity) {
+        send_authenticated(c, r->identity, r->exp);
+        return;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&b, "{\"type\":\"authError\",\"code\":\"%s\",\"message\":", r->code);
+    buf_append_json_str(&b, r->err, strlen(r->err));
+    buf_append_str(&b, "}");
+    sync_send_frame(c, &b);
+    buf_release(&b);
+}
+
+static void connect_verified(struct sync_conn *c, const struct auth_result *r, json_t *msg)
+{
+    handle_connect(c, msg);
+    if (c->session && c->ws)
+        ws_set_deadline(c->ws, 0, 0, NULL); /* connected: the handshake deadline is met */
+    apply_verdict(c, r);
+}
+
+static void authenticate_verified(struct sync_conn *c, const struct auth_result *r, json_t *msg)
+{
+    (void)msg;
+    apply_verdict(c, r);
+}
+
+/* `token`: absent or null (anonymous), or a JWT string; -1 (answered) when it is neither. */
+static int token_of(struct sync_conn *c, json_t *msg, const char **tok, size_t *len)
+{
+    json_t *t = json_object_get(msg, "token");
+    *tok = NULL;
+    *len = 0;
+    if (!t || json_is_null(t))
+        return 0;
+    if (!json_is_string(t)) {
+        sync_send_error(c, "InvalidMessage", "`token` must be a string (a JWT) or null", NULL, NULL,
+                        0, -1);
+        return -1;
+    }
+    *tok = json_string_value(t);
+    *len = json_string_length(t);
+    return 0;
+}
+
+static void handle_authenticate(struct sync_conn *c, json_t *msg)
+{
+    const char *tok;
+    size_t len;
+    if (token_of(c, msg, &tok, &len) < 0)
+        return;
+    if (!tok) { /* sign out */
+        sync_session_set_identity(c->session, NULL, 0);
+        send_authenticated(c, NULL, 0);
+        return;
+    }
+    sync_auth_verify(c, tok, len, msg, authenticate_verified);
+}
+
+void sync_dispatch(struct sync_conn *c, json_t *msg)
+{
+    char idj[64];
     const char *type = json_string_value(json_object_get(msg, "type"));
+    const char *tok;
+    size_t tok_len;
     if (!type) {
         sync_send_error(c, "InvalidMessage", "a message needs a string `type`", NULL, NULL, 0, -1);
     } else if (!strcmp(type, "ping")) {
@@ -866,11 +961,19 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         sync_send_frame(c, &b);
         buf_release(&b);
     } else if (!strcmp(type, "connect")) {
+        if (token_of(c, msg, &tok, &tok_len) < 0)
+            return;
+        if (tok && !c->session) { /* the identity is set before anything of the session runs */
+            sync_auth_verify(c, tok, tok_len, msg, connect_verified);
+            return;
+        }
         handle_connect(c, msg);
         if (c->session && c->ws)
             ws_set_deadline(c->ws, 0, 0, NULL); /* connected: the handshake deadline is met */
+        if (c->session && c->session->identity) /* resumed without a token: anonymous */
+            sync_session_set_identity(c->session, NULL, 0);
     } else if (strcmp(type, "modifyQuerySet") && strcmp(type, "mutation") &&
-               strcmp(type, "action")) {
+               strcmp(type, "action") && strcmp(type, "authenticate")) {
         char m[200];
         snprintf(m, sizeof m, "unknown message type \"%.100s\"", type);
         const char *field = msg_id(msg, idj);
@@ -881,10 +984,11 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                         -1);
     } else if (!strcmp(type, "modifyQuerySet")) {
         handle_modify(c, msg);
+    } else if (!strcmp(type, "authenticate")) {
+        handle_authenticate(c, msg);
     } else {
         handle_call(c, msg, !strcmp(type, "mutation") ? JS_MUTATION : JS_ACTION);
     }
-    json_decref(msg);
 }
 
 static void on_close(struct ws *ws, int code, const char *reason, void *arg)
@@ -893,6 +997,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     /* a close frame with 1000 or without a code: the client closed on purpose, it will not
      * resume (a client that drops to reconnect sends another code, or none at all) */
     sync_detach(c, code == WS_CLOSE_NORMAL || code == 1005 /* no status code */);
+    sync_auth_conn_end(c);
     c->ws = NULL;
     sync_out_clear(c);
     vr_free(c->outq);

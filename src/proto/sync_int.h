@@ -19,8 +19,12 @@
 #define SESSION_SECRET_BYTES 16
 
 struct sync_session;
+struct sync_conn;
 struct retained_addr;
 struct convex_session;
+struct auth_result;
+
+#define SYNC_MAX_HELD 1000 /* messages a connection may send while its token is being verified */
 
 /* One live query of one session: the client's queryId bound to a shared live query. */
 struct sync_sub {
@@ -64,6 +68,10 @@ struct sync_session {
     struct timer retention;
     struct convex_session *cvx; /* Convex's protocol (convex_sync.c) speaks for this session;
                                    NULL on /api/sync */
+    char *identity;         /* the verified identity (canonical JSON) its queries, mutations and
+                               actions run with; NULL: anonymous (sync_auth.c) */
+    double auth_exp;        /* ms since the epoch when its token expires; 0: none */
+    struct timer auth_timer; /* fires at auth_exp: the session becomes anonymous */
 };
 
 struct sync_response {
@@ -103,6 +111,14 @@ struct sync_conn {
     int failed;          /* Convex: a FatalError went out, the connection is closing */
     int sent_since_ping; /* Convex: a message was queued since the last keep-alive tick */
     struct timer ping;   /* Convex: the keep-alive timer (sends Ping on a quiet connection) */
+    /* a token being verified while its provider's keys are fetched (sync_auth.c): the message
+     * that carried it, and the messages that came after it, held until the verdict */
+    int auth_waiting;
+    uint64_t auth_wait;
+    json_t *auth_msg;
+    void (*auth_apply)(struct sync_conn *c, const struct auth_result *r, json_t *msg);
+    json_t **held;
+    size_t n_held, cap_held;
 };
 
 struct sync {
@@ -150,6 +166,35 @@ void sync_retained_unlink(struct sync_session *s);
 void sync_session_free(struct sync_session *s);
 struct sync_session *sync_session_new(struct sync *sy, const char *id);
 void sync_detach(struct sync_conn *c, int end);
+
+/* Each protocol's handling of one parsed message (sync.c, convex_sync.c). */
+void sync_dispatch(struct sync_conn *c, json_t *msg);
+void convex_sync_dispatch(struct sync_conn *c, json_t *msg);
+/* Convex: the session's token expired (sync_auth.c's timer): tell the client (AuthError). */
+void convex_sync_auth_expired(struct sync_session *s);
+
+/* sync_auth.c: tokens on sync connections */
+typedef void (*sync_auth_apply_fn)(struct sync_conn *c, const struct auth_result *r,
+                                   json_t *msg);
+/* Verifies tok (never logged) and calls apply(c, verdict, msg) now or once the provider's keys
+ * arrive; meanwhile the connection's next messages are held (sync_auth_hold) and then handled
+ * in order. */
+void sync_auth_verify(struct sync_conn *c, const char *tok, size_t len, json_t *msg,
+                      sync_auth_apply_fn apply);
+/* While c waits for a verification: msg is held (a reference taken) and 1 returned; past
+ * SYNC_MAX_HELD messages the connection is closed. 0: not waiting, handle it now. */
+int sync_auth_hold(struct sync_conn *c, json_t *msg);
+/* The connection is going: its verification is canceled and the held messages dropped. */
+void sync_auth_conn_end(struct sync_conn *c);
+/* Sets the identity s runs with (NULL: anonymous) and its expiry (ms; 0: none). If it changed,
+ * every query of s moves to the live query of the new identity and is sent in the session's
+ * next transition. */
+void sync_session_set_identity(struct sync_session *s, const json_t *identity, double exp_ms);
+void sync_session_auth_init(struct sync_session *s);
+void sync_session_auth_release(struct sync_session *s);
+/* The verdict's identity as the client sees it in `authenticated`: {tokenIdentifier, subject,
+ * issuer} (appended to b), or null. */
+void sync_auth_append_identity(struct buf *b, const json_t *identity);
 
 /* sync_out.c */
 void sync_out_clear(struct sync_conn *c);

@@ -176,6 +176,7 @@ void sync_session_free(struct sync_session *s)
 {
     struct sync *sy = s->sync;
     loop_timer_stop(sy->loop, &s->retention);
+    sync_session_auth_release(s);
     sync_retained_unlink(s);
     session_drop_all_subs(s);
     hmap_release(&s->subs);
@@ -213,6 +214,7 @@ struct sync_session *sync_session_new(struct sync *sy, const char *id)
     hmap_init(&s->subs);
     buf_init(&s->removed, BUF_NOLIMIT);
     timer_init(&s->retention, retention_expired, s);
+    sync_session_auth_init(s);
     hmap_put(&sy->sessions, s->id, strlen(s->id), s);
     sy->stats.sessions++;
     return s;

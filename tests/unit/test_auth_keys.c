@@ -39,17 +39,18 @@ static void idp(struct conn *c, struct http_request *req, void *arg)
 
 struct answer {
     int called, ok;
-    char sub[64], err[256];
+    char sub[64], err[600];
 };
 
-static void on_done(void *arg, int ok, const json_t *identity, const char *err_text)
+static void on_done(void *arg, const struct auth_result *r)
 {
     struct answer *a = arg;
     a->called++;
-    a->ok = ok;
+    a->ok = r->identity != NULL;
     snprintf(a->sub, sizeof(a->sub), "%s",
-             ok ? json_string_value(json_object_get(identity, "subject")) : "");
-    snprintf(a->err, sizeof(a->err), "%s", err_text ? err_text : "");
+             a->ok ? json_string_value(json_object_get(r->identity, "subject")) : "");
+    snprintf(a->err, sizeof(a->err), "%s%s%s", r->code ? r->code : "", r->code ? ": " : "",
+             r->err);
     loop_stop(L);
 }
 
@@ -101,13 +102,13 @@ TEST(first_token_waits_for_keys_then_all_answer_at_once)
 {
     struct auth_keys *ak = keys_for("");
     struct buf tok = BUF_INIT(BUF_NOLIMIT), err = BUF_INIT(1024);
-    json_t *id = NULL;
+    struct auth_result res;
     uint64_t wait = 0;
     struct answer a = { 0 }, b = { 0 };
     token(&tok, "e1", "alice");
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &a, &wait), 0);
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &a, &wait), 0);
     token(&tok, "e1", "bob");
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &b, &wait), 0);
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &b, &wait), 0);
     CHECK_EQ_INT(auth_keys_waiting(ak), 2);
     while (!(a.called && b.called))
         run_until_stopped();
@@ -118,15 +119,17 @@ TEST(first_token_waits_for_keys_then_all_answer_at_once)
     CHECK_EQ_INT(jwks_hits, 1);
     /* keys known: answered now */
     token(&tok, "e1", "carol");
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &a, &wait), 1);
-    CHECK_EQ_STR(json_string_value(json_object_get(id, "subject")), "carol");
-    json_decref(id);
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &a, &wait), 1);
+    CHECK_EQ_STR(json_string_value(json_object_get(res.identity, "subject")), "carol");
+    CHECK(res.exp > 1e12 && res.code == NULL);
+    auth_result_release(&res);
     /* an unknown kid right after the fetch: refused now, no refetch */
     token(&tok, "rotated", "dave");
     buf_reset(&err);
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &a, &wait), 1);
-    CHECK(id == NULL);
-    CHECK(strstr(err.data, "no key with the token's kid `rotated`"));
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &a, &wait), 1);
+    CHECK(res.identity == NULL);
+    CHECK_EQ_STR(res.code, "InvalidToken");
+    CHECK(strstr(res.err, "no key with the token's kid `rotated`"));
     CHECK_EQ_INT(jwks_hits, 1);
     auth_keys_free(ak);
     buf_release(&tok);
@@ -138,7 +141,7 @@ TEST(unreachable_provider_cancel_and_replaced_providers)
     /* discovery answers 500 */
     struct auth_keys *ak = keys_for("/down");
     struct buf tok = BUF_INIT(BUF_NOLIMIT), err = BUF_INIT(1024);
-    json_t *id = NULL;
+    struct auth_result res;
     uint64_t wait = 0;
     struct answer a = { 0 }, c = { 0 };
     char header[64], payload[256];
@@ -147,31 +150,33 @@ TEST(unreachable_provider_cancel_and_replaced_providers)
              "{\"iss\":\"http://127.0.0.1:%d/down\",\"aud\":\"app\",\"sub\":\"x\",\"exp\":%.0f}",
              server_port(S), (double)time(NULL) + 3600);
     make_token(&tok, header, payload, "ES256");
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &a, &wait), 0);
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &a, &wait), 0);
     /* a second waiter, canceled: never called */
     uint64_t wait2 = 0;
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &c, &wait2), 0);
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &c, &wait2), 0);
     auth_keys_cancel(ak, wait2);
     CHECK_EQ_INT(auth_keys_waiting(ak), 1);
     while (!a.called)
         run_until_stopped();
     CHECK(!a.ok);
+    CHECK(strstr(a.err, "AuthUnavailable: "));
     CHECK(strstr(a.err, "could not be fetched") || strstr(a.err, "not available"));
     CHECK_EQ_INT(c.called, 0);
     /* right after the failure: refused at once, without a new fetch */
     buf_reset(&err);
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &a, &wait), 1);
-    CHECK(strstr(err.data, "could not be fetched"));
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &a, &wait), 1);
+    CHECK_EQ_STR(res.code, "AuthUnavailable");
+    CHECK(strstr(res.err, "could not be fetched"));
     /* a waiter when the providers are replaced is answered against the new ones */
     auth_keys_free(ak);
     ak = keys_for("");
     struct answer d = { 0 };
     token(&tok, "e1", "erin");
-    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &id, &err, on_done, &d, &wait), 0);
+    CHECK_EQ_INT(auth_keys_verify(ak, tok.data, tok.len, &res, on_done, &d, &wait), 0);
     auth_keys_set_providers(ak, NULL);
     CHECK_EQ_INT(d.called, 1);
     CHECK(!d.ok);
-    CHECK(strstr(d.err, "accepts no tokens"));
+    CHECK(strstr(d.err, "No auth provider found matching the given token"));
     auth_keys_free(ak);
     buf_release(&tok);
     buf_release(&err);

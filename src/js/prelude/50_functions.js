@@ -241,9 +241,19 @@ globalThis.console = {
 
 /* ---- ctx ---- */
 
-const auth = Object.freeze({
+/* ctx.auth of one call: identityText is the verified identity's JSON (the server checked the
+ * token; auth/identity.h made it) or null. Each getUserIdentity() returns a fresh copy, so a
+ * function that changes it changes nothing else. */
+const anonymousAuth = Object.freeze({
     async getUserIdentity() { return null; },
 });
+
+function makeAuth(identityText) {
+    if (typeof identityText !== "string") return anonymousAuth;
+    return Object.freeze({
+        async getUserIdentity() { return JSON.parse(identityText); },
+    });
+}
 
 let nestedChain = Promise.resolve();
 
@@ -311,7 +321,7 @@ function abandon(id) {
     timersRun(3, id);
 }
 
-function runNested(kind, ref, args) {
+function runNested(kind, ref, args, identityText) {
     const what = "ctx.run" + KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1) + "()";
     let path, argsText;
     try {
@@ -320,12 +330,12 @@ function runNested(kind, ref, args) {
     } catch (e) {
         return Promise.reject(e);
     }
-    if (kind === ACTION) return nestedExec(kind, path, argsText);
+    if (kind === ACTION) return nestedExec(kind, path, argsText, identityText);
     /* one transaction at a time: queries and mutations started by an action run one after
      * another (each action has its own chain) */
     const info = execInfo.get(params[4]);
     const chain = info ? info.chain : nestedChain;
-    const p = chain.then(() => nestedExec(kind, path, argsText));
+    const p = chain.then(() => nestedExec(kind, path, argsText, identityText));
     if (info) info.chain = p.then(() => undefined, () => undefined);
     else nestedChain = p.then(() => undefined, () => undefined);
     return p;
@@ -333,7 +343,7 @@ function runNested(kind, ref, args) {
 
 /* On an action worker (a runtime without a store) queries and mutations run on the shard's
  * thread: the host sends them there and the action waits (suspended) until they committed. */
-function remoteExec(kind, path, argsText) {
+function remoteExec(kind, path, argsText, identityText) {
     return opBegin((ok, s) => {
         if (ok) return decode(s[0]);
         const [text, code, data] = s;
@@ -341,11 +351,11 @@ function remoteExec(kind, path, argsText) {
         const e = new Error(text);
         e.code = code;
         throw e;
-    }, 0 /* JS_OP_REMOTE */, kind, path, argsText).promise;
+    }, 0 /* JS_OP_REMOTE */, kind, path, argsText, identityText).promise;
 }
 
-async function nestedExec(kind, path, argsText) {
-    if (kind !== ACTION && native.remote) return remoteExec(kind, path, argsText);
+async function nestedExec(kind, path, argsText, identityText) {
+    if (kind !== ACTION && native.remote) return remoteExec(kind, path, argsText, identityText);
     const handler = native.nestedBegin(kind, path, argsText);
     const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3, pageRun];
     pageRunStart(undefined);
@@ -357,7 +367,7 @@ async function nestedExec(kind, path, argsText) {
     }
     let ok = false, text;
     try {
-        const r = await handler(makeCtx(kind), decode(argsText));
+        const r = await handler(makeCtx(kind, identityText), decode(argsText));
         text = encode(r, "return value");
         native.checkReturns(path, text);
         ok = true;
@@ -368,7 +378,9 @@ async function nestedExec(kind, path, argsText) {
     return decode(text);
 }
 
-function makeCtx(kind) {
+/* identityText: the call's identity (makeAuth); an action's nested calls run with it. */
+function makeCtx(kind, identityText) {
+    const auth = makeAuth(identityText);
     if (kind === QUERY) return { db: reader, auth, storage: storageReader };
     if (kind === MUTATION)
         return { db: writer, auth, storage: storageWriter, scheduler: mutationScheduler };
@@ -376,9 +388,9 @@ function makeCtx(kind) {
         auth,
         storage: storageAction,
         scheduler: actionScheduler,
-        runQuery: (ref, args) => runNested(QUERY, ref, args),
-        runMutation: (ref, args) => runNested(MUTATION, ref, args),
-        runAction: (ref, args) => runNested(ACTION, ref, args),
+        runQuery: (ref, args) => runNested(QUERY, ref, args, identityText),
+        runMutation: (ref, args) => runNested(MUTATION, ref, args, identityText),
+        runAction: (ref, args) => runNested(ACTION, ref, args, identityText),
     };
 }
 
@@ -402,8 +414,9 @@ function errorResult(e) {
 const params = native.params; /* Float64Array shared with C: kind, seed lo, seed hi, now, exec id */
 
 /* Entry point from C for one top-level execution; reports through native.done(execId, ...).
- * journal: the query journal of a journaled query run (null: none yet), undefined otherwise. */
-function run(handler, path, argsText, journal) {
+ * journal: the query journal of a journaled query run (null: none yet), undefined otherwise.
+ * identityText: the caller's verified identity as JSON, or null (js_call_opts.identity). */
+function run(handler, path, argsText, journal, identityText) {
     const kind = params[0], execId = params[4];
     const pr = pageRunStart(journal);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
@@ -433,7 +446,7 @@ function run(handler, path, argsText, journal) {
         const args = decode(argsText);
         if (args === null || typeof args !== "object" || Array.isArray(args))
             throw new TypeError("arguments must be an object");
-        r = handler(makeCtx(kind), args);
+        r = handler(makeCtx(kind, identityText), args);
     } catch (e) {
         finish(false, e);
         return;
@@ -499,7 +512,19 @@ function load() {
     } else {
         schemaIndexes = null;
     }
-    return { functions: JSON.stringify(functions), schema, handlers, crons,
+    let authConfig = null;
+    if (app.authConfig !== undefined && app.authConfig !== null) {
+        let c = app.authConfig;
+        if (c && typeof c === "object" && c.default !== undefined) c = c.default;
+        try {
+            authConfig = JSON.stringify(c);
+        } catch (e) {
+            throw new Error(`auth.config: the default export is not plain data: ${e.message}`);
+        }
+        if (typeof authConfig !== "string")
+            throw new Error("auth.config: the default export must be {providers: [...]}");
+    }
+    return { functions: JSON.stringify(functions), schema, handlers, crons, authConfig,
              httpRoutes: httpRoutes ? JSON.stringify(httpRoutes) : null };
 }
 

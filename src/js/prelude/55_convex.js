@@ -223,7 +223,8 @@ function httpActionGeneric(handler) {
     };
     fn.isHttp = true;
     fn.isRegistered = true;
-    fn.invokeHttpAction = async (request) => handler(makeCtx(ACTION), request);
+    /* ctx: the system action's (with the request's identity) */
+    fn.invokeHttpAction = async (request, ctx) => handler(ctx || makeCtx(ACTION, null), request);
     fn._handler = handler;
     return fn;
 }

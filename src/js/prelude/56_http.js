@@ -62,7 +62,7 @@ async function runHttpAction(ctx, a) {
     if (typeof endpoint.invokeHttpAction !== "function")
         throw new TypeError(`the handler of ${method} ${route} is not an HTTP action: wrap it ` +
             `in httpAction(async (ctx, request) => ...)`);
-    const r = await endpoint.invokeHttpAction(request);
+    const r = await endpoint.invokeHttpAction(request, ctx);
     const parts = fetchResponseParts(r);
     if (parts === null) {
         const e = new Error(`the HTTP action for ${method} ${route} returned ` +

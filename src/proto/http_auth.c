@@ -1,0 +1,151 @@
+/* http_auth: Bearer tokens on HTTP requests (http_auth.h). A held request owns a copy of the
+ * request (one allocation: the slices point into it) and a reference on its connection; it is
+ * on the api's list until its verification answers or the server stops. */
+#include "proto/http_auth.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/mem.h"
+#include "proto/auth_keys.h"
+#include "proto/convex_http.h"
+
+#include "base/banned.h"
+
+struct http_auth_hold {
+    struct http_api *api;
+    struct conn *c;
+    struct http_request req; /* slices into `copy` */
+    char *copy;
+    int convex;
+    http_auth_run_fn run;
+    void *arg;
+    uint64_t wait_id;
+    struct http_auth_hold *prev, *next;
+};
+
+int http_auth_bearer(const struct http_request *req, const char **tok, size_t *len)
+{
+    const struct slice *h = http_header_get(req, "authorization");
+    static const char prefix[] = "Bearer ";
+    if (!h || h->len < sizeof prefix - 1 || strncasecmp(h->p, prefix, sizeof prefix - 1))
+        return 0;
+    size_t off = sizeof prefix - 1;
+    while (off < h->len && h->p[off] == ' ')
+        off++;
+    *tok = h->p + off;
+    *len = h->len - off;
+    return 1;
+}
+
+static void refuse(struct conn *c, int convex, const struct auth_result *r)
+{
+    if (!convex) {
+        http_api_respond_error(c, 401, r->code, r->err, NULL);
+        return;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    convex_http_request_error(&b, r->code, r->err);
+    http_respond(c, 401, "application/json", b.data, b.len, "Access-Control-Allow-Origin: *\r\n");
+    buf_release(&b);
+}
+
+/* Runs the request's function with the verdict's identity, or refuses it. */
+static void answer(struct http_api *api, struct conn *c, struct http_request *req, int convex,
+                   http_auth_run_fn run, const void *arg, const struct auth_result *r)
+{
+    if (!r->identity) {
+        refuse(c, convex, r);
+        return;
+    }
+    char *text = json_dumps(r->identity, JSON_COMPACT | JSON_SORT_KEYS);
+    run(api, c, req, arg, text);
+    free(text); /* jansson's allocation */
+}
+
+static void copy_slice(struct slice *s, char **at)
+{
+    if (s->len)
+        memcpy(*at, s->p, s->len);
+    s->p = *at;
+    *at += s->len;
+}
+
+static void hold_free(struct http_auth_hold *h)
+{
+    struct http_api *api = h->api;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        api->auth_holds = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    conn_unref(h->c);
+    vr_free(h->copy);
+    vr_free(h->arg);
+    vr_free(h);
+}
+
+static void on_verified(void *arg, const struct auth_result *r)
+{
+    struct http_auth_hold *h = arg;
+    if (!conn_is_closed(h->c))
+        answer(h->api, h->c, &h->req, h->convex, h->run, h->arg, r);
+    hold_free(h);
+}
+
+void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int convex,
+                   http_auth_run_fn run, const void *arg, size_t arg_len)
+{
+    const char *tok = NULL;
+    size_t len = 0;
+    if (!http_auth_bearer(req, &tok, &len)) {
+        run(api, c, req, arg, NULL);
+        return;
+    }
+    struct http_auth_hold *h = vr_calloc(1, sizeof *h);
+    struct auth_result r;
+    if (auth_keys_verify(api->shard->auth, tok, len, &r, on_verified, h, &h->wait_id)) {
+        vr_free(h);
+        answer(api, c, req, convex, run, arg, &r);
+        auth_result_release(&r);
+        return;
+    }
+    /* waiting for keys: keep what the answer needs */
+    h->api = api;
+    h->c = c;
+    h->convex = convex;
+    h->run = run;
+    h->arg = arg_len ? vr_memdup(arg, arg_len) : NULL;
+    h->req = *req;
+    size_t n = req->method.len + req->target.len + req->path.len + req->query.len +
+               req->body.len;
+    for (size_t i = 0; i < req->n_headers; i++)
+        n += req->headers[i].name.len + req->headers[i].value.len;
+    char *at = h->copy = vr_malloc(n ? n : 1);
+    copy_slice(&h->req.method, &at);
+    copy_slice(&h->req.target, &at);
+    copy_slice(&h->req.path, &at);
+    copy_slice(&h->req.query, &at);
+    copy_slice(&h->req.body, &at);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        copy_slice(&h->req.headers[i].name, &at);
+        copy_slice(&h->req.headers[i].value, &at);
+    }
+    conn_ref(c);
+    h->next = api->auth_holds;
+    if (h->next)
+        h->next->prev = h;
+    api->auth_holds = h;
+}
+
+void http_auth_release(struct http_api *api)
+{
+    while (api->auth_holds) {
+        struct http_auth_hold *h = api->auth_holds;
+        auth_keys_cancel(api->shard->auth, h->wait_id);
+        hold_free(h);
+    }
+}

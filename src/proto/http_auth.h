@@ -1,0 +1,34 @@
+/* http_auth: the caller's identity on the HTTP paths (function calls and HTTP actions). The
+ * request's `Authorization: Bearer <token>` is verified by the shard's auth_keys before its
+ * function runs; a refused token is answered 401 with a JSON error and runs nothing. A token
+ * whose provider's keys are being fetched holds the request (copied, its connection referenced)
+ * without blocking the loop. The token is never logged. */
+#ifndef VR_PROTO_HTTP_AUTH_H
+#define VR_PROTO_HTTP_AUTH_H
+
+#include <stddef.h>
+
+#include "net/server.h"
+#include "proto/http_api.h"
+
+/* What runs once the identity is known: identity is the verified identity's JSON (NULL: the
+ * request had no Bearer token); req and arg are valid for the call only. */
+typedef void (*http_auth_run_fn)(struct http_api *api, struct conn *c, struct http_request *req,
+                                 const void *arg, const char *identity);
+
+/* The Bearer token of req (1, *tok and *len set) or none (0): no Authorization header, or one of
+ * another scheme (Convex's admin "Convex <key>", Basic, ...), which is left to the handler. */
+int http_auth_bearer(const struct http_request *req, const char **tok, size_t *len);
+
+/* Calls run(api, c, req, arg, identity) now or, if the keys must be fetched first, later (arg is
+ * copied: arg_len bytes). A refused token is answered here: 401 with
+ * {"code", "message"} when `convex` (Convex's shape) or Vireo's
+ * {"status":"error","errorCode","errorMessage"}; the codes are InvalidToken, TokenExpired and
+ * AuthUnavailable (auth_keys.h). */
+void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int convex,
+                   http_auth_run_fn run, const void *arg, size_t arg_len);
+
+/* Drops the requests still waiting for keys (shutdown): their connections are released. */
+void http_auth_release(struct http_api *api);
+
+#endif
