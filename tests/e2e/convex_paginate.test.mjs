@@ -6,10 +6,14 @@
 // inside a loaded page and one inserted at the first page's top each show exactly once (the
 // pages' ends held by the query journal: re-runs counted on /api/metrics); a first page grown
 // past twice its size is split by the hook without losing or doubling a message; a reload starts
-// the pages over. The page shows the history oldest first, so the newest message is the last item.
+// the pages over; after a dropped connection the hook re-adds its pages with their journals and
+// they keep their ends; a deploy that changes the query's order fails the live pages with
+// InvalidCursor and the hook starts over. The page shows the history oldest first, so the newest
+// message is the last item.
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { REPO, sleep, waitFor, metrics, metricsDelta } from "../integration/helpers.mjs";
 import { launchBrowser, startExample } from "./helpers.mjs";
@@ -303,3 +307,29 @@ test("an empty chat fills up live: one page grows and splits; after a reconnect 
         await waitShown(ada, all, "Exhausted");
         assert.deepEqual(ada.errors, []);
     });
+
+test("a deploy that changes the pages' order: the hook gets InvalidCursor and starts over", { timeout: 120000 }, async () => {
+    srv = await startChat();
+    for (let i = 1; i <= 15; i++) await send("seed", `message ${i}`);
+    const ada = await openChat("ada");
+    await waitShown(ada, seeds(6, 15), "CanLoadMore");
+    await ada.click("#load-more");
+    await waitShown(ada, seeds(1, 15), "Exhausted");
+
+    // the app's messages:page now reads oldest first: the live pages' journal and cursor belong to
+    // another query (another order), the server fails them with InvalidCursor, and Convex's hook
+    // resets to a new first page
+    const file = path.join(srv.dir, "convex/messages.ts");
+    const src = fs.readFileSync(file, "utf8");
+    assert.ok(src.includes('.order("desc").paginate('));
+    const from = srv.stderr.length;
+    fs.writeFileSync(file, src.replace('.order("desc").paginate(', '.order("asc").paginate('));
+    await waitFor(() => /loaded 4 functions/.test(srv.stderr.slice(from)), { timeout: 15000, what: "the reload" });
+    // the first page is now the oldest 10 (shown reversed: the page reverses what it gets)
+    await waitShown(ada, seeds(1, 10).reverse(), "CanLoadMore");
+    const warned = ada.errors.filter((e) => /usePaginatedQuery hit error, resetting pagination state: .*InvalidCursor/.test(e));
+    assert.ok(warned.length >= 1, JSON.stringify(ada.errors));
+    assert.deepEqual(ada.errors.filter((e) => !warned.includes(e)), []);
+    await ada.click("#load-more");
+    await waitShown(ada, seeds(1, 15).reverse(), "Exhausted");
+});
