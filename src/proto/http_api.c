@@ -547,7 +547,7 @@ static void authenticated_call(struct http_api *api, struct conn *c, struct http
         convex = convex_http_is_convex(req, root);
         json_decref(root);
     }
-    http_auth_run(api, c, req, convex, run_verified_call, &t, sizeof t);
+    http_auth_run(api, c, req, convex ? HTTP_AUTH_CONVEX : 0, run_verified_call, &t, sizeof t);
 }
 
 /* Convex's HTTP API `POST /api/run/<module path>/<function>`: any public function, its kind
@@ -851,7 +851,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
                    (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) &&
                     (path.len == 7 || path.p[7] == '/'));
     if (!reserved && http_action_match(api->shard, req->method, path)) {
-        http_auth_run(api, c, req, 1, run_http_action, NULL, 0);
+        http_auth_run(api, c, req, HTTP_AUTH_CONVEX | HTTP_AUTH_LENIENT, run_http_action, NULL, 0);
         return;
     }
 

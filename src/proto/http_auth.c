@@ -19,7 +19,7 @@ struct http_auth_hold {
     struct conn *c;
     struct http_request req; /* slices into `copy` */
     char *copy;
-    int convex;
+    int how;
     http_auth_run_fn run;
     void *arg;
     uint64_t wait_id;
@@ -52,12 +52,25 @@ static void refuse(struct conn *c, int convex, const struct auth_result *r)
     buf_release(&b);
 }
 
+/* An HTTP action's run with its Authorization header refused: the reason, marked. */
+static void run_refused(struct http_api *api, struct conn *c, struct http_request *req,
+                        http_auth_run_fn run, const void *arg, const char *why)
+{
+    struct buf mark = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&mark, "%c%s", HTTP_AUTH_ERROR_MARK, why);
+    run(api, c, req, arg, mark.data);
+    buf_release(&mark);
+}
+
 /* Runs the request's function with the verdict's identity, or refuses it. */
-static void answer(struct http_api *api, struct conn *c, struct http_request *req, int convex,
+static void answer(struct http_api *api, struct conn *c, struct http_request *req, int how,
                    http_auth_run_fn run, const void *arg, const struct auth_result *r)
 {
     if (!r->identity) {
-        refuse(c, convex, r);
+        if (how & HTTP_AUTH_LENIENT)
+            run_refused(api, c, req, run, arg, r->err);
+        else
+            refuse(c, how & HTTP_AUTH_CONVEX, r);
         return;
     }
     char *text = json_dumps(r->identity, JSON_COMPACT | JSON_SORT_KEYS);
@@ -92,31 +105,36 @@ static void on_verified(void *arg, const struct auth_result *r)
 {
     struct http_auth_hold *h = arg;
     if (!conn_is_closed(h->c))
-        answer(h->api, h->c, &h->req, h->convex, h->run, h->arg, r);
+        answer(h->api, h->c, &h->req, h->how, h->run, h->arg, r);
     hold_free(h);
 }
 
-void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int convex,
+void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int how,
                    http_auth_run_fn run, const void *arg, size_t arg_len)
 {
     const char *tok = NULL;
     size_t len = 0;
     if (!http_auth_bearer(req, &tok, &len)) {
-        run(api, c, req, arg, NULL);
+        if ((how & HTTP_AUTH_LENIENT) && http_header_get(req, "authorization"))
+            run_refused(api, c, req, run, arg,
+                        "the Authorization header is not `Bearer <token>` of an auth provider "
+                        "of this app");
+        else
+            run(api, c, req, arg, NULL);
         return;
     }
     struct http_auth_hold *h = vr_calloc(1, sizeof *h);
     struct auth_result r;
     if (auth_keys_verify(api->shard->auth, tok, len, &r, on_verified, h, &h->wait_id)) {
         vr_free(h);
-        answer(api, c, req, convex, run, arg, &r);
+        answer(api, c, req, how, run, arg, &r);
         auth_result_release(&r);
         return;
     }
     /* waiting for keys: keep what the answer needs */
     h->api = api;
     h->c = c;
-    h->convex = convex;
+    h->how = how;
     h->run = run;
     h->arg = arg_len ? vr_memdup(arg, arg_len) : NULL;
     h->req = *req;

@@ -20,12 +20,22 @@ typedef void (*http_auth_run_fn)(struct http_api *api, struct conn *c, struct ht
  * another scheme (Convex's admin "Convex <key>", Basic, ...), which is left to the handler. */
 int http_auth_bearer(const struct http_request *req, const char **tok, size_t *len);
 
+#define HTTP_AUTH_CONVEX 1  /* refusals in Convex's shape */
+#define HTTP_AUTH_LENIENT 2 /* HTTP actions: a refused token does not stop the request */
+
+/* The identity text an HTTP action runs with when its Authorization header was refused: this
+ * marker, then the reason. The prelude's ctx.auth.getUserIdentity() throws it (as Convex's HTTP
+ * actions do: the request goes through, only the identity is an error). */
+#define HTTP_AUTH_ERROR_MARK '!'
+
 /* Calls run(api, c, req, arg, identity) now or, if the keys must be fetched first, later (arg is
- * copied: arg_len bytes). A refused token is answered here: 401 with
- * {"code", "message"} when `convex` (Convex's shape) or Vireo's
+ * copied: arg_len bytes). A refused token is answered here: 401 with {"code", "message"} with
+ * HTTP_AUTH_CONVEX in `how` (Convex's shape), else Vireo's
  * {"status":"error","errorCode","errorMessage"}; the codes are InvalidToken, TokenExpired and
- * AuthUnavailable (auth_keys.h). */
-void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int convex,
+ * AuthUnavailable (auth_keys.h). With HTTP_AUTH_LENIENT a refused token, or an Authorization
+ * header that is not a Bearer token, runs the request with HTTP_AUTH_ERROR_MARK + the reason as
+ * its identity instead. */
+void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int how,
                    http_auth_run_fn run, const void *arg, size_t arg_len);
 
 /* Drops the requests still waiting for keys (shutdown): their connections are released. */

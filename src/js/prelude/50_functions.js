@@ -243,13 +243,25 @@ globalThis.console = {
 
 /* ctx.auth of one call: identityText is the verified identity's JSON (the server checked the
  * token; auth/identity.h made it) or null. Each getUserIdentity() returns a fresh copy, so a
- * function that changes it changes nothing else. */
+ * function that changes it changes nothing else. An HTTP action whose Authorization header was
+ * refused runs anyway, as in Convex, with "!" + the reason (proto/http_auth.h
+ * HTTP_AUTH_ERROR_MARK): getUserIdentity() throws it. */
 const anonymousAuth = Object.freeze({
     async getUserIdentity() { return null; },
 });
 
 function makeAuth(identityText) {
     if (typeof identityText !== "string") return anonymousAuth;
+    if (identityText[0] === "!") {
+        const why = identityText.slice(1);
+        return Object.freeze({
+            async getUserIdentity() {
+                const e = new Error(`Could not verify the request's Authorization header: ${why}`);
+                e.code = "InvalidToken";
+                throw e;
+            },
+        });
+    }
     return Object.freeze({
         async getUserIdentity() { return JSON.parse(identityText); },
     });
