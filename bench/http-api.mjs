@@ -1,6 +1,7 @@
 // bench/http-api.mjs: the HTTP API client of the Node-driven scenarios (bench/paginate.mjs,
-// bench/search.mjs, bench/scheduler.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
-// function's value (rejecting on anything but status "success"), `GET /api/metrics`, percentiles.
+// bench/search.mjs, bench/scheduler.mjs, bench/auth.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
+// function's value (rejecting on anything but status "success"; extra headers allowed), any
+// `POST` (`post`), `GET /api/metrics`, percentiles.
 import http from "node:http";
 
 /* defaults: an object of option -> default value; numbers parse as numbers */
@@ -23,11 +24,11 @@ export function parseOptions(name, defaults) {
 
 export function httpApi(port) {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    function post(path, body) {
+    function post(path, body, headers = {}) {
         return new Promise((resolve, reject) => {
             const data = JSON.stringify(body);
             const req = http.request({ host: "127.0.0.1", port, path, method: "POST", agent,
-                headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } }, (res) => {
+                headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data), ...headers } }, (res) => {
                 let text = "";
                 res.setEncoding("utf8");
                 res.on("data", (c) => (text += c));
@@ -53,7 +54,8 @@ export function httpApi(port) {
         });
     }
     return {
-        query: (path, args) => post("/api/query", { path, args }),
+        query: (path, args, headers) => post("/api/query", { path, args }, headers),
+        post,
         mutation: (path, args) => post("/api/mutation", { path, args }),
         metrics,
         close: () => agent.destroy(),

@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
-ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search"
+ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
@@ -17,6 +17,7 @@ CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd l
 # SCHED_ARGS: options of bench/scheduler.mjs, e.g. "--steady 500 --burst 2000"
 # PAGE_ARGS: options of bench/paginate.mjs, e.g. "--rows 100000 --walkers 2 --duration 5"
 # SEARCH_ARGS: options of bench/search.mjs, e.g. "--docs 20000 --subs 50 --duration 5"
+# AUTH_ARGS: options of bench/auth.mjs, e.g. "--conns 4 --duration 3"
 mkdir -p bench/results
 
 case "$DURABILITY" in full|relaxed) ;; *) echo "bench: DURABILITY must be full or relaxed" >&2; exit 2;; esac
@@ -97,11 +98,13 @@ for s in $SCENARIOS; do
         # driven from Node: bench/convex-client.mjs (the official convex npm client),
         # bench/scheduler.mjs (scheduled jobs over the HTTP API), bench/paginate.mjs and
         # bench/search.mjs (paginated and search queries over the HTTP API; search's re-runs
-        # with the convex client)
+        # with the convex client), bench/auth.mjs (verified connects and a token's cost; it sets
+        # the app's provider through the admin API, so it gets the app folder too)
         convex-client) node_args=() ;;
         scheduler) read -r -a node_args <<<"${SCHED_ARGS:-}" ;;
         paginate) read -r -a node_args <<<"${PAGE_ARGS:-}" ;;
         search) read -r -a node_args <<<"${SEARCH_ARGS:-}" ;;
+        auth) read -r -a node_args <<<"${AUTH_ARGS:-}"; node_args+=(--dir "$tmp") ;;
         *) node_args=(none) ;;
     esac
     if [ "${node_args[*]-}" != none ]; then

@@ -101,3 +101,9 @@ export const search = query({
       .withSearchIndex("search_body", (q) => q.search("body", text).eq("tag", tag))
       .take(10),
 });
+
+/* the `auth` scenario: the caller's subject, or null */
+export const whoami = query({
+  args: {},
+  handler: async (ctx) => (await ctx.auth.getUserIdentity())?.subject ?? null,
+});
