@@ -26,6 +26,7 @@ struct live {
     struct live_query *dirty_head, *dirty_tail;
     uint64_t next_id;
     size_t n_ranges;
+    size_t log_bytes; /* sum of the queries' logs.cap */
     struct live_stats stats;
 };
 
@@ -51,6 +52,7 @@ static void drop_reads(struct live *l, struct live_query *q)
 static void free_query(struct live *l, struct live_query *q)
 {
     drop_reads(l, q);
+    live_query_drop_logs(l, q);
     buf_release(&q->result);
     vr_free(q->path);
     vr_free(q->args_json);
@@ -135,6 +137,7 @@ struct live_query *live_query_acquire_journal(struct live *l, const char *path,
         q->identity = vr_strdup(identity);
         q->journal = journal ? vr_strdup(journal) : NULL;
         buf_init(&q->result, BUF_NOLIMIT);
+        buf_init(&q->logs, BUF_NOLIMIT);
         q->key = buf_detach(&key, &q->key_len);
         q->keyed = 1;
         hmap_put(&l->queries, q->key, q->key_len, q);
@@ -194,6 +197,34 @@ void live_query_release(struct live *l, struct live_query *q)
     char idk[24];
     hmap_del(&l->by_id, idk, id_key(q->id, idk));
     free_query(l, q);
+}
+
+void live_query_ref(struct live_query *q)
+{
+    q->refs++;
+}
+
+void live_query_drop_logs(struct live *l, struct live_query *q)
+{
+    assert(l->log_bytes >= q->logs.cap);
+    l->log_bytes -= q->logs.cap;
+    buf_release(&q->logs);
+}
+
+void live_query_set_logs(struct live *l, struct live_query *q, struct buf *logs, uint64_t hash)
+{
+    live_query_drop_logs(l, q);
+    if (logs) {
+        q->logs = *logs;
+        buf_init(logs, logs->max);
+        l->log_bytes += q->logs.cap;
+    }
+    q->logs_hash = hash;
+}
+
+size_t live_log_bytes(const struct live *l)
+{
+    return l->log_bytes;
 }
 
 uint64_t live_hash(const char *p, size_t n, int is_error)

@@ -28,6 +28,11 @@ struct live_query {
     uint64_t version;      /* store version of the last execution; 0 before the first */
     int dirty;
     void *owner;           /* the caller's (the sync layer's subscriber list) */
+    struct buf logs;       /* the caller's opaque bytes about the last run (the sync layer: its
+                              console lines as Convex's logLines JSON); empty when it logged
+                              none or they were dropped. Set with live_query_set_logs */
+    uint64_t logs_hash;    /* identifies what the last run logged (0: nothing); kept when the
+                              bytes are dropped */
 
     /* private to live.c */
     size_t refs;
@@ -74,6 +79,16 @@ void live_query_set_journal(struct live *l, struct live_query *q, const char *jo
  * if the result differs from the previous one (always 1 for the first). */
 int live_query_update(struct live *l, struct live_query *q, const struct read_set *reads,
                       const char *result, size_t len, int is_error, uint64_t version);
+
+/* Replaces q's logs with `logs` (taking its memory: logs is left empty; NULL: none) and sets
+ * logs_hash. The bytes every live query keeps are counted in live_log_bytes. */
+void live_query_set_logs(struct live *l, struct live_query *q, struct buf *logs, uint64_t hash);
+/* Frees q's logs (keeping logs_hash). */
+void live_query_drop_logs(struct live *l, struct live_query *q);
+/* Bytes held by the logs of all live queries. */
+size_t live_log_bytes(const struct live *l);
+/* Takes one more reference on q (released with live_query_release). */
+void live_query_ref(struct live_query *q);
 
 /* Marks every live query whose read ranges contain a key of `writes` dirty. Returns how many
  * became dirty now. */

@@ -98,35 +98,40 @@ static void append_state_version(struct buf *b, uint64_t query_set, uint64_t ide
     buf_append_byte(b, '}');
 }
 
-/* ,"logLines":[...] from a call's result (res may be NULL: none). */
-static void append_logs(struct buf *b, const struct js_result *res)
+/* ,"logLines":[...] from a call's result, or a live query's kept lines (`lq_logs`, the JSON
+ * array; empty: none); both NULL: none. */
+static void append_logs(struct buf *b, const struct js_result *res, const struct buf *lq_logs)
 {
     buf_append_str(b, ",\"logLines\":");
     if (res)
         js_result_log_json(res, b);
+    else if (lq_logs && lq_logs->len)
+        buf_append(b, lq_logs->data, lq_logs->len);
     else
         buf_append_str(b, "[]");
 }
 
 /* The error of a failed call as Convex's client shows it: `msg_field` (the message), logLines
- * (the call's console lines; res may be NULL) and, for a ConvexError, errorData. */
+ * (the call's console lines, from res or lq_logs as append_logs takes them) and, for a
+ * ConvexError, errorData. */
 static void append_error_text(struct buf *b, const char *msg_field, const char *text,
                               size_t text_len, const char *data, size_t data_len,
-                              const struct js_result *res)
+                              const struct js_result *res, const struct buf *lq_logs)
 {
     buf_appendf(b, "\"%s\":", msg_field);
     buf_append_json_str(b, text, text_len);
-    append_logs(b, res);
+    append_logs(b, res, lq_logs);
     if (data && data_len) {
         buf_append_str(b, ",\"errorData\":");
         buf_append(b, data, data_len);
     }
 }
 
-/* A live query's failure, from the error fields it keeps: Vireo's code stays in the text where
- * it says more than "the function threw". */
+/* A live query's failure, from the error fields it keeps (and the lines its run logged, or
+ * NULL): Vireo's code stays in the text where it says more than "the function threw". */
 static void append_error(struct buf *b, const char *msg_field, const char *code, const char *msg,
-                         size_t msg_len, const char *data, size_t data_len)
+                         size_t msg_len, const char *data, size_t data_len,
+                         const struct buf *lq_logs)
 {
     struct buf text = BUF_INIT(BUF_NOLIMIT);
     if (!code || !*code || !strcmp(code, "FunctionFailed"))
@@ -137,7 +142,7 @@ static void append_error(struct buf *b, const char *msg_field, const char *code,
                msg[strlen(code)] == ':')) /* "InvalidCursor: ..." says it already */
         buf_appendf(&text, "%s: ", code);
     buf_append(&text, msg, msg_len);
-    append_error_text(b, msg_field, text.data, text.len, data, data_len, NULL);
+    append_error_text(b, msg_field, text.data, text.len, data, data_len, NULL, lq_logs);
     buf_release(&text);
 }
 
@@ -147,12 +152,13 @@ static void append_result_error(struct buf *b, const char *msg_field, const stru
 {
     if (r->status != JS_ERR_THROWN && r->status != JS_ERR_ARGS) {
         append_error(b, msg_field, r->error_code.len ? r->error_code.data : "FunctionFailed",
-                     r->error.data, r->error.len, r->error_data.data, r->error_data.len);
+                     r->error.data, r->error.len, r->error_data.data, r->error_data.len, NULL);
         return;
     }
     struct buf text = BUF_INIT(BUF_NOLIMIT);
     convex_http_result_text(&text, r);
-    append_error_text(b, msg_field, text.data, text.len, r->error_data.data, r->error_data.len, r);
+    append_error_text(b, msg_field, text.data, text.len, r->error_data.data, r->error_data.len, r,
+                      NULL);
     buf_release(&text);
 }
 
@@ -200,8 +206,8 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
     struct live_query *lq = sub->lq;
     if (lq->version == 0)
         return; /* not run yet (no app): nothing to say */
-    if (sub->sent && sub->sent_hash == lq->result_hash)
-        return;
+    if (sub->sent && sub->sent_hash == lq->result_hash && sub->sent_logs == lq->logs_hash)
+        return; /* Convex's dedupe: the same value and the same log lines */
     if (!*first)
         buf_append_byte(b, ',');
     if (lq->is_error) {
@@ -213,7 +219,7 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
         char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         buf_appendf(b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
         append_error(b, "errorMessage", code, m ? json_string_value(m) : "",
-                     m ? json_string_length(m) : 0, data, data ? strlen(data) : 0);
+                     m ? json_string_length(m) : 0, data, data ? strlen(data) : 0, &lq->logs);
         append_journal(b, lq);
         free(data);
         json_decref(e);
@@ -221,11 +227,12 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
         buf_appendf(b,
                     "{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":", sub->query_id);
         buf_append(b, lq->result.data, lq->result.len);
-        buf_append_str(b, ",\"logLines\":[]");
+        append_logs(b, NULL, &lq->logs);
         append_journal(b, lq);
     }
     sub->sent = 1;
     sub->sent_hash = lq->result_hash;
+    sub->sent_logs = lq->logs_hash;
     *first = 0;
 }
 
@@ -297,7 +304,7 @@ void convex_sync_fail_frame(struct buf *frame, const char *rid, int kind)
                             "did remains; retry";
     buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
                 kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
-    append_error(frame, "result", "StoreError", m, sizeof m - 1, NULL, 0);
+    append_error(frame, "result", "StoreError", m, sizeof m - 1, NULL, 0, NULL);
     buf_append_byte(frame, '}');
 }
 
@@ -608,7 +615,7 @@ static void action_frame(struct buf *frame, const char *rid, const struct js_res
     if (res->status == JS_OK) {
         buf_append_str(frame, "\"success\":true,\"result\":");
         buf_append(frame, res->value.data, res->value.len);
-        append_logs(frame, res);
+        append_logs(frame, res, NULL);
         buf_append_byte(frame, '}');
     } else {
         buf_append_str(frame, "\"success\":false,");
@@ -636,7 +643,7 @@ static void fail_frame(struct buf *frame, const char *rid, enum js_fn_kind kind,
 {
     buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
                 kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
-    append_error(frame, "result", code, msg, strlen(msg), NULL, 0);
+    append_error(frame, "result", code, msg, strlen(msg), NULL, 0, NULL);
     buf_append_byte(frame, '}');
 }
 
@@ -649,7 +656,7 @@ static int submit_action(struct sync_conn *c, const struct js_function *fn, cons
     int rc = -1;
     if (js_runtime_check_args(sy->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
         buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,\"success\":false,", rid);
-        append_error(frame, "result", "ArgumentValidationError", err.data, err.len, NULL, 0);
+        append_error(frame, "result", "ArgumentValidationError", err.data, err.len, NULL, 0, NULL);
         buf_append_byte(frame, '}');
         goto out;
     }
@@ -749,7 +756,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                 buf_append_str(&frame, ",\"ts\":");
                 append_ts(&frame, res.version);
             }
-            append_logs(&frame, &res);
+            append_logs(&frame, &res, NULL);
             buf_append_byte(&frame, '}');
         } else {
             buf_append_str(&frame, "\"success\":false,");

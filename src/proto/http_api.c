@@ -675,14 +675,15 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                 "{\"requests\":%llu,\"functionCalls\":%llu,\"functionErrors\":%llu,"
                 "\"storeVersion\":%llu,\"batches\":%llu,\"batchFailures\":%llu,"
                 "\"liveQueries\":%zu,\"liveRanges\":%zu,\"queryExecutions\":%llu,"
-                "\"queryReruns\":%llu,\"resultsSuppressed\":%llu,\"invalidations\":%llu,",
+                "\"queryReruns\":%llu,\"resultsSuppressed\":%llu,\"invalidations\":%llu,"
+                "\"liveLogBytes\":%zu,",
                 (unsigned long long)api->requests, (unsigned long long)sh->calls,
                 (unsigned long long)sh->call_errors,
                 (unsigned long long)store_version(sh->store), (unsigned long long)sh->batches,
                 (unsigned long long)sh->batch_failures, live_query_count(sh->live),
                 live_range_count(sh->live), (unsigned long long)ls->executions,
                 (unsigned long long)ls->reruns, (unsigned long long)ls->suppressed,
-                (unsigned long long)ls->invalidations);
+                (unsigned long long)ls->invalidations, live_log_bytes(sh->live));
     if (api->sync) {
         const struct sync_stats *ss = sync_stats(api->sync);
         buf_appendf(&b,

@@ -173,6 +173,35 @@ static void fail_responses(struct sync_session *s)
 
 /* --- running live queries --- */
 
+/* The JSON of at most JS_LOG_MAX_BYTES of lines (and the notice), every byte escaped as \u00XX */
+#define LOG_JSON_MAX (6 * ((size_t)JS_LOG_MAX_BYTES + 1024) + 4 * JS_LOG_MAX_LINES + 2)
+
+/* Keeps the console lines of lq's run for Convex's subscribers (Vireo's protocol does not carry
+ * them, and a journaled live query is Convex's alone). A run that logged nothing costs nothing. */
+static void keep_logs(struct sync *sy, struct live_query *lq, const struct js_result *res)
+{
+    struct live *live = sy->shard->live;
+    if (!res->log_count || !lq->journal) {
+        if (lq->logs_hash)
+            live_query_set_logs(live, lq, NULL, 0);
+        return;
+    }
+    struct buf json = BUF_INIT(LOG_JSON_MAX);
+    /* what is kept is counted by its capacity: reserve what unescaped lines take (a 4-byte
+     * length each becomes quotes and a comma) and a little for escapes */
+    buf_reserve(&json, res->log_lines.len + res->log_lines.len / 16 + 64);
+    js_result_log_json(res, &json);
+    live_query_set_logs(live, lq, &json, live_hash(json.data, json.len, 0) | 1);
+    if (live_log_bytes(live) <= SYNC_LOG_KEEP_BYTES)
+        return;
+    if (sy->n_log_drop == sy->cap_log_drop) {
+        sy->cap_log_drop = sy->cap_log_drop ? 2 * sy->cap_log_drop : 16;
+        sy->log_drop = vr_realloc(sy->log_drop, sy->cap_log_drop * sizeof *sy->log_drop);
+    }
+    live_query_ref(lq);
+    sy->log_drop[sy->n_log_drop++] = lq;
+}
+
 static void run_live_query(struct sync *sy, struct live_query *lq)
 {
     struct shard *sh = sy->shard;
@@ -218,6 +247,8 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
         }
     }
     buf_append_str(&err, "}");
+    uint64_t old_logs = lq->logs_hash;
+    keep_logs(sy, lq, &res); /* none when it did not run */
     int rerun = lq->version != 0;
     const struct buf *out = is_error ? &err : &res.value;
     uint64_t version = store_version(sh->store);
@@ -226,11 +257,13 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
     struct live_stats *st = live_stats(sh->live);
     if (rerun) {
         st->reruns++;
-        if (!changed)
+        if (!changed && old_logs == lq->logs_hash)
             st->suppressed++;
     }
+    /* Convex's dedupe hashes the result with the run's log lines: the same value with other
+     * lines goes out again */
     for (struct sync_sub *sub = lq->owner; sub; sub = sub->lq_next)
-        if (changed || !sub->sent)
+        if (changed || !sub->sent || (sub->session->cvx && sub->sent_logs != lq->logs_hash))
             sync_sub_mark_pending(sub);
     buf_release(&err);
     js_result_release(&res);
@@ -339,6 +372,11 @@ void sync_flush(struct sync *sy, int batch_failed)
             fail_responses(s);
         flush_session(sy, s, version);
     }
+    for (size_t i = 0; i < sy->n_log_drop; i++) { /* sent now: over the budget, not kept */
+        live_query_drop_logs(live, sy->log_drop[i]);
+        live_query_release(live, sy->log_drop[i]);
+    }
+    sy->n_log_drop = 0;
     /* sockets that drained since: hand them more */
     for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
         next = c->pump_next;
@@ -1080,6 +1118,7 @@ void sync_free(struct sync *sy)
     hmap_release(&sy->sessions);
     hmap_release(&sy->stale_lqs);
     hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */
+    vr_free(sy->log_drop); /* emptied by every flush */
     vr_free(sy);
 }
 

@@ -25,6 +25,11 @@ struct convex_session;
 struct auth_result;
 
 #define SYNC_MAX_HELD 1000 /* messages a connection may send while its token is being verified */
+/* The console lines of a Convex live query's last run (its logLines) stay with its cached result,
+ * so a client that subscribes later is sent them with it, as Convex's query cache does; past
+ * this many bytes held by all live queries, a run's lines are kept only until the flush that
+ * sends them ends. */
+#define SYNC_LOG_KEEP_BYTES (16u << 20)
 
 /* One live query of one session: the client's queryId bound to a shared live query. */
 struct sync_sub {
@@ -33,6 +38,7 @@ struct sync_sub {
     struct live_query *lq;
     char *args;           /* the arguments as the client sent them (lq has them key-sorted) */
     uint64_t sent_hash;   /* hash of the result the client holds */
+    uint64_t sent_logs;   /* Convex: the logs_hash of the run whose result it holds */
     int sent;             /* the client holds a result (sent_hash is meaningful) */
     int check_unchanged;  /* answer QueryUnchanged if the hash still matches (resume) */
     int stale;            /* retained across a resume, not re-added yet */
@@ -134,6 +140,10 @@ struct sync {
     struct sync_conn *pump_head; /* connections with messages waiting for their socket */
     struct sync_stats stats;
     uint64_t next_serial;
+    /* live queries (a reference held) whose logs past SYNC_LOG_KEEP_BYTES are dropped when this
+     * flush ends */
+    struct live_query **log_drop;
+    size_t n_log_drop, cap_log_drop;
 };
 
 /* sync.c: what Convex's protocol shares with /api/sync */

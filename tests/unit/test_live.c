@@ -212,4 +212,40 @@ TEST(live_release_while_dirty)
     live_free(l);
 }
 
+TEST(live_logs_counted_and_freed)
+{
+    struct live *l = live_new();
+    int created;
+    struct live_query *q = live_query_acquire(l, "m:q", "{}", "", &created);
+    CHECK_EQ_INT(live_log_bytes(l), 0);
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "[\"[LOG] 'hi'\"]");
+    size_t cap = b.cap;
+    live_query_set_logs(l, q, &b, 42);
+    CHECK_EQ_INT(b.len, 0); /* taken */
+    CHECK_EQ_INT(b.cap, 0);
+    CHECK_EQ_STR(q->logs.data, "[\"[LOG] 'hi'\"]");
+    CHECK_EQ_INT(q->logs_hash, 42);
+    CHECK_EQ_INT(live_log_bytes(l), cap);
+    live_query_drop_logs(l, q); /* the bytes go, the hash stays */
+    CHECK_EQ_INT(live_log_bytes(l), 0);
+    CHECK_EQ_INT(q->logs.len, 0);
+    CHECK_EQ_INT(q->logs_hash, 42);
+    buf_append_str(&b, "[\"[LOG] 'again'\"]");
+    live_query_set_logs(l, q, &b, 43);
+    CHECK(live_log_bytes(l) > 0);
+    live_query_set_logs(l, q, NULL, 0); /* a run that logged nothing */
+    CHECK_EQ_INT(live_log_bytes(l), 0);
+    CHECK_EQ_INT(q->logs_hash, 0);
+    buf_append_str(&b, "[\"[LOG] 'kept'\"]");
+    live_query_set_logs(l, q, &b, 44);
+    live_query_ref(q); /* a second reference keeps it past the first release */
+    live_query_release(l, q);
+    CHECK(live_log_bytes(l) > 0);
+    live_query_release(l, q); /* freed with its logs */
+    CHECK_EQ_INT(live_log_bytes(l), 0);
+    CHECK_EQ_INT(live_query_count(l), 0);
+    live_free(l);
+}
+
 TEST_MAIN()
