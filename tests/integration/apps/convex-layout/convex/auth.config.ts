@@ -1,4 +1,5 @@
-// Convex reads this file for its auth providers; it is not a function module (never bundled).
+// Convex reads this file for its auth providers: bundled as configuration (docs/auth.md), never a
+// function module.
 export default {
   providers: [
     {
