@@ -132,9 +132,33 @@ function canonicalName(alg, op) {
 /* WebIDL's dictionary conversion: members in order; a missing required one is a TypeError. */
 function required(alg, dict, members) {
     for (const m of members)
-        if (alg === null || typeof alg !== "object" || alg[m] === undefined)
-            throw new TypeError("Failed to normalize algorithm: passed algorithm can not be " +
-                                `converted to '${dict}' because '${m}' is required in '${dict}'.`);
+        if (alg === null || typeof alg !== "object" || alg[m] === undefined) {
+            const e = new TypeError("Failed to normalize algorithm: passed algorithm can not be " +
+                                    `converted to '${dict}' because '${m}' is required in ` +
+                                    `'${dict}'.`);
+            e.code = "ERR_MISSING_OPTION";
+            throw e;
+        }
+}
+
+/* Node's TypeError for a key argument that is no CryptoKey (checked before the algorithm). */
+function checkKey(key, method) {
+    if (keyBytes.has(key) || keyDer.has(key)) return;
+    const e = new TypeError(`Failed to execute '${method}' on 'SubtleCrypto': 2nd argument is ` +
+                            "not of type CryptoKey.");
+    e.code = "ERR_INVALID_ARG_TYPE";
+    throw e;
+}
+
+/* Calls a native.pkey* function: its errors (an Error whose code names the DOMException) as
+ * DOMExceptions. */
+function pkey(fn, ...args) {
+    try {
+        return fn(...args);
+    } catch (e) {
+        if (e instanceof Error && typeof e.code === "string") throw domError(e.code, e.message);
+        throw e;
+    }
 }
 
 function curveOf(alg, dict) {
@@ -222,7 +246,7 @@ function importJwk(jwk, name, hash, curve, extractable, usages) {
             throw domError("DataError", 'JWK "crv" does not match the requested algorithm');
         parts = (type === "private" ? ["x", "y", "d"] : ["x", "y"]).map((k) => b64urlDecode(jwk[k]));
     }
-    return native.pkeyFromJwk(isRsa(name) ? "RSA" : "EC", curve || "", ...parts);
+    return pkey(native.pkeyFromJwk, isRsa(name) ? "RSA" : "EC", curve || "", ...parts);
 }
 
 function importAsymmetric(format, keyData, algorithm, name, extractable, usages) {
@@ -238,8 +262,8 @@ function importAsymmetric(format, keyData, algorithm, name, extractable, usages)
         d = importJwk(keyData, name, hash, curve, extractable, usages);
     } else if (format === "spki" || format === "pkcs8" || (format === "raw" && curve)) {
         checkUsages(name, format === "pkcs8" ? "private" : "public", usages, "importing");
-        d = native.pkeyImport(isRsa(name) ? "RSA" : "EC", curve || "", format,
-                              dataBytes(keyData, "keyData"));
+        d = pkey(native.pkeyImport, isRsa(name) ? "RSA" : "EC", curve || "", format,
+                 dataBytes(keyData, "keyData"));
     } else {
         throw domError("NotSupportedError",
                        `Unable to import ${isRsa(name) ? "RSA" : "EC"} key with format ${format}`);
@@ -251,12 +275,12 @@ function exportAsymmetric(format, key) {
     const name = key.algorithm.name, der = keyDer.get(key);
     const priv = key.type === "private";
     if (format === "spki" || format === "pkcs8" || format === "raw") {
-        if (format === "pkcs8" ? !priv : priv || isRsa(name))
+        if (format === "pkcs8" ? !priv : priv || (format === "raw" && isRsa(name)))
             throw domError("InvalidAccessError",
                            `Unable to export a ${format === "pkcs8" ? "pkcs8" : "raw"} ${name} ` +
                            `${key.type} key`);
         if (format !== "raw") return copyBytes(der).buffer;
-        const [x, y] = native.pkeyJwk(der, false);
+        const [x, y] = pkey(native.pkeyJwk, der, false);
         const point = new Uint8Array(1 + x.byteLength + y.byteLength);
         point[0] = 4;
         point.set(new Uint8Array(x), 1);
@@ -265,7 +289,7 @@ function exportAsymmetric(format, key) {
     }
     if (format !== "jwk")
         throw domError("NotSupportedError", `Unable to export ${name} key with format ${format}`);
-    const parts = native.pkeyJwk(der, priv).map(b64urlEncode);
+    const parts = pkey(native.pkeyJwk, der, priv).map(b64urlEncode);
     const jwk = { key_ops: key.usages.slice(), ext: key.extractable };
     if (isRsa(name)) {
         jwk.kty = "RSA";
@@ -312,18 +336,18 @@ function generateAsymmetric(algorithm, name, extractable, usages) {
         if (e === null || !(algorithm.publicExponent instanceof Uint8Array))
             throw new TypeError("Failed to normalize algorithm: 'publicExponent' is not a " +
                                 "Uint8Array");
-        d = [() => native.pkeyGenerate("RSA", "", Number(algorithm.modulusLength), copyBytes(e))];
+        d = [() => pkey(native.pkeyGenerate, "RSA", "", Number(algorithm.modulusLength), copyBytes(e))];
     } else {
         const curve = curveOf(algorithm, "EcKeyGenParams");
-        d = [() => native.pkeyGenerate("EC", curve, 0)];
+        d = [() => pkey(native.pkeyGenerate, "EC", curve, 0)];
     }
     const privUsages = usages.filter((u) => u === "sign");
     if (privUsages.length === 0)
         throw domError("SyntaxError", "Usages cannot be empty when creating a key.");
     const [priv, pub] = d[0]();
-    return {
-        privateKey: makeAsymmetricKey(priv, name, hash, extractable, privUsages),
+    return { /* Node's order */
         publicKey: makeAsymmetricKey(pub, name, hash, true, usages.filter((u) => u === "verify")),
+        privateKey: makeAsymmetricKey(priv, name, hash, extractable, privUsages),
     };
 }
 
@@ -371,7 +395,7 @@ function derivePbkdf2(algorithm, key, length) {
     if (bits % 8 !== 0) throw domError("OperationError", "length must be a multiple of 8");
     if (!(bits >= 0 && bits <= PBKDF2_MAX_BITS))
         throw domError("OperationError", `length must be at most ${PBKDF2_MAX_BITS} (Vireo's limit)`);
-    return native.pbkdf2(hash, keyBytes.get(key), salt, Math.floor(iterations), bits / 8);
+    return pkey(native.pbkdf2, hash, keyBytes.get(key), salt, Math.floor(iterations), bits / 8);
 }
 
 const HMAC_BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
@@ -405,8 +429,7 @@ class SubtleCrypto {
     }
 
     async exportKey(format, key) {
-        if (!keyBytes.has(key) && !keyDer.has(key))
-            throw argTypeError("key", "an instance of CryptoKey", key);
+        checkKey(key, "exportKey");
         /* sic: Node's name for this one */
         if (!key.extractable) throw domError("InvalidAccessException", "key is not extractable");
         if (keyDer.has(key)) return exportAsymmetric(format, key);
@@ -438,27 +461,30 @@ class SubtleCrypto {
     }
 
     async deriveBits(algorithm, baseKey, length) {
+        checkKey(baseKey, "deriveBits");
         canonicalName(algorithm, "deriveBits");
         return derivePbkdf2(algorithm, baseKey, length);
     }
 
     async sign(algorithm, key, data) {
+        checkKey(key, "sign");
         const name = canonicalName(algorithm, "sign");
         if (name === "HMAC") {
             hmacKey(algorithm, key, "sign");
             return native.hmac(key.algorithm.hash.name, keyBytes.get(key), dataBytes(data, "data"));
         }
         const { hash, salt } = signParams(algorithm, name, key, "sign");
-        return native.pkeySign(name, hash, keyDer.get(key), undefined, dataBytes(data, "data"),
-                               salt);
+        return pkey(native.pkeySign, name, hash, keyDer.get(key), undefined,
+                    dataBytes(data, "data"), salt);
     }
 
     async verify(algorithm, key, signature, data) {
+        checkKey(key, "verify");
         const name = canonicalName(algorithm, "verify");
         if (name !== "HMAC") {
             const { hash, salt } = signParams(algorithm, name, key, "verify");
-            return native.pkeyVerify(name, hash, keyDer.get(key), dataBytes(signature, "signature"),
-                                     dataBytes(data, "data"), salt);
+            return pkey(native.pkeyVerify, name, hash, keyDer.get(key),
+                        dataBytes(signature, "signature"), dataBytes(data, "data"), salt);
         }
         hmacKey(algorithm, key, "verify");
         const sig = dataBytes(signature, "signature");
