@@ -8,7 +8,10 @@ export const viewer = query({
     const userId = await getAuthUserId(ctx);
     if (userId === null) return null;
     const user = await ctx.db.get(userId);
-    return { userId, email: user?.email ?? null, sessionId: await getAuthSessionId(ctx) };
+    const sessionId = await getAuthSessionId(ctx);
+    // the JWT stays valid until it expires; signOut deletes its session document
+    const session = sessionId === null ? null : await ctx.db.get(sessionId);
+    return { userId, email: user?.email ?? null, sessionId, sessionActive: session !== null };
   },
 });
 
@@ -29,4 +32,9 @@ export const myNotes = query({
     const notes = await ctx.db.query("notes").withIndex("by_user", (q) => q.eq("userId", userId)).collect();
     return notes.map((n) => n.text);
   },
+});
+
+export const siteUrl = query({
+  args: {},
+  handler: async () => ({ site: process.env.CONVEX_SITE_URL ?? null, cloud: process.env.CONVEX_CLOUD_URL ?? null }),
 });
