@@ -24,6 +24,7 @@
 #define PKEY_RSA_MIN_BITS 512
 #define PKEY_RSA_MAX_BITS 8192 /* generateKey only: a bigger one takes minutes */
 #define PKEY_PARTS_MAX 8       /* n, e, d, p, q, dp, dq, qi */
+#define PKEY_PART_MAX 4096     /* bytes of one JWK member: a 32,768-bit number */
 
 static JSValueRef fail(JSContextRef ctx, JSValueRef *exc, const char *code, const char *msg)
 {
@@ -305,9 +306,12 @@ static JSValueRef n_pkey_from_jwk(JSContextRef ctx, JSObjectRef fn, JSObjectRef 
     int private = nparts > 2;
     const unsigned char *part[PKEY_PARTS_MAX];
     size_t plen[PKEY_PARTS_MAX];
-    for (size_t i = 0; i < nparts; i++)
+    for (size_t i = 0; i < nparts; i++) {
         if (!(part[i] = bytes_arg(ctx, argc, argv, i + 2, &plen[i])))
             return fail(ctx, exc, "InvalidArgument", "expected a Uint8Array");
+        if (plen[i] > PKEY_PART_MAX) /* past any modulus OpenSSL would use */
+            return fail(ctx, exc, "DataError", "Invalid keyData");
+    }
     BIGNUM *bns[PKEY_PARTS_MAX] = { 0 };
     unsigned char *point = NULL;
     OSSL_PARAM *params = NULL;

@@ -378,6 +378,7 @@ export const CASES = {
       jwkNoModulus: () => s.importKey("jwk", { ...rsaJwkPub, n: undefined }, A, true, ["verify"]),
       jwkPrivPartial: () => s.importKey("jwk", { ...rsaJwkPub, d: rsaJwkPub.n }, A, true, ["sign"]),
       jwkBadBase64: () => s.importKey("jwk", { ...rsaJwkPub, n: "!!!" }, A, true, ["verify"]),
+      jwkHugeModulus: () => s.importKey("jwk", { ...rsaJwkPub, n: "_".repeat(6000) }, A, true, ["verify"]),
       jwkKty: () => s.importKey("jwk", { ...rsaJwkPub, kty: "EC" }, A, true, ["verify"]),
       jwkAlg: () => s.importKey("jwk", { ...rsaJwkPub, alg: "RS384" }, A, true, ["verify"]),
       jwkUse: () => s.importKey("jwk", { ...rsaJwkPub, use: "enc" }, A, true, ["verify"]),
