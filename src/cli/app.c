@@ -537,8 +537,13 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
              p->state);
     snprintf(alias_vireo, sizeof alias_vireo, "--alias:vireo/server=%s/shims/vireo-server.js",
              p->state);
-    char *argv[] = { esbuild, entry_path, "--bundle", "--format=iife", "--platform=neutral",
-                     "--main-fields=module,main", "--target=es2022", "--log-level=warning",
+    /* resolved as Convex's bundler resolves for its default runtime: the browser platform with
+     * the "convex" and "module" conditions (a package's browser build, never its node one) and
+     * NODE_ENV "production" */
+    char *argv[] = { esbuild, entry_path, "--bundle", "--format=iife", "--platform=browser",
+                     "--conditions=convex,module", "--main-fields=browser,module,main",
+                     "--define:process.env.NODE_ENV=\"production\"", "--target=es2022",
+                     "--log-level=warning",
                      "--color=false", "--log-override:import-is-undefined=silent",
                      alias_values, alias_server, alias_browser, alias_vireo,
                      "--sourcemap=inline", "--sources-content=false",

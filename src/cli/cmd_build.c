@@ -48,7 +48,8 @@ static int check_loads(const char *file, size_t len, struct buf *err)
     char name[DEPLOY_NAME_MAX];
     size_t off;
     struct shard *s = NULL;
-    struct js_options jopts = { 0 };
+    /* the deployment's URL is not known here: CONVEX_SITE_URL reads as a stand-in */
+    struct js_options jopts = { .public_url = "http://127.0.0.1" };
     struct store_options sopts = { .durability = STORE_DURABILITY_RELAXED };
     int r = deploy_parse(file, len, name, &off, err);
     if (r == 0)

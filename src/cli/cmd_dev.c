@@ -554,8 +554,6 @@ int cmd_dev(int argc, char **argv, int watch)
         fprintf(stderr, "vireo %s: cannot start the scheduler: %s\n", name, err.data);
         goto out;
     }
-    if (load_app(&d) < 0 && !watch)
-        goto out;
 
     d.idempotency_ms = (double)idem_hours * 3600 * 1000;
     struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms,
@@ -608,6 +606,9 @@ int cmd_dev(int argc, char **argv, int watch)
     } else {
         snprintf(public_url, sizeof public_url, "http://%s:%d", host, server_port(d.server));
     }
+    /* loaded once the port is known: process.env.CONVEX_SITE_URL is public_url */
+    if (load_app(&d) < 0 && !watch)
+        goto out;
     timer_init(&d.reload_timer, reload_fire, &d);
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
     timer_init(&d.prune_timer, prune_fire, &d);

@@ -129,6 +129,7 @@ JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *messag
 
 /* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
+void js_native_pkey_add(JSContextRef ctx, JSObjectRef native); /* native_pkey.c */
 /* native_storage.c: adds the storage functions (ctx.storage) to the `native` object.
  * js_storage_settled: the transaction in progress committed (its deleted files are removed, or
  * when a commit batch is open, kept for js_runtime_batch_done) or not (they stay, and the files

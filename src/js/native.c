@@ -898,6 +898,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
     JSObjectSetProperty(rt->ctx, obj, pn, params, kJSPropertyAttributeReadOnly, NULL);
     JSStringRelease(pn);
     js_native_crypto_add(rt->ctx, obj);
+    js_native_pkey_add(rt->ctx, obj);
     js_native_polyfill_add(rt->ctx, obj);
     js_native_storage_add(rt->ctx, obj);
     JSStringRef rn = JSStringCreateWithUTF8CString("remote"); /* an action worker's runtime */

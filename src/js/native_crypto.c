@@ -1,5 +1,5 @@
 /* native_crypto: the OpenSSL side of the prelude's `crypto` (58_crypto.js): native.randomFill,
- * native.digest and native.hmac. They take Uint8Arrays that start at offset 0 of their own
+ * native.digest, native.hmac and native.pbkdf2 (asymmetric keys: native_pkey.c). They take Uint8Arrays that start at offset 0 of their own
  * buffer (the prelude copies into fresh ones), read or fill them in one step without calling
  * back into JavaScript, and return new ArrayBuffers. Inputs are bounded by the JS memory limit
  * the prelude enforces on allocations; these functions allocate only their small outputs. */
@@ -16,6 +16,9 @@
 #include "base/banned.h"
 
 #define RANDOM_FILL_MAX 65536 /* getRandomValues' quota; the prelude checks it first */
+/* deriveBits blocks its thread (no time limit inside OpenSSL): about 5 s of SHA-256 at most */
+#define PBKDF2_MAX_ITERATIONS 10000000
+#define PBKDF2_MAX_BYTES (1 << 20)
 
 static JSValueRef fail(JSContextRef ctx, JSValueRef *exc, const char *code, const char *msg)
 {
@@ -133,6 +136,37 @@ static JSValueRef n_hmac(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
     return make_buffer(ctx, out, n, exc);
 }
 
+/* native.pbkdf2(hashName, passwordU8, saltU8, iterations, bytes) -> ArrayBuffer. The prelude
+ * checks iterations (1..PBKDF2_MAX_ITERATIONS) and bytes (..PBKDF2_MAX_BYTES) first. */
+static JSValueRef n_pbkdf2(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                           const JSValueRef argv[], JSValueRef *exc)
+{
+    const EVP_MD *md = md_arg(ctx, argc, argv, 0, exc);
+    size_t plen = 0, slen = 0;
+    unsigned char *pw = md ? u8_arg(ctx, argc, argv, 1, &plen, exc) : NULL;
+    unsigned char *salt = pw ? u8_arg(ctx, argc, argv, 2, &slen, exc) : NULL;
+    if (!salt)
+        return JSValueMakeUndefined(ctx);
+    double iter = argc > 3 ? JSValueToNumber(ctx, argv[3], NULL) : 0;
+    double n = argc > 4 ? JSValueToNumber(ctx, argv[4], NULL) : -1;
+    if (!(iter >= 1 && iter <= PBKDF2_MAX_ITERATIONS) || !(n >= 0 && n <= PBKDF2_MAX_BYTES) ||
+        plen > INT32_MAX || slen > INT32_MAX)
+        return fail(ctx, exc, "OperationError", "PBKDF2 parameters out of range");
+    unsigned char *out = vr_malloc(n ? (size_t)n : 1);
+    if (n && PKCS5_PBKDF2_HMAC((const char *)pw, (int)plen, salt, (int)slen, (int)iter, md,
+                               (int)n, out) != 1) {
+        vr_free(out);
+        return fail(ctx, exc, "OperationError", "the derivation failed");
+    }
+    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, out, (size_t)n, free_bytes, NULL,
+                                                            exc);
+    if (!ab) {
+        vr_free(out);
+        return JSValueMakeUndefined(ctx);
+    }
+    return ab;
+}
+
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native)
 {
     static const struct {
@@ -142,6 +176,7 @@ void js_native_crypto_add(JSContextRef ctx, JSObjectRef native)
         { "randomFill", n_random_fill },
         { "digest", n_digest },
         { "hmac", n_hmac },
+        { "pbkdf2", n_pbkdf2 },
     };
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);

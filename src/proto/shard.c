@@ -86,6 +86,17 @@ json_t *shard_env_json(struct shard *s, struct buf *err)
     json_t *env = s->env_file ? json_deep_copy(s->env_file) : json_object();
     json_object_update(env, stored); /* `vireo env` wins over the file */
     json_decref(stored);
+    /* Convex's built-in variables: the deployment's URLs, both Vireo's one origin (functions and
+     * HTTP actions share it); a value set with `vireo env` or .env.local wins (a proxy's URL) */
+    const char *url = s->js_opts.public_url;
+    if (url && *url) {
+        json_t *u = json_string(url);
+        if (u && !json_object_get(env, "CONVEX_CLOUD_URL"))
+            json_object_set(env, "CONVEX_CLOUD_URL", u);
+        if (u && !json_object_get(env, "CONVEX_SITE_URL"))
+            json_object_set(env, "CONVEX_SITE_URL", u);
+        json_decref(u);
+    }
     return env;
 }
 

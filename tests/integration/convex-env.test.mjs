@@ -54,6 +54,8 @@ test("process.env: .env.local at load and in every kind of function; a minimal f
     assert.equal(await s.value("query", "env:atLoad", {}), "https://issuer.example");
     assert.deepEqual(await s.value("query", "env:all", {}), {
         CLERK_ISSUER: "https://issuer.example",
+        CONVEX_CLOUD_URL: s.url, /* Convex's built-in variables */
+        CONVEX_SITE_URL: s.url,
         MULTI: "line1\nline2",
         PLAIN: "plain value",
         SINGLE: "a # b",
@@ -225,4 +227,19 @@ test("vireo env without a server or a key says so", async () => {
     r = await runCli(["env", "list", "--dir", dir]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /vireo env: no admin key/);
+});
+
+test("CONVEX_SITE_URL and CONVEX_CLOUD_URL: the server's URL at load and in functions, --public-url's when given, a set value wins", async () => {
+    const s = await serve(await app({ envLocal: "" }));
+    assert.equal(await s.value("query", "env:get", { name: "CONVEX_SITE_URL" }), s.url);
+    assert.equal(await s.value("action", "env:inAction", { name: "CONVEX_CLOUD_URL" }), s.url);
+    await s.stop();
+    const p = await serve(await app({ envLocal: "" }), { args: ["--public-url", "https://api.example.com/"] });
+    assert.equal(await p.value("query", "env:get", { name: "CONVEX_SITE_URL" }), "https://api.example.com");
+    assert.equal(await p.value("query", "env:get", { name: "CONVEX_CLOUD_URL" }), "https://api.example.com");
+    /* a proxy that serves HTTP actions elsewhere: `vireo env set` wins over the built-in */
+    const r = await env(p, "set", "CONVEX_SITE_URL", "https://site.example.com");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await p.value("query", "env:get", { name: "CONVEX_SITE_URL" }), "https://site.example.com");
+    assert.equal(await p.value("query", "env:get", { name: "CONVEX_CLOUD_URL" }), "https://api.example.com");
 });

@@ -1,6 +1,6 @@
 // Web APIs in actions and queries (issue 9 item 3) on apps/webapi: URL, URLSearchParams,
 // TextEncoder/TextDecoder, atob/btoa, structuredClone, crypto (getRandomValues, randomUUID,
-// subtle digest and HMAC), Blob/File/FormData and the multipart encoder/parser, timers,
+// subtle digest, HMAC, PBKDF2, RSASSA-PKCS1-v1_5, RSA-PSS, ECDSA), Blob/File/FormData and the multipart encoder/parser, timers,
 // queueMicrotask, DOMException. Each case in apps/webapi/vireo/_lib/cases.mjs runs in Vireo and
 // in this Node process, over a table of inputs, and the results must be equal. Then what only
 // Vireo has: timers bounded per action and by the action's time limit, timers of a finished
@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { startServer, tempDir, APPS } from "./helpers.mjs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import nodeCrypto from "node:crypto";
 
 const { runCase } = await import(pathToFileURL(path.join(APPS, "webapi/vireo/_lib/cases.mjs")).href);
 
@@ -150,6 +151,96 @@ test("crypto.subtle HMAC: importKey raw, sign, verify (false on a wrong signatur
             inputs.push({ hash, key, data });
     await same("hmac", inputs);
     await same("hmacErrors", [undefined]);
+});
+
+/* Keys made by Node, in every format the cases import. */
+function asymInput(kind, alg, signAlg, opts) {
+    const { privateKey, publicKey } = nodeCrypto.generateKeyPairSync(kind, opts);
+    const data = Array.from({ length: 100 }, (_, i) => (i * 7) & 0xff);
+    const nodeSigAlg = { ...signAlg };
+    const input = {
+        alg, signAlg, data,
+        pkcs8: privateKey.export({ type: "pkcs8", format: "der" }).toString("hex"),
+        spki: publicKey.export({ type: "spki", format: "der" }).toString("hex"),
+        jwkPriv: privateKey.export({ format: "jwk" }),
+        jwkPub: publicKey.export({ format: "jwk" }),
+    };
+    return { input, privateKey, publicKey, nodeSigAlg };
+}
+
+async function withNodeSig(x) {
+    const k = await crypto.subtle.importKey("pkcs8", Buffer.from(x.input.pkcs8, "hex"), x.input.alg, false, ["sign"]);
+    x.input.nodeSig = Buffer.from(await crypto.subtle.sign(x.input.signAlg, k, new Uint8Array(x.input.data))).toString("hex");
+    if (x.input.alg.name === "ECDSA")
+        x.input.raw = Buffer.from(await crypto.subtle.exportKey("raw", await crypto.subtle.importKey("spki", Buffer.from(x.input.spki, "hex"), x.input.alg, true, ["verify"]))).toString("hex");
+    return x;
+}
+
+const ASYM = [
+    ["rsa", { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, "RSASSA-PKCS1-v1_5", { modulusLength: 2048 }],
+    ["rsa", { name: "rsassa-pkcs1-v1_5", hash: { name: "SHA-512" } }, { name: "RSASSA-PKCS1-v1_5" }, { modulusLength: 1024, publicExponent: 3 }],
+    ["rsa", { name: "RSASSA-PKCS1-v1_5", hash: "SHA-1" }, "RSASSA-PKCS1-v1_5", { modulusLength: 1024 }],
+    ["rsa", { name: "RSA-PSS", hash: "SHA-256" }, { name: "RSA-PSS", saltLength: 32 }, { modulusLength: 2048 }],
+    ["rsa", { name: "RSA-PSS", hash: "SHA-384" }, { name: "RSA-PSS", saltLength: 0 }, { modulusLength: 1024 }],
+    ["ec", { name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }, { namedCurve: "P-256" }],
+    ["ec", { name: "ECDSA", namedCurve: "P-384" }, { name: "ECDSA", hash: "SHA-384" }, { namedCurve: "P-384" }],
+    ["ec", { name: "ECDSA", namedCurve: "P-521" }, { name: "ECDSA", hash: "SHA-512" }, { namedCurve: "P-521" }],
+    ["ec", { name: "ecdsa", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-1" }, { namedCurve: "P-256" }],
+];
+
+test("crypto.subtle RSASSA-PKCS1-v1_5, RSA-PSS, ECDSA: import spki/pkcs8/jwk/raw, sign, verify, export as Node", async () => {
+    const xs = [];
+    for (const [kind, alg, signAlg, opts] of ASYM) xs.push(await withNodeSig(asymInput(kind, alg, signAlg, opts)));
+    await same("asym", xs.map((x) => x.input));
+    // the randomized signatures (PSS, ECDSA) made in Vireo verify in Node
+    for (const x of xs) {
+        const sig = await vireo("action", "asymSign", x.input);
+        assert.equal(typeof sig, "string", JSON.stringify(sig));
+        const k = await crypto.subtle.importKey("spki", Buffer.from(x.input.spki, "hex"), x.input.alg, false, ["verify"]);
+        assert.equal(await crypto.subtle.verify(x.input.signAlg, k, Buffer.from(sig, "hex"), new Uint8Array(x.input.data)), true,
+                     `${JSON.stringify(x.input.alg)}: Vireo's signature verifies in Node`);
+    }
+});
+
+test("crypto.subtle asymmetric errors: DataError, SyntaxError, InvalidAccessError, NotSupportedError, TypeError as Node", async () => {
+    const rsa = asymInput("rsa", null, null, { modulusLength: 2048 });
+    const ec = asymInput("ec", null, null, { namedCurve: "P-256" });
+    const input = { pkcs8: rsa.input.pkcs8, spki: rsa.input.spki, ecPkcs8: ec.input.pkcs8, ecSpki: ec.input.spki,
+                    rsaJwkPub: rsa.input.jwkPub, ecJwkPub: ec.input.jwkPub };
+    const want = await node("asymErrors", input);
+    for (const kind of ["action", "query"]) {
+        const got = await vireo(kind, "asymErrors", input);
+        // where Node is lax, Vireo is strict: a JWK member that is not base64url (Node imports
+        // {n: "!!!"} as a 0-bit modulus), one past 4096 bytes (a 36,000-bit modulus no one can
+        // verify with) and bytes after the DER structure are refused
+        const strict = ["jwkBadBase64", "jwkHugeModulus", "trailing"];
+        for (const k of strict) {
+            assert.deepEqual([got[k].name, got[k].message], ["DataError", "Invalid keyData"], k);
+            assert.deepEqual(want[k], {}, `Node imports ${k}`);
+            delete got[k];
+        }
+        assert.deepEqual(got, Object.fromEntries(Object.entries(want).filter(([k]) => !strict.includes(k))), `asymErrors in a ${kind}`);
+    }
+});
+
+test("crypto.subtle.generateKey: RSA, RSA-PSS, ECDSA P-256/384/521 pairs and HMAC, shapes and errors as Node", async () => {
+    await same("generate", [undefined], { kinds: ["action"] });
+});
+
+test("crypto.subtle PBKDF2: importKey raw, deriveBits as Node (what lucia's Scrypt uses), errors, Vireo's limits", async () => {
+    const inputs = [];
+    for (const hash of ["SHA-1", "SHA-256", "SHA-384", "SHA-512"])
+        inputs.push({ hash, password: [0x70, 0x77], salt: [1, 2, 3, 4], iterations: 1000, bits: 256 });
+    inputs.push({ hash: "SHA-256", password: [], salt: [], iterations: 1, bits: 8 });
+    inputs.push({ hash: { name: "SHA-256" }, password: Array.from({ length: 300 }, (_, i) => i & 0xff), salt: [9], iterations: 3, bits: 4096 });
+    await same("pbkdf2", inputs);
+    await same("pbkdf2Errors", [undefined]);
+    // past Vireo's own bounds (Node has none): a precise OperationError, the action still answers
+    const r = await vireo("action", "pbkdf2", { hash: "SHA-256", password: [1], salt: [1], iterations: 10000001, bits: 256 });
+    assert.equal(r.name, "OperationError");
+    assert.equal(r.message, "iterations must be at most 10000000 (Vireo's limit)");
+    const big = await vireo("action", "pbkdf2", { hash: "SHA-256", password: [1], salt: [1], iterations: 1, bits: 8 * (1 << 20) + 8 });
+    assert.equal(big.message, "length must be at most 8388608 (Vireo's limit)");
 });
 
 test("crypto.getRandomValues and randomUUID: the 65,536-byte quota, integer arrays only, v4 UUIDs", async () => {

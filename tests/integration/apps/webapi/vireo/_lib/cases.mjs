@@ -7,6 +7,13 @@ const units = (s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i))
 const fromUnits = (u) => String.fromCharCode(...u);
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 const bytesOf = (a) => new Uint8Array(a);
+const fromHex = (h) => new Uint8Array((h.match(/../g) || []).map((b) => parseInt(b, 16)));
+// a CryptoKey as JSON: its four attributes (publicExponent as hex)
+const keyShape = (k) => ({
+  type: k.type, extractable: k.extractable, usages: k.usages, isKey: k instanceof CryptoKey,
+  tag: Object.prototype.toString.call(k),
+  algorithm: { ...k.algorithm, ...(k.algorithm.publicExponent ? { publicExponent: hex(k.algorithm.publicExponent) } : {}) },
+});
 
 export function errorOf(e) {
   if (!(e instanceof Error) && !(typeof DOMException === "function" && e instanceof DOMException))
@@ -292,6 +299,168 @@ export const CASES = {
     });
     const bad = errorOf((() => { try { setTimeout("code", 1); } catch (e) { return e; } })());
     return { order, waited: Date.now() - t0 >= 150, zero, bad };
+  },
+  // asymmetric keys (RSASSA-PKCS1-v1_5, RSA-PSS, ECDSA): the test makes the keys and a
+  // signature in Node; both sides import them in every format, verify, sign, export
+  asym: ({ alg, signAlg, pkcs8, spki, jwkPriv, jwkPub, raw, data, nodeSig }) => capture(async () => {
+    const s = crypto.subtle;
+    const keys = {
+      pkcs8: await s.importKey("pkcs8", fromHex(pkcs8), alg, true, ["sign"]),
+      spki: await s.importKey("spki", fromHex(spki), alg, true, ["verify"]),
+      jwkPriv: await s.importKey("jwk", jwkPriv, alg, true, ["sign"]),
+      jwkPub: await s.importKey("jwk", jwkPub, alg, false, ["verify"]),
+    };
+    if (raw) keys.raw = await s.importKey("raw", fromHex(raw), alg, true, ["verify"]);
+    const out = { keys: {} };
+    for (const [k, key] of Object.entries(keys)) out.keys[k] = keyShape(key);
+    const d = bytesOf(data), sig = fromHex(nodeSig);
+    const wrong = sig.slice();
+    wrong[5] ^= 1;
+    out.verifyNode = [];
+    for (const k of ["spki", "jwkPub", ...(raw ? ["raw"] : [])])
+      out.verifyNode.push(await s.verify(signAlg, keys[k], sig, d), await s.verify(signAlg, keys[k], wrong, d),
+                          await s.verify(signAlg, keys[k], sig, bytesOf([...data, 1])));
+    const own = await s.sign(signAlg, keys.pkcs8, d);
+    const own2 = await s.sign(signAlg, keys.jwkPriv, d);
+    out.ownLength = own.byteLength;
+    out.ownVerifies = [await s.verify(signAlg, keys.spki, own, d), await s.verify(signAlg, keys.jwkPub, own2, d)];
+    if (alg.name.toUpperCase() === "RSASSA-PKCS1-V1_5") out.ownSig = hex(own); // deterministic
+    out.exports = {
+      pkcs8: hex(await s.exportKey("pkcs8", keys.pkcs8)), spki: hex(await s.exportKey("spki", keys.spki)),
+      jwkFromPkcs8: await s.exportKey("jwk", keys.pkcs8), jwkFromSpki: await s.exportKey("jwk", keys.spki),
+      pkcs8FromJwk: hex(await s.exportKey("pkcs8", keys.jwkPriv)),
+    };
+    if (raw) out.exports.raw = hex(await s.exportKey("raw", keys.raw));
+    return out;
+  }),
+  asymSign: ({ alg, signAlg, pkcs8, data }) => capture(async () => {
+    const k = await crypto.subtle.importKey("pkcs8", fromHex(pkcs8), alg, false, ["sign"]);
+    return hex(await crypto.subtle.sign(signAlg, k, bytesOf(data)));
+  }),
+  asymErrors: async ({ pkcs8, spki, ecPkcs8, ecSpki, rsaJwkPub, ecJwkPub }) => {
+    const s = crypto.subtle, out = {};
+    const A = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, E = { name: "ECDSA", namedCurve: "P-256" };
+    const priv = await s.importKey("pkcs8", fromHex(pkcs8), A, false, ["sign"]);
+    const pub = await s.importKey("spki", fromHex(spki), A, true, ["verify"]);
+    const ecPriv = await s.importKey("pkcs8", fromHex(ecPkcs8), E, true, ["sign"]);
+    const cases = {
+      garbage: () => s.importKey("pkcs8", new Uint8Array(10), A, true, ["sign"]),
+      trailing: () => s.importKey("spki", fromHex(spki + "00"), A, true, ["verify"]),
+      spkiAsPkcs8: () => s.importKey("pkcs8", fromHex(spki), A, true, ["sign"]),
+      pkcs8AsSpki: () => s.importKey("spki", fromHex(pkcs8), A, true, ["verify"]),
+      pkcs8Verify: () => s.importKey("pkcs8", fromHex(pkcs8), A, true, ["verify"]),
+      pkcs8Empty: () => s.importKey("pkcs8", fromHex(pkcs8), A, true, []),
+      spkiSign: () => s.importKey("spki", fromHex(spki), A, true, ["sign"]),
+      spkiEmpty: async () => keyShape(await s.importKey("spki", fromHex(spki), A, true, [])),
+      noHash: () => s.importKey("pkcs8", fromHex(pkcs8), { name: "RSASSA-PKCS1-v1_5" }, true, ["sign"]),
+      badHash: () => s.importKey("pkcs8", fromHex(pkcs8), { name: "RSASSA-PKCS1-v1_5", hash: "MD5" }, true, ["sign"]),
+      ecAsRsa: () => s.importKey("pkcs8", fromHex(ecPkcs8), A, true, ["sign"]),
+      rsaAsEc: () => s.importKey("pkcs8", fromHex(pkcs8), E, true, ["sign"]),
+      ecWrongCurve: () => s.importKey("spki", fromHex(ecSpki), { name: "ECDSA", namedCurve: "P-384" }, true, ["verify"]),
+      ecBadCurve: () => s.importKey("pkcs8", fromHex(ecPkcs8), { name: "ECDSA", namedCurve: "P-999" }, true, ["sign"]),
+      ecNoCurve: () => s.importKey("pkcs8", fromHex(ecPkcs8), { name: "ECDSA" }, true, ["sign"]),
+      rsaRaw: () => s.importKey("raw", fromHex(spki), A, true, ["verify"]),
+      ecRawBad: () => s.importKey("raw", new Uint8Array([4, 1, 2, 3]), E, true, ["verify"]),
+      unknownAlg: () => s.importKey("spki", fromHex(spki), { name: "RSA-OAEP-9" }, true, ["verify"]),
+      signWithPub: () => s.sign(A, pub, new Uint8Array(1)),
+      verifyWithPriv: () => s.verify(A, priv, new Uint8Array(256), new Uint8Array(1)),
+      signWrongAlg: () => s.sign({ name: "ECDSA", hash: "SHA-256" }, priv, new Uint8Array(1)),
+      signHmacWithRsa: () => s.sign("HMAC", priv, new Uint8Array(1)),
+      signNotAKey: () => s.sign(A, { type: "private" }, new Uint8Array(1)),
+      ecSignNoHash: () => s.sign({ name: "ECDSA" }, ecPriv, new Uint8Array(1)),
+      pssNoSalt: async () => s.sign({ name: "RSA-PSS" }, await s.importKey("pkcs8", fromHex(pkcs8), { name: "RSA-PSS", hash: "SHA-256" }, true, ["sign"]), new Uint8Array(1)),
+      exportSpkiPriv: () => s.exportKey("spki", ecPriv),
+      exportPkcs8Pub: () => s.exportKey("pkcs8", pub),
+      exportRawRsa: () => s.exportKey("raw", pub),
+      exportRawEcPriv: () => s.exportKey("raw", ecPriv),
+      exportNotExtractable: () => s.exportKey("jwk", priv),
+      jwkTruncated: () => s.importKey("jwk", { kty: "RSA", n: "AQAB" }, A, true, ["verify"]),
+      jwkNoModulus: () => s.importKey("jwk", { ...rsaJwkPub, n: undefined }, A, true, ["verify"]),
+      jwkPrivPartial: () => s.importKey("jwk", { ...rsaJwkPub, d: rsaJwkPub.n }, A, true, ["sign"]),
+      jwkBadBase64: () => s.importKey("jwk", { ...rsaJwkPub, n: "!!!" }, A, true, ["verify"]),
+      jwkHugeModulus: () => s.importKey("jwk", { ...rsaJwkPub, n: "_".repeat(6000) }, A, true, ["verify"]),
+      jwkKty: () => s.importKey("jwk", { ...rsaJwkPub, kty: "EC" }, A, true, ["verify"]),
+      jwkAlg: () => s.importKey("jwk", { ...rsaJwkPub, alg: "RS384" }, A, true, ["verify"]),
+      jwkUse: () => s.importKey("jwk", { ...rsaJwkPub, use: "enc" }, A, true, ["verify"]),
+      jwkExt: () => s.importKey("jwk", { ...rsaJwkPub, ext: false }, A, true, ["verify"]),
+      jwkOps: () => s.importKey("jwk", { ...rsaJwkPub, key_ops: ["sign"] }, A, true, ["verify"]),
+      jwkEcShortX: () => s.importKey("jwk", { ...ecJwkPub, x: "AAAA" }, E, true, ["verify"]),
+      jwkEcOffCurve: () => s.importKey("jwk", { ...ecJwkPub, y: ecJwkPub.x }, E, true, ["verify"]),
+      jwkEcCrv: () => s.importKey("jwk", ecJwkPub, { name: "ECDSA", namedCurve: "P-384" }, true, ["verify"]),
+      verifyShortEc: async () => s.verify({ name: "ECDSA", hash: "SHA-256" }, await s.importKey("spki", fromHex(ecSpki), E, true, ["verify"]), new Uint8Array(3), new Uint8Array(1)),
+      verifyLongRsa: () => s.verify(A, pub, new Uint8Array(300), new Uint8Array(1)),
+      verifyEmptyRsa: () => s.verify(A, pub, new Uint8Array(0), new Uint8Array(1)),
+    };
+    for (const [n, f] of Object.entries(cases)) out[n] = await capture(f);
+    return out;
+  },
+  generate: () => capture(async () => {
+    const s = crypto.subtle, out = {};
+    const algs = {
+      rsa: { name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      pss: { name: "RSA-PSS", modulusLength: 1024, publicExponent: new Uint8Array([3]), hash: "SHA-384" },
+      p256: { name: "ECDSA", namedCurve: "P-256" }, p384: { name: "ECDSA", namedCurve: "P-384" },
+      p521: { name: "ECDSA", namedCurve: "P-521" },
+    };
+    const signAlgs = { rsa: "RSASSA-PKCS1-v1_5", pss: { name: "RSA-PSS", saltLength: 32 }, p256: { name: "ECDSA", hash: "SHA-256" },
+                       p384: { name: "ECDSA", hash: "SHA-384" }, p521: { name: "ECDSA", hash: "SHA-512" } };
+    for (const [n, alg] of Object.entries(algs)) {
+      const pair = await s.generateKey(alg, false, ["sign", "verify"]);
+      const sig = await s.sign(signAlgs[n], pair.privateKey, bytesOf([1, 2, 3]));
+      const jwk = await s.exportKey("jwk", pair.publicKey);
+      out[n] = { keys: Object.keys(pair), priv: keyShape(pair.privateKey), pub: keyShape(pair.publicKey),
+                 verifies: await s.verify(signAlgs[n], pair.publicKey, sig, bytesOf([1, 2, 3])),
+                 jwkFields: Object.keys(jwk), kty: jwk.kty, alg: jwk.alg ?? null, crv: jwk.crv ?? null };
+    }
+    const h = await s.generateKey({ name: "HMAC", hash: "SHA-384" }, true, ["sign"]);
+    out.hmac = { shape: keyShape(h), length: (await s.exportKey("raw", h)).byteLength };
+    const h2 = await s.generateKey({ name: "HMAC", hash: "SHA-256", length: 72 }, true, ["verify"]);
+    out.hmac72 = (await s.exportKey("raw", h2)).byteLength;
+    const E = { name: "ECDSA", namedCurve: "P-256" };
+    const R = (over) => ({ name: "RSASSA-PKCS1-v1_5", modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256", ...over });
+    const errs = {
+      badUsage: () => s.generateKey(E, true, ["encrypt"]),
+      empty: () => s.generateKey(E, true, []),
+      verifyOnly: () => s.generateKey(E, true, ["verify"]),
+      noExponent: () => s.generateKey(R({ publicExponent: undefined }), true, ["sign"]),
+      noLength: () => s.generateKey(R({ modulusLength: undefined }), true, ["sign"]),
+      small: () => s.generateKey(R({ modulusLength: 100 }), true, ["sign"]),
+      evenExponent: () => s.generateKey(R({ publicExponent: new Uint8Array([2]) }), true, ["sign"]),
+      unknown: () => s.generateKey({ name: "RSA-OAEP-9" }, true, ["sign"]),
+      curve: () => s.generateKey({ name: "ECDSA", namedCurve: "P-192" }, true, ["sign"]),
+      hmacEmpty: () => s.generateKey({ name: "HMAC", hash: "SHA-256" }, true, []),
+    };
+    for (const [n, f] of Object.entries(errs)) out[n] = await capture(f);
+    return out;
+  }),
+  pbkdf2: ({ hash, password, salt, iterations, bits }) => capture(async () => {
+    const k = await crypto.subtle.importKey("raw", bytesOf(password), "PBKDF2", false, ["deriveBits"]);
+    return { shape: keyShape(k), bits: hex(await crypto.subtle.deriveBits({ name: "PBKDF2", hash, salt: bytesOf(salt), iterations }, k, bits)) };
+  }),
+  pbkdf2Errors: async () => {
+    const s = crypto.subtle, out = {};
+    const k = await s.importKey("raw", bytesOf([1, 2]), "pbkdf2", false, ["deriveBits"]);
+    const P = (over) => ({ name: "PBKDF2", hash: "SHA-256", salt: new Uint8Array(4), iterations: 2, ...over });
+    const cases = {
+      extractable: () => s.importKey("raw", new Uint8Array(2), "PBKDF2", true, ["deriveBits"]),
+      badUsage: () => s.importKey("raw", new Uint8Array(2), "PBKDF2", false, ["sign"]),
+      empty: () => s.importKey("raw", new Uint8Array(2), "PBKDF2", false, []),
+      jwk: () => s.importKey("jwk", {}, "PBKDF2", false, ["deriveBits"]),
+      zeroKey: async () => keyShape(await s.importKey("raw", new Uint8Array(0), "PBKDF2", false, ["deriveBits"])),
+      iterations0: () => s.deriveBits(P({ iterations: 0 }), k, 64),
+      noSalt: () => s.deriveBits(P({ salt: undefined }), k, 64),
+      noIterations: () => s.deriveBits(P({ iterations: undefined }), k, 64),
+      noHash: () => s.deriveBits(P({ hash: undefined }), k, 64),
+      length0: async () => hex(await s.deriveBits(P(), k, 0)),
+      length7: () => s.deriveBits(P(), k, 7),
+      lengthNull: () => s.deriveBits(P(), k, null),
+      md5: () => s.deriveBits(P({ hash: "MD5" }), k, 64),
+      hmacDerive: () => s.deriveBits(P({ name: "HMAC" }), k, 64),
+      signWithIt: () => s.sign("PBKDF2", k, new Uint8Array(1)),
+      exportIt: () => s.exportKey("raw", k),
+    };
+    for (const [n, f] of Object.entries(cases)) out[n] = await capture(f);
+    return out;
   },
   domException: () => {
     const e = new DOMException("msg", "InvalidCharacterError");
