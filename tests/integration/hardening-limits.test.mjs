@@ -108,17 +108,19 @@ test("--ws-ping-interval-ms 0 with an idle timeout pings at half of it (help and
     const help = await runCli(["serve", "--help"]);
     const line = help.stdout.slice(help.stdout.indexOf("--ws-ping-interval-ms"));
     assert.match(line.replace(/\s+/g, " "), /0: never, unless --ws-idle-timeout-ms is set, then every half of it/);
-    const s = await serve("basic", ["--test-echo", "--ws-ping-interval-ms", "0", "--ws-idle-timeout-ms", "600"]);
+    // idle 2 s: the ping is due at 1 s; it must come before the idle timeout (a loaded machine
+    // may delay it, but not past the timeout it exists to beat), not at the 25 s default
+    const s = await serve("basic", ["--test-echo", "--ws-ping-interval-ms", "0", "--ws-idle-timeout-ms", "2000"]);
     const raw = await rawWebSocket(s.port);
     conns.push(raw);
     const t0 = Date.now();
-    await raw.waitFrame((f) => f.opcode === OP.PING, 1000, "a ping at half the idle timeout");
-    assert.ok(Date.now() - t0 < 600);
+    await raw.waitFrame((f) => f.opcode === OP.PING, 2000, "a ping at half the idle timeout");
+    assert.ok(Date.now() - t0 < 2000);
     const ws = new WebSocket(`ws://127.0.0.1:${s.port}/__test/echo`); // answers pings itself
     let closed = null;
     ws.on("close", (code) => (closed = code));
     await new Promise((res, rej) => { ws.once("open", res); ws.once("error", rej); });
-    await sleep(1500);
+    await sleep(3000);
     assert.equal(closed, null, "a client answering pings outlives the idle timeout");
     ws.close();
     const frames = parseWsFrames(raw.buf).frames;
