@@ -150,7 +150,7 @@ FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 # sources a fuzz target #includes itself (to reach statics), so they are not linked twice
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
 FUZZ_INCLUDES_fuzz_convex_sync := src/proto/convex_sync.c
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
              $(BUILD)/gen/codegen_types.c $(BUILD)/gen/polyfill_url.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \

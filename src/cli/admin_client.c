@@ -1,6 +1,7 @@
 /* admin_client: what the commands that talk to a running server share (`vireo run`, `vireo
- * env`, `vireo deploy`): finding the admin key (--admin-key, $VIREO_ADMIN_KEY, then
- * DIR/.vireo/admin_key) and one POST of a body to an admin endpoint with it. */
+ * env`, `vireo deploy`): their --url, --dir and --admin-key options, finding the admin key
+ * (--admin-key, $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key) and one POST of a body to an admin
+ * endpoint with it. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,36 @@
 
 #include "cli/cli.h"
 #include "base/banned.h"
+
+int cli_option_value(const char *cmd, int argc, char **argv, int *i, const char **value)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "vireo %s: option %s needs a value\n", cmd, argv[*i]);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 0;
+}
+
+void admin_opts_init(struct admin_opts *o)
+{
+    o->url = "http://127.0.0.1:8788";
+    o->dir = ".";
+    o->key = getenv("VIREO_ADMIN_KEY");
+}
+
+int admin_opts_take(struct admin_opts *o, const char *cmd, int with_dir, int argc, char **argv,
+                    int *i)
+{
+    const char *a = argv[*i];
+    const char **slot = !strcmp(a, "--url")                 ? &o->url
+                        : !strcmp(a, "--admin-key")         ? &o->key
+                        : with_dir && !strcmp(a, "--dir") ? &o->dir
+                                                            : NULL;
+    if (!slot)
+        return 0;
+    return cli_option_value(cmd, argc, argv, i, slot) < 0 ? -1 : 1;
+}
 
 const char *admin_find_key(const char *cmd, const char *key, const char *dir, char out[65])
 {

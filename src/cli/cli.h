@@ -23,6 +23,26 @@ int cmd_env(int argc, char **argv);
  * (any HTTP status, in *status), or -1 after printing that the server cannot be reached.
  * admin_post: the same with a JSON text body. */
 const char *admin_find_key(const char *cmd, const char *key, const char *dir, char out[65]);
+
+/* The options of the commands that call a running server: --url URL, --dir DIR (the folder whose
+ * .vireo/admin_key is read) and --admin-key KEY. admin_opts_init sets their defaults
+ * (http://127.0.0.1:8788, ".", $VIREO_ADMIN_KEY). admin_opts_take: when argv[*i] is one of them
+ * (--dir only if `with_dir`) it takes it with its value (advancing *i) and returns 1; 0 when it
+ * is not one of them; -1 after printing "vireo <cmd>: option X needs a value". */
+struct admin_opts {
+    const char *url, *dir, *key;
+};
+void admin_opts_init(struct admin_opts *o);
+int admin_opts_take(struct admin_opts *o, const char *cmd, int with_dir, int argc, char **argv,
+                    int *i);
+/* The help lines of those three options, for a command's usage text. */
+#define ADMIN_OPTS_USAGE                                                                           \
+    "  --url URL          the server (default http://127.0.0.1:8788)\n"                            \
+    "  --dir DIR          the app folder whose .vireo/admin_key to use (default .)\n"              \
+    "  --admin-key KEY    the admin key (default: $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key)\n"
+/* The value of option argv[*i] (advancing *i): 0, or -1 after printing "vireo <cmd>: option X
+ * needs a value". */
+int cli_option_value(const char *cmd, int argc, char **argv, int *i, const char **value);
 int admin_post_body(const char *cmd, const char *url, const char *key, const char *endpoint,
                     const char *content_type, const char *body, size_t len, struct buf *resp,
                     long *status);

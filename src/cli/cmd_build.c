@@ -70,11 +70,8 @@ int cmd_build(int argc, char **argv)
             fputs(build_usage, stdout);
             return 0;
         } else if (!strcmp(a, "--out")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vireo build: option --out needs a value\n");
+            if (cli_option_value("build", argc, argv, &i, &out) < 0)
                 return 2;
-            }
-            out = argv[++i];
         } else if (a[0] == '-') {
             fprintf(stderr, "vireo build: unknown option %s (see vireo build --help)\n", a);
             return 2;

@@ -66,26 +66,21 @@ static int push(const char *url, const char *key, const struct buf *file)
 
 int cmd_deploy(int argc, char **argv)
 {
-    const char *dir = ".", *url = "http://127.0.0.1:8788", *bundle = NULL;
-    const char *key = getenv("VIREO_ADMIN_KEY");
-    int ndirs = 0;
+    const char *bundle = NULL;
+    struct admin_opts o;
+    int ndirs = 0, r;
+    admin_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(deploy_usage, stdout);
             return 0;
-        } else if (!strcmp(a, "--url") || !strcmp(a, "--bundle") || !strcmp(a, "--admin-key")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vireo deploy: option %s needs a value\n", a);
+        } else if ((r = admin_opts_take(&o, "deploy", 0, argc, argv, &i)) != 0) {
+            if (r < 0)
                 return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--url"))
-                url = v;
-            else if (!strcmp(a, "--bundle"))
-                bundle = v;
-            else
-                key = v;
+        } else if (!strcmp(a, "--bundle")) {
+            if (cli_option_value("deploy", argc, argv, &i, &bundle) < 0)
+                return 2;
         } else if (a[0] == '-') {
             fprintf(stderr, "vireo deploy: unknown option %s (see vireo deploy --help)\n", a);
             return 2;
@@ -93,22 +88,23 @@ int cmd_deploy(int argc, char **argv)
             fprintf(stderr, "vireo deploy: unexpected argument '%s'\n", a);
             return 2;
         } else {
-            dir = a;
+            o.dir = a;
         }
     }
     int rc = 1;
     char keybuf[65];
+    const char *key;
     struct app_paths p;
     struct buf file = BUF_INIT(BUNDLE_FILE_MAX), err = BUF_INIT(1 << 20);
-    int have_paths = app_paths_init(&p, dir) == 0;
-    if (!(key = admin_find_key("deploy", key, dir, keybuf))) {
+    int have_paths = app_paths_init(&p, o.dir) == 0;
+    if (!(key = admin_find_key("deploy", o.key, o.dir, keybuf))) {
         rc = 2;
         goto out;
     }
     if (bundle) {
         char name[DEPLOY_NAME_MAX];
         size_t off;
-        int r = read_file(bundle, &file);
+        r = read_file(bundle, &file);
         if (r < 0) {
             fprintf(stderr, "vireo deploy: cannot read %s: %s\n", bundle,
                     r == -E2BIG ? "larger than 256 MiB" : strerror(-r));
@@ -119,13 +115,13 @@ int cmd_deploy(int argc, char **argv)
             goto out;
         }
     } else if (!have_paths) {
-        fprintf(stderr, "vireo deploy: cannot open app folder %s\n", dir);
+        fprintf(stderr, "vireo deploy: cannot open app folder %s\n", o.dir);
         goto out;
     } else if (app_bundle_file(&p, &file, &err) < 0) {
         fprintf(stderr, "vireo deploy: %s\n", err.data);
         goto out;
     }
-    rc = push(url, key, &file);
+    rc = push(o.url, key, &file);
 out:
     buf_release(&file);
     buf_release(&err);

@@ -27,10 +27,7 @@ static const char env_usage[] =
     "Names start with a letter and hold letters, digits and underscores (at most 40); values\n"
     "are at most 8 KiB; an app has at most 100 variables.\n"
     "\n"
-    "options:\n"
-    "  --url URL          the server (default http://127.0.0.1:8788)\n"
-    "  --dir DIR          the app folder whose .vireo/admin_key to use (default .)\n"
-    "  --admin-key KEY    the admin key (default: $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key)\n"
+    "options:\n" ADMIN_OPTS_USAGE
     "  -h, --help         show this help\n";
 
 #define VALUE_READ_MAX (8192 + 2) /* one past the server's limit, so that it names the limit */
@@ -58,27 +55,18 @@ static int read_stdin_value(struct buf *out)
 
 int cmd_env(int argc, char **argv)
 {
-    const char *url = "http://127.0.0.1:8788", *dir = ".";
-    const char *key = getenv("VIREO_ADMIN_KEY");
+    struct admin_opts o;
     const char *pos[4] = { NULL };
-    int npos = 0;
+    int npos = 0, r;
+    admin_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(env_usage, stdout);
             return 0;
-        } else if (!strcmp(a, "--url") || !strcmp(a, "--dir") || !strcmp(a, "--admin-key")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vireo env: option %s needs a value\n", a);
+        } else if ((r = admin_opts_take(&o, "env", 1, argc, argv, &i)) != 0) {
+            if (r < 0)
                 return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--url"))
-                url = v;
-            else if (!strcmp(a, "--dir"))
-                dir = v;
-            else
-                key = v;
         } else if (a[0] == '-' && a[1] == '-' && npos < 3) {
             /* a value may start with "--" only after the name: `vireo env set X -- --v` */
             if (!strcmp(a, "--") && i + 1 < argc && npos >= 2) {
@@ -112,7 +100,8 @@ int cmd_env(int argc, char **argv)
     }
 
     char keybuf[65];
-    if (!(key = admin_find_key("env", key, dir, keybuf)))
+    const char *key = admin_find_key("env", o.key, o.dir, keybuf);
+    if (!key)
         return 2;
     int rc = 1;
     long status = 0;
@@ -141,14 +130,14 @@ int cmd_env(int argc, char **argv)
     body_text = json_dumps(body, JSON_COMPACT);
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "/api/admin/env/%s", is_remove ? "remove" : cmd);
-    if (admin_post("env", url, key, endpoint, body_text, &resp, &status) < 0)
+    if (admin_post("env", o.url, key, endpoint, body_text, &resp, &status) < 0)
         goto out;
     json_error_t jerr;
     reply = json_loadb(resp.data, resp.len, 0, &jerr);
     const char *st = json_string_value(json_object_get(reply, "status"));
     json_t *v = json_object_get(reply, "value");
     if (!st) {
-        fprintf(stderr, "vireo env: unexpected answer from %s (HTTP %ld): %.200s\n", url, status,
+        fprintf(stderr, "vireo env: unexpected answer from %s (HTTP %ld): %.200s\n", o.url, status,
                 resp.data);
         goto out;
     }

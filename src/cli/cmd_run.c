@@ -14,10 +14,7 @@ static const char run_usage[] =
     "Calls a query, mutation or action (internal ones too) on a running server and prints its\n"
     "JSON result, e.g. vireo run tasks:create '{\"title\":\"Buy milk\"}'.\n"
     "\n"
-    "options:\n"
-    "  --url URL          the server (default http://127.0.0.1:8788)\n"
-    "  --dir DIR          the app folder whose .vireo/admin_key to use (default .)\n"
-    "  --admin-key KEY    the admin key (default: $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key)\n"
+    "options:\n" ADMIN_OPTS_USAGE
     "  -h, --help         show this help\n";
 
 /* Re-indents JSON text without reparsing its numbers, so values print exactly as sent. */
@@ -67,26 +64,18 @@ static void print_pretty(const char *p, size_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *fn = NULL, *args = "{}", *url = "http://127.0.0.1:8788", *dir = ".";
-    const char *key = getenv("VIREO_ADMIN_KEY");
-    int nargs = 0;
+    const char *fn = NULL, *args = "{}";
+    struct admin_opts o;
+    int nargs = 0, r;
+    admin_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(run_usage, stdout);
             return 0;
-        } else if (!strcmp(a, "--url") || !strcmp(a, "--dir") || !strcmp(a, "--admin-key")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vireo run: option %s needs a value\n", a);
+        } else if ((r = admin_opts_take(&o, "run", 1, argc, argv, &i)) != 0) {
+            if (r < 0)
                 return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--url"))
-                url = v;
-            else if (!strcmp(a, "--dir"))
-                dir = v;
-            else
-                key = v;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "vireo run: unknown option %s (see vireo run --help)\n", a);
             return 2;
@@ -114,7 +103,8 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     char keybuf[65];
-    if (!(key = admin_find_key("run", key, dir, keybuf))) {
+    const char *key = admin_find_key("run", o.key, o.dir, keybuf);
+    if (!key) {
         json_decref(jargs);
         return 2;
     }
@@ -126,7 +116,7 @@ int cmd_run(int argc, char **argv)
     int rc = 1;
     long status = 0;
     struct buf resp = BUF_INIT(256u << 20);
-    if (admin_post("run", url, key, "/api/admin/run", body_text, &resp, &status) < 0)
+    if (admin_post("run", o.url, key, "/api/admin/run", body_text, &resp, &status) < 0)
         goto out;
     json_t *reply = json_loadb(resp.data, resp.len, JSON_DECODE_INT_AS_REAL, &jerr);
     const char *st = json_string_value(json_object_get(reply, "status"));
@@ -144,7 +134,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "vireo run: %s failed (%s): %s\n", fn, code ? code : "error",
                 msg ? msg : "");
     } else {
-        fprintf(stderr, "vireo run: unexpected answer from %s (HTTP %ld): %.200s\n", url, status,
+        fprintf(stderr, "vireo run: unexpected answer from %s (HTTP %ld): %.200s\n", o.url, status,
                 resp.data);
     }
     json_decref(reply);

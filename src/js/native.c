@@ -220,6 +220,27 @@ static int cursor_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], si
     return 0;
 }
 
+/* The (table, index, spec) arguments of native.scanOpen and native.search, in the open query's
+ * transaction: the names into table and index, the spec (a range or a search query: JSON text)
+ * left in rt->s1. Returns the transaction, or NULL with an exception thrown; `index_what` and
+ * `spec_what` name the arguments in it ("withIndex() index", "withIndex() range"). */
+static struct store_txn *query_args(JSContextRef ctx, struct js_runtime *rt, size_t argc,
+                                    const JSValueRef argv[], const char *index_what,
+                                    const char *spec_what, char table[256], char index[256],
+                                    JSValueRef *exc)
+{
+    struct store_txn *t = need_txn(ctx, rt, "db.query()", exc);
+    if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
+        return NULL;
+    snprintf(table, 256, "%s", rt->s1.data);
+    if (name_arg(ctx, argc, argv, 1, &rt->s1, index_what, exc) < 0)
+        return NULL;
+    snprintf(index, 256, "%s", rt->s1.data);
+    if (str_arg(ctx, argc, argv, 2, &rt->s1, spec_what, exc) < 0)
+        return NULL;
+    return t;
+}
+
 /* native.scanOpen(table, index, rangeJson, descending[, cursor, endCursor, endIsJournal]) ->
  * handle. With the cursors (strings, or null for the range's start / end) it opens a page scan
  * (store_page_open_ex); endIsJournal: endCursor is the run's query journal. */
@@ -228,17 +249,10 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    struct store_txn *t = need_txn(ctx, rt, "db.query()", exc);
-    if (!t)
-        return JSValueMakeUndefined(ctx);
     char table[256], index[256];
-    if (name_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
-        return JSValueMakeUndefined(ctx);
-    snprintf(table, sizeof(table), "%s", rt->s1.data);
-    if (name_arg(ctx, argc, argv, 1, &rt->s1, "withIndex() index", exc) < 0)
-        return JSValueMakeUndefined(ctx);
-    snprintf(index, sizeof(index), "%s", rt->s1.data);
-    if (str_arg(ctx, argc, argv, 2, &rt->s1, "withIndex() range", exc) < 0)
+    struct store_txn *t = query_args(ctx, rt, argc, argv, "withIndex() index",
+                                     "withIndex() range", table, index, exc);
+    if (!t)
         return JSValueMakeUndefined(ctx);
     int desc = argc > 3 && JSValueToBoolean(ctx, argv[3]);
     struct js_cursor *slot = NULL;
@@ -283,23 +297,30 @@ static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    struct store_txn *t = need_txn(ctx, rt, "db.query()", exc);
-    if (!t)
-        return JSValueMakeUndefined(ctx);
     char table[256], index[256];
-    if (name_arg(ctx, argc, argv, 0, &rt->s1, "db.query() table", exc) < 0)
-        return JSValueMakeUndefined(ctx);
-    snprintf(table, sizeof(table), "%s", rt->s1.data);
-    if (name_arg(ctx, argc, argv, 1, &rt->s1, "withSearchIndex() index", exc) < 0)
-        return JSValueMakeUndefined(ctx);
-    snprintf(index, sizeof(index), "%s", rt->s1.data);
-    if (str_arg(ctx, argc, argv, 2, &rt->s1, "withSearchIndex() query", exc) < 0)
+    struct store_txn *t = query_args(ctx, rt, argc, argv, "withSearchIndex() index",
+                                     "withSearchIndex() query", table, index, exc);
+    if (!t)
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
     if (store_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError"); /* the app's mistakes: QUERY */
     return make_str(ctx, rt->s2.data);
+}
+
+/* The (handle, n) arguments of native.scanCursor and native.scanNext: the open scan, with n in
+ * *n; NULL after throwing "query is closed". */
+static struct js_cursor *scan_args(JSContextRef ctx, struct js_runtime *rt, size_t argc,
+                                   const JSValueRef argv[], double *n, JSValueRef *exc)
+{
+    struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
+    if (!cur) {
+        throwf(ctx, exc, "InvalidQuery", "query is closed");
+        return NULL;
+    }
+    *n = JSValueToNumber(ctx, argv[1], NULL);
+    return cur;
 }
 
 /* native.scanCursor(handle, n) -> the cursor after the n-th document returned by a page scan (the
@@ -309,10 +330,10 @@ static JSValueRef n_scan_cursor(JSContextRef ctx, JSObjectRef fn, JSObjectRef se
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
+    double d;
+    struct js_cursor *cur = scan_args(ctx, rt, argc, argv, &d, exc);
     if (!cur)
-        return throwf(ctx, exc, "InvalidQuery", "query is closed");
-    double d = JSValueToNumber(ctx, argv[1], NULL);
+        return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s2);
     if (!(d >= 0 && d <= (double)cur->returned) ||
         store_page_cursor(cur->c, (size_t)d, &rt->s2) < 0)
@@ -326,10 +347,10 @@ static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    struct js_cursor *cur = argc >= 2 ? find_cursor(rt, ctx, argv[0]) : NULL;
+    double want;
+    struct js_cursor *cur = scan_args(ctx, rt, argc, argv, &want, exc);
     if (!cur)
-        return throwf(ctx, exc, "InvalidQuery", "query is closed");
-    double want = JSValueToNumber(ctx, argv[1], NULL);
+        return JSValueMakeUndefined(ctx);
     size_t n = want >= 1 && want <= 4096 ? (size_t)want : 1;
     struct buf *out = &rt->s2;
     buf_reset(out);

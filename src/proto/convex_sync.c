@@ -600,15 +600,7 @@ static void handle_authenticate(struct sync_conn *c, json_t *msg)
     sync_auth_verify(c, json_string_value(tv), json_string_length(tv), msg, authenticate_verified);
 }
 
-/* An action running on the pool: its answer goes to the session that asked, if it still
- * exists (found by id and serial, as in sync.c). */
-struct convex_action {
-    struct sync *sync;
-    char *session_id;
-    uint64_t serial;
-    char rid[24];
-};
-
+/* An action's answer on Convex's protocol (sync_action.c runs it). */
 static void action_frame(struct buf *frame, const char *rid, const struct js_result *res)
 {
     buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,", rid);
@@ -624,62 +616,29 @@ static void action_frame(struct buf *frame, const char *rid, const struct js_res
     }
 }
 
-static void action_done(void *arg, const struct js_result *res)
+static void fail_frame_n(struct buf *frame, const char *rid, enum js_fn_kind kind,
+                         const char *code, const char *msg, size_t len)
 {
-    struct convex_action *a = arg;
-    struct sync_session *s = hmap_get(&a->sync->sessions, a->session_id, strlen(a->session_id));
-    if (s && s->serial == a->serial) {
-        struct buf frame = BUF_INIT(BUF_NOLIMIT);
-        action_frame(&frame, a->rid, res);
-        sync_queue_response(s, &frame, a->rid, JS_ACTION, 0);
-        buf_release(&frame);
-    }
-    vr_free(a->session_id);
-    vr_free(a);
+    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
+                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
+    append_error(frame, "result", code, msg, len, NULL, 0, NULL);
+    buf_append_byte(frame, '}');
 }
 
 static void fail_frame(struct buf *frame, const char *rid, enum js_fn_kind kind, const char *code,
                        const char *msg)
 {
-    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
-                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
-    append_error(frame, "result", code, msg, strlen(msg), NULL, 0, NULL);
-    buf_append_byte(frame, '}');
+    fail_frame_n(frame, rid, kind, code, msg, strlen(msg));
 }
 
-/* 0 when queued to the pool (answered by action_done), else -1 with the answer in frame. */
-static int submit_action(struct sync_conn *c, const struct js_function *fn, const char *args,
-                         json_t *args_value, const char *rid, struct buf *frame)
+/* An action that did not run (retry: Convex's frame has no retry hint). */
+static void action_refused(struct buf *frame, const char *rid, const char *code, const char *msg,
+                           size_t len, int retry)
 {
-    struct sync *sy = c->sync;
-    struct buf err = BUF_INIT(64 * 1024);
-    int rc = -1;
-    if (js_runtime_check_args(sy->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
-        buf_appendf(frame, "{\"type\":\"ActionResponse\",\"requestId\":%s,\"success\":false,", rid);
-        append_error(frame, "result", "ArgumentValidationError", err.data, err.len, NULL, 0, NULL);
-        buf_append_byte(frame, '}');
-        goto out;
-    }
-    struct convex_action *a = vr_calloc(1, sizeof *a);
-    a->sync = sy;
-    a->session_id = vr_strdup(c->session->id);
-    a->serial = c->session->serial;
-    snprintf(a->rid, sizeof a->rid, "%s", rid);
-    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), c->session->identity,
-                               action_done, a);
-    if (r == 0) {
-        rc = 0;
-        goto out;
-    }
-    vr_free(a->session_id);
-    vr_free(a);
-    fail_frame(frame, rid, JS_ACTION, r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown",
-               r == -EAGAIN ? "too many actions are queued or running; retry later"
-                            : "the server is shutting down");
-out:
-    buf_release(&err);
-    return rc;
+    fail_frame_n(frame, rid, JS_ACTION, code, msg, len);
 }
+
+static const struct sync_action_frames action_frames = { action_frame, action_refused };
 
 static const char *kind_name(enum js_fn_kind k)
 {
@@ -727,7 +686,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                  kind_name(kind), kind_name(fn->kind));
         fail_frame(&frame, rid, kind, "WrongFunctionKind", m);
     } else if (kind == JS_ACTION && sy->shard->actions) {
-        if (submit_action(c, fn, args_text, args, rid, &frame) == 0)
+        if (sync_action_submit(c, fn, args_text, args, rid, &action_frames, &frame) == 0)
             goto out; /* answered when it finishes */
     } else {
         /* a mutation is applied once per (client session, requestId): the client re-sends the

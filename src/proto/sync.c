@@ -695,15 +695,7 @@ static int idem_record_key(struct sync_session *s, json_t *idem, const char *pat
     return r != 0 ? -1 : 0;
 }
 
-/* An action running on the pool: its answer goes to the session that asked, if it still
- * exists (it may have been freed, or replaced by a new session with the same id). */
-struct sync_action {
-    struct sync *sync;
-    char *session_id;
-    uint64_t serial;
-    char rid[64];
-};
-
+/* An action's answer on /api/sync (sync_action.c runs it). */
 static void action_frame(struct buf *frame, const char *rid, const struct js_result *res)
 {
     buf_appendf(frame, "{\"type\":\"actionResponse\",\"requestId\":%s,", rid);
@@ -717,58 +709,18 @@ static void action_frame(struct buf *frame, const char *rid, const struct js_res
     buf_append_str(frame, "}");
 }
 
-static void action_done(void *arg, const struct js_result *res)
+/* An action that did not run: the frame already holds {"type":...,"requestId":...,. */
+static void action_refused(struct buf *frame, const char *rid, const char *code, const char *msg,
+                           size_t len, int retry)
 {
-    struct sync_action *a = arg;
-    struct sync_session *s = hmap_get(&a->sync->sessions, a->session_id, strlen(a->session_id));
-    if (s && s->serial == a->serial) {
-        /* queued like any response: the flush first moves the session to the store's version,
-         * which includes every mutation the action ran (each answered only once committed) */
-        struct buf frame = BUF_INIT(BUF_NOLIMIT);
-        action_frame(&frame, a->rid, res);
-        sync_queue_response(s, &frame, a->rid, JS_ACTION, 0);
-        buf_release(&frame);
-    }
-    vr_free(a->session_id);
-    vr_free(a);
+    buf_append_str(frame, "\"success\":false,");
+    reply_error_fields(frame, code, msg, len, NULL, 0);
+    if (retry)
+        buf_appendf(frame, ",\"retryAfterMs\":%d", 500 + rand() % 1500);
+    buf_append_str(frame, "}");
 }
 
-/* Queues an action to the pool; 0, or -1 with an answer in frame. */
-static int submit_action(struct sync_conn *c, const struct js_function *fn, const char *args,
-                         const json_t *args_value, const char *rid, struct buf *frame)
-{
-    struct sync *sy = c->sync;
-    struct buf err = BUF_INIT(64 * 1024);
-    int rc = -1;
-    if (js_runtime_check_args(sy->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
-        buf_append_str(frame, "\"success\":false,");
-        reply_error_fields(frame, "ArgumentValidationError", err.data, err.len, NULL, 0);
-        buf_append_str(frame, "}");
-        goto out;
-    }
-    struct sync_action *a = vr_calloc(1, sizeof *a);
-    a->sync = sy;
-    a->session_id = vr_strdup(c->session->id);
-    a->serial = c->session->serial;
-    snprintf(a->rid, sizeof a->rid, "%s", rid);
-    int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), c->session->identity,
-                               action_done, a);
-    if (r == 0) {
-        rc = 0;
-        goto out;
-    }
-    vr_free(a->session_id);
-    vr_free(a);
-    const char *m = r == -EAGAIN ? "too many actions are queued or running; retry later"
-                                 : "the server is shutting down";
-    buf_append_str(frame, "\"success\":false,");
-    reply_error_fields(frame, r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown", m,
-                       strlen(m), NULL, 0);
-    buf_appendf(frame, ",\"retryAfterMs\":%d}", 500 + rand() % 1500);
-out:
-    buf_release(&err);
-    return rc;
-}
+static const struct sync_action_frames action_frames = { action_frame, action_refused };
 
 static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
 {
@@ -827,8 +779,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     } else if (kind == JS_MUTATION && idem_record_key(s, idem, p, args, &idem_key, &frame) < 0) {
         /* the frame holds the error */
     } else if (kind == JS_ACTION && sy->shard->actions) {
-        if (submit_action(c, fn, args_text, (args && json_is_object(args)) ? args : NULL, rid,
-                          &frame) == 0)
+        if (sync_action_submit(c, fn, args_text, (args && json_is_object(args)) ? args : NULL, rid,
+                               &action_frames, &frame) == 0)
             goto out; /* answered when it finishes */
     } else {
         struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,

@@ -159,6 +159,22 @@ void sync_queue_response(struct sync_session *s, struct buf *frame, const char *
 int sync_sub_add(struct sync_session *s, uint64_t query_id, const char *path, const json_t *args,
                  const char *journal);
 
+/* sync_action.c: an action asked for over either protocol, answered when it finishes. Each
+ * protocol words its frames: `done` writes the whole answer of a finished action; `refused`
+ * writes the answer to one that did not run (into a frame the caller may have begun), with its
+ * error code and message: ArgumentValidationError (retry 0), or ServerOverloaded /
+ * ServerShuttingDown from the pool (retry 1). */
+struct sync_action_frames {
+    void (*done)(struct buf *frame, const char *rid, const struct js_result *res);
+    void (*refused)(struct buf *frame, const char *rid, const char *code, const char *msg,
+                    size_t len, int retry);
+};
+/* Checks the arguments and queues the action to the pool: 0, or -1 with the answer in frame.
+ * `frames` must outlive the action (a static table). */
+int sync_action_submit(struct sync_conn *c, const struct js_function *fn, const char *args,
+                       const json_t *args_value, const char *rid,
+                       const struct sync_action_frames *frames, struct buf *frame);
+
 /* convex_sync.c: the flush of a Convex session (one Transition, its responses), the frame that
  * replaces a response whose batch failed, and the session state's release */
 void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t version);

@@ -141,34 +141,32 @@ static int bcmp_keys(const struct buf *a, const unsigned char *b, size_t bn)
     return r ? r : (a->len > bn) - (a->len < bn);
 }
 
-/* lo = max(lo, k [+ 0x00]) */
-static void raise_lo(struct buf *lo, const unsigned char *k, size_t n, int successor)
+/* b = k [+ 0x00] when k [+ 0x00] is past b in the direction `dir` (1: above, -1: below). */
+static void tighten(struct buf *b, const unsigned char *k, size_t n, int successor, int dir)
 {
     struct buf t;
     buf_init(&t, BUF_NOLIMIT);
     buf_append(&t, k, n);
     if (successor)
         buf_append_byte(&t, 0);
-    if (bcmp_keys(lo, (const unsigned char *)t.data, t.len) < 0) {
-        buf_reset(lo);
-        buf_append(lo, t.data, t.len);
+    int c = bcmp_keys(b, (const unsigned char *)t.data, t.len);
+    if (dir > 0 ? c < 0 : c > 0) {
+        buf_reset(b);
+        buf_append(b, t.data, t.len);
     }
     buf_release(&t);
+}
+
+/* lo = max(lo, k [+ 0x00]) */
+static void raise_lo(struct buf *lo, const unsigned char *k, size_t n, int successor)
+{
+    tighten(lo, k, n, successor, 1);
 }
 
 /* hi = min(hi, k [+ 0x00]) */
 static void lower_hi(struct buf *hi, const unsigned char *k, size_t n, int successor)
 {
-    struct buf t;
-    buf_init(&t, BUF_NOLIMIT);
-    buf_append(&t, k, n);
-    if (successor)
-        buf_append_byte(&t, 0);
-    if (bcmp_keys(hi, (const unsigned char *)t.data, t.len) > 0) {
-        buf_reset(hi);
-        buf_append(hi, t.data, t.len);
-    }
-    buf_release(&t);
+    tighten(hi, k, n, successor, -1);
 }
 
 int store_page_open(struct store_txn *t, const char *table, const char *index,

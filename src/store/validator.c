@@ -1,7 +1,8 @@
-/* validator: checks values against validators in Convex's JSON form (validator.h). Invariant:
- * every failure leaves exactly one sentence in err naming the path ("field `a.b[2]`"), what was
- * expected and what was found. Aliases accepted: "float64" = number, "bigint" = int64, and a bare
- * string "string" = {"type":"string"}. */
+/* validator: checks validators in Convex's JSON form (validator.h) and words the failures of
+ * validator_check, whose walk over the value is validator_walk.c's. Invariant: every failure
+ * leaves exactly one sentence in err naming the path ("field `a.b[2]`"), what was expected and
+ * what was found. Aliases accepted: "float64" = number, "bigint" = int64, and a bare string
+ * "string" = {"type":"string"}. */
 #include "store/validator.h"
 
 #include <math.h>
@@ -9,41 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/key.h"
+#include "store/validator_int.h"
 #include "store/value.h"
 
 #include "base/banned.h"
 
-#define MAX_DEPTH 64
-
-static const char *vtype(const json_t *v)
-{
-    const char *t = NULL;
-    if (json_is_string(v))
-        t = json_string_value(v);
-    else if (json_is_object(v))
-        t = json_string_value(json_object_get(v, "type"));
-    if (!t)
-        return NULL;
-    if (!strcmp(t, "float64"))
-        return "number";
-    if (!strcmp(t, "bigint"))
-        return "int64";
-    return t;
-}
-
-/* A field spec is {"fieldType": v, "optional": b}; a bare validator is accepted too. */
-static const json_t *field_type(const json_t *spec, int *optional)
-{
-    const json_t *ft = json_object_get(spec, "fieldType");
-    if (optional)
-        *optional = json_is_true(json_object_get(spec, "optional"));
-    return ft ? ft : spec;
-}
+#define MAX_DEPTH VALIDATOR_MAX_DEPTH
 
 static int schema_rec(const json_t *v, struct buf *path, int depth, struct buf *err)
 {
-    const char *t = vtype(v);
+    const char *t = validator_type(v);
     const json_t *val = json_is_object(v) ? json_object_get(v, "value") : NULL;
     size_t mark = path->len;
     int r = -1;
@@ -102,7 +78,7 @@ static int schema_rec(const json_t *v, struct buf *path, int depth, struct buf *
             if (mark)
                 buf_append_byte(path, '.');
             buf_append_str(path, k);
-            if (schema_rec(field_type(spec, NULL), path, depth + 1, err) < 0)
+            if (schema_rec(validator_field_type(spec, NULL), path, depth + 1, err) < 0)
                 goto out;
             path->len = mark;
             path->data[mark] = '\0';
@@ -115,7 +91,7 @@ static int schema_rec(const json_t *v, struct buf *path, int depth, struct buf *
             goto bad;
         if (schema_rec(keys, path, depth + 1, err) < 0)
             goto out;
-        r = schema_rec(field_type(values, NULL), path, depth + 1, err);
+        r = schema_rec(validator_field_type(values, NULL), path, depth + 1, err);
         goto out;
     }
     buf_appendf(err, "validator at `%s` has unknown type `%s`", path->len ? path->data : "(root)",
@@ -140,15 +116,9 @@ int validator_check_schema(const json_t *validator, struct buf *err)
     return r;
 }
 
-/* ---- checking values ---- */
+/* ---- checking values: Vireo's wording of the walk's failures (validator_walk.c) ---- */
 
-struct check {
-    const struct validator_ctx *ctx;
-    struct buf path;
-    struct buf *err;
-};
-
-static void prefix(struct check *c)
+static void prefix(struct vcheck *c)
 {
     buf_reset(c->err);
     if (c->path.len)
@@ -197,7 +167,7 @@ static void append_json(struct buf *b, const json_t *v)
 
 static void describe(struct buf *b, const json_t *v)
 {
-    const char *t = vtype(v);
+    const char *t = validator_type(v);
     if (!t) {
         buf_append_str(b, "?");
     } else if (!strcmp(t, "literal")) {
@@ -216,232 +186,148 @@ static void describe(struct buf *b, const json_t *v)
     }
 }
 
-static int mismatch(struct check *c, const json_t *validator, enum value_type got)
+/* "a.b[2]": a field is joined with a dot, except at the root; a record's key adds nothing (its
+ * failure is reworded by bad_key) and the value under it reads as a field. */
+static void step(struct buf *path, enum vstep kind, const char *name, size_t len)
+{
+    switch (kind) {
+    case STEP_INDEX: /* written by the walk */
+    case STEP_KEYS:
+        break;
+    case STEP_FIELD:
+    case STEP_VALUES:
+        if (path->len)
+            buf_append_byte(path, '.');
+        buf_append(path, name, len);
+        break;
+    }
+}
+
+static int bad(struct vcheck *c, const json_t *v, const json_t *value, enum vbad why)
+{
+    prefix(c);
+    switch (why) {
+    case BAD_DEPTH:
+        buf_appendf(c->err, "value is nested more than %d levels deep", MAX_DEPTH);
+        break;
+    case BAD_VALUE:
+        buf_append_str(c->err, "malformed '$' object (field names may not start with '$')");
+        break;
+    case BAD_TYPE:
+        buf_appendf(c->err, "unknown validator type `%s`", validator_type(v));
+        break;
+    case BAD_VALIDATOR:
+    case BAD_UNDEFINED: /* not asked for by this wording */
+        buf_append_str(c->err, "malformed validator");
+        break;
+    }
+    return -1;
+}
+
+static int mismatch(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got)
 {
     prefix(c);
     buf_append_str(c->err, "expected ");
-    describe(c->err, validator);
+    describe(c->err, v);
     buf_appendf(c->err, ", got %s", value_type_name(got));
     return -1;
 }
 
-static int check_rec(struct check *c, const json_t *v, const json_t *value, int depth);
-
-static int check_field(struct check *c, const char *name, size_t name_len, const json_t *spec,
-                       const json_t *value, int depth, int in_record)
+static int wrong_id(struct vcheck *c, const json_t *v, const json_t *value, const char *want,
+                    const char *have)
 {
-    size_t mark = c->path.len;
-    int optional;
-    const json_t *ft = field_type(spec, &optional);
-    if (mark)
-        buf_append_byte(&c->path, '.');
-    buf_append(&c->path, name, name_len);
-    int r = 0;
-    if (!value) {
-        if (!optional) {
-            buf_reset(c->err);
-            buf_appendf(c->err, "%s `%s` is required", c->ctx->what, c->path.data);
-            r = -1;
-        }
-    } else {
-        r = check_rec(c, ft, value, depth + 1);
-    }
-    c->path.len = mark;
-    c->path.data[mark] = '\0';
-    (void)in_record;
-    return r;
-}
-
-static int check_rec(struct check *c, const json_t *v, const json_t *value, int depth)
-{
-    const char *t = vtype(v);
-    int64_t i64;
-    double d;
-    enum value_type got = value_type_of(value, &i64, &d);
-    if (depth > MAX_DEPTH) {
-        prefix(c);
-        buf_appendf(c->err, "value is nested more than %d levels deep", MAX_DEPTH);
-        return -1;
-    }
-    if (!t) {
-        prefix(c);
-        buf_append_str(c->err, "malformed validator");
-        return -1;
-    }
-    if (got == VT_INVALID) {
-        prefix(c);
-        buf_append_str(c->err, "malformed '$' object (field names may not start with '$')");
-        return -1;
-    }
-    if (!strcmp(t, "any"))
-        return got == VT_UNDEFINED ? mismatch(c, v, got) : 0;
-    if (!strcmp(t, "string"))
-        return got == VT_STRING ? 0 : mismatch(c, v, got);
-    if (!strcmp(t, "number"))
-        return got == VT_NUMBER ? 0 : mismatch(c, v, got);
-    if (!strcmp(t, "int64"))
-        return got == VT_INT64 ? 0 : mismatch(c, v, got);
-    if (!strcmp(t, "boolean"))
-        return got == VT_BOOLEAN ? 0 : mismatch(c, v, got);
-    if (!strcmp(t, "null"))
-        return got == VT_NULL ? 0 : mismatch(c, v, got);
-    if (!strcmp(t, "bytes"))
-        return got == VT_BYTES ? 0 : mismatch(c, v, got);
-    if (!strcmp(t, "id")) {
-        const char *want = json_string_value(json_object_get(v, "tableName"));
-        if (got != VT_STRING)
-            return mismatch(c, v, got);
-        if (!c->ctx->id_table)
-            return 0;
-        const char *have =
-            c->ctx->id_table(c->ctx->id_table_arg, json_string_value(value), json_string_length(value));
-        if (have && want && !strcmp(have, want))
-            return 0;
-        prefix(c);
-        buf_appendf(c->err, "expected id of table `%s`, got ", want ? want : "?");
-        if (have)
-            buf_appendf(c->err, "id of table `%s`", have);
-        else
-            buf_append_str(c->err, "a string that is not an id");
-        return -1;
-    }
-    if (!strcmp(t, "literal")) {
-        const json_t *lit = json_object_get(v, "value");
-        struct buf a = BUF_INIT(1 << 20), b = BUF_INIT(1 << 20);
-        int ok = got != VT_UNDEFINED && key_encode_value(&a, lit) == 0 &&
-                 key_encode_value(&b, value) == 0 && a.len == b.len &&
-                 memcmp(a.data, b.data, a.len) == 0;
-        buf_release(&a);
-        buf_release(&b);
-        if (ok)
-            return 0;
-        prefix(c);
-        buf_append_str(c->err, "expected ");
-        append_json(c->err, lit);
-        buf_append_str(c->err, ", got ");
-        if (got == VT_STRING || got == VT_NUMBER || got == VT_BOOLEAN || got == VT_NULL)
-            append_json(c->err, value);
-        else
-            buf_append_str(c->err, value_type_name(got));
-        return -1;
-    }
-    if (!strcmp(t, "array")) {
-        if (got != VT_ARRAY)
-            return mismatch(c, v, got);
-        const json_t *ev = json_object_get(v, "value");
-        size_t mark = c->path.len;
-        for (size_t i = 0; i < json_array_size(value); i++) {
-            buf_appendf(&c->path, "[%zu]", i);
-            int r = check_rec(c, ev, json_array_get(value, i), depth + 1);
-            c->path.len = mark;
-            c->path.data[mark] = '\0';
-            if (r < 0)
-                return -1;
-        }
-        return 0;
-    }
-    if (!strcmp(t, "object")) {
-        if (got != VT_OBJECT)
-            return mismatch(c, v, got);
-        const json_t *fields = json_object_get(v, "value");
-        const char *k;
-        size_t klen;
-        json_t *spec, *fv;
-        json_object_keylen_foreach((json_t *)fields, k, klen, spec) {
-            if (check_field(c, k, klen, spec, json_object_getn(value, k, klen), depth, 0) < 0)
-                return -1;
-        }
-        json_object_keylen_foreach((json_t *)value, k, klen, fv) {
-            if (json_object_getn(fields, k, klen))
-                continue;
-            prefix(c);
-            buf_appendf(c->err, "unexpected extra %s `%.*s`", c->path.len ? "field" : c->ctx->what,
-                        (int)klen, k);
-            return -1;
-        }
-        return 0;
-    }
-    if (!strcmp(t, "record")) {
-        if (got != VT_OBJECT)
-            return mismatch(c, v, got);
-        const json_t *keys = json_object_get(v, "keys"), *values = json_object_get(v, "values");
-        const char *k;
-        size_t klen;
-        json_t *fv;
-        json_object_keylen_foreach((json_t *)value, k, klen, fv) {
-            json_t *ks = json_stringn(k, klen);
-            int r = check_rec(c, keys, ks, depth + 1);
-            json_decref(ks);
-            if (r < 0) {
-                buf_reset(c->err);
-                if (c->path.len)
-                    buf_appendf(c->err, "%s `%s`: ", c->ctx->what, c->path.data);
-                buf_appendf(c->err, "record key `%.*s` does not match ", (int)klen, k);
-                describe(c->err, keys);
-                return -1;
-            }
-            json_t *spec = json_object();
-            json_object_set(spec, "fieldType", (json_t *)field_type(values, NULL));
-            r = check_field(c, k, klen, spec, fv, depth, 1);
-            json_decref(spec);
-            if (r < 0)
-                return -1;
-        }
-        return 0;
-    }
-    if (!strcmp(t, "union")) {
-        const json_t *members = json_object_get(v, "value");
-        size_t n = json_array_size(members);
-        const json_t *same = NULL;
-        int nsame = 0;
-        for (size_t i = 0; i < n; i++) {
-            const json_t *m = json_array_get(members, i);
-            struct buf tmp = BUF_INIT(BUF_NOLIMIT);
-            struct check sub = { c->ctx, BUF_INIT(BUF_NOLIMIT), &tmp };
-            buf_append(&sub.path, c->path.data, c->path.len);
-            int r = check_rec(&sub, m, value, depth + 1);
-            buf_release(&sub.path);
-            buf_release(&tmp);
-            if (r == 0)
-                return 0;
-            /* a member of the value's own kind explains the failure best */
-            const char *mt = vtype(m);
-            if (mt && ((got == VT_OBJECT && (!strcmp(mt, "object") || !strcmp(mt, "record"))) ||
-                       (got == VT_ARRAY && !strcmp(mt, "array")))) {
-                same = m;
-                nsame++;
-            }
-        }
-        if (nsame == 1)
-            return check_rec(c, same, value, depth + 1);
-        prefix(c);
-        buf_append_str(c->err, "expected one of ");
-        describe(c->err, v);
-        buf_append_str(c->err, ", got ");
-        if (got == VT_STRING || got == VT_NUMBER || got == VT_BOOLEAN || got == VT_NULL) {
-            /* show the value when the union is made of literals */
-            int literal = n > 0;
-            for (size_t i = 0; i < n; i++)
-                literal &= vtype(json_array_get(members, i)) &&
-                           !strcmp(vtype(json_array_get(members, i)), "literal");
-            if (literal) {
-                append_json(c->err, value);
-                return -1;
-            }
-        }
-        buf_append_str(c->err, value_type_name(got));
-        return -1;
-    }
     prefix(c);
-    buf_appendf(c->err, "unknown validator type `%s`", t);
+    buf_appendf(c->err, "expected id of table `%s`, got ", want ? want : "?");
+    if (have)
+        buf_appendf(c->err, "id of table `%s`", have);
+    else
+        buf_append_str(c->err, "a string that is not an id");
     return -1;
 }
+
+static int not_literal(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got)
+{
+    prefix(c);
+    buf_append_str(c->err, "expected ");
+    append_json(c->err, json_object_get(v, "value"));
+    buf_append_str(c->err, ", got ");
+    if (got == VT_STRING || got == VT_NUMBER || got == VT_BOOLEAN || got == VT_NULL)
+        append_json(c->err, value);
+    else
+        buf_append_str(c->err, value_type_name(got));
+    return -1;
+}
+
+static int missing(struct vcheck *c, const json_t *fields, const json_t *value, const char *name,
+                   size_t len)
+{
+    size_t mark = c->path.len;
+    step(&c->path, STEP_FIELD, name, len);
+    buf_reset(c->err);
+    buf_appendf(c->err, "%s `%s` is required", c->ctx->what, c->path.data);
+    c->path.len = mark;
+    c->path.data[mark] = '\0';
+    return -1;
+}
+
+static int extra(struct vcheck *c, const json_t *fields, const json_t *value, const char *name,
+                 size_t len)
+{
+    prefix(c);
+    buf_appendf(c->err, "unexpected extra %s `%.*s`", c->path.len ? "field" : c->ctx->what,
+                (int)len, name);
+    return -1;
+}
+
+static int bad_key(struct vcheck *c, const json_t *keys, const char *name, size_t len)
+{
+    prefix(c);
+    buf_appendf(c->err, "record key `%.*s` does not match ", (int)len, name);
+    describe(c->err, keys);
+    return -1;
+}
+
+static int no_member(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got,
+                     const json_t *same, int nsame, int depth)
+{
+    /* a member of the value's own kind explains the failure best */
+    if (nsame == 1)
+        return validator_walk(c, same, value, depth + 1);
+    const json_t *members = json_object_get(v, "value");
+    size_t n = json_array_size(members);
+    prefix(c);
+    buf_append_str(c->err, "expected one of ");
+    describe(c->err, v);
+    buf_append_str(c->err, ", got ");
+    if (got == VT_STRING || got == VT_NUMBER || got == VT_BOOLEAN || got == VT_NULL) {
+        /* show the value when the union is made of literals */
+        int literal = n > 0;
+        for (size_t i = 0; i < n; i++)
+            literal &= validator_type(json_array_get(members, i)) &&
+                       !strcmp(validator_type(json_array_get(members, i)), "literal");
+        if (literal) {
+            append_json(c->err, value);
+            return -1;
+        }
+    }
+    buf_append_str(c->err, value_type_name(got));
+    return -1;
+}
+
+static const struct wording vireo_wording = {
+    .step = step,
+    .bad = bad,
+    .mismatch = mismatch,
+    .wrong_id = wrong_id,
+    .not_literal = not_literal,
+    .missing = missing,
+    .extra = extra,
+    .bad_key = bad_key,
+    .no_member = no_member,
+};
 
 int validator_check(const struct validator_ctx *ctx, const json_t *validator, const json_t *value,
                     struct buf *err)
 {
-    struct check c = { ctx, BUF_INIT(BUF_NOLIMIT), err };
-    int r = check_rec(&c, validator, value, 0);
-    buf_release(&c.path);
-    return r;
+    return validator_run(&vireo_wording, ctx, validator, value, err);
 }

@@ -1,61 +1,22 @@
-/* validator_convex: checks a value against a validator (validator.h's JSON form) and, on a
- * mismatch, writes the error as Convex's backend words it (its ValidationError texts: "Value does
- * not match validator.", "Object is missing the required field ...", with "Path: .a[2]", the
- * value and the validator printed as Convex prints them), so that a function's `returns` failure
- * reads the same on Vireo as on Convex. The rules are Convex's: a union matches if any member
- * does; records check keys (".keys()") and values (".values()"); objects refuse extra fields. */
+/* validator_convex: words the failures of the validator walk (validator_walk.c) as Convex's
+ * backend words them (its ValidationError texts: "Value does not match validator.", "Object is
+ * missing the required field ...", with "Path: .a[2]", the value and the validator printed as
+ * Convex prints them), so that a function's `returns` failure reads the same on Vireo as on
+ * Convex. Convex's order: objects' fields in key order, records' keys (".keys()") then values
+ * (".values()"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/mem.h"
-#include "store/key.h"
-#include "store/validator.h"
+#include "store/validator_int.h"
 #include "store/value.h"
 
 #include "base/banned.h"
 
-#define MAX_DEPTH 64
+#define MAX_DEPTH VALIDATOR_MAX_DEPTH
 #define SHOW_MAX 2048 /* a value or validator shown in an error is cut past this many bytes */
-
-static const char *vtype(const json_t *v)
-{
-    const char *t = json_is_string(v) ? json_string_value(v)
-                    : json_is_object(v) ? json_string_value(json_object_get(v, "type"))
-                                        : NULL;
-    if (t && !strcmp(t, "float64"))
-        return "number";
-    if (t && !strcmp(t, "bigint"))
-        return "int64";
-    return t;
-}
-
-static const json_t *field_type(const json_t *spec, int *optional)
-{
-    const json_t *ft = json_object_get(spec, "fieldType");
-    if (optional)
-        *optional = json_is_true(json_object_get(spec, "optional"));
-    return ft ? ft : spec;
-}
-
-static int cmp_keys(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The keys of an object, sorted (Convex's objects are ordered maps). Caller frees the array. */
-static const char **sorted_keys(const json_t *o, size_t *n)
-{
-    *n = json_object_size(o);
-    const char **k = vr_calloc(*n ? *n : 1, sizeof *k);
-    size_t i = 0;
-    const char *key;
-    json_t *x;
-    json_object_foreach((json_t *)o, key, x) k[i++] = key;
-    qsort(k, *n, sizeof *k, cmp_keys);
-    return k;
-}
 
 /* A string as Rust's {:?} prints it. */
 static void show_string(struct buf *b, const char *s, size_t n)
@@ -160,7 +121,7 @@ static void show_value(struct buf *b, const json_t *v, int depth)
         break;
     case VT_OBJECT: {
         size_t n;
-        const char **k = sorted_keys(v, &n);
+        const char **k = validator_sorted_keys(v, &n);
         buf_append_byte(b, '{');
         for (size_t i = 0; i < n; i++) {
             if (b->len >= SHOW_MAX) {
@@ -184,11 +145,11 @@ static void show_validator(struct buf *b, const json_t *v, int depth);
 static void show_object_validator(struct buf *b, const json_t *fields, int depth)
 {
     size_t n;
-    const char **k = sorted_keys(fields, &n);
+    const char **k = validator_sorted_keys(fields, &n);
     buf_append_str(b, "v.object({");
     for (size_t i = 0; i < n; i++) {
         int optional;
-        const json_t *ft = field_type(json_object_get(fields, k[i]), &optional);
+        const json_t *ft = validator_field_type(json_object_get(fields, k[i]), &optional);
         buf_appendf(b, "%s%s: %s", i ? ", " : "", k[i], optional ? "v.optional(" : "");
         show_validator(b, ft, depth + 1);
         if (optional)
@@ -201,7 +162,7 @@ static void show_object_validator(struct buf *b, const json_t *fields, int depth
 /* A validator as Convex prints it: v.object({a: v.string(), b: v.optional(v.float64())}). */
 static void show_validator(struct buf *b, const json_t *v, int depth)
 {
-    const char *t = vtype(v);
+    const char *t = validator_type(v);
     const json_t *val = json_is_object(v) ? json_object_get(v, "value") : NULL;
     if (!t || b->len >= SHOW_MAX || depth > MAX_DEPTH) {
         buf_append_str(b, "...");
@@ -235,7 +196,7 @@ static void show_validator(struct buf *b, const json_t *v, int depth)
         buf_append_str(b, "v.record(");
         show_validator(b, json_object_get(v, "keys"), depth + 1);
         buf_append_str(b, ", ");
-        show_validator(b, field_type(json_object_get(v, "values"), NULL), depth + 1);
+        show_validator(b, validator_field_type(json_object_get(v, "values"), NULL), depth + 1);
         buf_append_byte(b, ')');
     } else if (!strcmp(t, "object")) {
         show_object_validator(b, val, depth);
@@ -252,19 +213,15 @@ static void show_validator(struct buf *b, const json_t *v, int depth)
     }
 }
 
-struct ccheck {
-    const struct validator_ctx *ctx;
-    struct buf path; /* Convex's context: ".a[2].keys()" */
-    struct buf *err;
-};
+/* ---- Convex's wording of the walk's failures ---- */
 
-static void context_line(struct ccheck *c)
+static void context_line(struct vcheck *c)
 {
     if (c->path.len)
         buf_appendf(c->err, "Path: %s", c->path.data);
 }
 
-static int no_match(struct ccheck *c, const json_t *v, const json_t *value)
+static int no_match(struct vcheck *c, const json_t *v, const json_t *value)
 {
     buf_reset(c->err);
     buf_append_str(c->err, "Value does not match validator.\n");
@@ -276,180 +233,120 @@ static int no_match(struct ccheck *c, const json_t *v, const json_t *value)
     return -1;
 }
 
-static int check(struct ccheck *c, const json_t *v, const json_t *value, int depth);
-
-static int check_at(struct ccheck *c, const char *step, const json_t *v, const json_t *value,
-                    int depth)
+/* Convex's context: ".a[2].keys()"; a field name is cut at 510 bytes. */
+static void step(struct buf *path, enum vstep kind, const char *name, size_t len)
 {
-    size_t mark = c->path.len;
-    buf_append_str(&c->path, step);
-    int r = check(c, v, value, depth + 1);
-    c->path.len = mark;
-    c->path.data[mark] = '\0';
-    return r;
+    switch (kind) {
+    case STEP_INDEX: /* written by the walk */
+        break;
+    case STEP_KEYS:
+        buf_append_str(path, ".keys()");
+        break;
+    case STEP_VALUES:
+        buf_append_str(path, ".values()");
+        break;
+    case STEP_FIELD:
+        buf_append_byte(path, '.');
+        buf_append(path, name, len < 510 ? len : 510);
+        break;
+    }
 }
 
-static int check(struct ccheck *c, const json_t *v, const json_t *value, int depth)
+static int bad(struct vcheck *c, const json_t *v, const json_t *value, enum vbad why)
 {
-    const char *t = vtype(v);
-    const json_t *val = json_is_object(v) ? json_object_get(v, "value") : NULL;
-    enum value_type got = value_type_of(value, NULL, NULL);
-    if (!t || depth > MAX_DEPTH || got == VT_INVALID || got == VT_UNDEFINED)
-        return no_match(c, v, value);
-    if (!strcmp(t, "any"))
-        return 0;
-    if (!strcmp(t, "string"))
-        return got == VT_STRING ? 0 : no_match(c, v, value);
-    if (!strcmp(t, "number"))
-        return got == VT_NUMBER ? 0 : no_match(c, v, value);
-    if (!strcmp(t, "int64"))
-        return got == VT_INT64 ? 0 : no_match(c, v, value);
-    if (!strcmp(t, "boolean"))
-        return got == VT_BOOLEAN ? 0 : no_match(c, v, value);
-    if (!strcmp(t, "null"))
-        return got == VT_NULL ? 0 : no_match(c, v, value);
-    if (!strcmp(t, "bytes"))
-        return got == VT_BYTES ? 0 : no_match(c, v, value);
-    if (!strcmp(t, "id")) {
-        const char *want = json_string_value(json_object_get(v, "tableName"));
-        if (got != VT_STRING)
-            return no_match(c, v, value);
-        if (!c->ctx->id_table)
-            return 0;
-        const char *have = c->ctx->id_table(c->ctx->id_table_arg, json_string_value(value),
-                                            json_string_length(value));
-        if (!have)
-            return no_match(c, v, value);
-        if (want && !strcmp(have, want))
-            return 0;
-        buf_reset(c->err);
-        buf_appendf(c->err,
-                    "Found ID \"%s\" from table `%s`, which does not match the table name in "
-                    "validator `v.id(\"%s\")`.",
-                    json_string_value(value), have, want ? want : "");
-        context_line(c);
-        return -1;
-    }
-    if (!strcmp(t, "literal")) {
-        struct buf a = BUF_INIT(1 << 20), b = BUF_INIT(1 << 20);
-        int ok = key_encode_value(&a, val) == 0 && key_encode_value(&b, value) == 0 &&
-                 a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
-        buf_release(&a);
-        buf_release(&b);
-        if (ok)
-            return 0;
-        buf_reset(c->err);
-        buf_append_byte(c->err, '`');
-        show_value(c->err, value, 0);
-        buf_append_str(c->err, "` does not match literal validator `");
-        show_validator(c->err, v, 0);
-        buf_append_str(c->err, "`.");
-        context_line(c);
-        return -1;
-    }
-    if (!strcmp(t, "array")) {
-        if (got != VT_ARRAY)
-            return no_match(c, v, value);
-        for (size_t i = 0; i < json_array_size(value); i++) {
-            char step[32];
-            snprintf(step, sizeof step, "[%zu]", i);
-            if (check_at(c, step, val, json_array_get(value, i), depth) < 0)
-                return -1;
-        }
-        return 0;
-    }
-    if (!strcmp(t, "record")) {
-        if (got != VT_OBJECT)
-            return no_match(c, v, value);
-        const json_t *keys = json_object_get(v, "keys");
-        const json_t *values = field_type(json_object_get(v, "values"), NULL);
-        const char *k;
-        json_t *fv;
-        json_object_foreach((json_t *)value, k, fv) {
-            json_t *ks = json_string(k);
-            int r = ks ? check_at(c, ".keys()", keys, ks, depth) : -1;
-            json_decref(ks);
-            if (r < 0 || check_at(c, ".values()", values, fv, depth) < 0)
-                return -1;
-        }
-        return 0;
-    }
-    if (!strcmp(t, "object")) {
-        if (got != VT_OBJECT)
-            return no_match(c, v, value);
-        size_t n;
-        const char **k = sorted_keys(val, &n);
-        int r = 0, missing = 0;
-        for (size_t i = 0; i < n && r == 0; i++) {
-            int optional;
-            const json_t *ft = field_type(json_object_get(val, k[i]), &optional);
-            const json_t *fv = json_object_get(value, k[i]);
-            if (fv) {
-                char step[512];
-                snprintf(step, sizeof step, ".%s", k[i]);
-                r = check_at(c, step, ft, fv, depth);
-            } else if (!optional) {
-                buf_reset(c->err);
-                buf_appendf(c->err,
-                            "Object is missing the required field `%s`. Consider wrapping the "
-                            "field validator in `v.optional(...)` if this is expected.\n",
-                            k[i]);
-                r = -1;
-                missing = 1;
-            }
-        }
-        vr_free(k);
-        if (missing) {
-            context_line(c);
-            buf_append_str(c->err, "\nObject: ");
-            show_value(c->err, value, 0);
-            buf_append_str(c->err, "\nValidator: ");
-            show_object_validator(c->err, val, 0);
-        }
-        if (r < 0)
-            return -1;
-        k = sorted_keys(value, &n);
-        for (size_t i = 0; i < n; i++) {
-            if (json_object_get(val, k[i]))
-                continue;
-            buf_reset(c->err);
-            buf_appendf(c->err, "Object contains extra field `%s` that is not in the validator.\n",
-                        k[i]);
-            context_line(c);
-            buf_append_str(c->err, "\nObject: ");
-            show_value(c->err, value, 0);
-            buf_append_str(c->err, "\nValidator: ");
-            show_object_validator(c->err, val, 0);
-            r = -1;
-            break;
-        }
-        vr_free(k);
-        return r;
-    }
-    if (!strcmp(t, "union")) {
-        size_t n = json_array_size(val);
-        if (n == 1)
-            return check(c, json_array_get(val, 0), value, depth + 1);
-        for (size_t i = 0; i < n; i++) {
-            struct buf tmp = BUF_INIT(BUF_NOLIMIT);
-            struct ccheck sub = { c->ctx, BUF_INIT(BUF_NOLIMIT), &tmp };
-            buf_append(&sub.path, c->path.data, c->path.len);
-            int r = check(&sub, json_array_get(val, i), value, depth + 1);
-            buf_release(&sub.path);
-            buf_release(&tmp);
-            if (r == 0)
-                return 0;
-        }
-        return no_match(c, v, value);
-    }
     return no_match(c, v, value);
 }
+
+static int mismatch(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got)
+{
+    return no_match(c, v, value);
+}
+
+static int wrong_id(struct vcheck *c, const json_t *v, const json_t *value, const char *want,
+                    const char *have)
+{
+    if (!have)
+        return no_match(c, v, value);
+    buf_reset(c->err);
+    buf_appendf(c->err,
+                "Found ID \"%s\" from table `%s`, which does not match the table name in "
+                "validator `v.id(\"%s\")`.",
+                json_string_value(value), have, want ? want : "");
+    context_line(c);
+    return -1;
+}
+
+static int not_literal(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got)
+{
+    buf_reset(c->err);
+    buf_append_byte(c->err, '`');
+    show_value(c->err, value, 0);
+    buf_append_str(c->err, "` does not match literal validator `");
+    show_validator(c->err, v, 0);
+    buf_append_str(c->err, "`.");
+    context_line(c);
+    return -1;
+}
+
+/* The object and its validator, after a missing or extra field's sentence. */
+static int object_context(struct vcheck *c, const json_t *fields, const json_t *value)
+{
+    context_line(c);
+    buf_append_str(c->err, "\nObject: ");
+    show_value(c->err, value, 0);
+    buf_append_str(c->err, "\nValidator: ");
+    show_object_validator(c->err, fields, 0);
+    return -1;
+}
+
+static int missing(struct vcheck *c, const json_t *fields, const json_t *value, const char *name,
+                   size_t len)
+{
+    buf_reset(c->err);
+    buf_appendf(c->err,
+                "Object is missing the required field `%.*s`. Consider wrapping the field "
+                "validator in `v.optional(...)` if this is expected.\n",
+                (int)len, name);
+    return object_context(c, fields, value);
+}
+
+static int extra(struct vcheck *c, const json_t *fields, const json_t *value, const char *name,
+                 size_t len)
+{
+    buf_reset(c->err);
+    buf_appendf(c->err, "Object contains extra field `%.*s` that is not in the validator.\n",
+                (int)len, name);
+    return object_context(c, fields, value);
+}
+
+static int bad_key(struct vcheck *c, const json_t *keys, const char *name, size_t len)
+{
+    return -1; /* the key's own failure, at ".keys()", is the message */
+}
+
+static int no_member(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got,
+                     const json_t *same, int nsame, int depth)
+{
+    return no_match(c, v, value);
+}
+
+static const struct wording convex_wording = {
+    .sorted = 1,
+    .undefined_first = 1,
+    .lone_member = 1,
+    .step = step,
+    .bad = bad,
+    .mismatch = mismatch,
+    .wrong_id = wrong_id,
+    .not_literal = not_literal,
+    .missing = missing,
+    .extra = extra,
+    .bad_key = bad_key,
+    .no_member = no_member,
+};
 
 int validator_check_convex(const struct validator_ctx *ctx, const json_t *validator,
                            const json_t *value, struct buf *err)
 {
-    struct ccheck c = { ctx, BUF_INIT(BUF_NOLIMIT), err };
-    int r = check(&c, validator, value, 0);
-    buf_release(&c.path);
-    return r;
+    return validator_run(&convex_wording, ctx, validator, value, err);
 }
