@@ -30,6 +30,7 @@ struct http_api {
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */
     size_t max_upload_bytes; /* largest file upload (413 past it); 0: HTTP_STORAGE_UPLOAD_DEFAULT */
     uint64_t requests;      /* HTTP requests, for /api/metrics */
+    unsigned uploads;       /* file uploads in progress (http_storage.c) */
     /* answers computed inside an open batch wait for its commit (shard.h) */
     struct http_deferred *deferred;
     size_t n_deferred, cap_deferred;
