@@ -30,6 +30,7 @@
 #include "proto/shard.h"
 #include "proto/sync.h"
 #include "proto/tenant.h"
+#include "proto/tenants.h"
 #include "base/banned.h"
 
 #define BUNDLE_FILE_MAX (256u << 20)
@@ -104,6 +105,13 @@ static const char dev_usage[] =
     "                     (default 1024; 0: none)\n"
     "  --send-stall-timeout-ms N  close a connection whose output gets no byte written for this\n"
     "                     long; WebSocket: 1008 \"send stalled\" (default 30000)\n"
+    "  --tenants          serve one shard per tenant under /t/<tenant>/… (each its own\n"
+    "                     database in dir/.vireo/data/tenants/<tenant>/, opened on first use,\n"
+    "                     created if new; docs/tenants.md)\n"
+    "  --max-open-tenants N  tenants open at once; the least recently used idle one is closed\n"
+    "                     to open another (default 256)\n"
+    "  --max-tenants N    tenants on disk before a new name gets 507 (default 100000)\n"
+    "  --tenant-idle-ms N close a tenant unused this long (default 300000; 0: never)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -111,7 +119,9 @@ struct dev {
     struct loop *loop;
     struct server *server;
     struct tenant_options topts;
-    struct tenant *t; /* the single shard and what serves it */
+    struct tenant *t; /* the single shard and what serves it; NULL with --tenants */
+    struct tenants *ts; /* --tenants: the registry; NULL without */
+    json_t *env_file;   /* `vireo dev --tenants`: .env.local's variables for every tenant */
     struct app_paths paths;
     char bundle_name[1100]; /* "convex/": what logs and stack traces call the app's code */
     const char *bundle_file; /* serve --bundle FILE: load it instead of bundling; borrowed */
@@ -123,6 +133,15 @@ struct dev {
 };
 
 /* The bundle file of `vireo serve --bundle FILE` (cmd_build.c wrote it): no esbuild needed. */
+/* The app version: into the single shard, or every tenant (tenants_load). */
+static int load_version(struct dev *d, const char *js, size_t len, const char *name,
+                        struct buf *err)
+{
+    if (d->ts)
+        return tenants_load(d->ts, js, len, name, d->env_file, err);
+    return tenant_load(d->t, js, len, name, err);
+}
+
 static int load_bundle_file(struct dev *d, struct buf *err)
 {
     struct buf file = BUF_INIT(BUNDLE_FILE_MAX);
@@ -135,7 +154,7 @@ static int load_bundle_file(struct dev *d, struct buf *err)
     else if ((r = deploy_parse(file.data, file.len, name, &off, err)) < 0)
         buf_appendf(err, " (%s)", d->bundle_file);
     else
-        r = tenant_load(d->t, file.data + off, file.len - off, name, err);
+        r = load_version(d, file.data + off, file.len - off, name, err);
     buf_release(&file);
     return r;
 }
@@ -146,7 +165,13 @@ static int load_app(struct dev *d)
     if (d->watch) { /* `vireo dev` only: .env.local, under the variables `vireo env` set */
         char env_path[4400];
         snprintf(env_path, sizeof env_path, "%s/.env.local", d->paths.root);
-        shard_set_env_file(d->t->shard, dotenv_read(env_path, ".env.local"), ".env.local");
+        json_t *env = dotenv_read(env_path, ".env.local");
+        if (d->ts) {
+            json_decref(d->env_file);
+            d->env_file = env;
+        } else {
+            shard_set_env_file(d->t->shard, env, ".env.local");
+        }
     }
     int r;
     if (d->bundle_file) {
@@ -154,11 +179,11 @@ static int load_app(struct dev *d)
     } else {
         r = app_bundle(&d->paths, &bundle, &err);
         if (r == 0)
-            r = tenant_load(d->t, bundle.data, bundle.len, d->bundle_name, &err);
+            r = load_version(d, bundle.data, bundle.len, d->bundle_name, &err);
     }
     if (r < 0) {
         log_error("dev", "%s%s", err.data,
-                  d->t->shard->rt ? "\n(the previous version keeps running)" : "");
+                  d->ts || d->t->shard->rt ? "\n(the previous version keeps running)" : "");
     }
     buf_release(&bundle);
     buf_release(&err);
@@ -243,7 +268,10 @@ static void on_signal(struct loop *l, int signo, void *arg)
     d->stopping = 1;
     log_info("dev", "shutting down (signal %d)", signo);
     server_shutdown(d->server);
-    tenant_stop(d->t);
+    if (d->ts)
+        tenants_stop(d->ts);
+    else
+        tenant_stop(d->t);
     loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
 }
 
@@ -252,7 +280,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
 static void before_sleep(struct loop *l, void *arg)
 {
     struct dev *d = arg;
-    if (tenant_flush(d->t))
+    if (d->ts ? tenants_flush(d->ts) : tenant_flush(d->t))
         loop_wake(l); /* the scheduler wrote: commit that too before sleeping */
     if (d->stopping && server_conn_count(d->server) == 0)
         loop_stop(l);
@@ -297,6 +325,8 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
+    unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
+    int tenants_mode = 0;
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
@@ -349,6 +379,10 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
         { "--send-stall-timeout-ms", &send_stall_ms, 100, 24ul * 3600 * 1000,
           "a number of milliseconds" },
+        { "--max-open-tenants", &max_open_tenants, 1, 1000000, "a number" },
+        { "--max-tenants", &max_tenants, 1, 100000000, "a number" },
+        { "--tenant-idle-ms", &tenant_idle_ms, 0, 7ul * 24 * 3600 * 1000,
+          "a number of milliseconds" },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -371,6 +405,8 @@ int cmd_dev(int argc, char **argv, int watch)
             return 0;
         } else if (!strcmp(a, "--verbose")) {
             log_min_level = LOG_DEBUG;
+        } else if (!strcmp(a, "--tenants")) {
+            tenants_mode = 1;
         } else if (!strcmp(a, "--test-echo")) {
             test_echo = 1;
         } else if (a[0] == '-' && !val) {
@@ -426,6 +462,11 @@ int cmd_dev(int argc, char **argv, int watch)
         }
     }
 
+    if (tenants_mode && data) {
+        fprintf(stderr, "vireo %s: --data names the single shard's database; with --tenants each "
+                        "tenant's is dir/.vireo/data/tenants/<tenant>/shard.db\n", name);
+        return 2;
+    }
     if (jwt_secret && !*jwt_secret)
         jwt_secret = NULL; /* VIREO_JWT_SECRET= (empty): none */
     if (jwt_secret && strlen(jwt_secret) < JWT_MIN_HMAC_BYTES) {
@@ -527,7 +568,18 @@ int cmd_dev(int argc, char **argv, int watch)
     to->api.deploy_path = deploy_path;
 
     d.loop = loop_new();
-    if (!(d.t = tenant_open(d.loop, "", data_path, to, &err))) {
+    if (tenants_mode) {
+        snprintf(data_path, sizeof data_path, "%s/tenants", d.paths.data);
+        struct tenants_options tso = { .dir = data_path,
+                                       .max_open = max_open_tenants,
+                                       .max_tenants = max_tenants,
+                                       .idle_ms = tenant_idle_ms,
+                                       .tenant = to };
+        if (!(d.ts = tenants_new(d.loop, &tso, &err))) {
+            fprintf(stderr, "vireo %s: %s\n", name, err.data);
+            goto out;
+        }
+    } else if (!(d.t = tenant_open(d.loop, "", data_path, to, &err))) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
     }
@@ -548,13 +600,18 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.min_body_rate = min_body_rate;
     cfg.send_stall_timeout_ms = (uint32_t)send_stall_ms;
     buf_reset(&err);
-    if (server_start(d.loop, &cfg, http_api_handle, &d.t->api, &d.server, &err) < 0) {
+    if (server_start(d.loop, &cfg, d.ts ? tenants_handle : http_api_handle,
+                     d.ts ? (void *)d.ts : (void *)&d.t->api, &d.server, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
         goto out;
     }
     to->api.server = d.server;
-    d.t->api.server = d.server;
-    server_set_head_hook(d.server, http_api_head, &d.t->api);
+    if (d.ts) {
+        server_set_head_hook(d.server, tenants_head, d.ts);
+    } else {
+        d.t->api.server = d.server;
+        server_set_head_hook(d.server, http_api_head, &d.t->api);
+    }
     if (public_url_opt) {
         size_t n = strlen(public_url_opt);
         while (n && public_url_opt[n - 1] == '/')
@@ -580,7 +637,8 @@ int cmd_dev(int argc, char **argv, int watch)
     }
     /* One machine-readable line first: tests and tools wait for it. */
     printf("vireo %s: listening on http://%s:%d\n", name, host, server_port(d.server));
-    printf("  app:       %s\n  data:      %s\n", d.paths.root, data_path);
+    printf("  app:       %s\n  data:      %s%s\n", d.paths.root, data_path,
+           d.ts ? "/<tenant>/shard.db (--tenants: /t/<tenant>/…)" : "");
     if (bundle_file)
         printf("  bundle:    %s\n", bundle_file);
     /* the key only once, when this start created it: stdout often ends up in service logs */
@@ -596,10 +654,14 @@ int cmd_dev(int argc, char **argv, int watch)
 out:
     if (d.t)
         tenant_close_begin(d.t); /* the final commit; the last answers still reach connections */
+    if (d.ts)
+        tenants_close_begin(d.ts);
     if (d.server)
         server_free(d.server);
     if (d.t)
         tenant_close_end(d.t);
+    tenants_free(d.ts);
+    json_decref(d.env_file);
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);
     if (d.loop)

@@ -44,6 +44,9 @@ void http_api_respond_call(struct http_api *api, struct conn *c, int status, int
 void http_api_respond_error(struct conn *c, int status, const char *code, const char *msg,
                             const char *data_json);
 
+/* Does req carry `Authorization: Bearer <admin key>` (compared in constant time)? */
+int http_api_admin_authorized(const struct http_api *api, const struct http_request *req);
+
 /* The server's request handler; arg is a struct http_api. */
 void http_api_handle(struct conn *c, struct http_request *req, void *arg);
 /* The server's head hook (server_set_head_hook): the requests whose body is streamed (file

@@ -106,7 +106,7 @@ void tenant_stop(struct tenant *t)
 
 int tenant_busy(const struct tenant *t)
 {
-    return (t->sync && sync_stats(t->sync)->connections) ||
+    return (t->sync && sync_stats(t->sync)->sockets) ||
            (t->actions && action_pool_pending(t->actions)) || t->api.n_deferred ||
            t->api.auth_holds || t->api.uploads || t->shard->batch_open;
 }

@@ -68,7 +68,8 @@ int tenant_flush(struct tenant *t);
 /* Shutdown has begun: no new actions or scheduled runs (pending ones run at the next open). */
 void tenant_stop(struct tenant *t);
 
-/* Nonzero while something refers to the tenant: connected sync sessions, actions queued or
+/* Nonzero while something refers to the tenant: sync WebSockets (connected or before their
+ * connect), actions queued or
  * running (HTTP actions and scheduled ones included), answers held back for a commit, requests
  * waiting for auth keys, uploads in progress. */
 int tenant_busy(const struct tenant *t);
