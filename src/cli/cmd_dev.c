@@ -29,6 +29,8 @@
 #include "proto/jobs.h"
 #include "proto/shard.h"
 #include "proto/sync.h"
+#include "proto/tenant.h"
+#include "proto/tenants.h"
 #include "base/banned.h"
 
 #define BUNDLE_FILE_MAX (256u << 20)
@@ -103,21 +105,23 @@ static const char dev_usage[] =
     "                     (default 1024; 0: none)\n"
     "  --send-stall-timeout-ms N  close a connection whose output gets no byte written for this\n"
     "                     long; WebSocket: 1008 \"send stalled\" (default 30000)\n"
+    "  --tenants          serve one shard per tenant under /t/<tenant>/… (each its own\n"
+    "                     database in dir/.vireo/data/tenants/<tenant>/, opened on first use,\n"
+    "                     created if new; docs/tenants.md)\n"
+    "  --max-open-tenants N  tenants open at once; the least recently used idle one is closed\n"
+    "                     to open another (default 256)\n"
+    "  --max-tenants N    tenants on disk before a new name gets 507 (default 100000)\n"
+    "  --tenant-idle-ms N close a tenant unused this long (default 300000; 0: never)\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
 struct dev {
     struct loop *loop;
     struct server *server;
-    struct shard *shard;
-    struct sync *sync;
-    struct action_pool *actions;
-    struct jobs *jobs;
-    struct timer prune_timer;
-    double idempotency_ms;
-    struct timer job_prune_timer;
-    double job_retention_ms;
-    struct http_api api;
+    struct tenant_options topts;
+    struct tenant *t; /* the single shard and what serves it; NULL with --tenants */
+    struct tenants *ts; /* --tenants: the registry; NULL without */
+    json_t *env_file;   /* `vireo dev --tenants`: .env.local's variables for every tenant */
     struct app_paths paths;
     char bundle_name[1100]; /* "convex/": what logs and stack traces call the app's code */
     const char *bundle_file; /* serve --bundle FILE: load it instead of bundling; borrowed */
@@ -129,6 +133,15 @@ struct dev {
 };
 
 /* The bundle file of `vireo serve --bundle FILE` (cmd_build.c wrote it): no esbuild needed. */
+/* The app version: into the single shard, or every tenant (tenants_load). */
+static int load_version(struct dev *d, const char *js, size_t len, const char *name,
+                        struct buf *err)
+{
+    if (d->ts)
+        return tenants_load(d->ts, js, len, name, d->env_file, err);
+    return tenant_load(d->t, js, len, name, err);
+}
+
 static int load_bundle_file(struct dev *d, struct buf *err)
 {
     struct buf file = BUF_INIT(BUNDLE_FILE_MAX);
@@ -141,7 +154,7 @@ static int load_bundle_file(struct dev *d, struct buf *err)
     else if ((r = deploy_parse(file.data, file.len, name, &off, err)) < 0)
         buf_appendf(err, " (%s)", d->bundle_file);
     else
-        r = shard_load(d->shard, file.data + off, file.len - off, name, err);
+        r = load_version(d, file.data + off, file.len - off, name, err);
     buf_release(&file);
     return r;
 }
@@ -152,7 +165,13 @@ static int load_app(struct dev *d)
     if (d->watch) { /* `vireo dev` only: .env.local, under the variables `vireo env` set */
         char env_path[4400];
         snprintf(env_path, sizeof env_path, "%s/.env.local", d->paths.root);
-        shard_set_env_file(d->shard, dotenv_read(env_path, ".env.local"), ".env.local");
+        json_t *env = dotenv_read(env_path, ".env.local");
+        if (d->ts) {
+            json_decref(d->env_file);
+            d->env_file = env;
+        } else {
+            shard_set_env_file(d->t->shard, env, ".env.local");
+        }
     }
     int r;
     if (d->bundle_file) {
@@ -160,11 +179,11 @@ static int load_app(struct dev *d)
     } else {
         r = app_bundle(&d->paths, &bundle, &err);
         if (r == 0)
-            r = shard_load(d->shard, bundle.data, bundle.len, d->bundle_name, &err);
+            r = load_version(d, bundle.data, bundle.len, d->bundle_name, &err);
     }
     if (r < 0) {
         log_error("dev", "%s%s", err.data,
-                  d->shard->rt ? "\n(the previous version keeps running)" : "");
+                  d->ts || d->t->shard->rt ? "\n(the previous version keeps running)" : "");
     }
     buf_release(&bundle);
     buf_release(&err);
@@ -249,8 +268,10 @@ static void on_signal(struct loop *l, int signo, void *arg)
     d->stopping = 1;
     log_info("dev", "shutting down (signal %d)", signo);
     server_shutdown(d->server);
-    action_pool_stop(d->actions); /* running actions end within ~100 ms of CPU time */
-    jobs_stop(d->jobs);           /* no new scheduled runs; pending ones run at the next start */
+    if (d->ts)
+        tenants_stop(d->ts);
+    else
+        tenant_stop(d->t);
     loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
 }
 
@@ -259,35 +280,10 @@ static void on_signal(struct loop *l, int signo, void *arg)
 static void before_sleep(struct loop *l, void *arg)
 {
     struct dev *d = arg;
-    struct buf err = BUF_INIT(4096);
-    int failed = shard_commit(d->shard, &err) < 0;
-    buf_release(&err);
-    sync_flush(d->sync, failed);
-    http_api_flush(&d->api, failed);
-    action_pool_flush(d->actions, failed);
-    if (d->jobs)
-        jobs_flush(d->jobs, failed);
-    if (d->shard->batch_open)
+    if (d->ts ? tenants_flush(d->ts) : tenant_flush(d->t))
         loop_wake(l); /* the scheduler wrote: commit that too before sleeping */
     if (d->stopping && server_conn_count(d->server) == 0)
         loop_stop(l);
-}
-
-static void prune_fire(struct loop *l, struct timer *t)
-{
-    struct dev *d = t->arg;
-    shard_prune(d->shard, d->idempotency_ms);
-    loop_timer_start(l, t, 10 * 60 * 1000);
-}
-
-/* Finished scheduled jobs past their retention: checked a few times per retention period (at
- * most every 10 minutes), again after 1 s while a prune found more than one batch. */
-static void job_prune_fire(struct loop *l, struct timer *t)
-{
-    struct dev *d = t->arg;
-    int more = jobs_prune(d->jobs, d->job_retention_ms) == 1;
-    double every = d->job_retention_ms / 4;
-    loop_timer_start(l, t, more ? 1000 : every < 600000 ? (uint64_t)every : 600000);
 }
 
 /* --- options --- */
@@ -329,6 +325,8 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
+    unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
+    int tenants_mode = 0;
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
@@ -381,6 +379,10 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--min-body-rate", &min_body_rate, 0, 1ul << 30, "a number of bytes per second" },
         { "--send-stall-timeout-ms", &send_stall_ms, 100, 24ul * 3600 * 1000,
           "a number of milliseconds" },
+        { "--max-open-tenants", &max_open_tenants, 1, 1000000, "a number" },
+        { "--max-tenants", &max_tenants, 1, 100000000, "a number" },
+        { "--tenant-idle-ms", &tenant_idle_ms, 0, 7ul * 24 * 3600 * 1000,
+          "a number of milliseconds" },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -403,6 +405,8 @@ int cmd_dev(int argc, char **argv, int watch)
             return 0;
         } else if (!strcmp(a, "--verbose")) {
             log_min_level = LOG_DEBUG;
+        } else if (!strcmp(a, "--tenants")) {
+            tenants_mode = 1;
         } else if (!strcmp(a, "--test-echo")) {
             test_echo = 1;
         } else if (a[0] == '-' && !val) {
@@ -458,6 +462,11 @@ int cmd_dev(int argc, char **argv, int watch)
         }
     }
 
+    if (tenants_mode && data) {
+        fprintf(stderr, "vireo %s: --data names the single shard's database; with --tenants each "
+                        "tenant's is dir/.vireo/data/tenants/<tenant>/shard.db\n", name);
+        return 2;
+    }
     if (jwt_secret && !*jwt_secret)
         jwt_secret = NULL; /* VIREO_JWT_SECRET= (empty): none */
     if (jwt_secret && strlen(jwt_secret) < JWT_MIN_HMAC_BYTES) {
@@ -481,7 +490,7 @@ int cmd_dev(int argc, char **argv, int watch)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     struct dev d = { .watch = watch, .inotify_fd = -1 };
-    int rc = 1, lock_fd = -1, lost = 0;
+    int rc = 1, lock_fd = -1;
     char admin_key[65], admin_key_path[4400], data_path[4400], lock_path[4400], public_dir[4400], deploy_path[4400];
     struct buf err = BUF_INIT(1 << 20);
 
@@ -517,66 +526,65 @@ int cmd_dev(int argc, char **argv, int watch)
         snprintf(data_path, sizeof data_path, "%s", data);
     else
         snprintf(data_path, sizeof data_path, "%s/shard-0.db", d.paths.data);
-    /* A new database starts as an empty file of mode 0600: SQLite gives its -wal and -shm files
-     * the database's mode. An existing one keeps the mode its owner chose. */
-    int db_fd = strcmp(data_path, ":memory:")
-                    ? open(data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
-    if (db_fd >= 0)
-        close(db_fd);
+    struct tenant_options *to = &d.topts;
+    to->js = (struct js_options){ .timeout_ms = (uint32_t)timeout_ms,
+                                  .action_timeout_ms = (uint32_t)action_timeout_ms,
+                                  .memory_limit_mb = (uint32_t)memory_limit_mb,
+                                  .upload_url_ttl_s = (uint32_t)upload_url_ttl_s,
+                                  .public_url = public_url,
+                                  .max_file_bytes = (size_t)max_upload_mb << 20 };
+    to->store = store_opts;
+    to->jwt_secret = (struct shard_jwt_secret){ .secret = jwt_secret,
+                                                .len = jwt_secret ? strlen(jwt_secret) : 0,
+                                                .issuer = jwt_issuer,
+                                                .audience = jwt_audience };
+    to->auth_refresh_s = (double)auth_refresh_s;
+    to->actions = (struct action_pool_options){ .threads = (unsigned)action_threads,
+                                                .max_pending = (unsigned)max_pending_actions,
+                                                .per_worker = (unsigned)per_worker,
+                                                .max_fetches = (unsigned)max_fetches,
+                                                .fetch_timeout_ms = (uint32_t)fetch_timeout_ms,
+                                                .fetch_max_response = (size_t)fetch_max_mb
+                                                                      << 20 };
+    to->jobs = (struct jobs_options){ .per_iteration = (unsigned)sched_batch,
+                                      .max_pending = (uint32_t)max_scheduled };
+    to->idempotency_ms = (double)idem_hours * 3600 * 1000;
+    to->job_retention_ms = (double)job_retention_ms;
+    to->sync = (struct sync_options){ .session_retention_ms = (uint32_t)retention_ms,
+                                      .max_queries_per_session = max_queries,
+                                      .max_retained_sessions = max_retained,
+                                      .max_retained_per_address = max_retained_addr,
+                                      .max_send_queue = max_send_queue,
+                                      .convex_ping_ms = (uint32_t)convex_ping_ms };
+    to->api.admin_key = admin_key;
+    snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);
+    to->api.admin_key_path = admin_key_path;
+    to->api.test_echo = test_echo;
+    to->api.max_http_action_body = max_http_action_body;
+    to->api.max_upload_bytes = (size_t)max_upload_mb << 20;
+    snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
+    to->api.public_dir = path_exists(public_dir) ? public_dir : NULL;
+    snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);
+    to->api.deploy_path = deploy_path;
 
-    struct js_options jopts = { .timeout_ms = (uint32_t)timeout_ms,
-                                .action_timeout_ms = (uint32_t)action_timeout_ms,
-                                .memory_limit_mb = (uint32_t)memory_limit_mb,
-                                .upload_url_ttl_s = (uint32_t)upload_url_ttl_s,
-                                .public_url = public_url,
-                                .max_file_bytes = (size_t)max_upload_mb << 20 };
-    if (shard_open(data_path, &jopts, &store_opts, &d.shard, &err) < 0) {
+    d.loop = loop_new();
+    if (tenants_mode) {
+        snprintf(data_path, sizeof data_path, "%s/tenants", d.paths.data);
+        struct tenants_options tso = { .dir = data_path,
+                                       .max_open = max_open_tenants,
+                                       .max_tenants = max_tenants,
+                                       .idle_ms = tenant_idle_ms,
+                                       .tenant = to };
+        if (!(d.ts = tenants_new(d.loop, &tso, &err))) {
+            fprintf(stderr, "vireo %s: %s\n", name, err.data);
+            goto out;
+        }
+    } else if (!(d.t = tenant_open(d.loop, "", data_path, to, &err))) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
     }
-    d.loop = loop_new();
-    d.shard->auth = auth_keys_new(d.loop);
-    d.shard->jwt_secret = (struct shard_jwt_secret){ .secret = jwt_secret,
-                                                     .len = jwt_secret ? strlen(jwt_secret) : 0,
-                                                     .issuer = jwt_issuer,
-                                                     .audience = jwt_audience };
-    d.shard->auth_refresh_s = (double)auth_refresh_s;
-    struct action_pool_options aopts = { .threads = (unsigned)action_threads,
-                                         .max_pending = (unsigned)max_pending_actions,
-                                         .per_worker = (unsigned)per_worker,
-                                         .max_fetches = (unsigned)max_fetches,
-                                         .fetch_timeout_ms = (uint32_t)fetch_timeout_ms,
-                                         .fetch_max_response = (size_t)fetch_max_mb << 20 };
-    d.actions = action_pool_new(d.loop, d.shard, &aopts);
-    struct jobs_options jo = { .per_iteration = (unsigned)sched_batch,
-                               .max_pending = (uint32_t)max_scheduled };
-    if (!(d.jobs = jobs_new(d.loop, d.shard, &jo, &err))) {
-        fprintf(stderr, "vireo %s: cannot start the scheduler: %s\n", name, err.data);
-        goto out;
-    }
-
-    d.idempotency_ms = (double)idem_hours * 3600 * 1000;
-    struct sync_options sopts = { .session_retention_ms = (uint32_t)retention_ms,
-                                  .max_queries_per_session = max_queries,
-                                  .max_retained_sessions = max_retained,
-                                  .max_retained_per_address = max_retained_addr,
-                                  .max_send_queue = max_send_queue,
-                                  .convex_ping_ms = (uint32_t)convex_ping_ms };
-    d.sync = sync_new(d.loop, d.shard, &sopts);
     /* registered before the server's own hook so that what it sends goes out this iteration */
     loop_add_before_sleep(d.loop, before_sleep, &d);
-    d.api.shard = d.shard;
-    d.api.sync = d.sync;
-    d.api.admin_key = admin_key;
-    snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);
-    d.api.admin_key_path = admin_key_path;
-    d.api.test_echo = test_echo;
-    d.api.max_http_action_body = max_http_action_body;
-    d.api.max_upload_bytes = (size_t)max_upload_mb << 20;
-    snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
-    d.api.public_dir = path_exists(public_dir) ? public_dir : NULL;
-    snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);
-    d.api.deploy_path = deploy_path;
 
     struct server_config cfg;
     server_config_defaults(&cfg);
@@ -592,12 +600,18 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.min_body_rate = min_body_rate;
     cfg.send_stall_timeout_ms = (uint32_t)send_stall_ms;
     buf_reset(&err);
-    if (server_start(d.loop, &cfg, http_api_handle, &d.api, &d.server, &err) < 0) {
+    if (server_start(d.loop, &cfg, d.ts ? tenants_handle : http_api_handle,
+                     d.ts ? (void *)d.ts : (void *)&d.t->api, &d.server, &err) < 0) {
         fprintf(stderr, "vireo %s: cannot listen on %s:%lu: %s\n", name, host, port, err.data);
         goto out;
     }
-    d.api.server = d.server;
-    server_set_head_hook(d.server, http_api_head, &d.api);
+    to->api.server = d.server;
+    if (d.ts) {
+        server_set_head_hook(d.server, tenants_head, d.ts);
+    } else {
+        d.t->api.server = d.server;
+        server_set_head_hook(d.server, http_api_head, &d.t->api);
+    }
     if (public_url_opt) {
         size_t n = strlen(public_url_opt);
         while (n && public_url_opt[n - 1] == '/')
@@ -611,11 +625,6 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
     timer_init(&d.reload_timer, reload_fire, &d);
     timer_init(&d.shutdown_timer, shutdown_fire, &d);
-    timer_init(&d.prune_timer, prune_fire, &d);
-    prune_fire(d.loop, &d.prune_timer);
-    d.job_retention_ms = (double)job_retention_ms;
-    timer_init(&d.job_prune_timer, job_prune_fire, &d);
-    job_prune_fire(d.loop, &d.job_prune_timer);
     loop_watch_signals(d.loop, on_signal, &d);
     if (watch) {
         d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -628,7 +637,8 @@ int cmd_dev(int argc, char **argv, int watch)
     }
     /* One machine-readable line first: tests and tools wait for it. */
     printf("vireo %s: listening on http://%s:%d\n", name, host, server_port(d.server));
-    printf("  app:       %s\n  data:      %s\n", d.paths.root, data_path);
+    printf("  app:       %s\n  data:      %s%s\n", d.paths.root, data_path,
+           d.ts ? "/<tenant>/shard.db (--tenants: /t/<tenant>/…)" : "");
     if (bundle_file)
         printf("  bundle:    %s\n", bundle_file);
     /* the key only once, when this start created it: stdout often ends up in service logs */
@@ -636,37 +646,26 @@ int cmd_dev(int argc, char **argv, int watch)
         printf("  admin key: %s (new; `vireo admin-key` shows it again)\n", admin_key);
     else
         printf("  admin key: in %s/admin_key (`vireo admin-key` shows it)\n", d.paths.state);
-    if (d.api.public_dir)
+    if (to->api.public_dir)
         printf("  public:    %s\n", public_dir);
     fflush(stdout);
     rc = loop_run(d.loop) < 0 ? 1 : 0;
     log_info("dev", "stopped");
 out:
-    /* the final commit: action_pool_free's (its last answers still reach connections and
-     * sessions), or ours without a pool; its outcome decides the answers held back for it */
-    if (d.actions) {
-        lost = action_pool_free(d.actions) < 0;
-    } else if (d.shard) {
-        struct buf cerr = BUF_INIT(4096);
-        lost = shard_commit(d.shard, &cerr) < 0;
-        buf_release(&cerr);
-    }
-    jobs_free(d.jobs); /* after the pool: its last answers recorded their jobs' outcomes (the
-                          store's final commit, in shard_free, makes them durable) */
-    http_auth_release(&d.api); /* the requests waiting for keys let go of their connections */
+    if (d.t)
+        tenant_close_begin(d.t); /* the final commit; the last answers still reach connections */
+    if (d.ts)
+        tenants_close_begin(d.ts);
     if (d.server)
         server_free(d.server);
-    sync_free(d.sync);
-    http_api_release(&d.api, lost);
-    if (d.shard) { /* its fetches run on the loop */
-        auth_keys_free(d.shard->auth);
-        d.shard->auth = NULL;
-    }
+    if (d.t)
+        tenant_close_end(d.t);
+    tenants_free(d.ts);
+    json_decref(d.env_file);
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);
     if (d.loop)
         loop_free(d.loop);
-    shard_free(d.shard);
     if (lock_fd >= 0)
         close(lock_fd);
     buf_release(&err);

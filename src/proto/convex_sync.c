@@ -818,6 +818,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     sync_out_clear(c);
     vr_free(c->outq);
     ws_unref(ws);
+    c->sync->stats.sockets--;
     vr_free(c);
 }
 
@@ -835,6 +836,7 @@ void convex_sync_accept(struct sync *sy, struct conn *cn, struct http_request *r
     }
     ws_ref(ws);
     c->ws = ws;
+    sy->stats.sockets++;
     ws_set_deadline(ws, CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no Connect within 10 s");
     timer_init(&c->ping, ping_tick, c);
     loop_timer_start(sy->loop, &c->ping, sy->opts.convex_ping_ms);

@@ -601,6 +601,11 @@ static int admin_authorized(const struct http_api *api, const struct http_reques
     return CRYPTO_memcmp(h->p + sizeof prefix - 1, api->admin_key, klen) == 0;
 }
 
+int http_api_admin_authorized(const struct http_api *api, const struct http_request *req)
+{
+    return admin_authorized(api, req);
+}
+
 /* The admin routes' gate: POST with the admin key, else answered here (405, 401). */
 static int admin_gate(const struct http_api *api, struct conn *c, const struct http_request *req,
                       int is_post)

@@ -30,6 +30,7 @@ struct http_api {
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */
     size_t max_upload_bytes; /* largest file upload (413 past it); 0: HTTP_STORAGE_UPLOAD_DEFAULT */
     uint64_t requests;      /* HTTP requests, for /api/metrics */
+    unsigned uploads;       /* file uploads in progress (http_storage.c) */
     /* answers computed inside an open batch wait for its commit (shard.h) */
     struct http_deferred *deferred;
     size_t n_deferred, cap_deferred;
@@ -42,6 +43,9 @@ void http_api_respond_call(struct http_api *api, struct conn *c, int status, int
 /* Answers {"status":"error","errorMessage":msg,"errorCode":code[,"errorData"]}. */
 void http_api_respond_error(struct conn *c, int status, const char *code, const char *msg,
                             const char *data_json);
+
+/* Does req carry `Authorization: Bearer <admin key>` (compared in constant time)? */
+int http_api_admin_authorized(const struct http_api *api, const struct http_request *req);
 
 /* The server's request handler; arg is a struct http_api. */
 void http_api_handle(struct conn *c, struct http_request *req, void *arg);

@@ -69,6 +69,7 @@ struct upload {
 
 static void upload_free(struct upload *up, int keep_file)
 {
+    up->api->uploads--;
     store_file_tmp_release(&up->file, keep_file);
     vr_free(up->content_type);
     vr_free(up);
@@ -120,6 +121,7 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
     }
     struct upload *up = vr_calloc(1, sizeof *up);
     up->api = api;
+    api->uploads++; /* the tenant stays open until it ends (tenant_busy) */
     up->cap = cap;
     memcpy(up->nonce, nonce, sizeof nonce);
     if (ct && ct->len)

@@ -992,6 +992,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     sync_out_clear(c);
     vr_free(c->outq);
     ws_unref(ws);
+    c->sync->stats.sockets--;
     vr_free(c);
 }
 
@@ -1008,6 +1009,7 @@ void sync_accept(struct sync *sy, struct conn *cn, struct http_request *req)
     }
     ws_ref(ws);
     c->ws = ws;
+    sy->stats.sockets++;
     ws_set_deadline(ws, SYNC_CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no connect within 10 s");
 }
 

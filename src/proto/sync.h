@@ -35,6 +35,8 @@ struct sync_stats {
     uint64_t transitions;
     uint64_t sessions;        /* live sessions (connected or retained) */
     uint64_t connections;     /* connected sessions */
+    uint64_t sockets;         /* WebSockets accepted (either protocol) and not yet closed, with
+                                 a session or still before their connect */
 };
 
 struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_options *opts);

@@ -210,3 +210,8 @@ uint64_t sched_started(const struct sched *s)
 {
     return s->started;
 }
+
+uint64_t sched_next_due_ms(const struct sched *s)
+{
+    return timer_pending(&s->timer) ? s->timer.when_ms : UINT64_MAX;
+}

@@ -42,5 +42,8 @@ void sched_stop(struct sched *s);
 /* Pending jobs: the counter itself, for js_options.scheduled. */
 const uint64_t *sched_pending(const struct sched *s);
 uint64_t sched_started(const struct sched *s); /* jobs handed to the run callback so far */
+/* The loop time (loop_now_ms) the timer is armed for: the next due job's, or UINT64_MAX when
+ * none is armed (no pending job, or stopped). */
+uint64_t sched_next_due_ms(const struct sched *s);
 
 #endif

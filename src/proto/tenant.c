@@ -1,0 +1,153 @@
+/* tenant: opens and closes one shard with its action pool, scheduler, sync sessions, HTTP API
+ * state and prune timers, in the order their dependencies need (tenant.h). */
+#include "proto/tenant.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "proto/auth_keys.h"
+#include "proto/http_auth.h"
+#include "base/banned.h"
+
+static void prune_fire(struct loop *l, struct timer *t)
+{
+    struct tenant *tn = t->arg;
+    shard_prune(tn->shard, tn->idempotency_ms);
+    loop_timer_start(l, t, 10 * 60 * 1000);
+}
+
+/* Finished scheduled jobs past their retention: checked a few times per retention period (at
+ * most every 10 minutes), again after 1 s while a prune found more than one batch. */
+static void job_prune_fire(struct loop *l, struct timer *t)
+{
+    struct tenant *tn = t->arg;
+    int more = jobs_prune(tn->jobs, tn->job_retention_ms) == 1;
+    double every = tn->job_retention_ms / 4;
+    loop_timer_start(l, t, more ? 1000 : every < 600000 ? (uint64_t)every : 600000);
+}
+
+struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_path,
+                           const struct tenant_options *opts, struct buf *err)
+{
+    struct tenant *t = vr_calloc(1, sizeof *t);
+    t->name = vr_strdup(name);
+    t->loop = loop;
+    const char *base = opts->js.public_url;
+    if (*name && base) { /* a named tenant's URLs (ctx.storage, CONVEX_SITE_URL) carry its prefix */
+        size_t ul = strlen(base) + strlen(name) + 4;
+        t->public_url = vr_malloc(ul);
+        snprintf(t->public_url, ul, "%s/t/%s", base, name);
+    }
+    /* A new database starts as an empty file of mode 0600: SQLite gives its -wal and -shm files
+     * the database's mode. An existing one keeps the mode its owner chose. */
+    int db_fd = strcmp(db_path, ":memory:")
+                    ? open(db_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    if (db_fd >= 0)
+        close(db_fd);
+    struct js_options jopts = opts->js;
+    if (t->public_url)
+        jopts.public_url = t->public_url;
+    if (shard_open(db_path, &jopts, &opts->store, &t->shard, err) < 0) {
+        vr_free(t->public_url);
+        vr_free(t->name);
+        vr_free(t);
+        return NULL;
+    }
+    t->shard->auth = auth_keys_new(loop);
+    t->shard->jwt_secret = opts->jwt_secret;
+    t->shard->auth_refresh_s = opts->auth_refresh_s;
+    t->actions = action_pool_new(loop, t->shard, &opts->actions);
+    if (!(t->jobs = jobs_new(loop, t->shard, &opts->jobs, err))) {
+        tenant_close(t);
+        return NULL;
+    }
+    t->sync = sync_new(loop, t->shard, &opts->sync);
+    t->api = opts->api;
+    t->api.shard = t->shard;
+    t->api.sync = t->sync;
+    t->idempotency_ms = opts->idempotency_ms;
+    t->job_retention_ms = opts->job_retention_ms;
+    timer_init(&t->prune_timer, prune_fire, t);
+    prune_fire(loop, &t->prune_timer);
+    timer_init(&t->job_prune_timer, job_prune_fire, t);
+    job_prune_fire(loop, &t->job_prune_timer);
+    return t;
+}
+
+int tenant_load(struct tenant *t, const char *bundle, size_t len, const char *name,
+                struct buf *err)
+{
+    return shard_load(t->shard, bundle, len, name, err);
+}
+
+int tenant_flush(struct tenant *t)
+{
+    struct buf err = BUF_INIT(4096);
+    int failed = shard_commit(t->shard, &err) < 0;
+    buf_release(&err);
+    sync_flush(t->sync, failed);
+    http_api_flush(&t->api, failed);
+    action_pool_flush(t->actions, failed);
+    if (t->jobs)
+        jobs_flush(t->jobs, failed);
+    return t->shard->batch_open;
+}
+
+void tenant_stop(struct tenant *t)
+{
+    action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
+    jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */
+}
+
+int tenant_busy(const struct tenant *t)
+{
+    return (t->sync && sync_stats(t->sync)->sockets) ||
+           (t->actions && action_pool_pending(t->actions)) || t->api.n_deferred ||
+           t->api.auth_holds || t->api.uploads || t->shard->batch_open;
+}
+
+void tenant_close_begin(struct tenant *t)
+{
+    if (t->prune_timer.fn)
+        loop_timer_stop(t->loop, &t->prune_timer);
+    if (t->job_prune_timer.fn)
+        loop_timer_stop(t->loop, &t->job_prune_timer);
+    /* the final commit: action_pool_free's (its last answers still reach connections and
+     * sessions), or ours without a pool; its outcome decides the answers held back for it */
+    if (t->actions) {
+        t->lost = action_pool_free(t->actions) < 0;
+        t->actions = NULL;
+    } else {
+        struct buf cerr = BUF_INIT(4096);
+        t->lost = shard_commit(t->shard, &cerr) < 0;
+        buf_release(&cerr);
+    }
+    jobs_free(t->jobs); /* after the pool: its last answers recorded their jobs' outcomes (the
+                           store's final commit, in shard_free, makes them durable) */
+    t->jobs = NULL;
+    http_auth_release(&t->api); /* the requests waiting for keys let go of their connections */
+}
+
+void tenant_close_end(struct tenant *t)
+{
+    sync_free(t->sync);
+    t->sync = NULL;
+    http_api_release(&t->api, t->lost);
+    auth_keys_free(t->shard->auth); /* its fetches run on the loop */
+    t->shard->auth = NULL;
+    shard_free(t->shard);
+    vr_free(t->public_url);
+    vr_free(t->name);
+    vr_free(t);
+}
+
+void tenant_close(struct tenant *t)
+{
+    tenant_close_begin(t);
+    tenant_close_end(t);
+}

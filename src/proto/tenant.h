@@ -1,0 +1,84 @@
+/* tenant: one shard and everything that serves it — the store and JS runtime (shard.h), the
+ * action pool's threads, the scheduler and crons, the sync protocol's sessions, the HTTP API's
+ * per-shard state (its held-back answers and auth holds) and the shard's periodic prunes.
+ * `vireo dev|serve` opens one (the single shard) or, with --tenants, one per tenant
+ * (tenants.h). Loop thread only; a tenant is closed only when nothing refers to it
+ * (tenant_busy() == 0) or at shutdown, after the server has closed every connection. */
+#ifndef VR_PROTO_TENANT_H
+#define VR_PROTO_TENANT_H
+
+#include "net/loop.h"
+#include "proto/actions.h"
+#include "proto/http_api.h"
+#include "proto/jobs.h"
+#include "proto/shard.h"
+#include "proto/sync.h"
+
+/* What every tenant is opened with (borrowed: the caller keeps it alive while tenants live). */
+struct tenant_options {
+    struct js_options js;        /* js.public_url: the server's origin; a named tenant's own
+                                    is that plus "/t/<name>" */
+    struct store_options store;
+    struct action_pool_options actions;
+    struct jobs_options jobs;
+    struct sync_options sync;
+    double idempotency_ms;       /* idempotency records kept this long */
+    double job_retention_ms;     /* finished scheduled functions kept this long */
+    struct shard_jwt_secret jwt_secret;
+    double auth_refresh_s;
+    struct http_api api;         /* the server-wide fields of every tenant's http_api (admin
+                                    key, public dir, limits, server); shard and sync unset */
+};
+
+struct tenant {
+    char *name;                  /* "" for the single shard of a server without --tenants */
+    char *public_url;            /* a named tenant's js.public_url (owned); NULL: the server's
+                                    (the options' buffer, borrowed: filled once the port is
+                                    known) */
+    struct loop *loop;
+    struct shard *shard;
+    struct action_pool *actions;
+    struct jobs *jobs;
+    struct sync *sync;
+    struct http_api api;         /* the server's handler argument for this tenant's requests */
+    struct timer prune_timer;
+    struct timer job_prune_timer;
+    int lost;                    /* the final commit (tenant_close_begin) failed */
+    double idempotency_ms, job_retention_ms;
+    /* kept by the registry (tenants.c) */
+    uint64_t last_used_ms;       /* loop time of its last request */
+    struct tenant *lru_prev, *lru_next;
+};
+
+/* Opens the shard at db_path (created, mode 0600, if missing) and starts its action pool,
+ * scheduler, sync and prune timers on loop. The app is not loaded yet (tenant_load). NULL with
+ * err on failure (nothing is left open). */
+struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_path,
+                           const struct tenant_options *opts, struct buf *err);
+
+/* Loads a bundle into the tenant's shard: shard_load's contract. */
+int tenant_load(struct tenant *t, const char *bundle, size_t len, const char *name,
+                struct buf *err);
+
+/* The before-sleep step: commits the iteration's batch, then pushes live-query changes and
+ * the answers held back for it. 1 when a batch is open again (the scheduler wrote: the loop
+ * must not sleep before committing it), else 0. */
+int tenant_flush(struct tenant *t);
+
+/* Shutdown has begun: no new actions or scheduled runs (pending ones run at the next open). */
+void tenant_stop(struct tenant *t);
+
+/* Nonzero while something refers to the tenant: sync WebSockets (connected or before their
+ * connect), actions queued or
+ * running (HTTP actions and scheduled ones included), answers held back for a commit, requests
+ * waiting for auth keys, uploads in progress. */
+int tenant_busy(const struct tenant *t);
+
+/* Closing in two halves around the server's own teardown at shutdown (tenant_close_begin,
+ * server_free, tenant_close_end), or both at once for an idle tenant (tenant_close). The
+ * final commit happens in tenant_close_begin; its outcome decides the held-back answers. */
+void tenant_close_begin(struct tenant *t);
+void tenant_close_end(struct tenant *t);
+void tenant_close(struct tenant *t);
+
+#endif

@@ -1,0 +1,456 @@
+/* tenants: the registry of `--tenants` (tenants.h): routes /t/<name>/… to the tenant's own
+ * http_api (the prefix stripped from the request's path), opens tenants on first use, keeps
+ * them in least-recently-used order and closes idle ones. */
+#include "proto/tenants.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/file.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "proto/deploy.h"
+#include "sched/sched.h"
+#include "base/banned.h"
+
+static const char tenants_only[] =
+    "this server serves tenants: call /t/<tenant>/… (e.g. /t/acme/api/query)";
+
+struct tenants {
+    struct loop *loop;
+    struct tenants_options opts;
+    struct hmap by_name;          /* name -> struct tenant (open ones) */
+    struct tenant *lru_head;      /* most recently used first */
+    struct tenant *lru_tail;
+    size_t n_open;
+    size_t n_on_disk;             /* tenant folders, counted at start plus those created */
+    struct timer idle_timer;
+    int stopping;
+    char *bundle;                 /* the app version every tenant runs (NULL: none yet) */
+    size_t bundle_len;
+    char *bundle_name;
+    json_t *env_file;             /* the variables of a file (.env.local), or NULL */
+};
+
+int tenant_name_check(const char *p, size_t n, struct buf *err)
+{
+    static const char rule[] = "a tenant name is 1 to 63 characters of a-z, 0-9, _ and -, "
+                               "starting with a letter or digit";
+    if (n == 0) {
+        buf_appendf(err, "the tenant name is empty (/t/<tenant>/…): %s", rule);
+        return -1;
+    }
+    if (n > TENANT_NAME_MAX) {
+        buf_appendf(err, "the tenant name is %zu characters long: %s", n, rule);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                 (i > 0 && (ch == '_' || ch == '-'));
+        if (ok)
+            continue;
+        char shown[TENANT_NAME_MAX + 1];
+        for (size_t k = 0; k < n; k++) /* the name as sent, bytes outside printable ASCII as ? */
+            shown[k] = p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?';
+        shown[n] = '\0';
+        const char *why = ch == '.'               ? "dots are not allowed"
+                          : ch == '%'             ? "percent-encoding is not allowed"
+                          : ch >= 'A' && ch <= 'Z' ? "upper-case letters are not allowed"
+                          : i == 0 && (ch == '_' || ch == '-')
+                              ? "it must start with a letter or digit"
+                              : "this character is not allowed";
+        if (ch >= 0x20 && ch < 0x7f)
+            buf_appendf(err, "tenant name `%s`: `%c` at position %zu: %s; %s", shown, ch, i + 1,
+                        why, rule);
+        else
+            buf_appendf(err, "tenant name `%s`: byte 0x%02x at position %zu: %s; %s", shown, ch,
+                        i + 1, why, rule);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- least recently used order --- */
+
+static void lru_unlink(struct tenants *ts, struct tenant *t)
+{
+    if (t->lru_prev)
+        t->lru_prev->lru_next = t->lru_next;
+    else
+        ts->lru_head = t->lru_next;
+    if (t->lru_next)
+        t->lru_next->lru_prev = t->lru_prev;
+    else
+        ts->lru_tail = t->lru_prev;
+    t->lru_prev = t->lru_next = NULL;
+}
+
+static void lru_push_front(struct tenants *ts, struct tenant *t)
+{
+    t->lru_next = ts->lru_head;
+    t->lru_prev = NULL;
+    if (ts->lru_head)
+        ts->lru_head->lru_prev = t;
+    ts->lru_head = t;
+    if (!ts->lru_tail)
+        ts->lru_tail = t;
+}
+
+static void touch(struct tenants *ts, struct tenant *t)
+{
+    t->last_used_ms = loop_now_ms(ts->loop);
+    if (ts->lru_head != t) {
+        lru_unlink(ts, t);
+        lru_push_front(ts, t);
+    }
+}
+
+/* May t close now? Not while something refers to it, nor while a scheduled function of it is
+ * due within the idle period (it runs on time; one due later runs when the tenant next opens). */
+static int closable(const struct tenants *ts, const struct tenant *t)
+{
+    if (tenant_busy(t))
+        return 0;
+    uint64_t due = t->shard->sched ? sched_next_due_ms(t->shard->sched) : UINT64_MAX;
+    return due == UINT64_MAX || due > loop_now_ms(ts->loop) + ts->opts.idle_ms;
+}
+
+static void close_tenant(struct tenants *ts, struct tenant *t, const char *why)
+{
+    uint64_t t0 = clock_mono_ns();
+    char name[TENANT_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s", t->name);
+    lru_unlink(ts, t);
+    hmap_del(&ts->by_name, t->name, strlen(t->name));
+    ts->n_open--;
+    tenant_close(t);
+    log_debug("tenants", "closed \"%s\" (%s) in %.1f ms; %zu open", name, why,
+              (double)(clock_mono_ns() - t0) / 1e6, ts->n_open);
+}
+
+static void idle_fire(struct loop *l, struct timer *tm)
+{
+    struct tenants *ts = tm->arg;
+    uint64_t now = loop_now_ms(l);
+    struct tenant *t = ts->lru_tail;
+    while (t && t->last_used_ms + ts->opts.idle_ms <= now) {
+        struct tenant *prev = t->lru_prev;
+        if (closable(ts, t))
+            close_tenant(ts, t, "idle");
+        else
+            touch(ts, t); /* in use: its idle time counts from now */
+        t = prev;
+        if (t && t == ts->lru_head && t->last_used_ms == now)
+            break; /* every older one was seen */
+    }
+    uint64_t every = ts->opts.idle_ms / 4;
+    loop_timer_start(l, tm, every < 10 ? 10 : every > 1000 ? 1000 : every);
+}
+
+struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opts,
+                            struct buf *err)
+{
+    if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
+        buf_appendf(err, "cannot create %s: %s", opts->dir, strerror(errno));
+        return NULL;
+    }
+    DIR *dir = opendir(opts->dir);
+    if (!dir) {
+        buf_appendf(err, "cannot read %s: %s", opts->dir, strerror(errno));
+        return NULL;
+    }
+    struct tenants *ts = vr_calloc(1, sizeof *ts);
+    struct dirent *e;
+    while ((e = readdir(dir)))
+        if (e->d_name[0] != '.')
+            ts->n_on_disk++;
+    closedir(dir);
+    ts->loop = loop;
+    ts->opts = *opts;
+    hmap_init(&ts->by_name);
+    timer_init(&ts->idle_timer, idle_fire, ts);
+    if (opts->idle_ms)
+        loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
+    return ts;
+}
+
+/* The open tenant `name` (checked), opening it — and creating it if new — when it is not:
+ * NULL after answering c why not. */
+static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char *name)
+{
+    struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
+    if (t) {
+        touch(ts, t);
+        return t;
+    }
+    if (ts->stopping) {
+        http_api_respond_error(c, 503, "ServerShuttingDown", "the server is shutting down", NULL);
+        return NULL;
+    }
+    if (ts->n_open >= ts->opts.max_open) { /* the least recently used idle one makes room */
+        struct tenant *v = ts->lru_tail;
+        while (v && !closable(ts, v))
+            v = v->lru_prev;
+        if (!v) {
+            char m[256];
+            snprintf(m, sizeof m,
+                     "%zu tenants are open and in use (--max-open-tenants); retry later",
+                     ts->n_open);
+            http_api_respond_error(c, 503, "TooManyOpenTenants", m, NULL);
+            return NULL;
+        }
+        close_tenant(ts, v, "evicted: least recently used");
+    }
+    uint64_t t0 = clock_mono_ns();
+    char dir[4400], db[4500];
+    snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
+    int created = 0;
+    if (mkdir(dir, 0700) == 0) {
+        created = 1;
+    } else if (errno != EEXIST) {
+        log_error("tenants", "cannot create %s: %s", dir, strerror(errno));
+        http_api_respond_error(c, 500, "StoreError", "cannot create the tenant's folder", NULL);
+        return NULL;
+    }
+    if (created && ts->n_on_disk >= ts->opts.max_tenants) {
+        rmdir(dir);
+        char m[256];
+        snprintf(m, sizeof m, "this server holds %zu tenants, its limit (--max-tenants)",
+                 ts->n_on_disk);
+        http_api_respond_error(c, 507, "TooManyTenants", m, NULL);
+        return NULL;
+    }
+    snprintf(db, sizeof db, "%s/shard.db", dir);
+    struct buf err = BUF_INIT(4096);
+    t = tenant_open(ts->loop, name, db, ts->opts.tenant, &err);
+    if (!t) {
+        log_error("tenants", "cannot open \"%s\": %s", name, err.data);
+        http_api_respond_error(c, 503, "TenantUnavailable", "the tenant could not be opened",
+                               NULL);
+        if (created)
+            rmdir(dir); /* only if still empty */
+        buf_release(&err);
+        return NULL;
+    }
+    ts->n_on_disk += created;
+    if (ts->env_file)
+        shard_set_env_file(t->shard, json_deep_copy(ts->env_file), ".env.local");
+    if (ts->bundle && tenant_load(t, ts->bundle, ts->bundle_len, ts->bundle_name, &err) < 0)
+        log_error("tenants", "\"%s\": the app does not load: %s", name, err.data);
+    buf_release(&err);
+    hmap_put(&ts->by_name, t->name, strlen(t->name), t);
+    ts->n_open++;
+    lru_push_front(ts, t);
+    t->last_used_ms = loop_now_ms(ts->loop);
+    log_debug("tenants", "opened \"%s\"%s in %.1f ms; %zu open", name, created ? " (new)" : "",
+              (double)(clock_mono_ns() - t0) / 1e6, ts->n_open);
+    return t;
+}
+
+int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
+                 const json_t *env_file, struct buf *err)
+{
+    int loaded = 0, failed = 0;
+    if (ts->env_file)
+        json_decref(ts->env_file);
+    ts->env_file = env_file ? json_deep_copy(env_file) : NULL;
+    for (struct tenant *t = ts->lru_head; t; t = t->lru_next) {
+        shard_set_env_file(t->shard, env_file ? json_deep_copy(env_file) : NULL, ".env.local");
+        struct buf e = BUF_INIT(1 << 20);
+        if (tenant_load(t, bundle, len, name, &e) < 0) {
+            if (!failed++)
+                buf_appendf(err, "tenant \"%s\": %s", t->name, e.data);
+        } else {
+            loaded++;
+        }
+        buf_release(&e);
+    }
+    if (loaded || !ts->n_open) {
+        vr_free(ts->bundle);
+        vr_free(ts->bundle_name);
+        ts->bundle = vr_malloc(len + 1);
+        memcpy(ts->bundle, bundle, len);
+        ts->bundle[len] = '\0';
+        ts->bundle_len = len;
+        ts->bundle_name = vr_strdup(name);
+    }
+    if (failed && loaded)
+        buf_appendf(err, " (%d of %d open tenants kept their old version)", failed,
+                    failed + loaded);
+    return failed ? -1 : 0;
+}
+
+/* POST /api/admin/deploy with --tenants: the version every tenant runs (deploy.h's contract,
+ * over all of them). */
+static void handle_deploy(struct tenants *ts, struct conn *c, const struct http_request *req)
+{
+    char name[DEPLOY_NAME_MAX];
+    size_t off = 0;
+    struct buf err = BUF_INIT(1 << 20), b = BUF_INIT(BUF_NOLIMIT);
+    if (deploy_parse(req->body.p, req->body.len, name, &off, &err) < 0) {
+        http_api_respond_error(c, 400, "BadBundle", err.data, NULL);
+        goto out;
+    }
+    if (tenants_load(ts, req->body.p + off, req->body.len - off, name, ts->env_file, &err) < 0) {
+        log_error("deploy", "%s", err.data);
+        http_api_respond_error(c, 400, "DeployFailed", err.data, NULL);
+        goto out;
+    }
+    const char *save = ts->opts.tenant->api.deploy_path;
+    int r = save ? file_write_atomic(save, req->body.p, req->body.len, 0600, 1) : 0;
+    if (r < 0)
+        log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s", save,
+                 strerror(-r));
+    buf_appendf(&b, "{\"status\":\"success\",\"tenants\":%zu,\"name\":", ts->n_open);
+    buf_append_json_str(&b, name, strlen(name));
+    buf_append_str(&b, "}");
+    http_respond(c, 200, "application/json", b.data, b.len,
+                 "Access-Control-Allow-Origin: *\r\n");
+out:
+    buf_release(&err);
+    buf_release(&b);
+}
+
+/* Splits "/t/<name>/rest": 1 with name and the rest (at least "/") set, 0 when the path is not
+ * under /t/, -1 for a bad name (answered when `answer`). */
+static int split_path(struct conn *c, struct slice path, char name[TENANT_NAME_MAX + 1],
+                      struct slice *rest, int answer)
+{
+    if (path.len < 2 || memcmp(path.p, "/t", 2) || (path.len > 2 && path.p[2] != '/'))
+        return 0;
+    const char *p = path.p + (path.len > 2 ? 3 : 2), *end = path.p + path.len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    size_t n = (size_t)((slash ? slash : end) - p);
+    struct buf err = BUF_INIT(1024);
+    int r = tenant_name_check(p, n, &err);
+    if (r < 0 && answer)
+        http_api_respond_error(c, 400, "InvalidTenantName", err.data, NULL);
+    buf_release(&err);
+    if (r < 0)
+        return -1;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    *rest = slash ? slice_of(slash, (size_t)(end - slash)) : slice_of("/", 1);
+    return 1;
+}
+
+void tenants_handle(struct conn *c, struct http_request *req, void *arg)
+{
+    struct tenants *ts = arg;
+    char name[TENANT_NAME_MAX + 1];
+    struct slice rest, path = req->path;
+    int r = split_path(c, path, name, &rest, 1);
+    if (r < 0)
+        return;
+    if (r > 0) {
+        if (slice_eq_str(rest, "/api/admin/deploy")) {
+            http_api_respond_error(c, 400, "DeployPerTenant",
+                                   "with --tenants every tenant runs the same version: deploy it "
+                                   "with POST /api/admin/deploy (no /t/<tenant> prefix)",
+                                   NULL);
+            return;
+        }
+        struct tenant *t = tenant_get(ts, c, name);
+        if (!t)
+            return;
+        req->path = rest;
+        http_api_handle(c, req, &t->api);
+        return;
+    }
+    if (slice_eq_str(path, "/api/health") &&
+        (slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD"))) {
+        char b[160];
+        int n = snprintf(b, sizeof b, "{\"status\":\"ok\",\"tenants\":{\"open\":%zu,\"max\":%zu}}",
+                         ts->n_open, ts->opts.max_open);
+        http_respond(c, 200, "application/json", b, (size_t)n, NULL);
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/deploy")) {
+        if (!slice_eq_str(req->method, "POST"))
+            http_api_respond_error(c, 405, "MethodNotAllowed",
+                                   "use POST with a bundle file as the body", NULL);
+        else if (!http_api_admin_authorized(&ts->opts.tenant->api, req))
+            http_api_respond_error(c, 401, "Unauthorized",
+                                   "the admin API needs \"Authorization: Bearer <admin key>\" (the "
+                                   "key `vireo admin-key` prints, stored in the app's "
+                                   ".vireo/admin_key)",
+                                   NULL);
+        else
+            handle_deploy(ts, c, req);
+        return;
+    }
+    http_api_respond_error(c, 404, "NotFound", tenants_only, NULL);
+}
+
+int tenants_head(struct conn *c, struct http_request *req, void *arg)
+{
+    struct tenants *ts = arg;
+    char name[TENANT_NAME_MAX + 1];
+    struct slice rest, path = req->path;
+    if (split_path(c, path, name, &rest, 0) <= 0)
+        return 0; /* tenants_handle answers */
+    req->path = rest;
+    int claimed = 0;
+    /* only a streamed upload (http_storage.h) opens its tenant here */
+    if (slice_eq_str(req->method, "POST") && slice_eq_str(rest, "/api/storage/upload")) {
+        struct tenant *t = tenant_get(ts, c, name);
+        claimed = t ? http_api_head(c, req, &t->api) : 1;
+    }
+    req->path = path; /* tenants_handle sees the request as sent */
+    return claimed;
+}
+
+int tenants_flush(struct tenants *ts)
+{
+    int again = 0;
+    for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
+        again |= tenant_flush(t);
+    return again;
+}
+
+void tenants_stop(struct tenants *ts)
+{
+    ts->stopping = 1;
+    loop_timer_stop(ts->loop, &ts->idle_timer);
+    for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
+        tenant_stop(t);
+}
+
+size_t tenants_open_count(const struct tenants *ts)
+{
+    return ts->n_open;
+}
+
+void tenants_close_begin(struct tenants *ts)
+{
+    ts->stopping = 1;
+    loop_timer_stop(ts->loop, &ts->idle_timer);
+    for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
+        tenant_close_begin(t);
+}
+
+void tenants_free(struct tenants *ts)
+{
+    if (!ts)
+        return;
+    struct tenant *t = ts->lru_head;
+    while (t) {
+        struct tenant *next = t->lru_next;
+        tenant_close_end(t);
+        t = next;
+    }
+    hmap_release(&ts->by_name);
+    json_decref(ts->env_file);
+    vr_free(ts->bundle);
+    vr_free(ts->bundle_name);
+    vr_free(ts);
+}

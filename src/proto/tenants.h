@@ -1,0 +1,57 @@
+/* tenants: `vireo serve|dev --tenants` — a registry of tenants (tenant.h), each its own shard in
+ * dir/<name>/shard.db (files in dir/<name>/files), opened on a request to /t/<name>/… (created
+ * if new, up to max_tenants) and closed when idle: after idle_ms without use, or the least
+ * recently used idle one when max_open are open and another must open. A tenant is idle when
+ * tenant_busy() is 0 and its next scheduled function is not due within idle_ms. Every tenant
+ * runs the same app version (tenants_load). Loop thread only. */
+#ifndef VR_PROTO_TENANTS_H
+#define VR_PROTO_TENANTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/server.h"
+#include "proto/tenant.h"
+
+#define TENANT_NAME_MAX 63
+
+struct tenants_options {
+    const char *dir;          /* where the tenants' folders live; borrowed */
+    size_t max_open;          /* open tenants at once (--max-open-tenants) */
+    size_t max_tenants;       /* tenants on disk (--max-tenants): past it a new name gets 507 */
+    uint64_t idle_ms;         /* close a tenant unused this long (--tenant-idle-ms); 0: never */
+    const struct tenant_options *tenant; /* borrowed */
+};
+
+struct tenants;
+
+struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opts,
+                            struct buf *err);
+
+/* A tenant name: 1 to TENANT_NAME_MAX bytes of [a-z0-9_-], the first [a-z0-9]. 0, or -1 with
+ * a message naming what is wrong in err. */
+int tenant_name_check(const char *p, size_t n, struct buf *err);
+
+/* The app version every tenant runs: loaded into each open tenant now and into every tenant
+ * opened later (copied). env_file: variables of a file as shard_set_env_file's (borrowed; each
+ * tenant gets a copy; NULL: none). 0 when it loaded in the open tenants (or none is open), -1
+ * with err (the first failure; those tenants keep their old version) — the new version is kept
+ * for later opens only when it loaded somewhere or no tenant is open. */
+int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
+                 const json_t *env_file, struct buf *err);
+
+/* The server's request handler and head hook (arg: struct tenants). */
+void tenants_handle(struct conn *c, struct http_request *req, void *arg);
+int tenants_head(struct conn *c, struct http_request *req, void *arg);
+
+/* The before-sleep step of every open tenant: 1 when a batch is open again (see tenant_flush). */
+int tenants_flush(struct tenants *ts);
+/* Shutdown: tenant_stop on every open tenant, and no more opens. */
+void tenants_stop(struct tenants *ts);
+size_t tenants_open_count(const struct tenants *ts);
+/* Closing around server_free, as tenant_close_begin/_end. */
+void tenants_close_begin(struct tenants *ts);
+void tenants_free(struct tenants *ts);
+
+#endif
