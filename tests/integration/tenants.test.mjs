@@ -227,7 +227,10 @@ test("the open cap evicts the least recently used idle tenant; a tenant with a c
     held.close();
 });
 
-test("1,000 tenants opened (one call each) and idled out: RSS before, at peak and after", { timeout: 600000 }, async () => {
+/* Opening a tenant loads the app into a JS context of its own (60–400 ms on release); under ASan
+ * 1,000 of them take far longer than a CI run allows, so the ASan run skips this one and says so. */
+const ASAN = /\/asan\//.test(process.env.VIREO_BIN ?? "");
+test("1,000 tenants opened (one call each) and idled out: RSS before, at peak and after", { timeout: 600000, skip: ASAN && "too slow under ASan (1,000 JS contexts); the release run covers it" }, async () => {
     await waitFor(async () => (await health()).tenants.open === 0, { timeout: 10000, what: "all idle closed" });
     const pid = srv.proc.pid;
     const before = rss(pid);
