@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
-ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth"
+ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth tenants"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
@@ -18,6 +18,7 @@ CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd l
 # PAGE_ARGS: options of bench/paginate.mjs, e.g. "--rows 100000 --walkers 2 --duration 5"
 # SEARCH_ARGS: options of bench/search.mjs, e.g. "--docs 20000 --subs 50 --duration 5"
 # AUTH_ARGS: options of bench/auth.mjs, e.g. "--conns 4 --duration 3"
+# TENANT_ARGS: options of bench/tenants.mjs, e.g. "--count 200"
 mkdir -p bench/results
 
 case "$DURABILITY" in full|relaxed) ;; *) echo "bench: DURABILITY must be full or relaxed" >&2; exit 2;; esac
@@ -68,7 +69,8 @@ start_server() {
     else
         cp -r bench/app/. "$tmp/"
         rm -rf "$tmp/.vireo" "$tmp/vireo/_generated"
-        "$VIREO" serve "$tmp" --port 0 --durability "$DURABILITY" >"$tmp/server.log" 2>&1 &
+        "$VIREO" serve "$tmp" --port 0 --durability "$DURABILITY" ${server_args[@]+"${server_args[@]}"} \
+            >"$tmp/server.log" 2>&1 &
     fi
     server_pid=$!
     port=""
@@ -89,6 +91,8 @@ for s in $SCENARIOS; do
     echo "== $s"
     args=()
     [ "$s" = connections ] && args+=(--conns "$CONN_N")
+    server_args=()
+    [ "$s" = tenants ] && server_args=(--tenants --max-open-tenants 8 --tenant-idle-ms 1000 --action-threads 1)
     if ! start_server; then
         rows+=("$s	server did not start	-	ERROR")
         cleanup
@@ -99,12 +103,14 @@ for s in $SCENARIOS; do
         # bench/scheduler.mjs (scheduled jobs over the HTTP API), bench/paginate.mjs and
         # bench/search.mjs (paginated and search queries over the HTTP API; search's re-runs
         # with the convex client), bench/auth.mjs (verified connects and a token's cost; it sets
-        # the app's provider through the admin API, so it gets the app folder too)
+        # the app's provider through the admin API, so it gets the app folder too),
+        # bench/tenants.mjs (1,000 tenants opened and idled out, RSS; the server's pid)
         convex-client) node_args=() ;;
         scheduler) read -r -a node_args <<<"${SCHED_ARGS:-}" ;;
         paginate) read -r -a node_args <<<"${PAGE_ARGS:-}" ;;
         search) read -r -a node_args <<<"${SEARCH_ARGS:-}" ;;
         auth) read -r -a node_args <<<"${AUTH_ARGS:-}"; node_args+=(--dir "$tmp") ;;
+        tenants) read -r -a node_args <<<"${TENANT_ARGS:-}"; node_args+=(--pid "$server_pid") ;;
         *) node_args=(none) ;;
     esac
     if [ "${node_args[*]-}" != none ]; then

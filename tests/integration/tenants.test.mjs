@@ -3,7 +3,8 @@
 // data over HTTP, the sync protocol, Convex's sync protocol (the real ConvexClient), HTTP actions
 // and files (the other tenant's ids, cursors and storage ids are refused or not found); bad names
 // get 400; idle tenants close and reopen with their data; the open cap evicts the least recently
-// used idle tenant; 1,000 tenants opened and idled out with the server's RSS reported; a write in
+// used idle tenant; 100 tenants opened and idled out, their memory given back (1,000: `make bench
+// SCENARIO=tenants`); a write in
 // one tenant re-runs no query of another.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -14,24 +15,25 @@ import { anyApi as api } from "convex/server";
 import { APPS, startServer, tempDir, request, SyncConn, modOf, waitFor, sleep } from "./helpers.mjs";
 
 let srv;
+let active; // the server call/value/health talk to: srv, or a test's own
 const conns = [];
 
 before(async () => {
-    srv = await startServer(tempDir("tenants"), { args: ["--tenants", "--tenant-idle-ms", "1500", "--max-open-tenants", "8", "--action-threads", "1", "--verbose"] });
+    srv = active = await startServer(tempDir("tenants"), { args: ["--tenants", "--tenant-idle-ms", "1500", "--max-open-tenants", "8", "--action-threads", "1", "--verbose"] });
 });
 after(async () => {
     for (const c of conns) c.close?.();
     await srv?.stop?.();
 });
 
-const call = (t, kind, p, args = {}) => request(srv.port, "POST", `/t/${t}/api/${kind}`, { path: p, args });
+const call = (t, kind, p, args = {}) => request(active.port, "POST", `/t/${t}/api/${kind}`, { path: p, args });
 async function value(t, kind, p, args = {}) {
     const r = await call(t, kind, p, args);
     assert.equal(r.json?.status, "success", `${t} ${p}: ${r.text}`);
     return r.json.value;
 }
 async function health() {
-    return (await request(srv.port, "GET", "/api/health")).json;
+    return (await request(active.port, "GET", "/api/health")).json;
 }
 function rss(pid) {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -205,55 +207,63 @@ test("a sync WebSocket that has not sent connect yet keeps its tenant open", { t
 });
 
 test("the open cap evicts the least recently used idle tenant; a tenant with a connection is kept", { timeout: 60000 }, async () => {
-    await waitFor(async () => (await health()).tenants.open === 0, { timeout: 10000, what: "all idle closed" });
-    const held = await SyncConn.open(srv.port, { path: "/t/cap-0/api/sync" });
-    conns.push(held);
-    await held.connect();
-    await held.subscribe(1, "notes:list", {});
-    for (let i = 1; i < 8; i++) await value(`cap-${i}`, "mutation", "notes:add", { text: `n${i}` });
-    assert.equal((await health()).tenants.open, 8);
-    await value("cap-1", "query", "notes:list"); // cap-2 is now the least recently used idle one
-    await value("cap-8", "query", "notes:list");
-    assert.match(srv.stderr, /closed "cap-2" \(evicted: least recently used\)/);
-    assert.doesNotMatch(srv.stderr, /closed "cap-0"/);
-    assert.equal((await health()).tenants.open, 8);
-    assert.deepEqual(await value("cap-2", "query", "notes:list"), ["n2"]); // reopened, data kept
-    assert.match(srv.stderr, /closed "cap-3" \(evicted/);
-    // the held session still works
-    const from = held.mark;
-    await value("cap-0", "mutation", "notes:add", { text: "live" });
-    const t = await held.waitMsg("transition", { from });
-    assert.deepEqual(modOf(t, 1).value, ["live"]);
-    held.close();
+    // a server of its own whose tenants never idle out during the test: only the cap closes them
+    // (with the shared server's 1.5 s idle timeout a loaded machine closed tenants mid-test)
+    const own = await startServer(tempDir("tenants"), { args: ["--tenants", "--tenant-idle-ms", "600000", "--max-open-tenants", "8", "--action-threads", "1", "--verbose"] });
+    active = own;
+    const held = await SyncConn.open(own.port, { path: "/t/cap-0/api/sync" });
+    try {
+        await held.connect();
+        await held.subscribe(1, "notes:list", {});
+        for (let i = 1; i < 8; i++) await value(`cap-${i}`, "mutation", "notes:add", { text: `n${i}` });
+        assert.equal((await health()).tenants.open, 8);
+        await value("cap-1", "query", "notes:list"); // cap-2 is now the least recently used idle one
+        await value("cap-8", "query", "notes:list");
+        assert.match(own.stderr, /closed "cap-2" \(evicted: least recently used\)/);
+        assert.doesNotMatch(own.stderr, /closed "cap-0"/);
+        assert.equal((await health()).tenants.open, 8);
+        assert.deepEqual(await value("cap-2", "query", "notes:list"), ["n2"]); // reopened, data kept
+        assert.match(own.stderr, /closed "cap-3" \(evicted/);
+        // the held session still works
+        const from = held.mark;
+        await value("cap-0", "mutation", "notes:add", { text: "live" });
+        const t = await held.waitMsg("transition", { from });
+        assert.deepEqual(modOf(t, 1).value, ["live"]);
+    } finally {
+        held.close();
+        active = srv;
+        await own.stop();
+    }
 });
 
-/* Opening a tenant loads the app into a JS context of its own (60–400 ms on release); under ASan
- * 1,000 of them take far longer than a CI run allows, so the ASan run skips this one and says so. */
+/* Many tenants opened (one call each, 4 at a time, at most 8 open) and idled out: every one gets
+ * its folder and the memory of the closed ones is given back. Opening loads the app into a JS
+ * context of its own (60–400 ms on release), so the test opens 100 (20 under ASan); the
+ * 1,000-tenant figures are `make bench SCENARIO=tenants` (docs/benchmarks.md). */
 const ASAN = /\/asan\//.test(process.env.VIREO_BIN ?? "");
-test("1,000 tenants opened (one call each) and idled out: RSS before, at peak and after", { timeout: 600000, skip: ASAN && "too slow under ASan (1,000 JS contexts); the release run covers it" }, async () => {
+test("100 tenants opened (one call each) and idled out: each created, RSS back near where it was", { timeout: 100000 }, async () => {
     await waitFor(async () => (await health()).tenants.open === 0, { timeout: 10000, what: "all idle closed" });
     const pid = srv.proc.pid;
     const before = rss(pid);
     let peak = before;
-    const t0 = Date.now();
-    const N = 1000;
+    const N = ASAN ? 20 : 100;
     let next = 0;
     async function worker() {
         while (next < N) {
             const i = next++;
             const r = await call(`many-${i}`, "query", "notes:list");
             assert.equal(r.json?.status, "success", r.text);
-            if (i % 50 === 0) peak = Math.max(peak, rss(pid));
+            if (i % 10 === 0) peak = Math.max(peak, rss(pid));
         }
     }
     await Promise.all([worker(), worker(), worker(), worker()]);
     peak = Math.max(peak, rss(pid));
-    const opened = Date.now() - t0;
     await waitFor(async () => (await health()).tenants.open === 0, { timeout: 20000, what: "all idle closed" });
     await sleep(500);
     const afterRss = rss(pid);
     const mb = (n) => (n / 1048576).toFixed(1);
-    console.log(`# 1000 tenants: opened in ${opened} ms (${(opened / N).toFixed(1)} ms each, 4 at a time, cap 8 open); RSS before ${mb(before)} MiB, peak ${mb(peak)} MiB, after idle-out ${mb(afterRss)} MiB`);
+    console.log(`# ${N} tenants: RSS before ${mb(before)} MiB, peak ${mb(peak)} MiB, after idle-out ${mb(afterRss)} MiB`);
     assert.equal(fs.readdirSync(path.join(srv.dir, ".vireo/data/tenants")).filter((d) => d.startsWith("many-")).length, N);
-    assert.ok(afterRss < peak + 64 * 1048576);
+    // closed tenants give their memory back (allocator slack aside): not N times a tenant's ~14 MB
+    assert.ok(afterRss < before + 48 * 1048576, `RSS after idle-out ${mb(afterRss)} MiB vs ${mb(before)} MiB before`);
 });
