@@ -258,7 +258,6 @@ class ReadableStream {
     }
 
     static from(asyncIterable) {
-        if (asyncIterable instanceof ReadableStream) return asyncIterable;
         let method = asyncIterable == null ? undefined : asyncIterable[Symbol.asyncIterator];
         let iterator;
         if (method == null) {
