@@ -2,8 +2,8 @@
 // goes out chunked as the action produces it. Chunks arrive separately and in order while the
 // action still runs; a 50 MiB body through a slow reader keeps the server's memory bounded (the
 // producer waits); the size limit; a stream that errors or yields a non-byte chunk (the client
-// gets an incomplete chunked body; the error is logged); a client that leaves (the stream's
-// cancel hook runs); HTTP/1.0 and HEAD; keep-alive after a streamed response; Web streams in the
+// gets an incomplete chunked body; the error is logged); a client that leaves, or stops reading
+// past the send-stall timeout (the stream's cancel hook runs); shutdown mid-stream; HTTP/1.0 and HEAD; keep-alive after a streamed response; Web streams in the
 // action (TransformStream, TextEncoderStream, ReadableStream.from, tee, pipeThrough, a stream
 // read back by Response.text()); fetch()'s body read as a stream; a plain Response unchanged.
 import { test, after } from "node:test";
@@ -342,4 +342,28 @@ test("shutdown during a streamed response: the connection is closed, the server 
     await ended;
     assert.ok(!text.endsWith("0\r\n\r\n"), "no last chunk");
     sock.destroy();
+});
+
+test("a client that stays connected but reads nothing is cut off after --send-stall-timeout-ms, its stream cancelled", async () => {
+    const s = await start(["--send-stall-timeout-ms", "500", "--max-http-action-response", String(200 << 20)]);
+    const sock = net.connect({ port: s.port, host: "127.0.0.1" });
+    await new Promise((r) => sock.on("connect", r));
+    let got = 0, stalling = true;
+    const closed = new Promise((r) => sock.on("close", r));
+    sock.on("data", (d) => {
+        got += d.length;
+        if (stalling) sock.pause(); /* reads one burst, then nothing: the socket stays open */
+    });
+    sock.on("error", () => {});
+    sock.write(`GET /big?total=${100 << 20}&chunk=65536 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const events = await waitFor(async () => {
+        const e = await s.value("query", "events:list", { kind: "big-cancel" });
+        return e.length ? e : null;
+    }, { timeout: 8000, what: "the cancel after the send stall" });
+    assert.match(events[0].detail, /^the client disconnected after \d+ bytes$/);
+    assert.match(s.stderr, /send stalled/);
+    stalling = false;
+    sock.resume();
+    await closed; /* the server closed it */
+    assert.ok(got < 100 << 20);
 });
