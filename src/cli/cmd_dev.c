@@ -59,6 +59,8 @@ static const char dev_usage[] =
     "  --jwt-audience AUD with --jwt-secret: the `aud` they must hold (default: any)\n"
     "  --max-http-action-body N  largest request body of an HTTP action in bytes (default\n"
     "                     8388608, at most 12000000)\n"
+    "  --max-http-action-response N  largest streamed response body of an HTTP action in bytes\n"
+    "                     (default 20971520)\n"
     "  --max-message N    largest WebSocket message in bytes (default 16777216)\n"
     "  --max-send-queue N bytes queued for a WebSocket client that does not read before it is\n"
     "                     cut off with close code 1008 (default 16777216)\n"
@@ -332,6 +334,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long job_retention_ms = 7ul * 24 * 3600 * 1000;
     unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
+    unsigned long max_http_action_response = HTTP_ACTION_RESPONSE_DEFAULT;
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
                   fetch_max_mb = 64, max_upload_mb = 16, upload_url_ttl_s = 3600;
     const char *public_url_opt = NULL;
@@ -348,6 +351,8 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--max-body", &max_body, 0, 1ul << 30, "a byte count" },
         { "--max-message", &max_message, 0, 1ul << 30, "a byte count" },
         { "--max-http-action-body", &max_http_action_body, 1, HTTP_ACTION_BODY_MAX,
+          "a byte count" },
+        { "--max-http-action-response", &max_http_action_response, 1, 1ul << 40,
           "a byte count" },
         { "--max-send-queue", &max_send_queue, 1024, 1ul << 32, "a byte count" },
         { "--session-retention-ms", &retention_ms, 1, 7ul * 24 * 3600 * 1000,
@@ -561,6 +566,7 @@ int cmd_dev(int argc, char **argv, int watch)
     to->api.admin_key_path = admin_key_path;
     to->api.test_echo = test_echo;
     to->api.max_http_action_body = max_http_action_body;
+    to->api.max_http_action_response = max_http_action_response;
     to->api.max_upload_bytes = (size_t)max_upload_mb << 20;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
     to->api.public_dir = path_exists(public_dir) ? public_dir : NULL;

@@ -71,6 +71,11 @@ struct js_result *js_exec_res(struct js_exec *x)
     return x->res;
 }
 
+void *js_exec_arg(struct js_exec *x)
+{
+    return x->arg;
+}
+
 size_t js_exec_count(const struct js_runtime *rt)
 {
     size_t n = 0;

@@ -806,7 +806,8 @@ static JSValueRef n_check_returns(JSContextRef ctx, JSObjectRef fn, JSObjectRef 
 }
 
 /* native.opStart(token, JS_OP_REMOTE, kind, path, argsJson[, identityJson]) or
- * native.opStart(token, JS_OP_FETCH, method, url, headersJson, body, redirect, timeoutMs):
+ * native.opStart(token, JS_OP_FETCH, method, url, headersJson, body, redirect, timeoutMs) or
+ * native.opStart(token, JS_OP_STREAM, kind, headJson | Uint8Array | undefined):
  * hands an operation of the running async action to the host (exec.c); its answer comes back
  * through the prelude's settle(token, ...). Throws when the host refuses it. */
 static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -814,13 +815,13 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    if (argc < 5)
+    if (argc < 4)
         return throwf(ctx, exc, "InvalidArgument", "opStart: missing arguments");
     uint32_t token = (uint32_t)JSValueToNumber(ctx, argv[0], NULL);
     struct js_op op = { .type = (enum js_op_type)(int)JSValueToNumber(ctx, argv[1], NULL) };
     struct buf b1 = BUF_INIT(JS_VALUE_MAX), b2 = BUF_INIT(JS_VALUE_MAX),
                b3 = BUF_INIT(JS_VALUE_MAX), err = BUF_INIT(4096);
-    if (op.type == JS_OP_REMOTE) {
+    if (op.type == JS_OP_REMOTE && argc >= 5) {
         op.kind = (enum js_fn_kind)(int)JSValueToNumber(ctx, argv[2], NULL);
         if (str_arg(ctx, argc, argv, 3, &b1, "function path", exc) < 0 ||
             str_arg(ctx, argc, argv, 4, &b2, "arguments", exc) < 0)
@@ -853,6 +854,25 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
         op.redirect = (int)JSValueToNumber(ctx, argv[6], NULL);
         double t = JSValueToNumber(ctx, argv[7], NULL);
         op.timeout_ms = t > 0 && t < 4294967295.0 ? (uint32_t)t : 0;
+    } else if (op.type == JS_OP_STREAM && argc >= 4) {
+        op.stream_kind = (enum js_stream_kind)(int)JSValueToNumber(ctx, argv[2], NULL);
+        if (op.stream_kind == JS_STREAM_HEAD) {
+            if (str_arg(ctx, argc, argv, 3, &b1, "response head", exc) < 0)
+                goto out;
+            op.body = b1.data;
+            op.body_len = b1.len;
+        } else if (op.stream_kind == JS_STREAM_CHUNK && JSValueIsObject(ctx, argv[3])) {
+            JSObjectRef o = (JSObjectRef)argv[3];
+            op.body = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
+            op.body_len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
+            if (op.body)
+                op.body = (const char *)op.body + JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
+            else
+                op.body = "";
+        } else if (op.stream_kind != JS_STREAM_WATCH) {
+            throwf(ctx, exc, "InvalidArgument", "opStart: malformed stream operation");
+            goto out;
+        }
     } else {
         throwf(ctx, exc, "InvalidArgument", "opStart: unknown operation");
         goto out;

@@ -226,7 +226,14 @@ void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg);
  * each of its operations still open). */
 struct js_exec;
 
-enum js_op_type { JS_OP_REMOTE, JS_OP_FETCH };
+enum js_op_type { JS_OP_REMOTE, JS_OP_FETCH, JS_OP_STREAM };
+
+/* JS_OP_STREAM: the streamed response body of an HTTP action (proto/actions.c). */
+enum js_stream_kind {
+    JS_STREAM_HEAD,  /* body: the JSON {status, headers: [[name, value]]}; answered when sent on */
+    JS_STREAM_CHUNK, /* body: bytes of the body; answered when there is room for more */
+    JS_STREAM_WATCH, /* answered (ok, with the reason) once the client is gone */
+};
 
 struct js_op {
     enum js_op_type type;
@@ -244,6 +251,8 @@ struct js_op {
     size_t body_len;
     int redirect;        /* 0 follow, 1 manual, 2 error */
     uint32_t timeout_ms; /* 0: the host's default */
+    /* JS_OP_STREAM: stream_kind, and body/body_len */
+    enum js_stream_kind stream_kind;
 };
 
 struct js_host {
@@ -275,6 +284,8 @@ void js_exec_stop_all(struct js_runtime *rt);
 size_t js_exec_count(const struct js_runtime *rt);
 /* The result x reports into (to add a nested call's console lines to it). */
 struct js_result *js_exec_res(struct js_exec *x);
+/* The `arg` x was started with (js_exec_start). */
+void *js_exec_arg(struct js_exec *x);
 
 /* Where console.log lines of functions go; default: the server log as
  * "[fn] messages:send: hello". */

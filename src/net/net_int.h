@@ -50,6 +50,9 @@ struct conn {
     unsigned body_unread : 1;       /* a head hook took the request and its body is not all read:
                                        an answer now closes the connection */
     unsigned has_file : 1;          /* the response's body goes out from file_fd */
+    unsigned os_chunked : 1;        /* a streamed response's body is chunk-framed (HTTP/1.1) */
+    unsigned os_nobody : 1;         /* ... to a HEAD request: its chunks are not sent */
+    unsigned os_closing : 1;        /* ... closes the connection once it ends */
 
     struct buf in;
     struct buf out;
@@ -67,6 +70,9 @@ struct conn {
     struct http_body_sink *sink;
     uint64_t stream_rx;      /* raw body bytes consumed so far (the body rate counts them) */
     uint64_t stream_decoded; /* body bytes given to the sink */
+
+    /* a streamed response (server.h "Streamed responses") while its body is being produced */
+    struct http_out_stream *ostream;
 
     /* a response body sent from a file (http_respond_fd), after what `out` holds */
     int file_fd;

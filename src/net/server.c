@@ -68,6 +68,7 @@ static void process_input(struct conn *c);
 static void arm_timer(struct conn *c);
 static void stream_abort(struct conn *c);
 static void file_release(struct conn *c);
+static void ostream_abort(struct conn *c);
 static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 
 void server_config_defaults(struct server_config *cfg)
@@ -171,6 +172,7 @@ void conn_close(struct conn *c)
     }
     file_release(c);
     stream_abort(c);
+    ostream_abort(c);
     struct server *s = c->srv;
     if (!s)
         return;
@@ -218,6 +220,8 @@ void conn_update_events(struct conn *c)
         return;
     conn_account(c);
     uint32_t ev = 0;
+    if (c->ostream && !c->peer_eof)
+        ev |= EPOLLRDHUP; /* a streamed response notices its reader leaving */
     if (!c->peer_eof) {
         if (c->lingering)
             ev |= EPOLLIN;
@@ -418,18 +422,23 @@ again:
     if (!conn_out_pending(c) && c->close_after_flush && !c->lingering)
         start_linger(c);
     if (c->timer_kind == CT_SEND && !conn_out_pending(c)) {
-        if (c->ws) {
+        if (c->ws || c->ostream) {
             loop_timer_stop(c->loop, &c->timer);
             c->timer_kind = CT_NONE;
         } else {
             arm_timer(c);
         }
-    } else if (c->ws && conn_out_pending(c) && c->timer_kind == CT_NONE && !c->close_after_flush) {
-        /* a WebSocket's output waits for the peer: the send-stall timer (a response's is armed
-         * by arm_timer) */
+    } else if ((c->ws || c->ostream) && conn_out_pending(c) && c->timer_kind == CT_NONE &&
+               !c->close_after_flush) {
+        /* a WebSocket's or a streamed response's output waits for the peer: the send-stall
+         * timer (a response's is armed by arm_timer) */
         c->send_mark_ms = loop_now_ms(c->loop);
         conn_timer(c, CT_SEND, conn_config(c)->send_stall_timeout_ms);
     }
+    if (progress && c->ostream)
+        c->ostream->drain(c->ostream, c);
+    if (c->closed)
+        return;
     conn_update_events(c);
 }
 
@@ -537,6 +546,87 @@ void http_respond_fd(struct conn *c, int status, const char *content_type, int f
     conn_flush(c);
     if (!c->in_dispatch)
         conn_schedule(c);
+}
+
+/* ---- streamed responses ---- */
+
+static void ostream_abort(struct conn *c)
+{
+    struct http_out_stream *k = c->ostream;
+    if (!k)
+        return;
+    c->ostream = NULL;
+    k->abort(k, c);
+}
+
+int http_stream_begin(struct conn *c, int status, const char *headers, struct http_out_stream *k)
+{
+    if (c->closed || !c->req_active || c->req_done || c->ws || c->has_file || c->ostream)
+        return -1;
+    int head = slice_eq_str(c->req.method, "HEAD");
+    int minor = c->req.minor_version;
+    int closing = !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) ||
+                  c->body_unread || minor == 0;
+    struct buf *o = &c->out;
+    buf_appendf(o, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+    if (minor >= 1)
+        buf_append_str(o, "Transfer-Encoding: chunked\r\n");
+    if (closing)
+        buf_append_str(o, "Connection: close\r\n");
+    if (headers)
+        buf_append_str(o, headers);
+    buf_append_str(o, "\r\n");
+    c->ostream = k;
+    c->os_chunked = minor >= 1;
+    c->os_nobody = head;
+    c->os_closing = closing;
+    c->served_one = 1;
+    conn_update_events(c); /* flushed by the before-sleep step; EPOLLRDHUP from now on */
+    return 0;
+}
+
+size_t http_stream_write(struct conn *c, const void *p, size_t n)
+{
+    if (c->closed || !c->ostream)
+        return 0;
+    if (n && !c->os_nobody) {
+        if (c->os_chunked)
+            buf_appendf(&c->out, "%zx\r\n", n);
+        buf_append(&c->out, p, n);
+        if (c->os_chunked)
+            buf_append_str(&c->out, "\r\n");
+        conn_update_events(c);
+    }
+    return conn_out_pending(c);
+}
+
+size_t http_stream_pending(const struct conn *c)
+{
+    return c->closed ? 0 : conn_out_pending(c);
+}
+
+void http_stream_end(struct conn *c)
+{
+    if (c->closed || !c->ostream)
+        return;
+    c->ostream = NULL;
+    if (c->os_chunked && !c->os_nobody)
+        buf_append_str(&c->out, "0\r\n\r\n");
+    c->req_done = 1;
+    if (c->os_closing)
+        conn_close_after_flush(c);
+    conn_update_events(c);
+    if (!c->in_dispatch)
+        conn_schedule(c); /* next pipelined request, from the before-sleep hook */
+}
+
+void http_stream_fail(struct conn *c)
+{
+    if (c->closed || !c->ostream)
+        return;
+    c->ostream = NULL;
+    c->req_done = 1;
+    conn_close_after_flush(c); /* what was produced goes out; the last chunk never does */
 }
 
 /* ---- reading and request assembly ---- */
@@ -1086,6 +1176,10 @@ static void conn_on_io(struct loop *l, int fd, uint32_t events, void *arg)
         conn_read(c);
     if (!c->closed && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
         conn_close(c);
+    if (!c->closed && c->ostream && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        log_debug("http", "conn=%llu left during a streamed response", (unsigned long long)c->id);
+        conn_close(c);
+    }
     if (!c->closed && (events & EPOLLOUT) && !conn_out_pending(c) && !c->ws && c->in.len &&
         !c->req_active)
         process_input(c); /* output drained below the high-water mark: resume */

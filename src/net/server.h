@@ -117,4 +117,31 @@ void conn_stream_body(struct conn *c, struct http_body_sink *k);
 void http_respond_fd(struct conn *c, int status, const char *content_type, int fd,
                      uint64_t offset, uint64_t len, const char *headers);
 
+/* Streamed responses: a body sent as it is produced, of a length not known in advance (an HTTP
+ * action returning a ReadableStream). http_stream_begin sends the head with
+ * Transfer-Encoding: chunked (RFC 9112 §7.1; to an HTTP/1.0 client the body goes unframed and the
+ * connection closes after it); http_stream_write queues one chunk; http_stream_end sends the last
+ * chunk and completes the request; http_stream_fail sends what is queued and closes the
+ * connection without the last chunk, so that the client sees an incomplete body. Meanwhile the
+ * connection reads no further request but watches for the peer leaving (EPOLLRDHUP: a peer that
+ * shuts down its side counts as gone), and the send-stall timeout applies. k is borrowed until
+ * end, fail, or its abort call. Output is flushed from the before-sleep step, never inside a
+ * call of these, so k's callbacks never run inside them. */
+struct http_out_stream {
+    /* Some of the connection's output was written to the socket (http_stream_pending fell). */
+    void (*drain)(struct http_out_stream *k, struct conn *c);
+    /* The connection closed before the end (peer gone, write error, send stall, shutdown): the
+     * last call; it may come from inside conn_close. */
+    void (*abort)(struct http_out_stream *k, struct conn *c);
+};
+/* 0, or -1 when the connection cannot take a response now (closed, already answered). `headers`
+ * as http_respond's (the handler's own, Content-Type included). */
+int http_stream_begin(struct conn *c, int status, const char *headers, struct http_out_stream *k);
+/* Queues n bytes as one chunk (none when n is 0). Returns http_stream_pending after it. */
+size_t http_stream_write(struct conn *c, const void *p, size_t n);
+/* Output of the connection not yet written to the socket (framing included). */
+size_t http_stream_pending(const struct conn *c);
+void http_stream_end(struct conn *c);
+void http_stream_fail(struct conn *c);
+
 #endif

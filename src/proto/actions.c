@@ -39,6 +39,26 @@ struct action_job {
     struct action_worker *w; /* the worker running it */
     struct worker_rt *wr;    /* ... and its runtime */
     struct js_result res;    /* written by the worker, read by the loop thread after it */
+    struct action_stream *stream; /* its streamed output (one reference), or NULL */
+};
+
+/* A job's streamed output (actions.h "streamed output"); fields under the pool's mu unless
+ * marked. */
+struct action_stream {
+    struct action_pool *p;
+    unsigned refs;           /* the job's, the consumer's, the ready list's */
+    struct action_worker *w; /* the worker running the job, or NULL */
+    struct action_stream_item *items, **items_tail;
+    size_t queued;           /* chunk bytes queued or taken and not released */
+    uint64_t total;          /* chunk bytes written in all */
+    size_t max_queued;
+    uint64_t max_total;
+    int canceled;
+    char *reason;
+    int listed;                      /* on the pool's ready list */
+    struct action_stream *next_ready;
+    action_stream_fn ready;          /* loop thread only; NULL after the consumer's unref */
+    void *ready_arg;
 };
 
 /* A ctx.runQuery / ctx.runMutation of a running action, owned by the worker's op record. */
@@ -81,6 +101,8 @@ struct worker_op {
     enum js_op_type type;
     struct action_call *call; /* JS_OP_REMOTE */
     uint64_t fetch_id;        /* JS_OP_FETCH */
+    struct action_stream *stream; /* JS_OP_STREAM (the job holds the reference) */
+    enum js_stream_kind skind;
 };
 
 struct action_worker {
@@ -116,6 +138,7 @@ struct action_pool {
     struct action_job *queue, **queue_tail;  /* waiting for a worker */
     struct action_job *done, **done_tail;    /* finished, for the loop thread */
     struct action_call *calls, **calls_tail; /* nested calls, for the loop thread */
+    struct action_stream *streams;           /* with items for the loop thread */
     struct action_bundle *bundle;
     uint64_t gen;
 
@@ -158,6 +181,19 @@ static void set_error(struct js_result *r, enum js_status st, const char *code, 
     r->status = st;
     buf_append_str(&r->error, msg);
     buf_append_str(&r->error_code, code);
+}
+
+static void stream_unref_locked(struct action_stream *s) /* under mu */
+{
+    if (!s || --s->refs)
+        return;
+    while (s->items) {
+        struct action_stream_item *it = s->items;
+        s->items = it->next;
+        vr_free(it);
+    }
+    vr_free(s->reason);
+    vr_free(s);
 }
 
 static void call_free(struct action_call *c)
@@ -231,6 +267,100 @@ static char **header_lines(const char *json, size_t *n)
     return lines;
 }
 
+/* A JS_OP_STREAM of execution x: its item goes on the job's stream for the loop thread; the
+ * operation is answered by settle_streams. 0, or -1 with "CODE|message" in err. */
+static int stream_op(struct action_worker *w, struct worker_op *o, struct js_exec *x,
+                     const struct js_op *op, struct buf *err)
+{
+    struct action_pool *p = w->pool;
+    struct action_job *job = js_exec_arg(x);
+    struct action_stream *s = job ? job->stream : NULL;
+    if (!s) {
+        buf_append_str(err, "InternalError|this action has no streamed response");
+        return -1;
+    }
+    struct action_stream_item *it = NULL;
+    if (op->stream_kind != JS_STREAM_WATCH) {
+        it = vr_malloc(sizeof *it + op->body_len + 1);
+        it->next = NULL;
+        it->head = op->stream_kind == JS_STREAM_HEAD;
+        it->len = op->body_len;
+        if (op->body_len)
+            memcpy(it->data, op->body, op->body_len);
+        it->data[op->body_len] = '\0';
+    }
+    int refused = 0;
+    pthread_mutex_lock(&p->mu);
+    if (s->canceled) {
+        buf_appendf(err, "ClientDisconnected|%s", s->reason);
+        refused = 1;
+    } else if (it && !it->head && s->total + it->len > s->max_total) {
+        buf_appendf(err, "ResponseTooLarge|the HTTP action's streamed response is larger than "
+                    "the limit of %" PRIu64 " bytes (--max-http-action-response)", s->max_total);
+        refused = 1;
+    } else if (it) {
+        *s->items_tail = it;
+        s->items_tail = &it->next;
+        if (!it->head) {
+            s->queued += it->len;
+            s->total += it->len;
+        }
+        if (!s->listed) {
+            s->listed = 1;
+            s->refs++;
+            s->next_ready = p->streams;
+            p->streams = s;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (refused) {
+        vr_free(it);
+        return -1;
+    }
+    if (it)
+        wake_loop(p);
+    o->stream = s;
+    o->skind = op->stream_kind;
+    wake_fd(w->efd); /* worker_step answers it once there is room */
+    return 0;
+}
+
+/* Answers the stream operations that can be answered: a head or chunk once the stream's queued
+ * bytes are within its bound, every one once the consumer cancelled (a watch resolves with the
+ * reason, the others fail with it). */
+static void settle_streams(struct action_worker *w)
+{
+    struct action_pool *p = w->pool;
+    for (;;) {
+        struct worker_op *o;
+        int ok = 0;
+        char *reason = NULL;
+        pthread_mutex_lock(&p->mu);
+        for (o = w->ops; o; o = o->next) {
+            if (o->type != JS_OP_STREAM)
+                continue;
+            struct action_stream *s = o->stream;
+            if (s->canceled) {
+                reason = vr_strdup(s->reason);
+                ok = o->skind == JS_STREAM_WATCH;
+                break;
+            }
+            if (o->skind != JS_STREAM_WATCH && s->queued <= s->max_queued) {
+                ok = 1;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!o)
+            return;
+        op_unlink(w, o);
+        const char *strs[2] = { reason ? reason : "", "ClientDisconnected" };
+        js_exec_settle(o->wr->rt, o->x, o->token, ok, strs, 2, NULL, 0);
+        vr_free(reason);
+        vr_free(o);
+    }
+}
+
 /* js_host.op: a nested call goes to the loop thread, a fetch to the worker's curl client. */
 static int host_op(void *arg, struct js_exec *x, uint32_t token, const struct js_op *op,
                    struct buf *err)
@@ -263,6 +393,11 @@ static int host_op(void *arg, struct js_exec *x, uint32_t token, const struct js
         p->calls_tail = &c->next;
         pthread_mutex_unlock(&p->mu);
         wake_loop(p);
+    } else if (op->type == JS_OP_STREAM) {
+        if (stream_op(w, o, x, op, err) < 0) {
+            vr_free(o);
+            return -1;
+        }
     } else {
         unsigned limit = p->opts.max_fetches;
         if (atomic_fetch_add(&p->fetches, 1) >= limit) {
@@ -309,7 +444,7 @@ static void host_cancel(void *arg, uint32_t token)
         op_unlink(w, o);
         if (o->type == JS_OP_REMOTE) {
             o->call->op = NULL; /* its answer is dropped when it comes */
-        } else {
+        } else if (o->type == JS_OP_FETCH) {
             fetch_cancel(w->fc, o->fetch_id);
             atomic_fetch_sub(&w->pool->fetches, 1);
         }
@@ -419,6 +554,11 @@ static void run_job(struct action_worker *w, struct action_job *job, struct acti
         goto out;
     }
     job->wr = wr;
+    if (job->stream) {
+        pthread_mutex_lock(&w->pool->mu);
+        job->stream->w = w;
+        pthread_mutex_unlock(&w->pool->mu);
+    }
     wr->running++;
     w->running++;
     js_exec_start(wr->rt, fn, job->args, job->len, job->identity, &job->res, job_done, job);
@@ -470,6 +610,7 @@ static void worker_step(struct loop *l, void *arg)
     struct action_worker *w = arg;
     struct action_pool *p = w->pool;
     take_answers(w);
+    settle_streams(w);
     if (atomic_load(&p->stopping)) {
         for (struct worker_rt *wr = w->rts; wr; wr = wr->next)
             js_exec_stop_all(wr->rt);
@@ -553,7 +694,7 @@ static void *worker_main(void *arg)
         w->ops = o->next;
         if (o->type == JS_OP_REMOTE)
             o->call->op = NULL;
-        else
+        else if (o->type == JS_OP_FETCH)
             atomic_fetch_sub(&p->fetches, 1);
         vr_free(o);
     }
@@ -584,6 +725,12 @@ static void finish_job(struct action_pool *p, struct action_job *job)
      * now (other clients' writes) may still fail: report the last committed version */
     job->res.version = store_committed_version(p->shard->store);
     job->done(job->arg, &job->res);
+    if (job->stream) {
+        pthread_mutex_lock(&p->mu);
+        job->stream->w = NULL;
+        stream_unref_locked(job->stream);
+        pthread_mutex_unlock(&p->mu);
+    }
     js_result_release(&job->res);
     vr_free(job->path);
     vr_free(job->args);
@@ -656,6 +803,10 @@ static void on_wake(struct loop *l, int fd, uint32_t events, void *arg)
     pthread_mutex_lock(&p->mu);
     struct action_call *calls = p->calls;
     struct action_job *done = p->done;
+    struct action_stream *streams = p->streams;
+    p->streams = NULL;
+    for (struct action_stream *s = streams; s; s = s->next_ready)
+        s->listed = 0;
     p->calls = NULL;
     p->calls_tail = &p->calls;
     p->done = NULL;
@@ -666,6 +817,16 @@ static void on_wake(struct loop *l, int fd, uint32_t events, void *arg)
         calls = c->next;
         c->next = NULL;
         run_call(p, c);
+    }
+    /* before the jobs: a finished job's last items are consumed before its answer */
+    while (streams) {
+        struct action_stream *s = streams;
+        streams = s->next_ready;
+        if (s->ready)
+            s->ready(s->ready_arg);
+        pthread_mutex_lock(&p->mu);
+        stream_unref_locked(s);
+        pthread_mutex_unlock(&p->mu);
     }
     while (done) {
         struct action_job *job = done;
@@ -694,6 +855,15 @@ void action_pool_flush(struct action_pool *p, int batch_failed)
 int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
                        size_t len, const char *identity, action_done_fn done, void *arg)
 {
+    return action_pool_submit_stream(p, fn, args, len, identity, done, arg, 0, 0, NULL, NULL,
+                                     NULL);
+}
+
+int action_pool_submit_stream(struct action_pool *p, const struct js_function *fn,
+                              const char *args, size_t len, const char *identity,
+                              action_done_fn done, void *arg, size_t max_queued, uint64_t max_total,
+                              action_stream_fn ready, void *ready_arg, struct action_stream **out)
+{
     if (atomic_load(&p->stopping))
         return -ESHUTDOWN;
     if (p->pending >= p->opts.max_pending) {
@@ -708,6 +878,18 @@ int action_pool_submit(struct action_pool *p, const struct js_function *fn, cons
     job->done = done;
     job->arg = arg;
     js_result_init(&job->res);
+    if (out) {
+        struct action_stream *s = vr_calloc(1, sizeof *s);
+        s->p = p;
+        s->refs = 2; /* the job's and the consumer's */
+        s->items_tail = &s->items;
+        s->max_queued = max_queued;
+        s->max_total = max_total;
+        s->ready = ready;
+        s->ready_arg = ready_arg;
+        job->stream = s;
+        *out = s;
+    }
     p->pending++;
     pthread_mutex_lock(&p->mu);
     *p->queue_tail = job;
@@ -716,6 +898,60 @@ int action_pool_submit(struct action_pool *p, const struct js_function *fn, cons
     for (unsigned i = 0; i < p->nworkers; i++)
         wake_fd(p->workers[i].efd);
     return 0;
+}
+
+struct action_stream_item *action_stream_take(struct action_stream *s)
+{
+    pthread_mutex_lock(&s->p->mu);
+    struct action_stream_item *items = s->items;
+    s->items = NULL;
+    s->items_tail = &s->items;
+    pthread_mutex_unlock(&s->p->mu);
+    return items;
+}
+
+void action_stream_release(struct action_stream *s, size_t n)
+{
+    if (!n)
+        return;
+    pthread_mutex_lock(&s->p->mu);
+    s->queued -= n < s->queued ? n : s->queued;
+    struct action_worker *w = s->w;
+    pthread_mutex_unlock(&s->p->mu);
+    if (w)
+        wake_fd(w->efd);
+}
+
+void action_stream_cancel(struct action_stream *s, const char *reason)
+{
+    pthread_mutex_lock(&s->p->mu);
+    struct action_worker *w = NULL;
+    if (!s->canceled) {
+        s->canceled = 1;
+        s->reason = vr_strdup(reason);
+        while (s->items) {
+            struct action_stream_item *it = s->items;
+            s->items = it->next;
+            vr_free(it);
+        }
+        s->items_tail = &s->items;
+        s->queued = 0;
+        w = s->w;
+    }
+    pthread_mutex_unlock(&s->p->mu);
+    if (w)
+        wake_fd(w->efd);
+}
+
+void action_stream_unref(struct action_stream *s)
+{
+    if (!s)
+        return;
+    struct action_pool *p = s->p;
+    s->ready = NULL;
+    pthread_mutex_lock(&p->mu);
+    stream_unref_locked(s);
+    pthread_mutex_unlock(&p->mu);
 }
 
 unsigned action_pool_pending(const struct action_pool *p)
@@ -891,6 +1127,11 @@ int action_pool_free(struct action_pool *p)
         close(w->efd);
     }
     close(p->efd);
+    while (p->streams) { /* listed after the loop thread last looked */
+        struct action_stream *s = p->streams;
+        p->streams = s->next_ready;
+        stream_unref_locked(s);
+    }
     bundle_unref(p->bundle);
     pthread_cond_destroy(&p->exited);
     pthread_mutex_destroy(&p->mu);

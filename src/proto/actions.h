@@ -59,6 +59,40 @@ void action_pool_load(struct action_pool *p, const char *bundle, size_t len, con
 int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
                        size_t len, const char *identity, action_done_fn done, void *arg);
 
+/* ---- streamed output (an HTTP action's response body; docs/architecture.md) ----
+ * A job submitted with a stream may send items to the loop thread while it runs: its JS_OP_STREAM
+ * operations queue the response's head and body chunks on the stream (copied, under the pool's
+ * mutex) and wake the loop thread, which calls `ready`. A chunk's operation is answered once the
+ * bytes queued (on the stream and taken but not yet released by the consumer) are at most
+ * max_queued, so a producer faster than its reader waits; one past max_total bytes in all fails.
+ * Once the consumer cancels the stream (its client left), every further operation fails with the
+ * reason and a waiting JS_STREAM_WATCH resolves. Items arrive before the job's done callback. */
+struct action_stream;
+struct action_stream_item {
+    struct action_stream_item *next;
+    int head;   /* the head's JSON {status, headers}; else a body chunk */
+    size_t len;
+    char data[]; /* NUL-terminated */
+};
+typedef void (*action_stream_fn)(void *arg);
+
+/* As action_pool_submit, with a stream the job may write to; *out gets the consumer's reference
+ * (release with action_stream_unref) on 0. ready(ready_arg) runs on the loop thread when items
+ * are queued, until the consumer's unref. */
+int action_pool_submit_stream(struct action_pool *p, const struct js_function *fn,
+                              const char *args, size_t len, const char *identity,
+                              action_done_fn done, void *arg, size_t max_queued, uint64_t max_total,
+                              action_stream_fn ready, void *ready_arg, struct action_stream **out);
+/* The queued items, oldest first (the caller frees each with vr_free); their chunk bytes count
+ * as queued until released. */
+struct action_stream_item *action_stream_take(struct action_stream *s);
+/* n bytes of taken chunks left the process: the producer may go on. */
+void action_stream_release(struct action_stream *s, size_t n);
+/* The consumer is gone (copied reason): items are dropped, further operations fail. */
+void action_stream_cancel(struct action_stream *s, const char *reason);
+/* The consumer's reference; `ready` is not called after it. */
+void action_stream_unref(struct action_stream *s);
+
 /* Shutdown: queued actions fail at once, running ones are stopped within ~100 ms of their CPU
  * time; both answer with code ServerShuttingDown. */
 void action_pool_stop(struct action_pool *p);

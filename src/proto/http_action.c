@@ -1,9 +1,13 @@
 /* http_action: route matching, the request as the HTTP action's arguments, and the action's
- * {status, headers, body} record written out as the HTTP response (see http_action.h). */
+ * {status, headers, body} record written out as the HTTP response (see http_action.h); or, for a
+ * streamed body, the head and chunks the action sends on its stream while it runs, written out
+ * chunked as they come, with the bytes held per response bounded (HTTP_ACTION_STREAM_QUEUE). */
 #include "proto/http_action.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +24,13 @@
 /* A request running on the action pool; holds its connection until answered. */
 struct http_action_req {
     struct conn *c;
+    struct action_stream *st;   /* the action's streamed output (our reference) */
+    struct http_out_stream out; /* while the streamed response is open on c */
+    size_t held;                /* chunk bytes taken from st and not yet released */
+    uint64_t sent;              /* chunk bytes written to c */
+    int streaming;              /* the streamed head went out */
+    int answered;               /* c was answered otherwise (an invalid head) */
+    int gone;                   /* the streamed response ended early (client gone, refused) */
     char route[16 + MAX_LOGGED_PATH]; /* "METHOD /path", for the log */
 };
 
@@ -186,6 +197,37 @@ static int append_header(struct buf *out, const char *name, size_t nlen, const c
     return 0;
 }
 
+/* The status and header lines of a response record ({status, headers}); -1 with err if they
+ * cannot be a valid response. */
+static int record_head(const json_t *root, int *status, struct buf *headers, struct buf *err)
+{
+    const json_t *st = json_object_get(root, "status");
+    const json_t *hs = json_object_get(root, "headers");
+    if (!json_is_object(root) || !json_is_number(st) || !json_is_array(hs)) {
+        buf_append_str(err, "malformed response record from the prelude");
+        return -1;
+    }
+    double sd = json_number_value(st);
+    *status = (int)sd;
+    if (sd != *status || *status < 200 || *status > 599) {
+        buf_appendf(err, "status %g is not a valid HTTP status (200 to 599)", sd);
+        return -1;
+    }
+    size_t i;
+    const json_t *h;
+    json_array_foreach(hs, i, h) {
+        const json_t *n = json_array_get(h, 0), *v = json_array_get(h, 1);
+        if (!json_is_string(n) || !json_is_string(v)) {
+            buf_append_str(err, "malformed header in the response record");
+            return -1;
+        }
+        if (append_header(headers, json_string_value(n), json_string_length(n),
+                          json_string_value(v), json_string_length(v), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Writes the action's {status, headers, body} record as the response; -1 with err if the record
  * cannot be a valid response. */
 static int write_response(struct conn *c, const char *value, size_t len, struct buf *err)
@@ -196,31 +238,10 @@ static int write_response(struct conn *c, const char *value, size_t len, struct 
     unsigned char *body = NULL;
     size_t body_len = 0;
     int rc = -1;
-    const json_t *st = json_object_get(root, "status");
-    const json_t *hs = json_object_get(root, "headers");
+    int status = 0;
     const json_t *bd = json_object_get(root, "body");
-    if (!json_is_object(root) || !json_is_number(st) || !json_is_array(hs)) {
-        buf_append_str(err, "malformed response record from the prelude");
+    if (record_head(root, &status, &headers, err) < 0)
         goto out;
-    }
-    double sd = json_number_value(st);
-    int status = (int)sd;
-    if (sd != status || status < 200 || status > 599) {
-        buf_appendf(err, "status %g is not a valid HTTP status (200 to 599)", sd);
-        goto out;
-    }
-    size_t i;
-    const json_t *h;
-    json_array_foreach(hs, i, h) {
-        const json_t *n = json_array_get(h, 0), *v = json_array_get(h, 1);
-        if (!json_is_string(n) || !json_is_string(v)) {
-            buf_append_str(err, "malformed header in the response record");
-            goto out;
-        }
-        if (append_header(&headers, json_string_value(n), json_string_length(n),
-                          json_string_value(v), json_string_length(v), err) < 0)
-            goto out;
-    }
     const json_t *b64 = json_object_get(bd, "$bytes");
     if (json_is_string(b64)) {
         size_t n = json_string_length(b64);
@@ -248,11 +269,115 @@ out:
     return rc;
 }
 
+/* --- streamed responses --- */
+
+/* Releases the chunk bytes that have left the connection since the last call. */
+static void stream_account(struct http_action_req *ha)
+{
+    if (!ha->streaming || ha->gone)
+        return;
+    size_t pending = http_stream_pending(ha->c);
+    if (ha->held > pending) {
+        action_stream_release(ha->st, ha->held - pending);
+        ha->held = pending;
+    }
+}
+
+static void stream_drain(struct http_out_stream *k, struct conn *c)
+{
+    (void)c;
+    struct http_action_req *ha = (struct http_action_req *)((char *)k -
+                                                            offsetof(struct http_action_req, out));
+    stream_account(ha);
+}
+
+static void stream_abort(struct http_out_stream *k, struct conn *c)
+{
+    struct http_action_req *ha = (struct http_action_req *)((char *)k -
+                                                            offsetof(struct http_action_req, out));
+    ha->gone = 1;
+    log_info("http", "conn=%llu %s: the client left during the streamed response (%" PRIu64
+             " bytes sent); cancelling its stream", (unsigned long long)conn_id(c), ha->route,
+             ha->sent);
+    action_stream_cancel(ha->st, "the client disconnected");
+}
+
+/* The head of a streamed response: checked as a whole response's, then sent. */
+static void stream_head(struct http_action_req *ha, const char *json, size_t len)
+{
+    struct buf err = BUF_INIT(4096), headers = BUF_INIT(BUF_NOLIMIT);
+    json_t *root = json_loadb(json, len, 0, NULL);
+    int status = 0;
+    if (conn_is_closed(ha->c)) {
+        ha->gone = 1;
+        action_stream_cancel(ha->st, "the client disconnected");
+    } else if (record_head(root, &status, &headers, &err) < 0) {
+        log_error("http", "%s: the HTTP action's response cannot be sent: %s", ha->route,
+                  err.data);
+        respond_error(ha->c, 500, "InvalidResponse", err.data, NULL);
+        ha->answered = ha->gone = 1;
+        action_stream_cancel(ha->st, err.data);
+    } else if (http_stream_begin(ha->c, status, headers.len ? headers.data : NULL, &ha->out) < 0) {
+        ha->gone = 1;
+        action_stream_cancel(ha->st, "the connection cannot take the response");
+    } else {
+        ha->streaming = 1;
+    }
+    json_decref(root);
+    buf_release(&headers);
+    buf_release(&err);
+}
+
+/* The action's stream has items: write them out. */
+static void stream_ready(void *arg)
+{
+    struct http_action_req *ha = arg;
+    struct action_stream_item *it = action_stream_take(ha->st);
+    while (it) {
+        struct action_stream_item *next = it->next;
+        if (ha->gone) {
+            /* dropped */
+        } else if (it->head) {
+            stream_head(ha, it->data, it->len);
+        } else if (ha->streaming) {
+            http_stream_write(ha->c, it->data, it->len);
+            ha->held += it->len;
+            ha->sent += it->len;
+        }
+        vr_free(it);
+        it = next;
+    }
+    stream_account(ha);
+}
+
+/* The action finished after its streamed head went out: end the body, or cut it short. */
+static void stream_done(struct http_action_req *ha, const struct js_result *res)
+{
+    if (res->status == JS_OK) {
+        if (!ha->gone)
+            http_stream_end(ha->c);
+        log_debug("http", "%s: streamed %" PRIu64 " bytes", ha->route, ha->sent);
+        return;
+    }
+    const char *code = res->error_code.len ? res->error_code.data : "FunctionFailed";
+    log_error("http", "%s: HTTP action failed after %" PRIu64 " bytes of its streamed response; "
+              "closing the connection without the last chunk: %s: %s", ha->route, ha->sent, code,
+              res->error.data);
+    if (!ha->gone)
+        http_stream_fail(ha->c);
+}
+
 static void action_done(void *arg, const struct js_result *res)
 {
     struct http_action_req *ha = arg;
     struct buf err = BUF_INIT(4096);
-    if (res->status == JS_OK) {
+    if (ha->st)
+        stream_ready(ha); /* what it sent last */
+    if (ha->streaming) {
+        stream_done(ha, res);
+    } else if (ha->answered) {
+        /* answered with the error of its head */
+    } else if (res->status == JS_OK) {
         if (!conn_is_closed(ha->c) && write_response(ha->c, res->value.data, res->value.len,
                                                      &err) < 0) {
             log_error("http", "%s: the HTTP action's response cannot be sent: %s", ha->route,
@@ -270,12 +395,13 @@ static void action_done(void *arg, const struct js_result *res)
         }
     }
     buf_release(&err);
+    action_stream_unref(ha->st);
     conn_unref(ha->c);
     vr_free(ha);
 }
 
 void http_action_run(struct shard *s, struct conn *c, struct http_request *req, size_t max_body,
-                     const char *identity)
+                     uint64_t max_stream, const char *identity)
 {
     const struct js_function *fn = s->rt ? js_runtime_find(s->rt, JS_HTTP_ACTION_PATH) : NULL;
     if (!fn || !s->actions) {
@@ -296,11 +422,15 @@ void http_action_run(struct shard *s, struct conn *c, struct http_request *req, 
     request_args(&args, req);
     struct http_action_req *ha = vr_calloc(1, sizeof *ha);
     ha->c = c;
+    ha->out.drain = stream_drain;
+    ha->out.abort = stream_abort;
     snprintf(ha->route, sizeof ha->route, "%.*s %.*s", (int)(req->method.len < 15 ? req->method.len : 15),
              req->method.p, (int)(req->path.len < MAX_LOGGED_PATH ? req->path.len : MAX_LOGGED_PATH),
              req->path.p);
     conn_ref(c);
-    int r = action_pool_submit(s->actions, fn, args.data, args.len, identity, action_done, ha);
+    int r = action_pool_submit_stream(s->actions, fn, args.data, args.len, identity, action_done,
+                                      ha, HTTP_ACTION_STREAM_QUEUE, max_stream, stream_ready, ha,
+                                      &ha->st);
     buf_release(&args);
     if (r < 0) {
         conn_unref(c);

@@ -839,6 +839,8 @@ static void run_http_action(struct http_api *api, struct conn *c, struct http_re
     http_action_run(api->shard, c, req,
                     api->max_http_action_body ? api->max_http_action_body
                                               : HTTP_ACTION_BODY_DEFAULT,
+                    api->max_http_action_response ? api->max_http_action_response
+                                                  : HTTP_ACTION_RESPONSE_DEFAULT,
                     identity);
 }
 

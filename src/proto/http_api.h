@@ -28,6 +28,8 @@ struct http_api {
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */
+    uint64_t max_http_action_response; /* largest streamed response body of an HTTP action;
+                                          0: HTTP_ACTION_RESPONSE_DEFAULT (http_action.h) */
     size_t max_upload_bytes; /* largest file upload (413 past it); 0: HTTP_STORAGE_UPLOAD_DEFAULT */
     uint64_t requests;      /* HTTP requests, for /api/metrics */
     unsigned uploads;       /* file uploads in progress (http_storage.c) */

@@ -1,7 +1,9 @@
 // Web APIs in actions and queries (issue 9 item 3) on apps/webapi: URL, URLSearchParams,
 // TextEncoder/TextDecoder, atob/btoa, structuredClone, crypto (getRandomValues, randomUUID,
-// subtle digest, HMAC, PBKDF2, RSASSA-PKCS1-v1_5, RSA-PSS, ECDSA), Blob/File/FormData and the multipart encoder/parser, timers,
-// queueMicrotask, DOMException. Each case in apps/webapi/vireo/_lib/cases.mjs runs in Vireo and
+// subtle digest, HMAC, PBKDF2, RSASSA-PKCS1-v1_5, RSA-PSS, ECDSA), Blob/File/FormData and the
+// multipart encoder/parser, timers, queueMicrotask, DOMException, Web Streams (ReadableStream,
+// WritableStream, TransformStream, the encoder streams, a Response made from a stream). Each case
+// in apps/webapi/vireo/_lib/cases.mjs runs in Vireo and
 // in this Node process, over a table of inputs, and the results must be equal. Then what only
 // Vireo has: timers bounded per action and by the action's time limit, timers of a finished
 // action never firing, the deterministic subset in queries and mutations, Convex's errors there.
@@ -381,4 +383,10 @@ test("SIGTERM while an action waits on a long timer: the server stops promptly",
     assert.equal(code, 0);
     assert.ok(Date.now() - t0 < 3000, `stopped after ${Date.now() - t0} ms`);
     await pending;
+});
+
+test("Web Streams: ReadableStream, WritableStream, TransformStream, the encoder streams, a Response's stream body, as Node", async () => {
+    for (const which of ["basic", "pull", "asyncPull", "errors", "cancel", "tee", "iterate", "pipe",
+                         "writer", "transform", "encoding", "response", "strategies"])
+        await same("streams", [which]);
 });

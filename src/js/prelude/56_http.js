@@ -5,7 +5,10 @@
  * action builds a web-standard Request (58_fetch_types.js), runs the route's handler with an action's ctx, and
  * returns the handler's Response as {status, headers: [[name, value]], body: ArrayBuffer}
  * (a string for Vireo's own 404), which
- * the server writes out (src/proto/http_action.c). What is not a Response is an error. */
+ * the server writes out (src/proto/http_action.c). What is not a Response is an error.
+ * A Response whose body is a ReadableStream is sent as it is produced (sendStreamed): the head
+ * and then each chunk go to the server as stream operations (JS_OP_STREAM) while the action
+ * runs, and the record returned only says so. */
 
 const HTTP_RUN_PATH = "_system/http:run";
 
@@ -70,6 +73,7 @@ async function runHttpAction(ctx, a) {
         e.code = "InvalidResponse";
         throw e;
     }
+    if (parts.stream !== null) return sendStreamed(parts, `${method} ${route}`);
     let out = null;
     if (parts.body !== null) {
         const b = parts.body;
@@ -77,6 +81,76 @@ async function runHttpAction(ctx, a) {
             : b.slice().buffer;
     }
     return { status: parts.status, headers: parts.headers, body: out };
+}
+
+const JS_OP_STREAM = 2, STREAM_HEAD = 0, STREAM_CHUNK = 1, STREAM_WATCH = 2;
+
+function streamError(message, code) {
+    const e = new Error(message);
+    e.code = code;
+    return e;
+}
+
+/* One stream operation; settles once the server has room for more (or fails: the client left,
+ * the response is too large). */
+function streamOp(kind, data) {
+    let op;
+    try {
+        op = opBegin((ok, s) => {
+            if (!ok) throw streamError(s[0], s[1]);
+            return s[0];
+        }, JS_OP_STREAM, kind, data);
+    } catch (e) {
+        /* refused by the host: "CODE|message" */
+        const m = /^([A-Za-z_]+)\|(.*)$/s.exec(String(e && e.message));
+        throw m ? streamError(m[2], m[1]) : e;
+    }
+    return op.promise;
+}
+
+/* Sends a Response whose body is a ReadableStream: the head at once, then each chunk as the
+ * stream yields it, each awaited until the server can take more (backpressure). When the client
+ * leaves, the stream is cancelled (its source's cancel(reason) runs) and the action ends
+ * normally. A stream that errors, or a chunk that is not bytes, fails the action: the server
+ * then closes the connection without the last chunk. */
+async function sendStreamed(parts, what) {
+    const reader = parts.stream.getReader();
+    let gone = null;
+    const leave = (reason) => {
+        if (gone !== null) return;
+        gone = reason;
+        reader.cancel(new Error(reason)).then(undefined, () => {});
+    };
+    await streamOp(STREAM_HEAD, JSON.stringify({ status: parts.status, headers: parts.headers }));
+    const watch = opBegin((ok, s) => s[0], JS_OP_STREAM, STREAM_WATCH, undefined);
+    watch.promise.then(leave, () => {});
+    try {
+        for (;;) {
+            const { value, done } = await reader.read();
+            if (done || gone !== null) break;
+            const u8 = value instanceof Uint8Array ? value
+                : ArrayBuffer.isView(value) || value instanceof ArrayBuffer
+                    ? bufferSourceBytes(value) : null;
+            if (u8 === null) {
+                const e = new TypeError(`the response body stream of ${what} gave ` +
+                    `${describeResult(value)}, not bytes: enqueue Uint8Array chunks (a string: ` +
+                    `new TextEncoder().encode(text), or pipe through a TextEncoderStream)`);
+                reader.cancel(e).then(undefined, () => {});
+                throw e;
+            }
+            if (u8.byteLength !== 0) await streamOp(STREAM_CHUNK, u8);
+        }
+    } catch (e) {
+        if (gone !== null || (e && e.code === "ClientDisconnected")) {
+            leave(gone !== null ? gone : e.message);
+            return { status: parts.status, headers: [], body: null, streamed: true };
+        }
+        if (e && e.code === "ResponseTooLarge") reader.cancel(e).then(undefined, () => {});
+        throw e;
+    } finally {
+        opCancel(watch.token, undefined);
+    }
+    return { status: parts.status, headers: [], body: null, streamed: true };
 }
 
 /* Registered by load() as an internal action when the app has an http.ts router. */

@@ -1,5 +1,6 @@
 /* Fetch types: Headers, Request, Response (the Fetch Standard's classes as Node's undici and
- * workerd give them, bodies held in memory: no streams), and AbortController/AbortSignal. They
+ * workerd give them, bodies held in memory, except a Response's made from a ReadableStream
+ * (57_streams.js), which is read as it is consumed), and AbortController/AbortSignal. They
  * need no network and exist in every runtime; `fetch` itself (59_fetch.js) is for actions.
  * Bodies are read once: a second read throws TypeError "Body is unusable: Body has already been
  * read" as undici does. Error texts are undici's (Node 20).
@@ -8,7 +9,8 @@
  * {method, url, headers: [[name, value]...], body: Uint8Array|null, redirect, signal} and marks
  * the body used; `fetchMakeResponse({status, statusText, headers, body, url, redirected})`
  * builds a Response with immutable headers (as fetch returns it); `fetchResponseParts(res)`
- * gives {status, statusText, headers, body} (body: Uint8Array|null, marked used);
+ * gives {status, statusText, headers, body, stream} (body: Uint8Array|null, marked used; or
+ * stream: the ReadableStream of a Response made from one, body null);
  * `fetchNewRequest(url, {method, headers, body})` builds a Request from an incoming HTTP request
  * (body Uint8Array|null). */
 
@@ -271,9 +273,15 @@ function headersGuarded(init, guard) {
 
 /* ---- bodies ---- */
 
-/* Any body init -> {bytes: Uint8Array|null, type: string|null} (Fetch's "extract a body"). */
-function extractBody(body) {
+/* Any body init -> {bytes: Uint8Array|null, type: string|null, readable} (Fetch's "extract a
+ * body"); a ReadableStream only where `streams` (a Response's body). */
+function extractBody(body, streams = false) {
     if (body === undefined || body === null) return { bytes: null, type: null };
+    if (streams && body instanceof ReadableStream) {
+        if (body.locked || streamDisturbed(body))
+            throw new TypeError("Response body object should not be disturbed or locked");
+        return { bytes: null, type: null, readable: body };
+    }
     if (typeof body === "string")
         return { bytes: utf8Encode(toUSVString(body)), type: "text/plain;charset=UTF-8" };
     if (body instanceof URLSearchParams)
@@ -288,19 +296,46 @@ function extractBody(body) {
     const u8 = bufferSourceBytes(body);
     if (u8 !== null) return { bytes: copyBytes(u8), type: null };
     if (typeof body === "object" && typeof body.getReader === "function")
-        throw new TypeError("ReadableStream bodies are not supported; pass a string, " +
+        throw new TypeError("ReadableStream request bodies are not supported; pass a string, " +
             "ArrayBuffer, typed array, Blob, FormData or URLSearchParams");
     return { bytes: utf8Encode(toUSVString(body)), type: "text/plain;charset=UTF-8" };
 }
 
-const bodyState = new WeakMap(); /* Request|Response -> {bytes: Uint8Array|null, used} */
+/* Request|Response -> {bytes: Uint8Array|null, used, readable: ReadableStream|null, fromBytes}:
+ * a body is bytes, or a stream (a Response made from one); `readable` is also made from the
+ * bytes when `body` is first asked for (fromBytes), and from then on reading it uses the body. */
+const bodyState = new WeakMap();
 
-function consumeBody(self, who) {
+function bodyUnusable(s) {
+    return s.used || (s.readable !== null && s.readable !== undefined &&
+                      (streamDisturbed(s.readable) || s.readable.locked));
+}
+
+/* The body's bytes, all of them (read from its stream if it has one); marks it used. */
+async function consumeBody(self) {
     const s = bodyState.get(self);
     if (s === undefined) throw new TypeError("Illegal invocation");
-    if (s.used) throw new TypeError("Body is unusable: Body has already been read");
+    if (bodyUnusable(s)) throw new TypeError("Body is unusable: Body has already been read");
     s.used = true;
-    return s.bytes === null ? new Uint8Array(0) : s.bytes;
+    if (!s.readable) return s.bytes === null ? new Uint8Array(0) : s.bytes;
+    const parts = [];
+    let total = 0;
+    const reader = s.readable.getReader();
+    for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const u8 = value instanceof Uint8Array ? value : null;
+        if (u8 === null) throw new TypeError("Received non-Uint8Array chunk");
+        parts.push(u8);
+        total += u8.byteLength;
+    }
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) {
+        out.set(p, off);
+        off += p.byteLength;
+    }
+    return out;
 }
 
 function bodyMimeType(self) {
@@ -308,56 +343,59 @@ function bodyMimeType(self) {
     return ct === null ? "" : ct;
 }
 
-/* A minimal stand-in for `body` (a ReadableStream in undici): one chunk, then done. */
+/* `body`: the body's ReadableStream (of a body held in memory: one chunk, made on first use). */
 function bodyStream(self) {
     const s = bodyState.get(self);
+    if (s === undefined) throw new TypeError("Illegal invocation");
+    if (s.readable) return s.readable;
     if (s.bytes === null) return null;
-    if (s.stream) return s.stream;
-    let done = false;
-    const read = async () => {
-        if (done) return { done: true, value: undefined };
-        done = true;
-        const u8 = consumeBody(self);
-        return { done: false, value: copyBytes(u8) };
-    };
-    s.stream = {
-        get locked() { return false; },
-        getReader() {
-            return { read, releaseLock() {}, cancel: async () => { done = true; },
-                     closed: Promise.resolve(undefined) };
+    const bytes = s.bytes;
+    s.readable = new ReadableStream({
+        pull(controller) {
+            controller.enqueue(copyBytes(bytes));
+            controller.close();
         },
-        async cancel() { done = true; s.used = true; },
-        [Symbol.asyncIterator]() { return { next: read, return: async () => ({ done: true }) }; },
-        [Symbol.toStringTag]: "ReadableStream",
-    };
-    return s.stream;
+    }, { highWaterMark: 0 });
+    s.fromBytes = true;
+    if (s.used) s.readable.cancel(); /* a read body's stream is disturbed (and empty) */
+    return s.readable;
+}
+
+/* A new state for a copy of this body (clone): a stream is teed, bytes are shared. */
+function cloneBodyState(s) {
+    if (s.readable && !s.fromBytes) {
+        const [a, b] = s.readable.tee();
+        s.readable = a;
+        return { bytes: null, used: false, readable: b, fromBytes: false };
+    }
+    return { bytes: s.bytes, used: false, readable: null, fromBytes: false };
 }
 
 const bodyMethods = {
     get body() { return bodyStream(this); },
     get bodyUsed() {
         const s = bodyState.get(this);
-        return s !== undefined && s.used;
+        return s !== undefined && (s.used || (!!s.readable && streamDisturbed(s.readable)));
     },
-    async text() { return new TextDecoder().decode(consumeBody(this)); },
-    async json() { return JSON.parse(new TextDecoder().decode(consumeBody(this))); },
-    async arrayBuffer() { return copyBytes(consumeBody(this)).buffer; },
-    async bytes() { return copyBytes(consumeBody(this)); },
+    async text() { return new TextDecoder().decode(await consumeBody(this)); },
+    async json() { return JSON.parse(new TextDecoder().decode(await consumeBody(this))); },
+    async arrayBuffer() { return copyBytes(await consumeBody(this)).buffer; },
+    async bytes() { return copyBytes(await consumeBody(this)); },
     async blob() {
-        const u8 = consumeBody(this);
+        const u8 = await consumeBody(this);
         return blobFrom(new Blob([]), u8, normalizeType(bodyMimeType(this)));
     },
     async formData() {
         const ct = bodyMimeType(this);
         const essence = ct.split(";")[0].trim().toLowerCase();
-        if (essence === "multipart/form-data") return multipartParse(consumeBody(this), ct);
+        if (essence === "multipart/form-data") return multipartParse(await consumeBody(this), ct);
         if (essence === "application/x-www-form-urlencoded") {
             const fd = new FormData();
-            const text = new TextDecoder().decode(consumeBody(this));
+            const text = new TextDecoder().decode(await consumeBody(this));
             for (const [k, v] of new URLSearchParams(text)) fd.append(k, v);
             return fd;
         }
-        consumeBody(this);
+        await consumeBody(this);
         throw new TypeError('Content-Type was not one of "multipart/form-data" or ' +
             '"application/x-www-form-urlencoded".');
     },
@@ -439,7 +477,7 @@ class Request {
         } else if (input instanceof Request) {
             const ib = bodyState.get(input);
             if (ib.bytes !== null) {
-                if (ib.used) throw new TypeError("Cannot construct a Request with a Request " +
+                if (bodyUnusable(ib)) throw new TypeError("Cannot construct a Request with a Request " +
                     "object that has already been used.");
                 bytes = ib.bytes;
                 ib.used = true;
@@ -459,7 +497,7 @@ class Request {
             keepalive: init.keepalive !== undefined ? !!init.keepalive
                 : base ? base.keepalive : false,
         });
-        bodyState.set(this, { bytes, used: false });
+        bodyState.set(this, { bytes, used: false, readable: null, fromBytes: false });
     }
 
     get method() { return requestState.get(this).method; }
@@ -479,7 +517,7 @@ class Request {
 
     clone() {
         const s = bodyState.get(this);
-        if (s.used) throw new TypeError("unusable"); /* undici's text */
+        if (bodyUnusable(s)) throw new TypeError("unusable"); /* undici's text */
         return new Request(this.url, this.#cloneInit());
     }
 
@@ -518,18 +556,19 @@ class Response {
             throw new RangeError('init["status"] must be in the range of 200 to 599, inclusive.');
         const statusText = init.statusText !== undefined ? checkStatusText(init.statusText) : "";
         const headers = headersGuarded(init.headers, "response");
-        let bytes = null;
+        let bytes = null, readable = null;
         if (body !== null && body !== undefined) {
             if (NULL_BODY_STATUS.includes(status))
                 throw new TypeError(`Response constructor: Invalid response status code ${status}`);
-            const b = extractBody(body);
+            const b = extractBody(body, true);
             bytes = b.bytes;
+            readable = b.readable || null;
             if (b.type !== null && !headers.has("content-type")) headers.append("content-type",
                                                                                  b.type);
         }
         responseState.set(this, { type: "default", status, statusText, headers, urls: [],
                                   redirected: false });
-        bodyState.set(this, { bytes, used: false });
+        bodyState.set(this, { bytes, used: false, readable, fromBytes: false });
     }
 
     get type() { return responseState.get(this).type; }
@@ -548,14 +587,14 @@ class Response {
 
     clone() {
         const s = bodyState.get(this);
-        if (s.used) throw new TypeError("Response.clone: Body has already been consumed.");
+        if (bodyUnusable(s)) throw new TypeError("Response.clone: Body has already been consumed.");
         const r = responseState.get(this);
         const c = Object.create(Response.prototype);
         responseState.set(c, Object.assign({}, r, {
             headers: headersGuarded(r.headers, headerList.get(r.headers).guard),
             urls: r.urls.slice(),
         }));
-        bodyState.set(c, { bytes: s.bytes, used: false });
+        bodyState.set(c, cloneBodyState(s));
         return c;
     }
 
@@ -594,8 +633,8 @@ globalThis.Response = Response;
 function fetchRequestParts(req) {
     const r = requestState.get(req);
     const s = bodyState.get(req);
-    if (s.bytes !== null && s.used) throw new TypeError("Body is unusable: Body has already " +
-        "been read");
+    if (s.bytes !== null && bodyUnusable(s)) throw new TypeError("Body is unusable: Body has " +
+        "already been read");
     s.used = s.bytes !== null;
     return { method: r.method, url: r.url, headers: headerList.get(r.headers).list.slice(),
              body: s.bytes, redirect: r.redirect, signal: r.signal };
@@ -608,7 +647,8 @@ function fetchMakeResponse(p) {
     responseState.set(r, { type: p.type || "basic", status: p.status,
                            statusText: p.statusText || "", headers,
                            urls: p.url ? [p.url] : [], redirected: !!p.redirected });
-    bodyState.set(r, { bytes: p.body === undefined ? null : p.body, used: false });
+    bodyState.set(r, { bytes: p.body === undefined ? null : p.body, used: false, readable: null,
+                       fromBytes: false });
     return r;
 }
 
@@ -616,11 +656,14 @@ function fetchResponseParts(res) {
     if (!(res instanceof Response)) return null;
     const r = responseState.get(res);
     const s = bodyState.get(res);
-    if (s.bytes !== null && s.used) throw new TypeError("Body is unusable: Body has already " +
-        "been read");
+    if ((s.bytes !== null || s.readable) && bodyUnusable(s))
+        throw new TypeError("Body is unusable: Body has already been read");
+    const headers = headerList.get(r.headers).list.slice();
+    if (s.readable && !s.fromBytes)
+        return { status: r.status, statusText: r.statusText, headers, body: null,
+                 stream: s.readable };
     s.used = s.bytes !== null;
-    return { status: r.status, statusText: r.statusText,
-             headers: headerList.get(r.headers).list.slice(), body: s.bytes };
+    return { status: r.status, statusText: r.statusText, headers, body: s.bytes, stream: null };
 }
 
 function fetchNewRequest(url, p) {

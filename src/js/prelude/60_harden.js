@@ -145,6 +145,11 @@ const INTRINSIC_GLOBALS = [
     "DOMException", "TextEncoder", "TextDecoder", "URL", "URLSearchParams", "atob", "btoa",
     "structuredClone", "crypto", "Crypto", "SubtleCrypto", "CryptoKey", "Blob", "File",
     "FormData", "Headers", "Request", "Response", "AbortController", "AbortSignal", "setTimeout", "clearTimeout", "setInterval", "clearInterval",
+    /* 57_streams.js */
+    "ReadableStream", "ReadableStreamDefaultReader", "ReadableStreamDefaultController",
+    "WritableStream", "WritableStreamDefaultWriter", "WritableStreamDefaultController",
+    "TransformStream", "TransformStreamDefaultController", "ByteLengthQueuingStrategy",
+    "CountQueuingStrategy", "TextEncoderStream", "TextDecoderStream",
 ];
 
 /* Intrinsics that no global names. */

@@ -462,11 +462,350 @@ export const CASES = {
     for (const [n, f] of Object.entries(cases)) out[n] = await capture(f);
     return out;
   },
+  streams: (which) => capture(async () => STREAM_CASES[which]()),
   domException: () => {
     const e = new DOMException("msg", "InvalidCharacterError");
     return { name: e.name, message: e.message, code: e.code, isError: e instanceof Error, string: String(e),
              dflt: [new DOMException().name, new DOMException().message, new DOMException().code],
              constant: DOMException.INVALID_CHARACTER_ERR, quota: DOMException.QUOTA_EXCEEDED_ERR };
+  },
+};
+
+/* Web Streams scenarios (57_streams.js against Node's): traces of what ran in which order. */
+const errName = (e) => (e && e.constructor ? e.constructor.name : String(e));
+const ticks = async (n = 20) => {
+  for (let i = 0; i < n; i++) await null;
+};
+const readAll = async (rs) => {
+  const out = [];
+  for await (const v of rs) out.push(v);
+  return out;
+};
+const STREAM_CASES = {
+  basic: async () => {
+    const log = [];
+    const rs = new ReadableStream({
+      start(c) {
+        log.push(`start ${c.desiredSize}`);
+        c.enqueue("a");
+        log.push(`after a ${c.desiredSize}`);
+        c.enqueue("b");
+        c.close();
+      },
+    });
+    log.push(`locked ${rs.locked}`);
+    const r = rs.getReader();
+    log.push(`locked ${rs.locked}`);
+    r.closed.then(() => log.push("closed"));
+    log.push(JSON.stringify(await r.read()));
+    log.push(JSON.stringify(await r.read()));
+    log.push(JSON.stringify(await r.read()));
+    log.push(JSON.stringify(await r.read()));
+    await ticks();
+    r.releaseLock();
+    log.push(`locked ${rs.locked}`);
+    log.push(`second reader: ${errName(await rs.getReader().closed.then(() => "ok", (e) => e))}`);
+    return log;
+  },
+  pull: async () => {
+    const log = [];
+    let i = 0;
+    const rs = new ReadableStream({
+      start(c) { log.push(`start ${c.desiredSize}`); },
+      pull(c) {
+        log.push(`pull ${c.desiredSize}`);
+        c.enqueue(i++);
+        if (i === 5) c.close();
+      },
+    }, new CountQueuingStrategy({ highWaterMark: 2 }));
+    await ticks();
+    log.push("reading");
+    const r = rs.getReader();
+    for (;;) {
+      const x = await r.read();
+      log.push(JSON.stringify(x));
+      if (x.done) break;
+    }
+    return log;
+  },
+  asyncPull: async () => {
+    const log = [];
+    let i = 0;
+    const rs = new ReadableStream({
+      async pull(c) {
+        log.push(`pull ${i}`);
+        await ticks(3);
+        c.enqueue(i++);
+        if (i === 3) c.close();
+      },
+    }, { highWaterMark: 0 });
+    log.push(...(await readAll(rs)).map(String));
+    return log;
+  },
+  errors: async () => {
+    const out = {};
+    let ctl;
+    const rs = new ReadableStream({ start(c) { ctl = c; } });
+    const r = rs.getReader();
+    const pending = r.read().then((x) => "resolved", (e) => `rejected ${errName(e)} ${e.message}`);
+    ctl.error(new RangeError("boom"));
+    out.pending = await pending;
+    out.read = await r.read().then(() => "resolved", (e) => errName(e));
+    out.closed = await r.closed.then(() => "resolved", (e) => e.message);
+    out.desired = ctl.desiredSize;
+    out.enqueueAfter = (() => { try { ctl.enqueue(1); return "ok"; } catch (e) { return errName(e); } })();
+    out.cancel = await rs.cancel().then(() => "resolved", (e) => errName(e));
+    const closedRs = new ReadableStream({ start(c) { c.close(); ctl = c; } });
+    out.enqueueClosed = (() => { try { ctl.enqueue(1); return "ok"; } catch (e) { return errName(e); } })();
+    out.closeTwice = (() => { try { ctl.close(); return "ok"; } catch (e) { return errName(e); } })();
+    closedRs.getReader();
+    out.lockedReader = (() => { try { closedRs.getReader(); return "ok"; } catch (e) { return errName(e); } })();
+    out.lockedCancel = await closedRs.cancel().then(() => "resolved", (e) => errName(e));
+    out.startThrows = (() => { try { new ReadableStream({ start() { throw new TypeError("bad start"); } }); return "ok"; } catch (e) { return e.message; } })();
+    out.startRejects = await new ReadableStream({ start() { return Promise.reject(new TypeError("bad start")); } })
+      .getReader().read().then(() => "resolved", (e) => e.message);
+    out.pullRejects = await new ReadableStream({ pull() { return Promise.reject(new Error("bad pull")); } })
+      .getReader().read().then(() => "resolved", (e) => e.message);
+    out.badSize = await (async () => {
+      const rs2 = new ReadableStream({ start(c) { try { c.enqueue(1); } catch (e) { return; } } },
+                                     { size() { return -1; } });
+      return rs2.getReader().read().then(() => "resolved", (e) => errName(e));
+    })();
+    out.badHwm = (() => { try { new ReadableStream({}, { highWaterMark: -1 }); return "ok"; } catch (e) { return errName(e); } })();
+    out.notObject = (() => { try { new ReadableStream(5); return "ok"; } catch (e) { return errName(e); } })();
+    return out;
+  },
+  cancel: async () => {
+    const log = [];
+    const rs = new ReadableStream({
+      start(c) { c.enqueue("x"); },
+      cancel(reason) {
+        log.push(`cancel ${reason}`);
+        return ticks(2).then(() => log.push("cancel done"));
+      },
+    });
+    const r = rs.getReader();
+    log.push(JSON.stringify(await r.read()));
+    const p = r.read();
+    const c = r.cancel("why");
+    log.push(JSON.stringify(await p));
+    log.push(`cancel -> ${await c}`);
+    log.push(JSON.stringify(await r.read()));
+    return log;
+  },
+  tee: async () => {
+    let n = 0;
+    const log = [];
+    const rs = new ReadableStream({
+      pull(c) {
+        c.enqueue(`v${n++}`);
+        if (n === 3) c.close();
+      },
+      cancel(r) { log.push(`source cancel ${JSON.stringify(r)}`); },
+    });
+    const [a, b] = rs.tee();
+    log.push(`locked ${rs.locked}`);
+    const [ra, rb] = await Promise.all([readAll(a), readAll(b)]);
+    log.push(ra.join(","), rb.join(","));
+    const [c, d] = new ReadableStream({ start(ctl) { ctl.enqueue(1); }, cancel(r) { log.push(`both ${JSON.stringify(r)}`); } }).tee();
+    const p = c.cancel("r1"); /* settles once both branches are cancelled */
+    await ticks();
+    log.push("one cancelled");
+    await d.cancel("r2");
+    await p;
+    return log;
+  },
+  iterate: async () => {
+    const log = [];
+    const rs = ReadableStream.from((function* () {
+      try {
+        yield 1;
+        yield 2;
+        yield 3;
+      } finally {
+        log.push("generator finally");
+      }
+    })());
+    for await (const v of rs) {
+      log.push(`v ${v}`);
+      if (v === 2) break;
+    }
+    log.push(`locked ${rs.locked}`);
+    const rs2 = new ReadableStream({ start(c) { c.enqueue("a"); c.enqueue("b"); c.close(); } });
+    const it = rs2.values({ preventCancel: true });
+    log.push(JSON.stringify(await it.next()));
+    const ret = await it.return("x");
+    log.push(`return ${ret.value} ${ret.done}`);
+    log.push(`locked ${rs2.locked}`);
+    log.push((await readAll(rs2)).join(","));
+    log.push((await readAll(ReadableStream.from((async function* () { yield "p"; yield "q"; })()))).join(","));
+    log.push(`same ${ReadableStream.from(rs2) === rs2}`);
+    log.push(`notIterable ${(() => { try { ReadableStream.from(5); return "ok"; } catch (e) { return errName(e); } })()}`);
+    return log;
+  },
+  pipe: async () => {
+    const log = [];
+    const ws = new WritableStream({
+      start() { log.push("sink start"); },
+      async write(chunk) {
+        log.push(`write ${chunk}`);
+        await ticks(2);
+      },
+      close() { log.push("sink close"); },
+      abort(r) { log.push(`sink abort ${r}`); },
+    }, new CountQueuingStrategy({ highWaterMark: 2 }));
+    const rs = new ReadableStream({ start(c) { for (const x of [1, 2, 3, 4]) c.enqueue(x); c.close(); } });
+    await rs.pipeTo(ws);
+    log.push(`piped, locked ${rs.locked} ${ws.locked}`);
+    /* a sink that fails cancels the source */
+    const rs2 = new ReadableStream({
+      pull(c) { c.enqueue("y"); },
+      cancel(r) { log.push(`source cancel ${r.message}`); },
+    });
+    const ws2 = new WritableStream({ write() { throw new Error("sink broke"); } });
+    log.push(`pipe2 ${await rs2.pipeTo(ws2).then(() => "resolved", (e) => e.message)}`);
+    /* a source that errors aborts the sink, unless preventAbort */
+    const rs3 = new ReadableStream({ start(c) { c.enqueue("z"); c.error(new Error("source broke")); } });
+    const ws3 = new WritableStream({ write(ch) { log.push(`w3 ${ch}`); }, abort(r) { log.push(`abort3 ${r.message}`); } });
+    log.push(`pipe3 ${await rs3.pipeTo(ws3).then(() => "resolved", (e) => e.message)}`);
+    /* preventClose leaves the destination open */
+    const ws4 = new WritableStream({ write(ch) { log.push(`w4 ${ch}`); }, close() { log.push("close4"); } });
+    await ReadableStream.from(["k"]).pipeTo(ws4, { preventClose: true });
+    const w4 = ws4.getWriter();
+    await w4.write("after");
+    await w4.close();
+    return log;
+  },
+  writer: async () => {
+    const log = [];
+    let release;
+    const ws = new WritableStream({
+      write(chunk) {
+        log.push(`write ${chunk}`);
+        return new Promise((r) => (release = r));
+      },
+      close() { log.push("close"); },
+    }, { highWaterMark: 2 });
+    const w = ws.getWriter();
+    log.push(`desired ${w.desiredSize}`);
+    const p1 = w.write("a");
+    log.push(`desired ${w.desiredSize}`);
+    const p2 = w.write("b");
+    log.push(`desired ${w.desiredSize}`);
+    let readyResolved = false;
+    w.ready.then(() => (readyResolved = true));
+    await ticks();
+    log.push(`ready ${readyResolved}`);
+    release();
+    await p1;
+    log.push(`p1 done, desired ${w.desiredSize}`);
+    await ticks();
+    release();
+    await p2;
+    log.push(`ready ${readyResolved}`);
+    const closing = w.close();
+    /* (a write after close() is a TypeError by the standard; Node 20 fails an internal assertion) */
+    await closing;
+    log.push(`closed ${await w.closed.then(() => "ok")}`);
+    w.releaseLock();
+    log.push(`released closed ${await w.closed.then(() => "ok", (e) => errName(e))}`);
+    const ws2 = new WritableStream({ abort(r) { log.push(`abort ${r}`); } });
+    const w2 = ws2.getWriter();
+    await w2.abort("stop");
+    log.push(`after abort ${await w2.write("x").then(() => "ok", (e) => e)}`);
+    log.push(`locked twice ${(() => { try { ws.getWriter(); ws.getWriter(); return "ok"; } catch (e) { return errName(e); } })()}`);
+    return log;
+  },
+  transform: async () => {
+    const log = [];
+    const upper = new TransformStream({
+      start() { log.push("t start"); },
+      transform(chunk, c) {
+        log.push(`t ${chunk} ${c.desiredSize}`);
+        c.enqueue(String(chunk).toUpperCase());
+      },
+      flush(c) {
+        log.push("t flush");
+        c.enqueue("!");
+      },
+    });
+    const out = ReadableStream.from(["ab", "cd"]).pipeThrough(upper);
+    log.push((await readAll(out)).join(""));
+    const id = new TransformStream();
+    const w = id.writable.getWriter();
+    w.write("p");
+    w.write("q");
+    w.close();
+    log.push((await readAll(id.readable)).join(""));
+    const term = new TransformStream({
+      transform(chunk, c) {
+        c.enqueue(chunk);
+        c.terminate();
+      },
+    });
+    const tw = term.writable.getWriter();
+    const first = tw.write("only");
+    const rd = term.readable.getReader();
+    log.push(JSON.stringify(await rd.read()));
+    log.push(JSON.stringify(await rd.read()));
+    await first;
+    log.push(`write after terminate ${await tw.write("x").then(() => "ok", (e) => errName(e))}`);
+    const failing = new TransformStream({ transform() { throw new RangeError("no"); } });
+    const fw = failing.writable.getWriter();
+    const fread = failing.readable.getReader().read(); /* the write waits for a reader (backpressure) */
+    log.push(`failing write ${await fw.write(1).then(() => "ok", (e) => e.message)}`);
+    log.push(`failing read ${await fread.then(() => "ok", (e) => errName(e))}`);
+    return log;
+  },
+  encoding: async () => {
+    const enc = new TextEncoderStream();
+    const w = enc.writable.getWriter();
+    const s = "a😀é";
+    w.write(s.slice(0, 2)); /* the surrogate pair split across writes */
+    w.write(s.slice(2));
+    w.write("\ud800");
+    w.close();
+    const bytes = [];
+    for await (const c of enc.readable) bytes.push(...c);
+    const dec = new TextDecoderStream();
+    const dw = dec.writable.getWriter();
+    const u8 = new TextEncoder().encode("x€😀y");
+    dw.write(u8.slice(0, 2));
+    dw.write(u8.slice(2, 6));
+    dw.write(u8.slice(6));
+    dw.close();
+    const parts = await readAll(dec.readable);
+    return { bytes, text: parts.join(""), encoding: [enc.encoding, dec.encoding, dec.fatal, dec.ignoreBOM] };
+  },
+  response: async () => {
+    const log = [];
+    const rs = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("hi ")); c.enqueue(new Uint8Array([0x74, 0x68, 0x65, 0x72, 0x65])); c.close(); } });
+    const r = new Response(rs);
+    log.push(`body same ${r.body === rs} used ${r.bodyUsed}`);
+    const c = r.clone();
+    log.push(await r.text());
+    log.push(`used ${r.bodyUsed}`);
+    log.push(await c.text());
+    log.push(`again ${await r.text().then(() => "ok", (e) => errName(e))}`);
+    const locked = new ReadableStream();
+    locked.getReader();
+    log.push(`locked ${(() => { try { new Response(locked); return "ok"; } catch (e) { return errName(e); } })()}`);
+    const bytes = new Response("abc");
+    const reader = bytes.body.getReader();
+    const first = await reader.read();
+    log.push(`bytes body ${new TextDecoder().decode(first.value)} ${JSON.stringify(await reader.read())} used ${bytes.bodyUsed}`);
+    log.push(`text after body read ${await bytes.text().then(() => "ok", (e) => errName(e))}`);
+    log.push(`null body ${new Response(null).body}`);
+    log.push(`bad chunk ${await new Response(new ReadableStream({ start(c) { c.enqueue("str"); c.close(); } })).text().then(() => "ok", (e) => errName(e))}`);
+    return log;
+  },
+  strategies: () => {
+    const b = new ByteLengthQueuingStrategy({ highWaterMark: 16 });
+    const n = new CountQueuingStrategy({ highWaterMark: 3 });
+    return { b: [b.highWaterMark, b.size(new Uint8Array(5))], n: [n.highWaterMark, n.size("anything")],
+             noHwm: (() => { try { new CountQueuingStrategy({}); return "ok"; } catch (e) { return errName(e); } })(),
+             tags: [Object.prototype.toString.call(new ReadableStream()), Object.prototype.toString.call(new WritableStream()),
+                    Object.prototype.toString.call(new TransformStream())] };
   },
 };
 
