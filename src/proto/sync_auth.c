@@ -32,8 +32,9 @@ static void replay_held(struct sync_conn *c)
             sync_dispatch(c, m);
         json_decref(m);
     }
-    /* a held message waited again: keep the rest, in order */
-    memmove(c->held, c->held + i, (c->n_held - i) * sizeof *c->held);
+    /* a held message waited again: keep the rest, in order (nothing held: no array at all) */
+    if (i && i < c->n_held)
+        memmove(c->held, c->held + i, (c->n_held - i) * sizeof *c->held);
     c->n_held -= i;
 }
 

@@ -40,7 +40,7 @@ after(async () => {
 
 async function waitState(page, state) {
     try {
-        await page.waitForSelector(`#app[data-state="${state}"]`, { timeout: 20000 });
+        await page.waitForSelector(`#app[data-state="${state}"]`, { timeout: 45000 });
     } catch (e) {
         e.message += `\npage errors: ${JSON.stringify(page.errors)}\nvireo stderr tail: ${srv.stderr.slice(-1500)}`;
         throw e;
@@ -59,25 +59,25 @@ test("sign up, the user shown, kept across a reload, sign out, a wrong password,
     await waitState(page, "signed-out");
     await submit(page, "ada@example.com", "correct horse battery", "signUp");
     await waitState(page, "signed-in");
-    await page.waitForFunction(() => document.querySelector("#user")?.textContent.length > 0, null, { timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector("#user")?.textContent.length > 0, null, { timeout: 45000 });
     const userId = await page.textContent("#user");
     assert.equal(await page.textContent("#email"), "ada@example.com");
     assert.match(userId, /^[A-Za-z0-9_-]{10,}$/);
     // the library keeps its tokens in localStorage: a reload is still signed in
     await page.reload();
     await waitState(page, "signed-in");
-    await page.waitForFunction((id) => document.querySelector("#user")?.textContent === id, userId, { timeout: 10000 });
+    await page.waitForFunction((id) => document.querySelector("#user")?.textContent === id, userId, { timeout: 45000 });
     await page.click("#signout");
     await waitState(page, "signed-out");
     await page.reload();
     await waitState(page, "signed-out");
     await submit(page, "ada@example.com", "not her password", "signIn");
-    await page.waitForSelector("#error", { timeout: 20000 });
+    await page.waitForSelector("#error", { timeout: 45000 });
     assert.match(await page.textContent("#error"), /InvalidSecret/);
     assert.equal(await page.getAttribute("#app", "data-state"), "signed-out");
     await submit(page, "ada@example.com", "correct horse battery", "signIn");
     await waitState(page, "signed-in");
-    await page.waitForFunction((id) => document.querySelector("#user")?.textContent === id, userId, { timeout: 10000 });
+    await page.waitForFunction((id) => document.querySelector("#user")?.textContent === id, userId, { timeout: 45000 });
     // expected: the failed sign-in (the library logs it) and the browser's favicon request
     const unexpected = page.errors.filter((e) => !/InvalidSecret|favicon\.ico|status of 404/.test(e));
     assert.deepEqual(unexpected, [], `no other page errors: ${JSON.stringify(page.errors)}`);
