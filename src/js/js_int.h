@@ -124,6 +124,9 @@ JSObjectRef js_native_make(struct js_runtime *rt);
 void js_native_close_cursors(struct js_runtime *rt);
 /* Copies a JS value's string form into `out` (reset first). 0 or -E2BIG. */
 int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc);
+/* The bytes of v when it is a Uint8Array, from its offset into its buffer (*len of them; a
+ * non-NULL pointer even when empty), else NULL. Borrowed: valid while v lives, unchanged. */
+const unsigned char *js_u8_bytes(JSContextRef ctx, JSValueRef v, size_t *len);
 /* Builds an Error with `message` and an optional `code` property. */
 JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message);
 

@@ -70,6 +70,18 @@ static JSValueRef throwf(JSContextRef ctx, JSValueRef *exc, const char *code, co
     return JSValueMakeUndefined(ctx);
 }
 
+const unsigned char *js_u8_bytes(JSContextRef ctx, JSValueRef v, size_t *len)
+{
+    static const unsigned char empty[1];
+    *len = 0;
+    if (JSValueGetTypedArrayType(ctx, v, NULL) != kJSTypedArrayTypeUint8Array)
+        return NULL;
+    JSObjectRef o = (JSObjectRef)v;
+    *len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
+    const unsigned char *p = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
+    return p ? p + JSObjectGetTypedArrayByteOffset(ctx, o, NULL) : empty;
+}
+
 int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc)
 {
     buf_reset(out);
@@ -842,15 +854,9 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
         op.method = b1.data;
         op.url = b2.data;
         op.headers = b3.data;
-        if (JSValueIsObject(ctx, argv[5])) {
-            JSObjectRef o = (JSObjectRef)argv[5];
-            op.body = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
-            op.body_len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
-            if (op.body)
-                op.body = (const char *)op.body + JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
-            else
-                op.body = "";
-        }
+        if (JSValueIsObject(ctx, argv[5]) &&
+            !(op.body = (const char *)js_u8_bytes(ctx, argv[5], &op.body_len)))
+            op.body = "";
         op.redirect = (int)JSValueToNumber(ctx, argv[6], NULL);
         double t = JSValueToNumber(ctx, argv[7], NULL);
         op.timeout_ms = t > 0 && t < 4294967295.0 ? (uint32_t)t : 0;
@@ -862,12 +868,7 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
             op.body = b1.data;
             op.body_len = b1.len;
         } else if (op.stream_kind == JS_STREAM_CHUNK && JSValueIsObject(ctx, argv[3])) {
-            JSObjectRef o = (JSObjectRef)argv[3];
-            op.body = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
-            op.body_len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
-            if (op.body)
-                op.body = (const char *)op.body + JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
-            else
+            if (!(op.body = (const char *)js_u8_bytes(ctx, argv[3], &op.body_len)))
                 op.body = "";
         } else if (op.stream_kind != JS_STREAM_WATCH) {
             throwf(ctx, exc, "InvalidArgument", "opStart: malformed stream operation");

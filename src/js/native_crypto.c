@@ -30,20 +30,10 @@ static JSValueRef fail(JSContextRef ctx, JSValueRef *exc, const char *code, cons
 static unsigned char *u8_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,
                              size_t *len, JSValueRef *exc)
 {
-    if (i >= argc || JSValueGetTypedArrayType(ctx, argv[i], NULL) != kJSTypedArrayTypeUint8Array) {
+    const unsigned char *p = i < argc ? js_u8_bytes(ctx, argv[i], len) : NULL;
+    if (!p)
         fail(ctx, exc, "InvalidArgument", "expected a Uint8Array");
-        return NULL;
-    }
-    JSObjectRef o = (JSObjectRef)argv[i];
-    *len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
-    size_t off = JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
-    unsigned char *p = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
-    if (off != 0 || (!p && *len)) {
-        fail(ctx, exc, "InvalidArgument", "expected a Uint8Array at offset 0 of its buffer");
-        return NULL;
-    }
-    static unsigned char empty[1];
-    return p ? p : empty;
+    return (unsigned char *)p;
 }
 
 static const EVP_MD *md_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,

@@ -50,14 +50,8 @@ static void str_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size
 static const unsigned char *bytes_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[],
                                       size_t i, size_t *len)
 {
-    static const unsigned char empty[1];
     *len = 0;
-    if (i >= argc || JSValueGetTypedArrayType(ctx, argv[i], NULL) != kJSTypedArrayTypeUint8Array)
-        return NULL;
-    JSObjectRef o = (JSObjectRef)argv[i];
-    *len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
-    unsigned char *p = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
-    return p ? p : empty;
+    return i < argc ? js_u8_bytes(ctx, argv[i], len) : NULL;
 }
 
 static void free_bytes(void *bytes, void *ctx)

@@ -252,15 +252,10 @@ static struct js_runtime *rt_files(JSContextRef ctx, JSObjectRef self, JSValueRe
 static const unsigned char *bytes_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[],
                                       size_t i, size_t *len, JSValueRef *exc)
 {
-    if (i >= argc || JSValueGetTypedArrayType(ctx, argv[i], NULL) != kJSTypedArrayTypeUint8Array) {
+    const unsigned char *p = i < argc ? js_u8_bytes(ctx, argv[i], len) : NULL;
+    if (!p)
         fail(ctx, exc, "InvalidArgument", "storage: expected a Uint8Array");
-        return NULL;
-    }
-    JSObjectRef o = (JSObjectRef)argv[i];
-    *len = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
-    const unsigned char *p = JSObjectGetTypedArrayBytesPtr(ctx, o, NULL);
-    static const unsigned char empty[1];
-    return p ? p + JSObjectGetTypedArrayByteOffset(ctx, o, NULL) : empty;
+    return p;
 }
 
 /* native.storageWriteTmp(bytes, sha256|null) -> [tmpName, sha256]: an action's

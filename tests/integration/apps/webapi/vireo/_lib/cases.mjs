@@ -200,6 +200,19 @@ export const CASES = {
       isKey: k instanceof CryptoKey,
     };
   }),
+  // views into a larger buffer: the bytes of the view, from its offset (native js_u8_bytes)
+  cryptoViews: async () => capture(async () => {
+    const buf = new Uint8Array([9, 1, 2, 3, 4, 5, 9]);
+    const view = buf.subarray(1, 6);
+    const digest = hex(await crypto.subtle.digest("SHA-256", view));
+    const k = await crypto.subtle.importKey("raw", buf.subarray(2, 5), { name: "HMAC", hash: "SHA-256" }, true, ["sign"]);
+    const sig = hex(await crypto.subtle.sign("HMAC", k, view));
+    const key = hex(await crypto.subtle.exportKey("raw", k));
+    const r = new Uint8Array(16);
+    crypto.getRandomValues(r.subarray(4, 12));
+    return { digest, sig, key, outsideUntouched: [...r.slice(0, 4), ...r.slice(12)].every((x) => x === 0),
+             filled: r.subarray(4, 12).some((x) => x !== 0) };
+  }),
   hmacErrors: async () => {
     const out = {};
     out.zeroKey = await capture(() => crypto.subtle.importKey("raw", new Uint8Array(0), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
