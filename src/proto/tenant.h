@@ -47,6 +47,7 @@ struct tenant {
     double idempotency_ms, job_retention_ms;
     /* kept by the registry (tenants.c) */
     uint64_t last_used_ms;       /* loop time of its last request */
+    int deleting;                /* POST /api/admin/tenants/delete with force is closing it */
     struct tenant *lru_prev, *lru_next;
 };
 
