@@ -117,6 +117,10 @@ static const char dev_usage[] =
     "  --max-messages-per-second N  messages per second on one sync connection (a burst of twice\n"
     "                     as many); past it RateLimited (default 50 with --tenants, else none;\n"
     "                     0: no limit)\n"
+    "  --tenant-header NAME  a request outside /t/ goes to the tenant this header names (for a\n"
+    "                     proxy that sets it)\n"
+    "  --tenant-claim NAME  with --tenants: a verified token must carry this claim naming the\n"
+    "                     tenant it is used on (else 403 TenantMismatch)\n"
     "  --tenant-create MODE  auto (default): a request to a new tenant creates it; admin: only\n"
     "                     POST /api/admin/tenants/create does, others get 404 TenantNotFound\n"
     "  --verbose          log debug lines\n"
@@ -334,6 +338,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
     int tenants_mode = 0, tenant_create_admin = 0;
+    const char *tenant_header = NULL, *tenant_claim = NULL;
     unsigned long max_conns_per_tenant = 100, max_msgs_per_s = ULONG_MAX; /* unset: see below */
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
@@ -429,6 +434,18 @@ int cmd_dev(int argc, char **argv, int watch)
             if (strlen(public_url_opt) >= sizeof public_url ||
                 (strncmp(public_url_opt, "http://", 7) && strncmp(public_url_opt, "https://", 8))) {
                 fprintf(stderr, "vireo %s: --public-url needs an http:// or https:// URL\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--tenant-header")) {
+            tenant_header = argv[++i];
+            if (!*tenant_header || strpbrk(tenant_header, " \t\r\n:")) {
+                fprintf(stderr, "vireo %s: --tenant-header needs a header name\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--tenant-claim")) {
+            tenant_claim = argv[++i];
+            if (!*tenant_claim) {
+                fprintf(stderr, "vireo %s: --tenant-claim needs a claim name\n", name);
                 return 2;
             }
         } else if (!strcmp(a, "--tenant-create")) {
@@ -580,6 +597,7 @@ int cmd_dev(int argc, char **argv, int watch)
                                                      : tenants_mode           ? 50
                                                                               : 0) };
     to->api.admin_key = admin_key;
+    to->tenant_claim = tenant_claim;
     snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);
     to->api.admin_key_path = admin_key_path;
     to->api.test_echo = test_echo;
@@ -599,6 +617,7 @@ int cmd_dev(int argc, char **argv, int watch)
                                        .idle_ms = tenant_idle_ms,
                                        .create_by_admin = tenant_create_admin,
                                        .max_conns_per_tenant = max_conns_per_tenant,
+                                       .header = tenant_header,
                                        .tenant = to };
         if (!(d.ts = tenants_new(d.loop, &tso, &err))) {
             fprintf(stderr, "vireo %s: %s\n", name, err.data);

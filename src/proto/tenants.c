@@ -673,14 +673,111 @@ static void handle_admin(struct tenants *ts, struct conn *c, const struct http_r
                            NULL);
 }
 
+/* A tenant named outside the path (a header, a body's shardKey): name set from v, checked;
+ * -1 after answering 400 (what names where the name came from). */
+static int name_from(struct conn *c, const char *p, size_t n, const char *what,
+                     char name[TENANT_NAME_MAX + 1])
+{
+    struct buf err = BUF_INIT(1024);
+    int r = tenant_name_check(p, n, &err);
+    if (r < 0) {
+        struct buf m = BUF_INIT(2048);
+        buf_appendf(&m, "%s: %s", what, err.data);
+        http_api_respond_error(c, 400, "InvalidTenantName", m.data, NULL);
+        buf_release(&m);
+    } else {
+        memcpy(name, p, n);
+        name[n] = '\0';
+    }
+    buf_release(&err);
+    return r;
+}
+
+/* The tenant a request names: /t/<name>/… or, outside /t/, the --tenant-header header (a
+ * header naming another tenant than the path is refused). 1 with name and rest set, 0 for none,
+ * -1 when refused (answered when `answer`). */
+static int select_tenant(struct tenants *ts, struct conn *c, const struct http_request *req,
+                         char name[TENANT_NAME_MAX + 1], struct slice *rest, int answer)
+{
+    int r = split_path(c, req->path, name, rest, answer);
+    const struct slice *h = ts->opts.header && r >= 0 ? http_header_get(req, ts->opts.header) : NULL;
+    if (!h)
+        return r;
+    char hname[TENANT_NAME_MAX + 1];
+    char what[200];
+    snprintf(what, sizeof what, "the %s header", ts->opts.header);
+    if (!answer) {
+        struct buf err = BUF_INIT(1024);
+        int bad = tenant_name_check(h->p, h->len, &err) < 0;
+        buf_release(&err);
+        if (bad)
+            return -1;
+        memcpy(hname, h->p, h->len);
+        hname[h->len] = '\0';
+    } else if (name_from(c, h->p, h->len, what, hname) < 0) {
+        return -1;
+    }
+    if (r > 0 && strcmp(name, hname)) {
+        if (answer) {
+            char m[400];
+            snprintf(m, sizeof m, "the path names tenant \"%s\" but %s names \"%s\"", name, what,
+                     hname);
+            http_api_respond_error(c, 400, "TenantMismatch", m, NULL);
+        }
+        return -1;
+    }
+    if (r == 0) {
+        memcpy(name, hname, strlen(hname) + 1);
+        *rest = req->path;
+    }
+    return 1;
+}
+
+/* An unprefixed function call whose JSON body has "shardKey" (seed 002's clients): 1 with name
+ * set, 0 when it has none, -1 after answering 400. */
+static int shard_key(struct conn *c, const struct http_request *req,
+                     char name[TENANT_NAME_MAX + 1])
+{
+    struct slice p = req->path;
+    if (!slice_eq_str(req->method, "POST") ||
+        !(slice_eq_str(p, "/api/query") || slice_eq_str(p, "/api/mutation") ||
+          slice_eq_str(p, "/api/action") || (p.len > 9 && !memcmp(p.p, "/api/run/", 9))))
+        return 0;
+    json_t *b = json_loadb(req->body.p, req->body.len, 0, NULL);
+    json_t *k = json_object_get(b, "shardKey");
+    int r = 0;
+    if (k && !json_is_string(k)) {
+        http_api_respond_error(c, 400, "InvalidTenantName",
+                               "\"shardKey\" must be a string: the tenant's name", NULL);
+        r = -1;
+    } else if (k) {
+        r = name_from(c, json_string_value(k), json_string_length(k), "shardKey", name) < 0 ? -1
+                                                                                          : 1;
+    }
+    json_decref(b);
+    return r;
+}
+
 void tenants_handle(struct conn *c, struct http_request *req, void *arg)
 {
     struct tenants *ts = arg;
     char name[TENANT_NAME_MAX + 1];
     struct slice rest, path = req->path;
-    int r = split_path(c, path, name, &rest, 1);
-    if (r < 0)
-        return;
+    int r = 0;
+    /* the server-wide routes first: a --tenant-header header does not move them */
+    int server_wide = slice_eq_str(path, "/api/admin/deploy") ||
+                      slice_eq_str(path, "/api/admin/tenants") ||
+                      (path.len > 19 && !memcmp(path.p, "/api/admin/tenants/", 19));
+    if (!server_wide) {
+        r = select_tenant(ts, c, req, name, &rest, 1);
+        if (r < 0)
+            return;
+        if (r == 0 && (r = shard_key(c, req, name)) != 0) {
+            if (r < 0)
+                return;
+            rest = path;
+        }
+    }
     if (r > 0) {
         if (slice_eq_str(rest, "/api/admin/deploy")) {
             http_api_respond_error(c, 400, "DeployPerTenant",
@@ -742,7 +839,7 @@ int tenants_head(struct conn *c, struct http_request *req, void *arg)
     struct tenants *ts = arg;
     char name[TENANT_NAME_MAX + 1];
     struct slice rest, path = req->path;
-    if (split_path(c, path, name, &rest, 0) <= 0)
+    if (select_tenant(ts, c, req, name, &rest, 0) <= 0)
         return 0; /* tenants_handle answers */
     req->path = rest;
     int claimed = 0;

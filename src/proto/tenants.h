@@ -24,6 +24,8 @@ struct tenants_options {
     size_t max_conns_per_tenant; /* sync WebSockets of either protocol per tenant
                                     (--max-connections-per-tenant); past it an upgrade gets 429
                                     TenantConnectionLimit; 0: no limit */
+    const char *header;       /* --tenant-header: a request outside /t/ naming a tenant in this
+                                 header goes to it (NULL: none); borrowed */
     int create_by_admin;      /* --tenant-create admin: only POST /api/admin/tenants/create makes
                                  a tenant; a request to an unknown one gets 404 TenantNotFound */
     const struct tenant_options *tenant; /* borrowed */
