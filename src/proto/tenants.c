@@ -554,7 +554,10 @@ static void delete_poll(struct loop *l, struct timer *tm)
 {
     struct tenant_delete *d = tm->arg, **pp;
     struct tenants *ts = d->ts;
-    int done = !tenant_busy(d->t), late = loop_now_ms(l) >= d->deadline;
+    /* closable once its WebSockets and uploads are gone: what else refers to it (actions, held
+     * answers, auth holds) tenant_close settles, as at shutdown */
+    int done = !sync_stats(d->t->sync)->sockets && !d->t->api.uploads,
+        late = loop_now_ms(l) >= d->deadline;
     if (!done && !late) {
         loop_timer_start(l, tm, 20);
         return;
@@ -571,8 +574,8 @@ static void delete_poll(struct loop *l, struct timer *tm)
         d->t->deleting = 0;
         if (!conn_is_closed(d->c))
             http_api_respond_error(d->c, 503, "TenantInUse",
-                                   "the tenant was still in use 10 s after its connections were "
-                                   "closed (a running action?); retry",
+                                   "the tenant still had WebSocket connections or uploads 10 s "
+                                   "after they were told to close; retry",
                                    NULL);
     }
     conn_unref(d->c);

@@ -156,6 +156,21 @@ test("delete: 409 TenantInUse while a WebSocket is connected; force closes it an
     assert.deepEqual(await value(srv, "del-ws", "query", "notes:list"), []);
 });
 
+test("delete: a running action makes the tenant in use (409); force closes it once its sockets are gone, the action's caller gets an answer", { timeout: 20000 }, async () => {
+    await value(srv, "del-act", "mutation", "notes:add", { text: "x" });
+    const running = call(srv, "del-act", "action", "notes:slow", { ms: 1500 });
+    await new Promise((r) => setTimeout(r, 200));
+    let r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-act" });
+    assert.equal(r.status, 409, r.text);
+    assert.match(r.json.errorMessage, /0 WebSocket connections, 1 actions/);
+    r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-act", force: true });
+    assert.equal(r.status, 200, r.text);
+    const ans = await running;
+    assert.ok(ans.status === 200 || ans.status >= 500, `the action's caller got ${ans.status} ${ans.text}`);
+    assert.equal(fs.existsSync(tenantDir(srv, "del-act")), false);
+    assert.deepEqual(await value(srv, "del-act", "query", "notes:list"), []);
+});
+
 test("--tenant-create admin: an unknown tenant is 404 TenantNotFound until created; deleted, 404 again", async () => {
     let r = await call(adm, "adm-a", "query", "notes:list");
     assert.equal(r.status, 404, r.text);

@@ -41,3 +41,10 @@ export const whoami = query({
     return id ? { subject: id.subject, tenant: id.tenant ?? null } : null;
   },
 });
+export const slow = action({
+  args: { ms: v.number() },
+  handler: async (_ctx, { ms }) => {
+    await new Promise((r) => setTimeout(r, ms));
+    return "done";
+  },
+});
