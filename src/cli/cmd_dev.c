@@ -114,6 +114,17 @@ static const char dev_usage[] =
     "                     to open another (default 256)\n"
     "  --max-tenants N    tenants on disk before a new name gets 507 (default 100000)\n"
     "  --tenant-idle-ms N close a tenant unused this long (default 300000; 0: never)\n"
+    "  --max-connections-per-tenant N  sync WebSockets per tenant; past it an upgrade gets 429\n"
+    "                     TenantConnectionLimit (default 100; 0: no limit)\n"
+    "  --max-messages-per-second N  messages per second on one sync connection (a burst of twice\n"
+    "                     as many); past it RateLimited (default 50 with --tenants, else none;\n"
+    "                     0: no limit)\n"
+    "  --tenant-header NAME  a request outside /t/ goes to the tenant this header names (for a\n"
+    "                     proxy that sets it)\n"
+    "  --tenant-claim NAME  with --tenants: a verified token must carry this claim naming the\n"
+    "                     tenant it is used on (else 403 TenantMismatch)\n"
+    "  --tenant-create MODE  auto (default): a request to a new tenant creates it; admin: only\n"
+    "                     POST /api/admin/tenants/create does, others get 404 TenantNotFound\n"
     "  --verbose          log debug lines\n"
     "  -h, --help         show this help\n";
 
@@ -328,7 +339,9 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
-    int tenants_mode = 0;
+    int tenants_mode = 0, tenant_create_admin = 0;
+    const char *tenant_header = NULL, *tenant_claim = NULL;
+    unsigned long max_conns_per_tenant = 100, max_msgs_per_s = ULONG_MAX; /* unset: see below */
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
@@ -386,6 +399,8 @@ int cmd_dev(int argc, char **argv, int watch)
           "a number of milliseconds" },
         { "--max-open-tenants", &max_open_tenants, 1, 1000000, "a number" },
         { "--max-tenants", &max_tenants, 1, 100000000, "a number" },
+        { "--max-connections-per-tenant", &max_conns_per_tenant, 0, 10000000, "a number" },
+        { "--max-messages-per-second", &max_msgs_per_s, 0, 1000000, "a number" },
         { "--tenant-idle-ms", &tenant_idle_ms, 0, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
     };
@@ -426,6 +441,25 @@ int cmd_dev(int argc, char **argv, int watch)
                 fprintf(stderr, "vireo %s: --public-url needs an http:// or https:// URL\n", name);
                 return 2;
             }
+        } else if (!strcmp(a, "--tenant-header")) {
+            tenant_header = argv[++i];
+            if (!*tenant_header || strpbrk(tenant_header, " \t\r\n:")) {
+                fprintf(stderr, "vireo %s: --tenant-header needs a header name\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--tenant-claim")) {
+            tenant_claim = argv[++i];
+            if (!*tenant_claim) {
+                fprintf(stderr, "vireo %s: --tenant-claim needs a claim name\n", name);
+                return 2;
+            }
+        } else if (!strcmp(a, "--tenant-create")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "auto") && strcmp(v, "admin")) {
+                fprintf(stderr, "vireo %s: --tenant-create needs auto or admin\n", name);
+                return 2;
+            }
+            tenant_create_admin = !strcmp(v, "admin");
         } else if (!strcmp(a, "--host")) {
             host = argv[++i];
         } else if (!strcmp(a, "--jwt-secret")) {
@@ -560,8 +594,15 @@ int cmd_dev(int argc, char **argv, int watch)
                                       .max_retained_sessions = max_retained,
                                       .max_retained_per_address = max_retained_addr,
                                       .max_send_queue = max_send_queue,
-                                      .convex_ping_ms = (uint32_t)convex_ping_ms };
+                                      .convex_ping_ms = (uint32_t)convex_ping_ms,
+                                      /* Zeroback's 50 per connection with --tenants; a single
+                                         shard keeps no limit unless asked */
+                                      .max_messages_per_second =
+                                          (uint32_t)(max_msgs_per_s != ULONG_MAX ? max_msgs_per_s
+                                                     : tenants_mode           ? 50
+                                                                              : 0) };
     to->api.admin_key = admin_key;
+    to->tenant_claim = tenant_claim;
     snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);
     to->api.admin_key_path = admin_key_path;
     to->api.test_echo = test_echo;
@@ -580,6 +621,9 @@ int cmd_dev(int argc, char **argv, int watch)
                                        .max_open = max_open_tenants,
                                        .max_tenants = max_tenants,
                                        .idle_ms = tenant_idle_ms,
+                                       .create_by_admin = tenant_create_admin,
+                                       .max_conns_per_tenant = max_conns_per_tenant,
+                                       .header = tenant_header,
                                        .tenant = to };
         if (!(d.ts = tenants_new(d.loop, &tso, &err))) {
             fprintf(stderr, "vireo %s: %s\n", name, err.data);

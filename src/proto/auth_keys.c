@@ -39,6 +39,7 @@ struct auth_keys {
     size_t nwaiting;
     uint64_t next_id;
     struct fetching fetch[AUTH_MAX_PROVIDERS];
+    char *claim, *claim_value; /* auth_keys_require_claim (owned; NULL: none) */
 };
 
 static double now_s(void)
@@ -72,6 +73,36 @@ static void result_set(struct auth_result *r, enum auth_status st, json_t *ident
               : why == JWT_EXPIRED ? "TokenExpired"
                                    : "InvalidToken";
     snprintf(r->err, sizeof(r->err), "%s", err && *err ? err : "the token was refused");
+}
+
+/* A verified token whose --tenant-claim claim does not name this tenant: refused. */
+static void claim_check(const struct auth_keys *ak, struct auth_result *r)
+{
+    if (!ak->claim || !r->identity)
+        return;
+    json_t *v = json_object_get(r->identity, ak->claim);
+    if (json_is_string(v) && !strcmp(json_string_value(v), ak->claim_value))
+        return;
+    if (json_is_string(v))
+        snprintf(r->err, sizeof r->err,
+                 "the token's \"%s\" claim names tenant \"%.100s\", not \"%s\" (--tenant-claim)",
+                 ak->claim, json_string_value(v), ak->claim_value);
+    else
+        snprintf(r->err, sizeof r->err,
+                 "the token has no string \"%s\" claim naming tenant \"%s\" (--tenant-claim)",
+                 ak->claim, ak->claim_value);
+    json_decref(r->identity);
+    r->identity = NULL;
+    r->exp = 0;
+    r->code = "TenantMismatch";
+}
+
+void auth_keys_require_claim(struct auth_keys *ak, const char *claim, const char *value)
+{
+    vr_free(ak->claim);
+    vr_free(ak->claim_value);
+    ak->claim = claim ? vr_strdup(claim) : NULL;
+    ak->claim_value = claim ? vr_strdup(value) : NULL;
 }
 
 struct auth_keys *auth_keys_new(struct loop *loop)
@@ -113,6 +144,8 @@ void auth_keys_free(struct auth_keys *ak)
         waiter_free(w);
     }
     auth_providers_free(ak->p);
+    vr_free(ak->claim);
+    vr_free(ak->claim_value);
     vr_free(ak);
 }
 
@@ -198,6 +231,7 @@ static void fetch_done(void *arg, const struct fetch_resp *r)
         }
         struct auth_result res;
         result_set(&res, st, id, exp, why, e.data);
+        claim_check(ak, &res);
         w->done(w->arg, &res);
         auth_result_release(&res);
         buf_release(&e);
@@ -249,6 +283,7 @@ int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, struct
         auth_providers_verify(ak->p, token, len, now_s(), &identity, &exp, &which, &why, &err);
     if (st != AUTH_NEED_KEYS) {
         result_set(r, st, identity, exp, why, err.data);
+        claim_check(ak, r);
         buf_release(&err);
         return 1;
     }

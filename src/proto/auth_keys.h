@@ -20,8 +20,9 @@
 struct auth_keys;
 
 /* The outcome of a verification. Refusal codes (what clients see): "TokenExpired" (exp passed),
- * "AuthUnavailable" (the provider's keys cannot be fetched now), "InvalidToken" (every other
- * refusal). err never holds the token. */
+ * "AuthUnavailable" (the provider's keys cannot be fetched now), "TenantMismatch" (a valid
+ * token for another tenant: auth_keys_require_claim), "InvalidToken" (every other refusal). err
+ * never holds the token. */
 struct auth_result {
     json_t *identity; /* the verified identity (owned; NULL: refused) */
     double exp;       /* the token's exp, ms since the epoch (0: none) */
@@ -37,6 +38,9 @@ typedef void (*auth_done_fn)(void *arg, const struct auth_result *r);
 struct auth_keys *auth_keys_new(struct loop *loop);
 /* Pending verifications are dropped without their done being called. */
 void auth_keys_free(struct auth_keys *ak);
+/* --tenant-claim: a verified token is refused (code TenantMismatch) unless its identity's string
+ * `claim` equals value (both copied; claim NULL: no requirement). */
+void auth_keys_require_claim(struct auth_keys *ak, const char *claim, const char *value);
 /* Replaces the providers (takes ownership of p; NULL: none). Waiting verifications are answered
  * against the new ones. */
 void auth_keys_set_providers(struct auth_keys *ak, struct auth_providers *p);

@@ -674,7 +674,15 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     char *args_text = json_dumps(args, JSON_COMPACT);
     char *args_sorted = NULL;
     const struct js_function *fn = sy->shard->rt ? js_runtime_find(sy->shard->rt, canon) : NULL;
-    if (!sy->shard->rt) {
+    long wait = sync_rate_take(c);
+    if (wait >= 0) {
+        char m[200];
+        snprintf(m, sizeof m,
+                 "more than %u messages per second on this connection "
+                 "(--max-messages-per-second); retry after %ld ms",
+                 sy->opts.max_messages_per_second, wait);
+        fail_frame(&frame, rid, kind, "RateLimited", m);
+    } else if (!sy->shard->rt) {
         fail_frame(&frame, rid, kind, "NoAppLoaded", "no app is loaded");
     } else if (!fn || fn->internal) {
         char m[MAX_UDF_PATH + 100];
@@ -759,8 +767,15 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         send_fatal(c, "message is not valid JSON: %s (column %d)", jerr.text, jerr.column);
     else if (!json_is_object(msg) || !type)
         send_fatal(c, "a message must be a JSON object with a string `type`");
-    else if (!sync_auth_hold(c, msg))
-        convex_sync_dispatch(c, msg);
+    else {
+        /* --max-messages-per-second: a Mutation or Action past it gets a failed response
+         * (handle_call); any other message is counted but never refused: the client expects no
+         * answer to it, so dropping it would leave its state out of step with ours */
+        if (strcmp(type, "Mutation") && strcmp(type, "Action"))
+            (void)sync_rate_take(c);
+        if (!sync_auth_hold(c, msg))
+            convex_sync_dispatch(c, msg);
+    }
     json_decref(msg);
 }
 
@@ -818,7 +833,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     sync_out_clear(c);
     vr_free(c->outq);
     ws_unref(ws);
-    c->sync->stats.sockets--;
+    sync_conn_unlink(c);
     vr_free(c);
 }
 
@@ -836,7 +851,7 @@ void convex_sync_accept(struct sync *sy, struct conn *cn, struct http_request *r
     }
     ws_ref(ws);
     c->ws = ws;
-    sy->stats.sockets++;
+    sync_conn_link(c);
     ws_set_deadline(ws, CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no Connect within 10 s");
     timer_init(&c->ping, ping_tick, c);
     loop_timer_start(sy->loop, &c->ping, sy->opts.convex_ping_ms);

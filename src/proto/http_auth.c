@@ -42,13 +42,14 @@ int http_auth_bearer(const struct http_request *req, const char **tok, size_t *l
 
 static void refuse(struct conn *c, int convex, const struct auth_result *r)
 {
+    int status = !strcmp(r->code, "TenantMismatch") ? 403 : 401; /* valid, but not here */
     if (!convex) {
-        http_api_respond_error(c, 401, r->code, r->err, NULL);
+        http_api_respond_error(c, status, r->code, r->err, NULL);
         return;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     convex_http_request_error(&b, r->code, r->err);
-    http_respond(c, 401, "application/json", b.data, b.len, "Access-Control-Allow-Origin: *\r\n");
+    http_respond(c, status, "application/json", b.data, b.len, "Access-Control-Allow-Origin: *\r\n");
     buf_release(&b);
 }
 

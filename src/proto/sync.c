@@ -837,6 +837,17 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         sync_send_error(c, "MessageTooLarge", m, field, field ? idj : NULL, 0, -1);
         return;
     }
+    long wait = sync_rate_take(c);
+    if (wait >= 0) {
+        char m[160];
+        snprintf(m, sizeof m,
+                 "more than %u messages per second on this connection "
+                 "(--max-messages-per-second); retry after %ld ms",
+                 sy->opts.max_messages_per_second, wait);
+        const char *field = scan_id(p, n, idj); /* so the caller's request settles */
+        sync_send_error(c, "RateLimited", m, field, field ? idj : NULL, 0, wait);
+        return;
+    }
     json_error_t jerr;
     json_t *msg = json_loadb(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                              &jerr);
@@ -992,8 +1003,60 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     sync_out_clear(c);
     vr_free(c->outq);
     ws_unref(ws);
-    c->sync->stats.sockets--;
+    sync_conn_unlink(c);
     vr_free(c);
+}
+
+void sync_conn_link(struct sync_conn *c)
+{
+    struct sync *sy = c->sync;
+    c->all_prev = NULL;
+    c->all_next = sy->all_head;
+    if (sy->all_head)
+        sy->all_head->all_prev = c;
+    sy->all_head = c;
+    sy->stats.sockets++;
+    c->rate_tokens = 2.0 * sy->opts.max_messages_per_second;
+    c->rate_ms = loop_now_ms(sy->loop);
+}
+
+long sync_rate_take(struct sync_conn *c)
+{
+    double rate = c->sync->opts.max_messages_per_second;
+    if (rate <= 0)
+        return -1;
+    uint64_t now = loop_now_ms(c->sync->loop);
+    c->rate_tokens += (double)(now - c->rate_ms) * rate / 1000.0;
+    if (c->rate_tokens > 2.0 * rate)
+        c->rate_tokens = 2.0 * rate;
+    c->rate_ms = now;
+    if (c->rate_tokens >= 1.0) {
+        c->rate_tokens -= 1.0;
+        return -1;
+    }
+    long wait = (long)((1.0 - c->rate_tokens) * 1000.0 / rate + 0.999);
+    return wait < 1 ? 1 : wait;
+}
+
+void sync_conn_unlink(struct sync_conn *c)
+{
+    struct sync *sy = c->sync;
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        sy->all_head = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
+    c->all_prev = c->all_next = NULL;
+    sy->stats.sockets--;
+}
+
+void sync_close_all(struct sync *sy, int code, const char *reason)
+{
+    for (struct sync_conn *c = sy->all_head, *next; c; c = next) {
+        next = c->all_next;
+        sync_close_conn(c, code, reason);
+    }
 }
 
 static const struct ws_handlers sync_handlers = { NULL, on_message, on_close };
@@ -1009,7 +1072,7 @@ void sync_accept(struct sync *sy, struct conn *cn, struct http_request *req)
     }
     ws_ref(ws);
     c->ws = ws;
-    sy->stats.sockets++;
+    sync_conn_link(c);
     ws_set_deadline(ws, SYNC_CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no connect within 10 s");
 }
 
@@ -1045,6 +1108,7 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
             sy->opts.max_send_queue = opts->max_send_queue;
         if (opts->max_retained_per_address)
             sy->opts.max_retained_per_address = opts->max_retained_per_address;
+        sy->opts.max_messages_per_second = opts->max_messages_per_second;
     }
     hmap_init(&sy->sessions);
     hmap_init(&sy->stale_lqs);

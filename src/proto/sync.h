@@ -27,6 +27,9 @@ struct sync_options {
                                      * closed with 1008 (--max-send-queue); default 16 MiB */
     uint32_t convex_ping_ms;        /* Convex's protocol: a quiet connection is sent a Ping this
                                      * often (--convex-ping-interval-ms); default 15 s */
+    uint32_t max_messages_per_second; /* per connection (--max-messages-per-second): a token
+                                     * bucket of twice this many, refilled at this rate; a message
+                                     * past it is refused with RateLimited; default 0: no limit */
 };
 
 struct sync_stats {
@@ -51,5 +54,9 @@ void sync_accept(struct sync *s, struct conn *c, struct http_request *req);
 void sync_flush(struct sync *s, int batch_failed);
 
 const struct sync_stats *sync_stats(const struct sync *s);
+
+/* Starts closing every WebSocket of either protocol with (code, reason) (ws_close: each is gone
+ * within ~3 s, or as soon as its client answers the close). */
+void sync_close_all(struct sync *s, int code, const char *reason);
 
 #endif

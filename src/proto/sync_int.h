@@ -112,6 +112,9 @@ struct sync_conn {
     size_t part_off;
     uint64_t transition_id;
     struct sync_conn *pump_prev, *pump_next; /* on sync's pump list while outq is not empty */
+    struct sync_conn *all_prev, *all_next;   /* on sync's list of every socket (sync_close_all) */
+    double rate_tokens;  /* --max-messages-per-second: the token bucket (sync_rate_take) */
+    uint64_t rate_ms;    /* loop time of its last refill */
     int pumping;
     int convex;          /* Convex's protocol (/api/<version>/sync): TransitionChunk parts */
     int failed;          /* Convex: a FatalError went out, the connection is closing */
@@ -138,6 +141,7 @@ struct sync {
     size_t n_retained;
     struct sync_session *flush_head;
     struct sync_conn *pump_head; /* connections with messages waiting for their socket */
+    struct sync_conn *all_head;  /* every socket of either protocol */
     struct sync_stats stats;
     uint64_t next_serial;
     /* live queries (a reference held) whose logs past SYNC_LOG_KEEP_BYTES are dropped when this
@@ -192,6 +196,12 @@ void sync_retained_unlink(struct sync_session *s);
 void sync_session_free(struct sync_session *s);
 struct sync_session *sync_session_new(struct sync *sy, const char *id);
 void sync_detach(struct sync_conn *c, int end);
+/* A socket of either protocol accepted (stats.sockets counted) and closed. */
+void sync_conn_link(struct sync_conn *c);
+/* One message's token of --max-messages-per-second: -1 if the message may go on, else the
+ * milliseconds until a token is there (the message is refused with RateLimited). */
+long sync_rate_take(struct sync_conn *c);
+void sync_conn_unlink(struct sync_conn *c);
 
 /* Each protocol's handling of one parsed message (sync.c, convex_sync.c). */
 void sync_dispatch(struct sync_conn *c, json_t *msg);

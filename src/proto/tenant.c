@@ -59,6 +59,8 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
         return NULL;
     }
     t->shard->auth = auth_keys_new(loop);
+    if (*name && opts->tenant_claim)
+        auth_keys_require_claim(t->shard->auth, opts->tenant_claim, name);
     t->shard->jwt_secret = opts->jwt_secret;
     t->shard->auth_refresh_s = opts->auth_refresh_s;
     t->actions = action_pool_new(loop, t->shard, &opts->actions);

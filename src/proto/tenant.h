@@ -25,6 +25,8 @@ struct tenant_options {
     double idempotency_ms;       /* idempotency records kept this long */
     double job_retention_ms;     /* finished scheduled functions kept this long */
     struct shard_jwt_secret jwt_secret;
+    const char *tenant_claim;    /* --tenant-claim: a named tenant's verified tokens must carry
+                                    this claim naming it (auth_keys_require_claim); NULL: none */
     double auth_refresh_s;
     struct http_api api;         /* the server-wide fields of every tenant's http_api (admin
                                     key, public dir, limits, server); shard and sync unset */
@@ -47,6 +49,7 @@ struct tenant {
     double idempotency_ms, job_retention_ms;
     /* kept by the registry (tenants.c) */
     uint64_t last_used_ms;       /* loop time of its last request */
+    int deleting;                /* POST /api/admin/tenants/delete with force is closing it */
     struct tenant *lru_prev, *lru_next;
 };
 

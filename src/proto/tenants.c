@@ -5,7 +5,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -17,7 +19,10 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "net/ws.h"
+#include "proto/convex_sync.h"
 #include "proto/deploy.h"
+#include "proto/tenant_export.h"
 #include "sched/sched.h"
 #include "base/banned.h"
 
@@ -38,6 +43,20 @@ struct tenants {
     size_t bundle_len;
     char *bundle_name;
     json_t *env_file;             /* the variables of a file (.env.local), or NULL */
+    struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
+    struct tenant_exports *exports;
+};
+
+/* POST /api/admin/tenants/delete with force on a tenant in use: its sockets are closing; the
+ * answer waits until nothing refers to it (polled), at most DELETE_WAIT_MS. */
+#define DELETE_WAIT_MS 10000
+struct tenant_delete {
+    struct tenants *ts;
+    struct tenant *t;
+    struct conn *c; /* referenced */
+    struct timer tm;
+    uint64_t deadline;
+    struct tenant_delete *next;
 };
 
 int tenant_name_check(const char *p, size_t n, struct buf *err)
@@ -178,16 +197,22 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
     ts->opts = *opts;
     hmap_init(&ts->by_name);
     timer_init(&ts->idle_timer, idle_fire, ts);
+    ts->exports = tenant_exports_new(loop, opts->dir, TENANT_EXPORTS_MAX);
     if (opts->idle_ms)
         loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
     return ts;
 }
 
-/* The open tenant `name` (checked), opening it — and creating it if new — when it is not:
- * NULL after answering c why not. */
-static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char *name)
+/* The open tenant `name` (checked), opening it — and creating it if new and may_create — when
+ * it is not: NULL after answering c why not. */
+static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char *name,
+                                 int may_create)
 {
     struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
+    if (t && t->deleting) {
+        http_api_respond_error(c, 503, "TenantDeleting", "the tenant is being deleted", NULL);
+        return NULL;
+    }
     if (t) {
         touch(ts, t);
         return t;
@@ -214,6 +239,16 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char 
     char dir[4400], db[4500];
     snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
     int created = 0;
+    struct stat sb;
+    if (!may_create && stat(dir, &sb) < 0) {
+        char m[256];
+        snprintf(m, sizeof m,
+                 "no tenant \"%s\" (--tenant-create admin: create it with POST "
+                 "/api/admin/tenants/create)",
+                 name);
+        http_api_respond_error(c, 404, "TenantNotFound", m, NULL);
+        return NULL;
+    }
     if (mkdir(dir, 0700) == 0) {
         created = 1;
     } else if (errno != EEXIST) {
@@ -343,14 +378,409 @@ static int split_path(struct conn *c, struct slice path, char name[TENANT_NAME_M
     return 1;
 }
 
+/* --- the admin key's tenant routes --- */
+
+static int admin_name(struct conn *c, const char *p, size_t n, char name[TENANT_NAME_MAX + 1])
+{
+    struct buf err = BUF_INIT(1024);
+    int r = tenant_name_check(p, n, &err);
+    if (r < 0)
+        http_api_respond_error(c, 400, "InvalidTenantName", err.data, NULL);
+    buf_release(&err);
+    if (r < 0)
+        return -1;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    return 0;
+}
+
+/* The JSON object body of an admin call with its "name" checked: NULL after answering c. */
+static json_t *admin_body(struct conn *c, const struct http_request *req,
+                          char name[TENANT_NAME_MAX + 1])
+{
+    json_error_t je;
+    json_t *b = json_loadb(req->body.p, req->body.len, 0, &je);
+    if (!json_is_object(b)) {
+        http_api_respond_error(c, 400, "BadJsonBody",
+                               "the body must be a JSON object: {\"name\": \"<tenant>\"}", NULL);
+        json_decref(b);
+        return NULL;
+    }
+    json_t *n = json_object_get(b, "name");
+    if (!json_is_string(n)) {
+        http_api_respond_error(c, 400, "BadJsonBody",
+                               "\"name\" must be a string: {\"name\": \"<tenant>\"}", NULL);
+        json_decref(b);
+        return NULL;
+    }
+    if (admin_name(c, json_string_value(n), json_string_length(n), name) < 0) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+static uint64_t tree_bytes;
+static int tree_add(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)p, (void)f;
+    if (type == FTW_F)
+        tree_bytes += (uint64_t)sb->st_size;
+    return 0;
+}
+
+static int tree_rm(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)sb, (void)f;
+    return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void handle_list(struct tenants *ts, struct conn *c)
+{
+    DIR *dir = opendir(ts->opts.dir);
+    if (!dir) {
+        http_api_respond_error(c, 500, "StoreError", "cannot read the tenants' folder", NULL);
+        return;
+    }
+    json_t *list = json_array();
+    struct dirent *e;
+    double wall = clock_wall_ms();
+    uint64_t now = loop_now_ms(ts->loop);
+    while ((e = readdir(dir))) {
+        size_t n = strlen(e->d_name);
+        struct buf err = BUF_INIT(1024);
+        int bad = tenant_name_check(e->d_name, n, &err) < 0;
+        buf_release(&err);
+        char path[4400];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", ts->opts.dir, e->d_name);
+        if (bad || stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        struct tenant *t = hmap_get(&ts->by_name, e->d_name, n);
+        tree_bytes = 0;
+        nftw(path, tree_add, 16, FTW_PHYS);
+        double last = 0;
+        if (t) {
+            last = wall - (double)(now - t->last_used_ms);
+        } else { /* closed: when its database last changed */
+            const char *sfx[] = { "/shard.db", "/shard.db-wal" };
+            for (size_t k = 0; k < 2; k++) {
+                char f[4500];
+                snprintf(f, sizeof f, "%s%s", path, sfx[k]);
+                if (stat(f, &sb) == 0 &&
+                    (double)sb.st_mtim.tv_sec * 1e3 + (double)sb.st_mtim.tv_nsec / 1e6 > last)
+                    last = (double)sb.st_mtim.tv_sec * 1e3 + (double)sb.st_mtim.tv_nsec / 1e6;
+            }
+        }
+        json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:f}", "name", e->d_name, "open",
+                                              t != NULL, "bytes", (json_int_t)tree_bytes,
+                                              "lastUsed", (double)(int64_t)last));
+    }
+    closedir(dir);
+    /* sorted by name */
+    size_t n = json_array_size(list);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0; j--) {
+            json_t *a = json_array_get(list, j - 1), *b = json_array_get(list, j);
+            if (strcmp(json_string_value(json_object_get(a, "name")),
+                       json_string_value(json_object_get(b, "name"))) <= 0)
+                break;
+            json_incref(a);
+            json_array_set(list, j - 1, b);
+            json_array_set_new(list, j, a);
+        }
+    json_t *out = json_pack("{s:o, s:I, s:I}", "tenants", list, "open", (json_int_t)ts->n_open,
+                            "maxOpen", (json_int_t)ts->opts.max_open);
+    char *s = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    if (!s) {
+        http_api_respond_error(c, 500, "InternalError", "out of memory", NULL);
+        return;
+    }
+    http_respond(c, 200, "application/json", s, strlen(s), NULL);
+    free(s);
+}
+
+static void handle_create(struct tenants *ts, struct conn *c, const struct http_request *req)
+{
+    char name[TENANT_NAME_MAX + 1], dir[4400];
+    json_t *b = admin_body(c, req, name);
+    if (!b)
+        return;
+    json_decref(b);
+    snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
+    struct stat sb;
+    int existed = stat(dir, &sb) == 0;
+    if (!tenant_get(ts, c, name, 1)) /* opened (and so created): it closes when idle */
+        return;
+    char m[160];
+    int n = snprintf(m, sizeof m, "{\"status\":\"success\",\"name\":\"%s\",\"created\":%s}", name,
+                     existed ? "false" : "true");
+    http_respond(c, existed ? 200 : 201, "application/json", m, (size_t)n, NULL);
+}
+
+/* Removes the (closed) tenant's folder and answers c (NULL: nobody waits for the answer). */
+static void delete_finish(struct tenants *ts, struct conn *c, const char *name)
+{
+    char dir[4400], m[256];
+    snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
+    struct stat sb;
+    int status = 200;
+    const char *code = NULL;
+    if (lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        status = 404, code = "TenantNotFound";
+        snprintf(m, sizeof m, "no tenant \"%s\"", name);
+    } else if (nftw(dir, tree_rm, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+        log_error("tenants", "cannot remove %s: %s", dir, strerror(errno));
+        status = 500, code = "StoreError";
+        snprintf(m, sizeof m, "cannot remove the tenant's folder");
+    } else {
+        if (ts->n_on_disk)
+            ts->n_on_disk--;
+        log_info("tenants", "deleted \"%s\"", name);
+    }
+    if (!c)
+        return;
+    if (code) {
+        http_api_respond_error(c, status, code, m, NULL);
+        return;
+    }
+    int n = snprintf(m, sizeof m, "{\"status\":\"success\",\"name\":\"%s\",\"deleted\":true}",
+                     name);
+    http_respond(c, 200, "application/json", m, (size_t)n, NULL);
+}
+
+static void delete_poll(struct loop *l, struct timer *tm)
+{
+    struct tenant_delete *d = tm->arg, **pp;
+    struct tenants *ts = d->ts;
+    /* closable once its WebSockets and uploads are gone: what else refers to it (actions, held
+     * answers, auth holds) tenant_close settles, as at shutdown */
+    int done = !sync_stats(d->t->sync)->sockets && !d->t->api.uploads,
+        late = loop_now_ms(l) >= d->deadline;
+    if (!done && !late) {
+        loop_timer_start(l, tm, 20);
+        return;
+    }
+    for (pp = &ts->deletes; *pp != d; pp = &(*pp)->next)
+        ;
+    *pp = d->next;
+    char name[TENANT_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s", d->t->name);
+    if (done) {
+        close_tenant(ts, d->t, "deleted");
+        delete_finish(ts, conn_is_closed(d->c) ? NULL : d->c, name);
+    } else {
+        d->t->deleting = 0;
+        if (!conn_is_closed(d->c))
+            http_api_respond_error(d->c, 503, "TenantInUse",
+                                   "the tenant still had WebSocket connections or uploads 10 s "
+                                   "after they were told to close; retry",
+                                   NULL);
+    }
+    conn_unref(d->c);
+    vr_free(d);
+}
+
+static void handle_delete(struct tenants *ts, struct conn *c, const struct http_request *req)
+{
+    char name[TENANT_NAME_MAX + 1];
+    json_t *b = admin_body(c, req, name);
+    if (!b)
+        return;
+    int force = json_is_true(json_object_get(b, "force"));
+    json_decref(b);
+    struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
+    if (t && t->deleting) {
+        http_api_respond_error(c, 409, "TenantDeleting", "the tenant is being deleted", NULL);
+        return;
+    }
+    if (t && tenant_busy(t) && !force) {
+        char m[320];
+        snprintf(m, sizeof m,
+                 "tenant \"%s\" is in use (%llu WebSocket connections, %u actions); pass "
+                 "\"force\": true to close them and delete it",
+                 name, (unsigned long long)sync_stats(t->sync)->sockets,
+                 action_pool_pending(t->actions));
+        http_api_respond_error(c, 409, "TenantInUse", m, NULL);
+        return;
+    }
+    if (t && tenant_busy(t)) {
+        t->deleting = 1;
+        sync_close_all(t->sync, WS_CLOSE_GOING_AWAY, "tenant deleted");
+        tenant_stop(t);
+        struct tenant_delete *d = vr_calloc(1, sizeof *d);
+        d->ts = ts;
+        d->t = t;
+        d->c = c;
+        conn_ref(c);
+        d->deadline = loop_now_ms(ts->loop) + DELETE_WAIT_MS;
+        d->next = ts->deletes;
+        ts->deletes = d;
+        timer_init(&d->tm, delete_poll, d);
+        loop_timer_start(ts->loop, &d->tm, 10);
+        return;
+    }
+    if (t)
+        close_tenant(ts, t, "deleted");
+    delete_finish(ts, c, name);
+}
+
+/* /api/admin/tenants<rest>: rest is "" or "/…". */
+static void handle_admin(struct tenants *ts, struct conn *c, const struct http_request *req,
+                         struct slice rest)
+{
+    int get = slice_eq_str(req->method, "GET"), post = slice_eq_str(req->method, "POST");
+    if (!http_api_admin_authorized(&ts->opts.tenant->api, req)) {
+        http_api_respond_error(c, 401, "Unauthorized",
+                               "the admin API needs \"Authorization: Bearer <admin key>\" (the "
+                               "key `vireo admin-key` prints, stored in the app's "
+                               ".vireo/admin_key)",
+                               NULL);
+        return;
+    }
+    if (rest.len == 0 || slice_eq_str(rest, "/")) {
+        if (get || post)
+            handle_list(ts, c);
+        else
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use GET or POST", NULL);
+        return;
+    }
+    int is_create = slice_eq_str(rest, "/create"), is_delete = slice_eq_str(rest, "/delete");
+    if (is_create || is_delete) {
+        if (!post)
+            http_api_respond_error(c, 405, "MethodNotAllowed",
+                                   "use POST with {\"name\": \"<tenant>\"}", NULL);
+        else if (is_create)
+            handle_create(ts, c, req);
+        else
+            handle_delete(ts, c, req);
+        return;
+    }
+    const char *p = rest.p + 1, *end = rest.p + rest.len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    char name[TENANT_NAME_MAX + 1];
+    if (slash && slice_eq_str(slice_of(slash, (size_t)(end - slash)), "/export")) {
+        if (admin_name(c, p, (size_t)(slash - p), name) < 0)
+            return;
+        if (!get)
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use GET", NULL);
+        else
+            tenant_export_start(ts->exports, c, name);
+        return;
+    }
+    http_api_respond_error(c, 404, "NotFound",
+                           "the tenant admin routes are /api/admin/tenants, "
+                           "/api/admin/tenants/create, /api/admin/tenants/delete and "
+                           "/api/admin/tenants/<name>/export",
+                           NULL);
+}
+
+/* A tenant named outside the path (a header, a body's shardKey): name set from v, checked;
+ * -1 after answering 400 (what names where the name came from). */
+static int name_from(struct conn *c, const char *p, size_t n, const char *what,
+                     char name[TENANT_NAME_MAX + 1])
+{
+    struct buf err = BUF_INIT(1024);
+    int r = tenant_name_check(p, n, &err);
+    if (r < 0) {
+        struct buf m = BUF_INIT(2048);
+        buf_appendf(&m, "%s: %s", what, err.data);
+        http_api_respond_error(c, 400, "InvalidTenantName", m.data, NULL);
+        buf_release(&m);
+    } else {
+        memcpy(name, p, n);
+        name[n] = '\0';
+    }
+    buf_release(&err);
+    return r;
+}
+
+/* The tenant a request names: /t/<name>/… or, outside /t/, the --tenant-header header (a
+ * header naming another tenant than the path is refused). 1 with name and rest set, 0 for none,
+ * -1 when refused (answered when `answer`). */
+static int select_tenant(struct tenants *ts, struct conn *c, const struct http_request *req,
+                         char name[TENANT_NAME_MAX + 1], struct slice *rest, int answer)
+{
+    int r = split_path(c, req->path, name, rest, answer);
+    const struct slice *h = ts->opts.header && r >= 0 ? http_header_get(req, ts->opts.header) : NULL;
+    if (!h)
+        return r;
+    char hname[TENANT_NAME_MAX + 1];
+    char what[200];
+    snprintf(what, sizeof what, "the %s header", ts->opts.header);
+    if (!answer) {
+        struct buf err = BUF_INIT(1024);
+        int bad = tenant_name_check(h->p, h->len, &err) < 0;
+        buf_release(&err);
+        if (bad)
+            return -1;
+        memcpy(hname, h->p, h->len);
+        hname[h->len] = '\0';
+    } else if (name_from(c, h->p, h->len, what, hname) < 0) {
+        return -1;
+    }
+    if (r > 0 && strcmp(name, hname)) {
+        if (answer) {
+            char m[400];
+            snprintf(m, sizeof m, "the path names tenant \"%s\" but %s names \"%s\"", name, what,
+                     hname);
+            http_api_respond_error(c, 400, "TenantMismatch", m, NULL);
+        }
+        return -1;
+    }
+    if (r == 0) {
+        memcpy(name, hname, strlen(hname) + 1);
+        *rest = req->path;
+    }
+    return 1;
+}
+
+/* An unprefixed function call whose JSON body has "shardKey" (seed 002's clients): 1 with name
+ * set, 0 when it has none, -1 after answering 400. */
+static int shard_key(struct conn *c, const struct http_request *req,
+                     char name[TENANT_NAME_MAX + 1])
+{
+    struct slice p = req->path;
+    if (!slice_eq_str(req->method, "POST") ||
+        !(slice_eq_str(p, "/api/query") || slice_eq_str(p, "/api/mutation") ||
+          slice_eq_str(p, "/api/action") || (p.len > 9 && !memcmp(p.p, "/api/run/", 9))))
+        return 0;
+    json_t *b = json_loadb(req->body.p, req->body.len, 0, NULL);
+    json_t *k = json_object_get(b, "shardKey");
+    int r = 0;
+    if (k && !json_is_string(k)) {
+        http_api_respond_error(c, 400, "InvalidTenantName",
+                               "\"shardKey\" must be a string: the tenant's name", NULL);
+        r = -1;
+    } else if (k) {
+        r = name_from(c, json_string_value(k), json_string_length(k), "shardKey", name) < 0 ? -1
+                                                                                          : 1;
+    }
+    json_decref(b);
+    return r;
+}
+
 void tenants_handle(struct conn *c, struct http_request *req, void *arg)
 {
     struct tenants *ts = arg;
     char name[TENANT_NAME_MAX + 1];
     struct slice rest, path = req->path;
-    int r = split_path(c, path, name, &rest, 1);
-    if (r < 0)
-        return;
+    int r = 0;
+    /* the server-wide routes first: a --tenant-header header does not move them */
+    int server_wide = slice_eq_str(path, "/api/admin/deploy") ||
+                      slice_eq_str(path, "/api/admin/tenants") ||
+                      (path.len > 19 && !memcmp(path.p, "/api/admin/tenants/", 19));
+    if (!server_wide) {
+        r = select_tenant(ts, c, req, name, &rest, 1);
+        if (r < 0)
+            return;
+        if (r == 0 && (r = shard_key(c, req, name)) != 0) {
+            if (r < 0)
+                return;
+            rest = path;
+        }
+    }
     if (r > 0) {
         if (slice_eq_str(rest, "/api/admin/deploy")) {
             http_api_respond_error(c, 400, "DeployPerTenant",
@@ -359,9 +789,20 @@ void tenants_handle(struct conn *c, struct http_request *req, void *arg)
                                    NULL);
             return;
         }
-        struct tenant *t = tenant_get(ts, c, name);
+        struct tenant *t = tenant_get(ts, c, name, !ts->opts.create_by_admin);
         if (!t)
             return;
+        size_t max = ts->opts.max_conns_per_tenant;
+        if (max && sync_stats(t->sync)->sockets >= max &&
+            (slice_eq_str(rest, "/api/sync") || convex_sync_path(rest.p, rest.len))) {
+            char m[200];
+            snprintf(m, sizeof m,
+                     "tenant \"%s\" has %zu WebSocket connections, its limit "
+                     "(--max-connections-per-tenant); retry later",
+                     name, max);
+            http_api_respond_error(c, 429, "TenantConnectionLimit", m, NULL);
+            return;
+        }
         req->path = rest;
         http_api_handle(c, req, &t->api);
         return;
@@ -388,6 +829,11 @@ void tenants_handle(struct conn *c, struct http_request *req, void *arg)
             handle_deploy(ts, c, req);
         return;
     }
+    if (slice_eq_str(path, "/api/admin/tenants") ||
+        (path.len > 19 && !memcmp(path.p, "/api/admin/tenants/", 19))) {
+        handle_admin(ts, c, req, slice_of(path.p + 18, path.len - 18));
+        return;
+    }
     http_api_respond_error(c, 404, "NotFound", tenants_only, NULL);
 }
 
@@ -396,13 +842,13 @@ int tenants_head(struct conn *c, struct http_request *req, void *arg)
     struct tenants *ts = arg;
     char name[TENANT_NAME_MAX + 1];
     struct slice rest, path = req->path;
-    if (split_path(c, path, name, &rest, 0) <= 0)
+    if (select_tenant(ts, c, req, name, &rest, 0) <= 0)
         return 0; /* tenants_handle answers */
     req->path = rest;
     int claimed = 0;
     /* only a streamed upload (http_storage.h) opens its tenant here */
     if (slice_eq_str(req->method, "POST") && slice_eq_str(rest, "/api/storage/upload")) {
-        struct tenant *t = tenant_get(ts, c, name);
+        struct tenant *t = tenant_get(ts, c, name, !ts->opts.create_by_admin);
         claimed = t ? http_api_head(c, req, &t->api) : 1;
     }
     req->path = path; /* tenants_handle sees the request as sent */
@@ -432,6 +878,16 @@ size_t tenants_open_count(const struct tenants *ts)
 
 void tenants_close_begin(struct tenants *ts)
 {
+    while (ts->deletes) { /* their connections are closing with the server */
+        struct tenant_delete *d = ts->deletes;
+        ts->deletes = d->next;
+        loop_timer_stop(ts->loop, &d->tm);
+        d->t->deleting = 0;
+        conn_unref(d->c);
+        vr_free(d);
+    }
+    tenant_exports_free(ts->exports); /* waits for running copies */
+    ts->exports = NULL;
     ts->stopping = 1;
     loop_timer_stop(ts->loop, &ts->idle_timer);
     for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
@@ -448,6 +904,7 @@ void tenants_free(struct tenants *ts)
         tenant_close_end(t);
         t = next;
     }
+    tenant_exports_free(ts->exports);
     hmap_release(&ts->by_name);
     json_decref(ts->env_file);
     vr_free(ts->bundle);

@@ -21,6 +21,13 @@ struct tenants_options {
     size_t max_open;          /* open tenants at once (--max-open-tenants) */
     size_t max_tenants;       /* tenants on disk (--max-tenants): past it a new name gets 507 */
     uint64_t idle_ms;         /* close a tenant unused this long (--tenant-idle-ms); 0: never */
+    size_t max_conns_per_tenant; /* sync WebSockets of either protocol per tenant
+                                    (--max-connections-per-tenant); past it an upgrade gets 429
+                                    TenantConnectionLimit; 0: no limit */
+    const char *header;       /* --tenant-header: a request outside /t/ naming a tenant in this
+                                 header goes to it (NULL: none); borrowed */
+    int create_by_admin;      /* --tenant-create admin: only POST /api/admin/tenants/create makes
+                                 a tenant; a request to an unknown one gets 404 TenantNotFound */
     const struct tenant_options *tenant; /* borrowed */
 };
 
@@ -41,7 +48,11 @@ int tenant_name_check(const char *p, size_t n, struct buf *err);
 int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
                  const json_t *env_file, struct buf *err);
 
-/* The server's request handler and head hook (arg: struct tenants). */
+/* The server's request handler and head hook (arg: struct tenants). Besides /t/<name>/… the
+ * handler serves the server-wide routes: GET /api/health, POST /api/admin/deploy and the admin
+ * key's tenant routes (docs/tenants.md): GET|POST /api/admin/tenants (list), POST
+ * /api/admin/tenants/create {name}, POST /api/admin/tenants/delete {name, force?}, GET
+ * /api/admin/tenants/<name>/export (a copy of its database, store_export). */
 void tenants_handle(struct conn *c, struct http_request *req, void *arg);
 int tenants_head(struct conn *c, struct http_request *req, void *arg);
 

@@ -99,6 +99,12 @@ int store_open(const char *path, const struct store_options *opts, struct store 
                struct buf *err);
 void store_close(struct store *s);
 
+/* A consistent copy of the database at db_path (its last committed state, read on a connection
+ * of its own, whether or not a store has it open) written to out_path, which must not exist
+ * (SQLite's VACUUM INTO: a compact copy, not in WAL mode). Blocks until written. 0, or -1 with
+ * err. */
+int store_export(const char *db_path, const char *out_path, struct buf *err);
+
 /* Applies a schema exported by the prelude's defineSchema:
  *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name":"by_x","fields":["x","y.z"]}]}},
  *    "schemaValidation":true}

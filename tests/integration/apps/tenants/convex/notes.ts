@@ -34,3 +34,17 @@ export const later = mutation({
 export const addInternal = internalMutation({ args: { text: v.string() }, handler: (ctx, { text }) => ctx.db.insert("notes", { text }) });
 export const uploadUrl = mutation({ args: {}, handler: (ctx) => ctx.storage.generateUploadUrl() });
 export const fileUrl = query({ args: { id: v.string() }, handler: (ctx, { id }) => ctx.storage.getUrl(id) });
+export const whoami = query({
+  args: {},
+  handler: async (ctx) => {
+    const id = await ctx.auth.getUserIdentity();
+    return id ? { subject: id.subject, tenant: id.tenant ?? null } : null;
+  },
+});
+export const slow = action({
+  args: { ms: v.number() },
+  handler: async (_ctx, { ms }) => {
+    await new Promise((r) => setTimeout(r, ms));
+    return "done";
+  },
+});

@@ -1,0 +1,196 @@
+// `vireo serve|dev --tenants` admin routes (issue 11 item 6): GET|POST /api/admin/tenants (list),
+// POST /api/admin/tenants/create, POST /api/admin/tenants/delete (409 while in use unless force,
+// which closes the tenant's WebSockets), GET /api/admin/tenants/<name>/export (a SQLite copy
+// opened here with the sqlite3 CLI), each refused without the admin key and for bad names; and
+// --tenant-create admin (an unknown tenant is 404 TenantNotFound until created by the route).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { startServer, tempDir, request, SyncConn, runCli } from "./helpers.mjs";
+
+let srv, adm;
+
+before(async () => {
+    srv = await startServer(tempDir("tenants"), { args: ["--tenants", "--action-threads", "1", "--verbose"] });
+    adm = await startServer(tempDir("tenants"), { args: ["--tenants", "--tenant-create", "admin", "--action-threads", "1"] });
+});
+after(async () => {
+    await srv?.stop?.();
+    await adm?.stop?.();
+});
+
+const auth = (s, key = s.adminKey) => ({ headers: { Authorization: `Bearer ${key}` } });
+const admin = (s, method, p, body) => request(s.port, method, p, body, auth(s));
+const call = (s, t, kind, p, args = {}) => request(s.port, "POST", `/t/${t}/api/${kind}`, { path: p, args });
+async function value(s, t, kind, p, args = {}) {
+    const r = await call(s, t, kind, p, args);
+    assert.equal(r.json?.status, "success", `${t} ${p}: ${r.text}`);
+    return r.json.value;
+}
+const tenantDir = (s, t) => path.join(s.dir, ".vireo/data/tenants", t);
+
+test("every tenant admin route needs the admin key (401 without it or with a wrong one)", async () => {
+    const routes = [
+        ["GET", "/api/admin/tenants"],
+        ["POST", "/api/admin/tenants"],
+        ["POST", "/api/admin/tenants/create", { name: "nokey" }],
+        ["POST", "/api/admin/tenants/delete", { name: "nokey" }],
+        ["GET", "/api/admin/tenants/nokey/export"],
+    ];
+    for (const [m, p, body] of routes) {
+        for (const opts of [{}, auth(srv, "0".repeat(64)), auth(srv, srv.adminKey.slice(1))]) {
+            const r = await request(srv.port, m, p, body, opts);
+            assert.equal(r.status, 401, `${m} ${p}: ${r.text}`);
+            assert.equal(r.json.errorCode, "Unauthorized");
+        }
+    }
+    assert.equal(fs.existsSync(tenantDir(srv, "nokey")), false, "nothing was created");
+});
+
+test("create: 201 for a new tenant, 200 for an existing one; bad names and bodies get 400", async () => {
+    let r = await admin(srv, "POST", "/api/admin/tenants/create", { name: "made" });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(r.json, { status: "success", name: "made", created: true });
+    assert.ok(fs.existsSync(path.join(tenantDir(srv, "made"), "shard.db")));
+    r = await admin(srv, "POST", "/api/admin/tenants/create", { name: "made" });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.created, false);
+    for (const name of ["A", "..", "a/b", "-x", "", "a".repeat(64), "a%2e"]) {
+        r = await admin(srv, "POST", "/api/admin/tenants/create", { name });
+        assert.equal(r.status, 400, `${JSON.stringify(name)}: ${r.text}`);
+        assert.equal(r.json.errorCode, "InvalidTenantName", r.text);
+    }
+    for (const body of [{}, { name: 7 }, [1], "not json{"]) {
+        r = await admin(srv, "POST", "/api/admin/tenants/create", body);
+        assert.equal(r.status, 400, r.text);
+        assert.equal(r.json.errorCode, "BadJsonBody", r.text);
+    }
+    r = await admin(srv, "GET", "/api/admin/tenants/create");
+    assert.equal(r.status, 405, r.text);
+    r = await admin(srv, "GET", "/api/admin/tenants/what/ever");
+    assert.equal(r.status, 404, r.text);
+    // the server still serves
+    assert.equal(await value(srv, "made", "mutation", "notes:add", { text: "m" }) !== null, true);
+});
+
+test("list: every tenant with open, bytes on disk and last used, by name; GET and POST", async () => {
+    await value(srv, "list-b", "mutation", "notes:add", { text: "x" });
+    await value(srv, "list-a", "mutation", "notes:add", { text: "y" });
+    const t0 = Date.now();
+    for (const m of ["GET", "POST"]) {
+        const r = await admin(srv, m, "/api/admin/tenants");
+        assert.equal(r.status, 200, r.text);
+        const names = r.json.tenants.map((t) => t.name);
+        assert.deepEqual(names, [...names].sort());
+        for (const n of ["list-a", "list-b", "made"]) assert.ok(names.includes(n), `${n} in ${names}`);
+        const a = r.json.tenants.find((t) => t.name === "list-a");
+        assert.equal(a.open, true);
+        assert.ok(a.bytes > 4096, `bytes ${a.bytes}`);
+        assert.ok(Math.abs(a.lastUsed - t0) < 10000, `lastUsed ${a.lastUsed} vs ${t0}`);
+        assert.ok(r.json.open >= 3 && r.json.maxOpen === 256, r.text);
+    }
+});
+
+test("export: a consistent SQLite copy with the tenant's rows, opened by the sqlite3 CLI", async () => {
+    for (const t of ["exp-a", "exp-b"]) for (let i = 0; i < 3; i++) await value(srv, t, "mutation", "notes:add", { text: `${t}-${i}` });
+    const res = await fetch(`${srv.url}/api/admin/tenants/exp-a/export`, auth(srv));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/vnd.sqlite3");
+    assert.match(res.headers.get("content-disposition"), /filename="exp-a\.sqlite3"/);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    assert.equal(bytes.subarray(0, 16).toString("latin1"), "SQLite format 3\0");
+    const file = path.join(tempDir(), "exp-a.sqlite3");
+    fs.writeFileSync(file, bytes);
+    const sql = (q) => execFileSync("sqlite3", [file, q], { encoding: "utf8" }).trim();
+    assert.equal(sql("PRAGMA integrity_check"), "ok");
+    const num = sql("SELECT num FROM _vr_tables WHERE name = 'notes'");
+    assert.match(num, /^\d+$/);
+    const texts = sql(`SELECT json_extract(j, '$.text') FROM d${num}`).split("\n").sort();
+    assert.deepEqual(texts, ["exp-a-0", "exp-a-1", "exp-a-2"]);
+    // no temporary file is left behind
+    assert.deepEqual(fs.readdirSync(path.join(srv.dir, ".vireo/data/tenants")).filter((f) => f.startsWith(".")), []);
+    // unknown and bad names
+    let r = await admin(srv, "GET", "/api/admin/tenants/nobody-here/export");
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.json.errorCode, "TenantNotFound");
+    r = await admin(srv, "GET", "/api/admin/tenants/Bad/export");
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.errorCode, "InvalidTenantName");
+    r = await admin(srv, "POST", "/api/admin/tenants/exp-a/export");
+    assert.equal(r.status, 405, r.text);
+    assert.equal(fs.existsSync(tenantDir(srv, "nobody-here")), false);
+});
+
+test("delete: removes the folder; the tenant used again is fresh and empty (auto); unknown 404", async () => {
+    await value(srv, "del-a", "mutation", "notes:add", { text: "old" });
+    let r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-a" });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { status: "success", name: "del-a", deleted: true });
+    assert.equal(fs.existsSync(tenantDir(srv, "del-a")), false);
+    assert.ok(!(await admin(srv, "GET", "/api/admin/tenants")).json.tenants.some((t) => t.name === "del-a"));
+    assert.deepEqual(await value(srv, "del-a", "query", "notes:list"), []);
+    r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "never-was" });
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.json.errorCode, "TenantNotFound");
+    r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "../tenants" });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.errorCode, "InvalidTenantName");
+});
+
+test("delete: 409 TenantInUse while a WebSocket is connected; force closes it and deletes", { timeout: 20000 }, async () => {
+    await value(srv, "del-ws", "mutation", "notes:add", { text: "kept?" });
+    const ws = await SyncConn.open(srv.port, { path: "/t/del-ws/api/sync" });
+    await ws.connect();
+    let r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-ws" });
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.json.errorCode, "TenantInUse");
+    assert.match(r.json.errorMessage, /1 WebSocket connections.*"force": true/);
+    assert.ok(fs.existsSync(tenantDir(srv, "del-ws")));
+    assert.deepEqual(await value(srv, "del-ws", "query", "notes:list"), ["kept?"]);
+    r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-ws", force: true });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await ws.waitClose()).code, 1001);
+    assert.equal(fs.existsSync(tenantDir(srv, "del-ws")), false);
+    assert.deepEqual(await value(srv, "del-ws", "query", "notes:list"), []);
+});
+
+test("delete: a running action makes the tenant in use (409); force closes it once its sockets are gone, the action's caller gets an answer", { timeout: 20000 }, async () => {
+    await value(srv, "del-act", "mutation", "notes:add", { text: "x" });
+    const running = call(srv, "del-act", "action", "notes:slow", { ms: 1500 });
+    await new Promise((r) => setTimeout(r, 200));
+    let r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-act" });
+    assert.equal(r.status, 409, r.text);
+    assert.match(r.json.errorMessage, /0 WebSocket connections, 1 actions/);
+    r = await admin(srv, "POST", "/api/admin/tenants/delete", { name: "del-act", force: true });
+    assert.equal(r.status, 200, r.text);
+    const ans = await running;
+    assert.ok(ans.status === 200 || ans.status >= 500, `the action's caller got ${ans.status} ${ans.text}`);
+    assert.equal(fs.existsSync(tenantDir(srv, "del-act")), false);
+    assert.deepEqual(await value(srv, "del-act", "query", "notes:list"), []);
+});
+
+test("--tenant-create admin: an unknown tenant is 404 TenantNotFound until created; deleted, 404 again", async () => {
+    let r = await call(adm, "adm-a", "query", "notes:list");
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.json.errorCode, "TenantNotFound");
+    assert.equal(fs.existsSync(tenantDir(adm, "adm-a")), false);
+    r = await request(adm.port, "GET", "/t/adm-a/api/sync");
+    assert.equal(r.status, 404, r.text);
+    r = await admin(adm, "POST", "/api/admin/tenants/create", { name: "adm-a" });
+    assert.equal(r.status, 201, r.text);
+    await value(adm, "adm-a", "mutation", "notes:add", { text: "hi" });
+    assert.deepEqual(await value(adm, "adm-a", "query", "notes:list"), ["hi"]);
+    r = await admin(adm, "POST", "/api/admin/tenants/delete", { name: "adm-a" });
+    assert.equal(r.status, 200, r.text);
+    r = await call(adm, "adm-a", "query", "notes:list");
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.json.errorCode, "TenantNotFound");
+});
+
+test("--tenant-create needs auto or admin", async () => {
+    const r = await runCli(["serve", "--tenants", "--tenant-create", "sometimes", tempDir("tenants")]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--tenant-create needs auto or admin/);
+});
