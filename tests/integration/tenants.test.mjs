@@ -264,6 +264,8 @@ test("100 tenants opened (one call each) and idled out: each created, RSS back n
     const mb = (n) => (n / 1048576).toFixed(1);
     console.log(`# ${N} tenants: RSS before ${mb(before)} MiB, peak ${mb(peak)} MiB, after idle-out ${mb(afterRss)} MiB`);
     assert.equal(fs.readdirSync(path.join(srv.dir, ".vireo/data/tenants")).filter((d) => d.startsWith("many-")).length, N);
-    // closed tenants give their memory back (allocator slack aside): not N times a tenant's ~14 MB
-    assert.ok(afterRss < before + 48 * 1048576, `RSS after idle-out ${mb(afterRss)} MiB vs ${mb(before)} MiB before`);
+    // closed tenants give their memory back (allocator slack aside): not N times a tenant's ~14 MB.
+    // Not under ASan, whose quarantine keeps freed memory on purpose (64 MiB in our runs).
+    if (!ASAN)
+        assert.ok(afterRss < before + 48 * 1048576, `RSS after idle-out ${mb(afterRss)} MiB vs ${mb(before)} MiB before`);
 });
