@@ -98,6 +98,8 @@ static int jwk_bytes(const json_t *jwk, const char *name, size_t want, unsigned 
     const json_t *v = json_object_get(jwk, name);
     const char *s = json_string_value(v);
     if (!s || b64url_decode(s, json_string_length(v), out, len) < 0 || *len == 0) {
+        vr_free(*out); /* an empty member decodes (to nothing): it is refused all the same */
+        *out = NULL;
         buf_appendf(err, "member `%s` is not base64url", name);
         return -1;
     }

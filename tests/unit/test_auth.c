@@ -296,6 +296,9 @@ TEST(jwks_keys)
     *y = *y == 'A' ? 'B' : 'A';
     CHECK_EQ_INT(add(ks, j.data, NULL), -1);
     CHECK(strstr(err.data, "not on the P-256 curve"));
+    /* an empty member (decodes to nothing: refused, its buffer freed — a leak the fuzzer found) */
+    CHECK_EQ_INT(add(ks, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"\"}]}", NULL), -1);
+    CHECK(strstr(err.data, "member `x` is not base64url"));
     /* a bad coordinate length */
     CHECK_EQ_INT(add(ks, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}]}", NULL), -1);
     CHECK(strstr(err.data, "holds 3 bytes, not 32"));
