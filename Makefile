@@ -28,9 +28,11 @@ CFLAGS   += -std=gnu11 -D_GNU_SOURCE -g $(OPT) $(WARN) $(SANFLAGS) -Isrc -I$(BUI
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm -lpthread
 
+# the npm polyfills the binary embeds (src/js/polyfill/<name>.js; rules below)
+POLYFILLS := url immer
 LIB_SRC  := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/prelude.o $(BUILD)/gen/client_js.o \
-            $(BUILD)/gen/codegen_types.o $(BUILD)/gen/polyfill_url.o
+            $(BUILD)/gen/codegen_types.o $(POLYFILLS:%=$(BUILD)/gen/polyfill_%.o)
 PRELUDE  := $(sort $(wildcard src/js/prelude/*.js))
 CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -85,13 +87,15 @@ $(BUILD)/gen/prelude.c: $(PRELUDE) $(BUILD)/tools/embed
 # Web API polyfills from npm (src/js/polyfill/<name>.js entries; docs/functions.md "Web APIs"),
 # bundled by esbuild (tools/bundle_polyfill.mjs) into scripts the binary embeds apart from the
 # prelude, which evaluates one on the first use of its API (src/js/native_polyfill.c).
-$(BUILD)/gen/polyfill_url.js: src/js/polyfill/url.js src/js/polyfill/domain_to_ascii.js \
-                              tools/bundle_polyfill.mjs node_modules/.installed
+POLYFILL_C := $(POLYFILLS:%=$(BUILD)/gen/polyfill_%.c)
+$(BUILD)/gen/polyfill_url.js: src/js/polyfill/domain_to_ascii.js
+$(BUILD)/gen/polyfill_%.js: src/js/polyfill/%.js tools/bundle_polyfill.mjs node_modules/.installed
 	@mkdir -p $(dir $@)
-	node tools/bundle_polyfill.mjs $< $@.tmp urlPolyfill && mv $@.tmp $@
-$(BUILD)/gen/polyfill_url.c: $(BUILD)/gen/polyfill_url.js $(BUILD)/tools/embed
-	$(BUILD)/tools/embed vr_polyfill_url_js $< > $@.tmp && mv $@.tmp $@
-$(BUILD)/gen/polyfill_url.o: $(BUILD)/gen/polyfill_url.c
+	node tools/bundle_polyfill.mjs $< $@.tmp $*Polyfill && mv $@.tmp $@
+$(BUILD)/gen/polyfill_%.c: $(BUILD)/gen/polyfill_%.js $(BUILD)/tools/embed
+	$(BUILD)/tools/embed vr_polyfill_$*_js $< > $@.tmp && mv $@.tmp $@
+.PRECIOUS: $(BUILD)/gen/polyfill_%.js $(BUILD)/gen/polyfill_%.c
+$(BUILD)/gen/polyfill_%.o: $(BUILD)/gen/polyfill_%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/gen/prelude.o: $(BUILD)/gen/prelude.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -151,11 +155,11 @@ FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
 FUZZ_INCLUDES_fuzz_convex_sync := src/proto/convex_sync.c
 build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
-             $(BUILD)/gen/codegen_types.c $(BUILD)/gen/polyfill_url.c
+             $(BUILD)/gen/codegen_types.c $(POLYFILL_C)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
 		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
-		$(BUILD)/gen/client_js.c $(BUILD)/gen/codegen_types.c $(BUILD)/gen/polyfill_url.c \
+		$(BUILD)/gen/client_js.c $(BUILD)/gen/codegen_types.c $(POLYFILL_C) \
 		$(PKG_LIBS) -lm -lpthread
 fuzz: test-deps $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)

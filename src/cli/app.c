@@ -476,7 +476,8 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
     struct app_modules mods = { 0 };
     int ret = -1;
     char esbuild[4096], entry_path[4400], bundle_path[4400];
-    char alias_values[4400], alias_server[4400], alias_browser[4400], alias_vireo[4400];
+    char alias_values[4400], alias_server[4400], alias_browser[4400], alias_vireo[4400],
+        alias_zocket[4400];
 
     if (app_check_functions(p, err) < 0)
         goto out;
@@ -537,6 +538,8 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
              p->state);
     snprintf(alias_vireo, sizeof alias_vireo, "--alias:vireo/server=%s/shims/vireo-server.js",
              p->state);
+    snprintf(alias_zocket, sizeof alias_zocket, "--alias:@zocket/core=%s/shims/zocket-core.js",
+             p->state);
     /* resolved as Convex's bundler resolves for its default runtime: the browser platform with
      * the "convex" and "module" conditions (a package's browser build, never its node one) and
      * NODE_ENV "production" */
@@ -545,7 +548,7 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
                      "--define:process.env.NODE_ENV=\"production\"", "--target=es2022",
                      "--log-level=warning",
                      "--color=false", "--log-override:import-is-undefined=silent",
-                     alias_values, alias_server, alias_browser, alias_vireo,
+                     alias_values, alias_server, alias_browser, alias_vireo, alias_zocket,
                      "--sourcemap=inline", "--sources-content=false",
                      "--outfile=.vireo/bundle.js", NULL };
     r = run_capture(argv, p->root, &out);

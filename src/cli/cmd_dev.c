@@ -114,6 +114,9 @@ static const char dev_usage[] =
     "                     to open another (default 256)\n"
     "  --max-tenants N    tenants on disk before a new name gets 507 (default 100000)\n"
     "  --tenant-idle-ms N close a tenant unused this long (default 300000; 0: never)\n"
+    "  --actor-idle-ms N  deactivate an actor instance no connection touches after this long\n"
+    "                     (onDeactivate, then out of memory; default 60000)\n"
+    "  --max-actors-per-connection N  actor instances one connection may touch (default 1000)\n"
     "  --max-connections-per-tenant N  sync WebSockets per tenant; past it an upgrade gets 429\n"
     "                     TenantConnectionLimit (default 100; 0: no limit)\n"
     "  --max-messages-per-second N  messages per second on one sync connection (a burst of twice\n"
@@ -338,6 +341,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
+    unsigned long actor_idle_ms = 60000, max_actors_per_conn = 1000;
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
     int tenants_mode = 0, tenant_create_admin = 0;
     const char *tenant_header = NULL, *tenant_claim = NULL;
@@ -403,6 +407,9 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--max-messages-per-second", &max_msgs_per_s, 0, 1000000, "a number" },
         { "--tenant-idle-ms", &tenant_idle_ms, 0, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
+        { "--actor-idle-ms", &actor_idle_ms, 100, 7ul * 24 * 3600 * 1000,
+          "a number of milliseconds" },
+        { "--max-actors-per-connection", &max_actors_per_conn, 1, 1000000, "a number" },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -601,6 +608,11 @@ int cmd_dev(int argc, char **argv, int watch)
                                           (uint32_t)(max_msgs_per_s != ULONG_MAX ? max_msgs_per_s
                                                      : tenants_mode           ? 50
                                                                               : 0) };
+    to->actors = (struct actors_options){ .max_message = max_message,
+                                          .max_messages_per_second =
+                                              to->sync.max_messages_per_second,
+                                          .max_instances_per_conn = max_actors_per_conn,
+                                          .idle_ms = (uint32_t)actor_idle_ms };
     to->api.admin_key = admin_key;
     to->tenant_claim = tenant_claim;
     snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);

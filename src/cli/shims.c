@@ -1,6 +1,6 @@
-/* shims: the modules the bundle resolves `convex/values`, `convex/server`, `convex/browser` and
- * `vireo/server` to (esbuild --alias, see app_bundle), written under root/.vireo/shims/ and never
- * into the app's own folders. Each re-exports names of globalThis.__vireo, which the prelude
+/* shims: the modules the bundle resolves `convex/values`, `convex/server`, `convex/browser`,
+ * `vireo/server` and `@zocket/core` to (esbuild --alias, see app_bundle), written under
+ * root/.vireo/shims/ and never into the app's own folders. Each re-exports names of globalThis.__vireo, which the prelude
  * sets before the bundle runs; the names are every runtime export of the `convex` package
  * version pinned in package.json (src/js/prelude/55_convex.js has the values). */
 #include <errno.h>
@@ -44,6 +44,12 @@ static const char shim_vireo_server[] =
     "  httpAction, defineSchema, defineTable, v, VireoError, ConvexError,\n"
     "} = globalThis.__vireo;\n";
 
+/* Zocket's server package, for apps that define live actors (docs/actors.md) */
+static const char shim_zocket_core[] =
+    SHIM_HEAD
+    "export const { actor, middleware, createApp, setup, MiddlewareBuilder } =\n"
+    "  globalThis.__vireo.zocket;\n";
+
 int app_write_shims(const struct app_paths *p, struct buf *err)
 {
     static const struct {
@@ -51,7 +57,8 @@ int app_write_shims(const struct app_paths *p, struct buf *err)
     } shims[] = { { "values.js", shim_values },
                   { "server.js", shim_server },
                   { "browser.js", shim_browser },
-                  { "vireo-server.js", shim_vireo_server } };
+                  { "vireo-server.js", shim_vireo_server },
+                  { "zocket-core.js", shim_zocket_core } };
     char dir[4400], path[4500];
     snprintf(dir, sizeof dir, "%s/shims", p->state);
     int r = mkdir_p(dir, 0700);

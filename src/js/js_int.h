@@ -38,6 +38,7 @@ struct js_cursor {
 
 struct js_runtime {
     char *crons; /* the crons.ts jobs as JSON (js_runtime_crons), or NULL */
+    char *actors;      /* the actors of the app ({name: {methods, events}} JSON), or NULL */
     char *auth_config; /* auth.config's default export as JSON (js_runtime_auth_config), or NULL */
     struct store *store;
     struct js_options opts;

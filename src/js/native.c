@@ -15,6 +15,7 @@
 #include "base/mem.h"
 #include "js/js_int.h"
 #include "store/store.h"
+#include "store/validator.h"
 
 #include "base/banned.h"
 
@@ -529,6 +530,88 @@ static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     return JSValueMakeUndefined(ctx);
 }
 
+/* native.actorSave(docId|null, json) -> id: stores an actor instance's document (47_actors.js) in
+ * the system table `_actors`, which app code cannot write; a docId must be one of its own. */
+static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct store_txn *t = need_txn(ctx, rt, "actor state", exc);
+    int has_id = argc > 0 && JSValueIsString(ctx, argv[0]);
+    if (!t || (has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0) ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "actor document", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s3);
+    if (!has_id) {
+        char id[STORE_ID_LEN + 1];
+        if (store_insert(t, STORE_ACTOR_TABLE, rt->s2.data, rt->s2.len, id, &rt->s3) < 0)
+            return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+        return make_str(ctx, id);
+    }
+    const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
+    if (!tb || strcmp(tb, STORE_ACTOR_TABLE))
+        return throwf(ctx, exc, "InternalError", "actorSave: `%s` is not an actor document",
+                      rt->s1.data);
+    if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    return argv[0];
+}
+
+/* native.actorDelete(docId): removes an actor instance's stored state (ActorManager.destroy). */
+static JSValueRef n_actor_delete(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                 const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct store_txn *t = need_txn(ctx, rt, "actor state", exc);
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
+    if (!tb || strcmp(tb, STORE_ACTOR_TABLE))
+        return throwf(ctx, exc, "InternalError", "actorDelete: `%s` is not an actor document",
+                      rt->s1.data);
+    buf_reset(&rt->s3);
+    if (store_delete(t, rt->s1.data, rt->s1.len, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    return JSValueMakeUndefined(ctx);
+}
+
+static const char *validate_id_table(void *arg, const char *id, size_t len)
+{
+    return store_id_table(arg, id, len);
+}
+
+/* native.validate(validatorJson, valueJson) -> null, or the message of the first mismatch: the
+ * Standard Schema face of v.* validators (20_validators.js), checked by the one C validator. */
+static JSValueRef n_validate(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                             const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (str_arg(ctx, argc, argv, 0, &rt->s1, "validator", exc) < 0 ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "value", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    json_t *vd = json_loadb(rt->s1.data, rt->s1.len, 0, NULL);
+    json_t *val = json_loadb(rt->s2.data, rt->s2.len,
+                             JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+    JSValueRef ret;
+    if (!vd || !val) {
+        ret = throwf(ctx, exc, "InternalError", "validate: malformed %s",
+                     vd ? "value" : "validator");
+    } else {
+        struct validator_ctx vctx = { .what = "value",
+                                      .id_table = rt->store ? validate_id_table : NULL,
+                                      .id_table_arg = rt->store };
+        buf_reset(&rt->s3);
+        ret = validator_check(&vctx, vd, val, &rt->s3) == 0 ? JSValueMakeNull(ctx)
+                                                             : make_str(ctx, rt->s3.data);
+    }
+    json_decref(vd);
+    json_decref(val);
+    return ret;
+}
+
 /* native.idTable(id) -> table name or null */
 static JSValueRef n_id_table(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                              const JSValueRef argv[], JSValueRef *exc)
@@ -924,6 +1007,9 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "opCancel", n_op_cancel },
         { "checkReturns", n_check_returns },
         { "schedule", n_schedule },
+        { "actorSave", n_actor_save },
+        { "actorDelete", n_actor_delete },
+        { "validate", n_validate },
         { "cancelJob", n_cancel_job },
     };
     pthread_once(&native_class_once, native_class_create);

@@ -12,6 +12,8 @@
 
 extern const char vr_polyfill_url_js[];
 extern const size_t vr_polyfill_url_js_len;
+extern const char vr_polyfill_immer_js[];
+extern const size_t vr_polyfill_immer_js_len;
 
 static const struct {
     const char *name;
@@ -19,6 +21,7 @@ static const struct {
     const size_t *len;
 } polyfills[] = {
     { "url", vr_polyfill_url_js, &vr_polyfill_url_js_len },
+    { "immer", vr_polyfill_immer_js, &vr_polyfill_immer_js_len },
 };
 
 /* native.polyfill(name) -> the script's value (a function) */

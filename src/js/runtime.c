@@ -643,6 +643,25 @@ static JSValueRef eval(struct js_runtime *rt, const char *src, const char *url)
     return exc;
 }
 
+/* A string property of load()'s answer, copied into *out (NULL when absent). 0, or -1 with
+ * too_large in err. */
+static int take_text(struct js_runtime *rt, JSObjectRef info, const char *name, char **out,
+                     const char *too_large, struct buf *err)
+{
+    JSValueRef v = get_prop(rt->ctx, info, name);
+    if (!JSValueIsString(rt->ctx, v))
+        return 0;
+    JSValueRef ignored = NULL;
+    struct buf t = BUF_INIT(JS_VALUE_MAX);
+    int r = js_to_buf(rt->ctx, v, &t, &ignored);
+    if (r == 0)
+        *out = vr_strndup(t.data, t.len);
+    else
+        buf_append_str(err, too_large);
+    buf_release(&t);
+    return r < 0 ? -1 : 0;
+}
+
 static int register_functions(struct js_runtime *rt, JSObjectRef info, struct buf *err)
 {
     JSContextRef ctx = rt->ctx;
@@ -837,28 +856,13 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
             goto out;
         }
     }
-    JSValueRef cv = get_prop(rt->ctx, (JSObjectRef)info, "crons");
-    if (JSValueIsString(rt->ctx, cv)) {
-        struct buf crons = BUF_INIT(JS_VALUE_MAX);
-        if (js_to_buf(rt->ctx, cv, &crons, &ignored) < 0) {
-            buf_release(&crons);
-            buf_append_str(err, "crons.ts: the cron jobs are too large");
-            goto out;
-        }
-        rt->crons = vr_strndup(crons.data, crons.len);
-        buf_release(&crons);
-    }
-    JSValueRef av = get_prop(rt->ctx, (JSObjectRef)info, "authConfig");
-    if (JSValueIsString(rt->ctx, av)) {
-        struct buf ac = BUF_INIT(JS_VALUE_MAX);
-        if (js_to_buf(rt->ctx, av, &ac, &ignored) < 0) {
-            buf_release(&ac);
-            buf_append_str(err, "auth.config: the configuration is too large");
-            goto out;
-        }
-        rt->auth_config = vr_strndup(ac.data, ac.len);
-        buf_release(&ac);
-    }
+    if (take_text(rt, (JSObjectRef)info, "crons", &rt->crons,
+                  "crons.ts: the cron jobs are too large", err) < 0 ||
+        take_text(rt, (JSObjectRef)info, "authConfig", &rt->auth_config,
+                  "auth.config: the configuration is too large", err) < 0 ||
+        take_text(rt, (JSObjectRef)info, "actors", &rt->actors,
+                  "actors: the list of actors is too large", err) < 0)
+        goto out;
     JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
     if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
         buf_append_str(err, "schema is too large");
@@ -909,6 +913,7 @@ void js_runtime_free(struct js_runtime *rt)
     js_exec_free_all(rt);
     vr_free(rt->crons);
     vr_free(rt->auth_config);
+    vr_free(rt->actors);
     if (rt->ctx)
         JSGlobalContextRelease(rt->ctx);
     if (rt->group)
@@ -1215,6 +1220,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         res->version = cur_version(rt);
     }
     return res->status == JS_OK ? 0 : -1;
+}
+
+const char *js_runtime_actors(const struct js_runtime *rt)
+{
+    return rt->actors;
 }
 
 const char *js_runtime_auth_config(const struct js_runtime *rt)

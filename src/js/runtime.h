@@ -150,6 +150,11 @@ void js_result_log_json(const struct js_result *r, struct buf *out);
 /* The cron jobs crons.ts's default export defines, as JSON ({name: {name: "mod:fn", args:
  * [args], schedule}}: Convex's Crons.crons), or NULL when the app has no crons.ts. */
 const char *js_runtime_crons(const struct js_runtime *rt);
+/* The app's actors (every AppDef a module exports, src/js/prelude/47_actors.js) as JSON
+ * {name: {methods: [...], events: [...]}}, or NULL when it has none. They run as the internal
+ * mutation JS_ACTORS_RUN_PATH (proto/actors.c drives it). */
+#define JS_ACTORS_RUN_PATH "_system/actors:run"
+const char *js_runtime_actors(const struct js_runtime *rt);
 /* auth.config's default export as JSON ({"providers": [...]}), or NULL when the app has none. */
 const char *js_runtime_auth_config(const struct js_runtime *rt);
 

@@ -28,6 +28,7 @@
 #include "proto/http_storage.h"
 #include "proto/deploy.h"
 #include "proto/static_client.h"
+#include "proto/actors.h"
 #include "proto/reply.h"
 #include "proto/convex_sync.h"
 #include "proto/sync.h"
@@ -935,6 +936,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (api->sync && slice_eq_str(path, "/api/sync")) {
         sync_accept(api->sync, c, req);
+        return;
+    }
+    if (api->actors && slice_eq_str(path, "/api/actors")) {
+        actors_accept(api->actors, c, req);
         return;
     }
     if (api->sync && convex_sync_path(path.p, path.len)) {

@@ -12,12 +12,14 @@
 #include "proto/shard.h"
 
 struct sync;
+struct actors;
 struct http_deferred;
 struct http_auth_hold;
 
 struct http_api {
     struct shard *shard;
     struct sync *sync;      /* serves GET /api/sync; borrowed */
+    struct actors *actors;  /* serves GET /api/actors (proto/actors.h); borrowed; NULL: none */
     struct server *server;  /* for /api/metrics' connection figures (may be NULL); borrowed */
     char *admin_key;        /* required for the admin routes: a buffer of 65 bytes, replaced
                                in place by POST /api/admin/rotate-key; borrowed */

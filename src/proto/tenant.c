@@ -69,9 +69,11 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
         return NULL;
     }
     t->sync = sync_new(loop, t->shard, &opts->sync);
+    t->actors = actors_new(loop, t->shard, &opts->actors);
     t->api = opts->api;
     t->api.shard = t->shard;
     t->api.sync = t->sync;
+    t->api.actors = t->actors;
     t->idempotency_ms = opts->idempotency_ms;
     t->job_retention_ms = opts->job_retention_ms;
     timer_init(&t->prune_timer, prune_fire, t);
@@ -93,6 +95,7 @@ int tenant_flush(struct tenant *t)
     int failed = shard_commit(t->shard, &err) < 0;
     buf_release(&err);
     sync_flush(t->sync, failed);
+    actors_flush(t->actors, failed);
     http_api_flush(&t->api, failed);
     action_pool_flush(t->actions, failed);
     if (t->jobs)
@@ -104,11 +107,13 @@ void tenant_stop(struct tenant *t)
 {
     action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
     jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */
+    actors_stop(t->actors);       /* closing sockets run no onDisconnect */
 }
 
 int tenant_busy(const struct tenant *t)
 {
     return (t->sync && sync_stats(t->sync)->sockets) ||
+           (t->actors && actors_stats(t->actors)->sockets) ||
            (t->actions && action_pool_pending(t->actions)) || t->api.n_deferred ||
            t->api.auth_holds || t->api.uploads || t->shard->batch_open;
 }
@@ -139,6 +144,8 @@ void tenant_close_end(struct tenant *t)
 {
     sync_free(t->sync);
     t->sync = NULL;
+    actors_free(t->actors);
+    t->actors = NULL;
     http_api_release(&t->api, t->lost);
     auth_keys_free(t->shard->auth); /* its fetches run on the loop */
     t->shard->auth = NULL;

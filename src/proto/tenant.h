@@ -9,6 +9,7 @@
 
 #include "net/loop.h"
 #include "proto/actions.h"
+#include "proto/actors.h"
 #include "proto/http_api.h"
 #include "proto/jobs.h"
 #include "proto/shard.h"
@@ -22,6 +23,7 @@ struct tenant_options {
     struct action_pool_options actions;
     struct jobs_options jobs;
     struct sync_options sync;
+    struct actors_options actors;
     double idempotency_ms;       /* idempotency records kept this long */
     double job_retention_ms;     /* finished scheduled functions kept this long */
     struct shard_jwt_secret jwt_secret;
@@ -42,6 +44,7 @@ struct tenant {
     struct action_pool *actions;
     struct jobs *jobs;
     struct sync *sync;
+    struct actors *actors;       /* live actors over /api/actors */
     struct http_api api;         /* the server's handler argument for this tenant's requests */
     struct timer prune_timer;
     struct timer job_prune_timer;

@@ -348,7 +348,7 @@ int st_table_create(struct store *s, const char *name, struct st_table **out, st
     char sql[256];
     sqlite3_stmt *st = NULL;
     if (!st_name_ok(name) && strcmp(name, STORE_SCHED_TABLE) &&
-        strcmp(name, STORE_STORAGE_TABLE)) {
+        strcmp(name, STORE_STORAGE_TABLE) && strcmp(name, STORE_ACTOR_TABLE)) {
         buf_reset(err);
         buf_appendf(err, "invalid table name `%.64s`: use letters, digits and '_', starting with "
                          "a letter",
@@ -512,7 +512,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     sqlite3_finalize(st);
     if (st_search_init(s, err) < 0 || st_catalog_load(s, err) < 0 ||
         st_search_migrate(s, err) < 0 || st_sched_ensure(s, err) < 0 ||
-        st_storage_ensure(s, err) < 0 || st_page_key_load(s, err) < 0)
+        st_storage_ensure(s, err) < 0 || st_actor_ensure(s, err) < 0 ||
+        st_page_key_load(s, err) < 0)
         goto fail;
     if (strcmp(path, ":memory:") && st_ckpt_start(s, path, err) < 0)
         goto fail;

@@ -332,6 +332,13 @@ int store_storage_insert(struct store_txn *t, const char *sha256_b64, uint64_t s
                          const char *content_type, char id_out[STORE_ID_LEN + 1], struct buf *err);
 int store_storage_secret(struct store *s, unsigned char out[STORE_STORAGE_SECRET_LEN],
                          struct buf *err);
+/* Actors (store_actor.c): the system table `_actors`, created by store_open, one document
+ * {name, actorId, state: <JSON text>} per actor instance whose state was stored, found through
+ * the index `by_actor` on (name, actorId); written only by the actor runtime (js/native_actor.c),
+ * never by app code. */
+#define STORE_ACTOR_TABLE "_actors"
+#define STORE_ACTOR_INDEX "by_actor"
+
 /* Upload tokens (the `token` of an upload URL): a random nonce and an expiry time, signed with
  * the storage secret (HMAC-SHA256). store_storage_token appends a new one to out (URL-safe).
  * store_storage_token_check: 0 when tok is one this database signed and not expired (its nonce

@@ -185,5 +185,6 @@ const json_t *st_lookup_path(const json_t *doc, const char *path);
 int st_sched_ensure(struct store *s, struct buf *err);
 /* store_storage.c: creates the _storage system table and the storage secret if missing. */
 int st_storage_ensure(struct store *s, struct buf *err);
+int st_actor_ensure(struct store *s, struct buf *err); /* store_actor.c */
 
 #endif

@@ -393,9 +393,10 @@ async function nestedExec(kind, path, argsText, identityText) {
 /* identityText: the call's identity (makeAuth); an action's nested calls run with it. */
 function makeCtx(kind, identityText) {
     const auth = makeAuth(identityText);
-    if (kind === QUERY) return { db: reader, auth, storage: storageReader };
+    if (kind === QUERY) return { db: reader, auth, storage: storageReader, actors: actorReader };
     if (kind === MUTATION)
-        return { db: writer, auth, storage: storageWriter, scheduler: mutationScheduler };
+        return { db: writer, auth, storage: storageWriter, scheduler: mutationScheduler,
+                 actors: actorReader };
     return {
         auth,
         storage: storageAction,
@@ -479,6 +480,7 @@ function load() {
     let httpRoutes = null;
     let crons = null;
     loadedRouter = null;
+    actorsLoadBegin();
     for (const mod of Object.keys(modules)) {
         const exports = modules[mod];
         if (exports === null || (typeof exports !== "object" && typeof exports !== "function"))
@@ -490,7 +492,10 @@ function load() {
         }
         for (const name of Object.keys(exports)) {
             const info = registry.get(exports[name]);
-            if (!info) continue;
+            if (!info) {
+                actorsLoadAdd(exports[name], `${mod}:${name}`);
+                continue;
+            }
             const add = (path) => {
                 const args = info.args ? info.args.json : null;
                 const returns = info.returns ? info.returns.json : null;
@@ -537,7 +542,8 @@ function load() {
             throw new Error("auth.config: the default export must be {providers: [...]}");
     }
     return { functions: JSON.stringify(functions), schema, handlers, crons, authConfig,
-             httpRoutes: httpRoutes ? JSON.stringify(httpRoutes) : null };
+             httpRoutes: httpRoutes ? JSON.stringify(httpRoutes) : null,
+             actors: actorsLoadEnd() };
 }
 
 globalThis.__vireo = Object.freeze({
@@ -557,6 +563,7 @@ globalThis.__vireo = Object.freeze({
     anyApi: makeReference([]),
     getFunctionName,
     compareValues,
+    zocket: Object.freeze({ actor, middleware, createApp, setup, MiddlewareBuilder }),
 });
 
 Object.defineProperty(globalThis, "__vr_internal", {

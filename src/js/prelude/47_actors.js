@@ -1,0 +1,497 @@
+/* actors: Zocket's live actors (docs/actors.md). The definition API (`actor`, `middleware`,
+ * `createApp`, `setup`, exported to apps as `@zocket/core`), and the runtime the server drives
+ * (src/proto/actors.c) through the internal mutation `_system/actors:run`, one operation per
+ * call: an rpc, a connection's first touch (onConnect) or its end (onDisconnect), a snapshot,
+ * a deactivation. An instance's state stays in this runtime between calls (it is "hot"); each
+ * change is an Immer draft finished into Immer's own patches, and the new state is stored as
+ * JSON text in the system table `_actors` in the same transaction as the method's ctx.db
+ * writes. A call returns what the server sends once that transaction's batch is on disk: the
+ * state patch to every state subscriber, then the events, then the rpc's result. A call that
+ * throws changes nothing: its transaction rolls back and every instance it touched gets its
+ * state from before the call back. */
+
+const ACTORS_RUN_PATH = "_system/actors:run";
+const ACTOR_TAG = "ActorDef", APP_TAG = "AppDef";
+const ACTOR_NAME_MAX = 128, ACTOR_ID_MAX = 512;
+const ACTOR_CONFIG_KEYS = ["state", "methods", "events", "onActivate", "onDeactivate",
+    "onConnect", "onDisconnect", "_middlewares"];
+
+/* An error whose message is Zocket's exact text ("Unknown actor: chat"): the rpc:result's error
+ * is the message alone. */
+function actorError(message, code) {
+    const e = new Error(message);
+    e.code = code;
+    return e;
+}
+
+function isSchema(x) {
+    return x instanceof Validator || (x !== null && (typeof x === "object" ||
+        typeof x === "function") && x["~standard"] !== undefined &&
+        typeof x["~standard"].validate === "function");
+}
+
+function checkActorConfig(config, where) {
+    if (config === null || typeof config !== "object")
+        throw new TypeError(`${where}: expected an object {state, methods, ...}`);
+    for (const k of Object.keys(config))
+        if (!ACTOR_CONFIG_KEYS.includes(k))
+            throw new TypeError(`${where}: unknown option \`${k}\` (options: ` +
+                `${ACTOR_CONFIG_KEYS.slice(0, -1).join(", ")})`);
+    if (!isSchema(config.state))
+        throw new TypeError(`${where}: \`state\` must be a schema (a Standard Schema such as ` +
+            "z.object({...}), or a v.* validator)");
+    if (config.methods === null || typeof config.methods !== "object")
+        throw new TypeError(`${where}: \`methods\` must be an object of {handler, input?}`);
+    for (const m of Object.keys(config.methods)) {
+        const d = config.methods[m];
+        if (d === null || typeof d !== "object" || typeof d.handler !== "function")
+            throw new TypeError(`${where}: method \`${m}\` needs a \`handler\` function`);
+        if (d.input !== undefined && !isSchema(d.input))
+            throw new TypeError(`${where}: method \`${m}\`'s \`input\` must be a schema`);
+    }
+    if (config.events !== undefined) {
+        if (config.events === null || typeof config.events !== "object")
+            throw new TypeError(`${where}: \`events\` must be an object of schemas`);
+        for (const ev of Object.keys(config.events))
+            if (!isSchema(config.events[ev]))
+                throw new TypeError(`${where}: event \`${ev}\` must be a schema`);
+    }
+    for (const h of ["onActivate", "onDeactivate", "onConnect", "onDisconnect"])
+        if (config[h] !== undefined && typeof config[h] !== "function")
+            throw new TypeError(`${where}: \`${h}\` must be a function`);
+}
+
+function actor(config) {
+    checkActorConfig(config, "actor()");
+    return Object.freeze({ _tag: ACTOR_TAG, config });
+}
+
+class MiddlewareBuilder {
+    constructor(middlewares) {
+        this._middlewares = Object.freeze(middlewares || []);
+        Object.freeze(this);
+    }
+
+    use(fn) {
+        if (typeof fn !== "function")
+            throw new TypeError("middleware().use(): expected a function");
+        return new MiddlewareBuilder([...this._middlewares, fn]);
+    }
+
+    actor(config) {
+        checkActorConfig(config, "middleware().actor()");
+        return Object.freeze({ _tag: ACTOR_TAG,
+                               config: { ...config, _middlewares: this._middlewares } });
+    }
+}
+
+function middleware() { return new MiddlewareBuilder([]); }
+
+function createApp(opts) {
+    const actors = opts && opts.actors;
+    if (actors === null || typeof actors !== "object")
+        throw new TypeError("createApp(): expected {actors: {name: actor(...), ...}}");
+    for (const name of Object.keys(actors)) {
+        const d = actors[name];
+        if (d === null || typeof d !== "object" || d._tag !== ACTOR_TAG)
+            throw new TypeError(`createApp(): \`${name}\` is not an actor (made with actor() ` +
+                "or middleware().actor())");
+        if (name === "" || name.length > ACTOR_NAME_MAX || name.includes("\u0000"))
+            throw new TypeError(`createApp(): actor name \`${name}\` must have 1 to ` +
+                `${ACTOR_NAME_MAX} characters`);
+    }
+    return Object.freeze({ _tag: APP_TAG, actors: Object.freeze({ ...actors }) });
+}
+
+function setup(opts) {
+    if (opts === null || typeof opts !== "object")
+        throw new TypeError("setup(): expected {use: {name: actor(...), ...}}");
+    return createApp({ actors: opts.use });
+}
+
+/* ---- loading: every exported AppDef of every module ---- */
+
+let actorDefs = new Map(); /* name -> ActorDef of the running version */
+const hotActors = new Map(); /* name + "\0" + id -> instance */
+let immer = null;
+
+function actorsLoadBegin() { actorDefs = new Map(); }
+
+function actorsLoadAdd(value, where) {
+    if (value === null || typeof value !== "object" || value._tag !== APP_TAG) return;
+    for (const name of Object.keys(value.actors)) {
+        const prev = actorDefs.get(name);
+        if (prev !== undefined && prev.def !== value.actors[name])
+            throw new Error(`actors: two different actors are named \`${name}\` (${prev.where} ` +
+                `and ${where})`);
+        actorDefs.set(name, { def: value.actors[name], where });
+    }
+}
+
+/* The running version's actors for the server, as JSON {name: {methods: [...]}}; null: none. */
+function actorsLoadEnd() {
+    hotActors.clear();
+    if (actorDefs.size === 0) return null;
+    const out = {};
+    for (const [name, { def }] of actorDefs)
+        out[name] = { methods: Object.keys(def.config.methods),
+                      events: Object.keys(def.config.events || {}) };
+    return JSON.stringify(out);
+}
+
+/* ---- schemas ---- */
+
+async function checkSchema(schema, value) {
+    if (schema instanceof Validator) {
+        let text;
+        try {
+            text = encode(value, "value");
+        } catch (e) {
+            return { issues: [{ message: e.message }] };
+        }
+        const m = native.validate(JSON.stringify(schema.json), text);
+        return m === null ? { value } : { issues: [{ message: m }] };
+    }
+    let r = schema["~standard"].validate(value);
+    if (r !== null && typeof r === "object" && typeof r.then === "function") r = await r;
+    if (r === null || typeof r !== "object")
+        throw new TypeError("a Standard Schema's validate() returned no result");
+    return r;
+}
+
+async function initialState(def) {
+    for (const probe of [{}, undefined]) {
+        const r = await checkSchema(def.config.state, probe);
+        if (!r.issues) return r.value;
+    }
+    return {};
+}
+
+/* ---- instances ---- */
+
+function actorKey(name, id) { return name + "\u0000" + id; }
+
+function pointer(path) {
+    let s = "";
+    for (const p of path) s += "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1");
+    return s;
+}
+
+function patchText(inst, patches) {
+    const ops = patches.map((p) => p.op === "remove" ? { op: "remove", path: pointer(p.path) }
+        : { op: p.op, path: pointer(p.path), value: p.value });
+    return JSON.stringify({ type: "state:patch", actor: inst.name, actorId: inst.id,
+                            patches: ops });
+}
+
+/* One top-level operation's bookkeeping: what to send, what to undo if it throws. */
+class ActorRun {
+    constructor(mctx) {
+        this.mctx = mctx;
+        this.out = [];
+        this.undo = [];      /* [inst, state before] or [key] for an instance activated here */
+        this.stack = [];     /* instances whose method is running, outermost first */
+        this.deferred = [];  /* fire-and-forget calls to an instance on the stack */
+    }
+
+    remember(inst) {
+        if (!inst.touched) {
+            inst.touched = true;
+            this.undo.push([inst, inst.state, inst.docId]);
+        }
+    }
+
+    rollback() {
+        for (let i = this.undo.length - 1; i >= 0; i--) {
+            const u = this.undo[i];
+            if (u.length === 1) {
+                hotActors.delete(u[0]);
+            } else {
+                u[0].state = u[1];
+                u[0].docId = u[2];
+                u[0].touched = false;
+            }
+        }
+        this.undo = [];
+    }
+
+    settle() {
+        for (const u of this.undo) if (u.length > 1) u[0].touched = false;
+    }
+}
+
+async function activate(run, name, id, conns) {
+    const key = actorKey(name, id);
+    let inst = hotActors.get(key);
+    if (inst !== undefined) return inst;
+    const entry = actorDefs.get(name);
+    if (entry === undefined) throw actorError(`Unknown actor: ${name}`, "UnknownActor");
+    if (typeof id !== "string" || id.length > ACTOR_ID_MAX)
+        throw actorError(`actorId must be a string of at most ${ACTOR_ID_MAX} characters`,
+                         "InvalidActorId");
+    if (immer === null) immer = new (native.polyfill("immer")(Object.create(globalThis)).Immer)(
+        { autoFreeze: false });
+    const def = entry.def;
+    const stored = readActorDoc(name, id);
+    let state, docId = null;
+    if (stored !== null) {
+        docId = stored._id;
+        state = JSON.parse(stored.state);
+        const r = await checkSchema(def.config.state, state);
+        if (!r.issues) state = r.value; /* new fields get their defaults */
+        else console.warn(`actor ${name}/${id}: its stored state does not match the state ` +
+            `schema (${JSON.stringify(r.issues)}); kept as stored`);
+    } else {
+        state = await initialState(def);
+    }
+    inst = { name, id, def, state, docId, conns: new Set(conns || []), touched: false };
+    hotActors.set(key, inst);
+    run.undo.push([key]);
+    if (def.config.onActivate) await change(run, inst, def.config.onActivate, {}, null);
+    return inst;
+}
+
+function readActorDoc(name, id) {
+    const h = native.scanOpen(STORE_ACTOR_TABLE, "by_actor", JSON.stringify({ eq: [name, id] }),
+                              false);
+    let docs;
+    try {
+        docs = decode(native.scanNext(h, 1));
+    } finally {
+        native.scanClose(h, 1);
+    }
+    return docs.length > 0 ? docs[0] : null;
+}
+const STORE_ACTOR_TABLE = "_actors";
+
+function saveActor(inst) {
+    const doc = encode({ name: inst.name, actorId: inst.id, state: JSON.stringify(inst.state) },
+                       "actor state");
+    inst.docId = native.actorSave(inst.docId, doc);
+}
+
+/* Runs fn on a draft of inst's state with the context a handler sees; the state, its patch and
+ * the events it emitted take effect only if fn (and the events' validation) succeeds. Returns
+ * fn's result as JSON text (undefined: none). */
+async function change(run, inst, fn, extra, connectionId) {
+    if (run.stack.includes(inst))
+        throw actorError(`actor ${inst.name}/${inst.id} is already running a method`,
+                         "ActorCallCycle");
+    const events = [];
+    const draft = immer.createDraft(inst.state);
+    const c = handlerContext(run, inst, draft, events, connectionId);
+    Object.assign(c, extra);
+    run.stack.push(inst);
+    let result, text;
+    try {
+        result = fn(c);
+        if (result !== null && typeof result === "object" && typeof result.then === "function")
+            result = await result;
+        /* the result may be (part of) the draft: serialize it while the draft lives */
+        text = result === undefined ? undefined : JSON.stringify(result);
+    } finally {
+        run.stack.pop();
+    }
+    const checked = [];
+    for (const ev of events) checked.push(await checkEvent(inst, ev));
+    let patches = [];
+    const next = immer.finishDraft(draft, (p) => { patches = p; });
+    run.remember(inst);
+    if (patches.length > 0) {
+        inst.state = next;
+        saveActor(inst);
+        run.out.push(["p", actorKey(inst.name, inst.id), patchText(inst, patches)]);
+    }
+    for (const e of checked) run.out.push(e);
+    return text;
+}
+
+async function checkEvent(inst, ev) {
+    const schemas = inst.def.config.events || {};
+    if (!Object.prototype.hasOwnProperty.call(schemas, ev.event))
+        throw actorError(`Unknown event: ${ev.event}`, "UnknownEvent");
+    const r = await checkSchema(schemas[ev.event], ev.payload);
+    if (r.issues)
+        throw actorError(`Validation failed for event ${ev.event}: ${JSON.stringify(r.issues)}`,
+                         "EventValidationFailed");
+    const text = JSON.stringify({ type: "event", actor: inst.name, actorId: inst.id,
+                                  event: ev.event, payload: r.value });
+    return ["e", actorKey(inst.name, inst.id), text, ev.to, ev.except];
+}
+
+function connList(ids, where) {
+    const list = typeof ids === "string" ? [ids] : ids;
+    if (!Array.isArray(list) || list.some((x) => typeof x !== "string"))
+        throw new TypeError(`${where}: expected a connection id or an array of them`);
+    return list;
+}
+
+function handlerContext(run, inst, draft, events, connectionId) {
+    const emit = (event, payload) => { events.push({ event, payload, to: null, except: null }); };
+    emit.to = (ids, event, payload) => {
+        events.push({ event, payload, to: connList(ids, "emit.to()"), except: null });
+    };
+    emit.except = (ids, event, payload) => {
+        events.push({ event, payload, to: null, except: connList(ids, "emit.except()") });
+    };
+    emit.broadcast = emit;
+    const m = run.mctx;
+    return {
+        state: draft,
+        emit,
+        connectionId,
+        actorId: inst.id,
+        connections: Object.freeze({ list: () => Array.from(inst.conns) }),
+        actors: actorCaller(run),
+        db: m.db,
+        auth: m.auth,
+        storage: m.storage,
+        scheduler: m.scheduler,
+    };
+}
+
+/* ctx.actors: actors.<name>(id).<method>(input), as the client's handles. A call runs at once,
+ * inside the caller's transaction; a call to an instance whose method is running (a cycle) is
+ * deferred until the outermost call ends when nobody awaits it (fire-and-forget), and fails
+ * with a cycle error when the caller awaits it (it could never finish). */
+function actorCaller(run) {
+    return new Proxy({}, {
+        get(_, name) {
+            if (typeof name !== "string") return undefined;
+            return (id) => new Proxy({}, {
+                get(__, method) {
+                    if (typeof method !== "string" || method === "then") return undefined;
+                    return (input) => callActor(run, name, id, method, input);
+                },
+            });
+        },
+    });
+}
+
+function callActor(run, name, id, method, input) {
+    const onStack = run.stack.find((i) => i.name === name && i.id === id);
+    if (onStack === undefined)
+        return invoke(run, name, id, method, input, null, null).then(
+            (t) => t === undefined ? undefined : JSON.parse(t));
+    const chain = run.stack.map((i) => `${i.name}/${i.id}`).concat(`${name}/${id}`);
+    const call = { name, id, method, input, canceled: false };
+    run.deferred.push(call);
+    /* a thenable: awaiting it calls then(), which is how the cycle is told from a fire-and-
+     * forget call */
+    return {
+        then(resolve, reject) {
+            call.canceled = true;
+            const e = actorError(`Actor call cycle: ${chain.join(" → ")} (${name}/${id} is ` +
+                "waiting for this call to finish; call it without awaiting to run it after)",
+                "ActorCallCycle");
+            return Promise.reject(e).then(resolve, reject);
+        },
+    };
+}
+
+async function invoke(run, name, id, method, input, connectionId, conns) {
+    const inst = await activate(run, name, id, conns);
+    const md = Object.prototype.hasOwnProperty.call(inst.def.config.methods, method)
+        ? inst.def.config.methods[method] : undefined;
+    if (md === undefined) throw actorError(`Unknown method: ${method}`, "UnknownMethod");
+    let value;
+    if (md.input !== undefined) {
+        const r = await checkSchema(md.input, input);
+        if (r.issues)
+            throw actorError(`Validation failed for ${method}: ${JSON.stringify(r.issues)}`,
+                             "ValidationFailed");
+        value = r.value;
+    }
+    let mwCtx = {};
+    for (const mw of inst.def.config._middlewares || []) {
+        let added = mw({ ctx: mwCtx, connectionId, actor: name, actorId: id, method });
+        if (added !== null && typeof added === "object" && typeof added.then === "function")
+            added = await added;
+        if (added !== null && typeof added === "object") mwCtx = Object.assign(mwCtx, added);
+    }
+    return change(run, inst, md.handler, { input: value, ctx: mwCtx }, connectionId);
+}
+
+async function runDeferred(run) {
+    while (run.deferred.length > 0) {
+        const call = run.deferred.shift();
+        if (call.canceled) continue;
+        try {
+            await invoke(run, call.name, call.id, call.method, call.input, null, null);
+        } catch (e) {
+            /* nobody awaits it: as a failed method it changed no state; the failure is logged */
+            console.error(`actor ${call.name}/${call.id}: ${call.method} (called without ` +
+                `awaiting) failed: ${e && e.message}`);
+        }
+    }
+}
+
+/* `_system/actors:run` {op, a: actor, i: actorId, c: connectionId, cs: [connection ids] (when
+ * the server has no hot copy of the instance), m: method, in: input JSON text}
+ * -> {r: result JSON text (rpc; null: none) or the state's JSON text (snapshot), o: messages}
+ * Each message: ["p", instance key, text] a state patch, ["e", instance key, text, to, except]
+ * an event (to/except: connection ids or null). */
+async function actorsRun(mctx, a) {
+    const run = new ActorRun(mctx);
+    try {
+        let r = null;
+        const name = a.a, id = a.i;
+        switch (a.op) {
+        case "rpc": {
+            const input = typeof a.in === "string" ? JSON.parse(a.in) : undefined;
+            const t = await invoke(run, name, id, a.m, input, a.c, a.cs);
+            r = t === undefined ? null : t;
+            break;
+        }
+        case "snapshot": {
+            const inst = await activate(run, name, id, a.cs);
+            r = JSON.stringify(inst.state);
+            break;
+        }
+        case "connect": case "disconnect": {
+            const inst = await activate(run, name, id, a.cs);
+            if (a.op === "connect") inst.conns.add(a.c);
+            else inst.conns.delete(a.c);
+            const hook = inst.def.config[a.op === "connect" ? "onConnect" : "onDisconnect"];
+            if (hook) await change(run, inst, hook, {}, a.c);
+            break;
+        }
+        case "deactivate": {
+            const key = actorKey(name, id);
+            const inst = hotActors.get(key);
+            if (inst !== undefined) {
+                if (inst.def.config.onDeactivate)
+                    await change(run, inst, inst.def.config.onDeactivate, {}, null);
+                hotActors.delete(key);
+            }
+            break;
+        }
+        case "forget": /* the batch these instances' states were written in was lost */
+            hotActors.clear();
+            break;
+        default:
+            throw new Error(`actors: unknown operation ${a.op}`);
+        }
+        await runDeferred(run);
+        run.settle();
+        return { r, o: run.out };
+    } catch (e) {
+        run.rollback();
+        throw e;
+    }
+}
+
+/* ctx.actors in queries and mutations: the state an instance has stored (its schema's initial
+ * state when it has none), read from `_actors` so that the query is re-run when it changes. */
+const actorReader = Object.freeze({
+    async get(name, id) {
+        if (typeof name !== "string" || typeof id !== "string")
+            throw new TypeError("ctx.actors.get(name, id): expected two strings");
+        const entry = actorDefs.get(name);
+        if (entry === undefined) throw actorError(`Unknown actor: ${name}`, "UnknownActor");
+        const doc = readActorDoc(name, id);
+        return doc !== null ? JSON.parse(doc.state) : initialState(entry.def);
+    },
+});
+
+SYSTEM_FUNCTIONS.push({ path: ACTORS_RUN_PATH, handler: actorsRun });

@@ -1,0 +1,846 @@
+/* actors: Zocket's wire protocol on /api/actors (actors.h; docs/actors.md "Protocol"). The C side
+ * keeps who is connected to what: per connection the instances it touched (an rpc, an
+ * event:sub or a state:sub; the first touch runs onConnect, the socket's close onDisconnect for
+ * each), per instance its connections with their subscriptions. The JS side
+ * (47_actors.js) keeps the instances' state and runs everything an app defines. An instance is
+ * "hot" in the runtime that activated it: `gen` records the shard's load count at the time, so
+ * that after a deploy (a new runtime) or a lost batch the next call hands the runtime the
+ * instance's connection list again. Frames a call produces are shared (reference-counted)
+ * between the connections they go to and held on each until the batch commits. */
+#include "proto/actors.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/rand.h"
+#include "net/ws.h"
+#include "base/banned.h"
+
+#define SUB_STATE 1u
+#define SUB_EVENT 2u
+#define SUB_STALE 4u /* a state subscriber that fell behind: no patches until its snapshot */
+
+#define CONN_ID_LEN 17 /* "c" + 16 hex digits */
+
+struct frame {
+    uint32_t refs;
+    size_t len;
+    char data[];
+};
+
+/* what becomes of a held frame when its batch is lost */
+enum held_kind {
+    HELD_PATCH,  /* dropped (and not sent to a subscriber too far behind) */
+    HELD_OTHER,  /* dropped: an event or a snapshot (subscribers get a fresh snapshot) */
+    HELD_RPC,    /* an rpc's result: replaced by an error */
+    HELD_ANSWER, /* sent anyway: an rpc's error, which no commit decides */
+};
+
+struct held {
+    struct frame *f;
+    enum held_kind kind;
+    struct ainst *inst; /* HELD_PATCH: whose patch (a slow subscriber's is dropped) */
+    char *rid;          /* HELD_RPC: the rpc's id as JSON, to answer it if the batch is lost */
+};
+
+struct touch {
+    struct ainst *inst;
+};
+
+struct aconn {
+    struct actors *a;
+    struct ws *ws;
+    char id[CONN_ID_LEN + 1];
+    struct touch *touch;
+    size_t n_touch, cap_touch;
+    struct held *held;
+    size_t n_held, cap_held;
+    int in_held_list;
+    struct aconn *held_next;
+    uint64_t stale_since; /* loop ms when a subscription of it went stale; 0: none is */
+    double rate_tokens;
+    uint64_t rate_ms;
+    struct aconn *prev, *next;
+};
+
+struct sub {
+    struct aconn *c;
+    unsigned flags;
+};
+
+struct ainst {
+    char *key; /* name "\0" id */
+    size_t key_len;
+    const char *name, *id;
+    struct sub *subs;
+    size_t n_subs, cap_subs;
+    uint64_t gen;     /* shard->loads when the runtime activated it; 0: not hot */
+    uint64_t last_ms; /* last call */
+};
+
+struct actors {
+    struct loop *loop;
+    struct shard *shard;
+    struct actors_options o;
+    struct hmap insts;
+    struct aconn *conns;
+    struct aconn *held_head;
+    struct timer tick;
+    int stopping;
+    struct actors_stats stats;
+};
+
+/* ---- frames ---- */
+
+static struct frame *frame_new(const char *p, size_t n)
+{
+    struct frame *f = vr_malloc(sizeof *f + n + 1);
+    f->refs = 0;
+    f->len = n;
+    memcpy(f->data, p, n);
+    f->data[n] = '\0';
+    return f;
+}
+
+static void frame_unref(struct frame *f)
+{
+    if (f && --f->refs == 0)
+        vr_free(f);
+}
+
+static void hold(struct aconn *c, struct frame *f, enum held_kind kind, struct ainst *inst,
+                 const char *rid)
+{
+    if (c->n_held == c->cap_held) {
+        c->cap_held = c->cap_held ? 2 * c->cap_held : 8;
+        c->held = vr_realloc(c->held, c->cap_held * sizeof *c->held);
+    }
+    f->refs++;
+    c->held[c->n_held++] = (struct held){ f, kind, inst, rid ? vr_strdup(rid) : NULL };
+    if (!c->in_held_list) {
+        c->in_held_list = 1;
+        c->held_next = c->a->held_head;
+        c->a->held_head = c;
+    }
+}
+
+static void hold_text(struct aconn *c, const char *p, size_t n, enum held_kind kind,
+                      const char *rid)
+{
+    struct frame *f = frame_new(p, n);
+    hold(c, f, kind, NULL, rid);
+}
+
+/* {"type":"error","code":...,"message":...} right away: it reports on the message itself, not
+ * on anything a batch decides. */
+static void send_error(struct aconn *c, const char *code, const char *msg)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", msg);
+    char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (t) {
+        ws_send(c->ws, 1, t, strlen(t));
+        c->a->stats.messages_out++;
+    }
+    free(t);
+    json_decref(j);
+}
+
+/* An rpc:result with an error; held like any answer (it follows what the batch decides). */
+static void rpc_error(struct aconn *c, const char *rid, const char *msg, int now)
+{
+    json_t *m = json_string(msg);
+    if (!m)
+        m = json_string("(error message is not UTF-8)");
+    char *mt = json_dumps(m, JSON_ENCODE_ANY);
+    json_decref(m);
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&b, "{\"type\":\"rpc:result\",\"id\":%s,\"error\":%s}", rid, mt ? mt : "\"\"");
+    free(mt);
+    if (now) {
+        ws_send(c->ws, 1, b.data, b.len);
+        c->a->stats.messages_out++;
+    } else {
+        hold_text(c, b.data, b.len, HELD_ANSWER, NULL);
+    }
+    buf_release(&b);
+}
+
+/* ---- instances and subscriptions ---- */
+
+static struct ainst *inst_get(struct actors *a, const char *name, const char *id, int create)
+{
+    size_t nl = strlen(name), il = strlen(id);
+    char stack[256];
+    char *key = nl + il + 1 <= sizeof stack ? stack : vr_malloc(nl + il + 1);
+    memcpy(key, name, nl);
+    key[nl] = '\0';
+    memcpy(key + nl + 1, id, il);
+    struct ainst *in = hmap_get(&a->insts, key, nl + il + 1);
+    if (!in && create) {
+        in = vr_calloc(1, sizeof *in);
+        in->key_len = nl + il + 1;
+        in->key = vr_malloc(in->key_len + 1);
+        memcpy(in->key, key, in->key_len);
+        in->key[in->key_len] = '\0';
+        in->name = in->key;
+        in->id = in->key + nl + 1;
+        in->last_ms = loop_now_ms(a->loop);
+        hmap_put(&a->insts, in->key, in->key_len, in);
+        a->stats.instances++;
+    }
+    if (key != stack)
+        vr_free(key);
+    return in;
+}
+
+static void inst_free(struct actors *a, struct ainst *in)
+{
+    hmap_del(&a->insts, in->key, in->key_len);
+    a->stats.instances--;
+    vr_free(in->subs);
+    vr_free(in->key);
+    vr_free(in);
+}
+
+static struct sub *sub_find(struct ainst *in, const struct aconn *c)
+{
+    for (size_t i = 0; i < in->n_subs; i++)
+        if (in->subs[i].c == c)
+            return &in->subs[i];
+    return NULL;
+}
+
+static int inst_hot(const struct actors *a, const struct ainst *in)
+{
+    return in->gen && in->gen == a->shard->loads;
+}
+
+/* ---- calls ---- */
+
+/* Runs one operation; on success *out is the call's {r, o} (a new reference). On failure the
+ * message is in res->error (Zocket's texts for the app's errors). */
+static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_result *res,
+                  json_t **out)
+{
+    *out = NULL;
+    const struct js_function *fn =
+        a->shard->rt ? js_runtime_find(a->shard->rt, JS_ACTORS_RUN_PATH) : NULL;
+    if (!fn) {
+        res->status = JS_ERR_INTERNAL;
+        buf_reset(&res->error);
+        buf_append_str(&res->error, "no app is loaded");
+        return -1;
+    }
+    if (in)
+        json_object_set_new(args, "a", json_string(in->name));
+    if (in)
+        json_object_set_new(args, "i", json_string(in->id));
+    if (in && !inst_hot(a, in)) { /* the runtime learns who is connected to it */
+        json_t *cs = json_array();
+        for (size_t i = 0; i < in->n_subs; i++)
+            json_array_append_new(cs, json_string(in->subs[i].c->id));
+        json_object_set_new(args, "cs", cs);
+    }
+    char *text = json_dumps(args, JSON_COMPACT);
+    struct js_call_opts o = { .args_value = args };
+    a->stats.calls++;
+    if (in)
+        in->last_ms = loop_now_ms(a->loop);
+    int rc = shard_call(a->shard, fn, text, strlen(text), &o, res);
+    free(text);
+    if (rc < 0)
+        return -1;
+    if (in)
+        in->gen = a->shard->loads;
+    json_error_t jerr;
+    *out = json_loadb(res->value.data, res->value.len, JSON_ALLOW_NUL, &jerr);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        res->status = JS_ERR_INTERNAL;
+        buf_reset(&res->error);
+        buf_append_str(&res->error, "malformed answer from the actor runtime");
+        return -1;
+    }
+    return 0;
+}
+
+static int in_list(const json_t *list, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && !strcmp(json_string_value(v), id))
+            return 1;
+    }
+    return 0;
+}
+
+/* Holds the call's patches and events on their subscribers, in the call's order. */
+static void deliver(struct actors *a, json_t *out)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(out, "o"), i, m)
+    {
+        const char *kind = json_string_value(json_array_get(m, 0));
+        json_t *key = json_array_get(m, 1);
+        json_t *text = json_array_get(m, 2);
+        if (!kind || !json_is_string(key) || !json_is_string(text))
+            continue;
+        struct ainst *in = hmap_get(&a->insts, json_string_value(key), json_string_length(key));
+        if (!in)
+            continue;
+        struct frame *f = frame_new(json_string_value(text), json_string_length(text));
+        f->refs++; /* ours while we hand it out */
+        json_t *to = json_array_get(m, 3), *except = json_array_get(m, 4);
+        for (size_t k = 0; k < in->n_subs; k++) {
+            struct sub *s = &in->subs[k];
+            if (kind[0] == 'p') {
+                if ((s->flags & SUB_STATE) && !(s->flags & SUB_STALE))
+                    hold(s->c, f, HELD_PATCH, in, NULL);
+            } else if (s->flags & SUB_EVENT) {
+                if (json_is_array(to) && !in_list(to, s->c->id))
+                    continue;
+                if (json_is_array(except) && in_list(except, s->c->id))
+                    continue;
+                hold(s->c, f, HELD_OTHER, NULL, NULL);
+            }
+        }
+        frame_unref(f);
+    }
+}
+
+/* The connection's first touch of the instance: it becomes one of its connections (with
+ * `flags`: a state:sub's subscriber sees the patch of its own onConnect) and the app's onConnect
+ * runs. 0, or -1 with the message in err (an unknown actor). */
+static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *err)
+{
+    struct actors *a = c->a;
+    if (sub_find(in, c))
+        return 0;
+    if (c->n_touch >= a->o.max_instances_per_conn) {
+        buf_appendf(err, "this connection has touched %zu actor instances, the limit", c->n_touch);
+        return -1;
+    }
+    json_t *args = json_pack("{s:s, s:s}", "op", "connect", "c", c->id);
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    /* listed first, so that a cold instance's runtime copy knows it too */
+    if (in->n_subs == in->cap_subs) {
+        in->cap_subs = in->cap_subs ? 2 * in->cap_subs : 4;
+        in->subs = vr_realloc(in->subs, in->cap_subs * sizeof *in->subs);
+    }
+    in->subs[in->n_subs++] = (struct sub){ c, flags };
+    int rc = run_op(a, in, args, &res, &out);
+    if (rc < 0) {
+        in->n_subs--;
+        buf_append(err, res.error.data, res.error.len);
+    } else {
+        if (c->n_touch == c->cap_touch) {
+            c->cap_touch = c->cap_touch ? 2 * c->cap_touch : 4;
+            c->touch = vr_realloc(c->touch, c->cap_touch * sizeof *c->touch);
+        }
+        c->touch[c->n_touch++] = (struct touch){ in };
+        deliver(a, out);
+    }
+    json_decref(out);
+    json_decref(args);
+    js_result_release(&res);
+    return rc;
+}
+
+static void untouch(struct aconn *c, struct ainst *in)
+{
+    for (size_t i = 0; i < in->n_subs; i++) {
+        if (in->subs[i].c == c) {
+            in->subs[i] = in->subs[--in->n_subs];
+            break;
+        }
+    }
+    for (size_t i = 0; i < c->n_touch; i++) {
+        if (c->touch[i].inst == in) {
+            c->touch[i] = c->touch[--c->n_touch];
+            break;
+        }
+    }
+}
+
+/* Holds a fresh state:snapshot of the instance for c. 0, or -1 with err. */
+static int snapshot(struct aconn *c, struct ainst *in, struct buf *err)
+{
+    json_t *args = json_pack("{s:s, s:s}", "op", "snapshot", "c", c->id);
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    int rc = run_op(c->a, in, args, &res, &out);
+    if (rc < 0) {
+        buf_append(err, res.error.data, res.error.len);
+    } else {
+        deliver(c->a, out); /* an onActivate's patch, for the others */
+        json_t *nm = json_string(in->name), *idv = json_string(in->id);
+        char *n = json_dumps(nm, JSON_ENCODE_ANY), *i = json_dumps(idv, JSON_ENCODE_ANY);
+        const char *st = json_string_value(json_object_get(out, "r"));
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&b, "{\"type\":\"state:snapshot\",\"actor\":%s,\"actorId\":%s,\"state\":%s}", n,
+                    i, st ? st : "null");
+        hold_text(c, b.data, b.len, HELD_OTHER, NULL);
+        buf_release(&b);
+        free(n);
+        free(i);
+        json_decref(nm);
+        json_decref(idv);
+    }
+    json_decref(out);
+    json_decref(args);
+    js_result_release(&res);
+    return rc;
+}
+
+/* ---- messages ---- */
+
+static int rate_limited(struct aconn *c)
+{
+    double rate = c->a->o.max_messages_per_second;
+    if (rate <= 0)
+        return 0;
+    uint64_t now = loop_now_ms(c->a->loop);
+    c->rate_tokens += (double)(now - c->rate_ms) * rate / 1000.0;
+    if (c->rate_tokens > 2.0 * rate)
+        c->rate_tokens = 2.0 * rate;
+    c->rate_ms = now;
+    if (c->rate_tokens < 1.0)
+        return 1;
+    c->rate_tokens -= 1.0;
+    return 0;
+}
+
+static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
+{
+    json_t *method = json_object_get(msg, "method");
+    if (!json_is_string(method) || strlen(json_string_value(method)) != json_string_length(method)) {
+        rpc_error(c, rid, "InvalidMessage: an rpc needs `method` (a string)", 1);
+        return;
+    }
+    struct buf err = BUF_INIT(4096);
+    if (touch(c, in, 0, &err) < 0) {
+        rpc_error(c, rid, err.data, !c->a->shard->batch_open);
+        buf_release(&err);
+        return;
+    }
+    buf_release(&err);
+    json_t *args = json_pack("{s:s, s:s, s:O}", "op", "rpc", "c", c->id, "m", method);
+    json_t *input = json_object_get(msg, "input");
+    if (input) {
+        char *t = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_object_set_new(args, "in", json_string(t ? t : "null"));
+        free(t);
+    }
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    if (run_op(c->a, in, args, &res, &out) < 0) {
+        rpc_error(c, rid, res.error.len ? res.error.data : "the method failed",
+                  !c->a->shard->batch_open);
+    } else {
+        deliver(c->a, out);
+        const char *r = json_string_value(json_object_get(out, "r"));
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&b, "{\"type\":\"rpc:result\",\"id\":%s", rid);
+        if (r)
+            buf_appendf(&b, ",\"result\":%s", r);
+        buf_append_byte(&b, '}');
+        hold_text(c, b.data, b.len, HELD_RPC, rid);
+        buf_release(&b);
+    }
+    json_decref(out);
+    json_decref(args);
+    js_result_release(&res);
+}
+
+static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
+{
+    struct aconn *c = arg;
+    if (!c)
+        return;
+    struct actors *a = c->a;
+    a->stats.messages_in++;
+    if (n > a->o.max_message) {
+        char m[160];
+        snprintf(m, sizeof m, "message of %zu bytes is over the limit of %zu bytes", n,
+                 a->o.max_message);
+        send_error(c, "MessageTooLarge", m);
+        return;
+    }
+    json_error_t jerr;
+    json_t *msg = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(msg)) {
+        char m[300];
+        if (msg)
+            snprintf(m, sizeof m, "a message must be a JSON object with a `type`");
+        else
+            snprintf(m, sizeof m, "message is not valid JSON: %s (column %d)", jerr.text,
+                     jerr.column);
+        send_error(c, "InvalidMessage", m);
+        json_decref(msg);
+        return;
+    }
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    json_t *jid = json_object_get(msg, "id");
+    char *rid = NULL;
+    if (type && !strcmp(type, "rpc")) {
+        rid = jid ? json_dumps(jid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        if (!rid) {
+            send_error(c, "InvalidMessage", "an rpc needs an `id`");
+            goto out;
+        }
+    }
+    if (rate_limited(c)) {
+        char m[200];
+        snprintf(m, sizeof m,
+                 "RateLimited: more than %u messages per second on this connection "
+                 "(--max-messages-per-second)",
+                 a->o.max_messages_per_second);
+        if (rid)
+            rpc_error(c, rid, m, 1);
+        else
+            send_error(c, "RateLimited", m);
+        goto out;
+    }
+    const char *name = json_string_value(json_object_get(msg, "actor"));
+    const char *id = json_string_value(json_object_get(msg, "actorId"));
+    if (!type || !name || !id || strlen(name) != json_string_length(json_object_get(msg, "actor")) ||
+        strlen(id) != json_string_length(json_object_get(msg, "actorId"))) {
+        const char *m = !type ? "a message needs a `type` (a string)"
+                              : "needs `actor` and `actorId` (strings without U+0000)";
+        if (rid)
+            rpc_error(c, rid, m, 1);
+        else
+            send_error(c, "InvalidMessage", m);
+        goto out;
+    }
+    int is_rpc = !strcmp(type, "rpc"), state_sub = !strcmp(type, "state:sub"),
+        event_sub = !strcmp(type, "event:sub"), state_unsub = !strcmp(type, "state:unsub"),
+        event_unsub = !strcmp(type, "event:unsub");
+    if (!is_rpc && !state_sub && !event_sub && !state_unsub && !event_unsub) {
+        char m[200];
+        snprintf(m, sizeof m, "unknown message type `%.60s` (rpc, event:sub, event:unsub, "
+                 "state:sub, state:unsub)", type);
+        send_error(c, "InvalidMessage", m);
+        goto out;
+    }
+    if (state_unsub || event_unsub) {
+        struct ainst *in = inst_get(a, name, id, 0);
+        struct sub *s = in ? sub_find(in, c) : NULL;
+        if (s)
+            s->flags &= ~(state_unsub ? (SUB_STATE | SUB_STALE) : SUB_EVENT);
+        goto out;
+    }
+    struct ainst *in = inst_get(a, name, id, 1);
+    if (is_rpc) {
+        handle_rpc(c, msg, in, rid);
+    } else {
+        struct buf err = BUF_INIT(4096);
+        struct sub *s = sub_find(in, c);
+        int first = !s;
+        /* a state:sub's snapshot goes before any patch its onConnect causes */
+        int rc = state_sub ? snapshot(c, in, &err) : 0;
+        if (rc == 0 && first)
+            rc = touch(c, in, state_sub ? SUB_STATE : SUB_EVENT, &err);
+        if (rc < 0)
+            send_error(c, strncmp(err.data, "Unknown actor", 13) ? "ActorFailed" : "UnknownActor",
+                       err.data);
+        else if ((s = sub_find(in, c)))
+            s->flags = (s->flags | (state_sub ? SUB_STATE : SUB_EVENT)) &
+                       ~(state_sub ? SUB_STALE : 0u);
+        buf_release(&err);
+    }
+    if (in->n_subs == 0 && !inst_hot(a, in))
+        inst_free(a, in);
+out:
+    free(rid);
+    json_decref(msg);
+}
+
+/* ---- connections ---- */
+
+static void on_open(struct ws *ws, void *arg)
+{
+    struct aconn *c = arg;
+    if (!c)
+        return;
+    char m[64];
+    int n = snprintf(m, sizeof m, "{\"type\":\"welcome\",\"clientId\":\"%s\"}", c->id);
+    ws_send(ws, 1, m, (size_t)n);
+    c->a->stats.messages_out++;
+}
+
+static void conn_drop_held(struct aconn *c)
+{
+    for (size_t i = 0; i < c->n_held; i++) {
+        frame_unref(c->held[i].f);
+        vr_free(c->held[i].rid);
+    }
+    c->n_held = 0;
+}
+
+static void on_close(struct ws *ws, int code, const char *reason, void *arg)
+{
+    struct aconn *c = arg;
+    if (!c)
+        return;
+    struct actors *a = c->a;
+    conn_drop_held(c);
+    if (c->in_held_list) { /* unlink */
+        struct aconn **pp = &a->held_head;
+        while (*pp && *pp != c)
+            pp = &(*pp)->held_next;
+        if (*pp)
+            *pp = c->held_next;
+    }
+    while (c->n_touch > 0) {
+        struct ainst *in = c->touch[c->n_touch - 1].inst;
+        untouch(c, in);
+        if (!a->stopping && a->shard->rt) {
+            json_t *args = json_pack("{s:s, s:s}", "op", "disconnect", "c", c->id);
+            struct js_result res;
+            js_result_init(&res);
+            json_t *out = NULL;
+            if (run_op(a, in, args, &res, &out) == 0)
+                deliver(a, out);
+            else
+                log_warn("actors", "actor %s/%s: onDisconnect failed: %s", in->name, in->id,
+                         res.error.data);
+            json_decref(out);
+            json_decref(args);
+            js_result_release(&res);
+        }
+        if (in->n_subs == 0 && !inst_hot(a, in))
+            inst_free(a, in);
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        a->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    a->stats.sockets--;
+    vr_free(c->touch);
+    vr_free(c->held);
+    vr_free(c);
+}
+
+static const struct ws_handlers handlers = { on_open, on_message, on_close };
+
+void actors_accept(struct actors *a, struct conn *conn, struct http_request *req)
+{
+    struct aconn *c = vr_calloc(1, sizeof *c);
+    c->a = a;
+    c->id[0] = 'c';
+    rand_hex(c->id + 1, 8);
+    c->id[CONN_ID_LEN] = '\0';
+    c->rate_tokens = 2.0 * a->o.max_messages_per_second;
+    c->rate_ms = loop_now_ms(a->loop);
+    if (ws_accept(conn, req, &handlers, c, &c->ws) < 0) {
+        vr_free(c);
+        return;
+    }
+    c->next = a->conns;
+    if (a->conns)
+        a->conns->prev = c;
+    a->conns = c;
+    a->stats.sockets++;
+}
+
+/* ---- the flush ---- */
+
+static void resnapshot_all(struct actors *a)
+{
+    for (struct aconn *c = a->conns; c; c = c->next) {
+        for (size_t i = 0; i < c->n_touch; i++) {
+            struct ainst *in = c->touch[i].inst;
+            struct sub *s = sub_find(in, c);
+            if (s && (s->flags & SUB_STATE)) {
+                struct buf err = BUF_INIT(4096);
+                if (snapshot(c, in, &err) < 0)
+                    log_warn("actors", "actor %s/%s: snapshot failed: %s", in->name, in->id, err.data);
+                buf_release(&err);
+            }
+        }
+    }
+}
+
+void actors_flush(struct actors *a, int batch_failed)
+{
+    if (!a)
+        return;
+    struct aconn *list = a->held_head;
+    a->held_head = NULL;
+    for (struct aconn *c = list, *next; c; c = next) {
+        next = c->held_next;
+        c->in_held_list = 0;
+        for (size_t i = 0; i < c->n_held; i++) {
+            struct held *h = &c->held[i];
+            if (batch_failed && h->kind != HELD_ANSWER) {
+                if (h->kind == HELD_RPC)
+                    rpc_error(c, h->rid,
+                              "StoreError: the server could not store this change; nothing "
+                              "was changed",
+                              1);
+            } else if (h->kind == HELD_PATCH && ws_queued_bytes(c->ws) > a->o.slow_bytes) {
+                struct sub *s = sub_find(h->inst, c); /* too far behind: catch up later */
+                if (s && (s->flags & SUB_STATE)) {
+                    s->flags |= SUB_STALE;
+                    if (!c->stale_since)
+                        c->stale_since = loop_now_ms(a->loop);
+                }
+            } else if (ws_send(c->ws, 1, h->f->data, h->f->len) == 0) {
+                a->stats.messages_out++;
+            }
+            frame_unref(h->f);
+            vr_free(h->rid);
+        }
+        c->n_held = 0;
+    }
+    if (batch_failed && a->shard->rt) {
+        /* the runtime's copies are ahead of the disk: it forgets them (every instance reloads
+         * from its stored state) and every state subscriber gets the truth again */
+        json_t *args = json_pack("{s:s}", "op", "forget");
+        struct js_result res;
+        js_result_init(&res);
+        json_t *out = NULL;
+        if (run_op(a, NULL, args, &res, &out) < 0)
+            log_warn("actors", "forgetting the lost batch's states failed: %s", res.error.data);
+        json_decref(out);
+        json_decref(args);
+        js_result_release(&res);
+        for (size_t i = 0; i < a->insts.cap; i++)
+            if (a->insts.slots[i].key)
+                ((struct ainst *)a->insts.slots[i].value)->gen = 0;
+        resnapshot_all(a);
+    }
+}
+
+/* A stale subscriber that drained gets its snapshot; one that did not within slow_close_ms is
+ * closed. Idle instances are deactivated. */
+static void tick(struct loop *l, struct timer *t)
+{
+    struct actors *a = t->arg;
+    uint64_t now = loop_now_ms(l);
+    for (struct aconn *c = a->conns; c; c = c->next) {
+        if (!c->stale_since)
+            continue;
+        if (ws_queued_bytes(c->ws) <= a->o.slow_bytes / 4) {
+            c->stale_since = 0;
+            for (size_t i = 0; i < c->n_touch; i++) {
+                struct sub *s = sub_find(c->touch[i].inst, c);
+                if (s && (s->flags & SUB_STALE)) {
+                    s->flags &= ~SUB_STALE;
+                    struct buf err = BUF_INIT(4096);
+                    if (snapshot(c, c->touch[i].inst, &err) < 0)
+                        log_warn("actors", "actor snapshot failed: %s", err.data);
+                    buf_release(&err);
+                }
+            }
+        } else if (now - c->stale_since > a->o.slow_close_ms) {
+            c->stale_since = 0;
+            ws_close(c->ws, 1008, "too slow: state patches could not be delivered");
+        }
+    }
+    for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (!in || in->n_subs || now - in->last_ms < a->o.idle_ms)
+            continue;
+        if (inst_hot(a, in) && a->shard->rt) {
+            json_t *args = json_pack("{s:s}", "op", "deactivate");
+            struct js_result res;
+            js_result_init(&res);
+            json_t *out = NULL;
+            if (run_op(a, in, args, &res, &out) == 0)
+                deliver(a, out);
+            else
+                log_warn("actors", "actor %s/%s: onDeactivate failed: %s", in->name, in->id,
+                         res.error.data);
+            json_decref(out);
+            json_decref(args);
+            js_result_release(&res);
+        }
+        inst_free(a, in);
+        i = (size_t)-1; /* the map changed: rescan */
+    }
+    uint64_t every = a->o.idle_ms / 4;
+    loop_timer_start(l, t, every < 250 ? 250 : every > 5000 ? 5000 : every);
+}
+
+struct actors *actors_new(struct loop *loop, struct shard *shard,
+                          const struct actors_options *opts)
+{
+    struct actors *a = vr_calloc(1, sizeof *a);
+    a->loop = loop;
+    a->shard = shard;
+    if (opts)
+        a->o = *opts;
+    if (!a->o.max_message)
+        a->o.max_message = 1u << 20;
+    if (!a->o.max_instances_per_conn)
+        a->o.max_instances_per_conn = 1000;
+    if (!a->o.slow_bytes)
+        a->o.slow_bytes = 4u << 20;
+    if (!a->o.slow_close_ms)
+        a->o.slow_close_ms = 30000;
+    if (!a->o.idle_ms)
+        a->o.idle_ms = 60000;
+    hmap_init(&a->insts);
+    timer_init(&a->tick, tick, a);
+    loop_timer_start(loop, &a->tick, 250);
+    return a;
+}
+
+void actors_stop(struct actors *a)
+{
+    if (a)
+        a->stopping = 1;
+}
+
+void actors_close_all(struct actors *a, int code, const char *reason)
+{
+    for (struct aconn *c = a ? a->conns : NULL; c; c = c->next)
+        ws_close(c->ws, code, reason);
+}
+
+void actors_free(struct actors *a)
+{
+    if (!a)
+        return;
+    loop_timer_stop(a->loop, &a->tick);
+    for (struct aconn *c = a->conns, *next; c; c = next) {
+        next = c->next;
+        conn_drop_held(c); /* the connections outlive us: they forget us */
+        ws_set_arg(c->ws, NULL);
+        vr_free(c->touch);
+        vr_free(c->held);
+        vr_free(c);
+    }
+    for (size_t i = 0; i < a->insts.cap; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (in) {
+            vr_free(in->subs);
+            vr_free(in->key);
+            vr_free(in);
+        }
+    }
+    hmap_release(&a->insts);
+    vr_free(a);
+}
+
+const struct actors_stats *actors_stats(const struct actors *a)
+{
+    return &a->stats;
+}

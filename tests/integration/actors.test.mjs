@@ -1,0 +1,318 @@
+// Live actors over Zocket's wire protocol on /api/actors (issue 12; docs/actors.md), with raw
+// WebSockets against apps/actors (schemas in Zod 4, Valibot and v.*): every message type, Zocket's
+// error texts, the per-call order (patch, events, rpc:result), Immer's patch shapes checked
+// against an applier that treats `add` at an index as set (as Zocket's client does), lifecycle
+// hooks, middleware, targeted events, ctx.db in the method's transaction, queries reading actor
+// state and re-run when it changes, actor-to-actor calls with a cycle, durability across a
+// restart and a kill -9 under load, bad frames and limits.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { startServer, tempDir, SyncConn, request, sleep, waitFor, REPO } from "./helpers.mjs";
+
+let srv, dir;
+const conns = [];
+
+function appDir() {
+    const d = tempDir("actors");
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(d, "node_modules"));
+    return d;
+}
+
+before(async () => {
+    dir = appDir();
+    srv = await startServer(dir, { args: ["--actor-idle-ms", "400"] });
+});
+after(async () => {
+    for (const c of conns) c.close();
+    await srv?.stop?.();
+});
+
+async function open(s = srv) {
+    const c = await SyncConn.open(s.port, { path: "/api/actors" });
+    conns.push(c);
+    const w = await c.waitMsg("welcome");
+    c.clientId = w.clientId;
+    return c;
+}
+
+let rid = 0;
+async function rpc(c, actor, actorId, method, input, id = ++rid) {
+    const m = { type: "rpc", id, actor, actorId, method };
+    if (input !== undefined) m.input = input;
+    const from = c.mark;
+    c.send(m);
+    return c.waitMsg((x) => x.type === "rpc:result" && JSON.stringify(x.id) === JSON.stringify(id), { from });
+}
+
+async function stateSub(c, actor, actorId) {
+    const from = c.mark;
+    c.send({ type: "state:sub", actor, actorId });
+    return (await c.waitMsg((x) => x.type === "state:snapshot" && x.actor === actor && x.actorId === actorId, { from })).state;
+}
+
+/* Zocket's client applier: `add` at an array index sets it. */
+function applyPatches(state, patches) {
+    const s = structuredClone(state);
+    for (const p of patches) {
+        const parts = p.path.split("/").slice(1).map((x) => x.replace(/~1/g, "/").replace(/~0/g, "~"));
+        let o = s;
+        for (const k of parts.slice(0, -1)) o = o[k];
+        const last = parts[parts.length - 1];
+        if (p.op === "remove") {
+            if (Array.isArray(o)) o.splice(Number(last), 1);
+            else delete o[last];
+        } else {
+            o[Array.isArray(o) ? Number(last) : last] = p.value;
+        }
+    }
+    return s;
+}
+
+test("welcome, rpc results echo the id verbatim; no result when the method returns nothing", async () => {
+    const c = await open();
+    assert.match(c.clientId, /^c[0-9a-f]{16}$/);
+    const id = `cnt-${Date.now()}`;
+    assert.deepEqual(await rpc(c, "counter", id, "increment", undefined, 7), { type: "rpc:result", id: 7, result: 1 });
+    assert.deepEqual(await rpc(c, "counter", id, "add", { amount: 5 }, "s"), { type: "rpc:result", id: "s", result: { count: 6 } });
+    const objId = { a: [1, "x"] };
+    assert.deepEqual((await rpc(c, "counter", id, "increment", undefined, objId)).id, objId);
+    const none = await rpc(c, "counter", id, "nothing");
+    assert.equal("result" in none, false);
+    assert.equal("error" in none, false);
+    assert.deepEqual(await rpc(c, "counter", id, "returnNull", undefined, 99), { type: "rpc:result", id: 99, result: null });
+});
+
+test("Zocket's error texts: unknown actor, unknown method, validation (Zod, Valibot, v.*)", async () => {
+    const c = await open();
+    assert.equal((await rpc(c, "nope", "x", "m")).error, "Unknown actor: nope");
+    assert.equal((await rpc(c, "counter", "e1", "nope")).error, "Unknown method: nope");
+    const z = await rpc(c, "counter", "e1", "add", { amount: "five" });
+    assert.match(z.error, /^Validation failed for add: \[/);
+    const issues = JSON.parse(z.error.slice("Validation failed for add: ".length));
+    assert.deepEqual(issues[0].path, ["amount"]);
+    assert.match((await rpc(c, "valid", "e1", "rename", { name: "x" })).error, /^Validation failed for rename: \[.*Invalid length/);
+    assert.equal((await rpc(c, "valid", "e1", "setV", { n: "x" })).error,
+        'Validation failed for setV: [{"message":"value `n`: expected number, got string"}]');
+    assert.equal((await rpc(c, "valid", "e1", "setV", { n: 3 })).error, undefined);
+    assert.equal((await stateSub(c, "valid", "e1")).name, "n3");
+    assert.equal((await stateSub(c, "valid", "fresh")).name, "anon", "Valibot's default");
+});
+
+test("a method that throws changes nothing (sync and async), and its ctx.db writes roll back", async () => {
+    const c = await open();
+    const id = `t-${Date.now()}`;
+    await rpc(c, "counter", id, "add", { amount: 3 });
+    assert.equal((await rpc(c, "counter", id, "fail")).error, "counter exploded");
+    assert.equal((await rpc(c, "counter", id, "failAsync")).error, "async boom");
+    assert.deepEqual((await rpc(c, "counter", id, "read")).result, { count: 3 });
+    assert.equal((await rpc(c, "chat", id, "logThenFail")).error, "after the write");
+    assert.deepEqual(await srv.value("query", "queries:logs", { room: id }), []);
+    await rpc(c, "chat", id, "logToDb", { text: "kept" });
+    assert.deepEqual(await srv.value("query", "queries:logs", { room: id }), ["kept"]);
+});
+
+test("per call: the state patch, then events in emit order, then rpc:result; snapshot on state:sub", async () => {
+    const c = await open();
+    const id = `o-${Date.now()}`;
+    const st = await stateSub(c, "chat", id);
+    assert.deepEqual(st.messages, []);
+    c.send({ type: "event:sub", actor: "chat", actorId: id });
+    const from = c.mark;
+    const r = await rpc(c, "chat", id, "send", { text: "hi" });
+    assert.equal(r.result, 1);
+    const seq = c.messages.slice(from).filter((m) => m.actorId === id || m.type === "rpc:result").map((m) => m.type);
+    assert.deepEqual(seq.slice(-3), ["state:patch", "event", "rpc:result"]);
+    const ev = c.messages.slice(from).find((m) => m.type === "event");
+    assert.deepEqual(ev, { type: "event", actor: "chat", actorId: id, event: "newMessage", payload: { text: "hi", from: c.clientId } });
+});
+
+test("Immer's patch shapes, applied with add-as-set, reproduce the server's state; no patch when nothing changed", async () => {
+    const c = await open();
+    const id = `sh-${Date.now()}`;
+    let state = await stateSub(c, "shapes", id);
+    const expect = { push: null, unshift: null, splice: null, pop2: null, filter: null, deleteKey: null, setTilde: null, coalesce: null };
+    for (const m of Object.keys(expect)) {
+        const from = c.mark;
+        await rpc(c, "shapes", id, m);
+        const patches = c.messages.slice(from).filter((x) => x.type === "state:patch");
+        assert.equal(patches.length, 1, `${m}: one coalesced patch message`);
+        state = applyPatches(state, patches[0].patches);
+        expect[m] = patches[0].patches;
+    }
+    assert.deepEqual(expect.push.map((p) => [p.op, p.path]), [["add", "/list/3"], ["add", "/list/4"]]);
+    assert.deepEqual(expect.pop2.map((p) => [p.op, p.path]), [["remove", "/list/4"], ["remove", "/list/3"]], "removed from the tail, descending");
+    assert.ok(expect.unshift.every((p, i, a) => (i < a.length - 1 ? p.op === "replace" : p.op === "add")), "unshift: replace indices, add at the end");
+    assert.deepEqual(expect.deleteKey, [{ op: "remove", path: "/map/a~1b" }]);
+    assert.deepEqual(expect.setTilde.map((p) => p.path), ["/map/c~0d", "/map/e~1f~0g"]);
+    assert.deepEqual(expect.coalesce, [{ op: "replace", path: "/nested/deep/x", value: 4 }], "three changes, one op");
+    const from = c.mark;
+    await rpc(c, "shapes", id, "noop");
+    assert.equal(c.messages.slice(from).filter((x) => x.type === "state:patch").length, 0);
+    const c2 = await open();
+    assert.deepEqual(await stateSub(c2, "shapes", id), state, "patched copy equals a fresh snapshot");
+});
+
+test("onActivate, onConnect before the first touch's patch, onDisconnect on close; connections.list", async () => {
+    const id = `lc-${Date.now()}`;
+    const a = await open();
+    const st = await stateSub(a, "chat", id);
+    assert.deepEqual(st.online, [], "the snapshot is taken before onConnect ran");
+    assert.equal(st.activations, 1);
+    const p = await a.waitMsg((m) => m.type === "state:patch" && m.actorId === id);
+    assert.deepEqual(p.patches, [{ op: "add", path: "/online/0", value: a.clientId }]);
+    const b = await open();
+    await rpc(b, "chat", id, "send", { text: "from b" });
+    assert.deepEqual((await rpc(a, "chat", id, "who")).result, [a.clientId, b.clientId].sort());
+    const from = a.mark;
+    b.close();
+    const gone = await a.waitMsg((m) => m.type === "state:patch" && m.actorId === id, { from });
+    assert.deepEqual(gone.patches, [{ op: "remove", path: "/online/1" }]);
+});
+
+test("events: emit.to, emit.except, broadcast; an unknown event or a bad payload fails the method", async () => {
+    const id = `ev-${Date.now()}`;
+    const a = await open(), b = await open(), c = await open();
+    for (const x of [a, b, c]) {
+        x.send({ type: "event:sub", actor: "chat", actorId: id });
+        await rpc(x, "chat", id, "who");
+    }
+    const marks = [a.mark, b.mark, c.mark];
+    await rpc(a, "chat", id, "whisper", { to: b.clientId, text: "psst" });
+    await rpc(a, "chat", id, "shout", { text: "all" });
+    await b.waitMsg((m) => m.type === "event" && m.event === "whisper", { from: marks[1] });
+    await c.waitMsg((m) => m.type === "event" && m.event === "newMessage", { from: marks[2] });
+    await sleep(100);
+    const evs = (x, i) => x.messages.slice(marks[i]).filter((m) => m.type === "event").map((m) => `${m.event}:${m.payload.text}`);
+    assert.deepEqual(evs(a, 0), ["newMessage:all"], "the shouter is excepted from the whisper");
+    assert.deepEqual(evs(b, 1), ["whisper:psst", "whisper:all", "newMessage:all"]);
+    assert.deepEqual(evs(c, 2), ["whisper:all", "newMessage:all"]);
+    assert.match((await rpc(a, "chat", id, "badEvent")).error, /^Validation failed for event newMessage: \[/);
+    assert.equal((await rpc(a, "chat", id, "unknownEvent")).error, "Unknown event: nope");
+});
+
+test("middleware enriches ctx and gates calls; a gated call changes nothing", async () => {
+    const c = await open();
+    const id = `mw-${Date.now()}`;
+    assert.deepEqual((await rpc(c, "guarded", id, "whoami")).result, { caller: c.clientId, method: "whoami", checked: true });
+    assert.equal((await rpc(c, "guarded", id, "forbidden")).error, "Forbidden");
+    assert.equal((await stateSub(c, "guarded", id)).calls, 1);
+});
+
+test("a query reading an actor's state (ctx.actors.get) is re-run when a method changes it", async () => {
+    const id = `q-${Date.now()}`;
+    const s = await SyncConn.open(srv.port);
+    conns.push(s);
+    await s.connect();
+    await s.subscribe(1, "queries:counter", { id });
+    const c = await open();
+    const from = s.mark;
+    await rpc(c, "counter", id, "add", { amount: 41 });
+    await s.waitMsg((m) => m.type === "transition" && JSON.stringify(m).includes('"value":41'), { from, what: "the query's new value" });
+    assert.equal(await srv.value("query", "queries:counter", { id }), 41);
+});
+
+test("actor-to-actor calls: awaited, a cycle fails clearly, fire-and-forget runs after the caller", async () => {
+    const c = await open();
+    const id = `L-${Date.now()}`;
+    assert.deepEqual((await rpc(c, "lobby", id, "start", { match: `${id}-m` })).result, { ok: true, players: 2 });
+    assert.equal((await stateSub(c, "match", `${id}-m`)).players, 2);
+    const cyc = await rpc(c, "lobby", id, "ping");
+    assert.equal(cyc.error, `Actor call cycle: lobby/${id} → match/m-${id} → lobby/${id} (lobby/${id} is waiting for this call to finish; call it without awaiting to run it after)`);
+    assert.equal((await rpc(c, "lobby", id, "pingLater")).result, "sent");
+    assert.deepEqual((await stateSub(c, "lobby", id)).started, [`${id}-m`, "pong"]);
+    assert.equal((await stateSub(c, "match", `m-${id}`)).pinged, 1);
+    assert.equal((await rpc(c, "lobby", id, "startThenFail")).error, "lobby failed");
+    assert.equal((await stateSub(c, "match", "doomed")).players, 0, "the nested call's change rolled back with its caller");
+});
+
+test("bad frames get a precise error frame and the connection keeps working", async () => {
+    const c = await open();
+    const cases = [
+        ["not json", /^message is not valid JSON/],
+        ["[1,2]", /must be a JSON object/],
+        [JSON.stringify({ type: "wat", actor: "a", actorId: "b" }), /unknown message type `wat`/],
+        [JSON.stringify({ type: "state:sub", actorId: "b" }), /needs `actor` and `actorId`/],
+        [JSON.stringify({ actor: "a", actorId: "b" }), /needs a `type`/],
+        [JSON.stringify({ type: "rpc", actor: "a", actorId: "b", method: "m" }), /an rpc needs an `id`/],
+    ];
+    for (const [frame, re] of cases) {
+        const from = c.mark;
+        c.send(frame);
+        const e = await c.waitMsg("error", { from });
+        assert.equal(e.code, "InvalidMessage");
+        assert.match(e.message, re);
+    }
+    const from = c.mark;
+    c.send({ type: "state:sub", actor: "ghost", actorId: "x" });
+    assert.deepEqual(await c.waitMsg("error", { from }), { type: "error", code: "UnknownActor", message: "Unknown actor: ghost" });
+    const bad = await rpc(c, "counter", "x", 5);
+    assert.match(bad.error, /an rpc needs `method`/);
+    c.send(Buffer.from(JSON.stringify({ type: "rpc", id: "bin", actor: "counter", actorId: "bin", method: "increment" })));
+    assert.equal((await c.waitMsg((m) => m.id === "bin")).result, 1, "a binary frame holding JSON is accepted");
+    assert.equal((await rpc(c, "counter", "bin", "increment")).result, 2);
+});
+
+test("an idle instance is deactivated and comes back from its stored state (onActivate runs again)", async () => {
+    const c = await open();
+    const id = `idle-${Date.now()}`;
+    await rpc(c, "chat", id, "send", { text: "keep me" });
+    c.close();
+    const c2 = await open();
+    await sleep(1500); /* --actor-idle-ms 400 */
+    const st = await stateSub(c2, "chat", id);
+    assert.deepEqual(st.messages.map((m) => m.text), ["keep me"]);
+    assert.equal(st.activations, 2);
+});
+
+test("state survives a restart and a kill -9 under load: every acknowledged call is there", async () => {
+    const d = appDir();
+    let s = await startServer(d);
+    try {
+        const c = await open(s);
+        await rpc(c, "counter", "durable", "add", { amount: 10 });
+        await s.stop();
+        s = await startServer(d);
+        const c2 = await open(s);
+        assert.equal((await stateSub(c2, "counter", "durable")).count, 10);
+        let acked = 0, stop = false;
+        const pump = (async () => {
+            while (!stop) {
+                const r = await rpc(c2, "counter", "durable", "increment").catch(() => null);
+                if (!r) break;
+                if (typeof r.result === "number") acked = r.result;
+            }
+        })();
+        await sleep(400);
+        s.proc.kill("SIGKILL");
+        stop = true;
+        await pump.catch(() => {});
+        await new Promise((r) => (s.exitCode !== null ? r() : s.proc.once("exit", r)));
+        assert.ok(acked > 10, `some increments were acknowledged (${acked})`);
+        s = await startServer(d);
+        const c3 = await open(s);
+        const count = (await stateSub(c3, "counter", "durable")).count;
+        assert.ok(count >= acked, `after kill -9 the count ${count} has every acknowledged increment (${acked})`);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("limits: instances per connection and messages per second", async () => {
+    const s = await startServer(appDir(), { args: ["--max-actors-per-connection", "3", "--max-messages-per-second", "20"] });
+    try {
+        const c = await open(s);
+        for (let i = 0; i < 3; i++) assert.equal((await rpc(c, "counter", `lim${i}`, "increment")).result, 1);
+        assert.match((await rpc(c, "counter", "lim3", "increment")).error, /touched 3 actor instances, the limit/);
+        assert.equal((await rpc(c, "counter", "lim0", "increment")).result, 2, "an instance it touched still works");
+        let limited = null;
+        for (let i = 0; i < 80 && !limited; i++) {
+            c.send({ type: "rpc", id: `r${i}`, actor: "counter", actorId: "lim0", method: "read" });
+        }
+        limited = await c.waitMsg((m) => m.type === "rpc:result" && /^RateLimited/.test(m.error || ""));
+        assert.match(limited.error, /--max-messages-per-second/);
+    } finally {
+        await s.stop();
+    }
+});

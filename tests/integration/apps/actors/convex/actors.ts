@@ -1,0 +1,162 @@
+// Live actors for tests/integration/actors.test.mjs: Zocket's API (`@zocket/core`), schemas in
+// Zod 4, Valibot and Vireo's v.*.
+import { actor, createApp, middleware } from "@zocket/core";
+import { z } from "zod";
+import * as vb from "valibot";
+import { v } from "convex/values";
+
+const Counter = actor({
+    state: z.object({ count: z.number().default(0) }),
+    methods: {
+        increment: { handler: ({ state }) => { state.count += 1; return state.count; } },
+        add: {
+            input: z.object({ amount: z.number() }),
+            handler: ({ state, input }) => { state.count += input.amount; return { count: state.count }; },
+        },
+        nothing: { handler: () => {} },
+        returnNull: { handler: () => null },
+        fail: { handler: ({ state }) => { state.count = -1000; throw new Error("counter exploded"); } },
+        failAsync: {
+            handler: async ({ state }) => { state.count = -1000; await null; throw new Error("async boom"); },
+        },
+        read: { handler: ({ state }) => state },
+    },
+});
+
+// Every patch shape of Immer: push, unshift, splice, pop, filter-assign, delete key, keys with ~ and /.
+const Shapes = actor({
+    state: z.object({
+        list: z.array(z.number()).default([1, 2, 3]),
+        map: z.record(z.string(), z.number()).default({ "a/b": 1, "c~d": 2, plain: 3 }),
+        nested: z.object({ deep: z.object({ x: z.number() }) }).default({ deep: { x: 1 } }),
+    }),
+    methods: {
+        push: { handler: ({ state }) => { state.list.push(4, 5); } },
+        unshift: { handler: ({ state }) => { state.list.unshift(0); } },
+        splice: { handler: ({ state }) => { state.list.splice(1, 1); } },
+        pop2: { handler: ({ state }) => { state.list.pop(); state.list.pop(); } },
+        filter: { handler: ({ state }) => { state.list = state.list.filter((x) => x % 2 === 1); } },
+        deleteKey: { handler: ({ state }) => { delete state.map["a/b"]; } },
+        setTilde: { handler: ({ state }) => { state.map["c~d"] = 20; state.map["e/f~g"] = 7; } },
+        coalesce: { handler: ({ state }) => { state.nested.deep.x += 1; state.nested.deep.x += 1; state.nested.deep.x += 1; } },
+        noop: { handler: ({ state }) => { state.nested.deep.x = state.nested.deep.x; } },
+        set: { input: z.object({ list: z.array(z.number()) }), handler: ({ state, input }) => { state.list = input.list; } },
+    },
+});
+
+const Chat = actor({
+    state: z.object({
+        messages: z.array(z.object({ text: z.string(), from: z.string() })).default([]),
+        online: z.array(z.string()).default([]),
+        activations: z.number().default(0),
+    }),
+    methods: {
+        send: {
+            input: z.object({ text: z.string().min(1) }),
+            handler: ({ state, input, emit, connectionId }) => {
+                const msg = { text: input.text, from: connectionId };
+                state.messages.push(msg);
+                emit("newMessage", msg);
+                return state.messages.length;
+            },
+        },
+        whisper: {
+            input: z.object({ to: z.string(), text: z.string() }),
+            handler: ({ emit, input }) => { emit.to(input.to, "whisper", { text: input.text }); },
+        },
+        shout: {
+            input: z.object({ text: z.string() }),
+            handler: ({ emit, input, connectionId }) => {
+                emit.except([connectionId], "whisper", { text: input.text });
+                emit.broadcast("newMessage", { text: input.text, from: "all" });
+            },
+        },
+        badEvent: { handler: ({ emit }) => { emit("newMessage", { text: 5 }); } },
+        unknownEvent: { handler: ({ emit }) => { emit("nope", {}); } },
+        who: { handler: ({ connections }) => connections.list().sort() },
+        logToDb: {
+            input: z.object({ text: z.string() }),
+            handler: async ({ state, input, db, actorId }) => {
+                await db.insert("log", { room: actorId, text: input.text });
+                state.messages.push({ text: input.text, from: "db" });
+            },
+        },
+        logThenFail: {
+            handler: async ({ db, actorId }) => {
+                await db.insert("log", { room: actorId, text: "should not stay" });
+                throw new Error("after the write");
+            },
+        },
+    },
+    events: {
+        newMessage: z.object({ text: z.string(), from: z.string() }),
+        whisper: z.object({ text: z.string() }),
+    },
+    onActivate({ state }) { state.activations += 1; },
+    onConnect({ state, connectionId }) { state.online.push(connectionId); },
+    onDisconnect({ state, connectionId }) {
+        const i = state.online.indexOf(connectionId);
+        if (i !== -1) state.online.splice(i, 1);
+    },
+});
+
+const authed = middleware()
+    .use(({ connectionId, method }) => ({ caller: connectionId, method }))
+    .use(({ ctx }) => {
+        if (ctx.method === "forbidden") throw new Error("Forbidden");
+        return { checked: true };
+    });
+
+const Guarded = authed.actor({
+    state: z.object({ calls: z.number().default(0) }),
+    methods: {
+        whoami: { handler: ({ ctx, state }) => { state.calls += 1; return ctx; } },
+        forbidden: { handler: ({ state }) => { state.calls += 100; } },
+    },
+});
+
+// Valibot and v.* schemas
+const Valid = actor({
+    state: vb.object({ name: vb.optional(vb.string(), "anon") }),
+    methods: {
+        rename: { input: vb.object({ name: vb.pipe(vb.string(), vb.minLength(2)) }), handler: ({ state, input }) => { state.name = input.name; } },
+        setV: { input: v.object({ n: v.number() }), handler: ({ state, input }) => { state.name = "n" + input.n; } },
+    },
+});
+
+// actor-to-actor calls
+const Lobby = actor({
+    state: z.object({ started: z.array(z.string()).default([]) }),
+    methods: {
+        start: {
+            input: z.object({ match: z.string() }),
+            handler: async ({ state, input, actors }) => {
+                const r = await actors.match(input.match).init({ players: 2 });
+                state.started.push(input.match);
+                return r;
+            },
+        },
+        ping: { handler: async ({ actors, actorId }) => actors.match("m-" + actorId).pingBack({ lobby: actorId }) },
+        pingLater: { handler: ({ actors, actorId }) => { actors.match("m-" + actorId).pingBackLater({ lobby: actorId }); return "sent"; } },
+        pong: { handler: ({ state }) => { state.started.push("pong"); return "pong"; } },
+        startThenFail: {
+            handler: async ({ actors }) => { await actors.match("doomed").init({ players: 9 }); throw new Error("lobby failed"); },
+        },
+    },
+});
+
+const Match = actor({
+    state: z.object({ players: z.number().default(0), pinged: z.number().default(0) }),
+    methods: {
+        init: { input: z.object({ players: z.number() }), handler: ({ state, input }) => { state.players = input.players; return { ok: true, players: input.players }; } },
+        pingBack: { input: z.object({ lobby: z.string() }), handler: async ({ actors, input }) => actors.lobby(input.lobby).pong() },
+        pingBackLater: {
+            input: z.object({ lobby: z.string() }),
+            handler: ({ state, actors, input }) => { state.pinged += 1; actors.lobby(input.lobby).pong(); },
+        },
+    },
+});
+
+export const app = createApp({
+    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match },
+});
