@@ -13,6 +13,8 @@ import { startServer, tempDir, assertAppLoaded, waitFor, sleep } from "../integr
 
 let srv;
 const clients = [];
+const logs = new WeakMap(); // client → its SpyWS frames
+const L = (c) => logs.get(c);
 
 before(async () => {
     srv = await startServer(tempDir("client-actors"));
@@ -43,7 +45,7 @@ function spyClass() {
 function client(opts = {}) {
     const WS = opts.WebSocket ?? spyClass();
     const c = createClient({ url: srv.url, backoff: { baseMs: 20, maxMs: 100, jitterMs: 10 }, ...opts, WebSocket: WS });
-    c.log = WS.log;
+    logs.set(c, WS.log);
     clients.push(c);
     return c;
 }
@@ -57,14 +59,14 @@ test("RPCs: results, void, Zocket's error texts, a throwing method changes nothi
     await c.connection.ready;
     assert.equal(c.connection.status, "connected");
     await waitFor(() => c.connection.clientId !== undefined, { what: "welcome" });
-    assert.equal(c.log[0].dir, "in");
-    assert.equal(c.log[0].msg.type, "welcome", "welcome is the first frame");
+    assert.equal(L(c)[0].dir, "in");
+    assert.equal(L(c)[0].msg.type, "welcome", "welcome is the first frame");
     const k = c.counter("rpc-1");
     assert.deepEqual(await k.increment(), { count: 1 });
     assert.deepEqual(await k.increment(), { count: 2 });
     assert.equal(await k.add({ by: 5 }), 7);
     assert.equal(await k.note({ text: "hi" }), undefined, "a method returning nothing resolves undefined");
-    const noteResult = c.log.findLast((f) => f.dir === "in" && f.msg.type === "rpc:result");
+    const noteResult = L(c).findLast((f) => f.dir === "in" && f.msg.type === "rpc:result");
     assert.equal("result" in noteResult.msg, false, "and the server left `result` out");
     assert.equal(await k.whoami(), c.connection.clientId, "connectionId is the welcome's clientId");
 
@@ -77,7 +79,7 @@ test("RPCs: results, void, Zocket's error texts, a throwing method changes nothi
     assert.equal(await c.actor("gated").get("g").open(), "guest");
     assert.deepEqual(await stored(srv, "counter", "rpc-1"), { count: 7, log: ["hi"] });
 
-    const rpc = c.log.find((f) => f.dir === "out" && f.msg.type === "rpc").msg;
+    const rpc = L(c).find((f) => f.dir === "out" && f.msg.type === "rpc").msg;
     assert.match(rpc.id, /^rpc_\d+_[0-9a-z]+$/);
     assert.deepEqual(Object.keys(rpc).sort(), ["actor", "actorId", "id", "method", "type"], "no input key for a call without input");
 });
@@ -97,7 +99,7 @@ test("events: a lazy event:sub, payloads from another client's calls, unsubscrib
     await a.$ready;
     const off = ha.on("changed", (p) => got.push(p));
     const off2 = ha.on("changed", () => {});
-    assert.equal(a.log.filter((f) => f.dir === "out" && f.msg.type === "event:sub").length, 1);
+    assert.equal(L(a).filter((f) => f.dir === "out" && f.msg.type === "event:sub").length, 1);
     await ha.increment(); // a round trip: the event:sub has been handled
     await b.counter("ev-1").add({ by: 2 });
     await waitFor(() => got.length === 1, { what: "the event" });
@@ -107,10 +109,10 @@ test("events: a lazy event:sub, payloads from another client's calls, unsubscrib
     assert.deepEqual(got, [{ count: 3 }, { count: 4 }]);
     off();
     off2();
-    assert.deepEqual(a.log.filter((f) => f.dir === "out").at(-1).msg, { type: "event:unsub", actor: "counter", actorId: "ev-1" });
+    assert.deepEqual(L(a).filter((f) => f.dir === "out").at(-1).msg, { type: "event:unsub", actor: "counter", actorId: "ev-1" });
     assert.equal(await ha.add({ by: 1 }), 5);
     assert.equal(got.length, 2, "no event after unsubscribing");
-    assert.equal(a.log.filter((f) => f.dir === "in" && f.msg.type === "event" && f.msg.payload.count === 5).length, 0,
+    assert.equal(L(a).filter((f) => f.dir === "in" && f.msg.type === "event" && f.msg.payload.count === 5).length, 0,
                  "the server stopped sending them");
 });
 
@@ -151,7 +153,7 @@ test("state: a snapshot, then patches of every shape converge to the server's st
         ["many"],
     ];
     const seen = await converges(c, "conv-1", steps);
-    const patches = c.log.filter((f) => f.dir === "in" && f.msg.type === "state:patch").flatMap((f) => f.msg.patches);
+    const patches = L(c).filter((f) => f.dir === "in" && f.msg.type === "state:patch").flatMap((f) => f.msg.patches);
     assert.ok(patches.some((p) => p.path === "/keys/a~1b"), "a key with / is escaped as ~1");
     assert.ok(patches.some((p) => p.path === "/keys/~0t"), "a key with ~ is escaped as ~0");
     assert.ok(patches.some((p) => p.op === "add" && /^\/items\/\d+$/.test(p.path)), "adds at an array index");
@@ -200,17 +202,17 @@ test("ref counting: the instance lives until the last handle's dispose, then uns
     h1.meta.dispose();
     await o.counter("rc-1").add({ by: 1 });
     await waitFor(() => events.length === 1 && h2.state.getSnapshot().count === 1, { what: "the update through h2" });
-    const out = () => c.log.filter((f) => f.dir === "out").map((f) => f.msg.type);
+    const out = () => L(c).filter((f) => f.dir === "out").map((f) => f.msg.type);
     h2.meta.dispose();
     assert.ok(!out().includes("state:unsub"), "not in the same tick");
     await tick();
     await tick();
     assert.deepEqual(out().slice(-2).sort(), ["event:unsub", "state:unsub"]);
     assert.equal(h2.state.getSnapshot(), undefined);
-    const before = c.log.length;
+    const before = L(c).length;
     await o.counter("rc-1").add({ by: 1 });
     await c.counter("rc-1").get(); // a round trip on c after the change
-    assert.equal(c.log.slice(before).filter((f) => f.dir === "in" && f.msg.type !== "rpc:result").length, 0,
+    assert.equal(L(c).slice(before).filter((f) => f.dir === "in" && f.msg.type !== "rpc:result").length, 0,
                  "nothing more is sent to the disposed instance");
     assert.deepEqual(states, [0, 1]);
     assert.deepEqual(events, [1]);
@@ -233,11 +235,11 @@ test("reconnect after a server restart: statuses, pending RPC rejected, subscrip
         assert.equal(await h.add({ by: 3 }), 3);
         // a call the server never answers: it is paused, then killed
         s.proc.kill("SIGSTOP");
-        const pending = h.add({ by: 100 });
+        const pending = assert.rejects(h.add({ by: 100 }), (e) => e instanceof ClientError && e.message === "WebSocket closed");
         await sleep(100);
         s.proc.kill("SIGKILL");
         await s.exited;
-        await assert.rejects(pending, (e) => e instanceof ClientError && e.message === "WebSocket closed");
+        await pending;
         assert.equal(c.connection.status, "reconnecting");
         const waiting = h.add({ by: 1 }); // waits for the socket
         await sleep(300);
@@ -246,10 +248,10 @@ test("reconnect after a server restart: statuses, pending RPC rejected, subscrip
         await waitFor(() => seen.at(-1) === 4, { what: "the re-subscribed state" });
         assert.ok(seen.includes(3), JSON.stringify(seen));
         assert.ok(events.includes(4), "the event subscription was re-sent");
-        const outTypes = c.log.filter((f) => f.dir === "out").map((f) => f.msg.type);
+        const outTypes = L(c).filter((f) => f.dir === "out").map((f) => f.msg.type);
         assert.equal(outTypes.filter((t) => t === "state:sub").length, 2);
         assert.equal(outTypes.filter((t) => t === "event:sub").length, 2);
-        const welcomes = c.log.filter((f) => f.dir === "in" && f.msg.type === "welcome");
+        const welcomes = L(c).filter((f) => f.dir === "in" && f.msg.type === "welcome");
         assert.equal(welcomes.length, 2);
         assert.equal(c.connection.clientId, welcomes[1].msg.clientId);
         assert.deepEqual(statuses, ["connected", "reconnecting", "connected"]);
@@ -273,7 +275,7 @@ test("rpcTimeout: a paused server → Zocket's text; the late answer is ignored 
                              e.message === 'RPC "increment" timed out after 400ms');
         assert.ok(Date.now() - t0 >= 390);
         s.proc.kill("SIGCONT");
-        await waitFor(() => c.log.filter((f) => f.dir === "in" && f.msg.type === "rpc:result").length === 2,
+        await waitFor(() => L(c).filter((f) => f.dir === "in" && f.msg.type === "rpc:result").length === 2,
                       { what: "the late result" });
         assert.deepEqual(await h.increment(), { count: 3 }, "the timed-out call did run: the server answered late");
         assert.equal(c.connection.status, "connected");
@@ -298,7 +300,7 @@ test("close(): unsubscribes, rejects pending RPCs with 'WebSocket client closed'
         c.connection.close();
         await assert.rejects(p, { message: "WebSocket client closed" });
         assert.equal(c.connection.status, "disconnected");
-        const out = c.log.filter((f) => f.dir === "out").map((f) => f.msg.type);
+        const out = L(c).filter((f) => f.dir === "out").map((f) => f.msg.type);
         assert.deepEqual(out.slice(-2).sort(), ["event:unsub", "state:unsub"], "close() disposes the handles");
         await assert.rejects(h.increment(), { message: "WebSocket client is closed" });
         s.proc.kill("SIGCONT");
