@@ -793,8 +793,9 @@ void tenants_handle(struct conn *c, struct http_request *req, void *arg)
         if (!t)
             return;
         size_t max = ts->opts.max_conns_per_tenant;
-        if (max && sync_stats(t->sync)->sockets >= max &&
-            (slice_eq_str(rest, "/api/sync") || convex_sync_path(rest.p, rest.len))) {
+        if (max && sync_stats(t->sync)->sockets + actors_stats(t->actors)->sockets >= max &&
+            (slice_eq_str(rest, "/api/sync") || slice_eq_str(rest, "/api/actors") ||
+             convex_sync_path(rest.p, rest.len))) {
             char m[200];
             snprintf(m, sizeof m,
                      "tenant \"%s\" has %zu WebSocket connections, its limit "
