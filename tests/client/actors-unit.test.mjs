@@ -394,3 +394,27 @@ test("handles: reconnect re-sends subscriptions, pending RPCs reject, waiting RP
     assert.equal(errors[0].message, "frame is not JSON");
     assert.deepEqual(statuses, ["connected", "reconnecting", "connected", "reconnecting", "connected"]);
 });
+
+test("a patch that does not apply is reported and the client re-subscribes for a snapshot", async (t) => {
+    const { RecordingWS, sockets } = recordingSocket();
+    const errors = [];
+    const client = createClient({ url: "ws://vireo.test", WebSocket: RecordingWS, onError: (e) => errors.push(e.message) });
+    t.after(() => client.$close());
+    await client.$ready;
+    const h = client.list("p");
+    const seen = [];
+    h.state.subscribe((s) => seen.push(s));
+    const ws = sockets[0];
+    ws.deliver({ type: "state:snapshot", actor: "list", actorId: "p", state: { items: [1] } });
+    ws.deliver({ type: "state:patch", actor: "list", actorId: "p", patches: [
+        { op: "replace", path: "/items/0", value: 2 }, { op: "remove", path: "/items/5" }] });
+    assert.deepEqual(h.state.getSnapshot(), { items: [1] }, "nothing of the failed patch list applied");
+    assert.deepEqual(errors, ['state of list/p: patch remove "/items/5": no element 5; re-subscribing for a fresh snapshot']);
+    assert.deepEqual(ws.sent.map((f) => f.type), ["state:sub", "state:unsub", "state:sub"]);
+    ws.deliver({ type: "state:snapshot", actor: "list", actorId: "p", state: { items: [2] } });
+    assert.deepEqual(seen, [{ items: [1] }, { items: [2] }]);
+    // frames for other instances, or before a snapshot, change nothing
+    ws.deliver({ type: "state:patch", actor: "list", actorId: "other", patches: [{ op: "remove", path: "/x" }] });
+    ws.deliver({ type: "event", actor: "list", actorId: "p", event: "nobody", payload: 1 });
+    assert.equal(errors.length, 1);
+});

@@ -94,9 +94,10 @@ export class ActorInstance {
                 }
             }
         } else if (msg.type === "state:snapshot") {
-            if (this.stateSubscribed) this.store.setSnapshot(msg.state);
+            // applied even after the last state:unsub went out (frames in flight): the copy
+            // stays as of the unsubscribe, and a re-subscribe shows that until its snapshot
+            this.store.setSnapshot(msg.state);
         } else if (msg.type === "state:patch") {
-            if (!this.stateSubscribed) return;
             try {
                 this.store.applyPatches(msg.patches);
             } catch (e) {
@@ -104,8 +105,10 @@ export class ActorInstance {
                 const err = new Error(`state of ${this.name}/${this.id}: ${e.message}; re-subscribing for a fresh snapshot`);
                 err.cause = e;
                 this.client._reportError(err);
-                this.client._send(this._frame("state:unsub"));
-                this.client._send(this._frame("state:sub"));
+                if (this.stateSubscribed) {
+                    this.client._send(this._frame("state:unsub"));
+                    this.client._send(this._frame("state:sub"));
+                }
             }
         }
     }
