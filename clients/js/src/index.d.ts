@@ -323,3 +323,7 @@ export function backoffDelay(
 export declare const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>>;
 export declare const VERSION: string;
 export declare const PROTOCOL_VERSION: number;
+
+// The actor client (Zocket's API): see actors.d.ts and README.md, "Actors".
+export * from "./actors.js";
+export * from "./state-store.js";
