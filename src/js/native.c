@@ -752,7 +752,7 @@ static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
     if (!isfinite(ts))
         return throwf(ctx, exc, "InvalidArgument", "ctx.scheduler: the time is not a number");
     const struct js_fn_entry *e = js_find_entry(rt, rt->s1.data);
-    if (!e || !strncmp(rt->s1.data, "_system/", 8))
+    if (!e || (!strncmp(rt->s1.data, "_system/", 8) && strcmp(rt->s1.data, JS_ACTORS_TIMER_PATH)))
         return throwf(ctx, exc, "FunctionNotFound",
                       "Attempted to schedule function at nonexistent path: %s", rt->s1.data);
     if (e->pub.kind == JS_QUERY)

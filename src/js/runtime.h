@@ -154,6 +154,9 @@ const char *js_runtime_crons(const struct js_runtime *rt);
  * {name: {methods: [...], events: [...]}}, or NULL when it has none. They run as the internal
  * mutation JS_ACTORS_RUN_PATH (proto/actors.c drives it). */
 #define JS_ACTORS_RUN_PATH "_system/actors:run"
+/* An actor's durable timer (ctx.timer): a `_scheduled_functions` job of this internal mutation,
+ * which the scheduler hands to proto/actors.c (jobs_set_actor_runner) to run and deliver. */
+#define JS_ACTORS_TIMER_PATH "_system/actors:timer"
 const char *js_runtime_actors(const struct js_runtime *rt);
 /* auth.config's default export as JSON ({"providers": [...]}), or NULL when the app has none. */
 const char *js_runtime_auth_config(const struct js_runtime *rt);

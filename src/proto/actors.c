@@ -224,8 +224,8 @@ static int inst_hot(const struct actors *a, const struct ainst *in)
 
 /* Runs one operation; on success *out is the call's {r, o} (a new reference). On failure the
  * message is in res->error (Zocket's texts for the app's errors). */
-static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_result *res,
-                  json_t **out)
+static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
+                     const struct js_call_opts *extra, struct js_result *res, json_t **out)
 {
     *out = NULL;
     const struct js_function *fn =
@@ -248,6 +248,8 @@ static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_re
     }
     char *text = json_dumps(args, JSON_COMPACT);
     struct js_call_opts o = { .args_value = args };
+    if (extra)
+        o.sched_job = extra->sched_job;
     a->stats.calls++;
     if (in)
         in->last_ms = loop_now_ms(a->loop);
@@ -268,6 +270,12 @@ static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_re
         return -1;
     }
     return 0;
+}
+
+static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_result *res,
+                  json_t **out)
+{
+    return run_op_ex(a, in, args, NULL, res, out);
 }
 
 static int in_list(const json_t *list, const char *id)
@@ -843,4 +851,37 @@ void actors_free(struct actors *a)
 const struct actors_stats *actors_stats(const struct actors *a)
 {
     return &a->stats;
+}
+
+int actors_run_timer(void *arg, const struct js_function *fn, const char *args, size_t len,
+                     const struct js_call_opts *o, struct js_result *res)
+{
+    struct actors *a = arg;
+    json_t *j = json_loadb(args, len, 0, NULL);
+    const char *name = json_string_value(json_object_get(j, "a"));
+    const char *id = json_string_value(json_object_get(j, "i"));
+    if (!name || !id || a->stopping) {
+        json_decref(j);
+        return shard_call(a->shard, fn, args, len, o, res);
+    }
+    struct ainst *in = inst_get(a, name, id, 1);
+    json_t *out = NULL;
+    int rc = run_op_ex(a, in, j, o, res, &out);
+    if (rc == 0) {
+        deliver(a, out);
+    } else { /* the timer ends or recurs all the same, in a transaction of its own */
+        struct js_result r2;
+        js_result_init(&r2);
+        json_t *out2 = NULL;
+        json_object_set_new(j, "op", json_string("timerFailed"));
+        if (run_op(a, in, j, &r2, &out2) == 0)
+            deliver(a, out2);
+        json_decref(out2);
+        js_result_release(&r2);
+    }
+    json_decref(out);
+    json_decref(j);
+    if (in->n_subs == 0 && !inst_hot(a, in))
+        inst_free(a, in);
+    return rc;
 }

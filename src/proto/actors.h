@@ -12,6 +12,7 @@
 
 #include "net/loop.h"
 #include "net/server.h"
+#include "js/runtime.h"
 #include "proto/shard.h"
 
 struct actors_options {
@@ -48,5 +49,10 @@ void actors_stop(struct actors *a);
 /* Starts closing every actor WebSocket with (code, reason). */
 void actors_close_all(struct actors *a, int code, const char *reason);
 const struct actors_stats *actors_stats(const struct actors *a);
+/* Runs a fired actor timer, a `_scheduled_functions` job of JS_ACTORS_TIMER_PATH (the
+ * scheduler's jobs_call_fn; arg is the struct actors): shard_call's contract, and what the
+ * actor sends is delivered as a call's. A timer whose method failed still ends, or recurs. */
+int actors_run_timer(void *arg, const struct js_function *fn, const char *args, size_t len,
+                     const struct js_call_opts *o, struct js_result *res);
 
 #endif

@@ -41,6 +41,8 @@ struct jobs {
     struct sched *sched;
     struct deferred *deferred, **deferred_tail;
     struct running *running; /* answered by the pool even at shutdown */
+    jobs_call_fn actor_run;  /* runs actors' timers (jobs_set_actor_runner); NULL: shard_call */
+    void *actor_arg;
 };
 
 /* Sets a job's state in a transaction of its own, in the current batch. With `job` (as the
@@ -100,7 +102,9 @@ static void run_mutation(struct jobs *j, const struct js_function *fn,
     js_result_init(&res);
     struct js_call_opts o = { .sched_job = job, .args_value = args };
     double t0 = clock_wall_ms();
-    int rc = shard_call(j->shard, fn, text, strlen(text), &o, &res);
+    int rc = j->actor_run && !strcmp(fn->path, JS_ACTORS_TIMER_PATH)
+                 ? j->actor_run(j->actor_arg, fn, text, strlen(text), &o, &res)
+                 : shard_call(j->shard, fn, text, strlen(text), &o, &res);
     double ms = clock_wall_ms() - t0;
     /* rolled back: the failure is recorded on its own, unless the job changed meanwhile */
     if (rc < 0 && mark_job(j, job->id, job, "failed", res.error.data, clock_wall_ms()) == 1)
@@ -344,6 +348,14 @@ void jobs_stop(struct jobs *j)
 {
     if (j)
         sched_stop(j->sched);
+}
+
+void jobs_set_actor_runner(struct jobs *j, jobs_call_fn fn, void *arg)
+{
+    if (j) {
+        j->actor_run = fn;
+        j->actor_arg = arg;
+    }
 }
 
 void jobs_free(struct jobs *j)

@@ -24,6 +24,11 @@ struct jobs *jobs_new(struct loop *l, struct shard *s, const struct jobs_options
                       struct buf *err);
 /* Before the action pool goes (a running scheduled action's answer is still recorded). */
 void jobs_free(struct jobs *j);
+/* A mutation job of an actor's timer (JS_ACTORS_TIMER_PATH) is run by fn (proto/actors.c, which
+ * delivers what the actor sends) instead of shard_call, with shard_call's contract. */
+typedef int (*jobs_call_fn)(void *arg, const struct js_function *fn, const char *args,
+                            size_t len, const struct js_call_opts *o, struct js_result *res);
+void jobs_set_actor_runner(struct jobs *j, jobs_call_fn fn, void *arg);
 /* The before-sleep step after shard_commit: starts the actions whose inProgress mark just
  * committed (none if the batch failed: they stay pending) and re-arms the timer. */
 void jobs_flush(struct jobs *j, int batch_failed);

@@ -70,6 +70,7 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
     }
     t->sync = sync_new(loop, t->shard, &opts->sync);
     t->actors = actors_new(loop, t->shard, &opts->actors);
+    jobs_set_actor_runner(t->jobs, actors_run_timer, t->actors);
     t->api = opts->api;
     t->api.shard = t->shard;
     t->api.sync = t->sync;

@@ -316,3 +316,56 @@ test("limits: instances per connection and messages per second", async () => {
         await s.stop();
     }
 });
+
+test("durable timers: after fires once, every recurs until canceled, a throwing method's timer never fires", async () => {
+    const c = await open();
+    const id = `clk-${Date.now()}`;
+    await stateSub(c, "clock", id);
+    const tid = (await rpc(c, "clock", id, "after", { ms: 100, tag: "a" })).result;
+    assert.match(tid, /^t/);
+    await c.waitMsg((m) => m.type === "state:patch" && m.actorId === id && JSON.stringify(m.patches).includes('"a"'), { what: "the timer's patch" });
+    const every = (await rpc(c, "clock", id, "every", { ms: 60 })).result;
+    assert.equal((await rpc(c, "clock", id, "cancel", { id: "t-unknown" })).result, false);
+    await waitFor(async () => (await stateSub(c, "clock", id)).ticks >= 3, { timeout: 5000, what: "three ticks" });
+    assert.equal((await rpc(c, "clock", id, "cancel", { id: every })).result, true);
+    const ticks = (await stateSub(c, "clock", id)).ticks;
+    await sleep(400);
+    assert.ok((await stateSub(c, "clock", id)).ticks <= ticks + 1, "no ticks after cancel (one may have been in flight)");
+    assert.equal((await rpc(c, "clock", id, "setThenFail")).error, "no timer");
+    assert.equal((await rpc(c, "clock", id, "badTimer")).error, "Unknown method: nope");
+    await sleep(300);
+    const st = await stateSub(c, "clock", id);
+    assert.deepEqual(st.fired, ["a"], "the timer of the failed method never fired");
+});
+
+test("a recurring timer whose method throws keeps recurring; cron runs with nobody connected", async () => {
+    const c = await open();
+    const id = `boom-${Date.now()}`;
+    const tid = (await rpc(c, "clock", id, "everyFailing", { ms: 80 })).result;
+    await sleep(600);
+    assert.equal((await stateSub(c, "clock", id)).fails, 0, "a failed method changes nothing");
+    const logs = srv.stderr.split("tick failed").length - 1;
+    assert.ok(logs >= 3, `the method failed repeatedly (${logs})`);
+    await rpc(c, "clock", id, "cancel", { id: tid });
+    const h = `heart-${Date.now()}`;
+    assert.equal((await rpc(c, "heart", h, "read")).result, 0);
+    c.close();
+    await sleep(800);
+    const c2 = await open();
+    assert.ok((await rpc(c2, "heart", h, "read")).result >= 3, "cron beat while nobody was connected");
+});
+
+test("timers are durable: one set before a restart fires after it", async () => {
+    const d = appDir();
+    let s = await startServer(d);
+    try {
+        const c = await open(s);
+        await rpc(c, "clock", "dur", "after", { ms: 1500, tag: "after-restart" });
+        await s.stop();
+        s = await startServer(d);
+        const c2 = await open(s);
+        await waitFor(async () => (await stateSub(c2, "clock", "dur")).fired.includes("after-restart"), { timeout: 8000, what: "the timer after the restart" });
+    } finally {
+        await s.stop();
+    }
+});

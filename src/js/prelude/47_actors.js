@@ -11,9 +11,11 @@
  * state from before the call back. */
 
 const ACTORS_RUN_PATH = "_system/actors:run";
+const ACTORS_TIMER_PATH = "_system/actors:timer";
+const TIMER_MIN_EVERY_MS = 10, TIMERS_MAX = 1000;
 const ACTOR_TAG = "ActorDef", APP_TAG = "AppDef";
 const ACTOR_NAME_MAX = 128, ACTOR_ID_MAX = 512;
-const ACTOR_CONFIG_KEYS = ["state", "methods", "events", "onActivate", "onDeactivate",
+const ACTOR_CONFIG_KEYS = ["state", "methods", "events", "cron", "onActivate", "onDeactivate",
     "onConnect", "onDisconnect", "_middlewares"];
 
 /* An error whose message is Zocket's exact text ("Unknown actor: chat"): the rpc:result's error
@@ -55,6 +57,19 @@ function checkActorConfig(config, where) {
         for (const ev of Object.keys(config.events))
             if (!isSchema(config.events[ev]))
                 throw new TypeError(`${where}: event \`${ev}\` must be a schema`);
+    }
+    if (config.cron !== undefined) {
+        if (config.cron === null || typeof config.cron !== "object")
+            throw new TypeError(`${where}: \`cron\` must be an object {method: {every: ms}}`);
+        for (const m of Object.keys(config.cron)) {
+            const c = config.cron[m];
+            if (!Object.prototype.hasOwnProperty.call(config.methods, m))
+                throw new TypeError(`${where}: cron names \`${m}\`, which is not a method`);
+            if (c === null || typeof c !== "object" || !Number.isFinite(c.every) ||
+                c.every < TIMER_MIN_EVERY_MS)
+                throw new TypeError(`${where}: cron \`${m}\` needs {every: ms} of at least ` +
+                    `${TIMER_MIN_EVERY_MS}`);
+        }
     }
     for (const h of ["onActivate", "onDeactivate", "onConnect", "onDisconnect"])
         if (config[h] !== undefined && typeof config[h] !== "function")
@@ -197,7 +212,7 @@ class ActorRun {
     remember(inst) {
         if (!inst.touched) {
             inst.touched = true;
-            this.undo.push([inst, inst.state, inst.docId]);
+            this.undo.push([inst, inst.state, inst.docId, inst.timers]);
         }
     }
 
@@ -209,6 +224,7 @@ class ActorRun {
             } else {
                 u[0].state = u[1];
                 u[0].docId = u[2];
+                u[0].timers = u[3];
                 u[0].touched = false;
             }
         }
@@ -244,10 +260,13 @@ async function activate(run, name, id, conns) {
     } else {
         state = await initialState(def);
     }
-    inst = { name, id, def, state, docId, conns: new Set(conns || []), touched: false };
+    const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
+        ? stored.timers : {};
+    inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false };
     hotActors.set(key, inst);
     run.undo.push([key]);
     if (def.config.onActivate) await change(run, inst, def.config.onActivate, {}, null);
+    syncCron(run, inst);
     return inst;
 }
 
@@ -265,8 +284,8 @@ function readActorDoc(name, id) {
 const STORE_ACTOR_TABLE = "_actors";
 
 function saveActor(inst) {
-    const doc = encode({ name: inst.name, actorId: inst.id, state: JSON.stringify(inst.state) },
-                       "actor state");
+    const doc = encode({ name: inst.name, actorId: inst.id, state: JSON.stringify(inst.state),
+                         timers: inst.timers }, "actor state");
     inst.docId = native.actorSave(inst.docId, doc);
 }
 
@@ -278,6 +297,7 @@ async function change(run, inst, fn, extra, connectionId) {
         throw actorError(`actor ${inst.name}/${inst.id} is already running a method`,
                          "ActorCallCycle");
     const events = [];
+    const timersBefore = inst.timers;
     const draft = immer.createDraft(inst.state);
     const c = handlerContext(run, inst, draft, events, connectionId);
     Object.assign(c, extra);
@@ -297,11 +317,10 @@ async function change(run, inst, fn, extra, connectionId) {
     let patches = [];
     const next = immer.finishDraft(draft, (p) => { patches = p; });
     run.remember(inst);
-    if (patches.length > 0) {
-        inst.state = next;
-        saveActor(inst);
+    if (patches.length > 0) inst.state = next;
+    if (patches.length > 0 || inst.timers !== timersBefore) saveActor(inst);
+    if (patches.length > 0)
         run.out.push(["p", actorKey(inst.name, inst.id), patchText(inst, patches)]);
-    }
     for (const e of checked) run.out.push(e);
     return text;
 }
@@ -343,11 +362,108 @@ function handlerContext(run, inst, draft, events, connectionId) {
         actorId: inst.id,
         connections: Object.freeze({ list: () => Array.from(inst.conns) }),
         actors: actorCaller(run),
+        timer: timerApi(run, inst),
         db: m.db,
         auth: m.auth,
         storage: m.storage,
         scheduler: m.scheduler,
     };
+}
+
+/* ---- durable timers: ctx.timer.after(ms).method(input), .every(ms), .cancel(id) ----
+ * A timer is a `_scheduled_functions` job of ACTORS_TIMER_PATH (the scheduler runs it, proto/
+ * actors.c delivers what it sends) and an entry of the instance's `timers` {id: [job id, every
+ * ms or 0]}, stored with its state: both change in the caller's transaction, so a timer set by a
+ * method that throws never fires. Timers outlive deactivation and restarts; one that fires
+ * activates its instance. */
+
+function scheduleTimer(run, inst, tid, ms, every, method, input) {
+    if (!Object.prototype.hasOwnProperty.call(inst.def.config.methods, method))
+        throw actorError(`Unknown method: ${method}`, "UnknownMethod");
+    if (!Number.isFinite(ms) || ms < (every ? TIMER_MIN_EVERY_MS : 0))
+        throw new TypeError(`timer.${every ? "every" : "after"}(ms): expected a number of ` +
+            `milliseconds${every ? ` of at least ${TIMER_MIN_EVERY_MS}` : ""}`);
+    if (!(tid in inst.timers) && Object.keys(inst.timers).length >= TIMERS_MAX)
+        throw actorError(`actor ${inst.name}/${inst.id} has ${TIMERS_MAX} timers, the limit`,
+                         "TooManyTimers");
+    const args = { op: "timer", a: inst.name, i: inst.id, m: method, tid,
+                   in: input === undefined ? null : JSON.stringify(input),
+                   every: every ? ms : 0 };
+    const job = native.schedule(ACTORS_TIMER_PATH, encode(args, "timer arguments"),
+                                Date.now() + ms);
+    run.remember(inst);
+    inst.timers = Object.assign({}, inst.timers, { [tid]: [job, every ? ms : 0] });
+}
+
+function cancelTimer(run, inst, tid) {
+    const t = inst.timers[tid];
+    if (t === undefined) return false;
+    native.cancelJob(t[0]);
+    run.remember(inst);
+    const rest = Object.assign({}, inst.timers);
+    delete rest[tid];
+    inst.timers = rest;
+    return true;
+}
+
+function timerApi(run, inst) {
+    const proxy = (ms, every) => new Proxy({}, {
+        get(_, method) {
+            if (typeof method !== "string" || method === "then") return undefined;
+            return (input) => {
+                const tid = "t" + Math.random().toString(36).slice(2, 12) +
+                    Date.now().toString(36);
+                scheduleTimer(run, inst, tid, ms, every, method, input);
+                return tid;
+            };
+        },
+    });
+    return Object.freeze({
+        after: (ms) => proxy(ms, false),
+        every: (ms) => proxy(ms, true),
+        cancel: (id) => cancelTimer(run, inst, id),
+    });
+}
+
+/* The actor's `cron` as `every` timers named "cron:<method>": started when missing, restarted
+ * when the interval changed, canceled when the method left the cron. */
+function syncCron(run, inst) {
+    const cron = inst.def.config.cron || {};
+    const before = inst.timers;
+    for (const tid of Object.keys(inst.timers))
+        if (tid.startsWith("cron:") && !(tid.slice(5) in cron)) cancelTimer(run, inst, tid);
+    for (const m of Object.keys(cron)) {
+        const t = inst.timers["cron:" + m];
+        if (t !== undefined && t[1] === cron[m].every) continue;
+        if (t !== undefined) cancelTimer(run, inst, "cron:" + m);
+        scheduleTimer(run, inst, "cron:" + m, cron[m].every, true, m, undefined);
+    }
+    if (inst.timers !== before) saveActor(inst);
+}
+
+/* A timer fired (op "timer"): a one-shot one leaves `timers`, a recurring one is scheduled
+ * again from now; then its method runs. A timer no longer listed (canceled) does nothing. */
+async function fireTimer(run, a) {
+    const inst = await activate(run, a.a, a.i, a.cs);
+    const t = inst.timers[a.tid];
+    if (t === undefined) return undefined;
+    reschedule(run, inst, a);
+    const input = typeof a.in === "string" ? JSON.parse(a.in) : undefined;
+    return invoke(run, a.a, a.i, a.m, input, null, null);
+}
+
+function reschedule(run, inst, a) {
+    if (!(a.tid in inst.timers)) return;
+    if (a.every > 0) {
+        scheduleTimer(run, inst, a.tid, a.every, true, a.m,
+                      typeof a.in === "string" ? JSON.parse(a.in) : undefined);
+    } else {
+        run.remember(inst);
+        const rest = Object.assign({}, inst.timers);
+        delete rest[a.tid];
+        inst.timers = rest;
+    }
+    saveActor(inst);
 }
 
 /* ctx.actors: actors.<name>(id).<method>(input), as the client's handles. A call runs at once,
@@ -456,6 +572,16 @@ async function actorsRun(mctx, a) {
             if (hook) await change(run, inst, hook, {}, a.c);
             break;
         }
+        case "timer": {
+            const t = await fireTimer(run, a);
+            r = t === undefined ? null : t;
+            break;
+        }
+        case "timerFailed": { /* its method threw: the timer still ends or recurs */
+            const inst = await activate(run, name, id, a.cs);
+            reschedule(run, inst, a);
+            break;
+        }
         case "deactivate": {
             const key = actorKey(name, id);
             const inst = hotActors.get(key);
@@ -494,4 +620,5 @@ const actorReader = Object.freeze({
     },
 });
 
-SYSTEM_FUNCTIONS.push({ path: ACTORS_RUN_PATH, handler: actorsRun });
+SYSTEM_FUNCTIONS.push({ path: ACTORS_RUN_PATH, handler: actorsRun },
+                      { path: ACTORS_TIMER_PATH, handler: actorsRun });

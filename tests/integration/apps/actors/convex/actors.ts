@@ -157,6 +157,28 @@ const Match = actor({
     },
 });
 
+// durable timers and cron
+const Clock = actor({
+    state: z.object({ fired: z.array(z.string()).default([]), ticks: z.number().default(0), fails: z.number().default(0) }),
+    methods: {
+        after: { input: z.object({ ms: z.number(), tag: z.string() }), handler: ({ timer, input }) => timer.after(input.ms).mark({ tag: input.tag }) },
+        every: { input: z.object({ ms: z.number() }), handler: ({ timer, input }) => timer.every(input.ms).tick() },
+        everyFailing: { input: z.object({ ms: z.number() }), handler: ({ timer, input }) => timer.every(input.ms).boom() },
+        cancel: { input: z.object({ id: z.string() }), handler: ({ timer, input }) => timer.cancel(input.id) },
+        setThenFail: { handler: ({ timer }) => { timer.after(50).mark({ tag: "never" }); throw new Error("no timer"); } },
+        badTimer: { handler: ({ timer }) => timer.after(10).nope() },
+        mark: { input: z.object({ tag: z.string() }), handler: ({ state, input }) => { state.fired.push(input.tag); } },
+        tick: { handler: ({ state }) => { state.ticks += 1; } },
+        boom: { handler: ({ state }) => { state.fails += 1; throw new Error("tick failed"); } },
+    },
+});
+
+const Heart = actor({
+    state: z.object({ beats: z.number().default(0) }),
+    methods: { beat: { handler: ({ state }) => { state.beats += 1; } }, read: { handler: ({ state }) => state.beats } },
+    cron: { beat: { every: 150 } },
+});
+
 export const app = createApp({
-    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match },
+    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart },
 });
