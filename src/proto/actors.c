@@ -16,9 +16,11 @@
 
 #include "base/hmap.h"
 #include "base/log.h"
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/rand.h"
 #include "net/ws.h"
+#include "proto/auth_keys.h"
 #include "base/banned.h"
 
 #define SUB_STATE 1u
@@ -26,6 +28,8 @@
 #define SUB_STALE 4u /* a state subscriber that fell behind: no patches until its snapshot */
 
 #define CONN_ID_LEN 17 /* "c" + 16 hex digits */
+#define AUTH_MAX_HELD 64 /* messages kept while a token is verified */
+#define AUTH_MAX_TOKEN (16u << 10)
 
 struct frame {
     uint32_t refs;
@@ -65,6 +69,12 @@ struct aconn {
     uint64_t stale_since; /* loop ms when a subscription of it went stale; 0: none is */
     double rate_tokens;
     uint64_t rate_ms;
+    char *identity;        /* the verified identity's JSON (ctx.auth), or NULL: anonymous */
+    double auth_exp;       /* its token's exp (ms since the epoch; 0: none) */
+    int auth_waiting;      /* an `auth` message's token is being verified */
+    uint64_t auth_wait;
+    json_t **waiting;      /* messages that arrived meanwhile, run in order after it */
+    size_t n_waiting;
     struct aconn *prev, *next;
 };
 
@@ -248,8 +258,10 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
     }
     char *text = json_dumps(args, JSON_COMPACT);
     struct js_call_opts o = { .args_value = args };
-    if (extra)
+    if (extra) {
         o.sched_job = extra->sched_job;
+        o.identity = extra->identity;
+    }
     a->stats.calls++;
     if (in)
         in->last_ms = loop_now_ms(a->loop);
@@ -276,6 +288,22 @@ static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_re
                   json_t **out)
 {
     return run_op_ex(a, in, args, NULL, res, out);
+}
+
+/* run_op for a connection's message: the call runs with the connection's identity (dropped,
+ * with an AuthExpired error frame, once its token's exp has passed). */
+static void send_error(struct aconn *c, const char *code, const char *msg);
+static int conn_op(struct aconn *c, struct ainst *in, json_t *args, struct js_result *res,
+                   json_t **out)
+{
+    if (c->identity && c->auth_exp > 0 && clock_wall_ms() >= c->auth_exp) {
+        vr_free(c->identity);
+        c->identity = NULL;
+        send_error(c, "AuthExpired", "the token has expired: this connection is anonymous "
+                   "until it sends a fresh one ({\"type\":\"auth\",\"token\":...})");
+    }
+    struct js_call_opts o = { .identity = c->identity };
+    return run_op_ex(c->a, in, args, &o, res, out);
 }
 
 static int in_list(const json_t *list, const char *id)
@@ -347,7 +375,7 @@ static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *
         in->subs = vr_realloc(in->subs, in->cap_subs * sizeof *in->subs);
     }
     in->subs[in->n_subs++] = (struct sub){ c, flags };
-    int rc = run_op(a, in, args, &res, &out);
+    int rc = conn_op(c, in, args, &res, &out);
     if (rc < 0) {
         in->n_subs--;
         buf_append(err, res.error.data, res.error.len);
@@ -388,7 +416,7 @@ static int snapshot(struct aconn *c, struct ainst *in, struct buf *err)
     struct js_result res;
     js_result_init(&res);
     json_t *out = NULL;
-    int rc = run_op(c->a, in, args, &res, &out);
+    int rc = conn_op(c, in, args, &res, &out);
     if (rc < 0) {
         buf_append(err, res.error.data, res.error.len);
     } else {
@@ -454,7 +482,7 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
     struct js_result res;
     js_result_init(&res);
     json_t *out = NULL;
-    if (run_op(c->a, in, args, &res, &out) < 0) {
+    if (conn_op(c, in, args, &res, &out) < 0) {
         rpc_error(c, rid, res.error.len ? res.error.data : "the method failed",
                   !c->a->shard->batch_open);
     } else {
@@ -471,6 +499,72 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
     json_decref(out);
     json_decref(args);
     js_result_release(&res);
+}
+
+/* ---- identities: {"type":"auth","token":"<JWT>"|null} ---- */
+
+static void dispatch(struct aconn *c, json_t *msg);
+
+static void auth_apply(struct aconn *c, const struct auth_result *r)
+{
+    char m[700];
+    if (!r->identity) {
+        snprintf(m, sizeof m, "%s; this connection stays anonymous", r->err);
+        send_error(c, r->code ? r->code : "InvalidToken", m);
+        return;
+    }
+    vr_free(c->identity);
+    char *t = json_dumps(r->identity, JSON_COMPACT);
+    c->identity = t ? vr_strdup(t) : NULL;
+    free(t);
+    c->auth_exp = r->exp;
+    int n = snprintf(m, sizeof m, "{\"type\":\"auth:ok\"}");
+    ws_send(c->ws, 1, m, (size_t)n);
+    c->a->stats.messages_out++;
+}
+
+static void auth_done(void *arg, const struct auth_result *r)
+{
+    struct aconn *c = arg;
+    c->auth_waiting = 0;
+    auth_apply(c, r);
+    size_t n = c->n_waiting;
+    c->n_waiting = 0;
+    for (size_t i = 0; i < n; i++) { /* an `auth` among them waits again: keep the rest */
+        if (c->auth_waiting) {
+            c->waiting[c->n_waiting++] = c->waiting[i];
+            continue;
+        }
+        dispatch(c, c->waiting[i]);
+        json_decref(c->waiting[i]);
+    }
+}
+
+static void handle_auth(struct aconn *c, json_t *msg)
+{
+    json_t *tok = json_object_get(msg, "token");
+    if (json_is_null(tok) || !tok) { /* back to anonymous */
+        vr_free(c->identity);
+        c->identity = NULL;
+        c->auth_exp = 0;
+        const char ok[] = "{\"type\":\"auth:ok\"}";
+        ws_send(c->ws, 1, ok, sizeof ok - 1);
+        return;
+    }
+    if (!json_is_string(tok) || json_string_length(tok) > AUTH_MAX_TOKEN) {
+        send_error(c, "InvalidToken", "`token` must be a JWT string of at most 16 KiB, or null");
+        return;
+    }
+    struct auth_result r;
+    auth_result_init(&r);
+    int now = auth_keys_verify(c->a->shard->auth, json_string_value(tok), json_string_length(tok),
+                               &r, auth_done, c, &c->auth_wait);
+    if (now) {
+        auth_apply(c, &r);
+        auth_result_release(&r);
+    } else {
+        c->auth_waiting = 1;
+    }
 }
 
 static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
@@ -500,7 +594,29 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         json_decref(msg);
         return;
     }
+    if (c->auth_waiting) { /* after the token's verdict, in order */
+        if (c->n_waiting >= AUTH_MAX_HELD) {
+            ws_close(c->ws, 1008, "too many messages while a token is verified");
+            json_decref(msg);
+            return;
+        }
+        if (!c->waiting)
+            c->waiting = vr_calloc(AUTH_MAX_HELD, sizeof *c->waiting);
+        c->waiting[c->n_waiting++] = msg;
+        return;
+    }
+    dispatch(c, msg);
+    json_decref(msg);
+}
+
+static void dispatch(struct aconn *c, json_t *msg)
+{
+    struct actors *a = c->a;
     const char *type = json_string_value(json_object_get(msg, "type"));
+    if (type && !strcmp(type, "auth")) {
+        handle_auth(c, msg);
+        return;
+    }
     json_t *jid = json_object_get(msg, "id");
     char *rid = NULL;
     if (type && !strcmp(type, "rpc")) {
@@ -574,7 +690,6 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         inst_free(a, in);
 out:
     free(rid);
-    json_decref(msg);
 }
 
 /* ---- connections ---- */
@@ -599,6 +714,15 @@ static void conn_drop_held(struct aconn *c)
     c->n_held = 0;
 }
 
+static void conn_free(struct aconn *c)
+{
+    vr_free(c->identity);
+    vr_free(c->waiting);
+    vr_free(c->touch);
+    vr_free(c->held);
+    vr_free(c);
+}
+
 static void on_close(struct ws *ws, int code, const char *reason, void *arg)
 {
     struct aconn *c = arg;
@@ -606,6 +730,11 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
         return;
     struct actors *a = c->a;
     conn_drop_held(c);
+    if (c->auth_waiting)
+        auth_keys_cancel(a->shard->auth, c->auth_wait);
+    for (size_t i = 0; i < c->n_waiting; i++)
+        json_decref(c->waiting[i]);
+    c->n_waiting = 0;
     if (c->in_held_list) { /* unlink */
         struct aconn **pp = &a->held_head;
         while (*pp && *pp != c)
@@ -621,7 +750,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
             struct js_result res;
             js_result_init(&res);
             json_t *out = NULL;
-            if (run_op(a, in, args, &res, &out) == 0)
+            if (conn_op(c, in, args, &res, &out) == 0)
                 deliver(a, out);
             else
                 log_warn("actors", "actor %s/%s: onDisconnect failed: %s", in->name, in->id,
@@ -640,9 +769,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     if (c->next)
         c->next->prev = c->prev;
     a->stats.sockets--;
-    vr_free(c->touch);
-    vr_free(c->held);
-    vr_free(c);
+    conn_free(c);
 }
 
 static const struct ws_handlers handlers = { on_open, on_message, on_close };
@@ -832,9 +959,11 @@ void actors_free(struct actors *a)
         next = c->next;
         conn_drop_held(c); /* the connections outlive us: they forget us */
         ws_set_arg(c->ws, NULL);
-        vr_free(c->touch);
-        vr_free(c->held);
-        vr_free(c);
+        if (c->auth_waiting)
+            auth_keys_cancel(a->shard->auth, c->auth_wait);
+        for (size_t i = 0; i < c->n_waiting; i++)
+            json_decref(c->waiting[i]);
+        conn_free(c);
     }
     for (size_t i = 0; i < a->insts.cap; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;

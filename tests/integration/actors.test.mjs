@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { startServer, tempDir, SyncConn, request, sleep, waitFor, REPO } from "./helpers.mjs";
+import { signHs256 } from "./idp.mjs";
 
 let srv, dir;
 const conns = [];
@@ -365,6 +366,45 @@ test("timers are durable: one set before a restart fires after it", async () => 
         s = await startServer(d);
         const c2 = await open(s);
         await waitFor(async () => (await stateSub(c2, "clock", "dur")).fired.includes("after-restart"), { timeout: 8000, what: "the timer after the restart" });
+    } finally {
+        await s.stop();
+    }
+});
+
+test("identities: an `auth` message's verified token reaches ctx.auth and middleware; bad and expired tokens are refused", async () => {
+    const secret = "s".repeat(40);
+    const s = await startServer(appDir(), { args: ["--jwt-secret", secret, "--jwt-issuer", "https://issuer.test"] });
+    try {
+        const c = await open(s);
+        const now = Math.floor(Date.now() / 1000);
+        assert.equal((await rpc(c, "me", "x", "me")).result, null, "anonymous at first");
+        assert.equal((await rpc(c, "private", "p", "sign")).error, "Unauthorized");
+        let from = c.mark;
+        c.send({ type: "auth", token: signHs256(secret, { iss: "https://issuer.test", sub: "alice", iat: now, exp: now + 600 }) });
+        /* sent before the verdict: runs after it, with the identity */
+        const r = rpc(c, "me", "x", "me");
+        await c.waitMsg("auth:ok", { from });
+        assert.equal((await r).result, "alice");
+        assert.equal((await rpc(c, "private", "p", "sign")).result, "alice");
+        from = c.mark;
+        c.send({ type: "auth", token: "not.a.jwt" });
+        const bad = await c.waitMsg("error", { from });
+        assert.equal(bad.code, "InvalidToken");
+        assert.match(bad.message, /this connection stays anonymous/);
+        assert.equal((await rpc(c, "me", "x", "me")).result, "alice", "a refused token leaves the identity as it was");
+        from = c.mark;
+        c.send({ type: "auth", token: signHs256(secret, { iss: "https://issuer.test", sub: "bob", iat: now - 1000, exp: now - 600 }) });
+        assert.equal((await c.waitMsg("error", { from })).code, "TokenExpired");
+        from = c.mark;
+        c.send({ type: "auth", token: null });
+        await c.waitMsg("auth:ok", { from });
+        assert.equal((await rpc(c, "me", "x", "me")).result, null, "signed out");
+        c.send({ type: "auth", token: signHs256(secret, { iss: "https://issuer.test", sub: "carol", iat: now, exp: now + 2 }) });
+        await c.waitMsg("auth:ok", { from: c.mark - 1 });
+        await sleep(2300);
+        from = c.mark;
+        assert.equal((await rpc(c, "me", "x", "me")).result, null, "the expired identity is dropped");
+        assert.equal((await c.waitMsg("error", { from })).code, "AuthExpired");
     } finally {
         await s.stop();
     }

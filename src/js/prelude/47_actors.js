@@ -520,7 +520,8 @@ async function invoke(run, name, id, method, input, connectionId, conns) {
     }
     let mwCtx = {};
     for (const mw of inst.def.config._middlewares || []) {
-        let added = mw({ ctx: mwCtx, connectionId, actor: name, actorId: id, method });
+        let added = mw({ ctx: mwCtx, connectionId, actor: name, actorId: id, method,
+                         auth: run.mctx.auth });
         if (added !== null && typeof added === "object" && typeof added.then === "function")
             added = await added;
         if (added !== null && typeof added === "object") mwCtx = Object.assign(mwCtx, added);

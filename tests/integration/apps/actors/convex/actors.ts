@@ -179,6 +179,23 @@ const Heart = actor({
     cron: { beat: { every: 150 } },
 });
 
+// identities: {"type":"auth","token"} on the socket; ctx.auth in handlers and middleware
+const signedIn = middleware().use(async ({ auth }) => {
+    const u = await auth.getUserIdentity();
+    if (!u) throw new Error("Unauthorized");
+    return { user: u.subject };
+});
+const Private = signedIn.actor({
+    state: z.object({ by: z.array(z.string()).default([]) }),
+    methods: {
+        sign: { handler: ({ state, ctx }) => { state.by.push(ctx.user); return ctx.user; } },
+    },
+});
+const Me = actor({
+    state: z.object({}),
+    methods: { me: { handler: async ({ auth }) => (await auth.getUserIdentity())?.subject ?? null } },
+});
+
 export const app = createApp({
-    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart },
+    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart, private: Private, me: Me },
 });
