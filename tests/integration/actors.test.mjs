@@ -409,3 +409,31 @@ test("identities: an `auth` message's verified token reaches ctx.auth and middle
         await s.stop();
     }
 });
+
+test("a subscriber that stops reading gets no more patches past 4 MiB, then a fresh snapshot: never a divergent state", async () => {
+    const id = `big-${Date.now()}`;
+    const slow = await open(), writer = await open();
+    let state = await stateSub(slow, "big", id);
+    slow.ws._socket.pause(); /* the kernel buffers fill, then the server's queue */
+    for (let i = 0; i < 60; i++) await rpc(writer, "big", id, "grow", { size: 400_000 });
+    const n = (await rpc(writer, "big", id, "read")).result;
+    assert.equal(n, 60);
+    const from = slow.mark;
+    slow.ws._socket.resume();
+    await slow.waitMsg((m) => m.type === "state:snapshot" && m.actorId === id, { from, timeout: 15000, what: "the fresh snapshot" });
+    /* replay what arrived: patches then the snapshot (which replaces the state), then patches */
+    let gotPatches = 0;
+    for (const m of slow.messages.slice(from)) {
+        if (m.actorId !== id) continue;
+        if (m.type === "state:snapshot") state = m.state;
+        else if (m.type === "state:patch") {
+            state = applyPatches(state, m.patches);
+            gotPatches++;
+        }
+    }
+    assert.ok(gotPatches < 60, `some patches were held back (${gotPatches} of 60 arrived)`);
+    assert.equal(state.n, 60, "the replayed state is the server's");
+    assert.equal(slow.closed, null, "still connected");
+    await rpc(writer, "big", id, "grow", { size: 10 });
+    await slow.waitMsg((m) => m.type === "state:patch" && m.actorId === id && JSON.stringify(m.patches).includes('"value":61'), { from });
+});

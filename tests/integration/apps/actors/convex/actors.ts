@@ -196,6 +196,15 @@ const Me = actor({
     methods: { me: { handler: async ({ auth }) => (await auth.getUserIdentity())?.subject ?? null } },
 });
 
+// a state whose patches are large: for the slow-subscriber test
+const Big = actor({
+    state: z.object({ blob: z.string().default(""), n: z.number().default(0) }),
+    methods: {
+        grow: { input: z.object({ size: z.number() }), handler: ({ state, input }) => { state.n += 1; state.blob = String(state.n).padEnd(input.size, "x"); return state.n; } },
+        read: { handler: ({ state }) => state.n },
+    },
+});
+
 export const app = createApp({
-    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart, private: Private, me: Me },
+    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart, private: Private, me: Me, big: Big },
 });
