@@ -325,3 +325,26 @@ test("reconnect: false — the server going away ends the client", { timeout: 15
     await assert.rejects(c.counter("nr").increment(), { message: "WebSocket closed" });
     assert.deepEqual(statuses, ["connected", "disconnected"]);
 });
+
+test("auth: the token (or a function's) is sent first on every connection; setAuth switches and signs out", async () => {
+    const { signHs256 } = await import("../integration/idp.mjs");
+    const secret = "k".repeat(40);
+    const s = await startServer(tempDir("client-actors"), { args: ["--jwt-secret", secret] });
+    try {
+        const now = Math.floor(Date.now() / 1000);
+        const tok = (sub) => signHs256(secret, { iss: "https://issuer.test", sub, iat: now, exp: now + 600 });
+        let asked = 0;
+        const c = createClient({ url: `ws://127.0.0.1:${s.port}`, WebSocket, auth: async () => (asked++, tok("alice")) });
+        clients.push(c);
+        assert.equal(await c.me("x").who(), "alice");
+        await c.$setAuth(tok("bob"));
+        assert.equal(await c.me("x").who(), "bob");
+        await c.connection.setAuth(null);
+        assert.equal(await c.me("x").who(), null);
+        await c.$setAuth(async () => (asked++, tok("carol")));
+        assert.equal(await c.me("x").who(), "carol");
+        assert.equal(asked, 2);
+    } finally {
+        await s.stop();
+    }
+});

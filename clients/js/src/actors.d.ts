@@ -115,6 +115,9 @@ export interface ClientConnection {
     /** Stops reconnecting, disposes every handle, rejects pending RPCs ("WebSocket client
      * closed"), closes the socket. The client cannot be reused. */
     close(): void;
+    /** A new identity (see ActorClientOptions.auth) now and for every reconnection; null signs
+     * out. Resolves once the token is sent: calls made after that run with it. */
+    setAuth(auth: ActorAuth): Promise<void>;
 }
 
 export interface ActorClientOptions {
@@ -137,7 +140,13 @@ export interface ActorClientOptions {
     onError?: (error: Error) => void;
     /** Jitter source. Default Math.random. */
     random?: () => number;
+    /** The connection's identity (docs/actors.md, "Protocol"): a JWT, or a function returning one
+     * (or a promise of one), asked on every connect and again when the server reports the token
+     * expired. Sent as {type:"auth"} before anything else on each connection. */
+    auth?: ActorAuth;
 }
+
+export type ActorAuth = string | null | (() => string | null | undefined | Promise<string | null | undefined>);
 
 export type ActorClient<TApp = any> = ClientApi<TApp> & {
     readonly connection: ClientConnection;
@@ -148,6 +157,8 @@ export type ActorClient<TApp = any> = ClientApi<TApp> & {
     readonly $ready: Promise<void>;
     readonly $status: ConnectionStatus;
     $close(): void;
+    /** connection.setAuth: a new identity now and for every reconnection (null signs out). */
+    $setAuth(auth: ActorAuth): Promise<void>;
     on(event: "status", cb: (status: ConnectionStatus) => void): Unsubscribe;
 };
 

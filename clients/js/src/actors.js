@@ -76,6 +76,12 @@ function frameText(data) {
 
 const key = (name, id) => `${name}\u0000${id}`;
 
+function checkAuth(auth, what) {
+    if (auth === undefined || auth === null || typeof auth === "string" || typeof auth === "function")
+        return auth;
+    throw new TypeError(`createClient: ${what} must be a token string, a function returning one, or null`);
+}
+
 class ActorClient {
     constructor(options) {
         if (options === null || typeof options !== "object") throw new TypeError("createClient: options must be an object");
@@ -98,6 +104,7 @@ class ActorClient {
         };
         this.random = options.random ?? Math.random;
         this.onError = typeof options.onError === "function" ? options.onError : null;
+        this.auth = checkAuth(options.auth, "auth");
 
         this.ws = null;
         this.gen = 0;
@@ -181,12 +188,16 @@ class ActorClient {
             this.connected = true;
             this.attempt = 0;
             this.openedOnce = true;
-            this._setStatus("connected");
-            this._settleReady(null);
-            for (const inst of this.instances.values()) inst.sync();
-            const waiting = [...this.waiting];
-            this.waiting.clear();
-            for (const entry of waiting) this._sendRpc(entry);
+            /* the token first: the server runs what follows once it is verified */
+            this._sendAuth(gen).then(() => {
+                if (gen !== this.gen) return;
+                this._setStatus("connected");
+                this._settleReady(null);
+                for (const inst of this.instances.values()) inst.sync();
+                const waiting = [...this.waiting];
+                this.waiting.clear();
+                for (const entry of waiting) this._sendRpc(entry);
+            });
         };
         ws.onmessage = (ev) => {
             if (gen === this.gen) this._onMessage(ev.data);
@@ -197,6 +208,36 @@ class ActorClient {
         ws.onerror = () => {
             // a close event follows
         };
+    }
+
+    /** Sends {type:"auth"} with the current token (a function is asked for a fresh one). */
+    async _sendAuth(gen) {
+        if (this.auth === undefined) return;
+        let token = this.auth;
+        if (typeof token === "function") {
+            try {
+                token = await token();
+            } catch (e) {
+                this._reportError(e);
+                token = null;
+            }
+        }
+        if (gen !== this.gen || !this.ws) return;
+        try {
+            this.ws.send(JSON.stringify({ type: "auth", token: token ?? null }));
+        } catch (e) {
+            this._reportError(e);
+        }
+    }
+
+    /**
+     * Sets the identity of this connection and every reconnection: a JWT, a function returning
+     * one (or a promise of one; asked again on each connect and when the token expired), or null
+     * to sign out. The promise resolves once the token is sent: calls made after it run with it.
+     */
+    setAuth(auth) {
+        this.auth = checkAuth(auth, "setAuth()");
+        return this.connected ? this._sendAuth(this.gen) : Promise.resolve();
     }
 
     /** The socket of generation `gen` is gone (closed, or could not be created). */
@@ -299,7 +340,13 @@ class ActorClient {
             case "state:patch":
                 this.instances.get(key(msg.actor, msg.actorId))?.receive(msg);
                 break;
+            case "auth:ok":
+                break;
             case "error": {
+                if (msg.code === "AuthExpired" && typeof this.auth === "function") {
+                    this._sendAuth(this.gen); /* a fresh token; this one ran anonymously */
+                    break;
+                }
                 const err = new ServerError(String(msg.message ?? msg.code ?? "server error"), msg.code);
                 const entry = msg.id !== undefined ? this.pending.get(msg.id) : undefined;
                 if (entry) {
@@ -473,6 +520,7 @@ export function createClient(options) {
         },
         subscribe: (cb) => c.subscribeStatus(cb),
         close: () => c.close(),
+        setAuth: (auth) => c.setAuth(auth),
     });
     const close = () => c.close();
     const on = (event, cb) => {
@@ -502,6 +550,8 @@ export function createClient(options) {
                     return close;
                 case "$status":
                     return c.status;
+                case "$setAuth":
+                    return connection.setAuth;
                 case "on":
                     return on;
                 case "actor":

@@ -88,7 +88,13 @@ const gated = middleware()
         },
     });
 
-export const app = createApp({ actors: { counter, list, gated } });
+// the connection's identity (createClient's `auth`)
+const me = actor({
+    state: withDefaults({}),
+    methods: { who: { handler: async ({ auth }) => (await auth.getUserIdentity())?.subject ?? null } },
+});
+
+export const app = createApp({ actors: { counter, list, gated, me } });
 
 export const stored = query({
     args: { name: v.string(), id: v.string() },
