@@ -143,7 +143,10 @@ static JSValueRef n_commit(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     if (store_storage_finalize(rt->txn, rt->opts.files_dir, tmp.data, sha.data, (uint64_t)size,
                                has_ct ? ct.data : NULL, id, &rt->s3) < 0) {
         nf->id[0] = '\0';
-        ret = fail(ctx, exc, "StoreError", rt->s3.data);
+        ret = fail(ctx, exc,
+                   store_last_error(rt->store) == STORE_ERR_FULL ? "StorageLimitExceeded"
+                                                                 : "StoreError",
+                   rt->s3.data);
         goto out;
     }
     memcpy(nf->id, id, sizeof id);
