@@ -177,16 +177,21 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
  * (the upload is gone, its file removed). */
 static int upload_data(struct upload *up, struct conn *c, const char *p, size_t n)
 {
+    /* past a limit the temporary file goes before the answer: a client that sees the answer
+     * finds nothing left */
     if (n > up->cap - up->file.size) {
-        too_large(c, up->cap);
+        size_t cap = up->cap;
         upload_free(up, 0);
+        too_large(c, cap);
         return -1;
     }
     if (up->space_left != UINT64_MAX && n > up->space_left - up->file.size) {
+        struct store *st = up->api->shard->store;
+        uint64_t size = up->file.size + n;
         struct store_usage usage;
-        space_left(up->api->shard->store, &usage);
-        over_limit(c, up->api->shard->store, &usage, up->file.size + n);
         upload_free(up, 0);
+        space_left(st, &usage);
+        over_limit(c, st, &usage, size);
         return -1;
     }
     struct buf err = BUF_INIT(4096);
