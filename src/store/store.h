@@ -416,6 +416,9 @@ struct store_usage {
 };
 int store_usage(struct store *s, struct store_usage *u, struct buf *err);
 uint64_t store_max_bytes(const struct store *s); /* store_options.max_bytes: 0 none */
+/* Marks t as the server's own bookkeeping (a cron job's next run): its writes are not checked
+ * against the storage limit (SQLite's backstop still applies). */
+void store_txn_exempt_limit(struct store_txn *t);
 /* The message of a refusal to store `more` bytes (a file past the space left): the same text
  * a STORE_ERR_FULL write gets. */
 void store_full_message(struct store *s, const struct store_usage *u, uint64_t more,

@@ -99,6 +99,7 @@ struct store_txn {
     int catalog_dirty;
     int poisoned;      /* a write op failed after changing rows: the txn can only roll back */
     int op_changes;    /* sqlite3_total_changes when the current write op began */
+    int exempt_limit;  /* store_txn_exempt_limit: bookkeeping, not checked */
     int64_t files_delta; /* bytes of stored files this transaction added (less those it deleted) */
     struct read_set rs;
     struct write_set ws;

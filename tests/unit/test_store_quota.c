@@ -149,6 +149,18 @@ TEST(refused_before_any_row_changes_and_only_that_transaction_fails)
     CHECK_EQ_INT(store_batch_commit(s, &err), 0);
     CHECK(!exists(s, ids[0]));
     CHECK(exists(s, ids[1]));
+    /* the server's bookkeeping (a cron's next run) is not checked */
+    char *d = doc_of(5000, 30000);
+    t = store_txn_begin(s, 1, &err);
+    CHECK(store_insert(t, "items", d, strlen(d), big_id, &err) < 0);
+    store_txn_abort(t);
+    store_txn_free(t);
+    t = store_txn_begin(s, 1, &err);
+    store_txn_exempt_limit(t);
+    CHECK_EQ_INT(store_insert(t, "items", d, strlen(d), big_id, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    free(d);
     for (int i = 2; i < n; i++)
         CHECK(exists(s, ids[i]));
     store_close(s);
