@@ -2,7 +2,7 @@
 // a tenant filled by mutations until StorageLimitExceeded (HTTP 507, and over the sync protocol),
 // everything written before it intact, other tenants unaffected, the server serving; in one
 // commit batch only the refused mutation fails; a patch that grows a document is refused and
-// one that shrinks it passes; deletes free space for new writes; stored files count (an upload
+// one that shrinks it passes; the real ConvexClient sees the error; deletes free space for new writes; stored files count (an upload
 // past the limit gets 507 from its head or mid-stream and leaves no temporary file; an action's
 // ctx.storage.store() throws); the limit holds after a restart; the single shard without
 // --tenants; bad flag values.
@@ -11,6 +11,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import { ConvexClient } from "convex/browser";
+import { anyApi as api } from "convex/server";
 import { startServer, tempDir, request, SyncConn, runCli } from "./helpers.mjs";
 
 const ARGS = ["--tenants", "--max-tenant-storage-mb", "1", "--max-messages-per-second", "0", "--action-threads", "1"];
@@ -117,6 +119,22 @@ test("over the sync protocol: the refused mutation fails, the others of its comm
         assert.equal(t.modifications[0].value.seqs.length, seqs.length);
     } finally {
         c.close();
+    }
+});
+
+test("the real ConvexClient (Convex's sync protocol): a mutation past the limit rejects with the limit's message; queries and a delete still work", { timeout: 60000 }, async () => {
+    const { seqs } = await fill("cvx", "c", 4000);
+    const client = new ConvexClient(`${srv.url}/t/cvx`, { skipConvexDeploymentUrlCheck: true });
+    try {
+        await assert.rejects(client.mutation(api.items.add, { tag: "c", seq: 999, size: 4000 }), (e) => {
+            assert.match(String(e.message), /^.*tenant "cvx" is over its storage limit of 1 MiB \(--max-tenant-storage-mb\)/);
+            return true;
+        });
+        assert.deepEqual((await client.query(api.items.list, { tag: "c" })).seqs, range(seqs.length));
+        assert.equal(await client.mutation(api.items.removeTag, { tag: "c" }), seqs.length);
+        assert.equal(typeof (await client.mutation(api.items.add, { tag: "c", seq: 999, size: 4000 })), "string");
+    } finally {
+        await client.close();
     }
 });
 
