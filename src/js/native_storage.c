@@ -129,7 +129,9 @@ static JSValueRef n_commit(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
         if (bad) {
             ret = found > 0 ? fail(ctx, exc, "UploadUrlUsed",
                                    "the upload URL was already used; generate a new one")
-                            : fail(ctx, exc, "StoreError", rt->s3.data);
+                  : store_last_error(rt->store) == STORE_ERR_FULL
+                      ? fail(ctx, exc, "StorageLimitExceeded", rt->s3.data)
+                      : fail(ctx, exc, "StoreError", rt->s3.data);
             goto out;
         }
     }

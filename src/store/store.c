@@ -60,6 +60,15 @@ int st_sqlerr(struct store *s, struct buf *err, const char *what)
     return -1;
 }
 
+int st_txn_alive(struct store_txn *t, struct buf *err)
+{
+    if (!t->poisoned && !sqlite3_get_autocommit(t->s->db))
+        return 0;
+    t->poisoned = 1;
+    return st_fail(err, "an earlier write of this transaction failed in the storage; it can only "
+                        "roll back");
+}
+
 int st_exec(struct store *s, const char *sql, struct buf *err)
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)

@@ -268,6 +268,9 @@ int store_idem_get(struct store_txn *t, const char *key, size_t key_len, struct 
                    uint64_t *version, struct buf *err);
 int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const char *value,
                    size_t value_len, struct buf *err);
+/* A record of more than this many bytes (key and value) is checked against the storage limit
+ * (STORE_ERR_FULL past it); smaller ones are not. */
+#define STORE_IDEM_UNCHECKED 4096
 int store_idem_prune(struct store *s, double max_age_ms, struct buf *err);
 /* Keys are scoped (docs/protocol.md "Idempotency"): store_idem_key builds the record key for a
  * client's `key` in `scope` (a sync session id, or "http") for one call — scope and key

@@ -121,6 +121,10 @@ struct store_cursor {
 };
 
 /* store.c */
+/* 0 while t's SQLite transaction is alive; -1 with err once SQLite rolled it back itself (an
+ * SQLITE_FULL or I/O error in one of its writes): a statement now would commit on its own.
+ * Every writer that runs its own SQL in a transaction checks it first. */
+int st_txn_alive(struct store_txn *t, struct buf *err);
 int st_exec(struct store *s, const char *sql, struct buf *err);
 int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* statement */
 int st_sqlerr(struct store *s, struct buf *err, const char *what);

@@ -111,13 +111,7 @@ static int op_check(struct store_txn *t, struct buf *err)
         return st_fail(err, "transaction is not open");
     if (!t->writable)
         return st_fail(err, "cannot write in a read-only transaction");
-    if (!t->poisoned && sqlite3_get_autocommit(t->s->db))
-        t->poisoned = 1; /* SQLite rolled the transaction back (SQLITE_FULL, I/O): a write now
-                            would commit on its own */
-    if (t->poisoned)
-        return st_fail(err, "an earlier write of this transaction failed in the storage; it "
-                       "can only roll back");
-    return 0;
+    return st_txn_alive(t, err); /* SQLite may have rolled it back (SQLITE_FULL, I/O) */
 }
 
 /* Parses caller JSON that must be an object of user fields. */

@@ -274,16 +274,16 @@ TEST(sqlite_full_fails_the_whole_batch_and_nothing_commits_on_its_own)
     uint64_t v0 = store_version(s);
     CHECK_EQ_INT(store_batch_begin(s, &err), 0);
     CHECK_EQ_INT(insert_one(s, 1, 100, a), 0);
-    /* idempotency records are bookkeeping, not checked against the limit: they run into
-     * SQLite's max_page_count (limit + reserve), whose SQLITE_FULL rolls the batch back */
+    /* bookkeeping is not checked against the limit: it runs into SQLite's max_page_count
+     * (limit + reserve), whose SQLITE_FULL rolls the batch back */
     struct store_txn *t = store_txn_begin(s, 1, &err);
+    store_txn_exempt_limit(t);
+    CHECK_EQ_INT(store_idem_put(t, "k0", 2, "1", 1, &err), 0);
     char *val = doc_of(0, 100000);
+    char big[STORE_ID_LEN + 1];
     int r = 0;
-    for (int i = 0; i < 100 && r == 0; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "k%d", i);
-        r = store_idem_put(t, key, strlen(key), val, strlen(val), &err);
-    }
+    for (int i = 0; i < 100 && r == 0; i++)
+        r = store_insert(t, "items", val, strlen(val), big, &err);
     free(val);
     CHECK(r < 0);
     CHECK_EQ_INT(store_last_error(s), STORE_ERR_FULL);
@@ -291,6 +291,7 @@ TEST(sqlite_full_fails_the_whole_batch_and_nothing_commits_on_its_own)
     /* the transaction is dead: a write fails instead of committing on its own */
     char *d = doc_of(2, 10);
     CHECK(store_insert(t, "items", d, strlen(d), c, &err) < 0);
+    CHECK(store_idem_put(t, "late", 4, "1", 1, &err) < 0);
     CHECK(store_txn_commit(t, NULL, &err) < 0);
     store_txn_free(t);
     /* a later transaction of the batch is refused (a savepoint now would autocommit) */
@@ -304,7 +305,34 @@ TEST(sqlite_full_fails_the_whole_batch_and_nothing_commits_on_its_own)
     CHECK_EQ_INT(insert_one(s, 3, 10, c), 0);
     CHECK_EQ_INT(store_batch_commit(s, &err), 0);
     CHECK(exists(s, c));
+    t = store_txn_begin(s, 0, &err);
+    struct buf v = BUF_INIT(BUF_NOLIMIT);
+    uint64_t ver;
+    CHECK_EQ_INT(store_idem_get(t, "late", 4, &v, &ver, &err), 0); /* nothing committed alone */
+    CHECK_EQ_INT(store_idem_get(t, "k0", 2, &v, &ver, &err), 0);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    buf_release(&v);
     free(d);
+    store_close(s);
+}
+
+TEST(large_idempotency_records_count_small_ones_always_fit)
+{
+    char path[128];
+    static char ids[400][STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof path, LIMIT);
+    fill(s, ids, 400);
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    char *big = doc_of(0, 50000);
+    CHECK(store_idem_put(t, "big", 3, big, strlen(big), &err) < 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_FULL);
+    CHECK_EQ_INT(store_idem_put(t, "small", 5, "null", 4, &err), 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_OTHER);
+    CHECK_EQ_INT(store_delete(t, ids[0], STORE_ID_LEN, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    free(big);
     store_close(s);
 }
 
