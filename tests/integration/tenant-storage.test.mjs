@@ -138,11 +138,25 @@ test("the real ConvexClient (Convex's sync protocol): a mutation past the limit 
     }
 });
 
-test("deletes free space: after deleting, inserts work again", { timeout: 60000 }, async () => {
+test("deletes free space: after deleting, inserts work again; idempotency records of small results always fit, big ones count", { timeout: 60000 }, async () => {
     const { seqs } = await fill("del", "d", 4000);
     assertRefused(await call("del", "mutation", "items:add", { tag: "d", seq: 1000, size: 4000 }), 'tenant "del"');
-    const r = await call("del", "mutation", "items:removeTag", { tag: "d" });
-    assert.equal(r.json?.value, seqs.length, r.text);
+    // a result recorded for its idempotency key: a big one does not fit, a small one does
+    const idem = (size, key) => request(srv.port, "POST", "/t/del/api/mutation", { path: "items:echo", args: { size }, idempotencyKey: key });
+    assertRefused(await idem(200000, "big-1"), 'tenant "del"');
+    const small = await idem(100, "small-1");
+    assert.equal(small.json?.status, "success", small.text);
+    // the delete, over sync with an idempotency key as the JS client sends it
+    const c = await SyncConn.open(srv.port, { path: "/t/del/api/sync" });
+    let r;
+    try {
+        await c.connect();
+        r = await c.call("mutation", 1, "items:removeTag", { tag: "d" }, { idempotencyKey: "del-1" });
+    } finally {
+        c.close();
+    }
+    assert.equal(r.success, true, JSON.stringify(r));
+    assert.equal(r.value, seqs.length, JSON.stringify(r));
     const again = await fill("del", "e", 4000);
     assert.ok(again.seqs.length >= seqs.length - 5, `${again.seqs.length} after deleting, ${seqs.length} before`);
     assertRefused(again.refused, 'tenant "del"');

@@ -45,6 +45,9 @@ export const tryAdd = mutation({
     }
   },
 });
+/* a mutation that writes nothing and returns `size` bytes: with an idempotencyKey its result is
+ * recorded */
+export const echo = mutation({ args: { size: v.number() }, handler: (_ctx, { size }) => "y".repeat(size) });
 export const uploadUrl = mutation({ args: {}, handler: (ctx) => ctx.storage.generateUploadUrl() });
 export const deleteFile = mutation({ args: { id: v.id("_storage") }, handler: (ctx, { id }) => ctx.storage.delete(id) });
 export const files = query({
