@@ -119,6 +119,9 @@ static const char dev_usage[] =
     "  --max-actors-per-connection N  actor instances one connection may touch (default 1000)\n"
     "  --max-connections-per-tenant N  sync WebSockets per tenant; past it an upgrade gets 429\n"
     "                     TenantConnectionLimit (default 100; 0: no limit)\n"
+    "  --max-tenant-storage-mb N  the most a shard (each tenant, or the single shard) may store:\n"
+    "                     its database's pages in use plus its stored files, in MiB; past it\n"
+    "                     writes that grow it get StorageLimitExceeded (default 0: no limit)\n"
     "  --max-messages-per-second N  messages per second on one sync connection (a burst of twice\n"
     "                     as many); past it RateLimited (default 50 with --tenants, else none;\n"
     "                     0: no limit)\n"
@@ -345,6 +348,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
     int tenants_mode = 0, tenant_create_admin = 0;
     const char *tenant_header = NULL, *tenant_claim = NULL;
+    unsigned long max_tenant_storage_mb = 0;
     unsigned long max_conns_per_tenant = 100, max_msgs_per_s = ULONG_MAX; /* unset: see below */
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
@@ -404,6 +408,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--max-open-tenants", &max_open_tenants, 1, 1000000, "a number" },
         { "--max-tenants", &max_tenants, 1, 100000000, "a number" },
         { "--max-connections-per-tenant", &max_conns_per_tenant, 0, 10000000, "a number" },
+        { "--max-tenant-storage-mb", &max_tenant_storage_mb, 0, 1ul << 24, "a number of MiB" },
         { "--max-messages-per-second", &max_msgs_per_s, 0, 1000000, "a number" },
         { "--tenant-idle-ms", &tenant_idle_ms, 0, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
@@ -579,6 +584,7 @@ int cmd_dev(int argc, char **argv, int watch)
                                   .upload_url_ttl_s = (uint32_t)upload_url_ttl_s,
                                   .public_url = public_url,
                                   .max_file_bytes = (size_t)max_upload_mb << 20 };
+    store_opts.max_bytes = (uint64_t)max_tenant_storage_mb << 20;
     to->store = store_opts;
     to->jwt_secret = (struct shard_jwt_secret){ .secret = jwt_secret,
                                                 .len = jwt_secret ? strlen(jwt_secret) : 0,

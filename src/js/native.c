@@ -177,6 +177,8 @@ static const char *store_code(const struct store *s, const char *dflt)
         return "InvalidCursor";
     case STORE_ERR_QUERY:
         return "InvalidQuery";
+    case STORE_ERR_FULL:
+        return "StorageLimitExceeded";
     case STORE_ERR_OTHER:
     case STORE_ERR_CHANGED:
         break;

@@ -129,7 +129,9 @@ static JSValueRef n_commit(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
         if (bad) {
             ret = found > 0 ? fail(ctx, exc, "UploadUrlUsed",
                                    "the upload URL was already used; generate a new one")
-                            : fail(ctx, exc, "StoreError", rt->s3.data);
+                  : store_last_error(rt->store) == STORE_ERR_FULL
+                      ? fail(ctx, exc, "StorageLimitExceeded", rt->s3.data)
+                      : fail(ctx, exc, "StoreError", rt->s3.data);
             goto out;
         }
     }
@@ -143,7 +145,10 @@ static JSValueRef n_commit(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     if (store_storage_finalize(rt->txn, rt->opts.files_dir, tmp.data, sha.data, (uint64_t)size,
                                has_ct ? ct.data : NULL, id, &rt->s3) < 0) {
         nf->id[0] = '\0';
-        ret = fail(ctx, exc, "StoreError", rt->s3.data);
+        ret = fail(ctx, exc,
+                   store_last_error(rt->store) == STORE_ERR_FULL ? "StorageLimitExceeded"
+                                                                 : "StoreError",
+                   rt->s3.data);
         goto out;
     }
     memcpy(nf->id, id, sizeof id);

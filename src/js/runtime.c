@@ -1192,15 +1192,19 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
             struct buf cerr = BUF_INIT(4096);
             const struct store_sched_job *job =
                 opts && fn->kind == JS_MUTATION ? opts->sched_job : NULL;
-            int changed = 0;
+            int changed = 0, full = 0;
             if ((idem && store_idem_put(txn, idem, strlen(idem), res->value.data, res->value.len,
-                                        &cerr) < 0) ||
+                                        &cerr) < 0 &&
+                 (full = store_last_error(rt->store) == STORE_ERR_FULL, 1)) ||
                 (job && store_sched_finish(txn, job, "success", NULL, clock_wall_ms(), &cerr) < 0 &&
                  (changed = store_last_error(rt->store) == STORE_ERR_CHANGED, 1)) ||
                 store_txn_commit(txn, &version, &cerr) < 0) {
                 store_txn_abort(txn);
                 buf_reset(&res->value);
-                fail(res, JS_ERR_INTERNAL, changed ? "JobChanged" : "StoreError", cerr.data);
+                if (full) /* its result's idempotency record does not fit: the caller's to fix */
+                    fail(res, JS_ERR_THROWN, "StorageLimitExceeded", cerr.data);
+                else
+                    fail(res, JS_ERR_INTERNAL, changed ? "JobChanged" : "StoreError", cerr.data);
                 version = store_version(rt->store);
             } else {
                 if (fn->kind == JS_MUTATION && rt->commit_fn)

@@ -139,6 +139,7 @@ void crons_sync(struct crons *c)
     if (store_cron_list(s->store, &rows, &err) < 0 || shard_batch_open(s, &err) < 0 ||
         !(t = store_txn_begin(s->store, 1, &err)))
         goto fail;
+    store_txn_exempt_limit(t); /* the app's crons are scheduled on a full tenant too */
     json_object_foreach(rows, name, row) { /* removed from crons.ts */
         if (json_object_get(defs, name))
             continue;
@@ -226,6 +227,7 @@ const char *crons_started(struct crons *c, const struct store_sched_job *job)
         goto out;
     if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)))
         goto fail;
+    store_txn_exempt_limit(t); /* a full tenant's crons keep running */
     if (store_sched_insert(t, e->fn, e->args, strlen(e->args), next, id, &err) < 0 ||
         store_cron_put(t, e->name, e->spec, id, now, &err) < 0 ||
         store_txn_commit(t, NULL, &err) < 0) {

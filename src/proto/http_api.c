@@ -147,6 +147,7 @@ static const struct {
     {"DocumentNotFound", 400},
     {"NoTransaction", 400},
     {"FunctionNotFound", 404},
+    {"StorageLimitExceeded", 507},
     {"ServerShuttingDown", 503},
     {"ServerOverloaded", 503},
     {"NoAppLoaded", 503},
@@ -703,6 +704,15 @@ static void handle_metrics(struct http_api *api, struct conn *c)
     buf_appendf(&b, "\"durability\":\"%s\",\"fsyncs\":%llu,",
                 store_durability(sh->store) == STORE_DURABILITY_FULL ? "full" : "relaxed",
                 (unsigned long long)store_sync_count(sh->store));
+    struct store_usage su;
+    struct buf serr = BUF_INIT(4096);
+    if (store_max_bytes(sh->store) && store_usage(sh->store, &su, &serr) == 0)
+        buf_appendf(&b,
+                    "\"storageLimitBytes\":%llu,\"storageDatabaseBytes\":%llu,"
+                    "\"storageFileBytes\":%llu,",
+                    (unsigned long long)su.limit_bytes, (unsigned long long)su.database_bytes,
+                    (unsigned long long)su.file_bytes);
+    buf_release(&serr);
     if (sh->actions)
         buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
                     action_pool_pending(sh->actions),

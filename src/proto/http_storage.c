@@ -63,6 +63,7 @@ struct upload {
     struct http_api *api;
     struct store_file_tmp file;
     size_t cap;
+    uint64_t space_left; /* under the storage limit when it began (UINT64_MAX: no limit) */
     char nonce[33];
     char *content_type; /* NULL: none sent */
 };
@@ -80,6 +81,33 @@ static void too_large(struct conn *c, size_t cap)
     char m[128];
     snprintf(m, sizeof m, "the upload is larger than the limit of %zu bytes", cap);
     http_api_respond_error(c, 413, "UploadTooLarge", m, NULL);
+}
+
+/* 507 StorageLimitExceeded: a file of `size` bytes (at least) does not fit under the shard's
+ * storage limit (--max-tenant-storage-mb). */
+static void over_limit(struct conn *c, struct store *st, const struct store_usage *u,
+                       uint64_t size)
+{
+    struct buf m = BUF_INIT(4096);
+    store_full_message(st, u, size, &m);
+    http_api_respond_error(c, 507, "StorageLimitExceeded", m.data, NULL);
+    buf_release(&m);
+}
+
+/* The bytes a new file may have under the storage limit (UINT64_MAX: no limit), measured now;
+ * the file's mutation checks again when it stores it. */
+static uint64_t space_left(struct store *st, struct store_usage *u)
+{
+    memset(u, 0, sizeof *u);
+    if (!store_max_bytes(st))
+        return UINT64_MAX;
+    struct buf err = BUF_INIT(4096);
+    int r = store_usage(st, u, &err);
+    buf_release(&err);
+    if (r < 0 || !u->limit_bytes)
+        return UINT64_MAX;
+    uint64_t used = u->database_bytes + u->file_bytes;
+    return used >= u->limit_bytes ? 0 : u->limit_bytes - used;
 }
 
 /* Checks an upload's head (app, storage, token, Content-Type, declared size) and opens its
@@ -113,6 +141,14 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
         buf_release(&err);
         return NULL;
     }
+    struct store_usage usage;
+    uint64_t left = space_left(sh->store, &usage);
+    if (left != UINT64_MAX && req->content_length >= 0 &&
+        (unsigned long long)req->content_length > left) {
+        over_limit(c, sh->store, &usage, (uint64_t)req->content_length);
+        buf_release(&err);
+        return NULL;
+    }
     const struct slice *ct = http_header_get(req, "content-type");
     if (ct && ct->len > MAX_CONTENT_TYPE) {
         http_api_respond_error(c, 400, "InvalidArgument", "the Content-Type is too long", NULL);
@@ -123,6 +159,7 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
     up->api = api;
     api->uploads++; /* the tenant stays open until it ends (tenant_busy) */
     up->cap = cap;
+    up->space_left = left;
     memcpy(up->nonce, nonce, sizeof nonce);
     if (ct && ct->len)
         up->content_type = vr_strndup(ct->p, ct->len);
@@ -140,9 +177,21 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
  * (the upload is gone, its file removed). */
 static int upload_data(struct upload *up, struct conn *c, const char *p, size_t n)
 {
+    /* past a limit the temporary file goes before the answer: a client that sees the answer
+     * finds nothing left */
     if (n > up->cap - up->file.size) {
-        too_large(c, up->cap);
+        size_t cap = up->cap;
         upload_free(up, 0);
+        too_large(c, cap);
+        return -1;
+    }
+    if (up->space_left != UINT64_MAX && n > up->space_left - up->file.size) {
+        struct store *st = up->api->shard->store;
+        uint64_t size = up->file.size + n;
+        struct store_usage usage;
+        upload_free(up, 0);
+        space_left(st, &usage);
+        over_limit(c, st, &usage, size);
         return -1;
     }
     struct buf err = BUF_INIT(4096);
@@ -183,7 +232,9 @@ static void upload_end(struct upload *up, struct conn *c)
     int r = sh->rt ? run_system(sh, STORE_PATH, args, &res) : (json_decref(args), -2);
     if (r < 0) {
         const char *code = r == -2 ? "InternalError" : res.error_code.data;
-        int status = !strcmp(code, "UploadUrlUsed") ? 410 : 500;
+        int status = !strcmp(code, "UploadUrlUsed")          ? 410
+                     : !strcmp(code, "StorageLimitExceeded") ? 507
+                                                             : 500;
         http_api_respond_error(
             c, status, code, r == -2 ? "the storage functions are missing" : res.error.data, NULL);
         upload_free(up, 0);

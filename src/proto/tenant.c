@@ -52,7 +52,13 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
     struct js_options jopts = opts->js;
     if (t->public_url)
         jopts.public_url = t->public_url;
-    if (shard_open(db_path, &jopts, &opts->store, &t->shard, err) < 0) {
+    struct store_options sopts = opts->store;
+    char label[96]; /* what the storage limit's messages call this shard */
+    if (*name) {
+        snprintf(label, sizeof label, "tenant \"%s\"", name);
+        sopts.label = label;
+    }
+    if (shard_open(db_path, &jopts, &sopts, &t->shard, err) < 0) {
         vr_free(t->public_url);
         vr_free(t->name);
         vr_free(t);

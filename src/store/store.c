@@ -52,9 +52,21 @@ int st_sqlerr(struct store *s, struct buf *err, const char *what)
 {
     if (err) {
         buf_reset(err);
-        buf_appendf(err, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+        if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL)
+            st_quota_sqlite_full(s, err, what);
+        else
+            buf_appendf(err, "sqlite: %s: %s", what, sqlite3_errmsg(s->db));
     }
     return -1;
+}
+
+int st_txn_alive(struct store_txn *t, struct buf *err)
+{
+    if (!t->poisoned && !sqlite3_get_autocommit(t->s->db))
+        return 0;
+    t->poisoned = 1;
+    return st_fail(err, "an earlier write of this transaction failed in the storage; it can only "
+                        "roll back");
 }
 
 int st_exec(struct store *s, const char *sql, struct buf *err)
@@ -513,7 +525,7 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     if (st_search_init(s, err) < 0 || st_catalog_load(s, err) < 0 ||
         st_search_migrate(s, err) < 0 || st_sched_ensure(s, err) < 0 ||
         st_storage_ensure(s, err) < 0 || st_actor_ensure(s, err) < 0 ||
-        st_page_key_load(s, err) < 0)
+        st_page_key_load(s, err) < 0 || st_quota_open(s, opts, err) < 0)
         goto fail;
     if (strcmp(path, ":memory:") && st_ckpt_start(s, path, err) < 0)
         goto fail;
@@ -538,6 +550,7 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_put);
     sqlite3_finalize(s->idem_prune);
     sqlite3_finalize(s->idem_conflict);
+    st_quota_close(s);
     /* A statement left unfinalized would keep the connection, and its files, open past
      * close_v2: then the counting VFS must outlive it (leaked rather than freed under it).
      * sqlite3_close says so (SQLITE_BUSY) after disconnecting the virtual tables, whose own
@@ -592,6 +605,15 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
         buf_append_str(err, "another transaction is open on this store");
         return NULL;
     }
+    if (s->batch && sqlite3_get_autocommit(s->db)) {
+        /* SQLite rolled the batch back (an SQLITE_FULL or I/O error in one of its writes): a
+         * savepoint now would run outside it and commit on its own */
+        buf_reset(err);
+        buf_append_str(err, "this batch of writes was rolled back by a storage failure; retry");
+        return NULL;
+    }
+    if (!s->batch)
+        st_quota_forget(s);
     if (st_ctl(s, s->batch ? CTL_TXN_SAVEPOINT : writable ? CTL_BEGIN_W : CTL_BEGIN_R, err) < 0)
         return NULL;
     struct store_txn *t = vr_calloc(1, sizeof(*t));
@@ -632,7 +654,8 @@ int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err
         buf_append_str(err, "transaction is not open");
         return -1;
     }
-    if (t->poisoned) {
+    if (t->poisoned || sqlite3_get_autocommit(s->db)) {
+        /* autocommit: SQLite rolled the transaction (and its batch) back after a failed write */
         st_fail(err, "a write of this transaction failed in the storage; nothing was committed");
         txn_rollback(t);
         return -1;
@@ -647,6 +670,10 @@ int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err
     }
     if (version_out)
         *version_out = s->version;
+    if (t->files_delta < 0 && (uint64_t)-t->files_delta > s->files_bytes)
+        s->files_bytes = 0;
+    else
+        s->files_bytes += (uint64_t)t->files_delta;
     txn_finish(t, 0);
     return 0;
 fail:
@@ -676,6 +703,8 @@ int store_batch_begin(struct store *s, struct buf *err)
     s->batch_dirty = 0;
     s->batch_fail = 0;
     s->batch_version = s->version;
+    s->batch_files_bytes = s->files_bytes;
+    st_quota_forget(s);
     return 0;
 }
 
@@ -692,10 +721,16 @@ int store_batch_commit(struct store *s, struct buf *err)
         buf_reset(err);
         buf_appendf(err, "the batch inserted into `%s` (--test-fail-commit)", s->test_fail_table);
     }
+    if (!s->batch_fail && sqlite3_get_autocommit(s->db)) {
+        s->batch_fail = 1; /* SQLite rolled it back after a failed write (SQLITE_FULL, I/O) */
+        buf_reset(err);
+        buf_append_str(err, "the batch was rolled back by a storage failure");
+    }
     if (s->batch_fail || (s->version != s->batch_version && st_ctl(s, CTL_META, err) < 0) ||
         st_ctl(s, CTL_COMMIT, err) < 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->version = s->batch_version;
+        s->files_bytes = s->batch_files_bytes;
         if (s->batch_dirty)
             st_catalog_load(s, NULL);
         return -1;
@@ -812,6 +847,7 @@ int store_clear(struct store *s, struct buf *err)
     if (st_exec(s, sql, err) < 0 || st_exec(s, "COMMIT", err) < 0)
         goto fail;
     s->version++;
+    s->files_bytes = 0; /* their `_storage` documents are gone */
     return 0;
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

@@ -85,6 +85,7 @@ enum store_err {
     STORE_ERR_CURSOR,    /* a pagination cursor malformed, modified or of another query */
     STORE_ERR_QUERY,     /* a query asks for what is not there or not allowed (a search of an
                             index that does not exist, a field it does not have, ...) */
+    STORE_ERR_FULL,      /* the write would take the store past store_options.max_bytes */
 };
 
 struct store_options {
@@ -92,6 +93,17 @@ struct store_options {
     /* tests only (`--test-fail-commit TABLE`): a batch in which a document was inserted into this
      * table fails to commit, as on a full disk (everything in it is rolled back) */
     const char *test_fail_table;
+    /* The storage limit (0: none; --max-tenant-storage-mb): the database's pages in use
+     * ((page_count - freelist_count) * page_size; not the WAL) plus the bytes of every stored
+     * file (the `size` of each `_storage` document) stay at most this. A write that would grow
+     * past it (an insert, a patch or replace that grows a document, a stored file) fails before
+     * any row changes, with STORE_ERR_FULL; deletes, shrinking updates and reads always work.
+     * SQLite's max_page_count is set to the limit plus a reserve (store_quota.c) that only
+     * deletes and the store's own bookkeeping reach. */
+    uint64_t max_bytes;
+    /* what STORE_ERR_FULL messages call this store, e.g. `tenant "acme"` (copied; NULL: "the
+     * database") */
+    const char *label;
 };
 
 /* Opens or creates the database at `path`. 0, or -1 with the reason in err. */
@@ -256,6 +268,9 @@ int store_idem_get(struct store_txn *t, const char *key, size_t key_len, struct 
                    uint64_t *version, struct buf *err);
 int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const char *value,
                    size_t value_len, struct buf *err);
+/* A record of more than this many bytes (key and value) is checked against the storage limit
+ * (STORE_ERR_FULL past it); smaller ones are not. */
+#define STORE_IDEM_UNCHECKED 4096
 int store_idem_prune(struct store *s, double max_age_ms, struct buf *err);
 /* Keys are scoped (docs/protocol.md "Idempotency"): store_idem_key builds the record key for a
  * client's `key` in `scope` (a sync session id, or "http") for one call — scope and key
@@ -401,6 +416,23 @@ int store_cron_list(struct store *s, json_t **out, struct buf *err);
 int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
                    double last_run, struct buf *err);
 int store_cron_delete(struct store_txn *t, const char *name, struct buf *err);
+
+/* Storage use against store_options.max_bytes (store_quota.c). store_usage measures it now
+ * (in the open transaction, if one is): 0, or -1 with err. */
+struct store_usage {
+    uint64_t limit_bytes;    /* 0: no limit */
+    uint64_t database_bytes; /* pages in use times the page size */
+    uint64_t file_bytes;     /* stored files (the sizes their `_storage` documents give) */
+};
+int store_usage(struct store *s, struct store_usage *u, struct buf *err);
+uint64_t store_max_bytes(const struct store *s); /* store_options.max_bytes: 0 none */
+/* Marks t as the server's own bookkeeping (a cron job's next run): its writes are not checked
+ * against the storage limit (SQLite's backstop still applies). */
+void store_txn_exempt_limit(struct store_txn *t);
+/* The message of a refusal to store `more` bytes (a file past the space left): the same text
+ * a STORE_ERR_FULL write gets. */
+void store_full_message(struct store *s, const struct store_usage *u, uint64_t more,
+                        struct buf *out);
 
 /* Deletes every document of every table (keeps the schema); for tests and `vireo reset`. */
 int store_clear(struct store *s, struct buf *err);

@@ -46,11 +46,19 @@ int store_idem_put(struct store_txn *t, const char *key, size_t key_len, const c
                    size_t value_len, struct buf *err)
 {
     struct store *s = t->s;
+    s->err_kind = STORE_ERR_OTHER;
     if (!t->writable) {
         buf_reset(err);
         buf_append_str(err, "idempotency records need a writable transaction");
         return -1;
     }
+    if (st_txn_alive(t, err) < 0)
+        return -1;
+    /* a large result counts against the storage limit; a small one never does, so that a
+     * mutation that deletes data to make room is recorded even on a full store */
+    if (key_len + value_len > STORE_IDEM_UNCHECKED &&
+        st_quota_check(t, key_len + value_len, 1, 0, err) < 0)
+        return -1;
     sqlite3_stmt *st =
         st_prep(s, &s->idem_put, err, "INSERT OR REPLACE INTO _vr_idem VALUES (?, ?, ?, ?)");
     if (!st)

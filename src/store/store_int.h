@@ -80,6 +80,15 @@ struct store {
     enum store_durability durability;
     enum store_err err_kind; /* the kind of the last failure: store_last_error() */
     unsigned char cursor_key[STORE_CURSOR_KEY]; /* store_page.c: the MAC key of page cursors */
+    /* store_quota.c: the storage limit (store_options.max_bytes; 0: none) */
+    uint64_t quota_bytes;
+    char *quota_label;        /* what its messages call the store (owned); "the database" */
+    uint32_t page_size;
+    sqlite3_stmt *quota_stmt; /* page_count, freelist_count */
+    uint64_t quota_bound;     /* an upper bound of the database bytes in use: a measure plus the
+                                 estimates of the writes checked since (0: measure again) */
+    uint64_t files_bytes;     /* stored files, as of the transactions committed or released */
+    uint64_t batch_files_bytes; /* files_bytes when the batch began */
 };
 
 struct store_txn {
@@ -90,6 +99,8 @@ struct store_txn {
     int catalog_dirty;
     int poisoned;      /* a write op failed after changing rows: the txn can only roll back */
     int op_changes;    /* sqlite3_total_changes when the current write op began */
+    int exempt_limit;  /* store_txn_exempt_limit: bookkeeping, not checked */
+    int64_t files_delta; /* bytes of stored files this transaction added (less those it deleted) */
     struct read_set rs;
     struct write_set ws;
 };
@@ -110,6 +121,10 @@ struct store_cursor {
 };
 
 /* store.c */
+/* 0 while t's SQLite transaction is alive; -1 with err once SQLite rolled it back itself (an
+ * SQLITE_FULL or I/O error in one of its writes): a statement now would commit on its own.
+ * Every writer that runs its own SQL in a transaction checks it first. */
+int st_txn_alive(struct store_txn *t, struct buf *err);
 int st_exec(struct store *s, const char *sql, struct buf *err);
 int st_ctl(struct store *s, int which, struct buf *err); /* runs a cached CTL_* statement */
 int st_sqlerr(struct store *s, struct buf *err, const char *what);
@@ -186,5 +201,22 @@ int st_sched_ensure(struct store *s, struct buf *err);
 /* store_storage.c: creates the _storage system table and the storage secret if missing. */
 int st_storage_ensure(struct store *s, struct buf *err);
 int st_actor_ensure(struct store *s, struct buf *err); /* store_actor.c */
+/* store_write.c: store_insert of a `_storage` document for a file of file_bytes bytes, which
+ * the storage limit counts (t->files_delta grows by them once inserted). */
+int st_insert_file(struct store_txn *t, const char *table, const char *doc_json, size_t len,
+                   uint64_t file_bytes, char id_out[STORE_ID_LEN + 1], struct buf *err);
+
+/* store_quota.c: the storage limit. st_quota_open sets it up on an open store (SQLite's
+ * max_page_count, the stored files' total). st_quota_check: 0 when a write that adds about
+ * `bytes` to the database in `trees` b-trees and `file_bytes` of stored files fits under the
+ * limit, else -1 with STORE_ERR_FULL (call it before the write changes a row).
+ * st_quota_forget: the next check measures (a transaction or batch begins). st_quota_sqlite_full:
+ * the message and kind of an SQLITE_FULL (the limit's reserve, or the disk) into err. */
+int st_quota_open(struct store *s, const struct store_options *opts, struct buf *err);
+int st_quota_check(struct store_txn *t, uint64_t bytes, size_t trees, uint64_t file_bytes,
+                   struct buf *err);
+void st_quota_forget(struct store *s);
+void st_quota_sqlite_full(struct store *s, struct buf *err, const char *what);
+void st_quota_close(struct store *s);
 
 #endif

@@ -308,6 +308,8 @@ int store_cron_list(struct store *s, json_t **out, struct buf *err)
 int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
                    double last_run, struct buf *err)
 {
+    if (st_txn_alive(t, err) < 0)
+        return -1;
     sqlite3_stmt *st = st_prep(t->s, NULL, err,
                                "INSERT OR REPLACE INTO _vr_cron(name, spec, job, last_run) "
                                "VALUES (?1, ?2, ?3, ?4)");
@@ -328,6 +330,8 @@ int store_cron_put(struct store_txn *t, const char *name, const char *spec, cons
 
 int store_cron_delete(struct store_txn *t, const char *name, struct buf *err)
 {
+    if (st_txn_alive(t, err) < 0)
+        return -1;
     sqlite3_stmt *st = st_prep(t->s, NULL, err, "DELETE FROM _vr_cron WHERE name = ?1");
     if (!st)
         return -1;

@@ -93,7 +93,7 @@ int store_storage_insert(struct store_txn *t, const char *sha256_b64, uint64_t s
     json_decref(doc);
     if (!text)
         return st_fail(err, "out of memory");
-    int r = store_insert(t, STORE_STORAGE_TABLE, text, strlen(text), id_out, err);
+    int r = st_insert_file(t, STORE_STORAGE_TABLE, text, strlen(text), size, id_out, err);
     free(text);
     return r;
 }

@@ -111,10 +111,7 @@ static int op_check(struct store_txn *t, struct buf *err)
         return st_fail(err, "transaction is not open");
     if (!t->writable)
         return st_fail(err, "cannot write in a read-only transaction");
-    if (t->poisoned)
-        return st_fail(err, "an earlier write of this transaction failed in the storage; it "
-                       "can only roll back");
-    return 0;
+    return st_txn_alive(t, err); /* SQLite may have rolled it back (SQLITE_FULL, I/O) */
 }
 
 /* Parses caller JSON that must be an object of user fields. */
@@ -280,6 +277,12 @@ static void id_key(struct buf *k, const char *id, size_t len)
 int store_insert(struct store_txn *t, const char *table, const char *doc_json, size_t len,
                  char id_out[STORE_ID_LEN + 1], struct buf *err)
 {
+    return st_insert_file(t, table, doc_json, len, 0, id_out, err);
+}
+
+int st_insert_file(struct store_txn *t, const char *table, const char *doc_json, size_t len,
+                   uint64_t file_bytes, char id_out[STORE_ID_LEN + 1], struct buf *err)
+{
     struct store *s = t->s;
     struct buf text = BUF_INIT(STORE_MAX_DOC + 64), dk = BUF_INIT(STORE_MAX_KEY),
                none = BUF_INIT(0);
@@ -332,6 +335,14 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
             goto out;
         }
     }
+    /* the storage limit, before the first row changes: the document, its index rows (each
+     * holds the by_id key) and its search index entries */
+    uint64_t grow = text.len + dk.len;
+    for (size_t i = 1; i < tb->nidx; i++)
+        grow += keys[i].len + dk.len;
+    if (st_quota_check(t, grow + (tb->nsidx ? text.len : 0), tb->nidx + tb->nsidx, file_bytes,
+                       err) < 0)
+        goto out;
     if (step_blob2(s, st_prep(s, &tb->ins, err, "INSERT INTO d%u(k, j) VALUES (?1, ?2)", tb->num),
                    &dk, text.data, text.len, 1, err) < 0)
         goto out;
@@ -347,6 +358,7 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
         goto out;
     s->last_ct = ct;
     memcpy(id_out, id, sizeof(id));
+    t->files_delta += (int64_t)file_bytes;
     r = 0;
 out:
     if (in_sp)
@@ -491,6 +503,19 @@ out:
     return r;
 }
 
+/* The storage limit for a patch or replace that grows a document (one that does not grow it
+ * always passes, so an update can free space): the growth in the document and, at most as much,
+ * in each of its index keys. */
+static int grow_check(struct store_txn *t, const struct loaded *l, const struct buf *new_text,
+                      struct buf *err)
+{
+    if (new_text->len <= l->text.len)
+        return 0;
+    uint64_t d = new_text->len - l->text.len;
+    return st_quota_check(t, d * (l->tb->nidx + l->tb->nsidx), l->tb->nidx + l->tb->nsidx, 0,
+                          err);
+}
+
 int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *fields_json,
                 size_t len, const char *const *remove_fields, size_t n_remove, struct buf *err)
 {
@@ -573,6 +598,8 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     for (size_t i = 0; i < n_remove; i++)
         json_object_del(nd, remove_fields[i]);
     json_object_update(nd, patch);
+    if (grow_check(t, &l, &text, err) < 0)
+        goto out;
     r = update_parsed(t, &l, &text, nd, err);
 out:
     if (in_sp)
@@ -612,7 +639,7 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
     size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
-    if (doc_finish(s, &text, err) < 0)
+    if (doc_finish(s, &text, err) < 0 || grow_check(t, &l, &text, err) < 0)
         goto out;
     r = update(t, &l, &text, err);
 out:
@@ -656,6 +683,11 @@ int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf 
     }
     if (tb->nsidx && st_search_write(t, tb, l.doc, NULL, l.ct, l.id, &l.dk, err) < 0)
         goto out;
+    if (!strcmp(tb->name, STORE_STORAGE_TABLE)) { /* a stored file: its bytes go at commit */
+        double size = json_number_value(json_object_get(l.doc, "size"));
+        if (size > 0)
+            t->files_delta -= (int64_t)size;
+    }
     r = 0;
 out:
     if (in_sp)
