@@ -914,6 +914,41 @@ static void tick(struct loop *l, struct timer *t)
     loop_timer_start(l, t, every < 250 ? 250 : every > 5000 ? 5000 : every);
 }
 
+/* onDeactivate of every hot instance, in the running runtime (before a deploy replaces it, or
+ * at a shutdown's final commit); the instances become cold. */
+void actors_deactivate_all(struct actors *a)
+{
+    if (!a || !a->shard->rt)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < a->insts.cap; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (!in || !inst_hot(a, in))
+            continue;
+        json_t *args = json_pack("{s:s}", "op", "deactivate");
+        struct js_result res;
+        js_result_init(&res);
+        json_t *out = NULL;
+        if (run_op(a, in, args, &res, &out) == 0)
+            deliver(a, out);
+        else
+            log_warn("actors", "actor %s/%s: onDeactivate failed: %s", in->name, in->id,
+                     res.error.data);
+        in->gen = 0;
+        json_decref(out);
+        json_decref(args);
+        js_result_release(&res);
+        n++;
+    }
+    if (n)
+        log_info("actors", "%zu actor instance%s deactivated", n, n == 1 ? "" : "s");
+}
+
+static void before_replace(void *arg)
+{
+    actors_deactivate_all(arg);
+}
+
 struct actors *actors_new(struct loop *loop, struct shard *shard,
                           const struct actors_options *opts)
 {
@@ -933,6 +968,8 @@ struct actors *actors_new(struct loop *loop, struct shard *shard,
     if (!a->o.idle_ms)
         a->o.idle_ms = 60000;
     hmap_init(&a->insts);
+    shard->before_replace = before_replace;
+    shard->before_replace_arg = a;
     timer_init(&a->tick, tick, a);
     loop_timer_start(loop, &a->tick, 250);
     return a;
@@ -955,6 +992,8 @@ void actors_free(struct actors *a)
     if (!a)
         return;
     loop_timer_stop(a->loop, &a->tick);
+    if (a->shard->before_replace_arg == a)
+        a->shard->before_replace = NULL;
     for (struct aconn *c = a->conns, *next; c; c = next) {
         next = c->next;
         conn_drop_held(c); /* the connections outlive us: they forget us */

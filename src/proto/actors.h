@@ -46,6 +46,9 @@ void actors_accept(struct actors *a, struct conn *c, struct http_request *req);
 void actors_flush(struct actors *a, int batch_failed);
 /* Shutdown has begun: closing connections run no more hooks. */
 void actors_stop(struct actors *a);
+/* Runs onDeactivate of every hot instance (a shutdown's, or an idle tenant's, final commit
+ * follows); they become cold. A deploy does the same through the shard's before_replace. */
+void actors_deactivate_all(struct actors *a);
 /* Starts closing every actor WebSocket with (code, reason). */
 void actors_close_all(struct actors *a, int code, const char *reason);
 const struct actors_stats *actors_stats(const struct actors *a);

@@ -150,6 +150,8 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
         js_runtime_free(rt);
         goto out;
     }
+    if (s->rt && s->before_replace)
+        s->before_replace(s->before_replace_arg);
     if (s->rt)
         js_runtime_free(s->rt);
     s->rt = rt;

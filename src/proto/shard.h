@@ -53,6 +53,10 @@ struct shard {
                                caller with the loop (NULL: every token is refused) */
     struct shard_jwt_secret jwt_secret;
     double auth_refresh_s; /* an unknown kid refetches keys at most this often; 0: the default */
+    /* called with the old runtime still in place when a load replaces it (proto/actors.c runs
+     * the hot actors' onDeactivate there); NULL: none */
+    void (*before_replace)(void *arg);
+    void *before_replace_arg;
     char *auth_config;     /* the providers' source: the running version's auth.config JSON
                               (NULL: none); a load with the same one keeps the fetched keys */
 };

@@ -131,6 +131,7 @@ void tenant_close_begin(struct tenant *t)
         loop_timer_stop(t->loop, &t->prune_timer);
     if (t->job_prune_timer.fn)
         loop_timer_stop(t->loop, &t->job_prune_timer);
+    actors_deactivate_all(t->actors); /* their onDeactivate is in the final commit */
     /* the final commit: action_pool_free's (its last answers still reach connections and
      * sessions), or ours without a pool; its outcome decides the answers held back for it */
     if (t->actions) {

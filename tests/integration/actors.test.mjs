@@ -437,3 +437,25 @@ test("a subscriber that stops reading gets no more patches past 4 MiB, then a fr
     await rpc(writer, "big", id, "grow", { size: 10 });
     await slow.waitMsg((m) => m.type === "state:patch" && m.actorId === id && JSON.stringify(m.patches).includes('"value":61'), { from });
 });
+
+test("onDeactivate runs before a deploy replaces the runtime and at a graceful shutdown", async () => {
+    const d = appDir();
+    let s = await startServer(d);
+    try {
+        const c = await open(s);
+        assert.equal((await stateSub(c, "chat", "dep")).activations, 1);
+        const from = s.stderr.length;
+        fs.appendFileSync(path.join(d, "convex", "queries.ts"), "\n// a change: vireo dev reloads\n");
+        await s.waitStderr(/actor instance deactivated/, { from, timeout: 15000 });
+        await s.waitStderr(/loaded \d+ functions/, { from, timeout: 15000 });
+        const st = await stateSub(c, "chat", "dep");
+        assert.equal(st.deactivations, 1, "onDeactivate ran in the old version");
+        assert.equal(st.activations, 2, "the new version activated it again");
+        await s.stop();
+        s = await startServer(d);
+        const c2 = await open(s);
+        assert.equal((await stateSub(c2, "chat", "dep")).deactivations, 2, "and at the shutdown");
+    } finally {
+        await s.stop();
+    }
+});

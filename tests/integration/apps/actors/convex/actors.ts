@@ -49,6 +49,7 @@ const Chat = actor({
         messages: z.array(z.object({ text: z.string(), from: z.string() })).default([]),
         online: z.array(z.string()).default([]),
         activations: z.number().default(0),
+        deactivations: z.number().default(0),
     }),
     methods: {
         send: {
@@ -93,6 +94,7 @@ const Chat = actor({
         whisper: z.object({ text: z.string() }),
     },
     onActivate({ state }) { state.activations += 1; },
+    onDeactivate({ state }) { state.deactivations += 1; },
     onConnect({ state, connectionId }) { state.online.push(connectionId); },
     onDisconnect({ state, connectionId }) {
         const i = state.online.indexOf(connectionId);
