@@ -532,6 +532,13 @@ static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     return JSValueMakeUndefined(ctx);
 }
 
+/* rt->s1 holds the id of an `_actors` document */
+static int is_actor_doc(struct js_runtime *rt)
+{
+    const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
+    return tb && !strcmp(tb, STORE_ACTOR_TABLE);
+}
+
 /* native.actorSave(docId|null, json) -> id: stores an actor instance's document (47_actors.js) in
  * the system table `_actors`, which app code cannot write; a docId must be one of its own. */
 static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -551,8 +558,7 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
             return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         return make_str(ctx, id);
     }
-    const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
-    if (!tb || strcmp(tb, STORE_ACTOR_TABLE))
+    if (!is_actor_doc(rt))
         return throwf(ctx, exc, "InternalError", "actorSave: `%s` is not an actor document",
                       rt->s1.data);
     if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
@@ -569,8 +575,7 @@ static JSValueRef n_actor_delete(JSContextRef ctx, JSObjectRef fn, JSObjectRef s
     struct store_txn *t = need_txn(ctx, rt, "actor state", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0)
         return JSValueMakeUndefined(ctx);
-    const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
-    if (!tb || strcmp(tb, STORE_ACTOR_TABLE))
+    if (!is_actor_doc(rt))
         return throwf(ctx, exc, "InternalError", "actorDelete: `%s` is not an actor document",
                       rt->s1.data);
     buf_reset(&rt->s3);

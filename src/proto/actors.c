@@ -353,6 +353,28 @@ static void deliver(struct actors *a, json_t *out)
     }
 }
 
+/* A hook-only operation (disconnect, deactivate, forget: no answer to anyone) on instance in
+ * (NULL: none), for connection c (NULL: none); what it sends is delivered, a failure logged. */
+static void run_hook(struct actors *a, struct ainst *in, struct aconn *c, const char *op,
+                     const char *hook)
+{
+    json_t *args = json_pack("{s:s}", "op", op);
+    if (c)
+        json_object_set_new(args, "c", json_string(c->id));
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    if ((c ? conn_op(c, in, args, &res, &out) : run_op(a, in, args, &res, &out)) == 0)
+        deliver(a, out);
+    else if (in)
+        log_warn("actors", "actor %s/%s: %s failed: %s", in->name, in->id, hook, res.error.data);
+    else
+        log_warn("actors", "%s failed: %s", hook, res.error.data);
+    json_decref(out);
+    json_decref(args);
+    js_result_release(&res);
+}
+
 /* The connection's first touch of the instance: it becomes one of its connections (with
  * `flags`: a state:sub's subscriber sees the patch of its own onConnect) and the app's onConnect
  * runs. 0, or -1 with the message in err (an unknown actor). */
@@ -745,20 +767,8 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     while (c->n_touch > 0) {
         struct ainst *in = c->touch[c->n_touch - 1].inst;
         untouch(c, in);
-        if (!a->stopping && a->shard->rt) {
-            json_t *args = json_pack("{s:s, s:s}", "op", "disconnect", "c", c->id);
-            struct js_result res;
-            js_result_init(&res);
-            json_t *out = NULL;
-            if (conn_op(c, in, args, &res, &out) == 0)
-                deliver(a, out);
-            else
-                log_warn("actors", "actor %s/%s: onDisconnect failed: %s", in->name, in->id,
-                         res.error.data);
-            json_decref(out);
-            json_decref(args);
-            js_result_release(&res);
-        }
+        if (!a->stopping && a->shard->rt)
+            run_hook(a, in, c, "disconnect", "onDisconnect");
         if (in->n_subs == 0 && !inst_hot(a, in))
             inst_free(a, in);
     }
@@ -847,15 +857,7 @@ void actors_flush(struct actors *a, int batch_failed)
     if (batch_failed && a->shard->rt) {
         /* the runtime's copies are ahead of the disk: it forgets them (every instance reloads
          * from its stored state) and every state subscriber gets the truth again */
-        json_t *args = json_pack("{s:s}", "op", "forget");
-        struct js_result res;
-        js_result_init(&res);
-        json_t *out = NULL;
-        if (run_op(a, NULL, args, &res, &out) < 0)
-            log_warn("actors", "forgetting the lost batch's states failed: %s", res.error.data);
-        json_decref(out);
-        json_decref(args);
-        js_result_release(&res);
+        run_hook(a, NULL, NULL, "forget", "forgetting the lost batch's states");
         for (size_t i = 0; i < a->insts.cap; i++)
             if (a->insts.slots[i].key)
                 ((struct ainst *)a->insts.slots[i].value)->gen = 0;
@@ -893,20 +895,8 @@ static void tick(struct loop *l, struct timer *t)
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (!in || in->n_subs || now - in->last_ms < a->o.idle_ms)
             continue;
-        if (inst_hot(a, in) && a->shard->rt) {
-            json_t *args = json_pack("{s:s}", "op", "deactivate");
-            struct js_result res;
-            js_result_init(&res);
-            json_t *out = NULL;
-            if (run_op(a, in, args, &res, &out) == 0)
-                deliver(a, out);
-            else
-                log_warn("actors", "actor %s/%s: onDeactivate failed: %s", in->name, in->id,
-                         res.error.data);
-            json_decref(out);
-            json_decref(args);
-            js_result_release(&res);
-        }
+        if (inst_hot(a, in) && a->shard->rt)
+            run_hook(a, in, NULL, "deactivate", "onDeactivate");
         inst_free(a, in);
         i = (size_t)-1; /* the map changed: rescan */
     }
@@ -925,19 +915,8 @@ void actors_deactivate_all(struct actors *a)
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (!in || !inst_hot(a, in))
             continue;
-        json_t *args = json_pack("{s:s}", "op", "deactivate");
-        struct js_result res;
-        js_result_init(&res);
-        json_t *out = NULL;
-        if (run_op(a, in, args, &res, &out) == 0)
-            deliver(a, out);
-        else
-            log_warn("actors", "actor %s/%s: onDeactivate failed: %s", in->name, in->id,
-                     res.error.data);
+        run_hook(a, in, NULL, "deactivate", "onDeactivate");
         in->gen = 0;
-        json_decref(out);
-        json_decref(args);
-        js_result_release(&res);
         n++;
     }
     if (n)

@@ -524,7 +524,9 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     sqlite3_finalize(st);
     if (st_search_init(s, err) < 0 || st_catalog_load(s, err) < 0 ||
         st_search_migrate(s, err) < 0 || st_sched_ensure(s, err) < 0 ||
-        st_storage_ensure(s, err) < 0 || st_actor_ensure(s, err) < 0 ||
+        st_storage_ensure(s, err) < 0 ||
+        st_system_table_ensure(s, STORE_ACTOR_TABLE, STORE_ACTOR_INDEX, "name", "actorId",
+                               err) < 0 ||
         st_page_key_load(s, err) < 0 || st_quota_open(s, opts, err) < 0)
         goto fail;
     if (strcmp(path, ":memory:") && st_ckpt_start(s, path, err) < 0)

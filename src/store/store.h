@@ -347,7 +347,7 @@ int store_storage_insert(struct store_txn *t, const char *sha256_b64, uint64_t s
                          const char *content_type, char id_out[STORE_ID_LEN + 1], struct buf *err);
 int store_storage_secret(struct store *s, unsigned char out[STORE_STORAGE_SECRET_LEN],
                          struct buf *err);
-/* Actors (store_actor.c): the system table `_actors`, created by store_open, one document
+/* Actors: the system table `_actors`, created by store_open, one document
  * {name, actorId, state: <JSON text>} per actor instance whose state was stored, found through
  * the index `by_actor` on (name, actorId); written only by the actor runtime (js/native_actor.c),
  * never by app code. */

@@ -200,7 +200,10 @@ const json_t *st_lookup_path(const json_t *doc, const char *path);
 int st_sched_ensure(struct store *s, struct buf *err);
 /* store_storage.c: creates the _storage system table and the storage secret if missing. */
 int st_storage_ensure(struct store *s, struct buf *err);
-int st_actor_ensure(struct store *s, struct buf *err); /* store_actor.c */
+/* store_sched.c: creates a system table (a name app code cannot take) with one index on two
+ * fields, if missing: `_scheduled_functions` (st_sched_ensure), `_actors` (store.h "Actors"). */
+int st_system_table_ensure(struct store *s, const char *table, const char *index,
+                           const char *field1, const char *field2, struct buf *err);
 /* store_write.c: store_insert of a `_storage` document for a file of file_bytes bytes, which
  * the storage limit counts (t->files_delta grows by them once inserted). */
 int st_insert_file(struct store_txn *t, const char *table, const char *doc_json, size_t len,

@@ -15,18 +15,18 @@
 
 #include "base/banned.h"
 
-int st_sched_ensure(struct store *s, struct buf *err)
+int st_system_table_ensure(struct store *s, const char *table, const char *index,
+                           const char *field1, const char *field2, struct buf *err)
 {
-    struct st_table *tb = st_table_find(s, STORE_SCHED_TABLE);
-    if (tb && st_index_find(tb, STORE_SCHED_INDEX))
+    struct st_table *tb = st_table_find(s, table);
+    if (tb && st_index_find(tb, index))
         return 0;
-    json_t *decl = json_pack("{s:s, s:[s,s]}", "name", STORE_SCHED_INDEX, "fields", "state.kind",
-                             "scheduledTime");
+    json_t *decl = json_pack("{s:s, s:[s,s]}", "name", index, "fields", field1, field2);
     int r = -1;
     if (st_exec(s, "BEGIN IMMEDIATE", err) < 0)
         goto out;
-    if ((!tb && st_table_create(s, STORE_SCHED_TABLE, &tb, err) < 0) ||
-        st_index_create(s, tb, decl, err) < 0 || st_exec(s, "COMMIT", err) < 0) {
+    if ((!tb && st_table_create(s, table, &tb, err) < 0) || st_index_create(s, tb, decl, err) < 0 ||
+        st_exec(s, "COMMIT", err) < 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto out;
     }
@@ -38,6 +38,12 @@ out:
         r = -1;
     buf_release(&tmp);
     return r;
+}
+
+int st_sched_ensure(struct store *s, struct buf *err)
+{
+    return st_system_table_ensure(s, STORE_SCHED_TABLE, STORE_SCHED_INDEX, "state.kind",
+                                  "scheduledTime", err);
 }
 
 uint32_t store_sched_index_id(struct store *s)
