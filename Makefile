@@ -154,6 +154,7 @@ FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 # sources a fuzz target #includes itself (to reach statics), so they are not linked twice
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
 FUZZ_INCLUDES_fuzz_convex_sync := src/proto/convex_sync.c
+FUZZ_INCLUDES_fuzz_actors := src/proto/actors.c
 build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
              $(BUILD)/gen/codegen_types.c $(POLYFILL_C)
 	@mkdir -p $(dir $@)

@@ -123,6 +123,26 @@ static void frame_unref(struct frame *f)
         vr_free(f);
 }
 
+/* The socket calls, for a connection that may have none (the fuzzer's): 0/-1 as ws_send. */
+static int out_send(struct aconn *c, const char *p, size_t n)
+{
+    if (!c->ws || ws_send(c->ws, 1, p, n) < 0)
+        return -1;
+    c->a->stats.messages_out++;
+    return 0;
+}
+
+static size_t out_queued(const struct aconn *c)
+{
+    return c->ws ? ws_queued_bytes(c->ws) : 0;
+}
+
+static void out_close(struct aconn *c, int code, const char *reason)
+{
+    if (c->ws)
+        out_close(c, code, reason);
+}
+
 static void hold(struct aconn *c, struct frame *f, enum held_kind kind, struct ainst *inst,
                  const char *rid)
 {
@@ -152,10 +172,8 @@ static void send_error(struct aconn *c, const char *code, const char *msg)
 {
     json_t *j = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", msg);
     char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (t) {
-        ws_send(c->ws, 1, t, strlen(t));
-        c->a->stats.messages_out++;
-    }
+    if (t)
+        out_send(c, t, strlen(t));
     free(t);
     json_decref(j);
 }
@@ -172,8 +190,7 @@ static void rpc_error(struct aconn *c, const char *rid, const char *msg, int now
     buf_appendf(&b, "{\"type\":\"rpc:result\",\"id\":%s,\"error\":%s}", rid, mt ? mt : "\"\"");
     free(mt);
     if (now) {
-        ws_send(c->ws, 1, b.data, b.len);
-        c->a->stats.messages_out++;
+        out_send(c, b.data, b.len);
     } else {
         hold_text(c, b.data, b.len, HELD_ANSWER, NULL);
     }
@@ -541,8 +558,7 @@ static void auth_apply(struct aconn *c, const struct auth_result *r)
     free(t);
     c->auth_exp = r->exp;
     int n = snprintf(m, sizeof m, "{\"type\":\"auth:ok\"}");
-    ws_send(c->ws, 1, m, (size_t)n);
-    c->a->stats.messages_out++;
+    out_send(c, m, (size_t)n);
 }
 
 static void auth_done(void *arg, const struct auth_result *r)
@@ -570,7 +586,7 @@ static void handle_auth(struct aconn *c, json_t *msg)
         c->identity = NULL;
         c->auth_exp = 0;
         const char ok[] = "{\"type\":\"auth:ok\"}";
-        ws_send(c->ws, 1, ok, sizeof ok - 1);
+        out_send(c, ok, sizeof ok - 1);
         return;
     }
     if (!json_is_string(tok) || json_string_length(tok) > AUTH_MAX_TOKEN) {
@@ -618,7 +634,7 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     }
     if (c->auth_waiting) { /* after the token's verdict, in order */
         if (c->n_waiting >= AUTH_MAX_HELD) {
-            ws_close(c->ws, 1008, "too many messages while a token is verified");
+            out_close(c, 1008, "too many messages while a token is verified");
             json_decref(msg);
             return;
         }
@@ -839,15 +855,15 @@ void actors_flush(struct actors *a, int batch_failed)
                               "StoreError: the server could not store this change; nothing "
                               "was changed",
                               1);
-            } else if (h->kind == HELD_PATCH && ws_queued_bytes(c->ws) > a->o.slow_bytes) {
+            } else if (h->kind == HELD_PATCH && out_queued(c) > a->o.slow_bytes) {
                 struct sub *s = sub_find(h->inst, c); /* too far behind: catch up later */
                 if (s && (s->flags & SUB_STATE)) {
                     s->flags |= SUB_STALE;
                     if (!c->stale_since)
                         c->stale_since = loop_now_ms(a->loop);
                 }
-            } else if (ws_send(c->ws, 1, h->f->data, h->f->len) == 0) {
-                a->stats.messages_out++;
+            } else {
+                out_send(c, h->f->data, h->f->len);
             }
             frame_unref(h->f);
             vr_free(h->rid);
@@ -874,7 +890,7 @@ static void tick(struct loop *l, struct timer *t)
     for (struct aconn *c = a->conns; c; c = c->next) {
         if (!c->stale_since)
             continue;
-        if (ws_queued_bytes(c->ws) <= a->o.slow_bytes / 4) {
+        if (out_queued(c) <= a->o.slow_bytes / 4) {
             c->stale_since = 0;
             for (size_t i = 0; i < c->n_touch; i++) {
                 struct sub *s = sub_find(c->touch[i].inst, c);
@@ -888,7 +904,7 @@ static void tick(struct loop *l, struct timer *t)
             }
         } else if (now - c->stale_since > a->o.slow_close_ms) {
             c->stale_since = 0;
-            ws_close(c->ws, 1008, "too slow: state patches could not be delivered");
+            out_close(c, 1008, "too slow: state patches could not be delivered");
         }
     }
     for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
