@@ -267,6 +267,7 @@ static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_re
         buf_append_str(&res->error, "malformed answer from the actor runtime");
         return -1;
     }
+    a->stats.activations += (uint64_t)json_number_value(json_object_get(*out, "n"));
     return 0;
 }
 
@@ -763,11 +764,13 @@ static void tick(struct loop *l, struct timer *t)
             struct js_result res;
             js_result_init(&res);
             json_t *out = NULL;
-            if (run_op(a, in, args, &res, &out) == 0)
+            if (run_op(a, in, args, &res, &out) == 0) {
                 deliver(a, out);
-            else
+                a->stats.deactivations++;
+            } else {
                 log_warn("actors", "actor %s/%s: onDeactivate failed: %s", in->name, in->id,
                          res.error.data);
+            }
             json_decref(out);
             json_decref(args);
             js_result_release(&res);
@@ -843,4 +846,123 @@ void actors_free(struct actors *a)
 const struct actors_stats *actors_stats(const struct actors *a)
 {
     return &a->stats;
+}
+
+/* ---- the admin API (http_admin_actors.c) ---- */
+
+int actors_admin_run(struct actors *a, json_t *args, json_t **r, struct buf *code,
+                     struct buf *err)
+{
+    *r = NULL;
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    json_object_set_new(args, "op", json_string("admin"));
+    int rc = run_op(a, NULL, args, &res, &out);
+    if (rc < 0) {
+        rc = a->shard->rt ? -1 : -2;
+        buf_append(err, res.error.data, res.error.len);
+        buf_append(code, res.error_code.data, res.error_code.len);
+    } else {
+        deliver(a, out); /* what onDeactivate hooks sent */
+        const char *t = json_string_value(json_object_get(out, "r"));
+        *r = t ? json_loads(t, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+        if (!*r) {
+            buf_append_str(err, "malformed answer from the actor runtime");
+            rc = -1;
+        }
+    }
+    json_decref(out);
+    js_result_release(&res);
+    return rc;
+}
+
+json_t *actors_admin_info(struct actors *a, const char *name, const char *id, int ids)
+{
+    struct ainst *in = inst_get(a, name, id, 0);
+    if (!in)
+        return NULL;
+    json_t *cs = ids ? json_array() : NULL, *ss = ids ? json_array() : NULL,
+           *es = ids ? json_array() : NULL;
+    size_t n_state = 0, n_event = 0;
+    for (size_t i = 0; i < in->n_subs; i++) {
+        const struct sub *s = &in->subs[i];
+        n_state += (s->flags & SUB_STATE) != 0;
+        n_event += (s->flags & SUB_EVENT) != 0;
+        if (ids) {
+            json_array_append_new(cs, json_string(s->c->id));
+            if (s->flags & SUB_STATE)
+                json_array_append_new(ss, json_string(s->c->id));
+            if (s->flags & SUB_EVENT)
+                json_array_append_new(es, json_string(s->c->id));
+        }
+    }
+    if (ids)
+        return json_pack("{s:b, s:o, s:o, s:o}", "hot", inst_hot(a, in), "connections", cs,
+                         "stateSubscribers", ss, "eventSubscribers", es);
+    return json_pack("{s:b, s:I, s:I, s:I}", "hot", inst_hot(a, in), "connections",
+                     (json_int_t)in->n_subs, "stateSubscribers", (json_int_t)n_state,
+                     "eventSubscribers", (json_int_t)n_event);
+}
+
+static int inst_cmp(const void *x, const void *y)
+{
+    const struct ainst *p = *(const struct ainst *const *)x, *q = *(const struct ainst *const *)y;
+    int c = strcmp(p->name, q->name);
+    return c ? c : strcmp(p->id, q->id);
+}
+
+json_t *actors_admin_tracked(const struct actors *a, const char *only, const char *after_name,
+                             const char *after_id, size_t limit)
+{
+    struct ainst **v = vr_malloc((a->insts.len + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < a->insts.cap; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (!in || (only && strcmp(in->name, only)))
+            continue;
+        if (after_name) {
+            int c = strcmp(in->name, after_name);
+            if (c < 0 || (c == 0 && strcmp(in->id, after_id) <= 0))
+                continue;
+        }
+        v[n++] = in;
+    }
+    qsort(v, n, sizeof *v, inst_cmp);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n && i < limit; i++)
+        json_array_append_new(list, json_pack("[s,s]", v[i]->name, v[i]->id));
+    vr_free(v);
+    return list;
+}
+
+void actors_admin_destroyed(struct actors *a, const char *name, const char *id,
+                            const char *initial)
+{
+    a->stats.destroys++;
+    log_info("actors", "actor %s/%s destroyed by the admin API", name, id);
+    struct ainst *in = inst_get(a, name, id, 0);
+    if (!in)
+        return;
+    in->gen = 0; /* the runtime forgot it: the next call hands it the connections again */
+    if (initial) {
+        json_t *nm = json_string(in->name), *idv = json_string(in->id);
+        char *n = json_dumps(nm, JSON_ENCODE_ANY), *i = json_dumps(idv, JSON_ENCODE_ANY);
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&b, "{\"type\":\"state:snapshot\",\"actor\":%s,\"actorId\":%s,\"state\":%s}", n,
+                    i, initial);
+        struct frame *f = frame_new(b.data, b.len);
+        f->refs++;
+        for (size_t k = 0; k < in->n_subs; k++) /* a stale one gets its snapshot once drained */
+            if ((in->subs[k].flags & (SUB_STATE | SUB_STALE)) == SUB_STATE)
+                hold(in->subs[k].c, f, HELD_OTHER, NULL, NULL);
+        frame_unref(f);
+        buf_release(&b);
+        free(n);
+        free(i);
+        json_decref(nm);
+        json_decref(idv);
+    }
+    if (in->n_subs == 0)
+        inst_free(a, in);
 }
