@@ -22,7 +22,7 @@
                                    instances (ADMIN_DESTROY_MAX in 47_actors.js) */
 #define DESTROY_ALL_SINGLES 200 /* hot instances with onDeactivate per destroy-all request */
 #define DESTROY_ALL_FAILURES 10 /* onDeactivate failures that end a destroy-all request */
-#define CURSOR_MAX 2048      /* a cursor's characters */
+#define CURSOR_MAX 16384     /* a cursor's characters (an id of 512 escaped characters fits) */
 
 /* Answers now or, when the batch this request ran in is open, after its commit. */
 static void answer(struct http_api *api, struct conn *c, int status, json_t *body)
