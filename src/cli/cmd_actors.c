@@ -101,8 +101,8 @@ static int do_list(const struct actors_cli *a)
     json_t *reply = NULL;
     char sep = '?';
     buf_append_str(&ep, "/api/admin/actors");
-    const char *names[] = { "actor", "limit", "cursor" };
-    const char *vals[] = { a->actor, a->limit, a->cursor };
+    const char *names[] = {"actor", "limit", "cursor"};
+    const char *vals[] = {a->actor, a->limit, a->cursor};
     for (int i = 0; i < 3; i++) {
         if (!vals[i])
             continue;
@@ -168,8 +168,10 @@ static int do_inspect(const struct actors_cli *a, const char *name, const char *
         printf("%s\n", resp.data);
     } else if (rc == 0) {
         printf("%s/%s\n", name, id);
-        printf("%-18s%s\n", "in memory:", json_is_true(json_object_get(reply, "hot")) ? "yes" : "no");
-        printf("%-18s%s\n", "stored:", json_is_true(json_object_get(reply, "stored")) ? "yes" : "no");
+        printf("%-18s%s\n",
+               "in memory:", json_is_true(json_object_get(reply, "hot")) ? "yes" : "no");
+        printf("%-18s%s\n",
+               "stored:", json_is_true(json_object_get(reply, "stored")) ? "yes" : "no");
         print_ids("connections:", json_object_get(reply, "connections"));
         print_ids("state subscribers:", json_object_get(reply, "stateSubscribers"));
         print_ids("event subscribers:", json_object_get(reply, "eventSubscribers"));
@@ -251,8 +253,8 @@ static int do_destroy_all(const struct actors_cli *a)
 
 int cmd_actors(int argc, char **argv)
 {
-    struct actors_cli a = { 0 };
-    const char *pos[4] = { NULL };
+    struct actors_cli a = {0};
+    const char *pos[4] = {NULL};
     int npos = 0, r;
     admin_opts_init(&a.o);
     for (int i = 1; i < argc; i++) {
@@ -298,8 +300,8 @@ int cmd_actors(int argc, char **argv)
         return 2;
     }
     int want = is_list || (is_destroy && a.all) ? 1 : 3;
-    if (npos != want || (a.all && !is_destroy) ||
-        ((a.limit || a.cursor) && !is_list) || (a.actor && !is_list && !a.all)) {
+    if (npos != want || (a.all && !is_destroy) || ((a.limit || a.cursor) && !is_list) ||
+        (a.actor && !is_list && !a.all)) {
         fprintf(stderr, "vireo actors: usage: vireo actors %s\n",
                 is_list      ? "list [--actor NAME] [--limit N] [--cursor C]"
                 : is_inspect ? "inspect ACTOR ID"

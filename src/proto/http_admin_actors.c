@@ -18,11 +18,12 @@
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
-#define DESTROY_ALL_CALLS 20    /* bulk calls per destroy-all request, each destroying up to 500
-                                   instances (ADMIN_DESTROY_MAX in 47_actors.js) */
+/* bulk calls per destroy-all request, each destroying up to 500 instances (ADMIN_DESTROY_MAX in
+ * 47_actors.js) */
+#define DESTROY_ALL_CALLS 20
 #define DESTROY_ALL_SINGLES 200 /* hot instances with onDeactivate per destroy-all request */
 #define DESTROY_ALL_FAILURES 10 /* onDeactivate failures that end a destroy-all request */
-#define CURSOR_MAX 16384     /* a cursor's characters (an id of 512 escaped characters fits) */
+#define CURSOR_MAX 16384        /* a cursor's characters (an id of 512 escaped characters fits) */
 
 /* Answers now or, when the batch this request ran in is open, after its commit. */
 static void answer(struct http_api *api, struct conn *c, int status, json_t *body)
@@ -125,23 +126,22 @@ static json_t *decoded_string(const char *p, size_t n, int plus)
 
 static int pair_cmp(json_t *x, json_t *y)
 {
-    int c = strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
-    return c ? c : strcmp(json_string_value(json_array_get(x, 1)),
-                          json_string_value(json_array_get(y, 1)));
+    int c =
+        strcmp(json_string_value(json_array_get(x, 0)), json_string_value(json_array_get(y, 0)));
+    return c ? c
+             : strcmp(json_string_value(json_array_get(x, 1)),
+                      json_string_value(json_array_get(y, 1)));
 }
 
 /* {actor, actorId, hot, stored, connections, stateSubscribers, eventSubscribers} */
 static json_t *list_item(struct actors *a, const char *name, const char *id, int hot, int stored)
 {
     json_t *info = actors_admin_info(a, name, id, 0);
-    json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:b}", "actor", name, "actorId", id,
-                          "hot", hot, "connections",
-                          json_integer_value(json_object_get(info, "connections")),
-                          "stateSubscribers",
-                          json_integer_value(json_object_get(info, "stateSubscribers")),
-                          "eventSubscribers",
-                          json_integer_value(json_object_get(info, "eventSubscribers")), "stored",
-                          stored);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:b, s:I, s:I, s:I, s:b}", "actor", name, "actorId", id, "hot", hot,
+        "connections", json_integer_value(json_object_get(info, "connections")), "stateSubscribers",
+        json_integer_value(json_object_get(info, "stateSubscribers")), "eventSubscribers",
+        json_integer_value(json_object_get(info, "eventSubscribers")), "stored", stored);
     json_decref(info);
     return o;
 }
@@ -171,7 +171,8 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
         long n = v.len > 0 && v.len < CURSOR_MAX ? base64_decode(raw, v.p, v.len) : -1;
         after = n > 0 ? json_loadb((const char *)raw, (size_t)n, 0, NULL) : NULL;
         if (!json_is_array(after) || json_array_size(after) != 2 ||
-            !json_is_string(json_array_get(after, 0)) || !json_is_string(json_array_get(after, 1))) {
+            !json_is_string(json_array_get(after, 0)) ||
+            !json_is_string(json_array_get(after, 1))) {
             fail(api, c, 400, "InvalidCursor",
                  "`cursor` is not a cursor of this list (pass the `cursor` of the last answer)");
             goto out;
@@ -183,8 +184,7 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
         goto out;
     const char *an = json_string_value(json_array_get(after, 0));
     const char *ai = json_string_value(json_array_get(after, 1));
-    tracked = actors_admin_tracked(api->actors, json_string_value(only), an, ai,
-                                   (size_t)limit + 1);
+    tracked = actors_admin_tracked(api->actors, json_string_value(only), an, ai, (size_t)limit + 1);
     /* both lists are sorted and hold the first limit+1 of their kind: merged, their first
      * limit+1 are those of the union */
     json_t *items = json_object_get(r, "items"), *out = json_array(), *last = NULL;
@@ -198,10 +198,11 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
             more = 1;
             break;
         }
-        json_array_append_new(out, list_item(api->actors, json_string_value(json_array_get(pick, 0)),
-                                             json_string_value(json_array_get(pick, 1)),
-                                             cmp <= 0 && json_is_true(json_array_get(x, 2)),
-                                             cmp <= 0 && json_is_true(json_array_get(x, 3))));
+        json_array_append_new(out,
+                              list_item(api->actors, json_string_value(json_array_get(pick, 0)),
+                                        json_string_value(json_array_get(pick, 1)),
+                                        cmp <= 0 && json_is_true(json_array_get(x, 2)),
+                                        cmp <= 0 && json_is_true(json_array_get(x, 3))));
         last = pick;
         i += cmp <= 0;
         j += cmp >= 0;
@@ -218,8 +219,8 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
         free(t);
     }
     answer(api, c, 200,
-           json_pack("{s:O, s:o, s:o}", "size", json_object_get(r, "size"), "actors", out,
-                     "cursor", cursor));
+           json_pack("{s:O, s:o, s:o}", "size", json_object_get(r, "size"), "actors", out, "cursor",
+                     cursor));
 out:
     json_decref(only);
     json_decref(after);
@@ -232,21 +233,24 @@ static void handle_inspect(struct http_api *api, struct conn *c, json_t *name, j
 {
     const char *n = json_string_value(name), *i = json_string_value(id);
     json_t *info = actors_admin_info(api->actors, n, i, 1);
-    json_t *r = run(api, c, json_pack("{s:s, s:O, s:O, s:b}", "what", "inspect", "a", name, "i",
-                                      id, "tracked", info != NULL));
+    json_t *r = run(api, c,
+                    json_pack("{s:s, s:O, s:O, s:b}", "what", "inspect", "a", name, "i", id,
+                              "tracked", info != NULL));
     if (!r)
         goto out;
     if (json_is_null(r)) {
         char msg[800];
-        snprintf(msg, sizeof msg, "no actor instance %.128s/%.512s: it is neither stored nor in "
-                 "memory", n, i);
+        snprintf(msg, sizeof msg,
+                 "no actor instance %.128s/%.512s: it is neither stored nor in "
+                 "memory",
+                 n, i);
         fail(api, c, 404, "ActorNotFound", msg);
         goto out;
     }
     json_t *o = json_pack("{s:O, s:O, s:O, s:O}", "actor", name, "actorId", id, "hot",
                           json_object_get(r, "hot"), "stored", json_object_get(r, "stored"));
-    json_object_set_new(o, "connections", info ? json_incref(json_object_get(info, "connections"))
-                                               : json_array());
+    json_object_set_new(o, "connections",
+                        info ? json_incref(json_object_get(info, "connections")) : json_array());
     json_object_set_new(o, "stateSubscribers",
                         info ? json_incref(json_object_get(info, "stateSubscribers"))
                              : json_array());
@@ -344,9 +348,8 @@ static int destroy_one(struct http_api *api, json_t *pair, json_t *failed)
     int rc = actors_admin_run(api->actors, args, &r, &code, &err);
     json_decref(args);
     if (rc < 0) {
-        json_array_append_new(failed, json_pack("{s:O, s:O, s:s}", "actor",
-                                                json_array_get(pair, 0), "actorId",
-                                                json_array_get(pair, 1), "error",
+        json_array_append_new(failed, json_pack("{s:O, s:O, s:s}", "actor", json_array_get(pair, 0),
+                                                "actorId", json_array_get(pair, 1), "error",
                                                 err.len ? err.data : "failed"));
     } else if (json_is_true(json_object_get(r, "destroyed"))) {
         actors_admin_destroyed(api->actors, json_string_value(json_array_get(pair, 0)),
@@ -364,8 +367,7 @@ static int destroy_one(struct http_api *api, json_t *pair, json_t *failed)
  * hook (up to 500 each); the hot ones with an onDeactivate hook are destroyed one per call, so
  * that one that throws fails alone (it is reported in "failed" and skipped). Bounded work per
  * request: "more" says that instances remain. */
-static void handle_destroy_all(struct http_api *api, struct conn *c,
-                               const struct http_request *req)
+static void handle_destroy_all(struct http_api *api, struct conn *c, const struct http_request *req)
 {
     int bad = 0, more = 1, singles = 0;
     json_t *b = body_object(api, c, req, 1);
@@ -387,7 +389,10 @@ static void handle_destroy_all(struct http_api *api, struct conn *c,
             buf_appendf(&m, "%s (%lld instances were destroyed before this failure)",
                         rc == -2 ? "no app is loaded" : err.data, total);
             fail(api, c, rc == -2 ? 503 : 500,
-                 rc == -2 ? "NoAppLoaded" : code.len ? code.data : "InternalError", m.data);
+                 rc == -2   ? "NoAppLoaded"
+                 : code.len ? code.data
+                            : "InternalError",
+                 m.data);
             buf_release(&m);
             bad = 1;
         } else {
@@ -425,8 +430,8 @@ static void handle_destroy_all(struct http_api *api, struct conn *c,
     }
     if (!bad)
         answer(api, c, 200,
-               json_pack("{s:I, s:b, s:O}", "destroyed", (json_int_t)total, "more", more,
-                         "failed", failed));
+               json_pack("{s:I, s:b, s:O}", "destroyed", (json_int_t)total, "more", more, "failed",
+                         failed));
     json_decref(failed);
     json_decref(skip);
     json_decref(b);

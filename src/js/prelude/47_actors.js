@@ -644,7 +644,8 @@ async function actorsAdmin(run, a) {
     case "destroyAll": {
         /* hot instances with an onDeactivate hook are left to one "destroy" call each (a hook
          * that throws fails only its own call); `skip`: those that failed */
-        const failed = new Set((Array.isArray(a.skip) ? a.skip : []).map((p) => actorKey(p[0], p[1])));
+        const failed = new Set((Array.isArray(a.skip) ? a.skip : [])
+            .map((p) => actorKey(p[0], p[1])));
         const hooked = [], hookedKeys = new Set();
         for (const inst of hotActors.values()) {
             if ((only === null || inst.name === only) && inst.def.config.onDeactivate) {
@@ -656,7 +657,7 @@ async function actorsAdmin(run, a) {
             .filter((x) => !hookedKeys.has(actorKey(x[0], x[1])));
         const drop = [], items = [], cache = new Map();
         for (const [name, id] of list.slice(0, ADMIN_DESTROY_MAX)) {
-            await destroyActor(run, name, id, drop); /* runs no hook: it cannot fail but in the store */
+            await destroyActor(run, name, id, drop); /* runs no hook: only the store can fail */
             items.push([name, id, await initialStateText(name, cache)]);
         }
         for (const k of drop) hotActors.delete(k);
