@@ -1,7 +1,7 @@
 /* admin_client: what the commands that talk to a running server share (`vireo run`, `vireo
- * env`, `vireo deploy`): their --url, --dir and --admin-key options, finding the admin key
- * (--admin-key, $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key) and one POST of a body to an admin
- * endpoint with it. */
+ * env`, `vireo deploy`, `vireo actors`): their --url, --dir and --admin-key options, finding the
+ * admin key (--admin-key, $VIREO_ADMIN_KEY, then DIR/.vireo/admin_key) and one POST of a body
+ * (or one GET) to an admin endpoint with it. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -64,9 +64,10 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
     return buf_append(b, p, size * n) < 0 ? 0 : size * n;
 }
 
-int admin_post_body(const char *cmd, const char *url, const char *key, const char *endpoint,
-                    const char *content_type, const char *body, size_t len, struct buf *resp,
-                    long *status)
+/* One request with the admin key: a POST of (body, len), or a GET when body is NULL. */
+static int admin_request(const char *cmd, const char *url, const char *key, const char *endpoint,
+                         const char *content_type, const char *body, size_t len,
+                         struct buf *resp, long *status)
 {
     char target[4200], auth[200], ctype[200];
     snprintf(target, sizeof target, "%s%s", url, endpoint);
@@ -78,8 +79,10 @@ int admin_post_body(const char *cmd, const char *url, const char *key, const cha
     hdrs = curl_slist_append(hdrs, auth);
     curl_easy_setopt(curl, CURLOPT_URL, target);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -93,6 +96,19 @@ int admin_post_body(const char *cmd, const char *url, const char *key, const cha
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     return cr == CURLE_OK ? 0 : -1;
+}
+
+int admin_post_body(const char *cmd, const char *url, const char *key, const char *endpoint,
+                    const char *content_type, const char *body, size_t len, struct buf *resp,
+                    long *status)
+{
+    return admin_request(cmd, url, key, endpoint, content_type, body, len, resp, status);
+}
+
+int admin_get(const char *cmd, const char *url, const char *key, const char *endpoint,
+              struct buf *resp, long *status)
+{
+    return admin_request(cmd, url, key, endpoint, "application/json", NULL, 0, resp, status);
 }
 
 int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,

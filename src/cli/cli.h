@@ -15,6 +15,7 @@ int cmd_run(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_admin_key(int argc, char **argv);
 int cmd_env(int argc, char **argv);
+int cmd_actors(int argc, char **argv);
 
 /* admin_client.c, for the commands that call a running server's admin API (`run`, `env`,
  * `deploy`). admin_find_key: `key` if given (and not empty), else DIR/.vireo/admin_key read
@@ -48,6 +49,9 @@ int admin_post_body(const char *cmd, const char *url, const char *key, const cha
                     long *status);
 int admin_post(const char *cmd, const char *url, const char *key, const char *endpoint,
                const char *body, struct buf *resp, long *status);
+/* admin_get: a GET of url + endpoint with the key, answered as admin_post_body. */
+int admin_get(const char *cmd, const char *url, const char *key, const char *endpoint,
+              struct buf *resp, long *status);
 
 /* Paths of an app folder. The functions folder is found as Convex finds it: convex.json's
  * `functions` field (a relative path inside root), else root/convex if it exists, else

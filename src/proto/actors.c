@@ -251,6 +251,33 @@ static int inst_hot(const struct actors *a, const struct ainst *in)
 
 /* Runs one operation; on success *out is the call's {r, o} (a new reference). On failure the
  * message is in res->error (Zocket's texts for the app's errors). */
+/* Instances a call activated besides its own (another actor's call, a timer's): the server
+ * tracks them as hot, so that the idle tick deactivates them too. */
+static void track_activated(struct actors *a, const json_t *keys)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        const char *key = json_string_value(k);
+        size_t len = json_string_length(k);
+        const char *nul = key ? memchr(key, '\0', len) : NULL;
+        if (!nul)
+            continue;
+        a->stats.activations++;
+        struct ainst *in = hmap_get(&a->insts, key, len);
+        if (!in) {
+            char *name = vr_strndup(key, (size_t)(nul - key));
+            char *id = vr_strndup(nul + 1, len - (size_t)(nul - key) - 1);
+            in = inst_get(a, name, id, 1);
+            vr_free(name);
+            vr_free(id);
+        }
+        in->gen = a->shard->loads;
+        in->last_ms = loop_now_ms(a->loop);
+    }
+}
+
 static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
                      const struct js_call_opts *extra, struct js_result *res, json_t **out)
 {
@@ -298,6 +325,7 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
         buf_append_str(&res->error, "malformed answer from the actor runtime");
         return -1;
     }
+    track_activated(a, json_object_get(*out, "act"));
     return 0;
 }
 
@@ -371,9 +399,10 @@ static void deliver(struct actors *a, json_t *out)
 }
 
 /* A hook-only operation (disconnect, deactivate, forget: no answer to anyone) on instance in
- * (NULL: none), for connection c (NULL: none); what it sends is delivered, a failure logged. */
-static void run_hook(struct actors *a, struct ainst *in, struct aconn *c, const char *op,
-                     const char *hook)
+ * (NULL: none), for connection c (NULL: none); what it sends is delivered, a failure logged.
+ * 0, or -1 when it failed. */
+static int run_hook(struct actors *a, struct ainst *in, struct aconn *c, const char *op,
+                    const char *hook)
 {
     json_t *args = json_pack("{s:s}", "op", op);
     if (c)
@@ -381,7 +410,8 @@ static void run_hook(struct actors *a, struct ainst *in, struct aconn *c, const 
     struct js_result res;
     js_result_init(&res);
     json_t *out = NULL;
-    if ((c ? conn_op(c, in, args, &res, &out) : run_op(a, in, args, &res, &out)) == 0)
+    int rc = c ? conn_op(c, in, args, &res, &out) : run_op(a, in, args, &res, &out);
+    if (rc == 0)
         deliver(a, out);
     else if (in)
         log_warn("actors", "actor %s/%s: %s failed: %s", in->name, in->id, hook, res.error.data);
@@ -390,6 +420,7 @@ static void run_hook(struct actors *a, struct ainst *in, struct aconn *c, const 
     json_decref(out);
     json_decref(args);
     js_result_release(&res);
+    return rc;
 }
 
 /* The connection's first touch of the instance: it becomes one of its connections (with
@@ -911,8 +942,9 @@ static void tick(struct loop *l, struct timer *t)
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (!in || in->n_subs || now - in->last_ms < a->o.idle_ms)
             continue;
-        if (inst_hot(a, in) && a->shard->rt)
-            run_hook(a, in, NULL, "deactivate", "onDeactivate");
+        if (inst_hot(a, in) && a->shard->rt &&
+            run_hook(a, in, NULL, "deactivate", "onDeactivate") == 0)
+            a->stats.deactivations++;
         inst_free(a, in);
         i = (size_t)-1; /* the map changed: rescan */
     }
@@ -931,7 +963,8 @@ void actors_deactivate_all(struct actors *a)
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (!in || !inst_hot(a, in))
             continue;
-        run_hook(a, in, NULL, "deactivate", "onDeactivate");
+        if (run_hook(a, in, NULL, "deactivate", "onDeactivate") == 0)
+            a->stats.deactivations++;
         in->gen = 0;
         n++;
     }
@@ -1047,4 +1080,123 @@ int actors_run_timer(void *arg, const struct js_function *fn, const char *args, 
     if (in->n_subs == 0 && !inst_hot(a, in))
         inst_free(a, in);
     return rc;
+}
+
+/* ---- the admin API (http_admin_actors.c) ---- */
+
+int actors_admin_run(struct actors *a, json_t *args, json_t **r, struct buf *code,
+                     struct buf *err)
+{
+    *r = NULL;
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    json_object_set_new(args, "op", json_string("admin"));
+    int rc = run_op(a, NULL, args, &res, &out);
+    if (rc < 0) {
+        rc = a->shard->rt ? -1 : -2;
+        buf_append(err, res.error.data, res.error.len);
+        buf_append(code, res.error_code.data, res.error_code.len);
+    } else {
+        deliver(a, out); /* what onDeactivate hooks sent */
+        const char *t = json_string_value(json_object_get(out, "r"));
+        *r = t ? json_loads(t, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+        if (!*r) {
+            buf_append_str(err, "malformed answer from the actor runtime");
+            rc = -1;
+        }
+    }
+    json_decref(out);
+    js_result_release(&res);
+    return rc;
+}
+
+json_t *actors_admin_info(struct actors *a, const char *name, const char *id, int ids)
+{
+    struct ainst *in = inst_get(a, name, id, 0);
+    if (!in)
+        return NULL;
+    json_t *cs = ids ? json_array() : NULL, *ss = ids ? json_array() : NULL,
+           *es = ids ? json_array() : NULL;
+    size_t n_state = 0, n_event = 0;
+    for (size_t i = 0; i < in->n_subs; i++) {
+        const struct sub *s = &in->subs[i];
+        n_state += (s->flags & SUB_STATE) != 0;
+        n_event += (s->flags & SUB_EVENT) != 0;
+        if (ids) {
+            json_array_append_new(cs, json_string(s->c->id));
+            if (s->flags & SUB_STATE)
+                json_array_append_new(ss, json_string(s->c->id));
+            if (s->flags & SUB_EVENT)
+                json_array_append_new(es, json_string(s->c->id));
+        }
+    }
+    if (ids)
+        return json_pack("{s:b, s:o, s:o, s:o}", "hot", inst_hot(a, in), "connections", cs,
+                         "stateSubscribers", ss, "eventSubscribers", es);
+    return json_pack("{s:b, s:I, s:I, s:I}", "hot", inst_hot(a, in), "connections",
+                     (json_int_t)in->n_subs, "stateSubscribers", (json_int_t)n_state,
+                     "eventSubscribers", (json_int_t)n_event);
+}
+
+static int inst_cmp(const void *x, const void *y)
+{
+    const struct ainst *p = *(const struct ainst *const *)x, *q = *(const struct ainst *const *)y;
+    int c = strcmp(p->name, q->name);
+    return c ? c : strcmp(p->id, q->id);
+}
+
+json_t *actors_admin_tracked(const struct actors *a, const char *only, const char *after_name,
+                             const char *after_id, size_t limit)
+{
+    struct ainst **v = vr_malloc((a->insts.len + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < a->insts.cap; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (!in || (only && strcmp(in->name, only)))
+            continue;
+        if (after_name) {
+            int c = strcmp(in->name, after_name);
+            if (c < 0 || (c == 0 && strcmp(in->id, after_id) <= 0))
+                continue;
+        }
+        v[n++] = in;
+    }
+    qsort(v, n, sizeof *v, inst_cmp);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n && i < limit; i++)
+        json_array_append_new(list, json_pack("[s,s]", v[i]->name, v[i]->id));
+    vr_free(v);
+    return list;
+}
+
+void actors_admin_destroyed(struct actors *a, const char *name, const char *id,
+                            const char *initial)
+{
+    a->stats.destroys++;
+    log_info("actors", "actor %s/%s destroyed by the admin API", name, id);
+    struct ainst *in = inst_get(a, name, id, 0);
+    if (!in)
+        return;
+    in->gen = 0; /* the runtime forgot it: the next call hands it the connections again */
+    if (initial) {
+        json_t *nm = json_string(in->name), *idv = json_string(in->id);
+        char *n = json_dumps(nm, JSON_ENCODE_ANY), *i = json_dumps(idv, JSON_ENCODE_ANY);
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&b, "{\"type\":\"state:snapshot\",\"actor\":%s,\"actorId\":%s,\"state\":%s}", n,
+                    i, initial);
+        struct frame *f = frame_new(b.data, b.len);
+        f->refs++;
+        for (size_t k = 0; k < in->n_subs; k++) /* a stale one gets its snapshot once drained */
+            if ((in->subs[k].flags & (SUB_STATE | SUB_STALE)) == SUB_STATE)
+                hold(in->subs[k].c, f, HELD_OTHER, NULL, NULL);
+        frame_unref(f);
+        buf_release(&b);
+        free(n);
+        free(i);
+        json_decref(nm);
+        json_decref(idv);
+    }
+    if (in->n_subs == 0)
+        inst_free(a, in);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "net/loop.h"
 #include "net/server.h"
 #include "js/runtime.h"
@@ -34,6 +36,9 @@ struct actors_stats {
     uint64_t instances;  /* instances the server tracks (touched, or hot) */
     uint64_t calls;      /* operations run */
     uint64_t messages_in, messages_out;
+    uint64_t activations;   /* instances loaded into memory (onActivate), actor calls' too */
+    uint64_t deactivations; /* idle instances that left memory (onDeactivate) */
+    uint64_t destroys;      /* instances destroyed by the admin API */
 };
 
 struct actors *actors_new(struct loop *loop, struct shard *shard,
@@ -57,5 +62,27 @@ const struct actors_stats *actors_stats(const struct actors *a);
  * actor sends is delivered as a call's. A timer whose method failed still ends, or recurs. */
 int actors_run_timer(void *arg, const struct js_function *fn, const char *args, size_t len,
                      const struct js_call_opts *o, struct js_result *res);
+
+/* The admin API (http_admin_actors.c; docs/actors.md "Admin"), seed 001's ActorManager.
+ * actors_admin_run: runs `_system/actors:run` {op: "admin", ...args} (47_actors.js
+ * actorsAdmin) in the open batch and holds what its onDeactivate hooks sent; 0 with *r its
+ * answer (a new reference), -1 with err (and the error's code in `code`, as a function
+ * call's: "ActorFailed" for an onDeactivate that threw), -2 when no app is loaded.
+ * actors_admin_info: what the server tracks of an instance (connections that touched it, its
+ * subscribers, whether it is hot) as a new object {hot, connections, stateSubscribers,
+ * eventSubscribers}: counts, or (ids) arrays of connection ids; NULL when it is not tracked.
+ * actors_admin_tracked: the tracked instances of actor `only` (NULL: all) after (after_name,
+ * after_id) (NULL: from the start), by name then id (strcmp), at most limit: a new array of
+ * [name, id].
+ * actors_admin_destroyed: the runtime destroyed the instance (in the open batch): it is counted
+ * and logged, forgotten as hot, its state subscribers get a state:snapshot of `initial` (JSON
+ * text; NULL: none) once the batch commits, and it is dropped when nobody is connected. */
+int actors_admin_run(struct actors *a, json_t *args, json_t **r, struct buf *code,
+                     struct buf *err);
+json_t *actors_admin_info(struct actors *a, const char *name, const char *id, int ids);
+json_t *actors_admin_tracked(const struct actors *a, const char *only, const char *after_name,
+                             const char *after_id, size_t limit);
+void actors_admin_destroyed(struct actors *a, const char *name, const char *id,
+                            const char *initial);
 
 #endif

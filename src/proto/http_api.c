@@ -23,6 +23,7 @@
 #include "proto/actions.h"
 #include "proto/convex_http.h"
 #include "proto/http_action.h"
+#include "proto/http_admin_actors.h"
 #include "proto/http_admin_env.h"
 #include "proto/http_auth.h"
 #include "proto/http_storage.h"
@@ -700,6 +701,16 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                     (unsigned long long)ss->messages_in, (unsigned long long)ss->messages_out,
                     (unsigned long long)ss->transitions);
     }
+    if (api->actors) {
+        const struct actors_stats *as = actors_stats(api->actors);
+        buf_appendf(&b,
+                    "\"actorSockets\":%llu,\"actorInstances\":%llu,\"actorCalls\":%llu,"
+                    "\"actorActivations\":%llu,\"actorDeactivations\":%llu,"
+                    "\"actorDestroys\":%llu,",
+                    (unsigned long long)as->sockets, (unsigned long long)as->instances,
+                    (unsigned long long)as->calls, (unsigned long long)as->activations,
+                    (unsigned long long)as->deactivations, (unsigned long long)as->destroys);
+    }
     /* fsyncs: syncs made by the loop thread's commits (one per batch with durability full) */
     buf_appendf(&b, "\"durability\":\"%s\",\"fsyncs\":%llu,",
                 store_durability(sh->store) == STORE_DURABILITY_FULL ? "full" : "relaxed",
@@ -916,6 +927,11 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         (path.len == 14 || path.p[14] == '/')) {
         if (admin_gate(api, c, req, is_post))
             http_admin_env_handle(api->shard, c, req, slice_of(path.p + 14, path.len - 14));
+        return;
+    }
+    if (path.len >= 17 && !memcmp(path.p, "/api/admin/actors", 17) &&
+        (path.len == 17 || path.p[17] == '/')) {
+        http_admin_actors_handle(api, c, req, slice_of(path.p + 17, path.len - 17));
         return;
     }
     if (slice_eq_str(path, "/api/admin/rotate-key")) {

@@ -596,12 +596,15 @@ async function actorsRun(mctx, a) {
         case "forget": /* the batch these instances' states were written in was lost */
             hotActors.clear();
             break;
+        case "admin": /* the admin API's list, inspect, destroy, destroyAll (actorsAdmin) */
+            r = await actorsAdmin(run, a);
+            break;
         default:
             throw new Error(`actors: unknown operation ${a.op}`);
         }
         await runDeferred(run);
         run.settle();
-        return { r, o: run.out };
+        return { r, o: run.out, act: actorsActivated(run) };
     } catch (e) {
         run.rollback();
         throw e;
@@ -623,3 +626,179 @@ const actorReader = Object.freeze({
 
 SYSTEM_FUNCTIONS.push({ path: ACTORS_RUN_PATH, handler: actorsRun },
                       { path: ACTORS_TIMER_PATH, handler: actorsRun });
+
+/* ---- the admin API (src/proto/http_admin_actors.c; docs/actors.md "Admin"): seed 001's
+ * ActorManager size, list, destroy and destroyAll ---- */
+
+const ADMIN_DESTROY_MAX = 500; /* instances one destroyAll call destroys at most */
+const ADMIN_HOOKED_MAX = 100;  /* hot instances with onDeactivate one destroyAll call lists */
+
+/* The keys of the instances this run activated (each left an undo entry of one key): the server
+ * tracks them (an instance activated by another actor's call or a timer is deactivated when
+ * idle like any other) and counts them for /api/metrics. */
+function actorsActivated(run) {
+    const keys = [];
+    for (const u of run.undo) if (u.length === 1) keys.push(u[0]);
+    return keys;
+}
+
+/* Strings in code point order (UTF-8 byte order: the order of `_actors`' index and of the
+ * server's strcmp), then pairs [name, id] by name, then id. */
+function cmpCodePoints(a, b) {
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+        const x = a.codePointAt(i), y = b.codePointAt(i);
+        if (x !== y) return x < y ? -1 : 1;
+        if (x > 0xffff) i++;
+    }
+    return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function cmpPair(p, q) { return cmpCodePoints(p[0], q[0]) || cmpCodePoints(p[1], q[1]); }
+
+/* The index ranges of `_actors` holding the instances after `after` ([name, id] or null) of
+ * actor `only` (null: every actor), in order. */
+function storedRanges(only, after) {
+    const gt = (value) => ({ op: "gt", value });
+    if (only !== null) {
+        if (after === null || cmpCodePoints(after[0], only) < 0) return [{ eq: [only] }];
+        return after[0] === only ? [{ eq: [only], lower: gt(after[1]) }] : [];
+    }
+    if (after === null) return [{}];
+    return [{ eq: [after[0]], lower: gt(after[1]) }, { lower: gt(after[0]) }];
+}
+
+/* Up to `limit` stored instances after `after`, in order: [[name, id, docId], ...]. */
+function storedActors(only, after, limit) {
+    const out = [];
+    for (const range of storedRanges(only, after)) {
+        const h = native.scanOpen(STORE_ACTOR_TABLE, "by_actor", JSON.stringify(range), false);
+        let consumed = 0;
+        try {
+            while (out.length < limit) {
+                const docs = decode(native.scanNext(h, Math.min(32, limit - out.length)));
+                for (const d of docs) out.push([d.name, d.actorId, d._id]);
+                consumed += docs.length;
+                if (docs.length === 0) break;
+            }
+        } finally {
+            native.scanClose(h, consumed);
+        }
+        if (out.length >= limit) break;
+    }
+    return out;
+}
+
+/* Up to `limit` instances, hot or stored, after `after`, in order: [[name, id, hot, stored]]. */
+function listActors(only, after, limit) {
+    const hot = [];
+    for (const inst of hotActors.values()) {
+        if (only !== null && inst.name !== only) continue;
+        if (after !== null && cmpPair([inst.name, inst.id], after) <= 0) continue;
+        hot.push([inst.name, inst.id]);
+    }
+    hot.sort(cmpPair);
+    const stored = storedActors(only, after, limit);
+    const out = [];
+    let i = 0, j = 0;
+    while (out.length < limit && (i < hot.length || j < stored.length)) {
+        const c = i >= hot.length ? 1 : j >= stored.length ? -1 : cmpPair(hot[i], stored[j]);
+        if (c < 0) out.push([hot[i][0], hot[i++][1], true, false]);
+        else if (c > 0) out.push([stored[j][0], stored[j++][1], false, true]);
+        else out.push([hot[i][0], hot[i++][1], true, (j++, true)]);
+    }
+    return out;
+}
+
+async function initialStateText(name, cache) {
+    if (cache.has(name)) return cache.get(name);
+    const entry = actorDefs.get(name);
+    const t = entry === undefined ? null : JSON.stringify(await initialState(entry.def));
+    cache.set(name, t);
+    return t;
+}
+
+/* Destroys one instance: onDeactivate if it is hot (a throw fails the whole operation: nothing
+ * is destroyed), then its stored document. The caller drops it from hotActors once nothing
+ * can fail any more (`drop`). Returns whether there was anything to destroy. */
+async function destroyActor(run, name, id, drop) {
+    const inst = hotActors.get(actorKey(name, id));
+    if (inst !== undefined && inst.def.config.onDeactivate) {
+        try {
+            await change(run, inst, inst.def.config.onDeactivate, {}, null);
+        } catch (e) {
+            throw actorError(`onDeactivate of ${name}/${id} failed: ${e && e.message}; nothing ` +
+                "was destroyed", "ActorFailed");
+        }
+    }
+    const doc = readActorDoc(name, id); /* after onDeactivate, which may have stored it */
+    /* its timers go with it (seed 001: "cleared when an actor is destroyed") */
+    const timers = inst !== undefined ? inst.timers : doc !== null && doc.timers ? doc.timers : {};
+    for (const tid of Object.keys(timers)) native.cancelJob(timers[tid][0]);
+    if (doc !== null) native.actorDelete(doc._id);
+    if (inst !== undefined) drop.push(actorKey(name, id));
+    return inst !== undefined || doc !== null;
+}
+
+/* `_system/actors:run` {op: "admin", what, ...}; r is JSON text:
+ * - list {actor|null, after: [name, id]|null, limit} -> {size, items: [[name, id, hot, stored]]}
+ * - inspect {a, i, tracked} -> {hot, stored, state: JSON text} or null (no such instance)
+ * - destroy {a, i} -> {destroyed, initial: the initial state's JSON text or null}
+ * - destroyAll {actor|null, skip: [[name, id]]} -> {items: [[name, id, initial JSON text|null]],
+ *   more, hooked: [[name, id]] (hot, with onDeactivate: destroy them one by one), hookedMore} */
+async function actorsAdmin(run, a) {
+    const only = typeof a.actor === "string" ? a.actor : null;
+    switch (a.what) {
+    case "list": {
+        const after = Array.isArray(a.after) ? a.after : null;
+        const limit = Math.max(1, Math.min(Number(a.limit) || 100, 1001));
+        return JSON.stringify({ size: hotActors.size, items: listActors(only, after, limit) });
+    }
+    case "inspect": {
+        const inst = hotActors.get(actorKey(a.a, a.i));
+        const doc = readActorDoc(a.a, a.i);
+        let state = inst !== undefined ? inst.state : doc !== null ? JSON.parse(doc.state) : null;
+        if (inst === undefined && doc === null) {
+            const entry = a.tracked ? actorDefs.get(a.a) : undefined;
+            if (entry === undefined) return JSON.stringify(null);
+            state = await initialState(entry.def);
+        }
+        return JSON.stringify({ hot: inst !== undefined, stored: doc !== null,
+                                state: JSON.stringify(state) });
+    }
+    case "destroy": {
+        const drop = [];
+        const destroyed = await destroyActor(run, a.a, a.i, drop);
+        const initial = await initialStateText(a.a, new Map());
+        for (const k of drop) hotActors.delete(k);
+        return JSON.stringify({ destroyed, initial });
+    }
+    case "destroyAll": {
+        /* hot instances with an onDeactivate hook are left to one "destroy" call each (a hook
+         * that throws fails only its own call); `skip`: those that failed */
+        const failed = new Set((Array.isArray(a.skip) ? a.skip : [])
+            .map((p) => actorKey(p[0], p[1])));
+        const hooked = [], hookedKeys = new Set();
+        for (const inst of hotActors.values()) {
+            if ((only === null || inst.name === only) && inst.def.config.onDeactivate) {
+                hookedKeys.add(actorKey(inst.name, inst.id));
+                if (!failed.has(actorKey(inst.name, inst.id))) hooked.push([inst.name, inst.id]);
+            }
+        }
+        const list = listActors(only, null, ADMIN_DESTROY_MAX + hookedKeys.size + 1)
+            .filter((x) => !hookedKeys.has(actorKey(x[0], x[1])));
+        const drop = [], items = [], cache = new Map();
+        for (const [name, id] of list.slice(0, ADMIN_DESTROY_MAX)) {
+            await destroyActor(run, name, id, drop); /* runs no hook: only the store can fail */
+            items.push([name, id, await initialStateText(name, cache)]);
+        }
+        for (const k of drop) hotActors.delete(k);
+        hooked.sort(cmpPair);
+        return JSON.stringify({ items, more: list.length > ADMIN_DESTROY_MAX,
+                                hooked: hooked.slice(0, ADMIN_HOOKED_MAX),
+                                hookedMore: hooked.length > ADMIN_HOOKED_MAX });
+    }
+    default:
+        throw new Error(`actors: unknown admin operation ${a.what}`);
+    }
+}
