@@ -285,7 +285,7 @@ test("state survives a restart and a kill -9 under load: every acknowledged call
                 if (typeof r.result === "number") acked = r.result;
             }
         })();
-        await sleep(400);
+        await waitFor(() => acked > 20, { timeout: 20000, what: "some acknowledged increments" });
         s.proc.kill("SIGKILL");
         stop = true;
         await pump.catch(() => {});
