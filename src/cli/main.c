@@ -1,8 +1,10 @@
 /* main: `vireo <command>`; dispatches to the commands in src/cli. The only place that exits. */
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "cli/cli.h"
 #include "base/banned.h"
 
@@ -36,6 +38,9 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* jansson allocates with the one allocator: out of memory aborts there too (base/mem.h),
+     * so no json_pack/json_dumps result is NULL for want of memory */
+    json_set_alloc_funcs(vr_malloc, vr_free);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
