@@ -188,8 +188,7 @@ class ActorClient {
             this.connected = true;
             this.attempt = 0;
             this.openedOnce = true;
-            /* the token first: the server runs what follows once it is verified */
-            this._sendAuth(gen).then(() => {
+            const opened = () => {
                 if (gen !== this.gen) return;
                 this._setStatus("connected");
                 this._settleReady(null);
@@ -197,7 +196,12 @@ class ActorClient {
                 const waiting = [...this.waiting];
                 this.waiting.clear();
                 for (const entry of waiting) this._sendRpc(entry);
-            });
+            };
+            /* the token first: the server runs what follows once it is verified (a token
+             * function may make this wait; without one nothing waits) */
+            const sent = this._sendAuth(gen);
+            if (sent) sent.then(opened);
+            else opened();
         };
         ws.onmessage = (ev) => {
             if (gen === this.gen) this._onMessage(ev.data);
@@ -211,23 +215,26 @@ class ActorClient {
     }
 
     /** Sends {type:"auth"} with the current token (a function is asked for a fresh one). */
-    async _sendAuth(gen) {
-        if (this.auth === undefined) return;
-        let token = this.auth;
-        if (typeof token === "function") {
+    /* undefined when done at once (no token, or a string); a promise when a token function
+     * is asked */
+    _sendAuth(gen) {
+        if (this.auth === undefined) return undefined;
+        const send = (token) => {
+            if (gen !== this.gen || !this.ws) return;
             try {
-                token = await token();
+                this.ws.send(JSON.stringify({ type: "auth", token: token ?? null }));
             } catch (e) {
                 this._reportError(e);
-                token = null;
             }
-        }
-        if (gen !== this.gen || !this.ws) return;
-        try {
-            this.ws.send(JSON.stringify({ type: "auth", token: token ?? null }));
-        } catch (e) {
-            this._reportError(e);
-        }
+        };
+        if (typeof this.auth !== "function") return send(this.auth);
+        return Promise.resolve()
+            .then(() => this.auth())
+            .catch((e) => {
+                this._reportError(e);
+                return null;
+            })
+            .then(send);
     }
 
     /**
@@ -237,7 +244,7 @@ class ActorClient {
      */
     setAuth(auth) {
         this.auth = checkAuth(auth, "setAuth()");
-        return this.connected ? this._sendAuth(this.gen) : Promise.resolve();
+        return Promise.resolve(this.connected ? this._sendAuth(this.gen) : undefined);
     }
 
     /** The socket of generation `gen` is gone (closed, or could not be created). */
