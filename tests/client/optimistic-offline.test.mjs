@@ -80,6 +80,28 @@ test("optimistic update: shown at once, replayed over new results, dropped in th
     assert.equal(client.queryStore.optimistic.layers.length, 0);
 });
 
+test("optimistic update: the server's order (transition with the write, then the answer) shows no double", async (t) => {
+    const { server, client } = await setup(t);
+    const conn = await server.connection();
+    await conn.handshake();
+    const q = await subscribed(client, conn, "items:list", {}, ["a"], 1);
+    const p = client.mutation("items:add", { item: "b" }, { optimisticUpdate: addItem("b") });
+    const m = await conn.next("mutation");
+    conn.transition(1, 2, [{ type: "QueryUpdated", queryId: q.queryId, value: ["a", "b"], hash: "h2" }]);
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: "id", version: 2 });
+    assert.equal(await p, "id");
+    assert.deepEqual(q.values, [["a"], ["a", "b"], ["a", "b"]], "never [a, b, b]");
+    // without an answer the held transition goes out after a short while
+    const p2 = client.mutation("items:add", { item: "c" }, { optimisticUpdate: addItem("c") });
+    await conn.next("mutation");
+    conn.transition(2, 3, [{ type: "QueryUpdated", queryId: q.queryId, value: ["a", "b", "x"], hash: "h3" }]);
+    await waitFor(() => q.values.length === 5, 1000);
+    assert.deepEqual(q.values.at(-1), ["a", "b", "x", "c"]);
+    client.close();
+    await assert.rejects(p2, (e) => e.code === "ClientClosed");
+    assert.deepEqual(client.getQueryResult("items:list", {}), ["a", "b", "x"], "closed: the layer is gone");
+});
+
 test("optimistic update: a failed mutation rolls back every query it touched together", async (t) => {
     const { server, client } = await setup(t);
     const conn = await server.connection();

@@ -28,6 +28,7 @@ export const VERSION = "0.1.0";
 const HELD = Symbol("held for fetchToken"); // a request's identity while setAuth fetches (auth)
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_OFFLINE_QUEUE = 1000;
+const HOLD_MS = 50; // longest a transition waits for the answer of an optimistic mutation
 
 /** Turns the server base URL (http/https) or a ws/wss URL into the sync endpoint URL. */
 export function syncUrl(url) {
@@ -119,6 +120,7 @@ export class VireoClient {
         /** The server's secret for this session (from `connected`), sent to resume it. */
         this.sessionSecret = null;
         this._chunks = null; // {transitionId, parts[]} of a transition arriving in chunks
+        this._held = null; // {list: [[msg, decode]], timer}: transitions waiting for an answer
         this.clientVersion = options.clientVersion ?? `vireo-js/${VERSION}`;
         this.requestTimeoutMs = options.requestTimeoutMs ?? 60000;
         /** The server's message limit (--max-message): a larger call is refused here, as the
@@ -564,6 +566,7 @@ export class VireoClient {
     }
 
     _onDrop(err) {
+        this._releaseHeld();
         this._ready = false;
         this._chunks = null;
         this._connectDeferred = false;
@@ -630,16 +633,21 @@ export class VireoClient {
         if (!msg || typeof msg !== "object") return;
         const decode = data.includes("\"$") ? decodeValue : (v) => v;
         try {
+            if (this._held && msg.type !== "transition" && msg.type !== "transitionChunk" &&
+                msg.type !== "mutationResponse" && msg.type !== "actionResponse" && msg.type !== "pong")
+                this._releaseHeld(); // keep the server's order for everything else
             switch (msg.type) {
             case "connected":
                 return this._onConnected(msg);
             case "transition":
-                return this._onTransition(msg, decode);
+                return this._transitionIn(msg, decode);
             case "transitionChunk":
                 return this._onTransitionChunk(msg);
             case "mutationResponse":
             case "actionResponse":
-                return this._onResponse(msg, decode);
+                this._onResponse(msg, decode);
+                if (this._held && !this._inDoubt()) this._releaseHeld();
+                return;
             case "error":
                 return this._onServerError(msg, decode);
             case "authenticated":
@@ -673,7 +681,40 @@ export class VireoClient {
         this._chunks = null;
         const data = c.parts.join("");
         const t = JSON.parse(data);
-        this._onTransition(t, data.includes("\"$") ? decodeValue : (v) => v);
+        this._transitionIn(t, data.includes("\"$") ? decodeValue : (v) => v);
+    }
+
+    // The server answers a mutation after the transition that carries its write. While a
+    // mutation with an optimistic layer is sent and unanswered, a transition is held (at most
+    // HOLD_MS) until that answer: applied before it, the transition would show the write twice
+    // (in the server's result and in the layer still on top of it) for a moment.
+    _inDoubt() {
+        for (const r of this._requests.values())
+            if (r.layer && r.sent && !r.responded) return true;
+        return false;
+    }
+
+    _transitionIn(msg, decode) {
+        if (!this._held && !this._inDoubt()) {
+            this._onTransition(msg, decode);
+            return;
+        }
+        if (!this._held) this._held = { list: [], timer: setTimeout(() => this._releaseHeld(), HOLD_MS) };
+        this._held.list.push([msg, decode]);
+    }
+
+    _releaseHeld() {
+        const h = this._held;
+        if (!h) return;
+        this._held = null;
+        clearTimeout(h.timer);
+        for (const [msg, decode] of h.list) {
+            try {
+                this._onTransition(msg, decode);
+            } catch (e) {
+                reportError("failed to handle a transition message", e);
+            }
+        }
     }
 
     _onTransition(msg, decode) {
@@ -1079,7 +1120,7 @@ export class VireoClient {
 
     _offlineResult(m, value, error) {
         const info = { name: m.path, args: decodeValue(m.args), idempotencyKey: m.idempotencyKey,
-                       value, error };
+                       value, error: error ?? undefined };
         if (!this._onOfflineResult) {
             if (error) reportError(`restored offline mutation ${m.path} failed:`, error);
             return;
@@ -1186,6 +1227,8 @@ export class VireoClient {
         if (this._closed) return;
         this._closed = true;
         this._ready = false;
+        clearTimeout(this._held?.timer);
+        this._held = null;
         this._auth.close();
         this._conn.close();
         const err = this._closedError();
