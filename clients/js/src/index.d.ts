@@ -25,12 +25,12 @@ export type Args = { [key: string]: InputValue | undefined };
 export type FunctionReference = string | { _name: string } | { path: string };
 
 /** The connection's state as onConnectionChange reports it (seed 000's ConnectionState). */
-export type ConnectionStatus = "connecting" | "connected" | "disconnected";
+export type SyncConnectionStatus = "connecting" | "connected" | "disconnected";
 
 /** client.connectionState(): Convex's ConnectionState, plus `state` and `offlineQueueLength`. */
 export interface ConnectionState {
     /** "connected" once the server answered `connected` on the current socket. */
-    state: ConnectionStatus;
+    state: SyncConnectionStatus;
     isWebSocketConnected: boolean;
     /** Some mutation or action is not settled yet (sent, queued offline, or awaiting its version). */
     hasInflightRequests: boolean;
@@ -355,7 +355,7 @@ export class VireoClient {
     action<T = any>(name: FunctionReference, args?: Args): Promise<T>;
 
     /** Listener gets every state change, with the error that caused it when there is one. */
-    onConnectionChange(listener: (state: ConnectionStatus, error?: Error) => void): () => void;
+    onConnectionChange(listener: (state: SyncConnectionStatus, error?: Error) => void): () => void;
 
     /** Convex's shape, plus `state` and `offlineQueueLength`. */
     connectionState(): ConnectionState;
