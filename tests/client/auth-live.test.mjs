@@ -89,7 +89,7 @@ test("switching users on a live connection: the new subject, mutations run as th
 
     c.setAuth(async () => sign("cyd"), () => {});
     await waitFor(() => last(seen) === "cyd", { what: "subject cyd" });
-    assert.equal(c.connectionState, "connected");
+    assert.equal(c.connectionState().state, "connected");
 });
 
 test("clearAuth: the query shows null", { skip, timeout: 20000 }, async () => {

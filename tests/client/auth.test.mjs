@@ -434,7 +434,7 @@ test("calls of the old identity: unsent ones are dropped (AuthChanged), ones on 
     const m1 = await conn.next("mutation");
     // offline: queued under ada
     conn.terminate();
-    await waitFor(() => client.connectionState !== "connected");
+    await waitFor(() => client.connectionState().state !== "connected");
     const queued = client.mutation("m:a", { n: 2 });
     const queuedAction = client.action("x:a", {});
     client.setAuthToken(jwt("bob"));

@@ -55,15 +55,15 @@ test("the backoff resets only once a connection proved healthy, not on every `co
     for (let i = 0; i < 3; i++) {
         const c = await server.connection();
         await c.handshake();
-        await waitFor(() => client.connectionState === "connected");
+        await waitFor(() => client.connectionState().state === "connected");
         c.terminate();
-        await waitFor(() => client.connectionState !== "connected");
+        await waitFor(() => client.connectionState().state !== "connected");
     }
     assert.ok(client._conn.attempt >= 3, `attempt ${client._conn.attempt}: reset by a connection that did not last`);
     // a connection that delivers a transition is healthy
     const c = await server.connection();
     await c.handshake();
-    await waitFor(() => client.connectionState === "connected");
+    await waitFor(() => client.connectionState().state === "connected");
     c.transition(0, 1, []);
     await waitFor(() => client._conn.attempt === 0);
 });
@@ -73,7 +73,7 @@ test("the session secret from `connected` is sent when resuming; SessionIdInUse 
     const c0 = await conn.next("connect");
     assert.equal(c0.sessionSecret, undefined);
     conn.send({ type: "connected", sessionId: c0.sessionId, sessionSecret: "s3cr3t", version: 0, protocolVersion: 1, resumed: false });
-    await waitFor(() => client.connectionState === "connected");
+    await waitFor(() => client.connectionState().state === "connected");
     assert.equal(client.sessionSecret, "s3cr3t");
     conn.terminate();
     const conn2 = await server.connection();
@@ -113,7 +113,7 @@ test("real server: two 9 MB live results arrive intact; the client does not reco
     t.after(() => thief.terminate());
     await assert.rejects(thief.connect({ sessionId: client.sessionId, lastVersion: 0, sessionSecret: null }), /SessionIdInUse/);
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(client.connectionState, "connected");
+    assert.equal(client.connectionState().state, "connected");
     assert.deepEqual(states, ["connected"]);
 });
 

@@ -45,7 +45,7 @@ test("subscribe, query, mutation with read-your-writes, action", { timeout: 1500
     });
     await waitFor(() => last !== undefined, { what: "first result" });
     assert.deepEqual(last, []);
-    assert.equal(c.connectionState, "connected");
+    assert.equal(c.connectionState().state, "connected");
     assert.deepEqual(seen, ["connected"]);
     assert.equal(c.serverInfo.resumed, false);
 
@@ -85,7 +85,7 @@ test("errors: ServerError codes from mutations, actions and failed queries", { t
     assert.ok(errs[0] instanceof ServerError);
     assert.equal(errs[0].code, "FunctionNotFound");
     await assert.rejects(c.query("points:between", { lo: "a", hi: 1 }), (e) => e instanceof ServerError && e.code === "ArgumentValidationError");
-    assert.equal(c.connectionState, "connected");
+    assert.equal(c.connectionState().state, "connected");
 });
 
 test("reconnect and resume after the session is taken over; mutations sent meanwhile apply once", { timeout: 20000 }, async () => {
@@ -94,7 +94,7 @@ test("reconnect and resume after the session is taken over; mutations sent meanw
     let last;
     c.subscribe("messages:bodies", { channel: "#rs3" }, (v) => (last = v));
     c.subscribe("messages:bodies", { channel: "#rs3-quiet" }, () => {});
-    await waitFor(() => last !== undefined && c.connectionState === "connected", { what: "connected" });
+    await waitFor(() => last !== undefined && c.connectionState().state === "connected", { what: "connected" });
     await c.mutation("messages:send", { channel: "#rs3", author: "a", body: "one" });
 
     // another connection takes the session over: the server closes the client's socket (1008)
@@ -105,7 +105,7 @@ test("reconnect and resume after the session is taken over; mutations sent meanw
     await srv.mutation("messages:send", { channel: "#rs3", author: "b", body: "while away" });
     const m0 = await metrics(srv);
     const p = c.mutation("counters:increment", { name: "rs3" });
-    await waitFor(() => c.connectionState === "connected" && c.serverInfo.resumed, { timeout: 8000, what: "a resumed connection" });
+    await waitFor(() => c.connectionState().state === "connected" && c.serverInfo.resumed, { timeout: 8000, what: "a resumed connection" });
     assert.equal(await p, 1);
     assert.deepEqual(last, ["one", "while away"]);
     assert.equal(await srv.value("query", "counters:get", { name: "rs3" }), 1);
@@ -127,7 +127,7 @@ test("reconnect after a server restart: fresh session, results, queued mutation 
     await waitFor(() => last === 0, { what: "first result" });
     assert.equal(await c.mutation("counters:increment", { name: "rs4" }), 1);
     await s.stop();
-    await waitFor(() => c.connectionState !== "connected", { what: "the drop" });
+    await waitFor(() => c.connectionState().state !== "connected", { what: "the drop" });
     const p = c.mutation("counters:increment", { name: "rs4" });
     await sleep(100);
     s = await startServer(dir, { args: ["--port", String(port)] });
@@ -139,7 +139,7 @@ test("reconnect after a server restart: fresh session, results, queued mutation 
         assert.equal(await s.value("query", "counters:get", { name: "rs4" }), 2);
         assert.ok(seen.includes("connected") && seen.at(-1) === "connected", JSON.stringify(seen));
         c.close();
-        assert.equal(c.connectionState, "disconnected");
+        assert.equal(c.connectionState().state, "disconnected");
         await assert.rejects(c.mutation("counters:increment", { name: "rs4" }), (e) => e instanceof ClientError && e.code === "ClientClosed");
     } finally {
         await s.stop();
@@ -150,7 +150,7 @@ test("a query unsubscribed while disconnected is gone on the server after the re
     const c = client();
     let got = 0;
     const unsub = c.subscribe("messages:bodies", { channel: "#rs5" }, () => got++);
-    await waitFor(() => got === 1 && c.connectionState === "connected", { what: "first result" });
+    await waitFor(() => got === 1 && c.connectionState().state === "connected", { what: "first result" });
     const m0 = await metrics(srv);
     let unsubscribed = false;
     c.onConnectionChange((s) => {
@@ -161,7 +161,7 @@ test("a query unsubscribed while disconnected is gone on the server after the re
     });
     const thief = await SyncConn.open(srv.port);
     await thief.connect({ sessionId: c.sessionId, sessionSecret: c.sessionSecret, lastVersion: c.version });
-    await waitFor(() => unsubscribed && c.connectionState === "connected" && c.serverInfo.resumed, { timeout: 8000, what: "a resumed connection" });
+    await waitFor(() => unsubscribed && c.connectionState().state === "connected" && c.serverInfo.resumed, { timeout: 8000, what: "a resumed connection" });
     await thief.waitClose();
     await srv.mutation("messages:send", { channel: "#rs5", author: "a", body: "nobody listens" });
     await sleep(100);

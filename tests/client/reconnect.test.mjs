@@ -44,7 +44,7 @@ test("reconnect: same sessionId and lastVersion, queries re-added with hashes, t
     const sent = await conn.next("mutation");
 
     await conn.close(1001, "going away"); // drop before the response
-    await waitFor(() => client.connectionState === "disconnected");
+    await waitFor(() => client.connectionState().state === "disconnected");
     gone(); // unsubscribed while offline: not re-added
     const pm2 = client.mutation("m:send", { body: "queued while offline" });
 
@@ -141,7 +141,7 @@ test("heartbeat: pings every interval; silence for 2 intervals closes and reconn
     assert.match(client.lastError.message, /no message from the server for 120 ms/);
     const conn2 = await server.connection();
     await conn2.handshake();
-    await waitFor(() => client.connectionState === "connected");
+    await waitFor(() => client.connectionState().state === "connected");
 });
 
 test("heartbeat: a server that keeps talking is never considered dead", async (t) => {
@@ -153,7 +153,7 @@ test("heartbeat: a server that keeps talking is never considered dead", async (t
         conn.send({ type: "pong" });
     }
     assert.equal(conn.closed, false);
-    assert.equal(client.connectionState, "connected");
+    assert.equal(client.connectionState().state, "connected");
     assert.equal(server.conns.length, 1);
 });
 
@@ -163,14 +163,14 @@ test("fatal error with retryAfterMs: the client drops and waits that long, not t
     const t0 = Date.now();
     conn.send({ type: "error", code: "ServerOverloaded", message: "busy", fatal: true, retryAfterMs: 150 });
     await conn.closedPromise;
-    assert.equal(client.connectionState, "disconnected");
+    assert.equal(client.connectionState().state, "disconnected");
     assert.equal(client.lastError.code, "ServerOverloaded");
     assert.ok(client.lastError instanceof ServerError);
     const conn2 = await server.connection(2000);
     const waited = Date.now() - t0;
     assert.ok(waited >= 140 && waited < 1500, `reconnected after ${waited} ms`);
     await conn2.handshake();
-    await waitFor(() => client.connectionState === "connected");
+    await waitFor(() => client.connectionState().state === "connected");
 });
 
 test("non-fatal error with retryAfterMs sets the delay of the next reconnect", async (t) => {
@@ -179,7 +179,7 @@ test("non-fatal error with retryAfterMs sets the delay of the next reconnect", a
     t.mock.method(console, "warn", () => {});
     conn.send({ type: "error", code: "InvalidMessage", message: "x", fatal: false, retryAfterMs: 80 });
     await sleep(20);
-    assert.equal(client.connectionState, "connected");
+    assert.equal(client.connectionState().state, "connected");
     const t0 = Date.now();
     conn.terminate();
     await server.connection(2000);
@@ -195,7 +195,7 @@ test("VersionNotSupported: the client stops and reports why; reconnect() tries a
     await conn.next("connect");
     conn.send({ type: "error", code: "VersionNotSupported", message: "protocol 1 unsupported",
                 fatal: true, supportedVersions: [2] });
-    await waitFor(() => client.connectionState === "disconnected");
+    await waitFor(() => client.connectionState().state === "disconnected");
     assert.deepEqual(states.at(-1), ["disconnected", "VersionNotSupported"]);
     assert.deepEqual(client.lastError.supportedVersions, [2]);
     await assert.rejects(server.connection(200), /no connection/);
@@ -221,7 +221,7 @@ test("maxAttempts: after that many failed reconnects the client reports disconne
         lastErr = e;
     });
     await waitFor(() => client._conn.gaveUp);
-    assert.equal(client.connectionState, "disconnected");
+    assert.equal(client.connectionState().state, "disconnected");
     assert.equal(lastErr.code, "GaveUp");
     assert.match(lastErr.message, /gave up reconnecting after 3 attempts/);
     assert.equal(states.filter((s) => s === "connecting").length, 3, "3 reconnect attempts");
@@ -247,7 +247,7 @@ test("close() while connecting or while waiting to reconnect leaves nothing runn
     t.after(() => Promise.all([server.close(), other.close()]));
     const c1 = new VireoClient(other.url, { WebSocket });
     c1.close(); // socket still CONNECTING
-    assert.equal(c1.connectionState, "disconnected");
+    assert.equal(c1.connectionState().state, "disconnected");
     // A long backoff, so that close() lands while the client waits to reconnect. (Polling
     // connectionState could miss a short "disconnected": full jitter may pick a delay near 0.)
     const c2 = new VireoClient(server.url, { WebSocket, backoff: { baseMs: 5000, maxMs: 5000 } });
@@ -255,12 +255,12 @@ test("close() while connecting or while waiting to reconnect leaves nothing runn
     c2.onConnectionChange((s) => states.push(s));
     const conn = await server.connection();
     await conn.handshake();
-    await waitFor(() => c2.connectionState === "connected");
+    await waitFor(() => c2.connectionState().state === "connected");
     conn.terminate();
     await waitFor(() => states.includes("disconnected"));
     const opened = server.conns.length;
     c2.close();
     await sleep(120);
     assert.equal(server.conns.length, opened, "no reconnect after close()");
-    assert.equal(c2.connectionState, "disconnected");
+    assert.equal(c2.connectionState().state, "disconnected");
 });

@@ -8,18 +8,27 @@
 // joined here before it is applied. Auth (auth.js decides the token): the token goes in `connect`
 // or an `authenticate`; results and unsent calls carry the identity they belong to, and are
 // hidden / refused once the client's identity is another one (see the auth block below).
+// Optimistic updates are layers over the results (optimistic.js), dropped in the transition that
+// settles their mutation; with `persistence` the results and the unanswered mutations are saved
+// (persistence.js) and restored by init(), before the socket opens.
 
 import { AuthManager, identityKeyOf } from "./auth.js";
 import { normalizeBackoff } from "./backoff.js";
 import { Connection } from "./connection.js";
 import { ClientError, ServerError } from "./errors.js";
 import { PaginatedQuery } from "./paginated.js";
+import {
+    DEFAULT_MAX_CACHE_AGE_MS, DEFAULT_MAX_CACHE_ENTRIES, PERSIST_FORMAT, checkLoadedState,
+    normalizePersistence,
+} from "./persistence.js";
 import { QueryStore, keyOf } from "./querystore.js";
-import { decodeValue, encodeArgs } from "./values.js";
+import { decodeValue, encodeArgs, encodeValue } from "./values.js";
 
 export const VERSION = "0.1.0";
 const HELD = Symbol("held for fetchToken"); // a request's identity while setAuth fetches (auth)
 export const PROTOCOL_VERSION = 1;
+export const DEFAULT_MAX_OFFLINE_QUEUE = 1000;
+const HOLD_MS = 50; // longest a transition waits for the answer of an optimistic mutation
 
 /** Turns the server base URL (http/https) or a ws/wss URL into the sync endpoint URL. */
 export function syncUrl(url) {
@@ -62,6 +71,35 @@ function randomUUID() {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/**
+ * The optimistic update of a mutation's options: optimisticUpdate(localStore, args) (Convex), or
+ * seed 002's single-query shorthand optimistic {query, args?, update(current) → next}, applied
+ * when the query has a value. Returns a function (localStore, args) or null.
+ */
+function optimisticOf(options) {
+    if (options === undefined || options === null) return null;
+    if (typeof options !== "object") throw new TypeError("mutation options must be an object");
+    const { optimisticUpdate: fn, optimistic: o } = options;
+    if (fn !== undefined && o !== undefined)
+        throw new TypeError("mutation options: pass optimisticUpdate or optimistic, not both");
+    if (fn !== undefined) {
+        if (typeof fn !== "function")
+            throw new TypeError("optimisticUpdate must be a function (localStore, args) => void");
+        return fn;
+    }
+    if (o === undefined) return null;
+    if (!o || typeof o !== "object" || typeof o.update !== "function")
+        throw new TypeError("optimistic must be {query, args?, update: (current) => next} " +
+                            "(use optimisticUpdate to change several queries)");
+    const path = functionPath(o.query);
+    const qargs = o.args ?? {};
+    encodeArgs(qargs); // refused now rather than when the layer runs
+    return (store) => {
+        const current = store.getQuery(path, qargs);
+        if (current !== undefined) store.setQuery(path, qargs, o.update(current));
+    };
+}
+
 function reportError(what, err) {
     console.error(`vireo: ${what}`, err);
 }
@@ -82,6 +120,7 @@ export class VireoClient {
         /** The server's secret for this session (from `connected`), sent to resume it. */
         this.sessionSecret = null;
         this._chunks = null; // {transitionId, parts[]} of a transition arriving in chunks
+        this._held = null; // {list: [[msg, decode]], timer}: transitions waiting for an answer
         this.clientVersion = options.clientVersion ?? `vireo-js/${VERSION}`;
         this.requestTimeoutMs = options.requestTimeoutMs ?? 60000;
         /** The server's message limit (--max-message): a larger call is refused here, as the
@@ -90,7 +129,7 @@ export class VireoClient {
         const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30000;
         if (!(heartbeatIntervalMs > 0)) throw new TypeError("heartbeatIntervalMs must be > 0");
 
-        this.queryStore = new QueryStore();
+        this.queryStore = new QueryStore(functionPath);
         /** Store version the query results are at (null before the first transition). */
         this.version = null;
         /** The last `connected` message's details. */
@@ -107,7 +146,10 @@ export class VireoClient {
         this._ready = false; // `connected` received on the current socket
         this._closed = false;
         this._listeners = new Set();
+        this._hasEverConnected = false;
+        this._connectionCount = 0;
         this._initAuth(options);
+        this._initPersistence(options);
 
         this._conn = new Connection({
             url: this.url,
@@ -121,12 +163,34 @@ export class VireoClient {
             onDrop: (err) => this._onDrop(err),
             onState: (state, err) => this._onState(state, err),
         });
-        this._conn.start();
+        if (!this._persist) this._conn.start(); // with persistence, init() starts it
     }
 
-    /** "connecting" | "connected" | "disconnected" */
-    get connectionState() {
-        return this._conn.state;
+    /**
+     * Convex's ConnectionState, plus `state` ("connecting" | "connected" | "disconnected") and
+     * `offlineQueueLength` (mutations waiting to be sent).
+     */
+    connectionState() {
+        let oldest = null;
+        let mutations = 0;
+        let actions = 0;
+        for (const r of this._requests.values()) {
+            if (r.kind === "mutation") mutations++;
+            else actions++;
+            if (oldest === null || r.createdAt < oldest) oldest = r.createdAt;
+        }
+        return {
+            state: this._conn.state,
+            isWebSocketConnected: this._ready,
+            hasInflightRequests: this._requests.size > 0,
+            timeOfOldestInflightRequest: oldest === null ? null : new Date(oldest),
+            hasEverConnected: this._hasEverConnected,
+            connectionCount: this._connectionCount,
+            connectionRetries: this._conn.attempt,
+            inflightMutations: mutations,
+            inflightActions: actions,
+            offlineQueueLength: this._unsentMutations().length,
+        };
     }
 
     onConnectionChange(listener) {
@@ -154,7 +218,8 @@ export class VireoClient {
         entry.refCount++;
         const sub = { callback, onError, active: true };
         entry.subscribers.add(sub);
-        if ((entry.hasValue || entry.error) && !entry.hidden) {
+        if (!entry.hasValue && !entry.error) this._hydrate(entry);
+        if (this.queryStore.getResult(key) !== undefined || this.queryStore.getError(key)) {
             queueMicrotask(() => {
                 if (sub.active) this._deliver(entry, sub);
             });
@@ -185,8 +250,13 @@ export class VireoClient {
             const onClose = (err) => finish(reject, err);
             this._oneShots.add(onClose);
             try {
-                unsubscribe = this.subscribe(name, args, (v) => finish(resolve, v),
-                                             (e) => finish(reject, e));
+                const key = keyOf(functionPath(name), encodeArgs(args));
+                // the server's result, not the cache's or an optimistic layer's
+                const onValue = () => {
+                    if (this.queryStore.hasServerResult(key))
+                        finish(resolve, this.queryStore.getServerResult(key));
+                };
+                unsubscribe = this.subscribe(name, args, onValue, (e) => finish(reject, e));
             } catch (e) {
                 finish(reject, e);
             }
@@ -202,20 +272,56 @@ export class VireoClient {
         return new PaginatedQuery(this, functionPath(name), args, options);
     }
 
-    watchQuery(key, listener) {
-        return this.queryStore.watch(key, listener);
+    /**
+     * Convex's watchQuery(name, args) → {onUpdate(cb) → unsubscribe, localQueryResult(),
+     * hasServerResult(), error()}: onUpdate subscribes to the query (while any callback is
+     * registered) and calls `cb()` whenever its local result changes. Seed 000's form
+     * watchQuery(key, listener) → unsubscribe only watches the store (no server subscription).
+     */
+    watchQuery(nameOrKey, args, options) {
+        if (typeof args === "function") return this.queryStore.watch(nameOrKey, args);
+        const key = this._keyOf(nameOrKey, args);
+        const name = nameOrKey;
+        return {
+            onUpdate: (cb) => {
+                const unwatch = this.queryStore.watch(key, cb);
+                const unsub = this.subscribe(name, args ?? {}, null, () => {});
+                return () => {
+                    unwatch();
+                    unsub();
+                };
+            },
+            localQueryResult: () => {
+                const err = this.queryStore.getError(key);
+                if (err) throw err;
+                return this.queryStore.getResult(key);
+            },
+            hasServerResult: () => this.queryStore.hasServerResult(key),
+            error: () => this.queryStore.getError(key),
+            key,
+            options,
+        };
     }
 
-    getQueryResult(key) {
-        return this.queryStore.getResult(key);
+    /** The local result (optimistic layers over the server's or the cache's); undefined: loading. */
+    getQueryResult(nameOrKey, args) {
+        return this.queryStore.getResult(this._keyOf(nameOrKey, args));
     }
 
-    getQueryError(key) {
-        return this.queryStore.getError(key);
+    getQueryError(nameOrKey, args) {
+        return this.queryStore.getError(this._keyOf(nameOrKey, args));
     }
 
-    hasServerResult(key) {
-        return this.queryStore.hasServerResult(key);
+    /** Whether the server confirmed the result (not only the persisted cache). */
+    hasServerResult(nameOrKey, args) {
+        return this.queryStore.hasServerResult(this._keyOf(nameOrKey, args));
+    }
+
+    // A key from makeKey (it starts with a quote: no function name does), or (name, args).
+    _keyOf(nameOrKey, args) {
+        if (typeof nameOrKey === "string" && nameOrKey.startsWith("\"") && args === undefined)
+            return nameOrKey;
+        return keyOf(functionPath(nameOrKey), encodeArgs(args ?? {}));
     }
 
     _queueFlush() {
@@ -257,11 +363,13 @@ export class VireoClient {
 
     _deliver(entry, sub) {
         try {
-            if (entry.error) {
-                if (sub.onError) sub.onError(entry.error);
-                else reportError(`query ${entry.path} failed:`, entry.error);
-            } else if (sub.callback) {
-                sub.callback(entry.value);
+            const error = this.queryStore.getError(entry.key);
+            const value = this.queryStore.getResult(entry.key);
+            if (error) {
+                if (sub.onError) sub.onError(error);
+                else reportError(`query ${entry.path} failed:`, error);
+            } else if (sub.callback && value !== undefined) {
+                sub.callback(value);
             }
         } catch (e) {
             reportError("query callback threw", e);
@@ -273,49 +381,108 @@ export class VireoClient {
         this.queryStore.notifyWatchers(entry.key);
     }
 
+    // Tells a key's subscribers and watchers its local result changed.
+    _notifyKey(key) {
+        const e = this.queryStore.get(key);
+        if (e && !e.hidden) this._notify(e);
+        else this.queryStore.notifyWatchers(key);
+    }
+
     // ---- mutations and actions --------------------------------------------------------------
 
-    mutation(name, args) {
-        return this._request("mutation", name, args);
+    /**
+     * options.optimisticUpdate(localStore, args): Convex's optimistic update, a layer over the
+     * local results until the mutation settles. options.optimistic {query, args?, update(current)}:
+     * the single-query shorthand (seed 002).
+     */
+    mutation(name, args, options) {
+        return this._request("mutation", name, args, options);
     }
 
     action(name, args) {
         return this._request("action", name, args);
     }
 
-    _request(kind, name, args) {
+    _request(kind, name, args, options) {
         if (this._closed) return Promise.reject(this._closedError());
-        let path, encoded;
+        let path, encoded, update;
         try {
             path = functionPath(name);
             encoded = encodeArgs(args);
+            if (kind === "mutation") update = optimisticOf(options);
         } catch (e) {
             return Promise.reject(e);
         }
         return new Promise((resolve, reject) => {
-            const req = {
-                kind, requestId: this._nextRequestId++, path, args: encoded,
-                idempotencyKey: kind === "mutation" ? randomUUID() : undefined,
-                resolve, reject,
-                sent: false, // on the current socket
-                responded: false, value: undefined, version: undefined,
-                timer: null,
-                // the identity it is made under; while fetchToken runs, the one it brings (auth)
-                ident: this._auth.holding ? HELD : this._tokenKey,
-            };
-            const ms = this.requestTimeoutMs;
-            if (ms > 0 && ms !== Infinity) {
-                req.timer = setTimeout(() => {
-                    const msg = req.responded
-                        ? `mutation ${path} committed at version ${req.version} but the client's ` +
-                          `queries did not reach that version within ${ms} ms`
-                        : `request timed out after ${ms} ms`;
-                    this._settle(req, new ClientError(msg, "RequestTimeout"));
-                }, ms);
+            const req = this._newMutationOrAction(kind, path, encoded, resolve, reject);
+            if (update) {
+                let changed;
+                try {
+                    changed = this.queryStore.optimistic.add(req.requestId, update, args ?? {});
+                } catch (e) {
+                    reject(e); // nothing was sent
+                    return;
+                }
+                req.layer = true;
+                for (const k of changed) this._notifyKey(k);
             }
             this._requests.set(req.requestId, req);
+            if (kind === "mutation") this._boundOfflineQueue();
             if (this._ready && !this._auth.holding) this._send(req);
+            if (kind === "mutation") this._schedulePersist();
         });
+    }
+
+    _newMutationOrAction(kind, path, encoded, resolve, reject) {
+        const req = {
+            kind, requestId: this._nextRequestId++, path, args: encoded,
+            idempotencyKey: kind === "mutation" ? randomUUID() : undefined,
+            resolve, reject,
+            sent: false, // on the current socket
+            responded: false, value: undefined, version: undefined,
+            timer: null,
+            layer: false, // has an optimistic layer
+            createdAt: Date.now(),
+            // the identity it is made under; while fetchToken runs, the one it brings (auth)
+            ident: this._auth.holding ? HELD : this._tokenKey,
+        };
+        // An action's clock runs from the call; a mutation's from each send (it may wait in
+        // the offline queue for as long as the client is disconnected).
+        if (kind === "action") this._armTimeout(req);
+        return req;
+    }
+
+    _armTimeout(req) {
+        const ms = this.requestTimeoutMs;
+        if (!(ms > 0 && ms !== Infinity)) return;
+        clearTimeout(req.timer);
+        req.timer = setTimeout(() => {
+            const msg = req.responded
+                ? `mutation ${req.path} committed at version ${req.version} but the client's ` +
+                  `queries did not reach that version within ${ms} ms`
+                : `request timed out after ${ms} ms`;
+            this._settle(req, new ClientError(msg, "RequestTimeout"));
+        }, ms);
+    }
+
+    // Mutations waiting to be sent (called offline, or unanswered when the connection dropped).
+    _unsentMutations() {
+        const out = [];
+        for (const r of this._requests.values())
+            if (r.kind === "mutation" && !r.responded && !(this._ready && r.sent)) out.push(r);
+        return out;
+    }
+
+    // The offline queue holds at most maxOfflineQueue mutations: past it the oldest is rejected.
+    _boundOfflineQueue() {
+        if (this._ready && !this._auth.holding) return;
+        const q = this._unsentMutations();
+        for (let i = 0; i < q.length - this.maxOfflineQueue; i++) {
+            this._settle(q[i], new ClientError(
+                `mutation ${q[i].path} was dropped from the offline queue: more than ` +
+                `${this.maxOfflineQueue} mutations (maxOfflineQueue) waited for the connection`,
+                "OFFLINE_QUEUE_OVERFLOW"));
+        }
     }
 
     _send(req) {
@@ -335,22 +502,35 @@ export class VireoClient {
             return;
         }
         req.sent = this._conn.send(text);
+        if (req.sent && req.kind === "mutation") this._armTimeout(req);
     }
 
-    /** Settles and forgets a request: rejects with `err` if given, else resolves with its value. */
+    /**
+     * Settles and forgets a request: rejects with `err` if given, else resolves with its value.
+     * Its optimistic layer is dropped (and the queries it touched told) unless the caller
+     * already dropped it (a transition drops the layers it settles all at once).
+     */
     _settle(req, err) {
         if (this._requests.get(req.requestId) !== req) return;
         this._requests.delete(req.requestId);
         clearTimeout(req.timer);
+        if (req.layer) {
+            req.layer = false;
+            for (const k of this.queryStore.optimistic.recompute(new Set([req.requestId])))
+                this._notifyKey(k);
+        }
+        if (req.kind === "mutation") this._schedulePersist();
         if (err) req.reject(err);
         else req.resolve(req.value);
     }
 
-    _resolveReachedMutations() {
-        if (this.version === null) return;
-        for (const req of this._requests.values()) {
-            if (req.responded && req.version <= this.version) this._settle(req);
-        }
+    // Mutations answered at a version the results have reached.
+    _reachedMutations() {
+        const out = [];
+        if (this.version === null) return out;
+        for (const req of this._requests.values())
+            if (req.responded && req.version <= this.version) out.push(req);
+        return out;
     }
 
     // ---- connection ---------------------------------------------------------------------------
@@ -386,6 +566,7 @@ export class VireoClient {
     }
 
     _onDrop(err) {
+        this._releaseHeld();
         this._ready = false;
         this._chunks = null;
         this._connectDeferred = false;
@@ -409,6 +590,8 @@ export class VireoClient {
         };
         if (typeof msg.sessionSecret === "string") this.sessionSecret = msg.sessionSecret;
         this._ready = true;
+        this._hasEverConnected = true;
+        this._connectionCount++;
         this._onConnectedAuth();
         // The whole live query set, with the hashes of the results held (entries whose last
         // subscriber left are dropped here rather than removed on the server).
@@ -450,16 +633,21 @@ export class VireoClient {
         if (!msg || typeof msg !== "object") return;
         const decode = data.includes("\"$") ? decodeValue : (v) => v;
         try {
+            if (this._held && msg.type !== "transition" && msg.type !== "transitionChunk" &&
+                msg.type !== "mutationResponse" && msg.type !== "actionResponse" && msg.type !== "pong")
+                this._releaseHeld(); // keep the server's order for everything else
             switch (msg.type) {
             case "connected":
                 return this._onConnected(msg);
             case "transition":
-                return this._onTransition(msg, decode);
+                return this._transitionIn(msg, decode);
             case "transitionChunk":
                 return this._onTransitionChunk(msg);
             case "mutationResponse":
             case "actionResponse":
-                return this._onResponse(msg, decode);
+                this._onResponse(msg, decode);
+                if (this._held && !this._inDoubt()) this._releaseHeld();
+                return;
             case "error":
                 return this._onServerError(msg, decode);
             case "authenticated":
@@ -493,13 +681,49 @@ export class VireoClient {
         this._chunks = null;
         const data = c.parts.join("");
         const t = JSON.parse(data);
-        this._onTransition(t, data.includes("\"$") ? decodeValue : (v) => v);
+        this._transitionIn(t, data.includes("\"$") ? decodeValue : (v) => v);
+    }
+
+    // The server answers a mutation after the transition that carries its write. While a
+    // mutation with an optimistic layer is sent and unanswered, a transition is held (at most
+    // HOLD_MS) until that answer: applied before it, the transition would show the write twice
+    // (in the server's result and in the layer still on top of it) for a moment.
+    _inDoubt() {
+        for (const r of this._requests.values())
+            if (r.layer && r.sent && !r.responded) return true;
+        return false;
+    }
+
+    _transitionIn(msg, decode) {
+        if (!this._held && !this._inDoubt()) {
+            this._onTransition(msg, decode);
+            return;
+        }
+        if (!this._held) this._held = { list: [], timer: setTimeout(() => this._releaseHeld(), HOLD_MS) };
+        this._held.list.push([msg, decode]);
+    }
+
+    _releaseHeld() {
+        const h = this._held;
+        if (!h) return;
+        this._held = null;
+        clearTimeout(h.timer);
+        for (const [msg, decode] of h.list) {
+            try {
+                this._onTransition(msg, decode);
+            } catch (e) {
+                reportError("failed to handle a transition message", e);
+            }
+        }
     }
 
     _onTransition(msg, decode) {
         this._conn.markHealthy();
         const retagged = this._transitionAuth();
         const changed = new Set();
+        const store = this.queryStore;
+        const serverBefore = new Map(); // server results under the optimistic overlay, before
+        for (const k of store.optimistic.overlay.keys()) serverBefore.set(k, store.getServerResult(k));
         for (const m of Array.isArray(msg.modifications) ? msg.modifications : []) {
             const e = this.queryStore.byId.get(m.queryId);
             if (!e) continue; // removed since; the server may still answer it once
@@ -510,15 +734,23 @@ export class VireoClient {
                 e.error = null;
                 e.hash = m.hash;
                 e.ident = this._serverKey;
+                e.confirmed = true;
                 changed.add(e);
+                this._cachePut(e);
                 break;
             case "QueryFailed":
                 e.error = new ServerError(m.errorMessage, m.errorCode, decode(m.errorData));
                 e.hash = undefined;
                 e.ident = this._serverKey;
+                e.confirmed = true;
                 changed.add(e);
                 break;
             case "QueryUnchanged":
+                if (!e.confirmed && (e.hasValue || e.error)) {
+                    e.confirmed = true;
+                    changed.add(e);
+                }
+                break;
             case "QueryRemoved":
                 break;
             default:
@@ -527,8 +759,23 @@ export class VireoClient {
         }
         if (typeof msg.endVersion === "number") this.version = msg.endVersion;
         this._updateHidden(retagged ? null : changed, changed);
-        for (const e of changed) if (!e.hidden) this._notify(e);
-        this._resolveReachedMutations();
+        // The layers of the mutations this transition settles are dropped together, and the
+        // others replayed over the new results, before anyone is told.
+        const reached = this._reachedMutations();
+        const dropped = new Set();
+        for (const req of reached) {
+            if (!req.layer) continue;
+            req.layer = false;
+            dropped.add(req.requestId);
+        }
+        const keys = new Set();
+        for (const e of changed) if (!e.hidden) keys.add(e.key);
+        for (const k of store.optimistic.recompute(dropped, (k) => serverBefore.has(k)
+            ? serverBefore.get(k) : store.getServerResult(k)))
+            keys.add(k);
+        for (const k of keys) this._notifyKey(k);
+        for (const req of reached) this._settle(req);
+        if (changed.size) this._schedulePersist();
     }
 
     _onResponse(msg, decode) {
@@ -544,6 +791,7 @@ export class VireoClient {
         req.value = decode(msg.value);
         req.responded = true;
         req.version = msg.version;
+        this._schedulePersist(); // it committed: no longer to be replayed after a reload
         if (kind === "action" || typeof msg.version !== "number" ||
             (this.version !== null && this.version >= msg.version))
             this._settle(req);
@@ -682,6 +930,7 @@ export class VireoClient {
                     this._settle(req, this._authChangedError(req));
             }
             this._updateHidden(null, null);
+            this._identityChanged();
         }
         for (const l of [...this._tokenListeners]) {
             try {
@@ -784,6 +1033,188 @@ export class VireoClient {
         }
     }
 
+    // ---- persistence: init, the cache, the offline queue across reloads ------------------------
+    // The cache (queryStore.cache) holds the last server result of every query seen, with the
+    // identity it was computed under; it is saved with the unanswered mutations (the offline
+    // queue) at most every persistDelayMs. init() loads both before the socket opens: cached
+    // results show at once (hasServerResult stays false until the server sends its own), and the
+    // restored mutations are replayed first, in their order, with their idempotency keys in the
+    // session they were made in (sessionId and sessionSecret are saved too: a key is scoped to its
+    // session), so one that committed before its answer was lost is not applied twice.
+
+    _initPersistence(options) {
+        this._persist = normalizePersistence(options.persistence, this.url);
+        this.maxCacheAge = options.maxCacheAge ?? DEFAULT_MAX_CACHE_AGE_MS;
+        if (!(this.maxCacheAge >= 0)) throw new TypeError("maxCacheAge must be a number >= 0 (ms)");
+        this.maxCacheEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
+        if (!(this.maxCacheEntries >= 0)) throw new TypeError("maxCacheEntries must be a number >= 0");
+        this.schemaVersion = options.schemaVersion ?? null;
+        this.maxOfflineQueue = options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE;
+        if (!(this.maxOfflineQueue >= 1)) throw new TypeError("maxOfflineQueue must be a number >= 1");
+        this.persistDelayMs = options.persistDelayMs ?? 100;
+        this._onOfflineResult = options.onOfflineMutationResult ?? null;
+        this._explicitSession = options.sessionId !== undefined;
+        this._initPromise = null;
+        this._persistTimer = null;
+        this._saveChain = Promise.resolve();
+        this._saveFailed = false;
+        this._loaded = false;
+    }
+
+    /**
+     * With `persistence`: loads the cached results and the offline queue, then connects. Call it
+     * (once; later calls return the same promise) before relying on the cache. Without
+     * persistence the client is already connecting and this resolves at once.
+     */
+    init() {
+        if (this._initPromise) return this._initPromise;
+        if (!this._persist) return (this._initPromise = Promise.resolve());
+        this._initPromise = this._load().finally(() => {
+            this._loaded = true;
+        }).catch((e) => reportError("could not load the persisted cache", e))
+            .then(() => {
+                if (!this._closed) this._conn.start();
+            });
+        return this._initPromise;
+    }
+
+    async _load() {
+        const raw = await this._persist.load();
+        if (this._closed) return;
+        const st = checkLoadedState(raw, { schemaVersion: this.schemaVersion, maxCacheAge: this.maxCacheAge });
+        if (!st) {
+            if (raw) await this._persist.clear(); // another format or schemaVersion
+            return;
+        }
+        const cache = this.queryStore.cache;
+        for (const q of st.queries) {
+            if (cache.has(q.key)) continue; // a result the server sent meanwhile is newer
+            cache.set(q.key, { path: q.path, args: q.args, value: decodeValue(q.value),
+                               savedAt: q.savedAt, ident: q.ident ?? null });
+        }
+        for (const e of this.queryStore.entries.values()) {
+            if (!e.hasValue && !e.error && this._hydrate(e)) this._notifyKey(e.key);
+        }
+        if (st.mutations.length) {
+            if (!this._explicitSession && st.sessionId) {
+                // the keys of these mutations are scoped to that session: resume its scope
+                this.sessionId = st.sessionId;
+                this.sessionSecret = st.sessionSecret;
+            }
+            const restored = st.mutations.map((m) => {
+                const req = this._newMutationOrAction("mutation", m.path, m.args,
+                    (value) => this._offlineResult(m, value, null),
+                    (error) => this._offlineResult(m, undefined, error));
+                req.idempotencyKey = m.idempotencyKey;
+                req.ident = m.ident ?? null;
+                req.restored = true;
+                return req;
+            });
+            // restored first: they were made before anything called since this client started
+            const rest = [...this._requests.values()];
+            this._requests.clear();
+            for (const r of [...restored, ...rest]) this._requests.set(r.requestId, r);
+            this._boundOfflineQueue();
+        }
+    }
+
+    _offlineResult(m, value, error) {
+        const info = { name: m.path, args: decodeValue(m.args), idempotencyKey: m.idempotencyKey,
+                       value, error: error ?? undefined };
+        if (!this._onOfflineResult) {
+            if (error) reportError(`restored offline mutation ${m.path} failed:`, error);
+            return;
+        }
+        try {
+            this._onOfflineResult(info);
+        } catch (e) {
+            reportError("onOfflineMutationResult threw", e);
+        }
+    }
+
+    // Gives a new entry the cached result of its key, if one is held for the current identity.
+    _hydrate(e) {
+        const c = this.queryStore.cache.get(e.key);
+        if (!c || c.ident !== this._tokenKey) return false;
+        e.value = c.value;
+        e.hasValue = true;
+        e.confirmed = false;
+        e.ident = c.ident;
+        e.hidden = this._isHidden(e);
+        return true;
+    }
+
+    _cachePut(e) {
+        if (!this._persist || e.ident !== this._tokenKey) return;
+        const cache = this.queryStore.cache;
+        cache.delete(e.key); // re-inserted last: the Map's order is the age order
+        cache.set(e.key, { path: e.path, args: e.args, value: e.value, savedAt: Date.now(),
+                           ident: e.ident });
+        for (const k of cache.keys()) {
+            if (cache.size <= this.maxCacheEntries) break;
+            cache.delete(k);
+        }
+    }
+
+    // A new identity: the cache and the queue of the previous one are dropped (the queue's
+    // mutations were rejected with AuthChanged by the caller) and the store rewritten.
+    _identityChanged() {
+        this.queryStore.currentIdent = this._tokenKey;
+        for (const [k, c] of this.queryStore.cache) if (c.ident !== this._tokenKey) this.queryStore.cache.delete(k);
+        this._schedulePersist();
+    }
+
+    _schedulePersist() {
+        if (!this._persist || !this._initPromise || this._persistTimer || this._closed) return;
+        this._persistTimer = setTimeout(() => {
+            this._persistTimer = null;
+            this._save();
+        }, this.persistDelayMs);
+    }
+
+    /** Saves the cache and the offline queue now (with persistence); resolves when written. */
+    flushPersistence() {
+        if (!this._persist) return Promise.resolve();
+        clearTimeout(this._persistTimer);
+        this._persistTimer = null;
+        return this._save();
+    }
+
+    _persistedState() {
+        const queries = [];
+        for (const [key, c] of this.queryStore.cache) {
+            queries.push({ key, path: c.path, args: c.args, value: encodeValue(c.value),
+                           savedAt: c.savedAt, ident: c.ident });
+        }
+        const mutations = [];
+        for (const r of this._requests.values()) {
+            if (r.kind !== "mutation" || r.responded || r.ident === HELD) continue;
+            mutations.push({ path: r.path, args: r.args, idempotencyKey: r.idempotencyKey,
+                             ident: r.ident, createdAt: r.createdAt });
+        }
+        return {
+            format: PERSIST_FORMAT, schemaVersion: this.schemaVersion, savedAt: Date.now(),
+            ident: this._tokenKey, sessionId: this.sessionId, sessionSecret: this.sessionSecret,
+            queries, mutations,
+        };
+    }
+
+    _save() {
+        if (!this._initPromise) return Promise.resolve();
+        // After init's load (never overwrite what it has not read yet), one save at a time, of
+        // the state as it is now (once loaded).
+        const now = this._loaded ? this._persistedState() : null;
+        const run = () => this._initPromise.then(() => this._persist.save(now ?? this._persistedState()))
+            .then(() => {
+                this._saveFailed = false;
+            }, (e) => {
+                if (!this._saveFailed) reportError("could not save the persisted cache", e);
+                this._saveFailed = true;
+            });
+        this._saveChain = this._saveChain.then(run);
+        return this._saveChain;
+    }
+
     // ---- lifecycle ----------------------------------------------------------------------------
 
     /** Reconnects now: after the client gave up (maxAttempts, VersionNotSupported) or to skip a wait. */
@@ -796,12 +1227,18 @@ export class VireoClient {
         if (this._closed) return;
         this._closed = true;
         this._ready = false;
+        clearTimeout(this._held?.timer);
+        this._held = null;
         this._auth.close();
         this._conn.close();
         const err = this._closedError();
         for (const req of [...this._requests.values()]) this._settle(req, err);
         for (const reject of [...this._oneShots]) reject(err);
         this._oneShots.clear();
+        if (this._persist && this._loaded) {
+            clearTimeout(this._persistTimer);
+            this._save();
+        }
     }
 
     _closedError() {

@@ -24,7 +24,94 @@ export type Args = { [key: string]: InputValue | undefined };
 /** "messages:list", or a reference object carrying the path in `_name` or `path`. */
 export type FunctionReference = string | { _name: string } | { path: string };
 
-export type ConnectionState = "connecting" | "connected" | "disconnected";
+/** The connection's state as onConnectionChange reports it (seed 000's ConnectionState). */
+export type SyncConnectionStatus = "connecting" | "connected" | "disconnected";
+
+/** client.connectionState(): Convex's ConnectionState, plus `state` and `offlineQueueLength`. */
+export interface ConnectionState {
+    /** "connected" once the server answered `connected` on the current socket. */
+    state: SyncConnectionStatus;
+    isWebSocketConnected: boolean;
+    /** Some mutation or action is not settled yet (sent, queued offline, or awaiting its version). */
+    hasInflightRequests: boolean;
+    timeOfOldestInflightRequest: Date | null;
+    hasEverConnected: boolean;
+    /** How many times the server accepted a connection of this client. */
+    connectionCount: number;
+    /** Consecutive failed reconnect attempts. */
+    connectionRetries: number;
+    inflightMutations: number;
+    inflightActions: number;
+    /** Mutations waiting for the connection (at most maxOfflineQueue). */
+    offlineQueueLength: number;
+}
+
+/**
+ * Where `persistence` keeps the cache and the offline queue: `load` returns what `save` last
+ * stored (or null/undefined), `clear` removes it. The state is a plain JSON-safe object; treat it
+ * as opaque. `persistence: true` uses createIndexedDbPersistence().
+ */
+export interface PersistenceAdapter {
+    load(): Promise<PersistedState | null | undefined>;
+    save(state: PersistedState): Promise<void>;
+    clear(): Promise<void>;
+}
+
+/** What a PersistenceAdapter stores (format 1). */
+export interface PersistedState {
+    format: 1;
+    schemaVersion: string | null;
+    savedAt: number;
+    ident: string | null;
+    sessionId: string;
+    sessionSecret: string | null;
+    queries: { key: QueryKey; path: string; args: unknown; value: unknown; savedAt: number; ident: string | null }[];
+    mutations: { path: string; args: unknown; idempotencyKey: string; ident: string | null; createdAt: number }[];
+}
+
+/** The built-in IndexedDB adapter: record `key` (default: the client's sync URL) of database `dbName` ("vireo-client"). */
+export function createIndexedDbPersistence(options?: { dbName?: string; key?: string; indexedDB?: any }): PersistenceAdapter;
+
+/** Convex's OptimisticLocalStore: the local results an optimistic update reads and writes. */
+export class LocalStore {
+    /** The query's current local value (earlier layers included); undefined while loading. */
+    getQuery<T = any>(name: FunctionReference, args?: Args): T | undefined;
+    /** Every query of `name` the client holds, with its args and local value. */
+    getAllQueries<T = any>(name: FunctionReference): { args: Args; value: T | undefined }[];
+    /** Sets the query's local value while the mutation is in flight (undefined: loading). */
+    setQuery(name: FunctionReference, args: Args | undefined, value: Value | undefined): void;
+}
+
+/** Convex's optimistic update: changes the local results; called again on each new server result. */
+export type OptimisticUpdate<A = any> = (localStore: LocalStore, args: A) => void;
+
+export interface MutationOptions<A = any> {
+    /** Convex's: a layer over the local results, from the call until the mutation settles. */
+    optimisticUpdate?: OptimisticUpdate<A>;
+    /** Seed 002's single-query shorthand: `update(current)` gives the query's next local value
+     * (not called while the query has no value). */
+    optimistic?: { query: FunctionReference; args?: Args; update: (current: any) => Value | undefined };
+}
+
+/** What onOfflineMutationResult gets for a mutation restored from the persisted queue. */
+export interface OfflineMutationResult {
+    name: string;
+    args: Args;
+    idempotencyKey: string;
+    value?: Value;
+    error?: ServerError | ClientError;
+}
+
+/** Convex's Watch (VireoClient.watchQuery(name, args)). */
+export interface Watch<T = any> {
+    /** Subscribes to the query while registered; `callback` runs whenever its local result changes. */
+    onUpdate(callback: () => void): () => void;
+    /** The local result (undefined while loading); throws the ServerError if the query failed. */
+    localQueryResult(): T | undefined;
+    hasServerResult(): boolean;
+    error(): ServerError | null;
+    readonly key: QueryKey;
+}
 
 export type QueryKey = string;
 
@@ -73,6 +160,20 @@ export interface VireoClientOptions {
     clientVersion?: string;
     /** Random source for the backoff jitter (tests). Default Math.random. */
     random?: () => number;
+    /** true: IndexedDB; or a PersistenceAdapter. The client then connects in init(). Default off. */
+    persistence?: boolean | PersistenceAdapter;
+    /** Persisted results older than this (ms) are dropped on load. Default 7 days. */
+    maxCacheAge?: number;
+    /** A different value than the persisted one clears the whole persisted store. */
+    schemaVersion?: string;
+    /** Results kept in the persisted cache (the oldest go first). Default 1000. */
+    maxCacheEntries?: number;
+    /** Delay before a change is written to the adapter (changes in between are written together). Default 100. */
+    persistDelayMs?: number;
+    /** Mutations held while disconnected; past it the oldest rejects (OFFLINE_QUEUE_OVERFLOW). Default 1000. */
+    maxOfflineQueue?: number;
+    /** The outcome of each mutation restored from the persisted queue (its promise is gone). */
+    onOfflineMutationResult?: (result: OfflineMutationResult) => void;
 }
 
 export interface ServerInfo {
@@ -103,7 +204,7 @@ export class ClientError extends Error {
     /** AuthChanged: a call made under another identity than the client's current one was
      * dropped before it reached the server (see setAuth). */
     code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp" | "MessageTooLarge" |
-        "ProtocolError" | "NotPaginated" | "AuthChanged";
+        "ProtocolError" | "NotPaginated" | "AuthChanged" | "OFFLINE_QUEUE_OVERFLOW";
     cause?: unknown;
     constructor(message: string, code: string);
 }
@@ -128,7 +229,10 @@ export interface AuthIdentity {
 export class QueryStore {
     /** Deterministic key of (function path, args): args are encoded and their keys sorted. */
     static makeKey(name: string, args?: Args): QueryKey;
+    /** The local result: optimistic layers over the server's (or the persisted cache's). */
     getResult(key: QueryKey): Value | undefined;
+    /** The server's (or the cache's) result, without optimistic layers. */
+    getServerResult(key: QueryKey): Value | undefined;
     getError(key: QueryKey): ServerError | null;
     hasServerResult(key: QueryKey): boolean;
     watch(key: QueryKey, listener: () => void): () => void;
@@ -200,7 +304,6 @@ export class VireoClient {
     readonly sessionId: string;
     /** The server-issued secret that resumes the session (from `connected`); null before. */
     readonly sessionSecret: string | null;
-    readonly connectionState: ConnectionState;
     /** Store version the query results are at; null before the first transition. */
     readonly version: number | null;
     /** Details of the last `connected` message. */
@@ -246,18 +349,35 @@ export class VireoClient {
      * reached the one it committed at). Queued while offline and re-sent with the same
      * idempotency key until answered. Rejects with ServerError or ClientError.
      */
-    mutation<T = any>(name: FunctionReference, args?: Args): Promise<T>;
+    mutation<T = any, A extends Args = Args>(name: FunctionReference, args?: A, options?: MutationOptions<A>): Promise<T>;
 
     /** Resolves with the action's value. Never re-sent: rejects if the connection drops in flight. */
     action<T = any>(name: FunctionReference, args?: Args): Promise<T>;
 
     /** Listener gets every state change, with the error that caused it when there is one. */
-    onConnectionChange(listener: (state: ConnectionState, error?: Error) => void): () => void;
+    onConnectionChange(listener: (state: SyncConnectionStatus, error?: Error) => void): () => void;
 
-    /** Store API (for useSyncExternalStore-style hooks): notified on each change of the key. */
+    /** Convex's shape, plus `state` and `offlineQueueLength`. */
+    connectionState(): ConnectionState;
+
+    /** With `persistence`: loads the cache and the offline queue, then connects (same promise on
+     * later calls). Without: resolves at once. Never rejects (a load failure is logged). */
+    init(): Promise<void>;
+
+    /** With `persistence`: writes the cache and the offline queue now. */
+    flushPersistence(): Promise<void>;
+
+    /** Convex's watchQuery: a Watch over (name, args). */
+    watchQuery<T = any>(name: FunctionReference, args?: Args): Watch<T>;
+    /** Seed 000's form: notified on each change of the key; does not subscribe. */
     watchQuery(key: QueryKey, listener: () => void): () => void;
+    /** The local result (optimistic layers over the server's or the cache's); undefined: loading. */
+    getQueryResult<T = any>(name: FunctionReference, args?: Args): T | undefined;
     getQueryResult<T = any>(key: QueryKey): T | undefined;
+    getQueryError(name: FunctionReference, args?: Args): ServerError | null;
     getQueryError(key: QueryKey): ServerError | null;
+    /** The server confirmed the result (not only the persisted cache). */
+    hasServerResult(name: FunctionReference, args?: Args): boolean;
     hasServerResult(key: QueryKey): boolean;
 
     /** Reconnects now: after giving up (maxAttempts, VersionNotSupported) or to skip a wait. */
@@ -323,6 +443,7 @@ export function backoffDelay(
 export declare const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>>;
 export declare const VERSION: string;
 export declare const PROTOCOL_VERSION: number;
+export declare const DEFAULT_MAX_OFFLINE_QUEUE: number;
 
 // The actor client (Zocket's API): see actors.d.ts and README.md, "Actors".
 export * from "./actors.js";

@@ -173,3 +173,8 @@ export function canonicalJson(v) {
     }
     return s + "}";
 }
+
+/** Key of a query in the client's store: its path and its canonical (key-sorted, encoded) args. */
+export function keyOf(path, encodedArgs) {
+    return JSON.stringify(path) + canonicalJson(encodedArgs);
+}

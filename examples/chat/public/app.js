@@ -233,5 +233,5 @@ ui.searchForm.addEventListener("submit", (e) => {
     runSearch();
 });
 client.onConnectionChange((state) => setStatus(state));
-setStatus(client.connectionState);
+setStatus(client.connectionState().state);
 selectChannel("#general");

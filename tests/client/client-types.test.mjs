@@ -1,0 +1,17 @@
+// VireoClient's declarations (index.d.ts) checked by the real TypeScript compiler (`tsc --strict`)
+// on tests/client/client-types/uses.ts: persistence options, watchQuery, connectionState(),
+// mutation options with optimistic updates, and the misuses that must be reported
+// (@ts-expect-error lines).
+import test from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TSC = path.join(here, "../../node_modules/typescript/bin/tsc");
+
+test("tsc --strict accepts the typed uses and reports the wrong ones", { timeout: 120000 }, () => {
+    const r = spawnSync(process.execPath, [TSC, "-p", path.join(here, "client-types")], { encoding: "utf8", timeout: 110000 });
+    assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
+});
