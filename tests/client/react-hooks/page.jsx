@@ -1,0 +1,149 @@
+// The page of tests/client/react-hooks.test.mjs: @vireo/react's query, mutation, action,
+// connection and pagination hooks under StrictMode over a VireoClient, bundled by esbuild
+// (development React: StrictMode mounts, unmounts and mounts again). Its WebSocket records the
+// frames it sends (window.__sent); client.mutation's options are recorded (window.__mutationOpts);
+// every value the list rendered is in window.__seen; the hooks' functions are on window.
+import { StrictMode, useState, Component } from "react";
+import { createRoot } from "react-dom/client";
+import { VireoClient } from "../../../clients/js/src/index.js";
+import {
+    VireoProvider, useQuery, useQueryWithStatus, useMutation, useAction, useConnectionState,
+    usePaginatedQuery, useVireoClient, ConvexProvider, useConvex,
+} from "../../../clients/react/src/index.js";
+
+const sent = [];
+class SpyWS extends WebSocket {
+    send(data) {
+        sent.push(JSON.parse(data));
+        super.send(data);
+    }
+}
+window.__sent = sent;
+window.__seen = [];
+window.__mutationOpts = [];
+
+const client = new VireoClient(`ws://${location.host}`, { WebSocket: SpyWS, backoff: { baseMs: 50, maxMs: 200 } });
+const mutation = client.mutation.bind(client);
+client.mutation = (name, args, opts) => {
+    window.__mutationOpts.push({ name, hasOptimistic: typeof opts?.optimisticUpdate === "function" });
+    return mutation(name, args, opts);
+};
+window.__client = client;
+
+const show = (v) => (v === undefined ? "loading" : v.join(","));
+
+function Tasks() {
+    const tasks = useQuery("tasks:list", { list: "a" });
+    window.__seen.push(show(tasks));
+    const add = useMutation("tasks:add");
+    const addOptimistic = add.withOptimisticUpdate((store, args) => {
+        const cur = store.getQuery("tasks:list", { list: args.list });
+        if (cur !== undefined) store.setQuery("tasks:list", { list: args.list }, [...cur, `${args.text}?`]);
+    });
+    const addThenFail = useMutation({ _name: "tasks:addThenFail" }).withOptimisticUpdate((store, args) => {
+        const cur = store.getQuery("tasks:list", { list: args.list });
+        if (cur !== undefined) store.setQuery("tasks:list", { list: args.list }, [...cur, `${args.text}?`]);
+    });
+    window.__add = add;
+    window.__addOptimistic = addOptimistic;
+    window.__addThenFail = addThenFail;
+    window.__withTwice = () => {
+        try {
+            addOptimistic.withOptimisticUpdate(() => {});
+            return "no error";
+        } catch (e) {
+            return e.message;
+        }
+    };
+    return <span id="list-a">{show(tasks)}</span>;
+}
+
+function Skippable() {
+    const [skip, setSkip] = useState(true);
+    const v = useQuery("tasks:list", skip ? "skip" : { list: "s" });
+    return (
+        <div>
+            <span id="skip">{skip ? "skip" : "live"}:{show(v)}</span>
+            <button id="unskip" onClick={() => setSkip((s) => !s)}>toggle</button>
+        </div>
+    );
+}
+
+function WithStatus() {
+    const bad = useQueryWithStatus("tasks:boom", { why: "nope" });
+    const good = useQueryWithStatus("tasks:list", { list: "a" });
+    const skipped = useQueryWithStatus("tasks:list", "skip");
+    return (
+        <div>
+            <span id="boom">{`${bad.status}|${bad.isError}|${bad.error?.message ?? ""}|${bad.data}`}</span>
+            <span id="good">{`${good.status}|${good.isSuccess}|${good.isPending}|${good.data?.length}`}</span>
+            <span id="skipped">{`${skipped.status}|${skipped.isPending}`}</span>
+        </div>
+    );
+}
+
+class Boundary extends Component {
+    state = { error: null };
+    static getDerivedStateFromError(error) {
+        return { error };
+    }
+    render() {
+        return this.state.error ? <span id="thrown">{this.state.error.message}</span> : this.props.children;
+    }
+}
+
+function Thrower() {
+    useQuery("tasks:boom", { why: "thrown" });
+    return <span id="thrown">no error</span>;
+}
+
+function Shout() {
+    const shout = useAction("tasks:shout");
+    window.__shout = shout;
+    return null;
+}
+
+function Conn() {
+    return <span id="conn">{useConnectionState()}</span>;
+}
+
+function Paged() {
+    const { results, status, isLoading, loadMore } = usePaginatedQuery("tasks:page", { list: "p" }, { initialNumItems: 3 });
+    window.__loadMore = loadMore;
+    return (
+        <div>
+            <span id="p-results">{results.join(",")}</span>
+            <span id="p-status">{`${status}|${isLoading}`}</span>
+        </div>
+    );
+}
+
+function Aliases() {
+    const ok = useConvex() === useVireoClient();
+    return <span id="aliases">{String(ok)}</span>;
+}
+
+function App() {
+    return (
+        <div>
+            <Conn />
+            <Tasks />
+            <Skippable />
+            <WithStatus />
+            <Boundary><Thrower /></Boundary>
+            <Shout />
+            <Paged />
+            <Aliases />
+        </div>
+    );
+}
+
+createRoot(document.getElementById("root")).render(
+    <StrictMode>
+        <ConvexProvider client={client}>
+            <VireoProvider client={client}>
+                <App />
+            </VireoProvider>
+        </ConvexProvider>
+    </StrictMode>,
+);
