@@ -104,6 +104,29 @@ test("useQuery is live under StrictMode, one subscription per query", { timeout:
     assert.deepEqual(realErrors(page), []);
 });
 
+test("a component mounted later renders the client's cached result at once", { timeout: 30000 }, async () => {
+    await shows("#list-a", "one,two");
+    await page.click("#mount-late");
+    await shows("#late", "one,two");
+    assert.deepEqual(await page.evaluate(() => [...new Set(window.__lateSeen)]), ["one,two"], "no loading render");
+    assert.equal(await netQueries(page, "tasks:list", '"a"'), 1, "still one subscription");
+});
+
+test("new args switch the query (the old one released); unmount releases it", { timeout: 30000 }, async () => {
+    await node.mutation("tasks:addMany", { list: "x2", texts: ["y"] });
+    await shows("#switched", "x1:");
+    assert.equal(await netQueries(page, "tasks:list", '"x1"'), 1);
+    await page.click("#switch");
+    await shows("#switched", "x2:y");
+    await waitFor(async () => (await netQueries(page, "tasks:list", '"x1"')) === 0, { what: "x1 released" });
+    assert.equal(await netQueries(page, "tasks:list", '"x2"'), 1);
+    await node.mutation("tasks:add", { list: "x2", text: "z" });
+    await shows("#switched", "x2:y,z");
+    await page.click("#off");
+    await shows("#switched", "off");
+    await waitFor(async () => (await netQueries(page, "tasks:list", '"x2"')) === 0, { what: "x2 released at unmount" });
+});
+
 test('"skip" subscribes nothing; switching to args subscribes and shows live values', { timeout: 30000 }, async () => {
     await shows("#skip", "skip:loading");
     assert.equal(await netQueries(page, "tasks:list", '"s"'), 0);

@@ -118,6 +118,36 @@ function Paged() {
     );
 }
 
+// Mounted later (#late): the client already holds tasks:list {list:"a"}, so its first render has it.
+function Late() {
+    const tasks = useQuery("tasks:list", { list: "a" });
+    (window.__lateSeen ??= []).push(show(tasks));
+    return <span id="late">{show(tasks)}</span>;
+}
+
+// New args (an inline object each render) switch the query; "off" unmounts it.
+function Switcher() {
+    const [list, setList] = useState("x1");
+    const [on, setOn] = useState(true);
+    return (
+        <div>
+            <button id="switch" onClick={() => setList((l) => (l === "x1" ? "x2" : "x1"))}>switch</button>
+            <button id="off" onClick={() => setOn((o) => !o)}>off</button>
+            {on ? <SwitchedList list={list} /> : <span id="switched">off</span>}
+        </div>
+    );
+}
+
+function SwitchedList({ list }) {
+    const v = useQuery("tasks:list", { list });
+    return <span id="switched">{`${list}:${show(v)}`}</span>;
+}
+
+function LateToggle() {
+    const [late, setLate] = useState(false);
+    return <div><button id="mount-late" onClick={() => setLate(true)}>late</button>{late && <Late />}</div>;
+}
+
 function Aliases() {
     const ok = useConvex() === useVireoClient();
     return <span id="aliases">{String(ok)}</span>;
@@ -134,6 +164,8 @@ function App() {
             <Shout />
             <Paged />
             <Aliases />
+            <LateToggle />
+            <Switcher />
         </div>
     );
 }
