@@ -81,7 +81,7 @@ const netQueries = (p, fn, argsPart) => p.evaluate(([fn, argsPart]) => {
     return net;
 }, [fn, argsPart]);
 
-const realErrors = (p) => p.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|boom: |refused /.test(e));
+const realErrors = (p) => p.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|boom: |refused |paginationOpts|PagedThrower|Boundary/.test(e));
 
 test("useQuery is live under StrictMode, one subscription per query", { timeout: 30000 }, async () => {
     await shows("#conn", "connected");
@@ -95,9 +95,9 @@ test("useQuery is live under StrictMode, one subscription per query", { timeout:
         for (const m of window.__sent.filter((m) => m.type === "modifyQuerySet")) for (const a of m.add) byId.set(a.queryId, a);
         return window.__sent.filter((m) => m.type === "modifyQuerySet").flatMap((m) => m.remove.map((id) => byId.get(id)));
     });
-    // the only removals: the query whose component the error boundary unmounted, and the first
+    // the only removals: the queries whose components the error boundaries unmounted, and the first
     // page, replaced by the same page with its end fixed (endCursor) once it loaded
-    assert.deepEqual(removed.filter((q) => !(q.path === "tasks:boom" && q.args.why === "thrown") &&
+    assert.deepEqual(removed.filter((q) => !(q.path === "tasks:boom" && ["thrown", "paged"].includes(q.args.why)) &&
                                            !(q.path === "tasks:page" && q.args.paginationOpts.endCursor === undefined)),
                      [], "StrictMode's unmount/remount removed no query");
     await shows("#aliases", "true");
@@ -200,6 +200,9 @@ test("useAction runs the action", { timeout: 30000 }, async () => {
 
 test("usePaginatedQuery: first page, loadMore, a live insert, Exhausted", { timeout: 30000 }, async () => {
     await shows("#p-status", "Exhausted|false");
+    await shows("#p-skipped", "LoadingFirstPage|true|0");
+    await page.waitForFunction(() => /paginationOpts|ArgumentValidation|unexpected/i.test(document.querySelector("#p-thrown")?.textContent ?? ""), null, { timeout: 10000 })
+        .catch(async (e) => { e.message += ` #p-thrown: ${await page.$eval("#p-thrown", (x) => x.textContent)}`; throw e; });
     await node.mutation("tasks:addMany", { list: "p", texts: ["p1", "p2", "p3", "p4", "p5", "p6"] });
     await shows("#p-results", "p1,p2,p3,p4,p5,p6", "the live first page (it grew: no fixed end yet)");
     // a fresh mount starts with 3 items

@@ -109,13 +109,16 @@ class QueryWatcher {
 
     _read() {
         if (this.watch) {
+            // localQueryResult() is the truth (an optimistic update may even set "loading"); a
+            // client whose localQueryResult does not throw a failed query's error still has it
+            // from the subscription
             try {
                 const value = this.watch.localQueryResult();
                 if (value !== undefined) return { value, error: undefined };
             } catch (error) {
                 return { value: undefined, error };
             }
-            return { value: this.server?.value, error: this.server?.error };
+            return { value: undefined, error: this.server?.error };
         }
         if (this.store) {
             return { value: this.store.getResult(this.key), error: this.store.getError(this.key) ?? undefined };

@@ -88,7 +88,9 @@ class Boundary extends Component {
         return { error };
     }
     render() {
-        return this.state.error ? <span id="thrown">{this.state.error.message}</span> : this.props.children;
+        return this.state.error
+            ? <span id={this.props.id ?? "thrown"}>{this.state.error.message}</span>
+            : this.props.children;
     }
 }
 
@@ -148,6 +150,16 @@ function LateToggle() {
     return <div><button id="mount-late" onClick={() => setLate(true)}>late</button>{late && <Late />}</div>;
 }
 
+function PagedSkipped() {
+    const { results, status, isLoading } = usePaginatedQuery("tasks:page", "skip", { initialNumItems: 2 });
+    return <span id="p-skipped">{`${status}|${isLoading}|${results.length}`}</span>;
+}
+
+function PagedThrower() {
+    usePaginatedQuery("tasks:boom", { why: "paged" }, { initialNumItems: 2 });
+    return <span id="p-thrown">no error</span>;
+}
+
 function Aliases() {
     const ok = useConvex() === useVireoClient();
     return <span id="aliases">{String(ok)}</span>;
@@ -163,6 +175,8 @@ function App() {
             <Boundary><Thrower /></Boundary>
             <Shout />
             <Paged />
+            <PagedSkipped />
+            <Boundary id="p-thrown"><PagedThrower /></Boundary>
             <Aliases />
             <LateToggle />
             <Switcher />
