@@ -235,6 +235,22 @@ test("useConnectionState through a server restart; queries come back live", { ti
     await shows("#list-a", "one,two,three,four,after", "the re-subscribed query after the restart");
 });
 
+test("the hooks read Convex's watchQuery(name, args) when the client has it", { timeout: 30000 }, async () => {
+    const p2 = await openPage(browser, srv.url + "/?watch");
+    try {
+        await shows("#list-a", "one,two,three,four,after", "the list through localQueryResult", p2);
+        await shows("#boom", "error|true|boom: nope|undefined", "the error localQueryResult threw", p2);
+        await shows("#good", "success|true|false|5", "useQueryWithStatus", p2);
+        assert.ok((await p2.evaluate(() => window.__localReads)) > 0);
+        await node.mutation("tasks:add", { list: "a", text: "watched" });
+        await shows("#list-a", "one,two,three,four,after,watched", "a live update through onUpdate", p2);
+        assert.equal(await netQueries(p2, "tasks:list", '"a"'), 1);
+        assert.deepEqual(realErrors(p2), []);
+    } finally {
+        await p2.context().close();
+    }
+});
+
 test("SSR: preloadQuery + renderToString in Node, hydrated in Chromium without a loading render, then live", { timeout: 40000 }, async () => {
     const ssr = await import(pathToFileURL(path.join(ssrDir, "ssr-server.mjs")).href);
     await node.mutation("tasks:addMany", { list: "ssr", texts: ["alpha", "beta"] });

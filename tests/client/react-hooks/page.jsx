@@ -29,6 +29,23 @@ client.mutation = (name, args, opts) => {
     return mutation(name, args, opts);
 };
 window.__client = client;
+// ?watch: the client gets Convex's watchQuery(name, args) shape ({onUpdate, localQueryResult}),
+// here over its own query store, so the hooks take their watchQuery path.
+if (location.search.includes("watch")) {
+    window.__localReads = 0;
+    client.watchQuery = (name, args) => {
+        const key = VireoClient.makeKey(name, args);
+        return {
+            onUpdate: (cb) => client.queryStore.watch(key, cb),
+            localQueryResult: () => {
+                window.__localReads++;
+                const e = client.queryStore.getError(key);
+                if (e) throw e;
+                return client.queryStore.getResult(key);
+            },
+        };
+    };
+}
 
 const show = (v) => (v === undefined ? "loading" : v.join(","));
 
