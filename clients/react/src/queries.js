@@ -62,9 +62,10 @@ const serverLoading = () => LOADING;
 // A watched query: subscribe() (useSyncExternalStore's) subscribes it on the client; the snapshot
 // is {status, value, error}, the same object while nothing changed. Where the result is read,
 // first found: Convex's watchQuery(name, args) if the client has it (an object with onUpdate and
-// localQueryResult: results with optimistic updates applied); the client's query store
-// (queryStore.getResult/getError/watch by VireoClient.makeKey: results hidden while they belong to
-// another identity read as loading); the subscription's own callbacks.
+// localQueryResult: results with optimistic updates applied); else seed 000's store API by key
+// (VireoClient.makeKey): getQueryResult(key) (the server's result merged with optimistic layers),
+// getQueryError(key), watchQuery(key, listener) — results computed for another identity than the
+// client's current one read as loading there; else the subscription's own callbacks.
 class QueryWatcher {
     constructor(client, name, args) {
         this.client = client;
@@ -73,15 +74,12 @@ class QueryWatcher {
         this.server = null; // {value} | {error}: the last the subscription delivered
         this.snap = LOADING;
         this.watch = localWatch(client, name, args);
-        this.store = null;
-        this.key = null;
-        const store = client.queryStore, make = client.constructor?.makeKey;
-        if (!this.watch && store && typeof store.getResult === "function" &&
-            typeof store.getError === "function" && typeof store.watch === "function" &&
-            typeof make === "function") {
+        this.key = null; // set when the key API is used
+        const make = client.constructor?.makeKey;
+        if (!this.watch && typeof client.getQueryResult === "function" &&
+            typeof client.watchQuery === "function" && typeof make === "function") {
             try {
                 this.key = make.call(client.constructor, name, args);
-                this.store = store;
             } catch {
                 // args the client refuses: its subscribe throws them to the component
             }
@@ -100,7 +98,7 @@ class QueryWatcher {
         });
         let unwatch = null;
         if (this.watch) unwatch = this.watch.onUpdate(() => onChange());
-        else if (this.store) unwatch = this.store.watch(this.key, () => onChange());
+        else if (this.key !== null) unwatch = this.client.watchQuery(this.key, () => onChange());
         return () => {
             unsub();
             if (typeof unwatch === "function") unwatch();
@@ -120,8 +118,11 @@ class QueryWatcher {
             }
             return { value: undefined, error: this.server?.error };
         }
-        if (this.store) {
-            return { value: this.store.getResult(this.key), error: this.store.getError(this.key) ?? undefined };
+        if (this.key !== null) {
+            const c = this.client;
+            const error = typeof c.getQueryError === "function" ? c.getQueryError(this.key) ?? undefined
+                : this.server?.error;
+            return { value: error === undefined ? c.getQueryResult(this.key) : undefined, error };
         }
         return { value: this.server?.value, error: this.server?.error };
     }
