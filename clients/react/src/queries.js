@@ -163,12 +163,12 @@ function useQueryState(hook, query, args) {
     const skip = args === "skip";
     const name = nameOf(query);
     const key = skip ? "skip" : argsKey(args ?? {});
-    const argsRef = useRef(null);
-    if (!skip && (argsRef.current === null || argsRef.current.key !== key)) argsRef.current = { key, args: args ?? {} };
+    // the args of the first render with this content (an inline object is new each render)
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    const stableArgs = useMemo(() => (skip ? null : args ?? {}), [key]);
     const watcher = useMemo(
-        () => (skip ? null : new QueryWatcher(client, name, argsRef.current.args)),
-        // eslint-disable-next-line react-hooks/exhaustive-deps
-        [client, name, key, skip],
+        () => (stableArgs === null ? null : new QueryWatcher(client, name, stableArgs)),
+        [client, name, stableArgs],
     );
     return useSyncExternalStore(
         watcher ? watcher.subscribe : noSubscribe,
@@ -311,12 +311,11 @@ export function usePaginatedQuery(query, args, options) {
     const skip = args === "skip";
     const name = nameOf(query);
     const key = skip ? "skip" : argsKey(args ?? {});
-    const argsRef = useRef(null);
-    if (!skip && (argsRef.current === null || argsRef.current.key !== key)) argsRef.current = { key, args: args ?? {} };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    const stableArgs = useMemo(() => (skip ? null : args ?? {}), [key]);
     const pq = useMemo(
-        () => (skip ? null : client.paginatedQuery(name, argsRef.current.args, { initialNumItems: n })),
-        // eslint-disable-next-line react-hooks/exhaustive-deps
-        [client, name, key, skip, n],
+        () => (stableArgs === null ? null : client.paginatedQuery(name, stableArgs, { initialNumItems: n })),
+        [client, name, stableArgs, n],
     );
     const subscribe = useCallback(
         (onChange) => (pq ? pq.subscribe(() => onChange(), () => onChange()) : () => {}),
