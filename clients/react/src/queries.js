@@ -8,7 +8,7 @@
 // unmount/remount in the same tick sends nothing and leaks nothing.
 
 import {
-    createContext, createElement, useCallback, useContext, useMemo, useRef, useSyncExternalStore,
+    createContext, createElement, useCallback, useContext, useMemo, useSyncExternalStore,
 } from "react";
 import { decodeValue } from "@vireo/client";
 
@@ -261,9 +261,14 @@ export function useAction(action) {
     }, [client, name]);
 }
 
+// "connecting" | "connected" | "disconnected": seed 000's connectionState property, or the
+// `state` of a connectionState() method's object (Convex's ConnectionState plus `state`).
 function readConnectionState(client) {
     const s = client.connectionState;
-    return typeof s === "function" ? s.call(client) : s;
+    const v = typeof s === "function" ? s.call(client) : s;
+    if (typeof v === "string") return v;
+    if (v && typeof v.state === "string") return v.state;
+    return v?.isWebSocketConnected ? "connected" : "connecting";
 }
 
 const serverConnecting = () => "connecting";
@@ -274,21 +279,8 @@ const serverConnecting = () => "connecting";
  */
 export function useConnectionState() {
     const client = clientFor("useConnectionState");
-    const subscribe = useCallback((onChange) => {
-        const on = client.onConnectionChange ?? client.subscribeToConnectionState;
-        return on.call(client, () => onChange());
-    }, [client]);
-    const cache = useRef(null);
-    const getSnapshot = useCallback(() => {
-        const s = readConnectionState(client);
-        if (s === null || typeof s !== "object") return s;
-        // an object (a client whose connectionState() returns Convex's shape): keep it stable
-        const c = cache.current;
-        if (c && Object.keys(s).length === Object.keys(c).length && Object.keys(s).every((k) => Object.is(s[k], c[k])))
-            return c;
-        cache.current = s;
-        return s;
-    }, [client]);
+    const subscribe = useCallback((onChange) => client.onConnectionChange(() => onChange()), [client]);
+    const getSnapshot = useCallback(() => readConnectionState(client), [client]);
     return useSyncExternalStore(subscribe, getSnapshot, serverConnecting);
 }
 
