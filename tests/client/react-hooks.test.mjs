@@ -266,6 +266,15 @@ test("SSR: preloadQuery + renderToString in Node, hydrated in Chromium without a
                          (e) => e.code === "InvalidToken" && e.status === 401);
     await assert.rejects(ssr.preloadQuery(srv.url, "tasks:boom", { why: "ssr" }), (e) => e.code === "FunctionFailed" && /boom: ssr/.test(e.message));
     await assert.rejects(ssr.preloadQuery(srv.url, "tasks:nope", {}), (e) => e.code === "FunctionNotFound");
+    assert.equal(ssr.queryUrl("http://h:1"), "http://h:1/api/query");
+    assert.equal(ssr.queryUrl("https://h/base/"), "https://h/base/api/query");
+    assert.equal(ssr.queryUrl("wss://h/api/sync"), "https://h/api/query");
+    assert.throws(() => ssr.queryUrl("ftp://h"), /expected http\(s\):\/\/ or ws\(s\):\/\//);
+    const viaWs = await ssr.preloadQuery(srv.url.replace(/^http/, "ws") + "/api/sync", { _name: "tasks:list" }, { list: "ssr" });
+    assert.deepEqual(ssr.preloadedQueryResult(viaWs), ["alpha", "beta"]);
+    assert.deepEqual(ssr.preloadedQueryArgs(viaWs), { list: "ssr" });
+    assert.equal(typeof viaWs._version, "number");
+    await assert.rejects(ssr.preloadQuery(srv.url, "tasks:list", { list: 5 }), (e) => e.code === "ArgumentValidationError" && e.status === 400);
     // BigInt and bytes survive the token (Convex's JSON encoding)
     const big = await ssr.preloadQuery(srv.url, "tasks:big", { n: 21n });
     const v = ssr.preloadedQueryResult(JSON.parse(JSON.stringify(big)));

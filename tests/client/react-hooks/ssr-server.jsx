@@ -4,10 +4,12 @@
 import WebSocket from "ws";
 import { renderToString } from "react-dom/server";
 import { VireoClient } from "../../../clients/js/src/index.js";
-import { VireoProvider, preloadQuery, preloadedQueryResult } from "../../../clients/react/src/index.js";
+import {
+    VireoProvider, preloadQuery, preloadedQueryResult, preloadedQueryArgs, queryUrl,
+} from "../../../clients/react/src/index.js";
 import { SsrTasks } from "./ssr-app.jsx";
 
-export { preloadQuery, preloadedQueryResult };
+export { preloadQuery, preloadedQueryResult, preloadedQueryArgs, queryUrl };
 
 export async function render(url, list, headers) {
     const preloaded = await preloadQuery(url, "tasks:list", { list }, { headers });
