@@ -26,6 +26,7 @@ before(async () => {
         entryPoints: [path.join(here, "actors-react/page.jsx")],
         outfile: path.join(dir, "public/app.js"),
         bundle: true, format: "esm", jsx: "automatic", target: "es2022", logLevel: "silent",
+        alias: { "@vireo/client": path.join(here, "../../clients/js/src/index.js") }, // @vireo/react's peer
         define: { "process.env.NODE_ENV": JSON.stringify("development") },
     });
     srv = await startServer(dir);

@@ -4,6 +4,16 @@ import type { ActorClient, ConnectionStatus } from "@vireo/client";
 import type { ReactNode, ReactElement } from "react";
 import type { ActorHandle } from "@vireo/client";
 
+export {
+    VireoProvider, useVireoClient, useQuery, useQueryWithStatus, useMutation, useAction,
+    useConnectionState, usePaginatedQuery, usePreloadedQuery, ConvexProvider, useConvex,
+} from "./queries.js";
+export type {
+    TypedReference, ArgsOf, ReturnOf, QueryStatus, OptimisticLocalStore, OptimisticUpdate, ReactMutation,
+    ReactAction, UsePaginatedQueryResult,
+} from "./queries.js";
+export { preloadQuery, preloadedQueryResult, preloadedQueryArgs, queryUrl, PreloadError } from "./preload.js";
+export type { Preloaded, PreloadOptions } from "./preload.js";
 export { createZocketReact, useActorState, useEvent, shallowEqual } from "./actors.js";
 export type { ZocketReact, HandleLike } from "./actors.js";
 
