@@ -140,6 +140,15 @@ for s in $SCENARIOS; do
     row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
     [ -z "$row" ] && row="$s	loadgen exited $rc	-	ERROR"
     rows+=("$row")
+    # the actor scenarios again from the C load generator, on the same server (a fresh instance):
+    # a client that costs less per message than Node's, to tell the server's share from the client's
+    case "$s" in actor-*) if kill -0 "$server_pid" 2>/dev/null; then
+        out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s-c.json" --commit "$commit" \
+              --note "$NOTE; client: bench/loadgen (C)" --durability "$DURABILITY" ${BENCH_ARGS:-} 2>&1)
+        printf '%s\n' "$out" | grep -v '^ROW	' | sed "s/^$s:/$s (C loadgen):/"
+        row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
+        [ -n "$row" ] && rows+=("${s/actor-fanout/actor-fan}/C	${row#*	}")
+    fi ;; esac
     if ! kill -0 "$server_pid" 2>/dev/null; then
         echo "bench: the server died during $s; its log:" >&2
         tail -20 "$tmp/server.log" >&2
