@@ -831,9 +831,10 @@ static int run_actor_rpc(void)
     jfig("failed", (double)S.failed);
     jhist("rtt", &S.lat);
     char fig[160];
-    snprintf(fig, sizeof fig, "%.0f calls/s, rtt p50 %.0f us, p99 %.0f us (%ld conn x %ld in flight)",
-             rate, (double)hist_percentile(&S.lat, 50) / 1000,
-             (double)hist_percentile(&S.lat, 99) / 1000, S.o->conns, S.o->depth);
+    snprintf(fig, sizeof fig,
+             "%.0f calls/s, rtt p50 %.0f us, p99 %.0f us (%ld conn x %ld in flight)", rate,
+             (double)hist_percentile(&S.lat, 50) / 1000, (double)hist_percentile(&S.lat, 99) / 1000,
+             S.o->conns, S.o->depth);
     return json_end(rate >= 150000 && !S.failed ? "PASS" : "MISS", fig, ">= 150,000/s");
 }
 
@@ -917,8 +918,8 @@ static int run_actor_fanout(void)
     long counted = S.seq > AFAN_WARMUP ? S.seq - AFAN_WARMUP : 0;
     print_hist("last delivery per call", &S.last);
     print_hist("every delivery", &S.lat);
-    printf("  %ld calls (after %d warm-up), %ld incomplete, %ld failed%s%s\n", counted,
-           AFAN_WARMUP, incomplete, S.failed, S.failed ? ": " : "", S.failed ? S.lasterr : "");
+    printf("  %ld calls (after %d warm-up), %ld incomplete, %ld failed%s%s\n", counted, AFAN_WARMUP,
+           incomplete, S.failed, S.failed ? ": " : "", S.failed ? S.lasterr : "");
     jfig("calls", (double)counted);
     jfig("incomplete_calls", (double)incomplete);
     jhist("last", &S.last);
@@ -1019,9 +1020,8 @@ int main(int argc, char **argv)
         return 2;
     }
     o.scenario = argv[1];
-    static const char *const known[] = {"mutations",   "push-latency", "fanout",
-                                        "precision",   "http-query",   "connections",
-                                        "actor-rpc",   "actor-fanout"};
+    static const char *const known[] = {"mutations",  "push-latency", "fanout",    "precision",
+                                        "http-query", "connections",  "actor-rpc", "actor-fanout"};
     int ok = 0;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         ok |= !strcmp(o.scenario, known[i]);
