@@ -4,11 +4,14 @@
 // pointer events and the other page's client state and canvas get it, a page that is not the
 // drawer cannot draw, the guesser guesses the word the drawer's page shows, both pages get the
 // `correctGuess` event and the score, and closing the guesser's page removes its player on the
-// drawer's (onDisconnect). VIREO_E2E_SCREENSHOTS=dir saves the guesser's page after the stroke.
+// drawer's (onDisconnect); the actor itself refuses a stroke from anyone but the drawer, a guess
+// in another player's name and bad input (a Node client on the same room). VIREO_E2E_SCREENSHOTS=dir saves the guesser's page after the stroke.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import WebSocket from "ws";
+import { createClient } from "../../clients/js/src/index.js";
 import { REPO } from "../integration/helpers.mjs";
 import { launchBrowser, openPage, startExample } from "./helpers.mjs";
 
@@ -143,5 +146,51 @@ test("closing a page removes its player on the other (onDisconnect)", { timeout:
     await waitPlayers(ada, ["ada:0"]);
     assert.equal(await ada.evaluate(() => window.drawGame.state.players.length), 1);
     assert.ok(await ada.isDisabled("#start"), "alone again: no round can start");
+    assert.deepEqual(ada.errors, []);
+});
+
+test("the actor refuses strokes from others, guesses in another's name and bad input", { timeout: 30000 }, async () => {
+    const eve = createClient({ url: srv.url, WebSocket, reconnect: false });
+    try {
+        const room = eve.draw(ROOM);
+        const st = () => new Promise((resolve) => { const u = room.state.subscribe((s) => { u(); resolve(s); }); });
+        const adaId = (await st()).players[0].id;
+        const { playerId } = await room.join({ name: "eve" });
+        await waitPlayers(ada, ["ada:0", "eve:0"]);
+        await room.startRound(); // round 2: eve draws (players[1])
+        await until(ada, () => window.drawGame.state?.phase === "drawing", undefined, "round 2");
+        assert.equal(await ada.textContent("#phase"), "Round 2: eve draws");
+        await assert.rejects(room.startRound(), /A round is already running/);
+        await assert.rejects(room.guess({ playerId: adaId, text: "x" }), /Join the room first/);
+        await assert.rejects(room.guess({ playerId, text: "x" }), /The drawer does not guess/);
+        await assert.rejects(room.draw({ stroke: { points: [], color: "#000000", width: 2 } }), /Validation failed for draw/);
+        await assert.rejects(room.draw({ stroke: { points: [[1, 1]], color: "red", width: 2 } }), /Validation failed for draw/);
+        await assert.rejects(room.join({ name: "   " }), /Validation failed for join/);
+        await room.draw({ stroke: { points: [[10, 10], [50, 50]], color: "#000000", width: 3 } });
+        await until(ada, () => window.drawGame.state?.strokes.length === 1, undefined, "eve's stroke");
+        // ada is not the drawer now: her page does not send, and the actor refuses a direct call
+        const before = await ada.evaluate(() => window.drawGame.state.strokes.length);
+        const err = await ada.evaluate(async () => {
+            const { createClient } = await import("/_vireo/client/index.js");
+            const c = createClient({ url: location.origin, reconnect: false });
+            try {
+                const r = c.draw(window.drawGame.roomId);
+                await r.join({ name: "mallory" });
+                await r.draw({ stroke: { points: [[1, 1]], color: "#000000", width: 2 } });
+                return "accepted";
+            } catch (e) {
+                return e.message;
+            } finally {
+                c.$close();
+            }
+        });
+        assert.equal(err, "Only the drawer draws");
+        assert.equal(await ada.evaluate(() => window.drawGame.state.strokes.length), before);
+    } finally {
+        eve.$close();
+    }
+    // eve (the drawer) left mid-round: the round ends, her strokes go
+    await until(ada, () => window.drawGame.state?.phase === "lobby" && window.drawGame.state.players.length === 1, undefined, "the lobby again");
+    assert.deepEqual(await ada.evaluate(() => window.drawGame.state.strokes), []);
     assert.deepEqual(ada.errors, []);
 });
