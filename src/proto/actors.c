@@ -754,9 +754,24 @@ static void tick(struct loop *l, struct timer *t)
             ws_close(c->ws, 1008, "too slow: state patches could not be delivered");
         }
     }
+    /* The idle instances are collected first, then deactivated and freed: freeing moves entries
+     * of the map (backward-shift deletion), and rescanning it after each one made an idle-out of
+     * n instances cost O(n * capacity) on the loop thread (seconds for tens of thousands). */
+    struct ainst **idle = NULL;
+    size_t n_idle = 0, cap_idle = 0;
     for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (!in || in->n_subs || now - in->last_ms < a->o.idle_ms)
+            continue;
+        if (n_idle == cap_idle) {
+            cap_idle = cap_idle ? 2 * cap_idle : 64;
+            idle = vr_realloc(idle, cap_idle * sizeof *idle);
+        }
+        idle[n_idle++] = in;
+    }
+    for (size_t k = 0; k < n_idle && !a->stopping; k++) {
+        struct ainst *in = idle[k];
+        if (in->n_subs || now - in->last_ms < a->o.idle_ms) /* touched by an earlier one's hook */
             continue;
         if (inst_hot(a, in) && a->shard->rt) {
             json_t *args = json_pack("{s:s}", "op", "deactivate");
@@ -773,8 +788,8 @@ static void tick(struct loop *l, struct timer *t)
             js_result_release(&res);
         }
         inst_free(a, in);
-        i = (size_t)-1; /* the map changed: rescan */
     }
+    vr_free(idle);
     uint64_t every = a->o.idle_ms / 4;
     loop_timer_start(l, t, every < 250 ? 250 : every > 5000 ? 5000 : every);
 }
