@@ -1,7 +1,8 @@
 // bench/http-api.mjs: the HTTP API client of the Node-driven scenarios (bench/paginate.mjs,
 // bench/search.mjs, bench/scheduler.mjs, bench/auth.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
 // function's value (rejecting on anything but status "success"; extra headers allowed), any
-// `POST` (`post`), `GET /api/metrics`, percentiles.
+// `POST` (`post`), `GET /api/metrics`, percentiles, a process's CPU time (bench/actor-*.mjs).
+import fs from "node:fs";
 import http from "node:http";
 
 /* defaults: an object of option -> default value; numbers parse as numbers */
@@ -66,3 +67,12 @@ export const pct = (sorted, p) =>
     sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/* CPU seconds process `pid` has used so far (utime + stime from /proc/<pid>/stat, USER_HZ 100);
+ * NaN without a pid. */
+export function procCpuSeconds(pid) {
+    if (!pid) return NaN;
+    const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+}

@@ -161,10 +161,12 @@ static long record_seqs(const char *m, size_t n, uint64_t now, uint64_t *newest_
 
 /* ---- subscriber setup shared by the push scenarios ---- */
 
+static const char *sub_path = "/api/sync"; /* the subscribers' and writer's WebSocket path */
+
 static void subs_top_up(void)
 {
     while (S.opened_subs < S.target_subs && S.opening < S.o->max_pending) {
-        struct lg_conn *c = lg_connect(&S.lg, LG_WS, "/api/sync");
+        struct lg_conn *c = lg_connect(&S.lg, LG_WS, sub_path);
         if (!c) {
             snprintf(S.lasterr, sizeof S.lasterr, "%s", S.lg.err);
             S.lg.stop = 1;
@@ -241,7 +243,7 @@ static int subs_setup(long n, int with_writer)
     S.target_subs = n;
     S.phase = 0;
     if (with_writer) {
-        S.writer = lg_connect(&S.lg, LG_WS, "/api/sync");
+        S.writer = lg_connect(&S.lg, LG_WS, sub_path);
         if (!S.writer) {
             fprintf(stderr, "loadgen: %s\n", S.lg.err);
             return -1;
@@ -755,15 +757,191 @@ static int run_connections(void)
     return json_end(pass ? "PASS" : "MISS", fig, "100,000 in <= 1.5 GiB");
 }
 
+/* ---- scenarios: actor-rpc and actor-fanout (live actors, bench/actors-app) ---- */
+
+static char actor_id[64]; /* a fresh instance per run */
+#define AFAN_WARMUP 10    /* actor-fanout: calls not counted */
+
+static void arpc_send(struct lg_conn *c)
+{
+    long k = S.seq++;
+    buf_reset(&S.msg);
+    buf_appendf(&S.msg,
+                "{\"type\":\"rpc\",\"id\":%ld,\"actor\":\"counter\",\"actorId\":\"%s\","
+                "\"method\":\"increment\"}",
+                k, actor_id);
+    if (!c->rtt)
+        c->rtt = vr_calloc(LG_RTT_RING, sizeof *c->rtt);
+    c->rtt[(c->rtt_head + c->inflight) % LG_RTT_RING] = lg_now();
+    c->inflight++;
+    lg_ws_send(&S.lg, c, S.msg.data, S.msg.len);
+}
+
+static void arpc_open(struct lg *lg, struct lg_conn *c)
+{
+    for (long i = 0; i < S.o->depth; i++)
+        arpc_send(c);
+}
+
+/* One connection's results come in the order of its calls (one instance, one call at a time),
+ * so the send-time ring matches them. */
+static void arpc_ws(struct lg *lg, struct lg_conn *c, const char *m, size_t n)
+{
+    if (!has_type(m, n, "rpc:result"))
+        return;
+    uint64_t now = lg_now();
+    if (c->inflight) {
+        uint64_t t = c->rtt[c->rtt_head % LG_RTT_RING];
+        c->rtt_head++;
+        c->inflight--;
+        if (now >= S.t0 && now < S.t_end)
+            hist_record(&S.lat, now - t);
+    }
+    if (!memmem(m, n, "\"error\":", 8)) {
+        if (now >= S.t0 && now < S.t_end)
+            S.completed++;
+    } else {
+        S.failed++;
+        snprintf(S.lasterr, sizeof S.lasterr, "%.*s", (int)(n < 190 ? n : 190), m);
+    }
+    if (now < S.t_end)
+        arpc_send(c);
+    else if (c->inflight == 0 && ++S.ready == S.o->conns)
+        lg->stop = 1;
+}
+
+static int run_actor_rpc(void)
+{
+    struct lg_handlers h = {.on_open = arpc_open, .on_ws = arpc_ws, .on_close = sub_close};
+    S.lg.h = h;
+    S.t0 = lg_now() + 1 * SEC; /* warm-up */
+    S.t_end = S.t0 + (uint64_t)(S.o->duration * SEC);
+    for (long i = 0; i < S.o->conns; i++) {
+        if (!lg_connect(&S.lg, LG_WS, "/api/actors")) {
+            fprintf(stderr, "loadgen: %s\n", S.lg.err);
+            return -1;
+        }
+    }
+    lg_run(&S.lg, S.t_end + (uint64_t)(S.o->timeout * SEC));
+    double rate = (double)S.completed / S.o->duration;
+    print_hist("call round trip", &S.lat);
+    printf("  %ld calls in %.1f s (after 1 s warm-up), %ld failed%s%s\n", S.completed,
+           S.o->duration, S.failed, S.failed ? ": " : "", S.failed ? S.lasterr : "");
+    jfig("calls_per_s", rate);
+    jfig("failed", (double)S.failed);
+    jhist("rtt", &S.lat);
+    char fig[160];
+    snprintf(fig, sizeof fig,
+             "%.0f calls/s, rtt p50 %.0f us, p99 %.0f us (%ld conn x %ld in flight)", rate,
+             (double)hist_percentile(&S.lat, 50) / 1000, (double)hist_percentile(&S.lat, 99) / 1000,
+             S.o->conns, S.o->depth);
+    return json_end(rate >= 150000 && !S.failed ? "PASS" : "MISS", fig, ">= 150,000/s");
+}
+
+static void afan_open(struct lg *lg, struct lg_conn *c)
+{
+    if (c->user == 2) {
+        S.writer_ready = 1;
+        return;
+    }
+    buf_reset(&S.msg);
+    buf_appendf(&S.msg, "{\"type\":\"state:sub\",\"actor\":\"board\",\"actorId\":\"%s\"}",
+                actor_id);
+    lg_ws_send(&S.lg, c, S.msg.data, S.msg.len);
+}
+
+static void afan_ws(struct lg *lg, struct lg_conn *c, const char *m, size_t n)
+{
+    if (has_type(m, n, "welcome"))
+        return;
+    if (has_type(m, n, "error") || (c->user == 2 && memmem(m, n, "\"error\":", 8))) {
+        S.failed++;
+        snprintf(S.lasterr, sizeof S.lasterr, "%.*s", (int)(n < 190 ? n : 190), m);
+        return;
+    }
+    if (c->user == 1 && has_type(m, n, "state:snapshot")) { /* subscribed */
+        c->user = 3;
+        S.ready++;
+        S.opening--;
+        if (S.ready == S.target_subs)
+            lg->stop = S.phase == 0;
+        else
+            subs_top_up();
+        return;
+    }
+    const char *p;
+    if (c->user != 3 || !has_type(m, n, "state:patch") ||
+        !(p = memmem(m, n, "\"/seq\",\"value\":", 15)))
+        return;
+    uint64_t now = lg_now();
+    long k = strtol(p + 15, NULL, 10) - 1;
+    if (k < 0 || k >= S.nseq || !S.sent[k])
+        return;
+    S.got[k]++;
+    if (k >= AFAN_WARMUP)
+        hist_record(&S.lat, now - S.sent[k]);
+    if (k == S.seq - 1 && (long)S.got[k] == S.target_subs) {
+        if (k >= AFAN_WARMUP)
+            hist_record(&S.last, now - S.sent[k]);
+        lg->stop = 1;
+    }
+}
+
+static int run_actor_fanout(void)
+{
+    struct lg_handlers h = {.on_open = afan_open, .on_ws = afan_ws, .on_close = sub_close};
+    S.lg.h = h;
+    sub_path = "/api/actors";
+    if (subs_setup(S.o->conns, 1) < 0)
+        return -1;
+    S.phase = 1;
+    long incomplete = 0;
+    lg_run(&S.lg, lg_now() + 100 * MS); /* the writer's upgrade */
+    uint64_t end = lg_now() + (uint64_t)(S.o->duration * SEC);
+    for (long w = 0; w < S.nseq && lg_now() < end && !S.failed; w++) {
+        long k = S.seq++;
+        buf_reset(&S.msg);
+        buf_appendf(&S.msg,
+                    "{\"type\":\"rpc\",\"id\":%ld,\"actor\":\"board\",\"actorId\":\"%s\","
+                    "\"method\":\"set\",\"input\":{\"seq\":%ld,\"t\":0}}",
+                    k + 1, actor_id, k + 1);
+        S.sent[k] = lg_now();
+        lg_ws_send(&S.lg, S.writer, S.msg.data, S.msg.len);
+        lg_run(&S.lg, lg_now() + 5 * SEC);
+        if ((long)S.got[k] < S.target_subs) {
+            incomplete++;
+            fprintf(stderr, "  call %ld reached %u of %ld subscribers in 5 s\n", k + 1, S.got[k],
+                    S.target_subs);
+        }
+        lg_run(&S.lg, lg_now() + 20 * MS); /* a pause between calls */
+    }
+    long counted = S.seq > AFAN_WARMUP ? S.seq - AFAN_WARMUP : 0;
+    print_hist("last delivery per call", &S.last);
+    print_hist("every delivery", &S.lat);
+    printf("  %ld calls (after %d warm-up), %ld incomplete, %ld failed%s%s\n", counted, AFAN_WARMUP,
+           incomplete, S.failed, S.failed ? ": " : "", S.failed ? S.lasterr : "");
+    jfig("calls", (double)counted);
+    jfig("incomplete_calls", (double)incomplete);
+    jhist("last", &S.last);
+    jhist("each", &S.lat);
+    char fig[160];
+    snprintf(fig, sizeof fig, "last delivery p50 %.2f ms, p99 %.2f ms (%ld subs, %ld calls)",
+             (double)hist_percentile(&S.last, 50) / MS, (double)hist_percentile(&S.last, 99) / MS,
+             S.o->conns, counted);
+    int ok = !incomplete && !S.failed && S.last.count > 0;
+    return json_end(ok ? "INFO" : "MISS", fig, "none (measured)");
+}
+
 /* ---- main ---- */
 
 static const char USAGE[] =
     "usage: loadgen SCENARIO --port N [options]\n"
-    "scenarios: mutations push-latency fanout precision http-query connections\n"
+    "scenarios: mutations push-latency fanout precision http-query connections actor-rpc\n"
+    "           actor-fanout (the last two against bench/actors-app)\n"
     "  --host ADDR       loopback target (127.0.0.0/8 or ::1), default 127.0.0.1\n"
     "  --conns N         clients or subscriber connections\n"
-    "  --depth N         pipelined requests per client (mutations, http-query)\n"
-    "  --writes N        writes (fanout, precision)\n"
+    "  --depth N         pipelined requests per client (mutations, http-query, actor-rpc)\n"
+    "  --writes N        writes (fanout, precision; actor-fanout: calls, 10 of them warm-up)\n"
     "  --rate R          writes per second (push-latency)\n"
     "  --qper N          queries per connection (precision)\n"
     "  --duration S      measurement time bound, seconds\n"
@@ -810,6 +988,14 @@ static void defaults(struct opts *o)
     } else if (!strcmp(s, "connections")) {
         o->conns = 100000;
         o->timeout = 240;
+    } else if (!strcmp(s, "actor-rpc")) {
+        o->conns = 1;
+        o->depth = 256;
+        o->duration = 5;
+    } else if (!strcmp(s, "actor-fanout")) {
+        o->conns = 1000;
+        o->writes = 210;
+        o->duration = 60;
     }
 }
 
@@ -834,8 +1020,8 @@ int main(int argc, char **argv)
         return 2;
     }
     o.scenario = argv[1];
-    static const char *const known[] = {"mutations", "push-latency", "fanout",
-                                        "precision", "http-query",   "connections"};
+    static const char *const known[] = {"mutations",  "push-latency", "fanout",    "precision",
+                                        "http-query", "connections",  "actor-rpc", "actor-fanout"};
     int ok = 0;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         ok |= !strcmp(o.scenario, known[i]);
@@ -921,6 +1107,7 @@ int main(int argc, char **argv)
     S.seq_base = (long)now_ts.tv_sec * 1000000 + now_ts.tv_nsec / 1000;
     S.sent = vr_calloc((size_t)S.nseq, sizeof *S.sent);
     S.got = vr_calloc((size_t)S.nseq, sizeof *S.got);
+    snprintf(actor_id, sizeof actor_id, "bench-c-%d-%ld", (int)getpid(), (long)now_ts.tv_sec);
     printf("%s: target %s:%d\n", o.scenario, S.lg.host, o.port);
     json_begin();
     int rr;
@@ -934,6 +1121,10 @@ int main(int argc, char **argv)
         rr = run_precision();
     else if (!strcmp(o.scenario, "http-query"))
         rr = run_http_query();
+    else if (!strcmp(o.scenario, "actor-rpc"))
+        rr = run_actor_rpc();
+    else if (!strcmp(o.scenario, "actor-fanout"))
+        rr = run_actor_fanout();
     else
         rr = run_connections();
     if (rr < 0) {

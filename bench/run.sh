@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: runs the benchmark scenarios (all, or those named in the arguments: one or more,
 # in one argument or several) each against a fresh `vireo serve --durability $DURABILITY` (full
-# by default) on a copy of bench/app, prints one table and leaves bench/results/<scenario>.json,
+# by default) on a copy of bench/app (bench/actors-app for actor-*), prints one table and leaves bench/results/<scenario>.json,
 # which records the durability mode.
 # Invariant: every server it starts is stopped (trap on exit and on signals) and every temporary
 # app copy is removed; a scenario that misses its target does not fail the run.
@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
-ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth tenants"
+ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth tenants actor-rpc actor-fanout"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
@@ -19,6 +19,8 @@ CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd l
 # SEARCH_ARGS: options of bench/search.mjs, e.g. "--docs 20000 --subs 50 --duration 5"
 # AUTH_ARGS: options of bench/auth.mjs, e.g. "--conns 4 --duration 3"
 # TENANT_ARGS: options of bench/tenants.mjs, e.g. "--count 200"
+# ACTOR_ARGS: options of bench/actor-rpc.mjs, e.g. "--window 64 --duration 3 --calls 200000"
+# ACTOR_FANOUT_ARGS: options of bench/actor-fanout.mjs, e.g. "--subs 1000 --threads 2 --calls 100"
 mkdir -p bench/results
 
 case "$DURABILITY" in full|relaxed) ;; *) echo "bench: DURABILITY must be full or relaxed" >&2; exit 2;; esac
@@ -61,13 +63,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-# start_server [node]: a fresh vireo on a copy of bench/app, or the Node `ws` reference.
+# start_server [node|actors]: a fresh vireo on a copy of bench/app, or of bench/actors-app (which
+# bundles zod: it gets the repository's node_modules), or the Node `ws` reference.
 start_server() {
     tmp=$(mktemp -d /tmp/vireo-bench.XXXXXX)
     if [ "${1:-}" = node ]; then
         NODE_PATH="$PWD/node_modules" node bench/ref/ws-fanout.mjs >"$tmp/server.log" 2>&1 &
     else
-        cp -r bench/app/. "$tmp/"
+        if [ "${1:-}" = actors ]; then
+            cp -r bench/actors-app/. "$tmp/"
+            ln -s "$PWD/node_modules" "$tmp/node_modules"
+        else
+            cp -r bench/app/. "$tmp/"
+        fi
         rm -rf "$tmp/.vireo" "$tmp/vireo/_generated"
         "$VIREO" serve "$tmp" --port 0 --durability "$DURABILITY" ${server_args[@]+"${server_args[@]}"} \
             >"$tmp/server.log" 2>&1 &
@@ -93,7 +101,9 @@ for s in $SCENARIOS; do
     [ "$s" = connections ] && args+=(--conns "$CONN_N")
     server_args=()
     [ "$s" = tenants ] && server_args=(--tenants --max-open-tenants 8 --tenant-idle-ms 1000 --action-threads 1)
-    if ! start_server; then
+    kind=""
+    case "$s" in actor-*) kind=actors ;; esac
+    if ! start_server $kind; then
         rows+=("$s	server did not start	-	ERROR")
         cleanup
         continue
@@ -104,13 +114,17 @@ for s in $SCENARIOS; do
         # bench/search.mjs (paginated and search queries over the HTTP API; search's re-runs
         # with the convex client), bench/auth.mjs (verified connects and a token's cost; it sets
         # the app's provider through the admin API, so it gets the app folder too),
-        # bench/tenants.mjs (1,000 tenants opened and idled out, RSS; the server's pid)
+        # bench/tenants.mjs (1,000 tenants opened and idled out, RSS; the server's pid),
+        # bench/actor-rpc.mjs and bench/actor-fanout.mjs (live actors over /api/actors; the
+        # server's pid, for its CPU time)
         convex-client) node_args=() ;;
         scheduler) read -r -a node_args <<<"${SCHED_ARGS:-}" ;;
         paginate) read -r -a node_args <<<"${PAGE_ARGS:-}" ;;
         search) read -r -a node_args <<<"${SEARCH_ARGS:-}" ;;
         auth) read -r -a node_args <<<"${AUTH_ARGS:-}"; node_args+=(--dir "$tmp") ;;
         tenants) read -r -a node_args <<<"${TENANT_ARGS:-}"; node_args+=(--pid "$server_pid") ;;
+        actor-rpc) read -r -a node_args <<<"${ACTOR_ARGS:-}"; node_args+=(--pid "$server_pid") ;;
+        actor-fanout) read -r -a node_args <<<"${ACTOR_FANOUT_ARGS:-}"; node_args+=(--pid "$server_pid") ;;
         *) node_args=(none) ;;
     esac
     if [ "${node_args[*]-}" != none ]; then
@@ -126,6 +140,15 @@ for s in $SCENARIOS; do
     row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
     [ -z "$row" ] && row="$s	loadgen exited $rc	-	ERROR"
     rows+=("$row")
+    # the actor scenarios again from the C load generator, on the same server (a fresh instance):
+    # a client that costs less per message than Node's, to tell the server's share from the client's
+    case "$s" in actor-*) if kill -0 "$server_pid" 2>/dev/null; then
+        out=$("$LOADGEN" "$s" --port "$port" --out "bench/results/$s-c.json" --commit "$commit" \
+              --note "$NOTE; client: bench/loadgen (C)" --durability "$DURABILITY" ${BENCH_ARGS:-} 2>&1)
+        printf '%s\n' "$out" | grep -v '^ROW	' | sed "s/^$s:/$s (C loadgen):/"
+        row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
+        [ -n "$row" ] && rows+=("${s/actor-fanout/actor-fan}/C	${row#*	}")
+    fi ;; esac
     if ! kill -0 "$server_pid" 2>/dev/null; then
         echo "bench: the server died during $s; its log:" >&2
         tail -20 "$tmp/server.log" >&2

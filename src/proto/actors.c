@@ -28,6 +28,7 @@
 #define SUB_STALE 4u /* a state subscriber that fell behind: no patches until its snapshot */
 
 #define CONN_ID_LEN 17 /* "c" + 16 hex digits */
+#define IDLE_PER_TICK 256 /* idle instances deactivated per tick at most */
 #define AUTH_MAX_HELD 64 /* messages kept while a token is verified */
 #define AUTH_MAX_TOKEN (16u << 10)
 
@@ -938,18 +939,37 @@ static void tick(struct loop *l, struct timer *t)
             out_close(c, 1008, "too slow: state patches could not be delivered");
         }
     }
+    /* The idle instances are collected first, then deactivated and freed: freeing moves entries
+     * of the map (backward-shift deletion), and rescanning it after each one made an idle-out of
+     * n instances cost O(n * capacity) on the loop thread (seconds for tens of thousands). */
+    struct ainst **idle = NULL;
+    size_t n_idle = 0, cap_idle = 0;
     for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (!in || in->n_subs || now - in->last_ms < a->o.idle_ms)
+            continue;
+        if (n_idle == cap_idle) {
+            cap_idle = cap_idle ? 2 * cap_idle : 64;
+            idle = vr_realloc(idle, cap_idle * sizeof *idle);
+        }
+        idle[n_idle++] = in;
+    }
+    /* at most IDLE_PER_TICK onDeactivate calls per tick, so that a wave of idle instances
+     * does not hold the loop: the rest go in the next ticks, 50 ms apart */
+    size_t done = 0;
+    for (size_t k = 0; k < n_idle && !a->stopping && done < IDLE_PER_TICK; k++) {
+        struct ainst *in = idle[k];
+        if (in->n_subs || now - in->last_ms < a->o.idle_ms) /* touched by an earlier one's hook */
             continue;
         if (inst_hot(a, in) && a->shard->rt &&
             run_hook(a, in, NULL, "deactivate", "onDeactivate") == 0)
             a->stats.deactivations++;
         inst_free(a, in);
-        i = (size_t)-1; /* the map changed: rescan */
+        done++;
     }
+    vr_free(idle);
     uint64_t every = a->o.idle_ms / 4;
-    loop_timer_start(l, t, every < 250 ? 250 : every > 5000 ? 5000 : every);
+    loop_timer_start(l, t, done >= IDLE_PER_TICK ? 50 : every < 250 ? 250 : every > 5000 ? 5000 : every);
 }
 
 /* onDeactivate of every hot instance, in the running runtime (before a deploy replaces it, or

@@ -267,6 +267,26 @@ test("an idle instance is deactivated and comes back from its stored state (onAc
     assert.equal(st.activations, 2);
 });
 
+test("many idle instances leave memory in one wave, every one of them", { timeout: 60000 }, async () => {
+    const tag = `wave-${Date.now()}`;
+    const N = 1000; /* per connection, the per-connection limit */
+    for (const k of [0, 1]) {
+        const c = await open();
+        const from = c.mark;
+        for (let i = 0; i < N; i++)
+            c.send({ type: "rpc", id: i, actor: "chat", actorId: `${tag}-${k}-${i}`, method: "send", input: { text: "x" } });
+        await c.waitMsg((x) => x.type === "rpc:result" && x.id === N - 1, { from, timeout: 30000 });
+        c.close();
+    }
+    await sleep(4000); /* --actor-idle-ms 400, a tick every 250 ms */
+    const c = await open();
+    for (const [k, i] of [[0, 0], [0, 499], [0, 999], [1, 0], [1, 1], [1, 500], [1, 998], [1, 999]]) {
+        const st = await stateSub(c, "chat", `${tag}-${k}-${i}`);
+        assert.equal(st.activations, 2, `${tag}-${k}-${i} was deactivated and came back`);
+        assert.deepEqual(st.messages.map((m) => m.text), ["x"]);
+    }
+});
+
 test("state survives a restart and a kill -9 under load: every acknowledged call is there", async () => {
     const d = appDir();
     let s = await startServer(d);
