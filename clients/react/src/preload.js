@@ -4,17 +4,7 @@
 // usePreloadedQuery renders on its first render before the live subscription answers. Uses only
 // fetch, so it runs in Node 20+, edge runtimes and browsers.
 
-import { decodeValue, encodeArgs } from "@vireo/client";
-
-function nameOf(ref) {
-    if (typeof ref === "string" && ref) return ref;
-    if (ref && (typeof ref === "object" || typeof ref === "function")) {
-        if (typeof ref._name === "string" && ref._name) return ref._name;
-        if (typeof ref.path === "string" && ref.path) return ref.path;
-    }
-    throw new TypeError("function reference must be a name like \"tasks:list\" " +
-                        "or an object with a `_name` or `path` string");
-}
+import { decodeValue, encodeArgs, functionPath as nameOf } from "@vireo/client";
 
 /** The HTTP endpoint of the query API for a server base URL (http(s), or the ws(s) sync URL). */
 export function queryUrl(url) {

@@ -2,7 +2,7 @@
 
 import type { ReactNode, ReactElement } from "react";
 import type {
-    VireoClient, FunctionReference, Args, ConnectionState, PaginatedQueryResult, ServerError, ClientError,
+    VireoClient, FunctionReference, Args, SyncConnectionStatus, PaginatedQueryResult, ServerError, ClientError,
 } from "@vireo/client";
 import type { Preloaded } from "./preload.js";
 
@@ -52,7 +52,7 @@ export type ReactAction<F extends FunctionReference> = (args?: ArgsOf<F>) => Pro
 export function useAction<F extends FunctionReference>(action: F): ReactAction<F>;
 
 /** "connecting" | "connected" | "disconnected"; "connecting" when rendered on a server. */
-export function useConnectionState(): ConnectionState;
+export function useConnectionState(): SyncConnectionStatus;
 
 /** Convex's UsePaginatedQueryResult (the error is thrown, not returned). */
 export type UsePaginatedQueryResult<Item> = PaginatedQueryResult<Item> extends infer S

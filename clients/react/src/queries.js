@@ -10,7 +10,7 @@
 import {
     createContext, createElement, useCallback, useContext, useMemo, useSyncExternalStore,
 } from "react";
-import { decodeValue } from "@vireo/client";
+import { decodeValue, functionPath as nameOf } from "@vireo/client";
 
 const ClientContext = createContext(null);
 ClientContext.displayName = "VireoClient";
@@ -31,17 +31,6 @@ function clientFor(hook) {
 /** The VireoClient of the nearest VireoProvider; throws outside one. */
 export function useVireoClient() {
     return clientFor("useVireoClient");
-}
-
-/** A function reference's name ("tasks:list", or an object with `_name` / `path`). */
-function nameOf(ref) {
-    if (typeof ref === "string" && ref) return ref;
-    if (ref && (typeof ref === "object" || typeof ref === "function")) {
-        if (typeof ref._name === "string" && ref._name) return ref._name;
-        if (typeof ref.path === "string" && ref.path) return ref.path;
-    }
-    throw new TypeError("function reference must be a name like \"tasks:list\" " +
-                        "or an object with a `_name` or `path` string");
 }
 
 /** A string equal for equal args (object keys sorted), to memoize on the args' contents. */
