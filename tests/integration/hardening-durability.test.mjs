@@ -49,10 +49,16 @@ test("--durability=relaxed: the loop thread does not sync", async () => {
     const s = await serve(["--durability=relaxed"]);
     const m0 = await metrics(s);
     assert.equal(m0.durability, "relaxed");
+    const t0 = Date.now();
     await writes(s, 10);
     const d = metricsDelta(m0, await metrics(s));
     assert.ok(d.batches >= 10);
-    assert.equal(d.fsyncs, 0);
+    /* no batch syncs its frames; only the first commit after a checkpoint (every 200 ms) reset
+     * the WAL syncs the new WAL header (docs/operations.md, "Durability"), which a slow run (ASan)
+     * can hit */
+    const checkpoints = Math.ceil((Date.now() - t0) / 200) + 1;
+    assert.ok(d.fsyncs <= Math.min(checkpoints, d.batches - 1),
+              `${d.fsyncs} syncs for ${d.batches} batches in ${checkpoints} checkpoint intervals`);
 });
 
 test("--durability full (two arguments) is accepted", async () => {
