@@ -34,41 +34,7 @@ static const char bundle[] =
     "  globalThis.__vireo_app = { modules: { a: { app: createApp({ actors: { counter, gated } }) } } };\n"
     "})();\n";
 
-static struct loop *loop;
-static struct shard *shard;
-static char db_path[4096];
-
-static void remove_db(void)
-{
-    static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-    char p[sizeof db_path + 16];
-    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", db_path, sfx[i]);
-        unlink(p);
-    }
-}
-
-static void setup(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(db_path, sizeof db_path, "%s/vireo-fuzz_actors-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemp(db_path);
-    if (fd < 0)
-        abort();
-    close(fd);
-    unlink(db_path);
-    atexit(remove_db);
-    struct buf err = BUF_INIT(BUF_NOLIMIT);
-    struct js_options opts = { .timeout_ms = 1000, .action_timeout_ms = 1000 };
-    struct store_options sopts = { .durability = STORE_DURABILITY_RELAXED };
-    if (shard_open(db_path, &opts, &sopts, &shard, &err) < 0 ||
-        shard_load(shard, bundle, sizeof bundle - 1, "fuzz", &err) < 0) {
-        fprintf(stderr, "fuzz_actors setup: %s\n", err.data);
-        abort();
-    }
-    buf_release(&err);
-    loop = loop_new();
-}
+#include "fuzz_shard.h"
 
 static void commit(struct actors *a)
 {
@@ -81,7 +47,7 @@ static void commit(struct actors *a)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!shard)
-        setup();
+        fuzz_shard_open("fuzz_actors", bundle, sizeof bundle - 1);
     struct actors_options o = { .max_message = 4096, .max_instances_per_conn = 8 };
     struct actors *a = actors_new(loop, shard, &o);
     struct aconn *c = vr_calloc(1, sizeof *c); /* as actors_accept, without a socket */
