@@ -2,13 +2,18 @@
 # bench/run.sh: runs the benchmark scenarios (all, or those named in the arguments: one or more,
 # in one argument or several) each against a fresh `vireo serve --durability $DURABILITY` (full
 # by default) on a copy of bench/app (bench/actors-app for actor-*), prints one table and leaves bench/results/<scenario>.json,
-# which records the durability mode.
+# which records the durability mode. fanout and push-latency are also measured against the floor
+# program (bench/ref/floor.c) in the same run and shown as ratios to it (docs/benchmarks.md,
+# "The floor"); PERF=1 records a `perf` profile of the server during each scenario.
 # Invariant: every server it starts is stopped (trap on exit and on signals) and every temporary
 # app copy is removed; a scenario that misses its target does not fail the run.
 set -u
 cd "$(dirname "$0")/.."
 VIREO=${VIREO:-build/release/vireo}
 LOADGEN=${LOADGEN:-build/release/bench/loadgen}
+FLOOR=${FLOOR:-build/release/bench/floor}
+FLOOR_MODES=${FLOOR_MODES:-send uring threads} # the fan-out floor's send strategies, in order
+PERF=${PERF:-0}                   # 1: perf record -g on the server; bench/results/<s>.perf.txt
 ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth tenants actor-rpc actor-fanout"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
@@ -48,8 +53,10 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 NOTE=${BENCH_NOTE:-"load average at start: $load"}
 
 server_pid=""
+perf_pid=""
 tmp=""
 cleanup() {
+    perf_stop
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -63,12 +70,61 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
-# start_server [node|actors]: a fresh vireo on a copy of bench/app, or of bench/actors-app (which
-# bundles zod: it gets the repository's node_modules), or the Node `ws` reference.
+# perf_start NAME / perf_stop: with PERF=1, a call-graph profile of the server (the whole
+# process, every thread) while a scenario runs, reported into bench/results/NAME.perf.txt: the top
+# entries by self time (symbol and library), then by library.
+perf_name=""
+perf_start() {
+    [ "$PERF" = 1 ] && [ -n "$server_pid" ] || return 0
+    if ! command -v perf >/dev/null; then
+        echo "bench: PERF=1 but no perf on PATH (apt-get install linux-perf)" >&2
+        return 0
+    fi
+    perf_name=$1
+    perf record -g -F 999 -o "bench/results/$1.perf.data" -p "$server_pid" >/dev/null 2>"$tmp/perf.log" &
+    perf_pid=$!
+    sleep 0.3
+}
+perf_stop() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid" 2>/dev/null
+    wait "$perf_pid" 2>/dev/null
+    perf_pid=""
+    local d="bench/results/$perf_name.perf.data" o="bench/results/$perf_name.perf.txt"
+    if [ -s "$d" ]; then
+        {
+            echo "# perf record -g -F 999 -p <server> during $perf_name ($commit, durability $DURABILITY)"
+            echo "## by symbol (self time)"
+            perf report -i "$d" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null | grep -v '^$'
+            echo "## by library (self time)"
+            perf report -i "$d" --stdio --no-children --sort dso -g none --percent-limit 0.5 2>/dev/null | grep -v '^$'
+        } >"$o"
+        echo "  perf: $o"
+    else
+        echo "bench: perf recorded nothing for $perf_name: $(tail -2 "$tmp/perf.log" 2>/dev/null)" >&2
+    fi
+}
+
+# floor_json FILE KEY: a number from a results JSON (the loadgen's or the floor's).
+floor_json() {
+    sed -n "s/.*\"$2\": \([0-9.e+-]*\).*/\1/p" "$1" 2>/dev/null | head -1
+}
+# json_add FILE TEXT: inserts `"floor": TEXT,` as the first member of a results JSON.
+json_add() {
+    [ -f "$1" ] || return 0
+    awk -v add="$2" 'NR == 1 { print; print "  \"floor\": " add ","; next } { print }' "$1" >"$1.tmp" &&
+        mv "$1.tmp" "$1"
+}
+
+# start_server [node|actors|floor MODE]: a fresh vireo on a copy of bench/app, or of
+# bench/actors-app (which bundles zod: it gets the repository's node_modules), or the Node `ws`
+# reference, or the floor program's fan-out server.
 start_server() {
     tmp=$(mktemp -d /tmp/vireo-bench.XXXXXX)
     if [ "${1:-}" = node ]; then
         NODE_PATH="$PWD/node_modules" node bench/ref/ws-fanout.mjs >"$tmp/server.log" 2>&1 &
+    elif [ "${1:-}" = floor ]; then
+        "$FLOOR" fanout --mode "$2" >"$tmp/server.log" 2>&1 &
     else
         if [ "${1:-}" = actors ]; then
             cp -r bench/actors-app/. "$tmp/"
@@ -127,6 +183,7 @@ for s in $SCENARIOS; do
         actor-fanout) read -r -a node_args <<<"${ACTOR_FANOUT_ARGS:-}"; node_args+=(--pid "$server_pid") ;;
         *) node_args=(none) ;;
     esac
+    perf_start "$s"
     if [ "${node_args[*]-}" != none ]; then
         out=$(NODE_PATH="$PWD/node_modules" node "bench/$s.mjs" --port "$port" \
               --out "bench/results/$s.json" --commit "$commit" --note "$NOTE" \
@@ -136,10 +193,31 @@ for s in $SCENARIOS; do
               --note "$NOTE" --durability "$DURABILITY" "${args[@]}" ${BENCH_ARGS:-} 2>&1)
     fi
     rc=$?
+    perf_stop
     printf '%s\n' "$out" | grep -v '^ROW	'
     row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
     [ -z "$row" ] && row="$s	loadgen exited $rc	-	ERROR"
     rows+=("$row")
+    # push latency beside its floor: a loopback WebSocket ping-pong plus one fdatasync of a small
+    # append in the directory of this server's WAL (with durability full, no push beats the sync)
+    if [ "$s" = push-latency ] && [ -x "$FLOOR" ] && [ -d "$tmp/.vireo/data" ]; then
+        fout=$("$FLOOR" push --dir "$tmp/.vireo/data" --out bench/results/push-latency-floor.json 2>&1)
+        printf '%s\n' "$fout" | sed 's/^/  /'
+        f50=$(floor_json bench/results/push-latency-floor.json floor_p50_ms)
+        f99=$(floor_json bench/results/push-latency-floor.json floor_p99_ms)
+        pp50=$(floor_json bench/results/push-latency-floor.json pingpong_p50_ms)
+        fs50=$(floor_json bench/results/push-latency-floor.json fdatasync_p50_ms)
+        m50=$(floor_json bench/results/push-latency.json push_p50_ms)
+        m99=$(floor_json bench/results/push-latency.json push_p99_ms)
+        if [ -n "$f50" ] && [ -n "$m50" ]; then
+            [ "$DURABILITY" = full ] || { f50=$pp50; f99=$(floor_json bench/results/push-latency-floor.json pingpong_p99_ms); }
+            r50=$(awk -v a="$m50" -v b="$f50" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
+            r99=$(awk -v a="$m99" -v b="$f99" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
+            json_add bench/results/push-latency.json "$(cat bench/results/push-latency-floor.json)"
+            rows+=("push-floor	floor p50 $(printf %.3f "$f50") ms, p99 $(printf %.3f "$f99") ms (ping-pong p50 $(printf %.3f "$pp50") + fdatasync p50 $(printf %.3f "$fs50")$([ "$DURABILITY" = full ] || echo ', not counted: relaxed')); vireo ${r50}x / ${r99}x floor	beside push-latency	INFO")
+        fi
+    fi
+    [ "$s" = fanout ] && fan_row=$((${#rows[@]} - 1))
     # the actor scenarios again from the C load generator, on the same server (a fresh instance):
     # a client that costs less per message than Node's, to tell the server's share from the client's
     case "$s" in actor-*) if kill -0 "$server_pid" 2>/dev/null; then
@@ -167,6 +245,49 @@ for s in $SCENARIOS; do
             rows+=("fanout-ref	node ws broadcast: last delivery p99 $ref ms; vireo/node = ${ratio}x	reference	INFO")
         fi
         cleanup
+    fi
+    # the fan-out floor: the same load generator against bench/ref/floor.c, which writes one
+    # pre-encoded frame per socket, once per send strategy; fanout's row becomes a ratio to it
+    if [ "$s" = fanout ] && [ -x "$FLOOR" ]; then
+        fl_json="" plain="" best="" best_mode="" others=""
+        for m in $FLOOR_MODES; do
+            start_server floor "$m" || { cleanup; continue; }
+            out=$("$LOADGEN" fanout --port "$port" --out "bench/results/fanout-floor-$m.json" \
+                  --commit "$commit" --note "$NOTE; the floor: bench/ref/floor.c --mode $m" \
+                  ${BENCH_ARGS:-} 2>&1)
+            printf '%s\n' "$out" | grep -v '^ROW	' | sed "s/^fanout:/fanout (floor, $m):/"
+            kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
+            grep '^floor: [0-9]* broadcasts' "$tmp/server.log" | sed 's/^/  /'
+            server_pid=""
+            cleanup
+            v=$(floor_json "bench/results/fanout-floor-$m.json" last_p99_ms)
+            inc=$(floor_json "bench/results/fanout-floor-$m.json" incomplete_writes)
+            [ -n "$v" ] && [ "${inc:-1}" = 0 ] || { echo "bench: the floor ($m) did not complete" >&2; continue; }
+            fl_json="$fl_json${fl_json:+, }\"${m}_last_p99_ms\": $v"
+            if [ "$m" = send ]; then plain=$v; continue; fi
+            others="$others${others:+; }$m $(printf %.1f "$v") ms"
+            if [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+                best=$v best_mode=$m
+            fi
+        done
+        mine=$(floor_json bench/results/fanout.json last_p99_ms)
+        floor=$plain
+        if [ -n "$best" ] && { [ -z "$floor" ] || awk -v a="$best" -v b="$floor" 'BEGIN { exit !(a < b) }'; }; then
+            floor=$best
+        fi
+        if [ -n "$floor" ] && [ -n "$mine" ] && [ -n "${fan_row:-}" ]; then
+            IFS=$'\t' read -r _ _ _ fverdict <<<"${rows[$fan_row]}"
+            ratio=$(awk -v a="$mine" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+            verdict=MISS
+            [ "$fverdict" = PASS ] && awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }' && verdict=PASS
+            [ "$fverdict" = ERROR ] && verdict=ERROR
+            fig="last delivery p99 $(printf %.1f "$mine") ms, floor $(printf %.1f "${plain:-0}") ms (plain send)"
+            [ -n "$best" ] && fig="$fig / $(printf %.1f "$best") ms (batched, best of: $others)"
+            fig="$fig, ${ratio}x floor"
+            rows[$fan_row]="fanout	$fig	p99 <= 50 ms and <= 1.5x floor	$verdict"
+            json_add bench/results/fanout.json "{$fl_json, \"floor_last_p99_ms\": $floor, \"best_batched_mode\": \"${best_mode}\", \"ratio_to_floor\": $ratio}"
+            echo "  fanout: ${ratio}x the floor ($(printf %.1f "$floor") ms)"
+        fi
     fi
 done
 
