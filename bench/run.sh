@@ -71,8 +71,9 @@ trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
 # perf_start NAME / perf_stop: with PERF=1, a call-graph profile of the server (the whole
-# process, every thread) while a scenario runs, reported into bench/results/NAME.perf.txt: the top
-# entries by self time (symbol and library), then by library.
+# process, every thread, 999 samples/s, from its start to the end of the scenario: setup
+# included) reported into bench/results/NAME.perf.txt: self time by library, by symbol, then
+# the inclusive time of the symbols above 5 %.
 perf_name=""
 perf_start() {
     [ "$PERF" = 1 ] && [ -n "$server_pid" ] || return 0
@@ -94,11 +95,14 @@ perf_stop() {
     if [ -s "$d" ]; then
         {
             echo "# perf record -g -F 999 -p <server> during $perf_name ($commit, durability $DURABILITY)"
-            echo "## by symbol (self time)"
-            perf report -i "$d" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null | grep -v '^$'
             echo "## by library (self time)"
-            perf report -i "$d" --stdio --no-children --sort dso -g none --percent-limit 0.5 2>/dev/null | grep -v '^$'
-        } >"$o"
+            perf report -i "$d" --stdio --no-children --sort dso -g none --percent-limit 0.5 2>/dev/null
+            echo "## by symbol (self time)"
+            perf report -i "$d" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.7 2>/dev/null
+            echo "## inclusive (children: time in the symbol and what it calls; vireo is built without"
+            echo "## frame pointers, so its own callers are partly missing)"
+            perf report -i "$d" --stdio --children --sort symbol -g none --percent-limit 5 2>/dev/null
+        } | grep -v '^#[^#]' | grep -v '^#$' | grep -v '^$' | sed 's/ *- *- *$//' >"$o"
         echo "  perf: $o"
     else
         echo "bench: perf recorded nothing for $perf_name: $(tail -2 "$tmp/perf.log" 2>/dev/null)" >&2
@@ -116,15 +120,15 @@ json_add() {
         mv "$1.tmp" "$1"
 }
 
-# start_server [node|actors|floor MODE]: a fresh vireo on a copy of bench/app, or of
+# start_server [node|actors|floor MODE [--sync-dir]]: a fresh vireo on a copy of bench/app, or of
 # bench/actors-app (which bundles zod: it gets the repository's node_modules), or the Node `ws`
 # reference, or the floor program's fan-out server.
 start_server() {
     tmp=$(mktemp -d /tmp/vireo-bench.XXXXXX)
     if [ "${1:-}" = node ]; then
         NODE_PATH="$PWD/node_modules" node bench/ref/ws-fanout.mjs >"$tmp/server.log" 2>&1 &
-    elif [ "${1:-}" = floor ]; then
-        "$FLOOR" fanout --mode "$2" >"$tmp/server.log" 2>&1 &
+    elif [ "${1:-}" = floor ]; then # floor MODE [--sync-dir]: the sync file goes in $tmp
+        "$FLOOR" fanout --mode "$2" ${3:+"$3" "$tmp"} >"$tmp/server.log" 2>&1 &
     else
         if [ "${1:-}" = actors ]; then
             cp -r bench/actors-app/. "$tmp/"
@@ -198,24 +202,13 @@ for s in $SCENARIOS; do
     row=$(printf '%s\n' "$out" | grep '^ROW	' | tail -1 | cut -f2-)
     [ -z "$row" ] && row="$s	loadgen exited $rc	-	ERROR"
     rows+=("$row")
-    # push latency beside its floor: a loopback WebSocket ping-pong plus one fdatasync of a small
-    # append in the directory of this server's WAL (with durability full, no push beats the sync)
+    # push latency's floor, part 1: a loopback WebSocket ping-pong (writer -> server -> subscriber
+    # is one round trip) and one append + fdatasync in the directory of this server's WAL
+    push_parts=""
     if [ "$s" = push-latency ] && [ -x "$FLOOR" ] && [ -d "$tmp/.vireo/data" ]; then
-        fout=$("$FLOOR" push --dir "$tmp/.vireo/data" --out bench/results/push-latency-floor.json 2>&1)
-        printf '%s\n' "$fout" | sed 's/^/  /'
-        f50=$(floor_json bench/results/push-latency-floor.json floor_p50_ms)
-        f99=$(floor_json bench/results/push-latency-floor.json floor_p99_ms)
-        pp50=$(floor_json bench/results/push-latency-floor.json pingpong_p50_ms)
-        fs50=$(floor_json bench/results/push-latency-floor.json fdatasync_p50_ms)
-        m50=$(floor_json bench/results/push-latency.json push_p50_ms)
-        m99=$(floor_json bench/results/push-latency.json push_p99_ms)
-        if [ -n "$f50" ] && [ -n "$m50" ]; then
-            [ "$DURABILITY" = full ] || { f50=$pp50; f99=$(floor_json bench/results/push-latency-floor.json pingpong_p99_ms); }
-            r50=$(awk -v a="$m50" -v b="$f50" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
-            r99=$(awk -v a="$m99" -v b="$f99" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
-            json_add bench/results/push-latency.json "$(cat bench/results/push-latency-floor.json)"
-            rows+=("push-floor	floor p50 $(printf %.3f "$f50") ms, p99 $(printf %.3f "$f99") ms (ping-pong p50 $(printf %.3f "$pp50") + fdatasync p50 $(printf %.3f "$fs50")$([ "$DURABILITY" = full ] || echo ', not counted: relaxed')); vireo ${r50}x / ${r99}x floor	beside push-latency	INFO")
-        fi
+        "$FLOOR" push --dir "$tmp/.vireo/data" --out bench/results/push-latency-floor-parts.json 2>&1 |
+            sed 's/^/  /'
+        push_parts=$(cat bench/results/push-latency-floor-parts.json 2>/dev/null)
     fi
     [ "$s" = fanout ] && fan_row=$((${#rows[@]} - 1))
     # the actor scenarios again from the C load generator, on the same server (a fresh instance):
@@ -250,6 +243,7 @@ for s in $SCENARIOS; do
     # pre-encoded frame per socket, once per send strategy; fanout's row becomes a ratio to it
     if [ "$s" = fanout ] && [ -x "$FLOOR" ]; then
         fl_json="" plain="" best="" best_mode="" others=""
+        declare -A fl50=()
         for m in $FLOOR_MODES; do
             start_server floor "$m" || { cleanup; continue; }
             out=$("$LOADGEN" fanout --port "$port" --out "bench/results/fanout-floor-$m.json" \
@@ -263,7 +257,8 @@ for s in $SCENARIOS; do
             v=$(floor_json "bench/results/fanout-floor-$m.json" last_p99_ms)
             inc=$(floor_json "bench/results/fanout-floor-$m.json" incomplete_writes)
             [ -n "$v" ] && [ "${inc:-1}" = 0 ] || { echo "bench: the floor ($m) did not complete" >&2; continue; }
-            fl_json="$fl_json${fl_json:+, }\"${m}_last_p99_ms\": $v"
+            fl50[$m]=$(floor_json "bench/results/fanout-floor-$m.json" last_p50_ms)
+            fl_json="$fl_json${fl_json:+, }\"${m}_last_p99_ms\": $v, \"${m}_last_p50_ms\": ${fl50[$m]}"
             if [ "$m" = send ]; then plain=$v; continue; fi
             others="$others${others:+; }$m $(printf %.1f "$v") ms"
             if [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN { exit !(a < b) }'; then
@@ -271,22 +266,50 @@ for s in $SCENARIOS; do
             fi
         done
         mine=$(floor_json bench/results/fanout.json last_p99_ms)
-        floor=$plain
+        mine50=$(floor_json bench/results/fanout.json last_p50_ms)
+        floor=$plain floor_mode=send
         if [ -n "$best" ] && { [ -z "$floor" ] || awk -v a="$best" -v b="$floor" 'BEGIN { exit !(a < b) }'; }; then
-            floor=$best
+            floor=$best floor_mode=$best_mode
         fi
         if [ -n "$floor" ] && [ -n "$mine" ] && [ -n "${fan_row:-}" ]; then
             IFS=$'\t' read -r _ _ _ fverdict <<<"${rows[$fan_row]}"
             ratio=$(awk -v a="$mine" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+            ratio50=$(awk -v a="$mine50" -v b="${fl50[$floor_mode]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
             verdict=MISS
             [ "$fverdict" = PASS ] && awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }' && verdict=PASS
             [ "$fverdict" = ERROR ] && verdict=ERROR
             fig="last delivery p99 $(printf %.1f "$mine") ms, floor $(printf %.1f "${plain:-0}") ms (plain send)"
             [ -n "$best" ] && fig="$fig / $(printf %.1f "$best") ms (batched, best of: $others)"
-            fig="$fig, ${ratio}x floor"
+            fig="$fig, ${ratio}x floor (p50: ${ratio50}x)"
             rows[$fan_row]="fanout	$fig	p99 <= 50 ms and <= 1.5x floor	$verdict"
-            json_add bench/results/fanout.json "{$fl_json, \"floor_last_p99_ms\": $floor, \"best_batched_mode\": \"${best_mode}\", \"ratio_to_floor\": $ratio}"
-            echo "  fanout: ${ratio}x the floor ($(printf %.1f "$floor") ms)"
+            json_add bench/results/fanout.json "{$fl_json, \"floor_mode\": \"$floor_mode\", \"floor_last_p99_ms\": $floor, \"floor_last_p50_ms\": ${fl50[$floor_mode]}, \"best_batched_mode\": \"${best_mode}\", \"ratio_to_floor\": $ratio, \"ratio_to_floor_p50\": ${ratio50:-null}}"
+            echo "  fanout: ${ratio}x the floor at p99 ($(printf %.1f "$floor") ms, $floor_mode), ${ratio50}x at p50"
+        fi
+    fi
+    # push latency's floor, part 2: the same load generator against the floor program, which
+    # answers each write with one frame to its channel's subscriber, after one append + fdatasync
+    # of a WAL frame's size when durability is full (no push can beat the disk's sync)
+    if [ "$s" = push-latency ] && [ -x "$FLOOR" ] && [ -n "$push_parts" ]; then
+        fl_args=()
+        [ "$DURABILITY" = full ] && fl_args=(--sync-dir)
+        if start_server floor send "${fl_args[@]}"; then
+            out=$("$LOADGEN" push-latency --port "$port" --out bench/results/push-latency-floor.json \
+                  --commit "$commit" --note "$NOTE; the floor: bench/ref/floor.c ${fl_args[*]}" \
+                  --durability "$DURABILITY" ${BENCH_ARGS:-} 2>&1)
+            printf '%s\n' "$out" | grep -v '^ROW	' | sed 's/^push-latency:/push-latency (floor):/'
+        fi
+        cleanup
+        p=bench/results/push-latency-floor-parts.json
+        f50=$(floor_json bench/results/push-latency-floor.json push_p50_ms)
+        f99=$(floor_json bench/results/push-latency-floor.json push_p99_ms)
+        m50=$(floor_json bench/results/push-latency.json push_p50_ms)
+        m99=$(floor_json bench/results/push-latency.json push_p99_ms)
+        pp50=$(floor_json $p pingpong_p50_ms) fs50=$(floor_json $p fdatasync_p50_ms)
+        if [ -n "$f50" ] && [ -n "$m50" ]; then
+            r50=$(awk -v a="$m50" -v b="$f50" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
+            r99=$(awk -v a="$m99" -v b="$f99" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
+            json_add bench/results/push-latency.json "{\"loadgen_p50_ms\": $f50, \"loadgen_p99_ms\": $f99, \"sync_per_write\": $([ "$DURABILITY" = full ] && echo true || echo false), \"ratio_p50\": ${r50:-null}, \"ratio_p99\": ${r99:-null}, \"parts\": ${push_parts%$'\n'}}"
+            rows+=("push-floor	p50 $(printf %.3f "$f50") ms, p99 $(printf %.3f "$f99") ms$([ "$DURABILITY" = full ] && echo ' (an fdatasync per batch of writes)'); parts: ping-pong p50 $(printf %.3f "$pp50") + fdatasync p50 $(printf %.3f "$fs50") ms; vireo ${r50}x / ${r99}x floor	beside push-latency	INFO")
         fi
     fi
 done

@@ -1,8 +1,10 @@
 /* floor: what the kernel alone costs, for `make bench` to compare Vireo against (docs/benchmarks.md,
  * "The floor"). `floor fanout` is a WebSocket server speaking just enough of the sync protocol for
- * the loadgen's fanout scenario (upgrade, connect, modifyQuerySet, mutation, GET /api/metrics):
- * for each mutation it encodes one transition frame once and writes it to every subscriber with
- * plain send(), io_uring batches of IORING_OP_SEND, or send() split over threads (--mode).
+ * the loadgen's fanout and push-latency scenarios (upgrade, connect, modifyQuerySet, mutation, GET
+ * /api/metrics): for each mutation it encodes one transition frame once and writes it to every
+ * subscriber of the mutation's channel with plain send(), io_uring batches of IORING_OP_SEND, or
+ * send() split over threads (--mode); with --sync-dir it first appends a WAL-frame-sized record to
+ * a file there and fdatasyncs it (what durability full cannot skip).
  * `floor push` measures what no push can beat: a loopback WebSocket ping-pong (writer -> server ->
  * subscriber is two hops, one round trip) and one fdatasync of a small append in a directory (the
  * WAL's, for durability full). Invariants: it listens on loopback only; every connection it
@@ -38,6 +40,7 @@
 #define FLOOR_MAX_IN (64u << 10) /* a request head or client message, at most */
 #define FLOOR_MAX_THREADS 16
 #define FLOOR_URING_BATCH 4096u /* sends per io_uring_enter */
+#define SYNC_APPEND 4120        /* one SQLite WAL frame: a 24-byte header and a 4 KiB page */
 
 enum floor_mode { FLOOR_SEND, FLOOR_URING, FLOOR_THREADS };
 
@@ -47,7 +50,8 @@ struct fconn {
     int sub;     /* in the subscriber list */
     int closing; /* close after the current dispatch (set by a failed send, maybe off-thread) */
     int want_out;
-    size_t sub_idx; /* its slot in subs when sub */
+    size_t sub_idx;   /* its slot in subs when sub */
+    char channel[32]; /* the subscription's args.channel ("" if none) */
     struct buf in;
     struct buf out; /* bytes the kernel did not take yet */
 };
@@ -69,6 +73,21 @@ struct floor_srv {
     size_t capfd;
     struct fconn **subs;
     size_t nsubs, capsubs;
+    struct fconn **to; /* a broadcast's recipients: subs, or match */
+    size_t nto;
+    struct fconn **match; /* the subscribers of one channel when they are not all on it */
+    size_t capmatch;
+    int mixed;   /* subscribers are on more than one channel */
+    int sync_fd; /* --sync-dir: the file appended and synced per loop iteration, or -1 */
+    uint64_t syncs;
+    struct pend {
+        struct fconn *c;
+        long req;
+        size_t off, len; /* its args in pend_args */
+    } *pend;             /* mutations waiting for this iteration's sync */
+    size_t npend, cappend;
+    struct buf pend_args;
+    char sync_path[4200];
     size_t accepted, closed;
     uint64_t version, broadcasts, sends;
     struct hist bcast; /* time to hand one frame to every subscriber's socket, in the server */
@@ -324,7 +343,7 @@ static void conn_flush(struct floor_srv *s, struct fconn *c)
 static void bcast_range(struct floor_srv *s, size_t lo, size_t hi)
 {
     for (size_t i = lo; i < hi; i++)
-        conn_send(s, s->subs[i], s->frame, s->frame_len);
+        conn_send(s, s->to[i], s->frame, s->frame_len);
 }
 
 #ifdef HAVE_LIBURING
@@ -356,10 +375,10 @@ static int uring_init(struct floor_srv *s)
 static void bcast_uring(struct floor_srv *s)
 {
     size_t i = 0;
-    while (i < s->nsubs) {
+    while (i < s->nto) {
         unsigned k = 0;
-        for (; i < s->nsubs && k < FLOOR_URING_BATCH; i++) {
-            struct fconn *c = s->subs[i];
+        for (; i < s->nto && k < FLOOR_URING_BATCH; i++) {
+            struct fconn *c = s->to[i];
             if (c->out.len || c->closing) {
                 conn_send(s, c, s->frame, s->frame_len);
                 continue;
@@ -422,11 +441,11 @@ static void *worker_main(void *arg)
 static void bcast_threads(struct floor_srv *s)
 {
     int n = s->nthreads;
-    size_t per = (s->nsubs + (size_t)n - 1) / (size_t)n;
+    size_t per = (s->nto + (size_t)n - 1) / (size_t)n;
     for (int t = 0; t < n; t++) {
         size_t lo = per * (size_t)t, hi = lo + per;
-        s->w[t].lo = lo < s->nsubs ? lo : s->nsubs;
-        s->w[t].hi = hi < s->nsubs ? hi : s->nsubs;
+        s->w[t].lo = lo < s->nto ? lo : s->nto;
+        s->w[t].hi = hi < s->nto ? hi : s->nto;
     }
     pthread_mutex_lock(&s->mu);
     s->pending = n - 1;
@@ -440,22 +459,70 @@ static void bcast_threads(struct floor_srv *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void broadcast(struct floor_srv *s)
+/* Writes s->fb to the subscribers of `channel`: all of them when every one is on it (fanout),
+ * else those whose subscription names it (push-latency's one per channel). */
+static void broadcast(struct floor_srv *s, const char *channel)
 {
     uint64_t t = now_ns();
     s->frame = s->fb.data;
     s->frame_len = s->fb.len;
-    if (s->mode == FLOOR_THREADS && s->nsubs >= (size_t)s->nthreads * 64)
+    s->to = s->subs;
+    s->nto = s->nsubs;
+    if (s->mixed || (s->nsubs && strcmp(s->subs[0]->channel, channel))) {
+        if (s->capmatch < s->nsubs) {
+            s->capmatch = s->capsubs;
+            s->match = vr_realloc(s->match, s->capmatch * sizeof *s->match);
+        }
+        s->nto = 0;
+        for (size_t i = 0; i < s->nsubs; i++)
+            if (!strcmp(s->subs[i]->channel, channel))
+                s->match[s->nto++] = s->subs[i];
+        s->to = s->match;
+    }
+    if (s->mode == FLOOR_THREADS && s->nto >= (size_t)s->nthreads * 64)
         bcast_threads(s);
 #ifdef HAVE_LIBURING
     else if (s->mode == FLOOR_URING)
         bcast_uring(s);
 #endif
     else
-        bcast_range(s, 0, s->nsubs);
+        bcast_range(s, 0, s->nto);
     hist_record(&s->bcast, now_ns() - t);
     s->broadcasts++;
-    s->sends += s->nsubs;
+    s->sends += s->nto;
+}
+
+/* --sync-dir: one WAL-frame-sized append and its fdatasync; 0 or -errno. */
+static int sync_append(struct floor_srv *s, size_t records)
+{
+    static char rec[SYNC_APPEND];
+    rec[0] = 'w';
+    for (size_t i = 0; i < records; i++)
+        for (size_t off = 0; off < sizeof rec;) {
+            ssize_t r = write(s->sync_fd, rec + off, sizeof rec - off);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return r < 0 ? -errno : -EIO;
+            off += (size_t)r;
+        }
+    s->syncs++;
+    return fdatasync(s->sync_fd) < 0 ? -errno : 0;
+}
+
+/* The string value after `"name":"` in (m, n) into out (at most cap - 1 bytes); "" if absent. */
+static void json_str(const char *m, size_t n, const char *name, char *out, size_t cap)
+{
+    char pat[48];
+    int k = snprintf(pat, sizeof pat, "\"%s\":\"", name);
+    const char *p = memmem(m, n, pat, (size_t)k), *e = m + n;
+    size_t len = 0;
+    if (p)
+        for (p += k; p + len < e && p[len] != '"' && len < cap - 1;)
+            len++;
+    if (p)
+        memcpy(out, p, len);
+    out[len] = 0;
 }
 
 /* ---- the protocol: just enough of docs/protocol.md for bench/loadgen ---- */
@@ -474,6 +541,32 @@ static int has_type(const char *m, size_t n, const char *type)
     return memmem(m, n < 64 ? n : 64, pat, (size_t)k) != NULL;
 }
 
+/* One mutation: its transition (the args as the value) encoded once and written to the
+ * subscribers of args.channel, then the writer's answer. */
+static void do_mutation(struct floor_srv *s, struct fconn *c, long req, const char *args,
+                        size_t alen)
+{
+    char channel[32];
+    json_str(args, alen, "channel", channel, sizeof channel);
+    s->version++;
+    buf_reset(&s->msg);
+    buf_appendf(&s->msg,
+                "{\"type\":\"transition\",\"startVersion\":%llu,\"endVersion\":%llu,"
+                "\"modifications\":[{\"type\":\"QueryUpdated\",\"queryId\":1,\"value\":",
+                (unsigned long long)s->version - 1, (unsigned long long)s->version);
+    buf_append(&s->msg, args, alen);
+    buf_append_str(&s->msg, "}]}");
+    buf_reset(&s->fb);
+    floor_ws_frame(&s->fb, 1, s->msg.data, s->msg.len);
+    broadcast(s, channel);
+    buf_reset(&s->msg);
+    buf_appendf(&s->msg,
+                "{\"type\":\"mutationResponse\",\"requestId\":%ld,\"success\":true,"
+                "\"value\":null,\"version\":%llu}",
+                req, (unsigned long long)s->version);
+    send_text(s, c, s->msg.data, s->msg.len);
+}
+
 static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size_t n)
 {
     buf_reset(&s->msg);
@@ -487,6 +580,9 @@ static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size
                 s->capsubs = s->capsubs ? 2 * s->capsubs : 1024;
                 s->subs = vr_realloc(s->subs, s->capsubs * sizeof *s->subs);
             }
+            json_str(m, n, "channel", c->channel, sizeof c->channel);
+            if (s->nsubs && strcmp(s->subs[0]->channel, c->channel))
+                s->mixed = 1;
             c->sub_idx = s->nsubs;
             s->subs[s->nsubs++] = c;
             c->sub = 1;
@@ -502,24 +598,42 @@ static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size
         floor_json_object(m, n, "args", &args, &alen);
         const char *rq = memmem(m, n, "\"requestId\":", 12);
         long req = rq ? strtol(rq + 12, NULL, 10) : 0;
-        s->version++;
-        /* the one frame every subscriber gets, encoded once */
-        buf_appendf(&s->msg,
-                    "{\"type\":\"transition\",\"startVersion\":%llu,\"endVersion\":%llu,"
-                    "\"modifications\":[{\"type\":\"QueryUpdated\",\"queryId\":1,\"value\":",
-                    (unsigned long long)s->version - 1, (unsigned long long)s->version);
-        buf_append(&s->msg, args, alen);
-        buf_append_str(&s->msg, "}]}");
-        buf_reset(&s->fb);
-        floor_ws_frame(&s->fb, 1, s->msg.data, s->msg.len);
-        broadcast(s);
+        if (s->sync_fd < 0) {
+            do_mutation(s, c, req, args, alen);
+            return;
+        }
+        /* group commit: answered after this loop iteration's one fdatasync (flush_pending) */
+        if (s->npend == s->cappend) {
+            s->cappend = s->cappend ? 2 * s->cappend : 64;
+            s->pend = vr_realloc(s->pend, s->cappend * sizeof *s->pend);
+        }
+        s->pend[s->npend++] = (struct pend){c, req, s->pend_args.len, alen};
+        buf_append(&s->pend_args, args, alen);
+    }
+}
+
+/* The mutations read in this loop iteration, when syncing: their records appended and synced
+ * once, then each broadcast and answered (a closed writer's answer is dropped). */
+static void flush_pending(struct floor_srv *s)
+{
+    if (!s->npend)
+        return;
+    int r = sync_append(s, s->npend);
+    for (size_t i = 0; i < s->npend; i++) {
+        struct pend *p = &s->pend[i];
+        if (r == 0) {
+            do_mutation(s, p->c, p->req, s->pend_args.data + p->off, p->len);
+            continue;
+        }
         buf_reset(&s->msg);
         buf_appendf(&s->msg,
-                    "{\"type\":\"mutationResponse\",\"requestId\":%ld,\"success\":true,"
-                    "\"value\":null,\"version\":%llu}",
-                    req, (unsigned long long)s->version);
-        send_text(s, c, s->msg.data, s->msg.len);
+                    "{\"type\":\"mutationResponse\",\"requestId\":%ld,\"success\":false,"
+                    "\"result\":\"append + fdatasync: %s\"}",
+                    p->req, strerror(-r));
+        send_text(s, p->c, s->msg.data, s->msg.len);
     }
+    s->npend = 0;
+    buf_reset(&s->pend_args);
 }
 
 /* Handles c->in: one HTTP request head (upgrade or metrics), then WebSocket frames. */
@@ -659,12 +773,13 @@ int floor_srv_init(struct floor_srv *s, const char *host, int port, enum floor_m
                    int nthreads, volatile sig_atomic_t *stop)
 {
     memset(s, 0, sizeof *s);
-    s->lfd = s->epfd = -1;
+    s->lfd = s->epfd = s->sync_fd = -1;
     s->mode = mode;
     s->nthreads = nthreads < 1 ? 1 : nthreads > FLOOR_MAX_THREADS ? FLOOR_MAX_THREADS : nthreads;
     s->stop = stop;
     buf_init(&s->fb, BUF_NOLIMIT);
     buf_init(&s->msg, BUF_NOLIMIT);
+    buf_init(&s->pend_args, BUF_NOLIMIT);
     hist_init(&s->bcast);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->go, NULL);
@@ -720,6 +835,24 @@ int floor_srv_init(struct floor_srv *s, const char *host, int port, enum floor_m
     return 0;
 }
 
+/* --sync-dir: every mutation first appends SYNC_APPEND bytes to a new file in dir and
+ * fdatasyncs it; the file is removed by floor_srv_release. 0 or -errno (message in s->err). */
+int floor_srv_sync_dir(struct floor_srv *s, const char *dir)
+{
+    int n = snprintf(s->sync_path, sizeof s->sync_path, "%s/floor-sync-%d.tmp", dir, (int)getpid());
+    if (n < 0 || (size_t)n >= sizeof s->sync_path) {
+        snprintf(s->err, sizeof s->err, "--sync-dir: path too long");
+        return -ENAMETOOLONG;
+    }
+    s->sync_fd = open(s->sync_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (s->sync_fd < 0) {
+        int e = errno;
+        snprintf(s->err, sizeof s->err, "open %.200s: %s", s->sync_path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
 /* Runs the loop until *stop is set (checked at least every 100 ms). The io_uring ring is made
  * here: IORING_SETUP_SINGLE_ISSUER ties it to the thread that submits. */
 int floor_srv_run(struct floor_srv *s)
@@ -751,6 +884,7 @@ int floor_srv_run(struct floor_srv *s)
             if ((evs[i].events & EPOLLOUT) && !c->closing)
                 conn_flush(s, c);
         }
+        flush_pending(s);
         /* close what failed: the connections of this batch, and subscribers a broadcast failed */
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
@@ -788,8 +922,16 @@ void floor_srv_release(struct floor_srv *s)
         close(s->lfd);
     if (s->epfd >= 0)
         close(s->epfd);
+    if (s->sync_fd >= 0) {
+        close(s->sync_fd);
+        unlink(s->sync_path);
+        s->sync_fd = -1;
+    }
     vr_free(s->byfd);
     vr_free(s->subs);
+    vr_free(s->match);
+    vr_free(s->pend);
+    buf_release(&s->pend_args);
     buf_release(&s->fb);
     buf_release(&s->msg);
     pthread_mutex_destroy(&s->mu);
@@ -800,7 +942,6 @@ void floor_srv_release(struct floor_srv *s)
 /* ---- floor push: loopback ping-pong and fdatasync ---- */
 
 #define PUSH_PAYLOAD 160   /* about a pushed transition's size */
-#define PUSH_APPEND 4120   /* one SQLite WAL frame: 24-byte header + a 4 KiB page */
 #define PUSH_WARMUP 20
 
 struct push_result {
@@ -921,7 +1062,7 @@ out:
     return r;
 }
 
-/* count appends of PUSH_APPEND bytes to a new file in dir, each followed by fdatasync. */
+/* count appends of SYNC_APPEND bytes to a new file in dir, each followed by fdatasync. */
 static int push_sync(struct push_result *res, const char *dir, long count, uint64_t until,
                      char *err, size_t errlen)
 {
@@ -932,7 +1073,7 @@ static int push_sync(struct push_result *res, const char *dir, long count, uint6
         snprintf(err, errlen, "open %.400s: %s", path, strerror(errno));
         return -1;
     }
-    char rec[PUSH_APPEND];
+    char rec[SYNC_APPEND];
     memset(rec, 'w', sizeof rec);
     int r = 0;
     for (long i = 0; i < count + 2 && now_ns() < until; i++) {
@@ -974,7 +1115,7 @@ static int run_push(const char *dir, long pings, long syncs, double seconds, con
            "ms, p99 %.3f ms\n",
            PUSH_PAYLOAD, (unsigned long long)res.pp.count, pp50, pp99);
     printf("floor push: %d-byte append + fdatasync in %s (%llu): p50 %.3f ms, p99 %.3f ms\n",
-           PUSH_APPEND, dir, (unsigned long long)res.sync.count, s50, s99);
+           SYNC_APPEND, dir, (unsigned long long)res.sync.count, s50, s99);
     printf("floor push: floor p50 %.3f ms, p99 %.3f ms (sums)\n", pp50 + s50, pp99 + s99);
     if (outp) {
         FILE *f = fopen(outp, "w");
@@ -988,7 +1129,7 @@ static int run_push(const char *dir, long pings, long syncs, double seconds, con
                 "%llu, \"append_bytes\": %d, \"frame_payload_bytes\": %d, \"floor_p50_ms\": %.6g, "
                 "\"floor_p99_ms\": %.6g}\n",
                 pp50, pp99, (unsigned long long)res.pp.count, s50, s99,
-                (unsigned long long)res.sync.count, PUSH_APPEND, PUSH_PAYLOAD, pp50 + s50,
+                (unsigned long long)res.sync.count, SYNC_APPEND, PUSH_PAYLOAD, pp50 + s50,
                 pp99 + s99);
         fclose(f);
     }
@@ -1008,9 +1149,11 @@ static void on_signal(int sig)
 
 static const char USAGE[] =
     "usage: floor fanout [--mode send|uring|threads] [--threads N] [--host ADDR] [--port N]\n"
+    "                    [--sync-dir DIR]\n"
     "       floor push --dir DIR [--pings N] [--syncs N] [--duration S] [--out FILE]\n"
-    "  fanout: a minimal WebSocket broadcast server for `loadgen fanout` (loopback only); prints\n"
-    "          \"listening on http://HOST:PORT\", runs until SIGTERM/SIGINT, then a summary\n"
+    "  fanout: a minimal WebSocket broadcast server for `loadgen fanout` and `loadgen\n"
+    "          push-latency` (loopback only); prints \"listening on http://HOST:PORT\", runs until\n"
+    "          SIGTERM/SIGINT, then a summary. --sync-dir: append + fdatasync per mutation there\n"
     "  push:   loopback WebSocket ping-pong and append + fdatasync in DIR; --out writes JSON\n";
 
 int main(int argc, char **argv)
@@ -1019,7 +1162,7 @@ int main(int argc, char **argv)
         fputs(USAGE, stderr);
         return 2;
     }
-    const char *cmd = argv[1], *host = "127.0.0.1", *dir = NULL, *outp = NULL;
+    const char *cmd = argv[1], *host = "127.0.0.1", *dir = NULL, *outp = NULL, *sync_dir = NULL;
     const char *mode_s = "send";
     long port = 0, threads = 2, pings = 5000, syncs = 200;
     double secs = 6;
@@ -1037,6 +1180,8 @@ int main(int argc, char **argv)
             host = v;
         else if (!strcmp(a, "--dir"))
             dir = v;
+        else if (!strcmp(a, "--sync-dir"))
+            sync_dir = v;
         else if (!strcmp(a, "--out"))
             outp = v;
         else if (!strcmp(a, "--duration") && (secs = strtod(v, &end)) > 0 && !*end)
@@ -1091,11 +1236,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     static struct floor_srv s;
     int r = floor_srv_init(&s, host, (int)port, mode, (int)threads, &stop_flag);
+    if (r == 0 && sync_dir)
+        r = floor_srv_sync_dir(&s, sync_dir);
     if (r == 0) {
-        printf("floor: mode %s%s\n", mode_s,
+        printf("floor: mode %s%s%s%s\n", mode_s,
                mode == FLOOR_URING     ? " (IORING_OP_SEND, up to 4096 per io_uring_enter)"
                : mode == FLOOR_THREADS ? " (send() split over threads)"
-                                       : " (one send() per socket)");
+                                       : " (one send() per socket)",
+               sync_dir ? "; append + fdatasync per mutation in " : "", sync_dir ? sync_dir : "");
         printf("listening on http://%s:%d\n", host, s.port);
         fflush(stdout);
         r = floor_srv_run(&s);
@@ -1103,9 +1251,10 @@ int main(int argc, char **argv)
     if (r < 0)
         fprintf(stderr, "floor: %s\n", s.err);
     if (s.broadcasts)
-        printf("floor: %llu broadcasts, %llu sends; in-server time per broadcast p50 %.2f ms, "
-               "max %.2f ms (mode %s)\n",
+        printf("floor: %llu broadcasts, %llu sends, %llu fdatasyncs; in-server time per broadcast "
+               "p50 %.2f ms, max %.2f ms (mode %s)\n",
                (unsigned long long)s.broadcasts, (unsigned long long)s.sends,
+               (unsigned long long)s.syncs,
                ms(hist_percentile(&s.bcast, 50)), ms(s.bcast.max), mode_s);
     size_t accepted = s.accepted;
     floor_srv_release(&s);

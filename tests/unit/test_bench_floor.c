@@ -1,10 +1,12 @@
 /* test_bench_floor: the floor program (bench/ref/floor.c, included directly). Its WebSocket
  * frames are RFC 6455's (server frames unmasked, client frames must be masked, the RFC's accept
  * key example); it refuses to listen anywhere but loopback; against real sockets it upgrades,
- * subscribes and broadcasts one mutation's frame to every subscriber with each send strategy,
+ * subscribes and broadcasts one mutation's frame to the subscribers of its channel with each send
+ * strategy (and appends + syncs a WAL-sized record per mutation with --sync-dir),
  * survives subscribers that vanish and clients that send garbage, and closes every connection it
  * accepted (the process's open fds are counted before and after). */
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include "test.h"
 
@@ -250,6 +252,7 @@ static void *srv_thread(void *arg)
 }
 
 #define NSUBS 150 /* above 2 * 64, so --mode threads splits the broadcast */
+#define NSOLO 10  /* the last NSOLO subscribe to channel "solo", the others to "all" */
 
 static void broadcast_with(enum floor_mode mode)
 {
@@ -267,13 +270,22 @@ static void broadcast_with(enum floor_mode mode)
         floor_srv_release(&s);
         return;
     }
+    /* --sync-dir (with plain send): one WAL-frame-sized append + fdatasync per mutation */
+    char dir[] = "/tmp/test-floor-sync-XXXXXX";
+    int syncing = mode == FLOOR_SEND && mkdtemp(dir) != NULL;
+    if (syncing)
+        CHECK_EQ_INT(floor_srv_sync_dir(&s, dir), 0);
     pthread_t th;
     pthread_create(&th, NULL, srv_thread, &s);
     for (int i = 0; i < NSUBS; i++) {
         CHECK_EQ_INT(cl_open(&subs[i], s.port, "/api/sync"), 0);
         CHECK_EQ_INT(cl_head(&subs[i]), 101);
         cl_send(&subs[i], "{\"type\":\"connect\",\"sessionId\":\"s\"}");
-        cl_send(&subs[i], "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1}],\"remove\":[]}");
+        cl_send(&subs[i], i < NSUBS - NSOLO
+                              ? "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1,\"path\":"
+                                "\"bench:latest\",\"args\":{\"channel\":\"all\"}}],\"remove\":[]}"
+                              : "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1,\"path\":"
+                                "\"bench:latest\",\"args\":{\"channel\":\"solo\"}}],\"remove\":[]}");
         CHECK(cl_msg(&subs[i], m, sizeof m) > 0 && strstr(m, "\"type\":\"connected\""));
         CHECK(cl_msg(&subs[i], m, sizeof m) > 0 && strstr(m, "\"type\":\"transition\""));
     }
@@ -295,32 +307,36 @@ static void broadcast_with(enum floor_mode mode)
     CHECK_EQ_INT(cl_open(&http, s.port, "/elsewhere"), 0);
     CHECK_EQ_INT(cl_head(&http), 404);
     cl_close(&http);
-    /* the writer: two mutations, each reaching every subscriber with its args */
+    /* the writer: two mutations to "all", each reaching every subscriber of "all" with its args,
+     * then one to "solo", the first (and only) thing its subscribers get */
     CHECK_EQ_INT(cl_open(&w, s.port, "/api/sync"), 0);
     CHECK_EQ_INT(cl_head(&w), 101);
-    for (int k = 1; k <= 2; k++) {
+    for (int k = 1; k <= 3; k++) {
         char mut[256];
         snprintf(mut, sizeof mut,
                  "{\"type\":\"mutation\",\"requestId\":%d,\"path\":\"bench:send\",\"args\":"
-                 "{\"channel\":\"all\",\"seq\":%d,\"body\":\"x\"}}",
-                 k, 4000 + k);
+                 "{\"channel\":\"%s\",\"seq\":%d,\"body\":\"x\"}}",
+                 k, k < 3 ? "all" : "solo", 4000 + k);
         cl_send(&w, mut);
         CHECK(cl_msg(&w, m, sizeof m) > 0 && strstr(m, "\"type\":\"mutationResponse\"") &&
               strstr(m, "\"success\":true"));
         char want[32];
         snprintf(want, sizeof want, "\"seq\":%d", 4000 + k);
-        int got = 0;
-        for (int i = 0; i < NSUBS; i++)
+        int got = 0, lo = k < 3 ? 0 : NSUBS - NSOLO, hi = k < 3 ? NSUBS - NSOLO : NSUBS;
+        for (int i = lo; i < hi; i++)
             got += cl_msg(&subs[i], m, sizeof m) > 0 && strstr(m, want) &&
                    strstr(m, "\"type\":\"transition\"");
-        CHECK_EQ_INT(got, NSUBS);
+        CHECK_EQ_INT(got, hi - lo);
     }
+    struct stat st;
+    if (syncing)
+        CHECK(stat(s.sync_path, &st) == 0 && st.st_size == 3 * SYNC_APPEND);
     /* metrics: the broadcasts so far */
     CHECK_EQ_INT(cl_open(&http, s.port, "/api/metrics"), 0);
     CHECK_EQ_INT(cl_head(&http), 200);
     for (ssize_t k; (k = read(http.fd, m, sizeof m)) > 0;) /* until the server closes it */
         buf_append(&http.in, m, (size_t)k);
-    CHECK(strstr(http.in.data, "\"transitions\":2") != NULL);
+    CHECK(strstr(http.in.data, "\"transitions\":3") != NULL);
     cl_close(&http);
     /* half the subscribers leave now, the rest stay open until the server stops */
     for (int i = 0; i < NSUBS / 2; i++)
@@ -329,9 +345,14 @@ static void broadcast_with(enum floor_mode mode)
     pthread_join(th, NULL);
     size_t accepted = s.accepted;
     CHECK_EQ_INT(accepted, NSUBS + 5);
-    CHECK_EQ_INT(s.broadcasts, 2);
+    CHECK_EQ_INT(s.broadcasts, 3);
+    CHECK_EQ_INT(s.sends, 2 * (NSUBS - NSOLO) + NSOLO);
     floor_srv_release(&s);
     CHECK_EQ_INT(s.closed, accepted);
+    if (syncing) { /* the file is removed with the server */
+        CHECK(stat(s.sync_path, &st) < 0 && errno == ENOENT);
+        CHECK_EQ_INT(rmdir(dir), 0);
+    }
     cl_close(&w);
     for (int i = NSUBS / 2; i < NSUBS; i++)
         cl_close(&subs[i]);
