@@ -95,6 +95,10 @@ perf_stop() {
     if [ -s "$d" ]; then
         {
             echo "# perf record -g -F 999 -p <server> during $perf_name ($commit, durability $DURABILITY)"
+            perf report -i "$d" --stdio --header-only 2>/dev/null | grep 'sample duration' |
+                sed 's/^# sample duration : */## recorded for /'
+            echo "## by thread (samples at 999/s: samples / 999 / duration = cores used)"
+            perf report -i "$d" --stdio --no-children --sort comm -n -g none --percent-limit 0.5 2>/dev/null
             echo "## by library (self time)"
             perf report -i "$d" --stdio --no-children --sort dso -g none --percent-limit 0.5 2>/dev/null
             echo "## by symbol (self time)"
@@ -120,6 +124,26 @@ json_add() {
         mv "$1.tmp" "$1"
 }
 
+# floor_run SCENARIO MODE OUT: the loadgen's SCENARIO against `floor serve --mode MODE`, with
+# one append + fdatasync per batch of writes when DURABILITY=full (fl_synced, fl_label say so);
+# results in OUT. 1 if the floor did not start.
+fl_synced=false fl_label=""
+[ "$DURABILITY" = full ] && fl_synced=true fl_label=" (an fdatasync per batch of writes)"
+floor_run() {
+    local sc=$1 m=$2 f=$3 sync=""
+    [ "$DURABILITY" = full ] && sync=--sync-dir
+    start_server floor "$m" $sync || { cleanup; return 1; }
+    out=$("$LOADGEN" "$sc" --port "$port" --out "$f" --commit "$commit" \
+          --note "$NOTE; the floor: bench/ref/floor.c --mode $m${sync:+ $sync}" \
+          --durability "$DURABILITY" ${BENCH_ARGS:-} 2>&1)
+    printf '%s\n' "$out" | grep -v '^ROW	' | sed "s/^$sc:/$sc (floor, $m):/"
+    kill -TERM "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    grep '^floor: [0-9]* broadcasts' "$tmp/server.log" | sed 's/^/  /'
+    server_pid=""
+    cleanup
+}
+
 # start_server [node|actors|floor MODE [--sync-dir]]: a fresh vireo on a copy of bench/app, or of
 # bench/actors-app (which bundles zod: it gets the repository's node_modules), or the Node `ws`
 # reference, or the floor program's fan-out server.
@@ -128,7 +152,7 @@ start_server() {
     if [ "${1:-}" = node ]; then
         NODE_PATH="$PWD/node_modules" node bench/ref/ws-fanout.mjs >"$tmp/server.log" 2>&1 &
     elif [ "${1:-}" = floor ]; then # floor MODE [--sync-dir]: the sync file goes in $tmp
-        "$FLOOR" fanout --mode "$2" ${3:+"$3" "$tmp"} >"$tmp/server.log" 2>&1 &
+        "$FLOOR" serve --mode "$2" ${3:+"$3" "$tmp"} >"$tmp/server.log" 2>&1 &
     else
         if [ "${1:-}" = actors ]; then
             cp -r bench/actors-app/. "$tmp/"
@@ -239,25 +263,20 @@ for s in $SCENARIOS; do
         fi
         cleanup
     fi
-    # the fan-out floor: the same load generator against bench/ref/floor.c, which writes one
-    # pre-encoded frame per socket, once per send strategy; fanout's row becomes a ratio to it
-    if [ "$s" = fanout ] && [ -x "$FLOOR" ]; then
+    # the floor: the same load generator against bench/ref/floor.c (docs/benchmarks.md, "The
+    # floor"), which does only what the kernel (and, with durability full, the disk) must
+    [ -x "$FLOOR" ] || continue
+    case "$s" in
+    fanout) # once per send strategy; fanout's row becomes a ratio to the best
         fl_json="" plain="" best="" best_mode="" others=""
         declare -A fl50=()
         for m in $FLOOR_MODES; do
-            start_server floor "$m" || { cleanup; continue; }
-            out=$("$LOADGEN" fanout --port "$port" --out "bench/results/fanout-floor-$m.json" \
-                  --commit "$commit" --note "$NOTE; the floor: bench/ref/floor.c --mode $m" \
-                  ${BENCH_ARGS:-} 2>&1)
-            printf '%s\n' "$out" | grep -v '^ROW	' | sed "s/^fanout:/fanout (floor, $m):/"
-            kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
-            grep '^floor: [0-9]* broadcasts' "$tmp/server.log" | sed 's/^/  /'
-            server_pid=""
-            cleanup
-            v=$(floor_json "bench/results/fanout-floor-$m.json" last_p99_ms)
-            inc=$(floor_json "bench/results/fanout-floor-$m.json" incomplete_writes)
+            f="bench/results/fanout-floor-$m.json"
+            floor_run fanout "$m" "$f" || continue
+            v=$(floor_json "$f" last_p99_ms)
+            inc=$(floor_json "$f" incomplete_writes)
             [ -n "$v" ] && [ "${inc:-1}" = 0 ] || { echo "bench: the floor ($m) did not complete" >&2; continue; }
-            fl50[$m]=$(floor_json "bench/results/fanout-floor-$m.json" last_p50_ms)
+            fl50[$m]=$(floor_json "$f" last_p50_ms)
             fl_json="$fl_json${fl_json:+, }\"${m}_last_p99_ms\": $v, \"${m}_last_p50_ms\": ${fl50[$m]}"
             if [ "$m" = send ]; then plain=$v; continue; fi
             others="$others${others:+; }$m $(printf %.1f "$v") ms"
@@ -282,36 +301,39 @@ for s in $SCENARIOS; do
             [ -n "$best" ] && fig="$fig / $(printf %.1f "$best") ms (batched, best of: $others)"
             fig="$fig, ${ratio}x floor (p50: ${ratio50}x)"
             rows[$fan_row]="fanout	$fig	p99 <= 50 ms and <= 1.5x floor	$verdict"
-            json_add bench/results/fanout.json "{$fl_json, \"floor_mode\": \"$floor_mode\", \"floor_last_p99_ms\": $floor, \"floor_last_p50_ms\": ${fl50[$floor_mode]}, \"best_batched_mode\": \"${best_mode}\", \"ratio_to_floor\": $ratio, \"ratio_to_floor_p50\": ${ratio50:-null}}"
+            json_add bench/results/fanout.json "{$fl_json, \"floor_mode\": \"$floor_mode\", \"floor_last_p99_ms\": $floor, \"floor_last_p50_ms\": ${fl50[$floor_mode]}, \"best_batched_mode\": \"${best_mode}\", \"synced\": $fl_synced, \"ratio_to_floor\": $ratio, \"ratio_to_floor_p50\": ${ratio50:-null}}"
             echo "  fanout: ${ratio}x the floor at p99 ($(printf %.1f "$floor") ms, $floor_mode), ${ratio50}x at p50"
         fi
-    fi
-    # push latency's floor, part 2: the same load generator against the floor program, which
-    # answers each write with one frame to its channel's subscriber, after one append + fdatasync
-    # of a WAL frame's size when durability is full (no push can beat the disk's sync)
-    if [ "$s" = push-latency ] && [ -x "$FLOOR" ] && [ -n "$push_parts" ]; then
-        fl_args=()
-        [ "$DURABILITY" = full ] && fl_args=(--sync-dir)
-        if start_server floor send "${fl_args[@]}"; then
-            out=$("$LOADGEN" push-latency --port "$port" --out bench/results/push-latency-floor.json \
-                  --commit "$commit" --note "$NOTE; the floor: bench/ref/floor.c ${fl_args[*]}" \
-                  --durability "$DURABILITY" ${BENCH_ARGS:-} 2>&1)
-            printf '%s\n' "$out" | grep -v '^ROW	' | sed 's/^push-latency:/push-latency (floor):/'
-        fi
-        cleanup
-        p=bench/results/push-latency-floor-parts.json
-        f50=$(floor_json bench/results/push-latency-floor.json push_p50_ms)
-        f99=$(floor_json bench/results/push-latency-floor.json push_p99_ms)
+        ;;
+    push-latency) # beside its floor, and the floor's parts (measured above)
+        [ -n "$push_parts" ] || continue
+        f=bench/results/push-latency-floor.json p=bench/results/push-latency-floor-parts.json
+        floor_run push-latency send "$f" || continue
+        f50=$(floor_json $f push_p50_ms) f99=$(floor_json $f push_p99_ms)
         m50=$(floor_json bench/results/push-latency.json push_p50_ms)
         m99=$(floor_json bench/results/push-latency.json push_p99_ms)
         pp50=$(floor_json $p pingpong_p50_ms) fs50=$(floor_json $p fdatasync_p50_ms)
-        if [ -n "$f50" ] && [ -n "$m50" ]; then
-            r50=$(awk -v a="$m50" -v b="$f50" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
-            r99=$(awk -v a="$m99" -v b="$f99" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
-            json_add bench/results/push-latency.json "{\"loadgen_p50_ms\": $f50, \"loadgen_p99_ms\": $f99, \"sync_per_write\": $([ "$DURABILITY" = full ] && echo true || echo false), \"ratio_p50\": ${r50:-null}, \"ratio_p99\": ${r99:-null}, \"parts\": ${push_parts%$'\n'}}"
-            rows+=("push-floor	p50 $(printf %.3f "$f50") ms, p99 $(printf %.3f "$f99") ms$([ "$DURABILITY" = full ] && echo ' (an fdatasync per batch of writes)'); parts: ping-pong p50 $(printf %.3f "$pp50") + fdatasync p50 $(printf %.3f "$fs50") ms; vireo ${r50}x / ${r99}x floor	beside push-latency	INFO")
-        fi
-    fi
+        [ -n "$f50" ] && [ -n "$m50" ] || continue
+        r50=$(awk -v a="$m50" -v b="$f50" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
+        r99=$(awk -v a="$m99" -v b="$f99" 'BEGIN { if (b > 0) printf "%.1f", a / b }')
+        json_add bench/results/push-latency.json "{\"push_p50_ms\": $f50, \"push_p99_ms\": $f99, \"synced\": $fl_synced, \"ratio_p50\": ${r50:-null}, \"ratio_p99\": ${r99:-null}, \"parts\": ${push_parts%$'\n'}}"
+        rows+=("push-floor	p50 $(printf %.3f "$f50") ms, p99 $(printf %.3f "$f99") ms$fl_label; parts: ping-pong p50 $(printf %.3f "$pp50") + fdatasync p50 $(printf %.3f "$fs50") ms; vireo ${r50}x / ${r99}x floor	beside push-latency	INFO")
+        ;;
+    mutations | http-query) # throughput: vireo's as a fraction of the floor's
+        key=mutations_per_s
+        [ "$s" = http-query ] && key=requests_per_s
+        f="bench/results/$s-floor.json"
+        floor_run "$s" send "$f" || continue
+        fv=$(floor_json "$f" $key) mv=$(floor_json "bench/results/$s.json" $key)
+        f99=$(floor_json "$f" rtt_p99_ms)
+        [ -n "$fv" ] && [ -n "$mv" ] || continue
+        r=$(awk -v a="$mv" -v b="$fv" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+        json_add "bench/results/$s.json" "{\"$key\": $fv, \"rtt_p99_ms\": $f99, \"synced\": $fl_synced, \"ratio\": ${r:-null}}"
+        name=http-floor label=""
+        [ "$s" = mutations ] && name=mut-floor label=$fl_label
+        rows+=("$name	$(printf %.0f "$fv")/s, rtt p99 $(printf %.2f "$f99") ms$label; vireo ${r}x floor	beside $s	INFO")
+        ;;
+    esac
 done
 
 echo

@@ -1,14 +1,15 @@
 /* floor: what the kernel alone costs, for `make bench` to compare Vireo against (docs/benchmarks.md,
- * "The floor"). `floor fanout` is a WebSocket server speaking just enough of the sync protocol for
- * the loadgen's fanout and push-latency scenarios (upgrade, connect, modifyQuerySet, mutation, GET
- * /api/metrics): for each mutation it encodes one transition frame once and writes it to every
- * subscriber of the mutation's channel with plain send(), io_uring batches of IORING_OP_SEND, or
- * send() split over threads (--mode); with --sync-dir it first appends a WAL-frame-sized record to
- * a file there and fdatasyncs it (what durability full cannot skip).
- * `floor push` measures what no push can beat: a loopback WebSocket ping-pong (writer -> server ->
- * subscriber is two hops, one round trip) and one fdatasync of a small append in a directory (the
- * WAL's, for durability full). Invariants: it listens on loopback only; every connection it
- * accepted is closed before it exits; nothing a peer sends grows a buffer past FLOOR_MAX_IN. */
+ * "The floor"). `floor serve` is a server speaking just enough of Vireo's sync protocol for the
+ * loadgen's fanout, push-latency and mutations scenarios (WebSocket upgrade, connect,
+ * modifyQuerySet, mutation, GET /api/metrics), with a fixed keep-alive answer to POST /api/query
+ * for http-query. Each mutation's transition frame is encoded once and written to every
+ * subscriber of its channel with plain send(), io_uring batches of IORING_OP_SEND, or send()
+ * split over threads (--mode); with --sync-dir the mutations read in one loop iteration first get
+ * one append + fdatasync there (group commit: what durability full cannot skip). `floor push`
+ * measures the parts of a push: a loopback WebSocket ping-pong (writer -> server -> subscriber is
+ * one round trip) and an append + fdatasync in a directory. Invariants: it listens on loopback
+ * only; every connection it accepted is closed before it exits; nothing a peer sends grows a
+ * buffer past FLOOR_MAX_IN. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +80,7 @@ struct floor_srv {
     size_t capmatch;
     int mixed;   /* subscribers are on more than one channel */
     int sync_fd; /* --sync-dir: the file appended and synced per loop iteration, or -1 */
-    uint64_t syncs;
+    uint64_t syncs, http_answers;
     struct pend {
         struct fconn *c;
         long req;
@@ -650,8 +651,11 @@ static void on_input(struct floor_srv *s, struct fconn *c)
             size_t hl = (size_t)(end - p) + 4;
             const char *key = NULL;
             size_t klen = 0;
+            long clen = 0;
             for (char *line = memchr(p, '\n', hl); line && line < end;
                  line = memchr(line + 1, '\n', (size_t)(end - line - 1))) {
+                if ((size_t)(end - line) > 16 && !strncasecmp(line + 1, "content-length:", 15))
+                    clen = strtol(line + 16, NULL, 10);
                 if ((size_t)(end - line) > 19 && !strncasecmp(line + 1, "sec-websocket-key:", 18)) {
                     key = line + 19;
                     while (*key == ' ')
@@ -662,8 +666,28 @@ static void on_input(struct floor_srv *s, struct fconn *c)
                     klen = (size_t)(ke - key);
                 }
             }
+            if (clen < 0 || clen > (long)FLOOR_MAX_IN) {
+                c->closing = 1;
+                break;
+            }
+            if (n < hl + (size_t)clen)
+                break; /* the body is not all here yet */
             char acc[29];
             buf_reset(&s->msg);
+            if (!strncmp(p, "POST /api/query ", 16) || !strncmp(p, "POST /api/mutation ", 19)) {
+                /* the http-query scenario: a fixed answer of a query result's size, keep-alive */
+                static const char body[] = "{\"status\":\"success\",\"value\":{\"_id\":\"x\","
+                                           "\"channel\":\"c1\",\"seq\":19,\"body\":\"seed\"},"
+                                           "\"logLines\":[]}";
+                buf_appendf(&s->msg,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                            "%zu\r\n\r\n%s",
+                            sizeof body - 1, body);
+                conn_send(s, c, s->msg.data, s->msg.len);
+                s->http_answers++;
+                off += hl + (size_t)clen;
+                continue;
+            }
             if (!strncmp(p, "GET /api/metrics ", 17)) {
                 char body[160];
                 int bl = snprintf(body, sizeof body,
@@ -1148,12 +1172,12 @@ static void on_signal(int sig)
 }
 
 static const char USAGE[] =
-    "usage: floor fanout [--mode send|uring|threads] [--threads N] [--host ADDR] [--port N]\n"
-    "                    [--sync-dir DIR]\n"
+    "usage: floor serve [--mode send|uring|threads] [--threads N] [--host ADDR] [--port N]\n"
+    "                   [--sync-dir DIR]\n"
     "       floor push --dir DIR [--pings N] [--syncs N] [--duration S] [--out FILE]\n"
-    "  fanout: a minimal WebSocket broadcast server for `loadgen fanout` and `loadgen\n"
-    "          push-latency` (loopback only); prints \"listening on http://HOST:PORT\", runs until\n"
-    "          SIGTERM/SIGINT, then a summary. --sync-dir: append + fdatasync per mutation there\n"
+    "  serve: a minimal server for `loadgen fanout|push-latency|mutations|http-query` (loopback\n"
+    "         only); prints \"listening on http://HOST:PORT\", runs until SIGTERM/SIGINT, then a\n"
+    "         summary. --sync-dir: one append + fdatasync there per loop iteration's mutations\n"
     "  push:   loopback WebSocket ping-pong and append + fdatasync in DIR; --out writes JSON\n";
 
 int main(int argc, char **argv)
@@ -1206,7 +1230,7 @@ int main(int argc, char **argv)
         }
         return run_push(dir, pings, syncs, secs, outp);
     }
-    if (strcmp(cmd, "fanout")) {
+    if (strcmp(cmd, "serve")) {
         fprintf(stderr, "floor: unknown command \"%s\"\n%s", cmd, USAGE);
         return 2;
     }

@@ -303,6 +303,36 @@ static void broadcast_with(enum floor_mode mode)
     CHECK_EQ_INT(write_full(bad.fd, "\x81\x02hi", 4), 0);
     CHECK_EQ_INT(cl_msg(&bad, m, sizeof m), -1);
     cl_close(&bad);
+    /* http-query: pipelined POST /api/query, each answered on the kept-alive connection */
+    {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        buf_init(&http.in, 1 << 20);
+        http.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct timeval tv = {5, 0};
+        setsockopt(http.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        CHECK_EQ_INT(connect(http.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        static const char q[] = "POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                "application/json\r\nContent-Length: 14\r\n\r\n{\"path\":\"a:b\"}";
+        char two[2 * sizeof q];
+        memcpy(two, q, sizeof q - 1);
+        memcpy(two + sizeof q - 1, q, sizeof q - 1);
+        CHECK_EQ_INT(write_full(http.fd, two, 2 * (sizeof q - 1)), 0);
+        for (int k = 0; k < 2; k++) {
+            CHECK_EQ_INT(cl_head(&http), 200);
+            while (!strstr(http.in.data, "\"logLines\":[]}")) {
+                ssize_t got = read(http.fd, m, sizeof m);
+                if (got <= 0)
+                    break;
+                buf_append(&http.in, m, (size_t)got);
+            }
+            char *e = strstr(http.in.data, "\"logLines\":[]}");
+            CHECK(e && strstr(http.in.data, "\"status\":\"success\""));
+            if (e)
+                buf_consume(&http.in, (size_t)(e - http.in.data) + 14);
+        }
+        cl_close(&http);
+    }
     /* anything but the sync path or metrics: 404 */
     CHECK_EQ_INT(cl_open(&http, s.port, "/elsewhere"), 0);
     CHECK_EQ_INT(cl_head(&http), 404);
@@ -344,7 +374,8 @@ static void broadcast_with(enum floor_mode mode)
     stop = 1;
     pthread_join(th, NULL);
     size_t accepted = s.accepted;
-    CHECK_EQ_INT(accepted, NSUBS + 5);
+    CHECK_EQ_INT(accepted, NSUBS + 6);
+    CHECK_EQ_INT(s.http_answers, 2);
     CHECK_EQ_INT(s.broadcasts, 3);
     CHECK_EQ_INT(s.sends, 2 * (NSUBS - NSOLO) + NSOLO);
     floor_srv_release(&s);
