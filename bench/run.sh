@@ -97,8 +97,9 @@ perf_stop() {
             echo "# perf record -g -F 999 -p <server> during $perf_name ($commit, durability $DURABILITY)"
             perf report -i "$d" --stdio --header-only 2>/dev/null | grep 'sample duration' |
                 sed 's/^# sample duration : */## recorded for /'
-            echo "## by thread (samples at 999/s: samples / 999 / duration = cores used)"
-            perf report -i "$d" --stdio --no-children --sort comm -n -g none --percent-limit 0.5 2>/dev/null
+            echo "## by thread (pid:name; the loop thread's pid is the process's; samples at 999/s:"
+            echo "## samples / 999 / duration = cores used)"
+            perf report -i "$d" --stdio --no-children --sort pid -n -g none --percent-limit 0.5 2>/dev/null
             echo "## by library (self time)"
             perf report -i "$d" --stdio --no-children --sort dso -g none --percent-limit 0.5 2>/dev/null
             echo "## by symbol (self time)"

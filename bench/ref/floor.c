@@ -613,13 +613,14 @@ static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size
     }
 }
 
-/* The mutations read in this loop iteration, when syncing: their records appended and synced
- * once, then each broadcast and answered (a closed writer's answer is dropped). */
+/* The mutations read in this loop iteration, when syncing: one WAL frame's worth appended and
+ * synced for all of them (a commit batch writes at least that), then each broadcast and answered
+ * (a closed writer's answer is dropped). */
 static void flush_pending(struct floor_srv *s)
 {
     if (!s->npend)
         return;
-    int r = sync_append(s, s->npend);
+    int r = sync_append(s, 1); /* at least one WAL frame per commit: a lower bound */
     for (size_t i = 0; i < s->npend; i++) {
         struct pend *p = &s->pend[i];
         if (r == 0) {
