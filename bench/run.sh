@@ -126,7 +126,7 @@ json_add() {
 }
 
 # floor_run SCENARIO MODE OUT: the loadgen's SCENARIO against `floor serve --mode MODE`, with
-# one append + fdatasync per batch of writes when DURABILITY=full (fl_synced, fl_label say so);
+# one WAL-like commit + fdatasync per batch of writes when DURABILITY=full (fl_synced, fl_label say so);
 # results in OUT. 1 if the floor did not start.
 fl_synced=false fl_label=""
 [ "$DURABILITY" = full ] && fl_synced=true fl_label=" (an fdatasync per batch of writes)"
@@ -228,7 +228,7 @@ for s in $SCENARIOS; do
     [ -z "$row" ] && row="$s	loadgen exited $rc	-	ERROR"
     rows+=("$row")
     # push latency's floor, part 1: a loopback WebSocket ping-pong (writer -> server -> subscriber
-    # is one round trip) and one append + fdatasync in the directory of this server's WAL
+    # is one round trip) and WAL-like commits + fdatasync in the directory of this server's WAL
     push_parts=""
     if [ "$s" = push-latency ] && [ -x "$FLOOR" ] && [ -d "$tmp/.vireo/data" ]; then
         "$FLOOR" push --dir "$tmp/.vireo/data" --out bench/results/push-latency-floor-parts.json 2>&1 |

@@ -1,8 +1,8 @@
-/* test_bench_floor: the floor program (bench/ref/floor.c, included directly). Its WebSocket
- * frames are RFC 6455's (server frames unmasked, client frames must be masked, the RFC's accept
- * key example); it refuses to listen anywhere but loopback; against real sockets it upgrades,
- * subscribes and broadcasts one mutation's frame to the subscribers of its channel with each send
- * strategy (and appends + syncs a WAL-sized record per mutation with --sync-dir),
+/* test_bench_floor: the floor program (bench/ref/floor_srv.c and floor_push.c, included). Its
+ * WebSocket frames are RFC 6455's (server frames unmasked, client frames must be masked, the RFC's
+ * accept key example); it refuses to listen anywhere but loopback; against real sockets it
+ * upgrades, subscribes and broadcasts one mutation's frame to the subscribers of its channel with
+ * each send strategy (and commits a WAL-frame-sized record per mutation with --sync-dir),
  * survives subscribers that vanish and clients that send garbage, and closes every connection it
  * accepted (the process's open fds are counted before and after). */
 #include <dirent.h>
@@ -10,9 +10,10 @@
 
 #include "test.h"
 
-#define FLOOR_NO_MAIN
 #include "../../bench/hist.c"
-#include "../../bench/ref/floor.c"
+#include "../../bench/ref/floor_push.c"
+#include "../../bench/ref/floor_srv.c"
+#include "../../bench/ref/floor_wal.c"
 
 static int count_fds(void)
 {
@@ -137,8 +138,8 @@ TEST(floor_json_object_extent)
 
 TEST(floor_listens_on_loopback_only)
 {
-    static const char *const bad[] = {"10.0.0.1", "0.0.0.0",     "192.168.1.1", "::",
-                                      "::2",      "2001:db8::1", "example.com", ""};
+    static const char *const bad[] = {
+        "10.0.0.1", "0.0.0.0", "192.168.1.1", "::", "::2", "2001:db8::1", "example.com", ""};
     static const char *const good[] = {"127.0.0.1", "127.3.2.1", "::1", "localhost"};
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -169,7 +170,8 @@ struct client {
 
 static int cl_open(struct client *c, int port, const char *path)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     buf_init(&c->in, 1 << 20);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -281,11 +283,12 @@ static void broadcast_with(enum floor_mode mode)
         CHECK_EQ_INT(cl_open(&subs[i], s.port, "/api/sync"), 0);
         CHECK_EQ_INT(cl_head(&subs[i]), 101);
         cl_send(&subs[i], "{\"type\":\"connect\",\"sessionId\":\"s\"}");
-        cl_send(&subs[i], i < NSUBS - NSOLO
-                              ? "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1,\"path\":"
-                                "\"bench:latest\",\"args\":{\"channel\":\"all\"}}],\"remove\":[]}"
-                              : "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1,\"path\":"
-                                "\"bench:latest\",\"args\":{\"channel\":\"solo\"}}],\"remove\":[]}");
+        cl_send(&subs[i],
+                i < NSUBS - NSOLO
+                    ? "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1,\"path\":"
+                      "\"bench:latest\",\"args\":{\"channel\":\"all\"}}],\"remove\":[]}"
+                    : "{\"type\":\"modifyQuerySet\",\"add\":[{\"queryId\":1,\"path\":"
+                      "\"bench:latest\",\"args\":{\"channel\":\"solo\"}}],\"remove\":[]}");
         CHECK(cl_msg(&subs[i], m, sizeof m) > 0 && strstr(m, "\"type\":\"connected\""));
         CHECK(cl_msg(&subs[i], m, sizeof m) > 0 && strstr(m, "\"type\":\"transition\""));
     }
@@ -305,7 +308,8 @@ static void broadcast_with(enum floor_mode mode)
     cl_close(&bad);
     /* http-query: pipelined POST /api/query, each answered on the kept-alive connection */
     {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port),
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)s.port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         buf_init(&http.in, 1 << 20);
         http.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -360,7 +364,9 @@ static void broadcast_with(enum floor_mode mode)
     }
     struct stat st;
     if (syncing)
-        CHECK(stat(s.sync_path, &st) == 0 && st.st_size == 3 * SYNC_APPEND);
+        CHECK(stat(s.wal.path, &st) == 0 && st.st_size == FLOOR_WAL_SIZE);
+    CHECK_EQ_INT(s.wal.commits, syncing ? 3 : 0); /* one per mutation: each waits for its answer */
+    CHECK_EQ_INT(s.wal.off, syncing ? 3 * SYNC_APPEND : 0);
     /* metrics: the broadcasts so far */
     CHECK_EQ_INT(cl_open(&http, s.port, "/api/metrics"), 0);
     CHECK_EQ_INT(cl_head(&http), 200);
@@ -381,7 +387,7 @@ static void broadcast_with(enum floor_mode mode)
     floor_srv_release(&s);
     CHECK_EQ_INT(s.closed, accepted);
     if (syncing) { /* the file is removed with the server */
-        CHECK(stat(s.sync_path, &st) < 0 && errno == ENOENT);
+        CHECK(stat(s.wal.path, &st) < 0 && errno == ENOENT);
         CHECK_EQ_INT(rmdir(dir), 0);
     }
     cl_close(&w);
@@ -419,7 +425,7 @@ TEST(floor_push_measures_and_cleans_up)
     char out[256];
     snprintf(out, sizeof out, "%s/push.json", dir);
     int fds = count_fds();
-    CHECK_EQ_INT(run_push(dir, 200, 5, 10, out), 0);
+    CHECK_EQ_INT(floor_push_run(dir, 200, 5, 10, out), 0);
     CHECK_EQ_INT(count_fds(), fds);
     FILE *f = fopen(out, "r");
     char j[1024] = "";
@@ -443,7 +449,7 @@ TEST(floor_push_measures_and_cleans_up)
     unlink(out);
     rmdir(dir);
     /* a directory that does not exist: an error naming it */
-    CHECK_EQ_INT(run_push("/nonexistent-floor-dir", 10, 2, 5, NULL), 1);
+    CHECK_EQ_INT(floor_push_run("/nonexistent-floor-dir", 10, 2, 5, NULL), 1);
 }
 
 TEST_MAIN()
