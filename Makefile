@@ -172,10 +172,28 @@ LOADGEN_SRC := bench/loadgen.c bench/lg.c bench/hist.c src/base/buf.c src/base/m
 build/release/bench/loadgen: $(LOADGEN_SRC) bench/lg.h bench/hist.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -Isrc -o $@ $(LOADGEN_SRC) -lm
+# The floor program (bench/ref/floor*.c): what the kernel alone costs, for the ratios of
+# mutations, push-latency, fanout and http-query. Its io_uring mode needs liburing-dev
+# (tools/deps.sh installs it); without it the program builds with the other modes and says so
+# when asked for io_uring.
+FLOOR_SRC := bench/ref/floor.c bench/ref/floor_srv.c bench/ref/floor_push.c bench/ref/floor_wal.c \
+             bench/hist.c \
+             src/base/buf.c src/base/mem.c src/base/base64.c
+HAVE_LIBURING := $(shell pkg-config --exists liburing 2>/dev/null && echo 1)
+FLOOR_CFLAGS := $(if $(HAVE_LIBURING),-DHAVE_LIBURING)
+FLOOR_LIBS := $(if $(HAVE_LIBURING),-luring) -lcrypto -lpthread -lm
+build/release/bench/floor: $(FLOOR_SRC) bench/ref/floor.h bench/hist.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) $(FLOOR_CFLAGS) -Isrc -o $@ $(FLOOR_SRC) $(FLOOR_LIBS)
+# its unit test includes floor_srv.c and floor_push.c, so it needs the same switches
+$(BUILD)/tests/test_bench_floor: $(filter bench/%,$(FLOOR_SRC)) bench/ref/floor.h bench/hist.h
+$(BUILD)/tests/test_bench_floor: private CFLAGS += $(FLOOR_CFLAGS)
+$(BUILD)/tests/test_bench_floor: private LDLIBS += $(FLOOR_LIBS)
 bench: deps
-	@$(MAKE) --no-print-directory SANITIZE= build/release/vireo build/release/bench/loadgen
-	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen DURABILITY=$(DURABILITY) \
-	 bench/run.sh $(SCENARIO)
+	@$(MAKE) --no-print-directory SANITIZE= build/release/vireo build/release/bench/loadgen \
+	 build/release/bench/floor
+	@VIREO=build/release/vireo LOADGEN=build/release/bench/loadgen FLOOR=build/release/bench/floor \
+	 DURABILITY=$(DURABILITY) bench/run.sh $(SCENARIO)
 
 # `make demo PORT=9000` for another port.
 demo: all
@@ -190,6 +208,6 @@ clean:
 	rm -rf build vireo
 
 format:
-	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c)
+	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c bench/ref/*.c)
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/cli/main.d

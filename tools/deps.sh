@@ -2,7 +2,8 @@
 # tools/deps.sh: installs what a fresh Debian 12 machine lacks to build and run Vireo (`make deps`,
 # which `make` and `make demo` run) or, with --test, also to test it (`make test-deps`, which
 # `make test` runs). Does nothing when everything is present. The npm packages are the Makefile's
-# `npm-deps`, not this script's.
+# `npm-deps`, not this script's. (liburing-dev is for the benchmarks' floor program,
+# bench/ref/floor.c, whose io_uring mode `make bench` measures.)
 #
 #   tools/deps.sh [--test] [--dry-run]
 #     --test     also clang (fuzz targets), chromium (browser tests), the sqlite3 shell, and a
@@ -23,7 +24,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev
-            libjansson-dev libcurl4-openssl-dev"
+            libjansson-dev libcurl4-openssl-dev liburing-dev"
 TEST_PKGS="clang chromium sqlite3"
 NODE_MIN=20
 NODE_LOCAL=build/node
