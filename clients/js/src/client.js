@@ -146,6 +146,9 @@ export class VireoClient {
         this._ready = false; // `connected` received on the current socket
         this._closed = false;
         this._listeners = new Set();
+        this._pendingListeners = new Set();
+        this._pendingNotifyQueued = false;
+        this._pendingSnapshot = null; // pendingMutations()'s array until the list changes
         this._hasEverConnected = false;
         this._connectionCount = 0;
         this._initAuth(options);
@@ -196,6 +199,44 @@ export class VireoClient {
     onConnectionChange(listener) {
         this._listeners.add(listener);
         return () => this._listeners.delete(listener);
+    }
+
+    /**
+     * The mutations not yet settled (the offline queue, those in flight, and those restored from
+     * the persisted queue after a reload), in call order: [{name, args, idempotencyKey,
+     * createdAt, restored}]. The same array while the list is unchanged.
+     */
+    pendingMutations() {
+        if (this._pendingSnapshot) return this._pendingSnapshot;
+        const out = [];
+        for (const r of this._requests.values()) {
+            if (r.kind !== "mutation") continue;
+            out.push(Object.freeze({ name: r.path, args: decodeValue(r.args), idempotencyKey: r.idempotencyKey,
+                                     createdAt: r.createdAt, restored: !!r.restored }));
+        }
+        return (this._pendingSnapshot = Object.freeze(out));
+    }
+
+    /** Calls `listener()` (once per tick at most) when pendingMutations() changes. */
+    onPendingMutationsChange(listener) {
+        this._pendingListeners.add(listener);
+        return () => this._pendingListeners.delete(listener);
+    }
+
+    _pendingChanged() {
+        this._pendingSnapshot = null;
+        if (this._pendingNotifyQueued || !this._pendingListeners.size) return;
+        this._pendingNotifyQueued = true;
+        queueMicrotask(() => {
+            this._pendingNotifyQueued = false;
+            for (const l of [...this._pendingListeners]) {
+                try {
+                    l();
+                } catch (e) {
+                    reportError("pending-mutations listener threw", e);
+                }
+            }
+        });
     }
 
     static makeKey(name, args) {
@@ -429,7 +470,10 @@ export class VireoClient {
             this._requests.set(req.requestId, req);
             if (kind === "mutation") this._boundOfflineQueue();
             if (this._ready && !this._auth.holding) this._send(req);
-            if (kind === "mutation") this._schedulePersist();
+            if (kind === "mutation") {
+                this._schedulePersist();
+                this._pendingChanged();
+            }
         });
     }
 
@@ -519,7 +563,10 @@ export class VireoClient {
             for (const k of this.queryStore.optimistic.recompute(new Set([req.requestId])))
                 this._notifyKey(k);
         }
-        if (req.kind === "mutation") this._schedulePersist();
+        if (req.kind === "mutation") {
+            this._schedulePersist();
+            this._pendingChanged();
+        }
         if (err) req.reject(err);
         else req.resolve(req.value);
     }
@@ -1043,11 +1090,11 @@ export class VireoClient {
     // session), so one that committed before its answer was lost is not applied twice.
 
     _initPersistence(options) {
-        this._persist = normalizePersistence(options.persistence, this.url);
-        this.maxCacheAge = options.maxCacheAge ?? DEFAULT_MAX_CACHE_AGE_MS;
-        if (!(this.maxCacheAge >= 0)) throw new TypeError("maxCacheAge must be a number >= 0 (ms)");
         this.maxCacheEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
         if (!(this.maxCacheEntries >= 0)) throw new TypeError("maxCacheEntries must be a number >= 0");
+        this._persist = normalizePersistence(options.persistence, this.url, this.maxCacheEntries);
+        this.maxCacheAge = options.maxCacheAge ?? DEFAULT_MAX_CACHE_AGE_MS;
+        if (!(this.maxCacheAge >= 0)) throw new TypeError("maxCacheAge must be a number >= 0 (ms)");
         this.schemaVersion = options.schemaVersion ?? null;
         this.maxOfflineQueue = options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE;
         if (!(this.maxOfflineQueue >= 1)) throw new TypeError("maxOfflineQueue must be a number >= 1");
@@ -1079,7 +1126,7 @@ export class VireoClient {
     }
 
     async _load() {
-        const raw = await this._persist.load();
+        const raw = await this._persist.load({ schemaVersion: this.schemaVersion });
         if (this._closed) return;
         const st = checkLoadedState(raw, { schemaVersion: this.schemaVersion, maxCacheAge: this.maxCacheAge });
         if (!st) {
@@ -1114,6 +1161,7 @@ export class VireoClient {
             const rest = [...this._requests.values()];
             this._requests.clear();
             for (const r of [...restored, ...rest]) this._requests.set(r.requestId, r);
+            this._pendingChanged();
             this._boundOfflineQueue();
         }
     }
@@ -1235,9 +1283,11 @@ export class VireoClient {
         for (const req of [...this._requests.values()]) this._settle(req, err);
         for (const reject of [...this._oneShots]) reject(err);
         this._oneShots.clear();
-        if (this._persist && this._loaded) {
+        if (this._persist) {
             clearTimeout(this._persistTimer);
-            this._save();
+            // the last save, then the adapter lets go (the built-in one: its queue's lock)
+            const last = this._loaded ? this._save() : this._initPromise ?? Promise.resolve();
+            last.then(() => this._persist.close?.()).catch(() => {});
         }
     }
 

@@ -46,6 +46,17 @@ export interface ConnectionState {
     offlineQueueLength: number;
 }
 
+/** One of client.pendingMutations(): a mutation not settled yet. */
+export interface PendingMutation {
+    name: string;
+    args: Args;
+    idempotencyKey: string;
+    /** ms since the epoch, when it was called. */
+    createdAt: number;
+    /** Restored from the persisted offline queue after a reload (its promise died with the page). */
+    restored: boolean;
+}
+
 /**
  * Where `persistence` keeps the cache and the offline queue: `load` returns what `save` last
  * stored (or null/undefined), `clear` removes it. The state is a plain JSON-safe object; treat it
@@ -359,6 +370,12 @@ export class VireoClient {
 
     /** Convex's shape, plus `state` and `offlineQueueLength`. */
     connectionState(): ConnectionState;
+
+    /** The mutations not settled yet (queued offline, in flight, restored), in call order; the
+     * same array while the list is unchanged. */
+    pendingMutations(): readonly PendingMutation[];
+    /** `listener()` after pendingMutations() changed (at most once per tick). */
+    onPendingMutationsChange(listener: () => void): () => void;
 
     /** With `persistence`: loads the cache and the offline queue, then connects (same promise on
      * later calls). Without: resolves at once. Never rejects (a load failure is logged). */
