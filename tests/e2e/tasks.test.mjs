@@ -274,6 +274,45 @@ test("two tabs offline each queue a write; both reload; each write is applied ex
     await b.close();
 });
 
+test("queues of closed tabs: one new tab adopts one and replays the others in their sessions, each once", { timeout: 90000 }, async () => {
+    const base = await serverTasks();
+    const a = await openTab();
+    const b = await openTab();
+    const c = await openTab();
+    await showsTasks(c, base);
+    await stopVireo();
+    for (const p of [a, b, c]) await until(p, () => document.querySelector("#status")?.dataset.state !== "connected", null, "offline");
+    await add(a, "queued in A");
+    await add(b, "queued in B");
+    await add(c, "queued in C");
+    for (const p of [a, b, c]) await flush(p);
+    const sessions = await Promise.all([a, b, c].map((p) => p.evaluate(() => window.vireo.sessionId)));
+    await a.close();
+    await b.close();
+    await c.close();
+
+    await startVireo();
+    const d = await openTab(); // one tab for three queues
+    const want = [...base, "queued in A", "queued in B", "queued in C"];
+    await waitFor(async () => (await serverTasks()).length >= want.length, { timeout: 20000, what: "the three writes on the server" });
+    await showsTasks(d, want);
+    assert.ok(sessions.includes(await d.evaluate(() => window.vireo.sessionId)), "the tab resumed one queue's session");
+    await waitFor(() => d.evaluate(() => window.vireo._drainers.size === 0 && window.vireo.pendingMutations().length === 0),
+                  { timeout: 15000, what: "the replaying clients to finish" });
+    await d.waitForTimeout(300);
+    assert.deepEqual(await serverTasks(), want, "each applied exactly once");
+    const left = await d.evaluate(() => new Promise((resolve) => {
+        const req = indexedDB.open("vireo-client");
+        req.onsuccess = () => {
+            const r = req.result.transaction("state").objectStore("state").getAllKeys();
+            r.onsuccess = () => resolve(r.result.filter((k) => String(k).includes("#queue#")));
+        };
+    }));
+    assert.deepEqual(left, [], "no queue left in IndexedDB");
+    assert.deepEqual(d.errors, []);
+    await d.close();
+});
+
 test("the SSR page: the data is in the server's HTML; it hydrates without a loading state and goes live", { timeout: 60000 }, async () => {
     const res = await fetch(`${ssrUrl}/ssr`);
     assert.equal(res.status, 200);

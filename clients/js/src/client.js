@@ -111,6 +111,7 @@ export class VireoClient {
      */
     constructor(url, options = {}) {
         this.url = syncUrl(url);
+        this._options = options; // for the clients that replay other tabs' queues (_drainOrphans)
         const WS = options.WebSocket ?? globalThis.WebSocket;
         if (typeof WS !== "function")
             throw new TypeError(
@@ -640,6 +641,7 @@ export class VireoClient {
         this._hasEverConnected = true;
         this._connectionCount++;
         this._onConnectedAuth();
+        if (this._loaded) this._drainOrphans(); // a tab closed since: its queue may be free now
         // The whole live query set, with the hashes of the results held (entries whose last
         // subscriber left are dropped here rather than removed on the server).
         this._flushQueued = false;
@@ -1101,6 +1103,8 @@ export class VireoClient {
         this.persistDelayMs = options.persistDelayMs ?? 100;
         this._onOfflineResult = options.onOfflineMutationResult ?? null;
         this._explicitSession = options.sessionId !== undefined;
+        this._draining = false;
+        this._drainers = new Set(); // [client, adapter] replaying other tabs' queues
         this._initPromise = null;
         this._persistTimer = null;
         this._saveChain = Promise.resolve();
@@ -1120,7 +1124,9 @@ export class VireoClient {
             this._loaded = true;
         }).catch((e) => reportError("could not load the persisted cache", e))
             .then(() => {
-                if (!this._closed) this._conn.start();
+                if (this._closed) return;
+                this._conn.start();
+                this._drainOrphans();
             });
         return this._initPromise;
     }
@@ -1164,6 +1170,57 @@ export class VireoClient {
             this._pendingChanged();
             this._boundOfflineQueue();
         }
+    }
+
+    // Other tabs' offline queues left behind (their tab closed and no loading tab adopted them;
+    // a tab adopts one in init). A mutation's idempotency key is scoped to its session, so each
+    // queue is replayed by a client of its own that resumes that session (same URL, options and
+    // token; results go to onOfflineMutationResult), which ends, and removes the queue, once
+    // every mutation is settled. Only adapters that can tell a live tab's queue from an orphan
+    // (claimOrphan: the built-in one, with Web Locks) do this.
+    async _drainOrphans() {
+        if (this._draining || this._closed || typeof this._persist?.claimOrphan !== "function") return;
+        this._draining = true;
+        try {
+            for (;;) {
+                if (this._closed) return;
+                const adapter = await this._persist.claimOrphan({ schemaVersion: this.schemaVersion });
+                if (!adapter) return;
+                if (this._closed) {
+                    adapter.close?.();
+                    return;
+                }
+                this._startDrainer(adapter);
+            }
+        } catch (e) {
+            reportError("could not adopt another tab's offline queue", e);
+        } finally {
+            this._draining = false;
+        }
+    }
+
+    _startDrainer(adapter) {
+        const o = this._options;
+        const d = new VireoClient(this.url, {
+            WebSocket: o.WebSocket, backoff: o.backoff, heartbeatIntervalMs: o.heartbeatIntervalMs,
+            requestTimeoutMs: o.requestTimeoutMs, healthyAfterMs: o.healthyAfterMs,
+            maxMessageBytes: o.maxMessageBytes, clientVersion: this.clientVersion, random: o.random,
+            schemaVersion: this.schemaVersion, maxOfflineQueue: this.maxOfflineQueue,
+            persistence: adapter, persistDelayMs: this.persistDelayMs,
+            onOfflineMutationResult: this._onOfflineResult ?? undefined,
+        });
+        const entry = [d, adapter];
+        this._drainers.add(entry);
+        if (this._auth.token !== null) d.setAuthToken(this._auth.token);
+        let off = null;
+        const finish = () => {
+            if (d._closed || !d._loaded || d.pendingMutations().length) return;
+            off?.();
+            this._drainers.delete(entry);
+            d.close(); // saves the empty queue (the record is removed) and releases its lock
+        };
+        off = d.onPendingMutationsChange(finish);
+        d.init().then(finish);
     }
 
     _offlineResult(m, value, error) {
@@ -1279,6 +1336,11 @@ export class VireoClient {
         this._held = null;
         this._auth.close();
         this._conn.close();
+        for (const [d, adapter] of this._drainers) {
+            adapter.close?.(); // first: what is left stays in the store for the next tab
+            d.close();
+        }
+        this._drainers.clear();
         const err = this._closedError();
         for (const req of [...this._requests.values()]) this._settle(req, err);
         for (const reject of [...this._oneShots]) reject(err);

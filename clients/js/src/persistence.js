@@ -126,11 +126,33 @@ export function createIndexedDbPersistence(options = {}) {
                 release?.();
                 continue;
             }
-            releaseOwn();
-            own = { sessionId, release };
-            return v;
+            return { sessionId, release, v };
         }
         return null;
+    };
+
+    // An adapter for one claimed queue, for the client that replays it in its session: it loads
+    // the queue (no cache), saves only the queue (deleted once empty), and lets go in close().
+    const queueAdapter = ({ sessionId, release, v }) => {
+        const k = slotPrefix + sessionId;
+        let held = true;
+        return {
+            load: async () => ({ format: PERSIST_FORMAT, schemaVersion: v.schemaVersion ?? null, savedAt: v.savedAt,
+                                 ident: v.ident ?? null, queries: [], mutations: v.mutations,
+                                 sessionId, sessionSecret: v.sessionSecret ?? null }),
+            save: async (state) => {
+                if (!held) return;
+                const { s, done } = await store("readwrite");
+                if (state.mutations?.length) s.put({ ...v, savedAt: state.savedAt, sessionSecret: state.sessionSecret ?? null, mutations: state.mutations }, k);
+                else s.delete(k);
+                await done;
+            },
+            clear: () => (held ? remove(k) : Promise.resolve()),
+            close() {
+                held = false;
+                release?.();
+            },
+        };
     };
 
     return {
@@ -145,7 +167,9 @@ export function createIndexedDbPersistence(options = {}) {
                 await remove(key);
                 cache = undefined;
             }
-            const slot = await claimQueue(schemaVersion, checkSchema);
+            const claimed = await claimQueue(schemaVersion, checkSchema);
+            if (claimed) own = { sessionId: claimed.sessionId, release: claimed.release };
+            const slot = claimed?.v;
             if (!cache && !slot) return undefined;
             const base = cache ?? { format: PERSIST_FORMAT, schemaVersion: slot.schemaVersion ?? null,
                                     savedAt: slot.savedAt, ident: slot.ident ?? null, queries: [] };
@@ -180,6 +204,16 @@ export function createIndexedDbPersistence(options = {}) {
             s.delete(key);
             if (own) s.delete(slotPrefix + own.sessionId);
             await done;
+        },
+        /**
+         * Claims another queue whose tab is gone (with Web Locks only: without them a queue of a
+         * live client would look orphaned). Resolves with an adapter holding just that queue, for
+         * a client that replays it in its session (see VireoClient's drain), or null.
+         */
+        async claimOrphan(opts) {
+            if (!locks) return null;
+            const claimed = await claimQueue(opts?.schemaVersion ?? null, opts !== undefined && "schemaVersion" in opts);
+            return claimed ? queueAdapter(claimed) : null;
         },
         /** Gives up the queue's lock (the client is closed): another tab may adopt what is left. */
         close() {
