@@ -63,9 +63,14 @@ export interface PendingMutation {
  * as opaque. `persistence: true` uses createIndexedDbPersistence().
  */
 export interface PersistenceAdapter {
-    load(): Promise<PersistedState | null | undefined>;
+    /** `options.schemaVersion`: the client's (records of another may be dropped). */
+    load(options?: { schemaVersion: string | null }): Promise<PersistedState | null | undefined>;
     save(state: PersistedState): Promise<void>;
     clear(): Promise<void>;
+    /** Called after the last save of client.close(). */
+    close?(): void;
+    /** The built-in adapter's: claims another (closed) tab's queue, as an adapter holding only it. */
+    claimOrphan?(options?: { schemaVersion: string | null }): Promise<PersistenceAdapter | null>;
 }
 
 /** What a PersistenceAdapter stores (format 1). */
@@ -80,8 +85,15 @@ export interface PersistedState {
     mutations: { path: string; args: unknown; idempotencyKey: string; ident: string | null; createdAt: number }[];
 }
 
-/** The built-in IndexedDB adapter: record `key` (default: the client's sync URL) of database `dbName` ("vireo-client"). */
-export function createIndexedDbPersistence(options?: { dbName?: string; key?: string; indexedDB?: any }): PersistenceAdapter;
+/**
+ * The built-in IndexedDB adapter, shared safely by the tabs of an origin: the cache as record `key`
+ * (default: the client's sync URL) of database `dbName` ("vireo-client"), each session's offline
+ * queue as record `key#queue#<sessionId>`, owned under the Web Lock `vireo-queue:<dbName>:<key>:<sessionId>`
+ * (`locks`: navigator.locks by default; null: none, one client per store at a time).
+ */
+export function createIndexedDbPersistence(options?: {
+    dbName?: string; key?: string; indexedDB?: any; IDBKeyRange?: any; locks?: any | null; maxEntries?: number;
+}): PersistenceAdapter;
 
 /** Convex's OptimisticLocalStore: the local results an optimistic update reads and writes. */
 export class LocalStore {

@@ -133,7 +133,9 @@ export function TaskApp() {
             <Details id={picked} />
             <Summary />
             <Paged />
-            <p className="muted"><a href="/ssr">The server-rendered page</a></p>
+            {/* ssr.mjs serves /ssr (and sets __VIREO_URL__); `vireo dev` alone does not */}
+            {typeof window !== "undefined" && window.__VIREO_URL__ &&
+                <p className="muted"><a href="/ssr">The server-rendered page</a></p>}
         </main>
     );
 }
