@@ -841,10 +841,17 @@ export class VireoClient {
         req.responded = true;
         req.version = msg.version;
         this._schedulePersist(); // it committed: no longer to be replayed after a reload
-        if (kind === "action" || typeof msg.version !== "number" ||
+        // A client without live queries has nothing to wait for: the server sends no transition
+        // to a session with nothing to report (e.g. after a replay it had already applied).
+        if (kind === "action" || typeof msg.version !== "number" || !this._hasLiveQueries() ||
             (this.version !== null && this.version >= msg.version))
             this._settle(req);
         // else: settled by the transition that reaches msg.version
+    }
+
+    _hasLiveQueries() {
+        for (const e of this.queryStore.byId.values()) if (e.refCount > 0) return true;
+        return false;
     }
 
     _onServerError(msg, decode) {
