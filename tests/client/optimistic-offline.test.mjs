@@ -271,9 +271,9 @@ test("persistence: cache and offline queue survive a reload; cached results show
     assert.deepEqual(q.values.at(-1), ["a", "b"]);
     await c1.flushPersistence();
     a1.frozen = true;
+    const conn1b = await server.connection(); // c1's reconnect (never answered), cut short by close()
     c1.close();
     await Promise.allSettled(lost);
-    const conn1b = await server.connection(); // c1's reconnect, cut short by close()
     await conn1b.closedPromise;
 
     // page 2: the same store

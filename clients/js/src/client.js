@@ -641,7 +641,9 @@ export class VireoClient {
         this._hasEverConnected = true;
         this._connectionCount++;
         this._onConnectedAuth();
-        if (this._loaded) this._drainOrphans(); // a tab closed since: its queue may be free now
+        // Other tabs' queues left behind: replayed now that the server is reachable (not while
+        // offline: a tab that is still loading takes its own queue back first)
+        if (this._loaded) this._drainOrphans();
         // The whole live query set, with the hashes of the results held (entries whose last
         // subscriber left are dropped here rather than removed on the server).
         this._flushQueued = false;
@@ -1110,6 +1112,7 @@ export class VireoClient {
         this.persistDelayMs = options.persistDelayMs ?? 100;
         this._onOfflineResult = options.onOfflineMutationResult ?? null;
         this._explicitSession = options.sessionId !== undefined;
+        this._onPageHide = null;
         this._draining = false;
         this._drainers = new Set(); // [client, adapter] replaying other tabs' queues
         this._initPromise = null;
@@ -1127,13 +1130,19 @@ export class VireoClient {
     init() {
         if (this._initPromise) return this._initPromise;
         if (!this._persist) return (this._initPromise = Promise.resolve());
+        // in a page: what changed in the last persistDelayMs is written when the page goes away
+        // (best effort: the browser may end the page before IndexedDB commits)
+        if (typeof globalThis.addEventListener === "function" && typeof globalThis.document === "object") {
+            this._onPageHide = () => {
+                if (this._loaded && this._persistTimer) this.flushPersistence();
+            };
+            globalThis.addEventListener("pagehide", this._onPageHide);
+        }
         this._initPromise = this._load().finally(() => {
             this._loaded = true;
         }).catch((e) => reportError("could not load the persisted cache", e))
             .then(() => {
-                if (this._closed) return;
-                this._conn.start();
-                this._drainOrphans();
+                if (!this._closed) this._conn.start();
             });
         return this._initPromise;
     }
@@ -1180,7 +1189,7 @@ export class VireoClient {
     }
 
     // Other tabs' offline queues left behind (their tab closed and no loading tab adopted them;
-    // a tab adopts one in init). A mutation's idempotency key is scoped to its session, so each
+    // a tab adopts one in init), looked for on each `connected`. A mutation's idempotency key is scoped to its session, so each
     // queue is replayed by a client of its own that resumes that session (same URL, options and
     // token; results go to onOfflineMutationResult), which ends, and removes the queue, once
     // every mutation is settled. Only adapters that can tell a live tab's queue from an orphan
@@ -1353,6 +1362,7 @@ export class VireoClient {
         for (const reject of [...this._oneShots]) reject(err);
         this._oneShots.clear();
         if (this._persist) {
+            if (this._onPageHide) globalThis.removeEventListener("pagehide", this._onPageHide);
             clearTimeout(this._persistTimer);
             // the last save, then the adapter lets go (the built-in one: its queue's lock)
             const last = this._loaded ? this._save() : this._initPromise ?? Promise.resolve();

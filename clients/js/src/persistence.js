@@ -8,7 +8,8 @@
 //   client runs that session, which holds the Web Lock `vireo-queue:<dbName>:<key>:<sessionId>`
 //   while it lives. A loading tab adopts at most one queue whose lock is free (its tab is gone)
 //   and resumes that session, so the queue's idempotency keys stay in their scope: each queued
-//   write is replayed by exactly one tab, once. Without Web Locks (Node, insecure origins) every
+//   write is replayed by exactly one tab, once. A reloaded tab takes its own previous queue first
+//   (its session is in sessionStorage), waiting a little for the old page's lock to go. Without Web Locks (Node, insecure origins) every
 //   queue counts as free: one client per store at a time.
 // Invariant: what `load` returns is checked here (format, schemaVersion, ages) before the client
 // trusts any of it.
@@ -30,6 +31,47 @@ function idbDone(tx) {
         tx.onerror = tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
     });
 }
+
+// Takes the Web Lock `name`, waiting at most `ms` for its holder to let go; resolves with its
+// release function, or null.
+function waitLock(locks, name, ms) {
+    return new Promise((resolve) => {
+        const abort = typeof AbortController === "function" ? new AbortController() : null;
+        const timer = abort ? setTimeout(() => abort.abort(), ms) : null;
+        locks.request(name, abort ? { signal: abort.signal } : { ifAvailable: true }, (lock) => {
+            clearTimeout(timer);
+            if (!lock) {
+                resolve(null);
+                return undefined;
+            }
+            return new Promise((release) => resolve(release));
+        }).catch(() => resolve(null));
+    });
+}
+
+// The session whose queue this tab held before a reload (sessionStorage is the tab's own and
+// outlives a reload): its lock is being released by the page that just went away.
+function tabMemory(storage, name) {
+    return {
+        get() {
+            try {
+                return storage?.getItem(name) ?? null;
+            } catch {
+                return null;
+            }
+        },
+        set(sessionId) {
+            try {
+                storage?.setItem(name, sessionId);
+            } catch {
+                // storage refused (quota, privacy mode): only the wait after a reload is lost
+            }
+        },
+    };
+}
+
+/** How long a reloaded tab waits for its previous page's queue lock (ms). */
+export const RELOAD_LOCK_WAIT_MS = 3000;
 
 // Takes the Web Lock `name` if it is free and holds it until the returned function is called;
 // resolves with that function, or null when another holder has it.
@@ -73,6 +115,13 @@ export function createIndexedDbPersistence(options = {}) {
     const locks = options.locks === undefined ? globalThis.navigator?.locks ?? null : options.locks;
     const maxEntries = options.maxEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
     const lockName = (sessionId) => `vireo-queue:${dbName}:${key}:${sessionId}`;
+    let sessionStore = null;
+    try {
+        sessionStore = options.sessionStorage === undefined ? globalThis.sessionStorage ?? null : options.sessionStorage;
+    } catch {
+        // a page whose storage is blocked
+    }
+    const tab = tabMemory(sessionStore, `vireo-queue:${dbName}:${key}`);
     /** The queue this adapter owns: {sessionId, release} (release null without Web Locks). */
     let own = null;
     let dbPromise = null;
@@ -104,20 +153,23 @@ export function createIndexedDbPersistence(options = {}) {
         const previous = own?.sessionId ?? null;
         releaseOwn();
         own = { sessionId, release: locks ? await tryLock(locks, lockName(sessionId)) : null };
+        tab.set(sessionId);
         return previous;
     };
 
     // Claims one queue whose owner is gone (its lock is free), oldest first; drops the free ones
     // that are empty or of another schemaVersion. Returns the claimed record or null.
-    const claimQueue = async (schemaVersion, checkSchema) => {
+    // `mine`: the session of this tab's page before a reload, tried first, its lock awaited.
+    const claimQueue = async (schemaVersion, checkSchema, mine = null) => {
         const { s } = await store("readonly");
         const range = IDBKeyRangeOf(options).bound(slotPrefix, `${slotPrefix}\uffff`);
         const [keys, values] = await Promise.all([idbRequest(s.getAllKeys(range)), idbRequest(s.getAll(range))]);
-        const slots = values.map((v, i) => ({ k: keys[i], v }))
-            .sort((a, b) => (a.v?.savedAt ?? 0) - (b.v?.savedAt ?? 0));
-        for (const { k, v } of slots) {
-            const sessionId = String(k).slice(slotPrefix.length);
-            const release = locks ? await tryLock(locks, lockName(sessionId)) : null;
+        const slots = values.map((v, i) => ({ k: keys[i], v, id: String(keys[i]).slice(slotPrefix.length) }))
+            .sort((a, b) => (b.id === mine) - (a.id === mine) || (a.v?.savedAt ?? 0) - (b.v?.savedAt ?? 0));
+        for (const { k, v, id: sessionId } of slots) {
+            const release = !locks ? null : sessionId === mine
+                ? await waitLock(locks, lockName(sessionId), RELOAD_LOCK_WAIT_MS)
+                : await tryLock(locks, lockName(sessionId));
             if (locks && !release) continue; // its tab is alive: its queue is its own
             const usable = v && Array.isArray(v.mutations) && v.mutations.length > 0 &&
                 (!checkSchema || (v.schemaVersion ?? null) === schemaVersion);
@@ -167,8 +219,11 @@ export function createIndexedDbPersistence(options = {}) {
                 await remove(key);
                 cache = undefined;
             }
-            const claimed = await claimQueue(schemaVersion, checkSchema);
-            if (claimed) own = { sessionId: claimed.sessionId, release: claimed.release };
+            const claimed = await claimQueue(schemaVersion, checkSchema, tab.get());
+            if (claimed) {
+                own = { sessionId: claimed.sessionId, release: claimed.release };
+                tab.set(claimed.sessionId);
+            }
             const slot = claimed?.v;
             if (!cache && !slot) return undefined;
             const base = cache ?? { format: PERSIST_FORMAT, schemaVersion: slot.schemaVersion ?? null,
