@@ -327,13 +327,16 @@ test("the SSR page: the data is in the server's HTML; it hydrates without a load
     page.on("console", (m) => {
         if (m.type() === "error") page.errors.push(`console: ${m.text()}`);
     });
-    // the number of rows each time the list changes, from the first parse on
+    // the number of rows once the server's HTML is parsed (before the page's module script runs),
+    // then each time the list changes
     await page.addInitScript(() => {
         window.__counts = [];
-        new MutationObserver(() => {
-            const ul = document.querySelector("#tasks");
-            if (ul) window.__counts.push(ul.children.length);
-        }).observe(document, { childList: true, subtree: true });
+        document.addEventListener("readystatechange", () => {
+            if (document.readyState !== "interactive") return;
+            const count = () => window.__counts.push(document.querySelector("#tasks")?.children.length ?? 0);
+            count();
+            new MutationObserver(count).observe(document.body, { childList: true, subtree: true });
+        });
     });
     await page.goto(`${ssrUrl}/ssr`);
     await until(page, () => window.__hydrated && document.querySelector("#status")?.dataset.state === "connected", null, "hydrated and connected");
