@@ -13,6 +13,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { VireoClient, createIndexedDbPersistence, QueryStore } from "../../clients/js/src/index.js";
+import { MAX_QUEUE_REPLAYERS } from "../../clients/js/src/client.js";
 import { startServer, tempDir, assertAppLoaded, waitFor, sleep } from "../integration/helpers.mjs";
 
 /** Exclusive locks by name, per tab; `kill(tab)` drops a tab's locks as a closed page does. */
@@ -205,4 +206,48 @@ test("two dead tabs' queues: one new tab adopts one and replays the other in its
     await c.flushPersistence();
     assert.deepEqual((await keysOf(dbName)).filter((k) => k.includes("#queue#")), [], "no queue left");
     assert.deepEqual([...locks.held.values()], ["C"], "the replaying client let go of its lock; C holds its session's");
+});
+
+test("many dead tabs' queues: replayed by at most MAX_QUEUE_REPLAYERS clients at once, each write once", { timeout: 40000 }, async (t) => {
+    const srv = await startServer(tempDir("sync"));
+    t.after(() => srv.stop());
+    await assertAppLoaded(srv);
+    const dbName = `tabs-many-${Math.random()}`;
+    const locks = new Locks();
+    const make = (id, url, opts = {}) => new VireoClient(url, {
+        WebSocket, backoff: { baseMs: 30, maxMs: 200 }, requestTimeoutMs: 15000, persistDelayMs: 10,
+        persistence: createIndexedDbPersistence({ dbName, key: "many", locks: locks.tab(id) }), ...opts,
+    });
+    const n = 7;
+    // n tabs open at once that never reach the server, each with a write queued; then they die
+    // (no close(): a page that goes away keeps its queue)
+    const tabs = [];
+    for (let i = 0; i < n; i++) {
+        const c = make(`T${i}`, "http://127.0.0.1:1");
+        await c.init(); // all alive: none adopts another's queue
+        tabs.push(c);
+    }
+    for (const [i, c] of tabs.entries()) {
+        c.mutation("messages:send", { channel: "#many", author: "t", body: `w${i}` }).catch(() => {});
+        await c.flushPersistence();
+    }
+    for (const [i, c] of tabs.entries()) {
+        c._conn.close();
+        locks.kill(`T${i}`);
+    }
+    assert.equal((await keysOf(dbName)).filter((k) => k.includes("#queue#")).length, n, "one queue per tab");
+    const results = [];
+    const c = make("C", srv.url, { onOfflineMutationResult: (r) => results.push(r) });
+    t.after(() => c.close());
+    let most = 0;
+    const poll = setInterval(() => (most = Math.max(most, c._drainers.size)), 2);
+    t.after(() => clearInterval(poll));
+    await c.init();
+    await waitFor(() => results.length === n, { what: `${n} replays`, timeout: 20000 });
+    clearInterval(poll);
+    assert.equal(most, MAX_QUEUE_REPLAYERS, `replaying clients at once: ${most} (${n - 1} queues to replay)`);
+    assert.deepEqual(results.filter((r) => r.error), []);
+    const bodies = await srv.value("query", "messages:bodies", { channel: "#many" });
+    assert.deepEqual([...bodies].sort(), Array.from({ length: n }, (_, i) => `w${i}`).sort());
+    await waitFor(async () => (await keysOf(dbName)).every((k) => !k.includes("#queue#")), { what: "no queue left" });
 });

@@ -29,6 +29,8 @@ const HELD = Symbol("held for fetchToken"); // a request's identity while setAut
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_OFFLINE_QUEUE = 1000;
 const HOLD_MS = 50; // longest a transition waits for the answer of an optimistic mutation
+/** Most clients replaying other tabs' queues at once (each has its own socket); more wait. */
+export const MAX_QUEUE_REPLAYERS = 4;
 
 /** Turns the server base URL (http/https) or a ws/wss URL into the sync endpoint URL. */
 export function syncUrl(url) {
@@ -1199,7 +1201,7 @@ export class VireoClient {
         this._draining = true;
         try {
             for (;;) {
-                if (this._closed) return;
+                if (this._closed || this._drainers.size >= MAX_QUEUE_REPLAYERS) return;
                 const adapter = await this._persist.claimOrphan({ schemaVersion: this.schemaVersion });
                 if (!adapter) return;
                 if (this._closed) {
@@ -1234,6 +1236,7 @@ export class VireoClient {
             off?.();
             this._drainers.delete(entry);
             d.close(); // saves the empty queue (the record is removed) and releases its lock
+            if (this._ready) this._drainOrphans(); // the ones that waited for a free place
         };
         off = d.onPendingMutationsChange(finish);
         d.init().then(finish);
