@@ -93,6 +93,8 @@ export interface PersistedState {
  */
 export function createIndexedDbPersistence(options?: {
     dbName?: string; key?: string; indexedDB?: any; IDBKeyRange?: any; locks?: any | null; maxEntries?: number;
+    /** Where a tab remembers its queue's session across a reload (default: sessionStorage). */
+    sessionStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void } | null;
 }): PersistenceAdapter;
 
 /** Convex's OptimisticLocalStore: the local results an optimistic update reads and writes. */
