@@ -38,7 +38,7 @@ CLIENT_JS := $(sort $(wildcard clients/js/src/*.js))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps test-deps npm-deps demo demo-convex test test-suites test-unit test-asan \
+.PHONY: all deps test-deps npm-deps demo demo-convex demo-tasks test test-suites test-unit test-asan \
         test-crash fuzz bench clean format
 
 all: deps $(BUILD)/vireo
@@ -203,6 +203,15 @@ demo: all
 demo-convex: all
 	node examples/convex-chat/build.mjs
 	./vireo dev examples/convex-chat --port $(PORT)
+
+# examples/tasks (examples/tasks/README.md): the page and the SSR render bundled by esbuild, then
+# `vireo dev` on PORT and the example's SSR server (node:http) on SSR_PORT, both stopped together.
+SSR_PORT ?= 3000
+demo-tasks: all
+	node examples/tasks/build.mjs
+	./vireo dev examples/tasks --port $(PORT) & vireo_pid=$$!; \
+	trap 'kill $$vireo_pid' EXIT INT TERM; \
+	node examples/tasks/ssr.mjs --vireo http://127.0.0.1:$(PORT) --port $(SSR_PORT)
 
 clean:
 	rm -rf build vireo

@@ -271,9 +271,9 @@ test("persistence: cache and offline queue survive a reload; cached results show
     assert.deepEqual(q.values.at(-1), ["a", "b"]);
     await c1.flushPersistence();
     a1.frozen = true;
+    const conn1b = await server.connection(); // c1's reconnect (never answered), cut short by close()
     c1.close();
     await Promise.allSettled(lost);
-    const conn1b = await server.connection(); // c1's reconnect, cut short by close()
     await conn1b.closedPromise;
 
     // page 2: the same store
@@ -390,4 +390,30 @@ test("a change of identity drops the previous identity's offline queue and cache
     assert.equal(m.state.ident, "test|bob");
     assert.deepEqual(m.state.mutations, []);
     assert.deepEqual(m.state.queries, []);
+});
+
+test("a client without live queries settles a mutation on its answer (no transition comes), one with queries waits for it", async (t) => {
+    const { server, client } = await setup(t);
+    const conn = await server.connection();
+    await conn.handshake();
+    const p = client.mutation("items:add", { item: "x" });
+    const m = await conn.next("mutation");
+    // e.g. a replay the server had applied before: it answers with the first call's version and
+    // sends no transition to a session that has nothing to report
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: "done", version: 7 });
+    assert.equal(await p, "done");
+
+    const values = [];
+    client.subscribe("items:list", {}, (v) => values.push(v));
+    const add = await conn.next("modifyQuerySet");
+    const p2 = client.mutation("items:add", { item: "y" });
+    const m2 = await conn.next("mutation");
+    conn.send({ type: "mutationResponse", requestId: m2.requestId, success: true, value: "later", version: 9 });
+    let settled = false;
+    p2.then(() => (settled = true));
+    await sleep(30);
+    assert.equal(settled, false, "with a live query: read-your-writes, the transition first");
+    conn.transition(7, 9, [{ type: "QueryUpdated", queryId: add.add[0].queryId, value: ["y"], hash: "h9" }]);
+    assert.equal(await p2, "later");
+    assert.deepEqual(values, [["y"]]);
 });

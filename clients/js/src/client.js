@@ -29,6 +29,8 @@ const HELD = Symbol("held for fetchToken"); // a request's identity while setAut
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_OFFLINE_QUEUE = 1000;
 const HOLD_MS = 50; // longest a transition waits for the answer of an optimistic mutation
+/** Most clients replaying other tabs' queues at once (each has its own socket); more wait. */
+export const MAX_QUEUE_REPLAYERS = 4;
 
 /** Turns the server base URL (http/https) or a ws/wss URL into the sync endpoint URL. */
 export function syncUrl(url) {
@@ -111,6 +113,7 @@ export class VireoClient {
      */
     constructor(url, options = {}) {
         this.url = syncUrl(url);
+        this._options = options; // for the clients that replay other tabs' queues (_drainOrphans)
         const WS = options.WebSocket ?? globalThis.WebSocket;
         if (typeof WS !== "function")
             throw new TypeError(
@@ -146,6 +149,9 @@ export class VireoClient {
         this._ready = false; // `connected` received on the current socket
         this._closed = false;
         this._listeners = new Set();
+        this._pendingListeners = new Set();
+        this._pendingNotifyQueued = false;
+        this._pendingSnapshot = null; // pendingMutations()'s array until the list changes
         this._hasEverConnected = false;
         this._connectionCount = 0;
         this._initAuth(options);
@@ -196,6 +202,44 @@ export class VireoClient {
     onConnectionChange(listener) {
         this._listeners.add(listener);
         return () => this._listeners.delete(listener);
+    }
+
+    /**
+     * The mutations not yet settled (the offline queue, those in flight, and those restored from
+     * the persisted queue after a reload), in call order: [{name, args, idempotencyKey,
+     * createdAt, restored}]. The same array while the list is unchanged.
+     */
+    pendingMutations() {
+        if (this._pendingSnapshot) return this._pendingSnapshot;
+        const out = [];
+        for (const r of this._requests.values()) {
+            if (r.kind !== "mutation") continue;
+            out.push(Object.freeze({ name: r.path, args: decodeValue(r.args), idempotencyKey: r.idempotencyKey,
+                                     createdAt: r.createdAt, restored: !!r.restored }));
+        }
+        return (this._pendingSnapshot = Object.freeze(out));
+    }
+
+    /** Calls `listener()` (once per tick at most) when pendingMutations() changes. */
+    onPendingMutationsChange(listener) {
+        this._pendingListeners.add(listener);
+        return () => this._pendingListeners.delete(listener);
+    }
+
+    _pendingChanged() {
+        this._pendingSnapshot = null;
+        if (this._pendingNotifyQueued || !this._pendingListeners.size) return;
+        this._pendingNotifyQueued = true;
+        queueMicrotask(() => {
+            this._pendingNotifyQueued = false;
+            for (const l of [...this._pendingListeners]) {
+                try {
+                    l();
+                } catch (e) {
+                    reportError("pending-mutations listener threw", e);
+                }
+            }
+        });
     }
 
     static makeKey(name, args) {
@@ -429,7 +473,10 @@ export class VireoClient {
             this._requests.set(req.requestId, req);
             if (kind === "mutation") this._boundOfflineQueue();
             if (this._ready && !this._auth.holding) this._send(req);
-            if (kind === "mutation") this._schedulePersist();
+            if (kind === "mutation") {
+                this._schedulePersist();
+                this._pendingChanged();
+            }
         });
     }
 
@@ -519,7 +566,10 @@ export class VireoClient {
             for (const k of this.queryStore.optimistic.recompute(new Set([req.requestId])))
                 this._notifyKey(k);
         }
-        if (req.kind === "mutation") this._schedulePersist();
+        if (req.kind === "mutation") {
+            this._schedulePersist();
+            this._pendingChanged();
+        }
         if (err) req.reject(err);
         else req.resolve(req.value);
     }
@@ -593,6 +643,9 @@ export class VireoClient {
         this._hasEverConnected = true;
         this._connectionCount++;
         this._onConnectedAuth();
+        // Other tabs' queues left behind: replayed now that the server is reachable (not while
+        // offline: a tab that is still loading takes its own queue back first)
+        if (this._loaded) this._drainOrphans();
         // The whole live query set, with the hashes of the results held (entries whose last
         // subscriber left are dropped here rather than removed on the server).
         this._flushQueued = false;
@@ -792,10 +845,17 @@ export class VireoClient {
         req.responded = true;
         req.version = msg.version;
         this._schedulePersist(); // it committed: no longer to be replayed after a reload
-        if (kind === "action" || typeof msg.version !== "number" ||
+        // A client without live queries has nothing to wait for: the server sends no transition
+        // to a session with nothing to report (e.g. after a replay it had already applied).
+        if (kind === "action" || typeof msg.version !== "number" || !this._hasLiveQueries() ||
             (this.version !== null && this.version >= msg.version))
             this._settle(req);
         // else: settled by the transition that reaches msg.version
+    }
+
+    _hasLiveQueries() {
+        for (const e of this.queryStore.byId.values()) if (e.refCount > 0) return true;
+        return false;
     }
 
     _onServerError(msg, decode) {
@@ -1043,17 +1103,20 @@ export class VireoClient {
     // session), so one that committed before its answer was lost is not applied twice.
 
     _initPersistence(options) {
-        this._persist = normalizePersistence(options.persistence, this.url);
-        this.maxCacheAge = options.maxCacheAge ?? DEFAULT_MAX_CACHE_AGE_MS;
-        if (!(this.maxCacheAge >= 0)) throw new TypeError("maxCacheAge must be a number >= 0 (ms)");
         this.maxCacheEntries = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES;
         if (!(this.maxCacheEntries >= 0)) throw new TypeError("maxCacheEntries must be a number >= 0");
+        this._persist = normalizePersistence(options.persistence, this.url, this.maxCacheEntries);
+        this.maxCacheAge = options.maxCacheAge ?? DEFAULT_MAX_CACHE_AGE_MS;
+        if (!(this.maxCacheAge >= 0)) throw new TypeError("maxCacheAge must be a number >= 0 (ms)");
         this.schemaVersion = options.schemaVersion ?? null;
         this.maxOfflineQueue = options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE;
         if (!(this.maxOfflineQueue >= 1)) throw new TypeError("maxOfflineQueue must be a number >= 1");
         this.persistDelayMs = options.persistDelayMs ?? 100;
         this._onOfflineResult = options.onOfflineMutationResult ?? null;
         this._explicitSession = options.sessionId !== undefined;
+        this._onPageHide = null;
+        this._draining = false;
+        this._drainers = new Set(); // [client, adapter] replaying other tabs' queues
         this._initPromise = null;
         this._persistTimer = null;
         this._saveChain = Promise.resolve();
@@ -1069,6 +1132,14 @@ export class VireoClient {
     init() {
         if (this._initPromise) return this._initPromise;
         if (!this._persist) return (this._initPromise = Promise.resolve());
+        // in a page: what changed in the last persistDelayMs is written when the page goes away
+        // (best effort: the browser may end the page before IndexedDB commits)
+        if (typeof globalThis.addEventListener === "function" && typeof globalThis.document === "object") {
+            this._onPageHide = () => {
+                if (this._loaded && this._persistTimer) this.flushPersistence();
+            };
+            globalThis.addEventListener("pagehide", this._onPageHide);
+        }
         this._initPromise = this._load().finally(() => {
             this._loaded = true;
         }).catch((e) => reportError("could not load the persisted cache", e))
@@ -1079,7 +1150,7 @@ export class VireoClient {
     }
 
     async _load() {
-        const raw = await this._persist.load();
+        const raw = await this._persist.load({ schemaVersion: this.schemaVersion });
         if (this._closed) return;
         const st = checkLoadedState(raw, { schemaVersion: this.schemaVersion, maxCacheAge: this.maxCacheAge });
         if (!st) {
@@ -1114,8 +1185,61 @@ export class VireoClient {
             const rest = [...this._requests.values()];
             this._requests.clear();
             for (const r of [...restored, ...rest]) this._requests.set(r.requestId, r);
+            this._pendingChanged();
             this._boundOfflineQueue();
         }
+    }
+
+    // Other tabs' offline queues left behind (their tab closed and no loading tab adopted them;
+    // a tab adopts one in init), looked for on each `connected`. A mutation's idempotency key is scoped to its session, so each
+    // queue is replayed by a client of its own that resumes that session (same URL, options and
+    // token; results go to onOfflineMutationResult), which ends, and removes the queue, once
+    // every mutation is settled. Only adapters that can tell a live tab's queue from an orphan
+    // (claimOrphan: the built-in one, with Web Locks) do this.
+    async _drainOrphans() {
+        if (this._draining || this._closed || typeof this._persist?.claimOrphan !== "function") return;
+        this._draining = true;
+        try {
+            for (;;) {
+                if (this._closed || this._drainers.size >= MAX_QUEUE_REPLAYERS) return;
+                const adapter = await this._persist.claimOrphan({ schemaVersion: this.schemaVersion });
+                if (!adapter) return;
+                if (this._closed) {
+                    adapter.close?.();
+                    return;
+                }
+                this._startDrainer(adapter);
+            }
+        } catch (e) {
+            reportError("could not adopt another tab's offline queue", e);
+        } finally {
+            this._draining = false;
+        }
+    }
+
+    _startDrainer(adapter) {
+        const o = this._options;
+        const d = new VireoClient(this.url, {
+            WebSocket: o.WebSocket, backoff: o.backoff, heartbeatIntervalMs: o.heartbeatIntervalMs,
+            requestTimeoutMs: o.requestTimeoutMs, healthyAfterMs: o.healthyAfterMs,
+            maxMessageBytes: o.maxMessageBytes, clientVersion: this.clientVersion, random: o.random,
+            schemaVersion: this.schemaVersion, maxOfflineQueue: this.maxOfflineQueue,
+            persistence: adapter, persistDelayMs: this.persistDelayMs,
+            onOfflineMutationResult: this._onOfflineResult ?? undefined,
+        });
+        const entry = [d, adapter];
+        this._drainers.add(entry);
+        if (this._auth.token !== null) d.setAuthToken(this._auth.token);
+        let off = null;
+        const finish = () => {
+            if (d._closed || !d._loaded || d.pendingMutations().length) return;
+            off?.();
+            this._drainers.delete(entry);
+            d.close(); // saves the empty queue (the record is removed) and releases its lock
+            if (this._ready) this._drainOrphans(); // the ones that waited for a free place
+        };
+        off = d.onPendingMutationsChange(finish);
+        d.init().then(finish);
     }
 
     _offlineResult(m, value, error) {
@@ -1231,13 +1355,21 @@ export class VireoClient {
         this._held = null;
         this._auth.close();
         this._conn.close();
+        for (const [d, adapter] of this._drainers) {
+            adapter.close?.(); // first: what is left stays in the store for the next tab
+            d.close();
+        }
+        this._drainers.clear();
         const err = this._closedError();
         for (const req of [...this._requests.values()]) this._settle(req, err);
         for (const reject of [...this._oneShots]) reject(err);
         this._oneShots.clear();
-        if (this._persist && this._loaded) {
+        if (this._persist) {
+            if (this._onPageHide) globalThis.removeEventListener("pagehide", this._onPageHide);
             clearTimeout(this._persistTimer);
-            this._save();
+            // the last save, then the adapter lets go (the built-in one: its queue's lock)
+            const last = this._loaded ? this._save() : this._initPromise ?? Promise.resolve();
+            last.then(() => this._persist.close?.()).catch(() => {});
         }
     }
 

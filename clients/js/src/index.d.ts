@@ -46,15 +46,31 @@ export interface ConnectionState {
     offlineQueueLength: number;
 }
 
+/** One of client.pendingMutations(): a mutation not settled yet. */
+export interface PendingMutation {
+    name: string;
+    args: Args;
+    idempotencyKey: string;
+    /** ms since the epoch, when it was called. */
+    createdAt: number;
+    /** Restored from the persisted offline queue after a reload (its promise died with the page). */
+    restored: boolean;
+}
+
 /**
  * Where `persistence` keeps the cache and the offline queue: `load` returns what `save` last
  * stored (or null/undefined), `clear` removes it. The state is a plain JSON-safe object; treat it
  * as opaque. `persistence: true` uses createIndexedDbPersistence().
  */
 export interface PersistenceAdapter {
-    load(): Promise<PersistedState | null | undefined>;
+    /** `options.schemaVersion`: the client's (records of another may be dropped). */
+    load(options?: { schemaVersion: string | null }): Promise<PersistedState | null | undefined>;
     save(state: PersistedState): Promise<void>;
     clear(): Promise<void>;
+    /** Called after the last save of client.close(). */
+    close?(): void;
+    /** The built-in adapter's: claims another (closed) tab's queue, as an adapter holding only it. */
+    claimOrphan?(options?: { schemaVersion: string | null }): Promise<PersistenceAdapter | null>;
 }
 
 /** What a PersistenceAdapter stores (format 1). */
@@ -69,8 +85,17 @@ export interface PersistedState {
     mutations: { path: string; args: unknown; idempotencyKey: string; ident: string | null; createdAt: number }[];
 }
 
-/** The built-in IndexedDB adapter: record `key` (default: the client's sync URL) of database `dbName` ("vireo-client"). */
-export function createIndexedDbPersistence(options?: { dbName?: string; key?: string; indexedDB?: any }): PersistenceAdapter;
+/**
+ * The built-in IndexedDB adapter, shared safely by the tabs of an origin: the cache as record `key`
+ * (default: the client's sync URL) of database `dbName` ("vireo-client"), each session's offline
+ * queue as record `key#queue#<sessionId>`, owned under the Web Lock `vireo-queue:<dbName>:<key>:<sessionId>`
+ * (`locks`: navigator.locks by default; null: none, one client per store at a time).
+ */
+export function createIndexedDbPersistence(options?: {
+    dbName?: string; key?: string; indexedDB?: any; IDBKeyRange?: any; locks?: any | null; maxEntries?: number;
+    /** Where a tab remembers its queue's session across a reload (default: sessionStorage). */
+    sessionStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void } | null;
+}): PersistenceAdapter;
 
 /** Convex's OptimisticLocalStore: the local results an optimistic update reads and writes. */
 export class LocalStore {
@@ -359,6 +384,12 @@ export class VireoClient {
 
     /** Convex's shape, plus `state` and `offlineQueueLength`. */
     connectionState(): ConnectionState;
+
+    /** The mutations not settled yet (queued offline, in flight, restored), in call order; the
+     * same array while the list is unchanged. */
+    pendingMutations(): readonly PendingMutation[];
+    /** `listener()` after pendingMutations() changed (at most once per tick). */
+    onPendingMutationsChange(listener: () => void): () => void;
 
     /** With `persistence`: loads the cache and the offline queue, then connects (same promise on
      * later calls). Without: resolves at once. Never rejects (a load failure is logged). */

@@ -6,7 +6,7 @@ import type { ActorHandle } from "@vireo/client";
 
 export {
     VireoProvider, useVireoClient, useQuery, useQueryWithStatus, useMutation, useAction,
-    useConnectionState, usePaginatedQuery, usePreloadedQuery, ConvexProvider, useConvex,
+    useConnectionState, usePaginatedQuery, usePendingMutations, usePreloadedQuery, ConvexProvider, useConvex,
 } from "./queries.js";
 export type {
     TypedReference, ArgsOf, ReturnOf, QueryStatus, OptimisticLocalStore, OptimisticUpdate, ReactMutation,

@@ -9,7 +9,7 @@ const defaults = createZocketReact();
 
 export {
     VireoProvider, useVireoClient, useQuery, useQueryWithStatus, useMutation, useAction,
-    useConnectionState, usePaginatedQuery, usePreloadedQuery, ConvexProvider, useConvex,
+    useConnectionState, usePaginatedQuery, usePendingMutations, usePreloadedQuery, ConvexProvider, useConvex,
 } from "./queries.js";
 export { preloadQuery, preloadedQueryResult, preloadedQueryArgs, queryUrl, PreloadError } from "./preload.js";
 export { createZocketReact, useActorState, useEvent, shallowEqual };

@@ -3,6 +3,7 @@
 import type { ReactNode, ReactElement } from "react";
 import type {
     VireoClient, FunctionReference, Args, SyncConnectionStatus, PaginatedQueryResult, ServerError, ClientError,
+    PendingMutation,
 } from "@vireo/client";
 import type { Preloaded } from "./preload.js";
 
@@ -50,6 +51,9 @@ export function useMutation<F extends FunctionReference>(mutation: F): ReactMuta
 
 export type ReactAction<F extends FunctionReference> = (args?: ArgsOf<F>) => Promise<ReturnOf<F>>;
 export function useAction<F extends FunctionReference>(action: F): ReactAction<F>;
+
+/** client.pendingMutations() (only `mutation`'s when given), re-rendering when it changes; [] on a server. */
+export function usePendingMutations(mutation?: FunctionReference): readonly PendingMutation[];
 
 /** "connecting" | "connected" | "disconnected"; "connecting" when rendered on a server. */
 export function useConnectionState(): SyncConnectionStatus;

@@ -273,6 +273,26 @@ export function useConnectionState() {
     return useSyncExternalStore(subscribe, getSnapshot, serverConnecting);
 }
 
+const NONE = Object.freeze([]);
+
+/**
+ * The client's unsettled mutations (client.pendingMutations(): the offline queue, those in
+ * flight, those restored from the persisted queue), or only those of `mutation` when given;
+ * re-renders when the list changes. [] when rendered on a server or with a client without it.
+ */
+export function usePendingMutations(mutation) {
+    const client = clientFor("usePendingMutations");
+    const name = mutation === undefined ? null : nameOf(mutation);
+    const has = typeof client.pendingMutations === "function";
+    const subscribe = useCallback(
+        (onChange) => (has ? client.onPendingMutationsChange(() => onChange()) : () => {}),
+        [client, has],
+    );
+    const getSnapshot = useCallback(() => (has ? client.pendingMutations() : NONE), [client, has]);
+    const all = useSyncExternalStore(subscribe, getSnapshot, () => NONE);
+    return useMemo(() => (name === null ? all : all.filter((m) => m.name === name)), [all, name]);
+}
+
 const FIRST_PAGE = Object.freeze({
     results: Object.freeze([]), status: "LoadingFirstPage", isLoading: true, loadMore: () => {},
 });

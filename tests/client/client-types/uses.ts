@@ -2,7 +2,7 @@
 // (checked by tests/client/client-types.test.mjs with tsc --strict). @ts-expect-error lines must fail.
 import {
     VireoClient, ClientError, createIndexedDbPersistence, type LocalStore, type PersistenceAdapter,
-    type ConnectionState, type Watch,
+    type ConnectionState, type Watch, type PendingMutation,
 } from "../../../clients/js/src/index.js";
 
 export async function uses(): Promise<void> {
@@ -20,6 +20,14 @@ export async function uses(): Promise<void> {
     const d = new VireoClient("http://127.0.0.1:8788", { persistence: memory });
     await c.init();
     const st: ConnectionState = c.connectionState();
+    const pending: readonly PendingMutation[] = c.pendingMutations();
+    const restoredKeys: string[] = pending.filter((m) => m.restored).map((m) => m.idempotencyKey);
+    void restoredKeys;
+    const offPending: () => void = c.onPendingMutationsChange(() => {});
+    offPending();
+    const tabs = createIndexedDbPersistence({ locks: null, maxEntries: 50 });
+    const orphan: PersistenceAdapter | null = (await tabs.claimOrphan?.({ schemaVersion: null })) ?? null;
+    orphan?.close?.();
     const connected: boolean = st.isWebSocketConnected && st.state === "connected";
     void connected;
     const w: Watch<string[]> = c.watchQuery<string[]>("tasks:list", { project: "p" });

@@ -4,7 +4,7 @@
 import { VireoClient } from "../../../clients/js/src/index.js";
 import {
     VireoProvider, ConvexProvider, useVireoClient, useConvex, useQuery, useQueryWithStatus, useMutation,
-    useAction, useConnectionState, usePaginatedQuery, usePreloadedQuery, preloadQuery, preloadedQueryResult,
+    useAction, useConnectionState, usePaginatedQuery, usePendingMutations, usePreloadedQuery, preloadQuery, preloadedQueryResult,
     PreloadError, type TypedReference, type Preloaded, type ReactMutation,
 } from "../../../clients/react/src/index.js";
 
@@ -55,6 +55,8 @@ const shout = useAction(api.tasks.shout);
 const s: Promise<string> = shout({ text: "x" });
 
 const conn: "connecting" | "connected" | "disconnected" = useConnectionState();
+const queuedTexts: unknown[] = usePendingMutations("tasks:add").filter((m) => m.restored).map((m) => m.args.text);
+void queuedTexts;
 
 const p = usePaginatedQuery(api.tasks.page, { list: "a" }, { initialNumItems: 10 });
 const items: { text: string }[] = p.results;
