@@ -48,6 +48,8 @@ struct js_runtime {
     JSObjectRef timers_fn; /* protected: runs due timers, returns ms to the next or -1 */
     JSObjectRef settle_fn;  /* protected: settles an awaited operation (exec.c) */
     JSObjectRef abandon_fn; /* protected: drops a finished execution's timers and operations */
+    JSObjectRef undone_fn;  /* protected: a mutation's promise is pending once its microtasks
+                               drained: a waiting actor method ends its turn (47_actors.js) */
 
     /* async action executions (exec.c): several suspended at once */
     struct js_exec *execs;      /* in flight, newest first */

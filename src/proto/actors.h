@@ -29,6 +29,10 @@ struct actors_options {
     uint32_t idle_ms;               /* an instance no connection touches is deactivated after
                                        this (onDeactivate, then dropped from memory); default
                                        60 s */
+    uint32_t method_timeout_ms;     /* wall-clock limit of a method that waits (suspended
+                                       across turns); default 600 s */
+    uint32_t max_suspended;         /* suspended calls per shard; default 1000 */
+    uint32_t max_queued;            /* rpcs waiting for one busy instance; default 1000 */
 };
 
 struct actors_stats {
@@ -39,6 +43,7 @@ struct actors_stats {
     uint64_t activations;   /* instances loaded into memory (onActivate), actor calls' too */
     uint64_t deactivations; /* idle instances that left memory (onDeactivate) */
     uint64_t destroys;      /* instances destroyed by the admin API */
+    uint64_t suspended;     /* calls suspended now (a method awaiting a timer) */
 };
 
 struct actors *actors_new(struct loop *loop, struct shard *shard,

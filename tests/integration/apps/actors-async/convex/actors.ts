@@ -1,0 +1,134 @@
+// Actor methods that wait (tests/integration/actors-async.test.mjs): setTimeout between state
+// changes (one transaction per turn), stream: true patches, async generators (rpc:stream),
+// cancel, limits.
+import { actor, createApp } from "@zocket/core";
+import { z } from "zod";
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, ms);
+        signal?.addEventListener("abort", () => { clearTimeout(t); reject(new Error("aborted")); });
+    });
+
+const Job = actor({
+    state: z.object({
+        steps: z.array(z.string()).default([]),
+        count: z.number().default(0),
+        log: z.array(z.number()).default([]),
+        finally: z.number().default(0),
+    }),
+    methods: {
+        // two turns: "a" is stored before the sleep, "b" after it
+        twoSteps: {
+            input: z.object({ ms: z.number() }),
+            handler: async ({ state, input }: any) => {
+                state.steps.push("a");
+                await sleep(input.ms);
+                state.steps.push("b");
+                return state.steps.length;
+            },
+        },
+        // records the arrival order of calls that waited for the instance
+        mark: {
+            input: z.object({ n: z.number() }),
+            handler: ({ state, input }: any) => { state.log.push(input.n); return input.n; },
+        },
+        // turn 1 stays, turn 2 throws and rolls back
+        failSecond: {
+            handler: async ({ state, db }: any) => {
+                state.steps.push("kept");
+                await db.insert("log", { text: "turn 1" });
+                await sleep(20);
+                state.steps.push("dropped");
+                await db.insert("log", { text: "turn 2" });
+                throw new Error("turn two exploded");
+            },
+        },
+        // patches while it runs
+        ticks: {
+            input: z.object({ n: z.number(), ms: z.number() }),
+            stream: { interval: 30 },
+            handler: async ({ state, input }: any) => {
+                for (let i = 0; i < input.n; i++) {
+                    state.count += 1;
+                    await sleep(input.ms);
+                }
+                return state.count;
+            },
+        },
+        // the same without stream: one patch at the end
+        ticksQuiet: {
+            input: z.object({ n: z.number(), ms: z.number() }),
+            handler: async ({ state, input }: any) => {
+                for (let i = 0; i < input.n; i++) {
+                    state.count += 1;
+                    state.steps.push(`t${i}`);
+                    await sleep(input.ms);
+                }
+                return state.count;
+            },
+        },
+        // rpc:stream chunks, then the return value
+        words: {
+            input: z.object({ ms: z.number() }),
+            handler: async function* ({ state, input }: any) {
+                yield "Hello";
+                await sleep(input.ms);
+                state.count += 1;
+                yield " world";
+                return "Hello world";
+            },
+        },
+        // runs until canceled; finally records it
+        forever: {
+            handler: async function* ({ state, signal }: any) {
+                try {
+                    for (let i = 0; ; i++) {
+                        state.count += 1;
+                        yield i;
+                        await sleep(30);
+                    }
+                } finally {
+                    state.finally += 1;
+                }
+            },
+        },
+        // a plain method observing ctx.signal
+        waitAbort: {
+            handler: async ({ state, signal }: any) => {
+                state.steps.push("waiting");
+                try {
+                    await sleep(60_000, signal);
+                } catch (e: any) {
+                    state.steps.push("aborted");
+                    return "aborted";
+                }
+                return "slept";
+            },
+        },
+        sleepLong: {
+            input: z.object({ ms: z.number() }),
+            handler: async ({ state, input }: any) => {
+                state.count += 1;
+                await sleep(input.ms);
+                state.count += 100;
+                return "done";
+            },
+        },
+        neverSettles: { handler: async () => { await new Promise(() => {}); } },
+        read: { handler: ({ state }: any) => state },
+    },
+});
+
+const Caller = actor({
+    state: z.object({ n: z.number().default(0) }),
+    methods: {
+        // an awaited call to an instance whose method is waiting
+        callBusy: {
+            input: z.object({ id: z.string() }),
+            handler: async ({ actors, input }: any) => actors.job(input.id).read(),
+        },
+    },
+});
+
+export const app = createApp({ actors: { job: Job, caller: Caller } });
