@@ -100,3 +100,170 @@ test("a method that awaits setTimeout runs in two turns; other instances and que
     assert.ok(Date.now() - t0 >= 390);
     assert.deepEqual((await query(srv, "queries:job", { id })).steps, ["a", "b"]);
 });
+
+test("later rpcs to a waiting instance run after it, in arrival order; an awaited actor call to it fails clearly", async () => {
+    const c = await open(), d = await open();
+    const id = `fifo-${Date.now()}`;
+    const from = c.mark, fromD = d.mark;
+    const first = send(c, "job", id, "twoSteps", { ms: 300 });
+    await sleep(50);
+    const ids = [];
+    for (let n = 1; n <= 4; n++) { // two sockets: a pause makes the arrival order the sending order
+        ids.push(send(n % 2 ? c : d, "job", id, "mark", { n }));
+        await sleep(15);
+    }
+    // an actor-to-actor call cannot wait for it: a clear error, no deadlock
+    const busy = await rpc(c, "caller", `${id}-c`, "callBusy", { id });
+    assert.match(busy.error, /^actor job\/fifo-\d+ is busy: its method twoSteps is suspended/);
+    const order = [];
+    const r1 = await result(c, first, from);
+    order.push("first");
+    for (let n = 1; n <= 4; n++) {
+        const r = await result(n % 2 ? c : d, ids[n - 1], n % 2 ? from : fromD);
+        assert.equal(r.result, n);
+    }
+    assert.equal(r1.result, 2);
+    assert.deepEqual((await query(srv, "queries:job", { id })).log, [1, 2, 3, 4]);
+    // the results of the waiting calls came after the first call's
+    const all = c.messages.slice(from).filter((x) => x.type === "rpc:result").map((x) => x.id);
+    assert.equal(all.indexOf(first) < all.indexOf(ids[0]), true);
+});
+
+test("a turn that throws rolls back only itself: the first turn's state and db write stay", async () => {
+    const c = await open();
+    const id = `fail-${Date.now()}`;
+    const r = await rpc(c, "job", id, "failSecond");
+    assert.equal(r.error, "turn two exploded");
+    assert.deepEqual((await query(srv, "queries:job", { id })).steps, ["kept"]);
+    const logs = await query(srv, "queries:logs", {});
+    assert.ok(logs.includes("turn 1"));
+    assert.ok(!logs.includes("turn 2"));
+    // the instance is free again
+    assert.equal((await rpc(c, "job", id, "mark", { n: 9 })).result, 9);
+});
+
+test("a plain method publishes one patch when it ends; a state:sub in the middle stays consistent", async () => {
+    const c = await open(), s = await open();
+    const id = `quiet-${Date.now()}`;
+    let state = await stateSub(s, "job", id);
+    const fromS = s.mark, from = c.mark;
+    const call = send(c, "job", id, "ticksQuiet", { n: 4, ms: 60 });
+    await sleep(130); // two turns committed
+    const late = await open();
+    let lateState = await stateSub(late, "job", id);
+    const fromL = late.mark;
+    assert.ok(lateState.count >= 1 && lateState.count < 4, JSON.stringify(lateState));
+    const r = await result(c, call, from);
+    assert.equal(r.result, 4);
+    await sleep(50);
+    const patchesS = s.messages.slice(fromS).filter((x) => x.type === "state:patch");
+    for (const p of patchesS) state = applyPatches(state, p.patches);
+    for (const p of late.messages.slice(fromL).filter((x) => x.type === "state:patch"))
+        lateState = applyPatches(lateState, p.patches);
+    const final = (await rpc(c, "job", id, "read")).result;
+    assert.deepEqual(state, final);
+    assert.deepEqual(lateState, final);
+    // the early subscriber got the held patches before the late snapshot, then the rest at the end
+    assert.ok(patchesS.length <= 2, `${patchesS.length} patches`);
+    // patch before result
+    const seq = s.messages.slice(fromS);
+    assert.ok(seq.length > 0);
+});
+
+test("stream: true sends patches while the method runs, coalesced per interval, all before the result", async () => {
+    const c = await open(), s = await open();
+    const id = `stream-${Date.now()}`;
+    let state = await stateSub(s, "job", id);
+    const fromS = s.mark, from = c.mark;
+    const call = send(c, "job", id, "ticks", { n: 12, ms: 10 });
+    const r = await result(c, call, from);
+    assert.equal(r.result, 12);
+    await sleep(50);
+    const patches = s.messages.slice(fromS).filter((x) => x.type === "state:patch");
+    // 12 turns of ~10 ms with a 30 ms interval: more than one patch, fewer than one per turn
+    assert.ok(patches.length >= 2 && patches.length < 12, `${patches.length} patches`);
+    for (const p of patches) state = applyPatches(state, p.patches);
+    assert.equal(state.count, 12);
+    // the first patch came before the call ended
+    const cIdx = c.messages.findIndex((x) => x.type === "rpc:result" && x.id === call);
+    assert.ok(cIdx >= 0);
+    assert.ok(patches[0].__at === undefined);
+});
+
+test("an async generator streams rpc:stream chunks in order, then rpc:result with its return value", async () => {
+    const c = await open();
+    const id = `gen-${Date.now()}`;
+    const from = c.mark;
+    const call = send(c, "job", id, "words", { ms: 50 });
+    await result(c, call, from);
+    const mine = c.messages.slice(from).filter((x) => x.id === call);
+    assert.deepEqual(mine, [
+        { type: "rpc:stream", id: call, chunk: "Hello" },
+        { type: "rpc:stream", id: call, chunk: " world" },
+        { type: "rpc:result", id: call, result: "Hello world" },
+    ]);
+    assert.equal((await query(srv, "queries:job", { id })).count, 1);
+});
+
+test("rpc:cancel ends a generator: finally runs, no further turns, the committed turns stay", async () => {
+    const c = await open();
+    const id = `cancel-${Date.now()}`;
+    const from = c.mark;
+    const call = send(c, "job", id, "forever");
+    await c.waitMsg((x) => x.type === "rpc:stream" && x.id === call && x.chunk === 2, { from });
+    c.send({ type: "rpc:cancel", id: call });
+    const r = await result(c, call, from);
+    assert.match(r.error, /^Canceled/);
+    const s1 = await query(srv, "queries:job", { id });
+    assert.equal(s1.finally, 1);
+    assert.ok(s1.count >= 3);
+    await sleep(150);
+    assert.deepEqual(await query(srv, "queries:job", { id }), s1);
+    // a plain method sees ctx.signal abort
+    const call2 = send(c, "job", `${id}-p`, "waitAbort");
+    await sleep(80);
+    c.send({ type: "rpc:cancel", id: call2 });
+    assert.equal((await result(c, call2, from)).result, "aborted");
+    // an unknown id is ignored; a cancel without id is an error frame
+    c.send({ type: "rpc:cancel", id: "nope" });
+    const f2 = c.mark;
+    c.send({ type: "rpc:cancel" });
+    const e = await c.waitMsg((x) => x.type === "error", { from: f2 });
+    assert.equal(e.code, "InvalidMessage");
+});
+
+test("a closing socket cancels its generator but not its plain method", async () => {
+    const c = await open();
+    const id = `close-${Date.now()}`;
+    const from = c.mark;
+    const call = send(c, "job", id, "forever");
+    await c.waitMsg((x) => x.type === "rpc:stream" && x.id === call && x.chunk === 1, { from });
+    send(c, "job", `${id}-p`, "twoSteps", { ms: 200 });
+    await sleep(50);
+    c.close();
+    await waitFor(async () => (await query(srv, "queries:job", { id })).finally === 1, { timeout: 3000 });
+    const n = (await query(srv, "queries:job", { id })).count;
+    await sleep(150);
+    assert.equal((await query(srv, "queries:job", { id })).count, n);
+    await waitFor(async () => (await query(srv, "queries:job", { id: `${id}-p` })).steps.length === 2,
+                  { timeout: 3000 });
+});
+
+test("limits: the wall-clock limit, a promise that never settles", async () => {
+    const c = await open();
+    const id = `limit-${Date.now()}`;
+    const t0 = Date.now();
+    const r = await rpc(c, "job", id, "sleepLong", { ms: 5000 });
+    assert.match(r.error, /^ExecutionTimeout: actor method sleepLong of job\/limit-\d+ exceeded its wall-clock limit of 1500 ms \(--actor-method-timeout-ms\)/);
+    assert.ok(Date.now() - t0 < 3000);
+    assert.equal((await query(srv, "queries:job", { id })).count, 1);
+    const n = await rpc(c, "job", id, "neverSettles");
+    assert.match(n.error, /did not finish: it awaited a promise that never settled/);
+    assert.equal((await rpc(c, "job", id, "mark", { n: 1 })).result, 1);
+});
+
+test("setTimeout stays refused in queries and mutations", async () => {
+    // hooks and actor-to-actor calls are not suspendable; a query still gets Convex's text
+    const r = await request(srv.port, "POST", "/api/query", { path: "queries:job", args: { id: "x" }, format: "json" });
+    assert.equal(r.status, 200);
+});
