@@ -267,3 +267,76 @@ test("setTimeout stays refused in queries and mutations", async () => {
     const r = await request(srv.port, "POST", "/api/query", { path: "queries:job", args: { id: "x" }, format: "json" });
     assert.equal(r.status, 200);
 });
+
+test("the suspended-call cap: past it a method that would wait fails clearly and changes nothing", async () => {
+    const s = await startServer(appDir(), { args: ["--max-suspended-actor-calls", "2"] });
+    try {
+        const c = await open(s);
+        const from = c.mark;
+        const a = send(c, "job", "cap-a", "twoSteps", { ms: 400 });
+        const b = send(c, "job", "cap-b", "twoSteps", { ms: 400 });
+        await sleep(100);
+        const r = await rpc(c, "job", "cap-c", "twoSteps", { ms: 10 });
+        assert.equal(r.error, "TooManySuspendedCalls: 2 actor calls are waiting on this shard " +
+            "(--max-suspended-actor-calls), the limit");
+        assert.deepEqual((await query(s, "queries:job", { id: "cap-c" })).steps, []);
+        // a method that does not wait still runs
+        assert.equal((await rpc(c, "job", "cap-c", "mark", { n: 5 })).result, 5);
+        assert.equal((await result(c, a, from)).result, 2);
+        assert.equal((await result(c, b, from)).result, 2);
+        assert.equal((await rpc(c, "job", "cap-c", "twoSteps", { ms: 10 })).result, 2);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("kill -9 while a call waits: its committed turns are there after the restart", async () => {
+    const d = appDir();
+    let s = await startServer(d);
+    try {
+        const c = await open(s);
+        const from = c.mark;
+        send(c, "job", "k9", "ticksQuiet", { n: 100, ms: 40 });
+        await waitFor(async () => (await query(s, "queries:job", { id: "k9" })).count >= 3, { timeout: 5000 });
+        s.proc.kill("SIGKILL");
+        await new Promise((r) => (s.exitCode !== null ? r() : s.proc.once("exit", r)));
+        assert.equal(c.messages.slice(from).filter((x) => x.type === "rpc:result").length, 0);
+        s = await startServer(d);
+        const c2 = await open(s);
+        const st = await stateSub(c2, "job", "k9");
+        assert.ok(st.count >= 3 && st.count < 100, JSON.stringify(st));
+        assert.equal(st.steps.length, st.count);
+        // the instance is free: the restart ran no further turns of it
+        assert.equal((await rpc(c2, "job", "k9", "mark", { n: 1 })).result, 1);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("a deploy while a call waits ends it with a clear error; its committed turns stay", async () => {
+    const d = appDir();
+    const s = await startServer(d);
+    try {
+        const c = await open(s);
+        let state = await stateSub(c, "job", "dep");
+        const from = c.mark;
+        const call = send(c, "job", "dep", "ticksQuiet", { n: 1000, ms: 30 });
+        const queued = send(c, "job", "dep", "mark", { n: 7 });
+        await waitFor(async () => (await query(s, "queries:job", { id: "dep" })).count >= 2, { timeout: 5000 });
+        fs.appendFileSync(path.join(d, "convex", "queries.ts"), "\n// a change: vireo dev reloads\n");
+        const r = await result(c, call, from, 15000);
+        assert.match(r.error, /^ActorCallAborted: the app was redeployed/);
+        // the queued call runs on the new version
+        assert.equal((await result(c, queued, from, 15000)).result, 7);
+        await sleep(100);
+        for (const p of c.messages.slice(from).filter((x) => x.type === "state:patch"))
+            state = applyPatches(state, p.patches);
+        const final = (await rpc(c, "job", "dep", "read")).result;
+        assert.deepEqual(state, final, "the subscriber got the committed turns' patches");
+        assert.ok(final.count >= 2 && final.count < 1000);
+        await sleep(200);
+        assert.equal((await query(s, "queries:job", { id: "dep" })).count, final.count, "no further turns");
+    } finally {
+        await s.stop();
+    }
+});
