@@ -630,7 +630,10 @@ int cmd_dev(int argc, char **argv, int watch)
                                           .method_timeout_ms =
                                               (uint32_t)actor_method_timeout_ms,
                                           .max_suspended =
-                                              (uint32_t)max_suspended_actor_calls };
+                                              (uint32_t)max_suspended_actor_calls,
+                                          .max_fetches = (unsigned)max_fetches,
+                                          .fetch_timeout_ms = (uint32_t)fetch_timeout_ms,
+                                          .fetch_max_response = (size_t)fetch_max_mb << 20 };
     to->api.admin_key = admin_key;
     to->tenant_claim = tenant_claim;
     snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);

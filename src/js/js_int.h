@@ -56,6 +56,8 @@ struct js_runtime {
     struct js_exec *turn;       /* the one whose turn is running, or NULL */
     const struct js_host *host; /* where awaited operations go */
     void *host_arg;
+    const struct js_actor_host *actor_host; /* an actor method's fetches (shard runtime) */
+    void *actor_host_arg;
 
     struct js_fn_entry *fns;
     size_t nfns;

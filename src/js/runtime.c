@@ -1252,3 +1252,9 @@ const char *js_runtime_crons(const struct js_runtime *rt)
 {
     return rt->crons;
 }
+
+void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host *host, void *arg)
+{
+    rt->actor_host = host;
+    rt->actor_host_arg = arg;
+}

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/rand.h"
+#include "net/fetch.h"
 #include "net/ws.h"
 #include "proto/auth_keys.h"
 #include "base/banned.h"
@@ -131,6 +132,11 @@ struct actors {
     struct actors_stats stats;
     struct asusp *susps;
     uint32_t next_sid;
+    uint32_t cur_sid;    /* the call whose op runs (its fetches belong to it); 0: none */
+    struct fetch_client *fc; /* actor methods' fetches, made on first use */
+    struct afetch *fetches;
+    unsigned n_fetches;  /* in flight */
+    struct js_runtime *host_rt; /* the runtime actor_host was given to */
 };
 
 /* ---- frames ---- */
@@ -309,6 +315,7 @@ static void track_activated(struct actors *a, const json_t *keys)
     }
 }
 
+static const struct js_actor_host actor_host;
 static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
                      const struct js_call_opts *extra, struct js_result *res, json_t **out)
 {
@@ -330,6 +337,10 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
         for (size_t i = 0; i < in->n_subs; i++)
             json_array_append_new(cs, json_string(in->subs[i].c->id));
         json_object_set_new(args, "cs", cs);
+    }
+    if (a->host_rt != a->shard->rt) { /* a new runtime (a deploy): its fetches come here */
+        js_runtime_set_actor_host(a->shard->rt, &actor_host, a);
+        a->host_rt = a->shard->rt;
     }
     char *text = json_dumps(args, JSON_COMPACT);
     struct js_call_opts o = { .args_value = args };
@@ -541,6 +552,204 @@ static int snapshot(struct aconn *c, struct ainst *in, struct buf *err)
     return rc;
 }
 
+/* ---- fetch in actor methods: libcurl on the shard's loop (net/fetch.h) ----
+ * native.opStart of a fetch during an actor op comes here (js_actor_host) for the call whose
+ * op runs (a->cur_sid); its answer is kept until the call's next turn reads it (op "resume"
+ * with f: [tokens], native.opTake). */
+
+struct afetch {
+    struct actors *a;
+    uint32_t token, sid;
+    uint64_t id;
+    int done, ok;
+    char *strs[5];
+    size_t nstrs;
+    char *body;
+    size_t body_len;
+    struct afetch *next;
+};
+
+static void afetch_free(struct actors *a, struct afetch *f)
+{
+    struct afetch **pp = &a->fetches;
+    while (*pp && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = f->next;
+    if (!f->done) {
+        fetch_cancel(a->fc, f->id);
+        a->n_fetches--;
+    }
+    for (size_t i = 0; i < f->nstrs; i++)
+        vr_free(f->strs[i]);
+    vr_free(f->body);
+    vr_free(f);
+}
+
+static struct afetch *afetch_find(struct actors *a, uint32_t token)
+{
+    for (struct afetch *f = a->fetches; f; f = f->next)
+        if (f->token == token)
+            return f;
+    return NULL;
+}
+
+static void susp_resume(struct asusp *s, int cancel);
+
+static void on_actor_fetch(void *arg, const struct fetch_resp *r)
+{
+    struct afetch *f = arg;
+    struct actors *a = f->a;
+    f->done = 1;
+    a->n_fetches--;
+    f->ok = r->ok;
+    char status[16];
+    snprintf(status, sizeof status, "%ld", r->status);
+    if (r->ok) {
+        const char *s[5] = { status, r->status_text, r->headers_json, r->url,
+                             r->redirected ? "1" : "0" };
+        for (int i = 0; i < 5; i++)
+            f->strs[i] = vr_strdup(s[i] ? s[i] : "");
+        f->nstrs = 5;
+        f->body = vr_malloc(r->body_len ? r->body_len : 1);
+        if (r->body_len)
+            memcpy(f->body, r->body, r->body_len);
+        f->body_len = r->body_len;
+    } else {
+        f->strs[0] = vr_strdup(r->err_msg ? r->err_msg : "fetch failed");
+        f->strs[1] = vr_strdup(r->err_code ? r->err_code : "");
+        f->nstrs = 2;
+    }
+    struct asusp *s = a->susps;
+    while (s && s->sid != f->sid)
+        s = s->next;
+    if (!s) { /* its call ended */
+        afetch_free(a, f);
+        return;
+    }
+    if (!a->stopping && a->shard->rt)
+        susp_resume(s, 0);
+}
+
+static int host_fetch(void *arg, uint32_t token, const struct js_op *op, struct buf *err)
+{
+    struct actors *a = arg;
+    if (!a->cur_sid) {
+        buf_append_str(err, "ERR_FETCH|fetch() in an actor works only in a method called by a "
+                            "client or a timer");
+        return -1;
+    }
+    if (a->n_fetches >= a->o.max_fetches) {
+        buf_appendf(err, "ERR_FETCH_TOO_MANY|too many fetches in flight in actor methods (at "
+                    "most %u, the server's --max-concurrent-fetches)", a->o.max_fetches);
+        return -1;
+    }
+    if (!a->fc && !(a->fc = fetch_client_new(a->loop))) {
+        buf_append_str(err, "ERR_FETCH|cannot start an HTTP client");
+        return -1;
+    }
+    /* "Name: value" lines from the JSON [[name, value], ...] the prelude sends */
+    json_t *hj = json_loads(op->headers ? op->headers : "[]", 0, NULL);
+    size_t nh = json_array_size(hj);
+    char **lines = vr_calloc(nh + 1, sizeof *lines);
+    size_t n = 0;
+    for (size_t i = 0; i < nh; i++) {
+        json_t *pair = json_array_get(hj, i);
+        const char *k = json_string_value(json_array_get(pair, 0));
+        const char *v = json_string_value(json_array_get(pair, 1));
+        if (!k || !v)
+            continue;
+        size_t l = strlen(k) + strlen(v) + 3;
+        lines[n] = vr_malloc(l);
+        snprintf(lines[n++], l, "%s: %s", k, v);
+    }
+    json_decref(hj);
+    struct fetch_req r = { .method = op->method, .url = op->url,
+                           .headers = (const char *const *)lines, .nheaders = n,
+                           .body = op->body, .body_len = op->body_len, .redirect = op->redirect,
+                           .timeout_ms = op->timeout_ms ? op->timeout_ms : a->o.fetch_timeout_ms,
+                           .max_response = a->o.fetch_max_response };
+    struct afetch *f = vr_calloc(1, sizeof *f);
+    f->a = a;
+    f->token = token;
+    f->sid = a->cur_sid;
+    struct buf ferr = BUF_INIT(1024);
+    int rc = fetch_start(a->fc, &r, on_actor_fetch, f, &f->id, &ferr);
+    for (size_t i = 0; i < n; i++)
+        vr_free(lines[i]);
+    vr_free(lines);
+    if (rc < 0) {
+        buf_appendf(err, "ERR_FETCH|%s", ferr.data ? ferr.data : "cannot start the request");
+        buf_release(&ferr);
+        vr_free(f);
+        return -1;
+    }
+    buf_release(&ferr);
+    a->n_fetches++;
+    f->next = a->fetches;
+    a->fetches = f;
+    return 0;
+}
+
+static void host_cancel(void *arg, uint32_t token)
+{
+    struct actors *a = arg;
+    struct afetch *f = afetch_find(a, token);
+    if (f)
+        afetch_free(a, f);
+}
+
+static int host_take(void *arg, uint32_t token, int *ok, const char *const **strs, size_t *nstrs,
+                     const void **body, size_t *body_len)
+{
+    struct actors *a = arg;
+    struct afetch *f = afetch_find(a, token);
+    if (!f || !f->done)
+        return -1;
+    *ok = f->ok;
+    *strs = (const char *const *)f->strs;
+    *nstrs = f->nstrs;
+    *body = f->body;
+    *body_len = f->body_len;
+    return 0;
+}
+
+static const struct js_actor_host actor_host = { host_fetch, host_cancel, host_take };
+
+/* The answered fetches of call sid as a JSON array of tokens (NULL: none). */
+static json_t *fetches_done(struct actors *a, uint32_t sid)
+{
+    json_t *list = NULL;
+    for (struct afetch *f = a->fetches; f; f = f->next) {
+        if (f->sid != sid || !f->done)
+            continue;
+        if (!list)
+            list = json_array();
+        json_array_append_new(list, json_integer(f->token));
+    }
+    return list;
+}
+
+/* Drops the answers a turn read (tokens), or every fetch of call sid (tokens NULL). */
+static void fetches_drop(struct actors *a, uint32_t sid, json_t *tokens)
+{
+    for (struct afetch *f = a->fetches, *next; f; f = next) {
+        next = f->next;
+        if (f->sid != sid)
+            continue;
+        int hit = !tokens;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tokens, i, t)
+        {
+            if ((uint32_t)json_integer_value(t) == f->token)
+                hit = 1;
+        }
+        if (hit)
+            afetch_free(a, f);
+    }
+}
+
 /* ---- suspended calls (47_actors.js "suspended calls"; docs/actors.md "Methods that wait") ----
  * An rpc or timer op whose method is still waiting when its turn ends answers with "s": {sid,
  * wake, g}. The instance is then busy: its later rpcs queue here, in order (at most max_queued),
@@ -548,6 +757,7 @@ static int snapshot(struct aconn *c, struct ainst *in, struct buf *err)
  * caller closed), each turn a transaction of its own, until an op answers without "s". */
 
 static void susp_wake(struct loop *l, struct timer *t);
+static void susp_resume(struct asusp *s, int cancel);
 static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid);
 
 static uint32_t susp_next_sid(struct actors *a)
@@ -648,6 +858,7 @@ static void susp_free(struct asusp *s)
         s->next->prev = s->prev;
     if (s->in->busy == s)
         s->in->busy = NULL;
+    fetches_drop(a, s->sid, NULL);
     a->stats.suspended--;
     vr_free(s->rid);
     vr_free(s->method);
@@ -727,13 +938,22 @@ static void susp_after(struct asusp *s, int rc, struct js_result *res, json_t *o
 static void susp_resume(struct asusp *s, int cancel)
 {
     struct actors *a = s->a;
-    json_t *args = json_pack("{s:s, s:I}", "op", "resume", "sid", (json_int_t)s->sid);
+    uint32_t sid = s->sid;
+    json_t *args = json_pack("{s:s, s:I}", "op", "resume", "sid", (json_int_t)sid);
     if (cancel)
         json_object_set_new(args, "cancel", json_true());
+    json_t *f = fetches_done(a, sid);
+    if (f)
+        json_object_set(args, "f", f);
     struct js_result res;
     js_result_init(&res);
     json_t *out = NULL;
+    a->cur_sid = sid;
     int rc = run_op(a, s->in, args, &res, &out);
+    a->cur_sid = 0;
+    if (f) /* read by the turn (or lost with it: the call ends) */
+        fetches_drop(a, sid, f);
+    json_decref(f);
     susp_after(s, rc, &res, out);
     json_decref(out);
     json_decref(args);
@@ -887,10 +1107,14 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
     struct js_result res;
     js_result_init(&res);
     json_t *out = NULL;
-    if (conn_op(c, in, args, &res, &out) < 0) {
+    a->cur_sid = sid;
+    int rc = conn_op(c, in, args, &res, &out);
+    a->cur_sid = 0;
+    if (rc < 0) {
         rpc_error(c, rid, res.error.len ? res.error.data : "the method failed",
                   !a->shard->batch_open);
-        susp_end_op(a, in, sid); /* a call that suspended before its commit failed */
+        susp_end_op(a, in, sid);
+        fetches_drop(a, sid, NULL); /* a call that suspended before its commit failed */
     } else {
         deliver(a, out);
         hold_chunks(c, rid, out);
@@ -1389,6 +1613,12 @@ struct actors *actors_new(struct loop *loop, struct shard *shard,
         a->o.max_suspended = 1000;
     if (!a->o.max_queued)
         a->o.max_queued = 1000;
+    if (!a->o.max_fetches)
+        a->o.max_fetches = 256;
+    if (!a->o.fetch_timeout_ms)
+        a->o.fetch_timeout_ms = 300000;
+    if (!a->o.fetch_max_response)
+        a->o.fetch_max_response = 64u << 20;
     hmap_init(&a->insts);
     shard->before_replace = before_replace;
     shard->before_replace_arg = a;
@@ -1416,6 +1646,12 @@ void actors_free(struct actors *a)
     loop_timer_stop(a->loop, &a->tick);
     while (a->susps)
         susp_free(a->susps);
+    while (a->fetches)
+        afetch_free(a, a->fetches);
+    if (a->fc)
+        fetch_client_free(a->fc);
+    if (a->shard->rt && a->host_rt == a->shard->rt)
+        js_runtime_set_actor_host(a->shard->rt, NULL, NULL);
     if (a->shard->before_replace_arg == a)
         a->shard->before_replace = NULL;
     for (struct aconn *c = a->conns, *next; c; c = next) {
@@ -1465,7 +1701,11 @@ int actors_run_timer(void *arg, const struct js_function *fn, const char *args, 
     json_object_set_new(j, "sid", json_integer(sid));
     if (a->stats.suspended >= a->o.max_suspended)
         json_object_set_new(j, "ns", json_integer((json_int_t)a->stats.suspended));
+    a->cur_sid = sid;
     int rc = run_op_ex(a, in, j, o, res, &out);
+    a->cur_sid = 0;
+    if (rc < 0)
+        fetches_drop(a, sid, NULL);
     if (rc == 0) {
         deliver(a, out);
         json_t *so = json_object_get(out, "s");

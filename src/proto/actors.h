@@ -33,6 +33,9 @@ struct actors_options {
                                        across turns); default 600 s */
     uint32_t max_suspended;         /* suspended calls per shard; default 1000 */
     uint32_t max_queued;            /* rpcs waiting for one busy instance; default 1000 */
+    unsigned max_fetches;           /* actor methods' fetches in flight; default 256 */
+    uint32_t fetch_timeout_ms;      /* a fetch's default timeout; default 300000 */
+    size_t fetch_max_response;      /* response body bytes; default 64 MiB */
 };
 
 struct actors_stats {

@@ -262,10 +262,16 @@ test("limits: the wall-clock limit, a promise that never settles", async () => {
     assert.equal((await rpc(c, "job", id, "mark", { n: 1 })).result, 1);
 });
 
-test("setTimeout stays refused in queries and mutations", async () => {
-    // hooks and actor-to-actor calls are not suspendable; a query still gets Convex's text
-    const r = await request(srv.port, "POST", "/api/query", { path: "queries:job", args: { id: "x" }, format: "json" });
-    assert.equal(r.status, 200);
+test("setTimeout stays refused in mutations; a method waiting inside an actor-to-actor call fails clearly", async () => {
+    const r = await request(srv.port, "POST", "/api/mutation", { path: "mutations:sleepy", args: {}, format: "json" });
+    assert.match(r.text, /Can't use setTimeout in queries and mutations/);
+    const c = await open();
+    const id = `nested-${Date.now()}`;
+    const e = await rpc(c, "caller", id, "callWaiting", { id });
+    assert.equal(e.error, `actor method caller.callWaiting waited inside an actor-to-actor call (to job/${id}): only the method a client or a timer called can await timers or fetch`);
+    // nothing of it stayed, and both instances are free
+    assert.deepEqual((await query(srv, "queries:job", { id })).steps, []);
+    assert.equal((await rpc(c, "job", id, "mark", { n: 3 })).result, 3);
 });
 
 test("the suspended-call cap: past it a method that would wait fails clearly and changes nothing", async () => {
@@ -298,8 +304,7 @@ test("kill -9 while a call waits: its committed turns are there after the restar
         const from = c.mark;
         send(c, "job", "k9", "ticksQuiet", { n: 100, ms: 40 });
         await waitFor(async () => (await query(s, "queries:job", { id: "k9" })).count >= 3, { timeout: 5000 });
-        s.proc.kill("SIGKILL");
-        await new Promise((r) => (s.exitCode !== null ? r() : s.proc.once("exit", r)));
+        await s.stop("SIGKILL");
         assert.equal(c.messages.slice(from).filter((x) => x.type === "rpc:result").length, 0);
         s = await startServer(d);
         const c2 = await open(s);
@@ -338,5 +343,33 @@ test("a deploy while a call waits ends it with a clear error; its committed turn
         assert.equal((await query(s, "queries:job", { id: "dep" })).count, final.count, "no further turns");
     } finally {
         await s.stop();
+    }
+});
+
+test("fetch in an actor method: a local HTTP server answers between two turns; errors are fetch's", async () => {
+    const http = await import("node:http");
+    let hits = 0;
+    const server = http.createServer((req, res) => {
+        hits++;
+        setTimeout(() => res.end(`hello ${req.headers["x-test"]}`), 150);
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const port = server.address().port;
+    try {
+        const c = await open();
+        const id = `fetch-${Date.now()}`;
+        const from = c.mark;
+        const call = send(c, "job", id, "fetchText", { url: `http://127.0.0.1:${port}/x` });
+        await waitFor(async () => (await query(srv, "queries:job", { id })).steps.length === 1, { timeout: 2000, interval: 20 });
+        const r = await result(c, call, from);
+        assert.deepEqual(r.result, { status: 200, text: "hello 1" });
+        assert.equal(hits, 1);
+        assert.deepEqual((await query(srv, "queries:job", { id })).steps, ["fetching", "200:hello 1"]);
+        // a refused connection rejects as Node's fetch does
+        server.close();
+        const e = await rpc(c, "job", id, "fetchFails", { url: `http://127.0.0.1:${port}/gone` });
+        assert.equal(e.result, "fetch failed: ECONNREFUSED");
+    } finally {
+        server.close();
     }
 });

@@ -391,6 +391,7 @@ class ActorCall {
         this.heldEvents = [];
         this.chunks = [];
         this.timers = new Map(); /* id -> {when, seq, fn, args, interval} */
+        this.fetches = new Set(); /* tokens of its fetches in flight (59_fetch.js) */
         this.timerSeq = 0;
         this.done = null;   /* {ok, v} once the handler settled */
         this.waiter = null; /* the running turn's resolve */
@@ -484,9 +485,31 @@ class ActorCall {
         if (this.gen !== null) this.gen.return(undefined).then(() => {}, () => {});
     }
 
+    /* fetch answers the server holds for it (op "resume" f: [tokens]) settle their promises */
+    takeFetches(tokens) {
+        for (const t of tokens || []) {
+            this.fetches.delete(t);
+            const ans = native.opTake(t);
+            if (ans === undefined) continue;
+            const saved = [mode, currentPath];
+            settle(t, ans[0], ans[1], ans[2]);
+            [mode, currentPath] = saved;
+        }
+    }
+
+    waiting() {
+        for (const t of this.fetches) if (!opPending.has(t)) this.fetches.delete(t);
+        return this.timers.size > 0 || this.fetches.size > 0;
+    }
+
     finish() {
         this.ended = true;
         this.timers.clear();
+        for (const t of this.fetches) { /* dropped unanswered: nothing runs for them */
+            opPending.delete(t);
+            native.opCancel(t);
+        }
+        this.fetches.clear();
         this.box.draft = null;
         if (this.inst.busy === this) this.inst.busy = null;
         suspendedCalls.delete(this.sid);
@@ -600,8 +623,8 @@ async function callStart(run, inst, fn, extra, connectionId, md, method) {
         if (call.isGen) p = driveGen(call, p);
         call.watch(Promise.resolve(p));
         o = await call.turnWait();
-    } finally {
-        run.stack.pop();
+    } finally { /* what remains on the stack: an actor call that is still running */
+        run.stack.splice(run.stack.lastIndexOf(call.inst), 1);
     }
     return turnEnd(run, call, o);
 }
@@ -609,10 +632,16 @@ async function callStart(run, inst, fn, extra, connectionId, md, method) {
 async function turnEnd(run, call, o) {
     if (o === ACTOR_SUSPENDED) {
         const inst = call.inst;
-        if (call.timers.size === 0)
+        if (run.stack.length > 0) {
+            const inner = run.stack[run.stack.length - 1];
+            throw actorError(`actor method ${inst.name}.${call.method} waited inside an ` +
+                `actor-to-actor call (to ${inner.name}/${inner.id}): only the method a client ` +
+                "or a timer called can await timers or fetch", "FunctionFailed");
+        }
+        if (!call.waiting())
             throw actorError(`actor method ${inst.name}.${call.method} did not finish: it ` +
-                "awaited a promise that never settled (an actor method can await timers and " +
-                "other actors' methods)", "FunctionFailed");
+                "awaited a promise that never settled (an actor method can await timers, fetch " +
+                "and other actors' methods)", "FunctionFailed");
         if (run.noSuspend)
             throw actorError(`TooManySuspendedCalls: ${run.noSuspend} actor calls are ` +
                 "waiting on this shard (--max-suspended-actor-calls), the limit", "ActorBusy");
@@ -641,10 +670,11 @@ async function resumeCall(run, a) {
     run.stack.push(call.inst);
     let o;
     try {
+        call.takeFetches(a.f);
         call.fireDue();
         o = await call.turnWait();
-    } finally {
-        run.stack.pop();
+    } finally { /* what remains on the stack: an actor call that is still running */
+        run.stack.splice(run.stack.lastIndexOf(call.inst), 1);
     }
     return turnEnd(run, call, o);
 }

@@ -115,6 +115,28 @@ const Job = actor({
                 return "done";
             },
         },
+        // fetch between two state changes
+        fetchText: {
+            input: z.object({ url: z.string() }),
+            handler: async ({ state, input }: any) => {
+                state.steps.push("fetching");
+                const r = await fetch(input.url, { headers: { "x-test": "1" } });
+                const text = await r.text();
+                state.steps.push(`${r.status}:${text}`);
+                return { status: r.status, text };
+            },
+        },
+        fetchFails: {
+            input: z.object({ url: z.string() }),
+            handler: async ({ input }: any) => {
+                try {
+                    await fetch(input.url);
+                    return "no error";
+                } catch (e: any) {
+                    return `${e.message}: ${e.cause?.code}`;
+                }
+            },
+        },
         neverSettles: { handler: async () => { await new Promise(() => {}); } },
         read: { handler: ({ state }: any) => state },
     },
@@ -124,6 +146,14 @@ const Caller = actor({
     state: z.object({ n: z.number().default(0) }),
     methods: {
         // an awaited call to an instance whose method is waiting
+        // an awaited call to a method that waits
+        callWaiting: {
+            input: z.object({ id: z.string() }),
+            handler: async ({ state, actors, input }: any) => {
+                state.n += 1;
+                return actors.job(input.id).twoSteps({ ms: 20 });
+            },
+        },
         callBusy: {
             input: z.object({ id: z.string() }),
             handler: async ({ actors, input }: any) => actors.job(input.id).read(),
