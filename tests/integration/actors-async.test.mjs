@@ -163,31 +163,51 @@ test("a plain method publishes one patch when it ends; a state:sub in the middle
     const final = (await rpc(c, "job", id, "read")).result;
     assert.deepEqual(state, final);
     assert.deepEqual(lateState, final);
-    // the early subscriber got the held patches before the late snapshot, then the rest at the end
-    assert.ok(patchesS.length <= 2, `${patchesS.length} patches`);
-    // patch before result
-    const seq = s.messages.slice(fromS);
-    assert.ok(seq.length > 0);
+    // the early subscriber got the held patches when the late snapshot was taken, then the rest
+    assert.equal(patchesS.length, 2);
+    // a caller subscribed itself: one patch, then the result
+    const id2 = `${id}-own`;
+    await stateSub(c, "job", id2);
+    const f2 = c.mark;
+    const call2 = send(c, "job", id2, "ticksQuiet", { n: 3, ms: 20 });
+    await result(c, call2, f2);
+    const seq = c.messages.slice(f2).map((x) => x.type);
+    assert.deepEqual(seq, ["state:patch", "rpc:result"]);
+    assert.equal(c.messages[f2].patches.length, 6); // 3 × (count, steps push)
 });
 
 test("stream: true sends patches while the method runs, coalesced per interval, all before the result", async () => {
-    const c = await open(), s = await open();
+    const c = await open();
     const id = `stream-${Date.now()}`;
-    let state = await stateSub(s, "job", id);
-    const fromS = s.mark, from = c.mark;
+    let state = await stateSub(c, "job", id);
+    const from = c.mark;
     const call = send(c, "job", id, "ticks", { n: 12, ms: 10 });
+    // a patch arrives while the method still runs
+    await c.waitMsg((x) => x.type === "state:patch", { from });
+    assert.equal(c.messages.slice(from).some((x) => x.type === "rpc:result"), false);
     const r = await result(c, call, from);
     assert.equal(r.result, 12);
-    await sleep(50);
-    const patches = s.messages.slice(fromS).filter((x) => x.type === "state:patch");
+    const seq = c.messages.slice(from);
+    assert.equal(seq[seq.length - 1].type, "rpc:result");
+    const patches = seq.filter((x) => x.type === "state:patch");
     // 12 turns of ~10 ms with a 30 ms interval: more than one patch, fewer than one per turn
     assert.ok(patches.length >= 2 && patches.length < 12, `${patches.length} patches`);
     for (const p of patches) state = applyPatches(state, p.patches);
     assert.equal(state.count, 12);
-    // the first patch came before the call ended
-    const cIdx = c.messages.findIndex((x) => x.type === "rpc:result" && x.id === call);
-    assert.ok(cIdx >= 0);
-    assert.ok(patches[0].__at === undefined);
+});
+
+test("a timer's call may wait too; a timer firing for a busy instance runs after it", async () => {
+    const c = await open();
+    const id = `timer-${Date.now()}`;
+    assert.equal((await rpc(c, "job", id, "scheduleTwo", { ms: 150 })).error, undefined);
+    await waitFor(async () => (await query(srv, "queries:job", { id })).steps.length === 1, { timeout: 3000, interval: 10 });
+    await waitFor(async () => {
+        const st = await query(srv, "queries:job", { id });
+        return st.steps.length === 2 && st.log.length === 1;
+    }, { timeout: 3000 });
+    const st = await query(srv, "queries:job", { id });
+    assert.deepEqual(st.steps, ["a", "b"]);
+    assert.deepEqual(st.log, [42]);
 });
 
 test("an async generator streams rpc:stream chunks in order, then rpc:result with its return value", async () => {

@@ -28,6 +28,14 @@ const Job = actor({
                 return state.steps.length;
             },
         },
+        // a durable timer runs twoSteps; another fires while it waits
+        scheduleTwo: {
+            input: z.object({ ms: z.number() }),
+            handler: ({ timer, input }: any) => {
+                timer.after(10).twoSteps({ ms: input.ms });
+                timer.after(60).mark({ n: 42 });
+            },
+        },
         // records the arrival order of calls that waited for the instance
         mark: {
             input: z.object({ n: z.number() }),
