@@ -1644,8 +1644,11 @@ void actors_free(struct actors *a)
     if (!a)
         return;
     loop_timer_stop(a->loop, &a->tick);
-    while (a->susps)
+    while (a->susps) { /* none after actors_deactivate_all; the runtime forgets the rest */
+        if (a->shard->rt)
+            susp_end_op(a, a->susps->in, a->susps->sid);
         susp_free(a->susps);
+    }
     while (a->fetches)
         afetch_free(a, a->fetches);
     if (a->fc)
