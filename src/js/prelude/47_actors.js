@@ -482,7 +482,12 @@ class ActorCall {
         } catch (e) {
             reportUncaught(e, "an abort listener");
         }
-        if (this.gen !== null) this.gen.return(undefined).then(() => {}, () => {});
+        if (this.gen !== null) {
+            /* its fetches in flight reject with the reason; the generator ends at its next
+             * yield */
+            for (const t of Array.from(this.fetches)) opCancel(t, reason);
+            this.gen.return(undefined).then(() => {}, () => {});
+        }
     }
 
     /* fetch answers the server holds for it (op "resume" f: [tokens]) settle their promises */
