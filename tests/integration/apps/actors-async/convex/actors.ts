@@ -16,7 +16,9 @@ const Job = actor({
         count: z.number().default(0),
         log: z.array(z.number()).default([]),
         finally: z.number().default(0),
+        deactSteps: z.array(z.number()).default([]), // steps.length at each onDeactivate
     }),
+    onDeactivate: ({ state }: any) => { state.deactSteps.push(state.steps.length); },
     methods: {
         // two turns: "a" is stored before the sleep, "b" after it
         twoSteps: {
@@ -154,6 +156,11 @@ const Caller = actor({
     state: z.object({ n: z.number().default(0) }),
     methods: {
         // an awaited call to an instance whose method is waiting
+        // job/<id> gets a timer call (no connection touches it) that sleeps 700 ms
+        startIdle: {
+            input: z.object({ id: z.string() }),
+            handler: ({ actors, input }: any) => { actors.job(input.id).scheduleTwo({ ms: 700 }); },
+        },
         // an awaited call to a method that waits
         callWaiting: {
             input: z.object({ id: z.string() }),
