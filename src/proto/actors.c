@@ -1528,11 +1528,7 @@ static void tick(struct loop *l, struct timer *t)
     size_t n_idle = 0, cap_idle = 0;
     for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
-        if (in && !in->busy && in->n_queue && !a->stopping) {
-            drain_queue(a, in); /* the rpcs a deploy left waiting (it may free in) */
-            continue;
-        }
-        if (!in || in->n_subs || in->busy || now - in->last_ms < a->o.idle_ms)
+        if (!in || in->n_subs || in->busy || in->n_queue || now - in->last_ms < a->o.idle_ms)
             continue;
         if (n_idle == cap_idle) {
             cap_idle = cap_idle ? 2 * cap_idle : 64;
@@ -1554,6 +1550,20 @@ static void tick(struct loop *l, struct timer *t)
         done++;
     }
     vr_free(idle);
+    /* the rpcs a deploy left waiting for instances whose calls it ended run now, on the new
+     * version (collected first: running them may add instances to the map) */
+    struct ainst **ready = NULL;
+    size_t n_ready = 0;
+    for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (in && !in->busy && in->n_queue) {
+            ready = vr_realloc(ready, (n_ready + 1) * sizeof *ready);
+            ready[n_ready++] = in;
+        }
+    }
+    for (size_t k = 0; k < n_ready; k++) /* an instance with a queue is never freed meanwhile */
+        drain_queue(a, ready[k]);
+    vr_free(ready);
     uint64_t every = a->o.idle_ms / 4;
     loop_timer_start(l, t, done >= IDLE_PER_TICK ? 50 : every < 250 ? 250 : every > 5000 ? 5000 : every);
 }
@@ -1570,6 +1580,8 @@ void actors_deactivate_all(struct actors *a)
                                    "closed) while this call was waiting; the turns it ran "
                                    "are kept",
                   1);
+    if (!a->stopping)
+        loop_timer_start(a->loop, &a->tick, 0); /* runs the rpcs queued behind those calls */
     size_t n = 0;
     for (size_t i = 0; i < a->insts.cap; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;

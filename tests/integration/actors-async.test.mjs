@@ -385,8 +385,10 @@ test("a deploy while a call waits ends it with a clear error; its committed turn
         fs.appendFileSync(path.join(d, "convex", "queries.ts"), "\n// a change: vireo dev reloads\n");
         const r = await result(c, call, from, 15000);
         assert.match(r.error, /^ActorCallAborted: the app was redeployed/);
-        // the queued call runs on the new version
+        // the queued call runs on the new version, at once
+        const tAborted = Date.now();
         assert.equal((await result(c, queued, from, 15000)).result, 7);
+        assert.ok(Date.now() - tAborted < 2000, `the queued call ran ${Date.now() - tAborted} ms later`);
         await sleep(100);
         for (const p of c.messages.slice(from).filter((x) => x.type === "state:patch"))
             state = applyPatches(state, p.patches);
