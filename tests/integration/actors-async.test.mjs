@@ -429,3 +429,20 @@ test("fetch in an actor method: a local HTTP server answers between two turns; e
         server.close();
     }
 });
+
+test("the admin API does not destroy an instance whose call waits", async () => {
+    const c = await open();
+    const id = `admin-${Date.now()}`;
+    const from = c.mark;
+    const call = send(c, "job", id, "twoSteps", { ms: 300 });
+    await sleep(60);
+    const headers = { Authorization: `Bearer ${srv.adminKey}` };
+    const r = await request(srv.port, "POST", "/api/admin/actors/destroy", { actor: "job", actorId: id }, { headers });
+    assert.notEqual(r.status, 200, r.text);
+    assert.match(r.text, /is busy: its method twoSteps is suspended; nothing was destroyed/);
+    const all = await request(srv.port, "POST", "/api/admin/actors/destroy-all", { actor: "job" }, { headers });
+    assert.equal(all.status, 200, all.text);
+    assert.ok(JSON.stringify(all.json.failed).includes(id), all.text);
+    assert.equal((await result(c, call, from)).result, 2);
+    assert.deepEqual((await query(srv, "queries:job", { id })).steps, ["a", "b"]);
+});

@@ -1165,7 +1165,9 @@ async function actorsAdmin(run, a) {
             .map((p) => actorKey(p[0], p[1])));
         const hooked = [], hookedKeys = new Set();
         for (const inst of hotActors.values()) {
-            if ((only === null || inst.name === only) && inst.def.config.onDeactivate) {
+            /* a busy one (a call waits) fails alone, as a hook that throws does */
+            if ((only === null || inst.name === only) && (inst.def.config.onDeactivate ||
+                                                          inst.busy)) {
                 hookedKeys.add(actorKey(inst.name, inst.id));
                 if (!failed.has(actorKey(inst.name, inst.id))) hooked.push([inst.name, inst.id]);
             }
