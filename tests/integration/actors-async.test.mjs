@@ -323,7 +323,7 @@ test("setTimeout stays refused in mutations; a method waiting inside an actor-to
 });
 
 test("the suspended-call cap: past it a method that would wait fails clearly and changes nothing", async () => {
-    const s = await startServer(appDir(), { args: ["--max-suspended-actor-calls", "2", "--actor-idle-ms", "100"] });
+    const s = await startServer(appDir(), { args: ["--max-suspended-actor-calls", "2", "--actor-idle-ms", "100", "--timeout-ms", "300"] });
     try {
         const c = await open(s);
         const from = c.mark;
@@ -339,6 +339,11 @@ test("the suspended-call cap: past it a method that would wait fails clearly and
         assert.equal((await result(c, a, from)).result, 2);
         assert.equal((await result(c, b, from)).result, 2);
         assert.equal((await rpc(c, "job", "cap-c", "twoSteps", { ms: 10 })).result, 2);
+        // each turn has the CPU limit (300 ms here): the turn past it rolls back, the first stays
+        const spin = await rpc(c, "job", "cpu", "spinSecond");
+        assert.match(spin.error, /exceeded its 300 ms time limit/);
+        assert.deepEqual((await query(s, "queries:job", { id: "cpu" })).steps, ["first"]);
+        assert.equal((await rpc(c, "job", "cpu", "mark", { n: 2 })).result, 2);
         // idle eviction (100 ms here) never takes an instance whose call waits: a timer's call
         // on an instance no connection touches sleeps 700 ms
         assert.equal((await rpc(c, "caller", "idle-starter", "startIdle", { id: "idle" })).error, undefined);

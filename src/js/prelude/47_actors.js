@@ -509,6 +509,8 @@ class ActorCall {
 
     finish() {
         this.ended = true;
+        this.waiter = null; /* a turn cut short (a CPU limit) is never resumed */
+        if (opCall === this) opCall = null;
         this.timers.clear();
         for (const t of this.fetches) { /* dropped unanswered: nothing runs for them */
             opPending.delete(t);
@@ -531,7 +533,9 @@ function actorTimerOwner() {
 
 /* runtime.c: the operation's promise is pending and its microtasks have drained. */
 function actorsUndone() {
-    if (opCall !== null) opCall.suspendNow();
+    if (opCall !== null && !opCall.ended &&
+        (currentPath === ACTORS_RUN_PATH || currentPath === ACTORS_TIMER_PATH))
+        opCall.suspendNow();
 }
 
 /* `state` of a call that may wait: the same object in every turn, forwarding to the running

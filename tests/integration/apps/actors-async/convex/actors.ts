@@ -147,6 +147,15 @@ const Job = actor({
                 }
             },
         },
+        // turn 2 runs past the CPU limit
+        spinSecond: {
+            handler: async ({ state }: any) => {
+                state.steps.push("first");
+                await sleep(10);
+                state.steps.push("spinning");
+                for (;;) { /* the watchdog stops it */ }
+            },
+        },
         neverSettles: { handler: async () => { await new Promise(() => {}); } },
         read: { handler: ({ state }: any) => state },
     },
