@@ -6,7 +6,9 @@
  * "hot" in the runtime that activated it: `gen` records the shard's load count at the time, so
  * that after a deploy (a new runtime) or a lost batch the next call hands the runtime the
  * instance's connection list again. Frames a call produces are shared (reference-counted)
- * between the connections they go to and held on each until the batch commits. */
+ * between the connections they go to and held on each until the batch commits. A method that
+ * awaits timers or fetch is a suspended call between its turns (struct asusp: the instance is
+ * busy, its rpcs queue; "suspended calls" below), and its fetches run here on the loop. */
 #include "proto/actors.h"
 
 #include <jansson.h>

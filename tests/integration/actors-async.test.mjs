@@ -211,6 +211,27 @@ test("a timer's call may wait too; a timer firing for a busy instance runs after
     assert.deepEqual(st.log, [42]);
 });
 
+test("stream: true with a state:sub in the middle: every subscriber converges to the final state", async () => {
+    const c = await open(), early = await open();
+    const id = `streamsub-${Date.now()}`;
+    let a = await stateSub(early, "job", id);
+    const fromA = early.mark, from = c.mark;
+    const call = send(c, "job", id, "ticks", { n: 20, ms: 10 });
+    await sleep(120);
+    const late = await open();
+    let b = await stateSub(late, "job", id);
+    const fromB = late.mark;
+    assert.ok(b.count > 0 && b.count < 20, JSON.stringify(b));
+    await result(c, call, from);
+    await sleep(50);
+    for (const p of early.messages.slice(fromA).filter((x) => x.type === "state:patch")) a = applyPatches(a, p.patches);
+    for (const p of late.messages.slice(fromB).filter((x) => x.type === "state:patch")) b = applyPatches(b, p.patches);
+    const final = (await rpc(c, "job", id, "read")).result;
+    assert.equal(final.count, 20);
+    assert.deepEqual(a, final);
+    assert.deepEqual(b, final);
+});
+
 test("an async generator streams rpc:stream chunks in order, then rpc:result with its return value", async () => {
     const c = await open();
     const id = `gen-${Date.now()}`;
@@ -305,6 +326,11 @@ test("limits: the wall-clock limit, a promise that never settles", async () => {
     assert.match(r.error, /^ExecutionTimeout: actor method sleepLong of job\/limit-\d+ exceeded its wall-clock limit of 1500 ms \(--actor-method-timeout-ms\)/);
     assert.ok(Date.now() - t0 < 3000);
     assert.equal((await query(srv, "queries:job", { id })).count, 1);
+    const chunks = await rpc(c, "job", id, "manyChunks");
+    assert.equal(chunks.error, "a turn of manyChunks yielded more than 10000 chunks without awaiting anything");
+    const timers = await rpc(c, "job", id, "manyTimers");
+    assert.equal(timers.error, "setTimeout: too many pending timers (at most 1000 per actor method call)");
+    assert.equal((await query(srv, "queries:job", { id })).count, 1, "the turn that failed changed nothing");
     const n = await rpc(c, "job", id, "neverSettles");
     assert.match(n.error, /did not finish: it awaited a promise that never settled/);
     assert.equal((await rpc(c, "job", id, "mark", { n: 1 })).result, 1);

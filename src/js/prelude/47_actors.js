@@ -8,7 +8,8 @@
  * writes. A call returns what the server sends once that transaction's batch is on disk: the
  * state patch to every state subscriber, then the events, then the rpc's result. A call that
  * throws changes nothing: its transaction rolls back and every instance it touched gets its
- * state from before the call back. */
+ * state from before the call back. A method that awaits timers or fetch runs in turns, one
+ * transaction each ("suspended calls" below; operations "resume" and "end"). */
 
 const ACTORS_RUN_PATH = "_system/actors:run";
 const ACTORS_TIMER_PATH = "_system/actors:timer";

@@ -156,6 +156,18 @@ const Job = actor({
                 for (;;) { /* the watchdog stops it */ }
             },
         },
+        // limits of a call
+        manyChunks: {
+            handler: async function* () {
+                for (let i = 0; i < 10001; i++) yield i;
+            },
+        },
+        manyTimers: {
+            handler: async ({ state }: any) => {
+                state.count += 1;
+                for (let i = 0; i < 1001; i++) setTimeout(() => {}, 1000);
+            },
+        },
         neverSettles: { handler: async () => { await new Promise(() => {}); } },
         read: { handler: ({ state }: any) => state },
     },
