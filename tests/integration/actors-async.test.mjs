@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startServer, tempDir, SyncConn, request, sleep, waitFor, REPO } from "./helpers.mjs";
+import { startServer, tempDir, SyncConn, request, sleep, waitFor, metrics, REPO } from "./helpers.mjs";
 
 let srv, dir;
 const conns = [];
@@ -93,6 +93,7 @@ test("a method that awaits setTimeout runs in two turns; other instances and que
     }, { timeout: 2000, interval: 20 });
     assert.deepEqual(seen.steps, ["a"]);
     assert.equal(ended(), false, `the query answered while the method slept (${Date.now() - t0} ms)`);
+    assert.equal((await metrics(srv)).actorSuspendedCalls, 1);
     // another instance answers meanwhile
     assert.equal((await rpc(c, "job", `${id}-other`, "mark", { n: 1 })).result, 1);
     assert.equal(ended(), false);
@@ -100,6 +101,7 @@ test("a method that awaits setTimeout runs in two turns; other instances and que
     assert.equal(r.result, 2);
     assert.ok(Date.now() - t0 >= 790);
     assert.deepEqual((await query(srv, "queries:job", { id })).steps, ["a", "b"]);
+    assert.equal((await metrics(srv)).actorSuspendedCalls, 0);
 });
 
 test("later rpcs to a waiting instance run after it, in arrival order; an awaited actor call to it fails clearly", async () => {
