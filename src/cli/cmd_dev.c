@@ -117,6 +117,10 @@ static const char dev_usage[] =
     "  --actor-idle-ms N  deactivate an actor instance no connection touches after this long\n"
     "                     (onDeactivate, then out of memory; default 60000)\n"
     "  --max-actors-per-connection N  actor instances one connection may touch (default 1000)\n"
+    "  --actor-method-timeout-ms N  wall-clock limit of an actor method that awaits timers\n"
+    "                     (default 600000)\n"
+    "  --max-suspended-actor-calls N  actor method calls waiting at once per shard (default\n"
+    "                     1000)\n"
     "  --max-connections-per-tenant N  sync WebSockets per tenant; past it an upgrade gets 429\n"
     "                     TenantConnectionLimit (default 100; 0: no limit)\n"
     "  --max-tenant-storage-mb N  the most a shard (each tenant, or the single shard) may store:\n"
@@ -345,6 +349,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
     unsigned long actor_idle_ms = 60000, max_actors_per_conn = 1000;
+    unsigned long actor_method_timeout_ms = 600000, max_suspended_actor_calls = 1000;
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
     int tenants_mode = 0, tenant_create_admin = 0;
     const char *tenant_header = NULL, *tenant_claim = NULL;
@@ -415,6 +420,9 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--actor-idle-ms", &actor_idle_ms, 100, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-actors-per-connection", &max_actors_per_conn, 1, 1000000, "a number" },
+        { "--actor-method-timeout-ms", &actor_method_timeout_ms, 100, 7ul * 24 * 3600 * 1000,
+          "a number of milliseconds" },
+        { "--max-suspended-actor-calls", &max_suspended_actor_calls, 1, 1000000, "a number" },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -618,7 +626,14 @@ int cmd_dev(int argc, char **argv, int watch)
                                           .max_messages_per_second =
                                               to->sync.max_messages_per_second,
                                           .max_instances_per_conn = max_actors_per_conn,
-                                          .idle_ms = (uint32_t)actor_idle_ms };
+                                          .idle_ms = (uint32_t)actor_idle_ms,
+                                          .method_timeout_ms =
+                                              (uint32_t)actor_method_timeout_ms,
+                                          .max_suspended =
+                                              (uint32_t)max_suspended_actor_calls,
+                                          .max_fetches = (unsigned)max_fetches,
+                                          .fetch_timeout_ms = (uint32_t)fetch_timeout_ms,
+                                          .fetch_max_response = (size_t)fetch_max_mb << 20 };
     to->api.admin_key = admin_key;
     to->tenant_claim = tenant_claim;
     snprintf(admin_key_path, sizeof admin_key_path, "%s/admin_key", d.paths.state);

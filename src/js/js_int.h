@@ -48,12 +48,16 @@ struct js_runtime {
     JSObjectRef timers_fn; /* protected: runs due timers, returns ms to the next or -1 */
     JSObjectRef settle_fn;  /* protected: settles an awaited operation (exec.c) */
     JSObjectRef abandon_fn; /* protected: drops a finished execution's timers and operations */
+    JSObjectRef undone_fn;  /* protected: a mutation's promise is pending once its microtasks
+                               drained: a waiting actor method ends its turn (47_actors.js) */
 
     /* async action executions (exec.c): several suspended at once */
     struct js_exec *execs;      /* in flight, newest first */
     struct js_exec *turn;       /* the one whose turn is running, or NULL */
     const struct js_host *host; /* where awaited operations go */
     void *host_arg;
+    const struct js_actor_host *actor_host; /* an actor method's fetches (shard runtime) */
+    void *actor_host_arg;
 
     struct js_fn_entry *fns;
     size_t nfns;

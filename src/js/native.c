@@ -968,8 +968,12 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
         throwf(ctx, exc, "InvalidArgument", "opStart: unknown operation");
         goto out;
     }
-    if (js_exec_op(rt, token, &op, &err) < 0)
+    if (!rt->turn && rt->actor_host && op.type == JS_OP_FETCH) { /* an actor method's */
+        if (rt->actor_host->op(rt->actor_host_arg, token, &op, &err) < 0)
+            *exc = js_make_error(ctx, "OperationRefused", err.data ? err.data : "refused");
+    } else if (js_exec_op(rt, token, &op, &err) < 0) {
         *exc = js_make_error(ctx, "OperationRefused", err.data ? err.data : "refused");
+    }
 out:
     buf_release(&b1);
     buf_release(&b2);
@@ -984,9 +988,56 @@ static JSValueRef n_op_cancel(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    if (argc > 0)
+    if (argc > 0 && !rt->turn && rt->actor_host)
+        rt->actor_host->cancel(rt->actor_host_arg, (uint32_t)JSValueToNumber(ctx, argv[0], NULL));
+    else if (argc > 0)
         js_exec_op_cancel(rt, (uint32_t)JSValueToNumber(ctx, argv[0], NULL));
     return JSValueMakeUndefined(ctx);
+}
+
+static void take_free(void *bytes, void *unused)
+{
+    (void)unused;
+    vr_free(bytes);
+}
+
+/* native.opTake(token): the answer of an actor method's fetch, [ok, [strings], ArrayBuffer or
+ * undefined], or undefined when it has none (js_actor_host.take). */
+static JSValueRef n_op_take(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                            const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    int ok = 0;
+    const char *const *strs = NULL;
+    size_t n = 0, len = 0;
+    const void *body = NULL;
+    if (argc < 1 || !rt->actor_host ||
+        rt->actor_host->take(rt->actor_host_arg, (uint32_t)JSValueToNumber(ctx, argv[0], NULL),
+                             &ok, &strs, &n, &body, &len) < 0)
+        return JSValueMakeUndefined(ctx);
+    JSValueRef sv[8];
+    if (n > 8)
+        n = 8;
+    for (size_t i = 0; i < n; i++) {
+        JSStringRef js = JSStringCreateWithUTF8CString(strs[i] ? strs[i] : "");
+        sv[i] = JSValueMakeString(ctx, js);
+        JSStringRelease(js);
+    }
+    JSValueRef out[3] = { JSValueMakeBoolean(ctx, ok), JSObjectMakeArray(ctx, n, sv, NULL),
+                          JSValueMakeUndefined(ctx) };
+    if (body) {
+        void *copy = vr_malloc(len ? len : 1);
+        if (len)
+            memcpy(copy, body, len);
+        JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, copy, len, take_free, NULL,
+                                                                NULL);
+        if (ab)
+            out[2] = ab;
+        else
+            vr_free(copy);
+    }
+    return JSObjectMakeArray(ctx, 3, out, NULL);
 }
 
 JSObjectRef js_native_make(struct js_runtime *rt)
@@ -1012,6 +1063,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedEnd", n_nested_end },
         { "opStart", n_op_start },
         { "opCancel", n_op_cancel },
+        { "opTake", n_op_take },
         { "checkReturns", n_check_returns },
         { "schedule", n_schedule },
         { "actorSave", n_actor_save },

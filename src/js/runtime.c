@@ -820,6 +820,11 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSValueProtect(rt->ctx, settle);
     rt->abandon_fn = (JSObjectRef)abandon;
     JSValueProtect(rt->ctx, abandon);
+    JSValueRef undone = get_prop(rt->ctx, (JSObjectRef)internal, "undone");
+    if (JSValueIsObject(rt->ctx, undone)) {
+        rt->undone_fn = (JSObjectRef)undone;
+        JSValueProtect(rt->ctx, undone);
+    }
 
     src = vr_strndup(bundle, len);
     rt->bundle_name = vr_strdup(bundle_name);
@@ -910,6 +915,8 @@ void js_runtime_free(struct js_runtime *rt)
         JSValueUnprotect(rt->ctx, rt->settle_fn);
     if (rt->abandon_fn)
         JSValueUnprotect(rt->ctx, rt->abandon_fn);
+    if (rt->undone_fn)
+        JSValueUnprotect(rt->ctx, rt->undone_fn);
     js_exec_free_all(rt);
     vr_free(rt->crons);
     vr_free(rt->auth_config);
@@ -1115,6 +1122,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     uint64_t start_ms = clock_mono_ms();
     JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 5, argv, &exc);
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
+    if (fn->kind == JS_MUTATION && !rt->done && !exc && !rt->timed_out && rt->undone_fn) {
+        /* an actor method waiting for a timer ends its turn here (47_actors.js actorsUndone) */
+        JSValueRef uexc = NULL;
+        JSObjectCallAsFunction(ctx, rt->undone_fn, NULL, 0, NULL, &uexc);
+    }
     if (fn->kind == JS_ACTION && !rt->done && !exc)
         js_timers_drain(rt, start_ms); /* one that awaits a timer runs until it settles */
     if (fn->kind == JS_ACTION) { /* the timers it left never fire */
@@ -1239,4 +1251,10 @@ const char *js_runtime_auth_config(const struct js_runtime *rt)
 const char *js_runtime_crons(const struct js_runtime *rt)
 {
     return rt->crons;
+}
+
+void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host *host, void *arg)
+{
+    rt->actor_host = host;
+    rt->actor_host_arg = arg;
 }

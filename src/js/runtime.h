@@ -273,6 +273,20 @@ struct js_host {
 };
 void js_runtime_set_host(struct js_runtime *rt, const struct js_host *host, void *arg);
 
+/* Where a shard runtime's actor methods send their fetches (proto/actors.c): native.opStart of
+ * a JS_OP_FETCH outside an async action's turn goes to op(), an abort to cancel(), and the
+ * answer, once the host resumes the actor call, is read with take(): ok, its strings (as
+ * js_exec_settle's) and body, valid until the host drops the answer. take() returns -1 when
+ * token has no answer. */
+struct js_actor_host {
+    int (*op)(void *arg, uint32_t token, const struct js_op *op, struct buf *err);
+    void (*cancel)(void *arg, uint32_t token);
+    int (*take)(void *arg, uint32_t token, int *ok, const char *const **strs, size_t *nstrs,
+                const void **body, size_t *body_len);
+};
+void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host *host,
+                               void *arg);
+
 typedef void (*js_exec_done_fn)(void *arg, const struct js_result *res);
 /* Validates and starts action fn (identity: as js_call_opts.identity); res belongs to the caller until done(arg, res) is called
  * (perhaps before this returns). 0, or -1 when the runtime is busy in a turn (a bug). */

@@ -6,7 +6,9 @@
  * "hot" in the runtime that activated it: `gen` records the shard's load count at the time, so
  * that after a deploy (a new runtime) or a lost batch the next call hands the runtime the
  * instance's connection list again. Frames a call produces are shared (reference-counted)
- * between the connections they go to and held on each until the batch commits. */
+ * between the connections they go to and held on each until the batch commits. A method that
+ * awaits timers or fetch is a suspended call between its turns (struct asusp: the instance is
+ * busy, its rpcs queue; "suspended calls" below), and its fetches run here on the loop. */
 #include "proto/actors.h"
 
 #include <jansson.h>
@@ -19,6 +21,7 @@
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/rand.h"
+#include "net/fetch.h"
 #include "net/ws.h"
 #include "proto/auth_keys.h"
 #include "base/banned.h"
@@ -84,6 +87,28 @@ struct sub {
     unsigned flags;
 };
 
+/* A suspended call: a method waiting for a timer between its turns (47_actors.js
+ * "suspended calls"); its instance is busy until it ends. */
+struct asusp {
+    struct actors *a;
+    uint32_t sid;
+    struct ainst *in;
+    struct aconn *c;   /* the caller; NULL: a timer's call, or the caller closed */
+    char *rid;         /* the rpc's id as JSON (NULL: none) */
+    char *method;
+    int gen;           /* an async generator: canceled when its caller goes */
+    int canceled;      /* rpc:cancel'd */
+    uint64_t deadline; /* loop ms of the wall-clock limit */
+    struct timer wake;
+    struct asusp *prev, *next;
+};
+
+/* an rpc waiting for a busy instance */
+struct queued {
+    struct aconn *c;
+    json_t *msg;
+};
+
 struct ainst {
     char *key; /* name "\0" id */
     size_t key_len;
@@ -92,6 +117,9 @@ struct ainst {
     size_t n_subs, cap_subs;
     uint64_t gen;     /* shard->loads when the runtime activated it; 0: not hot */
     uint64_t last_ms; /* last call */
+    struct asusp *busy; /* its suspended call, or NULL */
+    struct queued *queue; /* rpcs that arrived while it was busy, in order */
+    size_t n_queue, cap_queue;
 };
 
 struct actors {
@@ -104,6 +132,13 @@ struct actors {
     struct timer tick;
     int stopping;
     struct actors_stats stats;
+    struct asusp *susps;
+    uint32_t next_sid;
+    uint32_t cur_sid;    /* the call whose op runs (its fetches belong to it); 0: none */
+    struct fetch_client *fc; /* actor methods' fetches, made on first use */
+    struct afetch *fetches;
+    unsigned n_fetches;  /* in flight */
+    struct js_runtime *host_rt; /* the runtime actor_host was given to */
 };
 
 /* ---- frames ---- */
@@ -228,8 +263,11 @@ static struct ainst *inst_get(struct actors *a, const char *name, const char *id
 
 static void inst_free(struct actors *a, struct ainst *in)
 {
+    if (in->busy || in->n_queue)
+        return; /* it ends when its call does */
     hmap_del(&a->insts, in->key, in->key_len);
     a->stats.instances--;
+    vr_free(in->queue);
     vr_free(in->subs);
     vr_free(in->key);
     vr_free(in);
@@ -279,6 +317,7 @@ static void track_activated(struct actors *a, const json_t *keys)
     }
 }
 
+static const struct js_actor_host actor_host;
 static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
                      const struct js_call_opts *extra, struct js_result *res, json_t **out)
 {
@@ -300,6 +339,10 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
         for (size_t i = 0; i < in->n_subs; i++)
             json_array_append_new(cs, json_string(in->subs[i].c->id));
         json_object_set_new(args, "cs", cs);
+    }
+    if (a->host_rt != a->shard->rt) { /* a new runtime (a deploy): its fetches come here */
+        js_runtime_set_actor_host(a->shard->rt, &actor_host, a);
+        a->host_rt = a->shard->rt;
     }
     char *text = json_dumps(args, JSON_COMPACT);
     struct js_call_opts o = { .args_value = args };
@@ -511,6 +554,514 @@ static int snapshot(struct aconn *c, struct ainst *in, struct buf *err)
     return rc;
 }
 
+/* ---- fetch in actor methods: libcurl on the shard's loop (net/fetch.h) ----
+ * native.opStart of a fetch during an actor op comes here (js_actor_host) for the call whose
+ * op runs (a->cur_sid); its answer is kept until the call's next turn reads it (op "resume"
+ * with f: [tokens], native.opTake). */
+
+struct afetch {
+    struct actors *a;
+    uint32_t token, sid;
+    uint64_t id;
+    int done, ok;
+    char *strs[5];
+    size_t nstrs;
+    char *body;
+    size_t body_len;
+    struct afetch *next;
+};
+
+static void afetch_free(struct actors *a, struct afetch *f)
+{
+    struct afetch **pp = &a->fetches;
+    while (*pp && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = f->next;
+    if (!f->done) {
+        fetch_cancel(a->fc, f->id);
+        a->n_fetches--;
+    }
+    for (size_t i = 0; i < f->nstrs; i++)
+        vr_free(f->strs[i]);
+    vr_free(f->body);
+    vr_free(f);
+}
+
+static struct afetch *afetch_find(struct actors *a, uint32_t token)
+{
+    for (struct afetch *f = a->fetches; f; f = f->next)
+        if (f->token == token)
+            return f;
+    return NULL;
+}
+
+static void susp_resume(struct asusp *s, int cancel);
+
+static void on_actor_fetch(void *arg, const struct fetch_resp *r)
+{
+    struct afetch *f = arg;
+    struct actors *a = f->a;
+    f->done = 1;
+    a->n_fetches--;
+    f->ok = r->ok;
+    char status[16];
+    snprintf(status, sizeof status, "%ld", r->status);
+    if (r->ok) {
+        const char *s[5] = { status, r->status_text, r->headers_json, r->url,
+                             r->redirected ? "1" : "0" };
+        for (int i = 0; i < 5; i++)
+            f->strs[i] = vr_strdup(s[i] ? s[i] : "");
+        f->nstrs = 5;
+        f->body = vr_malloc(r->body_len ? r->body_len : 1);
+        if (r->body_len)
+            memcpy(f->body, r->body, r->body_len);
+        f->body_len = r->body_len;
+    } else {
+        f->strs[0] = vr_strdup(r->err_msg ? r->err_msg : "fetch failed");
+        f->strs[1] = vr_strdup(r->err_code ? r->err_code : "");
+        f->nstrs = 2;
+    }
+    struct asusp *s = a->susps;
+    while (s && s->sid != f->sid)
+        s = s->next;
+    if (!s) { /* its call ended */
+        afetch_free(a, f);
+        return;
+    }
+    if (!a->stopping && a->shard->rt)
+        susp_resume(s, 0);
+}
+
+static int host_fetch(void *arg, uint32_t token, const struct js_op *op, struct buf *err)
+{
+    struct actors *a = arg;
+    if (!a->cur_sid) {
+        buf_append_str(err, "ERR_FETCH|fetch() in an actor works only in a method called by a "
+                            "client or a timer");
+        return -1;
+    }
+    if (a->n_fetches >= a->o.max_fetches) {
+        buf_appendf(err, "ERR_FETCH_TOO_MANY|too many fetches in flight in actor methods (at "
+                    "most %u, the server's --max-concurrent-fetches)", a->o.max_fetches);
+        return -1;
+    }
+    if (!a->fc && !(a->fc = fetch_client_new(a->loop))) {
+        buf_append_str(err, "ERR_FETCH|cannot start an HTTP client");
+        return -1;
+    }
+    /* "Name: value" lines from the JSON [[name, value], ...] the prelude sends */
+    json_t *hj = json_loads(op->headers ? op->headers : "[]", 0, NULL);
+    size_t nh = json_array_size(hj);
+    char **lines = vr_calloc(nh + 1, sizeof *lines);
+    size_t n = 0;
+    for (size_t i = 0; i < nh; i++) {
+        json_t *pair = json_array_get(hj, i);
+        const char *k = json_string_value(json_array_get(pair, 0));
+        const char *v = json_string_value(json_array_get(pair, 1));
+        if (!k || !v)
+            continue;
+        size_t l = strlen(k) + strlen(v) + 3;
+        lines[n] = vr_malloc(l);
+        snprintf(lines[n++], l, "%s: %s", k, v);
+    }
+    json_decref(hj);
+    struct fetch_req r = { .method = op->method, .url = op->url,
+                           .headers = (const char *const *)lines, .nheaders = n,
+                           .body = op->body, .body_len = op->body_len, .redirect = op->redirect,
+                           .timeout_ms = op->timeout_ms ? op->timeout_ms : a->o.fetch_timeout_ms,
+                           .max_response = a->o.fetch_max_response };
+    struct afetch *f = vr_calloc(1, sizeof *f);
+    f->a = a;
+    f->token = token;
+    f->sid = a->cur_sid;
+    struct buf ferr = BUF_INIT(1024);
+    int rc = fetch_start(a->fc, &r, on_actor_fetch, f, &f->id, &ferr);
+    for (size_t i = 0; i < n; i++)
+        vr_free(lines[i]);
+    vr_free(lines);
+    if (rc < 0) {
+        buf_appendf(err, "ERR_FETCH|%s", ferr.data ? ferr.data : "cannot start the request");
+        buf_release(&ferr);
+        vr_free(f);
+        return -1;
+    }
+    buf_release(&ferr);
+    a->n_fetches++;
+    f->next = a->fetches;
+    a->fetches = f;
+    return 0;
+}
+
+static void host_cancel(void *arg, uint32_t token)
+{
+    struct actors *a = arg;
+    struct afetch *f = afetch_find(a, token);
+    if (f)
+        afetch_free(a, f);
+}
+
+static int host_take(void *arg, uint32_t token, int *ok, const char *const **strs, size_t *nstrs,
+                     const void **body, size_t *body_len)
+{
+    struct actors *a = arg;
+    struct afetch *f = afetch_find(a, token);
+    if (!f || !f->done)
+        return -1;
+    *ok = f->ok;
+    *strs = (const char *const *)f->strs;
+    *nstrs = f->nstrs;
+    *body = f->body;
+    *body_len = f->body_len;
+    return 0;
+}
+
+static const struct js_actor_host actor_host = { host_fetch, host_cancel, host_take };
+
+/* The answered fetches of call sid as a JSON array of tokens (NULL: none). */
+static json_t *fetches_done(struct actors *a, uint32_t sid)
+{
+    json_t *list = NULL;
+    for (struct afetch *f = a->fetches; f; f = f->next) {
+        if (f->sid != sid || !f->done)
+            continue;
+        if (!list)
+            list = json_array();
+        json_array_append_new(list, json_integer(f->token));
+    }
+    return list;
+}
+
+/* Drops the answers a turn read (tokens), or every fetch of call sid (tokens NULL). */
+static void fetches_drop(struct actors *a, uint32_t sid, json_t *tokens)
+{
+    for (struct afetch *f = a->fetches, *next; f; f = next) {
+        next = f->next;
+        if (f->sid != sid)
+            continue;
+        int hit = !tokens;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tokens, i, t)
+        {
+            if ((uint32_t)json_integer_value(t) == f->token)
+                hit = 1;
+        }
+        if (hit)
+            afetch_free(a, f);
+    }
+}
+
+/* ---- suspended calls (47_actors.js "suspended calls"; docs/actors.md "Methods that wait") ----
+ * An rpc or timer op whose method is still waiting when its turn ends answers with "s": {sid,
+ * wake, g}. The instance is then busy: its later rpcs queue here, in order (at most max_queued),
+ * and the call is continued by op "resume" when its next timer is due (or canceled, or its
+ * caller closed), each turn a transaction of its own, until an op answers without "s". */
+
+static void susp_wake(struct loop *l, struct timer *t);
+static void susp_resume(struct asusp *s, int cancel);
+static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid);
+
+static uint32_t susp_next_sid(struct actors *a)
+{
+    if (++a->next_sid == 0)
+        a->next_sid = 1;
+    return a->next_sid;
+}
+
+/* The rpc:stream frames of an op's yielded chunks, held for the caller. */
+static void hold_chunks(struct aconn *c, const char *rid, json_t *out)
+{
+    json_t *ch = json_object_get(out, "ch");
+    if (!c || !rid || !json_is_array(ch))
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ch, i, v)
+    {
+        const char *t = json_string_value(v);
+        if (!t)
+            continue;
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        buf_append_str(&b, "{\"type\":\"rpc:stream\",\"id\":");
+        buf_append_str(&b, rid);
+        buf_append_str(&b, ",\"chunk\":");
+        buf_append(&b, t, json_string_length(v));
+        buf_append_byte(&b, '}');
+        hold_text(c, b.data, b.len, HELD_OTHER, NULL);
+        buf_release(&b);
+    }
+}
+
+/* The rpc:result of an op that ended a call (a canceled generator's: an error). */
+static void hold_result(struct aconn *c, const char *rid, json_t *out)
+{
+    if (!c || !rid)
+        return;
+    if (json_object_get(out, "x")) {
+        rpc_error(c, rid, "Canceled: the call was canceled; the turns it ran are kept", 0);
+        return;
+    }
+    const char *r = json_string_value(json_object_get(out, "r"));
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"rpc:result\",\"id\":");
+    buf_append_str(&b, rid);
+    if (r) {
+        buf_append_str(&b, ",\"result\":");
+        buf_append_str(&b, r);
+    }
+    buf_append_byte(&b, '}');
+    hold_text(c, b.data, b.len, HELD_RPC, rid);
+    buf_release(&b);
+}
+
+static void susp_arm(struct asusp *s, json_t *so)
+{
+    struct actors *a = s->a;
+    json_t *w = json_object_get(so, "wake");
+    double wake = json_is_number(w) ? json_number_value(w) : 0;
+    uint64_t now = loop_now_ms(a->loop);
+    uint64_t left = s->deadline > now ? s->deadline - now : 0;
+    uint64_t d = wake < 0 ? left : (uint64_t)wake < left ? (uint64_t)wake : left;
+    loop_timer_start(a->loop, &s->wake, d);
+}
+
+static void susp_start(struct actors *a, struct ainst *in, struct aconn *c, const char *rid,
+                       const char *method, json_t *so)
+{
+    struct asusp *s = vr_calloc(1, sizeof *s);
+    s->a = a;
+    s->sid = (uint32_t)json_integer_value(json_object_get(so, "sid"));
+    s->in = in;
+    s->c = c;
+    s->rid = rid ? vr_strdup(rid) : NULL;
+    s->method = vr_strdup(method ? method : "?");
+    s->gen = json_integer_value(json_object_get(so, "g")) != 0;
+    s->deadline = loop_now_ms(a->loop) + a->o.method_timeout_ms;
+    timer_init(&s->wake, susp_wake, s);
+    s->next = a->susps;
+    if (a->susps)
+        a->susps->prev = s;
+    a->susps = s;
+    in->busy = s;
+    a->stats.suspended++;
+    susp_arm(s, so);
+}
+
+static void susp_free(struct asusp *s)
+{
+    struct actors *a = s->a;
+    loop_timer_stop(a->loop, &s->wake);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        a->susps = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (s->in->busy == s)
+        s->in->busy = NULL;
+    fetches_drop(a, s->sid, NULL);
+    a->stats.suspended--;
+    vr_free(s->rid);
+    vr_free(s->method);
+    vr_free(s);
+}
+
+/* The runtime forgets call sid (op "end"): what it held goes to the subscribers. */
+static void susp_end_op(struct actors *a, struct ainst *in, uint32_t sid)
+{
+    if (!a->shard->rt)
+        return;
+    json_t *args = json_pack("{s:s, s:I}", "op", "end", "sid", (json_int_t)sid);
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    if (run_op(a, in, args, &res, &out) == 0)
+        deliver(a, out);
+    json_decref(out);
+    json_decref(args);
+    js_result_release(&res);
+}
+
+/* Runs the rpcs that waited for in, in order, until one suspends it again. */
+static void drain_queue(struct actors *a, struct ainst *in)
+{
+    while (!in->busy && in->n_queue > 0) {
+        struct queued q = in->queue[0];
+        memmove(in->queue, in->queue + 1, --in->n_queue * sizeof *in->queue);
+        json_t *jid = json_object_get(q.msg, "id");
+        char *rid = json_dumps(jid, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (rid) {
+            if (a->stopping)
+                rpc_error(q.c, rid, "ServerShuttingDown: the server is shutting down", 0);
+            else
+                handle_rpc(q.c, q.msg, in, rid);
+        }
+        free(rid);
+        json_decref(q.msg);
+    }
+    if (in->n_subs == 0 && !inst_hot(a, in))
+        inst_free(a, in);
+}
+
+/* Ends the call with an error: the runtime forgets it (run_end), the caller gets msg. */
+static void susp_fail(struct asusp *s, const char *msg, int run_end)
+{
+    struct actors *a = s->a;
+    if (run_end)
+        susp_end_op(a, s->in, s->sid);
+    if (s->c && s->rid)
+        rpc_error(s->c, s->rid, msg, 0);
+    susp_free(s);
+}
+
+/* What a resume op answered: the call waits again, or it ended (its result, or its error). */
+static void susp_after(struct asusp *s, int rc, struct js_result *res, json_t *out)
+{
+    struct actors *a = s->a;
+    struct ainst *in = s->in;
+    if (rc < 0) {
+        susp_fail(s, res->error.len ? res->error.data : "the method failed", 1);
+        drain_queue(a, in);
+        return;
+    }
+    deliver(a, out);
+    hold_chunks(s->c, s->rid, out);
+    json_t *so = json_object_get(out, "s");
+    if (so) {
+        susp_arm(s, so);
+        return;
+    }
+    hold_result(s->c, s->rid, out);
+    susp_free(s);
+    drain_queue(a, in);
+}
+
+static void susp_resume(struct asusp *s, int cancel)
+{
+    struct actors *a = s->a;
+    uint32_t sid = s->sid;
+    json_t *args = json_pack("{s:s, s:I}", "op", "resume", "sid", (json_int_t)sid);
+    if (cancel)
+        json_object_set_new(args, "cancel", json_true());
+    json_t *f = fetches_done(a, sid);
+    if (f)
+        json_object_set(args, "f", f);
+    struct js_result res;
+    js_result_init(&res);
+    json_t *out = NULL;
+    a->cur_sid = sid;
+    int rc = run_op(a, s->in, args, &res, &out);
+    a->cur_sid = 0;
+    if (f) /* read by the turn (or lost with it: the call ends) */
+        fetches_drop(a, sid, f);
+    json_decref(f);
+    susp_after(s, rc, &res, out);
+    json_decref(out);
+    json_decref(args);
+    js_result_release(&res);
+}
+
+static void susp_wake(struct loop *l, struct timer *t)
+{
+    struct asusp *s = t->arg;
+    struct actors *a = s->a;
+    if (a->stopping || !a->shard->rt)
+        return;
+    if (loop_now_ms(l) >= s->deadline) {
+        char m[600];
+        snprintf(m, sizeof m,
+                 "ExecutionTimeout: actor method %.100s of %.100s/%.100s exceeded its wall-clock "
+                 "limit of %u ms (--actor-method-timeout-ms); the turns it ran are kept",
+                 s->method, s->in->name, s->in->id, a->o.method_timeout_ms);
+        struct ainst *in = s->in;
+        susp_fail(s, m, 1);
+        drain_queue(a, in);
+        return;
+    }
+    susp_resume(s, 0);
+}
+
+/* Every suspended call ends with msg (a deploy, a shutdown, a lost batch); run_end: the
+ * runtime is still the one that ran them. Their rpcs that wait run later (tick), or at a
+ * shutdown get an error. */
+static void susp_fail_all(struct actors *a, const char *msg, int run_end)
+{
+    while (a->susps) {
+        struct ainst *in = a->susps->in;
+        susp_fail(a->susps, msg, run_end);
+        if (a->stopping)
+            drain_queue(a, in);
+    }
+}
+
+/* {"type":"rpc:cancel","id":...}: cancels the connection's call with that id (waiting or
+ * queued); an unknown id is ignored (the call may have ended). */
+static void handle_cancel(struct aconn *c, json_t *jid)
+{
+    struct actors *a = c->a;
+    char *rid = jid ? json_dumps(jid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    if (!rid) {
+        send_error(c, "InvalidMessage", "an rpc:cancel needs the `id` of the rpc");
+        return;
+    }
+    for (struct asusp *s = a->susps; s; s = s->next) {
+        struct ainst *in = s->in;
+        for (size_t i = 0; i < in->n_queue; i++) {
+            if (in->queue[i].c != c)
+                continue;
+            char *qid = json_dumps(json_object_get(in->queue[i].msg, "id"),
+                                   JSON_ENCODE_ANY | JSON_COMPACT);
+            int same = qid && !strcmp(qid, rid);
+            free(qid);
+            if (!same)
+                continue;
+            json_decref(in->queue[i].msg);
+            memmove(in->queue + i, in->queue + i + 1, (--in->n_queue - i) * sizeof *in->queue);
+            rpc_error(c, rid, "Canceled: the call was canceled before it ran", 0);
+            free(rid);
+            return;
+        }
+        if (s->c == c && s->rid && !strcmp(s->rid, rid) && !s->canceled) {
+            s->canceled = 1;
+            susp_resume(s, 1);
+            break;
+        }
+    }
+    free(rid);
+}
+
+/* A closing connection: its queued rpcs are dropped, its plain calls go on without it, its
+ * generators are canceled. */
+static void susp_conn_closed(struct aconn *c)
+{
+    struct actors *a = c->a;
+    for (struct asusp *s = a->susps; s; s = s->next) {
+        struct ainst *in = s->in;
+        for (size_t i = 0; i < in->n_queue;) {
+            if (in->queue[i].c == c) {
+                json_decref(in->queue[i].msg);
+                memmove(in->queue + i, in->queue + i + 1,
+                        (--in->n_queue - i) * sizeof *in->queue);
+            } else {
+                i++;
+            }
+        }
+    }
+    for (;;) { /* a resume may end calls: look again after each */
+        struct asusp *s = a->susps;
+        while (s && s->c != c)
+            s = s->next;
+        if (!s)
+            break;
+        s->c = NULL;
+        if (s->gen && !s->canceled && !a->stopping && a->shard->rt) {
+            s->canceled = 1;
+            susp_resume(s, 1);
+        }
+    }
+}
+
 /* ---- messages ---- */
 
 static int rate_limited(struct aconn *c)
@@ -543,7 +1094,12 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
         return;
     }
     buf_release(&err);
-    json_t *args = json_pack("{s:s, s:s, s:O}", "op", "rpc", "c", c->id, "m", method);
+    struct actors *a = c->a;
+    uint32_t sid = susp_next_sid(a);
+    json_t *args = json_pack("{s:s, s:s, s:O, s:I}", "op", "rpc", "c", c->id, "m", method,
+                             "sid", (json_int_t)sid);
+    if (a->stats.suspended >= a->o.max_suspended) /* it may run, but not wait */
+        json_object_set_new(args, "ns", json_integer((json_int_t)a->stats.suspended));
     json_t *input = json_object_get(msg, "input");
     if (input) {
         char *t = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -553,19 +1109,22 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
     struct js_result res;
     js_result_init(&res);
     json_t *out = NULL;
-    if (conn_op(c, in, args, &res, &out) < 0) {
+    a->cur_sid = sid;
+    int rc = conn_op(c, in, args, &res, &out);
+    a->cur_sid = 0;
+    if (rc < 0) {
         rpc_error(c, rid, res.error.len ? res.error.data : "the method failed",
-                  !c->a->shard->batch_open);
+                  !a->shard->batch_open);
+        susp_end_op(a, in, sid);
+        fetches_drop(a, sid, NULL); /* a call that suspended before its commit failed */
     } else {
-        deliver(c->a, out);
-        const char *r = json_string_value(json_object_get(out, "r"));
-        struct buf b = BUF_INIT(BUF_NOLIMIT);
-        buf_appendf(&b, "{\"type\":\"rpc:result\",\"id\":%s", rid);
-        if (r)
-            buf_appendf(&b, ",\"result\":%s", r);
-        buf_append_byte(&b, '}');
-        hold_text(c, b.data, b.len, HELD_RPC, rid);
-        buf_release(&b);
+        deliver(a, out);
+        hold_chunks(c, rid, out);
+        json_t *so = json_object_get(out, "s");
+        if (so)
+            susp_start(a, in, c, rid, json_string_value(method), so);
+        else
+            hold_result(c, rid, out);
     }
     json_decref(out);
     json_decref(args);
@@ -708,6 +1267,10 @@ static void dispatch(struct aconn *c, json_t *msg)
             send_error(c, "RateLimited", m);
         goto out;
     }
+    if (type && !strcmp(type, "rpc:cancel")) {
+        handle_cancel(c, jid);
+        goto out;
+    }
     const char *name = json_string_value(json_object_get(msg, "actor"));
     const char *id = json_string_value(json_object_get(msg, "actorId"));
     if (!type || !name || !id || strlen(name) != json_string_length(json_object_get(msg, "actor")) ||
@@ -725,8 +1288,8 @@ static void dispatch(struct aconn *c, json_t *msg)
         event_unsub = !strcmp(type, "event:unsub");
     if (!is_rpc && !state_sub && !event_sub && !state_unsub && !event_unsub) {
         char m[200];
-        snprintf(m, sizeof m, "unknown message type `%.60s` (rpc, event:sub, event:unsub, "
-                 "state:sub, state:unsub)", type);
+        snprintf(m, sizeof m, "unknown message type `%.60s` (rpc, rpc:cancel, event:sub, "
+                 "event:unsub, state:sub, state:unsub)", type);
         send_error(c, "InvalidMessage", m);
         goto out;
     }
@@ -738,6 +1301,24 @@ static void dispatch(struct aconn *c, json_t *msg)
         goto out;
     }
     struct ainst *in = inst_get(a, name, id, 1);
+    if (is_rpc && (in->busy || in->n_queue)) { /* after the call that holds the instance */
+        if (in->n_queue >= a->o.max_queued) {
+            char m[400];
+            snprintf(m, sizeof m,
+                     "ActorBusy: %zu calls are waiting for actor %.100s/%.100s (its method "
+                     "%.100s is waiting), the limit",
+                     in->n_queue, in->name, in->id, in->busy ? in->busy->method : "?");
+            rpc_error(c, rid, m, 1);
+            goto out;
+        }
+        if (in->n_queue == in->cap_queue) {
+            in->cap_queue = in->cap_queue ? 2 * in->cap_queue : 8;
+            in->queue = vr_realloc(in->queue, in->cap_queue * sizeof *in->queue);
+        }
+        json_incref(msg);
+        in->queue[in->n_queue++] = (struct queued){ c, msg };
+        goto out;
+    }
     if (is_rpc) {
         handle_rpc(c, msg, in, rid);
     } else {
@@ -805,6 +1386,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     for (size_t i = 0; i < c->n_waiting; i++)
         json_decref(c->waiting[i]);
     c->n_waiting = 0;
+    susp_conn_closed(c);
     if (c->in_held_list) { /* unlink */
         struct aconn **pp = &a->held_head;
         while (*pp && *pp != c)
@@ -905,6 +1487,8 @@ void actors_flush(struct actors *a, int batch_failed)
     if (batch_failed && a->shard->rt) {
         /* the runtime's copies are ahead of the disk: it forgets them (every instance reloads
          * from its stored state) and every state subscriber gets the truth again */
+        susp_fail_all(a, "StoreError: the server could not store a turn of this call; the "
+                         "turns stored before it are kept", 0);
         run_hook(a, NULL, NULL, "forget", "forgetting the lost batch's states");
         for (size_t i = 0; i < a->insts.cap; i++)
             if (a->insts.slots[i].key)
@@ -946,7 +1530,7 @@ static void tick(struct loop *l, struct timer *t)
     size_t n_idle = 0, cap_idle = 0;
     for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
-        if (!in || in->n_subs || now - in->last_ms < a->o.idle_ms)
+        if (!in || in->n_subs || in->busy || in->n_queue || now - in->last_ms < a->o.idle_ms)
             continue;
         if (n_idle == cap_idle) {
             cap_idle = cap_idle ? 2 * cap_idle : 64;
@@ -968,6 +1552,20 @@ static void tick(struct loop *l, struct timer *t)
         done++;
     }
     vr_free(idle);
+    /* the rpcs a deploy left waiting for instances whose calls it ended run now, on the new
+     * version (collected first: running them may add instances to the map) */
+    struct ainst **ready = NULL;
+    size_t n_ready = 0;
+    for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
+        struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
+        if (in && !in->busy && in->n_queue) {
+            ready = vr_realloc(ready, (n_ready + 1) * sizeof *ready);
+            ready[n_ready++] = in;
+        }
+    }
+    for (size_t k = 0; k < n_ready; k++) /* an instance with a queue is never freed meanwhile */
+        drain_queue(a, ready[k]);
+    vr_free(ready);
     uint64_t every = a->o.idle_ms / 4;
     loop_timer_start(l, t, done >= IDLE_PER_TICK ? 50 : every < 250 ? 250 : every > 5000 ? 5000 : every);
 }
@@ -978,6 +1576,14 @@ void actors_deactivate_all(struct actors *a)
 {
     if (!a || !a->shard->rt)
         return;
+    susp_fail_all(a, a->stopping ? "ServerShuttingDown: the server is shutting down; the turns "
+                                   "this call ran are kept"
+                                 : "ActorCallAborted: the app was redeployed (or its tenant "
+                                   "closed) while this call was waiting; the turns it ran "
+                                   "are kept",
+                  1);
+    if (!a->stopping)
+        loop_timer_start(a->loop, &a->tick, 0); /* runs the rpcs queued behind those calls */
     size_t n = 0;
     for (size_t i = 0; i < a->insts.cap; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
@@ -1015,6 +1621,18 @@ struct actors *actors_new(struct loop *loop, struct shard *shard,
         a->o.slow_close_ms = 30000;
     if (!a->o.idle_ms)
         a->o.idle_ms = 60000;
+    if (!a->o.method_timeout_ms)
+        a->o.method_timeout_ms = 600000;
+    if (!a->o.max_suspended)
+        a->o.max_suspended = 1000;
+    if (!a->o.max_queued)
+        a->o.max_queued = 1000;
+    if (!a->o.max_fetches)
+        a->o.max_fetches = 256;
+    if (!a->o.fetch_timeout_ms)
+        a->o.fetch_timeout_ms = 300000;
+    if (!a->o.fetch_max_response)
+        a->o.fetch_max_response = 64u << 20;
     hmap_init(&a->insts);
     shard->before_replace = before_replace;
     shard->before_replace_arg = a;
@@ -1040,6 +1658,17 @@ void actors_free(struct actors *a)
     if (!a)
         return;
     loop_timer_stop(a->loop, &a->tick);
+    while (a->susps) { /* none after actors_deactivate_all; the runtime forgets the rest */
+        if (a->shard->rt)
+            susp_end_op(a, a->susps->in, a->susps->sid);
+        susp_free(a->susps);
+    }
+    while (a->fetches)
+        afetch_free(a, a->fetches);
+    if (a->fc)
+        fetch_client_free(a->fc);
+    if (a->shard->rt && a->host_rt == a->shard->rt)
+        js_runtime_set_actor_host(a->shard->rt, NULL, NULL);
     if (a->shard->before_replace_arg == a)
         a->shard->before_replace = NULL;
     for (struct aconn *c = a->conns, *next; c; c = next) {
@@ -1055,6 +1684,9 @@ void actors_free(struct actors *a)
     for (size_t i = 0; i < a->insts.cap; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
         if (in) {
+            for (size_t k = 0; k < in->n_queue; k++)
+                json_decref(in->queue[k].msg);
+            vr_free(in->queue);
             vr_free(in->subs);
             vr_free(in->key);
             vr_free(in);
@@ -1082,10 +1714,22 @@ int actors_run_timer(void *arg, const struct js_function *fn, const char *args, 
     }
     struct ainst *in = inst_get(a, name, id, 1);
     json_t *out = NULL;
+    uint32_t sid = susp_next_sid(a);
+    json_object_set_new(j, "sid", json_integer(sid));
+    if (a->stats.suspended >= a->o.max_suspended)
+        json_object_set_new(j, "ns", json_integer((json_int_t)a->stats.suspended));
+    a->cur_sid = sid;
     int rc = run_op_ex(a, in, j, o, res, &out);
+    a->cur_sid = 0;
+    if (rc < 0)
+        fetches_drop(a, sid, NULL);
     if (rc == 0) {
         deliver(a, out);
-    } else { /* the timer ends or recurs all the same, in a transaction of its own */
+        json_t *so = json_object_get(out, "s");
+        if (so)
+            susp_start(a, in, NULL, NULL, json_string_value(json_object_get(j, "m")), so);
+    } else {
+        susp_end_op(a, in, sid); /* the timer ends or recurs all the same, in a transaction of its own */
         struct js_result r2;
         js_result_init(&r2);
         json_t *out2 = NULL;

@@ -29,6 +29,13 @@ struct actors_options {
     uint32_t idle_ms;               /* an instance no connection touches is deactivated after
                                        this (onDeactivate, then dropped from memory); default
                                        60 s */
+    uint32_t method_timeout_ms;     /* wall-clock limit of a method that waits (suspended
+                                       across turns); default 600 s */
+    uint32_t max_suspended;         /* suspended calls per shard; default 1000 */
+    uint32_t max_queued;            /* rpcs waiting for one busy instance; default 1000 */
+    unsigned max_fetches;           /* actor methods' fetches in flight; default 256 */
+    uint32_t fetch_timeout_ms;      /* a fetch's default timeout; default 300000 */
+    size_t fetch_max_response;      /* response body bytes; default 64 MiB */
 };
 
 struct actors_stats {
@@ -39,6 +46,7 @@ struct actors_stats {
     uint64_t activations;   /* instances loaded into memory (onActivate), actor calls' too */
     uint64_t deactivations; /* idle instances that left memory (onDeactivate) */
     uint64_t destroys;      /* instances destroyed by the admin API */
+    uint64_t suspended;     /* calls suspended now (a method awaiting a timer) */
 };
 
 struct actors *actors_new(struct loop *loop, struct shard *shard,

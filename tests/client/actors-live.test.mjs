@@ -348,3 +348,31 @@ test("auth: the token (or a function's) is sent first on every connection; setAu
         await s.stop();
     }
 });
+
+test("streaming RPC: onChunk gets each rpc:stream chunk before the result; signal sends rpc:cancel", { timeout: 15000 }, async () => {
+    const c = client();
+    await c.connection.ready;
+    const h = c.counter("stream-1");
+    const chunks = [];
+    const r = await h.stream({ n: 3, forever: false }, { onChunk: (x) => chunks.push(x) });
+    assert.deepEqual(chunks, [{ i: 0 }, { i: 1 }, { i: 2 }]);
+    assert.equal(r, 3);
+    // abort: the call rejects with the signal's reason, the server runs the generator's finally
+    const ac = new AbortController();
+    const seen = [];
+    const p = h.stream({ n: 0, forever: true }, { onChunk: (x) => { seen.push(x); if (seen.length === 3) ac.abort(); }, signal: ac.signal });
+    await assert.rejects(p, (e) => e.name === "AbortError");
+    const cancel = L(c).find((f) => f.dir === "out" && f.msg.type === "rpc:cancel");
+    assert.ok(cancel, "rpc:cancel was sent");
+    await waitFor(async () => (await stored(srv, "counter", "stream-1"))?.log?.includes("finally") &&
+                  (await stored(srv, "counter", "stream-1")).log.filter((x) => x === "finally").length === 2,
+                  { timeout: 5000, what: "the generator's finally" });
+    const n = (await stored(srv, "counter", "stream-1")).count;
+    await sleep(100);
+    assert.equal((await stored(srv, "counter", "stream-1")).count, n, "no further turns");
+    // an aborted signal rejects at once, without sending
+    const before = L(c).length;
+    await assert.rejects(h.stream({ n: 1, forever: false }, { signal: AbortSignal.abort() }), (e) => e.name === "AbortError");
+    assert.equal(L(c).slice(before).filter((f) => f.dir === "out" && f.msg.type === "rpc").length, 0);
+    await assert.rejects(h.stream({ n: 1, forever: false }, { signal: 5 }), /signal must be an AbortSignal/);
+});

@@ -24,6 +24,8 @@ static const char bundle[] =
     "      cycle: { handler: async ({ actors, actorId }) => actors.counter(actorId).inc() },\n"
     "      timer: { handler: ({ timer }) => timer.after(3600000).inc() },\n"
     "      boom: { handler: ({ state }) => { state.count = -1; throw new Error('no'); } },\n"
+    "      wait: { handler: async ({ state }) => { state.count = (state.count || 0) + 1; await new Promise((r) => setTimeout(r, 1)); state.count += 1; } },\n"
+    "      gen: { handler: async function* ({ state }) { yield 1; await new Promise((r) => setTimeout(r, 1)); state.count = 7; yield 2; return 3; } },\n"
     "    },\n"
     "    events: { e: v.object({ x: v.number() }) },\n"
     "    onConnect: ({ state, connectionId }) => { state.seen = [...(state.seen || []), connectionId].slice(-4); },\n"

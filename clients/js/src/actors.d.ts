@@ -25,6 +25,9 @@ export interface RpcOptions {
     timeout?: number;
     /** Called with each `rpc:stream` chunk the method sends before its result. */
     onChunk?: (chunk: any) => void;
+    /** Aborting it rejects the call with the signal's reason and sends `rpc:cancel` (Vireo's
+     * extension: the server cancels a streaming method, and aborts the method's `signal`). */
+    signal?: AbortSignal;
 }
 
 type MethodFn<M> = M extends { readonly input: infer I; readonly handler: (...args: any[]) => infer R }

@@ -292,6 +292,7 @@ class ActorClient {
         if (entry.done) return;
         entry.done = true;
         if (entry.timer) clearTimeout(entry.timer);
+        if (entry.unlisten) entry.unlisten();
         if (err) entry.reject(err);
         else entry.resolve(value);
     }
@@ -377,6 +378,10 @@ class ActorClient {
         if (typeof timeout !== "number" || !(timeout >= 0)) return Promise.reject(new TypeError("RPC timeout must be a non-negative number"));
         if (opts.onChunk !== undefined && typeof opts.onChunk !== "function")
             return Promise.reject(new TypeError("onChunk must be a function"));
+        const signal = opts.signal;
+        if (signal !== undefined && (signal === null || typeof signal !== "object" || typeof signal.addEventListener !== "function"))
+            return Promise.reject(new TypeError("signal must be an AbortSignal"));
+        if (signal && signal.aborted) return Promise.reject(signal.reason);
         const id = rpcId();
         let text;
         try {
@@ -393,6 +398,18 @@ class ActorClient {
                     this.waiting.delete(entry);
                     this._settle(entry, new ClientError(`RPC "${method}" timed out after ${timeout}ms`, "RequestTimeout"));
                 }, timeout);
+            }
+            if (signal) {
+                // an abort cancels the call: the server gets rpc:cancel if it has it
+                const onAbort = () => {
+                    if (entry.done) return;
+                    const sent = this.pending.delete(id);
+                    this.waiting.delete(entry);
+                    if (sent) this._send({ type: "rpc:cancel", id });
+                    this._settle(entry, signal.reason);
+                };
+                signal.addEventListener("abort", onAbort, { once: true });
+                entry.unlisten = () => signal.removeEventListener("abort", onAbort);
             }
             if (this.connected) this._sendRpc(entry);
             else this.waiting.add(entry);

@@ -8,11 +8,12 @@
  * writes. A call returns what the server sends once that transaction's batch is on disk: the
  * state patch to every state subscriber, then the events, then the rpc's result. A call that
  * throws changes nothing: its transaction rolls back and every instance it touched gets its
- * state from before the call back. */
+ * state from before the call back. A method that awaits timers or fetch runs in turns, one
+ * transaction each ("suspended calls" below; operations "resume" and "end"). */
 
 const ACTORS_RUN_PATH = "_system/actors:run";
 const ACTORS_TIMER_PATH = "_system/actors:timer";
-const TIMER_MIN_EVERY_MS = 10, TIMERS_MAX = 1000;
+const TIMER_MIN_EVERY_MS = 10, TIMERS_MAX = 1000, TIMER_BUSY_RETRY_MS = 50;
 const ACTOR_TAG = "ActorDef", APP_TAG = "AppDef";
 const ACTOR_NAME_MAX = 128, ACTOR_ID_MAX = 512;
 const ACTOR_CONFIG_KEYS = ["state", "methods", "events", "cron", "onActivate", "onDeactivate",
@@ -50,6 +51,11 @@ function checkActorConfig(config, where) {
             throw new TypeError(`${where}: method \`${m}\` needs a \`handler\` function`);
         if (d.input !== undefined && !isSchema(d.input))
             throw new TypeError(`${where}: method \`${m}\`'s \`input\` must be a schema`);
+        if (d.stream !== undefined && d.stream !== true && d.stream !== false &&
+            (d.stream === null || typeof d.stream !== "object" ||
+             !(Number.isFinite(d.stream.interval) && d.stream.interval >= 1)))
+            throw new TypeError(`${where}: method \`${m}\`'s \`stream\` must be true or ` +
+                "{interval: ms} (at least 1)");
     }
     if (config.events !== undefined) {
         if (config.events === null || typeof config.events !== "object")
@@ -192,11 +198,14 @@ function pointer(path) {
     return s;
 }
 
+function patchOp(p) {
+    return p.op === "remove" ? { op: "remove", path: pointer(p.path) }
+        : { op: p.op, path: pointer(p.path), value: p.value };
+}
+
 function patchText(inst, patches) {
-    const ops = patches.map((p) => p.op === "remove" ? { op: "remove", path: pointer(p.path) }
-        : { op: p.op, path: pointer(p.path), value: p.value });
     return JSON.stringify({ type: "state:patch", actor: inst.name, actorId: inst.id,
-                            patches: ops });
+                            patches: patches.map(patchOp) });
 }
 
 /* One top-level operation's bookkeeping: what to send, what to undo if it throws. */
@@ -207,6 +216,7 @@ class ActorRun {
         this.undo = [];      /* [inst, state before] or [key] for an instance activated here */
         this.stack = [];     /* instances whose method is running, outermost first */
         this.deferred = [];  /* fire-and-forget calls to an instance on the stack */
+        this.chunks = [];    /* rpc:stream chunks (JSON texts) for the caller */
     }
 
     remember(inst) {
@@ -262,7 +272,8 @@ async function activate(run, name, id, conns) {
     }
     const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
         ? stored.timers : {};
-    inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false };
+    inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false,
+             busy: null };
     hotActors.set(key, inst);
     run.undo.push([key]);
     if (def.config.onActivate) await change(run, inst, def.config.onActivate, {}, null);
@@ -292,19 +303,25 @@ function saveActor(inst) {
 /* Runs fn on a draft of inst's state with the context a handler sees; the state, its patch and
  * the events it emitted take effect only if fn (and the events' validation) succeeds. Returns
  * fn's result as JSON text (undefined: none). */
-async function change(run, inst, fn, extra, connectionId) {
+async function change(run, inst, fn, extra, connectionId, md, method) {
     if (run.stack.includes(inst))
         throw actorError(`actor ${inst.name}/${inst.id} is already running a method`,
                          "ActorCallCycle");
+    if (md && run.sid !== undefined && run.stack.length === 0 &&
+        (fn instanceof AsyncFunction || fn instanceof AsyncGeneratorFunction))
+        return callStart(run, inst, fn, extra, connectionId, md, method);
+    if (inst.busy) flushHeld(run, inst.busy); /* a hook between a suspended call's turns */
     const events = [];
     const timersBefore = inst.timers;
     const draft = immer.createDraft(inst.state);
-    const c = handlerContext(run, inst, draft, events, connectionId);
+    const c = handlerContext({ run }, inst, draft, events, connectionId);
     Object.assign(c, extra);
     run.stack.push(inst);
     let result, text;
     try {
         result = fn(c);
+        if (fn instanceof AsyncGeneratorFunction) /* not the caller's call: no chunks */
+            result = driveGen(null, result);
         if (result !== null && typeof result === "object" && typeof result.then === "function")
             result = await result;
         /* the result may be (part of) the draft: serialize it while the draft lives */
@@ -338,6 +355,340 @@ async function checkEvent(inst, ev) {
     return ["e", actorKey(inst.name, inst.id), text, ev.to, ev.except];
 }
 
+/* ---- suspended calls: methods that await timers or the network (docs/actors.md "Methods
+ * that wait") ----
+ * A method called by a client or a timer whose handler is an async function (or an async
+ * generator function) runs as an ActorCall. When its promise is still pending once the
+ * operation's microtasks have drained (runtime.c calls actorsUndone), the call is suspended: the
+ * turn so far is finished like a whole call (the draft's patches, the state stored, the
+ * transaction committed) and the instance stays busy (the server queues its later rpcs). What
+ * it awaited (its own setTimeout timers; the server wakes it with op "resume" when the next is
+ * due) continues it in a new operation, one transaction per turn, with a fresh draft behind the
+ * same `state` proxy. A turn that throws rolls back only itself; the server then ends the call
+ * (op "end"). Patches of a plain method are held until it ends (one state:patch), those of a
+ * `stream` method go out at most every interval; held patches are sent before anything else
+ * changes the instance or a snapshot of it is taken. An async generator's yields go to the
+ * caller as rpc:stream chunks. */
+
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor;
+const ACTOR_SUSPENDED = Symbol("suspended");
+const CALL_TIMERS_MAX = 1000, TURN_CHUNKS_MAX = 10000, STREAM_INTERVAL_MS = 50;
+const suspendedCalls = new Map(); /* sid -> ActorCall */
+let opCall = null; /* the call whose turn the running operation runs */
+
+class ActorCall {
+    constructor(sid, inst, md, method, isGen) {
+        this.sid = sid;
+        this.inst = inst;
+        this.method = method;
+        this.isGen = isGen;
+        this.gen = null;
+        this.stream = md.stream === true ? STREAM_INTERVAL_MS
+            : md.stream && typeof md.stream === "object" ? md.stream.interval : 0;
+        this.box = { run: null, draft: null };
+        this.events = [];
+        this.heldOps = [];
+        this.heldEvents = [];
+        this.chunks = [];
+        this.timers = new Map(); /* id -> {when, seq, fn, args, interval} */
+        this.fetches = new Set(); /* tokens of its fetches in flight (59_fetch.js) */
+        this.timerSeq = 0;
+        this.done = null;   /* {ok, v} once the handler settled */
+        this.waiter = null; /* the running turn's resolve */
+        this.timersBefore = null;
+        this.abort = new AbortController();
+        this.canceled = false;
+        this.ended = false;
+        this.lastFlush = realNow();
+    }
+
+    watch(p) {
+        p.then((v) => this.settle({ ok: true, v }), (v) => this.settle({ ok: false, v }));
+    }
+
+    settle(o) {
+        this.done = o;
+        if (this.waiter !== null) {
+            const w = this.waiter;
+            this.waiter = null;
+            w(o);
+        }
+    }
+
+    turnWait() {
+        if (this.done !== null) return Promise.resolve(this.done);
+        return new Promise((resolve) => { this.waiter = resolve; });
+    }
+
+    suspendNow() {
+        if (this.waiter === null) return;
+        const w = this.waiter;
+        this.waiter = null;
+        w(ACTOR_SUSPENDED);
+    }
+
+    addTimer(what, fn, delay, args, repeat) {
+        if (typeof fn !== "function") throw argTypeError("callback", "of type function", fn);
+        if (this.timers.size >= CALL_TIMERS_MAX) {
+            const e = new RangeError(`${what}: too many pending timers (at most ` +
+                `${CALL_TIMERS_MAX} per actor method call)`);
+            e.code = "TooManyTimers";
+            throw e;
+        }
+        let ms = Number(delay);
+        if (!(ms >= 1 && ms <= 2147483647)) ms = 1;
+        const id = ++this.timerSeq;
+        this.timers.set(id, { when: realNow() + ms, seq: id, fn, args,
+                              interval: repeat ? ms : 0 });
+        return id;
+    }
+
+    fireDue() {
+        const now = realNow();
+        const due = [];
+        for (const [id, t] of this.timers) if (t.when <= now) due.push([id, t]);
+        due.sort((x, y) => x[1].when - y[1].when || x[1].seq - y[1].seq);
+        for (const [id, t] of due) {
+            if (this.timers.get(id) !== t) continue;
+            if (t.interval) t.when = realNow() + t.interval;
+            else this.timers.delete(id);
+            try {
+                t.fn.apply(undefined, t.args);
+            } catch (e) {
+                reportUncaught(e, t.interval ? "setInterval callback" : "setTimeout callback");
+            }
+        }
+    }
+
+    /* ms until the call must run again (its next timer, a stream's next flush), -1: never */
+    nextWake() {
+        const now = realNow();
+        let next = -1;
+        for (const t of this.timers.values())
+            if (next < 0 || t.when < next) next = t.when;
+        if (this.stream > 0 && (this.heldOps.length > 0 || this.heldEvents.length > 0)) {
+            const f = this.lastFlush + this.stream;
+            if (next < 0 || f < next) next = f;
+        }
+        return next < 0 ? -1 : Math.max(0, Math.ceil(next - now));
+    }
+
+    cancel() {
+        if (this.canceled) return;
+        this.canceled = true;
+        const reason = new DOMException("The call was canceled", "AbortError");
+        try {
+            this.abort.abort(reason);
+        } catch (e) {
+            reportUncaught(e, "an abort listener");
+        }
+        if (this.gen !== null) {
+            /* its fetches in flight reject with the reason; the generator ends at its next
+             * yield */
+            for (const t of Array.from(this.fetches)) opCancel(t, reason);
+            this.gen.return(undefined).then(() => {}, () => {});
+        }
+    }
+
+    /* fetch answers the server holds for it (op "resume" f: [tokens]) settle their promises */
+    takeFetches(tokens) {
+        for (const t of tokens || []) {
+            this.fetches.delete(t);
+            const ans = native.opTake(t);
+            if (ans === undefined) continue;
+            const saved = [mode, currentPath];
+            settle(t, ans[0], ans[1], ans[2]);
+            [mode, currentPath] = saved;
+        }
+    }
+
+    waiting() {
+        for (const t of this.fetches) if (!opPending.has(t)) this.fetches.delete(t);
+        return this.timers.size > 0 || this.fetches.size > 0;
+    }
+
+    finish() {
+        this.ended = true;
+        this.waiter = null; /* a turn cut short (a CPU limit) is never resumed */
+        if (opCall === this) opCall = null;
+        this.timers.clear();
+        for (const t of this.fetches) { /* dropped unanswered: nothing runs for them */
+            opPending.delete(t);
+            native.opCancel(t);
+        }
+        this.fetches.clear();
+        this.box.draft = null;
+        if (this.inst.busy === this) this.inst.busy = null;
+        suspendedCalls.delete(this.sid);
+    }
+}
+
+/* setTimeout/clearTimeout in an actor method (59_timers.js): the running call, or null when no
+ * actor method that may wait is running (queries, mutations, hooks, actor-to-actor calls). */
+function actorTimerOwner() {
+    if (opCall === null || opCall.ended || opCall.box.draft === null) return null;
+    if (currentPath !== ACTORS_RUN_PATH && currentPath !== ACTORS_TIMER_PATH) return null;
+    return opCall;
+}
+
+/* runtime.c: the operation's promise is pending and its microtasks have drained. */
+function actorsUndone() {
+    if (opCall !== null && !opCall.ended &&
+        (currentPath === ACTORS_RUN_PATH || currentPath === ACTORS_TIMER_PATH))
+        opCall.suspendNow();
+}
+
+/* `state` of a call that may wait: the same object in every turn, forwarding to the running
+ * turn's draft (objects read from it before an `await` belong to the finished draft). */
+function stableState(box) {
+    const t = () => {
+        if (box.draft === null)
+            throw new TypeError("this actor call's state is gone: the call has ended");
+        return box.draft;
+    };
+    return new Proxy({}, {
+        get: (_, k) => Reflect.get(t(), k),
+        set: (_, k, v) => Reflect.set(t(), k, v),
+        deleteProperty: (_, k) => Reflect.deleteProperty(t(), k),
+        has: (_, k) => Reflect.has(t(), k),
+        ownKeys: () => Reflect.ownKeys(t()),
+        getOwnPropertyDescriptor: (_, k) => {
+            const d = Reflect.getOwnPropertyDescriptor(t(), k);
+            if (d !== undefined) d.configurable = true;
+            return d;
+        },
+        defineProperty: (_, k, d) => Reflect.defineProperty(t(), k, d),
+        getPrototypeOf: () => Reflect.getPrototypeOf(t()),
+    });
+}
+
+/* Runs an async generator to its end: each yielded value becomes a chunk of `call` (null: a
+ * call no client waits for; the values are dropped); its return value is the result. */
+async function driveGen(call, gen) {
+    if (call !== null) call.gen = gen;
+    for (;;) {
+        const r = await gen.next();
+        if (r.done) return r.value;
+        if (call === null || call.canceled) continue;
+        if (call.chunks.length >= TURN_CHUNKS_MAX)
+            throw actorError(`a turn of ${call.method} yielded more than ${TURN_CHUNKS_MAX} ` +
+                "chunks without awaiting anything", "TooManyChunks");
+        call.chunks.push(JSON.stringify(r.value === undefined ? null : r.value));
+    }
+}
+
+/* Sends what a call holds: its patches (one state:patch) and events. */
+function flushHeld(run, call) {
+    const inst = call.inst;
+    if (call.heldOps.length > 0)
+        run.out.push(["p", actorKey(inst.name, inst.id),
+                      JSON.stringify({ type: "state:patch", actor: inst.name, actorId: inst.id,
+                                       patches: call.heldOps })]);
+    for (const e of call.heldEvents) run.out.push(e);
+    call.heldOps = [];
+    call.heldEvents = [];
+    call.lastFlush = realNow();
+}
+
+function turnBegin(run, call) {
+    opCall = call;
+    call.box.run = run;
+    call.box.draft = immer.createDraft(call.inst.state);
+    call.timersBefore = call.inst.timers;
+}
+
+/* Finishes the running turn as a call: events checked, the draft's patches kept (or sent), the
+ * state stored. */
+async function turnFinish(run, call, final) {
+    const inst = call.inst;
+    const checked = [];
+    for (const ev of call.events) checked.push(await checkEvent(inst, ev));
+    call.events.length = 0;
+    let patches = [];
+    const next = immer.finishDraft(call.box.draft, (p) => { patches = p; });
+    call.box.draft = null;
+    run.remember(inst);
+    if (patches.length > 0) inst.state = next;
+    if (patches.length > 0 || inst.timers !== call.timersBefore) saveActor(inst);
+    for (const p of patches) call.heldOps.push(patchOp(p));
+    for (const e of checked) call.heldEvents.push(e);
+    if (final || (call.stream > 0 && realNow() - call.lastFlush >= call.stream))
+        flushHeld(run, call);
+    for (const ch of call.chunks) run.chunks.push(ch);
+    call.chunks = [];
+}
+
+async function callStart(run, inst, fn, extra, connectionId, md, method) {
+    const call = new ActorCall(run.sid, inst, md, method, fn instanceof AsyncGeneratorFunction);
+    turnBegin(run, call);
+    const c = handlerContext(call.box, inst, stableState(call.box), call.events, connectionId);
+    Object.assign(c, extra);
+    c.signal = call.abort.signal;
+    run.call = call;
+    run.stack.push(inst);
+    let o;
+    try {
+        let p = fn(c);
+        if (call.isGen) p = driveGen(call, p);
+        call.watch(Promise.resolve(p));
+        o = await call.turnWait();
+    } finally { /* what remains on the stack: an actor call that is still running */
+        run.stack.splice(run.stack.lastIndexOf(call.inst), 1);
+    }
+    return turnEnd(run, call, o);
+}
+
+async function turnEnd(run, call, o) {
+    if (o === ACTOR_SUSPENDED) {
+        const inst = call.inst;
+        if (run.stack.length > 0) {
+            const inner = run.stack[run.stack.length - 1];
+            throw actorError(`actor method ${inst.name}.${call.method} waited inside an ` +
+                `actor-to-actor call (to ${inner.name}/${inner.id}): only the method a client ` +
+                "or a timer called can await timers or fetch", "FunctionFailed");
+        }
+        if (!call.waiting())
+            throw actorError(`actor method ${inst.name}.${call.method} did not finish: it ` +
+                "awaited a promise that never settled (an actor method can await timers, fetch " +
+                "and other actors' methods)", "FunctionFailed");
+        if (run.noSuspend)
+            throw actorError(`TooManySuspendedCalls: ${run.noSuspend} actor calls are ` +
+                "waiting on this shard (--max-suspended-actor-calls), the limit", "ActorBusy");
+        await turnFinish(run, call, false);
+        inst.busy = call;
+        suspendedCalls.set(call.sid, call);
+        run.susp = { sid: call.sid, wake: call.nextWake(), g: call.isGen ? 1 : 0 };
+        return undefined;
+    }
+    if (!o.ok) throw o.v;
+    /* the result may be (part of) the draft: serialize it while the draft lives */
+    const text = o.v === undefined ? undefined : JSON.stringify(o.v);
+    await turnFinish(run, call, true);
+    if (call.canceled && call.isGen) run.canceled = true;
+    call.finish();
+    return text;
+}
+
+/* op "resume" {sid, cancel}: the next turn of a suspended call. */
+async function resumeCall(run, a) {
+    const call = suspendedCalls.get(a.sid);
+    if (call === undefined) throw new Error(`actors: no suspended call ${a.sid}`);
+    turnBegin(run, call);
+    run.call = call;
+    if (a.cancel) call.cancel();
+    run.stack.push(call.inst);
+    let o;
+    try {
+        call.takeFetches(a.f);
+        call.fireDue();
+        o = await call.turnWait();
+    } finally { /* what remains on the stack: an actor call that is still running */
+        run.stack.splice(run.stack.lastIndexOf(call.inst), 1);
+    }
+    return turnEnd(run, call, o);
+}
+
 function connList(ids, where) {
     const list = typeof ids === "string" ? [ids] : ids;
     if (!Array.isArray(list) || list.some((x) => typeof x !== "string"))
@@ -345,7 +696,7 @@ function connList(ids, where) {
     return list;
 }
 
-function handlerContext(run, inst, draft, events, connectionId) {
+function handlerContext(box, inst, draft, events, connectionId) {
     const emit = (event, payload) => { events.push({ event, payload, to: null, except: null }); };
     emit.to = (ids, event, payload) => {
         events.push({ event, payload, to: connList(ids, "emit.to()"), except: null });
@@ -354,15 +705,15 @@ function handlerContext(run, inst, draft, events, connectionId) {
         events.push({ event, payload, to: null, except: connList(ids, "emit.except()") });
     };
     emit.broadcast = emit;
-    const m = run.mctx;
+    const m = box.run.mctx;
     return {
         state: draft,
         emit,
         connectionId,
         actorId: inst.id,
         connections: Object.freeze({ list: () => Array.from(inst.conns) }),
-        actors: actorCaller(run),
-        timer: timerApi(run, inst),
+        actors: actorCaller(box),
+        timer: timerApi(box, inst),
         db: m.db,
         auth: m.auth,
         storage: m.storage,
@@ -406,14 +757,14 @@ function cancelTimer(run, inst, tid) {
     return true;
 }
 
-function timerApi(run, inst) {
+function timerApi(box, inst) {
     const proxy = (ms, every) => new Proxy({}, {
         get(_, method) {
             if (typeof method !== "string" || method === "then") return undefined;
             return (input) => {
                 const tid = "t" + Math.random().toString(36).slice(2, 12) +
                     Date.now().toString(36);
-                scheduleTimer(run, inst, tid, ms, every, method, input);
+                scheduleTimer(box.run, inst, tid, ms, every, method, input);
                 return tid;
             };
         },
@@ -421,7 +772,7 @@ function timerApi(run, inst) {
     return Object.freeze({
         after: (ms) => proxy(ms, false),
         every: (ms) => proxy(ms, true),
-        cancel: (id) => cancelTimer(run, inst, id),
+        cancel: (id) => cancelTimer(box.run, inst, id),
     });
 }
 
@@ -447,6 +798,16 @@ async function fireTimer(run, a) {
     const inst = await activate(run, a.a, a.i, a.cs);
     const t = inst.timers[a.tid];
     if (t === undefined) return undefined;
+    if (inst.busy) { /* a suspended call holds the instance: try again in a moment */
+        const args = { op: "timer", a: a.a, i: a.i, m: a.m, tid: a.tid, in: a.in,
+                       every: a.every };
+        const job = native.schedule(ACTORS_TIMER_PATH, encode(args, "timer arguments"),
+                                    Date.now() + TIMER_BUSY_RETRY_MS);
+        run.remember(inst);
+        inst.timers = Object.assign({}, inst.timers, { [a.tid]: [job, t[1]] });
+        saveActor(inst);
+        return undefined;
+    }
     reschedule(run, inst, a);
     const input = typeof a.in === "string" ? JSON.parse(a.in) : undefined;
     return invoke(run, a.a, a.i, a.m, input, null, null);
@@ -470,14 +831,14 @@ function reschedule(run, inst, a) {
  * inside the caller's transaction; a call to an instance whose method is running (a cycle) is
  * deferred until the outermost call ends when nobody awaits it (fire-and-forget), and fails
  * with a cycle error when the caller awaits it (it could never finish). */
-function actorCaller(run) {
+function actorCaller(box) {
     return new Proxy({}, {
         get(_, name) {
             if (typeof name !== "string") return undefined;
             return (id) => new Proxy({}, {
                 get(__, method) {
                     if (typeof method !== "string" || method === "then") return undefined;
-                    return (input) => callActor(run, name, id, method, input);
+                    return (input) => callActor(box.run, name, id, method, input);
                 },
             });
         },
@@ -510,6 +871,10 @@ async function invoke(run, name, id, method, input, connectionId, conns) {
     const md = Object.prototype.hasOwnProperty.call(inst.def.config.methods, method)
         ? inst.def.config.methods[method] : undefined;
     if (md === undefined) throw actorError(`Unknown method: ${method}`, "UnknownMethod");
+    if (inst.busy)
+        throw actorError(`actor ${name}/${id} is busy: its method ${inst.busy.method} is ` +
+            "suspended (awaiting a timer or the network); call it again once that call ended",
+            "ActorBusy");
     let value;
     if (md.input !== undefined) {
         const r = await checkSchema(md.input, input);
@@ -526,7 +891,7 @@ async function invoke(run, name, id, method, input, connectionId, conns) {
             added = await added;
         if (added !== null && typeof added === "object") mwCtx = Object.assign(mwCtx, added);
     }
-    return change(run, inst, md.handler, { input: value, ctx: mwCtx }, connectionId);
+    return change(run, inst, md.handler, { input: value, ctx: mwCtx }, connectionId, md, method);
 }
 
 async function runDeferred(run) {
@@ -550,10 +915,26 @@ async function runDeferred(run) {
  * an event (to/except: connection ids or null). */
 async function actorsRun(mctx, a) {
     const run = new ActorRun(mctx);
+    opCall = null;
+    if (typeof a.sid === "number") run.sid = a.sid;
+    if (a.ns) run.noSuspend = a.ns;
     try {
         let r = null;
         const name = a.a, id = a.i;
         switch (a.op) {
+        case "resume": {
+            const t = await resumeCall(run, a);
+            r = t === undefined ? null : t;
+            break;
+        }
+        case "end": { /* the server ends a suspended call (a turn failed, a limit, a deploy) */
+            const call = suspendedCalls.get(a.sid);
+            if (call !== undefined) {
+                flushHeld(run, call);
+                call.finish();
+            }
+            break;
+        }
         case "rpc": {
             const input = typeof a.in === "string" ? JSON.parse(a.in) : undefined;
             const t = await invoke(run, name, id, a.m, input, a.c, a.cs);
@@ -562,6 +943,7 @@ async function actorsRun(mctx, a) {
         }
         case "snapshot": {
             const inst = await activate(run, name, id, a.cs);
+            if (inst.busy) flushHeld(run, inst.busy); /* no subscriber diverges */
             r = JSON.stringify(inst.state);
             break;
         }
@@ -595,6 +977,7 @@ async function actorsRun(mctx, a) {
         }
         case "forget": /* the batch these instances' states were written in was lost */
             hotActors.clear();
+            for (const call of Array.from(suspendedCalls.values())) call.finish();
             break;
         case "admin": /* the admin API's list, inspect, destroy, destroyAll (actorsAdmin) */
             r = await actorsAdmin(run, a);
@@ -604,7 +987,11 @@ async function actorsRun(mctx, a) {
         }
         await runDeferred(run);
         run.settle();
-        return { r, o: run.out, act: actorsActivated(run) };
+        const res = { r, o: run.out, act: actorsActivated(run) };
+        if (run.susp !== undefined) res.s = run.susp;
+        if (run.chunks.length > 0) res.ch = run.chunks;
+        if (run.canceled) res.x = 1;
+        return res;
     } catch (e) {
         run.rollback();
         throw e;
@@ -723,6 +1110,9 @@ async function initialStateText(name, cache) {
  * can fail any more (`drop`). Returns whether there was anything to destroy. */
 async function destroyActor(run, name, id, drop) {
     const inst = hotActors.get(actorKey(name, id));
+    if (inst !== undefined && inst.busy)
+        throw actorError(`actor ${name}/${id} is busy: its method ${inst.busy.method} is ` +
+            "suspended; nothing was destroyed", "ActorBusy");
     if (inst !== undefined && inst.def.config.onDeactivate) {
         try {
             await change(run, inst, inst.def.config.onDeactivate, {}, null);
@@ -780,7 +1170,9 @@ async function actorsAdmin(run, a) {
             .map((p) => actorKey(p[0], p[1])));
         const hooked = [], hookedKeys = new Set();
         for (const inst of hotActors.values()) {
-            if ((only === null || inst.name === only) && inst.def.config.onDeactivate) {
+            /* a busy one (a call waits) fails alone, as a hook that throws does */
+            if ((only === null || inst.name === only) && (inst.def.config.onDeactivate ||
+                                                          inst.busy)) {
                 hookedKeys.add(actorKey(inst.name, inst.id));
                 if (!failed.has(actorKey(inst.name, inst.id))) hooked.push([inst.name, inst.id]);
             }

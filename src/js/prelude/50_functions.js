@@ -567,7 +567,7 @@ globalThis.__vireo = Object.freeze({
 });
 
 Object.defineProperty(globalThis, "__vr_internal", {
-    value: { run, load, settle, abandon },
+    value: { run, load, settle, abandon, undone: actorsUndone },
     configurable: true,
     enumerable: false,
     writable: true,

@@ -1,5 +1,5 @@
 /* fetch: in actions, an HTTP request made by the action worker's libcurl (src/net/fetch.c) while
- * the action is suspended; the Request/Response classes are 58_fetch_types.js. Errors are
+ * the action is suspended (in actor methods, by the shard loop's: 47_actors.js, proto/actors.c); the Request/Response classes are 58_fetch_types.js. Errors are
  * Node's: a bad URL throws TypeError "Failed to parse URL from ...", anything the network does
  * wrong rejects with TypeError "fetch failed" whose `cause` is an Error with a `code`
  * (ECONNREFUSED, ETIMEDOUT, ENOTFOUND, ERR_FETCH_RESPONSE_TOO_LARGE, ...). An AbortSignal aborts
@@ -29,7 +29,8 @@ function fetchResult(method) {
 }
 
 globalThis.fetch = function fetch(input, init = undefined) {
-    if (mode !== ACTION)
+    const actorCall = mode !== ACTION ? actorTimerOwner() : null; /* an actor method's */
+    if (mode !== ACTION && actorCall === null)
         throw new Error("Can't use fetch() in queries and mutations. Please consider using an " +
             "action. See https://docs.convex.dev/functions/actions for more details.");
     let req;
@@ -60,6 +61,7 @@ globalThis.fetch = function fetch(input, init = undefined) {
         const m = /^([A-Z_]+)\|(.*)$/s.exec(String(e && e.message));
         return Promise.reject(m ? fetchFailed(m[2], m[1]) : e);
     }
+    if (actorCall !== null) actorCall.fetches.add(op.token);
     const onAbort = () => opCancel(op.token, signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     const done = () => signal.removeEventListener("abort", onAbort);

@@ -1,5 +1,6 @@
 /* Timers and microtasks: setTimeout/clearTimeout, setInterval/clearInterval, queueMicrotask.
- * Timers exist in actions only (queries and mutations throw Convex's error). They live in this
+ * Timers exist in actions and in actor methods (47_actors.js keeps those of a suspended actor
+ * call); queries and mutations throw Convex's error. They live in this
  * queue, each owned by the action execution (params[4]) that set it: an action worker's event
  * loop (src/js/exec.c, js_exec_check) asks when the next one is due and fires them in the
  * owner's turn; when an execution finishes its timers are dropped (timers an earlier action left
@@ -22,6 +23,8 @@ function timerDelete(id) {
 }
 
 function addTimer(what, fn, delay, args, repeat) {
+    if (mode !== ACTION && actorTimerOwner() !== null) /* an actor method (47_actors.js) */
+        return actorTimerOwner().addTimer(what, fn, delay, args, repeat);
     if (mode !== ACTION)
         throw new Error(`Can't use ${what} in queries and mutations. Please consider using an ` +
             `action.`);
@@ -43,6 +46,10 @@ function addTimer(what, fn, delay, args, repeat) {
 }
 
 function clearTimer(id) {
+    if (mode !== ACTION && actorTimerOwner() !== null) {
+        actorTimerOwner().timers.delete(Number(id));
+        return;
+    }
     const t = timerQueue.get(Number(id));
     if (t && t.owner === params[4]) timerDelete(Number(id));
 }

@@ -34,6 +34,22 @@ const counter = actor({
                 state.log.push(input.text);
             },
         },
+        // rpc:stream chunks, then the count; runs until canceled when `forever`
+        stream: {
+            input: v.object({ n: v.number(), forever: v.boolean() }),
+            handler: async function* ({ state, input }: any) {
+                try {
+                    for (let i = 0; input.forever || i < input.n; i++) {
+                        state.count += 1;
+                        yield { i };
+                        await new Promise((r) => setTimeout(r, 20));
+                    }
+                } finally {
+                    state.log.push("finally");
+                }
+                return state.count;
+            },
+        },
         fail: {
             handler: ({ state }) => {
                 state.count = -1000;
