@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/buf.h"
 #include "net/http.h"
@@ -102,6 +103,13 @@ static inline size_t conn_out_pending(const struct conn *c)
 
 /* server.c */
 void conn_flush(struct conn *c);            /* writes what it can now; may close on error */
+/* Writes the n entries of iov now if nothing is queued ahead of them (else writes nothing and
+ * returns 0): the bytes the socket took, which the caller must not queue again; the caller
+ * queues the rest in c->out, in order, and calls conn_flush (which finds the socket full and
+ * arms EPOLLOUT and the send-stall timer as for any queued output). -1: the write failed and
+ * the connection is closed. */
+struct iovec;
+ssize_t conn_write_now(struct conn *c, const struct iovec *iov, size_t n);
 void conn_schedule(struct conn *c);         /* process input / flush in the before-sleep hook */
 void conn_close_after_flush(struct conn *c);
 void conn_update_events(struct conn *c);

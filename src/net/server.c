@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -440,6 +442,39 @@ again:
     if (c->closed)
         return;
     conn_update_events(c);
+}
+
+/* Writes iov to the socket at once when no output is queued ahead of it (conn_write_now in
+ * net_int.h). One sendmsg per IOV_MAX entries; stops at the first short write. */
+ssize_t conn_write_now(struct conn *c, const struct iovec *iov, size_t n)
+{
+    if (c->closed || c->fd < 0 || conn_out_pending(c) || c->close_after_flush)
+        return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < IOV_MAX ? n - i : IOV_MAX, want = 0;
+        for (size_t j = 0; j < k; j++)
+            want += iov[i + j].iov_len;
+        struct msghdr mh = { .msg_iov = (struct iovec *)(iov + i), .msg_iovlen = k };
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w <= 0) {
+            log_debug("http", "conn=%llu write failed: %s", (unsigned long long)c->id,
+                      w < 0 ? strerror(errno) : "zero write");
+            conn_close(c);
+            return -1;
+        }
+        total += (size_t)w;
+        if ((size_t)w < want)
+            break;
+        i += k;
+    }
+    if (total)
+        c->send_mark_ms = loop_now_ms(c->loop); /* progress, as conn_flush records it */
+    return (ssize_t)total;
 }
 
 /* ---- responses ---- */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <openssl/evp.h>
 
@@ -788,6 +789,85 @@ int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n)
     if (!c || c->closed || ws->close_sent || c->close_after_flush)
         return -1;
     queue_frame(ws, is_text ? WS_OP_TEXT : WS_OP_BINARY, p, n);
+    return 0;
+}
+
+/* Frames and iovec entries one write of ws_send_msgs takes at most. */
+#define SEND_FRAMES 16
+#define SEND_IOV 64
+
+/* Queues the bytes of iov from offset `from` in c->out (after what it holds). */
+static void queue_iov_from(struct conn *c, const struct iovec *iov, size_t n, size_t from)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (from >= len) {
+            from -= len;
+            continue;
+        }
+        buf_append(&c->out, (const char *)iov[i].iov_base + from, len - from);
+        from = 0;
+    }
+}
+
+int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return -1;
+    int op = is_text ? WS_OP_TEXT : WS_OP_BINARY;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char hdr[SEND_FRAMES][10];
+        size_t end[SEND_FRAMES]; /* each frame's end offset in the group's bytes */
+        struct iovec iov[SEND_IOV];
+        size_t k = 0, f = 0, total = 0;
+        for (; i < n && f < SEND_FRAMES && k + 1 + msgs[i].n_parts <= SEND_IOV; i++) {
+            size_t len = 0;
+            for (size_t j = 0; j < msgs[i].n_parts; j++)
+                len += msgs[i].parts[j].iov_len;
+            size_t h = ws_frame_header(hdr[f], op, 1, len);
+            iov[k++] = (struct iovec){ hdr[f], h };
+            for (size_t j = 0; j < msgs[i].n_parts; j++)
+                if (msgs[i].parts[j].iov_len)
+                    iov[k++] = msgs[i].parts[j];
+            total += h + len;
+            end[f++] = total;
+        }
+        if (!f) { /* more parts than one write takes: this one frame is copied */
+            size_t len = 0;
+            for (size_t j = 0; j < msgs[i].n_parts; j++)
+                len += msgs[i].parts[j].iov_len;
+            size_t h = ws_frame_header(hdr[0], op, 1, len);
+            buf_append(&c->out, hdr[0], h);
+            queue_iov_from(c, msgs[i].parts, msgs[i].n_parts, 0);
+            conn_schedule(c);
+            i++;
+            continue;
+        }
+        int direct = !conn_out_pending(c);
+        ssize_t w = conn_write_now(c, iov, k);
+        if (w < 0)
+            return -1; /* closed; on_close follows */
+        if ((size_t)w == total)
+            continue;
+        if (direct) {
+            /* the socket took part of it: the rest goes first, and the rest of a frame cut
+             * in the middle is not a frame boundary (never dropped half-sent) */
+            buf_reset(&c->out);
+            c->out_off = 0;
+            c->out_nonframe = 0;
+            for (size_t j = 0; j < f; j++)
+                if (end[j] > (size_t)w) {
+                    size_t start = j ? end[j - 1] : 0;
+                    if ((size_t)w > start)
+                        c->out_nonframe = end[j] - (size_t)w;
+                    break;
+                }
+        }
+        queue_iov_from(c, iov, k, (size_t)w);
+        conn_schedule(c);
+    }
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/iobuf.h"
 #include <jansson.h>
 
 #include "base/hmap.h"
@@ -95,7 +96,7 @@ struct sync_response {
  * and is closed with 1008 "send queue full". Everything queued counts in the server's global
  * buffer budget (out_account); while it is spent, a client that is behind is closed with 1013. */
 struct out_msg {
-    struct buf b;
+    struct iobuf m; /* a live query's result is shared by reference (serialized once) */
     int is_transition;
 };
 
@@ -236,6 +237,10 @@ void sync_auth_append_identity(struct buf *b, const json_t *identity);
 void sync_out_clear(struct sync_conn *c);
 void sync_pump(struct sync_conn *c);
 void sync_send_msg(struct sync_conn *c, struct buf *b, int is_transition);
+/* Queues m (taking its contents: m is left empty) without handing anything to the socket yet:
+ * a flush queues a session's transition and responses, then one sync_pump writes them together.
+ * 0, or -1 when the connection is gone or was closed for its backlog or the budget. */
+int sync_queue_msg(struct sync_conn *c, struct iobuf *m, int is_transition);
 void sync_send_frame(struct sync_conn *c, const struct buf *b);
 void sync_close_conn(struct sync_conn *c, int code, const char *reason);
 void sync_send_error(struct sync_conn *c, const char *code, const char *msg, const char *id_field,
