@@ -60,7 +60,7 @@ struct conn {
     size_t out_off;      /* bytes of out already written */
     size_t out_nonframe; /* in ws mode: leading bytes of out that are not frames (the 101) */
 
-    struct http_request req;
+    struct http_request *req; /* allocated with the conn; given back once it is a WebSocket */
     const char *req_base; /* c->in.data when req was parsed: if in moved, req is re-parsed */
     size_t head_len;
     size_t req_total;    /* bytes of `in` the current request occupies */

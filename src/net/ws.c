@@ -238,7 +238,7 @@ struct ws {
     struct timer timer;
     struct timer deadline; /* ws_set_deadline */
     int deadline_code;
-    char deadline_reason[124];
+    const char *deadline_reason; /* ws_set_deadline's: a string that outlives it (a literal) */
 };
 
 uint64_t ws_id(const struct ws *ws)
@@ -404,7 +404,7 @@ void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason)
         return;
     }
     ws->deadline_code = ws_close_code_valid(code) ? code : WS_CLOSE_POLICY;
-    snprintf(ws->deadline_reason, sizeof ws->deadline_reason, "%s", reason ? reason : "");
+    ws->deadline_reason = reason ? reason : "";
     loop_timer_start(ws->loop, &ws->deadline, ms);
 }
 

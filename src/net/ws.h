@@ -114,7 +114,8 @@ int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n
 void ws_close(struct ws *ws, int code, const char *reason);
 /* Closes the connection with (code, reason) unless the deadline is cleared within ms (ms = 0
  * clears it; a new call replaces it). For protocols on top, e.g. "no `connect` within 10 s":
- * set it in the upgrade handler, clear it when the first message arrives. */
+ * set it in the upgrade handler, clear it when the first message arrives. `reason` is kept by
+ * pointer: a string literal, or one that outlives the deadline. */
 void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason);
 /* The global buffer budget (--max-buffered-bytes) for an owner that queues output outside the
  * net layer (sync's outbound queue), so that what it holds counts like the socket's own queue:

@@ -204,9 +204,11 @@ static void append_journal(struct buf *b, const struct live_query *lq)
 /* What every Convex subscriber of lq is sent after its own
  * `{"type":"QueryUpdated","queryId":N,"value":` — the value, the run's logLines and the journal —
  * serialized once per result and shared by reference. */
-static struct shared_buf *convex_wire(struct live_query *lq)
+static struct shared_buf *convex_wire(struct sync *sy, struct live_query *lq)
 {
     if (!lq->wire[1]) {
+        if (!lq->wire[0])
+            sync_wired(sy, lq);
         struct buf t = BUF_INIT(BUF_NOLIMIT);
         buf_reserve(&t, lq->result.len + lq->logs.len + 64);
         buf_append(&t, lq->result.data, lq->result.len);
@@ -247,7 +249,7 @@ static void append_modification(struct iobuf *m, struct sync_sub *sub, int *firs
         iobuf_append_str(m, "{\"type\":\"QueryUpdated\",\"queryId\":");
         iobuf_append_u64(m, sub->query_id);
         iobuf_append_str(m, ",\"value\":");
-        iobuf_append_shared(m, convex_wire(lq));
+        iobuf_append_shared(m, convex_wire(sub->session->sync, lq));
     }
     sub->sent = 1;
     sub->sent_hash = lq->result_hash;

@@ -124,7 +124,7 @@ void sync_sub_mark_pending(struct sync_sub *sub)
     struct sync_session *s = sub->session;
     if (!sub->pending) {
         if (s->n_pending == s->cap_pending) {
-            s->cap_pending = s->cap_pending ? s->cap_pending * 2 : 8;
+            s->cap_pending = s->cap_pending ? s->cap_pending * 2 : 2;
             s->pending = vr_realloc(s->pending, s->cap_pending * sizeof *s->pending);
         }
         s->pending[s->n_pending++] = sub;
@@ -273,9 +273,21 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
 
 /* What every subscriber of lq is sent after its own `{"type":"QueryUpdated","queryId":N,"value":`
  * — the value and its hash — serialized once per result and shared by reference. */
-static struct shared_buf *vireo_wire(struct live_query *lq)
+void sync_wired(struct sync *sy, struct live_query *lq)
+{
+    if (sy->n_wired == sy->cap_wired) {
+        sy->cap_wired = sy->cap_wired ? 2 * sy->cap_wired : 16;
+        sy->wired = vr_realloc(sy->wired, sy->cap_wired * sizeof *sy->wired);
+    }
+    live_query_ref(lq);
+    sy->wired[sy->n_wired++] = lq;
+}
+
+static struct shared_buf *vireo_wire(struct sync *sy, struct live_query *lq)
 {
     if (!lq->wire[0]) {
+        if (!lq->wire[1])
+            sync_wired(sy, lq);
         struct buf t = BUF_INIT(BUF_NOLIMIT);
         buf_reserve(&t, lq->result.len + 32);
         buf_append(&t, lq->result.data, lq->result.len);
@@ -310,7 +322,7 @@ static void append_modification(struct iobuf *b, struct sync_sub *sub, int *firs
         iobuf_append_str(b, "{\"type\":\"QueryUpdated\",\"queryId\":");
         iobuf_append_u64(b, sub->query_id);
         iobuf_append_str(b, ",\"value\":");
-        iobuf_append_shared(b, vireo_wire(lq));
+        iobuf_append_shared(b, vireo_wire(sub->session->sync, lq));
     }
     sub->sent = 1;
     sub->sent_hash = lq->result_hash;
@@ -409,6 +421,15 @@ void sync_flush(struct sync *sy, int batch_failed)
         live_query_release(live, sy->log_drop[i]);
     }
     sy->n_log_drop = 0;
+    for (size_t i = 0; i < sy->n_wired; i++) { /* sent or queued: the messages hold them */
+        struct live_query *w = sy->wired[i];
+        for (size_t k = 0; k < sizeof w->wire / sizeof w->wire[0]; k++) {
+            shared_buf_unref(w->wire[k]);
+            w->wire[k] = NULL;
+        }
+        live_query_release(live, w);
+    }
+    sy->n_wired = 0;
     /* sockets that drained since: hand them more */
     for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
         next = c->pump_next;
@@ -1169,6 +1190,7 @@ void sync_free(struct sync *sy)
     hmap_release(&sy->stale_lqs);
     hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */
     vr_free(sy->log_drop); /* emptied by every flush */
+    vr_free(sy->wired);    /* likewise */
     vr_free(sy);
 }
 

@@ -149,11 +149,18 @@ struct sync {
      * flush ends */
     struct live_query **log_drop;
     size_t n_log_drop, cap_log_drop;
+    /* live queries (a reference held) whose serialized result (lq->wire) this flush built: it
+     * is shared by the flush's messages and dropped when the flush ends, so that a live query
+     * does not keep its result twice (messages still queued keep their own references) */
+    struct live_query **wired;
+    size_t n_wired, cap_wired;
 };
 
 /* sync.c: what Convex's protocol shares with /api/sync */
 void sync_schedule(struct sync_session *s);
 void sync_sub_mark_pending(struct sync_sub *sub);
+/* Records that lq->wire[i] was built in this flush (sync_flush drops it at its end). */
+void sync_wired(struct sync *sy, struct live_query *lq);
 /* Queues a response frame (taking the buffer) to go out with the session's next flush. */
 void sync_queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
                          int in_batch);
