@@ -228,7 +228,7 @@ struct ws {
     void *arg;
     unsigned opened : 1, close_sent : 1, close_received : 1, notified : 1;
     int report_code; /* what on_close will get */
-    char reason[124];
+    char *reason;    /* the close reason on_close gets (NULL: ""); allocated when a close sets it */
     struct buf msg;  /* fragments of the message in progress */
     int msg_op;      /* WS_OP_TEXT/BINARY while a fragmented message is open, else 0 */
     struct utf8_state utf8;
@@ -240,6 +240,13 @@ struct ws {
     int deadline_code;
     const char *deadline_reason; /* ws_set_deadline's: a string that outlives it (a literal) */
 };
+
+/* A close's reason, at most 123 bytes (a close frame's room). */
+static void set_reason(struct ws *ws, const char *p, size_t n)
+{
+    vr_free(ws->reason);
+    ws->reason = n ? vr_strndup(p, n < 123 ? n : 123) : NULL;
+}
 
 uint64_t ws_id(const struct ws *ws)
 {
@@ -268,6 +275,7 @@ void ws_unref(struct ws *ws)
     loop_timer_stop(ws->loop, &ws->timer);
     loop_timer_stop(ws->loop, &ws->deadline);
     buf_release(&ws->msg);
+    vr_free(ws->reason);
     vr_free(ws);
 }
 
@@ -339,7 +347,7 @@ static void ws_fail(struct ws *ws, int code, const char *reason)
     if (!ws->close_sent)
         send_close(ws, code, reason);
     ws->report_code = code;
-    snprintf(ws->reason, sizeof ws->reason, "%s", reason);
+    set_reason(ws, reason, strlen(reason));
     /* the keep-alive timer becomes the close-handshake timer (a ping is due no more) */
     loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
     conn_flush(c);
@@ -545,7 +553,7 @@ void ws_conn_gone(struct ws *ws)
         ws->notified = 1;
         if (ws->h.on_close && ws->opened) {
             ws_ref(ws);
-            ws->h.on_close(ws, ws->report_code, ws->reason, ws->arg);
+            ws->h.on_close(ws, ws->report_code, ws->reason ? ws->reason : "", ws->arg);
             ws_unref(ws);
         }
     }
@@ -581,11 +589,9 @@ static void on_close_frame(struct ws *ws, const unsigned char *p, size_t n)
             ws_fail(ws, WS_CLOSE_INVALID_DATA, "invalid utf-8 in close reason");
             return;
         }
-        size_t rl = n - 2 < sizeof ws->reason - 1 ? n - 2 : sizeof ws->reason - 1;
-        memcpy(ws->reason, p + 2, rl);
-        ws->reason[rl] = '\0';
+        set_reason(ws, (const char *)p + 2, n - 2 < 123 ? n - 2 : 123);
     } else {
-        ws->reason[0] = '\0';
+        set_reason(ws, "", 0);
     }
     ws->report_code = code;
     if (!ws->close_sent)
