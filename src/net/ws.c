@@ -847,6 +847,7 @@ int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n
             size_t h = ws_frame_header(hdr[0], op, 1, len);
             buf_append(&c->out, hdr[0], h);
             queue_iov_from(c, msgs[i].parts, msgs[i].n_parts, 0);
+            conn_account(c);
             conn_schedule(c);
             i++;
             continue;
@@ -872,6 +873,7 @@ int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n
                 }
         }
         queue_iov_from(c, iov, k, (size_t)w);
+        conn_account(c); /* the budget counts the queued bytes now, as after ws_send */
         conn_schedule(c);
     }
     return 0;

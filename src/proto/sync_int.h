@@ -109,6 +109,7 @@ struct sync_conn {
     size_t out_backlog; /* bytes of the messages behind the head */
     size_t out_bytes;   /* bytes of every queued message, head included: charged to the server's
                            buffer budget (ws_set_held_bytes) */
+    size_t charged;     /* out_bytes as last charged (out_account) */
     size_t part, parts; /* the head's transitionChunk progress */
     size_t part_off;
     uint64_t transition_id;

@@ -45,10 +45,18 @@ static void pump_link(struct sync_conn *c, int on)
 }
 
 /* What the queue holds counts in the server's global buffer budget like the socket's queue. */
+/* force: the socket's own queue changed too (ws_send_more copied a chunk into it). */
+static void out_account_ex(struct sync_conn *c, int force)
+{
+    if (c->ws && (force || c->out_bytes != c->charged)) { /* else the budget has it already */
+        ws_set_held_bytes(c->ws, c->out_bytes);
+        c->charged = c->out_bytes;
+    }
+}
+
 static void out_account(struct sync_conn *c)
 {
-    if (c->ws)
-        ws_set_held_bytes(c->ws, c->out_bytes);
+    out_account_ex(c, 0);
 }
 
 /* The queue's array is given back when it empties: an idle connection holds none. */
@@ -139,7 +147,7 @@ static long pump_whole(struct sync_conn *c)
 void sync_pump(struct sync_conn *c)
 {
     struct buf part = BUF_INIT(BUF_NOLIMIT);
-    int sent = 0;
+    int sent = 0, chunked = 0;
     while (c->out_head < c->out_n) {
         if (!c->ws) {
             sync_out_clear(c);
@@ -169,6 +177,7 @@ void sync_pump(struct sync_conn *c)
             buf_append_json_str(&part, t->data + c->part_off, end - c->part_off);
             buf_append_str(&part, "}");
             rc = ws_send_more(c->ws, 1, part.data, part.len);
+            chunked = 1;
             c->sync->stats.messages_out++;
             c->part++;
             c->part_off = end;
@@ -182,7 +191,7 @@ void sync_pump(struct sync_conn *c)
         sent = 1;
     }
     buf_release(&part);
-    out_account(c);
+    out_account_ex(c, chunked);
     pump_link(c, c->out_head < c->out_n);
     /* The server writes what we handed over after this hook; if the socket takes it all, no
      * event would bring us back: come back next iteration. A socket that takes nothing (the
