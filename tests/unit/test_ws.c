@@ -278,7 +278,7 @@ static char big_block[65536];
 static size_t big_queued; /* what the socket did not take at once */
 static void send_big_gathered(struct ws *ws)
 {
-    static char heads[BIG_MSGS][5];
+    static char heads[BIG_MSGS][16];
     struct iovec iov[BIG_MSGS][2];
     struct ws_msg m[BIG_MSGS];
     memset(big_block, 'z', sizeof big_block);
@@ -815,7 +815,7 @@ TEST(ws_send_msgs_partial_write_keeps_frames_whole)
     CHECK_EQ_INT(walk_frames(p, n, -1, &pl, &pl_len, &clean), BIG_MSGS);
     CHECK(clean);
     for (int i = 0; i < BIG_MSGS; i++) {
-        char head[5];
+        char head[16];
         snprintf(head, sizeof head, "m%03d", i);
         walk_frames(p, n, i, &pl, &pl_len, &clean);
         CHECK_EQ_INT(pl_len, 4 + 65536);
