@@ -130,8 +130,7 @@ void iobuf_append_iobuf(struct iobuf *m, const struct iobuf *src)
     iobuf_append(m, src->own.data + from, src->own.len - from);
 }
 
-size_t iobuf_iov(const struct iobuf *m, size_t from, struct iovec *iov, size_t max,
-                 size_t *covered)
+size_t iobuf_iov(const struct iobuf *m, size_t from, struct iovec *iov, size_t max, size_t *covered)
 {
     size_t k = 0, pos = 0, own = 0, got = 0;
     /* segments in order: owned [own, p->at), shared p, ..., owned [own, own.len) */

@@ -34,10 +34,10 @@ struct iobuf_piece {
 
 struct iobuf {
     struct buf own;
-    size_t len; /* owned + shared bytes */
-    uint32_t n, cap;             /* pieces; cap counts the inline ones */
+    size_t len;      /* owned + shared bytes */
+    uint32_t n, cap; /* pieces; cap counts the inline ones */
     struct iobuf_piece inl[IOBUF_INLINE];
-    struct iobuf_piece *more;    /* pieces past the inline ones */
+    struct iobuf_piece *more; /* pieces past the inline ones */
 };
 
 void iobuf_init(struct iobuf *m);

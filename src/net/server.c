@@ -145,8 +145,9 @@ void conn_unref(struct conn *c)
 /* Gives back the memory of an empty input buffer (the next read takes a new one: an idle
  * connection holds none, so many idle connections fit in the budget) and of an empty output
  * buffer past OUT_KEEP (a WebSocket's at any size: its frames are mostly written straight from
- * the sender's bytes, ws_send_msgs), and brings the server's budget up to date with what the connection holds
- * now. An input buffer is never released while a request's slices point into it. */
+ * the sender's bytes, ws_send_msgs), and brings the server's budget up to date with what the
+ * connection holds now. An input buffer is never released while a request's slices point into
+ * it. */
 void conn_account(struct conn *c)
 {
     if (!c->in.len && c->in.cap && !(c->req_active && !c->req_done))
@@ -1009,13 +1010,14 @@ static int assemble_request(struct conn *c)
             if (taken > 0)
                 return stream_feed(c);
         }
-        if (c->req->content_length > 0 && (unsigned long long)c->req->content_length >
-                                             (unsigned long long)cfg->max_body_bytes) {
+        if (c->req->content_length > 0 &&
+            (unsigned long long)c->req->content_length > (unsigned long long)cfg->max_body_bytes) {
             send_error(c, 413, "content-length over the body limit");
             return -1;
         }
         /* A new request needs room for its body (at least one read) within the budget. */
-        size_t need = (c->req->content_length > 0 ? (size_t)c->req->content_length : 0) + READ_CHUNK;
+        size_t need =
+            (c->req->content_length > 0 ? (size_t)c->req->content_length : 0) + READ_CHUNK;
         if (c->srv && (c->srv->buffered > cfg->max_buffered_bytes ||
                        need > cfg->max_buffered_bytes - c->srv->buffered)) {
             send_overloaded(c, "buffered data over the memory budget");
@@ -1167,7 +1169,8 @@ static void conn_read(struct conn *c)
             return;
     } else if (c->have_head && !c->req->chunked && !c->ws) {
         /* a body of known length: read up to its end only (its room is reserved) */
-        size_t end = c->head_len + (size_t)(c->req->content_length > 0 ? c->req->content_length : 0);
+        size_t end =
+            c->head_len + (size_t)(c->req->content_length > 0 ? c->req->content_length : 0);
         if (end > c->in.len && end - c->in.len < want)
             want = end - c->in.len;
     }
