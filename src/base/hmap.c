@@ -68,7 +68,7 @@ static void grow(struct hmap *m)
 {
     struct hmap_slot *old = m->slots;
     size_t old_cap = m->cap;
-    m->cap = old_cap ? old_cap * 2 : 16;
+    m->cap = old_cap ? old_cap * 2 : 4; /* small first: a session's map of one query */
     m->slots = vr_calloc(m->cap, sizeof *m->slots);
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].key)

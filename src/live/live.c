@@ -49,8 +49,18 @@ static void drop_reads(struct live *l, struct live_query *q)
     q->n_reads = 0;
 }
 
+/* The serialized forms of the result go stale with what they were made from. */
+static void drop_wire(struct live_query *q)
+{
+    for (size_t i = 0; i < sizeof q->wire / sizeof q->wire[0]; i++) {
+        shared_buf_unref(q->wire[i]);
+        q->wire[i] = NULL;
+    }
+}
+
 static void free_query(struct live *l, struct live_query *q)
 {
+    drop_wire(q);
     drop_reads(l, q);
     live_query_drop_logs(l, q);
     buf_release(&q->result);
@@ -154,6 +164,7 @@ void live_query_set_journal(struct live *l, struct live_query *q, const char *jo
     assert(q->journal); /* a journaled query */
     if (strlen(q->journal) == len && !memcmp(q->journal, journal, len))
         return;
+    drop_wire(q);
     if (q->keyed)
         hmap_del(&l->queries, q->key, q->key_len);
     vr_free(q->journal);
@@ -209,6 +220,7 @@ void live_query_drop_logs(struct live *l, struct live_query *q)
     assert(l->log_bytes >= q->logs.cap);
     l->log_bytes -= q->logs.cap;
     buf_release(&q->logs);
+    drop_wire(q);
 }
 
 void live_query_set_logs(struct live *l, struct live_query *q, struct buf *logs, uint64_t hash)
@@ -264,6 +276,7 @@ int live_query_update(struct live *l, struct live_query *q, const struct read_se
     int changed = q->version == 0 || h != q->result_hash || is_error != q->is_error ||
                   len != q->result.len || memcmp(result, q->result.data, len) != 0;
     if (changed) {
+        drop_wire(q);
         buf_reset(&q->result);
         buf_append(&q->result, result, len);
     }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/iobuf.h"
 #include "store/store.h"
 
 struct live;
@@ -33,6 +34,10 @@ struct live_query {
                               none or they were dropped. Set with live_query_set_logs */
     uint64_t logs_hash;    /* identifies what the last run logged (0: nothing); kept when the
                               bytes are dropped */
+    struct shared_buf *wire[2]; /* the caller's: its result as its protocols send it (the sync
+                              layer: [0] /api/sync, [1] Convex's), built once and shared by every
+                              subscriber's message; live.c drops them (a reference each) whenever
+                              result, logs or journal change, and with the query */
 
     /* private to live.c */
     size_t refs;

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/buf.h"
 #include "net/http.h"
@@ -59,7 +60,7 @@ struct conn {
     size_t out_off;      /* bytes of out already written */
     size_t out_nonframe; /* in ws mode: leading bytes of out that are not frames (the 101) */
 
-    struct http_request req;
+    struct http_request *req; /* allocated with the conn; given back once it is a WebSocket */
     const char *req_base; /* c->in.data when req was parsed: if in moved, req is re-parsed */
     size_t head_len;
     size_t req_total;    /* bytes of `in` the current request occupies */
@@ -102,6 +103,13 @@ static inline size_t conn_out_pending(const struct conn *c)
 
 /* server.c */
 void conn_flush(struct conn *c);            /* writes what it can now; may close on error */
+/* Writes the n entries of iov now if nothing is queued ahead of them (else writes nothing and
+ * returns 0): the bytes the socket took, which the caller must not queue again; the caller
+ * queues the rest in c->out, in order, and calls conn_flush (which finds the socket full and
+ * arms EPOLLOUT and the send-stall timer as for any queued output). -1: the write failed and
+ * the connection is closed. */
+struct iovec;
+ssize_t conn_write_now(struct conn *c, const struct iovec *iov, size_t n);
 void conn_schedule(struct conn *c);         /* process input / flush in the before-sleep hook */
 void conn_close_after_flush(struct conn *c);
 void conn_update_events(struct conn *c);

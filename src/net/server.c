@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -60,11 +62,16 @@ struct server {
     struct timer accept_timer;  /* re-enables accept after EMFILE or a full table */
     size_t nrefused;            /* of nconns: over the cap, answering 503 */
     size_t buffered;            /* sum of every conn's accounted bytes */
+    char *scratch;              /* READ_CHUNK bytes a read into an empty input buffer lands in */
     unsigned long accept_fails; /* accept errors during the current back-off (logged once) */
     int accept_paused;
 };
 
 static void process_input(struct conn *c);
+static void conn_read_end(struct conn *c, ssize_t n);
+/* What c->req points at once a connection became a WebSocket (its request struct is given
+ * back): an empty request, read by nothing that parses. */
+static struct http_request no_request;
 static void arm_timer(struct conn *c);
 static void stream_abort(struct conn *c);
 static void file_release(struct conn *c);
@@ -130,18 +137,22 @@ void conn_unref(struct conn *c)
     file_release(c);
     buf_release(&c->in);
     buf_release(&c->out);
+    if (c->req != &no_request)
+        vr_free(c->req);
     vr_free(c);
 }
 
 /* Gives back the memory of an empty input buffer (the next read takes a new one: an idle
  * connection holds none, so many idle connections fit in the budget) and of an empty output
- * buffer past OUT_KEEP, and brings the server's budget up to date with what the connection holds
- * now. An input buffer is never released while a request's slices point into it. */
+ * buffer past OUT_KEEP (a WebSocket's at any size: its frames are mostly written straight from
+ * the sender's bytes, ws_send_msgs), and brings the server's budget up to date with what the
+ * connection holds now. An input buffer is never released while a request's slices point into
+ * it. */
 void conn_account(struct conn *c)
 {
     if (!c->in.len && c->in.cap && !(c->req_active && !c->req_done))
         buf_release(&c->in);
-    if (!conn_out_pending(c) && c->out.cap > OUT_KEEP) {
+    if (!conn_out_pending(c) && c->out.cap && (c->ws || c->out.cap > OUT_KEEP)) {
         buf_release(&c->out);
         c->out_off = 0;
         c->out_nonframe = 0;
@@ -442,6 +453,39 @@ again:
     conn_update_events(c);
 }
 
+/* Writes iov to the socket at once when no output is queued ahead of it (conn_write_now in
+ * net_int.h). One sendmsg per IOV_MAX entries; stops at the first short write. */
+ssize_t conn_write_now(struct conn *c, const struct iovec *iov, size_t n)
+{
+    if (c->closed || c->fd < 0 || conn_out_pending(c) || c->close_after_flush)
+        return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < IOV_MAX ? n - i : IOV_MAX, want = 0;
+        for (size_t j = 0; j < k; j++)
+            want += iov[i + j].iov_len;
+        struct msghdr mh = { .msg_iov = (struct iovec *)(iov + i), .msg_iovlen = k };
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w <= 0) {
+            log_debug("http", "conn=%llu write failed: %s", (unsigned long long)c->id,
+                      w < 0 ? strerror(errno) : "zero write");
+            conn_close(c);
+            return -1;
+        }
+        total += (size_t)w;
+        if ((size_t)w < want)
+            break;
+        i += k;
+    }
+    if (total)
+        c->send_mark_ms = loop_now_ms(c->loop); /* progress, as conn_flush records it */
+    return (ssize_t)total;
+}
+
 /* ---- responses ---- */
 
 static int status_has_body(int status)
@@ -494,7 +538,7 @@ static void send_overloaded(struct conn *c, const char *why)
                      "later\",\"errorCode\":\"ServerOverloaded\",\"retryAfterMs\":%d}",
                      why, RETRY_AFTER_MS);
     snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", (RETRY_AFTER_MS + 999) / 1000);
-    int head = c->have_head && slice_eq_str(c->req.method, "HEAD");
+    int head = c->have_head && slice_eq_str(c->req->method, "HEAD");
     append_response(c, 503, "application/json", body, (size_t)n, hdr, 1, 1, head);
     conn_close_after_flush(c);
     conn_flush(c);
@@ -506,9 +550,9 @@ void http_respond(struct conn *c, int status, const char *content_type, const vo
     if (c->closed || !c->req_active || c->req_done || c->ws)
         return;
     int closing =
-        !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
-    int head = slice_eq_str(c->req.method, "HEAD");
-    append_response(c, status, content_type, body, len, headers, closing, c->req.minor_version,
+        !c->req->keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
+    int head = slice_eq_str(c->req->method, "HEAD");
+    append_response(c, status, content_type, body, len, headers, closing, c->req->minor_version,
                     head);
     c->req_done = 1;
     c->served_one = 1;
@@ -527,10 +571,10 @@ void http_respond_fd(struct conn *c, int status, const char *content_type, int f
         return;
     }
     int closing =
-        !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
-    int head = slice_eq_str(c->req.method, "HEAD");
+        !c->req->keep_alive || c->draining || (c->srv && c->srv->shutting_down) || c->body_unread;
+    int head = slice_eq_str(c->req->method, "HEAD");
     append_response(c, status, content_type, NULL, (size_t)len, headers, closing,
-                    c->req.minor_version, 1);
+                    c->req->minor_version, 1);
     if (!head && status_has_body(status) && len) {
         c->has_file = 1;
         c->file_fd = fd;
@@ -563,9 +607,9 @@ int http_stream_begin(struct conn *c, int status, const char *headers, struct ht
 {
     if (c->closed || !c->req_active || c->req_done || c->ws || c->has_file || c->ostream)
         return -1;
-    int head = slice_eq_str(c->req.method, "HEAD");
-    int minor = c->req.minor_version;
-    int closing = !c->req.keep_alive || c->draining || (c->srv && c->srv->shutting_down) ||
+    int head = slice_eq_str(c->req->method, "HEAD");
+    int minor = c->req->minor_version;
+    int closing = !c->req->keep_alive || c->draining || (c->srv && c->srv->shutting_down) ||
                   c->body_unread || minor == 0;
     struct buf *o = &c->out;
     buf_appendf(o, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
@@ -784,7 +828,7 @@ static int rebase_request(struct conn *c)
 {
     if (!c->have_head || c->req_base == c->in.data)
         return 0;
-    ssize_t r = http_parse_request(c->in.data, c->head_len, &c->req);
+    ssize_t r = http_parse_request(c->in.data, c->head_len, c->req);
     if (r != (ssize_t)c->head_len) {
         send_error(c, 500, "request head changed");
         return -1;
@@ -824,7 +868,7 @@ static int stream_begin(struct conn *c)
     c->body_unread = 1;
     c->req_active = 1; /* so the hook may answer */
     c->in_dispatch = 1;
-    int took = c->srv->head_hook(c, &c->req, c->srv->head_arg);
+    int took = c->srv->head_hook(c, c->req, c->srv->head_arg);
     c->in_dispatch = 0;
     if (!took) {
         assert(!c->req_done && !c->sink);
@@ -851,7 +895,7 @@ static int stream_feed(struct conn *c)
     char *body = c->in.data + c->head_len;
     size_t avail = c->in.len - c->head_len, give, used;
     int done;
-    if (c->req.chunked) {
+    if (c->req->chunked) {
         size_t decoded = 0;
         ssize_t r = http_chunked_decode(&c->chunk, body, avail, &decoded);
         if (r == HTTP_ERROR) {
@@ -867,7 +911,7 @@ static int stream_feed(struct conn *c)
             return 0;
         }
     } else {
-        uint64_t left = (uint64_t)c->req.content_length - c->stream_decoded;
+        uint64_t left = (uint64_t)c->req->content_length - c->stream_decoded;
         give = avail < left ? avail : (size_t)left;
         used = give;
         done = give == left;
@@ -901,8 +945,8 @@ static int stream_feed(struct conn *c)
     c->chunk.in_pos = 0;
     c->chunk.out_pos = 0;
     if (!done) {
-        if (!c->sent_continue && c->req.minor_version >= 1 &&
-            http_header_has_token(http_header_get(&c->req, "expect"), "100-continue")) {
+        if (!c->sent_continue && c->req->minor_version >= 1 &&
+            http_header_has_token(http_header_get(c->req, "expect"), "100-continue")) {
             c->sent_continue = 1;
             buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
             conn_flush(c);
@@ -912,10 +956,10 @@ static int stream_feed(struct conn *c)
     struct http_body_sink *k = c->sink;
     c->sink = NULL;
     c->body_unread = 0;
-    c->req.body = slice_of(body, 0);
+    c->req->body = slice_of(body, 0);
     c->req_total = c->head_len;
     c->req_active = 1; /* answered like a handler's request: now (it is scheduled) or later */
-    k->end(k, c, &c->req);
+    k->end(k, c, c->req);
     return 0;
 }
 
@@ -928,8 +972,9 @@ static int assemble_request(struct conn *c)
         return -1;
     if (c->sink)
         return stream_feed(c);
+    assert(c->req != &no_request);
     if (!c->have_head) {
-        ssize_t r = http_parse_request(c->in.data, c->in.len, &c->req);
+        ssize_t r = http_parse_request(c->in.data, c->in.len, c->req);
         if (r == HTTP_TOO_MANY_HEADERS) {
             send_error(c, 431, "too many header fields");
             return -1;
@@ -958,31 +1003,32 @@ static int assemble_request(struct conn *c)
             send_overloaded(c, "too many connections");
             return -1;
         }
-        if (c->srv && c->srv->head_hook && (c->req.content_length > 0 || c->req.chunked)) {
+        if (c->srv && c->srv->head_hook && (c->req->content_length > 0 || c->req->chunked)) {
             int taken = stream_begin(c);
             if (taken < 0)
                 return -1;
             if (taken > 0)
                 return stream_feed(c);
         }
-        if (c->req.content_length > 0 && (unsigned long long)c->req.content_length >
-                                             (unsigned long long)cfg->max_body_bytes) {
+        if (c->req->content_length > 0 &&
+            (unsigned long long)c->req->content_length > (unsigned long long)cfg->max_body_bytes) {
             send_error(c, 413, "content-length over the body limit");
             return -1;
         }
         /* A new request needs room for its body (at least one read) within the budget. */
-        size_t need = (c->req.content_length > 0 ? (size_t)c->req.content_length : 0) + READ_CHUNK;
+        size_t need =
+            (c->req->content_length > 0 ? (size_t)c->req->content_length : 0) + READ_CHUNK;
         if (c->srv && (c->srv->buffered > cfg->max_buffered_bytes ||
                        need > cfg->max_buffered_bytes - c->srv->buffered)) {
             send_overloaded(c, "buffered data over the memory budget");
             return -1;
         }
-        if (!c->req.chunked && c->req.content_length > READ_CHUNK) {
+        if (!c->req->chunked && c->req->content_length > READ_CHUNK) {
             /* Room for a known length is reserved up to BODY_RESERVE only: what a body holds
              * follows what it sent (a trickle holds little), and conn_read grows the buffer as
              * the bytes arrive (doubling, never past the body's end, which it reads no further
              * than). */
-            size_t cl = (size_t)c->req.content_length;
+            size_t cl = (size_t)c->req->content_length;
             buf_reserve(&c->in, c->head_len + (cl < BODY_RESERVE ? cl : BODY_RESERVE));
             conn_account(c);
             if (rebase_request(c) < 0)
@@ -992,7 +1038,7 @@ static int assemble_request(struct conn *c)
     size_t avail = c->in.len - c->head_len;
     char *body = c->in.data + c->head_len;
     int complete = 0;
-    if (c->req.chunked) {
+    if (c->req->chunked) {
         size_t decoded = 0;
         ssize_t r = http_chunked_decode(&c->chunk, body, avail, &decoded);
         if (r == HTTP_ERROR) {
@@ -1005,21 +1051,21 @@ static int assemble_request(struct conn *c)
         }
         if (r >= 0) {
             complete = 1;
-            c->req.body = slice_of(body, decoded);
+            c->req->body = slice_of(body, decoded);
             c->req_total = c->head_len + (size_t)r;
         }
     } else {
-        size_t cl = c->req.content_length > 0 ? (size_t)c->req.content_length : 0;
+        size_t cl = c->req->content_length > 0 ? (size_t)c->req->content_length : 0;
         if (avail >= cl) {
             complete = 1;
-            c->req.body = slice_of(body, cl);
+            c->req->body = slice_of(body, cl);
             c->req_total = c->head_len + cl;
         }
     }
     if (complete)
         return 1;
-    if (!c->sent_continue && c->req.minor_version >= 1 &&
-        http_header_has_token(http_header_get(&c->req, "expect"), "100-continue")) {
+    if (!c->sent_continue && c->req->minor_version >= 1 &&
+        http_header_has_token(http_header_get(c->req, "expect"), "100-continue")) {
         c->sent_continue = 1;
         buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
         conn_flush(c);
@@ -1044,6 +1090,11 @@ static void process_input(struct conn *c)
         if (c->req_done) {
             buf_consume(&c->in, c->req_total);
             reset_request(c);
+            if (c->ws && c->req != &no_request) {
+                /* upgraded: no request is parsed on this connection again */
+                vr_free(c->req);
+                c->req = &no_request;
+            }
         }
         if (c->ws) {
             ws_conn_open(c->ws);
@@ -1060,7 +1111,7 @@ static void process_input(struct conn *c)
             break;
         c->req_active = 1;
         c->in_dispatch = 1;
-        c->srv->handler(c, &c->req, c->srv->arg);
+        c->srv->handler(c, c->req, c->srv->arg);
         c->in_dispatch = 0;
     }
     if (!c->closed && !c->ws) {
@@ -1080,9 +1131,9 @@ static size_t in_grown_cap(const struct conn *c, size_t need)
     size_t cap = c->in.cap ? c->in.cap : 64;
     while (cap < need)
         cap *= 2;
-    if (c->have_head && !c->req.chunked && !c->ws) {
+    if (c->have_head && !c->req->chunked && !c->ws) {
         size_t end =
-            c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0) + 1;
+            c->head_len + (size_t)(c->req->content_length > 0 ? c->req->content_length : 0) + 1;
         if (cap > end)
             cap = end > need ? end : need;
     }
@@ -1108,19 +1159,37 @@ static void conn_read(struct conn *c)
         return;
     }
     size_t want = room < READ_CHUNK ? room : READ_CHUNK;
-    if (c->sink && !c->req.chunked) {
+    if (c->sink && !c->req->chunked) {
         /* a streamed body of known length: up to its end (what was read is given away) */
         uint64_t left =
-            (uint64_t)c->req.content_length - c->stream_decoded - (c->in.len - c->head_len);
+            (uint64_t)c->req->content_length - c->stream_decoded - (c->in.len - c->head_len);
         if (left < want)
             want = (size_t)left;
         if (!want)
             return;
-    } else if (c->have_head && !c->req.chunked && !c->ws) {
+    } else if (c->have_head && !c->req->chunked && !c->ws) {
         /* a body of known length: read up to its end only (its room is reserved) */
-        size_t end = c->head_len + (size_t)(c->req.content_length > 0 ? c->req.content_length : 0);
+        size_t end =
+            c->head_len + (size_t)(c->req->content_length > 0 ? c->req->content_length : 0);
         if (end > c->in.len && end - c->in.len < want)
             want = end - c->in.len;
+    }
+    if (!c->in.len && !c->sink && !c->have_head && c->srv) {
+        /* nothing buffered (an idle connection holds no input buffer): read into the server's
+         * scratch and keep only what arrived, so a connection does not take READ_CHUNK bytes
+         * for each small message */
+        if (!c->srv->scratch)
+            c->srv->scratch = vr_malloc(READ_CHUNK);
+        ssize_t n = recv(c->fd, c->srv->scratch, want, MSG_DONTWAIT);
+        if (n > 0) {
+            buf_append(&c->in, c->srv->scratch, (size_t)n); /* n <= want <= room: fits */
+            c->last_rx_ms = loop_now_ms(c->loop);
+            conn_account(c);
+            process_input(c);
+            return;
+        }
+        conn_read_end(c, n);
+        return;
     }
     if (c->in.len + want + 1 > c->in.cap) {
         size_t cap = in_grown_cap(c, c->in.len + want + 1);
@@ -1149,6 +1218,12 @@ static void conn_read(struct conn *c)
         process_input(c);
         return;
     }
+    conn_read_end(c, n);
+}
+
+/* A read that brought no bytes (n <= 0): EOF or an error, or nothing yet. */
+static void conn_read_end(struct conn *c, ssize_t n)
+{
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     /* EOF or error */
@@ -1239,6 +1314,7 @@ static void on_accept(struct loop *l, int lfd, uint32_t events, void *arg)
         c->id = ++s->next_id;
         c->refs = 1; /* the server's */
         c->file_fd = -1;
+        c->req = vr_calloc(1, sizeof *c->req);
         buf_init(&c->in, s->cfg.max_header_bytes + s->cfg.max_body_bytes + READ_CHUNK);
         buf_init(&c->out, BUF_NOLIMIT);
         timer_init(&c->timer, conn_on_timer, c);
@@ -1479,5 +1555,6 @@ void server_free(struct server *s)
     }
     server_before_sleep(s->loop, s);
     loop_del_before_sleep(s->loop, server_before_sleep, s);
+    vr_free(s->scratch);
     vr_free(s);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <openssl/evp.h>
 
@@ -227,7 +228,7 @@ struct ws {
     void *arg;
     unsigned opened : 1, close_sent : 1, close_received : 1, notified : 1;
     int report_code; /* what on_close will get */
-    char reason[124];
+    char *reason;    /* the close reason on_close gets (NULL: ""); allocated when a close sets it */
     struct buf msg;  /* fragments of the message in progress */
     int msg_op;      /* WS_OP_TEXT/BINARY while a fragmented message is open, else 0 */
     struct utf8_state utf8;
@@ -237,8 +238,15 @@ struct ws {
     struct timer timer;
     struct timer deadline; /* ws_set_deadline */
     int deadline_code;
-    char deadline_reason[124];
+    const char *deadline_reason; /* ws_set_deadline's: a string that outlives it (a literal) */
 };
+
+/* A close's reason, at most 123 bytes (a close frame's room). */
+static void set_reason(struct ws *ws, const char *p, size_t n)
+{
+    vr_free(ws->reason);
+    ws->reason = n ? vr_strndup(p, n < 123 ? n : 123) : NULL;
+}
 
 uint64_t ws_id(const struct ws *ws)
 {
@@ -267,6 +275,7 @@ void ws_unref(struct ws *ws)
     loop_timer_stop(ws->loop, &ws->timer);
     loop_timer_stop(ws->loop, &ws->deadline);
     buf_release(&ws->msg);
+    vr_free(ws->reason);
     vr_free(ws);
 }
 
@@ -338,7 +347,7 @@ static void ws_fail(struct ws *ws, int code, const char *reason)
     if (!ws->close_sent)
         send_close(ws, code, reason);
     ws->report_code = code;
-    snprintf(ws->reason, sizeof ws->reason, "%s", reason);
+    set_reason(ws, reason, strlen(reason));
     /* the keep-alive timer becomes the close-handshake timer (a ping is due no more) */
     loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
     conn_flush(c);
@@ -403,7 +412,7 @@ void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason)
         return;
     }
     ws->deadline_code = ws_close_code_valid(code) ? code : WS_CLOSE_POLICY;
-    snprintf(ws->deadline_reason, sizeof ws->deadline_reason, "%s", reason ? reason : "");
+    ws->deadline_reason = reason ? reason : "";
     loop_timer_start(ws->loop, &ws->deadline, ms);
 }
 
@@ -544,7 +553,7 @@ void ws_conn_gone(struct ws *ws)
         ws->notified = 1;
         if (ws->h.on_close && ws->opened) {
             ws_ref(ws);
-            ws->h.on_close(ws, ws->report_code, ws->reason, ws->arg);
+            ws->h.on_close(ws, ws->report_code, ws->reason ? ws->reason : "", ws->arg);
             ws_unref(ws);
         }
     }
@@ -580,11 +589,9 @@ static void on_close_frame(struct ws *ws, const unsigned char *p, size_t n)
             ws_fail(ws, WS_CLOSE_INVALID_DATA, "invalid utf-8 in close reason");
             return;
         }
-        size_t rl = n - 2 < sizeof ws->reason - 1 ? n - 2 : sizeof ws->reason - 1;
-        memcpy(ws->reason, p + 2, rl);
-        ws->reason[rl] = '\0';
+        set_reason(ws, (const char *)p + 2, n - 2 < 123 ? n - 2 : 123);
     } else {
-        ws->reason[0] = '\0';
+        set_reason(ws, "", 0);
     }
     ws->report_code = code;
     if (!ws->close_sent)
@@ -788,6 +795,87 @@ int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n)
     if (!c || c->closed || ws->close_sent || c->close_after_flush)
         return -1;
     queue_frame(ws, is_text ? WS_OP_TEXT : WS_OP_BINARY, p, n);
+    return 0;
+}
+
+/* Frames and iovec entries one write of ws_send_msgs takes at most. */
+#define SEND_FRAMES 16
+#define SEND_IOV 64
+
+/* Queues the bytes of iov from offset `from` in c->out (after what it holds). */
+static void queue_iov_from(struct conn *c, const struct iovec *iov, size_t n, size_t from)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (from >= len) {
+            from -= len;
+            continue;
+        }
+        buf_append(&c->out, (const char *)iov[i].iov_base + from, len - from);
+        from = 0;
+    }
+}
+
+int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n)
+{
+    struct conn *c = ws->c;
+    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+        return -1;
+    int op = is_text ? WS_OP_TEXT : WS_OP_BINARY;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char hdr[SEND_FRAMES][10];
+        size_t end[SEND_FRAMES]; /* each frame's end offset in the group's bytes */
+        struct iovec iov[SEND_IOV];
+        size_t k = 0, f = 0, total = 0;
+        for (; i < n && f < SEND_FRAMES && k + 1 + msgs[i].n_parts <= SEND_IOV; i++) {
+            size_t len = 0;
+            for (size_t j = 0; j < msgs[i].n_parts; j++)
+                len += msgs[i].parts[j].iov_len;
+            size_t h = ws_frame_header(hdr[f], op, 1, len);
+            iov[k++] = (struct iovec){ hdr[f], h };
+            for (size_t j = 0; j < msgs[i].n_parts; j++)
+                if (msgs[i].parts[j].iov_len)
+                    iov[k++] = msgs[i].parts[j];
+            total += h + len;
+            end[f++] = total;
+        }
+        if (!f) { /* more parts than one write takes: this one frame is copied */
+            size_t len = 0;
+            for (size_t j = 0; j < msgs[i].n_parts; j++)
+                len += msgs[i].parts[j].iov_len;
+            size_t h = ws_frame_header(hdr[0], op, 1, len);
+            buf_append(&c->out, hdr[0], h);
+            queue_iov_from(c, msgs[i].parts, msgs[i].n_parts, 0);
+            conn_account(c);
+            conn_schedule(c);
+            i++;
+            continue;
+        }
+        int direct = !conn_out_pending(c);
+        ssize_t w = conn_write_now(c, iov, k);
+        if (w < 0)
+            return -1; /* closed; on_close follows */
+        if ((size_t)w == total)
+            continue;
+        if (direct) {
+            /* the socket took part of it: the rest goes first, and the rest of a frame cut
+             * in the middle is not a frame boundary (never dropped half-sent) */
+            buf_reset(&c->out);
+            c->out_off = 0;
+            c->out_nonframe = 0;
+            for (size_t j = 0; j < f; j++)
+                if (end[j] > (size_t)w) {
+                    size_t start = j ? end[j - 1] : 0;
+                    if ((size_t)w > start)
+                        c->out_nonframe = end[j] - (size_t)w;
+                    break;
+                }
+        }
+        queue_iov_from(c, iov, k, (size_t)w);
+        conn_account(c); /* the budget counts the queued bytes now, as after ws_send */
+        conn_schedule(c);
+    }
     return 0;
 }
 

@@ -99,12 +99,23 @@ int ws_send(struct ws *ws, int is_text, const void *p, size_t n);
  * transitionChunk parts). The owner brings the global budget up to date after a run of these
  * (ws_set_held_bytes does); the flush does too. -1 if the connection is closing. */
 int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n);
+/* Sends n messages in order, each made of n_parts byte ranges (borrowed for the call: nothing
+ * refers to them after it returns), with no cap check (like ws_send_more). When nothing is
+ * queued they are written at once with one writev per group of frames (no copy); what the
+ * socket does not take is queued, in order, for EPOLLOUT. -1 if the connection is closing. */
+struct iovec;
+struct ws_msg {
+    const struct iovec *parts;
+    size_t n_parts;
+};
+int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n);
 /* Starts the close handshake: sends our close frame (code, reason up to 123 bytes), then waits
  * up to 3 s for the peer's before closing TCP. Data arriving meanwhile is dropped. */
 void ws_close(struct ws *ws, int code, const char *reason);
 /* Closes the connection with (code, reason) unless the deadline is cleared within ms (ms = 0
  * clears it; a new call replaces it). For protocols on top, e.g. "no `connect` within 10 s":
- * set it in the upgrade handler, clear it when the first message arrives. */
+ * set it in the upgrade handler, clear it when the first message arrives. `reason` is kept by
+ * pointer: a string literal, or one that outlives the deadline. */
 void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason);
 /* The global buffer budget (--max-buffered-bytes) for an owner that queues output outside the
  * net layer (sync's outbound queue), so that what it holds counts like the socket's own queue:

@@ -201,7 +201,26 @@ static void append_journal(struct buf *b, const struct live_query *lq)
     buf_append_byte(b, '}');
 }
 
-static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
+/* What every Convex subscriber of lq is sent after its own
+ * `{"type":"QueryUpdated","queryId":N,"value":` — the value, the run's logLines and the journal —
+ * serialized once per result and shared by reference. */
+static struct shared_buf *convex_wire(struct sync *sy, struct live_query *lq)
+{
+    if (!lq->wire[1]) {
+        if (!lq->wire[0])
+            sync_wired(sy, lq);
+        struct buf t = BUF_INIT(BUF_NOLIMIT);
+        buf_reserve(&t, lq->result.len + lq->logs.len + 64);
+        buf_append(&t, lq->result.data, lq->result.len);
+        append_logs(&t, NULL, &lq->logs);
+        append_journal(&t, lq);
+        lq->wire[1] = shared_buf_new(t.data, t.len);
+        buf_release(&t);
+    }
+    return lq->wire[1];
+}
+
+static void append_modification(struct iobuf *m, struct sync_sub *sub, int *first)
 {
     struct live_query *lq = sub->lq;
     if (lq->version == 0)
@@ -209,26 +228,28 @@ static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
     if (sub->sent && sub->sent_hash == lq->result_hash && sub->sent_logs == lq->logs_hash)
         return; /* Convex's dedupe: the same value and the same log lines */
     if (!*first)
-        buf_append_byte(b, ',');
+        iobuf_append(m, ",", 1);
     if (lq->is_error) {
         /* the error JSON is an object of Vireo's error fields */
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
         json_t *e = json_loadb(lq->result.data, lq->result.len, JSON_DECODE_INT_AS_REAL, NULL);
         const char *code = json_string_value(json_object_get(e, "errorCode"));
-        json_t *m = json_object_get(e, "errorMessage");
+        json_t *msg = json_object_get(e, "errorMessage");
         json_t *d = json_object_get(e, "errorData");
         char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        buf_appendf(b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
-        append_error(b, "errorMessage", code, m ? json_string_value(m) : "",
-                     m ? json_string_length(m) : 0, data, data ? strlen(data) : 0, &lq->logs);
-        append_journal(b, lq);
+        buf_appendf(&b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
+        append_error(&b, "errorMessage", code, msg ? json_string_value(msg) : "",
+                     msg ? json_string_length(msg) : 0, data, data ? strlen(data) : 0, &lq->logs);
+        append_journal(&b, lq);
         free(data);
         json_decref(e);
+        iobuf_take_buf(m, &b);
+        buf_release(&b);
     } else {
-        buf_appendf(b,
-                    "{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":", sub->query_id);
-        buf_append(b, lq->result.data, lq->result.len);
-        append_logs(b, NULL, &lq->logs);
-        append_journal(b, lq);
+        iobuf_append_str(m, "{\"type\":\"QueryUpdated\",\"queryId\":");
+        iobuf_append_u64(m, sub->query_id);
+        iobuf_append_str(m, ",\"value\":");
+        iobuf_append_shared(m, convex_wire(sub->session->sync, lq));
     }
     sub->sent = 1;
     sub->sent_hash = lq->result_hash;
@@ -248,27 +269,42 @@ static int mutation_succeeded(const struct buf *frame)
  * Transition reaches its ts, so one always follows a successful one (empty if nothing changed).
  * Action responses follow the Transition, which holds the writes of the mutations the action ran.
  */
+/* Queues a response frame (taking it) unless an earlier message of this flush failed. */
+static void queue_response(struct sync_conn *c, struct buf *frame, int *ok)
+{
+    if (*ok < 0)
+        return;
+    struct iobuf r;
+    iobuf_init(&r);
+    iobuf_take_buf(&r, frame);
+    *ok = sync_queue_msg(c, &r, 0);
+}
+
 void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t version)
 {
     struct convex_session *cv = s->cvx;
     struct sync_conn *c = s->conn;
-    int mutations = 0;
+    int mutations = 0, ok = 0;
     for (size_t i = 0; c && i < s->n_responses; i++)
         if (s->responses[i].kind == JS_MUTATION) {
             mutations |= mutation_succeeded(&s->responses[i].frame);
-            sync_send_msg(c, &s->responses[i].frame, 0);
+            queue_response(c, &s->responses[i].frame, &ok);
         }
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"type\":\"Transition\",\"startVersion\":");
-    append_state_version(&b, cv->sent_query_set, cv->sent_identity, s->version);
-    buf_append_str(&b, ",\"endVersion\":");
-    append_state_version(&b, cv->query_set, cv->identity, version);
-    buf_append_str(&b, ",\"modifications\":[");
+    struct buf h = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&h, "{\"type\":\"Transition\",\"startVersion\":");
+    append_state_version(&h, cv->sent_query_set, cv->sent_identity, s->version);
+    buf_append_str(&h, ",\"endVersion\":");
+    append_state_version(&h, cv->query_set, cv->identity, version);
+    buf_append_str(&h, ",\"modifications\":[");
+    struct iobuf b;
+    iobuf_init(&b);
+    iobuf_take_buf(&b, &h);
+    buf_release(&h);
     size_t head = b.len;
     int first = 1;
     /* removals first: a queryId removed and added again in one flush ends up live */
     if (s->removed.len) {
-        buf_append(&b, s->removed.data, s->removed.len);
+        iobuf_append(&b, s->removed.data, s->removed.len);
         buf_reset(&s->removed);
         first = 0;
     }
@@ -280,11 +316,12 @@ void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t
         append_modification(&b, sub, &first);
     }
     s->n_pending = 0;
-    buf_append_str(&b, "]}");
+    iobuf_append(&b, "]}", 2);
     int has_mods = b.len > head + 2;
     if (c && (has_mods || mutations || cv->force || cv->query_set != cv->sent_query_set ||
               cv->identity != cv->sent_identity)) {
-        sync_send_msg(c, &b, 1);
+        if (ok == 0)
+            ok = sync_queue_msg(c, &b, 1);
         sy->stats.transitions++;
         s->version = version;
         cv->sent_query_set = cv->query_set;
@@ -293,9 +330,12 @@ void convex_sync_flush_session(struct sync *sy, struct sync_session *s, uint64_t
     }
     for (size_t i = 0; c && i < s->n_responses; i++)
         if (s->responses[i].kind != JS_MUTATION)
-            sync_send_msg(c, &s->responses[i].frame, 0);
+            queue_response(c, &s->responses[i].frame, &ok);
+    /* the responses, the Transition and the rest go out together: one write */
+    if (c && ok == 0)
+        sync_pump(c);
     sync_clear_responses(s);
-    buf_release(&b);
+    iobuf_release(&b);
 }
 
 void convex_sync_fail_frame(struct buf *frame, const char *rid, int kind)

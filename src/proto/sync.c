@@ -124,7 +124,7 @@ void sync_sub_mark_pending(struct sync_sub *sub)
     struct sync_session *s = sub->session;
     if (!sub->pending) {
         if (s->n_pending == s->cap_pending) {
-            s->cap_pending = s->cap_pending ? s->cap_pending * 2 : 8;
+            s->cap_pending = s->cap_pending ? s->cap_pending * 2 : 2;
             s->pending = vr_realloc(s->pending, s->cap_pending * sizeof *s->pending);
         }
         s->pending[s->n_pending++] = sub;
@@ -271,26 +271,58 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
 
 /* --- the flush --- */
 
-static void append_modification(struct buf *b, struct sync_sub *sub, int *first)
+/* What every subscriber of lq is sent after its own `{"type":"QueryUpdated","queryId":N,"value":`
+ * — the value and its hash — serialized once per result and shared by reference. */
+void sync_wired(struct sync *sy, struct live_query *lq)
+{
+    if (sy->n_wired == sy->cap_wired) {
+        sy->cap_wired = sy->cap_wired ? 2 * sy->cap_wired : 16;
+        sy->wired = vr_realloc(sy->wired, sy->cap_wired * sizeof *sy->wired);
+    }
+    live_query_ref(lq);
+    sy->wired[sy->n_wired++] = lq;
+}
+
+static struct shared_buf *vireo_wire(struct sync *sy, struct live_query *lq)
+{
+    if (!lq->wire[0]) {
+        if (!lq->wire[1])
+            sync_wired(sy, lq);
+        struct buf t = BUF_INIT(BUF_NOLIMIT);
+        buf_reserve(&t, lq->result.len + 32);
+        buf_append(&t, lq->result.data, lq->result.len);
+        buf_appendf(&t, ",\"hash\":\"%016" PRIx64 "\"}", lq->result_hash);
+        lq->wire[0] = shared_buf_new(t.data, t.len);
+        buf_release(&t);
+    }
+    return lq->wire[0];
+}
+
+static void append_modification(struct iobuf *b, struct sync_sub *sub, int *first)
 {
     struct live_query *lq = sub->lq;
     if (lq->version == 0)
         return; /* not run yet (no app): nothing to say */
-    if (sub->sent && sub->sent_hash == lq->result_hash) {
-        if (!sub->check_unchanged)
-            return;
-        buf_appendf(b, "%s{\"type\":\"QueryUnchanged\",\"queryId\":%" PRIu64 "}", *first ? "" : ",",
-                    sub->query_id);
+    int unchanged = sub->sent && sub->sent_hash == lq->result_hash;
+    if (unchanged && !sub->check_unchanged)
+        return;
+    if (!*first)
+        iobuf_append(b, ",", 1);
+    if (unchanged) {
+        iobuf_append_str(b, "{\"type\":\"QueryUnchanged\",\"queryId\":");
+        iobuf_append_u64(b, sub->query_id);
+        iobuf_append(b, "}", 1);
     } else if (lq->is_error) {
         /* the error JSON is an object: splice its fields in */
-        buf_appendf(b, "%s{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", *first ? "" : ",",
-                    sub->query_id);
-        buf_append(b, lq->result.data + 1, lq->result.len - 1);
+        iobuf_append_str(b, "{\"type\":\"QueryFailed\",\"queryId\":");
+        iobuf_append_u64(b, sub->query_id);
+        iobuf_append(b, ",", 1);
+        iobuf_append(b, lq->result.data + 1, lq->result.len - 1);
     } else {
-        buf_appendf(b, "%s{\"type\":\"QueryUpdated\",\"queryId\":%" PRIu64 ",\"value\":",
-                    *first ? "" : ",", sub->query_id);
-        buf_append(b, lq->result.data, lq->result.len);
-        buf_appendf(b, ",\"hash\":\"%016" PRIx64 "\"}", lq->result_hash);
+        iobuf_append_str(b, "{\"type\":\"QueryUpdated\",\"queryId\":");
+        iobuf_append_u64(b, sub->query_id);
+        iobuf_append_str(b, ",\"value\":");
+        iobuf_append_shared(b, vireo_wire(sub->session->sync, lq));
     }
     sub->sent = 1;
     sub->sent_hash = lq->result_hash;
@@ -312,15 +344,18 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
         sync_clear_responses(s);
         return;
     }
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_appendf(&b, "{\"type\":\"transition\",\"startVersion\":%" PRIu64 ",\"endVersion\":%" PRIu64
-                    ",\"modifications\":[",
-                s->version, version);
+    struct iobuf b;
+    iobuf_init(&b);
+    iobuf_append_str(&b, "{\"type\":\"transition\",\"startVersion\":");
+    iobuf_append_u64(&b, s->version);
+    iobuf_append_str(&b, ",\"endVersion\":");
+    iobuf_append_u64(&b, version);
+    iobuf_append_str(&b, ",\"modifications\":[");
     size_t head = b.len;
     int first = 1;
     /* removals first: a queryId removed and added again in one batch ends up live */
     if (s->removed.len) {
-        buf_append(&b, s->removed.data, s->removed.len);
+        iobuf_append(&b, s->removed.data, s->removed.len);
         buf_reset(&s->removed);
         first = 0;
     }
@@ -335,21 +370,30 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
         sub->check_unchanged = 0;
     }
     s->n_pending = 0;
-    buf_append_str(&b, "]}");
+    iobuf_append(&b, "]}", 2);
     int has_mods = b.len > head + 2;
-    if (s->conn) {
+    struct sync_conn *c = s->conn;
+    if (c) {
         /* a response needs the session at its version first (read-your-writes), even when
-         * none of the session's queries changed */
+         * none of the session's queries changed; the transition and the responses are queued
+         * together and handed to the socket in one write */
+        int ok = 0;
         if (has_mods || (s->n_responses && version != s->version)) {
-            sync_send_msg(s->conn, &b, 1);
+            ok = sync_queue_msg(c, &b, 1);
             sy->stats.transitions++;
             s->version = version;
         }
-        for (size_t i = 0; i < s->n_responses; i++)
-            sync_send_msg(s->conn, &s->responses[i].frame, 0);
+        for (size_t i = 0; ok == 0 && i < s->n_responses; i++) {
+            struct iobuf r;
+            iobuf_init(&r);
+            iobuf_take_buf(&r, &s->responses[i].frame);
+            ok = sync_queue_msg(c, &r, 0);
+        }
+        if (ok == 0)
+            sync_pump(c);
     }
     sync_clear_responses(s);
-    buf_release(&b);
+    iobuf_release(&b);
 }
 
 void sync_flush(struct sync *sy, int batch_failed)
@@ -377,6 +421,15 @@ void sync_flush(struct sync *sy, int batch_failed)
         live_query_release(live, sy->log_drop[i]);
     }
     sy->n_log_drop = 0;
+    for (size_t i = 0; i < sy->n_wired; i++) { /* sent or queued: the messages hold them */
+        struct live_query *w = sy->wired[i];
+        for (size_t k = 0; k < sizeof w->wire / sizeof w->wire[0]; k++) {
+            shared_buf_unref(w->wire[k]);
+            w->wire[k] = NULL;
+        }
+        live_query_release(live, w);
+    }
+    sy->n_wired = 0;
     /* sockets that drained since: hand them more */
     for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
         next = c->pump_next;
@@ -1137,6 +1190,7 @@ void sync_free(struct sync *sy)
     hmap_release(&sy->stale_lqs);
     hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */
     vr_free(sy->log_drop); /* emptied by every flush */
+    vr_free(sy->wired);    /* likewise */
     vr_free(sy);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/iobuf.h"
 #include <jansson.h>
 
 #include "base/hmap.h"
@@ -95,7 +96,7 @@ struct sync_response {
  * and is closed with 1008 "send queue full". Everything queued counts in the server's global
  * buffer budget (out_account); while it is spent, a client that is behind is closed with 1013. */
 struct out_msg {
-    struct buf b;
+    struct iobuf m; /* a live query's result is shared by reference (serialized once) */
     int is_transition;
 };
 
@@ -108,6 +109,7 @@ struct sync_conn {
     size_t out_backlog; /* bytes of the messages behind the head */
     size_t out_bytes;   /* bytes of every queued message, head included: charged to the server's
                            buffer budget (ws_set_held_bytes) */
+    size_t charged;     /* out_bytes as last charged (out_account) */
     size_t part, parts; /* the head's transitionChunk progress */
     size_t part_off;
     uint64_t transition_id;
@@ -148,11 +150,18 @@ struct sync {
      * flush ends */
     struct live_query **log_drop;
     size_t n_log_drop, cap_log_drop;
+    /* live queries (a reference held) whose serialized result (lq->wire) this flush built: it
+     * is shared by the flush's messages and dropped when the flush ends, so that a live query
+     * does not keep its result twice (messages still queued keep their own references) */
+    struct live_query **wired;
+    size_t n_wired, cap_wired;
 };
 
 /* sync.c: what Convex's protocol shares with /api/sync */
 void sync_schedule(struct sync_session *s);
 void sync_sub_mark_pending(struct sync_sub *sub);
+/* Records that lq->wire[i] was built in this flush (sync_flush drops it at its end). */
+void sync_wired(struct sync *sy, struct live_query *lq);
 /* Queues a response frame (taking the buffer) to go out with the session's next flush. */
 void sync_queue_response(struct sync_session *s, struct buf *frame, const char *rid, int kind,
                          int in_batch);
@@ -236,6 +245,10 @@ void sync_auth_append_identity(struct buf *b, const json_t *identity);
 void sync_out_clear(struct sync_conn *c);
 void sync_pump(struct sync_conn *c);
 void sync_send_msg(struct sync_conn *c, struct buf *b, int is_transition);
+/* Queues m (taking its contents: m is left empty) without handing anything to the socket yet:
+ * a flush queues a session's transition and responses, then one sync_pump writes them together.
+ * 0, or -1 when the connection is gone or was closed for its backlog or the budget. */
+int sync_queue_msg(struct sync_conn *c, struct iobuf *m, int is_transition);
 void sync_send_frame(struct sync_conn *c, const struct buf *b);
 void sync_close_conn(struct sync_conn *c, int code, const char *reason);
 void sync_send_error(struct sync_conn *c, const char *code, const char *msg, const char *id_field,

@@ -36,6 +36,9 @@ void sync_clear_responses(struct sync_session *s)
     for (size_t i = 0; i < s->n_responses; i++)
         buf_release(&s->responses[i].frame);
     s->n_responses = 0;
+    vr_free(s->responses); /* an idle session holds no array */
+    s->responses = NULL;
+    s->cap_responses = 0;
 }
 
 /* --- subscriptions --- */

@@ -252,6 +252,7 @@ static struct loop *L;
 static struct server *S;
 
 #include "net_client.h"
+#include <sys/uio.h>
 static struct buf msgs;      /* "T:<text>|" or "B:<len>|" per message */
 static int close_calls, close_code, open_calls;
 static char close_reason[128];
@@ -259,6 +260,36 @@ static char close_reason[128];
 static void on_open(struct ws *ws, void *arg)
 {
     open_calls++;
+}
+
+/* ws_send_msgs: two messages from parts, one of them empty */
+static void send_gathered(struct ws *ws)
+{
+    struct iovec a[3] = { { "ab", 2 }, { "", 0 }, { "cd", 2 } };
+    struct iovec b[1] = { { "efg", 3 } };
+    struct ws_msg m[2] = { { a, 3 }, { b, 1 } };
+    CHECK_EQ_INT(ws_send_msgs(ws, 1, m, 2), 0);
+}
+
+/* BIG_MSGS messages of a per-message head ("m000".."m063") and one shared 64 KiB block: far
+ * more than the socket takes at once, so the write stops inside a frame */
+#define BIG_MSGS 64
+static char big_block[65536];
+static size_t big_queued; /* what the socket did not take at once */
+static void send_big_gathered(struct ws *ws)
+{
+    static char heads[BIG_MSGS][16];
+    struct iovec iov[BIG_MSGS][2];
+    struct ws_msg m[BIG_MSGS];
+    memset(big_block, 'z', sizeof big_block);
+    for (int i = 0; i < BIG_MSGS; i++) {
+        snprintf(heads[i], sizeof heads[i], "m%03d", i);
+        iov[i][0] = (struct iovec){ heads[i], 4 };
+        iov[i][1] = (struct iovec){ big_block, sizeof big_block };
+        m[i] = (struct ws_msg){ iov[i], 2 };
+    }
+    CHECK_EQ_INT(ws_send_msgs(ws, 0, m, BIG_MSGS), 0);
+    big_queued = ws_queued_bytes(ws);
 }
 
 static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
@@ -287,7 +318,18 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         buf_appendf(&msgs, "sent:%d|", i);
         CHECK_EQ_INT(ws_send(ws, 1, "x", 1), -1); /* closing now */
     }
-    else
+    else if (is_text && n == 6 && memcmp(p, "gather", 6) == 0) {
+        ws_send(ws, 1, "first", 5); /* queued: the gathered messages go after it */
+        send_gathered(ws);
+    } else if (is_text && n == 7 && memcmp(p, "gather2", 7) == 0) {
+        send_gathered(ws); /* nothing queued: written at once */
+    } else if (is_text && n == 4 && memcmp(p, "gbig", 4) == 0) {
+        send_big_gathered(ws);
+    } else if (is_text && n == 8 && memcmp(p, "gbigfail", 8) == 0) {
+        send_big_gathered(ws);
+        CHECK(big_queued > 1 << 20);
+        CHECK_EQ_INT(ws_send(ws, 1, "x", 1), -1); /* over the budget and behind: 1013 */
+    } else
         ws_send(ws, is_text, p, n);
 }
 
@@ -697,6 +739,141 @@ TEST(ws_idle_ping_then_drop)
     CHECK_EQ_INT(close_calls, 1);
     CHECK_EQ_INT(close_code, 1001);
     close(c.fd);
+    buf_release(&c.in);
+    stop();
+}
+
+/* Walks the server frames in (p, n): their count, the payload of frame `want` (if asked), and
+ * whether the bytes end exactly at a frame's end. */
+static int walk_frames(const unsigned char *p, size_t n, int want, const unsigned char **pl,
+                       size_t *pl_len, int *clean_end)
+{
+    size_t at = 0;
+    int k = 0;
+    while (at + 2 <= n) {
+        uint64_t len = p[at + 1] & 0x7f;
+        size_t h = 2;
+        if (len == 126) {
+            len = (uint64_t)p[at + 2] << 8 | p[at + 3];
+            h = 4;
+        } else if (len == 127) {
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | p[at + 2 + i];
+            h = 10;
+        }
+        if (at + h + len > n)
+            break;
+        if (k == want) {
+            *pl = p + at + h;
+            *pl_len = (size_t)len;
+        }
+        at += h + (size_t)len;
+        k++;
+    }
+    *clean_end = at == n;
+    return k;
+}
+
+TEST(ws_send_msgs_gathers_in_order)
+{
+    start();
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "gather", 6);
+    pump(&c, 30);
+    /* after what was queued before them, each message one frame of its parts */
+    CHECK_EQ_INT(c.in.len - at, 7 + 6 + 5);
+    CHECK(memcmp(c.in.data + at, "\x81\x05" "first\x81\x04" "abcd\x81\x03" "efg", 18) == 0);
+    size_t at2 = c.in.len;
+    send_frame(&c, 0x81, "gather2", 7);
+    pump(&c, 30);
+    CHECK_EQ_INT(c.in.len - at2, 6 + 5);
+    CHECK(memcmp(c.in.data + at2, "\x81\x04" "abcd\x81\x03" "efg", 11) == 0);
+    close(c.fd);
+    pump(&c, 10);
+    buf_release(&c.in);
+    stop();
+}
+
+/* A write the socket cuts short queues the rest in order, and the frame it cut is finished:
+ * every message arrives whole. */
+TEST(ws_send_msgs_partial_write_keeps_frames_whole)
+{
+    start();
+    struct client c = ws_connect(NULL, 0);
+    size_t at = frames_at(&c);
+    c.in.max = 16 << 20;
+    big_queued = 0;
+    send_frame(&c, 0x81, "gbig", 4);
+    for (int i = 0; i < 200 && c.in.len < at + BIG_MSGS * (4 + 65536 + 4); i++)
+        pump(&c, 10);
+    const unsigned char *p = (const unsigned char *)c.in.data + at, *pl = NULL;
+    size_t n = c.in.len - at, pl_len = 0;
+    int clean = 0;
+    CHECK(big_queued > 0 && big_queued < BIG_MSGS * (4 + 65536 + 4)); /* a partial write */
+    CHECK_EQ_INT(walk_frames(p, n, -1, &pl, &pl_len, &clean), BIG_MSGS);
+    CHECK(clean);
+    for (int i = 0; i < BIG_MSGS; i++) {
+        char head[16];
+        snprintf(head, sizeof head, "m%03d", i);
+        walk_frames(p, n, i, &pl, &pl_len, &clean);
+        CHECK_EQ_INT(pl_len, 4 + 65536);
+        CHECK(pl && memcmp(pl, head, 4) == 0 && pl[4] == 'z' && pl[pl_len - 1] == 'z');
+    }
+    close(c.fd);
+    pump(&c, 10);
+    buf_release(&c.in);
+    stop();
+}
+
+/* A client whose receive buffer is small (set before connecting, so the window stays small):
+ * the kernel takes little of what the server writes while it does not read. */
+static struct client ws_connect_small_window(void)
+{
+    struct client c = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+    int small = 4096, one = 1;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)server_port(S)) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c.fd, (struct sockaddr *)&a, sizeof a) < 0)
+        abort();
+    buf_init(&c.in, 16 << 20);
+    cli_send(&c, UPGRADE, sizeof UPGRADE - 1);
+    pump(&c, 20);
+    return c;
+}
+
+/* Over the global budget right after a write the socket cut short inside a frame: the queue
+ * is dropped but the cut frame is finished before the close frame (the stream stays whole). */
+TEST(ws_send_msgs_dropped_queue_finishes_the_cut_frame)
+{
+    budget = 1 << 20;
+    start();
+    budget = 0;
+    struct client c = ws_connect_small_window();
+    size_t at = frames_at(&c);
+    send_frame(&c, 0x81, "gbigfail", 8);
+    for (int i = 0; i < 300 && !c.eof; i++)
+        pump(&c, 10);
+    const unsigned char *p = (const unsigned char *)c.in.data + at, *pl = NULL;
+    size_t n = c.in.len - at, pl_len = 0;
+    int clean = 0;
+    int k = walk_frames(p, n, -1, &pl, &pl_len, &clean);
+    CHECK(clean);
+    CHECK(k >= 1 && k < BIG_MSGS + 1); /* the messages the socket took or began, then the close */
+    walk_frames(p, n, k - 1, &pl, &pl_len, &clean);
+    CHECK(pl && pl_len == 31 && memcmp(pl, "\x03\xf5server over its memory budget", 31) == 0);
+    for (int i = 0; i < k - 1; i++) {
+        walk_frames(p, n, i, &pl, &pl_len, &clean);
+        CHECK_EQ_INT(pl_len, 4 + 65536);
+        CHECK(pl && pl[0] == 'm' && pl[pl_len - 1] == 'z');
+    }
+    close(c.fd);
+    pump(&c, 10);
+    CHECK_EQ_INT(close_calls, 1);
+    CHECK_EQ_INT(close_code, 1013);
     buf_release(&c.in);
     stop();
 }
