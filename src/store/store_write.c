@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/mem.h"
+#include "base/numfmt.h"
 #include "store/key.h"
 #include "store/validator.h"
 #include "store/value.h"
@@ -183,13 +184,9 @@ static int validate(struct store *s, struct st_table *tb, const json_t *doc, str
 
 static void append_ct(struct buf *out, double ct)
 {
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, ct);
-        if (strtod(tmp, NULL) == ct)
-            break;
-    }
-    buf_append_str(out, tmp);
+    char tmp[NUMFMT_MAX];
+    size_t n = numfmt_double(tmp, ct);
+    buf_append(out, tmp, n);
 }
 
 static int doc_head(struct buf *out, const char *id, double ct)
