@@ -165,6 +165,21 @@ static const char *scan_id(const char *p, size_t n, char out[64])
 }
 
 /* A client id (requestId / queryId) as JSON: integers print without a fraction. */
+/* The decimal digits of v into out (NUL-terminated, at least 21 bytes); returns their count. */
+static size_t u64_text(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 static int id_json(const json_t *v, char out[64])
 {
     if (json_is_string(v)) {
@@ -184,7 +199,10 @@ static int id_json(const json_t *v, char out[64])
         double d = json_number_value(v);
         if (d != floor(d) || fabs(d) > 9007199254740991.0)
             return -1;
-        snprintf(out, 64, "%.0f", d);
+        int neg = signbit(d) != 0; /* -0 stays "-0", as "%.0f" printed it */
+        if (neg)
+            out[0] = '-';
+        u64_text((uint64_t)fabs(d), out + neg);
         return 0;
     }
     return -1;
@@ -851,7 +869,11 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     }
     const char *p = json_string_value(path);
     const struct js_function *fn = sy->shard->rt ? js_runtime_find(sy->shard->rt, p) : NULL;
-    buf_appendf(&frame, "{\"type\":\"%s\",\"requestId\":%s,", type, rid);
+    buf_append_str(&frame, "{\"type\":\"");
+    buf_append_str(&frame, type);
+    buf_append_str(&frame, "\",\"requestId\":");
+    buf_append_str(&frame, rid);
+    buf_append_byte(&frame, ',');
     if (!fn || fn->internal || fn->kind != kind) {
         char m[600];
         const char *code = "FunctionNotFound";
@@ -882,8 +904,11 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         if (shard_call(sy->shard, fn, args_text, args_len, &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"value\":");
             buf_append(&frame, res.value.data, res.value.len);
-            if (kind == JS_MUTATION)
-                buf_appendf(&frame, ",\"version\":%" PRIu64, res.version);
+            if (kind == JS_MUTATION) {
+                char num[24];
+                buf_append_str(&frame, ",\"version\":");
+                buf_append(&frame, num, u64_text(res.version, num));
+            }
             buf_append_str(&frame, "}");
         } else {
             buf_append_str(&frame, "\"success\":false,");
