@@ -8,6 +8,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,7 +152,8 @@ static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 void st_id_new(uint32_t table_num, char out[STORE_ID_LEN + 1])
 {
     unsigned char raw[20];
-    uint64_t ms = (uint64_t)clock_wall_ms();
+    double wall = clock_wall_ms();
+    uint64_t ms = wall > 0 ? (uint64_t)wall : 0; /* a clock before 1970 sorts first */
     for (int i = 0; i < 6; i++)
         raw[i] = (unsigned char)(ms >> (40 - 8 * i));
     rand_bytes(raw + 6, 10);
@@ -487,9 +489,21 @@ int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const 
 
 /* ---- open / close ---- */
 
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+/* Before SQLite's first use in the process: no memory statistics. With them on, every
+ * sqlite3_malloc and sqlite3_free takes a process-wide mutex to count; nothing here reads them
+ * (no sqlite3_memory_used, no soft heap limit). If SQLite was used before (SQLITE_MISUSE), the
+ * statistics stay on and all else is the same. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, const struct store_options *opts, struct store **out,
                struct buf *err)
 {
+    pthread_once(&sqlite_once, sqlite_setup);
     struct store *s = vr_calloc(1, sizeof(*s));
     sqlite3_stmt *st = NULL;
     int full = !opts || opts->durability == STORE_DURABILITY_FULL;
