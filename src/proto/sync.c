@@ -856,7 +856,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     char *args_text = NULL;
     size_t args_len = 2, off, len;
     if (args && json_is_object(args) && raw_msg.msg == msg &&
-        args_span(raw_msg.p, raw_msg.n, &off, &len) == 0) {
+        args_span(raw_msg.p, raw_msg.n, &off, &len) == 0 && len <= JS_VALUE_MAX) {
+        /* (longer text, spaced out past what the runtime takes, is printed compactly below) */
         args_text = vr_malloc(len + 1); /* as received: JSON.parse reads it as jansson did */
         memcpy(args_text, raw_msg.p + off, len);
         args_text[len] = '\0';
