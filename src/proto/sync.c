@@ -33,9 +33,6 @@
 
 /* --- helpers --- */
 
-/* The id of a message that could not be parsed (too large, or not JSON): the first
- * "requestId" or "queryId" within ID_SCAN_WINDOW bytes of either end whose value is an integer
- * or a short string without escapes, copied as JSON into out. Returns the field name or NULL. */
 /* The message on_message is dispatching, as received: handle_call hands the runtime the `args`
  * text from it instead of printing the parsed object again (a message held for a token's verdict
  * is dispatched without it and takes json_dumps). Per thread: each loop dispatches its own. */
@@ -117,6 +114,9 @@ static int args_span(const char *p, size_t n, size_t *off, size_t *len)
     }
 }
 
+/* The id of a message that could not be parsed (too large, or not JSON): the first
+ * "requestId" or "queryId" within ID_SCAN_WINDOW bytes of either end whose value is an integer
+ * or a short string without escapes, copied as JSON into out. Returns the field name or NULL. */
 static const char *scan_id(const char *p, size_t n, char out[64])
 {
     static const char *const fields[] = { "requestId", "queryId" };
@@ -164,7 +164,6 @@ static const char *scan_id(const char *p, size_t n, char out[64])
     return NULL;
 }
 
-/* A client id (requestId / queryId) as JSON: integers print without a fraction. */
 /* The decimal digits of v into out (NUL-terminated, at least 21 bytes); returns their count. */
 static size_t u64_text(uint64_t v, char *out)
 {
@@ -180,6 +179,7 @@ static size_t u64_text(uint64_t v, char *out)
     return n;
 }
 
+/* A client id (requestId / queryId) as JSON: integers print without a fraction. */
 static int id_json(const json_t *v, char out[64])
 {
     if (json_is_string(v)) {
