@@ -9,7 +9,6 @@
 #include "js/runtime.h"
 
 #define JS_MAX_CURSORS 16
-#define JS_VALUE_MAX (16u << 20) /* largest document, argument or result text we pass around */
 #define JS_SCHED_MAX_PER_CALL 1000       /* functions one call may schedule (Convex's limit) */
 #define JS_SCHED_MAX_ARGS (8u << 20)     /* their arguments' total size (Convex's limit) */
 

@@ -60,6 +60,7 @@ struct js_options {
                                    0: JS_UPLOAD_URL_TTL_DEFAULT_S */
 };
 #define JS_STORAGE_MAX_FILE_DEFAULT (16u << 20)
+#define JS_VALUE_MAX (16u << 20) /* largest document, argument or result text we pass around */
 #define JS_UPLOAD_URL_TTL_DEFAULT_S 3600 /* Convex's upload URLs last an hour */
 
 /* Loads prelude + bundle. `bundle_name` is the script URL errors cite when no module can be

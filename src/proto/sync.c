@@ -33,6 +33,87 @@
 
 /* --- helpers --- */
 
+/* The message on_message is dispatching, as received: handle_call hands the runtime the `args`
+ * text from it instead of printing the parsed object again (a message held for a token's verdict
+ * is dispatched without it and takes json_dumps). Per thread: each loop dispatches its own. */
+static _Thread_local struct {
+    const json_t *msg;
+    const char *p;
+    size_t n;
+} raw_msg;
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return i;
+}
+
+static size_t skip_string(const char *p, size_t n, size_t i) /* p[i] is the opening quote */
+{
+    for (i++; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* The end of the JSON value at p[i]. */
+static size_t skip_value(const char *p, size_t n, size_t i)
+{
+    if (i < n && p[i] == '"')
+        return skip_string(p, n, i);
+    if (i < n && (p[i] == '{' || p[i] == '[')) {
+        int depth = 0;
+        while (i < n) {
+            char ch = p[i];
+            if (ch == '"') {
+                i = skip_string(p, n, i);
+                continue;
+            }
+            i++;
+            if (ch == '{' || ch == '[')
+                depth++;
+            else if ((ch == '}' || ch == ']') && --depth == 0)
+                break;
+        }
+        return i;
+    }
+    while (i < n && !strchr(",}] \t\r\n", p[i]))
+        i++;
+    return i;
+}
+
+/* The text of the top-level member `"args"` of a message jansson accepted (so well-formed and
+ * without duplicate keys): 0 with its span, or -1 when it is absent or its name is escaped. */
+static int args_span(const char *p, size_t n, size_t *off, size_t *len)
+{
+    size_t i = skip_ws(p, n, 0);
+    if (i >= n || p[i] != '{')
+        return -1;
+    for (i++;;) {
+        i = skip_ws(p, n, i);
+        if (i >= n || p[i] != '"')
+            return -1;
+        size_t ks = i;
+        i = skip_string(p, n, i);
+        i = skip_ws(p, n, i);
+        if (i >= n || p[i] != ':')
+            return -1;
+        size_t vs = skip_ws(p, n, i + 1), ve = skip_value(p, n, vs);
+        if (ve > n)
+            return -1;
+        if (i - ks >= 6 && !memcmp(p + ks, "\"args\"", 6) && skip_ws(p, n, ks + 6) == i) {
+            *off = vs;
+            *len = ve - vs;
+            return 0;
+        }
+        i = skip_ws(p, n, ve);
+        if (i >= n || p[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
 /* The id of a message that could not be parsed (too large, or not JSON): the first
  * "requestId" or "queryId" within ID_SCAN_WINDOW bytes of either end whose value is an integer
  * or a short string without escapes, copied as JSON into out. Returns the field name or NULL. */
@@ -83,6 +164,21 @@ static const char *scan_id(const char *p, size_t n, char out[64])
     return NULL;
 }
 
+/* The decimal digits of v into out (NUL-terminated, at least 21 bytes); returns their count. */
+static size_t u64_text(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 /* A client id (requestId / queryId) as JSON: integers print without a fraction. */
 static int id_json(const json_t *v, char out[64])
 {
@@ -103,7 +199,10 @@ static int id_json(const json_t *v, char out[64])
         double d = json_number_value(v);
         if (d != floor(d) || fabs(d) > 9007199254740991.0)
             return -1;
-        snprintf(out, 64, "%.0f", d);
+        int neg = signbit(d) != 0; /* -0 stays "-0", as "%.0f" printed it */
+        if (neg)
+            out[0] = '-';
+        u64_text((uint64_t)fabs(d), out + neg);
         return 0;
     }
     return -1;
@@ -807,11 +906,28 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
     struct js_result res;
     js_result_init(&res);
-    char *args_text = (args && json_is_object(args)) ? json_dumps(args, JSON_COMPACT)
-                                                     : vr_strdup("{}");
+    char *args_text = NULL;
+    size_t args_len = 2, off, len;
+    if (args && json_is_object(args) && raw_msg.msg == msg &&
+        args_span(raw_msg.p, raw_msg.n, &off, &len) == 0 && len <= JS_VALUE_MAX) {
+        /* (longer text, spaced out past what the runtime takes, is printed compactly below) */
+        args_text = vr_malloc(len + 1); /* as received: JSON.parse reads it as jansson did */
+        memcpy(args_text, raw_msg.p + off, len);
+        args_text[len] = '\0';
+        args_len = len;
+    } else if (args && json_is_object(args)) {
+        args_text = json_dumps(args, JSON_COMPACT);
+        args_len = strlen(args_text);
+    } else {
+        args_text = vr_strdup("{}");
+    }
     const char *p = json_string_value(path);
     const struct js_function *fn = sy->shard->rt ? js_runtime_find(sy->shard->rt, p) : NULL;
-    buf_appendf(&frame, "{\"type\":\"%s\",\"requestId\":%s,", type, rid);
+    buf_append_str(&frame, "{\"type\":\"");
+    buf_append_str(&frame, type);
+    buf_append_str(&frame, "\",\"requestId\":");
+    buf_append_str(&frame, rid);
+    buf_append_byte(&frame, ',');
     if (!fn || fn->internal || fn->kind != kind) {
         char m[600];
         const char *code = "FunctionNotFound";
@@ -839,11 +955,14 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
                                   .args_value = (args && json_is_object(args)) ? args : NULL,
                                   .identity = s->identity };
-        if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
+        if (shard_call(sy->shard, fn, args_text, args_len, &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"value\":");
             buf_append(&frame, res.value.data, res.value.len);
-            if (kind == JS_MUTATION)
-                buf_appendf(&frame, ",\"version\":%" PRIu64, res.version);
+            if (kind == JS_MUTATION) {
+                char num[24];
+                buf_append_str(&frame, ",\"version\":");
+                buf_append(&frame, num, u64_text(res.version, num));
+            }
             buf_append_str(&frame, "}");
         } else {
             buf_append_str(&frame, "\"success\":false,");
@@ -916,8 +1035,13 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         json_decref(msg);
         return;
     }
-    if (!sync_auth_hold(c, msg))
+    if (!sync_auth_hold(c, msg)) {
+        raw_msg.msg = msg;
+        raw_msg.p = p;
+        raw_msg.n = n;
         sync_dispatch(c, msg);
+        raw_msg.msg = NULL;
+    }
     json_decref(msg);
 }
 

@@ -21,7 +21,7 @@
 
 #include "base/buf.h"
 
-#define STORE_ID_LEN 32 /* ids are 32 chars of lowercase base32: 16 random bytes + table number */
+#define STORE_ID_LEN 32 /* 32 chars of lowercase base32: ms timestamp, 80 random bits, table */
 
 struct store;
 struct store_txn;

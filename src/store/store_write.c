@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/mem.h"
+#include "base/numfmt.h"
 #include "store/key.h"
 #include "store/validator.h"
 #include "store/value.h"
@@ -167,29 +168,28 @@ static int validate(struct store *s, struct st_table *tb, const json_t *doc, str
 {
     if (!tb->validator)
         return 0;
-    json_t *user = json_copy((json_t *)doc);
-    json_object_del(user, "_id");
-    json_object_del(user, "_creationTime");
+    json_t *copy = NULL; /* an inserted document has no system fields: no copy then */
+    if (json_object_get(doc, "_id") || json_object_get(doc, "_creationTime")) {
+        copy = json_copy((json_t *)doc);
+        json_object_del(copy, "_id");
+        json_object_del(copy, "_creationTime");
+    }
     struct validator_ctx ctx = { "field", id_table_cb, s };
     struct buf msg = BUF_INIT(4096);
-    int r = validator_check(&ctx, tb->validator, user, &msg);
+    int r = validator_check(&ctx, tb->validator, copy ? copy : doc, &msg);
     if (r < 0)
         st_failk(s, STORE_ERR_SCHEMA, err, "document in `%s` does not match the schema: %s",
                  tb->name, msg.data);
     buf_release(&msg);
-    json_decref(user);
+    json_decref(copy);
     return r;
 }
 
 static void append_ct(struct buf *out, double ct)
 {
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, ct);
-        if (strtod(tmp, NULL) == ct)
-            break;
-    }
-    buf_append_str(out, tmp);
+    char tmp[NUMFMT_MAX];
+    size_t n = numfmt_double(tmp, ct);
+    buf_append(out, tmp, n);
 }
 
 static int doc_head(struct buf *out, const char *id, double ct)

@@ -464,3 +464,33 @@ test("read sets: descending first(), take(2), point reads, patches moving a docu
     await send(`#rs-anywhere-${Date.now()}`, "x");
     assert.equal(await wait(6, "countAll"), before + 1);
 });
+
+test("a mutation's args reach the function as sent, whatever the frame's spacing, order and escapes", { timeout: 10000 }, async () => {
+    // the server hands the runtime the `args` text of the frame as received (no re-printing):
+    // every value must come out as JSON.parse reads the whole frame
+    const c = await open();
+    const bodies = [
+        "}{][\",:\\", "tab\there \u00e9\u4e2d \ud83d\ude00", "a\u0000b", "{\"args\": {}}", " ",
+    ];
+    const frames = [
+        // args first, spaces and newlines everywhere, a string holding braces, quotes and escapes
+        `{ "args" :\n { "channel" : "#raw", "author":"a1" , "body" : ${JSON.stringify(bodies[0])} } ,"type":"mutation", "requestId": 1, "path":"messages:send"}`,
+        // \u escapes and raw UTF-8 in values
+        `{"type":"mutation","requestId":2,"path":"messages:send","args":{"channel":"#raw","author":"a2","body":"tab\\there \\u00e9\u4e2d \\ud83d\\ude00"}}`,
+        // U+0000 inside a string value
+        `{"type":"mutation","requestId":3,"path":"messages:send","args":{"channel":"#raw","author":"a3","body":"a\\u0000b"}}`,
+        // a key escaped as \u0061rgs: the parsed object, printed again, is what runs
+        `{"type":"mutation","requestId":4,"path":"messages:send","\\u0061rgs":{"channel":"#raw","author":"a4","body":"{\\"args\\": {}}"}}`,
+        // an `args` member nested in another member comes before the real one
+        `{"x":{"args":{"channel":"#wrong"}},"type":"mutation","requestId":5,"path":"messages:send","args":{"body":" ","author":"a5","channel":"#raw"}}`,
+    ];
+    for (let i = 0; i < frames.length; i++) {
+        const from = c.mark;
+        c.send(frames[i]);
+        const r = await c.waitMsg((m) => m.type === "mutationResponse" && m.requestId === i + 1, { from });
+        assert.equal(r.success, true, JSON.stringify(r));
+    }
+    const docs = await srv.value("query", "messages:list", { channel: "#raw" });
+    assert.deepEqual(docs.map((d) => [d.author, d.body]), bodies.map((b, i) => [`a${i + 1}`, b]));
+    assert.deepEqual(await srv.value("query", "messages:list", { channel: "#wrong" }), []);
+});
