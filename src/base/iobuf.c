@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/numfmt.h"
 #include "base/banned.h"
 
 struct shared_buf *shared_buf_new(const void *p, size_t n)
@@ -84,23 +85,10 @@ void iobuf_append_str(struct iobuf *m, const char *s)
     iobuf_append(m, s, strlen(s));
 }
 
-size_t u64_decimal(uint64_t v, char *out)
-{
-    char tmp[21];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 void iobuf_append_u64(struct iobuf *m, uint64_t v)
 {
     char d[21];
-    iobuf_append(m, d, u64_decimal(v, d));
+    iobuf_append(m, d, numfmt_u64(v, d));
 }
 
 void iobuf_append_shared(struct iobuf *m, struct shared_buf *sb)

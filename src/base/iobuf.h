@@ -62,7 +62,4 @@ size_t iobuf_iov(const struct iobuf *m, size_t from, struct iovec *iov, size_t m
  * m->own.data of m->len bytes. */
 void iobuf_flatten(struct iobuf *m);
 
-/* Writes the decimal digits of v to out (at least 21 bytes); returns their count. */
-size_t u64_decimal(uint64_t v, char *out);
-
 #endif

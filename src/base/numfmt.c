@@ -141,3 +141,16 @@ size_t numfmt_double(char out[NUMFMT_MAX], double d)
         return n;
     return numfmt_double_slow(out, d);
 }
+
+size_t numfmt_u64(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}

@@ -4,6 +4,7 @@
 #define VR_BASE_NUMFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define NUMFMT_MAX 40 /* bytes numfmt_double writes at most, NUL included */
 
@@ -13,5 +14,8 @@ size_t numfmt_double(char out[NUMFMT_MAX], double d);
 
 /* The same through snprintf and strtod: the reference numfmt_double must equal. */
 size_t numfmt_double_slow(char out[NUMFMT_MAX], double d);
+
+/* The decimal digits of v into out (at least 20 bytes, no NUL added); returns their count. */
+size_t numfmt_u64(uint64_t v, char *out);
 
 #endif

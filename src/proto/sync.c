@@ -17,6 +17,7 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/numfmt.h"
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/auth_keys.h"
@@ -167,14 +168,7 @@ static const char *scan_id(const char *p, size_t n, char out[64])
 /* The decimal digits of v into out (NUL-terminated, at least 21 bytes); returns their count. */
 static size_t u64_text(uint64_t v, char *out)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t n = numfmt_u64(v, out);
     out[n] = '\0';
     return n;
 }

@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include "base/iobuf.h"
+#include "base/numfmt.h"
 #include "base/mem.h"
 
 /* The bytes iov covers, joined. */
@@ -135,8 +136,8 @@ TEST(iobuf_take_buf_moves)
     iobuf_release(&m);
     buf_release(&b);
     char d[21];
-    CHECK_EQ_INT(u64_decimal(0, d), 1);
-    CHECK_EQ_INT(u64_decimal(1234567890123ull, d), 13);
+    CHECK_EQ_INT(numfmt_u64(0, d), 1);
+    CHECK_EQ_INT(numfmt_u64(1234567890123ull, d), 13);
     CHECK(memcmp(d, "1234567890123", 13) == 0);
 }
 
