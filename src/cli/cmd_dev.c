@@ -88,7 +88,7 @@ static const char dev_usage[] =
     "  --ws-idle-timeout-ms N  close a WebSocket that sent nothing, not even a pong, for this\n"
     "                     long with 1001 (default 60000; 0: none)\n"
     "  --query-threads N  threads that run one-shot queries (POST /api/query) on snapshots of\n"
-    "                     the database, apart from the loop thread (default 2; 0: on the loop\n"
+    "                     the database, apart from the loop thread (default 1; 0: on the loop\n"
     "                     thread; the environment's VIREO_QUERY_THREADS changes the default)\n"
     "  --max-queued-queries N  queries queued or running on those threads before\n"
     "                     ServerOverloaded (default 1000)\n"
@@ -358,7 +358,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
-    unsigned long query_threads = 2, max_queued_queries = 1000;
+    unsigned long query_threads = 1, max_queued_queries = 1000;
     const char *qt_env = getenv("VIREO_QUERY_THREADS"); /* tests: the suite in either mode */
     if (qt_env && *qt_env && strspn(qt_env, "0123456789") == strlen(qt_env) && strlen(qt_env) < 4)
         query_threads = strtoul(qt_env, NULL, 10);

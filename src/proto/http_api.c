@@ -810,6 +810,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
                     action_pool_pending(sh->actions),
                     (unsigned long long)action_pool_rejected(sh->actions));
+    if (sh->readers)
+        buf_appendf(&b, "\"readerQueries\":%llu,\"readerQueriesPending\":%u,",
+                    (unsigned long long)reader_pool_done(sh->readers),
+                    reader_pool_pending(sh->readers));
     if (sh->sched)
         buf_appendf(&b, "\"scheduledPending\":%llu,\"scheduledStarted\":%llu,",
                     (unsigned long long)*sched_pending(sh->sched),

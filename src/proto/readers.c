@@ -73,6 +73,7 @@ struct reader_pool {
 
     /* loop thread only */
     unsigned pending;
+    uint64_t answered;
     struct reader *readers;
     unsigned n;
 };
@@ -147,8 +148,6 @@ static void reader_run(struct reader *r, struct reader_job *j)
         fail(&res, "InternalError", err.data);
     } else if (!fn || fn->kind != JS_QUERY) {
         found = 0; /* a deploy since the loop thread found it removed it */
-    } else if (store_reader_refresh(r->st, &err) < 0) {
-        fail(&res, "StoreError", err.data);
     } else {
         struct js_call_opts opts = { .args_value = j->args_value, .identity = j->identity };
         ok = js_call_ex(r->rt, fn, j->args, strlen(j->args), &opts, &res) == 0;
@@ -196,13 +195,14 @@ static void *reader_main(void *arg)
         reader_run(r, j);
         pthread_mutex_lock(&p->mu);
         j->next = NULL;
+        int first = !p->done; /* else the loop is already woken for the list */
         *p->done_tail = j;
         p->done_tail = &j->next;
-        pthread_mutex_unlock(&p->mu);
-        uint64_t one = 1;
-        ssize_t n = write(p->efd, &one, sizeof one);
-        (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
-        pthread_mutex_lock(&p->mu);
+        if (first) {
+            uint64_t one = 1;
+            ssize_t n = write(p->efd, &one, sizeof one);
+            (void)n; /* EAGAIN: the counter is already non-zero, the loop will wake */
+        }
     }
     pthread_mutex_unlock(&p->mu);
     js_runtime_free(r->rt);
@@ -215,6 +215,7 @@ static void *reader_main(void *arg)
 static void deliver(struct reader_pool *p, struct reader_job *j)
 {
     p->pending--;
+    p->answered++;
     j->done(j->arg, j->status, &j->body, j->ok);
     job_free(j);
 }
@@ -337,6 +338,11 @@ int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json
 unsigned reader_pool_pending(const struct reader_pool *p)
 {
     return p ? p->pending : 0;
+}
+
+uint64_t reader_pool_done(const struct reader_pool *p)
+{
+    return p ? p->answered : 0;
 }
 
 void reader_pool_stop(struct reader_pool *p)

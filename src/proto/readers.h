@@ -8,6 +8,7 @@
 #define VR_PROTO_READERS_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "js/runtime.h"
@@ -52,6 +53,7 @@ int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json
                        reader_done_fn done, void *arg);
 
 unsigned reader_pool_pending(const struct reader_pool *p); /* queued or running */
+uint64_t reader_pool_done(const struct reader_pool *p);   /* answered so far */
 
 /* Shutdown has begun: queued queries are answered ServerShuttingDown, running ones are stopped
  * at their next watchdog tick; no new ones are taken. */

@@ -575,6 +575,12 @@ const char *store_id_table(struct store *s, const char *id, size_t len)
     if (st_id_decode(id, len, &num) < 0)
         return NULL;
     struct st_table *t = st_table_by_num(s, num);
+    if (!t && s->reader && !s->txn) { /* a table created since the reader's last snapshot? */
+        struct buf err = BUF_INIT(1024);
+        if (st_reader_refresh(s, &err) == 0)
+            t = st_table_by_num(s, num);
+        buf_release(&err);
+    }
     return t ? t->name : NULL;
 }
 

@@ -32,13 +32,6 @@ int st_reader_refresh(struct store *s, struct buf *err)
     return 0;
 }
 
-int store_reader_refresh(struct store *s, struct buf *err)
-{
-    if (!s->reader || s->txn)
-        return 0;
-    return st_reader_refresh(s, err); /* one statement: its own read transaction */
-}
-
 int store_is_reader(const struct store *s)
 {
     return s && s->reader;
@@ -76,7 +69,7 @@ int store_open_reader(const char *path, struct store **out, struct buf *err)
         buf_append_str(err, "the database's cursor key is missing (open it with store_open first)");
         goto fail;
     }
-    if (store_reader_refresh(s, err) < 0)
+    if (st_reader_refresh(s, err) < 0) /* one statement: its own read transaction */
         goto fail;
     *out = s;
     return 0;

@@ -5,18 +5,18 @@
 // texts and codes as `--query-threads 0` (both shapes), ExecutionTimeout / MemoryLimit with the
 // server serving on (mutations not delayed by runaway queries), ctx.auth, process.env and a
 // deploy or dev reload seen by the next query, --max-queued-queries (ServerOverloaded),
-// SIGTERM with busy readers, the flags. QT_THREADS sets the readers (default 2).
+// SIGTERM with busy readers, the flags. QT_THREADS sets the readers (default 1; the file is about reader mode, so 1 or more).
 // Fixture: apps/query-threads.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import http from "node:http";
-import { startServer, tempDir, runCli, request, sleep, waitFor } from "./helpers.mjs";
+import { startServer, tempDir, runCli, request, sleep, metrics } from "./helpers.mjs";
 import { signHs256 } from "./idp.mjs";
 
 const SECRET = "query-threads-secret-0123456789-abcdefghij";
-const THREADS = process.env.QT_THREADS || "2";
+const THREADS = process.env.QT_THREADS || "1";
 let srv, dir;
 
 before(async () => {
@@ -62,6 +62,7 @@ test("a query validates v.id of a table created by the mutation just before it",
 });
 
 test("read-your-writes: 300 mutation → query pairs on one keep-alive connection", async () => {
+    const m0 = await metrics(srv);
     const ka = keepAliveCaller(srv.port);
     try {
         for (let i = 0; i < 300; i++) {
@@ -73,6 +74,10 @@ test("read-your-writes: 300 mutation → query pairs on one keep-alive connectio
             assert.ok(q.json.version >= m.json.version, `pair ${i}: version ${q.json.version} < ${m.json.version}`);
         }
         assert.equal(ka.sockets.size, 1, "every request went over one connection");
+        // the queries did run on the readers (none with QT_THREADS=0)
+        const m1 = await metrics(srv);
+        if (THREADS === "0") assert.equal(m1.readerQueries, undefined);
+        else assert.ok(m1.readerQueries - m0.readerQueries >= 300, JSON.stringify(m1));
     } finally {
         ka.close();
     }
