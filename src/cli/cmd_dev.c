@@ -87,6 +87,11 @@ static const char dev_usage[] =
     "                     --ws-idle-timeout-ms is set, then every half of it)\n"
     "  --ws-idle-timeout-ms N  close a WebSocket that sent nothing, not even a pong, for this\n"
     "                     long with 1001 (default 60000; 0: none)\n"
+    "  --query-threads N  threads that run one-shot queries (POST /api/query) on snapshots of\n"
+    "                     the database, apart from the loop thread (default 1; 0: on the loop\n"
+    "                     thread; the environment's VIREO_QUERY_THREADS changes the default)\n"
+    "  --max-queued-queries N  queries queued or running on those threads before\n"
+    "                     ServerOverloaded (default 1000)\n"
     "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
     "  --action-timeout-ms N  CPU time limit of an action (default 600000)\n"
     "  --max-scheduled-functions N  pending scheduled functions in all before\n"
@@ -358,6 +363,10 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
+    unsigned long query_threads = 1, max_queued_queries = 1000;
+    const char *qt_env = getenv("VIREO_QUERY_THREADS"); /* tests: the suite in either mode */
+    if (qt_env && *qt_env && strspn(qt_env, "0123456789") == strlen(qt_env) && strlen(qt_env) < 4)
+        query_threads = strtoul(qt_env, NULL, 10);
     unsigned long job_retention_ms = 7ul * 24 * 3600 * 1000;
     unsigned long max_http_action_body = HTTP_ACTION_BODY_DEFAULT;
     unsigned long max_http_action_response = HTTP_ACTION_RESPONSE_DEFAULT;
@@ -395,6 +404,8 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--convex-ping-interval-ms", &convex_ping_ms, 10, 59000, "a number of milliseconds" },
         { "--ws-idle-timeout-ms", &ws_idle_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
         { "--action-threads", &action_threads, 1, 256, "a number" },
+        { "--query-threads", &query_threads, 0, 64, "a number" },
+        { "--max-queued-queries", &max_queued_queries, 1, 1000000, "a number" },
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
@@ -606,6 +617,9 @@ int cmd_dev(int argc, char **argv, int watch)
                                                 .fetch_timeout_ms = (uint32_t)fetch_timeout_ms,
                                                 .fetch_max_response = (size_t)fetch_max_mb
                                                                       << 20 };
+    to->readers = (struct reader_pool_options){ .threads = (unsigned)(query_threads > 64 ? 64
+                                                                      : query_threads),
+                                                .max_queued = (unsigned)max_queued_queries };
     to->jobs = (struct jobs_options){ .per_iteration = (unsigned)sched_batch,
                                       .max_pending = (uint32_t)max_scheduled };
     to->idempotency_ms = (double)idem_hours * 3600 * 1000;

@@ -776,7 +776,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     js_set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
-    rt->params[6] = store ? 0 : 1; /* a worker's copy leaves load notices to the shard's */
+    /* a worker's or query reader's copy leaves load notices to the shard's */
+    rt->params[6] = store && !store_is_reader(store) ? 0 : 1;
     JSObjectRef native = js_native_make(rt);
     if (rt->opts.env_json) {
         JSStringRef es = str_new(rt->opts.env_json);
@@ -874,7 +875,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         goto out;
     }
     struct buf serr = BUF_INIT(64 * 1024);
-    int src_rc = !store ? 0 /* an action worker: the shard applied it */
+    int src_rc = !store || store_is_reader(store) ? 0 /* a worker or reader: the shard applied it */
                  : JSValueIsString(rt->ctx, sv)
                      ? store_apply_schema(store, schema.data, schema.len, &serr)
                      : store_apply_schema(store, NULL, 0, &serr);

@@ -71,7 +71,8 @@ struct js_options {
  * (esbuild keeps a "// vireo/messages.ts" comment before each module); errors thrown inside
  * prelude code such as defineTable() are mapped through the stack's first bundle frame. The
  * first call in the process sets JavaScriptCore's options (polling traps); the built-ins are
- * frozen before the bundle runs. Applies the schema to `store` (NULL when
+ * frozen before the bundle runs. Applies the schema to `store` (a reader store,
+ * store_open_reader, gets none: its shard applied it; NULL when
  * the app has none); failure is a load error too ("schema: ..."). `store` may be NULL: nothing
  * is applied, and only actions can be called. `opts` may be NULL. */
 int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,

@@ -30,6 +30,7 @@
 #include "proto/deploy.h"
 #include "proto/static_client.h"
 #include "proto/actors.h"
+#include "proto/readers.h"
 #include "proto/reply.h"
 #include "proto/convex_sync.h"
 #include "proto/sync.h"
@@ -206,16 +207,23 @@ static void respond_refused(struct conn *c, const struct call_req *cr, int statu
 
 /* A call that failed as a function call (no such function, wrong kind, bad arguments): Convex
  * reports these as the function's error (560) with its own text; Vireo with its code. */
+static int call_error_body(struct buf *b, const struct call_req *cr, int status,
+                           const char *code, const char *msg, const char *convex_text)
+{
+    if (!cr->convex) {
+        error_body(b, code, msg, NULL);
+        return status;
+    }
+    convex_http_error_body(b, cr->request_id, convex_text, NULL, 0, cr->format, NULL);
+    return CONVEX_STATUS_FUNCTION_FAILED;
+}
+
 static void respond_call_error(struct conn *c, const struct call_req *cr, int status,
                                const char *code, const char *msg, const char *convex_text)
 {
-    if (!cr->convex) {
-        http_api_respond_error(c, status, code, msg, NULL);
-        return;
-    }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
-    convex_http_error_body(&b, cr->request_id, convex_text, NULL, 0, cr->format, NULL);
-    respond_json(c, CONVEX_STATUS_FUNCTION_FAILED, &b);
+    status = call_error_body(&b, cr, status, code, msg, convex_text);
+    respond_json(c, status, &b);
     buf_release(&b);
 }
 
@@ -314,6 +322,19 @@ static void canonical_path(char *out, size_t n, const char *path, int ext)
              colon ? colon + 1 : "default");
 }
 
+/* The answer to a call of a function that does not exist (or is internal); its status. */
+static int not_found_body(struct buf *b, const struct call_req *cr, const char *path)
+{
+    char msg[600], canon[700], text[900];
+    snprintf(msg, sizeof msg, "could not find public function `%.400s`", path);
+    canonical_path(canon, sizeof canon, path, 0);
+    snprintf(text, sizeof text,
+             "Could not find public function for '%s'. Did you forget to run `npx convex "
+             "dev` or `npx convex deploy`?",
+             canon);
+    return call_error_body(b, cr, 404, "FunctionNotFound", msg, text);
+}
+
 static const char *kind_title(enum js_fn_kind k)
 {
     return k == JS_QUERY ? "Query" : k == JS_MUTATION ? "Mutation" : "Action";
@@ -373,6 +394,82 @@ static void action_done(void *arg, const struct js_result *res)
     vr_free(ha);
 }
 
+/* A call a pool refused: -EAGAIN (ServerOverloaded, with `overloaded` as its message) or
+ * stopping (ServerShuttingDown); 503 with retryAfterMs. */
+static void respond_busy(struct conn *c, const struct call_req *cr, int r, const char *overloaded)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    const char *m = r == -EAGAIN ? overloaded : "the server is shutting down";
+    const char *code = r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown";
+    if (cr->convex) {
+        buf_append_str(&b, "{\"code\":\"");
+        buf_append_str(&b, code);
+        buf_append_str(&b, "\",\"message\":");
+        buf_append_json_str(&b, m, strlen(m));
+    } else {
+        buf_append_str(&b, "{\"status\":\"error\",");
+        reply_error_fields(&b, code, m, strlen(m), NULL, 0);
+    }
+    buf_appendf(&b, ",\"retryAfterMs\":%d}", 500 + rand() % 1500);
+    respond_json(c, 503, &b);
+    buf_release(&b);
+}
+
+/* A query running on a reader thread (proto/readers.h) holds its connection until answered;
+ * the reader writes the answer's bytes (query_format: call_body and not_found_body touch only
+ * their arguments), the loop thread sends them. */
+struct http_query {
+    struct conn *c;
+    struct shard *shard;
+    struct call_req cr;
+    char path[]; /* the function's path, for a FunctionNotFound answer */
+};
+
+static int query_format(void *arg, int found, const struct js_result *res, struct buf *b)
+{
+    struct http_query *hq = arg;
+    if (!found) /* a deploy removed it after the loop thread found it */
+        return not_found_body(b, &hq->cr, hq->path);
+    return call_body(b, &hq->cr, res->status == JS_OK, res);
+}
+
+static void query_done(void *arg, int status, struct buf *body, int ok)
+{
+    struct http_query *hq = arg;
+    hq->shard->calls++;
+    if (!ok)
+        hq->shard->call_errors++;
+    /* it read committed data only: its answer never waits for a batch */
+    if (!conn_is_closed(hq->c))
+        respond_json(hq->c, status, body);
+    conn_unref(hq->c);
+    vr_free(hq);
+}
+
+/* Hands a query to the readers; takes *args and *root on success (set to NULL). */
+static void submit_query(struct http_api *api, struct conn *c, const struct call_req *cr,
+                         const struct js_function *fn, char **args, json_t **root,
+                         const json_t *args_value, const char *identity)
+{
+    size_t plen = strlen(fn->path) + 1;
+    struct http_query *hq = vr_malloc(sizeof *hq + plen);
+    hq->c = c;
+    hq->shard = api->shard;
+    hq->cr = *cr;
+    memcpy(hq->path, fn->path, plen);
+    conn_ref(c);
+    int r = reader_pool_submit(api->shard->readers, fn->path, *args, *root, args_value, identity,
+                               query_format, query_done, hq);
+    if (r < 0) {
+        conn_unref(c);
+        vr_free(hq);
+        respond_busy(c, cr, r, "too many queries are queued or running; retry later");
+        return;
+    }
+    *args = NULL;
+    *root = NULL;
+}
+
 static void submit_action(struct http_api *api, struct conn *c, const struct call_req *cr,
                           const struct js_function *fn, const char *args,
                           const json_t *args_value, const char *identity)
@@ -394,22 +491,7 @@ static void submit_action(struct http_api *api, struct conn *c, const struct cal
     if (r < 0) {
         conn_unref(c);
         vr_free(ha);
-        struct buf b = BUF_INIT(BUF_NOLIMIT);
-        const char *m = r == -EAGAIN ? "too many actions are queued or running; retry later"
-                                     : "the server is shutting down";
-        const char *code = r == -EAGAIN ? "ServerOverloaded" : "ServerShuttingDown";
-        if (cr->convex) {
-            buf_append_str(&b, "{\"code\":\"");
-            buf_append_str(&b, code);
-            buf_append_str(&b, "\",\"message\":");
-            buf_append_json_str(&b, m, strlen(m));
-        } else {
-            buf_append_str(&b, "{\"status\":\"error\",");
-            reply_error_fields(&b, code, m, strlen(m), NULL, 0);
-        }
-        buf_appendf(&b, ",\"retryAfterMs\":%d}", 500 + rand() % 1500);
-        respond_json(c, 503, &b);
-        buf_release(&b);
+        respond_busy(c, cr, r, "too many actions are queued or running; retry later");
     }
 out:
     buf_release(&err);
@@ -447,14 +529,10 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     const struct js_function *fn = find_function(rt, path);
     if (!fn || (fn->internal && !admin)) {
         /* an internal function gets exactly a missing one's answer: names are not disclosed */
-        char msg[600], canon[700], text[900];
-        snprintf(msg, sizeof msg, "could not find public function `%.400s`", path);
-        canonical_path(canon, sizeof canon, path, 0);
-        snprintf(text, sizeof text,
-                 "Could not find public function for '%s'. Did you forget to run `npx convex "
-                 "dev` or `npx convex deploy`?",
-                 canon);
-        respond_call_error(c, &cr, 404, "FunctionNotFound", msg, text);
+        struct buf b = BUF_INIT(BUF_NOLIMIT);
+        int status = not_found_body(&b, &cr, path);
+        respond_json(c, status, &b);
+        buf_release(&b);
         goto out;
     }
     if (want_kind >= 0 && (int)fn->kind != want_kind) {
@@ -503,6 +581,10 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     }
     struct js_call_opts opts = { .idempotency_key = idempotency_key, .args_value = args_value,
                                  .identity = identity };
+    if (fn->kind == JS_QUERY && api->shard->readers) {
+        submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity);
+        goto out;
+    }
     if (fn->kind == JS_ACTION && api->shard->actions) {
         submit_action(api, c, &cr, fn, args, opts.args_value, identity);
         goto out;
@@ -729,6 +811,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         buf_appendf(&b, "\"actionsPending\":%u,\"actionsRejected\":%llu,",
                     action_pool_pending(sh->actions),
                     (unsigned long long)action_pool_rejected(sh->actions));
+    if (sh->readers)
+        buf_appendf(&b, "\"readerQueries\":%llu,\"readerQueriesPending\":%u,",
+                    (unsigned long long)reader_pool_done(sh->readers),
+                    reader_pool_pending(sh->readers));
     if (sh->sched)
         buf_appendf(&b, "\"scheduledPending\":%llu,\"scheduledStarted\":%llu,",
                     (unsigned long long)*sched_pending(sh->sched),

@@ -11,6 +11,7 @@
 #include "proto/actions.h"
 #include "proto/auth_keys.h"
 #include "proto/crons.h"
+#include "proto/readers.h"
 #include "sched/sched.h"
 #include "base/banned.h"
 
@@ -167,6 +168,7 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     }
     if (s->actions)
         action_pool_load(s->actions, bundle, len, name, env_text);
+    reader_pool_load(s->readers, bundle, len, name, env_text);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
     if (s->crons)
         crons_sync(s->crons);

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 struct action_pool;
+struct reader_pool;
 struct auth_keys;
 struct sched;
 
@@ -38,6 +39,8 @@ struct shard {
     int lost_batch;        /* a batch failed since the last shard_commit that reported it */
     struct action_pool *actions; /* runs actions off this thread (proto/actions.h); NULL: they
                                     run inline through shard_call */
+    struct reader_pool *readers; /* runs one-shot queries off this thread (proto/readers.h);
+                                    NULL: they run here through shard_call */
     struct sched *sched;   /* the scheduler over `_scheduled_functions` (proto/jobs.h); sees
                               every committed write set; NULL: none */
     struct crons *crons;   /* crons.ts's jobs (proto/crons.h), checked and synced by each load;

@@ -70,6 +70,14 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
     t->shard->jwt_secret = opts->jwt_secret;
     t->shard->auth_refresh_s = opts->auth_refresh_s;
     t->actions = action_pool_new(loop, t->shard, &opts->actions);
+    if (!*name && strcmp(db_path, ":memory:") && opts->readers.threads) {
+        t->shard->readers =
+            reader_pool_new(loop, db_path, &t->shard->js_opts, &opts->readers, err);
+        if (!t->shard->readers) {
+            tenant_close(t);
+            return NULL;
+        }
+    }
     if (!(t->jobs = jobs_new(loop, t->shard, &opts->jobs, err))) {
         tenant_close(t);
         return NULL;
@@ -113,6 +121,7 @@ int tenant_flush(struct tenant *t)
 void tenant_stop(struct tenant *t)
 {
     action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
+    reader_pool_stop(t->shard->readers); /* queued queries answered, running ones stopped */
     jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */
     actors_stop(t->actors);       /* closing sockets run no onDisconnect */
 }
@@ -121,7 +130,8 @@ int tenant_busy(const struct tenant *t)
 {
     return (t->sync && sync_stats(t->sync)->sockets) ||
            (t->actors && actors_stats(t->actors)->sockets) ||
-           (t->actions && action_pool_pending(t->actions)) || t->api.n_deferred ||
+           (t->actions && action_pool_pending(t->actions)) ||
+           reader_pool_pending(t->shard->readers) || t->api.n_deferred ||
            t->api.auth_holds || t->api.uploads || t->shard->batch_open;
 }
 
@@ -131,6 +141,8 @@ void tenant_close_begin(struct tenant *t)
         loop_timer_stop(t->loop, &t->prune_timer);
     if (t->job_prune_timer.fn)
         loop_timer_stop(t->loop, &t->job_prune_timer);
+    reader_pool_free(t->shard->readers); /* joined; their last answers reach connections */
+    t->shard->readers = NULL;
     actors_deactivate_all(t->actors); /* their onDeactivate is in the final commit */
     /* the final commit: action_pool_free's (its last answers still reach connections and
      * sessions), or ours without a pool; its outcome decides the answers held back for it */

@@ -12,6 +12,7 @@
 #include "proto/actors.h"
 #include "proto/http_api.h"
 #include "proto/jobs.h"
+#include "proto/readers.h"
 #include "proto/shard.h"
 #include "proto/sync.h"
 
@@ -21,6 +22,9 @@ struct tenant_options {
                                     is that plus "/t/<name>" */
     struct store_options store;
     struct action_pool_options actions;
+    struct reader_pool_options readers; /* the single shard's query readers (a server without
+                                           --tenants, on a file database); named tenants
+                                           run their queries on the loop thread */
     struct jobs_options jobs;
     struct sync_options sync;
     struct actors_options actors;

@@ -577,6 +577,7 @@ void store_close(struct store *s)
     sqlite3_finalize(s->idem_put);
     sqlite3_finalize(s->idem_prune);
     sqlite3_finalize(s->idem_conflict);
+    sqlite3_finalize(s->reader_stmt);
     st_quota_close(s);
     /* A statement left unfinalized would keep the connection, and its files, open past
      * close_v2: then the counting VFS must outlive it (leaked rather than freed under it).
@@ -599,6 +600,12 @@ const char *store_id_table(struct store *s, const char *id, size_t len)
     if (st_id_decode(id, len, &num) < 0)
         return NULL;
     struct st_table *t = st_table_by_num(s, num);
+    if (!t && s->reader && !s->txn) { /* a table created since the reader's last snapshot? */
+        struct buf err = BUF_INIT(1024);
+        if (st_reader_refresh(s, &err) == 0)
+            t = st_table_by_num(s, num);
+        buf_release(&err);
+    }
     return t ? t->name : NULL;
 }
 
@@ -641,8 +648,17 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
     }
     if (!s->batch)
         st_quota_forget(s);
+    if (s->reader && writable) { /* store_open_reader's: snapshots only */
+        buf_reset(err);
+        buf_append_str(err, "this store is read-only");
+        return NULL;
+    }
     if (st_ctl(s, s->batch ? CTL_TXN_SAVEPOINT : writable ? CTL_BEGIN_W : CTL_BEGIN_R, err) < 0)
         return NULL;
+    if (s->reader && st_reader_refresh(s, err) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return NULL;
+    }
     struct store_txn *t = vr_calloc(1, sizeof(*t));
     t->s = s;
     t->writable = writable;

@@ -111,6 +111,16 @@ int store_open(const char *path, const struct store_options *opts, struct store 
                struct buf *err);
 void store_close(struct store *s);
 
+/* A read-only store on the database at `path`, which another store (the shard's, in another
+ * thread) has open and writes (store_reader.c): a SQLite connection of its own (WAL: readers
+ * never block the writer nor wait for it), no checkpoint thread, no storage limit. Every
+ * transaction is a read snapshot of the last committed state; at its start the version and,
+ * when a schema change or a new table committed since, the catalog are read again, so a
+ * transaction sees every commit that finished before it began. Writable transactions fail.
+ * A reader store belongs to one thread. 0, or -1 with err. */
+int store_open_reader(const char *path, struct store **out, struct buf *err);
+int store_is_reader(const struct store *s);
+
 /* A consistent copy of the database at db_path (its last committed state, read on a connection
  * of its own, whether or not a store has it open) written to out_path, which must not exist
  * (SQLite's VACUUM INTO: a compact copy, not in WAL mode). Blocks until written. 0, or -1 with
@@ -131,7 +141,9 @@ int store_export(const char *db_path, const char *out_path, struct buf *err);
 int store_apply_schema(struct store *s, const char *schema_json, size_t len, struct buf *err);
 
 /* Resolves an id to its table name (NULL if malformed or the table is unknown). The string is
- * owned by the store and valid until the next schema change or rolled-back transaction. */
+ * owned by the store and valid until the next schema change or rolled-back transaction. A
+ * reader store (store_open_reader) outside a transaction reads its catalog again before it
+ * calls a table unknown (argument validation runs before the call's snapshot). */
 const char *store_id_table(struct store *s, const char *id, size_t len);
 
 /* Syncs (fdatasync/fsync) this store's own connection has made: one per batch commit with

@@ -89,6 +89,10 @@ struct store {
                                  estimates of the writes checked since (0: measure again) */
     uint64_t files_bytes;     /* stored files, as of the transactions committed or released */
     uint64_t batch_files_bytes; /* files_bytes when the batch began */
+    /* store_reader.c: a read-only store (store_open_reader) */
+    int reader;
+    int64_t reader_cookie;      /* SQLite's schema cookie the catalog was loaded at */
+    sqlite3_stmt *reader_stmt;  /* reads the version and the schema cookie */
 };
 
 struct store_txn {
@@ -131,6 +135,10 @@ int st_sqlerr(struct store *s, struct buf *err, const char *what);
 
 /* store_page.c: loads the database's cursor key, making it on first open. */
 int st_page_key_load(struct store *s, struct buf *err);
+
+/* store_reader.c: a reader's transaction has begun: reads the snapshot's version, and the
+ * catalog again when SQLite's schema cookie moved. 0, or -1 with err. */
+int st_reader_refresh(struct store *s, struct buf *err);
 
 /* store_ckpt.c */
 /* store_vfs.c: registers a counting copy of the default VFS for s; returns its name for
