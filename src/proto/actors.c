@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/rand.h"
+#include "base/rate.h"
 #include "net/fetch.h"
 #include "net/ws.h"
 #include "proto/auth_keys.h"
@@ -1066,18 +1067,8 @@ static void susp_conn_closed(struct aconn *c)
 
 static int rate_limited(struct aconn *c)
 {
-    double rate = c->a->o.max_messages_per_second;
-    if (rate <= 0)
-        return 0;
-    uint64_t now = loop_now_ms(c->a->loop);
-    c->rate_tokens += (double)(now - c->rate_ms) * rate / 1000.0;
-    if (c->rate_tokens > 2.0 * rate)
-        c->rate_tokens = 2.0 * rate;
-    c->rate_ms = now;
-    if (c->rate_tokens < 1.0)
-        return 1;
-    c->rate_tokens -= 1.0;
-    return 0;
+    return rate_take(&c->rate_tokens, &c->rate_ms, c->a->o.max_messages_per_second,
+                     loop_now_ms(c->a->loop)) >= 0;
 }
 
 static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)

@@ -448,22 +448,8 @@ static void loaded_release(struct loaded *l)
     json_decref(l->doc);
 }
 
-/* Stores new_text for the loaded document and moves its index rows; records the write set. */
-static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
-                         const json_t *nd, struct buf *err);
-
-static int update(struct store_txn *t, struct loaded *l, const struct buf *new_text,
-                  struct buf *err)
-{
-    json_t *nd = json_loadb(new_text->data, new_text->len, STORE_JSON_FLAGS, NULL);
-    if (!nd)
-        return st_fail(err, "internal error: spliced document is not valid JSON");
-    int r = update_parsed(t, l, new_text, nd, err);
-    json_decref(nd);
-    return r;
-}
-
-/* update with the new document already parsed (nd: its parse, borrowed). */
+/* Stores new_text for the loaded document and moves its index rows; records the write set.
+ * nd: the parse of new_text (borrowed). */
 static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
                          const json_t *nd, struct buf *err)
 {
@@ -641,7 +627,14 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
     if (doc_finish(s, &text, err) < 0 || grow_check(t, &l, &text, err) < 0)
         goto out;
-    r = update(t, &l, &text, err);
+    /* the new document's parse without parsing it again: the fields' parse plus the system
+     * fields, which is what the spliced text parses to (numbers are reals: STORE_JSON_FLAGS) */
+    if (json_object_set_new(doc, "_id", json_string(l.id)) < 0 ||
+        json_object_set_new(doc, "_creationTime", json_real(l.ct)) < 0) {
+        st_fail(err, "out of memory");
+        goto out;
+    }
+    r = update_parsed(t, &l, &text, doc, err);
 out:
     if (in_sp)
         r = savepoint_end(t, r, mark);
