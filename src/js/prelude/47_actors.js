@@ -944,9 +944,10 @@ async function runDeferred(run) {
 
 /* `_system/actors:run` {op, a: actor, i: actorId, c: connectionId, cs: [connection ids] (when
  * the server has no hot copy of the instance), m: method, in: input JSON text}
- * -> {r: result JSON text (rpc; null: none) or the state's JSON text (snapshot), o: messages}
- * Each message: ["p", instance key, text] a state patch, ["e", instance key, text, to, except]
- * an event (to/except: connection ids or null). */
+ * -> {r: result JSON text (rpc; null: none) or the state's JSON text (snapshot), act, ...}
+ * The messages it sends go to the server through native.actorOut, in order, as it finishes:
+ * run.out's ["p", instance key, text] a state patch, ["e", instance key, text, to, except] an
+ * event (to/except: connection ids or null). */
 async function actorsRun(mctx, a) {
     const run = new ActorRun(mctx);
     opCall = null;
@@ -1021,7 +1022,13 @@ async function actorsRun(mctx, a) {
         }
         if (run.deferred.length > 0) await runDeferred(run);
         run.settle();
-        const res = { r, o: run.out, act: actorsActivated(run) };
+        /* the frames go to the server one by one (it holds them until the commit, and drops
+         * them if the operation fails after all), not as escaped text inside the answer */
+        for (const m of run.out)
+            native.actorOut(m[0] === "e", m[1], m[2],
+                            m[0] === "e" && (m[3] !== null || m[4] !== null)
+                                ? JSON.stringify([m[3], m[4]]) : null);
+        const res = { r, act: actorsActivated(run) };
         if (run.susp !== undefined) res.s = run.susp;
         if (run.chunks.length > 0) res.ch = run.chunks;
         if (run.canceled) res.x = 1;
