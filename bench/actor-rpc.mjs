@@ -106,13 +106,15 @@ try {
     const bottleneck = r.cpu.mine > 0.9 ? "the Node client is saturated (a bottleneck)" :
         r.cpu.server > 0.9 ? "the server's thread is saturated" : "neither side saturates a core";
     console.log(`  ${cpuLine}: ${bottleneck}`);
+    const srvUs = Number.isFinite(r.cpu.server) ? 1e6 * r.cpu.server / rate : NaN;
+    if (Number.isFinite(srvUs)) console.log(`  server CPU per call: ${f(srvUs)} µs (utime+stime over the pipelined phase / calls)`);
     const pass = rate >= 150000 && u50 <= 30;
     const res = {
         scenario: "actor-rpc", commit: opt.commit, note: opt.note, durability: opt.durability,
         window: opt.window, calls: r.calls, seconds: r.secs, calls_per_s: rate,
         rtt_p50_us: p50, rtt_p99_us: p99, unloaded_calls: one.calls,
         unloaded_rtt_p50_us: u50, unloaded_rtt_p99_us: u99,
-        client_cpu_cores: r.cpu.mine, server_cpu_cores: r.cpu.server,
+        client_cpu_cores: r.cpu.mine, server_cpu_cores: r.cpu.server, server_cpu_us_per_call: srvUs,
         targets: { calls_per_s: 150000, unloaded_rtt_p50_us: 30 },
     };
     if (opt.out) fs.writeFileSync(opt.out, JSON.stringify(res, null, 2) + "\n");

@@ -566,6 +566,26 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return argv[0];
 }
 
+/* native.actorOut(event, key, text, lists|null): a frame of the running actor operation
+ * (js_actor_host.out); nothing when no actor host is set (no server delivers it). */
+static JSValueRef n_actor_out(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (!rt->actor_host || !rt->actor_host->out)
+        return JSValueMakeUndefined(ctx);
+    int event = argc > 0 && JSValueToBoolean(ctx, argv[0]);
+    int has_lists = argc > 3 && JSValueIsString(ctx, argv[3]);
+    if (str_arg(ctx, argc, argv, 1, &rt->s1, "actor frame key", exc) < 0 ||
+        str_arg(ctx, argc, argv, 2, &rt->s2, "actor frame", exc) < 0 ||
+        (has_lists && str_arg(ctx, argc, argv, 3, &rt->s3, "actor frame lists", exc) < 0))
+        return JSValueMakeUndefined(ctx);
+    rt->actor_host->out(rt->actor_host_arg, event, rt->s1.data, rt->s1.len, rt->s2.data,
+                        rt->s2.len, has_lists ? rt->s3.data : NULL, has_lists ? rt->s3.len : 0);
+    return JSValueMakeUndefined(ctx);
+}
+
 /* native.actorDelete(docId): removes an actor instance's stored state (ActorManager.destroy). */
 static JSValueRef n_actor_delete(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                  const JSValueRef argv[], JSValueRef *exc)
@@ -1067,6 +1087,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "checkReturns", n_check_returns },
         { "schedule", n_schedule },
         { "actorSave", n_actor_save },
+        { "actorOut", n_actor_out },
         { "actorDelete", n_actor_delete },
         { "validate", n_validate },
         { "cancelJob", n_cancel_job },

@@ -285,6 +285,11 @@ struct js_actor_host {
     void (*cancel)(void *arg, uint32_t token);
     int (*take)(void *arg, uint32_t token, int *ok, const char *const **strs, size_t *nstrs,
                 const void **body, size_t *body_len);
+    /* a frame the running actor operation sends once it commits (native.actorOut, in order):
+     * event 0, a state patch of instance key (name "\0" id); 1, an event, with `lists` the JSON
+     * [to, except] (connection id arrays or null) or NULL when it goes to every subscriber */
+    void (*out)(void *arg, int event, const char *key, size_t key_len, const char *text,
+                size_t len, const char *lists, size_t lists_len);
 };
 void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host *host,
                                void *arg);

@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/rand.h"
+#include "base/rate.h"
 #include "net/fetch.h"
 #include "net/ws.h"
 #include "proto/auth_keys.h"
@@ -139,6 +140,18 @@ struct actors {
     struct afetch *fetches;
     unsigned n_fetches;  /* in flight */
     struct js_runtime *host_rt; /* the runtime actor_host was given to */
+    struct aout *outs;          /* what the running operation sends (host_out), in order */
+    size_t n_outs, cap_outs;
+};
+
+/* A frame an operation sent (js_actor_host.out), held until deliver() or dropped when the
+ * operation fails. */
+struct aout {
+    struct frame *f; /* our reference */
+    char *key;       /* the instance's: name "\0" id */
+    size_t key_len;
+    json_t *lists;   /* an event's [to, except] (arrays of connection ids or null), or NULL */
+    int event;
 };
 
 /* ---- frames ---- */
@@ -157,6 +170,17 @@ static void frame_unref(struct frame *f)
 {
     if (f && --f->refs == 0)
         vr_free(f);
+}
+
+/* drops the frames an operation sent (struct aout) */
+static void outs_clear(struct actors *a)
+{
+    for (size_t i = 0; i < a->n_outs; i++) {
+        frame_unref(a->outs[i].f);
+        vr_free(a->outs[i].key);
+        json_decref(a->outs[i].lists);
+    }
+    a->n_outs = 0;
 }
 
 /* The socket calls, for a connection that may have none (the fuzzer's): 0/-1 as ws_send. */
@@ -344,6 +368,7 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
         js_runtime_set_actor_host(a->shard->rt, &actor_host, a);
         a->host_rt = a->shard->rt;
     }
+    outs_clear(a); /* an earlier operation's that nobody delivered */
     char *text = json_dumps(args, JSON_COMPACT);
     struct js_call_opts o = { .args_value = args };
     if (extra) {
@@ -355,8 +380,10 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
         in->last_ms = loop_now_ms(a->loop);
     int rc = shard_call(a->shard, fn, text, strlen(text), &o, res);
     free(text);
-    if (rc < 0)
+    if (rc < 0) {
+        outs_clear(a); /* it rolled back: it sent nothing */
         return -1;
+    }
     if (in)
         in->gen = a->shard->loads;
     json_error_t jerr;
@@ -367,6 +394,7 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
         res->status = JS_ERR_INTERNAL;
         buf_reset(&res->error);
         buf_append_str(&res->error, "malformed answer from the actor runtime");
+        outs_clear(a);
         return -1;
     }
     track_activated(a, json_object_get(*out, "act"));
@@ -407,27 +435,40 @@ static int in_list(const json_t *list, const char *id)
     return 0;
 }
 
-/* Holds the call's patches and events on their subscribers, in the call's order. */
-static void deliver(struct actors *a, json_t *out)
+/* js_actor_host.out: the frames arrive during the operation, as it finishes */
+static void host_out(void *arg, int event, const char *key, size_t key_len, const char *text,
+                     size_t len, const char *lists, size_t lists_len)
 {
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(out, "o"), i, m)
-    {
-        const char *kind = json_string_value(json_array_get(m, 0));
-        json_t *key = json_array_get(m, 1);
-        json_t *text = json_array_get(m, 2);
-        if (!kind || !json_is_string(key) || !json_is_string(text))
-            continue;
-        struct ainst *in = hmap_get(&a->insts, json_string_value(key), json_string_length(key));
+    struct actors *a = arg;
+    if (a->n_outs == a->cap_outs) {
+        a->cap_outs = a->cap_outs ? 2 * a->cap_outs : 8;
+        a->outs = vr_realloc(a->outs, a->cap_outs * sizeof *a->outs);
+    }
+    struct aout *o = &a->outs[a->n_outs++];
+    o->f = frame_new(text, len);
+    o->f->refs = 1;
+    o->key = vr_malloc(key_len + 1);
+    memcpy(o->key, key, key_len);
+    o->key[key_len] = '\0';
+    o->key_len = key_len;
+    o->lists = lists ? json_loadb(lists, lists_len, 0, NULL) : NULL;
+    o->event = event;
+}
+
+/* Holds the running operation's patches and events (host_out) on their subscribers, in the
+ * operation's order. */
+static void deliver(struct actors *a)
+{
+    for (size_t i = 0; i < a->n_outs; i++) {
+        struct aout *m = &a->outs[i];
+        struct ainst *in = hmap_get(&a->insts, m->key, m->key_len);
         if (!in)
             continue;
-        struct frame *f = frame_new(json_string_value(text), json_string_length(text));
-        f->refs++; /* ours while we hand it out */
-        json_t *to = json_array_get(m, 3), *except = json_array_get(m, 4);
+        struct frame *f = m->f;
+        json_t *to = json_array_get(m->lists, 0), *except = json_array_get(m->lists, 1);
         for (size_t k = 0; k < in->n_subs; k++) {
             struct sub *s = &in->subs[k];
-            if (kind[0] == 'p') {
+            if (!m->event) {
                 if ((s->flags & SUB_STATE) && !(s->flags & SUB_STALE))
                     hold(s->c, f, HELD_PATCH, in, NULL);
             } else if (s->flags & SUB_EVENT) {
@@ -438,8 +479,8 @@ static void deliver(struct actors *a, json_t *out)
                 hold(s->c, f, HELD_OTHER, NULL, NULL);
             }
         }
-        frame_unref(f);
     }
+    outs_clear(a);
 }
 
 /* A hook-only operation (disconnect, deactivate, forget: no answer to anyone) on instance in
@@ -456,7 +497,7 @@ static int run_hook(struct actors *a, struct ainst *in, struct aconn *c, const c
     json_t *out = NULL;
     int rc = c ? conn_op(c, in, args, &res, &out) : run_op(a, in, args, &res, &out);
     if (rc == 0)
-        deliver(a, out);
+        deliver(a);
     else if (in)
         log_warn("actors", "actor %s/%s: %s failed: %s", in->name, in->id, hook, res.error.data);
     else
@@ -499,7 +540,7 @@ static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *
             c->touch = vr_realloc(c->touch, c->cap_touch * sizeof *c->touch);
         }
         c->touch[c->n_touch++] = (struct touch){ in };
-        deliver(a, out);
+        deliver(a);
     }
     json_decref(out);
     json_decref(args);
@@ -534,7 +575,7 @@ static int snapshot(struct aconn *c, struct ainst *in, struct buf *err)
     if (rc < 0) {
         buf_append(err, res.error.data, res.error.len);
     } else {
-        deliver(c->a, out); /* an onActivate's patch, for the others */
+        deliver(c->a); /* an onActivate's patch, for the others */
         json_t *nm = json_string(in->name), *idv = json_string(in->id);
         char *n = json_dumps(nm, JSON_ENCODE_ANY), *i = json_dumps(idv, JSON_ENCODE_ANY);
         const char *st = json_string_value(json_object_get(out, "r"));
@@ -716,7 +757,8 @@ static int host_take(void *arg, uint32_t token, int *ok, const char *const **str
     return 0;
 }
 
-static const struct js_actor_host actor_host = { host_fetch, host_cancel, host_take };
+static const struct js_actor_host actor_host = { host_fetch, host_cancel, host_take,
+                                                  host_out };
 
 /* The answered fetches of call sid as a JSON array of tokens (NULL: none). */
 static json_t *fetches_done(struct actors *a, uint32_t sid)
@@ -877,7 +919,7 @@ static void susp_end_op(struct actors *a, struct ainst *in, uint32_t sid)
     js_result_init(&res);
     json_t *out = NULL;
     if (run_op(a, in, args, &res, &out) == 0)
-        deliver(a, out);
+        deliver(a);
     json_decref(out);
     json_decref(args);
     js_result_release(&res);
@@ -925,7 +967,7 @@ static void susp_after(struct asusp *s, int rc, struct js_result *res, json_t *o
         drain_queue(a, in);
         return;
     }
-    deliver(a, out);
+    deliver(a);
     hold_chunks(s->c, s->rid, out);
     json_t *so = json_object_get(out, "s");
     if (so) {
@@ -1066,18 +1108,8 @@ static void susp_conn_closed(struct aconn *c)
 
 static int rate_limited(struct aconn *c)
 {
-    double rate = c->a->o.max_messages_per_second;
-    if (rate <= 0)
-        return 0;
-    uint64_t now = loop_now_ms(c->a->loop);
-    c->rate_tokens += (double)(now - c->rate_ms) * rate / 1000.0;
-    if (c->rate_tokens > 2.0 * rate)
-        c->rate_tokens = 2.0 * rate;
-    c->rate_ms = now;
-    if (c->rate_tokens < 1.0)
-        return 1;
-    c->rate_tokens -= 1.0;
-    return 0;
+    return rate_take(&c->rate_tokens, &c->rate_ms, c->a->o.max_messages_per_second,
+                     loop_now_ms(c->a->loop)) >= 0;
 }
 
 static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
@@ -1118,7 +1150,7 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
         susp_end_op(a, in, sid);
         fetches_drop(a, sid, NULL); /* a call that suspended before its commit failed */
     } else {
-        deliver(a, out);
+        deliver(a);
         hold_chunks(c, rid, out);
         json_t *so = json_object_get(out, "s");
         if (so)
@@ -1693,6 +1725,8 @@ void actors_free(struct actors *a)
         }
     }
     hmap_release(&a->insts);
+    outs_clear(a);
+    vr_free(a->outs);
     vr_free(a);
 }
 
@@ -1724,7 +1758,7 @@ int actors_run_timer(void *arg, const struct js_function *fn, const char *args, 
     if (rc < 0)
         fetches_drop(a, sid, NULL);
     if (rc == 0) {
-        deliver(a, out);
+        deliver(a);
         json_t *so = json_object_get(out, "s");
         if (so)
             susp_start(a, in, NULL, NULL, json_string_value(json_object_get(j, "m")), so);
@@ -1735,7 +1769,7 @@ int actors_run_timer(void *arg, const struct js_function *fn, const char *args, 
         json_t *out2 = NULL;
         json_object_set_new(j, "op", json_string("timerFailed"));
         if (run_op(a, in, j, &r2, &out2) == 0)
-            deliver(a, out2);
+            deliver(a);
         json_decref(out2);
         js_result_release(&r2);
     }
@@ -1762,7 +1796,7 @@ int actors_admin_run(struct actors *a, json_t *args, json_t **r, struct buf *cod
         buf_append(err, res.error.data, res.error.len);
         buf_append(code, res.error_code.data, res.error_code.len);
     } else {
-        deliver(a, out); /* what onDeactivate hooks sent */
+        deliver(a); /* what onDeactivate hooks sent */
         const char *t = json_string_value(json_object_get(out, "r"));
         *r = t ? json_loads(t, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
         if (!*r) {

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/numfmt.h"
+#include "base/rate.h"
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/auth_keys.h"
@@ -1193,20 +1194,8 @@ void sync_conn_link(struct sync_conn *c)
 
 long sync_rate_take(struct sync_conn *c)
 {
-    double rate = c->sync->opts.max_messages_per_second;
-    if (rate <= 0)
-        return -1;
-    uint64_t now = loop_now_ms(c->sync->loop);
-    c->rate_tokens += (double)(now - c->rate_ms) * rate / 1000.0;
-    if (c->rate_tokens > 2.0 * rate)
-        c->rate_tokens = 2.0 * rate;
-    c->rate_ms = now;
-    if (c->rate_tokens >= 1.0) {
-        c->rate_tokens -= 1.0;
-        return -1;
-    }
-    long wait = (long)((1.0 - c->rate_tokens) * 1000.0 / rate + 0.999);
-    return wait < 1 ? 1 : wait;
+    return rate_take(&c->rate_tokens, &c->rate_ms, c->sync->opts.max_messages_per_second,
+                     loop_now_ms(c->sync->loop));
 }
 
 void sync_conn_unlink(struct sync_conn *c)

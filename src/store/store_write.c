@@ -201,6 +201,27 @@ static int doc_head(struct buf *out, const char *id, double ct)
     return 0;
 }
 
+/* doc_head of a stored document: its own head's bytes (every stored text begins with what
+ * doc_head wrote for it), so that the creation time is not formatted again; doc_head when the
+ * text does not begin as expected. */
+static void doc_head_of(struct buf *out, const struct buf *stored, const char *id, double ct)
+{
+    size_t n = strlen(id);
+    const char *p = stored->data, *end = stored->data + stored->len;
+    static const char a[] = "{\"_id\":\"", b[] = "\",\"_creationTime\":";
+    if (stored->len > sizeof a + n + sizeof b && !memcmp(p, a, sizeof a - 1) &&
+        !memcmp(p + sizeof a - 1, id, n) && !memcmp(p + sizeof a - 1 + n, b, sizeof b - 1)) {
+        const char *q = p + sizeof a - 1 + n + sizeof b - 1, *num = q;
+        while (q < end && *q != ',' && *q != '}')
+            q++;
+        if (q < end && q > num) {
+            buf_append(out, p, (size_t)(q - p));
+            return;
+        }
+    }
+    doc_head(out, id, ct);
+}
+
 static void doc_field(struct buf *out, const char *p, const struct span *sp, const char *vp,
                       const struct span *vsp)
 {
@@ -434,6 +455,61 @@ static int load(struct store_txn *t, const char *id, size_t id_len, struct loade
     return parse_loaded(l, NULL, err);
 }
 
+/* 1 when top-level field `key` (len bytes) is one an index of tb reads (an index's path's
+ * first segment) */
+static int indexed_field(const struct st_table *tb, const char *key, size_t len)
+{
+    for (size_t i = 1; i < tb->nidx; i++) {
+        const struct st_index *ix = tb->idx[i];
+        for (size_t f = 0; f < ix->nfields; f++) {
+            const char *path = ix->fields[f], *dot = strchr(path, '.');
+            size_t n = dot ? (size_t)(dot - path) : strlen(path);
+            if (n == len && !memcmp(path, key, len))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* load for a replace: l->doc holds only what the update reads of the old document (its
+ * creation time and the fields its indexes read: the old index keys), parsed from their spans
+ * rather than the whole text; the whole parse when the table has search indexes. */
+static int load_indexed(struct store_txn *t, const char *id, size_t id_len, struct loaded *l,
+                        struct buf *err)
+{
+    if (load_text(t, id, id_len, l, err) < 0)
+        return -1;
+    if (l->tb->nsidx)
+        return parse_loaded(l, NULL, err);
+    struct span *sp = NULL;
+    const char *p = l->text.data;
+    size_t n = st_scan_object(p, l->text.len, &sp);
+    json_t *doc = json_object();
+    int ok = doc != NULL && n > 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *k = span_key(p, &sp[i]);
+        const char *ks = json_string_value(k);
+        size_t kl = json_string_length(k);
+        if (!ks) {
+            ok = 0;
+        } else if ((kl == 13 && !memcmp(ks, "_creationTime", 13)) ||
+                   indexed_field(l->tb, ks, kl)) {
+            json_t *v = json_loadb(p + sp[i].vs, sp[i].ve - sp[i].vs,
+                                   STORE_JSON_FLAGS | JSON_DECODE_ANY, NULL);
+            ok = v && json_object_setn_new(doc, ks, kl, v) == 0;
+        }
+        json_decref(k);
+    }
+    vr_free(sp);
+    if (!ok || !json_is_number(json_object_get(doc, "_creationTime"))) {
+        json_decref(doc);
+        return st_fail(err, "document `%s` is corrupt", l->id);
+    }
+    int r = parse_loaded(l, doc, err); /* takes its own reference */
+    json_decref(doc);
+    return r;
+}
+
 static void loaded_init(struct loaded *l)
 {
     memset(l, 0, sizeof(*l));
@@ -448,22 +524,8 @@ static void loaded_release(struct loaded *l)
     json_decref(l->doc);
 }
 
-/* Stores new_text for the loaded document and moves its index rows; records the write set. */
-static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
-                         const json_t *nd, struct buf *err);
-
-static int update(struct store_txn *t, struct loaded *l, const struct buf *new_text,
-                  struct buf *err)
-{
-    json_t *nd = json_loadb(new_text->data, new_text->len, STORE_JSON_FLAGS, NULL);
-    if (!nd)
-        return st_fail(err, "internal error: spliced document is not valid JSON");
-    int r = update_parsed(t, l, new_text, nd, err);
-    json_decref(nd);
-    return r;
-}
-
-/* update with the new document already parsed (nd: its parse, borrowed). */
+/* Stores new_text for the loaded document and moves its index rows; records the write set.
+ * nd: the parse of new_text (borrowed). */
 static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
                          const json_t *nd, struct buf *err)
 {
@@ -630,18 +692,25 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
         goto out;
     if (!(doc = parse_fields(s, doc_json, len, "document", err)))
         goto out;
-    if (load(t, id, id_len, &l, err) < 0)
+    if (load_indexed(t, id, id_len, &l, err) < 0)
         goto out;
     if (savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;
-    doc_head(&text, l.id, l.ct);
+    doc_head_of(&text, &l.text, l.id, l.ct);
     size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
     if (doc_finish(s, &text, err) < 0 || grow_check(t, &l, &text, err) < 0)
         goto out;
-    r = update(t, &l, &text, err);
+    /* the new document's parse without parsing it again: the fields' parse plus the system
+     * fields, which is what the spliced text parses to (numbers are reals: STORE_JSON_FLAGS) */
+    if (json_object_set_new(doc, "_id", json_string(l.id)) < 0 ||
+        json_object_set_new(doc, "_creationTime", json_real(l.ct)) < 0) {
+        st_fail(err, "out of memory");
+        goto out;
+    }
+    r = update_parsed(t, &l, &text, doc, err);
 out:
     if (in_sp)
         r = savepoint_end(t, r, mark);

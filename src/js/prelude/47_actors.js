@@ -194,7 +194,11 @@ function actorKey(name, id) { return name + "\u0000" + id; }
 
 function pointer(path) {
     let s = "";
-    for (const p of path) s += "/" + String(p).replace(/~/g, "~0").replace(/\//g, "~1");
+    for (const p of path) {
+        const k = String(p);
+        s += "/" + (k.indexOf("~") < 0 && k.indexOf("/") < 0 ? k
+            : k.replace(/~/g, "~0").replace(/\//g, "~1"));
+    }
     return s;
 }
 
@@ -203,9 +207,12 @@ function patchOp(p) {
         : { op: p.op, path: pointer(p.path), value: p.value };
 }
 
+/* JSON.stringify({type: "state:patch", actor, actorId, patches}), its head built once */
 function patchText(inst, patches) {
-    return JSON.stringify({ type: "state:patch", actor: inst.name, actorId: inst.id,
-                            patches: patches.map(patchOp) });
+    if (inst.patchHead === "")
+        inst.patchHead = `{"type":"state:patch","actor":${JSON.stringify(inst.name)},` +
+            `"actorId":${JSON.stringify(inst.id)},"patches":`;
+    return inst.patchHead + JSON.stringify(patches.map(patchOp)) + "}";
 }
 
 /* One top-level operation's bookkeeping: what to send, what to undo if it throws. */
@@ -273,7 +280,8 @@ async function activate(run, name, id, conns) {
     const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
         ? stored.timers : {};
     inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false,
-             busy: null };
+             busy: null, timersOf: null, timersText: "", patchHead: "",
+             docHead: `{"name":${JSON.stringify(name)},"actorId":${JSON.stringify(id)},"state":` };
     hotActors.set(key, inst);
     run.undo.push([key]);
     if (def.config.onActivate) await change(run, inst, def.config.onActivate, {}, null);
@@ -294,10 +302,34 @@ function readActorDoc(name, id) {
 }
 const STORE_ACTOR_TABLE = "_actors";
 
+/* The document is built as text: its head (name, actorId) once per instance, `timers` encoded
+ * again only when the object changed (every change replaces it), so a call that changes only
+ * the state stringifies nothing but the state. */
 function saveActor(inst) {
-    const doc = encode({ name: inst.name, actorId: inst.id, state: JSON.stringify(inst.state),
-                         timers: inst.timers }, "actor state");
+    const st = JSON.stringify(inst.state);
+    let doc;
+    if (st === undefined) {
+        doc = encode({ name: inst.name, actorId: inst.id, state: st, timers: inst.timers },
+                     "actor state");
+    } else {
+        if (inst.timersOf !== inst.timers) {
+            inst.timersText = encode(inst.timers, "actor state");
+            inst.timersOf = inst.timers;
+        }
+        doc = inst.docHead + JSON.stringify(st) + ",\"timers\":" + inst.timersText + "}";
+    }
     inst.docId = native.actorSave(inst.docId, doc);
+}
+
+/* finishDraft's patch listener: one function for every call, not a closure per call (JIT code
+ * that saw a per-call closure at a call site keeps a weak reference to it and is thrown away
+ * and compiled again each time the garbage collector frees it). */
+let takenPatches = null;
+function takePatches(p) { takenPatches = p; }
+function finishedPatches() {
+    const p = takenPatches === null ? [] : takenPatches;
+    takenPatches = null;
+    return p;
 }
 
 /* Runs fn on a draft of inst's state with the context a handler sees; the state, its patch and
@@ -331,8 +363,8 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
     }
     const checked = [];
     for (const ev of events) checked.push(await checkEvent(inst, ev));
-    let patches = [];
-    const next = immer.finishDraft(draft, (p) => { patches = p; });
+    const next = immer.finishDraft(draft, takePatches);
+    const patches = finishedPatches();
     run.remember(inst);
     if (patches.length > 0) inst.state = next;
     if (patches.length > 0 || inst.timers !== timersBefore) saveActor(inst);
@@ -605,8 +637,8 @@ async function turnFinish(run, call, final) {
     const checked = [];
     for (const ev of call.events) checked.push(await checkEvent(inst, ev));
     call.events.length = 0;
-    let patches = [];
-    const next = immer.finishDraft(call.box.draft, (p) => { patches = p; });
+    const next = immer.finishDraft(call.box.draft, takePatches);
+    const patches = finishedPatches();
     call.box.draft = null;
     run.remember(inst);
     if (patches.length > 0) inst.state = next;
@@ -867,7 +899,8 @@ function callActor(run, name, id, method, input) {
 }
 
 async function invoke(run, name, id, method, input, connectionId, conns) {
-    const inst = await activate(run, name, id, conns);
+    const hot = hotActors.get(actorKey(name, id)); /* a hot instance: no activate() promise */
+    const inst = hot !== undefined ? hot : await activate(run, name, id, conns);
     const md = Object.prototype.hasOwnProperty.call(inst.def.config.methods, method)
         ? inst.def.config.methods[method] : undefined;
     if (md === undefined) throw actorError(`Unknown method: ${method}`, "UnknownMethod");
@@ -891,7 +924,8 @@ async function invoke(run, name, id, method, input, connectionId, conns) {
             added = await added;
         if (added !== null && typeof added === "object") mwCtx = Object.assign(mwCtx, added);
     }
-    return change(run, inst, md.handler, { input: value, ctx: mwCtx }, connectionId, md, method);
+    return await change(run, inst, md.handler, { input: value, ctx: mwCtx }, connectionId, md,
+                        method);
 }
 
 async function runDeferred(run) {
@@ -910,9 +944,10 @@ async function runDeferred(run) {
 
 /* `_system/actors:run` {op, a: actor, i: actorId, c: connectionId, cs: [connection ids] (when
  * the server has no hot copy of the instance), m: method, in: input JSON text}
- * -> {r: result JSON text (rpc; null: none) or the state's JSON text (snapshot), o: messages}
- * Each message: ["p", instance key, text] a state patch, ["e", instance key, text, to, except]
- * an event (to/except: connection ids or null). */
+ * -> {r: result JSON text (rpc; null: none) or the state's JSON text (snapshot), act, ...}
+ * The messages it sends go to the server through native.actorOut, in order, as it finishes:
+ * run.out's ["p", instance key, text] a state patch, ["e", instance key, text, to, except] an
+ * event (to/except: connection ids or null). */
 async function actorsRun(mctx, a) {
     const run = new ActorRun(mctx);
     opCall = null;
@@ -985,9 +1020,15 @@ async function actorsRun(mctx, a) {
         default:
             throw new Error(`actors: unknown operation ${a.op}`);
         }
-        await runDeferred(run);
+        if (run.deferred.length > 0) await runDeferred(run);
         run.settle();
-        const res = { r, o: run.out, act: actorsActivated(run) };
+        /* the frames go to the server one by one (it holds them until the commit, and drops
+         * them if the operation fails after all), not as escaped text inside the answer */
+        for (const m of run.out)
+            native.actorOut(m[0] === "e", m[1], m[2],
+                            m[0] === "e" && (m[3] !== null || m[4] !== null)
+                                ? JSON.stringify([m[3], m[4]]) : null);
+        const res = { r, act: actorsActivated(run) };
         if (run.susp !== undefined) res.s = run.susp;
         if (run.chunks.length > 0) res.ch = run.chunks;
         if (run.canceled) res.x = 1;
