@@ -239,13 +239,15 @@ test("many dead tabs' queues: replayed by at most MAX_QUEUE_REPLAYERS clients at
     const results = [];
     const c = make("C", srv.url, { onOfflineMutationResult: (r) => results.push(r) });
     t.after(() => c.close());
+    // the most replaying clients alive at once, counted at each start (a poll could miss the peak;
+    // and whether the peak reaches the bound depends on how soon the first replays end)
     let most = 0;
-    const poll = setInterval(() => (most = Math.max(most, c._drainers.size)), 2);
-    t.after(() => clearInterval(poll));
+    const drainers = c._drainers, add = drainers.add.bind(drainers);
+    drainers.add = (e) => (add(e), (most = Math.max(most, drainers.size)), drainers);
     await c.init();
     await waitFor(() => results.length === n, { what: `${n} replays`, timeout: 20000 });
-    clearInterval(poll);
-    assert.equal(most, MAX_QUEUE_REPLAYERS, `replaying clients at once: ${most} (${n - 1} queues to replay)`);
+    assert.ok(most <= MAX_QUEUE_REPLAYERS && most >= 2,
+              `replaying clients at once: ${most} (${n - 1} queues to replay, at most ${MAX_QUEUE_REPLAYERS})`);
     assert.deepEqual(results.filter((r) => r.error), []);
     const bodies = await srv.value("query", "messages:bodies", { channel: "#many" });
     assert.deepEqual([...bodies].sort(), Array.from({ length: n }, (_, i) => `w${i}`).sort());
