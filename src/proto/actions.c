@@ -24,6 +24,7 @@
 #include "base/mem.h"
 #include "net/fetch.h"
 #include "proto/shard.h"
+#include "proto/worker_bundle.h"
 #include "base/banned.h"
 
 #define JOIN_WAIT_MS 3000 /* how long action_pool_free waits for a busy worker */
@@ -72,15 +73,6 @@ struct action_call {
     char *identity;       /* the action's identity, passed on (js_op.identity), or NULL */
     struct js_result res; /* the loop thread fills it */
     struct worker_op *op; /* NULL once the action stopped waiting (worker side only) */
-};
-
-struct action_bundle {
-    unsigned refs; /* under mu */
-    uint64_t gen;
-    char *text;
-    size_t len;
-    char *name;
-    char *env; /* process.env as JSON (js_options.env_json), or NULL */
 };
 
 /* One runtime of a worker: the current version's, or an older one still finishing actions. */
@@ -139,7 +131,7 @@ struct action_pool {
     struct action_job *done, **done_tail;    /* finished, for the loop thread */
     struct action_call *calls, **calls_tail; /* nested calls, for the loop thread */
     struct action_stream *streams;           /* with items for the loop thread */
-    struct action_bundle *bundle;
+    struct worker_bundle *bundle;
     uint64_t gen;
 
     /* loop thread only */
@@ -150,15 +142,6 @@ struct action_pool {
     unsigned nworkers;
 };
 
-static void bundle_unref(struct action_bundle *b) /* under mu */
-{
-    if (!b || --b->refs)
-        return;
-    vr_free(b->text);
-    vr_free(b->name);
-    vr_free(b->env);
-    vr_free(b);
-}
 
 static void wake_fd(int fd)
 {
@@ -467,7 +450,7 @@ static void wr_free(struct action_worker *w, struct worker_rt *wr)
 }
 
 /* Loads bundle b into a new runtime of w (the current one from now on). */
-static struct worker_rt *worker_load(struct action_worker *w, struct action_bundle *b,
+static struct worker_rt *worker_load(struct action_worker *w, struct worker_bundle *b,
                                      struct buf *err)
 {
     struct js_options opts = w->pool->js_opts;
@@ -521,7 +504,7 @@ static void job_fail(struct action_job *job, const char *code, const char *msg)
     wake_loop(p);
 }
 
-static void run_job(struct action_worker *w, struct action_job *job, struct action_bundle *b)
+static void run_job(struct action_worker *w, struct action_job *job, struct worker_bundle *b)
 {
     struct buf err = BUF_INIT(64 * 1024);
     char msg[600];
@@ -619,7 +602,7 @@ static void worker_step(struct loop *l, void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        struct action_bundle *b = p->bundle;
+        struct worker_bundle *b = p->bundle;
         if (b)
             b->refs++;
         struct action_job *job = NULL;
@@ -641,7 +624,7 @@ static void worker_step(struct loop *l, void *arg)
             buf_release(&err);
         }
         pthread_mutex_lock(&p->mu);
-        bundle_unref(b);
+        worker_bundle_unref(b);
         pthread_mutex_unlock(&p->mu);
         if (!job)
             break;
@@ -967,15 +950,10 @@ uint64_t action_pool_rejected(const struct action_pool *p)
 void action_pool_load(struct action_pool *p, const char *bundle, size_t len, const char *name,
                       const char *env_json)
 {
-    struct action_bundle *b = vr_calloc(1, sizeof *b);
-    b->refs = 1;
-    b->env = env_json ? vr_strdup(env_json) : NULL;
-    b->text = vr_memdup(bundle, len);
-    b->len = len;
-    b->name = vr_strdup(name ? name : "bundle.js");
+    struct worker_bundle *b = worker_bundle_new(bundle, len, name, env_json);
     pthread_mutex_lock(&p->mu);
     b->gen = ++p->gen;
-    bundle_unref(p->bundle);
+    worker_bundle_unref(p->bundle);
     p->bundle = b;
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->nworkers; i++)
@@ -1132,7 +1110,7 @@ int action_pool_free(struct action_pool *p)
         p->streams = s->next_ready;
         stream_unref_locked(s);
     }
-    bundle_unref(p->bundle);
+    worker_bundle_unref(p->bundle);
     pthread_cond_destroy(&p->exited);
     pthread_mutex_destroy(&p->mu);
     vr_free(p->workers);

@@ -6,6 +6,7 @@
  * a reader loads it before it takes its next query, so a query submitted after a load returned
  * runs the new version. */
 #include "proto/readers.h"
+#include "proto/worker_bundle.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,14 +38,6 @@ struct reader_job {
     struct buf body;
 };
 
-struct reader_bundle {
-    unsigned refs; /* under mu */
-    char *text;
-    size_t len;
-    char *name;
-    char *env;
-};
-
 struct reader {
     struct reader_pool *p;
     pthread_t thread;
@@ -68,7 +61,7 @@ struct reader_pool {
     pthread_cond_t cv;                       /* a job, a bundle or the stop */
     struct reader_job *queue, **queue_tail;  /* waiting for a reader */
     struct reader_job *done, **done_tail;    /* answered, for the loop thread */
-    struct reader_bundle *bundle;
+    struct worker_bundle *bundle;
     uint64_t gen;
 
     /* loop thread only */
@@ -78,15 +71,6 @@ struct reader_pool {
     unsigned n;
 };
 
-static void bundle_unref(struct reader_bundle *b) /* under mu */
-{
-    if (!b || --b->refs)
-        return;
-    vr_free(b->text);
-    vr_free(b->name);
-    vr_free(b->env);
-    vr_free(b);
-}
 
 static void job_free(struct reader_job *j)
 {
@@ -113,7 +97,7 @@ static void fail(struct js_result *r, const char *code, const char *msg)
 
 /* Loads a bundle into a new runtime (reader thread). A failure leaves no runtime: the queries
  * are answered InternalError until a version loads (never with the older version). */
-static void reader_load(struct reader *r, const struct reader_bundle *b)
+static void reader_load(struct reader *r, const struct worker_bundle *b)
 {
     struct reader_pool *p = r->p;
     if (r->rt)
@@ -178,13 +162,13 @@ static void *reader_main(void *arg)
         if (atomic_load(&p->stopping))
             break;
         if (p->gen != r->gen) {
-            struct reader_bundle *b = p->bundle;
+            struct worker_bundle *b = p->bundle;
             b->refs++;
             r->gen = p->gen;
             pthread_mutex_unlock(&p->mu);
             reader_load(r, b);
             pthread_mutex_lock(&p->mu);
-            bundle_unref(b);
+            worker_bundle_unref(b);
             continue;
         }
         struct reader_job *j = p->queue;
@@ -294,14 +278,9 @@ void reader_pool_load(struct reader_pool *p, const char *bundle, size_t len, con
 {
     if (!p)
         return;
-    struct reader_bundle *b = vr_calloc(1, sizeof *b);
-    b->refs = 1;
-    b->text = vr_memdup(bundle, len);
-    b->len = len;
-    b->name = vr_strdup(name ? name : "bundle.js");
-    b->env = env_json ? vr_strdup(env_json) : NULL;
+    struct worker_bundle *b = worker_bundle_new(bundle, len, name, env_json);
     pthread_mutex_lock(&p->mu);
-    bundle_unref(p->bundle);
+    worker_bundle_unref(p->bundle);
     p->bundle = b;
     p->gen++;
     pthread_cond_broadcast(&p->cv);
@@ -384,7 +363,7 @@ void reader_pool_free(struct reader_pool *p)
         loop_del_fd(p->loop, p->efd);
         close(p->efd);
     }
-    bundle_unref(p->bundle);
+    worker_bundle_unref(p->bundle);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     vr_free(p->readers);
