@@ -57,6 +57,14 @@ async function startVireo() {
     srv = await startServer(dir, { args: ["--port", String(port)] });
 }
 
+/* A test that stops the server starts it again when it fails half-way, so that one failure
+ * does not fail the tests after it for want of a server. */
+function restartOnFailure(t) {
+    t.after(async () => {
+        if (srv.exitCode !== undefined || srv.exitSignal) await startVireo();
+    });
+}
+
 /* A tab of the shared context with console errors and uncaught exceptions in page.errors. */
 async function openTab(p = "/", { connected = true, ctx = context } = {}) {
     const page = await ctx.newPage();
@@ -75,9 +83,10 @@ async function until(page, fn, arg, what) {
         await page.waitForFunction(fn, arg, { timeout: 15000 });
     } catch (e) {
         const shows = await page.evaluate(() => document.querySelector("main")?.innerText).catch(() => "?");
-        e.message += `\nwaiting for ${what}; the page shows:\n${shows}\npage errors: ${JSON.stringify(page.errors)}` +
-            `\nvireo stderr tail: ${srv.stderr.slice(-600)}\nssr: ${ssr.output().slice(-400)}`;
-        throw e;
+        // a new error: playwright's TimeoutError keeps its own message when the test reports it
+        throw new Error(`${e.message}\nwaiting for ${what}; the page shows:\n${shows}\npage errors: ` +
+            `${JSON.stringify(page.errors)}\nvireo stderr tail: ${srv.stderr.slice(-600)}\nssr: ${ssr.output().slice(-400)}`,
+            { cause: e });
     }
 }
 
@@ -181,7 +190,8 @@ test("an optimistic create the server refuses shows at once, then is rolled back
     await page.close();
 });
 
-test("with the server down a reloaded page renders from IndexedDB; an offline create survives a reload and is applied once", { timeout: 90000 }, async () => {
+test("with the server down a reloaded page renders from IndexedDB; an offline create survives a reload and is applied once", { timeout: 90000 }, async (t) => {
+    restartOnFailure(t);
     const page = await openTab();
     await showsTasks(page, ["alpha", "beta", "gamma"]);
     await flush(page);
@@ -228,7 +238,8 @@ test("with the server down a reloaded page renders from IndexedDB; an offline cr
     await page.close();
 });
 
-test("two tabs offline each queue a write; both reload; each write is applied exactly once", { timeout: 90000 }, async () => {
+test("two tabs offline each queue a write; both reload; each write is applied exactly once", { timeout: 90000 }, async (t) => {
+    restartOnFailure(t);
     const a = await openTab();
     const b = await openTab();
     const base = ["alpha", "beta", "gamma", "written offline"];
@@ -274,7 +285,8 @@ test("two tabs offline each queue a write; both reload; each write is applied ex
     await b.close();
 });
 
-test("queues of closed tabs: one new tab adopts one and replays the others in their sessions, each once", { timeout: 90000 }, async () => {
+test("queues of closed tabs: one new tab adopts one and replays the others in their sessions, each once", { timeout: 90000 }, async (t) => {
+    restartOnFailure(t);
     const base = await serverTasks();
     const a = await openTab();
     const b = await openTab();
