@@ -55,7 +55,8 @@ struct reader_pool {
     struct js_options js;
     unsigned max_queued;
     int efd;
-    atomic_int stopping;
+    atomic_int closing;  /* shutdown began: no new queries (those taken still run and answer) */
+    atomic_int stopping; /* the readers exit; a running query stops at its next watchdog tick */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;                       /* a job, a bundle or the stop */
@@ -291,7 +292,7 @@ int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json
                        const json_t *args_value, const char *identity, reader_format_fn format,
                        reader_done_fn done, void *arg)
 {
-    if (atomic_load(&p->stopping))
+    if (atomic_load(&p->closing))
         return -ESHUTDOWN;
     if (p->pending >= p->max_queued)
         return -EAGAIN;
@@ -326,7 +327,15 @@ uint64_t reader_pool_done(const struct reader_pool *p)
 
 void reader_pool_stop(struct reader_pool *p)
 {
-    if (!p || atomic_exchange(&p->stopping, 1))
+    if (p)
+        atomic_store(&p->closing, 1);
+}
+
+/* Sets the readers' stop flag, answers the queries still queued ServerShuttingDown. */
+static void readers_halt(struct reader_pool *p)
+{
+    atomic_store(&p->closing, 1);
+    if (atomic_exchange(&p->stopping, 1))
         return;
     pthread_mutex_lock(&p->mu);
     struct reader_job *list = p->queue;
@@ -351,7 +360,7 @@ void reader_pool_free(struct reader_pool *p)
 {
     if (!p)
         return;
-    reader_pool_stop(p);
+    readers_halt(p);
     for (unsigned i = 0; i < p->n; i++) {
         struct reader *r = &p->readers[i];
         if (r->started)

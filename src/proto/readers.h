@@ -55,10 +55,12 @@ int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json
 unsigned reader_pool_pending(const struct reader_pool *p); /* queued or running */
 uint64_t reader_pool_done(const struct reader_pool *p);   /* answered so far */
 
-/* Shutdown has begun: queued queries are answered ServerShuttingDown, running ones are stopped
- * at their next watchdog tick; no new ones are taken. */
+/* Shutdown has begun: no new queries are taken (ServerShuttingDown); those already taken are
+ * in-flight requests and run to their answer, as the loop thread's would (the server's grace
+ * period bounds the wait). */
 void reader_pool_stop(struct reader_pool *p);
-/* Stops, joins the readers, answers what is left (done callbacks run here). NULL: no-op. */
+/* Stops the readers (a running query stops at its next watchdog tick, queued ones are answered
+ * ServerShuttingDown), joins them, answers what is left (done callbacks run here). NULL: no-op. */
 void reader_pool_free(struct reader_pool *p);
 
 #endif

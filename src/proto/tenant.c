@@ -121,7 +121,7 @@ int tenant_flush(struct tenant *t)
 void tenant_stop(struct tenant *t)
 {
     action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
-    reader_pool_stop(t->shard->readers); /* queued queries answered, running ones stopped */
+    reader_pool_stop(t->shard->readers); /* no new queries; those taken still answer */
     jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */
     actors_stop(t->actors);       /* closing sockets run no onDisconnect */
 }

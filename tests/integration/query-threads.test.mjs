@@ -231,7 +231,9 @@ test("--max-queued-queries: ServerOverloaded with retryAfterMs past it, in both 
     }
 });
 
-test("SIGTERM with every reader running away: queued queries answered, threads joined, exit 0", { timeout: 30000 }, async () => {
+// Queries a reader has taken are in-flight requests: they run on through the shutdown's grace
+// period (5 s, as a query on the loop thread would hold the loop), then stop at a watchdog tick.
+test("SIGTERM with every reader running away: in-flight queries run through the grace period, then stop; threads joined, exit 0", { timeout: 30000 }, async () => {
     const d = tempDir("query-threads");
     const s = await startServer(d, { cmd: "serve", args: ["--query-threads", THREADS, "--timeout-ms", "20000"] });
     const calls = Array.from({ length: 6 }, () => s.query("qt:spin", {}, { timeout: 20000 }).catch((e) => e));
@@ -239,7 +241,8 @@ test("SIGTERM with every reader running away: queued queries answered, threads j
     const t0 = performance.now();
     const r = await s.stop("SIGTERM", 10000);
     assert.equal(r.code, 0, s.stderr);
-    assert.ok(performance.now() - t0 < 5000, `shutdown took ${performance.now() - t0} ms`);
+    const took = performance.now() - t0;
+    assert.ok(took >= 4500 && took < 8000, `shutdown took ${took} ms (grace period 5 s)`);
     for (const c of await Promise.all(calls)) {
         if (c instanceof Error) continue; // the connection closed with the server
         assert.equal(c.status, 503, c.text);
