@@ -171,7 +171,8 @@ test("usePaginatedQuery: pages in order, live inserts and deletes, a split, a re
     // message 5 a second time)
     all = all.filter((m) => m !== "seed: message 12");
     await step(ada, "delete inside the second page", async () => {
-        const li = ada.locator(ITEMS).filter({ hasText: "message 12" });
+        // match the body exactly: a row's text also holds its time ("message 1" + "12:15 AM")
+        const li = ada.locator(ITEMS).filter({ has: ada.locator(".body", { hasText: /^message 12$/ }) });
         await li.locator("button.delete").click();
     }, all, "Exhausted", 1);
 
