@@ -5,28 +5,15 @@
  * each send strategy (and commits a WAL-frame-sized record per mutation with --sync-dir),
  * survives subscribers that vanish and clients that send garbage, and closes every connection it
  * accepted (the process's open fds are counted before and after). */
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "test.h"
+#include "unit/fds.h"
 
 #include "../../bench/hist.c"
 #include "../../bench/ref/floor_push.c"
 #include "../../bench/ref/floor_srv.c"
 #include "../../bench/ref/floor_wal.c"
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;
-}
 
 TEST(floor_frame_encoding)
 {

@@ -2,25 +2,12 @@
  * target that is not loopback; against a tiny in-process HTTP listener it answers pipelined
  * requests from several source addresses and closes every connection it opened (the process's
  * open fds are counted before and after); a refused connection is closed too. */
-#include <dirent.h>
 #include <pthread.h>
 
 #include "test.h"
+#include "unit/fds.h"
 
 #include "../../bench/lg.c"
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own fd */
-}
 
 TEST(lg_refuses_non_loopback)
 {
