@@ -150,8 +150,10 @@ test("a plain method publishes one patch when it ends; a state:sub in the middle
     const id = `quiet-${Date.now()}`;
     let state = await stateSub(s, "job", id);
     const fromS = s.mark, from = c.mark;
-    const call = send(c, "job", id, "ticksQuiet", { n: 4, ms: 60 });
-    await sleep(130); // two turns committed
+    // turns 250 ms apart, so that the late subscriber below arrives mid-run even on a loaded
+    // machine (60 ms apart, CI once saw it arrive after the last turn)
+    const call = send(c, "job", id, "ticksQuiet", { n: 4, ms: 250 });
+    await sleep(400); // one turn committed
     const late = await open();
     let lateState = await stateSub(late, "job", id);
     const fromL = late.mark;
