@@ -278,12 +278,6 @@ int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const cha
     return 0;
 }
 
-static void free_bytes(void *bytes, void *ctx)
-{
-    (void)ctx;
-    vr_free(bytes);
-}
-
 void js_exec_settle(struct js_runtime *rt, struct js_exec *x, uint32_t token, int ok,
                     const char *const *strs, size_t nstrs, const void *bytes, size_t nbytes)
 {
@@ -293,31 +287,9 @@ void js_exec_settle(struct js_runtime *rt, struct js_exec *x, uint32_t token, in
         reap(rt);
         return;
     }
-    JSContextRef ctx = rt->ctx;
-    JSValueRef sv[8];
-    if (nstrs > 8)
-        nstrs = 8;
-    for (size_t i = 0; i < nstrs; i++) {
-        JSStringRef s = JSStringCreateWithUTF8CString(strs[i] ? strs[i] : "");
-        sv[i] = JSValueMakeString(ctx, s);
-        JSStringRelease(s);
-    }
     JSValueRef argv[4];
-    argv[0] = JSValueMakeNumber(ctx, token);
-    argv[1] = JSValueMakeBoolean(ctx, ok);
-    argv[2] = JSObjectMakeArray(ctx, nstrs, sv, NULL);
-    argv[3] = JSValueMakeUndefined(ctx);
-    if (bytes) {
-        void *copy = vr_malloc(nbytes ? nbytes : 1);
-        if (nbytes)
-            memcpy(copy, bytes, nbytes);
-        JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, copy, nbytes, free_bytes,
-                                                                NULL, NULL);
-        if (ab)
-            argv[3] = ab;
-        else
-            vr_free(copy);
-    }
+    argv[0] = JSValueMakeNumber(rt->ctx, token);
+    js_op_answer(rt->ctx, ok, strs, nstrs, bytes, nbytes, argv + 1);
     turn(rt, x, rt->settle_fn, 4, argv);
     reap(rt);
 }

@@ -131,6 +131,17 @@ int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc);
 /* The bytes of v when it is a Uint8Array, from its offset into its buffer (*len of them; a
  * non-NULL pointer even when empty), else NULL. Borrowed: valid while v lives, unchanged. */
 const unsigned char *js_u8_bytes(JSContextRef ctx, JSValueRef v, size_t *len);
+/* An ArrayBuffer that owns `bytes` (vr_malloc'd; freed with it); on failure bytes are freed, *exc
+ * may be set, and the result is undefined. */
+JSValueRef js_buffer_take(JSContextRef ctx, void *bytes, size_t len, JSValueRef *exc);
+/* An ArrayBuffer holding a copy of p[0..len); undefined on failure. */
+JSValueRef js_buffer_copy(JSContextRef ctx, const void *p, size_t len, JSValueRef *exc);
+/* An operation's answer as the prelude takes it (settle, opTake): out[0] ok, out[1] an array of
+ * the first JS_OP_MAX_STRINGS strings (NULL as ""), out[2] a copy of the bytes as an ArrayBuffer
+ * or undefined when bytes is NULL. */
+#define JS_OP_MAX_STRINGS 8
+void js_op_answer(JSContextRef ctx, int ok, const char *const *strs, size_t n, const void *bytes,
+                  size_t nbytes, JSValueRef out[3]);
 /* Builds an Error with `message` and an optional `code` property. */
 JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message);
 

@@ -83,6 +83,46 @@ const unsigned char *js_u8_bytes(JSContextRef ctx, JSValueRef v, size_t *len)
     return p ? p + JSObjectGetTypedArrayByteOffset(ctx, o, NULL) : empty;
 }
 
+static void free_bytes(void *bytes, void *unused)
+{
+    (void)unused;
+    vr_free(bytes);
+}
+
+JSValueRef js_buffer_take(JSContextRef ctx, void *bytes, size_t len, JSValueRef *exc)
+{
+    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, bytes, len, free_bytes, NULL, exc);
+    if (!ab) {
+        vr_free(bytes);
+        return JSValueMakeUndefined(ctx);
+    }
+    return ab;
+}
+
+JSValueRef js_buffer_copy(JSContextRef ctx, const void *p, size_t len, JSValueRef *exc)
+{
+    void *copy = vr_malloc(len ? len : 1);
+    if (len)
+        memcpy(copy, p, len);
+    return js_buffer_take(ctx, copy, len, exc);
+}
+
+void js_op_answer(JSContextRef ctx, int ok, const char *const *strs, size_t n, const void *bytes,
+                  size_t nbytes, JSValueRef out[3])
+{
+    JSValueRef sv[JS_OP_MAX_STRINGS];
+    if (n > JS_OP_MAX_STRINGS)
+        n = JS_OP_MAX_STRINGS;
+    for (size_t i = 0; i < n; i++) {
+        JSStringRef js = JSStringCreateWithUTF8CString(strs[i] ? strs[i] : "");
+        sv[i] = JSValueMakeString(ctx, js);
+        JSStringRelease(js);
+    }
+    out[0] = JSValueMakeBoolean(ctx, ok);
+    out[1] = JSObjectMakeArray(ctx, n, sv, NULL);
+    out[2] = bytes ? js_buffer_copy(ctx, bytes, nbytes, NULL) : JSValueMakeUndefined(ctx);
+}
+
 int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc)
 {
     buf_reset(out);
@@ -1015,12 +1055,6 @@ static JSValueRef n_op_cancel(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeUndefined(ctx);
 }
 
-static void take_free(void *bytes, void *unused)
-{
-    (void)unused;
-    vr_free(bytes);
-}
-
 /* native.opTake(token): the answer of an actor method's fetch, [ok, [strings], ArrayBuffer or
  * undefined], or undefined when it has none (js_actor_host.take). */
 static JSValueRef n_op_take(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -1036,27 +1070,8 @@ static JSValueRef n_op_take(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, 
         rt->actor_host->take(rt->actor_host_arg, (uint32_t)JSValueToNumber(ctx, argv[0], NULL),
                              &ok, &strs, &n, &body, &len) < 0)
         return JSValueMakeUndefined(ctx);
-    JSValueRef sv[8];
-    if (n > 8)
-        n = 8;
-    for (size_t i = 0; i < n; i++) {
-        JSStringRef js = JSStringCreateWithUTF8CString(strs[i] ? strs[i] : "");
-        sv[i] = JSValueMakeString(ctx, js);
-        JSStringRelease(js);
-    }
-    JSValueRef out[3] = { JSValueMakeBoolean(ctx, ok), JSObjectMakeArray(ctx, n, sv, NULL),
-                          JSValueMakeUndefined(ctx) };
-    if (body) {
-        void *copy = vr_malloc(len ? len : 1);
-        if (len)
-            memcpy(copy, body, len);
-        JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, copy, len, take_free, NULL,
-                                                                NULL);
-        if (ab)
-            out[2] = ab;
-        else
-            vr_free(copy);
-    }
+    JSValueRef out[3];
+    js_op_answer(ctx, ok, strs, n, body, len, out);
     return JSObjectMakeArray(ctx, 3, out, NULL);
 }
 

@@ -57,24 +57,6 @@ static const EVP_MD *md_arg(JSContextRef ctx, size_t argc, const JSValueRef argv
     return md;
 }
 
-static void free_bytes(void *bytes, void *ctx)
-{
-    (void)ctx;
-    vr_free(bytes);
-}
-
-static JSValueRef make_buffer(JSContextRef ctx, const unsigned char *p, size_t len,
-                              JSValueRef *exc)
-{
-    unsigned char *copy = vr_malloc(len ? len : 1);
-    memcpy(copy, p, len);
-    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, copy, len, free_bytes, NULL, exc);
-    if (!ab) {
-        vr_free(copy);
-        return JSValueMakeUndefined(ctx);
-    }
-    return ab;
-}
 
 /* native.randomFill(u8): fills it from RAND_bytes. */
 static JSValueRef n_random_fill(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -104,7 +86,7 @@ static JSValueRef n_digest(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     unsigned int n = 0;
     if (EVP_Digest(p, len, out, &n, md, NULL) != 1)
         return fail(ctx, exc, "OperationError", "the digest failed");
-    return make_buffer(ctx, out, n, exc);
+    return js_buffer_copy(ctx, out, n, exc);
 }
 
 /* native.hmac(hashName, keyU8, dataU8) -> ArrayBuffer */
@@ -123,7 +105,7 @@ static JSValueRef n_hmac(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
     unsigned int n = 0;
     if (!HMAC(md, key, (int)klen, data, dlen, out, &n))
         return fail(ctx, exc, "OperationError", "the HMAC failed");
-    return make_buffer(ctx, out, n, exc);
+    return js_buffer_copy(ctx, out, n, exc);
 }
 
 /* native.pbkdf2(hashName, passwordU8, saltU8, iterations, bytes) -> ArrayBuffer. The prelude
@@ -148,13 +130,7 @@ static JSValueRef n_pbkdf2(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
         vr_free(out);
         return fail(ctx, exc, "OperationError", "the derivation failed");
     }
-    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, out, (size_t)n, free_bytes, NULL,
-                                                            exc);
-    if (!ab) {
-        vr_free(out);
-        return JSValueMakeUndefined(ctx);
-    }
-    return ab;
+    return js_buffer_take(ctx, out, (size_t)n, exc);
 }
 
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native)

@@ -328,12 +328,6 @@ static JSValueRef n_remove_tmp(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return JSValueMakeUndefined(ctx);
 }
 
-static void free_bytes(void *bytes, void *ctx)
-{
-    (void)ctx;
-    vr_free(bytes);
-}
-
 /* The most ctx.storage.get() reads into an action's memory: a quarter of the memory limit (the
  * Blob, plus a copy from arrayBuffer() or bytes(), plus text()'s string fit under it). */
 static size_t read_max(const struct js_runtime *rt)
@@ -398,12 +392,7 @@ static JSValueRef n_read(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
         done += (size_t)r;
     }
     close(fd);
-    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, data, n, free_bytes, NULL, exc);
-    if (!ab) {
-        vr_free(data);
-        return JSValueMakeUndefined(ctx);
-    }
-    return ab;
+    return js_buffer_take(ctx, data, n, exc);
 }
 
 void js_native_storage_add(JSContextRef ctx, JSObjectRef native)
