@@ -113,6 +113,15 @@ function checkStream(s, writes, queries, who) {
 
 /* One run against `vireo serve --send-threads threads`; returns what the comparison needs. */
 async function fanOutRun(threads) {
+    try {
+        return await fanOutRunOnce(threads);
+    } catch (e) {
+        e.message = `--send-threads ${threads}: ${e.message}`;
+        throw e;
+    }
+}
+
+async function fanOutRunOnce(threads) {
     const dir = tempDir("send-pool");
     const srv = await startServer(dir, { cmd: "serve", args: ["--send-threads", String(threads)] });
     servers.push(srv);
