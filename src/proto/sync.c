@@ -513,12 +513,6 @@ void sync_flush(struct sync *sy, int batch_failed)
             fail_responses(s);
         flush_session(sy, s, version);
     }
-    /* sockets that drained since: hand them more */
-    for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
-        next = c->pump_next;
-        sync_pump(c);
-    }
-    send_pool_end(sy->opts.send_pool);
     for (size_t i = 0; i < sy->n_log_drop; i++) { /* sent now: over the budget, not kept */
         live_query_drop_logs(live, sy->log_drop[i]);
         live_query_release(live, sy->log_drop[i]);
@@ -533,6 +527,12 @@ void sync_flush(struct sync *sy, int batch_failed)
         live_query_release(live, w);
     }
     sy->n_wired = 0;
+    /* sockets that drained since: hand them more */
+    for (struct sync_conn *c = sy->pump_head, *next; c; c = next) {
+        next = c->pump_next;
+        sync_pump(c);
+    }
+    send_pool_end(sy->opts.send_pool); /* the batch holds copies: the wires may go before */
 }
 
 /* --- messages --- */
