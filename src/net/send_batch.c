@@ -69,7 +69,7 @@ void send_pool_end(struct send_pool *p)
     for (size_t i = 0; i < b->n; i++) {
         struct conn *c = b->conns[i];
         struct send_job *j = &b->jobs[i];
-        *j = (struct send_job){ .fd = -1 };
+        *j = (struct send_job){.fd = -1};
         /* closed since, or written by a conn_flush since (then nothing or a queue is left,
          * which conn_flush below takes as usual) */
         if (!c->closed && c->fd >= 0 && !c->out_blocked && c->out.len > c->out_off) {

@@ -31,12 +31,12 @@ struct send_pool {
     unsigned started;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    uint32_t gen;   /* run number (mu): a worker looks at each new value once */
+    uint32_t gen; /* run number (mu): a worker looks at each new value once */
     int stop;
     struct send_job *jobs; /* the current run's (mu) */
     size_t n;
-    _Atomic uint64_t claim;    /* gen << 32 | the next unclaimed index */
-    atomic_size_t finished;    /* jobs of the current run done */
+    _Atomic uint64_t claim; /* gen << 32 | the next unclaimed index */
+    atomic_size_t finished; /* jobs of the current run done */
     struct send_batch batch;
 };
 

@@ -27,8 +27,8 @@ struct send_job {
     int fd;
     const char *p; /* borrowed, read-only until send_pool_run returns */
     size_t len;
-    size_t done;   /* OUT: bytes the socket took */
-    int err;       /* OUT: 0, or the errno that ended the job (not EAGAIN: that is done < len) */
+    size_t done; /* OUT: bytes the socket took */
+    int err;     /* OUT: 0, or the errno that ended the job (not EAGAIN: that is done < len) */
 };
 
 /* threads: the threads that write during a large flush, the loop's own included (1..16; 1: no

@@ -38,8 +38,8 @@ static void run_and_check(struct send_pool *p, size_t n, size_t min_jobs, int ru
 {
     for (size_t i = 0; i < n; i++) {
         int len = snprintf(payload[i], sizeof payload[i], "job %zu run %d.", i, run);
-        jobs[i] = (struct send_job){ .fd = pairs[i][0], .p = payload[i], .len = (size_t)len,
-                                     .done = 12345, .err = 77 };
+        jobs[i] = (struct send_job){
+            .fd = pairs[i][0], .p = payload[i], .len = (size_t)len, .done = 12345, .err = 77};
     }
     send_pool_run(p, jobs, n, min_jobs);
     size_t bad = 0;
@@ -79,12 +79,12 @@ TEST(below_threshold_and_one_thread_on_caller)
     struct send_pool *p = send_pool_new(1, &err);
     CHECK(p != NULL);
     open_pairs(300);
-    run_and_check(p, 300, 0, 1);   /* one thread: all on the caller */
+    run_and_check(p, 300, 0, 1); /* one thread: all on the caller */
     send_pool_free(p);
     p = send_pool_new(2, &err);
     run_and_check(p, 100, SEND_POOL_MIN_JOBS, 2); /* below the threshold */
-    run_and_check(p, 0, 0, 3);     /* nothing to do */
-    run_and_check(NULL, 300, 0, 4); /* no pool */
+    run_and_check(p, 0, 0, 3);                    /* nothing to do */
+    run_and_check(NULL, 300, 0, 4);               /* no pool */
     close_pairs(300);
     send_pool_free(p);
     send_pool_free(NULL);
@@ -103,7 +103,7 @@ TEST(full_socket_short_write_and_dead_peer)
     for (size_t i = 0; i < N; i++) {
         int sz = 4096;
         setsockopt(pairs[i][0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-        jobs[i] = (struct send_job){ .fd = pairs[i][0], .p = big, .len = BIG };
+        jobs[i] = (struct send_job){.fd = pairs[i][0], .p = big, .len = BIG};
     }
     close(pairs[7][1]); /* a peer that left: EPIPE */
     pairs[7][1] = -1;
