@@ -25,6 +25,7 @@ CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd l
 # AUTH_ARGS: options of bench/auth.mjs, e.g. "--conns 4 --duration 3"
 # TENANT_ARGS: options of bench/tenants.mjs, e.g. "--count 200"
 # ACTOR_ARGS: options of bench/actor-rpc.mjs, e.g. "--window 64 --duration 3 --calls 200000"
+# VIREO_ARGS: more options of every `vireo serve`, e.g. "--send-threads 2"
 # ACTOR_FANOUT_ARGS: options of bench/actor-fanout.mjs, e.g. "--subs 1000 --threads 2 --calls 100"
 mkdir -p bench/results
 
@@ -184,8 +185,8 @@ for s in $SCENARIOS; do
     echo "== $s"
     args=()
     [ "$s" = connections ] && args+=(--conns "$CONN_N")
-    server_args=()
-    [ "$s" = tenants ] && server_args=(--tenants --max-open-tenants 8 --tenant-idle-ms 1000 --action-threads 1)
+    read -r -a server_args <<<"${VIREO_ARGS:-}"
+    [ "$s" = tenants ] && server_args+=(--tenants --max-open-tenants 8 --tenant-idle-ms 1000 --action-threads 1)
     kind=""
     case "$s" in actor-*) kind=actors ;; esac
     if ! start_server $kind; then

@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "cli/cli.h"
 #include "net/loop.h"
+#include "net/send_pool.h"
 #include "net/server.h"
 #include "auth/jwt.h"
 #include "proto/actions.h"
@@ -93,6 +94,9 @@ static const char dev_usage[] =
     "  --max-queued-queries N  queries queued or running on those threads before\n"
     "                     ServerOverloaded (default 1000)\n"
     "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
+    "  --send-threads N   threads that write one commit's transitions when they go to 256\n"
+    "                     or more WebSockets, the loop's own included (0 to 16; default 2\n"
+    "                     with 2 or more cores, else 1; 0 or 1: the loop writes alone)\n"
     "  --action-timeout-ms N  CPU time limit of an action (default 600000)\n"
     "  --max-scheduled-functions N  pending scheduled functions in all before\n"
     "                     ctx.scheduler throws (default 1000000)\n"
@@ -146,6 +150,7 @@ static const char dev_usage[] =
 struct dev {
     struct loop *loop;
     struct server *server;
+    struct send_pool *send_pool; /* --send-threads past 1; NULL: the loop writes alone */
     struct tenant_options topts;
     struct tenant *t; /* the single shard and what serves it; NULL with --tenants */
     struct tenants *ts; /* --tenants: the registry; NULL without */
@@ -364,6 +369,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long query_threads = 1, max_queued_queries = 1000;
+    unsigned long send_threads = ULONG_MAX; /* unset: send_threads_default() */
     const char *qt_env = getenv("VIREO_QUERY_THREADS"); /* tests: the suite in either mode */
     if (qt_env && *qt_env && strspn(qt_env, "0123456789") == strlen(qt_env) && strlen(qt_env) < 4)
         query_threads = strtoul(qt_env, NULL, 10);
@@ -405,6 +411,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--ws-idle-timeout-ms", &ws_idle_ms, 0, 24ul * 3600 * 1000, "a number of milliseconds" },
         { "--action-threads", &action_threads, 1, 256, "a number" },
         { "--query-threads", &query_threads, 0, 64, "a number" },
+        { "--send-threads", &send_threads, 0, SEND_POOL_MAX_THREADS, "a number" },
         { "--max-queued-queries", &max_queued_queries, 1, 1000000, "a number" },
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
@@ -661,6 +668,14 @@ int cmd_dev(int argc, char **argv, int watch)
     snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);
     to->api.deploy_path = deploy_path;
 
+    if (send_threads == ULONG_MAX) /* the default: a second thread when there is a second core */
+        send_threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+    if (send_threads > 1 && !(d.send_pool = send_pool_new((unsigned)send_threads, &err))) {
+        fprintf(stderr, "vireo %s: %s\n", name, err.data);
+        goto out;
+    }
+    to->sync.send_pool = d.send_pool;
+
     d.loop = loop_new();
     if (tenants_mode) {
         snprintf(data_path, sizeof data_path, "%s/tenants", d.paths.data);
@@ -696,6 +711,7 @@ int cmd_dev(int argc, char **argv, int watch)
     cfg.ws_idle_timeout_ms = (uint32_t)ws_idle_ms;
     cfg.min_body_rate = min_body_rate;
     cfg.send_stall_timeout_ms = (uint32_t)send_stall_ms;
+    cfg.send_pool = d.send_pool;
     buf_reset(&err);
     if (server_start(d.loop, &cfg, d.ts ? tenants_handle : http_api_handle,
                      d.ts ? (void *)d.ts : (void *)&d.t->api, &d.server, &err) < 0) {
@@ -758,6 +774,7 @@ out:
     if (d.t)
         tenant_close_end(d.t);
     tenants_free(d.ts);
+    send_pool_free(d.send_pool); /* joins its threads; no batch is open past the loop */
     json_decref(d.env_file);
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);

@@ -54,6 +54,7 @@ struct conn {
     unsigned os_chunked : 1;        /* a streamed response's body is chunk-framed (HTTP/1.1) */
     unsigned os_nobody : 1;         /* ... to a HEAD request: its chunks are not sent */
     unsigned os_closing : 1;        /* ... closes the connection once it ends */
+    unsigned in_batch : 1;          /* its output waits for send_pool_end (holds a ref) */
 
     struct buf in;
     struct buf out;
@@ -119,6 +120,24 @@ const struct server_config *conn_config(const struct conn *c);
 int conn_over_budget(const struct conn *c); /* the server's global buffer budget is spent */
 void conn_account(struct conn *c); /* brings the budget up to date (trims idle large buffers) */
 int conn_ws_input_paused(const struct conn *c); /* ws output over its high-water mark */
+
+/* send_batch.c: the connections a send pool's batch writes (send_pool.h). Loop thread only. */
+struct send_job;
+struct send_batch {
+    unsigned depth;      /* send_pool_begin calls not yet ended */
+    struct conn **conns; /* each holds a ref and has in_batch set */
+    size_t n, cap;
+    struct send_job *jobs; /* send_pool_end's, cap entries */
+};
+struct send_pool;
+struct send_batch *send_pool_batch(struct send_pool *p); /* NULL for NULL */
+void send_batch_release(struct send_batch *b);
+/* A WebSocket write of the n entries of iov (total bytes, whole frames) during a batch: copies
+ * them into c->out and leaves them for send_pool_end to write. 1 if taken; 0 (nothing done)
+ * when no batch is open, the connection has output queued (it is queued behind it as always) or
+ * is closing, or total is past SEND_BATCH_MAX_BYTES (written at once, as without a batch). */
+#define SEND_BATCH_MAX_BYTES ((size_t)64 << 10)
+int send_batch_take(struct conn *c, const struct iovec *iov, size_t n, size_t total);
 
 /* ws.c */
 void ws_conn_input(struct ws *ws);      /* parse frames from c->in */

@@ -47,6 +47,7 @@ struct server_config {
     uint32_t send_stall_timeout_ms; /* output queued and not one byte of it written for this
                                        long: HTTP closed, WebSocket closed 1008 "send stalled".
                                        default 30 s */
+    struct send_pool *send_pool;    /* borrowed; NULL: every write on the loop (send_pool.h) */
 };
 
 /* The handler gets every complete request (body in req->body, dechunked). The request and its

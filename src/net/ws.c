@@ -852,6 +852,8 @@ int ws_send_msgs(struct ws *ws, int is_text, const struct ws_msg *msgs, size_t n
             i++;
             continue;
         }
+        if (send_batch_take(c, iov, k, total))
+            continue; /* a send pool's batch writes it (send_pool.h) */
         int direct = !conn_out_pending(c);
         ssize_t w = conn_write_now(c, iov, k);
         if (w < 0)

@@ -19,6 +19,7 @@
 #include "base/mem.h"
 #include "base/numfmt.h"
 #include "base/rate.h"
+#include "net/send_pool.h"
 #include "net/ws.h"
 #include "proto/actions.h"
 #include "proto/auth_keys.h"
@@ -501,6 +502,8 @@ void sync_flush(struct sync *sy, int batch_failed)
             run_live_query(sy, lq);
     }
     uint64_t version = store_version(sy->shard->store);
+    /* the sessions' writes go out together at the end, over the send pool's threads */
+    send_pool_begin(sy->opts.send_pool);
     while (sy->flush_head) {
         struct sync_session *s = sy->flush_head;
         sy->flush_head = s->next_flush;
@@ -529,6 +532,7 @@ void sync_flush(struct sync *sy, int batch_failed)
         next = c->pump_next;
         sync_pump(c);
     }
+    send_pool_end(sy->opts.send_pool); /* the batch holds copies: the wires may go before */
 }
 
 /* --- messages --- */
@@ -1269,6 +1273,7 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
         if (opts->max_retained_per_address)
             sy->opts.max_retained_per_address = opts->max_retained_per_address;
         sy->opts.max_messages_per_second = opts->max_messages_per_second;
+        sy->opts.send_pool = opts->send_pool;
     }
     hmap_init(&sy->sessions);
     hmap_init(&sy->stale_lqs);

@@ -30,6 +30,8 @@ struct sync_options {
     uint32_t max_messages_per_second; /* per connection (--max-messages-per-second): a token
                                      * bucket of twice this many, refilled at this rate; a message
                                      * past it is refused with RateLimited; default 0: no limit */
+    struct send_pool *send_pool;    /* borrowed (--send-threads): sync_flush's writes are one
+                                     * batch of it (net/send_pool.h); NULL: written one by one */
 };
 
 struct sync_stats {
