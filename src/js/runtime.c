@@ -30,8 +30,14 @@ extern const size_t vr_prelude_js_len;
 #ifndef JS_LOAD_LIMIT_S
 #define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
 #endif
-/* The watchdog checks every JS_TICK_MS of wall time (or the CPU time left, if less); each check
- * compares the execution's CPU time with its limit and the heap with the memory limit. */
+/* The watchdog checks an execution first after JS_FIRST_MS of wall time, then every JS_TICK_MS
+ * (or after the CPU time left, if less); each check compares the execution's CPU time with its
+ * limit and the heap with the memory limit. The first check waits longer because every firing
+ * of JSC's watchdog timer raises a trap, and JSC throws away the optimized code of whatever runs
+ * when it handles one (DFG/FTL code invalidated, compiled again): with a 50 ms period under a
+ * stream of short calls that churn cost ~10 µs per mutation, more than the rest of the limit.
+ * Most executions end long before their first check. */
+#define JS_FIRST_MS 250u
 #define JS_TICK_MS 50u
 /* After a call that left the heap this much larger than before, collect and trim at once. */
 #define JS_RECLAIM_BYTES (64.0 * 1024 * 1024)
@@ -595,10 +601,10 @@ double js_thread_cpu_ms(void)
  * time, counted across the execution's VM entries (jsc_clock.h). Wall time is never less than
  * CPU time, so no check comes after the limit is reached. */
 static bool on_time_limit(JSContextRef ctx, void *arg);
-static void arm(struct js_runtime *rt, double left_ms)
+static void arm(struct js_runtime *rt, double window_ms)
 {
     /* whole milliseconds: the period JSC is given changes rarely */
-    double ms = floor(left_ms < JS_TICK_MS ? left_ms : JS_TICK_MS);
+    double ms = floor(window_ms);
     if (ms < 1)
         ms = 1;
     jsc_clock_arm(ms);
@@ -639,7 +645,8 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         }
     }
     rt->limit_s = -1; /* JSC restarts its timer only when its limit is set again */
-    arm(rt, rt->limit_ms - used);
+    double left = rt->limit_ms - used;
+    arm(rt, left < JS_TICK_MS ? left : JS_TICK_MS);
     return false;
 }
 
@@ -648,7 +655,7 @@ void js_set_limit_ms(struct js_runtime *rt, uint32_t ms)
     rt->limit_ms = ms;
     rt->ticks = 0;
     rt->cpu_start = js_thread_cpu_ms(); /* the one real CPU clock read of a short execution */
-    arm(rt, ms);
+    arm(rt, ms < JS_FIRST_MS ? ms : JS_FIRST_MS);
 }
 
 static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
