@@ -13,7 +13,6 @@
 #include "base/clock.h"
 #include "base/mem.h"
 #include "js/js_int.h"
-#include "js/jsc_clock.h"
 
 #include "base/banned.h"
 
@@ -118,13 +117,12 @@ static void turn(struct js_runtime *rt, struct js_exec *x, JSObjectRef fn, size_
     rt->params[0] = JS_ACTION;
     rt->params[3] = floor(clock_wall_ms());
     rt->params[4] = x->id;
-    js_set_limit_ms(rt, left < 1 ? 1 : (uint32_t)left); /* reads the thread's CPU clock */
-    double cpu0 = rt->cpu_start;
+    js_set_limit_ms(rt, left < 1 ? 1 : (uint32_t)left);
+    double cpu0 = js_thread_cpu_ms();
     JSValueRef exc = NULL;
     JSObjectCallAsFunction(rt->ctx, fn, NULL, argc, argv, &exc);
     x->cpu_used += js_thread_cpu_ms() - cpu0;
     rt->in_call = 0;
-    jsc_clock_disarm();
     rt->turn = NULL;
     rt->res = NULL;
     if (rt->timed_out) {

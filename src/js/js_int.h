@@ -70,18 +70,18 @@ struct js_runtime {
     void *log_arg;
     js_commit_fn commit_fn;
     void *commit_arg;
-    js_stop_fn stop_fn;         /* asked at every watchdog check (JS_TICK_MS of wall time) */
+    js_stop_fn stop_fn;         /* asked at every watchdog tick (JS_TICK_MS of CPU) of a call */
     void *stop_arg;
 
     /* the execution in progress */
     int in_call;
     uint32_t exec_id;
-    double limit_s;          /* watchdog period currently set on the group (-1: set anew) */
+    double limit_s;          /* watchdog period currently set on the group (one tick) */
     uint32_t limit_ms;       /* CPU limit of the execution in progress */
-    uint32_t ticks;          /* watchdog checks in the execution in progress */
+    uint32_t ticks;          /* watchdog ticks in the execution in progress */
     uint32_t next_heap_tick; /* the tick at which to measure the heap next */
     double heap_cost_ms;     /* CPU the last heap measurement took (it grows with the heap) */
-    double cpu_start;        /* thread CPU ms at the execution's start (js_set_limit_ms) */
+    double cpu_start;        /* thread CPU ms at the execution's start (set at its 1st tick) */
     double last_heap;        /* heap bytes last measured in this execution (0: none) */
     double settled_heap;     /* heap bytes after the last collection we forced */
     int timed_out;           /* stopped by the watchdog (time or memory) */
@@ -173,9 +173,7 @@ void js_exec_op_cancel(struct js_runtime *rt, uint32_t token);
 
 /* runtime.c */
 double js_heap_bytes(JSContextRef ctx);
-double js_thread_cpu_ms(void); /* the real thread CPU clock (jsc_clock forwards our reads) */
-/* Starts an execution's CPU limit: reads the thread CPU clock into cpu_start, arms the watchdog
- * (the caller disarms it when the execution's turn ends: jsc_clock_disarm). */
+double js_thread_cpu_ms(void);
 void js_set_limit_ms(struct js_runtime *rt, uint32_t ms);
 void js_absorb_termination(struct js_runtime *rt);
 const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);

@@ -17,7 +17,6 @@
 #include "base/mem.h"
 #include "base/rand.h"
 #include "js/js_int.h"
-#include "js/jsc_clock.h"
 #include "store/validator.h"
 #include "store/value.h"
 
@@ -30,14 +29,8 @@ extern const size_t vr_prelude_js_len;
 #ifndef JS_LOAD_LIMIT_S
 #define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
 #endif
-/* The watchdog checks an execution first after JS_FIRST_MS of wall time, then every JS_TICK_MS
- * (or after the CPU time left, if less); each check compares the execution's CPU time with its
- * limit and the heap with the memory limit. The first check waits longer because every firing
- * of JSC's watchdog timer raises a trap, and JSC throws away the optimized code of whatever runs
- * when it handles one (DFG/FTL code invalidated, compiled again): with a 50 ms period under a
- * stream of short calls that churn cost ~10 µs per mutation, more than the rest of the limit.
- * Most executions end long before their first check. */
-#define JS_FIRST_MS 250u
+/* The watchdog fires every JS_TICK_MS of CPU time (or the limit, if shorter); each tick counts
+ * toward the CPU limit and checks the heap against the memory limit. */
 #define JS_TICK_MS 50u
 /* After a call that left the heap this much larger than before, collect and trim at once. */
 #define JS_RECLAIM_BYTES (64.0 * 1024 * 1024)
@@ -55,12 +48,6 @@ static void engine_init(void)
         vr_log(LOG_WARN, "js",
                "cannot enable JavaScriptCore polling traps: runaway loops in "
                "optimized code may ignore the time limit");
-    jsc_clock_init();
-    if (!jsc_clock_active())
-        vr_log(LOG_WARN, "js",
-               "JavaScriptCore's CPU clock reader was not found: its watchdog reads the thread "
-               "CPU clock at every VM entry, and a function that loops over awaits may outlive "
-               "its time limit");
 }
 
 static JSStringRef str_new(const char *s)
@@ -597,28 +584,8 @@ double js_thread_cpu_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* The watchdog's next check: after the CPU time left (at most JS_TICK_MS, at least 1 ms) of wall
- * time, counted across the execution's VM entries (jsc_clock.h). Wall time is never less than
- * CPU time, so no check comes after the limit is reached. */
-static bool on_time_limit(JSContextRef ctx, void *arg);
-static void arm(struct js_runtime *rt, double window_ms)
-{
-    /* whole milliseconds: the period JSC is given changes rarely */
-    double ms = floor(window_ms);
-    if (ms < 1)
-        ms = 1;
-    jsc_clock_arm(ms);
-    /* JSC's own period is the same: a single VM entry that long is checked too */
-    double s = ms / 1000.0;
-    if (s != rt->limit_s) {
-        JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
-        rt->limit_s = s;
-    }
-}
-
-/* One watchdog check: stop the execution past its CPU or memory limit, else re-arm. The CPU time
- * is the thread's real one, from the execution's start (js_set_limit_ms). The heap is measured
- * at most every so many checks that measuring costs under a tenth of the CPU time
+/* One watchdog tick: stop the execution past its CPU or memory limit, else re-arm. The heap is
+ * measured at most every so many ticks that measuring costs under a tenth of the CPU time
  * (JSGetMemoryUsageStatistics walks the heap: ~30 ns per object). */
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
@@ -628,10 +595,11 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         return true;
     }
     double now = js_thread_cpu_ms(), tick_ms = rt->limit_s * 1000;
-    double used = now - rt->cpu_start;
-    if (rt->ticks++ == 0)
+    if (rt->ticks++ == 0) {
+        rt->cpu_start = now - tick_ms;
         rt->next_heap_tick = 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
-    if (used >= rt->limit_ms - 0.5) {
+    }
+    if (now - rt->cpu_start >= rt->limit_ms - 0.5) {
         rt->timed_out = 1;
         return true;
     }
@@ -644,18 +612,19 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
             return true;
         }
     }
-    rt->limit_s = -1; /* JSC restarts its timer only when its limit is set again */
-    double left = rt->limit_ms - used;
-    arm(rt, left < JS_TICK_MS ? left : JS_TICK_MS);
+    JSContextGroupSetExecutionTimeLimit(rt->group, rt->limit_s, on_time_limit, rt);
     return false;
 }
 
 void js_set_limit_ms(struct js_runtime *rt, uint32_t ms)
 {
+    double s = (ms < JS_TICK_MS ? ms : JS_TICK_MS) / 1000.0;
     rt->limit_ms = ms;
     rt->ticks = 0;
-    rt->cpu_start = js_thread_cpu_ms(); /* the one real CPU clock read of a short execution */
-    arm(rt, ms < JS_FIRST_MS ? ms : JS_FIRST_MS);
+    if (s != rt->limit_s) {
+        JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
+        rt->limit_s = s;
+    }
 }
 
 static void set_limit(struct js_runtime *rt, enum js_fn_kind kind)
@@ -918,7 +887,6 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     buf_release(&serr);
     rc = 0;
 out:
-    jsc_clock_disarm(); /* the load's time limit is over */
     vr_free(src);
     buf_release(&schema);
     if (rc < 0)
@@ -1179,7 +1147,6 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->top_txn = NULL;
     rt->res = NULL;
     rt->in_call = 0;
-    jsc_clock_disarm();
 
     if (rt->timed_out)
         js_absorb_termination(rt);

@@ -51,18 +51,6 @@ export const spinEmpty = action({
   },
 });
 
-// CPU-bound in slices between awaits: each slice is a VM entry of its own (a microtask job).
-export const spinAwait = action({
-  args: {},
-  handler: async () => {
-    let x = 0;
-    for (;;) {
-      for (let i = 0; i < 50000; i++) x = (x * 31 + i) % 1000003;
-      await null;
-    }
-  },
-});
-
 export const busy = action({
   args: { ms: v.number() },
   handler: async (_ctx, { ms }) => {

@@ -51,39 +51,3 @@ export const setFlag = mutation({
     else await ctx.db.insert("flags", { name, on });
   },
 });
-
-// CPU in short slices separated by awaits: each slice runs in a VM entry of its own (a microtask
-// job), and the time limit counts them together.
-function work(n: number): number {
-  let x = 0;
-  for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
-  return x;
-}
-async function slices(n: number, count: number): Promise<number> {
-  let x = 0;
-  for (let s = 0; s < count; s++) {
-    x += work(Math.floor(n / count));
-    await null;
-  }
-  return x;
-}
-export const burnAwait = query({
-  args: {},
-  handler: async () => {
-    for (;;) await slices(50000, 1);
-  },
-});
-export const burnAwaitMutation = mutation({
-  args: {},
-  handler: async () => {
-    for (;;) await slices(50000, 1);
-  },
-});
-export const sliced = query({
-  args: { n: v.number(), count: v.number() },
-  handler: (_ctx, { n, count }) => slices(n, count),
-});
-export const slicedMutation = mutation({
-  args: { n: v.number(), count: v.number() },
-  handler: (_ctx, { n, count }) => slices(n, count),
-});
