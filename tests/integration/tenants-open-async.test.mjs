@@ -20,6 +20,7 @@ before(async () => {
 });
 after(async () => {
     await srv?.stop?.();
+    assert.doesNotMatch(srv?.stderr ?? "", SANITIZER_RE);
 });
 
 const call = (s, t, kind, p, args = {}) => request(s.port, "POST", `/t/${t}/api/${kind}`, { path: p, args }, { timeout: 30000 });
@@ -115,6 +116,37 @@ test("--max-parked-per-tenant: past it 503 TooManyParkedRequests; the waiting on
     }
     const bad = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--max-parked-per-tenant", "0"] }).catch((e) => e);
     assert.ok(bad instanceof Error, "0 is refused");
+});
+
+test("--max-parked-requests: the total over all opening tenants", { timeout: 60000 }, async () => {
+    const s = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--max-parked-requests", "2", "--tenant-open-threads", "1", "--action-threads", "1"] });
+    try {
+        const rs = await Promise.all(["tot-a", "tot-b", "tot-c"].map((t, i) => sleep(i * 10).then(() => call(s, t, "query", "notes:ping"))));
+        assert.deepEqual(rs.map((r) => r.status), [200, 200, 503], rs.map((r) => r.text).join("\n"));
+        assert.equal(rs[2].json.errorCode, "TooManyParkedRequests");
+        assert.match(rs[2].json.errorMessage, /2 requests wait for tenants to open \(--max-parked-requests\)/);
+        assert.equal((await call(s, "tot-c", "query", "notes:ping")).json?.value, true);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("an upload to a tenant that is not open comes whole and waits for the open", { timeout: 60000 }, async () => {
+    const s = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--tenant-idle-ms", "200", "--action-threads", "1"] });
+    try {
+        const url = (await call(s, "up", "mutation", "notes:uploadUrl")).json.value;
+        const until = Date.now() + 10000;
+        while ((await request(s.port, "GET", "/api/health")).json.tenants.open !== 0) {
+            assert.ok(Date.now() < until, "the tenant did not idle out");
+            await sleep(100);
+        }
+        const r = await fetch(url, { method: "POST", body: "hello", headers: { "Content-Type": "text/plain" } });
+        const j = await r.json();
+        assert.equal(r.status, 200, JSON.stringify(j));
+        assert.ok(j.storageId, JSON.stringify(j));
+    } finally {
+        await s.stop();
+    }
 });
 
 test("an open that fails answers every waiting request: a corrupt shard.db, an app that throws at load", { timeout: 30000 }, async () => {

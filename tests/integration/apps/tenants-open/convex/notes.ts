@@ -17,3 +17,4 @@ export const list = query({
   handler: async (ctx) => (await ctx.db.query("notes").collect()).map((d) => d.text),
 });
 export const ping = query({ args: {}, handler: () => spun >= 0 });
+export const uploadUrl = mutation({ args: {}, handler: (ctx) => ctx.storage.generateUploadUrl() });
