@@ -90,15 +90,11 @@ int tenant_attach(struct tenant *t, struct loop *loop, const char *db_path,
     if (!*name && strcmp(db_path, ":memory:") && opts->readers.threads) {
         t->shard->readers =
             reader_pool_new(loop, db_path, &t->shard->js_opts, &opts->readers, err);
-        if (!t->shard->readers) {
-            tenant_close(t);
+        if (!t->shard->readers)
             return -1;
-        }
     }
-    if (!(t->jobs = jobs_new(loop, t->shard, &opts->jobs, err))) {
-        tenant_close(t);
+    if (!(t->jobs = jobs_new(loop, t->shard, &opts->jobs, err)))
         return -1;
-    }
     t->sync = sync_new(loop, t->shard, &opts->sync);
     t->actors = actors_new(loop, t->shard, &opts->actors);
     jobs_set_actor_runner(t->jobs, actors_run_timer, t->actors);
@@ -119,8 +115,10 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
                            const struct tenant_options *opts, struct buf *err)
 {
     struct tenant *t = tenant_prepare(name, db_path, opts, err);
-    if (!t || tenant_attach(t, loop, db_path, opts, err) < 0)
+    if (t && tenant_attach(t, loop, db_path, opts, err) < 0) {
+        tenant_close(t);
         return NULL;
+    }
     return t;
 }
 

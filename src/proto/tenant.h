@@ -71,8 +71,9 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
  * tenant_prepare opens the shard (SQLite file, schema tables, stored files' folder) and touches
  * no loop state, so it may run on any thread; the tenant is private to that thread until handed
  * over. tenant_attach (loop thread) starts what lives on the loop: auth keys, action pool,
- * scheduler, sync, actors, prune timers; -1 with err after closing t. tenant_discard frees a
- * prepared tenant that was never attached (on any thread that owns it). */
+ * scheduler, sync, actors, prune timers; -1 with err (the caller closes t: tenant_close, after
+ * dropping what else refers to its store). tenant_discard frees a prepared tenant that was
+ * never attached (on any thread that owns it). */
 struct tenant *tenant_prepare(const char *name, const char *db_path,
                               const struct tenant_options *opts, struct buf *err);
 int tenant_attach(struct tenant *t, struct loop *loop, const char *db_path,

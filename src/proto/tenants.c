@@ -334,7 +334,9 @@ static void opened(struct tenant_open_job *j, void *arg)
     struct tenant *t = j->t;
     j->t = NULL;
     struct buf err = BUF_INIT(4096);
-    if (tenant_attach(t, ts->loop, j->db, ts->opts.tenant, &err) < 0) { /* closed t */
+    if (tenant_attach(t, ts->loop, j->db, ts->opts.tenant, &err) < 0) {
+        shard_version_release(&j->v); /* its runtime refers to t's store */
+        tenant_close(t);
         log_error("tenants", "cannot open \"%s\": %s", o->name, err.data);
         buf_release(&err);
         unpark_all(ts, o, NULL, 503, "TenantUnavailable", "the tenant could not be opened");

@@ -23,6 +23,10 @@ after(async () => {
     assert.doesNotMatch(srv?.stderr ?? "", SANITIZER_RE);
 });
 
+async function stopClean(s) {
+    await s.stop();
+    assert.doesNotMatch(s.stderr, SANITIZER_RE);
+}
 const call = (s, t, kind, p, args = {}) => request(s.port, "POST", `/t/${t}/api/${kind}`, { path: p, args }, { timeout: 30000 });
 
 test("while 20 tenants open, another tenant's queries keep answering", { timeout: 60000 }, async () => {
@@ -112,7 +116,7 @@ test("--max-parked-per-tenant: past it 503 TooManyParkedRequests; the waiting on
         }
         assert.equal((await call(s, "full", "query", "notes:ping")).json?.value, true);
     } finally {
-        await s.stop();
+        await stopClean(s);
     }
     const bad = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--max-parked-per-tenant", "0"] }).catch((e) => e);
     assert.ok(bad instanceof Error, "0 is refused");
@@ -127,7 +131,25 @@ test("--max-parked-requests: the total over all opening tenants", { timeout: 600
         assert.match(rs[2].json.errorMessage, /2 requests wait for tenants to open \(--max-parked-requests\)/);
         assert.equal((await call(s, "tot-c", "query", "notes:ping")).json?.value, true);
     } finally {
-        await s.stop();
+        await stopClean(s);
+    }
+});
+
+test("--max-open-tenants counts tenants being opened", { timeout: 60000 }, async () => {
+    const s = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--max-open-tenants", "2", "--action-threads", "1"] });
+    let c;
+    try {
+        c = await SyncConn.open(s.port, { path: "/t/kept/api/sync", timeout: 10000 }); // open and in use
+        const first = call(s, "ev-1", "query", "notes:ping");
+        await sleep(20);
+        const second = await call(s, "ev-2", "query", "notes:ping"); // ev-1 is opening: no room
+        assert.equal(second.status, 503, second.text);
+        assert.equal(second.json.errorCode, "TooManyOpenTenants");
+        assert.match(second.json.errorMessage, /2 tenants are open or opening and in use \(--max-open-tenants\)/);
+        assert.equal((await first).json?.value, true);
+    } finally {
+        c?.ws.close();
+        await stopClean(s);
     }
 });
 
@@ -145,7 +167,7 @@ test("an upload to a tenant that is not open comes whole and waits for the open"
         assert.equal(r.status, 200, JSON.stringify(j));
         assert.ok(j.storageId, JSON.stringify(j));
     } finally {
-        await s.stop();
+        await stopClean(s);
     }
 });
 
