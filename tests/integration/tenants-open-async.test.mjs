@@ -153,6 +153,27 @@ test("--max-open-tenants counts tenants being opened", { timeout: 60000 }, async
     }
 });
 
+test("a new version deployed while a tenant opens: the tenant runs the new one", { timeout: 60000 }, async () => {
+    const dir = tempDir("tenants-open");
+    fs.writeFileSync(path.join(dir, ".env.local"), "SLOW_OPEN_MS=1500\n");
+    const s = await startServer(dir, { args: ["--tenants", "--action-threads", "1", "--verbose"] });
+    try {
+        const opening = call(s, "mid", "query", "notes:ping"); // 1.5 s on its thread
+        await sleep(100);
+        const from = s.stderr.length;
+        fs.writeFileSync(path.join(dir, "convex/v2.ts"), 'import { query } from "./_generated/server";\nexport const two = query({ args: {}, handler: () => 2 });\n');
+        await s.waitStderr(/loaded \d+ functions/, { timeout: 10000, from });
+        assert.equal((await opening).json?.value, true);
+        const r = await call(s, "mid", "query", "v2:two");
+        assert.equal(r.json?.value, 2, r.text);
+        // the change came while "mid" was opening (its open ends after it)
+        const log = s.stderr.slice(from);
+        assert.ok(log.indexOf("change detected") >= 0 && log.indexOf('opened "mid"') > log.indexOf("change detected"), log);
+    } finally {
+        await stopClean(s);
+    }
+});
+
 test("an upload to a tenant that is not open comes whole and waits for the open", { timeout: 60000 }, async () => {
     const s = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--tenant-idle-ms", "200", "--action-threads", "1"] });
     try {
