@@ -41,7 +41,8 @@ static void *open_thread(void *arg)
 {
     struct tenant_open_job *j = arg;
     uint64_t t0 = clock_mono_ns();
-    j->t = tenant_prepare(j->name, j->db, j->opts, &j->err);
+    j->t = j->prepared ? j->prepared : tenant_prepare(j->name, j->db, j->opts, &j->err);
+    j->prepared = NULL;
     uint64_t t1 = clock_mono_ns();
     if (j->t) {
         shard_set_env_file(j->t->shard, j->env_file, ".env.local");
@@ -66,6 +67,7 @@ static void job_free(struct tenant_open_job *j)
     }
     shard_version_release(&j->v);
     tenant_discard(j->t); /* what done did not take */
+    tenant_discard(j->prepared); /* cancelled before it ran */
     json_decref(j->env_file);
     vr_free(j->bundle);
     vr_free(j->bundle_name);
@@ -151,7 +153,8 @@ static void launch_waiting(struct tenant_opener *o)
 struct tenant_open_job *tenant_opener_start(struct tenant_opener *o, const char *name,
                                             const char *db, const struct tenant_options *opts,
                                             char *bundle, size_t bundle_len, char *bundle_name,
-                                            json_t *env_file, uint64_t version, void *owner)
+                                            json_t *env_file, uint64_t version, void *owner,
+                                            struct tenant *prepared)
 {
     struct tenant_open_job *j = vr_calloc(1, sizeof *j);
     snprintf(j->name, sizeof j->name, "%s", name);
@@ -163,6 +166,7 @@ struct tenant_open_job *tenant_opener_start(struct tenant_opener *o, const char 
     j->env_file = env_file;
     j->version = version;
     j->owner = owner;
+    j->prepared = prepared;
     j->err = (struct buf)BUF_INIT(4096);
     j->load_err = (struct buf)BUF_INIT(1 << 20);
     j->efd = -1;

@@ -26,6 +26,8 @@ struct tenant_open_job {
     json_t *env_file;                  /* a copy, handed to the shard (NULL: none) */
     uint64_t version;                  /* the owner's app version counter at the start */
     void *owner;                       /* the owner's (tenants.c: its struct opening) */
+    struct tenant *prepared;           /* a tenant prepared by an earlier job, whose version
+                                          changed meanwhile: only the app is built again */
     /* results, for the done callback */
     int cancelled;        /* never ran: the opener stopped, or no thread could start */
     struct tenant *t;     /* prepared (take it: set to NULL), or NULL: err says why */
@@ -48,13 +50,16 @@ typedef void (*tenant_opened_fn)(struct tenant_open_job *j, void *arg);
 
 struct tenant_opener *tenant_opener_new(struct loop *loop, size_t threads, tenant_opened_fn done,
                                         void *arg);
-/* Queues a job; takes ownership of bundle, bundle_name and env_file (copies made by the caller).
+/* Queues a job; takes ownership of bundle, bundle_name and env_file (copies made by the caller)
+ * and of `prepared` (NULL, or a tenant an earlier job prepared, not attached: its app is built
+ * again; the new job's t).
  * Returns the job (owned by the opener); it starts at the next tenant_opener_kick (so that the
  * caller records it first: a job that cannot start calls done at once). */
 struct tenant_open_job *tenant_opener_start(struct tenant_opener *o, const char *name,
                                             const char *db, const struct tenant_options *opts,
                                             char *bundle, size_t bundle_len, char *bundle_name,
-                                            json_t *env_file, uint64_t version, void *owner);
+                                            json_t *env_file, uint64_t version, void *owner,
+                                            struct tenant *prepared);
 void tenant_opener_kick(struct tenant_opener *o);
 /* Drops the jobs still waiting for a thread (done with cancelled 1); running ones finish. */
 void tenant_opener_stop(struct tenant_opener *o);

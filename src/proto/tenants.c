@@ -312,6 +312,18 @@ static void unpark_all(struct tenants *ts, struct opening *o, struct tenant *t, 
     vr_free(o);
 }
 
+/* Queues o's open with the current version (prepared: a tenant whose store is open already). */
+static void start_open(struct tenants *ts, struct opening *o, const char *db,
+                       struct tenant *prepared)
+{
+    tenant_opener_start(ts->opener, o->name, db, ts->opts.tenant,
+                        ts->bundle ? vr_memdup(ts->bundle, ts->bundle_len) : NULL,
+                        ts->bundle_len, ts->bundle_name ? vr_strdup(ts->bundle_name) : NULL,
+                        ts->env_file ? json_deep_copy(ts->env_file) : NULL, ts->version, o,
+                        prepared);
+    tenant_opener_kick(ts->opener);
+}
+
 /* The opener's done callback (loop thread): attaches the prepared tenant and registers it. */
 static void opened(struct tenant_open_job *j, void *arg)
 {
@@ -333,6 +345,14 @@ static void opened(struct tenant_open_job *j, void *arg)
     }
     struct tenant *t = j->t;
     j->t = NULL;
+    if (j->version != ts->version) { /* a deploy or env change while it opened: build the
+                                        current version on a thread too, the store kept */
+        shard_version_release(&j->v); /* before the store it refers to moves on */
+        log_debug("tenants", "\"%s\": a new version arrived while it opened; loading that one",
+                  o->name);
+        start_open(ts, o, j->db, t);
+        return;
+    }
     struct buf err = BUF_INIT(4096);
     if (tenant_attach(t, ts->loop, j->db, ts->opts.tenant, &err) < 0) {
         shard_version_release(&j->v); /* its runtime refers to t's store */
@@ -344,12 +364,7 @@ static void opened(struct tenant_open_job *j, void *arg)
     }
     ts->n_on_disk += o->created;
     uint64_t t1 = clock_mono_ns();
-    if (j->version != ts->version) { /* a deploy or env change while it opened: the current */
-        if (ts->env_file)
-            shard_set_env_file(t->shard, json_deep_copy(ts->env_file), ".env.local");
-        if (ts->bundle && tenant_load(t, ts->bundle, ts->bundle_len, ts->bundle_name, &err) < 0)
-            log_error("tenants", "\"%s\": the app does not load: %s", o->name, err.data);
-    } else if (j->v.rt) {
+    if (j->v.rt) {
         if (shard_install(t->shard, &j->v, j->bundle, j->bundle_len, j->bundle_name, &err) < 0)
             log_error("tenants", "\"%s\": the app does not load: %s", o->name, err.data);
     } else if (j->bundle) {
@@ -457,11 +472,7 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http
     hmap_put(&ts->opening, o->name, strlen(o->name), o);
     ts->n_opening++;
     park(ts, o, c, req, create, existed); /* the first one: under both limits */
-    tenant_opener_start(ts->opener, name, db, ts->opts.tenant,
-                        ts->bundle ? vr_memdup(ts->bundle, ts->bundle_len) : NULL,
-                        ts->bundle_len, ts->bundle_name ? vr_strdup(ts->bundle_name) : NULL,
-                        ts->env_file ? json_deep_copy(ts->env_file) : NULL, ts->version, o);
-    tenant_opener_kick(ts->opener);
+    start_open(ts, o, db, NULL);
     return NULL;
 }
 
