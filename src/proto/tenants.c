@@ -999,9 +999,11 @@ void tenants_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (slice_eq_str(path, "/api/health") &&
         (slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD"))) {
-        char b[160];
-        int n = snprintf(b, sizeof b, "{\"status\":\"ok\",\"tenants\":{\"open\":%zu,\"max\":%zu}}",
-                         ts->n_open, ts->opts.max_open);
+        char b[200];
+        int n = snprintf(b, sizeof b,
+                         "{\"status\":\"ok\",\"tenants\":{\"open\":%zu,\"max\":%zu,"
+                         "\"opening\":%zu,\"waitingRequests\":%zu}}",
+                         ts->n_open, ts->opts.max_open, ts->n_opening, ts->n_parked);
         http_respond(c, 200, "application/json", b, (size_t)n, NULL);
         return;
     }

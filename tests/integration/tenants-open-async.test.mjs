@@ -83,6 +83,9 @@ test("requests that arrive while their tenant opens wait for it and run in arriv
         await sleep(5);
     }
     const ws = SyncConn.open(srv.port, { path: "/t/order/api/sync", timeout: 10000 });
+    const h = (await request(srv.port, "GET", "/api/health")).json.tenants; // during the open
+    assert.equal(h.opening, 1, JSON.stringify(h));
+    assert.ok(h.waitingRequests >= 8, JSON.stringify(h));
     const rs = await Promise.all(sends);
     for (const r of rs) assert.equal(r.json?.status, "success", r.text);
     assert.deepEqual((await call(srv, "order", "query", "notes:list")).json.value, Array.from({ length: 8 }, (_, i) => `m${i}`));
