@@ -46,8 +46,8 @@ struct tenants {
     json_t *env_file;             /* the variables of a file (.env.local), or NULL */
     struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
     struct tenant_exports *exports;
-    uint64_t version;             /* bumped when bundle or env_file changes (opens in flight
-                                     built with an older one load the new one on arrival) */
+    uint64_t version;             /* bumped when bundle or env_file changes (an open that
+                                     arrives built from an older one is built again) */
     struct tenant_opener *opener; /* opens tenants off the loop thread */
     struct hmap opening;          /* name -> struct opening (being opened) */
     size_t n_opening;
@@ -67,7 +67,6 @@ struct parked {
 
 /* A tenant being opened: on the opener's thread, or waiting for one. */
 struct opening {
-    struct tenants *ts;
     char name[TENANT_NAME_MAX + 1];
     char dir[4400];
     int created;              /* its folder was made for this open (removed if it fails) */
@@ -464,7 +463,6 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http
     }
     snprintf(db, sizeof db, "%s/shard.db", dir);
     o = vr_calloc(1, sizeof *o);
-    o->ts = ts;
     snprintf(o->name, sizeof o->name, "%s", name);
     snprintf(o->dir, sizeof o->dir, "%s", dir);
     o->created = created;
@@ -480,7 +478,7 @@ int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char 
                  const json_t *env_file, struct buf *err)
 {
     int loaded = 0, failed = 0;
-    ts->version++; /* opens in flight load this one when they arrive */
+    ts->version++; /* opens in flight built from an older one are built again */
     if (ts->env_file)
         json_decref(ts->env_file);
     ts->env_file = env_file ? json_deep_copy(env_file) : NULL;
