@@ -123,6 +123,11 @@ static const char dev_usage[] =
     "                     to open another (default 256)\n"
     "  --max-tenants N    tenants on disk before a new name gets 507 (default 100000)\n"
     "  --tenant-idle-ms N close a tenant unused this long (default 300000; 0: never)\n"
+    "  --tenant-open-threads N  tenants opened at once, each on a thread of its own, off the\n"
+    "                     event loop (default 2)\n"
+    "  --max-parked-per-tenant N  requests waiting for one tenant to open; past it 503\n"
+    "                     TooManyParkedRequests (default 256)\n"
+    "  --max-parked-requests N  requests waiting for any tenant to open (default 4096)\n"
     "  --actor-idle-ms N  deactivate an actor instance no connection touches after this long\n"
     "                     (onDeactivate, then out of memory; default 60000)\n"
     "  --max-actors-per-connection N  actor instances one connection may touch (default 1000)\n"
@@ -361,6 +366,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long actor_idle_ms = 60000, max_actors_per_conn = 1000;
     unsigned long actor_method_timeout_ms = 600000, max_suspended_actor_calls = 1000;
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
+    unsigned long tenant_open_threads = 2, max_parked_per_tenant = 256, max_parked = 4096;
     int tenants_mode = 0, tenant_create_admin = 0;
     const char *tenant_header = NULL, *tenant_claim = NULL;
     unsigned long max_tenant_storage_mb = 0;
@@ -430,6 +436,9 @@ int cmd_dev(int argc, char **argv, int watch)
           "a number of milliseconds" },
         { "--max-open-tenants", &max_open_tenants, 1, 1000000, "a number" },
         { "--max-tenants", &max_tenants, 1, 100000000, "a number" },
+        { "--tenant-open-threads", &tenant_open_threads, 1, 64, "a number of threads" },
+        { "--max-parked-per-tenant", &max_parked_per_tenant, 1, 1000000, "a number" },
+        { "--max-parked-requests", &max_parked, 1, 10000000, "a number" },
         { "--max-connections-per-tenant", &max_conns_per_tenant, 0, 10000000, "a number" },
         { "--max-tenant-storage-mb", &max_tenant_storage_mb, 0, 1ul << 24, "a number of MiB" },
         { "--max-messages-per-second", &max_msgs_per_s, 0, 1000000, "a number" },
@@ -686,6 +695,9 @@ int cmd_dev(int argc, char **argv, int watch)
                                        .create_by_admin = tenant_create_admin,
                                        .max_conns_per_tenant = max_conns_per_tenant,
                                        .header = tenant_header,
+                                       .open_threads = tenant_open_threads,
+                                       .max_parked_per_tenant = max_parked_per_tenant,
+                                       .max_parked = max_parked,
                                        .tenant = to };
         if (!(d.ts = tenants_new(d.loop, &tso, &err))) {
             fprintf(stderr, "vireo %s: %s\n", name, err.data);

@@ -124,38 +124,52 @@ static int same_text(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err)
+int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *name,
+                  struct shard_version *v, struct buf *err)
 {
-    struct auth_providers *providers = NULL;
-    struct js_runtime *rt = NULL;
-    char *env_text = NULL;
-    int rc = -1;
+    memset(v, 0, sizeof *v);
     if (commit_batch(s, err) < 0) /* schema changes cannot happen inside a batch */
         return -1;
     json_t *env = shard_env_json(s, err);
     if (!env)
         return -1;
-    env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
+    v->env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(env);
     struct js_options opts = s->js_opts;
-    opts.env_json = env_text;
-    if (js_runtime_new(s->store, &opts, bundle, len, name, &rt, err) < 0)
-        goto out;
-    if (s->crons && crons_check(rt, err) < 0) {
-        js_runtime_free(rt);
-        goto out;
+    opts.env_json = v->env_text;
+    if (js_runtime_new(s->store, &opts, bundle, len, name, &v->rt, err) < 0) {
+        shard_version_release(v);
+        return -1;
     }
+    return 0;
+}
+
+void shard_version_release(struct shard_version *v)
+{
+    if (v->rt)
+        js_runtime_free(v->rt);
+    free(v->env_text); /* jansson's allocation */
+    memset(v, 0, sizeof *v);
+}
+
+int shard_install(struct shard *s, struct shard_version *v, const char *bundle, size_t len,
+                  const char *name, struct buf *err)
+{
+    struct auth_providers *providers = NULL;
+    struct js_runtime *rt = v->rt;
+    int rc = -1;
+    if (s->crons && crons_check(rt, err) < 0)
+        goto out;
     const char *auth_config = js_runtime_auth_config(rt);
     int new_providers = !s->rt || !same_text(auth_config, s->auth_config);
-    if (new_providers && !(providers = providers_of(s, auth_config, err))) {
-        js_runtime_free(rt);
+    if (new_providers && !(providers = providers_of(s, auth_config, err)))
         goto out;
-    }
     if (s->rt && s->before_replace)
         s->before_replace(s->before_replace_arg);
     if (s->rt)
         js_runtime_free(s->rt);
     s->rt = rt;
+    v->rt = NULL; /* the shard's now */
     js_runtime_set_commit_hook(rt, on_commit, s);
     s->loads++;
     if (bundle != s->bundle) { /* keep a copy for reloads */
@@ -167,8 +181,8 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
         s->bundle_name = vr_strdup(name ? name : "bundle.js");
     }
     if (s->actions)
-        action_pool_load(s->actions, bundle, len, name, env_text);
-    reader_pool_load(s->readers, bundle, len, name, env_text);
+        action_pool_load(s->actions, bundle, len, name, v->env_text);
+    reader_pool_load(s->readers, bundle, len, name, v->env_text);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
     if (s->crons)
         crons_sync(s->crons);
@@ -189,8 +203,16 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
     rc = 0;
 out:
     auth_providers_free(providers);
-    free(env_text);
+    shard_version_release(v);
     return rc;
+}
+
+int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err)
+{
+    struct shard_version v;
+    if (shard_prepare(s, bundle, len, name, &v, err) < 0)
+        return -1;
+    return shard_install(s, &v, bundle, len, name, err);
 }
 
 int shard_reload(struct shard *s, struct buf *err)

@@ -75,6 +75,22 @@ void shard_free(struct shard *s);
  * On failure the old version stays and err says why (file and line for JS errors). */
 int shard_load(struct shard *s, const char *bundle, size_t len, const char *name, struct buf *err);
 
+/* shard_load in two halves, so that the costly one may run on another thread: shard_prepare
+ * builds the version (a JS runtime over the store, the app evaluated, its schema applied; the
+ * environment's text) touching only s->store and s's options, so it may run on any thread that
+ * has the shard to itself (tenants.c's opener, before anything else refers to the shard);
+ * shard_install (the loop thread) checks and swaps it in, shard_load's contract from there on.
+ * shard_install always releases v; shard_version_release drops an uninstalled one. */
+struct shard_version {
+    struct js_runtime *rt;
+    char *env_text; /* process.env as JSON text */
+};
+int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *name,
+                  struct shard_version *v, struct buf *err);
+int shard_install(struct shard *s, struct shard_version *v, const char *bundle, size_t len,
+                  const char *name, struct buf *err);
+void shard_version_release(struct shard_version *v);
+
 /* Loads the running bundle again (after an environment change): same contract as shard_load.
  * 0 without a running version (nothing to reload). */
 int shard_reload(struct shard *s, struct buf *err);

@@ -31,12 +31,11 @@ static void job_prune_fire(struct loop *l, struct timer *t)
     loop_timer_start(l, t, more ? 1000 : every < 600000 ? (uint64_t)every : 600000);
 }
 
-struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_path,
-                           const struct tenant_options *opts, struct buf *err)
+struct tenant *tenant_prepare(const char *name, const char *db_path,
+                              const struct tenant_options *opts, struct buf *err)
 {
     struct tenant *t = vr_calloc(1, sizeof *t);
     t->name = vr_strdup(name);
-    t->loop = loop;
     const char *base = opts->js.public_url;
     if (*name && base) { /* a named tenant's URLs (ctx.storage, CONVEX_SITE_URL) carry its prefix */
         size_t ul = strlen(base) + strlen(name) + 4;
@@ -64,6 +63,24 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
         vr_free(t);
         return NULL;
     }
+    return t;
+}
+
+void tenant_discard(struct tenant *t)
+{
+    if (!t)
+        return;
+    shard_free(t->shard);
+    vr_free(t->public_url);
+    vr_free(t->name);
+    vr_free(t);
+}
+
+int tenant_attach(struct tenant *t, struct loop *loop, const char *db_path,
+                  const struct tenant_options *opts, struct buf *err)
+{
+    const char *name = t->name;
+    t->loop = loop;
     t->shard->auth = auth_keys_new(loop);
     if (*name && opts->tenant_claim)
         auth_keys_require_claim(t->shard->auth, opts->tenant_claim, name);
@@ -73,15 +90,11 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
     if (!*name && strcmp(db_path, ":memory:") && opts->readers.threads) {
         t->shard->readers =
             reader_pool_new(loop, db_path, &t->shard->js_opts, &opts->readers, err);
-        if (!t->shard->readers) {
-            tenant_close(t);
-            return NULL;
-        }
+        if (!t->shard->readers)
+            return -1;
     }
-    if (!(t->jobs = jobs_new(loop, t->shard, &opts->jobs, err))) {
-        tenant_close(t);
-        return NULL;
-    }
+    if (!(t->jobs = jobs_new(loop, t->shard, &opts->jobs, err)))
+        return -1;
     t->sync = sync_new(loop, t->shard, &opts->sync);
     t->actors = actors_new(loop, t->shard, &opts->actors);
     jobs_set_actor_runner(t->jobs, actors_run_timer, t->actors);
@@ -95,6 +108,17 @@ struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_p
     prune_fire(loop, &t->prune_timer);
     timer_init(&t->job_prune_timer, job_prune_fire, t);
     job_prune_fire(loop, &t->job_prune_timer);
+    return 0;
+}
+
+struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_path,
+                           const struct tenant_options *opts, struct buf *err)
+{
+    struct tenant *t = tenant_prepare(name, db_path, opts, err);
+    if (t && tenant_attach(t, loop, db_path, opts, err) < 0) {
+        tenant_close(t);
+        return NULL;
+    }
     return t;
 }
 

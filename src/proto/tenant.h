@@ -2,8 +2,9 @@
  * action pool's threads, the scheduler and crons, the sync protocol's sessions, the HTTP API's
  * per-shard state (its held-back answers and auth holds) and the shard's periodic prunes.
  * `vireo dev|serve` opens one (the single shard) or, with --tenants, one per tenant
- * (tenants.h). Loop thread only; a tenant is closed only when nothing refers to it
- * (tenant_busy() == 0) or at shutdown, after the server has closed every connection. */
+ * (tenants.h). Loop thread only (but tenant_prepare); a tenant is closed only when nothing
+ * refers to it (tenant_busy() == 0) or at shutdown, after the server has closed every
+ * connection. */
 #ifndef VR_PROTO_TENANT_H
 #define VR_PROTO_TENANT_H
 
@@ -65,6 +66,19 @@ struct tenant {
  * err on failure (nothing is left open). */
 struct tenant *tenant_open(struct loop *loop, const char *name, const char *db_path,
                            const struct tenant_options *opts, struct buf *err);
+
+/* tenant_open in two halves (tenants.c opens a tenant off the loop thread with them):
+ * tenant_prepare opens the shard (SQLite file, schema tables, stored files' folder) and touches
+ * no loop state, so it may run on any thread; the tenant is private to that thread until handed
+ * over. tenant_attach (loop thread) starts what lives on the loop: auth keys, action pool,
+ * scheduler, sync, actors, prune timers; -1 with err (the caller closes t: tenant_close, after
+ * dropping what else refers to its store). tenant_discard frees a prepared tenant that was
+ * never attached (on any thread that owns it). */
+struct tenant *tenant_prepare(const char *name, const char *db_path,
+                              const struct tenant_options *opts, struct buf *err);
+int tenant_attach(struct tenant *t, struct loop *loop, const char *db_path,
+                  const struct tenant_options *opts, struct buf *err);
+void tenant_discard(struct tenant *t);
 
 /* Loads a bundle into the tenant's shard: shard_load's contract. */
 int tenant_load(struct tenant *t, const char *bundle, size_t len, const char *name,

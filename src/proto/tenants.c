@@ -23,6 +23,7 @@
 #include "proto/convex_sync.h"
 #include "proto/deploy.h"
 #include "proto/tenant_export.h"
+#include "proto/tenant_opener.h"
 #include "sched/sched.h"
 #include "base/banned.h"
 
@@ -45,6 +46,33 @@ struct tenants {
     json_t *env_file;             /* the variables of a file (.env.local), or NULL */
     struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
     struct tenant_exports *exports;
+    uint64_t version;             /* bumped when bundle or env_file changes (an open that
+                                     arrives built from an older one is built again) */
+    struct tenant_opener *opener; /* opens tenants off the loop thread */
+    struct hmap opening;          /* name -> struct opening (being opened) */
+    size_t n_opening;
+    size_t n_parked;              /* requests waiting for a tenant to open, in all */
+};
+
+/* A request waiting for its tenant to open (parked): answered, in arrival order, once it is
+ * open (handled as if it had just arrived) or with the open's error. While parked the
+ * connection reads nothing more (server.h); one that closes is released when the open ends. */
+struct parked {
+    struct conn *c;           /* referenced */
+    struct http_request *req; /* the connection's current request: valid until answered */
+    int create;               /* POST /api/admin/tenants/create: answered here */
+    int existed;              /* (create) its folder existed before */
+    struct parked *next;
+};
+
+/* A tenant being opened: on the opener's thread, or waiting for one. */
+struct opening {
+    char name[TENANT_NAME_MAX + 1];
+    char dir[4400];
+    int created;              /* its folder was made for this open (removed if it fails) */
+    uint64_t t0;
+    struct parked *head, *tail;
+    size_t n_parked;
 };
 
 /* POST /api/admin/tenants/delete with force on a tenant in use: its sockets are closing; the
@@ -175,6 +203,8 @@ static void idle_fire(struct loop *l, struct timer *tm)
     loop_timer_start(l, tm, every < 10 ? 10 : every > 1000 ? 1000 : every);
 }
 
+static void opened(struct tenant_open_job *j, void *arg);
+
 struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opts,
                             struct buf *err)
 {
@@ -196,6 +226,12 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
     ts->loop = loop;
     ts->opts = *opts;
     hmap_init(&ts->by_name);
+    hmap_init(&ts->opening);
+    if (!ts->opts.max_parked_per_tenant)
+        ts->opts.max_parked_per_tenant = 256;
+    if (!ts->opts.max_parked)
+        ts->opts.max_parked = 4096;
+    ts->opener = tenant_opener_new(loop, opts->open_threads ? opts->open_threads : 2, opened, ts);
     timer_init(&ts->idle_timer, idle_fire, ts);
     ts->exports = tenant_exports_new(loop, opts->dir, TENANT_EXPORTS_MAX);
     if (opts->idle_ms)
@@ -203,10 +239,157 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
     return ts;
 }
 
-/* The open tenant `name` (checked), opening it — and creating it if new and may_create — when
- * it is not: NULL after answering c why not. */
-static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char *name,
-                                 int may_create)
+/* Parks c's request on o: 0, or -1 after answering 503 past a limit. */
+static int park(struct tenants *ts, struct opening *o, struct conn *c, struct http_request *req,
+                int create, int existed)
+{
+    char m[320];
+    if (o->n_parked >= ts->opts.max_parked_per_tenant) {
+        snprintf(m, sizeof m,
+                 "tenant \"%s\" is opening and %zu requests already wait for it "
+                 "(--max-parked-per-tenant); retry later",
+                 o->name, o->n_parked);
+        http_api_respond_error(c, 503, "TooManyParkedRequests", m, NULL);
+        return -1;
+    }
+    if (ts->n_parked >= ts->opts.max_parked) {
+        snprintf(m, sizeof m,
+                 "%zu requests wait for tenants to open (--max-parked-requests); retry later",
+                 ts->n_parked);
+        http_api_respond_error(c, 503, "TooManyParkedRequests", m, NULL);
+        return -1;
+    }
+    struct parked *p = vr_calloc(1, sizeof *p);
+    p->c = c;
+    p->req = req;
+    p->create = create;
+    p->existed = existed;
+    conn_ref(c);
+    if (o->tail)
+        o->tail->next = p;
+    else
+        o->head = p;
+    o->tail = p;
+    o->n_parked++;
+    ts->n_parked++;
+    return 0;
+}
+
+static void answer_create(struct conn *c, const char *name, int existed)
+{
+    char m[160];
+    int n = snprintf(m, sizeof m, "{\"status\":\"success\",\"name\":\"%s\",\"created\":%s}", name,
+                     existed ? "false" : "true");
+    http_respond(c, existed ? 200 : 201, "application/json", m, (size_t)n, NULL);
+}
+
+/* The open ended (t: the tenant, registered; NULL: failed with status/code/msg): every parked
+ * request in arrival order, then o is freed. */
+static void unpark_all(struct tenants *ts, struct opening *o, struct tenant *t, int status,
+                       const char *code, const char *msg)
+{
+    hmap_del(&ts->opening, o->name, strlen(o->name));
+    ts->n_opening--;
+    while (o->head) {
+        struct parked *p = o->head;
+        o->head = p->next;
+        o->n_parked--;
+        ts->n_parked--;
+        if (conn_is_closed(p->c)) {
+            /* gone while parked: released */
+        } else if (!t) {
+            http_api_respond_error(p->c, status, code, msg, NULL);
+        } else if (p->create) {
+            touch(ts, t);
+            answer_create(p->c, o->name, p->existed);
+        } else {
+            tenants_handle(p->c, p->req, ts); /* as if it had just arrived: finds t open */
+        }
+        conn_unref(p->c);
+        vr_free(p);
+    }
+    vr_free(o);
+}
+
+/* Queues o's open with the current version (prepared: a tenant whose store is open already). */
+static void start_open(struct tenants *ts, struct opening *o, const char *db,
+                       struct tenant *prepared)
+{
+    tenant_opener_start(ts->opener, o->name, db, ts->opts.tenant,
+                        ts->bundle ? vr_memdup(ts->bundle, ts->bundle_len) : NULL,
+                        ts->bundle_len, ts->bundle_name ? vr_strdup(ts->bundle_name) : NULL,
+                        ts->env_file ? json_deep_copy(ts->env_file) : NULL, ts->version, o,
+                        prepared);
+    tenant_opener_kick(ts->opener);
+}
+
+/* The opener's done callback (loop thread): attaches the prepared tenant and registers it. */
+static void opened(struct tenant_open_job *j, void *arg)
+{
+    struct tenants *ts = arg;
+    struct opening *o = j->owner;
+    uint64_t t0 = clock_mono_ns();
+    if (j->cancelled || !j->t || ts->stopping) {
+        if (!j->cancelled && j->t) /* shutting down: dropped unused (the job frees it) */
+            log_debug("tenants", "opened \"%s\" during shutdown: closed unused", o->name);
+        else
+            log_error("tenants", "cannot open \"%s\": %s", o->name, j->err.data);
+        if (o->created && !j->t)
+            rmdir(o->dir); /* only if still empty */
+        if (ts->stopping)
+            unpark_all(ts, o, NULL, 503, "ServerShuttingDown", "the server is shutting down");
+        else
+            unpark_all(ts, o, NULL, 503, "TenantUnavailable", "the tenant could not be opened");
+        return;
+    }
+    struct tenant *t = j->t;
+    j->t = NULL;
+    if (j->version != ts->version) { /* a deploy or env change while it opened: build the
+                                        current version on a thread too, the store kept */
+        shard_version_release(&j->v); /* before the store it refers to moves on */
+        log_debug("tenants", "\"%s\": a new version arrived while it opened; loading that one",
+                  o->name);
+        start_open(ts, o, j->db, t);
+        return;
+    }
+    struct buf err = BUF_INIT(4096);
+    if (tenant_attach(t, ts->loop, j->db, ts->opts.tenant, &err) < 0) {
+        shard_version_release(&j->v); /* its runtime refers to t's store */
+        tenant_close(t);
+        log_error("tenants", "cannot open \"%s\": %s", o->name, err.data);
+        buf_release(&err);
+        unpark_all(ts, o, NULL, 503, "TenantUnavailable", "the tenant could not be opened");
+        return;
+    }
+    ts->n_on_disk += o->created;
+    uint64_t t1 = clock_mono_ns();
+    if (j->v.rt) {
+        if (shard_install(t->shard, &j->v, j->bundle, j->bundle_len, j->bundle_name, &err) < 0)
+            log_error("tenants", "\"%s\": the app does not load: %s", o->name, err.data);
+    } else if (j->bundle) {
+        log_error("tenants", "\"%s\": the app does not load: %s", o->name, j->load_err.data);
+    }
+    buf_release(&err);
+    hmap_put(&ts->by_name, t->name, strlen(t->name), t);
+    ts->n_open++;
+    lru_push_front(ts, t);
+    t->last_used_ms = loop_now_ms(ts->loop);
+    uint64_t t2 = clock_mono_ns();
+    log_debug("tenants",
+              "opened \"%s\"%s in %.1f ms: %.1f ms waiting for a thread, store %.1f ms and app "
+              "%.1f ms on it, %.1f ms on the loop (attach %.1f, install %.1f); %zu requests "
+              "waited; %zu open",
+              o->name, o->created ? " (new)" : "", (double)(t2 - o->t0) / 1e6, j->wait_ms,
+              j->store_ms, j->app_ms, (double)(t2 - t0) / 1e6, (double)(t1 - t0) / 1e6,
+              (double)(t2 - t1) / 1e6, o->n_parked, ts->n_open);
+    unpark_all(ts, o, t, 0, NULL, NULL);
+}
+
+/* The open tenant `name` (checked). When it is not open it is opened — and created if new and
+ * may_create — off the loop thread, and the request waits for it (parked). NULL when the
+ * request was answered or parked. */
+static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http_request *req,
+                                 const char *name, int may_create, int create, int existed)
 {
     struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
     if (t && t->deleting) {
@@ -221,21 +404,35 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char 
         http_api_respond_error(c, 503, "ServerShuttingDown", "the server is shutting down", NULL);
         return NULL;
     }
-    if (ts->n_open >= ts->opts.max_open) { /* the least recently used idle one makes room */
+    struct opening *o = hmap_get(&ts->opening, name, strlen(name));
+    if (o) {
+        park(ts, o, c, req, create, existed);
+        return NULL;
+    }
+    if (ts->n_open + ts->n_opening >= ts->opts.max_open) { /* the least recently used idle one
+                                                              makes room */
         struct tenant *v = ts->lru_tail;
         while (v && !closable(ts, v))
             v = v->lru_prev;
         if (!v) {
             char m[256];
             snprintf(m, sizeof m,
-                     "%zu tenants are open and in use (--max-open-tenants); retry later",
-                     ts->n_open);
+                     "%zu tenants are open or opening and in use (--max-open-tenants); retry "
+                     "later",
+                     ts->n_open + ts->n_opening);
             http_api_respond_error(c, 503, "TooManyOpenTenants", m, NULL);
             return NULL;
         }
         close_tenant(ts, v, "evicted: least recently used");
     }
-    uint64_t t0 = clock_mono_ns();
+    if (ts->n_parked >= ts->opts.max_parked) { /* refused before anything is made */
+        char m[256];
+        snprintf(m, sizeof m,
+                 "%zu requests wait for tenants to open (--max-parked-requests); retry later",
+                 ts->n_parked);
+        http_api_respond_error(c, 503, "TooManyParkedRequests", m, NULL);
+        return NULL;
+    }
     char dir[4400], db[4500];
     snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
     int created = 0;
@@ -265,36 +462,23 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, const char 
         return NULL;
     }
     snprintf(db, sizeof db, "%s/shard.db", dir);
-    struct buf err = BUF_INIT(4096);
-    t = tenant_open(ts->loop, name, db, ts->opts.tenant, &err);
-    if (!t) {
-        log_error("tenants", "cannot open \"%s\": %s", name, err.data);
-        http_api_respond_error(c, 503, "TenantUnavailable", "the tenant could not be opened",
-                               NULL);
-        if (created)
-            rmdir(dir); /* only if still empty */
-        buf_release(&err);
-        return NULL;
-    }
-    ts->n_on_disk += created;
-    if (ts->env_file)
-        shard_set_env_file(t->shard, json_deep_copy(ts->env_file), ".env.local");
-    if (ts->bundle && tenant_load(t, ts->bundle, ts->bundle_len, ts->bundle_name, &err) < 0)
-        log_error("tenants", "\"%s\": the app does not load: %s", name, err.data);
-    buf_release(&err);
-    hmap_put(&ts->by_name, t->name, strlen(t->name), t);
-    ts->n_open++;
-    lru_push_front(ts, t);
-    t->last_used_ms = loop_now_ms(ts->loop);
-    log_debug("tenants", "opened \"%s\"%s in %.1f ms; %zu open", name, created ? " (new)" : "",
-              (double)(clock_mono_ns() - t0) / 1e6, ts->n_open);
-    return t;
+    o = vr_calloc(1, sizeof *o);
+    snprintf(o->name, sizeof o->name, "%s", name);
+    snprintf(o->dir, sizeof o->dir, "%s", dir);
+    o->created = created;
+    o->t0 = clock_mono_ns();
+    hmap_put(&ts->opening, o->name, strlen(o->name), o);
+    ts->n_opening++;
+    park(ts, o, c, req, create, existed); /* the first one: under both limits */
+    start_open(ts, o, db, NULL);
+    return NULL;
 }
 
 int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
                  const json_t *env_file, struct buf *err)
 {
     int loaded = 0, failed = 0;
+    ts->version++; /* opens in flight built from an older one are built again */
     if (ts->env_file)
         json_decref(ts->env_file);
     ts->env_file = env_file ? json_deep_copy(env_file) : NULL;
@@ -511,12 +695,9 @@ static void handle_create(struct tenants *ts, struct conn *c, const struct http_
     snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
     struct stat sb;
     int existed = stat(dir, &sb) == 0;
-    if (!tenant_get(ts, c, name, 1)) /* opened (and so created): it closes when idle */
-        return;
-    char m[160];
-    int n = snprintf(m, sizeof m, "{\"status\":\"success\",\"name\":\"%s\",\"created\":%s}", name,
-                     existed ? "false" : "true");
-    http_respond(c, existed ? 200 : 201, "application/json", m, (size_t)n, NULL);
+    /* opened (and so created): it closes when idle; a parked create is answered once open */
+    if (tenant_get(ts, c, (struct http_request *)req, name, 1, 1, existed))
+        answer_create(c, name, existed);
 }
 
 /* Removes the (closed) tenant's folder and answers c (NULL: nobody waits for the answer). */
@@ -593,6 +774,12 @@ static void handle_delete(struct tenants *ts, struct conn *c, const struct http_
     struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
     if (t && t->deleting) {
         http_api_respond_error(c, 409, "TenantDeleting", "the tenant is being deleted", NULL);
+        return;
+    }
+    if (hmap_get(&ts->opening, name, strlen(name))) {
+        char m[200];
+        snprintf(m, sizeof m, "tenant \"%s\" is opening; retry once it is open", name);
+        http_api_respond_error(c, 409, "TenantInUse", m, NULL);
         return;
     }
     if (t && tenant_busy(t) && !force) {
@@ -789,7 +976,7 @@ void tenants_handle(struct conn *c, struct http_request *req, void *arg)
                                    NULL);
             return;
         }
-        struct tenant *t = tenant_get(ts, c, name, !ts->opts.create_by_admin);
+        struct tenant *t = tenant_get(ts, c, req, name, !ts->opts.create_by_admin, 0, 0);
         if (!t)
             return;
         size_t max = ts->opts.max_conns_per_tenant;
@@ -810,9 +997,11 @@ void tenants_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (slice_eq_str(path, "/api/health") &&
         (slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD"))) {
-        char b[160];
-        int n = snprintf(b, sizeof b, "{\"status\":\"ok\",\"tenants\":{\"open\":%zu,\"max\":%zu}}",
-                         ts->n_open, ts->opts.max_open);
+        char b[200];
+        int n = snprintf(b, sizeof b,
+                         "{\"status\":\"ok\",\"tenants\":{\"open\":%zu,\"max\":%zu,"
+                         "\"opening\":%zu,\"waitingRequests\":%zu}}",
+                         ts->n_open, ts->opts.max_open, ts->n_opening, ts->n_parked);
         http_respond(c, 200, "application/json", b, (size_t)n, NULL);
         return;
     }
@@ -847,10 +1036,13 @@ int tenants_head(struct conn *c, struct http_request *req, void *arg)
         return 0; /* tenants_handle answers */
     req->path = rest;
     int claimed = 0;
-    /* only a streamed upload (http_storage.h) opens its tenant here */
-    if (slice_eq_str(req->method, "POST") && slice_eq_str(rest, "/api/storage/upload")) {
-        struct tenant *t = tenant_get(ts, c, name, !ts->opts.create_by_admin);
-        claimed = t ? http_api_head(c, req, &t->api) : 1;
+    /* only a streamed upload (http_storage.h) to an open tenant is claimed here; one to a
+     * tenant not open yet comes whole (--max-body) and waits for the open as any request */
+    struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
+    if (t && !t->deleting && slice_eq_str(req->method, "POST") &&
+        slice_eq_str(rest, "/api/storage/upload")) {
+        touch(ts, t);
+        claimed = http_api_head(c, req, &t->api);
     }
     req->path = path; /* tenants_handle sees the request as sent */
     return claimed;
@@ -867,6 +1059,7 @@ int tenants_flush(struct tenants *ts)
 void tenants_stop(struct tenants *ts)
 {
     ts->stopping = 1;
+    tenant_opener_stop(ts->opener); /* those waiting for a thread: 503 ServerShuttingDown */
     loop_timer_stop(ts->loop, &ts->idle_timer);
     for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
         tenant_stop(t);
@@ -890,6 +1083,8 @@ void tenants_close_begin(struct tenants *ts)
     tenant_exports_free(ts->exports); /* waits for running copies */
     ts->exports = NULL;
     ts->stopping = 1;
+    tenant_opener_free(ts->opener); /* waits for running opens: dropped, their requests 503 */
+    ts->opener = NULL;
     loop_timer_stop(ts->loop, &ts->idle_timer);
     for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
         tenant_close_begin(t);
@@ -906,7 +1101,9 @@ void tenants_free(struct tenants *ts)
         t = next;
     }
     tenant_exports_free(ts->exports);
+    tenant_opener_free(ts->opener);
     hmap_release(&ts->by_name);
+    hmap_release(&ts->opening);
     json_decref(ts->env_file);
     vr_free(ts->bundle);
     vr_free(ts->bundle_name);

@@ -1,6 +1,7 @@
 /* tenants: `vireo serve|dev --tenants` — a registry of tenants (tenant.h), each its own shard in
  * dir/<name>/shard.db (files in dir/<name>/files), opened on a request to /t/<name>/… (created
- * if new, up to max_tenants) and closed when idle: after idle_ms without use, or the least
+ * if new, up to max_tenants) off the loop thread (tenant_opener.h: the requests that arrive
+ * meanwhile wait for it, bounded) and closed when idle: after idle_ms without use, or the least
  * recently used idle one when max_open are open and another must open. A tenant is idle when
  * tenant_busy() is 0 and its next scheduled function is not due within idle_ms. Every tenant
  * runs the same app version (tenants_load). Loop thread only. */
@@ -28,6 +29,13 @@ struct tenants_options {
                                  header goes to it (NULL: none); borrowed */
     int create_by_admin;      /* --tenant-create admin: only POST /api/admin/tenants/create makes
                                  a tenant; a request to an unknown one gets 404 TenantNotFound */
+    size_t open_threads;      /* tenants opened at once, each on a thread of its own
+                                 (--tenant-open-threads); 0: 2 */
+    size_t max_parked_per_tenant; /* requests waiting for one tenant to open
+                                     (--max-parked-per-tenant); past it 503
+                                     TooManyParkedRequests; 0: 256 */
+    size_t max_parked;        /* requests waiting for any tenant to open (--max-parked-requests);
+                                 0: 4096 */
     const struct tenant_options *tenant; /* borrowed */
 };
 

@@ -1,0 +1,215 @@
+/* tenant_opener: tenants prepared on threads of their own, handed back to the loop through an
+ * eventfd per job (tenant_opener.h; the pattern of tenant_export.c). A thread per job, not a
+ * pool: a thread that used a JavaScriptCore VM stays registered with its heap while it lives
+ * (its stack is scanned by that VM's collections), so an opener thread ends with its job. */
+#include "proto/tenant_opener.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/banned.h"
+
+struct tenant_opener {
+    struct loop *loop;
+    size_t threads, running;
+    tenant_opened_fn done;
+    void *arg;
+    struct tenant_open_job *waiting, *waiting_tail; /* first come, first served */
+    struct tenant_open_job *active;                 /* running on their threads */
+    int stopped;
+};
+
+struct tenant_opener *tenant_opener_new(struct loop *loop, size_t threads, tenant_opened_fn done,
+                                        void *arg)
+{
+    struct tenant_opener *o = vr_calloc(1, sizeof *o);
+    o->loop = loop;
+    o->threads = threads ? threads : 1;
+    o->done = done;
+    o->arg = arg;
+    return o;
+}
+
+static void *open_thread(void *arg)
+{
+    struct tenant_open_job *j = arg;
+    uint64_t t0 = clock_mono_ns();
+    j->t = j->prepared ? j->prepared : tenant_prepare(j->name, j->db, j->opts, &j->err);
+    j->prepared = NULL;
+    uint64_t t1 = clock_mono_ns();
+    if (j->t) {
+        shard_set_env_file(j->t->shard, j->env_file, ".env.local");
+        j->env_file = NULL; /* the shard's */
+        if (j->bundle)
+            shard_prepare(j->t->shard, j->bundle, j->bundle_len, j->bundle_name, &j->v,
+                          &j->load_err);
+    }
+    j->store_ms = (double)(t1 - t0) / 1e6;
+    j->app_ms = (double)(clock_mono_ns() - t1) / 1e6;
+    uint64_t one = 1;
+    ssize_t w = write(j->efd, &one, sizeof one);
+    (void)w; /* an eventfd write of 1 cannot fail short of overflow */
+    return NULL;
+}
+
+static void job_free(struct tenant_open_job *j)
+{
+    if (j->efd >= 0) {
+        loop_del_fd(j->o->loop, j->efd);
+        close(j->efd);
+    }
+    shard_version_release(&j->v);
+    tenant_discard(j->t); /* what done did not take */
+    tenant_discard(j->prepared); /* cancelled before it ran */
+    json_decref(j->env_file);
+    vr_free(j->bundle);
+    vr_free(j->bundle_name);
+    buf_release(&j->err);
+    buf_release(&j->load_err);
+    vr_free(j);
+}
+
+static void unlink_active(struct tenant_open_job *j)
+{
+    struct tenant_open_job **pp = &j->o->active;
+    while (*pp != j)
+        pp = &(*pp)->next;
+    *pp = j->next;
+    j->o->running--;
+}
+
+static void launch_waiting(struct tenant_opener *o);
+
+/* The job ended: its eventfd fired (or, from tenant_opener_free, its thread was joined). */
+static void finish(struct tenant_open_job *j)
+{
+    struct tenant_opener *o = j->o;
+    pthread_join(j->thread, NULL);
+    unlink_active(j);
+    o->done(j, o->arg);
+    job_free(j);
+    launch_waiting(o);
+}
+
+static void on_done(struct loop *l, int efd, uint32_t events, void *arg)
+{
+    (void)l, (void)efd, (void)events;
+    finish(arg);
+}
+
+static void cancel(struct tenant_open_job *j, const char *why)
+{
+    j->cancelled = 1;
+    if (why)
+        buf_append_str(&j->err, why);
+    j->o->done(j, j->o->arg);
+    job_free(j);
+}
+
+static void launch(struct tenant_open_job *j)
+{
+    struct tenant_opener *o = j->o;
+    j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (j->efd < 0 || loop_add_fd(o->loop, j->efd, EPOLLIN, on_done, j) < 0) {
+        log_error("tenants", "opening \"%s\": eventfd: %s", j->name, strerror(errno));
+        if (j->efd >= 0)
+            close(j->efd);
+        j->efd = -1;
+        cancel(j, "cannot start opening the tenant");
+        return;
+    }
+    j->t_started = clock_mono_ns();
+    j->wait_ms = (double)(j->t_started - j->t_queued) / 1e6;
+    int e = pthread_create(&j->thread, NULL, open_thread, j);
+    if (e) {
+        log_error("tenants", "opening \"%s\": cannot start a thread: %s", j->name, strerror(e));
+        cancel(j, "cannot start opening the tenant");
+        return;
+    }
+    j->next = o->active;
+    o->active = j;
+    o->running++;
+}
+
+static void launch_waiting(struct tenant_opener *o)
+{
+    while (!o->stopped && o->waiting && o->running < o->threads) {
+        struct tenant_open_job *j = o->waiting;
+        o->waiting = j->next;
+        if (!o->waiting)
+            o->waiting_tail = NULL;
+        j->next = NULL;
+        launch(j);
+    }
+}
+
+struct tenant_open_job *tenant_opener_start(struct tenant_opener *o, const char *name,
+                                            const char *db, const struct tenant_options *opts,
+                                            char *bundle, size_t bundle_len, char *bundle_name,
+                                            json_t *env_file, uint64_t version, void *owner,
+                                            struct tenant *prepared)
+{
+    struct tenant_open_job *j = vr_calloc(1, sizeof *j);
+    snprintf(j->name, sizeof j->name, "%s", name);
+    snprintf(j->db, sizeof j->db, "%s", db);
+    j->opts = opts;
+    j->bundle = bundle;
+    j->bundle_len = bundle_len;
+    j->bundle_name = bundle_name;
+    j->env_file = env_file;
+    j->version = version;
+    j->owner = owner;
+    j->prepared = prepared;
+    j->err = (struct buf)BUF_INIT(4096);
+    j->load_err = (struct buf)BUF_INIT(1 << 20);
+    j->efd = -1;
+    j->o = o;
+    j->t_queued = clock_mono_ns();
+    if (o->waiting_tail)
+        o->waiting_tail->next = j;
+    else
+        o->waiting = j;
+    o->waiting_tail = j;
+    return j;
+}
+
+/* Jobs are launched from here, after the caller has recorded the job (tenant_opener_start
+ * returns first so that a failure to launch, which calls done, finds the owner's records). */
+void tenant_opener_kick(struct tenant_opener *o)
+{
+    launch_waiting(o);
+}
+
+void tenant_opener_stop(struct tenant_opener *o)
+{
+    o->stopped = 1;
+    while (o->waiting) {
+        struct tenant_open_job *j = o->waiting;
+        o->waiting = j->next;
+        if (!o->waiting)
+            o->waiting_tail = NULL;
+        cancel(j, "the server is shutting down");
+    }
+}
+
+size_t tenant_opener_running(const struct tenant_opener *o)
+{
+    return o->running;
+}
+
+void tenant_opener_free(struct tenant_opener *o)
+{
+    if (!o)
+        return;
+    tenant_opener_stop(o);
+    while (o->active)
+        finish(o->active); /* joins its thread */
+    vr_free(o);
+}
