@@ -70,7 +70,7 @@ struct js_runtime {
     void *log_arg;
     js_commit_fn commit_fn;
     void *commit_arg;
-    js_stop_fn stop_fn;         /* asked at every watchdog tick (JS_TICK_MS of CPU) of a call */
+    js_stop_fn stop_fn;         /* asked at every watchdog tick of a call (runtime.c) */
     void *stop_arg;
 
     /* the execution in progress */
