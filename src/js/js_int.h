@@ -82,6 +82,8 @@ struct js_runtime {
     uint32_t next_heap_tick; /* the tick at which to measure the heap next */
     double heap_cost_ms;     /* CPU the last heap measurement took (it grows with the heap) */
     double cpu_start;        /* thread CPU ms at the execution's start (set at its 1st tick) */
+    double rounds_cpu0;      /* thread CPU ms at the execution's first rounds check (0: none) */
+    int rounds_over;         /* the rounds check found it over its limit: stop at the next tick */
     double last_heap;        /* heap bytes last measured in this execution (0: none) */
     double settled_heap;     /* heap bytes after the last collection we forced */
     int timed_out;           /* stopped by the watchdog (time or memory) */

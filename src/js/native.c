@@ -1042,6 +1042,23 @@ out:
     return JSValueMakeUndefined(ctx);
 }
 
+/* native.overLimit(): whether the running call has used its CPU limit, asked by the prelude's
+ * roundsWatch (50_functions.js) every so many rounds of the microtask queue. CPU is counted from
+ * the first ask (one system call per ask; a call that is asked at all has already run many
+ * rounds); past the limit the next watchdog tick stops the call (runtime.c on_time_limit). */
+static JSValueRef n_over_limit(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    double now = js_thread_cpu_ms();
+    if (!rt->rounds_cpu0)
+        rt->rounds_cpu0 = now;
+    else if (rt->limit_ms && now - rt->rounds_cpu0 >= rt->limit_ms)
+        rt->rounds_over = 1;
+    return JSValueMakeBoolean(ctx, rt->rounds_over);
+}
+
 /* native.opCancel(token): the operation is no longer awaited. */
 static JSValueRef n_op_cancel(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
@@ -1098,6 +1115,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "nestedEnd", n_nested_end },
         { "opStart", n_op_start },
         { "opCancel", n_op_cancel },
+        { "overLimit", n_over_limit },
         { "opTake", n_op_take },
         { "checkReturns", n_check_returns },
         { "schedule", n_schedule },

@@ -600,6 +600,10 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         rt->timed_out = rt->stopped = 1; /* the action pool is shutting down */
         return true;
     }
+    if (rt->rounds_over) { /* an await-sliced runaway, spinning in the prelude's roundsWatch */
+        rt->timed_out = 1;
+        return true;
+    }
     double now = js_thread_cpu_ms();
     if (rt->ticks++ == 0) {
         /* the first tick: the call has run the armed window; later ticks come every JS_TICK_MS */
@@ -631,6 +635,8 @@ void js_set_limit_ms(struct js_runtime *rt, uint32_t ms)
     double s = (ms < JS_FIRST_TICK_MS ? ms : JS_FIRST_TICK_MS) / 1000.0;
     rt->limit_ms = ms;
     rt->ticks = 0;
+    rt->rounds_cpu0 = 0;
+    rt->rounds_over = 0;
     if (s != rt->limit_s) {
         JSContextGroupSetExecutionTimeLimit(rt->group, s, on_time_limit, rt);
         rt->limit_s = s;
@@ -1178,8 +1184,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
                      fn->path, rt->opts.memory_limit_mb);
             fail(res, JS_ERR_TIMEOUT, "MemoryLimit", msg);
         } else if (rt->timed_out) {
-            snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit", fn->path,
-                     fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms);
+            snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit%s", fn->path,
+                     fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms,
+                     rt->rounds_over ? " awaiting without end (a loop over awaits, or a promise "
+                                       "that never settles)"
+                                     : "");
             fail(res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
         } else if (exc) {
             struct buf m = BUF_INIT(4096);

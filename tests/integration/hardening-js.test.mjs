@@ -51,6 +51,31 @@ async function timedCall(kind, fn) {
 
 const SHAPES = ["spin:empty", "spin:arith", "spin:recursion", "spin:forOf"];
 
+test("2. runaways over awaits (and awaits without end) end with ExecutionTimeout; the server goes on", { timeout: 240000 }, async () => {
+    const p = pinger(srv);
+    for (const [kind, fn] of [["query", "spin:burnAwait"], ["mutation", "spin:burnAwaitMutation"],
+        ["mutation", "spin:nullsAwait"], ["mutation", "spin:neverSettles"]]) {
+        for (let i = 0; i < 5; i++) {
+            const { r, ms } = await timedCall(kind, fn);
+            assert.equal(r.status, 500, `${fn} call ${i + 1}: ${r.text}`);
+            assert.equal(r.json?.errorCode, "ExecutionTimeout", `${fn} call ${i + 1}: ${r.text}`);
+            assert.match(r.json.errorMessage,
+                new RegExp(`${TIMEOUT_MS} ms time limit awaiting without end`));
+            assert.ok(ms < CALL_BOUND_MS, `${fn} call ${i + 1} took ${ms} ms`);
+        }
+    }
+    // a stopped runaway's chain of jobs is gone: it does not resume at the next call's drain
+    const a = (await srv.mutation("spin:slicedCount", {})).json.value;
+    await sleep(200);
+    assert.equal((await srv.mutation("spin:slicedCount", {})).json.value, a);
+    // many awaits that end are not runaways
+    const r = await srv.mutation("spin:manyAwaits", { n: 20000 });
+    assert.equal(r.json?.value, (20000 * 19999) / 2, r.text);
+    const { lat, errors } = await p.stop();
+    assert.deepEqual(errors, []);
+    assert.ok(lat.length >= 10, `other clients were served ${lat.length} times meanwhile`);
+});
+
 test("2. runaway loops end with ExecutionTimeout on 20 consecutive HTTP calls of every shape", { timeout: 240000 }, async () => {
     const p = pinger(srv);
     for (const fn of [...SHAPES, "spin:emptyMutation"]) {

@@ -426,6 +426,23 @@ function errorResult(e) {
 
 const params = native.params; /* Float64Array shared with C: kind, seed lo, seed hi, now, exec id */
 
+/* Await-sliced runaways: JavaScriptCore's watchdog counts CPU per VM entry, and each job after an
+ * `await` is an entry of its own, so a query or mutation that loops over awaits
+ * (`for (;;) { work(); await null; }`) never reaches the limit, and JSC drains the microtask queue
+ * before control comes back to C. While such a call's promise is pending, roundsWatch runs once
+ * per round of the queue and every ROUNDS_CHECK rounds asks C whether the call has used its CPU
+ * limit; if so it spins, which the watchdog stops within one entry, and JSC's termination drops
+ * the queued jobs. Not for actions and actor methods, whose promises wait for timers and fetch
+ * (the queue must drain for their turn to end). */
+const ROUNDS_CHECK = 64;
+const resolvedPromise = Promise.resolve();
+const promiseThen = Promise.prototype.then;
+function roundsWatch(w) {
+    if (w.done) return;
+    if (++w.rounds % ROUNDS_CHECK === 0 && native.overLimit()) for (;;) {}
+    promiseThen.call(resolvedPromise, () => roundsWatch(w));
+}
+
 /* Entry point from C for one top-level execution; reports through native.done(execId, ...).
  * journal: the query journal of a journaled query run (null: none yet), undefined otherwise.
  * identityText: the caller's verified identity as JSON, or null (js_call_opts.identity). */
@@ -464,10 +481,17 @@ function run(handler, path, argsText, journal, identityText) {
         finish(false, e);
         return;
     }
-    if (r !== null && typeof r === "object" && typeof r.then === "function")
-        r.then((x) => finish(true, x), (e) => finish(false, e));
-    else
+    if (r !== null && typeof r === "object" && typeof r.then === "function") {
+        if (kind === ACTION || path === ACTORS_RUN_PATH || path === ACTORS_TIMER_PATH) {
+            r.then((x) => finish(true, x), (e) => finish(false, e));
+            return;
+        }
+        const w = { done: false, rounds: 0 };
+        r.then((x) => { w.done = true; finish(true, x); }, (e) => { w.done = true; finish(false, e); });
+        promiseThen.call(resolvedPromise, () => roundsWatch(w));
+    } else {
         finish(true, r);
+    }
 }
 
 /* Entry point from C after the bundle ran: collects functions and the schema. */

@@ -51,3 +51,52 @@ export const setFlag = mutation({
     else await ctx.db.insert("flags", { name, on });
   },
 });
+
+// Runaways whose CPU time is spread over awaits: each resumption is a VM entry of its own, so the
+// per-entry watchdog alone never stops them (50_functions.js roundsWatch does).
+function work(n: number): number {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
+  return x;
+}
+let sliced = 0;
+export const burnAwait = query({
+  args: {},
+  handler: async () => {
+    for (;;) {
+      work(20000);
+      await null;
+    }
+  },
+});
+export const burnAwaitMutation = mutation({
+  args: {},
+  handler: async () => {
+    for (;;) {
+      work(20000);
+      sliced++;
+      await null;
+    }
+  },
+});
+export const nullsAwait = mutation({
+  args: {},
+  handler: async () => {
+    for (;;) {
+      sliced++;
+      await null;
+    }
+  },
+});
+export const neverSettles = mutation({ args: {}, handler: async () => { await new Promise(() => {}); } });
+// how far the sliced runaways got: it must not move once they have been stopped
+export const slicedCount = mutation({ args: {}, handler: async () => { await null; return sliced; } });
+// many awaits that end: not a runaway
+export const manyAwaits = mutation({
+  args: { n: v.number() },
+  handler: async (_ctx, { n }) => {
+    let x = 0;
+    for (let i = 0; i < n; i++) x += await Promise.resolve(i);
+    return x;
+  },
+});
