@@ -335,8 +335,12 @@ test("limits: the wall-clock limit, a promise that never settles", async () => {
     const timers = await rpc(c, "job", id, "manyTimers");
     assert.equal(timers.error, "setTimeout: too many pending timers (at most 1000 per actor method call)");
     assert.equal((await query(srv, "queries:job", { id })).count, 1, "the turn that failed changed nothing");
+    // awaiting without end, with no timer or fetch to wait for: stopped at the CPU limit
     const n = await rpc(c, "job", id, "neverSettles");
-    assert.match(n.error, /did not finish: it awaited a promise that never settled/);
+    assert.match(n.error, /awaiting without end \(a loop over awaits, or a promise that never settles\)/);
+    const fb = c.mark;
+    const b = await result(c, send(c, "job", id, "burnAwait"), fb, 30000); // 1 s of CPU, loaded machine
+    assert.match(b.error, /^function `_system\/actors:run` exceeded its 1000 ms time limit awaiting without end/);
     assert.equal((await rpc(c, "job", id, "mark", { n: 1 })).result, 1);
 });
 

@@ -432,13 +432,14 @@ const params = native.params; /* Float64Array shared with C: kind, seed lo, seed
  * before control comes back to C. While such a call's promise is pending, roundsWatch runs once
  * per round of the queue and every ROUNDS_CHECK rounds asks C whether the call has used its CPU
  * limit; if so it spins, which the watchdog stops within one entry, and JSC's termination drops
- * the queued jobs. Not for actions and actor methods, whose promises wait for timers and fetch
- * (the queue must drain for their turn to end). */
+ * the queued jobs. An actor method's turn must end when the queue drains while it waits for a
+ * timer or a fetch (47_actors.js actorsUndone), so its watch ends as soon as it waits; actions,
+ * whose executions wait for the host's operations, are not watched. */
 const ROUNDS_CHECK = 64;
 const resolvedPromise = Promise.resolve();
 const promiseThen = Promise.prototype.then;
 function roundsWatch(w) {
-    if (w.done) return;
+    if (w.done || (w.actor && opCall !== null && opCall.waiting())) return;
     if (++w.rounds % ROUNDS_CHECK === 0 && native.overLimit()) for (;;) {}
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
 }
@@ -482,11 +483,12 @@ function run(handler, path, argsText, journal, identityText) {
         return;
     }
     if (r !== null && typeof r === "object" && typeof r.then === "function") {
-        if (kind === ACTION || path === ACTORS_RUN_PATH || path === ACTORS_TIMER_PATH) {
+        if (kind === ACTION) {
             r.then((x) => finish(true, x), (e) => finish(false, e));
             return;
         }
-        const w = { done: false, rounds: 0 };
+        const w = { done: false, rounds: 0,
+                    actor: path === ACTORS_RUN_PATH || path === ACTORS_TIMER_PATH };
         r.then((x) => { w.done = true; finish(true, x); }, (e) => { w.done = true; finish(false, e); });
         promiseThen.call(resolvedPromise, () => roundsWatch(w));
     } else {

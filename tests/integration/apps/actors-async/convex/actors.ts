@@ -169,6 +169,16 @@ const Job = actor({
             },
         },
         neverSettles: { handler: async () => { await new Promise(() => {}); } },
+        // CPU spread over awaits, no timer: each job is its own VM entry
+        burnAwait: {
+            handler: async () => {
+                for (;;) {
+                    let x = 0;
+                    for (let i = 0; i < 20000; i++) x = (x * 31 + i) % 1000003;
+                    await null;
+                }
+            },
+        },
         read: { handler: ({ state }: any) => state },
     },
 });
