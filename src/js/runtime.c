@@ -29,14 +29,13 @@ extern const size_t vr_prelude_js_len;
 #ifndef JS_LOAD_LIMIT_S
 #define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
 #endif
-/* The watchdog first fires after JS_FIRST_TICK_MS of a call's CPU time, then every JS_TICK_MS
- * (or at the limit, if sooner); each tick counts toward the CPU limit and checks the heap against
- * the memory limit. The first tick is later because every firing of JSC's watchdog timer is a VM
- * trap that sends the running functions back to the JIT, and under a stream of short calls the
- * timer fires once per first-tick period whether or not a call runs long (50 ms: the JIT thread
- * took 16-19 % of the server's CPU under `loadgen mutations`; 250 ms: server CPU per mutation
- * -7 %, docs/benchmarks.md "Mutation path"). */
-#define JS_FIRST_TICK_MS 250u
+/* The watchdog fires after JS_FIRST_TICK_MS of a call's CPU time, then every JS_TICK_MS (or at
+ * the limit, if sooner); each tick counts toward the CPU limit and checks the heap against the
+ * memory limit. A later first tick saves CPU (every firing of JSC's watchdog timer is a VM trap
+ * that sends the running functions back to the JIT: 250 ms gave -9 % server CPU per mutation), but
+ * it checked the memory limit too late: a query allocating fast under a 300 ms limit reached the
+ * time limit first (docs/benchmarks.md "Mutation path"). */
+#define JS_FIRST_TICK_MS 50u
 #define JS_TICK_MS 50u
 /* After a call that left the heap this much larger than before, collect and trim at once. */
 #define JS_RECLAIM_BYTES (64.0 * 1024 * 1024)

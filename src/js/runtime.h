@@ -6,8 +6,7 @@
  *
  * Calls run a query or mutation inside one store transaction (a mutation's writes commit only if
  * the handler's promise resolves), with Math.random seeded and Date.now frozen per execution, no
- * fetch, a CPU time limit and a memory limit (watchdog ticks, after 250 ms of a call's CPU and
- * then every 50 ms, check both).
+ * fetch, a CPU time limit and a memory limit (a watchdog tick every 50 ms of CPU checks both).
  * Actions run outside any transaction and reach the database through ctx.runQuery /
  * ctx.runMutation.
  *
