@@ -139,8 +139,8 @@ static void turn(struct js_runtime *rt, struct js_exec *x, JSObjectRef fn, size_
                          x->e->pub.path, rt->opts.memory_limit_mb);
                 set_fail(x->res, JS_ERR_TIMEOUT, "MemoryLimit", msg);
             } else {
-                snprintf(msg, sizeof msg, "function `%s` exceeded its %u ms time limit",
-                         x->e->pub.path, limit);
+                snprintf(msg, sizeof msg, "function `%s` exceeded its %u ms time limit%s",
+                         x->e->pub.path, limit, rt->rounds_over ? JS_ROUNDS_OVER_TEXT : "");
                 set_fail(x->res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
             }
         }

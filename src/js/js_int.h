@@ -19,6 +19,7 @@ void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef, double, JSShouldTerm
 void JSContextGroupClearExecutionTimeLimit(JSContextGroupRef);
 JSObjectRef JSGetMemoryUsageStatistics(JSContextRef);
 void JSSynchronousGarbageCollectForDebugging(JSContextRef);
+void JSSynchronousEdenCollectForDebugging(JSContextRef);
 /* From JavaScriptCore's GLib API (jsc/jsc-options.h), declared here to keep glib's headers out;
  * options may only be set before the first VM exists. gboolean is an int. */
 int jsc_options_set_boolean(const char *option, int value);
@@ -34,6 +35,9 @@ struct js_cursor {
     uint32_t id;            /* handle given to JS; never reused */
     size_t returned;        /* documents handed to JS so far */
 };
+
+/* what a time-limit error adds when the call spent its CPU over awaits (runtime.c, exec.c) */
+#define JS_ROUNDS_OVER_TEXT " awaiting without end (a loop over awaits)"
 
 struct js_runtime {
     char *crons; /* the crons.ts jobs as JSON (js_runtime_crons), or NULL */
@@ -81,9 +85,10 @@ struct js_runtime {
     uint32_t ticks;          /* watchdog ticks in the execution in progress */
     uint32_t next_heap_tick; /* the tick at which to measure the heap next */
     double heap_cost_ms;     /* CPU the last heap measurement took (it grows with the heap) */
-    double cpu_start;        /* thread CPU ms at the execution's start (set at its 1st tick) */
+    double cpu_start;        /* thread CPU ms at the execution's start (js_set_limit_ms) */
     double rounds_cpu0;      /* thread CPU ms at the execution's first rounds check (0: none) */
     int rounds_over;         /* the rounds check found it over its limit: stop at the next tick */
+    int entries_counted;     /* JSC's VM entries are counted on this runtime (jsc_clock.h) */
     double last_heap;        /* heap bytes last measured in this execution (0: none) */
     double settled_heap;     /* heap bytes after the last collection we forced */
     int timed_out;           /* stopped by the watchdog (time or memory) */

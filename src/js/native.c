@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "js/js_int.h"
+#include "js/jsc_clock.h"
 #include "store/store.h"
 #include "store/validator.h"
 
@@ -1042,10 +1043,11 @@ out:
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.overLimit(): whether the running call has used its CPU limit, asked by the prelude's
- * roundsWatch (50_functions.js) every so many rounds of the microtask queue. CPU is counted from
- * the first ask (one system call per ask; a call that is asked at all has already run many
- * rounds); past the limit the next watchdog tick stops the call (runtime.c on_time_limit). */
+/* native.overLimit(): whether the running call has used its CPU limit, or is asked to stop (the
+ * server shutting down), asked by the prelude's roundsWatch (50_functions.js) every so many
+ * rounds of the microtask queue. CPU is counted from the first ask (one system call per ask; a
+ * call that is asked at all has already run many rounds); past the limit the next watchdog tick
+ * stops the call (runtime.c on_time_limit). */
 static JSValueRef n_over_limit(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
@@ -1056,7 +1058,19 @@ static JSValueRef n_over_limit(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
         rt->rounds_cpu0 = now;
     else if (rt->limit_ms && now - rt->rounds_cpu0 >= rt->limit_ms)
         rt->rounds_over = 1;
+    if (rt->stop_fn && rt->in_call && rt->stop_fn(rt->stop_arg))
+        rt->rounds_over = 1; /* on_time_limit then reports the stop */
     return JSValueMakeBoolean(ctx, rt->rounds_over);
+}
+
+/* native.vmReads(): JSC's VM entries on this thread so far (jsc_clock.h), or -1 when they cannot
+ * be counted; roundsWatch compares two answers to see whether any job but itself ran. */
+static JSValueRef n_vm_reads(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                             const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    return JSValueMakeNumber(ctx, rt->entries_counted ? (double)jsc_clock_reads() : -1);
 }
 
 /* native.opCancel(token): the operation is no longer awaited. */
@@ -1116,6 +1130,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "opStart", n_op_start },
         { "opCancel", n_op_cancel },
         { "overLimit", n_over_limit },
+        { "vmReads", n_vm_reads },
         { "opTake", n_op_take },
         { "checkReturns", n_check_returns },
         { "schedule", n_schedule },

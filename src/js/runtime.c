@@ -17,6 +17,7 @@
 #include "base/mem.h"
 #include "base/rand.h"
 #include "js/js_int.h"
+#include "js/jsc_clock.h"
 #include "store/validator.h"
 #include "store/value.h"
 
@@ -29,13 +30,12 @@ extern const size_t vr_prelude_js_len;
 #ifndef JS_LOAD_LIMIT_S
 #define JS_LOAD_LIMIT_S 10.0 /* CPU limit for the bundle's top-level code */
 #endif
-/* The watchdog fires after JS_FIRST_TICK_MS of a call's CPU time, then every JS_TICK_MS (or at
- * the limit, if sooner); each tick counts toward the CPU limit and checks the heap against the
- * memory limit. A later first tick saves CPU (every firing of JSC's watchdog timer is a VM trap
- * that sends the running functions back to the JIT: 250 ms gave -9 % server CPU per mutation), but
- * it checked the memory limit too late: a query allocating fast under a 300 ms limit reached the
- * time limit first (docs/benchmarks.md "Mutation path"). */
-#define JS_FIRST_TICK_MS 50u
+/* The watchdog fires every JS_TICK_MS of a call's time in one VM entry (wall time: jsc_clock.h),
+ * or at the limit if sooner; each tick compares the call's CPU time with its limit and checks the
+ * heap against the memory limit. (A later first tick would save CPU — every firing of JSC's
+ * watchdog timer is a VM trap that sends the running functions back to the JIT: 250 ms gave -9 %
+ * server CPU per mutation — but it checked the memory limit too late: a query allocating fast
+ * under a 300 ms limit reached the time limit first; docs/benchmarks.md "Mutation path".) */
 #define JS_TICK_MS 50u
 /* After a call that left the heap this much larger than before, collect and trim at once. */
 #define JS_RECLAIM_BYTES (64.0 * 1024 * 1024)
@@ -53,6 +53,28 @@ static void engine_init(void)
         vr_log(LOG_WARN, "js",
                "cannot enable JavaScriptCore polling traps: runaway loops in "
                "optimized code may ignore the time limit");
+    jsc_clock_init();
+}
+
+static JSValueRef eval(struct js_runtime *rt, const char *src, const char *url);
+
+/* Whether this runtime's VM entries are counted (jsc_clock.h): three microtask jobs must show as
+ * three more reads of the CPU clock by the watchdog (a time limit is set). Without the count the
+ * prelude's watch keeps its narrower rule (50_functions.js roundsWatch). */
+static int probe_entries(struct js_runtime *rt)
+{
+    static int warned;
+    uint64_t before = jsc_clock_reads();
+    int ok = jsc_clock_active() &&
+             !eval(rt, "Promise.resolve().then(() => 0).then(() => 0).then(() => 0);",
+                   "vireo:probe") &&
+             jsc_clock_reads() - before >= 3;
+    if (!ok && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        vr_log(LOG_WARN, "js",
+               "JavaScriptCore's VM entries cannot be counted (its CPU clock reader was not "
+               "found): an action, or an actor method waiting for a timer, that loops over "
+               "awaits is not stopped by its time limit");
+    return ok;
 }
 
 static JSStringRef str_new(const char *s)
@@ -604,23 +626,26 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         return true;
     }
     double now = js_thread_cpu_ms();
-    if (rt->ticks++ == 0) {
-        /* the first tick: the call has run the armed window; later ticks come every JS_TICK_MS */
-        rt->cpu_start = now - rt->limit_s * 1000;
-        double steady = (rt->limit_ms < JS_TICK_MS ? rt->limit_ms : JS_TICK_MS) / 1000.0;
-        rt->limit_s = steady;
-        rt->next_heap_tick = 1 + (uint32_t)(rt->heap_cost_ms * 10 / (steady * 1000));
-    }
+    if (rt->ticks++ == 0)
+        rt->next_heap_tick = 1 + (uint32_t)(rt->heap_cost_ms * 10 / (rt->limit_s * 1000));
     double tick_ms = rt->limit_s * 1000;
     if (now - rt->cpu_start >= rt->limit_ms - 0.5) {
         rt->timed_out = 1;
         return true;
     }
     if (rt->opts.memory_limit_mb && rt->ticks >= rt->next_heap_tick) {
+        double limit = (double)rt->opts.memory_limit_mb * 1024 * 1024;
+        /* JSC's heap size moves only when it collects, after the heap has about doubled: a
+         * young collection brings it up to date with what the call holds */
+        JSSynchronousEdenCollectForDebugging(ctx);
         rt->last_heap = js_heap_bytes(ctx);
+        if (rt->last_heap > limit) { /* not what earlier calls left behind */
+            JSSynchronousGarbageCollectForDebugging(ctx);
+            rt->last_heap = js_heap_bytes(ctx);
+        }
         rt->heap_cost_ms = js_thread_cpu_ms() - now;
         rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
-        if (rt->last_heap > (double)rt->opts.memory_limit_mb * 1024 * 1024) {
+        if (rt->last_heap > limit) {
             rt->timed_out = rt->over_memory = 1;
             return true;
         }
@@ -631,8 +656,9 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
 
 void js_set_limit_ms(struct js_runtime *rt, uint32_t ms)
 {
-    double s = (ms < JS_FIRST_TICK_MS ? ms : JS_FIRST_TICK_MS) / 1000.0;
+    double s = (ms < JS_TICK_MS ? ms : JS_TICK_MS) / 1000.0;
     rt->limit_ms = ms;
+    rt->cpu_start = js_thread_cpu_ms(); /* on the thread about to run the call */
     rt->ticks = 0;
     rt->rounds_cpu0 = 0;
     rt->rounds_over = 0;
@@ -790,6 +816,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     js_set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
+    rt->entries_counted = probe_entries(rt);
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
     /* a worker's or query reader's copy leaves load notices to the shard's */
     rt->params[6] = store && !store_is_reader(store) ? 0 : 1;
@@ -842,16 +869,26 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         JSValueProtect(rt->ctx, undone);
     }
 
-    src = vr_strndup(bundle, len);
+    /* the watch over the jobs the top-level code queued (50_functions.js __vr_watch_load), on
+     * lines of its own after the bundle's, which keep their numbers */
+    static const char watch_load[] =
+        "\n;typeof __vr_watch_load === \"function\" && __vr_watch_load();\n";
+    src = vr_malloc(len + sizeof watch_load);
+    memcpy(src, bundle, len);
+    memcpy(src + len, watch_load, sizeof watch_load);
     rt->bundle_name = vr_strdup(bundle_name);
     rt->srcmap = source_map_load(bundle, len);
-    if ((exc = eval(rt, src, bundle_name))) {
+    exc = eval(rt, src, bundle_name);
+    if (rt->timed_out) /* also stopped in the jobs it left, after the script's own end */
+        js_absorb_termination(rt);
+    del_prop(rt->ctx, global, "__vr_watch_load");
+    if (exc || rt->timed_out) {
         if (rt->over_memory)
             buf_appendf(err, "%s: top-level code exceeded the memory limit of %u MiB",
                         bundle_name, rt->opts.memory_limit_mb);
         else if (rt->timed_out)
-            buf_appendf(err, "%s: top-level code ran past the %g s load time limit",
-                        bundle_name, JS_LOAD_LIMIT_S);
+            buf_appendf(err, "%s: top-level code ran past the %g s load time limit%s",
+                        bundle_name, JS_LOAD_LIMIT_S, rt->rounds_over ? JS_ROUNDS_OVER_TEXT : "");
         else
             describe_exception(rt, exc, bundle, len, bundle_name, err);
         goto out;
@@ -1185,9 +1222,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         } else if (rt->timed_out) {
             snprintf(msg, sizeof(msg), "function `%s` exceeded its %u ms time limit%s", fn->path,
                      fn->kind == JS_ACTION ? rt->opts.action_timeout_ms : rt->opts.timeout_ms,
-                     rt->rounds_over ? " awaiting without end (a loop over awaits, or a promise "
-                                       "that never settles)"
-                                     : "");
+                     rt->rounds_over ? JS_ROUNDS_OVER_TEXT : "");
             fail(res, JS_ERR_TIMEOUT, "ExecutionTimeout", msg);
         } else if (exc) {
             struct buf m = BUF_INIT(4096);

@@ -182,6 +182,20 @@ test("--action-timeout-ms: a runaway action ends with ExecutionTimeout at that l
             assert.match(r.json.errorMessage, /500 ms time limit/);
             assert.ok(ms < 5000, `${fn} took ${ms} ms`);
         }
+        // CPU spread over awaits (each resumption a VM entry of its own), also while a timer of
+        // its own is pending: stopped at the same limit; the worker is free again
+        for (const fn of ["fns:spinAwait", "fns:nullsAwait", "fns:spinAwaitTimer"]) {
+            const [r, ms] = await timed(() => s.action(fn, {}, { timeout: 15000 }));
+            assert.equal(r.json?.errorCode, "ExecutionTimeout", `${fn}: ${r.text}`);
+            assert.match(r.json.errorMessage, /500 ms time limit awaiting without end \(a loop over awaits\)$/);
+            assert.ok(ms < 5000, `${fn} took ${ms} ms`);
+        }
+        // a promise that never settles, nothing pending: refused at once; many awaits that end
+        const [n, nms] = await timed(() => s.action("fns:neverSettles", {}));
+        assert.equal(n.json?.errorCode, "FunctionFailed", n.text);
+        assert.match(n.json.errorMessage, /did not finish: it awaited a promise that never settled/);
+        assert.ok(nms < 500, `neverSettles took ${nms} ms`);
+        assert.equal((await s.action("fns:manyAwaits", { n: 20000 })).json?.value, (20000 * 19999) / 2);
         // a nested query keeps the default query limit (1000 ms), under the action's 500 ms? the
         // action's own limit counts only its own CPU time: waiting for the shard is not counted
         const r = await s.action("fns:writeRead", { text: "after" });
@@ -238,14 +252,16 @@ test("SIGTERM with runaway actions running exits promptly", { timeout: 30000 }, 
     const c = await SyncConn.open(s.port);
     await c.connect();
     const h = s.action("fns:spin", {}, { timeout: 20000 }).catch((e) => ({ error: e }));
+    // one looping over awaits (the default limit is 600 s): the shutdown stops it too
+    const ha = s.action("fns:spinAwait", {}, { timeout: 20000 }).catch((e) => ({ error: e }));
     c.send({ type: "action", requestId: 1, path: "fns:spinEmpty", args: {} });
     await sleep(1500); // long enough for JSC to compile the loops in its top tiers
     assert.equal((await s.query("fns:ping", {})).json.value, "pong");
     const [r, ms] = await timed(() => s.stop("SIGTERM", 15000));
     assert.equal(r.code, 0, `exit ${JSON.stringify(r)}\n${s.stderr}`);
     assert.ok(ms < 4000, `exit took ${ms} ms`);
-    const hr = await h;
-    if (!hr.error) assert.equal(hr.json.errorCode, "ServerShuttingDown", hr.text);
+    for (const hr of [await h, await ha])
+        if (!hr.error) assert.equal(hr.json.errorCode, "ServerShuttingDown", hr.text);
     c.close();
 });
 

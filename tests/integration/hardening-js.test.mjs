@@ -54,15 +54,28 @@ const SHAPES = ["spin:empty", "spin:arith", "spin:recursion", "spin:forOf"];
 test("2. runaways over awaits (and awaits without end) end with ExecutionTimeout; the server goes on", { timeout: 240000 }, async () => {
     const p = pinger(srv);
     for (const [kind, fn] of [["query", "spin:burnAwait"], ["mutation", "spin:burnAwaitMutation"],
-        ["mutation", "spin:nullsAwait"], ["mutation", "spin:neverSettles"]]) {
+        ["mutation", "spin:nullsAwait"]]) {
         for (let i = 0; i < 5; i++) {
             const { r, ms } = await timedCall(kind, fn);
             assert.equal(r.status, 500, `${fn} call ${i + 1}: ${r.text}`);
             assert.equal(r.json?.errorCode, "ExecutionTimeout", `${fn} call ${i + 1}: ${r.text}`);
             assert.match(r.json.errorMessage,
-                new RegExp(`${TIMEOUT_MS} ms time limit awaiting without end`));
+                new RegExp(`${TIMEOUT_MS} ms time limit awaiting without end \\(a loop over awaits\\)$`));
             assert.ok(ms < CALL_BOUND_MS, `${fn} call ${i + 1} took ${ms} ms`);
         }
+    }
+    // a promise that never settles, with nothing else queued: refused at once, not at the limit
+    for (let i = 0; i < 5; i++) {
+        const { r, ms } = await timedCall("mutation", "spin:neverSettles");
+        assert.equal(r.json?.errorCode, "FunctionFailed", r.text);
+        assert.match(r.json.errorMessage, /did not finish: it awaited a promise that never settled/);
+        assert.ok(ms < TIMEOUT_MS, `neverSettles took ${ms} ms`);
+    }
+    // a loop over awaits left running behind an answer: the answer stands, the loop is stopped
+    for (let i = 0; i < 3; i++) {
+        const { r, ms } = await timedCall("query", "spin:floating");
+        assert.equal(r.json?.value, "answered", r.text);
+        assert.ok(ms < CALL_BOUND_MS, `floating call ${i + 1} took ${ms} ms`);
     }
     // a stopped runaway's chain of jobs is gone: it does not resume at the next call's drain
     const a = (await srv.mutation("spin:slicedCount", {})).json.value;
@@ -276,6 +289,28 @@ test("15d. an error thrown at a module's top level names the source file and lin
     try {
         await s.waitStderr(/top-level boom/, { timeout: 20000 });
         assert.match(s.stderr, /vireo\/boom\.ts:5\b[^\n]*top-level boom|vireo\/boom\.ts:8\b[^\n]*top-level boom/);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("2. a loop over awaits started by a module's top-level code: the load fails at its time limit, the server goes on", { timeout: 90000 }, async () => {
+    const dir = tempDir("hardening-js");
+    fs.writeFileSync(path.join(dir, "vireo/floating.ts"), `
+(async () => {
+  for (;;) {
+    let x = 0;
+    for (let i = 0; i < 20000; i++) x = (x * 31 + i) % 1000003;
+    await null;
+  }
+})();
+export {};
+`);
+    const s = await startServer(dir, { cmd: "dev" });
+    try {
+        await s.waitStderr(/top-level code ran past the 10 s load time limit/, { timeout: 60000 });
+        const m = await s.get("/api/metrics");
+        assert.equal(m.status, 200, "the server answers after the failed load");
     } finally {
         await s.stop();
     }

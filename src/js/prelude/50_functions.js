@@ -427,21 +427,50 @@ function errorResult(e) {
 const params = native.params; /* Float64Array shared with C: kind, seed lo, seed hi, now, exec id */
 
 /* Await-sliced runaways: JavaScriptCore's watchdog counts CPU per VM entry, and each job after an
- * `await` is an entry of its own, so a query or mutation that loops over awaits
+ * `await` is an entry of its own, so a function that loops over awaits
  * (`for (;;) { work(); await null; }`) never reaches the limit, and JSC drains the microtask queue
- * before control comes back to C. While such a call's promise is pending, roundsWatch runs once
- * per round of the queue and every ROUNDS_CHECK rounds asks C whether the call has used its CPU
- * limit; if so it spins, which the watchdog stops within one entry, and JSC's termination drops
- * the queued jobs. An actor method's turn must end when the queue drains while it waits for a
- * timer or a fetch (47_actors.js actorsUndone), so its watch ends as soon as it waits; actions,
- * whose executions wait for the host's operations, are not watched. */
+ * before control comes back to C. So every entry point from C ends by arming a watch: one job of
+ * roundsWatch per round of the queue, which goes on while any other job ran since its last round
+ * (native.vmReads counts the VM entries: src/js/jsc_clock.h) and every ROUNDS_CHECK rounds asks C
+ * whether the call has used its CPU limit (or the server is stopping); if so it spins, which the
+ * watchdog stops within one entry, and JSC's termination drops the queued jobs. When nothing but
+ * the watch ran in a round the queue is otherwise empty and the watch ends, so the queue drains
+ * as it would without it (a call waiting for a timer, an operation, or a promise that never
+ * settles returns to C at once). Where entries cannot be counted (vmReads -1) only a query's,
+ * mutation's or actor turn's own pending promise is watched, and an actor turn's not once it
+ * waits for a timer or a fetch (its turn must end when the queue drains: 47_actors.js
+ * actorsUndone). */
 const ROUNDS_CHECK = 64;
 const resolvedPromise = Promise.resolve();
 const promiseThen = Promise.prototype.then;
+let watchGen = 0;
 function roundsWatch(w) {
-    if (w.done || (w.actor && opCall !== null && opCall.waiting())) return;
+    if (w.gen !== watchGen) return; /* a later entry armed its own */
+    if (w.reads >= 0) {
+        const r = native.vmReads();
+        if (r - w.reads <= 1) return; /* only this job ran: nothing else is queued */
+        w.reads = r;
+    } else if (w.call.done || (w.call.actor && opCall !== null && opCall.waiting())) {
+        return;
+    }
     if (++w.rounds % ROUNDS_CHECK === 0 && native.overLimit()) for (;;) {}
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
+}
+/* call: {done, actor} of a query's, mutation's or actor turn's pending promise, or null */
+function watchArm(call) {
+    const w = { gen: ++watchGen, reads: native.vmReads(), rounds: 0, call };
+    if (w.reads < 0 && call === null) return;
+    promiseThen.call(resolvedPromise, () => roundsWatch(w));
+}
+/* an entry point from C that may run app code, followed by the watch over what it queued */
+function watched(f) {
+    return function (...a) {
+        try {
+            return f.apply(this, a);
+        } finally {
+            watchArm(null);
+        }
+    };
 }
 
 /* Entry point from C for one top-level execution; reports through native.done(execId, ...).
@@ -480,19 +509,22 @@ function run(handler, path, argsText, journal, identityText) {
         r = handler(makeCtx(kind, identityText), args);
     } catch (e) {
         finish(false, e);
+        watchArm(null); /* it may have left jobs behind */
         return;
     }
     if (r !== null && typeof r === "object" && typeof r.then === "function") {
         if (kind === ACTION) {
             r.then((x) => finish(true, x), (e) => finish(false, e));
+            watchArm(null);
             return;
         }
-        const w = { done: false, rounds: 0,
-                    actor: path === ACTORS_RUN_PATH || path === ACTORS_TIMER_PATH };
-        r.then((x) => { w.done = true; finish(true, x); }, (e) => { w.done = true; finish(false, e); });
-        promiseThen.call(resolvedPromise, () => roundsWatch(w));
+        const call = { done: false, actor: path === ACTORS_RUN_PATH || path === ACTORS_TIMER_PATH };
+        r.then((x) => { call.done = true; finish(true, x); },
+               (e) => { call.done = true; finish(false, e); });
+        watchArm(call);
     } else {
         finish(true, r);
+        watchArm(null);
     }
 }
 
@@ -592,8 +624,18 @@ globalThis.__vireo = Object.freeze({
     zocket: Object.freeze({ actor, middleware, createApp, setup, MiddlewareBuilder }),
 });
 
+/* the bundle's top-level code ends with a call to this (runtime.c appends it): the jobs it
+ * queued are watched like a function's; removed once the bundle ran */
+Object.defineProperty(globalThis, "__vr_watch_load", {
+    value: () => watchArm(null),
+    configurable: true,
+    enumerable: false,
+    writable: false,
+});
+
 Object.defineProperty(globalThis, "__vr_internal", {
-    value: { run, load, settle, abandon, undone: actorsUndone },
+    value: { run, load: watched(load), settle: watched(settle), abandon,
+             undone: watched(actorsUndone) },
     configurable: true,
     enumerable: false,
     writable: true,

@@ -51,6 +51,62 @@ export const spinEmpty = action({
   },
 });
 
+// Runaways whose CPU time is spread over awaits (each resumption a VM entry of its own), with and
+// without a timer of their own pending; and an action awaiting a promise that never settles.
+function work(n: number): number {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
+  return x;
+}
+export const spinAwait = action({
+  args: {},
+  handler: async () => {
+    for (;;) {
+      work(20000);
+      await null;
+    }
+  },
+});
+
+export const nullsAwait = action({
+  args: {},
+  handler: async () => {
+    for (;;) await null;
+  },
+});
+
+export const spinAwaitTimer = action({
+  args: {},
+  handler: async () => {
+    setTimeout(() => {}, 60000);
+    await new Promise((r) => setTimeout(r, 5));
+    for (;;) {
+      work(20000);
+      await Promise.resolve();
+    }
+  },
+});
+
+export const neverSettles = action({
+  args: {},
+  handler: async () => {
+    await new Promise(() => {});
+  },
+});
+
+// Many awaits that end: not a runaway.
+export const manyAwaits = action({
+  args: { n: v.number() },
+  handler: async (_ctx, { n }) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      s += i;
+      await null;
+    }
+    return s;
+  },
+});
+
 export const busy = action({
   args: { ms: v.number() },
   handler: async (_ctx, { ms }) => {

@@ -179,6 +179,18 @@ const Job = actor({
                 }
             },
         },
+        // the same while a timer of its own is pending (the turn waits for nothing: it loops)
+        burnAwaitTimer: {
+            handler: async () => {
+                setTimeout(() => {}, 60000);
+                await new Promise((r) => setTimeout(r, 5));
+                for (;;) {
+                    let x = 0;
+                    for (let i = 0; i < 20000; i++) x = (x * 31 + i) % 1000003;
+                    await Promise.resolve();
+                }
+            },
+        },
         read: { handler: ({ state }: any) => state },
     },
 });

@@ -100,3 +100,17 @@ export const manyAwaits = mutation({
     return x;
   },
 });
+// A handler that returns at once and leaves a loop over awaits running behind it: its answer
+// stands, the loop is stopped at the CPU limit.
+export const floating = query({
+  args: {},
+  handler: () => {
+    (async () => {
+      for (;;) {
+        work(20000);
+        await null;
+      }
+    })();
+    return "answered";
+  },
+});
