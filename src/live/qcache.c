@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "base/hmap.h"
 #include "base/mem.h"
 #include "live/live.h"
 #include "base/banned.h"
@@ -27,6 +28,7 @@ struct qcache_pool {
     size_t max_bytes, bytes;
     struct qentry *head, *tail;
     size_t caches;
+    uint64_t door[QCACHE_DOOR_SLOTS]; /* hashes of keys that missed once (0: none) */
 };
 
 struct qcache {
@@ -145,12 +147,28 @@ void qcache_free(struct qcache *c)
     vr_free(c);
 }
 
+/* A key's hash for the doorkeeper, with its cache's address: tenants share the pool. */
+static uint64_t door_hash(const struct qcache *c, const struct qcache_key *k)
+{
+    const char *parts[4] = { k->shape, k->path, k->args, k->identity };
+    uint64_t h = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ hmap_hash(parts[i], strlen(parts[i]))) * 0xff51afd7ed558ccdull;
+    return h ? h : 1;
+}
+
 int qcache_get(struct qcache *c, const struct qcache_key *k, struct slice *body, size_t *vpos)
 {
     struct live_query *q = live_query_find(c->reg, k->path, k->args, k->identity, k->shape);
     if (!q) {
         c->stats.misses++;
-        return 0;
+        uint64_t h = door_hash(c, k);
+        uint64_t *slot = &c->pool->door[h % QCACHE_DOOR_SLOTS];
+        if (*slot == h)
+            return 0; /* seen before: cache this run */
+        *slot = h;
+        c->stats.first_misses++;
+        return -1;
     }
     struct qentry *e = q->owner;
     if (c->pool->head != e) {

@@ -23,6 +23,8 @@ struct qcache;
 /* What an entry costs beyond its key, answer and ranges (the structs, the range nodes). */
 #define QCACHE_ENTRY_OVERHEAD 320u
 #define QCACHE_RANGE_OVERHEAD 96u
+/* The doorkeeper: the hashes of keys that missed once, one per slot (the pool's, 512 KiB). */
+#define QCACHE_DOOR_SLOTS 65536u
 
 /* What identifies an entry: every part is NUL-terminated text. */
 struct qcache_key {
@@ -34,6 +36,7 @@ struct qcache_key {
 
 struct qcache_stats {
     uint64_t hits, misses;
+    uint64_t first_misses;  /* misses of a key not seen lately: run, not cached */
     uint64_t inserts;
     uint64_t invalidations; /* entries dropped because a write touched their read set */
     uint64_t evictions;     /* entries dropped for room (LRU) */
@@ -55,9 +58,11 @@ void qcache_free(struct qcache *c);
 const struct qcache_stats *qcache_stats(const struct qcache *c);
 size_t qcache_max_bytes(const struct qcache *c); /* its pool's budget */
 
-/* The answer cached for k, or 0 (a miss; counted). On a hit *body is the answer without its
- * version digits (borrowed: valid until the next call into the cache) and *vpos where they go
- * (SIZE_MAX: the answer has none). */
+/* Looks k up. 1: a hit: *body is the answer without its version digits (borrowed: valid until
+ * the next call into the cache) and *vpos where they go (SIZE_MAX: the answer has none).
+ * 0: a miss of a key that missed lately too: cache its run (take a ticket). -1: a key's first
+ * miss (lately): the doorkeeper records it and its run is not cached, so that arguments seen
+ * once (an id in every call) cost no insert and evict nothing. */
 int qcache_get(struct qcache *c, const struct qcache_key *k, struct slice *body, size_t *vpos);
 
 /* Taken before a query's run starts (before it is handed to a reader): the run may be cached

@@ -455,16 +455,18 @@ static void cache_key_init(struct cache_key *ck, const struct call_req *cr,
                                  .identity = identity ? identity : "" };
 }
 
-/* Answers from the cache if it holds the call's answer (1), else 0. A hit's answer is the one a
- * run now would give: nothing its run read has been written since (a write in the open batch
- * would have dropped it too), and the version it names is the last committed one. */
+/* Answers from the cache if it holds the call's answer (1); else qcache_get's 0 (cache this
+ * run) or -1 (do not). A hit's answer is the one a run now would give: nothing its run read has
+ * been written since (a write in the open batch would have dropped it too), and the version it
+ * names is the last committed one. */
 static int answer_cached(struct http_api *api, struct conn *c, const struct qcache_key *k)
 {
     struct slice body;
     size_t vpos;
     struct shard *sh = api->shard;
-    if (!qcache_get(sh->qcache, k, &body, &vpos))
-        return 0;
+    int r = qcache_get(sh->qcache, k, &body, &vpos);
+    if (r != 1)
+        return r;
     sh->calls++;
     if (vpos == SIZE_MAX) {
         http_respond(c, 200, json_content_type, body.p, body.len, cors_headers);
@@ -684,9 +686,10 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     }
     if (fn->kind == JS_QUERY && api->shard->qcache) {
         cache_key_init(&ck, &cr, fn, args_value, identity);
-        if (answer_cached(api, c, &ck.k))
+        int r = answer_cached(api, c, &ck.k);
+        if (r == 1)
             goto out;
-        cache_on = 1;
+        cache_on = r == 0;
     }
     args = args_value ? json_dumps(args_value, JSON_COMPACT) : vr_strdup("{}");
     if (idempotency_key && fn->kind == JS_MUTATION) {
@@ -958,11 +961,13 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         const struct qcache_stats *qs = qcache_stats(sh->qcache);
         buf_appendf(&b,
                     "\"queryCacheHits\":%llu,\"queryCacheMisses\":%llu,"
+                    "\"queryCacheFirstMisses\":%llu,"
                     "\"queryCacheEntries\":%zu,\"queryCacheBytes\":%zu,"
                     "\"queryCacheInserts\":%llu,\"queryCacheInvalidations\":%llu,"
                     "\"queryCacheEvictions\":%llu,\"queryCacheRefused\":%llu,"
                     "\"queryCacheClears\":%llu,\"queryCacheMaxBytes\":%zu,",
-                    (unsigned long long)qs->hits, (unsigned long long)qs->misses, qs->entries,
+                    (unsigned long long)qs->hits, (unsigned long long)qs->misses,
+                    (unsigned long long)qs->first_misses, qs->entries,
                     qs->bytes, (unsigned long long)qs->inserts,
                     (unsigned long long)qs->invalidations, (unsigned long long)qs->evictions,
                     (unsigned long long)qs->refused, (unsigned long long)qs->clears,

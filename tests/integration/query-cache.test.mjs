@@ -1,11 +1,12 @@
 // The query result cache (`--query-cache-mb`, issue 14 http-query): a one-shot query called
 // again with the same arguments and identity is answered from the cache while nothing it read
 // was written. Every test runs against a server with query reader threads and one without
-// (`--query-threads 1` and `0`): a hit returns the same body (Vireo's shape with the current
+// (`--query-threads 1` and `0`). A key's first miss only records it (the doorkeeper), its second
+// miss is cached, so "warm" calls a query twice before a hit is expected. A hit returns the same body (Vireo's shape with the current
 // version, Convex's shape with its log lines); a write into the query's index range drops the
 // answer and one into another range does not (metrics); identities never share; a deploy and an
 // environment change drop everything; a throwing or paginated query is not cached; Date.now()
-// is cached as Convex caches it; the byte budget evicts (LRU) and refuses what is too large;
+// is cached as Convex caches it; arguments seen once are never cached (the doorkeeper); the byte budget evicts (LRU) and refuses what is too large;
 // `--query-cache-mb 0` turns it off; read-your-writes under concurrent hits and misses.
 // Fixture: apps/query-cache.
 import { test, before, after, describe } from "node:test";
@@ -21,6 +22,12 @@ async function stop(s) {
     if (!s) return;
     const r = await s.stop();
     assert.equal(r.code, 0, s.stderr);
+}
+
+/* Two calls: the first records the key, the second's answer is cached (the doorkeeper). */
+async function warm(call) {
+    await call();
+    return call();
 }
 
 /* The cache's counters moved by fn(). */
@@ -41,9 +48,9 @@ for (const threads of ["1", "0"]) {
         });
         after(() => stop(srv));
 
-        test("a second call is a hit with the same body; the version is the current one", async () => {
+        test("a repeated call is a hit with the same body; the version is the current one", async () => {
             await srv.value("mutation", "qc:add", { channel: "same", n: 1 });
-            const first = await srv.query("qc:byChannel", { channel: "same" });
+            const first = await warm(() => srv.query("qc:byChannel", { channel: "same" }));
             assert.equal(first.status, 200, first.text);
             const { out: second, hits, misses } = await delta(srv, () => srv.query("qc:byChannel", { channel: "same" }));
             assert.equal(second.text, first.text);
@@ -55,7 +62,7 @@ for (const threads of ["1", "0"]) {
             assert.deepEqual(third.json.value, [1]);
             assert.ok(third.json.version >= other.json.version, `${third.text} after ${other.text}`);
             // Convex's shape is cached apart from Vireo's, with its log lines
-            const c1 = await srv.post("/api/query", { path: "qc:logs", args: [{}], format: "convex_encoded_json" });
+            const c1 = await warm(() => srv.post("/api/query", { path: "qc:logs", args: [{}], format: "convex_encoded_json" }));
             const { out: c2, hits: h2 } = await delta(srv, () =>
                 srv.post("/api/query", { path: "qc:logs", args: [{}], format: "convex_encoded_json" }));
             assert.equal(c2.text, c1.text);
@@ -66,21 +73,35 @@ for (const threads of ["1", "0"]) {
             assert.equal(v.json.value, 1);
         });
 
+        test("arguments seen once are run, not cached: a key is cached from its second miss", async () => {
+            const d = await delta(srv, async () => {
+                for (let i = 0; i < 20; i++) assert.equal(await srv.value("query", "qc:withArgs", { a: 100 + i, b: 1 }), 1000 + 10 * i + 1);
+            });
+            assert.equal(d.misses, 20);
+            const m = await metrics(srv);
+            const e0 = m.queryCacheEntries;
+            assert.equal(await srv.value("query", "qc:withArgs", { a: 100, b: 1 }), 1001); // cached now
+            const { hits } = await delta(srv, () => srv.value("query", "qc:withArgs", { a: 100, b: 1 }));
+            assert.equal(hits, 1);
+            assert.equal((await metrics(srv)).queryCacheEntries, e0 + 1);
+        });
+
         test("arguments that differ only in key order share an entry", async () => {
-            assert.equal(await srv.value("query", "qc:withArgs", { a: 1, b: 2 }), 12);
+            assert.equal(await warm(() => srv.value("query", "qc:withArgs", { a: 1, b: 2 })), 12);
             const { out, hits } = await delta(srv, () => srv.value("query", "qc:withArgs", { b: 2, a: 1 }));
             assert.equal(out, 12);
             assert.equal(hits, 1);
-            const { out: o2, misses } = await delta(srv, () => srv.value("query", "qc:withArgs", { a: 2, b: 1 }));
+            const { out: o2, misses, m } = await delta(srv, () => srv.value("query", "qc:withArgs", { a: 2, b: 1 }));
             assert.equal(o2, 21);
             assert.equal(misses, 1);
+            assert.ok(m.queryCacheFirstMisses > 0);
         });
 
         test("precision: a write into the query's range drops its answer, one into another range does not", async () => {
             await srv.value("mutation", "qc:add", { channel: "p1", n: 1 });
             await srv.value("mutation", "qc:add", { channel: "p2", n: 1 });
-            assert.deepEqual(await srv.value("query", "qc:byChannel", { channel: "p1" }), [1]);
-            assert.equal(await srv.value("query", "qc:latest", { channel: "p1" }), 1);
+            assert.deepEqual(await warm(() => srv.value("query", "qc:byChannel", { channel: "p1" })), [1]);
+            assert.equal(await warm(() => srv.value("query", "qc:latest", { channel: "p1" })), 1);
             // another channel: another index range
             for (let i = 2; i < 6; i++) await srv.value("mutation", "qc:add", { channel: "p2", n: i });
             let d = await delta(srv, async () => [
@@ -104,7 +125,7 @@ for (const threads of ["1", "0"]) {
         test("a point read: a patch of its document drops it, a patch of another does not", async () => {
             const a = await srv.value("mutation", "qc:add", { channel: "doc", n: 1 });
             const b = await srv.value("mutation", "qc:add", { channel: "doc", n: 2 });
-            assert.equal(await srv.value("query", "qc:getDoc", { id: a }), 1);
+            assert.equal(await warm(() => srv.value("query", "qc:getDoc", { id: a })), 1);
             await srv.value("mutation", "qc:setN", { id: b, n: 20 });
             let d = await delta(srv, () => srv.value("query", "qc:getDoc", { id: a }));
             assert.equal(d.out, 1);
@@ -126,7 +147,7 @@ for (const threads of ["1", "0"]) {
             const now = Math.floor(Date.now() / 1000);
             const tok = (sub) => signHs256(SECRET, { iss: "https://qc.example", sub, exp: now + 600 });
             const as = (sub) => srv.query("qc:whoami", {}, { headers: { Authorization: `Bearer ${tok(sub)}` } });
-            for (let round = 0; round < 3; round++) {
+            for (let round = 0; round < 4; round++) {
                 for (const u of ["alice", "bob", "carol"]) {
                     const r = await as(u);
                     assert.equal(r.json.value, u, r.text);
@@ -134,7 +155,7 @@ for (const threads of ["1", "0"]) {
                 assert.equal(await srv.value("query", "qc:whoami", {}), null);
             }
             const m = await metrics(srv);
-            assert.ok(m.queryCacheHits >= 8, JSON.stringify(m)); // rounds 2 and 3 hit
+            assert.ok(m.queryCacheHits >= 8, JSON.stringify(m)); // rounds 3 and 4 hit
             // Convex's shape with a token
             const r = await srv.post("/api/query", { path: "qc:whoami", args: [{}], format: "convex_encoded_json" },
                 { headers: { Authorization: `Bearer ${tok("dave")}` } });
@@ -157,7 +178,7 @@ for (const threads of ["1", "0"]) {
             assert.equal(p.hits, 0);
             assert.equal(p.misses, 2);
             // Date.now() and Math.random() of the cached run (docs/functions.md, as Convex)
-            const c1 = await srv.value("query", "qc:clock", {});
+            const c1 = await warm(() => srv.value("query", "qc:clock", {}));
             const c2 = await srv.value("query", "qc:clock", {});
             assert.deepEqual(c2, c1);
         });
@@ -204,7 +225,7 @@ for (const threads of ["1", "0"]) {
         });
 
         test("an internal query through the admin API is cached apart from nothing public", async () => {
-            const a = await srv.admin("qc:secret", {});
+            const a = await warm(() => srv.admin("qc:secret", {}));
             const { out: b, hits } = await delta(srv, () => srv.admin("qc:secret", {}));
             assert.equal(b.text, a.text);
             assert.equal(hits, 1);
@@ -223,7 +244,7 @@ describe("the budget", () => {
 
     test("entries past the budget evict the least recently used; one over an eighth is refused", async () => {
         // ~100 KiB answers: about 10 fit in 1 MiB
-        for (let i = 0; i < 30; i++) await srv.value("query", "qc:big", { kb: 100, salt: i });
+        for (let i = 0; i < 30; i++) await warm(() => srv.value("query", "qc:big", { kb: 100, salt: i }));
         let m = await metrics(srv);
         assert.equal(m.queryCacheMaxBytes, 1 << 20);
         assert.ok(m.queryCacheBytes <= 1 << 20, JSON.stringify(m));
@@ -234,9 +255,9 @@ describe("the budget", () => {
         assert.equal(d.hits, 1);
         d = await delta(srv, () => srv.value("query", "qc:big", { kb: 100, salt: 0 }));
         assert.equal(d.misses, 1);
-        // 200 KiB > 1 MiB / 8: answered, never cached
+        // 200 KiB > 1 MiB / 8: answered, never cached (the first call only records the key)
         const before = (await metrics(srv)).queryCacheRefused;
-        for (let i = 0; i < 2; i++) await srv.value("query", "qc:big", { kb: 200, salt: 1 });
+        for (let i = 0; i < 3; i++) await srv.value("query", "qc:big", { kb: 200, salt: 1 });
         m = await metrics(srv);
         assert.equal(m.queryCacheRefused - before, 2);
     });

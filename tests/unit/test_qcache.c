@@ -4,20 +4,7 @@
 #include "test.h"
 
 #include "live/qcache.h"
-
-static void add_range(struct read_set *rs, uint32_t index_id, const char *lo, const char *hi)
-{
-    if (rs->len == rs->cap) {
-        rs->cap = rs->cap ? rs->cap * 2 : 4;
-        rs->ranges = realloc(rs->ranges, rs->cap * sizeof *rs->ranges);
-    }
-    struct key_range *r = &rs->ranges[rs->len++];
-    r->index_id = index_id;
-    buf_init(&r->lo, BUF_NOLIMIT);
-    buf_init(&r->hi, BUF_NOLIMIT);
-    buf_append_str(&r->lo, lo);
-    buf_append_str(&r->hi, hi);
-}
+#include "read_sets.h"
 
 static void one_write(struct write_set *ws, struct index_write *w, uint32_t index_id,
                       const char *key)
@@ -44,7 +31,7 @@ static int get(struct qcache *c, const struct qcache_key *k, const char *want)
 {
     struct slice body;
     size_t vpos;
-    if (!qcache_get(c, k, &body, &vpos))
+    if (qcache_get(c, k, &body, &vpos) != 1)
         return 0;
     return body.len == strlen(want) && !memcmp(body.p, want, body.len);
 }
@@ -76,11 +63,33 @@ TEST(qcache_hit_miss_and_keys)
     const struct qcache_stats *st = qcache_stats(c);
     CHECK_EQ_INT(st->hits, 1);
     CHECK_EQ_INT(st->misses, 4);
+    CHECK_EQ_INT(st->first_misses, 4);
     CHECK_EQ_INT(st->entries, 1);
     qcache_free(c);
     CHECK_EQ_INT(qcache_pool_bytes(p), 0);
     qcache_pool_free(p);
     read_set_release(&rs);
+}
+
+TEST(qcache_doorkeeper_admits_a_key_on_its_second_miss)
+{
+    struct qcache_pool *p = qcache_pool_new(1 << 20);
+    struct qcache *c = qcache_new(p), *other = qcache_new(p);
+    struct qcache_key k = key("{\"id\":1}", ""), k2 = key("{\"id\":2}", "");
+    struct slice s;
+    size_t vpos;
+    CHECK_EQ_INT(qcache_get(c, &k, &s, &vpos), -1);     /* first seen: not cached */
+    CHECK_EQ_INT(qcache_get(c, &k2, &s, &vpos), -1);
+    CHECK_EQ_INT(qcache_get(other, &k, &s, &vpos), -1); /* another tenant's key */
+    CHECK_EQ_INT(qcache_get(c, &k, &s, &vpos), 0);      /* seen before: cache this run */
+    struct read_set none = { 0 };
+    CHECK(qcache_put(c, qcache_ticket(c), &k, &none, "A", 1, SIZE_MAX));
+    CHECK_EQ_INT(qcache_get(c, &k, &s, &vpos), 1);
+    CHECK_EQ_INT(qcache_stats(c)->first_misses, 2);
+    CHECK_EQ_INT(qcache_stats(c)->misses, 3);
+    qcache_free(c);
+    qcache_free(other);
+    qcache_pool_free(p);
 }
 
 TEST(qcache_drops_exactly_what_a_write_touches)
@@ -167,11 +176,11 @@ TEST(qcache_budget_is_shared_and_lru)
     CHECK_EQ_INT(qcache_pool_bytes(p), 8 * entry);
     struct slice s;
     size_t vpos;
-    CHECK(qcache_get(c1, &k[0], &s, &vpos)); /* k0 is now the most recent: k1 goes first */
+    CHECK_EQ_INT(qcache_get(c1, &k[0], &s, &vpos), 1); /* the most recent now: k1 goes first */
     CHECK(qcache_put(c1, qcache_ticket(c1), &k[8], &none, body, sizeof body, SIZE_MAX));
-    CHECK(!qcache_get(c2, &k[1], &s, &vpos));
-    CHECK(qcache_get(c1, &k[0], &s, &vpos));
-    CHECK(qcache_get(c2, &k[3], &s, &vpos));
+    CHECK(qcache_get(c2, &k[1], &s, &vpos) != 1);
+    CHECK_EQ_INT(qcache_get(c1, &k[0], &s, &vpos), 1);
+    CHECK_EQ_INT(qcache_get(c2, &k[3], &s, &vpos), 1);
     CHECK_EQ_INT(qcache_stats(c2)->evictions, 1);
     CHECK(qcache_pool_bytes(p) <= qcache_pool_max_bytes(p));
     /* over an eighth of the budget: refused */
