@@ -68,6 +68,13 @@ for (const threads of ["1", "0"]) {
             assert.equal(c2.text, c1.text);
             assert.deepEqual(c2.json.logLines, ["[LOG] 'from the run'"]);
             assert.equal(h2, 1);
+            // Convex's /api/run/<path> of a query: cached too (its own shape and format)
+            const run = () => srv.post("/api/run/qc/byChannel", { args: { channel: "same" }, format: "json" });
+            const r1 = await warm(run);
+            const { out: r2, hits: h3 } = await delta(srv, run);
+            assert.equal(r2.text, r1.text);
+            assert.deepEqual(r2.json.value, [1]);
+            assert.equal(h3, 1);
             const v = await srv.query("qc:logs", {});
             assert.equal(v.json.status, "success");
             assert.equal(v.json.value, 1);
@@ -261,6 +268,37 @@ describe("the budget", () => {
         m = await metrics(srv);
         assert.equal(m.queryCacheRefused - before, 2);
     });
+});
+
+test("tenants: each has its own entries, a write in one drops only its own, one budget", async () => {
+    const srv = await startServer(tempDir("query-cache"), { cmd: "serve", args: ["--tenants", "--action-threads", "1"] });
+    try {
+        const q = (t, fn, args) => srv.post(`/t/${t}/api/query`, { path: fn, args });
+        const value = async (t, kind, fn, args) => {
+            const r = await srv.post(`/t/${t}/api/${kind}`, { path: fn, args });
+            assert.equal(r.status, 200, r.text);
+            return r.json.value;
+        };
+        await value("ta", "mutation", "qc:add", { channel: "x", n: 1 });
+        await value("tb", "mutation", "qc:add", { channel: "x", n: 2 });
+        for (let i = 0; i < 3; i++) {
+            assert.deepEqual((await q("ta", "qc:byChannel", { channel: "x" })).json.value, [1]);
+            assert.deepEqual((await q("tb", "qc:byChannel", { channel: "x" })).json.value, [2]);
+        }
+        const ma = (await srv.get("/t/ta/api/metrics")).json, mb = (await srv.get("/t/tb/api/metrics")).json;
+        assert.equal(ma.queryCacheHits, 1, JSON.stringify(ma));
+        assert.equal(mb.queryCacheHits, 1, JSON.stringify(mb));
+        assert.equal(ma.queryCacheMaxBytes, 64 << 20);
+        // a write in ta: ta's answer goes, tb's stays
+        await value("ta", "mutation", "qc:add", { channel: "x", n: 3 });
+        assert.deepEqual((await q("ta", "qc:byChannel", { channel: "x" })).json.value, [1, 3]);
+        assert.deepEqual((await q("tb", "qc:byChannel", { channel: "x" })).json.value, [2]);
+        const mb2 = (await srv.get("/t/tb/api/metrics")).json;
+        assert.equal(mb2.queryCacheHits, 2, JSON.stringify(mb2));
+        assert.equal(mb2.queryCacheInvalidations, 0);
+    } finally {
+        await stop(srv);
+    }
 });
 
 test("--query-cache-mb 0 turns the cache off", async () => {

@@ -7,7 +7,6 @@
 #include "live/live.h"
 #include "read_sets.h"
 
-
 static void free_reads(struct read_set *rs)
 {
     for (size_t i = 0; i < rs->len; i++) {
