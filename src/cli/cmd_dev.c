@@ -93,6 +93,9 @@ static const char dev_usage[] =
     "                     thread; the environment's VIREO_QUERY_THREADS changes the default)\n"
     "  --max-queued-queries N  queries queued or running on those threads before\n"
     "                     ServerOverloaded (default 1000)\n"
+    "  --query-cache-mb N MiB of cached query answers (POST /api/query), every tenant's\n"
+    "                     together; an answer is dropped when a write touches what it read\n"
+    "                     (default 64; 0: no cache)\n"
     "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
     "  --send-threads N   threads that write one commit's transitions when they go to 256\n"
     "                     or more WebSockets, the loop's own included (0 to 16; default 2\n"
@@ -156,6 +159,7 @@ struct dev {
     struct loop *loop;
     struct server *server;
     struct send_pool *send_pool; /* --send-threads past 1; NULL: the loop writes alone */
+    struct qcache_pool *query_cache; /* --query-cache-mb; NULL: 0, no cache */
     struct tenant_options topts;
     struct tenant *t; /* the single shard and what serves it; NULL with --tenants */
     struct tenants *ts; /* --tenants: the registry; NULL without */
@@ -374,7 +378,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
-    unsigned long query_threads = 1, max_queued_queries = 1000;
+    unsigned long query_threads = 1, max_queued_queries = 1000, query_cache_mb = 64;
     unsigned long send_threads = ULONG_MAX; /* unset: send_threads_default() */
     const char *qt_env = getenv("VIREO_QUERY_THREADS"); /* tests: the suite in either mode */
     if (qt_env && *qt_env && strspn(qt_env, "0123456789") == strlen(qt_env) && strlen(qt_env) < 4)
@@ -419,6 +423,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--query-threads", &query_threads, 0, 64, "a number" },
         { "--send-threads", &send_threads, 0, SEND_POOL_MAX_THREADS, "a number" },
         { "--max-queued-queries", &max_queued_queries, 1, 1000000, "a number" },
+        { "--query-cache-mb", &query_cache_mb, 0, 1ul << 20, "a number of MiB" },
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
@@ -684,6 +689,8 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
     }
     to->sync.send_pool = d.send_pool;
+    d.query_cache = qcache_pool_new((size_t)query_cache_mb << 20);
+    to->query_cache = d.query_cache;
 
     d.loop = loop_new();
     if (tenants_mode) {
@@ -787,6 +794,7 @@ out:
         tenant_close_end(d.t);
     tenants_free(d.ts);
     send_pool_free(d.send_pool); /* joins its threads; no batch is open past the loop */
+    qcache_pool_free(d.query_cache); /* every tenant's cache is freed */
     json_decref(d.env_file);
     if (d.inotify_fd >= 0)
         close(d.inotify_fd);

@@ -322,6 +322,8 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     struct store_cursor *c = NULL;
     int rc;
     if (argc > 4) {
+        if (rt->res)
+            rt->res->paginated = 1;
         struct buf cb = BUF_INIT(BUF_NOLIMIT), eb = BUF_INIT(BUF_NOLIMIT);
         const char *cur = NULL, *end = NULL;
         rc = cursor_arg(ctx, argc, argv, 4, &cb, &cur, "paginate() cursor", exc) < 0 ||

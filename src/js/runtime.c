@@ -334,6 +334,7 @@ void js_result_reset(struct js_result *res)
     res->txn = NULL;
     res->status = JS_ERR_INTERNAL;
     res->version = 0;
+    res->paginated = 0;
 }
 
 void js_result_release(struct js_result *r)

@@ -122,6 +122,7 @@ struct js_result {
                                 empty when it recorded none (Convex's null). At most
                                 JS_JOURNAL_MAX bytes */
     uint64_t version;        /* the store version the call read at or committed */
+    int paginated;           /* it called paginate(): its answer holds cursors (not cached) */
     struct store_txn *txn;   /* queries and mutations: the finished transaction (committed, or
                                 aborted on any error), so callers can take its read and write
                                 sets; NULL for actions; freed by js_result_release */

@@ -159,6 +159,16 @@ struct live_query *live_query_acquire_journal(struct live *l, const char *path,
     return q;
 }
 
+struct live_query *live_query_find(struct live *l, const char *path, const char *args_canon,
+                                   const char *identity, const char *journal)
+{
+    struct buf key = BUF_INIT(BUF_NOLIMIT);
+    make_key(&key, path, args_canon, identity, journal, journal ? strlen(journal) : 0);
+    struct live_query *q = hmap_get(&l->queries, key.data, key.len);
+    buf_release(&key);
+    return q;
+}
+
 void live_query_set_journal(struct live *l, struct live_query *q, const char *journal, size_t len)
 {
     assert(q->journal); /* a journaled query */

@@ -67,6 +67,9 @@ size_t live_range_count(const struct live *l);
 struct live_query *live_query_acquire(struct live *l, const char *path, const char *args_canon,
                                       const char *identity, int *created);
 void live_query_release(struct live *l, struct live_query *q);
+/* The live query of (path, args, identity[, journal]) if there is one (no reference taken). */
+struct live_query *live_query_find(struct live *l, const char *path, const char *args_canon,
+                                   const char *identity, const char *journal);
 
 /* live_query_acquire for a journaled query: the journal is part of what identifies it (NULL: not
  * journaled, as live_query_acquire; "": a journaled query with no journal yet). */

@@ -340,9 +340,19 @@ static const char *kind_title(enum js_fn_kind k)
     return k == JS_QUERY ? "Query" : k == JS_MUTATION ? "Mutation" : "Action";
 }
 
-/* The answer to a finished call, in the request's shape; returns its HTTP status. */
-static int call_body(struct buf *b, const struct call_req *cr, int ok, const struct js_result *res)
+/* Where a success answer's version digits are (the query cache stores the answer without
+ * them and writes the current version into each hit); pos SIZE_MAX: it has none. */
+struct version_at {
+    size_t pos, len;
+};
+
+/* The answer to a finished call, in the request's shape; returns its HTTP status. vat (may be
+ * NULL) gets where its version digits are. */
+static int call_body(struct buf *b, const struct call_req *cr, int ok, const struct js_result *res,
+                     struct version_at *vat)
 {
+    if (vat)
+        vat->pos = SIZE_MAX;
     if (cr->convex) {
         if (!ok && res->status == JS_ERR_INTERNAL) {
             /* the server's failure, not the function's: refused as Convex refuses requests */
@@ -365,7 +375,11 @@ static int call_body(struct buf *b, const struct call_req *cr, int ok, const str
     }
     buf_append_str(b, "{\"status\":\"success\",\"value\":");
     buf_append(b, res->value.data, res->value.len);
-    buf_appendf(b, ",\"version\":%llu", (unsigned long long)res->version);
+    buf_append_str(b, ",\"version\":");
+    size_t vpos = b->len;
+    buf_appendf(b, "%llu", (unsigned long long)res->version);
+    if (vat)
+        *vat = (struct version_at){ vpos, b->len - vpos };
     if (res->log_count) {
         buf_append_str(b, ",\"logLines\":");
         js_result_log_json(res, b);
@@ -385,7 +399,7 @@ static void action_done(void *arg, const struct js_result *res)
     struct http_action *ha = arg;
     if (!conn_is_closed(ha->c)) {
         struct buf b = BUF_INIT(BUF_NOLIMIT);
-        int status = call_body(&b, &ha->cr, res->status == JS_OK, res);
+        int status = call_body(&b, &ha->cr, res->status == JS_OK, res, NULL);
         /* the action's own writes committed before their calls returned: answer at once */
         respond_json(ha->c, status, &b);
         buf_release(&b);
@@ -415,13 +429,97 @@ static void respond_busy(struct conn *c, const struct call_req *cr, int r, const
     buf_release(&b);
 }
 
+/* --- the query result cache (live/qcache.h) --- */
+
+/* A call's key in the cache: the answer's shape, the function, its canonical arguments (sorted
+ * keys: arguments that differ only in key order share an entry, as live queries do) and the
+ * caller's identity. */
+struct cache_key {
+    char shape[16];
+    char *args; /* jansson's allocation (free()); NULL: "{}" */
+    struct qcache_key k;
+};
+
+static void cache_key_init(struct cache_key *ck, const struct call_req *cr,
+                           const struct js_function *fn, const json_t *args_value,
+                           const char *identity)
+{
+    if (cr->convex)
+        snprintf(ck->shape, sizeof ck->shape, "c%d", (int)cr->format);
+    else
+        snprintf(ck->shape, sizeof ck->shape, "v");
+    ck->args = args_value ? json_dumps(args_value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    ck->k = (struct qcache_key){ .shape = ck->shape,
+                                 .path = fn->path,
+                                 .args = ck->args ? ck->args : "{}",
+                                 .identity = identity ? identity : "" };
+}
+
+/* Answers from the cache if it holds the call's answer (1); else qcache_get's 0 (cache this
+ * run) or -1 (do not). A hit's answer is the one a run now would give: nothing its run read has
+ * been written since (a write in the open batch would have dropped it too), and the version it
+ * names is the last committed one. */
+static int answer_cached(struct http_api *api, struct conn *c, const struct qcache_key *k)
+{
+    struct slice body;
+    size_t vpos;
+    struct shard *sh = api->shard;
+    int r = qcache_get(sh->qcache, k, &body, &vpos);
+    if (r != 1)
+        return r;
+    sh->calls++;
+    if (vpos == SIZE_MAX) {
+        http_respond(c, 200, json_content_type, body.p, body.len, cors_headers);
+        return 1;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append(&b, body.p, vpos);
+    buf_appendf(&b, "%llu", (unsigned long long)store_committed_version(sh->store));
+    buf_append(&b, body.p + vpos, body.len - vpos);
+    respond_json(c, 200, &b);
+    buf_release(&b);
+    return 1;
+}
+
+/* Caches a successful answer whose run's ticket was taken before it began. */
+static void cache_answer(struct shard *sh, uint64_t ticket, const struct qcache_key *k,
+                         const struct read_set *reads, const struct buf *body,
+                         const struct version_at *vat)
+{
+    if (vat->pos == SIZE_MAX) {
+        qcache_put(sh->qcache, ticket, k, reads, body->data, body->len, SIZE_MAX);
+        return;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT); /* the answer without its version digits */
+    buf_append(&b, body->data, vat->pos);
+    buf_append(&b, body->data + vat->pos + vat->len, body->len - vat->pos - vat->len);
+    qcache_put(sh->qcache, ticket, k, reads, b.data, b.len, vat->pos);
+    buf_release(&b);
+}
+
+/* Whether a finished run's answer may be cached: it succeeded, read through a transaction, and
+ * holds no pagination cursors. */
+static int cacheable(const struct js_result *res)
+{
+    return res->status == JS_OK && res->txn && !res->paginated;
+}
+
 /* A query running on a reader thread (proto/readers.h) holds its connection until answered;
  * the reader writes the answer's bytes (query_format: call_body and not_found_body touch only
- * their arguments), the loop thread sends them. */
+ * their arguments), the loop thread sends them. With the cache, query_format also copies the
+ * run's read set into `reads` (the fields below `cache` are written by the reader and read by
+ * query_done only: the pool's mutex orders the two). */
 struct http_query {
     struct conn *c;
     struct shard *shard;
     struct call_req cr;
+    int cache;             /* cache the answer (ticket, key taken at submit) */
+    uint64_t ticket;
+    struct cache_key ck;   /* ck.k.path points at path, ck.k.identity at identity */
+    char *identity;
+    int cached_run;        /* written on the reader: a cacheable run, reads and vat set */
+    struct read_set reads;
+    struct version_at vat;
     char path[]; /* the function's path, for a FunctionNotFound answer */
 };
 
@@ -430,7 +528,19 @@ static int query_format(void *arg, int found, const struct js_result *res, struc
     struct http_query *hq = arg;
     if (!found) /* a deploy removed it after the loop thread found it */
         return not_found_body(b, &hq->cr, hq->path);
-    return call_body(b, &hq->cr, res->status == JS_OK, res);
+    if (hq->cache && cacheable(res)) {
+        read_set_copy(&hq->reads, store_txn_read_set(res->txn));
+        hq->cached_run = 1;
+    }
+    return call_body(b, &hq->cr, res->status == JS_OK, res, &hq->vat);
+}
+
+static void http_query_free(struct http_query *hq)
+{
+    read_set_release(&hq->reads);
+    free(hq->ck.args);
+    vr_free(hq->identity);
+    vr_free(hq);
 }
 
 static void query_done(void *arg, int status, struct buf *body, int ok)
@@ -442,27 +552,41 @@ static void query_done(void *arg, int status, struct buf *body, int ok)
     /* it read committed data only: its answer never waits for a batch */
     if (!conn_is_closed(hq->c))
         respond_json(hq->c, status, body);
+    if (ok && hq->cached_run && hq->shard->qcache)
+        cache_answer(hq->shard, hq->ticket, &hq->ck.k, &hq->reads, body, &hq->vat);
     conn_unref(hq->c);
-    vr_free(hq);
+    http_query_free(hq);
 }
 
-/* Hands a query to the readers; takes *args and *root on success (set to NULL). */
+/* Hands a query to the readers; takes *args and *root on success (set to NULL), and ck's
+ * arguments (ck NULL: not cached). */
 static void submit_query(struct http_api *api, struct conn *c, const struct call_req *cr,
                          const struct js_function *fn, char **args, json_t **root,
-                         const json_t *args_value, const char *identity)
+                         const json_t *args_value, const char *identity, struct cache_key *ck)
 {
     size_t plen = strlen(fn->path) + 1;
-    struct http_query *hq = vr_malloc(sizeof *hq + plen);
+    struct http_query *hq = vr_calloc(1, sizeof *hq + plen);
     hq->c = c;
     hq->shard = api->shard;
     hq->cr = *cr;
     memcpy(hq->path, fn->path, plen);
+    if (ck) {
+        hq->cache = 1;
+        hq->ticket = qcache_ticket(api->shard->qcache);
+        hq->ck = *ck;
+        ck->args = NULL;
+        hq->identity = vr_strdup(ck->k.identity);
+        hq->ck.k.path = hq->path;
+        hq->ck.k.shape = hq->ck.shape;
+        hq->ck.k.args = hq->ck.args ? hq->ck.args : "{}";
+        hq->ck.k.identity = hq->identity;
+    }
     conn_ref(c);
     int r = reader_pool_submit(api->shard->readers, fn->path, *args, *root, args_value, identity,
                                query_format, query_done, hq);
     if (r < 0) {
         conn_unref(c);
-        vr_free(hq);
+        http_query_free(hq);
         respond_busy(c, cr, r, "too many queries are queued or running; retry later");
         return;
     }
@@ -509,6 +633,8 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     struct js_result res;
     js_result_init(&res);
     struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
+    struct cache_key ck = { .args = NULL };
+    int cache_on = 0; /* a query whose answer may be cached under ck */
     if (parse_call(c, req, url_fn, &cr, &root, &path, &args, &args_value) < 0)
         goto out;
     json_t *idem = json_object_get(root, "idempotencyKey");
@@ -558,6 +684,13 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         if (r < 0)
             goto out;
     }
+    if (fn->kind == JS_QUERY && api->shard->qcache) {
+        cache_key_init(&ck, &cr, fn, args_value, identity);
+        int r = answer_cached(api, c, &ck.k);
+        if (r == 1)
+            goto out;
+        cache_on = r == 0;
+    }
     args = args_value ? json_dumps(args_value, JSON_COMPACT) : vr_strdup("{}");
     if (idempotency_key && fn->kind == JS_MUTATION) {
         /* HTTP keys have one scope, "http", apart from every sync session's; a key is bound
@@ -581,8 +714,12 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     }
     struct js_call_opts opts = { .idempotency_key = idempotency_key, .args_value = args_value,
                                  .identity = identity };
+    if (cache_on && api->shard->readers) {
+        submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity, &ck);
+        goto out;
+    }
     if (fn->kind == JS_QUERY && api->shard->readers) {
-        submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity);
+        submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity, NULL);
         goto out;
     }
     if (fn->kind == JS_ACTION && api->shard->actions) {
@@ -590,11 +727,16 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         goto out;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
+    uint64_t ticket = cache_on ? qcache_ticket(api->shard->qcache) : 0;
     int ok = shard_call(api->shard, fn, args, strlen(args), &opts, &res) == 0;
-    int status = call_body(&b, &cr, ok, &res);
+    struct version_at vat;
+    int status = call_body(&b, &cr, ok, &res, &vat);
+    if (cache_on && cacheable(&res))
+        cache_answer(api->shard, ticket, &ck.k, store_txn_read_set(res.txn), &b, &vat);
     http_api_respond_call(api, c, status, cr.convex, &b);
     buf_release(&b);
 out:
+    free(ck.args);
     js_result_release(&res);
     buf_release(&idem_key);
     free(args);
@@ -815,6 +957,22 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         buf_appendf(&b, "\"readerQueries\":%llu,\"readerQueriesPending\":%u,",
                     (unsigned long long)reader_pool_done(sh->readers),
                     reader_pool_pending(sh->readers));
+    if (sh->qcache) {
+        const struct qcache_stats *qs = qcache_stats(sh->qcache);
+        buf_appendf(&b,
+                    "\"queryCacheHits\":%llu,\"queryCacheMisses\":%llu,"
+                    "\"queryCacheFirstMisses\":%llu,"
+                    "\"queryCacheEntries\":%zu,\"queryCacheBytes\":%zu,"
+                    "\"queryCacheInserts\":%llu,\"queryCacheInvalidations\":%llu,"
+                    "\"queryCacheEvictions\":%llu,\"queryCacheRefused\":%llu,"
+                    "\"queryCacheClears\":%llu,\"queryCacheMaxBytes\":%zu,",
+                    (unsigned long long)qs->hits, (unsigned long long)qs->misses,
+                    (unsigned long long)qs->first_misses, qs->entries,
+                    qs->bytes, (unsigned long long)qs->inserts,
+                    (unsigned long long)qs->invalidations, (unsigned long long)qs->evictions,
+                    (unsigned long long)qs->refused, (unsigned long long)qs->clears,
+                    qcache_max_bytes(sh->qcache));
+    }
     if (sh->sched)
         buf_appendf(&b, "\"scheduledPending\":%llu,\"scheduledStarted\":%llu,",
                     (unsigned long long)*sched_pending(sh->sched),

@@ -22,9 +22,11 @@ struct reader_pool_options {
 };
 
 /* Runs on a reader thread once the query has run (found = 0: the reader's version has no
- * function by that path; res is then unset): writes the answer's body and HTTP status. It must
- * touch nothing but its arguments and `arg`'s immutable fields. Also called on the loop thread
- * for a query refused at shutdown (res: ServerShuttingDown, JS_ERR_INTERNAL). */
+ * function by that path; res is then unset; res->txn is the reader's finished transaction, for
+ * its read set): writes the answer's body and HTTP status. It must touch nothing but its
+ * arguments, `arg`'s immutable fields and fields of `arg` that only `done` reads (the pool's
+ * mutex orders the two). Also called on the loop thread for a query refused at shutdown (res:
+ * ServerShuttingDown, JS_ERR_INTERNAL). */
 typedef int (*reader_format_fn)(void *arg, int found, const struct js_result *res,
                                 struct buf *body);
 /* On the loop thread: the answer is ready (body is the callee's to take or leave; it is

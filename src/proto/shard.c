@@ -20,6 +20,11 @@ static int commit_batch(struct shard *s, struct buf *err);
 void shard_committed(struct shard *s, const struct store_txn *txn)
 {
     live_apply_writes(s->live, store_txn_write_set(txn));
+    if (s->qcache) {
+        qcache_apply_writes(s->qcache, store_txn_write_set(txn));
+        if (!s->batch_open) /* committed on its own */
+            qcache_writes_committed(s->qcache);
+    }
     if (s->sched)
         sched_writes(s->sched, store_txn_write_set(txn));
 }
@@ -75,6 +80,7 @@ void shard_free(struct shard *s)
     vr_free(s->auth_config);
     json_decref(s->env_file);
     live_free(s->live);
+    qcache_free(s->qcache);
     store_close(s->store);
     vr_free(s);
 }
@@ -184,6 +190,11 @@ int shard_install(struct shard *s, struct shard_version *v, const char *bundle, 
         action_pool_load(s->actions, bundle, len, name, v->env_text);
     reader_pool_load(s->readers, bundle, len, name, v->env_text);
     live_mark_all_dirty(s->live); /* the functions changed: every live result may have */
+    if (s->qcache) { /* and every cached answer (process.env too) */
+        qcache_clear(s->qcache);
+        if (!s->batch_open)
+            qcache_writes_committed(s->qcache);
+    }
     if (s->crons)
         crons_sync(s->crons);
     if (new_providers) { /* the same auth.config keeps the keys fetched so far */
@@ -338,8 +349,14 @@ static int commit_batch(struct shard *s, struct buf *err)
         s->lost_batch = 1;
         log_error("shard", "commit of a batch failed, its writes are lost: %s", err->data);
         live_mark_all_dirty(s->live); /* results computed from the lost writes are stale */
+        if (s->qcache) {
+            qcache_clear(s->qcache);
+            qcache_writes_committed(s->qcache); /* the lost writes are gone: nothing waits */
+        }
         return -1;
     }
+    if (s->qcache)
+        qcache_writes_committed(s->qcache);
     s->batches++;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "js/runtime.h"
 #include "live/live.h"
+#include "live/qcache.h"
 #include "store/store.h"
 
 struct action_pool;
@@ -29,6 +30,8 @@ struct shard {
     struct store *store;
     struct js_runtime *rt; /* NULL until a bundle has loaded */
     struct live *live;
+    struct qcache *qcache; /* one-shot queries' answers (live/qcache.h; proto/http_api.c keys and
+                              fills it); NULL: no cache. Dropped by every load and lost batch */
     struct js_options js_opts;
     uint64_t loads;        /* successful loads so far */
     int batch_open;

@@ -87,6 +87,7 @@ int tenant_attach(struct tenant *t, struct loop *loop, const char *db_path,
     t->shard->jwt_secret = opts->jwt_secret;
     t->shard->auth_refresh_s = opts->auth_refresh_s;
     t->actions = action_pool_new(loop, t->shard, &opts->actions);
+    t->shard->qcache = qcache_new(opts->query_cache);
     if (!*name && strcmp(db_path, ":memory:") && opts->readers.threads) {
         t->shard->readers =
             reader_pool_new(loop, db_path, &t->shard->js_opts, &opts->readers, err);

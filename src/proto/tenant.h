@@ -26,6 +26,8 @@ struct tenant_options {
     struct reader_pool_options readers; /* the single shard's query readers (a server without
                                            --tenants, on a file database); named tenants
                                            run their queries on the loop thread */
+    struct qcache_pool *query_cache; /* the budget every tenant's query result cache draws on
+                                        (live/qcache.h; borrowed); NULL: no cache */
     struct jobs_options jobs;
     struct sync_options sync;
     struct actors_options actors;

@@ -781,16 +781,36 @@ int store_batch_commit(struct store *s, struct buf *err)
     return 0;
 }
 
+void read_set_copy(struct read_set *dst, const struct read_set *src)
+{
+    dst->len = dst->cap = src->len;
+    dst->ranges = src->len ? vr_malloc(src->len * sizeof *dst->ranges) : NULL;
+    for (size_t i = 0; i < src->len; i++) {
+        const struct key_range *r = &src->ranges[i];
+        dst->ranges[i].index_id = r->index_id;
+        buf_init(&dst->ranges[i].lo, BUF_NOLIMIT);
+        buf_init(&dst->ranges[i].hi, BUF_NOLIMIT);
+        buf_append(&dst->ranges[i].lo, r->lo.data, r->lo.len);
+        buf_append(&dst->ranges[i].hi, r->hi.data, r->hi.len);
+    }
+}
+
+void read_set_release(struct read_set *rs)
+{
+    for (size_t i = 0; i < rs->len; i++) {
+        buf_release(&rs->ranges[i].lo);
+        buf_release(&rs->ranges[i].hi);
+    }
+    vr_free(rs->ranges);
+    memset(rs, 0, sizeof *rs);
+}
+
 void store_txn_free(struct store_txn *t)
 {
     if (!t)
         return;
     store_txn_abort(t);
-    for (size_t i = 0; i < t->rs.len; i++) {
-        buf_release(&t->rs.ranges[i].lo);
-        buf_release(&t->rs.ranges[i].hi);
-    }
-    vr_free(t->rs.ranges);
+    read_set_release(&t->rs);
     for (size_t i = 0; i < t->ws.len; i++) {
         buf_release(&t->ws.writes[i].old_key);
         buf_release(&t->ws.writes[i].new_key);

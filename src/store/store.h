@@ -46,6 +46,9 @@ struct read_set {
     struct key_range *ranges;
     size_t len, cap;
 };
+/* A copy of src in dst (its own memory, freed with read_set_release, which leaves it empty). */
+void read_set_copy(struct read_set *dst, const struct read_set *src);
+void read_set_release(struct read_set *rs);
 
 /* One changed document's key in one index; old_key.len == 0 for an insert, new_key.len == 0 for
  * a delete. A patch or replace records every index of the table, also those whose key did not

@@ -5,20 +5,7 @@
 #include <stdio.h>
 
 #include "live/live.h"
-
-static void add_range(struct read_set *rs, uint32_t index_id, const char *lo, const char *hi)
-{
-    if (rs->len == rs->cap) {
-        rs->cap = rs->cap ? rs->cap * 2 : 4;
-        rs->ranges = realloc(rs->ranges, rs->cap * sizeof *rs->ranges);
-    }
-    struct key_range *r = &rs->ranges[rs->len++];
-    r->index_id = index_id;
-    buf_init(&r->lo, BUF_NOLIMIT);
-    buf_init(&r->hi, BUF_NOLIMIT);
-    buf_append_str(&r->lo, lo);
-    buf_append_str(&r->hi, hi);
-}
+#include "read_sets.h"
 
 static void free_reads(struct read_set *rs)
 {
