@@ -640,11 +640,12 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
          * young collection brings it up to date with what the call holds */
         JSSynchronousEdenCollectForDebugging(ctx);
         rt->last_heap = js_heap_bytes(ctx);
+        /* what the regular check costs (the full collection below happens once, at the end) */
+        rt->heap_cost_ms = js_thread_cpu_ms() - now;
         if (rt->last_heap > limit) { /* not what earlier calls left behind */
             JSSynchronousGarbageCollectForDebugging(ctx);
             rt->last_heap = js_heap_bytes(ctx);
         }
-        rt->heap_cost_ms = js_thread_cpu_ms() - now;
         rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
         if (rt->last_heap > limit) {
             rt->timed_out = rt->over_memory = 1;

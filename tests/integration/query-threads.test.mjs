@@ -21,9 +21,11 @@ let srv, dir;
 
 before(async () => {
     dir = tempDir("query-threads");
+    // 32 MiB: qt:hog must pass it well within the 300 ms CPU limit; on this 2-core VM allocating
+    // and filling a MiB costs 4-5 ms of CPU (page faults), so 64 MiB took the whole limit
     srv = await startServer(dir, {
         cmd: "serve",
-        args: ["--query-threads", THREADS, "--timeout-ms", "300", "--memory-limit-mb", "64", "--jwt-secret", SECRET],
+        args: ["--query-threads", THREADS, "--timeout-ms", "300", "--memory-limit-mb", "32", "--jwt-secret", SECRET],
     });
 });
 after(async () => {
@@ -129,7 +131,7 @@ test("errors have the same texts and HTTP codes as on the loop thread (both shap
     const d0 = tempDir("query-threads");
     const s0 = await startServer(d0, {
         cmd: "serve",
-        args: ["--query-threads", "0", "--timeout-ms", "300", "--memory-limit-mb", "64", "--jwt-secret", SECRET],
+        args: ["--query-threads", "0", "--timeout-ms", "300", "--memory-limit-mb", "32", "--jwt-secret", SECRET],
     });
     try {
         const [mine, loop] = [await errorAnswers(srv), await errorAnswers(s0)];

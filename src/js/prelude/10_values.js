@@ -9,22 +9,41 @@ for (let i = 0; i < 64; i++) B64_REV[B64.charCodeAt(i)] = i;
 B64_REV[45] = 62; /* '-' */
 B64_REV[95] = 63; /* '_' */
 
+/* Up to B64_CHUNK digits at a time become a flat string of their own (String.fromCharCode over a
+ * code array), joined once at the end: `s += four digits` per group made a rope of one string
+ * node per group, which for an 8 MiB value held ~9 million strings (~300 MB of heap) until it
+ * was flattened. */
+const B64_CHUNK = 32768; /* digits per chunk: a multiple of 4, under JSC's argument limit */
+const B64_CODES = new Uint8Array(64);
+for (let i = 0; i < 64; i++) B64_CODES[i] = B64.charCodeAt(i);
+const b64Digits = new Uint16Array(B64_CHUNK);
+const fromCharCode = String.fromCharCode;
+
 function base64Encode(bytes) {
-    let s = "";
-    let i = 0;
-    for (; i + 2 < bytes.length; i += 3) {
+    const parts = [];
+    const full = bytes.length - (bytes.length % 3);
+    let k = 0;
+    for (let i = 0; i < full; i += 3) {
         const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-        s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+        b64Digits[k++] = B64_CODES[n >> 18];
+        b64Digits[k++] = B64_CODES[(n >> 12) & 63];
+        b64Digits[k++] = B64_CODES[(n >> 6) & 63];
+        b64Digits[k++] = B64_CODES[n & 63];
+        if (k === B64_CHUNK) {
+            parts.push(fromCharCode.apply(null, b64Digits));
+            k = 0;
+        }
     }
-    const rest = bytes.length - i;
+    if (k > 0) parts.push(fromCharCode.apply(null, b64Digits.subarray(0, k)));
+    const rest = bytes.length - full;
     if (rest === 1) {
-        const n = bytes[i] << 16;
-        s += B64[n >> 18] + B64[(n >> 12) & 63] + "==";
+        const n = bytes[full] << 16;
+        parts.push(B64[n >> 18] + B64[(n >> 12) & 63] + "==");
     } else if (rest === 2) {
-        const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
-        s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + "=";
+        const n = (bytes[full] << 16) | (bytes[full + 1] << 8);
+        parts.push(B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + "=");
     }
-    return s;
+    return parts.length === 1 ? parts[0] : parts.join("");
 }
 
 function base64Decode(s) {
