@@ -85,7 +85,7 @@ struct js_runtime {
     uint32_t ticks;          /* watchdog ticks in the execution in progress */
     uint32_t next_heap_tick; /* the tick at which to measure the heap next */
     double heap_cost_ms;     /* CPU the last heap measurement took (it grows with the heap) */
-    double cpu_start;        /* thread CPU ms at the execution's start (js_set_limit_ms) */
+    double cpu_start;        /* thread CPU ms at (or up to 1 ms before) the execution's start */
     double rounds_cpu0;      /* thread CPU ms at the execution's first rounds check (0: none) */
     int rounds_over;         /* the rounds check found it over its limit: stop at the next tick */
     int entries_counted;     /* JSC's VM entries are counted on this runtime (jsc_clock.h) */
