@@ -231,8 +231,10 @@ static void conn_flush(struct floor_srv *s, struct fconn *c)
         ssize_t r = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            arm_out(s, c, 1);
             return;
+        }
         if (r <= 0) {
             c->closing = 1;
             return;
@@ -565,11 +567,12 @@ static void on_input(struct floor_srv *s, struct fconn *c)
                 static const char body[] = "{\"status\":\"success\",\"value\":{\"_id\":\"x\","
                                            "\"channel\":\"c1\",\"seq\":19,\"body\":\"seed\"},"
                                            "\"logLines\":[]}";
-                buf_appendf(&s->msg,
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                            "%zu\r\n\r\n%s",
-                            sizeof body - 1, body);
-                conn_send(s, c, s->msg.data, s->msg.len);
+                /* queued: the answers to one read's pipelined requests go in one send (below) */
+                if (buf_appendf(&c->out,
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                "Content-Length: %zu\r\n\r\n%s",
+                                sizeof body - 1, body) < 0)
+                    c->closing = 1;
                 s->http_answers++;
                 off += hl + (size_t)clen;
                 continue;
@@ -627,6 +630,8 @@ static void on_input(struct floor_srv *s, struct fconn *c)
         }
     }
     buf_consume(&c->in, off);
+    if (c->out.len && !c->want_out)
+        conn_flush(s, c);
 }
 
 static void on_readable(struct floor_srv *s, struct fconn *c)

@@ -40,6 +40,7 @@ struct conn {
     unsigned req_active : 1;        /* handler called, response not yet consumed */
     unsigned req_done : 1;          /* responded (or upgraded); consume in process_input */
     unsigned in_dispatch : 1;
+    unsigned in_pipeline : 1;       /* in process_input's handler call: its answer's send waits */
     unsigned pending : 1;           /* on the server's pending list */
     unsigned have_head : 1;         /* req's head parsed, waiting for the body */
     unsigned sent_continue : 1;
