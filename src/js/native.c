@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/json_parse.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "js/js_int.h"
@@ -664,8 +665,8 @@ static JSValueRef n_validate(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
     if (str_arg(ctx, argc, argv, 0, &rt->s1, "validator", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "value", exc) < 0)
         return JSValueMakeUndefined(ctx);
-    json_t *vd = json_loadb(rt->s1.data, rt->s1.len, 0, NULL);
-    json_t *val = json_loadb(rt->s2.data, rt->s2.len,
+    json_t *vd = json_parse(rt->s1.data, rt->s1.len, 0, NULL);
+    json_t *val = json_parse(rt->s2.data, rt->s2.len,
                              JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
     JSValueRef ret;
     if (!vd || !val) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/hmap.h"
+#include "base/json_parse.h"
 #include "base/log.h"
 #include "base/clock.h"
 #include "base/mem.h"
@@ -387,7 +388,7 @@ static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
     if (in)
         in->gen = a->shard->loads;
     json_error_t jerr;
-    *out = json_loadb(res->value.data, res->value.len, JSON_ALLOW_NUL, &jerr);
+    *out = json_parse(res->value.data, res->value.len, JSON_ALLOW_NUL, &jerr);
     if (!json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
@@ -451,7 +452,7 @@ static void host_out(void *arg, int event, const char *key, size_t key_len, cons
     memcpy(o->key, key, key_len);
     o->key[key_len] = '\0';
     o->key_len = key_len;
-    o->lists = lists ? json_loadb(lists, lists_len, 0, NULL) : NULL;
+    o->lists = lists ? json_parse(lists, lists_len, 0, NULL) : NULL;
     o->event = event;
 }
 
@@ -1243,7 +1244,7 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         return;
     }
     json_error_t jerr;
-    json_t *msg = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *msg = json_parse(p, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(msg)) {
         char m[300];
         if (msg)
@@ -1739,7 +1740,7 @@ int actors_run_timer(void *arg, const struct js_function *fn, const char *args, 
                      const struct js_call_opts *o, struct js_result *res)
 {
     struct actors *a = arg;
-    json_t *j = json_loadb(args, len, 0, NULL);
+    json_t *j = json_parse(args, len, 0, NULL);
     const char *name = json_string_value(json_object_get(j, "a"));
     const char *id = json_string_value(json_object_get(j, "i"));
     if (!name || !id || a->stopping) {

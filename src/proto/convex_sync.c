@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/base64.h"
+#include "base/json_parse.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
@@ -232,7 +233,7 @@ static void append_modification(struct iobuf *m, struct sync_sub *sub, int *firs
     if (lq->is_error) {
         /* the error JSON is an object of Vireo's error fields */
         struct buf b = BUF_INIT(BUF_NOLIMIT);
-        json_t *e = json_loadb(lq->result.data, lq->result.len, JSON_DECODE_INT_AS_REAL, NULL);
+        json_t *e = json_parse(lq->result.data, lq->result.len, JSON_DECODE_INT_AS_REAL, NULL);
         const char *code = json_string_value(json_object_get(e, "errorCode"));
         json_t *msg = json_object_get(e, "errorMessage");
         json_t *d = json_object_get(e, "errorData");
@@ -801,7 +802,7 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     }
     json_error_t jerr;
     json_t *msg =
-        json_loadb(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        json_parse(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (!msg)
         send_fatal(c, "message is not valid JSON: %s (column %d)", jerr.text, jerr.column);

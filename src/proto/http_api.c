@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/json_parse.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
@@ -238,7 +239,7 @@ static int parse_call(struct conn *c, const struct http_request *req, const char
 {
     json_error_t jerr;
     json_t *root =
-        json_loadb(req->body.p, req->body.len,
+        json_parse(req->body.p, req->body.len,
                    JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     call_shape(cr, req, root);
     if (url_fn)
@@ -770,7 +771,7 @@ static void authenticated_call(struct http_api *api, struct conn *c, struct http
     /* a refusal answers in the request's shape (Convex's, or Vireo's) */
     int convex = url_fn != NULL;
     if (!convex) {
-        json_t *root = json_loadb(req->body.p, req->body.len, JSON_ALLOW_NUL, NULL);
+        json_t *root = json_parse(req->body.p, req->body.len, JSON_ALLOW_NUL, NULL);
         convex = convex_http_is_convex(req, root);
         json_decref(root);
     }

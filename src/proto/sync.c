@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/hmap.h"
+#include "base/json_parse.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/numfmt.h"
@@ -1020,7 +1021,7 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         return;
     }
     json_error_t jerr;
-    json_t *msg = json_loadb(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+    json_t *msg = json_parse(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                              &jerr);
     if (!msg || !json_is_object(msg)) {
         char m[300];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_parse.h"
 #include "base/mem.h"
 #include "store/key.h"
 
@@ -163,7 +164,7 @@ int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct bu
     if (store_get(t, id, strlen(id), &out, &found, err) < 0)
         goto out;
     if (found)
-        *doc = json_loadb(out.data, out.len, STORE_JSON_FLAGS, NULL);
+        *doc = json_parse(out.data, out.len, STORE_JSON_FLAGS, NULL);
     r = 0;
 out:
     buf_release(&out);
@@ -197,7 +198,7 @@ int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t
         if (done)
             break;
         seen++;
-        json_t *d = json_loadb(doc.data, doc.len, STORE_JSON_FLAGS, NULL);
+        json_t *d = json_parse(doc.data, doc.len, STORE_JSON_FLAGS, NULL);
         const char *id = json_string_value(json_object_get(d, "_id"));
         if (!id || strlen(id) != STORE_ID_LEN) {
             json_decref(d);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/json_parse.h"
 #include "base/mem.h"
 #include "base/numfmt.h"
 #include "store/key.h"
@@ -99,7 +100,7 @@ static json_t *span_key(const char *p, const struct span *sp)
      * the quotes */
     if (sp->ke - sp->ks >= 2 && !memchr(p + sp->ks, '\\', sp->ke - sp->ks))
         return json_stringn(p + sp->ks + 1, sp->ke - sp->ks - 2);
-    return json_loadb(p + sp->ks, sp->ke - sp->ks, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return json_parse(p + sp->ks, sp->ke - sp->ks, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 }
 
 /* ---- helpers ---- */
@@ -126,7 +127,7 @@ static json_t *parse_fields(struct store *s, const char *json, size_t len, const
                  len, STORE_MAX_DOC);
         return NULL;
     }
-    v = json_loadb(json, len, STORE_JSON_FLAGS, &je);
+    v = json_parse(json, len, STORE_JSON_FLAGS, &je);
     if (!v) {
         st_fail(err, "%s is not valid JSON: %s", what, je.text);
         return NULL;
@@ -440,7 +441,7 @@ static int load_text(struct store_txn *t, const char *id, size_t id_len, struct 
 static int parse_loaded(struct loaded *l, const json_t *parsed, struct buf *err)
 {
     l->doc = parsed ? json_incref((json_t *)parsed)
-                    : json_loadb(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
+                    : json_parse(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
     if (!l->doc)
         return st_fail(err, "document `%s` is corrupt", l->id);
     l->ct = json_number_value(json_object_get(l->doc, "_creationTime"));
@@ -494,7 +495,7 @@ static int load_indexed(struct store_txn *t, const char *id, size_t id_len, stru
             ok = 0;
         } else if ((kl == 13 && !memcmp(ks, "_creationTime", 13)) ||
                    indexed_field(l->tb, ks, kl)) {
-            json_t *v = json_loadb(p + sp[i].vs, sp[i].ve - sp[i].vs,
+            json_t *v = json_parse(p + sp[i].vs, sp[i].ve - sp[i].vs,
                                    STORE_JSON_FLAGS | JSON_DECODE_ANY, NULL);
             ok = v && json_object_setn_new(doc, ks, kl, v) == 0;
         }

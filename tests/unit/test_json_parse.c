@@ -1,0 +1,104 @@
+/* json_parse against jansson's json_loadb: the same values for what the fast parser takes, the
+ * same verdict and error for what it leaves to jansson, and what it takes and leaves. */
+#include "test.h"
+
+#include <math.h>
+
+#include "base/json_parse.h"
+
+#define SYNC_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+static char *dump(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+}
+
+/* Parses text both ways under flags; 1 when json_parse and json_loadb agree. */
+static int agree(const char *text, size_t flags)
+{
+    json_error_t e1, e2;
+    json_t *a = json_parse(text, strlen(text), flags, &e1);
+    json_t *b = json_loadb(text, strlen(text), flags, &e2);
+    int ok;
+    if (!a || !b) {
+        ok = !a && !b && strcmp(e1.text, e2.text) == 0 && e1.column == e2.column;
+    } else {
+        char *da = dump(a), *db = dump(b);
+        ok = da && db && strcmp(da, db) == 0 && json_equal(a, b);
+        free(da);
+        free(db);
+    }
+    if (!ok)
+        fprintf(stderr, "json_parse: disagrees with jansson on %s (flags %zx)\n", text, flags);
+    json_decref(a);
+    json_decref(b);
+    return ok;
+}
+
+static int fast_takes(const char *text, size_t flags)
+{
+    json_t *v = json_parse_fast(text, strlen(text), flags);
+    json_decref(v);
+    return v != NULL;
+}
+
+TEST(json_parse_takes_the_common_subset)
+{
+    static const char *const texts[] = {
+        "{\"type\":\"mutation\",\"requestId\":12345,\"path\":\"bench:insert\",\"args\":"
+        "{\"n\":12345,\"body\":\"hello\"}}",
+        " { \"a\" : [ 1 , -0 , 0.5 , 1e300 , -2.5E-3 , true , false , null ] } ",
+        "{\"s\":\"line\\nbreak \\\"quoted\\\" back\\\\slash \\/ \\b\\f\\r\\t\"}",
+        "{\"utf8\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+        "[[[[]]],{},{\"\":\"\"}]",
+        "{\"big\":123456789012345678901234567890,\"tiny\":1e-400,\"max\":9007199254740993}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        CHECK(fast_takes(texts[i], SYNC_FLAGS));
+        CHECK(agree(texts[i], SYNC_FLAGS));
+        CHECK(agree(texts[i], JSON_REJECT_DUPLICATES));
+        CHECK(agree(texts[i], 0));
+    }
+    /* integers stay integers without JSON_DECODE_INT_AS_REAL */
+    json_t *v = json_parse("[7,-0,1.0]", 10, 0, NULL);
+    CHECK(json_is_integer(json_array_get(v, 0)) && json_integer_value(json_array_get(v, 0)) == 7);
+    CHECK(json_is_integer(json_array_get(v, 1)) && json_is_real(json_array_get(v, 2)));
+    json_decref(v);
+    v = json_parse("[-0]", 4, SYNC_FLAGS, NULL);
+    CHECK(json_is_real(json_array_get(v, 0)) && signbit(json_real_value(json_array_get(v, 0))));
+    json_decref(v);
+}
+
+TEST(json_parse_leaves_the_rest_to_jansson)
+{
+    static const char *const texts[] = {
+        "{\"a\":1,\"a\":2}",        /* duplicate key */
+        "{\"u\":\"\\u00e9\\ud83d\\ude00\"}", /* \u escapes */
+        "{\"nul\":\"\\u0000\"}",
+        "{\"a\":1,}", "[1,]", "[01]", "[1.]", "[.5]", "[-]", "[1e]", "[+1]", "{\"a\" 1}",
+        "{'a':1}", "[tru]", "[nulls]", "{\"a\":1} x", "", "   ", "1", "\"s\"",
+        "[\"ctl\x01\"]", "[\"bad\\q\"]", "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xe2\x82\"]", "[1e400]", "[-1e400]",
+        "[\"unterminated]",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        CHECK(!fast_takes(texts[i], SYNC_FLAGS));
+        CHECK(agree(texts[i], SYNC_FLAGS));
+        CHECK(agree(texts[i], 0));
+        CHECK(agree(texts[i], SYNC_FLAGS | JSON_DECODE_ANY));
+    }
+    /* with JSON_DECODE_ANY a scalar is a value; flags it does not know go to jansson */
+    CHECK(fast_takes("\"s\"", JSON_DECODE_ANY) && fast_takes(" -12.5 ", JSON_DECODE_ANY));
+    CHECK(!fast_takes("[1] x", JSON_DISABLE_EOF_CHECK));
+    CHECK(agree("[1] x", JSON_DISABLE_EOF_CHECK));
+    /* deeper than 64 levels: jansson's (it allows 2048) */
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    CHECK(json_parse_fast(deep, 200, 0) == NULL);
+    json_t *v = json_parse(deep, 200, 0, NULL);
+    CHECK(json_is_array(v));
+    json_decref(v);
+}
+
+TEST_MAIN()
