@@ -125,6 +125,13 @@ struct js_runtime {
     size_t n_batch_new, cap_batch_new;
 };
 
+/* Whether the host asks the call in progress to stop (the server shutting down): the watchdog
+ * (runtime.c on_time_limit), native.overLimit and the timers' wait ask it. */
+static inline bool js_stop_requested(const struct js_runtime *rt)
+{
+    return rt->stop_fn && rt->in_call && rt->stop_fn(rt->stop_arg);
+}
+
 /* Copies text into out with every "<bundle>:line[:col]" replaced by "vireo/file.ts:line" through
  * the bundle's source map. 1 if something was mapped (out holds the result), else 0 (out is
  * unspecified: use the text as it is). */

@@ -1063,7 +1063,7 @@ static JSValueRef n_over_limit(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
         rt->rounds_cpu0 = now;
     else if (rt->limit_ms && now - rt->rounds_cpu0 >= rt->limit_ms)
         rt->rounds_over = 1;
-    if (rt->stop_fn && rt->in_call && rt->stop_fn(rt->stop_arg))
+    if (js_stop_requested(rt))
         rt->rounds_over = 1; /* on_time_limit then reports the stop */
     return JSValueMakeBoolean(ctx, rt->rounds_over);
 }

@@ -618,7 +618,7 @@ double js_thread_cpu_ms(void)
 static bool on_time_limit(JSContextRef ctx, void *arg)
 {
     struct js_runtime *rt = arg;
-    if (rt->stop_fn && rt->in_call && rt->stop_fn(rt->stop_arg)) {
+    if (js_stop_requested(rt)) {
         rt->timed_out = rt->stopped = 1; /* the action pool is shutting down */
         return true;
     }

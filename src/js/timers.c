@@ -45,7 +45,7 @@ void js_timers_drain(struct js_runtime *rt, uint64_t start_ms)
             return;
         }
         while ((now = clock_mono_ms()) < due) {
-            if (rt->stop_fn && rt->stop_fn(rt->stop_arg)) {
+            if (js_stop_requested(rt)) {
                 rt->timed_out = rt->stopped = 1;
                 return;
             }

@@ -10,14 +10,15 @@
 #include <assert.h>
 #include <string.h>
 
+#include "base/dlist.h"
 #include "base/hmap.h"
 #include "base/mem.h"
 #include "live/live.h"
 #include "base/banned.h"
 
 struct qentry {
-    struct qentry *prev, *next; /* the pool's LRU list, most recent first */
-    struct qentry *cprev, *cnext; /* its cache's entries */
+    struct dlist_node lru;      /* on the pool's LRU list, most recent first */
+    struct dlist_node in_cache; /* on its cache's entries */
     struct qcache *c;
     struct live_query *q;       /* its result is the answer without its version digits */
     size_t bytes;
@@ -26,7 +27,7 @@ struct qentry {
 
 struct qcache_pool {
     size_t max_bytes, bytes;
-    struct qentry *head, *tail;
+    struct dlist lru;
     size_t caches;
     uint64_t door[QCACHE_DOOR_SLOTS]; /* hashes of keys that missed once (0: none) */
 };
@@ -36,7 +37,7 @@ struct qcache {
     struct live *reg;
     uint64_t writes; /* write sets applied, plus one per clear */
     uint64_t clean;  /* `writes` when the last of them was committed */
-    struct qentry *entries;
+    struct dlist entries;
     struct qcache_stats stats;
 };
 
@@ -53,7 +54,7 @@ void qcache_pool_free(struct qcache_pool *p)
 {
     if (!p)
         return;
-    assert(!p->caches && !p->head && !p->bytes);
+    assert(!p->caches && !p->lru.head && !p->bytes);
     vr_free(p);
 }
 
@@ -88,52 +89,23 @@ size_t qcache_max_bytes(const struct qcache *c)
     return c->pool->max_bytes;
 }
 
-static void lru_unlink(struct qcache_pool *p, struct qentry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        p->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        p->tail = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void lru_push(struct qcache_pool *p, struct qentry *e)
-{
-    e->prev = NULL;
-    e->next = p->head;
-    if (p->head)
-        p->head->prev = e;
-    else
-        p->tail = e;
-    p->head = e;
-}
-
 static void drop(struct qentry *e)
 {
     struct qcache *c = e->c;
-    lru_unlink(c->pool, e);
+    dlist_unlink(&c->pool->lru, &e->lru);
     assert(c->pool->bytes >= e->bytes && c->stats.bytes >= e->bytes && c->stats.entries);
     c->pool->bytes -= e->bytes;
     c->stats.bytes -= e->bytes;
     c->stats.entries--;
-    if (e->cprev)
-        e->cprev->cnext = e->cnext;
-    else
-        c->entries = e->cnext;
-    if (e->cnext)
-        e->cnext->cprev = e->cprev;
+    dlist_unlink(&c->entries, &e->in_cache);
     live_query_release(c->reg, e->q); /* its only reference: its ranges go with it */
     vr_free(e);
 }
 
 static void drop_all(struct qcache *c)
 {
-    while (c->entries)
-        drop(c->entries);
+    while (c->entries.head)
+        drop(DLIST_ENTRY(c->entries.head, struct qentry, in_cache));
     assert(!c->stats.entries && !c->stats.bytes);
 }
 
@@ -171,10 +143,7 @@ int qcache_get(struct qcache *c, const struct qcache_key *k, struct slice *body,
         return -1;
     }
     struct qentry *e = q->owner;
-    if (c->pool->head != e) {
-        lru_unlink(c->pool, e);
-        lru_push(c->pool, e);
-    }
+    dlist_move_front(&c->pool->lru, &e->lru);
     c->stats.hits++;
     *body = slice_of(q->result.data, q->result.len);
     *vpos = e->vpos;
@@ -213,18 +182,16 @@ int qcache_put(struct qcache *c, uint64_t ticket, const struct qcache_key *k,
     e->bytes = bytes;
     e->vpos = vpos;
     q->owner = e;
-    e->cnext = c->entries;
-    if (c->entries)
-        c->entries->cprev = e;
-    c->entries = e;
-    lru_push(p, e);
+    dlist_push_front(&c->entries, &e->in_cache);
+    dlist_push_front(&p->lru, &e->lru);
     p->bytes += bytes;
     c->stats.bytes += bytes;
     c->stats.entries++;
     c->stats.inserts++;
-    while (p->bytes > p->max_bytes && p->tail && p->tail != e) {
-        p->tail->c->stats.evictions++;
-        drop(p->tail);
+    while (p->bytes > p->max_bytes && p->lru.tail && p->lru.tail != &e->lru) {
+        struct qentry *old = DLIST_ENTRY(p->lru.tail, struct qentry, lru);
+        old->c->stats.evictions++;
+        drop(old);
     }
     return 1;
 }

@@ -22,7 +22,11 @@ struct ws;
  * CT_SEND: output is queued (a response, or WebSocket frames) and the peer is not reading it:
  * closed when no byte of it goes out for send_stall_timeout_ms (an unread response is not held
  * for the whole idle timeout; a WebSocket gets 1008 "send stalled").
- * CT_FLUSH: an answer that closes the connection, with the same progress rule as CT_SEND. */
+ * CT_FLUSH: an answer that closes the connection, with the same progress rule as CT_SEND.
+ * CT_LINGER: the answer is all in the kernel and the connection half-closed (its input is read
+ * and dropped): while the kernel still holds bytes the peer has not acknowledged, checked every
+ * LINGER_POLL_MS with the same progress rule; once the peer has them all, closed LINGER_MS later
+ * (at once when the peer closes its side). */
 enum conn_timer_kind { CT_NONE, CT_HEADER, CT_BODY, CT_IDLE, CT_LINGER, CT_FLUSH, CT_SEND };
 
 struct conn {
@@ -36,6 +40,7 @@ struct conn {
     unsigned closed : 1;
     unsigned close_after_flush : 1; /* then linger (half-close, drain input) and close */
     unsigned lingering : 1;
+    unsigned linger_acked : 1; /* lingering: the peer has acknowledged all our bytes */
     unsigned peer_eof : 1;
     unsigned req_active : 1;        /* handler called, response not yet consumed */
     unsigned req_done : 1;          /* responded (or upgraded); consume in process_input */
@@ -86,7 +91,9 @@ struct conn {
     uint64_t last_rx_ms; /* loop time of the last byte read (CT_BODY's progress) */
     uint64_t body_start_ms; /* loop time the current request's head was parsed (its body's rate) */
     uint64_t send_mark_ms;  /* loop time of the last byte written, or when output began to wait
-                               (CT_SEND's and CT_FLUSH's progress) */
+                               (CT_SEND's and CT_FLUSH's progress; CT_LINGER's: of the last
+                               byte the peer acknowledged) */
+    size_t linger_unacked;  /* lingering: our bytes the kernel held at the last check */
 
     struct ws *ws;       /* owns one ws reference while set */
     size_t held;         /* bytes the ws owner holds for this conn outside it (ws_set_held_bytes) */
@@ -146,6 +153,7 @@ void ws_conn_open(struct ws *ws);       /* on_open once */
 void ws_conn_gone(struct ws *ws);       /* conn closed: on_close once, detach, drop conn's ref */
 void ws_conn_overloaded(struct ws *ws); /* input would pass the global budget: close 1013 */
 void ws_conn_stalled(struct ws *ws);    /* no byte of its output written: close 1008 */
+void ws_conn_drained(struct ws *ws);    /* all its output is written (conn_flush) */
 /* Largest frame boundary <= pos (up = 0) or smallest >= pos (up = 1) in c->out. */
 size_t ws_out_boundary(const struct conn *c, size_t pos, int up);
 

@@ -12,11 +12,13 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -32,7 +34,8 @@
 #define READ_CHUNK 65536
 #define OUT_HIGH_WATER CONN_OUT_HIGH_WATER /* stop reading while this much output is queued */
 #define OUT_BATCH ((size_t)64 << 10) /* answers of pipelined requests sent together up to this */
-#define LINGER_MS 1000
+#define LINGER_MS 1000                     /* after the peer acknowledged our last byte */
+#define LINGER_POLL_MS 100      /* until then, how often the kernel's send queue is looked at */
 #define REFUSE_SLOTS 256        /* connections past the cap kept open just to answer 503 */
 #define FD_RESERVE 64           /* fds left for the database, files, the loop */
 #define TRIM_BYTES (256u << 10) /* a buffer this large is grown only within the budget */
@@ -278,6 +281,43 @@ static void conn_timer(struct conn *c, enum conn_timer_kind kind, uint32_t ms)
     loop_timer_start(c->loop, &c->timer, ms);
 }
 
+/* Our bytes the kernel still holds for the peer: not sent, or sent and not acknowledged (the
+ * FIN of a half-close counts as one). 0 when it cannot tell. */
+static size_t unacked_bytes(int fd)
+{
+    int n = 0;
+    if (ioctl(fd, SIOCOUTQ, &n) < 0 || n < 0)
+        return 0;
+    return (size_t)n;
+}
+
+/* The linger's clock (CT_LINGER in net_int.h). Our last bytes may sit in the kernel long after
+ * `out` emptied (megabytes, for a peer that reads slowly or not yet); closing the socket then
+ * would leave them to a socket that answers any input with a reset, which destroys them: so
+ * the linger's LINGER_MS counts from the peer's acknowledgement of the last one, and a peer that
+ * takes none of them for the send-stall timeout is closed (they are dropped). */
+static void linger_check(struct conn *c)
+{
+    size_t unacked = unacked_bytes(c->fd);
+    uint64_t now = loop_now_ms(c->loop);
+    if (!unacked) {
+        c->linger_acked = 1;
+        conn_timer(c, CT_LINGER, LINGER_MS);
+        return;
+    }
+    if (unacked < c->linger_unacked) {
+        c->linger_unacked = unacked;
+        c->send_mark_ms = now;
+    } else if (now - c->send_mark_ms >= conn_config(c)->send_stall_timeout_ms) {
+        log_info("http",
+                 "conn=%llu send stalled while closing: %zu bytes unread, none taken for %u ms",
+                 (unsigned long long)c->id, unacked, conn_config(c)->send_stall_timeout_ms);
+        conn_close(c);
+        return;
+    }
+    conn_timer(c, CT_LINGER, LINGER_POLL_MS);
+}
+
 static void start_linger(struct conn *c)
 {
     c->lingering = 1;
@@ -286,7 +326,10 @@ static void start_linger(struct conn *c)
         return;
     }
     shutdown(c->fd, SHUT_WR);
-    conn_timer(c, CT_LINGER, LINGER_MS);
+    c->linger_unacked = SIZE_MAX;
+    log_debug("http", "conn=%llu half-closed: %zu bytes not yet acknowledged",
+              (unsigned long long)c->id, unacked_bytes(c->fd));
+    linger_check(c);
     conn_update_events(c);
 }
 
@@ -431,6 +474,8 @@ again:
     if (progress)
         c->send_mark_ms = loop_now_ms(c->loop); /* CT_SEND and CT_FLUSH check it when they fire */
     out_compact(c);
+    if (c->ws && !conn_out_pending(c))
+        ws_conn_drained(c->ws); /* a close frame queued by ws_close is out */
     if (!conn_out_pending(c) && c->close_after_flush && !c->lingering)
         start_linger(c);
     if (c->timer_kind == CT_SEND && !conn_out_pending(c)) {
@@ -802,7 +847,10 @@ static void conn_on_timer(struct loop *l, struct timer *t)
         break;
     }
     case CT_LINGER:
-        conn_close(c);
+        if (c->linger_acked)
+            conn_close(c);
+        else
+            linger_check(c);
         break;
     default:
         break;

@@ -227,6 +227,7 @@ struct ws {
     struct ws_handlers h;
     void *arg;
     unsigned opened : 1, close_sent : 1, close_received : 1, notified : 1;
+    unsigned close_wait : 1; /* ws_close: the handshake's timer starts once our frame is out */
     int report_code; /* what on_close will get */
     char *reason;    /* the close reason on_close gets (NULL: ""); allocated when a close sets it */
     struct buf msg;  /* fragments of the message in progress */
@@ -348,8 +349,12 @@ static void ws_fail(struct ws *ws, int code, const char *reason)
         send_close(ws, code, reason);
     ws->report_code = code;
     set_reason(ws, reason, strlen(reason));
-    /* the keep-alive timer becomes the close-handshake timer (a ping is due no more) */
-    loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
+    /* No ping is due any more, and no timer of ours ends the connection: the close frame waits
+     * behind what was queued before it while the peer takes bytes (server.c's progress rule),
+     * and the linger counts from the peer's acknowledgement of its last byte. A timer started
+     * now would cut off a peer that reads late, and its close frame with it. */
+    ws->close_wait = 0;
+    loop_timer_stop(ws->loop, &ws->timer);
     conn_flush(c);
     conn_close_after_flush(c);
 }
@@ -377,7 +382,10 @@ static void ws_on_timer(struct loop *l, struct timer *t)
     if (!c || c->closed)
         return;
     if (ws->close_sent) {
-        conn_close(c); /* the peer never answered our close */
+        if (c->close_after_flush)
+            conn_close(c); /* ws_conn_stalled's best effort is over */
+        else
+            conn_close_after_flush(c); /* the peer never answered our close: linger, close */
         return;
     }
     uint64_t now = loop_now_ms(l);
@@ -433,13 +441,30 @@ static void drop_queued(struct ws *ws);
 void ws_conn_stalled(struct ws *ws)
 {
     struct conn *c = ws->c;
-    if (!c || c->closed || ws->close_sent || c->close_after_flush)
+    if (!c || c->closed || c->close_after_flush)
         return;
+    if (ws->close_sent) { /* ws_close's frame waits behind what the peer does not read */
+        log_info("ws", "conn=%llu closed: send stalled before the close frame (%zu bytes unread)",
+                 (unsigned long long)ws->id, conn_out_pending(c));
+        conn_close(c);
+        return;
+    }
     log_info("ws", "conn=%llu close 1008 send stalled (%zu bytes unread, none written for %u ms)",
              (unsigned long long)ws->id, conn_out_pending(c),
              conn_config(c)->send_stall_timeout_ms);
     drop_queued(ws);
     ws_fail(ws, WS_CLOSE_POLICY, "send stalled");
+    /* the peer has not read for the whole timeout: its close frame gets a short chance */
+    if (!c->closed)
+        loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
+}
+
+void ws_conn_drained(struct ws *ws)
+{
+    if (!ws->close_wait)
+        return;
+    ws->close_wait = 0;
+    loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
 }
 
 int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers *h, void *arg,
@@ -596,6 +621,8 @@ static void on_close_frame(struct ws *ws, const unsigned char *p, size_t n)
     ws->report_code = code;
     if (!ws->close_sent)
         send_close(ws, code, NULL); /* echo the code (§5.5.1); none if none was given */
+    ws->close_wait = 0;
+    loop_timer_stop(ws->loop, &ws->timer); /* the handshake is done: the linger bounds the rest */
     conn_flush(c);
     conn_close_after_flush(c);
 }
@@ -890,6 +917,10 @@ void ws_close(struct ws *ws, int code, const char *reason)
         code = WS_CLOSE_NORMAL;
     log_debug("ws", "conn=%llu close %d by server", (unsigned long long)ws->id, code);
     send_close(ws, code, reason);
+    /* the peer's close frame is awaited CLOSE_HANDSHAKE_MS from when ours is written
+     * (ws_conn_drained), not from now: a peer still reading what was queued before it gets it
+     * all (one that stops reading: ws_conn_stalled) */
+    loop_timer_stop(ws->loop, &ws->timer);
+    ws->close_wait = 1;
     conn_flush(c);
-    loop_timer_start(ws->loop, &ws->timer, CLOSE_HANDSHAKE_MS);
 }

@@ -12,6 +12,7 @@
 #include "base/iobuf.h"
 #include <jansson.h>
 
+#include "base/dlist.h"
 #include "base/hmap.h"
 #include "net/loop.h"
 #include "net/ws.h"
@@ -66,10 +67,10 @@ struct sync_session {
     size_t n_responses, cap_responses;
     int awaiting_query_set; /* resumed, first modifyQuerySet not seen: hold transitions */
     int retained;           /* on the retained list */
-    struct sync_session *ret_prev, *ret_next;
+    struct dlist_node ret;  /* on sync's retained list */
     char addr[WS_ADDR_MAX]; /* the peer address of its last connection */
     struct retained_addr *ra; /* while retained: its address's retained sessions */
-    struct sync_session *ra_prev, *ra_next;
+    struct dlist_node in_ra;  /* on its address's list */
     int in_flush;
     struct sync_session *next_flush;
     struct timer retention;
@@ -137,7 +138,7 @@ struct sync {
     struct shard *shard;
     struct sync_options opts;
     struct hmap sessions; /* id -> sync_session */
-    struct sync_session *ret_head, *ret_tail; /* detached sessions, oldest first */
+    struct dlist retained_sessions; /* detached ones (sync_session.ret), oldest first */
     struct hmap stale_lqs; /* live queries invalidated while only detached sessions held them */
     struct hmap retained_addrs; /* peer address -> retained_addr */
     size_t n_retained;

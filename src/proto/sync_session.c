@@ -20,7 +20,7 @@
  * freed with its last session. */
 struct retained_addr {
     size_t n;
-    struct sync_session *head, *tail;
+    struct dlist sessions; /* sync_session.in_ra */
     char addr[WS_ADDR_MAX];
 };
 
@@ -113,13 +113,7 @@ static void session_drop_all_subs(struct sync_session *s)
 static void retained_link(struct sync_session *s)
 {
     struct sync *sy = s->sync;
-    s->ret_prev = sy->ret_tail;
-    s->ret_next = NULL;
-    if (sy->ret_tail)
-        sy->ret_tail->ret_next = s;
-    else
-        sy->ret_head = s;
-    sy->ret_tail = s;
+    dlist_push_back(&sy->retained_sessions, &s->ret);
     s->retained = 1;
     sy->n_retained++;
 
@@ -131,13 +125,7 @@ static void retained_link(struct sync_session *s)
         hmap_put(&sy->retained_addrs, s->addr, alen, ra);
     }
     s->ra = ra;
-    s->ra_prev = ra->tail;
-    s->ra_next = NULL;
-    if (ra->tail)
-        ra->tail->ra_next = s;
-    else
-        ra->head = s;
-    ra->tail = s;
+    dlist_push_back(&ra->sessions, &s->in_ra);
     ra->n++;
 }
 
@@ -146,28 +134,12 @@ void sync_retained_unlink(struct sync_session *s)
     struct sync *sy = s->sync;
     if (!s->retained)
         return;
-    if (s->ret_prev)
-        s->ret_prev->ret_next = s->ret_next;
-    else
-        sy->ret_head = s->ret_next;
-    if (s->ret_next)
-        s->ret_next->ret_prev = s->ret_prev;
-    else
-        sy->ret_tail = s->ret_prev;
-    s->ret_prev = s->ret_next = NULL;
+    dlist_unlink(&sy->retained_sessions, &s->ret);
     s->retained = 0;
     sy->n_retained--;
 
     struct retained_addr *ra = s->ra;
-    if (s->ra_prev)
-        s->ra_prev->ra_next = s->ra_next;
-    else
-        ra->head = s->ra_next;
-    if (s->ra_next)
-        s->ra_next->ra_prev = s->ra_prev;
-    else
-        ra->tail = s->ra_prev;
-    s->ra_prev = s->ra_next = NULL;
+    dlist_unlink(&ra->sessions, &s->in_ra);
     s->ra = NULL;
     if (--ra->n == 0) {
         hmap_del(&sy->retained_addrs, ra->addr, strlen(ra->addr));
@@ -245,16 +217,18 @@ void sync_detach(struct sync_conn *c, int end)
     s->awaiting_query_set = 0;
     retained_link(s);
     loop_timer_start(sy->loop, &s->retention, sy->opts.session_retention_ms);
-    while (sy->n_retained > sy->opts.max_retained_sessions && sy->ret_head != s) {
-        struct sync_session *old = sy->ret_head;
+    while (sy->n_retained > sy->opts.max_retained_sessions &&
+           sy->retained_sessions.head != &s->ret) {
+        struct sync_session *old =
+            DLIST_ENTRY(sy->retained_sessions.head, struct sync_session, ret);
         log_info("sync", "session \"%s\" evicted: over %zu retained sessions", old->id,
                  sy->opts.max_retained_sessions);
         sync_session_free(old);
     }
     /* one address (no auth yet: the identity we have) cannot fill the server's retained list */
     struct retained_addr *ra = s->ra;
-    while (ra->n > sy->opts.max_retained_per_address && ra->head != s) {
-        struct sync_session *old = ra->head;
+    while (ra->n > sy->opts.max_retained_per_address && ra->sessions.head != &s->in_ra) {
+        struct sync_session *old = DLIST_ENTRY(ra->sessions.head, struct sync_session, in_ra);
         log_info("sync", "session \"%s\" evicted: over %zu retained sessions from %s", old->id,
                  sy->opts.max_retained_per_address, ra->addr[0] ? ra->addr : "an unknown address");
         sync_session_free(old);

@@ -8,6 +8,7 @@
 #ifndef VR_PROTO_TENANT_H
 #define VR_PROTO_TENANT_H
 
+#include "base/dlist.h"
 #include "net/loop.h"
 #include "proto/actions.h"
 #include "proto/actors.h"
@@ -60,7 +61,7 @@ struct tenant {
     /* kept by the registry (tenants.c) */
     uint64_t last_used_ms;       /* loop time of its last request */
     int deleting;                /* POST /api/admin/tenants/delete with force is closing it */
-    struct tenant *lru_prev, *lru_next;
+    struct dlist_node lru;       /* on the registry's list, most recently used first */
 };
 
 /* Opens the shard at db_path (created, mode 0600, if missing) and starts its action pool,

@@ -34,8 +34,7 @@ struct tenants {
     struct loop *loop;
     struct tenants_options opts;
     struct hmap by_name;          /* name -> struct tenant (open ones) */
-    struct tenant *lru_head;      /* most recently used first */
-    struct tenant *lru_tail;
+    struct dlist lru;             /* open ones, most recently used first */
     size_t n_open;
     size_t n_on_disk;             /* tenant folders, counted at start plus those created */
     struct timer idle_timer;
@@ -128,37 +127,16 @@ int tenant_name_check(const char *p, size_t n, struct buf *err)
 
 /* --- least recently used order --- */
 
-static void lru_unlink(struct tenants *ts, struct tenant *t)
+/* The tenant on the list at n (NULL past either end). */
+static struct tenant *lru_tenant(struct dlist_node *n)
 {
-    if (t->lru_prev)
-        t->lru_prev->lru_next = t->lru_next;
-    else
-        ts->lru_head = t->lru_next;
-    if (t->lru_next)
-        t->lru_next->lru_prev = t->lru_prev;
-    else
-        ts->lru_tail = t->lru_prev;
-    t->lru_prev = t->lru_next = NULL;
-}
-
-static void lru_push_front(struct tenants *ts, struct tenant *t)
-{
-    t->lru_next = ts->lru_head;
-    t->lru_prev = NULL;
-    if (ts->lru_head)
-        ts->lru_head->lru_prev = t;
-    ts->lru_head = t;
-    if (!ts->lru_tail)
-        ts->lru_tail = t;
+    return DLIST_ENTRY(n, struct tenant, lru);
 }
 
 static void touch(struct tenants *ts, struct tenant *t)
 {
     t->last_used_ms = loop_now_ms(ts->loop);
-    if (ts->lru_head != t) {
-        lru_unlink(ts, t);
-        lru_push_front(ts, t);
-    }
+    dlist_move_front(&ts->lru, &t->lru);
 }
 
 /* May t close now? Not while something refers to it, nor while a scheduled function of it is
@@ -176,7 +154,7 @@ static void close_tenant(struct tenants *ts, struct tenant *t, const char *why)
     uint64_t t0 = clock_mono_ns();
     char name[TENANT_NAME_MAX + 1];
     snprintf(name, sizeof name, "%s", t->name);
-    lru_unlink(ts, t);
+    dlist_unlink(&ts->lru, &t->lru);
     hmap_del(&ts->by_name, t->name, strlen(t->name));
     ts->n_open--;
     tenant_close(t);
@@ -188,15 +166,15 @@ static void idle_fire(struct loop *l, struct timer *tm)
 {
     struct tenants *ts = tm->arg;
     uint64_t now = loop_now_ms(l);
-    struct tenant *t = ts->lru_tail;
+    struct tenant *t = lru_tenant(ts->lru.tail);
     while (t && t->last_used_ms + ts->opts.idle_ms <= now) {
-        struct tenant *prev = t->lru_prev;
+        struct tenant *prev = lru_tenant(t->lru.prev);
         if (closable(ts, t))
             close_tenant(ts, t, "idle");
         else
             touch(ts, t); /* in use: its idle time counts from now */
         t = prev;
-        if (t && t == ts->lru_head && t->last_used_ms == now)
+        if (t && &t->lru == ts->lru.head && t->last_used_ms == now)
             break; /* every older one was seen */
     }
     uint64_t every = ts->opts.idle_ms / 4;
@@ -372,7 +350,7 @@ static void opened(struct tenant_open_job *j, void *arg)
     buf_release(&err);
     hmap_put(&ts->by_name, t->name, strlen(t->name), t);
     ts->n_open++;
-    lru_push_front(ts, t);
+    dlist_push_front(&ts->lru, &t->lru);
     t->last_used_ms = loop_now_ms(ts->loop);
     uint64_t t2 = clock_mono_ns();
     log_debug("tenants",
@@ -411,9 +389,9 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http
     }
     if (ts->n_open + ts->n_opening >= ts->opts.max_open) { /* the least recently used idle one
                                                               makes room */
-        struct tenant *v = ts->lru_tail;
+        struct tenant *v = lru_tenant(ts->lru.tail);
         while (v && !closable(ts, v))
-            v = v->lru_prev;
+            v = lru_tenant(v->lru.prev);
         if (!v) {
             char m[256];
             snprintf(m, sizeof m,
@@ -482,7 +460,7 @@ int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char 
     if (ts->env_file)
         json_decref(ts->env_file);
     ts->env_file = env_file ? json_deep_copy(env_file) : NULL;
-    for (struct tenant *t = ts->lru_head; t; t = t->lru_next) {
+    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next)) {
         shard_set_env_file(t->shard, env_file ? json_deep_copy(env_file) : NULL, ".env.local");
         struct buf e = BUF_INIT(1 << 20);
         if (tenant_load(t, bundle, len, name, &e) < 0) {
@@ -1051,7 +1029,7 @@ int tenants_head(struct conn *c, struct http_request *req, void *arg)
 int tenants_flush(struct tenants *ts)
 {
     int again = 0;
-    for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
+    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
         again |= tenant_flush(t);
     return again;
 }
@@ -1061,7 +1039,7 @@ void tenants_stop(struct tenants *ts)
     ts->stopping = 1;
     tenant_opener_stop(ts->opener); /* those waiting for a thread: 503 ServerShuttingDown */
     loop_timer_stop(ts->loop, &ts->idle_timer);
-    for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
+    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
         tenant_stop(t);
 }
 
@@ -1086,7 +1064,7 @@ void tenants_close_begin(struct tenants *ts)
     tenant_opener_free(ts->opener); /* waits for running opens: dropped, their requests 503 */
     ts->opener = NULL;
     loop_timer_stop(ts->loop, &ts->idle_timer);
-    for (struct tenant *t = ts->lru_head; t; t = t->lru_next)
+    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
         tenant_close_begin(t);
 }
 
@@ -1094,9 +1072,9 @@ void tenants_free(struct tenants *ts)
 {
     if (!ts)
         return;
-    struct tenant *t = ts->lru_head;
+    struct tenant *t = lru_tenant(ts->lru.head);
     while (t) {
-        struct tenant *next = t->lru_next;
+        struct tenant *next = lru_tenant(t->lru.next);
         tenant_close_end(t);
         t = next;
     }

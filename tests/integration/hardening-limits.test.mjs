@@ -3,7 +3,9 @@
 // slowloris on the headers still gets 408), `--ws-ping-interval-ms 0` keeps pinging at half the
 // idle timeout (help and docs say so), sync's outbound queues count in the global buffer budget
 // (non-reading clients are closed with 1013, `bufferedBytes` in /api/metrics stays bounded, a
-// reading client keeps working), and retained sessions are capped per remote address.
+// reading client keeps working), a failed WebSocket keeps its queued bytes and close frame for a
+// client that reads late (within the send-stall timeout, not after it), and retained sessions are
+// capped per remote address.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -209,6 +211,51 @@ test("sync's outbound queues count in the global buffer budget: non-reading clie
     assert.equal(reader.closed, null);
     assert.equal(writer.closed, null);
     console.log(`writes ${writes}, max bufferedBytes seen ${maxSeen}, metrics refused ${refused} times`);
+});
+
+// The server fails a connection (here the idle timeout, 1001) while its client is not reading
+// the echo of a big message: 2 MiB leaves the server's buffer for the kernel's at once (the
+// server half-closes and lingers), 8 MiB mostly waits in the server's buffer with the close frame
+// behind it. A client that reads again seconds later (past the 3 s close handshake and the 1 s
+// linger, within the send-stall timeout) gets every byte and then the close frame, even when it
+// writes meanwhile (a closed socket would answer that with a reset). Under CPU load the budget
+// test above hit this: the close handshake's timer, started when the close frame was queued,
+// closed TCP with the frame still unwritten.
+test("a failed WebSocket keeps its queued bytes and close frame for a client that reads seconds later; one that never reads is closed after the send-stall timeout", { timeout: 60000 }, async () => {
+    const open = async (port, size) => {
+        const c = await rawWebSocket(port);
+        conns.push(c);
+        c.sock.pause();
+        const msg = crypto.randomBytes(size);
+        await c.write(wsFrame(OP.BINARY, msg));
+        return { c, msg };
+    };
+    const SIZES = [2 << 20, 8 << 20];
+    const s = await serve("basic", ["--test-echo", "--ws-idle-timeout-ms", "1000", "--send-stall-timeout-ms", "15000"]);
+    const late = [];
+    for (const size of SIZES) late.push(await open(s.port, size));
+    await sleep(5500);
+    for (const { c, msg } of late) {
+        assert.equal(c.closed, false);
+        await c.write(wsFrame(OP.PING, "late"));
+        c.sock.resume();
+        const close = await c.waitFrame((f) => f.opcode === OP.CLOSE, 15000, `the close frame after ${msg.length} bytes`);
+        assert.equal(close.payload.readUInt16BE(0), 1001);
+        const echo = c.frames().find((f) => f.opcode === OP.BINARY);
+        assert.ok(echo && echo.payload.equals(msg), `the echo of ${msg.length} bytes arrived whole`);
+    }
+
+    // the bound stays: a client that never reads holds the server's buffer and socket at most
+    // the send-stall timeout (here 1 s) after its last byte was taken
+    const t = await serve("basic", ["--test-echo", "--ws-idle-timeout-ms", "1000", "--send-stall-timeout-ms", "1000"]);
+    for (const size of SIZES) await open(t.port, size);
+    const m0 = await metrics(t);
+    assert.equal(m0.openConnections, 3, JSON.stringify(m0)); // the two and this request
+    const m = await waitFor(async () => {
+        const x = await metrics(t);
+        return x.openConnections === 1 ? x : null;
+    }, { what: "the non-reading clients to be closed", timeout: 10000 });
+    assert.ok(m.bufferedBytes < 1 << 20, JSON.stringify(m));
 });
 
 /* A connected SyncConn whose TCP connection comes from localAddress (any 127.x.y.z on Linux). */

@@ -14,7 +14,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import nodeCrypto from "node:crypto";
 
-const { runCase } = await import(pathToFileURL(path.join(APPS, "webapi/vireo/_lib/cases.mjs")).href);
+const { runCase, latin1Text } = await import(pathToFileURL(path.join(APPS, "webapi/vireo/_lib/cases.mjs")).href);
 
 let srv; // one action thread (module state is per runtime), a 3 s action limit
 before(async () => {
@@ -129,6 +129,15 @@ test("TextDecoder: replacement, fatal, BOM, streaming across chunks, as Node", a
 
 test("atob and btoa: forgiving base64 and Node's InvalidCharacterError", async () => {
     await same("btoa", ["", "a", "ab", "abc", "\u00ff\u00fe", "€", "\ud800", "hello world"].map(units));
+    // longer input, across the encoder's 32768-digit chunks (24576 characters each), against
+    // Node's Latin-1 base64
+    for (const n of [4, 5, 24575, 24576, 24577, 49153, 49154, 100000, (1 << 20) + 1]) {
+        const want = Buffer.from(latin1Text(n, n), "latin1").toString("base64");
+        for (const kind of ["action", "query"]) {
+            const got = await vireo(kind, "btoaOf", [n, n]);
+            assert.ok(got === want, `btoa of ${n} characters in a ${kind}: ${got.length} digits, ${want.length} expected`);
+        }
+    }
     await same("atob", ["", "YQ==", "YWI=", "YWJj", "YQ", "YWI", " Y W\nJ j\t", "Y", "YQ=", "YQ===", "Y=Q=", "=YQ",
                         "YW*", "//79", "-_8", "YWJj\f", "aGVsbG8gd29ybGQ="]);
 });

@@ -462,9 +462,11 @@ function watchArm(call) {
     if (w.reads < 0 && call === null) return;
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
 }
-/* an entry point from C that may run app code, followed by the watch over what it queued */
-function watched(f) {
+/* an entry point from C that may run app code, followed by the watch over what it queued;
+ * with `when`, only the calls whose arguments it accepts run app code and are watched */
+function watched(f, when) {
     return function (...a) {
+        if (when && !when(...a)) return f.apply(this, a);
         try {
             return f.apply(this, a);
         } finally {

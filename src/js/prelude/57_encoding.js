@@ -212,20 +212,17 @@ function missingArg(name) {
     return e;
 }
 
+/* the string's characters are its bytes (Latin-1), encoded by 10_values.js's base64Encode */
 globalThis.btoa = function btoa(data) {
     if (arguments.length === 0) throw missingArg("input");
     const s = String(data);
-    let out = "";
-    for (let i = 0; i < s.length; i += 3) {
-        const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
-        if (a > 0xff || b > 0xff || c > 0xff)
-            throw domError("InvalidCharacterError", "Invalid character");
-        const n = i + 1 >= s.length ? 1 : i + 2 >= s.length ? 2 : 3;
-        const t = (a << 16) | ((n > 1 ? b : 0) << 8) | (n > 2 ? c : 0);
-        out += B64[t >> 18] + B64[(t >> 12) & 63] + (n > 1 ? B64[(t >> 6) & 63] : "=") +
-            (n > 2 ? B64[t & 63] : "=");
+    const bytes = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0xff) throw domError("InvalidCharacterError", "Invalid character");
+        bytes[i] = c;
     }
-    return out;
+    return base64Encode(bytes);
 };
 
 globalThis.atob = function atob(data) {

@@ -143,11 +143,4 @@ if (typeof globalThis.queueMicrotask !== "function") {
 }
 
 /* runtime.c takes it with run and load; firing (cmd 1) runs app code: watched (50_functions.js) */
-globalThis.__vr_internal.timers = function timers(cmd, owner) {
-    if (Number(cmd) !== 1) return timersRun(cmd, owner);
-    try {
-        return timersRun(cmd, owner);
-    } finally {
-        watchArm(null);
-    }
-};
+globalThis.__vr_internal.timers = watched(timersRun, (cmd) => Number(cmd) === 1);

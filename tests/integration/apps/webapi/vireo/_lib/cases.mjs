@@ -15,6 +15,21 @@ const keyShape = (k) => ({
   algorithm: { ...k.algorithm, ...(k.algorithm.publicExponent ? { publicExponent: hex(k.algorithm.publicExponent) } : {}) },
 });
 
+// n pseudo-random Latin-1 characters (every code 0-255 occurs), the same in Vireo and Node
+export function latin1Text(n, seed) {
+  const parts = [], chunk = [];
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    chunk.push(x >>> 24);
+    if (chunk.length === 8192 || i === n - 1) {
+      parts.push(String.fromCharCode.apply(null, chunk));
+      chunk.length = 0;
+    }
+  }
+  return parts.join("");
+}
+
 export function errorOf(e) {
   if (!(e instanceof Error) && !(typeof DOMException === "function" && e instanceof DOMException))
     return { thrown: String(e) };
@@ -176,6 +191,7 @@ export const CASES = {
     return { first, then: units(d.decode(bytesOf(bytes))) };
   }),
   btoa: (u) => capture(() => btoa(fromUnits(u))),
+  btoaOf: ([n, seed]) => btoa(latin1Text(n, seed)),
   atob: (s) => capture(() => units(atob(s))),
   clone: async (name) => {
     const r = await capture(() => cloneShape(structuredClone(CLONE_INPUTS[name]())));
