@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,12 +48,20 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
  * optimized code's invalidation points), but DFG/FTL code of a tight loop keeps no invalidation
  * point inside the loop, so once the top tier compiles `while (true) {}` the time limit never
  * fires again. With polling traps every loop back-edge tests a flag (one load and branch). */
+/* No FTL, JSC's top tier (`JSC_useFTLJIT=true` in the environment brings it back): every firing
+ * of the watchdog's timer is a trap, and handling a trap throws away the optimized code on the
+ * stack, so under a stream of calls the hot functions were compiled again ~20 times a second —
+ * 20-35 % of the server's CPU went to the JIT thread, most of it FTL compiles. Without FTL:
+ * 12-19 % less server CPU per mutation or actor call, and long CPU-bound loops ~4 % slower
+ * (docs/benchmarks.md, "The watchdog's JIT churn"). */
 static void engine_init(void)
 {
     if (!jsc_options_set_boolean("usePollingTraps", 1))
         vr_log(LOG_WARN, "js",
                "cannot enable JavaScriptCore polling traps: runaway loops in "
                "optimized code may ignore the time limit");
+    if (!getenv("JSC_useFTLJIT") && !jsc_options_set_boolean("useFTLJIT", 0))
+        vr_log(LOG_WARN, "js", "cannot turn JavaScriptCore's FTL tier off");
     jsc_clock_init();
 }
 
