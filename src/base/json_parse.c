@@ -196,6 +196,36 @@ static json_t *parse_number(struct jp *j)
     return json_real(d);
 }
 
+/* After a member or element: 1 at the closing bracket (consumed), 0 after a comma (consumed, and
+ * the space after it), -1 on anything else. */
+static int next_item(struct jp *j, unsigned char close)
+{
+    skip_ws(j);
+    if (j->p >= j->end)
+        return -1;
+    if (*j->p == close) {
+        j->p++;
+        return 1;
+    }
+    if (*j->p != ',')
+        return -1;
+    j->p++;
+    skip_ws(j);
+    return 0;
+}
+
+/* Past an opening bracket and the space after it: 1 when the closing one follows (consumed). */
+static int opened_empty(struct jp *j, unsigned char close)
+{
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
 static json_t *parse_value(struct jp *j);
 
 static json_t *parse_object(struct jp *j)
@@ -203,12 +233,8 @@ static json_t *parse_object(struct jp *j)
     json_t *o = json_object();
     if (!o)
         return NULL;
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
+    if (opened_empty(j, '}'))
         return o;
-    }
     for (;;) {
         const char *k;
         size_t klen;
@@ -233,17 +259,11 @@ static json_t *parse_object(struct jp *j)
             goto bail;
         }
         vr_free(owned);
-        skip_ws(j);
-        if (j->p >= j->end)
-            goto bail;
-        if (*j->p == '}') {
-            j->p++;
+        int r = next_item(j, '}');
+        if (r > 0)
             return o;
-        }
-        if (*j->p != ',')
+        if (r < 0)
             goto bail;
-        j->p++;
-        skip_ws(j);
     }
 bail:
     json_decref(o);
@@ -255,27 +275,17 @@ static json_t *parse_array(struct jp *j)
     json_t *a = json_array();
     if (!a)
         return NULL;
-    j->p++;
-    skip_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
+    if (opened_empty(j, ']'))
         return a;
-    }
     for (;;) {
         json_t *v = parse_value(j);
         if (!v || json_array_append_new(a, v) < 0)
             goto bail;
-        skip_ws(j);
-        if (j->p >= j->end)
-            goto bail;
-        if (*j->p == ']') {
-            j->p++;
+        int r = next_item(j, ']');
+        if (r > 0)
             return a;
-        }
-        if (*j->p != ',')
+        if (r < 0)
             goto bail;
-        j->p++;
-        skip_ws(j);
     }
 bail:
     json_decref(a);
