@@ -82,6 +82,9 @@ test("a method that awaits setTimeout runs in two turns; other instances and que
     const c = await open();
     const id = `two-${Date.now()}`;
     await rpc(c, "job", `${id}-warm`, "mark", { n: 0 }); // the runtime's first actor call loads Immer
+    // and the query reader's first query loads the app (~650 ms under ASan, longer than the sleep
+    // when another test file shares the cores): warm it too, so the poll below sees the sleep
+    await query(srv, "queries:job", { id: `${id}-warm` });
     const from = c.mark;
     const t0 = Date.now();
     const call = send(c, "job", id, "twoSteps", { ms: 800 });
@@ -309,7 +312,9 @@ test("limits: at most 1000 rpcs wait for one busy instance", async () => {
     const c = await open();
     const id = `queue-${Date.now()}`;
     const from = c.mark;
-    const hold = send(c, "job", id, "twoSteps", { ms: 600 });
+    // long enough for 1001 frames to arrive and queue under ASan on shared cores (the method's
+    // wall-clock limit here is 1500 ms)
+    const hold = send(c, "job", id, "twoSteps", { ms: 1000 });
     await sleep(30);
     const ids = [];
     for (let n = 0; n < 1001; n++) ids.push(send(c, "job", id, "mark", { n }));
