@@ -47,8 +47,8 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
  * default JSC stops running code with signals (a thread suspends the mutator and patches the
  * optimized code's invalidation points), but DFG/FTL code of a tight loop keeps no invalidation
  * point inside the loop, so once the top tier compiles `while (true) {}` the time limit never
- * fires again. With polling traps every loop back-edge tests a flag (one load and branch). */
-/* No FTL, JSC's top tier (`JSC_useFTLJIT=true` in the environment brings it back): every firing
+ * fires again. With polling traps every loop back-edge tests a flag (one load and branch).
+ * No FTL, JSC's top tier (`JSC_useFTLJIT=true` in the environment brings it back): every firing
  * of the watchdog's timer is a trap, and handling a trap throws away the optimized code on the
  * stack, so under a stream of calls the hot functions were compiled again ~20 times a second —
  * 20-35 % of the server's CPU went to the JIT thread, most of it FTL compiles. Without FTL:

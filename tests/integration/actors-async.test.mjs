@@ -82,8 +82,8 @@ test("a method that awaits setTimeout runs in two turns; other instances and que
     const c = await open();
     const id = `two-${Date.now()}`;
     await rpc(c, "job", `${id}-warm`, "mark", { n: 0 }); // the runtime's first actor call loads Immer
-    // and the query reader's first query loads the app (~650 ms under ASan, longer than the sleep
-    // when another test file shares the cores): warm it too, so the poll below sees the sleep
+    // and a first query can answer late (one took ~650 ms under ASan in a probe; longer than the
+    // sleep below when another test file shares the cores): warm it too, so the poll sees the sleep
     await query(srv, "queries:job", { id: `${id}-warm` });
     const from = c.mark;
     const t0 = Date.now();
