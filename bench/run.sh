@@ -321,18 +321,20 @@ for s in $SCENARIOS; do
         json_add bench/results/push-latency.json "{\"push_p50_ms\": $f50, \"push_p99_ms\": $f99, \"synced\": $fl_synced, \"ratio_p50\": ${r50:-null}, \"ratio_p99\": ${r99:-null}, \"parts\": ${push_parts%$'\n'}}"
         rows+=("push-floor	p50 $(printf %.3f "$f50") ms, p99 $(printf %.3f "$f99") ms$fl_label; parts: ping-pong p50 $(printf %.3f "$pp50") + fdatasync p50 $(printf %.3f "$fs50") ms; vireo ${r50}x / ${r99}x floor	beside push-latency	INFO")
         ;;
-    mutations | http-query) # throughput: vireo's as a fraction of the floor's
-        key=mutations_per_s
+    mutations | http-query | actor-rpc) # throughput: vireo's as a fraction of the floor's
+        key=mutations_per_s mine="bench/results/$s.json"
         [ "$s" = http-query ] && key=requests_per_s
+        [ "$s" = actor-rpc ] && key=calls_per_s mine=bench/results/actor-rpc-c.json # same client
         f="bench/results/$s-floor.json"
         floor_run "$s" send "$f" || continue
-        fv=$(floor_json "$f" $key) mv=$(floor_json "bench/results/$s.json" $key)
+        fv=$(floor_json "$f" $key) mv=$(floor_json "$mine" $key)
         f99=$(floor_json "$f" rtt_p99_ms)
         [ -n "$fv" ] && [ -n "$mv" ] || continue
         r=$(awk -v a="$mv" -v b="$fv" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
-        json_add "bench/results/$s.json" "{\"$key\": $fv, \"rtt_p99_ms\": $f99, \"synced\": $fl_synced, \"ratio\": ${r:-null}}"
+        json_add "$mine" "{\"$key\": $fv, \"rtt_p99_ms\": $f99, \"synced\": $fl_synced, \"ratio\": ${r:-null}}"
         name=http-floor label=""
         [ "$s" = mutations ] && name=mut-floor label=$fl_label
+        [ "$s" = actor-rpc ] && name=rpc-floor label=$fl_label
         rows+=("$name	$(printf %.0f "$fv")/s, rtt p99 $(printf %.2f "$f99") ms$label; vireo ${r}x floor	beside $s	INFO")
         ;;
     esac

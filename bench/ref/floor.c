@@ -24,9 +24,9 @@ static const char USAGE[] =
     "usage: floor serve [--mode send|uring|threads] [--threads N] [--host ADDR] [--port N]\n"
     "                   [--sync-dir DIR]\n"
     "       floor push --dir DIR [--pings N] [--syncs N] [--duration S] [--out FILE]\n"
-    "  serve: a minimal server for `loadgen fanout|push-latency|mutations|http-query` (loopback\n"
-    "         only); prints \"listening on http://HOST:PORT\", runs until SIGTERM/SIGINT, then a\n"
-    "         summary. --sync-dir: one WAL-like commit + fdatasync there per loop iteration\n"
+    "  serve: a minimal server for `loadgen fanout|push-latency|mutations|http-query|actor-rpc`\n"
+    "         (loopback only); prints \"listening on http://HOST:PORT\", runs until SIGTERM/SIGINT,\n"
+    "         then a summary. --sync-dir: one WAL-like commit + fdatasync there per loop iteration\n"
     "  push:   loopback WebSocket ping-pong and WAL-like commits (+ fdatasync) in DIR; --out "
     "JSON\n";
 

@@ -77,7 +77,9 @@ struct floor_srv {
         struct fconn *c;
         long req;
         size_t off, len; /* its args in pend_args */
-    } * pend;            /* mutations waiting for this iteration's sync */
+        int rpc;         /* an actor rpc (its answer carries the counter), not a mutation */
+    } * pend;            /* mutations and rpcs waiting for this iteration's sync */
+    uint64_t counter;    /* the one actor instance's state: rpcs answered */
     size_t npend, cappend;
     struct buf pend_args;
     size_t accepted, closed;

@@ -455,6 +455,23 @@ static void do_mutation(struct floor_srv *s, struct fconn *c, long req, const ch
     send_text(s, c, s->msg.data, s->msg.len);
 }
 
+/* One actor rpc (loadgen actor-rpc: `counter.increment` on one instance): the state changes and
+ * the caller gets the new value, /api/actors's answer frame. Queued: the answers of one read (or
+ * one commit) go in one send, as the server sends them (flush_pending, on_input). */
+static void do_rpc(struct floor_srv *s, struct fconn *c, long id)
+{
+    s->counter++;
+    buf_reset(&s->msg);
+    buf_appendf(&s->msg, "{\"type\":\"rpc:result\",\"id\":%ld,\"result\":%llu}", id,
+                (unsigned long long)s->counter);
+    if (c->closing)
+        return;
+    size_t at = c->out.len;
+    floor_ws_frame(&c->out, 1, s->msg.data, s->msg.len);
+    if (c->out.len < at + s->msg.len + 2)
+        c->closing = 1; /* past the out buffer's limit */
+}
+
 static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size_t n)
 {
     buf_reset(&s->msg);
@@ -480,14 +497,19 @@ static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size
                     "\"modifications\":[{\"type\":\"QueryUpdated\",\"queryId\":1,\"value\":null}]}",
                     (unsigned long long)s->version, (unsigned long long)s->version);
         send_text(s, c, s->msg.data, s->msg.len);
-    } else if (has_type(m, n, "mutation")) {
+    } else if (has_type(m, n, "mutation") || has_type(m, n, "rpc")) {
+        int rpc = !has_type(m, n, "mutation");
         const char *args = "{}";
         size_t alen = 2;
-        floor_json_object(m, n, "args", &args, &alen);
-        const char *rq = memmem(m, n, "\"requestId\":", 12);
-        long req = rq ? strtol(rq + 12, NULL, 10) : 0;
+        if (!rpc)
+            floor_json_object(m, n, "args", &args, &alen);
+        const char *rq = rpc ? memmem(m, n, "\"id\":", 5) : memmem(m, n, "\"requestId\":", 12);
+        long req = rq ? strtol(rq + (rpc ? 5 : 12), NULL, 10) : 0;
         if (s->wal.fd < 0) {
-            do_mutation(s, c, req, args, alen);
+            if (rpc)
+                do_rpc(s, c, req);
+            else
+                do_mutation(s, c, req, args, alen);
             return;
         }
         /* group commit: answered after this loop iteration's one fdatasync (flush_pending) */
@@ -495,7 +517,7 @@ static void on_message(struct floor_srv *s, struct fconn *c, const char *m, size
             s->cappend = s->cappend ? 2 * s->cappend : 64;
             s->pend = vr_realloc(s->pend, s->cappend * sizeof *s->pend);
         }
-        s->pend[s->npend++] = (struct pend){c, req, s->pend_args.len, alen};
+        s->pend[s->npend++] = (struct pend){c, req, s->pend_args.len, alen, rpc};
         buf_append(&s->pend_args, args, alen);
     }
 }
@@ -510,17 +532,29 @@ static void flush_pending(struct floor_srv *s)
     int r = floor_wal_commit(&s->wal); /* at least one WAL frame per commit: a lower bound */
     for (size_t i = 0; i < s->npend; i++) {
         struct pend *p = &s->pend[i];
+        if (r == 0 && p->rpc) {
+            do_rpc(s, p->c, p->req);
+            continue;
+        }
         if (r == 0) {
             do_mutation(s, p->c, p->req, s->pend_args.data + p->off, p->len);
             continue;
         }
         buf_reset(&s->msg);
-        buf_appendf(&s->msg,
-                    "{\"type\":\"mutationResponse\",\"requestId\":%ld,\"success\":false,"
-                    "\"result\":\"WAL commit: %s\"}",
-                    p->req, strerror(-r));
+        if (p->rpc)
+            buf_appendf(&s->msg,
+                        "{\"type\":\"rpc:result\",\"id\":%ld,\"error\":\"WAL commit: %s\"}",
+                        p->req, strerror(-r));
+        else
+            buf_appendf(&s->msg,
+                        "{\"type\":\"mutationResponse\",\"requestId\":%ld,\"success\":false,"
+                        "\"result\":\"WAL commit: %s\"}",
+                        p->req, strerror(-r));
         send_text(s, p->c, s->msg.data, s->msg.len);
     }
+    for (size_t i = 0; i < s->npend; i++) /* the queued rpc answers, one send per connection */
+        if (s->pend[i].c->out.len && !s->pend[i].c->want_out && !s->pend[i].c->closing)
+            conn_flush(s, s->pend[i].c);
     s->npend = 0;
     buf_reset(&s->pend_args);
 }
@@ -588,7 +622,8 @@ static void on_input(struct floor_srv *s, struct fconn *c)
                             bl, body);
                 conn_send(s, c, s->msg.data, s->msg.len);
                 c->closing = 1;
-            } else if (!strncmp(p, "GET /api/sync ", 14) && key && klen &&
+            } else if ((!strncmp(p, "GET /api/sync ", 14) || !strncmp(p, "GET /api/actors ", 16)) &&
+                       key && klen &&
                        floor_accept_key(key, klen, acc) == 0) {
                 buf_appendf(&s->msg,
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"

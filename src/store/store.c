@@ -294,6 +294,7 @@ int st_catalog_load(struct store *s, struct buf *err)
     json_t *schema = NULL;
     int r = -1;
     st_catalog_free(s);
+    st_memo_forget(s); /* its table is gone */
     s->has_schema = 0;
     s->validate = 0;
     if (!(st = st_prep(s, NULL, err, "SELECT num, name, by_id, by_ct FROM _vr_tables ORDER BY num")))
@@ -571,6 +572,7 @@ void store_close(struct store *s)
         return;
     st_ckpt_stop(s);
     st_catalog_free(s);
+    st_memo_release(s);
     for (int i = 0; i < CTL_N; i++)
         sqlite3_finalize(s->ctl[i]);
     sqlite3_finalize(s->idem_get);
@@ -681,6 +683,7 @@ static void txn_finish(struct store_txn *t, int rolled_back)
 static void txn_rollback(struct store_txn *t)
 {
     struct store *s = t->s;
+    st_memo_forget(s);
     if (s->batch)
         sqlite3_exec(s->db, "ROLLBACK TO vr_txn; RELEASE vr_txn", NULL, NULL, NULL);
     else
@@ -742,6 +745,7 @@ int store_batch_begin(struct store *s, struct buf *err)
     }
     if (st_ctl(s, CTL_BEGIN_W, err) < 0)
         return -1;
+    st_memo_forget(s);
     s->batch = 1;
     s->batch_dirty = 0;
     s->batch_fail = 0;
@@ -760,6 +764,7 @@ int store_batch_commit(struct store *s, struct buf *err)
         return -1;
     }
     s->batch = 0;
+    st_memo_forget(s);
     if (s->batch_fail) {
         buf_reset(err);
         buf_appendf(err, "the batch inserted into `%s` (--test-fail-commit)", s->test_fail_table);

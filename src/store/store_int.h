@@ -58,6 +58,24 @@ enum {
     CTL_N
 };
 
+/* store_memo.c: what a replace needs of the document the batch last replaced, so that the next
+ * replace of the same document reads nothing (an actor instance stored once per call). Valid
+ * only in the batch and the memo epoch it was kept in, while sqlite3_total_changes still equals
+ * the count after its write: any other row change, rollback, batch boundary or catalog reload
+ * retires it. */
+struct st_memo {
+    int set;
+    char id[STORE_ID_LEN + 1];
+    struct st_table *tb;
+    size_t nidx;
+    double ct;
+    size_t text_len;      /* the stored text's length (the storage limit's growth) */
+    uint64_t epoch;
+    int changes;          /* sqlite3_total_changes after the write */
+    struct buf head;      /* the stored text's head: {"_id":"...","_creationTime":N */
+    struct buf keys;      /* the keys of idx[1..nidx-1], each a size_t length then the bytes */
+};
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *ctl[CTL_N]; /* cached transaction-control statements */
@@ -93,6 +111,8 @@ struct store {
     int reader;
     int64_t reader_cookie;      /* SQLite's schema cookie the catalog was loaded at */
     sqlite3_stmt *reader_stmt;  /* reads the version and the schema cookie */
+    struct st_memo memo;        /* store_memo.c */
+    uint64_t memo_epoch;        /* st_memo_forget's count */
 };
 
 struct store_txn {
@@ -170,6 +190,16 @@ void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_
 int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
                  struct buf *out);
 int st_name_ok(const char *name);
+/* store_memo.c (struct st_memo): st_memo_forget retires the memo (a batch begins or ends, a
+ * transaction rolls back, the catalog is reloaded); st_memo_get is the memo when it still holds
+ * document (id, len) as stored, else NULL; st_memo_keep records a replace that just succeeded
+ * (keys as update_parsed appended them) unless its table has search indexes; st_memo_release
+ * frees it. */
+void st_memo_forget(struct store *s);
+const struct st_memo *st_memo_get(struct store *s, const char *id, size_t len);
+void st_memo_keep(struct store *s, const char *id, struct st_table *tb, double ct,
+                  const char *head, size_t head_len, size_t text_len, const struct buf *keys);
+void st_memo_release(struct store *s);
 /* store_write.c: the top-level fields of a JSON object jansson has validated, as raw spans
  * (key with its quotes, value) in text order; *out is allocated (vr_free), the count returned. */
 struct st_span {

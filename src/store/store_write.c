@@ -526,9 +526,12 @@ static void loaded_release(struct loaded *l)
 }
 
 /* Stores new_text for the loaded document and moves its index rows; records the write set.
- * nd: the parse of new_text (borrowed). */
+ * nd: the parse of new_text (borrowed). old_keys: the document's index keys as st_memo keeps
+ * them (then l->doc is not needed), or NULL; keys_out: where the new ones are appended that way,
+ * or NULL. */
 static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf *new_text,
-                         const json_t *nd, struct buf *err)
+                         const json_t *nd, const struct buf *old_keys, struct buf *keys_out,
+                         struct buf *err)
 {
     struct store *s = t->s;
     struct st_table *tb = l->tb;
@@ -540,11 +543,24 @@ static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf
                    &l->dk, new_text->data, new_text->len, 1, err) < 0)
         goto out;
     st_write_add(t, tb->idx[0]->id, &l->dk, &l->dk);
+    size_t at = 0; /* in old_keys */
     for (size_t i = 1; i < tb->nidx; i++) {
         struct st_index *ix = tb->idx[i];
-        if (st_index_key(ix, l->doc, l->ct, l->id, &ok) < 0 ||
+        if (old_keys) {
+            size_t n;
+            memcpy(&n, old_keys->data + at, sizeof n);
+            buf_reset(&ok);
+            buf_append(&ok, old_keys->data + at + sizeof n, n);
+            at += sizeof n + n;
+        }
+        if ((!old_keys && st_index_key(ix, l->doc, l->ct, l->id, &ok) < 0) ||
             st_index_key(ix, nd, l->ct, l->id, &nk) < 0) {
             st_failk(s, STORE_ERR_TOO_LARGE, err, "index key for `%s` is too large", ix->name);
+            goto out;
+        }
+        if (keys_out && (buf_append(keys_out, &nk.len, sizeof nk.len) < 0 ||
+                         buf_append(keys_out, nk.data, nk.len) < 0)) {
+            st_fail(err, "out of memory");
             goto out;
         }
         if (ok.len != nk.len || memcmp(ok.data, nk.data, ok.len) != 0) {
@@ -569,14 +585,13 @@ out:
 /* The storage limit for a patch or replace that grows a document (one that does not grow it
  * always passes, so an update can free space): the growth in the document and, at most as much,
  * in each of its index keys. */
-static int grow_check(struct store_txn *t, const struct loaded *l, const struct buf *new_text,
-                      struct buf *err)
+static int grow_check(struct store_txn *t, const struct st_table *tb, size_t old_len,
+                      const struct buf *new_text, struct buf *err)
 {
-    if (new_text->len <= l->text.len)
+    if (new_text->len <= old_len)
         return 0;
-    uint64_t d = new_text->len - l->text.len;
-    return st_quota_check(t, d * (l->tb->nidx + l->tb->nsidx), l->tb->nidx + l->tb->nsidx, 0,
-                          err);
+    uint64_t d = new_text->len - old_len;
+    return st_quota_check(t, d * (tb->nidx + tb->nsidx), tb->nidx + tb->nsidx, 0, err);
 }
 
 int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *fields_json,
@@ -661,9 +676,9 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     for (size_t i = 0; i < n_remove; i++)
         json_object_del(nd, remove_fields[i]);
     json_object_update(nd, patch);
-    if (grow_check(t, &l, &text, err) < 0)
+    if (grow_check(t, l.tb, l.text.len, &text, err) < 0)
         goto out;
-    r = update_parsed(t, &l, &text, nd, err);
+    r = update_parsed(t, &l, &text, nd, NULL, NULL, err);
 out:
     if (in_sp)
         r = savepoint_end(t, r, mark);
@@ -683,26 +698,39 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
 {
     struct store *s = t->s;
     struct loaded l;
-    struct buf text = BUF_INIT(STORE_MAX_DOC + 64);
+    struct buf text = BUF_INIT(STORE_MAX_DOC + 64), keys = BUF_INIT(BUF_NOLIMIT);
+    const struct st_memo *m = NULL;
     struct span *sp = NULL;
     json_t *doc = NULL;
-    size_t mark = 0;
+    size_t mark = 0, head_len = 0;
     int r = -1, in_sp = 0;
     loaded_init(&l);
     if (op_check(t, err) < 0)
         goto out;
     if (!(doc = parse_fields(s, doc_json, len, "document", err)))
         goto out;
-    if (load_indexed(t, id, id_len, &l, err) < 0)
+    m = st_memo_get(s, id, id_len); /* replaced before in this batch */
+    if (m) {
+        memcpy(l.id, m->id, sizeof l.id);
+        l.tb = m->tb;
+        l.ct = m->ct;
+        id_key(&l.dk, id, id_len);
+    } else if (load_indexed(t, id, id_len, &l, err) < 0) {
         goto out;
+    }
     if (savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;
-    doc_head_of(&text, &l.text, l.id, l.ct);
+    if (m)
+        buf_append(&text, m->head.data, m->head.len);
+    else
+        doc_head_of(&text, &l.text, l.id, l.ct);
+    head_len = text.len;
+    size_t old_len = m ? m->text_len : l.text.len;
     size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
-    if (doc_finish(s, &text, err) < 0 || grow_check(t, &l, &text, err) < 0)
+    if (doc_finish(s, &text, err) < 0 || grow_check(t, l.tb, old_len, &text, err) < 0)
         goto out;
     /* the new document's parse without parsing it again: the fields' parse plus the system
      * fields, which is what the spliced text parses to (numbers are reals: STORE_JSON_FLAGS) */
@@ -711,10 +739,13 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
         st_fail(err, "out of memory");
         goto out;
     }
-    r = update_parsed(t, &l, &text, doc, err);
+    r = update_parsed(t, &l, &text, doc, m ? &m->keys : NULL, &keys, err);
 out:
     if (in_sp)
         r = savepoint_end(t, r, mark);
+    if (r == 0)
+        st_memo_keep(s, l.id, l.tb, l.ct, text.data, head_len, text.len, &keys);
+    buf_release(&keys);
     vr_free(sp);
     json_decref(doc);
     buf_release(&text);
@@ -791,7 +822,7 @@ int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size
     if (doc_finish(s, &text, err) < 0 || savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;
-    r = update_parsed(t, &l, &text, nd, err);
+    r = update_parsed(t, &l, &text, nd, NULL, NULL, err);
 out:
     if (in_sp)
         r = savepoint_end(t, r, mark);

@@ -349,11 +349,26 @@ static void broadcast_with(enum floor_mode mode)
                    strstr(m, "\"type\":\"transition\"");
         CHECK_EQ_INT(got, hi - lo);
     }
+    /* actor-rpc: /api/actors, `counter.increment` answered with the new count, one call at a
+     * time (a commit each) */
+    struct client ac;
+    CHECK_EQ_INT(cl_open(&ac, s.port, "/api/actors"), 0);
+    CHECK_EQ_INT(cl_head(&ac), 101);
+    cl_send(&ac, "{\"type\":\"rpc\",\"id\":7,\"actor\":\"counter\",\"actorId\":\"a\","
+                 "\"method\":\"increment\"}");
+    CHECK(cl_msg(&ac, m, sizeof m) > 0 &&
+          !strcmp(m, "{\"type\":\"rpc:result\",\"id\":7,\"result\":1}"));
+    cl_send(&ac, "{\"type\":\"rpc\",\"id\":8,\"actor\":\"counter\",\"actorId\":\"a\","
+                 "\"method\":\"increment\"}");
+    CHECK(cl_msg(&ac, m, sizeof m) > 0 &&
+          !strcmp(m, "{\"type\":\"rpc:result\",\"id\":8,\"result\":2}"));
+    cl_close(&ac);
     struct stat st;
     if (syncing)
         CHECK(stat(s.wal.path, &st) == 0 && st.st_size == FLOOR_WAL_SIZE);
-    CHECK_EQ_INT(s.wal.commits, syncing ? 3 : 0); /* one per mutation: each waits for its answer */
-    CHECK_EQ_INT(s.wal.off, syncing ? 3 * SYNC_APPEND : 0);
+    /* one per mutation or rpc: each waits for its answer */
+    CHECK_EQ_INT(s.wal.commits, syncing ? 5 : 0);
+    CHECK_EQ_INT(s.wal.off, syncing ? 5 * SYNC_APPEND : 0);
     /* metrics: the broadcasts so far */
     CHECK_EQ_INT(cl_open(&http, s.port, "/api/metrics"), 0);
     CHECK_EQ_INT(cl_head(&http), 200);
@@ -367,7 +382,7 @@ static void broadcast_with(enum floor_mode mode)
     stop = 1;
     pthread_join(th, NULL);
     size_t accepted = s.accepted;
-    CHECK_EQ_INT(accepted, NSUBS + 6);
+    CHECK_EQ_INT(accepted, NSUBS + 7);
     CHECK_EQ_INT(s.http_answers, 2);
     CHECK_EQ_INT(s.broadcasts, 3);
     CHECK_EQ_INT(s.sends, 2 * (NSUBS - NSOLO) + NSOLO);
