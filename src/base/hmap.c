@@ -1,4 +1,5 @@
-/* hmap: open-addressing hash map; load factor kept at or below 1/2. */
+/* hmap: open-addressing hash map (linear probing, backward-shift deletion); load factor kept at
+ * or below 3/4 — each slot keeps its key's hash, so a probe past another key is one compare. */
 #include "base/hmap.h"
 
 #include <string.h>
@@ -68,7 +69,7 @@ static void grow(struct hmap *m)
 {
     struct hmap_slot *old = m->slots;
     size_t old_cap = m->cap;
-    m->cap = old_cap ? old_cap * 2 : 4; /* small first: a session's map of one query */
+    m->cap = old_cap ? old_cap * 2 : 2; /* small first: a session's map of one query */
     m->slots = vr_calloc(m->cap, sizeof *m->slots);
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].key)
@@ -85,7 +86,7 @@ void *hmap_put(struct hmap *m, const void *key, size_t key_len, void *value)
         s->value = value;
         return prev;
     }
-    if ((m->len + 1) * 2 > m->cap)
+    if ((m->len + 1) * 4 > m->cap * 3)
         grow(m);
     char *k = vr_malloc(key_len + 1);
     memcpy(k, key, key_len);
