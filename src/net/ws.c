@@ -829,9 +829,14 @@ int ws_send_more(struct ws *ws, int is_text, const void *p, size_t n)
 #define SEND_FRAMES 16
 #define SEND_IOV 64
 
-/* Queues the bytes of iov from offset `from` in c->out (after what it holds). */
+/* Queues the bytes of iov from offset `from` in c->out (after what it holds), growing it once. */
 static void queue_iov_from(struct conn *c, const struct iovec *iov, size_t n, size_t from)
 {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    if (total > from)
+        buf_grow(&c->out, total - from); /* past its limit: the appends below fail as before */
     for (size_t i = 0; i < n; i++) {
         size_t len = iov[i].iov_len;
         if (from >= len) {

@@ -956,6 +956,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                                   .args_value = (args && json_is_object(args)) ? args : NULL,
                                   .identity = s->identity };
         if (shard_call(sy->shard, fn, args_text, args_len, &o, &res) == 0) {
+            buf_grow(&frame, res.value.len + 64); /* the rest in one allocation */
             buf_append_str(&frame, "\"success\":true,\"value\":");
             buf_append(&frame, res.value.data, res.value.len);
             if (kind == JS_MUTATION) {
