@@ -756,7 +756,7 @@ static int run_connections(void)
         if (now - prev < 262144 && prev - now < 262144)
             break;
     }
-    /* channels c0..c999: many subscriptions share a query's channel, as in a real app */
+    /* one channel per connection (c0, c1, ...): every connection has a live query of its own */
     uint64_t t = lg_now();
     int r = subs_setup(S.o->conns, 0);
     double secs = (double)(lg_now() - t) / SEC;
