@@ -95,6 +95,7 @@ struct js_runtime {
     int over_memory;         /* ... because the heap passed opts.memory_limit_mb */
     int stopped;             /* stop_fn asked to stop this call */
     int done;                /* native.done() has reported this execution */
+    int txn_steps;           /* native.actorEnd may end top_txn and open the next (txn_steps) */
     struct js_result *res;
     struct store_txn *txn;     /* the transaction ctx.db uses, or NULL */
     struct store_txn *top_txn; /* the top-level call's own transaction */

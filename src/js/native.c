@@ -632,6 +632,73 @@ static JSValueRef n_actor_out(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeUndefined(ctx);
 }
 
+/* native.actorEnd(k, ok, text, code, act) -> 0, or 1 when the commit failed (the call failed) +
+ * 2 when the next transaction did not open (the batch stops): ends call k of a batch of actor
+ * calls (js_call_opts.txn_steps; 47_actors.js runBatch). Its transaction commits (ok; the commit
+ * hook runs) or rolls back, the actor host learns the outcome (js_actor_host.end: ok with text
+ * the result's JSON or undefined and act the activated keys' JSON or null; failed with text the
+ * message and code), and the next call's transaction opens with its own CPU time limit and
+ * scheduling budget. */
+static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    if (!rt->txn_steps || !rt->top_txn || rt->txn != rt->top_txn || !rt->actor_host ||
+        !rt->actor_host->end)
+        return throwf(ctx, exc, "InternalError", "actorEnd: no batch of actor calls is running");
+    uint32_t k = argc > 0 ? (uint32_t)JSValueToNumber(ctx, argv[0], NULL) : 0;
+    int ok = argc > 1 && JSValueToBoolean(ctx, argv[1]);
+    int has_text = argc > 2 && JSValueIsString(ctx, argv[2]);
+    int has_code = argc > 3 && JSValueIsString(ctx, argv[3]);
+    int has_act = argc > 4 && JSValueIsString(ctx, argv[4]);
+    buf_reset(&rt->s1);
+    buf_reset(&rt->s2);
+    buf_reset(&rt->s3);
+    if ((has_text && str_arg(ctx, argc, argv, 2, &rt->s1, "actor call result", exc) < 0) ||
+        (has_code && str_arg(ctx, argc, argv, 3, &rt->s2, "actor call error code", exc) < 0) ||
+        (has_act && str_arg(ctx, argc, argv, 4, &rt->s3, "activated instances", exc) < 0))
+        return JSValueMakeUndefined(ctx);
+    js_native_close_cursors(rt);
+    struct store_txn *t = rt->top_txn;
+    rt->txn = rt->top_txn = NULL;
+    struct buf cerr = BUF_INIT(4096);
+    int r = 0;
+    if (ok) {
+        uint64_t version = 0;
+        if (store_txn_commit(t, &version, &cerr) < 0) {
+            store_txn_abort(t);
+            ok = 0;
+            r |= 1;
+        } else {
+            if (rt->commit_fn)
+                rt->commit_fn(rt->commit_arg, t, version);
+            js_storage_settled(rt, 1);
+        }
+    } else {
+        store_txn_abort(t);
+    }
+    js_storage_settled(rt, 0);
+    store_txn_free(t);
+    if (r & 1)
+        rt->actor_host->end(rt->actor_host_arg, k, 0, cerr.data, cerr.len, "StoreError", NULL, 0);
+    else if (ok)
+        rt->actor_host->end(rt->actor_host_arg, k, 1, has_text ? rt->s1.data : NULL, rt->s1.len,
+                            NULL, has_act ? rt->s3.data : NULL, rt->s3.len);
+    else
+        rt->actor_host->end(rt->actor_host_arg, k, 0, has_text ? rt->s1.data : "", rt->s1.len,
+                            has_code ? rt->s2.data : "FunctionFailed", NULL, 0);
+    buf_reset(&cerr);
+    rt->txn = rt->top_txn = store_txn_begin(rt->store, 1, &cerr);
+    if (!rt->txn)
+        r |= 2;
+    buf_release(&cerr);
+    js_set_limit_ms(rt, rt->limit_ms);
+    rt->sched_count = 0;
+    rt->sched_bytes = 0;
+    return JSValueMakeNumber(ctx, r);
+}
+
 /* native.actorDelete(docId): removes an actor instance's stored state (ActorManager.destroy). */
 static JSValueRef n_actor_delete(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                  const JSValueRef argv[], JSValueRef *exc)
@@ -1141,6 +1208,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "schedule", n_schedule },
         { "actorSave", n_actor_save },
         { "actorOut", n_actor_out },
+        { "actorEnd", n_actor_end },
         { "actorDelete", n_actor_delete },
         { "validate", n_validate },
         { "cancelJob", n_cancel_job },

@@ -1168,6 +1168,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->res = res;
     rt->txn = txn;
     rt->top_txn = txn;
+    rt->txn_steps = opts && opts->txn_steps && fn->kind == JS_MUTATION;
     set_limit(rt, fn->kind);
 
     uint64_t seed = next_seed(rt);
@@ -1219,6 +1220,10 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     }
 
     js_native_close_cursors(rt);
+    if (rt->txn_steps) { /* native.actorEnd replaced it (NULL: the next did not open) */
+        txn = rt->top_txn;
+        rt->txn_steps = 0;
+    }
     if (rt->txn && rt->txn != txn) { /* a nested call from an action was cut short */
         store_txn_abort(rt->txn);
         store_txn_free(rt->txn);

@@ -196,6 +196,11 @@ struct js_call_opts {
     /* The caller's verified identity (a JSON object's text, auth/identity.h) that
      * ctx.auth.getUserIdentity() returns; NULL: none (null). An action's nested calls carry it. */
     const char *identity;
+    /* Mutations only: the call runs several actor calls in one VM entry, each in a transaction
+     * of its own: native.actorEnd commits (or rolls back) the running one, reports it to the
+     * actor host (js_actor_host.end) and opens the next with the CPU time limit started again.
+     * The call's own result is that of the last, empty, transaction. */
+    int txn_steps;
 };
 
 /* The largest query journal: one end cursor, so a page whose end row's index key is larger than
@@ -291,6 +296,13 @@ struct js_actor_host {
      * [to, except] (connection id arrays or null) or NULL when it goes to every subscriber */
     void (*out)(void *arg, int event, const char *key, size_t key_len, const char *text,
                 size_t len, const char *lists, size_t lists_len);
+    /* call k of a batch of actor calls (js_call_opts.txn_steps; native.actorEnd) ended: its
+     * transaction committed (ok: text its result's JSON, NULL when none; act the JSON array of
+     * the instance keys it activated, NULL when none) or rolled back (text its error's message,
+     * code its code). The frames out() gave since the last end are the call's: they go once
+     * the commit batch does (ok), or never. */
+    void (*end)(void *arg, uint32_t k, int ok, const char *text, size_t len, const char *code,
+                const char *act, size_t act_len);
 };
 void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host *host,
                                void *arg);

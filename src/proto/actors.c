@@ -125,6 +125,16 @@ struct ainst {
     size_t n_queue, cap_queue;
 };
 
+/* An rpc ready to run (its method named, its instance touched by the caller) that waits for
+ * run_pending, in arrival order. */
+struct pend {
+    struct aconn *c;
+    struct ainst *in;
+    json_t *msg;
+    char *rid;
+    uint32_t sid;
+};
+
 struct actors {
     struct loop *loop;
     struct shard *shard;
@@ -144,6 +154,10 @@ struct actors {
     struct js_runtime *host_rt; /* the runtime actor_host was given to */
     struct aout *outs;          /* what the running operation sends (host_out), in order */
     size_t n_outs, cap_outs;
+    struct pend *pend;          /* rpcs waiting for run_pending */
+    size_t n_pend, cap_pend;
+    struct pend *batch;         /* the batch running (run_batch), NULL: none */
+    size_t n_batch, batch_ended; /* its calls, those that ended (host_end) */
 };
 
 /* A frame an operation sent (js_actor_host.out), held until deliver() or dropped when the
@@ -402,10 +416,12 @@ static char *op_text(const json_t *args, size_t *len)
 }
 
 static const struct js_actor_host actor_host;
+static void run_pending(struct actors *a);
 static int run_op_ex(struct actors *a, struct ainst *in, json_t *args,
                      const struct js_call_opts *extra, struct js_result *res, json_t **out)
 {
     *out = NULL;
+    run_pending(a); /* the rpcs that arrived before this operation run before it */
     const struct js_function *fn =
         a->shard->rt ? js_runtime_find(a->shard->rt, JS_ACTORS_RUN_PATH) : NULL;
     if (!fn) {
@@ -471,8 +487,9 @@ static int run_op(struct actors *a, struct ainst *in, json_t *args, struct js_re
 /* run_op for a connection's message: the call runs with the connection's identity (dropped,
  * with an AuthExpired error frame, once its token's exp has passed). */
 static void send_error(struct aconn *c, const char *code, const char *msg);
-static int conn_op(struct aconn *c, struct ainst *in, json_t *args, struct js_result *res,
-                   json_t **out)
+/* c's identity for a call that runs now: dropped, with an AuthExpired error frame, once its
+ * token's exp has passed. */
+static const char *conn_identity(struct aconn *c)
 {
     if (c->identity && c->auth_exp > 0 && clock_wall_ms() >= c->auth_exp) {
         vr_free(c->identity);
@@ -480,7 +497,13 @@ static int conn_op(struct aconn *c, struct ainst *in, json_t *args, struct js_re
         send_error(c, "AuthExpired", "the token has expired: this connection is anonymous "
                    "until it sends a fresh one ({\"type\":\"auth\",\"token\":...})");
     }
-    struct js_call_opts o = { .identity = c->identity };
+    return c->identity;
+}
+
+static int conn_op(struct aconn *c, struct ainst *in, json_t *args, struct js_result *res,
+                   json_t **out)
+{
+    struct js_call_opts o = { .identity = conn_identity(c) };
     return run_op_ex(c->a, in, args, &o, res, out);
 }
 
@@ -818,8 +841,10 @@ static int host_take(void *arg, uint32_t token, int *ok, const char *const **str
     return 0;
 }
 
+static void host_end(void *arg, uint32_t k, int ok, const char *text, size_t len,
+                     const char *code, const char *act, size_t act_len);
 static const struct js_actor_host actor_host = { host_fetch, host_cancel, host_take,
-                                                  host_out };
+                                                  host_out, host_end };
 
 /* The answered fetches of call sid as a JSON array of tokens (NULL: none). */
 static json_t *fetches_done(struct actors *a, uint32_t sid)
@@ -1173,20 +1198,31 @@ static int rate_limited(struct aconn *c)
                      loop_now_ms(c->a->loop)) >= 0;
 }
 
-static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
+/* What an rpc needs before it runs: a method name, and its caller among the instance's
+ * connections (onConnect ran). 0, or -1 when it was answered with an error. */
+static int rpc_ready(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
 {
     json_t *method = json_object_get(msg, "method");
     if (!json_is_string(method) || strlen(json_string_value(method)) != json_string_length(method)) {
         rpc_error(c, rid, "InvalidMessage: an rpc needs `method` (a string)", 1);
-        return;
+        return -1;
     }
     struct buf err = BUF_INIT(4096);
     if (touch(c, in, 0, &err) < 0) {
         rpc_error(c, rid, err.data, !c->a->shard->batch_open);
         buf_release(&err);
-        return;
+        return -1;
     }
     buf_release(&err);
+    return 0;
+}
+
+/* Runs one rpc in an operation of its own. */
+static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
+{
+    if (rpc_ready(c, msg, in, rid) < 0)
+        return;
+    json_t *method = json_object_get(msg, "method");
     struct actors *a = c->a;
     uint32_t sid = susp_next_sid(a);
     json_t *args = json_pack("{s:s, s:s, s:O, s:I}", "op", "rpc", "c", c->id, "m", method,
@@ -1222,6 +1258,179 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
     json_decref(out);
     json_decref(args);
     js_result_release(&res);
+}
+
+/* ---- batches: the rpcs that arrive together run in one VM entry ----
+ * An rpc ready to run waits in a->pend until the loop is about to commit (tenant_flush calls
+ * actors_run_pending), or until anything else about to happen to the actors must come after it
+ * (another operation: run_op_ex; another message: dispatch; a closing connection, the idle
+ * tick, the admin API, a deploy). Then they run in one VM entry (47_actors.js runBatch), each in
+ * a transaction of its own: the JS entry, the call's set-up and the answer's parse are paid once
+ * per batch instead of once per call. What a call sees and what it answers is what it would
+ * alone: the same order, the same transaction per call, its own CPU limit; a call that may wait
+ * (an async method) and the calls after it run one by one. */
+
+/* Runs list[0..n) in one operation; each call's outcome arrives through host_end as it ends.
+ * -> how many of them ran (the rest are the caller's to run one by one). */
+static size_t run_batch(struct actors *a, struct pend *list, size_t n)
+{
+    const struct js_function *fn = js_runtime_find(a->shard->rt, JS_ACTORS_RUN_PATH);
+    if (!fn)
+        return 0;
+    if (a->host_rt != a->shard->rt) {
+        js_runtime_set_actor_host(a->shard->rt, &actor_host, a);
+        a->host_rt = a->shard->rt;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"op\":\"rpcs\",\"calls\":[");
+    for (size_t k = 0; k < n; k++) {
+        struct pend *p = &list[k];
+        json_t *method = json_object_get(p->msg, "method"), *input = json_object_get(p->msg, "input");
+        const char *identity = conn_identity(p->c);
+        char d[24];
+        p->sid = susp_next_sid(a);
+        buf_append_str(&b, k ? ",{\"c\":" : "{\"c\":");
+        buf_append_json_str(&b, p->c->id, strlen(p->c->id));
+        buf_append_str(&b, ",\"m\":");
+        buf_append_json_str(&b, json_string_value(method), json_string_length(method));
+        buf_append_str(&b, ",\"sid\":");
+        buf_append(&b, d, numfmt_u64(p->sid, d));
+        buf_append_str(&b, ",\"a\":");
+        buf_append_json_str(&b, p->in->name, strlen(p->in->name));
+        buf_append_str(&b, ",\"i\":");
+        buf_append_json_str(&b, p->in->id, strlen(p->in->id));
+        if (input) { /* its JSON text, as the op "rpc" gets it */
+            char *t = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+            buf_append_str(&b, ",\"in\":");
+            buf_append_json_str(&b, t ? t : "null", t ? strlen(t) : 4);
+            free(t);
+        }
+        if (identity) {
+            buf_append_str(&b, ",\"u\":");
+            buf_append_json_str(&b, identity, strlen(identity));
+        }
+        if (!inst_hot(a, p->in)) { /* the runtime learns who is connected to it */
+            buf_append_str(&b, ",\"cs\":[");
+            for (size_t i = 0; i < p->in->n_subs; i++) {
+                const char *id = p->in->subs[i].c->id;
+                if (i)
+                    buf_append_byte(&b, ',');
+                buf_append_json_str(&b, id, strlen(id));
+            }
+            buf_append_byte(&b, ']');
+        }
+        buf_append_byte(&b, '}');
+    }
+    buf_append_str(&b, "]}");
+    outs_clear(a);
+    uint32_t cur_sid = a->cur_sid; /* the operation that waits for us */
+    a->batch = list;
+    a->n_batch = n;
+    a->batch_ended = 0;
+    a->cur_sid = list[0].sid; /* a fetch belongs to the running call (host_end moves it on) */
+    struct js_call_opts o = { .txn_steps = 1 };
+    struct js_result res;
+    js_result_init(&res);
+    int rc = shard_call(a->shard, fn, b.data, b.len, &o, &res);
+    size_t ran = a->batch_ended;
+    a->batch = NULL;
+    a->cur_sid = cur_sid;
+    outs_clear(a);
+    if (rc == 0) {
+        json_t *r = json_parse(res.value.data, res.value.len, 0, NULL);
+        json_t *jn = json_object_get(r, "n");
+        if (json_is_integer(jn) && json_integer_value(jn) >= 0 &&
+            (size_t)json_integer_value(jn) <= ran)
+            ran = (size_t)json_integer_value(jn); /* the call after them broke the batch */
+        json_decref(r);
+    } else if (ran < n) {
+        /* the entry ended inside call `ran` (its time or memory limit, a promise that never
+         * settled): it failed as it would have alone, and rolled back alone */
+        struct pend *p = &list[ran];
+        a->stats.calls++;
+        rpc_error(p->c, p->rid, res.error.len ? res.error.data : "the method failed",
+                  !a->shard->batch_open);
+        fetches_drop(a, p->sid, NULL);
+        ran++;
+    }
+    if (ran) {
+        a->stats.batches++;
+        a->stats.batched_calls += ran;
+    }
+    buf_release(&b);
+    js_result_release(&res);
+    return ran;
+}
+
+/* js_actor_host.end: call k of the running batch ended. Code "BatchBreak": it did not run (it
+ * may wait: it runs on its own, after the batch). */
+static void host_end(void *arg, uint32_t k, int ok, const char *text, size_t len,
+                     const char *code, const char *act, size_t act_len)
+{
+    struct actors *a = arg;
+    if (!a->batch || k != a->batch_ended || k >= a->n_batch) { /* not ours: dropped */
+        outs_clear(a);
+        return;
+    }
+    struct pend *p = &a->batch[k];
+    a->batch_ended = k + 1;
+    a->cur_sid = k + 1 < a->n_batch ? a->batch[k + 1].sid : 0;
+    if (!ok && code && !strcmp(code, "BatchBreak")) {
+        outs_clear(a);
+        return;
+    }
+    a->stats.calls++;
+    p->in->last_ms = loop_now_ms(a->loop);
+    if (!ok) {
+        outs_clear(a);
+        rpc_error(p->c, p->rid, len ? text : "the method failed", !a->shard->batch_open);
+        fetches_drop(a, p->sid, NULL);
+        return;
+    }
+    p->in->gen = a->shard->loads;
+    if (act) {
+        json_t *keys = json_parse(act, act_len, 0, NULL);
+        track_activated(a, keys);
+        json_decref(keys);
+    }
+    deliver(a);
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"rpc:result\",\"id\":");
+    buf_append_str(&b, p->rid);
+    if (text) {
+        buf_append_str(&b, ",\"result\":");
+        buf_append(&b, text, len);
+    }
+    buf_append_byte(&b, '}');
+    hold_text(p->c, b.data, b.len, HELD_RPC, p->rid);
+    buf_release(&b);
+}
+
+/* An rpc waiting for a busy instance waits in its queue; another runs now. */
+static void rpc_now(struct aconn *c, json_t *msg, struct ainst *in, const char *rid);
+
+/* Runs the rpcs waiting in a->pend: together when there are several, else alone. */
+static void run_pending(struct actors *a)
+{
+    if (!a || !a->n_pend || a->batch)
+        return;
+    struct pend *list = a->pend;
+    size_t n = a->n_pend;
+    a->pend = NULL;
+    a->n_pend = a->cap_pend = 0;
+    size_t ran = n >= 2 && a->shard->rt && !a->stopping ? run_batch(a, list, n) : 0;
+    for (size_t k = ran; k < n; k++)
+        rpc_now(list[k].c, list[k].msg, list[k].in, list[k].rid);
+    for (size_t k = 0; k < n; k++) {
+        json_decref(list[k].msg);
+        vr_free(list[k].rid);
+    }
+    vr_free(list);
+}
+
+void actors_run_pending(struct actors *a)
+{
+    run_pending(a);
 }
 
 /* ---- identities: {"type":"auth","token":"<JWT>"|null} ---- */
@@ -1331,10 +1540,36 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     json_decref(msg);
 }
 
+static void rpc_now(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
+{
+    struct actors *a = c->a;
+    if (in->busy || in->n_queue) { /* after the call that holds the instance */
+        if (in->n_queue >= a->o.max_queued) {
+            char m[400];
+            snprintf(m, sizeof m,
+                     "ActorBusy: %zu calls are waiting for actor %.100s/%.100s (its method "
+                     "%.100s is waiting), the limit",
+                     in->n_queue, in->name, in->id, in->busy ? in->busy->method : "?");
+            rpc_error(c, rid, m, 1);
+            return;
+        }
+        if (in->n_queue == in->cap_queue) {
+            in->cap_queue = in->cap_queue ? 2 * in->cap_queue : 8;
+            in->queue = vr_realloc(in->queue, in->cap_queue * sizeof *in->queue);
+        }
+        json_incref(msg);
+        in->queue[in->n_queue++] = (struct queued){ c, msg };
+        return;
+    }
+    handle_rpc(c, msg, in, rid);
+}
+
 static void dispatch(struct aconn *c, json_t *msg)
 {
     struct actors *a = c->a;
     const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type || strcmp(type, "rpc"))
+        run_pending(a); /* what this message does comes after the rpcs before it */
     if (type && !strcmp(type, "auth")) {
         handle_auth(c, msg);
         return;
@@ -1399,26 +1634,17 @@ static void dispatch(struct aconn *c, json_t *msg)
         goto out;
     }
     struct ainst *in = inst_get(a, name, id, 1);
-    if (is_rpc && (in->busy || in->n_queue)) { /* after the call that holds the instance */
-        if (in->n_queue >= a->o.max_queued) {
-            char m[400];
-            snprintf(m, sizeof m,
-                     "ActorBusy: %zu calls are waiting for actor %.100s/%.100s (its method "
-                     "%.100s is waiting), the limit",
-                     in->n_queue, in->name, in->id, in->busy ? in->busy->method : "?");
-            rpc_error(c, rid, m, 1);
-            goto out;
-        }
-        if (in->n_queue == in->cap_queue) {
-            in->cap_queue = in->cap_queue ? 2 * in->cap_queue : 8;
-            in->queue = vr_realloc(in->queue, in->cap_queue * sizeof *in->queue);
-        }
-        json_incref(msg);
-        in->queue[in->n_queue++] = (struct queued){ c, msg };
-        goto out;
-    }
     if (is_rpc) {
-        handle_rpc(c, msg, in, rid);
+        if (in->busy || in->n_queue) {
+            rpc_now(c, msg, in, rid);
+        } else if (rpc_ready(c, msg, in, rid) == 0) { /* it runs with those that came with it */
+            if (a->n_pend == a->cap_pend) {
+                a->cap_pend = a->cap_pend ? 2 * a->cap_pend : 16;
+                a->pend = vr_realloc(a->pend, a->cap_pend * sizeof *a->pend);
+            }
+            json_incref(msg);
+            a->pend[a->n_pend++] = (struct pend){ c, in, msg, vr_strdup(rid), 0 };
+        }
     } else {
         struct buf err = BUF_INIT(4096);
         struct sub *s = sub_find(in, c);
@@ -1478,6 +1704,7 @@ static void on_close(struct ws *ws, int code, const char *reason, void *arg)
     if (!c)
         return;
     struct actors *a = c->a;
+    run_pending(a); /* its rpcs ran (their answers are dropped with the rest) */
     conn_drop_held(c);
     if (c->auth_waiting)
         auth_keys_cancel(a->shard->auth, c->auth_wait);
@@ -1600,6 +1827,7 @@ void actors_flush(struct actors *a, int batch_failed)
 static void tick(struct loop *l, struct timer *t)
 {
     struct actors *a = t->arg;
+    run_pending(a); /* before any instance goes */
     uint64_t now = loop_now_ms(l);
     for (struct aconn *c = a->conns; c; c = c->next) {
         if (!c->stale_since)
@@ -1674,6 +1902,7 @@ void actors_deactivate_all(struct actors *a)
 {
     if (!a || !a->shard->rt)
         return;
+    run_pending(a);
     susp_fail_all(a, a->stopping ? "ServerShuttingDown: the server is shutting down; the turns "
                                    "this call ran are kept"
                                  : "ActorCallAborted: the app was redeployed (or its tenant "
@@ -1741,8 +1970,10 @@ struct actors *actors_new(struct loop *loop, struct shard *shard,
 
 void actors_stop(struct actors *a)
 {
-    if (a)
+    if (a) {
+        run_pending(a);
         a->stopping = 1;
+    }
 }
 
 void actors_close_all(struct actors *a, int code, const char *reason)
@@ -1755,6 +1986,7 @@ void actors_free(struct actors *a)
 {
     if (!a)
         return;
+    run_pending(a);
     loop_timer_stop(a->loop, &a->tick);
     while (a->susps) { /* none after actors_deactivate_all; the runtime forgets the rest */
         if (a->shard->rt)

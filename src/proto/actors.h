@@ -47,6 +47,8 @@ struct actors_stats {
     uint64_t deactivations; /* idle instances that left memory (onDeactivate) */
     uint64_t destroys;      /* instances destroyed by the admin API */
     uint64_t suspended;     /* calls suspended now (a method awaiting a timer) */
+    uint64_t batches;       /* VM entries that ran several rpcs (actors.c "batches") */
+    uint64_t batched_calls; /* ... and the rpcs they ran */
 };
 
 struct actors *actors_new(struct loop *loop, struct shard *shard,
@@ -54,6 +56,9 @@ struct actors *actors_new(struct loop *loop, struct shard *shard,
 void actors_free(struct actors *a);
 /* Upgrades the current request of c (the /api/actors handler). */
 void actors_accept(struct actors *a, struct conn *c, struct http_request *req);
+/* The before-sleep step before the shard's commit: runs the rpcs that arrived in this loop
+ * iteration and still wait, several in one VM entry (actors.c "batches"). */
+void actors_run_pending(struct actors *a);
 /* The before-sleep step after the shard's commit: sends what the batch's calls held, or, when
  * it failed, answers their rpcs with an error and sends fresh snapshots. */
 void actors_flush(struct actors *a, int batch_failed);

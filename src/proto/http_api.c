@@ -931,11 +931,13 @@ static void handle_metrics(struct http_api *api, struct conn *c)
         buf_appendf(&b,
                     "\"actorSockets\":%llu,\"actorInstances\":%llu,\"actorCalls\":%llu,"
                     "\"actorActivations\":%llu,\"actorDeactivations\":%llu,"
-                    "\"actorDestroys\":%llu,\"actorSuspendedCalls\":%llu,",
+                    "\"actorDestroys\":%llu,\"actorSuspendedCalls\":%llu,"
+                    "\"actorBatches\":%llu,\"actorBatchedCalls\":%llu,",
                     (unsigned long long)as->sockets, (unsigned long long)as->instances,
                     (unsigned long long)as->calls, (unsigned long long)as->activations,
                     (unsigned long long)as->deactivations, (unsigned long long)as->destroys,
-                    (unsigned long long)as->suspended);
+                    (unsigned long long)as->suspended, (unsigned long long)as->batches,
+                    (unsigned long long)as->batched_calls);
     }
     /* fsyncs: syncs made by the loop thread's commits (one per batch with durability full) */
     buf_appendf(&b, "\"durability\":\"%s\",\"fsyncs\":%llu,",

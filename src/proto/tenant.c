@@ -131,6 +131,7 @@ int tenant_load(struct tenant *t, const char *bundle, size_t len, const char *na
 
 int tenant_flush(struct tenant *t)
 {
+    actors_run_pending(t->actors); /* their writes go in this commit */
     struct buf err = BUF_INIT(4096);
     int failed = shard_commit(t->shard, &err) < 0;
     buf_release(&err);

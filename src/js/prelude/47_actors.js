@@ -340,8 +340,10 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
         throw actorError(`actor ${inst.name}/${inst.id} is already running a method`,
                          "ActorCallCycle");
     if (md && run.sid !== undefined && run.stack.length === 0 &&
-        (fn instanceof AsyncFunction || fn instanceof AsyncGeneratorFunction))
+        (fn instanceof AsyncFunction || fn instanceof AsyncGeneratorFunction)) {
+        if (run.batch) throw BATCH_BREAK; /* a call that may wait runs on its own */
         return callStart(run, inst, fn, extra, connectionId, md, method);
+    }
     if (inst.busy) flushHeld(run, inst.busy); /* a hook between a suspended call's turns */
     const events = [];
     const timersBefore = inst.timers;
@@ -935,11 +937,76 @@ async function runDeferred(run) {
         try {
             await invoke(run, call.name, call.id, call.method, call.input, null, null);
         } catch (e) {
+            if (e === BATCH_BREAK) throw e;
             /* nobody awaits it: as a failed method it changed no state; the failure is logged */
             console.error(`actor ${call.name}/${call.id}: ${call.method} (called without ` +
                 `awaiting) failed: ${e && e.message}`);
         }
     }
+}
+
+/* op "rpcs" {calls: [{c, m, in, sid, a, i, cs, u: identity JSON text (absent: anonymous)}]}:
+ * clients' rpcs that arrived together, run in one VM entry, each as the op "rpc" would run it,
+ * in a transaction of its own (native.actorEnd ends it and reports the call's outcome: its
+ * result, or its error after it rolled back alone). A call to a method that may wait (an async
+ * function or generator, at the top or called without awaiting) must be able to end its turn
+ * when the microtask queue drains, which only a VM entry of its own can tell: the batch stops
+ * before it (BATCH_BREAK, the call rolled back) and the server runs it and the rest one by one.
+ * -> {n: the calls that ran}. */
+const BATCH_BREAK = Symbol("batch break");
+async function runBatch(mctx, a) {
+    const calls = a.calls, ctxs = new Map(), entry = params[4];
+    for (let k = 0; k < calls.length; k++) {
+        const q = calls[k];
+        let m = mctx;
+        if (typeof q.u === "string") {
+            m = ctxs.get(q.u);
+            if (m === undefined) ctxs.set(q.u, m = makeCtx(MUTATION, q.u));
+        }
+        const run = new ActorRun(m);
+        run.batch = true;
+        run.sid = q.sid;
+        opCall = null;
+        let t, failed = null;
+        try {
+            const input = typeof q.in === "string" ? JSON.parse(q.in) : undefined;
+            t = await invoke(run, q.a, q.i, q.m, input, q.c, q.cs);
+            if (run.deferred.length > 0) await runDeferred(run);
+        } catch (e) {
+            failed = e;
+        }
+        /* a promise the server gave up on (its entry ended) settled in a later entry: the
+         * server answered this call and ran the rest on their own */
+        if (params[4] !== entry) return { n: k };
+        if (failed === BATCH_BREAK) {
+            run.rollback();
+            native.actorEnd(k, false, "", "BatchBreak", null);
+            return { n: k };
+        }
+        let r;
+        if (failed === null) {
+            sendOut(run);
+            const act = actorsActivated(run);
+            r = native.actorEnd(k, true, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
+            if (r & 1) run.rollback();
+            else run.settle();
+        } else {
+            run.rollback();
+            const [message, code] = errorResult(failed);
+            r = native.actorEnd(k, false, message, code, null);
+        }
+        if (r & 2) return { n: k + 1 };
+    }
+    return { n: calls.length };
+}
+
+/* the frames go to the server one by one (it holds them until the commit, and drops them if
+ * the operation fails after all), not as escaped text inside the answer */
+function sendOut(run) {
+    for (const m of run.out)
+        native.actorOut(m[0] === "e", m[1], m[2],
+                        m[0] === "e" && (m[3] !== null || m[4] !== null)
+                            ? JSON.stringify([m[3], m[4]]) : null);
 }
 
 /* `_system/actors:run` {op, a: actor, i: actorId, c: connectionId, cs: [connection ids] (when
@@ -949,6 +1016,7 @@ async function runDeferred(run) {
  * run.out's ["p", instance key, text] a state patch, ["e", instance key, text, to, except] an
  * event (to/except: connection ids or null). */
 async function actorsRun(mctx, a) {
+    if (a.op === "rpcs") return runBatch(mctx, a);
     const run = new ActorRun(mctx);
     opCall = null;
     if (typeof a.sid === "number") run.sid = a.sid;
@@ -1022,12 +1090,7 @@ async function actorsRun(mctx, a) {
         }
         if (run.deferred.length > 0) await runDeferred(run);
         run.settle();
-        /* the frames go to the server one by one (it holds them until the commit, and drops
-         * them if the operation fails after all), not as escaped text inside the answer */
-        for (const m of run.out)
-            native.actorOut(m[0] === "e", m[1], m[2],
-                            m[0] === "e" && (m[3] !== null || m[4] !== null)
-                                ? JSON.stringify([m[3], m[4]]) : null);
+        sendOut(run);
         const res = { r, act: actorsActivated(run) };
         if (run.susp !== undefined) res.s = run.susp;
         if (run.chunks.length > 0) res.ch = run.chunks;

@@ -20,6 +20,12 @@ const Counter = actor({
             handler: async ({ state }) => { state.count = -1000; await null; throw new Error("async boom"); },
         },
         read: { handler: ({ state }) => state },
+        // for tests/integration/actors-batch.test.mjs: a runaway, and a promise that never settles
+        spin: { handler: ({ state }) => { state.count = -1000; for (;;) { /* the time limit stops it */ } } },
+        hang: { handler: ({ state }) => { state.count = -1000; return new Promise(() => {}); } },
+        waitThenAdd: {
+            handler: async ({ state }) => { await new Promise((r) => setTimeout(r, 20)); state.count += 100; return state.count; },
+        },
     },
 });
 
@@ -85,6 +91,21 @@ const Chat = actor({
         logThenFail: {
             handler: async ({ db, actorId }) => {
                 await db.insert("log", { room: actorId, text: "should not stay" });
+                throw new Error("after the write");
+            },
+        },
+        // plain functions (they run together when sent together: actors-batch.test.mjs)
+        logSync: {
+            input: z.object({ text: z.string() }),
+            handler: ({ state, input, db, actorId }) => {
+                db.insert("log", { room: actorId, text: input.text });
+                state.messages.push({ text: input.text, from: "db" });
+                return state.messages.length;
+            },
+        },
+        logThenFailSync: {
+            handler: ({ db, actorId }) => {
+                db.insert("log", { room: actorId, text: "should not stay" });
                 throw new Error("after the write");
             },
         },

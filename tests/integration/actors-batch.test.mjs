@@ -1,0 +1,188 @@
+// rpcs that arrive together run in one VM entry (src/proto/actors.c "batches", 47_actors.js
+// runBatch; docs/actors.md "Calls that arrive together"), each in a transaction of its own, and
+// answer exactly what they would alone: a throwing call, a runaway and a promise that never
+// settles fail alone between calls that succeed; a method that may wait runs on its own, in its
+// place; every call has its caller's identity; state subscribers see every call's patch, in order;
+// the state survives a restart. The frames of each group go out in one TCP write (a corked
+// socket), and /api/metrics' actorBatches shows they ran together.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { startServer, tempDir, SyncConn, metrics, REPO } from "./helpers.mjs";
+import { signHs256 } from "./idp.mjs";
+
+let srv, dir;
+const conns = [];
+const SECRET = "s".repeat(40);
+const ARGS = ["--timeout-ms", "300", "--jwt-secret", SECRET, "--jwt-issuer", "https://issuer.test"];
+
+before(async () => {
+    dir = tempDir("actors");
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+    srv = await startServer(dir, { args: ARGS });
+});
+after(async () => {
+    for (const c of conns) c.close();
+    await srv?.stop?.();
+});
+
+async function open() {
+    const c = await SyncConn.open(srv.port, { path: "/api/actors" });
+    conns.push(c);
+    c.clientId = (await c.waitMsg("welcome")).clientId;
+    return c;
+}
+
+let rid = 0;
+/* Sends the rpcs [actor, actorId, method, input?] in one TCP write; their answers, in order. */
+async function together(c, calls) {
+    const from = c.mark, ids = [];
+    c.ws._socket.cork();
+    for (const [actor, actorId, method, input] of calls) {
+        const id = ++rid;
+        ids.push(id);
+        const m = { type: "rpc", id, actor, actorId, method };
+        if (input !== undefined) m.input = input;
+        c.send(m);
+    }
+    c.ws._socket.uncork();
+    const out = [];
+    for (const id of ids)
+        out.push(await c.waitMsg((x) => x.type === "rpc:result" && x.id === id, { from, timeout: 10000 }));
+    return out;
+}
+
+async function rpc(c, actor, actorId, method, input) {
+    return (await together(c, [[actor, actorId, method, input]]))[0];
+}
+
+test("rpcs sent together run in order, each alone: a throwing one changes nothing, the others' results and patches are right", async () => {
+    const c = await open(), watcher = await open();
+    const id = `b-${Date.now()}`;
+    const from = watcher.mark;
+    watcher.send({ type: "state:sub", actor: "counter", actorId: id });
+    let state = (await watcher.waitMsg((x) => x.type === "state:snapshot", { from })).state;
+    const before = await metrics(srv);
+    const calls = [];
+    for (let i = 0; i < 5; i++) calls.push(["counter", id, "increment"]);
+    calls.push(["counter", id, "fail"]);
+    for (let i = 0; i < 5; i++) calls.push(["counter", id, "increment"]);
+    calls.push(["counter", id, "add", { amount: 10 }]);
+    calls.push(["counter", id, "add", { amount: "ten" }]);
+    calls.push(["counter", id, "nothing"]);
+    calls.push(["counter", id, "read"]);
+    const r = await together(c, calls);
+    assert.deepEqual(r.slice(0, 5).map((x) => x.result), [1, 2, 3, 4, 5]);
+    assert.equal(r[5].error, "counter exploded");
+    assert.deepEqual(r.slice(6, 11).map((x) => x.result), [6, 7, 8, 9, 10]);
+    assert.deepEqual(r[11].result, { count: 20 });
+    assert.match(r[12].error, /^Validation failed for add/);
+    assert.equal("result" in r[13], false);
+    assert.deepEqual(r[14].result, { count: 20 });
+    const after = await metrics(srv);
+    assert.ok(after.actorBatches > before.actorBatches, "the calls ran together");
+    assert.ok(after.actorBatchedCalls - before.actorBatchedCalls >= 2);
+    // the subscriber: one patch per call that changed the state (11), none for the others
+    const patches = [];
+    await watcher.waitMsg((x) => {
+        if (x.type === "state:patch" && x.actorId === id) patches.push(x);
+        return patches.length === 11;
+    }, { from });
+    for (const p of patches)
+        for (const op of p.patches) state = { ...state, [op.path.slice(1)]: op.value };
+    assert.deepEqual(state, { count: 20 });
+});
+
+test("a failing call's ctx.db writes roll back alone; the writes of the calls around it stay", async () => {
+    const c = await open();
+    const id = `d-${Date.now()}`;
+    const r = await together(c, [
+        ["chat", id, "logSync", { text: "one" }],
+        ["chat", id, "logThenFailSync"],
+        ["chat", id, "logSync", { text: "two" }],
+    ]);
+    assert.equal(r[0].result, 1);
+    assert.equal(r[1].error, "after the write");
+    assert.equal(r[2].result, 2);
+    assert.deepEqual((await srv.value("query", "queries:logs", { room: id })).sort(), ["one", "two"]);
+});
+
+test("a method that waits runs on its own in its place; the calls around it run together", async () => {
+    const c = await open();
+    const id = `w-${Date.now()}`;
+    const r = await together(c, [
+        ["counter", id, "increment"], ["counter", id, "increment"],
+        ["counter", id, "waitThenAdd"],
+        ["counter", id, "increment"], ["counter", id, "read"],
+    ]);
+    assert.deepEqual(r.map((x) => x.result), [1, 2, 102, 103, { count: 103 }]);
+});
+
+test("a runaway and a promise that never settles fail alone; the calls before and after them are kept", async () => {
+    const c = await open();
+    const id = `r-${Date.now()}`;
+    const r = await together(c, [
+        ["counter", id, "increment"], ["counter", id, "increment"],
+        ["counter", id, "spin"],
+        ["counter", id, "increment"],
+        ["counter", id, "hang"],
+        ["counter", id, "increment"], ["counter", id, "read"],
+    ]);
+    assert.deepEqual(r.slice(0, 2).map((x) => x.result), [1, 2]);
+    assert.match(r[2].error, /exceeded its 300 ms time limit/);
+    assert.equal(r[3].result, 3);
+    assert.match(r[4].error, /did not finish: it awaited a promise that never settled/);
+    assert.equal(r[5].result, 4);
+    assert.deepEqual(r[6].result, { count: 4 });
+    // what the other calls stored is what a fresh read sees
+    assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, { count: 4 });
+});
+
+test("every call of a batch runs with its own caller's identity", async () => {
+    const alice = await open(), bob = await open(), anon = await open();
+    const now = Math.floor(Date.now() / 1000);
+    for (const [c, sub] of [[alice, "alice"], [bob, "bob"]]) {
+        const from = c.mark;
+        c.send({ type: "auth", token: signHs256(SECRET, { iss: "https://issuer.test", sub, iat: now, exp: now + 600 }) });
+        await c.waitMsg("auth:ok", { from });
+    }
+    const id = `p-${Date.now()}`;
+    const [ra, rb, rn] = await Promise.all([
+        together(alice, [["private", id, "sign"], ["private", id, "sign"]]),
+        together(bob, [["private", id, "sign"], ["private", id, "sign"]]),
+        together(anon, [["private", id, "sign"], ["private", id, "sign"]]),
+    ]);
+    assert.deepEqual(ra.map((x) => x.result), ["alice", "alice"]);
+    assert.deepEqual(rb.map((x) => x.result), ["bob", "bob"]);
+    assert.deepEqual(rn.map((x) => x.error), ["Unauthorized", "Unauthorized"]);
+});
+
+test("a subscription between rpcs of one write comes after the first ones and before the rest", async () => {
+    const c = await open();
+    const id = `s-${Date.now()}`;
+    const from = c.mark;
+    c.ws._socket.cork();
+    c.send({ type: "rpc", id: "a", actor: "counter", actorId: id, method: "increment" });
+    c.send({ type: "rpc", id: "b", actor: "counter", actorId: id, method: "increment" });
+    c.send({ type: "state:sub", actor: "counter", actorId: id });
+    c.send({ type: "rpc", id: "c", actor: "counter", actorId: id, method: "increment" });
+    c.send({ type: "rpc", id: "d", actor: "counter", actorId: id, method: "increment" });
+    c.ws._socket.uncork();
+    const snap = await c.waitMsg((x) => x.type === "state:snapshot", { from });
+    assert.deepEqual(snap.state, { count: 2 });
+    const d = await c.waitMsg((x) => x.type === "rpc:result" && x.id === "d", { from });
+    assert.equal(d.result, 4);
+});
+
+test("what a batch stored survives a restart", async () => {
+    const c = await open();
+    const id = `k-${Date.now()}`;
+    const calls = [];
+    for (let i = 0; i < 50; i++) calls.push(["counter", id, "increment"]);
+    const r = await together(c, calls);
+    assert.equal(r[49].result, 50);
+    await srv.stop();
+    srv = await startServer(dir, { args: ARGS });
+    assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, { count: 50 });
+});
