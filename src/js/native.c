@@ -585,8 +585,12 @@ static int is_actor_doc(struct js_runtime *rt)
     return tb && !strcmp(tb, STORE_ACTOR_TABLE);
 }
 
-/* native.actorSave(docId|null, json) -> id: stores an actor instance's document (47_actors.js) in
- * the system table `_actors`, which app code cannot write; a docId must be one of its own. */
+/* native.actorSave(docId|null, json) or native.actorSave(docId, head, stateJson, timersJson)
+ * -> id: stores an actor instance's document (47_actors.js) in the system table `_actors`,
+ * which app code cannot write; a docId must be one of its own. The second form, for an instance
+ * stored before, is the document head + stateJson as a JSON string + `,"timers":` + timersJson
+ * + `}`, built here (no concatenated string to flatten, no second escape in JS); its head holds
+ * the indexed fields (name, actorId), the same for every save of the instance. */
 static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
@@ -594,8 +598,33 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "actor state", exc);
     int has_id = argc > 0 && JSValueIsString(ctx, argv[0]);
-    if (!t || (has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0) ||
-        str_arg(ctx, argc, argv, 1, &rt->s2, "actor document", exc) < 0)
+    if (!t || (has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0))
+        return JSValueMakeUndefined(ctx);
+    if (has_id && argc >= 4) {
+        struct buf v = BUF_INIT(JS_VALUE_MAX);
+        int bad = str_arg(ctx, argc, argv, 1, &rt->s2, "actor document head", exc) < 0 ||
+                  str_arg(ctx, argc, argv, 2, &v, "actor document", exc) < 0 ||
+                  buf_append_json_str(&rt->s2, v.data, v.len) < 0 ||
+                  buf_append_str(&rt->s2, ",\"timers\":") < 0 ||
+                  str_arg(ctx, argc, argv, 3, &v, "actor document", exc) < 0 ||
+                  buf_append(&rt->s2, v.data, v.len) < 0 || buf_append_byte(&rt->s2, '}') < 0;
+        buf_release(&v);
+        if (bad) {
+            if (!*exc)
+                throwf(ctx, exc, "ValueTooLarge", "actor document: value is larger than %u bytes",
+                       JS_VALUE_MAX);
+            return JSValueMakeUndefined(ctx);
+        }
+        if (!is_actor_doc(rt))
+            return throwf(ctx, exc, "InternalError", "actorSave: `%s` is not an actor document",
+                          rt->s1.data);
+        buf_reset(&rt->s3);
+        if (store_replace_same_keys(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len,
+                                    &rt->s3) < 0)
+            return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+        return argv[0];
+    }
+    if (str_arg(ctx, argc, argv, 1, &rt->s2, "actor document", exc) < 0)
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (!has_id) {

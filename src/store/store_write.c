@@ -693,6 +693,66 @@ out:
     return r;
 }
 
+/* The replace of a document the memo holds, by a caller that guarantees the new document is a
+ * valid one whose indexed fields equal the stored one's: no parse, the memo's index keys. */
+static int replace_same_keys(struct store_txn *t, const struct st_memo *m, const char *doc_json,
+                             size_t len, struct buf *err)
+{
+    struct store *s = t->s;
+    struct buf text = BUF_INIT(STORE_MAX_DOC + 64), dk = BUF_INIT(STORE_MAX_KEY),
+               k = BUF_INIT(STORE_MAX_KEY);
+    struct span *sp = NULL;
+    size_t mark = 0, at = 0;
+    int r = -1;
+    struct st_table *tb = m->tb;
+    char id[STORE_ID_LEN + 1];
+    memcpy(id, m->id, sizeof id); /* st_memo_keep below rewrites the memo */
+    double ct = m->ct;
+    id_key(&dk, id, STORE_ID_LEN);
+    if (savepoint(t, &mark, err) < 0)
+        goto out;
+    buf_append(&text, m->head.data, m->head.len);
+    size_t head_len = text.len, old_len = m->text_len;
+    size_t n = st_scan_object(doc_json, len, &sp);
+    for (size_t i = 0; i < n; i++)
+        doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
+    if (doc_finish(s, &text, err) < 0 || grow_check(t, tb, old_len, &text, err) < 0 ||
+        step_blob2(s, st_prep(s, &tb->upd, err, "UPDATE d%u SET j = ?2 WHERE k = ?1", tb->num),
+                   &dk, text.data, text.len, 1, err) < 0)
+        goto out;
+    st_write_add(t, tb->idx[0]->id, &dk, &dk);
+    for (size_t i = 1; i < tb->nidx; i++) { /* the rows stay; the write set names them */
+        size_t kn;
+        memcpy(&kn, m->keys.data + at, sizeof kn);
+        buf_reset(&k);
+        buf_append(&k, m->keys.data + at + sizeof kn, kn);
+        at += sizeof kn + kn;
+        st_write_add(t, tb->idx[i]->id, &k, &k);
+    }
+    r = 0;
+    struct buf keys = m->keys; /* moved into the memo again: it is the same */
+    s->memo.keys = (struct buf)BUF_INIT(BUF_NOLIMIT);
+    st_memo_keep(s, id, tb, ct, text.data, head_len, text.len, &keys);
+    buf_release(&keys);
+out:
+    r = savepoint_end(t, r, mark);
+    vr_free(sp);
+    buf_release(&k);
+    buf_release(&dk);
+    buf_release(&text);
+    return r;
+}
+
+int store_replace_same_keys(struct store_txn *t, const char *id, size_t id_len,
+                            const char *doc_json, size_t len, struct buf *err)
+{
+    struct store *s = t->s;
+    const struct st_memo *m = st_memo_get(s, id, id_len);
+    if (!m || (s->validate && m->tb->validator) || len > STORE_MAX_DOC || op_check(t, err) < 0)
+        return store_replace(t, id, id_len, doc_json, len, err);
+    return replace_same_keys(t, m, doc_json, len, err);
+}
+
 int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,
                   size_t len, struct buf *err)
 {

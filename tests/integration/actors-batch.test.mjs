@@ -1,7 +1,8 @@
 // rpcs that arrive together run in one VM entry (src/proto/actors.c "batches", 47_actors.js
 // runBatch; docs/actors.md "Calls that arrive together"), each in a transaction of its own, and
-// answer exactly what they would alone: a throwing call, a runaway and a promise that never
-// settles fail alone between calls that succeed; a method that may wait runs on its own, in its
+// answer exactly what they would alone: a throwing call, a runaway, a promise that never settles
+// and a state past the document limit fail alone between calls that succeed, and a failing
+// call's ctx.db writes roll back alone; a method that may wait runs on its own, in its
 // place; every call has its caller's identity; state subscribers see every call's patch, in order;
 // the state survives a restart. The frames of each group go out in one TCP write (a corked
 // socket), and /api/metrics' actorBatches shows they ran together.
@@ -106,6 +107,20 @@ test("a failing call's ctx.db writes roll back alone; the writes of the calls ar
     assert.equal(r[1].error, "after the write");
     assert.equal(r[2].result, 2);
     assert.deepEqual((await srv.value("query", "queries:logs", { room: id })).sort(), ["one", "two"]);
+});
+
+test("a state past the document limit fails its call alone with a precise error; the state stays as before", async () => {
+    const c = await open();
+    const id = `g-${Date.now()}`;
+    const r = await together(c, [
+        ["big", id, "grow", { size: 1000 }], ["big", id, "grow", { size: 1000 }],
+        ["big", id, "grow", { size: 2 << 20 }],
+        ["big", id, "grow", { size: 1000 }], ["big", id, "read"],
+    ]);
+    assert.deepEqual([r[0].result, r[1].result], [1, 2]);
+    assert.match(r[2].error, /document is too large \(\d+ bytes, the limit is 1048576\)/);
+    assert.deepEqual([r[3].result, r[4].result], [3, 3]);
+    assert.equal((await rpc(await open(), "big", id, "read")).result, 3);
 });
 
 test("a method that waits runs on its own in its place; the calls around it run together", async () => {

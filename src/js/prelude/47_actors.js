@@ -316,6 +316,10 @@ function saveActor(inst) {
             inst.timersText = encode(inst.timers, "actor state");
             inst.timersOf = inst.timers;
         }
+        if (inst.docId !== null) { /* the server builds the text (native.actorSave) */
+            native.actorSave(inst.docId, inst.docHead, st, inst.timersText);
+            return;
+        }
         doc = inst.docHead + JSON.stringify(st) + ",\"timers\":" + inst.timersText + "}";
     }
     inst.docId = native.actorSave(inst.docId, doc);
