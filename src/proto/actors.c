@@ -321,6 +321,16 @@ static struct sub *sub_find(struct ainst *in, const struct aconn *c)
     return NULL;
 }
 
+/* Whether a connection gets in's state patches now (deliver): otherwise the runtime builds none
+ * for a call to it (op `rpc`'s and `rpcs`' "q"). */
+static int inst_watched(const struct ainst *in)
+{
+    for (size_t k = 0; k < in->n_subs; k++)
+        if ((in->subs[k].flags & SUB_STATE) && !(in->subs[k].flags & SUB_STALE))
+            return 1;
+    return 0;
+}
+
 static int inst_hot(const struct actors *a, const struct ainst *in)
 {
     return in->gen && in->gen == a->shard->loads;
@@ -1229,6 +1239,8 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
                              "sid", (json_int_t)sid);
     if (a->stats.suspended >= a->o.max_suspended) /* it may run, but not wait */
         json_object_set_new(args, "ns", json_integer((json_int_t)a->stats.suspended));
+    if (!inst_watched(in))
+        json_object_set_new(args, "q", json_integer(1));
     json_t *input = json_object_get(msg, "input");
     if (input) {
         char *t = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -1309,6 +1321,8 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n)
             buf_append_str(&b, ",\"u\":");
             buf_append_json_str(&b, identity, strlen(identity));
         }
+        if (!inst_watched(p->in))
+            buf_append_str(&b, ",\"q\":1");
         if (!inst_hot(a, p->in)) { /* the runtime learns who is connected to it */
             buf_append_str(&b, ",\"cs\":[");
             for (size_t i = 0; i < p->in->n_subs; i++) {

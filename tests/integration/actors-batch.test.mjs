@@ -188,6 +188,9 @@ test("a subscription between rpcs of one write comes after the first ones and be
     assert.deepEqual(snap.state, { count: 2 });
     const d = await c.waitMsg((x) => x.type === "rpc:result" && x.id === "d", { from });
     assert.equal(d.result, 4);
+    // the calls before the subscription built no patch (nobody watched); those after did
+    const patches = c.messages.slice(from).filter((x) => x.type === "state:patch").map((x) => x.patches);
+    assert.deepEqual(patches, [[{ op: "replace", path: "/count", value: 3 }], [{ op: "replace", path: "/count", value: 4 }]]);
 });
 
 test("what a batch stored survives a restart", async () => {

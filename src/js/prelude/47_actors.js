@@ -224,6 +224,8 @@ class ActorRun {
         this.stack = [];     /* instances whose method is running, outermost first */
         this.deferred = [];  /* fire-and-forget calls to an instance on the stack */
         this.chunks = [];    /* rpc:stream chunks (JSON texts) for the caller */
+        this.quiet = false;  /* the server says the rpc's instance has no state subscriber... */
+        this.quietInst = null; /* ... which is this one (invoke): its patches are not built */
     }
 
     remember(inst) {
@@ -374,7 +376,7 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
     run.remember(inst);
     if (patches.length > 0) inst.state = next;
     if (patches.length > 0 || inst.timers !== timersBefore) saveActor(inst);
-    if (patches.length > 0)
+    if (patches.length > 0 && inst !== run.quietInst) /* none: nobody would get it */
         run.out.push(["p", actorKey(inst.name, inst.id), patchText(inst, patches)]);
     for (const e of checked) run.out.push(e);
     return text;
@@ -907,6 +909,7 @@ function callActor(run, name, id, method, input) {
 async function invoke(run, name, id, method, input, connectionId, conns) {
     const hot = hotActors.get(actorKey(name, id)); /* a hot instance: no activate() promise */
     const inst = hot !== undefined ? hot : await activate(run, name, id, conns);
+    if (run.quiet && run.quietInst === null) run.quietInst = inst; /* the rpc's own instance */
     const md = Object.prototype.hasOwnProperty.call(inst.def.config.methods, method)
         ? inst.def.config.methods[method] : undefined;
     if (md === undefined) throw actorError(`Unknown method: ${method}`, "UnknownMethod");
@@ -949,7 +952,7 @@ async function runDeferred(run) {
     }
 }
 
-/* op "rpcs" {calls: [{c, m, in, sid, a, i, cs, u: identity JSON text (absent: anonymous)}]}:
+/* op "rpcs" {calls: [{c, m, in, sid, a, i, cs, q, u: identity JSON text (absent: anonymous)}]}:
  * clients' rpcs that arrived together, run in one VM entry, each as the op "rpc" would run it,
  * in a transaction of its own (native.actorEnd ends it and reports the call's outcome: its
  * result, or its error after it rolled back alone). A call to a method that may wait (an async
@@ -970,6 +973,7 @@ async function runBatch(mctx, a) {
         const run = new ActorRun(m);
         run.batch = true;
         run.sid = q.sid;
+        run.quiet = q.q === 1;
         opCall = null;
         let t, failed = null;
         try {
@@ -1014,7 +1018,8 @@ function sendOut(run) {
 }
 
 /* `_system/actors:run` {op, a: actor, i: actorId, c: connectionId, cs: [connection ids] (when
- * the server has no hot copy of the instance), m: method, in: input JSON text}
+ * the server has no hot copy of the instance), m: method, in: input JSON text, q: 1 when no
+ * connection would get the instance's state patches (the rpc builds none for it)}
  * -> {r: result JSON text (rpc; null: none) or the state's JSON text (snapshot), act, ...}
  * The messages it sends go to the server through native.actorOut, in order, as it finishes:
  * run.out's ["p", instance key, text] a state patch, ["e", instance key, text, to, except] an
@@ -1043,6 +1048,7 @@ async function actorsRun(mctx, a) {
             break;
         }
         case "rpc": {
+            run.quiet = a.q === 1;
             const input = typeof a.in === "string" ? JSON.parse(a.in) : undefined;
             const t = await invoke(run, name, id, a.m, input, a.c, a.cs);
             r = t === undefined ? null : t;
