@@ -282,7 +282,7 @@ async function activate(run, name, id, conns) {
     const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
         ? stored.timers : {};
     inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false,
-             busy: null, timersOf: null, timersText: "", patchHead: "",
+             busy: null, timersOf: null, timersText: "", patchHead: "", kit: null,
              docHead: `{"name":${JSON.stringify(name)},"actorId":${JSON.stringify(id)},"state":` };
     hotActors.set(key, inst);
     run.undo.push([key]);
@@ -354,7 +354,10 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
     const events = [];
     const timersBefore = inst.timers;
     const draft = immer.createDraft(inst.state);
-    const c = handlerContext({ run }, inst, draft, events, connectionId);
+    /* the instance's own kit: it runs one call at a time (the cycle check above) */
+    if (inst.kit === null) inst.kit = contextKit({ run: null }, inst);
+    inst.kit.box.run = run;
+    const c = handlerContext(inst.kit, inst, draft, events, connectionId);
     Object.assign(c, extra);
     run.stack.push(inst);
     let result, text;
@@ -368,6 +371,7 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
         text = result === undefined ? undefined : JSON.stringify(result);
     } finally {
         run.stack.pop();
+        inst.kit.box.run = null; /* the run (and the states it remembers) can go */
     }
     const checked = [];
     for (const ev of events) checked.push(await checkEvent(inst, ev));
@@ -662,7 +666,8 @@ async function turnFinish(run, call, final) {
 async function callStart(run, inst, fn, extra, connectionId, md, method) {
     const call = new ActorCall(run.sid, inst, md, method, fn instanceof AsyncGeneratorFunction);
     turnBegin(run, call);
-    const c = handlerContext(call.box, inst, stableState(call.box), call.events, connectionId);
+    const c = handlerContext(contextKit(call.box, inst), inst, stableState(call.box), call.events,
+                             connectionId);
     Object.assign(c, extra);
     c.signal = call.abort.signal;
     run.call = call;
@@ -736,7 +741,15 @@ function connList(ids, where) {
     return list;
 }
 
-function handlerContext(box, inst, draft, events, connectionId) {
+/* The parts of a handler's context that depend only on the instance and on box, whose `run` is
+ * the operation running the handler: made once per instance for plain calls (change), once per
+ * call for a call that may wait (its box lives across its turns). */
+function contextKit(box, inst) {
+    return { box, connections: Object.freeze({ list: () => Array.from(inst.conns) }),
+             actors: actorCaller(box), timer: timerApi(box, inst) };
+}
+
+function handlerContext(kit, inst, draft, events, connectionId) {
     const emit = (event, payload) => { events.push({ event, payload, to: null, except: null }); };
     emit.to = (ids, event, payload) => {
         events.push({ event, payload, to: connList(ids, "emit.to()"), except: null });
@@ -745,15 +758,15 @@ function handlerContext(box, inst, draft, events, connectionId) {
         events.push({ event, payload, to: null, except: connList(ids, "emit.except()") });
     };
     emit.broadcast = emit;
-    const m = box.run.mctx;
+    const m = kit.box.run.mctx;
     return {
         state: draft,
         emit,
         connectionId,
         actorId: inst.id,
-        connections: Object.freeze({ list: () => Array.from(inst.conns) }),
-        actors: actorCaller(box),
-        timer: timerApi(box, inst),
+        connections: kit.connections,
+        actors: kit.actors,
+        timer: kit.timer,
         db: m.db,
         auth: m.auth,
         storage: m.storage,
