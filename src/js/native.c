@@ -615,12 +615,9 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
                        JS_VALUE_MAX);
             return JSValueMakeUndefined(ctx);
         }
-        if (!is_actor_doc(rt))
-            return throwf(ctx, exc, "InternalError", "actorSave: `%s` is not an actor document",
-                          rt->s1.data);
-        buf_reset(&rt->s3);
-        if (store_replace_same_keys(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len,
-                                    &rt->s3) < 0)
+        buf_reset(&rt->s3); /* the store checks that it is an actor document */
+        if (store_replace_same_keys(t, STORE_ACTOR_TABLE, rt->s1.data, rt->s1.len, rt->s2.data,
+                                    rt->s2.len, &rt->s3) < 0)
             return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         return argv[0];
     }

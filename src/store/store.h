@@ -206,13 +206,14 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
  * changed. */
 int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *fields_json,
                 size_t len, const char *const *remove_fields, size_t n_remove, struct buf *err);
-/* store_replace for a caller that guarantees doc_json is a valid document (a JSON object of
- * valid values, no reserved field names) whose indexed fields equal the stored document's (an
- * actor instance's `_actors` document: its name and id never change). When this batch replaced
- * the same document last (the replace memo, store_memo.c) it is stored without being parsed,
- * with the index keys it had; otherwise it is store_replace. */
-int store_replace_same_keys(struct store_txn *t, const char *id, size_t id_len,
-                            const char *doc_json, size_t len, struct buf *err);
+/* store_replace of a document of `table` (another table's: an error) for a caller that
+ * guarantees doc_json is a valid document (a JSON object of valid values, no reserved field
+ * names) whose indexed fields equal the stored document's (an actor instance's `_actors`
+ * document: its name and id never change). When this batch replaced the same document last
+ * (the replace memo, store_memo.c) it is stored without being parsed, with the index keys it
+ * had; otherwise it is store_replace. */
+int store_replace_same_keys(struct store_txn *t, const char *table, const char *id,
+                            size_t id_len, const char *doc_json, size_t len, struct buf *err);
 int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,
                   size_t len, struct buf *err);
 int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf *err);

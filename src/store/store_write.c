@@ -711,11 +711,17 @@ static int replace_same_keys(struct store_txn *t, const struct st_memo *m, const
     id_key(&dk, id, STORE_ID_LEN);
     if (savepoint(t, &mark, err) < 0)
         goto out;
+    buf_reserve(&text, m->head.len + len + 1);
     buf_append(&text, m->head.data, m->head.len);
     size_t head_len = text.len, old_len = m->text_len;
-    size_t n = st_scan_object(doc_json, len, &sp);
-    for (size_t i = 0; i < n; i++)
-        doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
+    if (len > 2 && doc_json[0] == '{' && doc_json[1] == '"') { /* compact: its fields as they are */
+        buf_append_byte(&text, ',');
+        buf_append(&text, doc_json + 1, len - 2);
+    } else {
+        size_t n = st_scan_object(doc_json, len, &sp);
+        for (size_t i = 0; i < n; i++)
+            doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
+    }
     if (doc_finish(s, &text, err) < 0 || grow_check(t, tb, old_len, &text, err) < 0 ||
         step_blob2(s, st_prep(s, &tb->upd, err, "UPDATE d%u SET j = ?2 WHERE k = ?1", tb->num),
                    &dk, text.data, text.len, 1, err) < 0)
@@ -743,14 +749,20 @@ out:
     return r;
 }
 
-int store_replace_same_keys(struct store_txn *t, const char *id, size_t id_len,
-                            const char *doc_json, size_t len, struct buf *err)
+int store_replace_same_keys(struct store_txn *t, const char *table, const char *id,
+                            size_t id_len, const char *doc_json, size_t len, struct buf *err)
 {
     struct store *s = t->s;
     const struct st_memo *m = st_memo_get(s, id, id_len);
-    if (!m || (s->validate && m->tb->validator) || len > STORE_MAX_DOC || op_check(t, err) < 0)
-        return store_replace(t, id, id_len, doc_json, len, err);
-    return replace_same_keys(t, m, doc_json, len, err);
+    if (m && !strcmp(m->tb->name, table) && !(s->validate && m->tb->validator) &&
+        len <= STORE_MAX_DOC && op_check(t, err) == 0)
+        return replace_same_keys(t, m, doc_json, len, err);
+    const char *tb = store_id_table(s, id, id_len);
+    if (!tb || strcmp(tb, table)) {
+        st_fail(err, "document `%.*s` is not in `%s`", (int)id_len, id, table);
+        return -1;
+    }
+    return store_replace(t, id, id_len, doc_json, len, err);
 }
 
 int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,

@@ -930,7 +930,8 @@ TEST(replace_memo_matches_model)
             int same = model[d] == (int)v;
             same_keys += same;
             struct store_txn *t = store_txn_begin(s, 1, &err);
-            int rc = same ? store_replace_same_keys(t, ids[d], STORE_ID_LEN, doc, strlen(doc), &err)
+            int rc = same ? store_replace_same_keys(t, "t", ids[d], STORE_ID_LEN, doc, strlen(doc),
+                                                    &err)
                           : store_replace(t, ids[d], STORE_ID_LEN, doc, strlen(doc), &err);
             CHECK_EQ_INT(rc, model[d] >= 0 ? 0 : -1);
             if (abort_it || rc < 0) {
@@ -1004,6 +1005,22 @@ TEST(replace_memo_matches_model)
         CHECK_EQ_INT(store_batch_commit(s, &err), 0);
     CHECK(hits > 100);
     CHECK(same_keys > 100);
+    /* a spaced document is spliced field by field; another table's document is refused */
+    CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+    int live = model[0] >= 0 ? 0 : model[1] >= 0 ? 1 : model[2] >= 0 ? 2 : 3;
+    char same[64];
+    snprintf(same, sizeof same, "{\"a\":%d}", model[live]);
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_replace_same_keys(t, "t", ids[live], STORE_ID_LEN, same, strlen(same), &err), 0);
+    snprintf(same, sizeof same, "{ \"a\" : %d , \"pad\": \"s\" }", model[live]);
+    CHECK(st_memo_get(s, ids[live], STORE_ID_LEN) != NULL);
+    CHECK_EQ_INT(store_replace_same_keys(t, "t", ids[live], STORE_ID_LEN, same, strlen(same), &err), 0);
+    CHECK_EQ_INT(store_replace_same_keys(t, "u", ids[live], STORE_ID_LEN, same, strlen(same), &err), -1);
+    CHECK(strstr(err.data, "is not in `u`") != NULL);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_INT(store_batch_commit(s, &err), 0);
+    CHECK(strstr(get(s, ids[live]), ",\"pad\":\"s\"}") != NULL);
     store_close(s);
 }
 
