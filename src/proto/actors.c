@@ -1282,10 +1282,16 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
  * alone: the same order, the same transaction per call, its own CPU limit; a call that may wait
  * (an async method) and the calls after it run one by one. */
 
-/* Runs list[0..n) in one operation; each call's outcome arrives through host_end as it ends.
- * -> how many of them ran (the rest are the caller's to run one by one). */
-static size_t run_batch(struct actors *a, struct pend *list, size_t n)
+/* The operation text of a group holds at most this much (its calls' inputs, mostly): many large
+ * rpcs arriving together run in several groups, never in one argument past JS_VALUE_MAX. */
+#define BATCH_TEXT_MAX (1u << 20)
+
+/* Runs the first calls of list[0..n) whose operation text fits BATCH_TEXT_MAX (*taken of them,
+ * at least one) in one operation; each call's outcome arrives through host_end as it ends.
+ * -> how many of them ran (the rest of the taken ones are the caller's to run one by one). */
+static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *taken)
 {
+    *taken = 1;
     const struct js_function *fn = js_runtime_find(a->shard->rt, JS_ACTORS_RUN_PATH);
     if (!fn)
         return 0;
@@ -1297,6 +1303,7 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n)
     buf_append_str(&b, "{\"op\":\"rpcs\",\"calls\":[");
     for (size_t k = 0; k < n; k++) {
         struct pend *p = &list[k];
+        size_t mark = b.len;
         json_t *method = json_object_get(p->msg, "method"), *input = json_object_get(p->msg, "input");
         const char *identity = conn_identity(p->c);
         char d[24];
@@ -1334,6 +1341,17 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n)
             buf_append_byte(&b, ']');
         }
         buf_append_byte(&b, '}');
+        if (b.len > BATCH_TEXT_MAX && k > 0) { /* it goes in the next group */
+            b.len = mark;
+            b.data[mark] = '\0'; /* buf's invariant */
+            n = k;
+            break;
+        }
+    }
+    *taken = n;
+    if (n < 2) {
+        buf_release(&b);
+        return 0;
     }
     buf_append_str(&b, "]}");
     outs_clear(a);
@@ -1432,9 +1450,14 @@ static void run_pending(struct actors *a)
     size_t n = a->n_pend;
     a->pend = NULL;
     a->n_pend = a->cap_pend = 0;
-    size_t ran = n >= 2 && a->shard->rt && !a->stopping ? run_batch(a, list, n) : 0;
-    for (size_t k = ran; k < n; k++)
-        rpc_now(list[k].c, list[k].msg, list[k].in, list[k].rid);
+    for (size_t k = 0; k < n;) {
+        size_t taken = 1;
+        size_t ran = n - k >= 2 && a->shard->rt && !a->stopping
+                         ? run_batch(a, list + k, n - k, &taken) : 0;
+        for (size_t i = k + ran; i < k + taken; i++)
+            rpc_now(list[i].c, list[i].msg, list[i].in, list[i].rid);
+        k += taken;
+    }
     for (size_t k = 0; k < n; k++) {
         json_decref(list[k].msg);
         vr_free(list[k].rid);

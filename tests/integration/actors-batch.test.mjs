@@ -123,6 +123,19 @@ test("a state past the document limit fails its call alone with a precise error;
     assert.equal((await rpc(await open(), "big", id, "read")).result, 3);
 });
 
+test("many large rpcs arriving together run in groups of at most 1 MiB of text, every one answered", async () => {
+    const cs = await Promise.all(Array.from({ length: 6 }, () => open()));
+    const id = `l-${Date.now()}`;
+    const pad = "x".repeat(400 * 1024); /* zod drops the unknown field */
+    const before = await metrics(srv);
+    const rs = await Promise.all(cs.map((c) => together(c, Array.from({ length: 4 }, () => ["counter", id, "add", { amount: 1, pad }]))));
+    const counts = rs.flat().map((x) => x.result.count).sort((p, q) => p - q);
+    assert.deepEqual(counts, Array.from({ length: 24 }, (_, i) => i + 1));
+    const after = await metrics(srv);
+    assert.ok(after.actorBatchedCalls - before.actorBatchedCalls <= 24);
+    assert.equal((await rpc(cs[0], "counter", id, "read")).result.count, 24);
+});
+
 test("a method that waits runs on its own in its place; the calls around it run together", async () => {
     const c = await open();
     const id = `w-${Date.now()}`;
