@@ -658,13 +658,13 @@ static JSValueRef n_actor_out(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.actorEnd(k, ok, text, code, act) -> 0, or 1 when the commit failed (the call failed) +
- * 2 when the next transaction did not open (the batch stops): ends call k of a batch of actor
- * calls (js_call_opts.txn_steps; 47_actors.js runBatch). Its transaction commits (ok; the commit
- * hook runs) or rolls back, the actor host learns the outcome (js_actor_host.end: ok with text
- * the result's JSON or undefined and act the activated keys' JSON or null; failed with text the
- * message and code), and the next call's transaction opens with its own CPU time limit and
- * scheduling budget. */
+/* native.actorEnd(k, status, text, code, act) -> 0, or 1 when the commit failed (the call
+ * failed) + 2 when the next transaction did not open (the batch stops): ends call k of a batch
+ * of actor calls (js_call_opts.txn_steps; 47_actors.js runBatch). Its transaction commits
+ * (status 1; the commit hook runs) or rolls back (0: it failed; -1: it did not run), the actor
+ * host learns the outcome (js_actor_host.end: 1 with text the result's JSON or undefined and act
+ * the activated keys' JSON or null; 0 with text the message and code; -1), and the next call's
+ * transaction opens with its own CPU time limit and scheduling budget. */
 static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
@@ -674,7 +674,8 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         !rt->actor_host->end)
         return throwf(ctx, exc, "InternalError", "actorEnd: no batch of actor calls is running");
     uint32_t k = argc > 0 ? (uint32_t)JSValueToNumber(ctx, argv[0], NULL) : 0;
-    int ok = argc > 1 && JSValueToBoolean(ctx, argv[1]);
+    double status = argc > 1 ? JSValueToNumber(ctx, argv[1], NULL) : 0;
+    int ok = status == 1;
     int has_text = argc > 2 && JSValueIsString(ctx, argv[2]);
     int has_code = argc > 3 && JSValueIsString(ctx, argv[3]);
     int has_act = argc > 4 && JSValueIsString(ctx, argv[4]);
@@ -711,6 +712,8 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     else if (ok)
         rt->actor_host->end(rt->actor_host_arg, k, 1, has_text ? rt->s1.data : NULL, rt->s1.len,
                             NULL, has_act ? rt->s3.data : NULL, rt->s3.len);
+    else if (status == -1)
+        rt->actor_host->end(rt->actor_host_arg, k, -1, NULL, 0, NULL, NULL, 0);
     else
         rt->actor_host->end(rt->actor_host_arg, k, 0, has_text ? rt->s1.data : "", rt->s1.len,
                             has_code ? rt->s2.data : "FunctionFailed", NULL, 0);

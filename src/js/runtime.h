@@ -297,12 +297,13 @@ struct js_actor_host {
     void (*out)(void *arg, int event, const char *key, size_t key_len, const char *text,
                 size_t len, const char *lists, size_t lists_len);
     /* call k of a batch of actor calls (js_call_opts.txn_steps; native.actorEnd) ended: its
-     * transaction committed (ok: text its result's JSON, NULL when none; act the JSON array of
-     * the instance keys it activated, NULL when none) or rolled back (text its error's message,
-     * code its code). The frames out() gave since the last end are the call's: they go once
-     * the commit batch does (ok), or never. */
-    void (*end)(void *arg, uint32_t k, int ok, const char *text, size_t len, const char *code,
-                const char *act, size_t act_len);
+     * transaction committed (status 1: text its result's JSON, NULL when none; act the JSON
+     * array of the instance keys it activated, NULL when none) or rolled back (status 0: text
+     * its error's message, code its code; status -1: it did not run, the host runs it on its
+     * own). The frames out() gave since the last end are the call's: they go once the commit
+     * batch does (status 1), or never. */
+    void (*end)(void *arg, uint32_t k, int status, const char *text, size_t len,
+                const char *code, const char *act, size_t act_len);
 };
 void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host *host,
                                void *arg);

@@ -851,7 +851,7 @@ static int host_take(void *arg, uint32_t token, int *ok, const char *const **str
     return 0;
 }
 
-static void host_end(void *arg, uint32_t k, int ok, const char *text, size_t len,
+static void host_end(void *arg, uint32_t k, int status, const char *text, size_t len,
                      const char *code, const char *act, size_t act_len);
 static const struct js_actor_host actor_host = { host_fetch, host_cancel, host_take,
                                                   host_out, host_end };
@@ -1394,9 +1394,9 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *t
     return ran;
 }
 
-/* js_actor_host.end: call k of the running batch ended. Code "BatchBreak": it did not run (it
- * may wait: it runs on its own, after the batch). */
-static void host_end(void *arg, uint32_t k, int ok, const char *text, size_t len,
+/* js_actor_host.end: call k of the running batch ended. Status -1: it did not run (it may wait:
+ * it runs on its own, after the batch). */
+static void host_end(void *arg, uint32_t k, int status, const char *text, size_t len,
                      const char *code, const char *act, size_t act_len)
 {
     struct actors *a = arg;
@@ -1407,13 +1407,13 @@ static void host_end(void *arg, uint32_t k, int ok, const char *text, size_t len
     struct pend *p = &a->batch[k];
     a->batch_ended = k + 1;
     a->cur_sid = k + 1 < a->n_batch ? a->batch[k + 1].sid : 0;
-    if (!ok && code && !strcmp(code, "BatchBreak")) {
+    if (status < 0) {
         outs_clear(a);
         return;
     }
     a->stats.calls++;
     p->in->last_ms = loop_now_ms(a->loop);
-    if (!ok) {
+    if (status == 0) {
         outs_clear(a);
         rpc_error(p->c, p->rid, len ? text : "the method failed", !a->shard->batch_open);
         fetches_drop(a, p->sid, NULL);

@@ -1001,20 +1001,20 @@ async function runBatch(mctx, a) {
         if (params[4] !== entry) return { n: k };
         if (failed === BATCH_BREAK) {
             run.rollback();
-            native.actorEnd(k, false, "", "BatchBreak", null);
+            native.actorEnd(k, -1, undefined, undefined, null); /* it did not run */
             return { n: k };
         }
         let r;
         if (failed === null) {
             sendOut(run);
             const act = actorsActivated(run);
-            r = native.actorEnd(k, true, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
+            r = native.actorEnd(k, 1, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
             if (r & 1) run.rollback();
             else run.settle();
         } else {
             run.rollback();
             const [message, code] = errorResult(failed);
-            r = native.actorEnd(k, false, message, code, null);
+            r = native.actorEnd(k, 0, message, code, null);
         }
         if (r & 2) return { n: k + 1 };
     }
