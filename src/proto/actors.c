@@ -931,6 +931,21 @@ static void hold_chunks(struct aconn *c, const char *rid, json_t *out)
     }
 }
 
+/* The rpc:result with result r (its JSON text, len bytes; NULL: none). */
+static void hold_result_text(struct aconn *c, const char *rid, const char *r, size_t len)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&b, "{\"type\":\"rpc:result\",\"id\":");
+    buf_append_str(&b, rid);
+    if (r) {
+        buf_append_str(&b, ",\"result\":");
+        buf_append(&b, r, len);
+    }
+    buf_append_byte(&b, '}');
+    hold_text(c, b.data, b.len, HELD_RPC, rid);
+    buf_release(&b);
+}
+
 /* The rpc:result of an op that ended a call (a canceled generator's: an error). */
 static void hold_result(struct aconn *c, const char *rid, json_t *out)
 {
@@ -940,17 +955,8 @@ static void hold_result(struct aconn *c, const char *rid, json_t *out)
         rpc_error(c, rid, "Canceled: the call was canceled; the turns it ran are kept", 0);
         return;
     }
-    const char *r = json_string_value(json_object_get(out, "r"));
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"type\":\"rpc:result\",\"id\":");
-    buf_append_str(&b, rid);
-    if (r) {
-        buf_append_str(&b, ",\"result\":");
-        buf_append_str(&b, r);
-    }
-    buf_append_byte(&b, '}');
-    hold_text(c, b.data, b.len, HELD_RPC, rid);
-    buf_release(&b);
+    json_t *r = json_object_get(out, "r");
+    hold_result_text(c, rid, json_string_value(r), json_string_length(r));
 }
 
 static void susp_arm(struct asusp *s, json_t *so)
@@ -1285,6 +1291,9 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
 /* The operation text of a group holds at most this much (its calls' inputs, mostly): many large
  * rpcs arriving together run in several groups, never in one argument past JS_VALUE_MAX. */
 #define BATCH_TEXT_MAX (1u << 20)
+/* At most this many rpcs wait for the loop's commit: past it they run at once (so the messages
+ * one iteration holds parsed stay bounded beyond what the input buffers hold). */
+#define PEND_MAX 1024
 
 /* Runs the first calls of list[0..n) whose operation text fits BATCH_TEXT_MAX (*taken of them,
  * at least one) in one operation; each call's outcome arrives through host_end as it ends.
@@ -1426,16 +1435,7 @@ static void host_end(void *arg, uint32_t k, int status, const char *text, size_t
         json_decref(keys);
     }
     deliver(a);
-    struct buf b = BUF_INIT(BUF_NOLIMIT);
-    buf_append_str(&b, "{\"type\":\"rpc:result\",\"id\":");
-    buf_append_str(&b, p->rid);
-    if (text) {
-        buf_append_str(&b, ",\"result\":");
-        buf_append(&b, text, len);
-    }
-    buf_append_byte(&b, '}');
-    hold_text(p->c, b.data, b.len, HELD_RPC, p->rid);
-    buf_release(&b);
+    hold_result_text(p->c, p->rid, text, len);
 }
 
 /* An rpc waiting for a busy instance waits in its queue; another runs now. */
@@ -1681,6 +1681,8 @@ static void dispatch(struct aconn *c, json_t *msg)
             }
             json_incref(msg);
             a->pend[a->n_pend++] = (struct pend){ c, in, msg, vr_strdup(rid), 0 };
+            if (a->n_pend >= PEND_MAX)
+                run_pending(a);
         }
     } else {
         struct buf err = BUF_INIT(4096);

@@ -136,6 +136,17 @@ test("many large rpcs arriving together run in groups of at most 1 MiB of text, 
     assert.equal((await rpc(cs[0], "counter", id, "read")).result.count, 24);
 });
 
+test("thousands of rpcs in one burst: past 1,024 waiting they run at once; every one answered, in order per socket", async () => {
+    const cs = await Promise.all(Array.from({ length: 3 }, () => open()));
+    const id = `m-${Date.now()}`;
+    const rs = await Promise.all(cs.map((c) => together(c, Array.from({ length: 600 }, () => ["counter", id, "increment"]))));
+    for (const r of rs) {
+        const got = r.map((x) => x.result);
+        assert.ok(got.every((v, i) => i === 0 || v > got[i - 1]), "increasing per socket");
+    }
+    assert.deepEqual(rs.flat().map((x) => x.result).sort((p, q) => p - q), Array.from({ length: 1800 }, (_, i) => i + 1));
+});
+
 test("a method that waits runs on its own in its place; the calls around it run together", async () => {
     const c = await open();
     const id = `w-${Date.now()}`;
