@@ -658,6 +658,30 @@ static JSValueRef n_actor_out(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeUndefined(ctx);
 }
 
+/* Ends a call's own transaction t (not the top-level call's): commits it (commit; with hook, the
+ * commit hook runs) or rolls it back, settles the files it stored or deleted, and frees it.
+ * 0, or -1 with err when the commit failed (t rolled back). */
+static int end_call_txn(struct js_runtime *rt, struct store_txn *t, int commit, int hook,
+                        struct buf *err)
+{
+    int r = 0;
+    if (commit) {
+        uint64_t version = 0;
+        if (store_txn_commit(t, &version, err) < 0) {
+            r = -1;
+        } else {
+            if (hook && rt->commit_fn)
+                rt->commit_fn(rt->commit_arg, t, version);
+            js_storage_settled(rt, 1);
+        }
+    } else {
+        store_txn_abort(t);
+    }
+    js_storage_settled(rt, 0);
+    store_txn_free(t);
+    return r;
+}
+
 /* native.actorEnd(k, status, text, code, act) -> 0, or 1 when the commit failed (the call
  * failed) + 2 when the next transaction did not open (the batch stops): ends call k of a batch
  * of actor calls (js_call_opts.txn_steps; 47_actors.js runBatch). Its transaction commits
@@ -691,22 +715,10 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     rt->txn = rt->top_txn = NULL;
     struct buf cerr = BUF_INIT(4096);
     int r = 0;
-    if (ok) {
-        uint64_t version = 0;
-        if (store_txn_commit(t, &version, &cerr) < 0) {
-            store_txn_abort(t);
-            ok = 0;
-            r |= 1;
-        } else {
-            if (rt->commit_fn)
-                rt->commit_fn(rt->commit_arg, t, version);
-            js_storage_settled(rt, 1);
-        }
-    } else {
-        store_txn_abort(t);
+    if (end_call_txn(rt, t, ok, 1, &cerr) < 0) {
+        ok = 0;
+        r |= 1;
     }
-    js_storage_settled(rt, 0);
-    store_txn_free(t);
     if (r & 1)
         rt->actor_host->end(rt->actor_host_arg, k, 0, cerr.data, cerr.len, "StoreError", NULL, 0);
     else if (ok)
@@ -1035,21 +1047,10 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     js_native_close_cursors(rt);
     struct store_txn *t = rt->txn;
     rt->txn = NULL;
-    JSValueRef ret = JSValueMakeUndefined(ctx);
-    if (ok) {
-        uint64_t version = 0;
-        buf_reset(&rt->s3);
-        if (store_txn_commit(t, &version, &rt->s3) < 0)
-            ret = store_throw(ctx, rt, exc, &rt->s3, "StoreError");
-        else if (kind == JS_MUTATION && rt->commit_fn)
-            rt->commit_fn(rt->commit_arg, t, version);
-        js_storage_settled(rt, !*exc);
-    } else {
-        store_txn_abort(t);
-        js_storage_settled(rt, 0);
-    }
-    store_txn_free(t);
-    return ret;
+    buf_reset(&rt->s3);
+    if (end_call_txn(rt, t, ok, kind == JS_MUTATION, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    return JSValueMakeUndefined(ctx);
 }
 
 /* native.checkReturns(path, resultJson): throws ReturnsValidationError when the result of the

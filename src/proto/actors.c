@@ -1295,6 +1295,15 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
  * one iteration holds parsed stay bounded beyond what the input buffers hold). */
 #define PEND_MAX 1024
 
+/* Call p of a group failed (rolled back): its caller gets msg, its fetches are dropped. */
+static void batch_call_failed(struct actors *a, struct pend *p, const char *msg, size_t len)
+{
+    a->stats.calls++;
+    p->in->last_ms = loop_now_ms(a->loop);
+    rpc_error(p->c, p->rid, len ? msg : "the method failed", !a->shard->batch_open);
+    fetches_drop(a, p->sid, NULL);
+}
+
 /* Runs the first calls of list[0..n) whose operation text fits BATCH_TEXT_MAX (*taken of them,
  * at least one) in one operation; each call's outcome arrives through host_end as it ends.
  * -> how many of them ran (the rest of the taken ones are the caller's to run one by one). */
@@ -1387,11 +1396,7 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *t
     } else if (ran < n) {
         /* the entry ended inside call `ran` (its time or memory limit, a promise that never
          * settled): it failed as it would have alone, and rolled back alone */
-        struct pend *p = &list[ran];
-        a->stats.calls++;
-        rpc_error(p->c, p->rid, res.error.len ? res.error.data : "the method failed",
-                  !a->shard->batch_open);
-        fetches_drop(a, p->sid, NULL);
+        batch_call_failed(a, &list[ran], res.error.data, res.error.len);
         ran++;
     }
     if (ran) {
@@ -1420,14 +1425,13 @@ static void host_end(void *arg, uint32_t k, int status, const char *text, size_t
         outs_clear(a);
         return;
     }
-    a->stats.calls++;
-    p->in->last_ms = loop_now_ms(a->loop);
     if (status == 0) {
         outs_clear(a);
-        rpc_error(p->c, p->rid, len ? text : "the method failed", !a->shard->batch_open);
-        fetches_drop(a, p->sid, NULL);
+        batch_call_failed(a, p, text, len);
         return;
     }
+    a->stats.calls++;
+    p->in->last_ms = loop_now_ms(a->loop);
     p->in->gen = a->shard->loads;
     if (act) {
         json_t *keys = json_parse(act, act_len, 0, NULL);

@@ -193,12 +193,14 @@ int st_name_ok(const char *name);
 /* store_memo.c (struct st_memo): st_memo_forget retires the memo (a batch begins or ends, a
  * transaction rolls back, the catalog is reloaded); st_memo_get is the memo when it still holds
  * document (id, len) as stored, else NULL; st_memo_keep records a replace that just succeeded
- * (keys as update_parsed appended them) unless its table has search indexes; st_memo_release
- * frees it. */
+ * (keys as update_parsed appended them) unless its table has search indexes; st_memo_replaced
+ * records a replace of the memo's own document that kept its head and keys (text_len bytes now);
+ * st_memo_release frees it. */
 void st_memo_forget(struct store *s);
 const struct st_memo *st_memo_get(struct store *s, const char *id, size_t len);
 void st_memo_keep(struct store *s, const char *id, struct st_table *tb, double ct,
                   const char *head, size_t head_len, size_t text_len, const struct buf *keys);
+void st_memo_replaced(struct store *s, size_t text_len);
 void st_memo_release(struct store *s);
 /* store_write.c: the top-level fields of a JSON object jansson has validated, as raw spans
  * (key with its quotes, value) in text order; *out is allocated (vr_free), the count returned. */

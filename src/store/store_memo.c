@@ -51,6 +51,12 @@ void st_memo_keep(struct store *s, const char *id, struct st_table *tb, double c
     m->set = 1;
 }
 
+void st_memo_replaced(struct store *s, size_t text_len)
+{
+    s->memo.text_len = text_len;
+    s->memo.changes = sqlite3_total_changes(s->db);
+}
+
 void st_memo_release(struct store *s)
 {
     if (!s->memo.head.max)

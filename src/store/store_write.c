@@ -705,15 +705,12 @@ static int replace_same_keys(struct store_txn *t, const struct st_memo *m, const
     size_t mark = 0, at = 0;
     int r = -1;
     struct st_table *tb = m->tb;
-    char id[STORE_ID_LEN + 1];
-    memcpy(id, m->id, sizeof id); /* st_memo_keep below rewrites the memo */
-    double ct = m->ct;
-    id_key(&dk, id, STORE_ID_LEN);
+    id_key(&dk, m->id, STORE_ID_LEN);
     if (savepoint(t, &mark, err) < 0)
         goto out;
     buf_reserve(&text, m->head.len + len + 1);
     buf_append(&text, m->head.data, m->head.len);
-    size_t head_len = text.len, old_len = m->text_len;
+    size_t old_len = m->text_len;
     if (len > 2 && doc_json[0] == '{' && doc_json[1] == '"') { /* compact: its fields as they are */
         buf_append_byte(&text, ',');
         buf_append(&text, doc_json + 1, len - 2);
@@ -736,10 +733,7 @@ static int replace_same_keys(struct store_txn *t, const struct st_memo *m, const
         st_write_add(t, tb->idx[i]->id, &k, &k);
     }
     r = 0;
-    struct buf keys = m->keys; /* moved into the memo again: it is the same */
-    s->memo.keys = (struct buf)BUF_INIT(BUF_NOLIMIT);
-    st_memo_keep(s, id, tb, ct, text.data, head_len, text.len, &keys);
-    buf_release(&keys);
+    st_memo_replaced(s, text.len); /* the same head and keys */
 out:
     r = savepoint_end(t, r, mark);
     vr_free(sp);
