@@ -276,7 +276,9 @@ test("rpc:cancel ends a generator: finally runs, no further turns, the committed
     // a queued rpc that is canceled never runs
     const busyId = `${id}-q`;
     const f3 = c.mark;
-    const hold = send(c, "job", busyId, "twoSteps", { ms: 150 });
+    /* the hold lasts long past the cancel, even when a loaded machine delays the client (in a
+     * fresh-clone CI run the 150 ms it used to last had passed before the cancel arrived) */
+    const hold = send(c, "job", busyId, "twoSteps", { ms: 1000 });
     const queued = send(c, "job", busyId, "mark", { n: 99 });
     await sleep(30);
     c.send({ type: "rpc:cancel", id: queued });
