@@ -178,6 +178,29 @@ test("a runaway and a promise that never settles fail alone; the calls before an
     assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, { count: 4 });
 });
 
+test("a call that failed with a promise pending stores nothing when a later call settles it", async () => {
+    const c = await open();
+    for (const [k, alone] of [[0, true], [1, false]]) {
+        const id = `park-${k}-${Date.now()}`;
+        assert.equal((await rpc(c, "counter", id, "increment")).result, 1);
+        const parked = alone ? [await rpc(c, "counter", id, "park")]
+            : (await together(c, [["counter", id, "increment"], ["counter", id, "park"]])).slice(1);
+        assert.match(parked[0].error, /did not finish: it awaited a promise that never settled/);
+        const base = alone ? 1 : 2;
+        // wake settles it: the continuation runs in wake's operation; its state change is not
+        // stored and its db write is refused
+        const r = alone ? [await rpc(c, "counter", id, "wake"), await rpc(c, "counter", id, "read")]
+            : await together(c, [["counter", id, "wake"], ["counter", id, "increment"], ["counter", id, "read"]]);
+        assert.equal(r[0].result, base + 1);
+        assert.deepEqual(r[r.length - 1].result, { count: alone ? base + 1 : base + 2 });
+        const saw = (await rpc(c, "counter", id, "parkedSaw")).result;
+        assert.match(saw[saw.length - 1], /the mutation that made this call has already ended/);
+        assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, r[r.length - 1].result);
+        const logs = await srv.query("queries:logs", { room: id });
+        assert.deepEqual(logs.json?.value, [], logs.text);
+    }
+});
+
 test("every call of a batch runs with its own caller's identity", async () => {
     const alice = await open(), bob = await open(), anon = await open();
     const now = Math.floor(Date.now() / 1000);

@@ -230,6 +230,28 @@ test("14. filters compare objects by sorted keys, as indexes and Convex do", asy
 
 /* --- item 15 --- */
 
+test("a mutation that failed with a promise pending writes nothing when a later call settles it", async () => {
+    // it fails: the promise it awaits never settles within its own execution
+    const parked = await srv.mutation("things:parkThenWrite", { tag: "a" });
+    assert.equal(parked.json?.errorCode, "FunctionFailed", parked.text);
+    assert.match(parked.json.errorMessage, /did not finish: it awaited a promise that never settled/);
+    // a later mutation settles it: the continuation runs inside that call, and every write it
+    // tries is refused with a precise message; the later call's own write stands
+    const woke = await srv.mutation("things:wakeParked", { tag: "b", fail: false });
+    assert.equal(woke.json?.status, "success", woke.text);
+    const ended = /the mutation that made this call has already ended/;
+    assert.equal(woke.json.value.length, 3, woke.text);
+    for (const line of woke.json.value) assert.match(line, ended, line);
+    // again, with the later call failing: neither its write nor the continuation's lands
+    assert.equal((await srv.mutation("things:parkThenWrite", { tag: "c" })).json?.errorCode, "FunctionFailed");
+    const failed = await srv.mutation("things:wakeParked", { tag: "d", fail: true });
+    assert.match(failed.json?.errorMessage ?? "", /wakeParked failed on purpose/, failed.text);
+    await sleep(300); // a job the continuation might have scheduled would have run by now
+    const all = (await srv.query("things:all", {})).json.value;
+    assert.ok(all.includes("woke b"), JSON.stringify(all));
+    for (const x of all) assert.doesNotMatch(String(x), /leaked|scheduled|woke d/, JSON.stringify(all));
+});
+
 test("15a. function paths and table names holding U+0000 are refused", async () => {
     const r = await srv.query("proto:echoLoose\u0000junk", {});
     assert.equal(r.status, 400, r.text);

@@ -226,6 +226,15 @@ class ActorRun {
         this.chunks = [];    /* rpc:stream chunks (JSON texts) for the caller */
         this.quiet = false;  /* the server says the rpc's instance has no state subscriber... */
         this.quietInst = null; /* ... which is this one (invoke): its patches are not built */
+        this.exec = params[4]; /* the operation (VM entry) it runs in */
+    }
+
+    /* After an await: a promise the server gave up on (its operation ended) may settle in a
+     * later operation; what follows it must not touch that operation's transaction. */
+    live() {
+        if (params[4] !== this.exec)
+            throw actorError("this actor call's operation has already ended (a promise it " +
+                "awaited settled in a later call)", "FunctionFailed");
     }
 
     remember(inst) {
@@ -279,6 +288,7 @@ async function activate(run, name, id, conns) {
     } else {
         state = await initialState(def);
     }
+    run.live();
     const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
         ? stored.timers : {};
     inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false,
@@ -342,6 +352,7 @@ function finishedPatches() {
  * the events it emitted take effect only if fn (and the events' validation) succeeds. Returns
  * fn's result as JSON text (undefined: none). */
 async function change(run, inst, fn, extra, connectionId, md, method) {
+    run.live();
     if (run.stack.includes(inst))
         throw actorError(`actor ${inst.name}/${inst.id} is already running a method`,
                          "ActorCallCycle");
@@ -367,14 +378,16 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
             result = driveGen(null, result);
         if (result !== null && typeof result === "object" && typeof result.then === "function")
             result = await result;
+        run.live();
         /* the result may be (part of) the draft: serialize it while the draft lives */
         text = result === undefined ? undefined : JSON.stringify(result);
     } finally {
         run.stack.pop();
-        inst.kit.box.run = null; /* the run (and the states it remembers) can go */
+        if (inst.kit.box.run === run) inst.kit.box.run = null; /* the run can go */
     }
     const checked = [];
     for (const ev of events) checked.push(await checkEvent(inst, ev));
+    if (checked.length > 0) run.live();
     const next = immer.finishDraft(draft, takePatches);
     const patches = finishedPatches();
     run.remember(inst);
@@ -648,6 +661,7 @@ async function turnFinish(run, call, final) {
     const inst = call.inst;
     const checked = [];
     for (const ev of call.events) checked.push(await checkEvent(inst, ev));
+    if (checked.length > 0) run.live();
     call.events.length = 0;
     const next = immer.finishDraft(call.box.draft, takePatches);
     const patches = finishedPatches();
@@ -668,6 +682,9 @@ async function callStart(run, inst, fn, extra, connectionId, md, method) {
     turnBegin(run, call);
     const c = handlerContext(contextKit(call.box, inst), inst, stableState(call.box), call.events,
                              connectionId);
+    c.db = turnForward(call.box, "db");
+    c.storage = turnForward(call.box, "storage");
+    c.scheduler = turnForward(call.box, "scheduler");
     Object.assign(c, extra);
     c.signal = call.abort.signal;
     run.call = call;
@@ -682,6 +699,16 @@ async function callStart(run, inst, fn, extra, connectionId, md, method) {
         run.stack.splice(run.stack.lastIndexOf(call.inst), 1);
     }
     return turnEnd(run, call, o);
+}
+
+/* ctx.db, ctx.storage and ctx.scheduler of a call that may wait: each turn is an operation of
+ * its own, whose writes only its own ctx may make (makeCtx), so these forward to the running
+ * turn's; a handler that kept them from its first turn writes in the turn it is in. */
+function turnForward(box, key) {
+    const first = box.run.mctx[key], o = {};
+    for (const k of Object.keys(first))
+        o[k] = typeof first[k] !== "function" ? first[k] : (...a) => box.run.mctx[key][k](...a);
+    return Object.freeze(o);
 }
 
 async function turnEnd(run, call, o) {

@@ -394,9 +394,11 @@ async function nestedExec(kind, path, argsText, identityText) {
 function makeCtx(kind, identityText) {
     const auth = makeAuth(identityText);
     if (kind === QUERY) return { db: reader, auth, storage: storageReader, actors: actorReader };
-    if (kind === MUTATION)
-        return { db: writer, auth, storage: storageWriter, scheduler: mutationScheduler,
-                 actors: actorReader };
+    if (kind === MUTATION) {
+        const exec = params[4];
+        return { db: execWriter(exec), auth, storage: execStorage(exec),
+                 scheduler: execScheduler(exec), actors: actorReader };
+    }
     return {
         auth,
         storage: storageAction,
@@ -405,6 +407,57 @@ function makeCtx(kind, identityText) {
         runMutation: (ref, args) => runNested(MUTATION, ref, args, identityText),
         runAction: (ref, args) => runNested(ACTION, ref, args, identityText),
     };
+}
+
+/* A mutation's writes belong to its execution (native.params[4]). A promise it left pending can
+ * settle in a later execution (the app resolves it from another call), and the continuation then
+ * runs inside that call: it must not write into that call's transaction. So a mutation's ctx.db,
+ * ctx.scheduler and ctx.storage carry their execution, and their write methods refuse once it is
+ * no longer the one running. Reads are left alone: they change nothing. The methods are shared
+ * by every execution and find it through `this` (per-execution closures cost ~2 µs a mutation:
+ * call sites that see a new function each time are compiled again and again); a method detached
+ * from its object (`const { insert } = ctx.db`) has no execution to check and writes as before.
+ * Each returns the shared method's own promise: no extra microtask turns on the hot path. */
+const EXEC = Symbol("execution");
+function refusedWrite(self, what) {
+    if (self === null || typeof self !== "object" || self[EXEC] === undefined ||
+        self[EXEC] === params[4])
+        return null;
+    return Promise.reject(new Error(`${what}: the mutation that made this call has already ` +
+        "ended (a promise it left pending settled in a later call), so it cannot write"));
+}
+const execWrites = {
+    insert(t, d) { return refusedWrite(this, "db.insert()") || writer.insert(t, d); },
+    patch(a, b, c) { return refusedWrite(this, "db.patch()") || writer.patch(a, b, c); },
+    replace(a, b, c) { return refusedWrite(this, "db.replace()") || writer.replace(a, b, c); },
+    delete(a, b) { return refusedWrite(this, "db.delete()") || writer.delete(a, b); },
+    runAfter(d, r, a) {
+        return refusedWrite(this, "scheduler.runAfter()") || mutationScheduler.runAfter(d, r, a);
+    },
+    runAt(t, r, a) {
+        return refusedWrite(this, "scheduler.runAt()") || mutationScheduler.runAt(t, r, a);
+    },
+    cancel(id) { return refusedWrite(this, "scheduler.cancel()") || mutationScheduler.cancel(id); },
+    generateUploadUrl() {
+        return refusedWrite(this, "storage.generateUploadUrl()") ||
+            storageWriter.generateUploadUrl();
+    },
+    storageDelete(id) { return refusedWrite(this, "storage.delete()") || storageWriter.delete(id); },
+};
+function execWriter(exec) {
+    const w = execWrites;
+    return Object.freeze({ get: writer.get, query: writer.query, normalizeId: writer.normalizeId,
+                           system: writer.system, insert: w.insert, patch: w.patch,
+                           replace: w.replace, delete: w.delete, [EXEC]: exec });
+}
+function execScheduler(exec) {
+    const w = execWrites;
+    return Object.freeze({ runAfter: w.runAfter, runAt: w.runAt, cancel: w.cancel, [EXEC]: exec });
+}
+function execStorage(exec) {
+    return Object.freeze({ getUrl: storageWriter.getUrl, getMetadata: storageWriter.getMetadata,
+                           generateUploadUrl: execWrites.generateUploadUrl,
+                           delete: execWrites.storageDelete, [EXEC]: exec });
 }
 
 function errorResult(e) {

@@ -5,6 +5,9 @@ import { z } from "zod";
 import * as vb from "valibot";
 import { v } from "convex/values";
 
+let parkedWake: null | (() => void) = null;
+const parkedSaw: string[] = [];
+
 const Counter = actor({
     state: z.object({ count: z.number().default(0) }),
     methods: {
@@ -23,6 +26,31 @@ const Counter = actor({
         // for tests/integration/actors-batch.test.mjs: a runaway, and a promise that never settles
         spin: { handler: ({ state }) => { state.count = -1000; for (;;) { /* the time limit stops it */ } } },
         hang: { handler: ({ state }) => { state.count = -1000; return new Promise(() => {}); } },
+        // a promise that never settles in its call, settled later by `wake` (another call): what
+        // its continuation then does must not land (a write refused, no state stored)
+        park: {
+            handler: ({ state, db, actorId }) => {
+                state.count = -5000;
+                return new Promise<void>((r) => { parkedWake = r; }).then(async () => {
+                    state.count = -6000;
+                    try {
+                        await db.insert("log", { room: actorId, text: "parked write" });
+                    } catch (e: any) {
+                        parkedSaw.push(e.message);
+                    }
+                });
+            },
+        },
+        wake: {
+            handler: ({ state }) => {
+                const w = parkedWake;
+                parkedWake = null;
+                if (w) w();
+                state.count += 1;
+                return state.count;
+            },
+        },
+        parkedSaw: { handler: () => parkedSaw },
         waitThenAdd: {
             handler: async ({ state }) => { await new Promise((r) => setTimeout(r, 20)); state.count += 100; return state.count; },
         },
