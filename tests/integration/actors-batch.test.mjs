@@ -158,6 +158,20 @@ test("a method that waits runs on its own in its place; the calls around it run 
     assert.deepEqual(r.map((x) => x.result), [1, 2, 102, 103, { count: 103 }]);
 });
 
+test("a plain method whose promise settles in its call is awaited in its place within the group", async () => {
+    const c = await open();
+    const id = `s-${Date.now()}`;
+    const before = await metrics(srv);
+    const r = await together(c, [
+        ["counter", id, "increment"], ["counter", id, "addSoon"], ["counter", id, "increment"],
+        ["counter", id, "addSoon"], ["counter", id, "read"],
+    ]);
+    assert.deepEqual(r.map((x) => x.result), [1, 11, 12, 22, { count: 22 }]);
+    const after = await metrics(srv);
+    assert.ok(after.actorBatchedCalls - before.actorBatchedCalls >= 4, JSON.stringify(after));
+    assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, { count: 22 });
+});
+
 test("a runaway and a promise that never settles fail alone; the calls before and after them are kept", async () => {
     const c = await open();
     const id = `r-${Date.now()}`;

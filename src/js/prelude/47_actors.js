@@ -350,8 +350,11 @@ function finishedPatches() {
 
 /* Runs fn on a draft of inst's state with the context a handler sees; the state, its patch and
  * the events it emitted take effect only if fn (and the events' validation) succeeds. Returns
- * fn's result as JSON text (undefined: none). */
-async function change(run, inst, fn, extra, connectionId, md, method) {
+ * fn's result as JSON text (undefined: none), or a promise of it when something must be awaited
+ * (fn's promise, an event's schema, a call that may wait): a plain handler runs without a
+ * microtask turn. It throws (rather than rejects) what fails before any await; its callers
+ * await it inside async functions or a try. */
+function change(run, inst, fn, extra, connectionId, md, method) {
     run.live();
     if (run.stack.includes(inst))
         throw actorError(`actor ${inst.name}/${inst.id} is already running a method`,
@@ -366,9 +369,11 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
     const timersBefore = inst.timers;
     const draft = immer.createDraft(inst.state);
     /* the instance's own kit: it runs one call at a time (the cycle check above) */
-    if (inst.kit === null) inst.kit = contextKit({ run: null }, inst);
-    inst.kit.box.run = run;
-    const c = handlerContext(inst.kit, inst, draft, events, connectionId);
+    if (inst.kit === null) inst.kit = contextKit({ run: null, events: null }, inst);
+    const box = inst.kit.box;
+    box.run = run;
+    box.events = events;
+    const c = handlerContext(inst.kit, inst, draft, connectionId);
     Object.assign(c, extra);
     run.stack.push(inst);
     let result, text;
@@ -376,24 +381,62 @@ async function change(run, inst, fn, extra, connectionId, md, method) {
         result = fn(c);
         if (fn instanceof AsyncGeneratorFunction) /* not the caller's call: no chunks */
             result = driveGen(null, result);
-        if (result !== null && typeof result === "object" && typeof result.then === "function")
-            result = await result;
-        run.live();
-        /* the result may be (part of) the draft: serialize it while the draft lives */
+    } catch (e) {
+        unwind(run, inst);
+        throw e;
+    }
+    if (result !== null && typeof result === "object" && typeof result.then === "function")
+        return changeAwait(run, inst, draft, events, timersBefore, result);
+    try { /* the result may be (part of) the draft: serialize it while the draft lives */
         text = result === undefined ? undefined : JSON.stringify(result);
     } finally {
-        run.stack.pop();
-        if (inst.kit.box.run === run) inst.kit.box.run = null; /* the run can go */
+        unwind(run, inst);
     }
+    if (events.length > 0) return changeEvents(run, inst, draft, events, timersBefore, text);
+    return changeEnd(run, inst, draft, [], timersBefore, text);
+}
+
+/* The call's frame is off the stack and its kit free for the next call. */
+function unwind(run, inst) {
+    run.stack.pop();
+    const box = inst.kit.box;
+    if (box.run === run) { /* the run (and the states it remembers) can go */
+        box.run = null;
+        box.events = null;
+    }
+}
+
+async function changeAwait(run, inst, draft, events, timersBefore, promise) {
+    let text;
+    try {
+        const result = await promise;
+        run.live();
+        text = result === undefined ? undefined : JSON.stringify(result);
+    } finally {
+        unwind(run, inst);
+    }
+    if (events.length > 0) return changeEvents(run, inst, draft, events, timersBefore, text);
+    return changeEnd(run, inst, draft, [], timersBefore, text);
+}
+
+async function changeEvents(run, inst, draft, events, timersBefore, text) {
     const checked = [];
     for (const ev of events) checked.push(await checkEvent(inst, ev));
-    if (checked.length > 0) run.live();
-    const next = immer.finishDraft(draft, takePatches);
-    const patches = finishedPatches();
+    run.live();
+    return changeEnd(run, inst, draft, checked, timersBefore, text);
+}
+
+function changeEnd(run, inst, draft, checked, timersBefore, text) {
+    /* nobody would get this instance's patch: Immer builds none, and a new state object says
+     * that the draft was written (perhaps with equal values: then it is stored unchanged) */
+    const quiet = inst === run.quietInst;
+    const next = quiet ? immer.finishDraft(draft) : immer.finishDraft(draft, takePatches);
+    const patches = quiet ? null : finishedPatches();
+    const changed = quiet ? next !== inst.state : patches.length > 0;
     run.remember(inst);
-    if (patches.length > 0) inst.state = next;
-    if (patches.length > 0 || inst.timers !== timersBefore) saveActor(inst);
-    if (patches.length > 0 && inst !== run.quietInst) /* none: nobody would get it */
+    if (changed) inst.state = next;
+    if (changed || inst.timers !== timersBefore) saveActor(inst);
+    if (!quiet && changed)
         run.out.push(["p", actorKey(inst.name, inst.id), patchText(inst, patches)]);
     for (const e of checked) run.out.push(e);
     return text;
@@ -443,8 +486,8 @@ class ActorCall {
         this.gen = null;
         this.stream = md.stream === true ? STREAM_INTERVAL_MS
             : md.stream && typeof md.stream === "object" ? md.stream.interval : 0;
-        this.box = { run: null, draft: null };
         this.events = [];
+        this.box = { run: null, draft: null, events: this.events };
         this.heldOps = [];
         this.heldEvents = [];
         this.chunks = [];
@@ -680,8 +723,7 @@ async function turnFinish(run, call, final) {
 async function callStart(run, inst, fn, extra, connectionId, md, method) {
     const call = new ActorCall(run.sid, inst, md, method, fn instanceof AsyncGeneratorFunction);
     turnBegin(run, call);
-    const c = handlerContext(contextKit(call.box, inst), inst, stableState(call.box), call.events,
-                             connectionId);
+    const c = handlerContext(contextKit(call.box, inst), inst, stableState(call.box), connectionId);
     c.db = turnForward(call.box, "db");
     c.storage = turnForward(call.box, "storage");
     c.scheduler = turnForward(call.box, "scheduler");
@@ -773,22 +815,29 @@ function connList(ids, where) {
  * call for a call that may wait (its box lives across its turns). */
 function contextKit(box, inst) {
     return { box, connections: Object.freeze({ list: () => Array.from(inst.conns) }),
-             actors: actorCaller(box), timer: timerApi(box, inst) };
+             actors: actorCaller(box), timer: timerApi(box, inst), emit: eventEmitter(box) };
 }
 
-function handlerContext(kit, inst, draft, events, connectionId) {
-    const emit = (event, payload) => { events.push({ event, payload, to: null, except: null }); };
+/* ctx.emit, pushing to the running call's events (box.events; a call that has ended emits
+ * nothing). */
+function eventEmitter(box) {
+    const push = (ev) => { if (box.events !== null) box.events.push(ev); };
+    const emit = (event, payload) => { push({ event, payload, to: null, except: null }); };
     emit.to = (ids, event, payload) => {
-        events.push({ event, payload, to: connList(ids, "emit.to()"), except: null });
+        push({ event, payload, to: connList(ids, "emit.to()"), except: null });
     };
     emit.except = (ids, event, payload) => {
-        events.push({ event, payload, to: null, except: connList(ids, "emit.except()") });
+        push({ event, payload, to: null, except: connList(ids, "emit.except()") });
     };
     emit.broadcast = emit;
+    return emit;
+}
+
+function handlerContext(kit, inst, draft, connectionId) {
     const m = kit.box.run.mctx;
     return {
         state: draft,
-        emit,
+        emit: kit.emit,
         connectionId,
         actorId: inst.id,
         connections: kit.connections,
@@ -927,9 +976,15 @@ function actorCaller(box) {
 
 function callActor(run, name, id, method, input) {
     const onStack = run.stack.find((i) => i.name === name && i.id === id);
-    if (onStack === undefined)
-        return invoke(run, name, id, method, input, null, null).then(
-            (t) => t === undefined ? undefined : JSON.parse(t));
+    if (onStack === undefined) {
+        let t;
+        try {
+            t = invoke(run, name, id, method, input, null, null);
+        } catch (e) {
+            return Promise.reject(e);
+        }
+        return Promise.resolve(t).then((x) => x === undefined ? undefined : JSON.parse(x));
+    }
     const chain = run.stack.map((i) => `${i.name}/${i.id}`).concat(`${name}/${id}`);
     const call = { name, id, method, input, canceled: false };
     run.deferred.push(call);
@@ -946,17 +1001,35 @@ function callActor(run, name, id, method, input) {
     };
 }
 
-async function invoke(run, name, id, method, input, connectionId, conns) {
+/* Calls method on actor name/id: its result's JSON text, or a promise of it (change). A hot
+ * instance's method without an input schema or middleware runs at once; throws what fails
+ * before any await. */
+function invoke(run, name, id, method, input, connectionId, conns) {
     const hot = hotActors.get(actorKey(name, id)); /* a hot instance: no activate() promise */
-    const inst = hot !== undefined ? hot : await activate(run, name, id, conns);
+    if (hot === undefined)
+        return activate(run, name, id, conns).then(
+            (inst) => invokeOn(run, inst, method, input, connectionId));
+    return invokeOn(run, hot, method, input, connectionId);
+}
+
+function invokeOn(run, inst, method, input, connectionId) {
     if (run.quiet && run.quietInst === null) run.quietInst = inst; /* the rpc's own instance */
     const md = Object.prototype.hasOwnProperty.call(inst.def.config.methods, method)
         ? inst.def.config.methods[method] : undefined;
     if (md === undefined) throw actorError(`Unknown method: ${method}`, "UnknownMethod");
     if (inst.busy)
-        throw actorError(`actor ${name}/${id} is busy: its method ${inst.busy.method} is ` +
-            "suspended (awaiting a timer or the network); call it again once that call ended",
-            "ActorBusy");
+        throw actorError(`actor ${inst.name}/${inst.id} is busy: its method ` +
+            `${inst.busy.method} is suspended (awaiting a timer or the network); call it again ` +
+            "once that call ended", "ActorBusy");
+    const mws = inst.def.config._middlewares;
+    if (md.input === undefined && (mws === undefined || mws.length === 0))
+        return change(run, inst, md.handler, { input: undefined, ctx: {} }, connectionId, md,
+                      method);
+    return invokeChecked(run, inst, md, method, input, connectionId);
+}
+
+/* The method's input schema and the actor's middleware, which may be async. */
+async function invokeChecked(run, inst, md, method, input, connectionId) {
     let value;
     if (md.input !== undefined) {
         const r = await checkSchema(md.input, input);
@@ -967,7 +1040,7 @@ async function invoke(run, name, id, method, input, connectionId, conns) {
     }
     let mwCtx = {};
     for (const mw of inst.def.config._middlewares || []) {
-        let added = mw({ ctx: mwCtx, connectionId, actor: name, actorId: id, method,
+        let added = mw({ ctx: mwCtx, connectionId, actor: inst.name, actorId: inst.id, method,
                          auth: run.mctx.auth });
         if (added !== null && typeof added === "object" && typeof added.then === "function")
             added = await added;
@@ -1018,7 +1091,8 @@ async function runBatch(mctx, a) {
         let t, failed = null;
         try {
             const input = typeof q.in === "string" ? JSON.parse(q.in) : undefined;
-            t = await invoke(run, q.a, q.i, q.m, input, q.c, q.cs);
+            t = invoke(run, q.a, q.i, q.m, input, q.c, q.cs);
+            if (t !== undefined && typeof t !== "string") t = await t; /* it had to wait */
             if (run.deferred.length > 0) await runDeferred(run);
         } catch (e) {
             failed = e;

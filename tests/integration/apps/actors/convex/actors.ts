@@ -51,6 +51,10 @@ const Counter = actor({
             },
         },
         parkedSaw: { handler: () => parkedSaw },
+        // a plain method whose promise settles in its own call (it is awaited in its place)
+        addSoon: {
+            handler: ({ state }) => Promise.resolve().then(() => { state.count += 10; return state.count; }),
+        },
         waitThenAdd: {
             handler: async ({ state }) => { await new Promise((r) => setTimeout(r, 20)); state.count += 100; return state.count; },
         },
