@@ -108,6 +108,15 @@ struct js_runtime {
     struct js_cursor cursors[JS_MAX_CURSORS];
 
     struct buf s1, s2, s3; /* scratch for native calls */
+    /* native.actorSave's last document id, head and timers text, each kept protected beside its
+     * UTF-8 copy: a hot instance passes the same string objects call after call, so only its
+     * state is converted (a protected value cannot be collected, so the same pointer is the same
+     * string); and the state's scratch buffer */
+    struct js_str_memo {
+        JSValueRef v;
+        struct buf text;
+    } save_memo[3];
+    struct buf save_state;
     /* `_storage` ids deleted by the transaction in progress: their files go when it commits */
     char (*unlink_ids)[STORE_ID_LEN + 1];
     size_t n_unlink, cap_unlink;

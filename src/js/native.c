@@ -591,6 +591,24 @@ static int is_actor_doc(struct js_runtime *rt)
  * stored before, is the document head + stateJson as a JSON string + `,"timers":` + timersJson
  * + `}`, built here (no concatenated string to flatten, no second escape in JS); its head holds
  * the indexed fields (name, actorId), the same for every save of the instance. */
+/* str_arg through a memo (js_runtime.save_memo): the same string value as last time is not
+ * converted again. */
+static int memo_str_arg(JSContextRef ctx, struct js_str_memo *m, size_t argc,
+                        const JSValueRef argv[], size_t i, const char *what, JSValueRef *exc)
+{
+    if (i < argc && m->v && argv[i] == m->v)
+        return 0;
+    if (m->v) {
+        JSValueUnprotect(ctx, m->v);
+        m->v = NULL;
+    }
+    if (str_arg(ctx, argc, argv, i, &m->text, what, exc) < 0)
+        return -1;
+    JSValueProtect(ctx, argv[i]);
+    m->v = argv[i];
+    return 0;
+}
+
 static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
@@ -598,17 +616,22 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "actor state", exc);
     int has_id = argc > 0 && JSValueIsString(ctx, argv[0]);
-    if (!t || (has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0))
+    if (!t)
         return JSValueMakeUndefined(ctx);
     if (has_id && argc >= 4) {
-        struct buf v = BUF_INIT(JS_VALUE_MAX);
-        int bad = str_arg(ctx, argc, argv, 1, &rt->s2, "actor document head", exc) < 0 ||
-                  str_arg(ctx, argc, argv, 2, &v, "actor document", exc) < 0 ||
-                  buf_append_json_str(&rt->s2, v.data, v.len) < 0 ||
+        struct js_str_memo *id = &rt->save_memo[0], *head = &rt->save_memo[1],
+                           *timers = &rt->save_memo[2];
+        struct buf *st = &rt->save_state;
+        buf_reset(&rt->s2);
+        int bad = memo_str_arg(ctx, id, argc, argv, 0, "actor document id", exc) < 0 ||
+                  memo_str_arg(ctx, head, argc, argv, 1, "actor document head", exc) < 0 ||
+                  str_arg(ctx, argc, argv, 2, st, "actor document", exc) < 0 ||
+                  memo_str_arg(ctx, timers, argc, argv, 3, "actor document", exc) < 0 ||
+                  buf_append(&rt->s2, head->text.data, head->text.len) < 0 ||
+                  buf_append_json_str(&rt->s2, st->data, st->len) < 0 ||
                   buf_append_str(&rt->s2, ",\"timers\":") < 0 ||
-                  str_arg(ctx, argc, argv, 3, &v, "actor document", exc) < 0 ||
-                  buf_append(&rt->s2, v.data, v.len) < 0 || buf_append_byte(&rt->s2, '}') < 0;
-        buf_release(&v);
+                  buf_append(&rt->s2, timers->text.data, timers->text.len) < 0 ||
+                  buf_append_byte(&rt->s2, '}') < 0;
         if (bad) {
             if (!*exc)
                 throwf(ctx, exc, "ValueTooLarge", "actor document: value is larger than %u bytes",
@@ -616,12 +639,13 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
             return JSValueMakeUndefined(ctx);
         }
         buf_reset(&rt->s3); /* the store checks that it is an actor document */
-        if (store_replace_same_keys(t, STORE_ACTOR_TABLE, rt->s1.data, rt->s1.len, rt->s2.data,
-                                    rt->s2.len, &rt->s3) < 0)
+        if (store_replace_same_keys(t, STORE_ACTOR_TABLE, id->text.data, id->text.len,
+                                    rt->s2.data, rt->s2.len, &rt->s3) < 0)
             return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         return argv[0];
     }
-    if (str_arg(ctx, argc, argv, 1, &rt->s2, "actor document", exc) < 0)
+    if ((has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0) ||
+        str_arg(ctx, argc, argv, 1, &rt->s2, "actor document", exc) < 0)
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (!has_id) {

@@ -836,6 +836,9 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     if (!rt->opts.memory_limit_mb)
         rt->opts.memory_limit_mb = 256;
     buf_init(&rt->s1, JS_VALUE_MAX);
+    for (size_t i = 0; i < sizeof rt->save_memo / sizeof rt->save_memo[0]; i++)
+        buf_init(&rt->save_memo[i].text, JS_VALUE_MAX);
+    buf_init(&rt->save_state, JS_VALUE_MAX);
     buf_init(&rt->s2, JS_VALUE_MAX);
     buf_init(&rt->s3, 64 * 1024);
 
@@ -998,6 +1001,12 @@ void js_runtime_free(struct js_runtime *rt)
         JSValueUnprotect(rt->ctx, rt->abandon_fn);
     if (rt->undone_fn)
         JSValueUnprotect(rt->ctx, rt->undone_fn);
+    for (size_t i = 0; i < sizeof rt->save_memo / sizeof rt->save_memo[0]; i++) {
+        if (rt->save_memo[i].v)
+            JSValueUnprotect(rt->ctx, rt->save_memo[i].v);
+        buf_release(&rt->save_memo[i].text);
+    }
+    buf_release(&rt->save_state);
     js_exec_free_all(rt);
     vr_free(rt->crons);
     vr_free(rt->auth_config);

@@ -256,12 +256,19 @@ test("a subscription between rpcs of one write comes after the first ones and be
 
 test("what a batch stored survives a restart", async () => {
     const c = await open();
-    const id = `k-${Date.now()}`;
+    const id = `k-${Date.now()}`, ids = [`${id}-a`, `${id}-b`, `${id}-c`];
     const calls = [];
     for (let i = 0; i < 50; i++) calls.push(["counter", id, "increment"]);
+    // three more instances, their calls interleaved: each save names its own document
+    for (let i = 0; i < 30; i++) calls.push(["counter", ids[i % 3], "add", { amount: i }]);
     const r = await together(c, calls);
     assert.equal(r[49].result, 50);
+    const want = [0, 0, 0];
+    for (let i = 0; i < 30; i++) want[i % 3] += i;
     await srv.stop();
     srv = await startServer(dir, { args: ARGS });
-    assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, { count: 50 });
+    const d = await open();
+    assert.deepEqual((await rpc(d, "counter", id, "read")).result, { count: 50 });
+    for (let k = 0; k < 3; k++)
+        assert.deepEqual((await rpc(d, "counter", ids[k], "read")).result, { count: want[k] });
 });
