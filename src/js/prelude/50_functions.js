@@ -417,7 +417,8 @@ function makeCtx(kind, identityText) {
  * by every execution and find it through `this` (per-execution closures cost ~2 µs a mutation:
  * call sites that see a new function each time are compiled again and again); a method detached
  * from its object (`const { insert } = ctx.db`) has no execution to check and writes as before.
- * Each returns the shared method's own promise: no extra microtask turns on the hot path. */
+ * Each returns the shared method's own promise: no extra microtask turns on the hot path. The
+ * objects are not frozen: each belongs to one execution, so changing it changes nothing else. */
 const EXEC = Symbol("execution");
 function refusedWrite(self, what) {
     if (self === null || typeof self !== "object" || self[EXEC] === undefined ||
@@ -446,18 +447,18 @@ const execWrites = {
 };
 function execWriter(exec) {
     const w = execWrites;
-    return Object.freeze({ get: writer.get, query: writer.query, normalizeId: writer.normalizeId,
-                           system: writer.system, insert: w.insert, patch: w.patch,
-                           replace: w.replace, delete: w.delete, [EXEC]: exec });
+    return { get: writer.get, query: writer.query, normalizeId: writer.normalizeId,
+             system: writer.system, insert: w.insert, patch: w.patch, replace: w.replace,
+             delete: w.delete, [EXEC]: exec };
 }
 function execScheduler(exec) {
     const w = execWrites;
-    return Object.freeze({ runAfter: w.runAfter, runAt: w.runAt, cancel: w.cancel, [EXEC]: exec });
+    return { runAfter: w.runAfter, runAt: w.runAt, cancel: w.cancel, [EXEC]: exec };
 }
 function execStorage(exec) {
-    return Object.freeze({ getUrl: storageWriter.getUrl, getMetadata: storageWriter.getMetadata,
-                           generateUploadUrl: execWrites.generateUploadUrl,
-                           delete: execWrites.storageDelete, [EXEC]: exec });
+    return { getUrl: storageWriter.getUrl, getMetadata: storageWriter.getMetadata,
+             generateUploadUrl: execWrites.generateUploadUrl, delete: execWrites.storageDelete,
+             [EXEC]: exec };
 }
 
 function errorResult(e) {
