@@ -118,6 +118,7 @@ struct ainst {
     const char *name, *id;
     struct sub *subs;
     size_t n_subs, cap_subs;
+    size_t n_watching; /* subs that get its state patches now (sub_watching) */
     uint64_t gen;     /* shard->loads when the runtime activated it; 0: not hot */
     uint64_t last_ms; /* last call */
     struct asusp *busy; /* its suspended call, or NULL */
@@ -321,12 +322,32 @@ static struct sub *sub_find(struct ainst *in, const struct aconn *c)
     return NULL;
 }
 
-/* Whether a connection gets in's state patches now (deliver): otherwise the runtime builds none
- * for a call to it (op `rpc`'s and `rpcs`' "q"). */
+/* Whether a subscription with these flags gets its instance's state patches now (deliver). */
+static int sub_watching(unsigned flags)
+{
+    return (flags & SUB_STATE) && !(flags & SUB_STALE);
+}
+
+/* Every change of a subscription's flags goes through here, so that n_watching stays exact. */
+static void sub_set_flags(struct ainst *in, struct sub *s, unsigned flags)
+{
+    in->n_watching = in->n_watching - (size_t)sub_watching(s->flags) + (size_t)sub_watching(flags);
+    s->flags = flags;
+}
+
+/* Whether a connection gets in's state patches now: otherwise the runtime builds none for a
+ * call to it (op `rpc`'s and `rpcs`' "q"). Counted, not searched: it is asked per rpc. */
 static int inst_watched(const struct ainst *in)
 {
-    for (size_t k = 0; k < in->n_subs; k++)
-        if ((in->subs[k].flags & SUB_STATE) && !(in->subs[k].flags & SUB_STALE))
+    return in->n_watching > 0;
+}
+
+/* Whether c has touched in: searched on the connection's side, most recent first (a connection
+ * touches few instances, an instance may have many connections; asked per rpc). */
+static int conn_touched(const struct aconn *c, const struct ainst *in)
+{
+    for (size_t i = c->n_touch; i-- > 0;)
+        if (c->touch[i].inst == in)
             return 1;
     return 0;
 }
@@ -608,7 +629,7 @@ static int run_hook(struct actors *a, struct ainst *in, struct aconn *c, const c
 static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *err)
 {
     struct actors *a = c->a;
-    if (sub_find(in, c))
+    if (conn_touched(c, in) || sub_find(in, c)) /* the second: during its own onConnect */
         return 0;
     if (c->n_touch >= a->o.max_instances_per_conn) {
         buf_appendf(err, "this connection has touched %zu actor instances, the limit", c->n_touch);
@@ -623,10 +644,15 @@ static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *
         in->cap_subs = in->cap_subs ? 2 * in->cap_subs : 4;
         in->subs = vr_realloc(in->subs, in->cap_subs * sizeof *in->subs);
     }
-    in->subs[in->n_subs++] = (struct sub){ c, flags };
+    in->subs[in->n_subs++] = (struct sub){ c, 0 };
+    sub_set_flags(in, &in->subs[in->n_subs - 1], flags);
     int rc = conn_op(c, in, args, &res, &out);
     if (rc < 0) {
-        in->n_subs--;
+        struct sub *s = sub_find(in, c); /* where it is now: onConnect may have added others */
+        if (s) {
+            sub_set_flags(in, s, 0);
+            *s = in->subs[--in->n_subs];
+        }
         buf_append(err, res.error.data, res.error.len);
     } else {
         if (c->n_touch == c->cap_touch) {
@@ -646,6 +672,7 @@ static void untouch(struct aconn *c, struct ainst *in)
 {
     for (size_t i = 0; i < in->n_subs; i++) {
         if (in->subs[i].c == c) {
+            sub_set_flags(in, &in->subs[i], 0);
             in->subs[i] = in->subs[--in->n_subs];
             break;
         }
@@ -1671,7 +1698,7 @@ static void dispatch(struct aconn *c, json_t *msg)
         struct ainst *in = inst_get(a, name, id, 0);
         struct sub *s = in ? sub_find(in, c) : NULL;
         if (s)
-            s->flags &= ~(state_unsub ? (SUB_STATE | SUB_STALE) : SUB_EVENT);
+            sub_set_flags(in, s, s->flags & ~(state_unsub ? (SUB_STATE | SUB_STALE) : SUB_EVENT));
         goto out;
     }
     struct ainst *in = inst_get(a, name, id, 1);
@@ -1700,8 +1727,8 @@ static void dispatch(struct aconn *c, json_t *msg)
             send_error(c, strncmp(err.data, "Unknown actor", 13) ? "ActorFailed" : "UnknownActor",
                        err.data);
         else if ((s = sub_find(in, c)))
-            s->flags = (s->flags | (state_sub ? SUB_STATE : SUB_EVENT)) &
-                       ~(state_sub ? SUB_STALE : 0u);
+            sub_set_flags(in, s, (s->flags | (state_sub ? SUB_STATE : SUB_EVENT)) &
+                                     ~(state_sub ? SUB_STALE : 0u));
         buf_release(&err);
     }
     if (in->n_subs == 0 && !inst_hot(a, in))
@@ -1840,7 +1867,7 @@ void actors_flush(struct actors *a, int batch_failed)
             } else if (h->kind == HELD_PATCH && out_queued(c) > a->o.slow_bytes) {
                 struct sub *s = sub_find(h->inst, c); /* too far behind: catch up later */
                 if (s && (s->flags & SUB_STATE)) {
-                    s->flags |= SUB_STALE;
+                    sub_set_flags(h->inst, s, s->flags | SUB_STALE);
                     if (!c->stale_since)
                         c->stale_since = loop_now_ms(a->loop);
                 }
@@ -1880,7 +1907,7 @@ static void tick(struct loop *l, struct timer *t)
             for (size_t i = 0; i < c->n_touch; i++) {
                 struct sub *s = sub_find(c->touch[i].inst, c);
                 if (s && (s->flags & SUB_STALE)) {
-                    s->flags &= ~SUB_STALE;
+                    sub_set_flags(c->touch[i].inst, s, s->flags & ~SUB_STALE);
                     struct buf err = BUF_INIT(4096);
                     if (snapshot(c, c->touch[i].inst, &err) < 0)
                         log_warn("actors", "actor snapshot failed: %s", err.data);
