@@ -585,12 +585,6 @@ static int is_actor_doc(struct js_runtime *rt)
     return tb && !strcmp(tb, STORE_ACTOR_TABLE);
 }
 
-/* native.actorSave(docId|null, json) or native.actorSave(docId, head, stateJson, timersJson)
- * -> id: stores an actor instance's document (47_actors.js) in the system table `_actors`,
- * which app code cannot write; a docId must be one of its own. The second form, for an instance
- * stored before, is the document head + stateJson as a JSON string + `,"timers":` + timersJson
- * + `}`, built here (no concatenated string to flatten, no second escape in JS); its head holds
- * the indexed fields (name, actorId), the same for every save of the instance. */
 /* str_arg through a memo (js_runtime.save_memo): the same string value as last time is not
  * converted again. */
 static int memo_str_arg(JSContextRef ctx, struct js_str_memo *m, size_t argc,
@@ -609,6 +603,12 @@ static int memo_str_arg(JSContextRef ctx, struct js_str_memo *m, size_t argc,
     return 0;
 }
 
+/* native.actorSave(docId|null, json) or native.actorSave(docId, head, stateJson, timersJson)
+ * -> id: stores an actor instance's document (47_actors.js) in the system table `_actors`,
+ * which app code cannot write; a docId must be one of its own. The second form, for an instance
+ * stored before, is the document head + stateJson as a JSON string + `,"timers":` + timersJson
+ * + `}`, built here (no concatenated string to flatten, no second escape in JS); its head holds
+ * the indexed fields (name, actorId), the same for every save of the instance. */
 static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {

@@ -392,8 +392,7 @@ function change(run, inst, fn, extra, connectionId, md, method) {
     } finally {
         unwind(run, inst);
     }
-    if (events.length > 0) return changeEvents(run, inst, draft, events, timersBefore, text);
-    return changeEnd(run, inst, draft, [], timersBefore, text);
+    return changeRest(run, inst, draft, events, timersBefore, text);
 }
 
 /* The call's frame is off the stack and its kit free for the next call. */
@@ -415,6 +414,11 @@ async function changeAwait(run, inst, draft, events, timersBefore, promise) {
     } finally {
         unwind(run, inst);
     }
+    return changeRest(run, inst, draft, events, timersBefore, text);
+}
+
+/* What follows the handler: its events' schemas (which may be async), then changeEnd. */
+function changeRest(run, inst, draft, events, timersBefore, text) {
     if (events.length > 0) return changeEvents(run, inst, draft, events, timersBefore, text);
     return changeEnd(run, inst, draft, [], timersBefore, text);
 }
