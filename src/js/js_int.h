@@ -6,6 +6,7 @@
 
 #include <JavaScriptCore/JavaScript.h>
 
+#include "base/hmap.h"
 #include "js/runtime.h"
 
 #define JS_MAX_CURSORS 16
@@ -117,6 +118,15 @@ struct js_runtime {
         struct buf text;
     } save_memo[3];
     struct buf save_state;
+    /* the actor documents the calls of a batch saved, stored once at its end (actor_saves.c) */
+    struct js_actor_saves {
+        struct js_actor_save **v;
+        size_t n, cap;
+        struct hmap by_id;        /* document id -> entry */
+        struct js_actor_save **touched; /* entries the running call saved */
+        size_t n_touched, cap_touched;
+        size_t bytes;             /* the texts held (JS_ACTOR_SAVES_MAX) */
+    } asaves;
     /* `_storage` ids deleted by the transaction in progress: their files go when it commits */
     char (*unlink_ids)[STORE_ID_LEN + 1];
     size_t n_unlink, cap_unlink;
@@ -146,6 +156,29 @@ static inline bool js_stop_requested(const struct js_runtime *rt)
  * the bundle's source map. 1 if something was mapped (out holds the result), else 0 (out is
  * unspecified: use the text as it is). */
 int js_map_positions(const struct js_runtime *rt, const char *text, size_t len, struct buf *out);
+
+/* actor_saves.c: an actor instance's document saved by the calls of a batch of actor calls
+ * (js_call_opts.txn_steps) is stored once, when the batch's VM entry ends, in a transaction of
+ * its own inside the commit batch, rather than once per call: each call's save is kept (the
+ * last one per document wins), dropped if the call fails (its transaction rolled back), and
+ * the last kept one is written by js_actor_saves_flush. A save that could fail is written at
+ * once instead (js_actor_save_defer says which), so that the call that made it gets the error:
+ * a document past the size limit, one that grows in a store with a storage limit, or past
+ * JS_ACTOR_SAVES_MAX of texts held. If the write at the end fails anyway (the disk), the commit
+ * batch fails (store_batch_fail): every answer it holds becomes a StoreError, as when its commit
+ * fails. */
+#define JS_ACTOR_SAVES_MAX (8u << 20)
+/* 1: the running call's save of document id (text doc) is kept for the batch's end; 0: the
+ * caller stores it now and then reports it with js_actor_save_written. */
+int js_actor_save_defer(struct js_runtime *rt, const char *id, size_t id_len, const struct buf *doc);
+/* The running call stored (len bytes) or deleted document id at once: it replaces a kept save. */
+void js_actor_save_written(struct js_runtime *rt, const char *id, size_t id_len, size_t len,
+                           int deleted);
+/* The running call of the batch ended: its saves are kept (committed) or dropped. */
+void js_actor_saves_call_end(struct js_runtime *rt, int committed);
+/* The batch's VM entry ended: the kept saves are stored; nothing is kept after it. */
+void js_actor_saves_flush(struct js_runtime *rt);
+void js_actor_saves_release(struct js_runtime *rt);
 
 /* native.c */
 JSObjectRef js_native_make(struct js_runtime *rt);

@@ -638,10 +638,13 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
                        JS_VALUE_MAX);
             return JSValueMakeUndefined(ctx);
         }
+        if (js_actor_save_defer(rt, id->text.data, id->text.len, &rt->s2))
+            return argv[0]; /* stored when the batch's VM entry ends */
         buf_reset(&rt->s3); /* the store checks that it is an actor document */
         if (store_replace_same_keys(t, STORE_ACTOR_TABLE, id->text.data, id->text.len,
                                     rt->s2.data, rt->s2.len, &rt->s3) < 0)
             return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+        js_actor_save_written(rt, id->text.data, id->text.len, rt->s2.len, 0);
         return argv[0];
     }
     if ((has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0) ||
@@ -659,6 +662,7 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
                       rt->s1.data);
     if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    js_actor_save_written(rt, rt->s1.data, rt->s1.len, rt->s2.len, 0);
     return argv[0];
 }
 
@@ -743,6 +747,7 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         ok = 0;
         r |= 1;
     }
+    js_actor_saves_call_end(rt, ok);
     if (r & 1)
         rt->actor_host->end(rt->actor_host_arg, k, 0, cerr.data, cerr.len, "StoreError", NULL, 0);
     else if (ok)
@@ -779,6 +784,7 @@ static JSValueRef n_actor_delete(JSContextRef ctx, JSObjectRef fn, JSObjectRef s
     buf_reset(&rt->s3);
     if (store_delete(t, rt->s1.data, rt->s1.len, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    js_actor_save_written(rt, rt->s1.data, rt->s1.len, 0, 1);
     return JSValueMakeUndefined(ctx);
 }
 

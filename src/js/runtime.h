@@ -199,7 +199,8 @@ struct js_call_opts {
     /* Mutations only: the call runs several actor calls in one VM entry, each in a transaction
      * of its own: native.actorEnd commits (or rolls back) the running one, reports it to the
      * actor host (js_actor_host.end) and opens the next with the CPU time limit started again.
-     * The call's own result is that of the last, empty, transaction. */
+     * The call's own result is that of the last, empty, transaction. Its arguments are the
+     * server's own text: they are not validated. */
     int txn_steps;
 };
 

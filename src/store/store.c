@@ -593,6 +593,7 @@ void store_close(struct store *s)
     if (!zombie)
         st_vfs_unregister(s);
     vr_free(s->test_fail_table);
+    vr_free(s->batch_fail_why);
     vr_free(s);
 }
 
@@ -749,10 +750,20 @@ int store_batch_begin(struct store *s, struct buf *err)
     s->batch = 1;
     s->batch_dirty = 0;
     s->batch_fail = 0;
+    vr_free(s->batch_fail_why);
+    s->batch_fail_why = NULL;
     s->batch_version = s->version;
     s->batch_files_bytes = s->files_bytes;
     st_quota_forget(s);
     return 0;
+}
+
+void store_batch_fail(struct store *s, const char *why)
+{
+    if (!s->batch || s->batch_fail)
+        return;
+    s->batch_fail = 1;
+    s->batch_fail_why = vr_strdup(why);
 }
 
 int store_batch_commit(struct store *s, struct buf *err)
@@ -767,7 +778,13 @@ int store_batch_commit(struct store *s, struct buf *err)
     st_memo_forget(s);
     if (s->batch_fail) {
         buf_reset(err);
-        buf_appendf(err, "the batch inserted into `%s` (--test-fail-commit)", s->test_fail_table);
+        if (s->batch_fail_why)
+            buf_append_str(err, s->batch_fail_why);
+        else
+            buf_appendf(err, "the batch inserted into `%s` (--test-fail-commit)",
+                        s->test_fail_table);
+        vr_free(s->batch_fail_why);
+        s->batch_fail_why = NULL;
     }
     if (!s->batch_fail && sqlite3_get_autocommit(s->db)) {
         s->batch_fail = 1; /* SQLite rolled it back after a failed write (SQLITE_FULL, I/O) */

@@ -185,6 +185,9 @@ const struct write_set *store_txn_write_set(const struct store_txn *t);
  * that transaction only. No schema change or clear inside a batch. */
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
+/* Makes the open batch's commit fail with `why` (a write that belongs to it could not be made,
+ * after its transactions had committed): store_batch_commit rolls everything back. */
+void store_batch_fail(struct store *s, const char *why);
 int store_batch_is_open(const struct store *s); /* 1 between store_batch_begin and _commit */
 
 /* Point read. Appends the document's JSON to out and sets *found; records the read. -1 with err
@@ -214,6 +217,9 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
  * had; otherwise it is store_replace. */
 int store_replace_same_keys(struct store_txn *t, const char *table, const char *id,
                             size_t id_len, const char *doc_json, size_t len, struct buf *err);
+/* 1 when a document whose JSON text without system fields is `len` bytes is within the document
+ * limit with its system fields added (the size check a write makes cannot fail it). */
+int store_doc_fits(size_t len);
 int store_replace(struct store_txn *t, const char *id, size_t id_len, const char *doc_json,
                   size_t len, struct buf *err);
 int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf *err);

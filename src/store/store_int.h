@@ -89,7 +89,8 @@ struct store {
     int batch;                 /* inside store_batch_begin/commit */
     int batch_dirty;           /* a transaction of the batch changed the catalog */
     uint64_t batch_version;    /* version when the batch began */
-    int batch_fail;            /* the batch inserted into test_fail_table: its commit fails */
+    int batch_fail;            /* the batch's commit fails (store_batch_fail, test_fail_table) */
+    char *batch_fail_why;      /* ... with this message, owned (NULL: test_fail_table's) */
     char *test_fail_table;     /* store_options.test_fail_table, owned */
     sqlite3_stmt *idem_get, *idem_put, *idem_prune; /* store_idem.c, prepared on first use */
     sqlite3_stmt *idem_conflict;                     /* store_idem.c, prepared on first use */

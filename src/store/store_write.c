@@ -240,6 +240,14 @@ static int doc_finish(struct store *s, struct buf *out, struct buf *err)
     return 0;
 }
 
+/* the most a document's system fields add: {"_id":"<id>","_creationTime":<number>, */
+#define DOC_HEAD_MAX (sizeof "{\"_id\":\"\",\"_creationTime\":," + STORE_ID_LEN + NUMFMT_MAX)
+
+int store_doc_fits(size_t len)
+{
+    return len <= STORE_MAX_DOC - DOC_HEAD_MAX;
+}
+
 static int step_blob2(struct store *s, sqlite3_stmt *st, const struct buf *a, const void *b,
                       size_t blen, int b_text, struct buf *err)
 {

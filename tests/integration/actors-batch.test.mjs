@@ -254,7 +254,7 @@ test("a subscription between rpcs of one write comes after the first ones and be
     assert.deepEqual(patches, [[{ op: "replace", path: "/count", value: 3 }], [{ op: "replace", path: "/count", value: 4 }]]);
 });
 
-test("what a batch stored survives a restart", async () => {
+test("what a batch stored survives a restart, also when its VM entry ended inside a call", async () => {
     const c = await open();
     const id = `k-${Date.now()}`, ids = [`${id}-a`, `${id}-b`, `${id}-c`];
     const calls = [];
@@ -265,10 +265,91 @@ test("what a batch stored survives a restart", async () => {
     assert.equal(r[49].result, 50);
     const want = [0, 0, 0];
     for (let i = 0; i < 30; i++) want[i % 3] += i;
+    // a group whose VM entry a runaway ends: the states of the calls before it are stored once
+    // the entry has ended (they are saved at the group's end, not per call)
+    const x = `${id}-x`, y = `${id}-y`;
+    const r2 = await together(c, [["counter", x, "increment"], ["counter", y, "add", { amount: 7 }],
+                                  ["counter", x, "increment"], ["counter", y, "spin"]]);
+    assert.deepEqual(r2.slice(0, 3).map((q) => q.result), [1, { count: 7 }, 2]);
+    assert.match(r2[3].error, /exceeded its 300 ms time limit/);
     await srv.stop();
     srv = await startServer(dir, { args: ARGS });
     const d = await open();
     assert.deepEqual((await rpc(d, "counter", id, "read")).result, { count: 50 });
     for (let k = 0; k < 3; k++)
         assert.deepEqual((await rpc(d, "counter", ids[k], "read")).result, { count: want[k] });
+    assert.deepEqual((await rpc(d, "counter", x, "read")).result, { count: 2 });
+    assert.deepEqual((await rpc(d, "counter", y, "read")).result, { count: 7 });
+});
+
+test("a commit that fails takes the group's states with it: every call of it gets StoreError, the instances go back to what was stored", async () => {
+    // --test-fail-commit log: a commit batch that inserted into `log` (chat.logSync) fails, as
+    // on a full disk
+    const d2 = tempDir("actors");
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(d2, "node_modules"));
+    const s2 = await startServer(d2, { args: [...ARGS, "--test-fail-commit", "log"] });
+    try {
+        const c = await SyncConn.open(s2.port, { path: "/api/actors" });
+        await c.waitMsg("welcome");
+        const id = `f-${Date.now()}`;
+        const from = c.mark;
+        c.send({ type: "state:sub", actor: "counter", actorId: id });
+        await c.waitMsg((x) => x.type === "state:snapshot", { from });
+        c.send({ type: "rpc", id: "first", actor: "counter", actorId: id, method: "increment" });
+        assert.equal((await c.waitMsg((x) => x.type === "rpc:result" && x.id === "first", { from })).result, 1);
+        const r = await together(c, [["counter", id, "increment"], ["counter", id, "add", { amount: 5 }],
+                                     ["chat", id, "logSync", { text: "lost" }], ["counter", id, "increment"]]);
+        for (const q of r)
+            assert.match(q.error, /^StoreError: the server could not store this change/, JSON.stringify(q));
+        // the subscriber is told the truth again, and the instance reloads what was stored
+        await c.waitMsg((x) => x.type === "state:snapshot" && x.actorId === id && x.state.count === 1,
+                        { from });
+        const after = await together(c, [["counter", id, "read"], ["counter", id, "increment"]]);
+        assert.deepEqual(after.map((q) => q.result), [{ count: 1 }, 2]);
+        c.close();
+    } finally {
+        await s2.stop();
+    }
+    const s3 = await startServer(d2, { args: ARGS });
+    try {
+        const c = await SyncConn.open(s3.port, { path: "/api/actors" });
+        await c.waitMsg("welcome");
+        const id = (await s3.query("queries:logs", { room: "x" })).json?.value;
+        assert.deepEqual(id, []);
+        c.close();
+    } finally {
+        await s3.stop();
+    }
+});
+
+test("with a storage limit, a call whose state grows past it fails alone with StorageLimitExceeded's message; the calls around it are stored", async () => {
+    // a state that grows is written in its own call (the limit's check is the write's), one
+    // that does not may wait for the group's end
+    const d2 = tempDir("actors");
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(d2, "node_modules"));
+    const args = [...ARGS, "--max-tenant-storage-mb", "1"];
+    let s2 = await startServer(d2, { args });
+    const id = `q-${Date.now()}`;
+    try {
+        const c = await SyncConn.open(s2.port, { path: "/api/actors" });
+        await c.waitMsg("welcome");
+        const grow = (size) => ["big", id, "grow", { size }];
+        const r = await together(c, [grow(1000), grow(1000), grow(1000), grow(100000), grow(400000),
+                                     grow(1000), ["big", id, "read"]]);
+        assert.deepEqual(r.slice(0, 4).map((q) => q.result), [1, 2, 3, 4]);
+        assert.match(r[4].error, /is over its storage limit of 1 MiB \(--max-tenant-storage-mb\)/);
+        assert.deepEqual(r.slice(5).map((q) => q.result), [5, 5]);
+        c.close();
+        await s2.stop();
+        s2 = await startServer(d2, { args });
+        const c2 = await SyncConn.open(s2.port, { path: "/api/actors" });
+        await c2.waitMsg("welcome");
+        const from = c2.mark;
+        c2.send({ type: "state:sub", actor: "big", actorId: id });
+        const snap = await c2.waitMsg((x) => x.type === "state:snapshot", { from });
+        assert.deepEqual([snap.state.n, snap.state.blob.length], [5, 1000]);
+        c2.close();
+    } finally {
+        await s2.stop();
+    }
 });

@@ -293,6 +293,30 @@ TEST(batches)
     buf_release(&e);
 }
 
+/* store_batch_fail: a batch whose transactions committed fails as a whole, with the message */
+TEST(batch_fail)
+{
+    char path[128], a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":0}", a), 0);
+    store_batch_fail(s, "outside a batch: nothing happens");
+    CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":1}", b), 0);
+    store_batch_fail(s, "the states could not be stored");
+    store_batch_fail(s, "a second reason is not kept");
+    CHECK(store_batch_commit(s, &err) < 0);
+    CHECK_EQ_STR(err.data, "the states could not be stored");
+    CHECK_EQ_INT(store_version(s), 1);
+    CHECK_EQ_STR(get(s, b), "");
+    CHECK(strstr(get(s, a), "\"n\":0") != NULL);
+    /* the next batch commits */
+    CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":2}", b), 0);
+    CHECK_EQ_INT(store_batch_commit(s, &err), 0);
+    CHECK(strstr(get(s, b), "\"n\":2") != NULL);
+    store_close(s);
+}
+
 /* Random documents in random JSON formatting: the stored text must hold exactly the caller's
  * fields (in order) after insert, patch and replace. */
 static unsigned rs = 12345;
