@@ -1346,33 +1346,51 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *t
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"op\":\"rpcs\",\"calls\":[");
+    /* c, m, a, i and u are left out when they are the previous call's (runBatch carries them
+     * on): a stream of calls from one socket to one instance is mostly its sid */
+    const struct aconn *prev_c = NULL;
+    const struct ainst *prev_in = NULL;
+    const char *prev_m = NULL, *prev_u = NULL;
     for (size_t k = 0; k < n; k++) {
         struct pend *p = &list[k];
         size_t mark = b.len;
         json_t *method = json_object_get(p->msg, "method"), *input = json_object_get(p->msg, "input");
-        const char *identity = conn_identity(p->c);
+        const char *identity = conn_identity(p->c), *m = json_string_value(method);
         char d[24];
         p->sid = susp_next_sid(a);
-        buf_append_str(&b, k ? ",{\"c\":" : "{\"c\":");
-        buf_append_json_str(&b, p->c->id, strlen(p->c->id));
-        buf_append_str(&b, ",\"m\":");
-        buf_append_json_str(&b, json_string_value(method), json_string_length(method));
-        buf_append_str(&b, ",\"sid\":");
+        buf_append_str(&b, k ? ",{\"sid\":" : "{\"sid\":");
         buf_append(&b, d, numfmt_u64(p->sid, d));
-        buf_append_str(&b, ",\"a\":");
-        buf_append_json_str(&b, p->in->name, strlen(p->in->name));
-        buf_append_str(&b, ",\"i\":");
-        buf_append_json_str(&b, p->in->id, strlen(p->in->id));
+        if (p->c != prev_c) {
+            buf_append_str(&b, ",\"c\":");
+            buf_append_json_str(&b, p->c->id, strlen(p->c->id));
+        }
+        if (!prev_m || strcmp(m, prev_m)) {
+            buf_append_str(&b, ",\"m\":");
+            buf_append_json_str(&b, m, json_string_length(method));
+        }
+        if (p->in != prev_in) {
+            buf_append_str(&b, ",\"a\":");
+            buf_append_json_str(&b, p->in->name, strlen(p->in->name));
+            buf_append_str(&b, ",\"i\":");
+            buf_append_json_str(&b, p->in->id, strlen(p->in->id));
+        }
         if (input) { /* its JSON text, as the op "rpc" gets it */
             char *t = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
             buf_append_str(&b, ",\"in\":");
             buf_append_json_str(&b, t ? t : "null", t ? strlen(t) : 4);
             free(t);
         }
-        if (identity) {
-            buf_append_str(&b, ",\"u\":");
-            buf_append_json_str(&b, identity, strlen(identity));
+        if (k == 0 ? identity != NULL : identity != prev_u && (!identity || !prev_u || strcmp(identity, prev_u))) {
+            buf_append_str(&b, ",\"u\":"); /* null: anonymous */
+            if (identity)
+                buf_append_json_str(&b, identity, strlen(identity));
+            else
+                buf_append_str(&b, "null");
         }
+        prev_c = p->c;
+        prev_in = p->in;
+        prev_m = m;
+        prev_u = identity;
         if (!inst_watched(p->in))
             buf_append_str(&b, ",\"q\":1");
         if (!inst_hot(a, p->in)) { /* the runtime learns who is connected to it */

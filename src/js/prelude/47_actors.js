@@ -1069,7 +1069,9 @@ async function runDeferred(run) {
     }
 }
 
-/* op "rpcs" {calls: [{c, m, in, sid, a, i, cs, q, u: identity JSON text (absent: anonymous)}]}:
+/* op "rpcs" {calls: [{sid, c, m, a, i, in, cs, q, u: identity JSON text (null: anonymous)}]}:
+ * c, m, a, i and u are absent when they are the previous call's (the first call's u: absent is
+ * anonymous);
  * clients' rpcs that arrived together, run in one VM entry, each as the op "rpc" would run it,
  * in a transaction of its own (native.actorEnd ends it and reports the call's outcome: its
  * result, or its error after it rolled back alone). A call to a method that may wait (an async
@@ -1080,12 +1082,17 @@ async function runDeferred(run) {
 const BATCH_BREAK = Symbol("batch break");
 async function runBatch(mctx, a) {
     const calls = a.calls, ctxs = new Map(), entry = params[4];
+    let conn, method, name, id, m = mctx;
     for (let k = 0; k < calls.length; k++) {
         const q = calls[k];
-        let m = mctx;
+        if (q.c !== undefined) conn = q.c;
+        if (q.m !== undefined) method = q.m;
+        if (q.a !== undefined) { name = q.a; id = q.i; }
         if (typeof q.u === "string") {
             m = ctxs.get(q.u);
             if (m === undefined) ctxs.set(q.u, m = makeCtx(MUTATION, q.u));
+        } else if (q.u === null) {
+            m = mctx;
         }
         const run = new ActorRun(m);
         run.batch = true;
@@ -1095,7 +1102,7 @@ async function runBatch(mctx, a) {
         let t, failed = null;
         try {
             const input = typeof q.in === "string" ? JSON.parse(q.in) : undefined;
-            t = invoke(run, q.a, q.i, q.m, input, q.c, q.cs);
+            t = invoke(run, name, id, method, input, conn, q.cs);
             if (t !== undefined && typeof t !== "string") t = await t; /* it had to wait */
             if (run.deferred.length > 0) await runDeferred(run);
         } catch (e) {
