@@ -8,14 +8,14 @@
 // (the counter's values come back in order, one apart). Also the CPU each side used (this
 // process, and the server's from /proc/<pid>/stat), to tell which side is the bottleneck.
 // Usage: node bench/actor-rpc.mjs --port P [--pid PID] [--window N] [--duration S] [--calls N]
-// [--rtt-calls N] [--out FILE] [--commit C] [--note S] [--durability D]. Prints a summary and one
+// [--rtt-calls N] [--cork-calls N] [--out FILE] [--commit C] [--note S] [--durability D]. Prints a summary and one
 // ROW line. Bounded: each phase gives up `--timeout` s after its end.
 import fs from "node:fs";
 import WebSocket from "ws";
 import { parseOptions, pct, procCpuSeconds } from "./http-api.mjs";
 
 const opt = parseOptions("actor-rpc", { port: 0, pid: 0, window: 256, duration: 5, calls: 2000000,
-    "rtt-calls": 5000, timeout: 10, out: "", commit: "unknown", note: "", durability: "full" });
+    "rtt-calls": 5000, "cork-calls": 16, timeout: 10, out: "", commit: "unknown", note: "", durability: "full" });
 const f = (x, d = 1) => Number(x).toFixed(d);
 const now = () => performance.now(); // ms, sub-µs resolution
 
@@ -44,11 +44,20 @@ function phase(ws, actorId, window, maxCalls, seconds, warmS, expectFrom) {
         let id = 0, inflight = 0, done = 0, counted = 0, expect = expectFrom;
         const lat = [];
         const t0 = now(), tMeasure = t0 + warmS * 1000, tEnd = tMeasure + seconds * 1000;
-        let cpu0 = null, tFirst = 0, tLast = 0;
+        let cpu0 = null, tFirst = 0, tLast = 0, corked = 0;
+        /* the calls sent while handling one read's results go out `--cork-calls` to a write:
+         * a write per call costs this client more than the server's share of the call, and one
+         * write for all of them would leave the server idle while this client works */
+        const uncork = () => { if (corked > 0) ws._socket.uncork(); corked = 0; };
         const send = () => {
             const i = ++id;
             sentAt.set(i, now());
             inflight++;
+            if (window > 1) {
+                if (corked === 0) process.nextTick(uncork);
+                else if (corked >= opt["cork-calls"]) { ws._socket.uncork(); corked = 0; }
+                if (corked++ === 0) ws._socket.cork();
+            }
             ws.send(`{"type":"rpc","id":${i},"actor":"counter","actorId":"${actorId}","method":"increment"}`);
         };
         const guard = setTimeout(() => fail(new Error(`phase did not finish: ${inflight} calls unanswered ${opt.timeout} s after its end`)),
