@@ -716,7 +716,8 @@ static int end_call_txn(struct js_runtime *rt, struct store_txn *t, int commit, 
  * (status 1; the commit hook runs) or rolls back (0: it failed; -1: it did not run), the actor
  * host learns the outcome (js_actor_host.end: 1 with text the result's JSON or undefined and act
  * the activated keys' JSON or null; 0 with text the message and code; -1), and the next call's
- * transaction opens with its own CPU time limit and scheduling budget. */
+ * transaction opens with its own CPU time limit and scheduling budget (a committed one that
+ * changed nothing carries on as the next one: store_txn_renew). */
 static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
@@ -740,12 +741,17 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         return JSValueMakeUndefined(ctx);
     js_native_close_cursors(rt);
     struct store_txn *t = rt->top_txn;
-    rt->txn = rt->top_txn = NULL;
     struct buf cerr = BUF_INIT(4096);
     int r = 0;
-    if (end_call_txn(rt, t, ok, 1, &cerr) < 0) {
-        ok = 0;
-        r |= 1;
+    /* a call that changed nothing (a hot instance's state is stored at the batch's end) leaves
+     * its transaction, savepoint and all, to the next call: no RELEASE, no SAVEPOINT */
+    int renewed = ok && store_txn_renew(t);
+    if (!renewed) {
+        rt->txn = rt->top_txn = NULL;
+        if (end_call_txn(rt, t, ok, 1, &cerr) < 0) {
+            ok = 0;
+            r |= 1;
+        }
     }
     js_actor_saves_call_end(rt, ok);
     if (r & 1)
@@ -759,9 +765,11 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         rt->actor_host->end(rt->actor_host_arg, k, 0, has_text ? rt->s1.data : "", rt->s1.len,
                             has_code ? rt->s2.data : "FunctionFailed", NULL, 0);
     buf_reset(&cerr);
-    rt->txn = rt->top_txn = store_txn_begin(rt->store, 1, &cerr);
-    if (!rt->txn)
-        r |= 2;
+    if (!renewed) {
+        rt->txn = rt->top_txn = store_txn_begin(rt->store, 1, &cerr);
+        if (!rt->txn)
+            r |= 2;
+    }
     buf_release(&cerr);
     js_set_limit_ms(rt, rt->limit_ms);
     rt->sched_count = 0;

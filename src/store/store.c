@@ -666,8 +666,22 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
     t->s = s;
     t->writable = writable;
     t->open = 1;
+    t->begin_changes = sqlite3_total_changes(s->db);
     s->txn = t;
     return t;
+}
+
+int store_txn_renew(struct store_txn *t)
+{
+    struct store *s = t->s;
+    if (!t->open || !s->batch || s->txn != t || t->wrote || t->poisoned || t->catalog_dirty ||
+        t->files_delta || t->ws.len || sqlite3_total_changes(s->db) != t->begin_changes ||
+        sqlite3_get_autocommit(s->db))
+        return 0;
+    if (t->rs.len)
+        read_set_release(&t->rs);
+    t->exempt_limit = 0;
+    return 1;
 }
 
 static void txn_finish(struct store_txn *t, int rolled_back)

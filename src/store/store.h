@@ -183,6 +183,11 @@ const struct write_set *store_txn_write_set(const struct store_txn *t);
  * store_batch_commit returns 0; if it fails, every transaction of the batch is lost and the
  * version returns to its value at store_batch_begin. store_txn_abort inside a batch rolls back
  * that transaction only. No schema change or clear inside a batch. */
+/* A transaction of a batch that changed nothing (it made no write, none of its writes failed,
+ * no row changed since it began) carries on as a new transaction, without ending its SAVEPOINT
+ * (rolling back to it is rolling back to the new one's start): what it read is forgotten. 1 if
+ * renewed; 0 if it changed something or is not in a batch (end it as usual). */
+int store_txn_renew(struct store_txn *t);
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
 /* Makes the open batch's commit fail with `why` (a write that belongs to it could not be made,

@@ -126,6 +126,7 @@ struct store_txn {
     int op_changes;    /* sqlite3_total_changes when the current write op began */
     int exempt_limit;  /* store_txn_exempt_limit: bookkeeping, not checked */
     int64_t files_delta; /* bytes of stored files this transaction added (less those it deleted) */
+    int begin_changes;   /* sqlite3_total_changes when it began (store_txn_renew) */
     struct read_set rs;
     struct write_set ws;
 };

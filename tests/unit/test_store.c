@@ -293,6 +293,42 @@ TEST(batches)
     buf_release(&e);
 }
 
+/* store_txn_renew: a batch's transaction that changed nothing carries on as a new one (its
+ * savepoint kept); one that wrote, or one outside a batch, is not renewed */
+TEST(txn_renew)
+{
+    char path[128], a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":0}", a), 0);
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_txn_renew(t), 0); /* not in a batch */
+    store_txn_abort(t);
+    store_txn_free(t);
+    CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+    t = store_txn_begin(s, 1, &err);
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    int found = 0;
+    CHECK_EQ_INT(store_get(t, a, STORE_ID_LEN, &out, &found, &err), 0);
+    CHECK_EQ_INT(found, 1);
+    CHECK_EQ_INT(store_txn_renew(t), 1); /* it only read */
+    CHECK_EQ_INT(store_txn_read_set(t)->len, 0);
+    CHECK_EQ_INT(store_insert(t, "t", "{\"n\":1}", 7, b, &err), 0);
+    CHECK_EQ_INT(store_txn_renew(t), 0); /* it wrote */
+    store_txn_abort(t); /* back to where the renewed one began: b is gone, a stays */
+    store_txn_free(t);
+    CHECK_EQ_STR(get(s, b), "");
+    CHECK(strstr(get(s, a), "\"n\":0") != NULL);
+    t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_txn_renew(t), 1);
+    CHECK_EQ_INT(store_insert(t, "t", "{\"n\":2}", 7, c, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_INT(store_batch_commit(s, &err), 0);
+    CHECK(strstr(get(s, c), "\"n\":2") != NULL);
+    buf_release(&out);
+    store_close(s);
+}
+
 /* store_batch_fail: a batch whose transactions committed fails as a whole, with the message */
 TEST(batch_fail)
 {
