@@ -710,8 +710,8 @@ static int end_call_txn(struct js_runtime *rt, struct store_txn *t, int commit, 
     return r;
 }
 
-/* native.actorEnd(k, status, text, code, act) -> 0, or 1 when the commit failed (the call
- * failed) + 2 when the next transaction did not open (the batch stops): ends call k of a batch
+/* native.actorEnd(4 * k + status + 1, text, code, act) -> 0, or 1 when the commit failed (the
+ * call failed) + 2 when the next transaction did not open (the batch stops): ends call k of a batch
  * of actor calls (js_call_opts.txn_steps; 47_actors.js runBatch). Its transaction commits
  * (status 1; the commit hook runs) or rolls back (0: it failed; -1: it did not run), the actor
  * host learns the outcome (js_actor_host.end: 1 with text the result's JSON or undefined and act
@@ -726,18 +726,22 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     if (!rt->txn_steps || !rt->top_txn || rt->txn != rt->top_txn || !rt->actor_host ||
         !rt->actor_host->end)
         return throwf(ctx, exc, "InternalError", "actorEnd: no batch of actor calls is running");
-    uint32_t k = argc > 0 ? (uint32_t)JSValueToNumber(ctx, argv[0], NULL) : 0;
-    double status = argc > 1 ? JSValueToNumber(ctx, argv[1], NULL) : 0;
+    /* k and the status in one number (each JSC API call takes the VM's lock) */
+    double ks = argc > 0 ? JSValueToNumber(ctx, argv[0], NULL) : 0;
+    if (!(ks >= 0 && ks < 4.0 * UINT32_MAX))
+        return throwf(ctx, exc, "InternalError", "actorEnd: bad call number");
+    uint32_t k = (uint32_t)(ks / 4);
+    int status = (int)fmod(ks, 4) - 1;
     int ok = status == 1;
-    int has_text = argc > 2 && JSValueIsString(ctx, argv[2]);
-    int has_code = argc > 3 && JSValueIsString(ctx, argv[3]);
-    int has_act = argc > 4 && JSValueIsString(ctx, argv[4]);
+    int has_text = argc > 1 && JSValueIsString(ctx, argv[1]);
+    int has_code = argc > 2 && JSValueIsString(ctx, argv[2]);
+    int has_act = argc > 3 && JSValueIsString(ctx, argv[3]);
     buf_reset(&rt->s1);
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
-    if ((has_text && str_arg(ctx, argc, argv, 2, &rt->s1, "actor call result", exc) < 0) ||
-        (has_code && str_arg(ctx, argc, argv, 3, &rt->s2, "actor call error code", exc) < 0) ||
-        (has_act && str_arg(ctx, argc, argv, 4, &rt->s3, "activated instances", exc) < 0))
+    if ((has_text && str_arg(ctx, argc, argv, 1, &rt->s1, "actor call result", exc) < 0) ||
+        (has_code && str_arg(ctx, argc, argv, 2, &rt->s2, "actor call error code", exc) < 0) ||
+        (has_act && str_arg(ctx, argc, argv, 3, &rt->s3, "activated instances", exc) < 0))
         return JSValueMakeUndefined(ctx);
     js_native_close_cursors(rt);
     struct store_txn *t = rt->top_txn;

@@ -215,6 +215,9 @@ function patchText(inst, patches) {
     return inst.patchHead + JSON.stringify(patches.map(patchOp)) + "}";
 }
 
+/* an ActorRun's list that is empty until something is added (most calls add nothing) */
+const NONE = Object.freeze([]);
+
 /* One top-level operation's bookkeeping: what to send, what to undo if it throws. */
 class ActorRun {
     constructor(mctx) {
@@ -222,8 +225,8 @@ class ActorRun {
         this.out = [];
         this.undo = [];      /* [inst, state before] or [key] for an instance activated here */
         this.stack = [];     /* instances whose method is running, outermost first */
-        this.deferred = [];  /* fire-and-forget calls to an instance on the stack */
-        this.chunks = [];    /* rpc:stream chunks (JSON texts) for the caller */
+        this.deferred = NONE; /* fire-and-forget calls to an instance on the stack */
+        this.chunks = NONE;   /* rpc:stream chunks (JSON texts) for the caller */
         this.quiet = false;  /* the server says the rpc's instance has no state subscriber... */
         this.quietInst = null; /* ... which is this one (invoke): its patches are not built */
         this.exec = params[4]; /* the operation (VM entry) it runs in */
@@ -720,6 +723,7 @@ async function turnFinish(run, call, final) {
     for (const e of checked) call.heldEvents.push(e);
     if (final || (call.stream > 0 && realNow() - call.lastFlush >= call.stream))
         flushHeld(run, call);
+    if (call.chunks.length > 0 && run.chunks === NONE) run.chunks = [];
     for (const ch of call.chunks) run.chunks.push(ch);
     call.chunks = [];
 }
@@ -991,6 +995,7 @@ function callActor(run, name, id, method, input) {
     }
     const chain = run.stack.map((i) => `${i.name}/${i.id}`).concat(`${name}/${id}`);
     const call = { name, id, method, input, canceled: false };
+    if (run.deferred === NONE) run.deferred = [];
     run.deferred.push(call);
     /* a thenable: awaiting it calls then(), which is how the cycle is told from a fire-and-
      * forget call */
@@ -1113,20 +1118,20 @@ async function runBatch(mctx, a) {
         if (params[4] !== entry) return { n: k };
         if (failed === BATCH_BREAK) {
             run.rollback();
-            native.actorEnd(k, -1, undefined, undefined, null); /* it did not run */
+            native.actorEnd(4 * k, undefined, undefined, null); /* it did not run */
             return { n: k };
         }
         let r;
         if (failed === null) {
             sendOut(run);
             const act = actorsActivated(run);
-            r = native.actorEnd(k, 1, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
+            r = native.actorEnd(4 * k + 2, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
             if (r & 1) run.rollback();
             else run.settle();
         } else {
             run.rollback();
             const [message, code] = errorResult(failed);
-            r = native.actorEnd(k, 0, message, code, null);
+            r = native.actorEnd(4 * k + 1, message, code, null);
         }
         if (r & 2) return { n: k + 1 };
     }
