@@ -27,6 +27,7 @@
 #include "net/fetch.h"
 #include "net/ws.h"
 #include "proto/auth_keys.h"
+#include "proto/rpc_frame.h"
 #include "base/banned.h"
 
 #define SUB_STATE 1u
@@ -131,9 +132,11 @@ struct ainst {
 struct pend {
     struct aconn *c;
     struct ainst *in;
-    json_t *msg;
+    json_t *msg;  /* NULL: read by rpc_frame_scan (text, method, input) */
     char *rid;
     uint32_t sid;
+    char *text;   /* the frame, when msg is NULL */
+    struct rpc_span method, input; /* in text */
 };
 
 struct actors {
@@ -1350,12 +1353,22 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *t
      * on): a stream of calls from one socket to one instance is mostly its sid */
     const struct aconn *prev_c = NULL;
     const struct ainst *prev_in = NULL;
-    const char *prev_m = NULL, *prev_u = NULL;
+    const char *prev_u = NULL;
+    struct rpc_span prev_m = { NULL, 0 };
     for (size_t k = 0; k < n; k++) {
         struct pend *p = &list[k];
         size_t mark = b.len;
-        json_t *method = json_object_get(p->msg, "method"), *input = json_object_get(p->msg, "input");
-        const char *identity = conn_identity(p->c), *m = json_string_value(method);
+        struct rpc_span m = p->method, in_text = p->input;
+        char *dumped = NULL;
+        if (p->msg) {
+            json_t *method = json_object_get(p->msg, "method"), *input = json_object_get(p->msg, "input");
+            m = (struct rpc_span){ json_string_value(method), json_string_length(method) };
+            if (input) { /* its JSON text, as the op "rpc" gets it */
+                dumped = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+                in_text = (struct rpc_span){ dumped ? dumped : "null", dumped ? strlen(dumped) : 4 };
+            }
+        }
+        const char *identity = conn_identity(p->c);
         char d[24];
         p->sid = susp_next_sid(a);
         buf_append_str(&b, k ? ",{\"sid\":" : "{\"sid\":");
@@ -1364,9 +1377,9 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *t
             buf_append_str(&b, ",\"c\":");
             buf_append_json_str(&b, p->c->id, strlen(p->c->id));
         }
-        if (!prev_m || strcmp(m, prev_m)) {
+        if (!prev_m.p || m.n != prev_m.n || memcmp(m.p, prev_m.p, m.n)) {
             buf_append_str(&b, ",\"m\":");
-            buf_append_json_str(&b, m, json_string_length(method));
+            buf_append_json_str(&b, m.p, m.n);
         }
         if (p->in != prev_in) {
             buf_append_str(&b, ",\"a\":");
@@ -1374,12 +1387,11 @@ static size_t run_batch(struct actors *a, struct pend *list, size_t n, size_t *t
             buf_append_str(&b, ",\"i\":");
             buf_append_json_str(&b, p->in->id, strlen(p->in->id));
         }
-        if (input) { /* its JSON text, as the op "rpc" gets it */
-            char *t = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (in_text.p) {
             buf_append_str(&b, ",\"in\":");
-            buf_append_json_str(&b, t ? t : "null", t ? strlen(t) : 4);
-            free(t);
+            buf_append_json_str(&b, in_text.p, in_text.n);
         }
+        free(dumped);
         if (k == 0 ? identity != NULL : identity != prev_u && (!identity || !prev_u || strcmp(identity, prev_u))) {
             buf_append_str(&b, ",\"u\":"); /* null: anonymous */
             if (identity)
@@ -1503,13 +1515,21 @@ static void run_pending(struct actors *a)
         size_t taken = 1;
         size_t ran = n - k >= 2 && a->shard->rt && !a->stopping
                          ? run_batch(a, list + k, n - k, &taken) : 0;
-        for (size_t i = k + ran; i < k + taken; i++)
-            rpc_now(list[i].c, list[i].msg, list[i].in, list[i].rid);
+        for (size_t i = k + ran; i < k + taken; i++) {
+            struct pend *p = &list[i];
+            if (!p->msg) /* read by rpc_frame_scan: jansson reads it too (rpc_frame.h) */
+                p->msg = json_parse(p->text, strlen(p->text), JSON_REJECT_DUPLICATES, NULL);
+            if (p->msg)
+                rpc_now(p->c, p->msg, p->in, p->rid);
+            else
+                rpc_error(p->c, p->rid, "InternalError: the rpc frame could not be read again", 1);
+        }
         k += taken;
     }
     for (size_t k = 0; k < n; k++) {
         json_decref(list[k].msg);
         vr_free(list[k].rid);
+        vr_free(list[k].text);
     }
     vr_free(list);
 }
@@ -1522,6 +1542,7 @@ void actors_run_pending(struct actors *a)
 /* ---- identities: {"type":"auth","token":"<JWT>"|null} ---- */
 
 static void dispatch(struct aconn *c, json_t *msg);
+static int rpc_fast(struct aconn *c, const char *text, size_t n, const struct rpc_frame *f);
 
 static void auth_apply(struct aconn *c, const struct auth_result *r)
 {
@@ -1598,6 +1619,9 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         send_error(c, "MessageTooLarge", m);
         return;
     }
+    struct rpc_frame f;
+    if (!c->auth_waiting && rpc_frame_scan(p, n, &f) && rpc_fast(c, p, n, &f) == 0)
+        return;
     json_error_t jerr;
     json_t *msg = json_parse(p, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(msg)) {
@@ -1650,6 +1674,76 @@ static void rpc_now(struct aconn *c, json_t *msg, struct ainst *in, const char *
     handle_rpc(c, msg, in, rid);
 }
 
+/* the answer to a message past --max-messages-per-second: rid's rpc:result, or an error frame */
+static void rate_limited_error(struct aconn *c, const char *rid)
+{
+    char m[200];
+    snprintf(m, sizeof m,
+             "RateLimited: more than %u messages per second on this connection "
+             "(--max-messages-per-second)",
+             c->a->o.max_messages_per_second);
+    if (rid)
+        rpc_error(c, rid, m, 1);
+    else
+        send_error(c, "RateLimited", m);
+}
+
+/* The queue of rpcs that wait for run_pending gets one more. */
+static void pend_add(struct actors *a, struct pend p)
+{
+    if (a->n_pend == a->cap_pend) {
+        a->cap_pend = a->cap_pend ? 2 * a->cap_pend : 16;
+        a->pend = vr_realloc(a->pend, a->cap_pend * sizeof *a->pend);
+    }
+    a->pend[a->n_pend++] = p;
+    if (a->n_pend >= PEND_MAX)
+        run_pending(a);
+}
+
+/* What dispatch does for an rpc frame rpc_frame_scan read, without a jansson value: its
+ * instance touched, the call waits for run_pending. -1, having done nothing, when it must go
+ * dispatch's way: its instance is busy or has calls queued (they keep the parsed message), or
+ * its names are long. */
+#define FAST_NAME_MAX 256
+static int rpc_fast(struct aconn *c, const char *text, size_t n, const struct rpc_frame *f)
+{
+    struct actors *a = c->a;
+    char name[FAST_NAME_MAX], id[FAST_NAME_MAX];
+    if (f->actor.n >= sizeof name || f->actor_id.n >= sizeof id)
+        return -1;
+    memcpy(name, f->actor.p, f->actor.n);
+    name[f->actor.n] = '\0';
+    memcpy(id, f->actor_id.p, f->actor_id.n);
+    id[f->actor_id.n] = '\0';
+    struct ainst *in = inst_get(a, name, id, 0);
+    if (in && (in->busy || in->n_queue))
+        return -1;
+    char *rid = vr_strndup(f->id.p, f->id.n);
+    if (rate_limited(c)) {
+        rate_limited_error(c, rid);
+        vr_free(rid);
+        return 0;
+    }
+    if (!in)
+        in = inst_get(a, name, id, 1);
+    struct buf err = BUF_INIT(4096);
+    if (touch(c, in, 0, &err) < 0) {
+        rpc_error(c, rid, err.data, !a->shard->batch_open);
+        vr_free(rid);
+    } else {
+        char *copy = vr_malloc(n + 1);
+        memcpy(copy, text, n);
+        copy[n] = '\0';
+        struct rpc_span m = { copy + (f->method.p - text), f->method.n };
+        struct rpc_span input = { f->input.p ? copy + (f->input.p - text) : NULL, f->input.n };
+        pend_add(a, (struct pend){ c, in, NULL, rid, 0, copy, m, input });
+    }
+    buf_release(&err);
+    if (in->n_subs == 0 && !inst_hot(a, in))
+        inst_free(a, in);
+    return 0;
+}
+
 static void dispatch(struct aconn *c, json_t *msg)
 {
     struct actors *a = c->a;
@@ -1675,15 +1769,7 @@ static void dispatch(struct aconn *c, json_t *msg)
         }
     }
     if (rate_limited(c)) {
-        char m[200];
-        snprintf(m, sizeof m,
-                 "RateLimited: more than %u messages per second on this connection "
-                 "(--max-messages-per-second)",
-                 a->o.max_messages_per_second);
-        if (rid)
-            rpc_error(c, rid, m, 1);
-        else
-            send_error(c, "RateLimited", m);
+        rate_limited_error(c, rid);
         goto out;
     }
     if (type && !strcmp(type, "rpc:cancel")) {
@@ -1724,14 +1810,8 @@ static void dispatch(struct aconn *c, json_t *msg)
         if (in->busy || in->n_queue) {
             rpc_now(c, msg, in, rid);
         } else if (rpc_ready(c, msg, in, rid) == 0) { /* it runs with those that came with it */
-            if (a->n_pend == a->cap_pend) {
-                a->cap_pend = a->cap_pend ? 2 * a->cap_pend : 16;
-                a->pend = vr_realloc(a->pend, a->cap_pend * sizeof *a->pend);
-            }
             json_incref(msg);
-            a->pend[a->n_pend++] = (struct pend){ c, in, msg, vr_strdup(rid), 0 };
-            if (a->n_pend >= PEND_MAX)
-                run_pending(a);
+            pend_add(a, (struct pend){ c, in, msg, vr_strdup(rid), 0, NULL, { NULL, 0 }, { NULL, 0 } });
         }
     } else {
         struct buf err = BUF_INIT(4096);

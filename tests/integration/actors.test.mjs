@@ -255,6 +255,42 @@ test("bad frames get a precise error frame and the connection keeps working", as
     assert.equal((await rpc(c, "counter", "bin", "increment")).result, 2);
 });
 
+test("an rpc frame reads the same however it is written: spaced and reordered, or with what the quick reader leaves to the full parser", async () => {
+    // src/proto/rpc_frame.c reads the usual frame without jansson; anything else (escapes, other
+    // keys, string or long ids, duplicates) goes to jansson, with the same answers and errors
+    const c = await open();
+    const id = `shape-${Date.now()}`;
+    const head = `"actor":"counter","actorId":"${id}"`;
+    const frames = [
+        [`{"type":"rpc","id":1,${head},"method":"increment"}`, 1, 1],
+        [` {\n "method" : "add" ,"input" : { "amount" : 2 } , ${head}, "id":2,"type":"rpc" } `, 2, { count: 3 }],
+        [`{"type":"rpc","id":3,${head},"method":"add","input":{"amount":1e1}}`, 3, { count: 13 }],
+        [`{"type":"rpc","id":4,${head},"method":"\\u0061dd","input":{"amount":1}}`, 4, { count: 14 }],
+        [`{"type":"rpc","id":"five",${head},"method":"increment"}`, "five", 15],
+        [`{"type":"rpc","id":1234567890123456,${head},"method":"increment"}`, 1234567890123456, 16],
+        [`{"type":"rpc","id":7,${head},"method":"increment","extra":[1]}`, 7, 17],
+        [`{"type":"rpc","id":0,${head},"method":"add","input":{"amount":"\\u00e9"}}`, 0, /^Validation failed for add/],
+    ];
+    const from = c.mark;
+    c.ws._socket.cork();
+    for (const [f] of frames) c.send(f);
+    c.ws._socket.uncork();
+    for (const [, rid, want] of frames) {
+        const r = await c.waitMsg((m) => m.type === "rpc:result" && m.id === rid, { from });
+        if (want instanceof RegExp) assert.match(r.error, want);
+        else assert.deepEqual(r.result, want, JSON.stringify(r));
+    }
+    for (const frame of [`{"type":"rpc","id":8,"id":9,${head},"method":"increment"}`,
+                         `{"type":"rpc","id":8,${head},"method":"add","input":{"amount":1,"amount":2}}`]) {
+        const at = c.mark;
+        c.send(frame);
+        const e = await c.waitMsg("error", { from: at });
+        assert.equal(e.code, "InvalidMessage");
+        assert.match(e.message, /^message is not valid JSON: duplicate object key/);
+    }
+    assert.equal((await rpc(c, "counter", id, "increment")).result, 18);
+});
+
 test("an idle instance is deactivated and comes back from its stored state (onActivate runs again)", async () => {
     const c = await open();
     const id = `idle-${Date.now()}`;
