@@ -198,6 +198,22 @@ test("a runaway and a promise that never settles fail alone; the calls before an
     assert.deepEqual((await rpc(await open(), "counter", id, "read")).result, { count: 4 });
 });
 
+test("a call whose VM entry the watchdog ended after its change leaves no trace, stored or in memory", async () => {
+    const c = await open();
+    for (const grouped of [false, true]) {
+        const id = `bs-${grouped}-${Date.now()}`;
+        assert.equal((await rpc(c, "counter", id, "increment")).result, 1);
+        const r = grouped
+            ? await together(c, [["counter", id, "increment"], ["counter", id, "bumpThenSpin"], ["counter", id, "read"]])
+            : [await rpc(c, "counter", id, "bumpThenSpin"), await rpc(c, "counter", id, "read")];
+        const base = grouped ? 2 : 1;
+        if (grouped) assert.equal(r[0].result, 2);
+        assert.match(r[r.length - 2].error, /exceeded its 300 ms time limit/);
+        assert.deepEqual(r[r.length - 1].result, { count: base });
+        assert.equal((await rpc(c, "counter", id, "increment")).result, base + 1);
+    }
+});
+
 test("a call that failed with a promise pending stores nothing when a later call settles it", async () => {
     const c = await open();
     for (const [k, alone] of [[0, true], [1, false]]) {

@@ -218,9 +218,18 @@ function patchText(inst, patches) {
 /* an ActorRun's list that is empty until something is added (most calls add nothing) */
 const NONE = Object.freeze([]);
 
+/* The run whose operation is in progress. When its VM entry ended before it settled or rolled
+ * back (the watchdog stopped it, or it awaited a promise that never settled), the server rolled
+ * its transaction back and failed it; its instances' states go back too, before the next run
+ * (what ran of a method before it was stopped must not stay in memory, to be stored by the next
+ * call). */
+let openRun = null;
+
 /* One top-level operation's bookkeeping: what to send, what to undo if it throws. */
 class ActorRun {
     constructor(mctx) {
+        if (openRun !== null && openRun.exec !== params[4]) openRun.rollback();
+        openRun = this;
         this.mctx = mctx;
         this.out = [];
         this.undo = [];      /* [inst, state before] or [key] for an instance activated here */
@@ -248,6 +257,7 @@ class ActorRun {
     }
 
     rollback() {
+        if (openRun === this) openRun = null;
         for (let i = this.undo.length - 1; i >= 0; i--) {
             const u = this.undo[i];
             if (u.length === 1) {
@@ -263,6 +273,7 @@ class ActorRun {
     }
 
     settle() {
+        if (openRun === this) openRun = null;
         for (const u of this.undo) if (u.length > 1) u[0].touched = false;
     }
 }

@@ -26,6 +26,12 @@ const Counter = actor({
         // for tests/integration/actors-batch.test.mjs: a runaway, and a promise that never settles
         spin: { handler: ({ state }) => { state.count = -1000; for (;;) { /* the time limit stops it */ } } },
         hang: { handler: ({ state }) => { state.count = -1000; return new Promise(() => {}); } },
+        // changes the state, then calls itself without awaiting: that call runs after this one's
+        // change is done and runs away, so the whole call fails (its time limit), and its change
+        // must not stay, in memory either
+        bumpThenSpin: {
+            handler: ({ state, actors, actorId }) => { state.count += 100; actors.counter(actorId).spin(); return state.count; },
+        },
         // a promise that never settles in its call, settled later by `wake` (another call): what
         // its continuation then does must not land (a write refused, no state stored)
         park: {
