@@ -1246,6 +1246,17 @@ static int rate_limited(struct aconn *c)
 
 /* What an rpc needs before it runs: a method name, and its caller among the instance's
  * connections (onConnect ran). 0, or -1 when it was answered with an error. */
+/* c touches in for its rpc rid (the per-connection limits): 0, or -1 with rid answered. */
+static int rpc_touch(struct aconn *c, struct ainst *in, const char *rid)
+{
+    struct buf err = BUF_INIT(4096);
+    int r = touch(c, in, 0, &err);
+    if (r < 0)
+        rpc_error(c, rid, err.data, !c->a->shard->batch_open);
+    buf_release(&err);
+    return r < 0 ? -1 : 0;
+}
+
 static int rpc_ready(struct aconn *c, json_t *msg, struct ainst *in, const char *rid)
 {
     json_t *method = json_object_get(msg, "method");
@@ -1253,14 +1264,7 @@ static int rpc_ready(struct aconn *c, json_t *msg, struct ainst *in, const char 
         rpc_error(c, rid, "InvalidMessage: an rpc needs `method` (a string)", 1);
         return -1;
     }
-    struct buf err = BUF_INIT(4096);
-    if (touch(c, in, 0, &err) < 0) {
-        rpc_error(c, rid, err.data, !c->a->shard->batch_open);
-        buf_release(&err);
-        return -1;
-    }
-    buf_release(&err);
-    return 0;
+    return rpc_touch(c, in, rid);
 }
 
 /* Runs one rpc in an operation of its own. */
@@ -1726,9 +1730,7 @@ static int rpc_fast(struct aconn *c, const char *text, size_t n, const struct rp
     }
     if (!in)
         in = inst_get(a, name, id, 1);
-    struct buf err = BUF_INIT(4096);
-    if (touch(c, in, 0, &err) < 0) {
-        rpc_error(c, rid, err.data, !a->shard->batch_open);
+    if (rpc_touch(c, in, rid) < 0) {
         vr_free(rid);
     } else {
         char *copy = vr_malloc(n + 1);
@@ -1738,7 +1740,6 @@ static int rpc_fast(struct aconn *c, const char *text, size_t n, const struct rp
         struct rpc_span input = { f->input.p ? copy + (f->input.p - text) : NULL, f->input.n };
         pend_add(a, (struct pend){ c, in, NULL, rid, 0, copy, m, input });
     }
-    buf_release(&err);
     if (in->n_subs == 0 && !inst_hot(a, in))
         inst_free(a, in);
     return 0;
