@@ -1,7 +1,17 @@
 /* store_ckpt: checkpoints the WAL from a thread of its own, on a connection of its own, so that
  * the loop thread's commits never pay for copying pages back into the database and syncing it
  * (SQLite's auto-checkpoint runs inside whichever commit crosses the threshold: a latency spike
- * for every client of that batch). A PASSIVE checkpoint never blocks the writer. */
+ * for every client of that batch). A PASSIVE checkpoint never blocks the writer.
+ *
+ * Copying the frames back does not by itself keep the WAL small: SQLite writes it from its start
+ * again only when a write transaction begins while every frame has been copied back. Under
+ * steady writes the thread's pass almost always overlaps a batch (whose frames appear when its
+ * sync returns), so the WAL grew to SQLite's auto-checkpoint (then 20,000 frames, ~80 MB), and
+ * until then every commit appended to the file, whose sync then also wrote its new size. So the
+ * loop thread checkpoints too, after the commit that grew the WAL past each further
+ * WAL_RESTART_FRAMES (wal_grew): the thread has copied all but the last moments' frames, so
+ * this copies few, and the next batch, which begins with nothing left to copy, restarts the
+ * WAL. */
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -15,6 +25,8 @@
 #include "base/banned.h"
 
 #define CKPT_INTERVAL_MS 200
+/* the WAL growth (in frames, ~4 KiB each) after which the loop thread checkpoints */
+#define WAL_RESTART_FRAMES 4096
 
 struct st_ckpt {
     pthread_t thread;
@@ -22,7 +34,29 @@ struct st_ckpt {
     pthread_cond_t cv;
     int stop;
     char *path;
+    int wal_ckpt_at; /* the loop thread's: the WAL size that makes wal_grew checkpoint */
 };
+
+/* SQLite's WAL hook, on the loop thread after every commit that wrote frames; `frames` is the
+ * WAL's size. It replaces SQLite's auto-checkpoint, which checkpoints after every commit once
+ * the WAL is past its threshold: when readers' snapshots keep the WAL from restarting, that
+ * would be a checkpoint (and a database sync) per commit. This one waits for another
+ * WAL_RESTART_FRAMES of growth. */
+static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct st_ckpt *k = arg;
+    if (frames < k->wal_ckpt_at - WAL_RESTART_FRAMES) /* restarted */
+        k->wal_ckpt_at = frames + WAL_RESTART_FRAMES;
+    if (frames < k->wal_ckpt_at)
+        return SQLITE_OK;
+    int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    /* busy: the thread is checkpointing; after the next commit, then */
+    k->wal_ckpt_at = frames + (rc == SQLITE_BUSY ? 1 : WAL_RESTART_FRAMES);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        log_warn("store", "checkpoint of \"%s\" on the loop thread failed: %s", k->path,
+                 sqlite3_errmsg(db));
+    return SQLITE_OK; /* a failed checkpoint is not the commit's failure */
+}
 
 static void *ckpt_main(void *arg)
 {
@@ -62,11 +96,9 @@ static void *ckpt_main(void *arg)
 
 int st_ckpt_start(struct store *s, const char *path, struct buf *err)
 {
-    /* A backstop only: the thread normally keeps the WAL far below this. */
-    if (st_exec(s, "PRAGMA wal_autocheckpoint=20000", err) < 0)
-        return -1;
     struct st_ckpt *k = vr_calloc(1, sizeof *k);
     k->path = vr_strdup(path);
+    k->wal_ckpt_at = WAL_RESTART_FRAMES;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     int rc = pthread_create(&k->thread, NULL, ckpt_main, k);
@@ -78,6 +110,7 @@ int st_ckpt_start(struct store *s, const char *path, struct buf *err)
         return st_fail(err, "cannot start the checkpoint thread: %s", strerror(rc));
     }
     s->ckpt = k;
+    sqlite3_wal_hook(s->db, wal_grew, k);
     return 0;
 }
 
@@ -86,6 +119,7 @@ void st_ckpt_stop(struct store *s)
     struct st_ckpt *k = s->ckpt;
     if (!k)
         return;
+    sqlite3_wal_hook(s->db, NULL, NULL);
     pthread_mutex_lock(&k->mu);
     k->stop = 1;
     pthread_cond_signal(&k->cv);

@@ -20,6 +20,15 @@ export const listNotes = query({
   handler: async (ctx) => (await ctx.db.query("notes").collect()).map((d) => d.text),
 });
 
+// hardening-durability's WAL test: a note's length and first characters, without its text
+export const noteHead = query({
+  args: { id: v.id("notes") },
+  handler: async (ctx, { id }) => {
+    const d = await ctx.db.get(id);
+    return d && `${d.text.length}:${d.text.slice(0, 8)}`;
+  },
+});
+
 export const spinQuery = query({
   args: {},
   handler: async () => {
