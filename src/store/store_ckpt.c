@@ -1,7 +1,8 @@
 /* store_ckpt: checkpoints the WAL from a thread of its own, on a connection of its own, so that
- * the loop thread's commits never pay for copying pages back into the database and syncing it
+ * the loop thread's commits do not pay for copying pages back into the database and syncing it
  * (SQLite's auto-checkpoint runs inside whichever commit crosses the threshold: a latency spike
- * for every client of that batch). A PASSIVE checkpoint never blocks the writer.
+ * for every client of that batch), but for the few frames wal_grew copies once per
+ * WAL_RESTART_FRAMES (below). A PASSIVE checkpoint never blocks the writer.
  *
  * Copying the frames back does not by itself keep the WAL small: SQLite writes it from its start
  * again only when a write transaction begins while every frame has been copied back. Under
