@@ -223,6 +223,14 @@ static const char *store_code(const struct store *s, const char *dflt)
         return "InvalidQuery";
     case STORE_ERR_FULL:
         return "StorageLimitExceeded";
+    case STORE_ERR_DOCS_READ:
+        return "TooManyDocumentsRead";
+    case STORE_ERR_BYTES_READ:
+        return "TooManyBytesRead";
+    case STORE_ERR_WRITES:
+        return "TooManyWrites";
+    case STORE_ERR_BYTES_WRITTEN:
+        return "TooManyBytesWritten";
     case STORE_ERR_OTHER:
     case STORE_ERR_CHANGED:
         break;

@@ -671,6 +671,45 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
     return t;
 }
 
+#define OVER_LIMIT_HELP                                                                        \
+    "Consider using smaller limits in your queries, paginating your queries, or using indexed " \
+    "queries with a selective index range expressions."
+
+int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
+{
+    if (tb->name[0] == '_')
+        return 0;
+    /* counted even when it fails: every later read fails too, as in Convex */
+    t->docs_read++;
+    t->bytes_read += bytes;
+    if (t->docs_read > STORE_TXN_MAX_DOCS_READ)
+        return st_failk(t->s, STORE_ERR_DOCS_READ, err,
+                        "Too many documents read in a single function execution (limit: %u). "
+                        OVER_LIMIT_HELP, STORE_TXN_MAX_DOCS_READ);
+    if (t->bytes_read > STORE_TXN_MAX_BYTES_READ)
+        return st_failk(t->s, STORE_ERR_BYTES_READ, err,
+                        "Too many bytes read in a single function execution (limit: %u bytes). "
+                        OVER_LIMIT_HELP, STORE_TXN_MAX_BYTES_READ);
+    return 0;
+}
+
+int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
+{
+    if (tb->name[0] == '_')
+        return 0;
+    t->writes++;
+    t->bytes_written += bytes;
+    if (t->writes > STORE_TXN_MAX_WRITES)
+        return st_failk(t->s, STORE_ERR_WRITES, err,
+                        "Too many writes in a single function execution (limit: %u)",
+                        STORE_TXN_MAX_WRITES);
+    if (t->bytes_written > STORE_TXN_MAX_BYTES_WRITTEN)
+        return st_failk(t->s, STORE_ERR_BYTES_WRITTEN, err,
+                        "Too many bytes written in a single function execution (limit: %u bytes)",
+                        STORE_TXN_MAX_BYTES_WRITTEN);
+    return 0;
+}
+
 int store_txn_renew(struct store_txn *t)
 {
     struct store *s = t->s;
@@ -681,6 +720,8 @@ int store_txn_renew(struct store_txn *t)
     if (t->rs.len)
         read_set_release(&t->rs);
     t->exempt_limit = 0;
+    t->docs_read = t->writes = 0; /* the next call's limits are its own */
+    t->bytes_read = t->bytes_written = 0;
     return 1;
 }
 
@@ -898,6 +939,8 @@ int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *ou
     sqlite3_bind_blob(st, 1, k.data, (int)k.len - 1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
+        if (st_txn_read(t, tb, (size_t)sqlite3_column_bytes(st, 0), err) < 0)
+            goto out;
         if (buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0) {
             st_failk(s, STORE_ERR_TOO_LARGE, err, "document too large for the output buffer");
             goto out;

@@ -89,7 +89,20 @@ enum store_err {
     STORE_ERR_QUERY,     /* a query asks for what is not there or not allowed (a search of an
                             index that does not exist, a field it does not have, ...) */
     STORE_ERR_FULL,      /* the write would take the store past store_options.max_bytes */
+    STORE_ERR_DOCS_READ, /* a transaction past STORE_TXN_MAX_DOCS_READ (below) */
+    STORE_ERR_BYTES_READ,
+    STORE_ERR_WRITES,
+    STORE_ERR_BYTES_WRITTEN,
 };
+
+/* What one transaction (one query, mutation, nested call or actor call) may read and write in
+ * user tables: Convex's transaction limits, with its messages. System tables (`_...`) are not
+ * counted. A document counts when the store hands it out (a scan's read-ahead batch in full), by
+ * its stored JSON text; a write by its id and new document's text (a delete by its id). */
+#define STORE_TXN_MAX_DOCS_READ 32000u
+#define STORE_TXN_MAX_BYTES_READ (16u << 20)
+#define STORE_TXN_MAX_WRITES 16000u
+#define STORE_TXN_MAX_BYTES_WRITTEN (16u << 20)
 
 struct store_options {
     enum store_durability durability;

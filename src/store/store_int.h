@@ -127,6 +127,9 @@ struct store_txn {
     int exempt_limit;  /* store_txn_exempt_limit: bookkeeping, not checked */
     int64_t files_delta; /* bytes of stored files this transaction added (less those it deleted) */
     int begin_changes;   /* sqlite3_total_changes when it began (store_txn_renew) */
+    /* what it read and wrote in user tables, against the STORE_TXN_MAX_* limits */
+    uint32_t docs_read, writes;
+    uint64_t bytes_read, bytes_written;
     struct read_set rs;
     struct write_set ws;
 };
@@ -263,5 +266,12 @@ int st_quota_check(struct store_txn *t, uint64_t bytes, size_t trees, uint64_t f
 void st_quota_forget(struct store *s);
 void st_quota_sqlite_full(struct store *s, struct buf *err, const char *what);
 void st_quota_close(struct store *s);
+
+/* store.c: the transaction limits (STORE_TXN_MAX_*, store.h). st_txn_read counts a document of
+ * `bytes` handed out from tb, st_txn_write a write of `bytes` (id and new text) to tb; each returns
+ * 0, or -1 with Convex's message and kind once the transaction is past a limit (system tables
+ * are not counted). Call st_txn_write before the write changes a row. */
+int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err);
+int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err);
 
 #endif

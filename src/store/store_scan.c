@@ -168,6 +168,8 @@ int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct b
     }
     if (rc != SQLITE_ROW)
         return st_sqlerr(c->t->s, err, "scan");
+    if (st_txn_read(c->t, c->ix->table, (size_t)sqlite3_column_bytes(c->stmt, 1), err) < 0)
+        return -1;
     if (c->nkeys == c->capkeys) {
         c->capkeys = c->capkeys ? c->capkeys * 2 : 16;
         c->keys = vr_realloc(c->keys, c->capkeys * sizeof(*c->keys));

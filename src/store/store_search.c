@@ -601,6 +601,8 @@ int store_search(struct store_txn *t, const char *table, const char *index, cons
             sqlite3_bind_blob(st, (int)i + 4, vals[i].data, (int)vals[i].len, SQLITE_STATIC);
     int rc, first = 1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (st_txn_read(t, tb, (size_t)sqlite3_column_bytes(st, 0), err) < 0)
+            goto out;
         if ((!first && buf_append_byte(out, ',') < 0) ||
             buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0) {
             st_failk(s, STORE_ERR_TOO_LARGE, err, "search result is too large");

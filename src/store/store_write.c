@@ -367,6 +367,8 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
     }
     /* the storage limit, before the first row changes: the document, its index rows (each
      * holds the by_id key) and its search index entries */
+    if (st_txn_write(t, tb, STORE_ID_LEN + text.len, err) < 0)
+        goto out;
     uint64_t grow = text.len + dk.len;
     for (size_t i = 1; i < tb->nidx; i++)
         grow += keys[i].len + dk.len;
@@ -684,7 +686,8 @@ int store_patch(struct store_txn *t, const char *id, size_t id_len, const char *
     for (size_t i = 0; i < n_remove; i++)
         json_object_del(nd, remove_fields[i]);
     json_object_update(nd, patch);
-    if (grow_check(t, l.tb, l.text.len, &text, err) < 0)
+    if (st_txn_write(t, l.tb, STORE_ID_LEN + text.len, err) < 0 ||
+        grow_check(t, l.tb, l.text.len, &text, err) < 0)
         goto out;
     r = update_parsed(t, &l, &text, nd, NULL, NULL, err);
 out:
@@ -727,7 +730,8 @@ static int replace_same_keys(struct store_txn *t, const struct st_memo *m, const
         for (size_t i = 0; i < n; i++)
             doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
     }
-    if (doc_finish(s, &text, err) < 0 || grow_check(t, tb, old_len, &text, err) < 0 ||
+    if (doc_finish(s, &text, err) < 0 || st_txn_write(t, tb, STORE_ID_LEN + text.len, err) < 0 ||
+        grow_check(t, tb, old_len, &text, err) < 0 ||
         step_blob2(s, st_prep(s, &tb->upd, err, "UPDATE d%u SET j = ?2 WHERE k = ?1", tb->num),
                    &dk, text.data, text.len, 1, err) < 0)
         goto out;
@@ -804,7 +808,9 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
     size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)
         doc_field(&text, doc_json, &sp[i], doc_json, &sp[i]);
-    if (doc_finish(s, &text, err) < 0 || grow_check(t, l.tb, old_len, &text, err) < 0)
+    if (doc_finish(s, &text, err) < 0 ||
+        st_txn_write(t, l.tb, STORE_ID_LEN + text.len, err) < 0 ||
+        grow_check(t, l.tb, old_len, &text, err) < 0)
         goto out;
     /* the new document's parse without parsing it again: the fields' parse plus the system
      * fields, which is what the spliced text parses to (numbers are reals: STORE_JSON_FLAGS) */
@@ -835,7 +841,8 @@ int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf 
     size_t mark = 0;
     int r = -1, in_sp = 0;
     loaded_init(&l);
-    if (op_check(t, err) < 0 || load(t, id, id_len, &l, err) < 0)
+    if (op_check(t, err) < 0 || load(t, id, id_len, &l, err) < 0 ||
+        st_txn_write(t, l.tb, STORE_ID_LEN, err) < 0)
         goto out;
     if (savepoint(t, &mark, err) < 0)
         goto out;

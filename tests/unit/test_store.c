@@ -329,6 +329,118 @@ TEST(txn_renew)
     store_close(s);
 }
 
+/* Inserts n documents {"i": k} into table in one transaction: the first failure's kind, or -1. */
+static int insert_many(struct store *s, const char *table, size_t n)
+{
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    int kind = -1;
+    char id[STORE_ID_LEN + 1], doc[64];
+    for (size_t i = 0; i < n && kind < 0; i++) {
+        int len = snprintf(doc, sizeof doc, "{\"i\":%zu}", i);
+        if (store_insert(t, table, doc, (size_t)len, id, &err) < 0)
+            kind = (int)store_last_error(s);
+    }
+    if (kind < 0)
+        store_txn_commit(t, NULL, &err);
+    else
+        store_txn_abort(t);
+    store_txn_free(t);
+    return kind;
+}
+
+/* Reads up to n documents of table in one transaction: how many it got before a failure, whose
+ * kind goes to *kind (-1: none). */
+static size_t scan_count(struct store *s, const char *table, size_t n, int *kind)
+{
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    struct store_cursor *c = NULL;
+    struct buf doc = BUF_INIT(BUF_NOLIMIT);
+    size_t got = 0;
+    int done = 0;
+    *kind = -1;
+    if (store_scan_open(t, table, "by_id", "{}", 2, 0, &c, &err) < 0)
+        *kind = (int)store_last_error(s);
+    while (c && got < n) {
+        buf_reset(&doc);
+        if (store_scan_next(c, &doc, &done, &err) < 0) {
+            *kind = (int)store_last_error(s);
+            break;
+        }
+        if (done)
+            break;
+        got++;
+    }
+    store_scan_close(c, got);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    buf_release(&doc);
+    return got;
+}
+
+/* Convex's transaction limits: 16,000 writes and 16 MiB written, 32,000 documents and 16 MiB
+ * read, per transaction, in user tables */
+TEST(txn_limits)
+{
+    char path[128], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert_many(s, "t", STORE_TXN_MAX_WRITES + 1), STORE_ERR_WRITES);
+    CHECK(strstr(err.data, "Too many writes in a single function execution (limit: 16000)"));
+    int kind;
+    CHECK_EQ_INT(scan_count(s, "t", 10, &kind), 0); /* the failed transaction left nothing */
+    CHECK_EQ_INT(insert_many(s, "t", STORE_TXN_MAX_WRITES), -1);
+    CHECK_EQ_INT(insert_many(s, "t", STORE_TXN_MAX_WRITES), -1);
+    CHECK_EQ_INT(scan_count(s, "t", STORE_TXN_MAX_DOCS_READ, &kind), STORE_TXN_MAX_DOCS_READ);
+    CHECK_EQ_INT(kind, -1);
+    CHECK_EQ_INT(insert_many(s, "t", 1), -1);
+    CHECK_EQ_INT(scan_count(s, "t", STORE_TXN_MAX_DOCS_READ + 10, &kind), STORE_TXN_MAX_DOCS_READ);
+    CHECK_EQ_INT(kind, STORE_ERR_DOCS_READ);
+    CHECK(strstr(err.data, "Too many documents read in a single function execution (limit: "
+                           "32000). Consider using smaller limits in your queries, paginating "
+                           "your queries, or using indexed queries with a selective index range "
+                           "expressions."));
+    /* system tables are not counted */
+    CHECK_EQ_INT(insert_many(s, STORE_ACTOR_TABLE, STORE_TXN_MAX_WRITES + 1), -1);
+
+    /* bytes: documents of ~1 MB, 16 of them fit in 16 MiB, the 17th does not */
+    struct buf big = BUF_INIT(BUF_NOLIMIT), out = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&big, "{\"s\":\"");
+    for (int i = 0; i < 1000000; i++)
+        buf_append_byte(&big, 'x');
+    buf_append_str(&big, "\"}");
+    char ids[17][STORE_ID_LEN + 1];
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    int failed = -1;
+    for (int i = 0; i < 17 && failed < 0; i++)
+        if (store_insert(t, "big", big.data, big.len, id, &err) < 0)
+            failed = i;
+    CHECK_EQ_INT(failed, 16);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_BYTES_WRITTEN);
+    CHECK(strstr(err.data, "Too many bytes written in a single function execution (limit: "
+                           "16777216 bytes)"));
+    store_txn_abort(t);
+    store_txn_free(t);
+    for (int i = 0; i < 17; i++)
+        CHECK_EQ_INT(insert(s, "big", big.data, ids[i]), 0);
+    t = store_txn_begin(s, 0, &err);
+    int found = 0;
+    failed = -1;
+    for (int i = 0; i < 17 && failed < 0; i++) {
+        buf_reset(&out);
+        if (store_get(t, ids[i], STORE_ID_LEN, &out, &found, &err) < 0)
+            failed = i;
+    }
+    CHECK_EQ_INT(failed, 16);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_BYTES_READ);
+    CHECK(strstr(err.data, "Too many bytes read in a single function execution (limit: 16777216 "
+                           "bytes)."));
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    CHECK(strstr(get(s, ids[16]), "\"s\":\"xxx") != NULL); /* the next transaction reads again */
+    buf_release(&big);
+    buf_release(&out);
+    store_close(s);
+}
+
 /* store_batch_fail: a batch whose transactions committed fails as a whole, with the message */
 TEST(batch_fail)
 {
