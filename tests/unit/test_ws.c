@@ -718,20 +718,22 @@ TEST(ws_deadline_closes_unless_cleared)
 
 TEST(ws_idle_ping_then_drop)
 {
-    idle_ms = 200; /* a ping every 100 ms, closed once nothing arrived for 200 ms */
+    /* a ping every 500 ms, closed once nothing arrived for 1000 ms; every step has hundreds of
+     * ms to spare, for a loaded machine under the sanitizers */
+    idle_ms = 1000;
     start();
     idle_ms = 0;
     struct client c = ws_connect(NULL, 0);
     size_t at = frames_at(&c);
-    pump(&c, 110);
+    pump(&c, 700);
     CHECK(c.in.len >= at + 2);
     CHECK(memcmp(c.in.data + at, "\x89\x00", 2) == 0); /* a ping at half the idle time */
     CHECK(!c.eof);
     send_frame(&c, 0x8a, "", 0); /* pong: alive */
-    pump(&c, 100);
+    pump(&c, 500);
     CHECK(!c.eof);
     CHECK_EQ_INT(close_calls, 0);
-    pump(&c, 300); /* now silent: closed with 1001 "idle timeout" */
+    pump(&c, 1500); /* now silent: closed with 1001 "idle timeout" */
     CHECK(c.eof);
     CHECK(memmem(c.in.data + at, c.in.len - at, "\x88\x0e\x03\xe9idle timeout", 16) != NULL);
     shutdown(c.fd, SHUT_WR); /* the server lingers until our EOF */
