@@ -117,6 +117,17 @@ export const counts = query({
   },
 });
 
+// One page of the counters (Convex's transaction limit: one query reads at most 32,000 documents).
+export const countsPage = query({
+  args: { prefix: v.string(), cursor: v.union(v.string(), v.null()) },
+  handler: async (ctx, { prefix, cursor }) => {
+    const page = await ctx.db.query("runs").paginate({ numItems: 8000, cursor });
+    const out: Record<string, number> = {};
+    for (const r of page.page) if (r.key.startsWith(prefix)) out[r.key] = r.n;
+    return { out, isDone: page.isDone, continueCursor: page.continueCursor };
+  },
+});
+
 export const job = query({
   args: { id: v.string() },
   handler: async (ctx, { id }) => ctx.db.system.get(id as any),
