@@ -1,57 +1,138 @@
-/* store_vfs: a pass-through SQLite VFS that counts the syncs (fdatasync/fsync) one store's
- * connection makes, so that /api/metrics can show that every acknowledged batch reached stable
- * storage. Each store registers its own copy of the default VFS under a unique name with its
- * counter as pAppData; every file method forwards to the default VFS's file unchanged. Only the
- * loop thread's connection uses it (the checkpoint thread opens the file with the default VFS). */
+/* store_vfs: a pass-through SQLite VFS for one store's loop-thread connection. It counts the
+ * syncs (fdatasync/fsync) the connection makes, so that /api/metrics can show that every
+ * acknowledged batch reached stable storage, and it writes each commit's WAL frames with one
+ * system call: SQLite writes a frame as two writes (its 24-byte header, then the page), so a
+ * commit of N frames was 2N pwrites. Contiguous writes to the -wal file are held and written
+ * together when the commit's last frame is complete (a frame header with a non-zero "database
+ * size after commit" field, then its page), so the commit's own xWrite returns any error;
+ * anything else done with the file first (a read, a sync, a size, a write elsewhere, close)
+ * writes what is held before it. A run is begun only by a frame header that does not end a
+ * commit or by the WAL's own header: a commit frame header written on its own (SQLite rewriting
+ * the checksums of frames it overwrote in the same transaction, walRewriteChecksums) goes out
+ * at once, since no page follows it. As a last guard, a shm barrier or lock on the database
+ * (SQLite publishing a commit to other connections) writes anything still held first. Each store registers its own copy of the default VFS under a
+ * unique name with its state as pAppData; every other method forwards to the default VFS's file
+ * unchanged. Only the loop thread's connection uses it (the checkpoint thread opens the file
+ * with the default VFS, and reads only frames a commit published, which were written in it). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "store/store_int.h"
 #include "base/banned.h"
+
+struct cnt_file;
 
 struct st_vfs {
     sqlite3_vfs vfs; /* first: SQLite hands back this pointer */
     sqlite3_vfs *real;
     uint64_t syncs;
+    struct cnt_file *wal; /* the open -wal file, whose held writes a shm barrier flushes */
     char name[48];
 };
+
+/* At most this much is held: a larger commit goes out in several writes. The unix VFS writes at
+ * most 128 KiB - 1 per pwrite (seekAndWrite masks the length to 17 bits) and reads a zero-length
+ * write as a full disk, so a held run must stay under that. */
+#define HOLD_MAX (96u * 1024)
+#define WAL_FRAME_HEADER 24
 
 struct cnt_file {
     sqlite3_file base;  /* first */
     sqlite3_file *real; /* the default VFS's file, allocated right after this struct */
     struct st_vfs *owner;
+    int wal;           /* the -wal file: its writes are held */
+    int commit_page;   /* the last held write was a commit frame's header: its page ends it */
+    char *held;        /* contiguous bytes not yet written, from held_off */
+    size_t held_len, held_cap;
+    sqlite3_int64 held_off;
 };
 
 #define REAL(f) (((struct cnt_file *)(f))->real)
 
+/* Writes what f holds (nothing held: SQLITE_OK). What failed is dropped: SQLite gets the error
+ * for the call that needed it, and frames past a failed write are never part of a commit. */
+static int flush(sqlite3_file *f)
+{
+    struct cnt_file *c = (struct cnt_file *)f;
+    if (!c->held_len)
+        return SQLITE_OK;
+    int rc = REAL(f)->pMethods->xWrite(REAL(f), c->held, (int)c->held_len, c->held_off);
+    c->held_len = 0;
+    c->commit_page = 0;
+    return rc;
+}
+
 static int f_close(sqlite3_file *f)
 {
-    return REAL(f)->pMethods->xClose(REAL(f));
+    struct cnt_file *c = (struct cnt_file *)f;
+    int rc = flush(f);
+    if (c->owner->wal == c)
+        c->owner->wal = NULL;
+    int rc2 = REAL(f)->pMethods->xClose(REAL(f));
+    vr_free(c->held);
+    c->held = NULL;
+    c->held_cap = 0;
+    return rc != SQLITE_OK ? rc : rc2;
 }
 static int f_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 {
-    return REAL(f)->pMethods->xRead(REAL(f), p, n, off);
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xRead(REAL(f), p, n, off);
 }
 static int f_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
-    return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+    struct cnt_file *c = (struct cnt_file *)f;
+    if (!c->wal || n <= 0)
+        return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+    int rc;
+    if (c->held_len && (off != c->held_off + (sqlite3_int64)c->held_len ||
+                        c->held_len + (size_t)n > HOLD_MAX) &&
+        (rc = flush(f)) != SQLITE_OK)
+        return rc;
+    const unsigned char *h = p;
+    int commit_header = n == WAL_FRAME_HEADER && (h[4] | h[5] | h[6] | h[7]);
+    int starts_run = (n == WAL_FRAME_HEADER && !commit_header) || (off == 0 && n == 32);
+    if ((size_t)n > HOLD_MAX || (!c->held_len && !starts_run))
+        return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+    if (c->held_len + (size_t)n > c->held_cap) {
+        size_t cap = c->held_cap ? c->held_cap : 64 * 1024;
+        while (cap < c->held_len + (size_t)n)
+            cap *= 2;
+        c->held = vr_realloc(c->held, cap);
+        c->held_cap = cap;
+    }
+    if (!c->held_len)
+        c->held_off = off;
+    memcpy(c->held + c->held_len, p, (size_t)n);
+    c->held_len += (size_t)n;
+    if (c->commit_page)
+        return flush(f); /* the commit's last frame is complete */
+    if (commit_header)
+        c->commit_page = 1; /* its page comes next, in the same walWriteOneFrame */
+    return SQLITE_OK;
 }
 static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
-    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xTruncate(REAL(f), size);
 }
 static int f_sync(sqlite3_file *f, int flags)
 {
-    int rc = REAL(f)->pMethods->xSync(REAL(f), flags);
+    int rc = flush(f);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = REAL(f)->pMethods->xSync(REAL(f), flags);
     if (rc == SQLITE_OK)
         ((struct cnt_file *)f)->owner->syncs++;
     return rc;
 }
 static int f_size(sqlite3_file *f, sqlite3_int64 *out)
 {
-    return REAL(f)->pMethods->xFileSize(REAL(f), out);
+    int rc = flush(f);
+    return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xFileSize(REAL(f), out);
 }
 static int f_lock(sqlite3_file *f, int lock)
 {
@@ -67,7 +148,8 @@ static int f_check_lock(sqlite3_file *f, int *out)
 }
 static int f_fcntl(sqlite3_file *f, int op, void *arg)
 {
-    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+    int rc = flush(f); /* a size hint, a persistent-WAL question: after what is held */
+    return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
 }
 static int f_sector(sqlite3_file *f)
 {
@@ -77,16 +159,25 @@ static int f_devchar(sqlite3_file *f)
 {
     return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
 }
+/* The guard of the header comment: nothing a published commit needs stays held. */
+static void flush_wal_of(sqlite3_file *f)
+{
+    struct cnt_file *w = ((struct cnt_file *)f)->owner->wal;
+    if (w && w->held_len && flush(&w->base) != SQLITE_OK)
+        log_error("store", "writing held WAL frames before a shm barrier failed");
+}
 static int f_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **out)
 {
     return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, out);
 }
 static int f_shm_lock(sqlite3_file *f, int off, int n, int flags)
 {
+    flush_wal_of(f);
     return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
 }
 static void f_shm_barrier(sqlite3_file *f)
 {
+    flush_wal_of(f);
     REAL(f)->pMethods->xShmBarrier(REAL(f));
 }
 static int f_shm_unmap(sqlite3_file *f, int del)
@@ -121,7 +212,14 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
     f->real = (sqlite3_file *)(f + 1);
     f->owner = sv;
     f->base.pMethods = NULL;
+    f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    f->commit_page = 0;
+    f->held = NULL;
+    f->held_len = f->held_cap = 0;
+    f->held_off = 0;
     int rc = sv->real->xOpen(sv->real, name, f->real, flags, out_flags);
+    if (rc == SQLITE_OK && f->wal)
+        sv->wal = f;
     if (f->real->pMethods) {
         int v = f->real->pMethods->iVersion;
         f->base.pMethods = &io_methods[(v < 1 ? 1 : v > 3 ? 3 : v) - 1];
