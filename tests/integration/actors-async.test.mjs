@@ -162,7 +162,7 @@ test("a plain method publishes one patch when it ends; a state:sub in the middle
     const fromL = late.mark;
     assert.ok(lateState.count >= 1 && lateState.count < 4, JSON.stringify(lateState));
     const r = await result(c, call, from);
-    assert.equal(r.result, 4);
+    assert.equal(r.result, 4, JSON.stringify(r));
     await sleep(50);
     const patchesS = s.messages.slice(fromS).filter((x) => x.type === "state:patch");
     for (const p of patchesS) state = applyPatches(state, p.patches);
