@@ -10,10 +10,11 @@
  * commit or by the WAL's own header: a commit frame header written on its own (SQLite rewriting
  * the checksums of frames it overwrote in the same transaction, walRewriteChecksums) goes out
  * at once, since no page follows it. As a last guard, a shm barrier or lock on the database
- * (SQLite publishing a commit to other connections) writes anything still held first. Each store registers its own copy of the default VFS under a
- * unique name with its state as pAppData; every other method forwards to the default VFS's file
- * unchanged. Only the loop thread's connection uses it (the checkpoint thread opens the file
- * with the default VFS, and reads only frames a commit published, which were written in it). */
+ * (SQLite publishing a commit to other connections) writes anything still held first.
+ * Each store registers its own copy of the default VFS under a unique name with its state as
+ * pAppData; every other method forwards to the default VFS's file unchanged. Only the loop
+ * thread's connection uses it (the checkpoint thread opens the file with the default VFS, and
+ * reads only frames a commit published, which were written in it). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,7 +165,7 @@ static void flush_wal_of(sqlite3_file *f)
 {
     struct cnt_file *w = ((struct cnt_file *)f)->owner->wal;
     if (w && w->held_len && flush(&w->base) != SQLITE_OK)
-        log_error("store", "writing held WAL frames before a shm barrier failed");
+        log_error("store", "writing held WAL frames before a shm barrier or lock failed");
 }
 static int f_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **out)
 {

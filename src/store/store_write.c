@@ -365,10 +365,10 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
             goto out;
         }
     }
+    if (st_txn_write(t, tb, STORE_ID_LEN + text.len, err) < 0) /* the transaction limits */
+        goto out;
     /* the storage limit, before the first row changes: the document, its index rows (each
      * holds the by_id key) and its search index entries */
-    if (st_txn_write(t, tb, STORE_ID_LEN + text.len, err) < 0)
-        goto out;
     uint64_t grow = text.len + dk.len;
     for (size_t i = 1; i < tb->nidx; i++)
         grow += keys[i].len + dk.len;
