@@ -157,6 +157,9 @@ async function bigSubscriber(s, n, tag) {
     await c.write(wsFrame(OP.TEXT, JSON.stringify({ type: "connect", sessionId: crypto.randomUUID(), protocolVersion: 1 })));
     await c.waitFrame((f) => f.payload.toString().includes('"connected"'), 5000, "connected");
     c.sock.pause();
+    // taken before the write: the server cannot start a stall clock before it has the request,
+    // while the write's callback can come late behind the reader's data on this event loop
+    c.subscribedAt = Date.now();
     await c.write(wsFrame(OP.TEXT, JSON.stringify({ type: "modifyQuerySet", add: [{ queryId: 1, path: "h:big", args: { n, tag } }] })));
     return c;
 }
@@ -187,9 +190,8 @@ test("--send-stall-timeout-ms: a sync client that stops reading in the middle of
     })();
     // the staller never reads again
     const staller = await bigSubscriber(s, BIG, "staller");
-    const t0 = Date.now();
     await s.waitStderr(/close 1008 send stalled/, { from: errFrom, timeout: 20000 });
-    const at = Date.now() - t0;
+    const at = Date.now() - staller.subscribedAt;
     assert.ok(at >= STALL, `closed for a stall after ${at} ms`);
     // the staller's connection is gone: reading again it gets what was in the kernel's buffers,
     // then the end of the stream, far short of its transition
