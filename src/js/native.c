@@ -231,6 +231,8 @@ static const char *store_code(const struct store *s, const char *dflt)
         return "TooManyWrites";
     case STORE_ERR_BYTES_WRITTEN:
         return "TooManyBytesWritten";
+    case STORE_ERR_RANGES:
+        return "TooManyReads";
     case STORE_ERR_OTHER:
     case STORE_ERR_CHANGED:
         break;
@@ -410,7 +412,9 @@ static JSValueRef n_scan_cursor(JSContextRef ctx, JSObjectRef fn, JSObjectRef se
     return make_str(ctx, rt->s2.data);
 }
 
-/* native.scanNext(handle, n) -> JSON array text of up to n documents */
+/* native.scanNext(handle, n) -> JSON array text of up to n documents; fewer means the scan ended,
+ * unless the array ends with null: the next document did not fit in the text's 16 MiB (large
+ * system documents; user tables reach their 16 MiB read limit first), and comes next time */
 static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                               const JSValueRef argv[], JSValueRef *exc)
 {
@@ -424,26 +428,45 @@ static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     struct buf *out = &rt->s2;
     buf_reset(out);
     buf_reset(&rt->s3);
+    const size_t max = out->max;
+    out->max = max - 8; /* room for the closing ",null]" */
     buf_append_byte(out, '[');
-    for (size_t i = 0; i < n; i++) {
+    int r = 0, cut = 0;
+    for (size_t i = 0; i < n && !cut; i++) {
         size_t mark = out->len;
-        if (i && buf_append_byte(out, ',') < 0)
-            return throwf(ctx, exc, "ValueTooLarge", "query result is too large");
-        int done = 0;
-        if (store_scan_next(cur->c, out, &done, &rt->s3) < 0) {
+        int done = 0, got = -1;
+        if (!i || buf_append_byte(out, ',') == 0)
+            got = store_scan_next(cur->c, out, &done, &rt->s3);
+        else
+            got = 1; /* not even the comma fits */
+        if (got != 0 || done) {
             out->len = mark;
             out->data[mark] = '\0';
-            return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
         }
-        if (done) {
-            out->len = mark;
-            out->data[mark] = '\0';
+        if (got < 0) {
+            r = -1;
             break;
         }
-        cur->returned++;
+        if (got > 0 && !i) {
+            r = -2;
+            break;
+        }
+        if (done)
+            break;
+        if (got > 0)
+            cut = 1;
+        else
+            cur->returned++;
     }
-    if (buf_append_byte(out, ']') < 0)
-        return throwf(ctx, exc, "ValueTooLarge", "query result is too large");
+    out->max = max;
+    if (r == -1)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    if (r == -2)
+        return throwf(ctx, exc, "ValueTooLarge", "a document of this scan is larger than a "
+                      "result may be (%zu bytes)", max - 8);
+    if (cut)
+        buf_append_str(out, ",null");
+    buf_append_byte(out, ']');
     return make_str(ctx, out->data);
 }
 

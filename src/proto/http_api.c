@@ -144,6 +144,7 @@ static const struct {
     {"ValueTooDeep", 400},
     {"TooManyQueries", 400},
     {"TooManyDocumentsRead", 400},
+    {"TooManyReads", 400},
     {"TooManyBytesRead", 400},
     {"TooManyWrites", 400},
     {"TooManyBytesWritten", 400},

@@ -693,6 +693,17 @@ int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, st
     return 0;
 }
 
+int st_txn_range(struct store_txn *t, const char *table, struct buf *err)
+{
+    if (table[0] == '_')
+        return 0;
+    if (++t->ranges_read > STORE_TXN_MAX_RANGES)
+        return st_failk(t->s, STORE_ERR_RANGES, err,
+                        "Too many reads in a single function execution (limit: %u). "
+                        OVER_LIMIT_HELP, STORE_TXN_MAX_RANGES);
+    return 0;
+}
+
 int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
 {
     if (tb->name[0] == '_')
@@ -720,7 +731,7 @@ int store_txn_renew(struct store_txn *t)
     if (t->rs.len)
         read_set_release(&t->rs);
     t->exempt_limit = 0;
-    t->docs_read = t->writes = 0; /* the next call's limits are its own */
+    t->docs_read = t->writes = t->ranges_read = 0; /* the next call's limits are its own */
     t->bytes_read = t->bytes_written = 0;
     return 1;
 }
@@ -926,6 +937,8 @@ int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *ou
     struct st_table *tb = st_table_by_num(s, num);
     if (!tb)
         return 0;
+    if (st_txn_range(t, tb->name, err) < 0)
+        return -1;
     struct buf k = BUF_INIT(STORE_MAX_KEY);
     json_t *js = json_stringn(id, id_len);
     key_encode_value(&k, js);

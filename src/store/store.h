@@ -93,16 +93,19 @@ enum store_err {
     STORE_ERR_BYTES_READ,
     STORE_ERR_WRITES,
     STORE_ERR_BYTES_WRITTEN,
+    STORE_ERR_RANGES, /* a transaction past STORE_TXN_MAX_RANGES (below) */
 };
 
 /* What one transaction (one query, mutation, nested call or actor call) may read and write in
  * user tables: Convex's transaction limits, with its messages. System tables (`_...`) are not
  * counted. A document counts when the store hands it out (a scan's read-ahead batch in full), by
- * its stored JSON text; a write by its id and new document's text (a delete by its id). */
+ * its stored JSON text; a write by its id and new document's text (a delete by its id); an index
+ * range read by each get, scan opened and search (Convex's "db.get or db.query calls"). */
 #define STORE_TXN_MAX_DOCS_READ 32000u
 #define STORE_TXN_MAX_BYTES_READ (16u << 20)
 #define STORE_TXN_MAX_WRITES 16000u
 #define STORE_TXN_MAX_BYTES_WRITTEN (16u << 20)
+#define STORE_TXN_MAX_RANGES 4096u
 
 struct store_options {
     enum store_durability durability;
@@ -256,7 +259,9 @@ int store_delete(struct store_txn *t, const char *id, size_t id_len, struct buf 
 int store_scan_open(struct store_txn *t, const char *table, const char *index,
                     const char *range_json, size_t len, int descending, struct store_cursor **out,
                     struct buf *err);
-/* Appends the next document's JSON to out; *done = 1 (nothing appended) at the end. */
+/* Appends the next document's JSON to out; *done = 1 (nothing appended) at the end. Returns 1
+ * (out unchanged) when the document does not fit in out's maximum size: the next call hands it
+ * out, so a caller filling one buffer with many documents can end its batch there. */
 int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct buf *err);
 /* Records the read: the part of the range up to and including the `consumed`-th document
  * returned (ascending [lo, key+0x00), descending [key, hi)), or the whole range if the scan

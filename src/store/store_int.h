@@ -128,7 +128,7 @@ struct store_txn {
     int64_t files_delta; /* bytes of stored files this transaction added (less those it deleted) */
     int begin_changes;   /* sqlite3_total_changes when it began (store_txn_renew) */
     /* what it read and wrote in user tables, against the STORE_TXN_MAX_* limits */
-    uint32_t docs_read, writes;
+    uint32_t docs_read, writes, ranges_read;
     uint64_t bytes_read, bytes_written;
     struct read_set rs;
     struct write_set ws;
@@ -142,6 +142,7 @@ struct store_cursor {
     int desc;
     int done;
     int failed; /* store_scan_open failed: close records nothing */
+    int pending; /* stmt is on a row counted but not handed out: it did not fit (scan_next) */
     struct buf lo, hi;
     struct buf *keys; /* keys of the documents returned so far */
     size_t nkeys, capkeys;
@@ -273,5 +274,7 @@ void st_quota_close(struct store *s);
  * are not counted). Call st_txn_write before the write changes a row. */
 int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err);
 int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err);
+/* one index range read of `table` (a get, a scan opened, a search), before it reads */
+int st_txn_range(struct store_txn *t, const char *table, struct buf *err);
 
 #endif

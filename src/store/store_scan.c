@@ -38,6 +38,8 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
         st_fail(err, "transaction is not open");
         goto out;
     }
+    if (st_txn_range(t, table, err) < 0)
+        goto out;
     range = json_loadb(range_json, len, STORE_JSON_FLAGS, &je);
     if (!json_is_object(range)) {
         st_fail(err, "range is not a JSON object");
@@ -160,16 +162,22 @@ int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct b
         *done = 1;
         return 0;
     }
-    int rc = sqlite3_step(c->stmt);
-    if (rc == SQLITE_DONE) {
-        c->done = 1;
-        *done = 1;
-        return 0;
+    if (!c->pending) {
+        int rc = sqlite3_step(c->stmt);
+        if (rc == SQLITE_DONE) {
+            c->done = 1;
+            *done = 1;
+            return 0;
+        }
+        if (rc != SQLITE_ROW)
+            return st_sqlerr(c->t->s, err, "scan");
+        if (st_txn_read(c->t, c->ix->table, (size_t)sqlite3_column_bytes(c->stmt, 1), err) < 0)
+            return -1;
     }
-    if (rc != SQLITE_ROW)
-        return st_sqlerr(c->t->s, err, "scan");
-    if (st_txn_read(c->t, c->ix->table, (size_t)sqlite3_column_bytes(c->stmt, 1), err) < 0)
-        return -1;
+    size_t n = (size_t)sqlite3_column_bytes(c->stmt, 1);
+    c->pending = out->len > out->max || n > out->max - out->len;
+    if (c->pending)
+        return 1; /* the row stays current for the next call */
     if (c->nkeys == c->capkeys) {
         c->capkeys = c->capkeys ? c->capkeys * 2 : 16;
         c->keys = vr_realloc(c->keys, c->capkeys * sizeof(*c->keys));
@@ -177,8 +185,7 @@ int store_scan_next(struct store_cursor *c, struct buf *out, int *done, struct b
     struct buf *k = &c->keys[c->nkeys];
     buf_init(k, BUF_NOLIMIT);
     buf_append(k, sqlite3_column_blob(c->stmt, 0), (size_t)sqlite3_column_bytes(c->stmt, 0));
-    if (buf_append(out, sqlite3_column_text(c->stmt, 1), (size_t)sqlite3_column_bytes(c->stmt, 1)) <
-        0) {
+    if (buf_append(out, sqlite3_column_text(c->stmt, 1), n) < 0) {
         buf_release(k);
         return st_failk(c->t->s, STORE_ERR_TOO_LARGE, err,
                         "document too large for the output buffer");

@@ -193,7 +193,10 @@ int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t
         goto out;
     while (seen < limit) {
         buf_reset(&doc);
-        if (store_scan_next(c, &doc, &done, err) < 0)
+        int got = store_scan_next(c, &doc, &done, err);
+        if (got > 0)
+            st_failk(t->s, STORE_ERR_TOO_LARGE, err, "scheduled function's document too large");
+        if (got != 0)
             goto out;
         if (done)
             break;

@@ -495,6 +495,8 @@ int store_search(struct store_txn *t, const char *table, const char *index, cons
                  table);
         goto out;
     }
+    if (st_txn_range(t, table, err) < 0)
+        goto out;
     nvals = ix->nfields - 1;
     for (size_t i = 0; i < nvals; i++)
         buf_init(&vals[i], STORE_MAX_KEY);

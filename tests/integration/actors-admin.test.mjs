@@ -19,6 +19,7 @@ const Keeper = actor({
     methods: {
         inc: { handler: ({ state }) => { state.n += 1; return state.n; } },
         set: { input: z.object({ n: z.number() }), handler: ({ state, input }) => { state.n = input.n; } },
+        tag: { input: z.object({ s: z.string() }), handler: ({ state, input }) => { state.tag = input.s; } },
     },
     events: { bye: z.object({ n: z.number() }) },
     onDeactivate: async ({ state, db, actorId, emit }) => {
@@ -376,6 +377,22 @@ test("an idle instance's deactivation is counted; it stays listed as stored, not
         assert.equal(l.json.size, 0);
         assert.deepEqual(l.json.actors, [{ actor: "keeper", actorId: "idle", hot: false, connections: 0, stateSubscribers: 0, eventSubscribers: 0, stored: true }]);
         assert.deepEqual((await get("/api/admin/actors/keeper/idle", s)).json.state, { n: 5, tag: "new" });
+    } finally {
+        await s.stop();
+    }
+});
+
+test("list reads stored instances whose states add up to more than a scan batch's 16 MiB", { timeout: 120000 }, async () => {
+    // ~18 MB of states read in one call: more than 1 s of CPU under the sanitizers
+    const s = await startServer(appDir(), { args: ["--timeout-ms", "30000"] });
+    try {
+        const c = await open(s);
+        const big = "z".repeat(900_000);
+        for (let i = 0; i < 20; i++) await rpc(c, "keeper", `big-${i}`, "tag", { s: big });
+        const r = await get("/api/admin/actors?actor=keeper", s);
+        assert.equal(r.status, 200, r.text.slice(0, 500));
+        assert.deepEqual(r.json.actors.map((x) => x.actorId).sort(), Array.from({ length: 20 }, (_, i) => `big-${i}`).sort());
+        assert.ok(r.json.actors.every((x) => x.stored), JSON.stringify(r.json.actors[0]));
     } finally {
         await s.stop();
     }

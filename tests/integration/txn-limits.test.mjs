@@ -57,6 +57,40 @@ test("a query reading 32,001 documents fails with TooManyDocumentsRead; 32,000 i
     assert.equal(await srv.value("action", "limits:countTwice", {}), 40000);
 });
 
+test("a call reading 4,097 index ranges (db.get and db.query calls) fails with TooManyReads; 4,096 is allowed", { timeout: 60000 }, async () => {
+    // the mutation's own insert is not a read: one get or query per iteration after it
+    assert.equal(await srv.value("mutation", "limits:ranges", { n: 4097 }), 4096);
+    assert.equal(await srv.value("mutation", "limits:ranges", { n: 2 }), 1);
+    await expectError("mutation", "limits:ranges", { n: 4098 }, "TooManyReads",
+        `Too many reads in a single function execution (limit: 4096). ${HELP}`);
+    // a query's db.get calls count the same way
+    await expectError("query", "limits:gets", { n: 4097 }, "TooManyReads", "(limit: 4096)");
+    assert.equal(await srv.value("query", "limits:gets", { n: 4096 }), 4096);
+    // reads of system tables are not counted
+    assert.equal(await srv.value("mutation", "limits:ranges", { n: 4097, system: true }), 4096);
+    // the failed mutation wrote nothing: its mark is not there
+    assert.deepEqual(await srv.value("query", "limits:marks", {}), [4097, 2, 4097]);
+});
+
+test("a scan of a system table whose documents add up to more than 16 MiB returns them all, in batches", { timeout: 120000 }, async () => {
+    const before = await srv.value("query", "limits:jobs", {});
+    for (let i = 0; i < 24; i++) assert.equal(await srv.value("mutation", "limits:scheduleBig", { i }), i);
+    const r = await srv.value("query", "limits:jobs", {});
+    const n = before.collected + 24;
+    assert.equal(r.collected, n, JSON.stringify(r));
+    assert.equal(r.looped, n, JSON.stringify(r));
+    // pages of 300 (one page's scan of more than 16 MiB; its value is only the count)
+    let paged = 0, cursor = null;
+    for (let i = 0; i < 10; i++) {
+        const p = await srv.value("query", "limits:jobsPage", { cursor, numItems: 300 });
+        paged += p.n;
+        cursor = p.cursor;
+        if (p.isDone) break;
+    }
+    assert.equal(paged, n);
+    assert.ok(r.bytes > 20_000_000, JSON.stringify(r));
+});
+
 test("the convex client's subscription past the read limit fails with the code in its message", { timeout: 30000 }, async () => {
     const c = new ConvexClient(srv.url, { logger: false });
     try {

@@ -442,6 +442,50 @@ TEST(txn_limits)
     store_close(s);
 }
 
+/* Convex's third read limit: 4,096 index ranges (gets, scans, searches) per transaction, user
+ * tables only; a get of a missing document counts, a renewed transaction starts again */
+TEST(txn_range_limit)
+{
+    char path[128], id[STORE_ID_LEN + 1], sys[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    CHECK_EQ_INT(insert(s, "t", "{\"n\":1}", id), 0);
+    CHECK_EQ_INT(insert(s, STORE_ACTOR_TABLE, "{\"name\":\"a\",\"actorId\":\"x\"}", sys), 0);
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    int found = 0, failed = -1;
+    for (unsigned i = 0; i < STORE_TXN_MAX_RANGES && failed < 0; i++) {
+        buf_reset(&out);
+        struct store_cursor *c = NULL;
+        int r = i % 2 ? store_get(t, id, STORE_ID_LEN, &out, &found, &err)
+                      : store_scan_open(t, "t", "by_id", "{}", 2, 0, &c, &err);
+        store_scan_close(c, 0);
+        if (r < 0)
+            failed = (int)i;
+    }
+    CHECK_EQ_INT(failed, -1); /* 4,096 are allowed */
+    for (int i = 0; i < 100; i++) { /* system tables are not counted */
+        buf_reset(&out);
+        CHECK_EQ_INT(store_get(t, sys, STORE_ID_LEN, &out, &found, &err), 0);
+        CHECK_EQ_INT(found, 1);
+    }
+    struct store_cursor *c = NULL;
+    CHECK(store_scan_open(t, "t", "by_id", "{}", 2, 0, &c, &err) < 0);
+    CHECK(c == NULL);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_RANGES);
+    CHECK(strstr(err.data, "Too many reads in a single function execution (limit: 4096). "
+                           "Consider using smaller limits in your queries, paginating your "
+                           "queries, or using indexed queries with a selective index range "
+                           "expressions."));
+    buf_reset(&out);
+    CHECK(store_get(t, id, STORE_ID_LEN, &out, &found, &err) < 0); /* every later read fails */
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_RANGES);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    CHECK(strstr(get(s, id), "\"n\":1") != NULL); /* the next transaction reads again */
+    buf_release(&out);
+    store_close(s);
+}
+
 /* store_batch_fail: a batch whose transactions committed fails as a whole, with the message */
 TEST(batch_fail)
 {

@@ -348,13 +348,14 @@ class Query {
         let consumed = 0;
         try {
             for (;;) {
-                const docs = decode(native.scanNext(h, batch));
+                const docs = scanBatch(h, batch);
+                const ended = scanEnded;
                 let i = 0;
                 for (; i < docs.length && out.length < limit; i++) {
                     consumed++;
                     if (!filtered || this.matches(docs[i])) out.push(docs[i]);
                 }
-                if (out.length >= limit || docs.length < batch) break;
+                if (out.length >= limit || ended) break;
                 batch = filtered ? Math.min(batch * 2, MAX_BATCH)
                     : Math.min(limit - out.length, MAX_BATCH);
             }
@@ -410,13 +411,14 @@ class Query {
         try {
             for (;;) {
                 const want = Math.min(batch, maxRows - consumed);
-                const docs = decode(native.scanNext(h, want));
+                const docs = scanBatch(h, want);
+                const batchEnded = scanEnded;
                 for (let i = 0; i < docs.length; i++) {
                     if (bounded && page.length >= numItems) break;
                     consumed++;
                     if (!filtered || this.matches(docs[i])) page.push(docs[i]);
                 }
-                if (docs.length < want) {
+                if (batchEnded) {
                     ended = true;
                     break;
                 }
@@ -467,12 +469,13 @@ class Query {
         let n = 0, consumed = 0;
         try {
             for (;;) {
-                const docs = decode(native.scanNext(h, MAX_BATCH));
+                const docs = scanBatch(h, MAX_BATCH);
+                const ended = scanEnded;
                 for (let i = 0; i < docs.length; i++) {
                     consumed++;
                     if (!filtered || this.matches(docs[i])) n++;
                 }
-                if (docs.length < MAX_BATCH) break;
+                if (ended) break;
             }
         } finally {
             native.scanClose(h, consumed);
@@ -520,9 +523,9 @@ class Query {
                             return Promise.resolve({ value: undefined, done: true });
                         }
                         if (h === null) h = native.scanOpen(q.table, q.index, q.range, q.desc);
-                        docs = decode(native.scanNext(h, 64));
+                        docs = scanBatch(h, 64);
                         pos = 0;
-                        if (docs.length < 64) ended = true;
+                        ended = scanEnded;
                     }
                 } catch (e) {
                     close();
@@ -597,6 +600,22 @@ const system = Object.freeze({
 function checkId(id, what) {
     if (typeof id !== "string")
         throw new TypeError(`${what}: expected a document id, got ${describeType(id)}`);
+}
+
+/* Up to n documents of scan h; scanEnded says whether the scan has no more. Fewer than n means
+ * the end, unless native.scanNext ended the batch with null: the next document did not fit in
+ * the batch's text (large system documents), and comes in the next batch. */
+let scanEnded = false;
+function scanBatch(h, n) {
+    const docs = decode(native.scanNext(h, n));
+    const last = docs.length - 1;
+    if (last >= 0 && docs[last] === null) {
+        docs.pop();
+        scanEnded = false;
+    } else {
+        scanEnded = docs.length < n;
+    }
+    return docs;
 }
 
 function checkDoc(doc, what) {

@@ -1318,7 +1318,7 @@ function storedActors(only, after, limit) {
         let consumed = 0;
         try {
             while (out.length < limit) {
-                const docs = decode(native.scanNext(h, Math.min(32, limit - out.length)));
+                const docs = scanBatch(h, Math.min(32, limit - out.length));
                 for (const d of docs) out.push([d.name, d.actorId, d._id]);
                 consumed += docs.length;
                 if (docs.length === 0) break;
