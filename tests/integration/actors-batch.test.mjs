@@ -256,6 +256,39 @@ test("every call of a batch runs with its own caller's identity", async () => {
     assert.deepEqual(rn.map((x) => x.error), ["Unauthorized", "Unauthorized"]);
 });
 
+test("identities that change between the rpcs of one write: each call runs as its connection was when it arrived", async () => {
+    const c = await open();
+    const now = Math.floor(Date.now() / 1000);
+    const token = (sub) => signHs256(SECRET, { iss: "https://issuer.test", sub, iat: now, exp: now + 600 });
+    const id = `u-${Date.now()}`;
+    const before = await metrics(srv);
+    const from = c.mark;
+    const rpcIds = [];
+    const call = () => {
+        const i = ++rid;
+        rpcIds.push(i);
+        c.send({ type: "rpc", id: i, actor: "private", actorId: id, method: "sign" });
+    };
+    c.ws._socket.cork();
+    call(); call(); // anonymous
+    c.send({ type: "auth", token: token("alice") });
+    call(); call();
+    c.send({ type: "auth", token: token("bob") });
+    call();
+    c.send({ type: "auth", token: null });
+    call();
+    c.send({ type: "auth", token: token("alice") });
+    call();
+    c.ws._socket.uncork();
+    const r = [];
+    for (const i of rpcIds) r.push(await c.waitMsg((x) => x.type === "rpc:result" && x.id === i, { from, timeout: 10000 }));
+    assert.deepEqual(r.map((x) => x.result ?? x.error),
+        ["Unauthorized", "Unauthorized", "alice", "alice", "bob", "Unauthorized", "alice"]);
+    assert.equal(c.messages.slice(from).filter((x) => x.type === "auth:ok").length, 4);
+    const after = await metrics(srv);
+    assert.ok(after.actorBatchedCalls - before.actorBatchedCalls >= 2, "some of them ran together");
+});
+
 test("a subscription between rpcs of one write comes after the first ones and before the rest", async () => {
     const c = await open();
     const id = `s-${Date.now()}`;
