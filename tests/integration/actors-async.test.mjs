@@ -21,7 +21,10 @@ function appDir() {
 
 before(async () => {
     dir = appDir();
-    srv = await startServer(dir, { args: ["--actor-method-timeout-ms", "1500"] });
+    // a wall-clock limit well past the longest method of the tests below (ticksQuiet's ~1 s of
+    // turns): with 1500 ms, timers delayed by another test file on the same cores could stop it
+    // (the likely cause of a CI run's "rpc:result" without a result in "a plain method …")
+    srv = await startServer(dir, { args: ["--actor-method-timeout-ms", "3000"] });
 });
 after(async () => {
     for (const c of conns) c.close();
@@ -45,9 +48,9 @@ function send(c, actor, actorId, method, input, id = ++rid) {
 function result(c, id, from = 0, timeout = 5000) {
     return c.waitMsg((x) => x.type === "rpc:result" && x.id === id, { from, timeout });
 }
-async function rpc(c, actor, actorId, method, input) {
+async function rpc(c, actor, actorId, method, input, timeout) {
     const from = c.mark;
-    return result(c, send(c, actor, actorId, method, input), from);
+    return result(c, send(c, actor, actorId, method, input), from, timeout);
 }
 async function stateSub(c, actor, actorId) {
     const from = c.mark;
@@ -315,7 +318,7 @@ test("limits: at most 1000 rpcs wait for one busy instance", async () => {
     const id = `queue-${Date.now()}`;
     const from = c.mark;
     // long enough for 1001 frames to arrive and queue under ASan on shared cores (the method's
-    // wall-clock limit here is 1500 ms)
+    // wall-clock limit here is 3000 ms)
     const hold = send(c, "job", id, "twoSteps", { ms: 1000 });
     await sleep(30);
     const ids = [];
@@ -333,9 +336,9 @@ test("limits: the wall-clock limit, a promise that never settles", async () => {
     const c = await open();
     const id = `limit-${Date.now()}`;
     const t0 = Date.now();
-    const r = await rpc(c, "job", id, "sleepLong", { ms: 5000 });
-    assert.match(r.error, /^ExecutionTimeout: actor method sleepLong of job\/limit-\d+ exceeded its wall-clock limit of 1500 ms \(--actor-method-timeout-ms\)/);
-    assert.ok(Date.now() - t0 < 3000);
+    const r = await rpc(c, "job", id, "sleepLong", { ms: 8000 }, 10000);
+    assert.match(r.error, /^ExecutionTimeout: actor method sleepLong of job\/limit-\d+ exceeded its wall-clock limit of 3000 ms \(--actor-method-timeout-ms\)/);
+    assert.ok(Date.now() - t0 < 6000);
     assert.equal((await query(srv, "queries:job", { id })).count, 1);
     const chunks = await rpc(c, "job", id, "manyChunks");
     assert.equal(chunks.error, "a turn of manyChunks yielded more than 10000 chunks without awaiting anything");
