@@ -138,6 +138,10 @@ test("atob and btoa: forgiving base64 and Node's InvalidCharacterError", async (
             assert.ok(got === want, `btoa of ${n} characters in a ${kind}: ${got.length} digits, ${want.length} expected`);
         }
     }
+    // longer input, across the decoder's 8190-character chunks
+    for (const n of [8189, 8190, 8191, 24570, 24571, (1 << 20) + 2])
+        for (const kind of ["action", "query"])
+            assert.equal(await vireo(kind, "atobRoundTrip", [n, n]), n, `atob of btoa of ${n} characters in a ${kind}`);
     await same("atob", ["", "YQ==", "YWI=", "YWJj", "YQ", "YWI", " Y W\nJ j\t", "Y", "YQ=", "YQ===", "Y=Q=", "=YQ",
                         "YW*", "//79", "-_8", "YWJj\f", "aGVsbG8gd29ybGQ="]);
 });

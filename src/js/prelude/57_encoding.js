@@ -228,8 +228,8 @@ globalThis.btoa = function btoa(data) {
 globalThis.atob = function atob(data) {
     if (arguments.length === 0) throw missingArg("input");
     const s = String(data);
-    const digits = [];
-    let equals = 0;
+    const digits = new Uint8Array(s.length); /* a byte each, not a JS array of numbers */
+    let nd = 0, equals = 0;
     for (let i = 0; i < s.length; i++) {
         const c = s.charCodeAt(i);
         if (c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d || c === 0x20) continue;
@@ -239,18 +239,18 @@ globalThis.atob = function atob(data) {
         }
         const d = c < 128 ? B64_INDEX[c] : -1;
         if (d < 0 || equals) throw domError("InvalidCharacterError", "Invalid character");
-        digits.push(d);
+        digits[nd++] = d;
     }
-    const total = digits.length + equals;
+    const total = nd + equals;
     if (equals && total % 4 !== 0) throw domError("InvalidCharacterError", "Invalid character");
-    if (digits.length % 4 === 1)
+    if (nd % 4 === 1)
         throw domError("InvalidCharacterError",
                        "The string to be decoded is not correctly encoded.");
     const units = [];
     let out = "";
-    for (let i = 0; i < digits.length; i += 4) {
-        const n = Math.min(4, digits.length - i);
-        const t = (digits[i] << 18) | ((digits[i + 1] || 0) << 12) |
+    for (let i = 0; i < nd; i += 4) {
+        const n = Math.min(4, nd - i);
+        const t = (digits[i] << 18) | ((n > 1 ? digits[i + 1] : 0) << 12) |
             ((n > 2 ? digits[i + 2] : 0) << 6) | (n > 3 ? digits[i + 3] : 0);
         units.push(t >> 16);
         if (n > 2) units.push((t >> 8) & 0xff);

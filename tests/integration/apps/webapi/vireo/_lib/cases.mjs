@@ -193,6 +193,13 @@ export const CASES = {
   btoa: (u) => capture(() => btoa(fromUnits(u))),
   btoaOf: ([n, seed]) => btoa(latin1Text(n, seed)),
   atob: (s) => capture(() => units(atob(s))),
+  // atob of btoa of n Latin-1 characters, with a line break every 76 digits: the same text back?
+  atobRoundTrip: ([n, seed]) => {
+    const text = latin1Text(n, seed);
+    const wrapped = btoa(text).replace(/.{76}/g, "$&\n");
+    const back = atob(wrapped);
+    return back === text ? n : `${back.length} characters back, first difference at ${[...back].findIndex((c, i) => c !== text[i])}`;
+  },
   clone: async (name) => {
     const r = await capture(() => cloneShape(structuredClone(CLONE_INPUTS[name]())));
     // a function's text is its source, which the bundler reformats: compare it without spaces
