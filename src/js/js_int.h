@@ -40,6 +40,10 @@ struct js_cursor {
 /* what a time-limit error adds when the call spent its CPU over awaits (runtime.c, exec.c) */
 #define JS_ROUNDS_OVER_TEXT " awaiting without end (a loop over awaits)"
 
+#define JS_PARAM_VM_READS 7
+#define JS_PARAM_DONE_ID 8
+#define JS_PARAM_DONE_OK 9
+
 struct js_runtime {
     char *crons; /* the crons.ts jobs as JSON (js_runtime_crons), or NULL */
     char *actors;      /* the actors of the app ({name: {methods, events}} JSON), or NULL */
@@ -104,8 +108,15 @@ struct js_runtime {
     uint32_t sched_count;      /* functions scheduled by the top-level call in progress */
     size_t sched_bytes;        /* ... and the size of their arguments */
     uint64_t seed_state;
-    double params[8]; /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id,
-                         memory limit in bytes, 1 in an action worker's copy of the app */
+    /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id, memory limit in
+     * bytes, 1 in an action worker's copy of the app, the VM entries counted (JS_PARAM_VM_READS),
+     * and native.done's execution id and outcome (JS_PARAM_DONE_ID, JS_PARAM_DONE_OK). Numbers
+     * cross here rather than as arguments and return values: each JSC API call a native function
+     * makes (JSValueToNumber, JSValueMakeNumber, ...) takes the VM's lock on its own. */
+    double params[10];
+    /* undefined and null, made once: immediates, never collected (each JSValueMake* takes the
+     * VM's lock) */
+    JSValueRef undefined_v, null_v;
     struct js_cursor cursors[JS_MAX_CURSORS];
 
     struct buf s1, s2, s3; /* scratch for native calls */

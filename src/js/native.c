@@ -934,45 +934,49 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.done(execId, ok, text[, code, data, journal]): journal (a string, or null for none) is
- * the query journal the execution recorded (its paginate()'s end cursor) */
+/* native.done(text[, journal]) after a success, native.done(message[, code, data]) after a
+ * failure; native.params carries the execution's id and which of the two it is
+ * (JS_PARAM_DONE_ID, JS_PARAM_DONE_OK). journal, a string, is the query journal the execution
+ * recorded (its paginate()'s end cursor), passed only when there is one. */
 static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                          const JSValueRef argv[], JSValueRef *exc)
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    if (argc < 3)
-        return JSValueMakeUndefined(ctx);
-    uint32_t id = (uint32_t)JSValueToNumber(ctx, argv[0], NULL);
+    /* NULL answers undefined (JSC's APICallbackFunction) without taking the VM lock */
+    if (argc < 1)
+        return NULL;
+    uint32_t id = (uint32_t)rt->params[JS_PARAM_DONE_ID];
+    int ok = rt->params[JS_PARAM_DONE_OK] != 0;
     int *done = NULL;
     struct js_result *res = js_exec_result_for(rt, id, &done); /* an async action's */
     if (res) {
         if (*done)
-            return JSValueMakeUndefined(ctx);
+            return NULL;
     } else {
         if (!rt->res || rt->done || id != rt->exec_id)
-            return JSValueMakeUndefined(ctx); /* a stale report from an earlier execution */
+            return NULL; /* a stale report from an earlier execution */
         res = rt->res;
         done = &rt->done;
     }
     JSValueRef ignored = NULL;
     *done = 1;
-    /* the prelude refuses a journal past JS_JOURNAL_MAX (paginate() throws); this is a backstop */
-    if (argc > 5 && JSValueIsString(ctx, argv[5]) &&
-        js_to_buf(ctx, argv[5], &res->journal, &ignored) < 0)
-        buf_reset(&res->journal);
-    if (JSValueToBoolean(ctx, argv[1])) {
+    if (ok) {
+        /* the prelude refuses a journal past JS_JOURNAL_MAX (paginate() throws); this is a
+         * backstop */
+        if (argc > 1 && js_to_buf(ctx, argv[1], &res->journal, &ignored) < 0)
+            buf_reset(&res->journal);
         res->status = JS_OK;
-        if (js_to_buf(ctx, argv[2], &res->value, &ignored) < 0) {
+        if (js_to_buf(ctx, argv[0], &res->value, &ignored) < 0) {
             res->status = JS_ERR_THROWN;
             buf_reset(&res->value);
             buf_appendf(&res->error, "return value is larger than %zu bytes", res->value.max);
             buf_append_str(&res->error_code, "ValueTooLarge");
         }
-        return JSValueMakeUndefined(ctx);
+        return NULL;
     }
     res->status = JS_ERR_THROWN;
-    if (js_to_buf(ctx, argv[2], &res->error, &ignored) == -E2BIG) {
+    if (js_to_buf(ctx, argv[0], &res->error, &ignored) == -E2BIG) {
         buf_reset(&res->error);
         buf_append_str(&res->error, "error message too large");
     }
@@ -984,11 +988,11 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
         buf_append(&res->error, mapped.data, mapped.len);
     }
     buf_release(&mapped);
-    if (argc > 3)
-        js_to_buf(ctx, argv[3], &res->error_code, &ignored);
-    if (argc > 4 && js_to_buf(ctx, argv[4], &res->error_data, &ignored) < 0)
+    if (argc > 1)
+        js_to_buf(ctx, argv[1], &res->error_code, &ignored);
+    if (argc > 2 && js_to_buf(ctx, argv[2], &res->error_data, &ignored) < 0)
         buf_reset(&res->error_data);
-    return JSValueMakeUndefined(ctx);
+    return NULL;
 }
 
 /* native.schedule(path, argsJson, tsMs) -> id: a pending job in `_scheduled_functions`,
@@ -1245,7 +1249,9 @@ static JSValueRef n_vm_reads(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
-    return JSValueMakeNumber(ctx, rt->entries_counted ? (double)jsc_clock_reads() : -1);
+    /* the count goes back in native.params (JSValueMakeNumber would take the VM lock) */
+    rt->params[JS_PARAM_VM_READS] = rt->entries_counted ? (double)jsc_clock_reads() : -1;
+    return NULL;
 }
 
 /* native.opCancel(token): the operation is no longer awaited. */

@@ -845,6 +845,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     pthread_once(&engine_once, engine_init);
     rt->group = JSContextGroupCreate();
     rt->ctx = JSGlobalContextCreateInGroup(rt->group, NULL);
+    rt->undefined_v = JSValueMakeUndefined(rt->ctx);
+    rt->null_v = JSValueMakeNull(rt->ctx);
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     js_set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->entries_counted = probe_entries(rt);
@@ -1192,9 +1194,11 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->params[2] = (uint32_t)(seed >> 32);
     rt->params[3] = floor(clock_wall_ms());
     rt->params[4] = rt->exec_id;
+    /* run() arms its watch with this count rather than asking native.vmReads */
+    rt->params[JS_PARAM_VM_READS] = rt->entries_counted ? (double)jsc_clock_reads() : -1;
     JSStringRef as = str_new(rt->s1.data);
     /* the journal: undefined when the run is not journaled, null when it has none */
-    JSValueRef jv = JSValueMakeUndefined(ctx);
+    JSValueRef jv = rt->undefined_v;
     if (journal) {
         buf_reset(&rt->s2);
         buf_append(&rt->s2, journal, opts->journal_len);
@@ -1202,10 +1206,10 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         jv = JSValueMakeString(ctx, js);
         JSStringRelease(js);
     } else if (journaled) {
-        jv = JSValueMakeNull(ctx);
+        jv = rt->null_v;
     }
     /* the identity: its JSON text, or null */
-    JSValueRef iv = JSValueMakeNull(ctx);
+    JSValueRef iv = rt->null_v;
     if (opts && opts->identity) {
         JSStringRef is = str_new(opts->identity);
         iv = JSValueMakeString(ctx, is);

@@ -484,11 +484,11 @@ const params = native.params; /* Float64Array shared with C: kind, seed lo, seed
  * `await` is an entry of its own, so a function that loops over awaits
  * (`for (;;) { work(); await null; }`) never reaches the limit, and JSC drains the microtask queue
  * before control comes back to C. So every entry point from C ends by arming a watch: one job of
- * roundsWatch per round of the queue, which goes on while any other job ran since its last round
+ * roundsWatch per round of the queue, which goes on while any other job ran in its last two rounds
  * (native.vmReads counts the VM entries: src/js/jsc_clock.h) and every ROUNDS_CHECK rounds asks C
  * whether the call has used its CPU limit (or the server is stopping); if so it spins, which the
  * watchdog stops within one entry, and JSC's termination drops the queued jobs. When nothing but
- * the watch ran in a round the queue is otherwise empty and the watch ends, so the queue drains
+ * the watch ran in two rounds the queue is otherwise empty and the watch ends, so the queue drains
  * as it would without it (a call waiting for a timer, an operation, or a promise that never
  * settles returns to C at once). Where entries cannot be counted (vmReads -1) only a query's,
  * mutation's or actor turn's own pending promise is watched, and an actor turn's not once it
@@ -501,18 +501,33 @@ let watchGen = 0;
 function roundsWatch(w) {
     if (w.gen !== watchGen) return; /* a later entry armed its own */
     if (w.reads >= 0) {
-        const r = native.vmReads();
-        if (r - w.reads <= 1) return; /* only this job ran: nothing else is queued */
-        w.reads = r;
+        /* the count is read every other round (a native call costs more than a round): when the
+         * two rounds since the last read ran nothing but this watch, nothing else is queued */
+        if (++w.unread === 2) {
+            const r = vmReads();
+            if (r - w.reads <= 2) return;
+            w.reads = r;
+            w.unread = 0;
+        }
     } else if (w.call.done || (w.call.actor && opCall !== null && opCall.waiting())) {
         return;
     }
     if (++w.rounds % ROUNDS_CHECK === 0 && native.overLimit()) for (;;) {}
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
 }
-/* call: {done, actor} of a query's, mutation's or actor turn's pending promise, or null */
-function watchArm(call) {
-    const w = { gen: ++watchGen, reads: native.vmReads(), rounds: 0, call };
+/* the VM entries counted so far on this thread (-1: not counted); native.vmReads leaves the count
+ * in params, as a returned number would take the VM lock once more */
+function vmReads() {
+    native.vmReads();
+    return params[7];
+}
+/* call: {done, actor} of a query's, mutation's or actor turn's pending promise, or null.
+ * reads: a count taken before this entry began (run's, from C), or undefined to read it now. An
+ * older count only makes the watch's first reading see more jobs than ran, never fewer: two more
+ * rounds at most. */
+function watchArm(call, reads) {
+    const w = { gen: ++watchGen, reads: reads === undefined ? vmReads() : reads, unread: 0,
+                rounds: 0, call };
     if (w.reads < 0 && call === null) return;
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
 }
@@ -529,11 +544,13 @@ function watched(f, when) {
     };
 }
 
-/* Entry point from C for one top-level execution; reports through native.done(execId, ...).
+/* Entry point from C for one top-level execution; reports through native.done (its id in params).
  * journal: the query journal of a journaled query run (null: none yet), undefined otherwise.
  * identityText: the caller's verified identity as JSON, or null (js_call_opts.identity). */
 function run(handler, path, argsText, journal, identityText) {
     const kind = params[0], execId = params[4];
+    /* a query's or mutation's count, set by C just before this entry (js_call_ex) */
+    const entryReads = kind === ACTION ? undefined : params[7];
     const pr = pageRunStart(journal);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
     if (kind === ACTION) execInfo.set(execId, { path, chain: Promise.resolve() });
@@ -551,10 +568,15 @@ function run(handler, path, argsText, journal, identityText) {
                 finish(false, e);
                 return;
             }
-            native.done(execId, true, text, undefined, undefined, pr.out);
+            params[8] = execId;
+            params[9] = 1;
+            if (typeof pr.out === "string") native.done(text, pr.out);
+            else native.done(text);
         } else {
             const [message, code, data] = errorResult(x);
-            native.done(execId, false, message, code, data);
+            params[8] = execId;
+            params[9] = 0;
+            native.done(message, code, data);
         }
     };
     let r;
@@ -577,10 +599,10 @@ function run(handler, path, argsText, journal, identityText) {
         const call = { done: false, actor: path === ACTORS_RUN_PATH || path === ACTORS_TIMER_PATH };
         r.then((x) => { call.done = true; finish(true, x); },
                (e) => { call.done = true; finish(false, e); });
-        watchArm(call);
+        watchArm(call, entryReads);
     } else {
         finish(true, r);
-        watchArm(null);
+        watchArm(null, entryReads);
     }
 }
 
