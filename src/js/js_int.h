@@ -43,6 +43,8 @@ struct js_cursor {
 #define JS_PARAM_VM_READS 7
 #define JS_PARAM_DONE_ID 8
 #define JS_PARAM_DONE_OK 9
+#define JS_PARAM_ACTOR_END 10  /* native.actorEnd's call number and status in, its answer out */
+#define JS_PARAM_ACTOR_ARGS 11 /* the strings native.actorEnd is given: 1 text, 2 code, 4 act */
 
 struct js_runtime {
     char *crons; /* the crons.ts jobs as JSON (js_runtime_crons), or NULL */
@@ -110,10 +112,11 @@ struct js_runtime {
     uint64_t seed_state;
     /* shared with JS as native.params: kind, seed lo, seed hi, now, exec id, memory limit in
      * bytes, 1 in an action worker's copy of the app, the VM entries counted (JS_PARAM_VM_READS),
-     * and native.done's execution id and outcome (JS_PARAM_DONE_ID, JS_PARAM_DONE_OK). Numbers
+     * native.done's execution id and outcome (JS_PARAM_DONE_ID, JS_PARAM_DONE_OK), and
+     * native.actorEnd's numbers (JS_PARAM_ACTOR_END, JS_PARAM_ACTOR_ARGS). Numbers
      * cross here rather than as arguments and return values: each JSC API call a native function
      * makes (JSValueToNumber, JSValueMakeNumber, ...) takes the VM's lock on its own. */
-    double params[10];
+    double params[12];
     /* undefined and null, made once: immediates, never collected (each JSValueMake* takes the
      * VM's lock) */
     JSValueRef undefined_v, null_v;

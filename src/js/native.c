@@ -175,6 +175,20 @@ static int str_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_
     return 0;
 }
 
+/* str_arg for an argument the prelude says is a string (hot paths: JSValueIsString would take
+ * the VM's lock once more; were it not one, it would be converted, never misread). */
+static int given_str(JSContextRef ctx, JSValueRef v, struct buf *b, const char *what,
+                     JSValueRef *exc)
+{
+    if (js_to_buf(ctx, v, b, exc) < 0) {
+        if (!*exc)
+            throwf(ctx, exc, "ValueTooLarge", "%s: value is larger than %u bytes", what,
+                   JS_VALUE_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 /* str_arg for a name (table, index, function path, field) that C handles as a C string: one
  * holding U+0000 would be cut there and name another thing, so it is refused. */
 static int name_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i, struct buf *b,
@@ -646,17 +660,16 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
     struct store_txn *t = need_txn(ctx, rt, "actor state", exc);
-    int has_id = argc > 0 && JSValueIsString(ctx, argv[0]);
     if (!t)
-        return JSValueMakeUndefined(ctx);
-    if (has_id && argc >= 4) {
+        return NULL;
+    if (argc >= 4) { /* the second form: four strings (47_actors.js saveActor) */
         struct js_str_memo *id = &rt->save_memo[0], *head = &rt->save_memo[1],
                            *timers = &rt->save_memo[2];
         struct buf *st = &rt->save_state;
         buf_reset(&rt->s2);
         int bad = memo_str_arg(ctx, id, argc, argv, 0, "actor document id", exc) < 0 ||
                   memo_str_arg(ctx, head, argc, argv, 1, "actor document head", exc) < 0 ||
-                  str_arg(ctx, argc, argv, 2, st, "actor document", exc) < 0 ||
+                  given_str(ctx, argv[2], st, "actor document", exc) < 0 ||
                   memo_str_arg(ctx, timers, argc, argv, 3, "actor document", exc) < 0 ||
                   buf_append(&rt->s2, head->text.data, head->text.len) < 0 ||
                   buf_append_json_str(&rt->s2, st->data, st->len) < 0 ||
@@ -667,7 +680,7 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
             if (!*exc)
                 throwf(ctx, exc, "ValueTooLarge", "actor document: value is larger than %u bytes",
                        JS_VALUE_MAX);
-            return JSValueMakeUndefined(ctx);
+            return NULL;
         }
         if (js_actor_save_defer(rt, id->text.data, id->text.len, &rt->s2))
             return argv[0]; /* stored when the batch's VM entry ends */
@@ -678,6 +691,7 @@ static JSValueRef n_actor_save(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
         js_actor_save_written(rt, id->text.data, id->text.len, rt->s2.len, 0);
         return argv[0];
     }
+    int has_id = argc > 0 && JSValueIsString(ctx, argv[0]);
     if ((has_id && str_arg(ctx, argc, argv, 0, &rt->s1, "actor document id", exc) < 0) ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "actor document", exc) < 0)
         return JSValueMakeUndefined(ctx);
@@ -741,8 +755,10 @@ static int end_call_txn(struct js_runtime *rt, struct store_txn *t, int commit, 
     return r;
 }
 
-/* native.actorEnd(4 * k + status + 1, text, code, act) -> 0, or 1 when the commit failed (the
- * call failed) + 2 when the next transaction did not open (the batch stops): ends call k of a batch
+/* native.actorEnd(text, code, act) with native.params[JS_PARAM_ACTOR_END] = 4 * k + status + 1
+ * and [JS_PARAM_ACTOR_ARGS] the strings given (1 text, 2 code, 4 act) -> in
+ * params[JS_PARAM_ACTOR_END]: 0, or 1 when the commit failed (the call failed) + 2 when the next
+ * transaction did not open (the batch stops): ends call k of a batch
  * of actor calls (js_call_opts.txn_steps; 47_actors.js runBatch). Its transaction commits
  * (status 1; the commit hook runs) or rolls back (0: it failed; -1: it did not run), the actor
  * host learns the outcome (js_actor_host.end: 1 with text the result's JSON or undefined and act
@@ -757,23 +773,25 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     if (!rt->txn_steps || !rt->top_txn || rt->txn != rt->top_txn || !rt->actor_host ||
         !rt->actor_host->end)
         return throwf(ctx, exc, "InternalError", "actorEnd: no batch of actor calls is running");
-    /* k and the status in one number (each JSC API call takes the VM's lock) */
-    double ks = argc > 0 ? JSValueToNumber(ctx, argv[0], NULL) : 0;
+    /* k, the status and which strings are given come in native.params, the answer goes back
+     * there: each JSC API call takes the VM's lock */
+    double ks = rt->params[JS_PARAM_ACTOR_END];
     if (!(ks >= 0 && ks < 4.0 * UINT32_MAX))
         return throwf(ctx, exc, "InternalError", "actorEnd: bad call number");
     uint32_t k = (uint32_t)(ks / 4);
     int status = (int)fmod(ks, 4) - 1;
     int ok = status == 1;
-    int has_text = argc > 1 && JSValueIsString(ctx, argv[1]);
-    int has_code = argc > 2 && JSValueIsString(ctx, argv[2]);
-    int has_act = argc > 3 && JSValueIsString(ctx, argv[3]);
+    unsigned given = (unsigned)rt->params[JS_PARAM_ACTOR_ARGS];
+    int has_text = argc > 0 && (given & 1);
+    int has_code = argc > 1 && (given & 2);
+    int has_act = argc > 2 && (given & 4);
     buf_reset(&rt->s1);
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
-    if ((has_text && str_arg(ctx, argc, argv, 1, &rt->s1, "actor call result", exc) < 0) ||
-        (has_code && str_arg(ctx, argc, argv, 2, &rt->s2, "actor call error code", exc) < 0) ||
-        (has_act && str_arg(ctx, argc, argv, 3, &rt->s3, "activated instances", exc) < 0))
-        return JSValueMakeUndefined(ctx);
+    if ((has_text && given_str(ctx, argv[0], &rt->s1, "actor call result", exc) < 0) ||
+        (has_code && given_str(ctx, argv[1], &rt->s2, "actor call error code", exc) < 0) ||
+        (has_act && given_str(ctx, argv[2], &rt->s3, "activated instances", exc) < 0))
+        return NULL;
     js_native_close_cursors(rt);
     struct store_txn *t = rt->top_txn;
     struct buf cerr = BUF_INIT(4096);
@@ -809,7 +827,8 @@ static JSValueRef n_actor_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     js_set_limit_ms(rt, rt->limit_ms);
     rt->sched_count = 0;
     rt->sched_bytes = 0;
-    return JSValueMakeNumber(ctx, r);
+    rt->params[JS_PARAM_ACTOR_END] = r;
+    return NULL;
 }
 
 /* native.actorDelete(docId): removes an actor instance's stored state (ActorManager.destroy). */

@@ -1129,24 +1129,34 @@ async function runBatch(mctx, a) {
         if (params[4] !== entry) return { n: k };
         if (failed === BATCH_BREAK) {
             run.rollback();
-            native.actorEnd(4 * k, undefined, undefined, null); /* it did not run */
+            actorEnd(4 * k, undefined, undefined, null); /* it did not run */
             return { n: k };
         }
         let r;
         if (failed === null) {
             sendOut(run);
             const act = actorsActivated(run);
-            r = native.actorEnd(4 * k + 2, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
+            r = actorEnd(4 * k + 2, t, undefined, act.length > 0 ? JSON.stringify(act) : null);
             if (r & 1) run.rollback();
             else run.settle();
         } else {
             run.rollback();
             const [message, code] = errorResult(failed);
-            r = native.actorEnd(4 * k + 1, message, code, null);
+            r = actorEnd(4 * k + 1, message, code, null);
         }
         if (r & 2) return { n: k + 1 };
     }
     return { n: calls.length };
+}
+
+/* native.actorEnd with its numbers in native.params (in C each JSC API call takes the VM's lock):
+ * ks = 4 * k + status + 1, then the strings given among text, code and act -> its answer */
+function actorEnd(ks, text, code, act) {
+    params[10] = ks;
+    params[11] = (typeof text === "string" ? 1 : 0) | (typeof code === "string" ? 2 : 0) |
+        (typeof act === "string" ? 4 : 0);
+    native.actorEnd(text, code, act);
+    return params[10];
 }
 
 /* the frames go to the server one by one (it holds them until the commit, and drops them if
@@ -1321,7 +1331,7 @@ function storedActors(only, after, limit) {
                 const docs = scanBatch(h, Math.min(32, limit - out.length));
                 for (const d of docs) out.push([d.name, d.actorId, d._id]);
                 consumed += docs.length;
-                if (docs.length === 0) break;
+                if (scanEnded) break;
             }
         } finally {
             native.scanClose(h, consumed);
