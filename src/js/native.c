@@ -445,40 +445,29 @@ static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     const size_t max = out->max;
     out->max = max - 8; /* room for the closing ",null]" */
     buf_append_byte(out, '[');
-    int r = 0, cut = 0;
-    for (size_t i = 0; i < n && !cut; i++) {
+    int got = 0; /* the last store_scan_next's: -1 failed, 1 its document did not fit */
+    for (size_t i = 0; i < n && got == 0; i++) {
         size_t mark = out->len;
-        int done = 0, got = -1;
-        if (!i || buf_append_byte(out, ',') == 0)
-            got = store_scan_next(cur->c, out, &done, &rt->s3);
-        else
-            got = 1; /* not even the comma fits */
+        int done = 0;
+        /* a comma that does not fit is a document that does not */
+        got = i && buf_append_byte(out, ',') < 0 ? 1
+                                                 : store_scan_next(cur->c, out, &done, &rt->s3);
         if (got != 0 || done) {
             out->len = mark;
             out->data[mark] = '\0';
-        }
-        if (got < 0) {
-            r = -1;
-            break;
-        }
-        if (got > 0 && !i) {
-            r = -2;
-            break;
-        }
-        if (done)
-            break;
-        if (got > 0)
-            cut = 1;
-        else
+            if (done)
+                break;
+        } else {
             cur->returned++;
+        }
     }
     out->max = max;
-    if (r == -1)
+    if (got < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
-    if (r == -2)
+    if (got > 0 && out->len == 1) /* not even one: "[" */
         return throwf(ctx, exc, "ValueTooLarge", "a document of this scan is larger than a "
                       "result may be (%zu bytes)", max - 8);
-    if (cut)
+    if (got > 0)
         buf_append_str(out, ",null");
     buf_append_byte(out, ']');
     return make_str(ctx, out->data);
