@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import {
-    startServer, tempDir, assertAppLoaded, sleep, SyncConn, modOf, waitFor, APPS, VIREO_BIN,
+    startServer, tempDir, assertAppLoaded, sleep, SyncConn, modOf, waitFor, APPS, VIREO_BIN, rssKiB,
 } from "./helpers.mjs";
 
 const TIMEOUT_MS = 200;
@@ -171,8 +171,7 @@ test("2. SIGTERM shuts the server down while a runaway call runs and after many"
 /* --- item 4: memory --- */
 
 function rssMB(pid) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return Number(m[1]) / 1024;
+    return rssKiB(pid) / 1024;
 }
 
 test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory comes back, others are served", { timeout: 180000 }, async () => {

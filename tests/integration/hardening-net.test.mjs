@@ -27,6 +27,7 @@ import {
     OP,
     sleep,
     waitFor,
+    rssKiB,
 } from "./helpers.mjs";
 
 const servers = [];
@@ -39,10 +40,6 @@ after(async () => {
     for (const s of servers) await s.stop();
 });
 
-function rssKiB(pid) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return Number(m[1]);
-}
 
 /* The server's RSS once it stops moving: after start its reader and action threads load the app
  * into JavaScript contexts of their own (~25 MB under ASan, in the first few hundred ms, later on

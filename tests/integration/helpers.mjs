@@ -56,6 +56,12 @@ export const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime err
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* A process's resident set (VmRSS), in KiB. */
+export function rssKiB(pid) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return Number(m[1]);
+}
+
 /* What copyApp leaves behind: an app's local state (its database, admin key and last bundle,
  * e.g. the data `make demo` left in examples/chat) and installed packages. A test must never
  * read a developer's data. */

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import { startServer, tempDir, waitFor } from "./helpers.mjs";
+import { rssKiB, startServer, tempDir, waitFor } from "./helpers.mjs";
 
 const servers = [];
 after(async () => {
@@ -72,10 +72,6 @@ function timedGet(url) {
     });
 }
 
-function rssKiB(pid) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return Number(m[1]);
-}
 
 test("chunks arrive separately, in order, as the action produces them", async () => {
     const s = await srv();

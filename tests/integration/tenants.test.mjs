@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ConvexClient, ConvexHttpClient } from "convex/browser";
 import { anyApi as api } from "convex/server";
-import { APPS, startServer, tempDir, request, SyncConn, modOf, waitFor, sleep } from "./helpers.mjs";
+import { APPS, rssKiB, startServer, tempDir, request, SyncConn, modOf, waitFor, sleep } from "./helpers.mjs";
 
 let srv;
 let active; // the server call/value/health talk to: srv, or a test's own
@@ -36,8 +36,7 @@ async function health() {
     return (await request(active.port, "GET", "/api/health")).json;
 }
 function rss(pid) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return Number(m[1]) * 1024;
+    return rssKiB(pid) * 1024;
 }
 
 test("HTTP: the same function and table in two tenants hold their own data; ids and cursors do not cross", { timeout: 30000 }, async () => {
