@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/mem.h"
 #include "js/js_int.h"
+#include "js/jsc_clock.h"
 
 #include "base/banned.h"
 
@@ -120,7 +121,11 @@ static void turn(struct js_runtime *rt, struct js_exec *x, JSObjectRef fn, size_
     js_set_limit_ms(rt, left < 1 ? 1 : (uint32_t)left);
     double cpu0 = js_thread_cpu_ms();
     JSValueRef exc = NULL;
+    /* the VM entries' count followed in params for the prelude's watch (runtime.c js_call_ex) */
+    double *mirror_was =
+        jsc_clock_mirror(rt->entries_counted ? &rt->params[JS_PARAM_VM_READS] : NULL);
     JSObjectCallAsFunction(rt->ctx, fn, NULL, argc, argv, &exc);
+    jsc_clock_mirror(mirror_was);
     x->cpu_used += js_thread_cpu_ms() - cpu0;
     rt->in_call = 0;
     rt->turn = NULL;

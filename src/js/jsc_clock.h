@@ -25,5 +25,9 @@ bool jsc_clock_active(void);
 /* The reader's calls on this thread so far: one per VM entry with a time limit set, and one per
  * watchdog check (a firing of its timer). */
 uint64_t jsc_clock_reads(void);
+/* Until it is set again, each counted read on this thread also stores the new count in *slot
+ * (NULL: nowhere), so that JavaScript can read it from memory it shares with C instead of
+ * through a native call. Returns the slot it replaces, for the caller to put back. */
+double *jsc_clock_mirror(double *slot);
 
 #endif

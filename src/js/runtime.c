@@ -850,6 +850,8 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     js_set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->entries_counted = probe_entries(rt);
+    /* the watch's mode (50_functions.js roundsWatch) before any call sets it */
+    rt->params[JS_PARAM_VM_READS] = rt->entries_counted ? (double)jsc_clock_reads() : -1;
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */
     /* a worker's or query reader's copy leaves load notices to the shard's */
     rt->params[6] = store && !store_is_reader(store) ? 0 : 1;
@@ -1194,7 +1196,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->params[2] = (uint32_t)(seed >> 32);
     rt->params[3] = floor(clock_wall_ms());
     rt->params[4] = rt->exec_id;
-    /* run() arms its watch with this count rather than asking native.vmReads */
+    /* run() arms its watch with this count, and the count follows each entry while this call
+     * runs (jsc_clock_mirror): the watch reads it without a native call */
     rt->params[JS_PARAM_VM_READS] = rt->entries_counted ? (double)jsc_clock_reads() : -1;
     JSStringRef as = str_new(rt->s1.data);
     /* the journal: undefined when the run is not journaled, null when it has none */
@@ -1219,6 +1222,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     JSStringRelease(as);
     JSValueRef exc = NULL;
     uint64_t start_ms = clock_mono_ms();
+    double *mirror_was =
+        jsc_clock_mirror(rt->entries_counted ? &rt->params[JS_PARAM_VM_READS] : NULL);
     JSObjectCallAsFunction(ctx, rt->run_fn, NULL, 5, argv, &exc);
     /* JSC has drained the microtask queue: an async handler that only awaited ctx.db is done */
     if (fn->kind == JS_MUTATION && !rt->done && !exc && !rt->timed_out && rt->undone_fn) {
@@ -1235,6 +1240,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         JSValueRef texc = NULL;
         JSObjectCallAsFunction(ctx, rt->timers_fn, NULL, 2, targs, &texc);
     }
+    jsc_clock_mirror(mirror_was);
 
     js_native_close_cursors(rt);
     int steps = rt->txn_steps;

@@ -133,4 +133,39 @@ TEST(a_vm_with_a_time_limit_reads_once_per_microtask_job)
     JSContextGroupRelease(g);
 }
 
+/* jsc_clock_mirror: each counted read also lands in the slot, until it is replaced; the slot it
+ * replaces comes back; nothing lands in a slot once it is unset, nor from another thread */
+static void *read_other(void *arg)
+{
+    (void)arg;
+    reader()();
+    return NULL;
+}
+
+TEST(the_count_follows_in_the_mirror_slot)
+{
+    reader_fn r = reader();
+    if (!r)
+        return;
+    jsc_clock_init();
+    double a = -7, b = -7;
+    CHECK(jsc_clock_mirror(&a) == NULL);
+    r();
+    CHECK(a == (double)jsc_clock_reads());
+    r();
+    CHECK(a == (double)jsc_clock_reads());
+    CHECK(jsc_clock_mirror(&b) == &a);
+    double was = a;
+    r();
+    CHECK(a == was && b == (double)jsc_clock_reads());
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, read_other, NULL), 0);
+    pthread_join(t, NULL);
+    CHECK(b == (double)jsc_clock_reads()); /* the other thread has no slot of its own */
+    CHECK(jsc_clock_mirror(NULL) == &b);
+    was = b;
+    r();
+    CHECK(b == was && a != b);
+}
+
 TEST_MAIN()

@@ -484,13 +484,13 @@ const params = native.params; /* Float64Array shared with C: kind, seed lo, seed
  * `await` is an entry of its own, so a function that loops over awaits
  * (`for (;;) { work(); await null; }`) never reaches the limit, and JSC drains the microtask queue
  * before control comes back to C. So every entry point from C ends by arming a watch: one job of
- * roundsWatch per round of the queue, which goes on while any other job ran in its last two rounds
- * (native.vmReads counts the VM entries: src/js/jsc_clock.h) and every ROUNDS_CHECK rounds asks C
- * whether the call has used its CPU limit (or the server is stopping); if so it spins, which the
- * watchdog stops within one entry, and JSC's termination drops the queued jobs. When nothing but
- * the watch ran in two rounds the queue is otherwise empty and the watch ends, so the queue drains
+ * roundsWatch per round of the queue, which goes on while any other job ran since its last round
+ * (the VM entries are counted: src/js/jsc_clock.h) and every ROUNDS_CHECK rounds asks C whether
+ * the call has used its CPU limit (or the server is stopping); if so it spins, which the watchdog
+ * stops within one entry, and JSC's termination drops the queued jobs. When nothing but the watch
+ * ran since its last round the queue is otherwise empty and the watch ends, so the queue drains
  * as it would without it (a call waiting for a timer, an operation, or a promise that never
- * settles returns to C at once). Where entries cannot be counted (vmReads -1) only a query's,
+ * settles returns to C at once). Where entries cannot be counted (count -1) only a query's,
  * mutation's or actor turn's own pending promise is watched, and an actor turn's not once it
  * waits for a timer or a fetch (its turn must end when the queue drains: 47_actors.js
  * actorsUndone). */
@@ -501,33 +501,33 @@ let watchGen = 0;
 function roundsWatch(w) {
     if (w.gen !== watchGen) return; /* a later entry armed its own */
     if (w.reads >= 0) {
-        /* the count is read every other round (a native call costs more than a round): when the
-         * two rounds since the last read ran nothing but this watch, nothing else is queued */
-        if (++w.unread === 2) {
-            const r = vmReads();
-            if (r - w.reads <= 2) return;
-            w.reads = r;
-            w.unread = 0;
-        }
+        /* this job's own entry counted one: a count that did not move since the last round is
+         * not followed here (see vmReads), so C is asked */
+        let r = params[7];
+        if (r === w.reads) r = vmReads();
+        if (r - w.reads <= 1) return; /* only this job ran: nothing else is queued */
+        w.reads = r;
     } else if (w.call.done || (w.call.actor && opCall !== null && opCall.waiting())) {
         return;
     }
     if (++w.rounds % ROUNDS_CHECK === 0 && native.overLimit()) for (;;) {}
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
 }
-/* the VM entries counted so far on this thread (-1: not counted); native.vmReads leaves the count
- * in params, as a returned number would take the VM lock once more */
+/* the VM entries counted so far on this thread (-1: not counted), asked of C. While js_call_ex
+ * runs a call, params[7] follows the count by itself (jsc_clock_mirror); elsewhere it may be
+ * stale, and a stale count is never ahead of the true one: the watch then sees more jobs than
+ * ran, never fewer. native.vmReads leaves the count in params (a returned number would take the
+ * VM lock once more). */
 function vmReads() {
     native.vmReads();
     return params[7];
 }
 /* call: {done, actor} of a query's, mutation's or actor turn's pending promise, or null.
- * reads: a count taken before this entry began (run's, from C), or undefined to read it now. An
- * older count only makes the watch's first reading see more jobs than ran, never fewer: two more
- * rounds at most. */
+ * reads: a count taken at this entry (run's, followed from C), or undefined to ask C now (a
+ * runtime may have run on another thread before, whose count could be ahead of this one's). An
+ * older count only makes the watch's first reading see more jobs than ran, never fewer. */
 function watchArm(call, reads) {
-    const w = { gen: ++watchGen, reads: reads === undefined ? vmReads() : reads, unread: 0,
-                rounds: 0, call };
+    const w = { gen: ++watchGen, reads: reads === undefined ? vmReads() : reads, rounds: 0, call };
     if (w.reads < 0 && call === null) return;
     promiseThen.call(resolvedPromise, () => roundsWatch(w));
 }
@@ -549,7 +549,8 @@ function watched(f, when) {
  * identityText: the caller's verified identity as JSON, or null (js_call_opts.identity). */
 function run(handler, path, argsText, journal, identityText) {
     const kind = params[0], execId = params[4];
-    /* a query's or mutation's count, set by C just before this entry (js_call_ex) */
+    /* a query's or mutation's count, which C set before this entry and has followed since
+     * (js_call_ex, jsc_clock_mirror) */
     const entryReads = kind === ACTION ? undefined : params[7];
     const pr = pageRunStart(journal);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
