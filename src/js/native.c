@@ -426,19 +426,13 @@ static JSValueRef n_scan_cursor(JSContextRef ctx, JSObjectRef fn, JSObjectRef se
     return make_str(ctx, rt->s2.data);
 }
 
-/* native.scanNext(handle, n) -> JSON array text of up to n documents; fewer means the scan ended,
+/* Up to n more documents of cur's scan as JSON array text in rt->s2; fewer means the scan ended,
  * unless the array ends with null: the next document did not fit in the text's 16 MiB (large
- * system documents; user tables reach their 16 MiB read limit first), and comes next time */
-static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-                              const JSValueRef argv[], JSValueRef *exc)
+ * system documents; user tables reach their 16 MiB read limit first), and comes next time.
+ * 0, or -1 after throwing. */
+static int scan_batch(JSContextRef ctx, struct js_runtime *rt, struct js_cursor *cur, size_t n,
+                      JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx, self);
-    RT_OR_THROW(rt);
-    double want;
-    struct js_cursor *cur = scan_args(ctx, rt, argc, argv, &want, exc);
-    if (!cur)
-        return JSValueMakeUndefined(ctx);
-    size_t n = want >= 1 && want <= 4096 ? (size_t)want : 1;
     struct buf *out = &rt->s2;
     buf_reset(out);
     buf_reset(&rt->s3);
@@ -462,15 +456,59 @@ static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
         }
     }
     out->max = max;
-    if (got < 0)
-        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
-    if (got > 0 && out->len == 1) /* not even one: "[" */
-        return throwf(ctx, exc, "ValueTooLarge", "a document of this scan is larger than a "
-                      "result may be (%zu bytes)", max - 8);
+    if (got < 0) {
+        store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+        return -1;
+    }
+    if (got > 0 && out->len == 1) { /* not even one: "[" */
+        throwf(ctx, exc, "ValueTooLarge", "a document of this scan is larger than a result may "
+               "be (%zu bytes)", max - 8);
+        return -1;
+    }
     if (got > 0)
         buf_append_str(out, ",null");
     buf_append_byte(out, ']');
-    return make_str(ctx, out->data);
+    return 0;
+}
+
+/* native.scanNext(handle, n) -> JSON array text of up to n documents (scan_batch) */
+static JSValueRef n_scan_next(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    double want;
+    struct js_cursor *cur = scan_args(ctx, rt, argc, argv, &want, exc);
+    if (!cur)
+        return JSValueMakeUndefined(ctx);
+    size_t n = want >= 1 && want <= 4096 ? (size_t)want : 1;
+    if (scan_batch(ctx, rt, cur, n, exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    return make_str(ctx, rt->s2.data);
+}
+
+/* native.scanFirst(table, index, rangeJson, descending) -> JSON array text of the range's first
+ * document, or of none: scanOpen, scanNext(handle, 1) and scanClose(handle, returned) in one
+ * call, for first() and take(1) (each native call and each value it converts takes the VM's
+ * lock). The scan holds no cursor slot: it is closed before the call returns. */
+static JSValueRef n_scan_first(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    char table[256], index[256];
+    struct store_txn *t = query_args(ctx, rt, argc, argv, "withIndex() index",
+                                     "withIndex() range", table, index, exc);
+    if (!t)
+        return JSValueMakeUndefined(ctx);
+    int desc = argc > 3 && JSValueToBoolean(ctx, argv[3]);
+    struct js_cursor one = { 0 };
+    buf_reset(&rt->s3);
+    if (store_scan_open(t, table, index, rt->s1.data, rt->s1.len, desc, &one.c, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
+    int r = scan_batch(ctx, rt, &one, 1, exc);
+    store_scan_close(one.c, one.returned);
+    return r < 0 ? JSValueMakeUndefined(ctx) : make_str(ctx, rt->s2.data);
 }
 
 /* native.scanClose(handle, consumed) */
@@ -1304,6 +1342,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "get", n_get },
         { "scanOpen", n_scan_open },
         { "scanNext", n_scan_next },
+        { "scanFirst", n_scan_first },
         { "scanClose", n_scan_close },
         { "search", n_search },
         { "scanCursor", n_scan_cursor },

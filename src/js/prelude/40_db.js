@@ -342,8 +342,11 @@ class Query {
                 if (this.matches(docs[i])) out.push(docs[i]);
             return out;
         }
-        const h = native.scanOpen(this.table, this.index, this.range, this.desc);
         const filtered = this.filters.length > 0;
+        /* first() and take(1): one native call opens, reads and closes (the same read set) */
+        if (limit === 1 && !filtered)
+            return decode(native.scanFirst(this.table, this.index, this.range, this.desc));
+        const h = native.scanOpen(this.table, this.index, this.range, this.desc);
         let batch = filtered ? 16 : Math.min(limit, MAX_BATCH);
         let consumed = 0;
         try {
