@@ -16,6 +16,7 @@ import {
     RawConn,
     rawWebSocket,
     wsFrame,
+    wsFrameAt,
     OP,
     sleep,
     waitFor,
@@ -170,22 +171,8 @@ async function bigSubscriber(s, n, tag) {
 function transitionBytes(c) {
     const b = c.buf;
     let off = c.scannedTo ?? 0, text = c.textBytes ?? 0;
-    while (b.length - off >= 2) {
-        let len = b[off + 1] & 0x7f, pos = off + 2;
-        if (len === 126) {
-            if (b.length < pos + 2) break;
-            len = b.readUInt16BE(pos);
-            pos += 2;
-        } else if (len === 127) {
-            if (b.length < pos + 8) break;
-            len = Number(b.readBigUInt64BE(pos));
-            pos += 8;
-        }
-        if (b[off + 1] & 0x80) pos += 4; /* a server's frames are not masked; skip a key anyway */
-        if (b.length < pos + len) break;
-        if ((b[off] & 0x0f) === OP.TEXT) text += len;
-        off = pos + len;
-    }
+    for (let h; (h = wsFrameAt(b, off)); off = h.pos + h.len)
+        if ((h.b0 & 0x0f) === OP.TEXT) text += h.len;
     c.scannedTo = off;
     c.textBytes = text;
     return text;

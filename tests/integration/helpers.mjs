@@ -517,31 +517,35 @@ export function closePayload(code, reason = "") {
     return b;
 }
 
+/* The frame that starts at buf[off]: {b0, masked, pos (its payload's start), len}, or null
+ * until its header and payload are all in buf. */
+export function wsFrameAt(buf, off) {
+    if (buf.length - off < 2) return null;
+    const b1 = buf[off + 1];
+    let len = b1 & 0x7f;
+    let pos = off + 2;
+    if (len === 126) {
+        if (buf.length < pos + 2) return null;
+        len = buf.readUInt16BE(pos);
+        pos += 2;
+    } else if (len === 127) {
+        if (buf.length < pos + 8) return null;
+        len = Number(buf.readBigUInt64BE(pos));
+        pos += 8;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked) pos += 4;
+    if (buf.length < pos + len) return null;
+    return { b0: buf[off], masked, pos, len };
+}
+
 /* Parses server frames from buf: {frames: [{fin, rsv, opcode, masked, payload, code?, reason?}], rest}. */
 export function parseWsFrames(buf) {
     const frames = [];
     let off = 0;
-    while (buf.length - off >= 2) {
-        const b0 = buf[off], b1 = buf[off + 1];
-        let len = b1 & 0x7f;
-        let pos = off + 2;
-        if (len === 126) {
-            if (buf.length < pos + 2) break;
-            len = buf.readUInt16BE(pos);
-            pos += 2;
-        } else if (len === 127) {
-            if (buf.length < pos + 8) break;
-            len = Number(buf.readBigUInt64BE(pos));
-            pos += 8;
-        }
-        const masked = (b1 & 0x80) !== 0;
-        let key = null;
-        if (masked) {
-            if (buf.length < pos + 4) break;
-            key = buf.subarray(pos, pos + 4);
-            pos += 4;
-        }
-        if (buf.length < pos + len) break;
+    for (let h; (h = wsFrameAt(buf, off)); ) {
+        const { b0, masked, pos, len } = h;
+        const key = masked ? buf.subarray(pos - 4, pos) : null;
         let payload = Buffer.from(buf.subarray(pos, pos + len));
         if (key) for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
         const f = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload };
@@ -682,28 +686,6 @@ export class SyncConn {
             this.wake();
         });
         ws.on("error", () => {});
-    }
-
-    /* The bytes received so far, as a view: each chunk is copied once as it arrives (a
-     * Buffer.concat per chunk copied the whole of a 15 MiB response ~240 times, enough CPU to
-     * delay a test's own timers on a loaded machine). A view taken earlier keeps its bytes. */
-    get buf() {
-        return this.store.subarray(0, this.len);
-    }
-
-    set buf(b) {
-        this.store = b;
-        this.len = b.length;
-    }
-
-    append(d) {
-        if (this.len + d.length > this.store.length) {
-            const grown = Buffer.allocUnsafe(Math.max(2 * this.store.length, this.len + d.length, 65536));
-            this.store.copy(grown, 0, 0, this.len);
-            this.store = grown;
-        }
-        d.copy(this.store, this.len);
-        this.len += d.length;
     }
 
     wake() {
