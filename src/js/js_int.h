@@ -29,6 +29,7 @@ struct js_fn_entry {
     struct js_function pub; /* pub.path points at the entry's own copy */
     JSObjectRef handler;    /* protected */
     JSValueRef path_val;    /* protected JS string of pub.path */
+    struct validator *args_v, *returns_v; /* pub.args and pub.returns compiled, or NULL */
 };
 
 struct js_cursor {

@@ -228,7 +228,8 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     struct validator_ctx vctx = { .what = "argument", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
     /* a validator does not look inside v.any(): the value check runs after it too */
-    int rc = fn->args ? validator_check(&vctx, fn->args, v, err) : 0;
+    const struct validator *av = ((const struct js_fn_entry *)fn)->args_v;
+    int rc = av ? validator_check_compiled(&vctx, av, v, err) : 0;
     if (rc >= 0)
         rc = value_check(v, "argument", err);
     if (v != parsed)
@@ -252,7 +253,8 @@ int js_check_returns(struct js_runtime *rt, const struct js_function *fn, const 
     struct validator_ctx vctx = { .what = "field", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
     struct buf msg = BUF_INIT(64 * 1024);
-    int rc = validator_check_convex(&vctx, fn->returns, v, &msg);
+    int rc = validator_check_convex_compiled(&vctx, ((const struct js_fn_entry *)fn)->returns_v,
+                                             v, &msg);
     if (rc < 0)
         buf_appendf(err, "ReturnsValidationError: %s\nFunction: %s", msg.data, fn->path);
     buf_release(&msg);
@@ -805,6 +807,8 @@ static int register_functions(struct js_runtime *rt, JSObjectRef info, struct bu
             }
             buf_release(&verr);
         }
+        e->args_v = e->pub.args ? validator_compile(e->pub.args) : NULL;
+        e->returns_v = e->pub.returns ? validator_compile(e->pub.returns) : NULL;
     }
     rc = 0;
 out:
@@ -991,6 +995,8 @@ void js_runtime_free(struct js_runtime *rt)
         struct js_fn_entry *e = &rt->fns[i];
         JSValueUnprotect(rt->ctx, e->handler);
         JSValueUnprotect(rt->ctx, e->path_val);
+        validator_free(e->args_v);
+        validator_free(e->returns_v);
         json_decref(e->pub.args);
         json_decref(e->pub.returns);
         vr_free((char *)e->pub.path);

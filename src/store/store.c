@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "base/rand.h"
 #include "store/key.h"
+#include "store/validator.h"
 #include "store/value.h"
 
 #include "base/banned.h"
@@ -255,6 +256,7 @@ void st_catalog_free(struct store *s)
         sqlite3_finalize(t->ins);
         sqlite3_finalize(t->upd);
         sqlite3_finalize(t->del);
+        validator_free(t->validator_v);
         json_decref(t->validator);
         vr_free(t->name);
         vr_free(t);
@@ -338,8 +340,10 @@ int st_catalog_load(struct store *s, struct buf *err)
                 json_t *doc = json_object_get(def, "document");
                 if (t)
                     t->declared = 1;
-                if (t && doc && s->validate)
+                if (t && doc && s->validate) {
                     t->validator = json_incref(doc);
+                    t->validator_v = validator_compile(doc);
+                }
             }
         }
     }

@@ -36,6 +36,7 @@ struct st_table {
     char *name;
     uint32_t num;
     json_t *validator; /* NULL: documents are not validated */
+    struct validator *validator_v; /* validator compiled (validator.h) */
     int declared;      /* named in the current schema */
     struct st_index **idx; /* idx[0] by_id, idx[1] by_creation_time, then declared */
     size_t nidx;

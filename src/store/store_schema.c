@@ -277,6 +277,7 @@ static int validate_table(struct store *s, struct st_table *tb, const json_t *va
     int r = -1, rc;
     if (!st)
         return -1;
+    struct validator *vc = validator_compile(validator);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 0),
                                  (size_t)sqlite3_column_bytes(st, 0), STORE_JSON_FLAGS, NULL);
@@ -286,7 +287,7 @@ static int validate_table(struct store *s, struct st_table *tb, const json_t *va
             snprintf(id, sizeof(id), "%s", idv);
         json_object_del(doc, "_id");
         json_object_del(doc, "_creationTime");
-        int vr = validator_check(&ctx, validator, doc, &msg);
+        int vr = validator_check_compiled(&ctx, vc, doc, &msg);
         json_decref(doc);
         if (vr < 0) {
             st_fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
@@ -300,6 +301,7 @@ static int validate_table(struct store *s, struct st_table *tb, const json_t *va
     }
     r = 0;
 out:
+    validator_free(vc);
     sqlite3_finalize(st);
     buf_release(&msg);
     return r;

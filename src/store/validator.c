@@ -288,7 +288,7 @@ static int bad_key(struct vcheck *c, const json_t *keys, const char *name, size_
 }
 
 static int no_member(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got,
-                     const json_t *same, int nsame, int depth)
+                     const struct validator *same, int nsame, int depth)
 {
     /* a member of the value's own kind explains the failure best */
     if (nsame == 1)
@@ -328,6 +328,12 @@ static const struct wording vireo_wording = {
 
 int validator_check(const struct validator_ctx *ctx, const json_t *validator, const json_t *value,
                     struct buf *err)
+{
+    return validator_run_json(&vireo_wording, ctx, validator, value, err);
+}
+
+int validator_check_compiled(const struct validator_ctx *ctx, const struct validator *validator,
+                             const json_t *value, struct buf *err)
 {
     return validator_run(&vireo_wording, ctx, validator, value, err);
 }

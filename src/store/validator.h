@@ -26,12 +26,21 @@ struct validator_ctx {
     void *id_table_arg;
 };
 
+/* A validator read into the form the checks walk (validator_int.h); it borrows `validator`,
+ * which must outlive it. Never NULL (NULL reads as a validator without a type). */
+struct validator;
+struct validator *validator_compile(const json_t *validator);
+void validator_free(struct validator *v);
+
 /* Checks that `validator` itself is well-formed. 0 or -1 with a message in err. */
 int validator_check_schema(const json_t *validator, struct buf *err);
 
 /* 0 when `value` (NULL = missing) satisfies `validator`, else -1 with the message in err. */
 int validator_check(const struct validator_ctx *ctx, const json_t *validator, const json_t *value,
                     struct buf *err);
+/* ... against a compiled validator (validator_compile): the same answer and message */
+int validator_check_compiled(const struct validator_ctx *ctx, const struct validator *validator,
+                             const json_t *value, struct buf *err);
 
 /* As validator_check, but the error is worded as Convex's backend words it (validator_convex.c):
  *   Object is missing the required field `count`. Consider wrapping the field validator in
@@ -40,5 +49,8 @@ int validator_check(const struct validator_ctx *ctx, const json_t *validator, co
  * Used for `returns` validators, whose errors Convex apps already know. */
 int validator_check_convex(const struct validator_ctx *ctx, const json_t *validator,
                            const json_t *value, struct buf *err);
+int validator_check_convex_compiled(const struct validator_ctx *ctx,
+                                    const struct validator *validator, const json_t *value,
+                                    struct buf *err);
 
 #endif

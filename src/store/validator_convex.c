@@ -325,7 +325,7 @@ static int bad_key(struct vcheck *c, const json_t *keys, const char *name, size_
 }
 
 static int no_member(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got,
-                     const json_t *same, int nsame, int depth)
+                     const struct validator *same, int nsame, int depth)
 {
     return no_match(c, v, value);
 }
@@ -347,6 +347,13 @@ static const struct wording convex_wording = {
 
 int validator_check_convex(const struct validator_ctx *ctx, const json_t *validator,
                            const json_t *value, struct buf *err)
+{
+    return validator_run_json(&convex_wording, ctx, validator, value, err);
+}
+
+int validator_check_convex_compiled(const struct validator_ctx *ctx,
+                                    const struct validator *validator, const json_t *value,
+                                    struct buf *err)
 {
     return validator_run(&convex_wording, ctx, validator, value, err);
 }

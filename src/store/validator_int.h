@@ -32,6 +32,52 @@ enum vbad {
 
 struct vcheck;
 
+/* A validator read once into a tree (validator_compile), so that a check does not look its keys
+ * up and compare its type names again for every value: the argument and document checks of every
+ * call walk it. Each node keeps the JSON it came from (borrowed: the tree lives no longer than
+ * it), which the wordings print. A node deeper than VALIDATOR_MAX_DEPTH has its kind only: the
+ * walk fails before it looks further. */
+enum vkind {
+    VK_NOTYPE, /* no type (or no validator at all: NULL) */
+    VK_UNKNOWN,
+    VK_ANY,
+    VK_STRING,
+    VK_NUMBER,
+    VK_INT64,
+    VK_BOOLEAN,
+    VK_NULL,
+    VK_BYTES,
+    VK_ID,
+    VK_LITERAL,
+    VK_ARRAY,
+    VK_OBJECT,
+    VK_RECORD,
+    VK_UNION,
+};
+
+struct vfield {
+    const char *name; /* borrowed from the validator's JSON */
+    size_t len;
+    int optional;
+    struct validator *type;
+};
+
+struct validator {
+    enum vkind kind;
+    enum value_type scalar; /* a scalar's value type (VT_INVALID: not a scalar) */
+    const json_t *src;      /* the validator's JSON, or NULL */
+    const json_t *val;      /* its "value": an object's fields, a union's members, a literal */
+    const char *table;      /* v.id's tableName (NULL: none) */
+    struct validator *sub;  /* an array's elements, a record's values */
+    struct validator *keys; /* a record's keys */
+    size_t n;               /* fields or members */
+    struct vfield *fields;  /* in the JSON's order */
+    size_t *sorted;         /* fields' indices in key order (sorted wordings) */
+    struct validator **members;
+    struct buf literal;     /* a literal's key encoding (key.h) */
+    int literal_ok;         /* ... which could be made */
+};
+
 struct wording {
     int sorted;          /* visit object fields in key order (Convex's objects are ordered maps) */
     int undefined_first; /* a missing value fails before its validator is looked at */
@@ -54,7 +100,7 @@ struct wording {
     /* no member of union `v` matched; `same` is the last member of the value's own kind and
      * `nsame` how many there are */
     int (*no_member)(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got,
-                     const json_t *same, int nsame, int depth);
+                     const struct validator *same, int nsame, int depth);
 };
 
 struct vcheck {
@@ -73,9 +119,12 @@ const json_t *validator_field_type(const json_t *spec, int *optional);
 const char **validator_sorted_keys(const json_t *o, size_t *n);
 
 /* Checks `value` (NULL = missing) at depth `depth`; 0, or -1 with the wording's message. */
-int validator_walk(struct vcheck *c, const json_t *v, const json_t *value, int depth);
+int validator_walk(struct vcheck *c, const struct validator *v, const json_t *value, int depth);
 /* The whole check: a fresh path, the walk, the path released. */
-int validator_run(const struct wording *w, const struct validator_ctx *ctx, const json_t *validator,
-                  const json_t *value, struct buf *err);
+int validator_run(const struct wording *w, const struct validator_ctx *ctx,
+                  const struct validator *validator, const json_t *value, struct buf *err);
+/* validator_run over a tree made for this one check. */
+int validator_run_json(const struct wording *w, const struct validator_ctx *ctx,
+                       const json_t *validator, const json_t *value, struct buf *err);
 
 #endif

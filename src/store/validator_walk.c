@@ -1,8 +1,10 @@
-/* validator_walk: the one walk over a value against a validator (validator_int.h), shared by
- * validator_check (Vireo's wording, validator.c) and validator_check_convex (Convex's wording,
- * validator_convex.c). It decides what matches; every failure is handed to the wording, which
- * writes the message. Invariant: the walk allocates only where a wording asks for sorted keys,
- * for a union's trial runs and for a record's key strings, as each wording did on its own. */
+/* validator_walk: a validator read once into a tree (validator_compile), and the one walk over a
+ * value against it, shared by validator_check (Vireo's wording, validator.c) and
+ * validator_check_convex (Convex's wording, validator_convex.c). It decides what matches; every
+ * failure is handed to the wording, which writes the message. Invariant: the walk allocates only
+ * where a wording asks for sorted keys (a value's; a validator's are sorted once, in the tree),
+ * for a union's trial runs, for a record's key strings and for the encoding of a value checked
+ * against a literal. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,8 +98,126 @@ static void keys_release(struct keys *ks)
     ks->sorted = NULL;
 }
 
+/* ---- the compiled form ---- */
+
+/* the validator's kind, and for a scalar the value type it takes */
+static enum vkind kind_of(const char *t, enum value_type *scalar)
+{
+    static const struct {
+        const char *name;
+        enum vkind kind;
+        enum value_type scalar;
+    } kinds[] = {
+        { "any", VK_ANY, VT_INVALID },         { "string", VK_STRING, VT_STRING },
+        { "number", VK_NUMBER, VT_NUMBER },    { "int64", VK_INT64, VT_INT64 },
+        { "boolean", VK_BOOLEAN, VT_BOOLEAN }, { "null", VK_NULL, VT_NULL },
+        { "bytes", VK_BYTES, VT_BYTES },       { "id", VK_ID, VT_INVALID },
+        { "literal", VK_LITERAL, VT_INVALID }, { "array", VK_ARRAY, VT_INVALID },
+        { "object", VK_OBJECT, VT_INVALID },   { "record", VK_RECORD, VT_INVALID },
+        { "union", VK_UNION, VT_INVALID },
+    };
+    *scalar = VT_INVALID;
+    if (!t)
+        return VK_NOTYPE;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (!strcmp(t, kinds[i].name)) {
+            *scalar = kinds[i].scalar;
+            return kinds[i].kind;
+        }
+    }
+    return VK_UNKNOWN;
+}
+
+/* `depth` is the walk's depth at this node: a node past VALIDATOR_MAX_DEPTH is never looked at
+ * (the walk fails there first), so the tree stops at it. */
+static struct validator *compile_at(const json_t *v, int depth)
+{
+    struct validator *n = vr_calloc(1, sizeof *n);
+    n->src = v;
+    n->kind = kind_of(validator_type(v), &n->scalar);
+    n->val = json_is_object(v) ? json_object_get(v, "value") : NULL;
+    if (depth > VALIDATOR_MAX_DEPTH) /* its kind is all a union's wording asks of it */
+        return n;
+    switch (n->kind) {
+    case VK_ID:
+        n->table = json_string_value(json_object_get(v, "tableName"));
+        break;
+    case VK_LITERAL:
+        n->literal = (struct buf)BUF_INIT(1 << 20);
+        n->literal_ok = key_encode_value(&n->literal, n->val) == 0;
+        break;
+    case VK_ARRAY:
+        n->sub = compile_at(n->val, depth + 1);
+        break;
+    case VK_OBJECT: {
+        n->n = json_object_size(n->val);
+        n->fields = vr_calloc(n->n ? n->n : 1, sizeof *n->fields);
+        n->sorted = vr_calloc(n->n ? n->n : 1, sizeof *n->sorted);
+        const char *k;
+        size_t klen, i = 0;
+        json_t *spec;
+        json_object_keylen_foreach((json_t *)n->val, k, klen, spec) {
+            struct vfield *f = &n->fields[i];
+            f->name = k;
+            f->len = klen;
+            f->type = compile_at(validator_field_type(spec, &f->optional), depth + 1);
+            n->sorted[i] = i;
+            i++;
+        }
+        for (size_t a = 1; a < n->n; a++) { /* insertion sort by strcmp, as the wordings sort */
+            size_t x = n->sorted[a], b = a;
+            for (; b > 0 && strcmp(n->fields[n->sorted[b - 1]].name, n->fields[x].name) > 0; b--)
+                n->sorted[b] = n->sorted[b - 1];
+            n->sorted[b] = x;
+        }
+        break;
+    }
+    case VK_RECORD:
+        n->keys = compile_at(json_object_get(v, "keys"), depth + 1);
+        n->sub = compile_at(validator_field_type(json_object_get(v, "values"), NULL), depth + 1);
+        break;
+    case VK_UNION:
+        n->n = json_array_size(n->val);
+        n->members = vr_calloc(n->n ? n->n : 1, sizeof *n->members);
+        for (size_t i = 0; i < n->n; i++)
+            n->members[i] = compile_at(json_array_get(n->val, i), depth + 1);
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
+struct validator *validator_compile(const json_t *validator)
+{
+    return compile_at(validator, 0);
+}
+
+void validator_free(struct validator *n)
+{
+    if (!n)
+        return;
+    validator_free(n->sub);
+    validator_free(n->keys);
+    if (n->fields) {
+        for (size_t i = 0; i < n->n; i++)
+            validator_free(n->fields[i].type);
+    }
+    if (n->members) {
+        for (size_t i = 0; i < n->n; i++)
+            validator_free(n->members[i]);
+    }
+    vr_free(n->fields);
+    vr_free(n->sorted);
+    vr_free(n->members);
+    buf_release(&n->literal);
+    vr_free(n);
+}
+
+/* ---- the walk ---- */
+
 static int walk_at(struct vcheck *c, enum vstep kind, const char *name, size_t len, size_t i,
-                   const json_t *v, const json_t *value, int depth)
+                   const struct validator *v, const json_t *value, int depth)
 {
     size_t mark = c->path.len;
     if (kind == STEP_INDEX) /* "[2]" in both wordings */
@@ -110,26 +230,26 @@ static int walk_at(struct vcheck *c, enum vstep kind, const char *name, size_t l
     return r;
 }
 
-static int walk_object(struct vcheck *c, const json_t *fields, const json_t *value, int depth)
+static int walk_object(struct vcheck *c, const struct validator *v, const json_t *value, int depth)
 {
+    const json_t *fields = v->val;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < v->n; i++) {
+        const struct vfield *f = &v->fields[c->w->sorted ? v->sorted[i] : i];
+        /* a sorted wording reads a key up to its first NUL, as it sorts them */
+        size_t flen = c->w->sorted ? strlen(f->name) : f->len;
+        const json_t *fv = json_object_getn(value, f->name, flen);
+        if (fv)
+            r = walk_at(c, STEP_FIELD, f->name, flen, 0, f->type, fv, depth);
+        else if (!f->optional)
+            r = c->w->missing(c, fields, value, f->name, flen);
+    }
+    if (r < 0)
+        return -1;
     struct keys ks;
     const char *k;
     size_t klen;
-    const json_t *spec, *fv;
-    int r = 0;
-    keys_init(&ks, fields, c->w->sorted);
-    while (r == 0 && keys_next(&ks, &k, &klen, &spec)) {
-        int optional;
-        const json_t *ft = validator_field_type(spec, &optional);
-        fv = json_object_getn(value, k, klen);
-        if (fv)
-            r = walk_at(c, STEP_FIELD, k, klen, 0, ft, fv, depth);
-        else if (!optional)
-            r = c->w->missing(c, fields, value, k, klen);
-    }
-    keys_release(&ks);
-    if (r < 0)
-        return -1;
+    const json_t *fv;
     keys_init(&ks, value, c->w->sorted);
     while (r == 0 && keys_next(&ks, &k, &klen, &fv)) {
         if (!json_object_getn(fields, k, klen))
@@ -139,36 +259,32 @@ static int walk_object(struct vcheck *c, const json_t *fields, const json_t *val
     return r;
 }
 
-static int walk_record(struct vcheck *c, const json_t *v, const json_t *value, int depth)
+static int walk_record(struct vcheck *c, const struct validator *v, const json_t *value, int depth)
 {
-    const json_t *keys = json_object_get(v, "keys");
-    const json_t *values = validator_field_type(json_object_get(v, "values"), NULL);
     const char *k;
     size_t klen;
     json_t *fv;
     json_object_keylen_foreach((json_t *)value, k, klen, fv) {
         json_t *ks = json_stringn(k, klen);
-        int r = ks ? walk_at(c, STEP_KEYS, k, klen, 0, keys, ks, depth) : -1;
+        int r = ks ? walk_at(c, STEP_KEYS, k, klen, 0, v->keys, ks, depth) : -1;
         json_decref(ks);
         if (r < 0)
-            return c->w->bad_key(c, keys, k, klen);
-        if (walk_at(c, STEP_VALUES, k, klen, 0, values, fv, depth) < 0)
+            return c->w->bad_key(c, v->keys->src, k, klen);
+        if (walk_at(c, STEP_VALUES, k, klen, 0, v->sub, fv, depth) < 0)
             return -1;
     }
     return 0;
 }
 
-static int walk_union(struct vcheck *c, const json_t *v, const json_t *value, enum value_type got,
-                      int depth)
+static int walk_union(struct vcheck *c, const struct validator *v, const json_t *value,
+                      enum value_type got, int depth)
 {
-    const json_t *members = json_object_get(v, "value");
-    size_t n = json_array_size(members);
-    const json_t *same = NULL;
+    const struct validator *same = NULL;
     int nsame = 0;
-    if (n == 1 && c->w->lone_member)
-        return validator_walk(c, json_array_get(members, 0), value, depth + 1);
-    for (size_t i = 0; i < n; i++) {
-        const json_t *m = json_array_get(members, i);
+    if (v->n == 1 && c->w->lone_member)
+        return validator_walk(c, v->members[0], value, depth + 1);
+    for (size_t i = 0; i < v->n; i++) {
+        const struct validator *m = v->members[i];
         struct buf tmp = BUF_INIT(BUF_NOLIMIT);
         struct vcheck sub = { c->ctx, c->w, BUF_INIT(BUF_NOLIMIT), &tmp };
         buf_append(&sub.path, c->path.data, c->path.len);
@@ -177,88 +293,89 @@ static int walk_union(struct vcheck *c, const json_t *v, const json_t *value, en
         buf_release(&tmp);
         if (r == 0)
             return 0;
-        const char *mt = validator_type(m);
-        if (mt && ((got == VT_OBJECT && (!strcmp(mt, "object") || !strcmp(mt, "record"))) ||
-                   (got == VT_ARRAY && !strcmp(mt, "array")))) {
+        if ((got == VT_OBJECT && (m->kind == VK_OBJECT || m->kind == VK_RECORD)) ||
+            (got == VT_ARRAY && m->kind == VK_ARRAY)) {
             same = m;
             nsame++;
         }
     }
-    return c->w->no_member(c, v, value, got, same, nsame, depth);
+    return c->w->no_member(c, v->src, value, got, same, nsame, depth);
 }
 
-int validator_walk(struct vcheck *c, const json_t *v, const json_t *value, int depth)
+int validator_walk(struct vcheck *c, const struct validator *v, const json_t *value, int depth)
 {
     const struct wording *w = c->w;
-    const char *t = validator_type(v);
-    const json_t *val = json_is_object(v) ? json_object_get(v, "value") : NULL;
+    const json_t *src = v->src;
     enum value_type got = value_type_of(value, NULL, NULL);
     if (depth > VALIDATOR_MAX_DEPTH)
-        return w->bad(c, v, value, BAD_DEPTH);
-    if (!t)
-        return w->bad(c, v, value, BAD_VALIDATOR);
+        return w->bad(c, src, value, BAD_DEPTH);
+    if (v->kind == VK_NOTYPE)
+        return w->bad(c, src, value, BAD_VALIDATOR);
     if (got == VT_INVALID)
-        return w->bad(c, v, value, BAD_VALUE);
+        return w->bad(c, src, value, BAD_VALUE);
     if (got == VT_UNDEFINED && w->undefined_first)
-        return w->bad(c, v, value, BAD_UNDEFINED);
-    if (!strcmp(t, "any"))
-        return got == VT_UNDEFINED ? w->mismatch(c, v, value, got) : 0;
-    if (!strcmp(t, "string"))
-        return got == VT_STRING ? 0 : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "number"))
-        return got == VT_NUMBER ? 0 : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "int64"))
-        return got == VT_INT64 ? 0 : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "boolean"))
-        return got == VT_BOOLEAN ? 0 : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "null"))
-        return got == VT_NULL ? 0 : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "bytes"))
-        return got == VT_BYTES ? 0 : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "id")) {
-        const char *want = json_string_value(json_object_get(v, "tableName"));
+        return w->bad(c, src, value, BAD_UNDEFINED);
+    switch (v->kind) {
+    case VK_ANY:
+        return got == VT_UNDEFINED ? w->mismatch(c, src, value, got) : 0;
+    case VK_STRING:
+    case VK_NUMBER:
+    case VK_INT64:
+    case VK_BOOLEAN:
+    case VK_NULL:
+    case VK_BYTES:
+        return got == v->scalar ? 0 : w->mismatch(c, src, value, got);
+    case VK_ID: {
         if (got != VT_STRING)
-            return w->mismatch(c, v, value, got);
+            return w->mismatch(c, src, value, got);
         if (!c->ctx->id_table)
             return 0;
         const char *have = c->ctx->id_table(c->ctx->id_table_arg, json_string_value(value),
                                             json_string_length(value));
-        if (have && want && !strcmp(have, want))
+        if (have && v->table && !strcmp(have, v->table))
             return 0;
-        return w->wrong_id(c, v, value, want, have);
+        return w->wrong_id(c, src, value, v->table, have);
     }
-    if (!strcmp(t, "literal")) {
-        struct buf a = BUF_INIT(1 << 20), b = BUF_INIT(1 << 20);
-        int ok = got != VT_UNDEFINED && key_encode_value(&a, val) == 0 &&
-                 key_encode_value(&b, value) == 0 && a.len == b.len &&
-                 memcmp(a.data, b.data, a.len) == 0;
-        buf_release(&a);
+    case VK_LITERAL: {
+        struct buf b = BUF_INIT(1 << 20);
+        int ok = got != VT_UNDEFINED && v->literal_ok && key_encode_value(&b, value) == 0 &&
+                 v->literal.len == b.len && memcmp(v->literal.data, b.data, b.len) == 0;
         buf_release(&b);
-        return ok ? 0 : w->not_literal(c, v, value, got);
+        return ok ? 0 : w->not_literal(c, src, value, got);
     }
-    if (!strcmp(t, "array")) {
+    case VK_ARRAY:
         if (got != VT_ARRAY)
-            return w->mismatch(c, v, value, got);
+            return w->mismatch(c, src, value, got);
         for (size_t i = 0; i < json_array_size(value); i++) {
-            if (walk_at(c, STEP_INDEX, NULL, 0, i, val, json_array_get(value, i), depth) < 0)
+            if (walk_at(c, STEP_INDEX, NULL, 0, i, v->sub, json_array_get(value, i), depth) < 0)
                 return -1;
         }
         return 0;
-    }
-    if (!strcmp(t, "object"))
-        return got == VT_OBJECT ? walk_object(c, val, value, depth) : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "record"))
-        return got == VT_OBJECT ? walk_record(c, v, value, depth) : w->mismatch(c, v, value, got);
-    if (!strcmp(t, "union"))
+    case VK_OBJECT:
+        return got == VT_OBJECT ? walk_object(c, v, value, depth) : w->mismatch(c, src, value, got);
+    case VK_RECORD:
+        return got == VT_OBJECT ? walk_record(c, v, value, depth) : w->mismatch(c, src, value, got);
+    case VK_UNION:
         return walk_union(c, v, value, got, depth);
-    return w->bad(c, v, value, BAD_TYPE);
+    default:
+        return w->bad(c, src, value, BAD_TYPE);
+    }
 }
 
-int validator_run(const struct wording *w, const struct validator_ctx *ctx, const json_t *validator,
-                  const json_t *value, struct buf *err)
+int validator_run(const struct wording *w, const struct validator_ctx *ctx,
+                  const struct validator *validator, const json_t *value, struct buf *err)
 {
     struct vcheck c = { ctx, w, BUF_INIT(BUF_NOLIMIT), err };
     int r = validator_walk(&c, validator, value, 0);
     buf_release(&c.path);
+    return r;
+}
+
+int validator_run_json(const struct wording *w, const struct validator_ctx *ctx,
+                       const json_t *validator, const json_t *value, struct buf *err)
+{
+    struct validator *v = validator_compile(validator);
+    int r = validator_run(w, ctx, v, value, err);
+    validator_free(v);
     return r;
 }

@@ -247,4 +247,87 @@ TEST(convex_texts)
                  "Object: {x: null}\nValidator: v.object({})");
 }
 
+/* One compiled tree checks value after value (as a function's args and a table's documents
+ * are checked), with the same answers and messages as a check from the JSON. */
+TEST(compiled_reused)
+{
+    json_t *v = J("{\"type\":\"object\",\"value\":{"
+                  "\"b\":{\"fieldType\":{\"type\":\"string\"},\"optional\":false},"
+                  "\"a\":{\"fieldType\":{\"type\":\"union\",\"value\":["
+                  "{\"type\":\"literal\",\"value\":\"x\"},{\"type\":\"array\",\"value\":"
+                  "{\"type\":\"id\",\"tableName\":\"users\"}}]},\"optional\":true}}}");
+    struct validator *c = validator_compile(v);
+    struct validator_ctx ctx = { "argument", fake_id_table, NULL };
+    static const char *const values[] = {
+        "{\"b\":\"s\"}", "{\"b\":\"s\",\"a\":\"x\"}", "{\"b\":\"s\",\"a\":[\"user_1\"]}",
+        "{}", "{\"a\":\"y\"}", "{\"b\":1}", "{\"b\":\"s\",\"a\":[\"msg_1\"]}",
+        "{\"b\":\"s\",\"c\":1}", "[]",
+    };
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+            json_t *x = J(values[i]);
+            struct buf a = BUF_INIT(BUF_NOLIMIT), b = BUF_INIT(BUF_NOLIMIT);
+            CHECK_EQ_INT(validator_check_compiled(&ctx, c, x, &a), validator_check(&ctx, v, x, &b));
+            CHECK_EQ_STR(a.data, b.data);
+            buf_reset(&a);
+            buf_reset(&b);
+            CHECK_EQ_INT(validator_check_convex_compiled(&ctx, c, x, &a),
+                         validator_check_convex(&ctx, v, x, &b));
+            CHECK_EQ_STR(a.data, b.data);
+            buf_release(&a);
+            buf_release(&b);
+            json_decref(x);
+        }
+    }
+    /* Vireo names the first missing field in the validator's order, Convex in key order */
+    json_t *none = J("{}");
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(validator_check_compiled(&ctx, c, none, &e), -1);
+    CHECK_EQ_STR(e.data, "argument `b` is required");
+    buf_reset(&e);
+    json_t *two = J("{\"type\":\"object\",\"value\":{"
+                    "\"z\":{\"fieldType\":{\"type\":\"null\"},\"optional\":false},"
+                    "\"y\":{\"fieldType\":{\"type\":\"null\"},\"optional\":false}}}");
+    struct validator *tc = validator_compile(two);
+    CHECK_EQ_INT(validator_check_compiled(&ctx, tc, none, &e), -1);
+    CHECK(strstr(e.data, "`z`") != NULL);
+    buf_reset(&e);
+    CHECK_EQ_INT(validator_check_convex_compiled(&ctx, tc, none, &e), -1);
+    CHECK(strstr(e.data, "field `y`") != NULL);
+    buf_release(&e);
+    validator_free(tc);
+    json_decref(two);
+    json_decref(none);
+    validator_free(c);
+    json_decref(v);
+}
+
+/* A validator nested past the walk's depth limit (one the schema check refuses, which reaches the
+ * walk only through native.validate) fails at the limit, not below it. */
+TEST(compiled_depth)
+{
+    struct buf vt = BUF_INIT(BUF_NOLIMIT), xt = BUF_INIT(BUF_NOLIMIT);
+    for (int i = 0; i < 70; i++) {
+        buf_append_str(&vt, "{\"type\":\"array\",\"value\":");
+        buf_append_byte(&xt, '[');
+    }
+    buf_append_str(&vt, "{\"type\":\"null\"}");
+    for (int i = 0; i < 70; i++) {
+        buf_append_byte(&vt, '}');
+        buf_append_byte(&xt, ']');
+    }
+    json_t *v = J(vt.data), *deep = J(xt.data), *shallow = J("[[[]]]");
+    struct validator_ctx ctx = { "field", fake_id_table, NULL };
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(validator_check(&ctx, v, shallow, &e), 0);
+    CHECK_EQ_INT(validator_check(&ctx, v, deep, &e), -1);
+    CHECK(strstr(e.data, "nested more than") != NULL);
+    buf_release(&e);
+    json_decref(v);
+    json_decref(deep);
+    json_decref(shallow);
+    buf_release(&vt);
+    buf_release(&xt);
+}
+
 TEST_MAIN()
