@@ -124,6 +124,17 @@ static int encode(struct buf *out, const json_t *v, int depth)
     return -EINVAL;
 }
 
+int key_encode_string(struct buf *out, const char *s, size_t len)
+{
+    size_t mark = out->len;
+    int r = put_escaped(out, KEY_TAG_STRING, (const unsigned char *)s, len);
+    if (r < 0) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+    return r;
+}
+
 int key_encode_value(struct buf *out, const json_t *v)
 {
     size_t mark = out->len;

@@ -296,10 +296,8 @@ static int savepoint_end(struct store_txn *t, int r, size_t mark)
 
 static void id_key(struct buf *k, const char *id, size_t len)
 {
-    json_t *js = json_stringn(id, len);
     buf_reset(k);
-    key_encode_value(k, js);
-    json_decref(js);
+    key_encode_string(k, id, len);
 }
 
 /* ---- insert ---- */

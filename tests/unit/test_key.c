@@ -469,4 +469,27 @@ TEST(specific_order)
     buf_release(&cur);
 }
 
+/* A string's key made from its bytes is the key of the JSON string (ids are keyed this way). */
+TEST(string_key_from_bytes)
+{
+    static const char *const texts[] = { "", "abc", "x\0y", "\0", "caf\xc3\xa9" };
+    static const size_t lens[] = { 0, 3, 3, 1, 5 };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct buf a = BUF_INIT(BUF_NOLIMIT), b = BUF_INIT(BUF_NOLIMIT);
+        json_t *js = json_stringn(texts[i], lens[i]);
+        CHECK_EQ_INT(key_encode_string(&a, texts[i], lens[i]), 0);
+        CHECK_EQ_INT(key_encode_value(&b, js), 0);
+        CHECK_EQ_INT((long)a.len, (long)b.len);
+        CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+        json_decref(js);
+        buf_release(&a);
+        buf_release(&b);
+    }
+    struct buf small = BUF_INIT(4); /* past its limit: nothing appended */
+    buf_append_str(&small, "ab");
+    CHECK_EQ_INT(key_encode_string(&small, "abcdef", 6), -E2BIG);
+    CHECK_EQ_INT((long)small.len, 2);
+    buf_release(&small);
+}
+
 TEST_MAIN()
