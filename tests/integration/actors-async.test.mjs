@@ -114,12 +114,14 @@ test("later rpcs to a waiting instance run after it, in arrival order; an awaite
     const c = await open(), d = await open();
     const id = `fifo-${Date.now()}`;
     const from = c.mark, fromD = d.mark;
-    const first = send(c, "job", id, "twoSteps", { ms: 300 });
+    const first = send(c, "job", id, "twoSteps", { ms: 800 });
     await sleep(50);
     const ids = [];
-    for (let n = 1; n <= 4; n++) { // two sockets: a pause makes the arrival order the sending order
+    // two sockets: a pause makes the arrival order the sending order, if the server reads within
+    // it (15 ms was too short on a loaded machine: 3 arrived before 2 once)
+    for (let n = 1; n <= 4; n++) {
         ids.push(send(n % 2 ? c : d, "job", id, "mark", { n }));
-        await sleep(15);
+        await sleep(80);
     }
     // an actor-to-actor call cannot wait for it: a clear error, no deadlock
     const busy = await rpc(c, "caller", `${id}-c`, "callBusy", { id });
