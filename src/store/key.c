@@ -58,13 +58,20 @@ static int field_cmp(const void *a, const void *b)
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
+static int put_number(struct buf *out, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    u = (u >> 63) ? ~u : u ^ (1ull << 63);
+    return put_u64(out, KEY_TAG_NUMBER, u);
+}
+
 static int encode(struct buf *out, const json_t *v, int depth)
 {
     if (depth > KEY_MAX_DEPTH)
         return -EINVAL;
     int64_t i64 = 0;
     double d = 0;
-    uint64_t u;
     int r = 0;
     switch (value_type_of(v, &i64, &d)) {
     case VT_UNDEFINED:
@@ -74,9 +81,7 @@ static int encode(struct buf *out, const json_t *v, int depth)
     case VT_INT64:
         return put_u64(out, KEY_TAG_INT64, (uint64_t)i64 ^ (1ull << 63));
     case VT_NUMBER:
-        memcpy(&u, &d, 8);
-        u = (u >> 63) ? ~u : u ^ (1ull << 63);
-        return put_u64(out, KEY_TAG_NUMBER, u);
+        return put_number(out, d);
     case VT_BOOLEAN:
         return buf_append_byte(out, json_is_true(v) ? KEY_TAG_TRUE : KEY_TAG_FALSE);
     case VT_STRING:
@@ -124,10 +129,9 @@ static int encode(struct buf *out, const json_t *v, int depth)
     return -EINVAL;
 }
 
-int key_encode_string(struct buf *out, const char *s, size_t len)
+/* undoes a failed append: the key stays as it was */
+static int kept(struct buf *out, size_t mark, int r)
 {
-    size_t mark = out->len;
-    int r = put_escaped(out, KEY_TAG_STRING, (const unsigned char *)s, len);
     if (r < 0) {
         out->len = mark;
         out->data[mark] = '\0';
@@ -135,15 +139,22 @@ int key_encode_string(struct buf *out, const char *s, size_t len)
     return r;
 }
 
+int key_encode_string(struct buf *out, const char *s, size_t len)
+{
+    size_t mark = out->len;
+    return kept(out, mark, put_escaped(out, KEY_TAG_STRING, (const unsigned char *)s, len));
+}
+
+int key_encode_number(struct buf *out, double d)
+{
+    size_t mark = out->len;
+    return kept(out, mark, put_number(out, d));
+}
+
 int key_encode_value(struct buf *out, const json_t *v)
 {
     size_t mark = out->len;
-    int r = encode(out, v, 0);
-    if (r < 0) {
-        out->len = mark;
-        out->data[mark] = '\0';
-    }
-    return r;
+    return kept(out, mark, encode(out, v, 0));
 }
 
 /* ---- decoding ---- */

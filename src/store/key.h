@@ -42,6 +42,8 @@ int key_encode_value(struct buf *out, const json_t *v);
 /* Appends the encoding of the string (s, len), as key_encode_value of that JSON string: 0 or
  * -E2BIG. */
 int key_encode_string(struct buf *out, const char *s, size_t len);
+/* ... and of the number d (finite: a JSON number), as key_encode_value of json_real(d). */
+int key_encode_number(struct buf *out, double d);
 
 /* Decodes one value from (p, n) into a new json_t (undefined decodes to NULL with *undef = 1).
  * Returns the bytes consumed or -1. Strict: only canonical encodings decode, so re-encoding a

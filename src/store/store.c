@@ -475,20 +475,16 @@ const json_t *st_lookup_path(const json_t *doc, const char *path)
 int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
                  struct buf *out)
 {
-    json_t *idv = json_string(id), *ctv = NULL;
     int r = 0;
     buf_reset(out);
     if (ix->kind != IDX_BY_ID) {
         for (size_t i = 0; r == 0 && i < ix->nfields; i++)
             r = key_encode_value(out, st_lookup_path(doc, ix->fields[i]));
-        ctv = json_real(ct);
         if (r == 0)
-            r = key_encode_value(out, ctv);
+            r = key_encode_number(out, ct);
     }
     if (r == 0)
-        r = key_encode_value(out, idv);
-    json_decref(idv);
-    json_decref(ctv);
+        r = key_encode_string(out, id, strlen(id));
     return r;
 }
 

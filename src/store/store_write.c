@@ -345,6 +345,7 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
     double ct = clock_wall_ms();
     if (!(ct > s->last_ct))
         ct = nextafter(s->last_ct, INFINITY);
+    buf_grow(&text, len + 64 + STORE_ID_LEN); /* one allocation: the head and the fields */
     doc_head(&text, id, ct);
     size_t n = st_scan_object(doc_json, len, &sp);
     for (size_t i = 0; i < n; i++)

@@ -469,8 +469,9 @@ TEST(specific_order)
     buf_release(&cur);
 }
 
-/* A string's key made from its bytes is the key of the JSON string (ids are keyed this way). */
-TEST(string_key_from_bytes)
+/* A string's key made from its bytes is the key of the JSON string, and a number's that of the
+ * JSON number (ids and creation times are keyed this way). */
+TEST(string_and_number_keys_direct)
 {
     static const char *const texts[] = { "", "abc", "x\0y", "\0", "caf\xc3\xa9" };
     static const size_t lens[] = { 0, 3, 3, 1, 5 };
@@ -482,6 +483,17 @@ TEST(string_key_from_bytes)
         CHECK_EQ_INT((long)a.len, (long)b.len);
         CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
         json_decref(js);
+        buf_release(&a);
+        buf_release(&b);
+    }
+    static const double nums[] = { 0, 1, -1, 0.5, 1764974412345.0625, -1e300, 1e-300 };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        struct buf a = BUF_INIT(BUF_NOLIMIT), b = BUF_INIT(BUF_NOLIMIT);
+        json_t *jn = json_real(nums[i]);
+        CHECK_EQ_INT(key_encode_number(&a, nums[i]), 0);
+        CHECK_EQ_INT(key_encode_value(&b, jn), 0);
+        CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+        json_decref(jn);
         buf_release(&a);
         buf_release(&b);
     }
