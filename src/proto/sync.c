@@ -238,7 +238,9 @@ void sync_queue_response(struct sync_session *s, struct buf *frame, const char *
     }
     struct sync_response *r = &s->responses[s->n_responses++];
     r->frame = *frame; /* takes the buffer */
-    snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    size_t n = strnlen(rid, sizeof r->request_id - 1); /* ids are at most 48 characters */
+    memcpy(r->request_id, rid, n);
+    r->request_id[n] = '\0';
     r->kind = kind;
     r->in_batch = in_batch;
     buf_init(frame, BUF_NOLIMIT);
