@@ -3,7 +3,8 @@
  * (src/proto/actors.c) through the internal mutation `_system/actors:run`, one operation per
  * call: an rpc, a connection's first touch (onConnect) or its end (onDisconnect), a snapshot,
  * a deactivation. An instance's state stays in this runtime between calls (it is "hot"); each
- * change is an Immer draft finished into Immer's own patches, and the new state is stored as
+ * change is a draft with Immer's semantics finished into Immer's patches (46_draft.js: a fast
+ * mode for the root's primitive fields, Immer itself past it), and the new state is stored as
  * JSON text in the system table `_actors` in the same transaction as the method's ctx.db
  * writes. A call returns what the server sends once that transaction's batch is on disk: the
  * state patch to every state subscriber, then the events, then the rpc's result. A call that
@@ -135,6 +136,14 @@ function setup(opts) {
 let actorDefs = new Map(); /* name -> ActorDef of the running version */
 const hotActors = new Map(); /* name + "\0" + id -> instance */
 let immer = null;
+/* Immer, evaluated on first use (46_draft.js switches a draft to it when its fast mode does not
+ * serve an operation; array roots use it from the start) */
+function actorImmer() {
+    if (immer === null)
+        immer = new (native.polyfill("immer")(Object.create(globalThis)).Immer)(
+            { autoFreeze: false });
+    return immer;
+}
 
 function actorsLoadBegin() { actorDefs = new Map(); }
 
@@ -287,8 +296,6 @@ async function activate(run, name, id, conns) {
     if (typeof id !== "string" || id.length > ACTOR_ID_MAX)
         throw actorError(`actorId must be a string of at most ${ACTOR_ID_MAX} characters`,
                          "InvalidActorId");
-    if (immer === null) immer = new (native.polyfill("immer")(Object.create(globalThis)).Immer)(
-        { autoFreeze: false });
     const def = entry.def;
     const stored = readActorDoc(name, id);
     let state, docId = null;
@@ -381,13 +388,13 @@ function change(run, inst, fn, extra, connectionId, md, method) {
     if (inst.busy) flushHeld(run, inst.busy); /* a hook between a suspended call's turns */
     const events = [];
     const timersBefore = inst.timers;
-    const draft = immer.createDraft(inst.state);
+    const draft = draftCreate(inst.state);
     /* the instance's own kit: it runs one call at a time (the cycle check above) */
     if (inst.kit === null) inst.kit = contextKit({ run: null, events: null }, inst);
     const box = inst.kit.box;
     box.run = run;
     box.events = events;
-    const c = handlerContext(inst.kit, inst, draft, connectionId);
+    const c = handlerContext(inst.kit, inst, draft.proxy, connectionId);
     Object.assign(c, extra);
     run.stack.push(inst);
     let result, text;
@@ -445,10 +452,10 @@ async function changeEvents(run, inst, draft, events, timersBefore, text) {
 }
 
 function changeEnd(run, inst, draft, checked, timersBefore, text) {
-    /* nobody would get this instance's patch: Immer builds none, and a new state object says
+    /* nobody would get this instance's patch: the draft builds none, and a new state object says
      * that the draft was written (perhaps with equal values: then it is stored unchanged) */
     const quiet = inst === run.quietInst;
-    const next = quiet ? immer.finishDraft(draft) : immer.finishDraft(draft, takePatches);
+    const next = draftFinish(draft, quiet ? undefined : takePatches);
     const patches = quiet ? null : finishedPatches();
     const changed = quiet ? next !== inst.state : patches.length > 0;
     run.remember(inst);
@@ -663,7 +670,7 @@ function stableState(box) {
     const t = () => {
         if (box.draft === null)
             throw new TypeError("this actor call's state is gone: the call has ended");
-        return box.draft;
+        return box.draft.proxy;
     };
     return new Proxy({}, {
         get: (_, k) => Reflect.get(t(), k),
@@ -712,7 +719,7 @@ function flushHeld(run, call) {
 function turnBegin(run, call) {
     opCall = call;
     call.box.run = run;
-    call.box.draft = immer.createDraft(call.inst.state);
+    call.box.draft = draftCreate(call.inst.state);
     call.timersBefore = call.inst.timers;
 }
 
@@ -724,7 +731,7 @@ async function turnFinish(run, call, final) {
     for (const ev of call.events) checked.push(await checkEvent(inst, ev));
     if (checked.length > 0) run.live();
     call.events.length = 0;
-    const next = immer.finishDraft(call.box.draft, takePatches);
+    const next = draftFinish(call.box.draft, takePatches);
     const patches = finishedPatches();
     call.box.draft = null;
     run.remember(inst);
