@@ -1,44 +1,64 @@
 /* ---- drafts of an actor's state (47_actors.js): Immer's semantics and patches, at a fraction
- * of Immer's cost for what most methods do ----
- * A method's `state` is a draft: writes go to a copy, the instance's state object is never
+ * of Immer's cost ----
+ * A method's `state` is a draft: writes go to copies, the instance's state objects are never
  * changed, and the call's patches say what changed (docs/actors.md "Patches"). Immer defines
  * what a draft does and which patches it makes, and Zocket's clients rely on those shapes. Immer
  * costs ~1 µs per call in JavaScriptCore before anything is changed (a scope, a revocable proxy,
- * its finalization walk) and ~4 µs when it builds patches, more than the rest of a small call.
+ * its finalization) and ~4 µs with patches for one field; pushing to an array of 100 costs ~10
+ * µs with patches (it visits every index).
  *
- * So a draft starts in a fast mode that mirrors Immer's own bookkeeping for the root object
- * (base, copy, assigned keys, modified) exactly, trap for trap (immer/src/core/proxy.ts,
- * objectTraps, and plugins/patches.ts, generatePatchesFromAssigned), and serves what most
- * methods do: read and write the root's primitive fields, delete them, list its keys. The first
- * operation it does not serve (reading an object or array out of the state, anything on the
- * prototype chain, a symbol, defineProperty) switches it for good: an Immer draft of the same
- * base replays the writes done so far, in order (every write is recorded, so Immer ends in the
- * state it would have reached on its own), and from then on every trap forwards to it. A root
- * that is not a plain object (an array) is an Immer draft from the start.
- * tests/integration/actor-draft.test.mjs checks both modes against Immer itself on random
- * scripts (states, identities and patches). */
+ * So a draft starts in a fast mode that keeps Immer's own bookkeeping (immer/src/core/proxy.ts's
+ * traps, core/finalize.ts's finalization, plugins/patches.ts's patches), trap for trap, for
+ * plain objects and arrays: a node per drafted object with its base, copy, assigned keys and
+ * modified flag, children drafted when read, finished children first in reverse creation order,
+ * patches in Immer's order. What the fast mode does not serve switches the draft to Immer for
+ * good: moving a draft (assigning one, which array methods that reorder objects do), a value
+ * that is neither a plain object nor an array (Date, Map, a class), anything on the prototype
+ * chain that is not a data property, symbols (Immer's own DRAFT_STATE included), defineProperty,
+ * and, when finishing, a new value that contains a draft. An Immer draft of the same base then
+ * replays every operation that changed Immer's bookkeeping, in order (children drafted, writes,
+ * deletes), so it ends in the state it would have reached on its own, and from then on every
+ * node forwards to its Immer counterpart. A root that is not a plain object is an Immer draft
+ * from the start. tests/integration/actor-draft.test.mjs checks both modes against Immer on
+ * random scripts (reads, states, identities, patches, errors). */
 
-const IMMER_STATE = Symbol.for("immer-state"); /* Immer's DRAFT_STATE: isDraft, current, ... */
+const IMMER_STATE = Symbol.for("immer-state"); /* Immer's DRAFT_STATE */
+const DRAFT_NODE = Symbol("vireo draft node");   /* a fast proxy answers its node */
 const draftHasOwn = Object.prototype.hasOwnProperty;
 const DRAFT_REVOKED = "Proxy has already been revoked. No more operations are allowed to be " +
     "performed on it";
 
-/* The target of the fast proxy is its state, as in Immer: the traps need no closure. */
-class DraftState {
-    constructor(base) {
+/* One draft (of one finishDraft): its nodes in creation order, the operations to replay. */
+class DraftScope {
+    constructor() {
+        this.nodes = [];
+        this.ops = [];        /* ["c", node] drafted, ["s", node, key, value], ["d", node, key] */
+        this.switched = false;
+        this.done = false;
+        this.root = null;
+        this.proxy = null;    /* what the handler sees */
+    }
+}
+
+/* Immer's ProxyState for a plain object or an array. */
+class DraftNode {
+    constructor(scope, base, parent, key, isArray) {
+        this.scope = scope;
         this.base = base;
         this.copy = null;
         this.assigned = null; /* key -> true (assigned) / false (deleted), in Immer's order */
         this.modified = false;
-        this.ops = null;      /* the writes so far, [1, key, value] or [0, key], for a switch */
+        this.finalized = false;
+        this.parent = parent;
+        this.key = key;       /* in the parent (a number in an array) */
+        this.isArray = isArray;
+        this.prop = "";       /* the key as the get trap saw it, to replay the drafting */
         this.inner = null;    /* the Immer draft, once switched */
-        this.done = false;
-        this.proxy = null;
+        this.proxy = isArray ? new Proxy([this], draftArrayTraps) : new Proxy(this, draftTraps);
     }
 }
 
-/* immer's `is` */
-function draftIs(x, y) {
+function draftIs(x, y) { /* immer's `is` */
     return x === y ? x !== 0 || 1 / x === 1 / y : x !== x && y !== y;
 }
 
@@ -46,171 +66,358 @@ function draftObjectish(v) {
     return v !== null && (typeof v === "object" || typeof v === "function");
 }
 
-function draftLive(st) {
-    if (st.done) throw new TypeError(DRAFT_REVOKED);
+/* A fast proxy's node, or undefined. */
+function draftNodeOf(v) {
+    return draftObjectish(v) ? v[DRAFT_NODE] : undefined;
 }
 
-/* The Immer draft that takes over, with the writes replayed. */
-function draftSwitch(st) {
-    if (st.inner === null) {
-        const d = actorImmer().createDraft(st.base);
-        const ops = st.ops;
-        if (ops !== null) {
-            for (let i = 0; i < ops.length; i++) {
-                const op = ops[i];
-                if (op[0] === 1) d[op[1]] = op[2];
-                else delete d[op[1]];
-            }
+/* A plain object (Object.prototype as its prototype) or an array that is not a draft. */
+function draftPlain(v) {
+    return Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function draftLatest(n) { return n.copy === null ? n.base : n.copy; }
+
+function draftPrepareCopy(n) {
+    if (n.copy === null) {
+        n.assigned = new Map();
+        n.copy = n.isArray ? Array.prototype.slice.call(n.base) : { ...n.base };
+    }
+}
+
+function draftMarkChanged(n) {
+    while (n !== null && !n.modified) {
+        n.modified = true;
+        n = n.parent;
+    }
+}
+
+/* The Immer draft that takes over, with the operations replayed; n's counterpart. */
+function draftSwitch(n) {
+    const sc = n.scope;
+    if (!sc.switched) {
+        const immer = actorImmer();
+        sc.root.inner = immer.createDraft(sc.root.base);
+        for (const op of sc.ops) {
+            const m = op[1];
+            if (op[0] === "c") m.inner = Reflect.get(m.parent.inner, m.prop);
+            else if (op[0] === "s") Reflect.set(m.inner, op[2], op[3]);
+            else Reflect.deleteProperty(m.inner, op[2]);
         }
-        st.inner = d;
-        st.ops = null;
-        st.copy = null;
-        st.assigned = null;
+        sc.switched = true;
+        sc.ops = null;
     }
-    return st.inner;
+    return n.inner;
 }
 
-function draftRecord(st, op) {
-    if (st.ops === null) st.ops = [];
-    st.ops.push(op);
+function draftLive(n) {
+    if (n.scope.done) throw new TypeError(DRAFT_REVOKED);
 }
 
-/* immer's prepareCopy and markChanged for a root (no parent) */
-function draftPrepareCopy(st) {
-    if (st.copy === null) {
-        st.assigned = new Map();
-        st.copy = { ...st.base };
+function draftGet(n, prop) {
+    if (prop === DRAFT_NODE) return n;
+    draftLive(n);
+    if (n.scope.switched || typeof prop !== "string") return Reflect.get(draftSwitch(n), prop);
+    const source = draftLatest(n);
+    if (!draftHasOwn.call(source, prop)) {
+        if (!(prop in source)) return undefined;
+        const desc = draftProtoDesc(source, prop);
+        if (desc !== undefined && "value" in desc) return desc.value;
+        return Reflect.get(draftSwitch(n), prop); /* a getter: Immer calls it on the draft */
     }
+    const value = source[prop];
+    if (!draftObjectish(value)) return value;
+    const vn = value[DRAFT_NODE];
+    if (vn !== undefined) { /* a draft: Immer's isDraftable would throw on a revoked one */
+        if (vn.scope !== n.scope && vn.scope.done) throw new TypeError(DRAFT_REVOKED);
+        return value;
+    }
+    if (!draftPlain(value)) return Reflect.get(draftSwitch(n), prop);
+    if (value !== n.base[prop]) return value; /* assigned values are never drafted */
+    draftPrepareCopy(n);
+    const key = n.isArray ? +prop : prop;
+    const child = new DraftNode(n.scope, value, n, key, Array.isArray(value));
+    child.prop = prop;
+    n.scope.nodes.push(child);
+    n.scope.ops.push(["c", child]);
+    n.copy[key] = child.proxy;
+    return child.proxy;
+}
+
+function draftProtoDesc(source, prop) {
+    let proto = Object.getPrototypeOf(source);
+    while (proto) {
+        const desc = Object.getOwnPropertyDescriptor(proto, prop);
+        if (desc) return desc;
+        proto = Object.getPrototypeOf(proto);
+    }
+    return undefined;
+}
+
+function draftSet(n, prop, value) {
+    draftLive(n);
+    const vn = draftNodeOf(value); /* one of this draft's own: assigning it moves it */
+    if (!n.scope.switched && typeof prop === "string" &&
+        (vn === undefined || vn.scope !== n.scope)) {
+        const source = draftLatest(n);
+        if (draftHasOwn.call(source, prop) || !(prop in source)) {
+            /* every write is replayed, those that change nothing too: one may still have
+             * marked the draft modified (-0 over 0), and one that did nothing does nothing
+             * again */
+            n.scope.ops.push(["s", n, prop, value]);
+            if (!n.modified) {
+                const current = source[prop];
+                const cur = draftNodeOf(current);
+                if (cur !== undefined && cur.base === value) {
+                    n.copy[prop] = value;
+                    n.assigned.delete(prop);
+                    return true;
+                }
+                if (draftIs(value, current) &&
+                    (value !== undefined || draftHasOwn.call(n.base, prop)))
+                    return true;
+                draftPrepareCopy(n);
+                draftMarkChanged(n);
+            }
+            const copy = n.copy;
+            if ((copy[prop] === value && (value !== undefined || draftHasOwn.call(copy, prop))) ||
+                (Number.isNaN(value) && Number.isNaN(copy[prop])))
+                return true;
+            copy[prop] = value;
+            n.assigned.set(prop, true);
+            return true;
+        }
+    }
+    const d = draftSwitch(n);
+    return Reflect.set(d, prop, vn !== undefined && vn.scope === n.scope ? draftSwitch(vn) : value);
+}
+
+function draftDelete(n, prop) {
+    draftLive(n);
+    if (n.isArray) return draftSet(n, prop, undefined); /* Immer's arrays: a write of undefined */
+    if (n.scope.switched || typeof prop !== "string")
+        return Reflect.deleteProperty(draftSwitch(n), prop);
+    n.scope.ops.push(["d", n, prop]);
+    draftPrepareCopy(n);
+    if (n.base[prop] !== undefined || prop in n.base) {
+        n.assigned.set(prop, false);
+        draftMarkChanged(n);
+    } else {
+        n.assigned.delete(prop);
+    }
+    delete n.copy[prop];
+    return true;
+}
+
+function draftDescriptor(n, prop) {
+    draftLive(n);
+    if (n.scope.switched) return Reflect.getOwnPropertyDescriptor(n.inner, prop);
+    const owner = draftLatest(n);
+    const desc = Reflect.getOwnPropertyDescriptor(owner, prop);
+    if (!desc) return desc;
+    return { writable: true, configurable: !n.isArray || prop !== "length",
+             enumerable: desc.enumerable, value: owner[prop] };
 }
 
 const draftTraps = {
-    get(st, prop) {
-        draftLive(st);
-        if (st.inner === null && typeof prop === "string") {
-            const source = st.copy === null ? st.base : st.copy;
-            if (draftHasOwn.call(source, prop)) {
-                const value = source[prop];
-                if (!draftObjectish(value)) return value;
-            } else if (!(prop in source)) {
-                return undefined;
-            }
-        }
-        return Reflect.get(draftSwitch(st), prop);
+    get: (n, prop) => draftGet(n, prop),
+    set: (n, prop, value) => draftSet(n, prop, value),
+    deleteProperty: (n, prop) => draftDelete(n, prop),
+    has(n, prop) {
+        draftLive(n);
+        return prop in (n.scope.switched ? n.inner : draftLatest(n));
     },
-    set(st, prop, value) {
-        draftLive(st);
-        if (st.inner === null && typeof prop === "string" && value !== st.proxy) {
-            const source = st.copy === null ? st.base : st.copy;
-            const own = draftHasOwn.call(source, prop);
-            if ((own || !(prop in source)) && !draftObjectish(source[prop])) {
-                /* every write is replayed, the ones that change nothing too: one may still have
-                 * marked the draft modified (-0 over 0), and replaying one that did nothing
-                 * does nothing again */
-                draftRecord(st, [1, prop, value]);
-                if (!st.modified) {
-                    const current = source[prop];
-                    if (draftIs(value, current) &&
-                        (value !== undefined || draftHasOwn.call(st.base, prop)))
-                        return true;
-                    draftPrepareCopy(st);
-                    st.modified = true;
-                }
-                const copy = st.copy;
-                if ((copy[prop] === value &&
-                     (value !== undefined || draftHasOwn.call(copy, prop))) ||
-                    (Number.isNaN(value) && Number.isNaN(copy[prop])))
-                    return true;
-                copy[prop] = value;
-                st.assigned.set(prop, true);
-                return true;
-            }
-        }
-        const d = draftSwitch(st);
-        return Reflect.set(d, prop, value === st.proxy ? d : value);
+    ownKeys(n) {
+        draftLive(n);
+        return Reflect.ownKeys(n.scope.switched ? n.inner : draftLatest(n));
     },
-    deleteProperty(st, prop) {
-        draftLive(st);
-        if (st.inner === null && typeof prop === "string") {
-            draftPrepareCopy(st);
-            if (st.base[prop] !== undefined || prop in st.base) {
-                st.assigned.set(prop, false);
-                st.modified = true;
-            } else {
-                st.assigned.delete(prop);
-            }
-            delete st.copy[prop];
-            draftRecord(st, [0, prop]);
-            return true;
-        }
-        return Reflect.deleteProperty(draftSwitch(st), prop);
+    getOwnPropertyDescriptor: (n, prop) => draftDescriptor(n, prop),
+    defineProperty(n, prop, desc) {
+        draftLive(n);
+        return Reflect.defineProperty(draftSwitch(n), prop, desc);
     },
-    has(st, prop) {
-        draftLive(st);
-        if (st.inner !== null) return prop in st.inner;
-        return prop in (st.copy === null ? st.base : st.copy);
+    getPrototypeOf(n) {
+        draftLive(n);
+        return n.scope.switched ? Reflect.getPrototypeOf(n.inner) : Object.getPrototypeOf(n.base);
     },
-    ownKeys(st) {
-        draftLive(st);
-        if (st.inner !== null) return Reflect.ownKeys(st.inner);
-        return Reflect.ownKeys(st.copy === null ? st.base : st.copy);
-    },
-    getOwnPropertyDescriptor(st, prop) {
-        draftLive(st);
-        if (st.inner !== null) return Reflect.getOwnPropertyDescriptor(st.inner, prop);
-        const owner = st.copy === null ? st.base : st.copy;
-        const desc = Reflect.getOwnPropertyDescriptor(owner, prop);
-        if (!desc) return desc;
-        return { writable: true, configurable: true, enumerable: desc.enumerable,
-                 value: owner[prop] };
-    },
-    defineProperty(st, prop, desc) {
-        draftLive(st);
-        return Reflect.defineProperty(draftSwitch(st), prop, desc);
-    },
-    getPrototypeOf(st) {
-        draftLive(st);
-        if (st.inner !== null) return Reflect.getPrototypeOf(st.inner);
-        return Object.getPrototypeOf(st.base);
-    },
-    setPrototypeOf(st, proto) {
-        draftLive(st);
-        return Reflect.setPrototypeOf(draftSwitch(st), proto);
+    setPrototypeOf(n, proto) {
+        draftLive(n);
+        return Reflect.setPrototypeOf(draftSwitch(n), proto);
     },
 };
 
-/* A draft of base: draft.proxy is what the handler sees. */
+/* an array's proxy targets [node], so that Array.isArray(draft) holds (as Immer's) */
+const draftArrayTraps = {
+    get: (t, prop) => draftGet(t[0], prop),
+    set: (t, prop, value) => draftSet(t[0], prop, value),
+    deleteProperty: (t, prop) => draftDelete(t[0], prop),
+    has: (t, prop) => draftTraps.has(t[0], prop),
+    ownKeys: (t) => draftTraps.ownKeys(t[0]),
+    getOwnPropertyDescriptor: (t, prop) => draftDescriptor(t[0], prop),
+    defineProperty: (t, prop, desc) => draftTraps.defineProperty(t[0], prop, desc),
+    getPrototypeOf: (t) => draftTraps.getPrototypeOf(t[0]),
+    setPrototypeOf: (t, proto) => draftTraps.setPrototypeOf(t[0], proto),
+};
+
+/* A draft of base: scope.proxy is what the handler sees. */
 function draftCreate(base) {
-    const st = new DraftState(base);
-    if (base !== null && typeof base === "object" && Object.getPrototypeOf(base) === Object.prototype)
-        st.proxy = new Proxy(st, draftTraps);
-    else
-        st.proxy = st.inner = actorImmer().createDraft(base);
-    return st;
+    const sc = new DraftScope();
+    if (base !== null && typeof base === "object" &&
+        Object.getPrototypeOf(base) === Object.prototype) {
+        const root = new DraftNode(sc, base, null, undefined, false);
+        sc.root = root;
+        sc.nodes.push(root);
+        sc.proxy = root.proxy;
+    } else {
+        sc.switched = true;
+        sc.ops = null;
+        sc.proxy = actorImmer().createDraft(base);
+    }
+    return sc;
+}
+
+/* Whether v (a new value written into a draft) may hold a draft, or something the fast finish
+ * cannot walk as Immer would (handleValue): then Immer finishes. Deeper than 32 levels (or a
+ * cycle) counts as may. */
+function draftHolds(v, depth) {
+    if (!draftObjectish(v)) return false;
+    if (depth > 32 || v[DRAFT_NODE] !== undefined || !draftPlain(v)) return true;
+    for (const k of Reflect.ownKeys(v)) {
+        if (typeof k !== "string" || draftHolds(v[k], depth + 1)) return true;
+    }
+    return false;
+}
+
+function draftNeedsImmer(sc) {
+    if (sc.nodes.length < 2) return false; /* Immer walks new values only beside children */
+    for (const n of sc.nodes) {
+        if (n.assigned === null) continue;
+        for (const [k, a] of n.assigned)
+            if (a && draftHolds(n.copy[k], 0)) return true;
+    }
+    return false;
+}
+
+/* Immer's getPath: the child's path from the root, or null when it is no longer where it was
+ * drafted (then its parent's own patch says what is there). */
+function draftPath(n) {
+    const path = [];
+    let s = n;
+    while (s.parent !== null) {
+        const parentCopy = draftLatest(s.parent);
+        const v = parentCopy[s.key];
+        if (v === undefined) return null;
+        if (v !== s.proxy && v !== s.copy) return null;
+        const m = draftNodeOf(v);
+        if (m !== undefined && m.base !== s.base) return null;
+        if (!draftHasOwn.call(parentCopy, s.key)) return null;
+        path.push(s.key);
+        s = s.parent;
+    }
+    path.reverse();
+    let cur = s.copy; /* resolvePath from the root's copy */
+    for (let i = 0; i < path.length - 1; i++) {
+        cur = cur[path[i]];
+        if (!draftObjectish(cur)) return null;
+    }
+    return path;
+}
+
+function draftPathTo(path, key) {
+    const p = path.slice();
+    p.push(key);
+    return p;
+}
+
+function draftObjectPatches(n, path, patches) {
+    const base = n.base, copy = n.copy;
+    for (const [key, assigned] of n.assigned) {
+        const op = !assigned ? "remove" : draftHasOwn.call(base, key) ? "replace" : "add";
+        const value = copy[key];
+        if (op === "replace" && base[key] === value) continue;
+        const p = draftPathTo(path, key);
+        patches.push(op === "remove" ? { op, path: p } : { op, path: p, value });
+    }
+}
+
+/* generateArrayPatches: changed assigned indices replaced in ascending order, then additions at
+ * the end ascending, or, when the array shrank, removals from the tail descending. Only the
+ * assigned indices are visited (Immer visits every index and keeps the assigned ones). */
+function draftArrayPatches(n, path, patches) {
+    const base = n.base, copy = n.copy;
+    const shrank = copy.length < base.length;
+    const lo = shrank ? copy : base; /* Immer swaps the two so that base is never longer */
+    const hi = shrank ? base : copy;
+    const idx = [];
+    for (const [key, assigned] of n.assigned) {
+        if (!assigned) continue;
+        const i = +key;
+        if (i >>> 0 === i && String(i) === key && i < lo.length) idx.push(i);
+    }
+    idx.sort((a, b) => a - b);
+    for (const i of idx) {
+        const copied = hi === copy ? copy[i] : base[i], baseItem = hi === copy ? base[i] : copy[i];
+        if (copied === baseItem) continue;
+        if (!shrank) {
+            const m = draftNodeOf(copied);
+            if (m !== undefined && m.modified) continue;
+        }
+        patches.push({ op: "replace", path: draftPathTo(path, i), value: copy[i] });
+    }
+    if (!shrank) {
+        for (let i = base.length; i < copy.length; i++)
+            patches.push({ op: "add", path: draftPathTo(path, i), value: copy[i] });
+    } else {
+        for (let i = base.length - 1; copy.length <= i; --i)
+            patches.push({ op: "remove", path: draftPathTo(path, i) });
+    }
+}
+
+function draftPatches(n, path, patches) {
+    if (n.isArray) draftArrayPatches(n, path, patches);
+    else draftObjectPatches(n, path, patches);
 }
 
 /* Immer's finishDraft: the next state (base itself when nothing was written) and, given a
- * listener, the patches (Immer's, in Immer's order; the listener gets no inverse patches from
- * the fast mode). The draft is unusable afterwards. */
-function draftFinish(st, listener) {
-    if (st.done) throw new TypeError(DRAFT_REVOKED);
-    st.done = true;
-    if (st.inner !== null)
-        return listener === undefined ? actorImmer().finishDraft(st.inner)
-            : actorImmer().finishDraft(st.inner, listener);
-    if (!st.modified) {
-        if (listener !== undefined) listener([], []);
-        return st.base;
-    }
-    if (listener !== undefined) {
-        const patches = [];
-        const base = st.base, copy = st.copy;
-        for (const [key, assigned] of st.assigned) {
-            const op = !assigned ? "remove" : draftHasOwn.call(base, key) ? "replace" : "add";
-            if (op === "replace" && base[key] === copy[key]) continue;
-            patches.push(op === "remove" ? { op, path: [key] }
-                : { op, path: [key], value: copy[key] });
+ * listener, the patches (the fast mode gives it no inverse patches). The draft is unusable
+ * afterwards. */
+function draftFinish(sc, listener) {
+    if (sc.done) throw new TypeError(DRAFT_REVOKED);
+    if (!sc.switched && draftNeedsImmer(sc)) draftSwitch(sc.root);
+    if (sc.switched) { /* (Immer reads through the fast proxies it finds in new values) */
+        const d = sc.root === null ? sc.proxy : sc.root.inner;
+        try {
+            return listener === undefined ? actorImmer().finishDraft(d)
+                : actorImmer().finishDraft(d, listener);
+        } finally {
+            sc.done = true;
         }
+    }
+    const root = sc.root;
+    if (!root.modified) {
+        sc.done = true;
+        if (listener !== undefined) listener([], []);
+        return root.base;
+    }
+    const patches = listener !== undefined ? [] : null;
+    /* the children's callbacks, last drafted first (Immer pops them), then the root's */
+    for (let i = sc.nodes.length - 1; i >= 1; i--) {
+        const n = sc.nodes[i];
+        const parentCopy = draftLatest(n.parent);
+        if (parentCopy[n.key] === n.proxy) parentCopy[n.key] = n.modified ? n.copy : n.base;
+        /* (a draft is never elsewhere in the fast mode: moving one switches to Immer) */
+        if (n.modified && !n.finalized && n.assigned !== null && n.assigned.size > 0) {
+            if (patches !== null) {
+                const path = draftPath(n);
+                if (path !== null) draftPatches(n, path, patches);
+            }
+            n.finalized = true;
+        }
+    }
+    sc.done = true; /* (draftPath reads through the drafts still in the copies) */
+    if (patches !== null) {
+        draftPatches(root, [], patches); /* (each node's patches are made once) */
         listener(patches, []);
     }
-    return st.copy;
+    return root.copy;
 }
