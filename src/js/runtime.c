@@ -19,6 +19,7 @@
 #include "base/rand.h"
 #include "js/js_int.h"
 #include "js/jsc_clock.h"
+#include "js/jsc_heap.h"
 #include "store/validator.h"
 #include "store/value.h"
 
@@ -608,12 +609,11 @@ static uint64_t next_seed(struct js_runtime *rt)
     return z ^ (z >> 31);
 }
 
-/* The JS heap's size in bytes (objects plus the memory they hold: array buffers, strings). */
+/* The JS heap's size in bytes (objects plus the memory they hold: array buffers, strings); safe
+ * inside the watchdog's callback (jsc_heap.h). */
 double js_heap_bytes(JSContextRef ctx)
 {
-    JSObjectRef st = JSGetMemoryUsageStatistics(ctx);
-    JSValueRef v = st ? get_prop(ctx, st, "heapSize") : NULL;
-    return v && JSValueIsNumber(ctx, v) ? JSValueToNumber(ctx, v, NULL) : 0;
+    return jsc_heap_bytes(ctx);
 }
 
 double js_thread_cpu_ms(void)
@@ -854,6 +854,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     JSObjectRef global = JSContextGetGlobalObject(rt->ctx);
     js_set_limit_ms(rt, (uint32_t)(JS_LOAD_LIMIT_S * 1000));
     rt->entries_counted = probe_entries(rt);
+    jsc_heap_check(rt->ctx); /* before any watchdog tick reads the heap */
     /* the watch's mode (50_functions.js roundsWatch) before any call sets it */
     rt->params[JS_PARAM_VM_READS] = rt->entries_counted ? (double)jsc_clock_reads() : -1;
     rt->params[5] = (double)rt->opts.memory_limit_mb * 1024 * 1024; /* for the prelude's caps */

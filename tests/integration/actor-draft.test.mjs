@@ -46,8 +46,7 @@ enablePatches();
 const immer = new Immer({ autoFreeze: false });
 useImmer(immer);
 export const run = action({
-    handler: async (ctx, { from, to }) =>
-        fuzzDrafts({ immer, draftCreate, draftFinish, from, to, trapThrows: false }),
+    handler: async (ctx, { from, to }) => fuzzDrafts({ immer, draftCreate, draftFinish, from, to }),
 });
 `);
     const s = await startServer(dir);

@@ -254,23 +254,19 @@ function runScript(side, base, ops, withPatches) {
     return { out, next, patches, same: next === base, after, fast: st.s ? !st.s.switched : false };
 }
 
-function compareOne(sides, seed, withPatches, trapThrows) {
+function compareOne(sides, seed, withPatches) {
     const r = rng(seed);
     const base1 = randomState(r);
     const ops = [];
     const n = 1 + Math.floor(r() * 6);
     for (let i = 0; i < n; i++) ops.push(r() < 0.5 ? randomOp(r) : randomDeepOp(r, base1));
-    if (!trapThrows) { /* what only an exception thrown inside a proxy trap decides */
-        for (let i = 0; i < ops.length; i++) if (ops[i].t === "define") ops[i] = { t: "keys" };
-    }
     const base2 = clone(base1);
     const snapshot = clone(base1);
     const a = runScript(sides.immer, base1, ops, withPatches);
     const b = runScript(sides.vireo, base2, ops, withPatches);
     const wrong = !same(b.out, a.out) ? "reads" : !same(b.next, a.next) ? "next state"
         : b.same !== a.same ? "identity" : !same(b.patches, a.patches) ? "patches"
-        : trapThrows && b.after !== a.after ? "after finish"
-        : !same(base2, snapshot) ? "base touched" : null;
+        : b.after !== a.after ? "after finish" : !same(base2, snapshot) ? "base touched" : null;
     if (wrong === null) return { fast: b.fast, nested: b.patches !== null && b.patches.some((p) => p.path.length > 1) };
     return { wrong: `${wrong}: seed ${seed}, patches ${withPatches}, base ${JSON.stringify(snapshot)}, ` +
         `ops ${JSON.stringify(ops)}; immer ${JSON.stringify([a.out, a.next, a.patches, a.same, a.after])}, ` +
@@ -278,12 +274,8 @@ function compareOne(sides, seed, withPatches, trapThrows) {
 }
 
 /* Seeds from..to, each with and without patches: the first mismatches (at most 5) and how many
- * scripts ended in the fast mode, and how many of those made nested patches. trapThrows: false
- * leaves out what depends on an exception thrown inside a proxy trap reaching the caller (a
- * draft used after finishDraft, defineProperty on a draft): in Vireo's JavaScriptCore runtime
- * such an exception is lost a few times in a hot function's life, with Immer's drafts and plain
- * proxies alike (docs/actors.md "Patches"); V8 runs them. */
-export function fuzzDrafts({ immer, draftCreate, draftFinish, from, to, trapThrows = true }) {
+ * scripts ended in the fast mode, and how many of those made nested patches. */
+export function fuzzDrafts({ immer, draftCreate, draftFinish, from, to }) {
     const sides = {
         immer: {
             create: (base) => ({ draft: immer.createDraft(base) }),
@@ -298,7 +290,7 @@ export function fuzzDrafts({ immer, draftCreate, draftFinish, from, to, trapThro
     const counts = { scripts: 0, fast: 0, nested: 0 };
     for (let seed = from; seed <= to && mismatches.length < 5; seed++) {
         for (const withPatches of [true, false]) {
-            const c = compareOne(sides, seed, withPatches, trapThrows);
+            const c = compareOne(sides, seed, withPatches);
             counts.scripts++;
             if (c.wrong) mismatches.push(c.wrong);
             else if (c.fast) { counts.fast++; if (c.nested) counts.nested++; }

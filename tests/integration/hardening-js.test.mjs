@@ -277,6 +277,12 @@ test("15a. function paths and table names holding U+0000 are refused", async () 
     assert.equal((await srv.query("things:count")).json.value, before);
 });
 
+test("an exception thrown by a proxy's get always reaches the script, also while the memory limit's heap checks run", { timeout: 60000 }, async () => {
+    const r = await srv.value("action", "throws:proxyReads", {});
+    assert.ok(r.reads > 10000, JSON.stringify(r));
+    assert.equal(r.unthrown, 0, `${r.unthrown} of ${r.reads} proxy reads did not throw`);
+});
+
 test("15b. built-ins are frozen: a call cannot change what later calls see", async () => {
     const r = await srv.mutation("proto:pollute");
     assert.equal(r.json?.status, "success", r.text);
