@@ -28,11 +28,14 @@ const draftHasOwn = Object.prototype.hasOwnProperty;
 const DRAFT_REVOKED = "Proxy has already been revoked. No more operations are allowed to be " +
     "performed on it";
 
+const OP_CHILD = 0, OP_SET = 1, OP_DELETE = 2; /* the operations a switch replays */
+const DRAFT_ROOT_PATH = Object.freeze([]);
+
 /* One draft (of one finishDraft): its nodes in creation order, the operations to replay. */
 class DraftScope {
     constructor() {
         this.nodes = [];
-        this.ops = [];        /* ["c", node] drafted, ["s", node, key, value], ["d", node, key] */
+        this.ops = [];        /* by fours: OP_CHILD node; OP_SET node key value; OP_DELETE node key */
         this.switched = false;
         this.done = false;
         this.root = null;
@@ -98,11 +101,12 @@ function draftSwitch(n) {
     if (!sc.switched) {
         const immer = actorImmer();
         sc.root.inner = immer.createDraft(sc.root.base);
-        for (const op of sc.ops) {
-            const m = op[1];
-            if (op[0] === "c") m.inner = Reflect.get(m.parent.inner, m.prop);
-            else if (op[0] === "s") Reflect.set(m.inner, op[2], op[3]);
-            else Reflect.deleteProperty(m.inner, op[2]);
+        const ops = sc.ops;
+        for (let i = 0; i < ops.length; i += 4) {
+            const m = ops[i + 1];
+            if (ops[i] === OP_CHILD) m.inner = Reflect.get(m.parent.inner, m.prop);
+            else if (ops[i] === OP_SET) Reflect.set(m.inner, ops[i + 2], ops[i + 3]);
+            else Reflect.deleteProperty(m.inner, ops[i + 2]);
         }
         sc.switched = true;
         sc.ops = null;
@@ -139,7 +143,7 @@ function draftGet(n, prop) {
     const child = new DraftNode(n.scope, value, n, key, Array.isArray(value));
     child.prop = prop;
     n.scope.nodes.push(child);
-    n.scope.ops.push(["c", child]);
+    n.scope.ops.push(OP_CHILD, child, undefined, undefined);
     n.copy[key] = child.proxy;
     return child.proxy;
 }
@@ -164,7 +168,7 @@ function draftSet(n, prop, value) {
             /* every write is replayed, those that change nothing too: one may still have
              * marked the draft modified (-0 over 0), and one that did nothing does nothing
              * again */
-            n.scope.ops.push(["s", n, prop, value]);
+            n.scope.ops.push(OP_SET, n, prop, value);
             if (!n.modified) {
                 const current = source[prop];
                 const cur = draftNodeOf(current);
@@ -197,7 +201,7 @@ function draftDelete(n, prop) {
     if (n.isArray) return draftSet(n, prop, undefined); /* Immer's arrays: a write of undefined */
     if (n.scope.switched || typeof prop !== "string")
         return Reflect.deleteProperty(draftSwitch(n), prop);
-    n.scope.ops.push(["d", n, prop]);
+    n.scope.ops.push(OP_DELETE, n, prop, undefined);
     draftPrepareCopy(n);
     if (n.base[prop] !== undefined || prop in n.base) {
         n.assigned.set(prop, false);
@@ -324,6 +328,7 @@ function draftPath(n) {
 }
 
 function draftPathTo(path, key) {
+    if (path.length === 0) return [key];
     const p = path.slice();
     p.push(key);
     return p;
@@ -416,7 +421,7 @@ function draftFinish(sc, listener) {
     }
     sc.done = true; /* (draftPath reads through the drafts still in the copies) */
     if (patches !== null) {
-        draftPatches(root, [], patches); /* (each node's patches are made once) */
+        draftPatches(root, DRAFT_ROOT_PATH, patches); /* (each node's patches are made once) */
         listener(patches, []);
     }
     return root.copy;
