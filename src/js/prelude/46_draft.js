@@ -20,9 +20,9 @@
  * deletes), so it ends in the state it would have reached on its own, and from then on every
  * node forwards to its Immer counterpart. A root that is not a plain object is an Immer draft
  * from the start. tests/integration/actor-draft.test.mjs checks both modes against Immer on
- * random scripts (reads, states, identities, patches, errors). */
+ * random scripts (reads, states, identities, patches, errors), in V8 and in the binary's
+ * JavaScriptCore. */
 
-const IMMER_STATE = Symbol.for("immer-state"); /* Immer's DRAFT_STATE */
 const DRAFT_NODE = Symbol("vireo draft node");   /* a fast proxy answers its node */
 const draftHasOwn = Object.prototype.hasOwnProperty;
 const DRAFT_REVOKED = "Proxy has already been revoked. No more operations are allowed to be " +
