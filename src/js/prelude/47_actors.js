@@ -312,7 +312,7 @@ async function activate(run, name, id, conns) {
     run.live();
     const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
         ? stored.timers : {};
-    inst = { name, id, def, state, docId, timers, conns: new Set(conns || []), touched: false,
+    inst = { name, id, key, def, state, docId, timers, conns: new Set(conns || []), touched: false,
              busy: null, timersOf: null, timersText: "", patchHead: "", kit: null,
              docHead: `{"name":${JSON.stringify(name)},"actorId":${JSON.stringify(id)},"state":` };
     hotActors.set(key, inst);
@@ -462,7 +462,7 @@ function changeEnd(run, inst, draft, checked, timersBefore, text) {
     if (changed) inst.state = next;
     if (changed || inst.timers !== timersBefore) saveActor(inst);
     if (!quiet && changed)
-        run.out.push(["p", actorKey(inst.name, inst.id), patchText(inst, patches)]);
+        run.out.push(["p", inst.key, patchText(inst, patches)]);
     for (const e of checked) run.out.push(e);
     return text;
 }
@@ -477,7 +477,7 @@ async function checkEvent(inst, ev) {
                          "EventValidationFailed");
     const text = JSON.stringify({ type: "event", actor: inst.name, actorId: inst.id,
                                   event: ev.event, payload: r.value });
-    return ["e", actorKey(inst.name, inst.id), text, ev.to, ev.except];
+    return ["e", inst.key, text, ev.to, ev.except];
 }
 
 /* ---- suspended calls: methods that await timers or the network (docs/actors.md "Methods
@@ -707,7 +707,7 @@ async function driveGen(call, gen) {
 function flushHeld(run, call) {
     const inst = call.inst;
     if (call.heldOps.length > 0)
-        run.out.push(["p", actorKey(inst.name, inst.id),
+        run.out.push(["p", inst.key,
                       JSON.stringify({ type: "state:patch", actor: inst.name, actorId: inst.id,
                                        patches: call.heldOps })]);
     for (const e of call.heldEvents) run.out.push(e);
@@ -1031,8 +1031,10 @@ function callActor(run, name, id, method, input) {
 /* Calls method on actor name/id: its result's JSON text, or a promise of it (change). A hot
  * instance's method without an input schema or middleware runs at once; throws what fails
  * before any await. */
-function invoke(run, name, id, method, input, connectionId, conns) {
-    const hot = hotActors.get(actorKey(name, id)); /* a hot instance: no activate() promise */
+/* key: actorKey(name, id), when the caller has it (a group's calls share one) */
+function invoke(run, name, id, method, input, connectionId, conns, key) {
+    /* a hot instance: no activate() promise */
+    const hot = hotActors.get(key !== undefined ? key : actorKey(name, id));
     if (hot === undefined)
         return activate(run, name, id, conns).then(
             (inst) => invokeOn(run, inst, method, input, connectionId));
@@ -1105,12 +1107,12 @@ async function runDeferred(run) {
 const BATCH_BREAK = Symbol("batch break");
 async function runBatch(mctx, a) {
     const calls = a.calls, ctxs = new Map(), entry = params[4];
-    let conn, method, name, id, m = mctx;
+    let conn, method, name, id, key, m = mctx;
     for (let k = 0; k < calls.length; k++) {
         const q = calls[k];
         if (q.c !== undefined) conn = q.c;
         if (q.m !== undefined) method = q.m;
-        if (q.a !== undefined) { name = q.a; id = q.i; }
+        if (q.a !== undefined) { name = q.a; id = q.i; key = actorKey(name, id); }
         if (typeof q.u === "string") {
             m = ctxs.get(q.u);
             if (m === undefined) ctxs.set(q.u, m = makeCtx(MUTATION, q.u));
@@ -1125,7 +1127,7 @@ async function runBatch(mctx, a) {
         let t, failed = null;
         try {
             const input = typeof q.in === "string" ? JSON.parse(q.in) : undefined;
-            t = invoke(run, name, id, method, input, conn, q.cs);
+            t = invoke(run, name, id, method, input, conn, q.cs, key);
             if (t !== undefined && typeof t !== "string") t = await t; /* it had to wait */
             if (run.deferred.length > 0) await runDeferred(run);
         } catch (e) {
