@@ -3,14 +3,14 @@
  * (src/proto/actors.c) through the internal mutation `_system/actors:run`, one operation per
  * call: an rpc, a connection's first touch (onConnect) or its end (onDisconnect), a snapshot,
  * a deactivation. An instance's state stays in this runtime between calls (it is "hot"); each
- * change is a draft with Immer's semantics finished into Immer's patches (46_draft.js: a fast
- * mode for the root's primitive fields, Immer itself past it), and the new state is stored as
- * JSON text in the system table `_actors` in the same transaction as the method's ctx.db
- * writes. A call returns what the server sends once that transaction's batch is on disk: the
- * state patch to every state subscriber, then the events, then the rpc's result. A call that
- * throws changes nothing: its transaction rolls back and every instance it touched gets its
- * state from before the call back. A method that awaits timers or fetch runs in turns, one
- * transaction each ("suspended calls" below; operations "resume" and "end"). */
+ * change is a draft with Immer's semantics finished into Immer's patches (46_draft.js: Immer's
+ * bookkeeping in a fast mode for plain objects and arrays, Immer itself past it), and the new
+ * state is stored as JSON text in the system table `_actors` in the same transaction as the
+ * method's ctx.db writes. A call returns what the server sends once that transaction's batch is
+ * on disk: the state patch to every state subscriber, then the events, then the rpc's result.
+ * A call that throws changes nothing: its transaction rolls back and every instance it touched
+ * gets its state from before the call back. A method that awaits timers or fetch runs in turns,
+ * one transaction each ("suspended calls" below; operations "resume" and "end"). */
 
 const ACTORS_RUN_PATH = "_system/actors:run";
 const ACTORS_TIMER_PATH = "_system/actors:timer";
