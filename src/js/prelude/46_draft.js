@@ -55,7 +55,6 @@ class DraftNode {
         this.parent = parent;
         this.key = key;       /* in the parent (a number in an array) */
         this.isArray = isArray;
-        this.prop = "";       /* the key as the get trap saw it, to replay the drafting */
         this.inner = null;    /* the Immer draft, once switched */
         this.proxy = isArray ? new Proxy([this], draftArrayTraps) : new Proxy(this, draftTraps);
     }
@@ -104,7 +103,7 @@ function draftSwitch(n) {
         const ops = sc.ops;
         for (let i = 0; i < ops.length; i += 4) {
             const m = ops[i + 1];
-            if (ops[i] === OP_CHILD) m.inner = Reflect.get(m.parent.inner, m.prop);
+            if (ops[i] === OP_CHILD) m.inner = Reflect.get(m.parent.inner, m.key);
             else if (ops[i] === OP_SET) Reflect.set(m.inner, ops[i + 2], ops[i + 3]);
             else Reflect.deleteProperty(m.inner, ops[i + 2]);
         }
@@ -141,7 +140,6 @@ function draftGet(n, prop) {
     draftPrepareCopy(n);
     const key = n.isArray ? +prop : prop;
     const child = new DraftNode(n.scope, value, n, key, Array.isArray(value));
-    child.prop = prop;
     n.scope.nodes.push(child);
     n.scope.ops.push(OP_CHILD, child, undefined, undefined);
     n.copy[key] = child.proxy;
