@@ -14,6 +14,7 @@
 #include "base/mem.h"
 #include "js/js_int.h"
 #include "js/jsc_clock.h"
+#include "js/jsc_heap.h"
 
 #include "base/banned.h"
 
@@ -162,7 +163,7 @@ static void turn(struct js_runtime *rt, struct js_exec *x, JSObjectRef fn, size_
     }
     if (rt->last_heap > rt->settled_heap + 64.0 * 1024 * 1024) {
         JSSynchronousGarbageCollectForDebugging(rt->ctx);
-        rt->settled_heap = js_heap_bytes(rt->ctx);
+        rt->settled_heap = jsc_heap_bytes(rt->ctx);
     }
     rt->last_heap = 0;
 }

@@ -18,7 +18,6 @@ typedef bool (*JSShouldTerminateCallback)(JSContextRef, void *);
 void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef, double, JSShouldTerminateCallback,
                                          void *);
 void JSContextGroupClearExecutionTimeLimit(JSContextGroupRef);
-JSObjectRef JSGetMemoryUsageStatistics(JSContextRef);
 void JSSynchronousGarbageCollectForDebugging(JSContextRef);
 void JSSynchronousEdenCollectForDebugging(JSContextRef);
 /* From JavaScriptCore's GLib API (jsc/jsc-options.h), declared here to keep glib's headers out;
@@ -244,7 +243,6 @@ int js_exec_op(struct js_runtime *rt, uint32_t token, const struct js_op *op, st
 void js_exec_op_cancel(struct js_runtime *rt, uint32_t token);
 
 /* runtime.c */
-double js_heap_bytes(JSContextRef ctx);
 double js_thread_cpu_ms(void);
 void js_set_limit_ms(struct js_runtime *rt, uint32_t ms);
 void js_absorb_termination(struct js_runtime *rt);

@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "js/js_int.h"
 #include "js/jsc_heap.h"
 
 #include "base/banned.h"
 
-/* Exported by JavaScriptCore but declared only in a private header (JSBasePrivate.h). */
+/* Exported by JavaScriptCore but declared only in a private header (JSBasePrivate.h); the
+ * collections' declarations are js_int.h's. */
 JSObjectRef JSGetMemoryUsageStatistics(JSContextRef);
-void JSSynchronousEdenCollectForDebugging(JSContextRef);
 
 #define JSVALUE_NUMBER_TAG 0xfffe000000000000ull /* int32s carry all of it, doubles some */
 #define JSVALUE_DOUBLE_OFFSET (1ull << 49)

@@ -609,13 +609,6 @@ static uint64_t next_seed(struct js_runtime *rt)
     return z ^ (z >> 31);
 }
 
-/* The JS heap's size in bytes (objects plus the memory they hold: array buffers, strings); safe
- * inside the watchdog's callback (jsc_heap.h). */
-double js_heap_bytes(JSContextRef ctx)
-{
-    return jsc_heap_bytes(ctx);
-}
-
 double js_thread_cpu_ms(void)
 {
     struct timespec t;
@@ -650,12 +643,12 @@ static bool on_time_limit(JSContextRef ctx, void *arg)
         /* JSC's heap size moves only when it collects, after the heap has about doubled: a
          * young collection brings it up to date with what the call holds */
         JSSynchronousEdenCollectForDebugging(ctx);
-        rt->last_heap = js_heap_bytes(ctx);
+        rt->last_heap = jsc_heap_bytes(ctx);
         /* what the regular check costs (the full collection below happens once, at the end) */
         rt->heap_cost_ms = js_thread_cpu_ms() - now;
         if (rt->last_heap > limit) { /* not what earlier calls left behind */
             JSSynchronousGarbageCollectForDebugging(ctx);
-            rt->last_heap = js_heap_bytes(ctx);
+            rt->last_heap = jsc_heap_bytes(ctx);
         }
         rt->next_heap_tick = rt->ticks + 1 + (uint32_t)(rt->heap_cost_ms * 10 / tick_ms);
         if (rt->last_heap > limit) {
@@ -1270,7 +1263,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
         /* a greedy call: give its garbage back now rather than at some later GC */
         JSSynchronousGarbageCollectForDebugging(ctx);
         malloc_trim(0);
-        rt->settled_heap = js_heap_bytes(ctx);
+        rt->settled_heap = jsc_heap_bytes(ctx);
     }
     rt->last_heap = 0;
     if (!rt->done) {

@@ -35,7 +35,8 @@ const DRAFT_ROOT_PATH = Object.freeze([]);
 class DraftScope {
     constructor() {
         this.nodes = [];
-        this.ops = [];        /* by fours: OP_CHILD node; OP_SET node key value; OP_DELETE node key */
+        /* by fours: OP_CHILD node, OP_SET node key value, OP_DELETE node key */
+        this.ops = [];
         this.switched = false;
         this.done = false;
         this.root = null;
@@ -73,7 +74,7 @@ function draftNodeOf(v) {
     return draftObjectish(v) ? v[DRAFT_NODE] : undefined;
 }
 
-/* A plain object (Object.prototype as its prototype) or an array that is not a draft. */
+/* A plain object (Object.prototype as its prototype) or an array (callers rule drafts out). */
 function draftPlain(v) {
     return Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype;
 }
