@@ -114,6 +114,46 @@ test("a method that throws changes nothing (sync and async), and its ctx.db writ
     assert.deepEqual(await srv.value("query", "queries:logs", { room: id }), ["kept"]);
 });
 
+test("a value JSON does not hold fails the call with InvalidState and changes nothing; a Date is kept as JSON writes it", async () => {
+    const c = await open();
+    const quietId = `jq-${Date.now()}`, subId = `js-${Date.now()}`;
+    const errors = {
+        map: "Invalid actor state: state.m is a Map, which JSON does not hold (actor state is stored and sent as JSON)",
+        setInPush: "Invalid actor state: state.list[1].s is a Set, which JSON does not hold (actor state is stored and sent as JSON)",
+        deepFn: "Invalid actor state: state.deep.inner.x is a function, which JSON does not hold (actor state is stored and sent as JSON)",
+        nan: "Invalid actor state: state.deep.inner.x.y[1] is NaN, which JSON stores as null (actor state is stored and sent as JSON)",
+        big: "Invalid actor state: state.n is a BigInt, which JSON does not hold (actor state is stored and sent as JSON)",
+        undefInArray: "Invalid actor state: state.list[1] is undefined in an array, which JSON stores as null (actor state is stored and sent as JSON)",
+        moved: "Invalid actor state: state.list[0].bad is a Map, which JSON does not hold (actor state is stored and sent as JSON)",
+        afterAwait: "Invalid actor state: state.m is a WeakMap, which JSON does not hold (actor state is stored and sent as JSON)",
+        dbThenBad: "Invalid actor state: state[\"we/ird\"] is a Uint8Array, which JSON does not hold (actor state is stored and sent as JSON)",
+    };
+    // without a state subscriber (the draft builds no patches) and with one (it does)
+    for (const id of [quietId, subId]) {
+        if (id === subId) await stateSub(c, "loose", id);
+        const before = (await rpc(c, "loose", id, "read")).result;
+        assert.deepEqual(before, { n: 0, list: [{ k: 1 }], deep: { inner: { x: 1 } }, keys: ["n", "list", "deep"] });
+        const from = c.mark;
+        for (const [method, error] of Object.entries(errors))
+            assert.equal((await rpc(c, "loose", id, method)).error, error, `${method} (${id})`);
+        assert.equal(c.messages.slice(from).filter((m) => m.type === "state:patch").length, 0, "no patch from a failed call");
+        assert.deepEqual((await rpc(c, "loose", id, "read")).result, before, "the state is as before");
+        assert.deepEqual(await srv.value("query", "queries:logs", { room: id }), [], "the call's db write rolled back");
+        // a write into an object the call then replaced is not in the next state: nothing to refuse
+        assert.equal((await rpc(c, "loose", id, "replacedParent")).error, undefined);
+        assert.equal((await rpc(c, "loose", id, "fine")).error, undefined);
+        assert.deepEqual((await rpc(c, "loose", id, "read")).result,
+            { n: 1, list: [{ k: 1 }, { k: 3 }], deep: { inner: { x: 2 } }, keys: ["n", "list", "deep"] });
+        assert.equal((await rpc(c, "loose", id, "date")).result, true);
+        assert.equal((await rpc(c, "loose", id, "isDate")).result, true, "in memory, the Date the method wrote");
+    }
+    const snap = await stateSub(c, "loose", subId);
+    assert.equal(snap.at, "1970-01-01T00:00:00.000Z", "a subscriber gets the Date as JSON text");
+    // its schema's default is a Map: the instance does not start, and says why
+    assert.equal((await rpc(c, "badStart", `b-${Date.now()}`, "read")).error,
+        "actor badStart: its initial state: Invalid actor state: state.m is a Map, which JSON does not hold (actor state is stored and sent as JSON)");
+});
+
 test("per call: the state patch, then events in emit order, then rpc:result; snapshot on state:sub", async () => {
     const c = await open();
     const id = `o-${Date.now()}`;
@@ -136,7 +176,7 @@ test("Immer's patch shapes, applied with add-as-set, reproduce the server's stat
     const expect = { push: null, unshift: null, splice: null, pop2: null, filter: null, deleteKey: null, setTilde: null, coalesce: null };
     for (const m of Object.keys(expect)) {
         const from = c.mark;
-        await rpc(c, "shapes", id, m);
+        assert.equal((await rpc(c, "shapes", id, m)).error, undefined, m);
         const patches = c.messages.slice(from).filter((x) => x.type === "state:patch");
         assert.equal(patches.length, 1, `${m}: one coalesced patch message`);
         state = applyPatches(state, patches[0].patches);

@@ -38,6 +38,8 @@ class DraftScope {
         /* by fours: OP_CHILD node, OP_SET node key value, OP_DELETE node key */
         this.ops = [];
         this.switched = false;
+        this.settled = false; /* draftSettle ran: the finish's mode is decided */
+        this.unusual = false; /* a write put what draftScalar is not (draftEachWrite looks) */
         this.done = false;
         this.root = null;
         this.proxy = null;    /* what the handler sees */
@@ -188,6 +190,7 @@ function draftSet(n, prop, value) {
                 return true;
             copy[prop] = value;
             n.assigned.set(prop, true);
+            if (!draftScalar(value)) n.scope.unusual = true;
             return true;
         }
     }
@@ -301,6 +304,53 @@ function draftNeedsImmer(sc) {
     return false;
 }
 
+/* The last decision of the fast mode, made at the finish (before it, by a caller that must know
+ * how the draft finishes): new values that hold drafts, or what only Immer walks, send the
+ * draft to Immer. */
+function draftSettle(sc) {
+    if (!sc.switched && !sc.settled && draftNeedsImmer(sc)) draftSwitch(sc.root);
+    sc.settled = true;
+}
+
+/* A string, a boolean, a finite number or null. */
+function draftScalar(v) {
+    switch (typeof v) {
+    case "string":
+    case "boolean":
+        return true;
+    case "number":
+        return v - v === 0;
+    case "object":
+        return v === null;
+    }
+    return false;
+}
+
+/* After a finish in the fast mode: visit(value, node, key) for each value a write left in a
+ * node's copy (not an array index a shorter length cut off) that is not draftScalar, until
+ * visit returns false. Returns false, visiting nothing, for a draft Immer finished (its
+ * patches say what was written). */
+function draftEachWrite(sc, visit) {
+    if (sc.switched) return false;
+    if (!sc.unusual) return true;
+    for (const n of sc.nodes) {
+        if (!n.modified || n.assigned === null) continue;
+        const copy = n.copy;
+        for (const [k, a] of n.assigned)
+            if (a && (!n.isArray || k in copy) && !draftScalar(copy[k]) &&
+                visit(copy[k], n, k) === false)
+                return true;
+    }
+    return true;
+}
+
+/* Where draftEachWrite's node n holds key k in the next state: the keys from the root, or null
+ * when n is no longer part of it (a write into an object the handler then replaced). */
+function draftWritePath(n, k) {
+    const path = draftPath(n);
+    return path === null ? null : draftPathTo(path, k);
+}
+
 /* Immer's getPath: the child's path from the root, or null when it is no longer where it was
  * drafted (then its parent's own patch says what is there). */
 function draftPath(n) {
@@ -387,7 +437,7 @@ function draftPatches(n, path, patches) {
  * afterwards. */
 function draftFinish(sc, listener) {
     if (sc.done) throw new TypeError(DRAFT_REVOKED);
-    if (!sc.switched && draftNeedsImmer(sc)) draftSwitch(sc.root);
+    draftSettle(sc);
     if (sc.switched) { /* (Immer reads through the fast proxies it finds in new values) */
         const d = sc.root === null ? sc.proxy : sc.root.inner;
         try {

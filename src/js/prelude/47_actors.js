@@ -308,6 +308,12 @@ async function activate(run, name, id, conns) {
             `schema (${JSON.stringify(r.issues)}); kept as stored`);
     } else {
         state = await initialState(def);
+        const loss = jsonLoss(state, false, 0);
+        if (loss !== null) {
+            const e = stateLossError([], loss);
+            e.message = `actor ${name}: its initial state: ${e.message}`;
+            throw e;
+        }
     }
     run.live();
     const timers = stored !== null && stored.timers !== null && typeof stored.timers === "object"
@@ -362,6 +368,99 @@ function saveActor(inst) {
  * that saw a per-call closure at a call site keeps a weak reference to it and is thrown away
  * and compiled again each time the garbage collector frees it). */
 let takenPatches = null;
+/* ---- a state JSON can hold ---- */
+
+/* Objects whose data JSON text does not hold (it writes {} or their indices as keys). */
+const JSON_LOSES = new Set(["Map", "Set", "WeakMap", "WeakSet", "WeakRef", "ArrayBuffer",
+                            "SharedArrayBuffer", "RegExp", "Promise", "Error"]);
+
+/* What JSON text would lose of v, a value a call wrote into an actor's state (stored and sent as
+ * JSON): null, or [description, key, ..., key] with the keys from v down to the value, deepest
+ * first. Dates (toJSON) and class instances (their fields) are kept as JSON writes them, so a
+ * state schema may revive them; deeper than MAX_DEPTH is left to JSON.stringify. */
+function jsonLoss(v, inArray, depth) {
+    switch (typeof v) {
+    case "string":
+    case "boolean":
+        return null;
+    case "number":
+        return Number.isFinite(v) ? null : [`${v}, which JSON stores as null`];
+    case "undefined":
+        return inArray ? ["undefined in an array, which JSON stores as null"] : null;
+    case "object":
+        if (v === null || depth >= MAX_DEPTH) return null;
+        break;
+    default:
+        return [`a ${typeof v === "bigint" ? "BigInt" : typeof v}, which JSON does not hold`];
+    }
+    if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+            const r = jsonLoss(v[i], true, depth + 1);
+            if (r !== null) {
+                r.push(i);
+                return r;
+            }
+        }
+        return null;
+    }
+    if (typeof v.toJSON === "function") return null;
+    const tag = Object.prototype.toString.call(v).slice(8, -1);
+    if (JSON_LOSES.has(tag) || ArrayBuffer.isView(v))
+        return [`${/^[AEIO]/.test(tag) ? "an" : "a"} ${tag}, which JSON does not hold`];
+    for (const k of Object.keys(v)) {
+        const r = jsonLoss(v[k], false, depth + 1);
+        if (r !== null) {
+            r.push(k);
+            return r;
+        }
+    }
+    return null;
+}
+
+function statePath(keys) {
+    let s = "state";
+    for (const k of keys) {
+        const t = String(k);
+        s += /^(0|[1-9][0-9]*)$/.test(t) ? `[${t}]`
+            : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(t) ? `.${t}` : `[${JSON.stringify(t)}]`;
+    }
+    return s;
+}
+
+function stateLossError(path, loss) {
+    for (let i = loss.length - 1; i >= 1; i--) path.push(loss[i]);
+    return actorError(`Invalid actor state: ${statePath(path)} is ${loss[0]} (actor state is ` +
+                      "stored and sent as JSON)", "InvalidState");
+}
+
+let stateLoss = null; /* what stateWriteLoss found: [path, loss] */
+function stateWriteLoss(v, n, k) {
+    const loss = jsonLoss(v, n.isArray, 0);
+    if (loss === null) return true;
+    const path = draftWritePath(n, k);
+    if (path === null) return true; /* written into an object the next state no longer holds */
+    stateLoss = [path, loss];
+    return false;
+}
+
+/* Throws InvalidState when a call left in the state something JSON would lose: the values its
+ * writes left (the fast draft's), or its patches' values (a draft Immer finished). */
+function checkStateJson(draft, patches, next) {
+    stateLoss = null;
+    if (draftEachWrite(draft, stateWriteLoss)) {
+        if (stateLoss !== null) throw stateLossError(stateLoss[0].slice(), stateLoss[1]);
+        return;
+    }
+    for (const p of patches) {
+        if (p.op === "remove") continue;
+        let parent = next;
+        for (let i = 0; i < p.path.length - 1 && parent !== null && typeof parent === "object"; i++)
+            parent = parent[p.path[i]];
+        const loss = jsonLoss(p.value, Array.isArray(parent), 0);
+        if (loss !== null) throw stateLossError(p.path.slice(), loss);
+    }
+}
+
 function takePatches(p) { takenPatches = p; }
 function finishedPatches() {
     const p = takenPatches === null ? [] : takenPatches;
@@ -455,9 +554,12 @@ function changeEnd(run, inst, draft, checked, timersBefore, text) {
     /* nobody would get this instance's patch: the draft builds none, and a new state object says
      * that the draft was written (perhaps with equal values: then it is stored unchanged) */
     const quiet = inst === run.quietInst;
-    const next = draftFinish(draft, quiet ? undefined : takePatches);
-    const patches = quiet ? null : finishedPatches();
+    draftSettle(draft);
+    const patched = !quiet || draft.switched; /* Immer's writes are checked in its patches */
+    const next = draftFinish(draft, patched ? takePatches : undefined);
+    const patches = patched ? finishedPatches() : null;
     const changed = quiet ? next !== inst.state : patches.length > 0;
+    if (changed) checkStateJson(draft, patches, next);
     run.remember(inst);
     if (changed) inst.state = next;
     if (changed || inst.timers !== timersBefore) saveActor(inst);
@@ -731,9 +833,11 @@ async function turnFinish(run, call, final) {
     for (const ev of call.events) checked.push(await checkEvent(inst, ev));
     if (checked.length > 0) run.live();
     call.events.length = 0;
-    const next = draftFinish(call.box.draft, takePatches);
+    const draft = call.box.draft;
+    const next = draftFinish(draft, takePatches);
     const patches = finishedPatches();
     call.box.draft = null;
+    if (patches.length > 0) checkStateJson(draft, patches, next);
     run.remember(inst);
     if (patches.length > 0) inst.state = next;
     if (patches.length > 0 || inst.timers !== call.timersBefore) saveActor(inst);

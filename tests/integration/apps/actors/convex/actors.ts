@@ -266,6 +266,43 @@ const Big = actor({
     },
 });
 
+// Values JSON text does not hold, written every way a method can: the call fails with
+// InvalidState and changes nothing. `at` is a Date (kept: JSON writes its ISO text).
+const Loose = actor({
+    state: z.object({
+        n: z.number().default(0),
+        list: z.array(z.any()).default([{ k: 1 }]),
+        deep: z.object({ inner: z.object({ x: z.any() }) }).default({ inner: { x: 1 } }),
+    }).passthrough(),
+    methods: {
+        read: { handler: ({ state }) => ({ n: state.n, list: state.list, deep: state.deep, keys: Object.keys(state) }) },
+        map: { handler: ({ state }) => { state.n += 1; (state as any).m = new Map([["a", 1]]); } },
+        setInPush: { handler: ({ state }) => { state.n += 1; state.list.push({ k: 2, s: new Set([1]) }); } },
+        deepFn: { handler: ({ state }) => { state.deep.inner.x = () => 1; } },
+        nan: { handler: ({ state }) => { state.deep.inner.x = { y: [1, NaN] }; } },
+        big: { handler: ({ state }) => { state.n = 10n as any; } },
+        undefInArray: { handler: ({ state }) => { state.list.push(undefined); } },
+        moved: { handler: ({ state }) => { state.list.reverse(); state.list[0].bad = new Map(); } },
+        afterAwait: { handler: async ({ state }) => { await new Promise((r) => setTimeout(r, 5)); state.n += 1; (state as any).m = new WeakMap(); } },
+        dbThenBad: {
+            handler: async ({ state, db, actorId }) => {
+                await db.insert("log", { room: actorId, text: "should not stay" });
+                (state as any)["we/ird"] = new Uint8Array(2);
+            },
+        },
+        replacedParent: { handler: ({ state }) => { const inner = state.deep.inner; inner.x = new Map(); state.deep = { inner: { x: 2 } }; } },
+        date: { handler: ({ state }) => { (state as any).at = new Date(0); return (state as any).at instanceof Date; } },
+        isDate: { handler: ({ state }) => (state as any).at instanceof Date },
+        fine: { handler: ({ state }) => { state.n += 1; state.list.push({ k: 3, u: undefined }); delete (state as any).missing; } },
+    },
+});
+
+// its schema's default is a Map: no instance can start
+const BadStart = actor({
+    state: z.object({ m: z.any().default(() => new Map()) }),
+    methods: { read: { handler: ({ state }) => state } },
+});
+
 export const app = createApp({
-    actors: { counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart, private: Private, me: Me, big: Big },
+    actors: { loose: Loose, badStart: BadStart, counter: Counter, shapes: Shapes, chat: Chat, guarded: Guarded, valid: Valid, lobby: Lobby, match: Match, clock: Clock, heart: Heart, private: Private, me: Me, big: Big },
 });
