@@ -355,6 +355,11 @@ size_t live_apply_writes(struct live *l, const struct write_set *writes)
     return c.newly;
 }
 
+int live_has_dirty(const struct live *l)
+{
+    return l->dirty_head != NULL;
+}
+
 struct live_query *live_pop_dirty(struct live *l)
 {
     struct live_query *q = l->dirty_head;

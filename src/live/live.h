@@ -109,6 +109,7 @@ void live_mark_all_dirty(struct live *l);
 /* Takes the next dirty query (clearing its flag) or NULL. The caller holds no extra reference:
  * run it and call live_query_update before releasing anything. */
 struct live_query *live_pop_dirty(struct live *l);
+int live_has_dirty(const struct live *l);
 
 uint64_t live_hash(const char *p, size_t n, int is_error);
 

@@ -16,6 +16,7 @@
 #include "base/banned.h"
 
 static int commit_batch(struct shard *s, struct buf *err);
+static int commit_batch_as(struct shard *s, int deferred, struct buf *err);
 
 void shard_committed(struct shard *s, const struct store_txn *txn)
 {
@@ -337,12 +338,13 @@ int shard_batch_open(struct shard *s, struct buf *err)
     return 0;
 }
 
-static int commit_batch(struct shard *s, struct buf *err)
+static int commit_batch_as(struct shard *s, int deferred, struct buf *err)
 {
     if (!s->batch_open)
         return 0;
     s->batch_open = 0;
-    int r = store_batch_commit(s->store, err);
+    int r = deferred ? store_batch_commit_deferred(s->store, err)
+                     : store_batch_commit(s->store, err);
     js_runtime_batch_done(s->rt, r == 0); /* stored files deleted or stored by the batch */
     if (r < 0) {
         s->batch_failures++;
@@ -361,12 +363,35 @@ static int commit_batch(struct shard *s, struct buf *err)
     return 0;
 }
 
+static int commit_batch(struct shard *s, struct buf *err)
+{
+    return commit_batch_as(s, 0, err);
+}
+
 int shard_commit(struct shard *s, struct buf *err)
 {
     commit_batch(s, err);
     int lost = s->lost_batch;
     s->lost_batch = 0;
     return lost ? -1 : 0;
+}
+
+int shard_commit_deferred(struct shard *s, struct buf *err)
+{
+    commit_batch_as(s, 1, err);
+    int lost = s->lost_batch;
+    s->lost_batch = 0;
+    return lost ? -1 : 0;
+}
+
+void shard_sync_wait(struct shard *s)
+{
+    struct buf err = BUF_INIT(1024);
+    if (store_sync_wait(s->store, &err) < 0) {
+        log_error("shard", "stopping: %s; a committed batch may not be on disk", err.data);
+        abort();
+    }
+    buf_release(&err);
 }
 
 void shard_prune(struct shard *s, double max_age_ms)

@@ -128,6 +128,12 @@ int shard_call(struct shard *s, const struct js_function *fn, const char *args, 
  * call (a reload commits first) — failed: every write of it is lost, and the answers computed
  * in it must be turned into errors. */
 int shard_commit(struct shard *s, struct buf *err);
+/* shard_commit with the WAL's sync deferred (store_batch_commit_deferred): the caller may re-run
+ * what the batch changed, and calls shard_sync_wait before anything of the batch leaves the
+ * process. A failed sync stops the process: the batch is visible in the database but perhaps
+ * not on disk. */
+int shard_commit_deferred(struct shard *s, struct buf *err);
+void shard_sync_wait(struct shard *s);
 
 /* Opens the iteration's write batch if none is open (as shard_call does). 0, or -1 with err. */
 int shard_batch_open(struct shard *s, struct buf *err);

@@ -494,7 +494,7 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
     iobuf_release(&b);
 }
 
-void sync_flush(struct sync *sy, int batch_failed)
+void sync_rerun(struct sync *sy)
 {
     struct live *live = sy->shard->live;
     struct live_query *lq;
@@ -504,6 +504,12 @@ void sync_flush(struct sync *sy, int batch_failed)
         else
             run_live_query(sy, lq);
     }
+}
+
+void sync_flush(struct sync *sy, int batch_failed)
+{
+    struct live *live = sy->shard->live;
+    sync_rerun(sy);
     uint64_t version = store_version(sy->shard->store);
     /* the sessions' writes go out together at the end, over the send pool's threads */
     send_pool_begin(sy->opts.send_pool);

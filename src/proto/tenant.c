@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "proto/auth_keys.h"
 #include "proto/http_auth.h"
+#include "live/live.h"
 #include "base/banned.h"
 
 static void prune_fire(struct loop *l, struct timer *t)
@@ -133,8 +134,17 @@ int tenant_flush(struct tenant *t)
 {
     actors_run_pending(t->actors); /* their writes go in this commit */
     struct buf err = BUF_INIT(4096);
-    int failed = shard_commit(t->shard, &err) < 0;
+    /* with live queries to re-run, the disk writes the batch's WAL frames while the loop re-runs
+     * them (the commit's sync deferred, store_vfs.c): nothing of the batch leaves the process
+     * before shard_sync_wait */
+    int overlap = t->sync && live_has_dirty(t->shard->live);
+    int failed =
+        (overlap ? shard_commit_deferred(t->shard, &err) : shard_commit(t->shard, &err)) < 0;
     buf_release(&err);
+    if (overlap) {
+        sync_rerun(t->sync);
+        shard_sync_wait(t->shard);
+    }
     sync_flush(t->sync, failed);
     actors_flush(t->actors, failed);
     http_api_flush(&t->api, failed);

@@ -872,6 +872,23 @@ int store_batch_commit(struct store *s, struct buf *err)
     return 0;
 }
 
+int store_batch_commit_deferred(struct store *s, struct buf *err)
+{
+    st_vfs_defer(s, s->durability == STORE_DURABILITY_FULL);
+    int r = store_batch_commit(s, err);
+    st_vfs_defer(s, 0);
+    return r;
+}
+
+int store_sync_wait(struct store *s, struct buf *err)
+{
+    if (st_vfs_sync_wait(s) == 0)
+        return 0;
+    buf_reset(err);
+    buf_appendf(err, "the WAL's fdatasync failed: %s", strerror(errno));
+    return -1;
+}
+
 void read_set_copy(struct read_set *dst, const struct read_set *src)
 {
     dst->len = dst->cap = src->len;

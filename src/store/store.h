@@ -206,6 +206,13 @@ const struct write_set *store_txn_write_set(const struct store_txn *t);
 int store_txn_renew(struct store_txn *t);
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
+/* store_batch_commit whose WAL sync (durability full) is only started (store_vfs.c): the batch
+ * is committed and readable, and the disk writes it while the caller goes on; nothing that
+ * depends on the batch may leave the process until store_sync_wait has returned 0.
+ * store_sync_wait: 0 (also when nothing is owed), or -1 when that sync failed (the batch is
+ * visible in the database but perhaps not on disk: the caller must stop). */
+int store_batch_commit_deferred(struct store *s, struct buf *err);
+int store_sync_wait(struct store *s, struct buf *err);
 /* Makes the open batch's commit fail with `why` (a write that belongs to it could not be made,
  * after its transactions had committed): store_batch_commit rolls everything back. */
 void store_batch_fail(struct store *s, const char *why);

@@ -172,6 +172,8 @@ int st_reader_refresh(struct store *s, struct buf *err);
  * sqlite3_open_v2 (NULL if it could not: the store then opens with the default VFS). */
 const char *st_vfs_register(struct store *s);
 void st_vfs_unregister(struct store *s); /* after the connection is closed */
+void st_vfs_defer(struct store *s, int on); /* commits' WAL syncs only start, until off */
+int st_vfs_sync_wait(struct store *s);      /* 0, or -1 with errno: that sync failed */
 int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
 /* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */

@@ -11,13 +11,22 @@
  * the checksums of frames it overwrote in the same transaction, walRewriteChecksums) goes out
  * at once, since no page follows it. As a last guard, a shm barrier or lock on the database
  * (SQLite publishing a commit to other connections) writes anything still held first.
+ * A commit's sync can be deferred (store_batch_commit_deferred): its xSync starts the disk
+ * writing the frames (sync_file_range) and returns, SQLite publishes the commit, and
+ * store_sync_wait's fdatasync later waits for what is left, on a descriptor of the -wal file of
+ * our own (the file's pages are the file's, whichever descriptor wrote them). Never the WAL
+ * header's sync (it must precede its frames) nor a file's first (the default VFS then also syncs
+ * its directory).
  * Each store registers its own copy of the default VFS under a unique name with its state as
  * pAppData; every other method forwards to the default VFS's file unchanged. Only the loop
  * thread's connection uses it (the checkpoint thread opens the file with the default VFS, and
- * reads only frames a commit published, which were written in it). */
+ * reads only frames a commit published, which were written in it; it syncs the WAL before it
+ * copies any, a deferred commit's included). */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -31,6 +40,10 @@ struct st_vfs {
     sqlite3_vfs *real;
     uint64_t syncs;
     struct cnt_file *wal; /* the open -wal file, whose held writes a shm barrier flushes */
+    char *wal_path;       /* its name, for wal_fd */
+    int wal_fd;           /* our own descriptor of it (-1: none yet): a deferred sync's */
+    int defer;            /* a commit's WAL sync is deferred to st_vfs_sync_wait */
+    int owed;             /* a deferred sync is owed */
     char name[48];
 };
 
@@ -46,6 +59,8 @@ struct cnt_file {
     struct st_vfs *owner;
     int wal;           /* the -wal file: its writes are held */
     int commit_page;   /* the last held write was a commit frame's header: its page ends it */
+    int commit_done;   /* a commit's frames were written since the last sync */
+    int synced;        /* synced once by the default VFS (which then also syncs the directory) */
     char *held;        /* contiguous bytes not yet written, from held_off */
     size_t held_len, held_cap;
     sqlite3_int64 held_off;
@@ -70,8 +85,16 @@ static int f_close(sqlite3_file *f)
 {
     struct cnt_file *c = (struct cnt_file *)f;
     int rc = flush(f);
-    if (c->owner->wal == c)
-        c->owner->wal = NULL;
+    if (c->owner->wal == c) {
+        struct st_vfs *sv = c->owner;
+        if (sv->owed && fdatasync(sv->wal_fd) < 0 && rc == SQLITE_OK)
+            rc = SQLITE_IOERR_FSYNC;
+        sv->owed = 0;
+        if (sv->wal_fd >= 0)
+            close(sv->wal_fd);
+        sv->wal_fd = -1;
+        sv->wal = NULL;
+    }
     int rc2 = REAL(f)->pMethods->xClose(REAL(f));
     vr_free(c->held);
     c->held = NULL;
@@ -109,8 +132,10 @@ static int f_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
         c->held_off = off;
     memcpy(c->held + c->held_len, p, (size_t)n);
     c->held_len += (size_t)n;
-    if (c->commit_page)
+    if (c->commit_page) {
+        c->commit_done = 1;
         return flush(f); /* the commit's last frame is complete */
+    }
     if (commit_header)
         c->commit_page = 1; /* its page comes next, in the same walWriteOneFrame */
     return SQLITE_OK;
@@ -120,14 +145,35 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
     int rc = flush(f);
     return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xTruncate(REAL(f), size);
 }
+/* Defers a commit's sync when asked (the header comment): 1, or 0 to sync now. */
+static int defer_sync(struct cnt_file *c)
+{
+    struct st_vfs *sv = c->owner;
+    if (!sv->defer || !c->wal || !c->synced || !sv->wal_path)
+        return 0;
+    if (sv->wal_fd < 0 && (sv->wal_fd = open(sv->wal_path, O_RDWR | O_CLOEXEC)) < 0)
+        return 0;
+    if (sync_file_range(sv->wal_fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0)
+        return 0; /* the sync itself will say what is wrong */
+    sv->owed = 1;
+    return 1;
+}
+
 static int f_sync(sqlite3_file *f, int flags)
 {
+    struct cnt_file *c = (struct cnt_file *)f;
     int rc = flush(f);
     if (rc != SQLITE_OK)
         return rc;
+    int commit = c->commit_done;
+    c->commit_done = 0;
+    if (commit && defer_sync(c))
+        return SQLITE_OK;
     rc = REAL(f)->pMethods->xSync(REAL(f), flags);
-    if (rc == SQLITE_OK)
-        ((struct cnt_file *)f)->owner->syncs++;
+    if (rc == SQLITE_OK) {
+        c->owner->syncs++;
+        c->synced = 1;
+    }
     return rc;
 }
 static int f_size(sqlite3_file *f, sqlite3_int64 *out)
@@ -215,12 +261,17 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
     f->base.pMethods = NULL;
     f->wal = (flags & SQLITE_OPEN_WAL) != 0;
     f->commit_page = 0;
+    f->commit_done = 0;
+    f->synced = 0;
     f->held = NULL;
     f->held_len = f->held_cap = 0;
     f->held_off = 0;
     int rc = sv->real->xOpen(sv->real, name, f->real, flags, out_flags);
-    if (rc == SQLITE_OK && f->wal)
+    if (rc == SQLITE_OK && f->wal) {
         sv->wal = f;
+        if (!sv->wal_path && name)
+            sv->wal_path = vr_strdup(name);
+    }
     if (f->real->pMethods) {
         int v = f->real->pMethods->iVersion;
         f->base.pMethods = &io_methods[(v < 1 ? 1 : v > 3 ? 3 : v) - 1];
@@ -297,6 +348,7 @@ const char *st_vfs_register(struct store *s)
         return NULL;
     struct st_vfs *sv = vr_calloc(1, sizeof *sv);
     sv->real = real;
+    sv->wal_fd = -1;
     snprintf(sv->name, sizeof sv->name, "vireo-count-%p", (void *)sv);
     sv->vfs.iVersion = real->iVersion < 2 ? real->iVersion : 2;
     sv->vfs.szOsFile = (int)sizeof(struct cnt_file) + real->szOsFile;
@@ -328,6 +380,9 @@ void st_vfs_unregister(struct store *s)
 {
     if (!s->vfs)
         return;
+    if (s->vfs->wal_fd >= 0)
+        close(s->vfs->wal_fd);
+    vr_free(s->vfs->wal_path);
     sqlite3_vfs_unregister(&s->vfs->vfs);
     vr_free(s->vfs);
     s->vfs = NULL;
@@ -336,4 +391,22 @@ void st_vfs_unregister(struct store *s)
 uint64_t store_sync_count(const struct store *s)
 {
     return s->vfs ? s->vfs->syncs : 0;
+}
+
+void st_vfs_defer(struct store *s, int on)
+{
+    if (s->vfs)
+        s->vfs->defer = on;
+}
+
+int st_vfs_sync_wait(struct store *s)
+{
+    struct st_vfs *sv = s->vfs;
+    if (!sv || !sv->owed)
+        return 0;
+    sv->owed = 0;
+    if (fdatasync(sv->wal_fd) < 0)
+        return -1;
+    sv->syncs++;
+    return 0;
 }

@@ -7,6 +7,7 @@
 //     writes: no write applied twice, none torn from its counter;
 //   - replaying writes with the same function, arguments and idempotency key — every write whose
 //     answer was lost in the crash, and a sample of acknowledged ones — applies each once.
+// A subscriber of the counters during the writes checks that what it was pushed survives too.
 // Rounds alternate --durability=full and relaxed (SIGKILL is a process crash: neither may lose
 // an acknowledged write). CRASH_ROUNDS (default 5), CRASH_SEED (random by default; printed),
 // CRASH_DURABILITY=full|relaxed (only that mode). Ends with "N passed, N failed".
@@ -90,7 +91,40 @@ async function verify(srv, when) {
     for (const [w, n] of counters)
         check(n === (perWriter.get(w) || 0), `${when}: writer ${w}'s counter is ${n} but it has ${perWriter.get(w) || 0} writes (applied twice, or torn)`);
     for (const [w, n] of perWriter) check(counters.has(w), `${when}: writer ${w} has ${n} writes and no counter`);
+    for (const [w, n] of pushed)
+        check((counters.get(w) || 0) >= n, `${when}: a subscriber was pushed writer ${w}'s counter ${n}, but ${counters.get(w) || 0} survived`);
     return found;
+}
+
+/* A subscriber of writes:counters during the writes: every batch then has a live query to
+ * re-run (its WAL sync deferred around the re-run, store_vfs.c), and what it was pushed must
+ * survive the crash like an acknowledgement. */
+const pushed = new Map(); /* writer -> the highest counter a subscriber was pushed */
+async function watcher(srv, stop) {
+    let c;
+    try {
+        c = await SyncConn.open(srv.port);
+        await c.connect();
+        await c.subscribe(1, "writes:counters");
+    } catch {
+        return;
+    }
+    let seen = 0;
+    await new Promise((resolve) => {
+        const pump = () => {
+            for (; seen < c.messages.length; seen++) {
+                const m = c.messages[seen];
+                if (m.type !== "transition") continue;
+                for (const mod of m.modifications)
+                    if (mod.type === "QueryUpdated" && Array.isArray(mod.value))
+                        for (const [w, n] of mod.value) if (n > (pushed.get(w) || 0)) pushed.set(w, n);
+            }
+            if (c.closed || stop.now) resolve();
+        };
+        c.waiters.add(pump);
+        pump();
+    });
+    c.terminate();
 }
 
 /* Re-sends writes with their original key, function and arguments, over the transport and (for
@@ -215,6 +249,7 @@ async function crashRound(r, mode, srv) {
     const writers = [];
     for (let i = 0; i < HTTP_WRITERS; i++) writers.push(httpWriter(srv, r, i, stop));
     for (let i = 0; i < SYNC_WRITERS; i++) writers.push(syncWriter(srv, r, i, stop));
+    writers.push(watcher(srv, stop));
     const delay = 150 + Math.floor(rand() * 1350);
     await sleep(delay);
     srv.proc.kill("SIGKILL");
@@ -222,7 +257,7 @@ async function crashRound(r, mode, srv) {
     stop.now = true;
     await Promise.all(writers);
     integrity();
-    console.log(`crash: round ${r + 1}/${ROUNDS} (${mode}): killed after ${delay} ms; ${acked.size - before} writes acknowledged, ${pending.size} unanswered; replayed ${settled} + ${sample.length}; integrity ok (${Date.now() - t0} ms)`);
+    console.log(`crash: round ${r + 1}/${ROUNDS} (${mode}): killed after ${delay} ms; ${acked.size - before} writes acknowledged, ${pending.size} unanswered; replayed ${settled} + ${sample.length}; ${[...pushed.values()].reduce((a, b) => a + b, 0)} writes seen pushed so far; integrity ok (${Date.now() - t0} ms)`);
 }
 
 console.log(`crash: ${ROUNDS} rounds, CRASH_SEED=${SEED}, data in ${dir}`);

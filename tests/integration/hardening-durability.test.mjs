@@ -1,7 +1,9 @@
 // Durability (issue 7, item 10): by default every commit batch is synced to disk on the loop
 // thread before its replies go out (`fsyncs` in /api/metrics counts the loop connection's
 // syncs); `--durability=relaxed` leaves syncing to the checkpoint thread. With strace present,
-// the order itself is checked: every reply's send on the loop thread follows an fdatasync.
+// the order itself is checked: every reply's send on the loop thread follows an fdatasync, and
+// with a live query to re-run (the batch's sync started before the re-run, store_vfs.c) none
+// leaves while that sync is still owed.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -78,6 +80,21 @@ test("--durability with a bad value: exit 2 and a precise message", async () => 
     assert.match(r.stderr, /option --durability needs a value/);
 });
 
+/* strace -f of the server's threads, the given calls only, strings up to `strings` bytes: {st,
+ * out}, or {st: null} (the test passes as skipped) when strace cannot attach. */
+async function straceLoop(pid, strings, calls) {
+    const out = path.join(tempDir(), "strace.txt");
+    const st = spawn("strace", ["-f", "-qq", "-s", String(strings), "-e", `trace=${calls}`, "-p", String(pid), "-o", out], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    st.stderr.on("data", (d) => (stderr += d));
+    await sleep(700); /* attach */
+    if (st.exitCode !== null) {
+        assert.ok(true, `strace could not attach (${stderr.trim()}): skipped`);
+        return { st: null };
+    }
+    return { st, out };
+}
+
 function haveStrace() {
     try {
         execFileSync("strace", ["-V"], { stdio: "ignore" });
@@ -90,15 +107,8 @@ function haveStrace() {
 test("strace: each reply (HTTP and sync) leaves the loop thread after its batch's fdatasync", { skip: !haveStrace() && "strace not installed" }, async () => {
     const s = await serve();
     const pid = s.proc.pid;
-    const out = path.join(tempDir(), "strace.txt");
-    const st = spawn("strace", ["-f", "-qq", "-s", "256", "-e", "trace=fdatasync,fsync,sendto,sendmsg,write,writev", "-p", String(pid), "-o", out], { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    st.stderr.on("data", (d) => (stderr += d));
-    await sleep(700); /* attach */
-    if (st.exitCode !== null) {
-        assert.ok(true, `strace could not attach (${stderr.trim()}): skipped`);
-        return;
-    }
+    const { st, out } = await straceLoop(pid, 256, "fdatasync,fsync,sendto,sendmsg,write,writev");
+    if (!st) return;
     const ids = [];
     for (let i = 0; i < 8; i++) ids.push(crypto.randomUUID());
     for (const id of ids) {
@@ -128,6 +138,52 @@ test("strace: each reply (HTTP and sync) leaves the loop thread after its batch'
         }
     }
     assert.equal(replies, ids.length + 6, `replies seen in the trace:\n${lines.slice(0, 40).join("\n")}`);
+});
+
+test("strace: with a live query to re-run, the disk starts writing the batch before the re-run, and no reply or push leaves before its fdatasync", { skip: !haveStrace() && "strace not installed" }, async () => {
+    const s = await serve();
+    const pid = s.proc.pid;
+    const c = await SyncConn.open(s.port);
+    await c.connect();
+    await c.subscribe(1, "fns:listNotes");
+    const { st, out } = await straceLoop(pid, 8192, "fdatasync,fsync,sync_file_range,sendto,sendmsg,write,writev");
+    if (!st) return;
+    const before = await metrics(s);
+    const texts = [];
+    for (let i = 0; i < 6; i++) {
+        texts.push(crypto.randomUUID());
+        const from = c.mark;
+        const r = await c.call("mutation", i + 1, "fns:addNote", { text: texts[i] });
+        assert.equal(r.success, true);
+        await c.waitMsg((m) => m.type === "transition" && JSON.stringify(m).includes(texts[i]), { from, what: `the push of write ${i}` });
+    }
+    const after = await metrics(s);
+    await sleep(300);
+    st.kill("SIGINT");
+    await new Promise((r) => st.once("exit", r));
+    c.close();
+    const lines = fs.readFileSync(out, "utf8").split("\n");
+    let owed = false, deferred = 0, replies = 0, pushes = 0;
+    for (const l of lines) {
+        const m = /^(\d+)\s+(\w+)\((\d+)/.exec(l);
+        if (!m || Number(m[1]) !== pid) continue; /* the loop thread only */
+        if (m[2] === "sync_file_range") {
+            owed = true;
+            deferred++;
+        } else if (m[2] === "fdatasync" || m[2] === "fsync") {
+            owed = false;
+        } else if (/mutationResponse|transition/.test(l)) {
+            assert.ok(!owed, `sent while its batch's sync was still owed:\n${l}`);
+            replies += (l.match(/mutationResponse/g) || []).length; /* (one write may hold several) */
+            if (texts.some((t) => l.includes(t))) pushes++;
+        }
+    }
+    assert.ok(deferred >= texts.length, `each write's batch was deferred (${deferred} sync_file_range):\n${lines.slice(0, 30).join("\n")}`);
+    assert.equal(replies, texts.length);
+    assert.ok(pushes >= texts.length, `${pushes} pushes seen`);
+    /* every batch's sync is counted, at its wait */
+    assert.ok(after.fsyncs - before.fsyncs >= after.batches - before.batches,
+              `${after.fsyncs - before.fsyncs} syncs for ${after.batches - before.batches} batches`);
 });
 
 test("under steady writes the WAL is written from its start again: it stays near 16 MiB, and nothing is lost", async () => {

@@ -1584,6 +1584,51 @@ TEST(durability_modes)
     CHECK_EQ_INT(syncs_of_three_batches(&relaxed), 0);
 }
 
+/* A deferred commit (store_batch_commit_deferred) is visible at once and synced by
+ * store_sync_wait, once: the sync is counted there, not before; a second wait, an empty batch's
+ * and a relaxed store's owe nothing. */
+TEST(deferred_commit_syncs_at_the_wait)
+{
+    char path[128];
+    struct store *s = open_new(path, sizeof path);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    char id[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+    CHECK_EQ_INT(store_batch_begin(s, &e), 0); /* the WAL's first sync is the default VFS's */
+    CHECK_EQ_INT(insert(s, "d", "{\"n\":1}", id), 0);
+    CHECK_EQ_INT(store_batch_commit(s, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(store_batch_begin(s, &e), 0);
+        CHECK_EQ_INT(insert(s, "d", "{\"n\":2}", id2), 0);
+        uint64_t at = store_sync_count(s);
+        CHECK_EQ_INT(store_batch_commit_deferred(s, &e), 0);
+        CHECK(store_sync_count(s) == at);  /* not synced yet */
+        CHECK(strstr(get(s, id2), "\"n\":2")); /* committed: readable */
+        CHECK_EQ_INT(store_sync_wait(s, &e), 0);
+        CHECK(store_sync_count(s) == at + 1);
+        CHECK_EQ_INT(store_sync_wait(s, &e), 0);
+        CHECK(store_sync_count(s) == at + 1);
+    }
+    CHECK_EQ_INT(store_batch_begin(s, &e), 0); /* nothing written: nothing owed */
+    uint64_t at = store_sync_count(s);
+    CHECK_EQ_INT(store_batch_commit_deferred(s, &e), 0);
+    CHECK_EQ_INT(store_sync_wait(s, &e), 0);
+    CHECK(store_sync_count(s) == at);
+    store_close(s);
+    struct store_options relaxed = { .durability = STORE_DURABILITY_RELAXED };
+    snprintf(path, sizeof path, "%s/r%d.db", dir, ndb++);
+    CHECK_EQ_INT(store_open(path, &relaxed, &s, &e), 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(store_batch_begin(s, &e), 0);
+        CHECK_EQ_INT(insert(s, "d", "{\"n\":3}", id), 0);
+        CHECK_EQ_INT(store_batch_commit_deferred(s, &e), 0);
+        uint64_t n = store_sync_count(s);
+        CHECK_EQ_INT(store_sync_wait(s, &e), 0); /* the commit did not sync: nothing owed */
+        CHECK(store_sync_count(s) == n);
+    }
+    store_close(s);
+    buf_release(&e);
+}
+
 /* A batch that modifies pages it already spilled to the WAL (a cache of 16 pages) makes SQLite
  * overwrite those frames and rewrite their checksums at the commit, the last of them the commit
  * frame's header on its own; with relaxed durability nothing syncs after it. The process then
