@@ -124,6 +124,8 @@ test("a value JSON does not hold fails the call with InvalidState and changes no
         nan: "Invalid actor state: state.deep.inner.x.y[1] is NaN, which JSON stores as null (actor state is stored and sent as JSON)",
         big: "Invalid actor state: state.n is a BigInt, which JSON does not hold (actor state is stored and sent as JSON)",
         undefInArray: "Invalid actor state: state.list[1] is undefined in an array, which JSON stores as null (actor state is stored and sent as JSON)",
+        grow: "Invalid actor state: state.list[1] is an empty array slot, which JSON stores as null (actor state is stored and sent as JSON)",
+        pastTheEnd: "Invalid actor state: state.list[1] is an empty array slot, which JSON stores as null (actor state is stored and sent as JSON)",
         moved: "Invalid actor state: state.list[0].bad is a Map, which JSON does not hold (actor state is stored and sent as JSON)",
         afterAwait: "Invalid actor state: state.m is a WeakMap, which JSON does not hold (actor state is stored and sent as JSON)",
         dbThenBad: "Invalid actor state: state[\"we/ird\"] is a Uint8Array, which JSON does not hold (actor state is stored and sent as JSON)",

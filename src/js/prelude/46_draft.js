@@ -58,6 +58,7 @@ class DraftNode {
         this.parent = parent;
         this.key = key;       /* in the parent (a number in an array) */
         this.isArray = isArray;
+        this.sparse = false;  /* a write left empty slots in it (draftEachWrite visits it) */
         this.inner = null;    /* the Immer draft, once switched */
         this.proxy = isArray ? new Proxy([this], draftArrayTraps) : new Proxy(this, draftTraps);
     }
@@ -188,6 +189,8 @@ function draftSet(n, prop, value) {
             if ((copy[prop] === value && (value !== undefined || draftHasOwn.call(copy, prop))) ||
                 (Number.isNaN(value) && Number.isNaN(copy[prop])))
                 return true;
+            if (n.isArray && !n.sparse && draftMakesHoles(copy, prop, value))
+                n.sparse = n.scope.unusual = true;
             copy[prop] = value;
             n.assigned.set(prop, true);
             if (!draftScalar(value)) n.scope.unusual = true;
@@ -326,15 +329,24 @@ function draftScalar(v) {
     return false;
 }
 
+/* Whether writing value at prop of array a leaves empty slots in it. */
+function draftMakesHoles(a, prop, value) {
+    if (prop === "length") return typeof value === "number" && value > a.length;
+    const i = Number(prop);
+    return Number.isInteger(i) && String(i) === prop && i > a.length;
+}
+
 /* After a finish in the fast mode: visit(value, node, key) for each value a write left in a
- * node's copy (not an array index a shorter length cut off) that is not draftScalar, until
- * visit returns false. Returns false, visiting nothing, for a draft Immer finished (its
- * patches say what was written). */
+ * node's copy (not an array index a shorter length cut off) that is not draftScalar, and for
+ * each array a write left empty slots in (as its parent's key), until visit returns false.
+ * Returns false, visiting nothing, for a draft Immer finished (its patches say what was
+ * written). */
 function draftEachWrite(sc, visit) {
     if (sc.switched) return false;
     if (!sc.unusual) return true;
     for (const n of sc.nodes) {
         if (!n.modified || n.assigned === null) continue;
+        if (n.sparse && visit(n.copy, n.parent, n.key) === false) return true;
         const copy = n.copy;
         for (const [k, a] of n.assigned)
             if (a && (!n.isArray || k in copy) && !draftScalar(copy[k]) &&

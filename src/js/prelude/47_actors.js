@@ -395,7 +395,8 @@ function jsonLoss(v, inArray, depth) {
     }
     if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) {
-            const r = jsonLoss(v[i], true, depth + 1);
+            const r = i in v ? jsonLoss(v[i], true, depth + 1)
+                : ["an empty array slot, which JSON stores as null"];
             if (r !== null) {
                 r.push(i);
                 return r;

@@ -282,6 +282,8 @@ const Loose = actor({
         nan: { handler: ({ state }) => { state.deep.inner.x = { y: [1, NaN] }; } },
         big: { handler: ({ state }) => { state.n = 10n as any; } },
         undefInArray: { handler: ({ state }) => { state.list.push(undefined); } },
+        grow: { handler: ({ state }) => { state.list.length = 3; } },
+        pastTheEnd: { handler: ({ state }) => { state.list[3] = { k: 4 }; } },
         moved: { handler: ({ state }) => { state.list.reverse(); state.list[0].bad = new Map(); } },
         afterAwait: { handler: async ({ state }) => { await new Promise((r) => setTimeout(r, 5)); state.n += 1; (state as any).m = new WeakMap(); } },
         dbThenBad: {
