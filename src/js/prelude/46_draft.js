@@ -346,7 +346,9 @@ function draftEachWrite(sc, visit) {
     if (!sc.unusual) return true;
     for (const n of sc.nodes) {
         if (!n.modified || n.assigned === null) continue;
-        if (n.sparse && visit(n.copy, n.parent, n.key) === false) return true;
+        if (n.sparse && draftLatest(n.parent)[n.key] === n.copy &&
+            visit(n.copy, n.parent, n.key) === false)
+            return true;
         const copy = n.copy;
         for (const [k, a] of n.assigned)
             if (a && (!n.isArray || k in copy) && !draftScalar(copy[k]) &&

@@ -292,7 +292,7 @@ const Loose = actor({
                 (state as any)["we/ird"] = new Uint8Array(2);
             },
         },
-        replacedParent: { handler: ({ state }) => { const inner = state.deep.inner; inner.x = new Map(); state.deep = { inner: { x: 2 } }; } },
+        replacedParent: { handler: ({ state }) => { const inner = state.deep.inner; inner.x = new Map(); state.deep = { inner: { x: 2 } }; const l = state.list; l.length = 4; state.list = [{ k: 1 }]; } },
         date: { handler: ({ state }) => { (state as any).at = new Date(0); return (state as any).at instanceof Date; } },
         isDate: { handler: ({ state }) => (state as any).at instanceof Date },
         fine: { handler: ({ state }) => { state.n += 1; state.list.push({ k: 3, u: undefined }); delete (state as any).missing; } },
