@@ -16,7 +16,6 @@
 #include "base/banned.h"
 
 static int commit_batch(struct shard *s, struct buf *err);
-static int commit_batch_as(struct shard *s, int deferred, struct buf *err);
 
 void shard_committed(struct shard *s, const struct store_txn *txn)
 {
@@ -368,20 +367,23 @@ static int commit_batch(struct shard *s, struct buf *err)
     return commit_batch_as(s, 0, err);
 }
 
-int shard_commit(struct shard *s, struct buf *err)
+/* shard_commit's and shard_commit_deferred's: commits, then reports a batch lost since. */
+static int commit_reporting(struct shard *s, int deferred, struct buf *err)
 {
-    commit_batch(s, err);
+    commit_batch_as(s, deferred, err);
     int lost = s->lost_batch;
     s->lost_batch = 0;
     return lost ? -1 : 0;
 }
 
+int shard_commit(struct shard *s, struct buf *err)
+{
+    return commit_reporting(s, 0, err);
+}
+
 int shard_commit_deferred(struct shard *s, struct buf *err)
 {
-    commit_batch_as(s, 1, err);
-    int lost = s->lost_batch;
-    s->lost_batch = 0;
-    return lost ? -1 : 0;
+    return commit_reporting(s, 1, err);
 }
 
 void shard_sync_wait(struct shard *s)

@@ -434,7 +434,7 @@ function stateLossError(path, loss) {
                       "stored and sent as JSON)", "InvalidState");
 }
 
-let stateLoss = null; /* what stateWriteLoss found: [path, loss] */
+let stateLoss = null; /* what stateWriteLoss found: [path (its own array), loss] */
 function stateWriteLoss(v, n, k) {
     const loss = jsonLoss(v, n.isArray, 0);
     if (loss === null) return true;
@@ -449,7 +449,7 @@ function stateWriteLoss(v, n, k) {
 function checkStateJson(draft, patches, next) {
     stateLoss = null;
     if (draftEachWrite(draft, stateWriteLoss)) {
-        if (stateLoss !== null) throw stateLossError(stateLoss[0].slice(), stateLoss[1]);
+        if (stateLoss !== null) throw stateLossError(stateLoss[0], stateLoss[1]);
         return;
     }
     for (const p of patches) {
