@@ -781,6 +781,8 @@ int cmd_dev(int argc, char **argv, int watch)
     if (to->api.public_dir)
         printf("  public:    %s\n", public_dir);
     fflush(stdout);
+    /* the same moment in the log (stderr): whatever the start logged is before it there */
+    log_info("dev", "ready on http://%s:%d", host, server_port(d.server));
     rc = loop_run(d.loop) < 0 ? 1 : 0;
     log_info("dev", "stopped");
 out:

@@ -370,7 +370,7 @@ test("admin-key --rotate: through the running server (old key refused at once, n
         assert.match(r.stderr, /HTTP 401/);
         // keys are never logged
         assert.ok(!srv.stderr.includes(fresh) && !srv.stderr.includes(old) && !srv.stdout.includes(fresh));
-        assert.match(srv.stderr, /admin key rotated/);
+        await srv.waitStderr(/admin key rotated/);
     } finally {
         await srv.stop();
     }

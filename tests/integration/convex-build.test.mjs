@@ -235,7 +235,7 @@ export default defineSchema({
         assert.match(r.stderr, /DeployFailed.*schema/);
         assert.equal(await s.value("query", "v:which", {}), "v2:3");
         await s.value("mutation", "v:add", { text: "still a string" });
-        assert.match(s.stderr, /\(the previous version keeps running\)/);
+        await s.waitStderr(/\(the previous version keeps running\)/);
         // a bundle that esbuild cannot build never leaves the machine
         writeVersion(dir, { ...V2, "v.ts": "export const = ;\n" });
         r = await runCli(["deploy", dir, "--url", s.url]);
@@ -298,7 +298,7 @@ export default defineSchema({
         const st = fs.statSync(saved);
         assert.equal(st.mode & 0o777, 0o600);
         assert.match(fs.readFileSync(saved, "utf8"), HEADER);
-        assert.match(s.stderr, /\[deploy\] saved to ".*deployed\.js"/);
+        await s.waitStderr(/\[deploy\] saved to ".*deployed\.js"/);
         const before = await s.value("query", "v:which", {});
         const savedText = fs.readFileSync(saved, "utf8");
         // a refused deploy leaves the saved file alone

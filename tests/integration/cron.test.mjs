@@ -38,8 +38,8 @@ test("an interval cron runs every second as scheduled jobs; a throwing one keeps
     assert.deepEqual(ticks[0].args, [{ key: "tick" }]);
     const booms = jobs.filter((j) => j.name === "jobs:boom");
     assert.ok(booms.filter((j) => j.kind === "failed").length >= 2, JSON.stringify(booms));
-    assert.match(s.stderr, /\[cron\] "tick": mutation jobs:bump \(job [0-9a-z]{32}\): success in [0-9.]+ ms/);
-    assert.match(s.stderr, /\[cron\] "boom": mutation jobs:boom \(job [0-9a-z]{32}\): failed in [0-9.]+ ms: .*boom from a cron job/);
+    await s.waitStderr(/\[cron\] "tick": mutation jobs:bump \(job [0-9a-z]{32}\): success in [0-9.]+ ms/);
+    await s.waitStderr(/\[cron\] "boom": mutation jobs:boom \(job [0-9a-z]{32}\): failed in [0-9.]+ ms: .*boom from a cron job/);
     await s.stop();
 });
 
@@ -80,7 +80,7 @@ export default crons;
     let jobs = await s.value("query", "jobs:jobs", {});
     assert.equal(jobs.filter((j) => j.kind === "pending").length, 1, JSON.stringify(jobs.filter((j) => j.kind === "pending")));
     assert.ok(jobs.some((j) => j.kind === "canceled"));
-    assert.match(s.stderr, /\[cron\] "tick": removed from crons.ts, its next run canceled/);
+    await s.waitStderr(/\[cron\] "tick": removed from crons.ts, its next run canceled/);
     fs.writeFileSync(file, `import { cronJobs } from "convex/server";
 import { internal } from "./_generated/api";
 const crons = cronJobs();

@@ -122,7 +122,7 @@ test("--min-body-rate: a body under the rate gets 408 after 10 s, one just above
         const [r] = await c.responses(1, 5000);
         assert.equal(r.status, 408);
     }
-    assert.match(s.stderr, /408 request body too slow/);
+    await s.waitStderr(/408 request body too slow/);
     const end = await waitFor(async () => {
         const x = await metricsOrNull(s);
         return x && x.bufferedBytes <= base.bufferedBytes + 256 * 1024 ? x : null;

@@ -112,13 +112,18 @@ export class Server {
         this.stderr = "";
         this.exitCode = undefined;
         this.exitSignal = undefined;
+        /* Resolves once the process exited and its output is read: "exit" can come before the
+         * last of stdout/stderr, "close" comes after both (or 2 s after "exit", should a child
+         * of the server still hold the pipes). */
         this.exited = new Promise((resolve) => {
+            const done = () => resolve({ code: this.exitCode, signal: this.exitSignal });
             proc.on("exit", (code, signal) => {
                 this.exitCode = code;
                 this.exitSignal = signal;
                 children.delete(proc);
-                resolve({ code, signal });
+                setTimeout(done, 2000).unref();
             });
+            proc.on("close", done);
         });
         proc.stdout.setEncoding("utf8");
         proc.stderr.setEncoding("utf8");
@@ -137,6 +142,8 @@ export class Server {
                     throw Object.assign(new Error(`vireo exited (${this.exitCode ?? this.exitSignal}) before it was ready\nstdout: ${this.stdout}\nstderr: ${this.stderr}`), { fatal: true });
                 const m = /listening on http:\/\/[^:\s]+:(\d+)/.exec(this.stdout);
                 if (!m || !/admin key:.*\n/.test(this.stdout)) return false;
+                // the log's "ready" line: whatever the start logged (stderr) is read by then
+                if (!new RegExp(`\\[dev\\] ready on http://[^:\\s]+:${m[1]}\\n`).test(this.stderr)) return false;
                 this.port = Number(m[1]);
                 // printed only by the start that created it: read it where `vireo run` does
                 this.adminKey = fs.readFileSync(path.join(this.dir, ".vireo/admin_key"), "utf8").trim();

@@ -192,7 +192,7 @@ test("a client that leaves cancels the stream: the source's cancel hook runs and
     assert.match(events[0].detail, /^the client disconnected after \d+ ticks$/);
     const ticks = Number(/after (\d+) ticks/.exec(events[0].detail)[1]);
     assert.ok(ticks >= 3 && ticks < 40, `cancelled after ${ticks} ticks`);
-    assert.match(s.stderr, /GET \/forever: the client left during the streamed response/);
+    await s.waitStderr(/GET \/forever: the client left during the streamed response/);
     /* the action ended: no tick after the cancel keeps it (and the server) busy */
     await new Promise((res) => setTimeout(res, 300));
     assert.equal((await s.value("query", "events:list", { kind: "forever-cancel" })).length, 1);
@@ -357,7 +357,7 @@ test("a client that stays connected but reads nothing is cut off after --send-st
         return e.length ? e : null;
     }, { timeout: 8000, what: "the cancel after the send stall" });
     assert.match(events[0].detail, /^the client disconnected after \d+ bytes$/);
-    assert.match(s.stderr, /send stalled/);
+    await s.waitStderr(/send stalled/);
     stalling = false;
     sock.resume();
     await closed; /* the server closed it */

@@ -43,7 +43,7 @@ test("runAfter(0) from a mutation runs the job once; its document says success",
     assert.equal(j._id, id);
     await sleep(200);
     assert.equal(await s.value("query", "jobs:count", { key: "a0" }), 1);
-    assert.match(s.stdout + s.stderr, /\[sched\] mutation jobs:bump \(job \w+\): success in [\d.]+ ms/);
+    await s.waitStderr(/\[sched\] mutation jobs:bump \(job \w+\): success in [\d.]+ ms/);
 });
 
 test("a mutation that throws after scheduling schedules nothing", async () => {
@@ -103,7 +103,7 @@ test("a scheduled action runs once and its writes land; actions schedule too", a
     const id2 = await s.value("action", "jobs:fromAction", { ms: 0, key: "fa" });
     await waitFor(async () => (await jobOf(s, id2)).state.kind === "success");
     assert.equal(await s.value("query", "jobs:count", { key: "fa" }), 1);
-    assert.match(s.stdout + s.stderr, /\[sched\] action jobs:actionBump \(job \w+\): success/);
+    await s.waitStderr(/\[sched\] action jobs:actionBump \(job \w+\): success/);
 });
 
 test("Convex's argument errors and the limits", async () => {
@@ -182,7 +182,7 @@ test("finished jobs are deleted after --scheduled-retention-ms; pending ones sta
     }
     for (const id of [ok, failed, canceled]) assert.equal(await jobOf(s, id), null);
     assert.equal((await jobOf(s, pending)).state.kind, "pending");
-    assert.match(s.stderr + s.stdout, /deleted \d+ finished jobs older than the retention/);
+    await s.waitStderr(/deleted \d+ finished jobs older than the retention/);
     // the flag's bounds
     await s.stop();
 });

@@ -91,7 +91,7 @@ test("requests that arrive while their tenant opens wait for it and run in arriv
     assert.deepEqual((await call(srv, "order", "query", "notes:list")).json.value, Array.from({ length: 8 }, (_, i) => `m${i}`));
     const c = await ws;
     c.ws.close();
-    assert.match(srv.stderr, /opened "order" \(new\) in [\d.]+ ms: .* on the loop .*; [1-9]\d* requests waited/);
+    await srv.waitStderr(/opened "order" \(new\) in [\d.]+ ms: .* on the loop .*; [1-9]\d* requests waited/);
 });
 
 test("a client that leaves while its request waits is released; the others are answered", { timeout: 30000 }, async () => {
@@ -212,7 +212,7 @@ test("an open that fails answers every waiting request: a corrupt shard.db, an a
     const first = bs[0];
     assert.notEqual(first.status, 200, first.text);
     for (const r of bs) assert.deepEqual([r.status, r.json?.errorCode], [first.status, first.json?.errorCode]);
-    assert.match(srv.stderr, /"broken-1": the app does not load: .*this tenant's app throws at load/);
+    await srv.waitStderr(/"broken-1": the app does not load: .*this tenant's app throws at load/);
     assert.equal((await call(srv, "probe", "query", "notes:ping")).json?.value, true);
 });
 

@@ -376,7 +376,7 @@ test("timers: at most 1000 pending per action, a timer past the time limit, runa
     // a callback that throws is logged; the action goes on
     r = await srv.action("webapi:throwInTimer", {});
     assert.equal(r.json.value, "went on", r.text);
-    assert.match(srv.stdout + srv.stderr, /Uncaught exception in setTimeout callback:.*timer boom/);
+    await srv.waitStderr(/Uncaught exception in setTimeout callback:.*timer boom/);
     // no timer and a promise that never settles: reported as before
     r = await srv.action("webapi:neverSettles", {});
     assert.match(r.json.errorMessage, /did not finish: it awaited a promise that never settled/);
