@@ -486,6 +486,8 @@ int cmd_dev(int argc, char **argv, int watch)
             return 2;
         } else if (!strcmp(a, "--test-fail-commit")) { /* tests only: see store_options */
             store_opts.test_fail_table = argv[++i];
+        } else if (!strcmp(a, "--test-fail-sync")) { /* tests only: see store_options */
+            store_opts.test_fail_sync_table = argv[++i];
         } else if (!strcmp(a, "--public-url")) {
             public_url_opt = argv[++i];
             if (strlen(public_url_opt) >= sizeof public_url ||

@@ -388,12 +388,7 @@ int shard_commit_deferred(struct shard *s, struct buf *err)
 
 void shard_sync_wait(struct shard *s)
 {
-    struct buf err = BUF_INIT(1024);
-    if (store_sync_wait(s->store, &err) < 0) {
-        log_error("shard", "stopping: %s; a committed batch may not be on disk", err.data);
-        abort();
-    }
-    buf_release(&err);
+    store_sync_wait(s->store);
 }
 
 void shard_prune(struct shard *s, double max_age_ms)

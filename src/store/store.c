@@ -512,6 +512,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     s->durability = full ? STORE_DURABILITY_FULL : STORE_DURABILITY_RELAXED;
     if (opts && opts->test_fail_table)
         s->test_fail_table = vr_strdup(opts->test_fail_table);
+    if (opts && opts->test_fail_sync_table)
+        s->test_fail_sync_table = vr_strdup(opts->test_fail_sync_table);
     *out = NULL;
     /* multi-thread mode (NOMUTEX): one thread at a time uses a store's connection (the loop's;
      * a tenant opened on an opener thread is handed over through an eventfd), so SQLite's
@@ -596,6 +598,7 @@ void store_close(struct store *s)
     if (!zombie)
         st_vfs_unregister(s);
     vr_free(s->test_fail_table);
+    vr_free(s->test_fail_sync_table);
     vr_free(s->batch_fail_why);
     vr_free(s);
 }
@@ -880,13 +883,9 @@ int store_batch_commit_deferred(struct store *s, struct buf *err)
     return r;
 }
 
-int store_sync_wait(struct store *s, struct buf *err)
+void store_sync_wait(struct store *s)
 {
-    if (st_vfs_sync_wait(s) == 0)
-        return 0;
-    buf_reset(err);
-    buf_appendf(err, "the WAL's fdatasync failed: %s", strerror(errno));
-    return -1;
+    st_vfs_sync_wait(s);
 }
 
 void read_set_copy(struct read_set *dst, const struct read_set *src)

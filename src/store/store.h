@@ -112,6 +112,10 @@ struct store_options {
     /* tests only (`--test-fail-commit TABLE`): a batch in which a document was inserted into this
      * table fails to commit, as on a full disk (everything in it is rolled back) */
     const char *test_fail_table;
+    /* tests only (`--test-fail-sync TABLE`): the commit of a batch in which a document was
+     * inserted into this table has its WAL sync fail (EIO) as on a failing disk, which stops the
+     * process (store_vfs.c) */
+    const char *test_fail_sync_table;
     /* The storage limit (0: none; --max-tenant-storage-mb): the database's pages in use
      * ((page_count - freelist_count) * page_size; not the WAL) plus the bytes of every stored
      * file (the `size` of each `_storage` document) stay at most this. A write that would grow
@@ -208,11 +212,12 @@ int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
 /* store_batch_commit whose WAL sync (durability full) is only started (store_vfs.c): the batch
  * is committed and readable, and the disk writes it while the caller goes on; nothing that
- * depends on the batch may leave the process until store_sync_wait has returned 0.
- * store_sync_wait: 0 (also when nothing is owed), or -1 when that sync failed (the batch is
- * visible in the database but perhaps not on disk: the caller must stop). */
+ * depends on the batch may leave the process until store_sync_wait has returned.
+ * store_sync_wait waits for that sync (nothing when none is owed). A commit's WAL sync that fails,
+ * deferred or not, stops the process (logged, abort()): the commit may or may not be on disk, so
+ * its writes can be neither acknowledged nor reported lost (store_vfs.c). */
 int store_batch_commit_deferred(struct store *s, struct buf *err);
-int store_sync_wait(struct store *s, struct buf *err);
+void store_sync_wait(struct store *s);
 /* Makes the open batch's commit fail with `why` (a write that belongs to it could not be made,
  * after its transactions had committed): store_batch_commit rolls everything back. */
 void store_batch_fail(struct store *s, const char *why);

@@ -93,6 +93,7 @@ struct store {
     int batch_fail;            /* the batch's commit fails (store_batch_fail, test_fail_table) */
     char *batch_fail_why;      /* ... with this message, owned (NULL: test_fail_table's) */
     char *test_fail_table;     /* store_options.test_fail_table, owned */
+    char *test_fail_sync_table; /* store_options.test_fail_sync_table, owned */
     sqlite3_stmt *idem_get, *idem_put, *idem_prune; /* store_idem.c, prepared on first use */
     sqlite3_stmt *idem_conflict;                     /* store_idem.c, prepared on first use */
     struct st_ckpt *ckpt;      /* store_ckpt.c: the WAL checkpoint thread */
@@ -173,7 +174,8 @@ int st_reader_refresh(struct store *s, struct buf *err);
 const char *st_vfs_register(struct store *s);
 void st_vfs_unregister(struct store *s); /* after the connection is closed */
 void st_vfs_defer(struct store *s, int on); /* commits' WAL syncs only start, until off */
-int st_vfs_sync_wait(struct store *s);      /* 0, or -1 with errno: that sync failed */
+void st_vfs_sync_wait(struct store *s);     /* the deferred sync; a failed one stops the process */
+void st_vfs_fail_sync(struct store *s);     /* tests: the next commit's WAL sync fails (EIO) */
 int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
 /* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */

@@ -17,14 +17,22 @@
  * our own (the file's pages are the file's, whichever descriptor wrote them). Never the WAL
  * header's sync (it must precede its frames) nor a file's first (the default VFS then also syncs
  * its directory).
+ * A commit's sync that fails, deferred or not, stops the process (sync_failed): SQLite would
+ * roll the commit back and call its writes lost, yet its frames are in the WAL with valid
+ * checksums, and the disk may hold them (or take them later from the page cache): a crash before
+ * the next commit overwrites them would bring them back, so a batch reported lost could reappear.
+ * A restart recovers whatever the disk holds, consistently (PostgreSQL panics for the same
+ * reason).
  * Each store registers its own copy of the default VFS under a unique name with its state as
  * pAppData; every other method forwards to the default VFS's file unchanged. Only the loop
  * thread's connection uses it (the checkpoint thread opens the file with the default VFS, and
  * reads only frames a commit published, which were written in it; it syncs the WAL before it
  * copies any, a deferred commit's included). */
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +52,7 @@ struct st_vfs {
     int wal_fd;           /* our own descriptor of it (-1: none yet): a deferred sync's */
     int defer;            /* a commit's WAL sync is deferred to st_vfs_sync_wait */
     int owed;             /* a deferred sync is owed */
+    int fail_sync;        /* tests (st_vfs_fail_sync): the next commit's sync fails */
     char name[48];
 };
 
@@ -159,6 +168,17 @@ static int defer_sync(struct cnt_file *c)
     return 1;
 }
 
+/* A commit's sync failed: stop (the header comment). */
+static _Noreturn void sync_failed(struct st_vfs *sv, int e)
+{
+    log_error("store",
+              "stopping: the fdatasync of %s after a commit failed: %s. The commit may or may "
+              "not be on disk, so its writes can be neither acknowledged nor reported lost; a "
+              "restart recovers what the disk holds",
+              sv->wal_path ? sv->wal_path : "the WAL", strerror(e));
+    abort();
+}
+
 static int f_sync(sqlite3_file *f, int flags)
 {
     struct cnt_file *c = (struct cnt_file *)f;
@@ -169,10 +189,15 @@ static int f_sync(sqlite3_file *f, int flags)
     c->commit_done = 0;
     if (commit && defer_sync(c))
         return SQLITE_OK;
+    if (commit && c->owner->fail_sync)
+        sync_failed(c->owner, EIO);
+    errno = 0;
     rc = REAL(f)->pMethods->xSync(REAL(f), flags);
     if (rc == SQLITE_OK) {
         c->owner->syncs++;
         c->synced = 1;
+    } else if (commit) {
+        sync_failed(c->owner, errno ? errno : EIO);
     }
     return rc;
 }
@@ -399,14 +424,21 @@ void st_vfs_defer(struct store *s, int on)
         s->vfs->defer = on;
 }
 
-int st_vfs_sync_wait(struct store *s)
+void st_vfs_sync_wait(struct store *s)
 {
     struct st_vfs *sv = s->vfs;
     if (!sv || !sv->owed)
-        return 0;
+        return;
     sv->owed = 0;
+    if (sv->fail_sync)
+        sync_failed(sv, EIO);
     if (fdatasync(sv->wal_fd) < 0)
-        return -1;
+        sync_failed(sv, errno);
     sv->syncs++;
-    return 0;
+}
+
+void st_vfs_fail_sync(struct store *s)
+{
+    if (s->vfs)
+        s->vfs->fail_sync = 1;
 }

@@ -338,6 +338,8 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
         goto out;
     if (s->batch && s->test_fail_table && !strcmp(table, s->test_fail_table))
         s->batch_fail = 1;
+    if (s->batch && s->test_fail_sync_table && !strcmp(table, s->test_fail_sync_table))
+        st_vfs_fail_sync(s);
     if (savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;

@@ -3,7 +3,8 @@
 // syncs); `--durability=relaxed` leaves syncing to the checkpoint thread. With strace present,
 // the order itself is checked: every reply's send on the loop thread follows an fdatasync, and
 // with a live query to re-run (the batch's sync started before the re-run, store_vfs.c) none
-// leaves while that sync is still owed.
+// leaves while that sync is still owed. A commit whose sync fails (`--test-fail-sync`) stops the
+// server, deferred or not.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -214,3 +215,48 @@ test("under steady writes the WAL is written from its start again: it stays near
         assert.equal(h.json.value, `200000:${text(i).slice(0, 8)}`);
     }
 });
+
+for (const deferred of [false, true]) {
+    test(`a commit whose WAL sync fails stops the server (${deferred ? "deferred: a live query to re-run" : "synced in the commit"}): no reply nor push of it leaves, and a restart keeps every acknowledged write`, { timeout: 30000 }, async () => {
+        /* --test-fail-sync items: the sync of a batch that inserted into `items` fails (EIO).
+         * SQLite would call that commit rolled back, but its frames are in the WAL and may be on
+         * disk, so the server must neither acknowledge it nor report it lost (store_vfs.c). */
+        const dir = tempDir("basic");
+        const s = await startServer(dir, { cmd: "serve", args: ["--test-fail-sync", "items"] });
+        servers.push(s);
+        try {
+            execFileSync("prlimit", ["--pid", String(s.proc.pid), "--core=0:0"]); /* no core file */
+        } catch {}
+        const c = await SyncConn.open(s.port);
+        await c.connect();
+        if (deferred) await c.subscribe(1, "items:range", { lo: 0, hi: 100, order: "asc" });
+        const texts = [];
+        for (let i = 0; i < 4; i++) {
+            texts.push(`kept-${i}`);
+            const r = await c.call("mutation", i + 1, "fns:addNote", { text: texts[i] });
+            assert.equal(r.success, true, JSON.stringify(r));
+        }
+        const from = c.mark;
+        c.send({ type: "mutation", requestId: 99, path: "items:add", args: { name: "doomed", n: 7, tag: "t" } });
+        const { signal } = await s.exited;
+        assert.equal(signal, "SIGABRT", `exit: ${JSON.stringify(await s.exited)}\n${s.stderr.slice(-800)}`);
+        assert.match(s.stderr, /\[store\] stopping: the fdatasync of \S+shard-0\.db-wal after a commit failed: Input\/output error\. The commit may or may not be on disk/);
+        await sleep(100);
+        const after = c.messages.slice(from);
+        assert.ok(!after.some((m) => m.type === "mutationResponse"), `a reply left: ${JSON.stringify(after)}`);
+        const pushed = (m) => m.type === "transition" && m.modifications.some((x) => x.queryId === 1 && Array.isArray(x.value) && x.value.includes(7));
+        assert.ok(!after.some(pushed), `a push of it left: ${JSON.stringify(after)}`);
+        c.close();
+        fs.rmSync(path.join(process.cwd(), "core"), { force: true });
+        /* a restart recovers what the disk holds: every acknowledged write, and the failed one
+         * whole or not at all */
+        const s2 = await startServer(dir, { cmd: "serve" });
+        servers.push(s2);
+        const notes = await s2.value("query", "fns:listNotes", {});
+        for (const t of texts) assert.ok(JSON.stringify(notes).includes(t), `${t} kept: ${JSON.stringify(notes)}`);
+        const items = await s2.value("query", "items:range", { lo: 0, hi: 100, order: "asc" });
+        assert.ok(items.length === 0 || JSON.stringify(items) === "[7]", JSON.stringify(items));
+        await s2.value("mutation", "items:add", { name: "after", n: 8, tag: "t" });
+        assert.ok((await s2.value("query", "items:range", { lo: 8, hi: 9, order: "asc" })).length === 1);
+    });
+}
