@@ -247,7 +247,6 @@ for (const deferred of [false, true]) {
         const pushed = (m) => m.type === "transition" && m.modifications.some((x) => x.queryId === 1 && Array.isArray(x.value) && x.value.includes(7));
         assert.ok(!after.some(pushed), `a push of it left: ${JSON.stringify(after)}`);
         c.close();
-        fs.rmSync(path.join(process.cwd(), "core"), { force: true });
         /* a restart recovers what the disk holds: every acknowledged write, and the failed one
          * whole or not at all */
         const s2 = await startServer(dir, { cmd: "serve" });
