@@ -50,11 +50,11 @@ void sync_free(struct sync *s);
 /* Upgrades the current request of c to a sync connection (the /api/sync handler). */
 void sync_accept(struct sync *s, struct conn *c, struct http_request *req);
 
+/* Re-runs the dirty live queries (sync_flush does it first too); sends nothing. */
+void sync_rerun(struct sync *sy);
 /* The before-sleep step, after the shard's batch commit: re-runs each dirty live query once,
  * then sends each affected session one transition followed by its queued responses. If the
  * batch failed, the responses computed in it become errors. */
-/* Re-runs the dirty live queries (sync_flush does it first too); sends nothing. */
-void sync_rerun(struct sync *sy);
 void sync_flush(struct sync *s, int batch_failed);
 
 const struct sync_stats *sync_stats(const struct sync *s);
