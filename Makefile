@@ -148,20 +148,32 @@ test-crash: test-deps all
 	@VIREO_BIN=$(abspath $(BUILD)/vireo) tests/crash/run.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS (15 by default, 1800 for a long run).
+# The library is compiled once (coverage-instrumented, ASan+UBSan) into build/fuzz/libvireo.a and
+# every target links it: from an archive the linker takes only the members a target lacks, so a
+# target that #includes a source to reach its statics (FUZZ_INCLUDES_*) keeps its own copy.
 FUZZ_SECONDS ?= 15
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
-# sources a fuzz target #includes itself (to reach statics), so they are not linked twice
+FUZZ_GEN := prelude client_js codegen_types $(POLYFILLS:%=polyfill_%)
+FUZZ_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/obj/%.o) $(FUZZ_GEN:%=build/fuzz/obj/gen/%.o)
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -MMD -MP
 FUZZ_INCLUDES_fuzz_sync := src/proto/sync.c
 FUZZ_INCLUDES_fuzz_convex_sync := src/proto/convex_sync.c
 FUZZ_INCLUDES_fuzz_actors := src/proto/actors.c
-build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(BUILD)/gen/prelude.c $(BUILD)/gen/client_js.c \
-             $(BUILD)/gen/codegen_types.c $(POLYFILL_C)
+build/fuzz/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
-		-o $@ $< $(filter-out $(FUZZ_INCLUDES_$*),$(FUZZ_LIB_SRC)) $(BUILD)/gen/prelude.c \
-		$(BUILD)/gen/client_js.c $(BUILD)/gen/codegen_types.c $(POLYFILL_C) \
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/libvireo.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+.SECONDEXPANSION:
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libvireo.a $$(FUZZ_INCLUDES_fuzz_$$*)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libvireo.a \
 		$(PKG_LIBS) -lm -lpthread
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)
 fuzz: test-deps $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BIN)
 

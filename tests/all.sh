@@ -19,9 +19,11 @@ phase() {
     [ "$rc" -ne 0 ] && status=1
     rm -f "$log"
 }
-phase release make --no-print-directory test-suites
-phase crash make --no-print-directory test-crash
-phase asan make --no-print-directory test-asan
-phase fuzz make --no-print-directory fuzz
+# builds use every CPU (the dependencies are installed by then: `make test` needs test-deps first)
+jobs=-j$(nproc)
+phase release make "$jobs" --no-print-directory test-suites
+phase crash make "$jobs" --no-print-directory test-crash
+phase asan make "$jobs" --no-print-directory test-asan
+phase fuzz make "$jobs" --no-print-directory fuzz
 echo "$total_p passed, $total_f failed"
 exit $status

@@ -1,6 +1,7 @@
 // Test and bench tooling (issue 7, item 19 and the fuzz mode): `make bench SCENARIO="a b"` runs
 // every named scenario, DURABILITY is checked and passed on; tests/fuzz/run.sh honours
-// FUZZ_SECONDS, fails the run when a target finds a crash, and leaves nothing in the temp folder.
+// FUZZ_SECONDS and FUZZ_JOBS, fails the run when a target finds a crash, and leaves nothing in the
+// temp folder.
 // Fake targets stand in for the real binaries, so nothing here builds or benchmarks.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -81,4 +82,28 @@ test("tests/fuzz/run.sh: a crash found by a target fails the run and keeps the i
     assert.match(r.stdout, /crash-0123/);
     assert.match(r.stdout, /fuzz: 0 passed, 1 failed/);
     assert.ok(fs.existsSync(artifact));
+});
+
+test("tests/fuzz/run.sh: FUZZ_JOBS targets run at once; reports come in the targets' order", async () => {
+    // each fake target notes when it started and then sleeps 1.5 s: with FUZZ_JOBS=2 the first
+    // two start together and the third only after one of them has finished
+    const dir = tempDir();
+    const names = ["a", "b", "c"].map((x) => `ittest-jobs-${x}-${process.pid}`);
+    const bins = names.map((n, i) => fakeTarget(n, `date +%s%N > ${dir}/start-${i}\nsleep 1.5\n${i === 1 ? 'echo "==1==ERROR: AddressSanitizer"; exit 1' : 'echo "cov: 5"'}`));
+    const r = await run("tests/fuzz/run.sh", bins, { FUZZ_SECONDS: "1", FUZZ_JOBS: "2" });
+    assert.notEqual(r.code, 0, "one target failed");
+    const at = [0, 1, 2].map((i) => Number(BigInt(fs.readFileSync(`${dir}/start-${i}`, "utf8").trim()) / 1000000n));
+    assert.ok(Math.abs(at[1] - at[0]) < 1000, `the first two ran together: ${at}`);
+    assert.ok(at[2] - Math.min(at[0], at[1]) >= 1400, `the third waited for a slot: ${at}`);
+    const lines = r.stdout.split("\n").filter((l) => l.startsWith("fuzz: "));
+    assert.deepEqual(lines, [
+        `fuzz: ${names[0]} ok (cov: 5, 1s)`,
+        `fuzz: ${names[1]} FAILED (exit 1; see build/fuzz/${names[1]}.log)`,
+        `fuzz: ${names[2]} ok (cov: 5, 1s)`,
+        "fuzz: 2 passed, 1 failed",
+    ]);
+    assert.match(r.stdout, /AddressSanitizer/, "a failed target's log tail is shown");
+    const bad = await run("tests/fuzz/run.sh", [bins[0]], { FUZZ_SECONDS: "1", FUZZ_JOBS: "many" });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /FUZZ_JOBS must be a positive number/);
 });
