@@ -41,7 +41,14 @@ static int push(const char *url, const char *key, const struct buf *file)
     json_error_t jerr;
     json_t *reply = json_loadb(resp.data, resp.len, 0, &jerr);
     const char *st = json_string_value(json_object_get(reply, "status"));
-    if (st && !strcmp(st, "success")) {
+    json_t *tenants = json_object_get(reply, "tenants");
+    if (st && !strcmp(st, "success") && json_is_integer(tenants)) { /* a --tenants server */
+        printf("vireo deploy: %s now serves %s in every tenant (%lld open tenants loaded it; the "
+               "others load it when they open)\n",
+               url, json_string_value(json_object_get(reply, "name")),
+               (long long)json_integer_value(tenants));
+        rc = 0;
+    } else if (st && !strcmp(st, "success")) {
         printf("vireo deploy: %s now serves %lld functions from %s\n", url,
                (long long)json_integer_value(json_object_get(reply, "functions")),
                json_string_value(json_object_get(reply, "name")));

@@ -127,7 +127,8 @@ static const char dev_usage[] =
     "  --max-tenants N    tenants on disk before a new name gets 507 (default 100000)\n"
     "  --tenant-idle-ms N close a tenant unused this long (default 300000; 0: never)\n"
     "  --tenant-open-threads N  tenants opened at once, each on a thread of its own, off the\n"
-    "                     event loop (default 2)\n"
+    "                     event loop; a deploy builds the open tenants' new version on them too\n"
+    "                     (default 2)\n"
     "  --max-parked-per-tenant N  requests waiting for one tenant to open; past it 503\n"
     "                     TooManyParkedRequests (default 256)\n"
     "  --max-parked-requests N  requests waiting for any tenant to open (default 4096)\n"
@@ -172,16 +173,38 @@ struct dev {
     struct timer reload_timer;
     struct timer shutdown_timer;
     int stopping;
+    int reload_again; /* --tenants: a change came while a version was loading into them */
 };
 
 /* The bundle file of `vireo serve --bundle FILE` (cmd_build.c wrote it): no esbuild needed. */
-/* The app version: into the single shard, or every tenant (tenants_load). */
+/* tenants_load's end: the open tenants have the version (or kept theirs). */
+static void tenants_loaded(struct tenants *ts, int rc, const char *err, size_t loaded, void *arg)
+{
+    struct dev *d = arg;
+    if (d->stopping)
+        return;
+    if (rc < 0)
+        log_error("dev", "%s\n(the previous version keeps running)", err);
+    if (d->reload_again) { /* from the loop, not from inside tenants_load's callback */
+        d->reload_again = 0;
+        loop_timer_start(d->loop, &d->reload_timer, 0);
+    }
+}
+
+/* The app version: into the single shard, or every tenant (tenants_load: loaded into the open
+ * ones off the loop thread, tenants_loaded logs how that ended). */
 static int load_version(struct dev *d, const char *js, size_t len, const char *name,
                         struct buf *err)
 {
-    if (d->ts)
-        return tenants_load(d->ts, js, len, name, d->env_file, err);
-    return tenant_load(d->t, js, len, name, err);
+    if (!d->ts)
+        return tenant_load(d->t, js, len, name, err);
+    if (tenants_load(d->ts, js, len, name, d->env_file, tenants_loaded, d, err) == 0)
+        return 0;
+    if (strcmp(err->data, TENANTS_LOAD_BUSY) != 0)
+        return -1;
+    d->reload_again = 1;
+    log_info("dev", "a version is still loading into the open tenants: this change loads after");
+    return 0;
 }
 
 static int load_bundle_file(struct dev *d, struct buf *err)

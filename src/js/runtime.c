@@ -959,6 +959,16 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
         buf_append_str(err, "schema is too large");
         goto out;
     }
+    if (rt->opts.defer_schema && store && !store_is_reader(store)) {
+        rt->schema_pending = 1;
+        if (JSValueIsString(rt->ctx, sv)) {
+            rt->schema_deferred = schema; /* taken over */
+            schema = (struct buf)BUF_INIT(JS_VALUE_MAX);
+            rt->schema_pending = 2;
+        }
+        rc = 0;
+        goto out;
+    }
     struct buf serr = BUF_INIT(64 * 1024);
     int src_rc = !store || store_is_reader(store) ? 0 /* a worker or reader: the shard applied it */
                  : JSValueIsString(rt->ctx, sv)
@@ -981,10 +991,27 @@ out:
     return rc;
 }
 
+int js_runtime_apply_schema(struct js_runtime *rt, struct buf *err)
+{
+    if (!rt->schema_pending)
+        return 0;
+    struct buf serr = BUF_INIT(64 * 1024);
+    struct buf *t = &rt->schema_deferred;
+    int r = rt->schema_pending == 2 ? store_apply_schema(rt->store, t->data, t->len, &serr)
+                                    : store_apply_schema(rt->store, NULL, 0, &serr);
+    if (r < 0)
+        buf_appendf(err, "schema: %s", serr.data);
+    buf_release(&serr);
+    buf_release(t);
+    rt->schema_pending = 0;
+    return r < 0 ? -1 : 0;
+}
+
 void js_runtime_free(struct js_runtime *rt)
 {
     if (!rt)
         return;
+    buf_release(&rt->schema_deferred);
     for (size_t i = 0; i < rt->nfns; i++) {
         struct js_fn_entry *e = &rt->fns[i];
         JSValueUnprotect(rt->ctx, e->handler);

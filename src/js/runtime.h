@@ -58,6 +58,9 @@ struct js_options {
                                    0: JS_STORAGE_MAX_FILE_DEFAULT */
     uint32_t upload_url_ttl_s;  /* how long an upload URL (storage.generateUploadUrl()) works;
                                    0: JS_UPLOAD_URL_TTL_DEFAULT_S */
+    int defer_schema;           /* js_runtime_new keeps the schema for js_runtime_apply_schema
+                                   instead of applying it: the runtime is built on a thread
+                                   while the loop keeps using the store */
 };
 #define JS_STORAGE_MAX_FILE_DEFAULT (16u << 20)
 #define JS_VALUE_MAX (16u << 20) /* largest document, argument or result text we pass around */
@@ -77,6 +80,10 @@ struct js_options {
  * is applied, and only actions can be called. `opts` may be NULL. */
 int js_runtime_new(struct store *store, const struct js_options *opts, const char *bundle,
                    size_t len, const char *bundle_name, struct js_runtime **out, struct buf *err);
+/* With opts->defer_schema: applies the schema js_runtime_new kept to its store (on the thread
+ * that owns the store, no batch open); 0 at once without a deferred one. -1 with err
+ * ("schema: ...") when the store refuses it. */
+int js_runtime_apply_schema(struct js_runtime *rt, struct buf *err);
 void js_runtime_free(struct js_runtime *rt);
 
 const struct js_function *js_runtime_find(const struct js_runtime *rt, const char *path);

@@ -130,8 +130,7 @@ static int same_text(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *name,
-                  struct shard_version *v, struct buf *err)
+int shard_prepare_begin(struct shard *s, struct shard_version *v, struct buf *err)
 {
     memset(v, 0, sizeof *v);
     if (commit_batch(s, err) < 0) /* schema changes cannot happen inside a batch */
@@ -141,13 +140,31 @@ int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *n
         return -1;
     v->env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(env);
+    v->loads = s->loads;
+    return 0;
+}
+
+int shard_prepare_build(struct shard *s, const char *bundle, size_t len, const char *name,
+                        struct shard_version *v, int defer_schema, struct buf *err)
+{
     struct js_options opts = s->js_opts;
     opts.env_json = v->env_text;
+    opts.defer_schema = defer_schema;
     if (js_runtime_new(s->store, &opts, bundle, len, name, &v->rt, err) < 0) {
         shard_version_release(v);
         return -1;
     }
     return 0;
+}
+
+int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *name,
+                  struct shard_version *v, struct buf *err)
+{
+    if (shard_prepare_begin(s, v, err) < 0) {
+        shard_version_release(v);
+        return -1;
+    }
+    return shard_prepare_build(s, bundle, len, name, v, 0, err);
 }
 
 void shard_version_release(struct shard_version *v)
@@ -164,6 +181,13 @@ int shard_install(struct shard *s, struct shard_version *v, const char *bundle, 
     struct auth_providers *providers = NULL;
     struct js_runtime *rt = v->rt;
     int rc = -1;
+    if (v->loads != s->loads) { /* built beside one installed meanwhile (an environment change) */
+        buf_append_str(err, SHARD_VERSION_STALE);
+        goto out;
+    }
+    /* a version built while the loop kept serving: its schema goes in now, outside a batch */
+    if (commit_batch(s, err) < 0 || js_runtime_apply_schema(rt, err) < 0)
+        goto out;
     if (s->crons && crons_check(rt, err) < 0)
         goto out;
     const char *auth_config = js_runtime_auth_config(rt);

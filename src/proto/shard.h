@@ -83,13 +83,26 @@ int shard_load(struct shard *s, const char *bundle, size_t len, const char *name
  * environment's text) touching only s->store and s's options, so it may run on any thread that
  * has the shard to itself (tenants.c's opener, before anything else refers to the shard);
  * shard_install (the loop thread) checks and swaps it in, shard_load's contract from there on.
- * shard_install always releases v; shard_version_release drops an uninstalled one. */
+ * shard_install always releases v; shard_version_release drops an uninstalled one.
+ *
+ * A shard the loop keeps serving meanwhile (an open tenant getting a new version) splits
+ * shard_prepare again: shard_prepare_begin on the loop (commits the open batch, takes the
+ * environment's text), then shard_prepare_build with defer_schema on any thread (evaluates the
+ * app; touches neither the store nor s beyond reading its options), then shard_install on the
+ * loop, which commits the batch open by then and applies the schema before swapping. A version
+ * begun before another was installed (s->loads moved: an environment change) is refused with
+ * SHARD_VERSION_STALE in err: build it again. Both halves release v when they fail. */
 struct shard_version {
     struct js_runtime *rt;
     char *env_text; /* process.env as JSON text */
+    uint64_t loads; /* s->loads when begun */
 };
+#define SHARD_VERSION_STALE "another version was installed while this one was built"
 int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *name,
                   struct shard_version *v, struct buf *err);
+int shard_prepare_begin(struct shard *s, struct shard_version *v, struct buf *err);
+int shard_prepare_build(struct shard *s, const char *bundle, size_t len, const char *name,
+                        struct shard_version *v, int defer_schema, struct buf *err);
 int shard_install(struct shard *s, struct shard_version *v, const char *bundle, size_t len,
                   const char *name, struct buf *err);
 void shard_version_release(struct shard_version *v);

@@ -61,6 +61,10 @@ struct tenant {
     /* kept by the registry (tenants.c) */
     uint64_t last_used_ms;       /* loop time of its last request */
     int deleting;                /* POST /api/admin/tenants/delete with force is closing it */
+    int reloading;               /* a new version is being built for it on an opener thread:
+                                    it is not closed meanwhile */
+    uint64_t app_version;        /* the registry's version its app came from */
+    uint64_t tried_version;      /* the last version a deploy tried to load into it */
     struct dlist_node lru;       /* on the registry's list, most recently used first */
 };
 

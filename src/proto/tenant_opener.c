@@ -41,6 +41,15 @@ static void *open_thread(void *arg)
 {
     struct tenant_open_job *j = arg;
     uint64_t t0 = clock_mono_ns();
+    if (j->reload) { /* the tenant serves on the loop meanwhile: its store is not touched */
+        shard_prepare_build(j->reload->shard, j->bundle, j->bundle_len, j->bundle_name, &j->v, 1,
+                            &j->load_err);
+        j->app_ms = (double)(clock_mono_ns() - t0) / 1e6;
+        uint64_t one = 1;
+        ssize_t w = write(j->efd, &one, sizeof one);
+        (void)w;
+        return NULL;
+    }
     j->t = j->prepared ? j->prepared : tenant_prepare(j->name, j->db, j->opts, &j->err);
     j->prepared = NULL;
     uint64_t t1 = clock_mono_ns();
@@ -69,8 +78,10 @@ static void job_free(struct tenant_open_job *j)
     tenant_discard(j->t); /* what done did not take */
     tenant_discard(j->prepared); /* cancelled before it ran */
     json_decref(j->env_file);
-    vr_free(j->bundle);
-    vr_free(j->bundle_name);
+    if (!j->reload) { /* a reload job's are borrowed */
+        vr_free(j->bundle);
+        vr_free(j->bundle_name);
+    }
     buf_release(&j->err);
     buf_release(&j->load_err);
     vr_free(j);
@@ -113,24 +124,31 @@ static void cancel(struct tenant_open_job *j, const char *why)
     job_free(j);
 }
 
+static const char *what(const struct tenant_open_job *j)
+{
+    return j->reload ? "loading a new version into" : "opening";
+}
+
 static void launch(struct tenant_open_job *j)
 {
     struct tenant_opener *o = j->o;
     j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (j->efd < 0 || loop_add_fd(o->loop, j->efd, EPOLLIN, on_done, j) < 0) {
-        log_error("tenants", "opening \"%s\": eventfd: %s", j->name, strerror(errno));
+        log_error("tenants", "%s \"%s\": eventfd: %s", what(j), j->name, strerror(errno));
         if (j->efd >= 0)
             close(j->efd);
         j->efd = -1;
-        cancel(j, "cannot start opening the tenant");
+        cancel(j, j->reload ? "cannot start loading the new version"
+                            : "cannot start opening the tenant");
         return;
     }
     j->t_started = clock_mono_ns();
     j->wait_ms = (double)(j->t_started - j->t_queued) / 1e6;
     int e = pthread_create(&j->thread, NULL, open_thread, j);
     if (e) {
-        log_error("tenants", "opening \"%s\": cannot start a thread: %s", j->name, strerror(e));
-        cancel(j, "cannot start opening the tenant");
+        log_error("tenants", "%s \"%s\": cannot start a thread: %s", what(j), j->name, strerror(e));
+        cancel(j, j->reload ? "cannot start loading the new version"
+                            : "cannot start opening the tenant");
         return;
     }
     j->next = o->active;
@@ -177,6 +195,21 @@ struct tenant_open_job *tenant_opener_start(struct tenant_opener *o, const char 
     else
         o->waiting = j;
     o->waiting_tail = j;
+    return j;
+}
+
+struct tenant_open_job *tenant_opener_start_reload(struct tenant_opener *o, struct tenant *t,
+                                                   struct shard_version *v, const char *bundle,
+                                                   size_t bundle_len, const char *bundle_name,
+                                                   uint64_t version, void *owner)
+{
+    struct tenant_open_job *j = tenant_opener_start(o, t->name, "", NULL, NULL, bundle_len, NULL,
+                                                    NULL, version, owner, NULL);
+    j->reload = t;
+    j->bundle = (char *)bundle; /* borrowed: a deploy's jobs share one copy */
+    j->bundle_name = (char *)bundle_name;
+    j->v = *v;
+    memset(v, 0, sizeof *v);
     return j;
 }
 

@@ -1,9 +1,11 @@
 /* tenant_opener: opens tenants off the loop thread (tenants.c). A job runs tenant_prepare (the
  * SQLite file and its tables) and shard_prepare (a JS runtime with the app evaluated, its schema
- * applied) on a thread of its own, at most `threads` jobs at once (later ones wait, first come
- * first served), then hands the prepared tenant back through the job's eventfd: the loop's
- * `done` callback attaches it (tenant_attach, shard_install). The prepared tenant belongs to the
- * job's thread until the eventfd fires, then to the loop. Loop thread only (but the jobs). */
+ * applied) on a thread of its own — or, for an open tenant getting a new version, only the
+ * app's evaluation (tenant_opener_start_reload) — at most `threads` jobs at once (later ones
+ * wait, first come first served), then hands the prepared tenant back through the job's eventfd:
+ * the loop's `done` callback attaches it (tenant_attach, shard_install). The prepared tenant
+ * belongs to the job's thread until the eventfd fires, then to the loop. Loop thread only (but
+ * the jobs). */
 #ifndef VR_PROTO_TENANT_OPENER_H
 #define VR_PROTO_TENANT_OPENER_H
 
@@ -20,7 +22,8 @@ struct tenant_open_job {
     char name[64];
     char db[4500];
     const struct tenant_options *opts; /* borrowed */
-    char *bundle;                      /* a copy (NULL: no version yet) */
+    char *bundle;                      /* a copy (NULL: no version yet); a reload job's is
+                                          borrowed */
     size_t bundle_len;
     char *bundle_name;
     json_t *env_file;                  /* a copy, handed to the shard (NULL: none) */
@@ -28,6 +31,10 @@ struct tenant_open_job {
     void *owner;                       /* the owner's (tenants.c: its struct opening) */
     struct tenant *prepared;           /* a tenant prepared by an earlier job, whose version
                                           changed meanwhile: only the app is built again */
+    struct tenant *reload;             /* an open tenant (the loop's, serving meanwhile) whose
+                                          new version the job builds: only
+                                          shard_prepare_build, its schema deferred; v was begun
+                                          on the loop (shard_prepare_begin). Not the job's */
     /* results, for the done callback */
     int cancelled;        /* never ran: the opener stopped, or no thread could start */
     struct tenant *t;     /* prepared (take it: set to NULL), or NULL: err says why */
@@ -60,6 +67,15 @@ struct tenant_open_job *tenant_opener_start(struct tenant_opener *o, const char 
                                             char *bundle, size_t bundle_len, char *bundle_name,
                                             json_t *env_file, uint64_t version, void *owner,
                                             struct tenant *prepared);
+/* Queues a job that builds a new version for the open tenant t (j->reload): v was begun on
+ * the loop (shard_prepare_begin) and is taken over; bundle and bundle_name are borrowed (the
+ * caller keeps them until the done callback: a deploy's jobs share one copy). The done callback
+ * gets it built in j->v (or load_err) and installs it (shard_install). The caller keeps t open
+ * until then. Started by tenant_opener_kick, like tenant_opener_start's. */
+struct tenant_open_job *tenant_opener_start_reload(struct tenant_opener *o, struct tenant *t,
+                                                   struct shard_version *v, const char *bundle,
+                                                   size_t bundle_len, const char *bundle_name,
+                                                   uint64_t version, void *owner);
 void tenant_opener_kick(struct tenant_opener *o);
 /* Drops the jobs still waiting for a thread (done with cancelled 1); running ones finish. */
 void tenant_opener_stop(struct tenant_opener *o);

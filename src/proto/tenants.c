@@ -48,6 +48,7 @@ struct tenants {
     uint64_t version;             /* bumped when bundle or env_file changes (an open that
                                      arrives built from an older one is built again) */
     struct tenant_opener *opener; /* opens tenants off the loop thread */
+    struct deploy *deploy;        /* a version loading into the open tenants, or NULL */
     struct hmap opening;          /* name -> struct opening (being opened) */
     size_t n_opening;
     size_t n_parked;              /* requests waiting for a tenant to open, in all */
@@ -72,6 +73,25 @@ struct opening {
     uint64_t t0;
     struct parked *head, *tail;
     size_t n_parked;
+};
+
+/* A new version loading into the open tenants (tenants_load), one at a time: each tenant's
+ * app is evaluated on an opener thread while it keeps serving its old version, then installed
+ * on the loop. Opens meanwhile load the registry's version until this one is adopted, after
+ * which the tenants opened meanwhile get it too (a catch-up round; each tenant is tried once). */
+struct deploy {
+    char *bundle;             /* the new version (copies) */
+    size_t len;
+    char *name;
+    json_t *env_file;         /* its file's variables (a copy), or NULL */
+    uint64_t version;         /* the registry's version number once adopted */
+    int adopted;
+    size_t pending;           /* reload jobs not finished */
+    size_t loaded, failed;
+    struct buf err;           /* the first failure */
+    uint64_t t0;
+    tenants_loaded_fn done;
+    void *arg;
 };
 
 /* POST /api/admin/tenants/delete with force on a tenant in use: its sockets are closing; the
@@ -143,7 +163,7 @@ static void touch(struct tenants *ts, struct tenant *t)
  * due within the idle period (it runs on time; one due later runs when the tenant next opens). */
 static int closable(const struct tenants *ts, const struct tenant *t)
 {
-    if (tenant_busy(t))
+    if (tenant_busy(t) || t->reloading)
         return 0;
     uint64_t due = t->shard->sched ? sched_next_due_ms(t->shard->sched) : UINT64_MAX;
     return due == UINT64_MAX || due > loop_now_ms(ts->loop) + ts->opts.idle_ms;
@@ -302,9 +322,15 @@ static void start_open(struct tenants *ts, struct opening *o, const char *db,
 }
 
 /* The opener's done callback (loop thread): attaches the prepared tenant and registers it. */
+static void reloaded(struct tenants *ts, struct tenant_open_job *j);
+
 static void opened(struct tenant_open_job *j, void *arg)
 {
     struct tenants *ts = arg;
+    if (j->reload) {
+        reloaded(ts, j);
+        return;
+    }
     struct opening *o = j->owner;
     uint64_t t0 = clock_mono_ns();
     if (j->cancelled || !j->t || ts->stopping) {
@@ -348,6 +374,7 @@ static void opened(struct tenant_open_job *j, void *arg)
         log_error("tenants", "\"%s\": the app does not load: %s", o->name, j->load_err.data);
     }
     buf_release(&err);
+    t->app_version = j->version;
     hmap_put(&ts->by_name, t->name, strlen(t->name), t);
     ts->n_open++;
     dlist_push_front(&ts->lru, &t->lru);
@@ -452,69 +479,200 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http
     return NULL;
 }
 
-int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
-                 const json_t *env_file, struct buf *err)
+static void deploy_failed(struct deploy *d, const struct tenant *t, const char *why)
 {
-    int loaded = 0, failed = 0;
-    ts->version++; /* opens in flight built from an older one are built again */
-    if (ts->env_file)
-        json_decref(ts->env_file);
-    ts->env_file = env_file ? json_deep_copy(env_file) : NULL;
-    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next)) {
-        shard_set_env_file(t->shard, env_file ? json_deep_copy(env_file) : NULL, ".env.local");
+    if (!d->failed++)
+        buf_appendf(&d->err, "tenant \"%s\": %s", t->name, why);
+}
+
+/* Begins t's new version on the loop and queues its build (kick the opener after). */
+static void start_reload(struct tenants *ts, struct deploy *d, struct tenant *t)
+{
+    struct shard_version v;
+    struct buf e = BUF_INIT(1 << 20);
+    t->tried_version = d->version;
+    shard_set_env_file(t->shard, d->env_file ? json_deep_copy(d->env_file) : NULL, ".env.local");
+    if (shard_prepare_begin(t->shard, &v, &e) < 0) {
+        shard_version_release(&v);
+        deploy_failed(d, t, e.data);
+        buf_release(&e);
+        return;
+    }
+    buf_release(&e);
+    t->reloading = 1;
+    d->pending++;
+    tenant_opener_start_reload(ts->opener, t, &v, d->bundle, d->len, d->name, d->version, d);
+}
+
+static void deploy_advance(struct tenants *ts);
+
+/* The opener's done callback for a reload job (loop thread): installs the version it built. */
+static void reloaded(struct tenants *ts, struct tenant_open_job *j)
+{
+    struct deploy *d = j->owner;
+    struct tenant *t = j->reload;
+    t->reloading = 0;
+    d->pending--;
+    if (ts->stopping || t->deleting) {
+        /* shutting down, or the tenant is going away: nothing to load it into */
+    } else if (j->cancelled) { /* no thread could start */
+        deploy_failed(d, t, j->err.data);
+    } else if (!j->v.rt) {
+        deploy_failed(d, t, j->load_err.data);
+    } else {
         struct buf e = BUF_INIT(1 << 20);
-        if (tenant_load(t, bundle, len, name, &e) < 0) {
-            if (!failed++)
-                buf_appendf(err, "tenant \"%s\": %s", t->name, e.data);
+        if (shard_install(t->shard, &j->v, d->bundle, d->len, d->name, &e) == 0) {
+            t->app_version = d->version;
+            d->loaded++;
+            log_debug("tenants", "\"%s\": the new version built in %.1f ms (%.1f ms waiting "
+                      "for a thread), installed", t->name, j->app_ms, j->wait_ms);
+        } else if (!strcmp(e.data, SHARD_VERSION_STALE)) { /* an env change: build it again */
+            log_debug("tenants", "\"%s\": %s: building it again", t->name, e.data);
+            start_reload(ts, d, t);
+            tenant_opener_kick(ts->opener);
         } else {
-            loaded++;
+            deploy_failed(d, t, e.data);
         }
         buf_release(&e);
     }
-    if (loaded || !ts->n_open) {
+    deploy_advance(ts);
+}
+
+/* Once no build is pending: adopts the version (when it loaded somewhere or failed nowhere),
+ * brings the tenants opened meanwhile to it, and ends the deploy. */
+static void deploy_advance(struct tenants *ts)
+{
+    struct deploy *d = ts->deploy;
+    if (d->pending)
+        return;
+    if (!d->adopted && !ts->stopping && (d->loaded || !d->failed)) {
+        d->adopted = 1;
         vr_free(ts->bundle);
         vr_free(ts->bundle_name);
-        ts->bundle = vr_malloc(len + 1);
-        memcpy(ts->bundle, bundle, len);
-        ts->bundle[len] = '\0';
-        ts->bundle_len = len;
-        ts->bundle_name = vr_strdup(name);
+        ts->bundle = vr_memdup(d->bundle, d->len + 1); /* its NUL too */
+        ts->bundle_len = d->len;
+        ts->bundle_name = vr_strdup(d->name);
+        json_decref(ts->env_file);
+        ts->env_file = d->env_file ? json_deep_copy(d->env_file) : NULL;
+        ts->version = d->version; /* opens in flight built from an older one are built again */
     }
-    if (failed && loaded)
-        buf_appendf(err, " (%d of %d open tenants kept their old version)", failed,
-                    failed + loaded);
-    return failed ? -1 : 0;
+    if (d->adopted && !ts->stopping) {
+        for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
+            if (t->app_version != d->version && t->tried_version != d->version && !t->deleting)
+                start_reload(ts, d, t); /* opened while the version loaded */
+        if (d->pending) {
+            tenant_opener_kick(ts->opener);
+            return;
+        }
+    }
+    ts->deploy = NULL;
+    int rc = d->failed || (ts->stopping && !d->adopted) ? -1 : 0;
+    if (rc < 0 && !d->failed)
+        buf_append_str(&d->err, "the server is shutting down");
+    if (d->failed && d->loaded)
+        buf_appendf(&d->err, " (%zu of %zu open tenants kept their old version)", d->failed,
+                    d->failed + d->loaded);
+    log_debug("tenants", "version \"%s\" loaded into %zu open tenants in %.1f ms (%zu failed)",
+              d->name, d->loaded, (double)(clock_mono_ns() - d->t0) / 1e6, d->failed);
+    d->done(ts, rc, d->err.data, d->loaded, d->arg);
+    vr_free(d->bundle);
+    vr_free(d->name);
+    json_decref(d->env_file);
+    buf_release(&d->err);
+    vr_free(d);
+}
+
+int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
+                 const json_t *env_file, tenants_loaded_fn done, void *arg, struct buf *err)
+{
+    if (ts->stopping) {
+        buf_append_str(err, "the server is shutting down");
+        return -1;
+    }
+    if (ts->deploy) {
+        buf_append_str(err, TENANTS_LOAD_BUSY);
+        return -1;
+    }
+    struct deploy *d = vr_calloc(1, sizeof *d);
+    d->bundle = vr_malloc(len + 1);
+    memcpy(d->bundle, bundle, len);
+    d->bundle[len] = '\0';
+    d->len = len;
+    d->name = vr_strdup(name);
+    d->env_file = env_file ? json_deep_copy(env_file) : NULL;
+    d->version = ts->version + 1;
+    d->err = (struct buf)BUF_INIT(1 << 20);
+    d->t0 = clock_mono_ns();
+    d->done = done;
+    d->arg = arg;
+    ts->deploy = d;
+    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
+        if (!t->deleting)
+            start_reload(ts, d, t);
+    tenant_opener_kick(ts->opener);
+    if (ts->deploy == d)
+        deploy_advance(ts);
+    return 0;
+}
+
+/* The deploy request waiting for its version to load (referenced). */
+static void deploy_answer(struct tenants *ts, int rc, const char *err, size_t loaded, void *arg)
+{
+    struct conn *c = arg;
+    if (rc < 0) {
+        log_error("deploy", "%s", err);
+    } else {
+        const char *save = ts->opts.tenant->api.deploy_path;
+        struct buf file = BUF_INIT(BUF_NOLIMIT);
+        deploy_header(&file, ts->bundle_name);
+        buf_append(&file, ts->bundle, ts->bundle_len);
+        int r = save ? file_write_atomic(save, file.data, file.len, 0600, 1) : 0;
+        if (r < 0)
+            log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s",
+                     save, strerror(-r));
+        buf_release(&file);
+    }
+    if (!conn_is_closed(c)) {
+        if (rc < 0 && ts->stopping) {
+            http_api_respond_error(c, 503, "ServerShuttingDown", err, NULL);
+        } else if (rc < 0) {
+            http_api_respond_error(c, 400, "DeployFailed", err, NULL);
+        } else {
+            struct buf b = BUF_INIT(BUF_NOLIMIT);
+            buf_appendf(&b, "{\"status\":\"success\",\"tenants\":%zu,\"name\":", loaded);
+            buf_append_json_str(&b, ts->bundle_name, strlen(ts->bundle_name));
+            buf_append_str(&b, "}");
+            http_respond(c, 200, "application/json", b.data, b.len,
+                         "Access-Control-Allow-Origin: *\r\n");
+            buf_release(&b);
+        }
+    }
+    conn_unref(c);
 }
 
 /* POST /api/admin/deploy with --tenants: the version every tenant runs (deploy.h's contract,
- * over all of them). */
+ * over all of them), answered once every open tenant has it (tenants_load). */
 static void handle_deploy(struct tenants *ts, struct conn *c, const struct http_request *req)
 {
     char name[DEPLOY_NAME_MAX];
     size_t off = 0;
-    struct buf err = BUF_INIT(1 << 20), b = BUF_INIT(BUF_NOLIMIT);
+    struct buf err = BUF_INIT(1 << 20);
     if (deploy_parse(req->body.p, req->body.len, name, &off, &err) < 0) {
         http_api_respond_error(c, 400, "BadBundle", err.data, NULL);
-        goto out;
+    } else {
+        log_info("deploy", "loading a bundle of %zu bytes for \"%s\" into %zu open tenants",
+                 req->body.len - off, name, ts->n_open);
+        conn_ref(c);
+        if (tenants_load(ts, req->body.p + off, req->body.len - off, name, ts->env_file,
+                         deploy_answer, c, &err) < 0) {
+            conn_unref(c);
+            if (ts->stopping)
+                http_api_respond_error(c, 503, "ServerShuttingDown", err.data, NULL);
+            else
+                http_api_respond_error(c, 409, "DeployInProgress", err.data, NULL);
+        }
     }
-    if (tenants_load(ts, req->body.p + off, req->body.len - off, name, ts->env_file, &err) < 0) {
-        log_error("deploy", "%s", err.data);
-        http_api_respond_error(c, 400, "DeployFailed", err.data, NULL);
-        goto out;
-    }
-    const char *save = ts->opts.tenant->api.deploy_path;
-    int r = save ? file_write_atomic(save, req->body.p, req->body.len, 0600, 1) : 0;
-    if (r < 0)
-        log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s", save,
-                 strerror(-r));
-    buf_appendf(&b, "{\"status\":\"success\",\"tenants\":%zu,\"name\":", ts->n_open);
-    buf_append_json_str(&b, name, strlen(name));
-    buf_append_str(&b, "}");
-    http_respond(c, 200, "application/json", b.data, b.len,
-                 "Access-Control-Allow-Origin: *\r\n");
-out:
     buf_release(&err);
-    buf_release(&b);
 }
 
 /* Splits "/t/<name>/rest": 1 with name and the rest (at least "/") set, 0 when the path is not
@@ -715,7 +873,7 @@ static void delete_poll(struct loop *l, struct timer *tm)
     struct tenants *ts = d->ts;
     /* closable once its WebSockets and uploads are gone: what else refers to it (actions, held
      * answers, auth holds) tenant_close settles, as at shutdown */
-    int done = !sync_stats(d->t->sync)->sockets && !d->t->api.uploads,
+    int done = !sync_stats(d->t->sync)->sockets && !d->t->api.uploads && !d->t->reloading,
         late = loop_now_ms(l) >= d->deadline;
     if (!done && !late) {
         loop_timer_start(l, tm, 20);
@@ -760,6 +918,13 @@ static void handle_delete(struct tenants *ts, struct conn *c, const struct http_
         http_api_respond_error(c, 409, "TenantInUse", m, NULL);
         return;
     }
+    if (t && t->reloading && !force) {
+        char m[200];
+        snprintf(m, sizeof m, "tenant \"%s\" is loading a new version; retry once it is done",
+                 name);
+        http_api_respond_error(c, 409, "TenantInUse", m, NULL);
+        return;
+    }
     if (t && tenant_busy(t) && !force) {
         char m[320];
         snprintf(m, sizeof m,
@@ -770,7 +935,7 @@ static void handle_delete(struct tenants *ts, struct conn *c, const struct http_
         http_api_respond_error(c, 409, "TenantInUse", m, NULL);
         return;
     }
-    if (t && tenant_busy(t)) {
+    if (t && (tenant_busy(t) || t->reloading)) {
         t->deleting = 1;
         sync_close_all(t->sync, WS_CLOSE_GOING_AWAY, "tenant deleted");
         tenant_stop(t);
@@ -1072,6 +1237,9 @@ void tenants_free(struct tenants *ts)
 {
     if (!ts)
         return;
+    ts->stopping = 1;
+    tenant_opener_free(ts->opener); /* its jobs may refer to open tenants */
+    ts->opener = NULL;
     struct tenant *t = lru_tenant(ts->lru.head);
     while (t) {
         struct tenant *next = lru_tenant(t->lru.next);
@@ -1079,7 +1247,6 @@ void tenants_free(struct tenants *ts)
         t = next;
     }
     tenant_exports_free(ts->exports);
-    tenant_opener_free(ts->opener);
     hmap_release(&ts->by_name);
     hmap_release(&ts->opening);
     json_decref(ts->env_file);

@@ -48,13 +48,23 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
  * a message naming what is wrong in err. */
 int tenant_name_check(const char *p, size_t n, struct buf *err);
 
-/* The app version every tenant runs: loaded into each open tenant now and into every tenant
- * opened later (copied). env_file: variables of a file as shard_set_env_file's (borrowed; each
- * tenant gets a copy; NULL: none). 0 when it loaded in the open tenants (or none is open), -1
- * with err (the first failure; those tenants keep their old version) — the new version is kept
- * for later opens only when it loaded somewhere or no tenant is open. */
+/* The app version every tenant runs. It is loaded into each open tenant off the loop thread
+ * (tenant_opener: the app evaluated on a thread while the tenant keeps serving its old version,
+ * then its schema applied and the version swapped in on the loop), and into every tenant opened
+ * later (copied). env_file: variables of a file as shard_set_env_file's (borrowed; each tenant
+ * gets a copy; NULL: none). The new version becomes the one later opens load when it loaded in
+ * some open tenant or failed in none; tenants that opened meanwhile with the old one then get it
+ * too. When every open tenant has it (or failed), done(ts, rc, err, loaded, arg) runs on the
+ * loop: rc 0, or -1 with err (the first failure, or the server shutting down: those tenants
+ * keep their old version); loaded counts the open tenants that took it. done may run before
+ * tenants_load returns (no tenant open). -1 with err, done not called, when another version is
+ * still loading (one at a time). */
+typedef void (*tenants_loaded_fn)(struct tenants *ts, int rc, const char *err, size_t loaded,
+                                  void *arg);
 int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
-                 const json_t *env_file, struct buf *err);
+                 const json_t *env_file, tenants_loaded_fn done, void *arg, struct buf *err);
+#define TENANTS_LOAD_BUSY                                                                          \
+    "another version is still loading into the open tenants; retry once it is done"
 
 /* The server's request handler and head hook (arg: struct tenants). Besides /t/<name>/… the
  * handler serves the server-wide routes: GET /api/health, POST /api/admin/deploy and the admin

@@ -1,0 +1,219 @@
+// A new app version loading into the open tenants off the event loop (tenants_load: each open
+// tenant's app is evaluated on an opener thread while it keeps serving its old version, then its
+// schema is applied and the version swapped in on the loop), on apps/tenants-open. The deployed
+// versions spin at load (SPIN ms, SLOW ms in tenants named "slow…") so that a deploy takes long
+// enough to act during it: the tenants keep answering meanwhile (counted, not timed); a tenant
+// opened meanwhile gets the new version too; one deploy at a time (409 DeployInProgress); a
+// version that fails everywhere is not adopted, one that fails somewhere is; an environment
+// change, a delete and a SIGTERM during a deploy; `vireo dev --tenants` reloads.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { startServer, tempDir, request, runCli, sleep, waitFor, SANITIZER_RE } from "./helpers.mjs";
+
+const ARGS = ["--tenants", "--tenant-open-threads", "2", "--action-threads", "1", "--verbose"];
+const call = (s, t, kind, p, args = {}) => request(s.port, "POST", `/t/${t}/api/${kind}`, { path: p, args }, { timeout: 30000 });
+const admin = (s) => ({ headers: { Authorization: `Bearer ${s.adminKey}` }, timeout: 60000 });
+const deploy = (s, file) => request(s.port, "POST", "/api/admin/deploy", fs.readFileSync(file), admin(s));
+
+async function stopClean(s) {
+    await s.stop();
+    assert.doesNotMatch(s.stderr, SANITIZER_RE);
+}
+
+/* A bundle file of apps/tenants-open plus convex/v2.ts (vireo build), whose load spins `spin` ms
+ * (`slow` ms in a tenant named "slow…") and throws in a tenant whose name matches `throwIn`. */
+async function bundle({ spin = 0, slow = spin, throwIn = null } = {}) {
+    const dir = tempDir("tenants-open");
+    fs.writeFileSync(path.join(dir, "convex/v2.ts"), `import { query } from "./_generated/server";
+const site = process.env.CONVEX_SITE_URL ?? "";
+${throwIn ? `if (/\\/t\\/${throwIn}$/.test(site)) throw new Error("v2 does not load here");` : ""}
+const until = Date.now() + (/\\/t\\/slow[^/]*$/.test(site) ? ${slow} : ${spin});
+while (Date.now() < until) {}
+export const two = query({ args: {}, handler: () => 2 });
+export const env = query({ args: {}, handler: () => process.env.FOO ?? null });
+`);
+    const file = path.join(tempDir(), "v2.js");
+    const r = await runCli(["build", dir, "--out", file], { timeout: 60000 });
+    assert.equal(r.code, 0, r.stderr);
+    return file;
+}
+
+async function openAll(s, names) {
+    for (const n of names) assert.equal((await call(s, n, "query", "notes:ping")).json?.value, true, n);
+}
+
+/* A server with tenants "a" and "slow" open, deploying a version that loads in 50 ms in "a" and
+ * `slow` ms in "slow": returned once "a" has it (pending: the deploy's answer; from: where its
+ * log starts). */
+async function deployingIntoSlow(slow) {
+    const file = await bundle({ spin: 50, slow });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ARGS });
+    await openAll(s, ["a", "slow"]);
+    const from = s.stderr.length;
+    const pending = deploy(s, file);
+    await s.waitStderr(/"a": the new version built/, { timeout: 20000, from });
+    return { s, file, from, pending };
+}
+
+test("a deploy builds the open tenants' new version off the loop: they keep answering meanwhile", { timeout: 120000 }, async () => {
+    const SPIN = 400;
+    const file = await bundle({ spin: SPIN });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ARGS });
+    try {
+        const names = ["a", "b", "c", "d", "e", "f"];
+        await openAll(s, names);
+        let deploying = true, answers = 0;
+        const probing = (async () => {
+            while (deploying) {
+                const r = await call(s, "a", "query", "notes:ping");
+                assert.equal(r.json?.value, true, r.text);
+                answers++;
+            }
+        })();
+        const t0 = performance.now();
+        const r = await deploy(s, file);
+        const took = performance.now() - t0;
+        deploying = false;
+        await probing;
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json, { status: "success", tenants: 6, name: "convex/" });
+        console.log(`# 6 tenants loaded the version in ${took.toFixed(0)} ms; ${answers} answers meanwhile`);
+        // 6 loads of 400 ms on 2 threads; on the loop thread they would have answered nothing
+        assert.ok(took >= 3 * SPIN - 100, `the deploy took ${took} ms`);
+        assert.ok(answers >= 10, `only ${answers} answers during the ${took.toFixed(0)} ms deploy`);
+        for (const n of names) assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
+        assert.equal((await call(s, "later", "query", "v2:two")).json?.value, 2, "a tenant opened later");
+        // the saved version is the deployed file
+        assert.equal(fs.readFileSync(path.join(s.dir, ".vireo/deployed.js"), "utf8"), fs.readFileSync(file, "utf8"));
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("a tenant opened while a version loads gets it too; a second deploy meanwhile gets 409 DeployInProgress", { timeout: 120000 }, async () => {
+    const { s, file, from, pending } = await deployingIntoSlow(2000);
+    try {
+        // "slow" still builds: "late" opens now, with the version in force until this one is adopted
+        assert.equal((await call(s, "late", "query", "notes:ping")).json?.value, true);
+        assert.equal((await call(s, "late", "query", "v2:two")).status, 404);
+        const second = await deploy(s, file);
+        assert.equal(second.status, 409, second.text);
+        assert.equal(second.json.errorCode, "DeployInProgress");
+        assert.match(second.json.errorMessage, /another version is still loading into the open tenants; retry once it is done/);
+        const r = await pending;
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.tenants, 3, r.text); // a, slow, and late after them
+        for (const n of ["a", "slow", "late"]) assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
+        const log = s.stderr.slice(from);
+        assert.ok(log.indexOf('"late": the new version built') > log.indexOf('"slow": the new version built'), log);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("a version that fails in every open tenant is not adopted; one that fails in some is", { timeout: 120000 }, async () => {
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ARGS });
+    try {
+        await openAll(s, ["a", "b", "bad"]);
+        const everywhere = await bundle({ throwIn: "[a-z]+" });
+        let r = await deploy(s, everywhere);
+        assert.equal(r.status, 400, r.text);
+        assert.equal(r.json.errorCode, "DeployFailed");
+        assert.match(r.json.errorMessage, /^tenant "(a|b|bad)": .*v2 does not load here/);
+        assert.doesNotMatch(r.json.errorMessage, /kept their old version/);
+        for (const n of ["a", "b", "bad", "new-1"]) {
+            assert.equal((await call(s, n, "query", "notes:ping")).json?.value, true, n);
+            assert.equal((await call(s, n, "query", "v2:two")).status, 404, `${n} runs the old version`);
+        }
+        const somewhere = await bundle({ throwIn: "bad" });
+        r = await deploy(s, somewhere);
+        assert.equal(r.status, 400, r.text);
+        assert.match(r.json.errorMessage, /^tenant "bad": .*v2 does not load here.*\(1 of 4 open tenants kept their old version\)/);
+        for (const n of ["a", "b", "new-1", "new-2"]) assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
+        assert.equal((await call(s, "bad", "query", "v2:two")).status, 404);
+        assert.equal((await call(s, "bad", "query", "notes:ping")).json?.value, true);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("an environment change on a tenant while its new version builds: it ends with both", { timeout: 120000 }, async () => {
+    const file = await bundle({ slow: 1500 });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ARGS });
+    try {
+        await openAll(s, ["slow"]);
+        const from = s.stderr.length;
+        const pending = deploy(s, file);
+        await s.waitStderr(/loading a bundle of \d+ bytes/, { timeout: 10000, from });
+        await sleep(200);
+        const set = await request(s.port, "POST", "/t/slow/api/admin/env/set", { name: "FOO", value: "bar" }, admin(s));
+        assert.equal(set.status, 200, set.text);
+        const r = await pending;
+        assert.equal(r.status, 200, r.text);
+        assert.equal((await call(s, "slow", "query", "v2:env")).json?.value, "bar");
+        // its first build was begun before the change: built again
+        const log = s.stderr.slice(from);
+        assert.match(log, /"slow": another version was installed while this one was built: building it again/);
+        assert.equal((log.match(/"slow": the new version built/g) || []).length, 1, log);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("a delete of a tenant that is loading a version waits for it (with force); SIGTERM during a deploy", { timeout: 120000 }, async () => {
+    const { s, pending } = await deployingIntoSlow(1500);
+    try {
+        const del = (force) => request(s.port, "POST", "/api/admin/tenants/delete", { name: "slow", force }, admin(s));
+        let d = await del(false);
+        assert.equal(d.status, 409, d.text);
+        assert.equal(d.json.errorCode, "TenantInUse");
+        assert.match(d.json.errorMessage, /tenant "slow" is loading a new version; retry once it is done/);
+        d = await del(true);
+        assert.equal(d.status, 200, d.text);
+        assert.deepEqual(d.json, { status: "success", name: "slow", deleted: true });
+        const r = await pending;
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.tenants, 1, r.text);
+        assert.equal((await call(s, "a", "query", "v2:two")).json?.value, 2);
+        // SIGTERM while "slow2" builds: the deploy is answered 503 (or its connection closes), the server exits cleanly
+        await openAll(s, ["slow2"]);
+        const from2 = s.stderr.length;
+        const again = deploy(s, await bundle({ spin: 50, slow: 3000 })).catch((e) => ({ error: e }));
+        await s.waitStderr(/loading a bundle of \d+ bytes/, { timeout: 20000, from: from2 });
+        await sleep(300);
+        s.proc.kill("SIGTERM");
+        const a = await again;
+        if (!a.error) {
+            assert.equal(a.status, 503, a.text);
+            assert.equal(a.json.errorCode, "ServerShuttingDown");
+        }
+        const { code } = await s.exited;
+        assert.equal(code, 0, s.stderr.slice(from2));
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("vireo dev --tenants: a change while a version loads into the tenants loads after it", { timeout: 120000 }, async () => {
+    const dir = tempDir("tenants-open");
+    fs.writeFileSync(path.join(dir, ".env.local"), "SLOW_OPEN_MS=400\n");
+    const s = await startServer(dir, { args: ARGS });
+    try {
+        await openAll(s, ["a", "b", "c"]);
+        const from = s.stderr.length;
+        fs.writeFileSync(path.join(dir, "convex/v2.ts"), 'import { query } from "./_generated/server";\nexport const two = query({ args: {}, handler: () => 2 });\n');
+        await s.waitStderr(/change detected, reloading/, { timeout: 10000, from });
+        await sleep(150);
+        fs.writeFileSync(path.join(dir, "convex/v3.ts"), 'import { query } from "./_generated/server";\nexport const three = query({ args: {}, handler: () => 3 });\n');
+        await s.waitStderr(/a version is still loading into the open tenants: this change loads after/, { timeout: 10000, from });
+        for (const n of ["a", "b", "c"]) {
+            await waitFor(async () => (await call(s, n, "query", "v3:three")).json?.value === 3, { timeout: 20000, what: `v3 in ${n}` });
+            assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
+        }
+        assert.doesNotMatch(s.stderr.slice(from), /error/);
+    } finally {
+        await stopClean(s);
+    }
+});
