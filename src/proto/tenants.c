@@ -182,17 +182,31 @@ static void close_tenant(struct tenants *ts, struct tenant *t, const char *why)
               (double)(clock_mono_ns() - t0) / 1e6, ts->n_open);
 }
 
+/* Closing a tenant costs the loop a few ms (its final commit, its action threads joined, its JS
+ * context and SQLite connection closed): tenants that went idle together are closed a slice of
+ * IDLE_CLOSE_SLICE_MS at a time, the loop serving everything else between slices. */
+#define IDLE_CLOSE_SLICE_MS 5
+
 static void idle_fire(struct loop *l, struct timer *tm)
 {
     struct tenants *ts = tm->arg;
-    uint64_t now = loop_now_ms(l);
+    uint64_t now = loop_now_ms(l), t0 = clock_mono_ns();
+    size_t closed = 0;
     struct tenant *t = lru_tenant(ts->lru.tail);
     while (t && t->last_used_ms + ts->opts.idle_ms <= now) {
+        if (closed && clock_mono_ns() - t0 >= IDLE_CLOSE_SLICE_MS * 1000000ull) {
+            log_debug("tenants", "idle: closed %zu in %.1f ms; the rest in the next slice",
+                      closed, (double)(clock_mono_ns() - t0) / 1e6);
+            loop_timer_start(l, tm, 1);
+            return;
+        }
         struct tenant *prev = lru_tenant(t->lru.prev);
-        if (closable(ts, t))
+        if (closable(ts, t)) {
             close_tenant(ts, t, "idle");
-        else
+            closed++;
+        } else {
             touch(ts, t); /* in use: its idle time counts from now */
+        }
         t = prev;
         if (t && &t->lru == ts->lru.head && t->last_used_ms == now)
             break; /* every older one was seen */

@@ -3,9 +3,9 @@
 // data over HTTP, the sync protocol, Convex's sync protocol (the real ConvexClient), HTTP actions
 // and files (the other tenant's ids, cursors and storage ids are refused or not found); bad names
 // get 400; idle tenants close and reopen with their data; the open cap evicts the least recently
-// used idle tenant; 100 tenants opened and idled out, their memory given back (1,000: `make bench
-// SCENARIO=tenants`); a write in
-// one tenant re-runs no query of another.
+// used idle tenant; tenants idle together close a slice at a time; 100 tenants opened and idled
+// out, their memory given back (1,000: `make bench SCENARIO=tenants`); a write in one tenant
+// re-runs no query of another.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -267,4 +267,21 @@ test("100 tenants opened (one call each) and idled out: each created, RSS back n
     // Not under ASan, whose quarantine keeps freed memory on purpose (64 MiB in our runs).
     if (!ASAN)
         assert.ok(afterRss < before + 48 * 1048576, `RSS after idle-out ${mb(afterRss)} MiB vs ${mb(before)} MiB before`);
+});
+
+test("tenants that go idle together are closed a slice at a time, the loop serving in between", { timeout: 60000 }, async () => {
+    const own = await startServer(tempDir("tenants"), { args: ["--tenants", "--tenant-idle-ms", "1500", "--max-open-tenants", "64", "--action-threads", "1", "--verbose"] });
+    active = own;
+    try {
+        const N = 24;
+        for (let i = 0; i < N; i += 8)
+            await Promise.all(Array.from({ length: 8 }, (_, k) => value(`burst-${i + k}`, "query", "notes:list")));
+        await waitFor(async () => (await health()).tenants.open === 0, { timeout: 30000, what: "all idle closed" });
+        await own.waitStderr(new RegExp(`closed "burst-\\d+" \\(idle\\)(?:[^]*closed "burst-\\d+" \\(idle\\)){${N - 1}}`), { timeout: 5000 });
+        // a close costs the loop a few ms: 24 of them are more than one 5 ms slice
+        assert.match(own.stderr, /\[tenants\] idle: closed \d+ in [\d.]+ ms; the rest in the next slice/);
+    } finally {
+        active = srv;
+        await own.stop();
+    }
 });
