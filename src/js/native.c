@@ -1195,7 +1195,8 @@ static JSValueRef n_check_returns(JSContextRef ctx, JSObjectRef fn, JSObjectRef 
 
 /* native.opStart(token, JS_OP_REMOTE, kind, path, argsJson[, identityJson]) or
  * native.opStart(token, JS_OP_FETCH, method, url, headersJson, body, redirect, timeoutMs) or
- * native.opStart(token, JS_OP_STREAM, kind, headJson | Uint8Array | undefined):
+ * native.opStart(token, JS_OP_STREAM, kind, headJson | Uint8Array | undefined) or
+ * native.opStart(token, JS_OP_FETCH_BODY, bodyId, close):
  * hands an operation of the running async action to the host (exec.c); its answer comes back
  * through the prelude's settle(token, ...). Throws when the host refuses it. */
 static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -1250,6 +1251,14 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
             throwf(ctx, exc, "InvalidArgument", "opStart: malformed stream operation");
             goto out;
         }
+    } else if (op.type == JS_OP_FETCH_BODY) {
+        double id = JSValueToNumber(ctx, argv[2], NULL);
+        if (!(id >= 1 && id <= UINT32_MAX)) {
+            throwf(ctx, exc, "InvalidArgument", "opStart: malformed body operation");
+            goto out;
+        }
+        op.body_id = (uint32_t)id;
+        op.body_close = JSValueToBoolean(ctx, argv[3]);
     } else {
         throwf(ctx, exc, "InvalidArgument", "opStart: unknown operation");
         goto out;

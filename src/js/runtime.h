@@ -250,7 +250,7 @@ void js_runtime_set_stop_check(struct js_runtime *rt, js_stop_fn fn, void *arg);
  * each of its operations still open). */
 struct js_exec;
 
-enum js_op_type { JS_OP_REMOTE, JS_OP_FETCH, JS_OP_STREAM };
+enum js_op_type { JS_OP_REMOTE, JS_OP_FETCH, JS_OP_STREAM, JS_OP_FETCH_BODY };
 
 /* JS_OP_STREAM: the streamed response body of an HTTP action (proto/actions.c). */
 enum js_stream_kind {
@@ -277,6 +277,12 @@ struct js_op {
     uint32_t timeout_ms; /* 0: the host's default */
     /* JS_OP_STREAM: stream_kind, and body/body_len */
     enum js_stream_kind stream_kind;
+    /* JS_OP_FETCH_BODY: the next bytes of a streamed fetch response body (an action's fetch is
+     * answered at its head with the body's id as its sixth string), answered with them, with
+     * none at its end, or failed (as a fetch); with body_close, the body is dropped (its transfer
+     * stopped) and the operation answered */
+    uint32_t body_id;
+    int body_close;
 };
 
 struct js_host {

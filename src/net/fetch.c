@@ -25,9 +25,13 @@ struct fetch_xfer {
     CURL *easy;
     struct curl_slist *hdrs;
     fetch_done_fn done;
+    fetch_head_fn head; /* a streamed body: head and data set */
+    fetch_data_fn data;
     void *arg;
     int redirect;
     size_t max_response;
+    size_t total;       /* body bytes taken (streamed) */
+    int head_sent, paused;
     int too_large;
     struct buf body;
     struct buf headers;     /* JSON array, built as lines arrive */
@@ -96,6 +100,29 @@ static const char *code_of(CURLcode rc, const char **what)
     }
 }
 
+/* The head of a streamed response: status, headers, final URL (the body to follow). */
+static void send_head(struct fetch_xfer *x)
+{
+    struct fetch_resp r = { 0 };
+    long status = 0, redirects = 0;
+    char *eff = NULL;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
+    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+    struct buf h = BUF_INIT(FETCH_MAX_HEADER_BYTES + 1);
+    buf_append(&h, x->headers.data, x->headers.len);
+    buf_append_byte(&h, ']');
+    r.ok = 1;
+    r.status = status;
+    r.status_text = x->status_text.data ? x->status_text.data : "";
+    r.headers_json = h.data;
+    r.url = eff ? eff : "";
+    r.redirected = redirects > 0;
+    x->head_sent = 1;
+    x->head(x->arg, &r);
+    buf_release(&h);
+}
+
 static void report(struct fetch_xfer *x, CURLcode rc)
 {
     struct fetch_resp r = { 0 };
@@ -136,8 +163,13 @@ static void report(struct fetch_xfer *x, CURLcode rc)
     r.headers_json = x->headers.data;
     r.url = eff ? eff : "";
     r.redirected = redirects > 0;
-    r.body = x->body.data ? x->body.data : "";
-    r.body_len = x->body.len;
+    if (!x->head) {
+        r.body = x->body.data ? x->body.data : "";
+        r.body_len = x->body.len;
+    } else if (!x->head_sent) { /* streamed, without a body: its head goes now */
+        x->headers.len--; /* the ']' appended above: send_head closes the array itself */
+        send_head(x);
+    }
 fail:
     xfer_unlink(x); /* no longer cancellable; its buffers live until done returns */
     x->done(x->arg, &r);
@@ -218,6 +250,20 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct fetch_xfer *x = arg;
     size_t len = size * n;
+    if (x->head) { /* streamed */
+        if (!x->head_sent)
+            send_head(x);
+        if (x->total + len > x->max_response) {
+            x->too_large = 1;
+            return 0;
+        }
+        if (x->data(x->arg, p, len)) {
+            x->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        x->total += len;
+        return len;
+    }
     if (x->body.len + len > x->max_response) {
         x->too_large = 1;
         return 0; /* CURLE_WRITE_ERROR */
@@ -304,16 +350,19 @@ size_t fetch_in_flight(const struct fetch_client *c)
     return c->n;
 }
 
-int fetch_start(struct fetch_client *c, const struct fetch_req *r, fetch_done_fn done,
-                void *arg, uint64_t *id, struct buf *err)
+static int start(struct fetch_client *c, const struct fetch_req *r, fetch_head_fn head,
+                 fetch_data_fn data, fetch_done_fn done, void *arg, uint64_t *id,
+                 struct buf *err)
 {
     struct fetch_xfer *x = vr_calloc(1, sizeof *x);
     x->c = c;
     x->done = done;
+    x->head = head;
+    x->data = data;
     x->arg = arg;
     x->redirect = r->redirect;
     x->max_response = r->max_response;
-    buf_init(&x->body, r->max_response + 1);
+    buf_init(&x->body, head ? 0 : r->max_response + 1);
     buf_init(&x->headers, FETCH_MAX_HEADER_BYTES);
     buf_init(&x->status_text, 4096);
     buf_append_byte(&x->headers, '[');
@@ -388,6 +437,31 @@ fail:
     buf_release(&x->status_text);
     vr_free(x);
     return -1;
+}
+
+int fetch_start(struct fetch_client *c, const struct fetch_req *r, fetch_done_fn done,
+                void *arg, uint64_t *id, struct buf *err)
+{
+    return start(c, r, NULL, NULL, done, arg, id, err);
+}
+
+int fetch_start_stream(struct fetch_client *c, const struct fetch_req *r, fetch_head_fn head,
+                       fetch_data_fn data, fetch_done_fn done, void *arg, uint64_t *id,
+                       struct buf *err)
+{
+    return start(c, r, head, data, done, arg, id, err);
+}
+
+void fetch_resume(struct fetch_client *c, uint64_t id)
+{
+    for (struct fetch_xfer *x = c->xfers; x; x = x->next)
+        if (x->id == id) {
+            if (x->paused) {
+                x->paused = 0;
+                curl_easy_pause(x->easy, CURLPAUSE_CONT); /* may call on_body at once */
+            }
+            return;
+        }
 }
 
 void fetch_cancel(struct fetch_client *c, uint64_t id)

@@ -92,7 +92,7 @@ struct worker_op {
     uint32_t token;
     enum js_op_type type;
     struct action_call *call; /* JS_OP_REMOTE */
-    uint64_t fetch_id;        /* JS_OP_FETCH */
+    struct fetch_body *body;  /* JS_OP_FETCH, JS_OP_FETCH_BODY (NULL: closed, answered as such) */
     struct action_stream *stream; /* JS_OP_STREAM (the job holds the reference) */
     enum js_stream_kind skind;
 };
@@ -112,6 +112,8 @@ struct action_worker {
     struct timer check; /* js_exec_check of its runtimes */
     struct worker_rt *rts; /* newest first */
     struct worker_op *ops;
+    struct fetch_body *bodies; /* its executions' fetches, streamed */
+    uint32_t next_body;
     unsigned running;   /* executions in its runtimes */
     uint64_t tried_gen; /* bundle generation last loaded (or failed to load) */
 };
@@ -205,23 +207,247 @@ static void op_unlink(struct action_worker *w, struct worker_op *o)
         *pp = o->next;
 }
 
-static void on_fetch_done(void *arg, const struct fetch_resp *r)
-{
-    struct worker_op *o = arg;
-    struct action_worker *w = o->wr->w;
-    atomic_fetch_sub(&w->pool->fetches, 1);
-    op_unlink(w, o);
+/* ---- fetch: response bodies streamed to the action ----
+ * An action's fetch is answered at its response's head, with a body id; JS_OP_FETCH_BODY reads
+ * the body as it arrives (the prelude's ReadableStream pulls), so `for await (const chunk of
+ * res.body)` sees an LLM's tokens as they come. At most FETCH_BODY_BUFFER unread bytes wait
+ * here: past that the transfer pauses until the action reads. libcurl's callbacks only record
+ * (body_head, body_data, body_done); the worker's step answers the operations (settle_bodies).
+ * A body lives until it ends and is read, is closed, or its action ends. */
+#define FETCH_BODY_BUFFER (1u << 20)
+
+static char **header_lines(const char *json, size_t *n);
+
+struct fetch_body {
+    struct fetch_body *next;
+    struct worker_rt *wr;
+    void *job;               /* its action's (js_exec_arg): dropped when that ends */
+    uint32_t id;
+    uint64_t fetch_id;
+    int running;             /* the transfer is in flight (counted in pool->fetches) */
+    int paused;              /* body_data refused bytes: fetch_resume once read */
+    int head, ended, failed; /* what arrived */
+    struct worker_op *fetch; /* the fetch, until its head (or failure) is answered */
+    struct worker_op *read;  /* a read waiting for bytes or the end */
+    struct buf q;            /* arrived, not yet read */
     char status[16];
-    snprintf(status, sizeof status, "%ld", r->status);
-    if (r->ok) {
-        const char *strs[5] = { status, r->status_text, r->headers_json, r->url,
-                                r->redirected ? "1" : "0" };
-        js_exec_settle(o->wr->rt, o->x, o->token, 1, strs, 5, r->body, r->body_len);
-    } else {
-        const char *strs[2] = { r->err_msg, r->err_code };
-        js_exec_settle(o->wr->rt, o->x, o->token, 0, strs, 2, NULL, 0);
+    char *status_text, *headers, *url;
+    int redirected;
+    char *err_msg, *err_code;
+};
+
+static void body_head(void *arg, const struct fetch_resp *r)
+{
+    struct fetch_body *b = arg;
+    snprintf(b->status, sizeof b->status, "%ld", r->status);
+    b->status_text = vr_strdup(r->status_text);
+    b->headers = vr_strdup(r->headers_json);
+    b->url = vr_strdup(r->url);
+    b->redirected = r->redirected;
+    b->head = 1;
+}
+
+static int body_data(void *arg, const char *p, size_t len)
+{
+    struct fetch_body *b = arg;
+    if (b->q.len >= FETCH_BODY_BUFFER || buf_append(&b->q, p, len) < 0) {
+        b->paused = 1;
+        return 1;
     }
-    vr_free(o);
+    return 0;
+}
+
+static void body_done(void *arg, const struct fetch_resp *r)
+{
+    struct fetch_body *b = arg;
+    struct action_worker *w = b->wr->w;
+    b->running = 0;
+    atomic_fetch_sub(&w->pool->fetches, 1);
+    if (r->ok) {
+        b->ended = 1;
+    } else {
+        b->failed = 1;
+        b->err_msg = vr_strdup(r->err_msg);
+        b->err_code = vr_strdup(r->err_code);
+    }
+}
+
+/* Drops b: its transfer stops; an operation still waiting on it is answered as closed. */
+static void body_free(struct action_worker *w, struct fetch_body *b)
+{
+    struct fetch_body **pp = &w->bodies;
+    while (*pp && *pp != b)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = b->next;
+    if (b->running) {
+        fetch_cancel(w->fc, b->fetch_id);
+        atomic_fetch_sub(&w->pool->fetches, 1);
+    }
+    if (b->fetch)
+        b->fetch->body = NULL;
+    if (b->read)
+        b->read->body = NULL;
+    buf_release(&b->q);
+    vr_free(b->status_text);
+    vr_free(b->headers);
+    vr_free(b->url);
+    vr_free(b->err_msg);
+    vr_free(b->err_code);
+    vr_free(b);
+}
+
+static struct fetch_body *body_find(struct action_worker *w, uint32_t id)
+{
+    struct fetch_body *b = w->bodies;
+    while (b && b->id != id)
+        b = b->next;
+    return b;
+}
+
+/* Answers one operation that can be answered; 0 when none could. The answer runs JavaScript,
+ * which may start or drop operations and bodies: the caller looks again from the start. */
+static int settle_one_body_op(struct action_worker *w)
+{
+    for (struct worker_op *o = w->ops; o; o = o->next) {
+        if ((o->type == JS_OP_FETCH || o->type == JS_OP_FETCH_BODY) && !o->body) {
+            op_unlink(w, o); /* its body was closed: a read ends, a close is done */
+            js_exec_settle(o->wr->rt, o->x, o->token, 1, NULL, 0, NULL, 0);
+            vr_free(o);
+            return 1;
+        }
+    }
+    for (struct fetch_body *b = w->bodies; b; b = b->next) {
+        struct worker_op *o = b->fetch ? b->fetch : b->read;
+        if (!o)
+            continue;
+        if (o == b->fetch && b->head) {
+            char id[16];
+            snprintf(id, sizeof id, "%" PRIu32, b->id);
+            const char *strs[6] = { b->status, b->status_text, b->headers, b->url,
+                                    b->redirected ? "1" : "0", id };
+            b->fetch = NULL;
+            op_unlink(w, o);
+            js_exec_settle(o->wr->rt, o->x, o->token, 1, strs, 6, NULL, 0);
+        } else if (b->q.len && o == b->read) {
+            struct buf chunk = b->q;
+            b->q = (struct buf)BUF_INIT(BUF_NOLIMIT);
+            b->read = NULL;
+            op_unlink(w, o);
+            if (b->paused && b->running) {
+                b->paused = 0;
+                fetch_resume(w->fc, b->fetch_id); /* may record bytes into b->q at once */
+            }
+            js_exec_settle(o->wr->rt, o->x, o->token, 1, NULL, 0, chunk.data, chunk.len);
+            buf_release(&chunk);
+        } else if (b->failed) {
+            const char *strs[2] = { b->err_msg, b->err_code };
+            if (o == b->fetch)
+                b->fetch = NULL;
+            else
+                b->read = NULL;
+            op_unlink(w, o);
+            js_exec_settle(o->wr->rt, o->x, o->token, 0, strs, 2, NULL, 0);
+            /* the strings went into JS before it ran; b may be gone now */
+        } else if (b->ended && o == b->read) {
+            b->read = NULL;
+            op_unlink(w, o);
+            js_exec_settle(o->wr->rt, o->x, o->token, 1, NULL, 0, NULL, 0);
+        } else {
+            continue;
+        }
+        vr_free(o);
+        return 1;
+    }
+    return 0;
+}
+
+static void settle_bodies(struct action_worker *w)
+{
+    while (settle_one_body_op(w))
+        ;
+}
+
+/* Its action ended: what it did not read is dropped. */
+static void drop_bodies_of(struct action_worker *w, void *job)
+{
+    struct fetch_body *b = w->bodies;
+    while (b) {
+        struct fetch_body *next = b->next;
+        if (b->job == job)
+            body_free(w, b);
+        b = next;
+    }
+}
+
+/* JS_OP_FETCH_BODY: a read of body_id (answered by settle_bodies), or its close. */
+static int body_op(struct action_worker *w, struct worker_op *o, const struct js_op *op,
+                   struct buf *err)
+{
+    struct fetch_body *b = body_find(w, op->body_id);
+    if (b && op->body_close) {
+        body_free(w, b); /* a read still waiting is answered as closed */
+        b = NULL;
+    } else if (b && (b->read || b->fetch)) {
+        buf_append_str(err, "ERR_FETCH|the response body is already being read");
+        return -1;
+    } else if (b) {
+        b->read = o;
+    }
+    o->body = b; /* NULL: answered as closed by settle_bodies */
+    if (!b || b->q.len || b->ended || b->failed)
+        wake_fd(w->efd); /* answerable now: the worker's step must run again */
+    return 0;
+}
+
+/* JS_OP_FETCH: the request goes to the worker's curl client, its body streamed. */
+static int fetch_op(struct action_worker *w, struct worker_op *o, struct js_exec *x,
+                    const struct js_op *op, struct buf *err)
+{
+    struct action_pool *p = w->pool;
+    unsigned limit = p->opts.max_fetches;
+    if (atomic_fetch_add(&p->fetches, 1) >= limit) {
+        atomic_fetch_sub(&p->fetches, 1);
+        buf_appendf(err, "ERR_FETCH_TOO_MANY|too many fetches in flight (at most %u, the "
+                    "server's --max-concurrent-fetches)", limit);
+        return -1;
+    }
+    size_t nh = 0;
+    char **lines = header_lines(op->headers, &nh);
+    struct fetch_req r = {
+        .method = op->method, .url = op->url, .headers = (const char *const *)lines,
+        .nheaders = nh, .body = op->body, .body_len = op->body_len,
+        .redirect = op->redirect,
+        .timeout_ms = op->timeout_ms ? op->timeout_ms : p->opts.fetch_timeout_ms,
+        .max_response = p->opts.fetch_max_response };
+    struct fetch_body *b = vr_calloc(1, sizeof *b);
+    b->wr = o->wr;
+    b->job = js_exec_arg(x);
+    b->q = (struct buf)BUF_INIT(BUF_NOLIMIT);
+    struct buf ferr = BUF_INIT(1024);
+    int rc = w->fc ? fetch_start_stream(w->fc, &r, body_head, body_data, body_done, b,
+                                        &b->fetch_id, &ferr)
+                   : -1;
+    for (size_t i = 0; i < nh; i++)
+        vr_free(lines[i]);
+    vr_free(lines);
+    if (rc < 0) {
+        atomic_fetch_sub(&p->fetches, 1);
+        buf_appendf(err, "ERR_FETCH|%s", ferr.data[0] ? ferr.data : "cannot start the request");
+        buf_release(&ferr);
+        vr_free(b);
+        return -1;
+    }
+    buf_release(&ferr);
+    do
+        b->id = ++w->next_body;
+    while (!b->id || body_find(w, b->id));
+    b->running = 1;
+    b->fetch = o;
+    b->next = w->bodies;
+    w->bodies = b;
+    o->body = b;
+    return 0;
 }
 
 /* "Name: value" lines from the JSON [[name, value], ...] the prelude sends. */
@@ -381,36 +607,14 @@ static int host_op(void *arg, struct js_exec *x, uint32_t token, const struct js
             vr_free(o);
             return -1;
         }
-    } else {
-        unsigned limit = p->opts.max_fetches;
-        if (atomic_fetch_add(&p->fetches, 1) >= limit) {
-            atomic_fetch_sub(&p->fetches, 1);
-            buf_appendf(err, "ERR_FETCH_TOO_MANY|too many fetches in flight (at most %u, the "
-                        "server's --max-concurrent-fetches)", limit);
+    } else if (op->type == JS_OP_FETCH_BODY) {
+        if (body_op(w, o, op, err) < 0) {
             vr_free(o);
             return -1;
         }
-        size_t nh = 0;
-        char **lines = header_lines(op->headers, &nh);
-        struct fetch_req r = {
-            .method = op->method, .url = op->url, .headers = (const char *const *)lines,
-            .nheaders = nh, .body = op->body, .body_len = op->body_len,
-            .redirect = op->redirect,
-            .timeout_ms = op->timeout_ms ? op->timeout_ms : p->opts.fetch_timeout_ms,
-            .max_response = p->opts.fetch_max_response };
-        struct buf ferr = BUF_INIT(1024);
-        int rc = w->fc ? fetch_start(w->fc, &r, on_fetch_done, o, &o->fetch_id, &ferr) : -1;
-        for (size_t i = 0; i < nh; i++)
-            vr_free(lines[i]);
-        vr_free(lines);
-        if (rc < 0) {
-            atomic_fetch_sub(&p->fetches, 1);
-            buf_appendf(err, "ERR_FETCH|%s", ferr.data ? ferr.data : "cannot start the request");
-            buf_release(&ferr);
-            vr_free(o);
-            return -1;
-        }
-        buf_release(&ferr);
+    } else if (fetch_op(w, o, x, op, err) < 0) {
+        vr_free(o);
+        return -1;
     }
     o->next = w->ops;
     w->ops = o;
@@ -427,9 +631,10 @@ static void host_cancel(void *arg, uint32_t token)
         op_unlink(w, o);
         if (o->type == JS_OP_REMOTE) {
             o->call->op = NULL; /* its answer is dropped when it comes */
-        } else if (o->type == JS_OP_FETCH) {
-            fetch_cancel(w->fc, o->fetch_id);
-            atomic_fetch_sub(&w->pool->fetches, 1);
+        } else if (o->type == JS_OP_FETCH && o->body) {
+            body_free(w, o->body); /* aborted before its head: the transfer stops */
+        } else if (o->type == JS_OP_FETCH_BODY && o->body) {
+            o->body->read = NULL;
         }
         vr_free(o);
         return;
@@ -482,6 +687,7 @@ static void job_done(void *arg, const struct js_result *res)
     struct action_job *job = arg;
     struct action_worker *w = job->w;
     struct action_pool *p = w->pool;
+    drop_bodies_of(w, job);
     w->running--;
     job->wr->running--;
     if (!job->wr->running && job->wr != w->rts)
@@ -594,6 +800,7 @@ static void worker_step(struct loop *l, void *arg)
     struct action_pool *p = w->pool;
     take_answers(w);
     settle_streams(w);
+    settle_bodies(w);
     if (atomic_load(&p->stopping)) {
         for (struct worker_rt *wr = w->rts; wr; wr = wr->next)
             js_exec_stop_all(wr->rt);
@@ -672,13 +879,13 @@ static void *worker_main(void *arg)
     timer_init(&w->check, on_check, w);
     loop_add_before_sleep(w->loop, worker_step, w);
     loop_run(w->loop);
+    while (w->bodies)
+        body_free(w, w->bodies);
     while (w->ops) { /* left by stopped executions: drop them */
         struct worker_op *o = w->ops;
         w->ops = o->next;
         if (o->type == JS_OP_REMOTE)
             o->call->op = NULL;
-        else if (o->type == JS_OP_FETCH)
-            atomic_fetch_sub(&p->fetches, 1);
         vr_free(o);
     }
     fetch_client_free(w->fc);

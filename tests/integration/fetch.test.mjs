@@ -4,7 +4,7 @@
 // the results must be equal.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, tempDir, APPS } from "./helpers.mjs";
+import { startServer, tempDir, APPS, waitFor, SANITIZER_RE } from "./helpers.mjs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -16,6 +16,7 @@ before(async () => {
 });
 after(async () => {
     if (srv) await srv.stop();
+    assert.doesNotMatch(srv?.stderr ?? "", SANITIZER_RE); // a streamed body left behind is a leak
 });
 
 async function vireo(kind, name, input) {
@@ -67,6 +68,8 @@ import http from "node:http";
 
 let web, base;
 const seen = []; // requests the server saw
+const streamClosed = new Set(); // /chunks ids whose client left before the end
+const floodLog = []; // ms after the start at which each MiB of /flood was handed to the socket
 before(async () => {
     web = http.createServer(async (req, res) => {
         const chunks = [];
@@ -76,6 +79,37 @@ before(async () => {
         seen.push({ method: req.method, path: u.pathname });
         if (u.pathname === "/slow") {
             setTimeout(() => res.end("slow " + (u.searchParams.get("id") || "")), Number(u.searchParams.get("ms") || 2000));
+            return;
+        }
+        if (u.pathname === "/chunks") { // n lines, one every ms; notes whether the client left early
+            const n = Number(u.searchParams.get("n") || 3), ms = Number(u.searchParams.get("ms") || 400);
+            const id = u.searchParams.get("id") || "";
+            res.setHeader("content-type", "text/plain");
+            res.flushHeaders();
+            let i = 0, ended = false;
+            res.on("close", () => { if (!ended) streamClosed.add(id); });
+            const tick = () => {
+                if (res.destroyed) return;
+                res.write(`line ${i++}\n`);
+                if (i < n) setTimeout(tick, ms);
+                else { ended = true; res.end(); }
+            };
+            tick();
+            return;
+        }
+        if (u.pathname === "/flood") { // MiB bytes as fast as the client takes them; when each MiB went
+            const mib = Number(u.searchParams.get("mib") || 32), t0 = Date.now();
+            floodLog.length = 0;
+            const block = Buffer.alloc(1 << 20, 120);
+            let sent = 0, wake = null;
+            res.on("close", () => wake?.());
+            while (sent < mib && !res.destroyed) {
+                const ok = res.write(block);
+                sent++;
+                floodLog.push(Date.now() - t0);
+                if (!ok) await new Promise((r) => { wake = r; res.once("drain", r); });
+            }
+            res.end();
             return;
         }
         if (u.pathname === "/echo") {
@@ -257,5 +291,60 @@ test("SIGTERM with actions suspended on fetches: the server stops promptly and a
             assert.equal(p.json.value?.error?.message, "the server is shutting down", p.text);
         else
             assert.equal(p.json.errorCode, "ServerShuttingDown", p.text);
+    }
+});
+
+// ---- streamed response bodies ----
+
+test("a response body streams into the action: fetch resolves at the head, each chunk as it arrives", async () => {
+    const v = await act("net:streamChunks", { url: `${base}/chunks?n=4&ms=400` });
+    assert.equal(v.status, 200, JSON.stringify(v));
+    assert.equal(v.chunks.map((c) => c.text).join(""), "line 0\nline 1\nline 2\nline 3\n");
+    assert.equal(v.chunks.length, 4, JSON.stringify(v.chunks));
+    // the head and the first line before the rest was even sent (the lines are 400 ms apart)
+    assert.ok(v.headAt < 350 && v.chunks[0].at < 350, JSON.stringify(v));
+    for (let i = 1; i < 4; i++)
+        assert.ok(v.chunks[i].at - v.chunks[i - 1].at >= 300, `chunk ${i}: ${JSON.stringify(v.chunks)}`);
+});
+
+test("a streamed body the action cancels, ignores or aborts stops its transfer", async () => {
+    // cancel after the first of 10 lines (400 ms apart): the server sees the client leave
+    let v = await act("net:streamChunks", { url: `${base}/chunks?n=10&ms=400&id=cancel`, stop: 1 });
+    assert.equal(v.chunks.length, 1, JSON.stringify(v));
+    await waitFor(() => streamClosed.has("cancel"), { timeout: 3000, what: "the transfer stopped on cancel" });
+    // the action returns without reading the body: dropped when it ends
+    assert.equal(await act("net:streamIgnore", { url: `${base}/chunks?n=10&ms=400&id=ignore` }), 200);
+    await waitFor(() => streamClosed.has("ignore"), { timeout: 3000, what: "the transfer stopped when the action ended" });
+    // the fetch's signal aborted after the head: the next read rejects with its reason
+    v = await act("net:streamAbort", { url: `${base}/chunks?n=10&ms=400&id=abort` });
+    assert.deepEqual(v, { first: "line 0\n", error: "enough" });
+    await waitFor(() => streamClosed.has("abort"), { timeout: 3000, what: "the transfer stopped on abort" });
+    // the server goes on serving fetches
+    assert.equal((await act("net:get1", { url: `${base}/json`, read: "json" })).body.hello, "wörld");
+});
+
+test("a streamed body past --fetch-max-response-mb fails the read that crosses it", async () => {
+    const v = await act("net:streamChunks", { url: `${base}/big` }); // 3 MiB, the limit is 2
+    assert.equal(v.error?.message, "fetch failed", JSON.stringify(v));
+    assert.equal(v.error.cause.code, "ERR_FETCH_RESPONSE_TOO_LARGE");
+    assert.match(v.error.cause.message, /the response body is larger than 2097152 bytes \(the server's --fetch-max-response-mb\)/);
+});
+
+test("a body the action reads slowly is not taken faster than it reads: the transfer pauses", async () => {
+    // a server of its own with room for 32 MiB; the action waits 1.5 s after the first chunk
+    const s = await startServer(tempDir("fetch"), { args: ["--action-threads", "1", "--fetch-max-response-mb", "64"] });
+    try {
+        const r = await s.action("net:streamChunks", { url: `${base}/flood?mib=32`, pauseMs: 1500 });
+        assert.equal(r.json.status, "success", r.text);
+        const v = r.json.value;
+        assert.equal(v.bytes, 32 << 20, JSON.stringify(v).slice(0, 300));
+        // while the action waited, the sender got at most Vireo's 1 MiB buffer plus what the
+        // sockets and libcurl hold; taken unpaused, all 32 MiB would have gone in that time
+        const sentWhileWaiting = floodLog.filter((t) => t < 1300).length;
+        assert.ok(sentWhileWaiting < 16, `${sentWhileWaiting} MiB sent during the action's 1.5 s pause (${floodLog.slice(0, 40)})`);
+        assert.ok(floodLog[floodLog.length - 1] >= 1300, "the rest went once the action read on");
+    } finally {
+        await s.stop();
+        assert.doesNotMatch(s.stderr, SANITIZER_RE);
     }
 });

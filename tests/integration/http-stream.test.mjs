@@ -272,7 +272,7 @@ test("50 MiB through a slow reader: the producer waits, the server's memory stay
     assert.ok(grewMiB < 40 + q, `the server's RSS grew by ${grewMiB.toFixed(1)} MiB while streaming 50 MiB`);
 });
 
-test("fetch() in an action: the response's body read as a stream (fetch buffers it)", async () => {
+test("fetch() in an action: the response's body read as a stream, as it arrives", async () => {
     const s = await srv();
     const upstream = http.createServer((req, res) => {
         res.writeHead(200, { "content-type": "text/plain" });
@@ -289,7 +289,8 @@ test("fetch() in an action: the response's body read as a stream (fetch buffers 
         assert.equal(r.status, 200);
         const body = await r.json();
         assert.equal(body.text, "one,two,three");
-        assert.equal(body.chunks, 1); /* fetch() gives the whole body as one chunk */
+        /* three writes 30 ms apart: read as they came (two may meet in one read on a slow machine) */
+        assert.ok(body.chunks >= 2, `${body.chunks} chunk(s)`);
         assert.equal(body.used, true);
     } finally {
         upstream.close();

@@ -7,8 +7,9 @@
  *
  * For other prelude files (fetch, HTTP actions): `fetchRequestParts(req)` gives
  * {method, url, headers: [[name, value]...], body: Uint8Array|null, redirect, signal} and marks
- * the body used; `fetchMakeResponse({status, statusText, headers, body, url, redirected})`
- * builds a Response with immutable headers (as fetch returns it); `fetchResponseParts(res)`
+ * the body used; `fetchMakeResponse({status, statusText, headers, body, readable, url,
+ * redirected})` builds a Response with immutable headers (as fetch returns it; its body bytes,
+ * or a ReadableStream that brings them); `fetchResponseParts(res)`
  * gives {status, statusText, headers, body, stream} (body: Uint8Array|null, marked used; or
  * stream: the ReadableStream of a Response made from one, body null);
  * `fetchNewRequest(url, {method, headers, body})` builds a Request from an incoming HTTP request
@@ -647,8 +648,8 @@ function fetchMakeResponse(p) {
     responseState.set(r, { type: p.type || "basic", status: p.status,
                            statusText: p.statusText || "", headers,
                            urls: p.url ? [p.url] : [], redirected: !!p.redirected });
-    bodyState.set(r, { bytes: p.body === undefined ? null : p.body, used: false, readable: null,
-                       fromBytes: false });
+    bodyState.set(r, { bytes: p.body === undefined ? null : p.body, used: false,
+                       readable: p.readable || null, fromBytes: false });
     return r;
 }
 

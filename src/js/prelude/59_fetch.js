@@ -15,17 +15,93 @@ function fetchFailed(message, code) {
     return e;
 }
 
-function fetchResult(method) {
+/* The answer at the response's head: [status, statusText, headersJson, url, redirected] and the
+ * whole body (an actor method's fetch), or a sixth string, the id of a body that streams in
+ * (an action's: fetchBodyStream). */
+function fetchResult(method, signal) {
     return (ok, s, bytes) => {
         if (!ok) throw fetchFailed(s[0], s[1]);
         const status = Number(s[0]);
         const headers = JSON.parse(s[2]);
         const nullBody = method === "HEAD" || NULL_BODY_STATUS.includes(status);
-        return fetchMakeResponse({
-            status, statusText: s[1], headers, url: s[3], redirected: s[4] === "1",
-            body: nullBody ? null : new Uint8Array(bytes || new ArrayBuffer(0)),
-        });
+        const p = { status, statusText: s[1], headers, url: s[3], redirected: s[4] === "1" };
+        if (s.length > 5) {
+            const id = Number(s[5]);
+            if (nullBody) {
+                fetchBodyClose(id);
+                p.body = null;
+            } else {
+                p.readable = fetchBodyStream(id, signal);
+            }
+        } else {
+            p.body = nullBody ? null : new Uint8Array(bytes || new ArrayBuffer(0));
+        }
+        return fetchMakeResponse(p);
     };
+}
+
+const FETCH_BODY = 3; /* JS_OP_FETCH_BODY */
+
+/* Drops body `id` on the host (its transfer stops). */
+function fetchBodyClose(id) {
+    try {
+        opBegin(() => undefined, FETCH_BODY, id, true).promise.catch(() => {});
+    } catch (e) { /* the host is shutting down: it drops the body itself */ }
+}
+
+/* A fetch response body that arrives while the action reads it: each pull asks the host for
+ * the bytes that came since (JS_OP_FETCH_BODY), none meaning the end. Cancelling the stream or
+ * aborting the fetch's signal stops the transfer. */
+function fetchBodyStream(id, signal) {
+    let open = true;
+    let controller;
+    const finish = () => {
+        open = false;
+        if (signal) signal.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+        if (!open) return;
+        finish();
+        fetchBodyClose(id);
+        controller.error(signal.reason);
+    };
+    return new ReadableStream({
+        start(c) {
+            controller = c;
+            if (signal) signal.addEventListener("abort", onAbort, { once: true });
+        },
+        pull(c) {
+            let op;
+            try {
+                op = opBegin((ok, s, bytes) => {
+                    if (!ok) throw fetchFailed(s[0], s[1]);
+                    return bytes === undefined ? null : new Uint8Array(bytes);
+                }, FETCH_BODY, id, false);
+            } catch (e) {
+                finish();
+                c.error(e);
+                return undefined;
+            }
+            return op.promise.then((chunk) => {
+                if (!open) return;
+                if (chunk !== null) {
+                    c.enqueue(chunk);
+                    return;
+                }
+                finish();
+                c.close();
+            }, (e) => {
+                if (!open) return;
+                finish();
+                c.error(e);
+            });
+        },
+        cancel() {
+            if (!open) return;
+            finish();
+            fetchBodyClose(id);
+        },
+    }, { highWaterMark: 0 });
 }
 
 globalThis.fetch = function fetch(input, init = undefined) {
@@ -53,7 +129,7 @@ globalThis.fetch = function fetch(input, init = undefined) {
                                           "ERR_UNSUPPORTED_SCHEME"));
     let op;
     try {
-        op = opBegin(fetchResult(parts.method), 1 /* JS_OP_FETCH */, parts.method, parts.url,
+        op = opBegin(fetchResult(parts.method, signal), 1 /* JS_OP_FETCH */, parts.method, parts.url,
                      JSON.stringify(parts.headers), parts.body === null ? undefined : parts.body,
                      FETCH_REDIRECT[parts.redirect], 0);
     } catch (e) {

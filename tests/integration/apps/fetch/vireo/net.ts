@@ -89,6 +89,59 @@ export const abortable = action({
   },
 });
 
+// reads a streamed body chunk by chunk: when each arrived (ms after the fetch started) and what
+export const streamChunks = action({
+  args: { url: v.string(), stop: v.optional(v.number()), pauseMs: v.optional(v.number()) },
+  handler: async (_ctx, { url, stop, pauseMs }) => {
+    const t0 = Date.now();
+    try {
+      const res = await fetch(url);
+      const headAt = Date.now() - t0;
+      const chunks = [];
+      let bytes = 0;
+      const reader = res.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        bytes += value.byteLength;
+        if (chunks.length < 50) chunks.push({ at: Date.now() - t0, text: new TextDecoder().decode(value.slice(0, 64)) });
+        if (stop !== undefined && chunks.length >= stop) {
+          await reader.cancel();
+          break;
+        }
+        if (pauseMs && chunks.length === 1) await new Promise((r) => setTimeout(r, pauseMs));
+      }
+      return { status: res.status, headAt, chunks, bytes, at: Date.now() - t0 };
+    } catch (e) {
+      return { error: errorOf(e), at: Date.now() - t0 };
+    }
+  },
+});
+
+// fetches and returns without reading the body (the host drops it when the action ends)
+export const streamIgnore = action({
+  args: { url: v.string() },
+  handler: async (_ctx, { url }) => (await fetch(url)).status,
+});
+
+// aborts the fetch's signal after the first chunk: the next read rejects with the reason
+export const streamAbort = action({
+  args: { url: v.string() },
+  handler: async (_ctx, { url }) => {
+    const c = new AbortController();
+    const res = await fetch(url, { signal: c.signal });
+    const reader = res.body.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    c.abort(new Error("enough"));
+    try {
+      await reader.read();
+      return { first, second: "read" };
+    } catch (e) {
+      return { first, error: e.message };
+    }
+  },
+});
+
 export const inQuery = query({
   args: {},
   handler: async () => {
