@@ -32,6 +32,7 @@ struct fetch_xfer {
     size_t max_response;
     size_t total;       /* body bytes taken (streamed) */
     int head_sent, paused;
+    int location;       /* the response has a Location header */
     int too_large;
     struct buf body;
     struct buf headers;     /* JSON array, built as lines arrive */
@@ -251,6 +252,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     struct fetch_xfer *x = arg;
     size_t len = size * n;
     if (x->head) { /* streamed */
+        if (!x->head_sent && x->redirect == 2 && x->location) { /* report() refuses it */
+            long status = 0;
+            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+            if (status >= 300 && status < 400)
+                return len; /* its body is dropped */
+        }
         if (!x->head_sent)
             send_head(x);
         if (x->total + len > x->max_response) {
@@ -283,6 +290,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         buf_reset(&x->headers);
         buf_append_byte(&x->headers, '[');
         buf_reset(&x->status_text);
+        x->location = 0;
         const char *sp = memchr(p, ' ', len);
         if (sp)
             sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - p));
@@ -301,6 +309,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     size_t nl = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
     for (size_t i = 0; i < nl; i++)
         name[i] = (char)tolower((unsigned char)p[i]);
+    if (nl == 8 && !memcmp(name, "location", 8))
+        x->location = 1;
     const char *v = colon + 1, *end = p + len;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
