@@ -14,6 +14,7 @@
 #include "base/banned.h"
 
 
+/* {"op", "value"}: a bound without a value is undefined (below every value). */
 static int encode_bound(struct buf *out, const json_t *bound, const char **op, struct buf *err)
 {
     *op = json_string_value(json_object_get(bound, "op"));
@@ -93,8 +94,14 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
                     index, table, bound, allowed);
         goto out;
     }
+    const json_t *undef = json_object_get(range, "eqUndefined"); /* positions of undefined */
     for (size_t i = 0; i < json_array_size(eq); i++) {
-        if (key_encode_value(&c->lo, json_array_get(eq, i)) < 0) {
+        int is_undef = 0;
+        for (size_t k = 0; k < json_array_size(undef); k++)
+            if (json_integer_value(json_array_get(undef, k)) == (json_int_t)i)
+                is_undef = 1;
+        /* NULL: undefined, a document without the field (KEY_TAG_UNDEFINED) */
+        if (key_encode_value(&c->lo, is_undef ? NULL : json_array_get(eq, i)) < 0) {
             st_fail(err, "range `eq` value is not a valid value");
             goto out;
         }

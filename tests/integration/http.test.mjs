@@ -581,3 +581,20 @@ test("50 concurrent requests all succeed", { timeout: 15000 }, async () => {
 
 test("request timeout (408 after 10 s)", { skip: "the 10 s header timeout has no flag to shorten it" }, () => {});
 test("Date.now frozen / Math.random seeded within one execution", { skip: "only loosely observable from outside" }, () => {});
+
+test("withIndex compares to undefined: a document without the field sorts before null and every value", { timeout: 10000 }, async () => {
+    await srv.value("mutation", "labels:add", { name: "none-1" });
+    await srv.value("mutation", "labels:add", { name: "null", label: null });
+    await srv.value("mutation", "labels:add", { name: "a", label: "a" });
+    await srv.value("mutation", "labels:add", { name: "none-2" });
+    await srv.value("mutation", "labels:add", { name: "b", label: "b" });
+    const find = (op, value, undef) => srv.value("query", "labels:find", undef ? { op, undef: true } : { op, value });
+    assert.deepEqual(await find("eq", null, true), ["none-1", "none-2"]);
+    assert.deepEqual(await find("eq", null), ["null"]);
+    assert.deepEqual(await find("gt", null, true), ["null", "a", "b"]);
+    assert.deepEqual(await find("gte", null, true), ["none-1", "none-2", "null", "a", "b"]);
+    assert.deepEqual(await find("lt", null, true), []);
+    assert.deepEqual(await find("lte", null, true), ["none-1", "none-2"]);
+    assert.deepEqual(await find("lt", "a"), ["none-1", "none-2", "null"]);
+    assert.deepEqual(await find("gt", "a"), ["b"]);
+});

@@ -102,9 +102,9 @@ class IndexRange {
             `[${this.fields.declared.join(", ")}]; ${what}`);
     }
 
+    /* undefined (a document without the field: it sorts before every value) stays undefined */
     value(field, val) {
-        if (val === undefined) this.fail(`comparing \`${field}\` to undefined is not supported`);
-        return queryValue(val, `withIndex value for \`${field}\``);
+        return val === undefined ? undefined : queryValue(val, `withIndex value for \`${field}\``);
     }
 
     eq(field, val) {
@@ -138,9 +138,16 @@ class IndexRange {
     lt(f, x) { return this.bound("lt", f, x, false); }
     lte(f, x) { return this.bound("lte", f, x, false); }
 
+    /* {eq, eqUndefined: positions in eq that are undefined, lower, upper}; a bound's undefined
+     * value is left out of its JSON (store_scan.c reads a missing value as undefined) */
     export() {
         const r = {};
-        if (this.eqs.length) r.eq = this.eqs;
+        if (this.eqs.length) {
+            r.eq = this.eqs.map((v) => (v === undefined ? null : v));
+            const u = [];
+            this.eqs.forEach((v, i) => v === undefined && u.push(i));
+            if (u.length) r.eqUndefined = u;
+        }
         if (this.lower) r.lower = this.lower;
         if (this.upper) r.upper = this.upper;
         return JSON.stringify(r);

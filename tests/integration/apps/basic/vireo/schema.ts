@@ -6,4 +6,6 @@ export default defineSchema({
     .index("by_tag_n", ["tag", "n"]),
   notes: defineTable({ text: v.string() }),
   blobs: defineTable({ big: v.int64(), data: v.bytes() }),
+  labels: defineTable({ name: v.string(), label: v.optional(v.union(v.string(), v.null())) })
+    .index("by_label", ["label"]),
 });
