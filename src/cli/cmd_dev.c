@@ -24,6 +24,7 @@
 #include "proto/actions.h"
 #include "proto/auth_keys.h"
 #include "proto/deploy.h"
+#include "proto/deployer.h"
 #include "proto/http_action.h"
 #include "proto/http_api.h"
 #include "proto/http_auth.h"
@@ -738,6 +739,8 @@ int cmd_dev(int argc, char **argv, int watch)
     } else if (!(d.t = tenant_open(d.loop, "", data_path, to, &err))) {
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
+    } else {
+        d.t->api.deployer = deployer_new(d.loop, d.t); /* deploys built off the loop */
     }
     /* registered before the server's own hook so that what it sends goes out this iteration */
     loop_add_before_sleep(d.loop, before_sleep, &d);
@@ -811,6 +814,10 @@ int cmd_dev(int argc, char **argv, int watch)
     rc = loop_run(d.loop) < 0 ? 1 : 0;
     log_info("dev", "stopped");
 out:
+    if (d.t) {
+        deployer_free(d.t->api.deployer); /* a deploy still loading is dropped (503) */
+        d.t->api.deployer = NULL;
+    }
     if (d.t)
         tenant_close_begin(d.t); /* the final commit; the last answers still reach connections */
     if (d.ts)

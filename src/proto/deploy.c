@@ -45,14 +45,41 @@ int deploy_parse(const char *data, size_t len, char name[DEPLOY_NAME_MAX], size_
     return 0;
 }
 
-static void respond_error(struct conn *c, const char *code, const char *msg, size_t len)
+void deploy_answer_loaded(struct shard *s, struct conn *c, const char *file, size_t len,
+                          const char *name, const char *save_path)
+{
+    int r = save_path ? file_write_atomic(save_path, file, len, 0600, 1) : 0;
+    if (r < 0)
+        log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s",
+                 save_path, strerror(-r));
+    else if (save_path)
+        log_info("deploy", "saved to \"%s\" (`vireo serve --bundle` it to restart with it)",
+                 save_path);
+    if (!c)
+        return;
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&b, "{\"status\":\"success\",\"functions\":%zu,\"name\":",
+                js_runtime_app_function_count(s->rt));
+    buf_append_json_str(&b, name, strlen(name));
+    buf_append_str(&b, "}");
+    http_respond(c, 200, json_ctype, b.data, b.len, cors);
+    buf_release(&b);
+}
+
+void deploy_answer_error(struct conn *c, int status, const char *code, const char *msg,
+                         size_t len)
 {
     struct buf b = BUF_INIT(BUF_NOLIMIT);
     buf_append_str(&b, "{\"status\":\"error\",");
     reply_error_fields(&b, code, msg, len, NULL, 0);
     buf_append_str(&b, "}");
-    http_respond(c, 400, json_ctype, b.data, b.len, cors);
+    http_respond(c, status, json_ctype, b.data, b.len, cors);
     buf_release(&b);
+}
+
+static void respond_error(struct conn *c, const char *code, const char *msg, size_t len)
+{
+    deploy_answer_error(c, 400, code, msg, len);
 }
 
 void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req,
@@ -60,7 +87,7 @@ void deploy_handle(struct shard *s, struct conn *c, const struct http_request *r
 {
     char name[DEPLOY_NAME_MAX];
     size_t off = 0;
-    struct buf err = BUF_INIT(1 << 20), b = BUF_INIT(BUF_NOLIMIT);
+    struct buf err = BUF_INIT(1 << 20);
     if (deploy_parse(req->body.p, req->body.len, name, &off, &err) < 0) {
         log_warn("deploy", "refused: %s", err.data);
         respond_error(c, "BadBundle", err.data, err.len);
@@ -72,19 +99,7 @@ void deploy_handle(struct shard *s, struct conn *c, const struct http_request *r
         respond_error(c, "DeployFailed", err.data, err.len);
         goto out;
     }
-    int r = save_path ? file_write_atomic(save_path, req->body.p, req->body.len, 0600, 1) : 0;
-    if (r < 0)
-        log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s",
-                 save_path, strerror(-r));
-    else if (save_path)
-        log_info("deploy", "saved to \"%s\" (`vireo serve --bundle` it to restart with it)",
-                 save_path);
-    buf_appendf(&b, "{\"status\":\"success\",\"functions\":%zu,\"name\":",
-                js_runtime_app_function_count(s->rt));
-    buf_append_json_str(&b, name, strlen(name));
-    buf_append_str(&b, "}");
-    http_respond(c, 200, json_ctype, b.data, b.len, cors);
+    deploy_answer_loaded(s, c, req->body.p, req->body.len, name, save_path);
 out:
     buf_release(&err);
-    buf_release(&b);
 }

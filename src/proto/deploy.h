@@ -33,4 +33,12 @@ int deploy_parse(const char *data, size_t len, char name[DEPLOY_NAME_MAX], size_
 void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req,
                    const char *save_path);
 
+/* deploy_handle's ends, for the deploy that loads off the loop thread (deployer.h): the version
+ * in s serves: saves the file to save_path (NULL: not saved; a failed write is logged) and
+ * answers c (NULL: gone) with its function count; or answers c with a JSON error. */
+void deploy_answer_loaded(struct shard *s, struct conn *c, const char *file, size_t len,
+                          const char *name, const char *save_path);
+void deploy_answer_error(struct conn *c, int status, const char *code, const char *msg,
+                         size_t len);
+
 #endif

@@ -29,6 +29,7 @@
 #include "proto/http_auth.h"
 #include "proto/http_storage.h"
 #include "proto/deploy.h"
+#include "proto/deployer.h"
 #include "proto/static_client.h"
 #include "proto/actors.h"
 #include "proto/readers.h"
@@ -1201,6 +1202,8 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
                           "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
                           NULL);
+        else if (api->deployer)
+            deployer_handle(api->deployer, c, req, api->deploy_path);
         else
             deploy_handle(api->shard, c, req, api->deploy_path);
         return;

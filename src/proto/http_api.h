@@ -27,6 +27,8 @@ struct http_api {
                                    cannot be rotated here; borrowed */
     const char *public_dir; /* NULL: no static files; borrowed */
     const char *deploy_path; /* where POST /api/admin/deploy saves a new version; borrowed */
+    struct deployer *deployer; /* loads POST /api/admin/deploy off the loop (deployer.h);
+                                  NULL: deploy_handle loads it on the loop; borrowed */
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */

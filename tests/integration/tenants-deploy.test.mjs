@@ -5,7 +5,8 @@
 // enough to act during it: the tenants keep answering meanwhile (counted, not timed); a tenant
 // opened meanwhile gets the new version too; one deploy at a time (409 DeployInProgress); a
 // version that fails everywhere is not adopted, one that fails somewhere is; an environment
-// change, a delete and a SIGTERM during a deploy; `vireo dev --tenants` reloads.
+// change, a delete and a SIGTERM during a deploy; `vireo dev --tenants` reloads. Without
+// --tenants the single shard's deploy is built off the loop as well (deployer.c).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -23,12 +24,14 @@ async function stopClean(s) {
 }
 
 /* A bundle file of apps/tenants-open plus convex/v2.ts (vireo build), whose load spins `spin` ms
- * (`slow` ms in a tenant named "slow…") and throws in a tenant whose name matches `throwIn`. */
-async function bundle({ spin = 0, slow = spin, throwIn = null } = {}) {
+ * (`slow` ms in a tenant named "slow…") and throws in a tenant whose name matches `throwIn`, or
+ * with throwAlways on any server (`vireo build`'s own check of the bundle runs without a URL). */
+async function bundle({ spin = 0, slow = spin, throwIn = null, throwAlways = false } = {}) {
     const dir = tempDir("tenants-open");
     fs.writeFileSync(path.join(dir, "convex/v2.ts"), `import { query } from "./_generated/server";
 const site = process.env.CONVEX_SITE_URL ?? "";
 ${throwIn ? `if (/\\/t\\/${throwIn}$/.test(site)) throw new Error("v2 does not load here");` : ""}
+${throwAlways ? 'if (site.startsWith("http://127.0.0.1:")) throw new Error("v2 does not load here");' : ""}
 const until = Date.now() + (/\\/t\\/slow[^/]*$/.test(site) ? ${slow} : ${spin});
 while (Date.now() < until) {}
 export const two = query({ args: {}, handler: () => 2 });
@@ -38,6 +41,20 @@ export const env = query({ args: {}, handler: () => process.env.FOO ?? null });
     const r = await runCli(["build", dir, "--out", file], { timeout: 60000 });
     assert.equal(r.code, 0, r.stderr);
     return file;
+}
+
+/* Deploys file into s and, 200 ms into its build, sets FOO=bar under `prefix` ("" or
+ * "/t/<tenant>"): the deploy still succeeds. Returns where its log starts. */
+async function deployWithEnvChange(s, file, prefix) {
+    const from = s.stderr.length;
+    const pending = deploy(s, file);
+    await s.waitStderr(/loading a bundle of \d+ bytes/, { timeout: 10000, from });
+    await sleep(200);
+    const set = await request(s.port, "POST", `${prefix}/api/admin/env/set`, { name: "FOO", value: "bar" }, admin(s));
+    assert.equal(set.status, 200, set.text);
+    const r = await pending;
+    assert.equal(r.status, 200, r.text);
+    return from;
 }
 
 async function openAll(s, names) {
@@ -144,14 +161,7 @@ test("an environment change on a tenant while its new version builds: it ends wi
     const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ARGS });
     try {
         await openAll(s, ["slow"]);
-        const from = s.stderr.length;
-        const pending = deploy(s, file);
-        await s.waitStderr(/loading a bundle of \d+ bytes/, { timeout: 10000, from });
-        await sleep(200);
-        const set = await request(s.port, "POST", "/t/slow/api/admin/env/set", { name: "FOO", value: "bar" }, admin(s));
-        assert.equal(set.status, 200, set.text);
-        const r = await pending;
-        assert.equal(r.status, 200, r.text);
+        const from = await deployWithEnvChange(s, file, "/t/slow");
         assert.equal((await call(s, "slow", "query", "v2:env")).json?.value, "bar");
         // its first build was begun before the change: built again
         const log = s.stderr.slice(from);
@@ -213,6 +223,80 @@ test("vireo dev --tenants: a change while a version loads into the tenants loads
             assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
         }
         assert.doesNotMatch(s.stderr.slice(from), /error/);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+// ---- without --tenants: the single shard's deploy is built off the loop too (deployer.c) ----
+
+test("without --tenants: a deploy builds off the loop: queries keep answering; a second one meanwhile gets 409", { timeout: 120000 }, async () => {
+    const file = await bundle({ spin: 1500 });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ["--action-threads", "1", "--verbose"] });
+    const q = (p) => request(s.port, "POST", "/api/query", { path: p, args: {} }, { timeout: 30000 });
+    try {
+        assert.equal((await q("notes:ping")).json?.value, true);
+        let deploying = true, answers = 0;
+        const probing = (async () => {
+            while (deploying) {
+                const r = await q("notes:ping");
+                assert.equal(r.json?.value, true, r.text);
+                answers++;
+            }
+        })();
+        const t0 = performance.now();
+        const pending = deploy(s, file);
+        await s.waitStderr(/loading a bundle of \d+ bytes for "convex\/" \(built off the loop/, { timeout: 10000 });
+        const second = await deploy(s, file);
+        assert.equal(second.status, 409, second.text);
+        assert.deepEqual([second.json.errorCode, second.json.errorMessage], ["DeployInProgress", "another deploy is still loading; retry once it is done"]);
+        const r = await pending;
+        const took = performance.now() - t0;
+        deploying = false;
+        await probing;
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.status, "success");
+        assert.equal(r.json.name, "convex/");
+        assert.ok(r.json.functions >= 6, r.text);
+        console.log(`# the deploy took ${took.toFixed(0)} ms; ${answers} answers meanwhile`);
+        assert.ok(took >= 1400, `the deploy took ${took} ms`);
+        assert.ok(answers >= 10, `only ${answers} answers during the ${took.toFixed(0)} ms deploy`);
+        assert.equal((await q("v2:two")).json?.value, 2);
+        assert.equal(fs.readFileSync(path.join(s.dir, ".vireo/deployed.js"), "utf8"), fs.readFileSync(file, "utf8"));
+        // a version that throws at load: 400 DeployFailed, the running one stays
+        const bad = await bundle({ throwAlways: true });
+        const b = await deploy(s, bad);
+        assert.equal(b.status, 400, b.text);
+        assert.equal(b.json.errorCode, "DeployFailed");
+        assert.match(b.json.errorMessage, /v2 does not load here/);
+        assert.equal((await q("v2:two")).json?.value, 2);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("without --tenants: an environment change during a deploy's build, then SIGTERM during one", { timeout: 120000 }, async () => {
+    const file = await bundle({ spin: 1500 });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ["--action-threads", "1", "--verbose"] });
+    try {
+        let from = await deployWithEnvChange(s, file, "");
+        const env = await request(s.port, "POST", "/api/query", { path: "v2:env", args: {} });
+        assert.equal(env.json?.value, "bar", env.text);
+        assert.match(s.stderr.slice(from), /another version was installed while this one was built: building it again/);
+        from = s.stderr.length;
+        const again = deploy(s, await bundle({ spin: 3000 })).catch((e) => ({ error: e }));
+        await s.waitStderr(/loading a bundle of \d+ bytes/, { timeout: 20000, from });
+        await sleep(300);
+        s.proc.kill("SIGTERM");
+        // the build finishes within the shutdown's grace period (then the deploy lands: 200), or
+        // the server stops first (503, or the connection closes)
+        const a = await again;
+        if (!a.error && a.status !== 200) {
+            assert.equal(a.status, 503, a.text);
+            assert.equal(a.json.errorCode, "ServerShuttingDown");
+        }
+        const { code } = await s.exited;
+        assert.equal(code, 0, s.stderr.slice(from));
     } finally {
         await stopClean(s);
     }
