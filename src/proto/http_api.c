@@ -721,11 +721,14 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     }
     struct js_call_opts opts = { .idempotency_key = idempotency_key, .args_value = args_value,
                                  .identity = identity };
-    if (cache_on && api->shard->readers) {
+    /* the readers, unless none has the version a deploy just installed (the loop answers
+     * meanwhile: reader_pool_ready) */
+    int readers = api->shard->readers && reader_pool_ready(api->shard->readers);
+    if (cache_on && readers) {
         submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity, &ck);
         goto out;
     }
-    if (fn->kind == JS_QUERY && api->shard->readers) {
+    if (fn->kind == JS_QUERY && readers) {
         submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity, NULL);
         goto out;
     }

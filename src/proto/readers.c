@@ -64,6 +64,8 @@ struct reader_pool {
     struct reader_job *done, **done_tail;    /* answered, for the loop thread */
     struct worker_bundle *bundle;
     uint64_t gen;
+    atomic_uint ready;   /* readers with gen's runtime loaded (reset by a load; under mu) */
+    atomic_int reloaded; /* a version replaced another (readers_ready: the loop may answer) */
 
     /* loop thread only */
     unsigned pending;
@@ -170,6 +172,8 @@ static void *reader_main(void *arg)
             reader_load(r, b);
             pthread_mutex_lock(&p->mu);
             worker_bundle_unref(b);
+            if (r->gen == p->gen && r->rt) /* not overtaken by a newer one meanwhile */
+                atomic_fetch_add(&p->ready, 1);
             continue;
         }
         struct reader_job *j = p->queue;
@@ -281,11 +285,19 @@ void reader_pool_load(struct reader_pool *p, const char *bundle, size_t len, con
         return;
     struct worker_bundle *b = worker_bundle_new(bundle, len, name, env_json);
     pthread_mutex_lock(&p->mu);
+    if (p->bundle)
+        atomic_store(&p->reloaded, 1);
     worker_bundle_unref(p->bundle);
     p->bundle = b;
     p->gen++;
+    atomic_store(&p->ready, 0);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+int reader_pool_ready(struct reader_pool *p)
+{
+    return !atomic_load(&p->reloaded) || atomic_load(&p->ready) > 0;
 }
 
 int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json_t *root,

@@ -50,6 +50,11 @@ void reader_pool_load(struct reader_pool *p, const char *bundle, size_t len, con
  * parsed arguments; identity as js_call_opts.identity (copied). format runs on the reader,
  * done on the loop thread, exactly once each unless submit fails. 0, -EAGAIN past max_queued
  * (nothing taken), -ESHUTDOWN when stopping (nothing taken). */
+/* 0 right after a new version replaced another (a deploy, an environment change) while no
+ * reader has loaded it yet (each takes about one load of the app): the caller answers queries
+ * on the loop's runtime meanwhile instead of making them wait. 1 otherwise (at start the
+ * queries wait for the readers' first load). */
+int reader_pool_ready(struct reader_pool *p);
 int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json_t *root,
                        const json_t *args_value, const char *identity, reader_format_fn format,
                        reader_done_fn done, void *arg);

@@ -252,6 +252,11 @@ test("without --tenants: a deploy builds off the loop: queries keep answering; a
         assert.deepEqual([second.json.errorCode, second.json.errorMessage], ["DeployInProgress", "another deploy is still loading; retry once it is done"]);
         const r = await pending;
         const took = performance.now() - t0;
+        // the query readers load the new version now (1.5 s each): meanwhile the loop answers
+        const a0 = performance.now();
+        assert.equal((await q("v2:two")).json?.value, 2);
+        const first = performance.now() - a0;
+        assert.ok(first < 1000, `the first query after the deploy took ${first.toFixed(0)} ms: it waited for the readers`);
         deploying = false;
         await probing;
         assert.equal(r.status, 200, r.text);
