@@ -65,7 +65,7 @@ struct reader_pool {
     struct worker_bundle *bundle;
     uint64_t gen;
     atomic_uint ready;   /* readers with gen's runtime loaded (reset by a load; under mu) */
-    atomic_int reloaded; /* a version replaced another (readers_ready: the loop may answer) */
+    atomic_int reloaded; /* a version replaced another (reader_pool_ready: the loop may answer) */
 
     /* loop thread only */
     unsigned pending;
