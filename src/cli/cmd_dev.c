@@ -817,9 +817,8 @@ out:
     if (d.t) {
         deployer_free(d.t->api.deployer); /* a deploy still loading is dropped (503) */
         d.t->api.deployer = NULL;
-    }
-    if (d.t)
         tenant_close_begin(d.t); /* the final commit; the last answers still reach connections */
+    }
     if (d.ts)
         tenants_close_begin(d.ts);
     if (d.server)

@@ -50,7 +50,7 @@ struct js_runtime {
     char *crons; /* the crons.ts jobs as JSON (js_runtime_crons), or NULL */
     char *actors;      /* the actors of the app ({name: {methods, events}} JSON), or NULL */
     char *auth_config; /* auth.config's default export as JSON (js_runtime_auth_config), or NULL */
-    struct buf schema_deferred; /* the schema's text js_runtime_apply_schema applies */
+    struct buf schema_text;     /* the schema's text, until js_runtime_apply_schema applies it */
     int schema_pending;         /* to apply: 0 none, 1 "the app has no schema", 2 that text */
     struct store *store;
     struct js_options opts;

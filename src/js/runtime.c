@@ -815,7 +815,6 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
 {
     struct js_runtime *rt = vr_calloc(1, sizeof(*rt));
     char *src = NULL;
-    struct buf schema = BUF_INIT(JS_VALUE_MAX);
     int rc = -1;
     JSValueRef exc, ignored = NULL;
 
@@ -838,6 +837,7 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
     buf_init(&rt->save_state, JS_VALUE_MAX);
     buf_init(&rt->s2, JS_VALUE_MAX);
     buf_init(&rt->s3, 64 * 1024);
+    buf_init(&rt->schema_text, JS_VALUE_MAX);
 
     pthread_once(&engine_once, engine_init);
     rt->group = JSContextGroupCreate();
@@ -955,35 +955,21 @@ int js_runtime_new(struct store *store, const struct js_options *opts, const cha
                   "actors: the list of actors is too large", err) < 0)
         goto out;
     JSValueRef sv = get_prop(rt->ctx, (JSObjectRef)info, "schema");
-    if (JSValueIsString(rt->ctx, sv) && js_to_buf(rt->ctx, sv, &schema, &ignored) < 0) {
+    if (JSValueIsString(rt->ctx, sv) &&
+        js_to_buf(rt->ctx, sv, &rt->schema_text, &ignored) < 0) {
         buf_append_str(err, "schema is too large");
         goto out;
     }
-    if (rt->opts.defer_schema && store && !store_is_reader(store)) {
-        rt->schema_pending = 1;
-        if (JSValueIsString(rt->ctx, sv)) {
-            rt->schema_deferred = schema; /* taken over */
-            schema = (struct buf)BUF_INIT(JS_VALUE_MAX);
-            rt->schema_pending = 2;
-        }
-        rc = 0;
-        goto out;
+    if (!store || store_is_reader(store)) {
+        buf_release(&rt->schema_text); /* a worker or reader: the shard applied it */
+    } else {
+        rt->schema_pending = JSValueIsString(rt->ctx, sv) ? 2 : 1;
+        if (!rt->opts.defer_schema && js_runtime_apply_schema(rt, err) < 0)
+            goto out;
     }
-    struct buf serr = BUF_INIT(64 * 1024);
-    int src_rc = !store || store_is_reader(store) ? 0 /* a worker or reader: the shard applied it */
-                 : JSValueIsString(rt->ctx, sv)
-                     ? store_apply_schema(store, schema.data, schema.len, &serr)
-                     : store_apply_schema(store, NULL, 0, &serr);
-    if (src_rc < 0) {
-        buf_appendf(err, "schema: %s", serr.data);
-        buf_release(&serr);
-        goto out;
-    }
-    buf_release(&serr);
     rc = 0;
 out:
     vr_free(src);
-    buf_release(&schema);
     if (rc < 0)
         js_runtime_free(rt);
     else
@@ -996,7 +982,7 @@ int js_runtime_apply_schema(struct js_runtime *rt, struct buf *err)
     if (!rt->schema_pending)
         return 0;
     struct buf serr = BUF_INIT(64 * 1024);
-    struct buf *t = &rt->schema_deferred;
+    struct buf *t = &rt->schema_text;
     int r = rt->schema_pending == 2 ? store_apply_schema(rt->store, t->data, t->len, &serr)
                                     : store_apply_schema(rt->store, NULL, 0, &serr);
     if (r < 0)
@@ -1011,7 +997,7 @@ void js_runtime_free(struct js_runtime *rt)
 {
     if (!rt)
         return;
-    buf_release(&rt->schema_deferred);
+    buf_release(&rt->schema_text);
     for (size_t i = 0; i < rt->nfns; i++) {
         struct js_fn_entry *e = &rt->fns[i];
         JSValueUnprotect(rt->ctx, e->handler);

@@ -101,27 +101,33 @@ static const char *code_of(CURLcode rc, const char **what)
     }
 }
 
-/* The head of a streamed response: status, headers, final URL (the body to follow). */
-static void send_head(struct fetch_xfer *x)
+/* A successful response's head: status, status text, headers (x->headers, its JSON array closed
+ * by the caller), final URL. */
+static void head_of(struct fetch_xfer *x, struct fetch_resp *r)
 {
-    struct fetch_resp r = { 0 };
     long status = 0, redirects = 0;
     char *eff = NULL;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
     curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
-    struct buf h = BUF_INIT(FETCH_MAX_HEADER_BYTES + 1);
-    buf_append(&h, x->headers.data, x->headers.len);
-    buf_append_byte(&h, ']');
-    r.ok = 1;
-    r.status = status;
-    r.status_text = x->status_text.data ? x->status_text.data : "";
-    r.headers_json = h.data;
-    r.url = eff ? eff : "";
-    r.redirected = redirects > 0;
+    r->ok = 1;
+    r->status = status;
+    r->status_text = x->status_text.data ? x->status_text.data : "";
+    r->headers_json = x->headers.data;
+    r->url = eff ? eff : "";
+    r->redirected = redirects > 0;
+}
+
+/* The head of a streamed response, its body to follow (trailers may still add headers: the
+ * array is closed only for the call). on_header keeps room for the ']'. */
+static void send_head(struct fetch_xfer *x)
+{
+    struct fetch_resp r = { 0 };
+    buf_append_byte(&x->headers, ']');
+    head_of(x, &r);
     x->head_sent = 1;
     x->head(x->arg, &r);
-    buf_release(&h);
+    x->headers.len--;
 }
 
 static void report(struct fetch_xfer *x, CURLcode rc)
@@ -130,10 +136,6 @@ static void report(struct fetch_xfer *x, CURLcode rc)
     char msg[CURL_ERROR_SIZE + 256];
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-    char *eff = NULL;
-    curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &eff);
-    long redirects = 0;
-    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects);
     buf_append_byte(&x->headers, ']');
     if (rc == CURLE_OK && x->redirect == 2 && status >= 300 && status < 400) {
         char *loc = NULL;
@@ -158,18 +160,13 @@ static void report(struct fetch_xfer *x, CURLcode rc)
         r.err_msg = msg;
         goto fail;
     }
-    r.ok = 1;
-    r.status = status;
-    r.status_text = x->status_text.data ? x->status_text.data : "";
-    r.headers_json = x->headers.data;
-    r.url = eff ? eff : "";
-    r.redirected = redirects > 0;
+    head_of(x, &r);
     if (!x->head) {
         r.body = x->body.data ? x->body.data : "";
         r.body_len = x->body.len;
     } else if (!x->head_sent) { /* streamed, without a body: its head goes now */
-        x->headers.len--; /* the ']' appended above: send_head closes the array itself */
-        send_head(x);
+        x->head_sent = 1;
+        x->head(x->arg, &r);
     }
 fail:
     xfer_unlink(x); /* no longer cancellable; its buffers live until done returns */

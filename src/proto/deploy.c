@@ -45,8 +45,7 @@ int deploy_parse(const char *data, size_t len, char name[DEPLOY_NAME_MAX], size_
     return 0;
 }
 
-void deploy_answer_loaded(struct shard *s, struct conn *c, const char *file, size_t len,
-                          const char *name, const char *save_path)
+void deploy_save(const char *save_path, const char *file, size_t len)
 {
     int r = save_path ? file_write_atomic(save_path, file, len, 0600, 1) : 0;
     if (r < 0)
@@ -55,6 +54,12 @@ void deploy_answer_loaded(struct shard *s, struct conn *c, const char *file, siz
     else if (save_path)
         log_info("deploy", "saved to \"%s\" (`vireo serve --bundle` it to restart with it)",
                  save_path);
+}
+
+void deploy_answer_loaded(struct shard *s, struct conn *c, const char *file, size_t len,
+                          const char *name, const char *save_path)
+{
+    deploy_save(save_path, file, len);
     if (!c)
         return;
     struct buf b = BUF_INIT(BUF_NOLIMIT);

@@ -33,6 +33,10 @@ int deploy_parse(const char *data, size_t len, char name[DEPLOY_NAME_MAX], size_
 void deploy_handle(struct shard *s, struct conn *c, const struct http_request *req,
                    const char *save_path);
 
+/* A bundle file whose version serves, written to save_path (atomically, mode 0600; NULL:
+ * nothing); a failed write is logged, not returned: the version serves either way. */
+void deploy_save(const char *save_path, const char *file, size_t len);
+
 /* deploy_handle's ends, for the deploy that loads off the loop thread (deployer.h): the version
  * in s serves: saves the file to save_path (NULL: not saved; a failed write is logged) and
  * answers c (NULL: gone) with its function count; or answers c with a JSON error. */

@@ -64,8 +64,7 @@ struct reader_pool {
     struct reader_job *done, **done_tail;    /* answered, for the loop thread */
     struct worker_bundle *bundle;
     uint64_t gen;
-    atomic_uint ready;   /* readers with gen's runtime loaded (reset by a load; under mu) */
-    atomic_int reloaded; /* a version replaced another (reader_pool_ready: the loop may answer) */
+    atomic_uint ready; /* readers with gen's runtime loaded (reset by a load; under mu) */
 
     /* loop thread only */
     unsigned pending;
@@ -285,8 +284,6 @@ void reader_pool_load(struct reader_pool *p, const char *bundle, size_t len, con
         return;
     struct worker_bundle *b = worker_bundle_new(bundle, len, name, env_json);
     pthread_mutex_lock(&p->mu);
-    if (p->bundle)
-        atomic_store(&p->reloaded, 1);
     worker_bundle_unref(p->bundle);
     p->bundle = b;
     p->gen++;
@@ -297,7 +294,9 @@ void reader_pool_load(struct reader_pool *p, const char *bundle, size_t len, con
 
 int reader_pool_ready(struct reader_pool *p)
 {
-    return !atomic_load(&p->reloaded) || atomic_load(&p->ready) > 0;
+    /* gen is written by the loop thread alone (reader_pool_load): read here without mu. The
+     * first version (gen 1) is waited for; a later one is not */
+    return p->gen <= 1 || atomic_load(&p->ready) > 0;
 }
 
 int reader_pool_submit(struct reader_pool *p, const char *path, char *args, json_t *root,

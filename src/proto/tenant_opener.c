@@ -132,14 +132,15 @@ static const char *what(const struct tenant_open_job *j)
 static void launch(struct tenant_open_job *j)
 {
     struct tenant_opener *o = j->o;
+    const char *cannot = j->reload ? "cannot start loading the new version"
+                                   : "cannot start opening the tenant";
     j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (j->efd < 0 || loop_add_fd(o->loop, j->efd, EPOLLIN, on_done, j) < 0) {
         log_error("tenants", "%s \"%s\": eventfd: %s", what(j), j->name, strerror(errno));
         if (j->efd >= 0)
             close(j->efd);
         j->efd = -1;
-        cancel(j, j->reload ? "cannot start loading the new version"
-                            : "cannot start opening the tenant");
+        cancel(j, cannot);
         return;
     }
     j->t_started = clock_mono_ns();
@@ -147,8 +148,7 @@ static void launch(struct tenant_open_job *j)
     int e = pthread_create(&j->thread, NULL, open_thread, j);
     if (e) {
         log_error("tenants", "%s \"%s\": cannot start a thread: %s", what(j), j->name, strerror(e));
-        cancel(j, j->reload ? "cannot start loading the new version"
-                            : "cannot start opening the tenant");
+        cancel(j, cannot);
         return;
     }
     j->next = o->active;

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/file.h"
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -636,14 +635,10 @@ static void deploy_answer(struct tenants *ts, int rc, const char *err, size_t lo
     if (rc < 0) {
         log_error("deploy", "%s", err);
     } else {
-        const char *save = ts->opts.tenant->api.deploy_path;
         struct buf file = BUF_INIT(BUF_NOLIMIT);
         deploy_header(&file, ts->bundle_name);
         buf_append(&file, ts->bundle, ts->bundle_len);
-        int r = save ? file_write_atomic(save, file.data, file.len, 0600, 1) : 0;
-        if (r < 0)
-            log_warn("deploy", "the new version serves, but saving it to \"%s\" failed: %s",
-                     save, strerror(-r));
+        deploy_save(ts->opts.tenant->api.deploy_path, file.data, file.len);
         buf_release(&file);
     }
     if (!conn_is_closed(c)) {
