@@ -1,7 +1,8 @@
 // bench/http-api.mjs: the HTTP API client of the Node-driven scenarios (bench/paginate.mjs,
-// bench/search.mjs, bench/scheduler.mjs, bench/auth.mjs): options parsing, keep-alive `POST /api/{query,mutation}` resolving to the
+// bench/search.mjs, bench/vector.mjs, bench/scheduler.mjs, bench/auth.mjs): options parsing, keep-alive `POST /api/{query,mutation,action}` resolving to the
 // function's value (rejecting on anything but status "success"; extra headers allowed), any
-// `POST` (`post`), `GET /api/metrics`, percentiles, a process's CPU time (bench/actor-*.mjs).
+// `POST` (`post`), `GET /api/metrics`, percentiles, a seeded generator, a process's CPU time
+// (bench/actor-*.mjs).
 import fs from "node:fs";
 import http from "node:http";
 
@@ -58,6 +59,7 @@ export function httpApi(port) {
         query: (path, args, headers) => post("/api/query", { path, args }, headers),
         post,
         mutation: (path, args) => post("/api/mutation", { path, args }),
+        action: (path, args) => post("/api/action", { path, args }),
         metrics,
         close: () => agent.destroy(),
     };
@@ -66,6 +68,15 @@ export function httpApi(port) {
 export const pct = (sorted, p) =>
     sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/* A seeded generator of numbers in [0, 1) (mulberry32), so that every run uses the same data. */
+export function seededRandom(s) {
+    return () => {
+        s = (s + 0x6d2b79f5) | 0;
+        let t = Math.imul(s ^ (s >>> 15), 1 | s);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
 export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /* CPU seconds process `pid` has used so far (utime + stime from /proc/<pid>/stat, USER_HZ 100);

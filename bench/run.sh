@@ -14,7 +14,7 @@ LOADGEN=${LOADGEN:-build/release/bench/loadgen}
 FLOOR=${FLOOR:-build/release/bench/floor}
 FLOOR_MODES=${FLOOR_MODES:-send uring threads} # the fan-out floor's send strategies, in order
 PERF=${PERF:-0}                   # 1: perf record -g on the server; bench/results/<s>.perf.txt
-ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search auth tenants actor-rpc actor-fanout"
+ALL="mutations push-latency fanout precision http-query connections convex-client scheduler paginate search vector auth tenants actor-rpc actor-fanout"
 SCENARIOS=${*:-$ALL}
 DURABILITY=${DURABILITY:-full}    # the server's --durability: full or relaxed
 CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd limit)
@@ -22,6 +22,7 @@ CONN_N=${CONN_N:-100000}          # connections scenario: N (clamped to the fd l
 # SCHED_ARGS: options of bench/scheduler.mjs, e.g. "--steady 500 --burst 2000"
 # PAGE_ARGS: options of bench/paginate.mjs, e.g. "--rows 100000 --walkers 2 --duration 5"
 # SEARCH_ARGS: options of bench/search.mjs, e.g. "--docs 20000 --subs 50 --duration 5"
+# VECTOR_ARGS: options of bench/vector.mjs, e.g. "--docs 50000 --duration 5"
 # AUTH_ARGS: options of bench/auth.mjs, e.g. "--conns 4 --duration 3"
 # TENANT_ARGS: options of bench/tenants.mjs, e.g. "--count 200"
 # ACTOR_ARGS: options of bench/actor-rpc.mjs, e.g. "--window 64 --duration 3 --calls 200000"
@@ -198,7 +199,8 @@ for s in $SCENARIOS; do
         # driven from Node: bench/convex-client.mjs (the official convex npm client),
         # bench/scheduler.mjs (scheduled jobs over the HTTP API), bench/paginate.mjs and
         # bench/search.mjs (paginated and search queries over the HTTP API; search's re-runs
-        # with the convex client), bench/auth.mjs (verified connects and a token's cost; it sets
+        # with the convex client), bench/vector.mjs (ctx.vectorSearch in actions over the HTTP
+        # API, and mutations beside them), bench/auth.mjs (verified connects and a token's cost; it sets
         # the app's provider through the admin API, so it gets the app folder too),
         # bench/tenants.mjs (1,000 tenants opened and idled out, RSS; the server's pid),
         # bench/actor-rpc.mjs and bench/actor-fanout.mjs (live actors over /api/actors; the
@@ -207,6 +209,7 @@ for s in $SCENARIOS; do
         scheduler) read -r -a node_args <<<"${SCHED_ARGS:-}" ;;
         paginate) read -r -a node_args <<<"${PAGE_ARGS:-}" ;;
         search) read -r -a node_args <<<"${SEARCH_ARGS:-}" ;;
+        vector) read -r -a node_args <<<"${VECTOR_ARGS:-}" ;;
         auth) read -r -a node_args <<<"${AUTH_ARGS:-}"; node_args+=(--dir "$tmp") ;;
         tenants) read -r -a node_args <<<"${TENANT_ARGS:-}"; node_args+=(--pid "$server_pid") ;;
         actor-rpc) read -r -a node_args <<<"${ACTOR_ARGS:-}"; node_args+=(--pid "$server_pid") ;;

@@ -18,7 +18,7 @@
 import fs from "node:fs";
 import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
-import { parseOptions, httpApi, pct, sleep, nowMs } from "./http-api.mjs";
+import { parseOptions, httpApi, pct, sleep, nowMs, seededRandom } from "./http-api.mjs";
 
 const opt = parseOptions("search", { port: 0, out: "", docs: 100000, vocab: 1000, clients: 4,
     duration: 10, subs: 100, writes: 50, commit: "unknown", note: "", durability: "full" });
@@ -26,14 +26,7 @@ const api = httpApi(opt.port);
 const f = (x, d = 1) => Number(x).toFixed(d);
 const TAGS = 100;
 
-/* a seeded generator (mulberry32), so every run searches the same corpus */
-let seed = 0x5eed;
-function rand() {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rand = seededRandom(0x5eed); /* every run searches the same corpus */
 const pick = (n) => Math.floor(rand() * n);
 const SYL = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "po", "da", "fu", "gi", "he", "ju", "we"];
 const words = Array.from({ length: opt.vocab }, (_, i) => {

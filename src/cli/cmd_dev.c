@@ -33,6 +33,7 @@
 #include "proto/sync.h"
 #include "proto/tenant.h"
 #include "proto/tenants.h"
+#include "store/store.h"
 #include "base/banned.h"
 
 #define BUNDLE_FILE_MAX (256u << 20)
@@ -97,6 +98,9 @@ static const char dev_usage[] =
     "  --query-cache-mb N MiB of cached query answers (POST /api/query), every tenant's\n"
     "                     together; an answer is dropped when a write touches what it read\n"
     "                     (default 64; 0: no cache)\n"
+    "  --vector-cache-mb N MiB of vector indexes held in memory for ctx.vectorSearch, every\n"
+    "                     tenant's together; an index larger is searched from the database\n"
+    "                     (default 256; 0: none)\n"
     "  --action-threads N threads that run actions, apart from queries and mutations (default 2)\n"
     "  --send-threads N   threads that write one commit's transitions when they go to 256\n"
     "                     or more WebSockets, the loop's own included (0 to 16; default 2\n"
@@ -403,6 +407,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long query_threads = 1, max_queued_queries = 1000, query_cache_mb = 64;
+    unsigned long vector_cache_mb = STORE_VECTOR_CACHE_MB_DEFAULT;
     unsigned long send_threads = ULONG_MAX; /* unset: send_threads_default() */
     const char *qt_env = getenv("VIREO_QUERY_THREADS"); /* tests: the suite in either mode */
     if (qt_env && *qt_env && strspn(qt_env, "0123456789") == strlen(qt_env) && strlen(qt_env) < 4)
@@ -448,6 +453,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--send-threads", &send_threads, 0, SEND_POOL_MAX_THREADS, "a number" },
         { "--max-queued-queries", &max_queued_queries, 1, 1000000, "a number" },
         { "--query-cache-mb", &query_cache_mb, 0, 1ul << 20, "a number of MiB" },
+        { "--vector-cache-mb", &vector_cache_mb, 0, 1ul << 20, "a number of MiB" },
         { "--action-timeout-ms", &action_timeout_ms, 1, 24ul * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-pending-actions", &max_pending_actions, 1, 1000000, "a number" },
@@ -716,6 +722,7 @@ int cmd_dev(int argc, char **argv, int watch)
     }
     to->sync.send_pool = d.send_pool;
     d.query_cache = qcache_pool_new((size_t)query_cache_mb << 20);
+    store_vector_cache_limit((size_t)vector_cache_mb << 20);
     to->query_cache = d.query_cache;
 
     d.loop = loop_new();

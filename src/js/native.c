@@ -394,6 +394,25 @@ static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     return make_str(ctx, rt->s2.data);
 }
 
+/* native.vectorSearch(table, index, queryJson) -> JSON array text of {_id, _score}
+ * (store_vector_search; the built-in query `_system/vector:search`) */
+static JSValueRef n_vector_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
+                                  size_t argc, const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    char table[256], index[256];
+    struct store_txn *t = query_args(ctx, rt, argc, argv, "vectorSearch() index",
+                                     "vectorSearch() query", table, index, exc);
+    if (!t)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s2);
+    buf_reset(&rt->s3);
+    if (store_vector_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    return make_str(ctx, rt->s2.data);
+}
+
 /* The (handle, n) arguments of native.scanCursor and native.scanNext: the open scan, with n in
  * *n; NULL after throwing "query is closed". */
 static struct js_cursor *scan_args(JSContextRef ctx, struct js_runtime *rt, size_t argc,
@@ -1354,6 +1373,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         { "scanFirst", n_scan_first },
         { "scanClose", n_scan_close },
         { "search", n_search },
+        { "vectorSearch", n_vector_search },
         { "scanCursor", n_scan_cursor },
         { "insert", n_insert },
         { "patch", n_patch },

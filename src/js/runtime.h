@@ -167,6 +167,9 @@ const char *js_runtime_crons(const struct js_runtime *rt);
 /* An actor's durable timer (ctx.timer): a `_scheduled_functions` job of this internal mutation,
  * which the scheduler hands to proto/actors.c (jobs_set_actor_runner) to run and deliver. */
 #define JS_ACTORS_TIMER_PATH "_system/actors:timer"
+/* The built-in internal query behind an action's ctx.vectorSearch (prelude 46_vector.js); the
+ * action pool hands it to the query readers when the shard has them (proto/actions.c). */
+#define JS_VECTOR_SEARCH_PATH "_system/vector:search"
 const char *js_runtime_actors(const struct js_runtime *rt);
 /* auth.config's default export as JSON ({"providers": [...]}), or NULL when the app has none. */
 const char *js_runtime_auth_config(const struct js_runtime *rt);

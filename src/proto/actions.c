@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/fetch.h"
+#include "proto/readers.h"
 #include "proto/shard.h"
 #include "proto/worker_bundle.h"
 #include "base/banned.h"
@@ -941,6 +942,64 @@ static const char *kind_word(enum js_fn_kind k)
     return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
 }
 
+/* A vector search on a query reader (reader thread): its outcome becomes the call's answer.
+ * c->res is read only after vector_done, on the loop thread. */
+static int vector_format(void *arg, int found, const struct js_result *res, struct buf *body)
+{
+    struct action_call *c = arg;
+    (void)body;
+    if (!found) {
+        set_error(&c->res, JS_ERR_THROWN, "FunctionNotFound",
+                  "function `" JS_VECTOR_SEARCH_PATH "` not found");
+        return 0;
+    }
+    c->res.status = res->status;
+    c->res.version = res->version;
+    buf_reset(&c->res.value);
+    buf_reset(&c->res.error);
+    buf_reset(&c->res.error_code);
+    buf_reset(&c->res.error_data);
+    buf_append(&c->res.value, res->value.data, res->value.len);
+    buf_append(&c->res.error, res->error.data, res->error.len);
+    buf_append(&c->res.error_code, res->error_code.data, res->error_code.len);
+    buf_append(&c->res.error_data, res->error_data.data, res->error_data.len);
+    return 0;
+}
+
+static void vector_done(void *arg, int status, struct buf *body, int ok)
+{
+    struct action_call *c = arg;
+    struct action_pool *p = c->w->pool;
+    (void)status;
+    (void)body;
+    (void)ok;
+    pthread_mutex_lock(&p->mu);
+    answer_call(p, c);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A vector search reads every candidate vector: on the query readers, when the shard has them
+ * and they run its version, it keeps the loop thread (every other client) free meanwhile. They
+ * read what has committed, which includes the action's own earlier calls (each answered after its
+ * commit). 1 when handed over. */
+static int vector_to_readers(struct shard *s, struct action_call *c)
+{
+    if (c->kind != JS_QUERY || strcmp(c->path, JS_VECTOR_SEARCH_PATH) || !s->readers ||
+        !reader_pool_ready(s->readers))
+        return 0;
+    char *args = malloc(c->len + 1);
+    if (!args)
+        return 0;
+    memcpy(args, c->args, c->len);
+    args[c->len] = '\0';
+    if (reader_pool_submit(s->readers, c->path, args, NULL, NULL, c->identity, vector_format,
+                           vector_done, c) < 0) {
+        free(args);
+        return 0; /* queue full or stopping: the loop runs it */
+    }
+    return 1;
+}
+
 /* Runs a nested call in the shard's current batch; its answer waits for the commit. */
 static void run_call(struct action_pool *p, struct action_call *c)
 {
@@ -958,6 +1017,8 @@ static void run_call(struct action_pool *p, struct action_call *c)
                  c->kind == JS_QUERY ? "Query" : "Mutation", fn->path,
                  fn->kind == JS_ACTION ? "an" : "a", kind_word(fn->kind), kind_word(c->kind));
         set_error(res, JS_ERR_THROWN, "InvalidArgument", msg);
+    } else if (vector_to_readers(s, c)) {
+        return;
     } else {
         uint64_t calls = s->calls, errors = s->call_errors;
         struct js_call_opts o = { .identity = c->identity };

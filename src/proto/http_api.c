@@ -985,6 +985,7 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                     (unsigned long long)qs->refused, (unsigned long long)qs->clears,
                     qcache_max_bytes(sh->qcache));
     }
+    buf_appendf(&b, "\"vectorCacheBytes\":%zu,", store_vector_cache_bytes());
     if (sh->sched)
         buf_appendf(&b, "\"scheduledPending\":%llu,\"scheduledStarted\":%llu,",
                     (unsigned long long)*sched_pending(sh->sched),

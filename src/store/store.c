@@ -205,7 +205,7 @@ static struct st_index *index_new(struct st_table *t, uint32_t id, const char *n
     ix->fields = vr_calloc(ix->nfields ? ix->nfields : 1, sizeof(char *));
     for (size_t i = 0; i < ix->nfields; i++)
         ix->fields[i] = vr_strdup(json_string_value(json_array_get(fields, i)));
-    if (kind == IDX_SEARCH) {
+    if (kind == IDX_SEARCH || kind == IDX_VECTOR) {
         t->sidx = vr_realloc(t->sidx, (t->nsidx + 1) * sizeof(*t->sidx));
         t->sidx[t->nsidx++] = ix;
     } else {
@@ -222,6 +222,8 @@ static void index_free(struct st_index *ix)
     sqlite3_finalize(ix->scan[0]);
     sqlite3_finalize(ix->scan[1]);
     sqlite3_finalize(ix->search);
+    sqlite3_finalize(ix->vgen);
+    sqlite3_finalize(ix->vgen_get);
     for (size_t i = 0; i < ix->nfields; i++)
         vr_free(ix->fields[i]);
     vr_free(ix->fields);
@@ -313,6 +315,16 @@ int st_catalog_load(struct store *s, struct buf *err)
         if (t && json_is_array(f)) {
             index_new(t, (uint32_t)sqlite3_column_int64(st, 0),
                       (const char *)sqlite3_column_text(st, 2), IDX_USER, f);
+        } else if (t && json_is_object(f) && json_object_get(f, "vectorField")) {
+            /* a vector index: {"vectorField": f, "dimensions": n, "filterFields": [...]} */
+            json_t *all = json_array();
+            json_array_append(all, json_object_get(f, "vectorField"));
+            json_array_extend(all, json_object_get(f, "filterFields"));
+            struct st_index *ix = index_new(t, (uint32_t)sqlite3_column_int64(st, 0),
+                                            (const char *)sqlite3_column_text(st, 2), IDX_VECTOR,
+                                            all);
+            ix->dims = (uint32_t)json_integer_value(json_object_get(f, "dimensions"));
+            json_decref(all);
         } else if (t && json_is_object(f)) {
             /* a search index: {"searchField": f, "filterFields": [...]} */
             json_t *all = json_array();
@@ -1011,8 +1023,10 @@ int store_clear(struct store *s, struct buf *err)
                 goto fail;
         }
         for (size_t j = 0; j < t->nsidx; j++) {
-            snprintf(sql, sizeof(sql), "DELETE FROM f%u", t->sidx[j]->id);
-            if (st_exec(s, sql, err) < 0)
+            snprintf(sql, sizeof(sql), "DELETE FROM %c%u",
+                     t->sidx[j]->kind == IDX_VECTOR ? 'v' : 'f', t->sidx[j]->id);
+            if (st_exec(s, sql, err) < 0 ||
+                (t->sidx[j]->kind == IDX_VECTOR && st_vector_gen_bump(s, t->sidx[j], err) < 0))
                 goto fail;
         }
     }

@@ -296,6 +296,31 @@ void store_scan_close(struct store_cursor *c, size_t consumed);
 int store_search(struct store_txn *t, const char *table, const char *index,
                  const char *query_json, size_t len, struct buf *out, struct buf *err);
 
+/* Vector search (store_vector.c; Convex's ctx.vectorSearch): the documents of `table` whose
+ * vectors in vector index `index` are most similar (cosine) to the query's, best first, as a
+ * JSON array [{"_id", "_score"}, ...] in out. query_json: {"vector": [<dimensions numbers>],
+ * "limit"?: 1..STORE_VECTOR_MAX_LIMIT (default STORE_VECTOR_DEFAULT_LIMIT), "eq"?: [[<filter
+ * field>, <value>?], ...]}: a document matches when any of the equalities holds (Convex's q.or
+ * of q.eq; a missing value is undefined). Exact: every indexed document of the filter is scored.
+ * Records no read (vector search is for actions, never reactive). err (STORE_ERR_QUERY) names
+ * an unknown index, a field that is not a filter field, a vector of the wrong length, a limit
+ * out of range, more than STORE_VECTOR_MAX_FILTER equalities, in Convex's words. */
+#define STORE_VECTOR_DEFAULT_LIMIT 10
+#define STORE_VECTOR_MAX_LIMIT 256
+#define STORE_VECTOR_MAX_FILTER 64    /* equalities of one query */
+#define STORE_VECTOR_MIN_DIMS 2
+#define STORE_VECTOR_MAX_DIMS 4096
+#define STORE_VECTOR_MAX_FILTERS 16   /* filter fields of one vector index */
+int store_vector_search(struct store_txn *t, const char *table, const char *index,
+                        const char *query_json, size_t len, struct buf *out, struct buf *err);
+/* The vector indexes' rows held in memory for searches, every store of the process together
+ * (store_vecsnap.c): at most `bytes` (default STORE_VECTOR_CACHE_MB_DEFAULT MiB; 0: none, every
+ * search reads SQLite), least recently used dropped first; an index larger is searched from
+ * SQLite. store_vector_cache_bytes: what it holds now. */
+#define STORE_VECTOR_CACHE_MB_DEFAULT 256
+void store_vector_cache_limit(size_t bytes);
+size_t store_vector_cache_bytes(void);
+
 /* Paginated scans (store_page.c). store_page_open opens the scan of one page of a query: the
  * range store_scan_open would scan, narrowed to after `cursor` (NULL: from the range's start) and
  * up to and including `end` (NULL: to the range's end). Cursors are the opaque, URL-safe strings

@@ -5,6 +5,7 @@
 #define VR_STORE_STORE_INT_H
 
 #include <jansson.h>
+#include <string.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -16,7 +17,7 @@
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
 
-enum { IDX_BY_ID, IDX_CT, IDX_USER, IDX_SEARCH };
+enum { IDX_BY_ID, IDX_CT, IDX_USER, IDX_SEARCH, IDX_VECTOR };
 
 struct st_table;
 
@@ -30,6 +31,8 @@ struct st_index {
     sqlite3_stmt *ins, *del, *scan[2];
     int scan_busy[2];
     sqlite3_stmt *search; /* IDX_SEARCH: the query (store_search.c) */
+    uint32_t dims;        /* IDX_VECTOR: the vectors' length (store_vector.c) */
+    sqlite3_stmt *vgen, *vgen_get; /* IDX_VECTOR: sets / reads its generation */
 };
 
 struct st_table {
@@ -40,8 +43,8 @@ struct st_table {
     int declared;      /* named in the current schema */
     struct st_index **idx; /* idx[0] by_id, idx[1] by_creation_time, then declared */
     size_t nidx;
-    /* search indexes (IDX_SEARCH, store_search.c): fields[0] is the search field, the rest the
-     * filter fields */
+    /* search indexes (IDX_SEARCH, store_search.c) and vector indexes (IDX_VECTOR,
+     * store_vector.c): fields[0] is the search or vector field, the rest the filter fields */
     struct st_index **sidx;
     size_t nsidx;
     sqlite3_stmt *get, *ins, *upd, *del;
@@ -232,20 +235,74 @@ int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size
 /* store_schema.c: creates index `decl` ({"name", "fields"}) on tb and fills it. */
 int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
 /* store_search.c: full-text search indexes. st_search_create creates search index `decl`
- * ({"name", "searchField", "filterFields"}) on tb and fills it; st_search_drop drops one.
- * st_search_write keeps tb's search indexes in step with one document write (old: the document
- * before, NULL for an insert; new: after, NULL for a delete; both with creation time ct and id)
- * and records their write-set keys; -1 only on a storage failure. */
+ * ({"name", "searchField", "filterFields"}) on tb and fills it.
+ * st_search_write keeps tb's search and vector indexes in step with one document write (old: the
+ * document before, NULL for an insert; new: after, NULL for a delete; both with creation time ct
+ * and id) and records the search indexes' write-set keys; -1 only on a storage failure. */
 /* st_search_init registers vr_bm25 (the ranking) on s's connection; st_search_migrate rebuilds,
  * in one transaction, every search index whose FTS5 table has the first layout (before the
  * filter tokens of column g) from its table's documents. */
 int st_search_init(struct store *s, struct buf *err);
 int st_search_migrate(struct store *s, struct buf *err);
 int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
-int st_search_drop(struct store *s, const struct st_index *ix, struct buf *err);
 int st_search_write(struct store_txn *t, struct st_table *tb, const json_t *old_doc,
                     const json_t *new_doc, double ct, const char *id, const struct buf *dk,
                     struct buf *err);
+/* A search or vector index (kind IDX_SEARCH or IDX_VECTOR) named by decl's "name": its catalog
+ * row, whose `fields` is spec (taken: {"searchField" or "vectorField", "dimensions"?,
+ * "filterFields"}), then its table, which build makes and fills through a detached catalog
+ * entry (the catalog is reloaded after the schema applies). st_side_index_drop drops one. */
+typedef int (*st_side_build_fn)(struct store *s, const struct st_table *tb, struct st_index *ix,
+                                struct buf *err);
+int st_side_index_create(struct store *s, struct st_table *tb, const json_t *decl, int kind,
+                         json_t *spec, st_side_build_fn build, struct buf *err);
+int st_side_index_drop(struct store *s, const struct st_index *ix, struct buf *err);
+/* The INSERT of a row of search or vector index ix (prepared once, kept in ix->ins; reset for
+ * new bindings): `cols` names its nfixed leading columns, bound to ?1 .. ?nfixed, then come
+ * the filter fields' c0.., bound to the parameters after. NULL with err on a failure. */
+sqlite3_stmt *st_side_insert(struct store *s, struct st_index *ix, const char *cols, int nfixed,
+                             struct buf *err);
+/* store_vector.c: a vector index's table (created and filled) and its row for a document
+ * written (old_doc NULL: inserted; new_doc NULL: deleted). */
+int st_vector_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
+int st_vector_write(struct store_txn *t, struct st_index *ix, const json_t *old_doc,
+                    const json_t *new_doc, double ct, const char *id, struct buf *err);
+/* st_vector_gen_bump: a new generation of the index (store_vecsnap.c): its rows changed in this
+ * transaction (st_vector_write, the backfill, store_clear). */
+int st_vector_gen_bump(struct store *s, struct st_index *ix, struct buf *err);
+/* store_vecsnap.c: an index's rows in memory as of generation `gen` (see there), shared by every
+ * connection; st_vecsnap_get returns it with a reference (release with st_vecsnap_put), building
+ * it when needed, or NULL: the index is over the cache's limit or the cache is off (err empty;
+ * search SQLite instead), or reading failed (err set). vecs: n unit vectors of dims floats; ids:
+ * their documents; row i's filter column f is keys[koff[i*(nfilt+1)+f] .. koff[...+f+1]). */
+struct st_vecsnap {
+    struct st_vecsnap *next;
+    unsigned char db[STORE_CURSOR_KEY]; /* the database's cursor key: unique per file */
+    uint32_t index_id;
+    int64_t gen;
+    unsigned refs;
+    int listed, too_big;
+    uint64_t used;
+    size_t bytes;
+    uint32_t dims, nfilt;
+    size_t n, klen;
+    size_t cap, kcap; /* rows and key bytes allocated */
+    float *vecs;
+    char (*ids)[STORE_ID_LEN + 1];
+    uint32_t *koff;
+    unsigned char *keys;
+};
+struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t gen,
+                                  struct buf *err);
+void st_vecsnap_put(struct st_vecsnap *v);
+/* A search or vector index's rowid for a document: the bits of its _creationTime (> 0, so they
+ * order like the value; unique in a store). */
+static inline sqlite3_int64 st_ct_rowid(double ct)
+{
+    sqlite3_int64 r;
+    memcpy(&r, &ct, sizeof r);
+    return r;
+}
 const json_t *st_lookup_path(const json_t *doc, const char *path);
 /* store_sched.c: creates the _scheduled_functions system table and its index if missing. */
 int st_sched_ensure(struct store *s, struct buf *err);

@@ -25,6 +25,7 @@ static int check_field_path(const char *f)
 
 static const json_t *find_decl(const json_t *idx, const char *name);
 static int check_search(const char *table, const json_t *def, struct buf *err);
+static int check_vector(const char *table, const json_t *def, struct buf *err);
 
 /* Checks the shape of the whole schema before anything is touched. */
 static int check_schema(const json_t *schema, struct buf *err)
@@ -91,7 +92,7 @@ static int check_schema(const json_t *schema, struct buf *err)
                 }
             }
         }
-        if (check_search(name, def, err) < 0)
+        if (check_search(name, def, err) < 0 || check_vector(name, def, err) < 0)
             goto out;
     }
     r = 0;
@@ -146,6 +147,75 @@ static int check_search(const char *table, const json_t *def, struct buf *err)
         }
     }
     return 0;
+}
+
+/* Checks a table's `vectorIndexes`: [{"name", "vectorField", "dimensions", "filterFields"}].
+ * Index names are shared with `indexes` and `searchIndexes`. */
+static int check_vector(const char *table, const json_t *def, struct buf *err)
+{
+    const json_t *vidx = json_object_get(def, "vectorIndexes");
+    if (!vidx)
+        return 0;
+    if (!json_is_array(vidx))
+        return st_fail(err, "table `%s`: `vectorIndexes` must be an array", table);
+    for (size_t i = 0; i < json_array_size(vidx); i++) {
+        const json_t *ix = json_array_get(vidx, i);
+        const char *name = json_string_value(json_object_get(ix, "name"));
+        const char *vf = json_string_value(json_object_get(ix, "vectorField"));
+        const json_t *dims = json_object_get(ix, "dimensions");
+        const json_t *ff = json_object_get(ix, "filterFields");
+        if (!name || !st_name_ok(name) || !strcmp(name, "by_id") ||
+            !strcmp(name, "by_creation_time"))
+            return st_fail(err, "table `%s`: invalid index name `%.64s`", table,
+                           name ? name : "");
+        int dup = find_decl(json_object_get(def, "indexes"), name) ||
+                  find_decl(json_object_get(def, "searchIndexes"), name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(name, json_string_value(json_object_get(json_array_get(vidx, j),
+                                                                "name"))))
+                dup = 1;
+        if (dup)
+            return st_fail(err, "table `%s`: index `%s` is declared twice", table, name);
+        if (!vf || !check_field_path(vf))
+            return st_fail(err, "table `%s`: vector index `%s`: invalid vector field `%s`",
+                           table, name, vf ? vf : "?");
+        double d = json_number_value(dims);
+        if (!json_is_number(dims) || d != (double)(uint32_t)d || d < STORE_VECTOR_MIN_DIMS ||
+            d > STORE_VECTOR_MAX_DIMS)
+            return st_fail(err, "table `%s`: vector index `%s`: `dimensions` must be an integer "
+                           "between %d and %d",
+                           table, name, STORE_VECTOR_MIN_DIMS, STORE_VECTOR_MAX_DIMS);
+        if (ff && (!json_is_array(ff) || json_array_size(ff) > STORE_VECTOR_MAX_FILTERS))
+            return st_fail(err, "table `%s`: vector index `%s` may have at most %d filter "
+                           "fields",
+                           table, name, STORE_VECTOR_MAX_FILTERS);
+        for (size_t j = 0; j < json_array_size(ff); j++) {
+            const char *f = json_string_value(json_array_get(ff, j));
+            if (!f || !check_field_path(f))
+                return st_fail(err, "table `%s`: vector index `%s`: invalid filter field `%s`",
+                               table, name, f ? f : "?");
+            for (size_t k = 0; k < j; k++)
+                if (!strcmp(f, json_string_value(json_array_get(ff, k))))
+                    return st_fail(err, "table `%s`: vector index `%s`: duplicate filter "
+                                   "field `%s`",
+                                   table, name, f);
+        }
+    }
+    return 0;
+}
+
+/* A vector index's declaration, as its catalog entry holds it. */
+static int same_vector(const struct st_index *ix, const json_t *decl)
+{
+    const json_t *ff = json_object_get(decl, "filterFields");
+    if (json_array_size(ff) + 1 != ix->nfields ||
+        (double)ix->dims != json_number_value(json_object_get(decl, "dimensions")) ||
+        strcmp(ix->fields[0], json_string_value(json_object_get(decl, "vectorField"))))
+        return 0;
+    for (size_t i = 1; i < ix->nfields; i++)
+        if (strcmp(ix->fields[i], json_string_value(json_array_get(ff, i - 1))))
+            return 0;
+    return 1;
 }
 
 /* A search index's declaration, as its catalog entry holds it (search field, then filters). */
@@ -355,24 +425,32 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
                 goto out;
         }
         const json_t *sidx = json_object_get(def, "searchIndexes");
+        const json_t *vidx = json_object_get(def, "vectorIndexes");
         for (size_t i = 0; i < tb->nsidx; i++) {
             const struct st_index *ix = tb->sidx[i];
-            const json_t *decl = find_decl(sidx, ix->name);
-            if (!decl || !same_search(ix, decl))
-                if (st_search_drop(s, ix, err) < 0)
-                    goto out;
-        }
-        for (size_t i = 0; i < json_array_size(sidx); i++) {
-            const json_t *decl = json_array_get(sidx, i);
-            const char *iname = json_string_value(json_object_get(decl, "name"));
-            const struct st_index *ix = NULL;
-            for (size_t j = 0; j < tb->nsidx && !ix; j++)
-                if (!strcmp(tb->sidx[j]->name, iname))
-                    ix = tb->sidx[j];
-            if (ix && same_search(ix, decl))
+            int vec = ix->kind == IDX_VECTOR;
+            const json_t *decl = find_decl(vec ? vidx : sidx, ix->name);
+            if (decl && (vec ? same_vector(ix, decl) : same_search(ix, decl)))
                 continue;
-            if (st_search_create(s, tb, decl, err) < 0)
+            if (st_side_index_drop(s, ix, err) < 0)
                 goto out;
+        }
+        for (int vec = 0; vec < 2; vec++) {
+            const json_t *decls = vec ? vidx : sidx;
+            for (size_t i = 0; i < json_array_size(decls); i++) {
+                const json_t *decl = json_array_get(decls, i);
+                const char *iname = json_string_value(json_object_get(decl, "name"));
+                const struct st_index *ix = NULL;
+                for (size_t j = 0; j < tb->nsidx && !ix; j++)
+                    if (!strcmp(tb->sidx[j]->name, iname) &&
+                        (tb->sidx[j]->kind == IDX_VECTOR) == vec)
+                        ix = tb->sidx[j];
+                if (ix && (vec ? same_vector(ix, decl) : same_search(ix, decl)))
+                    continue;
+                if ((vec ? st_vector_create(s, tb, decl, err)
+                         : st_search_create(s, tb, decl, err)) < 0)
+                    goto out;
+            }
         }
         const json_t *doc = json_object_get(def, "document");
         if (validate && doc && validate_table(s, tb, doc, err) < 0)

@@ -154,13 +154,6 @@ int st_search_init(struct store *s, struct buf *err)
     return 0;
 }
 
-static sqlite3_int64 ct_rowid(double ct)
-{
-    sqlite3_int64 r;
-    memcpy(&r, &ct, sizeof r); /* ct > 0: the bits order like the value */
-    return r;
-}
-
 static const char *search_text(const struct st_index *ix, const json_t *doc)
 {
     const json_t *v = st_lookup_path(doc, ix->fields[0]);
@@ -184,24 +177,12 @@ static int search_key(const struct st_index *ix, const json_t *doc, const char *
 static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, double ct,
                       const struct buf *dk, struct buf *err)
 {
-    struct buf sql = BUF_INIT(4096), ck = BUF_INIT(STORE_MAX_KEY), g = BUF_INIT(4096);
+    struct buf ck = BUF_INIT(STORE_MAX_KEY), g = BUF_INIT(4096);
     int r = -1;
-    sqlite3_stmt *st = ix->ins;
-    if (!st) {
-        buf_appendf(&sql, "INSERT INTO f%u(rowid, t, k, g", ix->id);
-        for (size_t i = 1; i < ix->nfields; i++)
-            buf_appendf(&sql, ", c%zu", i - 1);
-        buf_appendf(&sql, ") VALUES (?1, ?2, ?3, ?4");
-        for (size_t i = 1; i < ix->nfields; i++)
-            buf_appendf(&sql, ", ?%zu", i + 4);
-        buf_append_byte(&sql, ')');
-        if (!(st = st_prep(s, &ix->ins, err, "%s", sql.data)))
-            goto out;
-    } else {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    sqlite3_bind_int64(st, 1, ct_rowid(ct));
+    sqlite3_stmt *st = st_side_insert(s, ix, "rowid, t, k, g", 4, err);
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, st_ct_rowid(ct));
     sqlite3_bind_text(st, 2, search_text(ix, doc), -1, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 3, dk->data, (int)dk->len, SQLITE_TRANSIENT);
     for (size_t i = 1; i < ix->nfields; i++) {
@@ -225,7 +206,6 @@ static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, d
     }
     r = 0;
 out:
-    buf_release(&sql);
     buf_release(&ck);
     buf_release(&g);
     return r;
@@ -236,7 +216,7 @@ static int row_delete(struct store *s, struct st_index *ix, double ct, struct bu
     sqlite3_stmt *st = st_prep(s, &ix->del, err, "DELETE FROM f%u WHERE rowid = ?1", ix->id);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, ct_rowid(ct));
+    sqlite3_bind_int64(st, 1, st_ct_rowid(ct));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : st_sqlerr(s, err, "search index write");
@@ -251,6 +231,11 @@ int st_search_write(struct store_txn *t, struct st_table *tb, const json_t *old_
     int r = -1;
     for (size_t i = 0; i < tb->nsidx; i++) {
         struct st_index *ix = tb->sidx[i];
+        if (ix->kind == IDX_VECTOR) {
+            if (st_vector_write(t, ix, old_doc, new_doc, ct, id, err) < 0)
+                goto out;
+            continue;
+        }
         buf_reset(&ok);
         buf_reset(&nk);
         if ((old_doc && search_key(ix, old_doc, id, &ok) < 0) ||
@@ -324,6 +309,8 @@ int st_search_migrate(struct store *s, struct buf *err)
         for (size_t j = 0; j < tb->nsidx; j++) {
             struct st_index *ix = tb->sidx[j];
             char sql[96];
+            if (ix->kind != IDX_SEARCH)
+                continue;
             sqlite3_stmt *probe = NULL;
             snprintf(sql, sizeof(sql), "SELECT g FROM f%u LIMIT 0", ix->id);
             int ok = sqlite3_prepare_v2(s->db, sql, -1, &probe, NULL) == SQLITE_OK;
@@ -359,58 +346,76 @@ out:
     return r;
 }
 
-int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err)
+sqlite3_stmt *st_side_insert(struct store *s, struct st_index *ix, const char *cols, int nfixed,
+                             struct buf *err)
+{
+    sqlite3_stmt *st = ix->ins;
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    struct buf sql = BUF_INIT(4096);
+    buf_appendf(&sql, "INSERT INTO %c%u(%s", ix->kind == IDX_VECTOR ? 'v' : 'f', ix->id, cols);
+    for (size_t i = 1; i < ix->nfields; i++)
+        buf_appendf(&sql, ", c%zu", i - 1);
+    buf_append_str(&sql, ") VALUES (?1");
+    for (size_t i = 2; i < (size_t)nfixed + ix->nfields; i++)
+        buf_appendf(&sql, ", ?%zu", i);
+    buf_append_byte(&sql, ')');
+    st = st_prep(s, &ix->ins, err, "%s", sql.data);
+    buf_release(&sql);
+    return st;
+}
+
+int st_side_index_create(struct store *s, struct st_table *tb, const json_t *decl, int kind,
+                         json_t *spec, st_side_build_fn build, struct buf *err)
 {
     const char *name = json_string_value(json_object_get(decl, "name"));
-    const json_t *filters = json_object_get(decl, "filterFields");
-    json_t *none = json_array();
-    if (!filters)
-        filters = none;
-    json_t *spec = json_pack("{s:O,s:O}", "searchField", json_object_get(decl, "searchField"),
-                             "filterFields", filters);
+    const char *what = kind == IDX_VECTOR ? "vector" : "search";
+    const json_t *filters = json_object_get(spec, "filterFields");
     char *stext = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
     sqlite3_stmt *st = NULL;
-    json_t *all = json_array();
     struct st_index *ix = NULL;
     uint32_t id;
     int r = -1;
     if (!stext) {
-        st_fail(err, "search index `%s`: bad definition", name);
+        st_fail(err, "%s index `%s`: bad definition", what, name);
         goto out;
     }
     if (st_meta_next(s, "next_index", &id, err) < 0)
         goto out;
     if (!(st = st_prep(s, NULL, err,
-                       "INSERT INTO _vr_indexes(id, tnum, name, fields) "
-                       "VALUES (?1, ?2, ?3, ?4)")))
+                       "INSERT INTO _vr_indexes(id, tnum, name, fields) VALUES (?1, ?2, ?3, ?4)")))
         goto out;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, tb->num);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, stext, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        st_sqlerr(s, err, "create search index");
+        st_sqlerr(s, err, kind == IDX_VECTOR ? "create vector index" : "create search index");
         goto out;
     }
-    sqlite3_finalize(st);
-    st = NULL;
     /* a detached catalog entry to write the rows with; the catalog is reloaded after apply */
-    json_array_append(all, json_object_get(decl, "searchField"));
-    json_array_extend(all, (json_t *)filters);
     ix = vr_calloc(1, sizeof(*ix));
     ix->id = id;
     ix->name = vr_strdup(name);
-    ix->kind = IDX_SEARCH;
-    ix->nfields = json_array_size(all);
+    ix->kind = kind;
+    ix->dims = (uint32_t)json_integer_value(json_object_get(spec, "dimensions"));
+    ix->nfields = json_array_size(filters) + 1;
     ix->fields = vr_calloc(ix->nfields, sizeof(char *));
-    for (size_t i = 0; i < ix->nfields; i++)
-        ix->fields[i] = vr_strdup(json_string_value(json_array_get(all, i)));
-    if (search_build(s, tb, ix, err) < 0)
+    ix->fields[0] = vr_strdup(json_string_value(
+        json_object_get(spec, kind == IDX_VECTOR ? "vectorField" : "searchField")));
+    for (size_t i = 1; i < ix->nfields; i++)
+        ix->fields[i] = vr_strdup(json_string_value(json_array_get(filters, i - 1)));
+    if (build(s, tb, ix, err) < 0)
         goto out;
     r = 0;
 out:
     if (ix) {
         sqlite3_finalize(ix->ins);
+        sqlite3_finalize(ix->del);
+        sqlite3_finalize(ix->vgen);
         for (size_t i = 0; i < ix->nfields; i++)
             vr_free(ix->fields[i]);
         vr_free(ix->fields);
@@ -418,19 +423,29 @@ out:
         vr_free(ix);
     }
     sqlite3_finalize(st);
-    json_decref(all);
     json_decref(spec);
-    json_decref(none);
     free(stext);
     return r;
 }
 
-int st_search_drop(struct store *s, const struct st_index *ix, struct buf *err)
+int st_side_index_drop(struct store *s, const struct st_index *ix, struct buf *err)
 {
-    char sql[128];
-    snprintf(sql, sizeof(sql), "DROP TABLE f%u; DELETE FROM _vr_indexes WHERE id = %u", ix->id,
-             ix->id);
+    char sql[192];
+    snprintf(sql, sizeof(sql),
+             "DROP TABLE %c%u; DELETE FROM _vr_indexes WHERE id = %u; "
+             "DELETE FROM _vr_meta WHERE k = 'vgen%u'",
+             ix->kind == IDX_VECTOR ? 'v' : 'f', ix->id, ix->id, ix->id);
     return st_exec(s, sql, err);
+}
+
+int st_search_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err)
+{
+    const json_t *filters = json_object_get(decl, "filterFields");
+    json_t *none = json_array();
+    json_t *spec = json_pack("{s:O,s:O}", "searchField", json_object_get(decl, "searchField"),
+                             "filterFields", filters ? filters : none);
+    json_decref(none);
+    return st_side_index_create(s, tb, decl, IDX_SEARCH, spec, search_build, err);
 }
 
 static int is_space(unsigned char c)
@@ -488,7 +503,7 @@ int store_search(struct store_txn *t, const char *table, const char *index, cons
     struct st_table *tb = st_table_find(s, table);
     struct st_index *ix = NULL;
     for (size_t i = 0; tb && i < tb->nsidx && !ix; i++)
-        if (!strcmp(tb->sidx[i]->name, index))
+        if (tb->sidx[i]->kind == IDX_SEARCH && !strcmp(tb->sidx[i]->name, index))
             ix = tb->sidx[i];
     if (!ix) {
         st_failk(s, STORE_ERR_QUERY, err, "search index `%s` not found on table `%s`", index,

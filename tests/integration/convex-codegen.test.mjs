@@ -117,7 +117,7 @@ test("tsc --strict passes on the app, without the convex package", { timeout: 15
     assert.equal(r.out.trim(), "");
 });
 
-test("tsc fails on type errors: argument types, inserted fields, table and index names", { timeout: 150000 }, async () => {
+test("tsc fails on type errors: argument types, inserted fields, table and index names, vector search", { timeout: 150000 }, async () => {
     const dir = await codegenApp();
     const argLine = edit(dir, "vireo/nested/admin.ts", "api.messages.list, { limit: 10 }", "api.messages.list, { limit: \"ten\" }");
     const insLine = edit(dir, "vireo/messages.ts", "likes: 0, kind: \"text\" }", "likes: \"none\", kind: \"text\" }");
@@ -125,6 +125,8 @@ test("tsc fails on type errors: argument types, inserted fields, table and index
         "ctx.db.query(\"nosuch\").collect()).length,");
     const idxLine = edit(dir, "vireo/messages.ts", "q.eq(\"kind\", \"text\").gte(\"likes\", min)", "q.eq(\"likes\", min)");
     const retLine = edit(dir, "vireo/users.ts", "const user = await ctx.db.get(id);", "const user = await ctx.db.get(id);\n    const n: number = user!.name;");
+    const vecLine = edit(dir, "vireo/messages.ts", "q.eq(\"kind\", \"image\")", "q.eq(\"likes\", 1)");
+    const vidxLine = edit(dir, "vireo/messages.ts", "\"messages\", \"by_embedding\"", "\"messages\", \"by_author\"");
     const r = await tsc(dir);
     assert.notEqual(r.code, 0, "tsc passed on broken code");
     const expect = [
@@ -133,6 +135,8 @@ test("tsc fails on type errors: argument types, inserted fields, table and index
         [`vireo/messages.ts(${tabLine},`, /error TS2345: Argument of type '"nosuch"' is not assignable to parameter of type/],
         [`vireo/messages.ts(${idxLine},`, /error TS2345: Argument of type '"likes"' is not assignable to parameter of type '"kind"'/],
         [`vireo/users.ts(${retLine + 1},`, /error TS2322: Type 'string' is not assignable to type 'number'/],
+        [`vireo/messages.ts(${vecLine},`, /error TS2345: Argument of type '"likes"' is not assignable to parameter of type '"kind"'/],
+        [`vireo/messages.ts(${vidxLine},`, /error TS2345: Argument of type '"by_author"' is not assignable to parameter of type '"by_embedding"'/],
     ];
     const lines = r.out.split("\n").filter((l) => l.includes("error TS"));
     for (const [where, re] of expect)

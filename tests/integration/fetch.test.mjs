@@ -355,7 +355,3 @@ test("a body the action reads slowly is not taken faster than it reads: the tran
     }
 });
 
-test("ctx.vectorSearch in an action rejects with a clear 'not supported' (vector indexes are not built)", async () => {
-    assert.equal(await act("net:vector", {}),
-        "ctx.vectorSearch is not supported by Vireo yet: vector indexes are not built (the schema's .vectorIndex() is ignored)");
-});

@@ -1413,6 +1413,134 @@ TEST(search_index)
     store_close(s);
 }
 
+static enum store_err vsearch_kind; /* store_last_error after vsearch's failure */
+
+static int vsearch(struct store *s, const char *q, struct buf *out)
+{
+    struct store_txn *t = store_txn_begin(s, 0, &err);
+    buf_reset(out);
+    int r = store_vector_search(t, "m", "v", q, strlen(q), out, &err);
+    vsearch_kind = store_last_error(s);
+    store_txn_commit(t, NULL, &err);
+    store_txn_free(t);
+    return r;
+}
+
+/* Vector indexes: backfill of indexable documents only, the heap's order and ties, filters, an
+ * aborted write, the search index beside it, reopening, store_clear, dropping. */
+TEST(vector_index)
+{
+    char path[128], a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1],
+        d[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    struct buf out = BUF_INIT(BUF_NOLIMIT), want = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"x\",\"t\":\"one\",\"e\":[1,0]}", a), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"y\",\"t\":\"two\",\"e\":[0,2]}", b), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"t\":\"three\",\"e\":[1,1]}", c), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"x\",\"e\":[1,2,3]}", d), 0); /* wrong length */
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"x\",\"e\":[1,\"2\"]}", d), 0);
+    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"x\",\"e\":[{\"$integer\":\"AQAAAAAAAAA=\"},1]}", d), 0);
+    const char *bads[] = {
+        "{\"tables\":{\"m\":{\"vectorIndexes\":[{\"name\":\"v\",\"vectorField\":\"e\","
+        "\"dimensions\":1}]}}}",
+        "{\"tables\":{\"m\":{\"vectorIndexes\":[{\"name\":\"v\",\"vectorField\":\"e\","
+        "\"dimensions\":4097}]}}}",
+        "{\"tables\":{\"m\":{\"vectorIndexes\":[{\"name\":\"v\",\"vectorField\":\"e\","
+        "\"dimensions\":2.5}]}}}",
+        "{\"tables\":{\"m\":{\"vectorIndexes\":[{\"name\":\"v\",\"vectorField\":\"_e\","
+        "\"dimensions\":2}]}}}",
+        "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"v\",\"searchField\":\"t\"}],"
+        "\"vectorIndexes\":[{\"name\":\"v\",\"vectorField\":\"e\",\"dimensions\":2}]}}}",
+        "{\"tables\":{\"m\":{\"vectorIndexes\":{}}}}",
+    };
+    for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++)
+        CHECK(store_apply_schema(s, bads[i], strlen(bads[i]), &err) < 0);
+    const char *sch = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":"
+                      "\"t\"}],\"vectorIndexes\":[{\"name\":\"v\",\"vectorField\":\"e\","
+                      "\"dimensions\":2,\"filterFields\":[\"c\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, sch, strlen(sch), &err), 0);
+    /* three indexable documents, best first; [1,1] and [0,2] tie against [0,1]... not quite */
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[1,0]}", &out), 0);
+    buf_reset(&want);
+    buf_appendf(&want, "[{\"_id\":\"%s\",\"_score\":1},{\"_id\":\"%s\",\"_score\":%s},"
+                "{\"_id\":\"%s\",\"_score\":0}]",
+                a, c, "0.7071067690849304", b);
+    CHECK_EQ_STR(out.data, want.data);
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[1,0],\"limit\":1}", &out), 0);
+    CHECK(strstr(out.data, a) && !strstr(out.data, b));
+    /* equal scores: id order */
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[-1,1],\"limit\":2}", &out), 0);
+    CHECK(strstr(out.data, b) && strstr(out.data, "\"_score\":0,") == NULL);
+    /* filters: c == "x", c undefined, either */
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[1,0],\"eq\":[[\"c\",\"x\"]]}", &out), 0);
+    buf_reset(&want);
+    buf_appendf(&want, "[{\"_id\":\"%s\",\"_score\":1}]", a);
+    CHECK_EQ_STR(out.data, want.data);
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[1,0],\"eq\":[[\"c\"]]}", &out), 0);
+    CHECK(strstr(out.data, c) && !strstr(out.data, a));
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[1,0],\"eq\":[[\"c\"],[\"c\",\"y\"]]}", &out), 0);
+    CHECK(strstr(out.data, c) && strstr(out.data, b) && !strstr(out.data, a));
+    /* bad queries */
+    CHECK(vsearch(s, "{\"vector\":[1,0,0]}", &out) < 0);
+    CHECK_EQ_STR(err.data, "Expected a vector with dimensions 2, received 3.");
+    CHECK(vsearch(s, "{\"vector\":[1,0],\"eq\":[[\"t\",\"one\"]]}", &out) < 0);
+    CHECK(vsearch(s, "{\"vector\":[1,0],\"limit\":257}", &out) < 0);
+    CHECK(vsearch(s, "{\"vector\":[1,0],\"limit\":0}", &out) < 0);
+    CHECK(vsearch(s, "{\"vector\":\"x\"}", &out) < 0);
+    CHECK(vsearch(s, "[]", &out) < 0);
+    CHECK_EQ_INT(vsearch_kind, STORE_ERR_QUERY);
+    /* the same results from memory (the default), from SQLite (no cache, or an index over the
+     * cache's limit) */
+    struct buf mem = BUF_INIT(BUF_NOLIMIT);
+    const char *qs[] = { "{\"vector\":[1,0.5]}", "{\"vector\":[1,0],\"eq\":[[\"c\"],[\"c\",\"y\"]]}" };
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        CHECK_EQ_INT(vsearch(s, qs[i], &mem), 0);
+        CHECK(store_vector_cache_bytes() > 0);
+        size_t limits[] = { 0, 16 };
+        for (size_t j = 0; j < 2; j++) {
+            store_vector_cache_limit(limits[j]);
+            CHECK_EQ_INT(vsearch(s, qs[i], &out), 0);
+            CHECK_EQ_STR(out.data, mem.data);
+            CHECK_EQ_INT((int)store_vector_cache_bytes(), 0);
+        }
+        store_vector_cache_limit((size_t)STORE_VECTOR_CACHE_MB_DEFAULT << 20);
+    }
+    buf_release(&mem);
+    /* the search index beside it, of the same table, is unaffected */
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"two\"}"), 1);
+    /* an aborted write leaves the rows as they were; a committed patch moves one */
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_delete(t, a, 32, &err), 0);
+    store_txn_abort(t);
+    store_txn_free(t);
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[1,0],\"limit\":1}", &out), 0);
+    CHECK(strstr(out.data, a) != NULL);
+    t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_patch(t, a, 32, "{\"e\":[0,-1]}", 12, NULL, 0, &err), 0);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[0,-1],\"limit\":1}", &out), 0);
+    CHECK(strstr(out.data, a) != NULL);
+    /* kept across reopening; cleared by store_clear; dropped with the schema */
+    store_close(s);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[0,-1],\"limit\":1}", &out), 0);
+    CHECK(strstr(out.data, a) != NULL);
+    CHECK_EQ_INT(store_clear(s, &err), 0);
+    CHECK_EQ_INT(vsearch(s, "{\"vector\":[0,-1]}", &out), 0);
+    CHECK_EQ_STR(out.data, "[]");
+    const char *none = "{\"tables\":{\"m\":{}}}";
+    CHECK_EQ_INT(store_apply_schema(s, none, strlen(none), &err), 0);
+    CHECK(vsearch(s, "{\"vector\":[0,-1]}", &out) < 0);
+    CHECK_EQ_STR(err.data, "Vector index m.v not found");
+    CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"two\"}"), -1);
+    buf_release(&out);
+    buf_release(&want);
+    buf_release(&e);
+    store_close(s);
+}
+
 /* The first element of the search's result (its "t"), for checking the order. */
 static void search_first(struct store *s, const char *q, struct buf *out)
 {

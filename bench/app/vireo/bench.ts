@@ -1,7 +1,7 @@
 // The bench app's functions. `latest` is the live query every push scenario subscribes to: the
 // newest message of one channel through an index, so its read set is that channel alone and a
 // write to another channel must not re-run it. `send` writes one message; `insert` one document.
-import { query, mutation, internalMutation, v } from "./_generated/server";
+import { query, mutation, internalMutation, action, v } from "./_generated/server";
 import { internal } from "./_generated/api";
 import { paginationOptsValidator } from "convex/server";
 
@@ -100,6 +100,26 @@ export const search = query({
       .query("articles")
       .withSearchIndex("search_body", (q) => q.search("body", text).eq("tag", tag))
       .take(10),
+});
+
+// The vector scenario (bench/vector.mjs): `seedChunks` inserts the given embeddings,
+// `vectorSearch` finds the 10 nearest (of one tag, when given).
+export const seedChunks = mutation({
+  args: { docs: v.array(v.object({ tag: v.string(), embedding: v.array(v.float64()) })) },
+  handler: async (ctx, { docs }) => {
+    for (const d of docs) await ctx.db.insert("chunks", d);
+    return null;
+  },
+});
+
+export const vectorSearch = action({
+  args: { vector: v.array(v.float64()), tag: v.optional(v.string()) },
+  handler: async (ctx, { vector, tag }) =>
+    await ctx.vectorSearch("chunks", "by_embedding", {
+      vector,
+      limit: 10,
+      filter: tag === undefined ? undefined : (q) => q.eq("tag", tag),
+    }),
 });
 
 /* the `auth` scenario: the caller's subject, or null */

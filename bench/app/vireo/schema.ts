@@ -1,7 +1,8 @@
 // The bench app's schema: `messages` (one row per write, read back by channel), `docs`
 // (the mutations scenario's inserts, never read by a live query), `rows` (the paginate
-// scenario's large table) and `articles` (the search scenario's documents: a search index on
-// `body` with the filter field `tag`).
+// scenario's large table), `articles` (the search scenario's documents: a search index on
+// `body` with the filter field `tag`) and `chunks` (the vector scenario's embeddings: a vector
+// index of 768 dimensions with the filter field `tag`).
 import { defineSchema, defineTable, v } from "./_generated/server";
 
 export default defineSchema({
@@ -15,4 +16,8 @@ export default defineSchema({
     searchField: "body",
     filterFields: ["tag"],
   }),
+  chunks: defineTable({ tag: v.string(), embedding: v.array(v.float64()) }).vectorIndex(
+    "by_embedding",
+    { vectorField: "embedding", dimensions: 768, filterFields: ["tag"] },
+  ),
 });

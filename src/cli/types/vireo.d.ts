@@ -291,6 +291,30 @@ export type NamedIndex<TableInfo extends GenericTableInfo, IndexName extends Ind
 export type SearchIndexes<TableInfo extends GenericTableInfo> = TableInfo["searchIndexes"];
 export type SearchIndexNames<TableInfo extends GenericTableInfo> = keyof SearchIndexes<TableInfo>;
 export type NamedSearchIndex<TableInfo extends GenericTableInfo, IndexName extends SearchIndexNames<TableInfo>> = SearchIndexes<TableInfo>[IndexName];
+export type VectorIndexes<TableInfo extends GenericTableInfo> = TableInfo["vectorIndexes"];
+export type VectorIndexNames<TableInfo extends GenericTableInfo> = keyof VectorIndexes<TableInfo>;
+export type NamedVectorIndex<TableInfo extends GenericTableInfo, IndexName extends VectorIndexNames<TableInfo>> = VectorIndexes<TableInfo>[IndexName];
+/** A vector search's filter: `q.eq` on the index's filter fields, combined with `q.or`. */
+export declare abstract class VectorFilterExpression<T extends Value | undefined> {
+  private _isExpression: undefined;
+  private _value: T;
+}
+export interface VectorFilterBuilder<Document extends GenericDocument, VectorIndexConfig extends GenericVectorIndexConfig> {
+  eq<FieldName extends VectorIndexConfig["filterFields"]>(
+    fieldName: FieldName,
+    value: FieldTypeFromFieldPath<Document, FieldName>,
+  ): VectorFilterExpression<boolean>;
+  or(...exprs: Array<VectorFilterExpression<boolean>>): VectorFilterExpression<boolean>;
+}
+export interface VectorSearchQuery<TableInfo extends GenericTableInfo, IndexName extends VectorIndexNames<TableInfo>> {
+  /** As long as the index's `dimensions`. */
+  vector: number[];
+  /** 1 to 256; default 10. */
+  limit?: number;
+  filter?: (
+    q: VectorFilterBuilder<DocumentByInfo<TableInfo>, NamedVectorIndex<TableInfo, IndexName>>,
+  ) => VectorFilterExpression<boolean>;
+}
 
 type ValueFromUnion<T, Key, Default> = T extends T ? (Key extends keyof T ? T[Key] : Default) : never;
 /** The type of the field at a dotted path of a document ("author.name"). */
@@ -817,6 +841,15 @@ export interface GenericActionCtx<DataModel extends GenericDataModel> {
   scheduler: Scheduler;
   auth: Auth;
   storage: StorageActionWriter;
+  /** The documents most similar to `query.vector` (cosine), best first: `{_id, _score}`. */
+  vectorSearch<
+    TableName extends TableNamesInDataModel<DataModel>,
+    IndexName extends VectorIndexNames<NamedTableInfo<DataModel, TableName>>,
+  >(
+    tableName: TableName,
+    indexName: IndexName,
+    query: Expand<VectorSearchQuery<NamedTableInfo<DataModel, TableName>, IndexName>>,
+  ): Promise<Array<{ _id: Id<TableName>; _score: number }>>;
 }
 
 type NullToUndefinedOrNull<T> = T extends null ? T | undefined | void : T;

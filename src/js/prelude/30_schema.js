@@ -1,7 +1,8 @@
 /* schema: defineSchema / defineTable(...).index(...). Checks names the way Convex does and
  * exports the JSON that store_apply_schema takes:
  *   {"tables":{"<name>":{"document":<validator>,"indexes":[{"name","fields"}],
- *               "searchIndexes":[{"name","searchField","filterFields"}]}},
+ *               "searchIndexes":[{"name","searchField","filterFields"}],
+ *               "vectorIndexes"?:[{"name","vectorField","dimensions","filterFields"}]}},
  *    "schemaValidation":b}
  * `by_id` and `by_creation_time` are implicit on every table and reserved. */
 
@@ -66,8 +67,22 @@ class TableDefinition {
 
     vectorIndex(name, config) {
         this.checkIndexName(name);
-        this.vectorIndexes.push({ name, config });
-        loadNotice("schema", `vector index \`${name}\` is not supported yet (issue 10); ignored`);
+        const vf = config && config.vectorField;
+        if (typeof vf !== "string" || vf === "")
+            throw new Error(`vector index \`${name}\` must have a \`vectorField\``);
+        const dims = config.dimensions;
+        if (!Number.isInteger(dims) || dims < 2 || dims > 4096)
+            throw new Error(`vector index \`${name}\`: \`dimensions\` must be an integer ` +
+                `between 2 and 4096, got ${String(dims)}`);
+        const filterFields = config.filterFields === undefined ? [] : config.filterFields;
+        if (!Array.isArray(filterFields) ||
+            filterFields.some((f) => typeof f !== "string" || f === ""))
+            throw new Error(`vector index \`${name}\`: \`filterFields\` must be an array of ` +
+                `field names`);
+        if (new Set(filterFields).size !== filterFields.length)
+            throw new Error(`vector index \`${name}\`: duplicate filter field`);
+        this.vectorIndexes.push({ name, vectorField: vf, dimensions: dims,
+                                  filterFields: filterFields.slice() });
         return this;
     }
 
@@ -90,7 +105,12 @@ class TableDefinition {
         const indexes = this.indexes.map((i) => ({ name: i.name, fields: i.fields }));
         const searchIndexes = this.searchIndexes.map((i) =>
             ({ name: i.name, searchField: i.searchField, filterFields: i.filterFields }));
-        return { document: this.document.json, indexes, searchIndexes };
+        const t = { document: this.document.json, indexes, searchIndexes };
+        if (this.vectorIndexes.length) /* absent otherwise: the stored schema text is as before */
+            t.vectorIndexes = this.vectorIndexes.map((i) => ({ name: i.name,
+                vectorField: i.vectorField, dimensions: i.dimensions,
+                filterFields: i.filterFields }));
+        return t;
     }
 }
 

@@ -406,9 +406,7 @@ function makeCtx(kind, identityText) {
         runQuery: (ref, args) => runNested(QUERY, ref, args, identityText),
         runMutation: (ref, args) => runNested(MUTATION, ref, args, identityText),
         runAction: (ref, args) => runNested(ACTION, ref, args, identityText),
-        /* Convex's vector search: the schema's .vectorIndex() is accepted but not built */
-        vectorSearch: () => Promise.reject(new Error("ctx.vectorSearch is not supported by " +
-            "Vireo yet: vector indexes are not built (the schema's .vectorIndex() is ignored)")),
+        vectorSearch: actionVectorSearch,
     };
 }
 

@@ -1,4 +1,4 @@
-import { query, mutation, internalQuery, v } from "./_generated/server";
+import { query, mutation, internalQuery, action, v } from "./_generated/server";
 import type { MutationCtx } from "./_generated/server";
 import type { Doc, Id } from "./_generated/dataModel";
 import { byName } from "./users";
@@ -62,3 +62,18 @@ export const countFast = internalQuery({
 
 // The bare-function form.
 export const total = query(async (ctx) => (await ctx.db.query("messages").collect()).length);
+
+// ctx.vectorSearch: table and index names, the filter's fields and values, the result's types.
+export const similar = action({
+  args: { vector: v.array(v.float64()) },
+  handler: async (ctx, { vector }) => {
+    const hits = await ctx.vectorSearch("messages", "by_embedding", {
+      vector,
+      limit: 5,
+      filter: (q) => q.or(q.eq("kind", "text"), q.eq("kind", "image")),
+    });
+    const ids: Id<"messages">[] = hits.map((h) => h._id);
+    const best: number = hits.length ? hits[0]._score : 0;
+    return { ids, best };
+  },
+});

@@ -11,7 +11,9 @@ export default defineSchema({
     body: v.string(),
     likes: v.number(),
     kind: v.union(v.literal("text"), v.literal("image")),
+    embedding: v.optional(v.array(v.float64())),
   })
     .index("by_author", ["author"])
-    .index("by_kind_likes", ["kind", "likes"]),
+    .index("by_kind_likes", ["kind", "likes"])
+    .vectorIndex("by_embedding", { vectorField: "embedding", dimensions: 4, filterFields: ["kind"] }),
 });

@@ -142,19 +142,6 @@ export const streamAbort = action({
   },
 });
 
-// ctx.vectorSearch exists (as in Convex) and says it is not built
-export const vector = action({
-  args: {},
-  handler: async (ctx) => {
-    try {
-      await (ctx as any).vectorSearch("docs", "by_embedding", { vector: [1, 2] });
-      return "no error";
-    } catch (e) {
-      return e.message;
-    }
-  },
-});
-
 export const inQuery = query({
   args: {},
   handler: async () => {
