@@ -35,6 +35,9 @@ struct tenant_open_job {
                                           new version the job builds: only
                                           shard_prepare_build, its schema deferred; v was begun
                                           on the loop (shard_prepare_begin). Not the job's */
+    int check;                         /* set by the owner after start: a trial load of a
+                                          deploy's version into an in-memory tenant (tenants.c),
+                                          whose result decides only whether it loads */
     /* results, for the done callback */
     int cancelled;        /* never ran: the opener stopped, or no thread could start */
     struct tenant *t;     /* prepared (take it: set to NULL), or NULL: err says why */

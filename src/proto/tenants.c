@@ -336,12 +336,17 @@ static void start_open(struct tenants *ts, struct opening *o, const char *db,
 
 /* The opener's done callback (loop thread): attaches the prepared tenant and registers it. */
 static void reloaded(struct tenants *ts, struct tenant_open_job *j);
+static void checked(struct tenants *ts, struct tenant_open_job *j);
 
 static void opened(struct tenant_open_job *j, void *arg)
 {
     struct tenants *ts = arg;
     if (j->reload) {
         reloaded(ts, j);
+        return;
+    }
+    if (j->check) {
+        checked(ts, j);
         return;
     }
     struct opening *o = j->owner;
@@ -492,10 +497,29 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http
     return NULL;
 }
 
+/* t NULL: the trial load into an in-memory tenant (start_check). */
 static void deploy_failed(struct deploy *d, const struct tenant *t, const char *why)
 {
-    if (!d->failed++)
+    if (d->failed++)
+        return;
+    if (t)
         buf_appendf(&d->err, "tenant \"%s\": %s", t->name, why);
+    else
+        buf_appendf(&d->err, "the version does not load (tried in an empty tenant, none being "
+                             "open): %s",
+                    why);
+}
+
+/* No tenant is open: the version is loaded once into an empty in-memory tenant (evaluated, its
+ * schema applied), so that one that cannot load is not adopted for the next opens. Not for the
+ * first version (at start): requests wait for none, and there is no older one to keep. */
+static void start_check(struct tenants *ts, struct deploy *d)
+{
+    struct tenant_open_job *j = tenant_opener_start(
+        ts->opener, "", ":memory:", ts->opts.tenant, vr_memdup(d->bundle, d->len + 1), d->len,
+        vr_strdup(d->name), d->env_file ? json_deep_copy(d->env_file) : NULL, d->version, d, NULL);
+    j->check = 1;
+    d->pending++;
 }
 
 /* Begins t's new version on the loop and queues its build (kick the opener after). */
@@ -518,6 +542,24 @@ static void start_reload(struct tenants *ts, struct deploy *d, struct tenant *t)
 }
 
 static void deploy_advance(struct tenants *ts);
+
+/* The opener's done callback for the trial load (start_check): its outcome is the deploy's. The
+ * in-memory tenant is left in the job, which frees it. */
+static void checked(struct tenants *ts, struct tenant_open_job *j)
+{
+    struct deploy *d = j->owner;
+    d->pending--;
+    if (!j->cancelled && !ts->stopping) {
+        if (!j->t)
+            deploy_failed(d, NULL, j->err.data);
+        else if (!j->v.rt)
+            deploy_failed(d, NULL, j->load_err.data);
+        else
+            log_debug("tenants", "version \"%s\" loads (tried in an empty tenant in %.1f ms)",
+                      d->name, j->store_ms + j->app_ms);
+    }
+    deploy_advance(ts);
+}
 
 /* The opener's done callback for a reload job (loop thread): installs the version it built. */
 static void reloaded(struct tenants *ts, struct tenant_open_job *j)
@@ -622,6 +664,8 @@ int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char 
     for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
         if (!t->deleting)
             start_reload(ts, d, t);
+    if (!d->pending && !d->failed && ts->bundle) /* the first version serves at once */
+        start_check(ts, d);
     tenant_opener_kick(ts->opener);
     if (ts->deploy == d)
         deploy_advance(ts);

@@ -4,7 +4,8 @@
 // versions spin at load (SPIN ms, SLOW ms in tenants named "slow…") so that a deploy takes long
 // enough to act during it: the tenants keep answering meanwhile (counted, not timed); a tenant
 // opened meanwhile gets the new version too; one deploy at a time (409 DeployInProgress); a
-// version that fails everywhere is not adopted, one that fails somewhere is; an environment
+// version that fails everywhere is not adopted, one that fails somewhere is; with no tenant open
+// a version is tried in an empty in-memory tenant, and not adopted if it fails there; an environment
 // change, a delete and a SIGTERM during a deploy; `vireo dev --tenants` reloads. Without
 // --tenants the single shard's deploy is built off the loop as well (deployer.c).
 import { test } from "node:test";
@@ -169,6 +170,35 @@ test("a version that fails in every open tenant is not adopted; one that fails i
         for (const n of ["a", "b", "new-1", "new-2"]) assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
         assert.equal((await call(s, "bad", "query", "v2:two")).status, 404);
         assert.equal((await call(s, "bad", "query", "notes:ping")).json?.value, true);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("with no tenant open, a version is tried in an empty tenant: one that does not load is not adopted", { timeout: 120000 }, async () => {
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: [...ARGS, "--tenant-idle-ms", "400"] });
+    const noneOpen = () => waitFor(async () => (await request(s.port, "GET", "/api/health")).json.tenants.open === 0,
+        { timeout: 20000, what: "every tenant idle-closed" });
+    try {
+        await openAll(s, ["a"]);
+        await noneOpen();
+        let r = await deploy(s, await bundle({ throwAlways: true }));
+        assert.equal(r.status, 400, r.text);
+        assert.equal(r.json.errorCode, "DeployFailed");
+        assert.match(r.json.errorMessage, /^the version does not load \(tried in an empty tenant, none being open\): .*v2 does not load here/);
+        // not adopted: tenants open with the version before it
+        for (const n of ["a", "new-1"]) {
+            assert.equal((await call(s, n, "query", "notes:ping")).json?.value, true, n);
+            assert.equal((await call(s, n, "query", "v2:two")).status, 404, `${n} runs the old version`);
+        }
+        await noneOpen();
+        // a good one is tried the same way and adopted
+        const from = s.stderr.length;
+        r = await deploy(s, await bundle());
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.tenants, 0);
+        assert.match(s.stderr.slice(from), /loads \(tried in an empty tenant in [\d.]+ ms\)/);
+        for (const n of ["a", "new-2"]) assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
     } finally {
         await stopClean(s);
     }

@@ -167,6 +167,9 @@ test("a new version deployed while a tenant opens: the tenant runs the new one",
         fs.writeFileSync(path.join(dir, "convex/v2.ts"), 'import { query } from "./_generated/server";\nexport const two = query({ args: {}, handler: () => 2 });\n');
         await s.waitStderr(/loaded \d+ functions/, { timeout: 10000, from });
         assert.equal((await opening).json?.value, true);
+        // with no tenant open the version is first tried in an empty tenant; "mid", opened
+        // meanwhile on the version before it, gets the new one right after
+        await s.waitStderr(/version "convex\/" loaded into \d+ open tenants/, { timeout: 10000, from });
         const r = await call(s, "mid", "query", "v2:two");
         assert.equal(r.json?.value, 2, r.text);
         // the change came while "mid" was opening (its open ends after it)
