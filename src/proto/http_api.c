@@ -985,7 +985,10 @@ static void handle_metrics(struct http_api *api, struct conn *c)
                     (unsigned long long)qs->refused, (unsigned long long)qs->clears,
                     qcache_max_bytes(sh->qcache));
     }
-    buf_appendf(&b, "\"vectorCacheBytes\":%zu,", store_vector_cache_bytes());
+    struct store_vector_cache_stats vs;
+    store_vector_cache_stats(&vs);
+    buf_appendf(&b, "\"vectorCacheBytes\":%zu,\"vectorCacheBuilds\":%llu,\"vectorCacheAppends\":%llu,",
+                vs.bytes, (unsigned long long)vs.builds, (unsigned long long)vs.appends);
     if (sh->sched)
         buf_appendf(&b, "\"scheduledPending\":%llu,\"scheduledStarted\":%llu,",
                     (unsigned long long)*sched_pending(sh->sched),

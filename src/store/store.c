@@ -1026,7 +1026,7 @@ int store_clear(struct store *s, struct buf *err)
             snprintf(sql, sizeof(sql), "DELETE FROM %c%u",
                      t->sidx[j]->kind == IDX_VECTOR ? 'v' : 'f', t->sidx[j]->id);
             if (st_exec(s, sql, err) < 0 ||
-                (t->sidx[j]->kind == IDX_VECTOR && st_vector_gen_bump(s, t->sidx[j], err) < 0))
+                (t->sidx[j]->kind == IDX_VECTOR && st_vector_gen_bump(s, t->sidx[j], 1, err) < 0))
                 goto fail;
         }
     }

@@ -320,6 +320,12 @@ int store_vector_search(struct store_txn *t, const char *table, const char *inde
 #define STORE_VECTOR_CACHE_MB_DEFAULT 256
 void store_vector_cache_limit(size_t bytes);
 size_t store_vector_cache_bytes(void);
+/* builds: indexes read whole into memory; appends: brought up to date with their inserts only */
+struct store_vector_cache_stats {
+    size_t bytes;
+    uint64_t builds, appends;
+};
+void store_vector_cache_stats(struct store_vector_cache_stats *out);
 
 /* Paginated scans (store_page.c). store_page_open opens the scan of one page of a query: the
  * range store_scan_open would scan, narrowed to after `cursor` (NULL: from the range's start) and

@@ -32,7 +32,7 @@ struct st_index {
     int scan_busy[2];
     sqlite3_stmt *search; /* IDX_SEARCH: the query (store_search.c) */
     uint32_t dims;        /* IDX_VECTOR: the vectors' length (store_vector.c) */
-    sqlite3_stmt *vgen, *vgen_get; /* IDX_VECTOR: sets / reads its generation */
+    sqlite3_stmt *vgen, *vgen_get; /* IDX_VECTOR: sets / reads its generations */
 };
 
 struct st_table {
@@ -268,8 +268,9 @@ int st_vector_create(struct store *s, struct st_table *tb, const json_t *decl, s
 int st_vector_write(struct store_txn *t, struct st_index *ix, const json_t *old_doc,
                     const json_t *new_doc, double ct, const char *id, struct buf *err);
 /* st_vector_gen_bump: a new generation of the index (store_vecsnap.c): its rows changed in this
- * transaction (st_vector_write, the backfill, store_clear). */
-int st_vector_gen_bump(struct store *s, struct st_index *ix, struct buf *err);
+ * transaction (st_vector_write, the backfill, store_clear); `removed`: rows were deleted or
+ * replaced, not only inserted (a new delete generation too). */
+int st_vector_gen_bump(struct store *s, struct st_index *ix, int removed, struct buf *err);
 /* store_vecsnap.c: an index's rows in memory as of generation `gen` (see there), shared by every
  * connection; st_vecsnap_get returns it with a reference (release with st_vecsnap_put), building
  * it when needed, or NULL: the index is over the cache's limit or the cache is off (err empty;
@@ -279,9 +280,12 @@ struct st_vecsnap {
     struct st_vecsnap *next;
     unsigned char db[STORE_CURSOR_KEY]; /* the database's cursor key: unique per file */
     uint32_t index_id;
-    int64_t gen;
+    int64_t gen, delgen;
+    sqlite3_int64 max_rowid; /* its last row's (rows are in rowid order) */
     unsigned refs;
     int listed, too_big;
+    int committed;           /* built on a query reader: holds committed rows only */
+    uint64_t version;        /* the store's version it was built at */
     uint64_t used;
     size_t bytes;
     uint32_t dims, nfilt;
@@ -293,7 +297,7 @@ struct st_vecsnap {
     unsigned char *keys;
 };
 struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t gen,
-                                  struct buf *err);
+                                  int64_t delgen, struct buf *err);
 void st_vecsnap_put(struct st_vecsnap *v);
 /* A search or vector index's rowid for a document: the bits of its _creationTime (> 0, so they
  * order like the value; unique in a store). */

@@ -433,8 +433,8 @@ int st_side_index_drop(struct store *s, const struct st_index *ix, struct buf *e
     char sql[192];
     snprintf(sql, sizeof(sql),
              "DROP TABLE %c%u; DELETE FROM _vr_indexes WHERE id = %u; "
-             "DELETE FROM _vr_meta WHERE k = 'vgen%u'",
-             ix->kind == IDX_VECTOR ? 'v' : 'f', ix->id, ix->id, ix->id);
+             "DELETE FROM _vr_meta WHERE k IN ('vgen%u', 'vdel%u')",
+             ix->kind == IDX_VECTOR ? 'v' : 'f', ix->id, ix->id, ix->id, ix->id);
     return st_exec(s, sql, err);
 }
 

@@ -7,7 +7,11 @@
  * is never seen again). Snapshots are keyed by the database's cursor key (unique per database
  * file) and the index id; immutable once built; freed when replaced or evicted and no search
  * holds them. The bytes of all of them stay under the configured limit (least recently used
- * evicted first); an index larger than the limit is searched from SQLite directly. */
+ * evicted first); an index larger than the limit is searched from SQLite directly.
+ * Inserts are the common change (an app adds embeddings), so a second number, `vdel<index id>`,
+ * changes only when rows are deleted or replaced: a query reader's snapshot whose delete
+ * generation is still current is brought up to date by reading only the rows after its last
+ * (rowids grow with _creationTime), instead of all of them. */
 #include "store/store_int.h"
 
 #include <pthread.h>
@@ -21,7 +25,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct st_vecsnap *snaps; /* under mu */
 static size_t total_bytes, max_bytes = (size_t)STORE_VECTOR_CACHE_MB_DEFAULT << 20;
-static uint64_t ticks;
+static uint64_t ticks, builds, appends; /* snapshots read whole, and brought up to date */
 
 static void snap_free(struct st_vecsnap *v)
 {
@@ -82,34 +86,64 @@ void st_vecsnap_put(struct st_vecsnap *v)
 
 /* Reads ix's rows into a new snapshot; NULL when they pass `limit` bytes (too_big set) or on a
  * storage failure (err set). */
-/* Reads ix's rows into a snapshot: `reuse` (an unlisted one of an older generation that no
- * search holds: its memory is already mapped, so a fresh 30 MiB costs no page faults) or a new
- * one. NULL when they pass `limit` bytes (too_big set) or on a storage failure (err set); reuse
- * is freed then. */
+/* A copy of v's rows (to append to while v stays in use). */
+static struct st_vecsnap *snap_copy(const struct st_vecsnap *v)
+{
+    struct st_vecsnap *c = vr_calloc(1, sizeof *c);
+    size_t vbytes = v->dims * sizeof(float);
+    c->dims = v->dims;
+    c->nfilt = v->nfilt;
+    c->n = v->n;
+    c->klen = v->klen;
+    c->max_rowid = v->max_rowid;
+    c->cap = v->n + v->n / 8 + 64;
+    c->kcap = v->klen + v->klen / 8 + 64;
+    c->vecs = vr_malloc(c->cap * vbytes);
+    c->ids = vr_malloc(c->cap * sizeof(*c->ids));
+    c->koff = vr_malloc(c->cap * (c->nfilt + 1) * sizeof(*c->koff));
+    c->keys = vr_malloc(c->kcap);
+    memcpy(c->vecs, v->vecs, v->n * vbytes);
+    memcpy(c->ids, v->ids, v->n * sizeof(*c->ids));
+    memcpy(c->koff, v->koff, v->n * (c->nfilt + 1) * sizeof(*c->koff));
+    if (v->klen)
+        memcpy(c->keys, v->keys, v->klen);
+    return c;
+}
+
+/* Reads ix's rows into a snapshot: into `base` (an unlisted one that no search holds), keeping
+ * its rows and reading only those after its last (`append`: nothing but inserts happened
+ * since), or reusing only its memory (already mapped, so a fresh 30 MiB costs no page faults);
+ * or into a new one. NULL when they pass `limit` bytes (too_big set) or on a storage failure
+ * (err set); base is freed then. */
 static struct st_vecsnap *build(struct store *s, struct st_index *ix, size_t limit,
-                                struct st_vecsnap *reuse, int *too_big, struct buf *err)
+                                struct st_vecsnap *base, int append, int *too_big, struct buf *err)
 {
     struct buf sql = BUF_INIT(4096);
     sqlite3_stmt *st = NULL;
-    struct st_vecsnap *v = reuse ? reuse : vr_calloc(1, sizeof *v);
+    struct st_vecsnap *v = base ? base : vr_calloc(1, sizeof *v);
     size_t cap = v->cap, kcap = v->kcap, vbytes = ix->dims * sizeof(float);
     int rc;
-    if (reuse && (reuse->dims != ix->dims || reuse->nfilt + 1 != ix->nfields)) {
-        snap_free(reuse); /* never the case: an index's shape does not change */
+    if (base && (base->dims != ix->dims || base->nfilt + 1 != ix->nfields)) {
+        snap_free(base); /* never the case: an index's shape does not change */
         v = vr_calloc(1, sizeof *v);
         cap = kcap = 0;
+        append = 0;
     }
-    v->n = v->klen = 0;
+    if (!append) {
+        v->n = v->klen = 0;
+        v->max_rowid = 0;
+    }
     v->dims = ix->dims;
     v->nfilt = (uint32_t)(ix->nfields - 1);
-    buf_appendf(&sql, "SELECT id, v");
+    buf_appendf(&sql, "SELECT id, v, rowid");
     for (uint32_t f = 0; f < v->nfilt; f++)
         buf_appendf(&sql, ", c%u", f);
-    buf_appendf(&sql, " FROM v%u", ix->id);
+    buf_appendf(&sql, " FROM v%u WHERE rowid > ?1 ORDER BY rowid", ix->id);
     if (sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &st, NULL) != SQLITE_OK) {
         st_sqlerr(s, err, "vector search");
         goto fail;
     }
+    sqlite3_bind_int64(st, 1, v->max_rowid);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if ((size_t)sqlite3_column_bytes(st, 1) != vbytes ||
             sqlite3_column_bytes(st, 0) != STORE_ID_LEN)
@@ -122,16 +156,17 @@ static struct st_vecsnap *build(struct store *s, struct st_index *ix, size_t lim
         }
         memcpy(v->vecs + v->n * v->dims, sqlite3_column_blob(st, 1), vbytes);
         memcpy(v->ids[v->n], sqlite3_column_text(st, 0), STORE_ID_LEN + 1);
+        v->max_rowid = sqlite3_column_int64(st, 2);
         uint32_t *ko = v->koff + v->n * (v->nfilt + 1);
         ko[0] = (uint32_t)v->klen;
         for (uint32_t f = 0; f < v->nfilt; f++) {
-            size_t n = (size_t)sqlite3_column_bytes(st, 2 + (int)f);
+            size_t n = (size_t)sqlite3_column_bytes(st, 3 + (int)f);
             if (v->klen + n > kcap) {
                 kcap = (v->klen + n) * 2;
                 v->keys = vr_realloc(v->keys, kcap);
             }
             if (n)
-                memcpy(v->keys + v->klen, sqlite3_column_blob(st, 2 + (int)f), n);
+                memcpy(v->keys + v->klen, sqlite3_column_blob(st, 3 + (int)f), n);
             v->klen += n;
             ko[f + 1] = (uint32_t)v->klen;
         }
@@ -158,10 +193,11 @@ fail:
     return NULL;
 }
 
-struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t gen,
+struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t gen, int64_t delgen,
                                   struct buf *err)
 {
-    struct st_vecsnap *v, *old = NULL;
+    struct st_vecsnap *v, *old = NULL, *base = NULL;
+    int append = 0;
     pthread_mutex_lock(&mu);
     size_t limit = max_bytes;
     if (limit == 0) {
@@ -171,7 +207,6 @@ struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t 
     for (v = snaps; v; v = v->next)
         if (v->index_id == ix->id && !memcmp(v->db, s->cursor_key, sizeof v->db))
             break;
-    struct st_vecsnap *reuse = NULL;
     if (v && v->gen == gen) {
         v->used = ++ticks;
         if (v->too_big) {
@@ -182,15 +217,26 @@ struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t 
         pthread_mutex_unlock(&mu);
         return v;
     }
-    if (v && !v->too_big && !v->refs) { /* its memory serves the new generation */
+    /* Only inserts since v (the same delete generation), both seen committed (a reader's
+     * snapshot): v's rows plus those after its last are the index now. A snapshot built inside
+     * the loop thread's open batch may hold rows that roll back: never a base. */
+    append = v && !v->too_big && v->committed && s->reader && v->delgen == delgen &&
+             v->version <= s->version;  /* not from a newer snapshot than this transaction's */
+    if (v && !v->too_big && !v->refs) { /* its memory (and rows, when appending) serve */
         v->refs = 1;
         unlink_snap(v);
         v->refs = 0;
-        reuse = v;
+        base = v;
+    } else if (append) {
+        v->refs++; /* copied outside the lock */
     }
     pthread_mutex_unlock(&mu);
+    if (append && !base) {
+        base = snap_copy(v);
+        st_vecsnap_put(v);
+    }
     int too_big = 0;
-    struct st_vecsnap *n = build(s, ix, limit, reuse, &too_big, err);
+    struct st_vecsnap *n = build(s, ix, limit, base, append, &too_big, err);
     if (!n && !too_big)
         return NULL;
     if (!n) { /* remembered, so the next search at this generation does not try again */
@@ -200,8 +246,15 @@ struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t 
     memcpy(n->db, s->cursor_key, sizeof n->db);
     n->index_id = ix->id;
     n->gen = gen;
+    n->delgen = delgen;
+    n->committed = s->reader;
+    n->version = s->version;
     n->refs = n->too_big ? 0 : 1;
     pthread_mutex_lock(&mu);
+    if (append)
+        appends++;
+    else if (!n->too_big)
+        builds++;
     for (old = snaps; old; old = old->next) /* another search may have installed one meanwhile */
         if (old->index_id == ix->id && !memcmp(old->db, s->cursor_key, sizeof old->db))
             break;
@@ -222,10 +275,18 @@ struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t 
     return ret;
 }
 
-size_t store_vector_cache_bytes(void)
+void store_vector_cache_stats(struct store_vector_cache_stats *out)
 {
     pthread_mutex_lock(&mu);
-    size_t b = total_bytes;
+    out->bytes = total_bytes;
+    out->builds = builds;
+    out->appends = appends;
     pthread_mutex_unlock(&mu);
-    return b;
+}
+
+size_t store_vector_cache_bytes(void)
+{
+    struct store_vector_cache_stats st;
+    store_vector_cache_stats(&st);
+    return st.bytes;
 }

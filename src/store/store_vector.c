@@ -49,12 +49,11 @@ static int vector_of(const json_t *v, uint32_t dims, float *out)
     return 1;
 }
 
-/* The index's rows changed in this transaction: a new generation (store_vecsnap.c), so no
- * snapshot of the old rows serves a transaction that sees the new ones. */
-int st_vector_gen_bump(struct store *s, struct st_index *ix, struct buf *err)
+/* Sets `<prefix><index id>` of _vr_meta to a new random number. */
+static int gen_set(struct store *s, struct st_index *ix, const char *prefix, struct buf *err)
 {
     char key[32];
-    snprintf(key, sizeof key, "vgen%u", ix->id);
+    snprintf(key, sizeof key, "%s%u", prefix, ix->id);
     sqlite3_stmt *st = st_prep(s, &ix->vgen, err,
                                "INSERT INTO _vr_meta(k, v) VALUES (?1, ?2) "
                                "ON CONFLICT(k) DO UPDATE SET v = excluded.v");
@@ -65,6 +64,14 @@ int st_vector_gen_bump(struct store *s, struct st_index *ix, struct buf *err)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : st_sqlerr(s, err, "vector index write");
+}
+
+/* The index's rows changed in this transaction: a new generation (store_vecsnap.c), so no
+ * snapshot of the old rows serves a transaction that sees the new ones; and a new delete
+ * generation when rows went (a snapshot can then not be brought up to date by appending). */
+int st_vector_gen_bump(struct store *s, struct st_index *ix, int removed, struct buf *err)
+{
+    return gen_set(s, ix, "vgen", err) < 0 || (removed && gen_set(s, ix, "vdel", err) < 0) ? -1 : 0;
 }
 
 /* Removes the document's row: 1, or 0 when it had none (it was not indexed). */
@@ -137,8 +144,10 @@ int st_vector_write(struct store_txn *t, struct st_index *ix, const json_t *old_
     vr_free(vec);
     if (del < 0 || ins < 0)
         return -1;
-    /* a document that was not and is not indexed changes no row: the snapshot stays valid */
-    return del || ins ? st_vector_gen_bump(s, ix, err) : 0;
+    /* a document that was not and is not indexed changes no row: the snapshot stays valid. Only
+     * an inserted document's row comes after every other (its _creationTime is the store's
+     * newest): a row added by a patch or replace keeps the document's older rowid */
+    return del || ins ? st_vector_gen_bump(s, ix, del > 0 || old_doc, err) : 0;
 }
 
 /* Creates ix's table and the indexes of its filter columns, and fills it from tb's documents. */
@@ -175,7 +184,7 @@ static int vector_build(struct store *s, const struct st_table *tb, struct st_in
         st_sqlerr(s, err, "vector index build");
         goto out;
     }
-    if (st_vector_gen_bump(s, ix, err) < 0)
+    if (st_vector_gen_bump(s, ix, 1, err) < 0)
         goto out;
     r = 0;
 out:
@@ -324,19 +333,25 @@ static void consider(struct hit *heap, size_t *n, size_t cap, float score, const
     }
 }
 
-/* The index's generation as this transaction sees it (0: never written). */
-static int read_gen(struct store *s, struct st_index *ix, int64_t *gen, struct buf *err)
+/* The index's generations as this transaction sees them (0: never written). */
+static int read_gen(struct store *s, struct st_index *ix, int64_t *gen, int64_t *delgen,
+                    struct buf *err)
 {
-    char key[32];
+    char key[32], dkey[32];
     snprintf(key, sizeof key, "vgen%u", ix->id);
-    sqlite3_stmt *st = st_prep(s, &ix->vgen_get, err, "SELECT v FROM _vr_meta WHERE k = ?1");
+    snprintf(dkey, sizeof dkey, "vdel%u", ix->id);
+    sqlite3_stmt *st = st_prep(s, &ix->vgen_get, err,
+                               "SELECT (SELECT v FROM _vr_meta WHERE k = ?1), "
+                               "(SELECT v FROM _vr_meta WHERE k = ?2)");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, dkey, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     *gen = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *delgen = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : st_sqlerr(s, err, "vector search");
+    return rc == SQLITE_ROW ? 0 : st_sqlerr(s, err, "vector search");
 }
 
 /* Row i of the snapshot passes the filter: one of its neq equalities holds. */
@@ -473,11 +488,11 @@ int store_vector_search(struct store_txn *t, const char *table, const char *inde
         goto out;
     size_t cap = (size_t)limit, neq = json_array_size(eq);
     heap = vr_malloc(cap * sizeof(*heap));
-    int64_t gen;
-    if (read_gen(s, ix, &gen, err) < 0)
+    int64_t gen, delgen;
+    if (read_gen(s, ix, &gen, &delgen, err) < 0)
         goto out;
     buf_reset(err);
-    snap = st_vecsnap_get(s, ix, gen, err);
+    snap = st_vecsnap_get(s, ix, gen, delgen, err);
     if (snap) {
         for (size_t i = 0; i < snap->n; i++)
             if (!neq || snap_matches(snap, i, &vals, lens, cols, neq))

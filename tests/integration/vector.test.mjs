@@ -321,3 +321,37 @@ test("tenants: each tenant searches its own index (the loop thread, from memory)
         await s.stop();
     }
 });
+
+test("on the query reader, inserts bring the index in memory up to date; a patch or delete reads it again", { timeout: 60000 }, async () => {
+    const s = await ownServer(["--query-threads", "1"]);
+    try {
+        const m = async () => (await s.get("/api/metrics")).json;
+        const search = async (vector) => (await s.value("action", "foods:search", { vector, limit: 256 })).map((h) => h._id);
+        const a = await add(s, { description: "a", cuisine: "c", embedding: [1, 0, 0] });
+        assert.deepEqual(await search([1, 0, 0]), [a]);
+        const m0 = await m();
+        // inserts: the rows after the snapshot's last are read, nothing else
+        const b = await add(s, { description: "b", cuisine: "c", embedding: [0, 1, 0] });
+        const c = await add(s, { description: "c", cuisine: "c", embedding: [0, 0, 1] });
+        const got = await search([0, 0, 1]);
+        assert.equal(got[0], c);
+        assert.deepEqual([...got].sort(), [a, b, c].sort());
+        const m1 = await m();
+        assert.equal(m1.vectorCacheAppends - m0.vectorCacheAppends, 1, "appended");
+        assert.equal(m1.vectorCacheBuilds, m0.vectorCacheBuilds, "not read whole");
+        assert.deepEqual((await search([1, 1, 1])).sort(), [a, b, c].sort());
+        // a document without a vector, then patched to have one: its row keeps its older rowid,
+        // so the index is read whole again (and finds it)
+        const d = await add(s, { description: "d", cuisine: "c", embedding: [] });
+        assert.deepEqual((await search([1, 1, 1])).sort(), [a, b, c].sort());
+        await s.value("mutation", "foods:patch", { id: d, fields: { embedding: [-1, -1, -1] } });
+        const m2 = await m();
+        assert.deepEqual((await search([-1, -1, -1]))[0], d);
+        assert.equal((await m()).vectorCacheBuilds - m2.vectorCacheBuilds, 1, "read whole after the patch");
+        // a delete: read whole again, without it
+        await s.value("mutation", "foods:remove", { id: b });
+        assert.deepEqual((await search([1, 1, 1])).sort(), [a, c, d].sort());
+    } finally {
+        await s.stop();
+    }
+});
