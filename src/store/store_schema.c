@@ -180,8 +180,8 @@ static int check_vector(const char *table, const json_t *def, struct buf *err)
             return st_fail(err, "table `%s`: vector index `%s`: invalid vector field `%s`",
                            table, name, vf ? vf : "?");
         double d = json_number_value(dims);
-        if (!json_is_number(dims) || d != (double)(uint32_t)d || d < STORE_VECTOR_MIN_DIMS ||
-            d > STORE_VECTOR_MAX_DIMS)
+        if (!json_is_number(dims) || !(d >= STORE_VECTOR_MIN_DIMS && d <= STORE_VECTOR_MAX_DIMS) ||
+            d != (double)(uint32_t)d) /* the range first: a cast of a negative is undefined */
             return st_fail(err, "table `%s`: vector index `%s`: `dimensions` must be an integer "
                            "between %d and %d",
                            table, name, STORE_VECTOR_MIN_DIMS, STORE_VECTOR_MAX_DIMS);

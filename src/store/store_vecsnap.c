@@ -84,8 +84,14 @@ void st_vecsnap_put(struct st_vecsnap *v)
     pthread_mutex_unlock(&mu);
 }
 
-/* Reads ix's rows into a new snapshot; NULL when they pass `limit` bytes (too_big set) or on a
- * storage failure (err set). */
+/* What v's arrays take (their allocated sizes). */
+static size_t snap_bytes(const struct st_vecsnap *v)
+{
+    return v->cap *
+               (v->dims * sizeof(float) + sizeof(*v->ids) + (v->nfilt + 1) * sizeof(*v->koff)) +
+           v->kcap;
+}
+
 /* A copy of v's rows (to append to while v stays in use). */
 static struct st_vecsnap *snap_copy(const struct st_vecsnap *v)
 {
@@ -173,8 +179,7 @@ static struct st_vecsnap *build(struct store *s, struct st_index *ix, size_t lim
         v->n++;
         v->cap = cap;
         v->kcap = kcap;
-        v->bytes = cap * (vbytes + sizeof(*v->ids) + (v->nfilt + 1) * sizeof(*v->koff)) + kcap;
-        if (v->bytes > limit || v->klen > UINT32_MAX / 2) {
+        if (snap_bytes(v) > limit || v->klen > UINT32_MAX / 2) {
             *too_big = 1;
             goto fail;
         }
@@ -183,6 +188,7 @@ static struct st_vecsnap *build(struct store *s, struct st_index *ix, size_t lim
         st_sqlerr(s, err, "vector search");
         goto fail;
     }
+    v->bytes = snap_bytes(v); /* also when no row came (a copy appended nothing) */
     sqlite3_finalize(st);
     buf_release(&sql);
     return v;

@@ -205,6 +205,7 @@ test("every bad usage gets Convex's message, and the server keeps serving", asyn
         noVector: /^`vector` must be a non-empty Array in vectorSearch$/,
         notNumbers: /`vector` must be an array of finite numbers/,
         nan: /`vector` must be an array of finite numbers/,
+        bigint: /^Vector query against foods\.by_embedding: `vector` must be an array of finite numbers$/,
         limitHigh: /^Vector queries can fetch at most 256 results, requested 257\.$/,
         limitZero: /limit must be an integer between 1 and 256/,
         limitFraction: /limit must be an integer between 1 and 256/,

@@ -60,6 +60,9 @@ async function actionVectorSearch(tableName, indexName, query) {
     if (query === null || typeof query !== "object")
         throw new TypeError(`vectorSearch: expected a query object {vector, limit?, filter?}, ` +
             `got ${describeType(query)}`);
+    if (Array.isArray(query.vector) && query.vector.some((x) => typeof x !== "number"))
+        throw new Error(`Vector query against ${tableName}.${indexName}: \`vector\` must be an ` +
+            "array of finite numbers"); /* a bigint would not even serialize */
     const text = vectorSearchQuery(query);
     return runNested(QUERY, VECTOR_SEARCH_PATH, { table: tableName, index: indexName, query: text });
 }

@@ -90,6 +90,8 @@ export const bad = action({
           return await c.vectorSearch("foods", "by_embedding", {});
         case "notNumbers":
           return await c.vectorSearch("foods", "by_embedding", { vector: [1, "a", 0] });
+        case "bigint":
+          return await c.vectorSearch("foods", "by_embedding", { vector: [1n, 0, 0] });
         case "nan":
           return await c.vectorSearch("foods", "by_embedding", { vector: [1, NaN, 0] });
         case "limitHigh":
