@@ -375,23 +375,34 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeNumber(ctx, slot->id);
 }
 
+/* A store search with the (table, index, queryJson) arguments: JSON text of its answer. */
+typedef int (*search_fn)(struct store_txn *t, const char *table, const char *index,
+                         const char *query_json, size_t len, struct buf *out, struct buf *err);
+static JSValueRef run_search(JSContextRef ctx, JSObjectRef self, size_t argc,
+                             const JSValueRef argv[], JSValueRef *exc, const char *index_what,
+                             const char *query_what, search_fn search)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    char table[256], index[256];
+    struct store_txn *t =
+        query_args(ctx, rt, argc, argv, index_what, query_what, table, index, exc);
+    if (!t)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s2);
+    buf_reset(&rt->s3);
+    if (search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError"); /* the app's mistakes: QUERY */
+    return make_str(ctx, rt->s2.data);
+}
+
 /* native.search(table, index, queryJson) -> JSON array text of the matching documents
  * (store_search) */
 static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                            const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx, self);
-    RT_OR_THROW(rt);
-    char table[256], index[256];
-    struct store_txn *t = query_args(ctx, rt, argc, argv, "withSearchIndex() index",
-                                     "withSearchIndex() query", table, index, exc);
-    if (!t)
-        return JSValueMakeUndefined(ctx);
-    buf_reset(&rt->s2);
-    buf_reset(&rt->s3);
-    if (store_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
-        return store_throw(ctx, rt, exc, &rt->s3, "StoreError"); /* the app's mistakes: QUERY */
-    return make_str(ctx, rt->s2.data);
+    return run_search(ctx, self, argc, argv, exc, "withSearchIndex() index",
+                      "withSearchIndex() query", store_search);
 }
 
 /* native.vectorSearch(table, index, queryJson) -> JSON array text of {_id, _score}
@@ -399,18 +410,8 @@ static JSValueRef n_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
 static JSValueRef n_vector_search(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
                                   size_t argc, const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx, self);
-    RT_OR_THROW(rt);
-    char table[256], index[256];
-    struct store_txn *t = query_args(ctx, rt, argc, argv, "vectorSearch() index",
-                                     "vectorSearch() query", table, index, exc);
-    if (!t)
-        return JSValueMakeUndefined(ctx);
-    buf_reset(&rt->s2);
-    buf_reset(&rt->s3);
-    if (store_vector_search(t, table, index, rt->s1.data, rt->s1.len, &rt->s2, &rt->s3) < 0)
-        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
-    return make_str(ctx, rt->s2.data);
+    return run_search(ctx, self, argc, argv, exc, "vectorSearch() index",
+                      "vectorSearch() query", store_vector_search);
 }
 
 /* The (handle, n) arguments of native.scanCursor and native.scanNext: the open scan, with n in

@@ -299,6 +299,15 @@ struct st_vecsnap {
 struct st_vecsnap *st_vecsnap_get(struct store *s, struct st_index *ix, int64_t gen,
                                   int64_t delgen, struct buf *err);
 void st_vecsnap_put(struct st_vecsnap *v);
+/* The position (1 ..) of filter field f among a search or vector index's fields (fields[0] is
+ * the searched or vector field), or 0 when f is NULL or not one of them. */
+static inline size_t st_filter_field(const struct st_index *ix, const char *f)
+{
+    for (size_t j = 1; f && j < ix->nfields; j++)
+        if (!strcmp(ix->fields[j], f))
+            return j;
+    return 0;
+}
 /* A search or vector index's rowid for a document: the bits of its _creationTime (> 0, so they
  * order like the value; unique in a store). */
 static inline sqlite3_int64 st_ct_rowid(double ct)

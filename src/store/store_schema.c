@@ -24,8 +24,7 @@ static int check_field_path(const char *f)
 }
 
 static const json_t *find_decl(const json_t *idx, const char *name);
-static int check_search(const char *table, const json_t *def, struct buf *err);
-static int check_vector(const char *table, const json_t *def, struct buf *err);
+static int check_side(const char *table, const json_t *def, int vector, struct buf *err);
 
 /* Checks the shape of the whole schema before anything is touched. */
 static int check_schema(const json_t *schema, struct buf *err)
@@ -92,7 +91,7 @@ static int check_schema(const json_t *schema, struct buf *err)
                 }
             }
         }
-        if (check_search(name, def, err) < 0 || check_vector(name, def, err) < 0)
+        if (check_side(name, def, 0, err) < 0 || check_side(name, def, 1, err) < 0)
             goto out;
     }
     r = 0;
@@ -101,129 +100,75 @@ out:
     return r;
 }
 
-/* Checks a table's `searchIndexes`: [{"name", "searchField", "filterFields"}]. Index names are
- * shared with `indexes`. */
-static int check_search(const char *table, const json_t *def, struct buf *err)
+/* Checks a table's `searchIndexes` ([{"name", "searchField", "filterFields"}]) or, with
+ * `vector`, its `vectorIndexes` ([{"name", "vectorField", "dimensions", "filterFields"}]).
+ * Index names are shared with `indexes` and, for vector indexes, `searchIndexes`. */
+static int check_side(const char *table, const json_t *def, int vector, struct buf *err)
 {
-    const json_t *sidx = json_object_get(def, "searchIndexes");
-    const json_t *idx = json_object_get(def, "indexes");
-    if (!sidx)
+    const char *word = vector ? "vector" : "search";
+    const json_t *list = json_object_get(def, vector ? "vectorIndexes" : "searchIndexes");
+    int max_filters = vector ? STORE_VECTOR_MAX_FILTERS : STORE_SEARCH_MAX_FILTERS;
+    if (!list)
         return 0;
-    if (!json_is_array(sidx))
-        return st_fail(err, "table `%s`: `searchIndexes` must be an array", table);
-    for (size_t i = 0; i < json_array_size(sidx); i++) {
-        const json_t *ix = json_array_get(sidx, i);
+    if (!json_is_array(list))
+        return st_fail(err, "table `%s`: `%sIndexes` must be an array", table, word);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *ix = json_array_get(list, i);
         const char *name = json_string_value(json_object_get(ix, "name"));
-        const char *sf = json_string_value(json_object_get(ix, "searchField"));
+        const char *fld =
+            json_string_value(json_object_get(ix, vector ? "vectorField" : "searchField"));
         const json_t *ff = json_object_get(ix, "filterFields");
         if (!name || !st_name_ok(name) || !strcmp(name, "by_id") ||
             !strcmp(name, "by_creation_time"))
-            return st_fail(err, "table `%s`: invalid index name `%.64s`", table,
-                           name ? name : "");
-        int dup = find_decl(idx, name) != NULL;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(name, json_string_value(json_object_get(json_array_get(sidx, j),
-                                                                "name"))))
-                dup = 1;
-        if (dup)
-            return st_fail(err, "table `%s`: index `%s` is declared twice", table, name);
-        if (!sf || !check_field_path(sf))
-            return st_fail(err, "table `%s`: search index `%s`: invalid search field `%s`",
-                           table, name, sf ? sf : "?");
-        if (ff && (!json_is_array(ff) || json_array_size(ff) > STORE_SEARCH_MAX_FILTERS))
-            return st_fail(err, "table `%s`: search index `%s` may have at most %d filter "
-                           "fields",
-                           table, name, STORE_SEARCH_MAX_FILTERS);
-        for (size_t j = 0; j < json_array_size(ff); j++) {
-            const char *f = json_string_value(json_array_get(ff, j));
-            if (!f || !check_field_path(f))
-                return st_fail(err, "table `%s`: search index `%s`: invalid filter field `%s`",
-                               table, name, f ? f : "?");
-            for (size_t k = 0; k < j; k++)
-                if (!strcmp(f, json_string_value(json_array_get(ff, k))))
-                    return st_fail(err, "table `%s`: search index `%s`: duplicate filter "
-                                   "field `%s`",
-                                   table, name, f);
-        }
-    }
-    return 0;
-}
-
-/* Checks a table's `vectorIndexes`: [{"name", "vectorField", "dimensions", "filterFields"}].
- * Index names are shared with `indexes` and `searchIndexes`. */
-static int check_vector(const char *table, const json_t *def, struct buf *err)
-{
-    const json_t *vidx = json_object_get(def, "vectorIndexes");
-    if (!vidx)
-        return 0;
-    if (!json_is_array(vidx))
-        return st_fail(err, "table `%s`: `vectorIndexes` must be an array", table);
-    for (size_t i = 0; i < json_array_size(vidx); i++) {
-        const json_t *ix = json_array_get(vidx, i);
-        const char *name = json_string_value(json_object_get(ix, "name"));
-        const char *vf = json_string_value(json_object_get(ix, "vectorField"));
-        const json_t *dims = json_object_get(ix, "dimensions");
-        const json_t *ff = json_object_get(ix, "filterFields");
-        if (!name || !st_name_ok(name) || !strcmp(name, "by_id") ||
-            !strcmp(name, "by_creation_time"))
-            return st_fail(err, "table `%s`: invalid index name `%.64s`", table,
-                           name ? name : "");
+            return st_fail(err, "table `%s`: invalid index name `%.64s`", table, name ? name : "");
         int dup = find_decl(json_object_get(def, "indexes"), name) ||
-                  find_decl(json_object_get(def, "searchIndexes"), name);
+                  (vector && find_decl(json_object_get(def, "searchIndexes"), name));
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(name, json_string_value(json_object_get(json_array_get(vidx, j),
-                                                                "name"))))
+            if (!strcmp(name, json_string_value(json_object_get(json_array_get(list, j), "name"))))
                 dup = 1;
         if (dup)
             return st_fail(err, "table `%s`: index `%s` is declared twice", table, name);
-        if (!vf || !check_field_path(vf))
-            return st_fail(err, "table `%s`: vector index `%s`: invalid vector field `%s`",
-                           table, name, vf ? vf : "?");
-        double d = json_number_value(dims);
-        if (!json_is_number(dims) || !(d >= STORE_VECTOR_MIN_DIMS && d <= STORE_VECTOR_MAX_DIMS) ||
-            d != (double)(uint32_t)d) /* the range first: a cast of a negative is undefined */
-            return st_fail(err, "table `%s`: vector index `%s`: `dimensions` must be an integer "
-                           "between %d and %d",
-                           table, name, STORE_VECTOR_MIN_DIMS, STORE_VECTOR_MAX_DIMS);
-        if (ff && (!json_is_array(ff) || json_array_size(ff) > STORE_VECTOR_MAX_FILTERS))
-            return st_fail(err, "table `%s`: vector index `%s` may have at most %d filter "
-                           "fields",
-                           table, name, STORE_VECTOR_MAX_FILTERS);
+        if (!fld || !check_field_path(fld))
+            return st_fail(err, "table `%s`: %s index `%s`: invalid %s field `%s`", table, word,
+                           name, word, fld ? fld : "?");
+        if (vector) {
+            const json_t *dims = json_object_get(ix, "dimensions");
+            double d = json_number_value(dims);
+            if (!json_is_number(dims) ||
+                !(d >= STORE_VECTOR_MIN_DIMS && d <= STORE_VECTOR_MAX_DIMS) ||
+                d != (double)(uint32_t)d) /* the range first: a cast of a negative is undefined */
+                return st_fail(err,
+                               "table `%s`: vector index `%s`: `dimensions` must be an "
+                               "integer between %d and %d",
+                               table, name, STORE_VECTOR_MIN_DIMS, STORE_VECTOR_MAX_DIMS);
+        }
+        if (ff && (!json_is_array(ff) || json_array_size(ff) > (size_t)max_filters))
+            return st_fail(err, "table `%s`: %s index `%s` may have at most %d filter fields",
+                           table, word, name, max_filters);
         for (size_t j = 0; j < json_array_size(ff); j++) {
             const char *f = json_string_value(json_array_get(ff, j));
             if (!f || !check_field_path(f))
-                return st_fail(err, "table `%s`: vector index `%s`: invalid filter field `%s`",
-                               table, name, f ? f : "?");
+                return st_fail(err, "table `%s`: %s index `%s`: invalid filter field `%s`", table,
+                               word, name, f ? f : "?");
             for (size_t k = 0; k < j; k++)
                 if (!strcmp(f, json_string_value(json_array_get(ff, k))))
-                    return st_fail(err, "table `%s`: vector index `%s`: duplicate filter "
-                                   "field `%s`",
-                                   table, name, f);
+                    return st_fail(err, "table `%s`: %s index `%s`: duplicate filter field `%s`",
+                                   table, word, name, f);
         }
     }
     return 0;
 }
 
-/* A vector index's declaration, as its catalog entry holds it. */
-static int same_vector(const struct st_index *ix, const json_t *decl)
+/* A search or vector index's declaration, as its catalog entry holds it (the searched or vector
+ * field, then the filter fields; a vector index's dimensions too). */
+static int same_side(const struct st_index *ix, const json_t *decl)
 {
+    int vector = ix->kind == IDX_VECTOR;
     const json_t *ff = json_object_get(decl, "filterFields");
     if (json_array_size(ff) + 1 != ix->nfields ||
-        (double)ix->dims != json_number_value(json_object_get(decl, "dimensions")) ||
-        strcmp(ix->fields[0], json_string_value(json_object_get(decl, "vectorField"))))
-        return 0;
-    for (size_t i = 1; i < ix->nfields; i++)
-        if (strcmp(ix->fields[i], json_string_value(json_array_get(ff, i - 1))))
-            return 0;
-    return 1;
-}
-
-/* A search index's declaration, as its catalog entry holds it (search field, then filters). */
-static int same_search(const struct st_index *ix, const json_t *decl)
-{
-    const json_t *ff = json_object_get(decl, "filterFields");
-    if (json_array_size(ff) + 1 != ix->nfields ||
-        strcmp(ix->fields[0], json_string_value(json_object_get(decl, "searchField"))))
+        (vector && (double)ix->dims != json_number_value(json_object_get(decl, "dimensions"))) ||
+        strcmp(ix->fields[0],
+               json_string_value(json_object_get(decl, vector ? "vectorField" : "searchField"))))
         return 0;
     for (size_t i = 1; i < ix->nfields; i++)
         if (strcmp(ix->fields[i], json_string_value(json_array_get(ff, i - 1))))
@@ -430,7 +375,7 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
             const struct st_index *ix = tb->sidx[i];
             int vec = ix->kind == IDX_VECTOR;
             const json_t *decl = find_decl(vec ? vidx : sidx, ix->name);
-            if (decl && (vec ? same_vector(ix, decl) : same_search(ix, decl)))
+            if (decl && same_side(ix, decl))
                 continue;
             if (st_side_index_drop(s, ix, err) < 0)
                 goto out;
@@ -445,7 +390,7 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
                     if (!strcmp(tb->sidx[j]->name, iname) &&
                         (tb->sidx[j]->kind == IDX_VECTOR) == vec)
                         ix = tb->sidx[j];
-                if (ix && (vec ? same_vector(ix, decl) : same_search(ix, decl)))
+                if (ix && same_side(ix, decl))
                     continue;
                 if ((vec ? st_vector_create(s, tb, decl, err)
                          : st_search_create(s, tb, decl, err)) < 0)

@@ -536,10 +536,8 @@ int store_search(struct store_txn *t, const char *table, const char *index, cons
     for (size_t i = 0; i < json_array_size(eq); i++) {
         const json_t *e = json_array_get(eq, i);
         const char *f = json_string_value(json_array_get(e, 0));
-        size_t j = 1;
-        while (f && j < ix->nfields && strcmp(ix->fields[j], f))
-            j++;
-        if (!f || j == ix->nfields) {
+        size_t j = st_filter_field(ix, f);
+        if (!j) {
             st_failk(s, STORE_ERR_QUERY, err,
                      "`%s` is not a filter field of search index `%s` of `%s`", f ? f : "?", index,
                      table);

@@ -462,10 +462,7 @@ int store_vector_search(struct store_txn *t, const char *table, const char *inde
     for (size_t i = 0; i < json_array_size(eq); i++) {
         const json_t *e = json_array_get(eq, i);
         const char *f = json_string_value(json_array_get(e, 0));
-        size_t j = 1;
-        while (f && j < ix->nfields && strcmp(ix->fields[j], f))
-            j++;
-        if (!f || j == ix->nfields) {
+        if (!st_filter_field(ix, f)) {
             st_failk(s, STORE_ERR_QUERY, err,
                      "Vector query against %s contains a filter on \"%.200s\" but that field "
                      "isn't indexed for filtering in `filterFields`.",
