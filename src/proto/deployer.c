@@ -18,9 +18,12 @@ struct deployer {
     struct conn *c;               /* its request (referenced); NULL: none loading */
     char *file;                   /* the bundle file (a copy: saved once it loaded) */
     size_t len, js_off;
-    char name[DEPLOY_NAME_MAX];
+    char *name;
     char *save_path;
     uint64_t t0;
+    /* an environment change's reload (NULL: a deploy): answers c */
+    deployer_reloaded_fn reloaded;
+    void *reloaded_arg;
 };
 
 static void built(struct tenant_open_job *j, void *arg);
@@ -33,9 +36,23 @@ struct deployer *deployer_new(struct loop *loop, struct tenant *t)
     return dp;
 }
 
+/* A reload builds the running bundle: a copy, since the loop may replace it meanwhile. */
+static void take_running(struct deployer *dp)
+{
+    const struct shard *s = dp->t->shard;
+    vr_free(dp->file);
+    dp->file = vr_memdup(s->bundle, s->bundle_len);
+    dp->len = s->bundle_len;
+    dp->js_off = 0;
+    vr_free(dp->name);
+    dp->name = vr_strdup(s->bundle_name ? s->bundle_name : "bundle.js");
+}
+
 /* Begins the version on the loop and queues its build; 0, or -1 with err. */
 static int start(struct deployer *dp, struct buf *err)
 {
+    if (dp->reloaded)
+        take_running(dp);
     struct shard_version v;
     if (shard_prepare_begin(dp->t->shard, &v, err) < 0) {
         shard_version_release(&v);
@@ -51,18 +68,31 @@ static void finish(struct deployer *dp)
 {
     conn_unref(dp->c);
     dp->c = NULL;
+    dp->reloaded = NULL;
+    dp->reloaded_arg = NULL;
     vr_free(dp->file);
     dp->file = NULL;
+    vr_free(dp->name);
+    dp->name = NULL;
     vr_free(dp->save_path);
     dp->save_path = NULL;
 }
 
 static void fail(struct deployer *dp, int status, const char *code, const char *msg)
 {
-    if (status == 400)
-        log_error("deploy", "%s\n(the previous version keeps running)", msg);
-    if (!conn_is_closed(dp->c))
-        deploy_answer_error(dp->c, status, code, msg, strlen(msg));
+    if (dp->reloaded) { /* the change is stored either way: the answer says what serves */
+        if (status == 400)
+            log_error("app",
+                      "reload after an environment change failed (the previous version "
+                      "keeps running): %s",
+                      msg);
+        dp->reloaded(dp->c, dp->reloaded_arg, status == 503 ? DEPLOYER_STOPPED : msg);
+    } else {
+        if (status == 400)
+            log_error("deploy", "%s\n(the previous version keeps running)", msg);
+        if (!conn_is_closed(dp->c))
+            deploy_answer_error(dp->c, status, code, msg, strlen(msg));
+    }
     finish(dp);
 }
 
@@ -82,10 +112,15 @@ static void built(struct tenant_open_job *j, void *arg)
     struct shard *s = dp->t->shard;
     if (shard_install(s, &j->v, dp->file + dp->js_off, dp->len - dp->js_off, dp->name,
                       &err) == 0) {
-        log_info("deploy", "\"%s\" serves, built in %.1f ms off the loop (%.1f ms in all)",
-                 dp->name, j->app_ms, (double)(clock_mono_ns() - dp->t0) / 1e6);
-        deploy_answer_loaded(s, conn_is_closed(dp->c) ? NULL : dp->c, dp->file, dp->len,
-                             dp->name, dp->save_path);
+        log_info(dp->reloaded ? "app" : "deploy",
+                 "\"%s\" serves%s, built in %.1f ms off the loop (%.1f ms in all)", dp->name,
+                 dp->reloaded ? " with the new environment" : "", j->app_ms,
+                 (double)(clock_mono_ns() - dp->t0) / 1e6);
+        if (dp->reloaded)
+            dp->reloaded(dp->c, dp->reloaded_arg, NULL);
+        else
+            deploy_answer_loaded(s, conn_is_closed(dp->c) ? NULL : dp->c, dp->file, dp->len,
+                                 dp->name, dp->save_path);
         finish(dp);
     } else if (!strcmp(err.data, SHARD_VERSION_STALE)) { /* an env change meanwhile */
         log_debug("deploy", "%s: building it again", err.data);
@@ -108,7 +143,8 @@ void deployer_handle(struct deployer *dp, struct conn *c, const struct http_requ
         static const char m[] = "the server is shutting down";
         deploy_answer_error(c, 503, "ServerShuttingDown", m, sizeof m - 1);
     } else if (dp->c) {
-        deploy_answer_error(c, 409, "DeployInProgress", DEPLOYER_BUSY, strlen(DEPLOYER_BUSY));
+        const char *m = dp->reloaded ? DEPLOYER_RELOADING : DEPLOYER_BUSY;
+        deploy_answer_error(c, 409, "DeployInProgress", m, strlen(m));
     } else if (deploy_parse(req->body.p, req->body.len, name, &off, &err) < 0) {
         log_warn("deploy", "refused: %s", err.data);
         deploy_answer_error(c, 400, "BadBundle", err.data, err.len);
@@ -120,13 +156,37 @@ void deployer_handle(struct deployer *dp, struct conn *c, const struct http_requ
         dp->file = vr_memdup(req->body.p, req->body.len);
         dp->len = req->body.len;
         dp->js_off = off;
-        memcpy(dp->name, name, sizeof name);
+        dp->name = vr_strdup(name);
         dp->save_path = save_path ? vr_strdup(save_path) : NULL;
         dp->t0 = clock_mono_ns();
         if (start(dp, &err) < 0)
             fail(dp, 400, "DeployFailed", err.data);
     }
     buf_release(&err);
+}
+
+int deployer_reload(struct deployer *dp, struct conn *c, deployer_reloaded_fn done, void *arg)
+{
+    if (dp->stopping || dp->c || !dp->t->shard->bundle || !dp->t->shard->rt)
+        return -1;
+    struct buf err = BUF_INIT(1 << 20);
+    dp->c = c;
+    conn_ref(c);
+    dp->reloaded = done;
+    dp->reloaded_arg = arg;
+    dp->save_path = NULL;
+    dp->t0 = clock_mono_ns();
+    log_info("app", "reloading the app with the new environment (built off the loop; the "
+                    "running version serves meanwhile)");
+    if (start(dp, &err) < 0)
+        fail(dp, 400, "ReloadFailed", err.data);
+    buf_release(&err);
+    return 0;
+}
+
+int deployer_idle(const struct deployer *dp)
+{
+    return !dp->stopping && !dp->c;
 }
 
 void deployer_free(struct deployer *dp)

@@ -1,7 +1,9 @@
 /* http_admin_env: list, get, set and remove environment variables over HTTP (admin key). A set
  * or remove stores the change in the shard's database and reloads the running version, so that
  * process.env of every function (actions' workers too) shows it; a reload that fails leaves the
- * old version serving, and the answer says so in "reloadError". */
+ * old version serving, and the answer says so in "reloadError". The single shard's reload is
+ * built off the loop (deployer_reload) and answered when it serves; a tenant's, or one while
+ * another version loads, runs on the loop (shard_reload). */
 #include "proto/http_admin_env.h"
 
 #include <errno.h>
@@ -63,8 +65,33 @@ static const char *string_field(struct conn *c, json_t *root, const char *key, s
     return json_string_value(v);
 }
 
-void http_admin_env_handle(struct shard *shard, struct conn *c, const struct http_request *req,
-                           struct slice op)
+/* deployer_reload's answer: value is the request's JSON value, taken over. */
+static void reloaded(struct conn *c, void *arg, const char *load_err)
+{
+    json_t *value = arg;
+    if (conn_is_closed(c)) {
+        json_decref(value);
+        return;
+    }
+    struct buf e = BUF_INIT(64 * 1024);
+    if (load_err)
+        buf_append_str(&e, load_err);
+    respond_value(c, value, &e);
+    buf_release(&e);
+}
+
+/* Answers a stored change: after a reload off the loop when the deployer takes it, else now
+ * (load_err: the loop's reload, done by shard_env_*). value taken over. */
+static void answer_change(struct deployer *dp, struct conn *c, json_t *value, int deferred,
+                          const struct buf *load_err)
+{
+    if (deferred && deployer_reload(dp, c, reloaded, value) == 0)
+        return;
+    respond_value(c, value, load_err);
+}
+
+void http_admin_env_handle(struct shard *shard, struct deployer *deployer, struct conn *c,
+                           const struct http_request *req, struct slice op)
 {
     struct buf err = BUF_INIT(4096), load_err = BUF_INIT(64 * 1024);
     json_t *root = NULL;
@@ -119,8 +146,11 @@ void http_admin_env_handle(struct shard *shard, struct conn *c, const struct htt
         json_decref(env);
         goto out;
     }
+    /* the reload goes to the deployer when it is free; else shard_env_* reload on the loop */
+    int deferred = deployer && deployer_idle(deployer);
+    struct buf *le = deferred ? NULL : &load_err;
     if (is_set) {
-        int r = shard_env_set(shard, name, name_len, value, value_len, &err, &load_err);
+        int r = shard_env_set(shard, name, name_len, value, value_len, &err, le);
         if (r < 0) {
             const char *code = r == -E2BIG    ? "EnvVarValueTooLarge"
                                : r == -ENOSPC ? "TooManyEnvVars"
@@ -129,15 +159,15 @@ void http_admin_env_handle(struct shard *shard, struct conn *c, const struct htt
             respond_error(c, r == -EIO ? 500 : 400, code, err.data);
             goto out;
         }
-        respond_value(c, json_null(), &load_err);
+        answer_change(deployer, c, json_null(), deferred, &load_err);
         goto out;
     }
     int removed = 0;
-    if (shard_env_remove(shard, name, name_len, &removed, &err, &load_err) < 0) {
+    if (shard_env_remove(shard, name, name_len, &removed, &err, le) < 0) {
         respond_error(c, 500, "StoreError", err.data);
         goto out;
     }
-    respond_value(c, json_boolean(removed), &load_err);
+    answer_change(deployer, c, json_boolean(removed), deferred && removed, &load_err);
 out:
     json_decref(root);
     buf_release(&err);

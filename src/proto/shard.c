@@ -291,6 +291,8 @@ void shard_set_env_file(struct shard *s, json_t *env_file, const char *source)
 
 static void env_reload(struct shard *s, struct buf *load_err)
 {
+    if (!load_err)
+        return; /* the caller reloads (deployer_reload) */
     buf_reset(load_err);
     if (shard_reload(s, load_err) < 0)
         log_error("app", "reload after an environment change failed (the previous version "
@@ -319,7 +321,8 @@ int shard_env_remove(struct shard *s, const char *name, size_t name_len, int *re
     if (r < 0)
         return r;
     *removed = r;
-    buf_reset(load_err);
+    if (load_err)
+        buf_reset(load_err);
     if (r) {
         log_info("app", "environment variable %.*s removed", (int)name_len, name);
         env_reload(s, load_err);

@@ -121,9 +121,10 @@ int shard_reload(struct shard *s, struct buf *err);
  * (-EINVAL a bad name, -E2BIG a value too long, -ENOSPC too many variables, -EIO storage);
  * otherwise the change is stored and they return 0 (remove:
  * 0 also when the name was not set, *removed says), with load_err holding why the reload failed
- * (the old version keeps serving) or empty. shard_env_json: the effective variables as a new
- * JSON object (with the built-in CONVEX_CLOUD_URL/CONVEX_SITE_URL = js_opts.public_url unless
- * set), or NULL with err. */
+ * (the old version keeps serving) or empty. With load_err NULL they do not reload: the caller
+ * does (deployer_reload builds the new version off the loop). shard_env_json: the effective
+ * variables as a new JSON object (with the built-in CONVEX_CLOUD_URL/CONVEX_SITE_URL =
+ * js_opts.public_url unless set), or NULL with err. */
 void shard_set_env_file(struct shard *s, json_t *env_file, const char *source);
 int shard_env_set(struct shard *s, const char *name, size_t name_len, const char *value,
                   size_t value_len, struct buf *err, struct buf *load_err);

@@ -7,7 +7,8 @@
 // version that fails everywhere is not adopted, one that fails somewhere is; with no tenant open
 // a version is tried in an empty in-memory tenant, and not adopted if it fails there; an environment
 // change, a delete and a SIGTERM during a deploy; `vireo dev --tenants` reloads. Without
-// --tenants the single shard's deploy is built off the loop as well (deployer.c).
+// --tenants the single shard's deploy is built off the loop as well (deployer.c), and so is the
+// reload after an environment change.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -27,12 +28,13 @@ async function stopClean(s) {
 /* A bundle file of apps/tenants-open plus convex/v2.ts (vireo build), whose load spins `spin` ms
  * (`slow` ms in a tenant named "slow…") and throws in a tenant whose name matches `throwIn`, or
  * with throwAlways on any server (`vireo build`'s own check of the bundle runs without a URL). */
-async function bundle({ spin = 0, slow = spin, throwIn = null, throwAlways = false } = {}) {
+async function bundle({ spin = 0, slow = spin, throwIn = null, throwAlways = false, throwOnEnv = false } = {}) {
     const dir = tempDir("tenants-open");
     fs.writeFileSync(path.join(dir, "convex/v2.ts"), `import { query } from "./_generated/server";
 const site = process.env.CONVEX_SITE_URL ?? "";
 ${throwIn ? `if (/\\/t\\/${throwIn}$/.test(site)) throw new Error("v2 does not load here");` : ""}
 ${throwAlways ? 'if (site.startsWith("http://127.0.0.1:")) throw new Error("v2 does not load here");' : ""}
+${throwOnEnv ? 'if (process.env.FOO === "boom") throw new Error("v2 does not load with FOO=boom");' : ""}
 const until = Date.now() + (/\\/t\\/slow[^/]*$/.test(site) ? ${slow} : ${spin});
 while (Date.now() < until) {}
 export const two = query({ args: {}, handler: () => 2 });
@@ -76,6 +78,20 @@ async function sigtermDuringDeploy(s, file, mayLand) {
     assert.equal(code, 0, s.stderr.slice(from));
 }
 
+/* Calls notes:ping through q back to back until stop(), which resolves to how many answered
+ * (each of them true). */
+function probe(q) {
+    let on = true, answers = 0;
+    const running = (async () => {
+        while (on) {
+            const r = await q("notes:ping");
+            assert.equal(r.json?.value, true, r.text);
+            answers++;
+        }
+    })();
+    return { stop: async () => { on = false; await running; return answers; } };
+}
+
 async function openAll(s, names) {
     for (const n of names) assert.equal((await call(s, n, "query", "notes:ping")).json?.value, true, n);
 }
@@ -100,19 +116,11 @@ test("a deploy builds the open tenants' new version off the loop: they keep answ
     try {
         const names = ["a", "b", "c", "d", "e", "f"];
         await openAll(s, names);
-        let deploying = true, answers = 0;
-        const probing = (async () => {
-            while (deploying) {
-                const r = await call(s, "a", "query", "notes:ping");
-                assert.equal(r.json?.value, true, r.text);
-                answers++;
-            }
-        })();
+        const probing = probe((p) => call(s, "a", "query", p));
         const t0 = performance.now();
         const r = await deploy(s, file);
         const took = performance.now() - t0;
-        deploying = false;
-        await probing;
+        const answers = await probing.stop();
         assert.equal(r.status, 200, r.text);
         assert.deepEqual(r.json, { status: "success", tenants: 6, name: "convex/" });
         console.log(`# 6 tenants loaded the version in ${took.toFixed(0)} ms; ${answers} answers meanwhile`);
@@ -273,14 +281,7 @@ test("without --tenants: a deploy builds off the loop: queries keep answering; a
     const q = (p) => request(s.port, "POST", "/api/query", { path: p, args: {} }, { timeout: 30000 });
     try {
         assert.equal((await q("notes:ping")).json?.value, true);
-        let deploying = true, answers = 0;
-        const probing = (async () => {
-            while (deploying) {
-                const r = await q("notes:ping");
-                assert.equal(r.json?.value, true, r.text);
-                answers++;
-            }
-        })();
+        const probing = probe(q);
         const t0 = performance.now();
         const pending = deploy(s, file);
         await s.waitStderr(/loading a bundle of \d+ bytes for "convex\/" \(built off the loop/, { timeout: 10000 });
@@ -294,8 +295,7 @@ test("without --tenants: a deploy builds off the loop: queries keep answering; a
         assert.equal((await q("v2:two")).json?.value, 2);
         const first = performance.now() - a0;
         assert.ok(first < 1000, `the first query after the deploy took ${first.toFixed(0)} ms: it waited for the readers`);
-        deploying = false;
-        await probing;
+        const answers = await probing.stop();
         assert.equal(r.status, 200, r.text);
         assert.equal(r.json.status, "success");
         assert.equal(r.json.name, "convex/");
@@ -329,5 +329,84 @@ test("without --tenants: an environment change during a deploy's build, then SIG
         await sigtermDuringDeploy(s, await bundle({ spin: 3000 }), true);
     } finally {
         await stopClean(s);
+    }
+});
+
+test("without --tenants: an environment change reloads the app off the loop and answers once it serves", { timeout: 120000 }, async () => {
+    const file = await bundle({ spin: 1500, throwOnEnv: true });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ["--action-threads", "1", "--verbose"] });
+    const q = (p) => request(s.port, "POST", "/api/query", { path: p, args: {} }, { timeout: 30000 });
+    const env = (op, body) => request(s.port, "POST", `/api/admin/env/${op}`, body, admin(s));
+    try {
+        assert.equal((await deploy(s, file)).status, 200);
+        assert.equal((await q("v2:env")).json?.value, null);
+        const probing = probe(q);
+        let from = s.stderr.length;
+        const t0 = performance.now();
+        const pending = env("set", { name: "FOO", value: "bar" });
+        await s.waitStderr(/reloading the app with the new environment \(built off the loop/, { timeout: 10000, from });
+        // one version at a time: a deploy meanwhile is refused, and says why
+        const d = await deploy(s, file);
+        assert.equal(d.status, 409, d.text);
+        assert.deepEqual([d.json.errorCode, d.json.errorMessage], ["DeployInProgress", "the app is being reloaded after an environment change; retry once it is done"]);
+        const set = await pending;
+        const took = performance.now() - t0;
+        const answers = await probing.stop();
+        assert.equal(set.status, 200, set.text);
+        assert.deepEqual(set.json, { status: "success", value: null });
+        // answered once the new version serves: the next call sees the new value
+        assert.equal((await q("v2:env")).json?.value, "bar");
+        console.log(`# the reload took ${took.toFixed(0)} ms; ${answers} answers meanwhile`);
+        assert.ok(took >= 1400, `the reload took ${took} ms`);
+        assert.ok(answers >= 10, `only ${answers} answers during the ${took.toFixed(0)} ms reload`);
+        assert.match(s.stderr.slice(from), /"convex\/" serves with the new environment, built in \d+\.\d ms off the loop/);
+
+        // a second change while the first one's reload builds: it reloads on the loop, and the
+        // first one's build, begun before it, is built again: both end with both variables
+        from = s.stderr.length;
+        const first = env("set", { name: "FOO", value: "baz" });
+        await s.waitStderr(/reloading the app with the new environment/, { timeout: 10000, from });
+        const second = await env("set", { name: "OTHER", value: "x" });
+        assert.equal(second.status, 200, second.text);
+        assert.equal((await first).status, 200);
+        assert.match(s.stderr.slice(from), /another version was installed while this one was built: building it again/);
+        assert.equal((await q("v2:env")).json?.value, "baz");
+        const list = await env("list", {});
+        assert.deepEqual(list.json.value, { FOO: "baz", OTHER: "x" });
+
+        // a version that does not load with the change: stored, the old version keeps serving
+        const boom = await env("set", { name: "FOO", value: "boom" });
+        assert.equal(boom.status, 200, boom.text);
+        assert.match(boom.json.reloadError, /v2 does not load with FOO=boom/);
+        assert.equal((await q("v2:env")).json?.value, "baz");
+        assert.equal((await env("get", { name: "FOO" })).json.value, "boom");
+        // removing it reloads again (a remove of a name not set does not)
+        const rm = await env("remove", { name: "FOO" });
+        assert.deepEqual(rm.json, { status: "success", value: true });
+        assert.equal((await q("v2:env")).json?.value, null);
+        from = s.stderr.length;
+        const none = await env("remove", { name: "NOT_SET" });
+        assert.deepEqual(none.json, { status: "success", value: false });
+        assert.doesNotMatch(s.stderr.slice(from), /reloading the app/);
+
+        // SIGTERM during a reload: the change is stored and the answer says the next start has it
+        from = s.stderr.length;
+        const last = env("set", { name: "FOO", value: "later" }).catch((e) => ({ error: e }));
+        await s.waitStderr(/reloading the app with the new environment/, { timeout: 10000, from });
+        await sleep(200);
+        s.proc.kill("SIGTERM");
+        const a = await last;
+        if (!a.error && a.json?.reloadError !== undefined)
+            assert.match(a.json.reloadError, /the server is shutting down: the change is stored/);
+        const { code } = await s.exited;
+        assert.equal(code, 0, s.stderr.slice(from));
+    } finally {
+        await stopClean(s);
+    }
+    const again = await startServer(s.dir, { cmd: "serve", args: ["--bundle", path.join(s.dir, ".vireo/deployed.js")] });
+    try {
+        assert.equal((await request(again.port, "POST", "/api/query", { path: "v2:env", args: {} })).json?.value, "later");
+    } finally {
+        await stopClean(again);
     }
 });
