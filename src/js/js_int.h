@@ -35,6 +35,19 @@ struct js_cursor {
     struct store_cursor *c; /* NULL when the slot is free */
     uint32_t id;            /* handle given to JS; never reused */
     size_t returned;        /* documents handed to JS so far */
+    int depth;              /* the nested call that opened it (js_runtime.sub_depth) */
+};
+
+/* ctx.runQuery / ctx.runMutation inside a query or mutation: at most this many nested at once
+ * (Convex's MAX_REACTOR_CALL_DEPTH) */
+#define JS_SUB_DEPTH_MAX 8
+
+/* one of them running (native.subBegin .. native.subEnd) */
+struct js_sub {
+    int kind;
+    double exec;         /* the execution that began it (native.params[4]) */
+    struct store_sub st; /* a mutation's sub-transaction */
+    size_t n_unlink;     /* the storage deletes before it (dropped when it rolls back) */
 };
 
 /* what a time-limit error adds when the call spent its CPU over awaits (runtime.c, exec.c) */
@@ -123,6 +136,8 @@ struct js_runtime {
      * VM's lock) */
     JSValueRef undefined_v, null_v;
     struct js_cursor cursors[JS_MAX_CURSORS];
+    struct js_sub subs[JS_SUB_DEPTH_MAX]; /* the nested calls running, outermost first */
+    int sub_depth;
 
     struct buf s1, s2, s3; /* scratch for native calls */
     /* native.actorSave's last document id, head and timers text, each kept protected beside its
@@ -199,6 +214,9 @@ void js_actor_saves_release(struct js_runtime *rt);
 /* native.c */
 JSObjectRef js_native_make(struct js_runtime *rt);
 void js_native_close_cursors(struct js_runtime *rt);
+/* A call's nested ctx.runQuery / ctx.runMutation still running when it ends: each rolled back
+ * (an unfinished mutation's writes never commit). Before the call's transaction ends. */
+void js_native_subs_end(struct js_runtime *rt);
 /* Copies a JS value's string form into `out` (reset first). 0 or -E2BIG. */
 int js_to_buf(JSContextRef ctx, JSValueRef v, struct buf *out, JSValueRef *exc);
 /* The bytes of v when it is a Uint8Array, from its offset into its buffer (*len of them; a

@@ -370,6 +370,7 @@ static JSValueRef n_scan_open(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     if (rc < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "InvalidQuery");
     slot->c = c;
+    slot->depth = rt->sub_depth;
     slot->id = ++rt->next_cursor_id;
     slot->returned = 0;
     return JSValueMakeNumber(ctx, slot->id);
@@ -1137,35 +1138,55 @@ static const char *kind_word(int k)
     return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
 }
 
-/* native.nestedBegin(kind, path, argsJson) -> handler; opens the transaction of a query or
- * mutation started by ctx.runQuery / ctx.runMutation (actions run without one). */
-static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-                                 const JSValueRef argv[], JSValueRef *exc)
+/* The function a nested call (kind, path, argsJson) runs, its arguments checked; NULL with *exc
+ * set when there is none of that kind or they do not match its validator. */
+static const struct js_fn_entry *nested_entry(JSContextRef ctx, struct js_runtime *rt, size_t argc,
+                                              const JSValueRef argv[], JSValueRef *exc)
 {
-    struct js_runtime *rt = rt_of(ctx, self);
-    RT_OR_THROW(rt);
-    if (argc < 3)
-        return throwf(ctx, exc, "InvalidArgument", "nestedBegin: missing arguments");
+    if (argc < 3) {
+        throwf(ctx, exc, "InvalidArgument", "nestedBegin: missing arguments");
+        return NULL;
+    }
     int kind = (int)JSValueToNumber(ctx, argv[0], NULL);
     if (name_arg(ctx, argc, argv, 1, &rt->s1, "function path", exc) < 0)
-        return JSValueMakeUndefined(ctx);
+        return NULL;
     const struct js_fn_entry *e = js_find_entry(rt, rt->s1.data);
-    if (!e)
-        return throwf(ctx, exc, "FunctionNotFound", "function `%s` not found", rt->s1.data);
-    if ((int)e->pub.kind != kind)
-        return throwf(ctx, exc, "InvalidArgument", "ctx.run%s(): `%s` is %s %s, not %s %s",
-                      kind == JS_QUERY ? "Query" : kind == JS_MUTATION ? "Mutation" : "Action",
-                      e->pub.path, e->pub.kind == JS_ACTION ? "an" : "a", kind_word(e->pub.kind),
-                      kind == JS_ACTION ? "an" : "a", kind_word(kind));
+    if (!e) {
+        throwf(ctx, exc, "FunctionNotFound", "function `%s` not found", rt->s1.data);
+        return NULL;
+    }
+    if ((int)e->pub.kind != kind) {
+        throwf(ctx, exc, "InvalidArgument", "ctx.run%s(): `%s` is %s %s, not %s %s",
+               kind == JS_QUERY      ? "Query"
+               : kind == JS_MUTATION ? "Mutation"
+                                     : "Action",
+               e->pub.path, e->pub.kind == JS_ACTION ? "an" : "a", kind_word(e->pub.kind),
+               kind == JS_ACTION ? "an" : "a", kind_word(kind));
+        return NULL;
+    }
     if (str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)
-        return JSValueMakeUndefined(ctx);
+        return NULL;
     buf_reset(&rt->s3);
     if (js_validate_args(rt, &e->pub, rt->s2.data, rt->s2.len, NULL, &rt->s3) < 0) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "`%s`: %s", e->pub.path, rt->s3.data);
         *exc = js_make_error(ctx, "ArgumentValidationError", msg);
-        return JSValueMakeUndefined(ctx);
+        return NULL;
     }
+    return e;
+}
+
+/* native.nestedBegin(kind, path, argsJson) -> handler; opens the transaction of a query or
+ * mutation started by an action's ctx.runQuery / ctx.runMutation (actions run without one). */
+static JSValueRef n_nested_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                 const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    const struct js_fn_entry *e = nested_entry(ctx, rt, argc, argv, exc);
+    if (!e)
+        return JSValueMakeUndefined(ctx);
+    int kind = (int)e->pub.kind;
     if (kind != JS_ACTION) {
         if (rt->txn)
             return throwf(ctx, exc, "InternalError", "another transaction is already open");
@@ -1187,6 +1208,7 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     int ok = argc > 1 && JSValueToBoolean(ctx, argv[1]);
     if (kind == JS_ACTION || !rt->txn || rt->txn == rt->top_txn)
         return JSValueMakeUndefined(ctx);
+    js_native_subs_end(rt);
     js_native_close_cursors(rt);
     struct store_txn *t = rt->txn;
     rt->txn = NULL;
@@ -1194,6 +1216,86 @@ static JSValueRef n_nested_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     if (end_call_txn(rt, t, ok, kind == JS_MUTATION, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return JSValueMakeUndefined(ctx);
+}
+
+/* native.subBegin(kind, path, argsJson, callerKind, execId) -> handler: ctx.runQuery /
+ * ctx.runMutation inside a query or mutation (Convex's 1.0/runUdf). The function runs in the
+ * caller's transaction; a mutation in a sub-transaction (store_txn_sub_begin), which
+ * native.subEnd(ok) keeps or rolls back. At most JS_SUB_DEPTH_MAX deep. */
+static JSValueRef n_sub_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                              const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    struct store_txn *t = need_txn(ctx, rt, "ctx.runQuery()", exc);
+    if (!t)
+        return JSValueMakeUndefined(ctx);
+    int kind = argc > 0 ? (int)JSValueToNumber(ctx, argv[0], NULL) : JS_ACTION;
+    int caller = argc > 3 ? (int)JSValueToNumber(ctx, argv[3], NULL) : JS_QUERY;
+    if (kind != JS_QUERY && !(kind == JS_MUTATION && caller == JS_MUTATION))
+        return throwf(ctx, exc, "InvalidFunctionCall",
+                      "Cannot call a%s %s function from a %s function",
+                      kind == JS_ACTION ? "n" : "", kind_word(kind), kind_word(caller));
+    if (rt->sub_depth >= JS_SUB_DEPTH_MAX)
+        return throwf(ctx, exc, "MaximumCallDepthExceeded",
+                      "Cross component call depth limit exceeded. Do you have an infinite loop "
+                      "in your app?");
+    const struct js_fn_entry *e = nested_entry(ctx, rt, argc, argv, exc);
+    if (!e)
+        return JSValueMakeUndefined(ctx);
+    struct js_sub *sub = &rt->subs[rt->sub_depth];
+    sub->kind = kind;
+    sub->exec = argc > 4 ? JSValueToNumber(ctx, argv[4], NULL) : -1;
+    sub->n_unlink = rt->n_unlink;
+    buf_reset(&rt->s3);
+    if (kind == JS_MUTATION && store_txn_sub_begin(t, &sub->st, &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    rt->sub_depth++;
+    return e->handler;
+}
+
+/* Ends the innermost nested call: closes the queries it left open, keeps or rolls back a
+ * mutation's sub-transaction (and forgets the storage deletes of one rolled back). */
+static int sub_end(struct js_runtime *rt, int ok, struct buf *err)
+{
+    struct js_sub *sub = &rt->subs[--rt->sub_depth];
+    for (int i = 0; i < JS_MAX_CURSORS; i++) {
+        struct js_cursor *c = &rt->cursors[i];
+        if (c->c && c->depth > rt->sub_depth) {
+            store_scan_close(c->c, c->returned);
+            c->c = NULL;
+        }
+    }
+    if (sub->kind != JS_MUTATION || !rt->txn)
+        return 0;
+    if (!ok)
+        rt->n_unlink = sub->n_unlink;
+    return store_txn_sub_end(rt->txn, &sub->st, ok, err);
+}
+
+/* native.subEnd(ok, execId): the innermost nested call (native.subBegin) ended; nothing when it is
+ * not one of execId's (a continuation of a call that ended: js_native_subs_end ended it). */
+static JSValueRef n_sub_end(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                            const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = rt_of(ctx, self);
+    RT_OR_THROW(rt);
+    double exec = argc > 1 ? JSValueToNumber(ctx, argv[1], NULL) : -2;
+    if (rt->sub_depth == 0 || rt->subs[rt->sub_depth - 1].exec != exec)
+        return JSValueMakeUndefined(ctx);
+    buf_reset(&rt->s3);
+    if (sub_end(rt, argc > 0 && JSValueToBoolean(ctx, argv[0]), &rt->s3) < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    return JSValueMakeUndefined(ctx);
+}
+
+void js_native_subs_end(struct js_runtime *rt)
+{
+    struct buf err = BUF_INIT(4096);
+    while (rt->sub_depth > 0)
+        if (sub_end(rt, 0, &err) < 0) /* the transaction is poisoned: it cannot commit */
+            buf_reset(&err);
+    buf_release(&err);
 }
 
 /* native.checkReturns(path, resultJson): throws ReturnsValidationError when the result of the
@@ -1368,36 +1470,38 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         const char *name;
         JSObjectCallAsFunctionCallback fn;
     } fns[] = {
-        { "get", n_get },
-        { "scanOpen", n_scan_open },
-        { "scanNext", n_scan_next },
-        { "scanFirst", n_scan_first },
-        { "scanClose", n_scan_close },
-        { "search", n_search },
-        { "vectorSearch", n_vector_search },
-        { "scanCursor", n_scan_cursor },
-        { "insert", n_insert },
-        { "patch", n_patch },
-        { "replace", n_replace },
-        { "del", n_del },
-        { "idTable", n_id_table },
-        { "log", n_log },
-        { "done", n_done },
-        { "nestedBegin", n_nested_begin },
-        { "nestedEnd", n_nested_end },
-        { "opStart", n_op_start },
-        { "opCancel", n_op_cancel },
-        { "overLimit", n_over_limit },
-        { "vmReads", n_vm_reads },
-        { "opTake", n_op_take },
-        { "checkReturns", n_check_returns },
-        { "schedule", n_schedule },
-        { "actorSave", n_actor_save },
-        { "actorOut", n_actor_out },
-        { "actorEnd", n_actor_end },
-        { "actorDelete", n_actor_delete },
-        { "validate", n_validate },
-        { "cancelJob", n_cancel_job },
+        {"get", n_get},
+        {"scanOpen", n_scan_open},
+        {"scanNext", n_scan_next},
+        {"scanFirst", n_scan_first},
+        {"scanClose", n_scan_close},
+        {"search", n_search},
+        {"vectorSearch", n_vector_search},
+        {"scanCursor", n_scan_cursor},
+        {"insert", n_insert},
+        {"patch", n_patch},
+        {"replace", n_replace},
+        {"del", n_del},
+        {"idTable", n_id_table},
+        {"log", n_log},
+        {"done", n_done},
+        {"nestedBegin", n_nested_begin},
+        {"nestedEnd", n_nested_end},
+        {"subBegin", n_sub_begin},
+        {"subEnd", n_sub_end},
+        {"opStart", n_op_start},
+        {"opCancel", n_op_cancel},
+        {"overLimit", n_over_limit},
+        {"vmReads", n_vm_reads},
+        {"opTake", n_op_take},
+        {"checkReturns", n_check_returns},
+        {"schedule", n_schedule},
+        {"actorSave", n_actor_save},
+        {"actorOut", n_actor_out},
+        {"actorEnd", n_actor_end},
+        {"actorDelete", n_actor_delete},
+        {"validate", n_validate},
+        {"cancelJob", n_cancel_job},
     };
     pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);

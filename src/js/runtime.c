@@ -1255,6 +1255,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     }
     jsc_clock_mirror(mirror_was);
 
+    js_native_subs_end(rt);
     js_native_close_cursors(rt);
     int steps = rt->txn_steps;
     if (steps) { /* native.actorEnd replaced it (NULL: the next did not open) */

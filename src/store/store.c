@@ -754,6 +754,64 @@ int store_txn_renew(struct store_txn *t)
     return 1;
 }
 
+int store_txn_sub_begin(struct store_txn *t, struct store_sub *sub, struct buf *err)
+{
+    if (!t->open || !t->writable) {
+        buf_reset(err);
+        buf_append_str(err, "a sub-transaction needs an open write transaction");
+        return -1;
+    }
+    if (st_txn_alive(t, err) < 0)
+        return -1;
+    *sub = (struct store_sub){.ws_len = t->ws.len,
+                              .writes = t->writes,
+                              .bytes_written = t->bytes_written,
+                              .files_delta = t->files_delta,
+                              .wrote = t->wrote};
+    /* savepoints of one name nest: RELEASE and ROLLBACK TO take the innermost */
+    if (st_exec(t->s, "SAVEPOINT vr_sub", err) < 0) {
+        t->poisoned = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int store_txn_sub_end(struct store_txn *t, const struct store_sub *sub, int ok, struct buf *err)
+{
+    struct store *s = t->s;
+    if (st_txn_alive(t, err) < 0) {
+        t->poisoned = 1;
+        return -1;
+    }
+    if (ok) {
+        if (st_exec(s, "RELEASE vr_sub", err) < 0) {
+            t->poisoned = 1;
+            return -1;
+        }
+        return 0;
+    }
+    st_memo_forget(s);
+    if (st_exec(s, "ROLLBACK TO vr_sub", err) < 0 || st_exec(s, "RELEASE vr_sub", err) < 0) {
+        t->poisoned = 1;
+        return -1;
+    }
+    while (t->ws.len > sub->ws_len) {
+        struct index_write *w = &t->ws.writes[--t->ws.len];
+        buf_release(&w->old_key);
+        buf_release(&w->new_key);
+    }
+    t->writes = sub->writes;
+    t->bytes_written = sub->bytes_written;
+    t->files_delta = sub->files_delta;
+    t->wrote = sub->wrote;
+    st_quota_forget(s);                                    /* the pages in use moved back */
+    if (t->catalog_dirty && st_catalog_load(s, err) < 0) { /* a table it made is gone */
+        t->poisoned = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static void txn_finish(struct store_txn *t, int rolled_back)
 {
     struct store *s = t->s;

@@ -208,6 +208,21 @@ const struct write_set *store_txn_write_set(const struct store_txn *t);
  * (rolling back to it is rolling back to the new one's start): what it read is forgotten. 1 if
  * renewed; 0 if it changed something or is not in a batch (end it as usual). */
 int store_txn_renew(struct store_txn *t);
+
+/* A sub-transaction of the write transaction t (a nested ctx.runMutation): store_txn_sub_begin
+ * opens a SQL savepoint inside t and notes where t's write set and counters stand in *sub;
+ * store_txn_sub_end releases it (ok: its writes stay t's) or rolls t back to it — its rows, its
+ * write-set entries, its counters — and releases it. Sub-transactions nest (end them innermost
+ * first). 0, or -1 with err (t is then poisoned: it can only roll back). */
+struct store_sub {
+    size_t ws_len;
+    uint32_t writes;
+    uint64_t bytes_written;
+    int64_t files_delta;
+    int wrote;
+};
+int store_txn_sub_begin(struct store_txn *t, struct store_sub *sub, struct buf *err);
+int store_txn_sub_end(struct store_txn *t, const struct store_sub *sub, int ok, struct buf *err);
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);
 /* store_batch_commit whose WAL sync (durability full) is only started (store_vfs.c): the batch

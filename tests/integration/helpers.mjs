@@ -9,6 +9,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import * as nodeTestHooks from "node:test";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -637,6 +638,25 @@ export function guardedTest(test, get) {
                 throw e;
             }
         });
+}
+
+/* The usual suite around one shared server on a copy of apps/<app>: started (and its app checked)
+ * before the tests, restarted before a test when an earlier one killed it, stopped after them.
+ * Returns the guarded test() and server(), the server running now. */
+export function sharedServer(app, { args = [], cmd } = {}) {
+    let srv;
+    const start = async () => {
+        srv = await startServer(tempDir(app), { args, ...(cmd ? { cmd } : {}) });
+    };
+    nodeTestHooks.before(async () => {
+        await start();
+        await assertAppLoaded(srv);
+    });
+    guardServer(nodeTestHooks, () => srv, start);
+    nodeTestHooks.after(async () => {
+        if (srv) await srv.stop();
+    });
+    return { test: guardedTest(nodeTestHooks.test, () => srv), server: () => srv };
 }
 
 /* Throws (with the server's stderr) unless the app loaded. */

@@ -294,6 +294,63 @@ TEST(batches)
     buf_release(&e);
 }
 
+/* Sub-transactions (a nested ctx.runMutation): one rolled back takes only its rows, its
+ * write-set entries, its counters and a table it made; one kept stays the caller's; they nest;
+ * a read-only transaction has none. In a batch and outside one. */
+TEST(sub_transactions)
+{
+    char path[128], a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1],
+        d[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    for (int batch = 0; batch < 2; batch++) {
+        if (batch)
+            CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+        uint64_t v0 = store_version(s);
+        struct store_txn *t = store_txn_begin(s, 1, &err);
+        CHECK_EQ_INT(store_insert(t, "t", "{\"n\":1}", 7, a, &err), 0);
+        size_t ws = store_txn_write_set(t)->len;
+        struct store_sub outer, inner;
+        CHECK_EQ_INT(store_txn_sub_begin(t, &outer, &err), 0);
+        CHECK_EQ_INT(store_insert(t, "t", "{\"n\":2}", 7, b, &err), 0);
+        CHECK_EQ_INT(store_txn_sub_begin(t, &inner, &err), 0);
+        CHECK_EQ_INT(store_insert(t, batch ? "made1" : "made0", "{\"n\":3}", 7, c, &err), 0);
+        CHECK_EQ_INT(store_txn_sub_end(t, &inner, 0, &err), 0); /* rolled back: c and its table */
+        CHECK_EQ_INT(store_txn_sub_end(t, &outer, 1, &err), 0); /* kept: b */
+        CHECK(store_txn_write_set(t)->len > ws);
+        size_t kept = store_txn_write_set(t)->len;
+        CHECK_EQ_INT(store_txn_sub_begin(t, &outer, &err), 0);
+        CHECK_EQ_INT(store_insert(t, "t", "{\"n\":4}", 7, d, &err), 0);
+        CHECK_EQ_INT(store_txn_sub_end(t, &outer, 0, &err), 0);
+        CHECK_EQ_INT(store_txn_write_set(t)->len, kept);
+        CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+        store_txn_free(t);
+        if (batch)
+            CHECK_EQ_INT(store_batch_commit(s, &err), 0);
+        CHECK_EQ_INT(store_version(s), v0 + 1);
+        CHECK(strstr(get(s, a), "\"n\":1") != NULL);
+        CHECK(strstr(get(s, b), "\"n\":2") != NULL);
+        CHECK_EQ_STR(get(s, c), "");
+        CHECK_EQ_STR(get(s, d), "");
+        CHECK(store_id_table(s, c, 32) == NULL);
+        /* a transaction whose only writes were rolled back in a sub-transaction wrote nothing */
+        t = store_txn_begin(s, 1, &err);
+        CHECK_EQ_INT(store_txn_sub_begin(t, &outer, &err), 0);
+        CHECK_EQ_INT(store_insert(t, "t", "{\"n\":5}", 7, d, &err), 0);
+        CHECK_EQ_INT(store_txn_sub_end(t, &outer, 0, &err), 0);
+        CHECK_EQ_INT(store_txn_write_set(t)->len, 0);
+        CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+        store_txn_free(t);
+        CHECK_EQ_INT(store_version(s), v0 + 1);
+    }
+    struct store_txn *r = store_txn_begin(s, 0, &err);
+    struct store_sub sub;
+    CHECK(store_txn_sub_begin(r, &sub, &err) < 0);
+    CHECK(strstr(err.data, "write transaction") != NULL);
+    store_txn_commit(r, NULL, &err);
+    store_txn_free(r);
+    store_close(s);
+}
+
 /* store_txn_renew: a batch's transaction that changed nothing carries on as a new one (its
  * savepoint kept); one that wrote, or one outside a batch, is not renewed */
 TEST(txn_renew)

@@ -369,6 +369,7 @@ function remoteExec(kind, path, argsText, identityText) {
 async function nestedExec(kind, path, argsText, identityText) {
     if (kind !== ACTION && native.remote) return remoteExec(kind, path, argsText, identityText);
     const handler = native.nestedBegin(kind, path, argsText);
+    if (kind !== ACTION) framesReset(params[4], identityText);
     const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3, pageRun];
     pageRunStart(undefined);
     mode = kind;
@@ -390,14 +391,103 @@ async function nestedExec(kind, path, argsText, identityText) {
     return decode(text);
 }
 
-/* identityText: the call's identity (makeAuth); an action's nested calls run with it. */
-function makeCtx(kind, identityText) {
+/* ctx.runQuery / ctx.runMutation inside a query or mutation (Convex's 1.0/runUdf): the function
+ * runs at once in the caller's transaction, with its identity, time and random sequence; its
+ * arguments and result are checked as a client's call's are (the result after the call: a
+ * mutation's writes stay when only its result fails its validator, as in Convex); a mutation
+ * runs in a sub-transaction that rolls back when it throws (native.subBegin / subEnd), at most
+ * 8 deep. Convex runs the nested function to its end before the caller's next database call;
+ * here the caller's writes, schedules, storage changes and nested calls made meanwhile (it did
+ * not await the call) wait for it: each ctx has its frame, and those methods run only while
+ * their frame is the innermost running one. Reads do not wait. A nested call still running when
+ * the caller's call ends is rolled back (js_native_subs_end). */
+const FRAME = Symbol("frame");
+let frames = [0];       /* the running nested calls' frames, innermost last; 0: the call itself */
+let frameCount = 0;
+let frameExec = -1;     /* the execution frames belong to (params[4]) */
+let frameWaiters = [];  /* [frame, resolve]: a method waiting for its frame to be innermost */
+let callIdentity = null; /* the running call's identity text: its nested calls run with it */
+
+function framesReset(exec, identityText) {
+    if (frames.length !== 1) frames = [0];
+    if (frameWaiters.length) frameWaiters = [];
+    frameCount = 0;
+    frameExec = exec;
+    callIdentity = identityText;
+}
+/* 1 when self's frame is not the innermost running one (a detached method has none) */
+function waits(self) {
+    const fr = self !== null && typeof self === "object" ? self[FRAME] : undefined;
+    return fr !== undefined && fr !== frames[frames.length - 1];
+}
+/* f() once self's frame is the innermost running one */
+function later(self, f) {
+    return new Promise((resolve) => frameWaiters.push([self[FRAME], resolve]))
+        .then(() => (waits(self) ? later(self, f) : f()));
+}
+function framePop() {
+    frames.pop();
+    const top = frames[frames.length - 1], waiting = frameWaiters;
+    frameWaiters = [];
+    for (const w of waiting) {
+        if (w[0] === top) w[1]();
+        else frameWaiters.push(w);
+    }
+}
+/* a query's ctx methods, and a mutation's (whose runMutation is refused once it ended, as its
+ * writes are; reads are left alone) */
+const querySubCalls = {
+    runQuery(ref, args) { return subCall(this, QUERY, QUERY, ref, args, "ctx.runQuery()"); },
+};
+const mutationSubCalls = {
+    runQuery(ref, args) { return subCall(this, MUTATION, QUERY, ref, args, "ctx.runQuery()"); },
+    runMutation(ref, args) {
+        return refusedWrite(this, "ctx.runMutation()") ||
+            subCall(this, MUTATION, MUTATION, ref, args, "ctx.runMutation()");
+    },
+};
+function subCall(self, caller, kind, ref, args, what) {
+    const f = () => subRun(kind, ref, args, what, caller, callIdentity);
+    return waits(self) ? later(self, f) : f();
+}
+async function subRun(kind, ref, args, what, caller, identityText) {
+    const path = getFunctionName(ref);
+    const argsText = encode(args === undefined ? {} : args, `${what} arguments`);
+    const exec = params[4];
+    const handler = native.subBegin(kind, path, argsText, caller, exec);
+    const frame = ++frameCount;
+    frames.push(frame);
+    const savedPageRun = pageRun;
+    pageRunStart(undefined); /* its own pagination, journaled nowhere (as Convex's fresh journal) */
+    let ok = false, text;
+    try {
+        const r = await handler(makeCtx(kind, identityText, frame), decode(argsText));
+        text = encode(r, "return value");
+        ok = true;
+    } finally {
+        if (exec === frameExec) { /* not a continuation left by an ended call */
+            pageRun = savedPageRun;
+            framePop();
+        }
+        native.subEnd(ok, exec);
+    }
+    native.checkReturns(path, text);
+    return decode(text);
+}
+
+/* identityText: the call's identity (makeAuth); an action's nested calls run with it. frame: the
+ * nested call a query's or mutation's ctx belongs to (0: the call itself). */
+function makeCtx(kind, identityText, frame = 0) {
     const auth = makeAuth(identityText);
-    if (kind === QUERY) return { db: reader, auth, storage: storageReader, actors: actorReader };
+    if (kind === QUERY)
+        return { db: reader, auth, storage: storageReader, actors: actorReader,
+                 runQuery: querySubCalls.runQuery, [FRAME]: frame };
     if (kind === MUTATION) {
         const exec = params[4];
-        return { db: execWriter(exec), auth, storage: execStorage(exec),
-                 scheduler: execScheduler(exec), actors: actorReader };
+        const m = mutationSubCalls;
+        return { db: execWriter(exec, frame), auth, storage: execStorage(exec, frame),
+                 scheduler: execScheduler(exec, frame), actors: actorReader,
+                 runQuery: m.runQuery, runMutation: m.runMutation, [EXEC]: exec, [FRAME]: frame };
     }
     return {
         auth,
@@ -428,38 +518,62 @@ function refusedWrite(self, what) {
     return Promise.reject(new Error(`${what}: the mutation that made this call has already ` +
         "ended (a promise it left pending settled in a later call), so it cannot write"));
 }
+/* each also waits for its frame (waits/later: a nested call the caller did not await runs
+ * first); the closure is made only then */
 const execWrites = {
-    insert(t, d) { return refusedWrite(this, "db.insert()") || writer.insert(t, d); },
-    patch(a, b, c) { return refusedWrite(this, "db.patch()") || writer.patch(a, b, c); },
-    replace(a, b, c) { return refusedWrite(this, "db.replace()") || writer.replace(a, b, c); },
-    delete(a, b) { return refusedWrite(this, "db.delete()") || writer.delete(a, b); },
+    insert(t, d) {
+        return refusedWrite(this, "db.insert()") ||
+            (waits(this) ? later(this, () => writer.insert(t, d)) : writer.insert(t, d));
+    },
+    patch(a, b, c) {
+        return refusedWrite(this, "db.patch()") ||
+            (waits(this) ? later(this, () => writer.patch(a, b, c)) : writer.patch(a, b, c));
+    },
+    replace(a, b, c) {
+        return refusedWrite(this, "db.replace()") ||
+            (waits(this) ? later(this, () => writer.replace(a, b, c)) : writer.replace(a, b, c));
+    },
+    delete(a, b) {
+        return refusedWrite(this, "db.delete()") ||
+            (waits(this) ? later(this, () => writer.delete(a, b)) : writer.delete(a, b));
+    },
     runAfter(d, r, a) {
-        return refusedWrite(this, "scheduler.runAfter()") || mutationScheduler.runAfter(d, r, a);
+        const f = () => mutationScheduler.runAfter(d, r, a);
+        return refusedWrite(this, "scheduler.runAfter()") || (waits(this) ? later(this, f) : f());
     },
     runAt(t, r, a) {
-        return refusedWrite(this, "scheduler.runAt()") || mutationScheduler.runAt(t, r, a);
+        const f = () => mutationScheduler.runAt(t, r, a);
+        return refusedWrite(this, "scheduler.runAt()") || (waits(this) ? later(this, f) : f());
     },
-    cancel(id) { return refusedWrite(this, "scheduler.cancel()") || mutationScheduler.cancel(id); },
+    cancel(id) {
+        const f = () => mutationScheduler.cancel(id);
+        return refusedWrite(this, "scheduler.cancel()") || (waits(this) ? later(this, f) : f());
+    },
     generateUploadUrl() {
+        const f = () => storageWriter.generateUploadUrl();
         return refusedWrite(this, "storage.generateUploadUrl()") ||
-            storageWriter.generateUploadUrl();
+            (waits(this) ? later(this, f) : f());
     },
-    storageDelete(id) { return refusedWrite(this, "storage.delete()") || storageWriter.delete(id); },
+    storageDelete(id) {
+        const f = () => storageWriter.delete(id);
+        return refusedWrite(this, "storage.delete()") || (waits(this) ? later(this, f) : f());
+    },
 };
-function execWriter(exec) {
+function execWriter(exec, frame) {
     const w = execWrites;
     return { get: writer.get, query: writer.query, normalizeId: writer.normalizeId,
              system: writer.system, insert: w.insert, patch: w.patch, replace: w.replace,
-             delete: w.delete, [EXEC]: exec };
+             delete: w.delete, [EXEC]: exec, [FRAME]: frame };
 }
-function execScheduler(exec) {
+function execScheduler(exec, frame) {
     const w = execWrites;
-    return { runAfter: w.runAfter, runAt: w.runAt, cancel: w.cancel, [EXEC]: exec };
+    return { runAfter: w.runAfter, runAt: w.runAt, cancel: w.cancel, [EXEC]: exec,
+             [FRAME]: frame };
 }
-function execStorage(exec) {
+function execStorage(exec, frame) {
     return { getUrl: storageWriter.getUrl, getMetadata: storageWriter.getMetadata,
              generateUploadUrl: execWrites.generateUploadUrl, delete: execWrites.storageDelete,
-             [EXEC]: exec };
+             [EXEC]: exec, [FRAME]: frame };
 }
 
 function errorResult(e) {
@@ -554,6 +668,7 @@ function run(handler, path, argsText, journal, identityText) {
      * (js_call_ex, jsc_clock_mirror) */
     const entryReads = kind === ACTION ? undefined : params[7];
     const pr = pageRunStart(journal);
+    if (kind !== ACTION) framesReset(execId, identityText);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
     if (kind === ACTION) execInfo.set(execId, { path, chain: Promise.resolve() });
     mode = kind;

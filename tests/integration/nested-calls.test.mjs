@@ -1,0 +1,95 @@
+// ctx.runQuery and ctx.runMutation inside queries and mutations, as Convex's (1.0/runUdf): the
+// called function runs in the caller's transaction; a nested mutation is a sub-transaction that
+// rolls back alone when it throws (its schedules too) and commits with the caller; the error
+// reaches the caller as thrown (ConvexError data kept); arguments and results checked; 8 deep at
+// most; a live query whose reads are made by the query it calls is re-run by writes to them; the
+// caller's writes made while a nested mutation runs wait for it; one never finished is rolled
+// back (apps/nested-calls).
+import assert from "node:assert/strict";
+import { sharedServer, sleep, SyncConn, modOf } from "./helpers.mjs";
+
+const { test, server } = sharedServer("nested-calls");
+
+const count = (name) => server().value("query", "nested:count", { name });
+
+async function fails(kind, fn, args = {}) {
+    const r = await server().call(kind, fn, args);
+    assert.equal(r.json?.status, "error", r.text);
+    return r.json;
+}
+
+test("a nested mutation commits with its caller; one that throws rolls back alone, its error caught with its data", async () => {
+    const r = await server().value("mutation", "nested:outer", { name: "a" });
+    assert.match(r.id, /^[a-z0-9]+$/);
+    assert.deepEqual(r.caught, { message: '{"why":"nope","name":"a"}', data: { why: "nope", name: "a" }, convex: true });
+    assert.equal(r.seen, 1, "the nested query sees the caller's transaction: the kept insert, not the rolled back one");
+    assert.equal(await count("a"), 1);
+    // the rolled back mutation's schedule went with it
+    await sleep(300);
+    assert.equal(await count("a"), 1);
+});
+
+test("a caller that fails after its nested mutation succeeded rolls everything back", async () => {
+    const e = await fails("mutation", "nested:outerThrows", { name: "b" });
+    assert.match(e.errorMessage, /the caller fails after its nested mutation succeeded/);
+    assert.equal(await count("b"), 0);
+});
+
+test("a nested result that breaks its returns validator: the caller gets the error, the writes stay (as Convex)", async () => {
+    const m = await server().value("mutation", "nested:callsBadReturn", { name: "c" });
+    assert.match(m, /^ReturnsValidationError: /);
+    assert.match(m, /nested:badReturn/);
+    assert.equal(await count("c"), 1);
+});
+
+test("8 nested calls deep at most, with Convex's message", async () => {
+    assert.equal(await server().value("mutation", "nested:recurse", { depth: 8 }), 8);
+    const e = await fails("mutation", "nested:recurse", { depth: 9 });
+    assert.match(e.errorMessage, /Cross component call depth limit exceeded\. Do you have an infinite loop in your app\?/);
+});
+
+test("misuse: the wrong kind, bad arguments, an unknown function, an action, not a reference", async () => {
+    const msg = async (what) => (await fails("mutation", "nested:misuse", { what })).errorMessage;
+    assert.match(await msg("kind"), /ctx\.runQuery\(\): `nested:add` is a mutation, not a query/);
+    assert.match(await msg("args"), /^`nested:add`: .*name/s);
+    assert.match(await msg("missing"), /function `nested:nope` not found/);
+    assert.match(await msg("action"), /ctx\.runMutation\(\): `nested:act` is an action, not a mutation/);
+    assert.match(await msg("ref"), /expected a function reference/);
+    // a query has ctx.runQuery (a string path works too) and no ctx.runMutation
+    assert.deepEqual(await server().value("query", "nested:queryCtx", {}), { runMutation: "undefined", viaString: 0 });
+});
+
+test("a live query whose reads are made by the query it calls re-runs when they change", async () => {
+    const c = await SyncConn.open(server().port);
+    try {
+        await c.connect();
+        const t = await c.subscribe(3, "nested:countVia", { name: "live" });
+        assert.deepEqual(modOf(t, 3).value, { n: 0 });
+        let from = c.mark;
+        await server().value("mutation", "nested:outer", { name: "live" });
+        const u = await c.waitMsg((m) => m.type === "transition" && modOf(m, 3), { from });
+        assert.deepEqual(modOf(u, 3).value, { n: 1 });
+        // a write elsewhere does not re-run it
+        from = c.mark;
+        await server().value("mutation", "nested:outer", { name: "other" });
+        await sleep(150);
+        assert.equal(c.transitions(from).filter((m) => modOf(m, 3)).length, 0);
+    } finally {
+        c.close();
+    }
+});
+
+test("the caller's write made while a nested mutation runs waits for it, and survives its rollback", async () => {
+    assert.deepEqual(await server().value("mutation", "nested:concurrent", { name: "d" }), { nested: "rejected", own: "fulfilled", seen: 1 });
+    assert.equal(await count("d"), 1);
+});
+
+test("a nested mutation the caller never awaited and that never ends is rolled back; a write waiting for it never runs", async () => {
+    assert.equal(await server().value("mutation", "nested:abandons", { name: "e" }), "done");
+    assert.equal(await count("e"), 0);
+    const e = await fails("mutation", "nested:waitsForever", { name: "f" });
+    assert.match(e.errorMessage, /did not finish/);
+    assert.equal(await count("f"), 0);
+    // the server goes on: the next calls nest as before
+    assert.equal(await server().value("mutation", "nested:recurse", { depth: 3 }), 3);
+});
