@@ -62,7 +62,7 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
         assert.deepEqual(got, {
             defineApp: "defineApp() (components) is not supported by Vireo",
             defineComponent: "defineComponent() (components) is not supported by Vireo",
-            createFunctionHandle: "createFunctionHandle() (components) is not supported by Vireo",
+            createFunctionHandle: "createFunctionHandle(): the app has no function `a:b`",
             components: "components (`components.rag.search`) is not supported by Vireo",
             ConvexHttpClient: "ConvexHttpClient in functions is not supported by Vireo yet (issue 9)",
             commitTs: "v.commitTs() is not supported by Vireo",

@@ -6,7 +6,7 @@
 // caller's writes made while a nested mutation runs wait for it; one never finished is rolled
 // back (apps/nested-calls).
 import assert from "node:assert/strict";
-import { sharedServer, sleep, SyncConn, modOf } from "./helpers.mjs";
+import { sharedServer, sleep, waitFor, SyncConn, modOf } from "./helpers.mjs";
 
 const { test, server } = sharedServer("nested-calls");
 
@@ -92,4 +92,15 @@ test("a nested mutation the caller never awaited and that never ends is rolled b
     assert.equal(await count("f"), 0);
     // the server goes on: the next calls nest as before
     assert.equal(await server().value("mutation", "nested:recurse", { depth: 3 }), 3);
+});
+
+test("function handles (createFunctionHandle) name a function for ctx.runQuery, ctx.runMutation and the scheduler", async () => {
+    const r = await server().value("mutation", "nested:handles", { name: "h" });
+    assert.deepEqual(r, { add: "function://nested:add", same: true, n: 1 });
+    await waitFor(async () => (await count("h")) === 2, { what: "the job scheduled through a handle" });
+    assert.equal(await server().value("action", "nested:actionHandles", { name: "h2" }), 1);
+    let e = await fails("mutation", "nested:badHandle", { what: "create" });
+    assert.match(e.errorMessage, /createFunctionHandle\(\): the app has no function `nested:nope`/);
+    e = await fails("mutation", "nested:badHandle", { what: "use" });
+    assert.match(e.errorMessage, /function `nested:nope` not found/);
 });

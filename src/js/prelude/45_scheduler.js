@@ -40,7 +40,7 @@ function checkJobId(id) {
 
 /* Schedules in the running mutation's transaction: returns the job's id. */
 function scheduleHere(ts, ref, args) {
-    const name = getFunctionName(ref);
+    const name = functionPath(ref);
     return native.schedule(name, encode(schedulerArgs(args), "scheduled function arguments"), ts);
 }
 
@@ -53,7 +53,7 @@ const mutationScheduler = Object.freeze({
 function scheduleFromAction(ts, ref, args) {
     let name, a;
     try {
-        name = getFunctionName(ref);
+        name = functionPath(ref);
         a = schedulerArgs(args);
     } catch (e) {
         return Promise.reject(e);

@@ -59,6 +59,17 @@ function makeReference(parts) {
     });
 }
 
+/* A function handle (createFunctionHandle, 55_convex.js) names a function of the app wherever a
+ * reference goes on the server: ctx.runQuery/runMutation/runAction, ctx.scheduler. */
+const HANDLE_PREFIX = "function://";
+let appFunctionPaths = new Set(); /* the loaded app's functions (load), for handles */
+
+/* the path a reference, a "module:fn" string or a function handle names */
+function functionPath(ref) {
+    const n = getFunctionName(ref);
+    return n.startsWith(HANDLE_PREFIX) ? n.slice(HANDLE_PREFIX.length) : n;
+}
+
 function getFunctionName(ref) {
     if (typeof ref === "string") return ref;
     if (ref !== null && (typeof ref === "object" || typeof ref === "function")) {
@@ -337,7 +348,7 @@ function runNested(kind, ref, args, identityText) {
     const what = "ctx.run" + KIND_NAMES[kind][0].toUpperCase() + KIND_NAMES[kind].slice(1) + "()";
     let path, argsText;
     try {
-        path = getFunctionName(ref);
+        path = functionPath(ref);
         argsText = encode(args === undefined ? {} : args, `${what} arguments`);
     } catch (e) {
         return Promise.reject(e);
@@ -451,7 +462,7 @@ function subCall(self, caller, kind, ref, args, what) {
     return waits(self) ? later(self, f) : f();
 }
 async function subRun(kind, ref, args, what, caller, identityText) {
-    const path = getFunctionName(ref);
+    const path = functionPath(ref);
     const argsText = encode(args === undefined ? {} : args, `${what} arguments`);
     const exec = params[4];
     const handler = native.subBegin(kind, path, argsText, caller, exec);
@@ -759,6 +770,7 @@ function load() {
             if (name === "default") add(mod);
         }
     }
+    appFunctionPaths = new Set(functions.map((f) => f.path));
     for (const f of SYSTEM_FUNCTIONS) {
         functions.push({ path: f.path, kind: f.query ? QUERY : MUTATION, internal: true, args: null,
                          returns: null });

@@ -101,6 +101,16 @@ function getFunctionAddress(ref) {
     return { name: getFunctionName(ref) };
 }
 
+/* createFunctionHandle(ref) -> "function://<path>": a string (to store, to pass to another
+ * function) that names the function wherever a reference goes on the server (functionPath).
+ * Refused for a function the app does not have, as Convex refuses it. */
+async function createFunctionHandle(ref) {
+    const path = functionPath(ref);
+    if (!appFunctionPaths.has(path))
+        throw new Error(`createFunctionHandle(): the app has no function \`${path}\``);
+    return HANDLE_PREFIX + path;
+}
+
 /* `components` of a Convex app's _generated/api.js: building it is fine, using it is not. */
 function componentsGeneric() {
     const make = (parts) => new Proxy({}, {
@@ -388,7 +398,7 @@ function clientStub(name) {
         actionGeneric: base.action,
         anyApi: base.anyApi,
         componentsGeneric,
-        createFunctionHandle: rejecting("createFunctionHandle() (components)"),
+        createFunctionHandle,
         cronJobs: () => new Crons(),
         currentSystemUdfInComponent: throwing("currentSystemUdfInComponent() (components)"),
         defineApp: throwing("defineApp() (components)"),

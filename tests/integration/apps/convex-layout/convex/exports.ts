@@ -28,7 +28,7 @@ export const stubs = queryGeneric({
     };
     await attempt("defineApp", () => server.defineApp());
     await attempt("defineComponent", () => server.defineComponent("x"));
-    await attempt("createFunctionHandle", () => server.createFunctionHandle(server.anyApi.a.b as any));
+    await attempt("createFunctionHandle", () => server.createFunctionHandle(server.anyApi.a.b as any)); // not a function of this app
     await attempt("components", () => server.getFunctionName((server.componentsGeneric() as any).rag.search));
     await attempt("ConvexHttpClient", () => new browser.ConvexHttpClient("http://x"));
     await attempt("commitTs", () => (values.v as any).commitTs());

@@ -1,4 +1,5 @@
 // ctx.runQuery / ctx.runMutation inside queries and mutations (tests/integration/nested-calls.test.mjs).
+import { createFunctionHandle } from "convex/server";
 import { ConvexError, v } from "convex/values";
 import { api, internal } from "./_generated/api";
 import { action, internalMutation, internalQuery, mutation, query } from "./_generated/server";
@@ -144,3 +145,31 @@ export const waitsForever = mutation({
 });
 
 export const act = action({ args: {}, handler: async () => 1 });
+
+// function handles: strings naming a function wherever a reference goes
+export const handles = mutation({
+  args: { name: v.string() },
+  handler: async (ctx, { name }) => {
+    const add = await createFunctionHandle(internal.nested.add);
+    const count = await createFunctionHandle(api.nested.count);
+    await ctx.runMutation(add, { name, n: 1 });
+    await ctx.scheduler.runAfter(0, add, { name, n: 2 });
+    return { add, same: (await createFunctionHandle(add as any)) === add, n: await ctx.runQuery(count, { name }) };
+  },
+});
+
+export const badHandle = mutation({
+  args: { what: v.string() },
+  handler: async (ctx, { what }) => {
+    if (what === "create") return await createFunctionHandle("nested:nope" as any);
+    return await ctx.runMutation("function://nested:nope" as any, {});
+  },
+});
+
+export const actionHandles = action({
+  args: { name: v.string() },
+  handler: async (ctx, { name }): Promise<number> => {
+    await ctx.runMutation(await createFunctionHandle(internal.nested.add), { name, n: 3 });
+    return await ctx.runQuery(await createFunctionHandle(api.nested.count), { name });
+  },
+});
