@@ -1133,11 +1133,6 @@ static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return JSValueMakeUndefined(ctx);
 }
 
-static const char *kind_word(int k)
-{
-    return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
-}
-
 /* The function a nested call (kind, path, argsJson) runs, its arguments checked; NULL with *exc
  * set when there is none of that kind or they do not match its validator. */
 static const struct js_fn_entry *nested_entry(JSContextRef ctx, struct js_runtime *rt, size_t argc,
@@ -1156,12 +1151,9 @@ static const struct js_fn_entry *nested_entry(JSContextRef ctx, struct js_runtim
         return NULL;
     }
     if ((int)e->pub.kind != kind) {
-        throwf(ctx, exc, "InvalidArgument", "ctx.run%s(): `%s` is %s %s, not %s %s",
-               kind == JS_QUERY      ? "Query"
-               : kind == JS_MUTATION ? "Mutation"
-                                     : "Action",
-               e->pub.path, e->pub.kind == JS_ACTION ? "an" : "a", kind_word(e->pub.kind),
-               kind == JS_ACTION ? "an" : "a", kind_word(kind));
+        /* Convex's text (ValidatedPathAndArgs) */
+        throwf(ctx, exc, "InvalidArgument", "Trying to execute %s as %s, but it is defined as %s.",
+               e->pub.path, js_kind_title(kind), js_kind_title((int)e->pub.kind));
         return NULL;
     }
     if (str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)
@@ -1235,7 +1227,7 @@ static JSValueRef n_sub_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     if (kind != JS_QUERY && !(kind == JS_MUTATION && caller == JS_MUTATION))
         return throwf(ctx, exc, "InvalidFunctionCall",
                       "Cannot call a%s %s function from a %s function",
-                      kind == JS_ACTION ? "n" : "", kind_word(kind), kind_word(caller));
+                      kind == JS_ACTION ? "n" : "", js_kind_name(kind), js_kind_name(caller));
     if (rt->sub_depth >= JS_SUB_DEPTH_MAX)
         return throwf(ctx, exc, "MaximumCallDepthExceeded",
                       "Cross component call depth limit exceeded. Do you have an infinite loop "

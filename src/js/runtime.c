@@ -1097,6 +1097,16 @@ static uint64_t cur_version(const struct js_runtime *rt)
     return rt->store ? store_version(rt->store) : 0;
 }
 
+const char *js_kind_name(int kind)
+{
+    return kind == JS_QUERY ? "query" : kind == JS_MUTATION ? "mutation" : "action";
+}
+
+const char *js_kind_title(int kind)
+{
+    return kind == JS_QUERY ? "Query" : kind == JS_MUTATION ? "Mutation" : "Action";
+}
+
 int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
             size_t len, struct js_result *res)
 {

@@ -28,6 +28,9 @@
 struct js_runtime;
 
 enum js_fn_kind { JS_QUERY, JS_MUTATION, JS_ACTION };
+/* "query", "mutation", "action"; js_kind_title: "Query", "Mutation", "Action" (Convex's texts) */
+const char *js_kind_name(int kind);
+const char *js_kind_title(int kind);
 
 struct js_function {
     const char *path;      /* "messages:list" */

@@ -937,11 +937,6 @@ static void answer_call(struct action_pool *p, struct action_call *c) /* under m
     wake_fd(c->w->efd);
 }
 
-static const char *kind_word(enum js_fn_kind k)
-{
-    return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
-}
-
 /* A vector search on a query reader (reader thread): its outcome becomes the call's answer.
  * c->res is read only after vector_done, on the loop thread. */
 static int vector_format(void *arg, int found, const struct js_result *res, struct buf *body)
@@ -1013,9 +1008,9 @@ static void run_call(struct action_pool *p, struct action_call *c)
         snprintf(msg, sizeof msg, "function `%.400s` not found", c->path);
         set_error(res, JS_ERR_THROWN, "FunctionNotFound", msg);
     } else if (fn->kind != c->kind) {
-        snprintf(msg, sizeof msg, "ctx.run%s(): `%.400s` is %s %s, not a %s",
-                 c->kind == JS_QUERY ? "Query" : "Mutation", fn->path,
-                 fn->kind == JS_ACTION ? "an" : "a", kind_word(fn->kind), kind_word(c->kind));
+        /* Convex's text (ValidatedPathAndArgs) */
+        snprintf(msg, sizeof msg, "Trying to execute %.400s as %s, but it is defined as %s.",
+                 fn->path, js_kind_title(c->kind), js_kind_title(fn->kind));
         set_error(res, JS_ERR_THROWN, "InvalidArgument", msg);
     } else if (vector_to_readers(s, c)) {
         return;

@@ -178,11 +178,6 @@ static int status_for_error(const struct js_result *r)
     return 500;
 }
 
-static const char *kind_name(enum js_fn_kind k)
-{
-    return k == JS_QUERY ? "query" : k == JS_MUTATION ? "mutation" : "action";
-}
-
 /* How one call request is answered: Vireo's shape or Convex's (convex_http.h), decided once by
  * call_shape() and passed along, so every answer to the request takes the same shape. */
 struct call_req {
@@ -671,7 +666,8 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     if (want_kind >= 0 && (int)fn->kind != want_kind) {
         char msg[600], canon[700], text[900];
         snprintf(msg, sizeof msg, "`%.400s` is a %s, not a %s; call it through /api/%s", path,
-                 kind_name(fn->kind), kind_name((enum js_fn_kind)want_kind), kind_name(fn->kind));
+                 js_kind_name(fn->kind), js_kind_name((enum js_fn_kind)want_kind),
+                 js_kind_name(fn->kind));
         canonical_path(canon, sizeof canon, fn->path, 1);
         snprintf(text, sizeof text, "Trying to execute %s as %s, but it is defined as %s.", canon,
                  kind_title((enum js_fn_kind)want_kind), kind_title(fn->kind));

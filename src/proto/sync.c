@@ -943,8 +943,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
             snprintf(m, sizeof m, "no app is loaded");
             code = "NoAppLoaded";
         } else if (fn && !fn->internal) {
-            snprintf(m, sizeof m, "`%.400s` is a %s, not a%s", p,
-                     fn->kind == JS_QUERY ? "query" : fn->kind == JS_MUTATION ? "mutation" : "action",
+            snprintf(m, sizeof m, "`%.400s` is a %s, not a%s", p, js_kind_name(fn->kind),
                      kind == JS_MUTATION ? " mutation" : "n action");
             code = "WrongFunctionKind";
         } else {
