@@ -748,6 +748,7 @@ int cmd_dev(int argc, char **argv, int watch)
         goto out;
     } else {
         d.t->api.deployer = deployer_new(d.loop, d.t); /* deploys built off the loop */
+        d.t->api.env_reloader = deployer_env_reloader(d.t->api.deployer);
     }
     /* registered before the server's own hook so that what it sends goes out this iteration */
     loop_add_before_sleep(d.loop, before_sleep, &d);
@@ -824,6 +825,7 @@ out:
     if (d.t) {
         deployer_free(d.t->api.deployer); /* a deploy still loading is dropped (503) */
         d.t->api.deployer = NULL;
+        d.t->api.env_reloader = (struct env_reloader){0};
         tenant_close_begin(d.t); /* the final commit; the last answers still reach connections */
     }
     if (d.ts)

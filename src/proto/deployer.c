@@ -22,7 +22,7 @@ struct deployer {
     char *save_path;
     uint64_t t0;
     /* an environment change's reload (NULL: a deploy): answers c */
-    deployer_reloaded_fn reloaded;
+    env_reloaded_fn reloaded;
     void *reloaded_arg;
 };
 
@@ -86,7 +86,7 @@ static void fail(struct deployer *dp, int status, const char *code, const char *
                       "reload after an environment change failed (the previous version "
                       "keeps running): %s",
                       msg);
-        dp->reloaded(dp->c, dp->reloaded_arg, status == 503 ? DEPLOYER_STOPPED : msg);
+        dp->reloaded(dp->c, dp->reloaded_arg, status == 503 ? ENV_RELOAD_STOPPED : msg);
     } else {
         if (status == 400)
             log_error("deploy", "%s\n(the previous version keeps running)", msg);
@@ -165,9 +165,16 @@ void deployer_handle(struct deployer *dp, struct conn *c, const struct http_requ
     buf_release(&err);
 }
 
-int deployer_reload(struct deployer *dp, struct conn *c, deployer_reloaded_fn done, void *arg)
+static int env_busy(void *impl)
 {
-    if (dp->stopping || dp->c || !dp->t->shard->bundle || !dp->t->shard->rt)
+    const struct deployer *dp = impl;
+    return dp->stopping || dp->c != NULL;
+}
+
+static int env_reload(void *impl, struct conn *c, env_reloaded_fn done, void *arg)
+{
+    struct deployer *dp = impl;
+    if (env_busy(dp) || !dp->t->shard->bundle || !dp->t->shard->rt)
         return -1;
     struct buf err = BUF_INIT(1 << 20);
     dp->c = c;
@@ -184,9 +191,9 @@ int deployer_reload(struct deployer *dp, struct conn *c, deployer_reloaded_fn do
     return 0;
 }
 
-int deployer_idle(const struct deployer *dp)
+struct env_reloader deployer_env_reloader(struct deployer *dp)
 {
-    return !dp->stopping && !dp->c;
+    return (struct env_reloader){.reload = env_reload, .busy = env_busy, .impl = dp};
 }
 
 void deployer_free(struct deployer *dp)

@@ -1,9 +1,9 @@
 /* http_admin_env: list, get, set and remove environment variables over HTTP (admin key). A set
  * or remove stores the change in the shard's database and reloads the running version, so that
  * process.env of every function (actions' workers too) shows it; a reload that fails leaves the
- * old version serving, and the answer says so in "reloadError". The single shard's reload is
- * built off the loop (deployer_reload) and answered when it serves; a tenant's, or one while
- * another version loads, runs on the loop (shard_reload). */
+ * old version serving, and the answer says so in "reloadError". The reload is built off the
+ * loop (env_reloader.h: the deployer, or the tenant registry) and answered when it serves; one
+ * while another version loads runs on the loop (shard_reload). */
 #include "proto/http_admin_env.h"
 
 #include <errno.h>
@@ -65,7 +65,7 @@ static const char *string_field(struct conn *c, json_t *root, const char *key, s
     return json_string_value(v);
 }
 
-/* deployer_reload's answer: value is the request's JSON value, taken over. */
+/* env_reloader's answer: value is the request's JSON value, taken over. */
 static void reloaded(struct conn *c, void *arg, const char *load_err)
 {
     json_t *value = arg;
@@ -80,17 +80,17 @@ static void reloaded(struct conn *c, void *arg, const char *load_err)
     buf_release(&e);
 }
 
-/* Answers a stored change: after a reload off the loop when the deployer takes it, else now
- * (load_err: the loop's reload, done by shard_env_*). value taken over. */
-static void answer_change(struct deployer *dp, struct conn *c, json_t *value, int deferred,
-                          const struct buf *load_err)
+/* Answers a stored change: after a reload off the loop when rl takes it, else now (load_err:
+ * the loop's reload, done by shard_env_*). value taken over. */
+static void answer_change(const struct env_reloader *rl, struct conn *c, json_t *value,
+                          int deferred, const struct buf *load_err)
 {
-    if (deferred && deployer_reload(dp, c, reloaded, value) == 0)
+    if (deferred && rl->reload(rl->impl, c, reloaded, value) == 0)
         return;
     respond_value(c, value, load_err);
 }
 
-void http_admin_env_handle(struct shard *shard, struct deployer *deployer, struct conn *c,
+void http_admin_env_handle(struct shard *shard, const struct env_reloader *rl, struct conn *c,
                            const struct http_request *req, struct slice op)
 {
     struct buf err = BUF_INIT(4096), load_err = BUF_INIT(64 * 1024);
@@ -146,8 +146,8 @@ void http_admin_env_handle(struct shard *shard, struct deployer *deployer, struc
         json_decref(env);
         goto out;
     }
-    /* the reload goes to the deployer when it is free; else shard_env_* reload on the loop */
-    int deferred = deployer && deployer_idle(deployer);
+    /* the reload goes off the loop when rl takes it; else shard_env_* reload on the loop */
+    int deferred = rl->impl && !rl->busy(rl->impl);
     struct buf *le = deferred ? NULL : &load_err;
     if (is_set) {
         int r = shard_env_set(shard, name, name_len, value, value_len, &err, le);
@@ -159,7 +159,7 @@ void http_admin_env_handle(struct shard *shard, struct deployer *deployer, struc
             respond_error(c, r == -EIO ? 500 : 400, code, err.data);
             goto out;
         }
-        answer_change(deployer, c, json_null(), deferred, &load_err);
+        answer_change(rl, c, json_null(), deferred, &load_err);
         goto out;
     }
     int removed = 0;
@@ -167,7 +167,7 @@ void http_admin_env_handle(struct shard *shard, struct deployer *deployer, struc
         respond_error(c, 500, "StoreError", err.data);
         goto out;
     }
-    answer_change(deployer, c, json_boolean(removed), deferred && removed, &load_err);
+    answer_change(rl, c, json_boolean(removed), deferred && removed, &load_err);
 out:
     json_decref(root);
     buf_release(&err);

@@ -7,13 +7,13 @@
 
 #include "base/slice.h"
 #include "net/server.h"
-#include "proto/deployer.h"
+#include "proto/env_reloader.h"
 #include "proto/shard.h"
 
 /* op: what follows "/api/admin/env" in the path ("/list", "/get", "/set", "/remove").
- * deployer: the single shard's (the reload after a change is built off the loop, and the answer
- * waits for it), or NULL (a tenant: it reloads on the loop). */
-void http_admin_env_handle(struct shard *shard, struct deployer *deployer, struct conn *c,
+ * rl: what builds the app again off the loop after a change (the answer waits for it); with
+ * none (rl->impl NULL), or when it is busy, the change reloads on the loop. */
+void http_admin_env_handle(struct shard *shard, const struct env_reloader *rl, struct conn *c,
                            const struct http_request *req, struct slice op);
 
 #endif

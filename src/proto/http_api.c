@@ -1183,7 +1183,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     if (path.len >= 14 && !memcmp(path.p, "/api/admin/env", 14) &&
         (path.len == 14 || path.p[14] == '/')) {
         if (admin_gate(api, c, req, is_post))
-            http_admin_env_handle(api->shard, api->deployer, c, req,
+            http_admin_env_handle(api->shard, &api->env_reloader, c, req,
                                   slice_of(path.p + 14, path.len - 14));
         return;
     }

@@ -9,6 +9,7 @@
 #define VR_PROTO_HTTP_API_H
 
 #include "net/server.h"
+#include "proto/env_reloader.h"
 #include "proto/shard.h"
 
 struct sync;
@@ -29,6 +30,7 @@ struct http_api {
     const char *deploy_path; /* where POST /api/admin/deploy saves a new version; borrowed */
     struct deployer *deployer; /* loads POST /api/admin/deploy off the loop (deployer.h);
                                   NULL: deploy_handle loads it on the loop; borrowed */
+    struct env_reloader env_reloader; /* reloads after an environment change off the loop */
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */

@@ -292,7 +292,7 @@ void shard_set_env_file(struct shard *s, json_t *env_file, const char *source)
 static void env_reload(struct shard *s, struct buf *load_err)
 {
     if (!load_err)
-        return; /* the caller reloads (deployer_reload) */
+        return; /* the caller reloads (env_reloader.h) */
     buf_reset(load_err);
     if (shard_reload(s, load_err) < 0)
         log_error("app", "reload after an environment change failed (the previous version "

@@ -122,7 +122,7 @@ int shard_reload(struct shard *s, struct buf *err);
  * otherwise the change is stored and they return 0 (remove:
  * 0 also when the name was not set, *removed says), with load_err holding why the reload failed
  * (the old version keeps serving) or empty. With load_err NULL they do not reload: the caller
- * does (deployer_reload builds the new version off the loop). shard_env_json: the effective
+ * does (env_reloader.h: the new version built off the loop). shard_env_json: the effective
  * variables as a new JSON object (with the built-in CONVEX_CLOUD_URL/CONVEX_SITE_URL =
  * js_opts.public_url unless set), or NULL with err. */
 void shard_set_env_file(struct shard *s, json_t *env_file, const char *source);

@@ -63,6 +63,7 @@ struct tenant {
     int deleting;                /* POST /api/admin/tenants/delete with force is closing it */
     int reloading;               /* a new version is being built for it on an opener thread:
                                     it is not closed meanwhile */
+    struct tenants *registry;    /* (its env_reloader's) */
     uint64_t app_version;        /* the registry's version its app came from */
     uint64_t tried_version;      /* the last version a deploy tried to load into it */
     struct dlist_node lru;       /* on the registry's list, most recently used first */

@@ -91,6 +91,12 @@ struct deploy {
     uint64_t t0;
     tenants_loaded_fn done;
     void *arg;
+    /* an environment change's reload of this tenant alone (tenant_env_reload): its own running
+     * version built again, not adopted, answered through env_done */
+    struct tenant *only;
+    env_reloaded_fn env_done;
+    void *env_arg;
+    struct conn *env_conn; /* referenced */
 };
 
 /* POST /api/admin/tenants/delete with force on a tenant in use: its sockets are closing; the
@@ -337,6 +343,8 @@ static void start_open(struct tenants *ts, struct opening *o, const char *db,
 /* The opener's done callback (loop thread): attaches the prepared tenant and registers it. */
 static void reloaded(struct tenants *ts, struct tenant_open_job *j);
 static void checked(struct tenants *ts, struct tenant_open_job *j);
+static int tenant_env_reload(void *impl, struct conn *c, env_reloaded_fn done, void *arg);
+static int tenant_env_busy(void *impl);
 
 static void opened(struct tenant_open_job *j, void *arg)
 {
@@ -384,6 +392,8 @@ static void opened(struct tenant_open_job *j, void *arg)
         return;
     }
     ts->n_on_disk += o->created;
+    t->registry = ts;
+    t->api.env_reloader = (struct env_reloader){tenant_env_reload, tenant_env_busy, t};
     uint64_t t1 = clock_mono_ns();
     if (j->v.rt) {
         if (shard_install(t->shard, &j->v, j->bundle, j->bundle_len, j->bundle_name, &err) < 0)
@@ -593,6 +603,37 @@ static void reloaded(struct tenants *ts, struct tenant_open_job *j)
     deploy_advance(ts);
 }
 
+static void deploy_free(struct deploy *d)
+{
+    vr_free(d->bundle);
+    vr_free(d->name);
+    json_decref(d->env_file);
+    buf_release(&d->err);
+    vr_free(d);
+}
+
+/* An environment change's reload ended (deploy_advance): answers its request. */
+static void env_reload_end(struct tenants *ts, struct deploy *d)
+{
+    ts->deploy = NULL;
+    struct tenant *t = d->only;
+    const char *why = ts->stopping ? ENV_RELOAD_STOPPED
+                      : d->failed  ? d->err.data
+                      : !d->loaded ? "the tenant is being deleted"
+                                   : NULL;
+    if (why && !ts->stopping && d->failed)
+        log_error("app",
+                  "reload after an environment change failed (the previous version keeps "
+                  "running): %s",
+                  why);
+    else if (!why)
+        log_info("tenants", "\"%s\" serves with the new environment, built off the loop in %.1f ms",
+                 t->name, (double)(clock_mono_ns() - d->t0) / 1e6);
+    d->env_done(d->env_conn, d->env_arg, why);
+    conn_unref(d->env_conn);
+    deploy_free(d);
+}
+
 /* Once no build is pending: adopts the version (when it loaded somewhere or failed nowhere),
  * brings the tenants opened meanwhile to it, and ends the deploy. */
 static void deploy_advance(struct tenants *ts)
@@ -600,6 +641,10 @@ static void deploy_advance(struct tenants *ts)
     struct deploy *d = ts->deploy;
     if (d->pending)
         return;
+    if (d->only) {
+        env_reload_end(ts, d);
+        return;
+    }
     if (!d->adopted && !ts->stopping && (d->loaded || !d->failed)) {
         d->adopted = 1;
         vr_free(ts->bundle);
@@ -630,11 +675,50 @@ static void deploy_advance(struct tenants *ts)
     log_debug("tenants", "version \"%s\" loaded into %zu open tenants in %.1f ms (%zu failed)",
               d->name, d->loaded, (double)(clock_mono_ns() - d->t0) / 1e6, d->failed);
     d->done(ts, rc, d->err.data, d->loaded, d->arg);
-    vr_free(d->bundle);
-    vr_free(d->name);
-    json_decref(d->env_file);
-    buf_release(&d->err);
-    vr_free(d);
+    deploy_free(d);
+}
+
+/* A tenant's env_reloader (env_reloader.h): one reload at a time in the registry, as deploys. */
+static int tenant_env_busy(void *impl)
+{
+    const struct tenant *t = impl;
+    const struct tenants *ts = t->registry;
+    return ts->stopping || ts->deploy || t->reloading || t->deleting;
+}
+
+static int tenant_env_reload(void *impl, struct conn *c, env_reloaded_fn done, void *arg)
+{
+    struct tenant *t = impl;
+    struct tenants *ts = t->registry;
+    const struct shard *s = t->shard;
+    if (tenant_env_busy(t) || !s->bundle || !s->rt)
+        return -1;
+    struct deploy *d = vr_calloc(1, sizeof *d);
+    d->bundle = vr_malloc(s->bundle_len + 1); /* its own version, which a deploy may not have
+                                                 replaced (one that failed in it) */
+    memcpy(d->bundle, s->bundle, s->bundle_len);
+    d->bundle[s->bundle_len] = '\0';
+    d->len = s->bundle_len;
+    d->name = vr_strdup(s->bundle_name ? s->bundle_name : "bundle.js");
+    d->env_file = ts->env_file ? json_deep_copy(ts->env_file) : NULL;
+    d->version = t->app_version;
+    d->err = (struct buf)BUF_INIT(1 << 20);
+    d->t0 = clock_mono_ns();
+    d->only = t;
+    d->env_done = done;
+    d->env_arg = arg;
+    d->env_conn = c;
+    conn_ref(c);
+    ts->deploy = d;
+    log_info("tenants",
+             "\"%s\": reloading the app with the new environment (built off the loop; "
+             "the running version serves meanwhile)",
+             t->name);
+    start_reload(ts, d, t);
+    tenant_opener_kick(ts->opener);
+    if (ts->deploy == d)
+        deploy_advance(ts); /* it could not start */
+    return 0;
 }
 
 int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char *name,
@@ -644,7 +728,7 @@ int tenants_load(struct tenants *ts, const char *bundle, size_t len, const char 
         buf_append_str(err, "the server is shutting down");
         return -1;
     }
-    if (ts->deploy) {
+    if (ts->deploy) { /* or a tenant's reload after an environment change */
         buf_append_str(err, TENANTS_LOAD_BUSY);
         return -1;
     }
@@ -719,10 +803,18 @@ static void handle_deploy(struct tenants *ts, struct conn *c, const struct http_
         if (tenants_load(ts, req->body.p + off, req->body.len - off, name, ts->env_file,
                          deploy_answer, c, &err) < 0) {
             conn_unref(c);
-            if (ts->stopping)
+            if (ts->stopping) {
                 http_api_respond_error(c, 503, "ServerShuttingDown", err.data, NULL);
-            else
+            } else if (ts->deploy && ts->deploy->only) {
+                buf_reset(&err);
+                buf_appendf(&err,
+                            "tenant \"%s\" is being reloaded after an environment change; "
+                            "retry once it is done",
+                            ts->deploy->only->name);
                 http_api_respond_error(c, 409, "DeployInProgress", err.data, NULL);
+            } else {
+                http_api_respond_error(c, 409, "DeployInProgress", err.data, NULL);
+            }
         }
     }
     buf_release(&err);

@@ -78,6 +78,21 @@ async function sigtermDuringDeploy(s, file, mayLand) {
     assert.equal(code, 0, s.stderr.slice(from));
 }
 
+/* SIGTERM 200 ms into the reload that setting FOO=later through `set` starts (`waitFor`: its
+ * log line): the answer says the change is stored (or the connection closes); exit 0. */
+async function sigtermDuringEnvReload(s, set, waitFor) {
+    const from = s.stderr.length;
+    const last = set({ name: "FOO", value: "later" }).catch((e) => ({ error: e }));
+    await s.waitStderr(waitFor, { timeout: 10000, from });
+    await sleep(200);
+    s.proc.kill("SIGTERM");
+    const a = await last;
+    if (!a.error && a.json?.reloadError !== undefined)
+        assert.match(a.json.reloadError, /the server is shutting down: the change is stored/);
+    const { code } = await s.exited;
+    assert.equal(code, 0, s.stderr.slice(from));
+}
+
 /* Calls notes:ping through q back to back until stop(), which resolves to how many answered
  * (each of them true). */
 function probe(q) {
@@ -223,6 +238,43 @@ test("an environment change on a tenant while its new version builds: it ends wi
         const log = s.stderr.slice(from);
         assert.match(log, /"slow": another version was installed while this one was built: building it again/);
         assert.equal((log.match(/"slow": the new version built/g) || []).length, 1, log);
+    } finally {
+        await stopClean(s);
+    }
+});
+
+test("an environment change in one tenant reloads its app off the loop: the others keep answering; a deploy meanwhile gets 409", { timeout: 120000 }, async () => {
+    const file = await bundle({ slow: 1500, throwOnEnv: true });
+    const s = await startServer(tempDir("tenants-open"), { cmd: "serve", args: ARGS });
+    const env = (t, op, body) => request(s.port, "POST", `/t/${t}/api/admin/env/${op}`, body, admin(s));
+    try {
+        await openAll(s, ["a", "slow"]);
+        assert.equal((await deploy(s, file)).status, 200);
+        const probing = probe((p) => call(s, "a", "query", p));
+        let from = s.stderr.length;
+        const t0 = performance.now();
+        const pending = env("slow", "set", { name: "FOO", value: "bar" });
+        await s.waitStderr(/"slow": reloading the app with the new environment \(built off the loop/, { timeout: 10000, from });
+        const d = await deploy(s, file);
+        assert.equal(d.status, 409, d.text);
+        assert.deepEqual([d.json.errorCode, d.json.errorMessage], ["DeployInProgress", 'tenant "slow" is being reloaded after an environment change; retry once it is done']);
+        const set = await pending;
+        const took = performance.now() - t0;
+        const answers = await probing.stop();
+        assert.deepEqual(set.json, { status: "success", value: null });
+        console.log(`# the tenant's reload took ${took.toFixed(0)} ms; ${answers} answers from another tenant meanwhile`);
+        assert.ok(took >= 1400, `the reload took ${took} ms`);
+        assert.ok(answers >= 10, `only ${answers} answers during the ${took.toFixed(0)} ms reload`);
+        assert.match(s.stderr.slice(from), /"slow" serves with the new environment, built off the loop/);
+        assert.equal((await call(s, "slow", "query", "v2:env")).json?.value, "bar");
+        assert.equal((await call(s, "a", "query", "v2:env")).json?.value, null, "another tenant's environment is its own");
+        // a version that does not load with the change: stored, the old one keeps serving
+        const boom = await env("slow", "set", { name: "FOO", value: "boom" });
+        assert.equal(boom.status, 200, boom.text);
+        assert.match(boom.json.reloadError, /tenant "slow": .*v2 does not load with FOO=boom/);
+        assert.equal((await call(s, "slow", "query", "v2:env")).json?.value, "bar");
+        // SIGTERM during one: the change is stored, the answer says so (or the connection closes)
+        await sigtermDuringEnvReload(s, (b) => env("slow", "set", b), /"slow": reloading the app with the new environment/);
     } finally {
         await stopClean(s);
     }
@@ -390,16 +442,7 @@ test("without --tenants: an environment change reloads the app off the loop and 
         assert.doesNotMatch(s.stderr.slice(from), /reloading the app/);
 
         // SIGTERM during a reload: the change is stored and the answer says the next start has it
-        from = s.stderr.length;
-        const last = env("set", { name: "FOO", value: "later" }).catch((e) => ({ error: e }));
-        await s.waitStderr(/reloading the app with the new environment/, { timeout: 10000, from });
-        await sleep(200);
-        s.proc.kill("SIGTERM");
-        const a = await last;
-        if (!a.error && a.json?.reloadError !== undefined)
-            assert.match(a.json.reloadError, /the server is shutting down: the change is stored/);
-        const { code } = await s.exited;
-        assert.equal(code, 0, s.stderr.slice(from));
+        await sigtermDuringEnvReload(s, (b) => env("set", b), /reloading the app with the new environment/);
     } finally {
         await stopClean(s);
     }
