@@ -104,3 +104,47 @@ test("function handles (createFunctionHandle) name a function for ctx.runQuery, 
     e = await fails("mutation", "nested:badHandle", { what: "use" });
     assert.match(e.errorMessage, /function `nested:nope` not found/);
 });
+
+/* A random tree of nested mutations against a model of what Convex keeps: a call's writes stay
+ * when it returns and every caller up to the top returns; a failed call takes its own writes and
+ * its callees' with it, its caller goes on only when it catches the error; a call deeper than 8
+ * fails (MaximumCallDepthExceeded) like a throw. */
+test("random trees of nested mutations keep exactly what a model of sub-transactions keeps", { timeout: 120000 }, async () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+    let next = 0;
+    const gen = (depth) => {
+        const n = { label: next++, fail: rnd() < 0.2, caught: rnd() < 0.6, children: [] };
+        const kids = depth >= 10 ? 0 : Math.floor(rnd() * (depth < 2 ? 3 : 2.2));
+        for (let i = 0; i < kids; i++) n.children.push(gen(depth + 1));
+        return n;
+    };
+    /* {ok, labels}: what run(node) at nesting depth d keeps */
+    const model = (node, d) => {
+        if (d > 8) return { ok: false, labels: [] };
+        const labels = [node.label];
+        for (const c of node.children) {
+            const r = model(c, d + 1);
+            if (r.ok) labels.push(...r.labels);
+            else if (!c.caught) return { ok: false, labels: [] };
+        }
+        return node.fail ? { ok: false, labels: [] } : { ok: true, labels };
+    };
+    let deep = 0, failedTop = 0, partial = 0;
+    for (let i = 0; i < 150; i++) {
+        next = 0;
+        const root = gen(0);
+        const name = `tree${i}`;
+        const want = model(root, 0);
+        const r = await server().call("mutation", "nested:plan", { name, node: root });
+        assert.equal(r.json?.status, want.ok ? "success" : "error", `${name}: ${JSON.stringify(root)} -> ${r.text}`);
+        const got = await server().value("query", "nested:labels", { name });
+        assert.deepEqual(got, want.ok ? want.labels.sort((a, b) => a - b) : [], `${name}: ${JSON.stringify(root)}`);
+        if (!want.ok) failedTop++;
+        else if (want.labels.length < next) partial++;
+        const height = (n) => 1 + Math.max(0, ...n.children.map(height));
+        if (height(root) > 9) deep++; /* a call at nesting depth 9 or more: refused */
+    }
+    console.log(`# 150 trees: ${failedTop} failed at the top, ${partial} kept a part, ${deep} nested past 8`);
+    assert.ok(failedTop > 10 && partial > 10 && deep > 0, `too few interesting trees (${failedTop} failed, ${partial} partial, ${deep} too deep)`);
+});

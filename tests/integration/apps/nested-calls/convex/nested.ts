@@ -173,3 +173,32 @@ export const actionHandles = action({
     return await ctx.runQuery(await createFunctionHandle(api.nested.count), { name });
   },
 });
+
+// a random plan of nested mutations (nested-calls.test.mjs checks it against a model): each
+// inserts its label, runs its children (catching a child's error when the child says so), then
+// throws when told to
+type Plan = { label: number; fail: boolean; caught: boolean; children: Plan[] };
+export const plan = mutation({
+  args: { name: v.string(), node: v.any() },
+  handler: async (ctx, { name, node }): Promise<null> => {
+    const p = node as Plan;
+    await ctx.db.insert("items", { name, n: p.label });
+    for (const c of p.children) {
+      try {
+        await ctx.runMutation(api.nested.plan, { name, node: c });
+      } catch (e) {
+        if (!c.caught) throw e;
+      }
+    }
+    if (p.fail) throw new Error(`plan ${p.label} fails`);
+    return null;
+  },
+});
+
+export const labels = query({
+  args: { name: v.string() },
+  handler: async (ctx, { name }) =>
+    (await ctx.db.query("items").withIndex("by_name", (q) => q.eq("name", name)).collect())
+      .map((d) => d.n)
+      .sort((a, b) => a - b),
+});
