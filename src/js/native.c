@@ -548,14 +548,21 @@ static JSValueRef n_scan_close(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     return JSValueMakeUndefined(ctx);
 }
 
-void js_native_close_cursors(struct js_runtime *rt)
+/* Closes the open queries of the nested calls deeper than `depth` (-1: every one). */
+static void close_cursors_above(struct js_runtime *rt, int depth)
 {
     for (int i = 0; i < JS_MAX_CURSORS; i++) {
-        if (rt->cursors[i].c) {
-            store_scan_close(rt->cursors[i].c, rt->cursors[i].returned);
-            rt->cursors[i].c = NULL;
+        struct js_cursor *c = &rt->cursors[i];
+        if (c->c && c->depth > depth) {
+            store_scan_close(c->c, c->returned);
+            c->c = NULL;
         }
     }
+}
+
+void js_native_close_cursors(struct js_runtime *rt)
+{
+    close_cursors_above(rt, -1);
 }
 
 /* App code never writes a system table (`_scheduled_functions`): the scheduler does. */
@@ -1251,13 +1258,7 @@ static JSValueRef n_sub_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
 static int sub_end(struct js_runtime *rt, int ok, struct buf *err)
 {
     struct js_sub *sub = &rt->subs[--rt->sub_depth];
-    for (int i = 0; i < JS_MAX_CURSORS; i++) {
-        struct js_cursor *c = &rt->cursors[i];
-        if (c->c && c->depth > rt->sub_depth) {
-            store_scan_close(c->c, c->returned);
-            c->c = NULL;
-        }
-    }
+    close_cursors_above(rt, rt->sub_depth);
     if (sub->kind != JS_MUTATION || !rt->txn)
         return 0;
     if (!ok)
@@ -1462,38 +1463,38 @@ JSObjectRef js_native_make(struct js_runtime *rt)
         const char *name;
         JSObjectCallAsFunctionCallback fn;
     } fns[] = {
-        {"get", n_get},
-        {"scanOpen", n_scan_open},
-        {"scanNext", n_scan_next},
-        {"scanFirst", n_scan_first},
-        {"scanClose", n_scan_close},
-        {"search", n_search},
-        {"vectorSearch", n_vector_search},
-        {"scanCursor", n_scan_cursor},
-        {"insert", n_insert},
-        {"patch", n_patch},
-        {"replace", n_replace},
-        {"del", n_del},
-        {"idTable", n_id_table},
-        {"log", n_log},
-        {"done", n_done},
-        {"nestedBegin", n_nested_begin},
-        {"nestedEnd", n_nested_end},
-        {"subBegin", n_sub_begin},
-        {"subEnd", n_sub_end},
-        {"opStart", n_op_start},
-        {"opCancel", n_op_cancel},
-        {"overLimit", n_over_limit},
-        {"vmReads", n_vm_reads},
-        {"opTake", n_op_take},
-        {"checkReturns", n_check_returns},
-        {"schedule", n_schedule},
-        {"actorSave", n_actor_save},
-        {"actorOut", n_actor_out},
-        {"actorEnd", n_actor_end},
-        {"actorDelete", n_actor_delete},
-        {"validate", n_validate},
-        {"cancelJob", n_cancel_job},
+        { "get", n_get },
+        { "scanOpen", n_scan_open },
+        { "scanNext", n_scan_next },
+        { "scanFirst", n_scan_first },
+        { "scanClose", n_scan_close },
+        { "search", n_search },
+        { "vectorSearch", n_vector_search },
+        { "scanCursor", n_scan_cursor },
+        { "insert", n_insert },
+        { "patch", n_patch },
+        { "replace", n_replace },
+        { "del", n_del },
+        { "idTable", n_id_table },
+        { "log", n_log },
+        { "done", n_done },
+        { "nestedBegin", n_nested_begin },
+        { "nestedEnd", n_nested_end },
+        { "subBegin", n_sub_begin },
+        { "subEnd", n_sub_end },
+        { "opStart", n_op_start },
+        { "opCancel", n_op_cancel },
+        { "overLimit", n_over_limit },
+        { "vmReads", n_vm_reads },
+        { "opTake", n_op_take },
+        { "checkReturns", n_check_returns },
+        { "schedule", n_schedule },
+        { "actorSave", n_actor_save },
+        { "actorOut", n_actor_out },
+        { "actorEnd", n_actor_end },
+        { "actorDelete", n_actor_delete },
+        { "validate", n_validate },
+        { "cancelJob", n_cancel_job },
     };
     pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);

@@ -82,10 +82,7 @@ static void fail(struct deployer *dp, int status, const char *code, const char *
 {
     if (dp->reloaded) { /* the change is stored either way: the answer says what serves */
         if (status == 400)
-            log_error("app",
-                      "reload after an environment change failed (the previous version "
-                      "keeps running): %s",
-                      msg);
+            shard_env_reload_failed(msg);
         dp->reloaded(dp->c, dp->reloaded_arg, status == 503 ? ENV_RELOAD_STOPPED : msg);
     } else {
         if (status == 400)

@@ -337,11 +337,6 @@ static int not_found_body(struct buf *b, const struct call_req *cr, const char *
     return call_error_body(b, cr, 404, "FunctionNotFound", msg, text);
 }
 
-static const char *kind_title(enum js_fn_kind k)
-{
-    return k == JS_QUERY ? "Query" : k == JS_MUTATION ? "Mutation" : "Action";
-}
-
 /* Where a success answer's version digits are (the query cache stores the answer without
  * them and writes the current version into each hit); pos SIZE_MAX: it has none. */
 struct version_at {
@@ -670,7 +665,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
                  js_kind_name(fn->kind));
         canonical_path(canon, sizeof canon, fn->path, 1);
         snprintf(text, sizeof text, "Trying to execute %s as %s, but it is defined as %s.", canon,
-                 kind_title((enum js_fn_kind)want_kind), kind_title(fn->kind));
+                 js_kind_title(want_kind), js_kind_title(fn->kind));
         respond_call_error(c, &cr, 400, "WrongFunctionKind", msg, text);
         goto out;
     }

@@ -289,14 +289,20 @@ void shard_set_env_file(struct shard *s, json_t *env_file, const char *source)
     s->env_file = ok;
 }
 
+void shard_env_reload_failed(const char *why)
+{
+    log_error("app",
+              "reload after an environment change failed (the previous version keeps running): %s",
+              why);
+}
+
 static void env_reload(struct shard *s, struct buf *load_err)
 {
     if (!load_err)
         return; /* the caller reloads (env_reloader.h) */
     buf_reset(load_err);
     if (shard_reload(s, load_err) < 0)
-        log_error("app", "reload after an environment change failed (the previous version "
-                         "keeps running): %s", load_err->data);
+        shard_env_reload_failed(load_err->data);
 }
 
 int shard_env_set(struct shard *s, const char *name, size_t name_len, const char *value,

@@ -130,6 +130,8 @@ int shard_env_set(struct shard *s, const char *name, size_t name_len, const char
                   size_t value_len, struct buf *err, struct buf *load_err);
 int shard_env_remove(struct shard *s, const char *name, size_t name_len, int *removed,
                      struct buf *err, struct buf *load_err);
+/* Logs that the reload after an environment change failed (why); whoever reloaded it. */
+void shard_env_reload_failed(const char *why);
 json_t *shard_env_json(struct shard *s, struct buf *err);
 
 /* Calls a function inside the current batch (a mutation or action opens one if needed; a query

@@ -622,10 +622,7 @@ static void env_reload_end(struct tenants *ts, struct deploy *d)
                       : !d->loaded ? "the tenant is being deleted"
                                    : NULL;
     if (why && !ts->stopping && d->failed)
-        log_error("app",
-                  "reload after an environment change failed (the previous version keeps "
-                  "running): %s",
-                  why);
+        shard_env_reload_failed(why);
     else if (!why)
         log_info("tenants", "\"%s\" serves with the new environment, built off the loop in %.1f ms",
                  t->name, (double)(clock_mono_ns() - d->t0) / 1e6);

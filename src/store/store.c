@@ -466,6 +466,15 @@ void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_
     buf_append(&w->new_key, new_key->data, new_key->len);
 }
 
+void st_write_truncate(struct store_txn *t, size_t len)
+{
+    while (t->ws.len > len) {
+        struct index_write *w = &t->ws.writes[--t->ws.len];
+        buf_release(&w->old_key);
+        buf_release(&w->new_key);
+    }
+}
+
 /* ---- index keys ---- */
 
 const json_t *st_lookup_path(const json_t *doc, const char *path)
@@ -795,11 +804,7 @@ int store_txn_sub_end(struct store_txn *t, const struct store_sub *sub, int ok, 
         t->poisoned = 1;
         return -1;
     }
-    while (t->ws.len > sub->ws_len) {
-        struct index_write *w = &t->ws.writes[--t->ws.len];
-        buf_release(&w->old_key);
-        buf_release(&w->new_key);
-    }
+    st_write_truncate(t, sub->ws_len);
     t->writes = sub->writes;
     t->bytes_written = sub->bytes_written;
     t->files_delta = sub->files_delta;
@@ -988,10 +993,7 @@ void store_txn_free(struct store_txn *t)
         return;
     store_txn_abort(t);
     read_set_release(&t->rs);
-    for (size_t i = 0; i < t->ws.len; i++) {
-        buf_release(&t->ws.writes[i].old_key);
-        buf_release(&t->ws.writes[i].new_key);
-    }
+    st_write_truncate(t, 0);
     vr_free(t->ws.writes);
     vr_free(t);
 }

@@ -201,6 +201,8 @@ void st_read_add(struct store_txn *t, uint32_t index_id, const void *lo, size_t 
                  const void *hi, size_t hi_len);
 void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_key,
                   const struct buf *new_key);
+/* drops the write-set entries past the first len (a failed op, a rolled-back sub-transaction) */
+void st_write_truncate(struct store_txn *t, size_t len);
 int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
                  struct buf *out);
 int st_name_ok(const char *name);

@@ -286,11 +286,7 @@ static int savepoint_end(struct store_txn *t, int r, size_t mark)
     }
     if (sqlite3_total_changes(t->s->db) != t->op_changes)
         t->poisoned = 1;
-    while (t->ws.len > mark) {
-        struct index_write *w = &t->ws.writes[--t->ws.len];
-        buf_release(&w->old_key);
-        buf_release(&w->new_key);
-    }
+    st_write_truncate(t, mark);
     return -1;
 }
 
