@@ -2,7 +2,7 @@
 #   make SANITIZE=address,undefined   builds into build/asan with sanitizers
 
 CC       ?= cc
-PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson libcurl
+PKGS     := sqlite3 javascriptcoregtk-4.1 libcrypto jansson libcurl libzip
 PORT     ?= 8788
 # A Node.js for the tests that tools/deps.sh installs when the system's is older than 20
 # (Debian 12's is 18); absent otherwise, and then this PATH entry finds nothing.

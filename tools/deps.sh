@@ -24,7 +24,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="build-essential pkg-config libsqlite3-dev libjavascriptcoregtk-4.1-dev libssl-dev
-            libjansson-dev libcurl4-openssl-dev liburing-dev"
+            libjansson-dev libcurl4-openssl-dev libzip-dev liburing-dev"
 TEST_PKGS="clang chromium sqlite3"
 NODE_MIN=20
 NODE_LOCAL=build/node

@@ -131,6 +131,8 @@ int read_file(const char *path, struct buf *out);
 /* `vireo build` and `vireo deploy` (cmd_build.c, cmd_deploy.c). */
 int cmd_build(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
+/* `vireo import` (cmd_import.c). */
+int cmd_import(int argc, char **argv);
 
 /* Bundles the app at p into a bundle file (deploy.h's header, then the bundle) in out. */
 int app_bundle_file(const struct app_paths *p, struct buf *out, struct buf *err);

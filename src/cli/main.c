@@ -28,6 +28,8 @@ static const char usage[] =
     "  env set|get|list|remove       the app's environment variables (process.env) on a\n"
     "                                running server\n"
     "  actors list|inspect|destroy   the live actor instances of a running server\n"
+    "  import [--table T] PATH       import a .jsonl/.json/.csv file into a table, or a ZIP\n"
+    "                                snapshot (Convex's export) into a running server\n"
     "  reset [dir]                   delete the app's local data\n"
     "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
     "                                use it)\n"
@@ -65,7 +67,8 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = { { "init", cmd_init },   { "codegen", cmd_codegen },     { "run", cmd_run },
                  { "reset", cmd_reset }, { "admin-key", cmd_admin_key }, { "env", cmd_env },
-                 { "build", cmd_build }, { "deploy", cmd_deploy }, { "actors", cmd_actors } };
+                 { "build", cmd_build }, { "deploy", cmd_deploy }, { "actors", cmd_actors },
+                 { "import", cmd_import } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

@@ -460,3 +460,19 @@ const char *http_status_text(int status)
         return "Client Error";
     return "Server Error";
 }
+
+int http_query_param(struct slice q, const char *name, struct slice *v)
+{
+    size_t nl = strlen(name);
+    const char *p = q.p, *end = q.p + q.len;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        if ((size_t)(e - p) >= nl && !memcmp(p, name, nl) && (p + nl == e || p[nl] == '=')) {
+            *v = p + nl == e ? slice_of(e, 0) : slice_of(p + nl + 1, (size_t)(e - p) - nl - 1);
+            return 1;
+        }
+        p = e + 1;
+    }
+    return 0;
+}

@@ -43,6 +43,10 @@ struct http_request {
  * p: valid only while p does not move (a caller whose buffer grows keeps offsets or re-parses). */
 ssize_t http_parse_request(const char *p, size_t n, struct http_request *req);
 
+/* The raw (not decoded) value of query parameter `name` in q (a request's query): 1 and *v when
+ * present (`name` alone: an empty value), else 0. */
+int http_query_param(struct slice q, const char *name, struct slice *v);
+
 /* Finds a header by case-insensitive name; NULL if absent. */
 const struct slice *http_header_get(const struct http_request *req, const char *name);
 

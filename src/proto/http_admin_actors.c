@@ -96,23 +96,6 @@ static int pct_decode(const char *p, size_t n, int plus, struct buf *out)
     return 0;
 }
 
-/* The raw value of query parameter `name`; found: 1 (and *v), else 0. */
-static int query_param(struct slice q, const char *name, struct slice *v)
-{
-    size_t nl = strlen(name);
-    const char *p = q.p, *end = q.p + q.len;
-    while (p && p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end;
-        if ((size_t)(e - p) >= nl && !memcmp(p, name, nl) && (p + nl == e || p[nl] == '=')) {
-            *v = p + nl == e ? slice_of(e, 0) : slice_of(p + nl + 1, (size_t)(e - p) - nl - 1);
-            return 1;
-        }
-        p = e + 1;
-    }
-    return 0;
-}
-
 /* A decoded, non-empty UTF-8 string without U+0000 as a new JSON string; NULL if it is not. */
 static json_t *decoded_string(const char *p, size_t n, int plus)
 {
@@ -152,7 +135,7 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
     struct slice v;
     long limit = LIST_DEFAULT;
     json_t *only = NULL, *after = NULL, *args = NULL, *r = NULL, *tracked = NULL;
-    if (query_param(req->query, "limit", &v)) {
+    if (http_query_param(req->query, "limit", &v)) {
         limit = v.len >= 1 && v.len <= 4 ? 0 : -1;
         for (size_t k = 0; limit >= 0 && k < v.len; k++)
             limit = v.p[k] >= '0' && v.p[k] <= '9' ? limit * 10 + (v.p[k] - '0') : -1;
@@ -161,12 +144,12 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
             goto out;
         }
     }
-    if (query_param(req->query, "actor", &v) && !(only = decoded_string(v.p, v.len, 1))) {
+    if (http_query_param(req->query, "actor", &v) && !(only = decoded_string(v.p, v.len, 1))) {
         fail(api, c, 400, "InvalidArgument",
              "`actor` must be a non-empty, percent-encoded UTF-8 name");
         goto out;
     }
-    if (query_param(req->query, "cursor", &v)) {
+    if (http_query_param(req->query, "cursor", &v)) {
         unsigned char raw[CURSOR_MAX];
         long n = v.len > 0 && v.len < CURSOR_MAX ? base64_decode(raw, v.p, v.len) : -1;
         after = n > 0 ? json_loadb((const char *)raw, (size_t)n, 0, NULL) : NULL;

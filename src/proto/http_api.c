@@ -26,6 +26,7 @@
 #include "proto/http_action.h"
 #include "proto/http_admin_actors.h"
 #include "proto/http_admin_env.h"
+#include "proto/http_admin_import.h"
 #include "proto/http_auth.h"
 #include "proto/http_storage.h"
 #include "proto/deploy.h"
@@ -835,11 +836,11 @@ int http_api_admin_authorized(const struct http_api *api, const struct http_requ
 }
 
 /* The admin routes' gate: POST with the admin key, else answered here (405, 401). */
-static int admin_gate(const struct http_api *api, struct conn *c, const struct http_request *req,
-                      int is_post)
+static int admin_gate_body(const struct http_api *api, struct conn *c,
+                           const struct http_request *req, int is_post, const char *use)
 {
     if (!is_post) {
-        http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
+        http_api_respond_error(c, 405, "MethodNotAllowed", use, NULL);
         return 0;
     }
     if (!admin_authorized(api, req)) {
@@ -850,6 +851,12 @@ static int admin_gate(const struct http_api *api, struct conn *c, const struct h
         return 0;
     }
     return 1;
+}
+
+static int admin_gate(const struct http_api *api, struct conn *c, const struct http_request *req,
+                      int is_post)
+{
+    return admin_gate_body(api, c, req, is_post, "use POST with a JSON body");
 }
 
 /* A new admin key, saved (durably) before it replaces the old one: the old one stops working
@@ -1193,18 +1200,17 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         return;
     }
     if (slice_eq_str(path, "/api/admin/deploy")) { /* a new version of the app: deploy.c */
-        if (!is_post)
-            http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a bundle file as the body",
-                          NULL);
-        else if (!admin_authorized(api, req))
-            http_api_respond_error(c, 401, "Unauthorized",
-                          "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
-                          "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
-                          NULL);
-        else if (api->deployer)
+        if (!admin_gate_body(api, c, req, is_post, "use POST with a bundle file as the body"))
+            return;
+        if (api->deployer)
             deployer_handle(api->deployer, c, req, api->deploy_path);
         else
             deploy_handle(api->shard, c, req, api->deploy_path);
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/import")) { /* vireo import: http_admin_import.c */
+        if (admin_gate_body(api, c, req, is_post, "use POST with the file to import as the body"))
+            http_admin_import_handle(api, c, req);
         return;
     }
     if (slice_eq_str(path, "/api/health") && is_get) {

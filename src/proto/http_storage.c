@@ -28,21 +28,6 @@
 #define META_PATH "_system/storage:getMetadata"
 #define MAX_CONTENT_TYPE 1024
 
-/* The value of query parameter `name` (not decoded: tokens are URL-safe), or an empty slice. */
-static struct slice query_param(struct slice q, const char *name)
-{
-    size_t nl = strlen(name);
-    const char *p = q.p, *end = q.p + q.len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end;
-        if ((size_t)(e - p) > nl && !memcmp(p, name, nl) && p[nl] == '=')
-            return slice_of(p + nl + 1, (size_t)(e - p) - nl - 1);
-        p = e + 1;
-    }
-    return slice_of(NULL, 0);
-}
-
 static int run_system(struct shard *sh, const char *path, json_t *args, struct js_result *res)
 {
     const struct js_function *fn = sh->rt ? js_runtime_find(sh->rt, path) : NULL;
@@ -129,7 +114,8 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
         too_large(c, cap);
         return NULL;
     }
-    struct slice tok = query_param(req->query, "token");
+    struct slice tok = slice_of(NULL, 0); /* not decoded: tokens are URL-safe */
+    http_query_param(req->query, "token", &tok);
     char nonce[33];
     double expires;
     struct buf err = BUF_INIT(4096);

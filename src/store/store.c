@@ -128,7 +128,11 @@ sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, con
 
 int st_name_ok(const char *name)
 {
-    size_t n = strlen(name);
+    return store_name_ok(name, strlen(name));
+}
+
+int store_name_ok(const char *name, size_t n)
+{
     if (n == 0 || n > 64)
         return 0;
     if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
@@ -152,9 +156,14 @@ static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 void st_id_new(uint32_t table_num, char out[STORE_ID_LEN + 1])
 {
+    st_id_new_at(table_num, clock_wall_ms(), out);
+}
+
+void st_id_new_at(uint32_t table_num, double wall, char out[STORE_ID_LEN + 1])
+{
     unsigned char raw[20];
-    double wall = clock_wall_ms();
-    uint64_t ms = wall > 0 ? (uint64_t)wall : 0; /* a clock before 1970 sorts first */
+    /* a clock before 1970 sorts first; past 2^48 ms (year 10889) the last */
+    uint64_t ms = wall > 0 ? (wall < 281474976710655.0 ? (uint64_t)wall : 281474976710655u) : 0;
     for (int i = 0; i < 6; i++)
         raw[i] = (unsigned char)(ms >> (40 - 8 * i));
     rand_bytes(raw + 6, 10);
@@ -704,7 +713,7 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
 
 int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
 {
-    if (tb->name[0] == '_')
+    if (tb->name[0] == '_' || t->bulk)
         return 0;
     /* counted even when it fails: every later read fails too, as in Convex */
     t->docs_read++;
@@ -722,7 +731,7 @@ int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, st
 
 int st_txn_range(struct store_txn *t, const char *table, struct buf *err)
 {
-    if (table[0] == '_')
+    if (table[0] == '_' || t->bulk)
         return 0;
     if (++t->ranges_read > STORE_TXN_MAX_RANGES)
         return st_failk(t->s, STORE_ERR_RANGES, err,
@@ -733,7 +742,7 @@ int st_txn_range(struct store_txn *t, const char *table, struct buf *err)
 
 int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
 {
-    if (tb->name[0] == '_')
+    if (tb->name[0] == '_' || t->bulk)
         return 0;
     t->writes++;
     t->bytes_written += bytes;
@@ -757,7 +766,7 @@ int store_txn_renew(struct store_txn *t)
         return 0;
     if (t->rs.len)
         read_set_release(&t->rs);
-    t->exempt_limit = 0;
+    t->exempt_limit = t->bulk = 0;
     t->docs_read = t->writes = t->ranges_read = 0; /* the next call's limits are its own */
     t->bytes_read = t->bytes_written = 0;
     return 1;

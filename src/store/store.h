@@ -518,6 +518,31 @@ int store_storage_finalize(struct store_txn *t, const char *dir, const char *tmp
                            const char *sha256_b64, uint64_t size, const char *content_type,
                            char id_out[STORE_ID_LEN + 1], struct buf *err);
 
+/* Imports (store_import.c; `vireo import`, proto/http_admin_import.c). store_txn_bulk: t is an
+ * import's transaction, which the per-function limits (STORE_TXN_MAX_*) do not bound (the
+ * storage limit does). store_import_id: the id a document of `table` will have: `want` itself
+ * when it is an id of that table (*kept = 1), else a new one whose time prefix is `ms` (the
+ * document's creation time); the table is created if missing and the server has no schema (with
+ * one it must be declared). store_insert_imported: store_insert with that id and creation time
+ * (ct NAN: now), failing if a document has the id. store_table_delete_all: deletes every document
+ * of table (as store_delete each: the live queries that read them are re-run). store_app_tables:
+ * the names of the tables not starting with '_' (*names and each name: the caller frees them).
+ * store_table_doc_count: the documents of table (0 if it does not exist), UINT64_MAX with err. */
+void store_txn_bulk(struct store_txn *t);
+/* 1 when the n bytes at name are a valid table (or index) name: a letter, then letters, digits
+ * and '_', at most 64 in all. */
+int store_name_ok(const char *name, size_t n);
+/* 1 when a write of t failed after changing rows (a storage failure): t can only roll back. */
+int store_txn_poisoned(const struct store_txn *t);
+int store_import_id(struct store_txn *t, const char *table, const char *want, double ms,
+                    char out[STORE_ID_LEN + 1], int *kept, struct buf *err);
+int store_insert_imported(struct store_txn *t, const char *table, const char *doc_json,
+                          size_t len, const char *id, double ct, struct buf *err);
+int store_table_delete_all(struct store_txn *t, const char *table, uint64_t *deleted,
+                           struct buf *err);
+int store_app_tables(struct store *s, char ***names, size_t *n);
+uint64_t store_table_doc_count(struct store_txn *t, const char *table, struct buf *err);
+
 /* Cron jobs' durable state, the table _vr_cron (store_sched.c): per cron job name its spec
  * (what it runs and when, as text), the id of its next job in `_scheduled_functions` and when
  * its last run started (ms, -1: never). store_cron_list: *out = {name: {spec, job, lastRun}}.

@@ -130,6 +130,7 @@ struct store_txn {
     int poisoned;      /* a write op failed after changing rows: the txn can only roll back */
     int op_changes;    /* sqlite3_total_changes when the current write op began */
     int exempt_limit;  /* store_txn_exempt_limit: bookkeeping, not checked */
+    int bulk;          /* store_txn_bulk: the per-function limits do not apply */
     int64_t files_delta; /* bytes of stored files this transaction added (less those it deleted) */
     int begin_changes;   /* sqlite3_total_changes when it began (store_txn_renew) */
     /* what it read and wrote in user tables, against the STORE_TXN_MAX_* limits */
@@ -197,6 +198,7 @@ int st_meta_next(struct store *s, const char *key, uint32_t *out, struct buf *er
 int st_table_create(struct store *s, const char *name, struct st_table **out, struct buf *err);
 int st_id_decode(const char *id, size_t len, uint32_t *table_num);
 void st_id_new(uint32_t table_num, char out[STORE_ID_LEN + 1]);
+void st_id_new_at(uint32_t table_num, double wall_ms, char out[STORE_ID_LEN + 1]);
 void st_read_add(struct store_txn *t, uint32_t index_id, const void *lo, size_t lo_len,
                  const void *hi, size_t hi_len);
 void st_write_add(struct store_txn *t, uint32_t index_id, const struct buf *old_key,
@@ -331,6 +333,12 @@ int st_system_table_ensure(struct store *s, const char *table, const char *index
  * the storage limit counts (t->files_delta grows by them once inserted). */
 int st_insert_file(struct store_txn *t, const char *table, const char *doc_json, size_t len,
                    uint64_t file_bytes, char id_out[STORE_ID_LEN + 1], struct buf *err);
+/* st_insert_file with the document's id and creation time given (an import): given_id NULL
+ * makes a new one, given_ct NAN takes the clock as an insert does. A given id must be an id of
+ * `table` that no document has. */
+int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, size_t len,
+                 uint64_t file_bytes, const char *given_id, double given_ct,
+                 char id_out[STORE_ID_LEN + 1], struct buf *err);
 
 /* store_quota.c: the storage limit. st_quota_open sets it up on an open store (SQLite's
  * max_page_count, the stored files' total). st_quota_check: 0 when a write that adds about

@@ -307,6 +307,27 @@ int store_insert(struct store_txn *t, const char *table, const char *doc_json, s
 int st_insert_file(struct store_txn *t, const char *table, const char *doc_json, size_t len,
                    uint64_t file_bytes, char id_out[STORE_ID_LEN + 1], struct buf *err)
 {
+    return st_insert_as(t, table, doc_json, len, file_bytes, NULL, NAN, id_out, err);
+}
+
+/* 1 when table tb holds a document whose by_id key is dk, 0 when not, -1 with err. */
+static int doc_exists(struct store *s, struct st_table *tb, const struct buf *dk, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, &tb->get, err, "SELECT j FROM d%u WHERE k = ?1", tb->num);
+    if (!st)
+        return -1;
+    sqlite3_bind_blob(st, 1, dk->data, (int)dk->len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return st_sqlerr(s, err, "get");
+    return rc == SQLITE_ROW;
+}
+
+int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, size_t len,
+                 uint64_t file_bytes, const char *given_id, double given_ct,
+                 char id_out[STORE_ID_LEN + 1], struct buf *err)
+{
     struct store *s = t->s;
     struct buf text = BUF_INIT(STORE_MAX_DOC + 64), dk = BUF_INIT(STORE_MAX_KEY),
                none = BUF_INIT(0);
@@ -339,10 +360,26 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
     if (savepoint(t, &mark, err) < 0)
         goto out;
     in_sp = 1;
-    st_id_new(tb->num, id);
-    double ct = clock_wall_ms();
-    if (!(ct > s->last_ct))
-        ct = nextafter(s->last_ct, INFINITY);
+    double ct = given_ct;
+    if (given_id) {
+        uint32_t num;
+        if (st_id_decode(given_id, strlen(given_id), &num) < 0 || num != tb->num) {
+            st_failk(s, STORE_ERR_INVALID_ID, err, "`%.64s` is not an id of table `%s`",
+                     given_id, tb->name);
+            goto out;
+        }
+        memcpy(id, given_id, sizeof id);
+    } else {
+        st_id_new(tb->num, id);
+    }
+    if (isnan(ct)) {
+        ct = clock_wall_ms();
+        if (!(ct > s->last_ct))
+            ct = nextafter(s->last_ct, INFINITY);
+    } else if (!isfinite(ct) || ct < 0) {
+        st_failk(s, STORE_ERR_OTHER, err, "_creationTime must be a finite number >= 0");
+        goto out;
+    }
     buf_grow(&text, len + 64 + STORE_ID_LEN); /* one allocation: the head and the fields */
     doc_head(&text, id, ct);
     size_t n = st_scan_object(doc_json, len, &sp);
@@ -351,6 +388,16 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
     if (doc_finish(s, &text, err) < 0)
         goto out;
     id_key(&dk, id, STORE_ID_LEN);
+    if (given_id) {
+        int ex = doc_exists(s, tb, &dk, err);
+        if (ex < 0)
+            goto out;
+        if (ex) {
+            st_failk(s, STORE_ERR_OTHER, err, "a document with id `%s` already exists in `%s`",
+                     id, tb->name);
+            goto out;
+        }
+    }
     /* every key first: a key that is too large must fail the insert before any row changes */
     keys = vr_calloc(tb->nidx, sizeof *keys);
     nkeys = tb->nidx;
@@ -385,7 +432,8 @@ int st_insert_file(struct store_txn *t, const char *table, const char *doc_json,
     }
     if (tb->nsidx && st_search_write(t, tb, NULL, doc, ct, id, &dk, err) < 0)
         goto out;
-    s->last_ct = ct;
+    if (ct > s->last_ct)
+        s->last_ct = ct;
     memcpy(id_out, id, sizeof(id));
     t->files_delta += (int64_t)file_bytes;
     r = 0;

@@ -1,0 +1,380 @@
+/* http_admin_import: POST /api/admin/import (`vireo import`; http_admin_import.h). The body is
+ * the file; import_parse turns it into documents, and one transaction of the shard's write batch
+ * stores them all or none: the tables emptied first as the mode says, every document's id
+ * decided before any is stored (so that references among them can be rewritten), the stored
+ * files of a ZIP written, then the documents inserted and validated as inserts are. The live
+ * queries that read the tables are re-run as for any write, and the answer waits for the batch's
+ * commit (http_api_respond_call). */
+#include "proto/http_admin_import.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "proto/import_parse.h"
+#include "proto/reply.h"
+#include "store/store.h"
+#include "base/banned.h"
+
+enum import_mode { MODE_REQUIRE_EMPTY, MODE_APPEND, MODE_REPLACE, MODE_REPLACE_ALL };
+
+/* One import's state: its transaction, the ids it decided and the files it stored. */
+struct import_run {
+    struct shard *shard;
+    struct store_txn *t;
+    struct import_set set;
+    char (**ids)[STORE_ID_LEN + 1];     /* ids[table][doc] */
+    struct hmap remap;                  /* an id the file had -> the new id (owned strings) */
+    char (*file_ids)[STORE_ID_LEN + 1]; /* the stored files written, to remove on failure */
+    size_t n_files;
+    json_t *counts; /* {"<table>": {"imported": N, "deleted": M}} */
+};
+
+static void fail(struct conn *c, int status, const char *code, const char *msg)
+{
+    http_api_respond_error(c, status, code, msg, NULL);
+}
+
+static int mode_parse(struct slice v, enum import_mode *m)
+{
+    static const struct {
+        const char *name;
+        enum import_mode mode;
+    } modes[] = {
+        {"requireEmpty", MODE_REQUIRE_EMPTY},
+        {"append", MODE_APPEND},
+        {"replace", MODE_REPLACE},
+        {"replaceAll", MODE_REPLACE_ALL},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (slice_eq_str(v, modes[i].name)) {
+            *m = modes[i].mode;
+            return 0;
+        }
+    return -1;
+}
+
+/* counts[table][key] += n */
+static void count_add(json_t *counts, const char *table, const char *key, uint64_t n)
+{
+    json_t *o = json_object_get(counts, table);
+    if (!o) {
+        o = json_pack("{s:I, s:I}", "imported", (json_int_t)0, "deleted", (json_int_t)0);
+        json_object_set_new(counts, table, o);
+    }
+    json_int_t had = json_integer_value(json_object_get(o, key));
+    json_object_set_new(o, key, json_integer(had + (json_int_t)n));
+}
+
+/* Empties what the mode replaces; with requireEmpty, refuses a table that has documents. */
+static int apply_mode(struct import_run *r, enum import_mode mode, struct conn *c)
+{
+    struct buf err = BUF_INIT(4096);
+    int rc = -1;
+    if (mode == MODE_REQUIRE_EMPTY) {
+        for (size_t i = 0; i < r->set.n; i++) {
+            const char *name = r->set.tables[i].name;
+            uint64_t n = store_table_doc_count(r->t, name, &err);
+            if (n == UINT64_MAX) {
+                fail(c, 500, "StoreError", err.data);
+                goto out;
+            }
+            if (n) {
+                buf_reset(&err);
+                buf_appendf(&err,
+                            "table `%s` already has %llu document%s: import with --append to "
+                            "add to them, or --replace to replace them (mode=append, "
+                            "mode=replace)",
+                            name, (unsigned long long)n, n == 1 ? "" : "s");
+                fail(c, 409, "ImportTableNotEmpty", err.data);
+                goto out;
+            }
+        }
+        rc = 0;
+        goto out;
+    }
+    char **names = NULL;
+    size_t n_names = 0;
+    if (mode == MODE_REPLACE_ALL) {
+        store_app_tables(r->shard->store, &names, &n_names);
+    } else if (mode == MODE_REPLACE) {
+        names = vr_calloc(r->set.n ? r->set.n : 1, sizeof *names);
+        for (size_t i = 0; i < r->set.n; i++)
+            names[n_names++] = vr_strdup(r->set.tables[i].name);
+    }
+    rc = 0;
+    for (size_t i = 0; i < n_names; i++) {
+        uint64_t deleted = 0;
+        if (rc == 0 && store_table_delete_all(r->t, names[i], &deleted, &err) < 0) {
+            fail(c, 500, "StoreError", err.data);
+            rc = -1;
+        }
+        if (rc == 0 && deleted)
+            count_add(r->counts, names[i], "deleted", deleted);
+        vr_free(names[i]);
+    }
+    vr_free(names);
+out:
+    buf_release(&err);
+    return rc;
+}
+
+/* "messages/documents.jsonl line 7" or "line 7 of the file" for messages. */
+static void where(struct buf *b, const struct import_table *tb, const struct import_doc *d)
+{
+    if (!strcmp(tb->source, "the file"))
+        buf_appendf(b, "line %zu of the file", d->line);
+    else
+        buf_appendf(b, "%s line %zu", tb->source, d->line);
+}
+
+/* Decides every document's id: the one it had when it is an id of its table here, else a new
+ * one (remembered, so that references to the old one are rewritten). */
+static int decide_ids(struct import_run *r, struct conn *c)
+{
+    struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192);
+    int rc = -1;
+    double now = clock_wall_ms();
+    r->ids = vr_calloc(r->set.n ? r->set.n : 1, sizeof *r->ids);
+    for (size_t i = 0; i < r->set.n; i++) {
+        struct import_table *tb = &r->set.tables[i];
+        r->ids[i] = vr_calloc(tb->n ? tb->n : 1, sizeof *r->ids[i]);
+        for (size_t k = 0; k < tb->n; k++) {
+            struct import_doc *d = &tb->docs[k];
+            int kept = 0;
+            if (store_import_id(r->t, tb->name, d->id, isnan(d->ct) ? now : d->ct, r->ids[i][k],
+                                &kept, &err) < 0) {
+                buf_appendf(&msg, "table `%s`: %s", tb->name, err.data);
+                fail(c, 400, "InvalidImport", msg.data);
+                goto out;
+            }
+            if (d->id && !kept) {
+                size_t len = strlen(d->id);
+                if (hmap_get(&r->remap, d->id, len)) {
+                    where(&msg, tb, d);
+                    buf_appendf(&msg, ": the id `%.64s` appears twice in the import", d->id);
+                    fail(c, 400, "InvalidImport", msg.data);
+                    goto out;
+                }
+                hmap_put(&r->remap, d->id, len, vr_strdup(r->ids[i][k]));
+            }
+        }
+    }
+    rc = 0;
+out:
+    buf_release(&err);
+    buf_release(&msg);
+    return rc;
+}
+
+/* Writes a ZIP's stored files (each a new `_storage` document; the old id remembered). */
+static int store_files(struct import_run *r, struct conn *c)
+{
+    struct shard *sh = r->shard;
+    struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192);
+    int rc = -1;
+    if (r->set.n_files && !sh->files_dir) {
+        fail(c, 400, "InvalidImport",
+             "the import holds stored files, and this server keeps its database in memory "
+             "(no files directory)");
+        goto out;
+    }
+    r->file_ids = vr_calloc(r->set.n_files ? r->set.n_files : 1, sizeof *r->file_ids);
+    for (size_t i = 0; i < r->set.n_files; i++) {
+        struct import_file *f = &r->set.files[i];
+        char tmp[STORE_FILE_TMP_LEN + 1], sha[45];
+        if (store_file_write_tmp(sh->files_dir, f->data, f->size, tmp, sha, &err) < 0) {
+            buf_appendf(&msg, "stored file `%.64s`: %s", f->id, err.data);
+            fail(c, 500, "StoreError", msg.data);
+            goto out;
+        }
+        if (f->sha256 && strcmp(f->sha256, sha)) {
+            store_file_remove(sh->files_dir, tmp);
+            buf_appendf(&msg,
+                        "stored file `%.64s`: its bytes do not match the sha256 "
+                        "_storage/documents.jsonl gives for it",
+                        f->id);
+            fail(c, 400, "InvalidImport", msg.data);
+            goto out;
+        }
+        if (store_storage_finalize(r->t, sh->files_dir, tmp, sha, f->size, f->content_type,
+                                   r->file_ids[r->n_files], &err) < 0) {
+            store_file_remove(sh->files_dir, tmp);
+            buf_appendf(&msg, "stored file `%.64s`: %s", f->id, err.data);
+            fail(c, store_last_error(sh->store) == STORE_ERR_FULL ? 507 : 500,
+                 store_last_error(sh->store) == STORE_ERR_FULL ? "StorageFull" : "StoreError",
+                 msg.data);
+            goto out;
+        }
+        r->n_files++;
+        if (f->id && !hmap_get(&r->remap, f->id, strlen(f->id)))
+            hmap_put(&r->remap, f->id, strlen(f->id), vr_strdup(r->file_ids[i]));
+    }
+    if (r->set.n_files) {
+        json_object_set_new(
+            r->counts, "_storage",
+            json_pack("{s:I, s:I}", "imported", (json_int_t)r->n_files, "deleted", (json_int_t)0));
+    }
+    rc = 0;
+out:
+    buf_release(&err);
+    buf_release(&msg);
+    return rc;
+}
+
+/* Replaces, anywhere in v, each string that is an id the import renamed. */
+static void rewrite_refs(const struct hmap *remap, json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *to = hmap_get(remap, json_string_value(v), json_string_length(v));
+        if (to)
+            json_string_set(v, to);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            rewrite_refs(remap, json_array_get(v, i));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            rewrite_refs(remap, x);
+        }
+    }
+}
+
+static int insert_docs(struct import_run *r, struct conn *c)
+{
+    struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192);
+    int rc = -1;
+    for (size_t i = 0; i < r->set.n; i++) {
+        struct import_table *tb = &r->set.tables[i];
+        for (size_t k = 0; k < tb->n; k++) {
+            struct import_doc *d = &tb->docs[k];
+            if (r->remap.len)
+                rewrite_refs(&r->remap, d->fields);
+            char *text = json_dumps(d->fields, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            int ok = text && store_insert_imported(r->t, tb->name, text, strlen(text), r->ids[i][k],
+                                                   d->ct, &err) == 0;
+            free(text);
+            if (!ok) {
+                enum store_err kind = store_last_error(r->shard->store);
+                where(&msg, tb, d);
+                buf_appendf(&msg, ": %s", err.len ? err.data : "out of memory");
+                if (kind == STORE_ERR_FULL)
+                    fail(c, 507, "StorageFull", msg.data);
+                else if (store_txn_poisoned(r->t))
+                    fail(c, 500, "StoreError", msg.data);
+                else
+                    fail(c, 400, "InvalidImport", msg.data);
+                goto out;
+            }
+        }
+        count_add(r->counts, tb->name, "imported", tb->n);
+    }
+    rc = 0;
+out:
+    buf_release(&err);
+    buf_release(&msg);
+    return rc;
+}
+
+static void run_free(struct import_run *r)
+{
+    for (size_t i = 0; r->ids && i < r->set.n; i++)
+        vr_free(r->ids[i]);
+    vr_free(r->ids);
+    for (size_t i = 0; i < r->remap.cap; i++)
+        if (r->remap.slots[i].key)
+            vr_free(r->remap.slots[i].value);
+    hmap_release(&r->remap);
+    vr_free(r->file_ids);
+    json_decref(r->counts);
+    import_set_free(&r->set);
+}
+
+void http_admin_import_handle(struct http_api *api, struct conn *c, const struct http_request *req)
+{
+    struct shard *sh = api->shard;
+    struct import_run r = {.shard = sh};
+    struct buf err = BUF_INIT(8192);
+    struct slice v;
+    enum import_format fmt;
+    enum import_mode mode = MODE_REQUIRE_EMPTY;
+    char table[80] = "";
+    hmap_init(&r.remap);
+
+    if (!http_query_param(req->query, "format", &v) || import_format_parse(v.p, v.len, &fmt) < 0) {
+        fail(c, 400, "InvalidImport",
+             "the query needs format=jsonl, json, csv or zip (the file's format)");
+        goto out;
+    }
+    if (http_query_param(req->query, "mode", &v) && mode_parse(v, &mode) < 0) {
+        fail(c, 400, "InvalidImport",
+             "mode must be requireEmpty (the default), append, replace or replaceAll");
+        goto out;
+    }
+    if (http_query_param(req->query, "table", &v)) {
+        if (!v.len || v.len >= sizeof table) {
+            fail(c, 400, "InvalidImport", "table must be a table name (at most 64 characters)");
+            goto out;
+        }
+        memcpy(table, v.p, v.len);
+        table[v.len] = '\0';
+    }
+    if (!sh->rt) {
+        fail(c, 503, "NoAppLoaded", "no app is deployed yet: deploy one, then import its data");
+        goto out;
+    }
+    if (import_parse(req->body.p, req->body.len, fmt, table[0] ? table : NULL, IMPORT_MAX_DOCS,
+                     &r.set, &err) < 0) {
+        fail(c, 400, "InvalidImport", err.data);
+        goto out;
+    }
+    r.counts = json_object();
+    if (shard_batch_open(sh, &err) < 0 || !(r.t = store_txn_begin(sh->store, 1, &err))) {
+        fail(c, 500, "StoreError", err.data);
+        goto out;
+    }
+    store_txn_bulk(r.t);
+    uint64_t t0 = clock_mono_ns();
+    if (apply_mode(&r, mode, c) < 0 || decide_ids(&r, c) < 0 || store_files(&r, c) < 0 ||
+        insert_docs(&r, c) < 0)
+        goto abort;
+    buf_reset(&err);
+    if (store_txn_commit(r.t, NULL, &err) < 0) {
+        fail(c, 500, "StoreError", err.data);
+        goto abort;
+    }
+    shard_committed(sh, r.t);
+    store_txn_free(r.t);
+    r.t = NULL;
+    size_t docs = 0;
+    for (size_t i = 0; i < r.set.n; i++)
+        docs += r.set.tables[i].n;
+    log_info("import", "%zu documents in %zu tables, %zu files (mode %d) in %.1f ms", docs, r.set.n,
+             r.n_files, (int)mode, (double)(clock_mono_ns() - t0) / 1e6);
+    json_t *o = json_pack("{s:s, s:{s:O}}", "status", "success", "value", "tables", r.counts);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    struct buf body = BUF_INIT(BUF_NOLIMIT);
+    buf_append_str(&body, text ? text : "{\"status\":\"success\",\"value\":{}}");
+    free(text);
+    http_api_respond_call(api, c, 200, 0, &body); /* after the batch commits */
+    buf_release(&body);
+    goto out;
+abort:
+    store_txn_abort(r.t);
+    store_txn_free(r.t);
+    r.t = NULL;
+    for (size_t i = 0; i < r.n_files; i++) /* renamed to ids the rollback took back */
+        store_file_remove(sh->files_dir, r.file_ids[i]);
+out:
+    run_free(&r);
+    buf_release(&err);
+}

@@ -1,0 +1,300 @@
+// `vireo import` and POST /api/admin/import, as `npx convex import`: a .jsonl, .json or .csv
+// file into one table, or a ZIP snapshot (Convex's export format: <table>/documents.jsonl in
+// clean JSON decoded with generated_schema.jsonl, _storage and its files) into the tables it
+// names; one transaction, all or nothing; requireEmpty / --append / --replace / --replace-all;
+// ids that are not ids of their table here replaced and every reference to them rewritten;
+// _creationTime kept; live queries updated; every bad input a precise error with nothing stored
+// (apps/import).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sharedServer, runCli, SyncConn, modOf, startServer, tempDir } from "./helpers.mjs";
+
+const { test, server } = sharedServer("import");
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vireo-import-"));
+function file(name, content) {
+    const p = path.join(tmp, name);
+    fs.writeFileSync(p, content);
+    return p;
+}
+
+/* `vireo import ...args` against the shared server. */
+function cli(...args) {
+    const s = server();
+    return runCli(["import", "--url", s.url, "--admin-key", s.adminKey, ...args]);
+}
+
+function post(query, body, key = server().adminKey) {
+    const headers = { "Content-Type": "application/octet-stream" };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    return server().post(`/api/admin/import${query}`, body, { headers });
+}
+
+const q = (fn, args = {}) => server().value("query", fn, args);
+
+/* A ZIP of stored (uncompressed) entries: what a test needs of the format, written here. */
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+});
+function crc32(buf) {
+    let c = 0xffffffff;
+    for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+}
+function zip(entries) {
+    const locals = [], centrals = [];
+    let off = 0;
+    for (const [name, content] of Object.entries(entries)) {
+        const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
+        const n = Buffer.from(name);
+        const crc = crc32(data);
+        const h = Buffer.alloc(30);
+        h.writeUInt32LE(0x04034b50, 0);
+        h.writeUInt16LE(20, 4);
+        h.writeUInt32LE(crc, 14);
+        h.writeUInt32LE(data.length, 18);
+        h.writeUInt32LE(data.length, 22);
+        h.writeUInt16LE(n.length, 26);
+        locals.push(h, n, data);
+        const c = Buffer.alloc(46);
+        c.writeUInt32LE(0x02014b50, 0);
+        c.writeUInt16LE(20, 4);
+        c.writeUInt16LE(20, 6);
+        c.writeUInt32LE(crc, 16);
+        c.writeUInt32LE(data.length, 20);
+        c.writeUInt32LE(data.length, 24);
+        c.writeUInt16LE(n.length, 28);
+        c.writeUInt32LE(off, 42);
+        centrals.push(c, n);
+        off += 30 + n.length + data.length;
+    }
+    const cd = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(Object.keys(entries).length, 8);
+    end.writeUInt16LE(Object.keys(entries).length, 10);
+    end.writeUInt32LE(cd.length, 12);
+    end.writeUInt32LE(off, 16);
+    return Buffer.concat([...locals, cd, end]);
+}
+const jsonl = (docs) => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";
+
+test("a .jsonl file into a table; a second import is refused until --append or --replace says what to do", async () => {
+    const p = file("users.jsonl", jsonl([{ name: "ada", age: 36 }, { name: "alan" }]) + "\n   \n");
+    let r = await cli("--table", "users", p);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /users: 2 added/);
+    assert.deepEqual((await q("data:users")).map((u) => [u.name, u.age]), [["ada", 36], ["alan", null]]);
+
+    r = await cli("--table", "users", p);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ImportTableNotEmpty, HTTP 409\): table `users` already has 2 documents: import with --append/);
+    assert.match(r.stderr, /nothing was imported/);
+    assert.equal(await q("data:count", { table: "users" }), 2);
+
+    r = await cli("--table", "users", "--append", p);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await q("data:count", { table: "users" }), 4);
+
+    // --replace asks first; without a terminal it needs -y
+    r = await cli("--table", "users", "--replace", p);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--replace deletes existing documents; pass -y to confirm/);
+    assert.equal(await q("data:count", { table: "users" }), 4);
+    r = await cli("--table", "users", "--replace", "-y", file("one.jsonl", jsonl([{ name: "grace" }])));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /users: 1 added, 4 deleted/);
+    assert.deepEqual((await q("data:users")).map((u) => u.name), ["grace"]);
+});
+
+test("ids of this server's table and creation times are kept; others replaced", async () => {
+    const [grace] = await q("data:users");
+    const p = file("keep.jsonl", jsonl([
+        { _id: grace.id, _creationTime: grace.ct, name: "grace again" },
+        { _id: "k57bdj0v6bd4ax6srnmnz4t8m17gdxsz", _creationTime: 1600000000000.5, name: "foreign id" },
+    ]));
+    const r = await cli("--table", "users", "--replace", "-y", p);
+    assert.equal(r.code, 0, r.stderr);
+    const users = await q("data:users");
+    const again = users.find((u) => u.name === "grace again");
+    assert.equal(again.id, grace.id);
+    assert.equal(again.ct, grace.ct);
+    const foreign = users.find((u) => u.name === "foreign id");
+    assert.notEqual(foreign.id, "k57bdj0v6bd4ax6srnmnz4t8m17gdxsz");
+    assert.equal(foreign.ct, 1600000000000.5);
+    // a new one takes the clock, after the imported ones
+    const id = await server().value("mutation", "data:addUser", { name: "new" });
+    const added = (await q("data:users")).find((u) => u.id === id);
+    assert.ok(added.ct > grace.ct && added.ct > Date.now() - 60000);
+});
+
+test("CSV: a header, numbers and strings, RFC 4180 quoting; a JSON array", async () => {
+    const csv = 'a,b,c\n1,x,"quoted, with comma"\n2.5,"multi\nline","say ""hi"""\n-3e2,007x,\n';
+    let r = await cli("--table", "rows", file("rows.csv", csv));
+    assert.equal(r.code, 0, r.stderr);
+    const rows = await q("data:rows");
+    assert.equal(rows.length, 3);
+    assert.deepEqual(rows[0], { a: 1, b: "x", c: "quoted, with comma" });
+    assert.deepEqual(rows[1], { a: 2.5, b: "multi\nline", c: 'say "hi"' });
+    assert.equal(rows[2].a, -300);
+    assert.equal(rows[2].b, "007x");
+    r = await cli("--table", "rows", "--replace", "-y", file("rows.json", JSON.stringify([{ k: [1, { n: null }] }, { big: { $integer: "AQAAAAAAAAA=" } }])));
+    assert.equal(r.code, 0, r.stderr);
+    // values in Convex's encoded JSON: an int64 travels as {"$integer": <base64>}
+    assert.deepEqual(await q("data:rows"), [{ k: [1, { n: null }] }, { big: { $integer: "AQAAAAAAAAA=" } }]);
+});
+
+test("a Convex snapshot ZIP: tables, references rewritten, int64 and bytes restored, stored files", async () => {
+    // ids as Convex writes them (not ids of these tables here)
+    const U1 = "jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq", U2 = "jd79qkn5kxr7bz5y9gcc4r0cnh6yt8em";
+    const M1 = "k17a1b2dg3h4j5k6m7n8p9q0r1s2t3v4", M2 = "k17e5f6g7h8j9k0m1n2p3q4r5s6t7v8w";
+    const S1 = "kg2f3v4s5k6f7d8g9h0j1k2m3n4p5q6r";
+    const bytes = Buffer.from("hello, file");
+    const sha = (await import("node:crypto")).createHash("sha256").update(bytes).digest("base64");
+    const z = zip({
+        "README.md": "# Welcome to your Convex snapshot export!\n",
+        "_tables/documents.jsonl": jsonl([{ name: "users", id: 10001 }, { name: "messages", id: 10002 }]),
+        "users/generated_schema.jsonl": JSON.stringify('{"_creationTime": normalfloat64, "_id": id<10001>, "name": string}') + "\n",
+        "users/documents.jsonl": jsonl([
+            { _id: U1, _creationTime: 1700000000000.1, name: "ada" },
+            { _id: U2, _creationTime: 1700000000001.2, name: "alan" },
+        ]),
+        "messages/generated_schema.jsonl":
+            JSON.stringify('{"_creationTime": normalfloat64, "_id": id<10002>, "author": id<10001>, "body": string, "count"?: int64, "file"?: id<10003>, "raw"?: bytes, "replyTo"?: id<10002>}') + "\n",
+        "messages/documents.jsonl": jsonl([
+            { _id: M1, _creationTime: 1700000000002, author: U1, body: "first", count: "42", raw: Buffer.from([1, 2, 255]).toString("base64"), file: S1 },
+            { _id: M2, _creationTime: 1700000000003, author: U2, body: "reply", replyTo: M1, count: "-9007199254740993" },
+        ]),
+        "_storage/documents.jsonl": jsonl([{ _id: S1, _creationTime: 1700000000000, sha256: sha, size: bytes.length, contentType: "text/plain", internalId: "x" }]),
+        [`_storage/${S1}.txt`]: bytes,
+    });
+    const c = await SyncConn.open(server().port);
+    try {
+        await c.connect();
+        const t0 = await c.subscribe(7, "data:count", { table: "messages" });
+        assert.equal(modOf(t0, 7).value, 0);
+        const from = c.mark;
+        const r = await cli("--replace", "-y", file("snapshot.zip", z));
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /messages: 2 added/);
+        assert.match(r.stdout, /_storage: 1 added/);
+        // the live query saw the import
+        const u = await c.waitMsg((m) => m.type === "transition" && modOf(m, 7), { from });
+        assert.equal(modOf(u, 7).value, 2);
+    } finally {
+        c.close();
+    }
+    const msgs = await q("data:messages");
+    assert.deepEqual(msgs.map((m) => [m.body, m.author, m.replyTo, m.count, m.raw, m.ct]), [
+        ["first", "ada", null, "42n", [1, 2, 255], 1700000000002],
+        ["reply", "alan", "first", "-9007199254740993n", null, 1700000000003],
+    ]);
+    assert.deepEqual(msgs[0].file, { size: bytes.length, contentType: "text/plain" });
+    const url = new URL(msgs[0].url);
+    const got = await server().get(url.pathname + url.search);
+    assert.equal(got.status, 200);
+    assert.equal(got.text, "hello, file");
+    assert.ok(!msgs.some((m) => [M1, M2].includes(m.id)), "Convex's ids are not ids here: replaced");
+    assert.deepEqual((await q("data:users")).map((x) => [x.name, x.ct]), [["ada", 1700000000000.1], ["alan", 1700000000001.2]]);
+});
+
+test("--replace-all empties every table first", async () => {
+    assert.ok((await q("data:count", { table: "messages" })) > 0);
+    const r = await cli("--table", "rows", "--replace-all", "-y", file("r.jsonl", jsonl([{ only: true }])));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /messages: 0 added, 2 deleted/);
+    assert.equal(await q("data:count", { table: "messages" }), 0);
+    assert.equal(await q("data:count", { table: "users" }), 0);
+    assert.deepEqual(await q("data:rows"), [{ only: true }]);
+});
+
+test("bad input: a precise error naming the file and line, and nothing stored", async () => {
+    await cli("--table", "users", "--replace", "-y", file("base.jsonl", jsonl([{ name: "base" }])));
+    const before = await q("data:users");
+    const bad = async (query, body, status, re) => {
+        const r = await post(query, body);
+        assert.equal(r.status, status, r.text);
+        assert.equal(r.json.status, "error");
+        assert.match(r.json.errorMessage, re);
+        return r.json;
+    };
+    const A = "?format=jsonl&table=users&mode=append";
+    await bad(A, '{"name":"ok"}\n{"name": oops}\n', 400, /^line 2 of the file: /);
+    await bad(A, '{"name":"ok"}\n[1]\n', 400, /^line 2 of the file: .*object/);
+    let e = await bad(A, '{"name":"ok"}\n{"name":5}\n', 400, /^line 2 of the file: .*does not match the schema.*name/);
+    assert.equal(e.errorCode, "InvalidImport");
+    await bad(A, '{"name":"a","_secret":1}\n', 400, /line 1 of the file: .*_secret/);
+    await bad(A, '{"name":"a","_creationTime":"yesterday"}\n', 400, /line 1 of the file: .*_creationTime/);
+    await bad(A, '{"name":"a","_id":7}\n', 400, /line 1 of the file: .*_id/);
+    await bad("?format=jsonl&table=nope", '{"a":1}\n', 400, /table `nope` is not in the schema/);
+    await bad("?format=jsonl&table=_storage", '{"a":1}\n', 400, /_storage/);
+    await bad("?format=jsonl", '{"a":1}\n', 400, /table/);
+    await bad("?format=zip&table=users", zip({ "users/documents.jsonl": "{}\n" }), 400, /--table is not supported for a ZIP import/);
+    await bad("?format=zip", Buffer.from("not a zip at all"), 400, /zip/i);
+    await bad("?format=xml&table=users", "<a/>", 400, /format=jsonl, json, csv or zip/);
+    await bad(A.replace("append", "merge"), "{}\n", 400, /mode must be requireEmpty/);
+    await bad("?format=csv&table=rows&mode=append", "a,b\n1,2,3\n", 400, /line 2/);
+    // the same foreign id twice
+    await bad(A, jsonl([{ _id: "jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq", name: "x" }, { _id: "jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq", name: "y" }]), 400, /line 2 of the file: the id `jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq` appears twice/);
+    // a document of this table whose id exists already
+    await bad(A, jsonl([{ _id: before[0].id, name: "dup" }]), 400, /already exists in `users`/);
+    // a ZIP whose stored file does not match its sha256
+    await bad("?format=zip&mode=append", zip({
+        "_storage/documents.jsonl": jsonl([{ _id: "kg2f3v4s5k6f7d8g9h0j1k2m3n4p5q6r", sha256: "AAAA", size: 2 }]),
+        "_storage/kg2f3v4s5k6f7d8g9h0j1k2m3n4p5q6r": "hi",
+    }), 400, /sha256/);
+    // the admin key, the method
+    let r = await post(A, "{}\n", null);
+    assert.equal(r.status, 401);
+    r = await server().get("/api/admin/import", { headers: { Authorization: `Bearer ${server().adminKey}` } });
+    assert.equal(r.status, 405);
+    assert.match(r.json.errorMessage, /use POST with the file to import as the body/);
+    // nothing of any of them was stored
+    assert.deepEqual(await q("data:users"), before);
+    assert.equal(await q("data:count", { table: "rows" }), 1);
+});
+
+test("the CLI: a format it cannot tell, --table with a ZIP, a missing file, conflicting modes", async () => {
+    let r = await cli("--table", "users", file("data.txt", "{}"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot tell the format of .*data\.txt.*--format/);
+    r = await cli("--table", "users", file("z.zip", zip({})));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--table is not supported for a ZIP import/);
+    r = await cli(file("u.jsonl", "{}\n"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--table is required for a jsonl file/);
+    r = await cli("--table", "users", path.join(tmp, "missing.jsonl"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot read .*missing\.jsonl/);
+    r = await cli("--table", "users", "--append", "--replace", file("u2.jsonl", "{}\n"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /choose one/);
+    r = await cli("--table", "a&b", file("u3.jsonl", "{}\n"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /is not a table name/);
+    r = await cli("--table", "users", "--format", "jsonLines", file("u4", jsonl([{ name: "by format" }])), "--append");
+    assert.equal(r.code, 0, r.stderr);
+    // a file past the server's --max-body (16 MiB)
+    r = await cli("--table", "rows", "--append", file("big.jsonl", Buffer.alloc((16 << 20) + 10, "\n")));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /big\.jsonl \(16777226 bytes\) is larger than the server's --max-body \(HTTP 413\); nothing was imported/);
+});
+
+test("with --tenants, into one tenant's tables only", async () => {
+    const t = await startServer(tempDir("import"), { args: ["--tenants"] });
+    try {
+        const p = file("tenant.jsonl", jsonl([{ name: "only acme" }]));
+        const r = await runCli(["import", "--url", `${t.url}/t/acme`, "--admin-key", t.adminKey, "--table", "users", p]);
+        assert.equal(r.code, 0, r.stderr);
+        const names = async (tenant) => (await t.post(`/t/${tenant}/api/query`, { path: "data:users", args: {} })).json.value.map((u) => u.name);
+        assert.deepEqual(await names("acme"), ["only acme"]);
+        assert.deepEqual(await names("other"), []);
+    } finally {
+        await t.stop();
+    }
+});
