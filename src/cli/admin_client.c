@@ -64,10 +64,35 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
     return buf_append(b, p, size * n) < 0 ? 0 : size * n;
 }
 
-/* One request with the admin key: a POST of (body, len), or a GET when body is NULL. */
-static int admin_request(const char *cmd, const char *url, const char *key, const char *endpoint,
-                         const char *content_type, const char *body, size_t len,
-                         struct buf *resp, long *status)
+/* An answer written to a file when it is a 200, else collected (admin_get_file). */
+struct to_file {
+    CURL *curl;
+    FILE *out;
+    struct buf *resp;
+    uint64_t written;
+    int failed; /* errno of a failed write, or 0 */
+};
+
+static size_t to_file(char *p, size_t size, size_t n, void *arg)
+{
+    struct to_file *t = arg;
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200)
+        return collect(p, size, n, t->resp);
+    if (fwrite(p, size, n, t->out) != n) {
+        t->failed = errno ? errno : EIO;
+        return 0;
+    }
+    t->written += size * n;
+    return size * n;
+}
+
+/* One request with the admin key: a POST of (body, len), or a GET when body is NULL; the answer
+ * goes to resp, or through tf when given. */
+static int admin_request_to(const char *cmd, const char *url, const char *key, const char *endpoint,
+                            const char *content_type, const char *body, size_t len,
+                            struct buf *resp, long *status, struct to_file *tf)
 {
     char target[4200], auth[200], ctype[200];
     snprintf(target, sizeof target, "%s%s", url, endpoint);
@@ -83,19 +108,45 @@ static int admin_request(const char *cmd, const char *url, const char *key, cons
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+    if (tf) {
+        tf->curl = curl;
+        tf->resp = resp;
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, to_file);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, tf);
+    } else {
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+    }
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     CURLcode cr = curl_easy_perform(curl);
     *status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    if (cr != CURLE_OK)
+    if (tf && tf->failed)
+        fprintf(stderr, "vireo %s: cannot write the answer: %s\n", cmd, strerror(tf->failed));
+    else if (cr != CURLE_OK)
         fprintf(stderr, "vireo %s: cannot reach %s: %s (is `vireo dev` running?)\n", cmd, url,
                 curl_easy_strerror(cr));
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     return cr == CURLE_OK ? 0 : -1;
+}
+
+static int admin_request(const char *cmd, const char *url, const char *key, const char *endpoint,
+                         const char *content_type, const char *body, size_t len, struct buf *resp,
+                         long *status)
+{
+    return admin_request_to(cmd, url, key, endpoint, content_type, body, len, resp, status, NULL);
+}
+
+int admin_get_file(const char *cmd, const char *url, const char *key, const char *endpoint,
+                   FILE *out, uint64_t *written, struct buf *resp, long *status)
+{
+    struct to_file tf = {.out = out};
+    int r =
+        admin_request_to(cmd, url, key, endpoint, "application/json", NULL, 0, resp, status, &tf);
+    *written = tf.written;
+    return r;
 }
 
 int admin_post_body(const char *cmd, const char *url, const char *key, const char *endpoint,

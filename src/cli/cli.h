@@ -4,6 +4,8 @@
 #define VR_CLI_CLI_H
 
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "base/buf.h"
@@ -52,6 +54,10 @@ int admin_post(const char *cmd, const char *url, const char *key, const char *en
 /* admin_get: a GET of url + endpoint with the key, answered as admin_post_body. */
 int admin_get(const char *cmd, const char *url, const char *key, const char *endpoint,
               struct buf *resp, long *status);
+/* admin_get_file: admin_get whose answer, when its status is 200, is written to out as it
+ * arrives (*written bytes), and collected in resp otherwise. */
+int admin_get_file(const char *cmd, const char *url, const char *key, const char *endpoint,
+                   FILE *out, uint64_t *written, struct buf *resp, long *status);
 
 /* Paths of an app folder. The functions folder is found as Convex finds it: convex.json's
  * `functions` field (a relative path inside root), else root/convex if it exists, else
@@ -133,6 +139,8 @@ int cmd_build(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 /* `vireo import` (cmd_import.c). */
 int cmd_import(int argc, char **argv);
+/* `vireo export` (cmd_export.c). */
+int cmd_export(int argc, char **argv);
 
 /* Bundles the app at p into a bundle file (deploy.h's header, then the bundle) in out. */
 int app_bundle_file(const struct app_paths *p, struct buf *out, struct buf *err);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/json_parse.h"
 #include "base/log.h"
@@ -30,6 +31,8 @@
 #include "proto/http_auth.h"
 #include "proto/http_storage.h"
 #include "proto/deploy.h"
+#include "proto/export_job.h"
+#include "proto/snapshot_zip.h"
 #include "proto/deployer.h"
 #include "proto/static_client.h"
 #include "proto/actors.h"
@@ -835,6 +838,61 @@ int http_api_admin_authorized(const struct http_api *api, const struct http_requ
     return admin_authorized(api, req);
 }
 
+static void admin_refused(struct conn *c)
+{
+    http_api_respond_error(c, 401, "Unauthorized",
+                           "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
+                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
+                           NULL);
+}
+
+/* GET /api/admin/export[?includeStorage=true]: a snapshot ZIP (snapshot_zip.h), made on a thread
+ * (export_job.h) and sent as an attachment. */
+static int write_snapshot(void *arg, const char *out_path, struct buf *err, int *status)
+{
+    (void)status;
+    return snapshot_zip_write(arg, out_path, err);
+}
+
+static void free_snapshot(void *arg)
+{
+    snapshot_zip_free(arg);
+}
+
+static void handle_export(struct http_api *api, struct conn *c, const struct http_request *req)
+{
+    struct shard *sh = api->shard;
+    struct slice v;
+    int storage = 0;
+    if (http_query_param(req->query, "includeStorage", &v)) {
+        storage = slice_eq_str(v, "true") ? 1 : slice_eq_str(v, "false") ? 0 : -1;
+        if (storage < 0) {
+            http_api_respond_error(c, 400, "InvalidArgument",
+                                   "includeStorage must be true or false", NULL);
+            return;
+        }
+    }
+    if (!api->exports || !sh->db_path) {
+        http_api_respond_error(c, 400, "ExportUnavailable",
+                               "this server keeps its database in memory: there is no snapshot "
+                               "to export",
+                               NULL);
+        return;
+    }
+    char dir[4500], file[64];
+    const char *slash = strrchr(sh->db_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - sh->db_path) : 1,
+             slash ? sh->db_path : ".");
+    snprintf(file, sizeof file, "snapshot_%.0f.zip", clock_wall_ms());
+    struct snapshot_zip *z = vr_calloc(1, sizeof *z);
+    z->db_path = vr_strdup(sh->db_path);
+    z->files_dir = sh->files_dir ? vr_strdup(sh->files_dir) : NULL;
+    z->include_storage = storage;
+    struct export_spec spec = {dir, "snapshot", file, "application/zip", "ExportFailed"};
+    struct export_work w = {write_snapshot, z, free_snapshot};
+    export_job_start(api->exports, c, &spec, &w);
+}
+
 /* The admin routes' gate: POST with the admin key, else answered here (405, 401). */
 static int admin_gate_body(const struct http_api *api, struct conn *c,
                            const struct http_request *req, int is_post, const char *use)
@@ -844,10 +902,7 @@ static int admin_gate_body(const struct http_api *api, struct conn *c,
         return 0;
     }
     if (!admin_authorized(api, req)) {
-        http_api_respond_error(c, 401, "Unauthorized",
-                      "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
-                      "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
-                      NULL);
+        admin_refused(c);
         return 0;
     }
     return 1;
@@ -1173,10 +1228,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         if (!is_post) {
             http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
         } else if (!admin_authorized(api, req)) {
-            http_api_respond_error(c, 401, "Unauthorized",
-                          "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
-                          "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
-                          NULL);
+            admin_refused(c);
         } else {
             handle_call(api, c, req, NULL, -1, 1, NULL); /* the admin key is no JWT */
         }
@@ -1206,6 +1258,15 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
             deployer_handle(api->deployer, c, req, api->deploy_path);
         else
             deploy_handle(api->shard, c, req, api->deploy_path);
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/export")) { /* vireo export: snapshot_zip.c */
+        if (!is_get)
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use GET", NULL);
+        else if (!admin_authorized(api, req))
+            admin_refused(c);
+        else
+            handle_export(api, c, req);
         return;
     }
     if (slice_eq_str(path, "/api/admin/import")) { /* vireo import: http_admin_import.c */

@@ -15,6 +15,7 @@
 struct sync;
 struct actors;
 struct http_deferred;
+struct export_jobs;
 struct http_auth_hold;
 
 struct http_api {
@@ -31,6 +32,8 @@ struct http_api {
     struct deployer *deployer; /* loads POST /api/admin/deploy off the loop (deployer.h);
                                   NULL: deploy_handle loads it on the loop; borrowed */
     struct env_reloader env_reloader; /* reloads after an environment change off the loop */
+    struct export_jobs *exports; /* makes GET /api/admin/export's snapshots off the loop (one
+                                    per server, export_job.h); borrowed; NULL: not served */
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */

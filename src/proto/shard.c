@@ -58,6 +58,7 @@ int shard_open(const char *db_path, const struct js_options *opts,
             return -1;
         }
         s->js_opts.files_dir = s->files_dir;
+        s->db_path = vr_strdup(db_path);
     }
     s->live = live_new();
     *out = s;
@@ -77,6 +78,7 @@ void shard_free(struct shard *s)
     vr_free(s->bundle);
     vr_free(s->bundle_name);
     vr_free(s->files_dir);
+    vr_free(s->db_path);
     vr_free(s->auth_config);
     json_decref(s->env_file);
     live_free(s->live);

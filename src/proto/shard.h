@@ -52,6 +52,7 @@ struct shard {
     size_t bundle_len;
     char *bundle_name;
     char *files_dir;       /* where stored files live (ctx.storage), or NULL: in-memory db */
+    char *db_path;         /* the database file (owned), or NULL: in-memory db */
     json_t *env_file;      /* variables from a file (.env.local under `vireo dev`); those set
                               with `vireo env` (the store's) win over them; NULL: none */
     struct auth_keys *auth; /* verifies tokens (proto/auth_keys.h) against the running

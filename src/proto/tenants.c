@@ -21,7 +21,7 @@
 #include "net/ws.h"
 #include "proto/convex_sync.h"
 #include "proto/deploy.h"
-#include "proto/tenant_export.h"
+#include "proto/export_job.h"
 #include "proto/tenant_opener.h"
 #include "sched/sched.h"
 #include "base/banned.h"
@@ -43,7 +43,7 @@ struct tenants {
     char *bundle_name;
     json_t *env_file;             /* the variables of a file (.env.local), or NULL */
     struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
-    struct tenant_exports *exports;
+    struct export_jobs *exports;
     uint64_t version;             /* bumped when bundle or env_file changes (an open that
                                      arrives built from an older one is built again) */
     struct tenant_opener *opener; /* opens tenants off the loop thread */
@@ -250,7 +250,7 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
         ts->opts.max_parked = 4096;
     ts->opener = tenant_opener_new(loop, opts->open_threads ? opts->open_threads : 2, opened, ts);
     timer_init(&ts->idle_timer, idle_fire, ts);
-    ts->exports = tenant_exports_new(loop, opts->dir, TENANT_EXPORTS_MAX);
+    ts->exports = export_jobs_new(loop, EXPORTS_MAX);
     if (opts->idle_ms)
         loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
     return ts;
@@ -1098,6 +1098,30 @@ static void handle_delete(struct tenants *ts, struct conn *c, const struct http_
     delete_finish(ts, c, name);
 }
 
+static int copy_database(void *arg, const char *out_path, struct buf *err, int *status)
+{
+    (void)status;
+    return store_export(arg, out_path, err);
+}
+
+/* GET /api/admin/tenants/<name>/export: a copy of the tenant's database (store_export, VACUUM
+ * INTO on a connection of its own), made on a thread (export_job.h). */
+static void export_tenant(struct tenants *ts, struct conn *c, const char *name)
+{
+    char db[4500], file[TENANT_NAME_MAX + 16], m[256];
+    struct stat sb;
+    snprintf(db, sizeof db, "%s/%s/shard.db", ts->opts.dir, name);
+    if (stat(db, &sb) < 0) {
+        snprintf(m, sizeof m, "no tenant \"%s\"", name);
+        http_api_respond_error(c, 404, "TenantNotFound", m, NULL);
+        return;
+    }
+    snprintf(file, sizeof file, "%s.sqlite3", name);
+    struct export_spec spec = {ts->opts.dir, name, file, "application/vnd.sqlite3", "StoreError"};
+    struct export_work w = {copy_database, vr_strdup(db), vr_free};
+    export_job_start(ts->exports, c, &spec, &w);
+}
+
 /* /api/admin/tenants<rest>: rest is "" or "/…". */
 static void handle_admin(struct tenants *ts, struct conn *c, const struct http_request *req,
                          struct slice rest)
@@ -1138,7 +1162,7 @@ static void handle_admin(struct tenants *ts, struct conn *c, const struct http_r
         if (!get)
             http_api_respond_error(c, 405, "MethodNotAllowed", "use GET", NULL);
         else
-            tenant_export_start(ts->exports, c, name);
+            export_tenant(ts, c, name);
         return;
     }
     http_api_respond_error(c, 404, "NotFound",
@@ -1365,7 +1389,7 @@ void tenants_close_begin(struct tenants *ts)
         conn_unref(d->c);
         vr_free(d);
     }
-    tenant_exports_free(ts->exports); /* waits for running copies */
+    export_jobs_free(ts->exports); /* waits for running copies */
     ts->exports = NULL;
     ts->stopping = 1;
     tenant_opener_free(ts->opener); /* waits for running opens: dropped, their requests 503 */
@@ -1388,7 +1412,7 @@ void tenants_free(struct tenants *ts)
         tenant_close_end(t);
         t = next;
     }
-    tenant_exports_free(ts->exports);
+    export_jobs_free(ts->exports);
     hmap_release(&ts->by_name);
     hmap_release(&ts->opening);
     json_decref(ts->env_file);

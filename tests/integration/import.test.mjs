@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { sharedServer, runCli, SyncConn, modOf, startServer, tempDir } from "./helpers.mjs";
 
 const { test, server } = sharedServer("import");
@@ -81,6 +82,27 @@ function zip(entries) {
     end.writeUInt32LE(off, 16);
     return Buffer.concat([...locals, cd, end]);
 }
+/* The entries of a ZIP (stored or deflated): {name: Buffer}. */
+function unzip(buf) {
+    const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    assert.ok(end >= 0, "not a ZIP");
+    const n = buf.readUInt16LE(end + 10);
+    let p = buf.readUInt32LE(end + 16);
+    const out = {};
+    for (let i = 0; i < n; i++) {
+        assert.equal(buf.readUInt32LE(p), 0x02014b50);
+        const method = buf.readUInt16LE(p + 10), csize = buf.readUInt32LE(p + 20);
+        const nl = buf.readUInt16LE(p + 28), xl = buf.readUInt16LE(p + 30), cl = buf.readUInt16LE(p + 32);
+        const off = buf.readUInt32LE(p + 42);
+        const name = buf.subarray(p + 46, p + 46 + nl).toString();
+        const lnl = buf.readUInt16LE(off + 26), lxl = buf.readUInt16LE(off + 28);
+        const data = buf.subarray(off + 30 + lnl + lxl, off + 30 + lnl + lxl + csize);
+        out[name] = method === 8 ? zlib.inflateRawSync(data) : Buffer.from(data);
+        p += 46 + nl + xl + cl;
+    }
+    return out;
+}
+const lines = (b) => b.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 const jsonl = (docs) => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";
 
 test("a .jsonl file into a table; a second import is refused until --append or --replace says what to do", async () => {
@@ -200,6 +222,68 @@ test("a Convex snapshot ZIP: tables, references rewritten, int64 and bytes resto
     assert.equal(got.text, "hello, file");
     assert.ok(!msgs.some((m) => [M1, M2].includes(m.id)), "Convex's ids are not ids here: replaced");
     assert.deepEqual((await q("data:users")).map((x) => [x.name, x.ct]), [["ada", 1700000000000.1], ["alan", 1700000000001.2]]);
+});
+
+test("vireo export: a snapshot ZIP in Convex's format, read back by vireo import with ids, references, int64, bytes and files intact", async () => {
+    const s = server();
+    const before = await q("data:messages"), usersBefore = await q("data:users");
+    const out = path.join(tmp, "export.zip");
+    let r = await runCli(["export", "--url", s.url, "--admin-key", s.adminKey, "--path", out, "--include-file-storage"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /export\.zip \(\d+ bytes\) from http/);
+    const z = unzip(fs.readFileSync(out));
+    assert.match(z["README.md"].toString(), /vireo import/);
+    for (const t of ["users", "messages", "rows"]) assert.equal(z[`${t}/generated_schema.jsonl`].toString(), '"uniform"\n');
+    // Convex's export JSON: an int64 is an integer literal, a float64 keeps a '.', bytes encoded
+    const text = z["messages/documents.jsonl"].toString();
+    assert.match(text, /"count":42[,}]/);
+    assert.match(text, /"count":-9007199254740993[,}]/);
+    assert.match(text, /"_creationTime":1700000000002\.0[,}]/);
+    const msgs = lines(z["messages/documents.jsonl"]);
+    assert.deepEqual(msgs.map((m) => m._id), [...msgs.map((m) => m._id)].sort(), "by _id");
+    const first = msgs.find((m) => m.body === "first");
+    assert.deepEqual(first.raw, { $bytes: Buffer.from([1, 2, 255]).toString("base64") });
+    const files = lines(z["_storage/documents.jsonl"]);
+    assert.equal(files.length, 1);
+    assert.equal(first.file, files[0]._id);
+    assert.match(z["_storage/documents.jsonl"].toString(), /"size":11[,}]/);
+    assert.equal(z[`_storage/${files[0]._id}`].toString(), "hello, file");
+    // without --include-file-storage: no stored files
+    const out2 = path.join(tmp, "no-files.zip");
+    r = await runCli(["export", "--url", s.url, "--admin-key", s.adminKey, "--path", out2]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!Object.keys(unzip(fs.readFileSync(out2))).some((n) => n.startsWith("_storage/")));
+
+    // restored: this server's ids kept, references intact, the file a new stored file with the same bytes
+    r = await cli("--replace-all", "-y", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /messages: 2 added, 2 deleted/);
+    const after = await q("data:messages");
+    const shape = (m) => [m.id, m.ct, m.body, m.author, m.replyTo, m.count, m.raw, m.file];
+    assert.deepEqual(after.map(shape), before.map(shape));
+    assert.deepEqual(await q("data:users"), usersBefore);
+    const url = new URL(after[0].url);
+    assert.equal((await s.get(url.pathname + url.search)).text, "hello, file");
+});
+
+test("export: what it refuses", async () => {
+    const s = server();
+    const auth = { headers: { Authorization: `Bearer ${s.adminKey}` } };
+    let r = await s.get("/api/admin/export");
+    assert.equal(r.status, 401);
+    r = await s.post("/api/admin/export", "", auth);
+    assert.equal(r.status, 405);
+    r = await s.get("/api/admin/export?includeStorage=maybe", auth);
+    assert.equal(r.status, 400);
+    assert.match(r.json.errorMessage, /includeStorage must be true or false/);
+    r = await runCli(["export", "--url", s.url, "--admin-key", s.adminKey]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--path FILE is required/);
+    r = await runCli(["export", "--url", s.url, "--admin-key", "wrong", "--path", path.join(tmp, "x.zip")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refused \(Unauthorized, HTTP 401\)/);
+    assert.ok(!fs.existsSync(path.join(tmp, "x.zip")));
+    assert.ok(!fs.readdirSync(tmp).some((n) => n.includes(".part-")), "no partial file left");
 });
 
 test("--replace-all empties every table first", async () => {
