@@ -27,6 +27,7 @@
 #include "proto/deployer.h"
 #include "proto/http_action.h"
 #include "proto/export_job.h"
+#include "proto/http_admin_import.h"
 #include "proto/http_api.h"
 #include "proto/http_auth.h"
 #include "proto/jobs.h"
@@ -167,7 +168,8 @@ struct dev {
     struct server *server;
     struct send_pool *send_pool; /* --send-threads past 1; NULL: the loop writes alone */
     struct qcache_pool *query_cache; /* --query-cache-mb; NULL: 0, no cache */
-    struct export_jobs *exports; /* GET /api/admin/export's snapshots (export_job.h) */
+    struct thread_jobs *exports; /* GET /api/admin/export's snapshots (export_job.h) */
+    struct thread_jobs *imports; /* POST /api/admin/import's parsing (http_admin_import.h) */
     struct tenant_options topts;
     struct tenant *t; /* the single shard and what serves it; NULL with --tenants */
     struct tenants *ts; /* --tenants: the registry; NULL without */
@@ -728,8 +730,10 @@ int cmd_dev(int argc, char **argv, int watch)
     to->query_cache = d.query_cache;
 
     d.loop = loop_new();
-    d.exports = export_jobs_new(d.loop, EXPORTS_MAX); /* GET /api/admin/export */
+    d.exports = thread_jobs_new(d.loop, EXPORTS_MAX); /* GET /api/admin/export */
     to->api.exports = d.exports;
+    d.imports = thread_jobs_new(d.loop, IMPORTS_MAX); /* POST /api/admin/import */
+    to->api.imports = d.imports;
     if (tenants_mode) {
         snprintf(data_path, sizeof data_path, "%s/tenants", d.paths.data);
         struct tenants_options tso = { .dir = data_path,
@@ -826,7 +830,8 @@ int cmd_dev(int argc, char **argv, int watch)
     rc = loop_run(d.loop) < 0 ? 1 : 0;
     log_info("dev", "stopped");
 out:
-    export_jobs_free(d.exports); /* waits for the snapshots being written */
+    thread_jobs_free(d.exports); /* waits for the snapshots being written */
+    thread_jobs_free(d.imports); /* ... and the imports being parsed (answered 503) */
     if (d.t) {
         deployer_free(d.t->api.deployer); /* a deploy still loading is dropped (503) */
         d.t->api.deployer = NULL;

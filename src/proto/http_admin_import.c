@@ -7,6 +7,7 @@
  * commit (http_api_respond_call). */
 #include "proto/http_admin_import.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "net/thread_job.h"
 #include "proto/import_parse.h"
 #include "proto/reply.h"
 #include "store/store.h"
@@ -298,44 +300,16 @@ static void run_free(struct import_run *r)
     import_set_free(&r->set);
 }
 
-void http_admin_import_handle(struct http_api *api, struct conn *c, const struct http_request *req)
+/* Stores a parsed import in one transaction of the write batch and answers c (after the batch's
+ * commit). set is taken over. */
+static void apply(struct http_api *api, struct conn *c, struct import_set *set,
+                  enum import_mode mode)
 {
     struct shard *sh = api->shard;
-    struct import_run r = {.shard = sh};
+    struct import_run r = {.shard = sh, .set = *set};
     struct buf err = BUF_INIT(8192);
-    struct slice v;
-    enum import_format fmt;
-    enum import_mode mode = MODE_REQUIRE_EMPTY;
-    char table[80] = "";
+    memset(set, 0, sizeof *set);
     hmap_init(&r.remap);
-
-    if (!http_query_param(req->query, "format", &v) || import_format_parse(v.p, v.len, &fmt) < 0) {
-        fail(c, 400, "InvalidImport",
-             "the query needs format=jsonl, json, csv or zip (the file's format)");
-        goto out;
-    }
-    if (http_query_param(req->query, "mode", &v) && mode_parse(v, &mode) < 0) {
-        fail(c, 400, "InvalidImport",
-             "mode must be requireEmpty (the default), append, replace or replaceAll");
-        goto out;
-    }
-    if (http_query_param(req->query, "table", &v)) {
-        if (!v.len || v.len >= sizeof table) {
-            fail(c, 400, "InvalidImport", "table must be a table name (at most 64 characters)");
-            goto out;
-        }
-        memcpy(table, v.p, v.len);
-        table[v.len] = '\0';
-    }
-    if (!sh->rt) {
-        fail(c, 503, "NoAppLoaded", "no app is deployed yet: deploy one, then import its data");
-        goto out;
-    }
-    if (import_parse(req->body.p, req->body.len, fmt, table[0] ? table : NULL, IMPORT_MAX_DOCS,
-                     &r.set, &err) < 0) {
-        fail(c, 400, "InvalidImport", err.data);
-        goto out;
-    }
     r.counts = json_object();
     if (shard_batch_open(sh, &err) < 0 || !(r.t = store_txn_begin(sh->store, 1, &err))) {
         fail(c, 500, "StoreError", err.data);
@@ -357,8 +331,8 @@ void http_admin_import_handle(struct http_api *api, struct conn *c, const struct
     size_t docs = 0;
     for (size_t i = 0; i < r.set.n; i++)
         docs += r.set.tables[i].n;
-    log_info("import", "%zu documents in %zu tables, %zu files (mode %d) in %.1f ms", docs, r.set.n,
-             r.n_files, (int)mode, (double)(clock_mono_ns() - t0) / 1e6);
+    log_info("import", "%zu documents in %zu tables, %zu files (mode %d) stored in %.1f ms", docs,
+             r.set.n, r.n_files, (int)mode, (double)(clock_mono_ns() - t0) / 1e6);
     json_t *o = json_pack("{s:s, s:{s:O}}", "status", "success", "value", "tables", r.counts);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -377,4 +351,122 @@ abort:
 out:
     run_free(&r);
     buf_release(&err);
+}
+
+/* An import whose file is parsed on a thread (api->imports), then stored on the loop. */
+struct import_job {
+    struct http_api *api;
+    struct conn *c; /* referenced */
+    char *body;     /* a copy of the request's */
+    size_t len;
+    enum import_format fmt;
+    enum import_mode mode;
+    char table[80];
+    struct import_set set;
+    struct buf err;
+    int r; /* import_parse's */
+};
+
+static void job_free(struct import_job *j)
+{
+    j->api->imports_running--;
+    conn_unref(j->c);
+    vr_free(j->body);
+    import_set_free(&j->set);
+    buf_release(&j->err);
+    vr_free(j);
+}
+
+static void parse_work(void *arg)
+{
+    struct import_job *j = arg;
+    uint64_t t0 = clock_mono_ns();
+    j->r = import_parse(j->body, j->len, j->fmt, j->table[0] ? j->table : NULL, IMPORT_MAX_DOCS,
+                        &j->set, &j->err);
+    log_debug("import", "%zu bytes parsed in %.1f ms (on its own thread)", j->len,
+              (double)(clock_mono_ns() - t0) / 1e6);
+    vr_free(j->body); /* no longer needed: the documents hold what it said */
+    j->body = NULL;
+}
+
+static void parse_done(void *arg, int cancelled)
+{
+    struct import_job *j = arg;
+    if (!conn_is_closed(j->c)) { /* a client that left imports nothing */
+        if (cancelled)
+            fail(j->c, 503, "ServerShuttingDown",
+                 "the server is shutting down: nothing was imported; import again once it is "
+                 "back");
+        else if (j->r < 0)
+            fail(j->c, 400, "InvalidImport", j->err.data);
+        else
+            apply(j->api, j->c, &j->set, j->mode);
+    }
+    job_free(j);
+}
+
+void http_admin_import_handle(struct http_api *api, struct conn *c, const struct http_request *req)
+{
+    struct slice v;
+    enum import_format fmt;
+    enum import_mode mode = MODE_REQUIRE_EMPTY;
+    char table[80] = "";
+    if (!http_query_param(req->query, "format", &v) || import_format_parse(v.p, v.len, &fmt) < 0) {
+        fail(c, 400, "InvalidImport",
+             "the query needs format=jsonl, json, csv or zip (the file's format)");
+        return;
+    }
+    if (http_query_param(req->query, "mode", &v) && mode_parse(v, &mode) < 0) {
+        fail(c, 400, "InvalidImport",
+             "mode must be requireEmpty (the default), append, replace or replaceAll");
+        return;
+    }
+    if (http_query_param(req->query, "table", &v)) {
+        if (!v.len || v.len >= sizeof table) {
+            fail(c, 400, "InvalidImport", "table must be a table name (at most 64 characters)");
+            return;
+        }
+        memcpy(table, v.p, v.len);
+        table[v.len] = '\0';
+    }
+    if (!api->shard->rt) {
+        fail(c, 503, "NoAppLoaded", "no app is deployed yet: deploy one, then import its data");
+        return;
+    }
+    if (!api->imports) { /* no pool: parsed here */
+        struct import_set set = {0};
+        struct buf err = BUF_INIT(8192);
+        if (import_parse(req->body.p, req->body.len, fmt, table[0] ? table : NULL, IMPORT_MAX_DOCS,
+                         &set, &err) < 0)
+            fail(c, 400, "InvalidImport", err.data);
+        else
+            apply(api, c, &set, mode);
+        import_set_free(&set);
+        buf_release(&err);
+        return;
+    }
+    struct import_job *j = vr_calloc(1, sizeof *j);
+    j->api = api;
+    j->c = c;
+    j->len = req->body.len;
+    j->body = vr_malloc(j->len ? j->len : 1);
+    memcpy(j->body, req->body.p, j->len);
+    j->fmt = fmt;
+    j->mode = mode;
+    memcpy(j->table, table, sizeof table);
+    j->err = (struct buf)BUF_INIT(8192);
+    conn_ref(c);
+    api->imports_running++; /* the tenant stays open until it ends (tenant_busy) */
+    struct thread_job job = {parse_work, parse_done, j};
+    int e = thread_job_start(api->imports, &job);
+    if (e < 0) {
+        char m[160];
+        if (e == -EBUSY)
+            snprintf(m, sizeof m, "%zu imports are being parsed, the most at once; retry later",
+                     thread_jobs_running(api->imports));
+        else
+            snprintf(m, sizeof m, "cannot start the import: %s", strerror(-e));
+        fail(c, 503, e == -EBUSY ? "TooManyImports" : "ServerOverloaded", m);
+        job_free(j);
+    }
 }

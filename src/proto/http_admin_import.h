@@ -8,7 +8,9 @@
  * rewritten to its new id. Answers {"status":"success","value":{"tables":{"<table>":
  * {"imported":N,"deleted":M}}}} once the batch has committed, or a JSON error (400 InvalidImport
  * naming the file and line, 409 ImportTableNotEmpty, 507 StorageFull, 500 StoreError); nothing
- * is stored unless everything is. */
+ * is stored unless everything is. The file is parsed on a thread of api->imports' pool (the loop
+ * keeps serving), its documents stored on the loop thread; a client gone before then imports
+ * nothing. */
 #ifndef VR_PROTO_HTTP_ADMIN_IMPORT_H
 #define VR_PROTO_HTTP_ADMIN_IMPORT_H
 
@@ -16,6 +18,8 @@
 
 /* The most documents one import may hold (each is parsed into memory before any is stored). */
 #define IMPORT_MAX_DOCS 1000000
+/* The most imports parsed at once, server-wide (api->imports; 503 TooManyImports past it). */
+#define IMPORTS_MAX 2
 
 void http_admin_import_handle(struct http_api *api, struct conn *c, const struct http_request *req);
 

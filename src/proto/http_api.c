@@ -848,9 +848,8 @@ static void admin_refused(struct conn *c)
 
 /* GET /api/admin/export[?includeStorage=true]: a snapshot ZIP (snapshot_zip.h), made on a thread
  * (export_job.h) and sent as an attachment. */
-static int write_snapshot(void *arg, const char *out_path, struct buf *err, int *status)
+static int write_snapshot(void *arg, const char *out_path, struct buf *err)
 {
-    (void)status;
     return snapshot_zip_write(arg, out_path, err);
 }
 

@@ -15,7 +15,7 @@
 struct sync;
 struct actors;
 struct http_deferred;
-struct export_jobs;
+struct thread_jobs;
 struct http_auth_hold;
 
 struct http_api {
@@ -32,8 +32,11 @@ struct http_api {
     struct deployer *deployer; /* loads POST /api/admin/deploy off the loop (deployer.h);
                                   NULL: deploy_handle loads it on the loop; borrowed */
     struct env_reloader env_reloader; /* reloads after an environment change off the loop */
-    struct export_jobs *exports; /* makes GET /api/admin/export's snapshots off the loop (one
-                                    per server, export_job.h); borrowed; NULL: not served */
+    struct thread_jobs *exports; /* makes GET /api/admin/export's snapshots off the loop (one
+                                    pool per server, export_job.h); borrowed; NULL: not served */
+    struct thread_jobs *imports; /* parses POST /api/admin/import's files off the loop (one pool
+                                    per server, http_admin_import.h); borrowed; NULL: on the loop */
+    unsigned imports_running;    /* this shard's imports being parsed (tenant_busy) */
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */

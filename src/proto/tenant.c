@@ -168,7 +168,8 @@ int tenant_busy(const struct tenant *t)
            (t->actors && actors_stats(t->actors)->sockets) ||
            (t->actions && action_pool_pending(t->actions)) ||
            reader_pool_pending(t->shard->readers) || t->api.n_deferred ||
-           t->api.auth_holds || t->api.uploads || t->shard->batch_open;
+           t->api.auth_holds || t->api.uploads || t->api.imports_running ||
+           t->shard->batch_open;
 }
 
 void tenant_close_begin(struct tenant *t)

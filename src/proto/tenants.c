@@ -43,7 +43,7 @@ struct tenants {
     char *bundle_name;
     json_t *env_file;             /* the variables of a file (.env.local), or NULL */
     struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
-    struct export_jobs *exports;
+    struct thread_jobs *exports;
     uint64_t version;             /* bumped when bundle or env_file changes (an open that
                                      arrives built from an older one is built again) */
     struct tenant_opener *opener; /* opens tenants off the loop thread */
@@ -250,7 +250,7 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
         ts->opts.max_parked = 4096;
     ts->opener = tenant_opener_new(loop, opts->open_threads ? opts->open_threads : 2, opened, ts);
     timer_init(&ts->idle_timer, idle_fire, ts);
-    ts->exports = export_jobs_new(loop, EXPORTS_MAX);
+    ts->exports = thread_jobs_new(loop, EXPORTS_MAX);
     if (opts->idle_ms)
         loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
     return ts;
@@ -1015,7 +1015,8 @@ static void delete_poll(struct loop *l, struct timer *tm)
     struct tenants *ts = d->ts;
     /* closable once its WebSockets and uploads are gone: what else refers to it (actions, held
      * answers, auth holds) tenant_close settles, as at shutdown */
-    int done = !sync_stats(d->t->sync)->sockets && !d->t->api.uploads && !d->t->reloading,
+    int done = !sync_stats(d->t->sync)->sockets && !d->t->api.uploads &&
+               !d->t->api.imports_running && !d->t->reloading,
         late = loop_now_ms(l) >= d->deadline;
     if (!done && !late) {
         loop_timer_start(l, tm, 20);
@@ -1098,9 +1099,8 @@ static void handle_delete(struct tenants *ts, struct conn *c, const struct http_
     delete_finish(ts, c, name);
 }
 
-static int copy_database(void *arg, const char *out_path, struct buf *err, int *status)
+static int copy_database(void *arg, const char *out_path, struct buf *err)
 {
-    (void)status;
     return store_export(arg, out_path, err);
 }
 
@@ -1389,7 +1389,7 @@ void tenants_close_begin(struct tenants *ts)
         conn_unref(d->c);
         vr_free(d);
     }
-    export_jobs_free(ts->exports); /* waits for running copies */
+    thread_jobs_free(ts->exports); /* waits for running copies */
     ts->exports = NULL;
     ts->stopping = 1;
     tenant_opener_free(ts->opener); /* waits for running opens: dropped, their requests 503 */
@@ -1412,7 +1412,7 @@ void tenants_free(struct tenants *ts)
         tenant_close_end(t);
         t = next;
     }
-    export_jobs_free(ts->exports);
+    thread_jobs_free(ts->exports);
     hmap_release(&ts->by_name);
     hmap_release(&ts->opening);
     json_decref(ts->env_file);

@@ -342,6 +342,30 @@ test("bad input: a precise error naming the file and line, and nothing stored", 
     assert.equal(await q("data:count", { table: "rows" }), 1);
 });
 
+test("files are parsed off the event loop, 2 at a time: a third import meanwhile gets 503 TooManyImports", async () => {
+    // ~15 MB of small documents whose last line is malformed: long to parse, nothing stored
+    const line = '{"a":1,"b":"xyzxyzxyzxyz"}\n';
+    const n = Math.floor((15 << 20) / line.length);
+    const body = Buffer.from(line.repeat(n) + "{oops}\n");
+    const before = await q("data:count", { table: "rows" });
+    const t0 = Date.now();
+    const calls = [0, 1, 2].map(() => post("?format=jsonl&table=rows&mode=append", body));
+    // the loop answers while the files are parsed
+    const health = await server().get("/api/health");
+    const healthMs = Date.now() - t0;
+    const rs = await Promise.all(calls);
+    assert.equal(health.status, 200);
+    const codes = rs.map((r) => r.json?.errorCode).sort();
+    assert.deepEqual(codes, ["InvalidImport", "InvalidImport", "TooManyImports"], rs.map((r) => r.text).join("\n"));
+    for (const r of rs.filter((x) => x.json.errorCode === "InvalidImport"))
+        assert.equal(r.json.errorMessage.startsWith(`line ${n + 1} of the file: malformed JSON`), true, r.json.errorMessage);
+    const busy = rs.find((r) => r.json.errorCode === "TooManyImports");
+    assert.equal(busy.status, 503);
+    assert.match(busy.json.errorMessage, /2 imports are being parsed, the most at once; retry later/);
+    assert.equal(await q("data:count", { table: "rows" }), before);
+    assert.ok(healthMs < Date.now() - t0, `health answered (${healthMs} ms) before the imports ended (${Date.now() - t0} ms)`);
+});
+
 test("the CLI: a format it cannot tell, --table with a ZIP, a missing file, conflicting modes", async () => {
     let r = await cli("--table", "users", file("data.txt", "{}"));
     assert.equal(r.code, 2);
@@ -381,4 +405,29 @@ test("with --tenants, into one tenant's tables only", async () => {
     } finally {
         await t.stop();
     }
+});
+
+test("an export is one committed state while writes go on", async () => {
+    const s = server();
+    let stop = false, n = 0;
+    const writer = (async () => {
+        while (!stop) await s.value("mutation", "data:pair", { name: `p${n++}` });
+    })();
+    try {
+        for (let round = 0; round < 5; round++) {
+            const out = path.join(tmp, `busy-${round}.zip`);
+            const r = await runCli(["export", "--url", s.url, "--admin-key", s.adminKey, "--path", out]);
+            assert.equal(r.code, 0, r.stderr);
+            const z = unzip(fs.readFileSync(out));
+            const users = lines(z["users/documents.jsonl"]), msgs = lines(z["messages/documents.jsonl"]);
+            const ids = new Set(users.map((u) => u._id));
+            const paired = msgs.filter((m) => m.body.startsWith("by p"));
+            assert.equal(paired.length, users.filter((u) => /^p\d+$/.test(u.name)).length, "a user and their message, or neither");
+            for (const m of msgs) assert.ok(ids.has(m.author), `message ${m._id}'s author is in the snapshot`);
+        }
+    } finally {
+        stop = true;
+        await writer;
+    }
+    assert.ok(n > 5, `writes went on during the exports (${n})`);
 });

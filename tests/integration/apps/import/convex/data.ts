@@ -46,3 +46,12 @@ export const addUser = mutation({
     args: { name: v.string() },
     handler: async (ctx, { name }) => ctx.db.insert("users", { name }),
 });
+
+// A user and a message of theirs in one transaction: an export must hold both or neither.
+export const pair = mutation({
+    args: { name: v.string() },
+    handler: async (ctx, { name }) => {
+        const author = await ctx.db.insert("users", { name });
+        await ctx.db.insert("messages", { author, body: `by ${name}` });
+    },
+});
