@@ -16,6 +16,8 @@
 
 #include "base/clock.h"
 #include "base/hmap.h"
+#include "base/json_parse.h"
+#include "base/json_write.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/thread_job.h"
@@ -252,18 +254,26 @@ static void rewrite_refs(const struct hmap *remap, json_t *v)
 
 static int insert_docs(struct import_run *r, struct conn *c)
 {
-    struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192);
+    struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192), rewritten = BUF_INIT(BUF_NOLIMIT);
     int rc = -1;
     for (size_t i = 0; i < r->set.n; i++) {
         struct import_table *tb = &r->set.tables[i];
         for (size_t k = 0; k < tb->n; k++) {
             struct import_doc *d = &tb->docs[k];
-            if (r->remap.len)
-                rewrite_refs(&r->remap, d->fields);
-            char *text = json_dumps(d->fields, JSON_COMPACT | JSON_REAL_PRECISION(17));
-            int ok = text && store_insert_imported(r->t, tb->name, text, strlen(text), r->ids[i][k],
-                                                   d->ct, &err) == 0;
-            free(text);
+            const char *text = d->text;
+            size_t len = d->len;
+            if (r->remap.len && memchr(d->text, '"', d->len)) { /* ids are strings */
+                json_t *v =
+                    json_parse(d->text, d->len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+                rewrite_refs(&r->remap, v);
+                buf_reset(&rewritten);
+                json_write(&rewritten, v, 0);
+                json_decref(v);
+                text = rewritten.data;
+                len = rewritten.len;
+            }
+            int ok =
+                store_insert_imported(r->t, tb->name, text, len, r->ids[i][k], d->ct, &err) == 0;
             if (!ok) {
                 enum store_err kind = store_last_error(r->shard->store);
                 where(&msg, tb, d);
@@ -283,6 +293,7 @@ static int insert_docs(struct import_run *r, struct conn *c)
 out:
     buf_release(&err);
     buf_release(&msg);
+    buf_release(&rewritten);
     return rc;
 }
 

@@ -24,6 +24,7 @@
 
 #include "base/base64.h"
 #include "base/json_parse.h"
+#include "base/json_write.h"
 #include "base/mem.h"
 #include "store/store.h"
 #include "store/value.h"
@@ -215,11 +216,19 @@ static int finish_doc(struct ctx *cx, struct import_table *t, json_t *doc, const
         json_decref(doc);
         return -1;
     }
+    struct buf text = BUF_INIT(BUF_NOLIMIT);
+    json_write(&text, doc, 0);
+    json_decref(doc);
     if (t->n == t->cap) {
         t->cap = t->cap ? 2 * t->cap : 16;
         t->docs = vr_realloc(t->docs, t->cap * sizeof *t->docs);
     }
-    t->docs[t->n++] = (struct import_doc){doc, id, ct, l->line};
+    size_t len = text.len;
+    char *bytes = vr_malloc(len + 1); /* exactly its size: the buffer grew by doubling */
+    memcpy(bytes, text.data, len);
+    bytes[len] = '\0';
+    buf_release(&text);
+    t->docs[t->n++] = (struct import_doc){bytes, len, id, ct, l->line};
     return 0;
 }
 
@@ -1724,7 +1733,7 @@ void import_set_free(struct import_set *s)
     for (size_t i = 0; i < s->n; i++) {
         struct import_table *t = &s->tables[i];
         for (size_t k = 0; k < t->n; k++) {
-            json_decref(t->docs[k].fields);
+            vr_free(t->docs[k].text);
             vr_free(t->docs[k].id);
         }
         vr_free(t->docs);

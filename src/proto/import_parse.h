@@ -31,7 +31,10 @@ int import_format_parse(const char *name, size_t len, enum import_format *out);
 int import_format_of_path(const char *path, enum import_format *out);
 
 struct import_doc {
-    json_t *fields; /* the document without _id/_creationTime: Convex's encoded JSON (value.h) */
+    char *text;     /* the document without _id/_creationTime: Convex's encoded JSON (value.h),
+                       compact (json_write); kept as text, which takes a fraction of the memory
+                       a parsed tree would */
+    size_t len;
     char *id;       /* the "_id" it carried (a string), or NULL */
     double ct;      /* its "_creationTime", or NAN when absent */
     size_t line;    /* 1-based line (JSONL, ZIP; a CSV row's first line counted from the file's

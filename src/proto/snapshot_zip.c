@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include <zip.h>
 
-#include "base/base64.h"
 #include "base/json_parse.h"
+#include "base/json_write.h"
 #include "base/mem.h"
-#include "base/numfmt.h"
 #include "store/store.h"
+#include "store/value.h"
 #include "base/banned.h"
 
 static const char readme[] =
@@ -85,70 +85,35 @@ static FILE *tmp_file(struct zipper *z, char path[4700])
     return f;
 }
 
-/* v (a stored value: Convex's encoded JSON, numbers parsed as reals) as export JSON. */
-static void export_value(struct buf *out, const json_t *v)
+/* v (a stored value: Convex's encoded JSON, numbers parsed as reals) made export JSON in place:
+ * each {"$integer": ...} an integer (json_write then writes it as a literal, and every real with
+ * a '.': JSON_WRITE_REAL_DOT); {"$bytes"} and {"$float"} stay as they are. Returns v, or its
+ * replacement (v released). */
+static json_t *to_export(json_t *v)
 {
-    char num[NUMFMT_MAX];
-    switch (json_typeof(v)) {
-    case JSON_REAL: {
-        size_t n = numfmt_double(num, json_real_value(v));
-        buf_append(out, num, n);
-        if (!strpbrk(num, ".eE")) /* a float64 keeps its '.' */
-            buf_append_str(out, ".0");
-        return;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_set_new(v, i, to_export(json_incref(json_array_get(v, i))));
+        return v;
     }
-    case JSON_INTEGER: /* an int64: only a stored file's size (the parse makes reals) */
-        buf_appendf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return;
-    case JSON_STRING:
-        buf_append_json_str(out, json_string_value(v), json_string_length(v));
-        return;
-    case JSON_TRUE:
-        buf_append_str(out, "true");
-        return;
-    case JSON_FALSE:
-        buf_append_str(out, "false");
-        return;
-    case JSON_NULL:
-        buf_append_str(out, "null");
-        return;
-    case JSON_ARRAY:
-        buf_append_byte(out, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                buf_append_byte(out, ',');
-            export_value(out, json_array_get(v, i));
-        }
-        buf_append_byte(out, ']');
-        return;
-    case JSON_OBJECT:
-        break;
-    }
+    if (!json_is_object(v))
+        return v;
     const json_t *w = json_object_get(v, "$integer");
-    if (w && json_object_size(v) == 1 && json_is_string(w)) {
-        unsigned char b[9];
-        if (base64_decode(b, json_string_value(w), json_string_length(w)) == 8) {
-            uint64_t u = 0;
-            for (int i = 7; i >= 0; i--)
-                u = u << 8 | b[i];
-            buf_appendf(out, "%" PRId64, (int64_t)u);
-            return;
+    if (w && json_object_size(v) == 1) {
+        int64_t n;
+        if (value_type_of(v, &n, NULL) == VT_INT64) {
+            json_decref(v);
+            return json_integer((json_int_t)n);
         }
+        return v;
     }
-    buf_append_byte(out, '{');
     const char *k;
-    const json_t *x;
-    int first = 1;
-    json_object_foreach((json_t *)v, k, x)
+    json_t *x;
+    json_object_foreach(v, k, x)
     {
-        if (!first)
-            buf_append_byte(out, ',');
-        first = 0;
-        buf_append_json_str(out, k, strlen(k));
-        buf_append_byte(out, ':');
-        export_value(out, x);
+        json_object_set_new(v, k, to_export(json_incref(x)));
     }
-    buf_append_byte(out, '}');
+    return v;
 }
 
 /* Writes every document of `table` (by _id) to a temporary file and adds it as
@@ -187,7 +152,8 @@ static int add_table(struct zipper *z, struct store_txn *t, const char *table, c
             (*ids)[(*n_ids)++] = vr_strdup(id ? id : "");
         }
         buf_reset(&line);
-        export_value(&line, v);
+        v = to_export(v);
+        json_write(&line, v, JSON_WRITE_REAL_DOT);
         json_decref(v);
         buf_append_byte(&line, '\n');
         if (fwrite(line.data, 1, line.len, f) != line.len) {

@@ -24,10 +24,14 @@ static void one(const char *p, size_t n, enum import_format fmt)
     } else {
         for (size_t i = 0; i < s.n; i++) {
             for (size_t k = 0; k < s.tables[i].n; k++) {
-                const json_t *f = s.tables[i].docs[k].fields;
+                const struct import_doc *d = &s.tables[i].docs[k];
+                json_t *f =
+                    json_loadb(d->text, d->len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
                 if (!json_is_object(f) || json_object_get(f, "_id") ||
-                    json_object_get(f, "_creationTime") || value_check(f, "field", &err) < 0)
+                    json_object_get(f, "_creationTime") || value_check(f, "field", &err) < 0 ||
+                    strlen(d->text) > d->len)
                     abort();
+                json_decref(f);
             }
         }
         import_set_free(&s);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "base/json_parse.h"
+#include "base/json_write.h"
 
 #define SYNC_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
@@ -99,6 +100,33 @@ TEST(json_parse_leaves_the_rest_to_jansson)
     json_t *v = json_parse(deep, 200, 0, NULL);
     CHECK(json_is_array(v));
     json_decref(v);
+}
+
+/* json_write: compact text, the shortest numbers that read back, ".0" on request, escapes, and
+ * what it writes parses back to the same value. */
+TEST(json_write_short_numbers)
+{
+    const char *in = "{\"a\":0.1,\"b\":[1,2.5,-0.0,1e300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}";
+    json_t *v = json_loads(in, JSON_DECODE_INT_AS_REAL, NULL);
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(json_write(&out, v, 0), 0);
+    CHECK_EQ_STR(out.data, "{\"a\":0.1,\"b\":[1,2.5,-0,1e+300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}");
+    json_t *back = json_loadb(out.data, out.len, JSON_DECODE_INT_AS_REAL, NULL);
+    CHECK(json_equal(v, back));
+    buf_reset(&out);
+    CHECK_EQ_INT(json_write(&out, v, JSON_WRITE_REAL_DOT), 0);
+    CHECK_EQ_STR(out.data, "{\"a\":0.1,\"b\":[1.0,2.5,-0.0,1e+300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}");
+    json_t *i = json_integer(-42);
+    buf_reset(&out);
+    CHECK_EQ_INT(json_write(&out, i, JSON_WRITE_REAL_DOT), 0);
+    CHECK_EQ_STR(out.data, "-42");
+    struct buf small = BUF_INIT(8);
+    CHECK(json_write(&small, v, 0) < 0); /* past the buffer's limit */
+    json_decref(i);
+    json_decref(back);
+    json_decref(v);
+    buf_release(&out);
+    buf_release(&small);
 }
 
 TEST_MAIN()
