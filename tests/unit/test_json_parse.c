@@ -106,16 +106,20 @@ TEST(json_parse_leaves_the_rest_to_jansson)
  * what it writes parses back to the same value. */
 TEST(json_write_short_numbers)
 {
-    const char *in = "{\"a\":0.1,\"b\":[1,2.5,-0.0,1e300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}";
+    const char *in =
+        "{\"a\":0.1,\"b\":[1,2.5,-0.0,1e300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}";
     json_t *v = json_loads(in, JSON_DECODE_INT_AS_REAL, NULL);
     struct buf out = BUF_INIT(BUF_NOLIMIT);
     CHECK_EQ_INT(json_write(&out, v, 0), 0);
-    CHECK_EQ_STR(out.data, "{\"a\":0.1,\"b\":[1,2.5,-0,1e+300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}");
+    CHECK_EQ_STR(out.data,
+                 "{\"a\":0.1,\"b\":[1,2.5,-0,1e+300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}");
     json_t *back = json_loadb(out.data, out.len, JSON_DECODE_INT_AS_REAL, NULL);
     CHECK(json_equal(v, back));
     buf_reset(&out);
     CHECK_EQ_INT(json_write(&out, v, JSON_WRITE_REAL_DOT), 0);
-    CHECK_EQ_STR(out.data, "{\"a\":0.1,\"b\":[1.0,2.5,-0.0,1e+300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}");
+    CHECK_EQ_STR(
+        out.data,
+        "{\"a\":0.1,\"b\":[1.0,2.5,-0.0,1e+300,null,true,false],\"c\":\"q\\\"\\n\\u0001\"}");
     json_t *i = json_integer(-42);
     buf_reset(&out);
     CHECK_EQ_INT(json_write(&out, i, JSON_WRITE_REAL_DOT), 0);
