@@ -38,6 +38,7 @@ struct import_run {
     char (*file_ids)[STORE_ID_LEN + 1]; /* the stored files written, to remove on failure */
     size_t n_files;
     json_t *counts; /* {"<table>": {"imported": N, "deleted": M}} */
+    int csv;        /* a CSV file: its empty entries of optional fields are dropped */
 };
 
 static void fail(struct conn *c, int status, const char *code, const char *msg)
@@ -252,12 +253,46 @@ static void rewrite_refs(const struct hmap *remap, json_t *v)
     }
 }
 
+/* As Convex: a CSV entry left empty for a field the schema makes optional is no field at all
+ * (a CSV cannot say "absent"). Rewrites the documents' text of table tb. */
+static void drop_empty_optional(struct import_run *r, struct import_table *tb)
+{
+    char **names;
+    size_t n;
+    store_table_optional_fields(r->shard->store, tb->name, &names, &n);
+    struct buf text = BUF_INIT(BUF_NOLIMIT);
+    for (size_t k = 0; n && k < tb->n; k++) {
+        struct import_doc *d = &tb->docs[k];
+        json_t *v = json_parse(d->text, d->len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+        int dropped = 0;
+        for (size_t i = 0; v && i < n; i++) {
+            const json_t *x = json_object_get(v, names[i]);
+            if (json_is_string(x) && json_string_length(x) == 0)
+                dropped += json_object_del(v, names[i]) == 0;
+        }
+        if (dropped) {
+            buf_reset(&text);
+            json_write(&text, v, 0);
+            vr_free(d->text);
+            d->text = vr_strndup(text.data, text.len);
+            d->len = text.len;
+        }
+        json_decref(v);
+    }
+    for (size_t i = 0; i < n; i++)
+        vr_free(names[i]);
+    vr_free(names);
+    buf_release(&text);
+}
+
 static int insert_docs(struct import_run *r, struct conn *c)
 {
     struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192), rewritten = BUF_INIT(BUF_NOLIMIT);
     int rc = -1;
     for (size_t i = 0; i < r->set.n; i++) {
         struct import_table *tb = &r->set.tables[i];
+        if (r->csv)
+            drop_empty_optional(r, tb);
         for (size_t k = 0; k < tb->n; k++) {
             struct import_doc *d = &tb->docs[k];
             const char *text = d->text;
@@ -314,10 +349,10 @@ static void run_free(struct import_run *r)
 /* Stores a parsed import in one transaction of the write batch and answers c (after the batch's
  * commit). set is taken over. */
 static void apply(struct http_api *api, struct conn *c, struct import_set *set,
-                  enum import_mode mode)
+                  enum import_format fmt, enum import_mode mode)
 {
     struct shard *sh = api->shard;
-    struct import_run r = {.shard = sh, .set = *set};
+    struct import_run r = {.shard = sh, .set = *set, .csv = fmt == IMPORT_CSV};
     struct buf err = BUF_INIT(8192);
     memset(set, 0, sizeof *set);
     hmap_init(&r.remap);
@@ -411,7 +446,7 @@ static void parse_done(void *arg, int cancelled)
         else if (j->r < 0)
             fail(j->c, 400, "InvalidImport", j->err.data);
         else
-            apply(j->api, j->c, &j->set, j->mode);
+            apply(j->api, j->c, &j->set, j->fmt, j->mode);
     }
     job_free(j);
 }
@@ -451,7 +486,7 @@ void http_admin_import_handle(struct http_api *api, struct conn *c, const struct
                          &set, &err) < 0)
             fail(c, 400, "InvalidImport", err.data);
         else
-            apply(api, c, &set, mode);
+            apply(api, c, &set, fmt, mode);
         import_set_free(&set);
         buf_release(&err);
         return;

@@ -527,7 +527,8 @@ int store_storage_finalize(struct store_txn *t, const char *dir, const char *tmp
  * (ct NAN: now), failing if a document has the id. store_table_delete_all: deletes every document
  * of table (as store_delete each: the live queries that read them are re-run). store_app_tables:
  * the names of the tables not starting with '_' (*names and each name: the caller frees them).
- * store_table_doc_count: the documents of table (0 if it does not exist), UINT64_MAX with err. */
+ * store_table_doc_count: the documents of table (0 if it does not exist), UINT64_MAX with err.
+ * (A CSV import drops the empty entries of optional fields, as Convex's does.) */
 void store_txn_bulk(struct store_txn *t);
 /* 1 when the n bytes at name are a valid table (or index) name: a letter, then letters, digits
  * and '_', at most 64 in all. */
@@ -542,6 +543,9 @@ int store_table_delete_all(struct store_txn *t, const char *table, uint64_t *del
                            struct buf *err);
 int store_app_tables(struct store *s, char ***names, size_t *n);
 uint64_t store_table_doc_count(struct store_txn *t, const char *table, struct buf *err);
+/* The top-level fields the schema makes optional in table (an object validator's; none for a
+ * table without one, or of another shape): *names and each name the caller frees. */
+int store_table_optional_fields(struct store *s, const char *table, char ***names, size_t *n);
 
 /* Cron jobs' durable state, the table _vr_cron (store_sched.c): per cron job name its spec
  * (what it runs and when, as text), the id of its next job in `_scheduled_functions` and when

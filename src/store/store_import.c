@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "store/validator_int.h"
 
 #include "base/banned.h"
 
@@ -144,4 +145,28 @@ uint64_t store_table_doc_count(struct store_txn *t, const char *table, struct bu
         st_sqlerr(t->s, err, "count");
     sqlite3_finalize(st);
     return count;
+}
+
+int store_table_optional_fields(struct store *s, const char *table, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    struct st_table *tb = st_table_find(s, table);
+    const json_t *v = tb && s->validate ? tb->validator : NULL;
+    const char *type = json_string_value(json_object_get(v, "type"));
+    const json_t *fields = json_object_get(v, "value");
+    if (!type || strcmp(type, "object") || !json_is_object(fields))
+        return 0;
+    const char *k;
+    json_t *spec;
+    json_object_foreach((json_t *)fields, k, spec)
+    {
+        int optional = 0;
+        validator_field_type(spec, &optional);
+        if (!optional)
+            continue;
+        *names = vr_realloc(*names, (*n + 1) * sizeof **names);
+        (*names)[(*n)++] = vr_strdup(k);
+    }
+    return 0;
 }

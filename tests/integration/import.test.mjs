@@ -166,6 +166,12 @@ test("CSV: a header, numbers and strings, RFC 4180 quoting; a JSON array", async
     assert.equal(rows[2].b, "007x");
     r = await cli("--table", "rows", "--replace", "-y", file("rows.json", JSON.stringify([{ k: [1, { n: null }] }, { big: { $integer: "AQAAAAAAAAA=" } }])));
     assert.equal(r.code, 0, r.stderr);
+    // as Convex: an empty entry of a field the schema makes optional is no field (users.age is
+    // v.optional(v.number())); one of another field stays an empty string
+    r = await cli("--table", "users", "--append", file("people.csv", "name,age\ncsv-bob,\n,42\n"));
+    assert.equal(r.code, 0, r.stderr);
+    const people = (await q("data:users")).filter((u) => u.name === "csv-bob" || u.age === 42);
+    assert.deepEqual(people.map((u) => [u.name, u.age]), [["csv-bob", null], ["", 42]]);
     // values in Convex's encoded JSON: an int64 travels as {"$integer": <base64>}
     assert.deepEqual(await q("data:rows"), [{ k: [1, { n: null }] }, { big: { $integer: "AQAAAAAAAAA=" } }]);
 });
