@@ -437,3 +437,31 @@ test("an export is one committed state while writes go on", async () => {
     }
     assert.ok(n > 5, `writes went on during the exports (${n})`);
 });
+
+test("SIGKILL during an import: after the restart the database holds all of it or none of it", async () => {
+    const dir = tempDir("import");
+    const n = 4000; // four rounds stay under a query's 16,384 documents read
+    const body = Buffer.from(Array.from({ length: n }, (_, i) => JSON.stringify({ i, pad: "x".repeat(40) })).join("\n") + "\n");
+    const outcomes = [];
+    for (const delay of [15, 40, 80, 160]) {
+        const t = await startServer(dir, { cmd: "serve" });
+        const before = (await t.post("/api/query", { path: "data:count", args: { table: "rows" } })).json.value;
+        const sent = t.post("/api/admin/import?format=jsonl&table=rows&mode=append", body, {
+            headers: { Authorization: `Bearer ${t.adminKey}`, "Content-Type": "application/octet-stream" },
+        }).catch(() => null);
+        await new Promise((r) => setTimeout(r, delay));
+        t.proc.kill("SIGKILL");
+        const answer = await sent;
+        await t.exited;
+        const again = await startServer(dir, { cmd: "serve" });
+        try {
+            const after = (await again.post("/api/query", { path: "data:count", args: { table: "rows" } })).json.value;
+            assert.ok(after === before || after === before + n, `${after} rows after the crash: before ${before}, the import ${n}`);
+            if (answer?.json?.status === "success") assert.equal(after, before + n, "an acknowledged import survives");
+            outcomes.push(after === before ? "none" : "all");
+        } finally {
+            await again.stop();
+        }
+    }
+    console.log(`# SIGKILL during imports: ${outcomes.join(", ")}`);
+});
