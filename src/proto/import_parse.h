@@ -67,7 +67,7 @@ struct import_set {
 
 /* What a ZIP may decompress to: one entry, and all entries together (ZIP bombs). */
 #define IMPORT_ZIP_ENTRY_MAX ((size_t)1 << 30)
-#define IMPORT_ZIP_TOTAL_MAX ((size_t)4 << 30)
+#define IMPORT_ZIP_TOTAL_MAX ((size_t)1 << 30)
 
 /* Parses data (len bytes) in format fmt. `table` names the destination for JSONL/JSON/CSV
  * (required for them) and must be NULL for ZIP. max_docs (0 = none) caps the documents (and
