@@ -832,6 +832,9 @@ int cmd_dev(int argc, char **argv, int watch)
 out:
     thread_jobs_free(d.exports); /* waits for the snapshots being written */
     thread_jobs_free(d.imports); /* ... and the imports being parsed (answered 503) */
+    to->api.exports = to->api.imports = NULL; /* served no more: no request reads them */
+    if (d.t)
+        d.t->api.exports = d.t->api.imports = NULL;
     if (d.t) {
         deployer_free(d.t->api.deployer); /* a deploy still loading is dropped (503) */
         d.t->api.deployer = NULL;

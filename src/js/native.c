@@ -230,6 +230,7 @@ static const char *store_code(const struct store *s, const char *dflt)
     case STORE_ERR_TOO_LARGE:
         return "ValueTooLarge";
     case STORE_ERR_RESERVED:
+    case STORE_ERR_INVALID_CT: /* imports only */
         return "InvalidArgument";
     case STORE_ERR_CURSOR:
         return "InvalidCursor";

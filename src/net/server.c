@@ -124,6 +124,15 @@ int conn_is_closed(const struct conn *c)
     return c->closed;
 }
 
+int conn_peer_gone(const struct conn *c)
+{
+    if (c->closed || c->fd < 0)
+        return 1;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 struct loop *conn_loop(const struct conn *c)
 {
     return c->loop;

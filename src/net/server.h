@@ -93,6 +93,9 @@ uint64_t conn_id(const struct conn *c);
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 int conn_is_closed(const struct conn *c);
+/* 1 when c is closed or its peer has closed its side (or reset it), which a request waiting for
+ * work (not reading) would not otherwise notice: a look at the socket, nothing consumed. */
+int conn_peer_gone(const struct conn *c);
 struct loop *conn_loop(const struct conn *c);
 /* Closes the connection now (unsent output is dropped). The conn stays valid while referenced;
  * it is freed after the current dispatch, never inside the caller's callback. */

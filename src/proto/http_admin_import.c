@@ -37,8 +37,10 @@ struct import_run {
     struct hmap remap;                  /* an id the file had -> the new id (owned strings) */
     char (*file_ids)[STORE_ID_LEN + 1]; /* the stored files written, to remove on failure */
     size_t n_files;
-    json_t *counts; /* {"<table>": {"imported": N, "deleted": M}} */
-    int csv;        /* a CSV file: its empty entries of optional fields are dropped */
+    json_t *counts;     /* {"<table>": {"imported": N, "deleted": M}} */
+    int csv;            /* a CSV file: its empty entries of optional fields are dropped */
+    int json_array;     /* a JSON array: a document's place is an element, not a line */
+    struct hmap others; /* replaced ids not id_like (a duplicate is still an error) */
 };
 
 static void fail(struct conn *c, int status, const char *code, const char *msg)
@@ -130,13 +132,23 @@ out:
     return rc;
 }
 
-/* "messages/documents.jsonl line 7" or "line 7 of the file" for messages. */
-static void where(struct buf *b, const struct import_table *tb, const struct import_doc *d)
+/* "messages/documents.jsonl line 7", "line 7 of the file" or (a JSON array) "element 7 of the
+ * file", as import_parse names places. */
+static void where(struct buf *b, const struct import_run *r, const struct import_table *tb,
+                  const struct import_doc *d)
 {
-    if (!strcmp(tb->source, "the file"))
-        buf_appendf(b, "line %zu of the file", d->line);
-    else
+    if (strcmp(tb->source, "the file"))
         buf_appendf(b, "%s line %zu", tb->source, d->line);
+    else
+        buf_appendf(b, "%s %zu of the file", r->json_array ? "element" : "line", d->line);
+}
+
+/* An id as Convex and Vireo write them (lower-case base32, 20 to 64 characters): only those are
+ * looked for in the imported documents when replaced; an `_id` such as "1" is replaced alone. */
+static int id_like(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 20 && n <= 64 && strspn(s, "0123456789abcdefghijklmnopqrstuvwxyz") == n;
 }
 
 /* Decides every document's id: the one it had when it is an id of its table here, else a new
@@ -155,19 +167,21 @@ static int decide_ids(struct import_run *r, struct conn *c)
             int kept = 0;
             if (store_import_id(r->t, tb->name, d->id, isnan(d->ct) ? now : d->ct, r->ids[i][k],
                                 &kept, &err) < 0) {
+                int storage = store_last_error(r->shard->store) == STORE_ERR_OTHER;
                 buf_appendf(&msg, "table `%s`: %s", tb->name, err.data);
-                fail(c, 400, "InvalidImport", msg.data);
+                fail(c, storage ? 500 : 400, storage ? "StoreError" : "InvalidImport", msg.data);
                 goto out;
             }
             if (d->id && !kept) {
                 size_t len = strlen(d->id);
-                if (hmap_get(&r->remap, d->id, len)) {
-                    where(&msg, tb, d);
+                struct hmap *m = id_like(d->id) ? &r->remap : &r->others;
+                if (hmap_get(&r->remap, d->id, len) || hmap_get(&r->others, d->id, len)) {
+                    where(&msg, r, tb, d);
                     buf_appendf(&msg, ": the id `%.64s` appears twice in the import", d->id);
                     fail(c, 400, "InvalidImport", msg.data);
                     goto out;
                 }
-                hmap_put(&r->remap, d->id, len, vr_strdup(r->ids[i][k]));
+                hmap_put(m, d->id, len, vr_strdup(r->ids[i][k]));
             }
         }
     }
@@ -178,29 +192,60 @@ out:
     return rc;
 }
 
-/* Writes a ZIP's stored files (each a new `_storage` document; the old id remembered). */
+/* Removes the temporary files of set's stored files that were not stored. */
+static void remove_file_tmps(struct import_set *set, const char *dir)
+{
+    for (size_t i = 0; dir && i < set->n_files; i++)
+        if (set->files[i].tmp[0]) {
+            store_file_remove(dir, set->files[i].tmp);
+            set->files[i].tmp[0] = '\0';
+        }
+}
+
+/* Writes each stored file's bytes to a temporary file in dir (fsynced: store_file_write_tmp)
+ * and frees them; on the parse thread when there is one. 0, or with err (those written removed)
+ * -1 for an in-memory server (no dir), -2 for a failed write. */
+static int write_file_tmps(struct import_set *set, const char *dir, struct buf *err)
+{
+    struct buf e = BUF_INIT(4096);
+    for (size_t i = 0; i < set->n_files; i++) {
+        struct import_file *f = &set->files[i];
+        if (!dir) {
+            buf_reset(err);
+            buf_append_str(err, "the import holds stored files, and this server keeps its "
+                                "database in memory (no files directory)");
+            buf_release(&e);
+            return -1;
+        }
+        if (store_file_write_tmp(dir, f->data, f->size, f->tmp, f->sha, &e) < 0) {
+            f->tmp[0] = '\0';
+            buf_reset(err);
+            buf_appendf(err, "stored file `%.64s`: %s", f->id, e.data);
+            goto fail;
+        }
+        vr_free(f->data);
+        f->data = NULL;
+    }
+    buf_release(&e);
+    return 0;
+fail:
+    buf_release(&e);
+    remove_file_tmps(set, dir);
+    return -2;
+}
+
+/* Stores a ZIP's files, already in temporary files (write_file_tmps): each a new `_storage`
+ * document (the old id remembered) and its file renamed to the new id; then one fsync of the
+ * folder for them all (not one per file: an import may hold thousands). */
 static int store_files(struct import_run *r, struct conn *c)
 {
     struct shard *sh = r->shard;
     struct buf err = BUF_INIT(4096), msg = BUF_INIT(8192);
     int rc = -1;
-    if (r->set.n_files && !sh->files_dir) {
-        fail(c, 400, "InvalidImport",
-             "the import holds stored files, and this server keeps its database in memory "
-             "(no files directory)");
-        goto out;
-    }
     r->file_ids = vr_calloc(r->set.n_files ? r->set.n_files : 1, sizeof *r->file_ids);
     for (size_t i = 0; i < r->set.n_files; i++) {
         struct import_file *f = &r->set.files[i];
-        char tmp[STORE_FILE_TMP_LEN + 1], sha[45];
-        if (store_file_write_tmp(sh->files_dir, f->data, f->size, tmp, sha, &err) < 0) {
-            buf_appendf(&msg, "stored file `%.64s`: %s", f->id, err.data);
-            fail(c, 500, "StoreError", msg.data);
-            goto out;
-        }
-        if (f->sha256 && strcmp(f->sha256, sha)) {
-            store_file_remove(sh->files_dir, tmp);
+        if (f->sha256 && strcmp(f->sha256, f->sha)) {
             buf_appendf(&msg,
                         "stored file `%.64s`: its bytes do not match the sha256 "
                         "_storage/documents.jsonl gives for it",
@@ -208,18 +253,23 @@ static int store_files(struct import_run *r, struct conn *c)
             fail(c, 400, "InvalidImport", msg.data);
             goto out;
         }
-        if (store_storage_finalize(r->t, sh->files_dir, tmp, sha, f->size, f->content_type,
-                                   r->file_ids[r->n_files], &err) < 0) {
-            store_file_remove(sh->files_dir, tmp);
+        if (store_storage_insert(r->t, f->sha, f->size, f->content_type, r->file_ids[i], &err) <
+                0 ||
+            store_file_rename(sh->files_dir, f->tmp, r->file_ids[i], &err) < 0) {
+            int full = store_last_error(sh->store) == STORE_ERR_FULL;
             buf_appendf(&msg, "stored file `%.64s`: %s", f->id, err.data);
-            fail(c, store_last_error(sh->store) == STORE_ERR_FULL ? 507 : 500,
-                 store_last_error(sh->store) == STORE_ERR_FULL ? "StorageFull" : "StoreError",
-                 msg.data);
+            fail(c, full ? 507 : 500, full ? "StorageLimitExceeded" : "StoreError", msg.data);
             goto out;
         }
+        f->tmp[0] = '\0'; /* renamed: removed by id if the transaction does not commit */
         r->n_files++;
         if (f->id && !hmap_get(&r->remap, f->id, strlen(f->id)))
             hmap_put(&r->remap, f->id, strlen(f->id), vr_strdup(r->file_ids[i]));
+    }
+    if (r->set.n_files && store_files_sync_dir(sh->files_dir, &err) < 0) {
+        buf_appendf(&msg, "stored files: %s", err.data);
+        fail(c, 500, "StoreError", msg.data);
+        goto out;
     }
     if (r->set.n_files) {
         json_object_set_new(
@@ -300,23 +350,25 @@ static int insert_docs(struct import_run *r, struct conn *c)
             if (r->remap.len && memchr(d->text, '"', d->len)) { /* ids are strings */
                 json_t *v =
                     json_parse(d->text, d->len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
-                rewrite_refs(&r->remap, v);
-                buf_reset(&rewritten);
-                json_write(&rewritten, v, 0);
-                json_decref(v);
-                text = rewritten.data;
-                len = rewritten.len;
+                if (v) { /* import_parse wrote it: it parses */
+                    rewrite_refs(&r->remap, v);
+                    buf_reset(&rewritten);
+                    json_write(&rewritten, v, 0);
+                    json_decref(v);
+                    text = rewritten.data;
+                    len = rewritten.len;
+                }
             }
             int ok =
                 store_insert_imported(r->t, tb->name, text, len, r->ids[i][k], d->ct, &err) == 0;
             if (!ok) {
                 enum store_err kind = store_last_error(r->shard->store);
-                where(&msg, tb, d);
+                where(&msg, r, tb, d);
                 buf_appendf(&msg, ": %s", err.len ? err.data : "out of memory");
                 if (kind == STORE_ERR_FULL)
-                    fail(c, 507, "StorageFull", msg.data);
-                else if (store_txn_poisoned(r->t))
-                    fail(c, 500, "StoreError", msg.data);
+                    fail(c, 507, "StorageLimitExceeded", msg.data);
+                else if (kind == STORE_ERR_OTHER || store_txn_poisoned(r->t))
+                    fail(c, 500, "StoreError", msg.data); /* SQLite's, not the file's */
                 else
                     fail(c, 400, "InvalidImport", msg.data);
                 goto out;
@@ -341,8 +393,13 @@ static void run_free(struct import_run *r)
         if (r->remap.slots[i].key)
             vr_free(r->remap.slots[i].value);
     hmap_release(&r->remap);
+    for (size_t i = 0; i < r->others.cap; i++)
+        if (r->others.slots[i].key)
+            vr_free(r->others.slots[i].value);
+    hmap_release(&r->others);
     vr_free(r->file_ids);
     json_decref(r->counts);
+    remove_file_tmps(&r->set, r->shard->files_dir);
     import_set_free(&r->set);
 }
 
@@ -352,10 +409,12 @@ static void apply(struct http_api *api, struct conn *c, struct import_set *set,
                   enum import_format fmt, enum import_mode mode)
 {
     struct shard *sh = api->shard;
-    struct import_run r = {.shard = sh, .set = *set, .csv = fmt == IMPORT_CSV};
+    struct import_run r = {
+        .shard = sh, .set = *set, .csv = fmt == IMPORT_CSV, .json_array = fmt == IMPORT_JSON_ARRAY};
     struct buf err = BUF_INIT(8192);
     memset(set, 0, sizeof *set);
     hmap_init(&r.remap);
+    hmap_init(&r.others);
     r.counts = json_object();
     if (shard_batch_open(sh, &err) < 0 || !(r.t = store_txn_begin(sh->store, 1, &err))) {
         fail(c, 500, "StoreError", err.data);
@@ -408,9 +467,10 @@ struct import_job {
     enum import_format fmt;
     enum import_mode mode;
     char table[80];
+    char *files_dir; /* the shard's (a copy), where stored files are written */
     struct import_set set;
     struct buf err;
-    int r; /* import_parse's */
+    int r; /* import_parse's; -2: a stored file could not be written */
 };
 
 static void job_free(struct import_job *j)
@@ -418,7 +478,9 @@ static void job_free(struct import_job *j)
     j->api->imports_running--;
     conn_unref(j->c);
     vr_free(j->body);
+    remove_file_tmps(&j->set, j->files_dir); /* not stored: an error, or the server stopping */
     import_set_free(&j->set);
+    vr_free(j->files_dir);
     buf_release(&j->err);
     vr_free(j);
 }
@@ -433,18 +495,21 @@ static void parse_work(void *arg)
               (double)(clock_mono_ns() - t0) / 1e6);
     vr_free(j->body); /* no longer needed: the documents hold what it said */
     j->body = NULL;
+    if (j->r == 0 && j->set.n_files)
+        j->r = write_file_tmps(&j->set, j->files_dir, &j->err);
 }
 
 static void parse_done(void *arg, int cancelled)
 {
     struct import_job *j = arg;
-    if (!conn_is_closed(j->c)) { /* a client that left imports nothing */
-        if (cancelled)
+    if (!conn_peer_gone(j->c)) { /* a client that left imports nothing */
+        if (cancelled || j->api->stopping)
             fail(j->c, 503, "ServerShuttingDown",
                  "the server is shutting down: nothing was imported; import again once it is "
                  "back");
         else if (j->r < 0)
-            fail(j->c, 400, "InvalidImport", j->err.data);
+            fail(j->c, j->r == -2 ? 500 : 400, j->r == -2 ? "StoreError" : "InvalidImport",
+                 j->err.data);
         else
             apply(j->api, j->c, &j->set, j->fmt, j->mode);
     }
@@ -468,8 +533,9 @@ void http_admin_import_handle(struct http_api *api, struct conn *c, const struct
         return;
     }
     if (http_query_param(req->query, "table", &v)) {
-        if (!v.len || v.len >= sizeof table) {
-            fail(c, 400, "InvalidImport", "table must be a table name (at most 64 characters)");
+        if (!store_name_ok(v.p, v.len)) {
+            fail(c, 400, "InvalidImport",
+                 "table must be a table name (a letter, then letters, digits and _, at most 64)");
             return;
         }
         memcpy(table, v.p, v.len);
@@ -479,14 +545,23 @@ void http_admin_import_handle(struct http_api *api, struct conn *c, const struct
         fail(c, 503, "NoAppLoaded", "no app is deployed yet: deploy one, then import its data");
         return;
     }
+    if (api->stopping) {
+        fail(c, 503, "ServerShuttingDown",
+             "the server is shutting down: nothing was imported; import again once it is back");
+        return;
+    }
     if (!api->imports) { /* no pool: parsed here */
         struct import_set set = {0};
         struct buf err = BUF_INIT(8192);
-        if (import_parse(req->body.p, req->body.len, fmt, table[0] ? table : NULL, IMPORT_MAX_DOCS,
-                         &set, &err) < 0)
-            fail(c, 400, "InvalidImport", err.data);
+        int r = import_parse(req->body.p, req->body.len, fmt, table[0] ? table : NULL,
+                             IMPORT_MAX_DOCS, &set, &err);
+        if (r == 0 && set.n_files)
+            r = write_file_tmps(&set, api->shard->files_dir, &err);
+        if (r < 0)
+            fail(c, r == -2 ? 500 : 400, r == -2 ? "StoreError" : "InvalidImport", err.data);
         else
             apply(api, c, &set, fmt, mode);
+        remove_file_tmps(&set, api->shard->files_dir);
         import_set_free(&set);
         buf_release(&err);
         return;
@@ -501,6 +576,7 @@ void http_admin_import_handle(struct http_api *api, struct conn *c, const struct
     j->mode = mode;
     memcpy(j->table, table, sizeof table);
     j->err = (struct buf)BUF_INIT(8192);
+    j->files_dir = api->shard->files_dir ? vr_strdup(api->shard->files_dir) : NULL;
     conn_ref(c);
     api->imports_running++; /* the tenant stays open until it ends (tenant_busy) */
     struct thread_job job = {parse_work, parse_done, j};

@@ -7,7 +7,7 @@
  * other ids are replaced and every string equal to one of them, in any imported document, is
  * rewritten to its new id. Answers {"status":"success","value":{"tables":{"<table>":
  * {"imported":N,"deleted":M}}}} once the batch has committed, or a JSON error (400 InvalidImport
- * naming the file and line, 409 ImportTableNotEmpty, 507 StorageFull, 500 StoreError); nothing
+ * naming the file and line, 409 ImportTableNotEmpty, 507 StorageLimitExceeded, 500 StoreError); nothing
  * is stored unless everything is. The file is parsed on a thread of api->imports' pool (the loop
  * keeps serving), its documents stored on the loop thread; a client gone before then imports
  * nothing. */

@@ -878,10 +878,19 @@ static void handle_export(struct http_api *api, struct conn *c, const struct htt
                                NULL);
         return;
     }
+    /* the temporary files go one folder above the database's: a tenant's folder is removed
+     * whole by a forced delete, and its parent (the tenants' folder) never holds a tenant under
+     * a dot name; the single shard's is the app's .vireo/ */
     char dir[4500], file[64];
-    const char *slash = strrchr(sh->db_path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - sh->db_path) : 1,
-             slash ? sh->db_path : ".");
+    snprintf(dir, sizeof dir, "%s", sh->db_path);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, sizeof dir, ".");
+            break;
+        }
+        slash[slash == dir] = '\0'; /* "/x.db": "/" */
+    }
     snprintf(file, sizeof file, "snapshot_%.0f.zip", clock_wall_ms());
     struct snapshot_zip *z = vr_calloc(1, sizeof *z);
     z->db_path = vr_strdup(sh->db_path);

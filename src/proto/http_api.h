@@ -37,6 +37,7 @@ struct http_api {
     struct thread_jobs *imports; /* parses POST /api/admin/import's files off the loop (one pool
                                     per server, http_admin_import.h); borrowed; NULL: on the loop */
     unsigned imports_running;    /* this shard's imports being parsed (tenant_busy) */
+    int stopping;                /* tenant_stop ran: the server is shutting down */
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */

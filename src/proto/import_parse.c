@@ -1552,6 +1552,7 @@ static int parse_storage(struct ctx *cx, zip_t *za, const struct entry *ents, si
         }
         s->files = vr_realloc(s->files, (s->n_files + 1) * sizeof *s->files);
         struct import_file *f = &s->files[s->n_files++];
+        memset(f, 0, sizeof *f);
         f->id = opt_string(id);
         f->ct = ct ? json_number_value(ct) : NAN;
         f->content_type = opt_string(type);

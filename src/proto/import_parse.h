@@ -56,6 +56,10 @@ struct import_file {     /* a stored file of a ZIP's _storage table */
     char *sha256;        /* as the export says (base64), or NULL */
     unsigned char *data; /* its bytes, from the ZIP entry _storage/<id> or _storage/<id>.<ext> */
     size_t size;
+    /* the import route's: the temporary file it wrote the bytes to (data then freed) and their
+     * SHA-256 (base64); tmp[0] == '\0' while none */
+    char tmp[40];
+    char sha[48];
 };
 
 struct import_set {

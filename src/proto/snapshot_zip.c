@@ -207,6 +207,7 @@ int snapshot_zip_write(const struct snapshot_zip *o, const char *out_path, struc
     }
     if (store_open_reader(o->db_path, &st, err) < 0 || !(t = store_txn_begin(st, 0, err)))
         goto out;
+    store_txn_bulk(t); /* every document of every table: no per-function read limits */
     if (add_text(&z, "README.md", readme) < 0)
         goto out;
     store_app_tables(st, &tables, &n_tables);

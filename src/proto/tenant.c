@@ -156,6 +156,7 @@ int tenant_flush(struct tenant *t)
 
 void tenant_stop(struct tenant *t)
 {
+    t->api.stopping = 1;          /* imports still parsing store nothing (http_admin_import.c) */
     action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
     reader_pool_stop(t->shard->readers); /* no new queries; those taken still answer */
     jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */

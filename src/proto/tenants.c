@@ -1034,8 +1034,8 @@ static void delete_poll(struct loop *l, struct timer *tm)
         d->t->deleting = 0;
         if (!conn_is_closed(d->c))
             http_api_respond_error(d->c, 503, "TenantInUse",
-                                   "the tenant still had WebSocket connections or uploads 10 s "
-                                   "after they were told to close; retry",
+                                   "the tenant still had WebSocket connections, uploads or "
+                                   "imports 10 s after they were told to close; retry",
                                    NULL);
     }
     conn_unref(d->c);

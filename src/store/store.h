@@ -80,7 +80,7 @@ enum store_err {
     STORE_ERR_OTHER = 0, /* storage, transaction state, malformed input: see the message */
     STORE_ERR_SCHEMA,    /* the document does not match its table's schema, or no such table */
     STORE_ERR_NOT_FOUND, /* no such document (writes), no such index (scans) */
-    STORE_ERR_INVALID_ID,
+    STORE_ERR_INVALID_ID, /* malformed, of another table, or (an import's) taken */
     STORE_ERR_TOO_LARGE, /* a document, patch or index key over its limit */
     STORE_ERR_TOO_DEEP,  /* a value nested deeper than VALUE_MAX_DEPTH */
     STORE_ERR_RESERVED,  /* a field name reserved for system fields */
@@ -94,6 +94,7 @@ enum store_err {
     STORE_ERR_WRITES,
     STORE_ERR_BYTES_WRITTEN,
     STORE_ERR_RANGES, /* a transaction past STORE_TXN_MAX_RANGES (below) */
+    STORE_ERR_INVALID_CT, /* an imported _creationTime out of range (STORE_CT_MAX) */
 };
 
 /* What one transaction (one query, mutation, nested call or actor call) may read and write in
@@ -507,6 +508,10 @@ void store_file_tmp_release(struct store_file_tmp *f, int keep);
 int store_file_write_tmp(const char *dir, const void *p, size_t n,
                          char name[STORE_FILE_TMP_LEN + 1], char sha_b64[45], struct buf *err);
 int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err);
+/* store_file_commit in two halves, for many files at once (an import): the renames, then one
+ * fsync of the directory, which must succeed before the transaction that names them commits. */
+int store_file_rename(const char *dir, const char *tmp, const char *id, struct buf *err);
+int store_files_sync_dir(const char *dir, struct buf *err);
 void store_file_remove(const char *dir, const char *name);
 int store_file_tmp_name_ok(const char *name);
 /* store_storage_finalize: turns the temporary file `tmp` (store_file_write_tmp) into a stored
@@ -530,6 +535,8 @@ int store_storage_finalize(struct store_txn *t, const char *dir, const char *tmp
  * store_table_doc_count: the documents of table (0 if it does not exist), UINT64_MAX with err.
  * (A CSV import drops the empty entries of optional fields, as Convex's does.) */
 void store_txn_bulk(struct store_txn *t);
+/* The largest _creationTime an import may give: a JavaScript Date's (ms since the epoch). */
+#define STORE_CT_MAX 8.64e15
 /* 1 when the n bytes at name are a valid table (or index) name: a letter, then letters, digits
  * and '_', at most 64 in all. */
 int store_name_ok(const char *name, size_t n);

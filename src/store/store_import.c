@@ -31,7 +31,8 @@ static struct st_table *import_table(struct store_txn *t, const char *table, str
 {
     struct store *s = t->s;
     if (table[0] == '_' || !st_name_ok(table)) {
-        st_failk(s, STORE_ERR_OTHER, err, "`%.64s` is not a table name an app can write to", table);
+        st_failk(s, STORE_ERR_RESERVED, err, "`%.64s` is not a table name an app can write to",
+                 table);
         return NULL;
     }
     struct st_table *tb = st_table_find(s, table);

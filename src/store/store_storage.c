@@ -324,22 +324,37 @@ int store_file_write_tmp(const char *dir, const void *p, size_t n,
     return r;
 }
 
-int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err)
+int store_file_rename(const char *dir, const char *tmp, const char *id, struct buf *err)
 {
     char from[PATH_MAX], to[PATH_MAX];
     if (file_path(from, sizeof from, dir, tmp) < 0 || file_path(to, sizeof to, dir, id) < 0)
         return st_fail(err, "the storage directory's path is too long");
     if (rename(from, to) < 0)
         return st_fail(err, "cannot store the uploaded file: %s", strerror(errno));
+    return 0;
+}
+
+int store_files_sync_dir(const char *dir, struct buf *err)
+{
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0) {
         int e = errno;
         if (dfd >= 0)
             close(dfd);
-        unlink(to);
         return st_fail(err, "cannot sync %s: %s", dir, strerror(e));
     }
     close(dfd);
+    return 0;
+}
+
+int store_file_commit(const char *dir, const char *tmp, const char *id, struct buf *err)
+{
+    if (store_file_rename(dir, tmp, id, err) < 0)
+        return -1;
+    if (store_files_sync_dir(dir, err) < 0) {
+        store_file_remove(dir, id);
+        return -1;
+    }
     return 0;
 }
 

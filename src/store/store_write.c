@@ -361,6 +361,7 @@ int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, s
         goto out;
     in_sp = 1;
     double ct = given_ct;
+    int given_ct_set = !isnan(given_ct);
     if (given_id) {
         uint32_t num;
         if (st_id_decode(given_id, strlen(given_id), &num) < 0 || num != tb->num) {
@@ -376,8 +377,10 @@ int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, s
         ct = clock_wall_ms();
         if (!(ct > s->last_ct))
             ct = nextafter(s->last_ct, INFINITY);
-    } else if (!isfinite(ct) || ct < 0) {
-        st_failk(s, STORE_ERR_OTHER, err, "_creationTime must be a finite number >= 0");
+    } else if (!(ct >= 0 && ct <= STORE_CT_MAX)) {
+        st_failk(s, STORE_ERR_INVALID_CT, err,
+                 "_creationTime must be a number of milliseconds from 0 to 8.64e15 (a JavaScript "
+                 "Date's range)");
         goto out;
     }
     buf_grow(&text, len + 64 + STORE_ID_LEN); /* one allocation: the head and the fields */
@@ -393,7 +396,7 @@ int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, s
         if (ex < 0)
             goto out;
         if (ex) {
-            st_failk(s, STORE_ERR_OTHER, err, "a document with id `%s` already exists in `%s`",
+            st_failk(s, STORE_ERR_INVALID_ID, err, "a document with id `%s` already exists in `%s`",
                      id, tb->name);
             goto out;
         }
@@ -432,7 +435,7 @@ int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, s
     }
     if (tb->nsidx && st_search_write(t, tb, NULL, doc, ct, id, &dk, err) < 0)
         goto out;
-    if (ct > s->last_ct)
+    if (!given_ct_set) /* a given one (an import's) is not the clock's: new ones do not follow it */
         s->last_ct = ct;
     memcpy(id_out, id, sizeof(id));
     t->files_delta += (int64_t)file_bytes;

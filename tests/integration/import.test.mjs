@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import net from "node:net";
 import zlib from "node:zlib";
 import { sharedServer, runCli, SyncConn, modOf, startServer, tempDir } from "./helpers.mjs";
 
@@ -148,15 +149,27 @@ test("ids of this server's table and creation times are kept; others replaced", 
     const foreign = users.find((u) => u.name === "foreign id");
     assert.notEqual(foreign.id, "k57bdj0v6bd4ax6srnmnz4t8m17gdxsz");
     assert.equal(foreign.ct, 1600000000000.5);
-    // a new one takes the clock, after the imported ones
+    // a creation time in the future does not move the clock new documents take
+    const far = 8e15;
+    let r2 = await cli("--table", "users", "--append", file("far.jsonl", jsonl([{ _creationTime: far, name: "far future" }])));
+    assert.equal(r2.code, 0, r2.stderr);
     const id = await server().value("mutation", "data:addUser", { name: "new" });
     const added = (await q("data:users")).find((u) => u.id === id);
-    assert.ok(added.ct > grace.ct && added.ct > Date.now() - 60000);
+    assert.ok(added.ct > grace.ct && added.ct > Date.now() - 60000 && added.ct < Date.now() + 60000, `${added.ct}`);
+    assert.equal((await q("data:users")).find((u) => u.name === "far future").ct, far);
+    // past a JavaScript Date's range: refused
+    r2 = await cli("--table", "users", "--append", file("inf.jsonl", jsonl([{ _creationTime: 1e300, name: "x" }])));
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /line 1 of the file: _creationTime must be a number of milliseconds from 0 to 8\.64e15/);
+    // only ids written as ids are looked for: an `_id` "1" is replaced, a "1" elsewhere stays
+    r2 = await cli("--table", "rows", "--append", file("one.jsonl", jsonl([{ _id: "1", tag: "one" }, { tag: "1" }])));
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.ok((await q("data:rows")).some((x) => x.tag === "1"));
 });
 
 test("CSV: a header, numbers and strings, RFC 4180 quoting; a JSON array", async () => {
     const csv = 'a,b,c\n1,x,"quoted, with comma"\n2.5,"multi\nline","say ""hi"""\n-3e2,007x,\n';
-    let r = await cli("--table", "rows", file("rows.csv", csv));
+    let r = await cli("--table", "rows", "--replace", "-y", file("rows.csv", csv));
     assert.equal(r.code, 0, r.stderr);
     const rows = await q("data:rows");
     assert.equal(rows.length, 3);
@@ -321,13 +334,15 @@ test("bad input: a precise error naming the file and line, and nothing stored", 
     await bad(A, '{"name":"a","_creationTime":"yesterday"}\n', 400, /line 1 of the file: .*_creationTime/);
     await bad(A, '{"name":"a","_id":7}\n', 400, /line 1 of the file: .*_id/);
     await bad("?format=jsonl&table=nope", '{"a":1}\n', 400, /table `nope` is not in the schema/);
-    await bad("?format=jsonl&table=_storage", '{"a":1}\n', 400, /_storage/);
+    await bad("?format=jsonl&table=_storage", '{"a":1}\n', 400, /table must be a table name/);
     await bad("?format=jsonl", '{"a":1}\n', 400, /table/);
     await bad("?format=zip&table=users", zip({ "users/documents.jsonl": "{}\n" }), 400, /--table is not supported for a ZIP import/);
     await bad("?format=zip", Buffer.from("not a zip at all"), 400, /zip/i);
     await bad("?format=xml&table=users", "<a/>", 400, /format=jsonl, json, csv or zip/);
     await bad(A.replace("append", "merge"), "{}\n", 400, /mode must be requireEmpty/);
     await bad("?format=csv&table=rows&mode=append", "a,b\n1,2,3\n", 400, /line 2/);
+    await bad("?format=json&table=users&mode=append", '[{"name":"ok"},{"name":7}]', 400, /^element 2 of the file: .*does not match the schema/);
+    await bad("?format=jsonl&table=a%26b", "{}\n", 400, /table must be a table name/);
     // the same foreign id twice
     await bad(A, jsonl([{ _id: "jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq", name: "x" }, { _id: "jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq", name: "y" }]), 400, /line 2 of the file: the id `jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq` appears twice/);
     // a document of this table whose id exists already
@@ -413,6 +428,37 @@ test("with --tenants, into one tenant's tables only", async () => {
     }
 });
 
+test("an export reads every document, past the limits of one function's reads", async () => {
+    const s = server();
+    const n = 33000;
+    const r = await cli("--table", "rows", "--append", file("many.jsonl", Array.from({ length: n }, (_, i) => `{"big":${i}}`).join("\n") + "\n"));
+    assert.equal(r.code, 0, r.stderr);
+    const out = path.join(tmp, "many.zip");
+    const e = await runCli(["export", "--url", s.url, "--admin-key", s.adminKey, "--path", out]);
+    assert.equal(e.code, 0, e.stderr);
+    const rows = lines(unzip(fs.readFileSync(out))["rows/documents.jsonl"]);
+    assert.equal(rows.filter((x) => typeof x.big === "number").length, n);
+    // and away again, so that the tests after this one count small tables
+    const back = await cli("--table", "rows", "--replace", "-y", file("few.jsonl", '{"only":true}\n'));
+    assert.equal(back.code, 0, back.stderr);
+});
+
+test("a client gone before its file is parsed imports nothing", async () => {
+    const s = server();
+    const before = await q("data:count", { table: "users" });
+    const body = Buffer.from(Array.from({ length: 400000 }, (_, i) => `{"name":"gone ${i}"}`).join("\n") + "\n");
+    const sock = net.connect(s.port, "127.0.0.1");
+    await new Promise((res) => sock.once("connect", res));
+    const head = `POST /api/admin/import?format=jsonl&table=users&mode=append HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.adminKey}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`;
+    await new Promise((res) => sock.write(Buffer.concat([Buffer.from(head), body]), res));
+    await new Promise((res) => setTimeout(res, 60)); // the server has the body and is parsing it
+    sock.destroy();
+    await new Promise((res) => setTimeout(res, 3000));
+    assert.equal((await server().get("/api/health")).status, 200);
+    assert.equal(await q("data:count", { table: "users" }), before);
+    assert.doesNotMatch(s.stderr, /400000 documents in/, "nothing was stored");
+});
+
 test("an export is one committed state while writes go on", async () => {
     const s = server();
     let stop = false, n = 0;
@@ -464,4 +510,37 @@ test("SIGKILL during an import: after the restart the database holds all of it o
         }
     }
     console.log(`# SIGKILL during imports: ${outcomes.join(", ")}`);
+});
+
+test("SIGTERM while a file is parsed: 503 ServerShuttingDown and nothing stored; the storage limit: 507", async () => {
+    const dir = tempDir("import");
+    let t = await startServer(dir, { cmd: "serve", args: ["--max-tenant-storage-mb", "1"] });
+    const auth = { Authorization: `Bearer ${t.adminKey}`, "Content-Type": "application/octet-stream" };
+    // past the storage limit (1 MiB): 507, nothing stored
+    const big = Buffer.from(Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, pad: "y".repeat(900) })).join("\n") + "\n");
+    let r = await t.post("/api/admin/import?format=jsonl&table=rows", big, { headers: auth });
+    assert.equal(r.status, 507, r.text);
+    assert.equal(r.json.errorCode, "StorageLimitExceeded");
+    assert.match(r.json.errorMessage, /^line \d+ of the file: /);
+    assert.equal((await t.post("/api/query", { path: "data:count", args: { table: "rows" } })).json.value, 0);
+    await t.stop();
+    t = await startServer(dir, { cmd: "serve" });
+    // ~900,000 documents: a parse of several hundred ms, the signal 150 ms after the upload
+    const body = Buffer.from(Array.from({ length: 900000 }, (_, i) => `{"i":${i}}`).join("\n") + "\n");
+    const sent = t.post("/api/admin/import?format=jsonl&table=rows", body, { headers: { ...auth, Authorization: `Bearer ${t.adminKey}` }, timeout: 20000 });
+    await new Promise((res) => setTimeout(res, 150));
+    t.proc.kill("SIGTERM");
+    r = await sent.catch((e) => ({ status: 0, text: String(e) }));
+    await t.exited;
+    const again = await startServer(dir, { cmd: "serve" });
+    try {
+        if (r.status === 200) assert.fail("the parse ended before the signal: this machine is too fast for this test's timing");
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.json.errorCode, "ServerShuttingDown");
+        assert.match(r.json.errorMessage, /nothing was imported/);
+        assert.doesNotMatch(t.stderr, /documents in \d+ tables.* stored in/, "nothing was stored");
+        assert.equal((await again.post("/api/query", { path: "data:count", args: { table: "rows" } })).json.value, 0);
+    } finally {
+        await again.stop();
+    }
 });
