@@ -224,6 +224,12 @@ void js_storage_settled(struct js_runtime *rt, int committed)
     rt->n_new = 0;
 }
 
+void js_runtime_batch_stored_file(struct js_runtime *rt, const char *id)
+{
+    if (rt && rt->opts.files_dir)
+        ids_push(&rt->batch_new, &rt->n_batch_new, &rt->cap_batch_new, id);
+}
+
 void js_runtime_batch_done(struct js_runtime *rt, int committed)
 {
     if (rt && rt->opts.files_dir) {

@@ -232,6 +232,9 @@ void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *ar
  * committed (committed = 1) or was lost: the stored files its transactions deleted are removed
  * now, or those they stored are. Call after every store_batch_commit. */
 void js_runtime_batch_done(struct js_runtime *rt, int committed);
+/* A file stored (renamed to `id`) by a transaction that committed in the open batch outside the
+ * runtime (an import): removed by js_runtime_batch_done if the batch then fails. */
+void js_runtime_batch_stored_file(struct js_runtime *rt, const char *id);
 
 /* Validates args (value.h JSON text of an object) against fn's validator without running it:
  * 0, or -1 with the message in err. `parsed` as js_call_opts.args_value. */

@@ -433,6 +433,8 @@ static void apply(struct http_api *api, struct conn *c, struct import_set *set,
     shard_committed(sh, r.t);
     store_txn_free(r.t);
     r.t = NULL;
+    for (size_t i = 0; i < r.n_files; i++) /* removed if the batch's commit then fails */
+        js_runtime_batch_stored_file(sh->rt, r.file_ids[i]);
     size_t docs = 0;
     for (size_t i = 0; i < r.set.n; i++)
         docs += r.set.tables[i].n;

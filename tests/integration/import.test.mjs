@@ -544,3 +544,27 @@ test("SIGTERM while a file is parsed: 503 ServerShuttingDown and nothing stored;
         await again.stop();
     }
 });
+
+test("a batch lost after the import's transaction committed: 500 StoreError, and its stored files removed", async () => {
+    const dir = tempDir("import");
+    const t = await startServer(dir, { cmd: "serve", args: ["--test-fail-commit", "messages"] });
+    try {
+        const U = "jd7bnh4yb2pk6n3dmbdcd8zr0s6ytvfq", S = "kg2f3v4s5k6f7d8g9h0j1k2m3n4p5q6r";
+        const bytes = Buffer.from("lost file");
+        const sha = (await import("node:crypto")).createHash("sha256").update(bytes).digest("base64");
+        const z = zip({
+            "users/documents.jsonl": jsonl([{ _id: U, name: "u" }]),
+            "messages/documents.jsonl": jsonl([{ author: U, body: "b", file: S }]),
+            "_storage/documents.jsonl": jsonl([{ _id: S, sha256: sha, size: bytes.length }]),
+            [`_storage/${S}`]: bytes,
+        });
+        const r = await t.post("/api/admin/import?format=zip", z, { headers: { Authorization: `Bearer ${t.adminKey}`, "Content-Type": "application/zip" } });
+        assert.equal(r.status, 500, r.text);
+        assert.equal(r.json.errorCode, "StoreError");
+        const files = path.join(dir, ".vireo/data/files");
+        assert.deepEqual(fs.existsSync(files) ? fs.readdirSync(files).filter((n) => !n.startsWith(".")) : [], [], "no stored file left");
+        assert.equal((await t.post("/api/query", { path: "data:count", args: { table: "users" } })).json.value, 0);
+    } finally {
+        await t.stop();
+    }
+});
