@@ -4,6 +4,7 @@
  * (or one GET) to an admin endpoint with it. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +168,18 @@ int admin_post(const char *cmd, const char *url, const char *key, const char *en
 {
     return admin_post_body(cmd, url, key, endpoint, "application/json", body, strlen(body), resp,
                            status);
+}
+
+void admin_print_refusal(const char *cmd, const char *url, const struct buf *resp, long status)
+{
+    json_t *reply = json_loadb(resp->data, resp->len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(reply, "errorMessage"));
+    const char *code = json_string_value(json_object_get(reply, "errorCode"));
+    if (msg)
+        fprintf(stderr, "vireo %s: refused (%s, HTTP %ld): %s\n", cmd, code ? code : "error",
+                status, msg);
+    else
+        fprintf(stderr, "vireo %s: unexpected answer from %s (HTTP %ld): %.200s\n", cmd, url,
+                status, resp->data);
+    json_decref(reply);
 }

@@ -58,6 +58,9 @@ int admin_get(const char *cmd, const char *url, const char *key, const char *end
  * arrives (*written bytes), and collected in resp otherwise. */
 int admin_get_file(const char *cmd, const char *url, const char *key, const char *endpoint,
                    FILE *out, uint64_t *written, struct buf *resp, long *status);
+/* Prints a refused admin call to stderr: "vireo <cmd>: refused (<errorCode>, HTTP <status>):
+ * <errorMessage>", or, for an answer that is not the API's JSON, that it was unexpected. */
+void admin_print_refusal(const char *cmd, const char *url, const struct buf *resp, long status);
 
 /* Paths of an app folder. The functions folder is found as Convex finds it: convex.json's
  * `functions` field (a relative path inside root), else root/convex if it exists, else
@@ -141,6 +144,8 @@ int cmd_deploy(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 /* `vireo export` (cmd_export.c). */
 int cmd_export(int argc, char **argv);
+/* `vireo data` (cmd_data.c). */
+int cmd_data(int argc, char **argv);
 
 /* Bundles the app at p into a bundle file (deploy.h's header, then the bundle) in out. */
 int app_bundle_file(const struct app_paths *p, struct buf *out, struct buf *err);

@@ -85,16 +85,7 @@ int cmd_export(int argc, char **argv)
     if (r < 0)
         goto out;
     if (status != 200) {
-        json_t *reply = json_loadb(resp.data, resp.len, 0, NULL);
-        const char *msg = json_string_value(json_object_get(reply, "errorMessage"));
-        const char *code = json_string_value(json_object_get(reply, "errorCode"));
-        if (msg)
-            fprintf(stderr, "vireo export: refused (%s, HTTP %ld): %s\n", code ? code : "error",
-                    status, msg);
-        else
-            fprintf(stderr, "vireo export: unexpected answer from %s (HTTP %ld): %.200s\n", o.url,
-                    status, resp.data);
-        json_decref(reply);
+        admin_print_refusal("export", o.url, &resp, status);
         goto out;
     }
     if (closed != 0 || rename(tmp, target) < 0) {

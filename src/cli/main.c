@@ -31,6 +31,7 @@ static const char usage[] =
     "  import [--table T] PATH       import a .jsonl/.json/.csv file into a table, or a ZIP\n"
     "                                snapshot (Convex's export) into a running server\n"
     "  export --path FILE            a snapshot of a running server's tables as a ZIP\n"
+    "  data [table]                  a running server's tables, or a table's documents\n"
     "  reset [dir]                   delete the app's local data\n"
     "  admin-key [dir]               print the app's admin key (`vireo run` and the admin API\n"
     "                                use it)\n"
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
     } cmds[] = { { "init", cmd_init },   { "codegen", cmd_codegen },     { "run", cmd_run },
                  { "reset", cmd_reset }, { "admin-key", cmd_admin_key }, { "env", cmd_env },
                  { "build", cmd_build }, { "deploy", cmd_deploy }, { "actors", cmd_actors },
-                 { "import", cmd_import }, { "export", cmd_export } };
+                 { "import", cmd_import }, { "export", cmd_export }, { "data", cmd_data } };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

@@ -26,6 +26,7 @@
 #include "proto/convex_http.h"
 #include "proto/http_action.h"
 #include "proto/http_admin_actors.h"
+#include "proto/http_admin_data.h"
 #include "proto/http_admin_env.h"
 #include "proto/http_admin_import.h"
 #include "proto/http_auth.h"
@@ -1275,6 +1276,15 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
             admin_refused(c);
         else
             handle_export(api, c, req);
+        return;
+    }
+    if (slice_eq_str(path, "/api/admin/data")) { /* vireo data: http_admin_data.c */
+        if (!is_get)
+            http_api_respond_error(c, 405, "MethodNotAllowed", "use GET", NULL);
+        else if (!admin_authorized(api, req))
+            admin_refused(c);
+        else
+            http_admin_data_handle(api, c, req);
         return;
     }
     if (slice_eq_str(path, "/api/admin/import")) { /* vireo import: http_admin_import.c */

@@ -428,6 +428,47 @@ test("with --tenants, into one tenant's tables only", async () => {
     }
 });
 
+test("vireo data: the tables, a table's documents newest first (pretty, jsonLines, jsonArray), its refusals", async () => {
+    const s = server();
+    const data = (...args) => runCli(["data", "--url", s.url, "--admin-key", s.adminKey, ...args]);
+    await cli("--table", "users", "--replace", "-y", file("d.jsonl", jsonl([
+        { _creationTime: 1000, name: "first" },
+        { _creationTime: 2000, name: "second, with a very long name that a table cell cuts", age: 7 },
+        { _creationTime: 3000, name: "third" },
+    ])));
+    let r = await data();
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["messages", "rows", "users"]);
+    r = await data("users");
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split("\n");
+    assert.match(rows[0], /^_id +_creationTime +name +age$/);
+    assert.match(rows[1], /^[0-9a-z]{32} +3000 +third +$/);
+    assert.match(rows[2], /second, with a very long name that a ta… +7$/); // cut to 40
+    r = await data("users", "--order", "asc", "--limit", "2", "--format", "jsonLines");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n").map((l) => JSON.parse(l).name), ["first", "second, with a very long name that a table cell cuts"]);
+    assert.match(r.stderr, /2 shown; there are more/);
+    r = await data("users", "--format", "jsonArray", "--limit", "1");
+    assert.equal(JSON.parse(r.stdout)[0].name, "third");
+    r = await data("nope");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refused \(TableNotFound, HTTP 404\): there is no table `nope`; the tables are \["messages","rows","users"\]/);
+    r = await data("users", "--limit", "5000");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /limit must be from 1 to 1000/);
+    r = await data("users", "--format", "xml");
+    assert.equal(r.code, 2);
+    const auth = { headers: { Authorization: `Bearer ${s.adminKey}` } };
+    for (const [q2, re] of [["?table=a%26b", /table must be a table name/], ["?table=users&order=up", /order must be asc or desc/], ["?table=users&limit=x", /limit must be from 1 to 1000/]]) {
+        const h = await s.get(`/api/admin/data${q2}`, auth);
+        assert.equal(h.status, 400, h.text);
+        assert.match(h.json.errorMessage, re);
+    }
+    assert.equal((await s.get("/api/admin/data")).status, 401);
+    assert.equal((await s.post("/api/admin/data", "", auth)).status, 405);
+});
+
 test("an export reads every document, past the limits of one function's reads", async () => {
     const s = server();
     const n = 33000;
