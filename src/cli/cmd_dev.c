@@ -55,6 +55,8 @@ static const char dev_usage[] =
     "  --max-upload-mb N  largest file upload to an upload URL, or stored by an action's\n"
     "                     ctx.storage.store(), in MiB (default 16; uploads are streamed to\n"
     "                     disk, so --max-body does not bound them)\n"
+    "  --max-import-mb N  largest file `vireo import` sends (POST /api/admin/import), in MiB\n"
+    "                     (default 256; streamed to disk, so --max-body does not bound it)\n"
     "  --upload-url-ttl-s N  how long an upload URL (storage.generateUploadUrl()) works, in\n"
     "                     seconds (default 3600)\n"
     "  --public-url URL   the origin ctx.storage's URLs start with (default http://HOST:PORT)\n"
@@ -421,6 +423,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_http_action_response = HTTP_ACTION_RESPONSE_DEFAULT;
     unsigned long per_worker = 64, max_fetches = 256, fetch_timeout_ms = 300000,
                   fetch_max_mb = 64, max_upload_mb = 16, upload_url_ttl_s = 3600;
+    unsigned long max_import_mb = IMPORT_BYTES_DEFAULT >> 20;
     const char *public_url_opt = NULL;
     const char *jwt_secret = getenv("VIREO_JWT_SECRET"), *jwt_issuer = NULL, *jwt_audience = NULL;
     static char public_url[512]; /* filled once the port is known; runtimes read it per call */
@@ -467,6 +470,7 @@ int cmd_dev(int argc, char **argv, int watch)
           "a number of milliseconds" },
         { "--fetch-max-response-mb", &fetch_max_mb, 1, 4096, "a number of MiB" },
         { "--max-upload-mb", &max_upload_mb, 1, 1ul << 20, "a number of MiB" },
+        { "--max-import-mb", &max_import_mb, 1, 1ul << 20, "a number of MiB" },
         { "--upload-url-ttl-s", &upload_url_ttl_s, 1, 7ul * 24 * 3600, "a number of seconds" },
         { "--max-scheduled-functions", &max_scheduled, 1, 100000000, "a number" },
         { "--scheduler-batch", &sched_batch, 1, 100000, "a number" },
@@ -713,6 +717,7 @@ int cmd_dev(int argc, char **argv, int watch)
     to->api.max_http_action_body = max_http_action_body;
     to->api.max_http_action_response = max_http_action_response;
     to->api.max_upload_bytes = (size_t)max_upload_mb << 20;
+    to->api.max_import_bytes = (size_t)max_import_mb << 20;
     snprintf(public_dir, sizeof public_dir, "%s/public", d.paths.root);
     to->api.public_dir = path_exists(public_dir) ? public_dir : NULL;
     snprintf(deploy_path, sizeof deploy_path, "%s/deployed.js", d.paths.state);

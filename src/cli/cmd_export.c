@@ -3,7 +3,6 @@
  * Convex's export format (proto/snapshot_zip.h), which `vireo import` (or `npx convex import`)
  * loads back. The file is written to a temporary name beside FILE and renamed once whole. */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

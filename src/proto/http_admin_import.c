@@ -8,11 +8,15 @@
 #include "proto/http_admin_import.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/hmap.h"
@@ -460,26 +464,37 @@ out:
     buf_release(&err);
 }
 
-/* An import whose file is parsed on a thread (api->imports), then stored on the loop. */
+/* An import whose file is parsed on a thread (api->imports), then stored on the loop. Its file
+ * is a copy of the request's body, or (streamed: http_admin_import_head) a temporary file in the
+ * shard's files folder, which the start's sweep removes should the process die first. */
 struct import_job {
+    struct http_body_sink sink; /* first: the server's callbacks get it (streamed) */
     struct http_api *api;
-    struct conn *c; /* referenced */
-    char *body;     /* a copy of the request's */
+    struct conn *c; /* referenced once the body is whole */
+    char *body;     /* a copy of the request's, or NULL */
     size_t len;
+    struct store_file_tmp file; /* streamed: its temporary file (file.name[0]: one) */
+    size_t cap;                 /* streamed: the most bytes it may have */
     enum import_format fmt;
     enum import_mode mode;
     char table[80];
     char *files_dir; /* the shard's (a copy), where stored files are written */
     struct import_set set;
     struct buf err;
-    int r; /* import_parse's; -2: a stored file could not be written */
+    int r; /* import_parse's; -2: a stored file (or the streamed file) could not be read or written
+            */
 };
 
 static void job_free(struct import_job *j)
 {
     j->api->imports_running--;
-    conn_unref(j->c);
+    if (j->c)
+        conn_unref(j->c);
     vr_free(j->body);
+    if (j->file.name[0]) { /* closed if still open, then removed (parsed or not) */
+        store_file_tmp_release(&j->file, 1);
+        store_file_remove(j->files_dir, j->file.name);
+    }
     remove_file_tmps(&j->set, j->files_dir); /* not stored: an error, or the server stopping */
     import_set_free(&j->set);
     vr_free(j->files_dir);
@@ -487,14 +502,44 @@ static void job_free(struct import_job *j)
     vr_free(j);
 }
 
+/* The streamed file's bytes, mapped; NULL with err. */
+static const char *map_file(struct import_job *j, size_t *len)
+{
+    char path[4700];
+    snprintf(path, sizeof path, "%s/%s", j->files_dir, j->file.name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    void *p = MAP_FAILED;
+    if (fd >= 0 && fstat(fd, &sb) == 0)
+        p = sb.st_size ? mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)"";
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (p == MAP_FAILED) {
+        buf_reset(&j->err);
+        buf_appendf(&j->err, "cannot read the uploaded file %s: %s", path, strerror(e));
+        return NULL;
+    }
+    *len = (size_t)sb.st_size;
+    return p;
+}
+
 static void parse_work(void *arg)
 {
     struct import_job *j = arg;
     uint64_t t0 = clock_mono_ns();
-    j->r = import_parse(j->body, j->len, j->fmt, j->table[0] ? j->table : NULL, IMPORT_MAX_DOCS,
-                        &j->set, &j->err);
-    log_debug("import", "%zu bytes parsed in %.1f ms (on its own thread)", j->len,
+    const char *data = j->body;
+    size_t len = j->len;
+    if (j->file.name[0] && !(data = map_file(j, &len))) {
+        j->r = -2;
+        return;
+    }
+    j->r = import_parse(data, len, j->fmt, j->table[0] ? j->table : NULL, IMPORT_MAX_DOCS, &j->set,
+                        &j->err);
+    log_debug("import", "%zu bytes parsed in %.1f ms (on its own thread)", len,
               (double)(clock_mono_ns() - t0) / 1e6);
+    if (j->file.name[0] && len)
+        munmap((void *)data, len);
     vr_free(j->body); /* no longer needed: the documents hold what it said */
     j->body = NULL;
     if (j->r == 0 && j->set.n_files)
@@ -518,7 +563,9 @@ static void parse_done(void *arg, int cancelled)
     job_free(j);
 }
 
-void http_admin_import_handle(struct http_api *api, struct conn *c, const struct http_request *req)
+/* The request's parameters into j (a new job), or NULL after answering why not. */
+static struct import_job *job_new(struct http_api *api, struct conn *c,
+                                  const struct http_request *req)
 {
     struct slice v;
     enum import_format fmt;
@@ -527,70 +574,169 @@ void http_admin_import_handle(struct http_api *api, struct conn *c, const struct
     if (!http_query_param(req->query, "format", &v) || import_format_parse(v.p, v.len, &fmt) < 0) {
         fail(c, 400, "InvalidImport",
              "the query needs format=jsonl, json, csv or zip (the file's format)");
-        return;
+        return NULL;
     }
     if (http_query_param(req->query, "mode", &v) && mode_parse(v, &mode) < 0) {
         fail(c, 400, "InvalidImport",
              "mode must be requireEmpty (the default), append, replace or replaceAll");
-        return;
+        return NULL;
     }
     if (http_query_param(req->query, "table", &v)) {
         if (!store_name_ok(v.p, v.len)) {
             fail(c, 400, "InvalidImport",
                  "table must be a table name (a letter, then letters, digits and _, at most 64)");
-            return;
+            return NULL;
         }
         memcpy(table, v.p, v.len);
         table[v.len] = '\0';
     }
     if (!api->shard->rt) {
         fail(c, 503, "NoAppLoaded", "no app is deployed yet: deploy one, then import its data");
-        return;
+        return NULL;
     }
     if (api->stopping) {
         fail(c, 503, "ServerShuttingDown",
              "the server is shutting down: nothing was imported; import again once it is back");
-        return;
-    }
-    if (!api->imports) { /* no pool: parsed here */
-        struct import_set set = {0};
-        struct buf err = BUF_INIT(8192);
-        int r = import_parse(req->body.p, req->body.len, fmt, table[0] ? table : NULL,
-                             IMPORT_MAX_DOCS, &set, &err);
-        if (r == 0 && set.n_files)
-            r = write_file_tmps(&set, api->shard->files_dir, &err);
-        if (r < 0)
-            fail(c, r == -2 ? 500 : 400, r == -2 ? "StoreError" : "InvalidImport", err.data);
-        else
-            apply(api, c, &set, fmt, mode);
-        remove_file_tmps(&set, api->shard->files_dir);
-        import_set_free(&set);
-        buf_release(&err);
-        return;
+        return NULL;
     }
     struct import_job *j = vr_calloc(1, sizeof *j);
     j->api = api;
-    j->c = c;
-    j->len = req->body.len;
-    j->body = vr_malloc(j->len ? j->len : 1);
-    memcpy(j->body, req->body.p, j->len);
     j->fmt = fmt;
     j->mode = mode;
     memcpy(j->table, table, sizeof table);
     j->err = (struct buf)BUF_INIT(8192);
     j->files_dir = api->shard->files_dir ? vr_strdup(api->shard->files_dir) : NULL;
-    conn_ref(c);
     api->imports_running++; /* the tenant stays open until it ends (tenant_busy) */
+    return j;
+}
+
+static void too_many(struct conn *c, struct http_api *api)
+{
+    char m[160];
+    snprintf(m, sizeof m, "%zu imports are being parsed, the most at once; retry later",
+             thread_jobs_running(api->imports));
+    fail(c, 503, "TooManyImports", m);
+}
+
+/* The file is whole (j->body or j->file): parsed on a thread of the pool, then stored. */
+static void job_start(struct import_job *j, struct conn *c)
+{
+    j->c = c;
+    conn_ref(c);
     struct thread_job job = {parse_work, parse_done, j};
-    int e = thread_job_start(api->imports, &job);
-    if (e < 0) {
+    int e = thread_job_start(j->api->imports, &job);
+    if (e == -EBUSY) {
+        too_many(c, j->api);
+        job_free(j);
+    } else if (e < 0) {
         char m[160];
-        if (e == -EBUSY)
-            snprintf(m, sizeof m, "%zu imports are being parsed, the most at once; retry later",
-                     thread_jobs_running(api->imports));
-        else
-            snprintf(m, sizeof m, "cannot start the import: %s", strerror(-e));
-        fail(c, 503, e == -EBUSY ? "TooManyImports" : "ServerOverloaded", m);
+        snprintf(m, sizeof m, "cannot start the import: %s", strerror(-e));
+        fail(c, 503, "ServerOverloaded", m);
         job_free(j);
     }
+}
+
+static void too_large(struct conn *c, size_t cap)
+{
+    char m[200];
+    snprintf(m, sizeof m,
+             "the file is larger than the import limit of %zu bytes (--max-import-mb); nothing "
+             "was imported",
+             cap);
+    fail(c, 413, "ImportTooLarge", m);
+}
+
+static int sink_data(struct http_body_sink *k, struct conn *c, const char *p, size_t n)
+{
+    struct import_job *j = (struct import_job *)k;
+    struct buf err = BUF_INIT(4096);
+    int r = 0;
+    if (n > j->cap - j->file.size) {
+        size_t cap = j->cap;
+        job_free(j); /* the file goes before the answer */
+        too_large(c, cap);
+        r = -1;
+    } else if (store_file_tmp_write(&j->file, p, n, &err) < 0) {
+        log_error("import", "%s", err.data);
+        fail(c, 500, "StoreError", err.data);
+        job_free(j);
+        r = -1;
+    }
+    buf_release(&err);
+    return r;
+}
+
+static void sink_end(struct http_body_sink *k, struct conn *c, struct http_request *req)
+{
+    struct import_job *j = (struct import_job *)k;
+    (void)req;
+    store_file_tmp_release(&j->file, 1); /* closed; kept for the parse, removed by job_free */
+    job_start(j, c);
+}
+
+static void sink_abort(struct http_body_sink *k, struct conn *c)
+{
+    (void)c;
+    job_free((struct import_job *)k);
+}
+
+int http_admin_import_head(struct http_api *api, struct conn *c, struct http_request *req)
+{
+    /* streamed when it can be: the admin's, with a pool and a files folder; others go the
+     * handler's way (their body held whole, within --max-body) and are answered there */
+    if (!slice_eq_str(req->method, "POST") || !slice_eq_str(req->path, "/api/admin/import") ||
+        !api->imports || !api->shard->files_dir || !http_api_admin_authorized(api, req))
+        return 0;
+    size_t cap = api->max_import_bytes ? api->max_import_bytes : IMPORT_BYTES_DEFAULT;
+    if (req->content_length > 0 && (unsigned long long)req->content_length > cap) {
+        too_large(c, cap);
+        return 1;
+    }
+    if (thread_jobs_running(api->imports) >= IMPORTS_MAX) { /* before a byte is read */
+        too_many(c, api);
+        return 1;
+    }
+    struct import_job *j = job_new(api, c, req);
+    if (!j)
+        return 1;
+    struct buf err = BUF_INIT(4096);
+    if (store_file_tmp_open(&j->file, j->files_dir, &err) < 0) {
+        log_error("import", "%s", err.data);
+        fail(c, 500, "StoreError", err.data);
+        job_free(j);
+        buf_release(&err);
+        return 1;
+    }
+    buf_release(&err);
+    j->cap = cap;
+    j->sink.data = sink_data;
+    j->sink.end = sink_end;
+    j->sink.abort = sink_abort;
+    conn_stream_body(c, &j->sink);
+    return 1;
+}
+
+void http_admin_import_handle(struct http_api *api, struct conn *c, const struct http_request *req)
+{
+    struct import_job *j = job_new(api, c, req);
+    if (!j)
+        return;
+    if (!api->imports) { /* no pool: parsed here */
+        struct buf err = BUF_INIT(8192);
+        int r = import_parse(req->body.p, req->body.len, j->fmt, j->table[0] ? j->table : NULL,
+                             IMPORT_MAX_DOCS, &j->set, &err);
+        if (r == 0 && j->set.n_files)
+            r = write_file_tmps(&j->set, j->files_dir, &err);
+        if (r < 0)
+            fail(c, r == -2 ? 500 : 400, r == -2 ? "StoreError" : "InvalidImport", err.data);
+        else
+            apply(api, c, &j->set, j->fmt, j->mode);
+        buf_release(&err);
+        job_free(j);
+        return;
+    }
+    j->len = req->body.len;
+    j->body = vr_malloc(j->len ? j->len : 1);
+    memcpy(j->body, req->body.p, j->len);
+    job_start(j, c);
 }

@@ -1174,7 +1174,7 @@ static void handle_client(struct conn *c, struct slice path, int is_get)
 
 int http_api_head(struct conn *c, struct http_request *req, void *arg)
 {
-    return http_storage_head(arg, c, req);
+    return http_storage_head(arg, c, req) || http_admin_import_head(arg, c, req);
 }
 
 static void run_http_action(struct http_api *api, struct conn *c, struct http_request *req,

@@ -44,6 +44,8 @@ struct http_api {
     uint64_t max_http_action_response; /* largest streamed response body of an HTTP action;
                                           0: HTTP_ACTION_RESPONSE_DEFAULT (http_action.h) */
     size_t max_upload_bytes; /* largest file upload (413 past it); 0: HTTP_STORAGE_UPLOAD_DEFAULT */
+    /* largest streamed import file (413 past it); 0: IMPORT_BYTES_DEFAULT */
+    size_t max_import_bytes;
     uint64_t requests;      /* HTTP requests, for /api/metrics */
     unsigned uploads;       /* file uploads in progress (http_storage.c) */
     /* answers computed inside an open batch wait for its commit (shard.h) */

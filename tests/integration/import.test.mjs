@@ -408,10 +408,10 @@ test("the CLI: a format it cannot tell, --table with a ZIP, a missing file, conf
     assert.match(r.stderr, /is not a table name/);
     r = await cli("--table", "users", "--format", "jsonLines", file("u4", jsonl([{ name: "by format" }])), "--append");
     assert.equal(r.code, 0, r.stderr);
-    // a file past the server's --max-body (16 MiB)
-    r = await cli("--table", "rows", "--append", file("big.jsonl", Buffer.alloc((16 << 20) + 10, "\n")));
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /big\.jsonl \(16777226 bytes\) is larger than the server's --max-body \(HTTP 413\); nothing was imported/);
+    // a file past the server's --max-body (16 MiB): streamed to disk, it imports
+    r = await cli("--table", "rows", "--append", file("big.jsonl", Buffer.concat([Buffer.alloc((16 << 20) + 10, "\n"), Buffer.from('{"after":"16 MiB of blank lines"}\n')])));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /rows: 1 added/);
 });
 
 test("with --tenants, into one tenant's tables only", async () => {
@@ -555,7 +555,7 @@ test("SIGKILL during an import: after the restart the database holds all of it o
 
 test("SIGTERM while a file is parsed: 503 ServerShuttingDown and nothing stored; the storage limit: 507", async () => {
     const dir = tempDir("import");
-    let t = await startServer(dir, { cmd: "serve", args: ["--max-tenant-storage-mb", "1"] });
+    let t = await startServer(dir, { cmd: "serve", args: ["--max-tenant-storage-mb", "1", "--max-import-mb", "8"] });
     const auth = { Authorization: `Bearer ${t.adminKey}`, "Content-Type": "application/octet-stream" };
     // past the storage limit (1 MiB): 507, nothing stored
     const big = Buffer.from(Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, pad: "y".repeat(900) })).join("\n") + "\n");
@@ -564,6 +564,16 @@ test("SIGTERM while a file is parsed: 503 ServerShuttingDown and nothing stored;
     assert.equal(r.json.errorCode, "StorageLimitExceeded");
     assert.match(r.json.errorMessage, /^line \d+ of the file: /);
     assert.equal((await t.post("/api/query", { path: "data:count", args: { table: "rows" } })).json.value, 0);
+    // past --max-import-mb (8): 413 ImportTooLarge, from the declared length or as the bytes come
+    const nine = Buffer.alloc(9 << 20, "\n");
+    r = await t.post("/api/admin/import?format=jsonl&table=rows", nine, { headers: auth });
+    assert.equal(r.status, 413, r.text);
+    assert.equal(r.json.errorCode, "ImportTooLarge");
+    assert.match(r.json.errorMessage, /larger than the import limit of 8388608 bytes \(--max-import-mb\)/);
+    const cl = await runCli(["import", "--url", t.url, "--admin-key", t.adminKey, "--table", "rows", file("nine.jsonl", nine)]);
+    assert.equal(cl.code, 1);
+    assert.match(cl.stderr, /refused \(ImportTooLarge, HTTP 413\)/);
+    assert.deepEqual(fs.readdirSync(path.join(dir, ".vireo/data/files")).filter((n) => !n.startsWith(".")), [], "no temporary file left");
     await t.stop();
     t = await startServer(dir, { cmd: "serve" });
     // ~900,000 documents: a parse of several hundred ms, the signal 150 ms after the upload
