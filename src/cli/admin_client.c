@@ -89,11 +89,16 @@ static size_t to_file(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* One request with the admin key: a POST of (body, len), or a GET when body is NULL; the answer
- * goes to resp, or through tf when given. */
+static size_t from_file(char *p, size_t size, size_t n, void *arg)
+{
+    return fread(p, size, n, arg) * size; /* 0 at the end (a read error too: curl then fails) */
+}
+
+/* One request with the admin key: a POST of (body, len) or of `len` bytes read from `in`, or a
+ * GET when both are NULL; the answer goes to resp, or through tf when given. */
 static int admin_request_to(const char *cmd, const char *url, const char *key, const char *endpoint,
                             const char *content_type, const char *body, size_t len,
-                            struct buf *resp, long *status, struct to_file *tf)
+                            struct buf *resp, long *status, struct to_file *tf, FILE *in)
 {
     char target[4200], auth[200], ctype[200];
     snprintf(target, sizeof target, "%s%s", url, endpoint);
@@ -107,6 +112,11 @@ static int admin_request_to(const char *cmd, const char *url, const char *key, c
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
     if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (in) { /* streamed from the file, with its length declared */
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, from_file);
+        curl_easy_setopt(curl, CURLOPT_READDATA, in);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     if (tf) {
@@ -137,15 +147,16 @@ static int admin_request(const char *cmd, const char *url, const char *key, cons
                          const char *content_type, const char *body, size_t len, struct buf *resp,
                          long *status)
 {
-    return admin_request_to(cmd, url, key, endpoint, content_type, body, len, resp, status, NULL);
+    return admin_request_to(cmd, url, key, endpoint, content_type, body, len, resp, status, NULL,
+                            NULL);
 }
 
 int admin_get_file(const char *cmd, const char *url, const char *key, const char *endpoint,
                    FILE *out, uint64_t *written, struct buf *resp, long *status)
 {
     struct to_file tf = {.out = out};
-    int r =
-        admin_request_to(cmd, url, key, endpoint, "application/json", NULL, 0, resp, status, &tf);
+    int r = admin_request_to(cmd, url, key, endpoint, "application/json", NULL, 0, resp, status,
+                             &tf, NULL);
     *written = tf.written;
     return r;
 }
@@ -182,4 +193,12 @@ void admin_print_refusal(const char *cmd, const char *url, const struct buf *res
         fprintf(stderr, "vireo %s: unexpected answer from %s (HTTP %ld): %.200s\n", cmd, url,
                 status, resp->data);
     json_decref(reply);
+}
+
+int admin_post_file(const char *cmd, const char *url, const char *key, const char *endpoint,
+                    const char *content_type, FILE *in, uint64_t len, struct buf *resp,
+                    long *status)
+{
+    return admin_request_to(cmd, url, key, endpoint, content_type, NULL, (size_t)len, resp, status,
+                            NULL, in);
 }

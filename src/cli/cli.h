@@ -58,6 +58,10 @@ int admin_get(const char *cmd, const char *url, const char *key, const char *end
  * arrives (*written bytes), and collected in resp otherwise. */
 int admin_get_file(const char *cmd, const char *url, const char *key, const char *endpoint,
                    FILE *out, uint64_t *written, struct buf *resp, long *status);
+/* admin_post_body with the body read from `in` as it is sent (len bytes: a file's size). */
+int admin_post_file(const char *cmd, const char *url, const char *key, const char *endpoint,
+                    const char *content_type, FILE *in, uint64_t len, struct buf *resp,
+                    long *status);
 /* Prints a refused admin call to stderr: "vireo <cmd>: refused (<errorCode>, HTTP <status>):
  * <errorMessage>", or, for an answer that is not the API's JSON, that it was unexpected. */
 void admin_print_refusal(const char *cmd, const char *url, const struct buf *resp, long status);

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "proto/import_parse.h"
 #include "base/banned.h"
 
-#define IMPORT_FILE_MAX (1u << 30)
 
 static const char import_usage[] =
     "usage: vireo import [options] PATH\n"
@@ -181,13 +181,14 @@ int cmd_import(int argc, char **argv)
     const char *key = admin_find_key("import", o.key, o.dir, keybuf);
     if (!key)
         return 2;
-    struct buf file = BUF_INIT(IMPORT_FILE_MAX), endpoint = BUF_INIT(BUF_NOLIMIT),
-               resp = BUF_INIT(16u << 20);
+    struct buf endpoint = BUF_INIT(BUF_NOLIMIT), resp = BUF_INIT(16u << 20);
     int rc = 1;
-    r = read_file(path, &file);
-    if (r < 0) {
+    struct stat sb;
+    errno = 0;
+    FILE *in = fopen(path, "rbe");
+    if (!in || fstat(fileno(in), &sb) < 0 || !S_ISREG(sb.st_mode)) {
         fprintf(stderr, "vireo import: cannot read %s: %s\n", path,
-                r == -E2BIG ? "larger than 1 GiB" : strerror(-r));
+                in && errno == 0 ? "not a regular file" : strerror(errno));
         goto out;
     }
     static const struct {
@@ -200,12 +201,14 @@ int cmd_import(int argc, char **argv)
     if (table)
         buf_appendf(&endpoint, "&table=%s", table); /* a table name needs no escaping */
     long status = 0;
-    if (admin_post_body("import", o.url, key, endpoint.data, "application/octet-stream", file.data,
-                        file.len, &resp, &status) < 0)
+    /* sent from the file as it is read: the server streams it to disk too */
+    if (admin_post_file("import", o.url, key, endpoint.data, "application/octet-stream", in,
+                        (uint64_t)sb.st_size, &resp, &status) < 0)
         goto out;
-    rc = report(o.url, path, &resp, status, file.len);
+    rc = report(o.url, path, &resp, status, (size_t)sb.st_size);
 out:
-    buf_release(&file);
+    if (in)
+        fclose(in);
     buf_release(&endpoint);
     buf_release(&resp);
     return rc;
