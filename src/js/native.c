@@ -1160,8 +1160,10 @@ static const struct js_fn_entry *nested_entry(JSContextRef ctx, struct js_runtim
     }
     if ((int)e->pub.kind != kind) {
         /* Convex's text (ValidatedPathAndArgs) */
+        char canon[700]; /* Convex's CanonicalizedUdfPath: "m.js:add" */
+        js_udf_path(canon, sizeof canon, e->pub.path, 1);
         throwf(ctx, exc, "InvalidArgument", "Trying to execute %s as %s, but it is defined as %s.",
-               e->pub.path, js_kind_title(kind), js_kind_title((int)e->pub.kind));
+               canon, js_kind_title(kind), js_kind_title((int)e->pub.kind));
         return NULL;
     }
     if (str_arg(ctx, argc, argv, 2, &rt->s2, "arguments", exc) < 0)

@@ -1009,8 +1009,10 @@ static void run_call(struct action_pool *p, struct action_call *c)
         set_error(res, JS_ERR_THROWN, "FunctionNotFound", msg);
     } else if (fn->kind != c->kind) {
         /* Convex's text (ValidatedPathAndArgs) */
-        snprintf(msg, sizeof msg, "Trying to execute %.400s as %s, but it is defined as %s.",
-                 fn->path, js_kind_title(c->kind), js_kind_title(fn->kind));
+        char canon[700]; /* Convex's CanonicalizedUdfPath: "m.js:add" */
+        js_udf_path(canon, sizeof canon, fn->path, 1);
+        snprintf(msg, sizeof msg, "Trying to execute %s as %s, but it is defined as %s.", canon,
+                 js_kind_title(c->kind), js_kind_title(fn->kind));
         set_error(res, JS_ERR_THROWN, "InvalidArgument", msg);
     } else if (vector_to_readers(s, c)) {
         return;

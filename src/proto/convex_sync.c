@@ -372,18 +372,6 @@ static const char *get_str(const json_t *v, size_t max)
     return s;
 }
 
-/* The udfPath as Convex canonicalises it: "module:function", "module" meaning its default
- * export, a ".js" ending of the module dropped. */
-static void canonical_path(const char *p, char out[MAX_UDF_PATH + 16])
-{
-    const char *colon = strrchr(p, ':');
-    size_t mlen = colon ? (size_t)(colon - p) : strlen(p);
-    const char *fn = colon ? colon + 1 : "default";
-    if (mlen >= 3 && !memcmp(p + mlen - 3, ".js", 3))
-        mlen -= 3;
-    snprintf(out, MAX_UDF_PATH + 16, "%.*s:%s", (int)mlen, p, fn);
-}
-
 /* The single arguments object of a call or query: Convex sends `args: [ {...} ]`. NULL and
  * a FatalError if it is not that. */
 static json_t *get_args(struct sync_conn *c, json_t *msg, const char *what)
@@ -534,7 +522,7 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
         if (!args)
             return;
         char canon[MAX_UDF_PATH + 16];
-        canonical_path(path, canon);
+        js_udf_path(canon, sizeof canon, path, 0);
         int r = sync_sub_add(s, qid, canon, args, jtext);
         if (r == -EEXIST) {
             send_fatal(c, "ModifyQuerySet: query %" PRIu64 " was already added", qid);
@@ -681,11 +669,6 @@ static void action_refused(struct buf *frame, const char *rid, const char *code,
 
 static const struct sync_action_frames action_frames = { action_frame, action_refused };
 
-static const char *kind_name(enum js_fn_kind k)
-{
-    return k == JS_QUERY ? "Query" : k == JS_MUTATION ? "Mutation" : "Action";
-}
-
 static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
 {
     struct sync *sy = c->sync;
@@ -706,7 +689,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         return;
     char rid[24], canon[MAX_UDF_PATH + 16];
     snprintf(rid, sizeof rid, "%" PRIu64, request_id);
-    canonical_path(path, canon);
+    js_udf_path(canon, sizeof canon, path, 0);
     struct buf frame = BUF_INIT(BUF_NOLIMIT);
     struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
     struct buf err = BUF_INIT(4096);
@@ -730,9 +713,10 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         snprintf(m, sizeof m, "Could not find public function for '%s'", canon);
         fail_frame(&frame, rid, kind, "FunctionNotFound", m);
     } else if (fn->kind != kind) {
-        char m[MAX_UDF_PATH + 100];
-        snprintf(m, sizeof m, "Trying to execute %s as %s, but it is defined as %s.", canon,
-                 kind_name(kind), kind_name(fn->kind));
+        char m[MAX_UDF_PATH + 100], dotjs[MAX_UDF_PATH + 16];
+        js_udf_path(dotjs, sizeof dotjs, fn->path, 1); /* Convex's CanonicalizedUdfPath */
+        snprintf(m, sizeof m, "Trying to execute %s as %s, but it is defined as %s.", dotjs,
+                 js_kind_title(kind), js_kind_title(fn->kind));
         fail_frame(&frame, rid, kind, "WrongFunctionKind", m);
     } else if (kind == JS_ACTION && sy->shard->actions) {
         if (sync_action_submit(c, fn, args_text, args, rid, &action_frames, &frame) == 0)

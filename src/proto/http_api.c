@@ -318,23 +318,12 @@ static const struct js_function *find_function(struct js_runtime *rt, const char
     return strcmp(full, path) ? js_runtime_find(rt, full) : NULL;
 }
 
-/* Convex's canonical form of a path in its messages: "dir/file:fn" (ext: "dir/file.js:fn"). */
-static void canonical_path(char *out, size_t n, const char *path, int ext)
-{
-    const char *colon = strchr(path, ':');
-    size_t mlen = colon ? (size_t)(colon - path) : strlen(path);
-    if (mlen > 3 && !memcmp(path + mlen - 3, ".js", 3))
-        mlen -= 3;
-    snprintf(out, n, "%.*s%s:%.200s", (int)(mlen < 400 ? mlen : 400), path, ext ? ".js" : "",
-             colon ? colon + 1 : "default");
-}
-
 /* The answer to a call of a function that does not exist (or is internal); its status. */
 static int not_found_body(struct buf *b, const struct call_req *cr, const char *path)
 {
     char msg[600], canon[700], text[900];
     snprintf(msg, sizeof msg, "could not find public function `%.400s`", path);
-    canonical_path(canon, sizeof canon, path, 0);
+    js_udf_path(canon, sizeof canon, path, 0);
     snprintf(text, sizeof text,
              "Could not find public function for '%s'. Did you forget to run `npx convex "
              "dev` or `npx convex deploy`?",
@@ -668,7 +657,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         snprintf(msg, sizeof msg, "`%.400s` is a %s, not a %s; call it through /api/%s", path,
                  js_kind_name(fn->kind), js_kind_name((enum js_fn_kind)want_kind),
                  js_kind_name(fn->kind));
-        canonical_path(canon, sizeof canon, fn->path, 1);
+        js_udf_path(canon, sizeof canon, fn->path, 1);
         snprintf(text, sizeof text, "Trying to execute %s as %s, but it is defined as %s.", canon,
                  js_kind_title(want_kind), js_kind_title(fn->kind));
         respond_call_error(c, &cr, 400, "WrongFunctionKind", msg, text);

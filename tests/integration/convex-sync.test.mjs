@@ -214,7 +214,7 @@ test("a query that throws: ConvexError data and plain errors reach onUpdate's on
     await assert.rejects(a.query(api.messages.refuse, { plain: true }), (e) => e.constructor.name === "Error" && /Uncaught Error: plain failure/.test(e.message) && e.data === undefined);
     await assert.rejects(a.mutation(api.messages.refuseMutation, {}), (e) => e.constructor.name === "ConvexError" && e.data === "mutation says no");
     await assert.rejects(a.mutation(api.nope.missing, {}), /Could not find public function for 'nope:missing'/);
-    await assert.rejects(a.mutation(api.messages.list, { channel: "x" }), /Trying to execute messages:list as Mutation, but it is defined as Query\./);
+    await assert.rejects(a.mutation(api.messages.list, { channel: "x" }), /Trying to execute messages\.js:list as Mutation, but it is defined as Query\./);
     await assert.rejects(a.query(api.messages.list, { channel: 5 }), /ArgumentValidationError/);
 });
 

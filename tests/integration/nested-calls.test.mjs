@@ -50,10 +50,10 @@ test("8 nested calls deep at most, with Convex's message", async () => {
 
 test("misuse: the wrong kind, bad arguments, an unknown function, an action, not a reference", async () => {
     const msg = async (what) => (await fails("mutation", "nested:misuse", { what })).errorMessage;
-    assert.match(await msg("kind"), /Trying to execute nested:add as Query, but it is defined as Mutation\./);
+    assert.match(await msg("kind"), /Trying to execute nested\.js:add as Query, but it is defined as Mutation\./);
     assert.match(await msg("args"), /^`nested:add`: .*name/s);
     assert.match(await msg("missing"), /function `nested:nope` not found/);
-    assert.match(await msg("action"), /Trying to execute nested:act as Mutation, but it is defined as Action\./);
+    assert.match(await msg("action"), /Trying to execute nested\.js:act as Mutation, but it is defined as Action\./);
     assert.match(await msg("ref"), /expected a function reference/);
     // a query has ctx.runQuery (a string path works too) and no ctx.runMutation
     assert.deepEqual(await server().value("query", "nested:queryCtx", {}), { runMutation: "undefined", viaString: 0 });
