@@ -1108,8 +1108,7 @@ void js_udf_path(char *out, size_t n, const char *path, int ext)
     size_t mlen = colon ? (size_t)(colon - path) : strlen(path);
     if (mlen > 3 && !memcmp(path + mlen - 3, ".js", 3))
         mlen -= 3;
-    snprintf(out, n, "%.*s%s:%.200s", (int)(mlen < 400 ? mlen : 400), path, ext ? ".js" : "",
-             colon ? colon + 1 : "default");
+    snprintf(out, n, "%.*s%s:%s", (int)mlen, path, ext ? ".js" : "", colon ? colon + 1 : "default");
 }
 
 const char *js_kind_title(int kind)

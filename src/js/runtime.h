@@ -33,8 +33,7 @@ const char *js_kind_name(int kind);
 const char *js_kind_title(int kind);
 /* A function's path as Convex writes it in messages ("dir/file:fn", a missing ":fn" meaning
  * default, a ".js" ending of the module dropped; with ext, Convex's canonical form
- * "dir/file.js:fn" that its "Trying to execute ..." text names), the module cut at 400 bytes and
- * the function at 200. */
+ * "dir/file.js:fn" that its "Trying to execute ..." text names), cut at n. */
 void js_udf_path(char *out, size_t n, const char *path, int ext);
 
 struct js_function {
