@@ -423,6 +423,11 @@ test("with --tenants, into one tenant's tables only", async () => {
         const names = async (tenant) => (await t.post(`/t/${tenant}/api/query`, { path: "data:users", args: {} })).json.value.map((u) => u.name);
         assert.deepEqual(await names("acme"), ["only acme"]);
         assert.deepEqual(await names("other"), []);
+        // and out of that tenant alone
+        const out = path.join(tmp, "acme.zip");
+        const e = await runCli(["export", "--url", `${t.url}/t/acme`, "--admin-key", t.adminKey, "--path", out]);
+        assert.equal(e.code, 0, e.stderr);
+        assert.deepEqual(lines(unzip(fs.readFileSync(out))["users/documents.jsonl"]).map((u) => u.name), ["only acme"]);
     } finally {
         await t.stop();
     }
