@@ -114,6 +114,22 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
     return r;
 }
 
+int buf_vfail(struct buf *b, const char *fmt, va_list ap)
+{
+    buf_reset(b);
+    buf_vappendf(b, fmt, ap);
+    return -1;
+}
+
+int buf_fail(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vfail(b, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {

@@ -31,6 +31,9 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_byte(struct buf *b, unsigned char c);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap);
+/* An error path's message: b's contents replaced with the formatted text; returns -1. */
+int buf_fail(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vfail(struct buf *b, const char *fmt, va_list ap);
 void buf_consume(struct buf *b, size_t n); /* drops n bytes from the front */
 char *buf_detach(struct buf *b, size_t *len_out); /* caller owns the result; b is reset */
 /* Appends `s` as a JSON string literal (quoted, escaped). */

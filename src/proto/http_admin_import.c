@@ -41,10 +41,9 @@ struct import_run {
     struct hmap remap;                  /* an id the file had -> the new id (owned strings) */
     char (*file_ids)[STORE_ID_LEN + 1]; /* the stored files written, to remove on failure */
     size_t n_files;
-    json_t *counts;     /* {"<table>": {"imported": N, "deleted": M}} */
-    int csv;            /* a CSV file: its empty entries of optional fields are dropped */
-    int json_array;     /* a JSON array: a document's place is an element, not a line */
-    struct hmap others; /* replaced ids not id_like (a duplicate is still an error) */
+    json_t *counts;         /* {"<table>": {"imported": N, "deleted": M}} */
+    enum import_format fmt; /* the file's (CSV: empty entries of optional fields dropped) */
+    struct hmap others;     /* replaced ids not id_like (a duplicate is still an error) */
 };
 
 static void fail(struct conn *c, int status, const char *code, const char *msg)
@@ -136,17 +135,6 @@ out:
     return rc;
 }
 
-/* "messages/documents.jsonl line 7", "line 7 of the file" or (a JSON array) "element 7 of the
- * file", as import_parse names places. */
-static void where(struct buf *b, const struct import_run *r, const struct import_table *tb,
-                  const struct import_doc *d)
-{
-    if (strcmp(tb->source, "the file"))
-        buf_appendf(b, "%s line %zu", tb->source, d->line);
-    else
-        buf_appendf(b, "%s %zu of the file", r->json_array ? "element" : "line", d->line);
-}
-
 /* An id as Convex and Vireo write them (lower-case base32, 20 to 64 characters): only those are
  * looked for in the imported documents when replaced; an `_id` such as "1" is replaced alone. */
 static int id_like(const char *s)
@@ -180,7 +168,7 @@ static int decide_ids(struct import_run *r, struct conn *c)
                 size_t len = strlen(d->id);
                 struct hmap *m = id_like(d->id) ? &r->remap : &r->others;
                 if (hmap_get(&r->remap, d->id, len) || hmap_get(&r->others, d->id, len)) {
-                    where(&msg, r, tb, d);
+                    import_place(&msg, tb, d, r->fmt);
                     buf_appendf(&msg, ": the id `%.64s` appears twice in the import", d->id);
                     fail(c, 400, "InvalidImport", msg.data);
                     goto out;
@@ -345,7 +333,7 @@ static int insert_docs(struct import_run *r, struct conn *c)
     int rc = -1;
     for (size_t i = 0; i < r->set.n; i++) {
         struct import_table *tb = &r->set.tables[i];
-        if (r->csv)
+        if (r->fmt == IMPORT_CSV)
             drop_empty_optional(r, tb);
         for (size_t k = 0; k < tb->n; k++) {
             struct import_doc *d = &tb->docs[k];
@@ -367,7 +355,7 @@ static int insert_docs(struct import_run *r, struct conn *c)
                 store_insert_imported(r->t, tb->name, text, len, r->ids[i][k], d->ct, &err) == 0;
             if (!ok) {
                 enum store_err kind = store_last_error(r->shard->store);
-                where(&msg, r, tb, d);
+                import_place(&msg, tb, d, r->fmt);
                 buf_appendf(&msg, ": %s", err.len ? err.data : "out of memory");
                 if (kind == STORE_ERR_FULL)
                     fail(c, 507, "StorageLimitExceeded", msg.data);
@@ -413,8 +401,7 @@ static void apply(struct http_api *api, struct conn *c, struct import_set *set,
                   enum import_format fmt, enum import_mode mode)
 {
     struct shard *sh = api->shard;
-    struct import_run r = {
-        .shard = sh, .set = *set, .csv = fmt == IMPORT_CSV, .json_array = fmt == IMPORT_JSON_ARRAY};
+    struct import_run r = {.shard = sh, .set = *set, .fmt = fmt};
     struct buf err = BUF_INIT(8192);
     memset(set, 0, sizeof *set);
     hmap_init(&r.remap);

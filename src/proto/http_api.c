@@ -828,14 +828,6 @@ int http_api_admin_authorized(const struct http_api *api, const struct http_requ
     return admin_authorized(api, req);
 }
 
-static void admin_refused(struct conn *c)
-{
-    http_api_respond_error(c, 401, "Unauthorized",
-                           "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
-                           "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
-                           NULL);
-}
-
 /* GET /api/admin/export[?includeStorage=true]: a snapshot ZIP (snapshot_zip.h), made on a thread
  * (export_job.h) and sent as an attachment. */
 static int write_snapshot(void *arg, const char *out_path, struct buf *err)
@@ -891,16 +883,20 @@ static void handle_export(struct http_api *api, struct conn *c, const struct htt
     export_job_start(api->exports, c, &spec, &w);
 }
 
-/* The admin routes' gate: POST with the admin key, else answered here (405, 401). */
+/* The admin routes' gate: the route's method (method_ok) with the admin key, else answered here
+ * (405 saying `use`, 401). */
 static int admin_gate_body(const struct http_api *api, struct conn *c,
-                           const struct http_request *req, int is_post, const char *use)
+                           const struct http_request *req, int method_ok, const char *use)
 {
-    if (!is_post) {
+    if (!method_ok) {
         http_api_respond_error(c, 405, "MethodNotAllowed", use, NULL);
         return 0;
     }
     if (!admin_authorized(api, req)) {
-        admin_refused(c);
+        http_api_respond_error(c, 401, "Unauthorized",
+                               "the admin API needs \"Authorization: Bearer <admin key>\" (the key "
+                               "`vireo admin-key` prints, stored in the app's .vireo/admin_key)",
+                               NULL);
         return 0;
     }
     return 1;
@@ -1223,13 +1219,8 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         return;
     }
     if (slice_eq_str(path, "/api/admin/run")) {
-        if (!is_post) {
-            http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
-        } else if (!admin_authorized(api, req)) {
-            admin_refused(c);
-        } else {
+        if (admin_gate(api, c, req, is_post))
             handle_call(api, c, req, NULL, -1, 1, NULL); /* the admin key is no JWT */
-        }
         return;
     }
     if (path.len >= 14 && !memcmp(path.p, "/api/admin/env", 14) &&
@@ -1259,20 +1250,12 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         return;
     }
     if (slice_eq_str(path, "/api/admin/export")) { /* vireo export: snapshot_zip.c */
-        if (!is_get)
-            http_api_respond_error(c, 405, "MethodNotAllowed", "use GET", NULL);
-        else if (!admin_authorized(api, req))
-            admin_refused(c);
-        else
+        if (admin_gate_body(api, c, req, is_get, "use GET"))
             handle_export(api, c, req);
         return;
     }
     if (slice_eq_str(path, "/api/admin/data")) { /* vireo data: http_admin_data.c */
-        if (!is_get)
-            http_api_respond_error(c, 405, "MethodNotAllowed", "use GET", NULL);
-        else if (!admin_authorized(api, req))
-            admin_refused(c);
-        else
+        if (admin_gate_body(api, c, req, is_get, "use GET"))
             http_admin_data_handle(api, c, req);
         return;
     }

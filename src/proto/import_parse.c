@@ -94,23 +94,26 @@ struct loc {
     int element; /* JSON array */
 };
 
-static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct buf *err, const char *fmt, ...)
+/* "messages/documents.jsonl line 7", or for the file itself "line 7 of the file" ("element 7"
+ * in a JSON array): how every message names a place. */
+static void place(struct buf *b, const char *source, size_t line, int element)
 {
-    va_list ap;
-    buf_reset(err);
-    va_start(ap, fmt);
-    buf_vappendf(err, fmt, ap);
-    va_end(ap);
-    return -1;
+    if (source)
+        buf_appendf(b, "%s line %zu", source, line);
+    else
+        buf_appendf(b, "%s %zu of the file", element ? "element" : "line", line);
 }
 
 static void loc_prefix(struct buf *b, const struct loc *l)
 {
-    if (l->source)
-        buf_appendf(b, "%s line %zu: ", l->source, l->line);
-    else
-        buf_appendf(b, "%s %zu of the file: ", l->element ? "element" : "line", l->line);
+    place(b, l->source, l->line, l->element);
+    buf_append_str(b, ": ");
+}
+
+void import_place(struct buf *b, const struct import_table *t, const struct import_doc *d,
+                  enum import_format fmt)
+{
+    place(b, fmt == IMPORT_ZIP ? t->source : NULL, d->line, fmt == IMPORT_JSON_ARRAY);
 }
 
 static int loc_fail(const struct loc *l, struct buf *err, const char *fmt, ...)
@@ -153,8 +156,9 @@ static struct import_table *table_add(struct ctx *cx, const char *name, size_t n
 static int count_doc(struct ctx *cx)
 {
     if (cx->max_docs && cx->n_docs >= cx->max_docs)
-        return fail(cx->err, "the import has more than %zu documents, the most one import may hold",
-                    cx->max_docs);
+        return buf_fail(cx->err,
+                        "the import has more than %zu documents, the most one import may hold",
+                        cx->max_docs);
     cx->n_docs++;
     return 0;
 }
@@ -457,8 +461,8 @@ struct sp { /* the shape parser over a NUL-free text */
 static int sp_fail(struct sp *sp, const char *what)
 {
     size_t left = (size_t)(sp->end - sp->p);
-    return fail(sp->err, "%s at '%.*s%s'", what, (int)(left > 40 ? 40 : left), sp->p,
-                left > 40 ? "..." : "");
+    return buf_fail(sp->err, "%s at '%.*s%s'", what, (int)(left > 40 ? 40 : left), sp->p,
+                    left > 40 ? "..." : "");
 }
 
 static int sp_eat(struct sp *sp, const char *lit)
@@ -525,7 +529,7 @@ static struct shape *sp_prefix(struct sp *sp, int depth)
         {"-0", SH_NEG_ZERO}, /* printed by some Convex versions, not parsed by them */
     };
     if (depth > SHAPE_MAX_DEPTH) {
-        fail(sp->err, "the shape is nested more than %d levels deep", SHAPE_MAX_DEPTH);
+        buf_fail(sp->err, "the shape is nested more than %d levels deep", SHAPE_MAX_DEPTH);
         return NULL;
     }
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
@@ -544,7 +548,7 @@ static struct shape *sp_prefix(struct sp *sp, int depth)
             if (n > 0 && f[n - 1] == '?')
                 n--;
             if (n < 2 || f[0] != '"' || f[n - 1] != '"') {
-                fail(sp->err, "cannot parse object key '%.*s'", (int)(n > 64 ? 64 : n), f);
+                buf_fail(sp->err, "cannot parse object key '%.*s'", (int)(n > 64 ? 64 : n), f);
                 shape_free(o);
                 return NULL;
             }
@@ -572,7 +576,7 @@ static struct shape *sp_prefix(struct sp *sp, int depth)
             v = v * 10 + (uint64_t)(num[i] - '0');
         }
         if (!ok || v == 0 || v > UINT32_MAX) {
-            fail(sp->err, "invalid table number in id<...>");
+            buf_fail(sp->err, "invalid table number in id<...>");
             return NULL;
         }
         return shape_new(SH_ID);
@@ -586,7 +590,7 @@ static struct shape *sp_prefix(struct sp *sp, int depth)
         return a;
     }
     if (sp_eat(sp, "set<") || sp_eat(sp, "map<")) {
-        fail(sp->err, "sets and maps are not supported");
+        buf_fail(sp->err, "sets and maps are not supported");
         return NULL;
     }
     if (sp_eat(sp, "record<")) {
@@ -783,15 +787,15 @@ static int ec_check(const json_t *c, struct buf *err)
 {
     if (json_is_string(c) &&
         (!strcmp(json_string_value(c), "set") || !strcmp(json_string_value(c), "map")))
-        return fail(err, "sets and maps are not supported");
+        return buf_fail(err, "sets and maps are not supported");
     unsigned char nan[8];
     enum ec_kind k = ec_kind_of(c, nan);
     if (k == EC_BAD) {
         if (json_is_object(c))
-            return fail(err, "invalid export context: `$float64NaN` must be the base64 of 8 "
-                             "bytes");
+            return buf_fail(err, "invalid export context: `$float64NaN` must be the base64 of 8 "
+                                 "bytes");
         char *t = json_dumps(c, JSON_ENCODE_ANY | JSON_COMPACT);
-        fail(err, "invalid export context %.60s", t ? t : "?");
+        buf_fail(err, "invalid export context %.60s", t ? t : "?");
         free(t);
         return -1;
     }
@@ -823,9 +827,9 @@ static json_t *ec_apply(const json_t *c, const json_t *v, const struct shapes *s
 #define APPLY_FAIL(msg)                                                                            \
     do {                                                                                           \
         if (path->len)                                                                             \
-            fail(err, "field `%s`: %s", path->data, msg);                                          \
+            buf_fail(err, "field `%s`: %s", path->data, msg);                                      \
         else                                                                                       \
-            fail(err, "%s", msg);                                                                  \
+            buf_fail(err, "%s", msg);                                                              \
         return NULL;                                                                               \
     } while (0)
     switch (json_typeof(v)) {
@@ -984,7 +988,7 @@ static int schema_parse(const char *name, const char *p, size_t n, struct schema
             if (!out->shape) {
                 struct buf b = BUF_INIT(BUF_NOLIMIT);
                 buf_append(&b, err->data, err->len);
-                fail(err, "cannot parse %s: %s", name, b.data);
+                buf_fail(err, "cannot parse %s: %s", name, b.data);
                 buf_release(&b);
                 return -1;
             }
@@ -1012,7 +1016,7 @@ static int schema_parse(const char *name, const char *p, size_t n, struct schema
         json_decref(v);
     }
     if (line == 0)
-        return fail(err, "cannot parse %s: it is empty", name);
+        return buf_fail(err, "cannot parse %s: it is empty", name);
     return 0;
 }
 
@@ -1027,7 +1031,7 @@ static json_t *decode_line(const char *s, size_t n, const struct schema *sc, str
     json_t *v = json_parse(
         s, n, (mode == MODE_EXPORT ? FLAGS_EXPORT : FLAGS_ENCODED) | JSON_DECODE_ANY, &je);
     if (!v) {
-        fail(err, "malformed JSON: %s", je.text);
+        buf_fail(err, "malformed JSON: %s", je.text);
         return NULL;
     }
     if (mode == MODE_ENCODED || !json_is_object(v))
@@ -1087,17 +1091,17 @@ static int parse_jsonl(struct ctx *cx, struct import_table *t, const char *p, si
 static int parse_json_array(struct ctx *cx, struct import_table *t, const char *p, size_t n)
 {
     if (has_bom(p, n))
-        return fail(cx->err, "the file starts with a UTF-8 byte order mark (BOM), which is not "
-                             "supported: save it without one");
+        return buf_fail(cx->err, "the file starts with a UTF-8 byte order mark (BOM), which is not "
+                                 "supported: save it without one");
     json_error_t je;
     json_t *v = json_loadb(p, n, FLAGS_ENCODED | JSON_DECODE_ANY, &je);
     if (!v)
-        return fail(cx->err, "the file is not valid JSON: line %d column %d: %s", je.line,
-                    je.column, je.text);
+        return buf_fail(cx->err, "the file is not valid JSON: line %d column %d: %s", je.line,
+                        je.column, je.text);
     if (!json_is_array(v)) {
         json_decref(v);
-        return fail(cx->err, "the file is not a JSON array (with --format json the file must "
-                             "be one array of documents)");
+        return buf_fail(cx->err, "the file is not a JSON array (with --format json the file must "
+                                 "be one array of documents)");
     }
     for (size_t i = 0; i < json_array_size(v); i++) {
         struct loc l = {NULL, i + 1, 1};
@@ -1156,7 +1160,8 @@ static int csv_record(struct csv *c, size_t *first_line, struct buf *err)
             c->pos++;
             for (;;) {
                 if (c->pos >= c->n)
-                    return fail(err, "line %zu of the file: a quoted entry is never closed", qline);
+                    return buf_fail(err, "line %zu of the file: a quoted entry is never closed",
+                                    qline);
                 char ch = c->p[c->pos++];
                 if (ch == '"') {
                     if (c->pos < c->n && c->p[c->pos] == '"') {
@@ -1172,10 +1177,11 @@ static int csv_record(struct csv *c, size_t *first_line, struct buf *err)
             }
             if (c->pos < c->n && c->p[c->pos] != ',' && c->p[c->pos] != '\n' &&
                 c->p[c->pos] != '\r')
-                return fail(err,
-                            "line %zu of the file: a quoted entry must end at its closing quote "
-                            "(a quote inside one is written twice: \"\")",
-                            c->line);
+                return buf_fail(
+                    err,
+                    "line %zu of the file: a quoted entry must end at its closing quote "
+                    "(a quote inside one is written twice: \"\")",
+                    c->line);
         } else {
             size_t s = c->pos;
             while (c->pos < c->n && c->p[c->pos] != ',' && c->p[c->pos] != '\n' &&
@@ -1245,7 +1251,7 @@ static int parse_csv(struct ctx *cx, struct import_table *t, const char *p, size
     if (r < 0)
         goto out;
     if (r == 0) {
-        fail(cx->err, "the file is empty: a CSV file's first line names the fields");
+        buf_fail(cx->err, "the file is empty: a CSV file's first line names the fields");
         goto out;
     }
     names = vr_calloc(c.nf, sizeof *names);
@@ -1340,37 +1346,38 @@ struct entry {
 static int read_entry(struct ctx *cx, zip_t *za, const struct entry *e, struct buf *out)
 {
     if (e->size > cx->entry_max)
-        return fail(cx->err,
-                    "%s is larger than %zu bytes uncompressed, the most one entry of "
-                    "an import may be",
-                    e->name, cx->entry_max);
+        return buf_fail(cx->err,
+                        "%s is larger than %zu bytes uncompressed, the most one entry of "
+                        "an import may be",
+                        e->name, cx->entry_max);
     if (e->size > cx->total_max - cx->total)
-        return fail(cx->err,
-                    "the ZIP holds more than %zu bytes uncompressed, the most an "
-                    "import may hold",
-                    cx->total_max);
+        return buf_fail(cx->err,
+                        "the ZIP holds more than %zu bytes uncompressed, the most an "
+                        "import may hold",
+                        cx->total_max);
     zip_file_t *f = zip_fopen_index(za, e->index, 0);
     if (!f)
-        return fail(cx->err, "cannot read %s from the ZIP: %s", e->name, zip_strerror(za));
+        return buf_fail(cx->err, "cannot read %s from the ZIP: %s", e->name, zip_strerror(za));
     buf_init(out, (size_t)e->size);
     char chunk[65536];
     int rc = 0;
     for (;;) {
         zip_int64_t n = zip_fread(f, chunk, sizeof chunk);
         if (n < 0) {
-            rc = fail(cx->err, "cannot read %s from the ZIP: %s", e->name, zip_file_strerror(f));
+            rc =
+                buf_fail(cx->err, "cannot read %s from the ZIP: %s", e->name, zip_file_strerror(f));
             break;
         }
         if (n == 0)
             break;
         if (buf_append(out, chunk, (size_t)n) < 0) {
-            rc = fail(cx->err, "%s holds more bytes than the ZIP says", e->name);
+            rc = buf_fail(cx->err, "%s holds more bytes than the ZIP says", e->name);
             break;
         }
     }
     zip_fclose(f);
     if (rc == 0 && out->len != e->size)
-        rc = fail(cx->err, "%s holds fewer bytes than the ZIP says", e->name);
+        rc = buf_fail(cx->err, "%s holds fewer bytes than the ZIP says", e->name);
     if (rc < 0) {
         buf_release(out);
         return -1;
@@ -1420,8 +1427,8 @@ static int classify(const char *name, struct entry *e, struct buf *err)
     if (n == 0 || name[n - 1] == '/' || !strcmp(name, "README.md"))
         return 0;
     if (!strncmp(name, "_components/", 12))
-        return fail(err, "%s: the ZIP holds components' tables; components are not supported",
-                    name);
+        return buf_fail(err, "%s: the ZIP holds components' tables; components are not supported",
+                        name);
     const char *slash = strchr(name, '/');
     if (!slash)
         return 0;
@@ -1432,10 +1439,10 @@ static int classify(const char *name, struct entry *e, struct buf *err)
     if (strchr(rest, '/')) {
         const char *last = strrchr(rest, '/') + 1;
         if (!strcmp(last, "documents.jsonl") || !strcmp(last, "generated_schema.jsonl"))
-            return fail(err,
-                        "%s: a table nested in folders (a component's, or a snapshot inside a "
-                        "folder); components are not supported: zip the export's own folders",
-                        name);
+            return buf_fail(err,
+                            "%s: a table nested in folders (a component's, or a snapshot inside a "
+                            "folder); components are not supported: zip the export's own folders",
+                            name);
         return 0;
     }
     int docs = !strcmp(rest, "documents.jsonl");
@@ -1460,13 +1467,13 @@ static int classify(const char *name, struct entry *e, struct buf *err)
     if (name[0] == '_' && schema)
         return 0;
     if (name[0] == '_')
-        return fail(err, "%s: `%.*s` is a system table: only _storage can be imported", name,
-                    (int)tl, name);
+        return buf_fail(err, "%s: `%.*s` is a system table: only _storage can be imported", name,
+                        (int)tl, name);
     if (!store_name_ok(name, tl))
-        return fail(err,
-                    "%s: `%.*s` is not a valid table name (a letter, then letters, digits and "
-                    "underscores, at most %d in all)",
-                    name, (int)(tl > 80 ? 80 : tl), name, TABLE_NAME_MAX);
+        return buf_fail(err,
+                        "%s: `%.*s` is not a valid table name (a letter, then letters, digits and "
+                        "underscores, at most %d in all)",
+                        name, (int)(tl > 80 ? 80 : tl), name, TABLE_NAME_MAX);
     e->kind = docs ? ENT_DOCS : ENT_SCHEMA;
     e->key = vr_strndup(name, tl);
     return 1;
@@ -1569,13 +1576,13 @@ static int parse_zip(struct ctx *cx, const char *data, size_t len)
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
     if (!src) {
-        fail(cx->err, "cannot read the ZIP: %s", zip_error_strerror(&ze));
+        buf_fail(cx->err, "cannot read the ZIP: %s", zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return -1;
     }
     zip_t *za = zip_open_from_source(src, ZIP_RDONLY, &ze);
     if (!za) {
-        fail(cx->err, "the file is not a valid ZIP: %s", zip_error_strerror(&ze));
+        buf_fail(cx->err, "the file is not a valid ZIP: %s", zip_error_strerror(&ze));
         zip_error_fini(&ze);
         zip_source_free(src);
         return -1;
@@ -1593,8 +1600,8 @@ static int parse_zip(struct ctx *cx, const char *data, size_t len)
         zip_stat_t st;
         zip_stat_init(&st);
         if (zip_stat_index(za, i, 0, &st) < 0 || !(st.valid & ZIP_STAT_NAME)) {
-            fail(cx->err, "the ZIP's entry %llu cannot be read: %s", (unsigned long long)i,
-                 zip_strerror(za));
+            buf_fail(cx->err, "the ZIP's entry %llu cannot be read: %s", (unsigned long long)i,
+                     zip_strerror(za));
             goto out;
         }
         struct entry e = {.index = i, .name = st.name};
@@ -1606,15 +1613,15 @@ static int parse_zip(struct ctx *cx, const char *data, size_t len)
         e.size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
         if (!(st.valid & ZIP_STAT_SIZE)) {
             vr_free(e.key);
-            fail(cx->err, "%s: the ZIP does not say its size", st.name);
+            buf_fail(cx->err, "%s: the ZIP does not say its size", st.name);
             goto out;
         }
         if (e.size > cx->entry_max) {
             vr_free(e.key);
-            fail(cx->err,
-                 "%s is larger than %zu bytes uncompressed, the most one entry of an "
-                 "import may be",
-                 st.name, cx->entry_max);
+            buf_fail(cx->err,
+                     "%s is larger than %zu bytes uncompressed, the most one entry of an "
+                     "import may be",
+                     st.name, cx->entry_max);
             goto out;
         }
         ents[nents++] = e;
@@ -1623,7 +1630,7 @@ static int parse_zip(struct ctx *cx, const char *data, size_t len)
     for (size_t i = 1; i < nents; i++) {
         if (ents[i].kind != ENT_FILE && ents[i].kind == ents[i - 1].kind &&
             !strcmp(ents[i].key, ents[i - 1].key)) {
-            fail(cx->err, "the ZIP holds %s twice", ents[i].name);
+            buf_fail(cx->err, "the ZIP holds %s twice", ents[i].name);
             goto out;
         }
     }
@@ -1695,18 +1702,18 @@ int import_parse_limits(const char *data, size_t len, enum import_format fmt, co
     int rc;
     if (fmt == IMPORT_ZIP) {
         if (table)
-            return fail(err, "--table is not supported for a ZIP import: the ZIP names its "
-                             "tables");
+            return buf_fail(err, "--table is not supported for a ZIP import: the ZIP names its "
+                                 "tables");
         rc = parse_zip(&cx, data, len);
     } else {
         if (!table)
-            return fail(err, "a %s import needs the table to import into (--table)",
-                        fmt == IMPORT_CSV ? "CSV" : "JSON");
+            return buf_fail(err, "a %s import needs the table to import into (--table)",
+                            fmt == IMPORT_CSV ? "CSV" : "JSON");
         if (!store_name_ok(table, strlen(table)))
-            return fail(err,
-                        "`%.80s` is not a valid table name (a letter, then letters, digits and "
-                        "underscores, at most %d in all)",
-                        table, TABLE_NAME_MAX);
+            return buf_fail(err,
+                            "`%.80s` is not a valid table name (a letter, then letters, digits and "
+                            "underscores, at most %d in all)",
+                            table, TABLE_NAME_MAX);
         struct import_table *t = table_add(&cx, table, strlen(table), NULL);
         if (fmt == IMPORT_JSONL)
             rc = parse_jsonl(&cx, t, data, len, NULL, NULL);
@@ -1715,7 +1722,7 @@ int import_parse_limits(const char *data, size_t len, enum import_format fmt, co
         else if (fmt == IMPORT_CSV)
             rc = parse_csv(&cx, t, data, len);
         else
-            rc = fail(err, "unknown import format");
+            rc = buf_fail(err, "unknown import format");
     }
     if (rc < 0)
         import_set_free(out);

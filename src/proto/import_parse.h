@@ -31,14 +31,14 @@ int import_format_parse(const char *name, size_t len, enum import_format *out);
 int import_format_of_path(const char *path, enum import_format *out);
 
 struct import_doc {
-    char *text;     /* the document without _id/_creationTime: Convex's encoded JSON (value.h),
-                       compact (json_write); kept as text, which takes a fraction of the memory
-                       a parsed tree would */
+    char *text; /* the document without _id/_creationTime: Convex's encoded JSON (value.h),
+                   compact (json_write); kept as text, which takes a fraction of the memory
+                   a parsed tree would */
     size_t len;
-    char *id;       /* the "_id" it carried (a string), or NULL */
-    double ct;      /* its "_creationTime", or NAN when absent */
-    size_t line;    /* 1-based line (JSONL, ZIP; a CSV row's first line counted from the file's
-                       line 1, the header's), or element index + 1 (JSON array) */
+    char *id;    /* the "_id" it carried (a string), or NULL */
+    double ct;   /* its "_creationTime", or NAN when absent */
+    size_t line; /* 1-based line (JSONL, ZIP; a CSV row's first line counted from the file's
+                    line 1, the header's), or element index + 1 (JSON array) */
 };
 
 struct import_table {
@@ -85,5 +85,9 @@ int import_parse_limits(const char *data, size_t len, enum import_format fmt, co
                         size_t max_docs, size_t zip_entry_max, size_t zip_total_max,
                         struct import_set *out, struct buf *err);
 void import_set_free(struct import_set *s);
+/* Appends where document d of table t was in a file of format fmt, as import_parse's messages
+ * say it ("messages/documents.jsonl line 7", "line 7 of the file", "element 7 of the file"). */
+void import_place(struct buf *b, const struct import_table *t, const struct import_doc *d,
+                  enum import_format fmt);
 
 #endif

@@ -28,9 +28,8 @@
 int st_fail(struct buf *err, const char *fmt, ...)
 {
     va_list ap;
-    buf_reset(err);
     va_start(ap, fmt);
-    buf_vappendf(err, fmt, ap);
+    buf_vfail(err, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -38,9 +37,8 @@ int st_fail(struct buf *err, const char *fmt, ...)
 int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
 {
     va_list ap;
-    buf_reset(err);
     va_start(ap, fmt);
-    buf_vappendf(err, fmt, ap);
+    buf_vfail(err, fmt, ap);
     va_end(ap);
     s->err_kind = kind;
     return -1;
