@@ -536,7 +536,9 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     struct store *s = vr_calloc(1, sizeof(*s));
     sqlite3_stmt *st = NULL;
     int full = !opts || opts->durability == STORE_DURABILITY_FULL;
-    const char *vfs = strcmp(path, ":memory:") ? st_vfs_register(s) : NULL;
+    const char *vfs = NULL;
+    if (strcmp(path, ":memory:") && !(vfs = st_vfs_register(s)))
+        vfs = ST_SQLITE_VFS;
     s->durability = full ? STORE_DURABILITY_FULL : STORE_DURABILITY_RELAXED;
     if (opts && opts->test_fail_table)
         s->test_fail_table = vr_strdup(opts->test_fail_table);
@@ -552,8 +554,13 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if (st_exec(s, "PRAGMA journal_mode=WAL", err) < 0 ||
-        st_exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0 ||
+    if (st_exec(s, "PRAGMA journal_mode=WAL", err) < 0) {
+        /* the first statement takes the process's exclusive lock on the file (ST_SQLITE_VFS) */
+        if (sqlite3_errcode(s->db) == SQLITE_BUSY)
+            buf_appendf(err, " (another process has the file open)");
+        goto fail;
+    }
+    if (st_exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0 ||
         st_exec(s, "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY",
                 err) < 0 ||
         st_exec(s,

@@ -89,7 +89,7 @@ static void *ckpt_main(void *arg)
 {
     struct st_ckpt *k = arg;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(k->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+    if (sqlite3_open_v2(k->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, ST_SQLITE_VFS) !=
         SQLITE_OK) {
         log_error("store", "checkpoint thread cannot open \"%s\": %s", k->path,
                   db ? sqlite3_errmsg(db) : "out of memory");

@@ -4,13 +4,14 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/store_int.h"
 #include "base/banned.h"
 
 int store_export(const char *db_path, const char *out_path, struct buf *err)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL);
+    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, ST_SQLITE_VFS);
     if (rc != SQLITE_OK) {
         buf_appendf(err, "cannot open %s: %s", db_path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);

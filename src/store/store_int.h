@@ -16,6 +16,15 @@
 #define STORE_MAX_INDEX_FIELDS 16
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
+/* The VFS every connection of ours opens a database file with (the loop's through store_vfs's
+ * wrapper of it). The process owns its database files: "unix-excl" takes one exclusive POSIX lock
+ * on the file at the first transaction and keeps every later lock between our own connections
+ * (loop, readers, checkpointer, export) inside the process, and keeps the WAL's index in the
+ * heap, not in a -shm file. A transaction then makes no fcntl call (the default VFS made ~11 per
+ * lone write), and another process opening a live database gets "database is locked" instead of
+ * a view it could corrupt. Every connection to a file must use it: a default-VFS connection's
+ * own POSIX locks would replace and then release the process's exclusive one. */
+#define ST_SQLITE_VFS "unix-excl"
 
 enum { IDX_BY_ID, IDX_CT, IDX_USER, IDX_SEARCH, IDX_VECTOR };
 
@@ -173,8 +182,8 @@ int st_page_key_load(struct store *s, struct buf *err);
 int st_reader_refresh(struct store *s, struct buf *err);
 
 /* store_ckpt.c */
-/* store_vfs.c: registers a counting copy of the default VFS for s; returns its name for
- * sqlite3_open_v2 (NULL if it could not: the store then opens with the default VFS). */
+/* store_vfs.c: registers a counting wrapper of ST_SQLITE_VFS for s; returns its name for
+ * sqlite3_open_v2 (NULL if it could not: the store then opens with ST_SQLITE_VFS itself). */
 const char *st_vfs_register(struct store *s);
 void st_vfs_unregister(struct store *s); /* after the connection is closed */
 void st_vfs_defer(struct store *s, int on); /* commits' WAL syncs only start, until off */

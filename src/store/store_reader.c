@@ -45,8 +45,10 @@ int store_open_reader(const char *path, struct store **out, struct buf *err)
     s->reader_cookie = -1;
     *out = NULL;
     /* read-write, not SQLITE_OPEN_READONLY: a reader of a WAL database may need to write the
-     * -shm index; query_only keeps it from writing the database */
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+     * WAL's index, and ST_SQLITE_VFS passes a read-only file's locks to the kernel, where
+     * releasing them would release the process's exclusive lock; query_only keeps it from
+     * writing the database */
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, ST_SQLITE_VFS) !=
         SQLITE_OK) {
         st_sqlerr(s, err, path);
         goto fail;

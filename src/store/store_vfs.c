@@ -15,7 +15,7 @@
  * writing the frames (sync_file_range) and returns, SQLite publishes the commit, and
  * store_sync_wait's fdatasync later waits for what is left, on a descriptor of the -wal file of
  * our own (the file's pages are the file's, whichever descriptor wrote them). Never the WAL
- * header's sync (it must precede its frames) nor a file's first (the default VFS then also syncs
+ * header's sync (it must precede its frames) nor a file's first (the unix VFS then also syncs
  * its directory).
  * A commit's sync that fails, deferred or not, stops the process (sync_failed): SQLite would
  * roll the commit back and call its writes lost, yet its frames are in the WAL with valid
@@ -23,9 +23,9 @@
  * the next commit overwrites them would bring them back, so a batch reported lost could reappear.
  * A restart recovers whatever the disk holds, consistently (PostgreSQL panics for the same
  * reason).
- * Each store registers its own copy of the default VFS under a unique name with its state as
- * pAppData; every other method forwards to the default VFS's file unchanged. Only the loop
- * thread's connection uses it (the checkpoint thread opens the file with the default VFS, and
+ * Each store registers its own copy of ST_SQLITE_VFS under a unique name with its state as
+ * pAppData; every other method forwards to ST_SQLITE_VFS's file unchanged. Only the loop
+ * thread's connection uses it (the checkpoint thread opens the file with ST_SQLITE_VFS, and
  * reads only frames a commit published, which were written in it; it syncs the WAL before it
  * copies any, a deferred commit's included). */
 #include <errno.h>
@@ -64,12 +64,12 @@ struct st_vfs {
 
 struct cnt_file {
     sqlite3_file base;  /* first */
-    sqlite3_file *real; /* the default VFS's file, allocated right after this struct */
+    sqlite3_file *real; /* ST_SQLITE_VFS's file, allocated right after this struct */
     struct st_vfs *owner;
     int wal;           /* the -wal file: its writes are held */
     int commit_page;   /* the last held write was a commit frame's header: its page ends it */
     int commit_done;   /* a commit's frames were written since the last sync */
-    int synced;        /* synced once by the default VFS (which then also syncs the directory) */
+    int synced;        /* synced once by the unix VFS (which then also syncs the directory) */
     char *held;        /* contiguous bytes not yet written, from held_off */
     size_t held_len, held_cap;
     sqlite3_int64 held_off;
@@ -265,7 +265,7 @@ static int f_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
     return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
 }
 
-/* One table per iVersion the default VFS's files may have: a method the real file lacks must be
+/* One table per iVersion ST_SQLITE_VFS's files may have: a method the real file lacks must be
  * absent here too, or SQLite would call through a NULL pointer. */
 #define IO_METHODS(v)                                                                              \
     {                                                                                              \
@@ -368,7 +368,7 @@ static int v_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
 
 const char *st_vfs_register(struct store *s)
 {
-    sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+    sqlite3_vfs *real = sqlite3_vfs_find(ST_SQLITE_VFS);
     if (!real)
         return NULL;
     struct st_vfs *sv = vr_calloc(1, sizeof *sv);

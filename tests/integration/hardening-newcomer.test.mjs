@@ -206,7 +206,7 @@ test("15b. `vireo serve` prints the admin key only on the start that created it;
     assert.match(r.stdout, /usage: vireo admin-key/);
 });
 
-test("15c. the state folders are 0700 and the database, its WAL and shm files 0600", { timeout: 30000 }, async () => {
+test("15c. the state folders are 0700 and the database and its WAL 0600; no -shm file", { timeout: 30000 }, async () => {
     const dir = writeApp(tempDir());
     const srv = await startServer(dir, { cmd: "serve" });
     try {
@@ -214,8 +214,11 @@ test("15c. the state folders are 0700 and the database, its WAL and shm files 06
         const data = path.join(dir, ".vireo/data");
         assert.equal(mode(path.join(dir, ".vireo")), 0o700, ".vireo");
         assert.equal(mode(data), 0o700, ".vireo/data");
-        for (const f of ["shard-0.db", "shard-0.db-wal", "shard-0.db-shm", "lock"])
+        for (const f of ["shard-0.db", "shard-0.db-wal", "lock"])
             assert.equal(mode(path.join(data, f)).toString(8), "600", f);
+        // the WAL's index lives in the server's memory (docs/architecture.md, "The process owns
+        // its database files")
+        assert.equal(fs.existsSync(path.join(data, "shard-0.db-shm")), false, "no -shm file");
         assert.equal(mode(path.join(dir, ".vireo/admin_key")), 0o600, "admin_key");
     } finally {
         await srv.stop();
@@ -232,11 +235,42 @@ test("15c. the state folders are 0700 and the database, its WAL and shm files 06
     const other = await startServer(dir, { cmd: "serve", args: ["--data", db] });
     try {
         assert.equal((await other.mutation("pub:noop", {})).status, 200);
-        for (const f of [db, db + "-wal", db + "-shm"])
+        for (const f of [db, db + "-wal"])
             assert.equal(mode(f).toString(8), "600", f);
     } finally {
         await other.stop();
     }
+});
+
+test("15d. a live database is the server's own: another process gets \"database is locked\", a second server on it refuses to start, the first keeps serving", { timeout: 60000 }, async () => {
+    const dir = writeApp(tempDir());
+    const db = path.join(tempDir(), "own.db");
+    const srv = await startServer(dir, { cmd: "serve", args: ["--data", db] });
+    const sqlite = (q) => new Promise((resolve) =>
+        execFile("sqlite3", [db, q], { timeout: 10000 }, (err, stdout, stderr) =>
+            resolve({ code: err ? err.code : 0, stdout: String(stdout), stderr: String(stderr) })));
+    try {
+        assert.equal((await srv.mutation("pub:noop", {})).status, 200);
+        // a reader and a writer from another process: refused, nothing read or written
+        let r = await sqlite("SELECT count(*) FROM _vr_meta");
+        assert.notEqual(r.code, 0, r.stdout);
+        assert.match(r.stderr, /database is locked/);
+        r = await sqlite("CREATE TABLE intruder(x)");
+        assert.match(r.stderr, /database is locked/);
+        // a second server on the same database file (another app folder, so another lock file)
+        const second = writeApp(tempDir());
+        r = await runCli(["serve", second, "--port", "0", "--data", db], { timeout: 30000 });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /cannot open .*own\.db: .*database is locked \(another process has the file open\)/);
+        // the first server kept serving and writing
+        assert.equal((await srv.mutation("pub:noop", {})).status, 200);
+    } finally {
+        await srv.stop();
+    }
+    // once it has stopped, the file is an ordinary SQLite database again
+    const r = await sqlite("SELECT count(*) FROM sqlite_master WHERE name = 'intruder'");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "0");
 });
 
 /* Runs tools/deps.sh with stand-ins first on PATH (no apt, no network): dpkg-query reports the

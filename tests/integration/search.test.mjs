@@ -282,16 +282,23 @@ test("adding a search index to an existing table backfills it; a bad one changes
 
 test("a storage failure under a search is a 500 StoreError, not the caller's InvalidQuery", { timeout: 30000 }, async () => {
     const own = tempDir("search");
+    const first = await startServer(own);
+    try {
+        await first.value("mutation", "articles:add", { channel: "sf", body: "storage failure words" });
+        assert.deepEqual(await first.value("query", "articles:search", { text: "storage", channel: "sf" }), ["storage failure words"]);
+    } finally {
+        await first.stop();
+    }
+    // the index's FTS table loses its term index (a shadow table) behind the server's back:
+    // another process, while the server is stopped (a running server's database is locked
+    // against other processes, tested in hardening-newcomer)
+    const db = path.join(own, ".vireo/data/shard-0.db");
+    const { execFileSync } = await import("node:child_process");
+    const names = execFileSync("sqlite3", [db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'f[0-9]*' AND sql LIKE '%fts5%'"]).toString().trim().split("\n");
+    assert.ok(names.length >= 1 && names[0], `FTS tables: ${names}`);
+    for (const n of names) execFileSync("sqlite3", [db, `DROP TABLE ${n}_idx`]);
     const s = await startServer(own);
     try {
-        await s.value("mutation", "articles:add", { channel: "sf", body: "storage failure words" });
-        assert.deepEqual(await s.value("query", "articles:search", { text: "storage", channel: "sf" }), ["storage failure words"]);
-        // the index's FTS table vanishes behind the server's back (another connection)
-        const db = path.join(own, ".vireo/data/shard-0.db");
-        const { execFileSync } = await import("node:child_process");
-        const names = execFileSync("sqlite3", [db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'f[0-9]*' AND sql LIKE '%fts5%'"]).toString().trim().split("\n");
-        assert.ok(names.length >= 1 && names[0], `FTS tables: ${names}`);
-        for (const n of names) execFileSync("sqlite3", [db, `DROP TABLE ${n}`]);
         const r = await s.query("articles:search", { text: "storage", channel: "sf" });
         assert.equal(r.status, 500, r.text);
         assert.equal(r.json.errorCode, "StoreError", r.text);
