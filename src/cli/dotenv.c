@@ -45,7 +45,8 @@ json_t *dotenv_parse(const char *p, size_t n, const char *file)
                 i++;
         }
         size_t name_at = i;
-        while (i < n && p[i] != '=' && p[i] != '\n' && !blank(p[i]))
+        /* a name is printable: a control byte (a NUL among them) ends it and spoils the line */
+        while (i < n && p[i] != '=' && (unsigned char)p[i] > ' ' && p[i] != 0x7f)
             i++;
         size_t name_len = i - name_at;
         while (i < n && blank(p[i]))

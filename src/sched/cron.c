@@ -214,7 +214,11 @@ double cron_next(const struct cron_expr *c, double after_ms)
 static int int_field(const json_t *o, const char *k, int dflt)
 {
     const json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? (int)json_number_value(v) : dflt;
+    if (!json_is_number(v))
+        return dflt;
+    double d = json_number_value(v);
+    /* past int's range: a value cron_parse refuses (converting it would be undefined) */
+    return d >= -1e6 && d <= 1e6 ? (int)d : -1;
 }
 
 int cron_schedule_parse(const json_t *s, struct cron_schedule *out, struct buf *err)
@@ -240,6 +244,10 @@ int cron_schedule_parse(const json_t *s, struct cron_schedule *out, struct buf *
         }
         if (out->interval_ms <= 0) {
             buf_append_str(err, "Interval must be an integer greater than 0");
+            return -1;
+        }
+        if (!(out->interval_ms <= CRON_INTERVAL_MAX_MS)) { /* runs past the last Date never come */
+            buf_append_str(err, "Interval must be at most 100,000,000 days");
             return -1;
         }
         return 0;

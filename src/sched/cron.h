@@ -31,6 +31,7 @@ double cron_next(const struct cron_expr *c, double after_ms);
 
 /* A Convex schedule ({type: "interval", seconds|minutes|hours}, {type: "cron", cron}, hourly,
  * daily, weekly, monthly: cron.js's shapes). */
+#define CRON_INTERVAL_MAX_MS 8.64e15 /* 100,000,000 days: the span of a JavaScript Date */
 struct cron_schedule {
     double interval_ms; /* > 0: an interval schedule */
     struct cron_expr expr;

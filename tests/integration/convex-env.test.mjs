@@ -47,6 +47,7 @@ test("process.env: .env.local at load and in every kind of function; a minimal f
             "BAD-NAME=1",
             "1BAD=2",
             "not a line",
+            "NUL\u0000X=3", // a control byte in a name spoils the line (was set as NUL)
             "",
         ].join("\n"),
     });
@@ -75,6 +76,7 @@ test("process.env: .env.local at load and in every kind of function; a minimal f
     assert.match(s.stderr, /\.env\.local: variable `BAD-NAME` ignored/);
     assert.match(s.stderr, /\.env\.local: variable `1BAD` ignored/);
     assert.match(s.stderr, /\.env\.local:8: not a NAME=value line; ignored/);
+    assert.match(s.stderr, /\.env\.local:9: not a NAME=value line; ignored/);
     // .env.local is not what `vireo env` manages
     const l = await env(s, "list");
     assert.equal(l.code, 0, l.stderr);

@@ -154,6 +154,17 @@ TEST(convex_schedules)
     buf_reset(&err);
     CHECK(sched_next("{\"type\":\"yearly\"}", -1, now, &err) == -2);
     CHECK_EQ_STR(err.data, "unknown schedule type \"yearly\"");
+    /* an interval whose next run no Date can hold (was an infinite due time) */
+    buf_reset(&err);
+    CHECK(sched_next("{\"type\":\"interval\",\"hours\":1e308}", -1, now, &err) == -2);
+    CHECK_EQ_STR(err.data, "Interval must be at most 100,000,000 days");
+    buf_reset(&err);
+    CHECK(sched_next("{\"type\":\"interval\",\"hours\":2400000000}", -1, now, &err) ==
+          now + 2400000000.0 * 3600000);
+    /* a field past int's range is refused, not converted (was undefined behaviour) */
+    buf_reset(&err);
+    CHECK(sched_next("{\"type\":\"hourly\",\"minuteUTC\":1e20}", -1, now, &err) == -2);
+    CHECK(err.len > 0);
     buf_release(&err);
 }
 
