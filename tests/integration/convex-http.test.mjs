@@ -378,3 +378,56 @@ test("Convex's POST /api/run/<path>: any function kind, {args, format}, Convex's
     assert.match(odd.json.message ?? odd.json.errorMessage ?? odd.text, /letters, digits/);
     assert.equal((await run("messages/count", { args: {} })).json.value, before.value + 1, "still serving");
 });
+
+/* What the official client gives for a call: {convex, name, message without its request id, data}. */
+async function officialOutcome(p) {
+    const e = await thrown(p);
+    return { convex: e instanceof ConvexError, name: e.name, message: e.message.replace(/[0-9a-f]{16}/, "ID"), data: e.data ?? null };
+}
+const withoutId = (o) => ({ ...o, message: o.message.replace(/[0-9a-f]{16}/, "ID") });
+
+test("ConvexHttpClient inside an action (Vireo's own, from convex/browser) behaves as the official one", { timeout: 20000 }, async () => {
+    const { c } = client();
+    const r = await c.action(api.viaClient.run, { tag: "via" });
+    assert.equal(r.url, srv.url, "process.env.CONVEX_CLOUD_URL");
+    assert.equal(r.backendUrl, `${srv.url}/api`);
+    // queued mutations ran one at a time in call order
+    assert.deepEqual(r.sent, [null, null, null]);
+    assert.deepEqual(r.list, [{ author: "via", body: "via1" }, { author: "via", body: "via2" }, { author: "via", body: "via3" }]);
+    assert.equal(r.noQueue, null);
+    // the log lines handed to the logger, exactly as the official client hands them
+    assert.equal(r.chatty, "done");
+    const official = client();
+    await official.c.query(api.messages.chatty);
+    assert.deepEqual(r.lines, official.printed);
+    // values and errors as the official client decodes them
+    assert.deepEqual(r.echoed.value.big, 5n);
+    assert.deepEqual([...new Uint8Array(r.echoed.value.bytes)], [7, 8]);
+    assert.ok(Number.isNaN(r.echoed.value.nan));
+    assert.equal(r.echoed.n, "done");
+    assert.equal(r.typed, "a:1");
+    assert.deepEqual(withoutId(r.convexError), await officialOutcome(c.mutation(api.messages.failWithData, {})));
+    assert.equal(r.convexError.data.count, 3n);
+    assert.deepEqual(withoutId(r.stringError), await officialOutcome(c.query(api.messages.failWithString, {})));
+    assert.deepEqual(withoutId(r.plainError), await officialOutcome(c.query(api.messages.boom, {})));
+    assert.deepEqual(withoutId(r.badArgs), await officialOutcome(c.query(api.messages.typed, { n: "x", name: "a" })));
+    assert.deepEqual(withoutId(r.unknown), await officialOutcome(c.query("messages:nope", {})));
+    assert.deepEqual(r.notAnObject, await officialOutcome(c.query(api.messages.list, [1])));
+    // the constructor's checks, in Convex's words
+    const ctorError = (f) => { try { f(); } catch (e) { return e.message; } return "did not throw"; };
+    assert.equal(r.badUrl, ctorError(() => new ConvexHttpClient("ftp://x")));
+    assert.equal(r.undefinedUrl, ctorError(() => new ConvexHttpClient(undefined)));
+    assert.equal(r.siteUrl, ctorError(() => new ConvexHttpClient("https://happy-animal-123.convex.site")));
+    assert.equal(r.booleanOption, ctorError(() => new ConvexHttpClient("http://127.0.0.1:1", true)));
+    // the WebSocket client has no WebSocket to run on in an action
+    assert.match(r.webSocketClient, /^ConvexClient in functions is not supported by Vireo: there is no WebSocket in actions \(ConvexHttpClient works\)$/);
+    // nothing listening: fetch's own error, the action goes on
+    assert.equal(r.unreachable.convex, false);
+    assert.ok(r.unreachable.message.length > 0);
+});
+
+test("ConvexHttpClient in a mutation: its calls fail as fetch does there", { timeout: 10000 }, async () => {
+    const { c } = client();
+    assert.equal(await c.mutation(api.viaClient.inMutation, {}),
+        "Can't use fetch() in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
+});

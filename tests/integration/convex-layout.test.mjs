@@ -64,7 +64,9 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
             defineComponent: "defineComponent() (components) is not supported by Vireo",
             createFunctionHandle: "createFunctionHandle(): the app has no function `a:b`",
             components: "components (`components.rag.search`) is not supported by Vireo",
-            ConvexHttpClient: "ConvexHttpClient in functions is not supported by Vireo yet (issue 9)",
+            ConvexHttpClient: "no error",
+            ConvexClient: "ConvexClient in functions is not supported by Vireo: there is no WebSocket in actions (ConvexHttpClient works)",
+            BaseConvexClient: "BaseConvexClient in functions is not supported by Vireo: there is no WebSocket in actions (ConvexHttpClient works)",
             commitTs: "v.commitTs() is not supported by Vireo",
         });
     });

@@ -379,14 +379,248 @@ const log = Object.freeze({
     }),
 });
 
-/* ---- convex/browser: the clients need fetch and WebSocket in actions (issue 9) ---- */
+/* ---- convex/browser ---- */
 
+/* The WebSocket clients: actions have no WebSocket. */
 function clientStub(name) {
     return class {
         constructor() {
-            throw notSupported(`${name} in functions`, 9);
+            throw new Error(`${notSupported(`${name} in functions`).message}: there is no ` +
+                            "WebSocket in actions (ConvexHttpClient works)");
         }
     };
+}
+
+/* Convex's ConvexHttpClient (convex/browser's http_client.js at the pinned version), over the
+ * action's fetch: to this server (process.env.CONVEX_CLOUD_URL), another Vireo or a Convex
+ * deployment. Same requests, headers, mutation queue, log lines and errors. In queries and
+ * mutations its calls fail as fetch does there. */
+const CONVEX_CLIENT_VERSION = "1.48.0";
+const STATUS_CODE_UDF_FAILED = 560;
+
+function validateDeploymentUrl(url) {
+    if (typeof url === "undefined")
+        throw new Error("Client created with undefined deployment address. If you used an " +
+                        "environment variable, check that it's set.");
+    if (typeof url !== "string") throw new Error(`Invalid deployment address: found ${url}".`);
+    if (!(url.startsWith("http:") || url.startsWith("https:")))
+        throw new Error(`Invalid deployment address: Must start with "https://" or "http://". ` +
+                        `Found "${url}".`);
+    try {
+        new URL(url);
+    } catch {
+        throw new Error(`Invalid deployment address: "${url}" is not a valid URL. If you ` +
+                        "believe this URL is correct, use the `skipConvexDeploymentUrlCheck` " +
+                        "option to bypass this.");
+    }
+    if (url.endsWith(".convex.site"))
+        throw new Error(`Invalid deployment address: "${url}" ends with .convex.site, which is ` +
+                        "used for HTTP Actions. Convex deployment URLs typically end with " +
+                        ".convex.cloud? If you believe this URL is correct, use the " +
+                        "`skipConvexDeploymentUrlCheck` option to bypass this.");
+}
+
+function clientArgs(args) {
+    if (args === undefined) return {};
+    const proto = args !== null && typeof args === "object" ? Object.getPrototypeOf(args) : 0;
+    if (!(proto === null || proto === Object.prototype || proto?.constructor?.name === "Object"))
+        throw new Error(`The arguments to a Convex function must be an object. Received: ${args}`);
+    return args;
+}
+
+const consoleLogger = { log: (...a) => console.log(...a), warn: (...a) => console.warn(...a),
+                        error: (...a) => console.error(...a), logVerbose: () => {} };
+const noopLogger = { log() {}, warn() {}, error() {}, logVerbose() {} };
+
+/* A function's log line ("[LOG] 'text'") as Convex's client hands it to its logger (the %c
+ * and its colour are for browsers' consoles; the default logger passes them to console.log as
+ * Convex's does). */
+function logFunctionLine(logger, kind, name, line) {
+    const prefix = { query: "Q", mutation: "M", action: "A", any: "?" }[kind];
+    if (typeof line === "object") line = `ConvexError ${JSON.stringify(line.errorData, null, 2)}`;
+    const m = line.match(/^\[.*?\] /);
+    if (m === null) {
+        logger.error(`[CONVEX ${prefix}(${name})] Could not parse console.log`);
+        return;
+    }
+    logger.log(`%c[CONVEX ${prefix}(${name})] [${line.slice(1, m[0].length - 2)}]`,
+               "color:rgb(0, 145, 255)", line.slice(m[0].length));
+}
+
+class ConvexHttpClient {
+    constructor(address, options) {
+        if (typeof options === "boolean")
+            throw new Error("skipConvexDeploymentUrlCheck as the second argument is no longer " +
+                            "supported. Please pass an options object, " +
+                            "`{ skipConvexDeploymentUrlCheck: true }`.");
+        if (options?.skipConvexDeploymentUrlCheck !== true) validateDeploymentUrl(address);
+        this.logger = options?.logger === false ? noopLogger
+            : options?.logger !== true && options?.logger ? options.logger : consoleLogger;
+        this.address = address;
+        this.debug = true;
+        this.auth = undefined;
+        this.adminAuth = undefined;
+        this.fetch = options?.fetch;
+        this.fetchOptions = undefined;
+        this.encodedTsPromise = undefined;
+        this.mutationQueue = [];
+        this.isProcessingQueue = false;
+        if (options?.auth) this.setAuth(options.auth);
+    }
+
+    backendUrl() {
+        return `${this.address}/api`;
+    }
+
+    get url() {
+        return this.address;
+    }
+
+    setAuth(value) {
+        this.clearAuth();
+        this.auth = value;
+    }
+
+    setAdminAuth(token, actingAsIdentity) {
+        this.clearAuth();
+        if (actingAsIdentity !== undefined) {
+            const bytes = new TextEncoder().encode(JSON.stringify(actingAsIdentity));
+            this.adminAuth = `${token}:${btoa(String.fromCodePoint(...bytes))}`;
+        } else {
+            this.adminAuth = token;
+        }
+    }
+
+    clearAuth() {
+        this.auth = undefined;
+        this.adminAuth = undefined;
+    }
+
+    setDebug(debug) {
+        this.debug = debug;
+    }
+
+    setFetchOptions(fetchOptions) {
+        this.fetchOptions = fetchOptions;
+    }
+
+    headers() {
+        const h = { "Content-Type": "application/json",
+                    "Convex-Client": `npm-${CONVEX_CLIENT_VERSION}` };
+        if (this.adminAuth) h.Authorization = `Convex ${this.adminAuth}`;
+        else if (this.auth) h.Authorization = `Bearer ${this.auth}`;
+        return h;
+    }
+
+    /* One call: POST the body to the endpoint, then Convex's result handling. */
+    async call(kind, name, endpoint, body) {
+        const response = await (this.fetch || fetch)(`${this.address}${endpoint}`, {
+            ...this.fetchOptions, body, method: "POST", headers: this.headers(),
+        });
+        if (!response.ok && response.status !== STATUS_CODE_UDF_FAILED)
+            throw new Error(await response.text());
+        const r = await response.json();
+        if (this.debug)
+            for (const line of r.logLines ?? []) logFunctionLine(this.logger, kind, name, line);
+        switch (r.status) {
+        case "success":
+            return jsonToConvex(r.value);
+        case "error":
+            if (r.errorData !== undefined) {
+                const e = new ConvexError(r.errorMessage);
+                e.data = jsonToConvex(r.errorData);
+                throw e;
+            }
+            throw new Error(r.errorMessage);
+        default:
+            throw new Error(`Invalid response: ${JSON.stringify(r)}`);
+        }
+    }
+
+    async consistentQuery(query, ...args) {
+        const queryArgs = clientArgs(args[0]);
+        return await this.queryInner(query, queryArgs, { timestampPromise: this.getTimestamp() });
+    }
+
+    async getTimestamp() {
+        if (this.encodedTsPromise) return this.encodedTsPromise;
+        return (this.encodedTsPromise = this.getTimestampInner());
+    }
+
+    async getTimestampInner() {
+        const h = { "Content-Type": "application/json",
+                    "Convex-Client": `npm-${CONVEX_CLIENT_VERSION}` };
+        const response = await (this.fetch || fetch)(`${this.address}/api/query_ts`,
+                                                     { ...this.fetchOptions, method: "POST",
+                                                       headers: h });
+        if (!response.ok) throw new Error(await response.text());
+        return (await response.json()).ts;
+    }
+
+    async query(query, ...args) {
+        return await this.queryInner(query, clientArgs(args[0]), {});
+    }
+
+    async queryInner(query, queryArgs, options) {
+        const name = getFunctionName(query);
+        const args = [convexToJson(queryArgs)];
+        const ts = options.timestampPromise ? await options.timestampPromise : undefined;
+        const body = JSON.stringify({ path: name, format: "convex_encoded_json", args,
+                                      ...(ts ? { ts } : {}) });
+        return await this.call("query", name, ts ? "/api/query_at_ts" : "/api/query", body);
+    }
+
+    async mutationInner(mutation, mutationArgs) {
+        const name = getFunctionName(mutation);
+        const body = JSON.stringify({ path: name, format: "convex_encoded_json",
+                                      args: [convexToJson(mutationArgs)] });
+        return await this.call("mutation", name, "/api/mutation", body);
+    }
+
+    /* Queued mutations run one at a time, in the order they were called. */
+    async processMutationQueue() {
+        if (this.isProcessingQueue) return;
+        this.isProcessingQueue = true;
+        while (this.mutationQueue.length > 0) {
+            const { mutation, args, resolve, reject } = this.mutationQueue.shift();
+            try {
+                resolve(await this.mutationInner(mutation, args));
+            } catch (error) {
+                reject(error);
+            }
+        }
+        this.isProcessingQueue = false;
+    }
+
+    enqueueMutation(mutation, args) {
+        return new Promise((resolve, reject) => {
+            this.mutationQueue.push({ mutation, args, resolve, reject });
+            void this.processMutationQueue();
+        });
+    }
+
+    async mutation(mutation, ...args) {
+        const [fnArgs, options] = args;
+        const mutationArgs = clientArgs(fnArgs);
+        return options?.skipQueue ? await this.mutationInner(mutation, mutationArgs)
+                                  : await this.enqueueMutation(mutation, mutationArgs);
+    }
+
+    async action(action, ...args) {
+        const actionArgs = clientArgs(args[0]);
+        const name = getFunctionName(action);
+        const body = JSON.stringify({ path: name, format: "convex_encoded_json",
+                                      args: [convexToJson(actionArgs)] });
+        return await this.call("action", name, "/api/action", body);
+    }
+
+    async function(anyFunction, componentPath, ...args) {
+        const functionArgs = clientArgs(args[0]);
+        const name = typeof anyFunction === "string" ? anyFunction : getFunctionName(anyFunction);
+        const body = JSON.stringify({ componentPath, path: name, format: "convex_encoded_json",
+                                      args: convexToJson(functionArgs) });
+        return await this.call("any", name, "/api/function", body);
+    }
 }
 
 {
@@ -438,7 +672,7 @@ function clientStub(name) {
     const browser = Object.freeze({
         BaseConvexClient: clientStub("BaseConvexClient"),
         ConvexClient: clientStub("ConvexClient"),
-        ConvexHttpClient: clientStub("ConvexHttpClient"),
+        ConvexHttpClient,
         convexQueryOptions: (options) => options,
     });
     globalThis.__vireo = Object.freeze(Object.assign({}, base, {
