@@ -421,6 +421,10 @@ test("ConvexHttpClient inside an action (Vireo's own, from convex/browser) behav
     assert.equal(r.booleanOption, ctorError(() => new ConvexHttpClient("http://127.0.0.1:1", true)));
     // the WebSocket client has no WebSocket to run on in an action
     assert.match(r.webSocketClient, /^ConvexClient in functions is not supported by Vireo: there is no WebSocket in actions \(ConvexHttpClient works\)$/);
+    const authed = client();
+    authed.c.setAuth("x.y.z");
+    assert.deepEqual(r.badAuth, await officialOutcome(authed.c.query(api.messages.list, {})));
+    assert.match(r.badAuth.message, /token/i);
     // nothing listening: fetch's own error, the action goes on
     assert.equal(r.unreachable.convex, false);
     assert.ok(r.unreachable.message.length > 0);

@@ -512,10 +512,11 @@ class ConvexHttpClient {
         return h;
     }
 
-    /* One call: POST the body to the endpoint, then Convex's result handling. */
-    async call(kind, name, endpoint, body) {
+    /* One call: POST the body to the endpoint, then Convex's result handling. headers: as they
+     * were when the call began (a query's, before it waited for its timestamp). */
+    async call(kind, name, endpoint, body, headers = this.headers()) {
         const response = await (this.fetch || fetch)(`${this.address}${endpoint}`, {
-            ...this.fetchOptions, body, method: "POST", headers: this.headers(),
+            ...this.fetchOptions, body, method: "POST", headers,
         });
         if (!response.ok && response.status !== STATUS_CODE_UDF_FAILED)
             throw new Error(await response.text());
@@ -564,10 +565,12 @@ class ConvexHttpClient {
     async queryInner(query, queryArgs, options) {
         const name = getFunctionName(query);
         const args = [convexToJson(queryArgs)];
+        const headers = this.headers();
         const ts = options.timestampPromise ? await options.timestampPromise : undefined;
         const body = JSON.stringify({ path: name, format: "convex_encoded_json", args,
                                       ...(ts ? { ts } : {}) });
-        return await this.call("query", name, ts ? "/api/query_at_ts" : "/api/query", body);
+        return await this.call("query", name, ts ? "/api/query_at_ts" : "/api/query", body,
+                               headers);
     }
 
     async mutationInner(mutation, mutationArgs) {

@@ -64,6 +64,8 @@ export const run = action({
       booleanOption: fails(() => new ConvexHttpClient("http://127.0.0.1:1", true as any)),
       webSocketClient: fails(() => new ConvexClient("http://127.0.0.1:1")),
       unreachable: await rejects(new ConvexHttpClient("http://127.0.0.1:1").query(api.messages.list, {})),
+      // the auth option sends the token as Convex's client does (this app trusts no provider)
+      badAuth: await rejects(new ConvexHttpClient(process.env.CONVEX_CLOUD_URL!, { auth: "x.y.z" }).query(api.messages.list, {})),
     };
   },
 });
