@@ -179,22 +179,28 @@ void st_id_new_at(uint32_t table_num, double wall, char out[STORE_ID_LEN + 1])
     out[STORE_ID_LEN] = '\0';
 }
 
+/* b32's characters by byte, each value plus one (0: not in the alphabet) */
+static const unsigned char b32_value[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['g'] = 17, ['h'] = 18, ['j'] = 19, ['k'] = 20, ['m'] = 21, ['n'] = 22, ['p'] = 23, ['q'] = 24,
+    ['r'] = 25, ['s'] = 26, ['t'] = 27, ['v'] = 28, ['w'] = 29, ['x'] = 30, ['y'] = 31, ['z'] = 32
+};
+
+/* Every get, patch, replace and delete decodes an id: a table lookup per character, and the
+ * table number is the low 32 bits of the last 8 characters' 40. */
 int st_id_decode(const char *id, size_t len, uint32_t *table_num)
 {
-    unsigned char raw[20] = { 0 };
     if (len != STORE_ID_LEN)
         return -1;
+    uint64_t last = 0;
     for (int i = 0; i < STORE_ID_LEN; i++) {
-        const char *p = memchr(b32, id[i], 32);
-        if (!p || id[i] == '\0')
+        unsigned v = b32_value[(unsigned char)id[i]];
+        if (!v)
             return -1;
-        int v = (int)(p - b32), bit = i * 5;
-        for (int j = 4; j >= 0; j--, bit++)
-            if ((v >> j) & 1)
-                raw[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+        last = last << 5 | (v - 1);
     }
-    *table_num = (uint32_t)raw[16] << 24 | (uint32_t)raw[17] << 16 | (uint32_t)raw[18] << 8 |
-                 raw[19];
+    *table_num = (uint32_t)last;
     return 0;
 }
 

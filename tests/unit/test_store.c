@@ -174,6 +174,32 @@ TEST(crud)
     store_close(s);
 }
 
+/* st_id_decode: every table number back from an id; anything but 32 characters of the alphabet
+ * refused (the letters base32 leaves out, upper case, NUL, high bytes, a wrong length). */
+TEST(ids_decode)
+{
+    static const uint32_t nums[] = {0, 1, 7, 255, 256, 65535, 0x12345678u, 0xffffffffu};
+    char id[STORE_ID_LEN + 1];
+    uint32_t got;
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+        st_id_new_at(nums[k], 1.7e12, id);
+        got = 1;
+        CHECK_EQ_INT(st_id_decode(id, STORE_ID_LEN, &got), 0);
+        CHECK(got == nums[k]);
+        CHECK_EQ_INT(st_id_decode(id, STORE_ID_LEN - 1, &got), -1);
+        CHECK_EQ_INT(st_id_decode(id, STORE_ID_LEN + 1, &got), -1);
+        static const char bad[] = {'i', 'l', 'o', 'u',  'A',    'Z',
+                                   '-', '_', ' ', '\0', '\x80', '\xff'};
+        for (size_t b = 0; b < sizeof bad; b++)
+            for (int at = 0; at < STORE_ID_LEN; at += 31) {
+                char copy[STORE_ID_LEN + 1];
+                memcpy(copy, id, sizeof copy);
+                copy[at] = bad[b];
+                CHECK_EQ_INT(st_id_decode(copy, STORE_ID_LEN, &got), -1);
+            }
+    }
+}
+
 /* Ids: 32 base32 characters, a millisecond prefix (so a table's new ids sort after its older
  * ones, from one millisecond to the next), distinct within a millisecond, table decodable. */
 TEST(ids_time_prefix)
