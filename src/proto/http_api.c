@@ -811,6 +811,52 @@ static void handle_run(struct http_api *api, struct conn *c, struct http_request
     authenticated_call(api, c, req, name, -1);
 }
 
+/* Convex's `POST /api/function` (ConvexHttpClient's `function()`): /api/run's call, the
+ * function named by the body's "path"; a "componentPath" other than empty names a component,
+ * which Vireo does not have. */
+static void handle_function(struct http_api *api, struct conn *c, struct http_request *req,
+                            int is_post)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    char name[512];
+    const char *code = "BadJsonBody", *msg = NULL;
+    int status = 400;
+    if (!is_post) {
+        http_api_respond_error(c, 405, "MethodNotAllowed",
+                               "use POST with a JSON body {\"path\": ..., \"args\": {...}}", NULL);
+        return;
+    }
+    json_t *root =
+        json_parse(req->body.p, req->body.len,
+                   JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    if (!root) { /* /api/run's answer to a body that is not JSON, with jansson's details */
+        authenticated_call(api, c, req, "", -1);
+        return;
+    }
+    const json_t *path = json_object_get(root, "path"),
+                 *cp = json_object_get(root, "componentPath");
+    if (!json_is_object(root))
+        msg = "request body must be a JSON object";
+    else if (!json_is_string(path) || !json_string_length(path) ||
+             json_string_length(path) >= sizeof name ||
+             strlen(json_string_value(path)) != json_string_length(path))
+        msg = "request body needs \"path\": a function name like \"messages:list\"";
+    else if (cp && !json_is_null(cp) && !(json_is_string(cp) && !json_string_length(cp)))
+        status = 404, code = "NotFound",
+        msg = "components are not supported by Vireo: "
+              "\"componentPath\" must be empty";
+    if (msg) {
+        json_decref(root);
+        convex_http_request_error(&b, code, msg);
+        respond_json(c, status, &b);
+        buf_release(&b);
+        return;
+    }
+    memcpy(name, json_string_value(path), json_string_length(path) + 1);
+    json_decref(root);
+    authenticated_call(api, c, req, name, -1);
+}
+
 static int admin_authorized(const struct http_api *api, const struct http_request *req)
 {
     const struct slice *h = http_header_get(req, "authorization");
@@ -1212,6 +1258,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
             return;
         }
         authenticated_call(api, c, req, NULL, calls[i].kind);
+        return;
+    }
+    if (slice_eq_str(path, "/api/function")) {
+        handle_function(api, c, req, is_post);
         return;
     }
     if (path.len > 9 && !memcmp(path.p, "/api/run/", 9)) {

@@ -435,3 +435,39 @@ test("ConvexHttpClient in a mutation: its calls fail as fetch does there", { tim
     assert.equal(await c.mutation(api.viaClient.inMutation, {}),
         "Can't use fetch() in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
 });
+
+test("Convex's POST /api/function (ConvexHttpClient.function): any public function by the body's path; no components", { timeout: 10000 }, async () => {
+    const { c } = client();
+    assert.equal(await c.function(api.messages.typed, undefined, { n: 2, name: "f" }), "f:2");
+    assert.equal(await c.function("messages:typed", "", { n: 3, name: "g" }), "g:3");
+    const before = await c.query(api.messages.count);
+    assert.equal(await c.function(api.messages.send, undefined, { author: "fn", body: "via function" }), null);
+    assert.equal(await c.query(api.messages.count), before + 1);
+    assert.deepEqual(await c.function(api.messages.echoAction, undefined, { value: 4n }), { value: 4n, n: "done" });
+    // its errors are /api/run's
+    assert.deepEqual(await officialOutcome(c.function("messages:nope", undefined, {})),
+        { ...(await officialOutcome(c.query("messages:nope", {}))) });
+    assert.deepEqual(await officialOutcome(c.function(api.messages.failWithData, undefined, {})),
+        await officialOutcome(c.mutation(api.messages.failWithData, {})));
+    assert.deepEqual(await officialOutcome(c.function("messages:secret", undefined, {})),
+        { ...(await officialOutcome(c.query("messages:nope", {}))), message: (await officialOutcome(c.query("messages:nope", {}))).message.replace("nope", "secret") });
+    // a component's function: none here
+    const comp = await thrown(c.function("messages:count", "rag", {}));
+    assert.equal(JSON.parse(comp.message).message, 'components are not supported by Vireo: "componentPath" must be empty');
+    assert.equal(JSON.parse(comp.message).code, "NotFound");
+    // malformed bodies
+    const post = (body) => srv.post("/api/function", body, { headers: convexHeaders });
+    let r = await post({ args: {} });
+    assert.equal(r.status, 400);
+    assert.match(r.json.message, /needs "path"/);
+    r = await post("[1]");
+    assert.equal(r.status, 400);
+    assert.match(r.json.message, /must be a JSON object/);
+    r = await post("{");
+    assert.equal(r.status, 400);
+    assert.match(r.text, /invalid JSON body/);
+    r = await srv.get("/api/function");
+    assert.equal(r.status, 405);
+    // and Vireo's own client in an action reaches it too
+    assert.equal(await c.action(api.viaClient.viaFunction, {}), "v:9");
+});

@@ -83,3 +83,12 @@ export const inMutation = mutation({
     return "did not throw";
   },
 });
+
+// ConvexHttpClient.function() (Convex's /api/function) from an action.
+export const viaFunction = action({
+  args: {},
+  handler: async () => {
+    const c = new ConvexHttpClient(process.env.CONVEX_CLOUD_URL!, { logger: false });
+    return await c.function(api.messages.typed, undefined, { n: 9, name: "v" });
+  },
+});
