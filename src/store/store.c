@@ -25,15 +25,6 @@
 
 /* ---- SQL helpers ---- */
 
-int st_fail(struct buf *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vfail(err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
 {
     va_list ap;
@@ -66,8 +57,8 @@ int st_txn_alive(struct store_txn *t, struct buf *err)
     if (!t->poisoned && !sqlite3_get_autocommit(t->s->db))
         return 0;
     t->poisoned = 1;
-    return st_fail(err, "an earlier write of this transaction failed in the storage; it can only "
-                        "roll back");
+    return buf_fail(err, "an earlier write of this transaction failed in the storage; it can only "
+                         "roll back");
 }
 
 int st_exec(struct store *s, const char *sql, struct buf *err)
@@ -870,7 +861,7 @@ int store_txn_commit(struct store_txn *t, uint64_t *version_out, struct buf *err
     }
     if (t->poisoned || sqlite3_get_autocommit(s->db)) {
         /* autocommit: SQLite rolled the transaction (and its batch) back after a failed write */
-        st_fail(err, "a write of this transaction failed in the storage; nothing was committed");
+        buf_fail(err, "a write of this transaction failed in the storage; nothing was committed");
         txn_rollback(t);
         return -1;
     }

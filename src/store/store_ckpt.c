@@ -135,7 +135,7 @@ int st_ckpt_start(struct store *s, const char *path, struct buf *err)
         pthread_mutex_destroy(&k->mu);
         vr_free(k->path);
         vr_free(k);
-        return st_fail(err, "cannot start the checkpoint thread: %s", strerror(rc));
+        return buf_fail(err, "cannot start the checkpoint thread: %s", strerror(rc));
     }
     s->ckpt = k;
     sqlite3_wal_hook(s->db, wal_grew, k);

@@ -191,9 +191,7 @@ void st_vfs_sync_wait(struct store *s);     /* the deferred sync; a failed one s
 void st_vfs_fail_sync(struct store *s);     /* tests: the next commit's WAL sync fails (EIO) */
 int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
-/* Replaces err's text with the formatted message; returns -1 for `return st_fail(...)`. */
-int st_fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* st_fail that also records the error's kind for store_last_error(). */
+/* buf_fail (base/buf.h) that also records the error's kind for store_last_error(). */
 int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 sqlite3_stmt *st_prep(struct store *s, sqlite3_stmt **slot, struct buf *err, const char *fmt, ...)

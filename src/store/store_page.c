@@ -54,7 +54,7 @@ int st_page_key_load(struct store *s, struct buf *err)
         memcpy(s->cursor_key, sqlite3_column_blob(st, 0), sizeof(s->cursor_key));
     sqlite3_finalize(st);
     OPENSSL_cleanse(fresh, sizeof(fresh));
-    return ok ? 0 : st_fail(err, "the database's cursor key is missing or malformed");
+    return ok ? 0 : buf_fail(err, "the database's cursor key is missing or malformed");
 }
 
 static void query_tag(unsigned char tag[CUR_TAG], const char *table, const char *index,

@@ -19,9 +19,9 @@ static int encode_bound(struct buf *out, const json_t *bound, const char **op, s
 {
     *op = json_string_value(json_object_get(bound, "op"));
     if (!json_is_object(bound) || !*op)
-        return st_fail(err, "range bound must be {\"op\": ..., \"value\": ...}");
+        return buf_fail(err, "range bound must be {\"op\": ..., \"value\": ...}");
     if (key_encode_value(out, json_object_get(bound, "value")) < 0)
-        return st_fail(err, "range bound value is not a valid value");
+        return buf_fail(err, "range bound value is not a valid value");
     return 0;
 }
 
@@ -36,14 +36,14 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     int r = -1;
     *out = NULL;
     if (!t->open) {
-        st_fail(err, "transaction is not open");
+        buf_fail(err, "transaction is not open");
         goto out;
     }
     if (st_txn_range(t, table, err) < 0)
         goto out;
     range = json_loadb(range_json, len, STORE_JSON_FLAGS, &je);
     if (!json_is_object(range)) {
-        st_fail(err, "range is not a JSON object");
+        buf_fail(err, "range is not a JSON object");
         goto out;
     }
     c = vr_calloc(1, sizeof(*c));
@@ -62,7 +62,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
         json_t *js = json_string(table);
         if (!js || key_encode_value(&c->lo, js) < 0) {
             json_decref(js);
-            st_fail(err, "invalid table name `%s`", table);
+            buf_fail(err, "invalid table name `%s`", table);
             goto out;
         }
         json_decref(js);
@@ -84,7 +84,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
     const json_t *eq = json_object_get(range, "eq");
     const json_t *lower = json_object_get(range, "lower"), *upper = json_object_get(range, "upper");
     if (eq && !json_is_array(eq)) {
-        st_fail(err, "range `eq` must be an array");
+        buf_fail(err, "range `eq` must be an array");
         goto out;
     }
     size_t bound = json_array_size(eq) + (lower || upper ? 1 : 0);
@@ -102,7 +102,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
                 is_undef = 1;
         /* NULL: undefined, a document without the field (KEY_TAG_UNDEFINED) */
         if (key_encode_value(&c->lo, is_undef ? NULL : json_array_get(eq, i)) < 0) {
-            st_fail(err, "range `eq` value is not a valid value");
+            buf_fail(err, "range `eq` value is not a valid value");
             goto out;
         }
     }
@@ -114,7 +114,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
         if (!strcmp(op, "gt")) {
             buf_append_byte(&c->lo, KEY_PREFIX_END);
         } else if (strcmp(op, "gte")) {
-            st_fail(err, "lower bound op must be \"gt\" or \"gte\", got \"%s\"%s", op, "");
+            buf_fail(err, "lower bound op must be \"gt\" or \"gte\", got \"%s\"%s", op, "");
             goto out;
         }
     }
@@ -124,7 +124,7 @@ int store_scan_open(struct store_txn *t, const char *table, const char *index,
         if (!strcmp(op, "lte")) {
             buf_append_byte(&c->hi, KEY_PREFIX_END);
         } else if (strcmp(op, "lt")) {
-            st_fail(err, "upper bound op must be \"lt\" or \"lte\", got \"%s\"%s", op, "");
+            buf_fail(err, "upper bound op must be \"lt\" or \"lte\", got \"%s\"%s", op, "");
             goto out;
         }
     } else {

@@ -61,7 +61,7 @@ int store_sched_insert(struct store_txn *t, const char *name, const char *args, 
     char *qn = jn ? json_dumps(jn, JSON_ENCODE_ANY) : NULL;
     json_decref(jn);
     if (!qn)
-        return st_fail(err, "scheduled function name is not valid UTF-8");
+        return buf_fail(err, "scheduled function name is not valid UTF-8");
     struct buf doc = BUF_INIT(STORE_MAX_DOC + 4096);
     int r = -1;
     if (buf_appendf(&doc, "{\"name\":%s,\"args\":[", qn) < 0 || buf_append(&doc, args, len) < 0 ||
@@ -119,7 +119,7 @@ static int splice_state(void *arg, const char *text, size_t len, const json_t *d
         (etext && buf_appendf(out, ",\"error\":%s", etext) < 0) || buf_append_byte(out, '}') < 0 ||
         (ns->completed_ms > 0 &&
          buf_appendf(out, ",\"completedTime\":%.17g", ns->completed_ms) < 0)) {
-        st_fail(err, "the job's error message is too large");
+        buf_fail(err, "the job's error message is too large");
         goto out;
     }
     *new_doc = json_copy((json_t *)doc);

@@ -35,28 +35,29 @@ static int check_schema(const json_t *schema, struct buf *err)
     struct buf msg = BUF_INIT(4096);
     int r = -1;
     if (tables && !json_is_object(tables)) {
-        st_fail(err, "schema `tables` must be an object");
+        buf_fail(err, "schema `tables` must be an object");
         goto out;
     }
     json_object_foreach((json_t *)tables, name, def) {
         if (!st_name_ok(name)) {
-            st_fail(err, "invalid table name `%.64s`: use letters, digits and '_', starting with a "
-                    "letter",
-                    name);
+            buf_fail(err,
+                     "invalid table name `%.64s`: use letters, digits and '_', starting with a "
+                     "letter",
+                     name);
             goto out;
         }
         if (!json_is_object(def)) {
-            st_fail(err, "table `%s`: definition must be an object", name);
+            buf_fail(err, "table `%s`: definition must be an object", name);
             goto out;
         }
         const json_t *doc = json_object_get(def, "document");
         if (doc && validator_check_schema(doc, &msg) < 0) {
-            st_fail(err, "table `%s`: %s", name, msg.data);
+            buf_fail(err, "table `%s`: %s", name, msg.data);
             goto out;
         }
         const json_t *idx = json_object_get(def, "indexes");
         if (idx && !json_is_array(idx)) {
-            st_fail(err, "table `%s`: `indexes` must be an array", name);
+            buf_fail(err, "table `%s`: `indexes` must be an array", name);
             goto out;
         }
         for (size_t i = 0; i < json_array_size(idx); i++) {
@@ -65,28 +66,28 @@ static int check_schema(const json_t *schema, struct buf *err)
             const json_t *fields = json_object_get(ix, "fields");
             if (!iname || !st_name_ok(iname) || !strcmp(iname, "by_id") ||
                 !strcmp(iname, "by_creation_time")) {
-                st_fail(err, "table `%s`: invalid index name `%.64s`", name, iname ? iname : "");
+                buf_fail(err, "table `%s`: invalid index name `%.64s`", name, iname ? iname : "");
                 goto out;
             }
             for (size_t j = 0; j < i; j++) {
                 const char *other =
                     json_string_value(json_object_get(json_array_get(idx, j), "name"));
                 if (other && !strcmp(other, iname)) {
-                    st_fail(err, "table `%s`: index `%s` is declared twice", name, iname);
+                    buf_fail(err, "table `%s`: index `%s` is declared twice", name, iname);
                     goto out;
                 }
             }
             size_t nf = json_array_size(fields);
             if (!json_is_array(fields) || nf == 0 || nf > STORE_MAX_INDEX_FIELDS) {
-                st_fail(err, "table `%s`: index `%s` needs 1 to %d fields", name, iname,
-                        STORE_MAX_INDEX_FIELDS);
+                buf_fail(err, "table `%s`: index `%s` needs 1 to %d fields", name, iname,
+                         STORE_MAX_INDEX_FIELDS);
                 goto out;
             }
             for (size_t j = 0; j < nf; j++) {
                 const char *f = json_string_value(json_array_get(fields, j));
                 if (!f || !check_field_path(f)) {
-                    st_fail(err, "table `%s`: index `%s`: invalid field `%s`", name, iname,
-                            f ? f : "?");
+                    buf_fail(err, "table `%s`: index `%s`: invalid field `%s`", name, iname,
+                             f ? f : "?");
                     goto out;
                 }
             }
@@ -111,7 +112,7 @@ static int check_side(const char *table, const json_t *def, int vector, struct b
     if (!list)
         return 0;
     if (!json_is_array(list))
-        return st_fail(err, "table `%s`: `%sIndexes` must be an array", table, word);
+        return buf_fail(err, "table `%s`: `%sIndexes` must be an array", table, word);
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *ix = json_array_get(list, i);
         const char *name = json_string_value(json_object_get(ix, "name"));
@@ -120,40 +121,40 @@ static int check_side(const char *table, const json_t *def, int vector, struct b
         const json_t *ff = json_object_get(ix, "filterFields");
         if (!name || !st_name_ok(name) || !strcmp(name, "by_id") ||
             !strcmp(name, "by_creation_time"))
-            return st_fail(err, "table `%s`: invalid index name `%.64s`", table, name ? name : "");
+            return buf_fail(err, "table `%s`: invalid index name `%.64s`", table, name ? name : "");
         int dup = find_decl(json_object_get(def, "indexes"), name) ||
                   (vector && find_decl(json_object_get(def, "searchIndexes"), name));
         for (size_t j = 0; j < i; j++)
             if (!strcmp(name, json_string_value(json_object_get(json_array_get(list, j), "name"))))
                 dup = 1;
         if (dup)
-            return st_fail(err, "table `%s`: index `%s` is declared twice", table, name);
+            return buf_fail(err, "table `%s`: index `%s` is declared twice", table, name);
         if (!fld || !check_field_path(fld))
-            return st_fail(err, "table `%s`: %s index `%s`: invalid %s field `%s`", table, word,
-                           name, word, fld ? fld : "?");
+            return buf_fail(err, "table `%s`: %s index `%s`: invalid %s field `%s`", table, word,
+                            name, word, fld ? fld : "?");
         if (vector) {
             const json_t *dims = json_object_get(ix, "dimensions");
             double d = json_number_value(dims);
             if (!json_is_number(dims) ||
                 !(d >= STORE_VECTOR_MIN_DIMS && d <= STORE_VECTOR_MAX_DIMS) ||
                 d != (double)(uint32_t)d) /* the range first: a cast of a negative is undefined */
-                return st_fail(err,
-                               "table `%s`: vector index `%s`: `dimensions` must be an "
-                               "integer between %d and %d",
-                               table, name, STORE_VECTOR_MIN_DIMS, STORE_VECTOR_MAX_DIMS);
+                return buf_fail(err,
+                                "table `%s`: vector index `%s`: `dimensions` must be an "
+                                "integer between %d and %d",
+                                table, name, STORE_VECTOR_MIN_DIMS, STORE_VECTOR_MAX_DIMS);
         }
         if (ff && (!json_is_array(ff) || json_array_size(ff) > (size_t)max_filters))
-            return st_fail(err, "table `%s`: %s index `%s` may have at most %d filter fields",
-                           table, word, name, max_filters);
+            return buf_fail(err, "table `%s`: %s index `%s` may have at most %d filter fields",
+                            table, word, name, max_filters);
         for (size_t j = 0; j < json_array_size(ff); j++) {
             const char *f = json_string_value(json_array_get(ff, j));
             if (!f || !check_field_path(f))
-                return st_fail(err, "table `%s`: %s index `%s`: invalid filter field `%s`", table,
-                               word, name, f ? f : "?");
+                return buf_fail(err, "table `%s`: %s index `%s`: invalid filter field `%s`", table,
+                                word, name, f ? f : "?");
             for (size_t k = 0; k < j; k++)
                 if (!strcmp(f, json_string_value(json_array_get(ff, k))))
-                    return st_fail(err, "table `%s`: %s index `%s`: duplicate filter field `%s`",
-                                   table, word, name, f);
+                    return buf_fail(err, "table `%s`: %s index `%s`: duplicate filter field `%s`",
+                                    table, word, name, f);
         }
     }
     return 0;
@@ -243,7 +244,7 @@ int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, st
         int kr = idv ? st_index_key(&tmp, doc, ct, idv, &k) : -1;
         json_decref(doc);
         if (kr < 0) {
-            st_fail(err, "table `%s`: cannot index a document for `%s`", tb->name, name);
+            buf_fail(err, "table `%s`: cannot index a document for `%s`", tb->name, name);
             goto out;
         }
         sqlite3_bind_blob(ins, 1, k.data, (int)k.len, SQLITE_STATIC);
@@ -305,8 +306,8 @@ static int validate_table(struct store *s, struct st_table *tb, const json_t *va
         int vr = validator_check_compiled(&ctx, vc, doc, &msg);
         json_decref(doc);
         if (vr < 0) {
-            st_fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
-                    msg.data);
+            buf_fail(err, "document `%s` in `%s` does not match the schema: %s", id, tb->name,
+                     msg.data);
             goto out;
         }
     }
@@ -329,11 +330,12 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
     sqlite3_stmt *st = NULL;
     int r = -1, in_txn = 0;
     if (s->txn || s->batch)
-        return st_fail(err, "cannot apply a schema while a transaction or batch is open");
+        return buf_fail(err, "cannot apply a schema while a transaction or batch is open");
     if (schema_json) {
         schema = json_loadb(schema_json, len, STORE_JSON_FLAGS, &je);
         if (!json_is_object(schema)) {
-            st_fail(err, "schema is not a JSON object%s%s", schema ? "" : ": ", schema ? "" : je.text);
+            buf_fail(err, "schema is not a JSON object%s%s", schema ? "" : ": ",
+                     schema ? "" : je.text);
             goto out;
         }
         if (check_schema(schema, err) < 0)

@@ -148,7 +148,7 @@ int st_search_init(struct store *s, struct buf *err)
     sqlite3_step(st);
     sqlite3_finalize(st);
     if (!api || api->iVersion < 2)
-        return st_fail(err, "SQLite's FTS5 is missing or too old for search indexes");
+        return buf_fail(err, "SQLite's FTS5 is missing or too old for search indexes");
     if (api->xCreateFunction(api, "vr_bm25", NULL, vr_bm25, NULL) != SQLITE_OK)
         return st_sqlerr(s, err, "fts5 vr_bm25");
     return 0;
@@ -188,8 +188,8 @@ static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, d
     for (size_t i = 1; i < ix->nfields; i++) {
         buf_reset(&ck);
         if (key_encode_value(&ck, st_lookup_path(doc, ix->fields[i])) < 0) {
-            st_fail(err, "search index `%s`: cannot encode filter field `%s`", ix->name,
-                    ix->fields[i]);
+            buf_fail(err, "search index `%s`: cannot encode filter field `%s`", ix->name,
+                     ix->fields[i]);
             goto out;
         }
         sqlite3_bind_blob(st, (int)i + 4, ck.data, (int)ck.len, SQLITE_TRANSIENT);
@@ -240,7 +240,7 @@ int st_search_write(struct store_txn *t, struct st_table *tb, const json_t *old_
         buf_reset(&nk);
         if ((old_doc && search_key(ix, old_doc, id, &ok) < 0) ||
             (new_doc && search_key(ix, new_doc, id, &nk) < 0)) {
-            st_fail(err, "search index `%s`: key too large", ix->name);
+            buf_fail(err, "search index `%s`: key too large", ix->name);
             goto out;
         }
         if (old_doc && new_doc && ok.len == nk.len && !memcmp(ok.data, nk.data, ok.len) &&
@@ -284,7 +284,7 @@ static int search_build(struct store *s, const struct st_table *tb, struct st_in
         int wr =
             doc ? row_insert(s, ix, doc, json_number_value(json_object_get(doc, "_creationTime")),
                              &dk, err)
-                : st_fail(err, "table `%s`: a document is corrupt", tb->name);
+                : buf_fail(err, "table `%s`: a document is corrupt", tb->name);
         buf_release(&dk);
         json_decref(doc);
         if (wr < 0)
@@ -380,7 +380,7 @@ int st_side_index_create(struct store *s, struct st_table *tb, const json_t *dec
     uint32_t id;
     int r = -1;
     if (!stext) {
-        st_fail(err, "%s index `%s`: bad definition", what, name);
+        buf_fail(err, "%s index `%s`: bad definition", what, name);
         goto out;
     }
     if (st_meta_next(s, "next_index", &id, err) < 0)
@@ -499,7 +499,7 @@ int store_search(struct store_txn *t, const char *table, const char *index, cons
     json_int_t limit = STORE_SEARCH_MAX_RESULTS;
     s->err_kind = STORE_ERR_OTHER;
     if (!t->open)
-        return st_fail(err, "transaction is not open");
+        return buf_fail(err, "transaction is not open");
     struct st_table *tb = st_table_find(s, table);
     struct st_index *ix = NULL;
     for (size_t i = 0; tb && i < tb->nsidx && !ix; i++)

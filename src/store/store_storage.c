@@ -71,7 +71,7 @@ int store_storage_secret(struct store *s, unsigned char out[STORE_STORAGE_SECRET
     }
     sqlite3_finalize(st);
     if (r < 0)
-        st_fail(err, "the database's storage secret is missing or malformed");
+        buf_fail(err, "the database's storage secret is missing or malformed");
     return r;
 }
 
@@ -80,19 +80,19 @@ int store_storage_insert(struct store_txn *t, const char *sha256_b64, uint64_t s
 {
     json_t *doc = json_pack("{s:s, s:f}", "sha256", sha256_b64, "size", (double)size);
     if (!doc)
-        return st_fail(err, "file metadata is not valid UTF-8");
+        return buf_fail(err, "file metadata is not valid UTF-8");
     if (content_type) {
         json_t *ct = json_string(content_type);
         if (!ct) {
             json_decref(doc);
-            return st_fail(err, "the Content-Type is not valid UTF-8");
+            return buf_fail(err, "the Content-Type is not valid UTF-8");
         }
         json_object_set_new(doc, "contentType", ct);
     }
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (!text)
-        return st_fail(err, "out of memory");
+        return buf_fail(err, "out of memory");
     int r = st_insert_file(t, STORE_STORAGE_TABLE, text, strlen(text), size, id_out, err);
     free(text);
     return r;
@@ -114,7 +114,7 @@ static int token_mac(struct store *s, const unsigned char payload[TOKEN_PAYLOAD]
     unsigned int len = 32;
     int ok = HMAC(EVP_sha256(), key, sizeof key, msg, sizeof msg, mac, &len) != NULL;
     OPENSSL_cleanse(key, sizeof key);
-    return ok ? 0 : st_fail(err, "HMAC failed");
+    return ok ? 0 : buf_fail(err, "HMAC failed");
 }
 
 int store_storage_token(struct store *s, double expires_ms, struct buf *out, struct buf *err)
@@ -128,7 +128,7 @@ int store_storage_token(struct store *s, double expires_ms, struct buf *out, str
         return -1;
     if (base64_encode(out, payload, sizeof payload, 1) < 0 || buf_append_byte(out, '.') < 0 ||
         base64_encode(out, mac, sizeof mac, 1) < 0)
-        return st_fail(err, "the upload URL is too long");
+        return buf_fail(err, "the upload URL is too long");
     while (out->len && out->data[out->len - 1] == '=')
         out->data[--out->len] = '\0';
     return 0;
@@ -142,11 +142,11 @@ int store_storage_token_check(struct store *s, const char *tok, size_t len, doub
     if (!dot || dot - tok != 32 || len - 33 != 43 ||
         base64_decode(payload, tok, 32) != TOKEN_PAYLOAD ||
         base64_decode(mac, dot + 1, 43) != 32)
-        return st_fail(err, "the upload URL is malformed (its token is not one Vireo made)");
+        return buf_fail(err, "the upload URL is malformed (its token is not one Vireo made)");
     if (token_mac(s, payload, want, err) < 0)
         return -1;
     if (CRYPTO_memcmp(mac, want, 32) != 0)
-        return st_fail(err, "the upload URL is invalid (its signature does not match)");
+        return buf_fail(err, "the upload URL is invalid (its signature does not match)");
     uint64_t e = 0;
     for (int i = 0; i < 8; i++)
         e = e << 8 | payload[16 + i];
@@ -154,7 +154,7 @@ int store_storage_token_check(struct store *s, const char *tok, size_t len, doub
     for (int i = 0; i < 16; i++)
         snprintf(nonce_hex + 2 * i, 3, "%02x", payload[i]);
     if ((double)e < now_ms) {
-        st_fail(err, "the upload URL has expired; generate a new one");
+        buf_fail(err, "the upload URL has expired; generate a new one");
         return -2;
     }
     return 0;
@@ -165,10 +165,10 @@ int store_storage_token_check(struct store *s, const char *tok, size_t len, doub
 int store_files_open_dir(const char *dir, struct buf *err)
 {
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return st_fail(err, "cannot create %s: %s", dir, strerror(errno));
+        return buf_fail(err, "cannot create %s: %s", dir, strerror(errno));
     DIR *d = opendir(dir);
     if (!d)
-        return st_fail(err, "cannot open %s: %s", dir, strerror(errno));
+        return buf_fail(err, "cannot open %s: %s", dir, strerror(errno));
     struct dirent *e;
     int fd = dirfd(d);
     while ((e = readdir(d)))
@@ -183,7 +183,7 @@ int store_files_sweep(struct store *s, const char *dir, size_t *removed, struct 
     *removed = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return st_fail(err, "cannot open %s: %s", dir, strerror(errno));
+        return buf_fail(err, "cannot open %s: %s", dir, strerror(errno));
     struct store_txn *t = store_txn_begin(s, 0, err);
     if (!t) {
         closedir(d);
@@ -238,18 +238,18 @@ int store_file_tmp_open(struct store_file_tmp *f, const char *dir, struct buf *e
     f->name[STORE_FILE_TMP_LEN] = '\0';
     char path[PATH_MAX];
     if (file_path(path, sizeof path, dir, f->name) < 0)
-        return st_fail(err, "the storage directory's path is too long");
+        return buf_fail(err, "the storage directory's path is too long");
     if (!(f->sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(f->sha, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(f->sha);
         f->sha = NULL;
-        return st_fail(err, "cannot start a SHA-256 digest");
+        return buf_fail(err, "cannot start a SHA-256 digest");
     }
     f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (f->fd < 0) {
         int e = errno;
         EVP_MD_CTX_free(f->sha);
         f->sha = NULL;
-        return st_fail(err, "cannot create %s: %s", path, strerror(e));
+        return buf_fail(err, "cannot create %s: %s", path, strerror(e));
     }
     return 0;
 }
@@ -263,12 +263,12 @@ int store_file_tmp_write(struct store_file_tmp *f, const void *p, size_t n, stru
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return st_fail(err, "cannot write the uploaded file %s/%s: %s", f->dir, f->name,
-                           w < 0 ? strerror(errno) : "no space");
+            return buf_fail(err, "cannot write the uploaded file %s/%s: %s", f->dir, f->name,
+                            w < 0 ? strerror(errno) : "no space");
         done += (size_t)w;
     }
     if (EVP_DigestUpdate(f->sha, p, n) != 1)
-        return st_fail(err, "SHA-256 digest failed");
+        return buf_fail(err, "SHA-256 digest failed");
     f->size += n;
     return 0;
 }
@@ -278,15 +278,15 @@ int store_file_tmp_finish(struct store_file_tmp *f, char sha_b64[45], struct buf
     unsigned char md[32];
     unsigned int mdlen = 0;
     if (fsync(f->fd) < 0)
-        return st_fail(err, "cannot sync the uploaded file %s/%s: %s", f->dir, f->name,
-                       strerror(errno));
+        return buf_fail(err, "cannot sync the uploaded file %s/%s: %s", f->dir, f->name,
+                        strerror(errno));
     int r = close(f->fd);
     f->fd = -1;
     if (r < 0)
-        return st_fail(err, "cannot close the uploaded file %s/%s: %s", f->dir, f->name,
-                       strerror(errno));
+        return buf_fail(err, "cannot close the uploaded file %s/%s: %s", f->dir, f->name,
+                        strerror(errno));
     if (EVP_DigestFinal_ex(f->sha, md, &mdlen) != 1 || mdlen != 32)
-        return st_fail(err, "SHA-256 digest failed");
+        return buf_fail(err, "SHA-256 digest failed");
     EVP_MD_CTX_free(f->sha);
     f->sha = NULL;
     struct buf b = BUF_INIT(64);
@@ -328,9 +328,9 @@ int store_file_rename(const char *dir, const char *tmp, const char *id, struct b
 {
     char from[PATH_MAX], to[PATH_MAX];
     if (file_path(from, sizeof from, dir, tmp) < 0 || file_path(to, sizeof to, dir, id) < 0)
-        return st_fail(err, "the storage directory's path is too long");
+        return buf_fail(err, "the storage directory's path is too long");
     if (rename(from, to) < 0)
-        return st_fail(err, "cannot store the uploaded file: %s", strerror(errno));
+        return buf_fail(err, "cannot store the uploaded file: %s", strerror(errno));
     return 0;
 }
 
@@ -341,7 +341,7 @@ int store_files_sync_dir(const char *dir, struct buf *err)
         int e = errno;
         if (dfd >= 0)
             close(dfd);
-        return st_fail(err, "cannot sync %s: %s", dir, strerror(e));
+        return buf_fail(err, "cannot sync %s: %s", dir, strerror(e));
     }
     close(dfd);
     return 0;
@@ -363,7 +363,7 @@ int store_storage_finalize(struct store_txn *t, const char *dir, const char *tmp
                            char id_out[STORE_ID_LEN + 1], struct buf *err)
 {
     if (!store_file_tmp_name_ok(tmp))
-        return st_fail(err, "not a temporary file of the storage directory: \"%.64s\"", tmp);
+        return buf_fail(err, "not a temporary file of the storage directory: \"%.64s\"", tmp);
     if (store_storage_insert(t, sha256_b64, size, content_type, id_out, err) < 0)
         return -1;
     return store_file_commit(dir, tmp, id_out, err);

@@ -103,8 +103,8 @@ static int row_insert(struct store *s, struct st_index *ix, const json_t *doc, d
     for (size_t i = 1; i < ix->nfields; i++) {
         buf_reset(&ck);
         if (key_encode_value(&ck, st_lookup_path(doc, ix->fields[i])) < 0) {
-            st_fail(err, "vector index `%s`: cannot encode filter field `%s`", ix->name,
-                    ix->fields[i]);
+            buf_fail(err, "vector index `%s`: cannot encode filter field `%s`", ix->name,
+                     ix->fields[i]);
             goto out;
         }
         sqlite3_bind_blob(st, (int)i + 3, ck.data, (int)ck.len, SQLITE_TRANSIENT);
@@ -175,7 +175,7 @@ static int vector_build(struct store *s, const struct st_table *tb, struct st_in
         int wr =
             id ? row_insert(s, ix, doc, json_number_value(json_object_get(doc, "_creationTime")),
                             id, vec, err)
-               : st_fail(err, "table `%s`: a document is corrupt", tb->name);
+               : buf_fail(err, "table `%s`: a document is corrupt", tb->name);
         json_decref(doc);
         if (wr < 0)
             goto out;
@@ -424,7 +424,7 @@ int store_vector_search(struct store_txn *t, const char *table, const char *inde
     int r = -1;
     s->err_kind = STORE_ERR_OTHER;
     if (!t->open)
-        return st_fail(err, "transaction is not open");
+        return buf_fail(err, "transaction is not open");
     snprintf(name, sizeof name, "%.140s.%.140s", table, index);
     struct st_table *tb = st_table_find(s, table);
     struct st_index *ix = find_vector_index(tb, index);

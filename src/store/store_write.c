@@ -110,9 +110,9 @@ static int op_check(struct store_txn *t, struct buf *err)
 {
     t->s->err_kind = STORE_ERR_OTHER;
     if (!t->open)
-        return st_fail(err, "transaction is not open");
+        return buf_fail(err, "transaction is not open");
     if (!t->writable)
-        return st_fail(err, "cannot write in a read-only transaction");
+        return buf_fail(err, "cannot write in a read-only transaction");
     return st_txn_alive(t, err); /* SQLite may have rolled it back (SQLITE_FULL, I/O) */
 }
 
@@ -129,12 +129,12 @@ static json_t *parse_fields(struct store *s, const char *json, size_t len, const
     }
     v = json_parse(json, len, STORE_JSON_FLAGS, &je);
     if (!v) {
-        st_fail(err, "%s is not valid JSON: %s", what, je.text);
+        buf_fail(err, "%s is not valid JSON: %s", what, je.text);
         return NULL;
     }
     if (value_type_of(v, NULL, NULL) != VT_OBJECT) {
-        st_fail(err, "%s must be an object, got %s", what,
-                value_type_name(value_type_of(v, NULL, NULL)));
+        buf_fail(err, "%s must be an object, got %s", what,
+                 value_type_name(value_type_of(v, NULL, NULL)));
         goto bad;
     }
     const char *k;
@@ -483,7 +483,7 @@ static int parse_loaded(struct loaded *l, const json_t *parsed, struct buf *err)
     l->doc = parsed ? json_incref((json_t *)parsed)
                     : json_parse(l->text.data, l->text.len, STORE_JSON_FLAGS, NULL);
     if (!l->doc)
-        return st_fail(err, "document `%s` is corrupt", l->id);
+        return buf_fail(err, "document `%s` is corrupt", l->id);
     l->ct = json_number_value(json_object_get(l->doc, "_creationTime"));
     return 0;
 }
@@ -544,7 +544,7 @@ static int load_indexed(struct store_txn *t, const char *id, size_t id_len, stru
     vr_free(sp);
     if (!ok || !json_is_number(json_object_get(doc, "_creationTime"))) {
         json_decref(doc);
-        return st_fail(err, "document `%s` is corrupt", l->id);
+        return buf_fail(err, "document `%s` is corrupt", l->id);
     }
     int r = parse_loaded(l, doc, err); /* takes its own reference */
     json_decref(doc);
@@ -600,7 +600,7 @@ static int update_parsed(struct store_txn *t, struct loaded *l, const struct buf
         }
         if (keys_out && (buf_append(keys_out, &nk.len, sizeof nk.len) < 0 ||
                          buf_append(keys_out, nk.data, nk.len) < 0)) {
-            st_fail(err, "out of memory");
+            buf_fail(err, "out of memory");
             goto out;
         }
         if (ok.len != nk.len || memcmp(ok.data, nk.data, ok.len) != 0) {
@@ -795,7 +795,7 @@ int store_replace_same_keys(struct store_txn *t, const char *table, const char *
         return replace_same_keys(t, m, doc_json, len, err);
     const char *tb = store_id_table(s, id, id_len);
     if (!tb || strcmp(tb, table)) {
-        st_fail(err, "document `%.*s` is not in `%s`", (int)id_len, id, table);
+        buf_fail(err, "document `%.*s` is not in `%s`", (int)id_len, id, table);
         return -1;
     }
     return store_replace(t, id, id_len, doc_json, len, err);
@@ -846,7 +846,7 @@ int store_replace(struct store_txn *t, const char *id, size_t id_len, const char
      * fields, which is what the spliced text parses to (numbers are reals: STORE_JSON_FLAGS) */
     if (json_object_set_new(doc, "_id", json_string(l.id)) < 0 ||
         json_object_set_new(doc, "_creationTime", json_real(l.ct)) < 0) {
-        st_fail(err, "out of memory");
+        buf_fail(err, "out of memory");
         goto out;
     }
     r = update_parsed(t, &l, &text, doc, m ? &m->keys : NULL, &keys, err);
