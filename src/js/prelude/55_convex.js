@@ -504,11 +504,12 @@ class ConvexHttpClient {
         this.fetchOptions = fetchOptions;
     }
 
-    headers() {
+    /* withAuth false: the timestamp request, which Convex's client sends without it */
+    headers(withAuth = true) {
         const h = { "Content-Type": "application/json",
                     "Convex-Client": `npm-${CONVEX_CLIENT_VERSION}` };
-        if (this.adminAuth) h.Authorization = `Convex ${this.adminAuth}`;
-        else if (this.auth) h.Authorization = `Bearer ${this.auth}`;
+        if (withAuth && this.adminAuth) h.Authorization = `Convex ${this.adminAuth}`;
+        else if (withAuth && this.auth) h.Authorization = `Bearer ${this.auth}`;
         return h;
     }
 
@@ -549,11 +550,9 @@ class ConvexHttpClient {
     }
 
     async getTimestampInner() {
-        const h = { "Content-Type": "application/json",
-                    "Convex-Client": `npm-${CONVEX_CLIENT_VERSION}` };
-        const response = await (this.fetch || fetch)(`${this.address}/api/query_ts`,
-                                                     { ...this.fetchOptions, method: "POST",
-                                                       headers: h });
+        const response = await (this.fetch || fetch)(`${this.address}/api/query_ts`, {
+            ...this.fetchOptions, method: "POST", headers: this.headers(false),
+        });
         if (!response.ok) throw new Error(await response.text());
         return (await response.json()).ts;
     }
