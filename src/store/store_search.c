@@ -301,6 +301,58 @@ out:
     return r;
 }
 
+/* FTS5's shadow tables of a table made by search_build (content stored, so all five). */
+static const char *const SHADOWS[] = {"data", "idx", "content", "docsize", "config"};
+
+/* 1 when ix's FTS5 table opens with the current layout and has all of its shadow tables. Damage
+ * done from outside while the server was stopped (a shadow table dropped) would otherwise fail
+ * every search, or every write to the table, or the open itself. */
+static int search_table_ok(struct store *s, const struct st_index *ix)
+{
+    char sql[400];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof(sql), "SELECT g FROM f%u LIMIT 0", ix->id);
+    int ok = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    st = NULL;
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
+             "('f%u_%s', 'f%u_%s', 'f%u_%s', 'f%u_%s', 'f%u_%s')",
+             ix->id, SHADOWS[0], ix->id, SHADOWS[1], ix->id, SHADOWS[2], ix->id, SHADOWS[3], ix->id,
+             SHADOWS[4]);
+    if (ok && sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        ok = sqlite3_column_int(st, 0) == (int)(sizeof SHADOWS / sizeof SHADOWS[0]);
+    else
+        ok = 0;
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Drops ix's FTS5 table and whatever is left of its shadow tables. FTS5 cannot drop a table
+ * whose configuration or data shadow table is gone (its constructor fails), so its schema row
+ * goes by hand then, and the shadow tables as the plain tables they are without it. */
+static int search_drop(struct store *s, const struct st_index *ix, struct buf *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS f%u", ix->id);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    log_info("store",
+             "search index `%s`: FTS5 cannot drop its damaged table (%s); removing it "
+             "by hand",
+             ix->name, sqlite3_errmsg(s->db));
+    int n = snprintf(sql, sizeof(sql),
+                     "PRAGMA writable_schema = ON;"
+                     "DELETE FROM sqlite_schema WHERE type = 'table' AND name = 'f%u';"
+                     "PRAGMA writable_schema = RESET;",
+                     ix->id);
+    for (size_t i = 0; i < sizeof SHADOWS / sizeof SHADOWS[0]; i++)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, "DROP TABLE IF EXISTS f%u_%s;", ix->id,
+                      SHADOWS[i]);
+    return st_exec(s, sql, err);
+}
+
 int st_search_migrate(struct store *s, struct buf *err)
 {
     int began = 0, r = -1;
@@ -308,24 +360,20 @@ int st_search_migrate(struct store *s, struct buf *err)
         struct st_table *tb = s->tables[i];
         for (size_t j = 0; j < tb->nsidx; j++) {
             struct st_index *ix = tb->sidx[j];
-            char sql[96];
             if (ix->kind != IDX_SEARCH)
                 continue;
-            sqlite3_stmt *probe = NULL;
-            snprintf(sql, sizeof(sql), "SELECT g FROM f%u LIMIT 0", ix->id);
-            int ok = sqlite3_prepare_v2(s->db, sql, -1, &probe, NULL) == SQLITE_OK;
-            sqlite3_finalize(probe);
-            if (ok)
+            if (search_table_ok(s, ix))
                 continue;
-            log_info("store", "rebuilding search index `%s` of `%s` in the current layout",
+            log_info("store",
+                     "rebuilding search index `%s` of `%s` from its documents (an older layout, "
+                     "or its FTS5 tables are damaged)",
                      ix->name, tb->name);
             if (!began && st_exec(s, "BEGIN IMMEDIATE", err) < 0)
                 goto out;
             began = 1;
-            snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS f%u", ix->id);
             sqlite3_finalize(ix->ins);
             ix->ins = NULL;
-            if (st_exec(s, sql, err) < 0 || search_build(s, tb, ix, err) < 0)
+            if (search_drop(s, ix, err) < 0 || search_build(s, tb, ix, err) < 0)
                 goto out;
         }
     }

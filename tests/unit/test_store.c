@@ -1682,20 +1682,32 @@ TEST(search_statement_cache)
     store_close(s);
 }
 
+/* A closed store at path whose table m has the search index s (field t, filter field c) over the
+ * documents search_docs (NULL-terminated); returns the index's id, which names its FTS5 table. */
+static unsigned search_fixture(char *path, size_t n, const char *const *search_docs)
+{
+    char id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, n);
+    const char *sch = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
+                      "\"filterFields\":[\"c\"]}]}}}";
+    CHECK_EQ_INT(store_apply_schema(s, sch, strlen(sch), &err), 0);
+    for (; *search_docs; search_docs++)
+        CHECK_EQ_INT(insert(s, "m", *search_docs, id), 0);
+    unsigned fid = st_table_find(s, "m")->sidx[0]->id;
+    store_close(s);
+    return fid;
+}
+
 /* A database whose search index has the first FTS5 layout (t, k, c0.., no filter tokens) is
  * rebuilt when the store opens: same results, filter values in the FTS5 query, ranking kept. */
 TEST(search_migrates_old_layout)
 {
     char path[128], id[STORE_ID_LEN + 1], sql[1024];
-    struct store *s = open_new(path, sizeof(path));
-    const char *sch = "{\"tables\":{\"m\":{\"searchIndexes\":[{\"name\":\"s\",\"searchField\":\"t\","
-                      "\"filterFields\":[\"c\"]}]}}}";
-    CHECK_EQ_INT(store_apply_schema(s, sch, strlen(sch), &err), 0);
-    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"t\":\"apples and pears\"}", id), 0);
-    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"a\",\"t\":\"apples apples apples\"}", id), 0);
-    CHECK_EQ_INT(insert(s, "m", "{\"c\":\"b\",\"t\":\"apples\"}", id), 0);
-    unsigned fid = st_table_find(s, "m")->sidx[0]->id;
-    store_close(s);
+    struct store *s;
+    static const char *const search_docs[] = {"{\"c\":\"a\",\"t\":\"apples and pears\"}",
+                                              "{\"c\":\"a\",\"t\":\"apples apples apples\"}",
+                                              "{\"c\":\"b\",\"t\":\"apples\"}", NULL};
+    unsigned fid = search_fixture(path, sizeof(path), search_docs);
     /* rewrite f<id> as the first layout had it, rows and all */
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -1729,6 +1741,56 @@ TEST(search_migrates_old_layout)
     store_close(s);
     buf_release(&e);
     buf_release(&out);
+}
+
+/* A search index whose FTS5 tables were damaged while the store was closed (any shadow table
+ * dropped, the table itself too) is rebuilt from the documents when the store opens: the open
+ * succeeds, searches find every document, writes go on. Without the rebuild, a missing
+ * `_config` or `_data` fails the open, and a missing `_idx`, `_content` or `_docsize` fails
+ * searches or writes for good. */
+TEST(search_rebuilds_damaged_index)
+{
+    static const struct {
+        const char *verb, *table; /* the FTS5 table's name, then this */
+    } damage[] = {{"DROP TABLE", "_config"},  {"DROP TABLE", "_data"},    {"DROP TABLE", "_idx"},
+                  {"DROP TABLE", "_content"}, {"DROP TABLE", "_docsize"}, {"DELETE FROM", "_data"},
+                  {"DROP TABLE", ""}};
+    for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
+        char path[128], id[STORE_ID_LEN + 1], sql[256];
+        static const char *const search_docs[] = {"{\"c\":\"a\",\"t\":\"apples and pears\"}",
+                                                  "{\"c\":\"b\",\"t\":\"apples\"}", NULL};
+        unsigned fid = search_fixture(path, sizeof(path), search_docs);
+        struct store *s;
+        sqlite3 *db = NULL;
+        CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+        snprintf(sql, sizeof(sql), "%s f%u%s", damage[d].verb, fid, damage[d].table);
+        CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        struct buf e = BUF_INIT(BUF_NOLIMIT);
+        int opened = store_open(path, NULL, &s, &e);
+        if (opened != 0)
+            fprintf(stderr, "after %s: %s\n", sql, e.data);
+        CHECK_EQ_INT(opened, 0);
+        CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\"}"), 2);
+        CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"pears\",\"eq\":[[\"c\",\"a\"]]}"),
+                     1);
+        CHECK_EQ_INT(insert(s, "m", "{\"c\":\"b\",\"t\":\"more apples\"}", id), 0);
+        CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\",\"eq\":[[\"c\",\"b\"]]}"),
+                     2);
+        store_close(s);
+        /* nothing left over: the database is sound and a second open rebuilds nothing */
+        CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_stmt *st = NULL;
+        CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+        CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+        CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+        CHECK_EQ_INT(search_n(s, "{\"field\":\"t\",\"search\":\"apples\"}"), 3);
+        store_close(s);
+        buf_release(&e);
+    }
 }
 
 /* The checkpoint thread copies committed pages from the WAL into the database file without
