@@ -1,0 +1,65 @@
+// Fixture of tests/integration/convex-ctx.test.mjs: ctx.meta (convex 1.48).
+import { query, mutation, action, internalQuery, internalMutation, httpAction, v } from "./_generated/server";
+import { internal } from "./_generated/api";
+
+export const inQuery = query({
+  args: {},
+  handler: async (ctx) => {
+    const before = await ctx.meta.getTransactionMetrics();
+    await ctx.db.query("users").collect();
+    await ctx.db.query("notes").take(1);
+    return {
+      fn: await ctx.meta.getFunctionMetadata(),
+      deployment: await ctx.meta.getDeploymentMetadata(),
+      before,
+      after: await ctx.meta.getTransactionMetrics(),
+      snapshot: ctx.meta.getSnapshotTs().toString(),
+      snapshotType: typeof ctx.meta.getSnapshotTs(),
+      nested: await ctx.runQuery(internal.meta.hidden, {}),
+      methods: Object.keys(ctx.meta).sort(),
+    };
+  },
+});
+export const hidden = internalQuery({ args: {}, handler: async (ctx) => ctx.meta.getFunctionMetadata() });
+
+export const inMutation = mutation({
+  args: {},
+  handler: async (ctx) => {
+    const snapshot = ctx.meta.getSnapshotTs();
+    await ctx.db.insert("users", { name: "bo" });
+    await ctx.db.insert("notes", { text: "n" });
+    await ctx.scheduler.runAfter(3600_000, internal.meta.noop, { pad: "x".repeat(100) });
+    let request = "";
+    try {
+      await ctx.meta.getRequestMetadata();
+    } catch (e: any) {
+      request = e.message;
+    }
+    return {
+      fn: await ctx.meta.getFunctionMetadata(),
+      metrics: await ctx.meta.getTransactionMetrics(),
+      snapshot: snapshot.toString(),
+      nested: await ctx.runMutation(internal.meta.nestedMutation, {}),
+      request,
+      methods: Object.keys(ctx.meta).sort(),
+    };
+  },
+});
+export const nestedMutation = internalMutation({
+  args: {},
+  handler: async (ctx) => ({ fn: await ctx.meta.getFunctionMetadata(), snapshot: ctx.meta.getSnapshotTs().toString() }),
+});
+export const noop = internalMutation({ args: { pad: v.string() }, handler: async () => null });
+
+export const inAction = action({
+  args: {},
+  handler: async (ctx) => ({
+    fn: await ctx.meta.getFunctionMetadata(),
+    deployment: await ctx.meta.getDeploymentMetadata(),
+    methods: Object.keys(ctx.meta).sort(),
+    query: await ctx.runQuery(internal.meta.hidden, {}),
+  }),
+});
+
+export const inHttp = httpAction(async (ctx) =>
+  Response.json({ fn: await ctx.meta.getFunctionMetadata(), methods: Object.keys(ctx.meta).sort() }));

@@ -1,0 +1,9 @@
+// Fixture of tests/integration/convex-ctx.test.mjs: convex 1.48's function context.
+import { defineSchema, defineTable, v } from "./_generated/server";
+
+export default defineSchema({
+  users: defineTable({ name: v.string() }),
+  notes: defineTable({ text: v.string(), owner: v.optional(v.id("users")) }),
+  // `at` is the commit timestamp of the mutation that wrote it (db.vars.commitTs)
+  events: defineTable({ label: v.string(), at: v.commitTs() }).index("by_at", ["at"]),
+});
