@@ -237,6 +237,14 @@ void js_op_answer(JSContextRef ctx, int ok, const char *const *strs, size_t n, c
 JSObjectRef js_make_error(JSContextRef ctx, const char *code, const char *message);
 
 /* native_crypto.c: adds randomFill, digest and hmac (OpenSSL) to the `native` object. */
+/* A function of the `native` object: its name and its C callback. */
+struct js_native_fn {
+    const char *name;
+    JSObjectCallAsFunctionCallback fn;
+};
+/* Adds the n functions of fns to the `native` object, read-only (native.c). */
+void js_native_add_fns(JSContextRef ctx, JSObjectRef native, const struct js_native_fn *fns,
+                       size_t n);
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native);
 void js_native_pkey_add(JSContextRef ctx, JSObjectRef native); /* native_pkey.c */
 /* native_storage.c: adds the storage functions (ctx.storage) to the `native` object.
@@ -245,6 +253,9 @@ void js_native_pkey_add(JSContextRef ctx, JSObjectRef native); /* native_pkey.c 
  * it stored are removed); either way the transaction's lists are emptied. */
 void js_native_storage_add(JSContextRef ctx, JSObjectRef native);
 void js_storage_settled(struct js_runtime *rt, int committed);
+/* native_meta.c: adds what ctx.meta and db.vars.commitTs ask of the runtime (snapshotTs,
+ * commitTs, txnMetrics, deploymentName) to the `native` object. */
+void js_native_meta_add(JSContextRef ctx, JSObjectRef native);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */
 void js_native_polyfill_add(JSContextRef ctx, JSObjectRef native);
 

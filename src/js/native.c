@@ -1460,53 +1460,56 @@ static JSValueRef n_op_take(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, 
     return JSObjectMakeArray(ctx, 3, out, NULL);
 }
 
+void js_native_add_fns(JSContextRef ctx, JSObjectRef native, const struct js_native_fn *fns,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
+        JSObjectRef f = JSObjectMakeFunctionWithCallback(ctx, name, fns[i].fn);
+        JSObjectSetProperty(ctx, native, name, f, kJSPropertyAttributeReadOnly, NULL);
+        JSStringRelease(name);
+    }
+}
+
 JSObjectRef js_native_make(struct js_runtime *rt)
 {
-    static const struct {
-        const char *name;
-        JSObjectCallAsFunctionCallback fn;
-    } fns[] = {
-        { "get", n_get },
-        { "scanOpen", n_scan_open },
-        { "scanNext", n_scan_next },
-        { "scanFirst", n_scan_first },
-        { "scanClose", n_scan_close },
-        { "search", n_search },
-        { "vectorSearch", n_vector_search },
-        { "scanCursor", n_scan_cursor },
-        { "insert", n_insert },
-        { "patch", n_patch },
-        { "replace", n_replace },
-        { "del", n_del },
-        { "idTable", n_id_table },
-        { "log", n_log },
-        { "done", n_done },
-        { "nestedBegin", n_nested_begin },
-        { "nestedEnd", n_nested_end },
-        { "subBegin", n_sub_begin },
-        { "subEnd", n_sub_end },
-        { "opStart", n_op_start },
-        { "opCancel", n_op_cancel },
-        { "overLimit", n_over_limit },
-        { "vmReads", n_vm_reads },
-        { "opTake", n_op_take },
-        { "checkReturns", n_check_returns },
-        { "schedule", n_schedule },
-        { "actorSave", n_actor_save },
-        { "actorOut", n_actor_out },
-        { "actorEnd", n_actor_end },
-        { "actorDelete", n_actor_delete },
-        { "validate", n_validate },
-        { "cancelJob", n_cancel_job },
+    static const struct js_native_fn fns[] = {
+        {"get", n_get},
+        {"scanOpen", n_scan_open},
+        {"scanNext", n_scan_next},
+        {"scanFirst", n_scan_first},
+        {"scanClose", n_scan_close},
+        {"search", n_search},
+        {"vectorSearch", n_vector_search},
+        {"scanCursor", n_scan_cursor},
+        {"insert", n_insert},
+        {"patch", n_patch},
+        {"replace", n_replace},
+        {"del", n_del},
+        {"idTable", n_id_table},
+        {"log", n_log},
+        {"done", n_done},
+        {"nestedBegin", n_nested_begin},
+        {"nestedEnd", n_nested_end},
+        {"subBegin", n_sub_begin},
+        {"subEnd", n_sub_end},
+        {"opStart", n_op_start},
+        {"opCancel", n_op_cancel},
+        {"overLimit", n_over_limit},
+        {"vmReads", n_vm_reads},
+        {"opTake", n_op_take},
+        {"checkReturns", n_check_returns},
+        {"schedule", n_schedule},
+        {"actorSave", n_actor_save},
+        {"actorOut", n_actor_out},
+        {"actorEnd", n_actor_end},
+        {"actorDelete", n_actor_delete},
+        {"validate", n_validate},
+        {"cancelJob", n_cancel_job},
     };
     pthread_once(&native_class_once, native_class_create);
     JSObjectRef obj = JSObjectMake(rt->ctx, native_class, rt);
-    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
-        JSObjectRef f = JSObjectMakeFunctionWithCallback(rt->ctx, name, fns[i].fn);
-        JSObjectSetProperty(rt->ctx, obj, name, f, kJSPropertyAttributeReadOnly, NULL);
-        JSStringRelease(name);
-    }
+    js_native_add_fns(rt->ctx, obj, fns, sizeof fns / sizeof fns[0]);
     JSObjectRef params = JSObjectMakeTypedArrayWithBytesNoCopy(
         rt->ctx, kJSTypedArrayTypeFloat64Array, rt->params, sizeof(rt->params), NULL, NULL, NULL);
     JSStringRef pn = JSStringCreateWithUTF8CString("params");
@@ -1516,6 +1519,7 @@ JSObjectRef js_native_make(struct js_runtime *rt)
     js_native_pkey_add(rt->ctx, obj);
     js_native_polyfill_add(rt->ctx, obj);
     js_native_storage_add(rt->ctx, obj);
+    js_native_meta_add(rt->ctx, obj);
     JSStringRef rn = JSStringCreateWithUTF8CString("remote"); /* an action worker's runtime */
     JSObjectSetProperty(rt->ctx, obj, rn, JSValueMakeBoolean(rt->ctx, rt->store == NULL),
                         kJSPropertyAttributeReadOnly, NULL);

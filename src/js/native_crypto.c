@@ -135,19 +135,11 @@ static JSValueRef n_pbkdf2(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
 
 void js_native_crypto_add(JSContextRef ctx, JSObjectRef native)
 {
-    static const struct {
-        const char *name;
-        JSObjectCallAsFunctionCallback fn;
-    } fns[] = {
-        { "randomFill", n_random_fill },
-        { "digest", n_digest },
-        { "hmac", n_hmac },
-        { "pbkdf2", n_pbkdf2 },
+    static const struct js_native_fn fns[] = {
+        {"randomFill", n_random_fill},
+        {"digest", n_digest},
+        {"hmac", n_hmac},
+        {"pbkdf2", n_pbkdf2},
     };
-    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
-        JSObjectRef f = JSObjectMakeFunctionWithCallback(ctx, name, fns[i].fn);
-        JSObjectSetProperty(ctx, native, name, f, kJSPropertyAttributeReadOnly, NULL);
-        JSStringRelease(name);
-    }
+    js_native_add_fns(ctx, native, fns, sizeof fns / sizeof fns[0]);
 }

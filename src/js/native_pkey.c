@@ -597,18 +597,10 @@ out:
 
 void js_native_pkey_add(JSContextRef ctx, JSObjectRef native)
 {
-    static const struct {
-        const char *name;
-        JSObjectCallAsFunctionCallback fn;
-    } fns[] = {
-        { "pkeyImport", n_pkey_import }, { "pkeyFromJwk", n_pkey_from_jwk },
-        { "pkeyJwk", n_pkey_jwk },       { "pkeySign", n_pkey_sign },
-        { "pkeyVerify", n_pkey_verify }, { "pkeyGenerate", n_pkey_generate },
+    static const struct js_native_fn fns[] = {
+        {"pkeyImport", n_pkey_import}, {"pkeyFromJwk", n_pkey_from_jwk},
+        {"pkeyJwk", n_pkey_jwk},       {"pkeySign", n_pkey_sign},
+        {"pkeyVerify", n_pkey_verify}, {"pkeyGenerate", n_pkey_generate},
     };
-    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
-        JSObjectRef f = JSObjectMakeFunctionWithCallback(ctx, name, fns[i].fn);
-        JSObjectSetProperty(ctx, native, name, f, kJSPropertyAttributeReadOnly, NULL);
-        JSStringRelease(name);
-    }
+    js_native_add_fns(ctx, native, fns, sizeof fns / sizeof fns[0]);
 }

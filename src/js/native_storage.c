@@ -403,22 +403,14 @@ static JSValueRef n_read(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
 
 void js_native_storage_add(JSContextRef ctx, JSObjectRef native)
 {
-    static const struct {
-        const char *name;
-        JSObjectCallAsFunctionCallback fn;
-    } fns[] = {
-        { "storageUploadUrl", n_upload_url },
-        { "storageBase", n_base },
-        { "storageCommit", n_commit },
-        { "storageDelete", n_delete },
-        { "storageWriteTmp", n_write_tmp },
-        { "storageRemoveTmp", n_remove_tmp },
-        { "storageRead", n_read },
+    static const struct js_native_fn fns[] = {
+        {"storageUploadUrl", n_upload_url},
+        {"storageBase", n_base},
+        {"storageCommit", n_commit},
+        {"storageDelete", n_delete},
+        {"storageWriteTmp", n_write_tmp},
+        {"storageRemoveTmp", n_remove_tmp},
+        {"storageRead", n_read},
     };
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
-        JSObjectRef f = JSObjectMakeFunctionWithCallback(ctx, name, fns[i].fn);
-        JSObjectSetProperty(ctx, native, name, f, kJSPropertyAttributeReadOnly, NULL);
-        JSStringRelease(name);
-    }
+    js_native_add_fns(ctx, native, fns, sizeof fns / sizeof fns[0]);
 }

@@ -60,6 +60,8 @@ struct js_options {
     const char *public_url;     /* the origin URLs of ctx.storage start with ("http://host:port"),
                                    read at each call (it may be filled after the runtime is made);
                                    NULL: relative URLs; borrowed */
+    const char *deployment_name; /* ctx.meta.getDeploymentMetadata().name: a named tenant's
+                                    name; NULL: "vireo"; borrowed */
     size_t max_file_bytes;      /* largest file an action's ctx.storage.store() writes
                                    (UploadTooLarge past it; vireo's --max-upload-mb);
                                    0: JS_STORAGE_MAX_FILE_DEFAULT */

@@ -52,6 +52,8 @@ struct tenant *tenant_prepare(const char *name, const char *db_path,
     struct js_options jopts = opts->js;
     if (t->public_url)
         jopts.public_url = t->public_url;
+    if (*name)
+        jopts.deployment_name = t->name;
     struct store_options sopts = opts->store;
     char label[96]; /* what the storage limit's messages call this shard */
     if (*name) {

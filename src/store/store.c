@@ -759,6 +759,16 @@ int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, s
     return 0;
 }
 
+void store_txn_usage(const struct store_txn *t, struct store_txn_usage *u)
+{
+    *u = (struct store_txn_usage){.docs_read = t->docs_read,
+                                  .ranges_read = t->ranges_read,
+                                  .writes = t->writes,
+                                  .bytes_read = t->bytes_read,
+                                  .bytes_written = t->bytes_written,
+                                  .writable = t->writable};
+}
+
 int store_txn_renew(struct store_txn *t)
 {
     struct store *s = t->s;

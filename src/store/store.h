@@ -223,6 +223,14 @@ struct store_sub {
     int wrote;
 };
 int store_txn_sub_begin(struct store_txn *t, struct store_sub *sub, struct buf *err);
+/* What t has read and written of user tables so far, as its STORE_TXN_MAX_* limits count it
+ * (ctx.meta.getTransactionMetrics). writable: 1 for a write transaction. */
+struct store_txn_usage {
+    uint32_t docs_read, ranges_read, writes;
+    uint64_t bytes_read, bytes_written;
+    int writable;
+};
+void store_txn_usage(const struct store_txn *t, struct store_txn_usage *u);
 int store_txn_sub_end(struct store_txn *t, const struct store_sub *sub, int ok, struct buf *err);
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);

@@ -32,7 +32,8 @@ static int schema_rec(const json_t *v, struct buf *path, int depth, struct buf *
         return -1;
     }
     if (!strcmp(t, "string") || !strcmp(t, "number") || !strcmp(t, "boolean") ||
-        !strcmp(t, "null") || !strcmp(t, "int64") || !strcmp(t, "bytes") || !strcmp(t, "any"))
+        !strcmp(t, "null") || !strcmp(t, "int64") || !strcmp(t, "bytes") || !strcmp(t, "any") ||
+        !strcmp(t, "commitTs"))
         return 0;
     if (!json_is_object(v))
         goto bad;

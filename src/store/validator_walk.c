@@ -115,6 +115,7 @@ static enum vkind kind_of(const char *t, enum value_type *scalar)
         { "literal", VK_LITERAL, VT_INVALID }, { "array", VK_ARRAY, VT_INVALID },
         { "object", VK_OBJECT, VT_INVALID },   { "record", VK_RECORD, VT_INVALID },
         { "union", VK_UNION, VT_INVALID },
+        { "commitTs", VK_INT64, VT_INT64 }, /* an int64: db.vars.commitTs is written as one */
     };
     *scalar = VT_INVALID;
     if (!t)

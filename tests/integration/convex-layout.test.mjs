@@ -67,7 +67,6 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
             ConvexHttpClient: "no error",
             ConvexClient: "ConvexClient in functions is not supported by Vireo: there is no WebSocket in actions (ConvexHttpClient works)",
             BaseConvexClient: "BaseConvexClient in functions is not supported by Vireo: there is no WebSocket in actions (ConvexHttpClient works)",
-            commitTs: "v.commitTs() is not supported by Vireo",
         });
     });
 

@@ -56,6 +56,9 @@ test("HTTP: the same function and table in two tenants hold their own data; ids 
     assert.equal(cross.json?.status, "error", cross.text);
     const own = await value("iso-a", "query", "notes:page", { cursor: p1.continueCursor, n: 1 });
     assert.deepEqual(own.page.map((d) => d.text), ["a2"]);
+    // ctx.meta names the tenant as the deployment, in queries and in actions
+    assert.deepEqual(await value("iso-a", "query", "notes:deployment"), { name: "iso-a", region: null, class: "s16" });
+    assert.deepEqual(await value("iso-b", "action", "notes:deploymentInAction"), { name: "iso-b", region: null, class: "s16" });
     // actions run against their own tenant (nested calls included)
     assert.deepEqual(await value("iso-b", "action", "notes:viaAction", { text: "b2" }), ["b1", "b2"]);
     assert.deepEqual(await value("iso-a", "query", "notes:list"), ["a1", "a2"]);

@@ -38,8 +38,20 @@ export type Value =
   | boolean
   | string
   | ArrayBuffer
+  | CommitTsPlaceholder
   | Value[]
   | { [key: string]: undefined | Value };
+/**
+ * `db.vars.commitTs`: written into a document field by a mutation, it becomes the mutation's
+ * commit timestamp, an int64 (`bigint`); it is not a number while the mutation runs.
+ */
+export interface CommitTsPlaceholder {
+  [Symbol.toPrimitive](hint: string): string;
+  valueOf(): never;
+  toJSON(): never;
+  toString(): string;
+}
+export declare const CommitTsPlaceholder: { new (): CommitTsPlaceholder; prototype: CommitTsPlaceholder };
 export type NumericValue = bigint | number;
 export type JSONValue =
   | null
@@ -106,6 +118,10 @@ export declare class VFloat64<Type = number, IsOptional extends OptionalProperty
 export declare class VInt64<Type = bigint, IsOptional extends OptionalProperty = "required"> extends BaseValidator<Type, IsOptional> {
   readonly kind: "int64";
   optional(): VInt64<Type | undefined, "optional">;
+}
+export declare class VCommitTs<Type = bigint | CommitTsPlaceholder, IsOptional extends OptionalProperty = "required"> extends BaseValidator<Type, IsOptional> {
+  readonly kind: "commitTs";
+  optional(): VCommitTs<Type | undefined, "optional">;
 }
 export declare class VBoolean<Type = boolean, IsOptional extends OptionalProperty = "required"> extends BaseValidator<Type, IsOptional> {
   readonly kind: "boolean";
@@ -179,6 +195,7 @@ export type Validator<Type, IsOptional extends OptionalProperty = "required", Fi
   | VString<Type, IsOptional>
   | VFloat64<Type, IsOptional>
   | VInt64<Type, IsOptional>
+  | VCommitTs<Type, IsOptional>
   | VBoolean<Type, IsOptional>
   | VNull<Type, IsOptional>
   | VAny<Type, IsOptional>
@@ -195,6 +212,7 @@ export type VOptional<T extends GenericValidator> =
   : T extends VString<infer Type, OptionalProperty> ? VString<Type | undefined, "optional">
   : T extends VFloat64<infer Type, OptionalProperty> ? VFloat64<Type | undefined, "optional">
   : T extends VInt64<infer Type, OptionalProperty> ? VInt64<Type | undefined, "optional">
+  : T extends VCommitTs<infer Type, OptionalProperty> ? VCommitTs<Type | undefined, "optional">
   : T extends VBoolean<infer Type, OptionalProperty> ? VBoolean<Type | undefined, "optional">
   : T extends VNull<infer Type, OptionalProperty> ? VNull<Type | undefined, "optional">
   : T extends VAny<infer Type, OptionalProperty> ? VAny<Type | undefined, "optional">
@@ -236,6 +254,8 @@ export declare const v: {
   float64(): VFloat64<number, "required">;
   bigint(): VInt64<bigint, "required">;
   int64(): VInt64<bigint, "required">;
+  /** An int64 that a mutation sets to its commit timestamp by writing `db.vars.commitTs`. */
+  commitTs(): VCommitTs<bigint | CommitTsPlaceholder, "required">;
   boolean(): VBoolean<boolean, "required">;
   string(): VString<string, "required">;
   bytes(): VBytes<ArrayBuffer, "required">;
@@ -653,6 +673,20 @@ export interface BaseDatabaseReader<DataModel extends GenericDataModel> {
     tableName: TableName,
     id: string,
   ): GenericId<TableName> | null;
+  /** The table's own view: its methods take no table name, and check ids against this one. */
+  table<TableName extends TableNamesInDataModel<DataModel>>(tableName: TableName): TableReader<DataModel, TableName>;
+}
+export interface TableReader<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>> {
+  readonly tableName: TableName;
+  get(id: GenericId<TableName>): Promise<DocumentByName<DataModel, TableName> | null>;
+  query(): QueryInitializer<NamedTableInfo<DataModel, TableName>>;
+}
+export interface TableWriter<DataModel extends GenericDataModel, TableName extends TableNamesInDataModel<DataModel>>
+  extends TableReader<DataModel, TableName> {
+  insert(value: WithoutSystemFields<DocumentByName<DataModel, TableName>>): Promise<GenericId<TableName>>;
+  patch(id: GenericId<TableName>, value: PatchValue<DocumentByName<DataModel, TableName>>): Promise<void>;
+  replace(id: GenericId<TableName>, value: WithOptionalSystemFields<DocumentByName<DataModel, TableName>>): Promise<void>;
+  delete(id: GenericId<TableName>): Promise<void>;
 }
 type NonUnion<T> = T extends never ? never : T;
 /** `ctx.db` in mutations: reads plus `insert`, `patch`, `replace`, `delete`. */
@@ -681,6 +715,12 @@ export interface GenericDatabaseWriter<DataModel extends GenericDataModel> exten
   ): Promise<void>;
   delete<TableName extends TableNamesInDataModel<DataModel>>(table: TableName, id: GenericId<NonUnion<TableName>>): Promise<void>;
   delete(id: GenericId<TableNamesInDataModel<DataModel>>): Promise<void>;
+  table<TableName extends TableNamesInDataModel<DataModel>>(tableName: TableName): TableWriter<DataModel, TableName>;
+  /** Values known only when the mutation commits. */
+  vars: {
+    /** The commit timestamp: write it into a field (`v.commitTs()`) to store when this committed. */
+    commitTs: CommitTsPlaceholder;
+  };
 }
 /** What `patch` takes: some fields; `undefined` removes an optional field. */
 export type PatchValue<T> = {
@@ -802,8 +842,67 @@ export type RegisteredAction<Visibility extends FunctionVisibility, Args extends
 } & VisibilityProperties<Visibility>;
 export type PublicHttpAction = { isHttp: true };
 
+/** `{used, remaining}` of one of a transaction's limits. */
+export type TransactionMetric = { used: number; remaining: number };
+/** What a query's or mutation's transaction has used of its limits, and what is left. */
+export type TransactionMetrics = {
+  bytesRead: TransactionMetric;
+  bytesWritten: TransactionMetric;
+  databaseQueries: TransactionMetric;
+  documentsRead: TransactionMetric;
+  documentsWritten: TransactionMetric;
+  functionsScheduled: TransactionMetric;
+  scheduledFunctionArgsBytes: TransactionMetric;
+  filesWritten: TransactionMetric;
+  fileWriteBytes: TransactionMetric;
+  filesRead: TransactionMetric;
+  fileReadBytes: TransactionMetric;
+};
+export type FunctionMetadata = {
+  /** `"path/to/module:functionName"`; an HTTP action's route, `"GET /path"` */
+  name: string;
+  /** `""`: Vireo has no components */
+  componentPath: string;
+  type: "query" | "mutation" | "action";
+  visibility: "public" | "internal";
+};
+export type DeploymentMetadata = {
+  /** the tenant's name, or `"vireo"` */
+  name: string;
+  region: string | null;
+  class: "s16" | "s256" | "d1024" | "d2048";
+};
+export type RequestMetadata = {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+  scheduledFunctionId: string | null;
+  authToken: string | null;
+};
+/** `ctx.meta` in queries. */
+export interface QueryMeta {
+  getFunctionMetadata(): Promise<FunctionMetadata>;
+  getTransactionMetrics(): Promise<TransactionMetrics>;
+  getDeploymentMetadata(): Promise<DeploymentMetadata>;
+  /** The store version this transaction reads at (Convex's snapshot timestamp). */
+  getSnapshotTs(): bigint;
+}
+/** `ctx.meta` in mutations. */
+export interface MutationMeta extends QueryMeta {
+  /** Not supported by Vireo yet: throws. */
+  getRequestMetadata(): Promise<RequestMetadata>;
+}
+/** `ctx.meta` in actions and HTTP actions. */
+export interface ActionMeta {
+  getFunctionMetadata(): Promise<FunctionMetadata>;
+  getDeploymentMetadata(): Promise<DeploymentMetadata>;
+  /** Not supported by Vireo yet: throws. */
+  getRequestMetadata(): Promise<RequestMetadata>;
+}
+
 export interface GenericQueryCtx<DataModel extends GenericDataModel> {
   db: GenericDatabaseReader<DataModel>;
+  meta: QueryMeta;
   auth: Auth;
   storage: StorageReader;
   runQuery: <Query extends FunctionReference<"query", "public" | "internal">>(
@@ -813,6 +912,7 @@ export interface GenericQueryCtx<DataModel extends GenericDataModel> {
 }
 export interface GenericMutationCtx<DataModel extends GenericDataModel> {
   db: GenericDatabaseWriter<DataModel>;
+  meta: MutationMeta;
   auth: Auth;
   storage: StorageWriter;
   scheduler: Scheduler;
@@ -841,6 +941,7 @@ export interface GenericActionCtx<DataModel extends GenericDataModel> {
   scheduler: Scheduler;
   auth: Auth;
   storage: StorageActionWriter;
+  meta: ActionMeta;
   /** The documents most similar to `query.vector` (cosine), best first: `{_id, _score}`. */
   vectorSearch<
     TableName extends TableNamesInDataModel<DataModel>,

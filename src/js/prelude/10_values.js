@@ -99,6 +99,34 @@ function describeType(v) {
     return name ? name : "object";
 }
 
+/* Convex's db.vars.commitTs (convex 1.48): a placeholder a mutation writes into a document field,
+ * which becomes the mutation's commit timestamp, an int64. Here that is known when the write is
+ * made (the store version the mutation commits at: src/js/native_meta.c), so the write stores the
+ * number itself; anywhere else (arguments, results, scheduled calls) the placeholder is refused
+ * with Convex's text, as it cannot be resolved there. */
+const COMMIT_TS_UNRESOLVED = "This commit timestamp is unresolved: its value is assigned when " +
+    "the mutation commits. Read the document after the mutation completes to get its value.";
+class CommitTsPlaceholder {
+    [Symbol.toPrimitive](hint) {
+        if (hint === "string") return this.toString();
+        throw new Error(COMMIT_TS_UNRESOLVED);
+    }
+    valueOf() { throw new Error(COMMIT_TS_UNRESOLVED); }
+    toJSON() { throw new Error(COMMIT_TS_UNRESOLVED); }
+    toString() { return "[unresolved commit timestamp]"; }
+}
+const commitTsPlaceholder = new CommitTsPlaceholder();
+/* the writes whose values may hold the placeholder (their `where`) */
+const COMMIT_TS_WRITES = ["db.insert()", "db.patch()", "db.replace()"];
+
+/* A placeholder met by toWire: the commit timestamp in a write, Convex's wire form for
+ * convexToJson(), an error elsewhere. */
+function commitTsToWire(where) {
+    if (COMMIT_TS_WRITES.includes(where)) return int64ToWire(BigInt(native.commitTs()));
+    if (where === "convexToJson()") return { $commitTs: null };
+    throw new Error(`${where}: ${COMMIT_TS_UNRESOLVED}`);
+}
+
 /* Returns v itself when it needs no change, else a converted copy. */
 function toWire(v, depth, where) {
     switch (typeof v) {
@@ -137,9 +165,11 @@ function toWire(v, depth, where) {
     }
     if (v instanceof ArrayBuffer) return { $bytes: base64Encode(new Uint8Array(v)) };
     const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null)
+    if (proto !== Object.prototype && proto !== null) {
+        if (v instanceof CommitTsPlaceholder) return commitTsToWire(where);
         throw new Error(`${where}: ${describeType(v)} is not a supported value (use plain ` +
             `objects)`);
+    }
     let out = v;
     const keys = Object.keys(v);
     for (let i = 0; i < keys.length; i++) {
@@ -174,6 +204,7 @@ function revive(k, val) {
         if (typeof val.$float === "string")
             return wireBytes8(val.$float, "$float").getFloat64(0, true);
         if (typeof val.$bytes === "string") return base64Decode(val.$bytes);
+        if (val.$commitTs === null && Object.keys(val).length === 1) return commitTsPlaceholder;
     }
     return val;
 }

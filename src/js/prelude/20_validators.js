@@ -152,9 +152,8 @@ const v = Object.freeze({
     nullable(inner) {
         return v.union(requireValidator(inner, "v.nullable()"), v.null());
     },
-    commitTs() {
-        throw new Error("v.commitTs() is not supported by Vireo");
-    },
+    /* an int64 that a mutation sets to its commit timestamp by writing db.vars.commitTs */
+    commitTs: simple("commitTs"),
 });
 
 /* Convex's asObjectValidator: a validator as is, an object of validators as v.object(). */

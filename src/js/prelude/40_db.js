@@ -584,8 +584,8 @@ class EmptySystemQuery extends Query {
 
 const system = Object.freeze({
     async get(a, b) {
-        const id = b === undefined ? a : b;
-        checkId(id, "db.system.get()");
+        const id = b === undefined ? idIn(undefined, a, "db.system.get()") :
+            idIn(a, b, "db.system.get()", true);
         const table = native.idTable(id);
         if (typeof table === "string" && table.charCodeAt(0) !== 95)
             throw new Error(`db.system.get(): \`${id}\` is a document of \`${table}\`, not of ` +
@@ -605,11 +605,37 @@ const system = Object.freeze({
         return SYSTEM_TABLES.includes(table) && typeof id === "string" &&
             native.idTable(id) === table ? id : null;
     },
+    table(table) { return new SystemTableReader(table); },
 });
 
 function checkId(id, what) {
     if (typeof id !== "string")
         throw new TypeError(`${what}: expected a document id, got ${describeType(id)}`);
+}
+
+/* The id of a call in either of Convex's forms: (id), or (table, id) since convex 1.31. With a
+ * table the id must be one of that table's documents, so that an id of the wrong table never
+ * reaches another table's document (Convex's check and texts, as convex-test has them). An id
+ * that names no table is the call's to answer, as without one. */
+function idIn(table, id, what, system = false) {
+    checkId(id, what);
+    if (table === undefined) return id;
+    if (typeof table !== "string")
+        throw invalidArgument("Invalid argument `tableName`, expected string but got " +
+            `'${typeof table}': ${String(table)}`);
+    if ((table.charCodeAt(0) === 95 /* _ */) !== system)
+        throw invalidArgument(system ? "User tables cannot be accessed with db.system." :
+            "System tables can only be accessed with db.system.");
+    const actual = native.idTable(id);
+    if (actual !== null && actual !== table)
+        throw invalidArgument(`Invalid argument \`id\`, expected ID in table '${table}' but got ` +
+            `ID in table '${actual}'`);
+    return id;
+}
+function invalidArgument(message) {
+    const e = new Error(message);
+    e.code = "InvalidArgument";
+    return e;
 }
 
 /* Up to n documents of scan h; scanEnded says whether the scan has no more. Fewer than n means
@@ -638,8 +664,7 @@ function checkDoc(doc, what) {
 /* Convex's newer API takes the table name first (db.get("t", id)); both forms are accepted. */
 const reader = Object.freeze({
     async get(a, b) {
-        const id = b === undefined ? a : b;
-        checkId(id, "db.get()");
+        const id = b === undefined ? idIn(undefined, a, "db.get()") : idIn(a, b, "db.get()");
         const t = native.get(id);
         return t === null ? null : decode(t);
     },
@@ -654,6 +679,7 @@ const reader = Object.freeze({
         return typeof id === "string" && native.idTable(id) === table ? id : null;
     },
     system,
+    table(table) { return new TableReader(table); },
 });
 
 function stripSystem(doc) {
@@ -676,9 +702,8 @@ const writer = Object.freeze({
         return native.insert(table, encode(doc, "db.insert()"));
     },
     async patch(a, b, c) {
-        const id = c === undefined ? a : b;
+        const id = c === undefined ? idIn(undefined, a, "db.patch()") : idIn(a, b, "db.patch()");
         const value = c === undefined ? b : c;
-        checkId(id, "db.patch()");
         checkDoc(value, "db.patch()");
         let set = value, remove = null;
         for (const k of Object.keys(value)) {
@@ -694,15 +719,42 @@ const writer = Object.freeze({
         native.patch(id, encode(set, "db.patch()"), remove);
     },
     async replace(a, b, c) {
-        const id = c === undefined ? a : b;
+        const id = c === undefined ? idIn(undefined, a, "db.replace()") :
+            idIn(a, b, "db.replace()");
         const value = c === undefined ? b : c;
-        checkId(id, "db.replace()");
         checkDoc(value, "db.replace()");
         native.replace(id, encode(stripSystem(value), "db.replace()"));
     },
     async delete(a, b) {
-        const id = b === undefined ? a : b;
-        checkId(id, "db.delete()");
+        const id = b === undefined ? idIn(undefined, a, "db.delete()") : idIn(a, b, "db.delete()");
         native.del(id);
     },
+    table(table) { return new TableWriter(table, writer); },
+    vars: Object.freeze({ commitTs: commitTsPlaceholder }),
 });
+
+/* db.table(name) (convex 1.48): the table's own view of ctx.db, whose methods take no table
+ * name and pass this one, so that every id is checked against it. `db` is the ctx.db the view
+ * came from (a mutation's carries its execution: 50_functions.js execWriter). */
+class TableReader {
+    constructor(table) { this.tableName = table; }
+    get(id) { return reader.get(this.tableName, id); }
+    query() { return reader.query(this.tableName); }
+}
+class SystemTableReader {
+    constructor(table) { this.tableName = table; }
+    get(id) { return system.get(this.tableName, id); }
+    query() { return system.query(this.tableName); }
+}
+class TableWriter {
+    constructor(table, db) {
+        this.tableName = table;
+        this.db = db;
+    }
+    get(id) { return this.db.get(this.tableName, id); }
+    query() { return this.db.query(this.tableName); }
+    insert(value) { return this.db.insert(this.tableName, value); }
+    patch(id, value) { return this.db.patch(this.tableName, id, value); }
+    replace(id, value) { return this.db.replace(this.tableName, id, value); }
+    delete(id) { return this.db.delete(this.tableName, id); }
+}

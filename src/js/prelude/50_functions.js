@@ -63,6 +63,7 @@ function makeReference(parts) {
  * reference goes on the server: ctx.runQuery/runMutation/runAction, ctx.scheduler. */
 const HANDLE_PREFIX = "function://";
 let appFunctionPaths = new Set(); /* the loaded app's functions (load), for handles */
+let internalPaths = new Set(); /* those of them that are internal (ctx.meta's visibility) */
 
 /* the path a reference, a "module:fn" string or a function handle names */
 function functionPath(ref) {
@@ -472,7 +473,7 @@ async function subRun(kind, ref, args, what, caller, identityText) {
     pageRunStart(undefined); /* its own pagination, journaled nowhere (as Convex's fresh journal) */
     let ok = false, text;
     try {
-        const r = await handler(makeCtx(kind, identityText, frame), decode(argsText));
+        const r = await handler(makeCtx(kind, identityText, frame, path), decode(argsText));
         text = encode(r, "return value");
         ok = true;
     } finally {
@@ -486,19 +487,57 @@ async function subRun(kind, ref, args, what, caller, identityText) {
     return decode(text);
 }
 
+/* ---- ctx.meta (convex 1.48) ----
+ * One object per function and kind, made at its first call and kept until the next load, so a
+ * call makes none. Its methods are Convex's for that kind: queries and mutations read their
+ * transaction (native_meta.c: the snapshot is the store version the call reads at; the metrics
+ * count what the store's limits count), actions have none. */
+const metaCache = [new Map(), new Map(), new Map()]; /* per kind: path -> the meta object */
+const deploymentMetadata = async () =>
+    ({ name: native.deploymentName(), region: null, class: "s16" });
+const transactionMetrics = async () => JSON.parse(native.txnMetrics());
+const snapshotTs = () => BigInt(native.snapshotTs());
+async function requestMetadata() {
+    throw notSupported("ctx.meta.getRequestMetadata()");
+}
+function metaFor(kind, path) {
+    let m = metaCache[kind].get(path);
+    if (m !== undefined) return m;
+    const type = KIND_NAMES[kind];
+    /* an HTTP action's route ("GET /path") is public, as Convex makes it */
+    const visibility = internalPaths.has(path) ? "internal" : "public";
+    const getFunctionMetadata = async () => ({ name: path, componentPath: "", type, visibility });
+    if (kind === QUERY)
+        m = { getFunctionMetadata, getTransactionMetrics: transactionMetrics,
+              getDeploymentMetadata: deploymentMetadata, getSnapshotTs: snapshotTs };
+    else if (kind === MUTATION)
+        m = { getFunctionMetadata, getTransactionMetrics: transactionMetrics,
+              getDeploymentMetadata: deploymentMetadata, getRequestMetadata: requestMetadata,
+              getSnapshotTs: snapshotTs };
+    else
+        m = { getFunctionMetadata, getDeploymentMetadata: deploymentMetadata,
+              getRequestMetadata: requestMetadata };
+    m = Object.freeze(m);
+    metaCache[kind].set(path, m);
+    return m;
+}
+
 /* identityText: the call's identity (makeAuth); an action's nested calls run with it. frame: the
- * nested call a query's or mutation's ctx belongs to (0: the call itself). */
-function makeCtx(kind, identityText, frame = 0) {
+ * nested call a query's or mutation's ctx belongs to (0: the call itself). path: the function the
+ * ctx is for (ctx.meta), the running one unless a nested call says. */
+function makeCtx(kind, identityText, frame = 0, path = currentPath) {
     const auth = makeAuth(identityText);
+    const meta = metaFor(kind, path);
     if (kind === QUERY)
         return { db: reader, auth, storage: storageReader, actors: actorReader,
-                 runQuery: querySubCalls.runQuery, [FRAME]: frame };
+                 runQuery: querySubCalls.runQuery, meta, [FRAME]: frame };
     if (kind === MUTATION) {
         const exec = params[4];
         const m = mutationSubCalls;
         return { db: execWriter(exec, frame), auth, storage: execStorage(exec, frame),
                  scheduler: execScheduler(exec, frame), actors: actorReader,
-                 runQuery: m.runQuery, runMutation: m.runMutation, [EXEC]: exec, [FRAME]: frame };
+                 runQuery: m.runQuery, runMutation: m.runMutation, meta, [EXEC]: exec,
+                 [FRAME]: frame };
     }
     return {
         auth,
@@ -508,6 +547,7 @@ function makeCtx(kind, identityText, frame = 0) {
         runMutation: (ref, args) => runNested(MUTATION, ref, args, identityText),
         runAction: (ref, args) => runNested(ACTION, ref, args, identityText),
         vectorSearch: actionVectorSearch,
+        meta,
     };
 }
 
@@ -548,6 +588,10 @@ const execWrites = {
         return refusedWrite(this, "db.delete()") ||
             (waits(this) ? later(this, () => writer.delete(a, b)) : writer.delete(a, b));
     },
+    /* the table's view writes through this ctx.db, its execution and frame checked */
+    table(t) {
+        return new TableWriter(t, this !== null && typeof this === "object" ? this : writer);
+    },
     runAfter(d, r, a) {
         const f = () => mutationScheduler.runAfter(d, r, a);
         return refusedWrite(this, "scheduler.runAfter()") || (waits(this) ? later(this, f) : f());
@@ -574,7 +618,8 @@ function execWriter(exec, frame) {
     const w = execWrites;
     return { get: writer.get, query: writer.query, normalizeId: writer.normalizeId,
              system: writer.system, insert: w.insert, patch: w.patch, replace: w.replace,
-             delete: w.delete, [EXEC]: exec, [FRAME]: frame };
+             delete: w.delete, table: w.table, vars: writer.vars, [EXEC]: exec,
+             [FRAME]: frame };
 }
 function execScheduler(exec, frame) {
     const w = execWrites;
@@ -781,6 +826,8 @@ function load() {
                          returns: null });
         handlers.push(HTTP_SYSTEM_ACTION.handler);
     }
+    internalPaths = new Set(functions.filter((f) => f.internal).map((f) => f.path));
+    for (const c of metaCache) c.clear();
     let schema = null;
     let s = app.schema;
     if (s !== undefined && s !== null && !(s instanceof SchemaDefinition) &&

@@ -20,12 +20,6 @@ Object.defineProperty(ConvexError.prototype, Symbol.for("ConvexError"), { value:
 
 /* ---- convex/values ---- */
 
-class CommitTsPlaceholder {
-    constructor() {
-        throw notSupported("CommitTsPlaceholder");
-    }
-}
-
 /* Convex's convexToJson: the wire form, object keys sorted as Convex sorts them. */
 function sortKeys(x) {
     if (Array.isArray(x)) return x.map(sortKeys);

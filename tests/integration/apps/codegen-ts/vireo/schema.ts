@@ -12,6 +12,7 @@ export default defineSchema({
     likes: v.number(),
     kind: v.union(v.literal("text"), v.literal("image")),
     embedding: v.optional(v.array(v.float64())),
+    seenAt: v.optional(v.commitTs()),
   })
     .index("by_author", ["author"])
     .index("by_kind_likes", ["kind", "likes"])

@@ -33,7 +33,6 @@ export const stubs = queryGeneric({
     await attempt("ConvexHttpClient", () => new browser.ConvexHttpClient("http://x")); // real (fetch: in actions)
     await attempt("ConvexClient", () => new browser.ConvexClient("http://x"));
     await attempt("BaseConvexClient", () => new (browser.BaseConvexClient as any)("http://x"));
-    await attempt("commitTs", () => (values.v as any).commitTs());
     return out;
   },
 });

@@ -48,3 +48,6 @@ export const slow = action({
     return "done";
   },
 });
+// ctx.meta's deployment is the tenant
+export const deployment = query({ args: {}, handler: (ctx) => ctx.meta.getDeploymentMetadata() });
+export const deploymentInAction = action({ args: {}, handler: (ctx) => ctx.meta.getDeploymentMetadata() });
