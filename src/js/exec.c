@@ -8,10 +8,12 @@
  * Interleaving caveat: a promise shared by two executions (module state) runs the reactions of
  * both in whichever turn settles it; their console lines go to that turn's execution. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "base/mem.h"
+#include "base/rand.h"
 #include "js/js_int.h"
 #include "js/jsc_clock.h"
 #include "js/jsc_heap.h"
@@ -32,7 +34,42 @@ struct js_exec {
     unsigned ops;       /* operations the host has not answered */
     double cpu_used;    /* ms of CPU its turns took */
     uint64_t deadline;  /* clock_mono_ms() past which it fails (wall-clock limit) */
+    struct js_request_copy request; /* where it came from */
 };
+
+const struct js_request *js_exec_request(const struct js_exec *x)
+{
+    return &x->request.r;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? vr_strdup(s) : NULL;
+}
+
+void js_request_copy(struct js_request_copy *out, const struct js_request *from)
+{
+    static const struct js_request none;
+    const struct js_request *r = from ? from : &none;
+    out->r = (struct js_request){.ip = dup_or_null(r->ip),
+                                 .user_agent = dup_or_null(r->user_agent),
+                                 .scheduled_function_id = dup_or_null(r->scheduled_function_id),
+                                 .auth_token = dup_or_null(r->auth_token),
+                                 .request_id = out->id};
+    if (r->request_id)
+        snprintf(out->id, sizeof out->id, "%s", r->request_id);
+    else
+        rand_hex(out->id, 8);
+}
+
+void js_request_release(struct js_request_copy *c)
+{
+    vr_free((char *)c->r.ip);
+    vr_free((char *)c->r.user_agent);
+    vr_free((char *)c->r.scheduled_function_id);
+    vr_free((char *)c->r.auth_token);
+    c->r = (struct js_request){0};
+}
 
 static void set_fail(struct js_result *res, enum js_status st, const char *code, const char *msg)
 {
@@ -198,6 +235,7 @@ static void finish(struct js_runtime *rt, struct js_exec *x)
     }
     js_exec_done_fn done = x->done;
     void *arg = x->arg;
+    js_request_release(&x->request);
     vr_free(x);
     done(arg, res);
 }
@@ -237,9 +275,9 @@ static void reap(struct js_runtime *rt)
     }
 }
 
-int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args,
-                  size_t len, const char *identity, struct js_result *res, js_exec_done_fn done,
-                  void *arg)
+int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args, size_t len,
+                  const char *identity, const struct js_request *request, struct js_result *res,
+                  js_exec_done_fn done, void *arg)
 {
     const struct js_fn_entry *e = (const struct js_fn_entry *)fn;
     js_result_reset(res);
@@ -265,6 +303,7 @@ int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const cha
     x->done = done;
     x->arg = arg;
     x->deadline = clock_mono_ms() + rt->opts.action_timeout_ms;
+    js_request_copy(&x->request, request);
     x->next = rt->execs;
     rt->execs = x;
     buf_reset(&rt->s1);
@@ -361,6 +400,7 @@ void js_exec_free_all(struct js_runtime *rt)
     while (rt->execs) {
         struct js_exec *x = rt->execs;
         rt->execs = x->next;
+        js_request_release(&x->request);
         vr_free(x); /* the host stopped them before freeing the runtime */
     }
 }

@@ -118,6 +118,8 @@ struct js_runtime {
     int stopped;             /* stop_fn asked to stop this call */
     int done;                /* native.done() has reported this execution */
     int txn_steps;           /* native.actorEnd may end top_txn and open the next (txn_steps) */
+    const struct js_request *request; /* where the call in progress came from, or NULL */
+    char request_id[17]; /* the id made for it when asked and it had none ("": not yet) */
     struct js_result *res;
     struct store_txn *txn;     /* the transaction ctx.db uses, or NULL */
     struct store_txn *top_txn; /* the top-level call's own transaction */
@@ -256,6 +258,8 @@ void js_storage_settled(struct js_runtime *rt, int committed);
 /* native_meta.c: adds what ctx.meta and db.vars.commitTs ask of the runtime (snapshotTs,
  * commitTs, txnMetrics, deploymentName) to the `native` object. */
 void js_native_meta_add(JSContextRef ctx, JSObjectRef native);
+/* exec.c: where action x came from (its own copy; its request_id made at its start). */
+const struct js_request *js_exec_request(const struct js_exec *x);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */
 void js_native_polyfill_add(JSContextRef ctx, JSObjectRef native);
 

@@ -1341,6 +1341,7 @@ static JSValueRef n_op_start(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
                 goto out;
             op.identity = b3.data;
         }
+        op.request = rt->turn ? js_exec_request(rt->turn) : NULL; /* the action's, passed on */
     } else if (op.type == JS_OP_FETCH && argc >= 8) {
         if (str_arg(ctx, argc, argv, 2, &b1, "method", exc) < 0 ||
             str_arg(ctx, argc, argv, 3, &b2, "url", exc) < 0 ||

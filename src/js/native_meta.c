@@ -7,7 +7,9 @@
 #include <JavaScriptCore/JavaScript.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "base/rand.h"
 #include "js/js_int.h"
 #include "js/runtime.h"
 #include "store/store.h"
@@ -54,6 +56,16 @@ static JSValueRef n_commit_ts(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     return JSValueMakeNumber(ctx, (double)(store_version(rt->store) + 1));
 }
 
+/* b's text as a JS string; b is released. */
+static JSValueRef take_string(JSContextRef ctx, struct buf *b)
+{
+    JSStringRef s = JSStringCreateWithUTF8CString(b->data);
+    JSValueRef v = JSValueMakeString(ctx, s);
+    JSStringRelease(s);
+    buf_release(b);
+    return v;
+}
+
 /* One {used, remaining} member of the metrics' JSON. */
 static void metric(struct buf *b, const char *name, uint64_t used, uint64_t limit)
 {
@@ -87,11 +99,52 @@ static JSValueRef n_txn_metrics(JSContextRef ctx, JSObjectRef fn, JSObjectRef se
     metric(&b, "filesRead", 0, 0);
     metric(&b, "fileReadBytes", 0, 0);
     buf_append_byte(&b, '}');
-    JSStringRef s = JSStringCreateWithUTF8CString(b.data);
-    JSValueRef v = JSValueMakeString(ctx, s);
-    JSStringRelease(s);
-    buf_release(&b);
-    return v;
+    return take_string(ctx, &b);
+}
+
+static void str_or_null(struct buf *b, const char *s)
+{
+    if (s)
+        buf_append_json_str(b, s, strlen(s));
+    else
+        buf_append_str(b, "null");
+}
+
+/* native.requestMetadata(): ctx.meta.getRequestMetadata()'s object as JSON text, from where the
+ * running call came from: an action's turn's, or the call's (its request id made when first
+ * asked, the same for the whole call and the calls nested in it). */
+static JSValueRef n_request_metadata(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
+                                     size_t argc, const JSValueRef argv[], JSValueRef *exc)
+{
+    struct js_runtime *rt = JSObjectGetPrivate(self);
+    if (!rt || (!rt->turn && !rt->in_call)) {
+        *exc = js_make_error(ctx, "NoTransaction",
+                             "ctx.meta.getRequestMetadata(): only usable while its function runs");
+        return JSValueMakeUndefined(ctx);
+    }
+    static const struct js_request none;
+    const struct js_request *r = rt->turn ? js_exec_request(rt->turn) : rt->request;
+    if (!r)
+        r = &none;
+    const char *id = r->request_id;
+    if (!id) {
+        if (!rt->request_id[0])
+            rand_hex(rt->request_id, 8);
+        id = rt->request_id;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT); /* its parts are bounded by the request's limits */
+    buf_append_str(&b, "{\"ip\":");
+    str_or_null(&b, r->ip);
+    buf_append_str(&b, ",\"userAgent\":");
+    str_or_null(&b, r->user_agent);
+    buf_append_str(&b, ",\"requestId\":");
+    str_or_null(&b, id);
+    buf_append_str(&b, ",\"scheduledFunctionId\":");
+    str_or_null(&b, r->scheduled_function_id);
+    buf_append_str(&b, ",\"authToken\":");
+    str_or_null(&b, r->auth_token);
+    buf_append_byte(&b, '}');
+    return take_string(ctx, &b);
 }
 
 /* native.deploymentName(): a named tenant's name, else "vireo" (getDeploymentMetadata). */
@@ -109,10 +162,9 @@ static JSValueRef n_deployment_name(JSContextRef ctx, JSObjectRef fn, JSObjectRe
 void js_native_meta_add(JSContextRef ctx, JSObjectRef native)
 {
     static const struct js_native_fn fns[] = {
-        {"snapshotTs", n_snapshot_ts},
-        {"commitTs", n_commit_ts},
-        {"txnMetrics", n_txn_metrics},
-        {"deploymentName", n_deployment_name},
+        {"snapshotTs", n_snapshot_ts},           {"commitTs", n_commit_ts},
+        {"txnMetrics", n_txn_metrics},           {"deploymentName", n_deployment_name},
+        {"requestMetadata", n_request_metadata},
     };
     js_native_add_fns(ctx, native, fns, sizeof fns / sizeof fns[0]);
 }

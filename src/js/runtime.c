@@ -1218,6 +1218,8 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->txn = txn;
     rt->top_txn = txn;
     rt->txn_steps = opts && opts->txn_steps && fn->kind == JS_MUTATION;
+    rt->request = opts ? opts->request : NULL;
+    rt->request_id[0] = '\0';
     set_limit(rt, fn->kind);
 
     uint64_t seed = next_seed(rt);
@@ -1288,6 +1290,7 @@ int js_call_ex(struct js_runtime *rt, const struct js_function *fn, const char *
     rt->txn = NULL;
     rt->top_txn = NULL;
     rt->res = NULL;
+    rt->request = NULL;
     rt->in_call = 0;
 
     if (rt->timed_out)

@@ -190,6 +190,27 @@ const char *js_runtime_auth_config(const struct js_runtime *rt);
 int js_call(struct js_runtime *rt, const struct js_function *fn, const char *args_json,
             size_t len, struct js_result *res);
 
+/* Where a call came from: what ctx.meta.getRequestMetadata() tells a mutation or an action
+ * (Convex's RequestMetadata), and what the calls it makes (its ctx.runMutation, an action's
+ * ctx.runQuery/runMutation/runAction) are told too. NULL members are null; request_id NULL: one is
+ * made when first asked. Borrowed for the call (js_exec_start copies an action's). */
+struct js_request {
+    const char *ip;                    /* the client's address ("127.0.0.1", "::1") */
+    const char *user_agent;            /* its User-Agent header */
+    const char *request_id;            /* 16 hex digits */
+    const char *scheduled_function_id; /* the `_scheduled_functions` job the call runs for */
+    const char *auth_token;            /* the JWT the caller was authenticated with */
+};
+
+/* An owned copy of a js_request, whose request_id is always set (made when the original had
+ * none): for an action and the calls it makes, which outlive the caller's strings. */
+struct js_request_copy {
+    struct js_request r;
+    char id[17];
+};
+void js_request_copy(struct js_request_copy *out, const struct js_request *from); /* NULL ok */
+void js_request_release(struct js_request_copy *c);
+
 struct js_call_opts {
     /* Mutations only: if a mutation with this key already committed, its stored result and
      * version are returned without running it again; otherwise the result is stored under the
@@ -215,6 +236,8 @@ struct js_call_opts {
     /* The caller's verified identity (a JSON object's text, auth/identity.h) that
      * ctx.auth.getUserIdentity() returns; NULL: none (null). An action's nested calls carry it. */
     const char *identity;
+    /* Where the call came from (ctx.meta.getRequestMetadata()); NULL: nowhere known (all null). */
+    const struct js_request *request;
     /* Mutations only: the call runs several actor calls in one VM entry, each in a transaction
      * of its own: native.actorEnd commits (or rolls back) the running one, reports it to the
      * actor host (js_actor_host.end) and opens the next with the CPU time limit started again.
@@ -282,6 +305,7 @@ struct js_op {
     const char *args;
     size_t len;
     const char *identity; /* the action's identity JSON, or NULL: the call runs with it */
+    const struct js_request *request; /* the action's: the call runs with it (never NULL) */
     /* JS_OP_FETCH */
     const char *method;
     const char *url;
@@ -338,11 +362,12 @@ void js_runtime_set_actor_host(struct js_runtime *rt, const struct js_actor_host
                                void *arg);
 
 typedef void (*js_exec_done_fn)(void *arg, const struct js_result *res);
-/* Validates and starts action fn (identity: as js_call_opts.identity); res belongs to the caller until done(arg, res) is called
- * (perhaps before this returns). 0, or -1 when the runtime is busy in a turn (a bug). */
-int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args,
-                  size_t len, const char *identity, struct js_result *res, js_exec_done_fn done,
-                  void *arg);
+/* Validates and starts action fn (identity, request: as js_call_opts's; the request is copied);
+ * res belongs to the caller until done(arg, res) is called (perhaps before this returns). 0, or
+ * -1 when the runtime is busy in a turn (a bug). */
+int js_exec_start(struct js_runtime *rt, const struct js_function *fn, const char *args, size_t len,
+                  const char *identity, const struct js_request *request, struct js_result *res,
+                  js_exec_done_fn done, void *arg);
 /* Settles operation `token` of x: ok with strs (JS strings) and bytes (an ArrayBuffer, or
  * none when NULL), or failed with strs = {message, code[, data]}. A token no longer awaited is
  * ignored. */

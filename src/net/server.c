@@ -133,6 +133,34 @@ int conn_peer_gone(const struct conn *c)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+int conn_peer_addr(const struct conn *c, char out[CONN_ADDR_MAX])
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    out[0] = '\0';
+    if (c->closed || c->fd < 0)
+        return -ENOTCONN;
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
+    const void *a = NULL;
+    int family = ss.ss_family;
+    if (family == AF_INET) {
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    } else if (family == AF_INET6) {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        a = a6;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            family = AF_INET;
+            a = a6->s6_addr + 12;
+        }
+    }
+    if (!a || !inet_ntop(family, a, out, CONN_ADDR_MAX)) {
+        out[0] = '\0';
+        return -EAFNOSUPPORT;
+    }
+    return 0;
+}
+
 struct loop *conn_loop(const struct conn *c)
 {
     return c->loop;

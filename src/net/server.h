@@ -96,6 +96,11 @@ int conn_is_closed(const struct conn *c);
 /* 1 when c is closed or its peer has closed its side (or reset it), which a request waiting for
  * work (not reading) would not otherwise notice: a look at the socket, nothing consumed. */
 int conn_peer_gone(const struct conn *c);
+/* The peer's IP address, numeric ("127.0.0.1", "2001:db8::1"; an IPv4-mapped IPv6 address as
+ * IPv4), NUL-terminated in out (CONN_ADDR_MAX bytes). 0, or -errno when the connection is gone or
+ * the address cannot be read (then out is ""). */
+#define CONN_ADDR_MAX 64
+int conn_peer_addr(const struct conn *c, char out[CONN_ADDR_MAX]);
 struct loop *conn_loop(const struct conn *c);
 /* Closes the connection now (unsent output is dropped). The conn stays valid while referenced;
  * it is freed after the current dispatch, never inside the caller's callback. */

@@ -741,30 +741,8 @@ static void fail_overloaded(struct ws *ws, size_t pending)
 
 int ws_peer_addr(const struct ws *ws, char out[WS_ADDR_MAX])
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
     out[0] = '\0';
-    if (!ws->c || ws->c->closed || ws->c->fd < 0)
-        return -ENOTCONN;
-    if (getpeername(ws->c->fd, (struct sockaddr *)&ss, &sl) < 0)
-        return -errno;
-    const void *a = NULL;
-    int family = ss.ss_family;
-    if (family == AF_INET) {
-        a = &((struct sockaddr_in *)&ss)->sin_addr;
-    } else if (family == AF_INET6) {
-        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        a = a6;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            family = AF_INET;
-            a = a6->s6_addr + 12;
-        }
-    }
-    if (!a || !inet_ntop(family, a, out, WS_ADDR_MAX)) {
-        out[0] = '\0';
-        return -EAFNOSUPPORT;
-    }
-    return 0;
+    return ws->c ? conn_peer_addr(ws->c, out) : -ENOTCONN;
 }
 
 void ws_set_held_bytes(struct ws *ws, size_t n)

@@ -128,10 +128,8 @@ void ws_set_deadline(struct ws *ws, uint32_t ms, int code, const char *reason);
 void ws_set_held_bytes(struct ws *ws, size_t n);
 int ws_over_budget(const struct ws *ws);
 void ws_fail_overloaded(struct ws *ws);
-/* The peer's IP address, numeric ("127.0.0.1", "2001:db8::1"; an IPv4-mapped IPv6 address as
- * IPv4), NUL-terminated in out (WS_ADDR_MAX bytes). 0, or -errno when the connection is gone or
- * the address cannot be read (then out is ""). */
-#define WS_ADDR_MAX 64
+/* The peer's IP address, as conn_peer_addr (server.h) gives it. */
+#define WS_ADDR_MAX CONN_ADDR_MAX
 int ws_peer_addr(const struct ws *ws, char out[WS_ADDR_MAX]);
 uint64_t ws_id(const struct ws *ws);
 size_t ws_queued_bytes(const struct ws *ws);

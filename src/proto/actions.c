@@ -36,6 +36,7 @@ struct action_job {
     char *args;
     size_t len;
     char *identity; /* the caller's identity JSON (js_call_opts.identity), or NULL */
+    struct js_request_copy request; /* where the call came from */
     action_done_fn done;
     void *arg;
     struct action_worker *w; /* the worker running it */
@@ -72,6 +73,7 @@ struct action_call {
     char *args;
     size_t len;
     char *identity;       /* the action's identity, passed on (js_op.identity), or NULL */
+    struct js_request_copy request; /* the action's, passed on (js_op.request) */
     struct js_result res; /* the loop thread fills it */
     struct worker_op *op; /* NULL once the action stopped waiting (worker side only) */
 };
@@ -188,6 +190,7 @@ static void call_free(struct action_call *c)
     vr_free(c->path);
     vr_free(c->args);
     vr_free(c->identity);
+    js_request_release(&c->request);
     vr_free(c);
 }
 
@@ -594,6 +597,7 @@ static int host_op(void *arg, struct js_exec *x, uint32_t token, const struct js
         c->path = vr_strdup(op->path);
         c->args = vr_strndup(op->args, op->len);
         c->identity = op->identity ? vr_strdup(op->identity) : NULL;
+        js_request_copy(&c->request, op->request);
         c->len = op->len;
         c->op = o;
         js_result_init(&c->res);
@@ -751,7 +755,8 @@ static void run_job(struct action_worker *w, struct action_job *job, struct work
     }
     wr->running++;
     w->running++;
-    js_exec_start(wr->rt, fn, job->args, job->len, job->identity, &job->res, job_done, job);
+    js_exec_start(wr->rt, fn, job->args, job->len, job->identity, &job->request.r, &job->res,
+                  job_done, job);
 out:
     buf_release(&err);
 }
@@ -926,6 +931,7 @@ static void finish_job(struct action_pool *p, struct action_job *job)
     vr_free(job->path);
     vr_free(job->args);
     vr_free(job->identity);
+    js_request_release(&job->request);
     vr_free(job);
 }
 
@@ -1018,7 +1024,7 @@ static void run_call(struct action_pool *p, struct action_call *c)
         return;
     } else {
         uint64_t calls = s->calls, errors = s->call_errors;
-        struct js_call_opts o = { .identity = c->identity };
+        struct js_call_opts o = {.identity = c->identity, .request = &c->request.r};
         shard_call(s, fn, c->args, c->len, &o, res);
         s->calls = calls; /* the metrics count calls from clients; this is the action's */
         s->call_errors = errors;
@@ -1101,14 +1107,15 @@ void action_pool_flush(struct action_pool *p, int batch_failed)
 }
 
 int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
-                       size_t len, const char *identity, action_done_fn done, void *arg)
+                       size_t len, const char *identity, const struct js_request *request,
+                       action_done_fn done, void *arg)
 {
-    return action_pool_submit_stream(p, fn, args, len, identity, done, arg, 0, 0, NULL, NULL,
-                                     NULL);
+    return action_pool_submit_stream(p, fn, args, len, identity, request, done, arg, 0, 0, NULL,
+                                     NULL, NULL);
 }
 
-int action_pool_submit_stream(struct action_pool *p, const struct js_function *fn,
-                              const char *args, size_t len, const char *identity,
+int action_pool_submit_stream(struct action_pool *p, const struct js_function *fn, const char *args,
+                              size_t len, const char *identity, const struct js_request *request,
                               action_done_fn done, void *arg, size_t max_queued, uint64_t max_total,
                               action_stream_fn ready, void *ready_arg, struct action_stream **out)
 {
@@ -1123,6 +1130,7 @@ int action_pool_submit_stream(struct action_pool *p, const struct js_function *f
     job->args = vr_strndup(args, len);
     job->len = len;
     job->identity = identity ? vr_strdup(identity) : NULL;
+    js_request_copy(&job->request, request);
     job->done = done;
     job->arg = arg;
     js_result_init(&job->res);

@@ -53,11 +53,13 @@ void action_pool_load(struct action_pool *p, const char *bundle, size_t len, con
                       const char *env_json);
 
 /* Queues the action fn (already validated against the shard's runtime) with args (value.h JSON
- * of an object) and the caller's identity (its JSON, copied; NULL: none), which its
- * ctx.auth and nested calls see. 0: done(arg, res) will be called; -EAGAIN: max_pending actions
- * are queued or running; -ESHUTDOWN: the pool is stopping. */
+ * of an object), the caller's identity (its JSON, copied; NULL: none), which its ctx.auth and
+ * nested calls see, and where the call came from (copied; NULL: nothing known), which its
+ * ctx.meta.getRequestMetadata() and nested calls see. 0: done(arg, res) will be called;
+ * -EAGAIN: max_pending actions are queued or running; -ESHUTDOWN: the pool is stopping. */
 int action_pool_submit(struct action_pool *p, const struct js_function *fn, const char *args,
-                       size_t len, const char *identity, action_done_fn done, void *arg);
+                       size_t len, const char *identity, const struct js_request *request,
+                       action_done_fn done, void *arg);
 
 /* ---- streamed output (an HTTP action's response body; docs/architecture.md) ----
  * A job submitted with a stream may send items to the loop thread while it runs: its JS_OP_STREAM
@@ -79,8 +81,8 @@ typedef void (*action_stream_fn)(void *arg);
 /* As action_pool_submit, with a stream the job may write to; *out gets the consumer's reference
  * (release with action_stream_unref) on 0. ready(ready_arg) runs on the loop thread when items
  * are queued, until the consumer's unref. */
-int action_pool_submit_stream(struct action_pool *p, const struct js_function *fn,
-                              const char *args, size_t len, const char *identity,
+int action_pool_submit_stream(struct action_pool *p, const struct js_function *fn, const char *args,
+                              size_t len, const char *identity, const struct js_request *request,
                               action_done_fn done, void *arg, size_t max_queued, uint64_t max_total,
                               action_stream_fn ready, void *ready_arg, struct action_stream **out);
 /* The queued items, oldest first (the caller frees each with vr_free); their chunk bytes count

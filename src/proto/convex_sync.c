@@ -566,7 +566,7 @@ static void authenticate_verified(struct sync_conn *c, const struct auth_result 
     if (!s || c->failed)
         return;
     get_uint(json_object_get(msg, "baseVersion"), &base);
-    sync_session_set_identity(s, r->identity, r->exp);
+    sync_session_set_verdict(s, c, r->identity, r->exp);
     if (r->identity) {
         s->cvx->identity++;
         s->cvx->force = 1;
@@ -737,9 +737,12 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                 goto queue;
             }
         }
+        struct js_request req;
+        sync_call_request(s, c, &req);
         struct js_call_opts o = {.idempotency_key = idem_key.len ? idem_key.data : NULL,
                                  .args_value = args,
-                                 .identity = s->identity};
+                                 .identity = s->identity,
+                                 .request = &req};
         buf_appendf(&frame, "{\"type\":\"%sResponse\",\"requestId\":%s,", what, rid);
         if (shard_call(sy->shard, fn, args_text, strlen(args_text), &o, &res) == 0) {
             buf_append_str(&frame, "\"success\":true,\"result\":");
@@ -876,6 +879,7 @@ void convex_sync_accept(struct sync *sy, struct conn *cn, struct http_request *r
     }
     ws_ref(ws);
     c->ws = ws;
+    sync_conn_set_user_agent(c, req);
     sync_conn_link(c);
     ws_set_deadline(ws, CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no Connect within 10 s");
     timer_init(&c->ping, ping_tick, c);

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "proto/actions.h"
+#include "proto/call_origin.h"
 #include "proto/reply.h"
 #include "base/banned.h"
 
@@ -428,9 +429,13 @@ void http_action_run(struct shard *s, struct conn *c, struct http_request *req, 
              req->method.p, (int)(req->path.len < MAX_LOGGED_PATH ? req->path.len : MAX_LOGGED_PATH),
              req->path.p);
     conn_ref(c);
-    int r = action_pool_submit_stream(s->actions, fn, args.data, args.len, identity, action_done,
-                                      ha, HTTP_ACTION_STREAM_QUEUE, max_stream, stream_ready, ha,
-                                      &ha->st);
+    /* getRequestMetadata: its token, when the app's providers accepted it ("!": refused) */
+    struct call_origin origin;
+    call_origin_http(&origin, c, req, identity != NULL && identity[0] != '!', NULL);
+    int r = action_pool_submit_stream(s->actions, fn, args.data, args.len, identity, &origin.r,
+                                      action_done, ha, HTTP_ACTION_STREAM_QUEUE, max_stream,
+                                      stream_ready, ha, &ha->st);
+    call_origin_release(&origin);
     buf_release(&args);
     if (r < 0) {
         conn_unref(c);

@@ -23,6 +23,7 @@
 #include "base/rand.h"
 #include "net/ws.h"
 #include "proto/actions.h"
+#include "proto/call_origin.h"
 #include "proto/convex_http.h"
 #include "proto/http_action.h"
 #include "proto/http_admin_actors.h"
@@ -586,8 +587,8 @@ static void submit_query(struct http_api *api, struct conn *c, const struct call
 }
 
 static void submit_action(struct http_api *api, struct conn *c, const struct call_req *cr,
-                          const struct js_function *fn, const char *args,
-                          const json_t *args_value, const char *identity)
+                          const struct js_function *fn, const char *args, const json_t *args_value,
+                          const char *identity, const struct js_request *origin)
 {
     struct buf err = BUF_INIT(64 * 1024);
     if (js_runtime_check_args(api->shard->rt, fn, args, strlen(args), args_value, &err) < 0) {
@@ -601,8 +602,8 @@ static void submit_action(struct http_api *api, struct conn *c, const struct cal
     ha->c = c;
     ha->cr = *cr;
     conn_ref(c);
-    int r = action_pool_submit(api->shard->actions, fn, args, strlen(args), identity, action_done,
-                               ha);
+    int r = action_pool_submit(api->shard->actions, fn, args, strlen(args), identity, origin,
+                               action_done, ha);
     if (r < 0) {
         conn_unref(c);
         vr_free(ha);
@@ -626,6 +627,8 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     struct buf idem_key = BUF_INIT(BUF_NOLIMIT);
     struct cache_key ck = { .args = NULL };
     int cache_on = 0; /* a query whose answer may be cached under ck */
+    struct call_origin origin;
+    int have_origin = 0;
     if (parse_call(c, req, url_fn, &cr, &root, &path, &args, &args_value) < 0)
         goto out;
     json_t *idem = json_object_get(root, "idempotencyKey");
@@ -717,8 +720,16 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         submit_query(api, c, &cr, fn, &args, &root, opts.args_value, identity, NULL);
         goto out;
     }
+    /* where a mutation or an action came from (ctx.meta.getRequestMetadata(); a query never
+     * asks, and reading the peer's address costs a system call) */
+    if (fn->kind != JS_QUERY) {
+        call_origin_http(&origin, c, req, identity != NULL && !admin,
+                         cr.convex ? cr.request_id : NULL);
+        have_origin = 1;
+        opts.request = &origin.r;
+    }
     if (fn->kind == JS_ACTION && api->shard->actions) {
-        submit_action(api, c, &cr, fn, args, opts.args_value, identity);
+        submit_action(api, c, &cr, fn, args, opts.args_value, identity, &origin.r);
         goto out;
     }
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -731,6 +742,8 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     http_api_respond_call(api, c, status, cr.convex, &b);
     buf_release(&b);
 out:
+    if (have_origin)
+        call_origin_release(&origin);
     free(ck.args);
     js_result_release(&res);
     buf_release(&idem_key);

@@ -100,7 +100,9 @@ static void run_mutation(struct jobs *j, const struct js_function *fn,
 {
     struct js_result res;
     js_result_init(&res);
-    struct js_call_opts o = { .sched_job = job, .args_value = args };
+    /* ctx.meta.getRequestMetadata(): the job it runs for, no client */
+    struct js_request req = {.scheduled_function_id = job->id};
+    struct js_call_opts o = {.sched_job = job, .args_value = args, .request = &req};
     double t0 = clock_wall_ms();
     int rc = j->actor_run && !strcmp(fn->path, JS_ACTORS_TIMER_PATH)
                  ? j->actor_run(j->actor_arg, fn, text, strlen(text), &o, &res)
@@ -151,17 +153,19 @@ static void start_action(struct jobs *j, struct deferred *d)
     if (r->next)
         r->next->prev = r;
     j->running = r;
+    struct js_request req = {.scheduled_function_id = d->id}; /* getRequestMetadata */
     if (!s->actions) { /* no pool: inline */
         struct js_result res;
         js_result_init(&res);
-        shard_call(s, fn, d->args, strlen(d->args), NULL, &res);
+        struct js_call_opts o = {.request = &req};
+        shard_call(s, fn, d->args, strlen(d->args), &o, &res);
         on_action_done(r, &res);
         js_result_release(&res);
         return;
     }
     /* scheduled functions run with no identity, as in Convex */
-    int rc = action_pool_submit(s->actions, fn, d->args, strlen(d->args), NULL, on_action_done,
-                                r);
+    int rc =
+        action_pool_submit(s->actions, fn, d->args, strlen(d->args), NULL, &req, on_action_done, r);
     if (rc == 0)
         return;
     j->running = r->next;

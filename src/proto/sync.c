@@ -959,9 +959,12 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                                &action_frames, &frame) == 0)
             goto out; /* answered when it finishes */
     } else {
-        struct js_call_opts o = { .idempotency_key = idem_key.len ? idem_key.data : NULL,
-                                  .args_value = (args && json_is_object(args)) ? args : NULL,
-                                  .identity = s->identity };
+        struct js_request req;
+        sync_call_request(s, c, &req);
+        struct js_call_opts o = {.idempotency_key = idem_key.len ? idem_key.data : NULL,
+                                 .args_value = (args && json_is_object(args)) ? args : NULL,
+                                 .identity = s->identity,
+                                 .request = &req};
         if (shard_call(sy->shard, fn, args_text, args_len, &o, &res) == 0) {
             buf_grow(&frame, res.value.len + 64); /* the rest in one allocation */
             buf_append_str(&frame, "\"success\":true,\"value\":");
@@ -1074,7 +1077,7 @@ static void apply_verdict(struct sync_conn *c, const struct auth_result *r)
     struct sync_session *s = c->session;
     if (!s)
         return;
-    sync_session_set_identity(s, r->identity, r->exp);
+    sync_session_set_verdict(s, c, r->identity, r->exp);
     if (r->identity) {
         send_authenticated(c, r->identity, r->exp);
         return;
@@ -1245,6 +1248,7 @@ void sync_accept(struct sync *sy, struct conn *cn, struct http_request *req)
     }
     ws_ref(ws);
     c->ws = ws;
+    sync_conn_set_user_agent(c, req);
     sync_conn_link(c);
     ws_set_deadline(ws, SYNC_CONNECT_TIMEOUT_MS, WS_CLOSE_POLICY, "no connect within 10 s");
 }

@@ -60,8 +60,10 @@ int sync_action_submit(struct sync_conn *c, const struct js_function *fn, const 
     a->serial = c->session->serial;
     a->frames = frames;
     snprintf(a->rid, sizeof a->rid, "%s", rid);
+    struct js_request req;
+    sync_call_request(c->session, c, &req);
     int r = action_pool_submit(sy->shard->actions, fn, args, strlen(args), c->session->identity,
-                               action_done, a);
+                               &req, action_done, a);
     if (r == 0) {
         rc = 0;
         goto out;

@@ -16,7 +16,9 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "js/runtime.h"
 #include "live/live.h"
+#include "net/http.h"
 #include "proto/auth_keys.h"
 #include "proto/shard.h"
 #include "base/banned.h"
@@ -55,6 +57,8 @@ void sync_auth_verify(struct sync_conn *c, const char *tok, size_t len, json_t *
 {
     struct auth_result r;
     c->auth_apply = apply;
+    vr_free(c->auth_token);
+    c->auth_token = vr_strndup(tok, len);
     if (auth_keys_verify(c->sync->shard->auth, tok, len, &r, on_verified, c, &c->auth_wait)) {
         apply(c, &r, msg);
         auth_result_release(&r);
@@ -82,6 +86,10 @@ int sync_auth_hold(struct sync_conn *c, json_t *msg)
 
 void sync_auth_conn_end(struct sync_conn *c)
 {
+    vr_free(c->auth_token);
+    c->auth_token = NULL;
+    vr_free(c->user_agent);
+    c->user_agent = NULL;
     if (c->auth_waiting)
         auth_keys_cancel(c->sync->shard->auth, c->auth_wait);
     c->auth_waiting = 0;
@@ -168,8 +176,35 @@ static void expired(struct loop *l, struct timer *t)
     buf_release(&b);
 }
 
+void sync_session_set_verdict(struct sync_session *s, struct sync_conn *c, const json_t *identity,
+                              double exp_ms)
+{
+    sync_session_set_identity(s, identity, exp_ms);
+    if (identity && c->auth_token) {
+        s->auth_token = c->auth_token; /* taken: the verdict is its only use */
+        c->auth_token = NULL;
+    }
+}
+
+void sync_conn_set_user_agent(struct sync_conn *c, const struct http_request *req)
+{
+    const struct slice *ua = http_header_get(req, "user-agent");
+    vr_free(c->user_agent);
+    c->user_agent = ua ? vr_strndup(ua->p, ua->len) : NULL;
+}
+
+void sync_call_request(const struct sync_session *s, const struct sync_conn *c,
+                       struct js_request *r)
+{
+    *r = (struct js_request){.ip = s->addr[0] ? s->addr : NULL,
+                             .user_agent = c ? c->user_agent : NULL,
+                             .auth_token = s->identity ? s->auth_token : NULL};
+}
+
 void sync_session_set_identity(struct sync_session *s, const json_t *identity, double exp_ms)
 {
+    vr_free(s->auth_token); /* a verdict sets it again (sync_session_set_verdict) */
+    s->auth_token = NULL;
     char *text = identity ? json_dumps(identity, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     int changed = !((!text && !s->identity) || (text && s->identity && !strcmp(text, s->identity)));
     vr_free(s->identity);
@@ -195,6 +230,8 @@ void sync_session_auth_release(struct sync_session *s)
     loop_timer_stop(s->sync->loop, &s->auth_timer);
     vr_free(s->identity);
     s->identity = NULL;
+    vr_free(s->auth_token);
+    s->auth_token = NULL;
 }
 
 void sync_auth_append_identity(struct buf *b, const json_t *identity)

@@ -18,6 +18,8 @@
 #include "net/ws.h"
 #include "proto/sync.h"
 
+struct js_request;
+
 #define SESSION_SECRET_BYTES 16
 
 struct sync_session;
@@ -79,6 +81,7 @@ struct sync_session {
     char *identity;         /* the verified identity (canonical JSON) its queries, mutations and
                                actions run with; NULL: anonymous (sync_auth.c) */
     double auth_exp;        /* ms since the epoch when its token expires; 0: none */
+    char *auth_token;       /* the token that gave it its identity (getRequestMetadata), or NULL */
     struct timer auth_timer; /* fires at auth_exp: the session becomes anonymous */
 };
 
@@ -131,6 +134,8 @@ struct sync_conn {
     void (*auth_apply)(struct sync_conn *c, const struct auth_result *r, json_t *msg);
     json_t **held;
     size_t n_held, cap_held;
+    char *auth_token; /* the token being verified (its verdict's session keeps it), or NULL */
+    char *user_agent; /* the upgrade request's User-Agent, or NULL (getRequestMetadata) */
 };
 
 struct sync {
@@ -236,6 +241,16 @@ void sync_auth_conn_end(struct sync_conn *c);
  * every query of s moves to the live query of the new identity and is sent in the session's
  * next transition. */
 void sync_session_set_identity(struct sync_session *s, const json_t *identity, double exp_ms);
+/* As sync_session_set_identity, for the verdict on the token c is verifying: with an identity,
+ * s also keeps that token. */
+void sync_session_set_verdict(struct sync_session *s, struct sync_conn *c, const json_t *identity,
+                              double exp_ms);
+/* c's User-Agent from its upgrade request (a copy), for getRequestMetadata. */
+void sync_conn_set_user_agent(struct sync_conn *c, const struct http_request *req);
+/* Where a call from s over its connection c came from (ctx.meta.getRequestMetadata()): its
+ * strings are s's and c's, valid until either changes. */
+void sync_call_request(const struct sync_session *s, const struct sync_conn *c,
+                       struct js_request *r);
 void sync_session_auth_init(struct sync_session *s);
 void sync_session_auth_release(struct sync_session *s);
 /* The verdict's identity as the client sees it in `authenticated`: {tokenIdentifier, subject,

@@ -1,10 +1,14 @@
 // Convex 1.48's function context (apps/convex-ctx): the table-first forms of ctx.db and
 // db.table(name), whose ids must be the table's; ctx.meta in queries, mutations, actions and
-// HTTP actions; db.vars.commitTs and v.commitTs().
+// HTTP actions (getRequestMetadata: over HTTP, both sync protocols, scheduled runs, nested calls);
+// db.vars.commitTs and v.commitTs().
 import assert from "node:assert/strict";
-import { sharedServer } from "./helpers.mjs";
+import { sharedServer, request, SyncConn, waitFor } from "./helpers.mjs";
+import { signHs256 } from "./idp.mjs";
 
-const { test, server } = sharedServer("convex-ctx");
+const SECRET = "convex-ctx-secret-0123456789-abcdefghij";
+const ISS = "https://ctx.example";
+const { test, server } = sharedServer("convex-ctx", { args: ["--jwt-secret", SECRET, "--jwt-issuer", ISS] });
 let srv;
 /* the documents tables:seed made in the running server (made once per server) */
 const seeds = new WeakMap();
@@ -107,7 +111,109 @@ test("ctx.meta in a mutation: what it wrote and scheduled; nested calls share th
     assert.equal(r.json.version, before + 1, "it committed at the next version");
     assert.deepEqual(m.nested, { fn: { name: "meta:nestedMutation", componentPath: "", type: "mutation",
         visibility: "internal" }, snapshot: String(before) });
-    assert.equal(m.request, "ctx.meta.getRequestMetadata() is not supported by Vireo");
+});
+
+const token = (sub) => signHs256(SECRET, { iss: ISS, sub, exp: Math.floor(Date.now() / 1000) + 600 });
+const HEX16 = /^[0-9a-f]{16}$/;
+
+test("getRequestMetadata over HTTP: the client's address, User-Agent and token; nested calls share it", async () => {
+    const tok = token("ann");
+    const call = (kind, fn, headers) => request(srv.port, "POST", `/api/${kind}`, { path: fn, args: {} }, { headers });
+    await seed();
+    let r = await call("mutation", "meta:request", { "User-Agent": "ctx-test/1.0", Authorization: `Bearer ${tok}` });
+    assert.equal(r.status, 200, r.text);
+    let { own, nested } = r.json.value;
+    assert.deepEqual(Object.keys(own), ["ip", "userAgent", "requestId", "scheduledFunctionId", "authToken"]);
+    assert.equal(own.ip, "127.0.0.1");
+    assert.equal(own.userAgent, "ctx-test/1.0");
+    assert.match(own.requestId, HEX16);
+    assert.equal(own.scheduledFunctionId, null);
+    assert.equal(own.authToken, tok);
+    assert.deepEqual(nested, own, "a nested mutation sees its caller's");
+    // anonymous, and every request its own id
+    r = await call("mutation", "meta:request", {});
+    assert.equal(r.json.value.own.authToken, null);
+    assert.notEqual(r.json.value.own.requestId, own.requestId);
+    // an action, its nested mutation (on the shard's thread) and its nested action (on the worker)
+    r = await call("action", "meta:requestInAction", { "User-Agent": "ctx-test/2.0", Authorization: `Bearer ${tok}` });
+    assert.equal(r.status, 200, r.text);
+    ({ own } = r.json.value);
+    assert.equal(own.ip, "127.0.0.1");
+    assert.equal(own.userAgent, "ctx-test/2.0");
+    assert.equal(own.authToken, tok);
+    assert.match(own.requestId, HEX16);
+    assert.deepEqual(r.json.value.mutation, own);
+    assert.deepEqual(r.json.value.action, own);
+    // an HTTP action: its request's (a token its providers accept)
+    r = await request(srv.port, "POST", "/request", "{}", { headers: { "User-Agent": "ctx-test/3.0", Authorization: `Bearer ${tok}` } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.userAgent, "ctx-test/3.0");
+    assert.equal(r.json.authToken, tok);
+    assert.equal(r.json.ip, "127.0.0.1");
+    // a refused token gives an anonymous HTTP action (as in Convex): no token
+    r = await request(srv.port, "POST", "/request", "{}", { headers: { Authorization: "Bearer not.a.jwt" } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.authToken, null);
+    // the admin key is no token
+    r = await srv.admin("meta:request", {});
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.value.own.authToken, null);
+    assert.equal(r.json.value.own.ip, "127.0.0.1");
+});
+
+test("getRequestMetadata over the sync protocols: the socket's address and User-Agent, the session's token", async () => {
+    await seed();
+    const { default: WebSocket } = await import("ws");
+    for (const convex of [false, true]) {
+        const url = `ws://127.0.0.1:${srv.port}${convex ? "/api/1.48.0/sync" : "/api/sync"}`;
+        const ws = new WebSocket(url, { headers: { "User-Agent": `sync-test/${convex}` } });
+        const c = new SyncConn(ws);
+        await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+        const tok = token(convex ? "convex" : "vireo");
+        let m;
+        if (convex) {
+            c.send({ type: "Connect", sessionId: crypto.randomUUID(), connectionCount: 0, lastCloseReason: null });
+            c.send({ type: "Authenticate", tokenType: "User", value: tok, baseVersion: 0 });
+            c.send({ type: "Mutation", requestId: 1, udfPath: "meta:request", args: [{}] });
+            m = await c.waitMsg((x) => x.type === "MutationResponse" && x.requestId === 1, { what: "MutationResponse" });
+            assert.equal(m.success, true, JSON.stringify(m));
+            m = m.result;
+        } else {
+            await c.connect();
+            c.send({ type: "authenticate", token: tok });
+            await c.waitMsg("authenticated");
+            m = await c.call("mutation", "r1", "meta:request", {});
+            assert.equal(m.success, true, JSON.stringify(m));
+            m = m.value;
+        }
+        assert.equal(m.own.ip, "127.0.0.1");
+        assert.equal(m.own.userAgent, `sync-test/${convex}`);
+        assert.equal(m.own.authToken, tok);
+        assert.equal(m.own.scheduledFunctionId, null);
+        assert.match(m.own.requestId, HEX16);
+        assert.deepEqual(m.nested, m.own);
+        ws.close();
+    }
+});
+
+test("getRequestMetadata in scheduled runs: the job's id, no client; their nested calls share it", async () => {
+    await seed();
+    const job = await srv.value("mutation", "meta:scheduleRequest", { action: false });
+    const jobA = await srv.value("mutation", "meta:scheduleRequest", { action: true });
+    const rows = await waitFor(async () => {
+        const r = await srv.value("query", "meta:recorded", {});
+        return r.length >= 2 ? r : null;
+    }, { timeout: 10000, what: "both scheduled runs" });
+    const byJob = Object.fromEntries(rows.map((x) => [x.meta.scheduledFunctionId, x]));
+    for (const id of [job, jobA]) {
+        const x = byJob[id];
+        assert.ok(x, `no run recorded for ${id}: ${JSON.stringify(rows)}`);
+        assert.equal(x.meta.ip, null);
+        assert.equal(x.meta.userAgent, null);
+        assert.equal(x.meta.authToken, null);
+        assert.match(x.meta.requestId, HEX16);
+    }
+    assert.deepEqual(byJob[jobA].nested, byJob[jobA].meta, "the scheduled action's nested mutation");
 });
 
 test("ctx.meta in an action and an HTTP action: no transaction methods", async () => {

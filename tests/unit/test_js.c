@@ -647,7 +647,7 @@ static void start(struct js_runtime *rt, const char *path, const char *args, str
     CHECK(fn != NULL);
     o->done = 0;
     if (fn)
-        CHECK(js_exec_start(rt, fn, args, strlen(args), NULL, &o->res, outcome_done, o) == 0);
+        CHECK(js_exec_start(rt, fn, args, strlen(args), NULL, NULL, &o->res, outcome_done, o) == 0);
 }
 
 /* Answers operation i of h: ok with the value JSON, or failed. */

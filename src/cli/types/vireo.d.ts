@@ -889,14 +889,14 @@ export interface QueryMeta {
 }
 /** `ctx.meta` in mutations. */
 export interface MutationMeta extends QueryMeta {
-  /** Not supported by Vireo yet: throws. */
+  /** Where the call came from; the calls it makes see the same. */
   getRequestMetadata(): Promise<RequestMetadata>;
 }
 /** `ctx.meta` in actions and HTTP actions. */
 export interface ActionMeta {
   getFunctionMetadata(): Promise<FunctionMetadata>;
   getDeploymentMetadata(): Promise<DeploymentMetadata>;
-  /** Not supported by Vireo yet: throws. */
+  /** Where the call came from; the calls it makes see the same. */
   getRequestMetadata(): Promise<RequestMetadata>;
 }
 

@@ -497,9 +497,7 @@ const deploymentMetadata = async () =>
     ({ name: native.deploymentName(), region: null, class: "s16" });
 const transactionMetrics = async () => JSON.parse(native.txnMetrics());
 const snapshotTs = () => BigInt(native.snapshotTs());
-async function requestMetadata() {
-    throw notSupported("ctx.meta.getRequestMetadata()");
-}
+const requestMetadata = async () => JSON.parse(native.requestMetadata());
 function metaFor(kind, path) {
     let m = metaCache[kind].get(path);
     if (m !== undefined) return m;
