@@ -48,6 +48,10 @@ struct js_sub {
     double exec;         /* the execution that began it (native.params[4]) */
     struct store_sub st; /* a mutation's sub-transaction */
     size_t n_unlink;     /* the storage deletes before it (dropped when it rolls back) */
+    int capped;          /* its transactionLimits are pushed on the transaction (store caps) */
+    /* its transactionLimits' functionsScheduled and scheduledFunctionArgsBytes
+     * (STORE_TXN_NO_LIMIT: none), and the call's counts when it began */
+    uint64_t sched_lim, sched_bytes_lim, sched_at, sched_bytes_at;
 };
 
 /* what a time-limit error adds when the call spent its CPU over awaits (runtime.c, exec.c) */

@@ -1092,14 +1092,32 @@ static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
         return throwf(ctx, exc, "InvalidArgument",
                       "ctx.scheduler: `%s` is a query; only mutations and actions can be "
                       "scheduled", e->pub.path);
-    if (rt->sched_count >= JS_SCHED_MAX_PER_CALL)
+    /* the call's limits, and the lower ones of the nested calls running (transactionLimits) */
+    uint64_t count_lim = JS_SCHED_MAX_PER_CALL, bytes_lim = JS_SCHED_MAX_ARGS;
+    int count_over = rt->sched_count >= JS_SCHED_MAX_PER_CALL;
+    int bytes_over = rt->sched_bytes + rt->s2.len > JS_SCHED_MAX_ARGS;
+    for (int i = 0; i < rt->sub_depth && !count_over && !bytes_over; i++) {
+        const struct js_sub *sub = &rt->subs[i];
+        if (sub->sched_lim != STORE_TXN_NO_LIMIT &&
+            rt->sched_count - sub->sched_at >= sub->sched_lim) {
+            count_lim = sub->sched_lim;
+            count_over = 1;
+        }
+        if (sub->sched_bytes_lim != STORE_TXN_NO_LIMIT &&
+            rt->sched_bytes - sub->sched_bytes_at + rt->s2.len > sub->sched_bytes_lim) {
+            bytes_lim = sub->sched_bytes_lim;
+            bytes_over = 1;
+        }
+    }
+    if (count_over)
         return throwf(ctx, exc, "TooManyScheduledFunctions",
-                      "Too many functions scheduled by this function (limit: %d)",
-                      JS_SCHED_MAX_PER_CALL);
-    if (rt->sched_bytes + rt->s2.len > JS_SCHED_MAX_ARGS)
+                      "Too many functions scheduled by this function (limit: %llu)",
+                      (unsigned long long)count_lim);
+    if (bytes_over)
         return throwf(ctx, exc, "ScheduledFunctionsArgumentsTooLarge",
                       "Too large total size of the arguments of functions scheduled by this "
-                      "function (limit: %u bytes)", JS_SCHED_MAX_ARGS);
+                      "function (limit: %llu bytes)",
+                      (unsigned long long)bytes_lim);
     if (rt->opts.max_scheduled && rt->opts.scheduled &&
         *rt->opts.scheduled + rt->sched_count >= rt->opts.max_scheduled)
         return throwf(ctx, exc, "TooManyScheduledFunctions",
@@ -1249,9 +1267,35 @@ static JSValueRef n_sub_begin(JSContextRef ctx, JSObjectRef fn, JSObjectRef self
     sub->kind = kind;
     sub->exec = argc > 4 ? JSValueToNumber(ctx, argv[4], NULL) : -1;
     sub->n_unlink = rt->n_unlink;
+    sub->capped = 0;
+    sub->sched_lim = sub->sched_bytes_lim = STORE_TXN_NO_LIMIT;
+    sub->sched_at = rt->sched_count;
+    sub->sched_bytes_at = rt->sched_bytes;
+    /* its transactionLimits (50_functions.js checked them): [documentsRead, bytesRead,
+     * databaseQueries, documentsWritten, bytesWritten, functionsScheduled,
+     * scheduledFunctionArgsBytes], -1 for none */
+    double lim[7];
+    int has_lim = argc > 5 && JSValueIsObject(ctx, argv[5]);
+    for (int i = 0; has_lim && i < 7; i++) {
+        JSValueRef v = JSObjectGetPropertyAtIndex(ctx, (JSObjectRef)argv[5], (unsigned)i, NULL);
+        lim[i] = v ? JSValueToNumber(ctx, v, NULL) : -1;
+    }
+#define LIM(i) (lim[i] >= 0 ? (uint64_t)lim[i] : STORE_TXN_NO_LIMIT)
     buf_reset(&rt->s3);
     if (kind == JS_MUTATION && store_txn_sub_begin(t, &sub->st, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    if (has_lim) {
+        struct store_txn_limits l = {.docs_read = LIM(0),
+                                     .bytes_read = LIM(1),
+                                     .ranges_read = LIM(2),
+                                     .writes = LIM(3),
+                                     .bytes_written = LIM(4)};
+        sub->sched_lim = LIM(5);
+        sub->sched_bytes_lim = LIM(6);
+        if (store_txn_caps_push(t, &l) == 0)
+            sub->capped = 1;
+    }
+#undef LIM
     rt->sub_depth++;
     return e->handler;
 }
@@ -1262,6 +1306,8 @@ static int sub_end(struct js_runtime *rt, int ok, struct buf *err)
 {
     struct js_sub *sub = &rt->subs[--rt->sub_depth];
     close_cursors_above(rt, rt->sub_depth);
+    if (sub->capped && rt->txn)
+        store_txn_caps_pop(rt->txn);
     if (sub->kind != JS_MUTATION || !rt->txn)
         return 0;
     if (!ok)

@@ -713,6 +713,25 @@ struct store_txn *store_txn_begin(struct store *s, int writable, struct buf *err
     "Consider using smaller limits in your queries, paginating your queries, or using indexed " \
     "queries with a selective index range expressions."
 
+/* 1 (and *limit) when `now`, the value of counter `which`, is past its global limit or a
+ * nested call's lower one on what was counted since its push. */
+static int over(const struct store_txn *t, enum st_cap which, uint64_t now, uint64_t global,
+                uint64_t *limit)
+{
+    if (now > global) {
+        *limit = global;
+        return 1;
+    }
+    for (int i = 0; i < t->ncaps; i++) {
+        uint64_t lim = t->caps[i].lim[which];
+        if (now >= t->caps[i].at[which] && now - t->caps[i].at[which] > lim) {
+            *limit = lim;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
 {
     if (tb->name[0] == '_' || t->bulk)
@@ -720,14 +739,17 @@ int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, st
     /* counted even when it fails: every later read fails too, as in Convex */
     t->docs_read++;
     t->bytes_read += bytes;
-    if (t->docs_read > STORE_TXN_MAX_DOCS_READ)
+    uint64_t lim;
+    if (over(t, ST_CAP_DOCS_READ, t->docs_read, STORE_TXN_MAX_DOCS_READ, &lim))
         return st_failk(t->s, STORE_ERR_DOCS_READ, err,
-                        "Too many documents read in a single function execution (limit: %u). "
-                        OVER_LIMIT_HELP, STORE_TXN_MAX_DOCS_READ);
-    if (t->bytes_read > STORE_TXN_MAX_BYTES_READ)
+                        "Too many documents read in a single function execution (limit: "
+                        "%llu). " OVER_LIMIT_HELP,
+                        (unsigned long long)lim);
+    if (over(t, ST_CAP_BYTES_READ, t->bytes_read, STORE_TXN_MAX_BYTES_READ, &lim))
         return st_failk(t->s, STORE_ERR_BYTES_READ, err,
-                        "Too many bytes read in a single function execution (limit: %u bytes). "
-                        OVER_LIMIT_HELP, STORE_TXN_MAX_BYTES_READ);
+                        "Too many bytes read in a single function execution (limit: %llu "
+                        "bytes). " OVER_LIMIT_HELP,
+                        (unsigned long long)lim);
     return 0;
 }
 
@@ -735,10 +757,12 @@ int st_txn_range(struct store_txn *t, const char *table, struct buf *err)
 {
     if (table[0] == '_' || t->bulk)
         return 0;
-    if (++t->ranges_read > STORE_TXN_MAX_RANGES)
-        return st_failk(t->s, STORE_ERR_RANGES, err,
-                        "Too many reads in a single function execution (limit: %u). "
-                        OVER_LIMIT_HELP, STORE_TXN_MAX_RANGES);
+    uint64_t lim;
+    if (over(t, ST_CAP_RANGES, ++t->ranges_read, STORE_TXN_MAX_RANGES, &lim))
+        return st_failk(
+            t->s, STORE_ERR_RANGES, err,
+            "Too many reads in a single function execution (limit: %llu). " OVER_LIMIT_HELP,
+            (unsigned long long)lim);
     return 0;
 }
 
@@ -748,15 +772,41 @@ int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, s
         return 0;
     t->writes++;
     t->bytes_written += bytes;
-    if (t->writes > STORE_TXN_MAX_WRITES)
+    uint64_t lim;
+    if (over(t, ST_CAP_WRITES, t->writes, STORE_TXN_MAX_WRITES, &lim))
         return st_failk(t->s, STORE_ERR_WRITES, err,
-                        "Too many writes in a single function execution (limit: %u)",
-                        STORE_TXN_MAX_WRITES);
-    if (t->bytes_written > STORE_TXN_MAX_BYTES_WRITTEN)
+                        "Too many writes in a single function execution (limit: %llu)",
+                        (unsigned long long)lim);
+    if (over(t, ST_CAP_BYTES_WRITTEN, t->bytes_written, STORE_TXN_MAX_BYTES_WRITTEN, &lim))
         return st_failk(t->s, STORE_ERR_BYTES_WRITTEN, err,
-                        "Too many bytes written in a single function execution (limit: %u bytes)",
-                        STORE_TXN_MAX_BYTES_WRITTEN);
+                        "Too many bytes written in a single function execution (limit: %llu "
+                        "bytes)",
+                        (unsigned long long)lim);
     return 0;
+}
+
+int store_txn_caps_push(struct store_txn *t, const struct store_txn_limits *lim)
+{
+    if (t->ncaps >= STORE_TXN_CAPS_MAX)
+        return -1;
+    struct st_caps *c = &t->caps[t->ncaps++];
+    c->lim[ST_CAP_DOCS_READ] = lim->docs_read;
+    c->lim[ST_CAP_BYTES_READ] = lim->bytes_read;
+    c->lim[ST_CAP_RANGES] = lim->ranges_read;
+    c->lim[ST_CAP_WRITES] = lim->writes;
+    c->lim[ST_CAP_BYTES_WRITTEN] = lim->bytes_written;
+    c->at[ST_CAP_DOCS_READ] = t->docs_read;
+    c->at[ST_CAP_BYTES_READ] = t->bytes_read;
+    c->at[ST_CAP_RANGES] = t->ranges_read;
+    c->at[ST_CAP_WRITES] = t->writes;
+    c->at[ST_CAP_BYTES_WRITTEN] = t->bytes_written;
+    return 0;
+}
+
+void store_txn_caps_pop(struct store_txn *t)
+{
+    if (t->ncaps > 0)
+        t->ncaps--;
 }
 
 void store_txn_usage(const struct store_txn *t, struct store_txn_usage *u)
@@ -780,6 +830,7 @@ int store_txn_renew(struct store_txn *t)
         read_set_release(&t->rs);
     t->exempt_limit = t->bulk = 0;
     t->docs_read = t->writes = t->ranges_read = 0; /* the next call's limits are its own */
+    t->ncaps = 0;
     t->bytes_read = t->bytes_written = 0;
     return 1;
 }

@@ -231,6 +231,18 @@ struct store_txn_usage {
     int writable;
 };
 void store_txn_usage(const struct store_txn *t, struct store_txn_usage *u);
+/* Lower limits for a part of t (a nested call's transactionLimits, convex 1.48): from
+ * store_txn_caps_push until its store_txn_caps_pop, what t reads and writes beyond what it had
+ * read and written at the push is also held to these limits (STORE_TXN_NO_LIMIT members: none),
+ * with the errors of the STORE_TXN_MAX_* limits naming them. Caps nest (pop innermost first), at
+ * most STORE_TXN_CAPS_MAX deep: -1 past it. */
+struct store_txn_limits {
+    uint64_t docs_read, bytes_read, ranges_read, writes, bytes_written;
+};
+#define STORE_TXN_NO_LIMIT UINT64_MAX
+#define STORE_TXN_CAPS_MAX 8
+int store_txn_caps_push(struct store_txn *t, const struct store_txn_limits *lim);
+void store_txn_caps_pop(struct store_txn *t);
 int store_txn_sub_end(struct store_txn *t, const struct store_sub *sub, int ok, struct buf *err);
 int store_batch_begin(struct store *s, struct buf *err);
 int store_batch_commit(struct store *s, struct buf *err);

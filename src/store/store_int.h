@@ -130,6 +130,16 @@ struct store {
     uint64_t memo_epoch;        /* st_memo_forget's count */
 };
 
+/* The counters a transaction's limits hold (st_caps). */
+enum st_cap {
+    ST_CAP_DOCS_READ,
+    ST_CAP_BYTES_READ,
+    ST_CAP_RANGES,
+    ST_CAP_WRITES,
+    ST_CAP_BYTES_WRITTEN,
+    ST_CAP_N
+};
+
 struct store_txn {
     struct store *s;
     int writable;
@@ -145,6 +155,12 @@ struct store_txn {
     /* what it read and wrote in user tables, against the STORE_TXN_MAX_* limits */
     uint32_t docs_read, writes, ranges_read;
     uint64_t bytes_read, bytes_written;
+    /* lower limits of nested calls (store_txn_caps_push): each with the counters at its push,
+     * both by enum st_cap (0 limit: none) */
+    struct st_caps {
+        uint64_t lim[ST_CAP_N], at[ST_CAP_N];
+    } caps[STORE_TXN_CAPS_MAX];
+    int ncaps;
     struct read_set rs;
     struct write_set ws;
 };

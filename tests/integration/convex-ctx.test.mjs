@@ -270,3 +270,50 @@ test("db.vars.commitTs outside a write, and v.commitTs(): Convex's refusals and 
     await refused("query", "commit:values", { at: 5 }, "ArgumentValidationError",
         "argument `at`: expected commitTs, got number");
 });
+
+test("transactionLimits of a nested call: lower limits for it alone, Convex's errors with its limit", async () => {
+    await seed();
+    await srv.value("mutation", "limits:fill", { n: 6 });
+    const q = (args, options, fn = "readN") => srv.value("query", "limits:nestedQuery", { fn, args, options });
+    const docsErr = (n) => `Too many documents read in a single function execution (limit: ${n}). ` +
+        "Consider using smaller limits in your queries, paginating your queries, or using indexed " +
+        "queries with a selective index range expressions.";
+    // within the limit, and past it: the nested call fails, the caller goes on reading unlimited
+    assert.deepEqual(await q({ n: 3 }, { transactionLimits: { documentsRead: 3 } }), { value: 3, after: 6 });
+    assert.deepEqual(await q({ n: 4 }, { transactionLimits: { documentsRead: 3 } }),
+        { error: docsErr(3), code: "TooManyDocumentsRead", after: 6 });
+    assert.deepEqual(await q({ n: 1 }, { transactionLimits: { documentsRead: 0 } }),
+        { error: docsErr(0), code: "TooManyDocumentsRead", after: 6 });
+    // index ranges; a limit above the transaction's changes nothing; the file limits and
+    // useStaleSnapshot are accepted
+    const r = await q({ n: 1, queries: 3 }, { transactionLimits: { databaseQueries: 2 } });
+    assert.equal(r.code, "TooManyReads", JSON.stringify(r));
+    assert.match(r.error, /^Too many reads in a single function execution \(limit: 2\)/);
+    assert.deepEqual(await q({ n: 5 }, { transactionLimits: { documentsRead: 1e9, filesRead: 0 }, useStaleSnapshot: true }),
+        { value: 5, after: 6 });
+    // a nested call inside the limited one counts toward it
+    assert.deepEqual(await q({ own: 2, inner: 2 }, { transactionLimits: { documentsRead: 3 } }, "readThenNested"),
+        { error: docsErr(3), code: "TooManyDocumentsRead", after: 6 });
+    assert.deepEqual(await q({ own: 2, inner: 1 }, { transactionLimits: { documentsRead: 3 } }, "readThenNested"),
+        { value: 3, after: 6 });
+    // writes and scheduling: the nested mutation past its limit is rolled back; the caller writes on
+    const m = (args, options) => srv.value("mutation", "limits:nestedMutation", { args, options });
+    assert.deepEqual(await m({ n: 2 }, { transactionLimits: { documentsWritten: 2 } }), { value: 2, written: 2 });
+    assert.deepEqual(await m({ n: 3 }, { transactionLimits: { documentsWritten: 2 } }),
+        { error: "Too many writes in a single function execution (limit: 2)", code: "TooManyWrites", written: 0 });
+    assert.deepEqual(await m({ n: 0, schedule: 2 }, { transactionLimits: { functionsScheduled: 1 } }),
+        { error: "Too many functions scheduled by this function (limit: 1)", code: "TooManyScheduledFunctions", written: 0 });
+    assert.deepEqual(await m({ n: 0, schedule: 1 }, { transactionLimits: { scheduledFunctionArgsBytes: 1 } }),
+        { error: "Too large total size of the arguments of functions scheduled by this function (limit: 1 bytes)",
+          code: "ScheduledFunctionsArgumentsTooLarge", written: 0 });
+    // misuse: a precise TypeError, nothing run
+    const bad = async (options, re) => {
+        const x = await q({ n: 1 }, options);
+        assert.match(x.error ?? "", re, JSON.stringify(x));
+    };
+    await bad({ transactionLimits: { documentRead: 1 } }, /^ctx\.runQuery\(\): transactionLimits\.documentRead is not a transaction limit \(documentsRead, /);
+    await bad({ transactionLimits: { documentsRead: -1 } }, /transactionLimits\.documentsRead must be a non-negative integer, got -1$/);
+    await bad({ transactionLimits: { documentsRead: "3" } }, /transactionLimits\.documentsRead must be a non-negative integer, got string$/);
+    await bad({ transactionLimits: 3 }, /^ctx\.runQuery\(\): transactionLimits must be an object, got number$/);
+    await bad(5, /^ctx\.runQuery\(\): options must be an object, got number$/);
+});

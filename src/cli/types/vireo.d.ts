@@ -900,6 +900,27 @@ export interface ActionMeta {
   getRequestMetadata(): Promise<RequestMetadata>;
 }
 
+/** Lower limits for a nested call (`transactionLimits`): the most it may use of each. */
+export interface TransactionLimits {
+  bytesRead?: number;
+  bytesWritten?: number;
+  databaseQueries?: number;
+  documentsRead?: number;
+  documentsWritten?: number;
+  functionsScheduled?: number;
+  scheduledFunctionArgsBytes?: number;
+  filesWritten?: number;
+  fileWriteBytes?: number;
+  filesRead?: number;
+  fileReadBytes?: number;
+}
+/** The options of a nested `ctx.runQuery`. */
+export interface AdvancedRunQueryOptions {
+  transactionLimits?: TransactionLimits;
+  /** Accepted: the nested query reads the caller's snapshot. */
+  useStaleSnapshot?: boolean;
+}
+
 export interface GenericQueryCtx<DataModel extends GenericDataModel> {
   db: GenericDatabaseReader<DataModel>;
   meta: QueryMeta;
@@ -907,7 +928,7 @@ export interface GenericQueryCtx<DataModel extends GenericDataModel> {
   storage: StorageReader;
   runQuery: <Query extends FunctionReference<"query", "public" | "internal">>(
     query: Query,
-    ...args: OptionalRestArgs<Query>
+    ...args: ArgsAndOptions<Query, AdvancedRunQueryOptions>
   ) => Promise<FunctionReturnType<Query>>;
 }
 export interface GenericMutationCtx<DataModel extends GenericDataModel> {
@@ -918,11 +939,11 @@ export interface GenericMutationCtx<DataModel extends GenericDataModel> {
   scheduler: Scheduler;
   runQuery: <Query extends FunctionReference<"query", "public" | "internal">>(
     query: Query,
-    ...args: OptionalRestArgs<Query>
+    ...args: ArgsAndOptions<Query, AdvancedRunQueryOptions>
   ) => Promise<FunctionReturnType<Query>>;
   runMutation: <Mutation extends FunctionReference<"mutation", "public" | "internal">>(
     mutation: Mutation,
-    ...args: OptionalRestArgs<Mutation>
+    ...args: ArgsAndOptions<Mutation, { transactionLimits?: TransactionLimits }>
   ) => Promise<FunctionReturnType<Mutation>>;
 }
 export interface GenericActionCtx<DataModel extends GenericDataModel> {

@@ -449,24 +449,64 @@ function framePop() {
 /* a query's ctx methods, and a mutation's (whose runMutation is refused once it ended, as its
  * writes are; reads are left alone) */
 const querySubCalls = {
-    runQuery(ref, args) { return subCall(this, QUERY, QUERY, ref, args, "ctx.runQuery()"); },
-};
-const mutationSubCalls = {
-    runQuery(ref, args) { return subCall(this, MUTATION, QUERY, ref, args, "ctx.runQuery()"); },
-    runMutation(ref, args) {
-        return refusedWrite(this, "ctx.runMutation()") ||
-            subCall(this, MUTATION, MUTATION, ref, args, "ctx.runMutation()");
+    runQuery(ref, args, options) {
+        return subCall(this, QUERY, QUERY, ref, args, "ctx.runQuery()", options);
     },
 };
-function subCall(self, caller, kind, ref, args, what) {
-    const f = () => subRun(kind, ref, args, what, caller, callIdentity);
+const mutationSubCalls = {
+    runQuery(ref, args, options) {
+        return subCall(this, MUTATION, QUERY, ref, args, "ctx.runQuery()", options);
+    },
+    runMutation(ref, args, options) {
+        return refusedWrite(this, "ctx.runMutation()") ||
+            subCall(this, MUTATION, MUTATION, ref, args, "ctx.runMutation()", options);
+    },
+};
+function subCall(self, caller, kind, ref, args, what, options) {
+    const f = () => subRun(kind, ref, args, what, caller, callIdentity, options);
     return waits(self) ? later(self, f) : f();
 }
-async function subRun(kind, ref, args, what, caller, identityText) {
+
+/* The options of a nested ctx.runQuery / runMutation (convex 1.48's AdvancedRunQueryOptions):
+ * `transactionLimits` lowers the transaction's limits for the nested call (each the most it may
+ * use; above the transaction's own, no change), as the array native.subBegin takes (-1: none);
+ * undefined without. `useStaleSnapshot` is accepted: the nested query reads the caller's
+ * snapshot, which Convex allows ("may in a future backend version choose an older one"). The
+ * file limits are accepted: queries and mutations read and write no file contents here. */
+const TXN_LIMIT_NAMES = ["documentsRead", "bytesRead", "databaseQueries", "documentsWritten",
+    "bytesWritten", "functionsScheduled", "scheduledFunctionArgsBytes"];
+const FILE_LIMIT_NAMES = ["filesWritten", "fileWriteBytes", "filesRead", "fileReadBytes"];
+function subLimits(options, what) {
+    if (options === undefined || options === null) return undefined;
+    if (typeof options !== "object")
+        throw new TypeError(`${what}: options must be an object, got ${describeType(options)}`);
+    const lim = options.transactionLimits;
+    if (lim === undefined) return undefined;
+    if (lim === null || typeof lim !== "object" || Array.isArray(lim))
+        throw new TypeError(`${what}: transactionLimits must be an object, got ` +
+            `${describeType(lim)}`);
+    const out = TXN_LIMIT_NAMES.map(() => -1);
+    for (const k of Object.keys(lim)) {
+        const i = TXN_LIMIT_NAMES.indexOf(k);
+        if (i < 0 && !FILE_LIMIT_NAMES.includes(k))
+            throw new TypeError(`${what}: transactionLimits.${k} is not a transaction limit ` +
+                `(${TXN_LIMIT_NAMES.concat(FILE_LIMIT_NAMES).join(", ")})`);
+        const n = lim[k];
+        if (n === undefined) continue;
+        if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0)
+            throw new TypeError(`${what}: transactionLimits.${k} must be a non-negative ` +
+                `integer, got ${typeof n === "number" ? n : describeType(n)}`);
+        if (i >= 0) out[i] = n;
+    }
+    return out;
+}
+
+async function subRun(kind, ref, args, what, caller, identityText, options) {
     const path = functionPath(ref);
     const argsText = encode(args === undefined ? {} : args, `${what} arguments`);
+    const limits = subLimits(options, what);
     const exec = params[4];
-    const handler = native.subBegin(kind, path, argsText, caller, exec);
+    const handler = native.subBegin(kind, path, argsText, caller, exec, limits);
     const frame = ++frameCount;
     frames.push(frame);
     const savedPageRun = pageRun;

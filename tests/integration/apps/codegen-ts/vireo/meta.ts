@@ -3,6 +3,7 @@ import { query, mutation, action } from "./_generated/server";
 import { v } from "./_generated/server";
 import type { Doc, Id } from "./_generated/dataModel";
 import { assertType, type Equals } from "./_checks";
+import { api } from "./_generated/api";
 
 export const inQuery = query({
   args: { id: v.id("users") },
@@ -28,6 +29,8 @@ export const inMutation = mutation({
     void placeholder;
     const messages = ctx.db.table("messages");
     const id = await messages.insert({ author, body: deployment.name, likes: 0, kind: "text" });
+    const user = await ctx.runQuery(api.users.get, { id: author }, { transactionLimits: { documentsRead: 10 } });
+    assertType<Equals<typeof user, { name: string; age: number } | null>>();
     await messages.patch(id, { likes: 1 });
     return id;
   },
