@@ -50,6 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_release(&err);
     sync_flush(sy, failed);
     sync_detach(c, FUZZ_CONVEX); /* Convex resumes nothing: its session ends with the connection */
+    sync_auth_conn_end(c); /* as the protocols' on_close: the token it was verifying, if any */
     sync_out_clear(c);
     vr_free(c->outq);
     vr_free(c);
