@@ -525,6 +525,67 @@ TEST(txn_limits)
     store_close(s);
 }
 
+/* Lower limits for a part of a transaction (store_txn_caps_push: a nested call's
+ * transactionLimits): counted from the push, nested caps all apply, a pop lifts one, a missing
+ * member is no limit, a renewed transaction starts without any, and at most STORE_TXN_CAPS_MAX. */
+TEST(txn_caps)
+{
+    char path[128], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof(path));
+    const struct store_txn_limits none = {STORE_TXN_NO_LIMIT, STORE_TXN_NO_LIMIT,
+                                          STORE_TXN_NO_LIMIT, STORE_TXN_NO_LIMIT,
+                                          STORE_TXN_NO_LIMIT};
+    CHECK_EQ_INT(store_batch_begin(s, &err), 0);
+    struct store_txn *t = store_txn_begin(s, 1, &err);
+    CHECK_EQ_INT(store_insert(t, "t", "{\"n\":1}", 7, id, &err), 0); /* before any cap */
+    struct store_txn_limits two = none;
+    two.writes = 2;
+    CHECK_EQ_INT(store_txn_caps_push(t, &two), 0);
+    CHECK_EQ_INT(store_insert(t, "t", "{\"n\":2}", 7, id, &err), 0);
+    struct store_txn_limits lots = none; /* an inner cap above the outer one changes nothing */
+    lots.writes = 100;
+    CHECK_EQ_INT(store_txn_caps_push(t, &lots), 0);
+    CHECK_EQ_INT(store_insert(t, "t", "{\"n\":3}", 7, id, &err), 0);
+    CHECK(store_insert(t, "t", "{\"n\":4}", 7, id, &err) < 0); /* the outer cap's third */
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_WRITES);
+    CHECK(strstr(err.data, "Too many writes in a single function execution (limit: 2)"));
+    store_txn_caps_pop(t);
+    store_txn_caps_pop(t);
+    CHECK_EQ_INT(store_insert(t, "t", "{\"n\":5}", 7, id, &err), 0); /* lifted */
+    /* zero allows none; reads are held from the push on */
+    struct store_txn_limits zero = none;
+    zero.docs_read = 0;
+    CHECK_EQ_INT(store_txn_caps_push(t, &zero), 0);
+    int found = 0;
+    struct buf out = BUF_INIT(BUF_NOLIMIT);
+    CHECK(store_get(t, id, STORE_ID_LEN, &out, &found, &err) < 0);
+    CHECK_EQ_INT(store_last_error(s), STORE_ERR_DOCS_READ);
+    CHECK(strstr(err.data, "(limit: 0)"));
+    store_txn_caps_pop(t);
+    /* at most STORE_TXN_CAPS_MAX deep */
+    for (int i = 0; i < STORE_TXN_CAPS_MAX; i++)
+        CHECK_EQ_INT(store_txn_caps_push(t, &none), 0);
+    CHECK_EQ_INT(store_txn_caps_push(t, &none), -1);
+    for (int i = 0; i < STORE_TXN_CAPS_MAX; i++)
+        store_txn_caps_pop(t);
+    CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
+    store_txn_free(t);
+    /* a renewed transaction (nothing written) starts without the caps of the last call */
+    t = store_txn_begin(s, 1, &err);
+    struct store_txn_limits no_reads = none;
+    no_reads.docs_read = 0;
+    CHECK_EQ_INT(store_txn_caps_push(t, &no_reads), 0);
+    CHECK_EQ_INT(store_txn_renew(t), 1);
+    buf_reset(&out);
+    CHECK_EQ_INT(store_get(t, id, STORE_ID_LEN, &out, &found, &err), 0);
+    CHECK_EQ_INT(found, 1);
+    store_txn_abort(t);
+    store_txn_free(t);
+    CHECK_EQ_INT(store_batch_commit(s, &err), 0);
+    buf_release(&out);
+    store_close(s);
+}
+
 /* Convex's third read limit: 4,096 index ranges (gets, scans, searches) per transaction, user
  * tables only; a get of a missing document counts, a renewed transaction starts again */
 TEST(txn_range_limit)
