@@ -315,11 +315,12 @@ static int search_table_ok(struct store *s, const struct st_index *ix)
     int ok = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK;
     sqlite3_finalize(st);
     st = NULL;
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
-             "('f%u_%s', 'f%u_%s', 'f%u_%s', 'f%u_%s', 'f%u_%s')",
-             ix->id, SHADOWS[0], ix->id, SHADOWS[1], ix->id, SHADOWS[2], ix->id, SHADOWS[3], ix->id,
-             SHADOWS[4]);
+    int n = snprintf(sql, sizeof(sql),
+                     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN (");
+    for (size_t i = 0; i < sizeof SHADOWS / sizeof SHADOWS[0]; i++)
+        n += snprintf(sql + n, sizeof(sql) - (size_t)n, "%s'f%u_%s'", i ? ", " : "", ix->id,
+                      SHADOWS[i]);
+    snprintf(sql + n, sizeof(sql) - (size_t)n, ")");
     if (ok && sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         ok = sqlite3_column_int(st, 0) == (int)(sizeof SHADOWS / sizeof SHADOWS[0]);

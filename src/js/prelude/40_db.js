@@ -605,7 +605,7 @@ const system = Object.freeze({
         return SYSTEM_TABLES.includes(table) && typeof id === "string" &&
             native.idTable(id) === table ? id : null;
     },
-    table(table) { return new SystemTableReader(table); },
+    table(table) { return new TableReader(table, system); },
 });
 
 function checkId(id, what) {
@@ -679,7 +679,7 @@ const reader = Object.freeze({
         return typeof id === "string" && native.idTable(id) === table ? id : null;
     },
     system,
-    table(table) { return new TableReader(table); },
+    table(table) { return new TableReader(table, reader); },
 });
 
 function stripSystem(doc) {
@@ -733,26 +733,18 @@ const writer = Object.freeze({
     vars: Object.freeze({ commitTs: commitTsPlaceholder }),
 });
 
-/* db.table(name) (convex 1.48): the table's own view of ctx.db, whose methods take no table
- * name and pass this one, so that every id is checked against it. `db` is the ctx.db the view
- * came from (a mutation's carries its execution: 50_functions.js execWriter). */
+/* db.table(name) (convex 1.48): the table's own view of ctx.db (or of db.system), whose methods
+ * take no table name and pass this one, so that every id is checked against it. `db` is the one
+ * the view came from (a mutation's carries its execution: 50_functions.js execWriter). */
 class TableReader {
-    constructor(table) { this.tableName = table; }
-    get(id) { return reader.get(this.tableName, id); }
-    query() { return reader.query(this.tableName); }
-}
-class SystemTableReader {
-    constructor(table) { this.tableName = table; }
-    get(id) { return system.get(this.tableName, id); }
-    query() { return system.query(this.tableName); }
-}
-class TableWriter {
     constructor(table, db) {
         this.tableName = table;
         this.db = db;
     }
     get(id) { return this.db.get(this.tableName, id); }
     query() { return this.db.query(this.tableName); }
+}
+class TableWriter extends TableReader {
     insert(value) { return this.db.insert(this.tableName, value); }
     patch(id, value) { return this.db.patch(this.tableName, id, value); }
     replace(id, value) { return this.db.replace(this.tableName, id, value); }
