@@ -289,6 +289,22 @@ static int is_module_file(const char *name)
     return 0;
 }
 
+int find_config(const char *dir, char *name, size_t cap)
+{
+    static const char *exts[] = { "ts", "js", "mts", "mjs", "cts", "cjs", "tsx", "jsx" };
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        char path[4600];
+        snprintf(path, sizeof path, "%s/convex.config.%s", dir, exts[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (name)
+                snprintf(name, cap, "convex.config.%s", exts[i]);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -328,7 +344,19 @@ static int collect_modules(const char *base, const char *rel, struct app_modules
         if (r < 0 || stat(full, &st) < 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            r = collect_modules(base, sub, m, cap);
+            /* a folder with a convex.config is a component's: its modules are its own */
+            if (find_config(full, NULL, 0) == 0)
+                log_debug("app", "\"%s\" is a component's folder; its modules are not the app's",
+                          sub);
+            else
+                r = collect_modules(base, sub, m, cap);
+            continue;
+        }
+        /* convex.config.ts: the components the app uses (components.c), not a function module */
+        if (!*rel && !strncmp(names[i], "convex.config.", 14) && S_ISREG(st.st_mode) &&
+            is_module_file(names[i] + 7)) {
+            if (!m->config)
+                m->config = vr_strdup(sub);
             continue;
         }
         const char *dot = strrchr(names[i], '.');
@@ -362,11 +390,16 @@ static int collect_modules(const char *base, const char *rel, struct app_modules
 
 int app_modules_list(const struct app_paths *p, struct app_modules *m, struct buf *err)
 {
+    return app_modules_in(p->functions, m, err);
+}
+
+int app_modules_in(const char *dir, struct app_modules *m, struct buf *err)
+{
     size_t cap = 0;
     memset(m, 0, sizeof *m);
-    int r = collect_modules(p->functions, "", m, &cap);
+    int r = collect_modules(dir, "", m, &cap);
     if (r < 0) {
-        buf_appendf(err, "cannot read %s: %s", p->functions, strerror(-r));
+        buf_appendf(err, "cannot read %s: %s", dir, strerror(-r));
         app_modules_release(m);
     }
     return r;
@@ -379,6 +412,7 @@ void app_modules_release(struct app_modules *m)
     vr_free(m->paths);
     vr_free(m->schema);
     vr_free(m->auth_config);
+    vr_free(m->config);
     memset(m, 0, sizeof *m);
 }
 
@@ -456,6 +490,52 @@ static int run_capture(char *const argv[], const char *dir, struct buf *out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int app_esbuild(const struct app_paths *p, const char *entry, const char *outfile,
+                const char *extra, struct buf *out, struct buf *err)
+{
+    char esbuild[4096], outarg[4400];
+    char alias_values[4400], alias_server[4400], alias_browser[4400], alias_vireo[4400],
+        alias_zocket[4400];
+    if (find_esbuild(p, esbuild) < 0) {
+        buf_append_str(err, "esbuild not found: run `make` in the vireo checkout (it installs "
+                            "esbuild) or set VIREO_ESBUILD");
+        return -1;
+    }
+    /* --alias is applied before any node_modules lookup: an installed `convex` package is never
+     * bundled, its imports resolve to Vireo's prelude */
+    snprintf(alias_values, sizeof alias_values, "--alias:convex/values=%s/shims/values.js",
+             p->state);
+    snprintf(alias_server, sizeof alias_server, "--alias:convex/server=%s/shims/server.js",
+             p->state);
+    snprintf(alias_browser, sizeof alias_browser, "--alias:convex/browser=%s/shims/browser.js",
+             p->state);
+    snprintf(alias_vireo, sizeof alias_vireo, "--alias:vireo/server=%s/shims/vireo-server.js",
+             p->state);
+    snprintf(alias_zocket, sizeof alias_zocket, "--alias:@zocket/core=%s/shims/zocket-core.js",
+             p->state);
+    snprintf(outarg, sizeof outarg, "--outfile=%s", outfile);
+    /* resolved as Convex's bundler resolves for its default runtime: the browser platform with
+     * the "convex" and "module" conditions (a package's browser build, never its node one) and
+     * NODE_ENV "production" */
+    char *argv[] = { esbuild, (char *)entry, "--bundle", "--format=iife", "--platform=browser",
+                     "--conditions=convex,module", "--main-fields=browser,module,main",
+                     "--define:process.env.NODE_ENV=\"production\"", "--target=es2022",
+                     "--log-level=warning",
+                     "--color=false", "--log-override:import-is-undefined=silent",
+                     alias_values, alias_server, alias_browser, alias_vireo, alias_zocket,
+                     "--sourcemap=inline", "--sources-content=false", outarg,
+                     (char *)extra, NULL };
+    int r = run_capture(argv, p->root, out);
+    if (r != 0) {
+        if (r < 0)
+            buf_appendf(err, "cannot run %s: %s", esbuild, strerror(-r));
+        else
+            buf_appendf(err, "bundling failed:\n%s", out->data ? out->data : "");
+        return -1;
+    }
+    return 0;
+}
+
 /* Appends `import * as <ident> from "../<functions>/<file>";` to the bundle's entry (it lives in
  * root/.vireo). */
 static void append_import(struct buf *b, const struct app_paths *p, const char *ident,
@@ -471,13 +551,11 @@ static void append_import(struct buf *b, const struct app_paths *p, const char *
 int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *err)
 {
     struct buf imports = BUF_INIT(BUF_NOLIMIT), table = BUF_INIT(BUF_NOLIMIT);
-    struct buf files = BUF_INIT(BUF_NOLIMIT);
+    struct buf files = BUF_INIT(BUF_NOLIMIT), defs = BUF_INIT(BUF_NOLIMIT);
     struct buf entry = BUF_INIT(BUF_NOLIMIT), out = BUF_INIT(1 << 20);
     struct app_modules mods = { 0 };
     int ret = -1;
-    char esbuild[4096], entry_path[4400], bundle_path[4400];
-    char alias_values[4400], alias_server[4400], alias_browser[4400], alias_vireo[4400],
-        alias_zocket[4400];
+    char entry_path[4400], bundle_path[4400];
 
     if (app_check_functions(p, err) < 0)
         goto out;
@@ -505,6 +583,13 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
             buf_append_str(&files, ",\n");
         }
     }
+    if (mods.config) {
+        append_import(&imports, p, "configModule", mods.config);
+        buf_append_str(&defs, "  componentDefs: [\n");
+        if (app_components(p, mods.config, &imports, &defs, err) < 0)
+            goto out;
+        buf_append_str(&defs, "  ],\n  config: configModule.default ?? null,\n");
+    }
     buf_append_str(&entry, "/* generated by vireo dev: the app's modules; do not edit */\n");
     buf_append(&entry, imports.data, imports.len);
     if (mods.schema)
@@ -513,52 +598,19 @@ int app_bundle(const struct app_paths *p, struct buf *bundle_out, struct buf *er
         append_import(&entry, p, "authConfigModule", mods.auth_config);
     buf_appendf(&entry,
                 "globalThis.__vireo_app = {\n  schema: %s,\n  authConfig: %s,\n"
-                "  modules: {\n%s  },\n  files: {\n%s  },\n};\n",
+                "  modules: {\n%s  },\n  files: {\n%s  },\n%s};\n",
                 mods.schema ? "schemaModule.default ?? schemaModule.schema ?? null" : "null",
                 mods.auth_config ? "authConfigModule.default ?? null" : "null",
-                table.len ? table.data : "", files.len ? files.data : "");
+                table.len ? table.data : "", files.len ? files.data : "",
+                defs.len ? defs.data : "");
     snprintf(entry_path, sizeof entry_path, "%s/entry.js", p->state);
     snprintf(bundle_path, sizeof bundle_path, "%s/bundle.js", p->state);
     if ((r = write_file(entry_path, entry.data, entry.len, 0644)) < 0) {
         buf_appendf(err, "cannot write %s: %s", entry_path, strerror(-r));
         goto out;
     }
-    if (find_esbuild(p, esbuild) < 0) {
-        buf_append_str(err, "esbuild not found: run `make` in the vireo checkout (it installs "
-                            "esbuild) or set VIREO_ESBUILD");
+    if ((r = app_esbuild(p, entry_path, ".vireo/bundle.js", NULL, &out, err)) < 0)
         goto out;
-    }
-    /* --alias is applied before any node_modules lookup: an installed `convex` package is never
-     * bundled, its imports resolve to Vireo's prelude */
-    snprintf(alias_values, sizeof alias_values, "--alias:convex/values=%s/shims/values.js",
-             p->state);
-    snprintf(alias_server, sizeof alias_server, "--alias:convex/server=%s/shims/server.js",
-             p->state);
-    snprintf(alias_browser, sizeof alias_browser, "--alias:convex/browser=%s/shims/browser.js",
-             p->state);
-    snprintf(alias_vireo, sizeof alias_vireo, "--alias:vireo/server=%s/shims/vireo-server.js",
-             p->state);
-    snprintf(alias_zocket, sizeof alias_zocket, "--alias:@zocket/core=%s/shims/zocket-core.js",
-             p->state);
-    /* resolved as Convex's bundler resolves for its default runtime: the browser platform with
-     * the "convex" and "module" conditions (a package's browser build, never its node one) and
-     * NODE_ENV "production" */
-    char *argv[] = { esbuild, entry_path, "--bundle", "--format=iife", "--platform=browser",
-                     "--conditions=convex,module", "--main-fields=browser,module,main",
-                     "--define:process.env.NODE_ENV=\"production\"", "--target=es2022",
-                     "--log-level=warning",
-                     "--color=false", "--log-override:import-is-undefined=silent",
-                     alias_values, alias_server, alias_browser, alias_vireo, alias_zocket,
-                     "--sourcemap=inline", "--sources-content=false",
-                     "--outfile=.vireo/bundle.js", NULL };
-    r = run_capture(argv, p->root, &out);
-    if (r != 0) {
-        if (r < 0)
-            buf_appendf(err, "cannot run %s: %s", esbuild, strerror(-r));
-        else
-            buf_appendf(err, "bundling failed:\n%s", out.data);
-        goto out;
-    }
     if (out.len)
         fprintf(stderr, "%s", out.data);
     buf_reset(bundle_out);
@@ -572,6 +624,7 @@ out:
     buf_release(&imports);
     buf_release(&table);
     buf_release(&files);
+    buf_release(&defs);
     buf_release(&entry);
     buf_release(&out);
     return ret;

@@ -108,11 +108,31 @@ struct app_modules {
     size_t n;
     char *schema; /* "schema.ts" (any module extension) at the top, or NULL */
     char *auth_config; /* "auth.config.ts" (any module extension) at the top, or NULL */
+    char *config;      /* "convex.config.ts" (any module extension) at the top, or NULL */
 };
 /* Fills m (released with app_modules_release, also on failure). Returns 0 or a negative errno
  * with a message in err. */
 int app_modules_list(const struct app_paths *p, struct app_modules *m, struct buf *err);
 void app_modules_release(struct app_modules *m);
+/* The same for any folder (a component's). */
+int app_modules_in(const char *dir, struct app_modules *m, struct buf *err);
+/* 0 when dir holds a convex.config (any module extension; its file name in name when not
+ * NULL): a component's folder. -ENOENT when not. */
+int find_config(const char *dir, char *name, size_t cap);
+
+/* Runs esbuild (found as app_bundle finds it, with its aliases and resolution) from the app's
+ * root on entry into outfile, with one more argument when extra is not NULL; its output in out.
+ * 0, or -1 with a message in err. */
+int app_esbuild(const struct app_paths *p, const char *entry, const char *outfile,
+                const char *extra, struct buf *out, struct buf *err);
+
+/* The components the app's convex.config uses (components.c): esbuild follows its imports, and
+ * every convex.config it reaches besides the app's names a component's folder. Appends to
+ * `imports` the entry's imports of each folder's convex.config, schema and modules, and to `defs`
+ * the JavaScript array of {definition, schema, modules} that load() matches app.use()'s
+ * definitions against (src/js/prelude/54_components.js). 0, or -1 with a message in err. */
+int app_components(const struct app_paths *p, const char *config, struct buf *imports,
+                   struct buf *defs, struct buf *err);
 
 /* Writes the functions folder's _generated/ files as Convex lays them out (codegen.c):
  * api.js/api.d.ts, server.js/server.d.ts, dataModel.d.ts and vireo.d.ts (the type library they

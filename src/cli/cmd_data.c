@@ -9,18 +9,21 @@
 #include "base/json_write.h"
 #include "base/mem.h"
 #include "cli/cli.h"
+#include "store/store.h"
 #include "base/banned.h"
 
 static const char data_usage[] =
     "usage: vireo data [TABLE] [options]\n"
     "\n"
-    "Without TABLE, lists the tables of a running server's app; with it, prints its documents,\n"
-    "newest first.\n"
+    "Without TABLE, lists the tables of a running server's app (a component's as\n"
+    "component/table); with it, prints its documents, newest first.\n"
     "\n"
     "options:\n"
     "  --limit N          at most N documents (1 to 1000; default 100)\n"
     "  --order ORDER      desc (newest first, the default) or asc\n"
-    "  --format FORMAT    pretty (a table, the default), jsonLines or jsonArray\n" ADMIN_OPTS_USAGE
+    "  --format FORMAT    pretty (a table, the default), jsonLines or jsonArray\n"
+    "  --component PATH   TABLE is a table of this component (as `ledger` or `ledger/counter`;\n"
+    "                     the same as TABLE given as PATH/TABLE)\n" ADMIN_OPTS_USAGE
     "  -h, --help         show this help\n";
 
 #define CELL_MAX 40 /* a pretty cell's characters at most, as Convex's table */
@@ -110,6 +113,8 @@ static void print_pretty(const json_t *docs)
 int cmd_data(int argc, char **argv)
 {
     const char *table = NULL, *limit = NULL, *order = NULL, *format = "pretty";
+    const char *component = NULL;
+    char qualified[512];
     int r;
     struct admin_opts o;
     admin_opts_init(&o);
@@ -130,6 +135,9 @@ int cmd_data(int argc, char **argv)
         } else if (!strcmp(a, "--format")) {
             if (cli_option_value("data", argc, argv, &i, &format) < 0)
                 return 2;
+        } else if (!strcmp(a, "--component")) {
+            if (cli_option_value("data", argc, argv, &i, &component) < 0)
+                return 2;
         } else if (a[0] == '-' || table) {
             fprintf(stderr, "vireo data: unexpected argument '%s' (see vireo data --help)\n", a);
             return 2;
@@ -141,9 +149,19 @@ int cmd_data(int argc, char **argv)
         fputs("vireo data: --format must be pretty, jsonLines or jsonArray\n", stderr);
         return 2;
     }
-    if (table && strspn(table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-                     strlen(table)) {
-        fprintf(stderr, "vireo data: `%s` is not a table name (letters, digits and _)\n", table);
+    if (component) {
+        if (!table) {
+            fputs("vireo data: --component needs the TABLE to print\n", stderr);
+            return 2;
+        }
+        snprintf(qualified, sizeof qualified, "%.250s/%.250s", component, table);
+        table = qualified;
+    }
+    if (table && !store_table_name_ok(table, strlen(table))) {
+        fprintf(stderr,
+                "vireo data: `%s` is not a table name (letters, digits and _; a "
+                "component's table as component/table)\n",
+                table);
         return 2;
     }
     if ((limit && strspn(limit, "0123456789") != strlen(limit)) ||

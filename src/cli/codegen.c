@@ -152,7 +152,28 @@ static void gen_api(struct buf *js, struct buf *dts, const struct app_modules *m
                    "export const api = vireo ? vireo.api : createApi([]);\n"
                    "\n"
                    "/** The same for internal functions: `internal.myModule.myFunction`. */\n"
-                   "export const internal = vireo ? vireo.internal : createApi([]);\n");
+                   "export const internal = vireo ? vireo.internal : createApi([]);\n"
+                   "\n"
+                   "/* Convex's references to the components' functions: a path that names a\n"
+                   " * child component and one of its public functions. */\n"
+                   "const toReferencePath = Symbol.for(\"toReferencePath\");\n"
+                   "function createComponents(pathParts) {\n"
+                   "  return new Proxy({}, {\n"
+                   "    get(_, prop) {\n"
+                   "      if (typeof prop === \"string\") return createComponents([...pathParts, "
+                   "prop]);\n"
+                   "      if (prop === toReferencePath)\n"
+                   "        return \"_reference/childComponent/\" + pathParts.join(\"/\");\n"
+                   "      return undefined;\n"
+                   "    },\n"
+                   "  });\n"
+                   "}\n"
+                   "\n"
+                   "/**\n"
+                   " * The components the app uses (convex.config.ts), for ctx.runQuery,\n"
+                   " * ctx.runMutation and ctx.runAction: `components.myComponent.module.fn`.\n"
+                   " */\n"
+                   "export const components = createComponents([]);\n");
 
     header(dts, "Generated `api` utility: references to the app's functions.");
     buf_append_str(dts, "import type { ApiFromModules, FilterApi, FunctionReference } from "
@@ -193,7 +214,12 @@ static void gen_api(struct buf *js, struct buf *dts, const struct app_modules *m
                    "\n"
                    "/** The same for internal functions: `internal.myModule.myFunction`. */\n"
                    "export declare const internal: FilterApi<typeof fullApi, "
-                   "FunctionReference<any, \"internal\">>;\n");
+                   "FunctionReference<any, \"internal\">>;\n"
+                   "\n"
+                   "/** The components the app uses (convex.config.ts): "
+                   "`components.myComponent.module.fn`;\n"
+                   " * typed by the component's own client (its `ComponentApi`). */\n"
+                   "export declare const components: any;\n");
 }
 
 static void gen_data_model(struct buf *dts, const struct app_modules *m)

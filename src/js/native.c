@@ -263,15 +263,47 @@ static JSValueRef store_throw(JSContextRef ctx, struct js_runtime *rt, JSValueRe
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.get(id) -> JSON text or null */
+/* The namespace a call's ids must belong to (54_components.js): argument i, a component's
+ * prefix of its tables' names ("a/", "a/b/"), or absent for the app's (""). 0, or -1 with an
+ * exception. */
+static int ns_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i,
+                  char ns[STORE_TABLE_NAME_MAX + 2], JSValueRef *exc)
+{
+    ns[0] = '\0';
+    if (i >= argc || JSValueIsUndefined(ctx, argv[i]))
+        return 0;
+    JSStringRef s = JSValueToStringCopy(ctx, argv[i], exc);
+    if (!s)
+        return -1;
+    JSStringGetUTF8CString(s, ns, STORE_TABLE_NAME_MAX + 2);
+    JSStringRelease(s);
+    return 0;
+}
+
+/* 1 when table (a user table) is one of namespace ns's: the app's have no '/' in their name, a
+ * component's start with its prefix and have no further '/' */
+static int in_namespace(const char *table, const char *ns)
+{
+    size_t n = strlen(ns);
+    return !strncmp(table, ns, n) && !strchr(table + n, '/');
+}
+
+/* native.get(id[, namespace]) -> JSON text or null */
 static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
+    char ns[STORE_TABLE_NAME_MAX + 2];
     struct store_txn *t = need_txn(ctx, rt, "db.get()", exc);
-    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0)
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0 ||
+        ns_arg(ctx, argc, argv, 1, ns, exc) < 0)
         return JSValueMakeUndefined(ctx);
+    if (ns[0]) { /* a component's read: another namespace's document is none of its */
+        const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
+        if (tb && tb[0] != '_' && !in_namespace(tb, ns))
+            return JSValueMakeNull(ctx);
+    }
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
     int found = 0;
@@ -567,15 +599,29 @@ void js_native_close_cursors(struct js_runtime *rt)
 }
 
 /* App code never writes a system table (`_scheduled_functions`): the scheduler does. */
-static int system_write(JSContextRef ctx, struct js_runtime *rt, const char *what, const char *id,
-                        size_t len, JSValueRef *exc)
+/* 1 (with an exception) when a write may not go to the table of id (len > 0; with len 0, id is
+ * the table name): a system table, or a document of another namespace than ns. */
+static int write_refused(JSContextRef ctx, struct js_runtime *rt, const char *what, const char *id,
+                         size_t len, const char *ns, JSValueRef *exc)
 {
     const char *t = len ? store_id_table(rt->store, id, len) : id;
-    if (!t || t[0] != '_')
+    if (!t)
         return 0;
-    throwf(ctx, exc, "InvalidArgument",
-           "%s: `%s` is a system table; system tables are read-only (read them with "
-           "ctx.db.system)", what, t);
+    if (t[0] == '_') {
+        throwf(ctx, exc, "InvalidArgument",
+               "%s: `%s` is a system table; system tables are read-only (read them with "
+               "ctx.db.system)",
+               what, t);
+        return 1;
+    }
+    if (!len || in_namespace(t, ns))
+        return 0;
+    if (ns[0])
+        throwf(ctx, exc, "InvalidArgument", "%s: `%.*s` is not a document of component `%.*s`'s "
+               "tables", what, (int)len, id, (int)strlen(ns) - 1, ns);
+    else
+        throwf(ctx, exc, "InvalidArgument", "%s: `%.*s` is not a document of the app's tables",
+               what, (int)len, id);
     return 1;
 }
 
@@ -588,7 +634,7 @@ static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     struct store_txn *t = need_txn(ctx, rt, "db.insert()", exc);
     if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "db.insert() table", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.insert() document", exc) < 0 ||
-        system_write(ctx, rt, "db.insert()", rt->s1.data, 0, exc))
+        write_refused(ctx, rt, "db.insert()", rt->s1.data, 0, "", exc))
         return JSValueMakeUndefined(ctx);
     char id[STORE_ID_LEN + 1];
     buf_reset(&rt->s3);
@@ -597,16 +643,18 @@ static JSValueRef n_insert(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
     return make_str(ctx, id);
 }
 
-/* native.patch(id, json, removeFields|null) */
+/* native.patch(id, json, removeFields|null[, namespace]) */
 static JSValueRef n_patch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                           const JSValueRef argv[], JSValueRef *exc)
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
+    char ns[STORE_TABLE_NAME_MAX + 2];
     struct store_txn *t = need_txn(ctx, rt, "db.patch()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.patch() id", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.patch() value", exc) < 0 ||
-        system_write(ctx, rt, "db.patch()", rt->s1.data, rt->s1.len, exc))
+        ns_arg(ctx, argc, argv, 3, ns, exc) < 0 ||
+        write_refused(ctx, rt, "db.patch()", rt->s1.data, rt->s1.len, ns, exc))
         return JSValueMakeUndefined(ctx);
     char **names = NULL;
     size_t n = 0;
@@ -646,16 +694,18 @@ out:
     return ret;
 }
 
-/* native.replace(id, json) */
+/* native.replace(id, json[, namespace]) */
 static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                             const JSValueRef argv[], JSValueRef *exc)
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
+    char ns[STORE_TABLE_NAME_MAX + 2];
     struct store_txn *t = need_txn(ctx, rt, "db.replace()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.replace() id", exc) < 0 ||
         str_arg(ctx, argc, argv, 1, &rt->s2, "db.replace() value", exc) < 0 ||
-        system_write(ctx, rt, "db.replace()", rt->s1.data, rt->s1.len, exc))
+        ns_arg(ctx, argc, argv, 2, ns, exc) < 0 ||
+        write_refused(ctx, rt, "db.replace()", rt->s1.data, rt->s1.len, ns, exc))
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (store_replace(t, rt->s1.data, rt->s1.len, rt->s2.data, rt->s2.len, &rt->s3) < 0)
@@ -663,15 +713,17 @@ static JSValueRef n_replace(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, 
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.del(id) */
+/* native.del(id[, namespace]) */
 static JSValueRef n_del(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
     struct js_runtime *rt = rt_of(ctx, self);
     RT_OR_THROW(rt);
+    char ns[STORE_TABLE_NAME_MAX + 2];
     struct store_txn *t = need_txn(ctx, rt, "db.delete()", exc);
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.delete() id", exc) < 0 ||
-        system_write(ctx, rt, "db.delete()", rt->s1.data, rt->s1.len, exc))
+        ns_arg(ctx, argc, argv, 1, ns, exc) < 0 ||
+        write_refused(ctx, rt, "db.delete()", rt->s1.data, rt->s1.len, ns, exc))
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
     if (store_delete(t, rt->s1.data, rt->s1.len, &rt->s3) < 0)

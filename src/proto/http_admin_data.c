@@ -42,15 +42,17 @@ void http_admin_data_handle(struct http_api *api, struct conn *c, const struct h
     struct store *st = NULL;
     struct store_txn *t = NULL;
     struct store_cursor *cur = NULL;
-    char **names = NULL, table[80] = "";
+    char **names = NULL, table[STORE_TABLE_NAME_MAX + 1] = "";
     size_t n_names = 0, limit = DATA_LIMIT_DEFAULT;
     int desc = 1;
     struct slice v;
     if (http_query_param(req->query, "table", &v)) {
-        if (!store_name_ok(v.p, v.len)) {
+        /* a component's table is "<component>/<table>" ("a/b/t" for a child's) */
+        if (!store_table_name_ok(v.p, v.len)) {
             http_api_respond_error(c, 400, "InvalidArgument",
                                    "table must be a table name (a letter, then letters, digits "
-                                   "and _, at most 64)",
+                                   "and _, at most 64), or a component's: its path and the "
+                                   "table's name joined by '/'",
                                    NULL);
             goto out;
         }

@@ -1420,6 +1420,58 @@ static const struct entry *entry_find(const struct entry *v, size_t n, enum entr
     return NULL;
 }
 
+/* A component's table in Convex's layout: `_components/<name>/<table>/documents.jsonl` (a
+ * child's under its parent's: `_components/a/_components/b/t/...`) is the store's table
+ * "a/t" ("a/b/t"), as the snapshot export writes it. Its stored files are refused: a component
+ * shares the app's here. 1 with *e filled, 0 to ignore the entry, -1 with err. */
+static int classify_component(const char *name, struct entry *e, struct buf *err)
+{
+    char table[STORE_TABLE_NAME_MAX + 1];
+    size_t tn = 0;
+    const char *p = name;
+    while (!strncmp(p, "_components/", 12)) {
+        p += 12;
+        size_t seg = strcspn(p, "/");
+        if (!p[seg] || tn + seg + 1 > STORE_TABLE_NAME_MAX)
+            return buf_fail(err, "%s: not a component's table (_components/<name>/<table>/...)",
+                            name);
+        memcpy(table + tn, p, seg + 1);
+        tn += seg + 1;
+        p += seg + 1;
+    }
+    const char *slash = strchr(p, '/');
+    if (!slash || strchr(slash + 1, '/'))
+        return 0;
+    int docs = !strcmp(slash + 1, "documents.jsonl");
+    int schema = !strcmp(slash + 1, "generated_schema.jsonl");
+    size_t tl = (size_t)(slash - p);
+    if (!docs && !schema)
+        return 0;
+    if (tl == 7 && !memcmp(p, "_tables", 7))
+        return 0;
+    if (p[0] == '_' && schema)
+        return 0;
+    if (tl == 8 && !memcmp(p, "_storage", 8))
+        return buf_fail(err,
+                        "%s: a component's stored files are not supported (a component "
+                        "shares the app's file storage in Vireo)",
+                        name);
+    if (p[0] == '_')
+        return buf_fail(err, "%s: `%.*s` is a system table: only _storage can be imported", name,
+                        (int)tl, p);
+    if (tn + tl > STORE_TABLE_NAME_MAX || !store_table_name_ok(table, tn - 1) ||
+        !store_name_ok(p, tl))
+        return buf_fail(err,
+                        "%s: not a valid component table (names of letters, digits and "
+                        "underscores, starting with a letter)",
+                        name);
+    memcpy(table + tn, p, tl);
+    table[tn + tl] = '\0';
+    e->kind = docs ? ENT_DOCS : ENT_SCHEMA;
+    e->key = vr_strdup(table);
+    return 1;
+}
+
 /* Classifies one entry's name: 1 with *e filled, 0 to ignore it, -1 with err. */
 static int classify(const char *name, struct entry *e, struct buf *err)
 {
@@ -1427,8 +1479,7 @@ static int classify(const char *name, struct entry *e, struct buf *err)
     if (n == 0 || name[n - 1] == '/' || !strcmp(name, "README.md"))
         return 0;
     if (!strncmp(name, "_components/", 12))
-        return buf_fail(err, "%s: the ZIP holds components' tables; components are not supported",
-                        name);
+        return classify_component(name, e, err);
     const char *slash = strchr(name, '/');
     if (!slash)
         return 0;
@@ -1440,8 +1491,9 @@ static int classify(const char *name, struct entry *e, struct buf *err)
         const char *last = strrchr(rest, '/') + 1;
         if (!strcmp(last, "documents.jsonl") || !strcmp(last, "generated_schema.jsonl"))
             return buf_fail(err,
-                            "%s: a table nested in folders (a component's, or a snapshot inside a "
-                            "folder); components are not supported: zip the export's own folders",
+                            "%s: a table nested in folders (a snapshot inside a folder?): a "
+                            "snapshot's tables are at its top, components' under _components/; "
+                            "zip the export's own folders",
                             name);
         return 0;
     }

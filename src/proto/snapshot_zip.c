@@ -116,12 +116,28 @@ static json_t *to_export(json_t *v)
     return v;
 }
 
+/* A table's folder in Convex's snapshot layout: a component's tables are under
+ * `_components/<name>/`, a child's under its parent's
+ * ("a/b/t" -> "_components/a/_components/b/t"). */
+static void table_folder(const char *table, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *seg = table, *slash;
+    out[0] = '\0';
+    while ((slash = strchr(seg, '/')) && n < cap) {
+        n += (size_t)snprintf(out + n, cap - n, "_components/%.*s/", (int)(slash - seg), seg);
+        seg = slash + 1;
+    }
+    if (n < cap)
+        snprintf(out + n, cap - n, "%s", seg);
+}
+
 /* Writes every document of `table` (by _id) to a temporary file and adds it as
  * `<table>/documents.jsonl`; ids of the stored files are collected when ids != NULL. */
 static int add_table(struct zipper *z, struct store_txn *t, const char *table, char ***ids,
                      size_t *n_ids)
 {
-    char path[4700], name[128];
+    char path[4700], name[2048], folder[1800];
     struct buf doc = BUF_INIT(BUF_NOLIMIT), line = BUF_INIT(BUF_NOLIMIT);
     struct store_cursor *c = NULL;
     int r = -1, done = 0;
@@ -171,12 +187,13 @@ out:
         buf_appendf(z->err, "cannot write %s: %s", path, strerror(errno));
         r = -1;
     }
+    table_folder(table, folder, sizeof folder);
     if (r == 0) {
-        snprintf(name, sizeof name, "%s/documents.jsonl", table);
+        snprintf(name, sizeof name, "%s/documents.jsonl", folder);
         r = add_file(z, name, path);
     }
     if (r == 0 && strcmp(table, STORE_STORAGE_TABLE)) {
-        snprintf(name, sizeof name, "%s/generated_schema.jsonl", table);
+        snprintf(name, sizeof name, "%s/generated_schema.jsonl", folder);
         r = add_text(z, name, "\"uniform\"\n");
     }
     buf_release(&doc);

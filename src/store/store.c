@@ -120,6 +120,41 @@ int st_name_ok(const char *name)
     return store_name_ok(name, strlen(name));
 }
 
+int store_table_name_ok(const char *name, size_t n)
+{
+    if (n == 0 || n > STORE_TABLE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n;) { /* names joined by '/': a component's path, then its table */
+        const char *slash = memchr(name + i, '/', n - i);
+        size_t seg = slash ? (size_t)(slash - name) - i : n - i;
+        if (!store_name_ok(name + i, seg))
+            return 0;
+        i += seg + 1;
+        if (slash && i == n)
+            return 0;
+    }
+    return 1;
+}
+
+int st_table_open(const struct store *s, const char *name)
+{
+    if (name[0] == '_')
+        return 1;
+    const char *slash = strrchr(name, '/');
+    if (!slash)
+        return !s->has_schema;
+    if (!s->open_ns) /* no schema at all */
+        return !s->has_schema;
+    size_t n = (size_t)(slash + 1 - name), i;
+    json_t *v;
+    json_array_foreach(s->open_ns, i, v)
+    {
+        if (json_string_length(v) == n && !memcmp(json_string_value(v), name, n))
+            return 1;
+    }
+    return 0;
+}
+
 int store_name_ok(const char *name, size_t n)
 {
     if (n == 0 || n > 64)
@@ -269,6 +304,8 @@ void st_catalog_free(struct store *s)
     }
     vr_free(s->tables);
     s->tables = NULL;
+    json_decref(s->open_ns);
+    s->open_ns = NULL;
     s->ntables = 0;
 }
 
@@ -346,7 +383,11 @@ int st_catalog_load(struct store *s, struct buf *err)
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
         schema = json_loads((const char *)sqlite3_column_text(st, 0), STORE_JSON_FLAGS, NULL);
         if (schema) {
-            s->has_schema = 1;
+            /* with components: whether the app itself has a schema, and the components that
+             * have none (their path with a trailing '/'), whose tables need no declaration */
+            s->has_schema = !json_is_false(json_object_get(schema, "appSchema"));
+            json_t *open = json_object_get(schema, "schemaless");
+            s->open_ns = json_is_array(open) ? json_incref(open) : json_array();
             json_t *sv = json_object_get(schema, "schemaValidation");
             s->validate = !json_is_false(sv);
             const char *name;
@@ -393,7 +434,7 @@ int st_table_create(struct store *s, const char *name, struct st_table **out, st
     uint32_t num, by_id, by_ct;
     char sql[256];
     sqlite3_stmt *st = NULL;
-    if (!st_name_ok(name) && strcmp(name, STORE_SCHED_TABLE) &&
+    if (!store_table_name_ok(name, strlen(name)) && strcmp(name, STORE_SCHED_TABLE) &&
         strcmp(name, STORE_STORAGE_TABLE) && strcmp(name, STORE_ACTOR_TABLE)) {
         buf_reset(err);
         buf_appendf(err, "invalid table name `%.64s`: use letters, digits and '_', starting with "

@@ -560,6 +560,11 @@ void store_txn_bulk(struct store_txn *t);
 /* 1 when the n bytes at name are a valid table (or index) name: a letter, then letters, digits
  * and '_', at most 64 in all. */
 int store_name_ok(const char *name, size_t n);
+/* 1 when the n bytes at name are a table's name: an app's (store_name_ok), or a component's, whose
+ * path's names and the table's are joined by '/' ("counter/shards"), at most STORE_TABLE_NAME_MAX
+ * bytes in all. */
+#define STORE_TABLE_NAME_MAX 255
+int store_table_name_ok(const char *name, size_t n);
 /* 1 when a write of t failed after changing rows (a storage failure): t can only roll back. */
 int store_txn_poisoned(const struct store_txn *t);
 int store_import_id(struct store_txn *t, const char *table, const char *want, double ms,

@@ -30,15 +30,15 @@ int store_txn_poisoned(const struct store_txn *t)
 static struct st_table *import_table(struct store_txn *t, const char *table, struct buf *err)
 {
     struct store *s = t->s;
-    if (table[0] == '_' || !st_name_ok(table)) {
+    if (table[0] == '_' || !store_table_name_ok(table, strlen(table))) {
         st_failk(s, STORE_ERR_RESERVED, err, "`%.64s` is not a table name an app can write to",
                  table);
         return NULL;
     }
     struct st_table *tb = st_table_find(s, table);
-    if (tb && (!s->has_schema || tb->declared))
+    if (tb && (tb->declared || st_table_open(s, table)))
         return tb;
-    if (s->has_schema) {
+    if (!st_table_open(s, table)) {
         st_failk(s, STORE_ERR_SCHEMA, err, "table `%.64s` is not in the schema", table);
         return NULL;
     }

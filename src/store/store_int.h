@@ -94,7 +94,9 @@ struct store {
     sqlite3_stmt *ctl[CTL_N]; /* cached transaction-control statements */
     struct st_table **tables;
     size_t ntables;
-    int has_schema;
+    int has_schema;            /* the app's own tables must be declared */
+    json_t *open_ns;           /* components whose tables need not be ("a/", "a/b/"); NULL: no
+                                * schema loaded */
     int validate;
     uint64_t version;
     double last_ct;
@@ -231,6 +233,9 @@ void st_write_truncate(struct store_txn *t, size_t len);
 int st_index_key(const struct st_index *ix, const json_t *doc, double ct, const char *id,
                  struct buf *out);
 int st_name_ok(const char *name);
+/* 1 when the app may write to table `name` although the schema does not declare it: a system
+ * table, an app's table when the app has no schema, a component's when the component has none. */
+int st_table_open(const struct store *s, const char *name);
 /* store_memo.c (struct st_memo): st_memo_forget retires the memo (a batch begins or ends, a
  * transaction rolls back, the catalog is reloaded); st_memo_get is the memo when it still holds
  * document (id, len) as stored, else NULL; st_memo_keep records a replace that just succeeded

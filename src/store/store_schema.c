@@ -39,7 +39,7 @@ static int check_schema(const json_t *schema, struct buf *err)
         goto out;
     }
     json_object_foreach((json_t *)tables, name, def) {
-        if (!st_name_ok(name)) {
+        if (!store_table_name_ok(name, strlen(name))) {
             buf_fail(err,
                      "invalid table name `%.64s`: use letters, digits and '_', starting with a "
                      "letter",

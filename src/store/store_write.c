@@ -329,8 +329,8 @@ int st_insert_as(struct store_txn *t, const char *table, const char *doc_json, s
     if (!(doc = parse_fields(s, doc_json, len, "document", err)))
         goto out;
     struct st_table *tb = st_table_find(s, table);
-    if (!tb || (s->has_schema && !tb->declared && tb->name[0] != '_')) {
-        if (s->has_schema) {
+    if (!tb || (!tb->declared && !st_table_open(s, tb->name))) {
+        if (!st_table_open(s, table)) {
             st_failk(s, STORE_ERR_SCHEMA, err, "table `%.64s` is not in the schema", table);
             goto out;
         }
@@ -459,7 +459,7 @@ static int load_text(struct store_txn *t, const char *id, size_t id_len, struct 
     l->id[STORE_ID_LEN] = '\0';
     if (!(l->tb = st_table_by_num(s, num)))
         return st_failk(s, STORE_ERR_NOT_FOUND, err, "document `%s` not found", l->id);
-    if (s->has_schema && !l->tb->declared && l->tb->name[0] != '_')
+    if (!l->tb->declared && !st_table_open(s, l->tb->name))
         return st_failk(s, STORE_ERR_SCHEMA, err, "table `%s` is not in the schema", l->tb->name);
     id_key(&l->dk, id, id_len);
     sqlite3_stmt *st = st_prep(s, &l->tb->get, err, "SELECT j FROM d%u WHERE k = ?1", l->tb->num);

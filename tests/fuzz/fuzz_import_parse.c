@@ -1,6 +1,7 @@
 /* fuzz_import_parse: libFuzzer target for proto/import_parse. The input is parsed as each format
  * (table "t" for JSONL, JSON and CSV; the ZIP caps made small so that a declared size cannot
  * make a run slow): never a crash, a leak or an error without a message; what parses holds
+ * tables with valid names (a component's "<path>/<table>" from a ZIP's _components/) and
  * documents that pass value_check with no _id/_creationTime left in their fields. */
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "proto/import_parse.h"
+#include "store/store.h"
 #include "store/value.h"
 
 #include "base/banned.h"
@@ -23,6 +25,8 @@ static void one(const char *p, size_t n, enum import_format fmt)
             abort();
     } else {
         for (size_t i = 0; i < s.n; i++) {
+            if (!store_table_name_ok(s.tables[i].name, strlen(s.tables[i].name)))
+                abort();
             for (size_t k = 0; k < s.tables[i].n; k++) {
                 const struct import_doc *d = &s.tables[i].docs[k];
                 json_t *f =

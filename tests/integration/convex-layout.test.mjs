@@ -57,13 +57,14 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
         }
     });
 
-    test("stubs throw a clear 'not supported' only when called", async () => {
+    test("stubs throw a clear 'not supported' only when called; getFunctionName refuses what Convex's refuses", async () => {
         const got = await s.value("query", "exports:stubs", {});
         assert.deepEqual(got, {
-            defineApp: "defineApp() (components) is not supported by Vireo",
-            defineComponent: "defineComponent() (components) is not supported by Vireo",
+            defineApp: "no error",
+            defineComponent: "no error",
             createFunctionHandle: "createFunctionHandle(): the app has no function `a:b`",
-            components: "components (`components.rag.search`) is not supported by Vireo",
+            components: 'Expected function reference in the current component like "api.file.func" or "internal.file.func", but received reference _reference/childComponent/rag/search',
+            handleName: 'Expected function reference like "api.file.func" or "internal.file.func", but received function handle function://a:b',
             ConvexHttpClient: "no error",
             ConvexClient: "ConvexClient in functions is not supported by Vireo: there is no WebSocket in actions (ConvexHttpClient works)",
             BaseConvexClient: "BaseConvexClient in functions is not supported by Vireo: there is no WebSocket in actions (ConvexHttpClient works)",

@@ -3,12 +3,14 @@
 // WebSocket frames, run CLI commands. Every process started here is killed on exit, even when a
 // test fails or times out.
 import { spawn, execFile } from "node:child_process";
+import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import * as nodeTestHooks from "node:test";
 import { fileURLToPath } from "node:url";
 
@@ -842,4 +844,25 @@ export function metricsDelta(a, b) {
     const d = {};
     for (const k of Object.keys(b)) if (typeof b[k] === "number" && typeof a[k] === "number") d[k] = b[k] - a[k];
     return d;
+}
+
+/* The entries of a ZIP (stored or deflated): {name: Buffer}. */
+export function unzip(buf) {
+    const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    assert.ok(end >= 0, "not a ZIP");
+    const n = buf.readUInt16LE(end + 10);
+    let p = buf.readUInt32LE(end + 16);
+    const out = {};
+    for (let i = 0; i < n; i++) {
+        assert.equal(buf.readUInt32LE(p), 0x02014b50);
+        const method = buf.readUInt16LE(p + 10), csize = buf.readUInt32LE(p + 20);
+        const nl = buf.readUInt16LE(p + 28), xl = buf.readUInt16LE(p + 30), cl = buf.readUInt16LE(p + 32);
+        const off = buf.readUInt32LE(p + 42);
+        const name = buf.subarray(p + 46, p + 46 + nl).toString();
+        const lnl = buf.readUInt16LE(off + 26), lxl = buf.readUInt16LE(off + 28);
+        const data = buf.subarray(off + 30 + lnl + lxl, off + 30 + lnl + lxl + csize);
+        out[name] = method === 8 ? zlib.inflateRawSync(data) : Buffer.from(data);
+        p += 46 + nl + xl + cl;
+    }
+    return out;
 }

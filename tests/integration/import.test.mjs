@@ -10,8 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import net from "node:net";
-import zlib from "node:zlib";
-import { sharedServer, runCli, SyncConn, modOf, startServer, tempDir } from "./helpers.mjs";
+import { sharedServer, runCli, SyncConn, modOf, startServer, tempDir, unzip } from "./helpers.mjs";
 
 const { test, server } = sharedServer("import");
 
@@ -82,26 +81,6 @@ function zip(entries) {
     end.writeUInt32LE(cd.length, 12);
     end.writeUInt32LE(off, 16);
     return Buffer.concat([...locals, cd, end]);
-}
-/* The entries of a ZIP (stored or deflated): {name: Buffer}. */
-function unzip(buf) {
-    const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-    assert.ok(end >= 0, "not a ZIP");
-    const n = buf.readUInt16LE(end + 10);
-    let p = buf.readUInt32LE(end + 16);
-    const out = {};
-    for (let i = 0; i < n; i++) {
-        assert.equal(buf.readUInt32LE(p), 0x02014b50);
-        const method = buf.readUInt16LE(p + 10), csize = buf.readUInt32LE(p + 20);
-        const nl = buf.readUInt16LE(p + 28), xl = buf.readUInt16LE(p + 30), cl = buf.readUInt16LE(p + 32);
-        const off = buf.readUInt32LE(p + 42);
-        const name = buf.subarray(p + 46, p + 46 + nl).toString();
-        const lnl = buf.readUInt16LE(off + 26), lxl = buf.readUInt16LE(off + 28);
-        const data = buf.subarray(off + 30 + lnl + lxl, off + 30 + lnl + lxl + csize);
-        out[name] = method === 8 ? zlib.inflateRawSync(data) : Buffer.from(data);
-        p += 46 + nl + xl + cl;
-    }
-    return out;
 }
 const lines = (b) => b.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 const jsonl = (docs) => docs.map((d) => JSON.stringify(d)).join("\n") + "\n";

@@ -400,6 +400,30 @@ TEST(zip_snapshot)
     free(z);
 }
 
+/* Convex's layout of components' tables: the store's "<component path>/<table>" */
+TEST(zip_components)
+{
+    static const struct zentry comp[] = {
+        {"_components/ledger/entries/generated_schema.jsonl", "\"uniform\"\n"},
+        {"_components/ledger/entries/documents.jsonl", "{\"_id\":\"e1\",\"n\":1.5}\n"},
+        {"_components/ledger/_components/counter/shards/documents.jsonl", "{\"v\":2}\n"},
+        {"_components/ledger/_tables/documents.jsonl", "{\"name\":\"entries\"}\n"},
+        {"_components/ledger/README.md", "ignored"},
+        {"notes/documents.jsonl", "{\"t\":\"x\"}\n"},
+    };
+    struct import_set s;
+    CHECK_EQ_INT(zip_parse(comp, sizeof comp / sizeof comp[0], &s), 0);
+    CHECK_EQ_INT(s.n, 3);
+    if (s.n == 3) {
+        CHECK_EQ_STR(s.tables[0].name, "ledger/entries");
+        CHECK_EQ_STR(s.tables[0].source, "_components/ledger/entries/documents.jsonl");
+        CHECK(is_json(s.tables[0].docs[0].text, "{\"n\":1.5}"));
+        CHECK_EQ_STR(s.tables[1].name, "ledger/counter/shards");
+        CHECK_EQ_STR(s.tables[2].name, "notes");
+    }
+    import_set_free(&s);
+}
+
 TEST(zip_errors)
 {
     struct import_set s;
@@ -409,10 +433,16 @@ TEST(zip_errors)
     CHECK(zip_fails_with(sys, 1,
                          "`_scheduled_functions` is a system table: only _storage can "
                          "be imported"));
-    struct zentry comp[] = {{"_components/c/t/documents.jsonl", ""}};
-    CHECK(zip_fails_with(comp, 1, "components are not supported"));
+    struct zentry comp_files[] = {{"_components/c/_storage/documents.jsonl", ""}};
+    CHECK(zip_fails_with(comp_files, 1, "a component's stored files are not supported"));
+    struct zentry comp_sys[] = {{"_components/c/_scheduled_functions/documents.jsonl", ""}};
+    CHECK(zip_fails_with(comp_sys, 1, "`_scheduled_functions` is a system table"));
+    struct zentry comp_name[] = {{"_components/1c/t/documents.jsonl", ""}};
+    CHECK(zip_fails_with(comp_name, 1, "not a valid component table"));
+    struct zentry comp_short[] = {{"_components/c", ""}};
+    CHECK(zip_fails_with(comp_short, 1, "not a component's table"));
     struct zentry nested[] = {{"a/b/documents.jsonl", ""}};
-    CHECK(zip_fails_with(nested, 1, "components are not supported"));
+    CHECK(zip_fails_with(nested, 1, "a table nested in folders"));
     struct zentry badname[] = {{"1abc/documents.jsonl", ""}};
     CHECK(zip_fails_with(badname, 1, "`1abc` is not a valid table name"));
     struct zentry line[] = {{"t/documents.jsonl", "{}\n{}\n{\"a\":[}\n"}};

@@ -1385,6 +1385,56 @@ TEST(replace_memo_matches_model)
     store_close(s);
 }
 
+/* Components' tables (54_components.js): "<component path>/<table>" names, and the schema's
+ * `appSchema` and `schemaless` saying whose undeclared tables may be written. */
+TEST(component_tables)
+{
+    CHECK(store_table_name_ok("notes", 5));
+    CHECK(store_table_name_ok("ledger/notes", 12));
+    CHECK(store_table_name_ok("a/b/c", 5));
+    CHECK(!store_table_name_ok("a//c", 4));
+    CHECK(!store_table_name_ok("/a", 2));
+    CHECK(!store_table_name_ok("a/", 2));
+    CHECK(!store_table_name_ok("a/1b", 4));
+    CHECK(!store_table_name_ok("a/_b", 4));
+    CHECK(!store_table_name_ok("a/b.c", 5));
+    char longname[300];
+    memset(longname, 'a', sizeof longname);
+    for (int i = 60; i < 300; i += 61)
+        longname[i] = '/';
+    CHECK(store_table_name_ok(longname, 255)); /* segments of 60, the last of 12 */
+    CHECK(!store_table_name_ok(longname, 256));
+
+    char path[512], id[STORE_ID_LEN + 1];
+    struct store *s = open_new(path, sizeof path);
+    CHECK(s != NULL);
+    /* without any schema every table is open, a component's too */
+    CHECK_EQ_INT(insert(s, "c/free", "{}", id), 0);
+    /* the app has no schema; component `c` has one, `d` has none */
+    const char *schema = "{\"tables\":{\"c/t\":{\"document\":{\"type\":\"object\",\"value\":"
+                         "{\"n\":{\"fieldType\":{\"type\":\"number\"},\"optional\":false}}},"
+                         "\"indexes\":[]}},\"schemaValidation\":true,\"appSchema\":false,"
+                         "\"schemaless\":[\"d/\"]}";
+    CHECK_EQ_INT(store_apply_schema(s, schema, strlen(schema), &err), 0);
+    CHECK_EQ_INT(insert(s, "notes", "{\"x\":1}", id), 0);    /* the app's: open */
+    CHECK_EQ_INT(insert(s, "d/anything", "{}", id), 0);      /* `d` has no schema */
+    CHECK_EQ_INT(insert(s, "c/t", "{\"n\":1}", id), 0);      /* declared */
+    CHECK(insert(s, "c/t", "{\"n\":\"x\"}", id) < 0);        /* validated */
+    CHECK(strstr(err.data, "does not match the schema") != NULL);
+    CHECK(insert(s, "c/other", "{}", id) < 0);               /* `c` has a schema */
+    CHECK_EQ_STR(err.data, "table `c/other` is not in the schema");
+    CHECK(insert(s, "c/free", "{}", id) < 0);                /* made before, now undeclared */
+    CHECK(insert(s, "c//x", "{}", id) < 0);
+    /* the app with a schema: its undeclared tables are closed, `d`'s stay open */
+    schema = "{\"tables\":{\"notes\":{\"indexes\":[]}},\"schemaless\":[\"d/\"]}";
+    CHECK_EQ_INT(store_apply_schema(s, schema, strlen(schema), &err), 0);
+    CHECK_EQ_INT(insert(s, "notes", "{}", id), 0);
+    CHECK(insert(s, "other", "{}", id) < 0);
+    CHECK_EQ_INT(insert(s, "d/anything", "{}", id), 0);
+    CHECK(insert(s, "c/t", "{\"n\":2}", id) < 0);           /* no longer declared */
+    store_close(s);
+}
+
 TEST(schema_backfill_and_rollback)
 {
     char path[128], id[STORE_ID_LEN + 1];

@@ -661,26 +661,101 @@ function checkDoc(doc, what) {
         throw new TypeError(`${what}: expected a plain object, got ${describeType(doc)}`);
 }
 
-/* Convex's newer API takes the table name first (db.get("t", id)); both forms are accepted. */
-const reader = Object.freeze({
-    async get(a, b) {
-        const id = b === undefined ? idIn(undefined, a, "db.get()") : idIn(a, b, "db.get()");
-        const t = native.get(id);
-        return t === null ? null : decode(t);
-    },
-    query(table) {
-        checkTable(table, "db.query()");
-        if (SYSTEM_TABLES.includes(table))
-            throw new Error(`db.query(): \`${table}\` is a system table; read it with ` +
-                `db.system.query()`);
-        return new Query(table);
-    },
-    normalizeId(table, id) {
-        return typeof id === "string" && native.idTable(id) === table ? id : null;
-    },
-    system,
-    table(table) { return new TableReader(table, reader); },
-});
+/* The app's ctx.db, and each component's (54_components.js): one reader and one writer per
+ * namespace, the prefix of the store's names of its tables ("" for the app, "a/" for component
+ * `a`, "a/b/" for its child `b`). A table name given by code is the namespace's own: the store's
+ * name is the prefix and it, and names with '/' (another namespace's tables) are refused. An id
+ * given alone must name a document of the namespace, which native.c checks where it finds the
+ * id's table anyway (a component passes its prefix): writes of another's are refused, a
+ * component's reads of another's find nothing (the app's reads are not checked: that would cost
+ * its db.get an id lookup). Convex's newer API takes the table name first (db.get("t", id));
+ * both forms are accepted. */
+function makeDb(ns) {
+    const app = ns === ""; /* the app's calls pass no namespace to native (one argument less) */
+    /* the store's name of a table named by code */
+    const qualify = (table, where) => {
+        checkTable(table, where);
+        if (table.indexOf("/") >= 0)
+            throw new Error(`${where}: \`${table}\` is not a table name (a table of another ` +
+                "component, reached through its functions)");
+        return app || table.charCodeAt(0) === 95 /* _ */ ? table : ns + table;
+    };
+    /* the table of a table-first call: idIn answers a name that is not a string */
+    const tableArg = (t, where) => (typeof t === "string" ? qualify(t, where) : t);
+    /* the document and value of a patch or replace, in either form */
+    const target = (a, b, c, where) => {
+        const id = c === undefined ? idIn(undefined, a, where) : idIn(tableArg(a, where), b, where);
+        const value = c === undefined ? b : c;
+        checkDoc(value, where);
+        return [id, value];
+    };
+    const reader = Object.freeze({
+        async get(a, b) {
+            const id = b === undefined ? idIn(undefined, a, "db.get()") :
+                idIn(tableArg(a, "db.get()"), b, "db.get()");
+            const t = app ? native.get(id) : native.get(id, ns);
+            return t === null ? null : decode(t);
+        },
+        query(table) {
+            const t = qualify(table, "db.query()");
+            if (SYSTEM_TABLES.includes(t))
+                throw new Error(`db.query(): \`${t}\` is a system table; read it with ` +
+                    `db.system.query()`);
+            return new Query(t);
+        },
+        normalizeId(table, id) {
+            return typeof id === "string" && typeof table === "string" && table !== "" &&
+                table.indexOf("/") < 0 && native.idTable(id) ===
+                (app || table.charCodeAt(0) === 95 ? table : ns + table) ? id : null;
+        },
+        system,
+        table(table) { return new TableReader(table, reader); },
+    });
+    const writer = Object.freeze({
+        get: reader.get,
+        query: reader.query,
+        normalizeId: reader.normalizeId,
+        system,
+        async insert(table, doc) {
+            const t = qualify(table, "db.insert()");
+            refuseSystemWrite(t, "db.insert()");
+            checkDoc(doc, "db.insert()");
+            return native.insert(t, encode(doc, "db.insert()"));
+        },
+        async patch(a, b, c) {
+            const [id, value] = target(a, b, c, "db.patch()");
+            let set = value, remove = null;
+            for (const k of Object.keys(value)) {
+                if (value[k] === undefined) {
+                    if (remove === null) {
+                        remove = [];
+                        set = Object.assign({}, value);
+                    }
+                    remove.push(k);
+                    delete set[k];
+                }
+            }
+            const text = encode(set, "db.patch()");
+            if (app) native.patch(id, text, remove);
+            else native.patch(id, text, remove, ns);
+        },
+        async replace(a, b, c) {
+            const [id, value] = target(a, b, c, "db.replace()");
+            const text = encode(stripSystem(value), "db.replace()");
+            if (app) native.replace(id, text);
+            else native.replace(id, text, ns);
+        },
+        async delete(a, b) {
+            const id = b === undefined ? idIn(undefined, a, "db.delete()") :
+                idIn(tableArg(a, "db.delete()"), b, "db.delete()");
+            if (app) native.del(id);
+            else native.del(id, ns);
+        },
+        table(table) { return new TableWriter(table, writer); },
+        vars: Object.freeze({ commitTs: commitTsPlaceholder }),
+    });
+    return { reader, writer };
+}
 
 function stripSystem(doc) {
     if (!hasOwn.call(doc, "_id") && !hasOwn.call(doc, "_creationTime")) return doc;
@@ -690,48 +765,7 @@ function stripSystem(doc) {
     return c;
 }
 
-const writer = Object.freeze({
-    get: reader.get,
-    query: reader.query,
-    normalizeId: reader.normalizeId,
-    system,
-    async insert(table, doc) {
-        checkTable(table, "db.insert()");
-        refuseSystemWrite(table, "db.insert()");
-        checkDoc(doc, "db.insert()");
-        return native.insert(table, encode(doc, "db.insert()"));
-    },
-    async patch(a, b, c) {
-        const id = c === undefined ? idIn(undefined, a, "db.patch()") : idIn(a, b, "db.patch()");
-        const value = c === undefined ? b : c;
-        checkDoc(value, "db.patch()");
-        let set = value, remove = null;
-        for (const k of Object.keys(value)) {
-            if (value[k] === undefined) {
-                if (remove === null) {
-                    remove = [];
-                    set = Object.assign({}, value);
-                }
-                remove.push(k);
-                delete set[k];
-            }
-        }
-        native.patch(id, encode(set, "db.patch()"), remove);
-    },
-    async replace(a, b, c) {
-        const id = c === undefined ? idIn(undefined, a, "db.replace()") :
-            idIn(a, b, "db.replace()");
-        const value = c === undefined ? b : c;
-        checkDoc(value, "db.replace()");
-        native.replace(id, encode(stripSystem(value), "db.replace()"));
-    },
-    async delete(a, b) {
-        const id = b === undefined ? idIn(undefined, a, "db.delete()") : idIn(a, b, "db.delete()");
-        native.del(id);
-    },
-    table(table) { return new TableWriter(table, writer); },
-    vars: Object.freeze({ commitTs: commitTsPlaceholder }),
-});
+const { reader, writer } = makeDb("");
 
 /* db.table(name) (convex 1.48): the table's own view of ctx.db (or of db.system), whose methods
  * take no table name and pass this one, so that every id is checked against it. `db` is the one

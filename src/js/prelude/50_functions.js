@@ -65,8 +65,13 @@ const HANDLE_PREFIX = "function://";
 let appFunctionPaths = new Set(); /* the loaded app's functions (load), for handles */
 let internalPaths = new Set(); /* those of them that are internal (ctx.meta's visibility) */
 
-/* the path a reference, a "module:fn" string or a function handle names */
+/* the path a reference, a "module:fn" string or a function handle names (from the app; a
+ * component's ctx resolves its own: componentFunctionPath, 54_components.js) */
 function functionPath(ref) {
+    if (ref !== null && typeof ref === "object") {
+        const rp = ref[TO_REFERENCE_PATH]; /* components.<child>.<module>.<fn> */
+        if (typeof rp === "string") return childFunctionPath("", rp);
+    }
     const n = getFunctionName(ref);
     return n.startsWith(HANDLE_PREFIX) ? n.slice(HANDLE_PREFIX.length) : n;
 }
@@ -86,6 +91,9 @@ function getFunctionName(ref) {
 let mode = ACTION;        /* kind of the running execution; ACTION = real time and randomness */
 let frozenNow = 0;
 let currentPath = "(load)"; /* function path that console output is attributed to */
+/* the component of the innermost running call ("" the app's; 54_components.js), for what names
+ * functions outside a ctx (createFunctionHandle) */
+let currentPrefix = "";
 let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
 function seed(a, b) {
@@ -291,7 +299,10 @@ let opNextToken = 1;
 function execEnter(id) {
     const info = execInfo.get(id);
     mode = ACTION;
-    if (info) currentPath = info.path;
+    if (info) {
+        currentPath = info.path;
+        currentPrefix = componentPrefix(info.path);
+    }
 }
 
 /* Starts a host operation (native.opStart(token, ...args)): {token, promise}; the promise
@@ -382,10 +393,11 @@ async function nestedExec(kind, path, argsText, identityText) {
     if (kind !== ACTION && native.remote) return remoteExec(kind, path, argsText, identityText);
     const handler = native.nestedBegin(kind, path, argsText);
     if (kind !== ACTION) framesReset(params[4], identityText);
-    const saved = [mode, frozenNow, currentPath, s0, s1, s2, s3, pageRun];
+    const saved = [mode, frozenNow, currentPath, currentPrefix, s0, s1, s2, s3, pageRun];
     pageRunStart(undefined);
     mode = kind;
     currentPath = path;
+    currentPrefix = componentPrefix(path);
     if (kind !== ACTION) {
         frozenNow = realNow();
         seed((realRandom() * 4294967296) >>> 0, (realRandom() * 4294967296) >>> 0);
@@ -397,7 +409,7 @@ async function nestedExec(kind, path, argsText, identityText) {
         native.checkReturns(path, text);
         ok = true;
     } finally {
-        [mode, frozenNow, currentPath, s0, s1, s2, s3, pageRun] = saved;
+        [mode, frozenNow, currentPath, currentPrefix, s0, s1, s2, s3, pageRun] = saved;
         native.nestedEnd(kind, ok);
     }
     return decode(text);
@@ -509,16 +521,18 @@ async function subRun(kind, ref, args, what, caller, identityText, options) {
     const handler = native.subBegin(kind, path, argsText, caller, exec, limits);
     const frame = ++frameCount;
     frames.push(frame);
-    const savedPageRun = pageRun;
+    const savedPageRun = pageRun, savedPrefix = currentPrefix;
     pageRunStart(undefined); /* its own pagination, journaled nowhere (as Convex's fresh journal) */
     let ok = false, text;
     try {
+        currentPrefix = componentPrefix(path);
         const r = await handler(makeCtx(kind, identityText, frame, path), decode(argsText));
         text = encode(r, "return value");
         ok = true;
     } finally {
         if (exec === frameExec) { /* not a continuation left by an ended call */
             pageRun = savedPageRun;
+            currentPrefix = savedPrefix;
             framePop();
         }
         native.subEnd(ok, exec);
@@ -543,8 +557,11 @@ function metaFor(kind, path) {
     if (m !== undefined) return m;
     const type = KIND_NAMES[kind];
     /* an HTTP action's route ("GET /path") is public, as Convex makes it */
-    const visibility = internalPaths.has(path) ? "internal" : "public";
-    const getFunctionMetadata = async () => ({ name: path, componentPath: "", type, visibility });
+    const prefix = componentPrefix(path); /* a component's function: its name in it */
+    const visibility = (prefix === "" ? internalPaths : componentInternal).has(path) ?
+        "internal" : "public";
+    const name = path.slice(prefix.length), componentPath = componentPathOf(path);
+    const getFunctionMetadata = async () => ({ name, componentPath, type, visibility });
     if (kind === QUERY)
         m = { getFunctionMetadata, getTransactionMetrics: transactionMetrics,
               getDeploymentMetadata: deploymentMetadata, getSnapshotTs: snapshotTs };
@@ -564,6 +581,12 @@ function metaFor(kind, path) {
  * nested call a query's or mutation's ctx belongs to (0: the call itself). path: the function the
  * ctx is for (ctx.meta), the running one unless a nested call says. */
 function makeCtx(kind, identityText, frame = 0, path = currentPath) {
+    const ctx = appCtx(kind, identityText, frame, path);
+    /* a component's function (54_components.js) */
+    return path.charCodeAt(0) === 95 && path.startsWith(COMPONENT_MARK) ?
+        componentCtx(kind, ctx, componentPrefix(path)) : ctx;
+}
+function appCtx(kind, identityText, frame, path) {
     const auth = makeAuth(identityText);
     const meta = metaFor(kind, path);
     if (kind === QUERY)
@@ -600,6 +623,8 @@ function makeCtx(kind, identityText, frame = 0, path = currentPath) {
  * Each returns the shared method's own promise: no extra microtask turns on the hot path. The
  * objects are not frozen: each belongs to one execution, so changing it changes nothing else. */
 const EXEC = Symbol("execution");
+const DB = Symbol("db"); /* the namespace's writer an execution's ctx.db writes through */
+const dbOf = (self) => (self !== null && typeof self === "object" && self[DB]) || writer;
 function refusedWrite(self, what) {
     if (self === null || typeof self !== "object" || self[EXEC] === undefined ||
         self[EXEC] === params[4])
@@ -612,19 +637,21 @@ function refusedWrite(self, what) {
 const execWrites = {
     insert(t, d) {
         return refusedWrite(this, "db.insert()") ||
-            (waits(this) ? later(this, () => writer.insert(t, d)) : writer.insert(t, d));
+            (waits(this) ? later(this, () => dbOf(this).insert(t, d)) : dbOf(this).insert(t, d));
     },
     patch(a, b, c) {
         return refusedWrite(this, "db.patch()") ||
-            (waits(this) ? later(this, () => writer.patch(a, b, c)) : writer.patch(a, b, c));
+            (waits(this) ? later(this, () => dbOf(this).patch(a, b, c)) :
+                dbOf(this).patch(a, b, c));
     },
     replace(a, b, c) {
         return refusedWrite(this, "db.replace()") ||
-            (waits(this) ? later(this, () => writer.replace(a, b, c)) : writer.replace(a, b, c));
+            (waits(this) ? later(this, () => dbOf(this).replace(a, b, c)) :
+                dbOf(this).replace(a, b, c));
     },
     delete(a, b) {
         return refusedWrite(this, "db.delete()") ||
-            (waits(this) ? later(this, () => writer.delete(a, b)) : writer.delete(a, b));
+            (waits(this) ? later(this, () => dbOf(this).delete(a, b)) : dbOf(this).delete(a, b));
     },
     /* the table's view writes through this ctx.db, its execution and frame checked */
     table(t) {
@@ -652,12 +679,12 @@ const execWrites = {
         return refusedWrite(this, "storage.delete()") || (waits(this) ? later(this, f) : f());
     },
 };
-function execWriter(exec, frame) {
+function execWriter(exec, frame, db = writer) {
     const w = execWrites;
-    return { get: writer.get, query: writer.query, normalizeId: writer.normalizeId,
-             system: writer.system, insert: w.insert, patch: w.patch, replace: w.replace,
-             delete: w.delete, table: w.table, vars: writer.vars, [EXEC]: exec,
-             [FRAME]: frame };
+    return { get: db.get, query: db.query, normalizeId: db.normalizeId,
+             system: db.system, insert: w.insert, patch: w.patch, replace: w.replace,
+             delete: w.delete, table: w.table, vars: db.vars, [EXEC]: exec,
+             [FRAME]: frame, [DB]: db };
 }
 function execScheduler(exec, frame) {
     const w = execWrites;
@@ -767,6 +794,7 @@ function run(handler, path, argsText, journal, identityText) {
     if (kind === ACTION) execInfo.set(execId, { path, chain: Promise.resolve() });
     mode = kind;
     currentPath = path;
+    currentPrefix = path.charCodeAt(0) === 95 ? componentPrefix(path) : "";
     frozenNow = params[3];
     if (kind !== ACTION) seed(params[1], params[2]);
     const finish = (ok, x) => {
@@ -853,6 +881,12 @@ function load() {
             if (name === "default") add(mod);
         }
     }
+    /* components: registered as internal (clients cannot call them); the app may call their
+     * public ones (componentInternal keeps which are not) */
+    const comps = loadComponents(app, (path, info, args, returns) => {
+        functions.push({ path, kind: info.kind, internal: true, args, returns });
+        handlers.push(info.handler);
+    });
     appFunctionPaths = new Set(functions.map((f) => f.path));
     for (const f of SYSTEM_FUNCTIONS) {
         functions.push({ path: f.path, kind: f.query ? QUERY : MUTATION, internal: true, args: null,
@@ -878,6 +912,24 @@ function load() {
         schemaIndexes = s.indexMap();
     } else {
         schemaIndexes = null;
+    }
+    if (comps !== null && Object.keys(comps.crons).length > 0) {
+        const all = crons === null ? {} : JSON.parse(crons);
+        for (const id of Object.keys(comps.crons)) {
+            if (Object.prototype.hasOwnProperty.call(all, id))
+                throw new Error(`crons: the app's cron job \`${id}\` has the name of a ` +
+                    "component's job; rename it");
+            all[id] = comps.crons[id];
+        }
+        crons = JSON.stringify(all);
+    }
+    if (comps !== null) { /* one schema for the store: the app's tables and the components' */
+        const merged = schema === null ? { tables: {}, schemaValidation: true, appSchema: false } :
+            JSON.parse(schema);
+        Object.assign(merged.tables, comps.tables);
+        merged.schemaless = comps.schemaless;
+        schema = JSON.stringify(merged);
+        schemaIndexes = Object.assign(schemaIndexes || {}, comps.indexes);
     }
     let authConfig = null;
     if (app.authConfig !== undefined && app.authConfig !== null) {
@@ -911,7 +963,7 @@ globalThis.__vireo = Object.freeze({
     api: makeReference([]),
     internal: makeReference([]),
     anyApi: makeReference([]),
-    getFunctionName,
+    getFunctionName: publicFunctionName,
     compareValues,
     zocket: Object.freeze({ actor, middleware, createApp, setup, MiddlewareBuilder }),
 });

@@ -92,6 +92,8 @@ function makeFunctionReference(name) {
 function getFunctionAddress(ref) {
     if (typeof ref === "string" && ref.startsWith("function://"))
         return { functionHandle: ref };
+    if (ref !== null && typeof ref === "object" && typeof ref[TO_REFERENCE_PATH] === "string")
+        return { reference: ref[TO_REFERENCE_PATH] };
     return { name: getFunctionName(ref) };
 }
 
@@ -99,24 +101,12 @@ function getFunctionAddress(ref) {
  * function) that names the function wherever a reference goes on the server (functionPath).
  * Refused for a function the app does not have, as Convex refuses it. */
 async function createFunctionHandle(ref) {
-    const path = functionPath(ref);
+    const path = componentFunctionPath(currentPrefix, ref); /* the running component's */
     if (!appFunctionPaths.has(path))
         throw new Error(`createFunctionHandle(): the app has no function \`${path}\``);
     return HANDLE_PREFIX + path;
 }
 
-/* `components` of a Convex app's _generated/api.js: building it is fine, using it is not. */
-function componentsGeneric() {
-    const make = (parts) => new Proxy({}, {
-        get(_, prop) {
-            if (prop === FUNCTION_NAME)
-                throw notSupported(`components (\`components.${parts.join(".")}\`)`);
-            if (typeof prop !== "string" || prop === "then") return undefined;
-            return make(parts.concat([prop]));
-        },
-    });
-    return make([]);
-}
 
 /* ---- cron jobs (scheduled by the shard: src/proto/crons.c) ---- */
 
@@ -631,14 +621,14 @@ class ConvexHttpClient {
         createFunctionHandle,
         cronJobs: () => new Crons(),
         currentSystemUdfInComponent: throwing("currentSystemUdfInComponent() (components)"),
-        defineApp: throwing("defineApp() (components)"),
-        defineComponent: throwing("defineComponent() (components)"),
+        defineApp,
+        defineComponent,
         defineSchema,
         defineTable,
         docValidator,
         filterApi: (api) => api,
         getFunctionAddress,
-        getFunctionName,
+        getFunctionName: publicFunctionName,
         getServiceToken: rejecting("getServiceToken()"),
         getServiceUrl: rejecting("getServiceUrl()"),
         httpActionGeneric,

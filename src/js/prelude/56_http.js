@@ -59,6 +59,7 @@ async function runHttpAction(ctx, a) {
     }
     const [endpoint, method, route] = match;
     currentPath = `${method} ${route}`;
+    currentPrefix = "";
     ctx.meta = metaFor(ACTION, currentPath); /* the route is the function ctx.meta names */
     const body = a.body === null || a.method === "GET" || a.method === "HEAD" ? null
         : new Uint8Array(a.body);

@@ -30,6 +30,7 @@ export const stubs = queryGeneric({
     await attempt("defineComponent", () => server.defineComponent("x"));
     await attempt("createFunctionHandle", () => server.createFunctionHandle(server.anyApi.a.b as any)); // not a function of this app
     await attempt("components", () => server.getFunctionName((server.componentsGeneric() as any).rag.search));
+    await attempt("handleName", () => server.getFunctionName("function://a:b" as any));
     await attempt("ConvexHttpClient", () => new browser.ConvexHttpClient("http://x")); // real (fetch: in actions)
     await attempt("ConvexClient", () => new browser.ConvexClient("http://x"));
     await attempt("BaseConvexClient", () => new (browser.BaseConvexClient as any)("http://x"));

@@ -1,0 +1,113 @@
+import { query, mutation, action } from "./_generated/server";
+import { createFunctionHandle } from "convex/server";
+import { api, components } from "./_generated/api";
+import { ShardedCounter } from "@convex-dev/sharded-counter";
+import { RateLimiter, MINUTE } from "@convex-dev/rate-limiter";
+import { v } from "convex/values";
+
+const counter = new ShardedCounter(components.shardedCounter, { defaultShards: 4 });
+const visits = new ShardedCounter(components.visits);
+const limiter = new RateLimiter(components.rateLimiter, {
+    send: { kind: "fixed window", rate: 2, period: MINUTE },
+});
+
+export const countAdd = mutation({
+    args: { name: v.string(), n: v.number() },
+    handler: async (ctx, { name, n }) => { await counter.add(ctx, name, n); },
+});
+export const count = query({
+    args: { name: v.string() },
+    handler: async (ctx, { name }) => await counter.count(ctx, name),
+});
+export const visit = mutation({
+    args: { page: v.string() },
+    handler: async (ctx, { page }) => { await visits.inc(ctx, page); },
+});
+export const visitCount = query({
+    args: { page: v.string() },
+    handler: async (ctx, { page }) => await visits.count(ctx, page),
+});
+export const send = mutation({
+    args: { user: v.string() },
+    handler: async (ctx, { user }) => await limiter.limit(ctx, "send", { key: user }),
+});
+
+export const ledgerAdd = mutation({
+    args: { owner: v.string(), amount: v.number() },
+    handler: async (ctx, args) => await ctx.runMutation(components.ledger.entries.add, args),
+});
+export const ledgerList = query({
+    args: { owner: v.string() },
+    handler: async (ctx, args) => await ctx.runQuery(components.ledger.entries.list, args),
+});
+export const ledgerTotal = query({
+    args: { owner: v.string() },
+    handler: async (ctx, args) => await ctx.runQuery(components.ledger.entries.total, args),
+});
+export const ledgerGet = query({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => await ctx.runQuery(components.ledger.entries.get, { id }),
+});
+export const ledgerNotes = query({
+    args: {},
+    handler: async (ctx) => await ctx.runQuery(components.ledger.entries.notes, {}),
+});
+export const ledgerFailCaught = mutation({
+    args: { owner: v.string() },
+    handler: async (ctx, { owner }) => {
+        let message = "";
+        try {
+            await ctx.runMutation(components.ledger.entries.fail, { owner });
+        } catch (e) {
+            message = (e as Error).message;
+        }
+        await ctx.db.insert("notes", { text: `after ${message}` });
+        return message;
+    },
+});
+export const ledgerSum = action({
+    args: { owner: v.string() },
+    handler: async (ctx, args): Promise<number> =>
+        await ctx.runAction(components.ledger.entries.sum, args),
+});
+export const callSecret = query({
+    args: {},
+    handler: async (ctx) => await ctx.runQuery((components.ledger.entries as any).secret, {}),
+});
+export const ledgerCall = query({
+    args: { fn: v.string(), args: v.any() },
+    handler: async (ctx, { fn, args }) =>
+        await ctx.runQuery((components.ledger.entries as any)[fn], args),
+});
+export const readTable = query({
+    args: { table: v.string() },
+    handler: async (ctx, { table }) => await ctx.db.query(table as any).collect(),
+});
+export const getAny = query({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => (await ctx.db.get(id as any)) === null ? "null" : "found",
+});
+export const patchAny = mutation({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => { await ctx.db.patch(id as any, { text: "x" }); },
+});
+export const addNote = mutation({
+    args: { text: v.string() },
+    handler: async (ctx, { text }) => await ctx.db.insert("notes", { text }),
+});
+export const notes = query({
+    args: {},
+    handler: async (ctx) => (await ctx.db.query("notes").collect()).map((n) => n.text),
+});
+export const ledgerSchedule = mutation({
+    args: { text: v.string() },
+    handler: async (ctx, args) => await ctx.runMutation(components.ledger.entries.scheduleNote, args),
+});
+export const callHandle = query({
+    args: { handle: v.string() },
+    handler: async (ctx, { handle }) => await ctx.runQuery(handle as any, {}),
+});
+export const ownHandle = query({
+    args: {},
+    handler: async () => await createFunctionHandle(api.app.notes),
+});

@@ -1,0 +1,229 @@
+// Convex components on Vireo: convex/convex.config.ts's app.use(...) with two real components from
+// npm, unchanged (@convex-dev/sharded-counter, twice, and @convex-dev/rate-limiter, which uses
+// @convex-dev/batch-worker itself), and a local one (convex/ledger) that has a child of its own.
+// Each instance has its own tables, reached only through its functions; the app calls them with
+// ctx.runQuery/runMutation/runAction(components.<name>.<module>.<fn>), through the real `convex`
+// clients (ConvexHttpClient, ConvexClient).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { ConvexHttpClient, ConvexClient } from "convex/browser";
+import { anyApi as api } from "convex/server";
+import { tempDir, startServer, assertAppLoaded, request, runCli, waitFor, unzip, REPO } from "./helpers.mjs";
+
+let srv, dir;
+
+function appCopy() {
+    const d = tempDir("components");
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(d, "node_modules"));
+    return d;
+}
+
+before(async () => {
+    dir = appCopy();
+    srv = await startServer(dir);
+    await assertAppLoaded(srv);
+});
+
+after(async () => {
+    if (srv) await srv.stop();
+});
+
+const client = () => new ConvexHttpClient(srv.url, { logger: false });
+const q = (name, args = {}) => client().query(name, args);
+const m = (name, args = {}) => client().mutation(name, args);
+const fails = async (p, re) => {
+    await assert.rejects(p, (e) => {
+        assert.match(e.message, re);
+        return true;
+    });
+};
+
+test("@convex-dev/sharded-counter from npm: its client counts through its own tables, an instance per name", async () => {
+    await m(api.app.countAdd, { name: "likes", n: 3 });
+    await m(api.app.countAdd, { name: "likes", n: 4 });
+    await m(api.app.countAdd, { name: "other", n: 1 });
+    assert.equal(await q(api.app.count, { name: "likes" }), 7);
+    // the second instance ("visits") is another set of tables
+    await m(api.app.visit, { page: "likes" });
+    assert.equal(await q(api.app.visitCount, { page: "likes" }), 1);
+    assert.equal(await q(api.app.count, { name: "likes" }), 7);
+});
+
+test("@convex-dev/rate-limiter (and its own batch-worker component) limits as it does on Convex", async () => {
+    const a = await m(api.app.send, { user: "ann" });
+    const b = await m(api.app.send, { user: "ann" });
+    const c = await m(api.app.send, { user: "ann" });
+    assert.deepEqual([a.ok, b.ok, c.ok], [true, true, false]);
+    assert.ok(c.retryAfter > 0 && c.retryAfter <= 60000, `retryAfter ${c.retryAfter}`);
+    assert.equal((await m(api.app.send, { user: "bob" })).ok, true);
+});
+
+test("a local component with a child: its mutation writes its tables and calls its child", async () => {
+    const id = await m(api.app.ledgerAdd, { owner: "o1", amount: 5 });
+    await m(api.app.ledgerAdd, { owner: "o1", amount: 7 });
+    assert.deepEqual(await q(api.app.ledgerList, { owner: "o1" }), [5, 7]);
+    assert.equal(await q(api.app.ledgerTotal, { owner: "o1" }), 12); // ledger/shardedCounter
+    assert.deepEqual(await q(api.app.ledgerGet, { id }), { owner: "o1", amount: 5 });
+    // the ledger's `notes` and the app's `notes` are two tables
+    await m(api.app.addNote, { text: "app's" });
+    assert.deepEqual(await q(api.app.notes), ["app's"]);
+    const notes = await q(api.app.ledgerNotes);
+    assert.ok(notes.includes("added 5 for o1") && !notes.includes("app's"), JSON.stringify(notes));
+    // the app's sharded counter is not the ledger's
+    assert.equal(await q(api.app.count, { name: "o1" }), 0);
+});
+
+test("a component's tables are its own: neither the app nor another component reaches them", async () => {
+    const id = await m(api.app.ledgerAdd, { owner: "o2", amount: 1 });
+    await fails(q(api.app.readTable, { table: "ledger/entries" }), /`ledger\/entries` is not a table name/);
+    await fails(q(api.app.ledgerCall, { fn: "badTable", args: { table: "shardedCounter/counters" } }),
+                /is not a table name/);
+    // the ledger's `notes` query reads its own table, never the app's
+    const own = await q(api.app.ledgerCall, { fn: "badTable", args: { table: "notes" } });
+    assert.ok(own.every((n) => n.text !== "app's"));
+    // an id of the app's tables is nothing to the component, and the app cannot write its ids
+    const noteId = await m(api.app.addNote, { text: "mine" });
+    assert.equal(await q(api.app.ledgerCall, { fn: "getAny", args: { id: noteId } }), "null");
+    await fails(m(api.app.patchAny, { id }), /db\.patch\(\): `[0-9a-z]+` is not a document of the app's tables/);
+    assert.deepEqual(await q(api.app.ledgerList, { owner: "o2" }), [1]);
+    // v.id("entries") in a component's validator is an id of its own `entries`
+    await fails(q(api.app.ledgerGet, { id: noteId }), /expected id of table `ledger\/entries`, got id of table `notes`/);
+});
+
+test("visibility: a component's internal functions are its own; clients call none of them", async () => {
+    await fails(q(api.app.callSecret), /`entries\.secret` is an internal function of component `ledger`/);
+    // its own functions reach them, by api.<module>.<fn> and by "module:fn"
+    assert.deepEqual(await q(api.app.ledgerCall, { fn: "viaApi", args: {} }), ["secret", "secret"]);
+    // no client calls a component's function, public or not, by its path
+    for (const p of ["_components/ledger/entries:list", "_components/ledger/entries:secret"]) {
+        const r = await request(srv.port, "POST", "/api/query", { path: p, args: { owner: "o1" }, format: "json" });
+        assert.equal(r.json.status, "error", r.text);
+        assert.match(r.json.errorMessage, /Could not find public function/);
+    }
+    await fails(q(api.app.ledgerCall, { fn: "nope", args: {} }), /function `_components\/ledger\/entries:nope` not found/);
+});
+
+test("a component mutation that throws rolls back its own writes only; the caller goes on", async () => {
+    const msg = await m(api.app.ledgerFailCaught, { owner: "o3" });
+    assert.equal(msg, "ledger refuses");
+    assert.deepEqual(await q(api.app.ledgerList, { owner: "o3" }), []);
+    assert.ok((await q(api.app.notes)).includes("after ledger refuses"));
+});
+
+test("inside a component: no identity, ctx.meta names the function and its component", async () => {
+    const r = await q(api.app.ledgerCall, { fn: "whoAmI", args: {} });
+    assert.deepEqual(r, { identity: null,
+                          meta: { name: "entries:whoAmI", componentPath: "ledger", type: "query", visibility: "public" } });
+});
+
+test("an action calls a component's action, which runs the component's query and mutation", async () => {
+    await m(api.app.ledgerAdd, { owner: "o4", amount: 2 });
+    assert.equal(await client().action(api.app.ledgerSum, { owner: "o4" }), 2);
+    assert.deepEqual(await q(api.app.ledgerList, { owner: "o4" }), [2, 1]);
+});
+
+test("a component's scheduler runs its own function; its function handles name its functions", async () => {
+    await m(api.app.ledgerSchedule, { text: "scheduled in ledger" });
+    await waitFor(async () => (await q(api.app.ledgerNotes)).includes("scheduled in ledger"), { what: "the scheduled note" });
+    assert.ok(!(await q(api.app.notes)).includes("scheduled in ledger"));
+    const h = await q(api.app.ledgerCall, { fn: "handleOf", args: {} });
+    assert.equal(h, "function://_components/ledger/entries:secret");
+    assert.equal(await q(api.app.callHandle, { handle: h }), "secret");
+    assert.equal(await q(api.app.ownHandle), "function://app:notes");
+});
+
+test("a component's crons.ts runs its own function, as the job `<component>/<id>`", async () => {
+    await waitFor(async () => (await q(api.app.ledgerNotes)).includes("cron tick"), { timeout: 8000, what: "the cron's note" });
+    assert.ok(!(await q(api.app.notes)).includes("cron tick"));
+    assert.match(srv.stderr, /cron.*ledger\/tick|ledger\/tick/);
+});
+
+test("live queries: a subscription over a component's tables updates after a write through it", async () => {
+    const c = new ConvexClient(srv.url, { logger: false });
+    try {
+        const seen = [];
+        c.onUpdate(api.app.count, { name: "live" }, (v) => seen.push(v));
+        await waitFor(() => seen.length >= 1, { what: "the first result" });
+        assert.equal(seen[0], 0);
+        await m(api.app.countAdd, { name: "live", n: 2 });
+        await waitFor(() => seen.at(-1) === 2, { what: "the update" });
+        // a write to another name's shard does not change the result (it may re-run, not differ)
+        await m(api.app.countAdd, { name: "other-live", n: 5 });
+        await m(api.app.countAdd, { name: "live", n: 1 });
+        await waitFor(() => seen.at(-1) === 3, { what: "the second update" });
+        assert.ok(!seen.includes(7) && !seen.includes(8), JSON.stringify(seen));
+    } finally {
+        await c.close();
+    }
+});
+
+test("vireo data lists components' tables as component/table and prints one with --component", async () => {
+    const list = await runCli(["data", "--url", srv.url], { cwd: dir });
+    assert.equal(list.code, 0, list.stderr);
+    for (const t of ["ledger/entries", "ledger/shardedCounter/counters", "rateLimiter/batchWorker/workers", "shardedCounter/counters", "visits/counters", "notes"])
+        assert.ok(list.stdout.split("\n").includes(t), `${t} in ${list.stdout}`);
+    const one = await runCli(["data", "entries", "--component", "ledger", "--format", "jsonLines", "--url", srv.url], { cwd: dir });
+    assert.equal(one.code, 0, one.stderr);
+    const owners = one.stdout.trim().split("\n").map((l) => JSON.parse(l).owner);
+    assert.ok(owners.includes("o1"), one.stdout);
+    const bad = await runCli(["data", "ledger/../x", "--url", srv.url], { cwd: dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /is not a table name/);
+});
+
+test("export and import: components' tables in Convex's _components/ layout, restored into a fresh server", async () => {
+    const zip = path.join(tempDir(), "snap.zip");
+    const ex = await runCli(["export", "--path", zip, "--url", srv.url], { cwd: dir });
+    assert.equal(ex.code, 0, ex.stderr);
+    const list = Object.keys(unzip(fs.readFileSync(zip)));
+    for (const name of ["_components/ledger/entries/documents.jsonl",
+                        "_components/ledger/_components/shardedCounter/counters/documents.jsonl",
+                        "_components/rateLimiter/_components/batchWorker/workers/documents.jsonl",
+                        "notes/documents.jsonl"])
+        assert.ok(list.includes(name), `${name} in ${list.join(" ")}`);
+    const dir2 = appCopy();
+    const srv2 = await startServer(dir2);
+    try {
+        await assertAppLoaded(srv2);
+        const im = await runCli(["import", zip, "-y", "--url", srv2.url], { cwd: dir2 });
+        assert.equal(im.code, 0, im.stderr);
+        const c2 = new ConvexHttpClient(srv2.url, { logger: false });
+        assert.deepEqual(await c2.query(api.app.ledgerList, { owner: "o1" }), [5, 7]);
+        assert.equal(await c2.query(api.app.ledgerTotal, { owner: "o1" }), 12);
+        assert.equal(await c2.query(api.app.count, { name: "likes" }), 7);
+        assert.deepEqual(await c2.query(api.app.notes), await q(api.app.notes));
+        // the notes' references to the ledger's entries were kept
+        const notes = await c2.query(api.app.ledgerCall, { fn: "badTable", args: { table: "notes" } });
+        const withEntry = notes.find((n) => n.entry);
+        assert.ok(withEntry, JSON.stringify(notes));
+        assert.notEqual(await c2.query(api.app.ledgerGet, { id: withEntry.entry }), null);
+    } finally {
+        await srv2.stop();
+    }
+});
+
+test("convex.config mistakes are load errors that say what is wrong", async () => {
+    const cases = [
+        ["export default {};\n", /convex\.config: the default export must be defineApp\(\)'s app/],
+        ['import { defineApp } from "convex/server";\nimport c from "@convex-dev/sharded-counter/convex.config";\n' +
+         "const app = defineApp();\napp.use(c);\napp.use(c);\nexport default app;\n",
+         /Component `shardedCounter` is already used here/],
+        ['import { defineApp } from "convex/server";\nconst app = defineApp();\napp.use({});\nexport default app;\n',
+         /use\(\): expected a component definition/],
+        ['import { defineApp, defineComponent } from "convex/server";\nconst app = defineApp();\n' +
+         'app.use(defineComponent("stray"));\nexport default app;\n',
+         /component `stray`: its definition is not a convex\.config the bundle found/],
+        ['import { defineApp } from "convex/server";\nimport c from "@convex-dev/sharded-counter/convex.config";\n' +
+         'const app = defineApp();\napp.use(c, { name: "bad-name" });\nexport default app;\n',
+         /Component name `bad-name` must start with a letter/],
+    ];
+    for (const [text, re] of cases) {
+        const d = appCopy();
+        fs.writeFileSync(path.join(d, "convex/convex.config.ts"), text);
+        const r = await runCli(["build", d, "--out", path.join(d, "b.js")], { cwd: d, timeout: 30000 });
+        assert.equal(r.code, 1, `${text}\n${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, re);
+    }
+});
