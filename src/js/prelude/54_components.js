@@ -8,7 +8,8 @@
  * child), reached only through its own ctx.db (makeDb, 40_db.js), so that neither the app nor
  * another component sees them. References: `components.<name>.<module>.<fn>` (componentsGeneric:
  * Convex's `_reference/childComponent/...` paths) names a public function of a child of the
- * caller; `api.<module>.<fn>` and "module:fn" inside a component name the component's own. */
+ * caller; `api.<module>.<fn>` and "module:fn" inside a component name the component's own.
+ * Its process.env holds what its parent passed (use(c, {env})), read through currentPrefix. */
 
 const TO_REFERENCE_PATH = Symbol.for("toReferencePath");
 const COMPONENT_MARK = "_components/";
@@ -46,7 +47,7 @@ class InstalledComponent {
 }
 
 /* Convex's `env` of a definition: references to the variables it declares, for a parent's
- * use(child, {env}) (which Vireo does not support yet) */
+ * use(child, {env: {NAME: app.env.X}}) */
 function componentEnv(owner, declared) {
     return new Proxy({}, {
         get(_, prop) {
@@ -79,14 +80,29 @@ function useComponent(definition, options) {
             "name of its own (use(component, { name }))");
     if (options && options.httpPrefix !== undefined)
         throw notSupported("components' HTTP routes (`httpPrefix`)");
-    if (options && options.env !== undefined && Object.keys(options.env).length > 0)
-        throw notSupported("components' environment variables (`env`)");
-    this._childComponents.push([name, definition, {}, undefined]);
+    /* the child's environment variables: values, or references to the parent's (this.env.X) */
+    const env = {};
+    if (options && options.env !== undefined) {
+        if (options.env === null || typeof options.env !== "object")
+            throw new TypeError(`use(): env must be an object, got ${describeType(options.env)}`);
+        for (const [k, val] of Object.entries(options.env)) {
+            if (val === undefined) continue;
+            if (!Object.prototype.hasOwnProperty.call(definition._env || {}, k))
+                throw new Error(`Env var "${k}" is not declared on component ` +
+                    `"${definition._name}". Add it to the \`env\` option of defineComponent.`);
+            if (typeof val !== "string" && !(val !== null && typeof val === "object" &&
+                typeof val.__envVarRef === "string"))
+                throw new Error(`Env var "${k}" must be a string or an env var reference. ` +
+                    `Received: ${typeof val}`);
+            env[k] = val;
+        }
+    }
+    this._childComponents.push([name, definition, env, undefined]);
     return new InstalledComponent(definition, name);
 }
 
 /* The options of defineComponent()/defineApp(): the environment variables it declares (each a
- * validator, as Convex checks), which the component reads as the app's (docs/convex.md) */
+ * validator, as Convex checks): a component's process.env holds those its parent passes */
 function definitionEnv(options, what) {
     if (options === undefined) return {};
     if (options === null || typeof options !== "object")
@@ -206,8 +222,8 @@ function loadComponents(app, add) {
         throw new Error("convex.config: the default export must be defineApp()'s app");
     const defs = Array.isArray(app.componentDefs) ? app.componentDefs : [];
     const out = { tables: {}, indexes: {}, schemaless: [], crons: {} };
-    const walk = (node, prefix, ns, depth) => {
-        for (const [name, def] of node._childComponents) {
+    const walk = (node, prefix, ns, depth, parentEnv) => {
+        for (const [name, def, given] of node._childComponents) {
             const where = ns + name;
             if (depth > MAX_COMPONENT_DEPTH)
                 throw new Error(`component \`${where}\`: components nest at most ` +
@@ -218,7 +234,14 @@ function loadComponents(app, add) {
                 throw new Error(`component \`${where}\`: its definition is not a convex.config ` +
                     "the bundle found (import it from the component's convex.config file)");
             const p = prefix + COMPONENT_MARK + name + "/", n = where + "/";
-            componentInfo.set(p, { ns: n, path: where, dbs: null });
+            /* its process.env: the values its parent passed, references read from the parent's */
+            const env = {};
+            for (const [k, val] of Object.entries(given || {})) {
+                const x = typeof val === "string" ? val : parentEnv[val.__envVarRef];
+                if (typeof x === "string") env[k] = x;
+            }
+            Object.freeze(env);
+            componentInfo.set(p, { ns: n, path: where, dbs: null, env });
             const modules = entry.modules || {};
             for (const mod of Object.keys(modules)) {
                 const exports = modules[mod];
@@ -265,11 +288,18 @@ function loadComponents(app, add) {
             } else {
                 out.schemaless.push(n);
             }
-            walk(def, p, n, depth + 1);
+            walk(def, p, n, depth + 1, env);
         }
     };
-    walk(cfg, "", "", 1);
+    walk(cfg, "", "", 1, processEnv);
     return out;
+}
+
+/* process.env of the running call: the app's, or a component's own (componentInfo) */
+function currentEnv() {
+    if (currentPrefix === "") return processEnv;
+    const c = componentInfo.get(currentPrefix);
+    return c ? c.env : processEnv;
 }
 
 /* A component's ctx: its own ctx.db, references resolved from it, no identity (Convex gives

@@ -609,6 +609,35 @@ class ConvexHttpClient {
     }
 }
 
+/* Convex's runtime global as libraries reach it directly (@convex-dev/batch-worker 0.2's
+ * runSnapshotQuery): Convex.asyncSyscall("1.0/runUdf", ...), the call behind ctx.runQuery and
+ * ctx.runMutation, made from the running query or mutation with its component's names. A
+ * "snapshotQuery" is a query: mutations run one at a time here, so there is no conflict for a
+ * read to cause. Its other system calls are Convex's internals. */
+async function convexRunUdf(argsText) {
+    const a = JSON.parse(argsText);
+    const kind = a.udfType === "mutation" ? MUTATION :
+        a.udfType === "query" || a.udfType === "snapshotQuery" ? QUERY : -1;
+    if (kind < 0)
+        throw notSupported(`Convex.asyncSyscall("1.0/runUdf") with udfType ${a.udfType}`);
+    if (mode === ACTION)
+        throw notSupported('Convex.asyncSyscall("1.0/runUdf") in an action (use ctx.runQuery)');
+    const ref = typeof a.functionHandle === "string" ? a.functionHandle :
+        typeof a.reference === "string" ? { [TO_REFERENCE_PATH]: a.reference } : a.name;
+    const path = componentFunctionPath(currentPrefix, ref);
+    const what = kind === QUERY ? "ctx.runQuery()" : "ctx.runMutation()";
+    const r = await subCall(null, mode, kind, path, jsonToConvex(a.args), what, undefined);
+    return JSON.stringify(convexToJson(r === undefined ? null : r));
+}
+globalThis.Convex = Object.freeze({
+    asyncSyscall(op, argsText) {
+        if (op === "1.0/runUdf") return convexRunUdf(argsText);
+        return Promise.reject(notSupported(`Convex.asyncSyscall("${op}")`));
+    },
+    syscall(op) { throw notSupported(`Convex.syscall("${op}")`); },
+    jsSyscall(op) { throw notSupported(`Convex.jsSyscall("${op}")`); },
+});
+
 {
     const base = globalThis.__vireo;
     const server = Object.freeze({

@@ -141,6 +141,7 @@ const INTRINSIC_GLOBALS = [
     "BigInt64Array", "BigUint64Array", "Intl", "Iterator", "console", "fetch", "parseInt",
     "parseFloat", "isNaN", "isFinite", "encodeURI", "encodeURIComponent", "decodeURI",
     "decodeURIComponent", "escape", "unescape", "queueMicrotask", "process", "globalThis",
+    "Convex", /* 55_convex.js: Convex's runtime global */
     /* web APIs (56_dom_exception.js to 59_timers.js) */
     "DOMException", "TextEncoder", "TextDecoder", "URL", "URLSearchParams", "atob", "btoa",
     "structuredClone", "crypto", "Crypto", "SubtleCrypto", "CryptoKey", "Blob", "File",

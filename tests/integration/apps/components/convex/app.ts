@@ -1,8 +1,13 @@
 import { query, mutation, action } from "./_generated/server";
 import { createFunctionHandle } from "convex/server";
-import { api, components } from "./_generated/api";
+import { api, internal, components } from "./_generated/api";
 import { ShardedCounter } from "@convex-dev/sharded-counter";
 import { RateLimiter, MINUTE } from "@convex-dev/rate-limiter";
+import { Workpool } from "@convex-dev/workpool";
+import { TableAggregate } from "@convex-dev/aggregate";
+import { ActionRetrier } from "@convex-dev/action-retrier";
+import { Presence } from "@convex-dev/presence";
+import { internalMutation, internalAction } from "./_generated/server";
 import { v } from "convex/values";
 
 const counter = new ShardedCounter(components.shardedCounter, { defaultShards: 4 });
@@ -110,4 +115,55 @@ export const callHandle = query({
 export const ownHandle = query({
     args: {},
     handler: async () => await createFunctionHandle(api.app.notes),
+});
+
+// @convex-dev/workpool, @convex-dev/aggregate, @convex-dev/action-retrier, @convex-dev/presence
+const pool = new Workpool(components.jobs, { maxParallelism: 2 });
+const scores = new TableAggregate<any>(components.scores, {
+    sortKey: (d: any) => d.score,
+    sumValue: (d: any) => d.score,
+});
+const retrier = new ActionRetrier(components.actionRetrier);
+const presence = new Presence(components.presence);
+
+export const addScore = mutation({
+    args: { score: v.number() },
+    handler: async (ctx, { score }) => {
+        const id = await ctx.db.insert("scores", { score });
+        await scores.insert(ctx, (await ctx.db.get(id))!);
+    },
+});
+export const scoreStats = query({
+    args: {},
+    handler: async (ctx) => ({ count: await scores.count(ctx), sum: await scores.sum(ctx),
+                               top: (await scores.max(ctx))?.key ?? null }),
+});
+export const work = internalMutation({
+    args: { text: v.string() },
+    handler: async (ctx, { text }) => { await ctx.db.insert("notes", { text }); },
+});
+export const enqueue = mutation({
+    args: { text: v.string() },
+    handler: async (ctx, args) => await pool.enqueueMutation(ctx, internal.app.work, args),
+});
+export const jobStatus = query({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => await pool.status(ctx, id as any),
+});
+export const fetchy = internalAction({ args: {}, handler: async () => "fetched" });
+export const retried = action({
+    args: {},
+    handler: async (ctx) => await retrier.run(ctx, internal.app.fetchy, {}),
+});
+export const retryStatus = query({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => await retrier.status(ctx, id as any),
+});
+export const heartbeat = mutation({
+    args: { room: v.string(), user: v.string() },
+    handler: async (ctx, { room, user }) => await presence.heartbeat(ctx, room, user, `s-${user}`, 10000),
+});
+export const online = query({
+    args: { token: v.string() },
+    handler: async (ctx, { token }) => (await presence.list(ctx, token)).map((p: any) => p.userId),
 });

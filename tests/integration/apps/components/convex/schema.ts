@@ -3,4 +3,5 @@ import { v } from "convex/values";
 
 export default defineSchema({
     notes: defineTable({ text: v.string() }),
+    scores: defineTable({ score: v.number() }),
 });

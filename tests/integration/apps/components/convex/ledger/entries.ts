@@ -113,3 +113,9 @@ export const handleOf = query({
     args: {},
     handler: async () => await createFunctionHandle(api.entries.secret),
 });
+
+// its process.env: what the app passed, nothing of the app's own variables
+export const env = query({
+    args: {},
+    handler: async () => ({ env: { ...process.env }, cloud: process.env.CONVEX_CLOUD_URL ?? null }),
+});
