@@ -280,14 +280,6 @@ static int ns_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t
     return 0;
 }
 
-/* 1 when table (a user table) is one of namespace ns's: the app's have no '/' in their name, a
- * component's start with its prefix and have no further '/' */
-static int in_namespace(const char *table, const char *ns)
-{
-    size_t n = strlen(ns);
-    return !strncmp(table, ns, n) && !strchr(table + n, '/');
-}
-
 /* native.get(id[, namespace]) -> JSON text or null */
 static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
@@ -299,15 +291,10 @@ static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0 ||
         ns_arg(ctx, argc, argv, 1, ns, exc) < 0)
         return JSValueMakeUndefined(ctx);
-    if (ns[0]) { /* a component's read: another namespace's document is none of its */
-        const char *tb = store_id_table(rt->store, rt->s1.data, rt->s1.len);
-        if (tb && tb[0] != '_' && !in_namespace(tb, ns))
-            return JSValueMakeNull(ctx);
-    }
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
-    int found = 0;
-    if (store_get(t, rt->s1.data, rt->s1.len, &rt->s2, &found, &rt->s3) < 0)
+    int found = 0; /* another namespace's document is none of the caller's */
+    if (store_get_in(t, rt->s1.data, rt->s1.len, ns, &rt->s2, &found, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "InvalidId");
     if (!found)
         return JSValueMakeNull(ctx);
@@ -614,7 +601,7 @@ static int write_refused(JSContextRef ctx, struct js_runtime *rt, const char *wh
                what, t);
         return 1;
     }
-    if (!len || in_namespace(t, ns))
+    if (!len || store_table_in_namespace(t, ns))
         return 0;
     if (ns[0])
         throwf(ctx, exc, "InvalidArgument", "%s: `%.*s` is not a document of component `%.*s`'s "

@@ -1123,8 +1123,20 @@ const struct write_set *store_txn_write_set(const struct store_txn *t)
 
 /* ---- point reads ---- */
 
+int store_table_in_namespace(const char *table, const char *ns)
+{
+    size_t n = strlen(ns);
+    return table[0] == '_' || (!strncmp(table, ns, n) && !strchr(table + n, '/'));
+}
+
 int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *out, int *found,
               struct buf *err)
+{
+    return store_get_in(t, id, id_len, NULL, out, found, err);
+}
+
+int store_get_in(struct store_txn *t, const char *id, size_t id_len, const char *ns,
+                 struct buf *out, int *found, struct buf *err)
 {
     struct store *s = t->s;
     uint32_t num;
@@ -1139,7 +1151,7 @@ int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *ou
         return st_failk(s, STORE_ERR_INVALID_ID, err, "invalid id `%.*s`",
                         (int)(id_len > 64 ? 64 : id_len), id);
     struct st_table *tb = st_table_by_num(s, num);
-    if (!tb)
+    if (!tb || (ns && !store_table_in_namespace(tb->name, ns)))
         return 0;
     if (st_txn_range(t, tb->name, err) < 0)
         return -1;

@@ -263,6 +263,13 @@ int store_batch_is_open(const struct store *s); /* 1 between store_batch_begin a
  * for a malformed id. */
 int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *out, int *found,
               struct buf *err);
+/* store_get for the code of one namespace of tables (the app's: "", a component's "a/"): a
+ * document of another's is not found. NULL: any. */
+int store_get_in(struct store_txn *t, const char *id, size_t id_len, const char *ns,
+                 struct buf *out, int *found, struct buf *err);
+/* 1 when table is a system table or one of namespace ns's: the app's ("") have no '/' in their
+ * names, a component's start with its prefix ("a/") and have no further '/'. */
+int store_table_in_namespace(const char *table, const char *ns);
 
 /* Writes. `doc_json` is an object without system fields (top-level fields starting with '_' or
  * '$' are rejected, and '$' anywhere outside the value.h wrappers). Each validates against the

@@ -120,6 +120,11 @@ test("a component's tables are its own: neither the app nor another component re
     const noteId = await m(api.app.addNote, { text: "mine" });
     assert.equal(await q(api.app.ledgerCall, { fn: "getAny", args: { id: noteId } }), "null");
     await fails(m(api.app.patchAny, { id }), /db\.patch\(\): `[0-9a-z]+` is not a document of the app's tables/);
+    // nor does the app read a component's document by its id
+    assert.equal(await q(api.app.getAny, { id }), "null");
+    // the component writes the app's documents no more than the app writes its
+    await fails(m(api.app.ledgerPatch, { id: noteId }), /db\.patch\(\): `[0-9a-z]+` is not a document of component `ledger`'s tables/);
+    assert.ok((await q(api.app.notes)).includes("mine"));
     assert.deepEqual(await q(api.app.ledgerList, { owner: "o2" }), [1]);
     // v.id("entries") in a component's validator is an id of its own `entries`
     await fails(q(api.app.ledgerGet, { id: noteId }), /expected id of table `ledger\/entries`, got id of table `notes`/);

@@ -1419,6 +1419,24 @@ TEST(component_tables)
     CHECK_EQ_INT(insert(s, "notes", "{\"x\":1}", id), 0);    /* the app's: open */
     CHECK_EQ_INT(insert(s, "d/anything", "{}", id), 0);      /* `d` has no schema */
     CHECK_EQ_INT(insert(s, "c/t", "{\"n\":1}", id), 0);      /* declared */
+    {   /* store_get_in: another namespace's document is not found */
+        struct buf out = BUF_INIT(BUF_NOLIMIT);
+        const char *const nss[] = { NULL, "c/", "", "d/", "c/t/" };
+        const int want[] = { 1, 1, 0, 0, 0 };
+        for (size_t i = 0; i < 5; i++) {
+            int found = -1;
+            struct store_txn *t = store_txn_begin(s, 0, &err);
+            buf_reset(&out);
+            CHECK_EQ_INT(store_get_in(t, id, STORE_ID_LEN, nss[i], &out, &found, &err), 0);
+            CHECK_EQ_INT(found, want[i]);
+            store_txn_commit(t, NULL, &err);
+            store_txn_free(t);
+        }
+        buf_release(&out);
+        CHECK(store_table_in_namespace("notes", "") && !store_table_in_namespace("c/t", ""));
+        CHECK(store_table_in_namespace("c/t", "c/") && !store_table_in_namespace("c/d/t", "c/"));
+        CHECK(store_table_in_namespace("_storage", "c/"));
+    }
     CHECK(insert(s, "c/t", "{\"n\":\"x\"}", id) < 0);        /* validated */
     CHECK(strstr(err.data, "does not match the schema") != NULL);
     CHECK(insert(s, "c/other", "{}", id) < 0);               /* `c` has a schema */

@@ -665,11 +665,10 @@ function checkDoc(doc, what) {
  * namespace, the prefix of the store's names of its tables ("" for the app, "a/" for component
  * `a`, "a/b/" for its child `b`). A table name given by code is the namespace's own: the store's
  * name is the prefix and it, and names with '/' (another namespace's tables) are refused. An id
- * given alone must name a document of the namespace, which native.c checks where it finds the
- * id's table anyway (a component passes its prefix): writes of another's are refused, a
- * component's reads of another's find nothing (the app's reads are not checked: that would cost
- * its db.get an id lookup). Convex's newer API takes the table name first (db.get("t", id));
- * both forms are accepted. */
+ * given alone must name a document of the namespace, which native.c and the store check where
+ * they find the id's table anyway (a component passes its prefix): writes of another's are
+ * refused, reads of another's find nothing. Convex's newer API takes the table name first
+ * (db.get("t", id)); both forms are accepted. */
 function makeDb(ns) {
     const app = ns === ""; /* the app's calls pass no namespace to native (one argument less) */
     /* the store's name of a table named by code */

@@ -167,3 +167,7 @@ export const online = query({
     args: { token: v.string() },
     handler: async (ctx, { token }) => (await presence.list(ctx, token)).map((p: any) => p.userId),
 });
+export const ledgerPatch = mutation({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => await ctx.runMutation(components.ledger.entries.patchAny, { id }),
+});
