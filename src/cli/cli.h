@@ -139,6 +139,8 @@ int app_components(const struct app_paths *p, const char *config, struct buf *im
  * use), each only when its content differs, and removes the server.ts/api.ts an older Vireo
  * wrote. Returns 0 or a negative errno with a message in err. */
 int app_write_generated(const struct app_paths *p, struct buf *err);
+/* The same for any functions folder (a local component's). */
+int app_write_generated_in(const char *functions, struct buf *err);
 
 /* Bundles the functions folder into root/.vireo/bundle.js with esbuild. On failure err holds
  * esbuild's messages (file:line: error). */

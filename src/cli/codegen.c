@@ -421,12 +421,17 @@ static int remove_stale(const char *dir, const char *name)
 
 int app_write_generated(const struct app_paths *p, struct buf *err)
 {
+    return app_write_generated_in(p->functions, err);
+}
+
+int app_write_generated_in(const char *functions, struct buf *err)
+{
     struct app_modules m;
     struct buf api_js = BUF_INIT(BUF_NOLIMIT), api_dts = BUF_INIT(BUF_NOLIMIT);
     struct buf server_js = BUF_INIT(BUF_NOLIMIT), server_dts = BUF_INIT(BUF_NOLIMIT);
     struct buf model_dts = BUF_INIT(BUF_NOLIMIT);
     char dir[4400], path[4500];
-    int r = app_modules_list(p, &m, err);
+    int r = app_modules_in(functions, &m, err);
     if (r < 0)
         return r;
     gen_api(&api_js, &api_dts, &m);
@@ -444,7 +449,7 @@ int app_write_generated(const struct app_paths *p, struct buf *err)
         { "api.js", api_js.data, api_js.len },
         { "api.d.ts", api_dts.data, api_dts.len },
     };
-    snprintf(dir, sizeof dir, "%s/_generated", p->functions);
+    snprintf(dir, sizeof dir, "%s/_generated", functions);
     if ((r = mkdir_p(dir, 0755)) < 0) {
         buf_appendf(err, "cannot create %s: %s", dir, strerror(-r));
         goto out;

@@ -44,8 +44,9 @@ static void import_line(struct buf *b, const char *ident, const char *dir, const
     buf_append_str(b, ";\n");
 }
 
-/* The entry's lines for component folder number k (absolute path dir). */
-static int add_folder(size_t k, const char *dir, struct buf *imports, struct buf *defs,
+/* The entry's lines for component folder number k (absolute path dir). A local component's
+ * folder (the app's own, not a package's) gets its _generated/ files as the app's does. */
+static int add_folder(size_t k, const char *dir, int local, struct buf *imports, struct buf *defs,
                       struct buf *err)
 {
     char cfg[64], ident[64];
@@ -54,6 +55,8 @@ static int add_folder(size_t k, const char *dir, struct buf *imports, struct buf
         buf_appendf(err, "%s: no convex.config there", dir);
         return -1;
     }
+    if (local && app_write_generated_in(dir, err) < 0)
+        return -1;
     if (app_modules_in(dir, &m, err) < 0)
         return -1;
     snprintf(ident, sizeof ident, "cd%zu", k);
@@ -135,9 +138,18 @@ int app_components(const struct app_paths *p, const char *config, struct buf *im
         }
         dirs[ndirs++] = vr_strdup(real);
     }
-    for (size_t k = 0; k < ndirs; k++)
-        if (add_folder(k, dirs[k], imports, defs, err) < 0)
+    char root[PATH_MAX];
+    if (!realpath(p->root, root)) {
+        buf_appendf(err, "cannot resolve %s: %s", p->root, strerror(errno));
+        goto out;
+    }
+    for (size_t k = 0; k < ndirs; k++) {
+        size_t rl = strlen(root);
+        int local = !strncmp(dirs[k], root, rl) && dirs[k][rl] == '/' &&
+                    !strstr(dirs[k] + rl, "/node_modules/");
+        if (add_folder(k, dirs[k], local, imports, defs, err) < 0)
             goto out;
+    }
     ret = 0;
 out:
     for (size_t k = 0; k < ndirs; k++)

@@ -1,12 +1,9 @@
-import {
-    queryGeneric as query, mutationGeneric as mutation, actionGeneric as action,
-    internalQueryGeneric as internalQuery, internalMutationGeneric as internalMutation,
-    componentsGeneric, anyApi, createFunctionHandle,
-} from "convex/server";
+// Its own _generated/ files, which vireo dev and vireo build write for a local component as
+// Convex's codegen does
+import { query, mutation, action, internalQuery, internalMutation } from "./_generated/server";
+import { api, components } from "./_generated/api";
+import { createFunctionHandle } from "convex/server";
 import { v } from "convex/values";
-
-const components = componentsGeneric();
-const api = anyApi;
 
 export const add = mutation({
     args: { owner: v.string(), amount: v.number() },
