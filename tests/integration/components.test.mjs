@@ -1,8 +1,8 @@
 // Convex components on Vireo: convex/convex.config.ts's app.use(...) with real components from npm,
 // unchanged (@convex-dev/sharded-counter twice, @convex-dev/rate-limiter, @convex-dev/workpool,
-// @convex-dev/aggregate, @convex-dev/action-retrier, @convex-dev/presence; the last three use
-// @convex-dev/batch-worker themselves, in two versions), and a local one (convex/ledger) that has
-// a child of its own.
+// @convex-dev/aggregate, @convex-dev/action-retrier, @convex-dev/presence,
+// @convex-dev/geospatial, @convex-dev/migrations; several use @convex-dev/batch-worker
+// themselves, in two versions), and a local one (convex/ledger) that has a child of its own.
 // Each instance has its own tables, reached only through its functions; the app calls them with
 // ctx.runQuery/runMutation/runAction(components.<name>.<module>.<fn>), through the real `convex`
 // clients (ConvexHttpClient, ConvexClient).
@@ -86,6 +86,20 @@ test("@convex-dev/presence (batch-worker 0.2, which calls Convex.asyncSyscall it
     await waitFor(async () => (await q(api.app.online, { token: a.roomToken })).length === 2, { what: "both online" });
     assert.deepEqual((await q(api.app.online, { token: a.roomToken })).sort(), ["ann", "bob"]);
     assert.doesNotMatch(srv.stderr, /Can't find variable: Convex|presence.*failed/);
+});
+
+test("@convex-dev/geospatial: its WebAssembly S2 library loads; points are found in a rectangle", async () => {
+    await m(api.app.place, { key: "in", lat: 1, lng: 2 });
+    await m(api.app.place, { key: "out", lat: 50, lng: 2 });
+    await m(api.app.place, { key: "in2", lat: -3, lng: -4 });
+    assert.deepEqual(await q(api.app.near), ["in", "in2"]);
+});
+
+test("@convex-dev/migrations runs a migration over the app's table to its end", async () => {
+    const before = await q(api.app.allScores);
+    const r = await m(api.app.runDouble);
+    assert.equal(r.state, "success", JSON.stringify(r));
+    assert.deepEqual(await q(api.app.allScores), before.map((x) => x * 2).sort((a, b) => a - b));
 });
 
 test("a component's process.env holds what its parent passed, none of the app's own", async () => {
@@ -263,8 +277,16 @@ test("convex.config mistakes are load errors that say what is wrong", async () =
          'const app = defineApp();\napp.use(c, { env: { GREETING: app.env.NOPE } });\nexport default app;\n',
          /Env var "NOPE" is not declared on this app/],
     ];
+    // a component that uses itself: components nest at most 8 deep
+    cases.push(['import { defineApp } from "convex/server";\nimport loop from "./loop/convex.config";\n' +
+                "const app = defineApp();\napp.use(loop);\nexport default app;\n",
+                /component `loop\/loop\/loop\/loop\/loop\/loop\/loop\/loop\/loop`: components nest at most 8 deep/]);
     for (const [text, re] of cases) {
         const d = appCopy();
+        fs.mkdirSync(path.join(d, "convex/loop"));
+        fs.writeFileSync(path.join(d, "convex/loop/convex.config.ts"),
+                         'import { defineComponent } from "convex/server";\n' +
+                         'const c = defineComponent("loop");\nc.use(c);\nexport default c;\n');
         fs.writeFileSync(path.join(d, "convex/convex.config.ts"), text);
         const r = await runCli(["build", d, "--out", path.join(d, "b.js")], { cwd: d, timeout: 30000 });
         assert.equal(r.code, 1, `${text}\n${r.stdout}${r.stderr}`);

@@ -57,6 +57,17 @@ test("db.patch / replace / delete(table, id, ...): an id of another table writes
     assert.equal(await srv.value("mutation", "tables:write", { op: "replace", table: "notes", id: note }), "replaced");
 });
 
+test("db.patch / replace with the document's own system fields in the value: accepted, another _id refused", async () => {
+    const { user, note } = await seed();
+    for (const op of ["patch", "replace"]) {
+        assert.deepEqual(await srv.value("mutation", "tables:roundTrip", { id: note, op }),
+                         { text: `${op} round trip`, sameCreation: true });
+        await refused("mutation", "tables:roundTrip", { id: note, op, other: user }, "InvalidArgument",
+            `db.${op}(): the value's _id (${user}) is not the id of the document it writes (${note})`);
+    }
+    assert.equal((await srv.value("query", "tables:get", { id: note })).text, "replace round trip");
+});
+
 test("db.table(name): get, query, insert, patch, replace, delete, its ids checked", async () => {
     const seeded = await seed();
     const r = await srv.value("mutation", "tables:viaTable", { user: seeded.user });

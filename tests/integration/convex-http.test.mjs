@@ -196,6 +196,22 @@ test("unknown, internal and wrong-kind functions and bad arguments: Convex's err
     assert.equal(typeof (await c.query(api.messages.count)), "number");
 });
 
+test("console: count, time, assert, group, table and dir print Convex's lines", { timeout: 10000 }, async () => {
+    const r = await raw("query", { path: "messages:consoleMore", format: "convex_encoded_json", args: [{}] });
+    assert.equal(r.json.status, "success", JSON.stringify(r.json));
+    const lines = r.json.logLines.map((l) => l.replace(/\d+(\.\d+)?ms/, "Nms"));
+    assert.deepEqual(lines, [
+        "[LOG] 'default: 1'", "[LOG] 'x: 1'", "[LOG] 'x: 2'", "[LOG] 'x: 1'",
+        "[WARN] 'Count for \\'nope\\' does not exist'",
+        "[WARN] 'Timer \\'t\\' already exists'",
+        "[LOG] 't: Nms' 'midway'", "[LOG] 't: Nms'",
+        "[WARN] 'Timer \\'t\\' does not exist'",
+        "[ERROR] 'Assertion failed: math is %s' 'broken'", "[ERROR] 'Assertion failed'",
+        "[LOG] 'outer'", "[LOG] '  inside'", "[INFO] '    deeper' 1",
+        "[LOG] [\n  {\n    a: 1\n  }\n]", "[LOG] {\n  b: 2\n}",
+    ]);
+});
+
 test("raw: what ConvexHttpClient sends, and 560 for a function's failure", { timeout: 10000 }, async () => {
     const ok = await raw("query", { path: "messages:chatty", format: "convex_encoded_json", args: [{}] });
     assert.equal(ok.status, 200);

@@ -151,6 +151,10 @@ test("structuredClone: Map, Set, Date, RegExp, buffers, cycles, errors; DataClon
                          "errors", "class_instance", "blob", "function", "named_function", "symbol", "promise", "weakmap"]);
 });
 
+test("WebAssembly: compile, instantiate (bytes and module), the Streaming forms and errors settle as in Node", async () => {
+    await same("wasm", ["add", "imports", "bad", "missingImport"], { kinds: ["action", "query", "mutation"] });
+});
+
 test("crypto.subtle.digest: SHA-1/256/384/512 as Node, unknown algorithms rejected", async () => {
     const inputs = [];
     const data = [[], [0x61, 0x62, 0x63], Array.from({ length: 1000 }, (_, i) => i & 0xff)];

@@ -722,7 +722,8 @@ function makeDb(ns) {
             return native.insert(t, encode(doc, "db.insert()"));
         },
         async patch(a, b, c) {
-            const [id, value] = target(a, b, c, "db.patch()");
+            const [id, given] = target(a, b, c, "db.patch()");
+            const value = stripSystem(given, id, "db.patch()");
             let set = value, remove = null;
             for (const k of Object.keys(value)) {
                 if (value[k] === undefined) {
@@ -740,7 +741,7 @@ function makeDb(ns) {
         },
         async replace(a, b, c) {
             const [id, value] = target(a, b, c, "db.replace()");
-            const text = encode(stripSystem(value), "db.replace()");
+            const text = encode(stripSystem(value, id, "db.replace()"), "db.replace()");
             if (app) native.replace(id, text);
             else native.replace(id, text, ns);
         },
@@ -756,8 +757,14 @@ function makeDb(ns) {
     return { reader, writer };
 }
 
-function stripSystem(doc) {
+/* A patch's or replacement's value without the system fields, which Convex lets code pass back
+ * unchanged (a document read, changed and written whole, as @convex-dev/migrations does): an
+ * `_id` that is not the document's is an error, `_creationTime` is the document's own anyway. */
+function stripSystem(doc, id, what) {
     if (!hasOwn.call(doc, "_id") && !hasOwn.call(doc, "_creationTime")) return doc;
+    if (doc._id !== undefined && doc._id !== id)
+        throw invalidArgument(`${what}: the value's _id (${typeof doc._id === "string" ?
+            doc._id : describeType(doc._id)}) is not the id of the document it writes (${id})`);
     const c = Object.assign({}, doc);
     delete c._id;
     delete c._creationTime;

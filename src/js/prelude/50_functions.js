@@ -250,14 +250,81 @@ function convexLine(level, args) {
 const logAt = (level, convexLevel) => function (...args) {
     native.log(level, currentPath, formatLog(args), convexLine(convexLevel, args));
 };
-globalThis.console = {
-    log: logAt("info", "LOG"),
-    info: logAt("info", "INFO"),
-    warn: logAt("warn", "WARN"),
-    error: logAt("error", "ERROR"),
-    debug: logAt("debug", "DEBUG"),
-    trace: logAt("debug", "DEBUG"),
+/* The rest of the console namespace (console.spec.whatwg.org), on the same lines: timers and
+ * counters by label (at most MAX_CONSOLE_LABELS of each, the oldest dropped past it, so that a
+ * function that never ends its timers grows nothing), assert, groups (their lines indented),
+ * table and dir printed as log does. Timers measure real time, in queries and mutations too. */
+const MAX_CONSOLE_LABELS = 1000;
+const consoleTimers = new Map(), consoleCounts = new Map();
+let consoleIndent = "";
+const consoleLog = logAt("info", "LOG"), consoleWarn = logAt("warn", "WARN");
+const grouped = (f) => (...args) => {
+    if (consoleIndent === "") return f(...args);
+    if (typeof args[0] === "string") return f(consoleIndent + args[0], ...args.slice(1));
+    return f(consoleIndent.slice(0, -1), ...args); /* the separating space ends the indent */
 };
+function labelOf(label) { return label === undefined ? "default" : String(label); }
+function remember(map, key, value) {
+    map.delete(key);
+    if (map.size >= MAX_CONSOLE_LABELS) map.delete(map.keys().next().value);
+    map.set(key, value);
+}
+function elapsed(label, start) {
+    return `${label}: ${Math.round((realNow() - start) * 1000) / 1000}ms`;
+}
+globalThis.console = {
+    log: grouped(consoleLog),
+    info: grouped(logAt("info", "INFO")),
+    warn: grouped(consoleWarn),
+    error: grouped(logAt("error", "ERROR")),
+    debug: grouped(logAt("debug", "DEBUG")),
+    trace: grouped(logAt("debug", "DEBUG")),
+    dir: (x) => grouped(consoleLog)(x),
+    dirxml: (...a) => grouped(consoleLog)(...a),
+    table: (...a) => grouped(consoleLog)(...a),
+    assert(cond, ...args) {
+        if (cond) return;
+        if (typeof args[0] === "string") args[0] = "Assertion failed: " + args[0];
+        else args.unshift("Assertion failed");
+        grouped(logAt("error", "ERROR"))(...args);
+    },
+    count(label) {
+        const l = labelOf(label), n = (consoleCounts.get(l) || 0) + 1;
+        remember(consoleCounts, l, n);
+        grouped(consoleLog)(`${l}: ${n}`);
+    },
+    countReset(label) {
+        const l = labelOf(label);
+        if (consoleCounts.has(l)) consoleCounts.set(l, 0);
+        else grouped(consoleWarn)(`Count for '${l}' does not exist`);
+    },
+    time(label) {
+        const l = labelOf(label);
+        if (consoleTimers.has(l)) grouped(consoleWarn)(`Timer '${l}' already exists`);
+        else remember(consoleTimers, l, realNow());
+    },
+    timeLog(label, ...data) {
+        const l = labelOf(label), t = consoleTimers.get(l);
+        if (t === undefined) grouped(consoleWarn)(`Timer '${l}' does not exist`);
+        else grouped(consoleLog)(elapsed(l, t), ...data);
+    },
+    timeEnd(label) {
+        const l = labelOf(label), t = consoleTimers.get(l);
+        if (t === undefined) {
+            grouped(consoleWarn)(`Timer '${l}' does not exist`);
+            return;
+        }
+        consoleTimers.delete(l);
+        grouped(consoleLog)(elapsed(l, t));
+    },
+    group: consoleGroup,
+    groupCollapsed: consoleGroup,
+    groupEnd() { consoleIndent = consoleIndent.slice(2); },
+};
+function consoleGroup(...label) {
+    if (label.length) grouped(consoleLog)(...label);
+    if (consoleIndent.length < 64) consoleIndent += "  ";
+}
 
 /* ---- ctx ---- */
 
@@ -791,6 +858,7 @@ function run(handler, path, argsText, journal, identityText) {
     const pr = pageRunStart(journal);
     if (kind !== ACTION) framesReset(execId, identityText);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */
+    consoleIndent = ""; /* groups an earlier call left open */
     if (kind === ACTION) execInfo.set(execId, { path, chain: Promise.resolve() });
     mode = kind;
     currentPath = path;

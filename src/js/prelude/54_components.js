@@ -17,7 +17,7 @@ const CHILD_REF = "_reference/childComponent/";
 const MAX_COMPONENT_DEPTH = 8;
 
 let componentInternal = new Set(); /* components' internal functions (a parent cannot call) */
-let componentInfo = new Map();     /* prefix "_components/a/" -> {ns, path, dbs, auth} */
+let componentInfo = new Map();     /* prefix "_components/a/" -> {ns, path, dbs, env} */
 
 /* `components` of _generated/api.js: components.<child>.<module...>.<fn> */
 function componentsGeneric() {

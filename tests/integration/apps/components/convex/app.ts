@@ -7,6 +7,8 @@ import { Workpool } from "@convex-dev/workpool";
 import { TableAggregate } from "@convex-dev/aggregate";
 import { ActionRetrier } from "@convex-dev/action-retrier";
 import { Presence } from "@convex-dev/presence";
+import { GeospatialIndex } from "@convex-dev/geospatial";
+import { Migrations } from "@convex-dev/migrations";
 import { internalMutation, internalAction } from "./_generated/server";
 import { v } from "convex/values";
 
@@ -170,4 +172,35 @@ export const online = query({
 export const ledgerPatch = mutation({
     args: { id: v.string() },
     handler: async (ctx, { id }) => await ctx.runMutation(components.ledger.entries.patchAny, { id }),
+});
+
+// @convex-dev/geospatial (its S2 library is WebAssembly, compiled through WebAssembly.instantiate)
+const geo = new GeospatialIndex(components.geospatial);
+export const place = mutation({
+    args: { key: v.string(), lat: v.number(), lng: v.number() },
+    handler: async (ctx, { key, lat, lng }) => {
+        await geo.insert(ctx, key, { latitude: lat, longitude: lng }, {});
+    },
+});
+export const near = query({
+    args: {},
+    handler: async (ctx) => (await geo.query(ctx, {
+        shape: { type: "rectangle", rectangle: { west: -10, east: 10, south: -10, north: 10 } },
+        limit: 10,
+    })).results.map((r: any) => r.key).sort(),
+});
+
+// @convex-dev/migrations: its state document is patched back whole, system fields included
+export const migrations = new Migrations(components.migrations);
+export const double = migrations.define({
+    table: "scores",
+    migrateOne: async (_ctx: any, doc: any) => ({ score: doc.score * 2 }),
+});
+export const runDouble = mutation({
+    args: {},
+    handler: async (ctx) => await migrations.runOne(ctx, internal.app.double as any),
+});
+export const allScores = query({
+    args: {},
+    handler: async (ctx) => (await ctx.db.query("scores").collect()).map((s) => s.score).sort((a, b) => a - b),
 });

@@ -65,3 +65,18 @@ export const readTable = query({
     };
   },
 });
+
+// a document read, changed and written back whole, system fields included (as
+// @convex-dev/migrations writes its state); `other` puts another document's _id in the value
+export const roundTrip = mutation({
+  args: { id: v.string(), other: v.optional(v.string()), op: v.string() },
+  handler: async (ctx, { id, other, op }) => {
+    const db: any = ctx.db;
+    const doc = await db.get(id);
+    const value = { ...doc, text: `${op} round trip`, ...(other ? { _id: other } : {}) };
+    if (op === "patch") await db.patch("notes", id, value);
+    else await db.replace(id, value);
+    const after = await db.get(id);
+    return { text: after.text, sameCreation: after._creationTime === doc._creationTime };
+  },
+});

@@ -99,3 +99,34 @@ export const typed = query({
 });
 
 export const secret = internalQuery({ args: {}, handler: async () => "hidden" });
+
+// the rest of the console namespace: counters, timers, assert, groups, table and dir
+export const consoleMore = query({
+  args: {},
+  handler: async () => {
+    console.count();
+    console.count("x");
+    console.count("x");
+    console.countReset("x");
+    console.count("x");
+    console.countReset("nope");
+    console.time("t");
+    console.time("t");
+    console.timeLog("t", "midway");
+    console.timeEnd("t");
+    console.timeEnd("t");
+    console.assert(true, "never printed");
+    console.assert(1 === 2, "math is %s", "broken");
+    console.assert(false);
+    console.group("outer");
+    console.log("inside");
+    console.group();
+    console.info("deeper", 1);
+    console.groupEnd();
+    console.groupEnd();
+    console.groupEnd(); // one too many: nothing happens
+    console.table([{ a: 1 }]);
+    console.dir({ b: 2 });
+    return "done";
+  },
+});

@@ -845,6 +845,36 @@ const STREAM_CASES = {
   },
 };
 
+// (module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+//         (import "env" "base" (global i32)) ...) by form: "add" alone, or "imports" with env.k
+const WASM_ADD = [0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 127, 127, 1, 127, 3, 2, 1, 0, 7, 7, 1,
+                  3, 97, 100, 100, 0, 0, 10, 9, 1, 7, 0, 32, 0, 32, 1, 106, 11];
+// (module (import "env" "k" (func $k (result i32))) (func (export "get") (result i32) call $k))
+const WASM_IMPORT = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 127, 2, 9, 1, 3, 101, 110, 118,
+                     1, 107, 0, 0, 3, 2, 1, 0, 7, 7, 1, 3, 103, 101, 116, 0, 1, 10, 6, 1, 4, 0, 16,
+                     0, 11];
+CASES.wasm = async (form) => {
+  const bytes = new Uint8Array(form === "bad" ? [0, 97, 115, 109, 9, 9] : form === "imports" || form === "missingImport" ? WASM_IMPORT : WASM_ADD);
+  const imports = form === "imports" ? { env: { k: () => 41 } } : {};
+  const call = (inst) => (form === "imports" ? inst.exports.get() + 1 : inst.exports.add(20, 22));
+  try {
+    const out = {};
+    const a = await WebAssembly.instantiate(bytes, imports);
+    out.instantiate = [a.module instanceof WebAssembly.Module, a.instance instanceof WebAssembly.Instance, call(a.instance)];
+    const m = await WebAssembly.compile(bytes);
+    out.compile = m instanceof WebAssembly.Module;
+    out.fromModule = call(await WebAssembly.instantiate(m, imports));
+    out.sync = call(new WebAssembly.Instance(new WebAssembly.Module(bytes), imports));
+    const resp = () => new Response(bytes, { headers: { "content-type": "application/wasm" } });
+    out.streaming = call((await WebAssembly.instantiateStreaming(resp(), imports)).instance);
+    out.compileStreaming = (await WebAssembly.compileStreaming(Promise.resolve(resp()))) instanceof WebAssembly.Module;
+    out.exports = WebAssembly.Module.exports(m).map((e) => [e.name, e.kind]);
+    return out;
+  } catch (e) {
+    return { error: e.constructor.name, isWasmError: e instanceof WebAssembly.CompileError || e instanceof WebAssembly.LinkError || e instanceof TypeError };
+  }
+};
+
 export async function runCase(name, input) {
   const fn = CASES[name];
   if (!fn) throw new Error(`no case ${name}`);
