@@ -92,6 +92,18 @@ describe("a Convex project (convex/ folder, real convex package installed)", () 
         assert.deepEqual(got.pagination, paginationOptsValidator.json);
         assert.equal(got.paginationResult, "object");
         assert.deepEqual(got.queryOptions, { query: 1 });
+        // the same table made with the real convex/server has the same fields
+        const { defineTable } = await import("convex/server");
+        const { v } = await import("convex/values");
+        const t = defineTable({ a: v.string(), e: v.array(v.float64()) }).index("by_a", ["a"])
+            .searchIndex("s", { searchField: "a" }).vectorIndex("ve", { vectorField: "e", dimensions: 2 });
+        assert.deepEqual(got.tableShape, {
+            indexes: t.indexes.map((i) => [i.indexDescriptor, i.fields]),
+            search: t.searchIndexes.map((i) => [i.indexDescriptor, i.searchField, i.filterFields]),
+            vector: t.vectorIndexes.map((i) => [i.indexDescriptor, i.vectorField, i.dimensions]),
+            staged: [t.stagedDbIndexes, t.stagedSearchIndexes, t.stagedVectorIndexes],
+            viaMethod: t[" indexes"]().length,
+        });
     });
 
     test("validators have Convex's shapes", async () => {

@@ -9,6 +9,9 @@
 const IDENT = /^[a-zA-Z][a-zA-Z0-9_]*$/;
 const RESERVED_INDEXES = ["by_id", "by_creation_time"];
 
+/* Its fields are Convex's TableDefinition's as well (each index with its `indexDescriptor`, the
+ * staged lists, " indexes"()), which libraries read to learn a schema's indexes
+ * (convex-helpers' stream.js, used by @convex-dev/agent). */
 class TableDefinition {
     constructor(document) {
         this.document = document;
@@ -16,7 +19,12 @@ class TableDefinition {
         this.indexes = [];
         this.searchIndexes = [];
         this.vectorIndexes = [];
+        this.stagedDbIndexes = [];      /* Convex's; a staged index is built as any other here */
+        this.stagedSearchIndexes = [];
+        this.stagedVectorIndexes = [];
     }
+
+    " indexes"() { return this.indexes; }
 
     checkIndexName(name) {
         if (typeof name !== "string" || !IDENT.test(name))
@@ -45,7 +53,7 @@ class TableDefinition {
             if (seen.has(f)) throw new Error(`index \`${name}\`: duplicate field \`${f}\``);
             seen.add(f);
         }
-        this.indexes.push({ name, fields: fields.slice() });
+        this.indexes.push({ name, indexDescriptor: name, fields: fields.slice() });
         return this;
     }
 
@@ -61,7 +69,8 @@ class TableDefinition {
                 `field names`);
         if (new Set(filterFields).size !== filterFields.length)
             throw new Error(`search index \`${name}\`: duplicate filter field`);
-        this.searchIndexes.push({ name, searchField: sf, filterFields: filterFields.slice() });
+        this.searchIndexes.push({ name, indexDescriptor: name, searchField: sf,
+                                  filterFields: filterFields.slice() });
         return this;
     }
 
@@ -81,7 +90,7 @@ class TableDefinition {
                 `field names`);
         if (new Set(filterFields).size !== filterFields.length)
             throw new Error(`vector index \`${name}\`: duplicate filter field`);
-        this.vectorIndexes.push({ name, vectorField: vf, dimensions: dims,
+        this.vectorIndexes.push({ name, indexDescriptor: name, vectorField: vf, dimensions: dims,
                                   filterFields: filterFields.slice() });
         return this;
     }

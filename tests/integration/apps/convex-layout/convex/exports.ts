@@ -59,5 +59,21 @@ export const helpers = queryGeneric({
     pagination: server.paginationOptsValidator.json,
     paginationResult: server.paginationResultValidator(values.v.string()).kind,
     queryOptions: browser.convexQueryOptions({ query: 1 } as any),
+    tableShape: tableShape(),
   }),
 });
+
+// a table definition's fields, as libraries read them (convex-helpers' stream.js)
+function tableShape() {
+  const t: any = server.defineTable({ a: values.v.string(), e: values.v.array(values.v.float64()) })
+    .index("by_a", ["a"])
+    .searchIndex("s", { searchField: "a" })
+    .vectorIndex("ve", { vectorField: "e", dimensions: 2 });
+  return {
+    indexes: t.indexes.map((i: any) => [i.indexDescriptor, i.fields]),
+    search: t.searchIndexes.map((i: any) => [i.indexDescriptor, i.searchField, i.filterFields]),
+    vector: t.vectorIndexes.map((i: any) => [i.indexDescriptor, i.vectorField, i.dimensions]),
+    staged: [t.stagedDbIndexes, t.stagedSearchIndexes, t.stagedVectorIndexes],
+    viaMethod: t[" indexes"]().length,
+  };
+}
