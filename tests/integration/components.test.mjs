@@ -184,6 +184,9 @@ test("a component's scheduler runs its own function; its function handles name i
     assert.equal(h, "function://_components/ledger/entries:secret");
     assert.equal(await q(api.app.callHandle, { handle: h }), "secret");
     assert.equal(await q(api.app.ownHandle), "function://app:notes");
+    // the app schedules a component's public function by its reference
+    await m(api.app.scheduleLedger, { owner: "scheduled", amount: 3 });
+    await waitFor(async () => (await q(api.app.ledgerList, { owner: "scheduled" })).length === 1, { what: "the scheduled add" });
 });
 
 test("a component's crons.ts runs its own function, as the job `<component>/<id>`", async () => {

@@ -204,3 +204,8 @@ export const allScores = query({
     args: {},
     handler: async (ctx) => (await ctx.db.query("scores").collect()).map((s) => s.score).sort((a, b) => a - b),
 });
+// the app's scheduler runs a component's public function
+export const scheduleLedger = mutation({
+    args: { owner: v.string(), amount: v.number() },
+    handler: async (ctx, args) => await ctx.scheduler.runAfter(0, components.ledger.entries.add, args),
+});
