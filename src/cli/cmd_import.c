@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "store/store.h"
 #include "proto/import_parse.h"
 #include "base/banned.h"
 
@@ -29,6 +30,8 @@ static const char import_usage[] =
     "\n"
     "options:\n"
     "  --table TABLE      the destination table (a .jsonl, .json or .csv file; not a ZIP)\n"
+    "  --component PATH   TABLE is a table of this component (as `ledger` or\n"
+    "                     `ledger/counter`; the same as TABLE given as PATH/TABLE)\n"
     "  --format FORMAT    csv, jsonLines, jsonArray or zip (default: from PATH's extension)\n"
     "  --append           add to the tables' existing documents\n"
     "  --replace          delete the imported tables' documents first\n"
@@ -110,7 +113,8 @@ static int confirm(const char *mode)
 
 int cmd_import(int argc, char **argv)
 {
-    const char *table = NULL, *format = NULL, *path = NULL, *mode = NULL;
+    const char *table = NULL, *format = NULL, *path = NULL, *mode = NULL, *component = NULL;
+    char qualified[512];
     int yes = 0, r;
     struct admin_opts o;
     admin_opts_init(&o);
@@ -127,6 +131,9 @@ int cmd_import(int argc, char **argv)
                 return 2;
         } else if (!strcmp(a, "--format")) {
             if (cli_option_value("import", argc, argv, &i, &format) < 0)
+                return 2;
+        } else if (!strcmp(a, "--component")) {
+            if (cli_option_value("import", argc, argv, &i, &component) < 0)
                 return 2;
         } else if (!strcmp(a, "--append") || !strcmp(a, "--replace") ||
                    !strcmp(a, "--replace-all")) {
@@ -161,6 +168,11 @@ int cmd_import(int argc, char **argv)
                 path);
         return 2;
     }
+    if (component && !table) {
+        fprintf(stderr, "vireo import: --component needs --table (a ZIP names its components' "
+                        "tables itself)\n");
+        return 2;
+    }
     if (fmt == IMPORT_ZIP && table) {
         fprintf(stderr, "vireo import: --table is not supported for a ZIP import: the ZIP names "
                         "its tables\n");
@@ -170,9 +182,15 @@ int cmd_import(int argc, char **argv)
         fprintf(stderr, "vireo import: --table is required for a %s file\n", format_name(fmt));
         return 2;
     }
-    if (table && (!table[0] || strspn(table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                             "0123456789_") != strlen(table))) {
-        fprintf(stderr, "vireo import: `%s` is not a table name (letters, digits and _)\n", table);
+    if (component) {
+        snprintf(qualified, sizeof qualified, "%.250s/%.250s", component, table);
+        table = qualified;
+    }
+    if (table && !store_table_name_ok(table, strlen(table))) {
+        fprintf(stderr,
+                "vireo import: `%s` is not a table name (letters, digits and _; a component's "
+                "table as component/table)\n",
+                table);
         return 2;
     }
     if (mode && strcmp(mode, "append") && !yes && !confirm(mode))

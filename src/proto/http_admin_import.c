@@ -464,7 +464,7 @@ struct import_job {
     size_t cap;                 /* streamed: the most bytes it may have */
     enum import_format fmt;
     enum import_mode mode;
-    char table[80];
+    char table[STORE_TABLE_NAME_MAX + 1];
     char *files_dir; /* the shard's (a copy), where stored files are written */
     struct import_set set;
     struct buf err;
@@ -557,7 +557,7 @@ static struct import_job *job_new(struct http_api *api, struct conn *c,
     struct slice v;
     enum import_format fmt;
     enum import_mode mode = MODE_REQUIRE_EMPTY;
-    char table[80] = "";
+    char table[STORE_TABLE_NAME_MAX + 1] = "";
     if (!http_query_param(req->query, "format", &v) || import_format_parse(v.p, v.len, &fmt) < 0) {
         fail(c, 400, "InvalidImport",
              "the query needs format=jsonl, json, csv or zip (the file's format)");
@@ -569,9 +569,11 @@ static struct import_job *job_new(struct http_api *api, struct conn *c,
         return NULL;
     }
     if (http_query_param(req->query, "table", &v)) {
-        if (!store_name_ok(v.p, v.len)) {
+        /* a component's table is "<component path>/<table>" */
+        if (!store_table_name_ok(v.p, v.len)) {
             fail(c, 400, "InvalidImport",
-                 "table must be a table name (a letter, then letters, digits and _, at most 64)");
+                 "table must be a table name (a letter, then letters, digits and _, at most 64), "
+                 "or a component's: its path and the table's name joined by '/'");
             return NULL;
         }
         memcpy(table, v.p, v.len);

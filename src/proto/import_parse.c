@@ -1761,10 +1761,10 @@ int import_parse_limits(const char *data, size_t len, enum import_format fmt, co
         if (!table)
             return buf_fail(err, "a %s import needs the table to import into (--table)",
                             fmt == IMPORT_CSV ? "CSV" : "JSON");
-        if (!store_name_ok(table, strlen(table)))
+        if (!store_table_name_ok(table, strlen(table)))
             return buf_fail(err,
                             "`%.80s` is not a valid table name (a letter, then letters, digits and "
-                            "underscores, at most %d in all)",
+                            "underscores, at most %d in all; a component's as component/table)",
                             table, TABLE_NAME_MAX);
         struct import_table *t = table_add(&cx, table, strlen(table), NULL);
         if (fmt == IMPORT_JSONL)

@@ -228,6 +228,23 @@ test("vireo data lists components' tables as component/table and prints one with
     assert.match(bad.stderr, /is not a table name/);
 });
 
+test("vireo import --component: a .jsonl file into a component's table", async () => {
+    const file = path.join(tempDir(), "entries.jsonl");
+    fs.writeFileSync(file, '{"owner":"imported","amount":4}\n{"owner":"imported","amount":6}\n');
+    const r = await runCli(["import", "--component", "ledger", "--table", "entries", "--append", file, "--url", srv.url], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /ledger\/entries: 2 added/);
+    assert.deepEqual(await q(api.app.ledgerList, { owner: "imported" }), [4, 6]);
+    // its schema applies: a document that does not match is refused, nothing stored
+    fs.writeFileSync(file, '{"owner":"bad","amount":"x"}\n');
+    const bad = await runCli(["import", "--component", "ledger", "--table", "entries", "--append", file, "--url", srv.url], { cwd: dir });
+    assert.equal(bad.code, 1);
+    assert.deepEqual(await q(api.app.ledgerList, { owner: "bad" }), []);
+    const usage = await runCli(["import", "--component", "ledger", file, "--url", srv.url], { cwd: dir });
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--component needs --table/);
+});
+
 test("export and import: components' tables in Convex's _components/ layout, restored into a fresh server", async () => {
     const zip = path.join(tempDir(), "snap.zip");
     const ex = await runCli(["export", "--path", zip, "--url", srv.url], { cwd: dir });
