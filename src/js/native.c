@@ -280,7 +280,7 @@ static int ns_arg(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t
     return 0;
 }
 
-/* native.get(id[, namespace]) -> JSON text or null */
+/* native.get(id[, namespace | null]) -> JSON text or null */
 static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                         const JSValueRef argv[], JSValueRef *exc)
 {
@@ -288,14 +288,24 @@ static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     RT_OR_THROW(rt);
     char ns[STORE_TABLE_NAME_MAX + 2];
     struct store_txn *t = need_txn(ctx, rt, "db.get()", exc);
-    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0 ||
-        ns_arg(ctx, argc, argv, 1, ns, exc) < 0)
+    if (!t || str_arg(ctx, argc, argv, 0, &rt->s1, "db.get() id", exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    /* the app's ctx.db passes no namespace (its hot path: no more arguments to look at), a
+     * component's its own, db.system and the prelude's own reads null: any table */
+    int user = argc < 2 || !JSValueIsNull(ctx, argv[1]);
+    if (user && ns_arg(ctx, argc, argv, 1, ns, exc) < 0)
         return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s2);
     buf_reset(&rt->s3);
     int found = 0; /* another namespace's document is none of the caller's */
-    if (store_get_in(t, rt->s1.data, rt->s1.len, ns, &rt->s2, &found, &rt->s3) < 0)
+    const char *table = NULL;
+    if (store_get_in(t, rt->s1.data, rt->s1.len, user ? ns : NULL, &table, &rt->s2, &found,
+                     &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "InvalidId");
+    /* a system table's document through ctx.db is refused, as in Convex */
+    if (user && table && table[0] == '_')
+        return throwf(ctx, exc, "InvalidArgument",
+                      "System tables can only be accessed with db.system.");
     if (!found)
         return JSValueMakeNull(ctx);
     return make_str(ctx, rt->s2.data);

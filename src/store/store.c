@@ -1132,11 +1132,11 @@ int store_table_in_namespace(const char *table, const char *ns)
 int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *out, int *found,
               struct buf *err)
 {
-    return store_get_in(t, id, id_len, NULL, out, found, err);
+    return store_get_in(t, id, id_len, NULL, NULL, out, found, err);
 }
 
 int store_get_in(struct store_txn *t, const char *id, size_t id_len, const char *ns,
-                 struct buf *out, int *found, struct buf *err)
+                 const char **table, struct buf *out, int *found, struct buf *err)
 {
     struct store *s = t->s;
     uint32_t num;
@@ -1153,6 +1153,8 @@ int store_get_in(struct store_txn *t, const char *id, size_t id_len, const char 
     struct st_table *tb = st_table_by_num(s, num);
     if (!tb || (ns && !store_table_in_namespace(tb->name, ns)))
         return 0;
+    if (table)
+        *table = tb->name;
     if (st_txn_range(t, tb->name, err) < 0)
         return -1;
     struct buf k = BUF_INIT(STORE_MAX_KEY);

@@ -264,9 +264,10 @@ int store_batch_is_open(const struct store *s); /* 1 between store_batch_begin a
 int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *out, int *found,
               struct buf *err);
 /* store_get for the code of one namespace of tables (the app's: "", a component's "a/"): a
- * document of another's is not found. NULL: any. */
+ * document of another's is not found. NULL: any. When the id names a table of it, *table (if
+ * not NULL) is set to its name, the catalog's (valid until the catalog changes). */
 int store_get_in(struct store_txn *t, const char *id, size_t id_len, const char *ns,
-                 struct buf *out, int *found, struct buf *err);
+                 const char **table, struct buf *out, int *found, struct buf *err);
 /* 1 when table is a system table or one of namespace ns's: the app's ("") have no '/' in their
  * names, a component's start with its prefix ("a/") and have no further '/'. */
 int store_table_in_namespace(const char *table, const char *ns);

@@ -33,9 +33,12 @@ test("db.get(table, id): the id must be one of the table's, as in Convex", async
         "Invalid argument `id`, expected ID in table 'users' but got ID in table 'notes'");
     await refused("query", "tables:get", { table: 5, id: note }, "InvalidArgument",
         "Invalid argument `tableName`, expected string but got 'number': 5");
-    // system tables: through db.system only, both ways round
+    // system tables: through db.system only, both ways round, with a table or without
     await refused("query", "tables:get", { table: "_scheduled_functions", id: job }, "InvalidArgument",
         "System tables can only be accessed with db.system.");
+    await refused("query", "tables:get", { id: job }, "InvalidArgument",
+        "System tables can only be accessed with db.system.");
+    assert.equal((await srv.value("query", "tables:get", { id: job, system: true })).name, "tables:later");
     assert.equal((await srv.value("query", "tables:get",
         { table: "_scheduled_functions", id: job, system: true })).name, "tables:later");
     await refused("query", "tables:get", { table: "users", id: user, system: true }, "InvalidArgument",

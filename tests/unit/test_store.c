@@ -1427,7 +1427,9 @@ TEST(component_tables)
             int found = -1;
             struct store_txn *t = store_txn_begin(s, 0, &err);
             buf_reset(&out);
-            CHECK_EQ_INT(store_get_in(t, id, STORE_ID_LEN, nss[i], &out, &found, &err), 0);
+            const char *tb = NULL;
+            CHECK_EQ_INT(store_get_in(t, id, STORE_ID_LEN, nss[i], &tb, &out, &found, &err), 0);
+            CHECK(want[i] ? tb && !strcmp(tb, "c/t") : tb == NULL);
             CHECK_EQ_INT(found, want[i]);
             store_txn_commit(t, NULL, &err);
             store_txn_free(t);

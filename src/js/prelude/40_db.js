@@ -591,7 +591,7 @@ const system = Object.freeze({
             throw new Error(`db.system.get(): \`${id}\` is a document of \`${table}\`, not of ` +
                 `a system table; use db.get()`);
         if (table === null || EMPTY_SYSTEM_TABLES.includes(table)) return null;
-        const t = native.get(id);
+        const t = native.get(id, null);
         return t === null ? null : decode(t);
     },
     query(table) {
@@ -692,6 +692,7 @@ function makeDb(ns) {
         async get(a, b) {
             const id = b === undefined ? idIn(undefined, a, "db.get()") :
                 idIn(tableArg(a, "db.get()"), b, "db.get()");
+            /* another namespace's document is null, a system table's refused (native.c) */
             const t = app ? native.get(id) : native.get(id, ns);
             return t === null ? null : decode(t);
         },

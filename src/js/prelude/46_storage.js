@@ -21,7 +21,7 @@ function checkStorageId(id, what) {
 
 function storageMetadata(id, what = "storage.getMetadata()") {
     checkStorageId(id, what);
-    const t = native.get(id);
+    const t = native.get(id, null);
     if (t === null) return null;
     const d = decode(t);
     return { storageId: d._id, sha256: d.sha256, size: d.size,
@@ -30,7 +30,7 @@ function storageMetadata(id, what = "storage.getMetadata()") {
 
 function storageUrl(id) {
     checkStorageId(id, "storage.getUrl()");
-    return native.get(id) === null ? null : `${native.storageBase()}/api/storage/${id}`;
+    return native.get(id, null) === null ? null : `${native.storageBase()}/api/storage/${id}`;
 }
 
 const storageReader = Object.freeze({
