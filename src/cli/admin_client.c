@@ -10,7 +10,25 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/store.h"
 #include "base/banned.h"
+
+const char *admin_table_name(const char *cmd, const char *component, const char *table,
+                             char *buf, size_t cap)
+{
+    if (component) {
+        int n = snprintf(buf, cap, "%s/%s", component, table);
+        table = n >= 0 && (size_t)n < cap ? buf : NULL;
+    }
+    if (!table || !store_table_name_ok(table, strlen(table))) {
+        fprintf(stderr,
+                "vireo %s: `%s%s%s` is not a table name (letters, digits and _; a component's "
+                "table as component/table)\n",
+                cmd, component ? component : "", component ? "/" : "", table ? table : "");
+        return NULL;
+    }
+    return table;
+}
 
 int cli_option_value(const char *cmd, int argc, char **argv, int *i, const char **value)
 {

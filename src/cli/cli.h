@@ -26,6 +26,11 @@ int cmd_actors(int argc, char **argv);
  * (any HTTP status, in *status), or -1 after printing that the server cannot be reached.
  * admin_post: the same with a JSON text body. */
 const char *admin_find_key(const char *cmd, const char *key, const char *dir, char out[65]);
+/* The table a command's TABLE and --component PATH name (`vireo data`, `vireo import`): TABLE,
+ * or the component's "PATH/TABLE" written into buf; NULL after printing "vireo <cmd>: ... is not
+ * a table name" when that is not one (store_table_name_ok). */
+const char *admin_table_name(const char *cmd, const char *component, const char *table,
+                             char *buf, size_t cap);
 
 /* The options of the commands that call a running server: --url URL, --dir DIR (the folder whose
  * .vireo/admin_key is read) and --admin-key KEY. admin_opts_init sets their defaults

@@ -9,7 +9,6 @@
 #include "base/json_write.h"
 #include "base/mem.h"
 #include "cli/cli.h"
-#include "store/store.h"
 #include "base/banned.h"
 
 static const char data_usage[] =
@@ -149,21 +148,13 @@ int cmd_data(int argc, char **argv)
         fputs("vireo data: --format must be pretty, jsonLines or jsonArray\n", stderr);
         return 2;
     }
-    if (component) {
-        if (!table) {
-            fputs("vireo data: --component needs the TABLE to print\n", stderr);
-            return 2;
-        }
-        snprintf(qualified, sizeof qualified, "%.250s/%.250s", component, table);
-        table = qualified;
-    }
-    if (table && !store_table_name_ok(table, strlen(table))) {
-        fprintf(stderr,
-                "vireo data: `%s` is not a table name (letters, digits and _; a "
-                "component's table as component/table)\n",
-                table);
+    if (component && !table) {
+        fputs("vireo data: --component needs the TABLE to print\n", stderr);
         return 2;
     }
+    if (table && !(table = admin_table_name("data", component, table, qualified,
+                                            sizeof qualified)))
+        return 2;
     if ((limit && strspn(limit, "0123456789") != strlen(limit)) ||
         (order && strcmp(order, "asc") && strcmp(order, "desc"))) {
         fputs("vireo data: --limit takes a number, --order asc or desc\n", stderr);

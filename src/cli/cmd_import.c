@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "store/store.h"
 #include "proto/import_parse.h"
 #include "base/banned.h"
 
@@ -182,17 +181,9 @@ int cmd_import(int argc, char **argv)
         fprintf(stderr, "vireo import: --table is required for a %s file\n", format_name(fmt));
         return 2;
     }
-    if (component) {
-        snprintf(qualified, sizeof qualified, "%.250s/%.250s", component, table);
-        table = qualified;
-    }
-    if (table && !store_table_name_ok(table, strlen(table))) {
-        fprintf(stderr,
-                "vireo import: `%s` is not a table name (letters, digits and _; a component's "
-                "table as component/table)\n",
-                table);
+    if (table && !(table = admin_table_name("import", component, table, qualified,
+                                            sizeof qualified)))
         return 2;
-    }
     if (mode && strcmp(mode, "append") && !yes && !confirm(mode))
         return 1;
     char keybuf[65];

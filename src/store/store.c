@@ -141,9 +141,7 @@ int st_table_open(const struct store *s, const char *name)
     if (name[0] == '_')
         return 1;
     const char *slash = strrchr(name, '/');
-    if (!slash)
-        return !s->has_schema;
-    if (!s->open_ns) /* no schema at all */
+    if (!slash || !s->open_ns) /* the app's table, or no schema at all */
         return !s->has_schema;
     size_t n = (size_t)(slash + 1 - name), i;
     json_t *v;

@@ -125,6 +125,8 @@ test("a local component with a child: its mutation writes its tables and calls i
 test("a component's tables are its own: neither the app nor another component reaches them", async () => {
     const id = await m(api.app.ledgerAdd, { owner: "o2", amount: 1 });
     await fails(q(api.app.readTable, { table: "ledger/entries" }), /`ledger\/entries` is not a table name/);
+    await fails(client().action(api.app.vectorProbe, { table: "ledger/entries" }),
+                /vectorSearch: `ledger\/entries` is not a table name/);
     await fails(q(api.app.ledgerCall, { fn: "badTable", args: { table: "shardedCounter/counters" } }),
                 /is not a table name/);
     // the ledger's `notes` query reads its own table, never the app's

@@ -661,6 +661,19 @@ function checkDoc(doc, what) {
         throw new TypeError(`${what}: expected a plain object, got ${describeType(doc)}`);
 }
 
+/* The store's name of table `table` of namespace ns (below); system tables are everyone's. */
+const nsTable = (ns, table) => (ns === "" || table.charCodeAt(0) === 95 /* _ */ ? table :
+    ns + table);
+/* The same for a table named by code (ctx.db, ctx.vectorSearch): a name with '/', another
+ * namespace's table, is refused. */
+function storeTableName(ns, table, where) {
+    checkTable(table, where);
+    if (table.indexOf("/") >= 0)
+        throw new Error(`${where}: \`${table}\` is not a table name (a table of another ` +
+            "component, reached through its functions)");
+    return nsTable(ns, table);
+}
+
 /* The app's ctx.db, and each component's (54_components.js): one reader and one writer per
  * namespace, the prefix of the store's names of its tables ("" for the app, "a/" for component
  * `a`, "a/b/" for its child `b`). A table name given by code is the namespace's own: the store's
@@ -671,33 +684,26 @@ function checkDoc(doc, what) {
  * (db.get("t", id)); both forms are accepted. */
 function makeDb(ns) {
     const app = ns === ""; /* the app's calls pass no namespace to native (one argument less) */
-    /* the store's name of a table named by code */
-    const qualify = (table, where) => {
-        checkTable(table, where);
-        if (table.indexOf("/") >= 0)
-            throw new Error(`${where}: \`${table}\` is not a table name (a table of another ` +
-                "component, reached through its functions)");
-        return app || table.charCodeAt(0) === 95 /* _ */ ? table : ns + table;
-    };
-    /* the table of a table-first call: idIn answers a name that is not a string */
-    const tableArg = (t, where) => (typeof t === "string" ? qualify(t, where) : t);
+    /* the id of a call in either form: (id), or (table, id) with the table named by code; idIn
+     * answers a table name that is not a string */
+    const idOf = (a, b, where) => (b === undefined ? idIn(undefined, a, where) :
+        idIn(typeof a === "string" ? storeTableName(ns, a, where) : a, b, where));
     /* the document and value of a patch or replace, in either form */
     const target = (a, b, c, where) => {
-        const id = c === undefined ? idIn(undefined, a, where) : idIn(tableArg(a, where), b, where);
+        const id = c === undefined ? idOf(a, undefined, where) : idOf(a, b, where);
         const value = c === undefined ? b : c;
         checkDoc(value, where);
         return [id, value];
     };
     const reader = Object.freeze({
         async get(a, b) {
-            const id = b === undefined ? idIn(undefined, a, "db.get()") :
-                idIn(tableArg(a, "db.get()"), b, "db.get()");
+            const id = idOf(a, b, "db.get()");
             /* another namespace's document is null, a system table's refused (native.c) */
             const t = app ? native.get(id) : native.get(id, ns);
             return t === null ? null : decode(t);
         },
         query(table) {
-            const t = qualify(table, "db.query()");
+            const t = storeTableName(ns, table, "db.query()");
             if (SYSTEM_TABLES.includes(t))
                 throw new Error(`db.query(): \`${t}\` is a system table; read it with ` +
                     `db.system.query()`);
@@ -705,8 +711,7 @@ function makeDb(ns) {
         },
         normalizeId(table, id) {
             return typeof id === "string" && typeof table === "string" && table !== "" &&
-                table.indexOf("/") < 0 && native.idTable(id) ===
-                (app || table.charCodeAt(0) === 95 ? table : ns + table) ? id : null;
+                table.indexOf("/") < 0 && native.idTable(id) === nsTable(ns, table) ? id : null;
         },
         system,
         table(table) { return new TableReader(table, reader); },
@@ -717,7 +722,7 @@ function makeDb(ns) {
         normalizeId: reader.normalizeId,
         system,
         async insert(table, doc) {
-            const t = qualify(table, "db.insert()");
+            const t = storeTableName(ns, table, "db.insert()");
             refuseSystemWrite(t, "db.insert()");
             checkDoc(doc, "db.insert()");
             return native.insert(t, encode(doc, "db.insert()"));
@@ -747,8 +752,7 @@ function makeDb(ns) {
             else native.replace(id, text, ns);
         },
         async delete(a, b) {
-            const id = b === undefined ? idIn(undefined, a, "db.delete()") :
-                idIn(tableArg(a, "db.delete()"), b, "db.delete()");
+            const id = idOf(a, b, "db.delete()");
             if (app) native.del(id);
             else native.del(id, ns);
         },

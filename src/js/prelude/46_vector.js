@@ -51,7 +51,11 @@ function vectorSearchQuery(query) {
 }
 
 /* ctx.vectorSearch(table, index, {vector, limit?, filter?}) -> [{_id, _score}], best first */
-async function actionVectorSearch(tableName, indexName, query) {
+function actionVectorSearch(tableName, indexName, query) {
+    return vectorSearchIn("", tableName, indexName, query);
+}
+/* ... over a table of namespace ns (40_db.js: the app's "", a component's its own) */
+async function vectorSearchIn(ns, tableName, indexName, query) {
     requireArg(tableName, 1, "vectorSearch", "tableName");
     requireArg(indexName, 2, "vectorSearch", "indexName");
     requireArg(query, 3, "vectorSearch", "query");
@@ -63,8 +67,9 @@ async function actionVectorSearch(tableName, indexName, query) {
     if (Array.isArray(query.vector) && query.vector.some((x) => typeof x !== "number"))
         throw new Error(`Vector query against ${tableName}.${indexName}: \`vector\` must be an ` +
             "array of finite numbers"); /* a bigint would not even serialize */
+    const table = storeTableName(ns, tableName, "vectorSearch");
     const text = vectorSearchQuery(query);
-    return runNested(QUERY, VECTOR_SEARCH_PATH, { table: tableName, index: indexName, query: text });
+    return runNested(QUERY, VECTOR_SEARCH_PATH, { table, index: indexName, query: text });
 }
 
 SYSTEM_FUNCTIONS.push({

@@ -68,12 +68,7 @@ let internalPaths = new Set(); /* those of them that are internal (ctx.meta's vi
 /* the path a reference, a "module:fn" string or a function handle names (from the app; a
  * component's ctx resolves its own: componentFunctionPath, 54_components.js) */
 function functionPath(ref) {
-    if (ref !== null && typeof ref === "object") {
-        const rp = ref[TO_REFERENCE_PATH]; /* components.<child>.<module>.<fn> */
-        if (typeof rp === "string") return childFunctionPath("", rp);
-    }
-    const n = getFunctionName(ref);
-    return n.startsWith(HANDLE_PREFIX) ? n.slice(HANDLE_PREFIX.length) : n;
+    return componentFunctionPath("", ref);
 }
 
 function getFunctionName(ref) {
@@ -257,12 +252,13 @@ const logAt = (level, convexLevel) => function (...args) {
 const MAX_CONSOLE_LABELS = 1000;
 const consoleTimers = new Map(), consoleCounts = new Map();
 let consoleIndent = "";
-const consoleLog = logAt("info", "LOG"), consoleWarn = logAt("warn", "WARN");
 const grouped = (f) => (...args) => {
     if (consoleIndent === "") return f(...args);
     if (typeof args[0] === "string") return f(consoleIndent + args[0], ...args.slice(1));
     return f(consoleIndent.slice(0, -1), ...args); /* the separating space ends the indent */
 };
+const consoleLog = grouped(logAt("info", "LOG")), consoleWarn = grouped(logAt("warn", "WARN"));
+const consoleError = grouped(logAt("error", "ERROR"));
 function labelOf(label) { return label === undefined ? "default" : String(label); }
 function remember(map, key, value) {
     map.delete(key);
@@ -273,56 +269,56 @@ function elapsed(label, start) {
     return `${label}: ${Math.round((realNow() - start) * 1000) / 1000}ms`;
 }
 globalThis.console = {
-    log: grouped(consoleLog),
+    log: consoleLog,
     info: grouped(logAt("info", "INFO")),
-    warn: grouped(consoleWarn),
-    error: grouped(logAt("error", "ERROR")),
+    warn: consoleWarn,
+    error: consoleError,
     debug: grouped(logAt("debug", "DEBUG")),
     trace: grouped(logAt("debug", "DEBUG")),
-    dir: (x) => grouped(consoleLog)(x),
-    dirxml: (...a) => grouped(consoleLog)(...a),
-    table: (...a) => grouped(consoleLog)(...a),
+    dir: (x) => consoleLog(x),
+    dirxml: consoleLog,
+    table: consoleLog,
     assert(cond, ...args) {
         if (cond) return;
         if (typeof args[0] === "string") args[0] = "Assertion failed: " + args[0];
         else args.unshift("Assertion failed");
-        grouped(logAt("error", "ERROR"))(...args);
+        consoleError(...args);
     },
     count(label) {
         const l = labelOf(label), n = (consoleCounts.get(l) || 0) + 1;
         remember(consoleCounts, l, n);
-        grouped(consoleLog)(`${l}: ${n}`);
+        consoleLog(`${l}: ${n}`);
     },
     countReset(label) {
         const l = labelOf(label);
         if (consoleCounts.has(l)) consoleCounts.set(l, 0);
-        else grouped(consoleWarn)(`Count for '${l}' does not exist`);
+        else consoleWarn(`Count for '${l}' does not exist`);
     },
     time(label) {
         const l = labelOf(label);
-        if (consoleTimers.has(l)) grouped(consoleWarn)(`Timer '${l}' already exists`);
+        if (consoleTimers.has(l)) consoleWarn(`Timer '${l}' already exists`);
         else remember(consoleTimers, l, realNow());
     },
     timeLog(label, ...data) {
         const l = labelOf(label), t = consoleTimers.get(l);
-        if (t === undefined) grouped(consoleWarn)(`Timer '${l}' does not exist`);
-        else grouped(consoleLog)(elapsed(l, t), ...data);
+        if (t === undefined) consoleWarn(`Timer '${l}' does not exist`);
+        else consoleLog(elapsed(l, t), ...data);
     },
     timeEnd(label) {
         const l = labelOf(label), t = consoleTimers.get(l);
         if (t === undefined) {
-            grouped(consoleWarn)(`Timer '${l}' does not exist`);
+            consoleWarn(`Timer '${l}' does not exist`);
             return;
         }
         consoleTimers.delete(l);
-        grouped(consoleLog)(elapsed(l, t));
+        consoleLog(elapsed(l, t));
     },
     group: consoleGroup,
     groupCollapsed: consoleGroup,
     groupEnd() { consoleIndent = consoleIndent.slice(2); },
 };
 function consoleGroup(...label) {
-    if (label.length) grouped(consoleLog)(...label);
+    if (label.length) consoleLog(...label);
     if (consoleIndent.length < 64) consoleIndent += "  ";
 }
 

@@ -324,23 +324,19 @@ function componentCtx(kind, base, prefix) {
         ctx.runQuery = resolved((p, a, o) => base.runQuery.call(ctx, p, a, o));
         return ctx;
     }
-    const s = base.scheduler;
+    const s = base.scheduler; /* a mutation's (its execution's) or an action's */
+    ctx.scheduler = { runAfter: (d, r, a) => resolved((p) => s.runAfter(d, p, a))(r),
+                      runAt: (t, r, a) => resolved((p) => s.runAt(t, p, a))(r),
+                      cancel: (id) => s.cancel(id) };
     if (kind === MUTATION) {
         ctx.db = execWriter(base[EXEC], base[FRAME], c.dbs.writer);
         ctx.runQuery = resolved((p, a, o) => base.runQuery.call(ctx, p, a, o));
         ctx.runMutation = resolved((p, a, o) => base.runMutation.call(ctx, p, a, o));
-        ctx.scheduler = { runAfter: (d, r, a) => resolved((p) => s.runAfter(d, p, a))(r),
-                          runAt: (t, r, a) => resolved((p) => s.runAt(t, p, a))(r),
-                          cancel: (id) => s.cancel(id) };
         return ctx;
     }
     ctx.runQuery = resolved((p, a) => base.runQuery(p, a));
     ctx.runMutation = resolved((p, a) => base.runMutation(p, a));
     ctx.runAction = resolved((p, a) => base.runAction(p, a));
-    ctx.scheduler = { runAfter: (d, r, a) => resolved((p) => s.runAfter(d, p, a))(r),
-                      runAt: (t, r, a) => resolved((p) => s.runAt(t, p, a))(r),
-                      cancel: (id) => s.cancel(id) };
-    ctx.vectorSearch = (t, i, q) => base.vectorSearch(
-        typeof t === "string" && t.indexOf("/") < 0 ? c.ns + t : t, i, q);
+    ctx.vectorSearch = (t, i, q) => vectorSearchIn(c.ns, t, i, q);
     return ctx;
 }

@@ -209,3 +209,9 @@ export const scheduleLedger = mutation({
     args: { owner: v.string(), amount: v.number() },
     handler: async (ctx, args) => await ctx.scheduler.runAfter(0, components.ledger.entries.add, args),
 });
+// an action's vector search names the app's tables only
+export const vectorProbe = action({
+    args: { table: v.string() },
+    handler: async (ctx, { table }) =>
+        await ctx.vectorSearch(table as any, "by_embedding" as any, { vector: [1, 2] }),
+});
