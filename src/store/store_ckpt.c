@@ -1,20 +1,22 @@
 /* store_ckpt: checkpoints the WAL from a thread of its own, on a connection of its own, so that
  * the loop thread's commits do not pay for copying pages back into the database and syncing it
  * (SQLite's auto-checkpoint runs inside whichever commit crosses the threshold: a latency spike
- * for every client of that batch), but for the few frames wal_grew copies once per
- * WAL_RESTART_FRAMES (below). A PASSIVE checkpoint never blocks the writer.
+ * for every client of that batch), but for the last few frames before each restart of the WAL.
+ * A PASSIVE checkpoint never blocks the writer.
  *
  * Copying the frames back does not by itself keep the WAL small: SQLite writes it from its start
  * again only when a write transaction begins while every frame has been copied back. Under
- * steady writes the thread's pass almost always overlaps a batch (whose frames appear when its
- * sync returns), so the WAL grew to SQLite's auto-checkpoint (then 20,000 frames, ~80 MB), and
- * until then every commit appended to the file, whose sync then also wrote its new size. So the
- * loop thread checkpoints too, once the WAL has grown past each further WAL_RESTART_FRAMES
- * (wal_grew), and the next batch, which begins with nothing left to copy, restarts the WAL. That
- * checkpoint copies and syncs on the loop thread, every client of the batch waiting: so it first
- * wakes the thread for a pass at once, and checkpoints after the commit that follows the end of
- * that pass, when only the frames of the commits made during the pass are left (a few pages and
- * a small sync; at the 200 ms interval it found ~130 pages and stalled the loop 5-10 ms). */
+ * steady writes the loop begins its next batch right after each commit, so a pass of the thread
+ * (a copy and a database sync, milliseconds) can never end in that gap, and the WAL would grow
+ * to SQLite's auto-checkpoint (then 20,000 frames, ~80 MB) with every commit appending to the
+ * file, whose sync then also wrote its new size. So once the WAL has grown by WAL_RESTART_FRAMES
+ * (wal_grew), the thread passes back to back, each pass copying what the commits made during the
+ * last one, until what is left is at most CKPT_REMAINDER_FRAMES; the loop thread then copies
+ * those itself after its commit, and the next batch, which begins with nothing left to copy,
+ * restarts the WAL. The loop's copy and sync are then a few pages (a single pass asked of the
+ * thread left it 26-50 pages and a 1-18 ms database sync: mutations' p99). Should the thread not
+ * get there (readers keep it from copying), the loop checkpoints anyway after another
+ * WAL_RESTART_FRAMES. */
 #include <stdatomic.h>
 #include <errno.h>
 #include <pthread.h>
@@ -29,8 +31,19 @@
 #include "base/banned.h"
 
 #define CKPT_INTERVAL_MS 200
-/* the WAL growth (in frames, ~4 KiB each) after which the loop thread checkpoints */
+/* the WAL growth (in frames, ~4 KiB each) after which the WAL is brought to a restart */
 #define WAL_RESTART_FRAMES 4096
+/* the WAL growth after which the loop thread wakes the thread for a pass before its interval
+ * ends: a pass that copies what a few milliseconds of steady commits wrote syncs the database in
+ * well under a millisecond, where one every 200 ms synced for several, and the loop's own WAL
+ * syncs queued behind it on the disk (mutations' p99) */
+#define CKPT_STEP_FRAMES 512
+/* what the thread leaves for the loop thread to copy before a restart */
+#define CKPT_REMAINDER_FRAMES 64
+/* passes in a row that copy nothing (the loop idle, or readers holding the WAL) before the
+ * thread stops passing back to back; the pause between them, in µs */
+#define CKPT_IDLE_PASSES 20
+#define CKPT_IDLE_PAUSE_US 1000
 
 struct st_ckpt {
     pthread_t thread;
@@ -38,51 +51,80 @@ struct st_ckpt {
     pthread_cond_t cv;
     int stop;
     char *path;
-    int wal_ckpt_at; /* the loop thread's: the WAL size that makes wal_grew checkpoint */
-    int waiting;     /* the loop thread's: it woke the thread and waits for its pass to end */
-    int wait_until;  /* ... but not past this WAL size (a thread that stopped passing) */
-    unsigned long asked; /* ... the count of passes when it woke it */
-    atomic_ulong passes; /* the thread's passes so far */
+    int wal_ckpt_at;       /* the loop thread's: the WAL size that brings it to a restart */
+    int waiting;           /* the loop thread's: it asked the thread to pass back to back */
+    int wait_until;        /* ... but not past this WAL size (a thread that cannot copy) */
+    atomic_int restart;    /* set by the loop thread while it waits for the thread's passes */
+    atomic_int backfilled; /* the thread's: the frames copied back at the end of its last pass */
+    int kicked_at; /* the loop thread's: the WAL size when it last woke the thread for a pass */
 };
 
 /* SQLite's WAL hook, on the loop thread after every commit that wrote frames; `frames` is the
  * WAL's size. It replaces SQLite's auto-checkpoint, which checkpoints after every commit once
  * the WAL is past its threshold: when readers' snapshots keep the WAL from restarting, that
- * would be a checkpoint (and a database sync) per commit. This one waits for another
- * WAL_RESTART_FRAMES of growth, then for the end of the pass it asks the thread for (or for
- * another WAL_RESTART_FRAMES, should the thread not pass). */
+ * would be a checkpoint (and a database sync) per commit. */
 static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct st_ckpt *k = arg;
     if (frames < k->wal_ckpt_at - WAL_RESTART_FRAMES) { /* restarted */
         k->wal_ckpt_at = frames + WAL_RESTART_FRAMES;
-        k->waiting = 0;
+        k->kicked_at = 0;
+        if (k->waiting) { /* by a pass of the thread that ended while the loop was idle */
+            k->waiting = 0;
+            atomic_store(&k->restart, 0);
+        }
     }
-    if (frames < k->wal_ckpt_at)
+    if (frames < k->wal_ckpt_at) {
+        if (frames - k->kicked_at >= CKPT_STEP_FRAMES) {
+            k->kicked_at = frames;
+            pthread_mutex_lock(&k->mu);
+            pthread_cond_signal(&k->cv);
+            pthread_mutex_unlock(&k->mu);
+        }
         return SQLITE_OK;
+    }
     if (!k->waiting) {
-        /* the thread copies nearly everything, off this thread, in a pass that starts now */
+        /* the thread copies nearly everything, off this thread, in passes that start now */
         k->waiting = 1;
         k->wait_until = frames + WAL_RESTART_FRAMES;
-        k->asked = atomic_load(&k->passes);
+        atomic_store(&k->backfilled, 0);
+        atomic_store(&k->restart, 1);
         pthread_mutex_lock(&k->mu);
         pthread_cond_signal(&k->cv);
         pthread_mutex_unlock(&k->mu);
         return SQLITE_OK;
     }
-    if (atomic_load(&k->passes) == k->asked && frames < k->wait_until)
-        return SQLITE_OK; /* its pass has not ended: after a later commit */
+    if (frames - atomic_load(&k->backfilled) > CKPT_REMAINDER_FRAMES && frames < k->wait_until)
+        return SQLITE_OK; /* the thread's passes have more to copy */
     int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    if (rc == SQLITE_BUSY) { /* the thread began another pass: after its end, then */
-        k->asked = atomic_load(&k->passes);
+    if (rc == SQLITE_BUSY) /* the thread is in a pass: after a later commit, then */
         return SQLITE_OK;
-    }
+    /* the next batch restarts the WAL, unless a reader's snapshot holds it */
     k->waiting = 0;
+    atomic_store(&k->restart, 0);
     k->wal_ckpt_at = frames + WAL_RESTART_FRAMES;
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+    if (rc != SQLITE_OK && rc != SQLITE_LOCKED)
         log_warn("store", "checkpoint of \"%s\" on the loop thread failed: %s", k->path,
                  sqlite3_errmsg(db));
     return SQLITE_OK; /* a failed checkpoint is not the commit's failure */
+}
+
+/* One PASSIVE checkpoint on the thread's connection; returns how many frames it copied back
+ * beyond `*last_done` (the previous pass's), which it updates: 0 when it copied nothing (the
+ * loop idle, or readers holding the frames), -1 when it could not run. */
+static int ckpt_pass(struct st_ckpt *k, sqlite3 *db, int *last_done)
+{
+    int log_frames = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+    if (rc != SQLITE_OK) {
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            log_warn("store", "checkpoint of \"%s\" failed: %s", k->path, sqlite3_errmsg(db));
+        return -1;
+    }
+    atomic_store(&k->backfilled, done);
+    int copied = done > *last_done ? done - *last_done : done < *last_done ? done : 0;
+    *last_done = done;
+    return copied;
 }
 
 static void *ckpt_main(void *arg)
@@ -110,11 +152,28 @@ static void *ckpt_main(void *arg)
         if (k->stop)
             break;
         pthread_mutex_unlock(&k->mu);
-        int log_frames = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-            log_warn("store", "checkpoint of \"%s\" failed: %s", k->path, sqlite3_errmsg(db));
-        atomic_fetch_add(&k->passes, 1);
+        int last_done = 0, idle = 0;
+        ckpt_pass(k, db, &last_done);
+        /* back to back while the loop thread waits for a restart: each pass copies what the
+         * commits made during the previous one, until that is few enough for the loop thread
+         * (which must find the thread out of its pass to take them) */
+        while (atomic_load(&k->restart) && idle < CKPT_IDLE_PASSES) {
+            pthread_mutex_lock(&k->mu);
+            int stop = k->stop;
+            pthread_mutex_unlock(&k->mu);
+            if (stop)
+                break;
+            int copied = ckpt_pass(k, db, &last_done);
+            if (copied > 0 && copied <= CKPT_REMAINDER_FRAMES)
+                break;
+            if (copied > 0) {
+                idle = 0;
+                continue;
+            }
+            idle++;
+            struct timespec pause = { 0, CKPT_IDLE_PAUSE_US * 1000L };
+            nanosleep(&pause, NULL);
+        }
         pthread_mutex_lock(&k->mu);
     }
     pthread_mutex_unlock(&k->mu);

@@ -1950,6 +1950,51 @@ TEST(wal_checkpointed_in_background)
     store_close(s);
 }
 
+/* Batches committed back to back leave the checkpoint thread no moment in which every frame is
+ * copied back (a write transaction must begin then for SQLite to write the WAL from its start):
+ * store_ckpt.c's thread and WAL hook must still bring the WAL to a restart, so it stays near
+ * 4,096 frames (~16 MiB), and reopening finds the rows (one in 500, and the last). */
+TEST(wal_restarts_under_back_to_back_batches)
+{
+    char path[256], wal[300];
+    struct store *s = open_new(path, sizeof path);
+    CHECK(s != NULL);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct buf berr = BUF_INIT(BUF_NOLIMIT);
+    char pad[2100];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = 0;
+    char doc[2200];
+    snprintf(doc, sizeof doc, "{\"pad\":\"%s\"}", pad);
+    char id[STORE_ID_LEN + 1];
+    off_t max_wal = 0;
+    static char kept[50][STORE_ID_LEN + 1];
+    int nkept = 0;
+    for (int b = 0; b < 500; b++) { /* ~50 MB of documents, ~12,000 frames */
+        CHECK(store_batch_begin(s, &berr) == 0);
+        for (int i = 0; i < 48; i++) {
+            CHECK(insert(s, "bb", doc, id) == 0);
+            if ((b * 48 + i) % 500 == 0 || (b == 499 && i == 47))
+                memcpy(kept[nkept++], id, sizeof id);
+        }
+        CHECK(store_batch_commit(s, &berr) == 0);
+        struct stat st;
+        if (stat(wal, &st) == 0 && st.st_size > max_wal)
+            max_wal = st.st_size;
+    }
+    buf_release(&berr);
+    /* a restart within another 4,096 frames (the loop's own checkpoint, should the thread not
+     * get there) at the latest; 4,120 bytes a frame */
+    CHECK(max_wal < (off_t)(2 * 4096 + 512) * 4120);
+    store_close(s);
+    struct buf e = BUF_INIT(BUF_NOLIMIT);
+    CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
+    buf_release(&e);
+    for (int i = 0; i < nkept; i++)
+        CHECK(strstr(get(s, kept[i]), "ppp") != NULL);
+    store_close(s);
+}
+
 /* Durability full (the default) syncs the WAL in every batch commit, on the committing thread;
  * relaxed leaves syncing to the checkpoint thread, whose syncs are not counted. */
 static uint64_t syncs_of_three_batches(const struct store_options *opts)
