@@ -1,6 +1,8 @@
 /* cmd_codegen: `vireo codegen [dir]` writes dir/vireo/_generated/ (api, server and dataModel, as
  * .js and .d.ts, plus the vireo.d.ts type library) from the app's modules and schema, without
- * bundling or starting a server: for editors and `tsc` in CI. `dev` and `init` write the same. */
+ * starting a server: for editors and `tsc` in CI. `dev` and `init` write the same. An app with a
+ * convex.config is bundled as far as finding its components takes (components.c), and its local
+ * components' folders get their _generated/ as `dev` writes them. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +18,9 @@ static const char codegen_usage[] =
     "_generated/: api.js/api.d.ts (api.module.fn and internal.module.fn), server.js/server.d.ts\n"
     "(query, mutation, action and the rest, QueryCtx, MutationCtx, ActionCtx), dataModel.d.ts\n"
     "(Doc, Id, DataModel from schema.ts) and vireo.d.ts (the types they use; no `convex`\n"
-    "package needed). `vireo dev` rewrites them on every reload.\n";
+    "package needed). With a convex.config, each local component's folder gets its own\n"
+    "_generated/ too (its components are found by bundling convex.config with esbuild).\n"
+    "`vireo dev` rewrites them on every reload.\n";
 
 int cmd_codegen(int argc, char **argv)
 {
@@ -53,7 +57,25 @@ int cmd_codegen(int argc, char **argv)
         buf_release(&err);
         return 1;
     }
-    buf_release(&err);
     printf("wrote %s/_generated\n", p.functions);
+    /* local components' folders get theirs too; finding them takes bundling convex.config */
+    char config[64];
+    if (find_config(p.functions, config, sizeof config) == 0) {
+        struct buf imports = BUF_INIT(BUF_NOLIMIT), defs = BUF_INIT(BUF_NOLIMIT);
+        int r = mkdir_p(p.state, 0700) < 0 ? -1 : 0;
+        if (r < 0)
+            buf_appendf(&err, "cannot create %s: %s", p.state, strerror(errno));
+        else if ((r = app_write_shims(&p, &err)) == 0) /* what convex/server resolves to */
+            r = app_components(&p, config, &imports, &defs, &err);
+        buf_release(&imports);
+        buf_release(&defs);
+        if (r < 0) {
+            fprintf(stderr, "vireo codegen: %s\n", err.data);
+            buf_release(&err);
+            return 1;
+        }
+        printf("wrote the _generated folders of the app's local components\n");
+    }
+    buf_release(&err);
     return 0;
 }

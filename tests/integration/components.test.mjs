@@ -33,6 +33,22 @@ after(async () => {
     if (srv) await srv.stop();
 });
 
+test("vireo codegen writes a local component's _generated/ too, and fails on a convex.config that does not bundle", async () => {
+    const d = appCopy();
+    const r = await runCli(["codegen", d], { timeout: 60000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^wrote \S+\/convex\/_generated\nwrote the _generated folders of the app's local components\n$/);
+    for (const f of ["api.js", "api.d.ts", "server.js", "server.d.ts", "dataModel.d.ts"])
+        assert.ok(fs.existsSync(path.join(d, "convex/ledger/_generated", f)), f);
+    assert.match(fs.readFileSync(path.join(d, "convex/ledger/_generated/api.js"), "utf8"), /export const components/);
+    // an npm package's folder is not written into
+    assert.ok(!fs.existsSync(path.join(REPO, "node_modules/@convex-dev/sharded-counter/dist/component/_generated/vireo.d.ts")));
+    fs.writeFileSync(path.join(d, "convex/convex.config.ts"), 'import x from "./nowhere";\nexport default x;\n');
+    const bad = await runCli(["codegen", d], { timeout: 60000 });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^vireo codegen: [^]*Could not resolve "\.\/nowhere"/);
+});
+
 const client = () => new ConvexHttpClient(srv.url, { logger: false });
 const q = (name, args = {}) => client().query(name, args);
 const m = (name, args = {}) => client().mutation(name, args);
