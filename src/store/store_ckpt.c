@@ -15,8 +15,9 @@
  * those itself after its commit, and the next batch, which begins with nothing left to copy,
  * restarts the WAL. The loop's copy and sync are then a few pages (a single pass asked of the
  * thread left it 26-50 pages and a 1-18 ms database sync: mutations' p99). Should the thread not
- * get there (readers keep it from copying), the loop checkpoints anyway after another
- * WAL_RESTART_FRAMES. */
+ * get there (commits outpacing its passes, or readers keeping it from copying), the loop copies
+ * whatever is left after another CKPT_TAKEOVER_FRAMES: it stops the thread's passes first, or
+ * a thread always in a pass would keep the loop's checkpoint busy and the WAL growing. */
 #include <stdatomic.h>
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +41,9 @@
 #define CKPT_STEP_FRAMES 512
 /* what the thread leaves for the loop thread to copy before a restart */
 #define CKPT_REMAINDER_FRAMES 64
+/* the further growth after which the loop thread copies whatever the thread has left (its
+ * passes may never get under CKPT_REMAINDER_FRAMES while commits outpace them) */
+#define CKPT_TAKEOVER_FRAMES 1024
 /* passes in a row that copy nothing (the loop idle, or readers holding the WAL) before the
  * thread stops passing back to back; the pause between them, in µs */
 #define CKPT_IDLE_PASSES 20
@@ -53,7 +57,7 @@ struct st_ckpt {
     char *path;
     int wal_ckpt_at;       /* the loop thread's: the WAL size that brings it to a restart */
     int waiting;           /* the loop thread's: it asked the thread to pass back to back */
-    int wait_until;        /* ... but not past this WAL size (a thread that cannot copy) */
+    int wait_until;        /* ... but not past this WAL size (a thread that falls behind) */
     atomic_int restart;    /* set by the loop thread while it waits for the thread's passes */
     atomic_int backfilled; /* the thread's: the frames copied back at the end of its last pass */
     int kicked_at; /* the loop thread's: the WAL size when it last woke the thread for a pass */
@@ -86,7 +90,7 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
     if (!k->waiting) {
         /* the thread copies nearly everything, off this thread, in passes that start now */
         k->waiting = 1;
-        k->wait_until = frames + WAL_RESTART_FRAMES;
+        k->wait_until = frames + CKPT_TAKEOVER_FRAMES;
         atomic_store(&k->backfilled, 0);
         atomic_store(&k->restart, 1);
         pthread_mutex_lock(&k->mu);
@@ -96,12 +100,13 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
     }
     if (frames - atomic_load(&k->backfilled) > CKPT_REMAINDER_FRAMES && frames < k->wait_until)
         return SQLITE_OK; /* the thread's passes have more to copy */
+    /* the thread starts no further pass, so that the one it may be in is its last */
+    atomic_store(&k->restart, 0);
     int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc == SQLITE_BUSY) /* the thread is in a pass: after a later commit, then */
         return SQLITE_OK;
     /* the next batch restarts the WAL, unless a reader's snapshot holds it */
     k->waiting = 0;
-    atomic_store(&k->restart, 0);
     k->wal_ckpt_at = frames + WAL_RESTART_FRAMES;
     if (rc != SQLITE_OK && rc != SQLITE_LOCKED)
         log_warn("store", "checkpoint of \"%s\" on the loop thread failed: %s", k->path,

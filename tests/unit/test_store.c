@@ -1953,7 +1953,9 @@ TEST(wal_checkpointed_in_background)
 /* Batches committed back to back leave the checkpoint thread no moment in which every frame is
  * copied back (a write transaction must begin then for SQLite to write the WAL from its start):
  * store_ckpt.c's thread and WAL hook must still bring the WAL to a restart, so it stays near
- * 4,096 frames (~16 MiB), and reopening finds the rows (one in 500, and the last). */
+ * 4,096 frames (~16 MiB), and reopening finds the rows (one in 500, and the last). A thread
+ * whose passes cannot keep up (this machine busy) must not keep the loop's own checkpoint busy:
+ * it did, and the WAL grew past 35 MB in a CI run. */
 TEST(wal_restarts_under_back_to_back_batches)
 {
     char path[256], wal[300];
@@ -1983,9 +1985,11 @@ TEST(wal_restarts_under_back_to_back_batches)
             max_wal = st.st_size;
     }
     buf_release(&berr);
-    /* a restart within another 4,096 frames (the loop's own checkpoint, should the thread not
-     * get there) at the latest; 4,120 bytes a frame */
-    CHECK(max_wal < (off_t)(2 * 4096 + 512) * 4120);
+    /* ~12,000 frames written, the WAL at most 9,216 (4,120 bytes each): it restarted. Near
+     * 4,096 + 1,024 (the loop's own checkpoint when the thread's passes do not get there) but
+     * for a pass of the thread that lasts longer than that (a loaded machine's disk): the loop
+     * cannot copy while it runs. */
+    CHECK(max_wal < (off_t)(2 * 4096 + 1024) * 4120);
     store_close(s);
     struct buf e = BUF_INIT(BUF_NOLIMIT);
     CHECK_EQ_INT(store_open(path, NULL, &s, &e), 0);
