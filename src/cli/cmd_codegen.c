@@ -62,10 +62,9 @@ int cmd_codegen(int argc, char **argv)
     char config[64];
     if (find_config(p.functions, config, sizeof config) == 0) {
         struct buf imports = BUF_INIT(BUF_NOLIMIT), defs = BUF_INIT(BUF_NOLIMIT);
-        int r = mkdir_p(p.state, 0700) < 0 ? -1 : 0;
-        if (r < 0)
-            buf_appendf(&err, "cannot create %s: %s", p.state, strerror(errno));
-        else if ((r = app_write_shims(&p, &err)) == 0) /* what convex/server resolves to */
+        /* the shims (what convex/server resolves to; their folder makes .vireo/ too) */
+        int r = app_write_shims(&p, &err);
+        if (r == 0)
             r = app_components(&p, config, &imports, &defs, &err);
         buf_release(&imports);
         buf_release(&defs);

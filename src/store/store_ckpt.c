@@ -63,6 +63,15 @@ struct st_ckpt {
     int kicked_at; /* the loop thread's: the WAL size when it last woke the thread for a pass */
 };
 
+/* Wakes the thread for a pass now. A wake-up while it is in a pass is lost: the next one, its
+ * timer, or the restart flag it reads after each pass brings the next. */
+static void ckpt_wake(struct st_ckpt *k)
+{
+    pthread_mutex_lock(&k->mu);
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
 /* SQLite's WAL hook, on the loop thread after every commit that wrote frames; `frames` is the
  * WAL's size. It replaces SQLite's auto-checkpoint, which checkpoints after every commit once
  * the WAL is past its threshold: when readers' snapshots keep the WAL from restarting, that
@@ -81,9 +90,7 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < k->wal_ckpt_at) {
         if (frames - k->kicked_at >= CKPT_STEP_FRAMES) {
             k->kicked_at = frames;
-            pthread_mutex_lock(&k->mu);
-            pthread_cond_signal(&k->cv);
-            pthread_mutex_unlock(&k->mu);
+            ckpt_wake(k);
         }
         return SQLITE_OK;
     }
@@ -93,9 +100,7 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
         k->wait_until = frames + CKPT_TAKEOVER_FRAMES;
         atomic_store(&k->backfilled, 0);
         atomic_store(&k->restart, 1);
-        pthread_mutex_lock(&k->mu);
-        pthread_cond_signal(&k->cv);
-        pthread_mutex_unlock(&k->mu);
+        ckpt_wake(k);
         return SQLITE_OK;
     }
     if (frames - atomic_load(&k->backfilled) > CKPT_REMAINDER_FRAMES && frames < k->wait_until)
