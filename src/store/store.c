@@ -1063,8 +1063,11 @@ int store_batch_commit(struct store *s, struct buf *err)
 
 int store_batch_commit_deferred(struct store *s, struct buf *err)
 {
-    st_vfs_defer(s, s->durability == STORE_DURABILITY_FULL);
+    int full = s->durability == STORE_DURABILITY_FULL;
+    st_vfs_defer(s, full);
+    st_ckpt_defer(s, full);
     int r = store_batch_commit(s, err);
+    st_ckpt_defer(s, 0);
     st_vfs_defer(s, 0);
     return r;
 }
@@ -1072,6 +1075,7 @@ int store_batch_commit_deferred(struct store *s, struct buf *err)
 void store_sync_wait(struct store *s)
 {
     st_vfs_sync_wait(s);
+    st_ckpt_synced(s);
 }
 
 void read_set_copy(struct read_set *dst, const struct read_set *src)

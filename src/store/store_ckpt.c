@@ -55,12 +55,15 @@ struct st_ckpt {
     pthread_cond_t cv;
     int stop;
     char *path;
+    const char *vfs;       /* the store's peer VFS (store_vfs.c), registered past st_ckpt_stop */
     int wal_ckpt_at;       /* the loop thread's: the WAL size that brings it to a restart */
     int waiting;           /* the loop thread's: it asked the thread to pass back to back */
     int wait_until;        /* ... but not past this WAL size (a thread that falls behind) */
     atomic_int restart;    /* set by the loop thread while it waits for the thread's passes */
     atomic_int backfilled; /* the thread's: the frames copied back at the end of its last pass */
     int kicked_at; /* the loop thread's: the WAL size when it last woke the thread for a pass */
+    int defer;     /* the loop thread's: commits' WAL hooks wait for st_ckpt_synced */
+    int pending;   /* ... the WAL size of the last one that waits (0: none) */
 };
 
 /* Wakes the thread for a pass now. A wake-up while it is in a pass is lost: the next one, its
@@ -72,13 +75,12 @@ static void ckpt_wake(struct st_ckpt *k)
     pthread_mutex_unlock(&k->mu);
 }
 
-/* SQLite's WAL hook, on the loop thread after every commit that wrote frames; `frames` is the
- * WAL's size. It replaces SQLite's auto-checkpoint, which checkpoints after every commit once
- * the WAL is past its threshold: when readers' snapshots keep the WAL from restarting, that
- * would be a checkpoint (and a database sync) per commit. */
-static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
+/* What the loop thread does after a commit that wrote frames; `frames` is the WAL's size. It
+ * replaces SQLite's auto-checkpoint, which checkpoints after every commit once the WAL is past
+ * its threshold: when readers' snapshots keep the WAL from restarting, that would be a
+ * checkpoint (and a database sync) per commit. */
+static void after_commit(struct st_ckpt *k, sqlite3 *db, const char *name, int frames)
 {
-    struct st_ckpt *k = arg;
     if (frames < k->wal_ckpt_at - WAL_RESTART_FRAMES) { /* restarted */
         k->wal_ckpt_at = frames + WAL_RESTART_FRAMES;
         k->kicked_at = 0;
@@ -92,7 +94,7 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
             k->kicked_at = frames;
             ckpt_wake(k);
         }
-        return SQLITE_OK;
+        return;
     }
     if (!k->waiting) {
         /* the thread copies nearly everything, off this thread, in passes that start now */
@@ -101,22 +103,50 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
         atomic_store(&k->backfilled, 0);
         atomic_store(&k->restart, 1);
         ckpt_wake(k);
-        return SQLITE_OK;
+        return;
     }
     if (frames - atomic_load(&k->backfilled) > CKPT_REMAINDER_FRAMES && frames < k->wait_until)
-        return SQLITE_OK; /* the thread's passes have more to copy */
+        return; /* the thread's passes have more to copy */
     /* the thread starts no further pass, so that the one it may be in is its last */
     atomic_store(&k->restart, 0);
     int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc == SQLITE_BUSY) /* the thread is in a pass: after a later commit, then */
-        return SQLITE_OK;
+        return;
     /* the next batch restarts the WAL, unless a reader's snapshot holds it */
     k->waiting = 0;
     k->wal_ckpt_at = frames + WAL_RESTART_FRAMES;
     if (rc != SQLITE_OK && rc != SQLITE_LOCKED)
         log_warn("store", "checkpoint of \"%s\" on the loop thread failed: %s", k->path,
                  sqlite3_errmsg(db));
+}
+
+/* SQLite's WAL hook, on the loop thread after every commit that wrote frames. After a commit
+ * whose sync is deferred (st_ckpt_defer), what it would do waits for st_ckpt_synced: a pass of
+ * the checkpoint thread that began before the sync ended would have to sync the WAL itself
+ * (store_vfs.c), which the loop's sync makes redundant once it has returned. */
+static int wal_grew(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct st_ckpt *k = arg;
+    k->pending = k->defer ? frames : 0;
+    if (!k->defer)
+        after_commit(k, db, name, frames);
     return SQLITE_OK; /* a failed checkpoint is not the commit's failure */
+}
+
+void st_ckpt_defer(struct store *s, int on)
+{
+    if (s->ckpt)
+        s->ckpt->defer = on;
+}
+
+void st_ckpt_synced(struct store *s)
+{
+    struct st_ckpt *k = s->ckpt;
+    if (!k || !k->pending || !sqlite3_get_autocommit(s->db))
+        return; /* (a transaction open: the next commit's hook, then) */
+    int frames = k->pending;
+    k->pending = 0;
+    after_commit(k, s->db, "main", frames);
 }
 
 /* One PASSIVE checkpoint on the thread's connection; returns how many frames it copied back
@@ -141,7 +171,7 @@ static void *ckpt_main(void *arg)
 {
     struct st_ckpt *k = arg;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(k->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, ST_SQLITE_VFS) !=
+    if (sqlite3_open_v2(k->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, k->vfs) !=
         SQLITE_OK) {
         log_error("store", "checkpoint thread cannot open \"%s\": %s", k->path,
                   db ? sqlite3_errmsg(db) : "out of memory");
@@ -195,6 +225,7 @@ int st_ckpt_start(struct store *s, const char *path, struct buf *err)
 {
     struct st_ckpt *k = vr_calloc(1, sizeof *k);
     k->path = vr_strdup(path);
+    k->vfs = st_vfs_peer_name(s);
     k->wal_ckpt_at = WAL_RESTART_FRAMES;
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);

@@ -16,8 +16,8 @@
 #define STORE_MAX_INDEX_FIELDS 16
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
-/* The VFS every connection of ours opens a database file with (the loop's through store_vfs's
- * wrapper of it). The process owns its database files: "unix-excl" takes one exclusive POSIX lock
+/* The VFS every connection of ours opens a database file with (the loop's and the checkpoint
+ * thread's through store_vfs's wrappers of it). The process owns its database files: "unix-excl" takes one exclusive POSIX lock
  * on the file at the first transaction and keeps every later lock between our own connections
  * (loop, readers, checkpointer, export) inside the process, and keeps the WAL's index in the
  * heap, not in a -shm file. A transaction then makes no fcntl call (the default VFS made ~11 per
@@ -207,8 +207,14 @@ void st_vfs_unregister(struct store *s); /* after the connection is closed */
 void st_vfs_defer(struct store *s, int on); /* commits' WAL syncs only start, until off */
 void st_vfs_sync_wait(struct store *s);     /* the deferred sync; a failed one stops the process */
 void st_vfs_fail_sync(struct store *s);     /* tests: the next commit's WAL sync fails (EIO) */
+/* the VFS the checkpoint thread's connection opens the file with (store_vfs.c's header) */
+const char *st_vfs_peer_name(const struct store *s);
+/* checkpoints' WAL syncs skipped as redundant, and the peer's made (tests) */
+void st_vfs_wal_syncs(const struct store *s, uint64_t *skipped, uint64_t *peer_made);
 int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
+void st_ckpt_defer(struct store *s, int on); /* a deferred commit's WAL hook waits for ... */
+void st_ckpt_synced(struct store *s);        /* ... its sync (store_sync_wait) */
 /* buf_fail (base/buf.h) that also records the error's kind for store_last_error(). */
 int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
