@@ -193,6 +193,9 @@ test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory co
             ["query", "mem:stringDoubling", ["MemoryLimit", "ExecutionTimeout"]],
             ["query", "mem:pushLoop", ["MemoryLimit", "ExecutionTimeout"]],
             ["query", "mem:manyBuffers", ["MemoryLimit", "ExecutionTimeout"]],
+            ["mutation", "mem:wasmMemory", ["MemoryLimit"]],
+            ["mutation", "mem:wasmGrow", ["MemoryLimit"]],
+            ["mutation", "mem:wasmModuleMin", ["MemoryLimit"]],
         ];
         for (const [kind, fn, codes] of cases) {
             const t = Date.now();
@@ -209,6 +212,14 @@ test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory co
         }
         assert.equal((await s.query("mem:small")).json?.value, (1 << 20) + 2000);
         assert.deepEqual((await s.query("mem:views")).json?.value, [8, 3, 4, 2, true, true]);
+        /* a module's own memory gets a maximum within the limit: memory.grow past it fails */
+        const peak = rssMB(s.proc.pid);
+        const g = await s.mutation("mem:wasmModuleGrow", {});
+        assert.deepEqual(g.json?.value, [-1, 1, 16 * 65536], g.text);
+        assert.ok(rssMB(s.proc.pid) < peak + 64, "memory.grow committed nothing past the limit");
+        /* what stays as it was: growing within the maximum, the constructor's own refusals */
+        assert.deepEqual((await s.query("mem:wasmSmall")).json?.value,
+                         [2, 3 * 65536, true, true, "RangeError", "TypeError"]);
     } finally {
         await s.stop();
     }

@@ -7,7 +7,7 @@
 {
     const W = globalThis.WebAssembly;
     if (W !== null && typeof W === "object" && typeof W.Module === "function") {
-        const Module = W.Module, Instance = W.Instance;
+        /* looked up at each call: 60_harden.js replaces W.Module and W.Memory with guarded ones */
         const settle = (f) => {
             try {
                 return Promise.resolve(f());
@@ -16,9 +16,9 @@
             }
         };
         const instantiateNow = (source, imports) => {
-            if (source instanceof Module) return new Instance(source, imports);
-            const module = new Module(source);
-            return { module, instance: new Instance(module, imports) };
+            if (source instanceof W.Module) return new W.Instance(source, imports);
+            const module = new W.Module(source);
+            return { module, instance: new W.Instance(module, imports) };
         };
         /* the bytes of compileStreaming's and instantiateStreaming's source: a Response */
         const responseBytes = async (source) => {
@@ -29,9 +29,9 @@
             return r.arrayBuffer();
         };
         const methods = {
-            compile(bytes) { return settle(() => new Module(bytes)); },
+            compile(bytes) { return settle(() => new W.Module(bytes)); },
             instantiate(source, imports) { return settle(() => instantiateNow(source, imports)); },
-            async compileStreaming(source) { return new Module(await responseBytes(source)); },
+            async compileStreaming(source) { return new W.Module(await responseBytes(source)); },
             async instantiateStreaming(source, imports) {
                 return instantiateNow(await responseBytes(source), imports);
             },

@@ -73,6 +73,136 @@ for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array"
  * `[].constructor === Array`. `new Array(n)` may allocate up to ~1 GiB at once (JSC's largest
  * contiguous array) before the next tick stops the function. */
 
+/* WebAssembly memories, charged their pages (64 KiB each) as they are made or grown, and given a
+ * maximum within the limit: a Memory's pages are committed as they are touched, in native steps
+ * (a typed array's fill over its buffer, the module's own code) that the periodic heap check
+ * cannot stop before the process has grown by gigabytes. A module's own memories get the same
+ * maximum by a rewrite of its memory section before it compiles, so that `memory.grow` inside it
+ * fails (-1) at the limit rather than committing past it. */
+const WASM_PAGE = 65536;
+const wasmMaxPages = Math.max(1, Math.floor(memoryLimit / WASM_PAGE));
+
+/* An unsigned LEB128 at b[i] (at most 5 bytes: a u32): [value, next index], or null. */
+function leb(b, i) {
+    let v = 0, shift = 0;
+    for (let k = 0; k < 5 && i < b.length; k++, i++) {
+        v += (b[i] & 0x7f) * 2 ** shift;
+        shift += 7;
+        if (!(b[i] & 0x80)) return [v, i + 1];
+    }
+    return null;
+}
+
+function lebBytes(v) {
+    const out = [];
+    do {
+        let byte = v % 128;
+        v = Math.floor(v / 128);
+        if (v > 0) byte |= 0x80;
+        out.push(byte);
+    } while (v > 0);
+    return out;
+}
+
+/* The module's bytes with each memory it defines given a maximum of at most wasmMaxPages; the
+ * bytes unchanged when they are not a module this understands (its compile then says why). A
+ * memory whose minimum alone is past the limit throws MemoryLimit. */
+function clampWasmMemories(source) {
+    let b;
+    if (source instanceof ArrayBuffer) b = new Uint8Array(source);
+    else if (ArrayBuffer.isView(source))
+        b = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    else return source;
+    if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d ||
+        b[4] !== 1 || b[5] !== 0 || b[6] !== 0 || b[7] !== 0)
+        return source;
+    for (let i = 8; i < b.length;) {
+        const id = b[i];
+        const size = leb(b, i + 1);
+        if (!size || size[1] + size[0] > b.length) return source;
+        const start = size[1], end = start + size[0];
+        if (id === 5) {
+            const count = leb(b, start);
+            if (!count) return source;
+            const body = lebBytes(count[0]);
+            let j = count[1], changed = false;
+            for (let m = 0; m < count[0]; m++) {
+                const flags = b[j];
+                if (flags === undefined || flags > 3) return source; /* memory64: left to JSC */
+                const min = leb(b, j + 1);
+                if (!min) return source;
+                let max = null;
+                j = min[1];
+                if (flags & 1) {
+                    max = leb(b, j);
+                    if (!max) return source;
+                    j = max[1];
+                }
+                if (min[0] > wasmMaxPages)
+                    throw memoryError("a WebAssembly module's memory", min[0] * WASM_PAGE);
+                const clamped = max === null ? wasmMaxPages : Math.min(max[0], wasmMaxPages);
+                if (max === null || clamped !== max[0]) changed = true;
+                body.push(flags | 1, ...lebBytes(min[0]), ...lebBytes(clamped));
+            }
+            if (j !== end || !changed) return source;
+            const out = new Uint8Array(b.length - size[0] + body.length + 5);
+            out.set(b.subarray(0, i + 1), 0);
+            const head = lebBytes(body.length);
+            out.set(head, i + 1);
+            out.set(body, i + 1 + head.length);
+            out.set(b.subarray(end), i + 1 + head.length + body.length);
+            return out.subarray(0, i + 1 + head.length + body.length + (b.length - end));
+        }
+        i = end;
+    }
+    return source;
+}
+
+if (globalThis.WebAssembly !== null && typeof globalThis.WebAssembly === "object") {
+    const W = globalThis.WebAssembly;
+    const RealMemory = W.Memory, RealModule = W.Module;
+    const guard = (C, convert) => {
+        const P = new Proxy(C, {
+            construct(target, args, newTarget) {
+                return realReflectConstruct(target, convert(args),
+                                            newTarget === P ? target : newTarget);
+            },
+            apply(target, self, args) { return realReflectApply(target, self, args); },
+        });
+        Object.defineProperty(C.prototype, "constructor",
+                              { value: P, writable: true, enumerable: false, configurable: true });
+        Object.defineProperty(W, C.name, { value: P, writable: true, enumerable: false,
+                                           configurable: true });
+    };
+    if (typeof RealMemory === "function") {
+        guard(RealMemory, (args) => {
+            const d = args[0];
+            if (d === null || typeof d !== "object") return args;
+            const initial = d.initial, maximum = d.maximum, shared = d.shared;
+            const pages = Number(initial) || 0;
+            if (pages > wasmMaxPages) throw memoryError("WebAssembly.Memory", pages * WASM_PAGE);
+            /* what the real constructor refuses (no maximum for a shared memory, one below the
+             * initial size, not a number) goes to it unchanged, to be refused as it would be */
+            const m = maximum === undefined ? (shared ? NaN : wasmMaxPages) : Number(maximum);
+            if (Number.isNaN(m) || m < pages) return args;
+            const out = { initial, maximum: Math.min(m, wasmMaxPages) };
+            if (shared !== undefined) out.shared = shared;
+            return [out, ...args.slice(1)];
+        });
+        replaceMethod(RealMemory.prototype, "grow", (real) => ({
+            grow(delta) {
+                const now = this.buffer.byteLength;
+                const bytes = now + (Number(delta) || 0) * WASM_PAGE;
+                if (bytes > wasmMaxPages * WASM_PAGE)
+                    throw memoryError("WebAssembly.Memory.prototype.grow()", bytes);
+                return realReflectApply(real, this, arguments);
+            },
+        }).grow);
+    }
+    if (typeof RealModule === "function")
+        guard(RealModule, (args) => [clampWasmMemories(args[0]), ...args.slice(1)]);
+}
+
 function replaceMethod(proto, name, make) {
     const real = proto[name];
     Object.defineProperty(proto, name,
@@ -141,6 +271,7 @@ const INTRINSIC_GLOBALS = [
     "BigInt64Array", "BigUint64Array", "Intl", "Iterator", "console", "fetch", "parseInt",
     "parseFloat", "isNaN", "isFinite", "encodeURI", "encodeURIComponent", "decodeURI",
     "decodeURIComponent", "escape", "unescape", "queueMicrotask", "process", "globalThis",
+    "WebAssembly",
     "Convex", /* 55_convex.js: Convex's runtime global */
     /* web APIs (56_dom_exception.js to 59_timers.js) */
     "DOMException", "TextEncoder", "TextDecoder", "URL", "URLSearchParams", "atob", "btoa",

@@ -71,3 +71,60 @@ export const views = query({
     new Uint8Array(3).constructor === Uint8Array,
   ],
 });
+
+// WebAssembly memories: charged their pages as they are made or grown, and kept within the limit.
+export const wasmMemory = mutation({
+  args: {},
+  handler: () => {
+    const m = new WebAssembly.Memory({ initial: 16384 }); // 1 GiB
+    return new Uint8Array(m.buffer).fill(1).length;
+  },
+});
+export const wasmGrow = mutation({
+  args: {},
+  handler: () => {
+    const m = new WebAssembly.Memory({ initial: 1 });
+    m.grow(16383);
+    return new Uint8Array(m.buffer).fill(1).length;
+  },
+});
+// (module (memory (export "mem") MIN) (func (export "grow") (param i32) (result i32)
+//   local.get 0 memory.grow)): a module's own memory, no maximum declared
+function growModule(minPages: number) {
+  const min = minPages < 128 ? [minPages] : [(minPages & 0x7f) | 0x80, minPages >> 7];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,
+    0x03, 0x02, 0x01, 0x00,
+    0x05, 2 + min.length, 0x01, 0x00, ...min,
+    0x07, 0x0e, 0x02, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00, 0x04, 0x67, 0x72, 0x6f, 0x77, 0x00, 0x00,
+    0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x00, 0x40, 0x00, 0x0b,
+  ]);
+}
+export const wasmModuleGrow = mutation({
+  args: {},
+  handler: async () => {
+    const { instance } = await WebAssembly.instantiate(growModule(1), {});
+    const grow = instance.exports.grow as (n: number) => number;
+    const mem = instance.exports.mem as WebAssembly.Memory;
+    const past = grow(16383); // to 1 GiB: past the limit, so memory.grow fails (-1)
+    const within = grow(15); // to 1 MiB: fine
+    return [past, within, mem.buffer.byteLength];
+  },
+});
+export const wasmModuleMin = mutation({
+  args: {},
+  handler: () => new WebAssembly.Module(growModule(16384)) instanceof WebAssembly.Module,
+});
+export const wasmSmall = query({
+  args: {},
+  handler: () => {
+    const m = new WebAssembly.Memory({ initial: 2, maximum: 10 });
+    const before = m.grow(1);
+    const bad = [() => new WebAssembly.Memory({ initial: 2, maximum: 1 }),
+                 () => new WebAssembly.Memory({ initial: 1, shared: true } as any)]
+      .map((f) => { try { f(); return "made"; } catch (e: any) { return e.constructor.name; } });
+    return [before, m.buffer.byteLength, WebAssembly.Memory.prototype.constructor === WebAssembly.Memory,
+            new WebAssembly.Memory({ initial: 1 }) instanceof WebAssembly.Memory, ...bad];
+  },
+});
