@@ -426,6 +426,11 @@ void shard_sync_wait(struct shard *s)
     store_sync_wait(s->store);
 }
 
+void shard_after_sync(struct shard *s)
+{
+    store_after_sync(s->store);
+}
+
 void shard_prune(struct shard *s, double max_age_ms)
 {
     struct buf err = BUF_INIT(4096);

@@ -151,6 +151,7 @@ int shard_commit(struct shard *s, struct buf *err);
  * not on disk. */
 int shard_commit_deferred(struct shard *s, struct buf *err);
 void shard_sync_wait(struct shard *s);
+void shard_after_sync(struct shard *s); /* store_after_sync */
 
 /* Opens the iteration's write batch if none is open (as shard_call does). 0, or -1 with err. */
 int shard_batch_open(struct shard *s, struct buf *err);

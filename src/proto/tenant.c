@@ -153,6 +153,8 @@ int tenant_flush(struct tenant *t)
     action_pool_flush(t->actions, failed);
     if (t->jobs)
         jobs_flush(t->jobs, failed);
+    if (overlap)
+        shard_after_sync(t->shard);
     return t->shard->batch_open;
 }
 

@@ -1002,6 +1002,7 @@ int store_batch_begin(struct store *s, struct buf *err)
         buf_append_str(err, "cannot begin a batch inside a transaction or another batch");
         return -1;
     }
+    st_ckpt_synced(s); /* a deferred commit's, if store_after_sync was not called */
     if (st_ctl(s, CTL_BEGIN_W, err) < 0)
         return -1;
     st_memo_forget(s);
@@ -1075,6 +1076,10 @@ int store_batch_commit_deferred(struct store *s, struct buf *err)
 void store_sync_wait(struct store *s)
 {
     st_vfs_sync_wait(s);
+}
+
+void store_after_sync(struct store *s)
+{
     st_ckpt_synced(s);
 }
 

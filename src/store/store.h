@@ -254,6 +254,10 @@ int store_batch_commit(struct store *s, struct buf *err);
  * its writes can be neither acknowledged nor reported lost (store_vfs.c). */
 int store_batch_commit_deferred(struct store *s, struct buf *err);
 void store_sync_wait(struct store *s);
+/* After a deferred commit's sync and the replies: what its commit left for then (waking the
+ * WAL checkpoint thread, or the loop's own checkpoint of the WAL's last frames, store_ckpt.c),
+ * so that neither comes before the replies. store_batch_begin does it if the caller did not. */
+void store_after_sync(struct store *s);
 /* Makes the open batch's commit fail with `why` (a write that belongs to it could not be made,
  * after its transactions had committed): store_batch_commit rolls everything back. */
 void store_batch_fail(struct store *s, const char *why);

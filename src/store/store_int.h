@@ -214,7 +214,7 @@ void st_vfs_wal_syncs(const struct store *s, uint64_t *skipped, uint64_t *peer_m
 int st_ckpt_start(struct store *s, const char *path, struct buf *err);
 void st_ckpt_stop(struct store *s);
 void st_ckpt_defer(struct store *s, int on); /* a deferred commit's WAL hook waits for ... */
-void st_ckpt_synced(struct store *s);        /* ... its sync (store_sync_wait) */
+void st_ckpt_synced(struct store *s);        /* ... its sync (store_after_sync) */
 /* buf_fail (base/buf.h) that also records the error's kind for store_last_error(). */
 int st_failk(struct store *s, enum store_err kind, struct buf *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -141,8 +141,11 @@ test("strace: each reply (HTTP and sync) leaves the loop thread after its batch'
     assert.equal(replies, ids.length + 6, `replies seen in the trace:\n${lines.slice(0, 40).join("\n")}`);
 });
 
-test("strace: with a live query to re-run, the disk starts writing the batch before the re-run, and no reply or push leaves before its fdatasync", { skip: !haveStrace() && "strace not installed" }, async () => {
-    const s = await serve();
+/* With a send pool the replies and pushes are written at its batch's end, without one
+ * (--send-threads 1) as each is queued: neither before the sync has returned. */
+for (const sendArgs of [[], ["--send-threads", "1"]])
+test(`strace: with a live query to re-run, the disk starts writing the batch before the re-run, and no reply or push leaves before its fdatasync${sendArgs.length ? ` (${sendArgs.join(" ")})` : ""}`, { skip: !haveStrace() && "strace not installed" }, async () => {
+    const s = await serve(sendArgs);
     const pid = s.proc.pid;
     const c = await SyncConn.open(s.port);
     await c.connect();
