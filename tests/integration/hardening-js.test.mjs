@@ -220,6 +220,15 @@ test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory co
         /* what stays as it was: growing within the maximum, the constructor's own refusals */
         assert.deepEqual((await s.query("mem:wasmSmall")).json?.value,
                          [2, 3 * 65536, true, true, "RangeError", "TypeError"]);
+        /* nothing to block the loop with: Atomics.wait with a shared memory waited its 5 s
+         * timeout past the time limit (and forever without one) */
+        const t0 = Date.now();
+        const shared = await s.mutation("mem:sharedMemory", {});
+        assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+        const [mem, wait, mod] = shared.json?.value ?? [];
+        assert.match(mem, /^TypeError: WebAssembly.Memory: shared memories are not supported/, shared.text);
+        assert.match(wait, /^TypeError: Atomics.wait cannot be called in this context/, shared.text);
+        assert.match(mod, /^CompileError: WebAssembly.Module: shared memories are not supported/, shared.text);
     } finally {
         await s.stop();
     }

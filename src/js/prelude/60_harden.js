@@ -73,6 +73,21 @@ for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array"
  * `[].constructor === Array`. `new Array(n)` may allocate up to ~1 GiB at once (JSC's largest
  * contiguous array) before the next tick stops the function. */
 
+/* Nothing may block a function's thread (the loop's, for mutations): `Atomics.wait` throws, as
+ * on a browser's main thread, and shared WebAssembly memories (the only SharedArrayBuffers here:
+ * the global is absent) are refused, so that neither it nor a module's `memory.atomic.wait32`
+ * has a shared memory to wait on. Neither wait can be interrupted by the time limit. */
+const noSharedMemory = (what) =>
+    `${what}: shared memories are not supported (no other thread could share one, and waiting ` +
+    `on it would block the server's thread)`;
+if (typeof Atomics === "object" && typeof Atomics.wait === "function")
+    replaceMethod(Atomics, "wait", () => ({
+        wait() {
+            throw new TypeError("Atomics.wait cannot be called in this context: a function " +
+                "must not block its thread");
+        },
+    }).wait);
+
 /* WebAssembly memories, charged their pages (64 KiB each) as they are made or grown, and given a
  * maximum within the limit: a Memory's pages are committed as they are touched, in native steps
  * (a typed array's fill over its buffer, the module's own code) that the periodic heap check
@@ -129,6 +144,10 @@ function clampWasmMemories(source) {
             for (let m = 0; m < count[0]; m++) {
                 const flags = b[j];
                 if (flags === undefined || flags > 3) return source; /* memory64: left to JSC */
+                if (flags & 2) {
+                    const CompileError = globalThis.WebAssembly.CompileError;
+                    throw new CompileError(noSharedMemory("WebAssembly.Module"));
+                }
                 const min = leb(b, j + 1);
                 if (!min) return source;
                 let max = null;
@@ -179,15 +198,14 @@ if (globalThis.WebAssembly !== null && typeof globalThis.WebAssembly === "object
             const d = args[0];
             if (d === null || typeof d !== "object") return args;
             const initial = d.initial, maximum = d.maximum, shared = d.shared;
+            if (shared) throw new TypeError(noSharedMemory("WebAssembly.Memory"));
             const pages = Number(initial) || 0;
             if (pages > wasmMaxPages) throw memoryError("WebAssembly.Memory", pages * WASM_PAGE);
-            /* what the real constructor refuses (no maximum for a shared memory, one below the
-             * initial size, not a number) goes to it unchanged, to be refused as it would be */
-            const m = maximum === undefined ? (shared ? NaN : wasmMaxPages) : Number(maximum);
+            /* what the real constructor refuses (a maximum below the initial size, or not a
+             * number) goes to it unchanged, to be refused as it would be */
+            const m = maximum === undefined ? wasmMaxPages : Number(maximum);
             if (Number.isNaN(m) || m < pages) return args;
-            const out = { initial, maximum: Math.min(m, wasmMaxPages) };
-            if (shared !== undefined) out.shared = shared;
-            return [out, ...args.slice(1)];
+            return [{ initial, maximum: Math.min(m, wasmMaxPages) }, ...args.slice(1)];
         });
         replaceMethod(RealMemory.prototype, "grow", (real) => ({
             grow(delta) {

@@ -128,3 +128,20 @@ export const wasmSmall = query({
             new WebAssembly.Memory({ initial: 1 }) instanceof WebAssembly.Memory, ...bad];
   },
 });
+
+// Nothing may block the thread: no shared memory to wait on, Atomics.wait refused.
+export const sharedMemory = mutation({
+  args: {},
+  handler: () => {
+    const tries = [
+      () => new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as any),
+      () => (Atomics as any).wait(new Int32Array(4), 0, 0, 5000),
+      // a module whose own memory is shared (flags 3: shared, with a maximum)
+      () => new WebAssembly.Module(new Uint8Array([
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01])),
+    ];
+    return tries.map((f) => {
+      try { f(); return "made"; } catch (e: any) { return `${e.constructor.name}: ${e.message}`; }
+    });
+  },
+});
