@@ -283,6 +283,10 @@ void js_exec_op_cancel(struct js_runtime *rt, uint32_t token);
 
 /* runtime.c */
 double js_thread_cpu_ms(void);
+/* Less than one watchdog tick of the execution's CPU time is left. A native step that can run
+ * long checks it and throws: an exception it returns once the watchdog's own stop is due can be
+ * lost with that stop (JavaScriptCore resumed the caller with `undefined`, 2026-12-07). */
+int js_time_nearly_up(const struct js_runtime *rt);
 void js_set_limit_ms(struct js_runtime *rt, uint32_t ms);
 void js_absorb_termination(struct js_runtime *rt);
 const struct js_fn_entry *js_find_entry(const struct js_runtime *rt, const char *path);

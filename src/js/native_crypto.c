@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "base/mem.h"
@@ -16,9 +18,10 @@
 #include "base/banned.h"
 
 #define RANDOM_FILL_MAX 65536 /* getRandomValues' quota; the prelude checks it first */
-/* deriveBits blocks its thread (no time limit inside OpenSSL): about 5 s of SHA-256 at most */
 #define PBKDF2_MAX_ITERATIONS 10000000
 #define PBKDF2_MAX_BYTES (1 << 20)
+/* HMACs between two looks at the call's CPU time (~1-2 ms of SHA-256 here) */
+#define PBKDF2_CHECK_EVERY 4096
 
 static JSValueRef fail(JSContextRef ctx, JSValueRef *exc, const char *code, const char *msg)
 {
@@ -108,11 +111,67 @@ static JSValueRef n_hmac(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
     return js_buffer_copy(ctx, out, n, exc);
 }
 
-/* native.pbkdf2(hashName, passwordU8, saltU8, iterations, bytes) -> ArrayBuffer. The prelude
- * checks iterations (1..PBKDF2_MAX_ITERATIONS) and bytes (..PBKDF2_MAX_BYTES) first. */
+/* PBKDF2 (RFC 8018) into out, as OpenSSL's own does it (a keyed HMAC context re-initialised for
+ * each iteration, which keeps its precomputed pads), but with the call's CPU time read every
+ * PBKDF2_CHECK_EVERY HMACs: its work is iterations times the output's blocks (~10^11 HMACs, days,
+ * at the bounds), which OpenSSL would run to the end with the thread held, the loop's for a
+ * mutation. 0, 1 past the call's time limit, -1 when OpenSSL failed. */
+static int pbkdf2(struct js_runtime *rt, const EVP_MD *md, const unsigned char *pw, size_t plen,
+                  const unsigned char *salt, size_t slen, unsigned long iter, unsigned char *out,
+                  size_t n)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *tpl = mac ? EVP_MAC_CTX_new(mac) : NULL, *h = NULL;
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    size_t mdlen = (size_t)EVP_MD_get_size(md), done = 0;
+    unsigned long since_check = 0;
+    int r = -1;
+    if (!tpl || !EVP_MAC_init(tpl, pw, plen, params))
+        goto out;
+    for (uint32_t block = 1; done < n; block++) {
+        unsigned char u[EVP_MAX_MD_SIZE], be[4] = { block >> 24, block >> 16, block >> 8, block };
+        size_t take = n - done < mdlen ? n - done : mdlen, ulen = 0;
+        EVP_MAC_CTX_free(h);
+        if (!(h = EVP_MAC_CTX_dup(tpl)) || !EVP_MAC_update(h, salt, slen) ||
+            !EVP_MAC_update(h, be, 4) || !EVP_MAC_final(h, u, &ulen, sizeof u))
+            goto out;
+        memcpy(out + done, u, take);
+        for (unsigned long j = 1; j < iter; j++) {
+            if (!EVP_MAC_init(h, NULL, 0, NULL) || !EVP_MAC_update(h, u, mdlen) ||
+                !EVP_MAC_final(h, u, &ulen, sizeof u))
+                goto out;
+            for (size_t k = 0; k < take; k++)
+                out[done + k] ^= u[k];
+            if (++since_check == PBKDF2_CHECK_EVERY) {
+                since_check = 0;
+                if (js_time_nearly_up(rt)) {
+                    r = 1;
+                    goto out;
+                }
+            }
+        }
+        done += take;
+    }
+    r = 0;
+out:
+    EVP_MAC_CTX_free(h);
+    EVP_MAC_CTX_free(tpl);
+    EVP_MAC_free(mac);
+    return r;
+}
+
+/* native.pbkdf2(hashName, passwordU8, saltU8, iterations, bytes) -> ArrayBuffer, called on
+ * `native` (its runtime holds the call's time limit). The prelude checks iterations
+ * (1..PBKDF2_MAX_ITERATIONS) and bytes (..PBKDF2_MAX_BYTES) first. */
 static JSValueRef n_pbkdf2(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                            const JSValueRef argv[], JSValueRef *exc)
 {
+    struct js_runtime *rt = self ? JSObjectGetPrivate(self) : NULL;
+    if (!rt)
+        return fail(ctx, exc, "InternalError", "native functions must be called on `native`");
     const EVP_MD *md = md_arg(ctx, argc, argv, 0, exc);
     size_t plen = 0, slen = 0;
     unsigned char *pw = md ? u8_arg(ctx, argc, argv, 1, &plen, exc) : NULL;
@@ -125,10 +184,13 @@ static JSValueRef n_pbkdf2(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, s
         plen > INT32_MAX || slen > INT32_MAX)
         return fail(ctx, exc, "OperationError", "PBKDF2 parameters out of range");
     unsigned char *out = vr_malloc(n ? (size_t)n : 1);
-    if (n && PKCS5_PBKDF2_HMAC((const char *)pw, (int)plen, salt, (int)slen, (int)iter, md,
-                               (int)n, out) != 1) {
+    int r = n ? pbkdf2(rt, md, pw, plen, salt, slen, (unsigned long)iter, out, (size_t)n) : 0;
+    if (r != 0) {
         vr_free(out);
-        return fail(ctx, exc, "OperationError", "the derivation failed");
+        /* a tick before the limit: a catch can go on only until the watchdog stops it */
+        return fail(ctx, exc, "OperationError",
+                    r > 0 ? "the derivation was stopped: it would pass the function's time limit"
+                          : "the derivation failed");
     }
     return js_buffer_take(ctx, out, (size_t)n, exc);
 }

@@ -616,6 +616,12 @@ double js_thread_cpu_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+int js_time_nearly_up(const struct js_runtime *rt)
+{
+    return rt->limit_ms &&
+           js_thread_cpu_ms() - rt->cpu_start >= (double)rt->limit_ms - (double)JS_TICK_MS;
+}
+
 /* One watchdog tick: stop the execution past its CPU or memory limit, else re-arm. The heap is
  * measured at most every so many ticks that measuring costs under a tenth of the CPU time
  * (JSGetMemoryUsageStatistics walks the heap: ~30 ns per object). */

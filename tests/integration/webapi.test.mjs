@@ -262,6 +262,16 @@ test("crypto.subtle PBKDF2: importKey raw, deriveBits as Node (what lucia's Scry
     assert.equal(r.message, "iterations must be at most 10000000 (Vireo's limit)");
     const big = await vireo("action", "pbkdf2", { hash: "SHA-256", password: [1], salt: [1], iterations: 1, bits: 8 * (1 << 20) + 8 });
     assert.equal(big.message, "length must be at most 8388608 (Vireo's limit)");
+    // within the bounds the work is iterations x output blocks (here 10,000 x 32,768 HMACs, over
+    // two minutes in one step before): the derivation stops a watchdog tick before the
+    // function's time limit (a mutation's, on the loop), and the server goes on
+    const t0 = Date.now();
+    const long = await srv.call("mutation", "webapi:inMutation", { name: "pbkdf2", input: { hash: "SHA-256", password: [1], salt: [1], iterations: 10000, bits: 8 * (1 << 20) } });
+    const ms = Date.now() - t0;
+    assert.ok(ms < 8000, `took ${ms} ms`);
+    assert.ok(long.json?.errorCode === "ExecutionTimeout" || (long.json?.value?.name === "OperationError" &&
+              long.json.value.message === "the derivation was stopped: it would pass the function's time limit"), long.text);
+    assert.deepEqual(await vireo("query", "pbkdf2", inputs[0]), await node("pbkdf2", inputs[0]));
 });
 
 test("crypto.getRandomValues and randomUUID: the 65,536-byte quota, integer arrays only, v4 UUIDs", async () => {

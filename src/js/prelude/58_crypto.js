@@ -353,7 +353,7 @@ function generateAsymmetric(algorithm, name, extractable, usages) {
 
 /* ---- PBKDF2 (native.pbkdf2) ---- */
 
-const PBKDF2_MAX_ITERATIONS = 10000000; /* native_crypto.c's: OpenSSL runs with no time limit */
+const PBKDF2_MAX_ITERATIONS = 10000000; /* native_crypto.c's, which stops at the time limit */
 const PBKDF2_MAX_BITS = 8 << 20;
 
 function importPbkdf2(format, keyData, extractable, usages) {
@@ -395,7 +395,8 @@ function derivePbkdf2(algorithm, key, length) {
     if (bits % 8 !== 0) throw domError("OperationError", "length must be a multiple of 8");
     if (!(bits >= 0 && bits <= PBKDF2_MAX_BITS))
         throw domError("OperationError", `length must be at most ${PBKDF2_MAX_BITS} (Vireo's limit)`);
-    return pkey(native.pbkdf2, hash, keyBytes.get(key), salt, Math.floor(iterations), bits / 8);
+    return pkey((...a) => native.pbkdf2(...a), hash, keyBytes.get(key), salt,
+                Math.floor(iterations), bits / 8);
 }
 
 const HMAC_BLOCK_BITS = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
