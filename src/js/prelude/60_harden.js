@@ -201,10 +201,10 @@ if (globalThis.WebAssembly !== null && typeof globalThis.WebAssembly === "object
             if (shared) throw new TypeError(noSharedMemory("WebAssembly.Memory"));
             const pages = Number(initial) || 0;
             if (pages > wasmMaxPages) throw memoryError("WebAssembly.Memory", pages * WASM_PAGE);
-            /* what the real constructor refuses (a maximum below the initial size, or not a
-             * number) goes to it unchanged, to be refused as it would be */
+            /* what the real constructor refuses (a maximum below the initial size, past 65,536
+             * pages, or not a number) goes to it unchanged, to be refused as it would be */
             const m = maximum === undefined ? wasmMaxPages : Number(maximum);
-            if (Number.isNaN(m) || m < pages) return args;
+            if (Number.isNaN(m) || m < pages || m > 65536) return args;
             return [{ initial, maximum: Math.min(m, wasmMaxPages) }, ...args.slice(1)];
         });
         replaceMethod(RealMemory.prototype, "grow", (real) => ({

@@ -122,6 +122,7 @@ export const wasmSmall = query({
     const m = new WebAssembly.Memory({ initial: 2, maximum: 10 });
     const before = m.grow(1);
     const bad = [() => new WebAssembly.Memory({ initial: 2, maximum: 1 }),
+                 () => new WebAssembly.Memory({ initial: 1, maximum: 65537 }),
                  () => new WebAssembly.Memory({ initial: 1, shared: true } as any)]
       .map((f) => { try { f(); return "made"; } catch (e: any) { return e.constructor.name; } });
     return [before, m.buffer.byteLength, WebAssembly.Memory.prototype.constructor === WebAssembly.Memory,
