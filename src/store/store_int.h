@@ -17,13 +17,14 @@
 #define STORE_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define STORE_CATALOG_INDEX STORE_CATALOG_INDEX_ID
 /* The VFS every connection of ours opens a database file with (the loop's and the checkpoint
- * thread's through store_vfs's wrappers of it). The process owns its database files: "unix-excl" takes one exclusive POSIX lock
- * on the file at the first transaction and keeps every later lock between our own connections
- * (loop, readers, checkpointer, export) inside the process, and keeps the WAL's index in the
- * heap, not in a -shm file. A transaction then makes no fcntl call (the default VFS made ~11 per
- * lone write), and another process opening a live database gets "database is locked" instead of
- * a view it could corrupt. Every connection to a file must use it: a default-VFS connection's
- * own POSIX locks would replace and then release the process's exclusive one. */
+ * thread's through store_vfs's wrappers of it). The process owns its database files: "unix-excl"
+ * takes one exclusive POSIX lock on the file at the first transaction and keeps every later lock
+ * between our own connections (loop, readers, checkpointer, export) inside the process, and keeps
+ * the WAL's index in the heap, not in a -shm file. A transaction then makes no fcntl call (the
+ * default VFS made ~11 per lone write), and another process opening a live database gets "database
+ * is locked" instead of a view it could corrupt. Every connection to a file must use it: a
+ * default-VFS connection's own POSIX locks would replace and then release the process's exclusive
+ * one. */
 #define ST_SQLITE_VFS "unix-excl"
 
 enum { IDX_BY_ID, IDX_CT, IDX_USER, IDX_SEARCH, IDX_VECTOR };

@@ -59,8 +59,8 @@ struct st_vfs {
     sqlite3_vfs peer_vfs; /* the checkpoint thread's */
     sqlite3_vfs *real;
     uint64_t syncs;
-    _Atomic uint64_t wal_writes;   /* the loop's writes to the WAL, counted before each */
-    _Atomic uint64_t wal_synced;   /* 1 + wal_writes as the loop's last good sync began; 0: none */
+    _Atomic uint64_t wal_writes;    /* the loop's writes to the WAL, counted before each */
+    _Atomic uint64_t wal_synced;    /* 1 + wal_writes as the loop's last good sync began; 0: none */
     _Atomic uint64_t syncs_skipped; /* checkpoints' WAL syncs skipped as covered */
     _Atomic uint64_t peer_syncs;    /* the peer's WAL syncs made */
     _Atomic int peer_wrote;         /* the peer wrote the WAL: never skip again */
