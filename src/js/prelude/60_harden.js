@@ -24,23 +24,24 @@ function checkBytes(what, bytes) {
 const realReflectConstruct = Reflect.construct;
 const realReflectApply = Reflect.apply;
 
-/* Replaces globalThis[name] with a proxy whose construct (and call) traps check `check(args)`. */
-function guardConstructor(name, check) {
-    const C = globalThis[name];
+/* Replaces owner[name] with a proxy whose construct (and call) traps pass the arguments through
+ * `check(args)`, which throws, or returns the arguments to use instead (undefined: the same). */
+function guardConstructor(name, check, owner = globalThis) {
+    const C = owner[name];
     if (typeof C !== "function") return;
     const P = new Proxy(C, {
         construct(target, args, newTarget) {
-            check(args);
-            return realReflectConstruct(target, args, newTarget === P ? target : newTarget);
+            return realReflectConstruct(target, check(args) ?? args,
+                                        newTarget === P ? target : newTarget);
         },
         apply(target, self, args) {
-            check(args);
-            return realReflectApply(target, self, args);
+            return realReflectApply(target, self, check(args) ?? args);
         },
     });
     Object.defineProperty(C.prototype, "constructor",
                           { value: P, writable: true, enumerable: false, configurable: true });
-    globalThis[name] = P;
+    Object.defineProperty(owner, name,
+                          { value: P, writable: true, enumerable: false, configurable: true });
 }
 
 const lengthOf = (x) => {
@@ -179,22 +180,9 @@ function clampWasmMemories(source) {
 
 if (globalThis.WebAssembly !== null && typeof globalThis.WebAssembly === "object") {
     const W = globalThis.WebAssembly;
-    const RealMemory = W.Memory, RealModule = W.Module;
-    const guard = (C, convert) => {
-        const P = new Proxy(C, {
-            construct(target, args, newTarget) {
-                return realReflectConstruct(target, convert(args),
-                                            newTarget === P ? target : newTarget);
-            },
-            apply(target, self, args) { return realReflectApply(target, self, args); },
-        });
-        Object.defineProperty(C.prototype, "constructor",
-                              { value: P, writable: true, enumerable: false, configurable: true });
-        Object.defineProperty(W, C.name, { value: P, writable: true, enumerable: false,
-                                           configurable: true });
-    };
+    const RealMemory = W.Memory;
     if (typeof RealMemory === "function") {
-        guard(RealMemory, (args) => {
+        guardConstructor("Memory", (args) => {
             const d = args[0];
             if (d === null || typeof d !== "object") return args;
             const initial = d.initial, maximum = d.maximum, shared = d.shared;
@@ -206,7 +194,7 @@ if (globalThis.WebAssembly !== null && typeof globalThis.WebAssembly === "object
             const m = maximum === undefined ? wasmMaxPages : Number(maximum);
             if (Number.isNaN(m) || m < pages || m > 65536) return args;
             return [{ initial, maximum: Math.min(m, wasmMaxPages) }, ...args.slice(1)];
-        });
+        }, W);
         replaceMethod(RealMemory.prototype, "grow", (real) => ({
             grow(delta) {
                 const now = this.buffer.byteLength;
@@ -217,8 +205,7 @@ if (globalThis.WebAssembly !== null && typeof globalThis.WebAssembly === "object
             },
         }).grow);
     }
-    if (typeof RealModule === "function")
-        guard(RealModule, (args) => [clampWasmMemories(args[0]), ...args.slice(1)]);
+    guardConstructor("Module", (args) => [clampWasmMemories(args[0]), ...args.slice(1)], W);
 }
 
 function replaceMethod(proto, name, make) {
