@@ -303,7 +303,7 @@ static JSValueRef n_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
                      &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "InvalidId");
     /* a system table's document through ctx.db is refused, as in Convex */
-    if (user && table && table[0] == '_')
+    if (user && table && store_table_is_system(table))
         return throwf(ctx, exc, "InvalidArgument",
                       "System tables can only be accessed with db.system.");
     if (!found)
@@ -604,11 +604,11 @@ static int write_refused(JSContextRef ctx, struct js_runtime *rt, const char *wh
     const char *t = len ? store_id_table(rt->store, id, len) : id;
     if (!t)
         return 0;
-    if (t[0] == '_') {
+    if (store_table_is_system(t)) {
         throwf(ctx, exc, "InvalidArgument",
                "%s: `%s` is a system table; system tables are read-only (read them with "
                "ctx.db.system)",
-               what, t);
+               what, strrchr(t, '/') ? strrchr(t, '/') + 1 : t); /* a component's, as it names it */
         return 1;
     }
     if (!len || store_table_in_namespace(t, ns))
@@ -1119,8 +1119,9 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
     return NULL;
 }
 
-/* native.schedule(path, argsJson, tsMs) -> id: a pending job in `_scheduled_functions`,
- * written in the running mutation's transaction (ctx.scheduler.runAfter / runAt). */
+/* native.schedule(path, argsJson, tsMs[, namespace]) -> id: a pending job in the namespace's
+ * `_scheduled_functions` (the app's without one), written in the running mutation's
+ * transaction (ctx.scheduler.runAfter / runAt). */
 static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                              const JSValueRef argv[], JSValueRef *exc)
 {
@@ -1172,17 +1173,24 @@ static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
         return throwf(ctx, exc, "TooManyScheduledFunctions",
                       "Too many scheduled functions are pending (limit: %u); retry later",
                       rt->opts.max_scheduled);
-    char id[STORE_ID_LEN + 1];
+    char id[STORE_ID_LEN + 1], ns[STORE_TABLE_NAME_MAX + 2];
+    if (ns_arg(ctx, argc, argv, 3, ns, exc) < 0)
+        return JSValueMakeUndefined(ctx);
+    struct buf name = BUF_INIT(BUF_NOLIMIT); /* as long as the path, and its handle prefix */
     buf_reset(&rt->s3);
-    if (store_sched_insert(t, rt->s1.data, rt->s2.data, rt->s2.len, ts, id, &rt->s3) < 0)
+    js_job_name(ns, rt->s1.data, &name);
+    int r = store_sched_insert(t, ns, name.data, rt->s2.data, rt->s2.len, ts, id, &rt->s3);
+    buf_release(&name);
+    if (r < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     rt->sched_count++;
     rt->sched_bytes += rt->s2.len;
     return make_str(ctx, id);
 }
 
-/* native.cancelJob(id): a pending job becomes canceled; one that already ran, or an action
- * running now, is left as it is (Convex's cancel). */
+/* native.cancelJob(id[, namespace]): a pending job of the namespace (the app's without one)
+ * becomes canceled; one that already ran, or an action running now, is left as it is (Convex's
+ * cancel). Another namespace's job is none of the caller's. */
 static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
@@ -1192,8 +1200,11 @@ static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
     if (!t || name_arg(ctx, argc, argv, 0, &rt->s1, "ctx.scheduler.cancel() id", exc) < 0)
         return JSValueMakeUndefined(ctx);
     json_t *doc = NULL;
+    char ns[STORE_TABLE_NAME_MAX + 2];
+    if (ns_arg(ctx, argc, argv, 1, ns, exc) < 0)
+        return JSValueMakeUndefined(ctx);
     buf_reset(&rt->s3);
-    if (store_sched_get(t, rt->s1.data, &doc, &rt->s3) < 0)
+    if (store_sched_get(t, rt->s1.data, ns, &doc, &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     if (!doc)
         return throwf(ctx, exc, "InvalidArgument",

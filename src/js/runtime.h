@@ -176,6 +176,19 @@ const char *js_runtime_crons(const struct js_runtime *rt);
 /* An actor's durable timer (ctx.timer): a `_scheduled_functions` job of this internal mutation,
  * which the scheduler hands to proto/actors.c (jobs_set_actor_runner) to run and deliver. */
 #define JS_ACTORS_TIMER_PATH "_system/actors:timer"
+/* Jobs of components (store.h "Scheduled functions": a table of jobs per namespace, as Convex
+ * has one per component). A job names its function as its component sees it. js_job_name: what
+ * a job of namespace ns ("" the app's, "a/" component a's) stores for the function at `path`
+ * (the prelude's full path, "_components/a/mod:fn"): the path inside the namespace's prefix
+ * ("mod:fn"), a function handle ("function://<path>") for one outside it, and for the app the
+ * path itself. js_job_function_path: the full path again from a job's namespace and name. Both
+ * replace out's contents; 0, or -1 when out's limit is too small. */
+#define JS_HANDLE_PREFIX "function://"
+int js_job_name(const char *ns, const char *path, struct buf *out);
+int js_job_function_path(const char *ns, const char *name, struct buf *out);
+/* The namespace a function's full path is in ("_components/a/_components/b/m:f" -> "a/b/"; the
+ * app's "") in ns, and the name its own jobs store for it ("m:f") in name. */
+int js_job_split(const char *path, struct buf *ns, struct buf *name);
 /* The built-in internal query behind an action's ctx.vectorSearch (prelude 46_vector.js); the
  * action pool hands it to the query readers when the shard has them (proto/actions.c). */
 #define JS_VECTOR_SEARCH_PATH "_system/vector:search"

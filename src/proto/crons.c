@@ -16,6 +16,7 @@
 struct cron_entry {
     char *name;
     char *fn;
+    char *ns, *job_name; /* the namespace whose jobs it makes, and the name they give fn */
     char *args;  /* the args object, JSON */
     char *spec;  /* what identifies the job's definition: {fn, args, schedule} as sorted JSON */
     struct cron_schedule sch;
@@ -40,6 +41,8 @@ static void clear(struct crons *c)
     for (size_t i = 0; i < c->n; i++) {
         vr_free(c->e[i].name);
         vr_free(c->e[i].fn);
+        vr_free(c->e[i].ns);
+        vr_free(c->e[i].job_name);
         vr_free(c->e[i].args);
         vr_free(c->e[i].spec);
     }
@@ -101,7 +104,7 @@ static const char *state_of(struct store_txn *t, const char *id, json_t **doc)
 {
     struct buf err = BUF_INIT(1024);
     *doc = NULL;
-    store_sched_get(t, id, doc, &err);
+    store_sched_get(t, id, NULL, doc, &err);
     buf_release(&err);
     return json_string_value(json_object_get(json_object_get(*doc, "state"), "kind"));
 }
@@ -164,6 +167,13 @@ void crons_sync(struct crons *c)
         json_decref(key);
         e->name = vr_strdup(name);
         e->fn = vr_strdup(fn);
+        /* a component's crons.ts schedules into its own table of jobs */
+        struct buf ns = BUF_INIT(BUF_NOLIMIT), jn = BUF_INIT(BUF_NOLIMIT);
+        js_job_split(fn, &ns, &jn);
+        e->ns = vr_strdup(ns.data);
+        e->job_name = vr_strdup(jn.data);
+        buf_release(&ns);
+        buf_release(&jn);
         char *a = json_dumps(args, JSON_COMPACT);
         e->args = vr_strdup(a);
         free(a);
@@ -188,7 +198,8 @@ void crons_sync(struct crons *c)
             continue;
         }
         double last = json_number_value(json_object_get(row, "lastRun"));
-        if (store_sched_insert(t, e->fn, e->args, strlen(e->args), next, e->job, &err) < 0 ||
+        if (store_sched_insert(t, e->ns, e->job_name, e->args, strlen(e->args), next, e->job,
+                               &err) < 0 ||
             store_cron_put(t, e->name, e->spec, e->job, row ? last : -1, &err) < 0)
             goto fail;
         log_next(e, next, row ? "changed, rescheduled" : "scheduled");
@@ -228,7 +239,7 @@ const char *crons_started(struct crons *c, const struct store_sched_job *job)
     if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)))
         goto fail;
     store_txn_exempt_limit(t); /* a full tenant's crons keep running */
-    if (store_sched_insert(t, e->fn, e->args, strlen(e->args), next, id, &err) < 0 ||
+    if (store_sched_insert(t, e->ns, e->job_name, e->args, strlen(e->args), next, id, &err) < 0 ||
         store_cron_put(t, e->name, e->spec, id, now, &err) < 0 ||
         store_txn_commit(t, NULL, &err) < 0) {
         store_txn_abort(t);

@@ -187,15 +187,20 @@ static void run_job(void *arg, const struct store_sched_job *job)
     struct jobs *j = arg;
     struct shard *s = j->shard;
     const char *id = job->id;
-    const char *name = json_string_value(json_object_get(job->doc, "name"));
+    const char *stored = json_string_value(json_object_get(job->doc, "name"));
     json_t *args = json_array_get(json_object_get(job->doc, "args"), 0);
+    /* a component's job names its function as the component does: the full path back */
+    struct buf path = BUF_INIT(BUF_NOLIMIT);
+    const char *name =
+        stored && js_job_function_path(job->ns, stored, &path) == 0 ? path.data : stored;
     const struct js_function *fn = s->rt && name ? js_runtime_find(s->rt, name) : NULL;
     const char *cron = s->crons ? crons_started(s->crons, job) : NULL;
     if (!fn || fn->kind == JS_QUERY) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "Could not find function for '%s'", name ? name : "?");
+        snprintf(msg, sizeof(msg), "Could not find function for '%s'", stored ? stored : "?");
         log_run(cron, "function", name ? name : "?", id, 0, msg, 0);
         mark_job(j, id, job, "failed", msg, clock_wall_ms());
+        buf_release(&path);
         return;
     }
     json_t *empty = NULL;
@@ -218,6 +223,7 @@ static void run_job(void *arg, const struct store_sched_job *job)
 out:
     free(text);
     json_decref(empty);
+    buf_release(&path);
 }
 
 /* Actions a previous process left inProgress never finished here: at most once means they are

@@ -1,5 +1,5 @@
-/* sched: the due-job timer over `_scheduled_functions` (sched.h). The timer is armed for the
- * earliest pending job; when it fires, one read transaction lists up to per_iteration due jobs
+/* sched: the due-job timer over the `_scheduled_functions` tables (sched.h). The timer is armed for
+ * the earliest pending job; when it fires, one read transaction lists up to per_iteration due jobs
  * (earliest first) and each goes to the run callback, for at most SLICE_NS per iteration; what
  * is left of the list, or more due jobs if the list was full, run in the next loop iteration,
  * after the loop has served I/O. Writes to the table (new
@@ -27,7 +27,6 @@ struct sched {
     void *arg;
     unsigned per_iteration;
     struct timer timer;
-    uint32_t index_id;
     struct buf pending_prefix; /* key.h encoding of "pending": first field of by_state_time */
     uint64_t pending;
     uint64_t started;
@@ -110,7 +109,6 @@ struct sched *sched_new(struct loop *l, struct store *st, const struct sched_opt
     s->run = run;
     s->arg = arg;
     s->per_iteration = opts && opts->per_iteration ? opts->per_iteration : 64;
-    s->index_id = store_sched_index_id(st);
     buf_init(&s->pending_prefix, 256);
     json_t *p = json_string("pending");
     key_encode_value(&s->pending_prefix, p);
@@ -144,7 +142,7 @@ void sched_writes(struct sched *s, const struct write_set *ws)
 {
     for (size_t i = 0; i < ws->len; i++) {
         const struct index_write *w = &ws->writes[i];
-        if (w->index_id != s->index_id)
+        if (!store_sched_is_index(s->store, w->index_id))
             continue;
         int was = is_pending_key(s, &w->old_key), now = is_pending_key(s, &w->new_key);
         if (now && !was)

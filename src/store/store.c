@@ -138,7 +138,7 @@ int store_table_name_ok(const char *name, size_t n)
 
 int st_table_open(const struct store *s, const char *name)
 {
-    if (name[0] == '_')
+    if (store_table_is_system(name))
         return 1;
     const char *slash = strrchr(name, '/');
     if (!slash || !s->open_ns) /* the app's table, or no schema at all */
@@ -274,6 +274,7 @@ static struct st_table *table_new(struct store *s, uint32_t num, const char *nam
     struct st_table *t = vr_calloc(1, sizeof(*t));
     t->num = num;
     t->name = vr_strdup(name);
+    t->system = store_table_is_system(name);
     index_new(t, by_id, "by_id", IDX_BY_ID, NULL);
     index_new(t, by_ct, "by_creation_time", IDX_CT, NULL);
     s->tables = vr_realloc(s->tables, (s->ntables + 1) * sizeof(*s->tables));
@@ -305,6 +306,11 @@ void st_catalog_free(struct store *s)
     json_decref(s->open_ns);
     s->open_ns = NULL;
     s->ntables = 0;
+    vr_free(s->sched_idx);
+    vr_free(s->sched_tables);
+    s->sched_idx = NULL;
+    s->sched_tables = NULL;
+    s->nsched = 0;
 }
 
 struct st_table *st_table_find(struct store *s, const char *name)
@@ -402,6 +408,7 @@ int st_catalog_load(struct store *s, struct buf *err)
             }
         }
     }
+    st_sched_catalog(s);
     r = 0;
 out:
     sqlite3_finalize(st);
@@ -432,7 +439,7 @@ int st_table_create(struct store *s, const char *name, struct st_table **out, st
     uint32_t num, by_id, by_ct;
     char sql[256];
     sqlite3_stmt *st = NULL;
-    if (!store_table_name_ok(name, strlen(name)) && strcmp(name, STORE_SCHED_TABLE) &&
+    if (!store_table_name_ok(name, strlen(name)) && !store_sched_table_name_ok(name) &&
         strcmp(name, STORE_STORAGE_TABLE) && strcmp(name, STORE_ACTOR_TABLE)) {
         buf_reset(err);
         buf_appendf(err, "invalid table name `%.64s`: use letters, digits and '_', starting with "
@@ -773,7 +780,7 @@ static int over(const struct store_txn *t, enum st_cap which, uint64_t now, uint
 
 int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
 {
-    if (tb->name[0] == '_' || t->bulk)
+    if (tb->system || t->bulk)
         return 0;
     /* counted even when it fails: every later read fails too, as in Convex */
     t->docs_read++;
@@ -794,7 +801,7 @@ int st_txn_read(struct store_txn *t, const struct st_table *tb, size_t bytes, st
 
 int st_txn_range(struct store_txn *t, const char *table, struct buf *err)
 {
-    if (table[0] == '_' || t->bulk)
+    if (store_table_is_system(table) || t->bulk)
         return 0;
     uint64_t lim;
     if (over(t, ST_CAP_RANGES, ++t->ranges_read, STORE_TXN_MAX_RANGES, &lim))
@@ -807,7 +814,7 @@ int st_txn_range(struct store_txn *t, const char *table, struct buf *err)
 
 int st_txn_write(struct store_txn *t, const struct st_table *tb, size_t bytes, struct buf *err)
 {
-    if (tb->name[0] == '_' || t->bulk)
+    if (tb->system || t->bulk)
         return 0;
     t->writes++;
     t->bytes_written += bytes;
@@ -1129,6 +1136,12 @@ const struct write_set *store_txn_write_set(const struct store_txn *t)
 }
 
 /* ---- point reads ---- */
+
+int store_table_is_system(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return (slash ? slash[1] : name[0]) == '_';
+}
 
 int store_table_in_namespace(const char *table, const char *ns)
 {

@@ -272,6 +272,9 @@ int store_get(struct store_txn *t, const char *id, size_t id_len, struct buf *ou
  * not NULL) is set to its name, the catalog's (valid until the catalog changes). */
 int store_get_in(struct store_txn *t, const char *id, size_t id_len, const char *ns,
                  const char **table, struct buf *out, int *found, struct buf *err);
+/* 1 when `name` is a system table's: its last '/'-separated part starts with '_' (the app's
+ * `_scheduled_functions`, component a's `a/_scheduled_functions`); no app table's can. */
+int store_table_is_system(const char *name);
 /* 1 when table is a system table or one of namespace ns's: the app's ("") have no '/' in their
  * names, a component's start with its prefix ("a/") and have no further '/'. */
 int store_table_in_namespace(const char *table, const char *ns);
@@ -440,29 +443,37 @@ int store_env_set(struct store *s, const char *name, size_t name_len, const char
                   size_t value_len, struct buf *err);
 int store_env_remove(struct store *s, const char *name, size_t name_len, struct buf *err);
 
-/* Scheduled functions (store_sched.c): Convex's system table `_scheduled_functions`, created by
- * store_open with an index `by_state_time` on (state.kind, scheduledTime), written like any table
- * (so its writes are in write sets and live queries over it re-run) but only through these
- * calls, never by app code. A job document is
+/* Scheduled functions (store_sched.c): Convex's system table `_scheduled_functions`, one per
+ * namespace as Convex has one per component: the app's, created by store_open, and each
+ * component's (`a/_scheduled_functions`), created by store_apply_schema for the namespaces its
+ * schema lists. Each has an index `by_state_time` on (state.kind, scheduledTime) and is written
+ * like any table (so its writes are in write sets and live queries over it re-run) but only
+ * through these calls, never by app code. A job document is
  *   {name: "mod:fn", args: [<args object>], scheduledTime: <ms>, completedTime?: <ms>,
  *    state: {kind: "pending"|"inProgress"|"success"|"canceled"} | {kind: "failed", error}}
- * store_sched_insert: a pending job (args: value.h JSON of an object) in transaction t.
+ * whose name is the caller's to interpret (js_job_function_path: relative to the namespace).
+ * store_sched_insert: a pending job of namespace ns ("" the app's, "a/" component a's; args:
+ * value.h JSON of an object) in transaction t; fails when ns has no such table.
  * store_sched_set_state: sets state.kind (and error for "failed"; completedTime when
  * completed_ms > 0). store_sched_finish: the same for a job as store_sched_due read it, without
  * reading it again: fails with STORE_ERR_CHANGED (and changes nothing) when the job's document
  * changed since (canceled or run meanwhile), which is what keeps a job's run exactly once.
- * store_sched_get: *doc = the job (a new reference) or NULL when no such job; 0 or -1.
+ * store_sched_get: *doc = the job (a new reference) or NULL when id is no job of namespace ns
+ * (NULL: of any); 0 or -1.
  * store_sched_next: the earliest pending job's scheduledTime, or -1 when none.
  * store_sched_due: up to `limit` jobs in state `kind` due at `now_ms` (any time: now_ms < 0),
- * earliest first, in *jobs (*n of them; free with store_sched_jobs_free).
- * store_sched_count: pending jobs (one index range count).
- * store_sched_index_id: the id of by_state_time (write sets touching the table carry it). */
+ * of every namespace, earliest first, in *jobs (*n of them; free with store_sched_jobs_free).
+ * store_sched_count: pending jobs (one index range count per namespace).
+ * store_sched_is_index: 1 when index_id is a by_state_time (write sets touching a table of jobs
+ * carry it). store_sched_table_name_ok: 1 for `_scheduled_functions` and a valid namespace's. */
 #define STORE_SCHED_TABLE "_scheduled_functions"
 #define STORE_SCHED_INDEX "by_state_time"
-int store_sched_insert(struct store_txn *t, const char *name, const char *args, size_t len,
-                       double scheduled_ms, char id_out[STORE_ID_LEN + 1], struct buf *err);
+int store_sched_insert(struct store_txn *t, const char *ns, const char *name, const char *args,
+                       size_t len, double scheduled_ms, char id_out[STORE_ID_LEN + 1],
+                       struct buf *err);
 struct store_sched_job {
     char id[STORE_ID_LEN + 1];
+    char *ns;   /* its namespace ("" the app's, "a/" component a's) */
     char *text; /* the document as stored (NUL-terminated) */
     size_t len;
     json_t *doc; /* its parse */
@@ -471,13 +482,15 @@ int store_sched_set_state(struct store_txn *t, const char *id, const char *kind,
                           const char *error, double completed_ms, struct buf *err);
 int store_sched_finish(struct store_txn *t, const struct store_sched_job *job, const char *kind,
                        const char *error, double completed_ms, struct buf *err);
-int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct buf *err);
+int store_sched_get(struct store_txn *t, const char *id, const char *ns, json_t **doc,
+                    struct buf *err);
 int store_sched_next(struct store_txn *t, double *when, struct buf *err);
 int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
                     struct store_sched_job **jobs, size_t *n, struct buf *err);
 void store_sched_jobs_free(struct store_sched_job *jobs, size_t n);
 int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err);
-uint32_t store_sched_index_id(struct store *s);
+int store_sched_is_index(const struct store *s, uint32_t index_id);
+int store_sched_table_name_ok(const char *name);
 
 /* File storage (store_storage.c): Convex's system table `_storage`, created by store_open, one
  * document {sha256: <base64 SHA-256 of the bytes>, size: <bytes>, contentType?: <string>} per

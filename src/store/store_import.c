@@ -122,7 +122,7 @@ int store_app_tables(struct store *s, char ***names, size_t *n)
     *names = vr_calloc(s->ntables ? s->ntables : 1, sizeof **names);
     *n = 0;
     for (size_t i = 0; i < s->ntables; i++)
-        if (s->tables[i]->name[0] != '_')
+        if (!s->tables[i]->system)
             (*names)[(*n)++] = vr_strdup(s->tables[i]->name);
     return 0;
 }

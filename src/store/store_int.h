@@ -51,6 +51,7 @@ struct st_table {
     json_t *validator; /* NULL: documents are not validated */
     struct validator *validator_v; /* validator compiled (validator.h) */
     int declared;      /* named in the current schema */
+    int system;        /* a system table's (store_table_is_system) */
     struct st_index **idx; /* idx[0] by_id, idx[1] by_creation_time, then declared */
     size_t nidx;
     /* search indexes (IDX_SEARCH, store_search.c) and vector indexes (IDX_VECTOR,
@@ -131,6 +132,11 @@ struct store {
     sqlite3_stmt *reader_stmt;  /* reads the version and the schema cookie */
     struct st_memo memo;        /* store_memo.c */
     uint64_t memo_epoch;        /* st_memo_forget's count */
+    /* store_sched.c: the by_state_time index of each namespace's `_scheduled_functions` (the
+     * app's and each component's), and their tables, as the catalog has them */
+    uint32_t *sched_idx;
+    struct st_table **sched_tables;
+    size_t nsched;
 };
 
 /* The counters a transaction's limits hold (st_caps). */
@@ -358,6 +364,11 @@ static inline sqlite3_int64 st_ct_rowid(double ct)
 const json_t *st_lookup_path(const json_t *doc, const char *path);
 /* store_sched.c: creates the _scheduled_functions system table and its index if missing. */
 int st_sched_ensure(struct store *s, struct buf *err);
+/* store_sched.c: in the open transaction, creates namespace ns's `_scheduled_functions` ("a/" ->
+ * `a/_scheduled_functions`) and its index if missing (store_apply_schema, for each component). */
+int st_sched_ensure_ns(struct store *s, const char *ns, struct buf *err);
+/* store_sched.c: finds the scheduled-function tables of the catalog just loaded. */
+void st_sched_catalog(struct store *s);
 /* store_storage.c: creates the _storage system table and the storage secret if missing. */
 int st_storage_ensure(struct store *s, struct buf *err);
 /* store_sched.c: creates a system table (a name app code cannot take) with one index on two

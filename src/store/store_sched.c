@@ -1,7 +1,8 @@
-/* store_sched: Convex's `_scheduled_functions` system table (store.h "Scheduled functions"). It
- * is an ordinary document table of the catalog (so its writes land in write sets and live
- * queries over it re-run) whose name no app can create, plus an index `by_state_time` on
- * (state.kind, scheduledTime) through which the scheduler finds the due jobs in time order.
+/* store_sched: Convex's `_scheduled_functions` system tables (store.h "Scheduled functions"), the
+ * app's and one per component. Each is an ordinary document table of the catalog (so its writes
+ * land in write sets and live queries over it re-run) whose name no app can create, plus an index
+ * `by_state_time` on (state.kind, scheduledTime) through which the scheduler finds the due jobs
+ * in time order, merged over the tables.
  * The helpers build and change job documents; the rules (who may write, when a job runs) are
  * the callers'. */
 #include "store/store_int.h"
@@ -47,16 +48,90 @@ int st_sched_ensure(struct store *s, struct buf *err)
                                   "scheduledTime", err);
 }
 
-uint32_t store_sched_index_id(struct store *s)
+int store_sched_table_name_ok(const char *name)
 {
-    struct st_table *tb = st_table_find(s, STORE_SCHED_TABLE);
-    struct st_index *ix = tb ? st_index_find(tb, STORE_SCHED_INDEX) : NULL;
-    return ix ? ix->id : 0;
+    size_t n = strlen(name), k = strlen(STORE_SCHED_TABLE);
+    if (n == k)
+        return !strcmp(name, STORE_SCHED_TABLE);
+    /* a namespace's: "a/" or "a/b/" before it, each part a valid name */
+    return n > k + 1 && n <= STORE_TABLE_NAME_MAX && !strcmp(name + n - k, STORE_SCHED_TABLE) &&
+           name[n - k - 1] == '/' && store_table_name_ok(name, n - k - 1);
 }
 
-int store_sched_insert(struct store_txn *t, const char *name, const char *args, size_t len,
-                       double scheduled_ms, char id_out[STORE_ID_LEN + 1], struct buf *err)
+/* ns's table of jobs: "" -> `_scheduled_functions`, "a/" -> `a/_scheduled_functions` */
+static int sched_table_name(const char *ns, char out[STORE_TABLE_NAME_MAX + 1])
 {
+    int n = snprintf(out, STORE_TABLE_NAME_MAX + 1, "%s%s", ns, STORE_SCHED_TABLE);
+    return n > 0 && n <= STORE_TABLE_NAME_MAX && store_sched_table_name_ok(out) ? 0 : -1;
+}
+
+int st_sched_ensure_ns(struct store *s, const char *ns, struct buf *err)
+{
+    char name[STORE_TABLE_NAME_MAX + 1];
+    if (sched_table_name(ns, name) < 0)
+        return buf_fail(err,
+                        "component `%.*s`: its path is too long for its table of scheduled "
+                        "functions (at most %d characters in all)",
+                        ns[0] ? (int)strlen(ns) - 1 : 0, ns, STORE_TABLE_NAME_MAX);
+    struct st_table *tb = st_table_find(s, name);
+    if (tb && st_index_find(tb, STORE_SCHED_INDEX))
+        return 0;
+    json_t *decl = json_pack("{s:s, s:[s,s]}", "name", STORE_SCHED_INDEX, "fields", "state.kind",
+                             "scheduledTime");
+    int r = 0;
+    if ((!tb && st_table_create(s, name, &tb, err) < 0) || st_index_create(s, tb, decl, err) < 0)
+        r = -1;
+    json_decref(decl);
+    return r;
+}
+
+void st_sched_catalog(struct store *s)
+{
+    vr_free(s->sched_idx);
+    vr_free(s->sched_tables);
+    s->sched_idx = NULL;
+    s->sched_tables = NULL;
+    s->nsched = 0;
+    for (size_t i = 0; i < s->ntables; i++) {
+        struct st_table *tb = s->tables[i];
+        struct st_index *ix = st_index_find(tb, STORE_SCHED_INDEX);
+        if (!ix || !store_sched_table_name_ok(tb->name))
+            continue;
+        s->sched_idx = vr_realloc(s->sched_idx, (s->nsched + 1) * sizeof(*s->sched_idx));
+        s->sched_tables = vr_realloc(s->sched_tables, (s->nsched + 1) * sizeof(*s->sched_tables));
+        s->sched_idx[s->nsched] = ix->id;
+        s->sched_tables[s->nsched++] = tb;
+    }
+}
+
+int store_sched_is_index(const struct store *s, uint32_t index_id)
+{
+    for (size_t i = 0; i < s->nsched; i++)
+        if (s->sched_idx[i] == index_id)
+            return 1;
+    return 0;
+}
+
+/* The namespace of a table of jobs: the part of its name before `_scheduled_functions` */
+static char *table_ns(const char *table)
+{
+    size_t n = strlen(table) - strlen(STORE_SCHED_TABLE);
+    char *ns = vr_malloc(n + 1);
+    memcpy(ns, table, n);
+    ns[n] = '\0';
+    return ns;
+}
+
+int store_sched_insert(struct store_txn *t, const char *ns, const char *name, const char *args,
+                       size_t len, double scheduled_ms, char id_out[STORE_ID_LEN + 1],
+                       struct buf *err)
+{
+    char table[STORE_TABLE_NAME_MAX + 1];
+    if (sched_table_name(ns, table) < 0 || !st_table_find(t->s, table))
+        return st_failk(t->s, STORE_ERR_INVALID_ID, err,
+                        "component `%.*s` has no table of scheduled functions (deploy the app "
+                        "again)",
+                        ns[0] ? (int)strlen(ns) - 1 : 0, ns);
     json_t *jn = json_string(name);
     char *qn = jn ? json_dumps(jn, JSON_ENCODE_ANY) : NULL;
     json_decref(jn);
@@ -70,7 +145,7 @@ int store_sched_insert(struct store_txn *t, const char *name, const char *args, 
         st_failk(t->s, STORE_ERR_TOO_LARGE, err, "scheduled function arguments are too large");
         goto out;
     }
-    r = store_insert(t, STORE_SCHED_TABLE, doc.data, doc.len, id_out, err);
+    r = store_insert(t, table, doc.data, doc.len, id_out, err);
 out:
     free(qn);
     buf_release(&doc);
@@ -138,8 +213,8 @@ int store_sched_set_state(struct store_txn *t, const char *id, const char *kind,
                           const char *error, double completed_ms, struct buf *err)
 {
     struct new_state ns = { kind, error, completed_ms };
-    if (!store_id_table(t->s, id, strlen(id)) ||
-        strcmp(store_id_table(t->s, id, strlen(id)), STORE_SCHED_TABLE))
+    const char *tn = store_id_table(t->s, id, strlen(id));
+    if (!tn || !store_sched_table_name_ok(tn))
         return st_failk(t->s, STORE_ERR_INVALID_ID, err, "`%s` is not a scheduled job", id);
     return st_doc_rewrite(t, id, NULL, 0, NULL, splice_state, &ns, err);
 }
@@ -151,14 +226,17 @@ int store_sched_finish(struct store_txn *t, const struct store_sched_job *job, c
     return st_doc_rewrite(t, job->id, job->text, job->len, job->doc, splice_state, &ns, err);
 }
 
-int store_sched_get(struct store_txn *t, const char *id, json_t **doc, struct buf *err)
+int store_sched_get(struct store_txn *t, const char *id, const char *ns, json_t **doc,
+                    struct buf *err)
 {
     struct buf out = BUF_INIT(STORE_MAX_DOC + 4096);
     int found = 0, r = -1;
     *doc = NULL;
     const char *tn = store_id_table(t->s, id, strlen(id));
-    if (!tn || strcmp(tn, STORE_SCHED_TABLE)) {
-        r = 0; /* not a job */
+    size_t nl = ns ? strlen(ns) : 0;
+    if (!tn || !store_sched_table_name_ok(tn) ||
+        (ns && (strncmp(tn, ns, nl) || strcmp(tn + nl, STORE_SCHED_TABLE)))) {
+        r = 0; /* not a job, or another namespace's */
         goto out;
     }
     if (store_get(t, id, strlen(id), &out, &found, err) < 0)
@@ -171,25 +249,21 @@ out:
     return r;
 }
 
-/* Jobs in state `kind` with scheduledTime <= now_ms (or all of them for now_ms < 0), earliest
- * first, at most `limit`. */
-int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
-                    struct store_sched_job **out, size_t *count, struct buf *err)
+struct job_list {
+    struct store_sched_job *jobs;
+    size_t n, cap;
+};
+
+/* Appends up to `limit` jobs of table tb in the index range `range` to *l, earliest first. */
+static int due_in(struct store_txn *t, const struct st_table *tb, const char *range, size_t limit,
+                  struct job_list *l, struct buf *err)
 {
-    char range[160];
-    if (now_ms < 0)
-        snprintf(range, sizeof(range), "{\"eq\":[\"%s\"]}", kind);
-    else
-        snprintf(range, sizeof(range),
-                 "{\"eq\":[\"%s\"],\"upper\":{\"op\":\"lte\",\"value\":%.17g}}", kind,
-                 now_ms);
     struct store_cursor *c = NULL;
     struct buf doc = BUF_INIT(STORE_MAX_DOC + 4096);
-    struct store_sched_job *jobs = NULL;
-    size_t n = 0, cap = 0, seen = 0;
+    size_t seen = 0;
     int r = -1, done = 0;
-    if (store_scan_open(t, STORE_SCHED_TABLE, STORE_SCHED_INDEX, range, strlen(range), 0, &c,
-                        err) < 0)
+    char *ns = table_ns(tb->name);
+    if (store_scan_open(t, tb->name, STORE_SCHED_INDEX, range, strlen(range), 0, &c, err) < 0)
         goto out;
     while (seen < limit) {
         buf_reset(&doc);
@@ -207,12 +281,13 @@ int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t
             json_decref(d);
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            jobs = vr_realloc(jobs, cap * sizeof(*jobs));
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 16;
+            l->jobs = vr_realloc(l->jobs, l->cap * sizeof(*l->jobs));
         }
-        struct store_sched_job *j = &jobs[n++];
+        struct store_sched_job *j = &l->jobs[l->n++];
         memcpy(j->id, id, STORE_ID_LEN + 1);
+        j->ns = vr_strdup(ns);
         j->doc = d;
         j->len = doc.len;
         j->text = vr_malloc(doc.len + 1);
@@ -224,22 +299,63 @@ out:
     if (c)
         store_scan_close(c, seen);
     buf_release(&doc);
-    if (r < 0) {
-        store_sched_jobs_free(jobs, n);
-        jobs = NULL;
-        n = 0;
+    vr_free(ns);
+    return r;
+}
+
+static void jobs_release(struct store_sched_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(jobs[i].doc);
+        vr_free(jobs[i].text);
+        vr_free(jobs[i].ns);
     }
-    *out = jobs;
-    *count = n;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    double x = json_number_value(
+        json_object_get(((const struct store_sched_job *)a)->doc, "scheduledTime"));
+    double y = json_number_value(
+        json_object_get(((const struct store_sched_job *)b)->doc, "scheduledTime"));
+    return x < y ? -1 : x > y;
+}
+
+/* Jobs in state `kind` with scheduledTime <= now_ms (or all of them for now_ms < 0), earliest
+ * first, at most `limit`: up to `limit` of each namespace's table, merged. */
+int store_sched_due(struct store_txn *t, const char *kind, double now_ms, size_t limit,
+                    struct store_sched_job **out, size_t *count, struct buf *err)
+{
+    char range[160];
+    if (now_ms < 0)
+        snprintf(range, sizeof(range), "{\"eq\":[\"%s\"]}", kind);
+    else
+        snprintf(range, sizeof(range),
+                 "{\"eq\":[\"%s\"],\"upper\":{\"op\":\"lte\",\"value\":%.17g}}", kind, now_ms);
+    struct job_list l = { NULL, 0, 0 };
+    struct store *s = t->s;
+    int r = 0;
+    for (size_t i = 0; i < s->nsched && r == 0; i++)
+        r = due_in(t, s->sched_tables[i], range, limit, &l, err);
+    if (r < 0) {
+        store_sched_jobs_free(l.jobs, l.n);
+        l.jobs = NULL;
+        l.n = 0;
+    } else if (l.n > 1 && s->nsched > 1) { /* merged by time (l.jobs is NULL when empty) */
+        qsort(l.jobs, l.n, sizeof(*l.jobs), by_time);
+        if (l.n > limit) {
+            jobs_release(l.jobs + limit, l.n - limit);
+            l.n = limit;
+        }
+    }
+    *out = l.jobs;
+    *count = l.n;
     return r;
 }
 
 void store_sched_jobs_free(struct store_sched_job *jobs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        json_decref(jobs[i].doc);
-        vr_free(jobs[i].text);
-    }
+    jobs_release(jobs, n);
     vr_free(jobs);
 }
 
@@ -257,7 +373,6 @@ int store_sched_next(struct store_txn *t, double *when, struct buf *err)
 
 int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf *err)
 {
-    uint32_t id = store_sched_index_id(s);
     struct buf lo = BUF_INIT(256);
     json_t *k = json_string(kind);
     int r = -1;
@@ -267,17 +382,22 @@ int store_sched_count(struct store *s, const char *kind, uint64_t *n, struct buf
     struct buf hi = BUF_INIT(256);
     buf_append(&hi, lo.data, lo.len);
     buf_append(&hi, "\xff", 1);
-    sqlite3_stmt *st = st_prep(s, NULL, err, "SELECT count(*) FROM i%u WHERE k >= ?1 AND k < ?2",
-                               id);
-    if (!st)
-        goto out;
-    sqlite3_bind_blob(st, 1, lo.data, (int)lo.len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, hi.data, (int)hi.len, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        st_sqlerr(s, err, "count jobs");
-        goto out;
+    sqlite3_stmt *st = NULL;
+    for (size_t i = 0; i < s->nsched; i++) {
+        st = st_prep(s, NULL, err, "SELECT count(*) FROM i%u WHERE k >= ?1 AND k < ?2",
+                     s->sched_idx[i]);
+        if (!st)
+            goto out;
+        sqlite3_bind_blob(st, 1, lo.data, (int)lo.len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, hi.data, (int)hi.len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            st_sqlerr(s, err, "count jobs");
+            goto out;
+        }
+        *n += (uint64_t)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
     }
-    *n = (uint64_t)sqlite3_column_int64(st, 0);
     r = 0;
 out:
     sqlite3_finalize(st);

@@ -38,6 +38,21 @@ static int check_schema(const json_t *schema, struct buf *err)
         buf_fail(err, "schema `tables` must be an object");
         goto out;
     }
+    /* the components' namespaces ("a/", "a/b/"): each gets its tables of the system */
+    const json_t *nss = json_object_get(schema, "namespaces");
+    if (nss && !json_is_array(nss)) {
+        buf_fail(err, "schema `namespaces` must be an array");
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(nss); i++) {
+        const char *ns = json_string_value(json_array_get(nss, i));
+        size_t n = ns ? strlen(ns) : 0;
+        if (n < 2 || ns[n - 1] != '/' || !store_table_name_ok(ns, n - 1)) {
+            buf_fail(err, "schema `namespaces`: `%.64s` is not a component's path and '/'",
+                     ns ? ns : "");
+            goto out;
+        }
+    }
     json_object_foreach((json_t *)tables, name, def) {
         if (!store_table_name_ok(name, strlen(name))) {
             buf_fail(err,
@@ -401,6 +416,14 @@ int store_apply_schema(struct store *s, const char *schema_json, size_t len, str
         }
         const json_t *doc = json_object_get(def, "document");
         if (validate && doc && validate_table(s, tb, doc, err) < 0)
+            goto out;
+    }
+    /* each component's own table of scheduled functions, as Convex gives each one */
+    size_t i;
+    json_t *ns;
+    json_array_foreach(json_object_get(schema, "namespaces"), i, ns)
+    {
+        if (st_sched_ensure_ns(s, json_string_value(ns), err) < 0)
             goto out;
     }
     if (!(st = st_prep(s, NULL, err, "UPDATE _vr_meta SET v = ?1 WHERE k = 'schema'")))

@@ -207,10 +207,48 @@ test("a component's scheduler runs its own function; its function handles name i
     await waitFor(async () => (await q(api.app.ledgerList, { owner: "scheduled" })).length === 1, { what: "the scheduled add" });
 });
 
+test("each component has its own _scheduled_functions: it lists, reads and cancels its own jobs, named as it names them", async () => {
+    const lj = await m(api.app.ledgerMutate, { fn: "holdJob", args: { text: "held in ledger" } });
+    const aj = await m(api.app.appHoldJob, {});
+    const ledgerJobs = await q(api.app.ledgerCall, { fn: "jobs", args: {} });
+    assert.ok(ledgerJobs.some((j) => j.name === "entries:writeNote" && j.kind === "pending"), JSON.stringify(ledgerJobs));
+    assert.ok(ledgerJobs.every((j) => j.name === "entries:writeNote"), JSON.stringify(ledgerJobs));
+    const appJobs = await q(api.app.appJobs);
+    assert.ok(appJobs.some((j) => j.name === "app:addNote" && j.kind === "pending"), JSON.stringify(appJobs));
+    assert.ok(!appJobs.some((j) => j.name === "entries:writeNote"), JSON.stringify(appJobs));
+    // each reads its own job; the other's is none of its own
+    assert.deepEqual(await q(api.app.ledgerCall, { fn: "job", args: { id: lj } }),
+                     { name: "entries:writeNote", kind: "pending", normalized: true });
+    assert.equal(await q(api.app.ledgerCall, { fn: "job", args: { id: aj } }), null);
+    assert.equal(await q(api.app.appJob, { id: lj }), null);
+    assert.deepEqual(await q(api.app.appJob, { id: aj }), { name: "app:addNote", kind: "pending" });
+    // cancel: the other's id is refused and its job left pending; its own is canceled
+    assert.match(await m(api.app.ledgerMutate, { fn: "cancelJob", args: { id: aj } }), /is not the id of a scheduled function/);
+    assert.match(await m(api.app.appCancel, { id: lj }), /is not the id of a scheduled function/);
+    assert.equal((await q(api.app.appJob, { id: aj })).kind, "pending");
+    assert.equal((await q(api.app.ledgerCall, { fn: "job", args: { id: lj } })).kind, "pending");
+    assert.equal(await m(api.app.ledgerMutate, { fn: "cancelJob", args: { id: lj } }), "canceled");
+    assert.equal((await q(api.app.ledgerCall, { fn: "job", args: { id: lj } })).kind, "canceled");
+    assert.equal(await m(api.app.appCancel, { id: aj }), "canceled");
+    // an action of the component schedules into its table too, and the job runs
+    const fromAction = await client().action(api.app.ledgerAct, { fn: "scheduleFromAction", args: { text: "from a ledger action" } });
+    await waitFor(async () => (await q(api.app.ledgerNotes)).includes("from a ledger action"), { what: "the action's scheduled note" });
+    await waitFor(async () => (await q(api.app.ledgerCall, { fn: "job", args: { id: fromAction } }))?.kind === "success",
+                  { what: "the action's job marked success" });
+    const aj2 = await m(api.app.appHoldJob, {});
+    await assert.rejects(client().action(api.app.ledgerAct, { fn: "cancelFromAction", args: { id: aj2 } }),
+                         /is not the id of a scheduled function/);
+    assert.equal((await q(api.app.appJob, { id: aj2 })).kind, "pending");
+    assert.equal(await m(api.app.appCancel, { id: aj2 }), "canceled");
+});
+
 test("a component's crons.ts runs its own function, as the job `<component>/<id>`", async () => {
     await waitFor(async () => (await q(api.app.ledgerNotes)).includes("cron tick"), { timeout: 8000, what: "the cron's note" });
     assert.ok(!(await q(api.app.notes)).includes("cron tick"));
     assert.match(srv.stderr, /cron.*ledger\/tick|ledger\/tick/);
+    // its runs are the component's own jobs
+    assert.ok((await q(api.app.ledgerCall, { fn: "jobs", args: {} })).some((j) => j.kind === "success"));
+    assert.ok(!(await q(api.app.appJobs)).some((j) => j.name.includes("writeNote")));
 });
 
 test("live queries: a subscription over a component's tables updates after a write through it", async () => {

@@ -888,6 +888,40 @@ out:
     buf_release(&err);
 }
 
+/* A component's jobs name their functions as it does, and the scheduler finds them again */
+TEST(job_paths)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT), ns = BUF_INIT(BUF_NOLIMIT);
+    js_job_name("", "messages:send", &b);
+    CHECK_EQ_STR(b.data, "messages:send");
+    js_job_name("", "_components/a/m:f", &b); /* the app keeps full paths */
+    CHECK_EQ_STR(b.data, "_components/a/m:f");
+    js_job_name("a/", "_components/a/m:f", &b);
+    CHECK_EQ_STR(b.data, "m:f");
+    js_job_name("a/b/", "_components/a/_components/b/dir/m:f", &b);
+    CHECK_EQ_STR(b.data, "dir/m:f");
+    js_job_name("a/", "_components/a/_components/b/m:f", &b); /* a child's, inside its prefix */
+    CHECK_EQ_STR(b.data, "_components/b/m:f");
+    js_job_name("a/", "messages:send", &b); /* outside: a handle */
+    CHECK_EQ_STR(b.data, "function://messages:send");
+    js_job_name("ab/", "_components/a/m:f", &b); /* a prefix of the name is not the namespace */
+    CHECK_EQ_STR(b.data, "function://_components/a/m:f");
+    js_job_function_path("a/b/", "dir/m:f", &b);
+    CHECK_EQ_STR(b.data, "_components/a/_components/b/dir/m:f");
+    js_job_function_path("a/", "function://messages:send", &b);
+    CHECK_EQ_STR(b.data, "messages:send");
+    js_job_function_path("", "messages:send", &b);
+    CHECK_EQ_STR(b.data, "messages:send");
+    js_job_split("_components/a/_components/b/m:f", &ns, &b);
+    CHECK_EQ_STR(ns.data, "a/b/");
+    CHECK_EQ_STR(b.data, "m:f");
+    js_job_split("crons:tick", &ns, &b);
+    CHECK_EQ_STR(ns.data, "");
+    CHECK_EQ_STR(b.data, "crons:tick");
+    buf_release(&b);
+    buf_release(&ns);
+}
+
 TEST(zz_cleanup)
 {
     if (opened)

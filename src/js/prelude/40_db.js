@@ -556,9 +556,11 @@ function checkTable(table, what) {
 }
 
 /* System tables (Convex's): read through ctx.db.system only, never written by app code.
- * `_scheduled_functions` holds the scheduler's jobs (45_scheduler.js, store_sched.c); `_storage`
- * the stored files (46_storage.js, store_storage.c). */
+ * `_scheduled_functions` holds the scheduler's jobs (45_scheduler.js, store_sched.c), one table
+ * per namespace as Convex has one per component (NS_SYSTEM_TABLES: component `a`'s is the store's
+ * `a/_scheduled_functions`); `_storage` the stored files (46_storage.js, store_storage.c). */
 const SYSTEM_TABLES = ["_scheduled_functions", "_storage"];
+const NS_SYSTEM_TABLES = ["_scheduled_functions"];
 const EMPTY_SYSTEM_TABLES = [];
 
 function refuseSystemWrite(table, what) {
@@ -582,31 +584,44 @@ class EmptySystemQuery extends Query {
     }
 }
 
-const system = Object.freeze({
-    async get(a, b) {
-        const id = b === undefined ? idIn(undefined, a, "db.system.get()") :
-            idIn(a, b, "db.system.get()", true);
-        const table = native.idTable(id);
-        if (typeof table === "string" && table.charCodeAt(0) !== 95)
-            throw new Error(`db.system.get(): \`${id}\` is a document of \`${table}\`, not of ` +
-                `a system table; use db.get()`);
-        if (table === null || EMPTY_SYSTEM_TABLES.includes(table)) return null;
-        const t = native.get(id, null);
-        return t === null ? null : decode(t);
-    },
-    query(table) {
-        checkTable(table, "db.system.query()");
-        if (!SYSTEM_TABLES.includes(table))
-            throw new Error(`db.system.query(): \`${table}\` is not a system table (system ` +
-                `tables: ${SYSTEM_TABLES.join(", ")}); use db.query()`);
-        return EMPTY_SYSTEM_TABLES.includes(table) ? new EmptySystemQuery(table) : new Query(table);
-    },
-    normalizeId(table, id) {
-        return SYSTEM_TABLES.includes(table) && typeof id === "string" &&
-            native.idTable(id) === table ? id : null;
-    },
-    table(table) { return new TableReader(table, system); },
-});
+/* The last part of a store's table name: the name its own namespace gives it */
+const ownTableName = (t) => (typeof t === "string" ? t.slice(t.lastIndexOf("/") + 1) : t);
+
+/* ctx.db.system of namespace ns ("" the app's): its own `_scheduled_functions`, the shared rest.
+ * A system document of another namespace is none of its own: get() answers null. */
+function makeSystem(ns) {
+    const store = (t) => (ns !== "" && NS_SYSTEM_TABLES.includes(t) ? ns + t : t);
+    const sys = Object.freeze({
+        async get(a, b) {
+            const id = b === undefined ? idIn(undefined, a, "db.system.get()") :
+                idIn(a, b, "db.system.get()", true, store);
+            const table = native.idTable(id);
+            const own = ownTableName(table);
+            if (typeof table === "string" && own.charCodeAt(0) !== 95)
+                throw new Error(`db.system.get(): \`${id}\` is a document of \`${own}\`, not of ` +
+                    `a system table; use db.get()`);
+            if (table === null || EMPTY_SYSTEM_TABLES.includes(table) || table !== store(own))
+                return null;
+            const t = native.get(id, null);
+            return t === null ? null : decode(t);
+        },
+        query(table) {
+            checkTable(table, "db.system.query()");
+            if (!SYSTEM_TABLES.includes(table))
+                throw new Error(`db.system.query(): \`${table}\` is not a system table (system ` +
+                    `tables: ${SYSTEM_TABLES.join(", ")}); use db.query()`);
+            return EMPTY_SYSTEM_TABLES.includes(table) ? new EmptySystemQuery(table) :
+                new Query(store(table));
+        },
+        normalizeId(table, id) {
+            return SYSTEM_TABLES.includes(table) && typeof id === "string" &&
+                native.idTable(id) === store(table) ? id : null;
+        },
+        table(table) { return new TableReader(table, sys); },
+    });
+    return sys;
+}
+const system = makeSystem("");
 
 function checkId(id, what) {
     if (typeof id !== "string")
@@ -617,7 +632,7 @@ function checkId(id, what) {
  * table the id must be one of that table's documents, so that an id of the wrong table never
  * reaches another table's document (Convex's check and texts, as convex-test has them). An id
  * that names no table is the call's to answer, as without one. */
-function idIn(table, id, what, system = false) {
+function idIn(table, id, what, system = false, store = (t) => t) {
     checkId(id, what);
     if (table === undefined) return id;
     if (typeof table !== "string")
@@ -627,9 +642,9 @@ function idIn(table, id, what, system = false) {
         throw invalidArgument(system ? "User tables cannot be accessed with db.system." :
             "System tables can only be accessed with db.system.");
     const actual = native.idTable(id);
-    if (actual !== null && actual !== table)
+    if (actual !== null && actual !== store(table))
         throw invalidArgument(`Invalid argument \`id\`, expected ID in table '${table}' but got ` +
-            `ID in table '${actual}'`);
+            `ID in table '${system ? ownTableName(actual) : actual}'`);
     return id;
 }
 function invalidArgument(message) {
@@ -684,6 +699,7 @@ function storeTableName(ns, table, where) {
  * (db.get("t", id)); both forms are accepted. */
 function makeDb(ns) {
     const app = ns === ""; /* the app's calls pass no namespace to native (one argument less) */
+    const sys = app ? system : makeSystem(ns);
     /* the id of a call in either form: (id), or (table, id) with the table named by code; idIn
      * answers a table name that is not a string */
     const idOf = (a, b, where) => (b === undefined ? idIn(undefined, a, where) :
@@ -713,14 +729,14 @@ function makeDb(ns) {
             return typeof id === "string" && typeof table === "string" && table !== "" &&
                 table.indexOf("/") < 0 && native.idTable(id) === nsTable(ns, table) ? id : null;
         },
-        system,
+        system: sys,
         table(table) { return new TableReader(table, reader); },
     });
     const writer = Object.freeze({
         get: reader.get,
         query: reader.query,
         normalizeId: reader.normalizeId,
-        system,
+        system: sys,
         async insert(table, doc) {
             const t = storeTableName(ns, table, "db.insert()");
             refuseSystemWrite(t, "db.insert()");

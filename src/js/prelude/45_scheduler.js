@@ -38,19 +38,29 @@ function checkJobId(id) {
     return id;
 }
 
+/* The namespace whose `_scheduled_functions` a scheduler writes: a component's ctx.scheduler
+ * calls the shared methods on an object carrying its own (54_components.js); "" the app's.
+ * A symbol no app code has, so no code can name another namespace's table. */
+const SCHED_NS = Symbol("scheduler namespace");
+const schedNs = (self) => (self !== null && typeof self === "object" &&
+    typeof self[SCHED_NS] === "string" ? self[SCHED_NS] : "");
+
 /* Schedules in the running mutation's transaction: returns the job's id. */
-function scheduleHere(ts, ref, args) {
+function scheduleHere(ts, ref, args, ns) {
     const name = functionPath(ref);
-    return native.schedule(name, encode(schedulerArgs(args), "scheduled function arguments"), ts);
+    const text = encode(schedulerArgs(args), "scheduled function arguments");
+    return ns === "" ? native.schedule(name, text, ts) : native.schedule(name, text, ts, ns);
 }
 
 const mutationScheduler = Object.freeze({
-    async runAfter(delayMs, ref, args) { return scheduleHere(runAfterTime(delayMs), ref, args); },
-    async runAt(t, ref, args) { return scheduleHere(runAtTime(t), ref, args); },
-    async cancel(id) { native.cancelJob(checkJobId(id)); },
+    async runAfter(delayMs, ref, args, ns = "") {
+        return scheduleHere(runAfterTime(delayMs), ref, args, ns);
+    },
+    async runAt(t, ref, args, ns = "") { return scheduleHere(runAtTime(t), ref, args, ns); },
+    async cancel(id, ns = "") { native.cancelJob(checkJobId(id), ns); },
 });
 
-function scheduleFromAction(ts, ref, args) {
+function scheduleFromAction(ts, ref, args, ns) {
     let name, a;
     try {
         name = functionPath(ref);
@@ -58,15 +68,19 @@ function scheduleFromAction(ts, ref, args) {
     } catch (e) {
         return Promise.reject(e);
     }
-    return runNested(MUTATION, SCHEDULE_PATH, { name, args: a, ts });
+    return runNested(MUTATION, SCHEDULE_PATH, { name, args: a, ts, ns });
 }
 
 const actionScheduler = Object.freeze({
     async runAfter(delayMs, ref, args) {
-        return scheduleFromAction(runAfterTime(delayMs), ref, args);
+        return scheduleFromAction(runAfterTime(delayMs), ref, args, schedNs(this));
     },
-    async runAt(t, ref, args) { return scheduleFromAction(runAtTime(t), ref, args); },
-    async cancel(id) { await runNested(MUTATION, CANCEL_PATH, { id: checkJobId(id) }); },
+    async runAt(t, ref, args) {
+        return scheduleFromAction(runAtTime(t), ref, args, schedNs(this));
+    },
+    async cancel(id) {
+        await runNested(MUTATION, CANCEL_PATH, { id: checkJobId(id), ns: schedNs(this) });
+    },
 });
 
 /* Registered by load() beside the app's functions (internal: clients cannot call them). */
@@ -74,7 +88,7 @@ const SYSTEM_FUNCTIONS = [
     {
         path: SCHEDULE_PATH,
         handler: (ctx, a) => native.schedule(a.name, encode(a.args, "scheduled function " +
-                                                            "arguments"), a.ts),
+                                                            "arguments"), a.ts, a.ns),
     },
-    { path: CANCEL_PATH, handler: (ctx, a) => { native.cancelJob(a.id); return null; } },
+    { path: CANCEL_PATH, handler: (ctx, a) => { native.cancelJob(a.id, a.ns); return null; } },
 ];

@@ -721,15 +721,15 @@ const execWrites = {
         return new TableWriter(t, this !== null && typeof this === "object" ? this : writer);
     },
     runAfter(d, r, a) {
-        const f = () => mutationScheduler.runAfter(d, r, a);
+        const f = () => mutationScheduler.runAfter(d, r, a, schedNs(this));
         return refusedWrite(this, "scheduler.runAfter()") || (waits(this) ? later(this, f) : f());
     },
     runAt(t, r, a) {
-        const f = () => mutationScheduler.runAt(t, r, a);
+        const f = () => mutationScheduler.runAt(t, r, a, schedNs(this));
         return refusedWrite(this, "scheduler.runAt()") || (waits(this) ? later(this, f) : f());
     },
     cancel(id) {
-        const f = () => mutationScheduler.cancel(id);
+        const f = () => mutationScheduler.cancel(id, schedNs(this));
         return refusedWrite(this, "scheduler.cancel()") || (waits(this) ? later(this, f) : f());
     },
     generateUploadUrl() {
@@ -992,6 +992,7 @@ function load() {
             JSON.parse(schema);
         Object.assign(merged.tables, comps.tables);
         merged.schemaless = comps.schemaless;
+        merged.namespaces = comps.namespaces;
         schema = JSON.stringify(merged);
         schemaIndexes = Object.assign(schemaIndexes || {}, comps.indexes);
     }

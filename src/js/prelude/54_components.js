@@ -201,7 +201,7 @@ function namespaceIds(json, ns) {
     const out = {};
     for (const k of Object.keys(json)) out[k] = namespaceIds(json[k], ns);
     if (out.type === "id" && typeof out.tableName === "string" &&
-        out.tableName.charCodeAt(0) !== 95 /* _ */)
+        (out.tableName.charCodeAt(0) !== 95 /* _ */ || NS_SYSTEM_TABLES.includes(out.tableName)))
         out.tableName = ns + out.tableName;
     return out;
 }
@@ -209,9 +209,10 @@ function namespaceIds(json, ns) {
 /* Registers the instances of the app's convex.config (app.config, its default export) and of
  * their own, depth first: their functions through add(path, info, json of args, of returns) and
  * their schemas' tables. Returns null without components, else {tables, indexes, schemaless,
- * crons}: the tables' definitions and index fields under their store names, the namespaces of the
- * instances without a schema ("a/"), whose tables need no declaration, and their crons.ts jobs
- * (named "<component path>/<job>", each running the component's function). */
+ * crons, namespaces}: the tables' definitions and index fields under their store names, the
+ * namespaces of the instances without a schema ("a/"), whose tables need no declaration, their
+ * crons.ts jobs (named "<component path>/<job>", each running the component's function), and
+ * every instance's namespace (the store gives each its own `_scheduled_functions`). */
 function loadComponents(app, add) {
     componentInternal = new Set();
     componentInfo = new Map();
@@ -221,7 +222,7 @@ function loadComponents(app, add) {
     if (cfg === null || typeof cfg !== "object" || cfg._isRoot !== true)
         throw new Error("convex.config: the default export must be defineApp()'s app");
     const defs = Array.isArray(app.componentDefs) ? app.componentDefs : [];
-    const out = { tables: {}, indexes: {}, schemaless: [], crons: {} };
+    const out = { tables: {}, indexes: {}, schemaless: [], crons: {}, namespaces: [] };
     const walk = (node, prefix, ns, depth, parentEnv) => {
         for (const [name, def, given] of node._childComponents) {
             const where = ns + name;
@@ -242,6 +243,7 @@ function loadComponents(app, add) {
             }
             Object.freeze(env);
             componentInfo.set(p, { ns: n, path: where, dbs: null, env });
+            out.namespaces.push(n);
             const modules = entry.modules || {};
             for (const mod of Object.keys(modules)) {
                 const exports = modules[mod];
@@ -324,7 +326,8 @@ function componentCtx(kind, base, prefix) {
         ctx.runQuery = resolved((p, a, o) => base.runQuery.call(ctx, p, a, o));
         return ctx;
     }
-    const s = base.scheduler; /* a mutation's (its execution's) or an action's */
+    /* a mutation's (its execution's) or an action's, writing the component's own jobs */
+    const s = Object.assign({}, base.scheduler, { [SCHED_NS]: c.ns });
     ctx.scheduler = { runAfter: (d, r, a) => resolved((p) => s.runAfter(d, p, a))(r),
                       runAt: (t, r, a) => resolved((p) => s.runAt(t, p, a))(r),
                       cancel: (id) => s.cancel(id) };

@@ -215,3 +215,41 @@ export const vectorProbe = action({
     handler: async (ctx, { table }) =>
         await ctx.vectorSearch(table as any, "by_embedding" as any, { vector: [1, 2] }),
 });
+// the app's own `_scheduled_functions` beside the ledger's
+export const appHoldJob = mutation({
+    args: {},
+    handler: async (ctx) => await ctx.scheduler.runAfter(3600_000, api.app.addNote, { text: "held" }),
+});
+export const appJobs = query({
+    args: {},
+    handler: async (ctx) => (await ctx.db.system.query("_scheduled_functions").collect())
+        .map((j) => ({ name: j.name, kind: j.state.kind })),
+});
+export const appJob = query({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => {
+        const j: any = await ctx.db.system.get(id as any);
+        return j === null ? null : { name: j.name, kind: j.state.kind };
+    },
+});
+export const appCancel = mutation({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => {
+        try {
+            await ctx.scheduler.cancel(id as any);
+            return "canceled";
+        } catch (e: any) {
+            return e.message;
+        }
+    },
+});
+export const ledgerMutate = mutation({
+    args: { fn: v.string(), args: v.any() },
+    handler: async (ctx, { fn, args }) =>
+        await ctx.runMutation((components.ledger.entries as any)[fn], args),
+});
+export const ledgerAct = action({
+    args: { fn: v.string(), args: v.any() },
+    handler: async (ctx, { fn, args }) =>
+        await ctx.runAction((components.ledger.entries as any)[fn], args),
+});

@@ -116,3 +116,46 @@ export const env = query({
     args: {},
     handler: async () => ({ env: { ...process.env }, cloud: process.env.CONVEX_CLOUD_URL ?? null }),
 });
+
+// its own `_scheduled_functions`, as Convex gives each component: what it lists and reaches
+export const holdJob = mutation({
+    args: { text: v.string() },
+    returns: v.id("_scheduled_functions"),
+    handler: async (ctx, { text }) => {
+        const job = await ctx.scheduler.runAfter(3600_000, api.entries.writeNote, { text });
+        await ctx.db.insert("held", { job }); // v.id("_scheduled_functions") is its own table's
+        return job;
+    },
+});
+export const jobs = query({
+    args: {},
+    handler: async (ctx) => (await ctx.db.system.query("_scheduled_functions").collect())
+        .map((j) => ({ name: j.name, kind: j.state.kind })),
+});
+export const job = query({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => {
+        const j: any = await ctx.db.system.get(id as any);
+        return j === null ? null : { name: j.name, kind: j.state.kind,
+            normalized: ctx.db.system.normalizeId("_scheduled_functions", id) === id };
+    },
+});
+export const cancelJob = mutation({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => {
+        try {
+            await ctx.scheduler.cancel(id as any);
+            return "canceled";
+        } catch (e: any) {
+            return e.message;
+        }
+    },
+});
+export const cancelFromAction = action({
+    args: { id: v.string() },
+    handler: async (ctx, { id }) => { await ctx.scheduler.cancel(id as any); },
+});
+export const scheduleFromAction = action({
+    args: { text: v.string() },
+    handler: async (ctx, { text }) => await ctx.scheduler.runAfter(0, api.entries.writeNote, { text }),
+});
