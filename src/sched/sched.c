@@ -19,6 +19,9 @@
 /* Jobs of one iteration stop starting after this much time (as well as after per_iteration
  * jobs): a slow machine, or slow jobs, still give clients their turn every ~10 ms. */
 #define SLICE_NS (10 * 1000000ull)
+/* The timer is armed at most this far ahead (a job may be due in a million years): it then
+ * finds nothing due and arms again. */
+#define MAX_TIMER_MS (3600 * 1000ull)
 
 struct sched {
     struct loop *loop;
@@ -167,9 +170,10 @@ void sched_flush(struct sched *s, int batch_failed)
         return; /* held back, or already due in the next iteration */
     s->dirty = 0;
     struct buf err = BUF_INIT(4096);
-    double when = -1;
+    double when = 0;
     struct store_txn *txn = store_txn_begin(s->store, 0, &err);
-    if (!txn || store_sched_next(txn, &when, &err) < 0) {
+    int found = txn ? store_sched_next(txn, &when, &err) : -1;
+    if (found < 0) {
         log_error("sched", "reading the next due job failed: %s", err.data);
         when = clock_wall_ms() + 1000;
     }
@@ -178,12 +182,16 @@ void sched_flush(struct sched *s, int batch_failed)
         store_txn_free(txn);
     }
     buf_release(&err);
-    if (when < 0) {
+    if (found == 0) {
         loop_timer_stop(s->loop, &s->timer);
         return;
     }
+    /* a time in the past (before 1970 too) is due now; one far ahead re-arms at the cap */
     double delay = ceil(when - clock_wall_ms());
-    loop_timer_start(s->loop, &s->timer, delay > 0 ? (uint64_t)delay : 0);
+    uint64_t ms = 0;
+    if (delay > 0)
+        ms = delay < MAX_TIMER_MS ? (uint64_t)delay : MAX_TIMER_MS;
+    loop_timer_start(s->loop, &s->timer, ms);
 }
 
 void sched_delay(struct sched *s, uint64_t ms)

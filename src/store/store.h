@@ -460,7 +460,8 @@ int store_env_remove(struct store *s, const char *name, size_t name_len, struct 
  * changed since (canceled or run meanwhile), which is what keeps a job's run exactly once.
  * store_sched_get: *doc = the job (a new reference) or NULL when id is no job of namespace ns
  * (NULL: of any); 0 or -1.
- * store_sched_next: the earliest pending job's scheduledTime, or -1 when none.
+ * store_sched_next: 1 with the earliest pending job's scheduledTime in *when (any number: a time
+ * before 1970 is negative), 0 when there is none, -1 on failure.
  * store_sched_due: up to `limit` jobs in state `kind` due at `now_ms` (any time: now_ms < 0),
  * of every namespace, earliest first, in *jobs (*n of them; free with store_sched_jobs_free).
  * store_sched_count: pending jobs (one index range count per namespace).

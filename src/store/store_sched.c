@@ -363,10 +363,12 @@ int store_sched_next(struct store_txn *t, double *when, struct buf *err)
 {
     struct store_sched_job *jobs = NULL;
     size_t n = 0;
-    *when = -1;
+    *when = 0;
     int r = store_sched_due(t, "pending", -1, 1, &jobs, &n, err);
-    if (r == 0 && n)
+    if (r == 0 && n) {
         *when = json_number_value(json_object_get(jobs[0].doc, "scheduledTime"));
+        r = 1;
+    }
     store_sched_jobs_free(jobs, n);
     return r;
 }

@@ -5,6 +5,7 @@
 // and 100,000 jobs due at once while a client's queries stay answered.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { startServer, tempDir, sleep, waitFor, SyncConn, modOf, VIREO_BIN } from "./helpers.mjs";
 
 const servers = [];
@@ -64,6 +65,40 @@ test("runAt in the past runs at once; a Date works too", async () => {
                   { timeout: 2000 });
     assert.equal(await s.value("query", "jobs:count", { key: "date" }), 0);
     await waitFor(async () => (await s.value("query", "jobs:count", { key: "date" })) === 1);
+});
+
+/* the server's CPU time so far, in ms (utime + stime of /proc/<pid>/stat; 100 ticks a second) */
+function cpuMs(s) {
+    const f = fs.readFileSync(`/proc/${s.proc.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+test("a time before 1970 is due at once and a time far ahead waits, and neither stops the scheduler", async () => {
+    const s = await start(tempDir("scheduler"));
+    await s.value("mutation", "jobs:at", { t: -1, key: "neg" });
+    await s.value("mutation", "jobs:at", { t: -8.64e15, key: "neg2", asDate: true });
+    await s.value("mutation", "jobs:at", { t: 1e308, key: "far" });
+    await s.value("mutation", "jobs:after", { ms: 3600e3 * 1e290, key: "far2" });
+    await s.value("mutation", "jobs:after", { ms: 0, key: "now" });
+    for (const key of ["neg", "neg2", "now"])
+        await waitFor(async () => (await s.value("query", "jobs:count", { key })) === 1,
+                      { timeout: 3000, what: `the job ${key}` });
+    // the far ones wait, and waiting costs the server nothing (it once spun on the loop timer)
+    const c0 = cpuMs(s);
+    await sleep(1500);
+    const used = cpuMs(s) - c0;
+    assert.ok(used < 300, `the idle server used ${used} ms of CPU in 1.5 s`);
+    assert.equal(await s.value("query", "jobs:count", { key: "far" }), 0);
+    assert.equal(await s.value("query", "jobs:count", { key: "far2" }), 0);
+    await s.value("mutation", "jobs:after", { ms: 0, key: "later" });
+    await waitFor(async () => (await s.value("query", "jobs:count", { key: "later" })) === 1,
+                  { timeout: 3000, what: "a job after the far ones" });
+    // and after a restart too
+    await s.stop();
+    const s2 = await start(s.dir);
+    await s2.value("mutation", "jobs:after", { ms: 0, key: "restarted" });
+    await waitFor(async () => (await s2.value("query", "jobs:count", { key: "restarted" })) === 1,
+                  { timeout: 3000, what: "a job after the restart" });
 });
 
 test("cancel: a pending job never runs and is canceled (from a mutation and an action)", async () => {
