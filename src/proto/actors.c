@@ -629,15 +629,22 @@ static int run_hook(struct actors *a, struct ainst *in, struct aconn *c, const c
 /* The connection's first touch of the instance: it becomes one of its connections (with
  * `flags`: a state:sub's subscriber sees the patch of its own onConnect) and the app's onConnect
  * runs. 0, or -1 with the message in err (an unknown actor). */
+/* 1 (with the message in err) when c may not touch one more instance and in is not one it
+ * touched: checked before anything activates in. */
+static int touch_refused(struct aconn *c, struct ainst *in, struct buf *err)
+{
+    if (conn_touched(c, in) || sub_find(in, c) || c->n_touch < c->a->o.max_instances_per_conn)
+        return 0;
+    buf_appendf(err, "this connection has touched %zu actor instances, the limit", c->n_touch);
+    return 1;
+}
+
 static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *err)
 {
-    struct actors *a = c->a;
     if (conn_touched(c, in) || sub_find(in, c)) /* the second: during its own onConnect */
         return 0;
-    if (c->n_touch >= a->o.max_instances_per_conn) {
-        buf_appendf(err, "this connection has touched %zu actor instances, the limit", c->n_touch);
+    if (touch_refused(c, in, err))
         return -1;
-    }
     json_t *args = json_pack("{s:s, s:s}", "op", "connect", "c", c->id);
     struct js_result res;
     js_result_init(&res);
@@ -663,7 +670,7 @@ static int touch(struct aconn *c, struct ainst *in, unsigned flags, struct buf *
             c->touch = vr_realloc(c->touch, c->cap_touch * sizeof *c->touch);
         }
         c->touch[c->n_touch++] = (struct touch){ in };
-        deliver(a);
+        deliver(c->a);
     }
     json_decref(out);
     json_decref(args);
@@ -1818,8 +1825,9 @@ static void dispatch(struct aconn *c, json_t *msg)
         struct buf err = BUF_INIT(4096);
         struct sub *s = sub_find(in, c);
         int first = !s;
-        /* a state:sub's snapshot goes before any patch its onConnect causes */
-        int rc = state_sub ? snapshot(c, in, &err) : 0;
+        /* a state:sub's snapshot goes before any patch its onConnect causes; one past the
+         * connection's limit activates nothing */
+        int rc = touch_refused(c, in, &err) ? -1 : state_sub ? snapshot(c, in, &err) : 0;
         if (rc == 0 && first)
             rc = touch(c, in, state_sub ? SUB_STATE : SUB_EVENT, &err);
         if (rc < 0)

@@ -405,6 +405,19 @@ test("limits: instances per connection and messages per second", async () => {
         for (let i = 0; i < 3; i++) assert.equal((await rpc(c, "counter", `lim${i}`, "increment")).result, 1);
         assert.match((await rpc(c, "counter", "lim3", "increment")).error, /touched 3 actor instances, the limit/);
         assert.equal((await rpc(c, "counter", "lim0", "increment")).result, 2, "an instance it touched still works");
+        // a state:sub past the limit is refused before it activates anything: no snapshot, no
+        // instance in memory (it once activated each one first: one socket grew the server by
+        // hundreds of MB)
+        const instances = async () => (await s.get("/api/metrics")).json.actorInstances;
+        const before = await instances();
+        const from = c.mark;
+        const refused = () => c.messages.slice(from).filter((x) => x.type === "error" &&
+                                                           /touched 3 actor instances, the limit/.test(x.message)).length;
+        for (let i = 0; i < 10; i++) c.send({ type: "state:sub", actor: "counter", actorId: `over${i}` });
+        await waitFor(() => refused() === 10, { what: "ten refusals" });
+        assert.ok(!c.messages.slice(from).some((m) => m.type === "state:snapshot"), "no snapshot for a refused subscription");
+        assert.equal(await instances(), before);
+        assert.deepEqual(await stateSub(c, "counter", "lim1"), { count: 1 }, "a touched instance still subscribes");
         let limited = null;
         for (let i = 0; i < 80 && !limited; i++) {
             c.send({ type: "rpc", id: `r${i}`, actor: "counter", actorId: "lim0", method: "read" });
