@@ -789,14 +789,29 @@ static void handle_modify(struct sync_conn *c, json_t *msg)
                         -1);
         return;
     }
+    /* more adds than a session may ever hold: refused whole, in one answer (one error per add
+     * would make a 7 MB message into 19 MB of errors) */
+    size_t max = c->sync->opts.max_queries_per_session;
+    if (json_array_size(add) > max) {
+        char m[300];
+        snprintf(m, sizeof m,
+                 "`add` holds %zu queries, more than a session may have (%zu: "
+                 "--max-queries-per-session); nothing was changed",
+                 json_array_size(add), max);
+        sync_send_error(c, "TooManyQueries", m, NULL, NULL, 0, -1);
+        return;
+    }
     size_t i;
     json_t *v;
+    int bad_remove = 0;
     json_array_foreach(remove, i, v)
     {
         char k[24];
         if (!json_is_number(v) || json_number_value(v) < 0) {
-            sync_send_error(c, "InvalidMessage", "`remove` holds queryIds (non-negative integers)",
-                            NULL, NULL, 0, -1);
+            if (!bad_remove++) /* one answer for the message, however many */
+                sync_send_error(c, "InvalidMessage",
+                                "`remove` holds queryIds (non-negative integers)", NULL, NULL, 0,
+                                -1);
             continue;
         }
         uint64_t qid = (uint64_t)json_number_value(v);

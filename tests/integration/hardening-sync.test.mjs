@@ -220,6 +220,21 @@ test("11. caps: TooManyQueries names the queryId; retained sessions past the cap
     assert.equal(e.code, "TooManyQueries");
     assert.equal(e.queryId, 4);
     assert.match(e.message, /--max-queries-per-session/);
+    // more adds than a session may ever hold: one answer, nothing changed (one error per add
+    // once made 100,000 adds into 99,000 error frames); bad removes: one answer too
+    const from2 = c.mark;
+    const many = Array.from({ length: 20000 }, (_, i) => ({ queryId: 100 + i, path: "h:get", args: { name: "x" + i } }));
+    c.send({ type: "modifyQuerySet", add: many, remove: [1, ...Array(5000).fill("x")] });
+    const e2 = await c.waitMsg("error", { from: from2 });
+    assert.equal(e2.code, "TooManyQueries");
+    assert.match(e2.message, /`add` holds 20000 queries, more than a session may have \(3: --max-queries-per-session\); nothing was changed/);
+    c.send({ type: "modifyQuerySet", remove: [...Array(5000).fill("x"), null] });
+    await c.waitMsg((m) => m.type === "error" && m.code === "InvalidMessage", { from: from2 });
+    await sleep(300);
+    assert.equal(c.messages.slice(from2).filter((m) => m.type === "error").length, 2,
+                 JSON.stringify(c.messages.slice(from2).slice(0, 5)));
+    assert.ok(!c.messages.slice(from2).some((m) => m.type === "transition" && (m.modifications || []).some((x) => x.queryId === 1 && x.type === "QueryRemoved")),
+              "the refused message removed nothing");
     // removing one makes room
     c.send({ type: "modifyQuerySet", remove: [3] });
     await c.subscribe(4, "h:get", { name: "q4" });
