@@ -122,8 +122,11 @@ int validator_check_schema(const json_t *validator, struct buf *err)
 static void prefix(struct vcheck *c)
 {
     buf_reset(c->err);
-    if (c->path.len)
-        buf_appendf(c->err, "%s `%s`: ", c->ctx->what, c->path.data);
+    if (c->path.len) {
+        buf_appendf(c->err, "%s `", c->ctx->what);
+        validator_append_name(c->err, c->path.data, c->path.len);
+        buf_append_str(c->err, "`: ");
+    }
 }
 
 /* Shows a value as JavaScript would: 3 not 3.0, 1n for an int64, NaN, -0. */
@@ -265,7 +268,9 @@ static int missing(struct vcheck *c, const json_t *fields, const json_t *value, 
     size_t mark = c->path.len;
     step(&c->path, STEP_FIELD, name, len);
     buf_reset(c->err);
-    buf_appendf(c->err, "%s `%s` is required", c->ctx->what, c->path.data);
+    buf_appendf(c->err, "%s `", c->ctx->what);
+    validator_append_name(c->err, c->path.data, c->path.len);
+    buf_append_str(c->err, "` is required");
     c->path.len = mark;
     c->path.data[mark] = '\0';
     return -1;
@@ -275,15 +280,18 @@ static int extra(struct vcheck *c, const json_t *fields, const json_t *value, co
                  size_t len)
 {
     prefix(c);
-    buf_appendf(c->err, "unexpected extra %s `%.*s`", c->path.len ? "field" : c->ctx->what,
-                (int)len, name);
+    buf_appendf(c->err, "unexpected extra %s `", c->path.len ? "field" : c->ctx->what);
+    validator_append_name(c->err, name, len);
+    buf_append_byte(c->err, '`');
     return -1;
 }
 
 static int bad_key(struct vcheck *c, const json_t *keys, const char *name, size_t len)
 {
     prefix(c);
-    buf_appendf(c->err, "record key `%.*s` does not match ", (int)len, name);
+    buf_append_str(c->err, "record key `");
+    validator_append_name(c->err, name, len);
+    buf_append_str(c->err, "` does not match ");
     describe(c->err, keys);
     return -1;
 }

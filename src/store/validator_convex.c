@@ -217,8 +217,10 @@ static void show_validator(struct buf *b, const json_t *v, int depth)
 
 static void context_line(struct vcheck *c)
 {
-    if (c->path.len)
-        buf_appendf(c->err, "Path: %s", c->path.data);
+    if (c->path.len) {
+        buf_append_str(c->err, "Path: ");
+        validator_append_name(c->err, c->path.data, c->path.len);
+    }
 }
 
 static int no_match(struct vcheck *c, const json_t *v, const json_t *value)
@@ -303,10 +305,10 @@ static int missing(struct vcheck *c, const json_t *fields, const json_t *value, 
                    size_t len)
 {
     buf_reset(c->err);
-    buf_appendf(c->err,
-                "Object is missing the required field `%.*s`. Consider wrapping the field "
-                "validator in `v.optional(...)` if this is expected.\n",
-                (int)len, name);
+    buf_append_str(c->err, "Object is missing the required field `");
+    validator_append_name(c->err, name, len);
+    buf_append_str(c->err, "`. Consider wrapping the field validator in `v.optional(...)` if "
+                           "this is expected.\n");
     return object_context(c, fields, value);
 }
 
@@ -314,8 +316,9 @@ static int extra(struct vcheck *c, const json_t *fields, const json_t *value, co
                  size_t len)
 {
     buf_reset(c->err);
-    buf_appendf(c->err, "Object contains extra field `%.*s` that is not in the validator.\n",
-                (int)len, name);
+    buf_append_str(c->err, "Object contains extra field `");
+    validator_append_name(c->err, name, len);
+    buf_append_str(c->err, "` that is not in the validator.\n");
     return object_context(c, fields, value);
 }
 

@@ -117,6 +117,11 @@ const char *validator_type(const json_t *v);
 const json_t *validator_field_type(const json_t *spec, int *optional);
 /* The keys of an object, sorted by strcmp. The caller frees the array (vr_free). */
 const char **validator_sorted_keys(const json_t *o, size_t *n);
+/* Appends a name or path the caller sent (a field name, a record key), cut at a character
+ * boundary past VALIDATOR_NAME_SHOWN bytes with "…": a message naming a 64 KiB key would not
+ * fit the caller's error buffer, and would then say nothing. */
+#define VALIDATOR_NAME_SHOWN 200
+void validator_append_name(struct buf *b, const char *name, size_t len);
 
 /* Checks `value` (NULL = missing) at depth `depth`; 0, or -1 with the wording's message. */
 int validator_walk(struct vcheck *c, const struct validator *v, const json_t *value, int depth);

@@ -15,6 +15,19 @@
 
 #include "base/banned.h"
 
+void validator_append_name(struct buf *b, const char *name, size_t len)
+{
+    if (len <= VALIDATOR_NAME_SHOWN) {
+        buf_append(b, name, len);
+        return;
+    }
+    size_t n = VALIDATOR_NAME_SHOWN;
+    while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) /* not inside a UTF-8 sequence */
+        n--;
+    buf_append(b, name, n);
+    buf_append_str(b, "…");
+}
+
 const char *validator_type(const json_t *v)
 {
     const char *t = NULL;

@@ -93,6 +93,18 @@ TEST(objects)
     CHECK_EQ_STR(run("argument", v, "{\"title\":\"a\",\"y\":1}"), "unexpected extra argument `y`");
     BAD(v, "{\"title\":\"a\",\"author\":{\"name\":\"x\",\"y\":1}}",
         "field `author`: unexpected extra field `y`");
+    { /* a caller's 70,000-byte name is cut, at a character boundary (é is 2 bytes) */
+        struct buf big = BUF_INIT(BUF_NOLIMIT);
+        buf_append_str(&big, "{\"title\":\"a\",\"k");
+        for (int i = 0; i < 35000; i++)
+            buf_append_str(&big, "é");
+        buf_append_str(&big, "\":1}");
+        const char *m = run("argument", v, big.data);
+        CHECK(strlen(m) < 300);
+        CHECK(!strncmp(m, "unexpected extra argument `ké", 29));
+        CHECK(strstr(m, "é…`") != NULL);
+        buf_release(&big);
+    }
     BAD(v, "{\"title\":\"a\",\"author\":{}}", "field `author.name` is required");
     BAD(v, "[]", "expected object, got array");
 }
