@@ -417,7 +417,9 @@ static int num_claim(const json_t *claims, const char *name, double *v)
     if (!json_is_number(j))
         return -1;
     *v = json_number_value(j);
-    return 1;
+    /* a time a Date can hold (8.64e12 s, the year 275760): past it the expiry would be printed
+     * as `inf` and made a timer of undefined length */
+    return *v >= -8.64e12 && *v <= 8.64e12 ? 1 : -1;
 }
 
 static enum jwt_status check_claims(const json_t *claims, const struct jwt_check *c,
@@ -428,8 +430,12 @@ static enum jwt_status check_claims(const json_t *claims, const struct jwt_check
     int has_exp = num_claim(claims, "exp", &exp), has_nbf = num_claim(claims, "nbf", &nbf),
         has_iat = num_claim(claims, "iat", &iat);
     if (has_exp < 0 || has_nbf < 0 || has_iat < 0) {
-        buf_appendf(err, "the token's `%s` is not a number (seconds since the epoch)",
-                    has_exp < 0 ? "exp" : has_nbf < 0 ? "nbf" : "iat");
+        buf_appendf(err,
+                    "the token's `%s` is not a time: a number of seconds since the epoch, "
+                    "at most 8640000000000 from it",
+                    has_exp < 0   ? "exp"
+                    : has_nbf < 0 ? "nbf"
+                                  : "iat");
         return JWT_BAD_CLAIMS;
     }
     if (!has_exp && c->require_exp) {

@@ -179,7 +179,16 @@ TEST(claims)
                         "has no `exp`"),
                  JWT_BAD_CLAIMS);
     CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":\"soon\"}",
-                        "HS256", "`exp` is not a number"),
+                        "HS256", "`exp` is not a time: a number of seconds"),
+                 JWT_BAD_CLAIMS);
+    /* a time past any Date's (it was answered as "expiresAt":inf, not JSON) */
+    CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1e308}",
+                        "HS256", "`exp` is not a time"),
+                 JWT_BAD_CLAIMS);
+    CHECK_EQ_INT(verify(ks, h,
+                        "{\"iss\":\"https://issuer.test\",\"aud\":\"app\",\"exp\":1800000600,"
+                        "\"nbf\":-1e300}",
+                        "HS256", "`nbf` is not a time"),
                  JWT_BAD_CLAIMS);
     CHECK_EQ_INT(verify(ks, h, "{\"iss\":\"https://evil.test\",\"aud\":\"app\",\"exp\":1800000600}",
                         "HS256", "issuer `https://evil.test` is not `https://issuer.test`"),
