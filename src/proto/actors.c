@@ -1634,7 +1634,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     if (!c->auth_waiting && rpc_frame_scan(p, n, &f) && rpc_fast(c, p, n, &f) == 0)
         return;
     json_error_t jerr;
-    json_t *msg = json_parse(p, n, JSON_REJECT_DUPLICATES, &jerr);
+    /* U+0000 is valid JSON: the fields that may not hold it say so below */
+    json_t *msg = json_parse(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!json_is_object(msg)) {
         char m[300];
         if (msg)
@@ -1784,6 +1785,19 @@ static void dispatch(struct aconn *c, json_t *msg)
         handle_cancel(c, jid);
         goto out;
     }
+    int is_rpc = type && !strcmp(type, "rpc"), state_sub = type && !strcmp(type, "state:sub"),
+        event_sub = type && !strcmp(type, "event:sub"),
+        state_unsub = type && !strcmp(type, "state:unsub"),
+        event_unsub = type && !strcmp(type, "event:unsub");
+    if (type && !is_rpc && !state_sub && !event_sub && !state_unsub && !event_unsub) {
+        char m[200];
+        snprintf(m, sizeof m,
+                 "unknown message type `%.60s` (rpc, rpc:cancel, event:sub, "
+                 "event:unsub, state:sub, state:unsub)",
+                 type);
+        send_error(c, "InvalidMessage", m);
+        goto out;
+    }
     const char *name = json_string_value(json_object_get(msg, "actor"));
     const char *id = json_string_value(json_object_get(msg, "actorId"));
     if (!type || !name || !id || strlen(name) != json_string_length(json_object_get(msg, "actor")) ||
@@ -1794,16 +1808,6 @@ static void dispatch(struct aconn *c, json_t *msg)
             rpc_error(c, rid, m, 1);
         else
             send_error(c, "InvalidMessage", m);
-        goto out;
-    }
-    int is_rpc = !strcmp(type, "rpc"), state_sub = !strcmp(type, "state:sub"),
-        event_sub = !strcmp(type, "event:sub"), state_unsub = !strcmp(type, "state:unsub"),
-        event_unsub = !strcmp(type, "event:unsub");
-    if (!is_rpc && !state_sub && !event_sub && !state_unsub && !event_unsub) {
-        char m[200];
-        snprintf(m, sizeof m, "unknown message type `%.60s` (rpc, rpc:cancel, event:sub, "
-                 "event:unsub, state:sub, state:unsub)", type);
-        send_error(c, "InvalidMessage", m);
         goto out;
     }
     if (state_unsub || event_unsub) {

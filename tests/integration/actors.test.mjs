@@ -276,7 +276,9 @@ test("bad frames get a precise error frame and the connection keeps working", as
         ["not json", /^message is not valid JSON/],
         ["[1,2]", /must be a JSON object/],
         [JSON.stringify({ type: "wat", actor: "a", actorId: "b" }), /unknown message type `wat`/],
+        [JSON.stringify({ type: "wat" }), /unknown message type `wat`/],
         [JSON.stringify({ type: "state:sub", actorId: "b" }), /needs `actor` and `actorId`/],
+        [JSON.stringify({ type: "state:sub", actor: "counter", actorId: "a\u0000b" }), /needs `actor` and `actorId` \(strings without U\+0000\)/],
         [JSON.stringify({ actor: "a", actorId: "b" }), /needs a `type`/],
         [JSON.stringify({ type: "rpc", actor: "a", actorId: "b", method: "m" }), /an rpc needs an `id`/],
     ];
