@@ -144,6 +144,7 @@ static const char dev_usage[] =
     "  --actor-idle-ms N  deactivate an actor instance no connection touches after this long\n"
     "                     (onDeactivate, then out of memory; default 60000)\n"
     "  --max-actors-per-connection N  actor instances one connection may touch (default 1000)\n"
+    "  --max-actor-instances N     actor instances in memory at once (default 50000)\n"
     "  --actor-method-timeout-ms N  wall-clock limit of an actor method that awaits timers\n"
     "                     (default 600000)\n"
     "  --max-suspended-actor-calls N  actor method calls waiting at once per shard (default\n"
@@ -401,7 +402,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_conns = 100000, max_buffered = 1ul << 30, ws_ping_ms = 25000;
     unsigned long ws_idle_ms = 60000, convex_ping_ms = 15000;
     unsigned long min_body_rate = 1024, send_stall_ms = 30000;
-    unsigned long actor_idle_ms = 60000, max_actors_per_conn = 1000;
+    unsigned long actor_idle_ms = 60000, max_actors_per_conn = 1000, max_actor_instances = 50000;
     unsigned long actor_method_timeout_ms = 600000, max_suspended_actor_calls = 1000;
     unsigned long max_open_tenants = 256, max_tenants = 100000, tenant_idle_ms = 300000;
     unsigned long tenant_open_threads = 2, max_parked_per_tenant = 256, max_parked = 4096;
@@ -490,6 +491,7 @@ int cmd_dev(int argc, char **argv, int watch)
         { "--actor-idle-ms", &actor_idle_ms, 100, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-actors-per-connection", &max_actors_per_conn, 1, 1000000, "a number" },
+        { "--max-actor-instances", &max_actor_instances, 1, 100000000, "a number" },
         { "--actor-method-timeout-ms", &actor_method_timeout_ms, 100, 7ul * 24 * 3600 * 1000,
           "a number of milliseconds" },
         { "--max-suspended-actor-calls", &max_suspended_actor_calls, 1, 1000000, "a number" },
@@ -701,6 +703,7 @@ int cmd_dev(int argc, char **argv, int watch)
                                           .max_messages_per_second =
                                               to->sync.max_messages_per_second,
                                           .max_instances_per_conn = max_actors_per_conn,
+                                          .max_instances = max_actor_instances,
                                           .idle_ms = (uint32_t)actor_idle_ms,
                                           .method_timeout_ms =
                                               (uint32_t)actor_method_timeout_ms,

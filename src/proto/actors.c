@@ -305,6 +305,19 @@ static struct ainst *inst_get(struct actors *a, const char *name, const char *id
     return in;
 }
 
+/* 1 (with the message in m) when a client's message may not bring one more instance into
+ * memory: --max-actor-instances are there. The idle tick makes room meanwhile (tick). */
+static int instances_full(const struct actors *a, char *m, size_t cap)
+{
+    if (a->stats.instances < a->o.max_instances)
+        return 0;
+    snprintf(m, cap,
+             "TooManyActorInstances: %zu actor instances are in memory on this server "
+             "(--max-actor-instances), the limit; retry later",
+             a->o.max_instances);
+    return 1;
+}
+
 static void inst_free(struct actors *a, struct ainst *in)
 {
     if (in->busy || in->n_queue)
@@ -1736,6 +1749,12 @@ static int rpc_fast(struct aconn *c, const char *text, size_t n, const struct rp
         vr_free(rid);
         return 0;
     }
+    char full[200];
+    if (!in && instances_full(a, full, sizeof full)) {
+        rpc_error(c, rid, full, 1);
+        vr_free(rid);
+        return 0;
+    }
     if (!in)
         in = inst_get(a, name, id, 1);
     if (rpc_touch(c, in, rid) < 0) {
@@ -1817,7 +1836,17 @@ static void dispatch(struct aconn *c, json_t *msg)
             sub_set_flags(in, s, s->flags & ~(state_unsub ? (SUB_STATE | SUB_STALE) : SUB_EVENT));
         goto out;
     }
-    struct ainst *in = inst_get(a, name, id, 1);
+    struct ainst *in = inst_get(a, name, id, 0);
+    char full[200];
+    if (!in && instances_full(a, full, sizeof full)) {
+        if (is_rpc)
+            rpc_error(c, rid, full, 1);
+        else
+            send_error(c, "TooManyActorInstances", full + strlen("TooManyActorInstances: "));
+        goto out;
+    }
+    if (!in)
+        in = inst_get(a, name, id, 1);
     if (is_rpc) {
         if (in->busy || in->n_queue) {
             rpc_now(c, msg, in, rid);
@@ -2010,6 +2039,9 @@ static void tick(struct loop *l, struct timer *t)
     struct actors *a = t->arg;
     run_pending(a); /* before any instance goes */
     uint64_t now = loop_now_ms(l);
+    /* near --max-actor-instances, an instance idle for a second goes, not after --actor-idle-ms */
+    int crowded = a->stats.instances >= a->o.max_instances / 10 * 9;
+    uint64_t idle_ms = crowded && a->o.idle_ms > 1000 ? 1000 : a->o.idle_ms;
     for (struct aconn *c = a->conns; c; c = c->next) {
         if (!c->stale_since)
             continue;
@@ -2037,7 +2069,7 @@ static void tick(struct loop *l, struct timer *t)
     size_t n_idle = 0, cap_idle = 0;
     for (size_t i = 0; i < a->insts.cap && !a->stopping; i++) {
         struct ainst *in = a->insts.slots[i].key ? a->insts.slots[i].value : NULL;
-        if (!in || in->n_subs || in->busy || in->n_queue || now - in->last_ms < a->o.idle_ms)
+        if (!in || in->n_subs || in->busy || in->n_queue || now - in->last_ms < idle_ms)
             continue;
         if (n_idle == cap_idle) {
             cap_idle = cap_idle ? 2 * cap_idle : 64;
@@ -2050,7 +2082,7 @@ static void tick(struct loop *l, struct timer *t)
     size_t done = 0;
     for (size_t k = 0; k < n_idle && !a->stopping && done < IDLE_PER_TICK; k++) {
         struct ainst *in = idle[k];
-        if (in->n_subs || now - in->last_ms < a->o.idle_ms) /* touched by an earlier one's hook */
+        if (in->n_subs || now - in->last_ms < idle_ms) /* touched by an earlier one's hook */
             continue;
         if (inst_hot(a, in) && a->shard->rt &&
             run_hook(a, in, NULL, "deactivate", "onDeactivate") == 0)
@@ -2073,7 +2105,7 @@ static void tick(struct loop *l, struct timer *t)
     for (size_t k = 0; k < n_ready; k++) /* an instance with a queue is never freed meanwhile */
         drain_queue(a, ready[k]);
     vr_free(ready);
-    uint64_t every = a->o.idle_ms / 4;
+    uint64_t every = idle_ms / 4;
     loop_timer_start(l, t, done >= IDLE_PER_TICK ? 50 : every < 250 ? 250 : every > 5000 ? 5000 : every);
 }
 
@@ -2123,6 +2155,8 @@ struct actors *actors_new(struct loop *loop, struct shard *shard,
         a->o.max_message = 1u << 20;
     if (!a->o.max_instances_per_conn)
         a->o.max_instances_per_conn = 1000;
+    if (!a->o.max_instances)
+        a->o.max_instances = 50000;
     if (!a->o.slow_bytes)
         a->o.slow_bytes = 4u << 20;
     if (!a->o.slow_close_ms)

@@ -21,6 +21,7 @@ struct actors_options {
     size_t max_message;             /* a larger message gets an error frame; default 1 MiB */
     uint32_t max_messages_per_second; /* per connection; 0: no limit */
     size_t max_instances_per_conn;  /* instances one connection may touch; default 1000 */
+    size_t max_instances;           /* in memory on the shard at once; default 50000 */
     size_t slow_bytes;              /* a state subscriber with more than this waiting in its
                                        socket gets no patches until it drains, then a fresh
                                        snapshot; default 4 MiB */

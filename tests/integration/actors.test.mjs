@@ -431,6 +431,34 @@ test("limits: instances per connection and messages per second", async () => {
     }
 });
 
+test("limits: instances in memory on the server; near the limit idle ones go after a second", async () => {
+    const s = await startServer(appDir(), { args: ["--max-actor-instances", "5", "--actor-idle-ms", "600000"] });
+    try {
+        const a = await open(s), b = await open(s);
+        for (let i = 0; i < 3; i++) assert.equal((await rpc(a, "counter", `ma${i}`, "increment")).result, 1);
+        for (let i = 0; i < 2; i++) assert.equal((await rpc(b, "counter", `mb${i}`, "increment")).result, 1);
+        // a sixth is refused, by rpc and by state:sub, and nothing is loaded for it
+        assert.match((await rpc(b, "counter", "mb2", "increment")).error,
+                     /^TooManyActorInstances: 5 actor instances are in memory on this server \(--max-actor-instances\), the limit; retry later$/);
+        const from = b.mark;
+        b.send({ type: "state:sub", actor: "counter", actorId: "mb3" });
+        const e = await b.waitMsg("error", { from });
+        assert.equal(e.code, "TooManyActorInstances");
+        assert.equal((await s.get("/api/metrics")).json.actorInstances, 5);
+        // the instances it holds keep working
+        assert.equal((await rpc(a, "counter", "ma0", "increment")).result, 2);
+        // b leaves: its instances are idle, and near the limit they go after a second (not the
+        // ten minutes of --actor-idle-ms), which makes room
+        b.terminate();
+        const c = await open(s);
+        await waitFor(async () => !(await rpc(c, "counter", "mc0", "increment")).error,
+                      { timeout: 8000, what: "room for a new instance" });
+        assert.equal((await rpc(c, "counter", "mb0", "read")).result.count, 1, "a deactivated instance kept its state");
+    } finally {
+        await s.stop();
+    }
+});
+
 test("durable timers: after fires once, every recurs until canceled, a throwing method's timer never fires", async () => {
     const c = await open();
     const id = `clk-${Date.now()}`;
