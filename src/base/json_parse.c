@@ -7,6 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,4 +354,53 @@ json_t *json_parse(const char *p, size_t n, size_t flags, json_error_t *err)
 {
     json_t *v = json_parse_fast(p, n, flags);
     return v ? v : json_loadb(p, n, flags, err);
+}
+
+/* Nesting past this is left to the parsers (jansson refuses past 2048, Vireo's values past 64) */
+#define WIDTH_MAX_DEPTH 2048
+
+int json_check_widths(const char *p, size_t n, size_t max_fields, size_t max_items, char *why,
+                      size_t why_len)
+{
+    /* per open container: 1 for an object; the commas seen directly inside it */
+    unsigned char obj[WIDTH_MAX_DEPTH];
+    size_t commas[WIDTH_MAX_DEPTH];
+    int depth = 0;
+    /* past a limit takes that many commas: a shorter text (every hot-path message) is within */
+    if (n <= (max_fields < max_items ? max_fields : max_items))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '"': /* a string: its brackets and commas are not structure */
+            for (i++; i < n && p[i] != '"'; i++)
+                if (p[i] == '\\')
+                    i++;
+            break;
+        case '{':
+        case '[':
+            if (depth == WIDTH_MAX_DEPTH)
+                return 0;
+            obj[depth] = p[i] == '{';
+            commas[depth++] = 0;
+            break;
+        case '}':
+        case ']':
+            if (depth > 0)
+                depth--;
+            break;
+        case ',':
+            /* in valid JSON each comma is followed by one more field or element */
+            if (depth > 0 && ++commas[depth - 1] >= (obj[depth - 1] ? max_fields : max_items)) {
+                snprintf(why, why_len,
+                         obj[depth - 1] ? "an object has more than %zu fields"
+                                        : "an array has more than %zu elements",
+                         obj[depth - 1] ? max_fields : max_items);
+                return -1;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
 }

@@ -1644,7 +1644,21 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         return;
     }
     struct rpc_frame f;
-    if (!c->auth_waiting && rpc_frame_scan(p, n, &f) && rpc_fast(c, p, n, &f) == 0)
+    int scanned = rpc_frame_scan(p, n, &f);
+    char why[160];
+    if (json_check_widths(p, n, JSON_MAX_FIELDS, JSON_MAX_ITEMS, why, sizeof why) < 0) {
+        char m[300];
+        snprintf(m, sizeof m, "InvalidMessage: %s (Convex's value limits)", why);
+        if (scanned) { /* the rpc is answered, so that its caller settles */
+            char *rid = vr_strndup(f.id.p, f.id.n);
+            rpc_error(c, rid, m, 1);
+            vr_free(rid);
+        } else {
+            send_error(c, "InvalidMessage", m + strlen("InvalidMessage: "));
+        }
+        return;
+    }
+    if (!c->auth_waiting && scanned && rpc_fast(c, p, n, &f) == 0)
         return;
     json_error_t jerr;
     /* U+0000 is valid JSON: the fields that may not hold it say so below */

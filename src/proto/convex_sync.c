@@ -787,6 +787,11 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                    sy->opts.max_message);
         return;
     }
+    char why[160];
+    if (json_check_widths(p, n, JSON_MAX_FIELDS, JSON_MAX_ITEMS, why, sizeof why) < 0) {
+        send_fatal(c, "message: %s (Convex's value limits)", why);
+        return;
+    }
     json_error_t jerr;
     json_t *msg =
         json_parse(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);

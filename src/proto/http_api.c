@@ -235,6 +235,17 @@ static void respond_call_error(struct conn *c, const struct call_req *cr, int st
     buf_release(&b);
 }
 
+/* A request body's JSON; NULL when it is not JSON, or when an object or array in it is wider
+ * than Convex's values may be (json_check_widths: not parsed at all, parse_call says why) */
+static json_t *body_json(const struct http_request *req, size_t flags)
+{
+    char why[160];
+    if (json_check_widths(req->body.p, req->body.len, JSON_MAX_FIELDS, JSON_MAX_ITEMS, why,
+                          sizeof why) < 0)
+        return NULL;
+    return json_parse(req->body.p, req->body.len, flags, NULL);
+}
+
 /* Parses the body: {"path": "...", "args": {...}} (Vireo), or Convex's
  * {"path", "format", "args": [{...}]}; sets *args_out to the args' JSON text and *args_value to
  * the parsed object (NULL: {}). On a bad body answers and returns -1. */
@@ -245,6 +256,17 @@ static int parse_call(struct conn *c, const struct http_request *req, const char
                       char **args_out, const json_t **args_value)
 {
     json_error_t jerr;
+    char why[160];
+    if (json_check_widths(req->body.p, req->body.len, JSON_MAX_FIELDS, JSON_MAX_ITEMS, why,
+                          sizeof why) < 0) {
+        call_shape(cr, req, NULL);
+        if (url_fn)
+            cr->convex = 1;
+        char msg[300];
+        snprintf(msg, sizeof msg, "invalid JSON body: %s (Convex's value limits)", why);
+        respond_refused(c, cr, 400, "BadJsonBody", msg);
+        return -1;
+    }
     json_t *root =
         json_parse(req->body.p, req->body.len,
                    JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
@@ -778,7 +800,7 @@ static void authenticated_call(struct http_api *api, struct conn *c, struct http
     /* a refusal answers in the request's shape (Convex's, or Vireo's) */
     int convex = url_fn != NULL;
     if (!convex) {
-        json_t *root = json_parse(req->body.p, req->body.len, JSON_ALLOW_NUL, NULL);
+        json_t *root = body_json(req, JSON_ALLOW_NUL);
         convex = convex_http_is_convex(req, root);
         json_decref(root);
     }
@@ -840,8 +862,7 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
         return;
     }
     json_t *root =
-        json_parse(req->body.p, req->body.len,
-                   JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+        body_json(req, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL);
     if (!root) { /* /api/run's answer to a body that is not JSON, with jansson's details */
         authenticated_call(api, c, req, "", -1);
         return;

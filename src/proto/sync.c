@@ -1046,6 +1046,14 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         sync_send_error(c, "RateLimited", m, field, field ? idj : NULL, 0, wait);
         return;
     }
+    char why[160];
+    if (json_check_widths(p, n, JSON_MAX_FIELDS, JSON_MAX_ITEMS, why, sizeof why) < 0) {
+        char m[300];
+        snprintf(m, sizeof m, "message: %s (Convex's value limits); it was not processed", why);
+        const char *field = scan_id(p, n, idj); /* so the caller's request settles */
+        sync_send_error(c, "InvalidMessage", m, field, field ? idj : NULL, 0, -1);
+        return;
+    }
     json_error_t jerr;
     json_t *msg = json_parse(p, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                              &jerr);

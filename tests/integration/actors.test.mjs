@@ -294,6 +294,9 @@ test("bad frames get a precise error frame and the connection keeps working", as
     assert.deepEqual(await c.waitMsg("error", { from }), { type: "error", code: "UnknownActor", message: "Unknown actor: ghost" });
     const bad = await rpc(c, "counter", "x", 5);
     assert.match(bad.error, /an rpc needs `method`/);
+    // wider than Convex's values: refused before it is parsed, the rpc answered
+    const wide = await rpc(c, "counter", "x", "add", { amount: 1, pad: Array.from({ length: 8193 }, () => 0) });
+    assert.equal(wide.error, "InvalidMessage: an array has more than 8192 elements (Convex's value limits)");
     c.send(Buffer.from(JSON.stringify({ type: "rpc", id: "bin", actor: "counter", actorId: "bin", method: "increment" })));
     assert.equal((await c.waitMsg((m) => m.id === "bin")).result, 1, "a binary frame holding JSON is accepted");
     assert.equal((await rpc(c, "counter", "bin", "increment")).result, 2);

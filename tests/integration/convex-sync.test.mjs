@@ -405,6 +405,14 @@ test("raw: past --max-queries-per-session (1000) a ModifyQuerySet gets FatalErro
     await assertServing();
 });
 
+test("raw: a message wider than Convex's values (an array of 8,193) is a FatalError before it is parsed", async () => {
+    const r = await raw();
+    r.connect();
+    r.send({ type: "Mutation", requestId: 0, udfPath: "counters:inc", args: [{ name: "w", pad: Array(8193).fill(0) }] });
+    await r.fatal(/an array has more than 8192 elements \(Convex's value limits\)/);
+    await assertServing();
+});
+
 test("only /api/<version>/sync is the Convex protocol", async () => {
     for (const p of ["/api/1.48.0/sync", "/api/x/sync"]) {
         const r = await srv.get(p);

@@ -76,6 +76,36 @@ test("2. arguments nested 63/64 levels pass, 65 is a 400 (with and without valid
     await stillServes();
 });
 
+test("2. Convex's value widths: an object of 1,025 fields or an array of 8,193 elements is refused before it is parsed", { timeout: 30000 }, async () => {
+    const wide = Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [`k${i}`, i]));
+    const long = Array.from({ length: 8193 }, (_, i) => i);
+    // at the limits they pass
+    const ok = await srv.query("errs:anyDepth", { x: [Object.fromEntries(Object.entries(wide).slice(0, 1024)), long.slice(0, 8192)] });
+    assert.equal(ok.status, 200, ok.text);
+    for (const [x, re] of [[wide, /an object has more than 1024 fields/], [{ a: [long] }, /an array has more than 8192 elements/]]) {
+        await expectError(await srv.query("errs:anyDepth", { x }), 400, "BadJsonBody",
+                          new RegExp(`^invalid JSON body: ${re.source} \\(Convex's value limits\\)$`));
+        // over the sync protocol: the call's own error, the session goes on
+        const c = await SyncConn.open(srv.port);
+        await c.connect();
+        const from = c.mark;
+        c.send({ type: "mutation", requestId: 7, path: "errs:seed", args: { x } });
+        const e = await c.waitMsg("error", { from });
+        assert.equal(e.code, "InvalidMessage");
+        assert.equal(e.requestId, 7);
+        assert.match(e.message, re);
+        c.close();
+    }
+    // a million fields in one object once held the loop ~1.4 s while jansson built its table
+    const t0 = Date.now();
+    const huge = {};
+    for (let i = 0; i < 1000000; i++) huge[`k${i}`] = 1;
+    const r = await srv.query("errs:anyDepth", { x: huge }, { timeout: 30000 });
+    assert.equal(r.status, 400, r.text.slice(0, 300));
+    assert.ok(Date.now() - t0 < 3000, `answered in ${Date.now() - t0} ms`);
+    await stillServes();
+});
+
 test("2. documents nested 63/64 levels are stored, 65 is ValueTooDeep (400), not StoreError", { timeout: 30000 }, async () => {
     for (const levels of [63, 64]) {
         const r = await srv.mutation("errs:insertDeep", { levels });

@@ -133,4 +133,32 @@ TEST(json_write_short_numbers)
     buf_release(&small);
 }
 
+/* Convex's widths: fields of an object and elements of an array, counted without parsing */
+static int widths(const char *t, size_t fields, size_t items)
+{
+    char why[160];
+    return json_check_widths(t, strlen(t), fields, items, why, sizeof why);
+}
+
+TEST(json_check_widths_counts_each_container)
+{
+    CHECK_EQ_INT(widths("{\"a\":1,\"b\":2}", 2, 2), 0);
+    CHECK_EQ_INT(widths("{\"a\":1,\"b\":2,\"c\":3}", 2, 9), -1);
+    CHECK_EQ_INT(widths("[1,2,3]", 9, 3), 0);
+    CHECK_EQ_INT(widths("[1,2,3,4]", 9, 3), -1);
+    /* each container counts its own: nested ones and strings' commas and brackets do not add */
+    CHECK_EQ_INT(widths("[[1,2],[3,4],\"a,b,c,]\\\",[\"]", 9, 3), 0);
+    CHECK_EQ_INT(widths("{\"a\":[1,2,3],\"b\":{\"x\":1,\"y\":2,\"z\":3}}", 3, 3), 0);
+    CHECK_EQ_INT(widths("{\"a\":[1,2,3],\"b\":{\"x\":1,\"y\":2,\"z\":3,\"w\":4}}", 3, 3), -1);
+    CHECK_EQ_INT(widths("[], {}, [[[]]]", 1, 1), 0);
+    /* not JSON: no answer the parser could not give, and no reading past the text */
+    CHECK_EQ_INT(widths("]]]}}},,,,", 1, 1), 0);
+    CHECK_EQ_INT(widths("[\"unterminated,,,,", 1, 1), 0);
+    CHECK_EQ_INT(widths("[\"\\", 1, 1), 0);
+    char why[160];
+    const char *t = "[0,1,2]";
+    CHECK_EQ_INT(json_check_widths(t, strlen(t), 1024, 2, why, sizeof why), -1);
+    CHECK_EQ_STR(why, "an array has more than 2 elements");
+}
+
 TEST_MAIN()
