@@ -355,6 +355,16 @@ size_t live_apply_writes(struct live *l, const struct write_set *writes)
     return c.newly;
 }
 
+struct live_query *live_dirty_first(const struct live *l)
+{
+    return l->dirty_head;
+}
+
+struct live_query *live_dirty_next(const struct live_query *q)
+{
+    return q->next_dirty;
+}
+
 int live_has_dirty(const struct live *l)
 {
     return l->dirty_head != NULL;

@@ -27,6 +27,7 @@ struct live_query {
     int is_error;
     uint64_t result_hash;  /* of result (and is_error); diff suppression and resume */
     uint64_t version;      /* store version of the last execution; 0 before the first */
+    uint64_t run_ns;       /* the caller's: how long the last execution took (0: none yet) */
     int dirty;
     void *owner;           /* the caller's (the sync layer's subscriber list) */
     struct buf logs;       /* the caller's opaque bytes about the last run (the sync layer: its
@@ -109,6 +110,10 @@ void live_mark_all_dirty(struct live *l);
 /* Takes the next dirty query (clearing its flag) or NULL. The caller holds no extra reference:
  * run it and call live_query_update before releasing anything. */
 struct live_query *live_pop_dirty(struct live *l);
+/* The dirty queries in order, without taking them: the first, then each one's next (NULL at the
+ * end). Nothing may be marked or taken meanwhile. */
+struct live_query *live_dirty_first(const struct live *l);
+struct live_query *live_dirty_next(const struct live_query *q);
 int live_has_dirty(const struct live *l);
 
 uint64_t live_hash(const char *p, size_t n, int is_error);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/hmap.h"
 #include "base/json_parse.h"
 #include "base/log.h"
@@ -332,7 +333,9 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
                                  .journal = lq->journal,
                                  .journal_len = lq->journal ? strlen(lq->journal) : 0,
                                  .identity = lq->identity[0] ? lq->identity : NULL};
+        uint64_t t0 = clock_mono_ns();
         js_call_ex(sh->rt, fn, args, strlen(args), &o, &res);
+        lq->run_ns = clock_mono_ns() - t0;
         if (res.txn)
             reads = store_txn_read_set(res.txn);
         if (res.status == JS_OK) {
@@ -494,34 +497,102 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
     iobuf_release(&b);
 }
 
+/* What one loop iteration spends re-running live queries before it leaves the rest to the next
+ * (a query once started runs to its end: at most its own time limit past this) */
+#define RERUN_BUDGET_NS (50 * 1000000ull)
+
+static int cheaper(const void *a, const void *b)
+{
+    uint64_t x = (*(struct live_query *const *)a)->run_ns;
+    uint64_t y = (*(struct live_query *const *)b)->run_ns;
+    return x < y ? -1 : x > y;
+}
+
+/* Re-runs the dirty live queries, the cheapest (by their last run) first, until the iteration's
+ * re-runs have taken RERUN_BUDGET_NS: one client's thousand slow queries must not hold every
+ * other client's writes for seconds. Those left stay dirty for the next iteration (sync_flush
+ * holds back the sessions that hold them); the first call of an iteration runs at least one. */
 void sync_rerun(struct sync *sy)
 {
     struct live *live = sy->shard->live;
-    struct live_query *lq;
+    struct live_query *lq, **all = NULL;
+    size_t n = 0, cap = 0;
     while ((lq = live_pop_dirty(live))) {
-        if (sync_lq_all_detached(lq))
-            hmap_put(&sy->stale_lqs, &lq, sizeof lq, lq); /* re-run when re-added */
-        else
-            run_live_query(sy, lq);
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            all = vr_realloc(all, cap * sizeof *all);
+        }
+        all[n++] = lq;
     }
+    if (n > 1)
+        qsort(all, n, sizeof *all, cheaper);
+    int first = !sy->rerun_start;
+    if (n && first)
+        sy->rerun_start = clock_mono_ns();
+    size_t i = 0;
+    for (; i < n; i++) {
+        if ((i > 0 || !first) && clock_mono_ns() - sy->rerun_start >= RERUN_BUDGET_NS)
+            break;
+        if (sync_lq_all_detached(all[i]))
+            hmap_put(&sy->stale_lqs, &all[i], sizeof all[i], all[i]); /* re-run when re-added */
+        else
+            run_live_query(sy, all[i]);
+    }
+    for (; i < n; i++) /* the next iteration's, in the same order */
+        live_mark_dirty(live, all[i]);
+    vr_free(all);
+}
+
+/* A new loop iteration, after the last one's I/O: a new budget for the re-runs left */
+static void on_rerun_timer(struct loop *l, struct timer *t)
+{
+    struct sync *sy = t->arg;
+    (void)l;
+    sy->rerun_start = 0;
+}
+
+/* Holds back this flush's sessions that hold a query still dirty: their transition must have
+ * every query of theirs at the flush's version. */
+static void hold_sessions(struct sync *sy)
+{
+    for (struct live_query *lq = live_dirty_first(sy->shard->live); lq; lq = live_dirty_next(lq))
+        for (struct sync_sub *sub = lq->owner; sub; sub = sub->lq_next)
+            sub->session->held_flush = sy->flushes;
 }
 
 void sync_flush(struct sync *sy, int batch_failed)
 {
     struct live *live = sy->shard->live;
     sync_rerun(sy);
+    sy->flushes++;
+    int left = live_has_dirty(live);
+    if (left)
+        hold_sessions(sy);
     uint64_t version = store_version(sy->shard->store);
     /* the sessions' writes go out together at the end, over the send pool's threads */
     send_pool_begin(sy->opts.send_pool);
+    struct sync_session *held = NULL, **held_tail = &held;
     while (sy->flush_head) {
         struct sync_session *s = sy->flush_head;
         sy->flush_head = s->next_flush;
-        s->in_flush = 0;
         s->next_flush = NULL;
         if (batch_failed)
             fail_responses(s);
+        if (left && s->held_flush == sy->flushes) { /* stays in the list for the next flush */
+            for (size_t i = 0; i < s->n_responses; i++)
+                s->responses[i].in_batch = 0; /* decided: a later batch's failure is not theirs */
+            *held_tail = s;
+            held_tail = &s->next_flush;
+            continue;
+        }
+        s->in_flush = 0;
         flush_session(sy, s, version);
     }
+    sy->flush_head = held;
+    if (left) /* the next iteration re-runs more, after the loop served I/O */
+        loop_timer_start(sy->loop, &sy->rerun_timer, 0);
+    else
+        sy->rerun_start = 0;
     for (size_t i = 0; i < sy->n_log_drop; i++) { /* sent now: over the budget, not kept */
         live_query_drop_logs(live, sy->log_drop[i]);
         live_query_release(live, sy->log_drop[i]);
@@ -1283,6 +1354,7 @@ struct sync *sync_new(struct loop *loop, struct shard *shard, const struct sync_
     struct sync *sy = vr_calloc(1, sizeof *sy);
     sy->loop = loop;
     sy->shard = shard;
+    timer_init(&sy->rerun_timer, on_rerun_timer, sy);
     sy->opts.session_retention_ms = 5 * 60 * 1000;
     sy->opts.max_message = SIZE_MAX; /* the transport's --max-message bounds messages */
     sy->opts.max_sessions = 1u << 20;
@@ -1334,6 +1406,7 @@ void sync_free(struct sync *sy)
     }
     while (sy->pump_head) /* their connections outlive us: leave them nothing to send */
         sync_out_clear(sy->pump_head);
+    loop_timer_stop(sy->loop, &sy->rerun_timer);
     hmap_release(&sy->sessions);
     hmap_release(&sy->stale_lqs);
     hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */

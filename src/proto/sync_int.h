@@ -74,6 +74,8 @@ struct sync_session {
     struct retained_addr *ra; /* while retained: its address's retained sessions */
     struct dlist_node in_ra;  /* on its address's list */
     int in_flush;
+    uint64_t held_flush; /* the flush (sync.flushes) that holds it back: a query of it is
+                            still to be re-run */
     struct sync_session *next_flush;
     struct timer retention;
     struct convex_session *cvx; /* Convex's protocol (convex_sync.c) speaks for this session;
@@ -148,6 +150,11 @@ struct sync {
     struct hmap retained_addrs; /* peer address -> retained_addr */
     size_t n_retained;
     struct sync_session *flush_head;
+    /* re-runs of one loop iteration stop starting past RERUN_BUDGET_NS from the first: the rest
+     * wait for the next iterations (rerun_timer brings them), cheapest first (sync_rerun) */
+    uint64_t rerun_start; /* clock_mono_ns of the iteration's first re-run; 0: none yet */
+    uint64_t flushes;     /* sync_flush calls so far */
+    struct timer rerun_timer;
     struct sync_conn *pump_head; /* connections with messages waiting for their socket */
     struct sync_conn *all_head;  /* every socket of either protocol */
     struct sync_stats stats;

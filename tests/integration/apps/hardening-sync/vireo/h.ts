@@ -59,3 +59,14 @@ export const len = mutation({
   args: { s: v.string() },
   handler: async (_ctx, { s }) => s.length,
 });
+
+// A slow live query: `spins` rounds of arithmetic (Date.now() is fixed inside a query), then the
+// counter it watches.
+export const slow = query({
+  args: { name: v.string(), spins: v.number(), tag: v.string() },
+  handler: async (ctx, { name, spins, tag }) => {
+    let x = 0;
+    for (let i = 0; i < spins; i++) x = (x + i * 7) % 1000003;
+    return { tag, x, value: (await counter(ctx, name))?.value ?? 0 };
+  },
+});
