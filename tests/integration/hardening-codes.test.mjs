@@ -35,3 +35,20 @@ test("a schema mismatch in a table named schema_not_found is SchemaValidationErr
     const r = await srv.query("codes:getId", { id: "x" });
     assert.equal(r.json?.errorCode, "InvalidId", "the server keeps serving");
 });
+
+test("what cannot be sent is reported for what it is, never as another error; the writes roll back", async () => {
+    const cases = [
+        ["deepData", /^ConvexError data: value is nested more than 64 levels deep$/],
+        ["cyclicData", /^ConvexError data: value is nested more than 64 levels deep$/],
+        ["fnData", /^ConvexError data: function is not a supported value$/],
+        ["msgGetter", /^the function threw a value that could not be read: inner$/],
+        ["proxyErr", /^the function threw a value that could not be read: pget$/],
+        ["returnDate", /^return value: Date is not a supported value \(use plain objects\)$/],
+    ];
+    for (const [kind, re] of cases)
+        await expectCode("mutation", "codes:unsendable", { kind }, "FunctionFailed", re);
+    assert.equal((await srv.call("mutation", "codes:unsendable", { kind: "none" })).json.value, "Date");
+    const before = (await srv.call("query", "codes:countDocs", {})).json.value;
+    await expectCode("mutation", "codes:unsendable", { kind: "proxyErr" }, "FunctionFailed");
+    assert.equal((await srv.call("query", "codes:countDocs", {})).json.value, before);
+});

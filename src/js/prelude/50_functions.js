@@ -120,6 +120,7 @@ function VDate(...a) {
     return Reflect.construct(RealDate, a.length === 0 ? [now()] : a, new.target);
 }
 VDate.prototype = RealDate.prototype;
+Object.defineProperty(VDate, "name", { value: "Date" }); /* as the app knows it (errors, Date.name) */
 VDate.now = function now_() { return now(); };
 VDate.parse = RealDate.parse;
 VDate.UTC = RealDate.UTC;
@@ -760,19 +761,36 @@ function execStorage(exec, frame) {
              [EXEC]: exec, [FRAME]: frame };
 }
 
+/* [message, code, data JSON] of what a function threw. Reading it runs the app's code (getters,
+ * a Proxy's traps): whatever that throws is reported, never left to end the call unsettled. */
 function errorResult(e) {
-    if (e instanceof VireoError) {
-        let data = "";
+    try {
+        return thrownResult(e);
+    } catch (x) {
+        let why;
         try {
-            data = encode(e.data, "VireoError data");
-        } catch (x) {
-            data = JSON.stringify(String(e.data));
+            why = x instanceof Error ? String(x.message) : String(x);
+        } catch (y) {
+            why = "(unreadable)";
         }
-        return [e.message, "VireoError", data];
+        return [`the function threw a value that could not be read: ${why}`, "FunctionFailed",
+                ""];
+    }
+}
+function thrownResult(e) {
+    if (e instanceof VireoError) {
+        let data;
+        try {
+            data = encode(e.data, "ConvexError data");
+        } catch (x) {
+            /* the app's data cannot travel: say so, rather than send something else as it */
+            return [String(x.message), "FunctionFailed", ""];
+        }
+        return [String(e.message), "VireoError", data];
     }
     if (e instanceof Error) {
         const code = typeof e.code === "string" && e.code !== "" ? e.code : "FunctionFailed";
-        return [e.message, code, ""];
+        return [String(e.message), code, ""];
     }
     return ["Uncaught " + inspect(e, 1, []), "FunctionFailed", ""];
 }
