@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/banned.h"
 
@@ -173,6 +174,20 @@ ssize_t http_parse_request(const char *p, size_t n, struct http_request *req)
     } else {
         req->path = slice_of(p + s, q - s);
         req->query = slice_of(p + q + 1, i - q - 1);
+    }
+    /* absolute-form (RFC 9112 3.2.2: a server must accept it): the path of http://host/path */
+    for (size_t k = 0; k < 2; k++) {
+        static const char *const schemes[] = { "http://", "https://" };
+        size_t sl = strlen(schemes[k]);
+        if (req->path.len >= sl && !strncasecmp(req->path.p, schemes[k], sl)) {
+            const char *slash = memchr(req->path.p + sl, '/', req->path.len - sl);
+            const char *end = req->target.p + req->target.len;
+            req->path = slash ? slice_of(slash, (size_t)(req->path.p + req->path.len - slash))
+                              : slice_of("/", 1);
+            /* the origin-form it stands for (without a path: "/", its query dropped) */
+            req->target = slash ? slice_of(slash, (size_t)(end - slash)) : slice_of("/", 1);
+            break;
+        }
     }
     i++;
     /* "HTTP/1.x" */

@@ -72,6 +72,24 @@ TEST(parse_simple_get)
     CHECK(http_header_get(&req, "missing") == NULL);
 }
 
+/* absolute-form (RFC 9112 3.2.2) is taken as the origin-form it stands for */
+TEST(parse_absolute_form)
+{
+    struct http_request req;
+    const char *s = "GET http://example.com:8080/api/health?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK_EQ_INT(parse(s, &req), strlen(s));
+    CHECK(slice_eq_str(req.path, "/api/health"));
+    CHECK(slice_eq_str(req.query, "x=1"));
+    CHECK(slice_eq_str(req.target, "/api/health?x=1"));
+    s = "GET HTTPS://example.com HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK_EQ_INT(parse(s, &req), strlen(s));
+    CHECK(slice_eq_str(req.path, "/"));
+    CHECK(slice_eq_str(req.target, "/"));
+    s = "GET /http://x/y HTTP/1.1\r\nHost: a\r\n\r\n"; /* an origin-form path stays as it is */
+    CHECK_EQ_INT(parse(s, &req), strlen(s));
+    CHECK(slice_eq_str(req.path, "/http://x/y"));
+}
+
 TEST(parse_every_split_point_is_partial)
 {
     const char *reqs[] = {
