@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/rand.h"
 #include "js/js_int.h"
@@ -222,10 +223,21 @@ static void finish(struct js_runtime *rt, struct js_exec *x)
     while (*pp != x)
         pp = &(*pp)->next;
     *pp = x->next;
+    struct js_result *res = x->res;
+    if (x->ops && x->reported) {
+        /* as Convex warns of dangling promises: the app's nested calls it did not await */
+        char line[300];
+        int n = snprintf(line, sizeof line,
+                         "[WARN] %u unawaited operation%s (ctx.runQuery/runMutation/runAction, "
+                         "fetch, storage) still running when the action returned were dropped. "
+                         "Async operations should be awaited or they might not run.",
+                         x->ops, x->ops == 1 ? "" : "s");
+        js_result_add_log(res, line, (size_t)n);
+        log_warn("js", "%s: %s", x->e->pub.path, line);
+    }
     JSValueRef id = JSValueMakeNumber(rt->ctx, x->id);
     JSValueRef exc = NULL;
     JSObjectCallAsFunction(rt->ctx, rt->abandon_fn, NULL, 1, &id, &exc); /* cancels its ops */
-    struct js_result *res = x->res;
     if (res->status == JS_ERR_THROWN && !res->error_code.len)
         buf_append_str(&res->error_code, "FunctionFailed");
     if (res->status == JS_OK && x->e->pub.returns) {

@@ -212,6 +212,16 @@ test("console: count, time, assert, group, table and dir print Convex's lines", 
     ]);
 });
 
+test("an action that returns with nested calls not awaited gets Convex's warning of them", { timeout: 10000 }, async () => {
+    const r = await raw("action", { path: "messages:dangling", format: "convex_encoded_json", args: [{ n: 5 }] });
+    assert.equal(r.json.status, "success", JSON.stringify(r.json));
+    assert.equal(r.json.value, "returned");
+    assert.match(r.json.logLines.at(-1), /^\[WARN\] \d unawaited operations? \(ctx\.runQuery\/runMutation\/runAction, fetch, storage\) still running when the action returned were dropped\. Async operations should be awaited or they might not run\.$/);
+    const awaited = await raw("action", { path: "messages:echoAction", format: "convex_encoded_json", args: [{ value: 1 }] });
+    assert.equal(awaited.json.status, "success", JSON.stringify(awaited.json));
+    assert.ok(!(awaited.json.logLines || []).some((l) => /unawaited/.test(l)));
+});
+
 test("raw: what ConvexHttpClient sends, and 560 for a function's failure", { timeout: 10000 }, async () => {
     const ok = await raw("query", { path: "messages:chatty", format: "convex_encoded_json", args: [{}] });
     assert.equal(ok.status, 200);

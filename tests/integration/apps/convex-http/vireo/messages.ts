@@ -130,3 +130,12 @@ export const consoleMore = query({
     return "done";
   },
 });
+
+// Nested calls it does not await: dangling when it returns (Convex warns of them)
+export const dangling = action({
+  args: { n: v.number() },
+  handler: async (ctx, { n }) => {
+    for (let i = 0; i < n; i++) void ctx.runMutation(api.messages.send, { author: "dangling", body: `${i}` });
+    return "returned";
+  },
+});
