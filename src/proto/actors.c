@@ -1098,6 +1098,27 @@ static void drain_queue(struct actors *a, struct ainst *in)
         inst_free(a, in);
 }
 
+/* rpc_error for a method's failure: the runtime's text names the internal function that runs
+ * actor calls ("function `_system/actors:run` exceeded its 1000 ms time limit"); its caller
+ * knows the method ("actor method counter.increment exceeded ..."). */
+static void method_error(struct aconn *c, const char *rid, const struct ainst *in,
+                         const char *method, size_t method_len, const char *msg, int now)
+{
+    static const char internal[] = "function `" JS_ACTORS_RUN_PATH "`";
+    const char *at = method ? strstr(msg, internal) : NULL;
+    if (!at) {
+        rpc_error(c, rid, msg, now);
+        return;
+    }
+    struct buf b = BUF_INIT(BUF_NOLIMIT);
+    buf_append(&b, msg, (size_t)(at - msg));
+    buf_appendf(&b, "actor method %.100s.%.*s", in->name,
+                (int)(method_len > 100 ? 100 : method_len), method);
+    buf_append_str(&b, at + sizeof internal - 1);
+    rpc_error(c, rid, b.data, now);
+    buf_release(&b);
+}
+
 /* Ends the call with an error: the runtime forgets it (run_end), the caller gets msg. */
 static void susp_fail(struct asusp *s, const char *msg, int run_end)
 {
@@ -1105,7 +1126,7 @@ static void susp_fail(struct asusp *s, const char *msg, int run_end)
     if (run_end)
         susp_end_op(a, s->in, s->sid);
     if (s->c && s->rid)
-        rpc_error(s->c, s->rid, msg, 0);
+        method_error(s->c, s->rid, s->in, s->method, s->method ? strlen(s->method) : 0, msg, 0);
     susp_free(s);
 }
 
@@ -1314,8 +1335,8 @@ static void handle_rpc(struct aconn *c, json_t *msg, struct ainst *in, const cha
     int rc = conn_op(c, in, args, &res, &out);
     a->cur_sid = 0;
     if (rc < 0) {
-        rpc_error(c, rid, res.error.len ? res.error.data : "the method failed",
-                  !a->shard->batch_open);
+        method_error(c, rid, in, json_string_value(method), json_string_length(method),
+                     res.error.len ? res.error.data : "the method failed", !a->shard->batch_open);
         susp_end_op(a, in, sid);
         fetches_drop(a, sid, NULL); /* a call that suspended before its commit failed */
     } else {
@@ -1354,7 +1375,10 @@ static void batch_call_failed(struct actors *a, struct pend *p, const char *msg,
 {
     a->stats.calls++;
     p->in->last_ms = loop_now_ms(a->loop);
-    rpc_error(p->c, p->rid, len ? msg : "the method failed", !a->shard->batch_open);
+    const char *m = p->msg ? json_string_value(json_object_get(p->msg, "method")) : p->method.p;
+    size_t ml = p->msg ? json_string_length(json_object_get(p->msg, "method")) : p->method.n;
+    method_error(p->c, p->rid, p->in, m, ml, len ? msg : "the method failed",
+                 !a->shard->batch_open);
     fetches_drop(a, p->sid, NULL);
 }
 

@@ -189,7 +189,7 @@ test("a runaway and a promise that never settles fail alone; the calls before an
         ["counter", id, "increment"], ["counter", id, "read"],
     ]);
     assert.deepEqual(r.slice(0, 2).map((x) => x.result), [1, 2]);
-    assert.match(r[2].error, /exceeded its 300 ms time limit/);
+    assert.match(r[2].error, /^actor method counter\.spin exceeded its 300 ms time limit/);
     assert.equal(r[3].result, 3);
     assert.match(r[4].error, /did not finish: it awaited a promise that never settled/);
     assert.equal(r[5].result, 4);
