@@ -653,9 +653,13 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         return;
     }
     json_t *lv = json_object_get(msg, "lastVersion");
-    if (lv && !json_is_null(lv) && (!json_is_number(lv) || json_number_value(lv) < 0)) {
-        sync_send_error(c, "InvalidMessage", "`lastVersion` must be a non-negative number", NULL,
-                        NULL, 0, -1);
+    if (lv && !json_is_null(lv) &&
+        (!json_is_number(lv) || !(json_number_value(lv) >= 0) ||
+         json_number_value(lv) != floor(json_number_value(lv)) ||
+         json_number_value(lv) > 9007199254740991.0)) {
+        sync_send_error(c, "InvalidMessage",
+                        "`lastVersion` must be a version: a non-negative integer (at most 2^53 - 1)",
+                        NULL, NULL, 0, -1);
         return;
     }
     json_t *sec = json_object_get(msg, "sessionSecret");

@@ -393,3 +393,14 @@ test("16. one session's slow live queries do not hold other clients' writes: re-
     const ts = hog.messages.slice(before).filter((m) => m.type === "transition" && m.modifications.length);
     assert.equal(ts.length, 1, `one transition holds them all: ${ts.map((t) => t.modifications.length)}`);
 });
+
+test("17. connect's lastVersion must be a version: a fraction, a huge number or a string is InvalidMessage", { timeout: 20000 }, async () => {
+    for (const lastVersion of [1.5, 1e300, -1, "3"]) {
+        const c = await open({ connect: false });
+        await assert.rejects(c.connect({ lastVersion }), (e) => /`lastVersion` must be a version: a non-negative integer/.test(e.message));
+        c.close();
+    }
+    const ok = await open({ connect: false });
+    await ok.connect({ lastVersion: 0 });
+    ok.close();
+});
