@@ -82,6 +82,26 @@ static void respond_error(struct conn *c, int status, const char *code, const ch
     buf_release(&b);
 }
 
+static void refuse_body(struct conn *c, size_t len, size_t max_body)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "the request body (%zu bytes) is larger than the HTTP action body limit (%zu "
+             "bytes, --max-http-action-body)",
+             len, max_body);
+    respond_error(c, 413, "BodyTooLarge", msg, NULL);
+}
+
+int http_action_head(struct shard *s, struct conn *c, const struct http_request *req,
+                     size_t max_body)
+{
+    if (req->content_length < 0 || (unsigned long long)req->content_length <= max_body ||
+        !http_action_match(s, req->method, req->path))
+        return 0;
+    refuse_body(c, (size_t)req->content_length, max_body);
+    return 1;
+}
+
 void http_action_not_found(struct conn *c, struct slice path)
 {
     struct buf b = BUF_INIT(BUF_NOLIMIT);
@@ -411,12 +431,7 @@ void http_action_run(struct shard *s, struct conn *c, struct http_request *req, 
         return;
     }
     if (req->body.len > max_body) {
-        char msg[300];
-        snprintf(msg, sizeof msg,
-                 "the request body (%zu bytes) is larger than the HTTP action body limit (%zu "
-                 "bytes, --max-http-action-body)",
-                 req->body.len, max_body);
-        respond_error(c, 413, "BodyTooLarge", msg, NULL);
+        refuse_body(c, req->body.len, max_body);
         return;
     }
     struct buf args = BUF_INIT(BUF_NOLIMIT);

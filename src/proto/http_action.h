@@ -33,6 +33,12 @@ int http_action_match(const struct shard *s, struct slice method, struct slice p
 /* Does the loaded app have an http.ts router at all? */
 int http_action_has_routes(const struct shard *s);
 
+/* At the request's head (before its body is read): 1 when a route matches and the declared
+ * Content-Length is over max_body, answered 413 at once (no 100 Continue, the body unread), else
+ * 0. */
+int http_action_head(struct shard *s, struct conn *c, const struct http_request *req,
+                     size_t max_body);
+
 /* Runs the matching route's HTTP action for req (http_action_match said yes) with the
  * request's verified identity (JSON, or NULL: none; http_auth.h) and answers c now (refused:
  * body over max_body -> 413, pool full -> 503) or when the action finishes. */

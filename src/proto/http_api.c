@@ -1237,9 +1237,23 @@ static void handle_client(struct conn *c, struct slice path, int is_get)
                  "Cache-Control: no-cache\r\n");
 }
 
+/* Vireo's own paths, never the app's HTTP actions */
+static int reserved_path(struct slice path)
+{
+    return (path.len >= 4 && !memcmp(path.p, "/api", 4) && (path.len == 4 || path.p[4] == '/')) ||
+           (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) && (path.len == 7 || path.p[7] == '/'));
+}
+
 int http_api_head(struct conn *c, struct http_request *req, void *arg)
 {
-    return http_storage_head(arg, c, req) || http_admin_import_head(arg, c, req);
+    struct http_api *api = arg;
+    if (http_storage_head(api, c, req) || http_admin_import_head(api, c, req))
+        return 1;
+    /* an HTTP action's body its Content-Length shows is over the limit: refused unread */
+    return !reserved_path(req->path) &&
+           http_action_head(api->shard, c, req,
+                            api->max_http_action_body ? api->max_http_action_body
+                                                      : HTTP_ACTION_BODY_DEFAULT);
 }
 
 static void run_http_action(struct http_api *api, struct conn *c, struct http_request *req,
@@ -1264,11 +1278,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
 
     /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer), anywhere
      * but in Vireo's reserved /api/ and /_vireo/ */
-    int reserved = (path.len >= 4 && !memcmp(path.p, "/api", 4) &&
-                    (path.len == 4 || path.p[4] == '/')) ||
-                   (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) &&
-                    (path.len == 7 || path.p[7] == '/'));
-    if (!reserved && http_action_match(api->shard, req->method, path)) {
+    if (!reserved_path(path) && http_action_match(api->shard, req->method, path)) {
         http_auth_run(api, c, req, HTTP_AUTH_CONVEX | HTTP_AUTH_LENIENT, run_http_action, NULL, 0);
         return;
     }
@@ -1388,7 +1398,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     if (api->public_dir && is_get && path.len > 0 && path.p[0] == '/' &&
         handle_static(api, c, req))
         return;
-    if (!reserved && http_action_has_routes(api->shard)) {
+    if (!reserved_path(path) && http_action_has_routes(api->shard)) {
         http_action_not_found(c, path); /* Convex's answer on its site URL */
         return;
     }

@@ -206,6 +206,17 @@ test("the body cap: --max-http-action-body (413 past it), and its range", async 
     const body = await r.json();
     assert.equal(body.errorCode, "BodyTooLarge");
     assert.match(body.errorMessage, /request body \(1001 bytes\) is larger than the HTTP action body limit \(1000 bytes, --max-http-action-body\)/);
+    // a Content-Length over it is refused before the body: 413, not 100 Continue
+    const net = await import("node:net");
+    const head = await new Promise((resolve, reject) => {
+        const sock = net.connect(s.port, "127.0.0.1", () =>
+            sock.write("PUT /echo/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n"));
+        let got = "";
+        sock.on("data", (d) => { got += d; if (got.includes("\r\n\r\n")) { sock.destroy(); resolve(got); } });
+        sock.on("error", reject);
+        setTimeout(() => { sock.destroy(); resolve(got); }, 3000);
+    });
+    assert.match(head, /^HTTP\/1\.1 413 /, head);
     // /api/ calls keep the server's own --max-body
     assert.equal((await s.call("mutation", "notes:add", { text: "x".repeat(5000) })).status, 200);
     const big = Buffer.alloc(8 << 20, 7); /* the default cap, 8 MiB, on the shared server */
