@@ -497,7 +497,7 @@ int ws_accept(struct conn *c, struct http_request *req, const struct ws_handlers
         if (base64_decode(raw, key->p, key->len) != 16)
             why = "bad Sec-WebSocket-Key";
     }
-    if (why || req->body.len) {
+    if (why || req->body.len || req->chunked) { /* a chunked body, even an empty one */
         if (!why)
             why = "body on an upgrade request";
         log_debug("ws", "conn=%llu handshake: %s", (unsigned long long)c->id, why);

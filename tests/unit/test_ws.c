@@ -478,6 +478,16 @@ TEST(ws_handshake_errors)
                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n",
                            "HTTP/1.1 400 Bad Request\r\n");
+    /* a body on the upgrade, chunked (even empty) or not */
+    expect_handshake_error("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "0\r\n\r\n",
+                           "HTTP/1.1 400 Bad Request\r\n");
+    expect_handshake_error("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\nContent-Length: 2\r\n\r\nhi",
+                           "HTTP/1.1 400 Bad Request\r\n");
 }
 
 TEST(ws_fragments_ping_and_close)
