@@ -28,6 +28,7 @@ struct live_query {
     uint64_t result_hash;  /* of result (and is_error); diff suppression and resume */
     uint64_t version;      /* store version of the last execution; 0 before the first */
     uint64_t run_ns;       /* the caller's: how long the last execution took (0: none yet) */
+    uint64_t waiting_since; /* the caller's: when it saw it dirty and left it for later (0: not) */
     int dirty;
     void *owner;           /* the caller's (the sync layer's subscriber list) */
     struct buf logs;       /* the caller's opaque bytes about the last run (the sync layer: its

@@ -500,46 +500,85 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
 /* What one loop iteration spends re-running live queries before it leaves the rest to the next
  * (a query once started runs to its end: at most its own time limit past this) */
 #define RERUN_BUDGET_NS (50 * 1000000ull)
+/* A query left for later this long goes before every cheaper one: none waits without end */
+#define RERUN_AGED_NS (1000 * 1000000ull)
 
-static int cheaper(const void *a, const void *b)
+/* A dirty query, with what orders the re-runs (rerun_order) */
+struct rerun_item {
+    struct live_query *lq;
+    int aged;      /* left for later RERUN_AGED_NS ago or more */
+    size_t load;   /* the fewest dirty queries any session subscribed to it has */
+    uint64_t cost; /* its last run's time */
+};
+
+/* The queries left waiting past RERUN_AGED_NS first, the longest waiting first; then those of
+ * the sessions with the fewest queries to re-run (one client's thousand slow queries do not
+ * keep another client's one behind them); then the cheapest, by their last run. */
+static int rerun_order(const void *a, const void *b)
 {
-    uint64_t x = (*(struct live_query *const *)a)->run_ns;
-    uint64_t y = (*(struct live_query *const *)b)->run_ns;
-    return x < y ? -1 : x > y;
+    const struct rerun_item *x = a, *y = b;
+    if (x->aged != y->aged)
+        return x->aged ? -1 : 1;
+    if (x->aged && x->lq->waiting_since != y->lq->waiting_since)
+        return x->lq->waiting_since < y->lq->waiting_since ? -1 : 1;
+    if (x->load != y->load)
+        return x->load < y->load ? -1 : 1;
+    return x->cost < y->cost ? -1 : x->cost > y->cost;
 }
 
-/* Re-runs the dirty live queries, the cheapest (by their last run) first, until the iteration's
- * re-runs have taken RERUN_BUDGET_NS: one client's thousand slow queries must not hold every
- * other client's writes for seconds. Those left stay dirty for the next iteration (sync_flush
- * holds back the sessions that hold them); the first call of an iteration runs at least one. */
+/* Re-runs the dirty live queries, in rerun_order, until the iteration's re-runs have taken
+ * RERUN_BUDGET_NS, so that one client's slow queries do not hold every other client's writes
+ * for seconds. Those left stay dirty for the next iteration (sync_flush holds back the
+ * sessions that hold them); the first call of an iteration runs at least one. */
 void sync_rerun(struct sync *sy)
 {
     struct live *live = sy->shard->live;
-    struct live_query *lq, **all = NULL;
+    struct live_query *lq;
+    struct rerun_item *all = NULL;
     size_t n = 0, cap = 0;
     while ((lq = live_pop_dirty(live))) {
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             all = vr_realloc(all, cap * sizeof *all);
         }
-        all[n++] = lq;
+        all[n++] = (struct rerun_item){ lq, 0, SIZE_MAX, lq->run_ns };
     }
-    if (n > 1)
-        qsort(all, n, sizeof *all, cheaper);
+    uint64_t now = clock_mono_ns();
+    if (n > 1) {
+        for (size_t i = 0; i < n; i++)
+            for (struct sync_sub *sub = all[i].lq->owner; sub; sub = sub->lq_next)
+                sub->session->dirty_subs++;
+        for (size_t i = 0; i < n; i++) {
+            struct rerun_item *it = &all[i];
+            it->aged = it->lq->waiting_since && now - it->lq->waiting_since >= RERUN_AGED_NS;
+            for (struct sync_sub *sub = it->lq->owner; sub; sub = sub->lq_next)
+                if (sub->session->dirty_subs < it->load)
+                    it->load = sub->session->dirty_subs;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (struct sync_sub *sub = all[i].lq->owner; sub; sub = sub->lq_next)
+                sub->session->dirty_subs = 0;
+        qsort(all, n, sizeof *all, rerun_order);
+    }
     int first = !sy->rerun_start;
     if (n && first)
-        sy->rerun_start = clock_mono_ns();
+        sy->rerun_start = now;
     size_t i = 0;
     for (; i < n; i++) {
         if ((i > 0 || !first) && clock_mono_ns() - sy->rerun_start >= RERUN_BUDGET_NS)
             break;
-        if (sync_lq_all_detached(all[i]))
-            hmap_put(&sy->stale_lqs, &all[i], sizeof all[i], all[i]); /* re-run when re-added */
+        lq = all[i].lq;
+        lq->waiting_since = 0;
+        if (sync_lq_all_detached(lq))
+            hmap_put(&sy->stale_lqs, &lq, sizeof lq, lq); /* re-run when re-added */
         else
-            run_live_query(sy, all[i]);
+            run_live_query(sy, lq);
     }
-    for (; i < n; i++) /* the next iteration's, in the same order */
-        live_mark_dirty(live, all[i]);
+    for (; i < n; i++) { /* the next iteration's */
+        if (!all[i].lq->waiting_since)
+            all[i].lq->waiting_since = now;
+        live_mark_dirty(live, all[i].lq);
+    }
     vr_free(all);
 }
 

@@ -76,6 +76,7 @@ struct sync_session {
     int in_flush;
     uint64_t held_flush; /* the flush (sync.flushes) that holds it back: a query of it is
                             still to be re-run */
+    size_t dirty_subs;   /* sync_rerun's count of its queries to re-run (0 between calls) */
     struct sync_session *next_flush;
     struct timer retention;
     struct convex_session *cvx; /* Convex's protocol (convex_sync.c) speaks for this session;
