@@ -89,6 +89,8 @@ struct conn {
     struct timer timer;
     enum conn_timer_kind timer_kind;
     uint64_t last_rx_ms; /* loop time of the last byte read (CT_BODY's progress) */
+    uint64_t in_big_ms;  /* loop time its input buffer grew past TRIM_BYTES (a large body or
+                            message in progress), 0 while it is smaller (shed_stalled_input) */
     uint64_t body_start_ms; /* loop time the current request's head was parsed (its body's rate) */
     uint64_t send_mark_ms;  /* loop time of the last byte written, or when output began to wait
                                (CT_SEND's and CT_FLUSH's progress; CT_LINGER's: of the last
@@ -126,6 +128,10 @@ const struct server_config *conn_config(const struct conn *c);
 /* Output a connection may queue before its input stops being read (ws: min(this, send cap)). */
 #define CONN_OUT_HIGH_WATER ((size_t)1 << 20)
 int conn_over_budget(const struct conn *c); /* the server's global buffer budget is spent */
+/* Room in the global budget for `grow` more bytes of c's input (a large buffer growing): 0, after
+ * closing connections that held a large unfinished input longest (shed_stalled_input) if need
+ * be, or -1 when there is none. */
+int conn_input_room(struct conn *c, size_t grow);
 void conn_account(struct conn *c); /* brings the budget up to date (trims idle large buffers) */
 int conn_ws_input_paused(const struct conn *c); /* ws output over its high-water mark */
 
@@ -152,6 +158,7 @@ void ws_conn_input(struct ws *ws);      /* parse frames from c->in */
 void ws_conn_open(struct ws *ws);       /* on_open once */
 void ws_conn_gone(struct ws *ws);       /* conn closed: on_close once, detach, drop conn's ref */
 void ws_conn_overloaded(struct ws *ws); /* input would pass the global budget: close 1013 */
+size_t ws_input_held(const struct ws *ws); /* bytes of a fragmented message in progress */
 void ws_conn_stalled(struct ws *ws);    /* no byte of its output written: close 1008 */
 void ws_conn_drained(struct ws *ws);    /* all its output is written (conn_flush) */
 /* Largest frame boundary <= pos (up = 0) or smallest >= pos (up = 1) in c->out. */

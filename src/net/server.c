@@ -189,10 +189,20 @@ void conn_unref(struct conn *c)
  * the sender's bytes, ws_send_msgs), and brings the server's budget up to date with what the
  * connection holds now. An input buffer is never released while a request's slices point into
  * it. */
+/* What c holds of its input: its buffer and, on a WebSocket, the fragmented message in progress */
+static size_t input_held(const struct conn *c)
+{
+    return c->in.cap + (c->ws ? ws_input_held(c->ws) : 0);
+}
+
 void conn_account(struct conn *c)
 {
     if (!c->in.len && c->in.cap && !(c->req_active && !c->req_done))
         buf_release(&c->in);
+    if (input_held(c) < TRIM_BYTES)
+        c->in_big_ms = 0;
+    else if (!c->in_big_ms)
+        c->in_big_ms = c->loop ? loop_now_ms(c->loop) : 1;
     if (!conn_out_pending(c) && c->out.cap && (c->ws || c->out.cap > OUT_KEEP)) {
         buf_release(&c->out);
         c->out_off = 0;
@@ -200,7 +210,7 @@ void conn_account(struct conn *c)
     }
     if (!c->srv || c->closed)
         return; /* conn_close took it off the budget */
-    size_t held = c->in.cap + c->out.cap + c->held;
+    size_t held = input_held(c) + c->out.cap + c->held;
     c->srv->buffered = c->srv->buffered - c->accounted + held;
     c->accounted = held;
 }
@@ -607,6 +617,43 @@ static void send_error(struct conn *c, int status, const char *why)
     append_response(c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL, 1, 1, 0);
     conn_close_after_flush(c);
     conn_flush(c);
+}
+
+/* Over the buffer budget: the connection that has held a large input (a body or a WebSocket
+ * message in progress) the longest, for SHED_AGE_MS or more, is closed to make room, the largest
+ * first. Else one client trickling (or stalling) a few 16 MiB messages would keep the memory
+ * every other client's requests need, and they would all get 503 / 1013. 1 when one was closed
+ * (off the budget at once). */
+#define SHED_AGE_MS 10000
+static int shed_stalled_input(struct server *s, const struct conn *except)
+{
+    uint64_t now = loop_now_ms(s->loop);
+    struct conn *victim = NULL;
+    for (struct conn *c = s->conns; c; c = c->next) {
+        if (c == except || c->closed || !c->in_big_ms || now - c->in_big_ms < SHED_AGE_MS)
+            continue;
+        if (!victim || input_held(c) > input_held(victim))
+            victim = c;
+    }
+    if (!victim)
+        return 0;
+    log_warn("http",
+             "conn=%llu closed: its unfinished %s held %zu bytes for %llu ms while the "
+             "server is over its memory budget (--max-buffered-bytes)",
+             (unsigned long long)victim->id, victim->ws ? "message" : "request body",
+             input_held(victim), (unsigned long long)(now - victim->in_big_ms));
+    conn_close(victim);
+    return 1;
+}
+
+int conn_input_room(struct conn *c, size_t grow)
+{
+    struct server *s = c->srv;
+    while (s && (s->buffered > s->cfg.max_buffered_bytes ||
+                 grow > s->cfg.max_buffered_bytes - s->buffered))
+        if (!shed_stalled_input(s, c))
+            return -1;
+    return 0;
 }
 
 /* 503 from the server itself (connection cap, buffer budget): a JSON error as http_api's, with
@@ -1105,8 +1152,7 @@ static int assemble_request(struct conn *c)
         /* A new request needs room for its body (at least one read) within the budget. */
         size_t need =
             (c->req->content_length > 0 ? (size_t)c->req->content_length : 0) + READ_CHUNK;
-        if (c->srv && (c->srv->buffered > cfg->max_buffered_bytes ||
-                       need > cfg->max_buffered_bytes - c->srv->buffered)) {
+        if (conn_input_room(c, need) < 0) {
             send_overloaded(c, "buffered data over the memory budget");
             return -1;
         }
@@ -1288,9 +1334,7 @@ static void conn_read(struct conn *c)
         size_t cap = in_grown_cap(c, c->in.len + want + 1);
         if (c->srv && c->in.cap >= TRIM_BYTES) {
             /* growing a large buffer (a body or message) past the global budget: refused */
-            size_t grow = cap - c->in.cap;
-            if (c->srv->buffered > c->srv->cfg.max_buffered_bytes ||
-                grow > c->srv->cfg.max_buffered_bytes - c->srv->buffered) {
+            if (conn_input_room(c, cap - c->in.cap) < 0) {
                 if (c->ws)
                     ws_conn_overloaded(c->ws);
                 else

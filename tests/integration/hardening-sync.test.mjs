@@ -413,3 +413,43 @@ test("17. connect's lastVersion must be a version: a fraction, a huge number or 
     await ok.connect({ lastVersion: 0 });
     ok.close();
 });
+
+test("18. the fragments of unfinished messages count in the memory budget, and the longest-held large input is shed for others", { timeout: 60000 }, async () => {
+    const budget = 3670016; // 3.5 MiB
+    const s = await startServer(tempDir("hardening-sync"), { args: ["--max-buffered-bytes", String(budget)] });
+    servers.push(s);
+    const { default: WebSocket } = await import("ws");
+    const hogs = [];
+    async function hog() {
+        const ws = new WebSocket(`ws://127.0.0.1:${s.port}/api/sync`);
+        await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+        const closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+        const connected = new Promise((resolve) => ws.once("message", resolve));
+        ws.send(JSON.stringify({ type: "connect", sessionId: crypto.randomUUID(), protocolVersion: 1 }));
+        await connected; // a session: no connect deadline ends it
+        ws.send(Buffer.alloc(1000000, 0x20), { fin: false, binary: false }); // never finished
+        hogs.push({ ws, closed });
+        return closed;
+    }
+    // two unfinished messages of 1 MB (1 MiB buffers each) fit in 3.5 MiB...
+    const held = [hog(), hog()];
+    await sleep(500);
+    const m = (await s.get("/api/metrics")).json;
+    assert.ok(m.bufferedBytes >= 2 * 1048576, `the fragments are counted: ${m.bufferedBytes}`);
+    // ...a third would pass the budget while it arrives: refused (1013), not held outside it
+    const third = hog();
+    assert.equal(await Promise.race([third, sleep(3000).then(() => "open")]), 1013);
+    // a request that needs more room than is left gets 503 while the hogs are young...
+    const body = { s: "x".repeat(1520000) };
+    const early = await s.call("mutation", "h:len", body);
+    assert.equal(early.status, 503, early.text.slice(0, 200));
+    // ...and once one has held its unfinished message 10 s, it is closed to make room
+    await sleep(10500);
+    const late = await s.call("mutation", "h:len", body);
+    assert.equal(late.status, 200, late.text.slice(0, 200));
+    assert.equal(late.json.value, 1520000);
+    assert.equal(await Promise.race([Promise.race(held), sleep(2000).then(() => "open")]), 1006,
+                 "a hog was closed");
+    await s.waitStderr(/unfinished message held \d+ bytes for \d+ ms while the server is over its memory budget/);
+    for (const h of hogs) h.ws.terminate();
+});
