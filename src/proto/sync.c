@@ -293,6 +293,9 @@ static void keep_logs(struct sync *sy, struct live_query *lq, const struct js_re
     live_query_set_logs(live, lq, &json, live_hash(json.data, json.len, 0) | 1);
     if (live_log_bytes(live) <= SYNC_LOG_KEEP_BYTES)
         return;
+    for (size_t i = 0; i < sy->n_log_drop; i++)
+        if (sy->log_drop[i] == lq)
+            return; /* already to drop (a re-run while a session was held back) */
     if (sy->n_log_drop == sy->cap_log_drop) {
         sy->cap_log_drop = sy->cap_log_drop ? 2 * sy->cap_log_drop : 16;
         sy->log_drop = vr_realloc(sy->log_drop, sy->cap_log_drop * sizeof *sy->log_drop);
@@ -632,11 +635,14 @@ void sync_flush(struct sync *sy, int batch_failed)
         loop_timer_start(sy->loop, &sy->rerun_timer, 0);
     else
         sy->rerun_start = 0;
-    for (size_t i = 0; i < sy->n_log_drop; i++) { /* sent now: over the budget, not kept */
+    /* sent now: over the budget, not kept (while sessions are held, they may still carry them:
+     * dropped at the first flush that holds none) */
+    for (size_t i = 0; !left && i < sy->n_log_drop; i++) {
         live_query_drop_logs(live, sy->log_drop[i]);
         live_query_release(live, sy->log_drop[i]);
     }
-    sy->n_log_drop = 0;
+    if (!left)
+        sy->n_log_drop = 0;
     for (size_t i = 0; i < sy->n_wired; i++) { /* sent or queued: the messages hold them */
         struct live_query *w = sy->wired[i];
         for (size_t k = 0; k < sizeof w->wire / sizeof w->wire[0]; k++) {
@@ -1450,10 +1456,12 @@ void sync_free(struct sync *sy)
     while (sy->pump_head) /* their connections outlive us: leave them nothing to send */
         sync_out_clear(sy->pump_head);
     loop_timer_stop(sy->loop, &sy->rerun_timer);
+    for (size_t i = 0; i < sy->n_log_drop; i++) /* left by a flush that held sessions back */
+        live_query_release(sy->shard->live, sy->log_drop[i]);
     hmap_release(&sy->sessions);
     hmap_release(&sy->stale_lqs);
     hmap_release(&sy->retained_addrs); /* empty: every retained session was freed above */
-    vr_free(sy->log_drop); /* emptied by every flush */
+    vr_free(sy->log_drop);
     vr_free(sy->wired);    /* likewise */
     vr_free(sy);
 }

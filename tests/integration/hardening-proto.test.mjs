@@ -96,13 +96,13 @@ test("2. Convex's value widths: an object of 1,025 fields or an array of 8,193 e
         assert.match(e.message, re);
         c.close();
     }
-    // a million fields in one object once held the loop ~1.4 s while jansson built its table
-    const t0 = Date.now();
+    // a million fields in one object (it once held the loop ~1.4 s while jansson built its
+    // table, and was then accepted)
     const huge = {};
     for (let i = 0; i < 1000000; i++) huge[`k${i}`] = 1;
     const r = await srv.query("errs:anyDepth", { x: huge }, { timeout: 30000 });
     assert.equal(r.status, 400, r.text.slice(0, 300));
-    assert.ok(Date.now() - t0 < 3000, `answered in ${Date.now() - t0} ms`);
+    assert.match(r.json.errorMessage, /an object has more than 1024 fields/);
     await stillServes();
 });
 

@@ -4,7 +4,10 @@
 // strings that may hold lone surrogates travel as arrays of UTF-16 code units.
 
 const units = (s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
-const fromUnits = (u) => String.fromCharCode(...u);
+/* a string from its UTF-16 code units; a long one comes as chunks of them (a Convex value's
+ * arrays hold at most 8,192 elements) */
+const fromUnits = (u) => (u.length && Array.isArray(u[0]) ? u.map(fromUnits).join("") :
+  String.fromCharCode(...u));
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 const bytesOf = (a) => new Uint8Array(a);
 const fromHex = (h) => new Uint8Array((h.match(/../g) || []).map((b) => parseInt(b, 16)));
