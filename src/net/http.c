@@ -180,12 +180,14 @@ ssize_t http_parse_request(const char *p, size_t n, struct http_request *req)
         static const char *const schemes[] = { "http://", "https://" };
         size_t sl = strlen(schemes[k]);
         if (req->path.len >= sl && !strncasecmp(req->path.p, schemes[k], sl)) {
+            /* the origin-form it stands for: the slices stay inside the request's bytes (the
+             * server moves them with its buffer), so a target without a path is left as it is */
             const char *slash = memchr(req->path.p + sl, '/', req->path.len - sl);
             const char *end = req->target.p + req->target.len;
-            req->path = slash ? slice_of(slash, (size_t)(req->path.p + req->path.len - slash))
-                              : slice_of("/", 1);
-            /* the origin-form it stands for (without a path: "/", its query dropped) */
-            req->target = slash ? slice_of(slash, (size_t)(end - slash)) : slice_of("/", 1);
+            if (slash) {
+                req->path = slice_of(slash, (size_t)(req->path.p + req->path.len - slash));
+                req->target = slice_of(slash, (size_t)(end - slash));
+            }
             break;
         }
     }

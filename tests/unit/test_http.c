@@ -81,10 +81,14 @@ TEST(parse_absolute_form)
     CHECK(slice_eq_str(req.path, "/api/health"));
     CHECK(slice_eq_str(req.query, "x=1"));
     CHECK(slice_eq_str(req.target, "/api/health?x=1"));
-    s = "GET HTTPS://example.com HTTP/1.1\r\nHost: a\r\n\r\n";
+    s = "GET HTTPS://example.com/x HTTP/1.1\r\nHost: a\r\n\r\n";
     CHECK_EQ_INT(parse(s, &req), strlen(s));
-    CHECK(slice_eq_str(req.path, "/"));
-    CHECK(slice_eq_str(req.target, "/"));
+    CHECK(slice_eq_str(req.path, "/x"));
+    CHECK(slice_eq_str(req.target, "/x"));
+    /* without a path it is left as it is: every slice points into the request's bytes */
+    s = "GET http://example.com HTTP/1.1\r\nHost: a\r\n\r\n";
+    CHECK_EQ_INT(parse(s, &req), strlen(s));
+    CHECK(slice_eq_str(req.path, "http://example.com"));
     s = "GET /http://x/y HTTP/1.1\r\nHost: a\r\n\r\n"; /* an origin-form path stays as it is */
     CHECK_EQ_INT(parse(s, &req), strlen(s));
     CHECK(slice_eq_str(req.path, "/http://x/y"));
