@@ -33,16 +33,24 @@ void buf_reset(struct buf *b)
         b->data[0] = '\0';
 }
 
+size_t buf_grown_cap(const struct buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return b->cap;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap * 2;
+    return cap;
+}
+
 int buf_grow(struct buf *b, size_t extra)
 {
     if (extra > b->max || b->len > b->max - extra)
         return -E2BIG;
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
+    size_t cap = buf_grown_cap(b, extra);
+    if (cap == b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap = cap * 2;
     if (b->cap) {
         b->data = vr_realloc(b->data, cap);
     } else {

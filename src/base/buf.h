@@ -24,6 +24,9 @@ void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b); /* frees memory; the buffer is empty and reusable */
 void buf_reset(struct buf *b);   /* len = 0, keeps memory */
 int buf_grow(struct buf *b, size_t extra); /* 0 or -E2BIG */
+/* The capacity buf_grow gives b for `extra` more bytes (doubling; its own when they fit), limit
+ * aside: what a caller charges to a budget before it appends. */
+size_t buf_grown_cap(const struct buf *b, size_t extra);
 /* Makes room for exactly `total` bytes (no doubling): for a size known in advance. 0 or -E2BIG */
 int buf_reserve(struct buf *b, size_t total);
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -128,6 +128,9 @@ const struct server_config *conn_config(const struct conn *c);
 /* Output a connection may queue before its input stops being read (ws: min(this, send cap)). */
 #define CONN_OUT_HIGH_WATER ((size_t)1 << 20)
 int conn_over_budget(const struct conn *c); /* the server's global buffer budget is spent */
+/* An input buffer (or a WebSocket's fragments in progress) this large grows only within the
+ * budget; a fragments buffer this large is given back once its message is delivered */
+#define TRIM_BYTES (256u << 10)
 /* Room in the global budget for `grow` more bytes of c's input (a large buffer growing): 0, after
  * closing connections that held a large unfinished input longest (shed_stalled_input) if need
  * be, or -1 when there is none. */

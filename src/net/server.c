@@ -38,7 +38,6 @@
 #define LINGER_POLL_MS 100      /* until then, how often the kernel's send queue is looked at */
 #define REFUSE_SLOTS 256        /* connections past the cap kept open just to answer 503 */
 #define FD_RESERVE 64           /* fds left for the database, files, the loop */
-#define TRIM_BYTES (256u << 10) /* a buffer this large is grown only within the budget */
 #define OUT_KEEP 4096           /* an empty output buffer larger than this gives it back */
 #define RETRY_AFTER_MS 1000
 #define ACCEPT_BACKOFF_MS 100

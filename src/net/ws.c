@@ -27,9 +27,6 @@
 #define WS_CLOSE_NO_STATUS 1005
 #define WS_CLOSE_ABNORMAL 1006
 #define CLOSE_HANDSHAKE_MS 3000
-/* A fragmented message's buffer this large grows only within the server's budget, and is given
- * back once the message is delivered (server.c's TRIM_BYTES for input buffers) */
-#define TRIM_FRAGMENTS (256u << 10)
 
 /* ---- pure parts ---- */
 
@@ -665,15 +662,11 @@ static int on_data_frame(struct ws *ws, const struct ws_frame *f, const unsigned
     }
     /* the fragments of a message in progress count in the server's budget like its input:
      * growing a large one is refused past it */
-    size_t before = ws->msg.cap, need = ws->msg.len + n + 1;
-    if (need > before && need >= TRIM_FRAGMENTS) {
-        size_t cap = before ? before : 64; /* as buf_grow doubles it */
-        while (cap < need)
-            cap *= 2;
-        if (conn_input_room(ws->c, cap - before) < 0) {
-            ws_conn_overloaded(ws);
-            return -1;
-        }
+    size_t before = ws->msg.cap, cap = buf_grown_cap(&ws->msg, n);
+    if (cap > before && ws->msg.len + n + 1 >= TRIM_BYTES &&
+        conn_input_room(ws->c, cap - before) < 0) {
+        ws_conn_overloaded(ws);
+        return -1;
     }
     if (buf_append(&ws->msg, pl, n) < 0) {
         ws_fail(ws, WS_CLOSE_TOO_BIG, "message too big");
@@ -687,7 +680,7 @@ static int on_data_frame(struct ws *ws, const struct ws_frame *f, const unsigned
     }
     ws->msg_op = 0;
     deliver(ws, op == WS_OP_TEXT, ws->msg.data, ws->msg.len);
-    if (ws->msg.cap >= TRIM_FRAGMENTS) { /* not kept, nor counted, once delivered */
+    if (ws->msg.cap >= TRIM_BYTES) { /* not kept, nor counted, once delivered */
         buf_release(&ws->msg);
         if (ws->c)
             conn_account(ws->c);

@@ -1237,6 +1237,12 @@ static void handle_client(struct conn *c, struct slice path, int is_get)
                  "Cache-Control: no-cache\r\n");
 }
 
+/* --max-http-action-body, or its default */
+static size_t action_body_max(const struct http_api *api)
+{
+    return api->max_http_action_body ? api->max_http_action_body : HTTP_ACTION_BODY_DEFAULT;
+}
+
 /* Vireo's own paths, never the app's HTTP actions */
 static int reserved_path(struct slice path)
 {
@@ -1250,19 +1256,14 @@ int http_api_head(struct conn *c, struct http_request *req, void *arg)
     if (http_storage_head(api, c, req) || http_admin_import_head(api, c, req))
         return 1;
     /* an HTTP action's body its Content-Length shows is over the limit: refused unread */
-    return !reserved_path(req->path) &&
-           http_action_head(api->shard, c, req,
-                            api->max_http_action_body ? api->max_http_action_body
-                                                      : HTTP_ACTION_BODY_DEFAULT);
+    return !reserved_path(req->path) && http_action_head(api->shard, c, req, action_body_max(api));
 }
 
 static void run_http_action(struct http_api *api, struct conn *c, struct http_request *req,
                             const void *arg, const char *identity)
 {
     (void)arg;
-    http_action_run(api->shard, c, req,
-                    api->max_http_action_body ? api->max_http_action_body
-                                              : HTTP_ACTION_BODY_DEFAULT,
+    http_action_run(api->shard, c, req, action_body_max(api),
                     api->max_http_action_response ? api->max_http_action_response
                                                   : HTTP_ACTION_RESPONSE_DEFAULT,
                     identity);

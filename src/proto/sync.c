@@ -509,9 +509,8 @@ static void flush_session(struct sync *sy, struct sync_session *s, uint64_t vers
 /* A dirty query, with what orders the re-runs (rerun_order) */
 struct rerun_item {
     struct live_query *lq;
-    int aged;      /* left for later RERUN_AGED_NS ago or more */
-    size_t load;   /* the fewest dirty queries any session subscribed to it has */
-    uint64_t cost; /* its last run's time */
+    int aged;    /* left for later RERUN_AGED_NS ago or more */
+    size_t load; /* the fewest dirty queries any session subscribed to it has */
 };
 
 /* The queries left waiting past RERUN_AGED_NS first, the longest waiting first; then those of
@@ -526,7 +525,7 @@ static int rerun_order(const void *a, const void *b)
         return x->lq->waiting_since < y->lq->waiting_since ? -1 : 1;
     if (x->load != y->load)
         return x->load < y->load ? -1 : 1;
-    return x->cost < y->cost ? -1 : x->cost > y->cost;
+    return x->lq->run_ns < y->lq->run_ns ? -1 : x->lq->run_ns > y->lq->run_ns;
 }
 
 /* Re-runs the dirty live queries, in rerun_order, until the iteration's re-runs have taken
@@ -544,7 +543,7 @@ void sync_rerun(struct sync *sy)
             cap = cap ? 2 * cap : 16;
             all = vr_realloc(all, cap * sizeof *all);
         }
-        all[n++] = (struct rerun_item){ lq, 0, SIZE_MAX, lq->run_ns };
+        all[n++] = (struct rerun_item){ lq, 0, SIZE_MAX };
     }
     uint64_t now = clock_mono_ns();
     if (n > 1) {

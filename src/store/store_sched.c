@@ -17,24 +17,43 @@
 
 #include "base/banned.h"
 
-int st_system_table_ensure(struct store *s, const char *table, const char *index,
-                           const char *field1, const char *field2, struct buf *err)
+/* by_state_time's fields: the job's state, then its time */
+#define SCHED_INDEX_FIELDS "state.kind", "scheduledTime"
+
+static int has_index(struct store *s, const char *table, const char *index)
+{
+    struct st_table *tb = st_table_find(s, table);
+    return tb && st_index_find(tb, index);
+}
+
+/* In the open transaction: table (made if missing) with an index on (field1, field2). */
+static int table_index_create(struct store *s, const char *table, const char *index,
+                              const char *field1, const char *field2, struct buf *err)
 {
     struct st_table *tb = st_table_find(s, table);
     if (tb && st_index_find(tb, index))
         return 0;
     json_t *decl = json_pack("{s:s, s:[s,s]}", "name", index, "fields", field1, field2);
-    int r = -1;
-    if (st_exec(s, "BEGIN IMMEDIATE", err) < 0)
-        goto out;
-    if ((!tb && st_table_create(s, table, &tb, err) < 0) || st_index_create(s, tb, decl, err) < 0 ||
-        st_exec(s, "COMMIT", err) < 0) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        goto out;
-    }
-    r = 0;
-out:
+    int r = 0;
+    if ((!tb && st_table_create(s, table, &tb, err) < 0) || st_index_create(s, tb, decl, err) < 0)
+        r = -1;
     json_decref(decl);
+    return r;
+}
+
+int st_system_table_ensure(struct store *s, const char *table, const char *index,
+                           const char *field1, const char *field2, struct buf *err)
+{
+    if (has_index(s, table, index))
+        return 0;
+    int r = 0;
+    if (st_exec(s, "BEGIN IMMEDIATE", err) < 0) {
+        r = -1;
+    } else if (table_index_create(s, table, index, field1, field2, err) < 0 ||
+               st_exec(s, "COMMIT", err) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        r = -1;
+    }
     struct buf tmp = BUF_INIT(4096);
     if (st_catalog_load(s, r == 0 ? err : &tmp) < 0)
         r = -1;
@@ -44,8 +63,7 @@ out:
 
 int st_sched_ensure(struct store *s, struct buf *err)
 {
-    return st_system_table_ensure(s, STORE_SCHED_TABLE, STORE_SCHED_INDEX, "state.kind",
-                                  "scheduledTime", err);
+    return st_system_table_ensure(s, STORE_SCHED_TABLE, STORE_SCHED_INDEX, SCHED_INDEX_FIELDS, err);
 }
 
 int store_sched_table_name_ok(const char *name)
@@ -73,16 +91,7 @@ int st_sched_ensure_ns(struct store *s, const char *ns, struct buf *err)
                         "component `%.*s`: its path is too long for its table of scheduled "
                         "functions (at most %d characters in all)",
                         ns[0] ? (int)strlen(ns) - 1 : 0, ns, STORE_TABLE_NAME_MAX);
-    struct st_table *tb = st_table_find(s, name);
-    if (tb && st_index_find(tb, STORE_SCHED_INDEX))
-        return 0;
-    json_t *decl = json_pack("{s:s, s:[s,s]}", "name", STORE_SCHED_INDEX, "fields", "state.kind",
-                             "scheduledTime");
-    int r = 0;
-    if ((!tb && st_table_create(s, name, &tb, err) < 0) || st_index_create(s, tb, decl, err) < 0)
-        r = -1;
-    json_decref(decl);
-    return r;
+    return table_index_create(s, name, STORE_SCHED_INDEX, SCHED_INDEX_FIELDS, err);
 }
 
 void st_sched_catalog(struct store *s)
@@ -233,9 +242,9 @@ int store_sched_get(struct store_txn *t, const char *id, const char *ns, json_t 
     int found = 0, r = -1;
     *doc = NULL;
     const char *tn = store_id_table(t->s, id, strlen(id));
-    size_t nl = ns ? strlen(ns) : 0;
+    char own[STORE_TABLE_NAME_MAX + 1];
     if (!tn || !store_sched_table_name_ok(tn) ||
-        (ns && (strncmp(tn, ns, nl) || strcmp(tn + nl, STORE_SCHED_TABLE)))) {
+        (ns && (sched_table_name(ns, own) < 0 || strcmp(tn, own)))) {
         r = 0; /* not a job, or another namespace's */
         goto out;
     }
