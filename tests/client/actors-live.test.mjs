@@ -209,6 +209,9 @@ test("ref counting: the instance lives until the last handle's dispose, then uns
     await tick();
     assert.deepEqual(out().slice(-2).sort(), ["event:unsub", "state:unsub"]);
     assert.equal(h2.state.getSnapshot(), undefined);
+    // a round trip on c's own socket first: the server has then read its unsubscribes, which
+    // o's call (another socket) could otherwise overtake
+    await c.counter("rc-sync").get();
     const before = L(c).length;
     await o.counter("rc-1").add({ by: 1 });
     await c.counter("rc-1").get(); // a round trip on c after the change
