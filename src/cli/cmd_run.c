@@ -15,6 +15,10 @@ static const char run_usage[] =
     "JSON result, e.g. vireo run tasks:create '{\"title\":\"Buy milk\"}'.\n"
     "\n"
     "options:\n" ADMIN_OPTS_USAGE
+    "  --component PATH   a component's function: PATH as in convex.config (\"ledger\", or\n"
+    "                     \"parent/child\"), the function named as the component names it\n"
+    "  --identity JSON    run as this user identity (ctx.auth.getUserIdentity()), e.g.\n"
+    "                     '{\"subject\":\"u1\",\"issuer\":\"https://idp\",\"name\":\"Ann\"}'\n"
     "  -h, --help         show this help\n";
 
 /* Re-indents JSON text without reparsing its numbers, so values print exactly as sent. */
@@ -64,7 +68,7 @@ static void print_pretty(const char *p, size_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *fn = NULL, *args = "{}";
+    const char *fn = NULL, *args = "{}", *component = NULL, *identity = NULL;
     struct admin_opts o;
     int nargs = 0, r;
     admin_opts_init(&o);
@@ -75,6 +79,12 @@ int cmd_run(int argc, char **argv)
             return 0;
         } else if ((r = admin_opts_take(&o, "run", 1, argc, argv, &i)) != 0) {
             if (r < 0)
+                return 2;
+        } else if (!strcmp(a, "--component")) {
+            if (cli_option_value("run", argc, argv, &i, &component) < 0)
+                return 2;
+        } else if (!strcmp(a, "--identity")) {
+            if (cli_option_value("run", argc, argv, &i, &identity) < 0)
                 return 2;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "vireo run: unknown option %s (see vireo run --help)\n", a);
@@ -102,13 +112,26 @@ int cmd_run(int argc, char **argv)
         json_decref(jargs);
         return 2;
     }
+    json_t *jid = NULL;
+    if (identity && !json_is_object(jid = json_loads(identity, JSON_DECODE_INT_AS_REAL, &jerr))) {
+        fprintf(stderr, "vireo run: --identity must be a JSON object%s%s\n", jid ? "" : ": ",
+                jid ? "" : jerr.text);
+        json_decref(jid);
+        json_decref(jargs);
+        return 2;
+    }
     char keybuf[65];
     const char *key = admin_find_key("run", o.key, o.dir, keybuf);
     if (!key) {
+        json_decref(jid);
         json_decref(jargs);
         return 2;
     }
     json_t *body = json_pack("{s:s, s:O}", "path", fn, "args", jargs);
+    if (component)
+        json_object_set_new(body, "componentPath", json_string(component));
+    if (jid)
+        json_object_set_new(body, "identity", jid);
     char *body_text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     json_decref(jargs);

@@ -635,6 +635,54 @@ out:
     buf_release(&err);
 }
 
+/* The full path of function fn of the component at componentPath cp ("a/b": b, a child of a)
+ * in name (cap bytes), or why not. */
+static const char *component_path(const json_t *cp, const char *fn, char *name, size_t cap)
+{
+    const char *p = json_string_value(cp);
+    size_t n = json_string_length(cp);
+    if (!p || !n || strlen(p) != n || n > 256 || p[0] == '/' || p[n - 1] == '/' ||
+        strstr(p, "//") ||
+        strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-/") != n)
+        return "\"componentPath\" must be a component's path: names like \"counter\" or "
+               "\"parent/child\"";
+    struct buf ns = BUF_INIT(BUF_NOLIMIT), full = BUF_INIT(BUF_NOLIMIT);
+    buf_appendf(&ns, "%s/", p);
+    int ok = js_job_function_path(ns.data, fn, &full) == 0 && full.len < cap;
+    if (ok)
+        memcpy(name, full.data, full.len + 1);
+    buf_release(&ns);
+    buf_release(&full);
+    return ok ? NULL : "the function's path is too long";
+}
+
+/* `POST /api/admin/run`'s own options (`vireo run --component --identity`): "componentPath"
+ * names a component's function, "identity" (an object) the user to act as. -1: refused. */
+static int admin_body_options(struct conn *c, struct call_req *cr, const json_t *root,
+                              const char **path, char *comp_path, size_t cap, const char **identity,
+                              char **acting)
+{
+    const json_t *cp = json_object_get(root, "componentPath"),
+                 *id = json_object_get(root, "identity");
+    if (cp && !json_is_null(cp) && !(json_is_string(cp) && !json_string_length(cp))) {
+        const char *why = component_path(cp, *path, comp_path, cap);
+        if (why) {
+            respond_refused(c, cr, 400, "BadJsonBody", why);
+            return -1;
+        }
+        *path = comp_path;
+    }
+    if (id && !json_is_null(id)) {
+        if (!json_is_object(id) || !(*acting = http_auth_identity_text(id))) {
+            respond_refused(c, cr, 400, "BadJsonBody",
+                            "\"identity\" must be an object: the user identity to act as");
+            return -1;
+        }
+        *identity = *acting;
+    }
+    return 0;
+}
+
 /* identity: the caller's verified identity JSON (http_auth.h), or NULL */
 static void handle_call(struct http_api *api, struct conn *c, struct http_request *req,
                         const char *url_fn, int want_kind, int admin, const char *identity)
@@ -651,7 +699,12 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     int cache_on = 0; /* a query whose answer may be cached under ck */
     struct call_origin origin;
     int have_origin = 0;
+    char comp_path[512], *acting = NULL;
     if (parse_call(c, req, url_fn, &cr, &root, &path, &args, &args_value) < 0)
+        goto out;
+    if (admin && !cr.convex &&
+        admin_body_options(c, &cr, root, &path, comp_path, sizeof comp_path, &identity, &acting) <
+            0)
         goto out;
     json_t *idem = json_object_get(root, "idempotencyKey");
     const char *idempotency_key = json_string_value(idem);
@@ -766,6 +819,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
 out:
     if (have_origin)
         call_origin_release(&origin);
+    free(acting);
     free(ck.args);
     js_result_release(&res);
     buf_release(&idem_key);
@@ -792,6 +846,25 @@ static void authenticated_call(struct http_api *api, struct conn *c, struct http
     struct call_target t = { .want_kind = want_kind };
     const char *tok;
     size_t len;
+    char *acting = NULL;
+    int status;
+    struct buf err = BUF_INIT(512);
+    int admin = http_auth_convex_admin(req, api->admin_key, &acting, &status, &err);
+    if (admin) { /* Convex's admin scheme: internal functions too, as a given identity or none */
+        if (admin > 0) {
+            handle_call(api, c, req, url_fn, want_kind, 1, acting);
+        } else {
+            struct buf b = BUF_INIT(BUF_NOLIMIT);
+            convex_http_request_error(&b, status == 401 ? "BadAdminKey" : "BadAuthHeader",
+                                      err.data);
+            respond_json(c, status, &b);
+            buf_release(&b);
+        }
+        free(acting);
+        buf_release(&err);
+        return;
+    }
+    buf_release(&err);
     if (!http_auth_bearer(req, &tok, &len)) {
         handle_call(api, c, req, url_fn, want_kind, 0, NULL);
         return;
@@ -846,6 +919,29 @@ static void handle_run(struct http_api *api, struct conn *c, struct http_request
     authenticated_call(api, c, req, name, -1);
 }
 
+/* /api/function's componentPath: as in Convex, only an admin names a component's function
+ * (`npx convex run --component`); a client gets a missing function's answer (*status, *code). */
+static const char *component_function(struct http_api *api, const struct http_request *req,
+                                      const json_t *cp, const char *fn, char *name, size_t cap,
+                                      int *status, const char **code)
+{
+    char *acting = NULL;
+    int st;
+    struct buf err = BUF_INIT(256);
+    /* a wrong key gets its own answer from authenticated_call */
+    int scheme = http_auth_convex_admin(req, api->admin_key, &acting, &st, &err) != 0;
+    free(acting);
+    buf_release(&err);
+    *status = 404;
+    *code = "NotFound";
+    if (!scheme)
+        return "a component's functions are called through the app's functions; only an admin "
+               "key (Authorization: Convex <key>) names one with \"componentPath\"";
+    *status = 400;
+    *code = "BadJsonBody";
+    return component_path(cp, fn, name, cap);
+}
+
 /* Convex's `POST /api/function` (ConvexHttpClient's `function()`): /api/run's call, the
  * function named by the body's "path"; a "componentPath" other than empty names a component,
  * which Vireo does not have. */
@@ -876,9 +972,10 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
              strlen(json_string_value(path)) != json_string_length(path))
         msg = "request body needs \"path\": a function name like \"messages:list\"";
     else if (cp && !json_is_null(cp) && !(json_is_string(cp) && !json_string_length(cp)))
-        status = 404, code = "NotFound",
-        msg = "components are not supported by Vireo: "
-              "\"componentPath\" must be empty";
+        msg = component_function(api, req, cp, json_string_value(path), name, sizeof name, &status,
+                                 &code);
+    else
+        memcpy(name, json_string_value(path), json_string_length(path) + 1);
     if (msg) {
         json_decref(root);
         convex_http_request_error(&b, code, msg);
@@ -886,7 +983,6 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
         buf_release(&b);
         return;
     }
-    memcpy(name, json_string_value(path), json_string_length(path) + 1);
     json_decref(root);
     authenticated_call(api, c, req, name, -1);
 }

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
+#include "base/base64.h"
+#include "base/json_parse.h"
 #include "base/mem.h"
 #include "proto/auth_keys.h"
 #include "proto/convex_http.h"
@@ -37,6 +41,62 @@ int http_auth_bearer(const struct http_request *req, const char **tok, size_t *l
         off++;
     *tok = h->p + off;
     *len = h->len - off;
+    return 1;
+}
+
+/* The identity an admin acts as: base64 of a JSON object (setAdminAuth's actingAsIdentity); the
+ * request head's limit (16 KiB) bounds it. */
+static int acting_as(const char *b64, size_t n, char **identity, struct buf *err)
+{
+    unsigned char *raw = vr_malloc(3 * ((n + 3) / 4) + 1);
+    long got = base64_decode(raw, b64, n);
+    json_t *o = got < 0 ? NULL : json_parse((const char *)raw, (size_t)got, 0, NULL);
+    vr_free(raw);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return buf_fail(err, "the identity to act as (after the admin key and ':') must be "
+                             "base64 of a JSON object, as setAdminAuth(key, identity) sends it");
+    }
+    *identity = http_auth_identity_text(o);
+    json_decref(o);
+    return *identity ? 0 : buf_fail(err, "the identity to act as could not be encoded");
+}
+
+char *http_auth_identity_text(const json_t *given)
+{
+    json_t *o = json_deep_copy(given);
+    if (!o)
+        return NULL;
+    const char *iss = json_string_value(json_object_get(o, "issuer")),
+               *sub = json_string_value(json_object_get(o, "subject"));
+    if (!json_object_get(o, "tokenIdentifier") && iss && sub) {
+        struct buf t = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&t, "%s|%s", iss, sub);
+        json_object_set_new(o, "tokenIdentifier", json_stringn(t.data, t.len));
+        buf_release(&t);
+    }
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return text;
+}
+
+int http_auth_convex_admin(const struct http_request *req, const char *admin_key, char **identity,
+                           int *status, struct buf *err)
+{
+    *identity = NULL;
+    const struct slice *h = http_header_get(req, "authorization");
+    static const char prefix[] = "Convex ";
+    if (!h || h->len < sizeof prefix - 1 || strncasecmp(h->p, prefix, sizeof prefix - 1))
+        return 0;
+    const char *key = h->p + sizeof prefix - 1, *end = h->p + h->len;
+    const char *colon = memchr(key, ':', (size_t)(end - key));
+    size_t klen = (size_t)((colon ? colon : end) - key);
+    *status = 401;
+    if (!admin_key || klen != strlen(admin_key) || CRYPTO_memcmp(key, admin_key, klen))
+        return buf_fail(err, "The provided admin key was invalid for this instance");
+    *status = 400;
+    if (colon && acting_as(colon + 1, (size_t)(end - colon - 1), identity, err) < 0)
+        return -1;
     return 1;
 }
 

@@ -6,6 +6,7 @@
 #ifndef VR_PROTO_HTTP_AUTH_H
 #define VR_PROTO_HTTP_AUTH_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "net/server.h"
@@ -19,6 +20,19 @@ typedef void (*http_auth_run_fn)(struct http_api *api, struct conn *c, struct ht
 /* The Bearer token of req (1, *tok and *len set) or none (0): no Authorization header, or one of
  * another scheme (Convex's admin "Convex <key>", Basic, ...), which is left to the handler. */
 int http_auth_bearer(const struct http_request *req, const char **tok, size_t *len);
+
+/* Convex's admin scheme, `Authorization: Convex <admin key>[:<identity>]` (ConvexHttpClient's
+ * setAdminAuth(key, actingAs): the identity is base64 of a UserIdentity's JSON). 0: the header is
+ * not of that scheme; 1: the key is the deployment's, *identity the identity's JSON text to act
+ * as (NULL: none; the caller frees it with free()); -1 with err: a wrong key (*status 401) or an
+ * identity that is not base64 of a JSON object (*status 400). */
+int http_auth_convex_admin(const struct http_request *req, const char *admin_key, char **identity,
+                           int *status, struct buf *err);
+
+/* The identity text an admin acts as, from the object given (setAdminAuth's, or `vireo run
+ * --identity`'s): its fields as given, tokenIdentifier "<issuer>|<subject>" added when it has
+ * none and both are strings. NULL: out of memory. free() it. */
+char *http_auth_identity_text(const json_t *given);
 
 #define HTTP_AUTH_CONVEX 1  /* refusals in Convex's shape */
 #define HTTP_AUTH_LENIENT 2 /* HTTP actions: a refused token does not stop the request */

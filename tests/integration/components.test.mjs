@@ -175,6 +175,38 @@ test("visibility: a component's internal functions are its own; clients call non
     await fails(q(api.app.ledgerCall, { fn: "nope", args: {} }), /function `_components\/ledger\/entries:nope` not found/);
 });
 
+test("an admin calls a component's functions, internal ones too: ConvexHttpClient.function with componentPath, vireo run --component", async () => {
+    const admin = new ConvexHttpClient(srv.url, { logger: false });
+    admin.setAdminAuth(srv.adminKey);
+    const id = await admin.function("entries:add", "ledger", { owner: "adm", amount: 5 });
+    assert.equal(await admin.function("entries:total", "ledger", { owner: "adm" }), 5);
+    assert.equal(await q(api.app.ledgerTotal, { owner: "adm" }), 5); // the app sees the write
+    assert.equal(await admin.function("entries:secret", "ledger", {}), "secret");
+    assert.equal(await admin.function("public:count", "ledger/shardedCounter", { name: "adm" }), 5);
+    assert.deepEqual(await admin.function("entries:get", "ledger", { id }), { owner: "adm", amount: 5 });
+    // a path that is no component's, a function it does not have
+    await fails(admin.function("entries:secret", "ledger/../x", {}), /BadJsonBody.*componentPath\W+ must be a component's path/);
+    await fails(admin.function("entries:nope", "ledger", {}), /Could not find public function for '_components\/ledger\/entries:nope'/);
+    // a wrong key is refused before the path is looked at; no key: a client's answer
+    const wrong = new ConvexHttpClient(srv.url, { logger: false });
+    wrong.setAdminAuth("nope");
+    await fails(wrong.function("entries:secret", "ledger", {}), /BadAdminKey/);
+    await fails(client().function("entries:secret", "ledger", {}), /only an admin key \(Authorization: Convex <key>\) names one with \W+componentPath/);
+    // the CLI
+    const r = await runCli(["run", "--component", "ledger", "entries:total", '{"owner":"adm"}', "--url", srv.url], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "5\n");
+    const who = await runCli(["run", "app:whoami", "--identity", '{"subject":"u9","issuer":"https://idp.test"}', "--url", srv.url], { cwd: dir });
+    assert.equal(who.code, 0, who.stderr);
+    assert.deepEqual(JSON.parse(who.stdout), { issuer: "https://idp.test", subject: "u9", tokenIdentifier: "https://idp.test|u9" });
+    const bad = await runCli(["run", "--component", "a//b", "entries:total", "--url", srv.url], { cwd: dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /failed \(BadJsonBody\): "componentPath" must be a component's path/);
+    const badId = await runCli(["run", "app:whoami", "--identity", "[1]", "--url", srv.url], { cwd: dir });
+    assert.equal(badId.code, 2);
+    assert.equal(badId.stderr, "vireo run: --identity must be a JSON object\n");
+});
+
 test("a component mutation that throws rolls back its own writes only; the caller goes on", async () => {
     const msg = await m(api.app.ledgerFailCaught, { owner: "o3" });
     assert.equal(msg, "ledger refuses");

@@ -462,7 +462,7 @@ test("ConvexHttpClient in a mutation: its calls fail as fetch does there", { tim
         "Can't use fetch() in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
 });
 
-test("Convex's POST /api/function (ConvexHttpClient.function): any public function by the body's path; no components", { timeout: 10000 }, async () => {
+test("Convex's POST /api/function (ConvexHttpClient.function): any public function by the body's path; a component's only for an admin", { timeout: 10000 }, async () => {
     const { c } = client();
     assert.equal(await c.function(api.messages.typed, undefined, { n: 2, name: "f" }), "f:2");
     assert.equal(await c.function("messages:typed", "", { n: 3, name: "g" }), "g:3");
@@ -477,9 +477,9 @@ test("Convex's POST /api/function (ConvexHttpClient.function): any public functi
         await officialOutcome(c.mutation(api.messages.failWithData, {})));
     assert.deepEqual(await officialOutcome(c.function("messages:secret", undefined, {})),
         { ...(await officialOutcome(c.query("messages:nope", {}))), message: (await officialOutcome(c.query("messages:nope", {}))).message.replace("nope", "secret") });
-    // a component's function: none here
+    // a component's function: only with an admin key (components.test.mjs has them)
     const comp = await thrown(c.function("messages:count", "rag", {}));
-    assert.equal(JSON.parse(comp.message).message, 'components are not supported by Vireo: "componentPath" must be empty');
+    assert.equal(JSON.parse(comp.message).message, 'a component\'s functions are called through the app\'s functions; only an admin key (Authorization: Convex <key>) names one with "componentPath"');
     assert.equal(JSON.parse(comp.message).code, "NotFound");
     // malformed bodies
     const post = (body) => srv.post("/api/function", body, { headers: convexHeaders });
@@ -496,4 +496,36 @@ test("Convex's POST /api/function (ConvexHttpClient.function): any public functi
     assert.equal(r.status, 405);
     // and Vireo's own client in an action reaches it too
     assert.equal(await c.action(api.viaClient.viaFunction, {}), "v:9");
+});
+
+test("Convex's admin scheme (ConvexHttpClient.setAdminAuth): internal functions, acting as an identity, a wrong key refused", { timeout: 10000 }, async () => {
+    const { c } = client();
+    c.setAdminAuth(srv.adminKey);
+    assert.equal(await c.query("messages:secret", {}), "hidden");
+    assert.equal(await c.function("messages:secret", undefined, {}), "hidden");
+    assert.equal(await c.query(api.messages.identity, {}), null);
+    // acting as a user: the identity as given, its tokenIdentifier made as a token's would be
+    c.setAdminAuth(srv.adminKey, { subject: "u1", issuer: "https://idp.test", name: "Ann" });
+    assert.deepEqual(await c.query(api.messages.identity, {}),
+        { subject: "u1", issuer: "https://idp.test", name: "Ann", tokenIdentifier: "https://idp.test|u1" });
+    assert.deepEqual(await c.mutation(api.messages.identityMutation, {}),
+        { subject: "u1", issuer: "https://idp.test", name: "Ann", tokenIdentifier: "https://idp.test|u1" });
+    // a wrong key: 401, nothing runs
+    const before = await client().c.query(api.messages.count);
+    const bad = client().c;
+    bad.setAdminAuth("not-the-key");
+    const e = await thrown(bad.mutation(api.messages.send, { author: "x", body: "y" }));
+    assert.deepEqual(JSON.parse(e.message), { code: "BadAdminKey", message: "The provided admin key was invalid for this instance" });
+    assert.equal(await client().c.query(api.messages.count), before);
+    assert.equal((await thrown(bad.query("messages:secret", {}))).message.includes("BadAdminKey"), true);
+    // an identity that is not base64 of a JSON object: 400
+    for (const tail of ["!!!", Buffer.from("[1]").toString("base64"), Buffer.from("{").toString("base64")]) {
+        const r = await srv.post("/api/query", { path: "messages:count", args: {}, format: "json" },
+            { headers: { ...convexHeaders, Authorization: `Convex ${srv.adminKey}:${tail}` } });
+        assert.equal(r.status, 400, tail);
+        assert.equal(r.json.code, "BadAuthHeader");
+        assert.match(r.json.message, /must be base64 of a JSON object/);
+    }
+    // the server goes on serving
+    assert.equal(await client().c.query(api.messages.count), before);
 });

@@ -253,3 +253,6 @@ export const ledgerAct = action({
     handler: async (ctx, { fn, args }) =>
         await ctx.runAction((components.ledger.entries as any)[fn], args),
 });
+
+// the caller's identity (`vireo run --identity`)
+export const whoami = query({ args: {}, handler: async (ctx) => await ctx.auth.getUserIdentity() });

@@ -100,6 +100,13 @@ export const typed = query({
 
 export const secret = internalQuery({ args: {}, handler: async () => "hidden" });
 
+// the caller's identity (an admin acting as a user: setAdminAuth(key, identity))
+export const identity = query({ args: {}, handler: async (ctx) => await ctx.auth.getUserIdentity() });
+export const identityMutation = mutation({
+  args: {},
+  handler: async (ctx) => await ctx.auth.getUserIdentity(),
+});
+
 // the rest of the console namespace: counters, timers, assert, groups, table and dir
 export const consoleMore = query({
   args: {},
