@@ -108,6 +108,8 @@ test("nested errors keep their codes and VireoError data", { timeout: 10000 }, a
     assert.equal(r.status, 200, r.text);
     const v = r.json.value;
     assert.deepEqual(v.vireo, { isVireo: true, data: { why: "nested" } });
+    // a ConvexError, as Convex rethrows an error with data (its class, name and marker)
+    assert.deepEqual(v.convex, { isConvex: true, name: "ConvexError", identified: true });
     assert.match(v.kind, /Trying to execute fns\.js:addNote as Query, but it is defined as Mutation\./);
     assert.equal(v.args.code, "ArgumentValidationError");
     assert.match(v.args.message, /`fns:addNote`: argument `text`: expected string/);

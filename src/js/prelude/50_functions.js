@@ -446,7 +446,8 @@ function remoteExec(kind, path, argsText, identityText) {
     return opBegin((ok, s) => {
         if (ok) return decode(s[0]);
         const [text, code, data] = s;
-        if (code === "VireoError" && data !== "") throw new VireoError(decode(data));
+        /* Convex rethrows an error that has data as a ConvexError (a VireoError here) */
+        if (code === "VireoError" && data !== "") throw new ConvexError(decode(data));
         const e = new Error(text);
         e.code = code;
         throw e;

@@ -1,6 +1,6 @@
 // Fixture for tests/integration/hardening-actions.test.mjs: actions that loop, wait on runaway
 // queries, write and read back, and call each other.
-import { query, mutation, action, internalAction, v, VireoError } from "./_generated/server";
+import { query, mutation, action, internalAction, v, VireoError, ConvexError } from "./_generated/server";
 import { api, internal } from "./_generated/api";
 
 export const ping = query({ args: {}, handler: async () => "pong" });
@@ -169,6 +169,8 @@ export const nestedErrors = action({
       await ctx.runMutation(api.fns.failing, {});
     } catch (e: any) {
       out.vireo = { isVireo: e instanceof VireoError, data: e.data, code: e.code };
+      out.convex = { isConvex: e instanceof ConvexError, name: e.name,
+                     identified: e[Symbol.for("ConvexError")] === true };
     }
     try {
       await ctx.runQuery(api.fns.addNote as any, { text: "x" });
