@@ -78,6 +78,7 @@ static void set_fail(struct js_result *res, enum js_status st, const char *code,
     buf_reset(&res->error);
     buf_reset(&res->error_code);
     buf_reset(&res->error_data);
+    buf_reset(&res->error_name);
     res->status = st;
     buf_append_str(&res->error, msg);
     buf_append_str(&res->error_code, code);

@@ -1058,10 +1058,10 @@ static JSValueRef n_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size
     return JSValueMakeUndefined(ctx);
 }
 
-/* native.done(text[, journal]) after a success, native.done(message[, code, data]) after a
- * failure; native.params carries the execution's id and which of the two it is
- * (JS_PARAM_DONE_ID, JS_PARAM_DONE_OK). journal, a string, is the query journal the execution
- * recorded (its paginate()'s end cursor), passed only when there is one. */
+/* native.done(text[, journal]) after a success, native.done(message[, code, data, name])
+ * after a failure (name: js_result.error_name); native.params carries the execution's id and which
+ * of the two it is (JS_PARAM_DONE_ID, JS_PARAM_DONE_OK). journal, a string, is the query journal
+ * the execution recorded (its paginate()'s end cursor), passed only when there is one. */
 static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                          const JSValueRef argv[], JSValueRef *exc)
 {
@@ -1116,6 +1116,8 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
         js_to_buf(ctx, argv[1], &res->error_code, &ignored);
     if (argc > 2 && js_to_buf(ctx, argv[2], &res->error_data, &ignored) < 0)
         buf_reset(&res->error_data);
+    if (argc > 3 && js_to_buf(ctx, argv[3], &res->error_name, &ignored) < 0)
+        buf_reset(&res->error_name); /* a name over 256 bytes: none */
     return NULL;
 }
 

@@ -270,6 +270,7 @@ void js_result_init(struct js_result *r)
     buf_init(&r->error, 64 * 1024);
     buf_init(&r->error_code, 256);
     buf_init(&r->error_data, JS_VALUE_MAX);
+    buf_init(&r->error_name, 256);
     buf_init(&r->log_lines, JS_LOG_MAX_BYTES + 1024);
     buf_init(&r->journal, JS_JOURNAL_MAX);
 }
@@ -337,6 +338,7 @@ void js_result_reset(struct js_result *res)
     buf_reset(&res->error);
     buf_reset(&res->error_code);
     buf_reset(&res->error_data);
+    buf_reset(&res->error_name);
     buf_reset(&res->log_lines);
     buf_reset(&res->journal);
     res->log_count = 0;
@@ -355,6 +357,7 @@ void js_result_release(struct js_result *r)
     buf_release(&r->error);
     buf_release(&r->error_code);
     buf_release(&r->error_data);
+    buf_release(&r->error_name);
     buf_release(&r->log_lines);
     buf_release(&r->journal);
     r->log_count = 0;
@@ -1061,6 +1064,7 @@ static void fail(struct js_result *res, enum js_status st, const char *code, con
     buf_append_str(&res->error, msg);
     buf_reset(&res->error_code);
     buf_append_str(&res->error_code, code);
+    buf_reset(&res->error_name);
 }
 
 void js_runtime_set_commit_hook(struct js_runtime *rt, js_commit_fn fn, void *arg)

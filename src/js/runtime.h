@@ -128,6 +128,10 @@ struct js_result {
                                 "DocumentNotFound", "InvalidId", ...), else "FunctionFailed" */
     struct buf error_data;   /* value.h JSON of a thrown VireoError/ConvexError's data (its
                                 error_code is "VireoError"); empty otherwise */
+    struct buf error_name;   /* JS_ERR_THROWN: the thrown Error's `name` ("TypeError", an app's
+                                class's; "ConvexError" for a VireoError named "VireoError"),
+                                empty when it threw something other than an Error or did not
+                                run (Convex words its texts "Uncaught <name>: <message>") */
     struct buf log_lines;    /* the call's console.* lines as Convex formats them ("[LOG] 'hi'"),
                                 each stored as a 4-byte length and its bytes; read them with
                                 js_result_log_json. Bounded: see JS_LOG_MAX_* */

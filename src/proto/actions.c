@@ -166,6 +166,7 @@ static void set_error(struct js_result *r, enum js_status st, const char *code, 
     buf_reset(&r->error);
     buf_reset(&r->error_code);
     buf_reset(&r->error_data);
+    buf_reset(&r->error_name);
     r->status = st;
     buf_append_str(&r->error, msg);
     buf_append_str(&r->error_code, code);
@@ -960,10 +961,12 @@ static int vector_format(void *arg, int found, const struct js_result *res, stru
     buf_reset(&c->res.error);
     buf_reset(&c->res.error_code);
     buf_reset(&c->res.error_data);
+    buf_reset(&c->res.error_name);
     buf_append(&c->res.value, res->value.data, res->value.len);
     buf_append(&c->res.error, res->error.data, res->error.len);
     buf_append(&c->res.error_code, res->error_code.data, res->error_code.len);
     buf_append(&c->res.error_data, res->error_data.data, res->error_data.len);
+    buf_append(&c->res.error_name, res->error_name.data, res->error_name.len);
     return 0;
 }
 

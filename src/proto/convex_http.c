@@ -327,15 +327,26 @@ void convex_http_error_body(struct buf *b, const char *request_id, const char *t
     buf_append_str(b, "}");
 }
 
+void convex_http_uncaught(struct buf *out, const char *code, const char *name, const char *msg,
+                          size_t msg_len)
+{
+    int convex = !strcmp(code, "VireoError");
+    if (!name || !*name) {
+        /* a thrown value that is not an Error says "Uncaught ..." itself */
+        if (!convex && msg_len >= 9 && !memcmp(msg, "Uncaught ", 9))
+            return;
+        name = convex ? "ConvexError" : "Error";
+    }
+    buf_appendf(out, "Uncaught %s: ", name);
+}
+
 void convex_http_result_text(struct buf *out, const struct js_result *res)
 {
-    const char *code = res->error_code.data;
     if (res->status == JS_ERR_ARGS)
         buf_append_str(out, "ArgumentValidationError: ");
-    else if (res->status == JS_ERR_THROWN && !strcmp(code, "VireoError"))
-        buf_append_str(out, "Uncaught ConvexError: ");
     else if (res->status == JS_ERR_THROWN)
-        buf_append_str(out, "Uncaught Error: ");
+        convex_http_uncaught(out, res->error_code.data, res->error_name.data, res->error.data,
+                             res->error.len);
     buf_append(out, res->error.data, res->error.len);
 }
 

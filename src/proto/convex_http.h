@@ -51,9 +51,14 @@ void convex_http_error_body(struct buf *b, const char *request_id, const char *t
                             const char *data, size_t data_len, enum convex_format f,
                             const struct js_result *res);
 
-/* The text Convex gives a failed call's error ("Uncaught Error: boom",
+/* The text Convex gives a failed call's error ("Uncaught Error: boom", "Uncaught TypeError: ...",
  * "Uncaught ConvexError: ...", "ArgumentValidationError: ..."), appended to out. */
 void convex_http_result_text(struct buf *out, const struct js_result *res);
+/* Its "Uncaught <name>: " for what a function threw: error code `code`, the Error's name (NULL or
+ * "": Error, or ConvexError for code "VireoError"); nothing for a thrown value that is not an
+ * Error, whose message (msg) already says "Uncaught ...". */
+void convex_http_uncaught(struct buf *out, const char *code, const char *name, const char *msg,
+                          size_t msg_len);
 
 /* Appends the answer to a finished call (res->status JS_OK: success, else the error answer) and
  * returns its HTTP status: 200, or 560. */

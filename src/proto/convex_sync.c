@@ -129,16 +129,15 @@ static void append_error_text(struct buf *b, const char *msg_field, const char *
 }
 
 /* A live query's failure, from the error fields it keeps (and the lines its run logged, or
- * NULL): Vireo's code stays in the text where it says more than "the function threw". */
-static void append_error(struct buf *b, const char *msg_field, const char *code, const char *msg,
-                         size_t msg_len, const char *data, size_t data_len,
+ * NULL): Vireo's code stays in the text where it says more than "the function threw". name:
+ * the thrown Error's class (errorName), or NULL. */
+static void append_error(struct buf *b, const char *msg_field, const char *code, const char *name,
+                         const char *msg, size_t msg_len, const char *data, size_t data_len,
                          const struct buf *lq_logs)
 {
     struct buf text = BUF_INIT(BUF_NOLIMIT);
-    if (!code || !*code || !strcmp(code, "FunctionFailed"))
-        buf_append_str(&text, "Uncaught Error: ");
-    else if (!strcmp(code, "VireoError"))
-        buf_append_str(&text, "Uncaught ConvexError: ");
+    if (!code || !*code || !strcmp(code, "FunctionFailed") || !strcmp(code, "VireoError"))
+        convex_http_uncaught(&text, code && *code ? code : "FunctionFailed", name, msg, msg_len);
     else if (!(msg_len > strlen(code) + 1 && !memcmp(msg, code, strlen(code)) &&
                msg[strlen(code)] == ':')) /* "InvalidCursor: ..." says it already */
         buf_appendf(&text, "%s: ", code);
@@ -152,7 +151,7 @@ static void append_error(struct buf *b, const char *msg_field, const char *code,
 static void append_result_error(struct buf *b, const char *msg_field, const struct js_result *r)
 {
     if (r->status != JS_ERR_THROWN && r->status != JS_ERR_ARGS) {
-        append_error(b, msg_field, r->error_code.len ? r->error_code.data : "FunctionFailed",
+        append_error(b, msg_field, r->error_code.len ? r->error_code.data : "FunctionFailed", NULL,
                      r->error.data, r->error.len, r->error_data.data, r->error_data.len, NULL);
         return;
     }
@@ -239,8 +238,9 @@ static void append_modification(struct iobuf *m, struct sync_sub *sub, int *firs
         json_t *d = json_object_get(e, "errorData");
         char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         buf_appendf(&b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
-        append_error(&b, "errorMessage", code, msg ? json_string_value(msg) : "",
-                     msg ? json_string_length(msg) : 0, data, data ? strlen(data) : 0, &lq->logs);
+        append_error(&b, "errorMessage", code, json_string_value(json_object_get(e, "errorName")),
+                     msg ? json_string_value(msg) : "", msg ? json_string_length(msg) : 0, data,
+                     data ? strlen(data) : 0, &lq->logs);
         append_journal(&b, lq);
         free(data);
         json_decref(e);
@@ -345,7 +345,7 @@ void convex_sync_fail_frame(struct buf *frame, const char *rid, int kind)
                             "did remains; retry";
     buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
                 kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
-    append_error(frame, "result", "StoreError", m, sizeof m - 1, NULL, 0, NULL);
+    append_error(frame, "result", "StoreError", NULL, m, sizeof m - 1, NULL, 0, NULL);
     buf_append_byte(frame, '}');
 }
 
@@ -650,7 +650,7 @@ static void fail_frame_n(struct buf *frame, const char *rid, enum js_fn_kind kin
 {
     buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
                 kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
-    append_error(frame, "result", code, msg, len, NULL, 0, NULL);
+    append_error(frame, "result", code, NULL, msg, len, NULL, 0, NULL);
     buf_append_byte(frame, '}');
 }
 

@@ -137,6 +137,26 @@ test("an uncaught Error is a plain Error with Convex's message", { timeout: 1000
     assert.notEqual(e.message.slice(0, 30), e2.message.slice(0, 30));
 });
 
+test("what was thrown is named by its class, as Convex words it: Uncaught TypeError, an app's class, a ConvexError subclass", { timeout: 10000 }, async () => {
+    const { c } = client();
+    const text = async (p) => (await thrown(p)).message.replace(new RegExp(`^${REQUEST_ID}`), "");
+    assert.equal(await text(c.query(api.messages.throwKind, { kind: "type" })), "Uncaught TypeError: bad type\n");
+    assert.equal(await text(c.query(api.messages.throwKind, { kind: "custom" })), "Uncaught NotFoundError: no such doc\n");
+    const sub = await thrown(c.query(api.messages.throwKind, { kind: "convexSub" }));
+    assert.ok(sub instanceof ConvexError);
+    assert.deepEqual(sub.data, { code: 123n });
+    assert.match(sub.message, /Uncaught FooError: \{"code":"123n"\}\n$/);
+    assert.match(await text(c.query(api.messages.throwKind, { kind: "null" })), /^Uncaught TypeError: null is not an object/);
+    assert.equal(await text(c.query(api.messages.throwKind, { kind: "string" })), 'Uncaught "plain string"\n');
+    assert.equal(await text(c.query(api.messages.throwKind, { kind: "plain" })), "Uncaught Error: plain\n");
+    assert.equal(await text(c.mutation(api.messages.throwKindMutation, {})), "Uncaught RangeError: out of range\n");
+    // Vireo's shape carries the class as errorName when it is not Error's or ConvexError's
+    let r = await srv.post("/api/query", { path: "messages:throwKind", args: { kind: "custom" } });
+    assert.deepEqual(r.json, { status: "error", errorMessage: "no such doc", errorCode: "FunctionFailed", errorName: "NotFoundError" });
+    r = await srv.post("/api/query", { path: "messages:throwKind", args: { kind: "plain" } });
+    assert.deepEqual(r.json, { status: "error", errorMessage: "plain", errorCode: "FunctionFailed" });
+});
+
 test("int64, bytes, NaN, ±Infinity and -0 round trip through the client", { timeout: 10000 }, async () => {
     const { c } = client();
     const bytes = new Uint8Array([0, 1, 254, 255]).buffer;

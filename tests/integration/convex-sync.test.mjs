@@ -212,6 +212,9 @@ test("a query that throws: ConvexError data and plain errors reach onUpdate's on
     assert.equal(err.constructor.name, "ConvexError");
     assert.deepEqual(err.data, { code: "NOPE", n: 7 });
     await assert.rejects(a.query(api.messages.refuse, { plain: true }), (e) => e.constructor.name === "Error" && /Uncaught Error: plain failure/.test(e.message) && e.data === undefined);
+    // a live query's failure names what was thrown by its class, as Convex does
+    const typed = await new Promise((resolve) => a.onUpdate(api.messages.refuse, { plain: false, typed: true }, () => resolve(null), resolve));
+    assert.match(typed.message, /Uncaught TypeError: typed failure/);
     await assert.rejects(a.mutation(api.messages.refuseMutation, {}), (e) => e.constructor.name === "ConvexError" && e.data === "mutation says no");
     await assert.rejects(a.mutation(api.nope.missing, {}), /Could not find public function for 'nope:missing'/);
     await assert.rejects(a.mutation(api.messages.list, { channel: "x" }), /Trying to execute messages\.js:list as Mutation, but it is defined as Query\./);

@@ -762,8 +762,10 @@ function execStorage(exec, frame) {
              [EXEC]: exec, [FRAME]: frame };
 }
 
-/* [message, code, data JSON] of what a function threw. Reading it runs the app's code (getters,
- * a Proxy's traps): whatever that throws is reported, never left to end the call unsettled. */
+/* [message, code, data JSON, name] of what a function threw (name: the Error's class name, as
+ * Convex's "Uncaught TypeError: ..." shows it; "" for a value that is not an Error). Reading it
+ * runs the app's code (getters, a Proxy's traps): whatever that throws is reported, never left
+ * to end the call unsettled. */
 function errorResult(e) {
     try {
         return thrownResult(e);
@@ -775,8 +777,12 @@ function errorResult(e) {
             why = "(unreadable)";
         }
         return [`the function threw a value that could not be read: ${why}`, "FunctionFailed",
-                ""];
+                "", ""];
     }
+}
+function errorName(e, fallback) {
+    const n = e.name;
+    return typeof n === "string" && n !== "" && n.length <= 200 ? n : fallback;
 }
 function thrownResult(e) {
     if (e instanceof VireoError) {
@@ -785,15 +791,16 @@ function thrownResult(e) {
             data = encode(e.data, "ConvexError data");
         } catch (x) {
             /* the app's data cannot travel: say so, rather than send something else as it */
-            return [String(x.message), "FunctionFailed", ""];
+            return [String(x.message), "FunctionFailed", "", "Error"];
         }
-        return [String(e.message), "VireoError", data];
+        const name = errorName(e, "ConvexError");
+        return [String(e.message), "VireoError", data, name === "VireoError" ? "ConvexError" : name];
     }
     if (e instanceof Error) {
         const code = typeof e.code === "string" && e.code !== "" ? e.code : "FunctionFailed";
-        return [String(e.message), code, ""];
+        return [String(e.message), code, "", errorName(e, "Error")];
     }
-    return ["Uncaught " + inspect(e, 1, []), "FunctionFailed", ""];
+    return ["Uncaught " + inspect(e, 1, []), "FunctionFailed", "", ""];
 }
 
 const params = native.params; /* Float64Array shared with C: kind, seed lo, seed hi, now, exec id */
@@ -895,10 +902,10 @@ function run(handler, path, argsText, journal, identityText) {
             if (typeof pr.out === "string") native.done(text, pr.out);
             else native.done(text);
         } else {
-            const [message, code, data] = errorResult(x);
+            const [message, code, data, name] = errorResult(x);
             params[8] = execId;
             params[9] = 0;
-            native.done(message, code, data);
+            native.done(message, code, data, name);
         }
     };
     let r;

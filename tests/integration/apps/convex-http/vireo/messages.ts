@@ -85,6 +85,29 @@ export const boom = query({
   },
 });
 
+// what was thrown, by its class: Convex's texts name it ("Uncaught TypeError: ...")
+class NotFoundError extends Error {
+  constructor(m: string) { super(m); this.name = "NotFoundError"; }
+}
+class FooError extends ConvexError<any> {
+  constructor(data: any) { super(data); this.name = "FooError"; }
+}
+export const throwKind = query({
+  args: { kind: v.string() },
+  handler: async (_ctx, { kind }) => {
+    if (kind === "type") throw new TypeError("bad type");
+    if (kind === "custom") throw new NotFoundError("no such doc");
+    if (kind === "convexSub") throw new FooError({ code: 123n });
+    if (kind === "null") { const x: any = null; return x.field; }
+    if (kind === "string") throw "plain string";
+    throw new Error("plain");
+  },
+});
+export const throwKindMutation = mutation({
+  args: {},
+  handler: async () => { throw new RangeError("out of range"); },
+});
+
 export const actionBoom = action({
   args: {},
   handler: async () => {

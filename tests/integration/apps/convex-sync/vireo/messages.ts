@@ -34,8 +34,9 @@ export const send = mutation({
 
 // A query that fails with data for the client (ConvexError), or with a plain Error.
 export const refuse = query({
-  args: { plain: v.boolean() },
-  handler: async (_ctx, { plain }) => {
+  args: { plain: v.boolean(), typed: v.optional(v.boolean()) },
+  handler: async (_ctx, { plain, typed }) => {
+    if (typed) throw new TypeError("typed failure");
     if (plain) throw new Error("plain failure");
     throw new ConvexError({ code: "NOPE", n: 7 });
   },
