@@ -79,6 +79,12 @@ test("a filter returns numItems matches; the cursor is the last row read", async
     assert.equal(r.isDone, false);
     const r2 = await page({ list: "filt", tag: "b", paginationOpts: opts(4, r.continueCursor, { maximumRowsRead: 5 }) });
     assert.deepEqual(r2.page, [6, 9]);
+    // a page that fills before the rows read with it reach the range's end is not the last one
+    for (const n of range(1, 12)) await srv.value("mutation", "items:add", { list: "short", n, tag: "a" });
+    const first = await page({ list: "short", tag: "a", paginationOpts: opts(5) });
+    assert.deepEqual([first.page, first.isDone], [[1, 2, 3, 4, 5], false]);
+    assert.deepEqual(await walk({ list: "short", tag: "a" }, 5), [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]);
+    assert.deepEqual((await walk({ list: "short", tag: "a", order: "desc" }, 5)).flat(), range(1, 12).reverse());
 });
 
 test("endCursor: the page ends there however many rows it holds; splitCursor and SplitRequired", async () => {

@@ -422,9 +422,14 @@ class Query {
             for (;;) {
                 const want = Math.min(batch, maxRows - consumed);
                 const docs = scanBatch(h, want);
-                const batchEnded = scanEnded;
+                /* the range ended only if the page took every row of the batch that reached its
+                 * end (a filtered page may fill before it) */
+                let batchEnded = scanEnded;
                 for (let i = 0; i < docs.length; i++) {
-                    if (bounded && page.length >= numItems) break;
+                    if (bounded && page.length >= numItems) {
+                        batchEnded = false;
+                        break;
+                    }
                     consumed++;
                     if (!filtered || this.matches(docs[i])) page.push(docs[i]);
                 }
