@@ -234,11 +234,11 @@ test("a page that grows past twice its size is split in two without a flash", { 
 test("SplitRecommended and SplitRequired pages (maximumRowsRead) are split", { timeout: 30000 }, async () => {
     await add("r", range(1, 6));
     const c = client();
-    const h = c.paginatedQuery("items:page", { list: "r", maxRows: 8 }, { initialNumItems: 3 });
+    const h = c.paginatedQuery("items:page", { list: "r", maxRows: 6 }, { initialNumItems: 3 });
     const w = watch(h);
     await showing(h, [1, 2, 3], "CanLoadMore");
     await fixed(c, 1);
-    await add("r", [1.5, 2.5]); // 5 rows read: past half of maximumRowsRead, not twice numItems
+    await add("r", [1.5, 2.5]); // 5 rows read: past 3/4 of maximumRowsRead (as Convex), not twice numItems
     await showing(h, [1, 1.5, 2, 2.5, 3], "CanLoadMore");
     await fixed(c, 2);
     const second = chain(c)[1];
@@ -247,7 +247,7 @@ test("SplitRecommended and SplitRequired pages (maximumRowsRead) are split", { t
     const many = range(1, 12).map((x) => 2.5 + x / 100);
     const before = w.states.length;
     await add("r", many);
-    const direct = await srv.value("query", "items:page", { list: "r", maxRows: 8, paginationOpts: second });
+    const direct = await srv.value("query", "items:page", { list: "r", maxRows: 6, paginationOpts: second });
     assert.equal(direct.pageStatus, "SplitRequired", "the second page is cut short now");
     const want = [1, 1.5, 2, 2.5, ...many, 3];
     await showing(h, want, "CanLoadMore");

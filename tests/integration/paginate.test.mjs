@@ -79,6 +79,15 @@ test("a filter returns numItems matches; the cursor is the last row read", async
     assert.equal(r.isDone, false);
     const r2 = await page({ list: "filt", tag: "b", paginationOpts: opts(4, r.continueCursor, { maximumRowsRead: 5 }) });
     assert.deepEqual(r2.page, [6, 9]);
+    // as Convex: every member present; a page the rows limit stopped is SplitRequired
+    assert.deepEqual(Object.keys(r).sort(), ["continueCursor", "isDone", "page", "pageStatus", "splitCursor"]);
+    assert.equal(r.pageStatus, "SplitRequired");
+    assert.equal(typeof r.splitCursor, "string");
+    const full = await page({ list: "filt", tag: "b", paginationOpts: opts(2) });
+    assert.deepEqual([full.page, full.pageStatus], [[3, 6], null]);
+    // 6 rows read of at most 7: past 3/4 of them
+    const most = await page({ list: "filt", tag: "b", paginationOpts: opts(2, null, { maximumRowsRead: 7 }) });
+    assert.deepEqual([most.page, most.pageStatus], [[3, 6], "SplitRecommended"]);
     // a page that fills before the rows read with it reach the range's end is not the last one
     for (const n of range(1, 12)) await srv.value("mutation", "items:add", { list: "short", n, tag: "a" });
     const first = await page({ list: "short", tag: "a", paginationOpts: opts(5) });
@@ -253,10 +262,16 @@ test("numItems and maximumRowsRead are bounded; opts are checked", async () => {
         assert.equal(x.json?.status, "error", x.text);
         assert.match(x.json.errorMessage, re, x.text);
     };
-    await bad(opts(0), /numItems must be an integer from 1 to 8192, got 0/);
-    await bad(opts(8193), /numItems must be an integer from 1 to 8192, got 8193/);
-    await bad(opts(2.5), /numItems must be an integer from 1 to 8192, got 2.5/);
-    await bad(opts(5, null, { maximumRowsRead: 0 }), /maximumRowsRead must be an integer from 1 to 16384/);
-    await bad(opts(5, null, { maximumRowsRead: 16385 }), /maximumRowsRead must be an integer from 1 to 16384/);
-    assert.equal((await page({ list: "asc", paginationOpts: opts(8192) })).page.length, 25);
+    // Convex's checks and texts
+    await bad(opts(-1), /`options.numItems` must be a positive number. Received `-1`./);
+    await bad(opts(0), /Must request at least 1 document while paginating/);
+    await bad(opts(2.5), /numItems must be an integer, got 2.5/);
+    await bad(opts(5, null, { maximumRowsRead: 0 }), /maximumRowsRead and maximumBytesRead must be greater than 0/);
+    await bad(opts(5, null, { maximumBytesRead: 0 }), /maximumRowsRead and maximumBytesRead must be greater than 0/);
+    await bad(opts(5, null, { maximumRowsRead: 1.5 }), /maximumRowsRead must be a positive integer, got 1.5/);
+    // a page larger than the rows there, or than the rows a page reads: no refusal
+    const big = await page({ list: "asc", paginationOpts: opts(100000) });
+    assert.deepEqual([big.page.length, big.isDone, big.pageStatus], [25, true, null]);
+    const wide = await page({ list: "asc", paginationOpts: opts(5, null, { maximumRowsRead: 1000000 }) });
+    assert.equal(wide.page.length, 5);
 });

@@ -6,8 +6,9 @@
 
 let schemaIndexes = null; /* {table: {index: [fields]}} from the loaded schema, or null */
 const MAX_BATCH = 256;
-const MAX_PAGE_ITEMS = 8192;  /* paginate(): the largest numItems */
 const MAX_PAGE_ROWS = 16384;  /* paginate(): the most index rows one page reads */
+const SOFT_MAX_PAGE_LEN = 6144; /* Convex's: a page longer than 3/4 of an array's 8192 elements
+                                   is "SplitRecommended" */
 
 const MAX_JOURNAL = 16384;     /* the longest query journal (JS_JOURNAL_MAX in runtime.h) */
 
@@ -31,10 +32,14 @@ function countPaginate() {
 function checkPaginationOpts(opts) {
     if (opts === null || typeof opts !== "object")
         throw new TypeError(`paginate(): expected {numItems, cursor}, got ${describeType(opts)}`);
+    /* Convex's checks and texts (query_impl.ts, then the backend's queryPage); a page larger
+     * than the rows it may read stops there (SplitRequired) */
     const n = opts.numItems;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_PAGE_ITEMS)
-        throw new Error(`paginate(): numItems must be an integer from 1 to ${MAX_PAGE_ITEMS}, ` +
-            `got ${typeof n === "number" ? n : describeType(n)}`);
+    if (typeof n !== "number" || !(n >= 0))
+        throw new Error(`\`options.numItems\` must be a positive number. Received \`${n}\`.`);
+    if (n === 0) throw new Error("Must request at least 1 document while paginating");
+    if (!Number.isInteger(n))
+        throw new Error(`paginate(): numItems must be an integer, got ${n}`);
     for (const k of ["cursor", "endCursor"]) {
         const c = opts[k];
         if (c !== null && c !== undefined && typeof c !== "string")
@@ -43,11 +48,14 @@ function checkPaginationOpts(opts) {
     }
     if (opts.cursor === undefined)
         throw new TypeError("paginate(): cursor is required (null for the first page)");
-    const m = opts.maximumRowsRead;
-    if (m !== undefined && (typeof m !== "number" || !Number.isInteger(m) || m < 1 ||
-        m > MAX_PAGE_ROWS))
-        throw new Error(`paginate(): maximumRowsRead must be an integer from 1 to ` +
-            `${MAX_PAGE_ROWS}, got ${typeof m === "number" ? m : describeType(m)}`);
+    if (opts.maximumRowsRead === 0 || opts.maximumBytesRead === 0)
+        throw new Error("maximumRowsRead and maximumBytesRead must be greater than 0");
+    for (const k of ["maximumRowsRead", "maximumBytesRead"]) {
+        const m = opts[k];
+        if (m !== undefined && m !== null && (typeof m !== "number" || !Number.isInteger(m) || m < 1))
+            throw new Error(`paginate(): ${k} must be a positive integer, got ` +
+                `${typeof m === "number" ? m : describeType(m)}`);
+    }
 }
 
 /* An app mistake in building a query (withIndex, withSearchIndex, order): an error with the code
@@ -410,7 +418,8 @@ class Query {
         let endCursor = opts.endCursor === undefined ? null : opts.endCursor;
         const fromJournal = endCursor === null && pageRun.journal !== null;
         if (fromJournal) endCursor = pageRun.journal;
-        const maxRows = opts.maximumRowsRead === undefined ? MAX_PAGE_ROWS : opts.maximumRowsRead;
+        const maxRows = typeof opts.maximumRowsRead === "number"
+            ? Math.min(opts.maximumRowsRead, MAX_PAGE_ROWS) : MAX_PAGE_ROWS;
         const bounded = endCursor === null; /* stops at numItems; else reads to endCursor */
         const h = native.scanOpen(this.table, this.index, this.range, this.desc, cursor,
             endCursor, fromJournal);
@@ -446,18 +455,18 @@ class Query {
                     : Math.min(batch * 2, MAX_BATCH);
             }
             const here = native.scanCursor(h, consumed);
-            const splitCursor = !bounded && consumed >= 2
-                ? native.scanCursor(h, Math.ceil(consumed / 2)) : null;
+            /* Convex's result, every member present: splitCursor the middle of the rows read;
+             * pageStatus SplitRequired when the rows limit stopped the page, SplitRecommended
+             * past 3/4 of it or past SOFT_MAX_PAGE_LEN documents */
             const r = {
                 page,
                 isDone: bounded ? ended : ended && here === endCursor,
                 continueCursor: bounded ? here : endCursor,
+                splitCursor: consumed >= 2 ? native.scanCursor(h, Math.ceil(consumed / 2)) : null,
+                pageStatus: cut ? "SplitRequired"
+                    : consumed > maxRows * 3 / 4 || page.length > SOFT_MAX_PAGE_LEN
+                        ? "SplitRecommended" : null,
             };
-            if (!bounded) {
-                r.splitCursor = splitCursor;
-                r.pageStatus = cut ? "SplitRequired"
-                    : consumed > maxRows / 2 ? "SplitRecommended" : null;
-            }
             if (pageRun.journaled) {
                 if (r.continueCursor.length > MAX_JOURNAL) {
                     const e = new Error(`paginate(): this page's end cursor is ` +
@@ -580,7 +589,8 @@ class EmptySystemQuery extends Query {
     async paginate(opts) {
         checkPaginationOpts(opts);
         countPaginate(); /* records no journal: its cursor is not a real one */
-        return { page: [], isDone: true, continueCursor: "_end_cursor" };
+        return { page: [], isDone: true, continueCursor: "_end_cursor", splitCursor: null,
+                 pageStatus: null };
     }
     async count() { return 0; }
     [Symbol.asyncIterator]() {
