@@ -17,6 +17,7 @@
 #include "base/mem.h"
 #include "proto/actions.h"
 #include "proto/call_origin.h"
+#include "proto/convex_http.h"
 #include "proto/reply.h"
 #include "base/banned.h"
 
@@ -79,6 +80,37 @@ static void respond_error(struct conn *c, int status, const char *code, const ch
     reply_error_fields(&b, code, msg, strlen(msg), NULL, 0);
     buf_append_str(&b, "}");
     http_respond(c, status, "application/json", b.data, b.len, extra_headers);
+    buf_release(&b);
+}
+
+/* A failed action's answer: Vireo's error fields and Convex's, {code: "[Request ID: <id>] Server
+ * Error: Uncaught Error: boom", trace, data: a ConvexError's data}, so that either reader finds
+ * what it looks for. */
+static void respond_failure(struct conn *c, int status, const char *code,
+                            const struct js_result *res)
+{
+    struct buf b = BUF_INIT(BUF_NOLIMIT), text = BUF_INIT(BUF_NOLIMIT),
+               line = BUF_INIT(BUF_NOLIMIT);
+    char rid[17];
+    convex_http_request_id(rid);
+    convex_http_result_text(&text, res);
+    buf_appendf(&line, "[Request ID: %s] Server Error: ", rid);
+    buf_append(&line, text.data, text.len);
+    buf_append_str(&b, "{\"status\":\"error\",");
+    reply_error_fields(&b, code, res->error.data, res->error.len, NULL, 0);
+    buf_append_str(&b, ",\"code\":");
+    buf_append_json_str(&b, line.data, line.len);
+    buf_append_str(&b, ",\"trace\":");
+    buf_append_json_str(&b, text.data, text.len);
+    if (res->error_data.len) {
+        buf_append_str(&b, ",\"data\":");
+        if (convex_http_export(&b, res->error_data.data, res->error_data.len, CONVEX_ENCODED) < 0)
+            buf_append_str(&b, "null");
+    }
+    buf_append_byte(&b, '}');
+    http_respond(c, status, "application/json", b.data, b.len, NULL);
+    buf_release(&line);
+    buf_release(&text);
     buf_release(&b);
 }
 
@@ -412,7 +444,7 @@ static void action_done(void *arg, const struct js_result *res)
             int status = res->status == JS_ERR_INTERNAL && (!strcmp(code, "ServerShuttingDown") ||
                                                             !strcmp(code, "NoAppLoaded"))
                              ? 503 : 500;
-            respond_error(ha->c, status, code, res->error.data, NULL);
+            respond_failure(ha->c, status, code, res);
         }
     }
     buf_release(&err);

@@ -134,6 +134,17 @@ test("a throwing handler is a 500 with the error logged; the server keeps servin
     const body = await r.json();
     assert.equal(body.errorCode, "FunctionFailed");
     assert.equal(body.errorMessage, "boom from an HTTP action");
+    // Convex's fields beside Vireo's (its js-integration-tests "http action failure")
+    assert.match(body.code, /^\[Request ID: [0-9a-f]{16}\] Server Error: Uncaught Error: boom from an HTTP action$/);
+    assert.equal(body.trace, "Uncaught Error: boom from an HTTP action");
+    assert.equal(body.data, undefined);
+    // a ConvexError: its data too ("http action throwing ConvexError")
+    const cx = await f(s, "/throws?convex=1");
+    assert.equal(cx.status, 500);
+    const cb = await cx.json();
+    assert.match(cb.code, /^\[Request ID: [0-9a-f]{16}\] Server Error: Uncaught ConvexError: \{"code":"NOPE","n":"5n"\}$/);
+    assert.deepEqual(cb.data, { code: "NOPE", n: { $integer: "BQAAAAAAAAA=" } });
+    assert.equal(cb.errorCode, "VireoError");
     await s.waitStderr(/\[http\] GET \/throws: HTTP action failed: FunctionFailed: boom from an HTTP action/, { from });
     assert.match(s.stderr.slice(from), /\[fn\] GET \/throws: about to throw/);
     const ok = await f(s, "/hello");

@@ -1,6 +1,7 @@
 // Fixture of tests/integration/http-actions.test.mjs: an httpRouter with exact paths, prefixes,
 // every method, JSON and binary bodies, headers, errors, and ctx calls.
 import { httpRouter } from "convex/server";
+import { ConvexError } from "convex/values";
 import { httpAction } from "./_generated/server";
 import { api, internal } from "./_generated/api";
 
@@ -95,7 +96,8 @@ http.route({
 http.route({
   path: "/throws",
   method: "GET",
-  handler: httpAction(async () => {
+  handler: httpAction(async (_ctx, request) => {
+    if (new URL(request.url).searchParams.get("convex")) throw new ConvexError({ code: "NOPE", n: 5n });
     console.log("about to throw");
     throw new Error("boom from an HTTP action");
   }),
