@@ -28,6 +28,16 @@ function storageMetadata(id, what = "storage.getMetadata()") {
              contentType: d.contentType === undefined ? null : d.contentType };
 }
 
+/* The app's getMetadata(): its sha256 is hex in Convex (the `_storage` document's, which the
+ * system function and file serving use, is base64) */
+function appMetadata(m) {
+    if (m === null) return null;
+    const bin = atob(m.sha256);
+    let hex = "";
+    for (let i = 0; i < bin.length; i++) hex += bin.charCodeAt(i).toString(16).padStart(2, "0");
+    return { ...m, sha256: hex };
+}
+
 function storageUrl(id) {
     checkStorageId(id, "storage.getUrl()");
     return native.get(id, null) === null ? null : `${native.storageBase()}/api/storage/${id}`;
@@ -35,7 +45,7 @@ function storageUrl(id) {
 
 const storageReader = Object.freeze({
     async getUrl(id) { return storageUrl(id); },
-    async getMetadata(id) { return storageMetadata(id); },
+    async getMetadata(id) { return appMetadata(storageMetadata(id)); },
 });
 
 const storageWriter = Object.freeze({
@@ -56,7 +66,7 @@ const storageAction = Object.freeze({
     },
     async getMetadata(id) {
         checkStorageId(id, "storage.getMetadata()");
-        return runNested(QUERY, STORAGE_META_PATH, { id });
+        return appMetadata(await runNested(QUERY, STORAGE_META_PATH, { id }));
     },
     async generateUploadUrl() { return runNested(MUTATION, STORAGE_URL_PATH, {}); },
     async delete(id) {
