@@ -1121,6 +1121,24 @@ void js_udf_path(char *out, size_t n, const char *path, int ext)
     snprintf(out, n, "%.*s%s:%s", (int)mlen, path, ext ? ".js" : "", colon ? colon + 1 : "default");
 }
 
+void js_not_found_text(struct buf *out, const char *path)
+{
+    char canon[700];
+    js_udf_path(canon, sizeof canon, path, 0);
+    buf_appendf(out,
+                "Could not find public function for '%s'. Did you forget to run `npx convex dev` "
+                "or `npx convex deploy`?",
+                canon);
+}
+
+void js_wrong_kind_text(struct buf *out, const char *fn_path, int want, int have)
+{
+    char canon[700];
+    js_udf_path(canon, sizeof canon, fn_path, 1);
+    buf_appendf(out, "Trying to execute %s as %s, but it is defined as %s.", canon,
+                js_kind_title(want), js_kind_title(have));
+}
+
 const char *js_kind_title(int kind)
 {
     return kind == JS_QUERY ? "Query" : kind == JS_MUTATION ? "Mutation" : "Action";

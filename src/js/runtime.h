@@ -35,6 +35,12 @@ const char *js_kind_title(int kind);
  * default, a ".js" ending of the module dropped; with ext, Convex's canonical form
  * "dir/file.js:fn" that its "Trying to execute ..." text names), cut at n. */
 void js_udf_path(char *out, size_t n, const char *path, int ext);
+/* Convex's texts (ValidatedPathAndArgs), appended to out: for a call that names no public
+ * function, "Could not find public function for 'm:f'. Did you forget to run `npx convex dev`
+ * or `npx convex deploy`?"; for one of another kind than `want`, "Trying to execute m.js:f as
+ * Query, but it is defined as Mutation." */
+void js_not_found_text(struct buf *out, const char *path);
+void js_wrong_kind_text(struct buf *out, const char *fn_path, int want, int have);
 
 struct js_function {
     const char *path;      /* "messages:list" */

@@ -1017,12 +1017,10 @@ static void run_call(struct action_pool *p, struct action_call *c)
         snprintf(msg, sizeof msg, "function `%.400s` not found", c->path);
         set_error(res, JS_ERR_THROWN, "FunctionNotFound", msg);
     } else if (fn->kind != c->kind) {
-        /* Convex's text (ValidatedPathAndArgs) */
-        char canon[700]; /* Convex's CanonicalizedUdfPath: "m.js:add" */
-        js_udf_path(canon, sizeof canon, fn->path, 1);
-        snprintf(msg, sizeof msg, "Trying to execute %s as %s, but it is defined as %s.", canon,
-                 js_kind_title(c->kind), js_kind_title(fn->kind));
-        set_error(res, JS_ERR_THROWN, "InvalidArgument", msg);
+        struct buf text = BUF_INIT(BUF_NOLIMIT);
+        js_wrong_kind_text(&text, fn->path, (int)c->kind, (int)fn->kind);
+        set_error(res, JS_ERR_THROWN, "InvalidArgument", text.data);
+        buf_release(&text);
     } else if (vector_to_readers(s, c)) {
         return;
     } else {

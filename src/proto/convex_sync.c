@@ -112,15 +112,23 @@ static void append_logs(struct buf *b, const struct js_result *res, const struct
         buf_append_str(b, "[]");
 }
 
-/* The error of a failed call as Convex's client shows it: `msg_field` (the message), logLines
- * (the call's console lines, from res or lq_logs as append_logs takes them) and, for a
- * ConvexError, errorData. */
+/* The error of a failed call as Convex's client shows it: `msg_field` (the message: Convex's
+ * "[Request ID: <16 hex>] Server Error\n<text>\n", as its HTTP answers have it), logLines (the
+ * call's console lines, from res or lq_logs as append_logs takes them) and, for a ConvexError,
+ * errorData. */
 static void append_error_text(struct buf *b, const char *msg_field, const char *text,
                               size_t text_len, const char *data, size_t data_len,
                               const struct js_result *res, const struct buf *lq_logs)
 {
+    char rid[17];
+    struct buf m = BUF_INIT(BUF_NOLIMIT);
+    convex_http_request_id(rid);
+    buf_appendf(&m, "[Request ID: %s] Server Error\n", rid);
+    buf_append(&m, text, text_len);
+    buf_append_byte(&m, '\n');
     buf_appendf(b, "\"%s\":", msg_field);
-    buf_append_json_str(b, text, text_len);
+    buf_append_json_str(b, m.data, m.len);
+    buf_release(&m);
     append_logs(b, res, lq_logs);
     if (data && data_len) {
         buf_append_str(b, ",\"errorData\":");
@@ -138,6 +146,10 @@ static void append_error(struct buf *b, const char *msg_field, const char *code,
     struct buf text = BUF_INIT(BUF_NOLIMIT);
     if (!code || !*code || !strcmp(code, "FunctionFailed") || !strcmp(code, "VireoError"))
         convex_http_uncaught(&text, code && *code ? code : "FunctionFailed", name, msg, msg_len);
+    else if ((!strcmp(code, "FunctionNotFound") || !strcmp(code, "WrongFunctionKind")) &&
+             ((msg_len > 30 && !memcmp(msg, "Could not find public function", 30)) ||
+              (msg_len > 18 && !memcmp(msg, "Trying to execute ", 18))))
+        ; /* Convex's own text (js_not_found_text, js_wrong_kind_text) */
     else if (!(msg_len > strlen(code) + 1 && !memcmp(msg, code, strlen(code)) &&
                msg[strlen(code)] == ':')) /* "InvalidCursor: ..." says it already */
         buf_appendf(&text, "%s: ", code);
@@ -238,9 +250,24 @@ static void append_modification(struct iobuf *m, struct sync_sub *sub, int *firs
         json_t *d = json_object_get(e, "errorData");
         char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         buf_appendf(&b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
+        struct buf convex_text = BUF_INIT(BUF_NOLIMIT);
+        if (code && (!strcmp(code, "FunctionNotFound") || !strcmp(code, "WrongFunctionKind"))) {
+            /* the live query's text is Vireo's; this protocol's clients get Convex's */
+            struct js_runtime *rt = sub->session->sync->shard->rt;
+            const struct js_function *fn = rt ? js_runtime_find(rt, lq->path) : NULL;
+            if (fn && !fn->internal && fn->kind != JS_QUERY)
+                js_wrong_kind_text(&convex_text, fn->path, JS_QUERY, (int)fn->kind);
+            else
+                js_not_found_text(&convex_text, lq->path);
+            msg = NULL;
+        }
         append_error(&b, "errorMessage", code, json_string_value(json_object_get(e, "errorName")),
-                     msg ? json_string_value(msg) : "", msg ? json_string_length(msg) : 0, data,
-                     data ? strlen(data) : 0, &lq->logs);
+                     msg                ? json_string_value(msg)
+                     : convex_text.data ? convex_text.data
+                                        : "",
+                     msg ? json_string_length(msg) : convex_text.len, data, data ? strlen(data) : 0,
+                     &lq->logs);
+        buf_release(&convex_text);
         append_journal(&b, lq);
         free(data);
         json_decref(e);
@@ -709,15 +736,15 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     } else if (!sy->shard->rt) {
         fail_frame(&frame, rid, kind, "NoAppLoaded", "no app is loaded");
     } else if (!fn || fn->internal) {
-        char m[MAX_UDF_PATH + 100];
-        snprintf(m, sizeof m, "Could not find public function for '%s'", canon);
-        fail_frame(&frame, rid, kind, "FunctionNotFound", m);
+        struct buf m = BUF_INIT(BUF_NOLIMIT);
+        js_not_found_text(&m, canon);
+        fail_frame(&frame, rid, kind, "FunctionNotFound", m.data);
+        buf_release(&m);
     } else if (fn->kind != kind) {
-        char m[MAX_UDF_PATH + 100], dotjs[MAX_UDF_PATH + 16];
-        js_udf_path(dotjs, sizeof dotjs, fn->path, 1); /* Convex's CanonicalizedUdfPath */
-        snprintf(m, sizeof m, "Trying to execute %s as %s, but it is defined as %s.", dotjs,
-                 js_kind_title(kind), js_kind_title(fn->kind));
-        fail_frame(&frame, rid, kind, "WrongFunctionKind", m);
+        struct buf m = BUF_INIT(BUF_NOLIMIT);
+        js_wrong_kind_text(&m, fn->path, (int)kind, (int)fn->kind);
+        fail_frame(&frame, rid, kind, "WrongFunctionKind", m.data);
+        buf_release(&m);
     } else if (kind == JS_ACTION && sy->shard->actions) {
         if (sync_action_submit(c, fn, args_text, args, rid, &action_frames, &frame) == 0)
             goto out; /* answered when it finishes */

@@ -344,14 +344,13 @@ static const struct js_function *find_function(struct js_runtime *rt, const char
 /* The answer to a call of a function that does not exist (or is internal); its status. */
 static int not_found_body(struct buf *b, const struct call_req *cr, const char *path)
 {
-    char msg[600], canon[700], text[900];
+    char msg[600];
     snprintf(msg, sizeof msg, "could not find public function `%.400s`", path);
-    js_udf_path(canon, sizeof canon, path, 0);
-    snprintf(text, sizeof text,
-             "Could not find public function for '%s'. Did you forget to run `npx convex "
-             "dev` or `npx convex deploy`?",
-             canon);
-    return call_error_body(b, cr, 404, "FunctionNotFound", msg, text);
+    struct buf text = BUF_INIT(BUF_NOLIMIT);
+    js_not_found_text(&text, path);
+    int status = call_error_body(b, cr, 404, "FunctionNotFound", msg, text.data);
+    buf_release(&text);
+    return status;
 }
 
 /* Where a success answer's version digits are (the query cache stores the answer without
@@ -731,14 +730,14 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
         goto out;
     }
     if (want_kind >= 0 && (int)fn->kind != want_kind) {
-        char msg[600], canon[700], text[900];
+        char msg[600];
         snprintf(msg, sizeof msg, "`%.400s` is a %s, not a %s; call it through /api/%s", path,
                  js_kind_name(fn->kind), js_kind_name((enum js_fn_kind)want_kind),
                  js_kind_name(fn->kind));
-        js_udf_path(canon, sizeof canon, fn->path, 1);
-        snprintf(text, sizeof text, "Trying to execute %s as %s, but it is defined as %s.", canon,
-                 js_kind_title(want_kind), js_kind_title(fn->kind));
-        respond_call_error(c, &cr, 400, "WrongFunctionKind", msg, text);
+        struct buf text = BUF_INIT(BUF_NOLIMIT);
+        js_wrong_kind_text(&text, fn->path, want_kind, (int)fn->kind);
+        respond_call_error(c, &cr, 400, "WrongFunctionKind", msg, text.data);
+        buf_release(&text);
         goto out;
     }
     if (cr.convex) {

@@ -273,7 +273,7 @@ test("a page whose end cursor is over the journal's bound fails with JournalTooL
     const r = await raw();
     const m = await r.add(0, { list, paginationOpts: { numItems: 1, cursor: null } });
     assert.equal(m.type, "QueryFailed", JSON.stringify(m).slice(0, 300));
-    assert.match(m.errorMessage, /^JournalTooLarge: paginate\(\): this page's end cursor is \d+ bytes, more than the 16384 a query journal holds/);
+    assert.match(m.errorMessage, /^\[Request ID: [0-9a-f]{16}\] Server Error\nJournalTooLarge: paginate\(\): this page's end cursor is \d+ bytes, more than the 16384 a query journal holds/);
     // Vireo's HTTP API runs no journal: the same page works
     const p = await srv.value("query", "items:page", { list, paginationOpts: { numItems: 1, cursor: null } });
     assert.deepEqual(p.page, [10]);

@@ -111,7 +111,9 @@ test("raw frames: logLines on the first result and on re-runs; [] for a query th
     ]);
     assert.deepEqual(await r.mod(0, 1), { type: "QueryUpdated", queryId: 0, value: 0, logLines: ["[LOG] 'count' 0", "[WARN] 'list' {\n  list: 'raw'\n}"], journal: null });
     assert.deepEqual(await r.mod(1, 1), { type: "QueryUpdated", queryId: 1, value: 0, logLines: [], journal: null });
-    assert.deepEqual(await r.mod(2, 1), { type: "QueryFailed", queryId: 2, errorMessage: "Uncaught Error: boom", logLines: ["[LOG] 'about to fail' 0"], journal: null });
+    const failed = await r.mod(2, 1);
+    assert.match(failed.errorMessage, /^\[Request ID: [0-9a-f]{16}\] Server Error\nUncaught Error: boom\n$/);
+    assert.deepEqual({ ...failed, errorMessage: "" }, { type: "QueryFailed", queryId: 2, errorMessage: "", logLines: ["[LOG] 'about to fail' 0"], journal: null });
     await add("raw");
     assert.deepEqual((await r.mod(0, 2)).logLines, ["[LOG] 'count' 1", "[WARN] 'list' {\n  list: 'raw'\n}"]);
     assert.deepEqual(await r.mod(1, 2), { type: "QueryUpdated", queryId: 1, value: 1, logLines: [], journal: null });

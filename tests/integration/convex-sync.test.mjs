@@ -217,6 +217,13 @@ test("a query that throws: ConvexError data and plain errors reach onUpdate's on
     assert.match(typed.message, /Uncaught TypeError: typed failure/);
     await assert.rejects(a.mutation(api.messages.refuseMutation, {}), (e) => e.constructor.name === "ConvexError" && e.data === "mutation says no");
     await assert.rejects(a.mutation(api.nope.missing, {}), /Could not find public function for 'nope:missing'/);
+    // the same texts as over HTTP, in Convex's whole form (what its js-integration-tests match)
+    const missing = await new Promise((resolve) => a.onUpdate(api.nope.notDeployed, {}, () => resolve(null), resolve));
+    assert.match(missing.message, /^\[CONVEX Q\(nope:notDeployed\)\] \[Request ID: [0-9a-f]{16}\] Server Error\nCould not find public function for 'nope:notDeployed'\. Did you forget to run `npx convex dev` or `npx convex deploy`\?\n\n  Called by client$/);
+    const kind = await new Promise((resolve) => a.onUpdate(api.messages.refuseMutation, {}, () => resolve(null), resolve));
+    assert.match(kind.message, /\] Server Error\nTrying to execute messages\.js:refuseMutation as Query, but it is defined as Mutation\.\n/);
+    await assert.rejects(a.mutation(api.nope.missing2, {}), /Server Error\nCould not find public function for 'nope:missing2'\. Did you forget to run `npx convex dev`/);
+    await assert.rejects(a.mutation(api.messages.refuse, { plain: true }), /Server Error\nTrying to execute messages\.js:refuse as Mutation, but it is defined as Query\./);
     await assert.rejects(a.mutation(api.messages.list, { channel: "x" }), /Trying to execute messages\.js:list as Mutation, but it is defined as Query\./);
     await assert.rejects(a.query(api.messages.list, { channel: 5 }), /ArgumentValidationError/);
 });
@@ -340,10 +347,14 @@ test("raw: Transition, StateVersion ts, MutationResponse ts reached by the next 
     // a failed mutation: its message in `result`, ConvexError data in errorData
     r.send({ type: "Mutation", requestId: 2, udfPath: "messages:refuseMutation", args: [{}] });
     const bad = await r.next("MutationResponse");
-    assert.deepEqual([bad.success, bad.result, bad.errorData], [false, "Uncaught ConvexError: mutation says no", "mutation says no"]);
+    // Convex's text: a request id line, the error, a newline
+    assert.deepEqual([bad.success, bad.errorData], [false, "mutation says no"]);
+    assert.match(bad.result, /^\[Request ID: [0-9a-f]{16}\] Server Error\nUncaught ConvexError: mutation says no\n$/);
     r.send({ type: "ModifyQuerySet", baseVersion: 2, newVersion: 3, modifications: [add(3, "messages:refuse", { plain: false })] });
     const t5 = await r.next("Transition"); // a failed mutation has no ts to reach: no Transition of its own
-    assert.deepEqual(t5.modifications[0], { type: "QueryFailed", queryId: 3, errorMessage: 'Uncaught ConvexError: {"code":"NOPE","n":7}', logLines: [], errorData: { code: "NOPE", n: 7 }, journal: null });
+    const failed = t5.modifications[0];
+    assert.match(failed.errorMessage, /^\[Request ID: [0-9a-f]{16}\] Server Error\nUncaught ConvexError: \{"code":"NOPE","n":7\}\n$/);
+    assert.deepEqual({ ...failed, errorMessage: "" }, { type: "QueryFailed", queryId: 3, errorMessage: "", logLines: [], errorData: { code: "NOPE", n: 7 }, journal: null });
 });
 
 test("raw: protocol errors get FatalError and a close, and the server keeps serving", async () => {
