@@ -210,6 +210,16 @@ int cmd_import(int argc, char **argv)
     if (table)
         buf_appendf(&endpoint, "&table=%s", table); /* a table name needs no escaping */
     long status = 0;
+    /* a tenant's URL (/t/<name>) streams an import only once the tenant is open: a request
+     * first opens it (its answer does not matter: the import's own says what is wrong) */
+    if (sb.st_size > (1 << 20)) {
+        struct buf ignored = BUF_INIT(1 << 16);
+        long st = 0;
+        int reached = admin_get("import", o.url, key, "/api/health", &ignored, &st) == 0;
+        buf_release(&ignored);
+        if (!reached)
+            goto out; /* it said why */
+    }
     /* sent from the file as it is read: the server streams it to disk too */
     if (admin_post_file("import", o.url, key, endpoint.data, "application/octet-stream", in,
                         (uint64_t)sb.st_size, &resp, &status) < 0)

@@ -1345,11 +1345,12 @@ int tenants_head(struct conn *c, struct http_request *req, void *arg)
         return 0; /* tenants_handle answers */
     req->path = rest;
     int claimed = 0;
-    /* only a streamed upload (http_storage.h) to an open tenant is claimed here; one to a
-     * tenant not open yet comes whole (--max-body) and waits for the open as any request */
+    /* only a streamed upload (http_storage.h) or import (http_admin_import.h) to an open tenant
+     * is claimed here; one to a tenant not open yet comes whole (--max-body) and waits for the
+     * open as any request (`vireo import` opens the tenant first) */
     struct tenant *t = hmap_get(&ts->by_name, name, strlen(name));
     if (t && !t->deleting && slice_eq_str(req->method, "POST") &&
-        slice_eq_str(rest, "/api/storage/upload")) {
+        (slice_eq_str(rest, "/api/storage/upload") || slice_eq_str(rest, "/api/admin/import"))) {
         touch(ts, t);
         claimed = http_api_head(c, req, &t->api);
     }

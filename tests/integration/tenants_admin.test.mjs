@@ -194,3 +194,27 @@ test("--tenant-create needs auto or admin", async () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--tenant-create needs auto or admin/);
 });
+
+test("vireo import into a tenant streams past --max-body (--max-import-mb bounds it), whether the tenant is open or not", { timeout: 60000 }, async () => {
+    const s = await startServer(tempDir("tenants"), { args: ["--tenants", "--action-threads", "1", "--max-body", "1048576"] });
+    try {
+        const file = path.join(s.dir, "notes.jsonl");
+        const line = (i) => JSON.stringify({ text: `note ${i} ${"x".repeat(200)}` }) + "\n";
+        fs.writeFileSync(file, Array.from({ length: 12000 }, (_, i) => line(i)).join(""));
+        assert.ok(fs.statSync(file).size > 2 * 1048576);
+        // a tenant not open yet: the CLI opens it, then streams
+        const cold = await runCli(["import", "--table", "notes", "--url", `${s.url}/t/cold`, "--dir", s.dir, file], { timeout: 30000 });
+        assert.equal(cold.code, 0, cold.stderr);
+        assert.match(cold.stdout + cold.stderr, /notes: 12000 added/);
+        assert.equal((await value(s, "cold", "query", "notes:count")), 12000);
+        // an open tenant, raw HTTP: the body is streamed, not refused as over --max-body
+        await value(s, "warm", "query", "notes:count");
+        const r = await fetch(`${s.url}/t/warm/api/admin/import?format=jsonl&table=notes`,
+            { method: "POST", body: fs.readFileSync(file), headers: { Authorization: `Bearer ${s.adminKey}` } });
+        assert.equal(r.status, 200, await r.clone().text());
+        assert.equal((await value(s, "warm", "query", "notes:count")), 12000);
+        assert.equal((await value(s, "cold", "query", "notes:count")), 12000); // each tenant its own
+    } finally {
+        await s.stop();
+    }
+});

@@ -51,3 +51,4 @@ export const slow = action({
 // ctx.meta's deployment is the tenant
 export const deployment = query({ args: {}, handler: (ctx) => ctx.meta.getDeploymentMetadata() });
 export const deploymentInAction = action({ args: {}, handler: (ctx) => ctx.meta.getDeploymentMetadata() });
+export const count = query({ args: {}, handler: async (ctx) => (await ctx.db.query("notes").collect()).length });
