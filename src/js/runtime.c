@@ -228,9 +228,10 @@ int js_validate_args(struct js_runtime *rt, const struct js_function *fn, const 
     /* without a store (an action worker) ids are checked as strings only */
     struct validator_ctx vctx = { .what = "argument", .id_table = rt->store ? id_table : NULL,
                                   .id_table_arg = rt->store };
-    /* a validator does not look inside v.any(): the value check runs after it too */
+    /* a validator does not look inside v.any(): the value check runs after it too. Worded as
+     * Convex's backend words it ("Object is missing the required field `x`. ...") */
     const struct validator *av = ((const struct js_fn_entry *)fn)->args_v;
-    int rc = av ? validator_check_compiled(&vctx, av, v, err) : 0;
+    int rc = av ? validator_check_convex_compiled(&vctx, av, v, err) : 0;
     if (rc >= 0)
         rc = value_check(v, "argument", err);
     if (v != parsed)

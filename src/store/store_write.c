@@ -177,9 +177,11 @@ static int validate(struct store *s, struct st_table *tb, const json_t *doc, str
     }
     struct validator_ctx ctx = { "field", id_table_cb, s };
     struct buf msg = BUF_INIT(4096);
-    int r = validator_check_compiled(&ctx, tb->validator_v, copy ? copy : doc, &msg);
-    if (r < 0)
-        st_failk(s, STORE_ERR_SCHEMA, err, "document in `%s` does not match the schema: %s",
+    int r = validator_check_convex_compiled(&ctx, tb->validator_v, copy ? copy : doc, &msg);
+    if (r < 0) /* Convex's text */
+        st_failk(s, STORE_ERR_SCHEMA, err,
+                 "Failed to insert or update a document in table \"%s\" because it does not match "
+                 "the schema: %s",
                  tb->name, msg.data);
     buf_release(&msg);
     json_decref(copy);

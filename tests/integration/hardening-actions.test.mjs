@@ -112,7 +112,7 @@ test("nested errors keep their codes and VireoError data", { timeout: 10000 }, a
     assert.deepEqual(v.convex, { isConvex: true, name: "ConvexError", identified: true });
     assert.match(v.kind, /Trying to execute fns\.js:addNote as Query, but it is defined as Mutation\./);
     assert.equal(v.args.code, "ArgumentValidationError");
-    assert.match(v.args.message, /`fns:addNote`: argument `text`: expected string/);
+    assert.match(v.args.message, /`fns:addNote`: Value does not match validator\.\nPath: \.text\nValue: 5\.0\nValidator: v\.string\(\)/);
     assert.equal(v.missing, "FunctionNotFound");
 });
 

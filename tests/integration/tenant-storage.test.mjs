@@ -127,7 +127,7 @@ test("the real ConvexClient (Convex's sync protocol): a mutation past the limit 
     const client = new ConvexClient(`${srv.url}/t/cvx`, { skipConvexDeploymentUrlCheck: true });
     try {
         await assert.rejects(client.mutation(api.items.add, { tag: "c", seq: 999, size: 4000 }), (e) => {
-            assert.match(String(e.message), /^.*tenant "cvx" is over its storage limit of 1 MiB \(--max-tenant-storage-mb\)/);
+            assert.match(String(e.message), /^\[CONVEX M\([^)]+\)\] \[Request ID: [0-9a-f]{16}\] Server Error\n.*tenant "cvx" is over its storage limit of 1 MiB \(--max-tenant-storage-mb\)/);
             return true;
         });
         assert.deepEqual((await client.query(api.items.list, { tag: "c" })).seqs, range(seqs.length));

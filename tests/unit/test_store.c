@@ -1171,7 +1171,9 @@ TEST(write_sets)
     CHECK_EQ_INT(ws->writes[0].index_id, tb->idx[0]->id);
     CHECK(store_patch(t, id, 32, "{\"c\":1}", 7, NULL, 0, &err) < 0);
     CHECK_EQ_STR(err.data,
-                 "document in `m` does not match the schema: field `c`: expected string, got number");
+                 "Failed to insert or update a document in table \"m\" because it does not "
+                 "match the schema: Value does not match validator.\nPath: .c\nValue: "
+                 "1.0\nValidator: v.string()");
     CHECK_EQ_INT(ws->len, 3);
     CHECK_EQ_INT(store_patch(t, id, 32, "{\"c\":\"y\"}", 9, NULL, 0, &err), 0);
     CHECK_EQ_INT(ws->len, 6);
@@ -1191,9 +1193,18 @@ TEST(write_sets)
     CHECK(store_insert(t, "other", "{}", 2, id, &err) < 0);
     CHECK_EQ_STR(err.data, "table `other` is not in the schema");
     CHECK(store_insert(t, "m", "{\"c\":\"x\",\"e\":1}", 15, id, &err) < 0);
-    CHECK_EQ_STR(err.data, "document in `m` does not match the schema: unexpected extra field `e`");
+    CHECK_EQ_STR(err.data,
+                 "Failed to insert or update a document in table \"m\" because it does not "
+                 "match the schema: Object contains extra field `e` that is not in the "
+                 "validator.\n\nObject: {c: \"x\", e: 1.0}\nValidator: v.object({c: "
+                 "v.string(), d: v.optional(v.float64())})");
     CHECK(store_insert(t, "m", "{}", 2, id, &err) < 0);
-    CHECK_EQ_STR(err.data, "document in `m` does not match the schema: field `c` is required");
+    CHECK_EQ_STR(err.data,
+                 "Failed to insert or update a document in table \"m\" because it does not "
+                 "match the schema: Object is missing the required field `c`. Consider "
+                 "wrapping the field validator in `v.optional(...)` if this is expected."
+                 "\n\nObject: {}\nValidator: v.object({c: v.string(), d: "
+                 "v.optional(v.float64())})");
     CHECK_EQ_INT(store_txn_commit(t, NULL, &err), 0);
     store_txn_free(t);
     store_close(s);

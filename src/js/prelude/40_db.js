@@ -399,8 +399,8 @@ class Query {
     async unique() {
         const r = this.run(2);
         if (r.length > 1)
-            throw new Error(`unique(): the query on \`${this.table}\` returned more than one ` +
-                `document (${r[0]._id}, ${r[1]._id})`);
+            throw new Error(`unique() query returned more than one result from table ${this.table}:` +
+                `\n [${r[0]._id}, ${r[1]._id}, ...]`); /* Convex's text */
         return r.length ? r[0] : null;
     }
 
