@@ -1,7 +1,12 @@
-/* tenant_opener: tenants prepared on threads of their own, handed back to the loop through an
- * eventfd per job (tenant_opener.h; the pattern of tenant_export.c). A thread per job, not a
- * pool: a thread that used a JavaScriptCore VM stays registered with its heap while it lives
- * (its stack is scanned by that VM's collections), so an opener thread ends with its job. */
+/* tenant_opener: tenants prepared on the opener's threads, handed back to the loop through an
+ * eventfd per job (tenant_opener.h).
+ *
+ * The threads live as long as the opener (up to `threads`, started as jobs need them), rather
+ * than a thread per job: a thread that creates a JavaScriptCore VM gets WTF's RunLoop, a GLib
+ * main context with an eventfd, which is never freed once that thread has ended (measured: one
+ * eventfd and ~100 KB per tenant open or deploy, until the server ran out of descriptors). The
+ * price: a thread stays registered with the heaps of the VMs it used while it lives, so their
+ * collections also scan its (idle, small) stack. */
 #include "proto/tenant_opener.h"
 
 #include <errno.h>
@@ -22,8 +27,15 @@ struct tenant_opener {
     tenant_opened_fn done;
     void *arg;
     struct tenant_open_job *waiting, *waiting_tail; /* first come, first served */
-    struct tenant_open_job *active;                 /* running on their threads */
+    struct tenant_open_job *active;                 /* handed to the threads, not yet done */
     int stopped;
+    /* the threads' side */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tenant_open_job *queue, *queue_tail; /* handed, not yet taken (under mu) */
+    int quit;                                   /* under mu: end once the queue is empty */
+    pthread_t *tids;
+    size_t n_tids;
 };
 
 struct tenant_opener *tenant_opener_new(struct loop *loop, size_t threads, tenant_opened_fn done,
@@ -34,12 +46,14 @@ struct tenant_opener *tenant_opener_new(struct loop *loop, size_t threads, tenan
     o->threads = threads ? threads : 1;
     o->done = done;
     o->arg = arg;
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->cv, NULL);
+    o->tids = vr_calloc(o->threads, sizeof *o->tids);
     return o;
 }
 
-static void *open_thread(void *arg)
+static void run_job(struct tenant_open_job *j)
 {
-    struct tenant_open_job *j = arg;
     uint64_t t0 = clock_mono_ns();
     if (j->reload) { /* the tenant serves on the loop meanwhile: its store is not touched */
         shard_prepare_build(j->reload->shard, j->bundle, j->bundle_len, j->bundle_name, &j->v, 1,
@@ -48,7 +62,7 @@ static void *open_thread(void *arg)
         uint64_t one = 1;
         ssize_t w = write(j->efd, &one, sizeof one);
         (void)w;
-        return NULL;
+        return;
     }
     j->t = j->prepared ? j->prepared : tenant_prepare(j->name, j->db, j->opts, &j->err);
     j->prepared = NULL;
@@ -65,6 +79,27 @@ static void *open_thread(void *arg)
     uint64_t one = 1;
     ssize_t w = write(j->efd, &one, sizeof one);
     (void)w; /* an eventfd write of 1 cannot fail short of overflow */
+}
+
+/* After its eventfd write a job belongs to the loop: the thread does not touch it again. */
+static void *open_thread(void *arg)
+{
+    struct tenant_opener *o = arg;
+    pthread_mutex_lock(&o->mu);
+    for (;;) {
+        while (!o->queue && !o->quit)
+            pthread_cond_wait(&o->cv, &o->mu);
+        struct tenant_open_job *j = o->queue;
+        if (!j)
+            break; /* quit, and nothing left */
+        o->queue = j->queue_next;
+        if (!o->queue)
+            o->queue_tail = NULL;
+        pthread_mutex_unlock(&o->mu);
+        run_job(j);
+        pthread_mutex_lock(&o->mu);
+    }
+    pthread_mutex_unlock(&o->mu);
     return NULL;
 }
 
@@ -98,11 +133,10 @@ static void unlink_active(struct tenant_open_job *j)
 
 static void launch_waiting(struct tenant_opener *o);
 
-/* The job ended: its eventfd fired (or, from tenant_opener_free, its thread was joined). */
+/* The job ended: its eventfd fired (or, from tenant_opener_free, the threads were joined). */
 static void finish(struct tenant_open_job *j)
 {
     struct tenant_opener *o = j->o;
-    pthread_join(j->thread, NULL);
     unlink_active(j);
     o->done(j, o->arg);
     job_free(j);
@@ -145,12 +179,26 @@ static void launch(struct tenant_open_job *j)
     }
     j->t_started = clock_mono_ns();
     j->wait_ms = (double)(j->t_started - j->t_queued) / 1e6;
-    int e = pthread_create(&j->thread, NULL, open_thread, j);
-    if (e) {
-        log_error("tenants", "%s \"%s\": cannot start a thread: %s", what(j), j->name, strerror(e));
-        cancel(j, cannot);
-        return;
+    if (o->n_tids < o->threads && o->n_tids < o->running + 1) { /* one more thread is needed */
+        int e = pthread_create(&o->tids[o->n_tids], NULL, open_thread, o);
+        if (e == 0)
+            o->n_tids++;
+        else
+            log_error("tenants", "%s \"%s\": cannot start a thread: %s", what(j), j->name,
+                      strerror(e));
+        if (e && !o->n_tids) { /* no thread to run it */
+            cancel(j, cannot);
+            return;
+        }
     }
+    pthread_mutex_lock(&o->mu);
+    if (o->queue_tail)
+        o->queue_tail->queue_next = j;
+    else
+        o->queue = j;
+    o->queue_tail = j;
+    pthread_cond_signal(&o->cv);
+    pthread_mutex_unlock(&o->mu);
     j->next = o->active;
     o->active = j;
     o->running++;
@@ -242,7 +290,16 @@ void tenant_opener_free(struct tenant_opener *o)
     if (!o)
         return;
     tenant_opener_stop(o);
+    pthread_mutex_lock(&o->mu);
+    o->quit = 1; /* the threads run what was handed to them, then end */
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    for (size_t i = 0; i < o->n_tids; i++)
+        pthread_join(o->tids[i], NULL);
     while (o->active)
-        finish(o->active); /* joins its thread */
+        finish(o->active);
+    pthread_mutex_destroy(&o->mu);
+    pthread_cond_destroy(&o->cv);
+    vr_free(o->tids);
     vr_free(o);
 }

@@ -1,7 +1,7 @@
 /* tenant_opener: opens tenants off the loop thread (tenants.c). A job runs tenant_prepare (the
  * SQLite file and its tables) and shard_prepare (a JS runtime with the app evaluated, its schema
- * applied) on a thread of its own — or, for an open tenant getting a new version, only the
- * app's evaluation (tenant_opener_start_reload) — at most `threads` jobs at once (later ones
+ * applied) on one of the opener's threads — or, for an open tenant getting a new version, only
+ * the app's evaluation (tenant_opener_start_reload) — at most `threads` jobs at once (later ones
  * wait, first come first served), then hands the prepared tenant back through the job's eventfd:
  * the loop's `done` callback attaches it (tenant_attach, shard_install). The prepared tenant
  * belongs to the job's thread until the eventfd fires, then to the loop. Loop thread only (but
@@ -48,9 +48,9 @@ struct tenant_open_job {
     /* the opener's */
     uint64_t t_queued, t_started;
     int efd;
-    pthread_t thread;
     struct tenant_opener *o;
-    struct tenant_open_job *next;
+    struct tenant_open_job *next;       /* the waiting or active list's */
+    struct tenant_open_job *queue_next; /* the threads' queue (under the opener's mutex) */
 };
 
 /* done(job, arg) runs on the loop for every started job, once: when it finished (cancelled 0)

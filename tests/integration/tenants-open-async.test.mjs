@@ -255,3 +255,46 @@ test("SIGTERM while tenants open: the server exits cleanly, every request is ans
         assert.ok(r.error || r.status === 200 || (r.status === 503 && r.json?.errorCode === "ServerShuttingDown"), JSON.stringify(r).slice(0, 300));
     assert.ok(out.some((r) => r.status === 503), "some were still waiting: " + JSON.stringify(out.map((r) => r.status ?? r.error)));
 });
+
+/* eventfds the server holds (every JavaScriptCore VM's creating thread gets one that lives as long
+ * as the thread: the opener's threads live as long as the server, so the count stays bounded) */
+function eventfds(s) {
+    let n = 0;
+    for (const fd of fs.readdirSync(`/proc/${s.proc.pid}/fd`)) {
+        try {
+            if (fs.readlinkSync(`/proc/${s.proc.pid}/fd/${fd}`).includes("eventfd")) n++;
+        } catch { /* closed meanwhile */ }
+    }
+    return n;
+}
+
+test("opening, idling out and reopening tenants, and deploying, leak no descriptors", { timeout: 90000 }, async () => {
+    const s = await startServer(tempDir("tenants-open"), { args: ["--tenants", "--tenant-idle-ms", "100", "--tenant-open-threads", "2", "--action-threads", "1"] });
+    try {
+        const openIdle = async (name) => {
+            assert.equal((await call(s, name, "query", "notes:ping")).json?.value, true);
+            for (let i = 0; i < 100 && JSON.parse((await request(s.port, "GET", "/api/health")).text).tenants.open > 0; i++) await sleep(50);
+        };
+        await openIdle("a");
+        await openIdle("b");
+        const before = eventfds(s);
+        for (let i = 0; i < 12; i++) await openIdle(i % 2 ? "a" : `t${i}`);
+        assert.ok(eventfds(s) <= before + 1, `eventfds ${before} -> ${eventfds(s)} after 12 opens`);
+    } finally {
+        await stopClean(s);
+    }
+    const one = await startServer(tempDir("tenants-open"), { cmd: "serve" });
+    try {
+        const bundle = path.join(one.dir, "app.js");
+        const { runCli } = await import("./helpers.mjs");
+        assert.equal((await runCli(["build", one.dir, "--out", bundle], { timeout: 60000 })).code, 0);
+        const deploy = () => fetch(`${one.url}/api/admin/deploy`, { method: "POST", body: fs.readFileSync(bundle), headers: { Authorization: `Bearer ${one.adminKey}` } });
+        assert.equal((await deploy()).status, 200);
+        assert.equal((await deploy()).status, 200);
+        const before = eventfds(one);
+        for (let i = 0; i < 8; i++) assert.equal((await deploy()).status, 200);
+        assert.ok(eventfds(one) <= before + 1, `eventfds ${before} -> ${eventfds(one)} after 8 deploys`);
+    } finally {
+        await stopClean(one);
+    }
+});
