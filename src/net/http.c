@@ -267,6 +267,14 @@ const struct slice *http_header_get(const struct http_request *req, const char *
     return NULL;
 }
 
+size_t http_header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_headers; i++)
+        n += slice_case_eq_str(req->headers[i].name, name);
+    return n;
+}
+
 /* ---- chunked transfer coding (RFC 9112 §7.1) ---- */
 
 enum {

@@ -49,6 +49,8 @@ int http_query_param(struct slice q, const char *name, struct slice *v);
 
 /* Finds a header by case-insensitive name; NULL if absent. */
 const struct slice *http_header_get(const struct http_request *req, const char *name);
+/* How many header fields named `name` (any case) the request has. */
+size_t http_header_count(const struct http_request *req, const char *name);
 
 /* Incremental chunked decoder (RFC 9112 §7.1), in place. Call it again with the same `p` (the
  * start of the body) and a larger `n` as more input arrives: it resumes at in_pos and moves the

@@ -1211,6 +1211,16 @@ static int select_tenant(struct tenants *ts, struct conn *c, const struct http_r
     char hname[TENANT_NAME_MAX + 1];
     char what[200];
     snprintf(what, sizeof what, "the %s header", ts->opts.header);
+    /* a proxy that appends its own after the client's must not let the client's choose */
+    size_t times = http_header_count(req, ts->opts.header);
+    if (times > 1) {
+        if (answer) {
+            char m[300];
+            snprintf(m, sizeof m, "%s appears %zu times; a request names one tenant", what, times);
+            http_api_respond_error(c, 400, "InvalidTenant", m, NULL);
+        }
+        return -1;
+    }
     if (!answer) {
         struct buf err = BUF_INIT(1024);
         int bad = tenant_name_check(h->p, h->len, &err) < 0;

@@ -40,6 +40,13 @@ test("--tenant-header: an unprefixed request goes to the tenant the header names
     assert.equal(r.status, 400, r.text);
     assert.equal(r.json.errorCode, "TenantMismatch");
     assert.match(r.json.errorMessage, /the path names tenant "hd-a" but the X-Tenant header names "hd-b"/);
+    // the header twice (a proxy appending its own after the client's): refused, whichever values
+    for (const twice of [["hd-b", "hd-a"], ["hd-a", "hd-a"]]) {
+        r = await q("/api/query", { path: "notes:list", args: {} }, { "X-Tenant": twice });
+        assert.equal(r.status, 400, r.text);
+        assert.equal(r.json.errorCode, "InvalidTenant");
+        assert.equal(r.json.errorMessage, "the X-Tenant header appears 2 times; a request names one tenant");
+    }
     // a bad name in the header
     for (const bad of ["A", "..", "a/b", ""]) {
         r = await q("/api/query", { path: "notes:list", args: {} }, { "X-Tenant": bad });
