@@ -734,7 +734,8 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
                  sy->opts.max_messages_per_second, wait);
         fail_frame(&frame, rid, kind, "RateLimited", m);
     } else if (!sy->shard->rt) {
-        fail_frame(&frame, rid, kind, "NoAppLoaded", "no app is loaded");
+        fail_frame(&frame, rid, kind, "NoAppLoaded",
+                   shard_no_app_text(sy->shard, "no app is loaded"));
     } else if (!fn || fn->internal) {
         struct buf m = BUF_INIT(BUF_NOLIMIT);
         js_not_found_text(&m, canon);

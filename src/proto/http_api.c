@@ -717,7 +717,8 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     struct js_runtime *rt = api->shard->rt;
     if (!rt) {
         respond_refused(c, &cr, 503, "NoAppLoaded",
-                        "no app is loaded yet (the dev server is waiting for code that loads)");
+                        shard_no_app_text(api->shard, "no app is loaded yet (the dev server is "
+                                                      "waiting for code that loads)"));
         goto out;
     }
     const struct js_function *fn = find_function(rt, path);

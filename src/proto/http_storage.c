@@ -102,7 +102,8 @@ static struct upload *upload_begin(struct http_api *api, struct conn *c, struct 
     struct shard *sh = api->shard;
     size_t cap = api->max_upload_bytes ? api->max_upload_bytes : HTTP_STORAGE_UPLOAD_DEFAULT;
     if (!sh->rt) {
-        http_api_respond_error(c, 503, "NoAppLoaded", "no app is loaded", NULL);
+        http_api_respond_error(c, 503, "NoAppLoaded", shard_no_app_text(sh, "no app is loaded"),
+                               NULL);
         return NULL;
     }
     if (!sh->files_dir) {

@@ -77,6 +77,7 @@ void shard_free(struct shard *s)
         js_runtime_free(s->rt);
     vr_free(s->bundle);
     vr_free(s->bundle_name);
+    vr_free(s->load_error);
     vr_free(s->files_dir);
     vr_free(s->db_path);
     vr_free(s->auth_config);
@@ -177,6 +178,17 @@ void shard_version_release(struct shard_version *v)
     memset(v, 0, sizeof *v);
 }
 
+void shard_set_load_error(struct shard *s, const char *why)
+{
+    vr_free(s->load_error);
+    s->load_error = why ? vr_strdup(why) : NULL;
+}
+
+const char *shard_no_app_text(const struct shard *s, const char *dflt)
+{
+    return s && s->load_error ? s->load_error : dflt;
+}
+
 int shard_install(struct shard *s, struct shard_version *v, const char *bundle, size_t len,
                   const char *name, struct buf *err)
 {
@@ -202,6 +214,7 @@ int shard_install(struct shard *s, struct shard_version *v, const char *bundle, 
         js_runtime_free(s->rt);
     s->rt = rt;
     v->rt = NULL; /* the shard's now */
+    shard_set_load_error(s, NULL);
     js_runtime_set_commit_hook(rt, on_commit, s);
     s->loads++;
     if (bundle != s->bundle) { /* keep a copy for reloads */

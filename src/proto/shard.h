@@ -51,6 +51,9 @@ struct shard {
     char *bundle;          /* the running version's bundle (a copy), for reloads; NULL: none */
     size_t bundle_len;
     char *bundle_name;
+    char *load_error;      /* why no app is loaded, when rt is NULL because its version failed
+                              to load (a tenant opened with a version its data refuses); NULL:
+                              none. What NoAppLoaded answers say */
     char *files_dir;       /* where stored files live (ctx.storage), or NULL: in-memory db */
     char *db_path;         /* the database file (owned), or NULL: in-memory db */
     json_t *env_file;      /* variables from a file (.env.local under `vireo dev`); those set
@@ -98,6 +101,11 @@ struct shard_version {
     char *env_text; /* process.env as JSON text */
     uint64_t loads; /* s->loads when begun */
 };
+/* Records why no app is loaded (a copy; NULL clears it). shard_no_app_text: the message for a
+ * request that needs the app: the recorded reason, or `dflt`. */
+void shard_set_load_error(struct shard *s, const char *why);
+const char *shard_no_app_text(const struct shard *s, const char *dflt);
+
 #define SHARD_VERSION_STALE "another version was installed while this one was built"
 int shard_prepare(struct shard *s, const char *bundle, size_t len, const char *name,
                   struct shard_version *v, struct buf *err);

@@ -316,8 +316,8 @@ static void run_live_query(struct sync *sy, struct live_query *lq)
     /* the error JSON of a failed query is an object of the error fields */
     buf_append_str(&err, "{");
     if (!sh->rt) {
-        static const char m[] = "no app is loaded";
-        reply_error_fields(&err, "NoAppLoaded", m, sizeof m - 1, NULL, 0);
+        const char *m = shard_no_app_text(sh, "no app is loaded");
+        reply_error_fields(&err, "NoAppLoaded", m, strlen(m), NULL, 0);
     } else if (!fn || fn->internal || fn->kind != JS_QUERY) {
         char msg[600];
         int wrong_kind = fn && fn->kind != JS_QUERY && !fn->internal;
@@ -1074,7 +1074,7 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
         char m[600];
         const char *code = "FunctionNotFound";
         if (!sy->shard->rt) {
-            snprintf(m, sizeof m, "no app is loaded");
+            snprintf(m, sizeof m, "%s", shard_no_app_text(sy->shard, "no app is loaded"));
             code = "NoAppLoaded";
         } else if (fn && !fn->internal) {
             snprintf(m, sizeof m, "`%.400s` is a %s, not a%s", p, js_kind_name(fn->kind),

@@ -395,11 +395,20 @@ static void opened(struct tenant_open_job *j, void *arg)
     t->registry = ts;
     t->api.env_reloader = (struct env_reloader){tenant_env_reload, tenant_env_busy, t};
     uint64_t t1 = clock_mono_ns();
+    /* a version that does not load here: every request needing the app is told why */
+    const char *why = NULL;
     if (j->v.rt) {
         if (shard_install(t->shard, &j->v, j->bundle, j->bundle_len, j->bundle_name, &err) < 0)
-            log_error("tenants", "\"%s\": the app does not load: %s", o->name, err.data);
+            why = err.data;
     } else if (j->bundle) {
-        log_error("tenants", "\"%s\": the app does not load: %s", o->name, j->load_err.data);
+        why = j->load_err.data;
+    }
+    if (why) {
+        log_error("tenants", "\"%s\": the app does not load: %s", o->name, why);
+        struct buf m = BUF_INIT(BUF_NOLIMIT);
+        buf_appendf(&m, "tenant \"%s\": the app does not load: %s", o->name, why);
+        shard_set_load_error(t->shard, m.data);
+        buf_release(&m);
     }
     buf_release(&err);
     t->app_version = j->version;

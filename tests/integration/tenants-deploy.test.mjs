@@ -186,13 +186,19 @@ test("a version that fails in every open tenant is not adopted; one that fails i
             assert.equal((await call(s, n, "query", "notes:ping")).json?.value, true, n);
             assert.equal((await call(s, n, "query", "v2:two")).status, 404, `${n} runs the old version`);
         }
-        const somewhere = await bundle({ throwIn: "bad" });
+        const somewhere = await bundle({ throwIn: "bad.*" });
         r = await deploy(s, somewhere);
         assert.equal(r.status, 400, r.text);
         assert.match(r.json.errorMessage, /^tenant "bad": .*v2 does not load here.*\(1 of 4 open tenants kept their old version\)/);
         for (const n of ["a", "b", "new-1", "new-2"]) assert.equal((await call(s, n, "query", "v2:two")).json?.value, 2, n);
         assert.equal((await call(s, "bad", "query", "v2:two")).status, 404);
         assert.equal((await call(s, "bad", "query", "notes:ping")).json?.value, true);
+        // a tenant opened after it with the adopted version that does not load there: every
+        // request is told why, not that no app is loaded yet
+        r = await call(s, "bad-2", "query", "notes:ping");
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.json.errorCode, "NoAppLoaded");
+        assert.match(r.json.errorMessage, /^tenant "bad-2": the app does not load: .*v2 does not load here/);
     } finally {
         await stopClean(s);
     }
