@@ -763,6 +763,10 @@ int cmd_dev(int argc, char **argv, int watch)
         fprintf(stderr, "vireo %s: cannot open %s: %s\n", name, data_path, err.data);
         goto out;
     } else {
+        /* what a snapshot export killed mid-way left (its folder: the database's, two up) */
+        char exports_dir[4500];
+        export_job_snapshot_dir(data_path, exports_dir, sizeof exports_dir);
+        export_job_sweep(exports_dir);
         d.t->api.deployer = deployer_new(d.loop, d.t); /* deploys built off the loop */
         d.t->api.env_reloader = deployer_env_reloader(d.t->api.deployer);
     }

@@ -1,8 +1,10 @@
 /* export_job: an export written on a thread of its own, then sent from its file (export_job.h). */
 #include "proto/export_job.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,4 +127,49 @@ void export_job_start(struct thread_jobs *x, struct conn *c, const struct export
         http_api_respond_error(c, 500, "StoreError", "cannot start the export", NULL);
         job_free(j);
     }
+}
+
+void export_job_snapshot_dir(const char *db_path, char *out, size_t n)
+{
+    snprintf(out, n, "%s", db_path);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(out, '/');
+        if (!slash) {
+            snprintf(out, n, ".");
+            return;
+        }
+        slash[slash == out] = '\0'; /* "/x.db": "/" */
+    }
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    if (remove(path) < 0 && errno != ENOENT)
+        log_error("export", "cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+size_t export_job_sweep(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".export-", 8))
+            continue;
+        char path[4600];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        n++;
+    }
+    closedir(d);
+    if (n)
+        log_info("export",
+                 "removed %zu unfinished export file%s from %s (the server stopped "
+                 "while they were written)",
+                 n, n == 1 ? "" : "s", dir);
+    return n;
 }

@@ -37,4 +37,13 @@ struct export_spec {
 void export_job_start(struct thread_jobs *x, struct conn *c, const struct export_spec *spec,
                       const struct export_work *w);
 
+/* The folder a snapshot export of the database at db_path is written in: two up from it (the
+ * single shard's .vireo/, the tenants' folder for a tenant's). */
+void export_job_snapshot_dir(const char *db_path, char *out, size_t n);
+
+/* Removes what exports that never ended (the process killed while one ran) left in dir: its
+ * ".export-*" files and folders. At start only, before any export runs there. The number
+ * removed. */
+size_t export_job_sweep(const char *dir);
+
 #endif

@@ -1040,15 +1040,7 @@ static void handle_export(struct http_api *api, struct conn *c, const struct htt
      * whole by a forced delete, and its parent (the tenants' folder) never holds a tenant under
      * a dot name; the single shard's is the app's .vireo/ */
     char dir[4500], file[64];
-    snprintf(dir, sizeof dir, "%s", sh->db_path);
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(dir, '/');
-        if (!slash) {
-            snprintf(dir, sizeof dir, ".");
-            break;
-        }
-        slash[slash == dir] = '\0'; /* "/x.db": "/" */
-    }
+    export_job_snapshot_dir(sh->db_path, dir, sizeof dir);
     snprintf(file, sizeof file, "snapshot_%.0f.zip", clock_wall_ms());
     struct snapshot_zip *z = vr_calloc(1, sizeof *z);
     z->db_path = vr_strdup(sh->db_path);

@@ -251,6 +251,7 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
     ts->opener = tenant_opener_new(loop, opts->open_threads ? opts->open_threads : 2, opened, ts);
     timer_init(&ts->idle_timer, idle_fire, ts);
     ts->exports = thread_jobs_new(loop, EXPORTS_MAX);
+    export_job_sweep(ts->opts.dir); /* tenants' copies and their snapshots (none runs yet) */
     if (opts->idle_ms)
         loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
     return ts;

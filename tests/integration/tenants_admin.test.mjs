@@ -218,3 +218,22 @@ test("vireo import into a tenant streams past --max-body (--max-import-mb bounds
         await s.stop();
     }
 });
+
+test("what an export killed mid-way left (.export-* beside the databases) is removed at the next start", { timeout: 60000 }, async () => {
+    for (const tenants of [false, true]) {
+        const dir = tempDir("tenants");
+        const exportsDir = path.join(dir, tenants ? ".vireo/data/tenants" : ".vireo");
+        fs.mkdirSync(path.join(exportsDir, ".export-snapshot-AbC123.d/sub"), { recursive: true });
+        fs.writeFileSync(path.join(exportsDir, ".export-snapshot-AbC123.d/sub/documents.jsonl"), "{}\n");
+        fs.writeFileSync(path.join(exportsDir, ".export-acme-Xy9Z0q"), "a copy of a database");
+        fs.writeFileSync(path.join(exportsDir, "keep-me"), "not an export");
+        const s = await startServer(dir, { args: tenants ? ["--tenants", "--action-threads", "1"] : ["--action-threads", "1"] });
+        try {
+            assert.deepEqual(fs.readdirSync(exportsDir).filter((f) => f.startsWith(".export-")), [], `tenants=${tenants}`);
+            assert.ok(fs.existsSync(path.join(exportsDir, "keep-me")));
+            assert.match(s.stderr, new RegExp(`removed 2 unfinished export files from ${exportsDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(the server stopped while they were written\\)`));
+        } finally {
+            await s.stop();
+        }
+    }
+});
