@@ -1514,6 +1514,29 @@ TEST(schema_backfill_and_rollback)
     CHECK(insert(s, "posts", "{\"n\":\"x\"}", id) < 0);
     CHECK(insert(s, "nope", "{}", id) < 0);
     CHECK_EQ_INT(insert(s, "users", "{\"anything\":1}", id), 0);
+    /* the same validator again: its documents are not read (every write was checked against
+     * it) — a document changed behind the store's back shows that; a changed one reads them */
+    {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "UPDATE d%u SET j = json_set(j, '$.n', 'x') WHERE k = "
+                 "(SELECT min(k) FROM d%u)",
+                 st_table_find(s, "posts")->num, st_table_find(s, "posts")->num);
+        CHECK_EQ_INT(sqlite3_exec(s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+        CHECK_EQ_INT(store_apply_schema(s, s3, strlen(s3), &err), 0);
+        const char *s4 = "{\"tables\":{\"posts\":{\"document\":{\"type\":\"object\",\"value\":{"
+                         "\"n\":{\"fieldType\":{\"type\":\"number\"},\"optional\":false},"
+                         "\"author\":{\"fieldType\":{\"type\":\"any\"},\"optional\":true}}},"
+                         "\"indexes\":[{\"name\":\"by_n\",\"fields\":[\"n\"]}]},"
+                         "\"users\":{\"indexes\":[]}}}";
+        CHECK(store_apply_schema(s, s4, strlen(s4), &err) < 0);
+        CHECK(strstr(err.data, "does not match the schema") != NULL);
+        snprintf(sql, sizeof sql,
+                 "UPDATE d%u SET j = json_set(j, '$.n', 1) WHERE k = "
+                 "(SELECT min(k) FROM d%u)",
+                 st_table_find(s, "posts")->num, st_table_find(s, "posts")->num);
+        CHECK_EQ_INT(sqlite3_exec(s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
     /* bad schemas are rejected before anything is touched */
     const char *bad[] = { "[]", "{\"tables\":{\"bad-name\":{}}}",
                           "{\"tables\":{\"t\":{\"document\":{\"type\":\"nope\"}}}}",
