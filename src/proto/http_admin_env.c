@@ -114,7 +114,7 @@ void http_admin_env_handle(struct shard *shard, const struct env_reloader *rl, s
         char msg[160];
         snprintf(msg, sizeof msg, "the body must be a JSON object%s (line %d, column %d)",
                  root ? "" : ": malformed JSON", root ? 0 : jerr.line, root ? 0 : jerr.column);
-        respond_error(c, 400, "BadJson", msg);
+        respond_error(c, 400, "BadJsonBody", msg);
         goto out;
     }
     if (!is_list && !(name = string_field(c, root, "name", &name_len)))

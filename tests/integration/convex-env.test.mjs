@@ -202,7 +202,7 @@ test("bad names, oversized values, too many variables, bad requests: precise err
     assert.equal(h.json.errorMessage, "the body needs \"name\": a string");
     h = await admin(s, "set", `{"name":"X","value":"${SECRET}`);
     assert.equal(h.status, 400);
-    assert.equal(h.json.errorCode, "BadJson");
+    assert.equal(h.json.errorCode, "BadJsonBody"); // as every other route
     assert.ok(!h.text.includes(SECRET));
     h = await admin(s, "get", { name: "NOT_SET" });
     assert.equal(h.status, 404);

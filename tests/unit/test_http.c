@@ -307,6 +307,7 @@ TEST(status_texts)
     CHECK_EQ_STR(http_status_text(413), "Content Too Large");
     CHECK_EQ_STR(http_status_text(431), "Request Header Fields Too Large");
     CHECK_EQ_STR(http_status_text(426), "Upgrade Required");
+    CHECK_EQ_STR(http_status_text(507), "Insufficient Storage"); /* the storage limit's */
     CHECK_EQ_STR(http_status_text(299), "Success");
 }
 
