@@ -112,8 +112,9 @@ int cmd_run(int argc, char **argv)
         json_decref(jargs);
         return 2;
     }
-    json_t *jid = NULL;
-    if (identity && !json_is_object(jid = json_loads(identity, JSON_DECODE_INT_AS_REAL, &jerr))) {
+    /* json_is_object is a macro that reads its argument twice: the load goes first */
+    json_t *jid = identity ? json_loads(identity, JSON_DECODE_INT_AS_REAL, &jerr) : NULL;
+    if (identity && !json_is_object(jid)) {
         fprintf(stderr, "vireo run: --identity must be a JSON object%s%s\n", jid ? "" : ": ",
                 jid ? "" : jerr.text);
         json_decref(jid);
