@@ -146,10 +146,6 @@ static void append_error(struct buf *b, const char *msg_field, const char *code,
     struct buf text = BUF_INIT(BUF_NOLIMIT);
     if (!code || !*code || !strcmp(code, "FunctionFailed") || !strcmp(code, "VireoError"))
         convex_http_uncaught(&text, code && *code ? code : "FunctionFailed", name, msg, msg_len);
-    else if ((!strcmp(code, "FunctionNotFound") || !strcmp(code, "WrongFunctionKind")) &&
-             ((msg_len > 30 && !memcmp(msg, "Could not find public function", 30)) ||
-              (msg_len > 18 && !memcmp(msg, "Trying to execute ", 18))))
-        ; /* Convex's own text (js_not_found_text, js_wrong_kind_text) */
     else if (!(msg_len > strlen(code) + 1 && !memcmp(msg, code, strlen(code)) &&
                msg[strlen(code)] == ':')) /* "InvalidCursor: ..." says it already */
         buf_appendf(&text, "%s: ", code);
@@ -250,24 +246,24 @@ static void append_modification(struct iobuf *m, struct sync_sub *sub, int *firs
         json_t *d = json_object_get(e, "errorData");
         char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         buf_appendf(&b, "{\"type\":\"QueryFailed\",\"queryId\":%" PRIu64 ",", sub->query_id);
-        struct buf convex_text = BUF_INIT(BUF_NOLIMIT);
         if (code && (!strcmp(code, "FunctionNotFound") || !strcmp(code, "WrongFunctionKind"))) {
             /* the live query's text is Vireo's; this protocol's clients get Convex's */
+            struct buf convex_text = BUF_INIT(BUF_NOLIMIT);
             struct js_runtime *rt = sub->session->sync->shard->rt;
             const struct js_function *fn = rt ? js_runtime_find(rt, lq->path) : NULL;
             if (fn && !fn->internal && fn->kind != JS_QUERY)
                 js_wrong_kind_text(&convex_text, fn->path, JS_QUERY, (int)fn->kind);
             else
                 js_not_found_text(&convex_text, lq->path);
-            msg = NULL;
+            append_error_text(&b, "errorMessage", convex_text.data, convex_text.len, NULL, 0, NULL,
+                              &lq->logs);
+            buf_release(&convex_text);
+        } else {
+            append_error(&b, "errorMessage", code,
+                         json_string_value(json_object_get(e, "errorName")),
+                         msg ? json_string_value(msg) : "", msg ? json_string_length(msg) : 0, data,
+                         data ? strlen(data) : 0, &lq->logs);
         }
-        append_error(&b, "errorMessage", code, json_string_value(json_object_get(e, "errorName")),
-                     msg                ? json_string_value(msg)
-                     : convex_text.data ? convex_text.data
-                                        : "",
-                     msg ? json_string_length(msg) : convex_text.len, data, data ? strlen(data) : 0,
-                     &lq->logs);
-        buf_release(&convex_text);
         append_journal(&b, lq);
         free(data);
         json_decref(e);
@@ -291,6 +287,13 @@ static int mutation_succeeded(const struct buf *frame)
     static const char ok[] = "\"success\":true";
     size_t n = frame->len < 96 ? frame->len : 96;
     return memmem(frame->data, n, ok, sizeof ok - 1) != NULL;
+}
+
+/* A failed MutationResponse or ActionResponse, up to its error. */
+static void fail_head(struct buf *frame, const char *rid, enum js_fn_kind kind)
+{
+    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
+                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
 }
 
 /* Mutation responses go out before the Transition: the client resolves a mutation when a
@@ -370,8 +373,7 @@ void convex_sync_fail_frame(struct buf *frame, const char *rid, int kind)
 {
     static const char m[] = "the storage failed to commit this call's transaction; nothing it "
                             "did remains; retry";
-    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
-                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
+    fail_head(frame, rid, (enum js_fn_kind)kind);
     append_error(frame, "result", "StoreError", NULL, m, sizeof m - 1, NULL, 0, NULL);
     buf_append_byte(frame, '}');
 }
@@ -675,9 +677,17 @@ static void action_frame(struct buf *frame, const char *rid, const struct js_res
 static void fail_frame_n(struct buf *frame, const char *rid, enum js_fn_kind kind,
                          const char *code, const char *msg, size_t len)
 {
-    buf_appendf(frame, "{\"type\":\"%s\",\"requestId\":%s,\"success\":false,",
-                kind == JS_MUTATION ? "MutationResponse" : "ActionResponse", rid);
+    fail_head(frame, rid, kind);
     append_error(frame, "result", code, NULL, msg, len, NULL, 0, NULL);
+    buf_append_byte(frame, '}');
+}
+
+/* A refusal whose text is Convex's own (js_not_found_text, js_wrong_kind_text): no code. */
+static void fail_frame_convex(struct buf *frame, const char *rid, enum js_fn_kind kind,
+                              const struct buf *text)
+{
+    fail_head(frame, rid, kind);
+    append_error_text(frame, "result", text->data, text->len, NULL, 0, NULL, NULL);
     buf_append_byte(frame, '}');
 }
 
@@ -739,12 +749,12 @@ static void handle_call(struct sync_conn *c, json_t *msg, enum js_fn_kind kind)
     } else if (!fn || fn->internal) {
         struct buf m = BUF_INIT(BUF_NOLIMIT);
         js_not_found_text(&m, canon);
-        fail_frame(&frame, rid, kind, "FunctionNotFound", m.data);
+        fail_frame_convex(&frame, rid, kind, &m);
         buf_release(&m);
     } else if (fn->kind != kind) {
         struct buf m = BUF_INIT(BUF_NOLIMIT);
         js_wrong_kind_text(&m, fn->path, (int)kind, (int)fn->kind);
-        fail_frame(&frame, rid, kind, "WrongFunctionKind", m.data);
+        fail_frame_convex(&frame, rid, kind, &m);
         buf_release(&m);
     } else if (kind == JS_ACTION && sy->shard->actions) {
         if (sync_action_submit(c, fn, args_text, args, rid, &action_frames, &frame) == 0)

@@ -921,20 +921,14 @@ static void handle_run(struct http_api *api, struct conn *c, struct http_request
 
 /* /api/function's componentPath: as in Convex, only an admin names a component's function
  * (`npx convex run --component`); a client gets a missing function's answer (*status, *code). */
-static const char *component_function(struct http_api *api, const struct http_request *req,
-                                      const json_t *cp, const char *fn, char *name, size_t cap,
-                                      int *status, const char **code)
+static const char *component_function(const struct http_request *req, const json_t *cp,
+                                      const char *fn, char *name, size_t cap, int *status,
+                                      const char **code)
 {
-    char *acting = NULL;
-    int st;
-    struct buf err = BUF_INIT(256);
-    /* a wrong key gets its own answer from authenticated_call */
-    int scheme = http_auth_convex_admin(req, api->admin_key, &acting, &st, &err) != 0;
-    free(acting);
-    buf_release(&err);
+    /* the key is checked by authenticated_call (a wrong one gets its own answer) */
     *status = 404;
     *code = "NotFound";
-    if (!scheme)
+    if (!http_auth_convex_scheme(req))
         return "a component's functions are called through the app's functions; only an admin "
                "key (Authorization: Convex <key>) names one with \"componentPath\"";
     *status = 400;
@@ -943,8 +937,8 @@ static const char *component_function(struct http_api *api, const struct http_re
 }
 
 /* Convex's `POST /api/function` (ConvexHttpClient's `function()`): /api/run's call, the
- * function named by the body's "path"; a "componentPath" other than empty names a component,
- * which Vireo does not have. */
+ * function named by the body's "path"; a "componentPath" other than empty names a component's
+ * function, for an admin only (component_function). */
 static void handle_function(struct http_api *api, struct conn *c, struct http_request *req,
                             int is_post)
 {
@@ -972,8 +966,8 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
              strlen(json_string_value(path)) != json_string_length(path))
         msg = "request body needs \"path\": a function name like \"messages:list\"";
     else if (cp && !json_is_null(cp) && !(json_is_string(cp) && !json_string_length(cp)))
-        msg = component_function(api, req, cp, json_string_value(path), name, sizeof name, &status,
-                                 &code);
+        msg =
+            component_function(req, cp, json_string_value(path), name, sizeof name, &status, &code);
     else
         memcpy(name, json_string_value(path), json_string_length(path) + 1);
     if (msg) {

@@ -80,15 +80,25 @@ char *http_auth_identity_text(const json_t *given)
     return text;
 }
 
+static const char convex_prefix[] = "Convex ";
+
+const struct slice *http_auth_convex_scheme(const struct http_request *req)
+{
+    const struct slice *h = http_header_get(req, "authorization");
+    return h && h->len >= sizeof convex_prefix - 1 &&
+                   !strncasecmp(h->p, convex_prefix, sizeof convex_prefix - 1)
+               ? h
+               : NULL;
+}
+
 int http_auth_convex_admin(const struct http_request *req, const char *admin_key, char **identity,
                            int *status, struct buf *err)
 {
     *identity = NULL;
-    const struct slice *h = http_header_get(req, "authorization");
-    static const char prefix[] = "Convex ";
-    if (!h || h->len < sizeof prefix - 1 || strncasecmp(h->p, prefix, sizeof prefix - 1))
+    const struct slice *h = http_auth_convex_scheme(req);
+    if (!h)
         return 0;
-    const char *key = h->p + sizeof prefix - 1, *end = h->p + h->len;
+    const char *key = h->p + sizeof convex_prefix - 1, *end = h->p + h->len;
     const char *colon = memchr(key, ':', (size_t)(end - key));
     size_t klen = (size_t)((colon ? colon : end) - key);
     *status = 401;

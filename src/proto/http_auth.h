@@ -21,6 +21,9 @@ typedef void (*http_auth_run_fn)(struct http_api *api, struct conn *c, struct ht
  * another scheme (Convex's admin "Convex <key>", Basic, ...), which is left to the handler. */
 int http_auth_bearer(const struct http_request *req, const char **tok, size_t *len);
 
+/* The request's Authorization header when it is of Convex's admin scheme (below), else NULL. */
+const struct slice *http_auth_convex_scheme(const struct http_request *req);
+
 /* Convex's admin scheme, `Authorization: Convex <admin key>[:<identity>]` (ConvexHttpClient's
  * setAdminAuth(key, actingAs): the identity is base64 of a UserIdentity's JSON). 0: the header is
  * not of that scheme; 1: the key is the deployment's, *identity the identity's JSON text to act

@@ -34,7 +34,7 @@ function appMetadata(m) {
     if (m === null) return null;
     const bin = atob(m.sha256);
     let hex = "";
-    for (let i = 0; i < bin.length; i++) hex += bin.charCodeAt(i).toString(16).padStart(2, "0");
+    for (let i = 0; i < bin.length; i++) hex += HEX[bin.charCodeAt(i)]; /* 58_crypto.js */
     return { ...m, sha256: hex };
 }
 
