@@ -23,6 +23,7 @@
 #include "proto/deploy.h"
 #include "proto/export_job.h"
 #include "proto/tenant_opener.h"
+#include "proto/tenants_list.h"
 #include "sched/sched.h"
 #include "base/banned.h"
 
@@ -44,6 +45,7 @@ struct tenants {
     json_t *env_file;             /* the variables of a file (.env.local), or NULL */
     struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
     struct thread_jobs *exports;
+    struct thread_jobs *listings; /* GET /api/admin/tenants (tenants_list.h) */
     uint64_t version;             /* bumped when bundle or env_file changes (an open that
                                      arrives built from an older one is built again) */
     struct tenant_opener *opener; /* opens tenants off the loop thread */
@@ -251,6 +253,7 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
     ts->opener = tenant_opener_new(loop, opts->open_threads ? opts->open_threads : 2, opened, ts);
     timer_init(&ts->idle_timer, idle_fire, ts);
     ts->exports = thread_jobs_new(loop, EXPORTS_MAX);
+    ts->listings = thread_jobs_new(loop, 2);
     export_job_sweep(ts->opts.dir); /* tenants' copies and their snapshots (none runs yet) */
     if (opts->idle_ms)
         loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
@@ -892,91 +895,21 @@ static json_t *admin_body(struct conn *c, const struct http_request *req,
     return b;
 }
 
-static uint64_t tree_bytes;
-static int tree_add(const char *p, const struct stat *sb, int type, struct FTW *f)
-{
-    (void)p, (void)f;
-    if (type == FTW_F)
-        tree_bytes += (uint64_t)sb->st_size;
-    return 0;
-}
-
 static int tree_rm(const char *p, const struct stat *sb, int type, struct FTW *f)
 {
     (void)sb, (void)f;
     return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-static int by_name(const void *x, const void *y)
-{
-    const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-    return strcmp(json_string_value(json_object_get(a, "name")),
-                  json_string_value(json_object_get(b, "name")));
-}
-
+/* the disk's part on a thread of its own: the loop gives it the open tenants */
 static void handle_list(struct tenants *ts, struct conn *c)
 {
-    DIR *dir = opendir(ts->opts.dir);
-    if (!dir) {
-        http_api_respond_error(c, 500, "StoreError", "cannot read the tenants' folder", NULL);
-        return;
-    }
-    json_t *list = json_array();
-    struct dirent *e;
+    struct tenants_list *l = tenants_list_new(c, ts->opts.dir, ts->n_open, ts->opts.max_open);
     double wall = clock_wall_ms();
     uint64_t now = loop_now_ms(ts->loop);
-    while ((e = readdir(dir))) {
-        size_t n = strlen(e->d_name);
-        struct buf err = BUF_INIT(1024);
-        int bad = tenant_name_check(e->d_name, n, &err) < 0;
-        buf_release(&err);
-        char path[4400];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", ts->opts.dir, e->d_name);
-        if (bad || stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
-            continue;
-        struct tenant *t = hmap_get(&ts->by_name, e->d_name, n);
-        tree_bytes = 0;
-        nftw(path, tree_add, 16, FTW_PHYS);
-        double last = 0;
-        if (t) {
-            last = wall - (double)(now - t->last_used_ms);
-        } else { /* closed: when its database last changed */
-            const char *sfx[] = { "/shard.db", "/shard.db-wal" };
-            for (size_t k = 0; k < 2; k++) {
-                char f[4500];
-                snprintf(f, sizeof f, "%s%s", path, sfx[k]);
-                if (stat(f, &sb) == 0 &&
-                    (double)sb.st_mtim.tv_sec * 1e3 + (double)sb.st_mtim.tv_nsec / 1e6 > last)
-                    last = (double)sb.st_mtim.tv_sec * 1e3 + (double)sb.st_mtim.tv_nsec / 1e6;
-            }
-        }
-        json_array_append_new(list, json_pack("{s:s, s:b, s:I, s:f}", "name", e->d_name, "open",
-                                              t != NULL, "bytes", (json_int_t)tree_bytes,
-                                              "lastUsed", (double)(int64_t)last));
-    }
-    closedir(dir);
-    /* sorted by name (n log n: a server may hold 100,000 tenants) */
-    size_t n = json_array_size(list);
-    json_t **items = vr_malloc((n ? n : 1) * sizeof *items);
-    for (size_t i = 0; i < n; i++)
-        items[i] = json_incref(json_array_get(list, i));
-    if (n > 1)
-        qsort(items, n, sizeof *items, by_name);
-    json_array_clear(list);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, items[i]);
-    vr_free(items);
-    json_t *out = json_pack("{s:o, s:I, s:I}", "tenants", list, "open", (json_int_t)ts->n_open,
-                            "maxOpen", (json_int_t)ts->opts.max_open);
-    char *s = json_dumps(out, JSON_COMPACT);
-    json_decref(out);
-    if (!s) {
-        http_api_respond_error(c, 500, "InternalError", "out of memory", NULL);
-        return;
-    }
-    http_respond(c, 200, "application/json", s, strlen(s), NULL);
-    free(s);
+    for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
+        tenants_list_open(l, t->name, wall - (double)(now - t->last_used_ms));
+    tenants_list_start(ts->listings, l);
 }
 
 static void handle_create(struct tenants *ts, struct conn *c, const struct http_request *req)
@@ -1418,6 +1351,8 @@ void tenants_close_begin(struct tenants *ts)
     }
     thread_jobs_free(ts->exports); /* waits for running copies */
     ts->exports = NULL;
+    thread_jobs_free(ts->listings);
+    ts->listings = NULL;
     ts->stopping = 1;
     tenant_opener_free(ts->opener); /* waits for running opens: dropped, their requests 503 */
     ts->opener = NULL;
@@ -1440,6 +1375,7 @@ void tenants_free(struct tenants *ts)
         t = next;
     }
     thread_jobs_free(ts->exports);
+    thread_jobs_free(ts->listings);
     hmap_release(&ts->by_name);
     hmap_release(&ts->opening);
     json_decref(ts->env_file);

@@ -93,6 +93,33 @@ test("list: every tenant with open, bytes on disk and last used, by name; GET an
     }
 });
 
+test("list: read off the loop; a closed tenant's bytes and last change from disk; at most 2 at once, the rest 503 TooManyListings", async () => {
+    // a closed tenant: its folder only (never opened by this server), with a nested file
+    const dir = tenantDir(srv, "list-closed");
+    fs.mkdirSync(path.join(dir, "files", "ab"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "shard.db"), Buffer.alloc(5000));
+    fs.writeFileSync(path.join(dir, "files", "ab", "blob"), Buffer.alloc(7000));
+    const mtime = new Date("2026-01-02T03:04:05Z");
+    fs.utimesSync(path.join(dir, "shard.db"), mtime, mtime);
+    fs.writeFileSync(path.join(tenantDir(srv, ".."), "tenants", "NotATenant"), "x"); // ignored
+    const many = await Promise.all(Array.from({ length: 8 }, () => admin(srv, "GET", "/api/admin/tenants")));
+    const ok = many.filter((r) => r.status === 200);
+    assert.ok(ok.length >= 1, many.map((r) => r.status).join(","));
+    for (const r of many) {
+        if (r.status === 200) continue;
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.json.errorCode, "TooManyListings", r.text);
+    }
+    for (const r of ok) {
+        const c = r.json.tenants.find((t) => t.name === "list-closed");
+        assert.deepEqual(c, { name: "list-closed", open: false, bytes: 12000, lastUsed: mtime.getTime() });
+        assert.ok(!r.json.tenants.some((t) => t.name === "NotATenant"));
+    }
+    // the server still serves, and a listing afterwards is whole
+    assert.notEqual(await value(srv, "made", "mutation", "notes:add", { text: "after" }), null);
+    assert.equal((await admin(srv, "GET", "/api/admin/tenants")).status, 200);
+});
+
 test("export: a consistent SQLite copy with the tenant's rows, opened by the sqlite3 CLI", async () => {
     for (const t of ["exp-a", "exp-b"]) for (let i = 0; i < 3; i++) await value(srv, t, "mutation", "notes:add", { text: `${t}-${i}` });
     const res = await fetch(`${srv.url}/api/admin/tenants/exp-a/export`, auth(srv));
