@@ -348,7 +348,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
     if (d->ts)
         tenants_stop(d->ts);
     else
-        tenant_stop(d->t);
+        tenant_stop(d->t, HTTP_API_SHUTDOWN);
     loop_timer_start(l, &d->shutdown_timer, 5000); /* in-flight work gets 5 s */
 }
 

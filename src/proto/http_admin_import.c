@@ -51,6 +51,16 @@ static void fail(struct conn *c, int status, const char *code, const char *msg)
     http_api_respond_error(c, status, code, msg, NULL);
 }
 
+/* The tenant stopped (why: http_api.stopping): the server ending, or a forced delete. */
+static void fail_stopping(struct conn *c, int why)
+{
+    if (why == HTTP_API_DELETING)
+        fail(c, 503, "TenantDeleting", "the tenant is being deleted: nothing was imported");
+    else
+        fail(c, 503, "ServerShuttingDown",
+             "the server is shutting down: nothing was imported; import again once it is back");
+}
+
 static int mode_parse(struct slice v, enum import_mode *m)
 {
     static const struct {
@@ -538,9 +548,7 @@ static void parse_done(void *arg, int cancelled)
     struct import_job *j = arg;
     if (!conn_peer_gone(j->c)) { /* a client that left imports nothing */
         if (cancelled || j->api->stopping)
-            fail(j->c, 503, "ServerShuttingDown",
-                 "the server is shutting down: nothing was imported; import again once it is "
-                 "back");
+            fail_stopping(j->c, cancelled ? HTTP_API_SHUTDOWN : j->api->stopping);
         else if (j->r < 0)
             fail(j->c, j->r == -2 ? 500 : 400, j->r == -2 ? "StoreError" : "InvalidImport",
                  j->err.data);
@@ -584,8 +592,7 @@ static struct import_job *job_new(struct http_api *api, struct conn *c,
         return NULL;
     }
     if (api->stopping) {
-        fail(c, 503, "ServerShuttingDown",
-             "the server is shutting down: nothing was imported; import again once it is back");
+        fail_stopping(c, api->stopping);
         return NULL;
     }
     struct import_job *j = vr_calloc(1, sizeof *j);

@@ -12,6 +12,9 @@
 #include "proto/env_reloader.h"
 #include "proto/shard.h"
 
+/* Why a tenant stopped (http_api.stopping): what a request refused for it is told. */
+enum { HTTP_API_SHUTDOWN = 1, HTTP_API_DELETING = 2 };
+
 struct sync;
 struct actors;
 struct http_deferred;
@@ -37,7 +40,7 @@ struct http_api {
     struct thread_jobs *imports; /* parses POST /api/admin/import's files off the loop (one pool
                                     per server, http_admin_import.h); borrowed; NULL: on the loop */
     unsigned imports_running;    /* this shard's imports being parsed (tenant_busy) */
-    int stopping;                /* tenant_stop ran: the server is shutting down */
+    int stopping;                /* tenant_stop ran: HTTP_API_SHUTDOWN or HTTP_API_DELETING */
     int test_echo;          /* serve the /__test/echo WebSocket */
     size_t max_http_action_body; /* largest request body of an HTTP action (413 past it);
                                     0: HTTP_ACTION_BODY_DEFAULT (http_action.h) */

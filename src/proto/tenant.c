@@ -158,9 +158,9 @@ int tenant_flush(struct tenant *t)
     return t->shard->batch_open;
 }
 
-void tenant_stop(struct tenant *t)
+void tenant_stop(struct tenant *t, int why)
 {
-    t->api.stopping = 1;          /* imports still parsing store nothing (http_admin_import.c) */
+    t->api.stopping = why;        /* imports still parsing store nothing (http_admin_import.c) */
     action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
     reader_pool_stop(t->shard->readers); /* no new queries; those taken still answer */
     jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */

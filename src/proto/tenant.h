@@ -97,8 +97,9 @@ int tenant_load(struct tenant *t, const char *bundle, size_t len, const char *na
  * must not sleep before committing it), else 0. */
 int tenant_flush(struct tenant *t);
 
-/* Shutdown has begun: no new actions or scheduled runs (pending ones run at the next open). */
-void tenant_stop(struct tenant *t);
+/* Shutdown (or a forced delete: why is HTTP_API_SHUTDOWN or HTTP_API_DELETING) has begun: no new
+ * actions or scheduled runs (pending ones run at the next open). */
+void tenant_stop(struct tenant *t, int why);
 
 /* Nonzero while something refers to the tenant: sync WebSockets (connected or before their
  * connect), actions queued or

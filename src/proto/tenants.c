@@ -1030,7 +1030,7 @@ static void handle_delete(struct tenants *ts, struct conn *c, const struct http_
     if (t && (tenant_busy(t) || t->reloading)) {
         t->deleting = 1;
         sync_close_all(t->sync, WS_CLOSE_GOING_AWAY, "tenant deleted");
-        tenant_stop(t);
+        tenant_stop(t, HTTP_API_DELETING);
         struct tenant_delete *d = vr_calloc(1, sizeof *d);
         d->ts = ts;
         d->t = t;
@@ -1331,7 +1331,7 @@ void tenants_stop(struct tenants *ts)
     tenant_opener_stop(ts->opener); /* those waiting for a thread: 503 ServerShuttingDown */
     loop_timer_stop(ts->loop, &ts->idle_timer);
     for (struct tenant *t = lru_tenant(ts->lru.head); t; t = lru_tenant(t->lru.next))
-        tenant_stop(t);
+        tenant_stop(t, HTTP_API_SHUTDOWN);
 }
 
 size_t tenants_open_count(const struct tenants *ts)

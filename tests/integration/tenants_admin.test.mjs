@@ -246,6 +246,35 @@ test("vireo import into a tenant streams past --max-body (--max-import-mb bounds
     }
 });
 
+test("an import into a tenant force-deleted while its file parses: 503 TenantDeleting (not ServerShuttingDown), nothing stored", { timeout: 60000 }, async () => {
+    const s = await startServer(tempDir("tenants"), { args: ["--tenants", "--action-threads", "1"] });
+    try {
+        const line = (i) => JSON.stringify({ text: `note ${i} ${"x".repeat(200)}` }) + "\n";
+        const body = Buffer.from(Array.from({ length: 60000 }, (_, i) => line(i)).join(""));
+        const seen = [];
+        for (const delay of [40, 80, 150, 300]) {
+            await value(s, "impdel", "query", "notes:count"); // open (again: a delete ends each round)
+            const imp = fetch(`${s.url}/t/impdel/api/admin/import?format=jsonl&table=notes`,
+                { method: "POST", body, headers: { Authorization: `Bearer ${s.adminKey}` } })
+                .then(async (r) => ({ status: r.status, json: await r.json() }));
+            await new Promise((r) => setTimeout(r, delay));
+            const del = await admin(s, "POST", "/api/admin/tenants/delete", { name: "impdel", force: true });
+            const r = await imp;
+            seen.push(r.json.errorCode ?? r.status);
+            if (r.status !== 200) {
+                assert.equal(r.status, 503, JSON.stringify(r.json));
+                assert.equal(r.json.errorCode, "TenantDeleting", JSON.stringify(r.json));
+                assert.equal(r.json.errorMessage, "the tenant is being deleted: nothing was imported");
+            }
+            assert.equal(del.status, 200, del.text);
+        }
+        assert.ok(seen.includes("TenantDeleting"), `some import was refused mid-parse: ${seen}`);
+        assert.equal(await value(s, "impdel", "query", "notes:count"), 0); // a fresh tenant
+    } finally {
+        await s.stop();
+    }
+});
+
 test("what an export killed mid-way left (.export-* beside the databases) is removed at the next start", { timeout: 60000 }, async () => {
     for (const tenants of [false, true]) {
         const dir = tempDir("tenants");
