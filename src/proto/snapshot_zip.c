@@ -238,6 +238,16 @@ int snapshot_zip_write(const struct snapshot_zip *o, const char *out_path, struc
             char path[4700], name[128];
             snprintf(path, sizeof path, "%s/%s", o->files_dir ? o->files_dir : ".", ids[i]);
             snprintf(name, sizeof name, STORE_STORAGE_TABLE "/%s", ids[i]);
+            struct stat sb;
+            if (stat(path, &sb) < 0) { /* its bytes are read at zip_close: name it now */
+                buf_reset(err);
+                buf_appendf(err,
+                            "the stored file %s has a `_storage` document but its bytes are "
+                            "missing (%s: %s): restore the file, or delete it "
+                            "(ctx.storage.delete), then export again",
+                            ids[i], path, strerror(errno));
+                goto out;
+            }
             if (add_file(&z, name, path) < 0)
                 goto out;
         }

@@ -252,6 +252,21 @@ test("vireo export: a snapshot ZIP in Convex's format, read back by vireo import
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!Object.keys(unzip(fs.readFileSync(out2))).some((n) => n.startsWith("_storage/")));
 
+    // a stored file whose bytes went missing behind the server's back: the export names it
+    const stored = path.join(s.dir, ".vireo/data/files", files[0]._id);
+    assert.ok(fs.existsSync(stored), stored);
+    fs.renameSync(stored, stored + ".away");
+    try {
+        const miss = await s.get("/api/admin/export?includeStorage=true", { headers: { Authorization: `Bearer ${s.adminKey}` } });
+        assert.equal(miss.status, 500, miss.text);
+        assert.equal(miss.json.errorCode, "ExportFailed");
+        assert.match(miss.json.errorMessage, new RegExp(`^the stored file ${files[0]._id} has a \`_storage\` document but its bytes are missing \\(.*: No such file or directory\\): restore the file, or delete it \\(ctx\\.storage\\.delete\\), then export again$`));
+        const without = await s.get("/api/admin/export", { headers: { Authorization: `Bearer ${s.adminKey}` } });
+        assert.equal(without.status, 200);
+    } finally {
+        fs.renameSync(stored + ".away", stored);
+    }
+
     // restored: this server's ids kept, references intact, the file a new stored file with the same bytes
     r = await cli("--replace-all", "-y", out);
     assert.equal(r.code, 0, r.stderr);
