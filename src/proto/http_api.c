@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -984,13 +983,11 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
 static int admin_authorized(const struct http_api *api, const struct http_request *req)
 {
     const struct slice *h = http_header_get(req, "authorization");
-    if (!h || !api->admin_key)
-        return 0;
-    size_t klen = strlen(api->admin_key);
     static const char prefix[] = "Bearer ";
-    if (h->len != sizeof prefix - 1 + klen || strncasecmp(h->p, prefix, sizeof prefix - 1))
+    if (!h || h->len < sizeof prefix - 1 || strncasecmp(h->p, prefix, sizeof prefix - 1))
         return 0;
-    return CRYPTO_memcmp(h->p + sizeof prefix - 1, api->admin_key, klen) == 0;
+    return http_auth_admin_key_is(h->p + sizeof prefix - 1, h->len - (sizeof prefix - 1),
+                                  api->admin_key);
 }
 
 int http_api_admin_authorized(const struct http_api *api, const struct http_request *req)

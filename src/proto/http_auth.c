@@ -91,6 +91,11 @@ const struct slice *http_auth_convex_scheme(const struct http_request *req)
                : NULL;
 }
 
+int http_auth_admin_key_is(const char *given, size_t len, const char *admin_key)
+{
+    return admin_key && len == strlen(admin_key) && !CRYPTO_memcmp(given, admin_key, len);
+}
+
 int http_auth_convex_admin(const struct http_request *req, const char *admin_key, char **identity,
                            int *status, struct buf *err)
 {
@@ -102,7 +107,7 @@ int http_auth_convex_admin(const struct http_request *req, const char *admin_key
     const char *colon = memchr(key, ':', (size_t)(end - key));
     size_t klen = (size_t)((colon ? colon : end) - key);
     *status = 401;
-    if (!admin_key || klen != strlen(admin_key) || CRYPTO_memcmp(key, admin_key, klen))
+    if (!http_auth_admin_key_is(key, klen, admin_key))
         return buf_fail(err, "The provided admin key was invalid for this instance");
     *status = 400;
     if (colon && acting_as(colon + 1, (size_t)(end - colon - 1), identity, err) < 0)

@@ -29,6 +29,8 @@ const struct slice *http_auth_convex_scheme(const struct http_request *req);
  * not of that scheme; 1: the key is the deployment's, *identity the identity's JSON text to act
  * as (NULL: none; the caller frees it with free()); -1 with err: a wrong key (*status 401) or an
  * identity that is not base64 of a JSON object (*status 400). */
+/* Whether the len bytes at given are the admin key (in constant time; no key: never). */
+int http_auth_admin_key_is(const char *given, size_t len, const char *admin_key);
 int http_auth_convex_admin(const struct http_request *req, const char *admin_key, char **identity,
                            int *status, struct buf *err);
 
