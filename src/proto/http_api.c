@@ -234,6 +234,9 @@ static void respond_call_error(struct conn *c, const struct call_req *cr, int st
     buf_release(&b);
 }
 
+/* How a function call's body is parsed (parse_call; body_json for those parsing it first). */
+#define CALL_JSON_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
 /* A request body's JSON; NULL when it is not JSON, or when an object or array in it is wider
  * than Convex's values may be (json_check_widths: not parsed at all, parse_call says why) */
 static json_t *body_json(const struct http_request *req, size_t flags)
@@ -249,15 +252,16 @@ static json_t *body_json(const struct http_request *req, size_t flags)
  * {"path", "format", "args": [{...}]}; sets *args_out to the args' JSON text and *args_value to
  * the parsed object (NULL: {}). On a bad body answers and returns -1. */
 /* url_fn: the function named by the URL (Convex's /api/run/<path>), which always answers in
- * Convex's shape; else the body's "path" names it. */
+ * Convex's shape; else the body's "path" names it. parsed: the body as body_json(req,
+ * CALL_JSON_FLAGS) parsed it before (borrowed), or NULL: parsed here. */
 static int parse_call(struct conn *c, const struct http_request *req, const char *url_fn,
-                      struct call_req *cr, json_t **root_out, const char **path_out,
+                      json_t *parsed, struct call_req *cr, json_t **root_out, const char **path_out,
                       char **args_out, const json_t **args_value)
 {
     json_error_t jerr;
     char why[160];
-    if (json_check_widths(req->body.p, req->body.len, JSON_MAX_FIELDS, JSON_MAX_ITEMS, why,
-                          sizeof why) < 0) {
+    if (!parsed && json_check_widths(req->body.p, req->body.len, JSON_MAX_FIELDS, JSON_MAX_ITEMS,
+                                     why, sizeof why) < 0) {
         call_shape(cr, req, NULL);
         if (url_fn)
             cr->convex = 1;
@@ -266,9 +270,8 @@ static int parse_call(struct conn *c, const struct http_request *req, const char
         respond_refused(c, cr, 400, "BadJsonBody", msg);
         return -1;
     }
-    json_t *root =
-        json_parse(req->body.p, req->body.len,
-                   JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    json_t *root = parsed ? json_incref(parsed)
+                          : json_parse(req->body.p, req->body.len, CALL_JSON_FLAGS, &jerr);
     call_shape(cr, req, root);
     if (url_fn)
         cr->convex = 1;
@@ -683,7 +686,8 @@ static int admin_body_options(struct conn *c, struct call_req *cr, const json_t 
 
 /* identity: the caller's verified identity JSON (http_auth.h), or NULL */
 static void handle_call(struct http_api *api, struct conn *c, struct http_request *req,
-                        const char *url_fn, int want_kind, int admin, const char *identity)
+                        const char *url_fn, int want_kind, int admin, const char *identity,
+                        json_t *parsed)
 {
     json_t *root = NULL;
     const char *path = NULL;
@@ -698,7 +702,7 @@ static void handle_call(struct http_api *api, struct conn *c, struct http_reques
     struct call_origin origin;
     int have_origin = 0;
     char comp_path[512], *acting = NULL;
-    if (parse_call(c, req, url_fn, &cr, &root, &path, &args, &args_value) < 0)
+    if (parse_call(c, req, url_fn, parsed, &cr, &root, &path, &args, &args_value) < 0)
         goto out;
     if (admin && !cr.convex &&
         admin_body_options(c, &cr, root, &path, comp_path, sizeof comp_path, &identity, &acting) <
@@ -833,14 +837,15 @@ struct call_target {
 };
 
 static void run_verified_call(struct http_api *api, struct conn *c, struct http_request *req,
-                              const void *arg, const char *identity)
+                              const void *arg, const char *identity, json_t *body)
 {
     const struct call_target *t = arg;
-    handle_call(api, c, req, t->url_fn[0] ? t->url_fn : NULL, t->want_kind, 0, identity);
+    handle_call(api, c, req, t->url_fn[0] ? t->url_fn : NULL, t->want_kind, 0, identity, body);
 }
 
+/* parsed: the body as body_json(req, CALL_JSON_FLAGS) parsed it (borrowed), or NULL: not yet */
 static void authenticated_call(struct http_api *api, struct conn *c, struct http_request *req,
-                               const char *url_fn, int want_kind)
+                               const char *url_fn, int want_kind, json_t *parsed)
 {
     struct call_target t = { .want_kind = want_kind };
     const char *tok;
@@ -851,7 +856,7 @@ static void authenticated_call(struct http_api *api, struct conn *c, struct http
     int admin = http_auth_convex_admin(req, api->admin_key, &acting, &status, &err);
     if (admin) { /* Convex's admin scheme: internal functions too, as a given identity or none */
         if (admin > 0) {
-            handle_call(api, c, req, url_fn, want_kind, 1, acting);
+            handle_call(api, c, req, url_fn, want_kind, 1, acting, parsed);
         } else {
             struct buf b = BUF_INIT(BUF_NOLIMIT);
             convex_http_request_error(&b, status == 401 ? "BadAdminKey" : "BadAuthHeader",
@@ -865,18 +870,20 @@ static void authenticated_call(struct http_api *api, struct conn *c, struct http
     }
     buf_release(&err);
     if (!http_auth_bearer(req, &tok, &len)) {
-        handle_call(api, c, req, url_fn, want_kind, 0, NULL);
+        handle_call(api, c, req, url_fn, want_kind, 0, NULL, parsed);
         return;
     }
     snprintf(t.url_fn, sizeof t.url_fn, "%s", url_fn ? url_fn : "");
     /* a refusal answers in the request's shape (Convex's, or Vireo's) */
-    int convex = url_fn != NULL;
-    if (!convex) {
-        json_t *root = body_json(req, JSON_ALLOW_NUL);
+    int convex = url_fn != NULL || http_header_get(req, "convex-client");
+    json_t *root = NULL;
+    if (!convex) { /* parsed once: the call takes it along */
+        root = parsed ? json_incref(parsed) : body_json(req, CALL_JSON_FLAGS);
         convex = convex_http_is_convex(req, root);
-        json_decref(root);
     }
-    http_auth_run(api, c, req, convex ? HTTP_AUTH_CONVEX : 0, run_verified_call, &t, sizeof t);
+    http_auth_run(api, c, req, convex ? HTTP_AUTH_CONVEX : 0, run_verified_call, &t, sizeof t,
+                  root ? root : parsed);
+    json_decref(root);
 }
 
 /* Convex's HTTP API `POST /api/run/<module path>/<function>`: any public function, its kind
@@ -915,7 +922,7 @@ static void handle_run(struct http_api *api, struct conn *c, struct http_request
     name[ident.len] = '\0';
     if (!colon && slash)
         name[slash - 1] = ':';
-    authenticated_call(api, c, req, name, -1);
+    authenticated_call(api, c, req, name, -1, NULL);
 }
 
 /* /api/function's componentPath: as in Convex, only an admin names a component's function
@@ -950,10 +957,9 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
                                "use POST with a JSON body {\"path\": ..., \"args\": {...}}", NULL);
         return;
     }
-    json_t *root =
-        body_json(req, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL);
+    json_t *root = body_json(req, CALL_JSON_FLAGS);
     if (!root) { /* /api/run's answer to a body that is not JSON, with jansson's details */
-        authenticated_call(api, c, req, "", -1);
+        authenticated_call(api, c, req, "", -1, NULL);
         return;
     }
     const json_t *path = json_object_get(root, "path"),
@@ -976,8 +982,8 @@ static void handle_function(struct http_api *api, struct conn *c, struct http_re
         buf_release(&b);
         return;
     }
+    authenticated_call(api, c, req, name, -1, root); /* parsed once */
     json_decref(root);
-    authenticated_call(api, c, req, name, -1);
 }
 
 static int admin_authorized(const struct http_api *api, const struct http_request *req)
@@ -1339,9 +1345,9 @@ int http_api_head(struct conn *c, struct http_request *req, void *arg)
 }
 
 static void run_http_action(struct http_api *api, struct conn *c, struct http_request *req,
-                            const void *arg, const char *identity)
+                            const void *arg, const char *identity, json_t *body)
 {
-    (void)arg;
+    (void)arg, (void)body;
     http_action_run(api->shard, c, req, action_body_max(api),
                     api->max_http_action_response ? api->max_http_action_response
                                                   : HTTP_ACTION_RESPONSE_DEFAULT,
@@ -1359,7 +1365,8 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer), anywhere
      * but in Vireo's reserved /api/ and /_vireo/ */
     if (!reserved_path(path) && http_action_match(api->shard, req->method, path)) {
-        http_auth_run(api, c, req, HTTP_AUTH_CONVEX | HTTP_AUTH_LENIENT, run_http_action, NULL, 0);
+        http_auth_run(api, c, req, HTTP_AUTH_CONVEX | HTTP_AUTH_LENIENT, run_http_action, NULL, 0,
+                      NULL);
         return;
     }
 
@@ -1381,7 +1388,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
             http_api_respond_error(c, 405, "MethodNotAllowed", "use POST with a JSON body", NULL);
             return;
         }
-        authenticated_call(api, c, req, NULL, calls[i].kind);
+        authenticated_call(api, c, req, NULL, calls[i].kind, NULL);
         return;
     }
     if (slice_eq_str(path, "/api/function")) {
@@ -1394,7 +1401,7 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     }
     if (slice_eq_str(path, "/api/admin/run")) {
         if (admin_gate(api, c, req, is_post))
-            handle_call(api, c, req, NULL, -1, 1, NULL); /* the admin key is no JWT */
+            handle_call(api, c, req, NULL, -1, 1, NULL, NULL); /* the admin key is no JWT */
         return;
     }
     if (path.len >= 14 && !memcmp(path.p, "/api/admin/env", 14) &&

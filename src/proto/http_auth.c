@@ -26,6 +26,7 @@ struct http_auth_hold {
     int how;
     http_auth_run_fn run;
     void *arg;
+    json_t *body; /* referenced, or NULL */
     uint64_t wait_id;
     struct http_auth_hold *prev, *next;
 };
@@ -130,27 +131,27 @@ static void refuse(struct conn *c, int convex, const struct auth_result *r)
 
 /* An HTTP action's run with its Authorization header refused: the reason, marked. */
 static void run_refused(struct http_api *api, struct conn *c, struct http_request *req,
-                        http_auth_run_fn run, const void *arg, const char *why)
+                        http_auth_run_fn run, const void *arg, json_t *body, const char *why)
 {
     struct buf mark = BUF_INIT(BUF_NOLIMIT);
     buf_appendf(&mark, "%c%s", HTTP_AUTH_ERROR_MARK, why);
-    run(api, c, req, arg, mark.data);
+    run(api, c, req, arg, mark.data, body);
     buf_release(&mark);
 }
 
 /* Runs the request's function with the verdict's identity, or refuses it. */
 static void answer(struct http_api *api, struct conn *c, struct http_request *req, int how,
-                   http_auth_run_fn run, const void *arg, const struct auth_result *r)
+                   http_auth_run_fn run, const void *arg, json_t *body, const struct auth_result *r)
 {
     if (!r->identity) {
         if (how & HTTP_AUTH_LENIENT)
-            run_refused(api, c, req, run, arg, r->err);
+            run_refused(api, c, req, run, arg, body, r->err);
         else
             refuse(c, how & HTTP_AUTH_CONVEX, r);
         return;
     }
     char *text = json_dumps(r->identity, JSON_COMPACT | JSON_SORT_KEYS);
-    run(api, c, req, arg, text);
+    run(api, c, req, arg, text, body);
     free(text); /* jansson's allocation */
 }
 
@@ -174,6 +175,7 @@ static void hold_free(struct http_auth_hold *h)
     conn_unref(h->c);
     vr_free(h->copy);
     vr_free(h->arg);
+    json_decref(h->body);
     vr_free(h);
 }
 
@@ -181,29 +183,35 @@ static void on_verified(void *arg, const struct auth_result *r)
 {
     struct http_auth_hold *h = arg;
     if (!conn_is_closed(h->c))
-        answer(h->api, h->c, &h->req, h->how, h->run, h->arg, r);
+        answer(h->api, h->c, &h->req, h->how, h->run, h->arg, h->body, r);
     hold_free(h);
 }
 
 void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int how,
-                   http_auth_run_fn run, const void *arg, size_t arg_len)
+                   http_auth_run_fn run, const void *arg, size_t arg_len, json_t *body)
 {
     const char *tok = NULL;
     size_t len = 0;
+    if (!api->shard->rt) { /* no app: no providers yet, and no function a token could reach; the
+                            * handler answers NoAppLoaded, not InvalidToken (a client may drop
+                            * a token it is told is invalid) */
+        run(api, c, req, arg, NULL, body);
+        return;
+    }
     if (!http_auth_bearer(req, &tok, &len)) {
         if ((how & HTTP_AUTH_LENIENT) && http_header_get(req, "authorization"))
-            run_refused(api, c, req, run, arg,
+            run_refused(api, c, req, run, arg, body,
                         "the Authorization header is not `Bearer <token>` of an auth provider "
                         "of this app");
         else
-            run(api, c, req, arg, NULL);
+            run(api, c, req, arg, NULL, body);
         return;
     }
     struct http_auth_hold *h = vr_calloc(1, sizeof *h);
     struct auth_result r;
     if (auth_keys_verify(api->shard->auth, tok, len, &r, on_verified, h, &h->wait_id)) {
         vr_free(h);
-        answer(api, c, req, how, run, arg, &r);
+        answer(api, c, req, how, run, arg, body, &r);
         auth_result_release(&r);
         return;
     }
@@ -213,6 +221,7 @@ void http_auth_run(struct http_api *api, struct conn *c, struct http_request *re
     h->how = how;
     h->run = run;
     h->arg = arg_len ? vr_memdup(arg, arg_len) : NULL;
+    h->body = json_incref(body);
     h->req = *req;
     size_t n = req->method.len + req->target.len + req->path.len + req->query.len +
                req->body.len;

@@ -13,9 +13,10 @@
 #include "proto/http_api.h"
 
 /* What runs once the identity is known: identity is the verified identity's JSON (NULL: the
- * request had no Bearer token); req and arg are valid for the call only. */
+ * request had no Bearer token); body is the request body's JSON the caller parsed before
+ * (http_auth_run's, borrowed; NULL: none); req, arg and body are valid for the call only. */
 typedef void (*http_auth_run_fn)(struct http_api *api, struct conn *c, struct http_request *req,
-                                 const void *arg, const char *identity);
+                                 const void *arg, const char *identity, json_t *body);
 
 /* The Bearer token of req (1, *tok and *len set) or none (0): no Authorization header, or one of
  * another scheme (Convex's admin "Convex <key>", Basic, ...), which is left to the handler. */
@@ -47,15 +48,16 @@ char *http_auth_identity_text(const json_t *given);
  * actions do: the request goes through, only the identity is an error). */
 #define HTTP_AUTH_ERROR_MARK '!'
 
-/* Calls run(api, c, req, arg, identity) now or, if the keys must be fetched first, later (arg is
- * copied: arg_len bytes). A refused token is answered here: 401 with {"code", "message"} with
- * HTTP_AUTH_CONVEX in `how` (Convex's shape), else Vireo's
+/* Calls run(api, c, req, arg, identity, body) now or, if the keys must be fetched first, later
+ * (arg is copied: arg_len bytes; body, the request body's JSON if the caller parsed it, so that
+ * a large body is parsed once, is referenced: NULL for none). A refused token is answered here: 401
+ * with {"code", "message"} with HTTP_AUTH_CONVEX in `how` (Convex's shape), else Vireo's
  * {"status":"error","errorCode","errorMessage"}; the codes are InvalidToken, TokenExpired and
  * AuthUnavailable (auth_keys.h). With HTTP_AUTH_LENIENT a refused token, or an Authorization
  * header that is not a Bearer token, runs the request with HTTP_AUTH_ERROR_MARK + the reason as
  * its identity instead. */
 void http_auth_run(struct http_api *api, struct conn *c, struct http_request *req, int how,
-                   http_auth_run_fn run, const void *arg, size_t arg_len);
+                   http_auth_run_fn run, const void *arg, size_t arg_len, json_t *body);
 
 /* Drops the requests still waiting for keys (shutdown): their connections are released. */
 void http_auth_release(struct http_api *api);

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { signHs256 } from "./idp.mjs";
 import {
     startServer,
     runCli,
@@ -293,7 +294,8 @@ test("dev starts with a broken app: 503 NoAppLoaded until it is fixed", { timeou
     const file = path.join(dir, "vireo/tasks.ts");
     const good = fs.readFileSync(file, "utf8");
     fs.writeFileSync(file, good.replace("export const list", "export const list = = ;\nexport const list2"));
-    const srv = await startServer(dir);
+    const secret = "s".repeat(40);
+    const srv = await startServer(dir, { args: ["--jwt-secret", secret] });
     t.after(() => srv.stop("SIGKILL"));
     assert.match(srv.stderr, /tasks\.ts:\d+/);
     const h = await srv.get("/api/health");
@@ -301,6 +303,14 @@ test("dev starts with a broken app: 503 NoAppLoaded until it is fixed", { timeou
     const r = await srv.query("tasks:list", {});
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.errorCode, "NoAppLoaded");
+    // a valid token meanwhile: NoAppLoaded too, not InvalidToken (no providers are known yet)
+    const token = signHs256(secret, { sub: "u1", exp: Math.floor(Date.now() / 1000) + 600 });
+    for (const convex of [false, true]) {
+        const headers = { Authorization: `Bearer ${token}`, ...(convex ? { "Convex-Client": "npm-1.0.0" } : {}) };
+        const a = await srv.post("/api/query", { path: "tasks:list", args: {} }, { headers });
+        assert.equal(a.status, 503, a.text);
+        assert.equal(convex ? a.json.code : a.json.errorCode, "NoAppLoaded", a.text);
+    }
     fs.writeFileSync(file, good);
     await waitFor(async () => (await srv.query("tasks:list", {})).status === 200, { timeout: 4000, interval: 100, what: "the app to load" });
     assert.equal((await srv.get("/api/health")).json.app, "loaded");
