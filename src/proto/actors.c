@@ -1797,6 +1797,16 @@ static int rpc_fast(struct aconn *c, const char *text, size_t n, const struct rp
         in = inst_get(a, name, id, 1);
     if (rpc_touch(c, in, rid) < 0) {
         vr_free(rid);
+    } else if (in->busy || in->n_queue) {
+        /* the first touch ran the rpcs before this one (run_op_ex): one of them now holds the
+         * instance, and this call goes behind it, ahead of this connection's later ones */
+        json_t *msg = json_parse(text, n, JSON_REJECT_DUPLICATES, NULL);
+        if (msg)
+            rpc_now(c, msg, in, rid);
+        else
+            rpc_error(c, rid, "InternalError: the rpc frame could not be read again", 1);
+        json_decref(msg);
+        vr_free(rid);
     } else {
         char *copy = vr_malloc(n + 1);
         memcpy(copy, text, n);
@@ -1888,7 +1898,11 @@ static void dispatch(struct aconn *c, json_t *msg)
     if (is_rpc) {
         if (in->busy || in->n_queue) {
             rpc_now(c, msg, in, rid);
-        } else if (rpc_ready(c, msg, in, rid) == 0) { /* it runs with those that came with it */
+        } else if (rpc_ready(c, msg, in, rid) < 0) {
+        } else if (in->busy ||
+                   in->n_queue) { /* the first touch ran the rpcs before it (rpc_fast) */
+            rpc_now(c, msg, in, rid);
+        } else { /* it runs with those that came with it */
             json_incref(msg);
             pend_add(a, (struct pend){ c, in, msg, vr_strdup(rid), 0, NULL, { NULL, 0 }, { NULL, 0 } });
         }

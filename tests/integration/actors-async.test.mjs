@@ -140,6 +140,24 @@ test("later rpcs to a waiting instance run after it, in arrival order; an awaite
     assert.equal(all.indexOf(first) < all.indexOf(ids[0]), true);
 });
 
+test("a connection's first rpcs to an instance keep their order when the rpc read before them starts waiting", async () => {
+    // B's first frame touches the instance, which runs the rpcs read before it (A's, which
+    // waits): B's first call then goes behind it, and must stay ahead of B's second
+    const a = await open(), b = await open(), s = await open();
+    const id = `order-${Date.now()}`;
+    await rpc(a, "job", id, "read");
+    const fromA = a.mark, fromB = b.mark;
+    send(s, "job", `${id}-hold`, "holdLoop", { ms: 400 }); // the frames below arrive together
+    await sleep(100);
+    const first = send(a, "job", id, "twoSteps", { ms: 5 });
+    await sleep(20);
+    const b1 = send(b, "job", id, "mark", { n: 1 }), b2 = send(b, "job", id, "mark", { n: 2 });
+    assert.equal((await result(a, first, fromA)).result, 2);
+    assert.equal((await result(b, b1, fromB)).result, 1);
+    assert.equal((await result(b, b2, fromB)).result, 2);
+    assert.deepEqual((await query(srv, "queries:job", { id })).log, [1, 2]);
+});
+
 test("a turn that throws rolls back only itself: the first turn's state and db write stay", async () => {
     const c = await open();
     const id = `fail-${Date.now()}`;

@@ -38,6 +38,11 @@ const Job = actor({
                 timer.after(60).mark({ n: 42 });
             },
         },
+        // holds the server's loop (no turns): frames sent meanwhile are read together
+        holdLoop: {
+            input: z.object({ ms: z.number() }),
+            handler: ({ input }: any) => { const t = Date.now(); while (Date.now() - t < input.ms) { /* busy */ } },
+        },
         // records the arrival order of calls that waited for the instance
         mark: {
             input: z.object({ n: z.number() }),
