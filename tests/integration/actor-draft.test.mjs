@@ -101,6 +101,31 @@ test("moving a draft switches to Immer with the earlier operations replayed", ()
     ]);
 });
 
+test("a changed draft put inside a new object: Immer's patches lose the change, Vireo's reach the state", () => {
+    const base = { items: [{ text: "a", done: false }, { text: "b", done: false }], n: 1 };
+    const run = (create, finish) => {
+        const st = create(structuredClone(base));
+        const d = st.proxy ?? st;
+        d.items[0].done = true;
+        d.lastDone = { item: d.items[0] };
+        let patches;
+        const next = finish(st, (p) => { patches = p; });
+        return { next, patches };
+    };
+    const im = run((b) => immer.createDraft(b), (d, l) => immer.finishDraft(d, l));
+    assert.notDeepEqual(JSON.parse(JSON.stringify(immer.applyPatches(base, im.patches))), im.next, "Immer's own patches lose it");
+    const v = run(draftCreate, draftFinish);
+    assert.deepEqual(v.next, im.next);
+    assert.deepEqual(JSON.parse(JSON.stringify(immer.applyPatches(base, v.patches))), JSON.parse(JSON.stringify(v.next)));
+    assert.deepEqual(v.patches, [
+        { op: "replace", path: ["items"], value: [{ text: "a", done: true }, { text: "b", done: false }] },
+        { op: "add", path: ["lastDone"], value: { item: { text: "a", done: true } } },
+    ]);
+    // the random scripts hit it too, and every such case is counted
+    const r = fuzzDrafts({ immer, draftCreate, draftFinish, from: 1, to: 6000 });
+    assert.ok(r.counts.fixed > 0, JSON.stringify(r.counts));
+});
+
 test("an array root is an Immer draft; the draft is unusable after finishing", () => {
     const st = draftCreate([1, 2]);
     assert.equal(st.switched, true);

@@ -43,6 +43,7 @@ class DraftScope {
         this.done = false;
         this.root = null;
         this.proxy = null;    /* what the handler sees */
+        this.base = undefined; /* the state drafted */
     }
 }
 
@@ -271,6 +272,7 @@ const draftArrayTraps = {
 /* A draft of base: scope.proxy is what the handler sees. */
 function draftCreate(base) {
     const sc = new DraftScope();
+    sc.base = base;
     if (base !== null && typeof base === "object" &&
         Object.getPrototypeOf(base) === Object.prototype) {
         const root = new DraftNode(sc, base, null, undefined, false);
@@ -446,6 +448,65 @@ function draftPatches(n, path, patches) {
     else draftObjectPatches(n, path, patches);
 }
 
+/* Immer's patches when they lead from base to next, else patches that do. Immer loses a
+ * change made through a draft that is then put inside a new object (`state.items[0].done =
+ * true; state.last = {item: state.items[0]}` patches only /last): a subscriber would keep the
+ * old value with nothing to tell it. Checked only after a switch to Immer (moves are what make
+ * it), as JSON, which is what subscribers hold; when they differ, each top-level key that
+ * changed is replaced (a root that is not an object: replaced whole). */
+function draftCheckedPatches(immer, base, next, patches) {
+    if (base === next || patches === null) return patches === null ? [] : patches;
+    let want, got;
+    try {
+        want = JSON.parse(JSON.stringify(next));
+    } catch (e) {
+        return patches; /* (a state JSON cannot hold is refused after the call: actorStateError) */
+    }
+    try {
+        got = JSON.parse(JSON.stringify(immer.applyPatches(base, patches)));
+    } catch (e) {
+        got = undefined; /* they do not apply */
+    }
+    if (draftJsonEqual(got, want)) return patches;
+    if (!draftObjectish(base) || !draftObjectish(next) || Array.isArray(base) ||
+        Array.isArray(next) || !draftPlain(base) || !draftPlain(next))
+        return [{ op: "replace", path: [], value: next }];
+    const was = JSON.parse(JSON.stringify(base)), out = [];
+    for (const k of Object.keys(was)) {
+        if (!draftHasOwn.call(want, k)) out.push({ op: "remove", path: [k] });
+        else if (!draftJsonEqual(was[k], want[k]))
+            out.push({ op: "replace", path: [k], value: next[k] });
+    }
+    for (const k of Object.keys(want))
+        if (!draftHasOwn.call(was, k)) out.push({ op: "add", path: [k], value: next[k] });
+    return out;
+}
+
+/* Two values JSON.parse made are the same, whatever their keys' order (false when too deep). */
+function draftJsonEqual(a, b) {
+    try {
+        return draftJsonSame(a, b);
+    } catch (e) {
+        return false;
+    }
+}
+
+function draftJsonSame(a, b) {
+    if (a === b) return true;
+    if (a === null || b === null || typeof a !== "object" || typeof b !== "object" ||
+        Array.isArray(a) !== Array.isArray(b))
+        return false;
+    if (Array.isArray(a)) {
+        if (a.length !== b.length) return false;
+        for (let i = 0; i < a.length; i++) if (!draftJsonSame(a[i], b[i])) return false;
+        return true;
+    }
+    const ka = Object.keys(a);
+    if (ka.length !== Object.keys(b).length) return false;
+    for (const k of ka) if (!draftHasOwn.call(b, k) || !draftJsonSame(a[k], b[k])) return false;
+    return true;
+}
+
 /* Immer's finishDraft: the next state (base itself when nothing was written) and, given a
  * listener, the patches (the fast mode gives it no inverse patches). The draft is unusable
  * afterwards. */
@@ -454,9 +515,14 @@ function draftFinish(sc, listener) {
     draftSettle(sc);
     if (sc.switched) { /* (Immer reads through the fast proxies it finds in new values) */
         const d = sc.root === null ? sc.proxy : sc.root.inner;
+        const immer = actorImmer();
         try {
-            return listener === undefined ? actorImmer().finishDraft(d)
-                : actorImmer().finishDraft(d, listener);
+            if (listener === undefined) return immer.finishDraft(d);
+            const base = sc.base;
+            let made = null, inverse = null;
+            const next = immer.finishDraft(d, (p, inv) => { made = p; inverse = inv; });
+            listener(draftCheckedPatches(immer, base, next, made), inverse);
+            return next;
         } finally {
             sc.done = true;
         }
