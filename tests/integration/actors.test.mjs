@@ -197,6 +197,29 @@ test("Immer's patch shapes, applied with add-as-set, reproduce the server's stat
     assert.deepEqual(await stateSub(c2, "shapes", id), state, "patched copy equals a fresh snapshot");
 });
 
+test("keys Object.prototype has (toString, constructor, ...) are written like any other; a changed draft put in a new object still reaches subscribers", async () => {
+    const c = await open(), c2 = await open();
+    const id = `proto-${Date.now()}`;
+    let state = await stateSub(c, "shapes", id);
+    for (const word of ["toString", "constructor", "valueOf", "hasOwnProperty", "hello", "toString"]) {
+        const from = c.mark;
+        const r = await rpc(c, "shapes", id, "count", { word });
+        assert.equal(r.error, undefined, `${word}: ${r.error}`);
+        const patch = await c.waitMsg((x) => x.type === "state:patch", { from });
+        state = applyPatches(state, patch.patches);
+    }
+    assert.deepEqual(state.map, { "a/b": 1, "c~d": 2, plain: 3, toString: 2, constructor: 1, valueOf: 1, hasOwnProperty: 1, hello: 1 });
+    assert.deepEqual(await stateSub(c2, "shapes", id), state, "patched copy equals a fresh snapshot");
+
+    const lid = `wrap-${Date.now()}`;
+    let loose = await stateSub(c, "loose", lid);
+    const from = c.mark;
+    assert.equal((await rpc(c, "loose", lid, "wrapChanged")).error, undefined);
+    loose = applyPatches(loose, (await c.waitMsg((x) => x.type === "state:patch", { from })).patches);
+    assert.equal(loose.deep.inner.x, 5, JSON.stringify(loose));
+    assert.deepEqual(await stateSub(c2, "loose", lid), loose, "patched copy equals a fresh snapshot");
+});
+
 test("onActivate, onConnect before the first touch's patch, onDisconnect on close; connections.list", async () => {
     const id = `lc-${Date.now()}`;
     const a = await open();

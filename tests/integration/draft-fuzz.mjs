@@ -243,7 +243,9 @@ function runScript(side, base, ops, withPatches) {
         try {
             out.push(runOp(d, op));
         } catch (e) {
-            out.push(`throw ${e.constructor.name}`);
+            // Immer's drafts refuse the hardened realm's setter of a key Object.prototype has
+            // (its error 11: defineProperty on a draft); Vireo's write it as Node's realm does
+            out.push(/minified error nr: 11\b/.test(String(e?.message)) ? TAMED : `throw ${e.constructor.name}`);
         }
     }
     let patches = null;
@@ -256,6 +258,8 @@ function runScript(side, base, ops, withPatches) {
     }
     return { out, next, patches, same: next === base, after, fast: st.s ? !st.s.switched : false };
 }
+
+const TAMED = "throw: a key of Object.prototype, in the hardened realm";
 
 /* Whether patches applied to base give next, as JSON (what subscribers hold; keys in any order). */
 function reaches(apply, base, patches, next) {
@@ -278,6 +282,7 @@ function compareOne(sides, seed, withPatches) {
     const base2 = clone(base1);
     const snapshot = clone(base1);
     const a = runScript(sides.immer, base1, ops, withPatches);
+    if (a.out.includes(TAMED)) return { tamed: true }; // (Node's realm, untamed, checks these)
     const b = runScript(sides.vireo, base2, ops, withPatches);
     // Vireo's patches differ from Immer's only where Immer's do not reach its own next state
     // (a changed draft put inside a new object): then Vireo's must
@@ -307,13 +312,14 @@ export function fuzzDrafts({ immer, draftCreate, draftFinish, from, to }) {
         },
     };
     const mismatches = [];
-    const counts = { scripts: 0, fast: 0, nested: 0, fixed: 0 };
+    const counts = { scripts: 0, fast: 0, nested: 0, fixed: 0, tamed: 0 };
     for (let seed = from; seed <= to && mismatches.length < 5; seed++) {
         for (const withPatches of [true, false]) {
             const c = compareOne(sides, seed, withPatches);
             counts.scripts++;
             if (c.wrong) mismatches.push(c.wrong);
             else if (c.fixed) counts.fixed++;
+            if (c.tamed) counts.tamed++;
             if (!c.wrong && c.fast) { counts.fast++; if (c.nested) counts.nested++; }
         }
     }

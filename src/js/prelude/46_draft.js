@@ -129,6 +129,7 @@ function draftGet(n, prop) {
     const source = draftLatest(n);
     if (!draftHasOwn.call(source, prop)) {
         if (!(prop in source)) return undefined;
+        if (draftTamedKey(source, prop)) return Object.prototype[prop];
         const desc = draftProtoDesc(source, prop);
         if (desc !== undefined && "value" in desc) return desc.value;
         return Reflect.get(draftSwitch(n), prop); /* a getter: Immer calls it on the draft */
@@ -161,13 +162,24 @@ function draftProtoDesc(source, prop) {
     return undefined;
 }
 
+/* A key of Object.prototype that the prelude's hardening (60_harden.js) made an accessor whose
+ * setter defines the key on the instance ("override mistake" taming): on a plain object it reads
+ * as Object.prototype's value and is written as an own data property, as where Object.prototype
+ * holds data properties (Immer's set trap would call the setter, whose defineProperty Immer's
+ * drafts refuse: `state.counts[word] = n` failed for word "toString"). */
+function draftTamedKey(source, prop) {
+    if (Array.isArray(source) || Object.getPrototypeOf(source) !== Object.prototype) return false;
+    const d = Object.getOwnPropertyDescriptor(Object.prototype, prop);
+    return d !== undefined && d.get !== undefined && d.set !== undefined;
+}
+
 function draftSet(n, prop, value) {
     draftLive(n);
     const vn = draftNodeOf(value); /* one of this draft's own: assigning it moves it */
     if (!n.scope.switched && typeof prop === "string" &&
         (vn === undefined || vn.scope !== n.scope)) {
         const source = draftLatest(n);
-        if (draftHasOwn.call(source, prop) || !(prop in source)) {
+        if (draftHasOwn.call(source, prop) || !(prop in source) || draftTamedKey(source, prop)) {
             /* every write is replayed, those that change nothing too: one may still have
              * marked the draft modified (-0 over 0), and one that did nothing does nothing
              * again */
@@ -199,7 +211,16 @@ function draftSet(n, prop, value) {
         }
     }
     const d = draftSwitch(n);
-    return Reflect.set(d, prop, vn !== undefined && vn.scope === n.scope ? draftSwitch(vn) : value);
+    try {
+        return Reflect.set(d, prop, vn !== undefined && vn.scope === n.scope ? draftSwitch(vn) : value);
+    } catch (e) {
+        if (typeof prop === "string" && !draftHasOwn.call(draftLatest(n), prop) &&
+            draftTamedKey(draftLatest(n), prop))
+            throw new TypeError(`cannot write the key "${prop}" (a name Object.prototype has) ` +
+                "in this call: its draft was handed to Immer (a draft moved or put in a new " +
+                "object, a Date or a class instance in the state), whose drafts refuse it");
+        throw e;
+    }
 }
 
 function draftDelete(n, prop) {

@@ -85,6 +85,14 @@ const Shapes = actor({
         coalesce: { handler: ({ state }) => { state.nested.deep.x += 1; state.nested.deep.x += 1; state.nested.deep.x += 1; } },
         noop: { handler: ({ state }) => { state.nested.deep.x = state.nested.deep.x; } },
         set: { input: z.object({ list: z.array(z.number()) }), handler: ({ state, input }) => { state.list = input.list; } },
+        // a dictionary keyed by input: any word, those Object.prototype has too
+        count: {
+            input: z.object({ word: z.string() }),
+            handler: ({ state, input }) => {
+                state.map[input.word] = (Object.hasOwn(state.map, input.word) ? state.map[input.word] : 0) + 1;
+                return state.map[input.word];
+            },
+        },
     },
 });
 
@@ -295,6 +303,8 @@ const Loose = actor({
         replacedParent: { handler: ({ state }) => { const inner = state.deep.inner; inner.x = new Map(); state.deep = { inner: { x: 2 } }; const l = state.list; l.length = 4; state.list = [{ k: 1 }]; } },
         date: { handler: ({ state }) => { (state as any).at = new Date(0); return (state as any).at instanceof Date; } },
         isDate: { handler: ({ state }) => (state as any).at instanceof Date },
+        // a changed draft put inside a new object (Immer's own patches lose the change)
+        wrapChanged: { handler: ({ state }) => { state.deep.inner.x = 5; (state as any).last = { inner: state.deep.inner }; } },
         fine: { handler: ({ state }) => { state.n += 1; state.list.push({ k: 3, u: undefined }); delete (state as any).missing; } },
     },
 });
