@@ -1653,6 +1653,45 @@ static void handle_auth(struct aconn *c, json_t *msg)
     }
 }
 
+/* The id of an rpc frame jansson refused (a lone UTF-16 surrogate in a string: JSON.parse keeps
+ * it, jansson and Convex's values do not), read from a copy with each lone surrogate's escape
+ * replaced by U+FFFD's; NULL when that does not make it an rpc with an id either. */
+static char *unreadable_rpc_id(const char *p, size_t n)
+{
+    char *copy = vr_malloc(n + 1);
+    memcpy(copy, p, n);
+    copy[n] = '\0';
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (copy[i] == '\\' && copy[i + 1] == '\\') {
+            i++; /* an escaped backslash: what follows is no escape */
+            continue;
+        }
+        if (copy[i] != '\\' || copy[i + 1] != 'u' || (copy[i + 2] | 0x20) != 'd')
+            continue;
+        char h = (char)(copy[i + 3] | 0x20);
+        int high = h >= '8' && h <= 'b', low = h >= 'c' && h <= 'f';
+        int paired = high && i + 12 <= n && copy[i + 6] == '\\' && copy[i + 7] == 'u' &&
+                     (copy[i + 8] | 0x20) == 'd' && (copy[i + 9] | 0x20) >= 'c' &&
+                     (copy[i + 9] | 0x20) <= 'f';
+        if ((high && !paired) || low)
+            memcpy(copy + i, "\\uFFFD", 6);
+        else if (paired)
+            i += 6;
+    }
+    json_t *msg = json_parse(
+        copy, n, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    vr_free(copy);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    json_t *jid = json_object_get(msg, "id");
+    char *rid = type && !strcmp(type, "rpc") && jid
+                    ? json_dumps(jid, JSON_ENCODE_ANY | JSON_COMPACT)
+                    : NULL;
+    json_decref(msg);
+    char *out = rid ? vr_strdup(rid) : NULL;
+    free(rid); /* jansson's allocation */
+    return out;
+}
+
 static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
 {
     struct aconn *c = arg;
@@ -1687,6 +1726,11 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
     json_error_t jerr;
     /* U+0000 is valid JSON: the fields that may not hold it say so below */
     json_t *msg = json_parse(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (!msg && strstr(jerr.text, "too big integer")) /* 1e19 as JSON.stringify writes it: a */
+        msg = json_parse(p, n,
+                         JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | /* double, as for */
+                             JSON_DECODE_INT_AS_REAL, /* JSON.parse (Zocket's server) */
+                         &jerr);
     if (!json_is_object(msg)) {
         char m[300];
         if (msg)
@@ -1694,7 +1738,15 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
         else
             snprintf(m, sizeof m, "message is not valid JSON: %s (column %d)", jerr.text,
                      jerr.column);
-        send_error(c, "InvalidMessage", m);
+        char *rid = msg ? NULL : unreadable_rpc_id(p, n);
+        if (rid) { /* its caller settles now rather than at its timeout */
+            char e[340];
+            snprintf(e, sizeof e, "InvalidMessage: %s", m);
+            rpc_error(c, rid, e, 1);
+        } else {
+            send_error(c, "InvalidMessage", m);
+        }
+        vr_free(rid);
         json_decref(msg);
         return;
     }

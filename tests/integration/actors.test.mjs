@@ -293,6 +293,26 @@ test("actor-to-actor calls: awaited, a cycle fails clearly, fire-and-forget runs
     assert.equal((await stateSub(c, "match", "doomed")).players, 0, "the nested call's change rolled back with its caller");
 });
 
+test("what JSON.stringify writes is read as JSON.parse reads it: 1e19 as a number; a lone surrogate gets the call's own error at once", async () => {
+    const c = await open();
+    const id = `big-${Date.now()}`;
+    // JSON.stringify(1e19) is "10000000000000000000": past int64, a double as in Zocket's server
+    let from = c.mark;
+    c.send(`{"type":"rpc","id":"b1","actor":"counter","actorId":"${id}","method":"add","input":{"amount":10000000000000000000}}`);
+    let r = await c.waitMsg((m) => m.type === "rpc:result" && m.id === "b1", { from });
+    assert.deepEqual(r.result, { count: 1e19 });
+    // a string cut inside an emoji ("😀".slice(0, 1)): not Unicode text; refused for this call
+    from = c.mark;
+    c.send(`{"type":"rpc","id":77,"actor":"counter","actorId":"${id}","method":"add","input":{"amount":1,"note":"hi \\ud83d"}}`);
+    r = await c.waitMsg((m) => m.type === "rpc:result" && m.id === 77, { from, timeout: 2000 });
+    assert.match(r.error, /^InvalidMessage: message is not valid JSON: invalid Unicode '\\uD83D'/);
+    // an escaped backslash before "u" is no escape: this one is valid and runs
+    from = c.mark;
+    c.send(`{"type":"rpc","id":78,"actor":"counter","actorId":"${id}","method":"increment","input":{"x":"\\\\ud83d"}}`);
+    r = await c.waitMsg((m) => m.type === "rpc:result" && m.id === 78, { from });
+    assert.equal(r.error, undefined);
+});
+
 test("bad frames get a precise error frame and the connection keeps working", async () => {
     const c = await open();
     const cases = [
