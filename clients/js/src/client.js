@@ -472,7 +472,7 @@ export class VireoClient {
             }
             this._requests.set(req.requestId, req);
             if (kind === "mutation") this._boundOfflineQueue();
-            if (this._ready && !this._auth.holding) this._send(req);
+            if (this._canSend()) this._send(req);
             if (kind === "mutation") {
                 this._schedulePersist();
                 this._pendingChanged();
@@ -486,6 +486,11 @@ export class VireoClient {
             idempotencyKey: kind === "mutation" ? randomUUID() : undefined,
             resolve, reject,
             sent: false, // on the current socket
+            // sent on some socket (or restored from a store that says it may have been): its
+            // outcome is in doubt until answered, and it may only be re-sent in `session`, the
+            // scope of its idempotency key
+            everSent: false, session: null,
+            savedUnsent: false, // a save recorded it as never sent (see _sendUnsent)
             responded: false, value: undefined, version: undefined,
             timer: null,
             layer: false, // has an optimistic layer
@@ -520,21 +525,52 @@ export class VireoClient {
         return out;
     }
 
-    // The offline queue holds at most maxOfflineQueue mutations: past it the oldest is rejected.
+    // The offline queue holds at most maxOfflineQueue mutations: past it the oldest one that was
+    // never sent is rejected. One that was sent (its outcome is in doubt: it may have committed)
+    // is never evicted: it is replayed with its key and the server applies it once.
     _boundOfflineQueue() {
-        if (this._ready && !this._auth.holding) return;
+        if (this._canSend()) return;
         const q = this._unsentMutations();
-        for (let i = 0; i < q.length - this.maxOfflineQueue; i++) {
-            this._settle(q[i], new ClientError(
-                `mutation ${q[i].path} was dropped from the offline queue: more than ` +
-                `${this.maxOfflineQueue} mutations (maxOfflineQueue) waited for the connection`,
+        let excess = q.length - this.maxOfflineQueue;
+        for (const r of q) {
+            if (excess <= 0) break;
+            if (r.everSent) continue;
+            excess--;
+            this._settle(r, new ClientError(
+                `mutation ${r.path} was dropped from the offline queue without being sent: more ` +
+                `than ${this.maxOfflineQueue} mutations (maxOfflineQueue) waited for the connection`,
                 "OFFLINE_QUEUE_OVERFLOW"));
+        }
+    }
+
+    // Whether calls may go out on the socket now: connected, no fetchToken running, and no save
+    // the replays wait for (_sendUnsent).
+    _canSend() {
+        return this._ready && !this._auth.holding && !this._persistWait;
+    }
+
+    _outcomeUnknownError(req) {
+        return new ClientError(
+            `mutation ${req.path} may already have run in session ${req.session}, which this ` +
+            `client can no longer resume; it was not sent again`, "OutcomeUnknown");
+    }
+
+    // Mutations whose outcome is in doubt in a session that is no longer the client's: re-sent in
+    // another session their idempotency key would not be known and they could run twice.
+    _dropOutOfScope() {
+        for (const req of [...this._requests.values()]) {
+            if (req.kind === "mutation" && req.everSent && !req.responded && req.session !== this.sessionId)
+                this._settle(req, this._outcomeUnknownError(req));
         }
     }
 
     _send(req) {
         if (req.ident !== this._tokenKey) {
             this._settle(req, this._authChangedError(req));
+            return;
+        }
+        if (req.everSent && req.kind === "mutation" && req.session !== this.sessionId) {
+            this._settle(req, this._outcomeUnknownError(req));
             return;
         }
         const msg = { type: req.kind, requestId: req.requestId, path: req.path, args: req.args };
@@ -549,6 +585,10 @@ export class VireoClient {
             return;
         }
         req.sent = this._conn.send(text);
+        if (req.sent && !req.everSent) {
+            req.everSent = true;
+            req.session = this.sessionId;
+        }
         if (req.sent && req.kind === "mutation") this._armTimeout(req);
     }
 
@@ -620,6 +660,7 @@ export class VireoClient {
         this._ready = false;
         this._chunks = null;
         this._connectDeferred = false;
+        this._persistWait = false; // the next `connected` decides again
         for (const req of [...this._requests.values()]) {
             if (req.kind === "action" && req.sent) {
                 const e = new ClientError(
@@ -659,15 +700,44 @@ export class VireoClient {
         // After a resume the server keeps the session's queries until this first query-set
         // change says which ones are still wanted: send it even when it adds nothing.
         if (add.length || msg.resumed) this._conn.send({ type: "modifyQuerySet", add, remove: [] });
-        if (!this._auth.holding) this._sendUnsent();
+        this._sendUnsent();
+        // a new secret is saved at once: a reloaded page presenting the old one would be refused
+        // (SessionIdInUse) and could not replay its queue in its session
+        if (!this._persistWait && this._persist && this._loaded && this.sessionSecret !== this._durableSecret)
+            this._save();
         this._conn.markConnected(); // listeners run now, after the replays went out in order
     }
 
-    /** Sends, in order, the requests not sent on this socket (mutations not yet answered). */
-    _sendUnsent() {
-        for (const req of [...this._requests.values()]) {
-            if (req.kind === "mutation" ? !req.responded && !req.sent : !req.sent) this._send(req);
+    /**
+     * Sends, in order, the requests not sent on this socket (mutations not yet answered). With
+     * persistence, mutations a save recorded as never sent (the offline queue) are first saved as
+     * sent, with the session's current secret: a page reloaded after they went out then knows
+     * their outcome is in doubt and can resume their session; only then do they go out.
+     */
+    _sendUnsent(saved = false) {
+        if (!this._canSend()) return;
+        const out = [];
+        for (const req of this._requests.values()) {
+            if (req.kind === "mutation" ? !req.responded && !req.sent : !req.sent) out.push(req);
         }
+        if (!out.length) return;
+        if (!saved && this._persist && this._loaded && out.some((r) => r.kind === "mutation") &&
+            (this.sessionSecret !== this._durableSecret || out.some((r) => r.savedUnsent))) {
+            for (const r of out) {
+                if (r.kind !== "mutation" || r.everSent || r.ident !== this._tokenKey) continue;
+                r.everSent = true;
+                r.session = this.sessionId;
+            }
+            this._persistWait = true;
+            const n = this._connectionCount;
+            this._save().then((ok) => {
+                if (n !== this._connectionCount || !this._ready || this._closed) return;
+                this._persistWait = false;
+                this._sendUnsent(!ok); // a failed save does not stall the queue
+            });
+            return;
+        }
+        for (const req of out) this._send(req);
     }
 
     _onMessage(data) {
@@ -869,8 +939,10 @@ export class VireoClient {
             this.lastError = err;
             if (msg.code === "SessionIdInUse") {
                 // Our sessionId is another client's live session: start a session of our own.
+                // What may have run in the old one cannot be replayed in the new one.
                 this.sessionId = randomUUID();
                 this.sessionSecret = null;
+                this._dropOutOfScope();
                 this._conn.setNextDelay(0);
             }
             if (msg.code === "VersionNotSupported" && !retry) {
@@ -1017,7 +1089,7 @@ export class VireoClient {
         if (this._connectDeferred) {
             this._connectDeferred = false;
             this._onOpen();
-        } else if (this._ready) {
+        } else {
             this._sendUnsent();
         }
     }
@@ -1122,6 +1194,8 @@ export class VireoClient {
         this._saveChain = Promise.resolve();
         this._saveFailed = false;
         this._loaded = false;
+        this._persistWait = false; // the replays wait for a save (_sendUnsent)
+        this._durableSecret = null; // the sessionSecret the last completed save wrote
     }
 
     /**
@@ -1171,6 +1245,7 @@ export class VireoClient {
                 // the keys of these mutations are scoped to that session: resume its scope
                 this.sessionId = st.sessionId;
                 this.sessionSecret = st.sessionSecret;
+                this._durableSecret = st.sessionSecret;
             }
             const restored = st.mutations.map((m) => {
                 const req = this._newMutationOrAction("mutation", m.path, m.args,
@@ -1179,6 +1254,10 @@ export class VireoClient {
                 req.idempotencyKey = m.idempotencyKey;
                 req.ident = m.ident ?? null;
                 req.restored = true;
+                // a record without `sent` (an older client's) may have been sent
+                req.everSent = m.sent !== false;
+                req.savedUnsent = !req.everSent;
+                req.session = st.sessionId;
                 return req;
             });
             // restored first: they were made before anything called since this client started
@@ -1186,6 +1265,7 @@ export class VireoClient {
             this._requests.clear();
             for (const r of [...restored, ...rest]) this._requests.set(r.requestId, r);
             this._pendingChanged();
+            this._dropOutOfScope(); // restored into another session (an explicit sessionId)
             this._boundOfflineQueue();
         }
     }
@@ -1301,40 +1381,58 @@ export class VireoClient {
         if (!this._persist) return Promise.resolve();
         clearTimeout(this._persistTimer);
         this._persistTimer = null;
-        return this._save();
+        return this._save().then(() => {});
     }
 
-    _persistedState() {
+    // The state to save, and what to note once it is written: which mutations the store now
+    // knows were sent, and the secret it holds.
+    _snapshot() {
         const queries = [];
         for (const [key, c] of this.queryStore.cache) {
             queries.push({ key, path: c.path, args: c.args, value: encodeValue(c.value),
                            savedAt: c.savedAt, ident: c.ident });
         }
         const mutations = [];
+        const sent = [];
         for (const r of this._requests.values()) {
             if (r.kind !== "mutation" || r.responded || r.ident === HELD) continue;
             mutations.push({ path: r.path, args: r.args, idempotencyKey: r.idempotencyKey,
-                             ident: r.ident, createdAt: r.createdAt });
+                             ident: r.ident, createdAt: r.createdAt, sent: r.everSent });
+            if (r.everSent) sent.push(r);
+            else r.savedUnsent = true;
         }
-        return {
+        const state = {
             format: PERSIST_FORMAT, schemaVersion: this.schemaVersion, savedAt: Date.now(),
             ident: this._tokenKey, sessionId: this.sessionId, sessionSecret: this.sessionSecret,
             queries, mutations,
         };
+        return {
+            state,
+            written: () => {
+                for (const r of sent) r.savedUnsent = false;
+                this._durableSecret = state.sessionSecret;
+            },
+        };
     }
 
+    /** Saves the state as it is now; resolves with whether it was written (never rejects). */
     _save() {
-        if (!this._initPromise) return Promise.resolve();
+        if (!this._initPromise) return Promise.resolve(false);
         // After init's load (never overwrite what it has not read yet), one save at a time, of
         // the state as it is now (once loaded).
-        const now = this._loaded ? this._persistedState() : null;
-        const run = () => this._initPromise.then(() => this._persist.save(now ?? this._persistedState()))
-            .then(() => {
-                this._saveFailed = false;
-            }, (e) => {
-                if (!this._saveFailed) reportError("could not save the persisted cache", e);
-                this._saveFailed = true;
-            });
+        let snap = this._loaded ? this._snapshot() : null;
+        const run = () => this._initPromise.then(() => {
+            snap ??= this._snapshot();
+            return this._persist.save(snap.state);
+        }).then(() => {
+            this._saveFailed = false;
+            snap.written();
+            return true;
+        }, (e) => {
+            if (!this._saveFailed) reportError("could not save the persisted cache", e);
+            this._saveFailed = true;
+            return false;
+        });
         this._saveChain = this._saveChain.then(run);
         return this._saveChain;
     }

@@ -195,7 +195,8 @@ export interface VireoClientOptions {
     maxCacheEntries?: number;
     /** Delay before a change is written to the adapter (changes in between are written together). Default 100. */
     persistDelayMs?: number;
-    /** Mutations held while disconnected; past it the oldest rejects (OFFLINE_QUEUE_OVERFLOW). Default 1000. */
+    /** Mutations held while disconnected; past it the oldest one never sent rejects
+     * (OFFLINE_QUEUE_OVERFLOW); those that were sent and are unanswered are kept. Default 1000. */
     maxOfflineQueue?: number;
     /** The outcome of each mutation restored from the persisted queue (its promise is gone). */
     onOfflineMutationResult?: (result: OfflineMutationResult) => void;
@@ -227,9 +228,12 @@ export class ServerError extends Error {
 export class ClientError extends Error {
     name: "ClientError";
     /** AuthChanged: a call made under another identity than the client's current one was
-     * dropped before it reached the server (see setAuth). */
+     * dropped before it reached the server (see setAuth). OutcomeUnknown: a mutation that may
+     * have run in a session the client can no longer resume (SessionIdInUse) was not sent again.
+     * OFFLINE_QUEUE_OVERFLOW: a mutation never sent was dropped (maxOfflineQueue). */
     code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp" | "MessageTooLarge" |
-        "ProtocolError" | "NotPaginated" | "AuthChanged" | "OFFLINE_QUEUE_OVERFLOW";
+        "ProtocolError" | "NotPaginated" | "AuthChanged" | "OFFLINE_QUEUE_OVERFLOW" |
+        "OutcomeUnknown";
     cause?: unknown;
     constructor(message: string, code: string);
 }
