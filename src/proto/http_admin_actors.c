@@ -96,13 +96,14 @@ static int pct_decode(const char *p, size_t n, int plus, struct buf *out)
     return 0;
 }
 
-/* A decoded, non-empty UTF-8 string without U+0000 as a new JSON string; NULL if it is not. */
-static json_t *decoded_string(const char *p, size_t n, int plus)
+/* A decoded UTF-8 string without U+0000 as a new JSON string, non-empty unless empty_ok (an
+ * actorId may be "", as over the WebSocket); NULL if it is not. */
+static json_t *decoded_string(const char *p, size_t n, int plus, int empty_ok)
 {
     struct buf b = BUF_INIT(64 * 1024);
     json_t *s = NULL;
-    if (n > 0 && pct_decode(p, n, plus, &b) == 0 && b.len > 0)
-        s = json_stringn(b.data, b.len);
+    if ((n > 0 || empty_ok) && pct_decode(p, n, plus, &b) == 0 && (b.len > 0 || empty_ok))
+        s = json_stringn(b.len ? b.data : "", b.len);
     buf_release(&b);
     return s;
 }
@@ -144,7 +145,7 @@ static void handle_list(struct http_api *api, struct conn *c, const struct http_
             goto out;
         }
     }
-    if (http_query_param(req->query, "actor", &v) && !(only = decoded_string(v.p, v.len, 1))) {
+    if (http_query_param(req->query, "actor", &v) && !(only = decoded_string(v.p, v.len, 1, 0))) {
         fail(api, c, 400, "InvalidArgument",
              "`actor` must be a non-empty, percent-encoded UTF-8 name");
         goto out;
@@ -277,18 +278,21 @@ static json_t *body_object(struct http_api *api, struct conn *c, const struct ht
     return b;
 }
 
-/* The body's field `key` if it is a non-empty string without U+0000; else NULL (and, when
- * `required` or present, an answer sent; *bad set). */
+/* The body's field `key` if it is a string without U+0000, non-empty but for "actorId" (an
+ * instance's id may be "", as over the WebSocket); else NULL (and, when `required` or present,
+ * an answer sent; *bad set). */
 static json_t *name_field(struct http_api *api, struct conn *c, json_t *body, const char *key,
                           int required, int *bad)
 {
     json_t *v = json_object_get(body, key);
+    int empty_ok = !strcmp(key, "actorId");
     if (!v && !required)
         return NULL;
-    if (!json_is_string(v) || json_string_length(v) == 0 ||
+    if (!json_is_string(v) || (json_string_length(v) == 0 && !empty_ok) ||
         strlen(json_string_value(v)) != json_string_length(v)) {
         char msg[160];
-        snprintf(msg, sizeof msg, "the body needs \"%s\": a non-empty string without U+0000", key);
+        snprintf(msg, sizeof msg, "the body needs \"%s\": a %sstring without U+0000", key,
+                 empty_ok ? "" : "non-empty ");
         fail(api, c, 400, "InvalidArgument", msg);
         *bad = 1;
         return NULL;
@@ -463,10 +467,10 @@ void http_admin_actors_handle(struct http_api *api, struct conn *c, const struct
     json_t *name = NULL, *id = NULL;
     if (slash) {
         const char *p = rest.p + 1, *end = rest.p + rest.len;
-        name = decoded_string(p, (size_t)(slash - p), 0);
+        name = decoded_string(p, (size_t)(slash - p), 0, 0);
         id = memchr(slash + 1, '/', (size_t)(end - slash - 1))
                  ? NULL
-                 : decoded_string(slash + 1, (size_t)(end - slash - 1), 0);
+                 : decoded_string(slash + 1, (size_t)(end - slash - 1), 0, 1);
     }
     if (!name || !id)
         http_api_respond_error(c, 404, "NotFound",

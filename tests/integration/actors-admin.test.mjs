@@ -199,6 +199,22 @@ test("inspect: state, hot, stored, connections and subscribers; 404 ActorNotFoun
     assert.equal((await get("/api/admin/actors/nope/x")).status, 404);
 });
 
+test("an instance whose actorId is \"\" (which the WebSocket allows) is listed, inspected and destroyed like any", async () => {
+    const c = await open();
+    await rpc(c, "keeper", "", "set", { n: 7 });
+    assert.ok((await listAll("actor=keeper")).some((i) => i.actorId === ""));
+    const r = await get("/api/admin/actors/keeper/");
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.actorId, "");
+    assert.equal(r.json.state.n, 7);
+    const d = await request(srv.port, "POST", "/api/admin/actors/destroy", { actor: "keeper", actorId: "" }, { headers: auth() });
+    assert.equal(d.status, 200, d.text);
+    assert.equal(d.json.destroyed, true);
+    const bad = await request(srv.port, "POST", "/api/admin/actors/destroy", { actor: "", actorId: "" }, { headers: auth() });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.errorMessage, /the body needs "actor": a non-empty string without U\+0000/);
+});
+
 test("destroy: onDeactivate runs (its db write and event), the stored state is deleted, the subscriber gets the initial state; created/destroyed counters", async () => {
     const c = await open();
     const id = `d-${Date.now()}`;

@@ -101,6 +101,16 @@ test("Zocket's error texts: unknown actor, unknown method, validation (Zod, Vali
     assert.equal((await stateSub(c, "valid", "fresh")).name, "anon", "Valibot's default");
 });
 
+test("a thrown value that is not an Error reaches the caller as Zocket words it; a `__proto__` key is refused clearly", async () => {
+    const c = await open();
+    const id = `thrown-${Date.now()}`;
+    assert.equal((await rpc(c, "counter", id, "throwString")).error, "Unknown error");
+    assert.equal((await rpc(c, "counter", id, "throwObject")).error, "conflict");
+    assert.equal((await rpc(c, "counter", id, "throwUndefined")).error, "Unknown error");
+    assert.match((await rpc(c, "counter", id, "protoKey")).error, /^a state's object cannot be given a key `__proto__`/);
+    assert.equal((await rpc(c, "counter", id, "increment")).result, 1, "nothing of the failed calls stayed");
+});
+
 test("a method that throws changes nothing (sync and async), and its ctx.db writes roll back", async () => {
     const c = await open();
     const id = `t-${Date.now()}`;

@@ -28,6 +28,8 @@ const draftHasOwn = Object.prototype.hasOwnProperty;
 const DRAFT_REVOKED = "Proxy has already been revoked. No more operations are allowed to be " +
     "performed on it";
 
+const DRAFT_NO_PROTO = "a state's object cannot be given a key `__proto__`, nor a new prototype " +
+    "(Object.setPrototypeOf() cannot be used on a draft)";
 const OP_CHILD = 0, OP_SET = 1, OP_DELETE = 2; /* the operations a switch replays */
 const DRAFT_ROOT_PATH = Object.freeze([]);
 
@@ -168,13 +170,17 @@ function draftProtoDesc(source, prop) {
  * holds data properties (Immer's set trap would call the setter, whose defineProperty Immer's
  * drafts refuse: `state.counts[word] = n` failed for word "toString"). */
 function draftTamedKey(source, prop) {
-    if (Array.isArray(source) || Object.getPrototypeOf(source) !== Object.prototype) return false;
+    if (prop === "__proto__" || Array.isArray(source) ||
+        Object.getPrototypeOf(source) !== Object.prototype)
+        return false;
     const d = Object.getOwnPropertyDescriptor(Object.prototype, prop);
     return d !== undefined && d.get !== undefined && d.set !== undefined;
 }
 
 function draftSet(n, prop, value) {
     draftLive(n);
+    if (prop === "__proto__") /* Immer's own refusal reads "minified error nr: 12" here */
+        throw new TypeError(DRAFT_NO_PROTO);
     const vn = draftNodeOf(value); /* one of this draft's own: assigning it moves it */
     if (!n.scope.switched && typeof prop === "string" &&
         (vn === undefined || vn.scope !== n.scope)) {
@@ -273,7 +279,7 @@ const draftTraps = {
     },
     setPrototypeOf(n, proto) {
         draftLive(n);
-        return Reflect.setPrototypeOf(draftSwitch(n), proto);
+        throw new TypeError(DRAFT_NO_PROTO); /* as Immer's drafts (whose text is a number here) */
     },
 };
 

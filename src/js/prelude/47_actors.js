@@ -1255,7 +1255,7 @@ async function runBatch(mctx, a) {
             else run.settle();
         } else {
             run.rollback();
-            const [message, code] = errorResult(failed);
+            const [message, code] = errorResult(actorThrown(failed));
             r = actorEnd(4 * k + 1, message, code, null);
         }
         if (r & 2) return { n: k + 1 };
@@ -1373,8 +1373,23 @@ async function actorsRun(mctx, a) {
         return res;
     } catch (e) {
         run.rollback();
-        throw e;
+        throw actorThrown(e);
     }
+}
+
+/* What a method threw, as its caller is told: an Error as it is; anything else as Zocket's
+ * server words it (packages/server/src/handler.ts: `err?.message ?? "Unknown error"`), so that
+ * `throw {code: 409, message: "conflict"}` reaches the caller as "conflict", not as an inspection
+ * of the object. The runtime's own signals (symbols) pass through. */
+function actorThrown(e) {
+    if (e instanceof Error || typeof e === "symbol") return e;
+    let message;
+    try {
+        message = e !== null && e !== undefined ? e.message : undefined;
+    } catch (x) {
+        message = undefined;
+    }
+    return new Error(message === undefined || message === null ? "Unknown error" : String(message));
 }
 
 /* ctx.actors in queries and mutations: the state an instance has stored (its schema's initial

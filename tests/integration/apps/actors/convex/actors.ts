@@ -17,6 +17,11 @@ const Counter = actor({
             handler: ({ state, input }) => { state.count += input.amount; return { count: state.count }; },
         },
         nothing: { handler: () => {} },
+        // what is thrown that is not an Error: Zocket's texts
+        throwString: { handler: ({ state }) => { state.count = -1; throw "room is full"; } },
+        throwObject: { handler: () => { throw { code: 409, message: "conflict" }; } },
+        throwUndefined: { handler: async () => { await null; throw undefined; } },
+        protoKey: { handler: ({ state }) => { (state as any)["__proto__"] = { x: 1 }; } },
         returnNull: { handler: () => null },
         fail: { handler: ({ state }) => { state.count = -1000; throw new Error("counter exploded"); } },
         failAsync: {
