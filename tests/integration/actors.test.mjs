@@ -108,6 +108,7 @@ test("a thrown value that is not an Error reaches the caller as Zocket words it;
     assert.equal((await rpc(c, "counter", id, "throwObject")).error, "conflict");
     assert.equal((await rpc(c, "counter", id, "throwUndefined")).error, "Unknown error");
     assert.match((await rpc(c, "counter", id, "protoKey")).error, /^a state's object cannot be given a key `__proto__`/);
+    assert.equal((await rpc(c, "counter", id, "cycle")).error, "Invalid actor state: it holds an object inside itself (a cycle), which JSON cannot hold (actor state is stored and sent as JSON)");
     assert.equal((await rpc(c, "counter", id, "increment")).result, 1, "nothing of the failed calls stayed");
 });
 

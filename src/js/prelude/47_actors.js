@@ -221,7 +221,21 @@ function patchText(inst, patches) {
     if (inst.patchHead === "")
         inst.patchHead = `{"type":"state:patch","actor":${JSON.stringify(inst.name)},` +
             `"actorId":${JSON.stringify(inst.id)},"patches":`;
-    return inst.patchHead + JSON.stringify(patches.map(patchOp)) + "}";
+    return inst.patchHead + stateJson(patches.map(patchOp)) + "}";
+}
+
+/* JSON text of a state, or of patches holding parts of one: an object inside itself fails the
+ * call as the other values JSON cannot hold do (jsonLoss stops looking at MAX_DEPTH levels). */
+function stateJson(v) {
+    try {
+        return JSON.stringify(v);
+    } catch (e) {
+        if (e instanceof TypeError && /cyclic|circular/i.test(String(e.message)))
+            throw actorError("Invalid actor state: it holds an object inside itself (a cycle), " +
+                             "which JSON cannot hold (actor state is stored and sent as JSON)",
+                             "InvalidState");
+        throw e;
+    }
 }
 
 /* an ActorRun's list that is empty until something is added (most calls add nothing) */
@@ -345,7 +359,7 @@ const STORE_ACTOR_TABLE = "_actors";
  * again only when the object changed (every change replaces it), so a call that changes only
  * the state stringifies nothing but the state. */
 function saveActor(inst) {
-    const st = JSON.stringify(inst.state);
+    const st = stateJson(inst.state);
     let doc;
     if (st === undefined) {
         doc = encode({ name: inst.name, actorId: inst.id, state: st, timers: inst.timers },

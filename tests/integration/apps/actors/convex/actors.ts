@@ -22,6 +22,7 @@ const Counter = actor({
         throwObject: { handler: () => { throw { code: 409, message: "conflict" }; } },
         throwUndefined: { handler: async () => { await null; throw undefined; } },
         protoKey: { handler: ({ state }) => { (state as any)["__proto__"] = { x: 1 }; } },
+        cycle: { handler: ({ state }) => { const o: any = { k: 1 }; o.self = o; (state as any).o = o; } },
         returnNull: { handler: () => null },
         fail: { handler: ({ state }) => { state.count = -1000; throw new Error("counter exploded"); } },
         failAsync: {
