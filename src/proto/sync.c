@@ -673,6 +673,17 @@ static int secret_matches(const struct sync_session *s, const char *given)
     return d == 0;
 }
 
+/* A secret as the server makes them (lowercase hex of SESSION_SECRET_BYTES bytes). */
+static int secret_well_formed(const char *given)
+{
+    if (!given || strlen(given) != 2 * SESSION_SECRET_BYTES)
+        return 0;
+    for (const char *p = given; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
 static void handle_connect(struct sync_conn *c, json_t *msg)
 {
     struct sync *sy = c->sync;
@@ -730,9 +741,18 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
         sync_detach(old, 0);
         sync_close_conn(old, WS_CLOSE_POLICY, "session resumed on another connection");
     }
+    /* A session started afresh keeps the secret its holder presented: the client's saved copy
+     * (a reloaded page's, with unanswered mutations whose keys are scoped to this sessionId)
+     * stays valid. A new secret at every fresh start made a page that died before saving it
+     * come back with the old one, be refused as SessionIdInUse, and replay its mutations under
+     * another sessionId, where their idempotency keys are unknown: applied twice. */
+    char keep[sizeof s->secret] = "";
     if (s && !resumed) {
+        memcpy(keep, s->secret, sizeof keep);
         sync_session_free(s); /* a known session without a version to resume from: start afresh */
         s = NULL;
+    } else if (!s && secret_well_formed(json_string_value(sec))) {
+        memcpy(keep, json_string_value(sec), sizeof keep); /* after a restart, as before it */
     }
     if (!s && sy->stats.sessions >= sy->opts.max_sessions) {
         sync_send_error(c, "ServerOverloaded", "too many sessions on this server", NULL, NULL, 1,
@@ -762,6 +782,8 @@ static void handle_connect(struct sync_conn *c, json_t *msg)
     } else {
         s = sync_session_new(sy, id);
         s->version = store_version(sy->shard->store);
+        if (keep[0])
+            memcpy(s->secret, keep, sizeof s->secret);
     }
     s->conn = c;
     c->session = s;

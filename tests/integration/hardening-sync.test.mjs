@@ -293,6 +293,46 @@ test("12. connect with another session's id without its secret: refused; the own
     assert.ok(t);
 });
 
+test("12b. a session started afresh keeps its holder's secret, across a reconnect without lastVersion and a restart; a malformed one is not adopted", { timeout: 30000 }, async () => {
+    const s = await startServer(tempDir("hardening-sync"));
+    try {
+        const sessionId = crypto.randomUUID();
+        const a = await open({ server: s, sessionId });
+        const secret = a.messages.find((m) => m.type === "connected").sessionSecret;
+        // a mutation's key is scoped to the session: a replay after the fresh start finds it
+        const key = crypto.randomUUID();
+        assert.equal((await a.call("mutation", 1, "h:inc", { name: "k12b" }, { idempotencyKey: key })).value, 1);
+        a.terminate();
+        await sleep(100);
+        // no lastVersion (a client without live queries): started afresh, same secret
+        const b = await open({ server: s, sessionId, sessionSecret: secret });
+        const bc = b.messages.find((m) => m.type === "connected");
+        assert.equal(bc.resumed, false);
+        assert.equal(bc.sessionSecret, secret, "the secret the client saved stays valid");
+        b.terminate();
+        await sleep(100);
+        // a page that died before saving anything newer comes back with that secret: accepted
+        const c2 = await open({ server: s, sessionId, sessionSecret: secret });
+        assert.equal(c2.messages.find((m) => m.type === "connected").sessionSecret, secret);
+        assert.equal((await c2.call("mutation", 1, "h:inc", { name: "k12b" }, { idempotencyKey: key })).value, 1, "replayed, not run again");
+        c2.terminate();
+    } finally {
+        await s.stop();
+    }
+    // a server that holds no such session (it restarted): the presented secret is adopted
+    const r = await startServer(tempDir("hardening-sync"));
+    try {
+        const sessionId = crypto.randomUUID(), secret = "0123456789abcdef0123456789abcdef";
+        const x = await open({ server: r, sessionId, sessionSecret: secret });
+        assert.equal(x.messages.find((m) => m.type === "connected").sessionSecret, secret);
+        const y = await open({ server: r, sessionId: crypto.randomUUID(), sessionSecret: "NOT-HEX" });
+        assert.match(y.messages.find((m) => m.type === "connected").sessionSecret, /^[0-9a-f]{32}$/);
+        assert.notEqual(y.messages.find((m) => m.type === "connected").sessionSecret, "NOT-HEX");
+    } finally {
+        await r.stop();
+    }
+});
+
 test("13. idempotency keys are scoped to the session and bound to their call", { timeout: 20000 }, async () => {
     const key = crypto.randomUUID();
     const a = await open();
