@@ -137,3 +137,44 @@ test("an invalid token: onChange(false) and the query shows null", { skip, timeo
     assert.equal(c.lastAuthError?.code, "InvalidToken");
     assert.equal(c.authToken, null);
 });
+
+test("offline past the token's expiry with the identity provider down: queued mutations run as the user or reject, never anonymously", { skip, timeout: 30000 }, async () => {
+    let offline = false; // the network: the socket cannot open
+    let idpDown = false;
+    const sockets = [];
+    class NetSocket extends WebSocket {
+        constructor(url, ...rest) {
+            super(offline ? "ws://127.0.0.1:1/api/sync" : url, ...rest);
+            sockets.push(this);
+        }
+    }
+    const c = new VireoClient(srv.url, { WebSocket: NetSocket, backoff: { baseMs: 30, maxMs: 100 }, requestTimeoutMs: 15000 });
+    clients.push(c);
+    const errors = [];
+    const orig = console.error;
+    console.error = (...a) => errors.push(a.join(" "));
+    try {
+        c.setAuth(async () => {
+            if (idpDown) throw new Error("identity provider unreachable");
+            return sign("ada", { lifetimeS: 3 });
+        }, () => {});
+        await waitFor(() => c.isAuthenticated, { what: "signed in" });
+        assert.equal(await c.mutation("me:subjectOfWriter", {}), "ada");
+        offline = idpDown = true;
+        for (const s of sockets) s.terminate();
+        await waitFor(() => c.connectionState().state !== "connected", { what: "offline" });
+        const ps = [1, 2, 3].map(() => c.mutation("me:subjectOfWriter", {}).then(
+            (value) => ({ status: "fulfilled", value }), (reason) => ({ status: "rejected", reason })));
+        await sleep(3500); // the token expires while offline (its refresh fails)
+        offline = false; // the network is back; the provider answers a moment later
+        await sleep(150);
+        idpDown = false;
+        const out = await Promise.all(ps);
+        for (const r of out) {
+            if (r.status === "fulfilled") assert.equal(r.value, "ada", "a mutation ran anonymously");
+            else assert.equal(r.reason.code, "AuthChanged", r.reason.message);
+        }
+    } finally {
+        console.error = orig;
+    }
+});

@@ -446,6 +446,8 @@ test("calls of the old identity: unsent ones are dropped (AuthChanged), ones on 
     const conn2 = await server.connection();
     const c = await conn2.handshake();
     assert.equal(identityKeyOf(c.token), "https://idp.test|bob");
+    // as vireo does: the connect token is answered (bob's calls wait for that answer)
+    conn2.send({ type: "authenticated", identity: identity("bob"), expiresAt: null });
     assert.ok(await conn2.none("mutation", 150), "nothing of ada's is replayed");
     assert.ok(m1);
     // on the wire before the switch: runs under the old identity and settles
@@ -493,4 +495,65 @@ test("a connect token refused before `connected`: refetched once and sent with a
     await waitFor(() => values.length === 1);
     assert.deepEqual(values, ["ada"]);
     assert.deepEqual(changes, [true]);
+});
+
+test("calls wait for the server to accept the connect token; refused, they run after a fresh token of the same user is accepted", async (t) => {
+    const { client, conn } = await setup(t);
+    const t1 = jwt("ada", { n: 1 });
+    const t2 = jwt("ada", { n: 2 });
+    client.setAuth(fetcher(t1, t2), () => {});
+    const c = await conn.next("connect");
+    assert.equal(c.token, t1);
+    const p = client.mutation("m:write", { x: 1 });
+    conn.send({ type: "connected", sessionId: c.sessionId, version: 0, protocolVersion: 1, resumed: false });
+    assert.ok(await conn.none("mutation", 150), "not sent before the token is answered");
+    // vireo accepts a token just past its exp (clock leeway), then expires the session at once
+    conn.send({ type: "authError", code: "TokenExpired", message: "the token expired" });
+    const a = await conn.next("authenticate");
+    assert.equal(a.token, t2);
+    assert.ok(await conn.none("mutation", 150), "not sent behind a token not yet accepted");
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    const m = await conn.next("mutation");
+    assert.deepEqual(m.args, { x: 1 });
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: "as ada" });
+    assert.equal(await p, "as ada");
+});
+
+test("a refused connect token whose refetch fails: the calls made under it reject (AuthChanged), none runs anonymously", async (t) => {
+    const { client, conn } = await setup(t);
+    const errors = [];
+    const orig = console.error;
+    console.error = (...a) => errors.push(a.join(" "));
+    t.after(() => (console.error = orig));
+    client.setAuth(fetcher(jwt("ada"), new Error("idp down")), () => {});
+    const p = client.mutation("m:write", { x: 1 });
+    const c = await conn.next("connect");
+    conn.send({ type: "connected", sessionId: c.sessionId, version: 0, protocolVersion: 1, resumed: false });
+    conn.send({ type: "authError", code: "InvalidToken", message: "bad signature" });
+    await assert.rejects(p, (e) => e instanceof ClientError && e.code === "AuthChanged");
+    assert.ok(await conn.none("mutation", 150), "nothing sent on the anonymous session");
+    // an anonymous call now goes at once
+    const q = client.mutation("m:write", { x: 2 });
+    const m = await conn.next("mutation");
+    assert.deepEqual(m.args, { x: 2 });
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: 2 });
+    assert.equal(await q, 2);
+});
+
+test("a token the client knows has expired is not presented on reconnect: a fresh one is fetched first", async (t) => {
+    const { server, client, conn } = await setup(t);
+    const t1 = jwt("ada", { n: 1, lifetimeS: 1 });
+    const t2 = jwt("ada", { n: 2 });
+    const f = fetcher(t1, t2);
+    client.setAuth(f, () => {});
+    const c = await conn.handshake();
+    assert.equal(c.token, t1);
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    await waitFor(() => client.isAuthenticated);
+    await sleep(1100); // t1 expires (too short-lived to be refreshed ahead)
+    conn.terminate();
+    const conn2 = await server.connection();
+    const c2 = await conn2.next("connect");
+    assert.equal(c2.token, t2, "the expired token is not sent");
+    assert.deepEqual(f.calls.map((x) => x.forceRefreshToken), [false, true]);
 });

@@ -112,6 +112,7 @@ export class AuthManager {
         this.refreshTimer = null;
         this.retryTimer = null;
         this.holdTimer = null;
+        this.expiry = null; // when the token expires by this client's clock (ms), or null
     }
 
     // Stops timers and fetches; the hold stays until the caller has adopted its token, so a
@@ -162,6 +163,7 @@ export class AuthManager {
         if (identityKeyOf(token) !== identityKeyOf(this.token)) this.isAuthenticated = false;
         this.token = token;
         this.obtainedAt = Date.now();
+        this.expiry = this._expiryOf(undefined);
         this.host.adopt(token, send);
     }
 
@@ -313,8 +315,44 @@ export class AuthManager {
         }, delay);
     }
 
+    /**
+     * Before a `connect`: a token the client knows has expired (offline past its `exp`, the
+     * refresh failing meanwhile) would be refused and the session would start anonymous; fetch a
+     * fresh one first. `connect` and calls wait for it (at most AUTH_HOLD_MS); if the fetch
+     * fails, `connect` carries the old token and the server's refusal is handled as any.
+     */
+    beforeConnect() {
+        if (this.mode !== "fetch" || this.token === null || this.holding || !this.expired()) return;
+        this._hold();
+        if (this.fetching) return; // the fetch under way brings it
+        clearTimeout(this.retryTimer);
+        clearTimeout(this.refreshTimer);
+        this.retryTimer = this.refreshTimer = null;
+        this._fetch(true, "refresh");
+    }
+
+    // The token's expiry on this client's clock: its lifetime (exp - iat) counted from when it
+    // was obtained, so a device clock set wrong does not make a fresh token look expired; `exp`
+    // itself for a token without `iat`. `expiresAt` (from `authenticated`, ms) wins over `exp`.
+    _expiryOf(expiresAt) {
+        const p = decodeJwtPayload(this.token);
+        const exp = typeof expiresAt === "number" && Number.isFinite(expiresAt) ? expiresAt
+            : typeof p?.exp === "number" && Number.isFinite(p.exp) ? p.exp * 1000 : null;
+        if (exp === null) return null;
+        if (typeof p?.iat === "number" && Number.isFinite(p.iat) && p.iat * 1000 <= exp)
+            return this.obtainedAt + (exp - p.iat * 1000);
+        return exp;
+    }
+
+    /** The token in use has expired (by its lifetime since it was obtained): the server will
+     * refuse it, or accept it within its clock leeway and expire the session at once. */
+    expired(now = Date.now()) {
+        return this.token !== null && this.expiry !== null && now >= this.expiry;
+    }
+
     /** `authenticated`: the server runs the session under `identity` (null: anonymous). */
     onAuthenticated(identity, expiresAt) {
+        if (identity && typeof expiresAt === "number") this.expiry = this._expiryOf(expiresAt);
         if (identity) {
             this.retried = false;
             this.refused = null;

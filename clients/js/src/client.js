@@ -543,10 +543,22 @@ export class VireoClient {
         }
     }
 
-    // Whether calls may go out on the socket now: connected, no fetchToken running, and no save
-    // the replays wait for (_sendUnsent).
+    // Whether calls may go out on the socket now: connected, no fetchToken running, the server
+    // has accepted the client's identity on this socket, and no save the replays wait for
+    // (_sendUnsent).
     _canSend() {
-        return this._ready && !this._auth.holding && !this._persistWait;
+        return this._ready && !this._auth.holding && !this._persistWait && !this._identityUnconfirmed();
+    }
+
+    // Calls made under an identity wait until the server has accepted its token on this socket:
+    // a refused token makes the session anonymous, and calls sent behind it would run
+    // anonymously. Pending: the `connect` token has no answer yet, the server refused the token
+    // (or it expired) and no fresh one of the same identity has been accepted since, or the
+    // client knows its token has expired (a server accepts it within its clock leeway, then
+    // expires the session at once). An anonymous client never waits.
+    _identityUnconfirmed() {
+        return this._tokenKey !== null &&
+            (this._connectPending || this._reauthPending || this._auth.expired());
     }
 
     _outcomeUnknownError(req) {
@@ -625,8 +637,10 @@ export class VireoClient {
 
     // ---- connection ---------------------------------------------------------------------------
 
-    _onOpen() {
+    _onOpen(afterHold = false) {
         this._authSent = [];
+        // a token the client knows has expired is not presented: a fresh one first (once per socket)
+        if (!afterHold) this._auth.beforeConnect();
         if (this._auth.holding) {
             this._connectDeferred = true; // sent when fetchToken answers (_releaseAuthHold)
             return;
@@ -641,6 +655,7 @@ export class VireoClient {
         if (this._auth.token !== null) msg.token = this._auth.token;
         this._connectKey = this._tokenKey;
         this._connectToken = this._auth.token;
+        this._reauthPending = false; // this connect's token is answered anew
         this._conn.send(msg);
     }
 
@@ -842,6 +857,7 @@ export class VireoClient {
 
     _onTransition(msg, decode) {
         this._conn.markHealthy();
+        const connectPending = this._connectPending;
         const retagged = this._transitionAuth();
         const changed = new Set();
         const store = this.queryStore;
@@ -899,6 +915,7 @@ export class VireoClient {
         for (const k of keys) this._notifyKey(k);
         for (const req of reached) this._settle(req);
         if (changed.size) this._schedulePersist();
+        if (connectPending) this._sendUnsent(); // the connect token was accepted
     }
 
     _onResponse(msg, decode) {
@@ -994,6 +1011,7 @@ export class VireoClient {
         this._connectKey = null; // identity the current socket's `connect` carried
         this._connectToken = null; // and its token
         this._connectPending = false; // that token has had no answer yet
+        this._reauthPending = false; // the server refused the token; calls wait for a fresh one
         this._authSent = []; // keys of this socket's unanswered `authenticate` messages, in order
         this._retag = false; // the next transition re-validates every result
         this._connectDeferred = false; // `connect` waits for fetchToken
@@ -1055,6 +1073,7 @@ export class VireoClient {
             this._conn.send({ type: "authenticate", token });
         }
         if (this._tokenKey !== prev) {
+            this._reauthPending = false; // about the old identity
             // Calls of the old identity that are not on their way on this socket (ahead of the
             // authenticate) will not run under the new one; answered mutations still settle.
             for (const req of [...this._requests.values()]) {
@@ -1071,6 +1090,7 @@ export class VireoClient {
                 reportError("onAuthTokenChange listener threw", e);
             }
         }
+        this._sendUnsent(); // calls that waited for a fresh token (they follow its authenticate)
     }
 
     _authChangedError(req) {
@@ -1088,7 +1108,7 @@ export class VireoClient {
         this._retagHeld();
         if (this._connectDeferred) {
             this._connectDeferred = false;
-            this._onOpen();
+            this._onOpen(true);
         } else {
             this._sendUnsent();
         }
@@ -1118,8 +1138,10 @@ export class VireoClient {
         this.identity = identity;
         this.authExpiresAt = typeof msg.expiresAt === "number" ? msg.expiresAt : null;
         this._retag = true;
+        if (identity && key === this._tokenKey) this._reauthPending = false;
         // An answer to a token since replaced reports nothing: the newer one's answer follows.
         if (key === this._tokenKey) this._auth.onAuthenticated(identity, this.authExpiresAt);
+        this._sendUnsent(); // the calls that waited for the identity's acceptance
     }
 
     _onAuthError(msg) {
@@ -1132,6 +1154,9 @@ export class VireoClient {
         this._retag = true;
         this.lastAuthError = new ServerError(msg.message, msg.code);
         if (key !== null && key !== this._tokenKey) return; // about a token since replaced
+        // the session is anonymous now: the identity's calls wait for a fresh token's acceptance
+        // (or reject with AuthChanged when the client gives the identity up)
+        if (this._tokenKey !== null) this._reauthPending = true;
         this._auth.onAuthError(msg.code, msg.message);
     }
 
