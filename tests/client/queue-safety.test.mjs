@@ -8,7 +8,7 @@
 import "fake-indexeddb/auto";
 import test from "node:test";
 import assert from "node:assert/strict";
-import { VireoClient, ClientError } from "../../clients/js/src/index.js";
+import { VireoClient, ClientError, createIndexedDbPersistence } from "../../clients/js/src/index.js";
 import { startFakeServer, WebSocket, sleep } from "./fake-server.mjs";
 
 async function waitFor(pred, ms = 3000, what = "condition") {
@@ -173,4 +173,66 @@ test("maxOfflineQueue evicts only mutations never sent; in-doubt ones are kept a
     assert.deepEqual(replayed.map((m) => m.idempotencyKey), sent.map((m) => m.idempotencyKey));
     for (const m of replayed) conn2.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: m.args.n });
     assert.deepEqual(await Promise.all(inFlight), [1, 2, 3]);
+});
+
+/** Writes records straight into the built-in adapter's IndexedDB store (a page's last save). */
+async function putRecords(dbName, records) {
+    const db = await new Promise((resolve, reject) => {
+        const r = indexedDB.open(dbName, 1);
+        r.onupgradeneeded = () => r.result.createObjectStore("state");
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+    });
+    await new Promise((resolve) => {
+        const tx = db.transaction("state", "readwrite");
+        for (const [k, v] of Object.entries(records)) tx.objectStore("state").put(v, k);
+        tx.oncomplete = resolve;
+    });
+    db.close();
+}
+
+test("a damaged persisted store: a bad cache entry is dropped alone, the queue is restored, a mutation with bad args is reported", async (t) => {
+    const server = await startFakeServer();
+    const dbName = `damaged-${Math.random()}`;
+    const key = "k";
+    const now = Date.now();
+    const entry = (path, value) => ({ key: VireoClient.makeKey(path, {}), path, args: {}, savedAt: now, ident: null, value });
+    await putRecords(dbName, {
+        [key]: { format: 1, schemaVersion: null, savedAt: now, ident: null,
+                 queries: [entry("q:bad", { $integer: "AAAA" }), entry("q:good", [1, 2])] },
+        [`${key}#queue#sess-1`]: { format: 1, schemaVersion: null, savedAt: now, ident: null, sessionId: "sess-1",
+                                   sessionSecret: null, mutations: [
+                                       queued("m:bad", { n: { $integer: "AAAA" } }, "key-bad", { sent: false }),
+                                       queued("m:good", { n: 1 }, "key-good", { sent: false })] },
+    });
+    const warnings = [];
+    const warn = console.warn;
+    console.warn = (...a) => warnings.push(a.join(" "));
+    t.after(() => (console.warn = warn));
+    const results = [];
+    const client = new VireoClient(server.url, {
+        ...opts, onOfflineMutationResult: (r) => results.push(r),
+        persistence: createIndexedDbPersistence({ dbName, key, locks: null, sessionStorage: null }),
+    });
+    t.after(async () => {
+        client.close();
+        await server.close();
+    });
+    await client.init();
+    assert.deepEqual(client.getQueryResult("q:good", {}), [1, 2], "the good cached result is kept");
+    assert.equal(client.getQueryResult("q:bad", {}), undefined);
+    assert.ok(warnings.some((w) => /dropped the persisted result of q:bad/.test(w)), warnings.join("\n"));
+    assert.deepEqual(client.pendingMutations().map((m) => [m.name, m.args]), [["m:good", { n: 1 }]]);
+    assert.equal(results.length, 1);
+    assert.equal(results[0].name, "m:bad");
+    assert.equal(results[0].error.code, "PersistedMutationUnreadable");
+    const conn = await server.connection();
+    const c = await conn.handshake();
+    assert.equal(c.sessionId, "sess-1", "the queue's session");
+    const m = await conn.next("mutation");
+    assert.equal(m.idempotencyKey, "key-good");
+    assert.ok(await conn.none("mutation", 100));
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: "ok" });
+    await waitFor(() => results.length === 2);
+    assert.equal(results[1].value, "ok");
 });

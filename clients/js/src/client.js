@@ -106,6 +106,15 @@ function reportError(what, err) {
     console.error(`vireo: ${what}`, err);
 }
 
+// A stored value decoded, or as stored if it does not decode (never throws: for display).
+function decodeOr(v) {
+    try {
+        return decodeValue(v);
+    } catch {
+        return v;
+    }
+}
+
 export class VireoClient {
     /**
      * @param {string} url server base URL (http://host:port) or the ws(s)://…/api/sync URL
@@ -214,7 +223,7 @@ export class VireoClient {
         const out = [];
         for (const r of this._requests.values()) {
             if (r.kind !== "mutation") continue;
-            out.push(Object.freeze({ name: r.path, args: decodeValue(r.args), idempotencyKey: r.idempotencyKey,
+            out.push(Object.freeze({ name: r.path, args: decodeOr(r.args), idempotencyKey: r.idempotencyKey,
                                      createdAt: r.createdAt, restored: !!r.restored }));
         }
         return (this._pendingSnapshot = Object.freeze(out));
@@ -1256,15 +1265,27 @@ export class VireoClient {
             if (raw) await this._persist.clear(); // another format or schemaVersion
             return;
         }
+        // The queue (the user's unsent writes) is restored whatever the cache holds; a cached
+        // result that does not decode is dropped alone (the cache is only a cache).
+        this._restoreQueue(st);
         const cache = this.queryStore.cache;
         for (const q of st.queries) {
             if (cache.has(q.key)) continue; // a result the server sent meanwhile is newer
-            cache.set(q.key, { path: q.path, args: q.args, value: decodeValue(q.value),
-                               savedAt: q.savedAt, ident: q.ident ?? null });
+            let value;
+            try {
+                value = decodeValue(q.value);
+            } catch (e) {
+                console.warn(`vireo: dropped the persisted result of ${q.path}: ${e.message}`);
+                continue;
+            }
+            cache.set(q.key, { path: q.path, args: q.args, value, savedAt: q.savedAt, ident: q.ident ?? null });
         }
         for (const e of this.queryStore.entries.values()) {
             if (!e.hasValue && !e.error && this._hydrate(e)) this._notifyKey(e.key);
         }
+    }
+
+    _restoreQueue(st) {
         if (st.mutations.length) {
             if (!this._explicitSession && st.sessionId) {
                 // the keys of these mutations are scoped to that session: resume its scope
@@ -1272,7 +1293,18 @@ export class VireoClient {
                 this.sessionSecret = st.sessionSecret;
                 this._durableSecret = st.sessionSecret;
             }
-            const restored = st.mutations.map((m) => {
+            // Stored args that do not decode cannot be shown nor trusted to be what was called:
+            // such a mutation is dropped and reported, not sent.
+            const unreadable = [];
+            const restored = st.mutations.filter((m) => {
+                try {
+                    decodeValue(m.args);
+                    return true;
+                } catch (e) {
+                    unreadable.push([m, e]);
+                    return false;
+                }
+            }).map((m) => {
                 const req = this._newMutationOrAction("mutation", m.path, m.args,
                     (value) => this._offlineResult(m, value, null),
                     (error) => this._offlineResult(m, undefined, error));
@@ -1292,6 +1324,12 @@ export class VireoClient {
             this._pendingChanged();
             this._dropOutOfScope(); // restored into another session (an explicit sessionId)
             this._boundOfflineQueue();
+            for (const [m, e] of unreadable) {
+                this._offlineResult(m, undefined, new ClientError(
+                    `the persisted mutation ${m.path} was dropped: its stored arguments do not ` +
+                    `decode (${e.message}); it was not sent`, "PersistedMutationUnreadable"));
+            }
+            if (unreadable.length) this._schedulePersist(); // the store drops it too
         }
     }
 
@@ -1348,7 +1386,7 @@ export class VireoClient {
     }
 
     _offlineResult(m, value, error) {
-        const info = { name: m.path, args: decodeValue(m.args), idempotencyKey: m.idempotencyKey,
+        const info = { name: m.path, args: decodeOr(m.args), idempotencyKey: m.idempotencyKey,
                        value, error: error ?? undefined };
         if (!this._onOfflineResult) {
             if (error) reportError(`restored offline mutation ${m.path} failed:`, error);

@@ -233,7 +233,7 @@ export class ClientError extends Error {
      * OFFLINE_QUEUE_OVERFLOW: a mutation never sent was dropped (maxOfflineQueue). */
     code: "RequestTimeout" | "ConnectionLost" | "ClientClosed" | "GaveUp" | "MessageTooLarge" |
         "ProtocolError" | "NotPaginated" | "AuthChanged" | "OFFLINE_QUEUE_OVERFLOW" |
-        "OutcomeUnknown";
+        "OutcomeUnknown" | "PersistedMutationUnreadable";
     cause?: unknown;
     constructor(message: string, code: string);
 }
