@@ -279,6 +279,12 @@ int st_doc_rewrite(struct store_txn *t, const char *id, const char *expect, size
                    const json_t *expect_doc, st_rewrite_fn fn, void *arg, struct buf *err);
 /* store_schema.c: creates index `decl` ({"name", "fields"}) on tb and fills it. */
 int st_index_create(struct store *s, struct st_table *tb, const json_t *decl, struct buf *err);
+/* st_index_create for each of n declarations of one table, filled in one pass over it, each
+ * index's entries inserted in key order in runs of at most st_backfill_run_bytes (32 MiB) of
+ * keys, shared by the n. */
+extern size_t st_backfill_run_bytes;
+int st_indexes_create(struct store *s, struct st_table *tb, const json_t *const *decls, size_t n,
+                      struct buf *err);
 /* store_search.c: full-text search indexes. st_search_create creates search index `decl`
  * ({"name", "searchField", "filterFields"}) on tb and fills it.
  * st_search_write keeps tb's search and vector indexes in step with one document write (old: the

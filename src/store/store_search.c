@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_parse.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "store/key.h"
@@ -277,7 +278,7 @@ static int search_build(struct store *s, const struct st_table *tb, struct st_in
     if (!(st = st_prep(s, NULL, err, "SELECT k, j FROM d%u", tb->num)))
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 1),
+        json_t *doc = json_parse((const char *)sqlite3_column_text(st, 1),
                                  (size_t)sqlite3_column_bytes(st, 1), STORE_JSON_FLAGS, NULL);
         struct buf dk = BUF_INIT(STORE_MAX_KEY);
         buf_append(&dk, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_parse.h"
 #include "base/mem.h"
 #include "base/numfmt.h"
 #include "base/rand.h"
@@ -169,7 +170,7 @@ static int vector_build(struct store *s, const struct st_table *tb, struct st_in
     if (!(st = st_prep(s, NULL, err, "SELECT j FROM d%u", tb->num)))
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 0),
+        json_t *doc = json_parse((const char *)sqlite3_column_text(st, 0),
                                  (size_t)sqlite3_column_bytes(st, 0), STORE_JSON_FLAGS, NULL);
         const char *id = json_string_value(json_object_get(doc, "_id"));
         int wr =
