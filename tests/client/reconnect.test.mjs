@@ -266,3 +266,42 @@ test("close() while connecting or while waiting to reconnect leaves nothing runn
     assert.equal(server.conns.length, opened, "no reconnect after close()");
     assert.equal(c2.connectionState().state, "disconnected");
 });
+
+test("a server that answers every connect with a fatal error cannot make the client spin", async (t) => {
+    // retryAfterMs 1e12 (overflows setTimeout into 1 ms), 0, and SessionIdInUse every time
+    for (const reply of [
+        { type: "error", code: "ServerOverloaded", message: "busy", fatal: true, retryAfterMs: 1e12 },
+        { type: "error", code: "ServerOverloaded", message: "busy", fatal: true, retryAfterMs: 0 },
+        { type: "error", code: "SessionIdInUse", message: "in use", fatal: true },
+    ]) {
+        const server = await startFakeServer();
+        const client = new VireoClient(server.url, { WebSocket, backoff: { baseMs: 200, maxMs: 400 }, random: () => 1 });
+        const warn = process.listeners("warning");
+        process.removeAllListeners("warning");
+        const warnings = [];
+        process.on("warning", (w) => warnings.push(w.name));
+        let refused = 0;
+        const t0 = Date.now();
+        try {
+            while (Date.now() - t0 < 1000) {
+                let conn;
+                try {
+                    conn = await server.connection(1100 - (Date.now() - t0));
+                } catch {
+                    break;
+                }
+                await conn.next("connect");
+                conn.send(reply);
+                refused++;
+            }
+        } finally {
+            client.close();
+            await server.close();
+            process.removeAllListeners("warning");
+            for (const l of warn) process.on("warning", l);
+        }
+        // attempt 0 at once (or after the bounded retryAfterMs), then 200, 400, 400 ms ...
+        assert.ok(refused <= 5, `${reply.code} ${reply.retryAfterMs}: ${refused} connections in 1 s`);
+        assert.ok(!warnings.includes("TimeoutOverflowWarning"), "setTimeout overflowed");
+    }
+});

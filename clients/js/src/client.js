@@ -163,6 +163,7 @@ export class VireoClient {
         this._pendingSnapshot = null; // pendingMutations()'s array until the list changes
         this._hasEverConnected = false;
         this._connectionCount = 0;
+        this._inUseStreak = 0; // SessionIdInUse refusals since the last `connected`
         this._initAuth(options);
         this._initPersistence(options);
 
@@ -705,6 +706,7 @@ export class VireoClient {
         };
         if (typeof msg.sessionSecret === "string") this.sessionSecret = msg.sessionSecret;
         this._ready = true;
+        this._inUseStreak = 0;
         this._hasEverConnected = true;
         this._connectionCount++;
         this._onConnectedAuth();
@@ -969,7 +971,9 @@ export class VireoClient {
                 this.sessionId = randomUUID();
                 this.sessionSecret = null;
                 this._dropOutOfScope();
-                this._conn.setNextDelay(0);
+                // at once, but only once in a row: a server refusing every session id gets the
+                // backoff
+                if (++this._inUseStreak === 1) this._conn.retryNow();
             }
             if (msg.code === "VersionNotSupported" && !retry) {
                 this._conn.giveUp(err);

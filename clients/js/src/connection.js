@@ -41,6 +41,7 @@ export class Connection {
         this.state = "disconnected";
         this.attempt = 0; // consecutive failed attempts since the last accepted connection
         this.nextDelayMs = null; // server-imposed delay for the next attempt (retryAfterMs)
+        this.immediate = false; // the next attempt goes at once (retryNow)
         this.stopped = false;
         this.gaveUp = false;
         this.ws = null;
@@ -156,11 +157,23 @@ export class Connection {
             this._setState("disconnected", e);
             return;
         }
-        const delay = this.nextDelayMs ?? backoffDelay(this.attempt, this.backoff, this.random);
+        const delay = this._delay();
         this.nextDelayMs = null;
+        this.immediate = false;
         this.attempt++;
         this._setState("disconnected", err);
         this.reconnectTimer = setTimeout(() => this._open(), delay);
+    }
+
+    // The wait before the next attempt. A server's retryAfterMs is bounded to [0, maxMs] (1e12
+    // would overflow setTimeout into 1 ms) and, after consecutive failures, never shortens the
+    // backoff: a server answering every connect with an error cannot make the client spin.
+    _delay() {
+        if (this.immediate) return 0;
+        const backoff = backoffDelay(this.attempt, this.backoff, this.random);
+        if (this.nextDelayMs === null) return backoff;
+        const asked = Math.min(Math.max(0, this.nextDelayMs), this.backoff.maxMs);
+        return this.attempt === 0 ? asked : Math.max(asked, backoff);
     }
 
     /** The server accepted the session: state "connected"; the backoff resets once healthy. */
@@ -186,9 +199,14 @@ export class Connection {
         return true;
     }
 
-    /** Delay to use for the next reconnect instead of the backoff (server's retryAfterMs). */
+    /** The server's retryAfterMs for the next reconnect (bounded, see _delay). */
     setNextDelay(ms) {
         this.nextDelayMs = ms;
+    }
+
+    /** The next reconnect goes at once (SessionIdInUse: a fresh sessionId cannot be in use). */
+    retryNow() {
+        this.immediate = true;
     }
 
     /** Drops the current socket (e.g. after a fatal server error) and reconnects per backoff. */
@@ -215,6 +233,7 @@ export class Connection {
         this.reconnectTimer = null;
         this.attempt = 0;
         this.nextDelayMs = null;
+        this.immediate = false;
         if (this.ws) {
             this._detach(4000, "reconnect");
             this.onDrop(new ClientError("connection replaced by reconnect()", "ConnectionLost"));
