@@ -372,3 +372,38 @@ test("a throwing callback does not break other subscribers", async (t) => {
     conn.transition(0, 1, [{ type: "QueryUpdated", queryId: m.add[0].queryId, value: 1, hash: "h" }]);
     await waitFor(() => got.length === 1);
 });
+
+test("a modifyQuerySet refused with RateLimited is re-sent after retryAfterMs: no query fails, a remove is not lost", async (t) => {
+    const { client, conn } = await setup(t);
+    await conn.handshake();
+    await waitFor(() => client.connectionState().state === "connected");
+    const values = {};
+    const errors = [];
+    for (const n of [1, 2, 3]) client.subscribe("q:n", { n }, (v) => (values[n] = v), (e) => errors.push(e));
+    const m1 = await conn.next("modifyQuerySet");
+    assert.equal(m1.add.length, 3);
+    // vireo refuses the whole message, naming its first queryId
+    const t0 = Date.now();
+    conn.send({ type: "error", code: "RateLimited", message: "slow down", fatal: false,
+                queryId: m1.add[0].queryId, retryAfterMs: 120 });
+    const m2 = await conn.next("modifyQuerySet");
+    assert.ok(Date.now() - t0 >= 100, "re-sent after retryAfterMs");
+    assert.deepEqual(m2.add.map((a) => [a.queryId, a.args]), m1.add.map((a) => [a.queryId, a.args]));
+    conn.transition(0, 1, m2.add.map((a) => ({ type: "QueryUpdated", queryId: a.queryId, value: a.args.n * 10, hash: "h" })));
+    await waitFor(() => Object.keys(values).length === 3);
+    assert.deepEqual(values, { 1: 10, 2: 20, 3: 30 });
+    assert.deepEqual(errors, [], "RateLimited is not a query error");
+    // a remove-only message refused (the error names no id): the remove is re-sent
+    const unsub = client.subscribe("q:r", {}, () => {});
+    const m3 = await conn.next("modifyQuerySet");
+    conn.transition(1, 2, [{ type: "QueryUpdated", queryId: m3.add[0].queryId, value: 0, hash: "r" }]);
+    await sleep(20);
+    unsub();
+    const m4 = await conn.next("modifyQuerySet");
+    assert.deepEqual(m4, { type: "modifyQuerySet", add: [], remove: [m3.add[0].queryId] });
+    conn.send({ type: "error", code: "RateLimited", message: "slow down", fatal: false, retryAfterMs: 50 });
+    const m5 = await conn.next("modifyQuerySet");
+    assert.deepEqual(m5.remove, [m3.add[0].queryId]);
+    conn.transition(2, 3, [{ type: "QueryRemoved", queryId: m3.add[0].queryId }]);
+    assert.ok(await conn.none("modifyQuerySet", 150), "acknowledged: nothing more");
+});

@@ -155,6 +155,10 @@ export class VireoClient {
         this._pendingAdd = new Set(); // queryIds to add at the next flush
         this._pendingRemove = new Set(); // queryIds whose refCount fell to 0
         this._flushQueued = false;
+        // modifyQuerySet messages of this socket not known to be processed yet ({add, remove,
+        // left: ids not yet acknowledged}): one the server refuses (RateLimited) is re-sent
+        this._querySets = [];
+        this._querySetRetry = null; // {add: Set, remove: Set, timer}
         this._ready = false; // `connected` received on the current socket
         this._closed = false;
         this._listeners = new Set();
@@ -405,8 +409,61 @@ export class VireoClient {
         this._pendingAdd.clear();
         this._pendingRemove.clear();
         if (!this._ready) return; // the adds go out with the query set on `connected`
-        if (add.length || remove.length)
-            this._conn.send({ type: "modifyQuerySet", add, remove });
+        if (add.length || remove.length) this._sendQuerySet(add, remove);
+    }
+
+    _sendQuerySet(add, remove) {
+        if (!this._conn.send({ type: "modifyQuerySet", add, remove })) return;
+        const left = new Set([...add.map((a) => `a${a.queryId}`), ...remove.map((id) => `r${id}`)]);
+        this._querySets.push({ add: add.map((a) => a.queryId), remove, left });
+    }
+
+    // The server processed this add (a result, a failure, or an error naming it) or remove
+    // (QueryRemoved): the message that carried it was accepted.
+    _querySetAck(tag) {
+        for (let i = 0; i < this._querySets.length; i++) {
+            const q = this._querySets[i];
+            if (!q.left.delete(tag)) continue;
+            if (!q.left.size) this._querySets.splice(i, 1);
+            return;
+        }
+    }
+
+    // A modifyQuerySet refused as a whole (RateLimited: "it was not processed"). The error names
+    // the first queryId of the message (the first add's), or none when it only removes: then
+    // every remove-only message still unacknowledged is taken as refused (a remove sent twice is
+    // ignored by the server). Their adds (of queries still wanted) and removes are re-sent after
+    // retryAfterMs, together.
+    _querySetRefused(queryId, retryAfterMs) {
+        const refused = this._querySets.filter((q) => queryId !== null
+            ? q.add[0] === queryId : q.add.length === 0 && q.left.size > 0);
+        if (!refused.length) return false;
+        this._querySets = this._querySets.filter((q) => !refused.includes(q));
+        const r = this._querySetRetry ?? (this._querySetRetry = { add: new Set(), remove: new Set(), timer: null });
+        for (const q of refused) {
+            for (const id of q.add) r.add.add(id);
+            for (const id of q.remove) r.remove.add(id);
+        }
+        const wait = typeof retryAfterMs === "number" && retryAfterMs >= 0 ? Math.min(retryAfterMs, 30000) : 1000;
+        clearTimeout(r.timer);
+        r.timer = setTimeout(() => {
+            this._querySetRetry = null;
+            if (!this._ready) return; // a reconnect re-sends the whole query set
+            const add = [];
+            for (const id of r.add) {
+                const e = this.queryStore.byId.get(id);
+                if (e && e.refCount > 0) add.push(this._addItem(e));
+            }
+            const remove = [...r.remove];
+            if (add.length || remove.length) this._sendQuerySet(add, remove);
+        }, wait);
+        return true;
+    }
+
+    _clearQuerySets() {
+        this._querySets = [];
+        clearTimeout(this._querySetRetry?.timer);
+        this._querySetRetry = null;
     }
 
     _addItem(e) {
@@ -686,6 +743,7 @@ export class VireoClient {
         this._chunks = null;
         this._connectDeferred = false;
         this._persistWait = false; // the next `connected` decides again
+        this._clearQuerySets(); // the next `connected` sends the whole set
         for (const req of [...this._requests.values()]) {
             if (req.kind === "action" && req.sent) {
                 const e = new ClientError(
@@ -725,7 +783,8 @@ export class VireoClient {
         }
         // After a resume the server keeps the session's queries until this first query-set
         // change says which ones are still wanted: send it even when it adds nothing.
-        if (add.length || msg.resumed) this._conn.send({ type: "modifyQuerySet", add, remove: [] });
+        this._clearQuerySets();
+        if (add.length || msg.resumed) this._sendQuerySet(add, []);
         this._sendUnsent();
         // a new secret is saved at once: a reloaded page presenting the old one would be refused
         // (SessionIdInUse) and could not replay its queue in its session
@@ -875,6 +934,8 @@ export class VireoClient {
         const serverBefore = new Map(); // server results under the optimistic overlay, before
         for (const k of store.optimistic.overlay.keys()) serverBefore.set(k, store.getServerResult(k));
         for (const m of Array.isArray(msg.modifications) ? msg.modifications : []) {
+            if (this._querySets.length && m && m.queryId !== undefined)
+                this._querySetAck(`${m.type === "QueryRemoved" ? "r" : "a"}${m.queryId}`);
             const e = this.queryStore.byId.get(m.queryId);
             if (!e) continue; // removed since; the server may still answer it once
             switch (m.type) {
@@ -984,6 +1045,13 @@ export class VireoClient {
             return;
         }
         if (retry) this._conn.setNextDelay(msg.retryAfterMs);
+        const hasRequest = msg.requestId !== undefined && msg.requestId !== null;
+        const hasQuery = msg.queryId !== undefined && msg.queryId !== null;
+        // a refused modifyQuerySet is re-sent: its queries are not failed for good
+        if (msg.code === "RateLimited" && !hasRequest &&
+            this._querySetRefused(hasQuery ? msg.queryId : null, msg.retryAfterMs))
+            return;
+        if (hasQuery) this._querySetAck(`a${msg.queryId}`); // processed (DuplicateQueryId, ...)
         if (msg.requestId !== undefined && msg.requestId !== null) {
             const req = this._requests.get(msg.requestId);
             if (req) this._settle(req, err);
@@ -1518,6 +1586,7 @@ export class VireoClient {
         this._ready = false;
         clearTimeout(this._held?.timer);
         this._held = null;
+        this._clearQuerySets();
         this._auth.close();
         this._conn.close();
         for (const [d, adapter] of this._drainers) {
