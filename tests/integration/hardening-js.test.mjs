@@ -191,6 +191,7 @@ test("4. greedy functions fail with MemoryLimit (or ExecutionTimeout), memory co
             ["query", "mem:resizable", ["MemoryLimit"]],
             ["query", "mem:transfer", ["MemoryLimit"]],
             ["query", "mem:stringDoubling", ["MemoryLimit", "ExecutionTimeout"]],
+            ["query", "mem:stringRope", ["MemoryLimit"]],
             ["query", "mem:pushLoop", ["MemoryLimit", "ExecutionTimeout"]],
             ["query", "mem:manyBuffers", ["MemoryLimit", "ExecutionTimeout"]],
             ["mutation", "mem:wasmMemory", ["MemoryLimit"]],

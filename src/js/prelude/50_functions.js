@@ -796,6 +796,10 @@ function thrownResult(e) {
         const name = errorName(e, "ConvexError");
         return [String(e.message), "VireoError", data, name === "VireoError" ? "ConvexError" : name];
     }
+    if (e instanceof RangeError && e.message === "Out of memory") /* JavaScriptCore's own */
+        return ["Out of memory: a string, array or object grew past what JavaScriptCore can " +
+                "hold in one value, below the memory limit of " +
+                `${Math.round(native.params[5] / 1048576)} MiB`, "MemoryLimit", "", "RangeError"];
     if (e instanceof Error) {
         const code = typeof e.code === "string" && e.code !== "" ? e.code : "FunctionFailed";
         return [String(e.message), code, "", errorName(e, "Error")];

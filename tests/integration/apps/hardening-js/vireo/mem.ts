@@ -8,6 +8,15 @@ export const bigTyped = mutation({
 
 export const bigBuffer = query({ args: {}, handler: () => new ArrayBuffer(2 ** 31).byteLength });
 
+// a rope doubled until its length passes JavaScriptCore's largest string: its own RangeError
+export const stringRope = query({
+  args: {},
+  handler: () => {
+    let s = "ab";
+    for (;;) s = s + s;
+  },
+});
+
 export const stringDoubling = query({
   args: {},
   handler: () => {
