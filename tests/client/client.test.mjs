@@ -407,3 +407,51 @@ test("a modifyQuerySet refused with RateLimited is re-sent after retryAfterMs: n
     conn.transition(2, 3, [{ type: "QueryRemoved", queryId: m3.add[0].queryId }]);
     assert.ok(await conn.none("modifyQuerySet", 150), "acknowledged: nothing more");
 });
+
+test("a malformed transition applies nothing and makes the client reconnect; so do a version gap and bad chunks", async (t) => {
+    const server = await startFakeServer();
+    const client = new VireoClient(server.url, { WebSocket, backoff: { baseMs: 10, maxMs: 20 } });
+    t.after(async () => {
+        client.close();
+        await server.close();
+    });
+    t.mock.method(console, "warn", () => {});
+    t.mock.method(console, "error", () => {});
+    let conn = await server.connection();
+    await conn.handshake();
+    const a = [];
+    const b = [];
+    client.subscribe("q:a", {}, (v) => a.push(v));
+    client.subscribe("q:b", {}, (v) => b.push(v));
+    const add = await conn.next("modifyQuerySet");
+    const [qa, qb] = add.add.map((x) => x.queryId);
+    conn.transition(0, 1, [{ type: "QueryUpdated", queryId: qa, value: "a1", hash: "a1" },
+                           { type: "QueryUpdated", queryId: qb, value: "b1", hash: "b1" }]);
+    await waitFor(() => a.length === 1 && b.length === 1);
+    const bad = [
+        // the second modification does not decode: the first must not apply either
+        () => conn.transition(1, 2, [{ type: "QueryUpdated", queryId: qa, value: "a2", hash: "a2" },
+                                     { type: "QueryUpdated", queryId: qb, value: { $integer: "AAAA" }, hash: "b2" }]),
+        () => conn.transition(1, 2, [{ type: "QueryUpdated", queryId: qa, value: "a2", hash: "a2" }, null]),
+        () => conn.transition(100, 3, [{ type: "QueryUpdated", queryId: qa, value: "a2", hash: "a2" }]),
+        () => conn.transition(5, 6, [{ type: "QueryUpdated", queryId: qa, value: "a2", hash: "a2" }]), // a gap
+        () => {
+            conn.send({ type: "transitionChunk", transitionId: "1", partNumber: 0, totalParts: 2, chunk: "{\"type\":\"trans" });
+            conn.send({ type: "transitionChunk", transitionId: "1", partNumber: 1, totalParts: 2, chunk: "ition\",oops" });
+        },
+    ];
+    for (const send of bad) {
+        send();
+        const next = await server.connection();
+        const hello = await next.next("connect");
+        assert.equal(hello.lastVersion, 1, "the client stays at the version it holds");
+        assert.deepEqual([a, b], [["a1"], ["b1"]], "nothing of the bad transition applied");
+        assert.equal(client.getQueryResult("q:a", {}), "a1");
+        conn = next;
+        conn.send({ type: "connected", sessionId: hello.sessionId, version: 1, protocolVersion: 1, resumed: true });
+        await conn.next("modifyQuerySet");
+    }
+    conn.transition(1, 2, [{ type: "QueryUpdated", queryId: qa, value: "a2", hash: "a2" }]);
+    await waitFor(() => a.length === 2);
+    assert.deepEqual(a, ["a1", "a2"]);
+});

@@ -132,6 +132,7 @@ export class VireoClient {
         /** The server's secret for this session (from `connected`), sent to resume it. */
         this.sessionSecret = null;
         this._chunks = null; // {transitionId, parts[]} of a transition arriving in chunks
+        this._sessionVersion = null; // the version the next transition must start from, if known
         this._held = null; // {list: [[msg, decode]], timer}: transitions waiting for an answer
         this.clientVersion = options.clientVersion ?? `vireo-js/${VERSION}`;
         this.requestTimeoutMs = options.requestTimeoutMs ?? 60000;
@@ -765,6 +766,9 @@ export class VireoClient {
         if (typeof msg.sessionSecret === "string") this.sessionSecret = msg.sessionSecret;
         this._ready = true;
         this._inUseStreak = 0;
+        // the version the next transition starts from: each starts where the last ended, the
+        // first of a resumed session at the client's version; a new session's first is not checked
+        this._sessionVersion = msg.resumed ? this.version : null;
         this._hasEverConnected = true;
         this._connectionCount++;
         this._onConnectedAuth();
@@ -888,7 +892,18 @@ export class VireoClient {
         if (c.parts.length < n) return;
         this._chunks = null;
         const data = c.parts.join("");
-        const t = JSON.parse(data);
+        let t;
+        try {
+            t = JSON.parse(data);
+        } catch {
+            t = null;
+        }
+        if (!t || typeof t !== "object") {
+            // a transition lost: the state would silently miss it
+            this._conn.drop(new ClientError("transitionChunk parts do not join into a transition; " +
+                                            "reconnecting", "ProtocolError"));
+            return;
+        }
         this._transitionIn(t, data.includes("\"$") ? decodeValue : (v) => v);
     }
 
@@ -918,14 +933,47 @@ export class VireoClient {
         clearTimeout(h.timer);
         for (const [msg, decode] of h.list) {
             try {
-                this._onTransition(msg, decode);
+                if (!this._onTransition(msg, decode)) break; // reconnecting
             } catch (e) {
                 reportError("failed to handle a transition message", e);
             }
         }
     }
 
+    // Checks a transition whole before anything of it applies, decoding its values: returns
+    // [modification, decoded value or errorData] pairs, or a reason it is malformed.
+    _checkTransition(msg, decode) {
+        const mods = msg.modifications ?? [];
+        if (!Array.isArray(mods)) return "modifications is not an array";
+        const { startVersion: start, endVersion: end } = msg;
+        if (end !== undefined && typeof end !== "number") return "endVersion is not a number";
+        if (typeof start === "number" && typeof end === "number" && end < start)
+            return `endVersion ${end} is before startVersion ${start}`;
+        if (typeof start === "number" && this._sessionVersion !== null && start !== this._sessionVersion)
+            return `startVersion ${start} is not the session's version ${this._sessionVersion}`;
+        const out = [];
+        for (const m of mods) {
+            if (!m || typeof m !== "object") return "a modification is not an object";
+            try {
+                out.push([m, m.type === "QueryUpdated" ? decode(m.value)
+                    : m.type === "QueryFailed" ? decode(m.errorData) : undefined]);
+            } catch (e) {
+                return `a value does not decode (${e.message})`;
+            }
+        }
+        return out;
+    }
+
+    // Applies a transition, all of it or nothing: a malformed one (or one that does not continue
+    // from the session's version) means the client's state can no longer be trusted to match the
+    // server's, so it reconnects and resumes from the version it holds. Returns false then.
     _onTransition(msg, decode) {
+        const mods = this._checkTransition(msg, decode);
+        if (typeof mods === "string") {
+            this._conn.drop(new ClientError(`malformed transition: ${mods}; reconnecting`, "ProtocolError"));
+            return false;
+        }
+        if (typeof msg.endVersion === "number") this._sessionVersion = msg.endVersion;
         this._conn.markHealthy();
         const connectPending = this._connectPending;
         const retagged = this._transitionAuth();
@@ -933,14 +981,14 @@ export class VireoClient {
         const store = this.queryStore;
         const serverBefore = new Map(); // server results under the optimistic overlay, before
         for (const k of store.optimistic.overlay.keys()) serverBefore.set(k, store.getServerResult(k));
-        for (const m of Array.isArray(msg.modifications) ? msg.modifications : []) {
-            if (this._querySets.length && m && m.queryId !== undefined)
+        for (const [m, decoded] of mods) {
+            if (this._querySets.length && m.queryId !== undefined)
                 this._querySetAck(`${m.type === "QueryRemoved" ? "r" : "a"}${m.queryId}`);
             const e = this.queryStore.byId.get(m.queryId);
             if (!e) continue; // removed since; the server may still answer it once
             switch (m.type) {
             case "QueryUpdated":
-                e.value = decode(m.value);
+                e.value = decoded;
                 e.hasValue = true;
                 e.error = null;
                 e.hash = m.hash;
@@ -950,7 +998,7 @@ export class VireoClient {
                 this._cachePut(e);
                 break;
             case "QueryFailed":
-                e.error = new ServerError(m.errorMessage, m.errorCode, decode(m.errorData));
+                e.error = new ServerError(m.errorMessage, m.errorCode, decoded);
                 e.hash = undefined;
                 e.ident = this._serverKey;
                 e.confirmed = true;
@@ -988,6 +1036,7 @@ export class VireoClient {
         for (const req of reached) this._settle(req);
         if (changed.size) this._schedulePersist();
         if (connectPending) this._sendUnsent(); // the connect token was accepted
+        return true;
     }
 
     _onResponse(msg, decode) {
