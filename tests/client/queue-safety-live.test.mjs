@@ -1,7 +1,8 @@
 // The offline queue's safety rules against a real `vireo dev` (tests/integration/apps/sync;
 // ./vireo or VIREO_BIN), with fake-indexeddb for persistence: a persisted offline mutation is
-// applied once across a reload that follows a reconnect on which the server rotated the
-// session's secret. tests/client/queue-safety.test.mjs has the protocol-level cases.
+// applied once across a reload that follows a reconnect on which the session was started afresh
+// (the server keeps the holder's secret then: src/proto/sync.c; a server that rotated it is
+// tests/client/queue-safety.test.mjs's case, with the other protocol-level ones).
 
 import "fake-indexeddb/auto";
 import test, { before, after } from "node:test";
@@ -28,7 +29,7 @@ function client(url, opts = {}) {
     return c;
 }
 
-test("a persisted offline mutation is applied once after a reload that follows a secret rotation", { timeout: 30000 }, async () => {
+test("a persisted offline mutation is applied once after a reload that follows a fresh start of its session", { timeout: 30000 }, async () => {
     const key = `rotation-${Math.random()}`;
     const idb = createIndexedDbPersistence({ dbName: "vireo-queue-live", key, locks: null, sessionStorage: null });
     let frozen = false; // the page is dead: nothing more is written
@@ -74,10 +75,10 @@ test("a persisted offline mutation is applied once after a reload that follows a
     a.mutation("messages:send", { channel: "#rot", author: "a", body: "once" }).catch(() => {});
     await a.flushPersistence();
     // back online: a has no live query, so it reconnects without lastVersion and the server
-    // starts the session afresh with a new secret; a sends its mutation and dies at the answer
+    // starts the session afresh (keeping its secret); a sends its mutation and dies at the answer
     offline = false;
     await waitFor(() => frozen, { what: "the mutation answered", timeout: 10000 });
-    assert.notEqual(a.sessionSecret, firstSecret, "the server rotated the secret");
+    assert.equal(a.sessionSecret, firstSecret, "the server keeps the secret its holder presented");
     await sleep(100);
     a.close();
     await waitFor(async () => (await srv.value("query", "messages:bodies", { channel: "#rot" })).length === 1,
