@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,6 +319,20 @@ static int parse_range(const struct slice *h, uint64_t size, uint64_t *from, uin
     return 1;
 }
 
+/* Stored files are the uploaders' bytes, served on the app's own origin (Convex serves them from
+ * another one): an HTML or SVG file opened there would run its scripts as the app (its
+ * localStorage holds the users' tokens). So the browser is told not to guess a type, and every
+ * file but a PDF (whose viewer a sandbox blocks, and which runs no script in the origin) is a
+ * sandboxed document: images, video and audio still show, a page's scripts do not run. */
+static const char *inert_headers(const char *ctype)
+{
+    static const char pdf[] = "application/pdf";
+    int is_pdf = ctype && !strncasecmp(ctype, pdf, sizeof pdf - 1) &&
+                 (ctype[sizeof pdf - 1] == '\0' || ctype[sizeof pdf - 1] == ';');
+    return is_pdf ? "X-Content-Type-Options: nosniff\r\n"
+                  : "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: sandbox\r\n";
+}
+
 static void handle_serve(struct http_api *api, struct conn *c, struct http_request *req,
                          struct slice id)
 {
@@ -355,8 +370,8 @@ static void handle_serve(struct http_api *api, struct conn *c, struct http_reque
     struct buf hdr = BUF_INIT(4096);
     buf_appendf(&hdr,
                 "ETag: \"%s\"\r\nCache-Control: private, max-age=2592000, immutable\r\n"
-                "Accept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n",
-                sha);
+                "Accept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n%s",
+                sha, inert_headers(ctype));
     const struct slice *inm = http_header_get(req, "if-none-match");
     if (inm && inm->len == strlen(sha) + 2 && inm->p[0] == '"' &&
         !memcmp(inm->p + 1, sha, strlen(sha))) {

@@ -66,6 +66,26 @@ test("upload, serve, metadata and sha256 of a file", async () => {
     assert.equal(bad.json.errorCode, "ArgumentValidationError");
 });
 
+test("served files cannot act as pages of the app's origin: nosniff, and a sandbox but for PDFs", async () => {
+    const s = await srv();
+    const cases = [
+        ["text/html", "<script>localStorage.getItem('token')</script>", "sandbox"],
+        ["image/svg+xml", "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "sandbox"],
+        ["image/png", "png", "sandbox"],
+        ["application/pdf", "%PDF-1.4", null],
+        ["Application/PDF; charset=binary", "%PDF-1.4", null],
+    ];
+    for (const [type, body, csp] of cases) {
+        const { json } = await upload(s, Buffer.from(body), type);
+        const g = await fetch(await s.value("query", "files:url", { id: json.storageId }));
+        assert.equal(g.status, 200);
+        assert.equal(g.headers.get("content-type"), type);
+        assert.equal(g.headers.get("x-content-type-options"), "nosniff", type);
+        assert.equal(g.headers.get("content-security-policy"), csp, type);
+        assert.equal(await g.text(), body);
+    }
+});
+
 test("an upload without a Content-Type has none; an empty file works", async () => {
     const s = await srv();
     const url = await s.value("mutation", "files:uploadUrl", {});
