@@ -258,6 +258,57 @@ ssize_t http_parse_request(const char *p, size_t n, struct http_request *req)
     return (ssize_t)i;
 }
 
+static int dot_segment(const char *p, size_t n)
+{
+    return (n == 1 && p[0] == '.') ||
+           (n == 3 && p[0] == '%' && p[1] == '2' && (p[2] | 0x20) == 'e');
+}
+
+static int dot_dot_segment(const char *p, size_t n)
+{
+    for (size_t cut = 1; cut < n; cut++) /* "." or "%2e", twice */
+        if (dot_segment(p, cut) && dot_segment(p + cut, n - cut))
+            return 1;
+    return 0;
+}
+
+size_t http_path_resolved(struct slice path, char *out)
+{
+    const char *p = path.p;
+    size_t n = path.len, o = 0;
+    if (n == 0 || p[0] != '/') {
+        memcpy(out, p, n);
+        return n;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && p[j] != '/')
+            j++;
+        const char *seg = p + i + 1;
+        size_t sl = j - i - 1;
+        int last = j >= n;
+        if (dot_segment(seg, sl)) {
+            if (last)
+                out[o++] = '/';
+        } else if (dot_dot_segment(seg, sl)) {
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--; /* the removed segment's slash */
+            if (last)
+                out[o++] = '/';
+        } else {
+            out[o++] = '/';
+            memcpy(out + o, seg, sl);
+            o += sl;
+        }
+        i = j;
+    }
+    if (o == 0)
+        out[o++] = '/';
+    return o;
+}
+
 const struct slice *http_header_get(const struct http_request *req, const char *name)
 {
     for (size_t i = 0; i < req->n_headers; i++) {

@@ -49,6 +49,11 @@ int http_query_param(struct slice q, const char *name, struct slice *v);
 
 /* Finds a header by case-insensitive name; NULL if absent. */
 const struct slice *http_header_get(const struct http_request *req, const char *name);
+/* The path with its dot segments resolved as a URL parser does ("/a/./b/../c" -> "/a/c"; "%2e"
+ * counts as "."), so that a route is chosen by the path the handler's `new URL(request.url)`
+ * shows. Written to out (at least path.len + 1 bytes); returns its length. A path that does not
+ * start with '/' is copied as is. */
+size_t http_path_resolved(struct slice path, char *out);
 /* How many header fields named `name` (any case) the request has. */
 size_t http_header_count(const struct http_request *req, const char *name);
 

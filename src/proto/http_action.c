@@ -46,11 +46,36 @@ int http_action_has_routes(const struct shard *s)
     return routes_of(s) != NULL;
 }
 
-int http_action_match(const struct shard *s, struct slice method, struct slice path)
+/* path's dot segments resolved (http_path_resolved) into stack, or a buffer of its own that
+ * resolved_free releases. */
+static struct slice resolved(struct slice path, char *stack, size_t cap)
+{
+    char *out = path.len + 1 <= cap ? stack : vr_malloc(path.len + 1);
+    return slice_of(out, http_path_resolved(path, out));
+}
+
+static void resolved_free(struct slice r, const char *stack)
+{
+    if (r.p != stack)
+        vr_free((char *)r.p);
+}
+
+static int match_resolved(const json_t *routes, struct slice method, struct slice path);
+
+int http_action_match(const struct shard *s, struct slice method, struct slice raw)
 {
     const json_t *routes = routes_of(s);
     if (!routes)
         return 0;
+    char stack[2048]; /* routed by the path the handler's URL shows, as Convex's router is */
+    struct slice path = resolved(raw, stack, sizeof stack);
+    int r = match_resolved(routes, method, path);
+    resolved_free(path, stack);
+    return r;
+}
+
+static int match_resolved(const json_t *routes, struct slice method, struct slice path)
+{
     /* Convex's normalizeMethod: HEAD is served by the GET route */
     struct slice m = slice_eq_str(method, "HEAD") ? slice_of("GET", 3) : method;
     size_t i;
@@ -190,7 +215,10 @@ static void request_args(struct buf *b, const struct http_request *req)
     append_byte_string(b, url.data, url.len);
     buf_release(&url);
     buf_append_str(b, ",\"path\":");
-    append_byte_string(b, req->path.p, req->path.len);
+    char stack[2048];
+    struct slice path = resolved(req->path, stack, sizeof stack);
+    append_byte_string(b, path.p, path.len);
+    resolved_free(path, stack);
     buf_append_str(b, ",\"headers\":[");
     for (size_t i = 0; i < req->n_headers; i++) {
         buf_append_str(b, i ? ",[" : "[");

@@ -1364,13 +1364,19 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
 
     /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer), anywhere
      * but in Vireo's reserved /api/ and /_vireo/ */
-    if (!reserved_path(path) && http_action_match(api->shard, req->method, path)) {
+    char rstack[2048]; /* as the app's router sees it: "/x/../api" is Vireo's /api */
+    size_t rn = path.len + 1 <= sizeof rstack ? http_path_resolved(path, rstack) : 0;
+    struct slice rpath = rn ? slice_of(rstack, rn) : path;
+    if (!reserved_path(path) && !reserved_path(rpath) &&
+        http_action_match(api->shard, req->method, path)) {
         http_auth_run(api, c, req, HTTP_AUTH_CONVEX | HTTP_AUTH_LENIENT, run_http_action, NULL, 0,
                       NULL);
         return;
     }
 
-    if (slice_eq_str(req->method, "OPTIONS")) {
+    /* Vireo's own routes answer preflights; the app's paths are the app's (its http.ts routes
+     * OPTIONS itself, as in Convex): a grant there would open webhooks to every web origin */
+    if (slice_eq_str(req->method, "OPTIONS") && reserved_path(path)) {
         http_respond(c, 204, NULL, NULL, 0,
                      "Access-Control-Allow-Origin: *\r\n"
                      "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"

@@ -95,6 +95,16 @@ test("prefixes: the longest wins, an exact path beats them; methods route separa
     const patch = await f(s, "/methods", { method: "PATCH" });
     assert.equal(patch.status, 200);
     assert.equal(patch.headers.get("x-method"), "PATCH");
+    // routed by the path the handler's URL shows (dot segments resolved, as Convex's router does)
+    const raw = async (p, m = "GET") => {
+        const r = await request(s.port, m, p);
+        return `${r.status} ${r.text}`;
+    };
+    assert.equal(await raw("/p/long/../x"), "200 short /p/x");
+    assert.equal(await raw("/p/long/%2e%2E/exact"), "200 short /p/exact");
+    assert.equal(await raw("/p/./long/./exact"), "200 exact /p/long/exact");
+    // resolved into Vireo's own /api: never the app's
+    assert.doesNotMatch(await raw("/x/../api/health", "DELETE"), /root-delete/);
 });
 
 test("OPTIONS and CORS are the app's: its route answers, with its headers", async () => {
@@ -104,6 +114,11 @@ test("OPTIONS and CORS are the app's: its route answers, with its headers", asyn
     assert.equal(r.headers.get("access-control-allow-origin"), "https://app.example");
     assert.equal(r.headers.get("access-control-allow-methods"), "PATCH, DELETE");
     assert.equal(r.headers.get("x-method"), "OPTIONS");
+    // a path the app routes, but not for OPTIONS: Convex's 404, no preflight grant of Vireo's
+    const pre = await f(s, "/hello", { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "DELETE" } });
+    assert.equal(pre.status, 404);
+    assert.equal(await pre.text(), "No HttpAction routed for /hello");
+    assert.equal(pre.headers.get("access-control-allow-origin"), null);
     // Vireo's own paths keep Vireo's CORS answer
     const api = await f(s, "/api/query", { method: "OPTIONS" });
     assert.equal(api.status, 204);
