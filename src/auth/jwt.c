@@ -149,6 +149,13 @@ static EVP_PKEY *rsa_key(const json_t *jwk, struct buf *err)
                     JWT_MIN_RSA_BITS);
         goto out;
     }
+    /* e = 1 makes any message its own signature (a forged token verifies with no private key):
+     * e odd, from 3 to 2^33 - 1, as ring (Convex's verifier) requires; 65537 in practice */
+    if (!BN_is_odd(be) || BN_num_bits(be) < 2 || BN_num_bits(be) > 33) {
+        buf_append_str(err, "the RSA key's public exponent `e` must be odd, at least 3 and below "
+                            "2^33 (it is 65537 in practice)");
+        goto out;
+    }
     bld = OSSL_PARAM_BLD_new();
     if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be)) {

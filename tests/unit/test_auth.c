@@ -296,6 +296,31 @@ TEST(jwks_keys)
     buf_append_str(&j, "]}");
     CHECK_EQ_INT(add(ks, j.data, NULL), -1);
     CHECK(strstr(err.data, "has 1024 bits; at least 2048"));
+    /* a public exponent of 1 (any message is its own signature) or an even one is refused;
+     * 3 is taken */
+    const char *exps[] = {"AQ", "Ag", "AAE", "Aw"};
+    for (size_t i = 0; i < 4; i++) {
+        buf_reset(&j);
+        buf_append_str(&j, "{\"keys\":[");
+        jwk_of(&j, rsa, "");
+        buf_append_str(&j, "]}");
+        char *e = strstr(j.data, "\"e\":\"AQAB\"");
+        CHECK(e != NULL);
+        struct buf k2 = BUF_INIT(BUF_NOLIMIT);
+        buf_append(&k2, j.data, (size_t)(e - j.data));
+        buf_appendf(&k2, "\"e\":\"%s\"%s", exps[i], e + strlen("\"e\":\"AQAB\""));
+        struct jwt_keyset *one = jwt_keyset_new();
+        int r = add(one, k2.data, NULL);
+        if (i < 3) {
+            CHECK_EQ_INT(r, -1);
+            CHECK(strstr(err.data, "public exponent `e` must be odd, at least 3"));
+        } else {
+            CHECK_EQ_INT(r, 0);
+            CHECK_EQ_INT(jwt_keyset_count(one), 1);
+        }
+        jwt_keyset_free(one);
+        buf_release(&k2);
+    }
     /* an EC point off the curve: y changed */
     buf_reset(&j);
     buf_append_str(&j, "{\"keys\":[");
