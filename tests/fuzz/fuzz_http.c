@@ -32,6 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_slice(req.headers[i].value, p, size);
         }
         assert(!(req.chunked && req.content_length >= 0));
+        /* the routing path: never longer than the path (but "" -> itself), no dot segment left,
+         * and resolving it again changes nothing */
+        char *rp = malloc(req.path.len + 1), *rp2 = malloc(req.path.len + 1);
+        size_t rn = http_path_resolved(req.path, rp);
+        assert(rn <= req.path.len);
+        if (req.path.len && req.path.p[0] == '/') {
+            assert(rn >= 1 && rp[0] == '/');
+            assert(http_path_resolved(slice_of(rp, rn), rp2) == rn && !memcmp(rp, rp2, rn));
+        }
+        free(rp);
+        free(rp2);
         size_t cuts[3] = { (size_t)r - 1, (size_t)r / 2, 0 };
         for (int k = 0; k < 3; k++) {
             struct http_request q;

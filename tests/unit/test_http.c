@@ -49,6 +49,34 @@ static ssize_t parse(const char *s, struct http_request *req)
     return http_parse_request(guard_copy(s, n), n, req);
 }
 
+TEST(path_resolved_as_a_url_parser_does)
+{
+    static const char *cases[][2] = {
+        {"/", "/"},
+        {"/a/b", "/a/b"},
+        {"/a/./b", "/a/b"},
+        {"/a/b/../c", "/a/c"},
+        {"/a/..", "/"},
+        {"/a/.", "/a/"},
+        {"/..", "/"},
+        {"/../../x", "/x"},
+        {"/a/%2e%2E/b", "/b"},
+        {"/a/.%2e/b", "/b"},
+        {"/a/%2E/b", "/a/b"},
+        {"/a/..b/c", "/a/..b/c"},
+        {"/a//../b", "/a/b"},
+        {"/a/", "/a/"},
+        {"*", "*"},
+        {"", ""},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = http_path_resolved(slice_of(cases[i][0], strlen(cases[i][0])), out);
+        out[n] = '\0';
+        CHECK_EQ_STR(out, cases[i][1]);
+    }
+}
+
 TEST(parse_simple_get)
 {
     const char *s = "GET /api/x?a=1&b=2 HTTP/1.1\r\nHost: example.com\r\n"
