@@ -28,6 +28,7 @@ struct auth_providers {
     struct provider v[AUTH_MAX_PROVIDERS];
     size_t n;
     double refresh_min_s;
+    double max_age_s;
 };
 
 static int same_issuer(const char *a, const char *b)
@@ -127,6 +128,7 @@ int auth_providers_new(const char *config, size_t len, struct auth_providers **o
     struct auth_providers *p = vr_calloc(1, sizeof(*p));
     json_t *doc = NULL;
     p->refresh_min_s = AUTH_REFRESH_MIN_S;
+    p->max_age_s = AUTH_KEYS_MAX_AGE_S;
     *out = NULL;
     if (config) {
         json_error_t je;
@@ -180,6 +182,17 @@ int auth_providers_add_secret(struct auth_providers *p, const char *issuer, cons
 void auth_providers_set_refresh_min(struct auth_providers *p, double seconds)
 {
     p->refresh_min_s = seconds;
+}
+
+void auth_providers_set_max_age(struct auth_providers *p, double seconds)
+{
+    p->max_age_s = seconds;
+}
+
+int auth_provider_keys_stale(const struct auth_providers *p, size_t i, double now)
+{
+    const struct provider *pv = &p->v[i];
+    return pv->kind != AUTH_SECRET && pv->keys && now - pv->fetched_at >= p->max_age_s;
 }
 
 void auth_providers_free(struct auth_providers *p)

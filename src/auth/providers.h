@@ -4,7 +4,9 @@
  * identity (identity.h). Keys arrive from outside (this module does no I/O): the caller fetches
  * what auth_provider_fetch_url names when a verification answers AUTH_NEED_KEYS, and hands the
  * documents back. Keys are kept when a refresh fails; an unknown kid asks for a refresh at most
- * once per AUTH_REFRESH_MIN_S per provider. */
+ * once per AUTH_REFRESH_MIN_S per provider, and keys older than AUTH_KEYS_MAX_AGE_S are stale:
+ * fetched again while they keep verifying (a key the provider withdrew stops verifying about
+ * that long after). */
 #ifndef VR_AUTH_PROVIDERS_H
 #define VR_AUTH_PROVIDERS_H
 
@@ -18,6 +20,7 @@
 #define AUTH_REFRESH_MIN_S 60.0 /* an unknown kid refetches a provider's keys at most this often */
 #define AUTH_RETRY_S 5.0        /* a provider whose keys were never fetched: the next try after a failure */
 #define AUTH_CLOCK_SKEW_S 60.0  /* tolerance for exp, nbf and iat */
+#define AUTH_KEYS_MAX_AGE_S 3600.0 /* fetched keys are fetched again this long after */
 
 enum auth_kind {
     AUTH_OIDC,       /* {domain, applicationID}: keys through <domain>/.well-known/openid-configuration */
@@ -45,7 +48,12 @@ void auth_providers_free(struct auth_providers *p);
 /* How often an unknown kid may refetch a provider's keys (default AUTH_REFRESH_MIN_S; tests
  * shorten it). */
 void auth_providers_set_refresh_min(struct auth_providers *p, double seconds);
+/* How long fetched keys verify before they are fetched again (default AUTH_KEYS_MAX_AGE_S;
+ * tests shorten it). */
+void auth_providers_set_max_age(struct auth_providers *p, double seconds);
 size_t auth_providers_count(const struct auth_providers *p);
+/* Whether provider i's fetched keys are older than the maximum age (a secret's never are). */
+int auth_provider_keys_stale(const struct auth_providers *p, size_t i, double now);
 
 /* Verifies `token` at `now` (seconds). AUTH_OK: *identity (out) a new object, *exp (out, may be
  * NULL) the token's exp in seconds. AUTH_NEED_KEYS: *provider (out) is the one whose keys must be

@@ -278,6 +278,10 @@ int auth_keys_verify(struct auth_keys *ak, const char *token, size_t len, struct
                    "Check convex/auth.config.ts (or start the server with --jwt-secret).");
         return 1;
     }
+    /* keys past their age are fetched again in the background; they verify meanwhile */
+    for (size_t k = 0; k < auth_providers_count(ak->p); k++)
+        if (auth_provider_keys_stale(ak->p, k, now_s()))
+            start_fetch(ak, k);
     struct buf err = BUF_INIT(4096);
     enum auth_status st =
         auth_providers_verify(ak->p, token, len, now_s(), &identity, &exp, &which, &why, &err);

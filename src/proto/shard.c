@@ -119,6 +119,8 @@ static struct auth_providers *providers_of(struct shard *s, const char *config, 
         return NULL;
     if (s->auth_refresh_s > 0)
         auth_providers_set_refresh_min(p, s->auth_refresh_s);
+    if (s->auth_max_age_s > 0)
+        auth_providers_set_max_age(p, s->auth_max_age_s);
     const struct shard_jwt_secret *j = &s->jwt_secret;
     if (j->secret && auth_providers_add_secret(p, j->issuer, j->audience, j->secret, j->len,
                                                err) < 0) {

@@ -63,6 +63,7 @@ struct shard {
                                caller with the loop (NULL: every token is refused) */
     struct shard_jwt_secret jwt_secret;
     double auth_refresh_s; /* an unknown kid refetches keys at most this often; 0: the default */
+    double auth_max_age_s; /* fetched keys are fetched again this long after; 0: the default */
     /* called with the old runtime still in place when a load replaces it (proto/actors.c runs
      * the hot actors' onDeactivate there); NULL: none */
     void (*before_replace)(void *arg);

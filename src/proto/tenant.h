@@ -38,6 +38,7 @@ struct tenant_options {
     const char *tenant_claim;    /* --tenant-claim: a named tenant's verified tokens must carry
                                     this claim naming it (auth_keys_require_claim); NULL: none */
     double auth_refresh_s;
+    double auth_max_age_s;
     struct http_api api;         /* the server-wide fields of every tenant's http_api (admin
                                     key, public dir, limits, server); shard and sync unset */
 };

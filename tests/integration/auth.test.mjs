@@ -205,6 +205,37 @@ test("key rotation: a new kid makes the server refetch the JWKS and accept it", 
     assert.ok(idp.hits.jwks > hits, "refetched");
 });
 
+test("keys past their age are fetched again while they verify: a key the provider withdrew stops verifying; a failed refetch keeps the keys", { timeout: 30000 }, async () => {
+    const own = await startIdp();
+    const dir = tempDir("auth");
+    fs.writeFileSync(path.join(dir, ".env.local"), `AUTH_DOMAIN=${own.url}\n`);
+    const s = await startServer(dir, { args: ["--test-auth-keys-max-age-s", "1"] });
+    const ask = (t) => request(s.port, "POST", "/api/query", { path: "me:subject", args: {} }, { headers: bearer(t) });
+    try {
+        const old = own.sign({ sub: "old-key" });
+        assert.equal((await ask(old)).json.value, "old-key");
+        // the provider withdraws rsa1 (compromised) and publishes rsa2
+        own.rotate("rsa2", "RS256", { drop: ["rsa1"] });
+        await sleep(1200);
+        const hits = own.hits.jwks;
+        assert.equal((await ask(old)).json.value, "old-key", "stale keys verify while they are fetched again");
+        await waitFor(() => own.hits.jwks > hits, { what: "the refetch" });
+        await waitFor(async () => (await ask(old)).status === 401, { what: "the withdrawn key refused" });
+        assert.equal((await ask(own.sign({ sub: "new-key" }, { kid: "rsa2" }))).json.value, "new-key");
+        // the provider down when the keys are stale again: they are kept
+        own.down = true;
+        await sleep(1200);
+        const fresh = own.sign({ sub: "kept" }, { kid: "rsa2" });
+        for (let i = 0; i < 3; i++) {
+            assert.equal((await ask(fresh)).json.value, "kept");
+            await sleep(300);
+        }
+    } finally {
+        await s.stop();
+        await own.close();
+    }
+});
+
 test("provider down after the keys were fetched: cached keys keep working", async () => {
     idp.down = true;
     try {
