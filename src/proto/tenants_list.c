@@ -120,10 +120,11 @@ static void list_work(void *arg)
         char path[4400];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", l->dir, e->d_name);
-        if (bad || stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        if (bad || n >= sizeof(struct open_tenant){0}.name || stat(path, &sb) < 0 ||
+            !S_ISDIR(sb.st_mode))
             continue;
         struct open_tenant key;
-        snprintf(key.name, sizeof key.name, "%s", e->d_name);
+        memcpy(key.name, e->d_name, n + 1); /* a checked name: at most TENANT_NAME_MAX bytes */
         const struct open_tenant *o =
             l->nopen ? bsearch(&key, l->open, l->nopen, sizeof *l->open, by_open_name) : NULL;
         tree_bytes = 0;
