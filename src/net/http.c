@@ -277,7 +277,8 @@ size_t http_path_resolved(struct slice path, char *out)
     const char *p = path.p;
     size_t n = path.len, o = 0;
     if (n == 0 || p[0] != '/') {
-        memcpy(out, p, n);
+        if (n)
+            memcpy(out, p, n);
         return n;
     }
     for (size_t i = 0; i < n;) {

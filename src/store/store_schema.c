@@ -252,7 +252,8 @@ static int entry_cmp(const void *x, const void *y, void *arg)
 /* Inserts the run's entries in key order and empties it. */
 static int run_insert(struct store *s, sqlite3_stmt *ins, struct backfill_run *r, struct buf *err)
 {
-    qsort_r(r->e, r->n, sizeof *r->e, entry_cmp, r->keys.data);
+    if (r->n > 1) /* (an empty run has no array) */
+        qsort_r(r->e, r->n, sizeof *r->e, entry_cmp, r->keys.data);
     for (size_t i = 0; i < r->n; i++) {
         const struct backfill_entry *e = &r->e[i];
         sqlite3_bind_blob(ins, 1, r->keys.data + e->off, (int)e->klen, SQLITE_STATIC);
