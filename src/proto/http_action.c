@@ -46,36 +46,23 @@ int http_action_has_routes(const struct shard *s)
     return routes_of(s) != NULL;
 }
 
-/* path's dot segments resolved (http_path_resolved) into stack, or a buffer of its own that
- * resolved_free releases. */
-static struct slice resolved(struct slice path, char *stack, size_t cap)
+struct slice http_action_route(struct slice path, char *stack, size_t cap)
 {
     char *out = path.len + 1 <= cap ? stack : vr_malloc(path.len + 1);
     return slice_of(out, http_path_resolved(path, out));
 }
 
-static void resolved_free(struct slice r, const char *stack)
+void http_action_route_free(struct slice route, const char *stack)
 {
-    if (r.p != stack)
-        vr_free((char *)r.p);
+    if (route.p != stack)
+        vr_free((char *)route.p);
 }
 
-static int match_resolved(const json_t *routes, struct slice method, struct slice path);
-
-int http_action_match(const struct shard *s, struct slice method, struct slice raw)
+int http_action_match(const struct shard *s, struct slice method, struct slice path)
 {
     const json_t *routes = routes_of(s);
     if (!routes)
         return 0;
-    char stack[2048]; /* routed by the path the handler's URL shows, as Convex's router is */
-    struct slice path = resolved(raw, stack, sizeof stack);
-    int r = match_resolved(routes, method, path);
-    resolved_free(path, stack);
-    return r;
-}
-
-static int match_resolved(const json_t *routes, struct slice method, struct slice path)
-{
     /* Convex's normalizeMethod: HEAD is served by the GET route */
     struct slice m = slice_eq_str(method, "HEAD") ? slice_of("GET", 3) : method;
     size_t i;
@@ -139,7 +126,7 @@ static void respond_failure(struct conn *c, int status, const char *code,
     buf_release(&b);
 }
 
-static void refuse_body(struct conn *c, size_t len, size_t max_body)
+void http_action_refuse_body(struct conn *c, size_t len, size_t max_body)
 {
     char msg[300];
     snprintf(msg, sizeof msg,
@@ -147,16 +134,6 @@ static void refuse_body(struct conn *c, size_t len, size_t max_body)
              "bytes, --max-http-action-body)",
              len, max_body);
     respond_error(c, 413, "BodyTooLarge", msg, NULL);
-}
-
-int http_action_head(struct shard *s, struct conn *c, const struct http_request *req,
-                     size_t max_body)
-{
-    if (req->content_length < 0 || (unsigned long long)req->content_length <= max_body ||
-        !http_action_match(s, req->method, req->path))
-        return 0;
-    refuse_body(c, (size_t)req->content_length, max_body);
-    return 1;
 }
 
 void http_action_not_found(struct conn *c, struct slice path)
@@ -216,9 +193,9 @@ static void request_args(struct buf *b, const struct http_request *req)
     buf_release(&url);
     buf_append_str(b, ",\"path\":");
     char stack[2048];
-    struct slice path = resolved(req->path, stack, sizeof stack);
+    struct slice path = http_action_route(req->path, stack, sizeof stack);
     append_byte_string(b, path.p, path.len);
-    resolved_free(path, stack);
+    http_action_route_free(path, stack);
     buf_append_str(b, ",\"headers\":[");
     for (size_t i = 0; i < req->n_headers; i++) {
         buf_append_str(b, i ? ",[" : "[");
@@ -491,7 +468,7 @@ void http_action_run(struct shard *s, struct conn *c, struct http_request *req, 
         return;
     }
     if (req->body.len > max_body) {
-        refuse_body(c, req->body.len, max_body);
+        http_action_refuse_body(c, req->body.len, max_body);
         return;
     }
     struct buf args = BUF_INIT(BUF_NOLIMIT);

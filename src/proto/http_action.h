@@ -27,17 +27,23 @@
 #define HTTP_ACTION_RESPONSE_DEFAULT (20u << 20)
 #define HTTP_ACTION_STREAM_QUEUE (1u << 20)
 
-/* Does any route of the loaded app match this method and path? */
+/* The path a route is chosen by: the request's with its dot segments resolved
+ * (http_path_resolved), as the handler's `new URL(request.url)` shows it and Convex's router
+ * routes it. Written to stack when it fits in cap bytes, else to a buffer of its own (a path may
+ * be as long as the request head) that http_action_route_free releases. */
+struct slice http_action_route(struct slice path, char *stack, size_t cap);
+void http_action_route_free(struct slice route, const char *stack);
+
+/* Does any route of the loaded app match this method and route (http_action_route)? */
 int http_action_match(const struct shard *s, struct slice method, struct slice path);
 
 /* Does the loaded app have an http.ts router at all? */
 int http_action_has_routes(const struct shard *s);
 
-/* At the request's head (before its body is read): 1 when a route matches and the declared
- * Content-Length is over max_body, answered 413 at once (no 100 Continue, the body unread), else
- * 0. */
-int http_action_head(struct shard *s, struct conn *c, const struct http_request *req,
-                     size_t max_body);
+/* At the request's head (before its body is read) of a request a route matches whose declared
+ * Content-Length (len) is over max_body: answered 413 at once (no 100 Continue, the body
+ * unread). */
+void http_action_refuse_body(struct conn *c, size_t len, size_t max_body);
 
 /* Runs the matching route's HTTP action for req (http_action_match said yes) with the
  * request's verified identity (JSON, or NULL: none; http_auth.h) and answers c now (refused:

@@ -1335,13 +1335,31 @@ static int reserved_path(struct slice path)
            (path.len >= 7 && !memcmp(path.p, "/_vireo", 7) && (path.len == 7 || path.p[7] == '/'));
 }
 
+/* Does req go to one of the app's HTTP actions? Anywhere but Vireo's reserved /api/ and
+ * /_vireo/, as the app's router sees the path: "/x/../api" is Vireo's /api. */
+static int app_action_matches(const struct http_api *api, const struct http_request *req)
+{
+    if (reserved_path(req->path) || !http_action_has_routes(api->shard))
+        return 0;
+    char stack[2048];
+    struct slice route = http_action_route(req->path, stack, sizeof stack);
+    int r = !reserved_path(route) && http_action_match(api->shard, req->method, route);
+    http_action_route_free(route, stack);
+    return r;
+}
+
 int http_api_head(struct conn *c, struct http_request *req, void *arg)
 {
     struct http_api *api = arg;
     if (http_storage_head(api, c, req) || http_admin_import_head(api, c, req))
         return 1;
     /* an HTTP action's body its Content-Length shows is over the limit: refused unread */
-    return !reserved_path(req->path) && http_action_head(api->shard, c, req, action_body_max(api));
+    size_t max = action_body_max(api);
+    if (req->content_length < 0 || (unsigned long long)req->content_length <= max ||
+        !app_action_matches(api, req))
+        return 0;
+    http_action_refuse_body(c, (size_t)req->content_length, max);
+    return 1;
 }
 
 static void run_http_action(struct http_api *api, struct conn *c, struct http_request *req,
@@ -1362,13 +1380,8 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
     int is_get = slice_eq_str(req->method, "GET") || slice_eq_str(req->method, "HEAD");
     struct slice path = req->path;
 
-    /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer), anywhere
-     * but in Vireo's reserved /api/ and /_vireo/ */
-    char rstack[2048]; /* as the app's router sees it: "/x/../api" is Vireo's /api */
-    size_t rn = path.len + 1 <= sizeof rstack ? http_path_resolved(path, rstack) : 0;
-    struct slice rpath = rn ? slice_of(rstack, rn) : path;
-    if (!reserved_path(path) && !reserved_path(rpath) &&
-        http_action_match(api->shard, req->method, path)) {
+    /* the app's HTTP actions come first (OPTIONS too: CORS is the app's to answer) */
+    if (app_action_matches(api, req)) {
         http_auth_run(api, c, req, HTTP_AUTH_CONVEX | HTTP_AUTH_LENIENT, run_http_action, NULL, 0,
                       NULL);
         return;
@@ -1492,7 +1505,10 @@ void http_api_handle(struct conn *c, struct http_request *req, void *arg)
         handle_static(api, c, req))
         return;
     if (!reserved_path(path) && http_action_has_routes(api->shard)) {
-        http_action_not_found(c, path); /* Convex's answer on its site URL */
+        char stack[2048]; /* Convex's answer on its site URL names the URL's pathname */
+        struct slice shown = http_action_route(path, stack, sizeof stack);
+        http_action_not_found(c, shown);
+        http_action_route_free(shown, stack);
         return;
     }
     if (api->public_dir && is_get)

@@ -105,6 +105,12 @@ test("prefixes: the longest wins, an exact path beats them; methods route separa
     assert.equal(await raw("/p/./long/./exact"), "200 exact /p/long/exact");
     // resolved into Vireo's own /api: never the app's
     assert.doesNotMatch(await raw("/x/../api/health", "DELETE"), /root-delete/);
+    // a path longer than any stack buffer is resolved the same way
+    const pad = "a".repeat(3000);
+    assert.doesNotMatch(await raw(`/x/../api/${pad}`, "DELETE"), /root-delete/);
+    assert.equal(await raw(`/p/long/../${pad}`), `200 short /p/${pad}`);
+    // Convex's 404 names the path the URL shows
+    assert.equal(await raw("/methods/x/.."), "404 No HttpAction routed for /methods/");
 });
 
 test("OPTIONS and CORS are the app's: its route answers, with its headers", async () => {
