@@ -333,6 +333,32 @@ static const char *inert_headers(const char *ctype)
                   : "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: sandbox\r\n";
 }
 
+/* If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, weak ones (W/) compared by
+ * their tag, against the file's ETag "<sha>". */
+static int none_match_hits(struct slice v, const char *sha)
+{
+    size_t shal = strlen(sha);
+    for (size_t i = 0; i < v.len;) {
+        while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == ','))
+            i++;
+        size_t j = i;
+        while (j < v.len && v.p[j] != ',')
+            j++;
+        size_t e = j; /* the element is v.p[i..e), its trailing whitespace dropped */
+        while (e > i && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
+            e--;
+        if (e - i == 1 && v.p[i] == '*')
+            return 1;
+        if (e - i >= 2 && v.p[i] == 'W' && v.p[i + 1] == '/')
+            i += 2;
+        if (e - i == shal + 2 && v.p[i] == '"' && v.p[e - 1] == '"' &&
+            !memcmp(v.p + i + 1, sha, shal))
+            return 1;
+        i = j;
+    }
+    return 0;
+}
+
 static void handle_serve(struct http_api *api, struct conn *c, struct http_request *req,
                          struct slice id)
 {
@@ -373,8 +399,7 @@ static void handle_serve(struct http_api *api, struct conn *c, struct http_reque
                 "Accept-Ranges: bytes\r\nAccess-Control-Allow-Origin: *\r\n%s",
                 sha, inert_headers(ctype));
     const struct slice *inm = http_header_get(req, "if-none-match");
-    if (inm && inm->len == strlen(sha) + 2 && inm->p[0] == '"' &&
-        !memcmp(inm->p + 1, sha, strlen(sha))) {
+    if (inm && none_match_hits(*inm, sha)) {
         http_respond(c, 304, NULL, NULL, 0, hdr.data);
         buf_release(&hdr);
         goto out;

@@ -58,6 +58,16 @@ test("upload, serve, metadata and sha256 of a file", async () => {
     assert.ok(Buffer.from(await g.arrayBuffer()).equals(bytes));
     const nm = await fetch(fileUrl, { headers: { "If-None-Match": `"${sha}"` } });
     assert.equal(nm.status, 304);
+    // RFC 9110's If-None-Match: "*", a list, weak tags; another tag is a full answer
+    for (const inm of ["*", `"other", "${sha}"`, `W/"${sha}"`, ` "x" ,W/"${sha}" `]) {
+        const r = await fetch(fileUrl, { headers: { "If-None-Match": inm } });
+        assert.equal(r.status, 304, inm);
+    }
+    for (const inm of [`"other"`, `"${sha}x"`, `${sha}`, `"other", W/"x"`, "**"]) {
+        const r = await fetch(fileUrl, { headers: { "If-None-Match": inm } });
+        assert.equal(r.status, 200, inm);
+        assert.ok(Buffer.from(await r.arrayBuffer()).equals(bytes));
+    }
     // the id validates as v.id("_storage") and lands in a document
     const pid = await s.value("mutation", "files:addPhoto", { file: storageId, caption: "x" });
     assert.match(pid, /^[0-9a-z]{32}$/);
