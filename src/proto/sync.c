@@ -1157,6 +1157,28 @@ static const char *msg_id(json_t *msg, char out[64])
     return NULL;
 }
 
+/* The type of a message without an id (an `authenticate`, a `ping`…), as JSON in out, when it is
+ * one the protocol knows; a message the rate limit refused says which it was. Parsed only up to
+ * 64 KiB (a token fits): a larger one is left unnamed. */
+static int refused_type(const char *p, size_t n, char out[64])
+{
+    static const char *const types[] = {"authenticate", "connect",  "modifyQuerySet",
+                                        "ping",         "mutation", "action"};
+    if (n > 64 * 1024)
+        return 0;
+    json_t *msg = json_loadb(p, n, 0, NULL);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    int found = 0;
+    for (size_t i = 0; type && !found && i < sizeof types / sizeof *types; i++) {
+        if (!strcmp(type, types[i])) {
+            snprintf(out, 64, "\"%s\"", types[i]);
+            found = 1;
+        }
+    }
+    json_decref(msg);
+    return found;
+}
+
 static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void *arg)
 {
     struct sync_conn *c = arg;
@@ -1184,6 +1206,8 @@ static void on_message(struct ws *ws, int is_text, const char *p, size_t n, void
                  "(--max-messages-per-second); retry after %ld ms",
                  sy->opts.max_messages_per_second, wait);
         const char *field = scan_id(p, n, idj); /* so the caller's request settles */
+        if (!field && refused_type(p, n, idj))
+            field = "refused"; /* an id-less message named by its type: the client re-sends it */
         sync_send_error(c, "RateLimited", m, field, field ? idj : NULL, 0, wait);
         return;
     }

@@ -151,9 +151,11 @@ test("setAuth when connected sends authenticate; calls made while fetchToken run
     release();
     const a = await conn.next();
     assert.deepEqual(a, { type: "authenticate", token });
-    const m = await conn.next();
-    assert.equal(m.type, "mutation", "the held mutation follows the authenticate");
+    // a refused token would make the session anonymous: the call waits for the answer
+    assert.ok(await conn.none("mutation", 100), "held until the token is accepted");
     conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    const m = await conn.next();
+    assert.equal(m.type, "mutation", "the held mutation follows the acceptance");
     conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: "ok" });
     assert.equal(await p, "ok");
     await waitFor(() => changes.length === 1);
@@ -430,6 +432,7 @@ test("calls of the old identity: unsent ones are dropped (AuthChanged), ones on 
     await conn.handshake();
     client.setAuthToken(jwt("ada"));
     await conn.next("authenticate");
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
     const sent = client.mutation("m:a", { n: 1 });
     const m1 = await conn.next("mutation");
     // offline: queued under ada
@@ -457,6 +460,59 @@ test("calls of the old identity: unsent ones are dropped (AuthChanged), ones on 
     await conn2.next("authenticate");
     conn2.send({ type: "mutationResponse", requestId: m2.requestId, success: true, value: 5 });
     assert.equal(await p, 5);
+});
+
+test("a refresh on a live socket: calls made meanwhile wait for its answer; refused, they never run anonymously", async (t) => {
+    const { client, conn } = await setup(t);
+    await conn.handshake();
+    client.setAuthToken(jwt("ada", { n: 1 }));
+    await conn.next("authenticate");
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    const first = client.mutation("m:a", { n: 1 });
+    const m1 = await conn.next("mutation");
+    conn.send({ type: "mutationResponse", requestId: m1.requestId, success: true, value: 1 });
+    assert.equal(await first, 1);
+    // the refresh (same user) goes out; a call made now waits for its answer
+    client.setAuthToken(jwt("ada", { n: 2 }));
+    await conn.next("authenticate");
+    const second = client.mutation("m:a", { n: 2 });
+    assert.ok(await conn.none("mutation", 100), "held behind the unanswered authenticate");
+    // refused: the session is anonymous now; a fixed token is dropped, and its call with it
+    conn.send({ type: "authError", code: "InvalidToken", message: "no" });
+    await assert.rejects(second, (e) => e.code === "AuthChanged");
+    assert.ok(await conn.none("mutation", 150), "never sent into the anonymous session");
+    // a refresh that is accepted: the call made meanwhile follows the acceptance
+    client.setAuthToken(jwt("ada", { n: 3 }));
+    await conn.next("authenticate");
+    const third = client.mutation("m:a", { n: 3 });
+    assert.ok(await conn.none("mutation", 60), "held behind the unanswered authenticate");
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    const m3 = await conn.next("mutation");
+    assert.deepEqual(m3.args, { n: 3 });
+    conn.send({ type: "mutationResponse", requestId: m3.requestId, success: true, value: 3 });
+    assert.equal(await third, 3);
+});
+
+test("an authenticate the server's rate limit refused (RateLimited, refused: authenticate) is sent again; calls wait for it", async (t) => {
+    const { client, conn } = await setup(t);
+    await conn.handshake();
+    const token = jwt("ada");
+    client.setAuthToken(token);
+    await conn.next("authenticate");
+    const p = client.mutation("m:a", {});
+    conn.send({ type: "error", code: "RateLimited", message: "more than 5 messages per second", refused: "authenticate", retryAfterMs: 40, fatal: false });
+    const again = await conn.next("authenticate", 2000);
+    assert.equal(again.token, token);
+    assert.ok(await conn.none("mutation", 60), "still held");
+    conn.send({ type: "authenticated", identity: identity("ada"), expiresAt: null });
+    const m = await conn.next("mutation");
+    conn.send({ type: "mutationResponse", requestId: m.requestId, success: true, value: "ok" });
+    assert.equal(await p, "ok");
+    // a refused sign-out is sent again too: the server must not keep ada's identity
+    client.clearAuth();
+    await conn.next("authenticate");
+    conn.send({ type: "error", code: "RateLimited", message: "limited", refused: "authenticate", retryAfterMs: 10, fatal: false });
+    assert.deepEqual(await conn.next("authenticate", 2000), { type: "authenticate", token: null });
 });
 
 test("close() clears the auth timers: no fetch after close", async (t) => {

@@ -118,6 +118,26 @@ test("--max-messages-per-second: a burst past the bucket gets RateLimited with r
     d.close();
 });
 
+test("--max-messages-per-second: a refused message without an id is named by its type (an authenticate the client must send again)", { timeout: 20000 }, async () => {
+    const c = await SyncConn.open(srv.port, { path: "/t/rate-b/api/sync" });
+    open.push(c);
+    await c.connect();
+    const from = c.mark;
+    for (let i = 0; i < 12; i++) c.send({ type: "ping" });
+    c.send({ type: "authenticate", token: null });
+    c.send({ type: "bogus" });
+    const refused = [];
+    await c.waitMsg((m) => {
+        if (m.type === "error" && m.code === "RateLimited") refused.push(m);
+        return refused.length >= 3 && refused.some((r) => r.refused === "authenticate");
+    }, { from, what: "the authenticate refused, named" });
+    assert.ok(refused.some((m) => m.refused === "ping"), JSON.stringify(refused));
+    // a type the protocol does not know is not echoed
+    await c.waitMsg((m) => m.type === "error" && m.code === "RateLimited" && !("refused" in m), { from, what: "the unknown type refused, unnamed" });
+    assert.equal(c.closed, null);
+    c.close();
+});
+
 test("--max-messages-per-second on Convex's protocol: the real ConvexClient's mutations past it fail with RateLimited; later ones work", { timeout: 20000 }, async () => {
     const client = new ConvexClient(`${srv.url}/t/rate-cvx`, { skipConvexDeploymentUrlCheck: true });
     open.push(client);

@@ -620,13 +620,15 @@ export class VireoClient {
 
     // Calls made under an identity wait until the server has accepted its token on this socket:
     // a refused token makes the session anonymous, and calls sent behind it would run
-    // anonymously. Pending: the `connect` token has no answer yet, the server refused the token
-    // (or it expired) and no fresh one of the same identity has been accepted since, or the
-    // client knows its token has expired (a server accepts it within its clock leeway, then
-    // expires the session at once). An anonymous client never waits.
+    // anonymously. Pending: the `connect` token has no answer yet, an `authenticate` of the
+    // token (a refresh on a live socket) has no answer yet, the server refused the token (or it
+    // expired) and no fresh one of the same identity has been accepted since, or the client
+    // knows its token has expired (a server accepts it within its clock leeway, then expires the
+    // session at once). An anonymous client never waits.
     _identityUnconfirmed() {
         return this._tokenKey !== null &&
-            (this._connectPending || this._reauthPending || this._auth.expired());
+            (this._connectPending || this._reauthPending || this._auth.expired() ||
+             this._authSent.includes(this._tokenKey));
     }
 
     _outcomeUnknownError(req) {
@@ -1096,6 +1098,11 @@ export class VireoClient {
         if (retry) this._conn.setNextDelay(msg.retryAfterMs);
         const hasRequest = msg.requestId !== undefined && msg.requestId !== null;
         const hasQuery = msg.queryId !== undefined && msg.queryId !== null;
+        // a refused authenticate (or sign-out) is sent again: the server kept the old identity
+        if (msg.code === "RateLimited" && msg.refused === "authenticate" && this._authSent.length) {
+            this._authRefused(msg.retryAfterMs);
+            return;
+        }
         // a refused modifyQuerySet is re-sent: its queries are not failed for good
         if (msg.code === "RateLimited" && !hasRequest &&
             this._querySetRefused(hasQuery ? msg.queryId : null, msg.retryAfterMs))
@@ -1272,6 +1279,18 @@ export class VireoClient {
         // An answer to a token since replaced reports nothing: the newer one's answer follows.
         if (key === this._tokenKey) this._auth.onAuthenticated(identity, this.authExpiresAt);
         this._sendUnsent(); // the calls that waited for the identity's acceptance
+    }
+
+    // The oldest unanswered authenticate was not processed (RateLimited): the session keeps the
+    // identity it had. The current token goes again after retryAfterMs, on this socket.
+    _authRefused(retryAfterMs) {
+        this._authSent.shift();
+        const n = this._connectionCount;
+        setTimeout(() => {
+            if (n !== this._connectionCount || !this._ready || this._closed) return;
+            this._authSent.push(this._tokenKey);
+            this._conn.send({ type: "authenticate", token: this._auth.token });
+        }, Math.max(0, Number(retryAfterMs) || 0));
     }
 
     _onAuthError(msg) {
