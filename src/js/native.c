@@ -1124,6 +1124,22 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
 /* native.schedule(path, argsJson, tsMs[, namespace]) -> id: a pending job in the namespace's
  * `_scheduled_functions` (the app's without one), written in the running mutation's
  * transaction (ctx.scheduler.runAfter / runAt). */
+/* 1 when the running call is a scheduled function's run (or a call it made) whose job was
+ * canceled while it ran: what it schedules is created canceled, as in Convex. 0, or -1 with err. */
+static int scheduled_by_canceled(struct js_runtime *rt, struct store_txn *t, struct buf *err)
+{
+    const struct js_request *req = rt->turn ? js_exec_request(rt->turn) : rt->request;
+    if (!req || !req->scheduled_function_id)
+        return 0;
+    json_t *doc = NULL;
+    if (store_sched_get(t, req->scheduled_function_id, NULL, &doc, err) < 0)
+        return -1;
+    const char *kind = json_string_value(json_object_get(json_object_get(doc, "state"), "kind"));
+    int canceled = kind && !strcmp(kind, "canceled");
+    json_decref(doc);
+    return canceled;
+}
+
 static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                              const JSValueRef argv[], JSValueRef *exc)
 {
@@ -1183,16 +1199,20 @@ static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
     js_job_name(ns, rt->s1.data, &name);
     int r = store_sched_insert(t, ns, name.data, rt->s2.data, rt->s2.len, ts, id, &rt->s3);
     buf_release(&name);
-    if (r < 0)
+    int canceled = r < 0 ? 0 : scheduled_by_canceled(rt, t, &rt->s3);
+    if (r < 0 || canceled < 0 ||
+        (canceled && store_sched_set_state(t, id, "canceled", NULL, clock_wall_ms(), &rt->s3) < 0))
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     rt->sched_count++;
     rt->sched_bytes += rt->s2.len;
     return make_str(ctx, id);
 }
 
-/* native.cancelJob(id[, namespace]): a pending job of the namespace (the app's without one)
- * becomes canceled; one that already ran, or an action running now, is left as it is (Convex's
- * cancel). Another namespace's job is none of the caller's. */
+/* native.cancelJob(id[, namespace]): a pending job of the namespace (the app's without one), or
+ * an action running now, becomes canceled, as in Convex (a running action goes on, but what it
+ * schedules from then on is created canceled and its end does not change the state); one that
+ * finished is left as it is. A cron job's run is left too: crons.ts owns it (Convex keeps those
+ * out of `_scheduled_functions`). Another namespace's job is none of the caller's. */
 static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc)
 {
@@ -1213,10 +1233,18 @@ static JSValueRef n_cancel_job(JSContextRef ctx, JSObjectRef fn, JSObjectRef sel
                       "ctx.scheduler.cancel(): `%s` is not the id of a scheduled function",
                       rt->s1.data);
     const char *kind = json_string_value(json_object_get(json_object_get(doc, "state"), "kind"));
-    int pending = kind && !strcmp(kind, "pending");
+    int live = kind && (!strcmp(kind, "pending") || !strcmp(kind, "inProgress"));
     json_decref(doc);
-    if (pending &&
-        store_sched_set_state(t, rt->s1.data, "canceled", NULL, clock_wall_ms(), &rt->s3) < 0)
+    int cron = live ? store_cron_has_job(rt->store, rt->s1.data, &rt->s3) : 0;
+    if (cron < 0)
+        return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
+    if (cron)
+        log_warn("sched",
+                 "ctx.scheduler.cancel(\"%s\"): a cron job's run, not canceled (remove the "
+                 "job from crons.ts to stop it)",
+                 rt->s1.data);
+    else if (live &&
+             store_sched_set_state(t, rt->s1.data, "canceled", NULL, clock_wall_ms(), &rt->s3) < 0)
         return store_throw(ctx, rt, exc, &rt->s3, "StoreError");
     return JSValueMakeUndefined(ctx);
 }

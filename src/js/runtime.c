@@ -344,6 +344,7 @@ void js_result_reset(struct js_result *res)
     buf_reset(&res->journal);
     res->log_count = 0;
     res->log_full = 0;
+    res->not_run = 0;
     if (res->txn)
         store_txn_free(res->txn);
     res->txn = NULL;

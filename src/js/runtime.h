@@ -149,6 +149,8 @@ struct js_result {
                                 JS_JOURNAL_MAX bytes */
     uint64_t version;        /* the store version the call read at or committed */
     int paginated;           /* it called paginate(): its answer holds cursors (not cached) */
+    int not_run;             /* an action that never started (a stopping pool's queue): an
+                                error, but nothing of it ran */
     struct store_txn *txn;   /* queries and mutations: the finished transaction (committed, or
                                 aborted on any error), so callers can take its read and write
                                 sets; NULL for actions; freed by js_result_release */

@@ -1216,6 +1216,11 @@ unsigned action_pool_pending(const struct action_pool *p)
     return p->pending;
 }
 
+unsigned action_pool_room(const struct action_pool *p)
+{
+    return p->pending < p->opts.max_pending ? p->opts.max_pending - p->pending : 0;
+}
+
 uint64_t action_pool_rejected(const struct action_pool *p)
 {
     return p->rejected;
@@ -1250,6 +1255,7 @@ void action_pool_stop(struct action_pool *p)
         queued = job->next;
         set_error(&job->res, JS_ERR_INTERNAL, "ServerShuttingDown",
                   "the server is shutting down; the action did not run");
+        job->res.not_run = 1;
         finish_job(p, job);
     }
     if (p->pending)

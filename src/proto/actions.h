@@ -95,8 +95,8 @@ void action_stream_cancel(struct action_stream *s, const char *reason);
 /* The consumer's reference; `ready` is not called after it. */
 void action_stream_unref(struct action_stream *s);
 
-/* Shutdown: queued actions fail at once, running ones are stopped within ~100 ms of their CPU
- * time; both answer with code ServerShuttingDown. */
+/* Shutdown: queued actions fail at once (their result's not_run set), running ones are stopped
+ * within ~100 ms of their CPU time; both answer with code ServerShuttingDown. */
 void action_pool_stop(struct action_pool *p);
 
 /* The before-sleep step after shard_commit: answers the nested calls run in the batch that just
@@ -105,6 +105,8 @@ void action_pool_flush(struct action_pool *p, int batch_failed);
 
 /* Actions queued or running, and actions refused past max_pending (loop thread). */
 unsigned action_pool_pending(const struct action_pool *p);
+/* How many more actions submit takes now (max_pending less those queued or running). */
+unsigned action_pool_room(const struct action_pool *p);
 uint64_t action_pool_rejected(const struct action_pool *p);
 
 #endif

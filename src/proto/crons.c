@@ -183,7 +183,18 @@ void crons_sync(struct crons *c)
         const char *old_spec = json_string_value(json_object_get(row, "spec"));
         json_t *doc = NULL;
         const char *st = old_job ? state_of(t, old_job, &doc) : NULL;
-        if (old_spec && !strcmp(old_spec, e->spec) && st && !strcmp(st, "pending")) {
+        int same = old_spec && !strcmp(old_spec, e->spec);
+        double last = json_number_value(json_object_get(row, "lastRun"));
+        if (st && !strcmp(st, "inProgress")) {
+            /* its action is running: the run after it is scheduled when it ends (at most one
+             * run at a time), by the schedule crons.ts has then */
+            memcpy(e->job, old_job, sizeof(e->job));
+            json_decref(doc);
+            if (!same && store_cron_put(t, e->name, e->spec, e->job, last, &err) < 0)
+                goto fail;
+            continue;
+        }
+        if (same && st && !strcmp(st, "pending")) {
             memcpy(e->job, old_job, sizeof(e->job)); /* unchanged: keeps its next run */
             json_decref(doc);
             continue;
@@ -191,13 +202,14 @@ void crons_sync(struct crons *c)
         json_decref(doc);
         if (old_job && cancel_pending(t, old_job, &err) < 0)
             goto fail;
-        double next = cron_schedule_next(&e->sch, -1, now);
+        /* an unchanged job whose next run is gone (its action was interrupted by a crash) goes on
+         * from its last run; a new or changed one starts afresh (an interval one at once) */
+        double next = cron_schedule_next(&e->sch, same && row && last >= 0 ? last : -1, now);
         if (next < 0) {
             log_warn("cron", "\"%s\" (%s): its schedule never matches; not scheduled", e->name,
                      e->fn);
             continue;
         }
-        double last = json_number_value(json_object_get(row, "lastRun"));
         if (store_sched_insert(t, e->ns, e->job_name, e->args, strlen(e->args), next, e->job,
                                &err) < 0 ||
             store_cron_put(t, e->name, e->spec, e->job, row ? last : -1, &err) < 0)
@@ -219,19 +231,13 @@ out:
     buf_release(&err);
 }
 
-const char *crons_started(struct crons *c, const struct store_sched_job *job)
+/* Schedules e's run after the one due at `due` (in the current batch), counted from now. */
+static void schedule_after(struct crons *c, struct cron_entry *e, double due)
 {
-    struct cron_entry *e = NULL;
-    for (size_t i = 0; i < c->n && !e; i++)
-        if (!memcmp(c->e[i].job, job->id, STORE_ID_LEN))
-            e = &c->e[i];
-    if (!e)
-        return NULL;
     struct shard *s = c->shard;
     struct buf err = BUF_INIT(4096);
     struct store_txn *t = NULL;
     double now = clock_wall_ms();
-    double due = json_number_value(json_object_get(job->doc, "scheduledTime"));
     double next = cron_schedule_next(&e->sch, due, now);
     char id[STORE_ID_LEN + 1];
     if (next < 0)
@@ -240,7 +246,7 @@ const char *crons_started(struct crons *c, const struct store_sched_job *job)
         goto fail;
     store_txn_exempt_limit(t); /* a full tenant's crons keep running */
     if (store_sched_insert(t, e->ns, e->job_name, e->args, strlen(e->args), next, id, &err) < 0 ||
-        store_cron_put(t, e->name, e->spec, id, now, &err) < 0 ||
+        store_cron_put(t, e->name, e->spec, id, due, &err) < 0 ||
         store_txn_commit(t, NULL, &err) < 0) {
         store_txn_abort(t);
         goto fail;
@@ -253,5 +259,29 @@ fail:
 out:
     store_txn_free(t);
     buf_release(&err);
+}
+
+const char *crons_started(struct crons *c, const struct store_sched_job *job, int action)
+{
+    struct cron_entry *e = NULL;
+    for (size_t i = 0; i < c->n && !e; i++)
+        if (!memcmp(c->e[i].job, job->id, STORE_ID_LEN))
+            e = &c->e[i];
+    if (!e)
+        return NULL;
+    if (!action) /* a mutation runs now, in this batch: its next run goes with it */
+        schedule_after(c, e, json_number_value(json_object_get(job->doc, "scheduledTime")));
     return e->name;
+}
+
+void crons_finished(struct crons *c, const char *name, const char *job, double due)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct cron_entry *e = &c->e[i];
+        /* a load since may have rescheduled it (a job removed, or a crash's recovery) */
+        if (!strcmp(e->name, name) && !memcmp(e->job, job, STORE_ID_LEN)) {
+            schedule_after(c, e, due);
+            return;
+        }
+    }
 }

@@ -1,8 +1,10 @@
 /* crons: the cron jobs of crons.ts (Convex's cronJobs()) as jobs of `_scheduled_functions`.
- * Each cron job always has exactly one next job pending; when that job starts, the one after it
- * is scheduled in the same batch (so a crash keeps both or neither), counted from now — a
- * restart runs a missed job once, late, and never replays every missed run. The state (which
- * job is next, when the last run started) is durable in _vr_cron. Loop thread only. */
+ * Each cron job always has exactly one next job, pending or (an action) running. A mutation's
+ * run schedules the one after it in its own batch (so a crash keeps both or neither); an
+ * action's run schedules it when it ends, so that at most one run of a job executes at a time
+ * (as Convex). The next run is counted from the due time, missed ones skipped — a restart runs a
+ * missed job once, late, and never replays every missed run. The state (which job is next, when
+ * the last run was due) is durable in _vr_cron. Loop thread only. */
 #ifndef VR_PROTO_CRONS_H
 #define VR_PROTO_CRONS_H
 
@@ -23,9 +25,13 @@ int crons_check(const struct js_runtime *rt, struct buf *err);
  * unchanged jobs keep their next run, changed ones are rescheduled, removed ones canceled. */
 void crons_sync(struct crons *c);
 
-/* A due job is about to run: if it is a cron job's next run, schedules the run after it (in
- * the current batch) and returns the cron job's name (valid until the next crons_sync); NULL
- * otherwise. */
-const char *crons_started(struct crons *c, const struct store_sched_job *job);
+/* A due job is about to run: if it is a cron job's next run, returns the cron job's name (valid
+ * until the next crons_sync), and for a mutation (!action) schedules the run after it in the
+ * current batch; NULL otherwise. */
+const char *crons_started(struct crons *c, const struct store_sched_job *job, int action);
+
+/* A cron job's action run (job, due at `due`) ended, or will never run: schedules the run after
+ * it, unless a load since gave the cron job another next run. */
+void crons_finished(struct crons *c, const char *name, const char *job, double due);
 
 #endif

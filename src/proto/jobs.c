@@ -17,9 +17,11 @@
 #include "base/banned.h"
 
 #define POOL_FULL_DELAY_MS 100
+#define NO_APP_DELAY_MS 1000 /* how often due jobs are looked at while no app is loaded */
 
 struct deferred { /* an action whose inProgress mark waits for its batch's commit */
     char id[STORE_ID_LEN + 1];
+    double due; /* its scheduledTime */
     char *cron; /* the cron job it is a run of, or NULL */
     char *name;
     char *args;
@@ -29,6 +31,7 @@ struct deferred { /* an action whose inProgress mark waits for its batch's commi
 struct running { /* a scheduled action on the pool */
     struct jobs *j;
     char id[STORE_ID_LEN + 1];
+    double due;
     char *cron;
     char *name;
     double start;
@@ -40,13 +43,14 @@ struct jobs {
     struct shard *shard;
     struct sched *sched;
     struct deferred *deferred, **deferred_tail;
+    unsigned n_deferred;
     struct running *running; /* answered by the pool even at shutdown */
     jobs_call_fn actor_run;  /* runs actors' timers (jobs_set_actor_runner); NULL: shard_call */
     void *actor_arg;
 };
 
-/* Sets a job's state in a transaction of its own, in the current batch. With `job` (as the
- * scheduler read it) only if it did not change since: 1 when it did (nothing written). */
+/* Sets a job's state in a transaction of its own, in the current batch, only if the job did
+ * not change since the scheduler read it: 1 when it did (nothing written). */
 static int mark_job(struct jobs *j, const char *id, const struct store_sched_job *job,
                     const char *kind, const char *error, double completed)
 {
@@ -56,10 +60,9 @@ static int mark_job(struct jobs *j, const char *id, const struct store_sched_job
     int r = -1;
     if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)))
         goto out;
-    if ((job ? store_sched_finish(t, job, kind, error, completed, &err)
-             : store_sched_set_state(t, id, kind, error, completed, &err)) < 0 ||
+    if (store_sched_finish(t, job, kind, error, completed, &err) < 0 ||
         store_txn_commit(t, NULL, &err) < 0) {
-        if (job && store_last_error(s->store) == STORE_ERR_CHANGED)
+        if (store_last_error(s->store) == STORE_ERR_CHANGED)
             r = 1;
         store_txn_abort(t);
         goto out;
@@ -74,10 +77,37 @@ out:
     return r;
 }
 
-static int mark(struct jobs *j, const char *id, const char *kind, const char *error,
-                double completed)
+/* A scheduled action's end (or its return to pending) recorded, if the job is still
+ * inProgress: one canceled while it ran stays canceled, as in Convex. */
+static void settle_running(struct jobs *j, const char *id, const char *kind, const char *error,
+                           double completed)
 {
-    return mark_job(j, id, NULL, kind, error, completed);
+    struct shard *s = j->shard;
+    struct buf err = BUF_INIT(4096);
+    struct store_txn *t = NULL;
+    json_t *doc = NULL;
+    if (shard_batch_open(s, &err) < 0 || !(t = store_txn_begin(s->store, 1, &err)) ||
+        store_sched_get(t, id, NULL, &doc, &err) < 0)
+        goto fail;
+    const char *now = json_string_value(json_object_get(json_object_get(doc, "state"), "kind"));
+    if (!now || strcmp(now, "inProgress")) {
+        log_info("sched", "job %s: `%s` not recorded: it is %s", id, kind, now ? now : "gone");
+        store_txn_abort(t);
+        goto out;
+    }
+    if (store_sched_set_state(t, id, kind, error, completed, &err) < 0 ||
+        store_txn_commit(t, NULL, &err) < 0) {
+        store_txn_abort(t);
+        goto fail;
+    }
+    shard_committed(s, t);
+    goto out;
+fail:
+    log_error("sched", "job %s: recording state `%s` failed: %s", id, kind, err.data);
+out:
+    json_decref(doc);
+    store_txn_free(t);
+    buf_release(&err);
 }
 
 static void log_run(const char *cron, const char *kind, const char *name, const char *id,
@@ -122,8 +152,19 @@ static void on_action_done(void *arg, const struct js_result *res)
     struct running *r = arg;
     struct jobs *j = r->j;
     int ok = res->status == JS_OK;
-    log_run(r->cron, "action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
-    mark(j, r->id, ok ? "success" : "failed", ok ? NULL : res->error.data, clock_wall_ms());
+    if (res->not_run) { /* queued when the server stopped: pending again, it runs after */
+        log_info("sched",
+                 "action %s (job %s): not started before the server stopped; pending "
+                 "again",
+                 r->name, r->id);
+        settle_running(j, r->id, "pending", NULL, 0);
+    } else {
+        log_run(r->cron, "action", r->name, r->id, ok, res->error.data, clock_wall_ms() - r->start);
+        settle_running(j, r->id, ok ? "success" : "failed", ok ? NULL : res->error.data,
+                       clock_wall_ms());
+        if (r->cron && j->shard->crons)
+            crons_finished(j->shard->crons, r->cron, r->id, r->due);
+    }
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -140,11 +181,15 @@ static void start_action(struct jobs *j, struct deferred *d)
     struct shard *s = j->shard;
     const struct js_function *fn = s->rt ? js_runtime_find(s->rt, d->name) : NULL;
     if (!fn || fn->kind != JS_ACTION) {
-        mark(j, d->id, "failed", "the function is no longer an action of the app", clock_wall_ms());
+        settle_running(j, d->id, "failed", "the function is no longer an action of the app",
+                       clock_wall_ms());
+        if (d->cron && s->crons)
+            crons_finished(s->crons, d->cron, d->id, d->due);
         return;
     }
     struct running *r = vr_calloc(1, sizeof(*r));
     r->j = j;
+    r->due = d->due;
     memcpy(r->id, d->id, sizeof(r->id));
     r->name = vr_strdup(d->name);
     r->cron = d->cron ? vr_strdup(d->cron) : NULL;
@@ -174,12 +219,11 @@ static void start_action(struct jobs *j, struct deferred *d)
     vr_free(r->cron);
     vr_free(r->name);
     vr_free(r);
-    if (rc == -EAGAIN) { /* the pool is full: the job waits, pending again */
-        mark(j, d->id, "pending", NULL, 0);
+    /* the pool filled since (other callers' actions), or it is stopping: the job did not
+     * start and waits, pending again */
+    settle_running(j, d->id, "pending", NULL, 0);
+    if (rc == -EAGAIN)
         sched_delay(j->sched, POOL_FULL_DELAY_MS);
-    } else {
-        mark(j, d->id, "failed", "the server is shutting down", clock_wall_ms());
-    }
 }
 
 static void run_job(void *arg, const struct store_sched_job *job)
@@ -187,14 +231,27 @@ static void run_job(void *arg, const struct store_sched_job *job)
     struct jobs *j = arg;
     struct shard *s = j->shard;
     const char *id = job->id;
+    if (!s->rt) { /* no app loaded (its version failed to load): nothing runs or fails until one is
+                   */
+        sched_delay(j->sched, NO_APP_DELAY_MS);
+        return;
+    }
     const char *stored = json_string_value(json_object_get(job->doc, "name"));
     json_t *args = json_array_get(json_object_get(job->doc, "args"), 0);
     /* a component's job names its function as the component does: the full path back */
     struct buf path = BUF_INIT(BUF_NOLIMIT);
     const char *name =
         stored && js_job_function_path(job->ns, stored, &path) == 0 ? path.data : stored;
-    const struct js_function *fn = s->rt && name ? js_runtime_find(s->rt, name) : NULL;
-    const char *cron = s->crons ? crons_started(s->crons, job) : NULL;
+    const struct js_function *fn = name ? js_runtime_find(s->rt, name) : NULL;
+    int action = fn && fn->kind == JS_ACTION;
+    if (action && s->actions && action_pool_room(s->actions) <= j->n_deferred) {
+        /* the pool is full: the job is left pending (never marked, so never failed by a crash
+         * while it waits) and looked at again shortly */
+        sched_delay(j->sched, POOL_FULL_DELAY_MS);
+        buf_release(&path);
+        return;
+    }
+    const char *cron = s->crons ? crons_started(s->crons, job, action) : NULL;
     if (!fn || fn->kind == JS_QUERY) {
         char msg[512];
         snprintf(msg, sizeof(msg), "Could not find function for '%s'", stored ? stored : "?");
@@ -211,10 +268,16 @@ static void run_job(void *arg, const struct store_sched_job *job)
         run_mutation(j, fn, job, args, text, cron);
         goto out;
     }
-    if (mark_job(j, id, job, "inProgress", NULL, 0) != 0)
+    int marked = mark_job(j, id, job, "inProgress", NULL, 0);
+    if (marked == 1 && cron) /* changed since read: this run will not happen */
+        crons_finished(s->crons, cron, id,
+                       json_number_value(json_object_get(job->doc, "scheduledTime")));
+    if (marked != 0)
         goto out;
     struct deferred *d = vr_calloc(1, sizeof(*d));
     memcpy(d->id, id, sizeof(d->id));
+    d->due = json_number_value(json_object_get(job->doc, "scheduledTime"));
+    j->n_deferred++;
     d->name = vr_strdup(name);
     d->cron = cron ? vr_strdup(cron) : NULL;
     d->args = vr_strdup(text);
@@ -226,8 +289,9 @@ out:
     buf_release(&path);
 }
 
-/* Actions a previous process left inProgress never finished here: at most once means they are
- * not run again. */
+/* Actions a previous process left inProgress never finished here (each was marked when it was
+ * handed to the action pool, so it may also have been waiting there): at most once means they
+ * are not run again. */
 static int fail_interrupted(struct jobs *j, struct buf *err)
 {
     struct store *st = j->shard->store;
@@ -242,11 +306,11 @@ static int fail_interrupted(struct jobs *j, struct buf *err)
     for (i = 0; i < n; i++) {
         if (store_sched_finish(t, &list[i], "failed",
                                "Transient error while executing action: the server stopped "
-                               "while it was running; scheduled actions run at most once, so it "
+                               "before it finished; scheduled actions run at most once, so it "
                                "was not retried",
                                clock_wall_ms(), err) < 0)
             goto out;
-        log_warn("sched", "action %s (job %s) was running when the server stopped: failed",
+        log_warn("sched", "action %s (job %s) had not finished when the server stopped: failed",
                  json_string_value(json_object_get(list[i].doc, "name")), list[i].id);
     }
     if (store_txn_commit(t, NULL, err) < 0)
@@ -341,6 +405,7 @@ void jobs_flush(struct jobs *j, int batch_failed)
     struct deferred *d = j->deferred;
     j->deferred = NULL;
     j->deferred_tail = &j->deferred;
+    j->n_deferred = 0;
     while (d) {
         struct deferred *next = d->next;
         if (!batch_failed) /* else the mark was lost: the job is pending and runs later */

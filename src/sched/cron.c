@@ -283,8 +283,12 @@ int cron_schedule_parse(const json_t *s, struct cron_schedule *out, struct buf *
 double cron_schedule_next(const struct cron_schedule *s, double prev_ms, double now_ms)
 {
     if (s->interval_ms > 0) {
-        double next = prev_ms >= 0 ? prev_ms + s->interval_ms : now_ms + s->interval_ms;
-        return next > now_ms ? next : now_ms + s->interval_ms;
+        if (prev_ms < 0)
+            return now_ms; /* a new interval job runs at once, as Convex's */
+        double next = prev_ms + s->interval_ms;
+        if (next < now_ms) /* missed runs are skipped, the job keeps its phase */
+            next += ceil((now_ms - next) / s->interval_ms) * s->interval_ms;
+        return next;
     }
     return cron_next(&s->expr, now_ms);
 }

@@ -39,9 +39,10 @@ struct cron_schedule {
 int cron_schedule_parse(const json_t *schedule, struct cron_schedule *out, struct buf *err);
 
 /* When a job should next run, given when its last run was due (`prev_ms`, < 0: never ran) and
- * the time now: an interval runs every interval_ms after the previous due time, but never for
- * a time already past (missed runs are not replayed: the next one is an interval from now);
- * an expression runs at its next match after now. -1: never. */
+ * the time now, as Convex's compute_next_ts: an interval job that never ran runs now, then every
+ * interval_ms after the previous due time, missed ones skipped (the first of its times not
+ * before now: a late run is not replayed once per missed interval); an expression runs at its
+ * next match after now. -1: never. */
 double cron_schedule_next(const struct cron_schedule *s, double prev_ms, double now_ms);
 
 #endif

@@ -22,6 +22,10 @@
 /* The timer is armed at most this far ahead (a job may be due in a million years): it then
  * finds nothing due and arms again. */
 #define MAX_TIMER_MS (3600 * 1000ull)
+/* After a batch that failed to commit (a full disk), due jobs are read again after a pause that
+ * doubles from 500 ms to 15 s (Convex's executors' backoff), not at once and forever. */
+#define FAIL_BACKOFF_MIN_MS 500u
+#define FAIL_BACKOFF_MAX_MS 15000u
 
 struct sched {
     struct loop *loop;
@@ -43,6 +47,8 @@ struct sched {
     struct store_sched_job *due;
     size_t ndue, next;
     int full;                  /* the last read hit per_iteration: more may be due */
+    unsigned failed_batches;   /* failed commits in a row */
+    int wrote;                 /* the batch being committed changed jobs */
 };
 
 static void recount(struct sched *s)
@@ -95,9 +101,10 @@ static void on_timer(struct loop *l, struct timer *t)
             break; /* clients' turn; the rest of the list runs in the next iteration */
     }
     s->running = 0;
-    if (loop_now_ms(l) < s->hold_until)
+    if (loop_now_ms(l) < s->hold_until) {
+        drop_list(s); /* read again after the pause: the job that asked for it first */
         loop_timer_start(l, t, s->hold_until - loop_now_ms(l));
-    else if (s->next < s->ndue || s->full)
+    } else if (s->next < s->ndue || s->full)
         loop_timer_start(l, t, 0); /* more may be due: next iteration, after I/O */
     else
         s->dirty = 1; /* sched_flush arms the timer for the next one */
@@ -153,6 +160,7 @@ void sched_writes(struct sched *s, const struct write_set *ws)
         else if (was && !now && s->pending)
             s->pending--;
         s->dirty = 1;
+        s->wrote = 1;
     }
 }
 
@@ -160,9 +168,17 @@ void sched_flush(struct sched *s, int batch_failed)
 {
     if (batch_failed) {
         recount(s);
-        drop_list(s); /* the jobs of the lost batch are pending again: read them again */
+        drop_list(s); /* the jobs of the lost batch are pending again: read them again, later */
         s->dirty = 1;
+        unsigned shift = s->failed_batches < 5 ? s->failed_batches : 5;
+        uint64_t ms = (uint64_t)FAIL_BACKOFF_MIN_MS << shift;
+        s->failed_batches++;
+        s->wrote = 0;
+        sched_delay(s, ms < FAIL_BACKOFF_MAX_MS ? ms : FAIL_BACKOFF_MAX_MS);
+        return;
     }
+    if (s->wrote) /* a batch that changed jobs reached the disk: the pauses start over */
+        s->failed_batches = s->wrote = 0;
     if (!s->dirty || s->stopped || s->running)
         return;
     uint64_t now = loop_now_ms(s->loop);
@@ -197,8 +213,10 @@ void sched_flush(struct sched *s, int batch_failed)
 void sched_delay(struct sched *s, uint64_t ms)
 {
     s->hold_until = loop_now_ms(s->loop) + ms;
-    if (!s->running)
+    if (!s->running) {
+        drop_list(s);
         loop_timer_start(s->loop, &s->timer, ms);
+    }
 }
 
 void sched_stop(struct sched *s)

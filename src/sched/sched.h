@@ -32,9 +32,11 @@ void sched_free(struct sched *s);
  * time may have changed. */
 void sched_writes(struct sched *s, const struct write_set *ws);
 /* After the before-sleep commit (no batch open): re-reads the next due time if it may have
- * changed and arms the timer; a failed batch (batch_failed) recounts. */
+ * changed and arms the timer; a failed batch (batch_failed) recounts, and due jobs are read
+ * again only after a pause (500 ms, doubling to 15 s while batches keep failing). */
 void sched_flush(struct sched *s, int batch_failed);
-/* Holds the scheduler back for ms (e.g. while the action pool is full). */
+/* Holds the scheduler back for ms (e.g. while the action pool is full); the due jobs are read
+ * again after it, earliest first. */
 void sched_delay(struct sched *s, uint64_t ms);
 /* Stops starting jobs (shutdown). */
 void sched_stop(struct sched *s);

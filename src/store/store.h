@@ -613,6 +613,9 @@ int store_cron_list(struct store *s, json_t **out, struct buf *err);
 int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
                    double last_run, struct buf *err);
 int store_cron_delete(struct store_txn *t, const char *name, struct buf *err);
+/* 1 when `job` is some cron job's run (its next one, or the action running now), 0 when not,
+ * -1 with err. */
+int store_cron_has_job(struct store *s, const char *job, struct buf *err);
 
 /* Storage use against store_options.max_bytes (store_quota.c). store_usage measures it now
  * (in the open transaction, if one is): 0, or -1 with err. */

@@ -446,6 +446,19 @@ int store_cron_list(struct store *s, json_t **out, struct buf *err)
     return 0;
 }
 
+int store_cron_has_job(struct store *s, const char *job, struct buf *err)
+{
+    sqlite3_stmt *st = st_prep(s, NULL, err, "SELECT 1 FROM _vr_cron WHERE job = ?1 LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return st_sqlerr(s, err, "read the cron jobs");
+    return rc == SQLITE_ROW;
+}
+
 int store_cron_put(struct store_txn *t, const char *name, const char *spec, const char *job,
                    double last_run, struct buf *err)
 {

@@ -128,13 +128,16 @@ TEST(convex_schedules)
 {
     struct buf err = BUF_INIT(4096);
     double now = at("2024-06-07 10:20:30"); /* a Friday */
-    CHECK(sched_next("{\"type\":\"interval\",\"seconds\":5}", -1, now, &err) == now + 5000);
+    /* a new interval job runs at once (Convex's compute_next_ts without a previous run) */
+    CHECK(sched_next("{\"type\":\"interval\",\"seconds\":5}", -1, now, &err) == now);
     /* the next interval counts from the previous due time... */
     CHECK(sched_next("{\"type\":\"interval\",\"minutes\":2}", now - 1000, now, &err) ==
           now + 119000);
-    /* ...but a missed one is not replayed: an interval from now */
-    CHECK(sched_next("{\"type\":\"interval\",\"hours\":1}", now - 7200000, now, &err) ==
-          now + 3600000);
+    /* ...but missed ones are not replayed: the first of its times not before now */
+    CHECK(sched_next("{\"type\":\"interval\",\"hours\":1}", now - 7200000, now, &err) == now);
+    CHECK(sched_next("{\"type\":\"interval\",\"hours\":1}", now - 7200001, now, &err) ==
+          now + 3599999);
+    CHECK(sched_next("{\"type\":\"interval\",\"seconds\":1}", now - 3500, now, &err) == now + 500);
     CHECK(sched_next("{\"type\":\"hourly\",\"minuteUTC\":5}", -1, now, &err) ==
           at("2024-06-07 11:05"));
     CHECK(sched_next("{\"type\":\"hourly\"}", -1, now, &err) == at("2024-06-07 11:00"));
@@ -159,7 +162,7 @@ TEST(convex_schedules)
     CHECK(sched_next("{\"type\":\"interval\",\"hours\":1e308}", -1, now, &err) == -2);
     CHECK_EQ_STR(err.data, "Interval must be at most 100,000,000 days");
     buf_reset(&err);
-    CHECK(sched_next("{\"type\":\"interval\",\"hours\":2400000000}", -1, now, &err) ==
+    CHECK(sched_next("{\"type\":\"interval\",\"hours\":2400000000}", now, now, &err) ==
           now + 2400000000.0 * 3600000);
     /* a field past int's range is refused, not converted (was undefined behaviour) */
     buf_reset(&err);
