@@ -309,6 +309,13 @@ test("15b. built-ins are frozen: a call cannot change what later calls see", asy
     assert.equal(r.json?.status, "success", r.text);
     const s = await srv.query("proto:sees");
     assert.deepEqual(s.json?.value, { x: true, push: true, json: true, max: true, array: true, toString: true, trim: true }, s.text);
+    // globals a library replaces for one call (@convex-dev/workflow): its own, and put back for the next
+    for (const restore of [true, false]) {
+        const p = await srv.mutation("proto:patchGlobals", { restore });
+        assert.deepEqual(p.json?.value, [1234, 0.5, "undefined", "undefined", true, "TypeError"], p.text);
+        const g = await srv.query("proto:globalsNow");
+        assert.deepEqual(g.json?.value, [true, true, "function", "object", true], g.text);
+    }
     const sh = await srv.query("proto:shadow");
     assert.deepEqual(sh.json?.value, ["custom", "c", "MyError", "MyError: m", "fn", 0, 3, "1,2,3"], sh.text);
 });

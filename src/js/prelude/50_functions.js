@@ -881,6 +881,7 @@ function run(handler, path, argsText, journal, identityText) {
     /* a query's or mutation's count, which C set before this entry and has followed since
      * (js_call_ex, jsc_clock_mirror) */
     const entryReads = kind === ACTION ? undefined : params[7];
+    if (globalsPatched) restoreGlobals(); /* a call that replaced Date or Math left them so */
     const pr = pageRunStart(journal);
     if (kind !== ACTION) framesReset(execId, identityText);
     nestedChain = Promise.resolve(); /* an earlier call may have been stopped mid-chain */

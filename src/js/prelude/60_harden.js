@@ -314,9 +314,11 @@ function tame(obj) {
         Object.defineProperty(obj, key, {
             get() { return value; },
             set(x) {
+                /* the built-in itself: nothing changes, as an assignment to a frozen property
+                 * in sloppy code (an app's bundle is): a library doing `Sub.prototype =
+                 * Date.prototype; Sub.prototype.constructor = Sub` (@convex-dev/workflow) goes on */
                 if (this === obj)
-                    throw new TypeError(`Attempted to assign to readonly property ` +
-                        `\`${key}\` of a built-in`);
+                    return;
                 Object.defineProperty(this, key,
                                       { value: x, writable: true, enumerable: true,
                                         configurable: true });
@@ -350,12 +352,38 @@ function harden(roots) {
     }
 }
 
+/* Globals a library may replace for the length of one call (@convex-dev/workflow's
+ * deterministic environment assigns these and puts them back): accessors over a slot each, set
+ * by assignment, never redefinable, and put back at the start of every execution (run), so no
+ * call changes what a later one sees. (Actions suspended together on one worker see each
+ * other's until the next one starts.) Every other global binding is read-only. */
+const CALL_PATCHABLE = ["Math", "Date", "console", "process", "crypto", "Crypto", "CryptoKey",
+                        "SubtleCrypto"];
+const patchSlots = [];
+let globalsPatched = false;
+function restoreGlobals() {
+    for (const s of patchSlots) s.cur = s.orig;
+    globalsPatched = false;
+}
+
 {
     const roots = hiddenIntrinsics.slice();
     for (const name of INTRINSIC_GLOBALS) {
         if (!Object.prototype.hasOwnProperty.call(globalThis, name) || name === "globalThis")
             continue;
         roots.push(globalThis[name]);
+        if (CALL_PATCHABLE.includes(name)) {
+            const slot = { orig: globalThis[name], cur: globalThis[name] };
+            patchSlots.push(slot);
+            const d = Object.getOwnPropertyDescriptor(globalThis, name);
+            Object.defineProperty(globalThis, name, {
+                get() { return slot.cur; },
+                set(v) { slot.cur = v; globalsPatched = true; },
+                enumerable: d.enumerable,
+                configurable: false,
+            });
+            continue;
+        }
         Object.defineProperty(globalThis, name, { writable: false, configurable: false });
     }
     /* the app's own objects (its bundle, __vireo_app) stay writable */

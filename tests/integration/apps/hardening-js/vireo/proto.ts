@@ -61,5 +61,42 @@ export const shadow = query({
   },
 });
 
+// A deterministic environment for one call, as @convex-dev/workflow sets it up: Math, Date,
+// console, process and crypto replaced by assignment (and a Date "subclass" whose prototype is
+// Date.prototype), then put back; what the call itself sees is the replacement.
+export const patchGlobals = mutation({
+  args: { restore: v.boolean() },
+  handler: (_ctx, { restore }) => {
+    const g: any = globalThis;
+    const originals = { Math: g.Math, Date: g.Date, console: g.console, process: g.process, crypto: g.crypto };
+    function FixedDate(this: any, ...a: any[]) {
+      return a.length ? new originals.Date(...(a as [])) : new originals.Date(1234);
+    }
+    FixedDate.now = () => 1234;
+    FixedDate.prototype = originals.Date.prototype;
+    FixedDate.prototype.constructor = FixedDate; // a built-in's: nothing changes
+    g.Math = { ...Object.fromEntries(Object.getOwnPropertyNames(Math).map((k) => [k, (Math as any)[k]])), random: () => 0.5 };
+    g.Date = FixedDate;
+    g.crypto = undefined;
+    g.process = undefined;
+    let redefine = "no error";
+    try {
+      Object.defineProperty(g, "Date", { value: 1, writable: false });
+    } catch (e: any) {
+      redefine = e.constructor.name;
+    }
+    const seen = [Date.now(), Math.random(), typeof (globalThis as any).crypto, typeof (globalThis as any).process,
+                  new Date(0).constructor === originals.Date, redefine];
+    if (restore) Object.assign(g, originals);
+    return seen;
+  },
+});
+
+export const globalsNow = query({
+  args: {},
+  handler: () => [Date.now() !== 1234, Math.random() !== 0.5, typeof crypto.getRandomValues, typeof process.env,
+                  new Date(0).constructor === Date],
+});
+
 export const echoAny = query({ args: { value: v.any() }, handler: (_ctx, { value }) => value });
 export const echoLoose = query((_ctx: any, args: any) => args);
