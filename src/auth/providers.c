@@ -29,6 +29,7 @@ struct auth_providers {
     size_t n;
     double refresh_min_s;
     double max_age_s;
+    double skew_s; /* tolerance for exp, nbf and iat */
 };
 
 static int same_issuer(const char *a, const char *b)
@@ -129,6 +130,7 @@ int auth_providers_new(const char *config, size_t len, struct auth_providers **o
     json_t *doc = NULL;
     p->refresh_min_s = AUTH_REFRESH_MIN_S;
     p->max_age_s = AUTH_KEYS_MAX_AGE_S;
+    p->skew_s = AUTH_CLOCK_SKEW_S;
     *out = NULL;
     if (config) {
         json_error_t je;
@@ -182,6 +184,11 @@ int auth_providers_add_secret(struct auth_providers *p, const char *issuer, cons
 void auth_providers_set_refresh_min(struct auth_providers *p, double seconds)
 {
     p->refresh_min_s = seconds;
+}
+
+void auth_providers_set_skew(struct auth_providers *p, double seconds)
+{
+    p->skew_s = seconds;
 }
 
 void auth_providers_set_max_age(struct auth_providers *p, double seconds)
@@ -250,11 +257,14 @@ enum auth_status auth_providers_verify(struct auth_providers *p, const char *tok
             r = AUTH_NEED_KEYS;
             goto out;
         }
-        struct jwt_check chk = { .issuer = NULL, .audience = pv->audience, .now = now,
-                                 .skew = AUTH_CLOCK_SKEW_S, .require_exp = 1,
-                                 .alg = pv->algorithm == 1   ? "RS256"
-                                        : pv->algorithm == 2 ? "ES256"
-                                                             : NULL };
+        struct jwt_check chk = {.issuer = NULL,
+                                .audience = pv->audience,
+                                .now = now,
+                                .skew = p->skew_s,
+                                .require_exp = 1,
+                                .alg = pv->algorithm == 1   ? "RS256"
+                                       : pv->algorithm == 2 ? "ES256"
+                                                            : NULL};
         json_t *claims = NULL;
         buf_reset(&last);
         unavailable = 0;

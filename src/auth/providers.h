@@ -51,6 +51,8 @@ void auth_providers_set_refresh_min(struct auth_providers *p, double seconds);
 /* How long fetched keys verify before they are fetched again (default AUTH_KEYS_MAX_AGE_S;
  * tests shorten it). */
 void auth_providers_set_max_age(struct auth_providers *p, double seconds);
+/* The clock skew tolerated for exp, nbf and iat (AUTH_CLOCK_SKEW_S by default; tests). */
+void auth_providers_set_skew(struct auth_providers *p, double seconds);
 size_t auth_providers_count(const struct auth_providers *p);
 /* Whether provider i's fetched keys are older than the maximum age (a secret's never are). */
 int auth_provider_keys_stale(const struct auth_providers *p, size_t i, double now);

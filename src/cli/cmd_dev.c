@@ -412,6 +412,7 @@ int cmd_dev(int argc, char **argv, int watch)
     unsigned long max_conns_per_tenant = 100, max_msgs_per_s = ULONG_MAX; /* unset: see below */
     unsigned long auth_refresh_s = 60; /* tests only: --test-auth-refresh-s */
     unsigned long auth_max_age_s = 3600; /* tests only: --test-auth-keys-max-age-s */
+    unsigned long auth_skew_s = 60;      /* tests only: --test-auth-clock-skew-s */
     unsigned long action_threads = 2, action_timeout_ms = 600000, max_pending_actions = 1000;
     unsigned long max_scheduled = 1000000, sched_batch = 64;
     unsigned long query_threads = 1, max_queued_queries = 1000, query_cache_mb = 64;
@@ -436,6 +437,7 @@ int cmd_dev(int argc, char **argv, int watch)
         {"--port", &port, 0, 65535, "a number"},
         {"--test-auth-refresh-s", &auth_refresh_s, 1, 3600, "a number of seconds"},
         {"--test-auth-keys-max-age-s", &auth_max_age_s, 1, 86400, "a number of seconds"},
+        {"--test-auth-clock-skew-s", &auth_skew_s, 1, 600, "a number of seconds"},
         {"--timeout-ms", &timeout_ms, 1, 3600000, "a number of milliseconds"},
         {"--memory-limit-mb", &memory_limit_mb, 1, 1ul << 20, "a number of MiB"},
         {"--max-body", &max_body, 0, 1ul << 30, "a byte count"},
@@ -674,6 +676,7 @@ int cmd_dev(int argc, char **argv, int watch)
                                                 .audience = jwt_audience };
     to->auth_refresh_s = (double)auth_refresh_s;
     to->auth_max_age_s = (double)auth_max_age_s;
+    to->auth_skew_s = (double)auth_skew_s;
     to->actions = (struct action_pool_options){ .threads = (unsigned)action_threads,
                                                 .max_pending = (unsigned)max_pending_actions,
                                                 .per_worker = (unsigned)per_worker,

@@ -538,7 +538,8 @@ static void send_error(struct aconn *c, const char *code, const char *msg);
  * token's exp has passed. */
 static const char *conn_identity(struct aconn *c)
 {
-    if (c->identity && c->auth_exp > 0 && clock_wall_ms() >= c->auth_exp) {
+    if (c->identity && c->auth_exp > 0 &&
+        clock_wall_ms() >= c->auth_exp + shard_auth_skew_ms(c->a->shard)) {
         vr_free(c->identity);
         c->identity = NULL;
         send_error(c, "AuthExpired", "the token has expired: this connection is anonymous "

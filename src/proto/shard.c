@@ -121,6 +121,8 @@ static struct auth_providers *providers_of(struct shard *s, const char *config, 
         auth_providers_set_refresh_min(p, s->auth_refresh_s);
     if (s->auth_max_age_s > 0)
         auth_providers_set_max_age(p, s->auth_max_age_s);
+    if (s->auth_skew_s > 0)
+        auth_providers_set_skew(p, s->auth_skew_s);
     const struct shard_jwt_secret *j = &s->jwt_secret;
     if (j->secret && auth_providers_add_secret(p, j->issuer, j->audience, j->secret, j->len,
                                                err) < 0) {
@@ -375,6 +377,11 @@ int shard_call(struct shard *s, const struct js_function *fn, const char *args, 
     if (r < 0)
         s->call_errors++;
     return r;
+}
+
+double shard_auth_skew_ms(const struct shard *s)
+{
+    return (s->auth_skew_s > 0 ? s->auth_skew_s : AUTH_CLOCK_SKEW_S) * 1000;
 }
 
 int shard_batch_open(struct shard *s, struct buf *err)

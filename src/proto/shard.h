@@ -64,6 +64,7 @@ struct shard {
     struct shard_jwt_secret jwt_secret;
     double auth_refresh_s; /* an unknown kid refetches keys at most this often; 0: the default */
     double auth_max_age_s; /* fetched keys are fetched again this long after; 0: the default */
+    double auth_skew_s;    /* clock skew for exp, nbf and iat; 0: AUTH_CLOCK_SKEW_S (tests) */
     /* called with the old runtime still in place when a load replaces it (proto/actors.c runs
      * the hot actors' onDeactivate there); NULL: none */
     void (*before_replace)(void *arg);
@@ -164,6 +165,8 @@ void shard_after_sync(struct shard *s); /* store_after_sync */
 
 /* Opens the iteration's write batch if none is open (as shard_call does). 0, or -1 with err. */
 int shard_batch_open(struct shard *s, struct buf *err);
+/* How long past its exp a token still verifies (ms): a session's identity lasts as long. */
+double shard_auth_skew_ms(const struct shard *s);
 /* Hands a committed transaction's write set to the live queries and the scheduler. */
 void shard_committed(struct shard *s, const struct store_txn *txn);
 

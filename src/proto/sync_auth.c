@@ -145,9 +145,9 @@ static void expired(struct loop *l, struct timer *t)
 {
     struct sync_session *s = t->arg;
     (void)l;
-    double exp = s->auth_exp;
-    if (clock_wall_ms() < exp) { /* early (the clock moved): wait for the rest */
-        loop_timer_start(s->sync->loop, &s->auth_timer, (uint64_t)(exp - clock_wall_ms()) + 1);
+    double exp = s->auth_exp, until = exp + shard_auth_skew_ms(s->sync->shard);
+    if (clock_wall_ms() < until) { /* early (the clock moved): wait for the rest */
+        loop_timer_start(s->sync->loop, &s->auth_timer, (uint64_t)(until - clock_wall_ms()) + 1);
         return;
     }
     log_debug("sync", "session \"%s\": its token expired", s->id);
@@ -212,8 +212,8 @@ void sync_session_set_identity(struct sync_session *s, const json_t *identity, d
     free(text); /* jansson's allocation */
     loop_timer_stop(s->sync->loop, &s->auth_timer);
     s->auth_exp = s->identity ? exp_ms : 0;
-    if (s->auth_exp > 0) {
-        double in = s->auth_exp - clock_wall_ms();
+    if (s->auth_exp > 0) { /* the identity lasts as long as the token verifies: exp + the skew */
+        double in = s->auth_exp + shard_auth_skew_ms(s->sync->shard) - clock_wall_ms();
         loop_timer_start(s->sync->loop, &s->auth_timer, in > 0 ? (uint64_t)in + 1 : 0);
     }
     if (changed)

@@ -85,7 +85,8 @@ struct sync_session {
                                actions run with; NULL: anonymous (sync_auth.c) */
     double auth_exp;        /* ms since the epoch when its token expires; 0: none */
     char *auth_token;       /* the token that gave it its identity (getRequestMetadata), or NULL */
-    struct timer auth_timer; /* fires at auth_exp: the session becomes anonymous */
+    struct timer auth_timer; /* fires at auth_exp + the clock skew (as long as the token would
+                                verify): the session becomes anonymous */
 };
 
 struct sync_response {

@@ -39,6 +39,7 @@ struct tenant_options {
                                     this claim naming it (auth_keys_require_claim); NULL: none */
     double auth_refresh_s;
     double auth_max_age_s;
+    double auth_skew_s;
     struct http_api api;         /* the server-wide fields of every tenant's http_api (admin
                                     key, public dir, limits, server); shard and sync unset */
 };

@@ -571,7 +571,8 @@ test("timers are durable: one set before a restart fires after it", async () => 
 
 test("identities: an `auth` message's verified token reaches ctx.auth and middleware; bad and expired tokens are refused", async () => {
     const secret = "s".repeat(40);
-    const s = await startServer(appDir(), { args: ["--jwt-secret", secret, "--jwt-issuer", "https://issuer.test"] });
+    const s = await startServer(appDir(), { args: ["--jwt-secret", secret, "--jwt-issuer", "https://issuer.test",
+                                                   "--test-auth-clock-skew-s", "1"] });
     try {
         const c = await open(s);
         const now = Math.floor(Date.now() / 1000);
@@ -599,7 +600,7 @@ test("identities: an `auth` message's verified token reaches ctx.auth and middle
         assert.equal((await rpc(c, "me", "x", "me")).result, null, "signed out");
         c.send({ type: "auth", token: signHs256(secret, { iss: "https://issuer.test", sub: "carol", iat: now, exp: now + 2 }) });
         await c.waitMsg("auth:ok", { from: c.mark - 1 });
-        await sleep(2300);
+        await sleep(3300); // exp + the skew (1 s here)
         from = c.mark;
         assert.equal((await rpc(c, "me", "x", "me")).result, null, "the expired identity is dropped");
         assert.equal((await c.waitMsg("error", { from })).code, "AuthExpired");

@@ -20,7 +20,8 @@ before(async () => {
     idp = await startIdp();
     const dir = tempDir("auth");
     fs.writeFileSync(path.join(dir, ".env.local"), `AUTH_DOMAIN=${idp.url}\n`);
-    srv = await startServer(dir, { args: ["--jwt-secret", SECRET, "--jwt-issuer", SELF_ISS, "--test-auth-refresh-s", "1"] });
+    srv = await startServer(dir, { args: ["--jwt-secret", SECRET, "--jwt-issuer", SELF_ISS, "--test-auth-refresh-s", "1",
+                                          "--test-auth-clock-skew-s", "2"] });
     await assertAppLoaded(srv);
 });
 
@@ -309,12 +310,24 @@ test("sync: a token expiring mid-subscription: authError TokenExpired, the query
     const c = await syncWith(idp.sign({ sub: "short", exp: now() + 3 }));
     assert.equal(await firstValue(c, 1, "me:subject"), "short");
     const from = c.mark;
-    const e = await c.waitMsg("authError", { from, timeout: 8000 });
+    const e = await c.waitMsg("authError", { from, timeout: 10000 });
     assert.equal(e.code, "TokenExpired");
     assert.match(e.message, /the token expired at \d{4}-/);
     const t = await c.waitMsg("transition", { from });
     assert.equal(modOf(t, 1).value, null);
     assert.equal(c.closed, null);
+    c.close();
+});
+
+test("sync: a token past its exp but within the clock skew keeps its identity until exp + the skew, as it verifies", async () => {
+    const exp = now() - 1; // verifies until exp + 2 s here (--test-auth-clock-skew-s 2)
+    const c = await syncWith(idp.sign({ sub: "late", exp }));
+    const connected = c.mark;
+    assert.equal(await firstValue(c, 1, "me:subject"), "late");
+    assert.ok(!c.messages.slice(connected).some((m) => m.type === "authError"), "not expired at once");
+    const e = await c.waitMsg("authError", { from: connected, timeout: 6000 });
+    assert.equal(e.code, "TokenExpired");
+    assert.ok(Date.now() >= (exp + 2) * 1000 - 50, `expired at exp + the skew, not before (${Date.now() - exp * 1000} ms after exp)`);
     c.close();
 });
 
