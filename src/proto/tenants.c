@@ -36,7 +36,8 @@ struct tenants {
     struct hmap by_name;          /* name -> struct tenant (open ones) */
     struct dlist lru;             /* open ones, most recently used first */
     size_t n_open;
-    size_t n_on_disk;             /* tenant folders, counted at start plus those created */
+    size_t n_on_disk;             /* tenant folders: counted at start, plus each one made (as it
+                                     is made), less those removed */
     struct timer idle_timer;
     int stopping;
     char *bundle;                 /* the app version every tenant runs (NULL: none yet) */
@@ -368,8 +369,8 @@ static void opened(struct tenant_open_job *j, void *arg)
             log_debug("tenants", "opened \"%s\" during shutdown: closed unused", o->name);
         else
             log_error("tenants", "cannot open \"%s\": %s", o->name, j->err.data);
-        if (o->created && !j->t)
-            rmdir(o->dir); /* only if still empty */
+        if (o->created && !j->t && rmdir(o->dir) == 0 && ts->n_on_disk) /* only if empty */
+            ts->n_on_disk--;
         if (ts->stopping)
             unpark_all(ts, o, NULL, 503, "ServerShuttingDown", "the server is shutting down");
         else
@@ -395,7 +396,6 @@ static void opened(struct tenant_open_job *j, void *arg)
         unpark_all(ts, o, NULL, 503, "TenantUnavailable", "the tenant could not be opened");
         return;
     }
-    ts->n_on_disk += o->created;
     t->registry = ts;
     t->api.env_reloader = (struct env_reloader){tenant_env_reload, tenant_env_busy, t};
     uint64_t t1 = clock_mono_ns();
@@ -507,6 +507,8 @@ static struct tenant *tenant_get(struct tenants *ts, struct conn *c, struct http
         http_api_respond_error(c, 507, "TooManyTenants", m, NULL);
         return NULL;
     }
+    /* counted now, not once open: a burst of first requests to new names is held to the limit */
+    ts->n_on_disk += created;
     snprintf(db, sizeof db, "%s/shard.db", dir);
     o = vr_calloc(1, sizeof *o);
     snprintf(o->name, sizeof o->name, "%s", name);

@@ -8,6 +8,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ConvexClient } from "convex/browser";
 import { anyApi as api } from "convex/server";
+import fs from "node:fs";
+import path from "node:path";
 import { startServer, tempDir, request, SyncConn, runCli, sleep } from "./helpers.mjs";
 
 let srv;
@@ -158,5 +160,34 @@ test("the limit flags need numbers", async () => {
         const r = await runCli(["serve", "--tenants", f, "many", tempDir("tenants")]);
         assert.equal(r.code, 2, r.stderr);
         assert.match(r.stderr, new RegExp(`${f} needs a number`));
+    }
+});
+
+test("--max-tenants holds against a burst of first requests to new names; a deleted tenant frees its place", { timeout: 30000 }, async () => {
+    const dir = tempDir("tenants");
+    const s = await startServer(dir, { args: ["--tenants", "--max-tenants", "3"] });
+    try {
+        const rs = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+            request(s.port, "POST", `/t/burst-${i}/api/mutation`, { path: "notes:add", args: { text: "x" } })));
+        const ok = rs.filter((r) => r.status === 200);
+        const refused = rs.filter((r) => r.status === 507);
+        assert.equal(ok.length, 3, rs.map((r) => r.status).join(","));
+        assert.equal(refused.length, 17);
+        for (const r of refused) {
+            assert.equal(r.json.errorCode, "TooManyTenants");
+            assert.match(r.json.errorMessage, /this server holds 3 tenants, its limit \(--max-tenants\)/);
+        }
+        const folders = fs.readdirSync(path.join(dir, ".vireo", "data", "tenants")).filter((n) => n.startsWith("burst-"));
+        assert.equal(folders.length, 3, folders.join(","));
+        const gone = folders[0];
+        const d = await request(s.port, "POST", "/api/admin/tenants/delete", { name: gone, force: true },
+                                { headers: { Authorization: `Bearer ${s.adminKey}` } });
+        assert.equal(d.status, 200, d.text);
+        const again = await request(s.port, "POST", "/t/burst-new/api/mutation", { path: "notes:add", args: { text: "y" } });
+        assert.equal(again.status, 200, again.text);
+        const over = await request(s.port, "POST", "/t/burst-over/api/mutation", { path: "notes:add", args: { text: "z" } });
+        assert.equal(over.status, 507, over.text);
+    } finally {
+        await s.stop();
     }
 });
