@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "net/thread_job.h"
 #include "net/ws.h"
 #include "proto/convex_sync.h"
 #include "proto/deploy.h"
@@ -47,6 +49,7 @@ struct tenants {
     struct tenant_delete *deletes; /* forced deletes waiting for their tenant to let go */
     struct thread_jobs *exports;
     struct thread_jobs *listings; /* GET /api/admin/tenants (tenants_list.h) */
+    struct thread_jobs *removals; /* deleted tenants' folders, removed off the loop */
     uint64_t version;             /* bumped when bundle or env_file changes (an open that
                                      arrives built from an older one is built again) */
     struct tenant_opener *opener; /* opens tenants off the loop thread */
@@ -224,6 +227,7 @@ static void idle_fire(struct loop *l, struct timer *tm)
 }
 
 static void opened(struct tenant_open_job *j, void *arg);
+static void sweep_deleted(const char *root);
 
 struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opts,
                             struct buf *err)
@@ -255,7 +259,9 @@ struct tenants *tenants_new(struct loop *loop, const struct tenants_options *opt
     timer_init(&ts->idle_timer, idle_fire, ts);
     ts->exports = thread_jobs_new(loop, EXPORTS_MAX);
     ts->listings = thread_jobs_new(loop, 2);
+    ts->removals = thread_jobs_new(loop, 2);
     export_job_sweep(ts->opts.dir); /* tenants' copies and their snapshots (none runs yet) */
+    sweep_deleted(ts->opts.dir);
     if (opts->idle_ms)
         loop_timer_start(loop, &ts->idle_timer, opts->idle_ms < 1000 ? opts->idle_ms : 1000);
     return ts;
@@ -903,6 +909,57 @@ static int tree_rm(const char *p, const struct stat *sb, int type, struct FTW *f
     return (type == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+/* A deleted tenant's folder is first renamed to `.deleted-<name>-<n>` (one atomic, synced step:
+ * after a crash the tenant is whole or gone), then removed file by file on a thread; a removal a
+ * crash or shutdown cut short is finished at the next start (sweep_deleted). */
+#define DELETED_PREFIX ".deleted-"
+
+static void remove_tree(void *arg)
+{
+    if (nftw(arg, tree_rm, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        log_error("tenants", "cannot remove %s: %s", (char *)arg, strerror(errno));
+}
+
+static void removed(void *arg, int cancelled)
+{
+    (void)cancelled; /* the rest is swept at the next start */
+    vr_free(arg);
+}
+
+static void sweep_deleted(const char *root)
+{
+    DIR *dir = opendir(root);
+    struct dirent *e;
+    char path[4400];
+    while (dir && (e = readdir(dir))) {
+        if (strncmp(e->d_name, DELETED_PREFIX, sizeof DELETED_PREFIX - 1))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+        log_info("tenants", "removing %s, left by a delete the server did not finish", path);
+        remove_tree(path);
+    }
+    if (dir)
+        closedir(dir);
+}
+
+/* dir renamed out of the tenants' names, durably: 0, or -1 with errno. */
+static int retire_folder(struct tenants *ts, const char *dir, const char *name, char *trash,
+                         size_t cap)
+{
+    static uint64_t serial;
+    snprintf(trash, cap, "%s/" DELETED_PREFIX "%s-%llx-%llx", ts->opts.dir, name,
+             (unsigned long long)clock_mono_ns(), (unsigned long long)++serial);
+    if (rename(dir, trash) < 0)
+        return -1;
+    int fd = open(ts->opts.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fsync(fd) < 0)
+            log_warn("tenants", "syncing %s: %s", ts->opts.dir, strerror(errno));
+        close(fd);
+    }
+    return 0;
+}
+
 /* the disk's part on a thread of its own: the loop gives it the open tenants */
 static void handle_list(struct tenants *ts, struct conn *c)
 {
@@ -932,7 +989,7 @@ static void handle_create(struct tenants *ts, struct conn *c, const struct http_
 /* Removes the (closed) tenant's folder and answers c (NULL: nobody waits for the answer). */
 static void delete_finish(struct tenants *ts, struct conn *c, const char *name)
 {
-    char dir[4400], m[256];
+    char dir[4400], trash[4500], m[256];
     snprintf(dir, sizeof dir, "%s/%s", ts->opts.dir, name);
     struct stat sb;
     int status = 200;
@@ -940,7 +997,7 @@ static void delete_finish(struct tenants *ts, struct conn *c, const char *name)
     if (lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
         status = 404, code = "TenantNotFound";
         snprintf(m, sizeof m, "no tenant \"%s\"", name);
-    } else if (nftw(dir, tree_rm, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+    } else if (retire_folder(ts, dir, name, trash, sizeof trash) < 0) {
         log_error("tenants", "cannot remove %s: %s", dir, strerror(errno));
         status = 500, code = "StoreError";
         snprintf(m, sizeof m, "cannot remove the tenant's folder");
@@ -948,6 +1005,12 @@ static void delete_finish(struct tenants *ts, struct conn *c, const char *name)
         if (ts->n_on_disk)
             ts->n_on_disk--;
         log_info("tenants", "deleted \"%s\"", name);
+        char *path = vr_strdup(trash);
+        struct thread_job job = {.work = remove_tree, .done = removed, .arg = path};
+        if (!ts->removals || thread_job_start(ts->removals, &job) < 0) {
+            remove_tree(path); /* both removers busy: here, as before */
+            vr_free(path);
+        }
     }
     if (!c)
         return;
@@ -1355,6 +1418,8 @@ void tenants_close_begin(struct tenants *ts)
     ts->exports = NULL;
     thread_jobs_free(ts->listings);
     ts->listings = NULL;
+    thread_jobs_free(ts->removals);
+    ts->removals = NULL;
     ts->stopping = 1;
     tenant_opener_free(ts->opener); /* waits for running opens: dropped, their requests 503 */
     ts->opener = NULL;
@@ -1378,6 +1443,7 @@ void tenants_free(struct tenants *ts)
     }
     thread_jobs_free(ts->exports);
     thread_jobs_free(ts->listings);
+    thread_jobs_free(ts->removals);
     hmap_release(&ts->by_name);
     hmap_release(&ts->opening);
     json_decref(ts->env_file);
