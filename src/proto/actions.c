@@ -142,6 +142,7 @@ struct action_pool {
     /* loop thread only */
     unsigned pending;             /* submitted, not yet answered */
     uint64_t rejected;            /* refused past max_pending */
+    int stop_deleting;            /* stopped for its tenant's delete (action_pool_stop_deleting) */
     struct action_call *awaiting; /* ran in the open batch; answered after it commits */
     struct action_worker *workers;
     unsigned nworkers;
@@ -912,6 +913,30 @@ static void *worker_main(void *arg)
 
 /* --- the loop thread --- */
 
+/* An action stopped because its tenant is being deleted is told so, not that the server shuts
+ * down (it goes on serving): code TenantDeleting, the text's reason replaced. */
+static void say_deleting(struct js_result *res)
+{
+    static const char why[] = "the server is shutting down";
+    if (res->status == JS_OK ||
+        strcmp(res->error_code.data ? res->error_code.data : "", "ServerShuttingDown"))
+        return;
+    struct buf text = BUF_INIT(BUF_NOLIMIT);
+    const char *at = res->error.data ? strstr(res->error.data, why) : NULL;
+    if (at) {
+        buf_append(&text, res->error.data, (size_t)(at - res->error.data));
+        buf_append_str(&text, "its tenant is being deleted");
+        buf_append_str(&text, at + sizeof why - 1);
+    } else {
+        buf_append_str(&text, "its tenant is being deleted");
+    }
+    buf_reset(&res->error);
+    buf_append(&res->error, text.data, text.len);
+    buf_reset(&res->error_code);
+    buf_append_str(&res->error_code, "TenantDeleting");
+    buf_release(&text);
+}
+
 static void finish_job(struct action_pool *p, struct action_job *job)
 {
     p->pending--;
@@ -921,6 +946,8 @@ static void finish_job(struct action_pool *p, struct action_job *job)
     /* every mutation the action ran was answered only after its batch committed; the batch open
      * now (other clients' writes) may still fail: report the last committed version */
     job->res.version = store_committed_version(p->shard->store);
+    if (p->stop_deleting)
+        say_deleting(&job->res);
     job->done(job->arg, &job->res);
     if (job->stream) {
         pthread_mutex_lock(&p->mu);
@@ -1237,6 +1264,13 @@ void action_pool_load(struct action_pool *p, const char *bundle, size_t len, con
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->nworkers; i++)
         wake_fd(p->workers[i].efd);
+}
+
+void action_pool_stop_deleting(struct action_pool *p)
+{
+    if (p)
+        p->stop_deleting = 1;
+    action_pool_stop(p);
 }
 
 void action_pool_stop(struct action_pool *p)

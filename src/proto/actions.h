@@ -98,6 +98,9 @@ void action_stream_unref(struct action_stream *s);
 /* Shutdown: queued actions fail at once (their result's not_run set), running ones are stopped
  * within ~100 ms of their CPU time; both answer with code ServerShuttingDown. */
 void action_pool_stop(struct action_pool *p);
+/* The same for a tenant's delete (the server goes on): the answers say TenantDeleting "… its
+ * tenant is being deleted" instead of ServerShuttingDown. */
+void action_pool_stop_deleting(struct action_pool *p);
 
 /* The before-sleep step after shard_commit: answers the nested calls run in the batch that just
  * committed (with StoreError if it failed: what they reported was lost). */

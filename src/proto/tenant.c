@@ -163,7 +163,10 @@ int tenant_flush(struct tenant *t)
 void tenant_stop(struct tenant *t, int why)
 {
     t->api.stopping = why;        /* imports still parsing store nothing (http_admin_import.c) */
-    action_pool_stop(t->actions); /* running actions end within ~100 ms of CPU time */
+    if (why & HTTP_API_DELETING)  /* running actions end within ~100 ms of CPU time */
+        action_pool_stop_deleting(t->actions);
+    else
+        action_pool_stop(t->actions);
     reader_pool_stop(t->shard->readers); /* no new queries; those taken still answer */
     jobs_stop(t->jobs);           /* no new scheduled runs; pending ones run at the next start */
     actors_stop(t->actors);       /* closing sockets run no onDisconnect */
