@@ -151,7 +151,10 @@ int store_sched_insert(struct store_txn *t, const char *ns, const char *name, co
     if (buf_appendf(&doc, "{\"name\":%s,\"args\":[", qn) < 0 || buf_append(&doc, args, len) < 0 ||
         buf_appendf(&doc, "],\"scheduledTime\":%.17g,\"state\":{\"kind\":\"pending\"}}",
                     scheduled_ms) < 0) {
-        st_failk(t->s, STORE_ERR_TOO_LARGE, err, "scheduled function arguments are too large");
+        st_failk(t->s, STORE_ERR_TOO_LARGE, err,
+                 "scheduled function arguments are too large: %zu bytes; a job's document is at "
+                 "most %u bytes (the document limit)",
+                 len, (unsigned)STORE_MAX_DOC);
         goto out;
     }
     r = store_insert(t, table, doc.data, doc.len, id_out, err);

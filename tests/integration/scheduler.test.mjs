@@ -159,6 +159,10 @@ test("Convex's argument errors and the limits", async () => {
         assert.equal(r.json.status, "error", which);
         assert.equal(r.json.errorMessage, msg, which);
     }
+    // a job's document past the document limit names both sizes
+    const huge = await s.call("mutation", "jobs:badCalls", { which: "huge" });
+    assert.equal(huge.json.status, "error");
+    assert.match(huge.json.errorMessage, /scheduled function arguments are too large: 110001\d bytes; a job's document is at most 1048576 bytes/);
     // the rolled-back `tooMany` left no job behind
     assert.equal(await s.value("query", "jobs:count", { key: "t" }), 0);
 });

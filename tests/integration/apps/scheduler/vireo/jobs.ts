@@ -89,6 +89,7 @@ export const badCalls = mutation({
     if (which === "query") await ctx.scheduler.runAfter(0, api.jobs.count as any, {});
     if (which === "missing") await ctx.scheduler.runAfter(0, "jobs:nope" as any, {});
     if (which === "args") await ctx.scheduler.runAfter(0, internal.jobs.bump, [1] as any);
+    if (which === "huge") await ctx.scheduler.runAfter(0, internal.jobs.bump, { key: "h".repeat(1100000) });
     if (which === "tooMany")
       for (let i = 0; i < 1001; i++) await ctx.scheduler.runAfter(0, internal.jobs.bump, { key: "t" });
     if (which === "write") {
