@@ -68,7 +68,8 @@ test("process.env: .env.local at load and in every kind of function; a minimal f
     assert.deepEqual(shape.processKeys, ["env"]);
     assert.equal(shape.frozen, true);
     assert.equal(shape.missing, true);
-    // neither the assignment nor the replacement stuck (sloppy code: silently ignored)
+    // neither the assignment (sloppy code: silently ignored) nor the call's replacement of
+    // `process` reaches a later call
     assert.equal(await s.value("query", "env:get", { name: "NEW_ONE" }), null);
     assert.equal(await s.value("query", "env:atLoad", {}), "https://issuer.example");
     assert.deepEqual((await s.value("query", "env:shape", {})).processKeys, ["env"]);

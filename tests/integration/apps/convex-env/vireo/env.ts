@@ -44,13 +44,14 @@ export const shape = query({
     } catch (e: any) {
       out.assign = e.constructor.name;
     }
+    out.missing = process.env.NOT_SET_ANYWHERE === undefined;
     try {
+      // a replacement lasts for this call only (as @convex-dev/workflow's environment does)
       (globalThis as any).process = {};
       out.replace = "allowed";
     } catch (e: any) {
       out.replace = e.constructor.name;
     }
-    out.missing = process.env.NOT_SET_ANYWHERE === undefined;
     return out;
   },
 });
