@@ -154,8 +154,7 @@ static void on_action_done(void *arg, const struct js_result *res)
     int ok = res->status == JS_OK;
     if (res->not_run) { /* queued when the server stopped: pending again, it runs after */
         log_info("sched",
-                 "action %s (job %s): not started before the server stopped; pending "
-                 "again",
+                 "action %s (job %s): not started before the server stopped; pending again",
                  r->name, r->id);
         settle_running(j, r->id, "pending", NULL, 0);
     } else {
@@ -231,8 +230,7 @@ static void run_job(void *arg, const struct store_sched_job *job)
     struct jobs *j = arg;
     struct shard *s = j->shard;
     const char *id = job->id;
-    if (!s->rt) { /* no app loaded (its version failed to load): nothing runs or fails until one is
-                   */
+    if (!s->rt) { /* no app loaded (its version failed): nothing runs or fails until one is */
         sched_delay(j->sched, NO_APP_DELAY_MS);
         return;
     }
@@ -437,7 +435,11 @@ void jobs_free(struct jobs *j)
 {
     if (!j)
         return;
-    jobs_flush(j, 1); /* actions not started: their marks say inProgress, failed at restart */
+    /* actions the last batch marked inProgress but that never reached the pool: pending again
+     * (the store's final commit, in shard_free, records it), so they run after a restart */
+    for (struct deferred *d = j->deferred; d; d = d->next)
+        settle_running(j, d->id, "pending", NULL, 0);
+    jobs_flush(j, 1);
     j->shard->sched = NULL;
     crons_free(j->shard->crons);
     j->shard->crons = NULL;
