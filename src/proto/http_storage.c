@@ -404,7 +404,12 @@ static void handle_serve(struct http_api *api, struct conn *c, struct http_reque
         buf_release(&hdr);
         goto out;
     }
-    int rg = parse_range(http_header_get(req, "range"), size, &from, &to);
+    /* If-Range (RFC 9110 §13.1.5): the range only for the same bytes — a strong match of the
+     * ETag (a date never matches: no Last-Modified is sent); else the whole file */
+    const struct slice *ifr = http_header_get(req, "if-range");
+    int whole = ifr && !(ifr->len == strlen(sha) + 2 && ifr->p[0] == '"' &&
+                         !memcmp(ifr->p + 1, sha, strlen(sha)) && ifr->p[ifr->len - 1] == '"');
+    int rg = whole ? 0 : parse_range(http_header_get(req, "range"), size, &from, &to);
     if (rg < 0) {
         buf_appendf(&hdr, "Content-Range: bytes */%llu\r\n", (unsigned long long)size);
         http_respond(c, 416, "text/plain", "range not satisfiable", 21, hdr.data);

@@ -63,6 +63,15 @@ test("upload, serve, metadata and sha256 of a file", async () => {
         const r = await fetch(fileUrl, { headers: { "If-None-Match": inm } });
         assert.equal(r.status, 304, inm);
     }
+    // If-Range: the range only for the same bytes (a strong ETag match), else the whole file
+    const part = await fetch(fileUrl, { headers: { Range: "bytes=0-1", "If-Range": `"${sha}"` } });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(0, 2)));
+    for (const ifr of [`"other"`, `W/"${sha}"`, "Tue, 01 Dec 2026 00:00:00 GMT"]) {
+        const r = await fetch(fileUrl, { headers: { Range: "bytes=0-1", "If-Range": ifr } });
+        assert.equal(r.status, 200, ifr);
+        assert.ok(Buffer.from(await r.arrayBuffer()).equals(bytes), ifr);
+    }
     for (const inm of [`"other"`, `"${sha}x"`, `${sha}`, `"other", W/"x"`, "**"]) {
         const r = await fetch(fileUrl, { headers: { "If-None-Match": inm } });
         assert.equal(r.status, 200, inm);
