@@ -83,12 +83,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_expr(&sch.expr);
             }
             const double now = 1.8e12;
+            /* a new interval job runs at once (Convex's); an expression at its next match */
             double next = cron_schedule_next(&sch, -1, now);
-            if (!(next == -1 || (next > now && isfinite(next))))
+            if (!(next == -1 ||
+                  ((sch.interval_ms > 0 ? next == now : next > now) && isfinite(next))))
                 abort();
             double again = cron_schedule_next(&sch, next > 0 ? next : now, now + 1);
             if (!(again == -1 || (again > now + 1 && isfinite(again))))
                 abort();
+            /* a run long past: the next time is the first of its own not before now */
+            if (sch.interval_ms > 0) {
+                double late = cron_schedule_next(&sch, now - 10.5 * sch.interval_ms, now);
+                if (!(late >= now && late < now + sch.interval_ms && isfinite(late)))
+                    abort();
+            }
         } else if (s && err.len == 0) {
             abort();
         }
