@@ -333,11 +333,17 @@ static const char *inert_headers(const char *ctype)
                   : "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: sandbox\r\n";
 }
 
+/* Is p[0..n) the file's entity tag "<sha>", exactly (RFC 9110's strong comparison)? */
+static int is_etag(const char *p, size_t n, const char *sha)
+{
+    size_t shal = strlen(sha);
+    return n == shal + 2 && p[0] == '"' && p[n - 1] == '"' && !memcmp(p + 1, sha, shal);
+}
+
 /* If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, weak ones (W/) compared by
  * their tag, against the file's ETag "<sha>". */
 static int none_match_hits(struct slice v, const char *sha)
 {
-    size_t shal = strlen(sha);
     for (size_t i = 0; i < v.len;) {
         while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == ','))
             i++;
@@ -351,8 +357,7 @@ static int none_match_hits(struct slice v, const char *sha)
             return 1;
         if (e - i >= 2 && v.p[i] == 'W' && v.p[i + 1] == '/')
             i += 2;
-        if (e - i == shal + 2 && v.p[i] == '"' && v.p[e - 1] == '"' &&
-            !memcmp(v.p + i + 1, sha, shal))
+        if (is_etag(v.p + i, e - i, sha))
             return 1;
         i = j;
     }
@@ -407,8 +412,7 @@ static void handle_serve(struct http_api *api, struct conn *c, struct http_reque
     /* If-Range (RFC 9110 §13.1.5): the range only for the same bytes — a strong match of the
      * ETag (a date never matches: no Last-Modified is sent); else the whole file */
     const struct slice *ifr = http_header_get(req, "if-range");
-    int whole = ifr && !(ifr->len == strlen(sha) + 2 && ifr->p[0] == '"' &&
-                         !memcmp(ifr->p + 1, sha, strlen(sha)) && ifr->p[ifr->len - 1] == '"');
+    int whole = ifr && !is_etag(ifr->p, ifr->len, sha);
     int rg = whole ? 0 : parse_range(http_header_get(req, "range"), size, &from, &to);
     if (rg < 0) {
         buf_appendf(&hdr, "Content-Range: bytes */%llu\r\n", (unsigned long long)size);
