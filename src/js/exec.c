@@ -43,6 +43,11 @@ const struct js_request *js_exec_request(const struct js_exec *x)
     return &x->request.r;
 }
 
+const struct js_request *js_running_request(const struct js_runtime *rt)
+{
+    return rt->turn ? js_exec_request(rt->turn) : rt->request;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? vr_strdup(s) : NULL;

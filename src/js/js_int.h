@@ -264,6 +264,9 @@ void js_storage_settled(struct js_runtime *rt, int committed);
 void js_native_meta_add(JSContextRef ctx, JSObjectRef native);
 /* exec.c: where action x came from (its own copy; its request_id made at its start). */
 const struct js_request *js_exec_request(const struct js_exec *x);
+/* Where the call running in rt came from: the action turn's execution's, else the call's own
+ * (js_call_opts.request; NULL: none). */
+const struct js_request *js_running_request(const struct js_runtime *rt);
 /* native_polyfill.c: adds polyfill(name), which evaluates an embedded npm polyfill. */
 void js_native_polyfill_add(JSContextRef ctx, JSObjectRef native);
 

@@ -1121,14 +1121,11 @@ static JSValueRef n_done(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, siz
     return NULL;
 }
 
-/* native.schedule(path, argsJson, tsMs[, namespace]) -> id: a pending job in the namespace's
- * `_scheduled_functions` (the app's without one), written in the running mutation's
- * transaction (ctx.scheduler.runAfter / runAt). */
 /* 1 when the running call is a scheduled function's run (or a call it made) whose job was
  * canceled while it ran: what it schedules is created canceled, as in Convex. 0, or -1 with err. */
 static int scheduled_by_canceled(struct js_runtime *rt, struct store_txn *t, struct buf *err)
 {
-    const struct js_request *req = rt->turn ? js_exec_request(rt->turn) : rt->request;
+    const struct js_request *req = js_running_request(rt);
     if (!req || !req->scheduled_function_id)
         return 0;
     json_t *doc = NULL;
@@ -1140,6 +1137,9 @@ static int scheduled_by_canceled(struct js_runtime *rt, struct store_txn *t, str
     return canceled;
 }
 
+/* native.schedule(path, argsJson, tsMs[, namespace]) -> id: a pending job in the namespace's
+ * `_scheduled_functions` (the app's without one), written in the running mutation's
+ * transaction (ctx.scheduler.runAfter / runAt). */
 static JSValueRef n_schedule(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                              const JSValueRef argv[], JSValueRef *exc)
 {

@@ -123,7 +123,7 @@ static JSValueRef n_request_metadata(JSContextRef ctx, JSObjectRef fn, JSObjectR
         return JSValueMakeUndefined(ctx);
     }
     static const struct js_request none;
-    const struct js_request *r = rt->turn ? js_exec_request(rt->turn) : rt->request;
+    const struct js_request *r = js_running_request(rt);
     if (!r)
         r = &none;
     const char *id = r->request_id;
