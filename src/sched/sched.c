@@ -167,8 +167,7 @@ void sched_writes(struct sched *s, const struct write_set *ws)
 void sched_flush(struct sched *s, int batch_failed)
 {
     if (batch_failed) {
-        recount(s);
-        drop_list(s); /* the jobs of the lost batch are pending again: read them again, later */
+        recount(s); /* the jobs of the lost batch are pending again: read again after the pause */
         s->dirty = 1;
         unsigned shift = s->failed_batches < 5 ? s->failed_batches : 5;
         uint64_t ms = (uint64_t)FAIL_BACKOFF_MIN_MS << shift;
